@@ -1,0 +1,48 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Module boundaries from docs/00-architecture.md, enforced here rather than remembered. */
+const boundaries = [
+  {
+    files: ['src/core/**/*.ts'],
+    message: 'src/core is pure: it imports nothing else from src/.',
+    patterns: ['../config/*', '../runtime/*', '../transform/*', '../connectors/*', '../cli/*', '../embedded/*', '../ui/*'],
+  },
+  {
+    files: ['src/runtime/**/*.ts'],
+    message: 'src/runtime never imports a connector; use the registry.',
+    patterns: ['../connectors/*', '../cli/*'],
+  },
+  {
+    files: ['src/transform/**/*.ts', 'src/config/**/*.ts'],
+    message: 'config and transform do not depend on connectors, runtime or the CLI.',
+    patterns: ['../connectors/*', '../cli/*', '../runtime/*'],
+  },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+    },
+  },
+  ...boundaries.map((b) => ({
+    files: b.files,
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: b.patterns, message: b.message }] }] },
+  })),
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+  },
+);

@@ -1,0 +1,80 @@
+/**
+ * Every error a user can meet has a stable code, listed here once with whether retrying can help.
+ * docs/errors.md explains each code's cause and fix; a test keeps the two lists equal.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: { retryable: false },
+  CONFIG_FILE_NOT_FOUND: { retryable: false },
+  CONFIG_ENV_MISSING: { retryable: false },
+  CONNECTOR_UNKNOWN: { retryable: false },
+  SOURCE_UNREACHABLE: { retryable: true },
+  SOURCE_AUTH_FAILED: { retryable: false },
+  SOURCE_PRIVILEGES_MISSING: { retryable: false },
+  SOURCE_BINLOG_DISABLED: { retryable: false },
+  SOURCE_BINLOG_FORMAT: { retryable: false },
+  SOURCE_BINLOG_ROW_IMAGE: { retryable: false },
+  SOURCE_BINLOG_PURGED: { retryable: false },
+  SOURCE_SERVER_ID_CONFLICT: { retryable: false },
+  SOURCE_NO_PRIMARY_KEY: { retryable: false },
+  SOURCE_NO_TABLES: { retryable: false },
+  SOURCE_CONNECTION_LOST: { retryable: true },
+  SOURCE_PROTOCOL: { retryable: false },
+  SOURCE_QUERY_FAILED: { retryable: true },
+  SOURCE_UNSUPPORTED_TYPE: { retryable: false },
+  SINK_UNREACHABLE: { retryable: true },
+  SINK_AUTH_FAILED: { retryable: false },
+  SINK_DATABASE_MISSING: { retryable: false },
+  SINK_PRIVILEGES_MISSING: { retryable: false },
+  SINK_WRITE_FAILED: { retryable: true },
+  SINK_SCHEMA_MISMATCH: { retryable: false },
+  ROUTE_NO_MATCH: { retryable: false },
+  STATE_DIR_UNWRITABLE: { retryable: false },
+  STATE_CORRUPT: { retryable: false },
+  PIPELINE_STATE_MISMATCH: { retryable: false },
+  INTERNAL: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface TributaryErrorOptions {
+  /** What the user should change, and where. */
+  readonly hint?: string;
+  readonly cause?: unknown;
+  /** Overrides the code's default, for the rare error whose retry depends on the circumstances. */
+  readonly retryable?: boolean;
+}
+
+/**
+ * The one error class of the project. Connectors classify driver errors by errno / SQLSTATE into these;
+ * the runtime alone decides whether to retry (`retryable`) and how long to back off.
+ * Messages and hints never contain secrets.
+ */
+export class TributaryError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TributaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TributaryError';
+    this.code = code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+  }
+
+  /** `[CODE] message\n  hint: …` — the form the CLI prints. */
+  format(): string {
+    return this.hint ? `[${this.code}] ${this.message}\n  fix: ${this.hint}` : `[${this.code}] ${this.message}`;
+  }
+}
+
+export function isTributaryError(error: unknown): error is TributaryError {
+  return error instanceof TributaryError;
+}
+
+/** Wraps anything thrown into a TributaryError, keeping an existing one as it is. */
+export function asTributaryError(error: unknown, code: ErrorCode = 'INTERNAL'): TributaryError {
+  if (error instanceof TributaryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new TributaryError(code, message, { cause: error });
+}

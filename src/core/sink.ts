@@ -1,0 +1,29 @@
+import type { ChangeEvent } from './change-event.js';
+import type { SourcePosition } from './source.js';
+
+/** A committed checkpoint: the source position up to which the sink holds every change, exactly once. */
+export interface Checkpoint {
+  readonly pipeline: string;
+  readonly id: number;
+  readonly position: SourcePosition;
+  /** ISO-8601 time of the commit. */
+  readonly committedAt: string;
+}
+
+/**
+ * A sink connector. Events handed to `write` are buffered; `commit` makes all of them durable together with
+ * the checkpoint record, atomically where the sink has transactions, so that after a crash `open` returns
+ * exactly the position whose effects are in the sink. Events of one table arrive in source order, and a
+ * table's `createTable` schema event always precedes its rows.
+ */
+export interface Sink {
+  /** Connects and checks credentials, database and privileges; throws TributaryError with a fix. */
+  validate(): Promise<void>;
+  /** Returns the last committed checkpoint of `pipeline`, or null on a first run. */
+  open(pipeline: string): Promise<Checkpoint | null>;
+  write(events: readonly ChangeEvent[]): Promise<void>;
+  /** Number of events buffered since the last commit. */
+  pending(): number;
+  commit(checkpoint: Checkpoint): Promise<void>;
+  close(): Promise<void>;
+}
