@@ -1,0 +1,67 @@
+import type { OptionValues } from '../core/option-spec.js';
+import type { Projection } from '../transform/projection.js';
+import type { RouteRule, TransformRule } from '../transform/rules.js';
+import type { TableSelector } from './table-selector.js';
+
+/**
+ * One pipeline, validated: what the YAML file says, or what a library user builds in code. Everything in it
+ * has been checked (options typed, patterns compiled, projection parsed); nothing has been connected to.
+ */
+export interface PipelineDef {
+  readonly source: ConnectorDef;
+  readonly sink: ConnectorDef;
+  /** In the order written; for each source table the first rule that selects it applies. */
+  readonly transforms: readonly TransformDef[];
+  /** In the order written; for each source table the first route that selects it applies. */
+  readonly routes: readonly RouteDef[];
+  readonly pipeline: PipelineOptions;
+  /** The file it was read from, when it was. */
+  readonly file?: string;
+}
+
+/** A source or sink: its `type:` (the registry key) and its options, validated against its OptionSpecs. */
+export interface ConnectorDef {
+  readonly type: string;
+  /** The optional display `name:` of the block (Flink CDC allows one). */
+  readonly name?: string;
+  /**
+   * By option key as written (`scan.startup.mode`): integers and durations (in ms) as numbers, booleans as
+   * booleans, everything else as strings; defaults filled in. Holds secrets: never print it as it is.
+   */
+  readonly options: OptionValues;
+}
+
+export interface TransformDef extends TransformRule {
+  readonly sourceTable: TableSelector;
+  readonly projection?: Projection;
+  /**
+   * The row filter as written. Not evaluated yet: the loader rejects a `filter:`; the field exists so that
+   * code building a PipelineDef keeps its shape when filters arrive.
+   */
+  readonly filter?: string;
+  readonly primaryKeys?: readonly string[];
+  readonly description?: string;
+}
+
+export interface RouteDef extends RouteRule {
+  readonly sourceTable: TableSelector;
+  /** `schema.table` (or `database.table`) of the sink. */
+  readonly sinkTable: string;
+  readonly replaceSymbol?: string;
+  readonly description?: string;
+}
+
+/** Flink CDC's `schema.change.behavior` values. */
+export const SCHEMA_CHANGE_BEHAVIORS = ['evolve', 'try_evolve', 'lenient', 'ignore', 'exception'] as const;
+export type SchemaChangeBehavior = (typeof SCHEMA_CHANGE_BEHAVIORS)[number];
+
+export interface PipelineOptions {
+  /** Identifies the pipeline's checkpoints and state; defaults to the file's base name. */
+  readonly name: string;
+  readonly checkpointIntervalMs: number;
+  /** As written (relative paths are relative to the working directory); default `./.tributary/<name>`. */
+  readonly stateDir: string;
+  readonly parallelism: number;
+  /** Set only when the file says; the runtime's default applies otherwise. */
+  readonly schemaChangeBehavior?: SchemaChangeBehavior;
+}

@@ -1,0 +1,84 @@
+import type { OptionSpec } from '../core/option-spec.js';
+import { SCHEMA_CHANGE_BEHAVIORS, type PipelineOptions, type SchemaChangeBehavior } from './pipeline-def.js';
+
+/** Pipeline names become directory and checkpoint-row names: keep them to a safe alphabet. */
+export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** The options of the `pipeline:` block, for validation and for the docs. */
+export function pipelineOptionSpecs(): OptionSpec[] {
+  return [
+    {
+      key: 'name',
+      type: 'string',
+      description:
+        'Identifies the pipeline: its checkpoints in the sink and its state directory. Letters, digits, `_`, `.`, `-`. Default: the file name without `.yaml`.',
+    },
+    {
+      key: 'checkpoint.interval',
+      type: 'duration',
+      default: '3s',
+      description: 'How often a checkpoint commits the sink together with the source position (`500ms`, `3s`, `1min`).',
+    },
+    {
+      key: 'state.dir',
+      type: 'string',
+      description: 'Directory for local state, relative to the working directory. Default: `./.tributary/<name>`.',
+    },
+    { key: 'parallelism', type: 'integer', default: 1, description: 'Number of parallel writers (at least 1).' },
+    {
+      key: 'schema.change.behavior',
+      type: 'enum',
+      values: SCHEMA_CHANGE_BEHAVIORS,
+      description:
+        'What to do with source DDL: `evolve`, `try_evolve`, `lenient` (only widening changes), `ignore`, `exception`. Default: the runtime’s.',
+    },
+  ];
+}
+
+/**
+ * Builds PipelineOptions from validated values; returns the problems of values that are well-typed but out
+ * of range, keyed by option.
+ */
+export function pipelineOptions(
+  values: { readonly [key: string]: string | number | boolean | undefined },
+  defaultName: string,
+): { options: PipelineOptions; problems: { key: string; message: string }[] } {
+  const problems: { key: string; message: string }[] = [];
+  const written = values['name'];
+  const name = typeof written === 'string' ? written.trim() : defaultName;
+  if (!PIPELINE_NAME.test(name)) {
+    const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-pipeline';
+    problems.push({
+      key: 'name',
+      message:
+        written === undefined
+          ? `the file name gives the pipeline name "${name}", which has characters other than letters, digits, _ . - — write \`name: ${safe}\` under pipeline:`
+          : `"${name}" has characters other than letters, digits, _ . - — write e.g. \`name: ${safe}\``,
+    });
+  }
+  const checkpointIntervalMs = typeof values['checkpoint.interval'] === 'number' ? values['checkpoint.interval'] : 3000;
+  if (checkpointIntervalMs <= 0) {
+    problems.push({
+      key: 'checkpoint.interval',
+      message: 'must be longer than 0 — write e.g. `checkpoint.interval: 3s`',
+    });
+  }
+  const parallelism = typeof values['parallelism'] === 'number' ? values['parallelism'] : 1;
+  if (parallelism < 1)
+    problems.push({ key: 'parallelism', message: `must be at least 1, got ${parallelism} — write \`parallelism: 1\`` });
+  const stateDir =
+    typeof values['state.dir'] === 'string' && values['state.dir'] !== ''
+      ? values['state.dir']
+      : `./.tributary/${name}`;
+  const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
+  return {
+    options: {
+      name,
+      checkpointIntervalMs,
+      stateDir,
+      parallelism,
+      ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
+    },
+    problems,
+  };
+}

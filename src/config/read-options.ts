@@ -1,0 +1,167 @@
+import { isMap, isScalar, type Node } from 'yaml';
+import type { OptionSpec, OptionValues } from '../core/option-spec.js';
+import type { ConfigReader, Entry, ScalarText } from './config-reader.js';
+import { didYouMean } from './did-you-mean.js';
+import { parseDuration } from './duration.js';
+import { checkTableSelector } from './table-selector.js';
+
+/** The block that options belong to, for messages. */
+export interface OptionBlock {
+  /** `source`, `sink`, `pipeline`. */
+  readonly path: string;
+  /** The block's key node: where "missing required option" is reported. */
+  readonly at: Node | null;
+  /** `the mysql source`, `the pipeline`. */
+  readonly owner: string;
+}
+
+/**
+ * Validates a block's entries against its OptionSpecs, reporting every unknown key (with a suggestion),
+ * wrong value and missing required option. Returns the typed values with defaults filled in; an option with
+ * a problem is left out. Secret values never appear in a message.
+ */
+export function readOptions(
+  reader: ConfigReader,
+  entries: readonly Entry[],
+  specs: readonly OptionSpec[],
+  block: OptionBlock,
+): Record<string, string | number | boolean> {
+  const values: Record<string, string | number | boolean> = {};
+  const byKey = new Map(specs.map((s) => [s.key, s]));
+  const written = new Set<string>();
+  for (const entry of entries) {
+    const spec = byKey.get(entry.key);
+    if (spec === undefined) {
+      reader.report(entry.keyNode, entry.path, unknownOption(entry, specs, block.owner));
+      continue;
+    }
+    written.add(entry.key);
+    const scalar = reader.scalar(entry);
+    if (scalar === undefined) continue;
+    if (scalar === null) {
+      if (spec.required)
+        reader.report(entry.keyNode, entry.path, `needs a value — write \`${entry.key}: ${example(spec)}\``);
+      continue;
+    }
+    const result = coerceOption(spec, scalar.text, describeValue(spec, scalar));
+    if ('problem' in result) reader.report(scalar.node, entry.path, result.problem);
+    else values[spec.key] = result.value;
+  }
+  for (const spec of specs) {
+    if (written.has(spec.key)) continue;
+    if (spec.required) {
+      const path = `${block.path}.${spec.key}`;
+      reader.report(
+        block.at,
+        path,
+        `missing required option — add \`${spec.key}: ${example(spec)}\` under ${block.path}:`,
+      );
+    } else if (spec.default !== undefined) {
+      const result = coerceOption(spec, String(spec.default), `"${String(spec.default)}"`);
+      if ('value' in result) values[spec.key] = result.value;
+    }
+  }
+  return values;
+}
+
+/**
+ * Converts the text of one option to its type. `shown` is how the value may be quoted in a message (never
+ * the value itself for a secret or for text from the environment).
+ */
+export function coerceOption(
+  spec: OptionSpec,
+  text: string,
+  shown: string,
+): { value: string | number | boolean } | { problem: string } {
+  const value = text.trim();
+  switch (spec.type) {
+    case 'string':
+    case 'secret':
+      return { value: text };
+    case 'integer': {
+      if (!/^[+-]?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+        return {
+          problem: `expected an integer, got ${shown} — write a whole number, e.g. \`${spec.key}: ${example(spec)}\``,
+        };
+      }
+      return { value: Number(value) };
+    }
+    case 'boolean': {
+      const lower = value.toLowerCase();
+      if (lower !== 'true' && lower !== 'false') {
+        return {
+          problem: `expected true or false, got ${shown} — write \`${spec.key}: true\` or \`${spec.key}: false\``,
+        };
+      }
+      return { value: lower === 'true' };
+    }
+    case 'duration': {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        return {
+          problem: `expected a duration, got ${shown} — write e.g. 500ms, 3s, 1min or 1h (a bare number is milliseconds)`,
+        };
+      }
+      return { value: ms };
+    }
+    case 'enum': {
+      const allowed = spec.values ?? [];
+      const found = allowed.find((v) => v.toLowerCase() === value.toLowerCase());
+      if (found !== undefined) return { value: found };
+      const near = didYouMean(value, allowed);
+      const suggestion = near === undefined ? '' : ` — did you mean "${near}"?`;
+      return { problem: `${shown} is not one of ${allowed.join(', ')}${suggestion}` };
+    }
+    case 'table-patterns': {
+      const result = checkTableSelector(value);
+      if ('selector' in result) return { value };
+      return { problem: result.problems.join('; ') };
+    }
+  }
+}
+
+/** A copy of `values` in which every secret option reads `***`, for printing a configuration. */
+export function redactOptions(values: OptionValues, specs: readonly OptionSpec[]): OptionValues {
+  const secret = new Set(specs.filter((s) => s.type === 'secret').map((s) => s.key));
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, secret.has(k) && v !== undefined ? '***' : v]));
+}
+
+function unknownOption(entry: Entry, specs: readonly OptionSpec[], owner: string): string {
+  const key = entry.key;
+  const keys = specs.map((s) => s.key);
+  const nested = isMap(entry.value) ? entry.value.items[0]?.key : undefined;
+  if (isScalar(nested) && keys.some((k) => k.startsWith(`${key}.`))) {
+    return `unknown option — options are flat dotted keys: write \`${key}.${String(nested.value)}: …\` instead of nesting under \`${key}:\``;
+  }
+  const near = didYouMean(key, keys);
+  if (near !== undefined) return `unknown option — did you mean "${near}"?`;
+  return keys.length === 0
+    ? `unknown option — ${owner} takes no options`
+    : `unknown option of ${owner} — its options are ${keys.join(', ')}`;
+}
+
+function describeValue(spec: OptionSpec, value: ScalarText): string {
+  if (spec.type === 'secret') return 'a value';
+  if (value.fromEnv) return 'a value from the environment';
+  return `"${value.text}"`;
+}
+
+function example(spec: OptionSpec): string {
+  if (spec.default !== undefined) return String(spec.default);
+  switch (spec.type) {
+    case 'integer':
+      return '1';
+    case 'boolean':
+      return 'true';
+    case 'duration':
+      return '3s';
+    case 'enum':
+      return spec.values?.[0] ?? '…';
+    case 'table-patterns':
+      return 'mydb.\\.*';
+    case 'secret':
+      return '${PASSWORD}';
+    default:
+      return '…';
+  }
+}

@@ -1,0 +1,87 @@
+import { ExpressionError, formatCaret } from '../transform/expression/expression-error.js';
+import { checkProjection, parseProjection, staticOutputColumns, type Projection } from '../transform/projection.js';
+import type { ConfigReader, Entry } from './config-reader.js';
+import type { TransformDef } from './pipeline-def.js';
+import { nameList, optionalText, ruleEntries, selectorField } from './rule-fields.js';
+
+const KEYS = ['source-table', 'projection', 'filter', 'primary-keys', 'description'] as const;
+/** Flink CDC transform keys that this release does not implement: rejected rather than silently ignored. */
+const NOT_YET = ['partition-keys', 'table-options', 'converter-after-transform'] as const;
+
+/** Reads the `transform:` list. Rules with problems are reported and left out. */
+export function readTransforms(reader: ConfigReader, block: Entry): TransformDef[] {
+  const items = reader.items(block.value, block.path, '`- source-table: mydb.orders`') ?? [];
+  const rules: TransformDef[] = [];
+  items.forEach((node, index) => {
+    const path = `${block.path}[${index}]`;
+    const entries = ruleEntries(reader, node, path, KEYS, NOT_YET, '`source-table: …`, `projection: …`');
+    const problemsBefore = reader.problems.length;
+    const sourceTable = selectorField(reader, entries, { node, path });
+    const projectionEntry = entries.find((e) => e.key === 'projection');
+    const projection = projectionEntry === undefined ? undefined : readProjection(reader, projectionEntry);
+    const keysEntry = entries.find((e) => e.key === 'primary-keys');
+    const primaryKeys = keysEntry === undefined ? undefined : nameList(reader, keysEntry);
+    const description = optionalText(reader, entries, 'description');
+    const filterEntry = entries.find((e) => e.key === 'filter');
+    if (filterEntry !== undefined && reader.scalar(filterEntry) !== undefined) {
+      reader.report(
+        filterEntry.keyNode,
+        filterEntry.path,
+        'filter is not supported yet — remove it (rows cannot be filtered in this release)',
+      );
+    }
+    const outputs = projection === undefined ? undefined : staticOutputColumns(projection);
+    for (const key of primaryKeys ?? []) {
+      if (outputs !== undefined && !outputs.includes(key) && keysEntry !== undefined) {
+        reader.report(
+          keysEntry.value,
+          keysEntry.path,
+          `"${key}" is not a column of the projection (${outputs.join(', ')}) — add it to the projection or remove it from primary-keys`,
+        );
+      }
+    }
+    if (sourceTable === undefined || reader.problems.length > problemsBefore) return;
+    rules.push({
+      sourceTable,
+      ...(projection === undefined ? {} : { projection }),
+      ...(primaryKeys === undefined ? {} : { primaryKeys }),
+      ...(description === undefined ? {} : { description }),
+    });
+  });
+  return rules;
+}
+
+/** Parses and checks a projection; syntax errors and unsupported items are reported with a caret. */
+function readProjection(reader: ConfigReader, entry: Entry): Projection | undefined {
+  const value = reader.scalar(entry);
+  if (value === null)
+    reader.report(
+      entry.keyNode,
+      entry.path,
+      'needs a value — write e.g. `projection: \\*, __table_name__ AS _table_name`',
+    );
+  if (!value) return undefined;
+  let projection: Projection;
+  try {
+    projection = parseProjection(value.text);
+  } catch (error) {
+    if (!(error instanceof ExpressionError)) throw error;
+    const fix = error.hint === undefined ? '' : ` — ${error.hint}`;
+    reader.report(
+      reader.offsetIn(value, error.offset),
+      entry.path,
+      `${error.reason}${fix}\n${formatCaret(value.text, error.offset)}`,
+    );
+    return undefined;
+  }
+  const problems = checkProjection(projection);
+  for (const problem of problems) {
+    const fix = problem.hint === undefined ? '' : ` — ${problem.hint}`;
+    reader.report(
+      reader.offsetIn(value, problem.offset),
+      entry.path,
+      `${problem.message}${fix}\n${formatCaret(value.text, problem.offset)}`,
+    );
+  }
+  return problems.length === 0 ? projection : undefined;
+}
