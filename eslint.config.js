@@ -7,17 +7,31 @@ const boundaries = [
   {
     files: ['src/core/**/*.ts'],
     message: 'src/core is pure: it imports nothing else from src/.',
-    patterns: ['../config/*', '../runtime/*', '../transform/*', '../connectors/*', '../cli/*', '../embedded/*', '../ui/*'],
+    patterns: [
+      '**/config/**',
+      '**/runtime/**',
+      '**/transform/**',
+      '**/connectors/**',
+      '**/cli/**',
+      '**/composer/**',
+      '**/embedded/**',
+      '**/ui/**',
+    ],
   },
   {
     files: ['src/runtime/**/*.ts'],
     message: 'src/runtime never imports a connector; use the registry.',
-    patterns: ['../connectors/*', '../cli/*'],
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**'],
   },
   {
-    files: ['src/transform/**/*.ts', 'src/config/**/*.ts'],
-    message: 'config and transform do not depend on connectors, runtime or the CLI.',
-    patterns: ['../connectors/*', '../cli/*', '../runtime/*'],
+    files: ['src/transform/**/*.ts'],
+    message: 'transform depends on core only (config extends its rule interfaces, not the other way).',
+    patterns: ['**/config/**', '**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**'],
+  },
+  {
+    files: ['src/config/**/*.ts'],
+    message: 'config does not depend on connectors, runtime or the CLI; connectors reach it through the registry.',
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**'],
   },
 ];
 
@@ -27,7 +41,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -43,6 +60,10 @@ export default tseslint.config(
   })),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
   },
 );

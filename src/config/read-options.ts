@@ -76,6 +76,10 @@ export function coerceOption(
   const value = text.trim();
   switch (spec.type) {
     case 'string':
+      if (spec.pattern && !spec.pattern.regex.test(text)) {
+        return { problem: `expected ${spec.pattern.description}, got ${shown}` };
+      }
+      return { value: text };
     case 'secret':
       return { value: text };
     case 'integer': {
@@ -84,7 +88,13 @@ export function coerceOption(
           problem: `expected an integer, got ${shown} — write a whole number, e.g. \`${spec.key}: ${example(spec)}\``,
         };
       }
-      return { value: Number(value) };
+      const number = Number(value);
+      if (spec.min !== undefined && number < spec.min) {
+        return {
+          problem: `must be at least ${spec.min}, got ${shown} — e.g. \`${spec.key}: ${Math.max(spec.min, Number(example(spec)))}\``,
+        };
+      }
+      return { value: number };
     }
     case 'boolean': {
       const lower = value.toLowerCase();

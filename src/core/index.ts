@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './source.js';
 export * from './sink.js';
 export * from './option-spec.js';
+export * from './operator.js';

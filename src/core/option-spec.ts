@@ -7,6 +7,10 @@ export interface OptionSpec {
   readonly type: 'string' | 'secret' | 'integer' | 'boolean' | 'duration' | 'enum' | 'table-patterns';
   readonly required?: boolean;
   readonly default?: string | number | boolean;
+  /** For `integer`: the smallest allowed value. */
+  readonly min?: number;
+  /** For `string`: a pattern the value must match, and how to describe it. */
+  readonly pattern?: { readonly regex: RegExp; readonly description: string };
   /** For `enum`: the allowed values. */
   readonly values?: readonly string[];
   readonly description: string;

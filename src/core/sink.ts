@@ -25,5 +25,7 @@ export interface Sink {
   /** Number of events buffered since the last commit. */
   pending(): number;
   commit(checkpoint: Checkpoint): Promise<void>;
+  /** Forgets the committed checkpoint of `pipeline` (data stays), so the next run starts over. */
+  reset?(pipeline: string): Promise<void>;
   close(): Promise<void>;
 }

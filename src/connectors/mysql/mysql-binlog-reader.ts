@@ -1,0 +1,160 @@
+import type { Logger } from '../../runtime/logger.js';
+import type { BinlogEvent } from './protocol/binlog-event.js';
+import { openBinlogStream, type BinlogStream } from './protocol/binlog-client.js';
+import type { ColumnInfo } from './protocol/canonical-types.js';
+import type { BinlogStep } from './mysql-binlog-step.js';
+import type { LogPoint } from './mysql-log-point.js';
+import type { MysqlTable } from './mysql-schema-reader.js';
+import type { MysqlSourceConfig } from './mysql-source-config.js';
+
+/**
+ * The one small interface between the MySQL source and the binlog: batches of {@link BinlogStep}s in binlog
+ * order. Behind it sits our own decoder on mysql2's protocol framing (protocol/); another reader (a
+ * different library, a file reader for tests) only has to produce the same steps.
+ */
+export interface MysqlBinlogReader {
+  /** The next steps, or null when the stream ended. `caughtUp`: nothing more is buffered right now. */
+  next(): Promise<{ readonly steps: BinlogStep[]; readonly caughtUp: boolean } | null>;
+  close(): Promise<void>;
+}
+
+export interface BinlogReaderOptions {
+  readonly config: MysqlSourceConfig;
+  readonly serverId: number;
+  readonly start: LogPoint;
+  /** The captured table of that name, or undefined when the table is not captured. */
+  readonly tableFor: (database: string, table: string) => MysqlTable | undefined;
+  readonly log: Logger;
+}
+
+export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promise<MysqlBinlogReader> {
+  const { config } = options;
+  const columns = new WeakMap<MysqlTable, ColumnInfo[]>();
+  const stream = await openBinlogStream({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    connectTimeoutMs: config.connectTimeoutMs,
+    serverId: options.serverId,
+    file: options.start.file,
+    position: options.start.pos,
+    heartbeatMs: config.heartbeatMs,
+    includeTable: (db, table) => options.tableFor(db, table) !== undefined,
+    columnsFor: (db, table) => {
+      const captured = options.tableFor(db, table);
+      if (!captured) return undefined;
+      let info = columns.get(captured);
+      if (!info) columns.set(captured, (info = columnInfo(captured)));
+      return info;
+    },
+  });
+  return new StepReader(stream, options.start);
+}
+
+/** Column types and charsets as the row decoder needs them (the same array while the schema is unchanged). */
+function columnInfo(table: MysqlTable): ColumnInfo[] {
+  return table.schema.columns.map((column, i) => {
+    const charset = table.charsets[i];
+    return {
+      type: column.type,
+      ...(charset ? { charset } : {}),
+      ...(column.sourceType && /\bunsigned\b/i.test(column.sourceType) ? { unsigned: true } : {}),
+    };
+  });
+}
+
+/** Turns decoded events into steps, tracking the file name and transaction boundaries. */
+class StepReader implements MysqlBinlogReader {
+  private readonly iterator: AsyncIterator<BinlogEvent[]>;
+  private file: string;
+  private inTxn = false;
+
+  constructor(
+    private readonly stream: BinlogStream,
+    start: LogPoint,
+  ) {
+    this.iterator = stream[Symbol.asyncIterator]();
+    this.file = start.file;
+  }
+
+  async next(): Promise<{ steps: BinlogStep[]; caughtUp: boolean } | null> {
+    const result = await this.iterator.next();
+    if (result.done) return null;
+    const steps: BinlogStep[] = [];
+    for (const event of result.value) this.toSteps(event, steps);
+    return { steps, caughtUp: this.stream.backlog === 0 };
+  }
+
+  close(): Promise<void> {
+    return this.stream.close();
+  }
+
+  private toSteps(event: BinlogEvent, steps: BinlogStep[]): void {
+    const { header } = event;
+    const end = (): LogPoint => ({ file: this.file, pos: header.logPos });
+    const start = (): LogPoint => ({ file: this.file, pos: header.logPos - header.eventSize });
+    const tsMs = header.timestamp * 1000;
+    switch (event.kind) {
+      case 'rotate':
+        this.file = event.nextFile;
+        steps.push({ kind: 'advance', end: { file: event.nextFile, pos: event.nextPos } });
+        return;
+      case 'gtid':
+        this.inTxn = true;
+        steps.push({ kind: 'begin', start: start(), gtid: event.gtid });
+        return;
+      case 'query': {
+        const sql = event.sql.trim();
+        const word = firstWord(sql);
+        if (word === 'BEGIN' || /^XA\s+START/i.test(sql)) {
+          if (!this.inTxn) steps.push({ kind: 'begin', start: start(), gtid: undefined });
+          this.inTxn = true;
+        } else if (word === 'COMMIT' || word === 'ROLLBACK') {
+          this.inTxn = false;
+          steps.push({ kind: 'commit', end: end() });
+        } else if (isSavepointOrNoise(word)) {
+          return;
+        } else {
+          this.inTxn = false; // DDL commits implicitly
+          steps.push({ kind: 'ddl', database: event.database, sql, end: end(), tsMs });
+        }
+        return;
+      }
+      case 'xid':
+        this.inTxn = false;
+        steps.push({ kind: 'commit', end: end() });
+        return;
+      case 'rows':
+        steps.push({
+          kind: 'rows',
+          table: `${event.database}.${event.table}`,
+          action: event.action,
+          rows: event.rows,
+          end: end(),
+          tsMs,
+        });
+        return;
+      case 'heartbeat':
+        steps.push({ kind: 'idle' });
+        return;
+      default:
+        // Artificial events (fake rotate/format description at the start of a dump) carry no position.
+        if (header.logPos > 0 && (header.flags & LOG_EVENT_ARTIFICIAL) === 0) {
+          steps.push({ kind: 'advance', end: end() });
+        }
+    }
+  }
+}
+
+const LOG_EVENT_ARTIFICIAL = 0x20;
+
+function firstWord(sql: string): string {
+  const match = /^[A-Za-z]+/.exec(sql);
+  return match ? match[0].toUpperCase() : '';
+}
+
+/** Statements that neither change a schema nor end a transaction (XA END/PREPARE/COMMIT close an XA group that began with XA START). */
+function isSavepointOrNoise(word: string): boolean {
+  return word === 'SAVEPOINT' || word === 'RELEASE' || word === 'XA' || word === '';
+}

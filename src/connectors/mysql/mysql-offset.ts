@@ -1,0 +1,63 @@
+import type { SourcePosition, Value } from '../../core/index.js';
+
+/**
+ * A resumable binlog position. `file`/`pos` point at an event boundary: the start of the transaction that
+ * was in progress (or the end of the last complete one); `skipRows` row changes of that transaction were
+ * already delivered and are skipped on resume. So a batch may end in the middle of a huge transaction and a
+ * restart still neither repeats nor loses a row.
+ */
+export interface BinlogOffset {
+  readonly file: string;
+  readonly pos: number;
+  readonly skipRows: number;
+  /** The last GTID seen (MariaDB `domain-server-seq` or MySQL `uuid:n`), for humans and later GTID resume. */
+  readonly gtid?: string;
+}
+
+/** Snapshot progress per table: the key of the last row delivered, or done. Tables not listed are not started. */
+export interface SnapshotProgress {
+  /** Tables to snapshot, in order, as `db.table`. */
+  readonly tables: readonly string[];
+  /** Index into `tables` of the table being read. */
+  readonly current: number;
+  /** Primary-key values of the last delivered row of the current table (JSON-encoded), or null at its start. */
+  readonly lastKey: readonly JsonValue[] | null;
+}
+
+/** The MySQL source's whole resume state, as committed with each checkpoint. */
+export interface MysqlPosition extends SourcePosition {
+  readonly kind: 'mysql';
+  readonly binlog: BinlogOffset;
+  /** Absent once every snapshot is done (or for latest-offset). */
+  readonly snapshot?: SnapshotProgress;
+  /** The server's identity when the position was taken; a different server cannot resume it. */
+  readonly serverUuid?: string;
+}
+
+export type JsonValue = null | boolean | number | string | { readonly $bigint: string } | { readonly $hex: string };
+
+/** Key values survive JSON: bigints and bytes are tagged. */
+export function encodeKey(values: readonly Value[]): JsonValue[] {
+  return values.map((v) => {
+    if (typeof v === 'bigint') return { $bigint: v.toString() };
+    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
+    return v;
+  });
+}
+
+export function decodeKey(values: readonly JsonValue[]): Value[] {
+  return values.map((v) => {
+    if (v !== null && typeof v === 'object') {
+      return '$bigint' in v ? BigInt(v.$bigint) : Buffer.from(v.$hex, 'hex');
+    }
+    return v;
+  });
+}
+
+export function isMysqlPosition(position: SourcePosition | null): position is MysqlPosition {
+  return position !== null && position['kind'] === 'mysql' && typeof position['binlog'] === 'object';
+}
+
+export function formatBinlogOffset(offset: BinlogOffset): string {
+  return `${offset.file}:${offset.pos}${offset.skipRows ? `+${offset.skipRows} rows` : ''}`;
+}

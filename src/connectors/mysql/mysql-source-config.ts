@@ -1,0 +1,105 @@
+import type { OptionSpec, OptionValues } from '../../core/index.js';
+
+export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
+  {
+    key: 'hostname',
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'Host name or IP address of the MySQL/MariaDB server.',
+  },
+  { key: 'port', type: 'integer', default: 3306, min: 1, description: 'TCP port of the server.' },
+  {
+    key: 'username',
+    type: 'string',
+    required: true,
+    description: 'User with SELECT, REPLICATION SLAVE and REPLICATION CLIENT privileges.',
+  },
+  {
+    key: 'password',
+    type: 'secret',
+    default: '',
+    description: 'Password of `username`. Use `${ENV_VAR}` to keep it out of the file.',
+  },
+  {
+    key: 'tables',
+    type: 'table-patterns',
+    required: true,
+    description:
+      'Comma-separated regular expressions on `db.table`; the first unescaped `.` separates the database and table patterns (`user_db[0-9]+.user[0-9]+`, `tpc_ds.\\.*`).',
+  },
+  { key: 'tables.exclude', type: 'table-patterns', description: 'Tables to leave out, in the same form as `tables`.' },
+  {
+    key: 'server-id',
+    type: 'string',
+    pattern: { regex: /^\d+(-\d+)?$/, description: 'a number or a range like 5400-5404' },
+    description:
+      'Replication server id of this client, unique among the replicas of the server (a number, or a range `5400-5404` of which the first is used). Default: derived from the pipeline name.',
+  },
+  {
+    key: 'scan.startup.mode',
+    type: 'enum',
+    values: ['initial', 'snapshot', 'latest-offset'],
+    default: 'initial',
+    description:
+      '`initial`: snapshot, then follow the binlog. `snapshot`: snapshot only, then stop. `latest-offset`: only changes from now on.',
+  },
+  {
+    key: 'scan.incremental.snapshot.chunk.size',
+    type: 'integer',
+    default: 8096,
+    min: 1,
+    description: 'Rows per snapshot chunk (bounds memory per reader).',
+  },
+  {
+    key: 'scan.incremental.snapshot.chunk.key-column',
+    type: 'string',
+    description:
+      'For tables without a primary key: the column to chunk by and to identify rows with. It must be unique and not null for exact results.',
+  },
+  {
+    key: 'heartbeat.interval',
+    type: 'duration',
+    default: 5000,
+    description: 'How often the server sends a heartbeat on an idle binlog connection.',
+  },
+  {
+    key: 'connect.timeout',
+    type: 'duration',
+    default: 10000,
+    description: 'Time to wait for a connection to the server.',
+  },
+];
+
+export interface MysqlSourceConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly tables: string;
+  readonly tablesExclude: string | undefined;
+  readonly serverId: number | undefined;
+  readonly startupMode: 'initial' | 'snapshot' | 'latest-offset';
+  readonly chunkSize: number;
+  readonly chunkKeyColumn: string | undefined;
+  readonly heartbeatMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** Turns validated option values (see {@link mysqlSourceOptionSpecs}) into the typed configuration. */
+export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
+  const serverId = options['server-id'];
+  return {
+    host: String(options['hostname'] ?? '127.0.0.1'),
+    port: Number(options['port'] ?? 3306),
+    user: String(options['username'] ?? ''),
+    password: String(options['password'] ?? ''),
+    tables: String(options['tables'] ?? ''),
+    tablesExclude: options['tables.exclude'] === undefined ? undefined : String(options['tables.exclude']),
+    serverId: serverId === undefined ? undefined : Number(String(serverId).split('-')[0]),
+    startupMode: (options['scan.startup.mode'] ?? 'initial') as MysqlSourceConfig['startupMode'],
+    chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
+    chunkKeyColumn: options['scan.incremental.snapshot.chunk.key-column'] as string | undefined,
+    heartbeatMs: Number(options['heartbeat.interval'] ?? 5000),
+    connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
+  };
+}

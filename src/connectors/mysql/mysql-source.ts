@@ -1,0 +1,538 @@
+import { createConnection, type Connection } from 'mysql2/promise';
+import {
+  TributaryError,
+  tableIdToString,
+  type ChangeBatch,
+  type ChangeEvent,
+  type OptionValues,
+  type Row,
+  type SchemaChangeEvent,
+  type Source,
+  type SourceDescription,
+  type SourcePosition,
+  type SourceProgress,
+  type TableId,
+} from '../../core/index.js';
+import type { TableSelector } from '../../config/table-selector.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { BinlogStep } from './mysql-binlog-step.js';
+import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
+import { ChunkWindow } from './mysql-chunk-window.js';
+import { mysqlError, type MysqlEndpoint } from './mysql-errors.js';
+import {
+  decodeKey,
+  encodeKey,
+  formatBinlogOffset,
+  isMysqlPosition,
+  type BinlogOffset,
+  type MysqlPosition,
+  type SnapshotProgress,
+} from './mysql-offset.js';
+import {
+  checkBinlogSettings,
+  checkKeys,
+  checkOffsetAvailable,
+  checkReplicationPrivileges,
+  checkSelectPrivilege,
+  readServerInfo,
+  type ServerInfo,
+} from './mysql-preflight.js';
+import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
+import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
+import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
+import { masterStatus, MysqlSnapshotReader, type SnapshotChunk } from './mysql-snapshot-reader.js';
+
+export interface MysqlSourceContext {
+  readonly log: Logger;
+  readonly pipelineName: string;
+  /** The `tables` option, parsed (and `tables.exclude`). */
+  readonly include: readonly TableSelector[];
+  readonly exclude: readonly TableSelector[];
+}
+
+/** Creates the MySQL/MariaDB source (`type: mysql`): snapshot by primary-key chunks, then the binlog. */
+export function mysqlSource(options: OptionValues, context: MysqlSourceContext): Source {
+  return new MysqlSource(mysqlSourceConfig(options), context);
+}
+
+/** Binlog steps held back while a chunk is being read, before the source stops pulling more. */
+const HOLD_LIMIT = 20_000;
+
+/**
+ * Reads a consistent snapshot and then the binlog, merged into one stream in source history order per key.
+ *
+ * The binlog reader starts first and never stops. A chunk is read in its own short consistent snapshot; from
+ * the moment a chunk read begins until its rows are in hand, binlog steps are held back, because the chunk's
+ * rows must be emitted exactly where its high watermark lies in the binlog: every change ending at or before
+ * the watermark goes out before the rows, every later one after them (see {@link ChunkWindow}).
+ */
+class MysqlSource implements Source {
+  private readonly endpoint: MysqlEndpoint;
+  private conn: Connection | undefined;
+  private snapConn: Connection | undefined;
+  private server: ServerInfo | undefined;
+  private reader: MysqlBinlogReader | undefined;
+  private readonly tables = new Map<string, MysqlTable>();
+  private closed = false;
+
+  // Resume position of what has been emitted.
+  private lastEnd: LogPoint = { file: '', pos: 4 };
+  private txnStart: LogPoint | undefined;
+  private rowsInTxn = 0;
+  private skipRows = 0;
+  private gtid: string | undefined;
+  /** End of the last binlog step processed (emitted or held). */
+  private readerPos: LogPoint = { file: '', pos: 4 };
+  private lastEventTsMs = 0;
+
+  // Snapshot state.
+  private snapshot: SnapshotProgress | undefined;
+  private snapshotTotal = 0;
+  private snapshotRows = 0;
+  private holding = false;
+  private held: BinlogStep[] = [];
+  private window: ChunkWindow | undefined;
+  private wake: () => void = () => {};
+  private wakeup: Promise<void> = Promise.resolve();
+  private snapshotError: Error | undefined;
+  private chunkConsumed: (() => void) | undefined;
+
+  constructor(
+    private readonly config: MysqlSourceConfig,
+    private readonly context: MysqlSourceContext,
+  ) {
+    this.endpoint = { host: config.host, port: config.port, user: config.user };
+    context.log.addSecret(config.password);
+    this.resetWakeup();
+  }
+
+  async validate(): Promise<SourceDescription> {
+    const conn = await this.connect('validating the source');
+    try {
+      const checks: string[] = [];
+      const server = await readServerInfo(conn);
+      checks.push(`connected to ${server.version} at ${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(...(await checkBinlogSettings(conn)));
+      checks.push(await checkReplicationPrivileges(conn, this.endpoint));
+      const tables = await this.discover(conn);
+      await checkSelectPrivilege(
+        conn,
+        [...tables.values()].map((t) => t.schema.id),
+        this.endpoint,
+      );
+      checks.push(`${tables.size} table(s) matched, each with a key and SELECT granted`);
+      return { tables: [...tables.values()].map((t) => t.schema), checks };
+    } catch (error) {
+      throw mysqlError(error, this.endpoint, 'validating the source');
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
+
+  async open(resume: SourcePosition | null): Promise<void> {
+    const conn = (this.conn = await this.connect('connecting'));
+    try {
+      this.server = await readServerInfo(conn);
+      await checkBinlogSettings(conn);
+      for (const [key, table] of await this.discover(conn)) this.tables.set(key, table);
+      let start: BinlogOffset;
+      if (resume !== null) {
+        if (!isMysqlPosition(resume)) {
+          throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
+            hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
+          });
+        }
+        if (resume.serverUuid && resume.serverUuid !== this.server.identity) {
+          throw new TributaryError(
+            'PIPELINE_STATE_MISMATCH',
+            `the saved position belongs to server ${resume.serverUuid}, but ${this.endpoint.host}:${this.endpoint.port} is ${this.server.identity}`,
+            {
+              hint: 'point the pipeline at the server it was reading, or run with --reset to start over with a new snapshot',
+            },
+          );
+        }
+        start = resume.binlog;
+        await checkOffsetAvailable(conn, start);
+        this.snapshot = resume.snapshot;
+        this.context.log.info(
+          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, snapshot at table ${this.snapshot.current + 1}/${this.snapshot.tables.length}` : ''}`,
+        );
+      } else {
+        const now = await masterStatus(conn);
+        start = { file: now.file, pos: now.pos, skipRows: 0 };
+        if (this.config.startupMode !== 'latest-offset') {
+          const names = [...this.tables.keys()].sort();
+          this.snapshot = names.length > 0 ? { tables: names, current: 0, lastKey: null } : undefined;
+        }
+        this.context.log.info(`starting at ${formatBinlogOffset(start)} (${this.config.startupMode})`);
+      }
+      this.lastEnd = this.readerPos = { file: start.file, pos: start.pos };
+      this.skipRows = start.skipRows;
+      this.gtid = start.gtid;
+      this.snapshotTotal = this.snapshot?.tables.length ?? 0;
+
+      if (this.config.startupMode !== 'snapshot') {
+        this.reader = await openMysqlBinlogReader({
+          config: this.config,
+          serverId: this.config.serverId ?? defaultServerId(this.context.pipelineName, this.server.serverId),
+          start: { file: start.file, pos: start.pos },
+          tableFor: (db, table) => this.tables.get(`${db}.${table}`),
+          log: this.context.log,
+        });
+      }
+      if (this.snapshot) {
+        this.snapConn = await this.connect('opening the snapshot connection');
+        const reader = new MysqlSnapshotReader(this.snapConn, this.server.flavor);
+        await reader.prepare();
+        void this.runSnapshot(reader);
+      }
+    } catch (error) {
+      throw mysqlError(error, this.endpoint, 'starting the source');
+    }
+  }
+
+  async *batches(): AsyncGenerator<ChangeBatch> {
+    yield {
+      events: [...this.tables.values()].map((t) => createTableEvent(t)),
+      position: this.position(),
+      caughtUp: false,
+    };
+    if (!this.reader) {
+      yield* this.snapshotOnly();
+      return;
+    }
+    let pending: ReturnType<MysqlBinlogReader['next']> | undefined;
+    while (!this.closed) {
+      this.throwSnapshotError();
+      const out: ChangeEvent[] = [];
+      if (this.window && !this.holding && this.held.length > 0) {
+        const held = this.held;
+        this.held = [];
+        for (const step of held) await this.emitStep(step, out);
+      }
+      if (this.window && compareLogPoints(this.readerPos, this.window.chunk.high) >= 0) this.emitChunk(out);
+      if (out.length > 0) {
+        // The snapshot's last chunk is a good moment to commit, whatever else is buffered.
+        yield { events: out, position: this.position(), caughtUp: !this.snapshot && !this.window };
+        continue;
+      }
+      // While holding, stop pulling at the limit, and after a DDL: the events behind it must be decoded with
+      // the schema the DDL produces, which is read only when the DDL step is emitted.
+      if (this.holding && (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.kind === 'ddl')) {
+        await this.wakeup;
+        continue;
+      }
+      pending ??= this.reader.next();
+      const woke = this.wakeup.then((): typeof WOKEN => WOKEN);
+      const result = await Promise.race([pending, woke]);
+      if (result === WOKEN) continue;
+      pending = undefined;
+      if (result === null) return;
+      for (const step of result.steps) {
+        if (this.holding) this.held.push(step);
+        else await this.emitStep(step, out);
+      }
+      yield { events: out, position: this.position(), caughtUp: result.caughtUp && !this.holding && !this.window };
+    }
+  }
+
+  /** Snapshot-only mode: chunks go out as they are read; each is consistent at its own watermark. */
+  private async *snapshotOnly(): AsyncGenerator<ChangeBatch> {
+    while (!this.closed && (this.snapshot || this.window)) {
+      this.throwSnapshotError();
+      if (this.window && !this.holding) {
+        const out: ChangeEvent[] = [];
+        this.emitChunk(out);
+        yield { events: out, position: this.position(), caughtUp: false };
+        continue;
+      }
+      await this.wakeup;
+    }
+    this.throwSnapshotError();
+  }
+
+  progress(): SourceProgress {
+    const done = this.snapshot ? this.snapshot.current : this.snapshotTotal;
+    return {
+      phase: this.snapshot ? 'snapshot' : this.reader ? 'streaming' : 'done',
+      snapshotTablesDone: done,
+      snapshotTablesTotal: this.snapshotTotal,
+      snapshotRowsRead: this.snapshotRows,
+      logPosition: `${this.readerPos.file}:${this.readerPos.pos}`,
+      lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    this.chunkConsumed?.();
+    const closing: Promise<void>[] = [];
+    if (this.reader) closing.push(this.reader.close());
+    if (this.snapConn) closing.push(this.snapConn.end());
+    if (this.conn) closing.push(this.conn.end());
+    this.reader = undefined;
+    this.snapConn = undefined;
+    this.conn = undefined;
+    await Promise.allSettled(closing);
+  }
+
+  // --- the snapshot task ---------------------------------------------------------------------------------
+
+  private async runSnapshot(reader: MysqlSnapshotReader): Promise<void> {
+    try {
+      while (!this.closed && this.snapshot) {
+        const progress = this.snapshot;
+        const key = progress.tables[progress.current];
+        const table = key === undefined ? undefined : this.tables.get(key);
+        if (!table) {
+          this.snapshot = advanceTable(progress);
+          continue;
+        }
+        this.holding = true;
+        const chunk: SnapshotChunk = await reader.readChunk(
+          table,
+          progress.lastKey ? decodeKey(progress.lastKey) : null,
+          this.config.chunkSize,
+        );
+        if (this.closed) return;
+        const consumed = new Promise<void>((resolve) => (this.chunkConsumed = resolve));
+        this.window = new ChunkWindow(chunk);
+        this.holding = false;
+        this.wake();
+        await consumed;
+      }
+    } catch (error) {
+      if (!this.closed) this.snapshotError = mysqlError(error, this.endpoint, 'reading a snapshot chunk');
+      this.holding = false;
+      this.wake();
+    }
+  }
+
+  /** Emits the current chunk's remaining rows as reads and records the snapshot progress. */
+  private emitChunk(out: ChangeEvent[]): void {
+    const window = this.window;
+    if (!window || !this.snapshot) return;
+    const { chunk } = window;
+    const id = chunk.table.schema.id;
+    for (const row of window.remainingRows()) {
+      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
+    }
+    this.snapshotRows += chunk.rows.length;
+    this.snapshot =
+      chunk.last || !chunk.lastKey
+        ? advanceTable(this.snapshot)
+        : { ...this.snapshot, lastKey: encodeKey(chunk.lastKey) };
+    if (chunk.last) this.context.log.info(`snapshot of ${tableIdToString(id)} done`);
+    if (!this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
+    this.window = undefined;
+    const consumed = this.chunkConsumed;
+    this.chunkConsumed = undefined;
+    consumed?.();
+  }
+
+  // --- the binlog side -----------------------------------------------------------------------------------
+
+  /** Applies one binlog step in order: emits its changes and moves the resume position. */
+  private async emitStep(step: BinlogStep, out: ChangeEvent[]): Promise<void> {
+    const window = this.window;
+    if (window) {
+      const after =
+        step.kind === 'idle'
+          ? false
+          : step.kind === 'begin'
+            ? compareLogPoints(step.start, window.chunk.high) >= 0
+            : compareLogPoints(step.end, window.chunk.high) > 0;
+      if (after) this.emitChunk(out);
+    }
+    switch (step.kind) {
+      case 'begin':
+        this.txnStart = step.start;
+        this.rowsInTxn = 0;
+        this.gtid = step.gtid ?? this.gtid;
+        this.readerPos = step.start;
+        return;
+      case 'rows':
+        this.readerPos = step.end;
+        this.lastEventTsMs = step.tsMs;
+        this.emitRows(step, out);
+        return;
+      case 'commit':
+        this.readerPos = this.lastEnd = step.end;
+        this.txnStart = undefined;
+        this.rowsInTxn = 0;
+        this.skipRows = 0;
+        return;
+      case 'ddl':
+        this.readerPos = this.lastEnd = step.end;
+        this.txnStart = undefined;
+        this.lastEventTsMs = step.tsMs;
+        await this.applyDdl(step, out);
+        return;
+      case 'advance':
+        this.readerPos = step.end;
+        if (!this.txnStart) this.lastEnd = step.end;
+        return;
+      case 'idle':
+        this.lastEventTsMs = 0;
+        return;
+    }
+  }
+
+  private emitRows(step: Extract<BinlogStep, { kind: 'rows' }>, out: ChangeEvent[]): void {
+    const table = this.tables.get(step.table);
+    if (!table) return;
+    const id = table.schema.id;
+    const source = { tsMs: step.tsMs, ...(this.gtid ? { txId: this.gtid } : {}) };
+    const pairs = step.action === 'update';
+    const changes = pairs ? step.rows.length / 2 : step.rows.length;
+    let first = 0;
+    if (this.skipRows > this.rowsInTxn) first = Math.min(changes, this.skipRows - this.rowsInTxn);
+    this.rowsInTxn += changes;
+    const window = this.window;
+    if (window && window.tableKey === step.table && compareLogPoints(step.end, window.chunk.low) > 0) {
+      window.noteChanged(step.rows);
+    }
+    for (let i = first; i < changes; i++) {
+      if (pairs) {
+        out.push({
+          kind: 'data',
+          table: id,
+          op: 'update',
+          before: step.rows[2 * i] as Row,
+          after: step.rows[2 * i + 1] as Row,
+          source,
+        });
+      } else if (step.action === 'insert') {
+        out.push({ kind: 'data', table: id, op: 'insert', before: null, after: step.rows[i] as Row, source });
+      } else {
+        out.push({ kind: 'data', table: id, op: 'delete', before: step.rows[i] as Row, after: null, source });
+      }
+    }
+  }
+
+  /**
+   * DDL: for now the schemas of the affected database are read again and every table whose schema changed
+   * (or that appeared and matches `tables`) gets a schema event. A table created after the snapshot began
+   * is empty at creation, so the binlog alone captures it.
+   */
+  private async applyDdl(step: Extract<BinlogStep, { kind: 'ddl' }>, out: ChangeEvent[]): Promise<void> {
+    const conn = this.conn;
+    if (!conn) return;
+    const fresh = await this.discover(conn, step.database ? [step.database] : undefined, false);
+    for (const [key, table] of fresh) {
+      const old = this.tables.get(key);
+      if (old && JSON.stringify(old.schema) === JSON.stringify(table.schema)) continue;
+      this.tables.set(key, table);
+      out.push(createTableEvent(table, old ? 'refreshTable' : 'createTable', step.sql, step.tsMs));
+      this.context.log.info(
+        `${old ? 'schema of' : 'new table'} ${key} ${old ? 'changed' : 'captured'} (${step.sql.slice(0, 80)})`,
+      );
+    }
+  }
+
+  private position(): MysqlPosition {
+    const inTxn = this.txnStart !== undefined;
+    const at = inTxn ? this.txnStart! : this.lastEnd;
+    return {
+      kind: 'mysql',
+      binlog: {
+        file: at.file,
+        pos: at.pos,
+        skipRows: inTxn ? this.rowsInTxn : 0,
+        ...(this.gtid ? { gtid: this.gtid } : {}),
+      },
+      ...(this.snapshot ? { snapshot: this.snapshot } : {}),
+      ...(this.server ? { serverUuid: this.server.identity } : {}),
+    };
+  }
+
+  // --- helpers -------------------------------------------------------------------------------------------
+
+  private async discover(conn: Connection, databases?: string[], strict = true): Promise<Map<string, MysqlTable>> {
+    const all = await listTables(conn);
+    const matched = all.filter(
+      (t) =>
+        (!databases || databases.includes(t.namespace)) &&
+        this.context.include.some((s) => s.matches(t.namespace, t.name)) &&
+        !this.context.exclude.some((s) => s.matches(t.namespace, t.name)),
+    );
+    if (strict && matched.length === 0) {
+      const sample = all.slice(0, 8).map(tableIdToString).join(', ');
+      throw new TributaryError(
+        'SOURCE_NO_TABLES',
+        `no table matches source.tables (${this.context.include.map((s) => s.source).join(', ')})`,
+        {
+          hint: `patterns are regular expressions on db.table; tables on the server include: ${sample || '(none)'}`,
+        },
+      );
+    }
+    const schemas = await readTableSchemas(conn, matched, this.config.chunkKeyColumn);
+    if (strict) checkKeys(schemas.values(), this.config.chunkKeyColumn);
+    return schemas;
+  }
+
+  private async connect(during: string): Promise<Connection> {
+    try {
+      return await createConnection({
+        host: this.config.host,
+        port: this.config.port,
+        user: this.config.user,
+        password: this.config.password,
+        connectTimeout: this.config.connectTimeoutMs,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        dateStrings: true,
+        charset: 'utf8mb4',
+      });
+    } catch (error) {
+      throw mysqlError(error, this.endpoint, during);
+    }
+  }
+
+  private resetWakeup(): void {
+    this.wakeup = new Promise<void>((resolve) => {
+      this.wake = () => {
+        resolve();
+        this.resetWakeup();
+      };
+    });
+  }
+
+  private throwSnapshotError(): void {
+    if (this.snapshotError) throw this.snapshotError;
+  }
+}
+
+const WOKEN = Symbol('woken');
+
+function advanceTable(progress: SnapshotProgress): SnapshotProgress | undefined {
+  const next = progress.current + 1;
+  return next >= progress.tables.length ? undefined : { tables: progress.tables, current: next, lastKey: null };
+}
+
+function createTableEvent(
+  table: MysqlTable,
+  change: SchemaChangeEvent['change'] = 'createTable',
+  ddl?: string,
+  tsMs = 0,
+): SchemaChangeEvent {
+  return {
+    kind: 'schema',
+    table: table.schema.id,
+    change,
+    schema: table.schema,
+    ...(ddl ? { ddl } : {}),
+    source: { tsMs },
+  };
+}
+
+/** A stable server id per pipeline name, away from the server's own id. */
+function defaultServerId(name: string, serverOwnId: number): number {
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const id = 5400 + (hash % 100_000);
+  return id === serverOwnId ? id + 1 : id;
+}
+
+export type { TableId };

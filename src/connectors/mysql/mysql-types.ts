@@ -1,0 +1,187 @@
+import { TributaryError, type DataType, type Value } from '../../core/index.js';
+
+/** One row of information_schema.COLUMNS, as far as the type mapping needs it. */
+export interface MysqlColumnInfo {
+  readonly name: string;
+  /** DATA_TYPE, lower case: `bigint`, `varchar`, `datetime` … */
+  readonly dataType: string;
+  /** COLUMN_TYPE: `bigint(20) unsigned`, `enum('a','b')`, `decimal(7,2)` … */
+  readonly columnType: string;
+  readonly charLength: number | null;
+  readonly numericPrecision: number | null;
+  readonly numericScale: number | null;
+  readonly datetimePrecision: number | null;
+  readonly charset: string | null;
+  /** MariaDB's JSON is LONGTEXT with a json_valid() check; the catalog tells us which columns have one. */
+  readonly isJson: boolean;
+}
+
+/**
+ * Maps a MySQL/MariaDB column type to the canonical type. The full table is in docs/type-mapping.md.
+ * Nothing here is lossy: TINYINT(1) stays an integer, UNSIGNED types get a wider canonical type.
+ */
+export function mysqlToCanonical(column: MysqlColumnInfo): DataType {
+  const unsigned = /\bunsigned\b/i.test(column.columnType);
+  const precision = column.datetimePrecision ?? 0;
+  switch (column.dataType) {
+    case 'tinyint':
+      return { kind: unsigned ? 'uint8' : 'int8' };
+    case 'smallint':
+      return { kind: unsigned ? 'uint16' : 'int16' };
+    case 'mediumint':
+      return { kind: 'int32' };
+    case 'int':
+    case 'integer':
+      return { kind: unsigned ? 'uint32' : 'int32' };
+    case 'bigint':
+      return { kind: unsigned ? 'uint64' : 'int64' };
+    case 'decimal':
+    case 'numeric':
+      return { kind: 'decimal', precision: column.numericPrecision ?? 10, scale: column.numericScale ?? 0 };
+    case 'float':
+      return { kind: 'float' };
+    case 'double':
+    case 'real':
+      return { kind: 'double' };
+    case 'bit':
+      return { kind: 'bit', length: column.numericPrecision ?? 1 };
+    case 'char':
+      return { kind: 'char', length: column.charLength ?? 1 };
+    case 'varchar':
+      return { kind: 'varchar', length: column.charLength ?? 255 };
+    case 'tinytext':
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
+      return column.isJson ? { kind: 'json' } : { kind: 'string' };
+    case 'binary':
+      return { kind: 'binary', length: column.charLength ?? 1 };
+    case 'varbinary':
+      return { kind: 'varbinary', length: column.charLength ?? 255 };
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+      return { kind: 'bytes' };
+    case 'date':
+      return { kind: 'date' };
+    case 'time':
+      return { kind: 'time', precision };
+    case 'datetime':
+      return { kind: 'timestamp', precision };
+    case 'timestamp':
+      return { kind: 'timestamptz', precision };
+    case 'year':
+      return { kind: 'year' };
+    case 'json':
+      return { kind: 'json' };
+    case 'enum':
+      return { kind: 'enum', values: parseEnumValues(column.columnType) };
+    case 'set':
+      return { kind: 'set', values: parseEnumValues(column.columnType) };
+    case 'geometry':
+    case 'point':
+    case 'linestring':
+    case 'polygon':
+    case 'multipoint':
+    case 'multilinestring':
+    case 'multipolygon':
+    case 'geometrycollection':
+      return { kind: 'bytes' };
+    default:
+      throw new TributaryError(
+        'SOURCE_UNSUPPORTED_TYPE',
+        `column ${column.name} has type ${column.columnType}, which Tributary cannot capture yet`,
+        {
+          hint: 'exclude the table with source.tables.exclude, or open an issue with the column type',
+        },
+      );
+  }
+}
+
+/** `enum('a','it''s')` → ['a', "it's"]. */
+export function parseEnumValues(columnType: string): string[] {
+  const open = columnType.indexOf('(');
+  const values: string[] = [];
+  let i = open + 1;
+  while (i > 0 && i < columnType.length) {
+    if (columnType[i] !== "'") {
+      i++;
+      continue;
+    }
+    let value = '';
+    i++;
+    while (i < columnType.length) {
+      const ch = columnType[i];
+      if (ch === "'" && columnType[i + 1] === "'") {
+        value += "'";
+        i += 2;
+      } else if (ch === "'") {
+        i++;
+        break;
+      } else if (ch === '\\' && i + 1 < columnType.length) {
+        value += columnType[i + 1];
+        i += 2;
+      } else {
+        value += ch;
+        i++;
+      }
+    }
+    values.push(value);
+  }
+  return values;
+}
+
+const ZERO_DATE = /^0000-00-00|^\d{4}-00-|^\d{4}-\d{2}-00/;
+
+/**
+ * Converts one value of a snapshot row, as the text protocol sends it (raw bytes), to the canonical value
+ * of `type`. The snapshot session runs with time_zone '+00:00', so TIMESTAMP text is UTC. The binlog
+ * decoder produces the same representation for the same stored value; a conformance test holds them equal.
+ */
+export function snapshotValue(type: DataType, raw: Buffer | null): Value {
+  if (raw === null) return null;
+  switch (type.kind) {
+    case 'bytes':
+    case 'binary':
+    case 'varbinary':
+      return Buffer.from(raw);
+    case 'bit':
+      return bitString(raw, type.length);
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32':
+    case 'year':
+      return Number(raw.toString('latin1'));
+    case 'int64':
+    case 'uint64':
+      return BigInt(raw.toString('latin1'));
+    case 'boolean':
+      return raw.toString('latin1') !== '0';
+    case 'float':
+      return Math.fround(Number(raw.toString('latin1')));
+    case 'double':
+      return Number(raw.toString('latin1'));
+    case 'date':
+    case 'timestamp': {
+      const text = raw.toString('latin1');
+      return ZERO_DATE.test(text) ? null : text;
+    }
+    case 'timestamptz': {
+      const text = raw.toString('latin1');
+      return ZERO_DATE.test(text) ? null : text + 'Z';
+    }
+    default:
+      return raw.toString('utf8');
+  }
+}
+
+/** Big-endian bytes of a BIT(n) value → n binary digits. */
+export function bitString(bytes: Uint8Array, length: number): string {
+  let bits = '';
+  for (const byte of bytes) bits += byte.toString(2).padStart(8, '0');
+  return bits.slice(bits.length - length).padStart(length, '0');
+}

@@ -1,0 +1,57 @@
+import type { OptionSpec, OptionValues, Sink, Source } from '../core/index.js';
+import type { TableSelector } from '../config/table-selector.js';
+import type { Logger } from '../runtime/logger.js';
+import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
+import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
+
+/** What every source factory receives besides its options. */
+export interface SourceContext {
+  readonly log: Logger;
+  readonly pipelineName: string;
+  readonly include: readonly TableSelector[];
+  readonly exclude: readonly TableSelector[];
+}
+
+export interface SinkContext {
+  readonly log: Logger;
+  readonly pipelineName: string;
+}
+
+interface SourceEntry {
+  readonly options: readonly OptionSpec[];
+  /** Loaded on first use, so a pipeline pays only for the drivers it uses. */
+  readonly load: () => Promise<(options: OptionValues, context: SourceContext) => Source>;
+  /** The option holding table patterns, parsed into `include`. */
+  readonly tablesOption: string;
+  readonly excludeOption?: string;
+}
+
+interface SinkEntry {
+  readonly options: readonly OptionSpec[];
+  readonly load: () => Promise<(options: OptionValues, context: SinkContext) => Sink>;
+}
+
+/** Connectors by the pipeline file's `type:`. Option specs are static (tiny); implementations load lazily. */
+export const sources: Readonly<Record<string, SourceEntry>> = {
+  mysql: {
+    options: mysqlSourceOptionSpecs,
+    load: async () => (await import('./mysql/mysql-source.js')).mysqlSource,
+    tablesOption: 'tables',
+    excludeOption: 'tables.exclude',
+  },
+};
+
+export const sinks: Readonly<Record<string, SinkEntry>> = {
+  postgres: {
+    options: postgresSinkOptions,
+    load: async () => (await import('./postgres/postgres-sink.js')).postgresSink,
+  },
+};
+
+export function optionSpecsFor(type: string, role: 'source' | 'sink'): readonly OptionSpec[] | undefined {
+  return (role === 'source' ? sources[type] : sinks[type])?.options;
+}
+
+export function knownTypes(role: 'source' | 'sink'): string[] {
+  return Object.keys(role === 'source' ? sources : sinks);
+}

@@ -1,0 +1,69 @@
+/** Log levels in increasing severity. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/**
+ * A small structured logger. Every line passes through `redact`, which replaces each registered secret
+ * (passwords, URLs with credentials) by `***`, so secrets never reach a log even when an error message
+ * from a driver quotes them.
+ */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** Registers a value that must never be printed. */
+  addSecret(secret: string | undefined): void;
+  child(scope: string): Logger;
+}
+
+export interface LoggerOptions {
+  readonly level?: LogLevel;
+  readonly write?: (line: string) => void;
+  readonly scope?: string;
+  readonly timestamps?: boolean;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const secrets = new Set<string>();
+  return makeLogger(options, secrets, options.scope);
+}
+
+function makeLogger(options: LoggerOptions, secrets: Set<string>, scope: string | undefined): Logger {
+  const min = LEVEL_ORDER[options.level ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const emit = (level: LogLevel, message: string) => {
+    if (LEVEL_ORDER[level] < min) return;
+    const time = options.timestamps === false ? '' : new Date().toISOString() + ' ';
+    const prefix = scope ? `[${scope}] ` : '';
+    write(redact(`${time}${level.toUpperCase().padEnd(5)} ${prefix}${message}`, secrets));
+  };
+  return {
+    debug: (m) => emit('debug', m),
+    info: (m) => emit('info', m),
+    warn: (m) => emit('warn', m),
+    error: (m) => emit('error', m),
+    addSecret: (secret) => {
+      if (secret && secret.length >= 3) secrets.add(secret);
+    },
+    child: (child) => makeLogger(options, secrets, scope ? `${scope}/${child}` : child),
+  };
+}
+
+/** Replaces every occurrence of every secret by `***`. */
+export function redact(text: string, secrets: Iterable<string>): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('***');
+  return out;
+}
+
+/** A logger that drops everything, for library use and tests that do not look at logs. */
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  addSecret: () => {},
+  child: () => silentLogger,
+};

@@ -1,0 +1,196 @@
+import {
+  asTributaryError,
+  type ChangeBatch,
+  type Checkpoint,
+  type Operator,
+  type Sink,
+  type Source,
+  type SourcePosition,
+} from '../core/index.js';
+import { Backoff, sleep } from './backoff.js';
+import type { Logger } from './logger.js';
+import type { StateStore } from './state-store.js';
+
+/** The connected parts of one pipeline attempt. A retry builds them anew (fresh connections). */
+export interface PipelineParts {
+  readonly source: Source;
+  readonly sink: Sink;
+  readonly operators: readonly Operator[];
+}
+
+export interface RunOptions {
+  readonly name: string;
+  readonly createParts: () => Promise<PipelineParts>;
+  readonly stateStore: StateStore;
+  readonly log: Logger;
+  /** Upper bound on the time between checkpoints while changes flow. */
+  readonly checkpointIntervalMs: number;
+  /** Commit as soon as this many events are buffered in the sink (bounds memory). */
+  readonly maxPendingEvents?: number;
+  /** Aborting stops the pipeline after a final checkpoint (a savepoint). */
+  readonly signal?: AbortSignal;
+  /** Give up after this many consecutive failed attempts on retryable errors (default: never). */
+  readonly maxRetries?: number;
+  readonly onCheckpoint?: (checkpoint: Checkpoint, stats: CheckpointStats) => void;
+  readonly onStart?: (parts: PipelineParts) => void;
+}
+
+export interface CheckpointStats {
+  readonly events: number;
+  readonly durationMs: number;
+}
+
+export interface RunResult {
+  /** `stopped`: by the signal; `finished`: a bounded source (snapshot mode) reached its end. */
+  readonly outcome: 'stopped' | 'finished';
+  readonly lastCheckpoint: Checkpoint | null;
+  readonly eventsApplied: number;
+}
+
+/**
+ * Runs a pipeline until it is stopped or its bounded source ends. Each attempt resumes from the sink's last
+ * committed checkpoint (falling back to the state store), so a retry after a retryable error — or a restart
+ * after a crash — replays from exactly where the sink's data ends. Commits happen when the source has caught
+ * up, when `maxPendingEvents` are buffered, or every `checkpointIntervalMs`; each commit writes the data and
+ * the source position together.
+ */
+export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  const { log, signal } = options;
+  const backoff = new Backoff();
+  let eventsApplied = 0;
+  let lastCheckpoint: Checkpoint | null = null;
+
+  for (;;) {
+    let parts: PipelineParts | undefined;
+    let progressed = false;
+    try {
+      parts = await options.createParts();
+      const attempt = await runAttempt(options, parts, (events, checkpoint) => {
+        eventsApplied += events;
+        lastCheckpoint = checkpoint;
+        progressed = true;
+      });
+      return { outcome: attempt, lastCheckpoint, eventsApplied };
+    } catch (error) {
+      const failure = asTributaryError(error);
+      if (progressed) backoff.reset();
+      if (!failure.retryable || signal?.aborted || (options.maxRetries ?? Infinity) <= backoff.attempts) {
+        throw failure;
+      }
+      const delay = backoff.next();
+      log.warn(`${failure.format()} — retrying in ${Math.round(delay / 1000)} s (attempt ${backoff.attempts})`);
+      await closeQuietly(parts, log);
+      parts = undefined;
+      await sleep(delay, signal);
+      if (signal?.aborted) return { outcome: 'stopped', lastCheckpoint, eventsApplied };
+    } finally {
+      await closeQuietly(parts, log);
+    }
+  }
+}
+
+async function runAttempt(
+  options: RunOptions,
+  parts: PipelineParts,
+  onCommitted: (events: number, checkpoint: Checkpoint) => void,
+): Promise<'stopped' | 'finished'> {
+  const { source, sink, operators } = parts;
+  const { log, signal, stateStore } = options;
+  const maxPending = options.maxPendingEvents ?? 50_000;
+
+  const committed = (await sink.open(options.name)) ?? (await stateStore.load());
+  let nextId = (committed?.id ?? 0) + 1;
+  if (committed) log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
+  await source.open(committed?.position ?? null);
+  options.onStart?.(parts);
+
+  let position: SourcePosition | null = committed?.position ?? null;
+  let uncommittedPosition = false;
+  let lastCommit = Date.now();
+
+  const commit = async () => {
+    if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
+    const started = Date.now();
+    const events = sink.pending();
+    const checkpoint: Checkpoint = {
+      pipeline: options.name,
+      id: nextId,
+      position,
+      committedAt: new Date().toISOString(),
+    };
+    await sink.commit(checkpoint);
+    await stateStore.save(checkpoint);
+    nextId++;
+    uncommittedPosition = false;
+    lastCommit = Date.now();
+    onCommitted(events, checkpoint);
+    const stats = { events, durationMs: lastCommit - started };
+    log.debug(`checkpoint ${checkpoint.id}: ${events} events in ${stats.durationMs} ms`);
+    options.onCheckpoint?.(checkpoint, stats);
+  };
+
+  const iterator = source.batches()[Symbol.asyncIterator]();
+  const stopped = abortPromise(signal);
+  let pull: Promise<IteratorResult<ChangeBatch>> | undefined;
+  try {
+    for (;;) {
+      pull ??= iterator.next();
+      // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch.
+      const waiting = sink.pending() > 0 || uncommittedPosition;
+      const timer = waiting ? delay(Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit))) : undefined;
+      const next = await Promise.race([pull, stopped.promise, ...(timer ? [timer.promise] : [])]);
+      timer?.cancel();
+      if (next === ABORTED) {
+        await commit();
+        return 'stopped';
+      }
+      if (next === INTERVAL) {
+        await commit();
+        continue;
+      }
+      pull = undefined;
+      if (next.done) {
+        await commit();
+        return 'finished';
+      }
+      const batch: ChangeBatch = next.value;
+      let events = batch.events;
+      for (const operator of operators) events = operator.process(events);
+      if (events.length > 0) await sink.write(events);
+      position = batch.position;
+      uncommittedPosition = true;
+      const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
+      if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
+    }
+  } finally {
+    stopped.dispose();
+  }
+}
+
+const ABORTED = Symbol('aborted');
+const INTERVAL = Symbol('interval');
+
+function delay(ms: number): { promise: Promise<typeof INTERVAL>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<typeof INTERVAL>((resolve) => (timer = setTimeout(() => resolve(INTERVAL), ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+function abortPromise(signal: AbortSignal | undefined): { promise: Promise<typeof ABORTED>; dispose(): void } {
+  if (!signal) return { promise: new Promise(() => {}), dispose: () => {} };
+  let onAbort: () => void = () => {};
+  const promise = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED);
+    if (signal.aborted) resolve(ABORTED);
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}
+
+async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Promise<void> {
+  if (!parts) return;
+  const results = await Promise.allSettled([parts.source.close(), parts.sink.close()]);
+  for (const result of results) {
+    if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);
+  }
+}

@@ -1,0 +1,82 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composePipeline, type Pipeline } from '../../src/composer/pipeline-composer.js';
+import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
+import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
+import { createLogger, type Logger } from '../../src/runtime/logger.js';
+import type { RunResult } from '../../src/runtime/pipeline-runner.js';
+import { mysqlUrl } from './databases.js';
+
+export interface TestPipelineOptions {
+  readonly name: string;
+  /** The `source.tables` patterns. */
+  readonly tables: string;
+  /** PostgreSQL URL of the sink database. */
+  readonly sinkUrl: string;
+  /** Extra YAML appended at top level (transform:, route: blocks). */
+  readonly extraYaml?: string;
+  /** Extra lines inside `source:` (indented by the caller with two spaces). */
+  readonly sourceYaml?: string;
+  readonly chunkSize?: number;
+  readonly stateDir?: string;
+  readonly checkpointInterval?: string;
+  readonly mode?: 'initial' | 'snapshot' | 'latest-offset';
+}
+
+/** The pipeline YAML a user would write for the test servers; credentials come from the environment. */
+export async function testPipelineYaml(
+  options: TestPipelineOptions,
+): Promise<{ yaml: string; env: Record<string, string>; stateDir: string }> {
+  const mysql = new URL(mysqlUrl());
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'tributary-test-state-')));
+  const yaml = `source:
+  type: mysql
+  hostname: ${mysql.hostname}
+  port: ${mysql.port}
+  username: ${decodeURIComponent(mysql.username)}
+  password: \${TEST_MYSQL_PASSWORD}
+  tables: ${options.tables}
+  scan.startup.mode: ${options.mode ?? 'initial'}
+  scan.incremental.snapshot.chunk.size: ${options.chunkSize ?? 1000}
+${options.sourceYaml ?? ''}
+sink:
+  type: postgres
+  url: \${TEST_SINK_URL}
+${options.extraYaml ?? ''}
+pipeline:
+  name: ${options.name}
+  checkpoint.interval: ${options.checkpointInterval ?? '500ms'}
+  state.dir: ${stateDir}
+`;
+  const env = { TEST_MYSQL_PASSWORD: decodeURIComponent(mysql.password), TEST_SINK_URL: options.sinkUrl };
+  return { yaml, env, stateDir };
+}
+
+export interface RunningPipeline {
+  readonly pipeline: Pipeline;
+  readonly done: Promise<RunResult>;
+  readonly logs: string[];
+  stop(): Promise<RunResult>;
+}
+
+/** Builds the pipeline from YAML exactly as the CLI does and runs it in this process. */
+export async function startTestPipeline(options: TestPipelineOptions, log?: Logger): Promise<RunningPipeline> {
+  const { yaml, env } = await testPipelineYaml(options);
+  const logs: string[] = [];
+  const logger = log ?? createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const def = parsePipelineYaml(yaml, { file: `${options.name}.yaml`, env, optionSpecsFor, knownTypes });
+  const pipeline = composePipeline(def, { log: logger, maxRetries: 0 });
+  const controller = new AbortController();
+  const done = pipeline.run({ signal: controller.signal });
+  done.catch(() => {});
+  return {
+    pipeline,
+    done,
+    logs,
+    stop: async () => {
+      controller.abort();
+      return await done;
+    },
+  };
+}
