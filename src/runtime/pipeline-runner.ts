@@ -157,8 +157,10 @@ async function runAttempt(
       let events = batch.events;
       for (const operator of operators) events = operator.process(events);
       if (events.length > 0) await sink.write(events);
-      position = batch.position;
-      uncommittedPosition = true;
+      if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
+        position = batch.position;
+        uncommittedPosition = true;
+      }
       const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
       if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
     }
