@@ -35,6 +35,7 @@ const boundaries = [
   },
 ];
 
+// eslint-disable-next-line no-restricted-syntax -- ESLint reads its configuration from the default export
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
@@ -58,6 +59,10 @@ export default tseslint.config(
     files: b.files,
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: b.patterns, message: b.message }] }] },
   })),
+  {
+    files: ['bin/*.js'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

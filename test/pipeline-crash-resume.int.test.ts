@@ -72,7 +72,10 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
       const [t, src] = [await targetRows().catch(() => []), await sourceRows()];
       const tm = new Map(t.map((r) => [r[0], JSON.stringify(r)]));
       const sm = new Map(src.map((r) => [r[0], JSON.stringify(r)]));
-      const diff = [...sm].filter(([k, v]) => tm.get(k) !== v).slice(0, 5).map(([k, v]) => `source ${v} target ${tm.get(k)}`);
+      const diff = [...sm]
+        .filter(([k, v]) => tm.get(k) !== v)
+        .slice(0, 5)
+        .map(([k, v]) => `source ${v} target ${tm.get(k)}`);
       const extra = [...tm].filter(([k]) => !sm.has(k)).slice(0, 5);
       console.log('rows', t.length, src.length, diff, extra);
     }
@@ -127,21 +130,31 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     const before = await sourceRows();
     await source.query('START TRANSACTION');
     await source.query(`UPDATE ${db}.items SET val = CONCAT('big-txn-', id)`);
-    await source.query(`INSERT INTO ${db}.items SELECT 1000000 + seq, 7, 'big-txn-insert', seq, NULL, seq FROM ${db}.seq_1_to_40000`);
+    await source.query(
+      `INSERT INTO ${db}.items SELECT 1000000 + seq, 7, 'big-txn-insert', seq, NULL, seq FROM ${db}.seq_1_to_40000`,
+    );
     await source.query('COMMIT');
     const changes = before.length + 40_000; // more than one commit's worth (50k events)
     expect(changes).toBeGreaterThan(50_000);
     const bigTxnRows = async () =>
-      Number((await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items WHERE val LIKE 'big-txn-%'`))[0]?.n ?? 0);
+      Number(
+        (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items WHERE val LIKE 'big-txn-%'`))[0]
+          ?.n ?? 0,
+      );
     await waitFor(async () => (await bigTxnRows()) > 0, { timeoutMs: 60_000, intervalMs: 20 });
     cli!.child.kill('SIGKILL');
     await cli!.exited;
     const seen = await bigTxnRows();
     cli = startCli(['run', file], env);
-    await waitFor(converged, { timeoutMs: 90_000, intervalMs: 500, message: 'the target never matched the source after a restart inside a transaction' });
+    await waitFor(converged, {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      message: 'the target never matched the source after a restart inside a transaction',
+    });
     expect(seen).toBeLessThanOrEqual(changes);
     // Killed between two commits of the transaction: the restart must have started inside it.
-    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log('big txn: seen', seen, 'of', changes, cli.output().match(/resuming binlog at .*/)?.[0]);
+    if (process.env['TRIBUTARY_TEST_DEBUG'])
+      console.log('big txn: seen', seen, 'of', changes, cli.output().match(/resuming binlog at .*/)?.[0]);
     if (seen < changes) expect(cli.output()).toMatch(/resuming binlog at \S+:\d+\+\d+ rows/);
   });
 

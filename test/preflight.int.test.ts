@@ -121,6 +121,22 @@ describe('preflight: bad configuration gives a clear error', () => {
     expect(error.message).toContain('nothing_[0-9]+');
   });
 
+  it('a pattern, transform or route that matches no captured table is reported by validate', async () => {
+    const { yaml, env } = await testPipelineYaml({
+      name: 'preflight',
+      tables: `${db}.keyed, ${db}.typo_[0-9]+`,
+      sinkUrl: sink.url,
+      extraYaml: `transform:\n  - source-table: ${db}.typo_[0-9]+\n    projection: \\*\nroute:\n  - source-table: other_db.\\.*\n    sink-table: public.other\n`,
+    });
+    const def = parsePipelineYaml(yaml, { file: 'p.yaml', env, optionSpecsFor, knownTypes });
+    const { warnings } = await composePipeline(def, { log: createLogger({ write: () => {} }) }).validate();
+    expect(warnings).toEqual([
+      `source.tables pattern ${db}.typo_[0-9]+ matches no table (yet)`,
+      `transform source-table ${db}.typo_[0-9]+ matches no captured table`,
+      'route other_db.\\.* → public.other matches no captured table',
+    ]);
+  });
+
   it('binlog_format=STATEMENT or binlog_row_image=MINIMAL: their own codes, naming the setting', async () => {
     await admin.query("SET GLOBAL binlog_format = 'STATEMENT'");
     try {

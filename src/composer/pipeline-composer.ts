@@ -7,7 +7,7 @@ import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipe
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
 import { TransformOperator } from '../transform/transform-operator.js';
-import { unmatchedRoutes } from '../transform/route.js';
+import { unmatchedRoutes, unmatchedSelectors } from '../transform/route.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -73,10 +73,19 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         const description = await source.validate();
         await sink.validate();
         await store.ensureWritable();
-        const warnings = unmatchedRoutes(
-          def.routes,
-          description.tables.map((t) => t.id),
-        ).map((route) => `route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`);
+        const captured = description.tables.map((t) => t.id);
+        const warnings = [
+          ...unmatchedSelectors(include, captured).map(
+            (s) => `source.tables pattern ${s.source} matches no table (yet)`,
+          ),
+          ...unmatchedSelectors(
+            def.transforms.map((t) => t.sourceTable),
+            captured,
+          ).map((s) => `transform source-table ${s.source} matches no captured table`),
+          ...unmatchedRoutes(def.routes, captured).map(
+            (route) => `route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`,
+          ),
+        ];
         // Building the output schemas proves the transforms fit the tables (key columns exist …).
         const operator = createOperators()[0]!;
         operator.process(
