@@ -167,6 +167,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
     expect(cli.output()).toMatch(/resuming from checkpoint/);
     expect(cli.output()).not.toMatch(/snapshot of .* done/);
+    expect(cli.output()).not.toContain(env['TEST_MYSQL_PASSWORD']);
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
   });
