@@ -122,20 +122,13 @@ function upsertSql(target: TargetTable, staging: StagingTable): string {
 function* copyChunks(changes: TableChanges, target: TargetTable): Generator<Buffer> {
   const width = target.schema.columns.length;
   const keyIndexes = changes.keyIndexes;
+  const lines = function* (): Generator<string> {
+    for (const row of changes.upserts.values()) yield encodeLine('u', row, width, undefined, target);
+    for (const row of changes.deletes.values()) yield encodeLine('d', row, width, keyIndexes, target);
+  };
   let parts: string[] = [];
   let size = 0;
-  for (const row of changes.upserts.values()) {
-    const line = encodeLine('u', row, width, undefined, target);
-    parts.push(line);
-    size += line.length;
-    if (size >= COPY_CHUNK_CHARS) {
-      yield Buffer.from(parts.join(''), 'utf8');
-      parts = [];
-      size = 0;
-    }
-  }
-  for (const row of changes.deletes.values()) {
-    const line = encodeLine('d', row, width, keyIndexes, target);
+  for (const line of lines()) {
     parts.push(line);
     size += line.length;
     if (size >= COPY_CHUNK_CHARS) {
