@@ -5,10 +5,8 @@
  *   3. stream   — openBinlogStream end to end (fetch + decode + batching),
  *   4. the server's own client: `mariadb-binlog` / `mysqlbinlog --read-from-remote-server --verbose > /dev/null`.
  *
- * Node 20 does not run TypeScript, so compile the few files it needs and run the output:
- *   npx tsc --outDir /tmp/tb --rootDir . --module nodenext --target es2023 --skipLibCheck --types node bench/binlog-decode.ts
- *   echo '{"type":"module"}' > /tmp/tb/package.json && ln -sfn "$PWD/node_modules" /tmp/tb/node_modules
- *   node /tmp/tb/bench/binlog-decode.js mysql://root:secret@127.0.0.1:3306 [rows]
+ * Node 20 does not run TypeScript: `npm run bench` compiles bench/*.ts with what they import into dist/bench/, so
+ *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/binlog-decode.js mysql://root:secret@127.0.0.1:3306 [rows]
  * The server needs log_bin, binlog_format=ROW and a user with REPLICATION SLAVE; the bench writes to a
  * database named tributary_bench and drops it afterwards.
  */

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The median (mean of the two middle values for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
@@ -22,6 +23,8 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK); /proc reports CP
 interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
+  /** R, S, D, Z (zombie: exited, not yet reaped by its parent) … */
+  readonly state: string;
   /** user + system of the process itself (all its threads), seconds. */
   readonly own: number;
   /** user + system of its children that it has waited for, seconds. */
@@ -41,34 +44,52 @@ function readProcStat(pid: number): ProcStat | undefined {
   return {
     pid,
     ppid: field(4),
+    state: fields[0] ?? '?',
     own: (field(14) + field(15)) / CLOCK_TICKS,
     reaped: (field(16) + field(17)) / CLOCK_TICKS,
   };
 }
 
-/**
- * The CPU seconds a server has used so far: the process (all threads), the children it has reaped, and the
- * children still alive. MariaDB is one process with threads; PostgreSQL forks a backend per connection, and a
- * backend's time moves from "alive" to "reaped" when it exits, so the sum stays monotonic. Undefined when the
- * pid is unknown (no /proc, or the pid file is unreadable).
- */
-export function serverCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  const self = readProcStat(pid);
-  if (self === undefined) return undefined;
-  let total = self.own + self.reaped;
+function childrenOf(pid: number): ProcStat[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return total;
+    return [];
   }
+  const children: ProcStat[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readProcStat(Number(entry));
-    if (stat !== undefined && stat.ppid === pid) total += stat.own;
+    if (stat !== undefined && stat.ppid === pid) children.push(stat);
   }
-  return total;
+  return children;
+}
+
+/**
+ * The CPU seconds a server has used so far: the process (all threads), the children it has reaped, and the
+ * children still alive. MariaDB is one process with threads; PostgreSQL forks a backend per connection, and a
+ * backend's time moves from "alive" to "reaped" when it exits, so the sum stays monotonic — except while a
+ * backend is a zombie (exited, not yet reaped), whose time /proc does not show: this waits (up to 3 s) until
+ * the server has reaped its exited children. Undefined when the pid is unknown (no /proc, or the pid file is
+ * unreadable).
+ */
+export async function serverCpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const deadline = performance.now() + 3_000;
+  for (;;) {
+    const self = readProcStat(pid);
+    if (self === undefined) return undefined;
+    const children = childrenOf(pid);
+    if (children.some((c) => c.state === 'Z' || c.state === 'X') && performance.now() < deadline) {
+      await sleep(20);
+      continue;
+    }
+    // Read the parent again after the children: a child reaped in between is then counted once, as reaped.
+    const again = readProcStat(pid) ?? self;
+    const alive = children.filter((c) => readProcStat(c.pid) !== undefined);
+    return again.own + again.reaped + alive.reduce((sum, c) => sum + c.own, 0);
+  }
 }
 
 /** The pid of an embedded server, from its pid file: mariadbd.pid beside the data directory, postmaster.pid in it. */

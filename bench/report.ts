@@ -153,6 +153,8 @@ export function markdownTable(summary: readonly WorkloadSummary[]): string {
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
+const shortCommit = (commit: string): string => commit.slice(0, 10) + (commit.endsWith('+dirty') ? '+dirty' : '');
+
 export function markdownReport(report: BenchReport): string {
   const { environment: env, config, data } = report;
   return [
@@ -161,7 +163,7 @@ export function markdownReport(report: BenchReport): string {
     `${config.rows.toLocaleString('en-US')} rows of ~${Math.round(data.avgRowTextBytes)} bytes (as tab-separated text), ` +
       `${config.repetitions} repetitions, medians (${config.mode} mode). ` +
       `Machine: ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB; Node ${env.node}; MariaDB ${env.mariadb}; ` +
-      `PostgreSQL ${env.postgres}; Tributary ${env.tributary}${env.gitCommit ? ` at ${env.gitCommit.slice(0, 10)}` : ''}.`,
+      `PostgreSQL ${env.postgres}; Tributary ${env.tributary}${env.gitCommit ? ` at ${shortCommit(env.gitCommit)}` : ''}.`,
     '',
     markdownTable(report.summary),
     '',

@@ -162,12 +162,16 @@ interface ServerCpu {
   readonly postgres: number | undefined;
 }
 
-function serverCpu(servers: Servers): ServerCpu {
-  return { mariadb: serverCpuSeconds(servers.mariadbPid), postgres: serverCpuSeconds(servers.postgresPid) };
+async function serverCpu(servers: Servers): Promise<ServerCpu> {
+  const [mariadb, postgres] = await Promise.all([
+    serverCpuSeconds(servers.mariadbPid),
+    serverCpuSeconds(servers.postgresPid),
+  ]);
+  return { mariadb, postgres };
 }
 
-function serverCpuSince(servers: Servers, before: ServerCpu): RunRecord['serverCpuSeconds'] {
-  const after = serverCpu(servers);
+async function serverCpuSince(servers: Servers, before: ServerCpu): Promise<RunRecord['serverCpuSeconds']> {
+  const after = await serverCpu(servers);
   const delta = (a: number | undefined, b: number | undefined) =>
     a !== undefined && b !== undefined ? round(a - b, 2) : undefined;
   return { mariadb: delta(after.mariadb, before.mariadb), postgres: delta(after.postgres, before.postgres) };
@@ -412,9 +416,9 @@ pipeline:
         load.push('-c', `\\copy public.t (${COLUMNS}) from pstdin with (null 'NULL')`);
         const script = `${dump.map(shellQuote).join(' ')} | ${load.map(shellQuote).join(' ')}`;
         await this.settle();
-        const before = serverCpu(this.servers);
+        const before = await serverCpu(this.servers);
         const run = await runExternalPipe(script, { ...process.env, MYSQL_PWD: mariadb.password });
-        const serverCpuSeconds = serverCpuSince(this.servers, before);
+        const serverCpuSeconds = await serverCpuSince(this.servers, before);
         await this.verify(client, 'public.t', this.sourceChecksum);
         return {
           repetition,
@@ -453,10 +457,10 @@ pipeline:
       let pipeline: PipelineProcess | undefined;
       try {
         await this.settle();
-        const before = serverCpu(this.servers);
+        const before = await serverCpu(this.servers);
         pipeline = this.startPipeline(name, this.yaml(name, 'bench.t', 'snapshot', chunkSize, stateDir), database);
         const done = await pipeline.done;
-        const serverCpuSeconds = serverCpuSince(this.servers, before);
+        const serverCpuSeconds = await serverCpuSince(this.servers, before);
         if (done.outcome !== 'finished') throw new Error(`run() resolved with outcome '${done.outcome}'`);
         const client = await pgConnect(this.servers, database);
         try {
@@ -522,7 +526,7 @@ pipeline:
 
       await this.record(insert, repetition, async () => {
         const usage0 = await running.usage();
-        const before = serverCpu(this.servers);
+        const before = await serverCpu(this.servers);
         const started = performance.now();
         for (let lo = 1; lo <= n; lo += tx) {
           const hi = Math.min(n, lo + tx - 1);
@@ -536,7 +540,7 @@ pipeline:
           running,
         );
         const usage1 = await running.usage();
-        const serverCpuSeconds = serverCpuSince(this.servers, before);
+        const serverCpuSeconds = await serverCpuSince(this.servers, before);
         await this.verify(sink, 'bench.t_apply', this.sourceChecksum);
         insertOk = true;
         return {
@@ -552,12 +556,15 @@ pipeline:
           },
         };
       });
-      if (!insertOk) return;
+      if (!insertOk) {
+        mixed.failures.push({ repetition, error: 'not run: the inserts before it failed' });
+        return;
+      }
 
       await this.record(mixed, repetition, async () => {
         const expectedCount = n - deletes;
         const usage0 = await running.usage();
-        const before = serverCpu(this.servers);
+        const before = await serverCpu(this.servers);
         const started = performance.now();
         for (let lo = 1; lo <= n; lo += 2 * tx) {
           await this.mysql.query(
@@ -580,7 +587,7 @@ pipeline:
           running,
         );
         const usage1 = await running.usage();
-        const serverCpuSeconds = serverCpuSince(this.servers, before);
+        const serverCpuSeconds = await serverCpuSince(this.servers, before);
         const expected = await mysqlChecksum(this.mysql, 'bench.t_apply');
         let seen = poll.at;
         if (!sameChecksum(await pgChecksum(sink, 'bench.t_apply'), expected)) {
@@ -625,9 +632,12 @@ pipeline:
   }
 }
 
+/** HEAD, with `+dirty` when src/ has uncommitted changes (the figures are then of a tree no commit holds). */
 function gitCommit(root: string): string | null {
-  const result = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
-  return result.status === 0 ? result.stdout.trim() : null;
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status !== 0) return null;
+  const status = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' });
+  return head.stdout.trim() + (status.status === 0 && status.stdout.trim() !== '' ? '+dirty' : '');
 }
 
 async function main(): Promise<void> {
@@ -705,7 +715,10 @@ async function main(): Promise<void> {
         `${cpus().length} cores shared by the servers, the clients and the pipeline; figures are noisy.`,
       ],
     };
-    const suffix = config.mode === 'full' ? '' : config.mode === 'quick' ? '-quick' : `-${config.rows}rows`;
+    // The plain name is the full figure; quick runs and partial runs (--only) never overwrite it.
+    const partial = options.only.size < 3 ? `-${[...options.only].join('+')}` : '';
+    const size = config.mode === 'full' ? '' : config.mode === 'quick' ? '-quick' : `-${config.rows}rows`;
+    const suffix = size + partial;
     const files = await writeReport(options.outDir, report, suffix);
     console.log(`\n${markdownTable(summary)}\n`);
     say(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);

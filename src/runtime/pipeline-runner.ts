@@ -130,63 +130,69 @@ async function runAttempt(
   };
 
   const iterator = source.batches()[Symbol.asyncIterator]();
-  const stopped = abortPromise(signal);
-  let pull: Promise<IteratorResult<ChangeBatch>> | undefined;
-  try {
-    for (;;) {
-      pull ??= iterator.next();
-      // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch.
-      const waiting = sink.pending() > 0 || uncommittedPosition;
-      const timer = waiting ? delay(Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit))) : undefined;
-      const next = await Promise.race([pull, stopped.promise, ...(timer ? [timer.promise] : [])]);
-      timer?.cancel();
-      if (next === ABORTED) {
-        await commit();
-        return 'stopped';
-      }
-      if (next === INTERVAL) {
-        await commit();
-        continue;
-      }
-      pull = undefined;
-      if (next.done) {
-        await commit();
-        return 'finished';
-      }
-      const batch: ChangeBatch = next.value;
-      let events = batch.events;
-      for (const operator of operators) events = operator.process(events);
-      if (events.length > 0) await sink.write(events);
-      if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
-        position = batch.position;
-        uncommittedPosition = true;
-      }
-      const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
-      if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
+  let pull: Promise<IteratorResult<ChangeBatch>> = iterator.next();
+  pull.catch(() => {});
+  for (;;) {
+    // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch.
+    const waiting = sink.pending() > 0 || uncommittedPosition;
+    const timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit)) : undefined;
+    const next = await nextOrInterrupt(pull, signal, timeoutMs);
+    if (next === ABORTED) {
+      await commit();
+      return 'stopped';
     }
-  } finally {
-    stopped.dispose();
+    if (next === INTERVAL) {
+      await commit();
+      continue;
+    }
+    if (next.done) {
+      await commit();
+      return 'finished';
+    }
+    const batch: ChangeBatch = next.value;
+    let events = batch.events;
+    for (const operator of operators) events = operator.process(events);
+    if (events.length > 0) await sink.write(events);
+    if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
+      position = batch.position;
+      uncommittedPosition = true;
+    }
+    // Ask for the next batch before committing, so the source reads while the sink commits.
+    pull = iterator.next();
+    pull.catch(() => {}); // handled when awaited; a failure during the commit must not count as unhandled
+    const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
+    if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
   }
 }
 
 const ABORTED = Symbol('aborted');
 const INTERVAL = Symbol('interval');
 
-function delay(ms: number): { promise: Promise<typeof INTERVAL>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<typeof INTERVAL>((resolve) => (timer = setTimeout(() => resolve(INTERVAL), ms)));
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
-function abortPromise(signal: AbortSignal | undefined): { promise: Promise<typeof ABORTED>; dispose(): void } {
-  if (!signal) return { promise: new Promise(() => {}), dispose: () => {} };
-  let onAbort: () => void = () => {};
-  const promise = new Promise<typeof ABORTED>((resolve) => {
-    onAbort = () => resolve(ABORTED);
-    if (signal.aborted) resolve(ABORTED);
-    else signal.addEventListener('abort', onAbort, { once: true });
+/**
+ * Waits for `pull`, the abort signal, or `timeoutMs`, whichever comes first. Everything it registers is
+ * removed when it settles: racing against a long-lived promise instead would keep every batch reachable.
+ */
+function nextOrInterrupt<T>(
+  pull: Promise<T>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): Promise<T | typeof ABORTED | typeof INTERVAL> {
+  if (signal?.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const finish = (value: T | typeof ABORTED | typeof INTERVAL) => {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const onAbort = () => finish(ABORTED);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(INTERVAL), timeoutMs);
+    pull.then(finish, (error: unknown) => {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      reject(error instanceof Error ? error : new Error(String(error)));
+    });
   });
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
 async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Promise<void> {

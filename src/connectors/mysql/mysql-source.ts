@@ -92,8 +92,8 @@ class MysqlSource implements Source {
   private holding = false;
   private held: BinlogStep[] = [];
   private window: ChunkWindow | undefined;
-  private wake: () => void = () => {};
-  private wakeup: Promise<void> = Promise.resolve();
+  /** Waiters for the snapshot task's news (a chunk is ready, an error, the end); see {@link waitForWake}. */
+  private readonly wakers = new Set<() => void>();
   private snapshotError: Error | undefined;
   private chunkConsumed: (() => void) | undefined;
 
@@ -103,7 +103,6 @@ class MysqlSource implements Source {
   ) {
     this.endpoint = { host: config.host, port: config.port, user: config.user };
     context.log.addSecret(config.password);
-    this.resetWakeup();
   }
 
   async validate(): Promise<SourceDescription> {
@@ -219,12 +218,12 @@ class MysqlSource implements Source {
       // While holding, stop pulling at the limit, and after a DDL: the events behind it must be decoded with
       // the schema the DDL produces, which is read only when the DDL step is emitted.
       if (this.holding && (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.kind === 'ddl')) {
-        await this.wakeup;
+        await this.waitForWake().promise;
         continue;
       }
       pending ??= this.reader.next();
-      const woke = this.wakeup.then((): typeof WOKEN => WOKEN);
-      const result = await Promise.race([pending, woke]);
+      const woke = this.waitForWake();
+      const result = await Promise.race([pending, woke.promise]).finally(() => woke.cancel());
       if (result === WOKEN) continue;
       pending = undefined;
       if (result === null) return;
@@ -246,7 +245,7 @@ class MysqlSource implements Source {
         yield { events: out, position: this.position(), caughtUp: false };
         continue;
       }
-      await this.wakeup;
+      await this.waitForWake().promise;
     }
     this.throwSnapshotError();
   }
@@ -490,13 +489,23 @@ class MysqlSource implements Source {
     }
   }
 
-  private resetWakeup(): void {
-    this.wakeup = new Promise<void>((resolve) => {
-      this.wake = () => {
-        resolve();
-        this.resetWakeup();
-      };
+  private wake(): void {
+    const wakers = [...this.wakers];
+    this.wakers.clear();
+    for (const waker of wakers) waker();
+  }
+
+  /**
+   * A promise that resolves at the next {@link wake}. `cancel` forgets it: a waiter that lost a race must not
+   * stay registered, or every result it was raced against would stay reachable (a leak per binlog batch).
+   */
+  private waitForWake(): { promise: Promise<typeof WOKEN>; cancel(): void } {
+    let waker: () => void = () => {};
+    const promise = new Promise<typeof WOKEN>((resolve) => {
+      waker = () => resolve(WOKEN);
+      this.wakers.add(waker);
     });
+    return { promise, cancel: () => this.wakers.delete(waker) };
   }
 
   private throwSnapshotError(): void {
