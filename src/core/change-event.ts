@@ -7,6 +7,12 @@ export interface SourceInfo {
   readonly tsMs: number;
   /** The source transaction, when it has one (a GTID for MySQL/MariaDB). */
   readonly txId?: string;
+  /**
+   * Where this change stands in the source's log, unique per change and increasing in log order within one
+   * source (MySQL: `file:transaction-start:row-index`, zero-padded so that text order is log order). Absent
+   * for snapshot reads. Append-mode sinks key their changelog by it.
+   */
+  readonly position?: string;
 }
 
 export type ChangeOp = 'read' | 'insert' | 'update' | 'delete';

@@ -382,12 +382,19 @@ class MysqlSource implements Source {
     const table = this.tables.get(step.table);
     if (!table) return;
     const id = table.schema.id;
-    const source = { tsMs: step.tsMs, ...(this.gtid ? { txId: this.gtid } : {}) };
     const pairs = step.action === 'update';
     const changes = pairs ? step.rows.length / 2 : step.rows.length;
     let first = 0;
     if (this.skipRows > this.rowsInTxn) first = Math.min(changes, this.skipRows - this.rowsInTxn);
+    const txn = this.txnStart ?? this.lastEnd;
+    const base = `${txn.file}:${String(txn.pos).padStart(12, '0')}:`;
+    const firstIndex = this.rowsInTxn;
     this.rowsInTxn += changes;
+    const source = (i: number) => ({
+      tsMs: step.tsMs,
+      position: base + String(firstIndex + i).padStart(10, '0'),
+      ...(this.gtid ? { txId: this.gtid } : {}),
+    });
     const window = this.window;
     if (window && window.tableKey === step.table && compareLogPoints(step.end, window.chunk.low) > 0) {
       window.noteChanged(step.rows);
@@ -400,12 +407,26 @@ class MysqlSource implements Source {
           op: 'update',
           before: step.rows[2 * i] as Row,
           after: step.rows[2 * i + 1] as Row,
-          source,
+          source: source(i),
         });
       } else if (step.action === 'insert') {
-        out.push({ kind: 'data', table: id, op: 'insert', before: null, after: step.rows[i] as Row, source });
+        out.push({
+          kind: 'data',
+          table: id,
+          op: 'insert',
+          before: null,
+          after: step.rows[i] as Row,
+          source: source(i),
+        });
       } else {
-        out.push({ kind: 'data', table: id, op: 'delete', before: step.rows[i] as Row, after: null, source });
+        out.push({
+          kind: 'data',
+          table: id,
+          op: 'delete',
+          before: step.rows[i] as Row,
+          after: null,
+          source: source(i),
+        });
       }
     }
   }
