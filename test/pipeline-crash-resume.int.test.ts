@@ -171,6 +171,25 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
   });
+
+  it('a clean stop writes a savepoint; `state` lists it and `run --from-savepoint` resumes from it', async () => {
+    const stop = startCli(['run', file], env);
+    await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
+    stop.child.kill('SIGTERM');
+    expect(await stop.exited).toBe(0);
+    const id = /savepoint written: .*savepoint-0*(\d+)\.json/.exec(stop.output())?.[1];
+    expect(id).toBeDefined();
+    const state = startCli(['state', file], env);
+    expect(await state.exited).toBe(0);
+    expect(state.output()).toMatch(/savepoints:/);
+    expect(state.output()).toMatch(new RegExp(`^\\s+${id}\\s+\\S+\\s+\\S*savepoint-0*${id}\\.json$`, 'm'));
+    await source.query(`UPDATE ${db}.items SET val = 'after-savepoint' WHERE id = 1`);
+    cli = startCli(['run', file, '--from-savepoint', id!], env);
+    await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
+    expect(cli.output()).toMatch(new RegExp(`resuming from savepoint ${id}`));
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
 });
 
 /** Mixed inserts, updates (also of the key) and deletes in small transactions. */

@@ -12,8 +12,9 @@ const USAGE = `Usage: tributary <command> [options]
 Commands:
   run <pipeline.yaml>        run a pipeline until Ctrl-C / SIGTERM (resumes from its last checkpoint)
       --reset                forget the saved position and start over with a new snapshot
+      --from-savepoint <id>  resume from a savepoint (id or file; see \`tributary state\`)
   validate <pipeline.yaml>   check the file, the connections, server settings and privileges; move nothing
-  state <pipeline.yaml>      show the pipeline's last checkpoint
+  state <pipeline.yaml>      show the pipeline's last checkpoint and its savepoints
   demo                       start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live
       --keep                 keep running after the demo until Ctrl-C
 
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         reset: { type: 'boolean' },
+        'from-savepoint': { type: 'string' },
         keep: { type: 'boolean' },
         'log-level': { type: 'string' },
       },
@@ -66,7 +68,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
-        return await runCommand(file!, { log, reset: values.reset === true });
+        return await runCommand(file!, {
+          log,
+          reset: values.reset === true,
+          ...(values['from-savepoint'] ? { fromSavepoint: values['from-savepoint'] } : {}),
+        });
       case 'validate':
         return await validateCommand(file!, { log });
       case 'state':

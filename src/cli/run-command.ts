@@ -6,6 +6,7 @@ import { loadPipelineDef } from './load-pipeline-def.js';
 export interface RunCommandOptions {
   readonly log: Logger;
   readonly reset: boolean;
+  readonly fromSavepoint?: string;
 }
 
 /**
@@ -52,6 +53,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     const result = await pipeline.run({
       signal: controller.signal,
       reset: options.reset,
+      ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
       onStart: (parts) => (current = parts.source),
       onCheckpoint: (_checkpoint, stats) => {
         checkpoints++;

@@ -20,6 +20,8 @@ export interface RunPipelineOptions {
   readonly signal?: AbortSignal;
   /** Forget the saved position and start over (a new snapshot). */
   readonly reset?: boolean;
+  /** Resume from this savepoint (a checkpoint id or a savepoint file) instead of the last checkpoint. */
+  readonly fromSavepoint?: string;
   readonly onCheckpoint?: (checkpoint: Checkpoint, stats: { events: number; durationMs: number }) => void;
   readonly onStart?: (parts: PipelineParts) => void;
 }
@@ -105,6 +107,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     async run(runOptions = {}) {
       await store.ensureWritable();
       if (runOptions.reset) await resetState(store, createSink, name, log);
+      const startFrom = runOptions.fromSavepoint ? await store.loadSavepoint(runOptions.fromSavepoint) : undefined;
       return runPipeline({
         name,
         stateStore: store,
@@ -115,6 +118,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),
         ...(runOptions.onCheckpoint ? { onCheckpoint: runOptions.onCheckpoint } : {}),
         ...(runOptions.onStart ? { onStart: runOptions.onStart } : {}),
+        ...(startFrom ? { startFrom } : {}),
         createParts: async () => ({
           source: await createSource(),
           sink: await createSink(),

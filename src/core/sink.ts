@@ -17,6 +17,11 @@ export interface Checkpoint {
  * table's `createTable` schema event always precedes its rows.
  */
 export interface Sink {
+  /**
+   * False for a sink that cannot store checkpoints itself (a log, a file drop); the runtime then keeps them in
+   * the embedded state store. Otherwise (the default) what `open` returns is authoritative, even when null.
+   */
+  readonly keepsCheckpoints?: false;
   /** Connects and checks credentials, database and privileges; throws TributaryError with a fix. */
   validate(): Promise<void>;
   /** Returns the last committed checkpoint of `pipeline`, or null on a first run. */

@@ -32,12 +32,18 @@ export interface RunOptions {
   /** Give up after this many consecutive failed attempts on retryable errors (default: never). */
   readonly maxRetries?: number;
   readonly onCheckpoint?: (checkpoint: Checkpoint, stats: CheckpointStats) => void;
+  /** Resume the first attempt from this checkpoint (a savepoint) instead of the sink's last one. */
+  readonly startFrom?: Checkpoint;
   readonly onStart?: (parts: PipelineParts) => void;
 }
 
 export interface CheckpointStats {
+  /** Changes made durable by this checkpoint. */
   readonly events: number;
+  /** How long the commit took. */
   readonly durationMs: number;
+  /** Time since the previous checkpoint of this attempt. */
+  readonly ageMs: number;
 }
 
 export interface RunResult {
@@ -98,15 +104,30 @@ async function runAttempt(
   const { log, signal, stateStore } = options;
   const maxPending = options.maxPendingEvents ?? 50_000;
 
-  const committed = (await sink.open(options.name)) ?? (await stateStore.load());
-  let nextId = (committed?.id ?? 0) + 1;
-  if (committed) log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
+  const inSink = await sink.open(options.name);
+  const local = await stateStore.load();
+  let committed = sink.keepsCheckpoints === false ? local : inSink;
+  if (sink.keepsCheckpoints !== false && !inSink && local) {
+    log.warn(
+      `the sink holds no checkpoint of pipeline ${options.name}, though ${stateStore.dir} has checkpoint ${local.id}: ` +
+        'the sink is authoritative, so the pipeline starts over (a new snapshot)',
+    );
+  }
+  let nextId = Math.max(committed?.id ?? 0, local?.id ?? 0) + 1;
+  if (options.startFrom && !startedFromSavepoint.has(options)) {
+    startedFromSavepoint.add(options);
+    committed = options.startFrom;
+    log.info(`resuming from savepoint ${committed.id} (${committed.committedAt}) instead of the last checkpoint`);
+  } else if (committed) {
+    log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
+  }
   await source.open(committed?.position ?? null);
   options.onStart?.(parts);
 
   let position: SourcePosition | null = committed?.position ?? null;
   let uncommittedPosition = false;
   let lastCommit = Date.now();
+  let previousCommit = lastCommit;
 
   const commit = async () => {
     if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
@@ -124,8 +145,12 @@ async function runAttempt(
     uncommittedPosition = false;
     lastCommit = Date.now();
     onCommitted(events, checkpoint);
-    const stats = { events, durationMs: lastCommit - started };
-    log.debug(`checkpoint ${checkpoint.id}: ${events} events in ${stats.durationMs} ms`);
+    const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
+    previousCommit = lastCommit;
+    log.info(
+      `checkpoint ${checkpoint.id}: ${events} changes committed in ${stats.durationMs} ms, ` +
+        `${Math.round(stats.ageMs / 100) / 10} s after the previous one`,
+    );
     options.onCheckpoint?.(checkpoint, stats);
   };
 
@@ -139,6 +164,8 @@ async function runAttempt(
     const next = await nextOrInterrupt(pull, signal, timeoutMs);
     if (next === ABORTED) {
       await commit();
+      const last = await stateStore.load();
+      if (last) log.info(`savepoint written: ${await stateStore.saveSavepoint(last)}`);
       return 'stopped';
     }
     if (next === INTERVAL) {
@@ -164,6 +191,9 @@ async function runAttempt(
     if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
   }
 }
+
+/** Run options whose savepoint was used already: a retry resumes from the sink's checkpoint instead. */
+const startedFromSavepoint = new WeakSet<RunOptions>();
 
 const ABORTED = Symbol('aborted');
 const INTERVAL = Symbol('interval');

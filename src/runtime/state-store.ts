@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import { TributaryError, type Checkpoint } from '../core/index.js';
 
 /**
@@ -7,6 +7,9 @@ import { TributaryError, type Checkpoint } from '../core/index.js';
  * JSON. The sink's own copy, committed in the same transaction as the data, is authoritative where the
  * sink has one; this copy serves sinks without transactions and `tributary state` inspection. Writes are
  * atomic (write a temp file, then rename), so a crash leaves the previous checkpoint intact.
+ *
+ * Savepoints are checkpoints kept on purpose: the final checkpoint of a clean stop is written to
+ * `savepoints/`, and `tributary run --from-savepoint` resumes from one of them.
  */
 export class StateStore {
   readonly dir: string;
@@ -31,20 +34,12 @@ export class StateStore {
   }
 
   async load(): Promise<Checkpoint | null> {
-    let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      return await readCheckpoint(this.file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (error instanceof TributaryError) throw error;
       throw stateDirError(this.dir, error);
-    }
-    try {
-      return JSON.parse(text) as Checkpoint;
-    } catch (error) {
-      throw new TributaryError('STATE_CORRUPT', `state file ${this.file} is not valid JSON`, {
-        cause: error,
-        hint: 'restore it from a backup, or delete it to start the pipeline from scratch (a full re-snapshot)',
-      });
     }
   }
 
@@ -52,11 +47,55 @@ export class StateStore {
     await rm(this.file, { force: true });
   }
 
-  async save(checkpoint: Checkpoint): Promise<void> {
-    const tmp = `${this.file}.tmp`;
+  /** Writes `checkpoint` as a savepoint and returns its file. */
+  async saveSavepoint(checkpoint: Checkpoint): Promise<string> {
+    const dir = join(this.dir, 'savepoints');
+    const file = join(dir, `savepoint-${String(checkpoint.id).padStart(8, '0')}.json`);
     try {
-      await writeFile(tmp, JSON.stringify(checkpoint, null, 2));
-      await rename(tmp, this.file);
+      await mkdir(dir, { recursive: true });
+      await writeAtomically(file, JSON.stringify(checkpoint, null, 2));
+    } catch (error) {
+      throw stateDirError(this.dir, error);
+    }
+    return file;
+  }
+
+  /** The savepoints in this state directory, oldest first. */
+  async listSavepoints(): Promise<{ file: string; checkpoint: Checkpoint }[]> {
+    const dir = join(this.dir, 'savepoints');
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => /^savepoint-\d+\.json$/.test(n)).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw stateDirError(this.dir, error);
+    }
+    const result: { file: string; checkpoint: Checkpoint }[] = [];
+    for (const name of names) result.push({ file: join(dir, name), checkpoint: await readCheckpoint(join(dir, name)) });
+    return result;
+  }
+
+  /** A savepoint by checkpoint id (`12`) or by file path. */
+  async loadSavepoint(ref: string): Promise<Checkpoint> {
+    const file = /^\d+$/.test(ref)
+      ? join(this.dir, 'savepoints', `savepoint-${ref.padStart(8, '0')}.json`)
+      : isAbsolute(ref)
+        ? ref
+        : join(process.cwd(), ref);
+    try {
+      return await readCheckpoint(file);
+    } catch (error) {
+      if (error instanceof TributaryError) throw error;
+      throw new TributaryError('STATE_CORRUPT', `savepoint ${ref} not found (${file})`, {
+        cause: error,
+        hint: 'list the savepoints with `tributary state <pipeline.yaml>`',
+      });
+    }
+  }
+
+  async save(checkpoint: Checkpoint): Promise<void> {
+    try {
+      await writeAtomically(this.file, JSON.stringify(checkpoint, null, 2));
     } catch (error) {
       throw stateDirError(this.dir, error);
     }
@@ -71,4 +110,22 @@ function stateDirError(dir: string, error: unknown): TributaryError {
     cause: error,
     hint: 'free disk space or fix the permissions, or point pipeline.state.dir at a writable directory',
   });
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+async function readCheckpoint(file: string): Promise<Checkpoint> {
+  const text = await readFile(file, 'utf8');
+  try {
+    return JSON.parse(text) as Checkpoint;
+  } catch (error) {
+    throw new TributaryError('STATE_CORRUPT', `${file} is not valid JSON`, {
+      cause: error,
+      hint: 'restore it from a backup, or delete it to start the pipeline from scratch (a full re-snapshot)',
+    });
+  }
 }
