@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { composePipeline } from '../composer/pipeline-composer.js';
@@ -16,13 +17,26 @@ const FIXTURES = new URL('../../fixtures/', import.meta.url);
 const USERS_QUERY =
   'SELECT _db_name, _table_name, id, name, address, phone_number, email FROM public.users ORDER BY _db_name, _table_name, id';
 
+/** Where the demo pipeline writes: a private PostgreSQL (the default) or a DuckDB file, no server needed. */
+export type DemoSink = 'postgres' | 'duckdb';
+
+export const DEMO_SINKS: readonly DemoSink[] = ['postgres', 'duckdb'];
+
+/** The demo's view of the sink: a query returning row objects with display values. */
+interface DemoTarget {
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
 /**
- * `tributary demo`: the main job on an embedded default. Starts a private MariaDB and PostgreSQL, loads the
- * sharded-users scenario, runs its pipeline, shows the merged `users` table, applies the scenario's changes
- * and shows the target change live. Everything it started is stopped on exit.
+ * `tributary demo`: the main job on an embedded default. Starts a private MariaDB and — with the postgres sink —
+ * a private PostgreSQL, or — with `--sink duckdb` — a DuckDB file in a temporary directory; loads the
+ * sharded-users scenario, runs its pipeline, shows the merged `users` table, applies the scenario's changes and
+ * shows the target change live. Everything it started is stopped on exit.
  */
-export async function demoCommand(options: { log: Logger; keep: boolean }): Promise<number> {
+export async function demoCommand(options: { log: Logger; keep: boolean; sink?: DemoSink }): Promise<number> {
   const { log } = options;
+  const sinkType = options.sink ?? 'postgres';
   const out = (line = '') => process.stdout.write(line + '\n');
   const servers: EmbeddedServer[] = [];
   const stateDir = await mkdtemp(join(tmpdir(), 'tributary-demo-state-'));
@@ -30,36 +44,53 @@ export async function demoCommand(options: { log: Logger; keep: boolean }): Prom
   const onSignal = () => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let target: pg.Client | undefined;
+  let target: DemoTarget | undefined;
   let running: Promise<unknown> | undefined;
   try {
-    out('Starting a private MariaDB and PostgreSQL …');
-    const [mysql, postgres] = await Promise.all([
-      startEmbeddedMariadb({ log: (l) => log.debug(l) }),
-      startEmbeddedPostgres({ log: (l) => log.debug(l) }),
-    ]);
-    servers.push(mysql, postgres);
-    out(`  MariaDB    ${mysql.host}:${mysql.port}\n  PostgreSQL ${postgres.host}:${postgres.port}`);
+    let env: Record<string, string>;
+    let yaml = await readFile(new URL('demo/pipeline.yaml', FIXTURES), 'utf8');
+    let connectTarget: () => Promise<DemoTarget>;
+    let mysql: EmbeddedServer;
+    if (sinkType === 'duckdb') {
+      out('Starting a private MariaDB …');
+      mysql = await startEmbeddedMariadb({ log: (l) => log.debug(l) });
+      servers.push(mysql);
+      const path = join(stateDir, 'warehouse.duckdb');
+      out(`  MariaDB    ${mysql.host}:${mysql.port}\n  DuckDB     ${path}`);
+      yaml = yaml.replace(/^sink:\n(?: {2}.*\n)+/m, 'sink:\n  type: duckdb\n  path: ${DEMO_DUCKDB_PATH}\n');
+      env = { DEMO_DUCKDB_PATH: path };
+      connectTarget = () => duckdbTarget(path);
+    } else {
+      out('Starting a private MariaDB and PostgreSQL …');
+      const [started, postgres] = await Promise.all([
+        startEmbeddedMariadb({ log: (l) => log.debug(l) }),
+        startEmbeddedPostgres({ log: (l) => log.debug(l) }),
+      ]);
+      mysql = started;
+      servers.push(mysql, postgres);
+      out(`  MariaDB    ${mysql.host}:${mysql.port}\n  PostgreSQL ${postgres.host}:${postgres.port}`);
+      const admin = new pg.Client({ connectionString: postgres.url });
+      await admin.connect();
+      await admin.query('CREATE DATABASE warehouse');
+      await admin.end();
+      env = { DEMO_POSTGRES_PORT: String(postgres.port) };
+      connectTarget = () => postgresTarget(postgres.url.replace(/\/[^/]*$/, '/warehouse'));
+    }
+    const label = sinkType === 'duckdb' ? 'DuckDB' : 'PostgreSQL';
 
     const scenario = new URL('scenarios/sharded-users/', FIXTURES);
     await runMysqlScript(mysql, await readFile(new URL('source.sql', scenario), 'utf8'));
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE warehouse');
-    await admin.end();
     out('Loaded the sharded-users scenario: 9 shard tables in user_db1..3 and the tpc_ds database.');
 
-    const yamlFile = new URL('demo/pipeline.yaml', FIXTURES);
-    const env = {
-      DEMO_MYSQL_PORT: String(mysql.port),
-      DEMO_MYSQL_USER: mysql.user,
-      DEMO_MYSQL_PASSWORD: mysql.password,
-      DEMO_POSTGRES_PORT: String(postgres.port),
-      DEMO_STATE_DIR: stateDir,
-    };
-    const def = parsePipelineYaml(await readFile(yamlFile, 'utf8'), {
+    const def = parsePipelineYaml(yaml, {
       file: 'fixtures/demo/pipeline.yaml',
-      env,
+      env: {
+        ...env,
+        DEMO_MYSQL_PORT: String(mysql.port),
+        DEMO_MYSQL_USER: mysql.user,
+        DEMO_MYSQL_PASSWORD: mysql.password,
+        DEMO_STATE_DIR: stateDir,
+      },
       optionSpecsFor,
       knownTypes,
     });
@@ -69,12 +100,11 @@ export async function demoCommand(options: { log: Logger; keep: boolean }): Prom
     running = pipeline.run({ signal: controller.signal });
     running.catch(() => {});
 
-    target = new pg.Client({ connectionString: postgres.url.replace(/\/[^/]*$/, '/warehouse') });
-    await target.connect();
+    target = await connectTarget();
     const t = target;
     await waitUntil(async () => (await countRows(t, 'public.users')) === 17, running, 60_000);
-    out('\nAfter the initial load, public.users in PostgreSQL:');
-    out(formatTable((await target.query(USERS_QUERY)).rows));
+    out(`\nAfter the initial load, public.users in ${label}:`);
+    out(formatTable(await target.query(USERS_QUERY)));
 
     out('\nApplying changes.sql on MariaDB:');
     const changes = await readFile(new URL('changes.sql', scenario), 'utf8');
@@ -83,25 +113,26 @@ export async function demoCommand(options: { log: Logger; keep: boolean }): Prom
     const started = Date.now();
     await waitUntil(
       async () => {
-        const r = await t.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM public.users WHERE (_db_name = 'user_db1' AND id = 111) OR (_db_name = 'user_db3' AND _table_name = 'user03' AND id = 1)",
+        const r = await t.query(
+          "SELECT CAST(count(*) AS INTEGER) AS n FROM public.users WHERE (_db_name = 'user_db1' AND id = 111) OR (_db_name = 'user_db3' AND _table_name = 'user03' AND id = 1)",
         );
-        const price = await t.query<{ p: string }>(
-          'SELECT i_current_price::text AS p FROM tpc_ds.item WHERE i_item_sk = 1',
-        );
-        return r.rows[0]?.n === 1 && price.rows[0]?.p === '29.99';
+        const price = await t.query('SELECT CAST(i_current_price AS TEXT) AS p FROM tpc_ds.item WHERE i_item_sk = 1');
+        return r[0]?.['n'] === 1 && price[0]?.['p'] === '29.99';
       },
       running,
       60_000,
     );
     out(`\nThe changes arrived in ${Date.now() - started} ms. public.users now:`);
-    out(formatTable((await target.query(USERS_QUERY)).rows));
-    const item = await target.query('SELECT * FROM tpc_ds.item ORDER BY i_item_sk');
+    out(formatTable(await target.query(USERS_QUERY)));
     out('\ntpc_ds.item:');
-    out(formatTable(item.rows));
+    out(formatTable(await target.query('SELECT * FROM tpc_ds.item ORDER BY i_item_sk')));
     if (options.keep) {
+      const where =
+        sinkType === 'duckdb'
+          ? ` The DuckDB file is ${join(stateDir, 'warehouse.duckdb')} (read it from this process only while it runs).`
+          : '';
       out(
-        `\nStill running. Change the source with: mariadb -h ${mysql.host} -P ${mysql.port} -u ${mysql.user} ; Ctrl-C stops.`,
+        `\nStill running. Change the source with: mariadb -h ${mysql.host} -P ${mysql.port} -u ${mysql.user} ; Ctrl-C stops.${where}`,
       );
       await running;
     }
@@ -111,11 +142,38 @@ export async function demoCommand(options: { log: Logger; keep: boolean }): Prom
     process.off('SIGTERM', onSignal);
     controller.abort();
     await running?.catch(() => {});
-    await target?.end().catch(() => {});
+    await target?.close().catch(() => {});
     await Promise.allSettled(servers.map((s) => s.stop()));
     await rm(stateDir, { recursive: true, force: true });
-    out('\nStopped the pipeline and the private servers.');
+    out(`\nStopped the pipeline and the private ${sinkType === 'duckdb' ? 'server' : 'servers'}.`);
   }
+}
+
+async function postgresTarget(url: string): Promise<DemoTarget> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    query: async (sql) => (await client.query<Record<string, unknown>>(sql)).rows,
+    close: () => client.end(),
+  };
+}
+
+/**
+ * Reads the demo's DuckDB file on a connection of its own. DuckDB is loaded only for this demo, and through the
+ * API's instance cache: the pipeline's sink holds the same file in this process, and both share one instance.
+ */
+async function duckdbTarget(path: string): Promise<DemoTarget> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.fromCache(path);
+  const connection: DuckDBConnection = await instance.connect();
+  return {
+    query: async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJson(),
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+      return Promise.resolve();
+    },
+  };
 }
 
 async function runMysqlScript(server: EmbeddedServer, sql: string): Promise<void> {
@@ -133,10 +191,10 @@ async function runMysqlScript(server: EmbeddedServer, sql: string): Promise<void
   }
 }
 
-async function countRows(client: pg.Client, table: string): Promise<number> {
+async function countRows(target: DemoTarget, table: string): Promise<number> {
   try {
-    const r = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
-    return r.rows[0]?.n ?? 0;
+    const r = await target.query(`SELECT CAST(count(*) AS INTEGER) AS n FROM ${table}`);
+    return Number(r[0]?.['n'] ?? 0);
   } catch {
     return -1; // not created yet
   }

@@ -4,7 +4,7 @@ import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, type LogLevel, type Logger } from '../runtime/logger.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
-import { demoCommand } from './demo-command.js';
+import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 
 const USAGE = `Usage: tributary <command> [options]
@@ -16,6 +16,7 @@ Commands:
   validate <pipeline.yaml>   check the file, the connections, server settings and privileges; move nothing
   state <pipeline.yaml>      show the pipeline's last checkpoint and its savepoints
   demo                       start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live
+      --sink <type>          postgres (default) | duckdb: write into a temporary DuckDB file, no PostgreSQL
       --keep                 keep running after the demo until Ctrl-C
 
 Options:
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
         reset: { type: 'boolean' },
         'from-savepoint': { type: 'string' },
         keep: { type: 'boolean' },
+        sink: { type: 'string' },
         'log-level': { type: 'string' },
       },
     });
@@ -77,8 +79,14 @@ export async function main(argv: string[]): Promise<number> {
         return await validateCommand(file!, { log });
       case 'state':
         return await stateCommand(file!, { log });
-      case 'demo':
-        return await demoCommand({ log, keep: values.keep === true });
+      case 'demo': {
+        const sink = (values.sink ?? 'postgres') as DemoSink;
+        if (!DEMO_SINKS.includes(sink)) {
+          process.stderr.write(`unknown --sink ${sink}: use ${DEMO_SINKS.join(' or ')}\n`);
+          return 2;
+        }
+        return await demoCommand({ log, keep: values.keep === true, sink });
+      }
       default:
         process.stderr.write(`unknown command ${command}\n\n${USAGE}`);
         return 2;

@@ -1,6 +1,7 @@
 import type { OptionSpec, OptionValues, Sink, Source } from '../core/index.js';
 import type { TableSelector } from '../config/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
+import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
 import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
 
@@ -8,6 +9,8 @@ import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
 export interface SourceContext {
   readonly log: Logger;
   readonly pipelineName: string;
+  /** How many snapshot chunks a source reads at once. */
+  readonly parallelism: number;
   readonly include: readonly TableSelector[];
   readonly exclude: readonly TableSelector[];
 }
@@ -45,6 +48,10 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
   postgres: {
     options: postgresSinkOptions,
     load: async () => (await import('./postgres/postgres-sink.js')).postgresSink,
+  },
+  duckdb: {
+    options: duckdbSinkOptions,
+    load: async () => (await import('./duckdb/duckdb-sink.js')).duckdbSink,
   },
 };
 

@@ -1,0 +1,126 @@
+import type { DataType } from '../../core/data-type.js';
+
+/** DuckDB's DECIMAL holds at most 38 digits (a 128-bit integer). */
+export const DUCKDB_MAX_DECIMAL_PRECISION = 38;
+
+/**
+ * The DuckDB types that values travel in from the appender to a staging table: the types the appender writes
+ * natively. Everything else travels as its canonical text (`VARCHAR`) and is cast by DuckDB in SQL, exactly.
+ */
+export type DuckdbTransportType =
+  | 'BOOLEAN'
+  | 'TINYINT'
+  | 'SMALLINT'
+  | 'INTEGER'
+  | 'BIGINT'
+  | 'UTINYINT'
+  | 'USMALLINT'
+  | 'UINTEGER'
+  | 'UBIGINT'
+  | 'FLOAT'
+  | 'DOUBLE'
+  | 'VARCHAR'
+  | 'BLOB';
+
+/**
+ * The DuckDB column type that holds a canonical type without loss. One table, documented in
+ * docs/type-mapping.md and docs/connectors/duckdb.md:
+ *
+ * - Integers keep their width and signedness: DuckDB has unsigned types (uint64 → UBIGINT, 0 … 2^64 − 1).
+ * - decimal(p,s) → DECIMAL(p,s) up to p = 38; beyond, VARCHAR holding the exact decimal text (DuckDB's DECIMAL
+ *   has no room for 39–65 digits, and DOUBLE would round).
+ * - time → INTERVAL: a MySQL TIME is a duration (-838:59:59 … 838:59:59); DuckDB's TIME is a time of day.
+ * - timestamp → TIMESTAMP (wall clock), timestamptz → TIMESTAMPTZ (an instant); both keep microseconds.
+ * - json → JSON (the json extension is built into the DuckDB binary; no download): the source text verbatim,
+ *   validated, key order and whitespace kept.
+ * - char(n), varchar(n), text, enum, set → VARCHAR: DuckDB ignores lengths and has no blank-padded CHAR.
+ * - bit(n) → BIT, binary/varbinary/blob → BLOB, year → SMALLINT.
+ */
+export function duckdbType(type: DataType): string {
+  switch (type.kind) {
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'int8':
+      return 'TINYINT';
+    case 'int16':
+    case 'year':
+      return 'SMALLINT';
+    case 'int32':
+      return 'INTEGER';
+    case 'int64':
+      return 'BIGINT';
+    case 'uint8':
+      return 'UTINYINT';
+    case 'uint16':
+      return 'USMALLINT';
+    case 'uint32':
+      return 'UINTEGER';
+    case 'uint64':
+      return 'UBIGINT';
+    case 'decimal':
+      return fitsDecimal(type.precision, type.scale) ? `DECIMAL(${type.precision},${type.scale})` : 'VARCHAR';
+    case 'float':
+      return 'FLOAT';
+    case 'double':
+      return 'DOUBLE';
+    case 'char':
+    case 'varchar':
+    case 'string':
+    case 'enum':
+    case 'set':
+      return 'VARCHAR';
+    case 'binary':
+    case 'varbinary':
+    case 'bytes':
+      return 'BLOB';
+    case 'date':
+      return 'DATE';
+    case 'time':
+      return 'INTERVAL';
+    case 'timestamp':
+      return 'TIMESTAMP';
+    case 'timestamptz':
+      return 'TIMESTAMPTZ';
+    case 'json':
+      return 'JSON';
+    case 'bit':
+      return 'BIT';
+  }
+}
+
+/**
+ * How values of a canonical type travel into the staging table. Numbers, booleans and bytes go in natively;
+ * decimals, dates, times, timestamps, JSON and bits go in as their canonical text, which DuckDB's casts read
+ * exactly (no JavaScript number or Date on the way).
+ */
+export function duckdbTransportType(type: DataType): DuckdbTransportType {
+  const target = duckdbType(type);
+  switch (target) {
+    case 'BOOLEAN':
+    case 'TINYINT':
+    case 'SMALLINT':
+    case 'INTEGER':
+    case 'BIGINT':
+    case 'UTINYINT':
+    case 'USMALLINT':
+    case 'UINTEGER':
+    case 'UBIGINT':
+    case 'FLOAT':
+    case 'DOUBLE':
+    case 'BLOB':
+      return target;
+    default:
+      return 'VARCHAR';
+  }
+}
+
+function fitsDecimal(precision: number, scale: number): boolean {
+  return (
+    Number.isInteger(precision) &&
+    Number.isInteger(scale) &&
+    precision >= 1 &&
+    precision <= DUCKDB_MAX_DECIMAL_PRECISION &&
+    scale >= 0 &&
+    scale <= precision
+  );
+}
