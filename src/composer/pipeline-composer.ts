@@ -60,7 +60,13 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   const store = new StateStore(def.pipeline.stateDir ?? join('.tributary', name));
 
   const createSource = async () =>
-    (await sourceEntry.load())(def.source.options, { log: log.child('source'), pipelineName: name, include, exclude });
+    (await sourceEntry.load())(def.source.options, {
+      log: log.child('source'),
+      pipelineName: name,
+      parallelism: def.pipeline.parallelism,
+      include,
+      exclude,
+    });
   const createSink = async () =>
     (await sinkEntry.load())(def.sink.options, { log: log.child('sink'), pipelineName: name });
   const createOperators = (): Operator[] => [new TransformOperator({ transforms: def.transforms, routes: def.routes })];

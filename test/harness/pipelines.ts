@@ -12,8 +12,10 @@ export interface TestPipelineOptions {
   readonly name: string;
   /** The `source.tables` patterns. */
   readonly tables: string;
-  /** PostgreSQL URL of the sink database. */
-  readonly sinkUrl: string;
+  /** PostgreSQL URL of the sink database (required unless `sinkYaml` replaces the postgres sink). */
+  readonly sinkUrl?: string;
+  /** The lines inside `sink:` (indented by the caller with two spaces), replacing the postgres sink. */
+  readonly sinkYaml?: string;
   /** Extra YAML appended at top level (transform:, route: blocks). */
   readonly extraYaml?: string;
   /** Extra lines inside `source:` (indented by the caller with two spaces). */
@@ -22,6 +24,8 @@ export interface TestPipelineOptions {
   readonly stateDir?: string;
   readonly checkpointInterval?: string;
   readonly mode?: 'initial' | 'snapshot' | 'latest-offset';
+  /** `pipeline.parallelism`: snapshot chunk readers. */
+  readonly parallelism?: number;
 }
 
 /** The pipeline YAML a user would write for the test servers; credentials come from the environment. */
@@ -41,15 +45,15 @@ export async function testPipelineYaml(
   scan.incremental.snapshot.chunk.size: ${options.chunkSize ?? 1000}
 ${options.sourceYaml ?? ''}
 sink:
-  type: postgres
-  url: \${TEST_SINK_URL}
+${options.sinkYaml ?? '  type: postgres\n  url: ${TEST_SINK_URL}'}
 ${options.extraYaml ?? ''}
 pipeline:
   name: ${options.name}
   checkpoint.interval: ${options.checkpointInterval ?? '500ms'}
+  parallelism: ${options.parallelism ?? 1}
   state.dir: ${stateDir}
 `;
-  const env = { TEST_MYSQL_PASSWORD: decodeURIComponent(mysql.password), TEST_SINK_URL: options.sinkUrl };
+  const env = { TEST_MYSQL_PASSWORD: decodeURIComponent(mysql.password), TEST_SINK_URL: options.sinkUrl ?? '' };
   return { yaml, env, stateDir };
 }
 

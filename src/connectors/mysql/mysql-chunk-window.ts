@@ -13,8 +13,8 @@ export class ChunkWindow {
   readonly tableKey: string;
 
   constructor(readonly chunk: SnapshotChunk) {
-    this.keyIndexes = primaryKeyIndexes(chunk.table.schema);
-    this.tableKey = `${chunk.table.schema.id.namespace}.${chunk.table.schema.id.name}`;
+    this.keyIndexes = primaryKeyIndexes(chunk.range.table.schema);
+    this.tableKey = `${chunk.range.table.schema.id.namespace}.${chunk.range.table.schema.id.name}`;
   }
 
   /** Records the keys of binlog rows (before and after images) that changed inside the window. */

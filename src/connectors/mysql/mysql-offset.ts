@@ -14,14 +14,25 @@ export interface BinlogOffset {
   readonly gtid?: string;
 }
 
-/** Snapshot progress per table: the key of the last row delivered, or done. Tables not listed are not started. */
+/** A chunk as the checkpoint records it: keys in (`lo`, `hi`], null meaning the table's start / end. */
+export interface ChunkBounds {
+  readonly lo: readonly JsonValue[] | null;
+  readonly hi: readonly JsonValue[] | null;
+}
+
+/**
+ * Snapshot progress of one table. Every chunk up to `doneUpTo` is delivered; parallel readers finish chunks
+ * out of order, so chunks delivered beyond it are listed in `doneChunks` and are not read again on resume.
+ */
+export interface TableSnapshotProgress {
+  readonly table: string;
+  readonly doneUpTo: readonly JsonValue[] | null;
+  readonly doneChunks: readonly ChunkBounds[];
+}
+
+/** The tables whose snapshot is not complete, in schedule order (finished tables leave the list). */
 export interface SnapshotProgress {
-  /** Tables to snapshot, in order, as `db.table`. */
-  readonly tables: readonly string[];
-  /** Index into `tables` of the table being read. */
-  readonly current: number;
-  /** Primary-key values of the last delivered row of the current table (JSON-encoded), or null at its start. */
-  readonly lastKey: readonly JsonValue[] | null;
+  readonly tables: readonly TableSnapshotProgress[];
 }
 
 /** The MySQL source's whole resume state, as committed with each checkpoint. */
@@ -30,6 +41,8 @@ export interface MysqlPosition extends SourcePosition {
   readonly binlog: BinlogOffset;
   /** Absent once every snapshot is done (or for latest-offset). */
   readonly snapshot?: SnapshotProgress;
+  /** Every table captured when the position was taken: a table matched later is snapshotted on resume. */
+  readonly capturedTables?: readonly string[];
   /** The server's identity when the position was taken; a different server cannot resume it. */
   readonly serverUuid?: string;
 }

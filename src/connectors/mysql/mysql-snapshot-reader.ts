@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { primaryKeyIndexes, TributaryError, type Row, type Value } from '../../core/index.js';
-import type { MysqlTable } from './mysql-schema-reader.js';
+import { TributaryError, type Row, type Value } from '../../core/index.js';
+import type { ChunkRange } from './mysql-chunk-splitter.js';
+import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import { snapshotValue } from './mysql-types.js';
 
 import type { LogPoint } from './mysql-log-point.js';
@@ -12,12 +13,8 @@ import type { LogPoint } from './mysql-log-point.js';
  * binlog position the server reports, so `low` equals `high` and the window is empty.
  */
 export interface SnapshotChunk {
-  readonly table: MysqlTable;
+  readonly range: ChunkRange;
   readonly rows: Row[];
-  /** Key values of the last row, or null when the chunk was empty. */
-  readonly lastKey: Value[] | null;
-  /** True when the table has no rows after this chunk. */
-  readonly last: boolean;
   readonly low: LogPoint;
   readonly high: LogPoint;
 }
@@ -34,9 +31,13 @@ export class MysqlSnapshotReader {
     await this.conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
   }
 
-  /** Reads up to `limit` rows of `table` with keys after `afterKey` (from the start when null). */
-  async readChunk(table: MysqlTable, afterKey: readonly Value[] | null, limit: number): Promise<SnapshotChunk> {
-    const { sql, values } = chunkQuery(table, afterKey, limit);
+  /**
+   * Reads the rows of `range`. `onSnapshotPoint` learns the chunk's high watermark as soon as it is known —
+   * on MariaDB right after the consistent snapshot starts, before the rows are read — so the binlog can keep
+   * flowing up to it meanwhile.
+   */
+  async readChunk(range: ChunkRange, onSnapshotPoint?: (high: LogPoint) => void): Promise<SnapshotChunk> {
+    const { sql, values } = chunkQuery(range);
     let low: LogPoint;
     let high: LogPoint;
     let raw: (Buffer | null)[][];
@@ -44,6 +45,7 @@ export class MysqlSnapshotReader {
       await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
       try {
         low = high = await this.snapshotPoint();
+        onSnapshotPoint?.(high);
         raw = await this.select(sql, values);
       } finally {
         await this.conn.query('COMMIT');
@@ -57,23 +59,15 @@ export class MysqlSnapshotReader {
         await this.conn.query('COMMIT');
       }
       high = await masterStatus(this.conn);
+      onSnapshotPoint?.(high);
     }
-    const types = table.schema.columns.map((c) => c.type);
+    const types = range.table.schema.columns.map((c) => c.type);
     const rows: Row[] = raw.map((r) => {
       const row = new Array<Value>(types.length);
       for (let i = 0; i < types.length; i++) row[i] = snapshotValue(types[i]!, r[i] ?? null);
       return row;
     });
-    const keyIdx = primaryKeyIndexes(table.schema);
-    const lastRow = rows[rows.length - 1];
-    return {
-      table,
-      rows,
-      lastKey: lastRow ? keyIdx.map((i) => lastRow[i] ?? null) : null,
-      last: rows.length < limit,
-      low,
-      high,
-    };
+    return { range, rows, low, high };
   }
 
   private async select(sql: string, values: unknown[]): Promise<(Buffer | null)[][]> {
@@ -112,35 +106,14 @@ export async function masterStatus(conn: Connection): Promise<LogPoint> {
 
 const ER_PARSE_ERROR = 1064;
 
-/** `SELECT cols FROM t WHERE key > (…) ORDER BY key LIMIT n`, with the row comparison spelled out so the key index is used. */
-export function chunkQuery(
-  table: MysqlTable,
-  afterKey: readonly Value[] | null,
-  limit: number,
-): { sql: string; values: unknown[] } {
-  const q = (name: string) => '`' + name.replace(/`/g, '``') + '`';
-  const cols = table.schema.columns.map((c) => q(c.name)).join(', ');
-  const key = table.schema.primaryKey.map(q);
-  const from = `${q(table.schema.id.namespace)}.${q(table.schema.id.name)}`;
-  const values: unknown[] = [];
-  let where = '';
-  if (afterKey) {
-    // (k1, k2, k3) > (a, b, c)  ≡  k1 > a OR (k1 = a AND (k2 > b OR (k2 = b AND k3 > c)))
-    const build = (i: number): string => {
-      values.push(sqlParam(afterKey[i] ?? null));
-      if (i === key.length - 1) return `${key[i]} > ?`;
-      const gt = `${key[i]} > ?`;
-      values.push(sqlParam(afterKey[i] ?? null));
-      return `(${gt} OR (${key[i]} = ? AND ${build(i + 1)}))`;
-    };
-    where = ` WHERE ${build(0)}`;
-  }
-  return { sql: `SELECT ${cols} FROM ${from}${where} ORDER BY ${key.join(', ')} LIMIT ${limit}`, values };
-}
-
-function sqlParam(value: Value): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return Buffer.from(value);
-  if (typeof value === 'string' && value.endsWith('Z') && /^\d{4}-\d{2}-\d{2} /.test(value)) return value.slice(0, -1);
-  return value;
+/** `SELECT cols FROM t WHERE key > lo AND key <= hi`, with the row comparisons spelled out so the key index is used. */
+export function chunkQuery(range: ChunkRange): { sql: string; values: unknown[] } {
+  const { schema } = range.table;
+  const cols = schema.columns.map((c) => quoteId(c.name)).join(', ');
+  const values: Value[] = [];
+  const conditions: string[] = [];
+  if (range.lo) conditions.push(keyAfterClause(schema.primaryKey, range.lo, values));
+  if (range.hi) conditions.push(keyAtMostClause(schema.primaryKey, range.hi, values));
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  return { sql: `SELECT ${cols} FROM ${tableRef(schema.id)}${where}`, values: values.map(sqlParam) };
 }

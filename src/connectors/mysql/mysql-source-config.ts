@@ -38,10 +38,34 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
   {
     key: 'scan.startup.mode',
     type: 'enum',
-    values: ['initial', 'snapshot', 'latest-offset'],
+    values: ['initial', 'snapshot', 'latest-offset', 'earliest-offset', 'specific-offset', 'timestamp'],
     default: 'initial',
     description:
-      '`initial`: snapshot, then follow the binlog. `snapshot`: snapshot only, then stop. `latest-offset`: only changes from now on.',
+      '`initial`: snapshot, then follow the binlog. `snapshot`: snapshot only, then stop. `latest-offset`: only changes from now on. `earliest-offset`: the binlog from its oldest file, no snapshot. `specific-offset`: from `scan.startup.specific-offset.file`/`.pos`, no snapshot. `timestamp`: changes committed at or after `scan.startup.timestamp-millis`, no snapshot.',
+  },
+  {
+    key: 'scan.startup.specific-offset.file',
+    type: 'string',
+    description: 'Binlog file to start from (`specific-offset` mode), e.g. `mysql-bin.000003`.',
+  },
+  {
+    key: 'scan.startup.specific-offset.pos',
+    type: 'integer',
+    min: 4,
+    description: 'Position in that file, an event boundary (`specific-offset` mode).',
+  },
+  {
+    key: 'scan.startup.timestamp-millis',
+    type: 'integer',
+    min: 0,
+    description:
+      'Milliseconds since the epoch (`timestamp` mode): the first change delivered is the first committed at or after it.',
+  },
+  {
+    key: 'scan.snapshot.rows-per-second',
+    type: 'integer',
+    min: 1,
+    description: 'Cap on snapshot rows read per second over all readers, to spare the source. Default: no cap.',
   },
   {
     key: 'scan.incremental.snapshot.chunk.size',
@@ -78,7 +102,11 @@ export interface MysqlSourceConfig {
   readonly tables: string;
   readonly tablesExclude: string | undefined;
   readonly serverId: number | undefined;
-  readonly startupMode: 'initial' | 'snapshot' | 'latest-offset';
+  readonly startupMode: 'initial' | 'snapshot' | 'latest-offset' | 'earliest-offset' | 'specific-offset' | 'timestamp';
+  readonly specificOffsetFile: string | undefined;
+  readonly specificOffsetPos: number | undefined;
+  readonly startupTimestampMs: number | undefined;
+  readonly snapshotRowsPerSecond: number | undefined;
   readonly chunkSize: number;
   readonly chunkKeyColumn: string | undefined;
   readonly heartbeatMs: number;
@@ -97,9 +125,21 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
     tablesExclude: options['tables.exclude'] === undefined ? undefined : String(options['tables.exclude']),
     serverId: serverId === undefined ? undefined : Number(String(serverId).split('-')[0]),
     startupMode: (options['scan.startup.mode'] ?? 'initial') as MysqlSourceConfig['startupMode'],
+    specificOffsetFile: optionalString(options['scan.startup.specific-offset.file']),
+    specificOffsetPos: optionalNumber(options['scan.startup.specific-offset.pos']),
+    startupTimestampMs: optionalNumber(options['scan.startup.timestamp-millis']),
+    snapshotRowsPerSecond: optionalNumber(options['scan.snapshot.rows-per-second']),
     chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
     chunkKeyColumn: options['scan.incremental.snapshot.chunk.key-column'] as string | undefined,
     heartbeatMs: Number(options['heartbeat.interval'] ?? 5000),
     connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
   };
+}
+
+function optionalString(value: string | number | boolean | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+function optionalNumber(value: string | number | boolean | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
 }

@@ -1,4 +1,4 @@
-import { createConnection, type Connection } from 'mysql2/promise';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import {
   TributaryError,
   tableIdToString,
@@ -17,11 +17,8 @@ import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
-import { ChunkWindow } from './mysql-chunk-window.js';
 import { mysqlError, type MysqlEndpoint } from './mysql-errors.js';
 import {
-  decodeKey,
-  encodeKey,
   formatBinlogOffset,
   isMysqlPosition,
   type BinlogOffset,
@@ -40,11 +37,15 @@ import {
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
-import { masterStatus, MysqlSnapshotReader, type SnapshotChunk } from './mysql-snapshot-reader.js';
+import { masterStatus } from './mysql-snapshot-reader.js';
+import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
+import { addTables, markChunkDone, startSnapshot } from './mysql-snapshot-progress.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
   readonly pipelineName: string;
+  /** How many snapshot chunks are read at once (`pipeline.parallelism`). */
+  readonly parallelism?: number;
   /** The `tables` option, parsed (and `tables.exclude`). */
   readonly include: readonly TableSelector[];
   readonly exclude: readonly TableSelector[];
@@ -69,7 +70,6 @@ const HOLD_LIMIT = 20_000;
 class MysqlSource implements Source {
   private readonly endpoint: MysqlEndpoint;
   private conn: Connection | undefined;
-  private snapConn: Connection | undefined;
   private server: ServerInfo | undefined;
   private reader: MysqlBinlogReader | undefined;
   private readonly tables = new Map<string, MysqlTable>();
@@ -87,15 +87,16 @@ class MysqlSource implements Source {
 
   // Snapshot state.
   private snapshot: SnapshotProgress | undefined;
-  private snapshotTotal = 0;
-  private snapshotRows = 0;
-  private holding = false;
-  private held: BinlogStep[] = [];
-  private window: ChunkWindow | undefined;
-  /** Waiters for the snapshot task's news (a chunk is ready, an error, the end); see {@link waitForWake}. */
+  private coordinator: SnapshotCoordinator | undefined;
+  private snapshotTablesTotal = 0;
+  /** Binlog steps pulled so far; a chunk ticket remembers the count at its registration. */
+  private pulled = 0;
+  /** Steps pulled but not yet emitted, each with its pull number. */
+  private held: { step: BinlogStep; seq: number }[] = [];
+  /** Waiters for the snapshot readers' news (a watermark, rows ready, an error); see {@link waitForWake}. */
   private readonly wakers = new Set<() => void>();
-  private snapshotError: Error | undefined;
-  private chunkConsumed: (() => void) | undefined;
+  /** Drop binlog row changes committed before this time (startup mode `timestamp`). */
+  private skipBeforeMs = 0;
 
   constructor(
     private readonly config: MysqlSourceConfig,
@@ -153,22 +154,28 @@ class MysqlSource implements Source {
         start = resume.binlog;
         await checkOffsetAvailable(conn, start);
         this.snapshot = resume.snapshot;
+        // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
+        // the binlog continues from the saved position for the others.
+        if (resume.capturedTables && this.config.startupMode !== 'latest-offset') {
+          const known = new Set(resume.capturedTables);
+          const added = [...this.tables.keys()].filter((t) => !known.has(t)).sort();
+          if (added.length > 0) this.context.log.info(`new table(s) matched since the last run: ${added.join(', ')}`);
+          this.snapshot = addTables(this.snapshot, added);
+        }
         this.context.log.info(
-          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, snapshot at table ${this.snapshot.current + 1}/${this.snapshot.tables.length}` : ''}`,
+          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, ${this.snapshot.tables.length} table(s) left to snapshot` : ''}`,
         );
       } else {
-        const now = await masterStatus(conn);
-        start = { file: now.file, pos: now.pos, skipRows: 0 };
-        if (this.config.startupMode !== 'latest-offset') {
-          const names = [...this.tables.keys()].sort();
-          this.snapshot = names.length > 0 ? { tables: names, current: 0, lastKey: null } : undefined;
+        start = await this.startOffset(conn);
+        if (this.config.startupMode === 'initial' || this.config.startupMode === 'snapshot') {
+          this.snapshot = startSnapshot([...this.tables.keys()].sort());
         }
         this.context.log.info(`starting at ${formatBinlogOffset(start)} (${this.config.startupMode})`);
       }
       this.lastEnd = this.readerPos = { file: start.file, pos: start.pos };
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
-      this.snapshotTotal = this.snapshot?.tables.length ?? 0;
+      this.snapshotTablesTotal = this.snapshot?.tables.length ?? 0;
 
       if (this.config.startupMode !== 'snapshot') {
         this.reader = await openMysqlBinlogReader({
@@ -179,12 +186,19 @@ class MysqlSource implements Source {
           log: this.context.log,
         });
       }
-      if (this.snapshot) {
-        this.snapConn = await this.connect('opening the snapshot connection');
-        const reader = new MysqlSnapshotReader(this.snapConn, this.server.flavor);
-        await reader.prepare();
-        void this.runSnapshot(reader);
-      }
+      const flavor = this.server.flavor;
+      this.coordinator = new SnapshotCoordinator({
+        connect: () => this.connect('opening a snapshot connection'),
+        flavor,
+        tableFor: (key) => this.tables.get(key),
+        chunkSize: this.config.chunkSize,
+        parallelism: Math.max(1, this.context.parallelism ?? 1),
+        rowsPerSecond: this.config.snapshotRowsPerSecond,
+        pulledSteps: () => this.pulled,
+        onChange: () => this.wake(),
+        log: this.context.log,
+      });
+      this.coordinator.schedule(this.snapshot);
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'starting the source');
     }
@@ -204,20 +218,20 @@ class MysqlSource implements Source {
     while (!this.closed) {
       this.throwSnapshotError();
       const out: ChangeEvent[] = [];
-      if (this.window && !this.holding && this.held.length > 0) {
-        const held = this.held;
-        this.held = [];
-        for (const step of held) await this.emitStep(step, out);
+      const wasSnapshotting = this.snapshot !== undefined;
+      await this.drainHeld(out);
+      // Chunks whose watermark the binlog has already passed (or reached, when it is idle).
+      for (const ticket of this.readyTickets()) {
+        if (compareLogPoints(this.readerPos, ticket.high!) >= 0 && this.held.length === 0) this.emitChunk(ticket, out);
       }
-      if (this.window && compareLogPoints(this.readerPos, this.window.chunk.high) >= 0) this.emitChunk(out);
       if (out.length > 0) {
-        // The snapshot's last chunk is a good moment to commit, whatever else is buffered.
-        yield { events: out, position: this.position(), caughtUp: !this.snapshot && !this.window };
+        // The snapshot's end is a good moment to commit, whatever else is buffered.
+        yield { events: out, position: this.position(), caughtUp: wasSnapshotting && !this.snapshot };
         continue;
       }
-      // While holding, stop pulling at the limit, and after a DDL: the events behind it must be decoded with
+      // Stop pulling while too much is held, and after a held DDL: the events behind it must be decoded with
       // the schema the DDL produces, which is read only when the DDL step is emitted.
-      if (this.holding && (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.kind === 'ddl')) {
+      if (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.step.kind === 'ddl') {
         await this.waitForWake().promise;
         continue;
       }
@@ -227,36 +241,63 @@ class MysqlSource implements Source {
       if (result === WOKEN) continue;
       pending = undefined;
       if (result === null) return;
-      for (const step of result.steps) {
-        if (this.holding) this.held.push(step);
-        else await this.emitStep(step, out);
-      }
-      yield { events: out, position: this.position(), caughtUp: result.caughtUp && !this.holding && !this.window };
+      for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
+      await this.drainHeld(out);
+      yield {
+        events: out,
+        position: this.position(),
+        caughtUp: result.caughtUp && this.held.length === 0 && !this.coordinator?.busy,
+      };
     }
   }
 
   /** Snapshot-only mode: chunks go out as they are read; each is consistent at its own watermark. */
   private async *snapshotOnly(): AsyncGenerator<ChangeBatch> {
-    while (!this.closed && (this.snapshot || this.window)) {
+    while (!this.closed && this.snapshot) {
       this.throwSnapshotError();
-      if (this.window && !this.holding) {
-        const out: ChangeEvent[] = [];
-        this.emitChunk(out);
-        yield { events: out, position: this.position(), caughtUp: false };
+      const out: ChangeEvent[] = [];
+      for (const ticket of this.readyTickets()) this.emitChunk(ticket, out);
+      if (out.length > 0 || !this.snapshot) {
+        yield { events: out, position: this.position(), caughtUp: !this.snapshot };
         continue;
       }
+      if (!this.coordinator?.busy) break;
       await this.waitForWake().promise;
     }
     this.throwSnapshotError();
   }
 
+  /** Chunks whose rows are read, in watermark order. */
+  private readyTickets(): ChunkTicket[] {
+    return (this.coordinator?.tickets ?? [])
+      .filter((t) => t.window !== undefined)
+      .sort((a, b) => compareLogPoints(a.high!, b.high!));
+  }
+
+  /**
+   * Emits held binlog steps in order for as long as no chunk still being read could have to go before them:
+   * a step pulled after a chunk's registration may lie beyond the chunk's high watermark, so it waits until
+   * that watermark is known (MariaDB: when the consistent snapshot starts) and, if it lies beyond, until the
+   * chunk's rows are in hand.
+   */
+  private async drainHeld(out: ChangeEvent[]): Promise<void> {
+    const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined);
+    let emitted = 0;
+    for (const { step, seq } of this.held) {
+      if (!unread.every((t) => seq <= t.registeredAt || (t.high !== undefined && stepBefore(step, t.high)))) break;
+      await this.emitStep(step, out);
+      emitted++;
+    }
+    if (emitted > 0) this.held = this.held.slice(emitted);
+  }
+
   progress(): SourceProgress {
-    const done = this.snapshot ? this.snapshot.current : this.snapshotTotal;
+    const left = this.snapshot?.tables.length ?? 0;
     return {
       phase: this.snapshot ? 'snapshot' : this.reader ? 'streaming' : 'done',
-      snapshotTablesDone: done,
-      snapshotTablesTotal: this.snapshotTotal,
-      snapshotRowsRead: this.snapshotRows,
+      snapshotTablesDone: this.snapshotTablesTotal - left,
+      snapshotTablesTotal: this.snapshotTablesTotal,
+      snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
       logPosition: `${this.readerPos.file}:${this.readerPos.pos}`,
       lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
     };
@@ -265,84 +306,38 @@ class MysqlSource implements Source {
   async close(): Promise<void> {
     this.closed = true;
     this.wake();
-    this.chunkConsumed?.();
     const closing: Promise<void>[] = [];
     if (this.reader) closing.push(this.reader.close());
-    if (this.snapConn) closing.push(this.snapConn.end());
+    if (this.coordinator) closing.push(this.coordinator.close());
     if (this.conn) closing.push(this.conn.end());
     this.reader = undefined;
-    this.snapConn = undefined;
+    this.coordinator = undefined;
     this.conn = undefined;
     await Promise.allSettled(closing);
   }
 
-  // --- the snapshot task ---------------------------------------------------------------------------------
-
-  private async runSnapshot(reader: MysqlSnapshotReader): Promise<void> {
-    try {
-      while (!this.closed && this.snapshot) {
-        const progress = this.snapshot;
-        const key = progress.tables[progress.current];
-        const table = key === undefined ? undefined : this.tables.get(key);
-        if (!table) {
-          this.snapshot = advanceTable(progress);
-          continue;
-        }
-        this.holding = true;
-        const chunk: SnapshotChunk = await reader.readChunk(
-          table,
-          progress.lastKey ? decodeKey(progress.lastKey) : null,
-          this.config.chunkSize,
-        );
-        if (this.closed) return;
-        const consumed = new Promise<void>((resolve) => (this.chunkConsumed = resolve));
-        this.window = new ChunkWindow(chunk);
-        this.holding = false;
-        this.wake();
-        await consumed;
-      }
-    } catch (error) {
-      if (!this.closed) this.snapshotError = mysqlError(error, this.endpoint, 'reading a snapshot chunk');
-      this.holding = false;
-      this.wake();
-    }
-  }
-
-  /** Emits the current chunk's remaining rows as reads and records the snapshot progress. */
-  private emitChunk(out: ChangeEvent[]): void {
-    const window = this.window;
-    if (!window || !this.snapshot) return;
-    const { chunk } = window;
-    const id = chunk.table.schema.id;
+  /** Emits a chunk's remaining rows as reads and records it in the snapshot progress. */
+  private emitChunk(ticket: ChunkTicket, out: ChangeEvent[]): void {
+    const window = ticket.window;
+    if (!window) return;
+    const { table, lo, hi } = ticket.range;
+    const id = table.schema.id;
     for (const row of window.remainingRows()) {
       out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
     }
-    this.snapshotRows += chunk.rows.length;
-    this.snapshot =
-      chunk.last || !chunk.lastKey
-        ? advanceTable(this.snapshot)
-        : { ...this.snapshot, lastKey: encodeKey(chunk.lastKey) };
-    if (chunk.last) this.context.log.info(`snapshot of ${tableIdToString(id)} done`);
-    if (!this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
-    this.window = undefined;
-    const consumed = this.chunkConsumed;
-    this.chunkConsumed = undefined;
-    consumed?.();
+    const before = this.snapshot?.tables.length ?? 0;
+    this.snapshot = markChunkDone(this.snapshot, window.tableKey, lo, hi);
+    if ((this.snapshot?.tables.length ?? 0) < before) this.context.log.info(`snapshot of ${tableIdToString(id)} done`);
+    if (before > 0 && !this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
+    this.coordinator?.delivered(ticket);
   }
 
   // --- the binlog side -----------------------------------------------------------------------------------
 
   /** Applies one binlog step in order: emits its changes and moves the resume position. */
   private async emitStep(step: BinlogStep, out: ChangeEvent[]): Promise<void> {
-    const window = this.window;
-    if (window) {
-      const after =
-        step.kind === 'idle'
-          ? false
-          : step.kind === 'begin'
-            ? compareLogPoints(step.start, window.chunk.high) >= 0
-            : compareLogPoints(step.end, window.chunk.high) > 0;
-      if (after) this.emitChunk(out);
+    for (const ticket of this.readyTickets()) {
+      if (!stepBefore(step, ticket.high!)) this.emitChunk(ticket, out);
     }
     switch (step.kind) {
       case 'begin':
@@ -395,10 +390,13 @@ class MysqlSource implements Source {
       position: base + String(firstIndex + i).padStart(10, '0'),
       ...(this.gtid ? { txId: this.gtid } : {}),
     });
-    const window = this.window;
-    if (window && window.tableKey === step.table && compareLogPoints(step.end, window.chunk.low) > 0) {
-      window.noteChanged(step.rows);
+    // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys.
+    for (const ticket of this.readyTickets()) {
+      const window = ticket.window!;
+      if (window.tableKey === step.table && compareLogPoints(step.end, window.chunk.low) > 0)
+        window.noteChanged(step.rows);
     }
+    if (this.skipBeforeMs > 0 && step.tsMs < this.skipBeforeMs) return; // before the startup timestamp
     for (let i = first; i < changes; i++) {
       if (pairs) {
         out.push({
@@ -433,8 +431,7 @@ class MysqlSource implements Source {
 
   /**
    * DDL: for now the schemas of the affected database are read again and every table whose schema changed
-   * (or that appeared and matches `tables`) gets a schema event. A table created after the snapshot began
-   * is empty at creation, so the binlog alone captures it.
+   * (or that appeared and matches `tables`) gets a schema event; a table that appeared is also snapshotted.
    */
   private async applyDdl(step: Extract<BinlogStep, { kind: 'ddl' }>, out: ChangeEvent[]): Promise<void> {
     const conn = this.conn;
@@ -445,6 +442,13 @@ class MysqlSource implements Source {
       if (old && JSON.stringify(old.schema) === JSON.stringify(table.schema)) continue;
       this.tables.set(key, table);
       out.push(createTableEvent(table, old ? 'refreshTable' : 'createTable', step.sql, step.tsMs));
+      // A table that appears (CREATE, RENAME into the pattern, CREATE … SELECT) is snapshotted beside the binlog:
+      // harmless when empty, and exact when it arrived with rows.
+      if (!old && this.config.startupMode !== 'latest-offset') {
+        this.snapshot = addTables(this.snapshot, [key]);
+        this.snapshotTablesTotal++;
+        this.coordinator?.schedule(this.snapshot);
+      }
       this.context.log.info(
         `${old ? 'schema of' : 'new table'} ${key} ${old ? 'changed' : 'captured'} (${step.sql.slice(0, 80)})`,
       );
@@ -463,8 +467,33 @@ class MysqlSource implements Source {
         ...(this.gtid ? { gtid: this.gtid } : {}),
       },
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
+      capturedTables: [...this.tables.keys()].sort(),
       ...(this.server ? { serverUuid: this.server.identity } : {}),
     };
+  }
+
+  /** Where a first run starts reading the binlog, by startup mode. */
+  private async startOffset(conn: Connection): Promise<BinlogOffset> {
+    const mode = this.config.startupMode;
+    if (mode === 'specific-offset') {
+      const offset = {
+        file: this.config.specificOffsetFile ?? '',
+        pos: this.config.specificOffsetPos ?? 4,
+        skipRows: 0,
+      };
+      await checkOffsetAvailable(conn, offset);
+      return offset;
+    }
+    if (mode === 'earliest-offset' || mode === 'timestamp') {
+      // `timestamp` reads from the oldest binlog and drops row changes committed before the time.
+      if (mode === 'timestamp') this.skipBeforeMs = this.config.startupTimestampMs ?? 0;
+      const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
+      const first = rows[0];
+      if (!first) throw new TributaryError('SOURCE_BINLOG_DISABLED', 'the server lists no binary logs');
+      return { file: String(first['Log_name']), pos: 4, skipRows: 0 };
+    }
+    const now = await masterStatus(conn);
+    return { file: now.file, pos: now.pos, skipRows: 0 };
   }
 
   // --- helpers -------------------------------------------------------------------------------------------
@@ -530,15 +559,23 @@ class MysqlSource implements Source {
   }
 
   private throwSnapshotError(): void {
-    if (this.snapshotError) throw this.snapshotError;
+    const error = this.coordinator?.error;
+    if (error) throw mysqlError(error, this.endpoint, 'reading a snapshot chunk');
   }
 }
 
 const WOKEN = Symbol('woken');
 
-function advanceTable(progress: SnapshotProgress): SnapshotProgress | undefined {
-  const next = progress.current + 1;
-  return next >= progress.tables.length ? undefined : { tables: progress.tables, current: next, lastKey: null };
+/** Whether `step` lies at or before `high` in the binlog (so it goes out before a chunk with that watermark). */
+function stepBefore(step: BinlogStep, high: LogPoint): boolean {
+  switch (step.kind) {
+    case 'idle':
+      return true;
+    case 'begin':
+      return compareLogPoints(step.start, high) < 0;
+    default:
+      return compareLogPoints(step.end, high) <= 0;
+  }
 }
 
 function createTableEvent(

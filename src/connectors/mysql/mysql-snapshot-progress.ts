@@ -1,0 +1,73 @@
+import type { Value } from '../../core/index.js';
+import {
+  encodeKey,
+  type ChunkBounds,
+  type JsonValue,
+  type SnapshotProgress,
+  type TableSnapshotProgress,
+} from './mysql-offset.js';
+
+/** Progress for a snapshot of `tables` that has not started. */
+export function startSnapshot(tables: readonly string[]): SnapshotProgress | undefined {
+  return tables.length === 0
+    ? undefined
+    : { tables: tables.map((table) => ({ table, doneUpTo: null, doneChunks: [] })) };
+}
+
+/** Adds tables to snapshot (new matches), keeping those already in progress. */
+export function addTables(
+  progress: SnapshotProgress | undefined,
+  tables: readonly string[],
+): SnapshotProgress | undefined {
+  const known = new Set(progress?.tables.map((t) => t.table));
+  const added = tables.filter((t) => !known.has(t)).map((table) => ({ table, doneUpTo: null, doneChunks: [] }));
+  if (added.length === 0) return progress;
+  return { tables: [...(progress?.tables ?? []), ...added] };
+}
+
+/**
+ * Records chunk (`lo`, `hi`] of `table` as delivered. Contiguous chunks fold into `doneUpTo`; a table whose
+ * chunks reach its end (`hi` null) leaves the progress; with no table left, the snapshot is complete
+ * (undefined).
+ */
+export function markChunkDone(
+  progress: SnapshotProgress | undefined,
+  table: string,
+  lo: readonly Value[] | null,
+  hi: readonly Value[] | null,
+): SnapshotProgress | undefined {
+  if (!progress) return undefined;
+  const tables: TableSnapshotProgress[] = [];
+  for (const t of progress.tables) {
+    if (t.table !== table) {
+      tables.push(t);
+      continue;
+    }
+    let doneUpTo: readonly JsonValue[] | null = t.doneUpTo;
+    let pending: ChunkBounds[] = [...t.doneChunks, { lo: lo ? encodeKey(lo) : null, hi: hi ? encodeKey(hi) : null }];
+    let finished = false;
+    for (;;) {
+      const index = pending.findIndex((c) => sameKey(c.lo, doneUpTo));
+      if (index < 0) break;
+      const chunk = pending[index]!;
+      pending = pending.filter((_, i) => i !== index);
+      if (chunk.hi === null) {
+        finished = true;
+        break;
+      }
+      doneUpTo = chunk.hi;
+    }
+    if (!finished) tables.push({ table, doneUpTo, doneChunks: pending });
+  }
+  return tables.length === 0 ? undefined : { tables };
+}
+
+/** The delivered chunk that starts at `lo`, if any (to skip it on resume). */
+export function doneChunkAt(progress: TableSnapshotProgress, lo: readonly Value[] | null): ChunkBounds | undefined {
+  const key = lo ? encodeKey(lo) : null;
+  return progress.doneChunks.find((c) => sameKey(c.lo, key));
+}
+
+export function sameKey(a: readonly JsonValue[] | null, b: readonly JsonValue[] | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
