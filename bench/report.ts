@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { median } from './measure.js';
 
-export type WorkloadId = 'floor' | `snapshot-${number}` | 'binlog-insert' | 'binlog-mixed';
+export type WorkloadId = 'floor' | `snapshot-${number}-x${number}` | 'binlog-insert' | 'binlog-mixed';
 
 export interface RunRecord {
   readonly repetition: number;
@@ -63,6 +63,8 @@ export interface BenchConfig {
   readonly rows: number;
   readonly repetitions: number;
   readonly chunkSizes: readonly number[];
+  /** Snapshot readers (pipeline.parallelism) tried for each chunk size. */
+  readonly readers: readonly number[];
   readonly transactionRows: number;
   readonly pollMs: number;
 }

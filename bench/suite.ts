@@ -60,6 +60,7 @@ const USAGE = `npm run bench [-- options]
   --full              the full figure: ${FULL_ROWS.toLocaleString('en-US')} rows
   --reps R            repetitions of every measurement (default 3); medians are reported
   --chunk-sizes LIST  snapshot chunk sizes to try (default 8096,50000)
+  --readers LIST      snapshot readers (pipeline.parallelism) to try (default 1,2,4)
   --only LIST         some of floor,snapshot,binlog (default all)
   --profile           write a V8 CPU profile of every pipeline process to bench/profiles/
   --log-level LEVEL   the pipelines' log level (default warn)
@@ -86,6 +87,7 @@ function parseOptions(): Options {
       full: { type: 'boolean', default: false },
       reps: { type: 'string', default: '3' },
       'chunk-sizes': { type: 'string', default: '8096,50000' },
+      readers: { type: 'string', default: '1,2,4' },
       only: { type: 'string', default: 'floor,snapshot,binlog' },
       profile: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
@@ -105,6 +107,7 @@ function parseOptions(): Options {
   };
   const rows = values.rows !== undefined ? positive(values.rows, '--rows') : values.full ? FULL_ROWS : QUICK_ROWS;
   const chunkSizes = values['chunk-sizes'].split(',').map((s) => positive(s.trim(), '--chunk-sizes'));
+  const readers = values.readers.split(',').map((s) => positive(s.trim(), '--readers'));
   const only = new Set(values.only.split(',').map((s) => s.trim()));
   for (const name of only) {
     if (!['floor', 'snapshot', 'binlog'].includes(name)) throw new Error(`--only: unknown ${name}\n${USAGE}`);
@@ -118,6 +121,7 @@ function parseOptions(): Options {
       rows,
       repetitions: positive(values.reps, '--reps'),
       chunkSizes,
+      readers,
       transactionRows: TRANSACTION_ROWS,
       pollMs: POLL_MS,
     },
@@ -359,7 +363,14 @@ class Suite {
     }
   }
 
-  private yaml(name: string, table: string, mode: 'snapshot' | 'initial', chunkSize: number, stateDir: string) {
+  private yaml(
+    name: string,
+    table: string,
+    mode: 'snapshot' | 'initial',
+    chunkSize: number,
+    stateDir: string,
+    readers = 1,
+  ) {
     const { host, port, user } = this.servers.mariadb;
     return `source:
   type: mysql
@@ -377,6 +388,7 @@ sink:
 pipeline:
   name: ${name}
   state.dir: ${stateDir}
+  parallelism: ${readers}
 `;
   }
 
@@ -441,16 +453,16 @@ pipeline:
     }
   }
 
-  async snapshot(repetition: number, chunkSize: number): Promise<void> {
+  async snapshot(repetition: number, chunkSize: number, readers: number): Promise<void> {
     const workload = this.workload(
-      `snapshot-${chunkSize}`,
-      `Tributary snapshot, chunk ${chunkSize}`,
+      `snapshot-${chunkSize}-x${readers}`,
+      `Tributary snapshot, chunk ${chunkSize}, ${readers} reader${readers > 1 ? 's' : ''}`,
       this.rows,
       `scan.startup.mode: snapshot, chunk size ${chunkSize}, into a fresh database; from run() to its resolving ` +
         `with outcome 'finished'`,
     );
-    const database = `bench_snap${chunkSize}_r${repetition}`;
-    const name = `bench-snapshot-${chunkSize}-r${repetition}`;
+    const database = `bench_snap${chunkSize}_x${readers}_r${repetition}`;
+    const name = `bench-snapshot-${chunkSize}-x${readers}-r${repetition}`;
     await this.record(workload, repetition, async () => {
       await this.freshDatabase(database);
       const stateDir = await mkdtemp(join(tmpdir(), 'tributary-bench-state-'));
@@ -458,7 +470,7 @@ pipeline:
       try {
         await this.settle();
         const before = await serverCpu(this.servers);
-        pipeline = this.startPipeline(name, this.yaml(name, 'bench.t', 'snapshot', chunkSize, stateDir), database);
+        pipeline = this.startPipeline(name, this.yaml(name, 'bench.t', 'snapshot', chunkSize, stateDir, readers), database);
         const done = await pipeline.done;
         const serverCpuSeconds = await serverCpuSince(this.servers, before);
         if (done.outcome !== 'finished') throw new Error(`run() resolved with outcome '${done.outcome}'`);
@@ -678,7 +690,9 @@ async function main(): Promise<void> {
       say(`repetition ${repetition}/${config.repetitions}`);
       if (options.only.has('floor')) await suite.floor(repetition);
       if (options.only.has('snapshot')) {
-        for (const chunkSize of config.chunkSizes) await suite.snapshot(repetition, chunkSize);
+        for (const chunkSize of config.chunkSizes) {
+          for (const readers of config.readers) await suite.snapshot(repetition, chunkSize, readers);
+        }
       }
       if (options.only.has('binlog')) await suite.binlog(repetition);
     }

@@ -5,7 +5,7 @@ import { parsePipelineYaml } from '../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../src/connectors/registry.js';
 import { isTributaryError, type TributaryError } from '../src/core/index.js';
 import { createLogger } from '../src/runtime/logger.js';
-import { freshPostgresDatabase, mysqlAdmin, uniqueName, type FreshPostgresDatabase } from './harness/databases.js';
+import { freshPostgresDatabase, mysqlAdmin, uniqueName, waitFor, type FreshPostgresDatabase } from './harness/databases.js';
 import { startTestPipeline, testPipelineYaml, type TestPipelineOptions } from './harness/pipelines.js';
 
 /** Each thing a user can get wrong is caught before anything moves, with its own code and a fix. */
@@ -166,7 +166,7 @@ describe('preflight: bad configuration gives a clear error', () => {
     try {
       const options = { name: 'purge-test', tables: `${db}.keyed`, sinkUrl: sink2.url };
       const first = await startTestPipeline(options);
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor(async () => (await first.pipeline.stateStore().load()) !== null, { message: 'no first checkpoint' });
       await first.stop();
       await admin.query('FLUSH BINARY LOGS');
       await admin.query(`INSERT INTO ${db}.keyed VALUES (1, 'lost unless re-snapshotted')`);

@@ -54,6 +54,7 @@ export class SnapshotCoordinator {
   private readonly connections: Connection[] = [];
   private splitConn: Connection | undefined;
   private readonly readerWakers = new Set<() => void>();
+  private readonly retries: ChunkRange[] = [];
 
   constructor(private readonly options: SnapshotCoordinatorOptions) {}
 
@@ -63,7 +64,7 @@ export class SnapshotCoordinator {
     for (const table of progress?.tables ?? []) {
       if (!known.has(table.table)) this.queue.push({ progress: table, splitter: undefined });
     }
-    while (this.readers < this.options.parallelism && this.queue.length > 0 && !this.closed) {
+    while (this.readers < this.options.parallelism && this.queue.length + this.retries.length > 0 && !this.closed) {
       this.readers++;
       void this.runReader();
     }
@@ -72,6 +73,13 @@ export class SnapshotCoordinator {
   /** True while chunks are scheduled, being read or awaiting delivery. */
   get busy(): boolean {
     return this.readers > 0 || this.tickets.length > 0;
+  }
+
+  /** `ticket` must be read again with `table`'s new schema (it changed during the read); it goes first. */
+  retry(ticket: ChunkTicket, table: MysqlTable): void {
+    this.retries.push({ ...ticket.range, table });
+    this.delivered(ticket);
+    this.schedule(undefined);
   }
 
   /** The source delivered `ticket`'s rows: forget it and let a waiting reader go on. */
@@ -134,6 +142,8 @@ export class SnapshotCoordinator {
   /** Round-robin over tables with chunks left; one boundary query at a time on the splitter connection. */
   private nextRange(): Promise<ChunkRange | null> {
     const next = this.scheduling.then(async () => {
+      const retry = this.retries.shift();
+      if (retry) return retry;
       while (this.queue.length > 0 && !this.closed) {
         const index = this.turn % this.queue.length;
         const entry = this.queue[index]!;
@@ -149,7 +159,8 @@ export class SnapshotCoordinator {
           continue;
         }
         this.turn = index + 1;
-        return range;
+        // Read with the table's schema as it is now (a DDL may have changed it since the splitter began).
+        return { ...range, table };
       }
       return null;
     });

@@ -322,6 +322,14 @@ class MysqlSource implements Source {
     if (!window) return;
     const { table, lo, hi } = ticket.range;
     const id = table.schema.id;
+    const current = this.tables.get(window.tableKey);
+    if (current !== table) {
+      // The table's schema changed while this chunk was read: its rows have the old shape. Read it again.
+      this.context.log.info(`schema of ${tableIdToString(id)} changed during a snapshot chunk: reading it again`);
+      if (current) this.coordinator?.retry(ticket, current);
+      else this.coordinator?.delivered(ticket);
+      return;
+    }
     for (const row of window.remainingRows()) {
       out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
     }
