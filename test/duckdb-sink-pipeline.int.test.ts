@@ -152,6 +152,15 @@ describe('sharded-users scenario into DuckDB (type: duckdb)', () => {
     });
     await waitFor(async () => JSON.stringify(await targetUsers()) === JSON.stringify(await sourceUsers()), {
       message: 'users never matched the source after the restart',
+    }).catch(async (error: unknown) => {
+      const outcome = await Promise.race([
+        running.done.then(
+          (r) => r.outcome,
+          (e: Error) => e.message,
+        ),
+        Promise.resolve('running'),
+      ]);
+      throw new Error(`${String(error)}; pipeline: ${outcome}; logs:\n${running.logs.slice(-15).join('\n')}`);
     });
     expect((await targetUsers()).find((u) => u[0] === 'user_db1' && u[1] === 'user01' && u[2] === '1')?.[3]).toBe(
       'Resumed',

@@ -5,7 +5,13 @@ import { parsePipelineYaml } from '../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../src/connectors/registry.js';
 import { isTributaryError, type TributaryError } from '../src/core/index.js';
 import { createLogger } from '../src/runtime/logger.js';
-import { freshPostgresDatabase, mysqlAdmin, uniqueName, waitFor, type FreshPostgresDatabase } from './harness/databases.js';
+import {
+  freshPostgresDatabase,
+  mysqlAdmin,
+  uniqueName,
+  waitFor,
+  type FreshPostgresDatabase,
+} from './harness/databases.js';
 import { startTestPipeline, testPipelineYaml, type TestPipelineOptions } from './harness/pipelines.js';
 
 /** Each thing a user can get wrong is caught before anything moves, with its own code and a fix. */
@@ -166,14 +172,21 @@ describe('preflight: bad configuration gives a clear error', () => {
     try {
       const options = { name: 'purge-test', tables: `${db}.keyed`, sinkUrl: sink2.url };
       const first = await startTestPipeline(options);
-      await waitFor(async () => (await first.pipeline.stateStore().load()) !== null, { message: 'no first checkpoint' });
+      await waitFor(async () => (await first.pipeline.stateStore().load()) !== null, {
+        message: 'no first checkpoint',
+      });
       await first.stop();
       await admin.query('FLUSH BINARY LOGS');
       await admin.query(`INSERT INTO ${db}.keyed VALUES (1, 'lost unless re-snapshotted')`);
       await admin.query('FLUSH BINARY LOGS');
       const [rows] = await admin.query('SHOW MASTER STATUS');
       const current = (rows as { File: string }[])[0]!.File;
-      await admin.query(`PURGE BINARY LOGS TO '${current}'`);
+      // The server keeps a file that a (just closed) dump thread still holds: purge until it is really gone.
+      await waitFor(async () => {
+        await admin.query(`PURGE BINARY LOGS TO '${current}'`);
+        const [logs] = await admin.query('SHOW BINARY LOGS');
+        return (logs as { Log_name: string }[]).every((l) => l.Log_name >= current);
+      });
       const second = await startTestPipeline({ ...options, stateDir: first.pipeline.stateStore().dir });
       const error = await second.done.then(
         () => null,

@@ -1,5 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { TributaryError, type Checkpoint } from '../core/index.js';
 
 /**
@@ -29,7 +29,7 @@ export class StateStore {
       const probe = join(this.dir, '.write-test');
       await writeFile(probe, 'ok');
     } catch (error) {
-      throw stateDirError(this.dir, error);
+      throw stateDirError(this.dir, await realMkdirError(this.dir, error));
     }
   }
 
@@ -105,11 +105,41 @@ export class StateStore {
 function stateDirError(dir: string, error: unknown): TributaryError {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   const reason =
-    code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'the disk is full'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'the file system is read-only'
+          : code === 'ENOTDIR'
+            ? 'a part of the path is a file, not a directory'
+            : code;
   return new TributaryError('STATE_DIR_UNWRITABLE', `cannot write the state directory ${dir}: ${reason}`, {
     cause: error,
     hint: 'free disk space or fix the permissions, or point pipeline.state.dir at a writable directory',
   });
+}
+
+/** Recursive mkdir reports ENOENT where the real cause is EROFS or EACCES: create the first missing level alone. */
+async function realMkdirError(dir: string, error: unknown): Promise<unknown> {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
+  let path = dir;
+  for (;;) {
+    const parent = dirname(path);
+    if (parent === path) return error;
+    try {
+      await stat(parent);
+      break;
+    } catch {
+      path = parent;
+    }
+  }
+  try {
+    await mkdir(path);
+    return error;
+  } catch (real) {
+    return real;
+  }
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {

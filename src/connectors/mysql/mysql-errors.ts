@@ -20,6 +20,7 @@ const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', '
 interface DriverError {
   errno?: number;
   code?: string;
+  fatal?: boolean;
   message?: string;
 }
 
@@ -48,10 +49,10 @@ export function mysqlError(error: unknown, endpoint: MysqlEndpoint, during: stri
       'check source.hostname and source.port, and that the server is running and accepts TCP connections',
     );
   }
-  if (e.code && LOST_CODES.has(e.code)) {
+  if ((e.code && LOST_CODES.has(e.code)) || (e.fatal === true && e.errno === undefined && e.code === undefined)) {
     return make(
       'SOURCE_CONNECTION_LOST',
-      `the connection to ${where} was lost (${e.code})`,
+      `the connection to ${where} was lost (${e.code ?? 'connection closed'})`,
       'transient: the pipeline reconnects and resumes from its last checkpoint',
     );
   }

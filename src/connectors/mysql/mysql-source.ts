@@ -28,6 +28,7 @@ import {
 import {
   checkBinlogSettings,
   checkKeys,
+  checkGtidAtPosition,
   checkOffsetAvailable,
   checkReplicationPrivileges,
   checkSelectPrivilege,
@@ -80,7 +81,10 @@ class MysqlSource implements Source {
   private txnStart: LogPoint | undefined;
   private rowsInTxn = 0;
   private skipRows = 0;
+  /** GTID of the last committed transaction: the one `lastEnd` / `txnStart` follow. */
   private gtid: string | undefined;
+  /** GTID of the transaction in progress. */
+  private txnGtid: string | undefined;
   /** End of the last binlog step processed (emitted or held). */
   private readerPos: LogPoint = { file: '', pos: 4 };
   private lastEventTsMs = 0;
@@ -97,6 +101,8 @@ class MysqlSource implements Source {
   private readonly wakers = new Set<() => void>();
   /** Drop binlog row changes committed before this time (startup mode `timestamp`). */
   private skipBeforeMs = 0;
+  /** Snapshot progress moved since the last batch (a batch must carry it even without events). */
+  private progressChanged = false;
 
   constructor(
     private readonly config: MysqlSourceConfig,
@@ -153,6 +159,7 @@ class MysqlSource implements Source {
         }
         start = resume.binlog;
         await checkOffsetAvailable(conn, start);
+        if (this.server.flavor === 'mariadb') await checkGtidAtPosition(conn, start, this.endpoint);
         this.snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
@@ -224,7 +231,8 @@ class MysqlSource implements Source {
       for (const ticket of this.readyTickets()) {
         if (compareLogPoints(this.readerPos, ticket.high!) >= 0 && this.held.length === 0) this.emitChunk(ticket, out);
       }
-      if (out.length > 0) {
+      if (out.length > 0 || this.progressChanged) {
+        this.progressChanged = false;
         // The snapshot's end is a good moment to commit, whatever else is buffered.
         yield { events: out, position: this.position(), caughtUp: wasSnapshotting && !this.snapshot };
         continue;
@@ -240,7 +248,13 @@ class MysqlSource implements Source {
       const result = await Promise.race([pending, woke.promise]).finally(() => woke.cancel());
       if (result === WOKEN) continue;
       pending = undefined;
-      if (result === null) return;
+      if (result === null) {
+        if (this.closed) return;
+        // Outside snapshot mode the binlog never ends: the server went away (a restart ends the dump cleanly).
+        throw new TributaryError('SOURCE_CONNECTION_LOST', 'the server ended the binlog stream', {
+          hint: 'transient: the pipeline reconnects and resumes from its last checkpoint',
+        });
+      }
       for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
       await this.drainHeld(out);
       yield {
@@ -257,7 +271,8 @@ class MysqlSource implements Source {
       this.throwSnapshotError();
       const out: ChangeEvent[] = [];
       for (const ticket of this.readyTickets()) this.emitChunk(ticket, out);
-      if (out.length > 0 || !this.snapshot) {
+      if (out.length > 0 || !this.snapshot || this.progressChanged) {
+        this.progressChanged = false;
         yield { events: out, position: this.position(), caughtUp: !this.snapshot };
         continue;
       }
@@ -335,6 +350,7 @@ class MysqlSource implements Source {
     }
     const before = this.snapshot?.tables.length ?? 0;
     this.snapshot = markChunkDone(this.snapshot, window.tableKey, lo, hi);
+    this.progressChanged = true; // an empty chunk still moves the position
     if ((this.snapshot?.tables.length ?? 0) < before) this.context.log.info(`snapshot of ${tableIdToString(id)} done`);
     if (before > 0 && !this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
     this.coordinator?.delivered(ticket);
@@ -351,7 +367,7 @@ class MysqlSource implements Source {
       case 'begin':
         this.txnStart = step.start;
         this.rowsInTxn = 0;
-        this.gtid = step.gtid ?? this.gtid;
+        this.txnGtid = step.gtid;
         this.readerPos = step.start;
         return;
       case 'rows':
@@ -361,12 +377,14 @@ class MysqlSource implements Source {
         return;
       case 'commit':
         this.readerPos = this.lastEnd = step.end;
+        this.gtid = this.txnGtid ?? this.gtid;
         this.txnStart = undefined;
         this.rowsInTxn = 0;
         this.skipRows = 0;
         return;
       case 'ddl':
         this.readerPos = this.lastEnd = step.end;
+        this.gtid = this.txnGtid ?? this.gtid;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
         await this.applyDdl(step, out);
@@ -396,7 +414,7 @@ class MysqlSource implements Source {
     const source = (i: number) => ({
       tsMs: step.tsMs,
       position: base + String(firstIndex + i).padStart(10, '0'),
-      ...(this.gtid ? { txId: this.gtid } : {}),
+      ...(this.txnGtid ? { txId: this.txnGtid } : {}),
     });
     // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys.
     for (const ticket of this.readyTickets()) {
