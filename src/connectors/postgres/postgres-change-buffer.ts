@@ -2,9 +2,10 @@ import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent } from '../../core
 import type { Row, Value } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
 import { primaryKeyIndexes, tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import { PostgresSchemaTracker, tableKey } from './postgres-schema-tracker.js';
 
 /**
- * The net effect of a run of one table's data changes, all in one schema: per primary key, the last state in
+ * The net effect of a run of one table's data changes (within one batch), all in one schema: per primary key, the last state in
  * source order. A key is in at most one of the two maps.
  */
 export interface TableChanges {
@@ -19,7 +20,7 @@ export interface TableChanges {
 }
 
 /**
- * One step of a commit, in an order that keeps each table's history: a table's schema change comes after the
+ * One step of applying a batch, in an order that keeps each table's history: a table's schema change comes after the
  * rows that preceded it and before the rows that follow it. Steps of different tables are independent.
  */
 export type ApplyStep =
@@ -27,37 +28,29 @@ export type ApplyStep =
   | { readonly kind: 'data'; readonly changes: TableChanges };
 
 /**
- * Buffers events between commits, collapsing each table's changes per primary key as they arrive, so memory
- * grows with the number of distinct keys touched, not the number of events. Knows each table's current
- * schema (from its schema events) to find the key in a row.
+ * Collapses one batch of events per table and primary key (upsert mode): `add` a batch, `drain` the steps
+ * that apply it. Memory grows with the batch, never with the checkpoint interval. Knows each table's current
+ * schema (from its schema events, kept across batches) to find the key in a row.
  */
 export class PostgresChangeBuffer {
   private steps: ApplyStep[] = [];
   /** The run of data changes that the next data event of a table joins, until that table's next schema change. */
   private readonly open = new Map<string, TableChanges>();
-  private readonly schemas = new Map<string, TableSchema>();
-  private count = 0;
+  private readonly schemas = new PostgresSchemaTracker();
 
   /** Adds events in source order; throws TributaryError for a row of a table without schema or key. */
   add(events: readonly ChangeEvent[]): void {
     for (const event of events) {
       if (event.kind === 'schema') this.addSchema(event);
       else this.addData(event);
-      this.count++;
     }
   }
 
-  /** Events added since the last {@link drain}. */
-  pending(): number {
-    return this.count;
-  }
-
-  /** Hands over the steps of the current commit and starts a new one; table schemas are kept. */
+  /** Hands over the steps of what was added and starts anew; table schemas are kept. */
   drain(): ApplyStep[] {
     const steps = this.steps;
     this.steps = [];
     this.open.clear();
-    this.count = 0;
     return steps;
   }
 
@@ -68,16 +61,9 @@ export class PostgresChangeBuffer {
   }
 
   private addSchema(event: SchemaChangeEvent): void {
-    const key = tableKey(event.table);
-    const previous = this.schemas.get(key);
-    this.open.delete(key);
-    if (event.change === 'dropTable') this.schemas.delete(key);
-    else this.schemas.set(key, event.schema);
-    if (event.change === 'renameTable' && tableKey(event.schema.id) !== key) {
-      this.open.delete(tableKey(event.schema.id));
-      this.schemas.delete(key);
-      this.schemas.set(tableKey(event.schema.id), event.schema);
-    }
+    this.open.delete(tableKey(event.table));
+    this.open.delete(tableKey(event.schema.id));
+    const previous = this.schemas.apply(event);
     this.steps.push({ kind: 'schema', event, previous });
   }
 
@@ -85,13 +71,7 @@ export class PostgresChangeBuffer {
     const key = tableKey(event.table);
     let changes = this.open.get(key);
     if (changes === undefined) {
-      const schema = this.schemas.get(key);
-      if (schema === undefined) {
-        throw new TributaryError(
-          'INTERNAL',
-          `rows of ${tableIdToString(event.table)} arrived before its createTable event`,
-        );
-      }
+      const schema = this.schemas.schemaOf(event.table);
       changes = {
         table: event.table,
         schema,
@@ -136,11 +116,7 @@ function remove(changes: TableChanges, key: unknown, row: Row): void {
   changes.deletes.set(key, row);
 }
 
-function tableKey(id: TableId): string {
-  return `${id.namespace}\u0000${id.name}`;
-}
-
-function keyIndexesOf(schema: TableSchema): number[] {
+export function keyIndexesOf(schema: TableSchema): number[] {
   if (schema.primaryKey.length === 0) {
     throw new TributaryError('SINK_SCHEMA_MISMATCH', `table ${tableIdToString(schema.id)} has no primary key`, {
       hint: 'the postgres sink merges changes by primary key: add one to the source table, or exclude the table from the pipeline',

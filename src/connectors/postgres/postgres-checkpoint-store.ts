@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import type { Checkpoint } from '../../core/sink.js';
 import type { SourcePosition } from '../../core/source.js';
+import { readCatalogTable } from './postgres-catalog.js';
 import { qualifiedName, type PostgresTableName } from './postgres-ddl.js';
+
+/** A pipeline's row of the checkpoint table. */
+export interface StoredCheckpoint {
+  readonly checkpoint: Checkpoint;
+  /** Append mode: the last `_seq` written into a changelog by the pipeline (0 when none). */
+  readonly lastSeq: number;
+}
 
 /**
  * The checkpoint table: one row per pipeline holding the last committed checkpoint, with the source position
@@ -13,7 +21,8 @@ import { qualifiedName, type PostgresTableName } from './postgres-ddl.js';
  *   pipeline      text PRIMARY KEY,
  *   checkpoint_id bigint NOT NULL,
  *   position      jsonb NOT NULL,
- *   committed_at  timestamptz NOT NULL
+ *   committed_at  timestamptz NOT NULL,
+ *   last_seq      bigint             -- append mode only
  * )
  * ```
  */
@@ -30,23 +39,43 @@ export class PostgresCheckpointStore {
       '  pipeline text PRIMARY KEY,\n' +
       '  checkpoint_id bigint NOT NULL,\n' +
       '  position jsonb NOT NULL,\n' +
-      '  committed_at timestamptz NOT NULL\n' +
+      '  committed_at timestamptz NOT NULL,\n' +
+      '  last_seq bigint\n' +
       ')'
     );
   }
 
-  async load(pipeline: string): Promise<Checkpoint | null> {
-    const result = await this.client.query<{ checkpoint_id: string; position: SourcePosition; committed_at: Date }>(
-      `SELECT checkpoint_id, position, committed_at FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
+  /**
+   * Adds `last_seq` to a checkpoint table created before append mode existed. Checked first: ALTER TABLE needs
+   * ownership even when the column is there.
+   */
+  async ensureSequenceColumn(): Promise<void> {
+    const table = await readCatalogTable(this.client, this.table);
+    if (table === undefined || table.columns.some((c) => c.name === 'last_seq')) return;
+    await this.client.query(`ALTER TABLE ${qualifiedName(this.table)} ADD COLUMN IF NOT EXISTS last_seq bigint`);
+  }
+
+  async load(pipeline: string, withSequence: boolean): Promise<StoredCheckpoint | null> {
+    const result = await this.client.query<{
+      checkpoint_id: string;
+      position: SourcePosition;
+      committed_at: Date;
+      last_seq: string | null;
+    }>(
+      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq ` +
+        `FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
       [pipeline],
     );
     const row = result.rows[0];
     if (row === undefined) return null;
     return {
-      pipeline,
-      id: Number(row.checkpoint_id),
-      position: row.position,
-      committedAt: row.committed_at.toISOString(),
+      checkpoint: {
+        pipeline,
+        id: Number(row.checkpoint_id),
+        position: row.position,
+        committedAt: row.committed_at.toISOString(),
+      },
+      lastSeq: Number(row.last_seq ?? 0),
     };
   }
 
@@ -54,13 +83,22 @@ export class PostgresCheckpointStore {
     await this.client.query(`DELETE FROM ${qualifiedName(this.table)} WHERE pipeline = $1`, [pipeline]);
   }
 
-  async save(checkpoint: Checkpoint): Promise<void> {
+  /** Upserts the pipeline's row; `lastSeq` only in append mode (other modes leave the column as it is). */
+  async save(checkpoint: Checkpoint, lastSeq?: number): Promise<void> {
+    const values: unknown[] = [
+      checkpoint.pipeline,
+      checkpoint.id,
+      JSON.stringify(checkpoint.position),
+      checkpoint.committedAt,
+    ];
+    const seq = lastSeq !== undefined;
+    if (seq) values.push(lastSeq);
     await this.client.query(
-      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at) ` +
-        'VALUES ($1, $2, $3::jsonb, $4::timestamptz) ' +
+      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at${seq ? ', last_seq' : ''}) ` +
+        `VALUES ($1, $2, $3::jsonb, $4::timestamptz${seq ? ', $5' : ''}) ` +
         'ON CONFLICT (pipeline) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, ' +
-        'position = EXCLUDED.position, committed_at = EXCLUDED.committed_at',
-      [checkpoint.pipeline, checkpoint.id, JSON.stringify(checkpoint.position), checkpoint.committedAt],
+        `position = EXCLUDED.position, committed_at = EXCLUDED.committed_at${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
+      values,
     );
   }
 }

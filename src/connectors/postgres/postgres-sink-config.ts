@@ -1,5 +1,6 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { TributaryError } from '../../core/errors.js';
+import type { PostgresWriteMode } from './postgres-mode-writer.js';
 
 /** The options of `type: postgres` sinks. Validation and the connector reference derive from these. */
 export const postgresSinkOptions: readonly OptionSpec[] = [
@@ -51,6 +52,25 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
       'Table that holds one row per pipeline: the source position whose effects are in the sink. It is written ' +
       'in the same transaction as the data.',
   },
+  {
+    key: 'write-mode',
+    type: 'enum',
+    values: ['upsert', 'merge', 'append'],
+    default: 'upsert',
+    description:
+      'How changes reach the sink tables. `upsert`: each batch is applied as it arrives (insert-or-update and ' +
+      'delete by primary key), and the commit adds the checkpoint. `merge`: changes are streamed into a staging ' +
+      'table and, at each commit, collapsed per key to their last state and applied at once. `append`: every ' +
+      'change becomes a row of a changelog table. All three commit data and checkpoint in one transaction.',
+  },
+  {
+    key: 'append.table-suffix',
+    type: 'string',
+    default: '_changelog',
+    description:
+      'With `write-mode: append`: the changelog of sink table `shop.orders` is `shop.orders<suffix>`. May be ' +
+      "empty (`''`): the changelog then has the sink table's own name.",
+  },
 ];
 
 export type PostgresSslMode = 'disable' | 'require' | 'verify-full';
@@ -65,6 +85,8 @@ export interface PostgresSinkConfig {
   readonly schema: string;
   readonly checkpointSchema: string;
   readonly checkpointTable: string;
+  readonly writeMode: PostgresWriteMode;
+  readonly appendTableSuffix: string;
 }
 
 /**
@@ -132,6 +154,9 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     schema: text('schema', 'public'),
     checkpointSchema: text('checkpoint.schema', 'tributary'),
     checkpointTable: text('checkpoint.table', 'checkpoints'),
+    writeMode: writeMode(text('write-mode', 'upsert')),
+    appendTableSuffix:
+      values['append.table-suffix'] === undefined ? '_changelog' : String(values['append.table-suffix']),
   };
 }
 
@@ -139,6 +164,13 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
 export function describePostgresTarget(config: PostgresSinkConfig): string {
   const host = config.hostname.includes(':') ? `[${config.hostname}]` : config.hostname;
   return `${config.username}@${host}:${config.port}/${config.database}`;
+}
+
+function writeMode(value: string): PostgresWriteMode {
+  if (value === 'upsert' || value === 'merge' || value === 'append') return value;
+  throw new TributaryError('CONFIG_INVALID', `unknown write-mode ${JSON.stringify(value)} for the postgres sink`, {
+    hint: 'use upsert, merge or append',
+  });
 }
 
 function sslMode(value: string): PostgresSslMode {

@@ -3,13 +3,17 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
-import { PostgresChangeBuffer } from './postgres-change-buffer.js';
+import { PostgresAppendWriter } from './postgres-append-writer.js';
+import { PostgresChangelogTables } from './postgres-changelog-tables.js';
 import { PostgresCheckpointStore } from './postgres-checkpoint-store.js';
 import { displayName } from './postgres-ddl.js';
 import { classifyPostgresError, type PostgresErrorPhase } from './postgres-errors.js';
+import { PostgresMergeWriter } from './postgres-merge-writer.js';
+import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import { describePostgresTarget, postgresSinkConfig, type PostgresSinkConfig } from './postgres-sink-config.js';
+import { PostgresStagingTables } from './postgres-staging-tables.js';
 import { PostgresTargetTables } from './postgres-target-tables.js';
-import { PostgresWriter } from './postgres-writer.js';
+import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
 import type { Logger } from '../../runtime/logger.js';
 
 /** How long connecting (TCP, TLS, authentication) may take before it counts as unreachable. */
@@ -20,11 +24,24 @@ export interface PostgresSinkContext {
   readonly log: Logger;
 }
 
+/** What one connection works with; rebuilt with each new connection. */
+interface Session {
+  readonly client: pg.Client;
+  readonly tables: PostgresTargetTables;
+  readonly staging: PostgresStagingTables;
+  readonly checkpoints: PostgresCheckpointStore;
+  readonly writer: PostgresModeWriter;
+  /** Set in append mode: its last `_seq` is committed with each checkpoint. */
+  readonly append: PostgresAppendWriter | undefined;
+}
+
 /**
- * The PostgreSQL sink (`type: postgres`) in merge mode. Events are buffered and collapsed per primary key;
- * `commit` applies every table's net changes and upserts the checkpoint row in ONE transaction, so after a
- * crash `open` returns exactly the checkpoint whose effects are in the database. Schema changes run in the
- * same transaction, before the rows that follow them. One connection per sink.
+ * The PostgreSQL sink (`type: postgres`). One connection and one open transaction at a time: the first
+ * `write` after a commit begins it, each `write` applies (upsert), stages (merge) or appends (append) its batch
+ * inside it as the sink option `write-mode` says, and `commit` completes the data, upserts the checkpoint row
+ * and commits — so after a crash `open` returns exactly the checkpoint whose effects are in the database.
+ * Schema changes run in the same transaction, between the rows before and after them. Any error rolls the
+ * transaction back, and the sink then refuses work until it is re-opened (and the runtime replays).
  *
  * Throws CONFIG_INVALID at once for bad options; everything else surfaces from the methods.
  */
@@ -36,14 +53,16 @@ export function postgresSink(options: OptionValues, context: PostgresSinkContext
 }
 
 class PostgresSink implements Sink {
-  private client: pg.Client | undefined;
+  private session: Session | undefined;
   /** Clients whose connection failed or ended; per client, so a late 'end' of a closed one cannot taint its successor. */
   private readonly lost = new WeakSet<pg.Client>();
-  private tables: PostgresTargetTables | undefined;
-  private writer: PostgresWriter | undefined;
-  private checkpoints: PostgresCheckpointStore | undefined;
-  private readonly buffer = new PostgresChangeBuffer();
-  /** Set when a commit failed: its events are gone, so only a re-open (and replay) may follow. */
+  /** A transaction is open on the session's connection (begun by a write or commit, not yet ended). */
+  private inTransaction = false;
+  /** Events written since the last commit. */
+  private count = 0;
+  /** The batch being written (see {@link write}); undefined when none is. */
+  private inflight: Promise<void> | undefined;
+  /** Set when a write or commit failed: its transaction is gone, so only a re-open (and replay) may follow. */
   private failed = false;
   private readonly target: string;
 
@@ -55,7 +74,7 @@ class PostgresSink implements Sink {
   }
 
   async validate(): Promise<void> {
-    const client = await this.connect('validate');
+    const { client } = await this.connect('validate');
     try {
       await this.checkServer(client);
     } catch (error) {
@@ -64,91 +83,142 @@ class PostgresSink implements Sink {
   }
 
   async open(pipeline: string): Promise<Checkpoint | null> {
-    this.buffer.reset();
+    await this.settle().catch(() => undefined);
     this.failed = false;
+    this.count = 0;
+    const session = await this.connect('connect');
+    if (this.inTransaction) {
+      this.inTransaction = false;
+      await session.client.query('ROLLBACK').catch(() => undefined);
+      session.staging.forget();
+    }
     // Table facts are re-checked at each open (someone may have changed the sink meanwhile); staging tables
-    // are only lost with a rolled-back transaction or the connection, which reset them already.
-    this.tables?.forgetAll();
-    const client = await this.connect('connect');
-    const store = this.checkpoints!;
+    // are only lost with a rolled-back transaction or the connection, which forget them already.
+    session.tables.forgetAll();
+    session.writer.restart();
+    const store = session.checkpoints;
     try {
-      await this.tables!.ensureSchema(this.config.checkpointSchema);
-      await client.query(store.createSql());
-      return await store.load(pipeline);
+      await session.tables.ensureSchema(this.config.checkpointSchema);
+      await session.client.query(store.createSql());
+      if (session.append !== undefined) await store.ensureSequenceColumn();
+      const stored = await store.load(pipeline, session.append !== undefined);
+      session.append?.start(stored?.lastSeq ?? 0);
+      return stored?.checkpoint ?? null;
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(store.table));
     }
   }
 
-  write(events: readonly ChangeEvent[]): Promise<void> {
-    try {
-      this.assertUsable();
-      this.buffer.add(events);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+  /**
+   * Starts writing the batch inside the open transaction and returns without waiting for it, so that the
+   * source prepares the next batch while PostgreSQL works on this one; one batch is in flight at a time. Its
+   * error, if any, is thrown by the next `write` or `commit`.
+   */
+  async write(events: readonly ChangeEvent[]): Promise<void> {
+    await this.settle();
+    const session = this.usable('write');
+    if (events.length === 0) return;
+    this.count += events.length;
+    const work = this.writeNow(session, events);
+    work.catch(() => undefined); // observed by the next settle()
+    this.inflight = work;
   }
 
   pending(): number {
-    return this.buffer.pending();
+    return this.count;
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
-    this.assertUsable();
-    const client = this.client;
-    if (client === undefined || this.writer === undefined || this.checkpoints === undefined) {
-      throw new TributaryError('INTERNAL', 'postgres sink: commit() before open()');
-    }
-    const steps = this.buffer.drain();
+    await this.settle();
+    const session = this.usable('commit');
     try {
-      await client.query('BEGIN');
-      await this.writer.apply(steps);
-      await this.checkpoints.save(checkpoint);
-      await client.query('COMMIT');
+      await this.begin(session);
+      await session.writer.flush();
+      await session.checkpoints.save(checkpoint, session.append?.lastSeq);
+      await session.client.query('COMMIT');
+      this.inTransaction = false;
+      this.count = 0;
     } catch (error) {
-      this.failed = true;
-      const table = this.writer.currentTable;
-      this.writer.reset();
-      this.tables?.forgetAll();
-      if (!this.lost.has(client)) await client.query('ROLLBACK').catch(() => undefined);
-      throw this.classify(error, 'write', table);
+      throw await this.fail(session, error);
     }
   }
 
   /** Deletes the pipeline's checkpoint row; the sink tables keep their rows (a re-run upserts over them). */
   async reset(pipeline: string): Promise<void> {
     await this.open(pipeline);
+    const store = this.session!.checkpoints;
     try {
-      await this.checkpoints!.remove(pipeline);
+      await store.remove(pipeline);
     } catch (error) {
-      throw this.classify(error, 'checkpoint', displayName(this.checkpoints!.table));
+      throw this.classify(error, 'checkpoint', displayName(store.table));
     }
   }
 
   async close(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    this.tables = undefined;
-    this.writer = undefined;
-    this.checkpoints = undefined;
-    this.buffer.reset();
-    if (client !== undefined) await client.end().catch(() => undefined);
+    const session = this.session;
+    const work = this.inflight;
+    this.session = undefined;
+    this.inflight = undefined;
+    this.inTransaction = false;
+    this.count = 0;
+    // Ending the connection rolls back a transaction still open, and fails a batch still in flight.
+    if (session !== undefined) await session.client.end().catch(() => undefined);
+    await work?.catch(() => undefined);
   }
 
-  private assertUsable(): void {
+  /** The open session, if the sink may take work. */
+  private usable(method: string): Session {
     if (this.failed) {
       throw new TributaryError(
         'INTERNAL',
-        'postgres sink: a commit failed; close and re-open the sink to replay from the last checkpoint',
+        'postgres sink: a write or commit failed; close and re-open the sink to replay from the last checkpoint',
       );
+    }
+    if (this.session === undefined) throw new TributaryError('INTERNAL', `postgres sink: ${method}() before open()`);
+    return this.session;
+  }
+
+  private async writeNow(session: Session, events: readonly ChangeEvent[]): Promise<void> {
+    try {
+      await this.begin(session);
+      await session.writer.write(events);
+    } catch (error) {
+      throw await this.fail(session, error);
     }
   }
 
-  /** The sink's one connection, opened on first use with the session settings the writer relies on. */
-  private async connect(phase: PostgresErrorPhase): Promise<pg.Client> {
-    if (this.client !== undefined && !this.lost.has(this.client)) return this.client;
-    if (this.client !== undefined) await this.close();
+  /** Waits for the batch in flight; throws its error (the transaction is then rolled back already). */
+  private async settle(): Promise<void> {
+    const work = this.inflight;
+    this.inflight = undefined;
+    if (work !== undefined) await work;
+  }
+
+  private async begin(session: Session): Promise<void> {
+    if (this.inTransaction) return;
+    await session.client.query('BEGIN');
+    this.inTransaction = true;
+  }
+
+  /** Rolls back after an error and returns the error to throw; the sink refuses work until re-opened. */
+  private async fail(session: Session, error: unknown): Promise<TributaryError> {
+    this.failed = true;
+    const table = session.writer.currentTable;
+    session.writer.rollback();
+    session.staging.forget();
+    session.tables.forgetAll();
+    if (this.inTransaction && !this.lost.has(session.client)) {
+      await session.client.query('ROLLBACK').catch(() => undefined);
+    }
+    this.inTransaction = false;
+    this.count = 0;
+    return this.classify(error, 'write', table);
+  }
+
+  /** The sink's session, connected on first use with the session settings the writers rely on. */
+  private async connect(phase: PostgresErrorPhase): Promise<Session> {
+    if (this.session !== undefined && !this.lost.has(this.session.client)) return this.session;
+    if (this.session !== undefined) await this.close();
     const config = this.config;
     const client = new pg.Client({
       host: config.hostname,
@@ -170,23 +240,21 @@ class PostgresSink implements Sink {
     client.on('end', () => {
       this.lost.add(client);
     });
+    let serverVersion: number;
     try {
       await connectWithin(client, CONNECT_TIMEOUT_MS);
       await client.query(
         'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0',
       );
+      const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+      serverVersion = version.rows[0]?.v ?? 0;
     } catch (error) {
       await client.end().catch(() => undefined);
       throw this.classify(error, phase);
     }
-    this.client = client;
-    this.tables = new PostgresTargetTables(client, config.schema);
-    this.writer = new PostgresWriter(client, this.tables);
-    this.checkpoints = new PostgresCheckpointStore(client, {
-      schema: config.checkpointSchema,
-      table: config.checkpointTable,
-    });
-    return client;
+    this.session = newSession(client, config, serverVersion);
+    this.inTransaction = false;
+    return this.session;
   }
 
   /** Version, standby, and the privileges that creating the checkpoint table and sink tables needs. */
@@ -257,9 +325,41 @@ class PostgresSink implements Sink {
       username: this.config.username,
       database: this.config.database,
       password: this.config.password,
-      connectionLost: this.client !== undefined && this.lost.has(this.client),
+      connectionLost: this.session !== undefined && this.lost.has(this.session.client),
       ...(table === undefined ? {} : { table }),
     });
+  }
+}
+
+/** The tables, staging tables, checkpoint store and mode writer of a new connection. */
+function newSession(client: pg.Client, config: PostgresSinkConfig, serverVersion: number): Session {
+  const tables = new PostgresTargetTables(client, config.schema);
+  const staging = new PostgresStagingTables(client);
+  const checkpoints = new PostgresCheckpointStore(client, {
+    schema: config.checkpointSchema,
+    table: config.checkpointTable,
+  });
+  switch (config.writeMode) {
+    case 'upsert':
+      return {
+        client,
+        tables,
+        staging,
+        checkpoints,
+        writer: new PostgresUpsertWriter(client, tables, staging),
+        append: undefined,
+      };
+    case 'merge': {
+      const writer = new PostgresMergeWriter(client, tables, staging, serverVersion);
+      return { client, tables, staging, checkpoints, writer, append: undefined };
+    }
+    case 'append': {
+      const append = new PostgresAppendWriter(
+        client,
+        new PostgresChangelogTables(client, tables, config.appendTableSuffix),
+      );
+      return { client, tables, staging, checkpoints, writer: append, append };
+    }
   }
 }
 

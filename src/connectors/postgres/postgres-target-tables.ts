@@ -17,6 +17,7 @@ import {
   truncateTableSql,
   type PostgresTableName,
 } from './postgres-ddl.js';
+import { readCatalogTable, type CatalogTable } from './postgres-catalog.js';
 import { postgresType } from './postgres-types.js';
 
 /** A sink table as checked against one source schema: where it is and the PostgreSQL type of each column. */
@@ -27,34 +28,6 @@ export interface TargetTable {
   /** PostgreSQL type of each column of `schema`, in `schema.columns` order (the table's actual types). */
   readonly columnTypes: readonly string[];
 }
-
-interface CatalogColumn {
-  readonly name: string;
-  readonly type: string;
-  readonly notNull: boolean;
-  readonly hasDefault: boolean;
-}
-
-interface CatalogTable {
-  readonly relkind: string;
-  readonly columns: readonly CatalogColumn[];
-  readonly uniqueKeys: readonly (readonly string[])[];
-}
-
-const READ_TABLE_SQL = `
-SELECT c.relkind,
-  (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-                                     'notNull', a.attnotnull, 'hasDefault', a.atthasdef) ORDER BY a.attnum)
-     FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-  (SELECT json_agg(u.cols) FROM (
-     SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols
-       FROM pg_index i
-       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
-      GROUP BY i.indexrelid) u) AS unique_keys
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relname = $2`;
 
 /**
  * Creates, checks and evolves sink tables, and remembers what it found. Every statement runs on the sink's
@@ -225,7 +198,9 @@ export class PostgresTargetTables {
       }
     }
     const key = new Set(schema.primaryKey);
-    const keyed = current.uniqueKeys.some((cols) => cols.length === key.size && cols.every((c) => key.has(c)));
+    const keyed = current.uniqueIndexes.some(
+      ({ columns }) => columns.length === key.size && columns.every((c) => key.has(c)),
+    );
     if (!keyed) {
       throw new TributaryError(
         'SINK_SCHEMA_MISMATCH',
@@ -247,14 +222,7 @@ export class PostgresTargetTables {
   }
 
   private async read(name: PostgresTableName): Promise<CatalogTable | undefined> {
-    const result = await this.client.query<{
-      relkind: string;
-      columns: CatalogColumn[] | null;
-      unique_keys: string[][] | null;
-    }>(READ_TABLE_SQL, [name.schema, name.table]);
-    const row = result.rows[0];
-    if (row === undefined) return undefined;
-    return { relkind: row.relkind, columns: row.columns ?? [], uniqueKeys: row.unique_keys ?? [] };
+    return await readCatalogTable(this.client, name);
   }
 }
 

@@ -1,0 +1,63 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Row } from '../../core/data-type.js';
+import { TributaryError } from '../../core/errors.js';
+import type { TableSchema } from '../../core/table-schema.js';
+import { COPY_NULL, CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
+
+/** COPY data is handed to the socket in pieces of about this many characters: few writes, bounded memory. */
+const COPY_CHUNK_CHARS = 1 << 20;
+
+/**
+ * Runs `sql` (a `COPY … FROM STDIN` in text format) with `lines`, each ending in a newline. The lines are
+ * produced lazily and sent in ~1 MB pieces, so only one piece is in memory at a time.
+ */
+export async function copyLines(client: pg.Client, sql: string, lines: Iterable<string>): Promise<void> {
+  await pipeline(Readable.from(chunks(lines)), client.query(copyFrom(sql)));
+}
+
+function* chunks(lines: Iterable<string>): Generator<Buffer> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    parts.push(line);
+    size += line.length;
+    if (size >= COPY_CHUNK_CHARS) {
+      yield Buffer.from(parts.join(''), 'utf8');
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield Buffer.from(parts.join(''), 'utf8');
+}
+
+/**
+ * The COPY fields of `row` (tab-separated, no leading tab), all columns of `schema` or, with `only`, just
+ * those (the others NULL). A string with a NUL character fails with SINK_WRITE_FAILED naming the table
+ * (`where`, as messages show it) and the column.
+ */
+export function copyRowFields(row: Row, schema: TableSchema, where: string, only?: readonly number[]): string {
+  const width = schema.columns.length;
+  let fields = '';
+  let i = 0;
+  try {
+    for (; i < width; i++) {
+      if (i > 0) fields += '\t';
+      fields += only === undefined || only.includes(i) ? encodeCopyValue(row[i] ?? null) : COPY_NULL;
+    }
+  } catch (error) {
+    if (error instanceof CopyNulCharacterError) throw nulError(error, where, schema.columns[i]?.name ?? `#${i + 1}`);
+    throw error;
+  }
+  return fields;
+}
+
+/** SINK_WRITE_FAILED (not retryable) for a NUL character in `where`.`column`. */
+export function nulError(error: CopyNulCharacterError, where: string, column: string): TributaryError {
+  return new TributaryError('SINK_WRITE_FAILED', `${where}.${column}: ${error.message}`, {
+    hint: 'remove NUL characters at the source, or map the column to a binary type',
+    retryable: false,
+  });
+}

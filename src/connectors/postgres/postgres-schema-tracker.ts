@@ -1,0 +1,43 @@
+import type { SchemaChangeEvent } from '../../core/change-event.js';
+import { TributaryError } from '../../core/errors.js';
+import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+
+/**
+ * Each table's schema in force, from the schema events seen so far, so that a row can be read (its key found,
+ * its columns named). Kept across commits; forgotten when the sink is re-opened, since a re-opened stream
+ * starts with createTable events again.
+ */
+export class PostgresSchemaTracker {
+  private readonly schemas = new Map<string, TableSchema>();
+
+  /** Records the table's schema after `event` and returns the one before it (undefined for a new table). */
+  apply(event: SchemaChangeEvent): TableSchema | undefined {
+    const key = tableKey(event.table);
+    const previous = this.schemas.get(key);
+    if (event.change === 'dropTable') this.schemas.delete(key);
+    else this.schemas.set(key, event.schema);
+    if (event.change === 'renameTable' && tableKey(event.schema.id) !== key) {
+      this.schemas.delete(key);
+      this.schemas.set(tableKey(event.schema.id), event.schema);
+    }
+    return previous;
+  }
+
+  /** The schema rows of `table` follow now; INTERNAL if a row came before its table's createTable event. */
+  schemaOf(table: TableId): TableSchema {
+    const schema = this.schemas.get(tableKey(table));
+    if (schema === undefined) {
+      throw new TributaryError('INTERNAL', `rows of ${tableIdToString(table)} arrived before its createTable event`);
+    }
+    return schema;
+  }
+
+  clear(): void {
+    this.schemas.clear();
+  }
+}
+
+/** A Map key for a table id. */
+export function tableKey(id: TableId): string {
+  return `${id.namespace}\u0000${id.name}`;
+}
