@@ -470,7 +470,11 @@ pipeline:
       try {
         await this.settle();
         const before = await serverCpu(this.servers);
-        pipeline = this.startPipeline(name, this.yaml(name, 'bench.t', 'snapshot', chunkSize, stateDir, readers), database);
+        pipeline = this.startPipeline(
+          name,
+          this.yaml(name, 'bench.t', 'snapshot', chunkSize, stateDir, readers),
+          database,
+        );
         const done = await pipeline.done;
         const serverCpuSeconds = await serverCpuSince(this.servers, before);
         if (done.outcome !== 'finished') throw new Error(`run() resolved with outcome '${done.outcome}'`);
