@@ -137,31 +137,3 @@ export async function checkOffsetAvailable(conn: Connection, offset: BinlogOffse
     );
   }
 }
-
-/**
- * MariaDB has no server UUID, and two servers often share server_id 1. The saved position carries the GTID of
- * the last transaction before it; the server must place that same GTID at that binlog position
- * (BINLOG_GTID_POS), or the position belongs to another server's history.
- */
-export async function checkGtidAtPosition(
-  conn: Connection,
-  offset: BinlogOffset,
-  endpoint: MysqlEndpoint,
-): Promise<void> {
-  if (!offset.gtid) return;
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [offset.file, offset.pos]);
-  const state = rows[0]?.['pos'] == null ? '' : String(rows[0]['pos']);
-  const domain = offset.gtid.split('-')[0];
-  const here = state
-    .split(',')
-    .find((g) => g.trim().split('-')[0] === domain)
-    ?.trim();
-  if (here === offset.gtid) return;
-  throw new TributaryError(
-    'PIPELINE_STATE_MISMATCH',
-    `the saved position ${offset.file}:${offset.pos} follows transaction ${offset.gtid}, but on ${endpoint.host}:${endpoint.port} it follows ${here ?? (state || 'nothing')}: this is another server's history`,
-    {
-      hint: 'point the pipeline at the server it was reading, or run with --reset to start over with a new snapshot',
-    },
-  );
-}

@@ -28,7 +28,6 @@ import {
 import {
   checkBinlogSettings,
   checkKeys,
-  checkGtidAtPosition,
   checkOffsetAvailable,
   checkReplicationPrivileges,
   checkSelectPrivilege,
@@ -159,7 +158,6 @@ class MysqlSource implements Source {
         }
         start = resume.binlog;
         await checkOffsetAvailable(conn, start);
-        if (this.server.flavor === 'mariadb') await checkGtidAtPosition(conn, start, this.endpoint);
         this.snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
