@@ -11,7 +11,6 @@ import {
   type SourceDescription,
   type SourcePosition,
   type SourceProgress,
-  type TableId,
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -625,5 +624,3 @@ function defaultServerId(name: string, serverOwnId: number): number {
   const id = 5400 + (hash % 100_000);
   return id === serverOwnId ? id + 1 : id;
 }
-
-export type { TableId };
