@@ -2,7 +2,9 @@
 # The long crash loop of issue 4: `tributary run` is killed with SIGKILL many times (default 100) at random
 # moments — during the snapshot, while streaming, right after a checkpoint, inside a sink commit, at start-up —
 # while a writer changes the source; at the end the target must equal the source row for row and by checksum,
-# and the sink must never have applied an older image of a row after a newer one.
+# and the sink must never have applied an older image of a row after a newer one. The loop runs twice: in upsert
+# mode, and in append mode, where the changelog must hold each snapshot row and each source change (counted by
+# triggers on the source) exactly once and fold back into the source table.
 #
 #   scripts/crash-loop.sh                 # 100 kills, a random seed (printed)
 #   scripts/crash-loop.sh 250             # 250 kills

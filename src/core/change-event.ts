@@ -46,7 +46,8 @@ export type SchemaChangeType =
 /**
  * A table's schema appeared or changed. Every table's first event in a stream is a `createTable`, so a
  * stage downstream always knows how to read the rows that follow. `schema` is the complete schema after
- * the change; stages that only need the new shape can ignore `change`.
+ * the change; stages that only need the new shape can ignore `change`. For `renameTable`, `table` is the
+ * old name and `schema.id` the new one; for `truncateTable` and `dropTable`, `schema` is the table's last schema.
  */
 export interface SchemaChangeEvent {
   readonly kind: 'schema';
@@ -55,7 +56,18 @@ export interface SchemaChangeEvent {
   readonly schema: TableSchema;
   /** The DDL statement that caused the change, when there was one. */
   readonly ddl?: string;
+  /**
+   * Columns renamed by this change, old name → new name, so that a stage downstream renames rather than
+   * dropping one column and adding another (set with `renameColumn`, and with any change that renames).
+   */
+  readonly renamedColumns?: readonly ColumnRename[];
   readonly source: SourceInfo;
+}
+
+/** One column rename inside a {@link SchemaChangeEvent}. */
+export interface ColumnRename {
+  readonly from: string;
+  readonly to: string;
 }
 
 /** Everything that flows from a source through the transforms into a sink. */

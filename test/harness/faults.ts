@@ -108,6 +108,8 @@ export interface FaultPipelineOptions {
   readonly sourceYaml?: string;
   /** Consecutive failed attempts before giving up; default: retry forever, as the CLI does. */
   readonly maxRetries?: number;
+  /** Extra lines inside `sink:`, each indented by two spaces. */
+  readonly sinkYaml?: string;
 }
 
 /** The pipeline file a user would write for this source and sink; credentials come from the environment. */
@@ -128,6 +130,7 @@ ${options.sourceYaml ?? ''}
 sink:
   type: postgres
   url: \${FAULT_SINK_URL}
+${options.sinkYaml ?? ''}
 pipeline:
   name: ${options.name}
   checkpoint.interval: ${options.checkpointInterval ?? '300ms'}
@@ -231,7 +234,8 @@ export async function mysqlConnect(url: string): Promise<Connection> {
   return await createConnection({ uri: url, multipleStatements: true });
 }
 
-const SOURCE_ITEMS_SQL = (table: string) =>
+/** The rows of an items table on MariaDB as text, in id order (what the target must hold). */
+export const SOURCE_ITEMS_SQL = (table: string) =>
   `SELECT CAST(id AS CHAR), CAST(grp AS CHAR), val, CAST(amount AS CHAR), CAST(rev AS CHAR), ` +
   `DATE_FORMAT(updated, '%Y-%m-%d %H:%i:%s.%f') FROM ${table} ORDER BY id`;
 const TARGET_ITEMS_SQL = (table: string) =>
