@@ -182,18 +182,15 @@ describe('server identity changed: a checkpoint of MariaDB A resumed against ano
     }
   });
 
-  // Not detected yet: see the twin case below; a check of BINLOG_GTID_POS at the saved position was tried and
-  // gave false alarms on resume, so it is not in place.
-  it.skip('the same server_id (1), A position inside an event on C: PIPELINE_STATE_MISMATCH, nothing written', async () => {
+  // The same server_id: the fingerprint of the events before the saved position (their CRC32s) tells them apart.
+  it('the same server_id (1), A position inside an event on C: PIPELINE_STATE_MISMATCH, nothing written', async () => {
     const { exit, output } = await runAgainst(servers.c!);
     expect(exit, output).toBe(1);
     expect(output).toMatch(/\[PIPELINE_STATE_MISMATCH\]/);
   });
 
-  // Not detected yet: B repeats A's transactions (same GTIDs, same event sizes) up to the saved position, so
-  // neither server_id nor BINLOG_GTID_POS tells them apart. Needs a fingerprint of the events before the
-  // position (their CRC32s) saved with each checkpoint — see docs/connectors/mysql.md, "Not supported yet".
-  it.skip('the same server_id (1), A position an event boundary on B: PIPELINE_STATE_MISMATCH, nothing written', async () => {
+  // B repeats A's transactions (same GTIDs, same event sizes) up to the saved position: only the bytes differ.
+  it('the same server_id (1), A position an event boundary on B: PIPELINE_STATE_MISMATCH, nothing written', async () => {
     const { exit, output } = await runAgainst(servers.b!);
     expect(exit, output).toBe(1);
     expect(output).toMatch(/\[PIPELINE_STATE_MISMATCH\]/);

@@ -2,6 +2,7 @@ import type { Logger } from '../../runtime/logger.js';
 import type { BinlogEvent } from './protocol/binlog-event.js';
 import { openBinlogStream, type BinlogStream } from './protocol/binlog-client.js';
 import type { ColumnInfo } from './protocol/canonical-types.js';
+import { FingerprintRing, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import type { LogPoint } from './mysql-log-point.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
@@ -22,6 +23,8 @@ export interface BinlogReaderOptions {
   readonly config: MysqlSourceConfig;
   readonly serverId: number;
   readonly start: LogPoint;
+  /** The fingerprint of `start` (the events before it), when the position carried one. */
+  readonly fingerprint?: BinlogFingerprint | undefined;
   /** The captured table of that name, or undefined when the table is not captured. */
   readonly tableFor: (database: string, table: string) => MysqlTable | undefined;
   readonly log: Logger;
@@ -49,7 +52,7 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
       return info;
     },
   });
-  return new StepReader(stream, options.start);
+  return new StepReader(stream, options.start, options.fingerprint);
 }
 
 /** Column types and charsets as the row decoder needs them (the same array while the schema is unchanged). */
@@ -69,13 +72,16 @@ class StepReader implements MysqlBinlogReader {
   private readonly iterator: AsyncIterator<BinlogEvent[]>;
   private file: string;
   private inTxn = false;
+  private readonly ring: FingerprintRing;
 
   constructor(
     private readonly stream: BinlogStream,
     start: LogPoint,
+    fingerprint: BinlogFingerprint | undefined,
   ) {
     this.iterator = stream[Symbol.asyncIterator]();
     this.file = start.file;
+    this.ring = new FingerprintRing(fingerprint);
   }
 
   async next(): Promise<{ steps: BinlogStep[]; caughtUp: boolean } | null> {
@@ -95,35 +101,46 @@ class StepReader implements MysqlBinlogReader {
     const end = (): LogPoint => ({ file: this.file, pos: header.logPos });
     const start = (): LogPoint => ({ file: this.file, pos: header.logPos - header.eventSize });
     const tsMs = header.timestamp * 1000;
+    // The events before a transaction's start; then this event joins the fingerprint.
+    const before = event.kind === 'gtid' || event.kind === 'query' ? this.ring.current() : undefined;
+    if (event.kind === 'rotate') this.ring.reset();
+    else this.ring.add(header);
     switch (event.kind) {
       case 'rotate':
         this.file = event.nextFile;
-        steps.push({ kind: 'advance', end: { file: event.nextFile, pos: event.nextPos } });
+        steps.push({ kind: 'advance', end: { file: event.nextFile, pos: event.nextPos }, fingerprint: undefined });
         return;
       case 'gtid':
         this.inTxn = true;
-        steps.push({ kind: 'begin', start: start(), gtid: event.gtid });
+        steps.push({ kind: 'begin', start: start(), gtid: event.gtid, fingerprint: before });
         return;
       case 'query': {
         const sql = event.sql.trim();
         const word = firstWord(sql);
         if (word === 'BEGIN' || /^XA\s+START/i.test(sql)) {
-          if (!this.inTxn) steps.push({ kind: 'begin', start: start(), gtid: undefined });
+          if (!this.inTxn) steps.push({ kind: 'begin', start: start(), gtid: undefined, fingerprint: before });
           this.inTxn = true;
         } else if (word === 'COMMIT' || word === 'ROLLBACK') {
           this.inTxn = false;
-          steps.push({ kind: 'commit', end: end() });
+          steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current() });
         } else if (isSavepointOrNoise(word)) {
           return;
         } else {
           this.inTxn = false; // DDL commits implicitly
-          steps.push({ kind: 'ddl', database: event.database, sql, end: end(), tsMs });
+          steps.push({
+            kind: 'ddl',
+            database: event.database,
+            sql,
+            end: end(),
+            tsMs,
+            fingerprint: this.ring.current(),
+          });
         }
         return;
       }
       case 'xid':
         this.inTxn = false;
-        steps.push({ kind: 'commit', end: end() });
+        steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current() });
         return;
       case 'rows':
         steps.push({
@@ -141,7 +158,7 @@ class StepReader implements MysqlBinlogReader {
       default:
         // Artificial events (fake rotate/format description at the start of a dump) carry no position.
         if (header.logPos > 0 && (header.flags & LOG_EVENT_ARTIFICIAL) === 0) {
-          steps.push({ kind: 'advance', end: end() });
+          steps.push({ kind: 'advance', end: end(), ...(this.inTxn ? {} : { fingerprint: this.ring.current() }) });
         }
     }
   }

@@ -1,4 +1,5 @@
 import type { Row } from '../../core/index.js';
+import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { LogPoint } from './mysql-log-point.js';
 
 /**
@@ -8,7 +9,13 @@ import type { LogPoint } from './mysql-log-point.js';
  */
 export type BinlogStep =
   /** A transaction starts at `start` (its GTID event, or BEGIN). */
-  | { readonly kind: 'begin'; readonly start: LogPoint; readonly gtid: string | undefined }
+  | {
+      readonly kind: 'begin';
+      readonly start: LogPoint;
+      readonly gtid: string | undefined;
+      /** The events just before `start` (see BinlogFingerprint). */
+      readonly fingerprint: BinlogFingerprint | undefined;
+    }
   /**
    * Row changes of one captured table. For updates `rows` alternates before and after images:
    * [before0, after0, before1, after1, …].
@@ -22,7 +29,7 @@ export type BinlogStep =
       readonly tsMs: number;
     }
   /** The transaction in progress committed; `end` is a safe resume point. */
-  | { readonly kind: 'commit'; readonly end: LogPoint }
+  | { readonly kind: 'commit'; readonly end: LogPoint; readonly fingerprint: BinlogFingerprint | undefined }
   /** A statement outside row events (DDL) in `database`; `end` is after it (DDL commits implicitly). */
   | {
       readonly kind: 'ddl';
@@ -30,8 +37,9 @@ export type BinlogStep =
       readonly sql: string;
       readonly end: LogPoint;
       readonly tsMs: number;
+      readonly fingerprint: BinlogFingerprint | undefined;
     }
-  /** Any other event: only the position moved (`end`). */
-  | { readonly kind: 'advance'; readonly end: LogPoint }
+  /** Any other event: only the position moved (`end`); `fingerprint` is set outside transactions. */
+  | { readonly kind: 'advance'; readonly end: LogPoint; readonly fingerprint?: BinlogFingerprint | undefined }
   /** A heartbeat: the server has nothing more to send right now. */
   | { readonly kind: 'idle' };

@@ -1,4 +1,5 @@
 import type { SourcePosition, Value } from '../../core/index.js';
+import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 
 /**
  * A resumable binlog position. `file`/`pos` point at an event boundary: the start of the transaction that
@@ -12,6 +13,8 @@ export interface BinlogOffset {
   readonly skipRows: number;
   /** The last GTID seen (MariaDB `domain-server-seq` or MySQL `uuid:n`), for humans and later GTID resume. */
   readonly gtid?: string;
+  /** The events just before `pos`, read again on resume to prove it is the same binlog (see BinlogFingerprint). */
+  readonly fingerprint?: BinlogFingerprint;
 }
 
 /** A chunk as the checkpoint records it: keys in (`lo`, `hi`], null meaning the table's start / end. */

@@ -14,6 +14,7 @@ import {
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
+import { verifyFingerprint, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
 import { mysqlError, type MysqlEndpoint } from './mysql-errors.js';
@@ -77,6 +78,9 @@ class MysqlSource implements Source {
   // Resume position of what has been emitted.
   private lastEnd: LogPoint = { file: '', pos: 4 };
   private txnStart: LogPoint | undefined;
+  /** The fingerprints of `lastEnd` and `txnStart`: the events before them, checked on resume. */
+  private lastEndPrint: BinlogFingerprint | undefined;
+  private txnStartPrint: BinlogFingerprint | undefined;
   private rowsInTxn = 0;
   private skipRows = 0;
   /** GTID of the last committed transaction: the one `lastEnd` / `txnStart` follow. */
@@ -157,6 +161,9 @@ class MysqlSource implements Source {
         }
         start = resume.binlog;
         await checkOffsetAvailable(conn, start);
+        if (start.fingerprint && this.config.startupMode !== 'snapshot') {
+          await verifyFingerprint(this.config, this.binlogServerId(), start, start.fingerprint);
+        }
         this.snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
@@ -177,6 +184,7 @@ class MysqlSource implements Source {
         this.context.log.info(`starting at ${formatBinlogOffset(start)} (${this.config.startupMode})`);
       }
       this.lastEnd = this.readerPos = { file: start.file, pos: start.pos };
+      this.lastEndPrint = start.fingerprint;
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
       this.snapshotTablesTotal = this.snapshot?.tables.length ?? 0;
@@ -184,8 +192,9 @@ class MysqlSource implements Source {
       if (this.config.startupMode !== 'snapshot') {
         this.reader = await openMysqlBinlogReader({
           config: this.config,
-          serverId: this.config.serverId ?? defaultServerId(this.context.pipelineName, this.server.serverId),
+          serverId: this.binlogServerId(),
           start: { file: start.file, pos: start.pos },
+          fingerprint: start.fingerprint,
           tableFor: (db, table) => this.tables.get(`${db}.${table}`),
           log: this.context.log,
         });
@@ -363,6 +372,7 @@ class MysqlSource implements Source {
     switch (step.kind) {
       case 'begin':
         this.txnStart = step.start;
+        this.txnStartPrint = step.fingerprint;
         this.rowsInTxn = 0;
         this.txnGtid = step.gtid;
         this.readerPos = step.start;
@@ -374,6 +384,7 @@ class MysqlSource implements Source {
         return;
       case 'commit':
         this.readerPos = this.lastEnd = step.end;
+        this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
         this.txnStart = undefined;
         this.rowsInTxn = 0;
@@ -381,6 +392,7 @@ class MysqlSource implements Source {
         return;
       case 'ddl':
         this.readerPos = this.lastEnd = step.end;
+        this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
@@ -388,7 +400,10 @@ class MysqlSource implements Source {
         return;
       case 'advance':
         this.readerPos = step.end;
-        if (!this.txnStart) this.lastEnd = step.end;
+        if (!this.txnStart) {
+          this.lastEnd = step.end;
+          this.lastEndPrint = step.fingerprint;
+        }
         return;
       case 'idle':
         this.lastEventTsMs = 0;
@@ -478,6 +493,11 @@ class MysqlSource implements Source {
     }
   }
 
+  /** The replica server id the binlog connections use. */
+  private binlogServerId(): number {
+    return this.config.serverId ?? defaultServerId(this.context.pipelineName, this.server?.serverId ?? 0);
+  }
+
   private position(): MysqlPosition {
     const inTxn = this.txnStart !== undefined;
     const at = inTxn ? this.txnStart! : this.lastEnd;
@@ -488,6 +508,9 @@ class MysqlSource implements Source {
         pos: at.pos,
         skipRows: inTxn ? this.rowsInTxn : 0,
         ...(this.gtid ? { gtid: this.gtid } : {}),
+        ...((inTxn ? this.txnStartPrint : this.lastEndPrint)
+          ? { fingerprint: inTxn ? this.txnStartPrint : this.lastEndPrint }
+          : {}),
       },
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
       capturedTables: [...this.tables.keys()].sort(),

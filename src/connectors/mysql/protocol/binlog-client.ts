@@ -3,7 +3,7 @@ import { createConnection, type Connection, type ConnectionOptions, type RowData
 import { TributaryError } from '../../../core/errors.js';
 import { EventType } from './binlog-constants.js';
 import type { BinlogEvent } from './binlog-event.js';
-import { createDecoderContext, decodeEvent, type DecoderContext } from './binlog-event-decoder.js';
+import { createDecoderContext, decodeEvent, decodeEventHeader, type DecoderContext } from './binlog-event-decoder.js';
 import {
   BinlogStreamError,
   binlogProtocolError,
@@ -41,6 +41,11 @@ export interface BinlogStreamOptions {
   readonly stopAtEnd?: boolean;
   /** Check every event's CRC32 (default false). */
   readonly verifyChecksum?: boolean;
+  /**
+   * Decode headers only: every event comes as an `other` event (default false). For reading a stretch of the
+   * binlog that may start inside a transaction, where rows events lack their table maps.
+   */
+  readonly headersOnly?: boolean;
   /** Register with COM_REGISTER_SLAVE before dumping (default true). */
   readonly registerReplica?: boolean;
   /** Backpressure: the socket pauses above this many undelivered events (default 10 000) … */
@@ -184,6 +189,7 @@ class BinlogStreamImpl implements BinlogStream {
   private readonly maxQueuedBytes: number;
   private readonly maxBatchEvents: number;
   private readonly maxBatchBytes: number;
+  private readonly headersOnly: boolean;
 
   constructor(
     private readonly connection: Connection,
@@ -198,6 +204,7 @@ class BinlogStreamImpl implements BinlogStream {
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes;
     this.maxBatchEvents = options.maxBatchEvents ?? DEFAULTS.maxBatchEvents;
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULTS.maxBatchBytes;
+    this.headersOnly = options.headersOnly ?? false;
     this.ctx = createDecoderContext({
       checksum,
       verifyChecksum: options.verifyChecksum ?? false,
@@ -326,7 +333,12 @@ class BinlogStreamImpl implements BinlogStream {
       this.queuedBytes -= raw.length;
       let event: BinlogEvent;
       try {
-        event = decodeEvent(raw, this.ctx);
+        if (this.headersOnly) {
+          const header = decodeEventHeader(raw, this.ctx);
+          event = { kind: 'other', header, type: header.type };
+        } else {
+          event = decodeEvent(raw, this.ctx);
+        }
       } catch (error) {
         const failure = error instanceof BinlogStreamError ? error : classifyDecodeError(error);
         this.fail(failure);

@@ -48,6 +48,20 @@ export function createDecoderContext(options: DecoderContextOptions = {}): Decod
  * SOURCE_UNSUPPORTED_TYPE for what this reader cannot decode.
  */
 export function decodeEvent(buf: Buffer, ctx: DecoderContext): BinlogEvent {
+  const header = decodeEventHeader(buf, ctx);
+  try {
+    return decodeBody(header, buf, ctx);
+  } catch (error) {
+    if (error instanceof TributaryError) throw error;
+    throw binlogProtocolError(
+      `cannot decode binlog event type ${header.type} ending at ${header.logPos}: ${(error as Error).message}`,
+      error,
+    );
+  }
+}
+
+/** The common header of an event (and its CRC32 trailer, when events carry one); SOURCE_PROTOCOL if malformed. */
+export function decodeEventHeader(buf: Buffer, ctx: DecoderContext): BinlogEventHeader {
   if (buf.length < EVENT_HEADER_LENGTH) {
     throw binlogProtocolError(`binlog event of ${buf.length} bytes is shorter than its header`);
   }
@@ -58,19 +72,13 @@ export function decodeEvent(buf: Buffer, ctx: DecoderContext): BinlogEvent {
     eventSize: buf.readUInt32LE(9),
     logPos: buf.readUInt32LE(13),
     flags: buf.readUInt16LE(17),
+    checksum:
+      ctx.checksum === 'crc32' && buf.length >= EVENT_HEADER_LENGTH + 4 ? buf.readUInt32LE(buf.length - 4) : undefined,
   };
   if (header.eventSize !== buf.length) {
     throw binlogProtocolError(`binlog event type ${header.type} says ${header.eventSize} bytes but has ${buf.length}`);
   }
-  try {
-    return decodeBody(header, buf, ctx);
-  } catch (error) {
-    if (error instanceof TributaryError) throw error;
-    throw binlogProtocolError(
-      `cannot decode binlog event type ${header.type} ending at ${header.logPos}: ${(error as Error).message}`,
-      error,
-    );
-  }
+  return header;
 }
 
 function decodeBody(header: BinlogEventHeader, buf: Buffer, ctx: DecoderContext): BinlogEvent {

@@ -12,6 +12,8 @@ export interface BinlogEventHeader {
   /** Position just after this event in its binlog file; 0 for artificial events (fake rotate, some FDEs). */
   readonly logPos: number;
   readonly flags: number;
+  /** The event's CRC32 trailer, when the server writes checksums (`binlog_checksum=CRC32`). */
+  readonly checksum?: number;
 }
 
 interface EventBase {
