@@ -7,6 +7,9 @@ import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipe
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
 import { TransformOperator } from '../transform/transform-operator.js';
+import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
+import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
+import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
 import { unmatchedRoutes, unmatchedSelectors } from '../transform/route.js';
 
 export interface ComposeOptions {
@@ -69,7 +72,18 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     });
   const createSink = async () =>
     (await sinkEntry.load())(def.sink.options, { log: log.child('sink'), pipelineName: name });
-  const createOperators = (): Operator[] => [new TransformOperator({ transforms: def.transforms, routes: def.routes })];
+  const sinkText = (key: string) => (typeof def.sink.options[key] === 'string' ? def.sink.options[key] : undefined);
+  const accepted = acceptedSchemaChanges(sinkText('include.schema.changes'), sinkText('exclude.schema.changes'));
+  // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
+  const createOperators = (): Operator[] => [
+    evolvingTransform(
+      new TransformOperator({ transforms: def.transforms, routes: def.routes }),
+      schemaEvolutionOperator({
+        ...(def.pipeline.schemaChangeBehavior === undefined ? {} : { behavior: def.pipeline.schemaChangeBehavior }),
+        accepted,
+      }),
+    ),
+  ];
 
   return {
     def,
@@ -94,7 +108,8 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             (route) => `route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`,
           ),
         ];
-        // Building the output schemas proves the transforms fit the tables (key columns exist …).
+        // Building the output schemas proves the transforms fit the tables (key columns exist …) and that
+        // shards routed to one sink table can be merged (compatible types, one primary key).
         const operator = createOperators()[0]!;
         operator.process(
           description.tables.map((schema) => ({

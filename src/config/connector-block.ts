@@ -3,6 +3,7 @@ import type { ConfigReader, Entry } from './config-reader.js';
 import { didYouMean } from './did-you-mean.js';
 import type { ConnectorDef } from './pipeline-def.js';
 import { readOptions } from './read-options.js';
+import { schemaChangeListEntry, SINK_SCHEMA_CHANGE_OPTIONS } from './sink-schema-change-options.js';
 
 export type ConnectorRole = 'source' | 'sink';
 
@@ -59,10 +60,15 @@ export function readConnector(
     for (const entry of optionEntries) reader.scalar(entry);
     return undefined;
   }
-  const options = readOptions(reader, optionEntries, specs, {
-    path: role,
-    at: block.keyNode,
-    owner: `the ${type} ${role}`,
-  });
+  const options = readOptions(
+    reader,
+    role === 'sink' ? optionEntries.map(schemaChangeListEntry) : optionEntries,
+    role === 'sink' ? [...specs, ...SINK_SCHEMA_CHANGE_OPTIONS] : specs,
+    {
+      path: role,
+      at: block.keyNode,
+      owner: `the ${type} ${role}`,
+    },
+  );
   return { type, ...(name === undefined ? {} : { name }), options };
 }

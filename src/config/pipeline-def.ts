@@ -1,6 +1,7 @@
 import type { OptionValues } from '../core/option-spec.js';
 import type { Projection } from '../transform/projection.js';
 import type { RouteRule, TransformRule } from '../transform/rules.js';
+import type { SchemaChangeBehavior } from '../transform/schema-evolution/schema-change-behavior.js';
 import type { TableSelector } from './table-selector.js';
 
 /**
@@ -51,9 +52,11 @@ export interface RouteDef extends RouteRule {
   readonly description?: string;
 }
 
-/** Flink CDC's `schema.change.behavior` values. */
-export const SCHEMA_CHANGE_BEHAVIORS = ['evolve', 'try_evolve', 'lenient', 'ignore', 'exception'] as const;
-export type SchemaChangeBehavior = (typeof SCHEMA_CHANGE_BEHAVIORS)[number];
+/** Flink CDC's `schema.change.behavior` values (applied by the schema-evolution stage of src/transform). */
+export {
+  SCHEMA_CHANGE_BEHAVIORS,
+  type SchemaChangeBehavior,
+} from '../transform/schema-evolution/schema-change-behavior.js';
 
 export interface PipelineOptions {
   /** Identifies the pipeline's checkpoints and state; defaults to the file's base name. */
@@ -62,6 +65,6 @@ export interface PipelineOptions {
   /** As written (relative paths are relative to the working directory); default `./.tributary/<name>`. */
   readonly stateDir: string;
   readonly parallelism: number;
-  /** Set only when the file says; the runtime's default applies otherwise. */
+  /** Set only when the file says; `lenient` (as in Flink CDC 3) applies otherwise. */
   readonly schemaChangeBehavior?: SchemaChangeBehavior;
 }

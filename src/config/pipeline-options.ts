@@ -1,4 +1,5 @@
 import type { OptionSpec } from '../core/option-spec.js';
+import { DEFAULT_SCHEMA_CHANGE_BEHAVIOR } from '../transform/schema-evolution/schema-change-behavior.js';
 import { SCHEMA_CHANGE_BEHAVIORS, type PipelineOptions, type SchemaChangeBehavior } from './pipeline-def.js';
 
 /** Pipeline names become directory and checkpoint-row names: keep them to a safe alphabet. */
@@ -30,7 +31,9 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       type: 'enum',
       values: SCHEMA_CHANGE_BEHAVIORS,
       description:
-        'What to do with source DDL: `evolve`, `try_evolve`, `lenient` (only widening changes), `ignore`, `exception`. Default: the runtime’s.',
+        'What a source schema change does to the sink table: `evolve` (applied as is), `try_evolve` (applied when the sink can), ' +
+        '`lenient` (columns added and widened, never dropped; no truncate or drop), `ignore` (the sink table keeps its first schema), ' +
+        `\`exception\` (the pipeline stops). Default: \`${DEFAULT_SCHEMA_CHANGE_BEHAVIOR}\`, as in Flink CDC 3; see docs/04-schema-evolution.md.`,
     },
   ];
 }

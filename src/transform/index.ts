@@ -7,3 +7,4 @@ export * from './route.js';
 export type * from './rules.js';
 export * from './table-plan.js';
 export * from './transform-operator.js';
+export * from './schema-evolution/index.js';

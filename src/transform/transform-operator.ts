@@ -18,7 +18,7 @@ const TABLE_LEVEL: ReadonlySet<SchemaChangeType> = new Set(['createTable', 'drop
  * that table, so that a data event costs a map lookup and one array copy (none when rows pass unchanged).
  *
  * Several source tables routed to one sink table (sharded merge) each emit their own `createTable` for the
- * same output table: the sink creates the table if it is missing. A schema change of the source that does
+ * same output table; the schema-evolution stage after it (`schema-evolution/`) merges them into one union schema. A schema change of the source that does
  * not change the output (a column the projection leaves out) emits nothing; one that does, under a
  * projection, is emitted as `refreshTable` with the complete new output schema.
  */
@@ -52,17 +52,22 @@ export class TransformOperator implements Operator {
     });
   }
 
-  /** Events in, events out, in the same order. Throws TributaryError CONFIG_INVALID when a rule cannot apply. */
-  process(events: readonly ChangeEvent[]): ChangeEvent[] {
-    if (this.noop) return events.slice();
+  /**
+   * Events in, events out, in the same order. Throws TributaryError CONFIG_INVALID when a rule cannot apply.
+   * When `origins` is given, the source event of each event returned is appended to it (same index), so a
+   * stage downstream can tell which source table a routed event comes from.
+   */
+  process(events: readonly ChangeEvent[], origins?: ChangeEvent[]): ChangeEvent[] {
+    if (this.noop) {
+      if (origins !== undefined) for (const event of events) origins.push(event);
+      return events.slice();
+    }
     const out: ChangeEvent[] = [];
     for (const event of events) {
-      if (event.kind === 'data') {
-        out.push(this.data(event));
-      } else {
-        const emitted = this.schema(event);
-        if (emitted !== undefined) out.push(emitted);
-      }
+      const emitted = event.kind === 'data' ? this.data(event) : this.schema(event);
+      if (emitted === undefined) continue;
+      out.push(emitted);
+      origins?.push(event);
     }
     return out;
   }
@@ -76,8 +81,9 @@ export class TransformOperator implements Operator {
     const key = keyOf(event.table);
     const previous = this.plans.get(key);
     const plan = planTable(event.schema, this.rules);
-    if (event.change === 'dropTable') this.plans.delete(key);
-    else this.plans.set(key, plan);
+    if (event.change === 'dropTable' || event.change === 'renameTable') this.plans.delete(key);
+    // After a rename the rows come under the new name (`schema.id`).
+    if (event.change !== 'dropTable') this.plans.set(keyOf(event.schema.id), plan);
     if (plan.rowsUnchanged && sameTable(plan.output.id, event.table) && sameSchema(plan.output, event.schema)) {
       return event;
     }
