@@ -4,268 +4,43 @@ import { PostgresMergeWriter } from '../src/connectors/postgres/postgres-merge-w
 import { postgresSink } from '../src/connectors/postgres/postgres-sink.js';
 import { PostgresStagingTables } from '../src/connectors/postgres/postgres-staging-tables.js';
 import { PostgresTargetTables } from '../src/connectors/postgres/postgres-target-tables.js';
-import {
-  dataChange,
-  type ChangeEvent,
-  type ChangeOp,
-  type SchemaChangeEvent,
-  type SourceInfo,
-} from '../src/core/change-event.js';
+import { dataChange, type ChangeOp, type SourceInfo } from '../src/core/change-event.js';
 import type { Row } from '../src/core/data-type.js';
-import { TributaryError } from '../src/core/errors.js';
 import type { OptionValues } from '../src/core/option-spec.js';
 import type { Checkpoint, Sink } from '../src/core/sink.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { createLogger } from '../src/runtime/logger.js';
+import { canonicalText, normalizeText } from './harness/canonical-text.js';
 import { freshPostgresDatabase, postgresUrl, uniqueName, type FreshPostgresDatabase } from './harness/databases.js';
+import { readPostgresTable } from './harness/postgres-table-text.js';
+import {
+  allTypes,
+  allTypesEmpty,
+  allTypesFull,
+  allTypesSpecial,
+  caught,
+  checkpoint,
+  del,
+  ins,
+  schemaEvent,
+  snapshotSource,
+  student,
+  studentChanges,
+  studentLoad,
+  upd,
+  writeAndCommit,
+} from './harness/sink-events.js';
 
-const source = { tsMs: 0 };
 const logLines: string[] = [];
 const log = createLogger({ write: (line) => logLines.push(line), timestamps: false });
+const createTable = schemaEvent;
+const source = snapshotSource;
 
-const createTable = (schema: TableSchema, change: SchemaChangeEvent['change'] = 'createTable'): SchemaChangeEvent => ({
-  kind: 'schema',
-  table: schema.id,
-  change,
-  schema,
-  source,
-});
-const ins = (schema: TableSchema, row: Row): ChangeEvent => dataChange(schema.id, 'insert', null, row, source);
-const upd = (schema: TableSchema, before: Row, after: Row): ChangeEvent =>
-  dataChange(schema.id, 'update', before, after, source);
-const del = (schema: TableSchema, before: Row): ChangeEvent => dataChange(schema.id, 'delete', before, null, source);
-
-let checkpointId = 0;
-const checkpoint = (pipeline: string, position: Record<string, unknown>): Checkpoint => ({
-  pipeline,
-  id: ++checkpointId,
-  position,
-  committedAt: new Date().toISOString(),
-});
 /** What `open` returns for a committed checkpoint (the time as PostgreSQL gives it back). */
 const stored = (committed: Checkpoint): Checkpoint => ({
   ...committed,
   committedAt: new Date(committed.committedAt).toISOString(),
 });
-
-async function caught(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(TributaryError);
-    return error as TributaryError;
-  }
-  throw new Error('expected a TributaryError');
-}
-
-/** Write, then commit: depending on the mode a bad value fails the one or the other. */
-async function writeAndCommit(sink: Sink, events: readonly ChangeEvent[], committed: Checkpoint): Promise<void> {
-  await sink.write(events);
-  await sink.commit(committed);
-}
-
-const student: TableSchema = {
-  id: tableId('', 'student'),
-  columns: [
-    { name: 'id', type: { kind: 'int32' }, nullable: false },
-    { name: 'name', type: { kind: 'varchar', length: 32 }, nullable: true },
-    { name: 'score', type: { kind: 'int32' }, nullable: true },
-    { name: 'sex', type: { kind: 'char', length: 1 }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
-
-/** /work/shared/scenarios/student: source.sql, then changes.sql, all inside one checkpoint interval. */
-const studentLoad = (schema: TableSchema): ChangeEvent[] => [
-  ins(schema, [1, 'student1', 65, '1']),
-  ins(schema, [2, 'student2', 75, '0']),
-  ins(schema, [3, 'student3', 85, '1']),
-  ins(schema, [4, 'student4', 95, '0']),
-];
-const studentChanges = (schema: TableSchema): ChangeEvent[] => [
-  upd(schema, [2, 'student2', 75, '0'], [2, 'student2', 75, '1']),
-  upd(schema, [3, 'student3', 85, '1'], [3, 'student3', null, null]),
-  upd(schema, [4, 'student4', 95, '0'], [4, 'student4', null, null]),
-  ins(schema, [5, 'student5', 50, '1']),
-  upd(schema, [5, 'student5', 50, '1'], [5, 'student5', 55, '1']),
-  del(schema, [5, 'student5', 55, '1']),
-  ins(schema, [6, 'student6', 60, '0']),
-];
-const studentAfterChanges = [
-  [1, 'student1', 65, '1'],
-  [2, 'student2', 75, '1'],
-  [3, 'student3', null, null],
-  [4, 'student4', null, null],
-  [6, 'student6', 60, '0'],
-];
-
-/** Every canonical type, with extreme, empty and special values. */
-const all: TableSchema = {
-  id: tableId('Types Schema', 'All Types'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'bool', type: { kind: 'boolean' }, nullable: true },
-    { name: 'i8', type: { kind: 'int8' }, nullable: true },
-    { name: 'u8', type: { kind: 'uint8' }, nullable: true },
-    { name: 'i16', type: { kind: 'int16' }, nullable: true },
-    { name: 'u16', type: { kind: 'uint16' }, nullable: true },
-    { name: 'i32', type: { kind: 'int32' }, nullable: true },
-    { name: 'u32', type: { kind: 'uint32' }, nullable: true },
-    { name: 'u64', type: { kind: 'uint64' }, nullable: true },
-    { name: 'dec', type: { kind: 'decimal', precision: 65, scale: 30 }, nullable: true },
-    { name: 'f', type: { kind: 'float' }, nullable: true },
-    { name: 'd', type: { kind: 'double' }, nullable: true },
-    { name: 'ch', type: { kind: 'char', length: 3 }, nullable: true },
-    { name: 'Select', type: { kind: 'varchar', length: 64 }, nullable: true },
-    { name: 'txt', type: { kind: 'string' }, nullable: true },
-    { name: 'bin', type: { kind: 'binary', length: 4 }, nullable: true },
-    { name: 'blob', type: { kind: 'bytes' }, nullable: true },
-    { name: 'dt', type: { kind: 'date' }, nullable: true },
-    { name: 'tm', type: { kind: 'time', precision: 6 }, nullable: true },
-    { name: 'ts', type: { kind: 'timestamp', precision: 6 }, nullable: true },
-    { name: 'tstz', type: { kind: 'timestamptz', precision: 6 }, nullable: true },
-    { name: 'yr', type: { kind: 'year' }, nullable: true },
-    { name: 'js', type: { kind: 'json' }, nullable: true },
-    { name: 'en', type: { kind: 'enum', values: ['small', 'large'] }, nullable: true },
-    { name: 'st', type: { kind: 'set', values: ['a', 'b', 'c'] }, nullable: true },
-    { name: 'bits', type: { kind: 'bit', length: 5 }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
-const full: Row = [
-  9223372036854775807n,
-  true,
-  -128,
-  255,
-  -32768,
-  65535,
-  -2147483648,
-  4294967295,
-  18446744073709551615n,
-  '-12345678901234567890123456789012345.123456789012345678901234567890',
-  Math.fround(0.1),
-  Math.PI,
-  'ab',
-  'tab\there\nnew line\r\\back\\slash 🦀 Grüße 北京',
-  'x'.repeat(100_000),
-  new Uint8Array([0, 0xff, 0x5c, 0x0a]),
-  new Uint8Array(Array.from({ length: 300 }, (_, i) => i % 256)),
-  '2024-02-29',
-  '-838:59:59.000000',
-  '2038-01-19 03:14:07.999999',
-  '1970-01-01 00:00:00.000001Z',
-  2155,
-  '{"b":1,"a":[1.50,"x\\ty",12345678901234567890]}',
-  'large',
-  'a,c',
-  '10101',
-];
-const empty: Row = [-9223372036854775808n, ...all.columns.slice(1).map(() => null)];
-const special: Row = [
-  1n,
-  false,
-  0,
-  0,
-  0,
-  0,
-  0,
-  0,
-  0n,
-  '0.000000000000000000000000000001',
-  Number.NaN,
-  Number.NEGATIVE_INFINITY,
-  '',
-  '',
-  '',
-  new Uint8Array([]),
-  new Uint8Array([]),
-  '0001-01-01',
-  '00:00:00',
-  '0001-01-01 00:00:00',
-  '9999-12-31 23:59:59.999999Z',
-  1901,
-  '[]',
-  'small',
-  '',
-  '00000',
-];
-
-/** The rows of `all` as PostgreSQL prints them (`::text`), in id order. */
-const allAsText = [
-  Object.fromEntries(all.columns.map((c, i) => [c.name, i === 0 ? '-9223372036854775808' : null])),
-  Object.fromEntries(
-    all.columns.map((c, i) => [
-      c.name,
-      [
-        '1',
-        'false',
-        '0',
-        '0',
-        '0',
-        '0',
-        '0',
-        '0',
-        '0',
-        '0.000000000000000000000000000001',
-        'NaN',
-        '-Infinity',
-        '',
-        '',
-        '',
-        '\\x',
-        '\\x',
-        '0001-01-01',
-        '00:00:00',
-        '0001-01-01 00:00:00',
-        '9999-12-31 23:59:59.999999',
-        '1901',
-        '[]',
-        'small',
-        '',
-        '00000',
-      ][i],
-    ]),
-  ),
-  Object.fromEntries(
-    all.columns.map((c, i) => [
-      c.name,
-      [
-        '9223372036854775807',
-        'true',
-        '-128',
-        '255',
-        '-32768',
-        '65535',
-        '-2147483648',
-        '4294967295',
-        '18446744073709551615',
-        '-12345678901234567890123456789012345.123456789012345678901234567890',
-        '0.1',
-        '3.141592653589793',
-        'ab', // char(3) pads with blanks; the cast to text removes them again
-        'tab\there\nnew line\r\\back\\slash 🦀 Grüße 北京',
-        'x'.repeat(100_000),
-        '\\x00ff5c0a',
-        '\\x' + Buffer.from(Array.from({ length: 300 }, (_, k) => k % 256)).toString('hex'),
-        '2024-02-29',
-        '-838:59:59',
-        '2038-01-19 03:14:07.999999',
-        '1970-01-01 00:00:00.000001',
-        '2155',
-        // jsonb: keys reordered and whitespace normalised, numbers kept exactly.
-        '{"a": [1.50, "x\\ty", 12345678901234567890], "b": 1}',
-        'large',
-        'a,c',
-        '10101',
-      ][i],
-    ]),
-  ),
-];
-
-/** The columns of `all` as text (timestamptz in UTC), for comparing exactly. */
-const allColumnsAsText = all.columns
-  .map((c) => (c.name === 'tstz' ? `("tstz" AT TIME ZONE 'UTC')::text AS "tstz"` : `"${c.name}"::text AS "${c.name}"`))
-  .join(', ');
 
 describe('postgres sink: connecting', () => {
   let db: FreshPostgresDatabase;
@@ -403,136 +178,14 @@ describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mod
 
   beforeAll(async () => {
     db = await freshPostgresDatabase(`pgsink_${mode}`);
+    const sink = open();
+    await sink.open('student');
+    await writeAndCommit(sink, [createTable(student), ...studentLoad(student)], checkpoint('student', { pos: 100 }));
+    await sink.close();
   });
   afterAll(async () => {
     for (const sink of sinks) await sink.close();
     await db.drop();
-  });
-
-  it('student scenario: several operations on one key within one checkpoint leave exactly the last state', async () => {
-    const pipeline = 'student';
-    const sink = open();
-    expect(await sink.open(pipeline)).toBeNull();
-
-    await sink.write([createTable(student), ...studentLoad(student)]);
-    expect(sink.pending()).toBe(5);
-    const first = checkpoint(pipeline, { file: 'mysql-bin.000001', pos: 100 });
-    await sink.commit(first);
-    expect(sink.pending()).toBe(0);
-    expect(await studentRows()).toEqual([
-      [1, 'student1', 65, '1'],
-      [2, 'student2', 75, '0'],
-      [3, 'student3', 85, '1'],
-      [4, 'student4', 95, '0'],
-    ]);
-
-    await sink.write(studentChanges(student));
-    const second = checkpoint(pipeline, { file: 'mysql-bin.000001', pos: 900, gtid: 'a:1-7' });
-    await sink.commit(second);
-    expect(await studentRows()).toEqual(studentAfterChanges);
-    await sink.close();
-
-    const again = open();
-    expect(await again.open(pipeline)).toEqual(stored(second));
-    await again.close();
-  });
-
-  it('student scenario with every change in a batch of its own: the last state, visible only at the commit', async () => {
-    const batches: TableSchema = { ...student, id: tableId('batches', 'student') };
-    const sink = open();
-    await sink.open('student-batches');
-    await sink.write([createTable(batches)]);
-    for (const event of studentLoad(batches)) await sink.write([event]);
-    await sink.commit(checkpoint('student-batches', { pos: 1 }));
-    for (const event of studentChanges(batches)) await sink.write([event]);
-    expect(sink.pending()).toBe(7);
-    // Nothing of the open transaction is visible before the commit.
-    expect((await rowsOf('batches.student')).map((r) => r[0])).toEqual([1, 2, 3, 4]);
-    await sink.commit(checkpoint('student-batches', { pos: 2 }));
-    expect(await rowsOf('batches.student')).toEqual(studentAfterChanges);
-    await sink.close();
-  });
-
-  it('moves a row whose primary key changes', async () => {
-    const sink = open();
-    await sink.open('student');
-    await sink.write([createTable(student), upd(student, [6, 'student6', 60, '0'], [60, 'student6', 61, '0'])]);
-    await sink.commit(checkpoint('student', { pos: 1000 }));
-    const rows = await studentRows();
-    expect(rows.map((r) => r[0])).toEqual([1, 2, 3, 4, 60]);
-    expect(rows[4]).toEqual([60, 'student6', 61, '0']);
-    await sink.close();
-  });
-
-  it('follows chains and swaps of primary keys within one checkpoint, in one batch or several', async () => {
-    const keys: TableSchema = { ...student, id: tableId('keys', 'student') };
-    const sink = open();
-    await sink.open('keys');
-    await sink.write([createTable(keys), ...studentLoad(keys)]);
-    await sink.commit(checkpoint('keys', { pos: 1 }));
-    const a: Row = [1, 'student1', 65, '1'];
-    const b: Row = [2, 'student2', 75, '0'];
-    const changes = [
-      // swap keys 1 and 2 through 100
-      upd(keys, a, [100, 'student1', 65, '1']),
-      upd(keys, b, [1, 'student2', 75, '0']),
-      upd(keys, [100, 'student1', 65, '1'], [2, 'student1', 65, '1']),
-      // a chain 3 → 30 → 31, and 3 inserted again
-      upd(keys, [3, 'student3', 85, '1'], [30, 'student3', 85, '1']),
-      upd(keys, [30, 'student3', 85, '1'], [31, 'student3', 86, '1']),
-      ins(keys, [3, 'new3', 1, '0']),
-      // 4 → 40, then 40 deleted
-      upd(keys, [4, 'student4', 95, '0'], [40, 'student4', 95, '0']),
-      del(keys, [40, 'student4', 95, '0']),
-    ];
-    const expected = [
-      [1, 'student2', 75, '0'],
-      [2, 'student1', 65, '1'],
-      [3, 'new3', 1, '0'],
-      [31, 'student3', 86, '1'],
-    ];
-    await sink.write(changes);
-    await sink.commit(checkpoint('keys', { pos: 2 }));
-    expect(await rowsOf('keys.student')).toEqual(expected);
-
-    // The same history again, from the initial rows, one change per batch.
-    await sink.write([...expected.map((row) => del(keys, row)), ...studentLoad(keys).map((e) => e)]);
-    await sink.commit(checkpoint('keys', { pos: 3 }));
-    expect((await rowsOf('keys.student')).map((r) => r[0])).toEqual([1, 2, 3, 4]);
-    for (const change of changes) await sink.write([change]);
-    await sink.commit(checkpoint('keys', { pos: 4 }));
-    expect(await rowsOf('keys.student')).toEqual(expected);
-    await sink.close();
-  });
-
-  it('rolls back data and checkpoint together when a write or commit fails', async () => {
-    const before = await studentRows();
-    const sink = open();
-    const last = await sink.open('student');
-    expect(last).not.toBeNull();
-    const error = await caught(
-      writeAndCommit(
-        sink,
-        [
-          createTable(student),
-          ins(student, [7, 'student7', 70, '1']),
-          upd(student, [1, 'student1', 65, '1'], [1, 'x'.repeat(33), 65, '1']),
-        ],
-        checkpoint('student', { pos: 2000 }),
-      ),
-    );
-    expect(error.code).toBe('SINK_WRITE_FAILED');
-    expect(error.retryable).toBe(false);
-    expect(error.message).toContain('public.student');
-    expect(error.message).toMatch(/22001/);
-    // A failed sink refuses more work until it is re-opened (its transaction is gone).
-    await expect(sink.write([ins(student, [8, 'a', 1, '1'])])).rejects.toThrow(/re-open/);
-    await sink.close();
-
-    expect(await studentRows()).toEqual(before);
-    const reopened = open();
-    expect(await reopened.open('student')).toEqual(last);
-    await reopened.close();
   });
 
   it('reports a dropped connection as retryable, closes cleanly, and resumes from the checkpoint', async () => {
@@ -557,131 +210,6 @@ describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mod
     await again.close();
     expect((await studentRows()).map((r) => r[0])).toContain(8);
     await db.query('DELETE FROM public.student WHERE id = 8');
-  });
-
-  it('round-trips every canonical type exactly', async () => {
-    const sink = open();
-    await sink.open('types');
-    await sink.write([createTable(all), ins(all, full), ins(all, empty), ins(all, special)]);
-    await sink.commit(checkpoint('types', { pos: 1 }));
-    await sink.close();
-    expect(await db.query(`SELECT ${allColumnsAsText} FROM "Types Schema"."All Types" ORDER BY id`)).toEqual(allAsText);
-  });
-
-  it('quotes mixed-case and reserved names, and puts unqualified tables into `schema`', async () => {
-    const order: TableSchema = {
-      id: tableId('', 'Order'),
-      columns: [
-        { name: 'user', type: { kind: 'int32' }, nullable: false },
-        { name: 'Line', type: { kind: 'int32' }, nullable: false },
-      ],
-      primaryKey: ['user', 'Line'],
-    };
-    const sink = open({ schema: 'Mart' });
-    await sink.open('order');
-    await sink.write([
-      createTable(order),
-      ins(order, [1, 1]),
-      ins(order, [1, 2]),
-      ins(order, [1, 1]),
-      del(order, [1, 2]),
-    ]);
-    await sink.commit(checkpoint('order', { pos: 1 }));
-    await sink.close();
-    expect(await db.query('SELECT "user", "Line" FROM "Mart"."Order"')).toEqual([{ user: 1, Line: 1 }]);
-  });
-
-  it('adds a column in the same commit as the rows around it', async () => {
-    const t1: TableSchema = {
-      id: tableId('evolve', 'items'),
-      columns: [
-        { name: 'id', type: { kind: 'int32' }, nullable: false },
-        { name: 'name', type: { kind: 'string' }, nullable: true },
-      ],
-      primaryKey: ['id'],
-    };
-    const t2: TableSchema = {
-      ...t1,
-      columns: [...t1.columns, { name: 'price', type: { kind: 'decimal', precision: 10, scale: 2 }, nullable: false }],
-    };
-    const sink = open();
-    await sink.open('evolve');
-    await sink.write([
-      createTable(t1),
-      ins(t1, [1, 'one']),
-      createTable(t2, 'addColumn'),
-      ins(t2, [2, 'two', '9.99']),
-      upd(t2, [1, 'one', null], [1, 'one', '1.00']),
-    ]);
-    await sink.commit(checkpoint('evolve', { pos: 1 }));
-    expect(await db.query('SELECT id, name, price::text AS price FROM evolve.items ORDER BY id')).toEqual([
-      { id: 1, name: 'one', price: '1.00' },
-      { id: 2, name: 'two', price: '9.99' },
-    ]);
-
-    // A restart whose createTable names a column the existing table lacks is a schema mismatch.
-    const t3: TableSchema = {
-      ...t2,
-      columns: [...t2.columns, { name: 'colour', type: { kind: 'string' }, nullable: true }],
-    };
-    const error = await caught(writeAndCommit(sink, [createTable(t3)], checkpoint('evolve', { pos: 2 })));
-    expect(error.code).toBe('SINK_SCHEMA_MISMATCH');
-    expect(error.message).toContain('evolve.items');
-    expect(error.message).toContain('colour');
-    await sink.close();
-  });
-
-  it('follows rename, type change, drop column, truncate and drop table', async () => {
-    const v1: TableSchema = {
-      id: tableId('evolve', 'people'),
-      columns: [
-        { name: 'id', type: { kind: 'int32' }, nullable: false },
-        { name: 'nick', type: { kind: 'varchar', length: 8 }, nullable: false },
-        { name: 'age', type: { kind: 'int16' }, nullable: true },
-        { name: 'tmp', type: { kind: 'string' }, nullable: false },
-      ],
-      primaryKey: ['id'],
-    };
-    const v2: TableSchema = {
-      ...v1,
-      columns: [v1.columns[0]!, { ...v1.columns[1]!, name: 'handle' }, v1.columns[2]!, v1.columns[3]!],
-    };
-    const v3: TableSchema = {
-      ...v2,
-      columns: [
-        v2.columns[0]!,
-        { ...v2.columns[1]!, type: { kind: 'varchar', length: 64 } },
-        v2.columns[2]!,
-        v2.columns[3]!,
-      ],
-    };
-    const v4: TableSchema = { ...v3, columns: v3.columns.slice(0, 3) };
-    const sink = open();
-    await sink.open('people');
-    await sink.write([
-      createTable(v1),
-      ins(v1, [1, 'ann', 30, 'x']),
-      createTable(v2, 'renameColumn'),
-      createTable(v3, 'alterColumnType'),
-      ins(v3, [2, 'a-much-longer-handle', 40, 'y']),
-      createTable(v4, 'dropColumn'),
-      ins(v4, [3, 'cy', null]),
-    ]);
-    await sink.commit(checkpoint('people', { pos: 1 }));
-    expect(await db.query('SELECT * FROM evolve.people ORDER BY id')).toEqual([
-      { id: 1, handle: 'ann', age: 30 },
-      { id: 2, handle: 'a-much-longer-handle', age: 40 },
-      { id: 3, handle: 'cy', age: null },
-    ]);
-
-    await sink.write([createTable(v4, 'truncateTable'), ins(v4, [4, 'dee', 1])]);
-    await sink.commit(checkpoint('people', { pos: 2 }));
-    expect(await db.query('SELECT id FROM evolve.people')).toEqual([{ id: 4 }]);
-
-    await sink.write([{ ...createTable(v4), change: 'dropTable' }]);
-    await sink.commit(checkpoint('people', { pos: 3 }));
-    expect(await db.query("SELECT to_regclass('evolve.people') AS t")).toEqual([{ t: null }]);
-    await sink.close();
   });
 
   it('refuses a NUL character with an error naming table and column, and keeps the checkpoint', async () => {
@@ -737,15 +265,7 @@ describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mod
     const rows = await db.query<{ pipeline: string; position: unknown; last_seq: unknown }>(
       'SELECT pipeline, position, last_seq FROM tributary.checkpoints ORDER BY pipeline',
     );
-    expect(rows.map((r) => r.pipeline)).toEqual([
-      'evolve',
-      'keys',
-      'order',
-      'people',
-      'student',
-      'student-batches',
-      'types',
-    ]);
+    expect(rows.map((r) => r.pipeline)).toEqual(['student']);
     expect(rows.find((r) => r.pipeline === 'student')?.position).toEqual({ pos: 2500 });
     expect(rows.every((r) => r.last_seq === null)).toBe(true);
   });
@@ -959,28 +479,39 @@ describe('postgres sink, write-mode append', () => {
   });
 
   it('round-trips every canonical type exactly, and keeps an update’s before image as exact jsonb', async () => {
+    const all = allTypes;
     const sink = open();
     await sink.open('types');
-    const changed = [full[0]!, false, ...full.slice(2)];
+    const changed = [allTypesFull[0]!, false, ...allTypesFull.slice(2)];
     await sink.write([
       createTable(all),
-      change(all, 'insert', null, full, 200),
-      change(all, 'insert', null, empty, 201),
-      change(all, 'insert', null, special, 202),
-      change(all, 'update', full, changed, 203),
-      change(all, 'update', special, [...special], 204),
-      change(all, 'delete', empty, null, 205),
+      change(all, 'insert', null, allTypesFull, 200),
+      change(all, 'insert', null, allTypesEmpty, 201),
+      change(all, 'insert', null, allTypesSpecial, 202),
+      change(all, 'update', allTypesFull, changed, 203),
+      change(all, 'update', allTypesSpecial, [...allTypesSpecial], 204),
+      change(all, 'delete', allTypesEmpty, null, 205),
     ]);
     await sink.commit(checkpoint('types', { pos: 1 }));
     await sink.close();
 
-    const table = '"Types Schema"."All Types_changelog"';
-    expect(await db.query(`SELECT ${allColumnsAsText} FROM ${table} WHERE "_op" = 'insert' ORDER BY id`)).toEqual(
-      allAsText,
-    );
+    const changelog = (await readPostgresTable(db, tableId('Types Schema', 'All Types_changelog')))!;
+    const rowsOf = (op: string) =>
+      changelog.rows
+        .filter((r) => r[changelog.columns.indexOf('_op')] === op)
+        .map((r) =>
+          all.columns.map((c) => {
+            const value = r[changelog.columns.indexOf(c.name)] ?? null;
+            return value === null ? null : normalizeText(value, c.type);
+          }),
+        );
+    const text = (row: Row) => all.columns.map((c, i) => canonicalText(row[i] ?? null, c.type));
+    expect(rowsOf('insert')).toEqual(expect.arrayContaining([allTypesFull, allTypesEmpty, allTypesSpecial].map(text)));
+    expect(rowsOf('insert')).toHaveLength(3);
     // The delete's row is the deleted row.
-    expect(await db.query(`SELECT ${allColumnsAsText} FROM ${table} WHERE "_op" = 'delete'`)).toEqual([allAsText[0]]);
+    expect(rowsOf('delete')).toEqual([text(allTypesEmpty)]);
 
+    const table = '"Types Schema"."All Types_changelog"';
     const before = async (seq: number): Promise<Record<string, [string, string | null]>> =>
       Object.fromEntries(
         (
@@ -1002,6 +533,8 @@ describe('postgres sink, write-mode append', () => {
       u32: ['number', '4294967295'],
       u64: ['number', '18446744073709551615'],
       dec: ['number', '-12345678901234567890123456789012345.123456789012345678901234567890'],
+      dec38: ['number', '-1234567890123456789012345678.1234567890'],
+      dec7: ['number', '27.02'],
       f: ['number', String(Math.fround(0.1))],
       d: ['number', String(Math.PI)],
       ch: ['string', 'ab'],
@@ -1010,11 +543,11 @@ describe('postgres sink, write-mode append', () => {
       bin: ['string', '\\x00ff5c0a'],
       blob: ['string', '\\x' + Buffer.from(Array.from({ length: 300 }, (_, k) => k % 256)).toString('hex')],
       dt: ['string', '2024-02-29'],
-      tm: ['string', '-838:59:59.000000'],
+      tm: ['string', '-838:59:59.000001'],
       ts: ['string', '2038-01-19 03:14:07.999999'],
       tstz: ['string', '1970-01-01 00:00:00.000001Z'],
       yr: ['number', '2155'],
-      js: ['object', '{"a": [1.50, "x\\ty", 12345678901234567890], "b": 1}'],
+      js: ['object', '{"a": [1.50, "x\\ty", 12345678901234567890, -9007199254740993], "b": 1}'],
       en: ['string', 'large'],
       st: ['string', 'a,c'],
       bits: ['string', '10101'],
@@ -1027,6 +560,51 @@ describe('postgres sink, write-mode append', () => {
     expect(await db.query(`SELECT "_seq"::int AS seq FROM ${table} WHERE "_before" IS NOT NULL ORDER BY 1`)).toEqual([
       { seq: 4 },
       { seq: 5 },
+    ]);
+  });
+
+  it('follows renames, type changes and table renames in the changelog, and keeps dropped columns with their history', async () => {
+    const v1: TableSchema = {
+      id: tableId('evolve', 'parts'),
+      columns: [
+        { name: 'id', type: { kind: 'int32' }, nullable: false },
+        { name: 'name', type: { kind: 'varchar', length: 8 }, nullable: false },
+        { name: 'qty', type: { kind: 'int16' }, nullable: true },
+      ],
+      primaryKey: ['id'],
+    };
+    const v2: TableSchema = {
+      ...v1,
+      columns: [
+        v1.columns[0]!,
+        { name: 'label', type: { kind: 'varchar', length: 64 }, nullable: false },
+        { name: 'qty', type: { kind: 'int64' }, nullable: true },
+      ],
+    };
+    const v3: TableSchema = { ...v2, columns: v2.columns.slice(0, 2) };
+    const v4: TableSchema = { ...v3, id: tableId('evolve', 'parts2') };
+    const sink = open({ 'append.table-suffix': '_log' });
+    await sink.open('parts');
+    await sink.write([
+      createTable(v1),
+      change(v1, 'insert', null, [1, 'one', 1], 400),
+      createTable(v2, 'refreshTable', { renamedColumns: [{ from: 'name', to: 'label' }] }),
+      change(v2, 'insert', null, [2, 'a longer label', 5_000_000_000n], 401),
+      createTable(v3, 'dropColumn'),
+      change(v3, 'insert', null, [3, 'three'], 402),
+      { ...createTable(v4, 'renameTable'), table: v3.id },
+      change(v4, 'delete', [3, 'three'], null, 403),
+    ]);
+    await sink.commit(checkpoint('parts', { pos: 1 }));
+    await sink.close();
+    expect(await db.query("SELECT to_regclass('evolve.parts_log') AS t")).toEqual([{ t: null }]);
+    expect(
+      await db.query('SELECT "_op" AS op, id, label, qty::text AS qty FROM evolve.parts2_log ORDER BY "_seq"'),
+    ).toEqual([
+      { op: 'insert', id: 1, label: 'one', qty: '1' },
+      { op: 'insert', id: 2, label: 'a longer label', qty: '5000000000' },
+      { op: 'insert', id: 3, label: 'three', qty: null },
+      { op: 'delete', id: 3, label: 'three', qty: null },
     ]);
   });
 

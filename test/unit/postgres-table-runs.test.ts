@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PostgresSchemaTracker } from '../../src/connectors/postgres/postgres-schema-tracker.js';
+import { SchemaTracker } from '../../src/connectors/sink-kit/schema-tracker.js';
 import { writeInRuns } from '../../src/connectors/postgres/postgres-table-runs.js';
 import { dataChange, type ChangeEvent, type SchemaChangeEvent } from '../../src/core/change-event.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
@@ -19,7 +19,7 @@ const create = (schema: TableSchema, change: SchemaChangeEvent['change'] = 'crea
 });
 const row = (schema: TableSchema, id: number): ChangeEvent => dataChange(schema.id, 'insert', null, [id], source);
 
-async function trace(events: ChangeEvent[], tracker = new PostgresSchemaTracker()): Promise<string[]> {
+async function trace(events: ChangeEvent[], tracker = new SchemaTracker()): Promise<string[]> {
   const out: string[] = [];
   let seq = 0;
   await writeInRuns(events, tracker, () => ++seq, {
@@ -62,7 +62,7 @@ describe('writeInRuns', () => {
   });
 
   it('knows schemas from earlier batches and refuses rows of a table it has not seen', async () => {
-    const tracker = new PostgresSchemaTracker();
+    const tracker = new SchemaTracker();
     const a = table('a');
     await trace([create(a)], tracker);
     expect(await trace([row(a, 1)], tracker)).toEqual(['a/1: 1']);

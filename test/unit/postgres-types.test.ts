@@ -4,13 +4,12 @@ import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { TributaryError } from '../../src/core/errors.js';
 import { postgresType } from '../../src/connectors/postgres/postgres-types.js';
 import {
-  addColumnSql,
   checkIdentifier,
-  createTableSql,
   qualifiedName,
   quoteIdent,
   renameTableSql,
 } from '../../src/connectors/postgres/postgres-ddl.js';
+import { columnChangeSql, createTableSql } from '../../src/connectors/sink-kit/table-ddl.js';
 
 describe('canonical type → PostgreSQL type', () => {
   const cases: [DataType, string][] = [
@@ -69,7 +68,7 @@ describe('DDL', () => {
       ],
       primaryKey: ['id', 'Line'],
     };
-    expect(createTableSql({ schema: 'shop', table: 'Order' }, schema)).toBe(
+    expect(createTableSql(qualifiedName({ schema: 'shop', table: 'Order' }), schema, postgresType)).toBe(
       'CREATE TABLE IF NOT EXISTS "shop"."Order" (\n' +
         '  "id" bigint NOT NULL,\n' +
         '  "Line" integer NOT NULL,\n' +
@@ -82,7 +81,11 @@ describe('DDL', () => {
 
   it('adds columns nullable, whatever the source says', () => {
     expect(
-      addColumnSql({ schema: 'public', table: 't' }, { name: 'n', type: { kind: 'int32' }, nullable: false }),
+      columnChangeSql(qualifiedName({ schema: 'public', table: 't' }), {
+        kind: 'add',
+        column: { name: 'n', type: { kind: 'int32' }, nullable: false },
+        type: 'integer',
+      }),
     ).toBe('ALTER TABLE "public"."t" ADD COLUMN IF NOT EXISTS "n" integer');
   });
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { TributaryError } from '../../core/errors.js';
+import { checkpointTableOf, checkpointTableOptions, optionText } from '../sink-kit/sink-options.js';
 
 /** The path that keeps the database in memory only: for tests and throw-away runs. */
 export const DUCKDB_IN_MEMORY = ':memory:';
@@ -23,20 +24,7 @@ export const duckdbSinkOptions: readonly OptionSpec[] = [
       'DuckDB schema for sink tables whose name has no namespace (a route to `orders`). A table that keeps its ' +
       'source namespace (`shop.orders`) goes to the schema of that name, created if missing.',
   },
-  {
-    key: 'checkpoint.schema',
-    type: 'string',
-    default: 'tributary',
-    description: 'Schema of the checkpoint table, created if missing.',
-  },
-  {
-    key: 'checkpoint.table',
-    type: 'string',
-    default: 'checkpoints',
-    description:
-      'Table that holds one row per pipeline: the source position whose effects are in the sink. It is written ' +
-      'in the same transaction as the data.',
-  },
+  ...checkpointTableOptions,
 ];
 
 export interface DuckdbSinkConfig {
@@ -49,10 +37,7 @@ export interface DuckdbSinkConfig {
 
 /** Turns validated option values into a typed config; throws CONFIG_INVALID for an empty `path`. */
 export function duckdbSinkConfig(values: OptionValues): DuckdbSinkConfig {
-  const text = (key: string, fallback: string): string => {
-    const value = values[key];
-    return value === undefined || value === '' ? fallback : String(value);
-  };
+  const text = optionText(values);
   const path = text('path', '');
   if (path === '') {
     throw new TributaryError('CONFIG_INVALID', 'the duckdb sink needs a database file', {
@@ -62,7 +47,6 @@ export function duckdbSinkConfig(values: OptionValues): DuckdbSinkConfig {
   return {
     path: path === DUCKDB_IN_MEMORY ? path : resolve(path),
     schema: text('schema', 'main'),
-    checkpointSchema: text('checkpoint.schema', 'tributary'),
-    checkpointTable: text('checkpoint.table', 'checkpoints'),
+    ...checkpointTableOf(values),
   };
 }

@@ -3,7 +3,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import type { Logger } from '../../runtime/logger.js';
-import { DuckdbChangeBuffer } from './duckdb-change-buffer.js';
+import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { DuckdbCheckpointStore } from './duckdb-checkpoint-store.js';
 import { checkDuckdbPath, openDuckdbDatabase, type DuckdbDatabase } from './duckdb-database.js';
 import { displayName } from './duckdb-ddl.js';
@@ -35,7 +35,7 @@ class DuckdbSink implements Sink {
   private tables: DuckdbTargetTables | undefined;
   private writer: DuckdbWriter | undefined;
   private checkpoints: DuckdbCheckpointStore | undefined;
-  private readonly buffer = new DuckdbChangeBuffer();
+  private readonly buffer = new ChangeBuffer();
   /** Set when a commit failed: its events are gone, so only a re-open (and replay) may follow. */
   private failed = false;
 

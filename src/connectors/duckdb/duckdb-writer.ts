@@ -1,6 +1,6 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { TributaryError } from '../../core/errors.js';
-import type { ApplyStep, TableChanges } from './duckdb-change-buffer.js';
+import type { ApplyStep, TableChanges } from '../sink-kit/change-buffer.js';
 import { displayName, qualifiedName, quoteIdent } from './duckdb-ddl.js';
 import type { DuckdbTargetTables, TargetTable } from './duckdb-target-tables.js';
 import { duckdbTransportType } from './duckdb-types.js';
@@ -33,6 +33,7 @@ export class DuckdbWriter {
 
   /** Runs every step in order. On any error the caller must roll back. */
   async apply(steps: readonly ApplyStep[]): Promise<void> {
+    this.tables.beginTransaction();
     for (const step of steps) {
       const id = step.kind === 'schema' ? step.event.table : step.changes.table;
       this.currentTable = displayName(this.tables.nameOf(id));
@@ -68,6 +69,7 @@ export class DuckdbWriter {
       throw error;
     }
 
+    this.tables.noteWritten(target.name);
     if (changes.deletes.size > 0) await this.connection.run(deleteSql(target, staging, opColumn));
     if (changes.upserts.size > 0) await this.connection.run(upsertSql(target, staging, opColumn));
     await this.connection.run(`DROP TABLE ${staging}`);

@@ -7,7 +7,7 @@ import { copyLines, copyRowFields } from './postgres-copy-stream.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import { rowJson } from './postgres-row-json.js';
-import { PostgresSchemaTracker } from './postgres-schema-tracker.js';
+import { SchemaTracker } from '../sink-kit/schema-tracker.js';
 import { writeInRuns, type TableRun } from './postgres-table-runs.js';
 
 /**
@@ -19,7 +19,7 @@ import { writeInRuns, type TableRun } from './postgres-table-runs.js';
  * index instead of being recorded twice.
  */
 export class PostgresAppendWriter implements PostgresModeWriter {
-  private readonly schemas = new PostgresSchemaTracker();
+  private readonly schemas = new SchemaTracker();
   /** The last `_seq` handed out in this session. */
   private seq = 0;
   currentTable: string | undefined;

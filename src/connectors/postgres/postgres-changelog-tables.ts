@@ -2,14 +2,15 @@ import type pg from 'pg';
 import type { SchemaChangeEvent } from '../../core/change-event.js';
 import { TributaryError } from '../../core/errors.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
-import { readCatalogTable } from './postgres-catalog.js';
+import { readCatalogTable, type CatalogTable } from './postgres-catalog.js';
+import { columnChangeSql } from '../sink-kit/table-ddl.js';
+import { columnRenames, planTargetTable } from '../sink-kit/target-table-plan.js';
 import {
-  addColumnSql,
-  alterColumnTypeSql,
   checkIdentifier,
   displayName,
   qualifiedName,
   quoteIdent,
+  renameTableSql,
   type PostgresTableName,
 } from './postgres-ddl.js';
 import type { PostgresTargetTables } from './postgres-target-tables.js';
@@ -71,26 +72,57 @@ export class PostgresChangelogTables {
         // The changelog keeps the history of a table that was emptied or dropped at the source.
         this.known.delete(keyOf(this.nameOf(event.table)));
         return undefined;
-      case 'alterColumnType': {
-        const table = await this.ensure(event.schema);
-        for (const column of event.schema.columns) {
-          const before = previous?.columns.find((c) => c.name === column.name);
-          if (before !== undefined && postgresType(before.type) !== postgresType(column.type)) {
-            await this.client.query(alterColumnTypeSql(table.name, column));
-          }
-        }
-        return table;
-      }
-      case 'renameTable':
-        this.known.delete(keyOf(this.nameOf(event.table)));
-        return await this.ensure(event.schema);
       case 'createTable':
+        return await this.ensure(event.schema);
+      case 'renameTable': {
+        // The history moves with the table, unless a changelog of the new name exists already.
+        const from = this.nameOf(event.table);
+        const to = this.nameOf(event.schema.id);
+        this.known.delete(keyOf(from));
+        if (keyOf(from) !== keyOf(to) && (await this.read(from)) && !(await this.read(to))) {
+          checkIdentifier(to.table, 'changelog table');
+          await this.tables.ensureSchema(to.schema);
+          for (const statement of renameTableSql(from, to)) await this.client.query(statement);
+        }
+        return await this.follow(event, previous);
+      }
       case 'addColumn':
       case 'dropColumn':
       case 'renameColumn':
+      case 'alterColumnType':
       case 'refreshTable':
-        return await this.ensure(event.schema);
+        return await this.follow(event, previous);
     }
+  }
+
+  /**
+   * Makes the changelog hold the columns of `event.schema` without losing history: renamed columns are
+   * renamed (old rows keep their values under the new name), changed types are changed, new columns added;
+   * a column the source dropped stays, NULL in later rows.
+   */
+  private async follow(event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<ChangelogTable> {
+    const name = this.nameOf(event.schema.id);
+    const current = await this.read(name);
+    if (current !== undefined) {
+      const changes = planTargetTable({
+        current: current.columns.filter((c) => !(CHANGELOG_COLUMNS as readonly string[]).includes(c.name)),
+        previous,
+        next: event.schema,
+        renames: columnRenames(event, previous),
+        typeOf: postgresType,
+        sameName: (a, b) => a === b,
+        keepDropped: true,
+      });
+      await this.tables.alterColumns(
+        name,
+        changes.filter((c) => c.kind !== 'add'),
+      );
+    }
+    return await this.ensure(event.schema);
+  }
+
+  private async read(name: PostgresTableName): Promise<CatalogTable | undefined> {
+    return await readCatalogTable(this.client, name);
   }
 
   /**
@@ -148,7 +180,9 @@ export class PostgresChangelogTables {
     }
     for (const column of schema.columns) {
       if (!current.columns.some((c) => c.name === column.name)) {
-        await this.client.query(addColumnSql(name, column));
+        await this.client.query(
+          columnChangeSql(qualifiedName(name), { kind: 'add', column, type: postgresType(column.type) }),
+        );
       }
     }
     const max = await this.client.query<{ max: string | null }>(

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import type { ChangeEvent, DataChangeEvent } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/table-schema.js';
-import { keyIndexesOf, rowKey } from './postgres-change-buffer.js';
+import { keyIndexesOf, rowKey } from '../sink-kit/row-key.js';
+import { SchemaTracker } from '../sink-kit/schema-tracker.js';
 import { copyLines, copyRowFields } from './postgres-copy-stream.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
-import { PostgresSchemaTracker } from './postgres-schema-tracker.js';
 import type { PostgresStagingTables, StagingTable } from './postgres-staging-tables.js';
 import { writeInRuns, type TableRun } from './postgres-table-runs.js';
 import type { PostgresTargetTables } from './postgres-target-tables.js';
@@ -23,7 +23,7 @@ const MERGE_SERVER_VERSION = 150000;
  * interval; the staging tables do, until the commit.
  */
 export class PostgresMergeWriter implements PostgresModeWriter {
-  private readonly schemas = new PostgresSchemaTracker();
+  private readonly schemas = new SchemaTracker();
   /** Staging tables holding rows of this transaction, by target table. */
   private readonly staged = new Map<string, StagingTable>();
   private seq = 0;

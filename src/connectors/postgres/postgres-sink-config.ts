@@ -1,5 +1,6 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { TributaryError } from '../../core/errors.js';
+import { checkpointTableOf, checkpointTableOptions, optionText } from '../sink-kit/sink-options.js';
 import type { PostgresWriteMode } from './postgres-mode-writer.js';
 
 /** The options of `type: postgres` sinks. Validation and the connector reference derive from these. */
@@ -38,20 +39,7 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
       'PostgreSQL schema for sink tables whose name has no namespace (a route to `orders`). A table that keeps ' +
       'its source namespace (`shop.orders`) goes to the schema of that name, created if missing.',
   },
-  {
-    key: 'checkpoint.schema',
-    type: 'string',
-    default: 'tributary',
-    description: 'Schema of the checkpoint table, created if missing.',
-  },
-  {
-    key: 'checkpoint.table',
-    type: 'string',
-    default: 'checkpoints',
-    description:
-      'Table that holds one row per pipeline: the source position whose effects are in the sink. It is written ' +
-      'in the same transaction as the data.',
-  },
+  ...checkpointTableOptions,
   {
     key: 'write-mode',
     type: 'enum',
@@ -94,10 +82,7 @@ export interface PostgresSinkConfig {
  * missing database; the message never repeats the url, which may hold a password.
  */
 export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
-  const text = (key: string, fallback: string): string => {
-    const value = values[key];
-    return value === undefined || value === '' ? fallback : String(value);
-  };
+  const text = optionText(values);
   let hostname = text('hostname', '127.0.0.1');
   let port = Number(values['port'] ?? 5432);
   let username = text('username', 'postgres');
@@ -152,8 +137,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     database,
     ssl: sslMode(ssl),
     schema: text('schema', 'public'),
-    checkpointSchema: text('checkpoint.schema', 'tributary'),
-    checkpointTable: text('checkpoint.table', 'checkpoints'),
+    ...checkpointTableOf(values),
     writeMode: writeMode(text('write-mode', 'upsert')),
     appendTableSuffix:
       values['append.table-suffix'] === undefined ? '_changelog' : String(values['append.table-suffix']),

@@ -1,6 +1,6 @@
 import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/table-schema.js';
-import { tableKey, type PostgresSchemaTracker } from './postgres-schema-tracker.js';
+import { tableKey, type SchemaTracker } from '../sink-kit/schema-tracker.js';
 
 /** A table's data changes of one batch, all in one schema, each with its sequence number. */
 export interface TableRun {
@@ -24,7 +24,7 @@ export interface TableRunHandlers {
  */
 export async function writeInRuns(
   events: readonly ChangeEvent[],
-  schemas: PostgresSchemaTracker,
+  schemas: SchemaTracker,
   nextSeq: () => number,
   handlers: TableRunHandlers,
 ): Promise<void> {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
-import { PostgresChangeBuffer, type TableChanges } from './postgres-change-buffer.js';
+import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
 import { copyLines, copyRowFields } from './postgres-copy-stream.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
@@ -16,7 +16,7 @@ import type { PostgresTargetTables } from './postgres-target-tables.js';
  * `INSERT … SELECT FROM unnest($1::…[], …)` with array parameters, by up to a quarter for larger batches.)
  */
 export class PostgresUpsertWriter implements PostgresModeWriter {
-  private readonly buffer = new PostgresChangeBuffer();
+  private readonly buffer = new ChangeBuffer();
   /** Staging tables holding rows of an earlier batch of this transaction, to be emptied before reuse. */
   private readonly used = new Set<string>();
   currentTable: string | undefined;

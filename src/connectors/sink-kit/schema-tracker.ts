@@ -4,10 +4,10 @@ import { tableIdToString, type TableId, type TableSchema } from '../../core/tabl
 
 /**
  * Each table's schema in force, from the schema events seen so far, so that a row can be read (its key found,
- * its columns named). Kept across commits; forgotten when the sink is re-opened, since a re-opened stream
- * starts with createTable events again.
+ * its columns named). Kept across commits; cleared when the sink is re-opened, since a re-opened stream starts
+ * with createTable events again.
  */
-export class PostgresSchemaTracker {
+export class SchemaTracker {
   private readonly schemas = new Map<string, TableSchema>();
 
   /** Records the table's schema after `event` and returns the one before it (undefined for a new table). */
@@ -37,7 +37,7 @@ export class PostgresSchemaTracker {
   }
 }
 
-/** A Map key for a table id. */
+/** A Map key for a table id (exact: case and all). */
 export function tableKey(id: TableId): string {
   return `${id.namespace}\u0000${id.name}`;
 }

@@ -2,23 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { dataChange, type ChangeEvent, type SchemaChangeEvent } from '../../src/core/change-event.js';
 import type { Row } from '../../src/core/data-type.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
-import {
-  PostgresChangeBuffer,
-  type ApplyStep,
-  type TableChanges,
-} from '../../src/connectors/postgres/postgres-change-buffer.js';
+import { student as scenarioStudent } from '../harness/sink-events.js';
+import { ChangeBuffer, type ApplyStep, type TableChanges } from '../../src/connectors/sink-kit/change-buffer.js';
 
 const source = { tsMs: 0 };
-const student: TableSchema = {
-  id: tableId('testdb', 'student'),
-  columns: [
-    { name: 'id', type: { kind: 'int32' }, nullable: false },
-    { name: 'name', type: { kind: 'varchar', length: 32 }, nullable: true },
-    { name: 'score', type: { kind: 'int32' }, nullable: true },
-    { name: 'sex', type: { kind: 'char', length: 1 }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
+const student: TableSchema = { ...scenarioStudent, id: tableId('testdb', 'student') };
 const create = (schema: TableSchema, change: SchemaChangeEvent['change'] = 'createTable'): SchemaChangeEvent => ({
   kind: 'schema',
   table: schema.id,
@@ -34,9 +22,9 @@ function dataSteps(steps: ApplyStep[]): TableChanges[] {
   return steps.flatMap((s) => (s.kind === 'data' ? [s.changes] : []));
 }
 
-describe('PostgresChangeBuffer', () => {
+describe('ChangeBuffer', () => {
   it('collapses the student scenario to the last state per key', () => {
-    const buffer = new PostgresChangeBuffer();
+    const buffer = new ChangeBuffer();
     buffer.add([
       create(student),
       insert([1, 'student1', 65, '1']),
@@ -66,7 +54,7 @@ describe('PostgresChangeBuffer', () => {
   });
 
   it('turns a key-changing update into a delete of the old key and an upsert of the new', () => {
-    const buffer = new PostgresChangeBuffer();
+    const buffer = new ChangeBuffer();
     buffer.add([create(student), update([1, 'a', 1, '1'], [10, 'a', 1, '1'])]);
     const [changes] = dataSteps(buffer.drain());
     expect([...changes!.deletes.keys()]).toEqual([1]);
@@ -80,7 +68,7 @@ describe('PostgresChangeBuffer', () => {
   });
 
   it('splits a table into runs around its schema changes, in order', () => {
-    const buffer = new PostgresChangeBuffer();
+    const buffer = new ChangeBuffer();
     const wider: TableSchema = {
       ...student,
       columns: [...student.columns, { name: 'age', type: { kind: 'int8' }, nullable: true }],
@@ -109,7 +97,7 @@ describe('PostgresChangeBuffer', () => {
       ],
       primaryKey: ['a', 'b'],
     };
-    const buffer = new PostgresChangeBuffer();
+    const buffer = new ChangeBuffer();
     buffer.add([create(pairs)]);
     buffer.drain();
     buffer.add([
@@ -123,7 +111,7 @@ describe('PostgresChangeBuffer', () => {
 
   it('refuses rows of a table without a key', () => {
     const keyless: TableSchema = { ...student, id: tableId('db', 'log'), primaryKey: [] };
-    const buffer = new PostgresChangeBuffer();
+    const buffer = new ChangeBuffer();
     expect(() =>
       buffer.add([create(keyless), dataChange(keyless.id, 'insert', null, [1, 'a', 1, '1'], source)]),
     ).toThrow(/no primary key/);

@@ -1,11 +1,11 @@
 import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
-import type { Row, Value } from '../../core/data-type.js';
-import { TributaryError } from '../../core/errors.js';
-import { primaryKeyIndexes, tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
-import { PostgresSchemaTracker, tableKey } from './postgres-schema-tracker.js';
+import type { Row } from '../../core/data-type.js';
+import type { TableId, TableSchema } from '../../core/table-schema.js';
+import { keyIndexesOf, rowKey } from './row-key.js';
+import { SchemaTracker, tableKey } from './schema-tracker.js';
 
 /**
- * The net effect of a run of one table's data changes (within one batch), all in one schema: per primary key, the last state in
+ * The net effect of a run of one table's data changes, all in one schema: per primary key, the last state in
  * source order. A key is in at most one of the two maps.
  */
 export interface TableChanges {
@@ -20,30 +20,38 @@ export interface TableChanges {
 }
 
 /**
- * One step of applying a batch, in an order that keeps each table's history: a table's schema change comes after the
- * rows that preceded it and before the rows that follow it. Steps of different tables are independent.
+ * One step of applying what was buffered, in an order that keeps each table's history: a table's schema change
+ * comes after the rows that preceded it and before the rows that follow it. Steps of different tables are
+ * independent.
  */
 export type ApplyStep =
   | { readonly kind: 'schema'; readonly event: SchemaChangeEvent; readonly previous: TableSchema | undefined }
   | { readonly kind: 'data'; readonly changes: TableChanges };
 
 /**
- * Collapses one batch of events per table and primary key (upsert mode): `add` a batch, `drain` the steps
- * that apply it. Memory grows with the batch, never with the checkpoint interval. Knows each table's current
- * schema (from its schema events, kept across batches) to find the key in a row.
+ * Collapses events per table and primary key as they are added: `add` events, `drain` the steps that apply
+ * them. Memory grows with the number of distinct keys touched between drains, not with the number of events.
+ * Knows each table's current schema (from its schema events, kept across drains) to find the key in a row.
  */
-export class PostgresChangeBuffer {
+export class ChangeBuffer {
   private steps: ApplyStep[] = [];
   /** The run of data changes that the next data event of a table joins, until that table's next schema change. */
   private readonly open = new Map<string, TableChanges>();
-  private readonly schemas = new PostgresSchemaTracker();
+  private readonly schemas = new SchemaTracker();
+  private count = 0;
 
   /** Adds events in source order; throws TributaryError for a row of a table without schema or key. */
   add(events: readonly ChangeEvent[]): void {
     for (const event of events) {
       if (event.kind === 'schema') this.addSchema(event);
       else this.addData(event);
+      this.count++;
     }
+  }
+
+  /** Events added since the last {@link drain}. */
+  pending(): number {
+    return this.count;
   }
 
   /** Hands over the steps of what was added and starts anew; table schemas are kept. */
@@ -51,6 +59,7 @@ export class PostgresChangeBuffer {
     const steps = this.steps;
     this.steps = [];
     this.open.clear();
+    this.count = 0;
     return steps;
   }
 
@@ -114,46 +123,4 @@ function upsert(changes: TableChanges, key: unknown, row: Row): void {
 function remove(changes: TableChanges, key: unknown, row: Row): void {
   changes.upserts.delete(key);
   changes.deletes.set(key, row);
-}
-
-export function keyIndexesOf(schema: TableSchema): number[] {
-  if (schema.primaryKey.length === 0) {
-    throw new TributaryError('SINK_SCHEMA_MISMATCH', `table ${tableIdToString(schema.id)} has no primary key`, {
-      hint: 'the postgres sink merges changes by primary key: add one to the source table, or exclude the table from the pipeline',
-    });
-  }
-  return primaryKeyIndexes(schema);
-}
-
-/**
- * A Map key that is equal for equal key values: the value itself for a one-column key of a primitive type
- * (Map compares numbers, bigints and strings by value), otherwise an unambiguous length-prefixed string.
- */
-export function rowKey(row: Row, indexes: readonly number[]): unknown {
-  if (indexes.length === 1) {
-    const value = row[indexes[0]!] ?? null;
-    return value instanceof Uint8Array ? keyPart(value) : value;
-  }
-  let key = '';
-  for (const index of indexes) {
-    const part = keyPart(row[index] ?? null);
-    key += `${part.length}:${part}`;
-  }
-  return key;
-}
-
-function keyPart(value: Value): string {
-  if (value === null) return 'n';
-  if (value instanceof Uint8Array)
-    return 'x' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
-  switch (typeof value) {
-    case 'string':
-      return 's' + value;
-    case 'number':
-    case 'bigint':
-      // A bigint and a number of the same value are the same key: the column is one type either way.
-      return 'i' + String(value);
-    default:
-      return 'b' + String(value);
-  }
 }

@@ -1,0 +1,252 @@
+import type { SchemaChangeEvent } from '../../core/change-event.js';
+import type { DataType } from '../../core/data-type.js';
+import { TributaryError } from '../../core/errors.js';
+import type { TableId, TableSchema } from '../../core/table-schema.js';
+import { columnChangeSql, createTableSql, dropTableSql, truncateTableSql } from './table-ddl.js';
+import { columnRenames, planTargetTable, type ColumnChange, type ExistingColumn } from './target-table-plan.js';
+
+/** Where a sink table lives: at least a schema and a table name. */
+export interface SinkTableName {
+  readonly schema: string;
+  readonly table: string;
+}
+
+/** What a sink's catalog says of an existing relation. */
+export interface SinkCatalogTable {
+  /** False for a view or other relation that is not a plain table. */
+  readonly isTable: boolean;
+  readonly columns: readonly ExistingColumn[];
+  /** The column sets of the primary key and the unique indexes/constraints. */
+  readonly uniqueKeys: readonly (readonly string[])[];
+}
+
+/** A sink table as checked against one source schema: where it is and the sink type of each column. */
+export interface TargetTable<N extends SinkTableName> {
+  readonly name: N;
+  /** The source schema it was checked against; rows of that schema can be written. */
+  readonly schema: TableSchema;
+  /** Sink type of each column of `schema`, in `schema.columns` order (the table's actual types). */
+  readonly columnTypes: readonly string[];
+}
+
+/**
+ * Creates, checks and evolves sink tables, and remembers what it found; the SQL dialect comes from the
+ * subclass. Every statement runs on the sink's connection inside the commit's transaction, so DDL and data
+ * commit or roll back together; after a rollback call {@link forgetAll}, since the remembered facts may have
+ * been rolled back.
+ */
+export abstract class TargetTables<N extends SinkTableName> {
+  private readonly known = new Map<string, TargetTable<N>>();
+
+  /** `PostgreSQL`, `DuckDB`: for messages. */
+  protected abstract readonly product: string;
+  /** The sink table a table id maps to. */
+  abstract nameOf(id: TableId): N;
+  /** Creates the schema if missing. */
+  abstract ensureSchema(schema: string): Promise<void>;
+  /** The qualified, quoted name for SQL. */
+  protected abstract sqlName(name: N): string;
+  /** `schema.table`, unquoted, for messages. */
+  protected abstract display(name: N): string;
+  protected abstract typeOf(type: DataType): string;
+  /** Whether two identifiers name the same object in this sink. */
+  protected abstract sameName(a: string, b: string): boolean;
+  /** Throws SINK_SCHEMA_MISMATCH for a name the sink cannot hold. */
+  protected abstract checkIdentifier(name: string, what: string): void;
+  protected abstract read(name: N): Promise<SinkCatalogTable | undefined>;
+  protected abstract run(sql: string): Promise<void>;
+  /** Renames (and moves) a table that exists to a name that does not; `next` is the schema it follows after. */
+  protected abstract renameTable(from: N, to: N, next: TableSchema): Promise<void>;
+  /** Whether a failed type change failed on a value that does not convert (rather than on the connection …). */
+  protected abstract isConversionError(error: unknown): boolean;
+  /** How to give an existing table the source's key, for the hint of a table without it. */
+  protected abstract addKeyHint(name: N): string;
+
+  /** The checked target for rows of `schema`: remembered, or checked (and created if missing) now. */
+  async target(schema: TableSchema): Promise<TargetTable<N>> {
+    const known = this.known.get(this.keyOf(this.nameOf(schema.id)));
+    if (known !== undefined && known.schema === schema) return known;
+    return this.ensure(schema, 'create');
+  }
+
+  forgetAll(): void {
+    this.known.clear();
+  }
+
+  /**
+   * Makes the sink table match `event.schema`, in the current transaction (docs/connectors/postgres.md and
+   * duckdb.md, "Schema changes"). `previous` is the schema the table followed until now.
+   */
+  async apply(event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<void> {
+    const name = this.nameOf(event.table);
+    switch (event.change) {
+      case 'createTable':
+        await this.ensure(event.schema, 'create');
+        return;
+      case 'truncateTable':
+        if ((await this.read(name)) !== undefined) await this.run(truncateTableSql(this.sqlName(name)));
+        return;
+      case 'dropTable':
+        await this.run(dropTableSql(this.sqlName(name)));
+        this.known.delete(this.keyOf(name));
+        return;
+      case 'renameTable': {
+        const to = this.nameOf(event.schema.id);
+        this.known.delete(this.keyOf(name));
+        if (this.keyOf(to) !== this.keyOf(name) && (await this.read(name)) !== undefined && !(await this.read(to))) {
+          this.checkIdentifier(to.table, 'table');
+          await this.ensureSchema(to.schema);
+          await this.renameTable(name, to, event.schema);
+        }
+        await this.evolve(to, event, previous);
+        return;
+      }
+      case 'addColumn':
+      case 'dropColumn':
+      case 'renameColumn':
+      case 'alterColumnType':
+      case 'refreshTable':
+        await this.evolve(name, event, previous);
+        return;
+    }
+  }
+
+  private async evolve(name: N, event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<void> {
+    const next = event.schema;
+    const current = await this.read(name);
+    if (current !== undefined) {
+      for (const column of next.columns) this.checkIdentifier(column.name, `column of ${this.display(name)}`);
+      const changes = planTargetTable({
+        current: current.columns,
+        previous,
+        next,
+        renames: columnRenames(event, previous),
+        typeOf: (type) => this.typeOf(type),
+        sameName: (a, b) => this.sameName(a, b),
+      });
+      if (changes.length > 0) await this.applyColumnChanges(name, changes, current, next);
+    }
+    await this.ensure(next, 'evolve');
+  }
+
+  /** Carries out a plan; by default with {@link alterColumns}. A sink that cannot alter in place overrides this. */
+  protected async applyColumnChanges(
+    name: N,
+    changes: readonly ColumnChange[],
+    _current: SinkCatalogTable,
+    _next: TableSchema,
+  ): Promise<void> {
+    await this.alterColumns(name, changes);
+  }
+
+  /**
+   * One ALTER TABLE per planned change, on `name` (a sink table, or another table of the sink such as a
+   * changelog); a type change that a value in the table does not survive is SINK_SCHEMA_MISMATCH.
+   */
+  async alterColumns(name: N, changes: readonly ColumnChange[]): Promise<void> {
+    for (const change of changes) {
+      try {
+        await this.run(columnChangeSql(this.sqlName(name), change));
+      } catch (error) {
+        if (change.kind !== 'alterType' || !this.isConversionError(error)) throw error;
+        throw this.typeChangeError(name, change.column, change.from, change.to, error);
+      }
+    }
+  }
+
+  /** SINK_SCHEMA_MISMATCH for a type change that values in the sink table do not survive. */
+  protected typeChangeError(name: N, column: string, from: string, to: string, cause: unknown): TributaryError {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    return new TributaryError(
+      'SINK_SCHEMA_MISMATCH',
+      `cannot change column ${column} of ${this.display(name)} from ${from} to ${to}: a value in the table does not convert (${reason})`,
+      {
+        hint: `convert or remove those values in ${this.display(name)} yourself (ALTER TABLE … ALTER COLUMN "${column}" TYPE ${to} USING …), or drop the table and run with --reset to reload it; the pipeline then resumes from its last checkpoint`,
+        cause,
+      },
+    );
+  }
+
+  /**
+   * Makes the table exist and fit `schema`, then remembers it. A missing table is created (and its schema).
+   * An existing one must have every source column and a primary key or unique index on exactly the source
+   * key; in `create` mode a missing column is SINK_SCHEMA_MISMATCH, in `evolve` mode it is added.
+   */
+  async ensure(schema: TableSchema, mode: 'create' | 'evolve'): Promise<TargetTable<N>> {
+    const name = this.nameOf(schema.id);
+    const display = this.display(name);
+    this.checkIdentifier(name.schema, 'schema');
+    this.checkIdentifier(name.table, 'table');
+    for (const column of schema.columns) this.checkIdentifier(column.name, `column of ${display}`);
+    if (schema.primaryKey.length === 0) {
+      throw new TributaryError('SINK_SCHEMA_MISMATCH', `table ${display} has no primary key`, {
+        hint: 'the sink merges changes by primary key: add one to the source table, or exclude the table from the pipeline',
+      });
+    }
+
+    let current = await this.read(name);
+    if (current === undefined) {
+      await this.ensureSchema(name.schema);
+      await this.run(createTableSql(this.sqlName(name), schema, (type) => this.typeOf(type)));
+      current = await this.read(name);
+      if (current === undefined) throw new TributaryError('INTERNAL', `table ${display} vanished after CREATE TABLE`);
+    }
+    if (!current.isTable) {
+      throw new TributaryError('SINK_SCHEMA_MISMATCH', `${display} exists in ${this.product} but is not a table`, {
+        hint: `drop or rename the existing relation ${display}, or route the source table to another name`,
+      });
+    }
+
+    const columnTypes: string[] = [];
+    for (const column of schema.columns) {
+      let found = current.columns.find((c) => this.sameName(c.name, column.name));
+      if (found === undefined && mode === 'evolve') {
+        const change: ColumnChange = { kind: 'add', column, type: this.typeOf(column.type) };
+        await this.run(columnChangeSql(this.sqlName(name), change));
+        found = { name: column.name, type: change.type, notNull: false, hasDefault: false };
+      }
+      if (found === undefined) {
+        throw new TributaryError(
+          'SINK_SCHEMA_MISMATCH',
+          `table ${display} exists in ${this.product} without column ${column.name}, which the source has`,
+          {
+            hint: `add it (ALTER TABLE ${display} ADD COLUMN "${column.name}" ${this.typeOf(column.type)}), or drop the table to have it recreated and reloaded`,
+          },
+        );
+      }
+      columnTypes.push(found.type);
+    }
+    for (const column of current.columns) {
+      if (schema.columns.some((c) => this.sameName(c.name, column.name))) continue;
+      if (column.notNull && !column.hasDefault) {
+        throw new TributaryError(
+          'SINK_SCHEMA_MISMATCH',
+          `table ${display} has a NOT NULL column ${column.name} without default that the source does not have`,
+          {
+            hint: `give it a default or allow NULL (ALTER TABLE ${display} ALTER COLUMN "${column.name}" DROP NOT NULL)`,
+          },
+        );
+      }
+    }
+    const keyed = current.uniqueKeys.some(
+      (columns) =>
+        columns.length === schema.primaryKey.length &&
+        columns.every((c) => schema.primaryKey.some((k) => this.sameName(k, c))),
+    );
+    if (!keyed) {
+      throw new TributaryError(
+        'SINK_SCHEMA_MISMATCH',
+        `table ${display} has no primary key or unique index on (${schema.primaryKey.join(', ')}), the source's key`,
+        { hint: this.addKeyHint(name) },
+      );
+    }
+    const target: TargetTable<N> = { name, schema, columnTypes };
+    this.known.set(this.keyOf(name), target);
+    return target;
+  }
+
+  /** A Map key for a sink table: equal for names the sink takes as one. */
+  protected keyOf(name: N): string {
+    return `${name.schema}\u0000${name.table}`;
+  }
+}
