@@ -26,6 +26,8 @@ export interface TestPipelineOptions {
   readonly mode?: 'initial' | 'snapshot' | 'latest-offset';
   /** `pipeline.parallelism`: snapshot chunk readers. */
   readonly parallelism?: number;
+  /** Extra lines inside `pipeline:` (indented by the caller with two spaces). */
+  readonly pipelineYaml?: string;
 }
 
 /** The pipeline YAML a user would write for the test servers; credentials come from the environment. */
@@ -52,6 +54,7 @@ pipeline:
   checkpoint.interval: ${options.checkpointInterval ?? '500ms'}
   parallelism: ${options.parallelism ?? 1}
   state.dir: ${stateDir}
+${options.pipelineYaml ?? ''}
 `;
   const env = { TEST_MYSQL_PASSWORD: decodeURIComponent(mysql.password), TEST_SINK_URL: options.sinkUrl ?? '' };
   return { yaml, env, stateDir };

@@ -1,5 +1,6 @@
 import type { SourcePosition, Value } from '../../core/index.js';
 import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
+import type { SavedSchemas } from './mysql-schema-history.js';
 
 /**
  * A resumable binlog position. `file`/`pos` point at an event boundary: the start of the transaction that
@@ -48,6 +49,11 @@ export interface MysqlPosition extends SourcePosition {
   readonly capturedTables?: readonly string[];
   /** The server's identity when the position was taken; a different server cannot resume it. */
   readonly serverUuid?: string;
+  /**
+   * The captured tables' schemas at the position (the schema history): a resumed run decodes the binlog from
+   * there with them, not with what information_schema says later. Absent in checkpoints of older versions.
+   */
+  readonly schemas?: SavedSchemas;
 }
 
 export type JsonValue = null | boolean | number | string | { readonly $bigint: string } | { readonly $hex: string };

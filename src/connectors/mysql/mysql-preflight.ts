@@ -11,19 +11,24 @@ export interface ServerInfo {
   readonly serverId: number;
   /** MySQL's server_uuid; MariaDB has none, so its server_id stands in. */
   readonly identity: string;
+  /** 1: table and database names are stored in lower case (DDL names are folded the same way). */
+  readonly lowerCaseTableNames: number;
 }
 
 export async function readServerInfo(conn: Connection): Promise<ServerInfo> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v, @@server_id AS id');
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT VERSION() AS v, @@server_id AS id, @@lower_case_table_names AS lctn',
+  );
   const version = String(rows[0]?.['v'] ?? '');
   const serverId = Number(rows[0]?.['id'] ?? 0);
+  const lowerCaseTableNames = Number(rows[0]?.['lctn'] ?? 0);
   const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   let identity = `server-id:${serverId}`;
   if (flavor === 'mysql') {
     const [u] = await conn.query<RowDataPacket[]>('SELECT @@server_uuid AS u');
     identity = String(u[0]?.['u'] ?? identity);
   }
-  return { flavor, version, serverId, identity };
+  return { flavor, version, serverId, identity, lowerCaseTableNames };
 }
 
 /** Server settings that binlog capture needs; each failure names the setting and how to change it. */

@@ -1,14 +1,12 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { tableId, tableIdToString, type Column, type TableId, type TableSchema } from '../../core/index.js';
-import { mysqlToCanonical, type MysqlColumnInfo } from './mysql-types.js';
+import { mysqlColumn, type MysqlColumnInfo } from './mysql-types.js';
 
 /** A captured table: its canonical schema plus what only the MySQL side needs (charsets for decoding). */
 export interface MysqlTable {
   readonly schema: TableSchema;
   readonly charsets: readonly (string | null)[];
 }
-
-const ZERO_DATE_TYPES = new Set(['date', 'datetime', 'timestamp']);
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
@@ -67,13 +65,7 @@ export async function readTableSchemas(
     };
     let entry = columns.get(key);
     if (!entry) columns.set(key, (entry = { cols: [], charsets: [] }));
-    entry.cols.push({
-      name: info.name,
-      type: mysqlToCanonical(info),
-      // Zero dates ('0000-00-00') arrive as NULL, so temporal columns are nullable whatever the source says.
-      nullable: r['nullable'] === 'YES' || ZERO_DATE_TYPES.has(info.dataType),
-      sourceType: info.columnType,
-    });
+    entry.cols.push(mysqlColumn(info, r['nullable'] === 'YES'));
     entry.charsets.push(info.charset);
   }
   const keys = new Map<string, string[]>();

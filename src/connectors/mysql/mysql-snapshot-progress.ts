@@ -25,6 +25,18 @@ export function addTables(
   return { tables: [...(progress?.tables ?? []), ...added] };
 }
 
+/** Drops tables from the snapshot (dropped or renamed at the source); undefined when none is left. */
+export function removeTables(
+  progress: SnapshotProgress | undefined,
+  tables: readonly string[],
+): SnapshotProgress | undefined {
+  if (!progress) return undefined;
+  const gone = new Set(tables);
+  const left = progress.tables.filter((t) => !gone.has(t.table));
+  if (left.length === progress.tables.length) return progress;
+  return left.length === 0 ? undefined : { tables: left };
+}
+
 /**
  * Records chunk (`lo`, `hi`] of `table` as delivered. Contiguous chunks fold into `doneUpTo`; a table whose
  * chunks reach its end (`hi` null) leaves the progress; with no table left, the snapshot is complete

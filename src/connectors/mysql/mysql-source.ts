@@ -1,4 +1,4 @@
-import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2/promise';
 import {
   TributaryError,
   tableIdToString,
@@ -11,6 +11,7 @@ import {
   type SourceDescription,
   type SourcePosition,
   type SourceProgress,
+  type TableId,
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -37,9 +38,11 @@ import {
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
-import { masterStatus } from './mysql-snapshot-reader.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
-import { addTables, markChunkDone, startSnapshot } from './mysql-snapshot-progress.js';
+import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
+import { defaultServerId, startupOffset } from './mysql-startup-offset.js';
+import { MysqlSchemaHistory, schemaEventsOf } from './mysql-schema-history.js';
+import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -72,7 +75,8 @@ class MysqlSource implements Source {
   private conn: Connection | undefined;
   private server: ServerInfo | undefined;
   private reader: MysqlBinlogReader | undefined;
-  private readonly tables = new Map<string, MysqlTable>();
+  /** The captured tables' schemas at the last binlog event processed (see MysqlSchemaHistory). */
+  private readonly history: MysqlSchemaHistory;
   private closed = false;
 
   // Resume position of what has been emitted.
@@ -112,6 +116,16 @@ class MysqlSource implements Source {
   ) {
     this.endpoint = { host: config.host, port: config.port, user: config.user };
     context.log.addSecret(config.password);
+    this.history = new MysqlSchemaHistory({
+      isCaptured: (id) => this.isCaptured(id.namespace, id.name),
+      server: () => this.server,
+      ...(config.chunkKeyColumn === undefined ? {} : { keyOverride: config.chunkKeyColumn }),
+    });
+  }
+
+  /** The captured tables, as the binlog has left them so far. */
+  private get tables(): ReadonlyMap<string, MysqlTable> {
+    return this.history.tables;
   }
 
   async validate(): Promise<SourceDescription> {
@@ -142,14 +156,18 @@ class MysqlSource implements Source {
     try {
       this.server = await readServerInfo(conn);
       await checkBinlogSettings(conn);
-      for (const [key, table] of await this.discover(conn)) this.tables.set(key, table);
+      const current = await this.discover(conn);
+      if (resume !== null && !isMysqlPosition(resume)) {
+        throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
+          hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
+        });
+      }
+      const saved = resume?.schemas;
+      const databases = new Set([...current.values()].map((t) => t.schema.id.namespace));
+      for (const table of Object.values(saved?.tables ?? {})) databases.add(table.schema.id.namespace);
+      this.history.load(current, await readCharsetDefaults(conn, [...databases]), saved);
       let start: BinlogOffset;
       if (resume !== null) {
-        if (!isMysqlPosition(resume)) {
-          throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
-            hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
-          });
-        }
         if (resume.serverUuid && resume.serverUuid !== this.server.identity) {
           throw new TributaryError(
             'PIPELINE_STATE_MISMATCH',
@@ -177,7 +195,7 @@ class MysqlSource implements Source {
           `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, ${this.snapshot.tables.length} table(s) left to snapshot` : ''}`,
         );
       } else {
-        start = await this.startOffset(conn);
+        start = await this.firstOffset(conn);
         if (this.config.startupMode === 'initial' || this.config.startupMode === 'snapshot') {
           this.snapshot = startSnapshot([...this.tables.keys()].sort());
         }
@@ -468,29 +486,84 @@ class MysqlSource implements Source {
   }
 
   /**
-   * DDL: for now the schemas of the affected database are read again and every table whose schema changed
-   * (or that appeared and matches `tables`) gets a schema event; a table that appeared is also snapshotted.
+   * DDL: the statement is parsed and applied to the schema history, so the rows after it are read with the schema
+   * it left — whenever the binlog is read. Tables the statement changed in a way the parser does not follow are
+   * read from the server (at this moment, the best there is); a statement it does not understand at all makes
+   * it read the schemas of the statement's database. Tables that appear are snapshotted beside the binlog.
    */
   private async applyDdl(step: Extract<BinlogStep, { kind: 'ddl' }>, out: ChangeEvent[]): Promise<void> {
+    const result = this.history.apply(step.sql, step.database);
+    for (const event of schemaEventsOf(result.changes, step.sql, step.tsMs)) {
+      out.push(event);
+      const key = tableIdToString(event.table);
+      if (event.change === 'createTable') this.startTableSnapshot(key);
+      else if (event.change === 'dropTable') this.snapshot = removeTables(this.snapshot, [key]);
+      else if (event.change === 'renameTable' && this.snapshot?.tables.some((t) => t.table === key)) {
+        // A table renamed while it was being snapshotted is snapshotted again under its new name.
+        this.snapshot = removeTables(this.snapshot, [key]);
+        this.startTableSnapshot(tableIdToString(event.schema.id));
+      }
+      this.context.log.info(`${key}: ${event.change} (${step.sql.slice(0, 80)})`);
+    }
+    if (result.unknown !== undefined) {
+      this.context.log.debug(
+        `DDL not parsed (${result.unknown}): reading the schemas of ${step.database || 'every database'}`,
+      );
+      await this.rereadSchemas(step, out, step.database ? [step.database] : undefined, undefined);
+    } else if (result.reread.length > 0) {
+      await this.rereadSchemas(step, out, undefined, result.reread);
+    }
+  }
+
+  /** Reads schemas from the server now: of `tables`, or of every captured table in `databases`. */
+  private async rereadSchemas(
+    step: Extract<BinlogStep, { kind: 'ddl' }>,
+    out: ChangeEvent[],
+    databases: string[] | undefined,
+    tables: readonly TableId[] | undefined,
+  ): Promise<void> {
     const conn = this.conn;
     if (!conn) return;
-    const fresh = await this.discover(conn, step.database ? [step.database] : undefined, false);
+    const wanted = tables ?? (await listTables(conn)).filter((t) => !databases || databases.includes(t.namespace));
+    const captured = wanted.filter((t) => this.isCaptured(t.namespace, t.name));
+    const fresh = await readTableSchemas(conn, captured, this.config.chunkKeyColumn);
+    for (const id of tables ?? []) {
+      const key = tableIdToString(id);
+      const old = this.tables.get(key);
+      if (old && !fresh.has(key)) {
+        this.history.delete(key);
+        this.snapshot = removeTables(this.snapshot, [key]);
+        out.push(createTableEvent(old, 'dropTable', step.sql, step.tsMs));
+      }
+    }
     for (const [key, table] of fresh) {
       const old = this.tables.get(key);
       if (old && JSON.stringify(old.schema) === JSON.stringify(table.schema)) continue;
-      this.tables.set(key, table);
+      this.history.set(key, table);
       out.push(createTableEvent(table, old ? 'refreshTable' : 'createTable', step.sql, step.tsMs));
-      // A table that appears (CREATE, RENAME into the pattern, CREATE … SELECT) is snapshotted beside the binlog:
-      // harmless when empty, and exact when it arrived with rows.
-      if (!old && this.config.startupMode !== 'latest-offset') {
-        this.snapshot = addTables(this.snapshot, [key]);
-        this.snapshotTablesTotal++;
-        this.coordinator?.schedule(this.snapshot);
-      }
+      if (!old) this.startTableSnapshot(key);
       this.context.log.info(
         `${old ? 'schema of' : 'new table'} ${key} ${old ? 'changed' : 'captured'} (${step.sql.slice(0, 80)})`,
       );
     }
+  }
+
+  /**
+   * A table that appears (CREATE, RENAME into the pattern, CREATE … SELECT) is snapshotted beside the binlog:
+   * harmless when empty, and exact when it arrived with rows.
+   */
+  private startTableSnapshot(key: string): void {
+    if (this.config.startupMode === 'latest-offset') return;
+    this.snapshot = addTables(this.snapshot, [key]);
+    this.snapshotTablesTotal++;
+    this.coordinator?.schedule(this.snapshot);
+  }
+
+  /** Where a first run starts reading the binlog; startup mode `timestamp` also sets the time to skip to. */
+  private async firstOffset(conn: Connection): Promise<BinlogOffset> {
+    const { offset, skipBeforeMs } = await startupOffset(conn, this.config);
+    this.skipBeforeMs = skipBeforeMs;
+    return offset;
   }
 
   /** The replica server id the binlog connections use. */
@@ -514,43 +587,25 @@ class MysqlSource implements Source {
       },
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
       capturedTables: [...this.tables.keys()].sort(),
+      schemas: this.history.save(),
       ...(this.server ? { serverUuid: this.server.identity } : {}),
     };
   }
 
-  /** Where a first run starts reading the binlog, by startup mode. */
-  private async startOffset(conn: Connection): Promise<BinlogOffset> {
-    const mode = this.config.startupMode;
-    if (mode === 'specific-offset') {
-      const offset = {
-        file: this.config.specificOffsetFile ?? '',
-        pos: this.config.specificOffsetPos ?? 4,
-        skipRows: 0,
-      };
-      await checkOffsetAvailable(conn, offset);
-      return offset;
-    }
-    if (mode === 'earliest-offset' || mode === 'timestamp') {
-      // `timestamp` reads from the oldest binlog and drops row changes committed before the time.
-      if (mode === 'timestamp') this.skipBeforeMs = this.config.startupTimestampMs ?? 0;
-      const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
-      const first = rows[0];
-      if (!first) throw new TributaryError('SOURCE_BINLOG_DISABLED', 'the server lists no binary logs');
-      return { file: String(first['Log_name']), pos: 4, skipRows: 0 };
-    }
-    const now = await masterStatus(conn);
-    return { file: now.file, pos: now.pos, skipRows: 0 };
-  }
-
   // --- helpers -------------------------------------------------------------------------------------------
+
+  /** Whether `db.table` matches `source.tables` and no exclusion. */
+  private isCaptured(namespace: string, name: string): boolean {
+    return (
+      this.context.include.some((s) => s.matches(namespace, name)) &&
+      !this.context.exclude.some((s) => s.matches(namespace, name))
+    );
+  }
 
   private async discover(conn: Connection, databases?: string[], strict = true): Promise<Map<string, MysqlTable>> {
     const all = await listTables(conn);
     const matched = all.filter(
-      (t) =>
-        (!databases || databases.includes(t.namespace)) &&
-        this.context.include.some((s) => s.matches(t.namespace, t.name)) &&
-        !this.context.exclude.some((s) => s.matches(t.namespace, t.name)),
+      (t) => (!databases || databases.includes(t.namespace)) && this.isCaptured(t.namespace, t.name),
     );
     if (strict && matched.length === 0) {
       const sample = all.slice(0, 8).map(tableIdToString).join(', ');
@@ -638,12 +693,4 @@ function createTableEvent(
     ...(ddl ? { ddl } : {}),
     source: { tsMs },
   };
-}
-
-/** A stable server id per pipeline name, away from the server's own id. */
-function defaultServerId(name: string, serverOwnId: number): number {
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  const id = 5400 + (hash % 100_000);
-  return id === serverOwnId ? id + 1 : id;
 }

@@ -1,4 +1,4 @@
-import { TributaryError, type DataType, type Value } from '../../core/index.js';
+import { TributaryError, type Column, type DataType, type Value } from '../../core/index.js';
 
 /** One row of information_schema.COLUMNS, as far as the type mapping needs it. */
 export interface MysqlColumnInfo {
@@ -14,6 +14,27 @@ export interface MysqlColumnInfo {
   readonly charset: string | null;
   /** MariaDB's JSON is LONGTEXT with a json_valid() check; the catalog tells us which columns have one. */
   readonly isJson: boolean;
+}
+
+const ZERO_DATE_TYPES = new Set(['date', 'datetime', 'timestamp']);
+
+/**
+ * The canonical column of one information_schema.COLUMNS row; `isNullable` is IS_NULLABLE = 'YES'. The DDL
+ * follower (`ddl/`) builds columns with this too, so both agree. Zero dates ('0000-00-00') arrive as NULL, so
+ * temporal columns are nullable whatever the source says.
+ */
+export function mysqlColumn(info: MysqlColumnInfo, isNullable: boolean): Column {
+  return {
+    name: info.name,
+    type: mysqlToCanonical(info),
+    nullable: mysqlNullable(info.dataType, isNullable),
+    sourceType: info.columnType,
+  };
+}
+
+/** Whether a column of DATA_TYPE `dataType` is nullable in the canonical schema (see {@link mysqlColumn}). */
+export function mysqlNullable(dataType: string, isNullable: boolean): boolean {
+  return isNullable || ZERO_DATE_TYPES.has(dataType);
 }
 
 /**
