@@ -143,7 +143,7 @@ export async function runExternalPipe(script: string, env: NodeJS.ProcessEnv): P
       },
     );
     const seconds = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`the pipe failed (exit ${code}): ${stderr.trim() || stdout.trim()}`);
+    if (code !== 0) throw new Error(`the pipe failed (exit ${code}): ${(stderr.trim() || stdout.trim()).slice(-1000)}`);
     let cpuSeconds: number | undefined;
     let maxRssMb: number | undefined;
     if (useTime) {

@@ -1,0 +1,116 @@
+/**
+ * The shared shape of the binlog workloads: an `initial` pipeline that is already streaming, changes made on
+ * the source, and the time until the target shows them.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { pollUntil, say, type Bench } from './context.js';
+import type { PipelineProcess } from './pipeline-process.js';
+import { round, type RunRecord } from './report.js';
+import { pgTableExists } from './tables.js';
+
+export interface Streaming {
+  readonly pipeline: PipelineProcess;
+  /** A connection to the target database. */
+  readonly sink: pg.Client;
+}
+
+export interface StreamingSpec {
+  readonly name: string;
+  readonly tables: string;
+  readonly database: string;
+  readonly checkpointInterval?: string;
+  /** Holds once the pipeline has created its target tables (the initial snapshot is done). */
+  readonly ready: (sink: pg.Client) => Promise<boolean>;
+}
+
+/** A pipeline on one source table, ready once the target table exists. */
+export function oneTable(table: string, name: string, database: string, checkpointInterval?: string): StreamingSpec {
+  return {
+    name,
+    tables: table,
+    database,
+    ready: (sink) => pgTableExists(sink, table),
+    ...(checkpointInterval === undefined ? {} : { checkpointInterval }),
+  };
+}
+
+/** Starts the pipeline, waits until `ready`, runs `body`, then stops the pipeline and drops its database. */
+export async function withStreamingPipeline(
+  bench: Bench,
+  spec: StreamingSpec,
+  body: (streaming: Streaming) => Promise<void>,
+): Promise<void> {
+  await bench.withTarget(spec.database, async (stateDir) => {
+    const sink = await bench.pgConnect(spec.database);
+    let pipeline: PipelineProcess | undefined;
+    try {
+      await bench.settle();
+      pipeline = bench.startPipeline({ ...spec, mode: 'initial', stateDir });
+      const running = pipeline;
+      await Promise.race([running.started, running.done]);
+      await Promise.race([running.firstCheckpoint, running.done, sleep(5_000)]);
+      await pollUntil(() => spec.ready(sink), 'the target tables', 600, running);
+      await body({ pipeline: running, sink });
+    } finally {
+      if (pipeline) {
+        const done = await pipeline.stop().catch((error: unknown) => error as Error);
+        if (done instanceof Error && pipeline.failure === undefined) say(`  ${spec.name}: ${done.message}`);
+        await pipeline.exit();
+      }
+      await sink.end();
+    }
+  });
+}
+
+export interface Changes {
+  /** Makes the changes on the source. */
+  readonly apply: () => Promise<void>;
+  /** Holds once the target shows the last change (commits are applied in order: it implies all of them). */
+  readonly visible: () => Promise<boolean>;
+  readonly what: string;
+  readonly rows: number;
+  /** Proves the target equals the source afterwards (outside the timed interval). */
+  readonly verify: () => Promise<void>;
+}
+
+/**
+ * Times `changes` from the first source statement until the target shows the last one, with the pipeline
+ * process's CPU seconds and peak RSS and the servers' CPU over that interval.
+ */
+export async function measureChanges(
+  bench: Bench,
+  streaming: Streaming,
+  repetition: number,
+  changes: Changes,
+): Promise<RunRecord> {
+  const { pipeline } = streaming;
+  const usage0 = await pipeline.usage();
+  const serverCpu = await bench.serverCpuMeter();
+  const started = performance.now();
+  await changes.apply();
+  const sourceSeconds = (performance.now() - started) / 1000;
+  const poll = await pollUntil(
+    changes.visible,
+    changes.what,
+    bench.timeoutSeconds(changes.rows),
+    pipeline,
+    bench.config.pollMs,
+  );
+  const usage1 = await pipeline.usage();
+  const serverCpuSeconds = await serverCpu();
+  await changes.verify();
+  return {
+    repetition,
+    seconds: (poll.at - started) / 1000,
+    cpuSeconds: usage1.cpuSeconds - usage0.cpuSeconds,
+    maxRssMb: usage1.maxRssMb,
+    serverCpuSeconds,
+    detail: {
+      sourceSeconds: round(sourceSeconds, 3),
+      pollQueries: poll.queries,
+      pollQuerySeconds: round(poll.querySeconds, 3),
+    },
+  };
+}

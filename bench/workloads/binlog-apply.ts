@@ -1,0 +1,160 @@
+/**
+ * Binlog apply: one `initial` pipeline on an empty narrow table, then, in transactions of 10,000 row changes,
+ * each phase timed from its first source statement until the target shows its last change:
+ *   binlog-insert  N rows inserted (copied from bench.t);
+ *   binlog-update  every row updated once (four columns change);
+ *   binlog-delete  every odd id deleted (N/2 rows);
+ *   binlog-mixed   OLTP-like transactions over the remaining rows: 50 % updates, 25 % deletes, 25 % inserts of
+ *                  new rows, about N/2 changes in all.
+ * After each phase the target's checksum must equal the source's.
+ */
+import type { ResultSetHeader } from 'mysql2/promise';
+import type { Bench } from '../context.js';
+import type { WorkloadResult } from '../report.js';
+import { measureChanges, oneTable, withStreamingPipeline, type Streaming } from '../streaming.js';
+import { insertGenerated, mysqlChecksum, NARROW, pgRowHolds, verifyTarget } from '../tables.js';
+
+const TABLE = 'bench.t_apply';
+
+interface Phase {
+  readonly workload: WorkloadResult;
+  /** Runs the phase's statements; returns the rows they changed. */
+  readonly apply: () => Promise<number>;
+  readonly visible: (streaming: Streaming) => Promise<boolean>;
+}
+
+export async function binlogApply(bench: Bench, repetition: number): Promise<void> {
+  const n = bench.config.rows;
+  const tx = bench.config.transactionRows;
+  const mysql = bench.mysql;
+  const changed = async (sql: string): Promise<number> => ((await mysql.query(sql))[0] as ResultSetHeader).affectedRows;
+  const workload = (id: string, label: string, rows: number, description: string): WorkloadResult =>
+    bench.workload({ id, group: 'binlog-apply', label, rows, ours: true, description });
+  const lastOdd = n % 2 === 1 ? n : n - 1;
+  let nextId = n + 1;
+  let lastInserted = n;
+
+  const phases: Phase[] = [
+    {
+      workload: workload(
+        'binlog-insert',
+        'Tributary binlog apply: inserts',
+        n,
+        `an 'initial' pipeline on an empty narrow table; ${n} rows inserted in ${tx}-row transactions; from the ` +
+          'first insert until the last row is in the target',
+      ),
+      apply: async () => {
+        let rows = 0;
+        for (let lo = 1; lo <= n; lo += tx) {
+          rows += await changed(`INSERT INTO ${TABLE} SELECT * FROM bench.t WHERE id BETWEEN ${lo} AND ${lo + tx - 1}`);
+        }
+        return rows;
+      },
+      visible: ({ sink }) => pgRowHolds(sink, TABLE, n),
+    },
+    {
+      workload: workload(
+        'binlog-update',
+        'Tributary binlog apply: updates',
+        n,
+        `then every row updated once (four columns), ${tx} rows per transaction; until the last update is visible`,
+      ),
+      apply: async () => {
+        let rows = 0;
+        for (let lo = 1; lo <= n; lo += tx) {
+          rows += await changed(
+            `UPDATE ${TABLE} SET a = a + 1, b = b - 1, c = c + 1, d = CONCAT('u-', LEFT(d, 62)), ` +
+              `f = f + INTERVAL 1 SECOND WHERE id BETWEEN ${lo} AND ${lo + tx - 1}`,
+          );
+        }
+        return rows;
+      },
+      visible: ({ sink }) => pgRowHolds(sink, TABLE, n, "d LIKE 'u-%'"),
+    },
+    {
+      workload: workload(
+        'binlog-delete',
+        'Tributary binlog apply: deletes',
+        Math.ceil(n / 2),
+        `then every odd id deleted, ${tx} rows per transaction; until the last delete is visible`,
+      ),
+      apply: async () => {
+        let rows = 0;
+        for (let lo = 1; lo <= n; lo += 2 * tx) {
+          rows += await changed(`DELETE FROM ${TABLE} WHERE id BETWEEN ${lo} AND ${lo + 2 * tx - 1} AND id % 2 = 1`);
+        }
+        return rows;
+      },
+      visible: async ({ sink }) => !(await pgRowHolds(sink, TABLE, lastOdd)),
+    },
+    {
+      workload: workload(
+        'binlog-mixed',
+        'Tributary binlog apply: mixed OLTP',
+        Math.floor(n / 2),
+        `then transactions of ~${tx} changes over windows of ${2 * tx} ids: updates of id % 4 = 0 (50 %), deletes ` +
+          `of id % 8 = 2 (25 %), inserts of new rows (25 %); until the last insert is visible`,
+      ),
+      apply: async () => {
+        let rows = 0;
+        for (let lo = 1; lo <= n; lo += 2 * tx) {
+          const hi = lo + 2 * tx - 1;
+          await mysql.query('BEGIN');
+          rows += await changed(
+            `UPDATE ${TABLE} SET a = a - 1, c = c + 2, e = CONCAT('m-', LEFT(e, 62)) ` +
+              `WHERE id BETWEEN ${lo} AND ${hi} AND id % 4 = 0`,
+          );
+          rows += await changed(`DELETE FROM ${TABLE} WHERE id BETWEEN ${lo} AND ${hi} AND id % 8 = 2`);
+          const inserts = Math.max(1, Math.round(tx / 4));
+          await insertGenerated(mysql, TABLE, NARROW, nextId, nextId + inserts - 1);
+          rows += inserts;
+          lastInserted = nextId + inserts - 1;
+          nextId += inserts;
+          await mysql.query('COMMIT');
+        }
+        return rows;
+      },
+      visible: ({ sink }) => pgRowHolds(sink, TABLE, lastInserted),
+    },
+  ];
+
+  const database = `bench_apply_r${repetition}`;
+  await mysql.query(`DROP TABLE IF EXISTS ${TABLE}; CREATE TABLE ${TABLE} ${NARROW.mysqlDdl}`);
+  let remaining = phases;
+  try {
+    await withStreamingPipeline(bench, oneTable(TABLE, `bench-apply-r${repetition}`, database), async (streaming) => {
+      for (const phase of phases) {
+        remaining = remaining.slice(1);
+        const ok = await bench.record(phase.workload, repetition, () =>
+          measureChanges(bench, streaming, repetition, {
+            apply: async () => {
+              phase.workload.rows = await phase.apply();
+            },
+            visible: () => phase.visible(streaming),
+            what: `${phase.workload.label} to be visible`,
+            rows: phase.workload.rows,
+            verify: async () =>
+              await verifyTarget(streaming.sink, TABLE, NARROW, await mysqlChecksum(mysql, TABLE, NARROW)),
+          }),
+        );
+        if (!ok) {
+          bench.fail(
+            remaining.map((p) => p.workload),
+            repetition,
+            `not run: ${phase.workload.label} failed before it`,
+          );
+          remaining = [];
+          return;
+        }
+      }
+    });
+  } catch (error) {
+    bench.fail(
+      remaining.map((p) => p.workload),
+      repetition,
+      error,
+    );
+  } finally {
+    await mysql.query(`DROP TABLE IF EXISTS ${TABLE}`);
+  }
+}
