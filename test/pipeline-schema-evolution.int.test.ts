@@ -1,3 +1,6 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { composePipeline } from '../src/composer/pipeline-composer.js';
@@ -152,3 +155,159 @@ describe('schema.change.behavior: exception', () => {
     }
   });
 });
+
+/**
+ * One table `<db>.items` routed as it is, a pipeline under `behavior` with a state directory of its own, and a
+ * restart: stop (a savepoint) and start again with the same state directory, as `tributary run` twice would.
+ */
+describe.each(['ignore', 'lenient', 'try_evolve'] as const)(
+  'schema.change.behavior: %s across a restart',
+  (behavior) => {
+    const db = uniqueName(`evolr_${behavior.replace('_', '')}`);
+    let source: Connection;
+    let sink: FreshPostgresDatabase;
+    let running: RunningPipeline | undefined;
+    /** Set when the running pipeline ended by itself (an error). */
+    let ended: string | undefined;
+    let stateDir: string | undefined;
+
+    const start = async (): Promise<void> => {
+      stateDir ??= await mkdtemp(join(tmpdir(), 'tributary-evolr-'));
+      ended = undefined;
+      const started = await startTestPipeline({
+        name: `evolr_${behavior}`,
+        tables: `${db}.items`,
+        sinkUrl: sink.url,
+        stateDir,
+        pipelineYaml: `  schema.change.behavior: ${behavior}`,
+      });
+      started.done.catch((error: unknown) => {
+        if (running === started) ended = `${String(error)}\n${started.logs.slice(-5).join('\n')}`;
+      });
+      running = started;
+    };
+    const restart = async (): Promise<void> => {
+      const stopped = running;
+      running = undefined;
+      await stopped?.stop();
+      await start();
+    };
+    const sinkRows = (sql: string) => sink.query(sql).catch(() => []);
+    const columnsOf = async (): Promise<string[][]> =>
+      textRows(
+        await sink.query(
+          `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+          WHERE table_schema = $1 AND table_name = 'items' ORDER BY ordinal_position`,
+          [db],
+        ),
+      );
+    /** Fails at once, with the pipeline's last log lines, when the pipeline stopped with an error. */
+    const arrived = async (id: number, message: string): Promise<void> => {
+      await waitFor(
+        async () => {
+          if (ended !== undefined) throw new Error(`the pipeline stopped: ${ended}`);
+          return (await sinkRows(`SELECT 1 FROM ${db}.items WHERE id = ${id}`)).length === 1;
+        },
+        { message },
+      );
+    };
+
+    beforeAll(async () => {
+      source = await mysqlAdmin();
+      sink = await freshPostgresDatabase(`evolr_${behavior.replace('_', '')}`);
+      await source.query(`CREATE DATABASE ${db}`);
+      await source.query(`CREATE TABLE ${db}.items (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, qty VARCHAR(20))`);
+      await source.query(`INSERT INTO ${db}.items VALUES (1, 'one', '1'), (2, 'two', '1.5')`);
+      await start();
+      await arrived(2, 'the snapshot never arrived');
+    });
+
+    afterAll(async () => {
+      await running?.stop().catch(() => {});
+      await source?.query(`DROP DATABASE IF EXISTS ${db}`);
+      await source?.end();
+      await sink?.drop();
+    });
+
+    if (behavior === 'ignore') {
+      it('keeps the columns of the first createTable after ADD COLUMN and a restart; rows keep flowing', async () => {
+        await source.query(`ALTER TABLE ${db}.items ADD COLUMN note VARCHAR(30)`);
+        await source.query(`INSERT INTO ${db}.items VALUES (3, 'three', '3', 'left out')`);
+        await arrived(3, 'the row after ADD COLUMN never arrived');
+        await restart();
+        await source.query(`INSERT INTO ${db}.items VALUES (4, 'four', '4', 'left out too')`);
+        await source.query(`UPDATE ${db}.items SET name = 'uno' WHERE id = 1`);
+        await arrived(4, 'the rows after the restart never arrived');
+        expect((await columnsOf()).map(([name]) => name)).toEqual(['id', 'name', 'qty']);
+        await waitFor(async () => (await sinkRows(`SELECT 1 FROM ${db}.items WHERE name = 'uno'`)).length === 1);
+        expect(textRows(await sink.query(`SELECT id, name, qty FROM ${db}.items ORDER BY id`))).toEqual([
+          ['1', 'uno', '1'],
+          ['2', 'two', '1.5'],
+          ['3', 'three', '3'],
+          ['4', 'four', '4'],
+        ]);
+      });
+    }
+
+    if (behavior === 'lenient') {
+      it('keeps a dropped column, nullable, across a restart; new rows have NULL there', async () => {
+        await source.query(`ALTER TABLE ${db}.items DROP COLUMN name`);
+        await source.query(`INSERT INTO ${db}.items VALUES (3, '3')`);
+        await arrived(3, 'the row after DROP COLUMN never arrived');
+        await restart();
+        await source.query(`INSERT INTO ${db}.items VALUES (4, '4')`);
+        await arrived(4, 'the row after the restart never arrived');
+        expect(await columnsOf()).toEqual([
+          ['id', 'integer', 'NO'],
+          ['name', 'character varying', 'YES'],
+          ['qty', 'character varying', 'YES'],
+        ]);
+        expect(textRows(await sink.query(`SELECT id, name, qty FROM ${db}.items ORDER BY id`))).toEqual([
+          ['1', 'one', '1'],
+          ['2', 'two', '1.5'],
+          ['3', null, '3'],
+          ['4', null, '4'],
+        ]);
+        // The stage's state went into the sink's checkpoint row with the position: the kept column is in it.
+        const [saved] = await sink.query<{ operators: { targets: { schema: { columns: { name: string }[] } }[] }[] }>(
+          'SELECT operators FROM tributary.checkpoints WHERE pipeline = $1',
+          [`evolr_${behavior}`],
+        );
+        expect(saved?.operators[0]?.targets[0]?.schema.columns.map((c) => c.name)).toEqual(['id', 'name', 'qty']);
+      });
+    }
+
+    if (behavior === 'try_evolve') {
+      it('skips a type change PostgreSQL cannot apply to the rows it holds; rows keep flowing, in the old type', async () => {
+        // Outside strict mode MariaDB rounds '1.5' to 2; PostgreSQL's CAST('1.5' AS integer) fails (22P02), so the
+        // sink cannot apply the change to the rows it holds.
+        await source.query(`SET SESSION sql_mode = ''`);
+        await source.query(`ALTER TABLE ${db}.items MODIFY qty INT`);
+        await source.query(`SET SESSION sql_mode = DEFAULT`);
+        await source.query(`INSERT INTO ${db}.items VALUES (3, 'three', 3)`);
+        await arrived(3, 'the row after the refused type change never arrived');
+        expect(running!.logs.join('\n')).toContain('SINK_SCHEMA_CHANGE_FAILED');
+        // A change after the refused one still applies.
+        await source.query(`ALTER TABLE ${db}.items ADD COLUMN note VARCHAR(30)`);
+        await source.query(`INSERT INTO ${db}.items VALUES (4, 'four', 4, 'noted')`);
+        await arrived(4, 'the row after ADD COLUMN never arrived');
+        await restart();
+        await source.query(`INSERT INTO ${db}.items VALUES (5, 'five', 5, 'after the restart')`);
+        await arrived(5, 'the row after the restart never arrived');
+        expect(await columnsOf()).toEqual([
+          ['id', 'integer', 'NO'],
+          ['name', 'character varying', 'NO'],
+          ['qty', 'character varying', 'YES'],
+          ['note', 'character varying', 'YES'],
+        ]);
+        expect(textRows(await sink.query(`SELECT id, name, qty, note FROM ${db}.items ORDER BY id`))).toEqual([
+          ['1', 'one', '1', null],
+          ['2', 'two', '1.5', null],
+          ['3', 'three', '3', null],
+          ['4', 'four', '4', 'noted'],
+          ['5', 'five', '5', 'after the restart'],
+        ]);
+      });
+    }
+  },
+);

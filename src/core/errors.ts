@@ -1,3 +1,6 @@
+import type { SchemaChangeEvent } from './change-event.js';
+import type { TableSchema } from './table-schema.js';
+
 /**
  * Every error a user can meet has a stable code, listed here once with whether retrying can help.
  * docs/errors.md explains each code's cause and fix; a test keeps the two lists equal.
@@ -27,6 +30,8 @@ export const ERROR_CODES = {
   SINK_PRIVILEGES_MISSING: { retryable: false },
   SINK_WRITE_FAILED: { retryable: true },
   SINK_SCHEMA_MISMATCH: { retryable: false },
+  SINK_SCHEMA_CHANGE_FAILED: { retryable: false },
+  SCHEMA_CHANGE_REJECTED: { retryable: false },
   ROUTE_NO_MATCH: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
@@ -65,6 +70,27 @@ export class TributaryError extends Error {
   /** `[CODE] message\n  hint: …` — the form the CLI prints. */
   format(): string {
     return this.hint ? `[${this.code}] ${this.message}\n  fix: ${this.hint}` : `[${this.code}] ${this.message}`;
+  }
+}
+
+/**
+ * SINK_SCHEMA_CHANGE_FAILED: a sink could not apply `event` and undid it, keeping its transaction (see
+ * `Sink.write`). `previous` is the schema the sink table followed before `event` (what it still has).
+ */
+export class SchemaChangeFailedError extends TributaryError {
+  readonly event: SchemaChangeEvent;
+  readonly previous: TableSchema | undefined;
+
+  constructor(
+    event: SchemaChangeEvent,
+    previous: TableSchema | undefined,
+    message: string,
+    options: Omit<TributaryErrorOptions, 'retryable'> = {},
+  ) {
+    super('SINK_SCHEMA_CHANGE_FAILED', message, options);
+    this.name = 'SchemaChangeFailedError';
+    this.event = event;
+    this.previous = previous;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ChangeEvent } from './change-event.js';
+import type { OperatorState } from './operator.js';
 import type { SourcePosition } from './source.js';
 
 /** A committed checkpoint: the source position up to which the sink holds every change, exactly once. */
@@ -8,6 +9,12 @@ export interface Checkpoint {
   readonly position: SourcePosition;
   /** ISO-8601 time of the commit. */
   readonly committedAt: string;
+  /**
+   * The operators' state at `position` (see {@link Operator.snapshotState}), one entry per operator in pipeline
+   * order, null for an operator without state. Absent in checkpoints written before operators had state: the
+   * operators then start as built. A sink stores it with the position, in the same transaction.
+   */
+  readonly operators?: readonly (OperatorState | null)[];
 }
 
 /**
@@ -26,6 +33,14 @@ export interface Sink {
   validate(): Promise<void>;
   /** Returns the last committed checkpoint of `pipeline`, or null on a first run. */
   open(pipeline: string): Promise<Checkpoint | null>;
+  /**
+   * Buffers or applies `events`. A write that holds a schema event has applied it when it resolves, so that a
+   * failure is reported by that write: a schema change the sink cannot apply (a value that does not convert,
+   * a change the sink does not support) is undone without losing the transaction, and the write rejects with
+   * {@link SchemaChangeFailedError} (SINK_SCHEMA_CHANGE_FAILED). Then the events before `error.event` are
+   * written (they commit with the next checkpoint), `error.event` is not, nor any event after it, and the
+   * sink stays usable: the table keeps the schema it had before. Any other error ends the transaction.
+   */
   write(events: readonly ChangeEvent[]): Promise<void>;
   /** Number of events buffered since the last commit. */
   pending(): number;

@@ -1,6 +1,9 @@
 import {
   asTributaryError,
+  SchemaChangeFailedError,
+  tableIdToString,
   type ChangeBatch,
+  type ChangeEvent,
   type Checkpoint,
   type Operator,
   type Sink,
@@ -57,8 +60,13 @@ export interface RunResult {
  * Runs a pipeline until it is stopped or its bounded source ends. Each attempt resumes from the sink's last
  * committed checkpoint (falling back to the state store), so a retry after a retryable error — or a restart
  * after a crash — replays from exactly where the sink's data ends. Commits happen when the source has caught
- * up, when `maxPendingEvents` are buffered, or every `checkpointIntervalMs`; each commit writes the data and
- * the source position together.
+ * up, when `maxPendingEvents` are buffered, or every `checkpointIntervalMs`; each commit writes the data, the
+ * source position and the operators' state together, and each attempt restores the operators' state from the
+ * checkpoint it resumes from.
+ *
+ * A batch is handed to the operators and the sink in pieces that end at a schema event, so that when the sink
+ * cannot apply a schema change (SINK_SCHEMA_CHANGE_FAILED) and an operator takes the failure in
+ * (`schemaChangeFailed`, under `try_evolve`), no event after it was shaped for the change yet.
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { log, signal } = options;
@@ -121,6 +129,7 @@ async function runAttempt(
   } else if (committed) {
     log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
   }
+  restoreOperators(operators, committed, log);
   await source.open(committed?.position ?? null);
   options.onStart?.(parts);
 
@@ -133,11 +142,13 @@ async function runAttempt(
     if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
     const started = Date.now();
     const events = sink.pending();
+    const states = operators.map((operator) => operator.snapshotState?.() ?? null);
     const checkpoint: Checkpoint = {
       pipeline: options.name,
       id: nextId,
       position,
       committedAt: new Date().toISOString(),
+      ...(states.some((state) => state !== null) ? { operators: states } : {}),
     };
     await sink.commit(checkpoint);
     await stateStore.save(checkpoint);
@@ -177,9 +188,11 @@ async function runAttempt(
       return 'finished';
     }
     const batch: ChangeBatch = next.value;
-    let events = batch.events;
-    for (const operator of operators) events = operator.process(events);
-    if (events.length > 0) await sink.write(events);
+    for (const piece of piecesEndingAtSchemaEvents(batch.events)) {
+      let events: readonly ChangeEvent[] = piece;
+      for (const operator of operators) events = operator.process(events);
+      await writeToSink(sink, operators, events, log);
+    }
     if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
       position = batch.position;
       uncommittedPosition = true;
@@ -189,6 +202,68 @@ async function runAttempt(
     pull.catch(() => {}); // handled when awaited; a failure during the commit must not count as unhandled
     const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
     if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
+  }
+}
+
+/** Hands the operators the state committed with `checkpoint`, if it has any. */
+function restoreOperators(operators: readonly Operator[], checkpoint: Checkpoint | null, log: Logger): void {
+  const states = checkpoint?.operators;
+  if (states === undefined) return;
+  if (states.length !== operators.length) {
+    log.warn(
+      `checkpoint ${checkpoint?.id} holds the state of ${states.length} operators, the pipeline has ${operators.length}: ` +
+        'their state is not restored',
+    );
+    return;
+  }
+  operators.forEach((operator, i) => {
+    const state = states[i];
+    if (state !== null && state !== undefined) operator.restoreState?.(state);
+  });
+}
+
+/** `events` cut after each schema event (one piece, uncopied, when there is none). */
+function piecesEndingAtSchemaEvents(events: readonly ChangeEvent[]): (readonly ChangeEvent[])[] {
+  if (!events.some((event) => event.kind === 'schema')) return [events];
+  const pieces: ChangeEvent[][] = [];
+  let piece: ChangeEvent[] = [];
+  for (const event of events) {
+    piece.push(event);
+    if (event.kind === 'schema') {
+      pieces.push(piece);
+      piece = [];
+    }
+  }
+  if (piece.length > 0) pieces.push(piece);
+  return pieces;
+}
+
+/**
+ * Writes `events`. A schema change the sink could not apply (and undid) is skipped when an operator takes the
+ * failure in; the events after it, which the sink did not write, are written then. Otherwise its error stops
+ * the attempt (not retryable: the same change fails the same way).
+ */
+async function writeToSink(
+  sink: Sink,
+  operators: readonly Operator[],
+  events: readonly ChangeEvent[],
+  log: Logger,
+): Promise<void> {
+  let rest = events;
+  while (rest.length > 0) {
+    try {
+      await sink.write(rest);
+      return;
+    } catch (error) {
+      if (!(error instanceof SchemaChangeFailedError)) throw error;
+      const index = rest.indexOf(error.event);
+      if (index < 0 || !operators.some((operator) => operator.schemaChangeFailed?.(error.event) === true)) throw error;
+      log.warn(
+        `${error.format()}\n  skipped (schema.change.behavior: try_evolve): ${tableIdToString(error.event.table)} ` +
+          'keeps its schema, and the rows that follow are written in it',
+      );
+      rest = rest.slice(index + 1);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
 import type { Row } from '../../src/core/data-type.js';
+import { SchemaChangeFailedError } from '../../src/core/errors.js';
 import type { OptionValues } from '../../src/core/option-spec.js';
 import type { Sink } from '../../src/core/sink.js';
 import { tableId, type Column, type TableId, type TableSchema } from '../../src/core/table-schema.js';
@@ -517,7 +518,7 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
         ]);
       });
 
-      it('refuses a type change the data cannot take, with SINK_SCHEMA_MISMATCH, and keeps table and checkpoint', async () => {
+      it('refuses a type change the data cannot take, with SINK_SCHEMA_CHANGE_FAILED, and keeps table and checkpoint', async () => {
         const { sink, t, pipeline } = await load('bad_type');
         const t2 = reshaped(t, [t.columns[0]!, column('name', { kind: 'int32' }, false), t.columns[2]!]);
         const last = checkpoint(pipeline, { step: 0 });
@@ -528,7 +529,7 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
             checkpoint(pipeline, { step: 1 }),
           ),
         );
-        expect(error.code).toBe('SINK_SCHEMA_MISMATCH');
+        expect(error.code).toBe('SINK_SCHEMA_CHANGE_FAILED');
         expect(error.retryable).toBe(false);
         expect(error.message).toContain('conf_schema.bad_type');
         expect(error.message).toContain('name');
@@ -540,6 +541,43 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
         ]);
         const reopened = open();
         expect((await reopened.open(pipeline))?.position).toEqual(last.position);
+        await reopened.close();
+      });
+
+      it('a failed schema change is undone, its write reports the event, and the transaction goes on (try_evolve)', async () => {
+        const { sink, t, pipeline } = await load('undone_type');
+        const t2 = reshaped(t, [t.columns[0]!, column('name', { kind: 'int32' }, false), t.columns[2]!]);
+        const alter = schemaEvent(t2, 'alterColumnType');
+        await sink.write([upd(t, [1, 'one', 1], [1, 'uno', 1]), ins(t, [3, 'three', 3])]);
+        const error = await caught(sink.write([ins(t, [4, 'four', 4]), alter, ins(t2, [5, 5, 5])]));
+        expect(error).toBeInstanceOf(SchemaChangeFailedError);
+        expect(error.code).toBe('SINK_SCHEMA_CHANGE_FAILED');
+        expect((error as SchemaChangeFailedError).event).toBe(alter);
+        // The rows after the refused change come in the table's old shape, as the schema-evolution stage sends them.
+        await sink.write([ins(t, [5, 'five', 5]), del(t, [2, 'two', 2])]);
+        await sink.commit(checkpoint(pipeline, { step: 1 }));
+        await sink.close();
+        await expectTable(t, [
+          [1, 'uno', 1],
+          [3, 'three', 3],
+          [4, 'four', 4],
+          [5, 'five', 5],
+        ]);
+        const reopened = open();
+        expect((await reopened.open(pipeline))?.position).toEqual({ step: 1 });
+        await reopened.close();
+      });
+
+      it('commits the operators’ state with the checkpoint, and returns it on open', async () => {
+        const { sink, t, pipeline } = await load('operator_state');
+        const operators = [
+          { stage: 'schema-evolution', version: 1, targets: [{ id: t.id, schema: t, shards: [] }] },
+          null,
+        ];
+        await writeAndCommit(sink, [ins(t, [3, 'three', 3])], { ...checkpoint(pipeline, { step: 1 }), operators });
+        await sink.close();
+        const reopened = open();
+        expect((await reopened.open(pipeline))?.operators).toEqual(operators);
         await reopened.close();
       });
     });

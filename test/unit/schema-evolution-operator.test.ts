@@ -124,7 +124,7 @@ describe('merged shards: the union schema', () => {
     }
     expect(error).toBeInstanceOf(TributaryError);
     const message = (error as TributaryError).message;
-    expect((error as TributaryError).code).toBe('SINK_SCHEMA_MISMATCH');
+    expect((error as TributaryError).code).toBe('SCHEMA_CHANGE_REJECTED');
     for (const part of ['"qty"', 'public.orders', 'shop_1.orders', 'shop_2.orders', 'int32', 'varchar(8)']) {
       expect(message).toContain(part);
     }

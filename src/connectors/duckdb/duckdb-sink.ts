@@ -1,9 +1,10 @@
 import type { ChangeEvent } from '../../core/change-event.js';
-import { TributaryError } from '../../core/errors.js';
+import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
+import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { DuckdbCheckpointStore } from './duckdb-checkpoint-store.js';
 import { checkDuckdbPath, openDuckdbDatabase, type DuckdbDatabase } from './duckdb-database.js';
 import { displayName } from './duckdb-ddl.js';
@@ -24,6 +25,12 @@ export interface DuckdbSinkContext {
  * are in the file. Schema changes run in the same transaction, before the rows that follow them. One
  * connection per sink; DuckDB lets one process at a time write a file.
  *
+ * A write that holds a schema event opens that transaction at once and applies what is buffered up to and
+ * including each schema event, so that a change the sink cannot apply is reported by its own write (see
+ * `Sink.write`). DuckDB has no savepoints: such a change is refused when a check before it finds it would fail
+ * (a value that does not convert), before any statement of it ran; a failure past that point ends the
+ * transaction.
+ *
  * Throws CONFIG_INVALID at once for bad options; everything else surfaces from the methods.
  */
 export function duckdbSink(options: OptionValues, context: DuckdbSinkContext): Sink {
@@ -38,6 +45,10 @@ class DuckdbSink implements Sink {
   private readonly buffer = new ChangeBuffer();
   /** Set when a commit failed: its events are gone, so only a re-open (and replay) may follow. */
   private failed = false;
+  /** A transaction was begun by a write with a schema event; the commit completes it. */
+  private inTransaction = false;
+  /** Events applied in that transaction (no longer in the buffer), for {@link pending}. */
+  private applied = 0;
 
   constructor(
     private readonly config: DuckdbSinkConfig,
@@ -68,50 +79,54 @@ class DuckdbSink implements Sink {
     this.failed = false;
     this.tables?.forgetAll();
     const database = await this.connect('open');
+    await this.endTransaction('ROLLBACK').catch(() => undefined);
     const store = this.checkpoints!;
     try {
       await this.tables!.ensureSchema(this.config.checkpointSchema);
       await database.connection.run(store.createSql());
+      await database.connection.run(store.migrateSql());
       return await store.load(pipeline);
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(store.table));
     }
   }
 
-  write(events: readonly ChangeEvent[]): Promise<void> {
-    try {
-      this.assertUsable();
+  async write(events: readonly ChangeEvent[]): Promise<void> {
+    this.assertUsable();
+    if (!events.some((event) => event.kind === 'schema')) {
       this.buffer.add(events);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
+    let start = 0;
+    for (const [i, event] of events.entries()) {
+      if (event.kind !== 'schema') continue;
+      this.buffer.add(events.slice(start, i + 1));
+      start = i + 1;
+      try {
+        await this.applyBuffered();
+      } catch (error) {
+        if (!(error instanceof SchemaChangeFailedError)) throw await this.fail(error);
+        // The steps before the failed one were applied; the events after it are not written (see Sink.write).
+        const redeclare = redeclareBefore(error);
+        if (redeclare !== undefined) this.buffer.add([redeclare]);
+        throw error;
+      }
+    }
+    this.buffer.add(events.slice(start));
   }
 
   pending(): number {
-    return this.buffer.pending();
+    return this.buffer.pending() + this.applied;
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
     this.assertUsable();
-    const database = this.database;
-    if (database === undefined || this.writer === undefined || this.checkpoints === undefined) {
-      throw new TributaryError('INTERNAL', 'duckdb sink: commit() before open()');
-    }
-    const connection = database.connection;
-    const steps = this.buffer.drain();
     try {
-      await connection.run('BEGIN TRANSACTION');
-      await this.writer.apply(steps);
-      await this.checkpoints.save(checkpoint);
-      await connection.run('COMMIT');
+      await this.applyBuffered();
+      await this.checkpoints!.save(checkpoint);
+      await this.endTransaction('COMMIT');
     } catch (error) {
-      this.failed = true;
-      const table = this.writer.currentTable;
-      this.tables?.forgetAll();
-      // DuckDB aborts the transaction on any error; ROLLBACK ends it (and fails harmlessly if COMMIT ended it).
-      await connection.run('ROLLBACK').catch(() => undefined);
-      throw this.classify(error, 'write', table);
+      throw await this.fail(error);
     }
   }
 
@@ -132,12 +147,52 @@ class DuckdbSink implements Sink {
     this.writer = undefined;
     this.checkpoints = undefined;
     this.buffer.reset();
+    this.inTransaction = false;
+    this.applied = 0;
     try {
       database?.close();
     } catch {
       // Closing twice, or after DuckDB invalidated the database: nothing left to release.
     }
     return Promise.resolve();
+  }
+
+  /** Applies what is buffered in the open transaction, beginning one if none is open. */
+  private async applyBuffered(): Promise<void> {
+    const database = this.database;
+    if (database === undefined || this.writer === undefined || this.checkpoints === undefined) {
+      throw new TributaryError('INTERNAL', 'duckdb sink: write() or commit() before open()');
+    }
+    if (!this.inTransaction) {
+      await database.connection.run('BEGIN TRANSACTION');
+      this.inTransaction = true;
+      this.tables!.holdTransaction(true);
+    }
+    const count = this.buffer.pending();
+    await this.writer.apply(this.buffer.drain());
+    this.applied += count;
+  }
+
+  /** COMMITs or rolls back the open transaction, if any. */
+  private async endTransaction(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const wasOpen = this.inTransaction;
+    this.inTransaction = false;
+    this.applied = 0;
+    this.tables?.holdTransaction(false);
+    if (wasOpen) await this.database?.connection.run(statement);
+  }
+
+  /** Rolls back after an error and returns the error to throw; the sink refuses work until re-opened. */
+  private async fail(error: unknown): Promise<TributaryError> {
+    this.failed = true;
+    const table = this.writer?.currentTable;
+    this.tables?.forgetAll();
+    this.inTransaction = false;
+    this.applied = 0;
+    this.tables?.holdTransaction(false);
+    // DuckDB aborts the transaction on any error; ROLLBACK ends it (and fails harmlessly if COMMIT ended it).
+    await this.database?.connection.run('ROLLBACK').catch(() => undefined);
+    return this.classify(error, 'write', table);
   }
 
   private assertUsable(): void {

@@ -1,6 +1,7 @@
 import { VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import type { DataType } from '../../core/data-type.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
+import type { TributaryError } from '../../core/errors.js';
 import { plannedColumns, type ColumnChange } from '../sink-kit/target-table-plan.js';
 import { TargetTables, type SinkCatalogTable, type TargetTable as SinkTargetTable } from '../sink-kit/target-tables.js';
 import {
@@ -9,6 +10,7 @@ import {
   createSchemaSql,
   displayName,
   qualifiedName,
+  quoteIdent,
   renameTableSql,
   type DuckdbTableName,
 } from './duckdb-ddl.js';
@@ -35,11 +37,20 @@ const CONVERSION_TYPES = new Set(['Conversion', 'Out of Range', 'Invalid Input']
  * (in the same transaction): DuckDB refuses, at COMMIT, an ALTER TABLE of a table whose existing rows the same
  * transaction updated or deleted, and it cannot change the type of a key column. The writer reports the tables
  * it changed through {@link noteWritten}.
+ *
+ * DuckDB has no SAVEPOINT, and a failed statement aborts the whole transaction: a schema change is undone only
+ * when it failed before any statement of it ran. So a type change is checked first ({@link precheck}: does
+ * every value convert?), and refused without touching the table when one does not.
  */
 export class DuckdbTargetTables extends TargetTables<DuckdbTableName> {
   protected readonly product = 'DuckDB';
   /** Tables whose rows this transaction changed (keys of {@link keyOf}). */
   private readonly written = new Set<string>();
+  /** Statements run so far, and their number when the schema change being applied began. */
+  private statements = 0;
+  private changeStart = 0;
+  /** The sink holds one transaction over several `apply` calls of the writer (see {@link holdTransaction}). */
+  private held = false;
 
   constructor(
     private readonly connection: DuckDBConnection,
@@ -66,9 +77,18 @@ export class DuckdbTargetTables extends TargetTables<DuckdbTableName> {
     this.written.add(this.keyOf(name));
   }
 
-  /** A new transaction begins: no table was written in it yet. */
+  /**
+   * A new transaction begins: no table was written in it yet. The writer calls this at the start of every
+   * `apply`; while the sink {@link holdTransaction holds} one transaction over several of them it is a no-op.
+   */
   beginTransaction(): void {
+    if (!this.held) this.written.clear();
+  }
+
+  /** The sink begins (`true`) or ends one transaction that spans several writer `apply` calls. */
+  holdTransaction(held: boolean): void {
     this.written.clear();
+    this.held = held;
   }
 
   protected override keyOf(name: DuckdbTableName): string {
@@ -96,7 +116,39 @@ export class DuckdbTargetTables extends TargetTables<DuckdbTableName> {
   }
 
   protected async run(sql: string): Promise<void> {
+    this.statements++;
     await this.connection.run(sql);
+  }
+
+  protected beginUndoable(): Promise<void> {
+    this.changeStart = this.statements;
+    return Promise.resolve();
+  }
+
+  protected endUndoable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Only a change that failed before any statement of it ran: anything else aborted the transaction. */
+  protected undo(): Promise<boolean> {
+    return Promise.resolve(this.statements === this.changeStart);
+  }
+
+  /** A type change that a value in the table would not survive (TRY_CAST gives NULL), found without running it. */
+  protected override async precheck(
+    name: DuckdbTableName,
+    changes: readonly ColumnChange[],
+  ): Promise<TributaryError | undefined> {
+    for (const change of changes) {
+      if (change.kind !== 'alterType') continue;
+      const column = quoteIdent(change.column);
+      const sql = `SELECT ${column}::VARCHAR FROM ${qualifiedName(name)} WHERE ${column} IS NOT NULL AND TRY_CAST(${column} AS ${change.to}) IS NULL LIMIT 1`;
+      const value = (await this.connection.runAndReadAll(sql)).getRowsJson()[0]?.[0];
+      if (value === undefined) continue;
+      const cause = new Error(`the value ${JSON.stringify(value)} does not convert to ${change.to}`);
+      return this.typeChangeError(name, change.column, change.from, change.to, cause);
+    }
+    return undefined;
   }
 
   protected async renameTable(from: DuckdbTableName, to: DuckdbTableName, next: TableSchema): Promise<void> {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { OperatorState } from '../../core/operator.js';
 import type { Checkpoint } from '../../core/sink.js';
 import type { SourcePosition } from '../../core/source.js';
 import { readCatalogTable } from './postgres-catalog.js';
@@ -13,7 +14,7 @@ export interface StoredCheckpoint {
 
 /**
  * The checkpoint table: one row per pipeline holding the last committed checkpoint, with the source position
- * as jsonb. {@link save} runs inside the commit's transaction, so the row and the data it vouches for become
+ * and the operators' state (the sink tables' schemas, see src/core/operator.ts) as jsonb. {@link save} runs inside the commit's transaction, so the row and the data it vouches for become
  * visible together, or neither does.
  *
  * ```sql
@@ -22,7 +23,8 @@ export interface StoredCheckpoint {
  *   checkpoint_id bigint NOT NULL,
  *   position      jsonb NOT NULL,
  *   committed_at  timestamptz NOT NULL,
- *   last_seq      bigint             -- append mode only
+ *   last_seq      bigint,            -- append mode only
+ *   operators     jsonb              -- null in checkpoints of releases before operators had state
  * )
  * ```
  */
@@ -40,19 +42,25 @@ export class PostgresCheckpointStore {
       '  checkpoint_id bigint NOT NULL,\n' +
       '  position jsonb NOT NULL,\n' +
       '  committed_at timestamptz NOT NULL,\n' +
-      '  last_seq bigint\n' +
+      '  last_seq bigint,\n' +
+      '  operators jsonb\n' +
       ')'
     );
   }
 
   /**
-   * Adds `last_seq` to a checkpoint table created before append mode existed. Checked first: ALTER TABLE needs
-   * ownership even when the column is there.
+   * Adds the columns that a checkpoint table created by an earlier release lacks: `operators`, and `last_seq`
+   * (append mode) when `withSequence`. Checked first: ALTER TABLE needs ownership even when the column is there.
    */
-  async ensureSequenceColumn(): Promise<void> {
+  async ensureColumns(withSequence: boolean): Promise<void> {
     const table = await readCatalogTable(this.client, this.table);
-    if (table === undefined || table.columns.some((c) => c.name === 'last_seq')) return;
-    await this.client.query(`ALTER TABLE ${qualifiedName(this.table)} ADD COLUMN IF NOT EXISTS last_seq bigint`);
+    if (table === undefined) return;
+    const wanted = withSequence ? ['operators jsonb', 'last_seq bigint'] : ['operators jsonb'];
+    for (const column of wanted) {
+      const [name = ''] = column.split(' ');
+      if (table.columns.some((c) => c.name === name)) continue;
+      await this.client.query(`ALTER TABLE ${qualifiedName(this.table)} ADD COLUMN IF NOT EXISTS ${column}`);
+    }
   }
 
   async load(pipeline: string, withSequence: boolean): Promise<StoredCheckpoint | null> {
@@ -61,8 +69,9 @@ export class PostgresCheckpointStore {
       position: SourcePosition;
       committed_at: Date;
       last_seq: string | null;
+      operators: (OperatorState | null)[] | null;
     }>(
-      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq ` +
+      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq, operators ` +
         `FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
       [pipeline],
     );
@@ -74,6 +83,7 @@ export class PostgresCheckpointStore {
         id: Number(row.checkpoint_id),
         position: row.position,
         committedAt: row.committed_at.toISOString(),
+        ...(row.operators === null ? {} : { operators: row.operators }),
       },
       lastSeq: Number(row.last_seq ?? 0),
     };
@@ -90,14 +100,15 @@ export class PostgresCheckpointStore {
       checkpoint.id,
       JSON.stringify(checkpoint.position),
       checkpoint.committedAt,
+      checkpoint.operators === undefined ? null : JSON.stringify(checkpoint.operators),
     ];
     const seq = lastSeq !== undefined;
     if (seq) values.push(lastSeq);
     await this.client.query(
-      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at${seq ? ', last_seq' : ''}) ` +
-        `VALUES ($1, $2, $3::jsonb, $4::timestamptz${seq ? ', $5' : ''}) ` +
-        'ON CONFLICT (pipeline) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, ' +
-        `position = EXCLUDED.position, committed_at = EXCLUDED.committed_at${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
+      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at, operators${seq ? ', last_seq' : ''}) ` +
+        `VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::jsonb${seq ? ', $6' : ''}) ` +
+        'ON CONFLICT (pipeline) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, position = EXCLUDED.position, ' +
+        `committed_at = EXCLUDED.committed_at, operators = EXCLUDED.operators${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
       values,
     );
   }

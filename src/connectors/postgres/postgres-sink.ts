@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
-import { TributaryError } from '../../core/errors.js';
+import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { PostgresAppendWriter } from './postgres-append-writer.js';
@@ -15,6 +15,7 @@ import { PostgresStagingTables } from './postgres-staging-tables.js';
 import { PostgresTargetTables } from './postgres-target-tables.js';
 import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
 import type { Logger } from '../../runtime/logger.js';
+import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 
 /** How long connecting (TCP, TLS, authentication) may take before it counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -40,8 +41,10 @@ interface Session {
  * `write` after a commit begins it, each `write` applies (upsert), stages (merge) or appends (append) its batch
  * inside it as the sink option `write-mode` says, and `commit` completes the data, upserts the checkpoint row
  * and commits — so after a crash `open` returns exactly the checkpoint whose effects are in the database.
- * Schema changes run in the same transaction, between the rows before and after them. Any error rolls the
- * transaction back, and the sink then refuses work until it is re-opened (and the runtime replays).
+ * Schema changes run in the same transaction, between the rows before and after them, each inside a savepoint:
+ * a write that holds one waits for it, and a change that fails is rolled back to its savepoint and reported
+ * by that write as SINK_SCHEMA_CHANGE_FAILED, the transaction going on (see `Sink.write`). Any other error
+ * rolls the transaction back, and the sink then refuses work until it is re-opened (and the runtime replays).
  *
  * Throws CONFIG_INVALID at once for bad options; everything else surfaces from the methods.
  */
@@ -100,7 +103,7 @@ class PostgresSink implements Sink {
     try {
       await session.tables.ensureSchema(this.config.checkpointSchema);
       await session.client.query(store.createSql());
-      if (session.append !== undefined) await store.ensureSequenceColumn();
+      await store.ensureColumns(session.append !== undefined);
       const stored = await store.load(pipeline, session.append !== undefined);
       session.append?.start(stored?.lastSeq ?? 0);
       return stored?.checkpoint ?? null;
@@ -112,7 +115,8 @@ class PostgresSink implements Sink {
   /**
    * Starts writing the batch inside the open transaction and returns without waiting for it, so that the
    * source prepares the next batch while PostgreSQL works on this one; one batch is in flight at a time. Its
-   * error, if any, is thrown by the next `write` or `commit`.
+   * error, if any, is thrown by the next `write` or `commit` — except for a batch with a schema event, which
+   * is waited for, so that a schema change that fails is reported by its own write.
    */
   async write(events: readonly ChangeEvent[]): Promise<void> {
     await this.settle();
@@ -120,6 +124,7 @@ class PostgresSink implements Sink {
     if (events.length === 0) return;
     this.count += events.length;
     const work = this.writeNow(session, events);
+    if (events.some((event) => event.kind === 'schema')) return work;
     work.catch(() => undefined); // observed by the next settle()
     this.inflight = work;
   }
@@ -181,9 +186,35 @@ class PostgresSink implements Sink {
   private async writeNow(session: Session, events: readonly ChangeEvent[]): Promise<void> {
     try {
       await this.begin(session);
-      await session.writer.write(events);
+      if (!events.some((event) => event.kind === 'schema')) {
+        await session.writer.write(events);
+        return;
+      }
+      // Each schema event alone: when it fails, every row before it is written, none after it.
+      let start = 0;
+      for (const [i, event] of events.entries()) {
+        if (event.kind !== 'schema') continue;
+        if (i > start) await session.writer.write(events.slice(start, i));
+        start = i + 1;
+        await this.writeSchemaEvent(session, events, i);
+      }
+      if (start < events.length) await session.writer.write(events.slice(start));
     } catch (error) {
+      if (error instanceof SchemaChangeFailedError) throw error;
       throw await this.fail(session, error);
+    }
+  }
+
+  /** Applies `events[index]`; when it fails and is undone, the events from it on are not written. */
+  private async writeSchemaEvent(session: Session, events: readonly ChangeEvent[], index: number): Promise<void> {
+    try {
+      await session.writer.write([events[index]!]);
+    } catch (error) {
+      if (!(error instanceof SchemaChangeFailedError)) throw error;
+      this.count -= events.length - index;
+      const redeclare = redeclareBefore(error);
+      if (redeclare !== undefined) await session.writer.write([redeclare]); // an error here ends the transaction
+      throw error;
     }
   }
 

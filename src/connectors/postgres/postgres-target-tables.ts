@@ -16,9 +16,14 @@ import { postgresType } from './postgres-types.js';
 /** A sink table as checked against one source schema: where it is and the PostgreSQL type of each column. */
 export type TargetTable = SinkTargetTable<PostgresTableName>;
 
+/** The savepoint around one schema change. */
+const SAVEPOINT = 'tributary_schema_change';
+
 /**
  * The sink tables in PostgreSQL (see {@link TargetTables}): names are exact, DDL is transactional, a table moves
  * between schemas with SET SCHEMA, and a type change converts in place with `ALTER COLUMN … TYPE … USING`.
+ * Each schema change runs inside a SAVEPOINT: one that fails is rolled back to it, and the transaction — with
+ * the rows written before the change — goes on.
  */
 export class PostgresTargetTables extends TargetTables<PostgresTableName> {
   protected readonly product = 'PostgreSQL';
@@ -84,6 +89,34 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
   protected isConversionError(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
     return typeof code === 'string' && (code.startsWith('22') || code === '42846' || code === '42804');
+  }
+
+  protected async beginUndoable(): Promise<void> {
+    await this.client.query(`SAVEPOINT ${SAVEPOINT}`);
+  }
+
+  protected async endUndoable(): Promise<void> {
+    await this.client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+  }
+
+  protected async undo(): Promise<boolean> {
+    try {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Failures that repeat: ours that are not retryable, and SQLSTATE classes 22 (data exception), 23 (integrity),
+   * 42 (syntax or access rule: no cast, a dependent view …), 0A (not supported) and 2B (dependent objects).
+   * Deadlocks, lock or disk trouble and lost connections are not: the whole transaction is retried.
+   */
+  protected override isChangeFailure(error: unknown): boolean {
+    if (super.isChangeFailure(error)) return true;
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && ['22', '23', '42', '0A', '2B'].includes(code.slice(0, 2)) && code !== '42501';
   }
 
   protected addKeyHint(name: PostgresTableName): string {

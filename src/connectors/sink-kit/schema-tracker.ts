@@ -1,5 +1,5 @@
 import type { SchemaChangeEvent } from '../../core/change-event.js';
-import { TributaryError } from '../../core/errors.js';
+import { TributaryError, type SchemaChangeFailedError } from '../../core/errors.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
 
 /**
@@ -40,4 +40,15 @@ export class SchemaTracker {
 /** A Map key for a table id (exact: case and all). */
 export function tableKey(id: TableId): string {
   return `${id.namespace}\u0000${id.name}`;
+}
+
+/**
+ * After a schema change failed and was undone: the createTable that tells a writer's tracker (which took the
+ * failed change in when the event was added) what the table is again — the schema it had before. Applied, it
+ * only checks that the table fits. Undefined when the table had no schema before.
+ */
+export function redeclareBefore(failure: SchemaChangeFailedError): SchemaChangeEvent | undefined {
+  const { event, previous } = failure;
+  if (previous === undefined) return undefined;
+  return { kind: 'schema', table: event.table, change: 'createTable', schema: previous, source: event.source };
 }

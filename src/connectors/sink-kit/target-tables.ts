@@ -1,6 +1,6 @@
 import type { SchemaChangeEvent } from '../../core/change-event.js';
 import type { DataType } from '../../core/data-type.js';
-import { TributaryError } from '../../core/errors.js';
+import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import { columnChangeSql, createTableSql, dropTableSql, truncateTableSql } from './table-ddl.js';
 import { columnRenames, planTargetTable, type ColumnChange, type ExistingColumn } from './target-table-plan.js';
@@ -34,6 +34,11 @@ export interface TargetTable<N extends SinkTableName> {
  * subclass. Every statement runs on the sink's connection inside the commit's transaction, so DDL and data
  * commit or roll back together; after a rollback call {@link forgetAll}, since the remembered facts may have
  * been rolled back.
+ *
+ * A schema change other than createTable is applied so that its failure can be undone without losing the
+ * transaction ({@link beginUndoable} … {@link undo}: a savepoint in PostgreSQL; in DuckDB, which has none, a
+ * check before any statement runs). A failure undone is thrown as {@link SchemaChangeFailedError}; one that
+ * cannot be undone is thrown as it is, and the caller must roll back.
  */
 export abstract class TargetTables<N extends SinkTableName> {
   private readonly known = new Map<string, TargetTable<N>>();
@@ -61,6 +66,28 @@ export abstract class TargetTables<N extends SinkTableName> {
   protected abstract isConversionError(error: unknown): boolean;
   /** How to give an existing table the source's key, for the hint of a table without it. */
   protected abstract addKeyHint(name: N): string;
+  /** Starts a schema change that {@link undo} can take back. */
+  protected abstract beginUndoable(): Promise<void>;
+  /** The schema change started by {@link beginUndoable} succeeded. */
+  protected abstract endUndoable(): Promise<void>;
+  /**
+   * Takes back what ran since {@link beginUndoable}, leaving the transaction usable; false when it cannot (the
+   * transaction must then be rolled back).
+   */
+  protected abstract undo(): Promise<boolean>;
+
+  /**
+   * Before a plan runs: the error that one of its changes would fail with, found without running it (a value
+   * that does not convert), or undefined. For a sink that cannot undo a failed statement; by default none.
+   */
+  protected precheck(_name: N, _changes: readonly ColumnChange[]): Promise<TributaryError | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /** Whether `error`, thrown while a schema change ran, fails the same way every time (so undoing it is right). */
+  protected isChangeFailure(error: unknown): boolean {
+    return error instanceof TributaryError && !error.retryable;
+  }
 
   /** The checked target for rows of `schema`: remembered, or checked (and created if missing) now. */
   async target(schema: TableSchema): Promise<TargetTable<N>> {
@@ -78,6 +105,23 @@ export abstract class TargetTables<N extends SinkTableName> {
    * duckdb.md, "Schema changes"). `previous` is the schema the table followed until now.
    */
   async apply(event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<void> {
+    if (event.change === 'createTable') {
+      await this.ensure(event.schema, 'create');
+      return;
+    }
+    await this.beginUndoable();
+    try {
+      await this.change(event, previous);
+    } catch (error) {
+      if (!(error instanceof SchemaChangeFailedError || this.isChangeFailure(error)) || !(await this.undo()))
+        throw error;
+      this.forgetAll();
+      throw this.changeFailed(event, previous, error);
+    }
+    await this.endUndoable();
+  }
+
+  private async change(event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<void> {
     const name = this.nameOf(event.table);
     switch (event.change) {
       case 'createTable':
@@ -124,7 +168,11 @@ export abstract class TargetTables<N extends SinkTableName> {
         typeOf: (type) => this.typeOf(type),
         sameName: (a, b) => this.sameName(a, b),
       });
-      if (changes.length > 0) await this.applyColumnChanges(name, changes, current, next);
+      if (changes.length > 0) {
+        const refusal = await this.precheck(name, changes);
+        if (refusal !== undefined) throw refusal;
+        await this.applyColumnChanges(name, changes, current, next);
+      }
     }
     await this.ensure(next, 'evolve');
   }
@@ -141,7 +189,7 @@ export abstract class TargetTables<N extends SinkTableName> {
 
   /**
    * One ALTER TABLE per planned change, on `name` (a sink table, or another table of the sink such as a
-   * changelog); a type change that a value in the table does not survive is SINK_SCHEMA_MISMATCH.
+   * changelog); a type change that a value in the table does not survive is SINK_SCHEMA_CHANGE_FAILED.
    */
   async alterColumns(name: N, changes: readonly ColumnChange[]): Promise<void> {
     for (const change of changes) {
@@ -154,14 +202,44 @@ export abstract class TargetTables<N extends SinkTableName> {
     }
   }
 
-  /** SINK_SCHEMA_MISMATCH for a type change that values in the sink table do not survive. */
+  /** SINK_SCHEMA_CHANGE_FAILED for a type change that values in the sink table do not survive. */
   protected typeChangeError(name: N, column: string, from: string, to: string, cause: unknown): TributaryError {
     const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     return new TributaryError(
-      'SINK_SCHEMA_MISMATCH',
+      'SINK_SCHEMA_CHANGE_FAILED',
       `cannot change column ${column} of ${this.display(name)} from ${from} to ${to}: a value in the table does not convert (${reason})`,
       {
         hint: `convert or remove those values in ${this.display(name)} yourself (ALTER TABLE … ALTER COLUMN "${column}" TYPE ${to} USING …), or drop the table and run with --reset to reload it; the pipeline then resumes from its last checkpoint`,
+        cause,
+      },
+    );
+  }
+
+  /** The error that reports `event` as failed and undone: `error`'s message and hint, and the event. */
+  private changeFailed(
+    event: SchemaChangeEvent,
+    previous: TableSchema | undefined,
+    error: unknown,
+  ): SchemaChangeFailedError {
+    if (error instanceof SchemaChangeFailedError) return error;
+    if (error instanceof TributaryError) {
+      return new SchemaChangeFailedError(event, previous, error.message, {
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+        cause: error,
+      });
+    }
+    // Driver errors may carry connection parameters in their properties: keep only message and code.
+    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    const cause = Object.assign(new Error(reason), typeof code === 'string' ? { code } : {});
+    const display = this.display(this.nameOf(event.table));
+    const ddl = event.ddl === undefined ? '' : ` (from \`${event.ddl}\`)`;
+    return new SchemaChangeFailedError(
+      event,
+      previous,
+      `${this.product} cannot apply the schema change ${event.change}${ddl} to ${display}${typeof code === 'string' ? ` (${code})` : ''}: ${reason}`,
+      {
+        hint: `change ${display} by hand so that it fits the source, or drop it and run with --reset to reload it; with pipeline.schema.change.behavior: try_evolve such a change is skipped`,
         cause,
       },
     );

@@ -1,12 +1,13 @@
-import type { ChangeEvent } from '../../core/change-event.js';
-import type { Operator } from '../../core/operator.js';
+import type { ChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
+import type { Operator, OperatorState } from '../../core/operator.js';
 import type { TransformOperator } from '../transform-operator.js';
 import type { SchemaEvolutionOperator } from './schema-evolution-operator.js';
 
 /**
  * The route/transform stage followed by the schema-evolution stage, as one operator: the transform tells the
  * evolution stage which source table each routed event comes from, which the events themselves no longer say
- * (their table is the sink table).
+ * (their table is the sink table). Its state across restarts is the evolution stage's; the transform rebuilds
+ * its plans from each attempt's createTable events.
  */
 export class EvolvingTransform implements Operator {
   constructor(
@@ -18,6 +19,18 @@ export class EvolvingTransform implements Operator {
     const origins: ChangeEvent[] = [];
     const routed = this.transform.process(events, origins);
     return this.evolution.process(routed, origins);
+  }
+
+  snapshotState(): OperatorState {
+    return this.evolution.snapshotState();
+  }
+
+  restoreState(state: OperatorState): void {
+    this.evolution.restoreState(state);
+  }
+
+  schemaChangeFailed(event: SchemaChangeEvent): boolean {
+    return this.evolution.schemaChangeFailed(event);
   }
 }
 

@@ -70,6 +70,50 @@ export function acceptedSchema(
   };
 }
 
+/**
+ * For `try_evolve`: the column changes a sink refused, by column name — the column as it was asked for, or
+ * null for a drop. Not asked again while the source asks for the same thing.
+ */
+export type RefusedColumns = Map<string, Column | null>;
+
+/** Adds to `refused` the column changes that lead from `previous` to `failed` (a change the sink refused). */
+export function noteRefused(previous: TableSchema, failed: TableSchema, refused: RefusedColumns): void {
+  for (const column of failed.columns) {
+    const before = previous.columns.find((c) => c.name === column.name);
+    if (before === undefined || !sameColumnType(before, column)) refused.set(column.name, column);
+  }
+  for (const column of previous.columns) if (!hasColumn(failed, column.name)) refused.set(column.name, null);
+}
+
+/**
+ * `next` without the column changes the sink refused before, as long as the source asks for exactly those:
+ * a refused add stays out, a refused type change keeps `current`'s column, a refused drop keeps the column
+ * (nullable). A column for which the source asks something else now leaves `refused`.
+ */
+export function withoutRefused(current: TableSchema, next: TableSchema, refused: RefusedColumns): TableSchema {
+  const stillRefused = (name: string, wanted: Column | undefined): boolean => {
+    const tried = refused.get(name);
+    if (tried === undefined) return false;
+    const same = tried === null ? wanted === undefined : wanted !== undefined && sameColumnType(tried, wanted);
+    if (!same) refused.delete(name);
+    return same;
+  };
+  const columns: Column[] = [];
+  for (const column of current.columns) {
+    const wanted = next.columns.find((c) => c.name === column.name);
+    if (wanted === undefined) {
+      if (stillRefused(column.name, undefined)) columns.push({ ...column, nullable: true });
+    } else {
+      columns.push(stillRefused(column.name, wanted) ? column : wanted);
+    }
+  }
+  for (const column of next.columns) {
+    if (!hasColumn(current, column.name) && !stillRefused(column.name, column)) columns.push(column);
+  }
+  const keyFits = next.primaryKey.every((k) => columns.some((c) => c.name === k));
+  return { id: next.id, columns, primaryKey: keyFits ? next.primaryKey : current.primaryKey };
+}
+
 /** The change kind that describes `diff`: the one kind when only one sort changed, else `refreshTable`. */
 export function changeKindOf(diff: SchemaDiff): SchemaChangeType | undefined {
   const kinds: SchemaChangeType[] = [];

@@ -1,11 +1,18 @@
 import type { ChangeEvent, ColumnRename, DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { Row } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
-import type { Operator } from '../../core/operator.js';
-import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import type { Operator, OperatorState } from '../../core/operator.js';
+import { tableIdToString, type Column, type TableId, type TableSchema } from '../../core/table-schema.js';
 import { DEFAULT_SCHEMA_CHANGE_BEHAVIOR, type SchemaChangeBehavior } from './schema-change-behavior.js';
 import { SCHEMA_CHANGE_TYPE_NAMES, type SchemaChangeTypeName } from './schema-change-types.js';
-import { acceptedSchema, changeKindOf, diffSchemas } from './schema-diff.js';
+import {
+  acceptedSchema,
+  changeKindOf,
+  diffSchemas,
+  noteRefused,
+  withoutRefused,
+  type RefusedColumns,
+} from './schema-diff.js';
 import { rowMapper } from './row-mapper.js';
 import { commonPrimaryKey, mergeTargetSchema, type ShardSchema } from './target-schema.js';
 
@@ -29,6 +36,29 @@ interface Target {
   schema: TableSchema;
   /** By source table key, in the order they appeared (which fixes the order of columns they add). */
   readonly shards: Map<string, Shard>;
+  /**
+   * A createTable was emitted for it in this attempt. False for a target restored from a checkpoint until its
+   * first event: the sink, re-opened, must learn what the table is before any change or row.
+   */
+  announced: boolean;
+  /** `try_evolve`: column changes the sink refused, not asked again while the source asks the same. */
+  readonly refused: RefusedColumns;
+}
+
+/**
+ * What {@link SchemaEvolutionOperator.snapshotState} commits with a checkpoint: each sink table's schema (what
+ * the table really is) and the last schema seen of each source table feeding it, in the order they appeared.
+ */
+export interface SchemaEvolutionState extends OperatorState {
+  readonly stage: 'schema-evolution';
+  readonly version: 1;
+  readonly targets: readonly {
+    readonly id: TableId;
+    readonly schema: TableSchema;
+    readonly shards: readonly ShardSchema[];
+    /** `try_evolve`: the column changes the sink refused (a column as asked for, or null for a drop). */
+    readonly refused?: readonly { readonly name: string; readonly column: Column | null }[];
+  }[];
 }
 
 /**
@@ -43,8 +73,13 @@ interface Target {
  * It works from schema diffs, so an unclassified `refreshTable` is handled like a classified change; the
  * change kind matters only where a diff cannot tell: `renamedColumns`, truncate, drop and rename of a table.
  * Several source tables routed to one sink table (shards) make it hold their union schema
- * (docs/04-schema-evolution.md). State lives for one pipeline attempt: a new attempt starts again from the
- * source's `createTable` events.
+ * (docs/04-schema-evolution.md).
+ *
+ * Its state — what each sink table is, and the source tables feeding it — is committed with every checkpoint
+ * ({@link snapshotState}) and restored on resume ({@link restoreState}): a restored sink table is announced
+ * with a createTable of the schema it has (not the source's schema of now) at its first event, and whatever
+ * changed since is emitted after it as a change, under the behaviour. Without restored state a new attempt
+ * starts again from the source's createTable events.
  */
 export class SchemaEvolutionOperator implements Operator {
   readonly behavior: SchemaChangeBehavior;
@@ -63,7 +98,7 @@ export class SchemaEvolutionOperator implements Operator {
   /**
    * Events in, events out, in order. `origins[i]`, when given, is the source event that `events[i]` was
    * made from (before routing): it tells which source table a routed event comes from. Without it each
-   * event's own table is its source table. Throws TributaryError SINK_SCHEMA_MISMATCH when a change cannot
+   * event's own table is its source table. Throws TributaryError SCHEMA_CHANGE_REJECTED when a change cannot
    * be applied under the behaviour (any change under `exception`; incompatible shard types; differing keys).
    */
   process(events: readonly ChangeEvent[], origins?: readonly ChangeEvent[]): ChangeEvent[] {
@@ -73,7 +108,10 @@ export class SchemaEvolutionOperator implements Operator {
       if (event.kind === 'data') {
         out.push(this.data(event, origin.table));
       } else {
-        const emitted = this.schema(event, origin.kind === 'schema' ? origin : event);
+        const from = origin.kind === 'schema' ? origin : event;
+        const announced = this.announce(event, from.table);
+        if (announced !== undefined) out.push(announced);
+        const emitted = this.schema(event, from);
         if (emitted !== undefined) out.push(emitted);
       }
     });
@@ -81,17 +119,59 @@ export class SchemaEvolutionOperator implements Operator {
   }
 
   /**
-   * For `try_evolve`: the sink could not apply `event` (one this stage emitted). The sink table keeps the
-   * schema it had before, and rows that follow are projected onto it. Returns false for an event this stage
-   * does not know (it changes nothing then).
+   * For `try_evolve`: the sink could not apply `event` (one this stage emitted) and undid it. The sink table
+   * keeps the schema it had before, and rows that follow are projected onto it. Returns false — and changes
+   * nothing — under any other behaviour, or for an event this stage did not emit as a change.
    */
   schemaChangeFailed(event: SchemaChangeEvent): boolean {
+    if (this.behavior !== 'try_evolve') return false;
     const previous = this.before.get(event);
     const target = this.targets.get(keyOf(event.schema.id));
     if (previous === undefined || target === undefined) return false;
+    noteRefused(previous, event.schema, target.refused);
     target.schema = previous;
     this.remap(target);
     return true;
+  }
+
+  /** Every sink table's schema and sources, as JSON (see {@link SchemaEvolutionState}). */
+  snapshotState(): SchemaEvolutionState {
+    return {
+      stage: 'schema-evolution',
+      version: 1,
+      targets: [...this.targets.values()].map((target) => ({
+        id: target.id,
+        schema: target.schema,
+        shards: [...target.shards.values()].map((shard) => ({ source: shard.source, schema: shard.schema })),
+        ...(target.refused.size === 0
+          ? {}
+          : { refused: [...target.refused].map(([name, column]) => ({ name, column })) }),
+      })),
+    };
+  }
+
+  /**
+   * Takes the state a {@link snapshotState} of an earlier attempt committed; call before the first
+   * {@link process}. Throws STATE_CORRUPT for state this stage did not write.
+   */
+  restoreState(state: OperatorState): void {
+    if (!isSchemaEvolutionState(state)) {
+      throw new TributaryError('STATE_CORRUPT', 'the schema-evolution state in the checkpoint is not readable', {
+        hint: 'run with --reset to start over with a new snapshot, or restore the checkpoint from a backup',
+      });
+    }
+    this.targets.clear();
+    this.targetOf.clear();
+    for (const saved of state.targets) {
+      const refused: RefusedColumns = new Map((saved.refused ?? []).map(({ name, column }) => [name, column]));
+      const target: Target = { id: saved.id, schema: saved.schema, shards: new Map(), announced: false, refused };
+      for (const { source, schema } of saved.shards) {
+        target.shards.set(keyOf(source), { source, schema, map: null });
+        this.targetOf.set(keyOf(source), keyOf(saved.id));
+      }
+      this.remap(target);
+      this.targets.set(keyOf(saved.id), target);
+    }
   }
 
   /** The schema the sink table `id` has now, per this stage's output; undefined for a table it has not seen. */
@@ -107,6 +187,19 @@ export class SchemaEvolutionOperator implements Operator {
       before: event.before === null ? null : map(event.before),
       after: event.after === null ? null : map(event.after),
     };
+  }
+
+  /**
+   * The createTable that tells a re-opened sink what a restored sink table is, before the first schema event
+   * (a source table's createTable, usually) that concerns it in this attempt; undefined once told.
+   */
+  private announce(event: SchemaChangeEvent, source: TableId): SchemaChangeEvent | undefined {
+    const known = this.shardOf(source);
+    const creates = known === undefined || event.change === 'createTable';
+    const target = this.targets.get(creates ? keyOf(event.table) : keyOf(known.target.id));
+    if (target === undefined || target.announced) return undefined;
+    target.announced = true;
+    return { kind: 'schema', table: target.id, change: 'createTable', schema: target.schema, source: event.source };
   }
 
   private schema(event: SchemaChangeEvent, origin: SchemaChangeEvent): SchemaChangeEvent | undefined {
@@ -138,7 +231,13 @@ export class SchemaEvolutionOperator implements Operator {
     this.targetOf.set(keyOf(source), targetKey);
     const target = this.targets.get(targetKey);
     if (target === undefined) {
-      const created: Target = { id: event.table, schema: event.schema, shards: new Map([[keyOf(source), shard]]) };
+      const created: Target = {
+        id: event.table,
+        schema: event.schema,
+        shards: new Map([[keyOf(source), shard]]),
+        announced: true,
+        refused: new Map(),
+      };
       this.targets.set(targetKey, created);
       this.remap(created);
       return event;
@@ -183,7 +282,13 @@ export class SchemaEvolutionOperator implements Operator {
     this.leave(source);
     this.targets.delete(keyOf(oldId));
     const shard: Shard = { source: renamed, schema: event.schema, map: null };
-    const moved: Target = { id: newId, schema: { ...target.schema, id: newId }, shards: new Map() };
+    const moved: Target = {
+      id: newId,
+      schema: { ...target.schema, id: newId },
+      shards: new Map(),
+      announced: true,
+      refused: target.refused,
+    };
     moved.shards.set(keyOf(renamed), shard);
     this.targets.set(keyOf(newId), moved);
     this.targetOf.set(keyOf(renamed), keyOf(newId));
@@ -210,8 +315,13 @@ export class SchemaEvolutionOperator implements Operator {
         next = mergeTargetSchema(target.id, shards, target.schema, 'grow');
         break;
       case 'evolve':
+        next = mergeTargetSchema(target.id, shards, target.schema, 'union', renames);
+        break;
       case 'try_evolve':
         next = mergeTargetSchema(target.id, shards, target.schema, 'union', renames);
+        if (target.refused.size > 0 && next.renames.length === 0) {
+          next = { schema: withoutRefused(target.schema, next.schema, target.refused), renames: [] };
+        }
         break;
     }
     next = acceptedSchema(target.schema, next.schema, next.renames, this.accepted);
@@ -266,7 +376,7 @@ export class SchemaEvolutionOperator implements Operator {
         ? `is merged into sink table ${tableIdToString(target)} with columns that would change it`
         : `changed by ${event.ddl === undefined ? `a schema change (${event.change})` : `the DDL \`${event.ddl}\``}, which would change sink table ${tableIdToString(target)}`;
     return new TributaryError(
-      'SINK_SCHEMA_MISMATCH',
+      'SCHEMA_CHANGE_REJECTED',
       `source table ${tableIdToString(source)} ${what}; pipeline.schema.change.behavior is exception, which stops at any schema change`,
       {
         hint: `set pipeline.schema.change.behavior to lenient (or evolve) in the pipeline file, or make ${tableIdToString(target)} match the source by hand and start the pipeline with --reset`,
@@ -282,4 +392,32 @@ export function schemaEvolutionOperator(options: SchemaEvolutionOptions = {}): S
 
 function keyOf(table: TableId): string {
   return `${table.namespace}\u0000${table.name}`;
+}
+
+function isSchemaEvolutionState(state: OperatorState): state is SchemaEvolutionState {
+  const isTable = (id: unknown): boolean =>
+    typeof id === 'object' && id !== null && typeof (id as TableId).namespace === 'string';
+  const isSchema = (schema: unknown): boolean =>
+    typeof schema === 'object' &&
+    schema !== null &&
+    isTable((schema as TableSchema).id) &&
+    Array.isArray((schema as TableSchema).columns) &&
+    Array.isArray((schema as TableSchema).primaryKey);
+  return (
+    state['stage'] === 'schema-evolution' &&
+    state['version'] === 1 &&
+    Array.isArray(state['targets']) &&
+    (state['targets'] as unknown[]).every((t) => {
+      const target = t as SchemaEvolutionState['targets'][number];
+      const shards: unknown = target.shards;
+      const refused: unknown = target.refused;
+      return (
+        isTable(target.id) &&
+        isSchema(target.schema) &&
+        (refused === undefined || Array.isArray(refused)) &&
+        Array.isArray(shards) &&
+        (shards as ShardSchema[]).every((shard) => isTable(shard.source) && isSchema(shard.schema))
+      );
+    })
+  );
 }

@@ -20,7 +20,7 @@ export type MergeRule =
 /**
  * The schema a sink table must have to hold the rows of all `shards`: columns of `previous` first, in its
  * order, then new ones in shard order; each column's type is the widest of the shards' types (under `grow`,
- * of the previous type too); a column some shard lacks is nullable. Throws TributaryError SINK_SCHEMA_MISMATCH
+ * of the previous type too); a column some shard lacks is nullable. Throws TributaryError SCHEMA_CHANGE_REJECTED
  * naming both tables, the column and both types when two types have no common wider type, or the tables and
  * keys when the shards' primary keys differ. `renames` (old → new, from the change being applied) keep a
  * renamed column in its place under `union`; the renames applied are returned.
@@ -94,7 +94,7 @@ export function mergeTargetSchema(
 }
 
 /**
- * The primary key every shard has (undefined without shards). Throws TributaryError SINK_SCHEMA_MISMATCH
+ * The primary key every shard has (undefined without shards). Throws TributaryError SCHEMA_CHANGE_REJECTED
  * naming two shards and their keys when they differ: rows of one key could not be told apart otherwise.
  */
 export function commonPrimaryKey(id: TableId, shards: readonly ShardSchema[]): readonly string[] | undefined {
@@ -105,7 +105,7 @@ export function commonPrimaryKey(id: TableId, shards: readonly ShardSchema[]): r
     const other = shard.schema.primaryKey;
     if (other.length !== key.length || other.some((k, i) => k !== key[i])) {
       throw new TributaryError(
-        'SINK_SCHEMA_MISMATCH',
+        'SCHEMA_CHANGE_REJECTED',
         `source tables ${tableIdToString(first.source)} (primary key ${formatKey(key)}) and ${tableIdToString(shard.source)} (primary key ${formatKey(other)}) are merged into sink table ${tableIdToString(id)}, but their primary keys differ`,
         {
           hint: 'give the shards the same primary key (set primary-keys on a transform rule for them), or route them to separate sink tables',
@@ -135,7 +135,7 @@ function incompatible(
   otherType: DataType,
 ): TributaryError {
   return new TributaryError(
-    'SINK_SCHEMA_MISMATCH',
+    'SCHEMA_CHANGE_REJECTED',
     `column "${column}" of sink table ${tableIdToString(id)} cannot hold both ${formatDataType(type)} (${from}) and ${formatDataType(otherType)} (${other}): neither type widens to the other`,
     {
       hint: 'make the column types compatible at the source (see docs/04-schema-evolution.md#widening), leave the column out with a transform projection, route the tables to separate sink tables, or use schema.change.behavior: evolve for a table that has one source table',
