@@ -1,10 +1,12 @@
 import { tableIdToString, type SchemaChangeEvent, type TableId } from '../../core/index.js';
-import { applyDdl, type DdlApplyResult, type DdlTableChange } from './ddl/ddl-apply.js';
+import { applyDdl, type DdlApplyContext, type DdlApplyResult, type DdlTableChange } from './ddl/ddl-apply.js';
 import type { DdlCharsetDefaults } from './ddl/ddl-charsets.js';
 import { ddlLexOptionsForServer } from './ddl/ddl-lexer.js';
 import { parseDdl } from './ddl/ddl-parser.js';
 import type { ServerInfo } from './mysql-preflight.js';
+import { OnlineSchemaChanges } from './mysql-online-schema-change.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
+import type { MysqlTypeOptions } from './mysql-types.js';
 
 /**
  * The schemas in force at a binlog position, as each checkpoint saves them: the captured tables and the
@@ -26,6 +28,8 @@ export interface SchemaHistoryOptions {
   readonly server: () => ServerInfo | undefined;
   /** The configured chunk key of tables without a primary key. */
   readonly keyOverride?: string;
+  /** The source options of the type mapping, as `readTableSchemas` takes them (default: none). */
+  readonly typeOptions?: MysqlTypeOptions;
 }
 
 /**
@@ -41,6 +45,8 @@ export class MysqlSchemaHistory {
   private charsets: DdlCharsetDefaults = { databases: new Map(), tables: new Map() };
   /** `save()` until the next change: checkpoints are frequent, schema changes rare. */
   private saved: SavedSchemas | undefined;
+  /** Shadow tables of gh-ost / pt-online-schema-change runs on captured tables. */
+  private readonly onlineSchemaChanges = new OnlineSchemaChanges();
 
   constructor(private readonly options: SchemaHistoryOptions) {}
 
@@ -102,13 +108,20 @@ export class MysqlSchemaHistory {
     const server = this.options.server();
     // Executable comments (/*!50700 … */, /*M! … */) count as the server that wrote the statement counts them.
     const statement = parseDdl(sql, server ? ddlLexOptionsForServer(server.version) : {});
-    const result = applyDdl(this.tables, database, statement, {
+    const context: DdlApplyContext = {
       isCaptured: this.options.isCaptured,
       charsets: this.charsets,
       flavor: server?.flavor ?? 'mariadb',
       lowerCaseTableNames: server?.lowerCaseTableNames === 1,
       ...(this.options.keyOverride === undefined ? {} : { keyOverride: this.options.keyOverride }),
-    });
+      ...(this.options.typeOptions === undefined ? {} : { typeOptions: this.options.typeOptions }),
+    };
+    const online = this.onlineSchemaChanges.follow(this.tables, database, statement, context);
+    if (online.kind === 'shadow') {
+      this.charsets = online.charsets;
+      return { tables: this.tables, changes: [], reread: [], charsets: online.charsets };
+    }
+    const result = online.kind === 'swap' ? online.result : applyDdl(this.tables, database, statement, context);
     this.tables.clear();
     for (const [key, table] of result.tables) this.tables.set(key, table);
     this.charsets = result.charsets;

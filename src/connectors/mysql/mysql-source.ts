@@ -41,6 +41,7 @@ import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
 import { defaultServerId, startupOffset } from './mysql-startup-offset.js';
+import { isShadowTableName } from './mysql-online-schema-change.js';
 import { MysqlSchemaHistory, schemaEventsOf } from './mysql-schema-history.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 
@@ -594,9 +595,13 @@ class MysqlSource implements Source {
 
   // --- helpers -------------------------------------------------------------------------------------------
 
-  /** Whether `db.table` matches `source.tables` and no exclusion. */
+  /**
+   * Whether `db.table` matches `source.tables` and no exclusion. The helper tables of gh-ost and
+   * pt-online-schema-change never are: see mysql-online-schema-change.ts.
+   */
   private isCaptured(namespace: string, name: string): boolean {
     return (
+      !isShadowTableName(name) &&
       this.context.include.some((s) => s.matches(namespace, name)) &&
       !this.context.exclude.some((s) => s.matches(namespace, name))
     );
