@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
 import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
-import { copyLines, copyRowFields } from './postgres-copy-stream.js';
+import { appendRowFields, copyRows, type CopyRowSet } from './postgres-copy-stream.js';
+import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import type { PostgresStagingTables, StagingTable } from './postgres-staging-tables.js';
-import type { PostgresTargetTables } from './postgres-target-tables.js';
+import type { PostgresTargetTables, TargetTable } from './postgres-target-tables.js';
 
 /**
  * Write mode `upsert`: each batch is applied as it arrives, inside the open transaction. The batch is
@@ -14,11 +15,17 @@ import type { PostgresTargetTables } from './postgres-target-tables.js';
  * batch is absent, `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` for the rest. Memory is bounded by the
  * batch; the commit only adds the checkpoint row. (COPY into staging measured faster than one
  * `INSERT … SELECT FROM unnest($1::…[], …)` with array parameters, by up to a quarter for larger batches.)
+ *
+ * A table's batch without updates (snapshot reads and inserts: keys most likely new to the target) skips the
+ * staging table: after its deletes, its rows are COPYed straight into the target inside a savepoint — half the
+ * server work. If a key exists already (unique violation) the savepoint is rolled back and the rows take the
+ * staging path, so the result is the same either way; the table then skips direct COPYs for a while.
  */
 export class PostgresUpsertWriter implements PostgresModeWriter {
   private readonly buffer = new ChangeBuffer();
   /** Staging tables holding rows of an earlier batch of this transaction, to be emptied before reuse. */
   private readonly used = new Set<string>();
+  private readonly direct = new DirectCopyPolicy();
   currentTable: string | undefined;
 
   constructor(
@@ -41,22 +48,71 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
   flush(): Promise<void> {
     // ON COMMIT DELETE ROWS empties the staging tables with the commit.
     this.used.clear();
+    this.direct.endTransaction();
     return Promise.resolve();
   }
 
   rollback(): void {
     this.buffer.drain();
     this.used.clear();
+    this.direct.endTransaction();
   }
 
   restart(): void {
     this.buffer.reset();
     this.used.clear();
+    this.direct.endTransaction();
   }
 
   private async apply(changes: TableChanges): Promise<void> {
     if (changes.upserts.size === 0 && changes.deletes.size === 0) return;
     const target = await this.tables.target(changes.schema);
+    const direct = changes.insertsOnly && changes.upserts.size > 0 && this.direct.shouldTry(target);
+    if (!direct) return await this.viaStaging(target, changes, { upserts: true, deletes: true });
+    await this.viaStaging(target, changes, { upserts: false, deletes: true });
+    if (!(await this.copyDirect(target, changes))) {
+      await this.viaStaging(target, changes, { upserts: true, deletes: false });
+    }
+  }
+
+  /**
+   * COPYs the upserts straight into the target inside a savepoint. False when a key existed already (unique
+   * violation, 23505): the savepoint is rolled back, nothing of the COPY remains, and the caller upserts.
+   */
+  private async copyDirect(target: TargetTable, changes: TableChanges): Promise<boolean> {
+    const where = displayName(target.name);
+    const schema = changes.schema;
+    const rows: CopyRowSet<Row> = {
+      rows: changes.upserts.values(),
+      append: (text, row) => appendRowFields(text, row, schema, where) + '\n',
+    };
+    const columns = target.schema.columns.map((c) => quoteIdent(c.name)).join(', ');
+    this.direct.started();
+    await this.client.query(`SAVEPOINT ${SAVEPOINT}`);
+    try {
+      await copyRows(this.client, `COPY ${qualifiedName(target.name)} (${columns}) FROM STDIN`, [rows]);
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code !== UNIQUE_VIOLATION && code !== FEATURE_NOT_SUPPORTED) throw error;
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+      if (code === UNIQUE_VIOLATION) this.direct.conflicted(target);
+      else this.direct.refused(target);
+      return false;
+    }
+    await this.client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+    this.direct.succeeded(target);
+    return true;
+  }
+
+  /** COPYs the chosen sets into the staging table and applies them: deletes first, then upserts. */
+  private async viaStaging(
+    target: TargetTable,
+    changes: TableChanges,
+    sets: { readonly upserts: boolean; readonly deletes: boolean },
+  ): Promise<void> {
+    const withUpserts = sets.upserts && changes.upserts.size > 0;
+    const withDeletes = sets.deletes && changes.deletes.size > 0;
+    if (!withUpserts && !withDeletes) return;
     const staging = await this.staging.for(target);
     // Emptied only when reused within a transaction: a commit per batch (a quiet source) then never pays for a
     // TRUNCATE, which gives a table written before the transaction a new file.
@@ -66,15 +122,24 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     const where = displayName(target.name);
     const keyIndexes = changes.keyIndexes;
     const schema = changes.schema;
-    const lines = function* (): Generator<string> {
-      for (const row of changes.upserts.values()) yield `\\N\tu\t${copyRowFields(row, schema, where)}\n`;
-      for (const row of changes.deletes.values()) yield `\\N\td\t${copyRowFields(row, schema, where, keyIndexes)}\n`;
-    };
-    await copyLines(this.client, `COPY ${staging.sql} FROM STDIN`, lines());
+    const rows: CopyRowSet<Row>[] = [];
+    if (withUpserts) {
+      rows.push({
+        rows: changes.upserts.values(),
+        append: (text, row) => appendRowFields(text + '\\N\tu\t', row, schema, where) + '\n',
+      });
+    }
+    if (withDeletes) {
+      rows.push({
+        rows: changes.deletes.values(),
+        append: (text, row) => appendRowFields(text + '\\N\td\t', row, schema, where, keyIndexes) + '\n',
+      });
+    }
+    await copyRows(this.client, `COPY ${staging.sql} FROM STDIN`, rows);
 
     const statements: string[] = [];
-    if (changes.deletes.size > 0) statements.push(deleteSql(staging));
-    if (changes.upserts.size > 0) statements.push(upsertSql(staging));
+    if (withDeletes) statements.push(deleteSql(staging));
+    if (withUpserts) statements.push(upsertSql(staging));
     await this.client.query(statements.join(';\n'));
   }
 }
@@ -97,4 +162,70 @@ function upsertSql(staging: StagingTable): string {
     `INSERT INTO ${qualifiedName(target.name)} (${columns}) ` +
     `SELECT ${columns} FROM ${staging.sql} WHERE ${staging.opColumn} = 'u' ${conflict}`
   );
+}
+
+/** The savepoint around a direct COPY (released or rolled back before the next statement). */
+const SAVEPOINT = 'tributary_direct_copy';
+/** SQLSTATE unique_violation: a key of a direct COPY exists in the target already. */
+const UNIQUE_VIOLATION = '23505';
+/** SQLSTATE feature_not_supported: COPY FROM refuses a table whose row-level security applies to the role. */
+const FEATURE_NOT_SUPPORTED = '0A000';
+/**
+ * Direct COPYs per transaction, at most. Each one is a subtransaction with its own XID, and PostgreSQL caches
+ * only 64 of them per backend (PGPROC_MAX_CACHED_SUBXIDS); past that, every other session's snapshot checks
+ * (and a hot standby's) look transactions up in pg_subtrans, which slows readers of the sink.
+ */
+const MAX_DIRECT_PER_TRANSACTION = 48;
+/** After a conflict a table's next direct COPYs are skipped for this many batches, doubling up to the maximum. */
+const FIRST_BACKOFF = 16;
+const MAX_BACKOFF = 1024;
+
+/**
+ * When to try a direct COPY: not after one of the table's recent attempts conflicted (a snapshot over a filled
+ * target, or keys the binlog inserted before their chunk was read, would otherwise pay twice per batch), and
+ * not past the transaction's budget of subtransactions.
+ */
+class DirectCopyPolicy {
+  private inTransaction = 0;
+  /** Per table (`schema\0table`): batches still to skip, and the skip after the next conflict. */
+  private readonly tables = new Map<string, { skip: number; backoff: number }>();
+
+  shouldTry(target: TargetTable): boolean {
+    if (this.inTransaction >= MAX_DIRECT_PER_TRANSACTION) return false;
+    const state = this.tables.get(keyOf(target));
+    if (state === undefined || state.skip === 0) return true;
+    state.skip--;
+    return false;
+  }
+
+  started(): void {
+    this.inTransaction++;
+  }
+
+  conflicted(target: TargetTable): void {
+    const key = keyOf(target);
+    const backoff = Math.min(Math.max(FIRST_BACKOFF, (this.tables.get(key)?.backoff ?? 0) * 2), MAX_BACKOFF);
+    this.tables.set(key, { skip: backoff, backoff });
+  }
+
+  /** The table cannot take a COPY (row-level security): never again on this connection. */
+  refused(target: TargetTable): void {
+    this.tables.set(keyOf(target), { skip: Number.POSITIVE_INFINITY, backoff: Number.POSITIVE_INFINITY });
+  }
+
+  succeeded(target: TargetTable): void {
+    const key = keyOf(target);
+    const state = this.tables.get(key);
+    if (state === undefined) return;
+    if (state.backoff <= FIRST_BACKOFF) this.tables.delete(key);
+    else state.backoff /= 2;
+  }
+
+  endTransaction(): void {
+    this.inTransaction = 0;
+  }
+}
+
+function keyOf(target: TargetTable): string {
+  return `${target.name.schema}\u0000${target.name.table}`;
 }

@@ -17,7 +17,16 @@ export interface TableChanges {
   readonly upserts: Map<unknown, Row>;
   /** Keys whose last state is "absent"; the row holds at least the key values. */
   readonly deletes: Map<unknown, Row>;
+  /**
+   * True while no `update` event joined the run: every upsert is a snapshot `read` or an `insert`, so its key
+   * is most likely new to the target and a sink may try a plain append (falling back to an upsert if a key
+   * exists after all). A hint, not a promise.
+   */
+  readonly insertsOnly: boolean;
 }
+
+/** A run under construction: {@link TableChanges} whose `insertsOnly` the buffer may still clear. */
+type OpenTableChanges = { -readonly [K in keyof TableChanges]: TableChanges[K] };
 
 /**
  * One step of applying what was buffered, in an order that keeps each table's history: a table's schema change
@@ -36,7 +45,7 @@ export type ApplyStep =
 export class ChangeBuffer {
   private steps: ApplyStep[] = [];
   /** The run of data changes that the next data event of a table joins, until that table's next schema change. */
-  private readonly open = new Map<string, TableChanges>();
+  private readonly open = new Map<string, OpenTableChanges>();
   private readonly schemas = new SchemaTracker();
   private count = 0;
 
@@ -87,6 +96,7 @@ export class ChangeBuffer {
         keyIndexes: keyIndexesOf(schema),
         upserts: new Map(),
         deletes: new Map(),
+        insertsOnly: true,
       };
       this.open.set(key, changes);
       this.steps.push({ kind: 'data', changes });
@@ -99,6 +109,7 @@ export class ChangeBuffer {
         break;
       case 'update':
         if (event.after === null) break;
+        changes.insertsOnly = false;
         if (event.before !== null) {
           const oldKey = rowKey(event.before, indexes);
           const newKey = rowKey(event.after, indexes);
