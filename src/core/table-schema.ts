@@ -25,6 +25,15 @@ export interface Column {
   readonly nullable: boolean;
   /** The source's own spelling of the type (`bigint(20) unsigned`), for messages and docs. */
   readonly sourceType?: string;
+  /**
+   * The column's default at the source, as the value a row gets, in the canonical text of its type
+   * (docs/01-events.md, "Values"): `'42'`, `'-1.50'` for decimal(10,2), `'abc'`, `'2024-01-01 00:00:00'`,
+   * `'a,b'`, `'true'`. Absent when the default is NULL, an expression (CURRENT_TIMESTAMP, uuid(), (1+2)), or
+   * of a type whose literal would be ambiguous or is not text (timestamptz, binary/bytes, json). A sink that
+   * adds this column to an existing table fills the rows already there with it, as the source did; rows
+   * always carry their own value. Plain text, so schemas stay JSON (they are saved in checkpoints).
+   */
+  readonly defaultValue?: string;
 }
 
 /**

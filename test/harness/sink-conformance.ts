@@ -342,6 +342,54 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
         ]);
       });
 
+      it('addColumn with the source default: rows already there get it, by ALTER and by a rebuilt table; later rows their own', async () => {
+        const { sink, t, pipeline } = await load('add_column_default');
+        const withDefault = (name: string, type: Column['type'], defaultValue: string): Column => ({
+          ...column(name, type),
+          defaultValue,
+        });
+        const t2 = reshaped(t, [
+          ...t.columns,
+          { ...withDefault('n', { kind: 'int32' }, '42'), nullable: false },
+          withDefault('price', { kind: 'decimal', precision: 10, scale: 2 }, '-1.50'),
+          withDefault('note', { kind: 'varchar', length: 16 }, "it's \\ 'q'"),
+          withDefault('at', { kind: 'timestamp', precision: 3 }, '2024-01-01 00:00:00.500'),
+          withDefault('flags', { kind: 'bit', length: 4 }, '0101'),
+          withDefault('span', { kind: 'time', precision: 0 }, '-01:02:03'),
+          withDefault('tags', { kind: 'set', values: ['a', 'b'] }, 'a,b'),
+          column('plain', { kind: 'int64' }), // a default that is an expression or NULL: no value
+        ]);
+        // Nothing written in the commit before the change: DuckDB alters the table in place.
+        await writeAndCommit(
+          sink,
+          [schemaEvent(t2, 'addColumn'), ins(t2, [3, 'three', 3, 7, '9.99', 'own', null, '1111', '10:00:00', 'b', 5n])],
+          checkpoint(pipeline, { step: 1 }),
+        );
+        // Rows written before the change in the same commit: DuckDB rebuilds the table, and the copy gets it too.
+        const t3 = reshaped(t2, [...t2.columns, withDefault('label', { kind: 'string' }, 'new')]);
+        await writeAndCommit(
+          sink,
+          [
+            upd(
+              t2,
+              [2, 'two', 2, 42, '-1.50', "it's \\ 'q'", '2024-01-01 00:00:00.500', '0101', '-01:02:03', 'a,b', null],
+              [2, 'two', 2, 1, '1.00', 'x', '2020-02-02 02:02:02.000', '0000', '00:00:00', '', 2n],
+            ),
+            schemaEvent(t3, 'addColumn'),
+            ins(t3, [4, 'four', 4, 8, '0.01', 'y', null, '0001', '838:59:59', 'a', null, 'mine']),
+          ],
+          checkpoint(pipeline, { step: 2 }),
+        );
+        await sink.close();
+        const defaults = [42, '-1.50', "it's \\ 'q'", '2024-01-01 00:00:00.500', '0101', '-01:02:03', 'a,b', null];
+        await expectTable(t3, [
+          [1, 'one', 1, ...defaults, 'new'],
+          [2, 'two', 2, 1, '1.00', 'x', '2020-02-02 02:02:02.000', '0000', '00:00:00', '', 2n, 'new'],
+          [3, 'three', 3, 7, '9.99', 'own', null, '1111', '10:00:00', 'b', 5n, 'new'],
+          [4, 'four', 4, 8, '0.01', 'y', null, '0001', '838:59:59', 'a', null, 'mine'],
+        ]);
+      });
+
       it('dropColumn: drops the column and its data', async () => {
         const { sink, t, pipeline } = await load('drop_column');
         const t2 = reshaped(t, t.columns.slice(0, 2));

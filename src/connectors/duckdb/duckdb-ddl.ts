@@ -34,8 +34,8 @@ export function renameTableSql(from: DuckdbTableName, to: string): string {
 }
 
 /**
- * Copies a table into a new one of the planned columns (values cast where the type changes, NULL in new
- * columns) with the primary key `key`, and drops the old one: how DuckDB moves a table to another schema, and
+ * Copies a table into a new one of the planned columns (values cast where the type changes; new columns
+ * take their planned default, else NULL) with the primary key `key`, and drops the old one: how DuckDB moves a table to another schema, and
  * changes columns it cannot alter in place. All in the caller's transaction.
  */
 export function copyTableSql(
@@ -47,7 +47,7 @@ export function copyTableSql(
   const keySet = new Set(key.map((k) => k.toLowerCase()));
   const definitions = columns.map((c) => {
     const notNull = c.notNull || keySet.has(c.name.toLowerCase()) ? ' NOT NULL' : '';
-    return `${quoteIdent(c.name)} ${c.type}${notNull}`;
+    return `${quoteIdent(c.name)} ${c.type}${notNull}${c.default === undefined ? '' : ` DEFAULT ${c.default}`}`;
   });
   if (key.length > 0) definitions.push(`PRIMARY KEY (${key.map(quoteIdent).join(', ')})`);
   const copied = columns.filter((c) => c.source !== undefined);

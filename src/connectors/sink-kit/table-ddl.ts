@@ -1,7 +1,7 @@
 import type { DataType } from '../../core/data-type.js';
-import type { TableSchema } from '../../core/table-schema.js';
+import type { Column, TableSchema } from '../../core/table-schema.js';
 import type { ColumnChange } from './target-table-plan.js';
-import { quoteIdent } from './sql-text.js';
+import { quoteIdent, quoteLiteral } from './sql-text.js';
 
 /**
  * The table statements PostgreSQL and DuckDB spell alike. `table` is the qualified, quoted name; types are
@@ -23,8 +23,10 @@ export function createTableSql(table: string, schema: TableSchema, typeOf: (type
 }
 
 /**
- * The ALTER TABLE statement of one planned column change. New columns are always added nullable: rows already
- * in the table have no value for them. A type change converts the values with a cast (`USING CAST(…)`).
+ * The ALTER TABLE statement of one planned column change. New columns are always added nullable (rows of a
+ * merged shard without the column, or refused by a projection, are NULL there); with the planned `default`
+ * when there is one, so the rows already in the table get the source's default. A type change converts the
+ * values with a cast (`USING CAST(…)`).
  */
 export function columnChangeSql(table: string, change: ColumnChange): string {
   const alter = `ALTER TABLE ${table}`;
@@ -40,9 +42,22 @@ export function columnChangeSql(table: string, change: ColumnChange): string {
     case 'dropNotNull':
       return `${alter} ALTER COLUMN ${quoteIdent(change.column)} DROP NOT NULL`;
     case 'add':
-      return `${alter} ADD COLUMN IF NOT EXISTS ${quoteIdent(change.column.name)} ${change.type}`;
+      return `${alter} ADD COLUMN IF NOT EXISTS ${quoteIdent(change.column.name)} ${change.type}${change.default === undefined ? '' : ` DEFAULT ${change.default}`}`;
   }
 }
+
+/**
+ * The DEFAULT expression for a column added to an existing sink table: the source's default (`Column.defaultValue`,
+ * canonical text) cast to the sink type, which reads that text exactly as it reads row values. None for binary
+ * types, whose canonical text is not their bytes.
+ */
+export function addedColumnDefaultSql(column: Column, type: string): string | undefined {
+  const value = column.defaultValue;
+  if (value === undefined || BINARY_KINDS.has(column.type.kind)) return undefined;
+  return `CAST(${quoteLiteral(value)} AS ${type})`;
+}
+
+const BINARY_KINDS: ReadonlySet<DataType['kind']> = new Set(['binary', 'varbinary', 'bytes']);
 
 export function truncateTableSql(table: string): string {
   return `TRUNCATE TABLE ${table}`;

@@ -17,7 +17,8 @@ export type ColumnChange =
   | { readonly kind: 'drop'; readonly column: string }
   | { readonly kind: 'alterType'; readonly column: string; readonly from: string; readonly to: string }
   | { readonly kind: 'dropNotNull'; readonly column: string }
-  | { readonly kind: 'add'; readonly column: Column; readonly type: string };
+  /** `default`: the SQL expression that fills the rows already in the table (see {@link TargetTablePlanInput.defaultOf}). */
+  | { readonly kind: 'add'; readonly column: Column; readonly type: string; readonly default?: string };
 
 export interface TargetTablePlanInput {
   /** The sink table's columns as they are now. */
@@ -33,13 +34,20 @@ export interface TargetTablePlanInput {
   readonly sameName: (a: string, b: string) => boolean;
   /** Keep columns the source dropped (a changelog never loses history); they only lose NOT NULL. */
   readonly keepDropped?: boolean;
+  /**
+   * The DEFAULT expression a new column is added with, from its `defaultValue`, so that the rows already in
+   * the table get the value the source gave its own rows. Unset (a changelog, whose history rows never had
+   * the column): new columns are added without one, and old rows hold NULL.
+   */
+  readonly defaultOf?: (column: Column, type: string) => string | undefined;
 }
 
 /**
  * The plan of what must change on a sink table so that rows of `next` can be written and the table holds the
  * source's columns: renames first (so data stays with its column), then drops of columns the source had and no
  * longer has, type changes of columns whose canonical type changed, NOT NULL dropped where the source allows
- * NULL now (or no longer writes the column), and last the new columns, nullable, at the end. Columns the sink
+ * NULL now (or no longer writes the column), and last the new columns, nullable, at the end (with the default
+ * of {@link TargetTablePlanInput.defaultOf}, if any). Columns the sink
  * has and the source never had (added by hand) are kept. NOT NULL is never added, nor the key changed.
  * Applying the changes in order is valid: each refers to the names the previous ones left.
  */
@@ -92,7 +100,10 @@ export function planTargetTable(input: TargetTablePlanInput): ColumnChange[] {
   }
 
   for (const target of next.columns) {
-    if (find(target.name) === undefined) changes.push({ kind: 'add', column: target, type: typeOf(target.type) });
+    if (find(target.name) !== undefined) continue;
+    const type = typeOf(target.type);
+    const fill = input.defaultOf?.(target, type);
+    changes.push({ kind: 'add', column: target, type, ...(fill === undefined ? {} : { default: fill }) });
   }
   return changes;
 }
@@ -106,6 +117,8 @@ export interface PlannedColumn {
   readonly source: string | undefined;
   /** The values change type on the way (a cast is needed). */
   readonly retyped: boolean;
+  /** For a new column: the DEFAULT expression that fills the rows copied over (from the planned change). */
+  readonly default?: string;
 }
 
 /**
@@ -145,14 +158,22 @@ export function plannedColumns(
           name: change.column.name,
           type: change.type,
           notNull: false,
-          hasDefault: false,
+          hasDefault: change.default !== undefined,
           source: undefined,
           retyped: false,
+          ...(change.default === undefined ? {} : { default: change.default }),
         });
         break;
     }
   }
-  return columns.map(({ name, type, notNull, source, retyped }) => ({ name, type, notNull, source, retyped }));
+  return columns.map(({ name, type, notNull, source, retyped, default: fill }) => ({
+    name,
+    type,
+    notNull,
+    source,
+    retyped,
+    ...(fill === undefined ? {} : { default: fill }),
+  }));
 }
 
 /**

@@ -2,7 +2,7 @@ import type { SchemaChangeEvent } from '../../core/change-event.js';
 import type { DataType } from '../../core/data-type.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
-import { columnChangeSql, createTableSql, dropTableSql, truncateTableSql } from './table-ddl.js';
+import { addedColumnDefaultSql, columnChangeSql, createTableSql, dropTableSql, truncateTableSql } from './table-ddl.js';
 import { columnRenames, planTargetTable, type ColumnChange, type ExistingColumn } from './target-table-plan.js';
 
 /** Where a sink table lives: at least a schema and a table name. */
@@ -167,6 +167,7 @@ export abstract class TargetTables<N extends SinkTableName> {
         renames: columnRenames(event, previous),
         typeOf: (type) => this.typeOf(type),
         sameName: (a, b) => this.sameName(a, b),
+        defaultOf: addedColumnDefaultSql,
       });
       if (changes.length > 0) {
         const refusal = await this.precheck(name, changes);
@@ -248,7 +249,8 @@ export abstract class TargetTables<N extends SinkTableName> {
   /**
    * Makes the table exist and fit `schema`, then remembers it. A missing table is created (and its schema).
    * An existing one must have every source column and a primary key or unique index on exactly the source
-   * key; in `create` mode a missing column is SINK_SCHEMA_MISMATCH, in `evolve` mode it is added.
+   * key; in `create` mode a missing column is SINK_SCHEMA_MISMATCH, in `evolve` mode it is added (with the
+   * source's default, as a planned add is).
    */
   async ensure(schema: TableSchema, mode: 'create' | 'evolve'): Promise<TargetTable<N>> {
     const name = this.nameOf(schema.id);
@@ -279,9 +281,11 @@ export abstract class TargetTables<N extends SinkTableName> {
     for (const column of schema.columns) {
       let found = current.columns.find((c) => this.sameName(c.name, column.name));
       if (found === undefined && mode === 'evolve') {
-        const change: ColumnChange = { kind: 'add', column, type: this.typeOf(column.type) };
+        const type = this.typeOf(column.type);
+        const fill = addedColumnDefaultSql(column, type);
+        const change: ColumnChange = { kind: 'add', column, type, ...(fill === undefined ? {} : { default: fill }) };
         await this.run(columnChangeSql(this.sqlName(name), change));
-        found = { name: column.name, type: change.type, notNull: false, hasDefault: false };
+        found = { name: column.name, type, notNull: false, hasDefault: fill !== undefined };
       }
       if (found === undefined) {
         throw new TributaryError(

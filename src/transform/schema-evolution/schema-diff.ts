@@ -61,7 +61,12 @@ export function acceptedSchema(
     columns.push(sameColumnType(column, now) || !accepted.has('alter.column.type') ? { ...column, name } : now);
   }
   if (accepted.has('add.column')) {
-    for (const column of next.columns) if (!matched.has(column.name)) columns.push(column);
+    for (const column of next.columns) {
+      if (matched.has(column.name)) continue;
+      // A refused rename adds the new name: its rows hold the old column's values, not the default.
+      const { defaultValue: _, ...withoutDefault } = column;
+      columns.push(renames.some((r) => r.to === column.name) ? withoutDefault : column);
+    }
   }
   const keyFits = next.primaryKey.every((k) => columns.some((c) => c.name === k));
   return {

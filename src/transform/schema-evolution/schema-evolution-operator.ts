@@ -312,7 +312,8 @@ export class SchemaEvolutionOperator implements Operator {
         break;
       case 'exception':
       case 'lenient':
-        next = mergeTargetSchema(target.id, shards, target.schema, 'grow');
+        // The renames only keep the source's default off a renamed column, which `grow` adds as a new one.
+        next = mergeTargetSchema(target.id, shards, target.schema, 'grow', renames);
         break;
       case 'evolve':
         next = mergeTargetSchema(target.id, shards, target.schema, 'union', renames);

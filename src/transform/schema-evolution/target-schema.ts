@@ -87,10 +87,38 @@ export function mergeTargetSchema(
     }
     if (type === undefined)
       throw new TributaryError('INTERNAL', `column ${name} of ${tableIdToString(id)} has no type`);
-    return { name, type, nullable, ...(sourceType === undefined ? {} : { sourceType }) };
+    const defaultValue = commonDefault(name, shards, renames);
+    return {
+      name,
+      type,
+      nullable,
+      ...(sourceType === undefined ? {} : { sourceType }),
+      ...(defaultValue === undefined ? {} : { defaultValue }),
+    };
   });
   const primaryKey = commonPrimaryKey(id, shards) ?? previous?.primaryKey ?? [];
   return { schema: { id, columns, primaryKey }, renames: applied };
+}
+
+/**
+ * The default a sink adds column `name` with (so the rows already in the table get it): the shards' default
+ * when every shard has the column with that same default — rows of a shard without the column, or with
+ * another default, must not get it. None for the new name of a renamed column: the rows hold the old
+ * column's values at the source, not the default.
+ */
+function commonDefault(
+  name: string,
+  shards: readonly ShardSchema[],
+  renames: readonly ColumnRename[],
+): string | undefined {
+  if (renames.some((r) => r.to === name)) return undefined;
+  let value: string | undefined;
+  for (const [i, shard] of shards.entries()) {
+    const own = shard.schema.columns.find((c) => c.name === name)?.defaultValue;
+    if (own === undefined || (i > 0 && own !== value)) return undefined;
+    value = own;
+  }
+  return value;
 }
 
 /**
