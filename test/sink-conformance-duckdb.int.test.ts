@@ -1,83 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DuckDBBitValue,
-  DuckDBBlobValue,
-  DuckDBDateValue,
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  DuckDBIntervalValue,
-  DuckDBTimestampTZValue,
-  DuckDBTimestampValue,
-  VARCHAR,
-} from '@duckdb/node-api';
+import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbSink } from '../src/connectors/duckdb/duckdb-sink.js';
-import type { TableId } from '../src/core/table-schema.js';
 import { createLogger } from '../src/runtime/logger.js';
-import { sinkConformance, type SinkTable } from './harness/sink-conformance.js';
+import { readDuckdbTable } from './harness/duckdb-table-text.js';
+import { sinkConformance } from './harness/sink-conformance.js';
 
 const log = createLogger({ write: () => undefined, timestamps: false });
-
-/** A DuckDB value read through the API as canonical text (see test/harness/canonical-text.ts). */
-function asText(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof DuckDBBlobValue) return Buffer.from(value.bytes).toString('hex');
-  if (value instanceof DuckDBTimestampTZValue) return `${value.toString().replace(/\+00$/, '')}Z`;
-  if (value instanceof DuckDBIntervalValue) return durationText(value.micros);
-  if (
-    value instanceof DuckDBDecimalValue ||
-    value instanceof DuckDBDateValue ||
-    value instanceof DuckDBBitValue ||
-    value instanceof DuckDBTimestampValue
-  ) {
-    return value.toString();
-  }
-  if (
-    typeof value === 'string' ||
-    typeof value === 'number' ||
-    typeof value === 'bigint' ||
-    typeof value === 'boolean'
-  ) {
-    return String(value);
-  }
-  throw new Error(`no canonical text for a ${typeof value}`);
-}
-
-/** An INTERVAL of microseconds as a canonical time: `[-]HH:MM:SS[.ffffff]`, hours beyond 24. */
-function durationText(micros: bigint): string {
-  const sign = micros < 0n ? '-' : '';
-  const abs = micros < 0n ? -micros : micros;
-  const seconds = abs / 1_000_000n;
-  const fraction = abs % 1_000_000n;
-  const two = (n: bigint): string => String(n).padStart(2, '0');
-  const base = `${sign}${two(seconds / 3600n)}:${two((seconds / 60n) % 60n)}:${two(seconds % 60n)}`;
-  return fraction === 0n ? base : `${base}.${String(fraction).padStart(6, '0')}`;
-}
-
-async function readTable(path: string, id: TableId): Promise<SinkTable | undefined> {
-  const instance = await DuckDBInstance.fromCache(path);
-  const connection = await instance.connect();
-  try {
-    const schema = id.namespace === '' ? 'main' : id.namespace;
-    const columns = (
-      await connection.runAndReadAll(
-        'SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND lower(schema_name) = lower($1) AND lower(table_name) = lower($2) ORDER BY column_index',
-        [schema, id.name],
-        [VARCHAR, VARCHAR],
-      )
-    )
-      .getRows()
-      .map((r) => String(r[0]));
-    if (columns.length === 0) return undefined;
-    const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-    const rows = (await connection.runAndReadAll(`SELECT * FROM ${quote(schema)}.${quote(id.name)}`)).getRows();
-    return { columns, rows: rows.map((row) => row.map(asText)) };
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
 
 sinkConformance('duckdb', async () => {
   DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
@@ -85,7 +15,7 @@ sinkConformance('duckdb', async () => {
   const path = join(dir, 'warehouse.duckdb');
   return {
     sink: (options = {}) => duckdbSink({ path, ...options }, { log }),
-    read: (id) => readTable(path, id),
+    read: (id) => readDuckdbTable(path, id),
     close: () => rm(dir, { recursive: true, force: true }),
   };
 });

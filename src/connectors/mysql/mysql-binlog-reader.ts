@@ -1,3 +1,4 @@
+import { tableIdToString } from '../../core/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { BinlogEvent } from './protocol/binlog-event.js';
 import { openBinlogStream, type BinlogStream } from './protocol/binlog-client.js';
@@ -7,6 +8,7 @@ import type { BinlogStep } from './mysql-binlog-step.js';
 import type { LogPoint } from './mysql-log-point.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
+import { zeroDateError } from './mysql-types.js';
 
 /**
  * The one small interface between the MySQL source and the binlog: batches of {@link BinlogStep}s in binlog
@@ -55,14 +57,27 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
   return new StepReader(stream, options.start, options.fingerprint);
 }
 
-/** Column types and charsets as the row decoder needs them (the same array while the schema is unchanged). */
+/**
+ * Column types and charsets as the row decoder needs them (the same array while the schema is unchanged), and
+ * under `zero-date.handling: error` the error a zero date raises.
+ */
 function columnInfo(table: MysqlTable): ColumnInfo[] {
+  const name = tableIdToString(table.schema.id);
   return table.schema.columns.map((column, i) => {
     const charset = table.charsets[i];
     return {
       type: column.type,
       ...(charset ? { charset } : {}),
-      ...(column.sourceType && /\bunsigned\b/i.test(column.sourceType) ? { unsigned: true } : {}),
+      // Signedness from the catalog, not the table map's bitmap: that one is optional, and which columns it
+      // counts differs between servers (MariaDB counts YEAR, see protocol/table-map-decoder.ts).
+      ...(column.sourceType === undefined ? {} : { unsigned: /\bunsigned\b/i.test(column.sourceType) }),
+      ...(table.zeroDates === 'error'
+        ? {
+            onZeroDate: (text: string): never => {
+              throw zeroDateError(name, column.name, text);
+            },
+          }
+        : {}),
     };
   });
 }

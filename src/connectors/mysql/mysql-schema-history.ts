@@ -6,6 +6,7 @@ import { parseDdl } from './ddl/ddl-parser.js';
 import type { ServerInfo } from './mysql-preflight.js';
 import { OnlineSchemaChanges } from './mysql-online-schema-change.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
+import type { MysqlTypeOptions } from './mysql-types.js';
 
 /**
  * The schemas in force at a binlog position, as each checkpoint saves them: the captured tables and the
@@ -27,6 +28,8 @@ export interface SchemaHistoryOptions {
   readonly server: () => ServerInfo | undefined;
   /** The configured chunk key of tables without a primary key. */
   readonly keyOverride?: string;
+  /** The source options of the type mapping, as `readTableSchemas` takes them (default: none). */
+  readonly typeOptions?: MysqlTypeOptions;
 }
 
 /**
@@ -111,6 +114,7 @@ export class MysqlSchemaHistory {
       flavor: server?.flavor ?? 'mariadb',
       lowerCaseTableNames: server?.lowerCaseTableNames === 1,
       ...(this.options.keyOverride === undefined ? {} : { keyOverride: this.options.keyOverride }),
+      ...(this.options.typeOptions === undefined ? {} : { typeOptions: this.options.typeOptions }),
     };
     const online = this.onlineSchemaChanges.follow(this.tables, database, statement, context);
     if (online.kind === 'shadow') {

@@ -1,11 +1,22 @@
+import { columnDefaultFromCatalog } from './mysql-column-default.js';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { tableId, tableIdToString, type Column, type TableId, type TableSchema } from '../../core/index.js';
-import { mysqlColumn, type MysqlColumnInfo } from './mysql-types.js';
+import { DEFAULT_TYPE_OPTIONS, mysqlColumn, type MysqlColumnInfo, type MysqlTypeOptions } from './mysql-types.js';
 
 /** A captured table: its canonical schema plus what only the MySQL side needs (charsets for decoding). */
 export interface MysqlTable {
   readonly schema: TableSchema;
   readonly charsets: readonly (string | null)[];
+  /**
+   * `error`: a zero date in this table stops the source (`zero-date.handling: error` when the schema was
+   * built); absent: zero dates are NULL. Saved with the schema, like the types the options chose.
+   */
+  readonly zeroDates?: 'error';
+}
+
+/** The {@link MysqlTable.zeroDates} field for `options` (spread into a table). */
+export function zeroDatesField(options: MysqlTypeOptions): { zeroDates?: 'error' } {
+  return options.zeroDateHandling === 'error' ? { zeroDates: 'error' } : {};
 }
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -22,12 +33,14 @@ export async function listTables(conn: Connection): Promise<TableId[]> {
 
 /**
  * Reads the schemas of `tables` from information_schema in three queries (not three per table).
- * `keyOverride` supplies the key of tables without a primary key (the configured chunk key column).
+ * `keyOverride` supplies the key of tables without a primary key (the configured chunk key column);
+ * `typeOptions` the source options that change the type mapping (the source's configuration satisfies it).
  */
 export async function readTableSchemas(
   conn: Connection,
   tables: readonly TableId[],
   keyOverride?: string,
+  typeOptions: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS,
 ): Promise<Map<string, MysqlTable>> {
   const result = new Map<string, MysqlTable>();
   if (tables.length === 0) return result;
@@ -37,7 +50,8 @@ export async function readTableSchemas(
   const [columnRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType,
             IS_NULLABLE AS nullable, CHARACTER_MAXIMUM_LENGTH AS charLength, NUMERIC_PRECISION AS numericPrecision,
-            NUMERIC_SCALE AS numericScale, DATETIME_PRECISION AS datetimePrecision, CHARACTER_SET_NAME AS charset
+            NUMERIC_SCALE AS numericScale, DATETIME_PRECISION AS datetimePrecision, CHARACTER_SET_NAME AS charset,
+            COLUMN_DEFAULT AS columnDefault, EXTRA AS extra
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
     [databases],
   );
@@ -47,6 +61,8 @@ export async function readTableSchemas(
     [databases],
   );
   const jsonColumns = await readJsonChecks(conn, databases);
+  const [versionRows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  const flavor = /mariadb/i.test(String(versionRows[0]?.['v'] ?? '')) ? 'mariadb' : 'mysql';
 
   const columns = new Map<string, { cols: Column[]; charsets: (string | null)[] }>();
   for (const r of columnRows) {
@@ -65,7 +81,14 @@ export async function readTableSchemas(
     };
     let entry = columns.get(key);
     if (!entry) columns.set(key, (entry = { cols: [], charsets: [] }));
-    entry.cols.push(mysqlColumn(info, r['nullable'] === 'YES'));
+    const column = mysqlColumn(info, r['nullable'] === 'YES', typeOptions);
+    const defaultValue = columnDefaultFromCatalog(
+      r['columnDefault'] == null ? null : String(r['columnDefault']),
+      column.type,
+      flavor,
+      String(r['extra'] ?? ''),
+    );
+    entry.cols.push(defaultValue === undefined ? column : { ...column, defaultValue });
     entry.charsets.push(info.charset);
   }
   const keys = new Map<string, string[]>();
@@ -83,7 +106,11 @@ export async function readTableSchemas(
     if (primaryKey.length === 0 && keyOverride && entry.cols.some((c) => c.name === keyOverride)) {
       primaryKey = [keyOverride];
     }
-    result.set(key, { schema: { id, columns: entry.cols, primaryKey }, charsets: entry.charsets });
+    result.set(key, {
+      schema: { id, columns: entry.cols, primaryKey },
+      charsets: entry.charsets,
+      ...zeroDatesField(typeOptions),
+    });
   }
   return result;
 }

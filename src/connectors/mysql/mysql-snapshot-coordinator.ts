@@ -169,7 +169,11 @@ export class SnapshotCoordinator {
   }
 
   private async splitter(progress: TableSnapshotProgress, table: MysqlTable): Promise<MysqlSplitterHandle> {
-    this.splitConn ??= await this.options.connect();
+    if (!this.splitConn) {
+      this.splitConn = await this.options.connect();
+      // Key boundaries are read and compared as the chunk readers see them: TIMESTAMP keys as UTC text.
+      await this.splitConn.query("SET SESSION time_zone = '+00:00'");
+    }
     const start = progress.doneUpTo ? decodeKey(progress.doneUpTo) : null;
     const inner = new MysqlChunkSplitter(this.splitConn, table, this.options.chunkSize, start);
     return {

@@ -1,8 +1,9 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { TributaryError, type Row, type Value } from '../../core/index.js';
+import { tableIdToString, TributaryError, type Row, type Value } from '../../core/index.js';
 import type { ChunkRange } from './mysql-chunk-splitter.js';
 import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
-import { snapshotValue } from './mysql-types.js';
+import type { MysqlTable } from './mysql-schema-reader.js';
+import { snapshotValue, zeroDateError } from './mysql-types.js';
 
 import type { LogPoint } from './mysql-log-point.js';
 
@@ -62,9 +63,10 @@ export class MysqlSnapshotReader {
       onSnapshotPoint?.(high);
     }
     const types = range.table.schema.columns.map((c) => c.type);
+    const onZeroDate = zeroDateHandlers(range.table);
     const rows: Row[] = raw.map((r) => {
       const row = new Array<Value>(types.length);
-      for (let i = 0; i < types.length; i++) row[i] = snapshotValue(types[i]!, r[i] ?? null);
+      for (let i = 0; i < types.length; i++) row[i] = snapshotValue(types[i]!, r[i] ?? null, onZeroDate[i]);
       return row;
     });
     return { range, rows, low, high };
@@ -81,6 +83,15 @@ export class MysqlSnapshotReader {
       rows.find((r) => String(r['Variable_name']).toLowerCase() === name)?.['Value'];
     return { file: String(get('binlog_snapshot_file')), pos: Number(get('binlog_snapshot_position')) };
   }
+}
+
+/** Per column: what a zero date does under `zero-date.handling: error` (undefined: it is NULL). */
+function zeroDateHandlers(table: MysqlTable): ((text: string) => never)[] | [] {
+  if (table.zeroDates !== 'error') return [];
+  const name = tableIdToString(table.schema.id);
+  return table.schema.columns.map((column) => (text: string) => {
+    throw zeroDateError(name, column.name, text);
+  });
 }
 
 /**
@@ -109,11 +120,20 @@ const ER_PARSE_ERROR = 1064;
 /** `SELECT cols FROM t WHERE key > lo AND key <= hi`, with the row comparisons spelled out so the key index is used. */
 export function chunkQuery(range: ChunkRange): { sql: string; values: unknown[] } {
   const { schema } = range.table;
-  const cols = schema.columns.map((c) => quoteId(c.name)).join(', ');
+  const cols = schema.columns.map((c) => selectExpression(c.name, c.type.kind)).join(', ');
   const values: Value[] = [];
   const conditions: string[] = [];
   if (range.lo) conditions.push(keyAfterClause(schema.primaryKey, range.lo, values));
   if (range.hi) conditions.push(keyAtMostClause(schema.primaryKey, range.hi, values));
   const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   return { sql: `SELECT ${cols} FROM ${tableRef(schema.id)}${where}`, values: values.map(sqlParam) };
+}
+
+/**
+ * A column of the chunk's select list. The text protocol prints FLOAT with 6 significant digits (16777216 as
+ * '16777200', 3.4028235e38 as '3.40282e38') and FLOAT(M,D)/DOUBLE(M,D) with D decimals; as a DOUBLE
+ * expression the server prints the shortest text that reads back as the stored value, as the binlog has it.
+ */
+function selectExpression(name: string, kind: string): string {
+  return kind === 'float' || kind === 'double' ? `${quoteId(name)} + 0e0` : quoteId(name);
 }

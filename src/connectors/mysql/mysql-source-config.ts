@@ -1,4 +1,5 @@
 import type { OptionSpec, OptionValues } from '../../core/index.js';
+import type { MysqlTypeOptions } from './mysql-types.js';
 
 export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
   {
@@ -81,6 +82,21 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
       'For tables without a primary key: the column to chunk by and to identify rows with. It must be unique and not null for exact results.',
   },
   {
+    key: 'treat-tinyint1-as-boolean.enabled',
+    type: 'boolean',
+    default: false,
+    description:
+      'Map `TINYINT(1)` (and `BOOL`, `BOOLEAN`) to `boolean` in snapshot, binlog and DDL alike. Off by default, unlike Flink CDC: `TINYINT(1)` holds −128…127, and as a boolean every value but 0 arrives as `true`. `TINYINT(1) UNSIGNED` stays an integer.',
+  },
+  {
+    key: 'zero-date.handling',
+    type: 'enum',
+    values: ['null', 'error'],
+    default: 'null',
+    description:
+      "Zero and partial-zero dates (`0000-00-00`, `2024-00-10`) in `DATE`, `DATETIME`, `TIMESTAMP`: `null` delivers them as NULL (so these columns are nullable in the sink); `error` stops the pipeline with an error naming table, column and value (not retried), and keeps the columns' own nullability.",
+  },
+  {
     key: 'heartbeat.interval',
     type: 'duration',
     default: 5000,
@@ -94,7 +110,8 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
   },
 ];
 
-export interface MysqlSourceConfig {
+/** The typed configuration; it is also the {@link MysqlTypeOptions} of the type mapping. */
+export interface MysqlSourceConfig extends MysqlTypeOptions {
   readonly host: string;
   readonly port: number;
   readonly user: string;
@@ -131,6 +148,8 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
     snapshotRowsPerSecond: optionalNumber(options['scan.snapshot.rows-per-second']),
     chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
     chunkKeyColumn: options['scan.incremental.snapshot.chunk.key-column'] as string | undefined,
+    tinyint1AsBoolean: options['treat-tinyint1-as-boolean.enabled'] === true,
+    zeroDateHandling: options['zero-date.handling'] === 'error' ? 'error' : 'null',
     heartbeatMs: Number(options['heartbeat.interval'] ?? 5000),
     connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
   };

@@ -121,6 +121,7 @@ class MysqlSource implements Source {
       isCaptured: (id) => this.isCaptured(id.namespace, id.name),
       server: () => this.server,
       ...(config.chunkKeyColumn === undefined ? {} : { keyOverride: config.chunkKeyColumn }),
+      typeOptions: config,
     });
   }
 
@@ -527,7 +528,7 @@ class MysqlSource implements Source {
     if (!conn) return;
     const wanted = tables ?? (await listTables(conn)).filter((t) => !databases || databases.includes(t.namespace));
     const captured = wanted.filter((t) => this.isCaptured(t.namespace, t.name));
-    const fresh = await readTableSchemas(conn, captured, this.config.chunkKeyColumn);
+    const fresh = await readTableSchemas(conn, captured, this.config.chunkKeyColumn, this.config);
     for (const id of tables ?? []) {
       const key = tableIdToString(id);
       const old = this.tables.get(key);
@@ -622,7 +623,7 @@ class MysqlSource implements Source {
         },
       );
     }
-    const schemas = await readTableSchemas(conn, matched, this.config.chunkKeyColumn);
+    const schemas = await readTableSchemas(conn, matched, this.config.chunkKeyColumn, this.config);
     if (strict) checkKeys(schemas.values(), this.config.chunkKeyColumn);
     return schemas;
   }

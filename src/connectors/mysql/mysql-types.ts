@@ -19,33 +19,66 @@ export interface MysqlColumnInfo {
 const ZERO_DATE_TYPES = new Set(['date', 'datetime', 'timestamp']);
 
 /**
- * The canonical column of one information_schema.COLUMNS row; `isNullable` is IS_NULLABLE = 'YES'. The DDL
- * follower (`ddl/`) builds columns with this too, so both agree. Zero dates ('0000-00-00') arrive as NULL, so
- * temporal columns are nullable whatever the source says.
+ * The source options that change the type mapping (docs/type-mapping.md). Both paths that build columns —
+ * information_schema (`mysql-schema-reader.ts`) and the DDL follower (`ddl/`) — take the same options, so
+ * a table reads the same whichever built it.
  */
-export function mysqlColumn(info: MysqlColumnInfo, isNullable: boolean): Column {
+export interface MysqlTypeOptions {
+  /** `treat-tinyint1-as-boolean.enabled`: signed TINYINT(1) (and BOOL, BOOLEAN) → canonical boolean. */
+  readonly tinyint1AsBoolean: boolean;
+  /**
+   * `zero-date.handling`: `null` delivers zero and partial-zero dates as NULL (so DATE, DATETIME and
+   * TIMESTAMP columns are nullable whatever the source says); `error` stops with a {@link zeroDateError}.
+   */
+  readonly zeroDateHandling: 'null' | 'error';
+}
+
+/** The defaults of the options: no change to the mapping. */
+export const DEFAULT_TYPE_OPTIONS: MysqlTypeOptions = { tinyint1AsBoolean: false, zeroDateHandling: 'null' };
+
+/**
+ * The canonical column of one information_schema.COLUMNS row; `isNullable` is IS_NULLABLE = 'YES'. The DDL
+ * follower (`ddl/`) builds columns with this too, so both agree. With `zero-date.handling: null` zero dates
+ * ('0000-00-00') arrive as NULL, so temporal columns are nullable whatever the source says.
+ */
+export function mysqlColumn(
+  info: MysqlColumnInfo,
+  isNullable: boolean,
+  options: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS,
+): Column {
   return {
     name: info.name,
-    type: mysqlToCanonical(info),
-    nullable: mysqlNullable(info.dataType, isNullable),
+    type: mysqlToCanonical(info, options),
+    nullable: mysqlNullable(info.dataType, isNullable, options),
     sourceType: info.columnType,
   };
 }
 
 /** Whether a column of DATA_TYPE `dataType` is nullable in the canonical schema (see {@link mysqlColumn}). */
-export function mysqlNullable(dataType: string, isNullable: boolean): boolean {
-  return isNullable || ZERO_DATE_TYPES.has(dataType);
+export function mysqlNullable(
+  dataType: string,
+  isNullable: boolean,
+  options: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS,
+): boolean {
+  return isNullable || (options.zeroDateHandling === 'null' && ZERO_DATE_TYPES.has(dataType));
+}
+
+/** Signed TINYINT(1): COLUMN_TYPE keeps the width 1 on every server (MySQL 8.0.19+ drops all other widths). */
+function isTinyint1(column: MysqlColumnInfo): boolean {
+  return column.dataType === 'tinyint' && /^tinyint\(1\)(\s+zerofill)?$/i.test(column.columnType.trim());
 }
 
 /**
  * Maps a MySQL/MariaDB column type to the canonical type. The full table is in docs/type-mapping.md.
- * Nothing here is lossy: TINYINT(1) stays an integer, UNSIGNED types get a wider canonical type.
+ * Nothing here is lossy by default: TINYINT(1) stays an integer unless `options.tinyint1AsBoolean` asks for
+ * boolean (values other than 0 and 1 then arrive as true), UNSIGNED types get a wider canonical type.
  */
-export function mysqlToCanonical(column: MysqlColumnInfo): DataType {
+export function mysqlToCanonical(column: MysqlColumnInfo, options: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS): DataType {
   const unsigned = /\bunsigned\b/i.test(column.columnType);
   const precision = column.datetimePrecision ?? 0;
   switch (column.dataType) {
     case 'tinyint':
+      if (options.tinyint1AsBoolean && isTinyint1(column)) return { kind: 'boolean' };
       return { kind: unsigned ? 'uint8' : 'int8' };
     case 'smallint':
       return { kind: unsigned ? 'uint16' : 'int16' };
@@ -156,11 +189,27 @@ export function parseEnumValues(columnType: string): string[] {
 const ZERO_DATE = /^0000-00-00|^\d{4}-00-|^\d{4}-\d{2}-00/;
 
 /**
+ * The error of a zero or partial-zero date under `zero-date.handling: error`; the snapshot and the binlog
+ * reader throw the same one. Not retryable: reading the row again reads the same value.
+ */
+export function zeroDateError(table: string, column: string, value: string): TributaryError {
+  return new TributaryError(
+    'SOURCE_UNSUPPORTED_TYPE',
+    `${table} column ${column} holds the date '${value}', which has no calendar meaning (zero-date.handling: error)`,
+    {
+      retryable: false,
+      hint: `set ${column} to NULL or a real date at the source, or set source zero-date.handling: null to deliver such dates as NULL`,
+    },
+  );
+}
+
+/**
  * Converts one value of a snapshot row, as the text protocol sends it (raw bytes), to the canonical value
  * of `type`. The snapshot session runs with time_zone '+00:00', so TIMESTAMP text is UTC. The binlog
  * decoder produces the same representation for the same stored value; a conformance test holds them equal.
+ * Zero and partial-zero dates are null, or `onZeroDate(text)` when given (it throws).
  */
-export function snapshotValue(type: DataType, raw: Buffer | null): Value {
+export function snapshotValue(type: DataType, raw: Buffer | null, onZeroDate?: (text: string) => never): Value {
   if (raw === null) return null;
   switch (type.kind) {
     case 'bytes':
@@ -189,11 +238,13 @@ export function snapshotValue(type: DataType, raw: Buffer | null): Value {
     case 'date':
     case 'timestamp': {
       const text = raw.toString('latin1');
-      return ZERO_DATE.test(text) ? null : text;
+      if (!ZERO_DATE.test(text)) return text;
+      return onZeroDate ? onZeroDate(text) : null;
     }
     case 'timestamptz': {
       const text = raw.toString('latin1');
-      return ZERO_DATE.test(text) ? null : text + 'Z';
+      if (!ZERO_DATE.test(text)) return text + 'Z';
+      return onZeroDate ? onZeroDate(text) : null;
     }
     default:
       return raw.toString('utf8');

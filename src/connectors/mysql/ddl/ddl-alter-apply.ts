@@ -1,6 +1,7 @@
+import { columnDefaultFromDdl } from '../mysql-column-default.js';
 import type { Column, ColumnRename, SchemaChangeType } from '../../../core/index.js';
 import type { MysqlTable } from '../mysql-schema-reader.js';
-import { mysqlNullable } from '../mysql-types.js';
+import { mysqlNullable, type MysqlTypeOptions } from '../mysql-types.js';
 import { charsetMaxBytes } from '../protocol/charsets.js';
 import type { DdlAlterSpec, DdlColumnDefinition, DdlColumnPosition } from './ddl-ast.js';
 import { TEXT_TYPES, textTypeBytes, textTypeFor } from './ddl-charsets.js';
@@ -18,6 +19,8 @@ export interface AlterTableContext {
   /** CONVERT TO CHARACTER SET: every column with a character set gets this one. */
   readonly convertTo?: string;
   readonly keyOverride?: string;
+  /** The source options of the type mapping (default: none). */
+  readonly typeOptions?: MysqlTypeOptions;
 }
 
 export interface AlteredTable {
@@ -58,7 +61,13 @@ export function alterColumns(
   let primaryKey: string[] | undefined;
   const pkRenames = new Map<string, string>();
   const build = (definition: DdlColumnDefinition): Slot => {
-    const resolved = resolveColumn(convertDefinition(definition, ctx), ctx.tableCharset(), ctx.flavor, false);
+    const resolved = resolveColumn(
+      convertDefinition(definition, ctx),
+      ctx.tableCharset(),
+      ctx.flavor,
+      false,
+      ctx.typeOptions,
+    );
     if (definition.primaryKey) primaryKey = [definition.name];
     return { column: resolved.column, charset: resolved.charset };
   };
@@ -176,11 +185,25 @@ export function alterColumns(
   const final = new Map<Slot, Column>();
   for (const s of slots) {
     const inKey = key.some((k) => same(k, s.column.name));
-    final.set(s, inKey ? { ...s.column, nullable: mysqlNullable(dataTypeOf(s.column), false) } : s.column);
+    final.set(
+      s,
+      inKey ? { ...s.column, nullable: mysqlNullable(dataTypeOf(s.column), false, ctx.typeOptions) } : s.column,
+    );
+  }
+  // ALTER COLUMN … SET DEFAULT / DROP DEFAULT, in clause order, on the column as the statement leaves it.
+  for (const spec of specs) {
+    if (spec.kind !== 'alterColumn' || spec.defaultSql === undefined) continue;
+    const slot = slots.find((s) => same(s.column.name, spec.name));
+    const column = slot && final.get(slot);
+    if (!slot || !column) continue;
+    const { defaultValue: _dropped, ...rest } = column;
+    const value = spec.defaultSql === null ? undefined : columnDefaultFromDdl(spec.defaultSql, column.type);
+    final.set(slot, value === undefined ? rest : { ...rest, defaultValue: value });
   }
   const table: MysqlTable = {
     schema: { id: previous.schema.id, columns: [...final.values()], primaryKey: key },
     charsets: slots.map((s) => s.charset),
+    ...(previous.zeroDates === undefined ? {} : { zeroDates: previous.zeroDates }),
   };
   const changes = new Set<SchemaChangeType>();
   for (const kind of kinds) {

@@ -1,5 +1,5 @@
 import type { DdlAlterSpec, DdlColumnPosition } from './ddl-ast.js';
-import { acceptCharsetKeyword, parseColumnDefinition, skipExpression } from './ddl-column-parser.js';
+import { acceptCharsetKeyword, expressionText, parseColumnDefinition } from './ddl-column-parser.js';
 import { CONSTRAINT_STARTS, parseTableConstraint, parseTableOptions } from './ddl-table-parser.js';
 import type { DdlTokenCursor } from './ddl-token-cursor.js';
 
@@ -187,12 +187,9 @@ function parseAlterColumn(c: DdlTokenCursor): DdlAlterSpec {
   c.acceptWord('COLUMN');
   const ifExists = c.ifExists();
   const name = c.identifier('a column name');
-  if (c.acceptWords('SET', 'DEFAULT')) skipExpression(c);
-  else if (
-    !c.acceptWords('DROP', 'DEFAULT') &&
-    !c.acceptWords('SET', 'VISIBLE') &&
-    !c.acceptWords('SET', 'INVISIBLE')
-  ) {
+  if (c.acceptWords('SET', 'DEFAULT')) return { kind: 'alterColumn', name, ifExists, defaultSql: expressionText(c) };
+  if (c.acceptWords('DROP', 'DEFAULT')) return { kind: 'alterColumn', name, ifExists, defaultSql: null };
+  if (!c.acceptWords('SET', 'VISIBLE') && !c.acceptWords('SET', 'INVISIBLE')) {
     c.fail('expected SET DEFAULT or DROP DEFAULT');
   }
   return { kind: 'alterColumn', name, ifExists };

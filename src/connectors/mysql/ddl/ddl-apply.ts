@@ -1,5 +1,6 @@
 import { tableIdToString, type ColumnRename, type SchemaChangeType, type TableId } from '../../../core/index.js';
-import type { MysqlTable } from '../mysql-schema-reader.js';
+import { zeroDatesField, type MysqlTable } from '../mysql-schema-reader.js';
+import { DEFAULT_TYPE_OPTIONS, type MysqlTypeOptions } from '../mysql-types.js';
 import { normalizeCharset } from '../protocol/charsets.js';
 import { alterColumns, DdlApplyError, finalPrimaryKey } from './ddl-alter-apply.js';
 import type { DdlStatement, DdlTableName, DdlTableOptions } from './ddl-ast.js';
@@ -17,6 +18,8 @@ export interface DdlApplyContext {
   readonly keyOverride?: string;
   /** lower_case_table_names = 1: table and database names are stored in lower case. */
   readonly lowerCaseTableNames?: boolean;
+  /** The source options of the type mapping, as `readTableSchemas` takes them (default: none). */
+  readonly typeOptions?: MysqlTypeOptions;
 }
 
 /** What one statement did to one captured table. */
@@ -182,12 +185,14 @@ class ApplyState {
           charset,
           this.flavor,
           wanted.some((name) => name.toLowerCase() === definition.name.toLowerCase()),
+          this.context.typeOptions,
         ),
       );
       const primaryKey = finalPrimaryKey(wanted, resolved, this.context.keyOverride);
       const table: MysqlTable = {
         schema: { id, columns: resolved.map((r) => r.column), primaryKey },
         charsets: resolved.map((r) => r.charset),
+        ...zeroDatesField(this.context.typeOptions ?? DEFAULT_TYPE_OPTIONS),
       };
       this.tables.set(key, table);
       this.changes.push({ table: id, change: 'createTable', current: table });
@@ -216,7 +221,7 @@ class ApplyState {
       this.reread.push(id);
       return;
     }
-    const table: MysqlTable = { schema: { ...like.schema, id }, charsets: like.charsets };
+    const table: MysqlTable = { ...like, schema: { ...like.schema, id } };
     this.tables.set(key, table);
     this.changes.push({ table: id, change: 'createTable', current: table });
   }
@@ -256,6 +261,7 @@ class ApplyState {
         },
         ...(convertTo === undefined ? {} : { convertTo }),
         ...(this.context.keyOverride === undefined ? {} : { keyOverride: this.context.keyOverride }),
+        ...(this.context.typeOptions === undefined ? {} : { typeOptions: this.context.typeOptions }),
       });
     } catch (error) {
       if (!(error instanceof DdlApplyError)) throw error;

@@ -101,8 +101,16 @@ export type DdlAlterSpec =
       readonly ifExists: boolean;
     }
   | { readonly kind: 'renameColumn'; readonly from: string; readonly to: string; readonly ifExists: boolean }
-  /** ALTER [COLUMN] c SET DEFAULT … / DROP DEFAULT / SET [IN]VISIBLE: no effect on types. */
-  | { readonly kind: 'alterColumn'; readonly name: string; readonly ifExists: boolean }
+  /**
+   * ALTER [COLUMN] c SET DEFAULT … / DROP DEFAULT / SET [IN]VISIBLE: no effect on types. `defaultSql` is the new
+   * DEFAULT as written, `null` for DROP DEFAULT, absent for SET [IN]VISIBLE.
+   */
+  | {
+      readonly kind: 'alterColumn';
+      readonly name: string;
+      readonly ifExists: boolean;
+      readonly defaultSql?: string | null;
+    }
   | { readonly kind: 'renameTable'; readonly to: DdlTableName }
   | { readonly kind: 'addConstraint'; readonly constraint: DdlTableConstraint; readonly ifNotExists: boolean }
   | { readonly kind: 'dropPrimaryKey' }

@@ -1,5 +1,6 @@
+import { columnDefaultFromDdl } from '../mysql-column-default.js';
 import type { Column } from '../../../core/index.js';
-import { mysqlColumn, type MysqlColumnInfo } from '../mysql-types.js';
+import { DEFAULT_TYPE_OPTIONS, mysqlColumn, type MysqlColumnInfo, type MysqlTypeOptions } from '../mysql-types.js';
 import { charsetMaxBytes, normalizeCharset } from '../protocol/charsets.js';
 import type { DdlColumnDefinition, DdlDataType } from './ddl-ast.js';
 import { CHARACTER_TYPES, charsetOfCollationName, textTypeFor } from './ddl-charsets.js';
@@ -37,18 +38,22 @@ const TEMPORAL_TYPES = new Set(['time', 'datetime', 'timestamp']);
 /**
  * Builds the column of `definition` through the same mapping as information_schema (`mysqlColumn`), with
  * the character set the server would give it: its own, its collation's, else `tableCharset`. `inPrimaryKey`:
- * the column is part of the table's primary key (so NOT NULL).
+ * the column is part of the table's primary key (so NOT NULL). `typeOptions`: the source's, as given to
+ * `readTableSchemas`.
  */
 export function resolveColumn(
   definition: DdlColumnDefinition,
   tableCharset: string,
   flavor: DdlFlavor,
   inPrimaryKey: boolean,
+  typeOptions: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS,
 ): DdlResolvedColumn {
   const info = columnInfo(definition, tableCharset, flavor);
   const isNullable =
     definition.nullable !== false && !definition.primaryKey && !definition.autoIncrement && !inPrimaryKey;
-  return { column: mysqlColumn(info, isNullable), charset: info.charset };
+  const column = mysqlColumn(info, isNullable, typeOptions);
+  const defaultValue = columnDefaultFromDdl(definition.defaultSql, column.type);
+  return { column: defaultValue === undefined ? column : { ...column, defaultValue }, charset: info.charset };
 }
 
 /** The information_schema.COLUMNS row (as far as the mapping reads it) of a column definition. */

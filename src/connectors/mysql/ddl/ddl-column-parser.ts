@@ -245,7 +245,7 @@ export function parseKeyParts(c: DdlTokenCursor): DdlKeyPart[] {
 }
 
 /** Skips one scalar expression (a DEFAULT or ON UPDATE value) and returns its text. */
-function expressionText(c: DdlTokenCursor): string {
+export function expressionText(c: DdlTokenCursor): string {
   const start = c.mark();
   skipExpression(c);
   return c.textFrom(start);

@@ -23,6 +23,8 @@ export interface DecoderContext {
   verifyChecksum: boolean;
   /** Post-header length per event type (index type - 1), from the last format description event. */
   postHeaderLengths: Uint8Array | undefined;
+  /** Which server wrote the binlog, from the last format description event (table maps differ a little). */
+  flavor: 'mariadb' | 'mysql';
   readonly tables: TableMapCache;
 }
 
@@ -37,6 +39,7 @@ export function createDecoderContext(options: DecoderContextOptions = {}): Decod
     checksum: options.checksum ?? 'none',
     verifyChecksum: options.verifyChecksum ?? false,
     postHeaderLengths: undefined,
+    flavor: 'mysql',
     tables: new TableMapCache({ columnsFor: options.columnsFor, includeTable: options.includeTable }),
   };
 }
@@ -99,7 +102,7 @@ function decodeBody(header: BinlogEventHeader, buf: Buffer, ctx: DecoderContext)
       return { kind: 'rotate', header, nextPos, nextFile: c.rest(), artificial };
     }
     case EventType.TABLE_MAP:
-      return ctx.tables.tableMap(header, buf, EVENT_HEADER_LENGTH, end, tableIdSize(ctx, type));
+      return ctx.tables.tableMap(header, buf, EVENT_HEADER_LENGTH, end, tableIdSize(ctx, type), ctx.flavor);
     case EventType.WRITE_ROWS_V1:
     case EventType.UPDATE_ROWS_V1:
     case EventType.DELETE_ROWS_V1:
@@ -260,6 +263,7 @@ function formatDescription(header: BinlogEventHeader, buf: Buffer, ctx: DecoderC
     }
   }
   ctx.postHeaderLengths = Uint8Array.from(buf.subarray(c.pos, end));
+  ctx.flavor = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
   ctx.checksum = checksumAlg;
   return { kind: 'formatDescription', header, binlogVersion, serverVersion, checksumAlg };
 }

@@ -14,6 +14,11 @@ export interface ColumnInfo {
   readonly type: DataType;
   readonly charset?: string;
   readonly unsigned?: boolean;
+  /**
+   * Called with the value's text ('0000-00-00', '2024-00-10 00:00:00') when a DATE, DATETIME or TIMESTAMP
+   * holds a zero or partial-zero date; it throws. Without it such values decode to null.
+   */
+  readonly onZeroDate?: (text: string) => never;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ColumnSpec {
   readonly unsigned: boolean;
   /** ENUM/SET labels, from the canonical type or the table map. */
   readonly labels: readonly string[] | undefined;
+  /** What a zero or partial-zero date does (it throws); absent: it is null. See `ColumnInfo.onZeroDate`. */
+  readonly onZeroDate?: (text: string) => never;
 }
 
 /** Thrown by {@link createColumnDecoder} when the wire type cannot produce the canonical type. */
@@ -117,11 +119,7 @@ export function createColumnDecoder(spec: ColumnSpec): ColumnDecoder {
     case ColumnType.DATE:
     case ColumnType.NEWDATE:
       expect(kind === 'date' || TEXT_KINDS.has(kind), spec, 'DATE');
-      return (b, c) => {
-        const v = decodeDate(b, c.pos);
-        c.pos += 3;
-        return v;
-      };
+      return dateDecoder(spec, 3, (b, p, keepZero) => decodeDate(b, p, keepZero));
     case ColumnType.TIME:
       expect(kind === 'time' || TEXT_KINDS.has(kind), spec, 'TIME');
       return (b, c) => {
@@ -141,39 +139,25 @@ export function createColumnDecoder(spec: ColumnSpec): ColumnDecoder {
     }
     case ColumnType.DATETIME: {
       const suffix = timestampSuffix(spec, 'DATETIME', '');
-      return (b, c) => {
-        const v = decodeDatetimeOld(b, c.pos, suffix);
-        c.pos += 8;
-        return v;
-      };
+      return dateDecoder(spec, 8, (b, p, keepZero) => decodeDatetimeOld(b, p, keepZero ? '' : suffix, keepZero));
     }
     case ColumnType.DATETIME2: {
       const suffix = timestampSuffix(spec, 'DATETIME', '');
       const fsp = spec.meta;
-      const size = 5 + fractionBytes(fsp);
-      return (b, c) => {
-        const v = decodeDatetime2(b, c.pos, fsp, suffix);
-        c.pos += size;
-        return v;
-      };
+      return dateDecoder(spec, 5 + fractionBytes(fsp), (b, p, keepZero) =>
+        decodeDatetime2(b, p, fsp, keepZero ? '' : suffix, keepZero),
+      );
     }
     case ColumnType.TIMESTAMP: {
       const suffix = timestampSuffix(spec, 'TIMESTAMP', 'Z');
-      return (b, c) => {
-        const v = decodeTimestampOld(b, c.pos, suffix);
-        c.pos += 4;
-        return v;
-      };
+      return dateDecoder(spec, 4, (b, p, keepZero) => decodeTimestampOld(b, p, keepZero ? '' : suffix, keepZero));
     }
     case ColumnType.TIMESTAMP2: {
       const suffix = timestampSuffix(spec, 'TIMESTAMP', 'Z');
       const fsp = spec.meta;
-      const size = 4 + fractionBytes(fsp);
-      return (b, c) => {
-        const v = decodeTimestamp2(b, c.pos, fsp, suffix);
-        c.pos += size;
-        return v;
-      };
+      return dateDecoder(spec, 4 + fractionBytes(fsp), (b, p, keepZero) =>
+        decodeTimestamp2(b, p, fsp, keepZero ? '' : suffix, keepZero),
+      );
     }
     case ColumnType.VARCHAR:
     case ColumnType.VAR_STRING:
@@ -206,6 +190,32 @@ export function createColumnDecoder(spec: ColumnSpec): ColumnDecoder {
       // old DECIMAL (pre-5.0 tables), MariaDB COMPRESSED columns, MySQL VECTOR and typed arrays
       throw new ColumnUnsupported(real);
   }
+}
+
+/**
+ * A DATE, DATETIME or TIMESTAMP of `size` bytes read by `read` (null for a zero or partial-zero date unless
+ * `keepZero`). Under `spec.onZeroDate` such a date is read again as text and handed over; the row decoder
+ * never calls a decoder for SQL NULL, so null here is always a zero date.
+ */
+function dateDecoder(
+  spec: ColumnSpec,
+  size: number,
+  read: (b: Buffer, pos: number, keepZero: boolean) => string | null,
+): ColumnDecoder {
+  const onZeroDate = spec.onZeroDate;
+  if (onZeroDate === undefined) {
+    return (b, c) => {
+      const v = read(b, c.pos, false);
+      c.pos += size;
+      return v;
+    };
+  }
+  return (b, c) => {
+    const v = read(b, c.pos, false);
+    if (v === null) onZeroDate(read(b, c.pos, true) ?? '');
+    c.pos += size;
+    return v;
+  };
 }
 
 function expect(condition: boolean, spec: ColumnSpec, wire: string): void {

@@ -1,4 +1,5 @@
 import type { Value } from '../../../core/data-type.js';
+import { TributaryError } from '../../../core/errors.js';
 import type { TableMap } from './binlog-event.js';
 import { BinlogSchemaMismatchError, binlogProtocolError } from './binlog-errors.js';
 import { ByteCursor } from './byte-cursor.js';
@@ -65,6 +66,7 @@ export function prepareRowDecoder(tableMap: TableMap, columns?: readonly ColumnI
         charset,
         unsigned,
         labels,
+        ...(column.onZeroDate === undefined ? {} : { onZeroDate: column.onZeroDate }),
       });
     } catch (error) {
       if (error instanceof ColumnUnsupported) throw unsupportedColumn(tableMap, i, error.realType);
@@ -109,6 +111,7 @@ class PreparedRowDecoder implements RowDecoder {
         if (c.pos > end) throw new RangeError(`row image ends at ${c.pos}, past the event end ${end}`);
       }
     } catch (error) {
+      if (error instanceof TributaryError) throw error; // a column's own verdict (a zero date under `error`)
       if (error instanceof ColumnMismatch) {
         throw new BinlogSchemaMismatchError(this.tableMap.database, this.tableMap.table, error.message);
       }

@@ -52,7 +52,14 @@ export class TableMapCache {
   }
 
   /** Decodes a TABLE_MAP body [pos, end) and records it; an identical repeat keeps the prepared decoder. */
-  tableMap(header: BinlogEventHeader, buf: Buffer, pos: number, end: number, tableIdSize: number): TableMapEvent {
+  tableMap(
+    header: BinlogEventHeader,
+    buf: Buffer,
+    pos: number,
+    end: number,
+    tableIdSize: number,
+    flavor: 'mariadb' | 'mysql' = 'mysql',
+  ): TableMapEvent {
     const tableId = tableIdSize === 6 ? buf.readUIntLE(pos, 6) : buf.readUInt32LE(pos);
     const previous = this.entries.get(tableId);
     const body = buf.subarray(pos, end);
@@ -60,7 +67,7 @@ export class TableMapCache {
     if (previous !== undefined && previous.body.equals(body)) {
       map = previous.map;
     } else {
-      map = decodeTableMap(buf, pos, end, tableIdSize);
+      map = decodeTableMap(buf, pos, end, tableIdSize, flavor);
       const included = this.resolver.includeTable?.(map.database, map.table) ?? true;
       this.entries.set(tableId, { map, body: Buffer.from(body), included, decoder: undefined, columns: undefined });
     }

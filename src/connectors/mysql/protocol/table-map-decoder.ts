@@ -29,7 +29,13 @@ const OptionalMeta = {
  * Decodes the body of a TABLE_MAP event: bytes [pos, end) after the common header, checksum excluded.
  * `tableIdSize` is 6 (4 only for binlogs of MySQL 5.0 and older).
  */
-export function decodeTableMap(buf: Buffer, pos: number, end: number, tableIdSize = 6): TableMap {
+export function decodeTableMap(
+  buf: Buffer,
+  pos: number,
+  end: number,
+  tableIdSize = 6,
+  flavor: 'mariadb' | 'mysql' = 'mysql',
+): TableMap {
   const c = new ByteCursor(buf, pos, end);
   const tableId = tableIdSize === 6 ? c.u48() : c.u32();
   c.skip(2); // flags
@@ -48,13 +54,17 @@ export function decodeTableMap(buf: Buffer, pos: number, end: number, tableIdSiz
   for (let i = 0; i < count; i++) nullable[i] = (nullBits[i >> 3]! & (1 << (i & 7))) !== 0;
 
   const map: Mutable<TableMap> = { tableId, database, table, columnTypes, columnMeta, nullable };
-  if (c.remaining > 0) readOptionalMetadata(c, map);
+  if (c.remaining > 0) readOptionalMetadata(c, map, flavor);
   return map;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function readOptionalMetadata(c: ByteCursor, map: Mutable<TableMap>): void {
+/**
+ * The optional metadata of `binlog_row_metadata`. MariaDB's signedness bitmap has a bit for every numeric
+ * field of the server, YEAR included (a TINYINT underneath, always unsigned); MySQL's leaves YEAR out.
+ */
+function readOptionalMetadata(c: ByteCursor, map: Mutable<TableMap>, flavor: 'mariadb' | 'mysql'): void {
   const count = map.columnTypes.length;
   const realTypes = map.columnTypes.map((type, i) => realColumnType(type, map.columnMeta[i]!));
   const numeric: number[] = [];
@@ -64,7 +74,7 @@ function readOptionalMetadata(c: ByteCursor, map: Mutable<TableMap>): void {
   const enums: number[] = [];
   const sets: number[] = [];
   realTypes.forEach((type, i) => {
-    if (isNumericColumn(type)) numeric.push(i);
+    if (isNumericColumn(type) || (flavor === 'mariadb' && type === ColumnType.YEAR)) numeric.push(i);
     if (isCharacterColumn(type)) {
       character.push(i);
       if (type !== ColumnType.GEOMETRY) characterNoGeometry.push(i);

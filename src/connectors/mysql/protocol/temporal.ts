@@ -76,12 +76,15 @@ function readFraction(buf: Uint8Array, pos: number, fsp: number): number {
   }
 }
 
-/** MYSQL_TYPE_DATE / NEWDATE: 3 bytes little-endian, day 5 bits, month 4 bits, year above. */
-export function decodeDate(buf: Uint8Array, pos: number): string | null {
+/**
+ * MYSQL_TYPE_DATE / NEWDATE: 3 bytes little-endian, day 5 bits, month 4 bits, year above. `keepZero`: a zero
+ * or partial-zero date comes out as its text ('2024-00-10') instead of null; so for the functions below.
+ */
+export function decodeDate(buf: Uint8Array, pos: number, keepZero = false): string | null {
   const v = buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16);
   const day = v & 31;
   const month = (v >> 5) & 15;
-  if (day === 0 || month === 0) return null;
+  if ((day === 0 || month === 0) && !keepZero) return null;
   return formatDate(v >> 9, month, day);
 }
 
@@ -135,7 +138,13 @@ export function decodeTimeOld(buf: Uint8Array, pos: number): string {
  * MYSQL_TYPE_DATETIME2: 5 bytes big-endian offset by 2^39: year*13+month (17 bits), day (5), hour (5),
  * minute (6), second (6); then the fraction.
  */
-export function decodeDatetime2(buf: Uint8Array, pos: number, fsp: number, suffix: string): string | null {
+export function decodeDatetime2(
+  buf: Uint8Array,
+  pos: number,
+  fsp: number,
+  suffix: string,
+  keepZero = false,
+): string | null {
   const intPart =
     buf[pos]! * 0x100000000 +
     (((buf[pos + 1]! << 24) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 8) | buf[pos + 4]!) >>> 0) -
@@ -145,7 +154,7 @@ export function decodeDatetime2(buf: Uint8Array, pos: number, fsp: number, suffi
   const day = ymd & 31;
   const yearMonth = ymd >> 5;
   const month = yearMonth % 13;
-  if (day === 0 || month === 0) return null;
+  if ((day === 0 || month === 0) && !keepZero) return null;
   return formatDateTime(
     Math.floor(yearMonth / 13),
     month,
@@ -160,7 +169,7 @@ export function decodeDatetime2(buf: Uint8Array, pos: number, fsp: number, suffi
 }
 
 /** MYSQL_TYPE_DATETIME (old format): 8-byte little-endian integer YYYYMMDDhhmmss. */
-export function decodeDatetimeOld(buf: Uint8Array, pos: number, suffix: string): string | null {
+export function decodeDatetimeOld(buf: Uint8Array, pos: number, suffix: string, keepZero = false): string | null {
   const lo = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
   const hi = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
   const v = hi * 0x100000000 + lo;
@@ -168,7 +177,7 @@ export function decodeDatetimeOld(buf: Uint8Array, pos: number, suffix: string):
   const time = v % 1000000;
   const day = date % 100;
   const month = Math.floor(date / 100) % 100;
-  if (day === 0 || month === 0) return null;
+  if ((day === 0 || month === 0) && !keepZero) return null;
   return formatDateTime(
     Math.floor(date / 10000),
     month,
@@ -183,16 +192,22 @@ export function decodeDatetimeOld(buf: Uint8Array, pos: number, suffix: string):
 }
 
 /** MYSQL_TYPE_TIMESTAMP2: 4-byte big-endian seconds since the epoch, then the fraction; 0 is the zero value. */
-export function decodeTimestamp2(buf: Uint8Array, pos: number, fsp: number, suffix: string): string | null {
+export function decodeTimestamp2(
+  buf: Uint8Array,
+  pos: number,
+  fsp: number,
+  suffix: string,
+  keepZero = false,
+): string | null {
   const seconds = ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
-  if (seconds === 0) return null;
+  if (seconds === 0) return keepZero ? formatDateTime(0, 0, 0, 0, 0, 0, 0, fsp, '') : null;
   return formatEpochSeconds(seconds, readFraction(buf, pos + 4, fsp), fsp, suffix);
 }
 
 /** MYSQL_TYPE_TIMESTAMP (old format): 4-byte little-endian seconds since the epoch. */
-export function decodeTimestampOld(buf: Uint8Array, pos: number, suffix: string): string | null {
+export function decodeTimestampOld(buf: Uint8Array, pos: number, suffix: string, keepZero = false): string | null {
   const seconds = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
-  if (seconds === 0) return null;
+  if (seconds === 0) return keepZero ? formatDateTime(0, 0, 0, 0, 0, 0, 0, 0, '') : null;
   return formatEpochSeconds(seconds, 0, 0, suffix);
 }
 
