@@ -8,7 +8,7 @@ import {
   type FreshPostgresDatabase,
 } from './harness/databases.js';
 import { startTestPipeline, type RunningPipeline } from './harness/pipelines.js';
-import { textRows } from './harness/compare.js';
+import { mysqlRows, textRows } from './harness/compare.js';
 
 /** DDL in the binlog refreshes the table's schema, so rows after it decode with the new column layout. */
 describe('DDL while streaming', () => {
@@ -61,5 +61,24 @@ describe('DDL while streaming', () => {
       ['x', '18446744073709551615'],
       ['y', '0'],
     ]);
+  });
+
+  it('a column added with a DEFAULT gives the rows already there the default, as the source does', async () => {
+    await source.query(
+      `ALTER TABLE ${db}.t ADD COLUMN flag INT NOT NULL DEFAULT 7, ADD COLUMN label VARCHAR(10) DEFAULT 'it''s', ADD COLUMN amount DECIMAL(8,2) DEFAULT 1.5`,
+    );
+    await source.query(`INSERT INTO ${db}.t (id, a, b, flag, label, amount) VALUES (5, 'five', 50, 8, NULL, 2)`);
+    const sql = (cast: (c: string) => string) =>
+      `SELECT ${['id', 'flag', 'label', 'amount'].map(cast).join(', ')} FROM ${db}.t ORDER BY id`;
+    const expected = await mysqlRows(
+      source,
+      sql((c) => (c === 'label' ? c : `CAST(${c} AS CHAR)`)),
+    );
+    const target = async () =>
+      textRows(await sink.query(sql((c) => (c === 'label' ? c : `${c}::text AS ${c}_t`))).catch(() => []));
+    await waitFor(async () => JSON.stringify(await target()) === JSON.stringify(expected), {
+      message: 'the target to hold the defaults of the added columns',
+    });
+    expect((await target())[0]).toEqual(['1', '7', "it's", '1.50']);
   });
 });
