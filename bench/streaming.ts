@@ -11,9 +11,14 @@ import { round, type RunRecord } from './report.js';
 import { pgTableExists } from './tables.js';
 
 export interface Streaming {
+  /** The running pipeline process (another one after `start()`). */
   readonly pipeline: PipelineProcess;
   /** A connection to the target database. */
   readonly sink: pg.Client;
+  /** Stops the pipeline cleanly (its last changes are committed) and waits for its process to exit. */
+  stop(): Promise<void>;
+  /** Starts the pipeline again in a new process, from its checkpoint; resolves once it reports started. */
+  start(): Promise<void>;
 }
 
 export interface StreamingSpec {
@@ -45,20 +50,36 @@ export async function withStreamingPipeline(
   await bench.withTarget(spec.database, async (stateDir) => {
     const sink = await bench.pgConnect(spec.database);
     let pipeline: PipelineProcess | undefined;
+    const stop = async (): Promise<void> => {
+      const stopping = pipeline;
+      pipeline = undefined;
+      if (!stopping) return;
+      const done = await stopping.stop().catch((error: unknown) => error as Error);
+      if (done instanceof Error && stopping.failure === undefined) say(`  ${spec.name}: ${done.message}`);
+      await stopping.exit();
+    };
+    const start = async (): Promise<PipelineProcess> => {
+      const started = bench.startPipeline({ ...spec, mode: 'initial', stateDir });
+      pipeline = started;
+      await Promise.race([started.started, started.done]);
+      return started;
+    };
     try {
       await bench.settle();
-      pipeline = bench.startPipeline({ ...spec, mode: 'initial', stateDir });
-      const running = pipeline;
-      await Promise.race([running.started, running.done]);
+      const running = await start();
       await Promise.race([running.firstCheckpoint, running.done, sleep(5_000)]);
       await pollUntil(() => spec.ready(sink), 'the target tables', 600, running);
-      await body({ pipeline: running, sink });
+      await body({
+        get pipeline() {
+          if (!pipeline) throw new Error(`${spec.name}: the pipeline is stopped`);
+          return pipeline;
+        },
+        sink,
+        stop,
+        start: async () => void (await start()),
+      });
     } finally {
-      if (pipeline) {
-        const done = await pipeline.stop().catch((error: unknown) => error as Error);
-        if (done instanceof Error && pipeline.failure === undefined) say(`  ${spec.name}: ${done.message}`);
-        await pipeline.exit();
-      }
+      await stop();
       await sink.end();
     }
   });
@@ -106,6 +127,53 @@ export async function measureChanges(
     seconds: (poll.at - started) / 1000,
     cpuSeconds: usage1.cpuSeconds - usage0.cpuSeconds,
     maxRssMb: usage1.maxRssMb,
+    serverCpuSeconds,
+    detail: {
+      sourceSeconds: round(sourceSeconds, 3),
+      pollQueries: poll.queries,
+      pollQuerySeconds: round(poll.querySeconds, 3),
+    },
+  };
+}
+
+/**
+ * Catch-up apply: the pipeline is stopped while `changes` are made on the source (untimed), then started again;
+ * timed from the moment the new process reports it has opened source and sink until the target shows the last
+ * change. This is the apply rate alone —
+ * reading the backlog from the binlog, transforming, writing — without sharing the machine with the source's own
+ * statements (the measurement of {@link measureChanges} includes them).
+ */
+export async function measureCatchUp(
+  bench: Bench,
+  streaming: Streaming,
+  repetition: number,
+  changes: Changes,
+): Promise<RunRecord> {
+  await streaming.stop();
+  const written = performance.now();
+  await changes.apply();
+  const sourceSeconds = (performance.now() - written) / 1000;
+  await bench.settle();
+  const serverCpu = await bench.serverCpuMeter();
+  // From the moment the new process has opened its source and sink (process start-up and connecting excluded).
+  await streaming.start();
+  const started = performance.now();
+  const { pipeline } = streaming;
+  const poll = await pollUntil(
+    changes.visible,
+    changes.what,
+    bench.timeoutSeconds(changes.rows),
+    pipeline,
+    bench.config.pollMs,
+  );
+  const usage = await pipeline.usage();
+  const serverCpuSeconds = await serverCpu();
+  await changes.verify();
+  return {
+    repetition,
+    seconds: (poll.at - started) / 1000,
+    cpuSeconds: usage.cpuSeconds,
+    maxRssMb: usage.maxRssMb,
     serverCpuSeconds,
     detail: {
       sourceSeconds: round(sourceSeconds, 3),

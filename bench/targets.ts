@@ -42,13 +42,13 @@ const ratioTo =
   (s: WorkloadSummary): number | null | undefined =>
     s.ratios.find((r) => r.reference.startsWith(reference))?.ratio;
 
-function minRate(target: string, id: string, threshold: number): Target {
+function minRate(target: string, ids: readonly string[], threshold: number): Target {
   return {
     target,
     metric: 'rate',
     threshold,
     kind: 'min',
-    applies: (s) => s.id === id,
+    applies: (s) => ids.includes(s.id),
     value: (s) => s.rowsPerSecond,
     format: (v) => `${fmt(v, 0)} rows/s`,
   };
@@ -73,8 +73,9 @@ export const TARGETS: readonly Target[] = [
     value: ratioTo('mariadb-binlog'),
     format: (v) => `${fmt(v, 2)} × mariadb-binlog`,
   },
-  minRate('apply inserts ≥ 150k rows/s', 'binlog-insert', 150_000),
-  minRate('apply mixed ≥ 80k rows/s', 'binlog-mixed', 80_000),
+  // Streaming (the source's statements on the same cores) and catch-up (apply alone).
+  minRate('apply inserts ≥ 150k rows/s', ['binlog-insert', 'binlog-catchup-insert'], 150_000),
+  minRate('apply mixed ≥ 80k rows/s', ['binlog-mixed', 'binlog-catchup-mixed'], 80_000),
   {
     target: 'p99 latency at 10k rows/s < 1 s',
     metric: 'p99',

@@ -11,13 +11,15 @@
 import type { ResultSetHeader } from 'mysql2/promise';
 import type { Bench } from '../context.js';
 import type { WorkloadResult } from '../report.js';
-import { measureChanges, oneTable, withStreamingPipeline, type Streaming } from '../streaming.js';
+import { measureCatchUp, measureChanges, oneTable, withStreamingPipeline, type Streaming } from '../streaming.js';
 import { insertGenerated, mysqlChecksum, NARROW, pgRowHolds, verifyTarget } from '../tables.js';
 
 const TABLE = 'bench.t_apply';
 
 interface Phase {
   readonly workload: WorkloadResult;
+  /** Measured as a catch-up: the pipeline is stopped while the source writes, then timed from its start. */
+  readonly catchUp?: boolean;
   /** Runs the phase's statements; returns the rows they changed. */
   readonly apply: () => Promise<number>;
   readonly visible: (streaming: Streaming) => Promise<boolean>;
@@ -33,6 +35,27 @@ export async function binlogApply(bench: Bench, repetition: number): Promise<voi
   const lastOdd = n % 2 === 1 ? n : n - 1;
   let nextId = n + 1;
   let lastInserted = n;
+
+  // OLTP-like transactions over windows of 2 × tx ids: updates of id % 4 = 0, deletes of id % 8 = 2, new rows.
+  const mixed = async (): Promise<number> => {
+    let rows = 0;
+    for (let lo = 1; lo <= n; lo += 2 * tx) {
+      const hi = lo + 2 * tx - 1;
+      await mysql.query('BEGIN');
+      rows += await changed(
+        `UPDATE ${TABLE} SET a = a - 1, c = c + 2, e = CONCAT('m-', LEFT(e, 62)) ` +
+          `WHERE id BETWEEN ${lo} AND ${hi} AND id % 4 = 0`,
+      );
+      rows += await changed(`DELETE FROM ${TABLE} WHERE id BETWEEN ${lo} AND ${hi} AND id % 8 = 2`);
+      const inserts = Math.max(1, Math.round(tx / 4));
+      await insertGenerated(mysql, TABLE, NARROW, nextId, nextId + inserts - 1);
+      rows += inserts;
+      lastInserted = nextId + inserts - 1;
+      nextId += inserts;
+      await mysql.query('COMMIT');
+    }
+    return rows;
+  };
 
   const phases: Phase[] = [
     {
@@ -95,25 +118,40 @@ export async function binlogApply(bench: Bench, repetition: number): Promise<voi
         `then transactions of ~${tx} changes over windows of ${2 * tx} ids: updates of id % 4 = 0 (50 %), deletes ` +
           `of id % 8 = 2 (25 %), inserts of new rows (25 %); until the last insert is visible`,
       ),
+      apply: mixed,
+      visible: ({ sink }) => pgRowHolds(sink, TABLE, lastInserted),
+    },
+    {
+      workload: workload(
+        'binlog-catchup-insert',
+        'Tributary binlog catch-up: inserts',
+        n,
+        `then, with the pipeline stopped, ${n} new rows inserted in ${tx}-row transactions; timed from the ` +
+          "pipeline's restart until the last row is in the target (apply alone, the source idle)",
+      ),
+      catchUp: true,
       apply: async () => {
-        let rows = 0;
-        for (let lo = 1; lo <= n; lo += 2 * tx) {
-          const hi = lo + 2 * tx - 1;
-          await mysql.query('BEGIN');
-          rows += await changed(
-            `UPDATE ${TABLE} SET a = a - 1, c = c + 2, e = CONCAT('m-', LEFT(e, 62)) ` +
-              `WHERE id BETWEEN ${lo} AND ${hi} AND id % 4 = 0`,
-          );
-          rows += await changed(`DELETE FROM ${TABLE} WHERE id BETWEEN ${lo} AND ${hi} AND id % 8 = 2`);
-          const inserts = Math.max(1, Math.round(tx / 4));
-          await insertGenerated(mysql, TABLE, NARROW, nextId, nextId + inserts - 1);
-          rows += inserts;
-          lastInserted = nextId + inserts - 1;
-          nextId += inserts;
-          await mysql.query('COMMIT');
+        const first = nextId;
+        for (let lo = first; lo < first + n; lo += tx) {
+          const hi = Math.min(first + n - 1, lo + tx - 1);
+          await insertGenerated(mysql, TABLE, NARROW, lo, hi);
         }
-        return rows;
+        nextId = first + n;
+        lastInserted = first + n - 1;
+        return n;
       },
+      visible: ({ sink }) => pgRowHolds(sink, TABLE, lastInserted),
+    },
+    {
+      workload: workload(
+        'binlog-catchup-mixed',
+        'Tributary binlog catch-up: mixed OLTP',
+        Math.floor(n / 2),
+        'then, with the pipeline stopped, the mixed OLTP transactions again; timed from the restart until the last ' +
+          'insert is visible',
+      ),
+      catchUp: true,
+      apply: mixed,
       visible: ({ sink }) => pgRowHolds(sink, TABLE, lastInserted),
     },
   ];
@@ -126,7 +164,7 @@ export async function binlogApply(bench: Bench, repetition: number): Promise<voi
       for (const phase of phases) {
         remaining = remaining.slice(1);
         const ok = await bench.record(phase.workload, repetition, () =>
-          measureChanges(bench, streaming, repetition, {
+          (phase.catchUp ? measureCatchUp : measureChanges)(bench, streaming, repetition, {
             apply: async () => {
               phase.workload.rows = await phase.apply();
             },
