@@ -6,12 +6,10 @@ import {
   type ChangeEvent,
   type OptionValues,
   type Row,
-  type SchemaChangeEvent,
   type Source,
   type SourceDescription,
   type SourcePosition,
   type SourceProgress,
-  type TableId,
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -42,7 +40,8 @@ import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordina
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
 import { defaultServerId, startupOffset } from './mysql-startup-offset.js';
 import { isShadowTableName } from './mysql-online-schema-change.js';
-import { MysqlSchemaHistory, schemaEventsOf } from './mysql-schema-history.js';
+import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
+import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 
 export interface MysqlSourceContext {
@@ -123,7 +122,20 @@ class MysqlSource implements Source {
       ...(config.chunkKeyColumn === undefined ? {} : { keyOverride: config.chunkKeyColumn }),
       typeOptions: config,
     });
+    this.ddl = new MysqlDdlFollower({
+      history: this.history,
+      config,
+      log: context.log,
+      connection: () => this.conn,
+      isCaptured: (namespace, name) => this.isCaptured(namespace, name),
+      snapshotTable: (key) => this.startTableSnapshot(key),
+      forgetSnapshotTable: (key) => (this.snapshot = removeTables(this.snapshot, [key])),
+      inSnapshot: (key) => this.snapshot?.tables.some((t) => t.table === key) ?? false,
+    });
   }
+
+  /** Turns DDL from the binlog into schema events (see MysqlDdlFollower). */
+  private readonly ddl: MysqlDdlFollower;
 
   /** The captured tables, as the binlog has left them so far. */
   private get tables(): ReadonlyMap<string, MysqlTable> {
@@ -239,7 +251,7 @@ class MysqlSource implements Source {
 
   async *batches(): AsyncGenerator<ChangeBatch> {
     yield {
-      events: [...this.tables.values()].map((t) => createTableEvent(t)),
+      events: [...this.tables.values()].map((t) => tableSchemaEvent(t)),
       position: this.position(),
       caughtUp: false,
     };
@@ -416,7 +428,7 @@ class MysqlSource implements Source {
         this.gtid = this.txnGtid ?? this.gtid;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
-        await this.applyDdl(step, out);
+        await this.ddl.follow(step, out);
         return;
       case 'advance':
         this.readerPos = step.end;
@@ -484,69 +496,6 @@ class MysqlSource implements Source {
           source: source(i),
         });
       }
-    }
-  }
-
-  /**
-   * DDL: the statement is parsed and applied to the schema history, so the rows after it are read with the schema
-   * it left — whenever the binlog is read. Tables the statement changed in a way the parser does not follow are
-   * read from the server (at this moment, the best there is); a statement it does not understand at all makes
-   * it read the schemas of the statement's database. Tables that appear are snapshotted beside the binlog.
-   */
-  private async applyDdl(step: Extract<BinlogStep, { kind: 'ddl' }>, out: ChangeEvent[]): Promise<void> {
-    const result = this.history.apply(step.sql, step.database);
-    for (const event of schemaEventsOf(result.changes, step.sql, step.tsMs)) {
-      out.push(event);
-      const key = tableIdToString(event.table);
-      if (event.change === 'createTable') this.startTableSnapshot(key);
-      else if (event.change === 'dropTable') this.snapshot = removeTables(this.snapshot, [key]);
-      else if (event.change === 'renameTable' && this.snapshot?.tables.some((t) => t.table === key)) {
-        // A table renamed while it was being snapshotted is snapshotted again under its new name.
-        this.snapshot = removeTables(this.snapshot, [key]);
-        this.startTableSnapshot(tableIdToString(event.schema.id));
-      }
-      this.context.log.info(`${key}: ${event.change} (${step.sql.slice(0, 80)})`);
-    }
-    if (result.unknown !== undefined) {
-      this.context.log.debug(
-        `DDL not parsed (${result.unknown}): reading the schemas of ${step.database || 'every database'}`,
-      );
-      await this.rereadSchemas(step, out, step.database ? [step.database] : undefined, undefined);
-    } else if (result.reread.length > 0) {
-      await this.rereadSchemas(step, out, undefined, result.reread);
-    }
-  }
-
-  /** Reads schemas from the server now: of `tables`, or of every captured table in `databases`. */
-  private async rereadSchemas(
-    step: Extract<BinlogStep, { kind: 'ddl' }>,
-    out: ChangeEvent[],
-    databases: string[] | undefined,
-    tables: readonly TableId[] | undefined,
-  ): Promise<void> {
-    const conn = this.conn;
-    if (!conn) return;
-    const wanted = tables ?? (await listTables(conn)).filter((t) => !databases || databases.includes(t.namespace));
-    const captured = wanted.filter((t) => this.isCaptured(t.namespace, t.name));
-    const fresh = await readTableSchemas(conn, captured, this.config.chunkKeyColumn, this.config);
-    for (const id of tables ?? []) {
-      const key = tableIdToString(id);
-      const old = this.tables.get(key);
-      if (old && !fresh.has(key)) {
-        this.history.delete(key);
-        this.snapshot = removeTables(this.snapshot, [key]);
-        out.push(createTableEvent(old, 'dropTable', step.sql, step.tsMs));
-      }
-    }
-    for (const [key, table] of fresh) {
-      const old = this.tables.get(key);
-      if (old && JSON.stringify(old.schema) === JSON.stringify(table.schema)) continue;
-      this.history.set(key, table);
-      out.push(createTableEvent(table, old ? 'refreshTable' : 'createTable', step.sql, step.tsMs));
-      if (!old) this.startTableSnapshot(key);
-      this.context.log.info(
-        `${old ? 'schema of' : 'new table'} ${key} ${old ? 'changed' : 'captured'} (${step.sql.slice(0, 80)})`,
-      );
     }
   }
 
@@ -683,20 +632,4 @@ function stepBefore(step: BinlogStep, high: LogPoint): boolean {
     default:
       return compareLogPoints(step.end, high) <= 0;
   }
-}
-
-function createTableEvent(
-  table: MysqlTable,
-  change: SchemaChangeEvent['change'] = 'createTable',
-  ddl?: string,
-  tsMs = 0,
-): SchemaChangeEvent {
-  return {
-    kind: 'schema',
-    table: table.schema.id,
-    change,
-    schema: table.schema,
-    ...(ddl ? { ddl } : {}),
-    source: { tsMs },
-  };
 }
