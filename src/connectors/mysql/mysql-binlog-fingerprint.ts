@@ -2,6 +2,7 @@ import { TributaryError } from '../../core/index.js';
 import { EventType } from './protocol/binlog-constants.js';
 import { openBinlogStream } from './protocol/binlog-client.js';
 import type { BinlogEventHeader } from './protocol/binlog-event.js';
+import { binlogConnection } from './mysql-binlog-reader.js';
 import type { LogPoint } from './mysql-log-point.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
 
@@ -97,11 +98,7 @@ export async function verifyFingerprint(
   const seen: FingerprintEvent[] = [];
   let problem: string | undefined;
   const stream = await openBinlogStream({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: config.password,
-    connectTimeoutMs: config.connectTimeoutMs,
+    ...binlogConnection(config),
     serverId,
     file: at.file,
     position: from,

@@ -1,7 +1,7 @@
 import { tableIdToString } from '../../core/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { BinlogEvent } from './protocol/binlog-event.js';
-import { openBinlogStream, type BinlogStream } from './protocol/binlog-client.js';
+import { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from './protocol/binlog-client.js';
 import type { ColumnInfo } from './protocol/canonical-types.js';
 import { FingerprintRing, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
@@ -36,11 +36,7 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
   const { config } = options;
   const columns = new WeakMap<MysqlTable, ColumnInfo[]>();
   const stream = await openBinlogStream({
-    host: config.host,
-    port: config.port,
-    user: config.user,
-    password: config.password,
-    connectTimeoutMs: config.connectTimeoutMs,
+    ...binlogConnection(config),
     serverId: options.serverId,
     file: options.start.file,
     position: options.start.pos,
@@ -189,4 +185,17 @@ function firstWord(sql: string): string {
 /** Statements that neither change a schema nor end a transaction (XA END/PREPARE/COMMIT close an XA group that began with XA START). */
 function isSavepointOrNoise(word: string): boolean {
   return word === 'SAVEPOINT' || word === 'RELEASE' || word === 'XA' || word === '';
+}
+
+/** Where and as whom binlog connections (the reader's, the fingerprint check's) connect. */
+export function binlogConnection(
+  config: MysqlSourceConfig,
+): Pick<BinlogStreamOptions, 'host' | 'port' | 'user' | 'password' | 'connectTimeoutMs'> {
+  return {
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    connectTimeoutMs: config.connectTimeoutMs,
+  };
 }
