@@ -112,36 +112,14 @@ export async function measureChanges(
   const started = performance.now();
   await changes.apply();
   const sourceSeconds = (performance.now() - started) / 1000;
-  const poll = await pollUntil(
-    changes.visible,
-    changes.what,
-    bench.timeoutSeconds(changes.rows),
-    pipeline,
-    bench.config.pollMs,
-  );
-  const usage1 = await pipeline.usage();
-  const serverCpuSeconds = await serverCpu();
-  await changes.verify();
-  return {
-    repetition,
-    seconds: (poll.at - started) / 1000,
-    cpuSeconds: usage1.cpuSeconds - usage0.cpuSeconds,
-    maxRssMb: usage1.maxRssMb,
-    serverCpuSeconds,
-    detail: {
-      sourceSeconds: round(sourceSeconds, 3),
-      pollQueries: poll.queries,
-      pollQuerySeconds: round(poll.querySeconds, 3),
-    },
-  };
+  return await untilVisible(bench, pipeline, repetition, changes, { started, sourceSeconds, serverCpu, usage0 });
 }
 
 /**
  * Catch-up apply: the pipeline is stopped while `changes` are made on the source (untimed), then started again;
  * timed from the moment the new process reports it has opened source and sink until the target shows the last
- * change. This is the apply rate alone —
- * reading the backlog from the binlog, transforming, writing — without sharing the machine with the source's own
- * statements (the measurement of {@link measureChanges} includes them).
+ * change. This is the apply rate alone — reading the backlog from the binlog, transforming, writing — without
+ * sharing the machine with the source's own statements (the measurement of {@link measureChanges} includes them).
  */
 export async function measureCatchUp(
   bench: Bench,
@@ -158,7 +136,23 @@ export async function measureCatchUp(
   // From the moment the new process has opened its source and sink (process start-up and connecting excluded).
   await streaming.start();
   const started = performance.now();
-  const { pipeline } = streaming;
+  return await untilVisible(bench, streaming.pipeline, repetition, changes, { started, sourceSeconds, serverCpu });
+}
+
+/** Polls until `changes` are visible, then records the interval since `started`, the usage and the checksum. */
+async function untilVisible(
+  bench: Bench,
+  pipeline: PipelineProcess,
+  repetition: number,
+  changes: Changes,
+  from: {
+    started: number;
+    sourceSeconds: number;
+    serverCpu: () => Promise<RunRecord['serverCpuSeconds']>;
+    /** The process's usage when the interval began; absent for a process started in it. */
+    usage0?: { cpuSeconds: number };
+  },
+): Promise<RunRecord> {
   const poll = await pollUntil(
     changes.visible,
     changes.what,
@@ -167,16 +161,16 @@ export async function measureCatchUp(
     bench.config.pollMs,
   );
   const usage = await pipeline.usage();
-  const serverCpuSeconds = await serverCpu();
+  const serverCpuSeconds = await from.serverCpu();
   await changes.verify();
   return {
     repetition,
-    seconds: (poll.at - started) / 1000,
-    cpuSeconds: usage.cpuSeconds,
+    seconds: (poll.at - from.started) / 1000,
+    cpuSeconds: usage.cpuSeconds - (from.usage0?.cpuSeconds ?? 0),
     maxRssMb: usage.maxRssMb,
     serverCpuSeconds,
     detail: {
-      sourceSeconds: round(sourceSeconds, 3),
+      sourceSeconds: round(from.sourceSeconds, 3),
       pollQueries: poll.queries,
       pollQuerySeconds: round(poll.querySeconds, 3),
     },
