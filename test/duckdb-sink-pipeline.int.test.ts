@@ -3,41 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mysqlAdmin, runMysqlScript, waitFor } from './harness/databases.js';
+import { runMysqlScript, waitFor } from './harness/databases.js';
+import {
+  SHARDED_USERS_SCENARIO,
+  SHARDED_USERS_TABLES,
+  SHARDED_USERS_TRANSFORM_AND_ROUTES,
+  sourceUsers,
+} from './harness/sharded-users.js';
 import { startTestPipeline, type RunningPipeline } from './harness/pipelines.js';
-import { mysqlRows } from './harness/compare.js';
-
-const scenario = new URL('../fixtures/scenarios/sharded-users/', import.meta.url);
-
-const TRANSFORM_AND_ROUTES = `transform:
-  - source-table: user_db[0-9]+.user[0-9]+
-    projection: \\*, __schema_name__ AS _db_name, __table_name__ AS _table_name
-    primary-keys: _db_name, _table_name, id
-route:
-  - source-table: user_db[0-9]+.user[0-9]+
-    sink-table: public.users
-  - source-table: tpc_ds.\\.*
-    sink-table: tpc_ds.<>
-    replace-symbol: <>
-`;
-
-/** The users of every shard, as the target should hold them: (db, table, id, …) in key order. */
-async function sourceUsers(): Promise<string[][]> {
-  const conn = await mysqlAdmin();
-  try {
-    const parts: string[] = [];
-    for (const db of ['user_db1', 'user_db2', 'user_db3']) {
-      for (const t of ['user01', 'user02', 'user03']) {
-        parts.push(
-          `SELECT '${db}' AS d, '${t}' AS t, CAST(id AS CHAR) AS id, name, address, phone_number, email FROM ${db}.${t}`,
-        );
-      }
-    }
-    return await mysqlRows(conn, `${parts.join(' UNION ALL ')} ORDER BY d, t, CAST(id AS UNSIGNED)`);
-  } finally {
-    await conn.end();
-  }
-}
 
 describe('sharded-users scenario into DuckDB (type: duckdb)', () => {
   let dir: string;
@@ -66,14 +39,14 @@ describe('sharded-users scenario into DuckDB (type: duckdb)', () => {
     );
 
   beforeAll(async () => {
-    await runMysqlScript(await readFile(new URL('source.sql', scenario), 'utf8'));
+    await runMysqlScript(await readFile(new URL('source.sql', SHARDED_USERS_SCENARIO), 'utf8'));
     dir = await mkdtemp(join(tmpdir(), 'tributary-duckdb-pipeline-'));
     path = join(dir, 'warehouse.duckdb');
     running = await startTestPipeline({
       name: 'sharded-users-duckdb',
-      tables: 'user_db[0-9]+.user[0-9]+, tpc_ds.\\.*',
+      tables: SHARDED_USERS_TABLES,
       sinkYaml: `  type: duckdb\n  path: ${path}`,
-      extraYaml: TRANSFORM_AND_ROUTES,
+      extraYaml: SHARDED_USERS_TRANSFORM_AND_ROUTES,
     });
   });
 
@@ -115,7 +88,7 @@ describe('sharded-users scenario into DuckDB (type: duckdb)', () => {
   });
 
   it('applies changes.sql from the binlog: the target ends with exactly the source rows', async () => {
-    await runMysqlScript(await readFile(new URL('changes.sql', scenario), 'utf8'));
+    await runMysqlScript(await readFile(new URL('changes.sql', SHARDED_USERS_SCENARIO), 'utf8'));
     await waitFor(async () => (await query('SELECT 1 FROM tpc_ds.customer')).length === 2, {
       message: 'the customer delete never arrived',
     });
@@ -146,9 +119,9 @@ describe('sharded-users scenario into DuckDB (type: duckdb)', () => {
     await runMysqlScript("UPDATE user_db1.user01 SET name = 'Resumed' WHERE id = 1;");
     running = await startTestPipeline({
       name: 'sharded-users-duckdb',
-      tables: 'user_db[0-9]+.user[0-9]+, tpc_ds.\\.*',
+      tables: SHARDED_USERS_TABLES,
       sinkYaml: `  type: duckdb\n  path: ${path}`,
-      extraYaml: TRANSFORM_AND_ROUTES,
+      extraYaml: SHARDED_USERS_TRANSFORM_AND_ROUTES,
     });
     await waitFor(async () => JSON.stringify(await targetUsers()) === JSON.stringify(await sourceUsers()), {
       message: 'users never matched the source after the restart',

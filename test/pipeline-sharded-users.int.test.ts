@@ -1,46 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPostgresDatabase, runMysqlScript, waitFor, type FreshPostgresDatabase } from './harness/databases.js';
 import {
-  freshPostgresDatabase,
-  mysqlAdmin,
-  runMysqlScript,
-  waitFor,
-  type FreshPostgresDatabase,
-} from './harness/databases.js';
+  SHARDED_USERS_SCENARIO,
+  SHARDED_USERS_TABLES,
+  SHARDED_USERS_TRANSFORM_AND_ROUTES,
+  sourceUsers,
+} from './harness/sharded-users.js';
 import { startTestPipeline, type RunningPipeline } from './harness/pipelines.js';
-import { mysqlRows, textRows } from './harness/compare.js';
-
-const scenario = new URL('../fixtures/scenarios/sharded-users/', import.meta.url);
-
-const TRANSFORM_AND_ROUTES = `transform:
-  - source-table: user_db[0-9]+.user[0-9]+
-    projection: \\*, __schema_name__ AS _db_name, __table_name__ AS _table_name
-    primary-keys: _db_name, _table_name, id
-route:
-  - source-table: user_db[0-9]+.user[0-9]+
-    sink-table: public.users
-  - source-table: tpc_ds.\\.*
-    sink-table: tpc_ds.<>
-    replace-symbol: <>
-`;
-
-/** The users of every shard, as the target should hold them: (db, table, id, …) in key order. */
-async function sourceUsers(): Promise<string[][]> {
-  const conn = await mysqlAdmin();
-  try {
-    const parts: string[] = [];
-    for (const db of ['user_db1', 'user_db2', 'user_db3']) {
-      for (const t of ['user01', 'user02', 'user03']) {
-        parts.push(
-          `SELECT '${db}' AS d, '${t}' AS t, CAST(id AS CHAR) AS id, name, address, phone_number, email FROM ${db}.${t}`,
-        );
-      }
-    }
-    return await mysqlRows(conn, `${parts.join(' UNION ALL ')} ORDER BY d, t, CAST(id AS UNSIGNED)`);
-  } finally {
-    await conn.end();
-  }
-}
+import { textRows } from './harness/compare.js';
 
 async function targetUsers(sink: FreshPostgresDatabase): Promise<string[][]> {
   return textRows(
@@ -55,13 +23,13 @@ describe('sharded-users scenario (../shared/scenarios/sharded-users)', () => {
   let running: RunningPipeline;
 
   beforeAll(async () => {
-    await runMysqlScript(await readFile(new URL('source.sql', scenario), 'utf8'));
+    await runMysqlScript(await readFile(new URL('source.sql', SHARDED_USERS_SCENARIO), 'utf8'));
     sink = await freshPostgresDatabase('sharded_users');
     running = await startTestPipeline({
       name: 'sharded-users',
-      tables: 'user_db[0-9]+.user[0-9]+, tpc_ds.\\.*',
+      tables: SHARDED_USERS_TABLES,
       sinkUrl: sink.url,
-      extraYaml: TRANSFORM_AND_ROUTES,
+      extraYaml: SHARDED_USERS_TRANSFORM_AND_ROUTES,
     });
   });
 
@@ -110,7 +78,7 @@ describe('sharded-users scenario (../shared/scenarios/sharded-users)', () => {
   });
 
   it('applies changes.sql from the binlog: the target ends with exactly the source rows', async () => {
-    await runMysqlScript(await readFile(new URL('changes.sql', scenario), 'utf8'));
+    await runMysqlScript(await readFile(new URL('changes.sql', SHARDED_USERS_SCENARIO), 'utf8'));
     await waitFor(async () => (await sink.query('SELECT 1 FROM tpc_ds.customer')).length === 2, {
       message: 'the customer delete never arrived',
     });
