@@ -13,6 +13,8 @@ export interface DdlFollowerHost {
   readonly log: Logger;
   /** The source's metadata connection (undefined once closed). */
   connection(): Connection | undefined;
+  /** The server's flavor, once connected. */
+  flavor(): 'mariadb' | 'mysql' | undefined;
   isCaptured(namespace: string, name: string): boolean;
   /** Snapshots a table that appeared, beside the binlog. */
   snapshotTable(key: string): void;
@@ -67,7 +69,7 @@ export class MysqlDdlFollower {
     if (!conn) return;
     const wanted = tables ?? (await listTables(conn)).filter((t) => !databases || databases.includes(t.namespace));
     const captured = wanted.filter((t) => host.isCaptured(t.namespace, t.name));
-    const fresh = await readTableSchemas(conn, captured, host.config.chunkKeyColumn, host.config);
+    const fresh = await readTableSchemas(conn, captured, host.config.chunkKeyColumn, host.config, host.flavor());
     for (const id of tables ?? []) {
       const key = tableIdToString(id);
       const old = host.history.tables.get(key);

@@ -34,13 +34,15 @@ export async function listTables(conn: Connection): Promise<TableId[]> {
 /**
  * Reads the schemas of `tables` from information_schema in three queries (not three per table).
  * `keyOverride` supplies the key of tables without a primary key (the configured chunk key column);
- * `typeOptions` the source options that change the type mapping (the source's configuration satisfies it).
+ * `typeOptions` the source options that change the type mapping (the source's configuration satisfies it);
+ * `serverFlavor` how the server reports column defaults (asked of the server when not given).
  */
 export async function readTableSchemas(
   conn: Connection,
   tables: readonly TableId[],
   keyOverride?: string,
   typeOptions: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS,
+  serverFlavor?: 'mariadb' | 'mysql',
 ): Promise<Map<string, MysqlTable>> {
   const result = new Map<string, MysqlTable>();
   if (tables.length === 0) return result;
@@ -61,8 +63,7 @@ export async function readTableSchemas(
     [databases],
   );
   const jsonColumns = await readJsonChecks(conn, databases);
-  const [versionRows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
-  const flavor = /mariadb/i.test(String(versionRows[0]?.['v'] ?? '')) ? 'mariadb' : 'mysql';
+  const flavor = serverFlavor ?? (await readFlavor(conn));
 
   const columns = new Map<string, { cols: Column[]; charsets: (string | null)[] }>();
   for (const r of columnRows) {
@@ -136,4 +137,10 @@ async function readJsonChecks(conn: Connection, databases: string[]): Promise<Se
 
 function numberOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+/** MariaDB or MySQL, from VERSION(). */
+async function readFlavor(conn: Connection): Promise<'mariadb' | 'mysql'> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  return /mariadb/i.test(String(rows[0]?.['v'] ?? '')) ? 'mariadb' : 'mysql';
 }

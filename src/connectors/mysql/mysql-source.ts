@@ -127,6 +127,7 @@ class MysqlSource implements Source {
       config,
       log: context.log,
       connection: () => this.conn,
+      flavor: () => this.server?.flavor,
       isCaptured: (namespace, name) => this.isCaptured(namespace, name),
       snapshotTable: (key) => this.startTableSnapshot(key),
       forgetSnapshotTable: (key) => (this.snapshot = removeTables(this.snapshot, [key])),
@@ -572,7 +573,7 @@ class MysqlSource implements Source {
         },
       );
     }
-    const schemas = await readTableSchemas(conn, matched, this.config.chunkKeyColumn, this.config);
+    const schemas = await readTableSchemas(conn, matched, this.config.chunkKeyColumn, this.config, this.server?.flavor);
     if (strict) checkKeys(schemas.values(), this.config.chunkKeyColumn);
     return schemas;
   }
