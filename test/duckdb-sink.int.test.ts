@@ -163,6 +163,7 @@ async function holdDuckdbFile(path: string): Promise<ChildProcess> {
       if (data.toString().includes('ready')) resolve();
     });
     child.on('exit', (code) => reject(new Error(`the lock holder exited with ${String(code)}`)));
+    child.on('error', reject);
   });
   return child;
 }

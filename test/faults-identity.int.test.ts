@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedMariadb } from '../src/embedded/embedded-mariadb.js';
@@ -19,6 +16,7 @@ import {
   waitForEqual,
   type SinkCheckpoint,
 } from './harness/faults.js';
+import { testTempDir } from './harness/temp-dirs.js';
 
 /**
  * Issue 4, "Server identity changed": a pipeline that has a checkpoint from MariaDB A is pointed at another
@@ -112,7 +110,7 @@ describe('server identity changed: a checkpoint of MariaDB A resumed against ano
       sinkUrl: sink.url,
       stateDir,
     });
-    const file = await writePipelineFile(await mkdtemp(join(tmpdir(), 'tributary-identity-')), yaml);
+    const file = await writePipelineFile(await testTempDir('tributary-identity'), yaml);
     const cli = startCli(['run', file], env);
     const timer = setTimeout(() => cli.child.kill('SIGKILL'), RUN_LIMIT_MS);
     const exit = await cli.exited;

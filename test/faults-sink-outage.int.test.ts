@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import type { EmbeddedServer } from '../src/embedded/embedded-server.js';
-import { mysqlAdmin, mysqlUrl, uniqueName, waitFor } from './harness/databases.js';
+import { mysqlAdmin, mysqlUrl, tolerateDisconnects, uniqueName, waitFor } from './harness/databases.js';
 import {
   createItemsTable,
   describeWriter,
@@ -53,7 +53,7 @@ describe('sink outage: PostgreSQL stopped mid-stream', () => {
 
   beforeAll(async () => {
     server = await startEmbeddedPostgres();
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = tolerateDisconnects(new pg.Client({ connectionString: server.url }));
     await admin.connect();
     try {
       await admin.query(`CREATE ROLE cdc_sink LOGIN SUPERUSER PASSWORD '${SINK_PASSWORD}'`);

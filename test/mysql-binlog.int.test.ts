@@ -7,7 +7,7 @@ import type { BinlogEvent, RowsEvent } from '../src/connectors/mysql/protocol/bi
 import { BinlogStreamError } from '../src/connectors/mysql/protocol/binlog-errors.js';
 import { compareBinlogPositions, type BinlogPosition } from '../src/connectors/mysql/protocol/binlog-position.js';
 import type { ColumnInfo } from '../src/connectors/mysql/protocol/canonical-types.js';
-import { mysqlAdmin, mysqlUrl, uniqueName } from './harness/databases.js';
+import { mysqlAdmin, mysqlUrl, tolerateDisconnects, uniqueName } from './harness/databases.js';
 
 /** Every column type the decoder handles, with the canonical type and charset the source would pass. */
 const COLUMNS: readonly { name: string; sql: string; info: ColumnInfo }[] = [
@@ -215,16 +215,18 @@ describe('binlog reader against MariaDB', () => {
   it('decodes every column type to what SELECT returns, through inserts, updates and deletes', async () => {
     const table = 'all_types';
     await admin.query(`CREATE TABLE ${table} (${COLUMNS.map((c) => `\`${c.name}\` ${c.sql}`).join(', ')})`);
-    const select = await createConnection({
-      uri: mysqlUrl(),
-      database,
-      dateStrings: true,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      decimalNumbers: false,
-      jsonStrings: true,
-      charset: 'utf8mb4',
-    });
+    const select = tolerateDisconnects(
+      await createConnection({
+        uri: mysqlUrl(),
+        database,
+        dateStrings: true,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        decimalNumbers: false,
+        jsonStrings: true,
+        charset: 'utf8mb4',
+      }),
+    );
     await select.query("SET SESSION time_zone = '+00:00'");
     try {
       const from = await currentPosition(admin);

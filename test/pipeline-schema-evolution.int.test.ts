@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { composePipeline } from '../src/composer/pipeline-composer.js';
@@ -17,6 +14,7 @@ import {
 } from './harness/databases.js';
 import { startTestPipeline, testPipelineYaml, type RunningPipeline } from './harness/pipelines.js';
 import { textRows } from './harness/compare.js';
+import { testTempDir } from './harness/temp-dirs.js';
 
 /** Two shards `<db>_1.orders` and `<db>_2.orders`, with ids apart, routed to one sink table `<db>.orders`. */
 async function createShards(source: Connection, db: string): Promise<string> {
@@ -172,7 +170,7 @@ describe.each(['ignore', 'lenient', 'try_evolve'] as const)(
     let stateDir: string | undefined;
 
     const start = async (): Promise<void> => {
-      stateDir ??= await mkdtemp(join(tmpdir(), 'tributary-evolr-'));
+      stateDir ??= await testTempDir('tributary-evolr');
       ended = undefined;
       const started = await startTestPipeline({
         name: `evolr_${behavior}`,

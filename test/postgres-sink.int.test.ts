@@ -11,7 +11,13 @@ import type { Checkpoint, Sink } from '../src/core/sink.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { canonicalText, normalizeText } from './harness/canonical-text.js';
-import { freshPostgresDatabase, postgresUrl, uniqueName, type FreshPostgresDatabase } from './harness/databases.js';
+import {
+  freshPostgresDatabase,
+  postgresUrl,
+  tolerateDisconnects,
+  uniqueName,
+  type FreshPostgresDatabase,
+} from './harness/databases.js';
 import { readPostgresTable } from './harness/postgres-table-text.js';
 import {
   allTypes,
@@ -111,13 +117,15 @@ describe('postgres sink: connecting', () => {
       const url = new URL(db.url);
       const options = { url: '', hostname: url.hostname, port: Number(url.port), username: role, database: db.name };
       // The embedded test server trusts local connections; point TRIBUTARY_TEST_POSTGRES_URL at one that does not.
-      const probe = new pg.Client({
-        host: options.hostname,
-        port: options.port,
-        user: role,
-        password: 'Wrong-Passw0rd',
-        database: db.name,
-      });
+      const probe = tolerateDisconnects(
+        new pg.Client({
+          host: options.hostname,
+          port: options.port,
+          user: role,
+          password: 'Wrong-Passw0rd',
+          database: db.name,
+        }),
+      );
       const trusted = await probe.connect().then(
         () => true,
         () => false,
@@ -233,7 +241,7 @@ describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mod
 
   it.runIf(mode === 'merge')('applies with DELETE + INSERT instead of MERGE before PostgreSQL 15', async () => {
     const old: TableSchema = { ...student, id: tableId('pg14', 'student') };
-    const client = new pg.Client({ connectionString: db.url });
+    const client = tolerateDisconnects(new pg.Client({ connectionString: db.url }));
     await client.connect();
     try {
       const tables = new PostgresTargetTables(client, 'public');

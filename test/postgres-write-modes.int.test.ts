@@ -1,6 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   freshPostgresDatabase,
@@ -11,6 +9,7 @@ import {
   type FreshPostgresDatabase,
 } from './harness/databases.js';
 import { startTestPipeline, type RunningPipeline, type TestPipelineOptions } from './harness/pipelines.js';
+import { testTempDir } from './harness/temp-dirs.js';
 
 const scenario = new URL('../fixtures/scenarios/student/', import.meta.url);
 
@@ -59,7 +58,7 @@ function studentPipeline(mode: 'upsert' | 'merge' | 'append') {
       sinkUrl: state.sink.url,
       sinkYaml: `  type: postgres\n  url: \${TEST_SINK_URL}\n  write-mode: ${mode}`,
       checkpointInterval: '3s',
-      stateDir: await mkdtemp(join(tmpdir(), 'tributary-test-state-')),
+      stateDir: await testTempDir('tributary-test-state'),
     };
     state.running = await startTestPipeline(state.options);
   });

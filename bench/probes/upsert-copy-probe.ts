@@ -185,6 +185,7 @@ async function runSink(
   }
   await sink.commit(checkpoint());
   const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => undefined); // a dropped connection: the next query reports it
   await admin.connect();
   const found = await admin.query<{ pid: number }>(
     "SELECT pid FROM pg_stat_activity WHERE application_name = 'tributary' AND datname = current_database()",
@@ -250,6 +251,7 @@ const probeRowsSql = (from: number, to: number): string =>
 async function runBinlog(url: string, mysqlUrl: string, rows: number): Promise<RunResult> {
   const table = `b${process.pid}`;
   const my = await createConnection({ uri: mysqlUrl, multipleStatements: true });
+  my.on('error', () => undefined); // a dropped idle connection: the next query reports it
   await my.query(`DROP TABLE IF EXISTS probe.${table}; CREATE TABLE probe.${table} ${PROBE_COLUMNS}`);
   const stateDir = await mkdtemp(join(tmpdir(), 'probe-state-'));
   const pipeline = pipelineOf(url, mysqlUrl, table, 'initial', stateDir);
@@ -259,6 +261,7 @@ async function runBinlog(url: string, mysqlUrl: string, rows: number): Promise<R
   const run = pipeline.run({ signal: controller.signal, onStart: () => started() });
   await Promise.race([running, run]);
   const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => undefined); // a dropped connection: the next query reports it
   await admin.connect();
   const count = async (): Promise<number> =>
     Number(
@@ -296,6 +299,7 @@ async function runE2e(url: string, mysqlUrl: string, rows: number): Promise<RunR
   await rm(stateDir, { recursive: true, force: true });
   if (result.outcome !== 'finished') throw new Error(`pipeline ended ${result.outcome}`);
   const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => undefined); // a dropped connection: the next query reports it
   await admin.connect();
   const count = await admin.query<{ n: string }>('SELECT count(*) AS n FROM probe.t');
   await admin.end();
@@ -307,6 +311,7 @@ async function runE2e(url: string, mysqlUrl: string, rows: number): Promise<RunR
 async function runFloor(url: string, mysqlUrl: string, rows: number): Promise<RunResult> {
   const my = new URL(mysqlUrl);
   const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => undefined); // a dropped connection: the next query reports it
   await admin.connect();
   await admin.query(
     'CREATE TABLE public.t (id bigint PRIMARY KEY, a integer, b bigint, c numeric(12,2), d varchar(64), ' +
@@ -347,6 +352,7 @@ function runChild(script: string, argv: readonly string[], profileDir: string | 
     });
     let result: RunResult | undefined;
     child.on('message', (message) => (result = message as RunResult));
+    child.on('error', reject);
     child.on('exit', (code) =>
       result === undefined ? reject(new Error(`child exited ${code}`)) : resolvePromise(result),
     );
@@ -368,6 +374,7 @@ async function driver(options: Map<string, string>): Promise<void> {
   try {
     if (mariadb !== undefined) {
       const my = await createConnection({ uri: mariadb.url, multipleStatements: true });
+      my.on('error', () => undefined); // a dropped idle connection: the next query reports it
       await my.query(
         'CREATE DATABASE IF NOT EXISTS probe; DROP TABLE IF EXISTS probe.t; ' +
           `CREATE TABLE probe.t ${PROBE_COLUMNS}; INSERT INTO probe.t ${probeRowsSql(1, rows)}`,
@@ -375,6 +382,7 @@ async function driver(options: Map<string, string>): Promise<void> {
       await my.end();
     }
     const admin = new pg.Client({ connectionString: postgres.url });
+    admin.on('error', () => undefined); // a dropped connection: the next query reports it
     await admin.connect();
     let n = 0;
     for (const workload of workloads) {

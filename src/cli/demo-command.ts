@@ -70,6 +70,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
       servers.push(mysql, postgres);
       out(`  MariaDB    ${mysql.host}:${mysql.port}\n  PostgreSQL ${postgres.host}:${postgres.port}`);
       const admin = new pg.Client({ connectionString: postgres.url });
+      admin.on('error', () => undefined); // its query reports a failure; the event alone must not crash the demo
       await admin.connect();
       await admin.query('CREATE DATABASE warehouse');
       await admin.end();
@@ -151,6 +152,8 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
 
 async function postgresTarget(url: string): Promise<DemoTarget> {
   const client = new pg.Client({ connectionString: url });
+  // The demo's server stops under it at the end (or dies): the next query reports that; the event must not crash.
+  client.on('error', () => undefined);
   await client.connect();
   return {
     query: async (sql) => (await client.query<Record<string, unknown>>(sql)).rows,
@@ -184,6 +187,7 @@ async function runMysqlScript(server: EmbeddedServer, sql: string): Promise<void
     password: server.password,
     multipleStatements: true,
   });
+  conn.on('error', () => undefined); // the query reports a failure; the event alone must not crash the demo
   try {
     await conn.query(sql);
   } finally {

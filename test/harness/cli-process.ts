@@ -20,9 +20,14 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  );
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    // Spawning failed (or killing a process that is gone): report it as the exit, never as an unhandled event.
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      output += `\n[harness] ${error.message}\n`;
+      if (child.exitCode === null && child.pid === undefined) resolve(error.code ?? 'spawn error');
+    });
+  });
   return { child, output: () => output, exited };
 }
 

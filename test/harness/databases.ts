@@ -26,13 +26,28 @@ export function uniqueName(prefix: string): string {
   return `${/^[a-z_]/.test(clean) ? clean : `t_${clean}`}_${suffix}`;
 }
 
+/**
+ * Gives a harness client, pool or connection an 'error' listener that ignores the event. A server that a test
+ * restarts or stops on purpose, or a `DROP DATABASE … WITH (FORCE)` (PostgreSQL's 57P01 "terminating connection
+ * due to administrator command"), makes an idle client emit 'error'; without a listener Node throws it, and
+ * Vitest fails the whole run though every test passed. A query on the dead client still rejects, so a test
+ * that needed it still fails where it should.
+ */
+export function tolerateDisconnects<T extends { on(event: 'error', listener: (error: Error) => void): unknown }>(
+  client: T,
+): T {
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** A connection to the test MariaDB as administrator, with `multipleStatements`; close it with `end()`. */
 export async function mysqlAdmin(options: { database?: string } = {}): Promise<Connection> {
-  return await createConnection({
+  const connection = await createConnection({
     uri: mysqlUrl(),
     multipleStatements: true,
     ...(options.database ? { database: options.database } : {}),
   });
+  return tolerateDisconnects(connection);
 }
 
 /** Runs a multi-statement SQL script (such as fixtures/scenarios/sharded-users/source.sql) as administrator. */
@@ -79,7 +94,7 @@ export async function freshPostgresDatabase(prefix: string): Promise<FreshPostgr
     url: url.toString(),
     name,
     async query<R extends Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
-      pool ??= new pg.Pool({ connectionString: url.toString(), max: 2 });
+      pool ??= tolerateDisconnects(new pg.Pool({ connectionString: url.toString(), max: 2 }));
       const result = await pool.query<R>(sql, params);
       return result.rows;
     },
@@ -90,7 +105,7 @@ export async function freshPostgresDatabase(prefix: string): Promise<FreshPostgr
 }
 
 async function postgresAdminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresUrl() });
+  const client = tolerateDisconnects(new pg.Client({ connectionString: postgresUrl() }));
   await client.connect();
   try {
     await client.query(sql);

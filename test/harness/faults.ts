@@ -1,7 +1,4 @@
 import { createHash, randomInt } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { composePipeline, type Pipeline } from '../../src/composer/pipeline-composer.js';
@@ -11,7 +8,8 @@ import { TributaryError, type Checkpoint } from '../../src/core/index.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import type { RunResult } from '../../src/runtime/pipeline-runner.js';
 import { mysqlRows, textRows } from './compare.js';
-import { mysqlUrl as sharedMysqlUrl } from './databases.js';
+import { mysqlUrl as sharedMysqlUrl, tolerateDisconnects } from './databases.js';
+import { testTempDir } from './temp-dirs.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reproducible randomness and parameters from the environment
@@ -117,7 +115,7 @@ export async function faultPipelineYaml(
   options: FaultPipelineOptions,
 ): Promise<{ yaml: string; env: Record<string, string>; stateDir: string }> {
   const mysql = new URL(options.mysqlUrl ?? sharedMysqlUrl());
-  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'tributary-fault-state-')));
+  const stateDir = options.stateDir ?? (await testTempDir('tributary-fault-state'));
   const yaml = `source:
   type: mysql
   hostname: ${mysql.hostname}
@@ -231,7 +229,7 @@ export async function createItemsTable(conn: Connection, table: string, rows: nu
 
 /** A MariaDB connection by URL (`multipleStatements` on), for private servers. */
 export async function mysqlConnect(url: string): Promise<Connection> {
-  return await createConnection({ uri: url, multipleStatements: true });
+  return tolerateDisconnects(await createConnection({ uri: url, multipleStatements: true }));
 }
 
 /** The rows of an items table on MariaDB as text, in id order (what the target must hold). */

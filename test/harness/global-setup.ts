@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedMariadb } from '../../src/embedded/embedded-mariadb.js';
 import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
@@ -9,10 +12,13 @@ declare module 'vitest' {
     mysqlUrl: string;
     /** `postgres://…` of a superuser of the test PostgreSQL (`wal_level=logical`). */
     postgresUrl: string;
+    /** A directory of this run's own under the OS temp directory, removed at teardown (see temp-dirs.ts). */
+    tempRoot: string;
   }
 }
 
 const started: EmbeddedServer[] = [];
+let tempRoot: string | undefined;
 
 /**
  * Vitest globalSetup of the integration project: starts a private MariaDB and PostgreSQL once per run (in
@@ -26,6 +32,8 @@ export async function setup(project: TestProject): Promise<void> {
   const envMysql = process.env['TRIBUTARY_TEST_MYSQL_URL'];
   const envPostgres = process.env['TRIBUTARY_TEST_POSTGRES_URL'];
   const began = Date.now();
+  tempRoot = await mkdtemp(join(tmpdir(), 'tributary-test-run-'));
+  project.provide('tempRoot', tempRoot);
 
   const [mysql, postgres] = await Promise.allSettled([
     envMysql ? Promise.resolve(undefined) : startEmbeddedMariadb(options),
@@ -55,4 +63,6 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   const servers = started.splice(0);
   await Promise.all(servers.map((server) => server.stop()));
+  if (tempRoot !== undefined) await rm(tempRoot, { recursive: true, force: true });
+  tempRoot = undefined;
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { startEmbeddedMariadb } from '../../src/embedded/embedded-mariadb.js';
 import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
 import {
@@ -10,9 +10,12 @@ import {
   mysqlUrl,
   postgresUrl,
   runMysqlScript,
+  tolerateDisconnects,
   uniqueName,
   waitFor,
 } from './databases.js';
+import { faultPipelineYaml, mysqlConnect } from './faults.js';
+import { testPipelineYaml } from './pipelines.js';
 
 describe('test servers', () => {
   it('MariaDB writes a self-describing row binlog', async () => {
@@ -36,7 +39,7 @@ describe('test servers', () => {
   });
 
   it('PostgreSQL has wal_level=logical', async () => {
-    const client = new pg.Client({ connectionString: postgresUrl() });
+    const client = tolerateDisconnects(new pg.Client({ connectionString: postgresUrl() }));
     await client.connect();
     try {
       const result = await client.query<{ wal_level: string }>('SHOW wal_level');
@@ -58,7 +61,7 @@ describe('test servers', () => {
     } finally {
       await db.drop();
     }
-    const admin = new pg.Client({ connectionString: postgresUrl() });
+    const admin = tolerateDisconnects(new pg.Client({ connectionString: postgresUrl() }));
     await admin.connect();
     try {
       const result = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
@@ -75,12 +78,14 @@ describe('test servers', () => {
       INSERT INTO ${database}.t VALUES (1), (2);
       CREATE USER '${user}'@'%' IDENTIFIED BY 'limited-pw'; GRANT SELECT ON ${database}.* TO '${user}'@'%';`);
     const url = new URL(mysqlUrl());
-    const limited = await createConnection({
-      host: url.hostname,
-      port: Number(url.port),
-      user,
-      password: 'limited-pw',
-    });
+    const limited = tolerateDisconnects(
+      await createConnection({
+        host: url.hostname,
+        port: Number(url.port),
+        user,
+        password: 'limited-pw',
+      }),
+    );
     try {
       const [rows] = await limited.query(`SELECT COUNT(*) AS n FROM ${database}.t`);
       expect(rows).toEqual([{ n: 2 }]);
@@ -91,6 +96,54 @@ describe('test servers', () => {
       await limited.end();
       await runMysqlScript(`DROP USER '${user}'@'%'; DROP DATABASE ${database};`);
     }
+  });
+
+  // A server restarted on purpose, or DROP DATABASE … WITH (FORCE), ends the harness's idle connections: the
+  // clients emit 'error' (57P01 on PostgreSQL), which without a listener fails the whole run (issue 10).
+  it("connections the server ends while idle do not fail the run, and the harness's pool reconnects", async () => {
+    const db = await freshPostgresDatabase('harness_terminated');
+    const admin = await mysqlAdmin();
+    const faultConnection = await mysqlConnect(mysqlUrl());
+    try {
+      const [{ pid } = { pid: 0 }] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const mysqlIds = [admin, faultConnection].map((c) => c.threadId);
+      const killer = await mysqlAdmin();
+      const mysqlEnded = [admin, faultConnection].map((c) => new Promise((resolve) => c.once('end', resolve)));
+      try {
+        for (const id of mysqlIds) await killer.query(`KILL CONNECTION ${id}`);
+        await Promise.all(mysqlEnded);
+      } finally {
+        await killer.end();
+      }
+      const other = await freshPostgresDatabase('harness_terminator');
+      try {
+        await other.query('SELECT pg_terminate_backend($1)', [pid]);
+        await waitFor(
+          async () => (await other.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0,
+          {
+            timeoutMs: 60_000,
+            message: `backend ${pid} to end`,
+          },
+        );
+      } finally {
+        await other.drop();
+      }
+      // The idle pool client got its 57P01 while the backend went away; the pool opens a new one.
+      const [after] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(after?.pid).not.toBe(pid);
+      await expect(admin.query('SELECT 1')).rejects.toBeDefined();
+    } finally {
+      await db.drop();
+      admin.destroy();
+      faultConnection.destroy();
+    }
+  });
+
+  it("keeps test pipelines' state directories inside the run's temporary root, which teardown removes", async () => {
+    const root = inject('tempRoot');
+    const sinkUrl = postgresUrl();
+    expect((await testPipelineYaml({ name: 'p', tables: 'a.b', sinkUrl })).stateDir.startsWith(`${root}/`)).toBe(true);
+    expect((await faultPipelineYaml({ name: 'p', tables: 'a.b', sinkUrl })).stateDir.startsWith(`${root}/`)).toBe(true);
   });
 
   it('waitFor polls until true and names what it waited for', async () => {
@@ -108,14 +161,14 @@ describe.skipIf(process.env['TRIBUTARY_TEST_MYSQL_URL'] !== undefined)('embedded
     const server = await startEmbeddedMariadb();
     try {
       expect(server.url).toBe(`mysql://root:${server.password}@127.0.0.1:${server.port}`);
-      const before = await createConnection({ uri: server.url, multipleStatements: true });
+      const before = tolerateDisconnects(await createConnection({ uri: server.url, multipleStatements: true }));
       await before.query(
         'CREATE DATABASE kept; CREATE TABLE kept.t (id INT PRIMARY KEY); INSERT INTO kept.t VALUES (42)',
       );
       await before.end();
 
       await server.restart();
-      const after = await createConnection({ uri: server.url });
+      const after = tolerateDisconnects(await createConnection({ uri: server.url }));
       const [rows] = await after.query('SELECT id FROM kept.t');
       await after.end();
       expect(rows).toEqual([{ id: 42 }]);
@@ -134,7 +187,7 @@ describe.skipIf(process.env['TRIBUTARY_TEST_POSTGRES_URL'] !== undefined)('embed
   it('keeps its data across pause()/resume() and removes it on stop()', async () => {
     const server = await startEmbeddedPostgres();
     const query = async (sql: string): Promise<unknown[]> => {
-      const client = new pg.Client({ connectionString: server.url });
+      const client = tolerateDisconnects(new pg.Client({ connectionString: server.url }));
       await client.connect();
       try {
         return (await client.query<Record<string, unknown>>(sql)).rows;

@@ -1,12 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { composePipeline, type Pipeline } from '../../src/composer/pipeline-composer.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
 import { createLogger, type Logger } from '../../src/runtime/logger.js';
 import type { RunResult } from '../../src/runtime/pipeline-runner.js';
 import { mysqlUrl } from './databases.js';
+import { testTempDir } from './temp-dirs.js';
 
 export interface TestPipelineOptions {
   readonly name: string;
@@ -35,7 +33,7 @@ export async function testPipelineYaml(
   options: TestPipelineOptions,
 ): Promise<{ yaml: string; env: Record<string, string>; stateDir: string }> {
   const mysql = new URL(mysqlUrl());
-  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'tributary-test-state-')));
+  const stateDir = options.stateDir ?? (await testTempDir('tributary-test-state'));
   const yaml = `source:
   type: mysql
   hostname: ${mysql.hostname}

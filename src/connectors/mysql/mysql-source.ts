@@ -579,8 +579,9 @@ class MysqlSource implements Source {
   }
 
   private async connect(during: string): Promise<Connection> {
+    let connection: Connection;
     try {
-      return await createConnection({
+      connection = await createConnection({
         host: this.config.host,
         port: this.config.port,
         user: this.config.user,
@@ -594,6 +595,13 @@ class MysqlSource implements Source {
     } catch (error) {
       throw mysqlError(error, this.endpoint, during);
     }
+    // An idle connection (a snapshot reader waiting for its turn, the DDL follower's) that the server drops
+    // emits 'error'; without a listener that would crash the process. The next query on it rejects with the
+    // connection error, which mysqlError classifies (retryable), so noting it here is enough.
+    connection.on('error', (error: Error & { code?: string }) => {
+      this.context.log.debug(`mysql: a connection (${during}) was lost: ${error.code ?? error.message}`);
+    });
+    return connection;
   }
 
   private wake(): void {
