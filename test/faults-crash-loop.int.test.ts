@@ -138,7 +138,8 @@ function crashLoop(writeMode: 'upsert' | 'append'): void {
           const mode = chooseMode(decide, inSnapshot && !streamingFirst && snapshotKillBudget > 0, !streamingFirst);
           if (mode === 'snapshot') snapshotKillBudget--;
           const startedAt = Date.now();
-          cli = startCli(['run', file], env);
+          // At debug level: the kill moments wait for the per-checkpoint lines, which info level summarises.
+          cli = startCli(['run', file, '--log-level', 'debug'], env);
           const watch = watchCheckpoints(cli);
           if (streamingFirst) {
             await waitForStreaming(sink, cli, pipelineName);
@@ -169,7 +170,7 @@ function crashLoop(writeMode: 'upsert' | 'append'): void {
         }
 
         // A last run; the writer stops once it streams, so that the last changes are read by a run that was killed.
-        cli = startCli(['run', file], env);
+        cli = startCli(['run', file, '--log-level', 'debug'], env);
         const finalWatch = watchCheckpoints(cli);
         if (writer === undefined) {
           await waitForStreaming(sink, cli, pipelineName);
@@ -288,7 +289,7 @@ function watchCheckpoints(cli: CliProcess): CheckpointWatch {
   cli.child.stderr?.on('data', (data: Buffer) => {
     const lines = (partial + data.toString()).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (/\bcheckpoint \d+: \d+ changes committed/.test(line)) count++;
+    for (const line of lines) if (/\bcheckpoint \d+: \d+ changes? committed/.test(line)) count++;
     for (const listener of [...listeners]) listener();
   });
   let exited = false;

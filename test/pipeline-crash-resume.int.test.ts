@@ -114,7 +114,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
 
   it('is killed mid-binlog while a writer runs, and the restart converges', async () => {
     const writer = runWriter(source, db, 3_000);
-    await waitFor(async () => (await targetRows()).some((r) => r[2]?.startsWith('w-')), { timeoutMs: 30_000 });
+    await waitFor(async () => (await targetRows()).some((r) => r[2]?.startsWith('w-')), { timeoutMs: 90_000 });
     cli!.child.kill('SIGKILL');
     await cli!.exited;
     await writer;

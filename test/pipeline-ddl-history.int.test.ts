@@ -79,7 +79,7 @@ describe('schema history: a restart in the middle of a DDL sequence', () => {
     await start();
     const expected = await sourceRows();
     await waitFor(async () => JSON.stringify(await targetRows().catch(() => null)) === JSON.stringify(expected), {
-      timeoutMs: 30_000,
+      timeoutMs: 90_000,
       message: `the target to equal the source after the DDL sequence: ${JSON.stringify(await targetRows().catch((e: Error) => e.message))}`,
     });
     expect(await targetRows()).toEqual(expected);

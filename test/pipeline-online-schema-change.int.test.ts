@@ -143,7 +143,7 @@ describe('online schema changes (gh-ost, pt-online-schema-change)', () => {
   async function expectEqualRows(sourceSql: string, targetSql: string): Promise<void> {
     const expected = await mysqlRows(source, sourceSql);
     const target = async () => textRows(await sink.query(targetSql).catch(() => []));
-    await waitFor(async () => JSON.stringify(await target()) === JSON.stringify(expected), { timeoutMs: 20_000 }).catch(
+    await waitFor(async () => JSON.stringify(await target()) === JSON.stringify(expected), { timeoutMs: 90_000 }).catch(
       async (error: Error) => {
         const got = await target();
         const at = Math.max(

@@ -1,5 +1,6 @@
 import {
   asTributaryError,
+  plural,
   SchemaChangeFailedError,
   tableIdToString,
   type ChangeBatch,
@@ -137,6 +138,9 @@ async function runAttempt(
   let uncommittedPosition = false;
   let lastCommit = Date.now();
   let previousCommit = lastCommit;
+  // Each checkpoint is logged at debug; at info a summary at most every CHECKPOINT_SUMMARY_MS (a snapshot
+  // commits several times a second), the first one at once.
+  const summary = { since: 0, checkpoints: 0, events: 0, startedAt: lastCommit };
 
   const commit = async () => {
     if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
@@ -158,10 +162,19 @@ async function runAttempt(
     onCommitted(events, checkpoint);
     const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
     previousCommit = lastCommit;
-    log.info(
-      `checkpoint ${checkpoint.id}: ${events} changes committed in ${stats.durationMs} ms, ` +
+    log.debug(
+      `checkpoint ${checkpoint.id}: ${plural(events, 'change')} committed in ${stats.durationMs} ms, ` +
         `${Math.round(stats.ageMs / 100) / 10} s after the previous one`,
     );
+    summary.checkpoints++;
+    summary.events += events;
+    if (lastCommit - summary.since >= CHECKPOINT_SUMMARY_MS) {
+      log.info(
+        `committed ${plural(summary.events, 'change')} in ${plural(summary.checkpoints, 'checkpoint')} ` +
+          `over ${Math.round((lastCommit - summary.startedAt) / 100) / 10} s (last: checkpoint ${checkpoint.id})`,
+      );
+      Object.assign(summary, { since: lastCommit, checkpoints: 0, events: 0, startedAt: lastCommit });
+    }
     options.onCheckpoint?.(checkpoint, stats);
   };
 
@@ -266,6 +279,9 @@ async function writeToSink(
     }
   }
 }
+
+/** The shortest time between two info-level checkpoint summaries. */
+const CHECKPOINT_SUMMARY_MS = 10_000;
 
 /** Run options whose savepoint was used already: a retry resumes from the sink's checkpoint instead. */
 const startedFromSavepoint = new WeakSet<RunOptions>();

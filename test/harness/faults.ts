@@ -358,7 +358,7 @@ export async function waitForEqual(
     stopIf?: () => string | undefined;
   } = {},
 ): Promise<Comparison> {
-  const { timeoutMs = 60_000, intervalMs = 500, message = 'the target to equal the source' } = options;
+  const { timeoutMs = 120_000, intervalMs = 500, message = 'the target to equal the source' } = options;
   const deadline = Date.now() + timeoutMs;
   let last: Comparison | undefined;
   let lastError: unknown;
@@ -520,7 +520,7 @@ export function startWriter(options: WriterOptions): Writer {
 
   return {
     stats,
-    committed: async (count, timeoutMs = 30_000) => {
+    committed: async (count, timeoutMs = 90_000) => {
       const target = stats.transactions + count;
       if (stats.transactions >= target) return;
       let timer: NodeJS.Timeout | undefined;
