@@ -164,5 +164,9 @@ async function resetState(
     await sink.close();
   }
   await store.clear();
-  log.info(`state of pipeline ${name} cleared: starting over with a new snapshot`);
+  const archived = await store.archiveSavepoints();
+  log.info(
+    `state of pipeline ${name} cleared: starting over with a new snapshot` +
+      (archived === undefined ? '' : `; the savepoints of before are set aside in ${archived}`),
+  );
 }

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ROUTE_NO_MATCH: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
+  SAVEPOINT_NOT_FOUND: { retryable: false },
   PIPELINE_STATE_MISMATCH: { retryable: false },
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TributaryError, type Checkpoint } from '../core/index.js';
 
 /**
@@ -25,17 +25,17 @@ export class StateStore {
   /** Creates the directory and proves it writable before the pipeline moves anything. */
   async ensureWritable(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
+      await makeDirectory(this.dir);
       const probe = join(this.dir, '.write-test');
       await writeFile(probe, 'ok');
     } catch (error) {
-      throw stateDirError(this.dir, await realMkdirError(this.dir, error));
+      throw stateDirError(this.dir, error);
     }
   }
 
   async load(): Promise<Checkpoint | null> {
     try {
-      return await readCheckpoint(this.file);
+      return await readCheckpoint(this.file, CHECKPOINT_FILE_HINT);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       if (error instanceof TributaryError) throw error;
@@ -47,12 +47,28 @@ export class StateStore {
     await rm(this.file, { force: true });
   }
 
+  /**
+   * Moves the savepoints aside (`savepoints/` → `savepoints-before-reset-<time>/`), so that after `--reset` the
+   * list holds only savepoints of the new start, while the old ones stay on disk for an operator who needs one.
+   * Returns the directory they went to, or undefined when there were none.
+   */
+  async archiveSavepoints(now = new Date()): Promise<string | undefined> {
+    if ((await this.listSavepoints()).length === 0) return undefined;
+    const archive = join(this.dir, `savepoints-before-reset-${now.toISOString().replace(/[:.]/g, '-')}`);
+    try {
+      await rename(join(this.dir, 'savepoints'), archive);
+    } catch (error) {
+      throw stateDirError(this.dir, error);
+    }
+    return archive;
+  }
+
   /** Writes `checkpoint` as a savepoint and returns its file. */
   async saveSavepoint(checkpoint: Checkpoint): Promise<string> {
     const dir = join(this.dir, 'savepoints');
     const file = join(dir, `savepoint-${String(checkpoint.id).padStart(8, '0')}.json`);
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       await writeAtomically(file, JSON.stringify(checkpoint, null, 2));
     } catch (error) {
       throw stateDirError(this.dir, error);
@@ -71,7 +87,9 @@ export class StateStore {
       throw stateDirError(this.dir, error);
     }
     const result: { file: string; checkpoint: Checkpoint }[] = [];
-    for (const name of names) result.push({ file: join(dir, name), checkpoint: await readCheckpoint(join(dir, name)) });
+    for (const name of names) {
+      result.push({ file: join(dir, name), checkpoint: await readCheckpoint(join(dir, name), SAVEPOINT_FILE_HINT) });
+    }
     return result;
   }
 
@@ -83,12 +101,17 @@ export class StateStore {
         ? ref
         : join(process.cwd(), ref);
     try {
-      return await readCheckpoint(file);
+      return await readCheckpoint(file, SAVEPOINT_FILE_HINT);
     } catch (error) {
       if (error instanceof TributaryError) throw error;
-      throw new TributaryError('STATE_CORRUPT', `savepoint ${ref} not found (${file})`, {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw stateDirError(this.dir, error);
+      const ids = (await this.listSavepoints().catch(() => [])).map((s) => s.checkpoint.id);
+      throw new TributaryError('SAVEPOINT_NOT_FOUND', `savepoint ${ref} not found (${file})`, {
         cause: error,
-        hint: 'list the savepoints with `tributary state <pipeline.yaml>`',
+        hint:
+          ids.length === 0
+            ? `${this.dir} holds no savepoints (a clean stop writes one); run without --from-savepoint to resume from the last checkpoint`
+            : `the savepoints in ${this.dir} are: ${ids.join(', ')} (\`tributary state <pipeline.yaml>\` lists them)`,
       });
     }
   }
@@ -113,32 +136,41 @@ function stateDirError(dir: string, error: unknown): TributaryError {
           ? 'the file system is read-only'
           : code === 'ENOTDIR'
             ? 'a part of the path is a file, not a directory'
-            : code;
+            : code === 'ENOENT'
+              ? 'the file system does not let a directory be created there (a pseudo file system such as /proc?)'
+              : code;
   return new TributaryError('STATE_DIR_UNWRITABLE', `cannot write the state directory ${dir}: ${reason}`, {
     cause: error,
     hint: 'free disk space or fix the permissions, or point pipeline.state.dir at a writable directory',
   });
 }
 
-/** Recursive mkdir reports ENOENT where the real cause is EROFS or EACCES: create the first missing level alone. */
-async function realMkdirError(dir: string, error: unknown): Promise<unknown> {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
-  let path = dir;
+/**
+ * `mkdir -p`, one level at a time from the deepest existing ancestor. Not `mkdir(dir, { recursive: true })`:
+ * that reports ENOENT where the real cause is EROFS or EACCES, and on a pseudo file system such as /proc it
+ * loops without end (Node 20), so a `state.dir` there would hang the pipeline instead of failing.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let path = resolve(dir);
   for (;;) {
-    const parent = dirname(path);
-    if (parent === path) return error;
     try {
-      await stat(parent);
+      await stat(path);
       break;
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      missing.unshift(path);
+      const parent = dirname(path);
+      if (parent === path) break;
       path = parent;
     }
   }
-  try {
-    await mkdir(path);
-    return error;
-  } catch (real) {
-    return real;
+  for (const level of missing) {
+    try {
+      await mkdir(level);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
 }
 
@@ -148,14 +180,21 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-async function readCheckpoint(file: string): Promise<Checkpoint> {
+/**
+ * What to do about a corrupt `checkpoint.json`. Deleting it loses nothing: a sink that keeps checkpoints (every
+ * sink of this release) holds the authoritative one with its data, and the next run resumes from that.
+ */
+const CHECKPOINT_FILE_HINT =
+  'restore it from a backup, or delete it: the next run resumes from the checkpoint the sink keeps with its data ' +
+  '(`tributary state` shows it); to start over with a new snapshot instead, run with --reset';
+const SAVEPOINT_FILE_HINT =
+  'this savepoint cannot be used: resume from another one (`tributary state` lists them) or from the last checkpoint';
+
+async function readCheckpoint(file: string, hint: string): Promise<Checkpoint> {
   const text = await readFile(file, 'utf8');
   try {
     return JSON.parse(text) as Checkpoint;
   } catch (error) {
-    throw new TributaryError('STATE_CORRUPT', `${file} is not valid JSON`, {
-      cause: error,
-      hint: 'restore it from a backup, or delete it to start the pipeline from scratch (a full re-snapshot)',
-    });
+    throw new TributaryError('STATE_CORRUPT', `${file} is not valid JSON`, { cause: error, hint });
   }
 }
