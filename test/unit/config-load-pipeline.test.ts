@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, formatProblem } from '../../src/config/config-error.js';
 import { loadPipelineFile, parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { pipelineOptionSpecs } from '../../src/config/pipeline-options.js';
@@ -432,6 +432,7 @@ describe('secrets never appear in messages', () => {
 describe('loadPipelineFile', () => {
   it('reads a file and names it in messages; its base name is the default pipeline name', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tributary-config-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'orders.yaml');
     await writeFile(file, EXAMPLE.replace(/pipeline:[\s\S]*$/, ''));
     const def = await loadPipelineFile(file, { env, ...lookup });
