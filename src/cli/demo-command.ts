@@ -51,6 +51,8 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     let yaml = await readFile(new URL('demo/pipeline.yaml', FIXTURES), 'utf8');
     let connectTarget: () => Promise<DemoTarget>;
     let mysql: EmbeddedServer;
+    /** How to look at the target while the demo runs (`--keep`). */
+    let readTarget: string;
     if (sinkType === 'duckdb') {
       out('Starting a private MariaDB …');
       mysql = await startEmbeddedMariadb({ log: (l) => log.debug(l) });
@@ -60,6 +62,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
       yaml = yaml.replace(/^sink:\n(?: {2}.*\n)+/m, 'sink:\n  type: duckdb\n  path: ${DEMO_DUCKDB_PATH}\n');
       env = { DEMO_DUCKDB_PATH: path };
       connectTarget = () => duckdbTarget(path);
+      readTarget = `The DuckDB file is ${path} (this process holds it open; read it after Ctrl-C stops the demo, which removes it: copy it first).`;
     } else {
       out('Starting a private MariaDB and PostgreSQL …');
       const [started, postgres] = await Promise.all([
@@ -76,6 +79,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
       await admin.end();
       env = { DEMO_POSTGRES_PORT: String(postgres.port) };
       connectTarget = () => postgresTarget(postgres.url.replace(/\/[^/]*$/, '/warehouse'));
+      readTarget = `Read the target with:\n  ${psqlCommand(postgres, 'warehouse')}`;
     }
     const label = sinkType === 'duckdb' ? 'DuckDB' : 'PostgreSQL';
 
@@ -128,13 +132,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     out('\ntpc_ds.item:');
     out(formatTable(await target.query('SELECT * FROM tpc_ds.item ORDER BY i_item_sk')));
     if (options.keep) {
-      const where =
-        sinkType === 'duckdb'
-          ? ` The DuckDB file is ${join(stateDir, 'warehouse.duckdb')} (read it from this process only while it runs).`
-          : '';
-      out(
-        `\nStill running. Change the source with: mariadb -h ${mysql.host} -P ${mysql.port} -u ${mysql.user} ; Ctrl-C stops.${where}`,
-      );
+      out(`\nStill running. Change the source with:\n  ${mariadbCommand(mysql)}\n${readTarget}\nCtrl-C stops.`);
       await running;
     }
     return 0;
@@ -148,6 +146,19 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     await rm(stateDir, { recursive: true, force: true });
     out(`\nStopped the pipeline and the private ${sinkType === 'duckdb' ? 'server' : 'servers'}.`);
   }
+}
+
+/**
+ * A `mariadb` command line that logs in to the demo's private server as it is: with the generated password (hex,
+ * no quoting needed; the server lives only as long as the demo and listens on 127.0.0.1 only).
+ */
+export function mariadbCommand(server: Pick<EmbeddedServer, 'host' | 'port' | 'user' | 'password'>): string {
+  return `mariadb -h ${server.host} -P ${server.port} -u ${server.user} -p${server.password}`;
+}
+
+/** A `psql` command line for the demo's private PostgreSQL (trust authentication on 127.0.0.1: no password). */
+export function psqlCommand(server: Pick<EmbeddedServer, 'host' | 'port' | 'user'>, database: string): string {
+  return `psql -h ${server.host} -p ${server.port} -U ${server.user} -d ${database}`;
 }
 
 async function postgresTarget(url: string): Promise<DemoTarget> {
