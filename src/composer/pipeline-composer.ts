@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { TributaryError, type Checkpoint, type Operator, type Sink, type SourceDescription } from '../core/index.js';
+import {
+  asTributaryError,
+  TributaryError,
+  type Checkpoint,
+  type Operator,
+  type Sink,
+  type SourceDescription,
+} from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parseTableSelectors } from '../config/table-selector.js';
 import { sinks, sources } from '../connectors/registry.js';
@@ -36,6 +43,23 @@ export interface Pipeline {
   validate(): Promise<{ source: SourceDescription; warnings: string[] }>;
   run(options?: RunPipelineOptions): Promise<RunResult>;
   stateStore(): StateStore;
+  /**
+   * The checkpoint `run` would resume from: the sink's (authoritative), or — for a sink that keeps none, or
+   * when the sink cannot be reached — the state directory's copy, which may be one checkpoint behind. Opening
+   * the sink is what `run` does first (it creates the checkpoint table if missing); nothing else is written.
+   */
+  lastCheckpoint(): Promise<LastCheckpoint>;
+}
+
+/** What {@link Pipeline.lastCheckpoint} found, and where. */
+export interface LastCheckpoint {
+  readonly checkpoint: Checkpoint | null;
+  /** `sink`: read from the sink; `state-dir`: from the embedded state store. */
+  readonly from: 'sink' | 'state-dir';
+  /** Why the sink was not read, when `from` is `state-dir` because of a failure. */
+  readonly sinkError?: TributaryError;
+  /** The state directory's own copy, when it differs from what the sink holds. */
+  readonly local: Checkpoint | null;
 }
 
 export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipeline {
@@ -88,6 +112,19 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   return {
     def,
     stateStore: () => store,
+    async lastCheckpoint() {
+      const local = await store.load();
+      let sink: Sink | undefined;
+      try {
+        sink = await createSink();
+        if (sink.keepsCheckpoints === false) return { checkpoint: local, from: 'state-dir', local };
+        return { checkpoint: await sink.open(name), from: 'sink', local };
+      } catch (error) {
+        return { checkpoint: local, from: 'state-dir', sinkError: asTributaryError(error), local };
+      } finally {
+        await sink?.close().catch(() => undefined);
+      }
+    },
     async validate() {
       const source = await createSource();
       const sink = await createSink();

@@ -76,6 +76,19 @@ export class StateStore {
     return file;
   }
 
+  /** The folders of savepoints that `--reset` set aside (see {@link archiveSavepoints}), oldest first. */
+  async archivedSavepointDirs(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir))
+        .filter((n) => n.startsWith('savepoints-before-reset-'))
+        .sort()
+        .map((n) => join(this.dir, n));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw stateDirError(this.dir, error);
+    }
+  }
+
   /** The savepoints in this state directory, oldest first. */
   async listSavepoints(): Promise<{ file: string; checkpoint: Checkpoint }[]> {
     const dir = join(this.dir, 'savepoints');
