@@ -6,24 +6,15 @@ import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
+import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
-const USAGE = `Usage: tributary <command> [options]
-
-Commands:
-  run <pipeline.yaml>        run a pipeline until Ctrl-C / SIGTERM (resumes from its last checkpoint)
-      --reset                forget the saved position and start over with a new snapshot
-      --from-savepoint <id>  resume from a savepoint (id or file; see \`tributary state\`)
-  validate <pipeline.yaml>   check the file, the connections, server settings and privileges; move nothing
-  state <pipeline.yaml>      show the pipeline's last checkpoint and its savepoints
-  demo                       start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live
-      --sink <type>          postgres (default) | duckdb: write into a temporary DuckDB file, no PostgreSQL
-      --keep                 keep running after the demo until Ctrl-C
-
-Options:
-  --log-level <level>        debug | info | warn | error (default info)
-  -h, --help                 this help
-  -v, --version              the version
-`;
+/** The options each command takes, besides --log-level and --help. */
+const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
+  run: ['reset', 'truncate-targets', 'yes', 'from-savepoint'],
+  validate: [],
+  state: [],
+  demo: ['keep', 'sink'],
+};
 
 /** The CLI entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -36,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         reset: { type: 'boolean' },
+        'truncate-targets': { type: 'boolean' },
+        yes: { type: 'boolean' },
         'from-savepoint': { type: 'string' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
@@ -43,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    const command = argv.find((a) => !a.startsWith('-'));
+    const usage = command !== undefined && isCommand(command) ? commandUsage(command) : globalUsage();
+    process.stderr.write(`${(error as Error).message}\n\n${usage}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -52,9 +47,37 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, file] = positionals;
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || values.help ? 0 : 2;
+  if (command === undefined) {
+    process.stdout.write(globalUsage());
+    return values.help ? 0 : 2;
+  }
+  if (!isCommand(command)) {
+    process.stderr.write(`unknown command ${command}\n\n${globalUsage()}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(commandUsage(command));
+    return 0;
+  }
+  const foreign = Object.keys(values).filter((key) => key !== 'log-level' && !COMMAND_OPTIONS[command].includes(key));
+  if (foreign.length > 0) {
+    process.stderr.write(
+      `tributary ${command} takes no ${foreign.map((k) => `--${k}`).join(', ')}\n\n${commandUsage(command)}`,
+    );
+    return 2;
+  }
+  if (values['truncate-targets'] && !values.reset) {
+    process.stderr.write(
+      '--truncate-targets goes with --reset: tributary run pipeline.yaml --reset --truncate-targets --yes\n',
+    );
+    return 2;
+  }
+  if (values['truncate-targets'] && !values.yes) {
+    process.stderr.write(
+      '--truncate-targets empties every sink table this pipeline writes to, rows of other writers included, ' +
+        'before the new snapshot. Nothing was changed; add --yes to confirm.\n',
+    );
+    return 2;
   }
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
@@ -64,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level });
   const needsFile = command === 'run' || command === 'validate' || command === 'state';
   if (needsFile && !file) {
-    process.stderr.write(`tributary ${command} needs a pipeline file: tributary ${command} pipeline.yaml\n`);
+    process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
     return 2;
   }
   try {
@@ -73,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(file!, {
           log,
           reset: values.reset === true,
+          truncateTargets: values['truncate-targets'] === true,
           ...(values['from-savepoint'] ? { fromSavepoint: values['from-savepoint'] } : {}),
         });
       case 'validate':
@@ -87,9 +111,6 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await demoCommand({ log, keep: values.keep === true, sink });
       }
-      default:
-        process.stderr.write(`unknown command ${command}\n\n${USAGE}`);
-        return 2;
     }
   } catch (error) {
     return reportFatal(asTributaryError(error), log);

@@ -6,6 +6,8 @@ import { loadPipelineDef } from './load-pipeline-def.js';
 export interface RunCommandOptions {
   readonly log: Logger;
   readonly reset: boolean;
+  /** With `reset`: empty the sink tables first (the CLI asks for --yes). */
+  readonly truncateTargets?: boolean;
   readonly fromSavepoint?: string;
 }
 
@@ -53,6 +55,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     const result = await pipeline.run({
       signal: controller.signal,
       reset: options.reset,
+      truncateTargets: options.truncateTargets === true,
       ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
       onStart: (parts) => (current = parts.source),
       onCheckpoint: (_checkpoint, stats) => {

@@ -6,6 +6,8 @@ import {
   type Operator,
   type Sink,
   type SourceDescription,
+  type TableId,
+  tableIdToString,
 } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parseTableSelectors } from '../config/table-selector.js';
@@ -28,8 +30,10 @@ export interface ComposeOptions {
 
 export interface RunPipelineOptions {
   readonly signal?: AbortSignal;
-  /** Forget the saved position and start over (a new snapshot). */
+  /** Forget the saved position and start over (a new snapshot); savepoints are set aside. */
   readonly reset?: boolean;
+  /** With `reset`: empty the pipeline's sink tables first, so the new snapshot is all they hold. */
+  readonly truncateTargets?: boolean;
   /** Resume from this savepoint (a checkpoint id or a savepoint file) instead of the last checkpoint. */
   readonly fromSavepoint?: string;
   readonly onCheckpoint?: (checkpoint: Checkpoint, stats: { events: number; durationMs: number }) => void;
@@ -109,6 +113,28 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     ),
   ];
 
+  /** The sink tables the pipeline writes to: the captured tables' output after transforms and routes. */
+  const targetTables = async (): Promise<TableId[]> => {
+    const source = await createSource();
+    try {
+      const { tables } = await source.validate();
+      const out = createOperators()[0]!.process(
+        tables.map((schema) => ({
+          kind: 'schema',
+          table: schema.id,
+          change: 'createTable',
+          schema,
+          source: { tsMs: 0 },
+        })),
+      );
+      const ids = new Map<string, TableId>();
+      for (const event of out) if (event.kind === 'schema') ids.set(tableIdToString(event.table), event.table);
+      return [...ids.values()];
+    } finally {
+      await source.close().catch(() => undefined);
+    }
+  };
+
   return {
     def,
     stateStore: () => store,
@@ -164,7 +190,10 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     },
     async run(runOptions = {}) {
       await store.ensureWritable();
-      if (runOptions.reset) await resetState(store, createSink, name, log);
+      if (runOptions.reset) {
+        const targets = runOptions.truncateTargets ? await targetTables() : undefined;
+        await resetState(store, createSink, name, log, targets);
+      }
       const startFrom = runOptions.fromSavepoint ? await store.loadSavepoint(runOptions.fromSavepoint) : undefined;
       return runPipeline({
         name,
@@ -192,11 +221,25 @@ async function resetState(
   createSink: () => Promise<Sink>,
   name: string,
   log: Logger,
+  truncate: readonly TableId[] | undefined,
 ): Promise<void> {
   const sink = await createSink();
   try {
     await sink.open(name);
     await sink.reset?.(name);
+    // After the checkpoint is gone, never before: emptied tables under the old checkpoint would make a run
+    // without --reset resume past rows that are no longer there.
+    if (truncate !== undefined) {
+      if (!sink.truncateTargets) {
+        throw new TributaryError('CONFIG_INVALID', 'this sink cannot truncate its tables (--truncate-targets)', {
+          hint: 'empty the sink tables yourself, then run with --reset alone',
+        });
+      }
+      const emptied = await sink.truncateTargets(name, truncate);
+      log.info(
+        `--truncate-targets: emptied ${emptied.length === 0 ? 'no table (none exists yet)' : emptied.join(', ')}`,
+      );
+    }
   } finally {
     await sink.close();
   }

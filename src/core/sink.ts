@@ -1,6 +1,7 @@
 import type { ChangeEvent } from './change-event.js';
 import type { OperatorState } from './operator.js';
 import type { SourcePosition } from './source.js';
+import type { TableId } from './table-schema.js';
 
 /** A committed checkpoint: the source position up to which the sink holds every change, exactly once. */
 export interface Checkpoint {
@@ -47,5 +48,10 @@ export interface Sink {
   commit(checkpoint: Checkpoint): Promise<void>;
   /** Forgets the committed checkpoint of `pipeline` (data stays), so the next run starts over. */
   reset?(pipeline: string): Promise<void>;
+  /**
+   * Empties the sink tables of `tables` (the pipeline's output tables, after routing) that exist, in one
+   * transaction, and returns their names as the sink shows them. For `run --reset --truncate-targets`.
+   */
+  truncateTargets?(pipeline: string, tables: readonly TableId[]): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -2,12 +2,13 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
+import type { TableId } from '../../core/table-schema.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { DuckdbCheckpointStore } from './duckdb-checkpoint-store.js';
 import { checkDuckdbPath, openDuckdbDatabase, type DuckdbDatabase } from './duckdb-database.js';
-import { displayName } from './duckdb-ddl.js';
+import { displayName, qualifiedName } from './duckdb-ddl.js';
 import { classifyDuckdbError, type DuckdbErrorPhase } from './duckdb-errors.js';
 import { DUCKDB_IN_MEMORY, duckdbSinkConfig, type DuckdbSinkConfig } from './duckdb-sink-config.js';
 import { DuckdbTargetTables } from './duckdb-target-tables.js';
@@ -137,6 +138,31 @@ class DuckdbSink implements Sink {
       await this.checkpoints!.remove(pipeline);
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(this.checkpoints!.table));
+    }
+  }
+
+  async truncateTargets(pipeline: string, tables: readonly TableId[]): Promise<string[]> {
+    await this.open(pipeline);
+    const connection = this.database!.connection;
+    const truncated: string[] = [];
+    try {
+      await connection.run('BEGIN TRANSACTION');
+      for (const name of tables.map((id) => this.tables!.nameOf(id))) {
+        // DuckDB matches names case-insensitively, quoted or not (see DuckdbTableName).
+        const found = await connection.runAndReadAll(
+          'SELECT 1 FROM duckdb_tables() WHERE lower(database_name) = lower($1) AND lower(schema_name) = lower($2) ' +
+            'AND lower(table_name) = lower($3)',
+          [name.catalog, name.schema, name.table],
+        );
+        if (found.currentRowCount === 0 || truncated.includes(displayName(name))) continue;
+        await connection.run(`DELETE FROM ${qualifiedName(name)}`);
+        truncated.push(displayName(name));
+      }
+      await connection.run('COMMIT');
+      return truncated;
+    } catch (error) {
+      await connection.run('ROLLBACK').catch(() => undefined);
+      throw this.classify(error, 'write');
     }
   }
 

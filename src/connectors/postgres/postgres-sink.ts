@@ -3,10 +3,11 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
+import type { TableId } from '../../core/table-schema.js';
 import { PostgresAppendWriter } from './postgres-append-writer.js';
 import { PostgresChangelogTables } from './postgres-changelog-tables.js';
 import { PostgresCheckpointStore } from './postgres-checkpoint-store.js';
-import { displayName } from './postgres-ddl.js';
+import { displayName, qualifiedName, type PostgresTableName } from './postgres-ddl.js';
 import { classifyPostgresError, type PostgresErrorPhase } from './postgres-errors.js';
 import { PostgresMergeWriter } from './postgres-merge-writer.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
@@ -156,6 +157,27 @@ class PostgresSink implements Sink {
       await store.remove(pipeline);
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(store.table));
+    }
+  }
+
+  async truncateTargets(pipeline: string, tables: readonly TableId[]): Promise<string[]> {
+    await this.open(pipeline);
+    const { client, tables: targets } = this.session!;
+    const names = tables.map((id) => targets.nameOf(id));
+    try {
+      const existing: PostgresTableName[] = [];
+      for (const name of names) {
+        const found = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+          qualifiedName(name),
+        ]);
+        if (found.rows[0]?.t != null && !existing.some((e) => qualifiedName(e) === qualifiedName(name))) {
+          existing.push(name);
+        }
+      }
+      if (existing.length > 0) await client.query(`TRUNCATE ${existing.map(qualifiedName).join(', ')}`);
+      return existing.map(displayName);
+    } catch (error) {
+      throw this.classify(error, 'write');
     }
   }
 

@@ -1,0 +1,99 @@
+/** One command of the CLI as its help shows it. */
+interface CommandHelp {
+  /** `tributary run <pipeline.yaml> [options]` */
+  readonly synopsis: string;
+  /** One line for `tributary --help`. */
+  readonly summary: string;
+  /** What it does, in a few lines. */
+  readonly description: string;
+  /** `[flag, explanation]` pairs: the options this command takes (besides the global ones). */
+  readonly options: readonly (readonly [string, string])[];
+}
+
+const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [
+  ['--log-level <level>', 'debug | info | warn | error (default info)'],
+  ['-h, --help', 'this help'],
+];
+
+/** The commands and their help; `main.ts` accepts exactly these options for each. */
+export const COMMAND_HELP = {
+  run: {
+    synopsis: 'tributary run <pipeline.yaml> [options]',
+    summary: 'run a pipeline until Ctrl-C / SIGTERM (resumes from its last checkpoint)',
+    description:
+      'Validates, then runs the pipeline until Ctrl-C / SIGTERM: a snapshot, then the binlog. It resumes from the\n' +
+      "sink's last checkpoint; a clean stop writes a savepoint.",
+    options: [
+      [
+        '--reset',
+        "forget the saved position (the sink's checkpoint and checkpoint.json) and start\n" +
+          'over with a new snapshot; savepoints are set aside in savepoints-before-reset-<time>/.\n' +
+          'The sink tables keep their rows (the snapshot upserts over them; rows deleted at\n' +
+          'the source meanwhile stay) unless --truncate-targets',
+      ],
+      ['--truncate-targets', 'with --reset: empty every sink table the pipeline writes to first (needs --yes)'],
+      ['--yes', 'confirm --truncate-targets'],
+      ['--from-savepoint <id>', 'resume from a savepoint (its id or file; see `tributary state`)'],
+    ],
+  },
+  validate: {
+    synopsis: 'tributary validate <pipeline.yaml> [options]',
+    summary: 'check the file, the connections, server settings and privileges; move nothing',
+    description:
+      'Checks the file, the connections, the server settings and privileges, and that the transforms and routes\n' +
+      'fit the tables; moves nothing.',
+    options: [],
+  },
+  state: {
+    synopsis: 'tributary state <pipeline.yaml> [options]',
+    summary: "show the checkpoint a run resumes from (the sink's) and the savepoints",
+    description:
+      "Shows the checkpoint `run` would resume from (the sink's; the state directory's copy when the sink cannot\n" +
+      'be reached, and it says so) and the savepoints `run --from-savepoint` can resume from.',
+    options: [],
+  },
+  demo: {
+    synopsis: 'tributary demo [options]',
+    summary: 'start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live',
+    description:
+      'Starts a private MariaDB (and PostgreSQL), runs the sharded-users pipeline and shows the target change\n' +
+      'live; stops everything it started when it ends.',
+    options: [
+      ['--sink <type>', 'postgres (default) | duckdb: write into a temporary DuckDB file, no PostgreSQL'],
+      ['--keep', 'keep running after the demo until Ctrl-C, and print how to reach the servers'],
+    ],
+  },
+} as const satisfies Record<string, CommandHelp>;
+
+export type CommandName = keyof typeof COMMAND_HELP;
+
+export function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMAND_HELP, name);
+}
+
+/** `tributary --help`: every command with its options. */
+export function globalUsage(): string {
+  const lines = ['Usage: tributary <command> [options]', '', 'Commands:'];
+  for (const [name, help] of Object.entries(COMMAND_HELP) as [CommandName, CommandHelp][]) {
+    lines.push(`  ${name.padEnd(10)} ${help.summary}`);
+  }
+  lines.push('', 'Options:', ...optionLines([...GLOBAL_OPTIONS, ['-v, --version', 'the version']]));
+  lines.push('', 'Run `tributary <command> --help` for the options of one command.');
+  return lines.join('\n') + '\n';
+}
+
+/** `tributary <command> --help`: that command's synopsis, what it does, and its options. */
+export function commandUsage(name: CommandName): string {
+  const help: CommandHelp = COMMAND_HELP[name];
+  const lines = [`Usage: ${help.synopsis}`, '', help.description, ''];
+  if (help.options.length > 0) lines.push('Options:', ...optionLines(help.options), '');
+  lines.push('Global options:', ...optionLines(GLOBAL_OPTIONS));
+  return lines.join('\n') + '\n';
+}
+
+function optionLines(options: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...options.map(([flag]) => flag.length));
+  return options.flatMap(([flag, text]) =>
+    text.split('\n').map((line, i) => `  ${(i === 0 ? flag : '').padEnd(width)}  ${line}`),
+  );
+}
