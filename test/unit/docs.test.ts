@@ -123,6 +123,26 @@ describe('docs/errors.md', () => {
   });
 });
 
+describe('the connector types the docs name (issue 10: duckdb was missing)', () => {
+  const named = (text: string) => new Set([...text.matchAll(/`([a-z][a-z0-9]*)`/g)].map((m) => m[1]));
+
+  it.each([
+    ['docs/errors.md', 'CONNECTOR_UNKNOWN'],
+    ['docs/pipeline-file.md', 'sink'],
+  ])('%s (%s) names every sink type', (page, heading) => {
+    const text = named(section(read(page), heading));
+    expect(Object.keys(sinks).filter((type) => !text.has(type))).toEqual([]);
+  });
+
+  it.each([
+    ['docs/errors.md', 'CONNECTOR_UNKNOWN'],
+    ['docs/pipeline-file.md', 'source'],
+  ])('%s (%s) names every source type', (page, heading) => {
+    const text = named(section(read(page), heading));
+    expect(Object.keys(sources).filter((type) => !text.has(type))).toEqual([]);
+  });
+});
+
 describe('option reference', () => {
   it.each(Object.entries(sources))('the %s source documents exactly its options', (type, entry) => {
     checkOptionTable(`docs/connectors/${type}.md`, 'Options', entry.options);
