@@ -1,7 +1,11 @@
 import { composePipeline } from '../composer/pipeline-composer.js';
 import type { Logger } from '../runtime/logger.js';
-import type { Source } from '../core/index.js';
+import { plural, type Source } from '../core/index.js';
+import { progressDetail, progressLine, type ProgressSample } from './progress-line.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
+
+/** How often `run` prints its progress line. */
+const PROGRESS_INTERVAL_MS = 10_000;
 
 export interface RunCommandOptions {
   readonly log: Logger;
@@ -22,7 +26,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { source, warnings } = await pipeline.validate();
   for (const warning of warnings) log.warn(warning);
   log.info(
-    `pipeline ${def.pipeline.name}: ${source.tables.length} source table(s), checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
+    `pipeline ${def.pipeline.name}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
   );
 
   const controller = new AbortController();
@@ -40,24 +44,25 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   let current: Source | undefined;
   let checkpoints = 0;
   let events = 0;
+  let previous: ProgressSample | undefined;
   const ticker = setInterval(() => {
     if (!current) return;
     const p = current.progress();
-    const snapshot =
-      p.phase === 'snapshot'
-        ? ` snapshot ${p.snapshotTablesDone}/${p.snapshotTablesTotal} tables, ${p.snapshotRowsRead} rows;`
-        : '';
-    log.info(
-      `${p.phase}:${snapshot} binlog ${p.logPosition}, lag ${Math.round(p.lagMs / 1000)} s; ${events} changes applied in ${checkpoints} checkpoints`,
-    );
-  }, 10_000);
+    const now = Date.now();
+    log.info(progressLine(p, previous, now, { events, checkpoints }));
+    for (const line of progressDetail(p)) log.debug(line);
+    previous = { rowsRead: p.snapshotRowsRead, atMs: now };
+  }, PROGRESS_INTERVAL_MS);
   try {
     const result = await pipeline.run({
       signal: controller.signal,
       reset: options.reset,
       truncateTargets: options.truncateTargets === true,
       ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
-      onStart: (parts) => (current = parts.source),
+      onStart: (parts) => {
+        current = parts.source;
+        previous = undefined; // a retry's source counts its rows from zero
+      },
       onCheckpoint: (_checkpoint, stats) => {
         checkpoints++;
         events += stats.events;

@@ -1,5 +1,5 @@
 import { composePipeline } from '../composer/pipeline-composer.js';
-import { tableIdToString } from '../core/index.js';
+import { plural, tableIdToString } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 
@@ -12,7 +12,9 @@ export async function validateCommand(file: string, options: { log: Logger }): P
   out(`${file}: valid`);
   for (const check of source.checks) out(`  ok  ${check}`);
   for (const table of source.tables)
-    out(`  table ${tableIdToString(table.id)} (${table.columns.length} columns, key ${table.primaryKey.join(', ')})`);
+    out(
+      `  table ${tableIdToString(table.id)} (${plural(table.columns.length, 'column')}, key ${table.primaryKey.join(', ')})`,
+    );
   for (const warning of warnings) out(`  warn ${warning}`);
   return 0;
 }

@@ -39,11 +39,26 @@ export interface Source {
   close(): Promise<void>;
 }
 
+/** One table of a snapshot in {@link SourceProgress}. */
+export interface SnapshotTableProgress {
+  /** `db.table` */
+  readonly table: string;
+  readonly rowsRead: number;
+  readonly rowsEstimate: number | undefined;
+}
+
 export interface SourceProgress {
   readonly phase: 'starting' | 'snapshot' | 'streaming' | 'done';
   readonly snapshotTablesDone: number;
   readonly snapshotTablesTotal: number;
   readonly snapshotRowsRead: number;
+  /**
+   * The source's estimate of the rows the snapshot reads in all (e.g. MySQL's `TABLE_ROWS` statistics, which may be
+   * off by tens of percent), when it has one. For progress lines only: never compared with what was read.
+   */
+  readonly snapshotRowsEstimate?: number;
+  /** Per table being snapshotted: rows read so far by this run and the estimate, for detail at debug level. */
+  readonly snapshotTables?: readonly SnapshotTableProgress[];
   /** Human-readable log position, e.g. `mysql-bin.000003:1234`. */
   readonly logPosition: string;
   /** How far the last event read lags behind the source's clock, in ms (0 when caught up). */

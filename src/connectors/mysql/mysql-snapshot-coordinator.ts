@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import { plural } from '../../core/plural.js';
 import type { Logger } from '../../runtime/logger.js';
 import { MysqlChunkSplitter, type ChunkRange } from './mysql-chunk-splitter.js';
 import { ChunkWindow } from './mysql-chunk-window.js';
@@ -45,6 +46,8 @@ export class SnapshotCoordinator {
   error: Error | undefined;
   chunksRead = 0;
   rowsRead = 0;
+  /** Rows read per `db.table`, for progress detail. */
+  readonly rowsReadByTable = new Map<string, number>();
   private readonly queue: { progress: TableSnapshotProgress; splitter: MysqlSplitterHandle | undefined }[] = [];
   private turn = 0;
   private scheduling: Promise<unknown> = Promise.resolve();
@@ -127,8 +130,10 @@ export class SnapshotCoordinator {
         ticket.window = new ChunkWindow(chunk);
         this.chunksRead++;
         this.rowsRead += chunk.rows.length;
+        const key = ticket.window.tableKey;
+        this.rowsReadByTable.set(key, (this.rowsReadByTable.get(key) ?? 0) + chunk.rows.length);
         this.consume(chunk.rows.length);
-        this.options.log.debug(`snapshot chunk read: ${ticket.window.tableKey} (${chunk.rows.length} rows)`);
+        this.options.log.debug(`snapshot chunk read: ${ticket.window.tableKey} (${plural(chunk.rows.length, 'row')})`);
         this.options.onChange();
       }
     } catch (error) {

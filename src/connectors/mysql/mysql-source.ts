@@ -1,5 +1,6 @@
 import { createConnection, type Connection } from 'mysql2/promise';
 import {
+  plural,
   TributaryError,
   tableIdToString,
   type ChangeBatch,
@@ -99,6 +100,8 @@ class MysqlSource implements Source {
   private snapshot: SnapshotProgress | undefined;
   private coordinator: SnapshotCoordinator | undefined;
   private snapshotTablesTotal = 0;
+  /** `db.table` → estimated rows (information_schema statistics) of the tables this run snapshots. */
+  private snapshotEstimates = new Map<string, number>();
   /** Binlog steps pulled so far; a chunk ticket remembers the count at its registration. */
   private pulled = 0;
   /** Steps pulled but not yet emitted, each with its pull number. */
@@ -157,7 +160,7 @@ class MysqlSource implements Source {
         [...tables.values()].map((t) => t.schema.id),
         this.endpoint,
       );
-      checks.push(`${tables.size} table(s) matched, each with a key and SELECT granted`);
+      checks.push(`${plural(tables.size, 'table')} matched, each with a key and SELECT granted`);
       return { tables: [...tables.values()].map((t) => t.schema), checks };
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'validating the source');
@@ -203,11 +206,15 @@ class MysqlSource implements Source {
         if (resume.capturedTables && this.config.startupMode !== 'latest-offset') {
           const known = new Set(resume.capturedTables);
           const added = [...this.tables.keys()].filter((t) => !known.has(t)).sort();
-          if (added.length > 0) this.context.log.info(`new table(s) matched since the last run: ${added.join(', ')}`);
+          if (added.length > 0) {
+            this.context.log.info(
+              `${plural(added.length, 'new table')} matched since the last run: ${added.join(', ')}`,
+            );
+          }
           this.snapshot = addTables(this.snapshot, added);
         }
         this.context.log.info(
-          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, ${this.snapshot.tables.length} table(s) left to snapshot` : ''}`,
+          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, ${plural(this.snapshot.tables.length, 'table')} left to snapshot` : ''}`,
         );
       } else {
         start = await this.firstOffset(conn);
@@ -221,6 +228,11 @@ class MysqlSource implements Source {
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
       this.snapshotTablesTotal = this.snapshot?.tables.length ?? 0;
+      if (this.snapshot)
+        this.snapshotEstimates = await readRowEstimates(
+          conn,
+          this.snapshot.tables.map((t) => t.table),
+        );
 
       if (this.config.startupMode !== 'snapshot') {
         this.reader = await openMysqlBinlogReader({
@@ -347,11 +359,23 @@ class MysqlSource implements Source {
 
   progress(): SourceProgress {
     const left = this.snapshot?.tables.length ?? 0;
+    const estimates = this.snapshotEstimates;
+    const byTable = this.coordinator?.rowsReadByTable;
     return {
       phase: this.snapshot ? 'snapshot' : this.reader ? 'streaming' : 'done',
       snapshotTablesDone: this.snapshotTablesTotal - left,
       snapshotTablesTotal: this.snapshotTablesTotal,
       snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
+      ...(estimates.size === 0 ? {} : { snapshotRowsEstimate: [...estimates.values()].reduce((a, b) => a + b, 0) }),
+      ...(this.snapshot
+        ? {
+            snapshotTables: this.snapshot.tables.map(({ table }) => ({
+              table,
+              rowsRead: byTable?.get(table) ?? 0,
+              rowsEstimate: estimates.get(table),
+            })),
+          }
+        : {}),
       logPosition: `${this.readerPos.file}:${this.readerPos.pos}`,
       lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
     };
@@ -630,6 +654,21 @@ class MysqlSource implements Source {
 }
 
 const WOKEN = Symbol('woken');
+
+/** The servers' row estimates (`TABLE_ROWS`: statistics, not counts) of `db.table` keys, for progress lines. */
+async function readRowEstimates(conn: Connection, tables: readonly string[]): Promise<Map<string, number>> {
+  const estimates = new Map<string, number>();
+  if (tables.length === 0) return estimates;
+  const [rows] = await conn.query(
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t, TABLE_ROWS AS n FROM information_schema.TABLES " +
+      `WHERE CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) IN (${tables.map(() => '?').join(', ')})`,
+    [...tables],
+  );
+  for (const row of rows as { t: string; n: string | number | null }[]) {
+    if (row.n !== null) estimates.set(row.t, Number(row.n));
+  }
+  return estimates;
+}
 
 /** Whether `step` lies at or before `high` in the binlog (so it goes out before a chunk with that watermark). */
 function stepBefore(step: BinlogStep, high: LogPoint): boolean {
