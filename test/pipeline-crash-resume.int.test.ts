@@ -155,7 +155,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     // Killed between two commits of the transaction: the restart must have started inside it.
     if (process.env['TRIBUTARY_TEST_DEBUG'])
       console.log('big txn: seen', seen, 'of', changes, cli.output().match(/resuming binlog at .*/)?.[0]);
-    if (seen < changes) expect(cli.output()).toMatch(/resuming binlog at \S+:\d+\+\d+ rows/);
+    if (seen < changes) expect(cli.output()).toMatch(/resuming binlog at \S+:\d+\+\d+ rows?/);
   });
 
   it('stops on SIGTERM with exit code 0 and resumes from the saved position without replaying', async () => {

@@ -224,7 +224,7 @@ function restoreOperators(operators: readonly Operator[], checkpoint: Checkpoint
   if (states === undefined) return;
   if (states.length !== operators.length) {
     log.warn(
-      `checkpoint ${checkpoint?.id} holds the state of ${states.length} operators, the pipeline has ${operators.length}: ` +
+      `checkpoint ${checkpoint?.id} holds the state of ${plural(states.length, 'operator')}, the pipeline has ${operators.length}: ` +
         'their state is not restored',
     );
     return;

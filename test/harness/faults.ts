@@ -4,7 +4,7 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import { composePipeline, type Pipeline } from '../../src/composer/pipeline-composer.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
-import { TributaryError, type Checkpoint } from '../../src/core/index.js';
+import { plural, TributaryError, type Checkpoint } from '../../src/core/index.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import type { RunResult } from '../../src/runtime/pipeline-runner.js';
 import { mysqlRows, textRows } from './compare.js';
@@ -627,11 +627,11 @@ export async function readRevisionAudit(sink: SinkQuery): Promise<RevisionAudit>
   };
 }
 
-/** `file:pos` (and `+N rows`) as the source logs a resume position. */
+/** `file:pos` (and `+N rows`, `+1 row`) as the source logs a resume position. */
 export function formatResumePosition(position: unknown): string {
   const binlog = (position as { binlog?: { file: string; pos: number; skipRows?: number } }).binlog;
   if (binlog === undefined) return '(no binlog position)';
-  return `${binlog.file}:${binlog.pos}${binlog.skipRows ? `+${binlog.skipRows} rows` : ''}`;
+  return `${binlog.file}:${binlog.pos}${binlog.skipRows ? `+${plural(binlog.skipRows, 'row')}` : ''}`;
 }
 
 /** The retry lines of the runner: `[CODE] message … — retrying in N s (attempt M)`. */

@@ -1,4 +1,4 @@
-import type { SourcePosition, Value } from '../../core/index.js';
+import { plural, type SourcePosition, type Value } from '../../core/index.js';
 import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { SavedSchemas } from './mysql-schema-history.js';
 
@@ -81,5 +81,5 @@ export function isMysqlPosition(position: SourcePosition | null): position is My
 }
 
 export function formatBinlogOffset(offset: BinlogOffset): string {
-  return `${offset.file}:${offset.pos}${offset.skipRows ? `+${offset.skipRows} rows` : ''}`;
+  return `${offset.file}:${offset.pos}${offset.skipRows ? `+${plural(offset.skipRows, 'row')}` : ''}`;
 }

@@ -1,4 +1,5 @@
 import type { Value } from '../../../core/data-type.js';
+import { plural } from '../../../core/plural.js';
 import { TributaryError } from '../../../core/errors.js';
 import type { TableMap } from './binlog-event.js';
 import { BinlogSchemaMismatchError, binlogProtocolError } from './binlog-errors.js';
@@ -45,7 +46,7 @@ export function prepareRowDecoder(tableMap: TableMap, columns?: readonly ColumnI
     throw new BinlogSchemaMismatchError(
       tableMap.database,
       tableMap.table,
-      `the binlog has ${count} columns, the schema ${canonical.length}`,
+      `the binlog has ${plural(count, 'column')}, the schema ${canonical.length}`,
     );
   }
   const decoders = canonical.map((column, i): ColumnDecoder => {

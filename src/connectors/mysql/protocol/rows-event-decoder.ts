@@ -1,4 +1,5 @@
 import type { Value } from '../../../core/data-type.js';
+import { plural } from '../../../core/plural.js';
 import { EventType, ROWS_STMT_END_F } from './binlog-constants.js';
 import type { BinlogEventHeader, OtherEvent, RowsEvent, TableMap, TableMapEvent } from './binlog-event.js';
 import { binlogProtocolError } from './binlog-errors.js';
@@ -104,7 +105,7 @@ export class TableMapCache {
     const map = entry.map;
     if (map.columnTypes.length !== count) {
       throw binlogProtocolError(
-        `rows event of ${map.database}.${map.table} has ${count} columns, its table map ${map.columnTypes.length}`,
+        `rows event of ${map.database}.${map.table} has ${plural(count, 'column')}, its table map ${map.columnTypes.length}`,
       );
     }
     const decoder = this.decoderOf(entry);
