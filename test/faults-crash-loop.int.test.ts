@@ -182,7 +182,7 @@ function crashLoop(writeMode: 'upsert' | 'append'): void {
         const tableStates = append
           ? waitForChangelogs(source, sink, tables, auditDb)
           : waitForEqual(source, sink.query.bind(sink), tables, {
-              timeoutMs: 90_000,
+              timeoutMs: 240_000,
               message: `the target to equal the source after ${kills} kills (seed ${SEED})`,
             }).then((c) => `rows checked: ${c.rows}; ${c.summary().replace(/\n/g, '\n    ')}`);
         const checked = await tableStates.catch((error: Error) => {
@@ -218,7 +218,7 @@ function crashLoop(writeMode: 'upsert' | 'append'): void {
         }
         expect(records.length).toBe(kills);
       },
-      90_000 + kills * 8_000,
+      180_000 + kills * 20_000,
     );
   });
 

@@ -88,7 +88,7 @@ describe('sink outage: PostgreSQL stopped mid-stream', () => {
     sinkUrl.pathname = `/${db}`;
     pipeline = await startFaultPipeline({ name: 'sink-outage', tables: table, sinkUrl: sinkUrl.toString() });
     await waitForEqual(source, sinkQuery, [table], {
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
       stopIf: pipelineEnded,
       message: 'the snapshot to arrive',
     });
@@ -120,7 +120,7 @@ describe('sink outage: PostgreSQL stopped mid-stream', () => {
     const writerStats = await writer.stop();
     writer = undefined;
     const comparison = await waitForEqual(source, sinkQuery, [table], {
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
       stopIf: pipelineEnded,
       message: 'the target to catch up after PostgreSQL returned',
     });
@@ -152,5 +152,5 @@ describe('sink outage: PostgreSQL stopped mid-stream', () => {
     report(`  first retry line: ${retries[0]?.line.replace(/\n/g, ' | ')}`);
     report(`  writer: ${describeWriter(writerStats)}; ${writtenWhileDown} transactions while the sink was down`);
     report(`  ${comparison.summary()}; stale applies: ${audit.regressions}`);
-  }, 120_000);
+  }, 300_000);
 });

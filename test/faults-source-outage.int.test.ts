@@ -125,7 +125,7 @@ describe('source outage: MariaDB restarted under a running pipeline', () => {
     const from = pipeline.logs.length;
     const restartMs = await restartSource(0);
     const comparison = await waitForEqual(source, sinkQuery(), tables, {
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
       stopIf: pipelineEnded,
       message: 'the snapshot to complete after the restart',
     });
@@ -136,7 +136,7 @@ describe('source outage: MariaDB restarted under a running pipeline', () => {
       `source outage (snapshot): down for ${restartMs} ms; retries ${retries.join(', ')}; resumed at ${resumedAt}; ` +
         comparison.summary(),
     );
-  }, 120_000);
+  }, 300_000);
 
   it('restarted mid-stream while a writer commits before and after: nothing lost, nothing out of order', async () => {
     writer = startWriter({
@@ -154,7 +154,7 @@ describe('source outage: MariaDB restarted under a running pipeline', () => {
     const writerStats = await writer.stop();
     writer = undefined;
     const comparison = await waitForEqual(source, sinkQuery(), tables, {
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
       stopIf: pipelineEnded,
       message: 'the target to equal the source after the restart',
     });
@@ -181,5 +181,5 @@ describe('source outage: MariaDB restarted under a running pipeline', () => {
     report(
       `  ${comparison.summary()}; stale applies ${audit.regressions}, same-revision re-applies ${audit.sameRevision}`,
     );
-  }, 120_000);
+  }, 300_000);
 });

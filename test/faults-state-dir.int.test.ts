@@ -147,7 +147,7 @@ describe('state directory: unwritable, read-only, full', () => {
 
     // Space again: the pipeline runs, takes its snapshot, follows a writer.
     let { cli } = await run(stateDir);
-    await waitForEqual(source, sinkQuery(), [table], { timeoutMs: 60_000, message: 'the snapshot' });
+    await waitForEqual(source, sinkQuery(), [table], { timeoutMs: 180_000, message: 'the snapshot' });
     writer = startWriter({ connect: () => mysqlAdmin(), tables: [table], random: seededRandom(SEED), maxId: ROWS });
     await writer.committed(50);
 
@@ -170,7 +170,7 @@ describe('state directory: unwritable, read-only, full', () => {
     const writerStats = await writer.stop();
     writer = undefined;
     const comparison = await waitForEqual(source, sinkQuery(), [table], {
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
       message: 'the target to equal the source after space was freed',
     });
     cli.child.kill('SIGTERM');
@@ -182,7 +182,7 @@ describe('state directory: unwritable, read-only, full', () => {
     report(`disk full while running: exit ${exit}; ${whileRunning?.replace(/\n\s*/g, ' | ')}`);
     report(`  resumed from checkpoint ${stoppedAt?.id}; writer: ${describeWriter(writerStats)}`);
     report(`  ${comparison.summary()}; stale applies ${audit.regressions}`);
-  }, 120_000);
+  }, 300_000);
 });
 
 /** Mounts a tmpfs at `dir`; returns why it failed, or undefined. */

@@ -88,7 +88,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
   it('is killed mid-snapshot, the source changes, and the restart converges', async () => {
     cli = startCli(['run', file], env);
     await waitFor(async () => (await targetCount()) > 2_000, {
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
       message: 'the snapshot never started',
     });
     cli.child.kill('SIGKILL');
@@ -106,7 +106,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
 
     cli = startCli(['run', file], env);
     await waitFor(converged, {
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
       intervalMs: 500,
       message: 'the target never matched the source after the restart',
     });
@@ -120,7 +120,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     await writer;
     cli = startCli(['run', file], env);
     await waitFor(converged, {
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
       intervalMs: 500,
       message: 'the target never matched the source after the binlog restart',
     });
@@ -141,13 +141,13 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
         (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items WHERE val LIKE 'big-txn-%'`))[0]
           ?.n ?? 0,
       );
-    await waitFor(async () => (await bigTxnRows()) > 0, { timeoutMs: 60_000, intervalMs: 20 });
+    await waitFor(async () => (await bigTxnRows()) > 0, { timeoutMs: 180_000, intervalMs: 20 });
     cli!.child.kill('SIGKILL');
     await cli!.exited;
     const seen = await bigTxnRows();
     cli = startCli(['run', file], env);
     await waitFor(converged, {
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
       intervalMs: 500,
       message: 'the target never matched the source after a restart inside a transaction',
     });
@@ -164,7 +164,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     expect(cli!.output()).toMatch(/final checkpoint/);
     await source.query(`UPDATE ${db}.items SET val = 'after-stop' WHERE id = 1`);
     cli = startCli(['run', file], env);
-    await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
+    await waitFor(converged, { timeoutMs: 180_000, intervalMs: 300 });
     expect(cli.output()).toMatch(/resuming from checkpoint/);
     expect(cli.output()).not.toMatch(/snapshot of .* done/);
     expect(cli.output()).not.toContain(env['TEST_MYSQL_PASSWORD']);
@@ -174,7 +174,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
 
   it('a clean stop writes a savepoint; `state` lists it and `run --from-savepoint` resumes from it', async () => {
     const stop = startCli(['run', file], env);
-    await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
+    await waitFor(converged, { timeoutMs: 180_000, intervalMs: 300 });
     stop.child.kill('SIGTERM');
     expect(await stop.exited).toBe(0);
     const id = /savepoint written: .*savepoint-0*(\d+)\.json/.exec(stop.output())?.[1];
@@ -185,7 +185,7 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     expect(state.output()).toMatch(new RegExp(`^\\s+${id}\\s+\\S+\\s+\\S*savepoint-0*${id}\\.json$`, 'm'));
     await source.query(`UPDATE ${db}.items SET val = 'after-savepoint' WHERE id = 1`);
     cli = startCli(['run', file, '--from-savepoint', id!], env);
-    await waitFor(converged, { timeoutMs: 60_000, intervalMs: 300 });
+    await waitFor(converged, { timeoutMs: 180_000, intervalMs: 300 });
     expect(cli.output()).toMatch(new RegExp(`resuming from savepoint ${id}`));
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
