@@ -92,7 +92,7 @@ describe('snapshot resume: chunk granularity, widened patterns', () => {
     const second = await startTestPipeline({ name: 'widen', tables: `${db}.a, ${db}.b`, sinkUrl: sink.url, stateDir });
     await waitFor(async () => (await converged('a')) && (await converged('b')), { timeoutMs: 60_000 });
     await second.stop();
-    expect(second.logs.some((l) => l.includes(`new table(s) matched since the last run: ${db}.b`))).toBe(true);
+    expect(second.logs.some((l) => l.includes(`1 new table matched since the last run: ${db}.b`))).toBe(true);
     expect(second.logs.some((l) => l.includes(`snapshot of ${db}.b done`))).toBe(true);
     expect(second.logs.some((l) => l.includes(`snapshot of ${db}.a done`))).toBe(false);
   });
