@@ -181,7 +181,8 @@ describe('tributary run survives kill -9 and resumes exactly', () => {
     expect(id).toBeDefined();
     const state = startCli(['state', file], env);
     expect(await state.exited).toBe(0);
-    expect(state.output()).toMatch(/savepoints:/);
+    expect(state.output()).toMatch(/read from the sink \(postgres\)/);
+    expect(state.output()).toMatch(/savepoints in \S+:/);
     expect(state.output()).toMatch(new RegExp(`^\\s+${id}\\s+\\S+\\s+\\S*savepoint-0*${id}\\.json$`, 'm'));
     await source.query(`UPDATE ${db}.items SET val = 'after-savepoint' WHERE id = 1`);
     cli = startCli(['run', file, '--from-savepoint', id!], env);
