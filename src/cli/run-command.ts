@@ -17,8 +17,14 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const def = await loadPipelineDef(file);
   const pipeline = composePipeline(def, { log });
-  const { source, warnings } = await pipeline.validate();
-  for (const warning of warnings) log.warn(warning);
+  // The saved checkpoint is checked unless this run will not resume from it.
+  const { source, checks } = await pipeline.validate({
+    ignoreSavedState: options.reset || options.fromSavepoint !== undefined,
+  });
+  for (const check of checks) {
+    if (check.status === 'warning')
+      log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
+  }
   log.info(
     `pipeline ${def.pipeline.name}: ${source.tables.length} source table(s), checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
   );

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { TributaryError, type Checkpoint, type Operator, type Sink, type SourceDescription } from '../core/index.js';
+import { TributaryError, type Checkpoint, type Operator, type Sink } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parseTableSelectors } from '../config/table-selector.js';
 import { sinks, sources } from '../connectors/registry.js';
@@ -10,7 +10,7 @@ import { TransformOperator } from '../transform/transform-operator.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
-import { unmatchedRoutes, unmatchedSelectors } from '../transform/route.js';
+import { validatePipeline, type ValidateOptions, type ValidationReport } from './pipeline-validation.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -32,8 +32,11 @@ export interface RunPipelineOptions {
 /** A pipeline built from its definition: the same objects whether it came from YAML or from code. */
 export interface Pipeline {
   readonly def: PipelineDef;
-  /** Connects to source and sink and checks everything a user can get wrong, before anything moves. */
-  validate(): Promise<{ source: SourceDescription; warnings: string[] }>;
+  /**
+   * Connects to source and sink and checks everything a user can get wrong, before anything moves: what `run`
+   * checks before its first row (see {@link validatePipeline}). Throws the first error found.
+   */
+  validate(options?: ValidateOptions): Promise<ValidationReport>;
   run(options?: RunPipelineOptions): Promise<RunResult>;
   stateStore(): StateStore;
 }
@@ -88,39 +91,14 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   return {
     def,
     stateStore: () => store,
-    async validate() {
+    async validate(validateOptions = {}) {
       const source = await createSource();
       const sink = await createSink();
       try {
-        const description = await source.validate();
-        await sink.validate();
-        await store.ensureWritable();
-        const captured = description.tables.map((t) => t.id);
-        const warnings = [
-          ...unmatchedSelectors(include, captured).map(
-            (s) => `source.tables pattern ${s.source} matches no table (yet)`,
-          ),
-          ...unmatchedSelectors(
-            def.transforms.map((t) => t.sourceTable),
-            captured,
-          ).map((s) => `transform source-table ${s.source} matches no captured table`),
-          ...unmatchedRoutes(def.routes, captured).map(
-            (route) => `route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`,
-          ),
-        ];
-        // Building the output schemas proves the transforms fit the tables (key columns exist …) and that
-        // shards routed to one sink table can be merged (compatible types, one primary key).
-        const operator = createOperators()[0]!;
-        operator.process(
-          description.tables.map((schema) => ({
-            kind: 'schema',
-            table: schema.id,
-            change: 'createTable',
-            schema,
-            source: { tsMs: 0 },
-          })),
+        return await validatePipeline(
+          { def, source, sink, store, include, operators: createOperators, log },
+          validateOptions,
         );
-        return { source: description, warnings };
       } finally {
         await Promise.allSettled([source.close(), sink.close()]);
       }

@@ -6,3 +6,4 @@ export * from './source.js';
 export * from './sink.js';
 export * from './option-spec.js';
 export * from './operator.js';
+export * from './validation-check.js';
