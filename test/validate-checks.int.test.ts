@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composePipeline } from '../src/composer/pipeline-composer.js';
@@ -145,6 +146,62 @@ describe('validate: every check run makes before its first row', () => {
     });
   });
 
+  describe('while the pipeline runs', () => {
+    it('a shard created during the run, colliding with one already merged: warned in the log', async () => {
+      await admin.query(`CREATE TABLE ${db}.shard_1 (id INT PRIMARY KEY, v TEXT)`);
+      await admin.query(`INSERT INTO ${db}.shard_1 VALUES (1, 'first')`);
+      const target = await freshPostgresDatabase('vshard');
+      const running = await startTestPipeline({
+        name: uniqueName('vshard'),
+        tables: `${db}.shard_[0-9]+`,
+        sinkUrl: target.url,
+        extraYaml: `route:\n  - source-table: ${db}.shard_[0-9]+\n    sink-table: public.shards\n`,
+      });
+      try {
+        await waitFor(
+          async () =>
+            (await target.query('SELECT count(*)::int AS n FROM public.shards').catch(() => []))[0]?.['n'] === 1,
+          {
+            message: 'the first shard in the sink',
+          },
+        );
+        expect(running.logs.join('\n')).not.toContain('ROUTE_KEY_COLLISION');
+        await admin.query(`CREATE TABLE ${db}.shard_2 (id INT PRIMARY KEY, v TEXT)`);
+        await admin.query(`INSERT INTO ${db}.shard_2 VALUES (1, 'second')`);
+        await waitFor(async () => running.logs.some((l) => l.includes('ROUTE_KEY_COLLISION')), {
+          message: 'a warning about shard_2',
+        });
+        const warning = running.logs.find((l) => l.includes('ROUTE_KEY_COLLISION'))!;
+        expect(warning).toContain(`2 source tables (${db}.shard_1, ${db}.shard_2) are merged into public.shards`);
+        expect(warning).toMatch(/fix: add a transform/);
+      } finally {
+        await running.stop();
+        await target.drop();
+      }
+    });
+
+    it('route.key-collision: fail stops a run started from code before any row is written', async () => {
+      const target = await freshPostgresDatabase('vfail');
+      try {
+        const running = await startTestPipeline({
+          name: uniqueName('vfail'),
+          tables: `${db}.orders_[ab]`,
+          sinkUrl: target.url,
+          extraYaml: mergeOrders('orders'),
+          pipelineYaml: '  route.key-collision: fail',
+        });
+        const error = await running.done.then(
+          () => null,
+          (e: TributaryError) => e,
+        );
+        expect(error?.code).toBe('ROUTE_KEY_COLLISION');
+        expect(await target.query(`SELECT to_regclass('public.orders') AS t`)).toEqual([{ t: null }]);
+      } finally {
+        await target.drop();
+      }
+    });
+  });
+
   describe('server settings', () => {
     it('a binlog kept for 10 minutes: a warning naming binlog_expire_logs_seconds', async () => {
       const [rows] = await admin.query('SELECT @@GLOBAL.binlog_expire_logs_seconds AS s');
@@ -202,6 +259,22 @@ describe('validate: every check run makes before its first row', () => {
     } finally {
       await target.drop();
     }
+  });
+
+  it('the same with a DuckDB sink: an existing table without a source column is SINK_SCHEMA_MISMATCH', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'tributary-vduck-')), 'warehouse.duckdb');
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    try {
+      await connection.run(`CREATE SCHEMA "${db}"`);
+      await connection.run(`CREATE TABLE "${db}".plain (id INTEGER PRIMARY KEY, v VARCHAR)`);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+    const error = await validateError({ sinkYaml: `  type: duckdb\n  path: ${path}` });
+    expect(error.code).toBe('SINK_SCHEMA_MISMATCH');
+    expect(error.message).toContain('without column extra');
   });
 
   describe('saved state that does not belong to the server', () => {

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
-import { TributaryError, type Checkpoint, type Operator, type Sink } from '../core/index.js';
+import { TributaryError, tableIdToString, type Checkpoint, type Operator, type Sink } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parseTableSelectors } from '../config/table-selector.js';
 import { sinks, sources } from '../connectors/registry.js';
 import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipeline-runner.js';
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
-import { TransformOperator } from '../transform/transform-operator.js';
+import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
+import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
@@ -77,10 +78,27 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     (await sinkEntry.load())(def.sink.options, { log: log.child('sink'), pipelineName: name });
   const sinkText = (key: string) => (typeof def.sink.options[key] === 'string' ? def.sink.options[key] : undefined);
   const accepted = acceptedSchemaChanges(sinkText('include.schema.changes'), sinkText('exclude.schema.changes'));
+  // Merged tables whose key does not tell them apart: validate reports them with their key overlap; the run's
+  // transform stage reports those it meets that validate did not (a run from code, a shard created later).
+  const collisionMode = def.pipeline.routeKeyCollision ?? 'warn';
+  const reportedCollisions = new Set<string>();
+  const onKeyCollision = (notice: KeyCollisionNotice) => {
+    const tables = [...notice.others, notice.table];
+    const keys = tables.map((t) => `${tableIdToString(notice.sinkTable)}\u0000${tableIdToString(t)}`);
+    const message = describeMerge(tables, notice.sinkTable, notice.key);
+    const fix = keyCollisionFix(tables, notice.sinkTable, notice.key);
+    if (collisionMode === 'fail') throw new TributaryError('ROUTE_KEY_COLLISION', message, { hint: fix });
+    if (keys.every((k) => reportedCollisions.has(k))) return;
+    for (const k of keys) reportedCollisions.add(k);
+    log.warn(`[ROUTE_KEY_COLLISION] ${message}\n  fix: ${fix}`);
+  };
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
-  const createOperators = (): Operator[] => [
+  const createOperators = (checkCollisions = true): Operator[] => [
     evolvingTransform(
-      new TransformOperator({ transforms: def.transforms, routes: def.routes }),
+      new TransformOperator(
+        { transforms: def.transforms, routes: def.routes },
+        checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+      ),
       schemaEvolutionOperator({
         ...(def.pipeline.schemaChangeBehavior === undefined ? {} : { behavior: def.pipeline.schemaChangeBehavior }),
         accepted,
@@ -96,7 +114,16 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       const sink = await createSink();
       try {
         return await validatePipeline(
-          { def, source, sink, store, include, operators: createOperators, log },
+          {
+            def,
+            source,
+            sink,
+            store,
+            include,
+            operators: () => createOperators(false),
+            log,
+            reportedCollisions,
+          },
           validateOptions,
         );
       } finally {

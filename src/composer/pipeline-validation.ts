@@ -46,6 +46,8 @@ export interface ValidationParts {
   /** A fresh route/transform + schema-evolution stage, as the run builds it. */
   readonly operators: () => Operator[];
   readonly log: Logger;
+  /** `sink\0source` of each merged table reported here, so that the run does not report it again. */
+  readonly reportedCollisions?: Set<string>;
 }
 
 /**
@@ -232,7 +234,10 @@ async function checkKeyCollisions(
   const collisions = keyCollisions(tables.map((schema) => planTable(schema, rules)));
   for (const collision of collisions) {
     const message = `${describeKeyCollision(collision)}${await overlapText(parts.source, collision)}`;
-    const fix = keyCollisionFix(collision);
+    const fix = keyCollisionFix(collision.tables, collision.sinkTable, collision.key);
+    for (const t of collision.tables) {
+      parts.reportedCollisions?.add(`${tableIdToString(collision.sinkTable)}\u0000${tableIdToString(t)}`);
+    }
     if (mode === 'fail') fail(new TributaryError('ROUTE_KEY_COLLISION', message, { hint: fix }));
     else report({ status: 'warning', code: 'ROUTE_KEY_COLLISION', message, fix });
   }

@@ -60,26 +60,47 @@ export function keyCollisions(plans: Iterable<TablePlan>): KeyCollision[] {
 
 /** A one-line account of `collision`, for warnings and errors. */
 export function describeKeyCollision(collision: KeyCollision): string {
-  const names = collision.tables.map(tableIdToString);
+  return describeMerge(collision.tables, collision.sinkTable, collision.key);
+}
+
+/** `N source tables (a, b …) are merged into s, whose key (k) does not tell them apart: …`. */
+export function describeMerge(tables: readonly TableId[], sinkTable: TableId, key: readonly string[]): string {
+  const names = tables.map(tableIdToString);
   const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
   return (
-    `${names.length} source tables (${shown}) are merged into ${tableIdToString(collision.sinkTable)}, whose key ` +
-    `(${collision.key.join(', ')}) does not tell them apart: rows of different tables with the same key overwrite each other`
+    `${names.length} source tables (${shown}) are merged into ${tableIdToString(sinkTable)}, whose key ` +
+    `(${key.join(', ')}) does not tell them apart: rows of different tables with the same key overwrite each other`
   );
 }
 
-/** The fix for a collision: a table-distinguishing metadata column in the projection and the key. */
-export function keyCollisionFix(collision: KeyCollision): string {
-  const sameNames = new Set(collision.tables.map((t) => t.name)).size < collision.tables.length;
+/** The fix for colliding `tables`: a table-distinguishing metadata column in the projection and the key. */
+export function keyCollisionFix(tables: readonly TableId[], sinkTable: TableId, key: readonly string[]): string {
+  const sameNames = new Set(tables.map((t) => t.name)).size < tables.length;
   const metadata = sameNames
     ? '__schema_name__ AS _db_name, __table_name__ AS _table_name'
     : '__table_name__ AS _table_name';
-  const key = `${sameNames ? '_db_name, ' : ''}_table_name, ${collision.key.join(', ')}`;
+  const keyText = `${sameNames ? '_db_name, ' : ''}_table_name, ${key.join(', ')}`;
   return (
-    `add a transform for the merged tables with \`projection: \\*, ${metadata}\` and \`primary-keys: ${key}\`, ` +
-    `so that the sink's key tells the tables apart (an existing sink table ${tableIdToString(collision.sinkTable)} needs that key too); ` +
+    `add a transform for the merged tables with \`projection: \\*, ${metadata}\` and \`primary-keys: ${keyText}\`, ` +
+    `so that the sink's key tells the tables apart (an existing sink table ${tableIdToString(sinkTable)} needs that key too); ` +
     'or set pipeline.route.key-collision: ignore when the keys are known to be unique across the tables'
   );
+}
+
+/**
+ * The tables of `others` that go to the same sink table as `plan` and whose rows its key cannot tell apart
+ * from `plan`'s: for a table that appears while the pipeline runs (a new shard), compared with those before it.
+ */
+export function collidingTables(plan: TablePlan, others: Iterable<TablePlan>): TableId[] {
+  const result: TableId[] = [];
+  if (plan.keyOrigins.length === 0) return result;
+  for (const other of others) {
+    if (other.keyOrigins.length === 0 || other === plan || other.output.id.namespace !== plan.output.id.namespace)
+      continue;
+    if (other.output.id.name !== plan.output.id.name || other.source === plan.source) continue;
+    if (!toldApart(plan.keyOrigins, other.keyOrigins)) result.push(other.source);
+  }
+  return result;
 }
 
 function toldApart(a: readonly KeyOrigin[], b: readonly KeyOrigin[]): boolean {
