@@ -168,7 +168,7 @@ describe('validate: every check run makes before its first row', () => {
         expect(running.logs.join('\n')).not.toContain('ROUTE_KEY_COLLISION');
         await admin.query(`CREATE TABLE ${db}.shard_2 (id INT PRIMARY KEY, v TEXT)`);
         await admin.query(`INSERT INTO ${db}.shard_2 VALUES (1, 'second')`);
-        await waitFor(async () => running.logs.some((l) => l.includes('ROUTE_KEY_COLLISION')), {
+        await waitFor(() => Promise.resolve(running.logs.some((l) => l.includes('ROUTE_KEY_COLLISION'))), {
           message: 'a warning about shard_2',
         });
         const warning = running.logs.find((l) => l.includes('ROUTE_KEY_COLLISION'))!;
