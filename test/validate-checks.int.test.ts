@@ -1,15 +1,16 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composePipeline } from '../src/composer/pipeline-composer.js';
-import type { ValidationReport } from '../src/composer/pipeline-validation.js';
+import type { ValidateOptions, ValidationReport } from '../src/composer/pipeline-validation.js';
 import { parsePipelineYaml } from '../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../src/connectors/registry.js';
 import { isTributaryError, type TributaryError } from '../src/core/index.js';
 import { createLogger } from '../src/runtime/logger.js';
+import { StateStore } from '../src/runtime/state-store.js';
 import { startCli, writePipelineFile } from './harness/cli-process.js';
 import {
   freshPostgresDatabase,
@@ -66,8 +67,13 @@ describe('validate: every check run makes before its first row', () => {
     return parsePipelineYaml(yaml, { file: 'pipeline.yaml', env, optionSpecsFor, knownTypes });
   }
 
-  async function validate(options: Partial<TestPipelineOptions>): Promise<ValidationReport> {
-    return composePipeline(await pipelineDef(options), { log: createLogger({ write: () => {} }) }).validate();
+  async function validate(
+    options: Partial<TestPipelineOptions>,
+    validateOptions: ValidateOptions = {},
+  ): Promise<ValidationReport> {
+    return composePipeline(await pipelineDef(options), { log: createLogger({ write: () => {} }) }).validate(
+      validateOptions,
+    );
   }
 
   async function validateError(options: Partial<TestPipelineOptions>): Promise<TributaryError> {
@@ -348,6 +354,24 @@ describe('validate: every check run makes before its first row', () => {
       expect(error?.hint).toMatch(/--reset/);
       const later = await withSavedPosition(`jsonb_set(position, '{binlog,file}', '"mysql-bin.999999"')`);
       expect(later?.code).toBe('PIPELINE_STATE_MISMATCH');
+    });
+
+    it('--from-savepoint: the savepoint is checked instead, and --reset checks none', async () => {
+      const options = { name, tables: `${db}.plain`, sinkUrl: target.url, stateDir };
+      const [savepoint] = await new StateStore(stateDir).listSavepoints();
+      expect(savepoint, 'the clean stop wrote a savepoint').toBeDefined();
+      const { checks } = await validate(options, { fromSavepoint: String(savepoint!.checkpoint.id) });
+      expect(checks.find((c) => c.message.startsWith('savepoint'))?.status).toBe('ok');
+      const foreign = join(await mkdtemp(join(tmpdir(), 'tributary-vsave-')), 'savepoint.json');
+      const position = { ...savepoint!.checkpoint.position, serverUuid: 'server-id:78' };
+      await writeFile(foreign, JSON.stringify({ ...savepoint!.checkpoint, position }));
+      const error = await validate(options, { fromSavepoint: foreign }).then(
+        () => null,
+        (e: TributaryError) => e,
+      );
+      expect(error?.code).toBe('PIPELINE_STATE_MISMATCH');
+      const reset = await validate({ ...options }, { ignoreSavedState: true });
+      expect(reset.checks.some((c) => c.message.startsWith('saved checkpoint'))).toBe(false);
     });
 
     it('a fingerprint that does not match: PIPELINE_STATE_MISMATCH', async () => {

@@ -17,9 +17,10 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const def = await loadPipelineDef(file);
   const pipeline = composePipeline(def, { log });
-  // The saved checkpoint is checked unless this run will not resume from it.
+  // The checkpoint this run resumes from (the saved one, or the savepoint asked for) is checked; none with --reset.
   const { source, checks } = await pipeline.validate({
-    ignoreSavedState: options.reset || options.fromSavepoint !== undefined,
+    ignoreSavedState: options.reset,
+    ...(options.fromSavepoint === undefined ? {} : { fromSavepoint: options.fromSavepoint }),
   });
   for (const check of checks) {
     if (check.status === 'warning')

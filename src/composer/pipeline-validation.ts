@@ -23,8 +23,10 @@ import { planTable } from '../transform/table-plan.js';
 export interface ValidateOptions {
   /** Receives each check as it is made: `tributary validate` prints them as its checklist. */
   readonly onCheck?: (check: ValidationCheck) => void;
-  /** The run will not resume from the saved checkpoint (`--reset`, `--from-savepoint`): do not check it. */
+  /** The run will not resume from the saved checkpoint (`--reset`): do not check it. */
   readonly ignoreSavedState?: boolean;
+  /** The run resumes from this savepoint (`--from-savepoint`: an id or a file): check it instead. */
+  readonly fromSavepoint?: string;
 }
 
 /** What `validate` found. It throws the first error instead, after every check that could still be made. */
@@ -125,7 +127,9 @@ export async function validatePipeline(
     warn(`route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`);
   }
 
-  const checkpoint = options.ignoreSavedState || !sinkReady ? null : await savedState(parts, ok, warn, fail);
+  const checkpoint = options.ignoreSavedState
+    ? null
+    : await savedState(parts, sinkReady, options.fromSavepoint, ok, warn, fail);
 
   // Building the output schemas proves the transforms fit the tables (key columns exist …) and that shards
   // routed to one sink table can be merged (compatible types, one primary key); restored as the run restores it,
@@ -183,6 +187,8 @@ export async function validatePipeline(
  */
 async function savedState(
   parts: ValidationParts,
+  sinkReady: boolean,
+  fromSavepoint: string | undefined,
   ok: (message: string) => void,
   warn: (message: string, fix?: string) => void,
   fail: (error: unknown) => TributaryError,
@@ -191,8 +197,10 @@ async function savedState(
   const name = parts.def.pipeline.name;
   let checkpoint: Checkpoint | null;
   try {
-    const local = await store.load();
-    if (sink.keepsCheckpoints === false) checkpoint = local;
+    const local = fromSavepoint === undefined ? await store.load() : null;
+    if (fromSavepoint !== undefined) checkpoint = await store.loadSavepoint(fromSavepoint);
+    else if (sink.keepsCheckpoints === false) checkpoint = local;
+    else if (!sinkReady) return null;
     else if (sink.savedCheckpoint === undefined) return null;
     else {
       checkpoint = await sink.savedCheckpoint(name);
@@ -214,7 +222,8 @@ async function savedState(
   if (source.checkResume === undefined) return checkpoint;
   try {
     const found = await source.checkResume(checkpoint.position);
-    ok(`saved checkpoint ${checkpoint.id} (${checkpoint.committedAt}): ${found}`);
+    const what = fromSavepoint === undefined ? 'saved checkpoint' : 'savepoint';
+    ok(`${what} ${checkpoint.id} (${checkpoint.committedAt}): ${found}`);
   } catch (error) {
     fail(error);
   }

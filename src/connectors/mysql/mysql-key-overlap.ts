@@ -16,16 +16,17 @@ const MAX_PAIRS = 50;
 export async function compareKeyRanges(conn: Connection, tables: readonly TableKey[]): Promise<KeyOverlap[]> {
   const result: KeyOverlap[] = [];
   const sizes = new Map<string, number>();
-  for (const t of tables) sizes.set(tableIdToString(t.table), await estimatedRows(conn, t));
+  const small = async (t: TableKey): Promise<boolean> => {
+    const key = tableIdToString(t.table);
+    if (!sizes.has(key)) sizes.set(key, await estimatedRows(conn, t));
+    return sizes.get(key)! <= EXACT_ROWS;
+  };
   for (let i = 0; i < tables.length; i++) {
     for (let j = i + 1; j < tables.length; j++) {
       if (result.length >= MAX_PAIRS) return result;
       const a = tables[i]!;
       const b = tables[j]!;
-      const small =
-        (sizes.get(tableIdToString(a.table)) ?? Infinity) <= EXACT_ROWS &&
-        (sizes.get(tableIdToString(b.table)) ?? Infinity) <= EXACT_ROWS;
-      result.push(await comparePair(conn, a, b, small));
+      result.push(await comparePair(conn, a, b, (await small(a)) && (await small(b))));
     }
   }
   return result;
