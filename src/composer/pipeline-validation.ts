@@ -102,7 +102,7 @@ export async function validatePipeline(
   let sinkReady = true;
   try {
     await sink.validate();
-    ok(`sink ${def.sink.type}: connected, privileges to create and write tables`);
+    ok(`sink ${def.sink.type}: reachable, may create and write its tables`);
   } catch (error) {
     sinkReady = false;
     fail(error);
