@@ -96,7 +96,9 @@ describe('validate: every check run makes before its first row', () => {
       expect(warning?.status).toBe('warning');
       expect(warning?.message).toContain(`${db}.orders_a, ${db}.orders_b`);
       expect(warning?.message).toContain('public.orders');
-      expect(warning?.message).toContain(`${db}.orders_a and ${db}.orders_b both hold id in id 1..3: 3 keys in common`);
+      expect(warning?.message).toContain(
+        `${db}.orders_a and ${db}.orders_b both hold keys in id 1..3: 3 keys in common`,
+      );
       expect(warning?.fix).toMatch(/__table_name__ AS _table_name.*primary-keys: _table_name, id/);
     });
 

@@ -268,7 +268,8 @@ async function overlapText(source: Source, collision: KeyCollision): Promise<str
   if (overlapping.length > 0) {
     const shown = overlapping.slice(0, 3).map((o) => o.description);
     const more = overlapping.length > 3 ? ` (and ${overlapping.length - 3} more pairs)` : '';
-    return `. Their keys overlap now, so rows are lost: ${shown.join('; ')}${more}`;
+    const counted = overlapping.some((o) => (o.commonKeys ?? 0) > 0);
+    return `. ${counted ? 'Their keys overlap now, so rows are lost' : 'Their key ranges overlap'}: ${shown.join('; ')}${more}`;
   }
   if (overlaps.some((o) => o.overlapping === undefined)) return '. Whether their keys overlap now was not checked';
   const shown = overlaps.slice(0, 2).map((o) => o.description);

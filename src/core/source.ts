@@ -38,8 +38,13 @@ export interface TableKey {
 export interface KeyOverlap {
   readonly a: TableId;
   readonly b: TableId;
-  /** True: some key values are in both; false: none are (yet); undefined: not found out (too large to tell). */
+  /**
+   * True: their key ranges overlap (and, when `commonKeys` is set, that many keys are in both); false: no key
+   * is in both (yet); undefined: not found out.
+   */
   readonly overlapping: boolean | undefined;
+  /** The number of keys in both, when counted exactly (small tables). */
+  readonly commonKeys?: number;
   /** For humans: e.g. `db.a and db.b both hold id 1..500 (500 keys in common)`. */
   readonly description: string;
 }

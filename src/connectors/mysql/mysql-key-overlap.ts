@@ -6,6 +6,11 @@ import { quoteId, tableRef } from './mysql-sql.js';
 const EXACT_ROWS = 200_000;
 /** Pairs compared at most: shards come in dozens, and a few examples make the point. */
 const MAX_PAIRS = 50;
+/**
+ * Pairs counted exactly at most: a count of two tables of 150 000 rows took 0.3–0.4 s on the test server, the
+ * MIN/MAX of one pair 10–50 ms whatever the size; ten counts keep validate within seconds.
+ */
+const EXACT_PAIRS = 10;
 
 /**
  * For tables merged into one sink table: whether each pair holds the same key values. The first key column's
@@ -16,6 +21,7 @@ const MAX_PAIRS = 50;
 export async function compareKeyRanges(conn: Connection, tables: readonly TableKey[]): Promise<KeyOverlap[]> {
   const result: KeyOverlap[] = [];
   const sizes = new Map<string, number>();
+  let counted = 0;
   const small = async (t: TableKey): Promise<boolean> => {
     const key = tableIdToString(t.table);
     if (!sizes.has(key)) sizes.set(key, await estimatedRows(conn, t));
@@ -26,7 +32,9 @@ export async function compareKeyRanges(conn: Connection, tables: readonly TableK
       if (result.length >= MAX_PAIRS) return result;
       const a = tables[i]!;
       const b = tables[j]!;
-      result.push(await comparePair(conn, a, b, (await small(a)) && (await small(b))));
+      const exact = counted < EXACT_PAIRS && (await small(a)) && (await small(b));
+      if (exact) counted++;
+      result.push(await comparePair(conn, a, b, exact));
     }
   }
   return result;
@@ -74,7 +82,7 @@ async function comparePair(conn: Connection, a: TableKey, b: TableKey, exact: bo
       a: a.table,
       b: b.table,
       overlapping: true,
-      description: `${nameA} and ${nameB} both hold keys in ${common} (${a.columns.join(', ')})`,
+      description: `${nameA} (${range(row['amin'], row['amax'])}) and ${nameB} (${range(row['bmin'], row['bmax'])}) overlap in ${common}`,
     };
   }
   const on = a.columns.map((c, i) => `x.${quoteId(c)} = y.${quoteId(b.columns[i] ?? c)}`).join(' AND ');
@@ -85,6 +93,7 @@ async function comparePair(conn: Connection, a: TableKey, b: TableKey, exact: bo
       a: a.table,
       b: b.table,
       overlapping: false,
+      commonKeys: 0,
       description: `${nameA} and ${nameB} have keys in ${common} but none in common yet; new rows may collide`,
     };
   }
@@ -92,7 +101,8 @@ async function comparePair(conn: Connection, a: TableKey, b: TableKey, exact: bo
     a: a.table,
     b: b.table,
     overlapping: true,
-    description: `${nameA} and ${nameB} both hold ${a.columns.length === 1 ? column : `(${a.columns.join(', ')})`} in ${common}: ${shared} key${shared === 1 ? '' : 's'} in common, of which the sink keeps one row each`,
+    commonKeys: shared,
+    description: `${nameA} and ${nameB} both hold keys in ${common}: ${shared} key${shared === 1 ? '' : 's'} in common${a.columns.length > 1 ? ` (${a.columns.join(', ')})` : ''}, of which the sink keeps one row each`,
   };
 }
 
