@@ -19,6 +19,7 @@ export {
   type ComposeOptions,
   type RunPipelineOptions,
 } from './composer/pipeline-composer.js';
+export type { ValidateOptions, ValidationReport } from './composer/pipeline-validation.js';
 export { knownTypes, optionSpecsFor, sources, sinks } from './connectors/registry.js';
 export { runPipeline, type PipelineParts, type RunOptions, type RunResult } from './runtime/pipeline-runner.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';

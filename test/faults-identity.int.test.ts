@@ -30,7 +30,9 @@ import { testTempDir } from './harness/temp-dirs.js';
  * - A, which the pipeline reads first;
  * - B, A's twin: the same statements with different values of the same size, so the rows differ but A's
  *   position is an event boundary in B's binlog too;
- * - C, with a history of its own, in whose binlog A's position falls inside an event.
+ * - C, with a history of its own, in whose binlog A's position falls inside an event;
+ * - D, a fresh server (a replacement) whose binlog is shorter than A's position: it never wrote that position,
+ *   so this is PIPELINE_STATE_MISMATCH too, not SOURCE_BINLOG_PURGED ("the server no longer has it").
  */
 const PIPELINE = 'identity';
 /** How long a run against the wrong server may go on before it counts as "did not stop". */
@@ -57,8 +59,13 @@ async function isEventBoundary(conn: Connection, point: BinlogPoint): Promise<bo
 describe('server identity changed: a checkpoint of MariaDB A resumed against another MariaDB', () => {
   const db = uniqueName('ident');
   const table = `${db}.items`;
-  const servers: Record<'a' | 'b' | 'c', EmbeddedServer | undefined> = { a: undefined, b: undefined, c: undefined };
-  const conns: Partial<Record<'a' | 'b' | 'c', Connection>> = {};
+  const servers: Record<'a' | 'b' | 'c' | 'd', EmbeddedServer | undefined> = {
+    a: undefined,
+    b: undefined,
+    c: undefined,
+    d: undefined,
+  };
+  const conns: Partial<Record<'a' | 'b' | 'c' | 'd', Connection>> = {};
   let sink: FreshPostgresDatabase;
   let stateDir: string;
   let checkpointOfA: SinkCheckpoint | null;
@@ -69,10 +76,14 @@ describe('server identity changed: a checkpoint of MariaDB A resumed against ano
     servers.a = await startEmbeddedMariadb();
     servers.b = await startEmbeddedMariadb();
     servers.c = await startEmbeddedMariadb();
-    const { a, b, c } = servers;
+    servers.d = await startEmbeddedMariadb();
+    const { a, b, c, d } = servers;
     conns.a = await mysqlConnect(a.url);
     conns.b = await mysqlConnect(b.url);
     conns.c = await mysqlConnect(c.url);
+    conns.d = await mysqlConnect(d.url);
+    await conns.d.query(`CREATE DATABASE ${db}`);
+    await conns.d.query(`CREATE TABLE ${table} ${ITEMS_DDL}`);
     sink = await freshPostgresDatabase('ident');
     for (const [conn, tag, rows] of [
       [conns.a, 'A', 500],
@@ -123,7 +134,7 @@ describe('server identity changed: a checkpoint of MariaDB A resumed against ano
     const after = { checkpoint: await sinkCheckpoint(sinkQuery(), PIPELINE), rows: await sinkRows() };
     const vsA = await compareItems(conns.a!, sinkQuery(), [table]);
     report(
-      `identity, resumed against ${server === servers.b ? 'B' : 'C'}: exit ${exit}; ${error}\n` +
+      `identity, resumed against ${server === servers.b ? 'B' : server === servers.c ? 'C' : 'D'}: exit ${exit}; ${error}\n` +
         `  sink checkpoint ${before.checkpoint?.id} (${formatResumePosition(before.checkpoint?.position ?? {})}) → ` +
         `${after.checkpoint?.id} (${formatResumePosition(after.checkpoint?.position ?? {})}); sink vs A: ${vsA.summary()}`,
     );
@@ -192,5 +203,18 @@ describe('server identity changed: a checkpoint of MariaDB A resumed against ano
     const { exit, output } = await runAgainst(servers.b!);
     expect(exit, output).toBe(1);
     expect(output).toMatch(/\[PIPELINE_STATE_MISMATCH\]/);
+  });
+
+  // D is a fresh server with server_id 1 (a replacement): its binlog ends before A's position.
+  it("the same server_id (1), A position beyond the end of D's binlog: PIPELINE_STATE_MISMATCH, not SOURCE_BINLOG_PURGED", async () => {
+    const atA = checkpointOfA!.position.binlog!;
+    const [logs] = (await conns.d!.query('SHOW BINARY LOGS')) as unknown as [{ Log_name: string; File_size: number }[]];
+    const same = logs.find((l) => l.Log_name === atA.file);
+    expect(same === undefined || Number(same.File_size) < atA.pos, "D's binlog reaches A's position").toBe(true);
+    const { exit, output } = await runAgainst(servers.d!);
+    expect(exit, output).toBe(1);
+    expect(output).toMatch(/\[PIPELINE_STATE_MISMATCH\] .*not in this server's binlog/);
+    expect(output).not.toContain('SOURCE_BINLOG_PURGED');
+    expect(output).toMatch(/\n\s+fix: .*--reset/);
   });
 });

@@ -23,8 +23,15 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const def = await loadPipelineDef(file);
   const pipeline = composePipeline(def, { log });
-  const { source, warnings } = await pipeline.validate();
-  for (const warning of warnings) log.warn(warning);
+  // The checkpoint this run resumes from (the saved one, or the savepoint asked for) is checked; none with --reset.
+  const { source, checks } = await pipeline.validate({
+    ignoreSavedState: options.reset,
+    ...(options.fromSavepoint === undefined ? {} : { fromSavepoint: options.fromSavepoint }),
+  });
+  for (const check of checks) {
+    if (check.status === 'warning')
+      log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
+  }
   log.info(
     `pipeline ${def.pipeline.name}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
   );

@@ -5,7 +5,6 @@ import {
   type Checkpoint,
   type Operator,
   type Sink,
-  type SourceDescription,
   type TableId,
   tableIdToString,
 } from '../core/index.js';
@@ -15,11 +14,12 @@ import { sinks, sources } from '../connectors/registry.js';
 import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipeline-runner.js';
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
-import { TransformOperator } from '../transform/transform-operator.js';
+import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
+import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
-import { unmatchedRoutes, unmatchedSelectors } from '../transform/route.js';
+import { validatePipeline, type ValidateOptions, type ValidationReport } from './pipeline-validation.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -43,8 +43,11 @@ export interface RunPipelineOptions {
 /** A pipeline built from its definition: the same objects whether it came from YAML or from code. */
 export interface Pipeline {
   readonly def: PipelineDef;
-  /** Connects to source and sink and checks everything a user can get wrong, before anything moves. */
-  validate(): Promise<{ source: SourceDescription; warnings: string[] }>;
+  /**
+   * Connects to source and sink and checks everything a user can get wrong, before anything moves: what `run`
+   * checks before its first row (see {@link validatePipeline}). Throws the first error found.
+   */
+  validate(options?: ValidateOptions): Promise<ValidationReport>;
   run(options?: RunPipelineOptions): Promise<RunResult>;
   stateStore(): StateStore;
   /**
@@ -102,10 +105,27 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     (await sinkEntry.load())(def.sink.options, { log: log.child('sink'), pipelineName: name });
   const sinkText = (key: string) => (typeof def.sink.options[key] === 'string' ? def.sink.options[key] : undefined);
   const accepted = acceptedSchemaChanges(sinkText('include.schema.changes'), sinkText('exclude.schema.changes'));
+  // Merged tables whose key does not tell them apart: validate reports them with their key overlap; the run's
+  // transform stage reports those it meets that validate did not (a run from code, a shard created later).
+  const collisionMode = def.pipeline.routeKeyCollision ?? 'warn';
+  const reportedCollisions = new Set<string>();
+  const onKeyCollision = (notice: KeyCollisionNotice) => {
+    const tables = [...notice.others, notice.table];
+    const keys = tables.map((t) => `${tableIdToString(notice.sinkTable)}\u0000${tableIdToString(t)}`);
+    const message = describeMerge(tables, notice.sinkTable, notice.key);
+    const fix = keyCollisionFix(tables, notice.sinkTable, notice.key);
+    if (collisionMode === 'fail') throw new TributaryError('ROUTE_KEY_COLLISION', message, { hint: fix });
+    if (keys.every((k) => reportedCollisions.has(k))) return;
+    for (const k of keys) reportedCollisions.add(k);
+    log.warn(`[ROUTE_KEY_COLLISION] ${message}\n  fix: ${fix}`);
+  };
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
-  const createOperators = (): Operator[] => [
+  const createOperators = (checkCollisions = true): Operator[] => [
     evolvingTransform(
-      new TransformOperator({ transforms: def.transforms, routes: def.routes }),
+      new TransformOperator(
+        { transforms: def.transforms, routes: def.routes },
+        checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+      ),
       schemaEvolutionOperator({
         ...(def.pipeline.schemaChangeBehavior === undefined ? {} : { behavior: def.pipeline.schemaChangeBehavior }),
         accepted,
@@ -151,39 +171,23 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         await sink?.close().catch(() => undefined);
       }
     },
-    async validate() {
+    async validate(validateOptions = {}) {
       const source = await createSource();
       const sink = await createSink();
       try {
-        const description = await source.validate();
-        await sink.validate();
-        await store.ensureWritable();
-        const captured = description.tables.map((t) => t.id);
-        const warnings = [
-          ...unmatchedSelectors(include, captured).map(
-            (s) => `source.tables pattern ${s.source} matches no table (yet)`,
-          ),
-          ...unmatchedSelectors(
-            def.transforms.map((t) => t.sourceTable),
-            captured,
-          ).map((s) => `transform source-table ${s.source} matches no captured table`),
-          ...unmatchedRoutes(def.routes, captured).map(
-            (route) => `route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`,
-          ),
-        ];
-        // Building the output schemas proves the transforms fit the tables (key columns exist …) and that
-        // shards routed to one sink table can be merged (compatible types, one primary key).
-        const operator = createOperators()[0]!;
-        operator.process(
-          description.tables.map((schema) => ({
-            kind: 'schema',
-            table: schema.id,
-            change: 'createTable',
-            schema,
-            source: { tsMs: 0 },
-          })),
+        return await validatePipeline(
+          {
+            def,
+            source,
+            sink,
+            store,
+            include,
+            operators: () => createOperators(false),
+            log,
+            reportedCollisions,
+          },
+          validateOptions,
         );
-        return { source: description, warnings };
       } finally {
         await Promise.allSettled([source.close(), sink.close()]);
       }

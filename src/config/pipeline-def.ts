@@ -67,4 +67,12 @@ export interface PipelineOptions {
   readonly parallelism: number;
   /** Set only when the file says; `lenient` (as in Flink CDC 3) applies otherwise. */
   readonly schemaChangeBehavior?: SchemaChangeBehavior;
+  /**
+   * Tables merged into one sink table whose key does not tell them apart (`route.key-collision`): `warn`
+   * (the default), `fail` (ROUTE_KEY_COLLISION before anything moves) or `ignore`.
+   */
+  readonly routeKeyCollision?: RouteKeyCollision;
 }
+
+export const ROUTE_KEY_COLLISION_MODES = ['warn', 'fail', 'ignore'] as const;
+export type RouteKeyCollision = (typeof ROUTE_KEY_COLLISION_MODES)[number];

@@ -1,6 +1,12 @@
 import type { OptionSpec } from '../core/option-spec.js';
 import { DEFAULT_SCHEMA_CHANGE_BEHAVIOR } from '../transform/schema-evolution/schema-change-behavior.js';
-import { SCHEMA_CHANGE_BEHAVIORS, type PipelineOptions, type SchemaChangeBehavior } from './pipeline-def.js';
+import {
+  ROUTE_KEY_COLLISION_MODES,
+  SCHEMA_CHANGE_BEHAVIORS,
+  type PipelineOptions,
+  type RouteKeyCollision,
+  type SchemaChangeBehavior,
+} from './pipeline-def.js';
 
 /** Pipeline names become directory and checkpoint-row names: keep them to a safe alphabet. */
 export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -34,6 +40,15 @@ export function pipelineOptionSpecs(): OptionSpec[] {
         'What a source schema change does to the sink table: `evolve` (applied as is), `try_evolve` (applied when the sink can), ' +
         '`lenient` (columns added and widened, never dropped; no truncate or drop), `ignore` (the sink table keeps its first schema), ' +
         `\`exception\` (the pipeline stops). Default: \`${DEFAULT_SCHEMA_CHANGE_BEHAVIOR}\`, as in Flink CDC 3; see docs/04-schema-evolution.md.`,
+    },
+    {
+      key: 'route.key-collision',
+      type: 'enum',
+      values: ROUTE_KEY_COLLISION_MODES,
+      description:
+        'Several source tables routed to one sink table whose key does not tell them apart (no `__table_name__` in the key): ' +
+        '`warn` (validate and run say so, and whether their keys overlap), `fail` (`ROUTE_KEY_COLLISION` before anything moves), `ignore`. ' +
+        'Default: `warn`.',
     },
   ];
 }
@@ -74,6 +89,7 @@ export function pipelineOptions(
       ? values['state.dir']
       : `./.tributary/${name}`;
   const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
+  const keyCollision = values['route.key-collision'] as RouteKeyCollision | undefined;
   return {
     options: {
       name,
@@ -81,6 +97,7 @@ export function pipelineOptions(
       stateDir,
       parallelism,
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
+      ...(keyCollision === undefined ? {} : { routeKeyCollision: keyCollision }),
     },
     problems,
   };

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   SINK_SCHEMA_CHANGE_FAILED: { retryable: false },
   SCHEMA_CHANGE_REJECTED: { retryable: false },
   ROUTE_NO_MATCH: { retryable: false },
+  ROUTE_KEY_COLLISION: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
   SAVEPOINT_NOT_FOUND: { retryable: false },

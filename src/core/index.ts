@@ -7,3 +7,4 @@ export * from './sink.js';
 export * from './option-spec.js';
 export * from './operator.js';
 export * from './plural.js';
+export * from './validation-check.js';

@@ -1,7 +1,8 @@
 import type { ChangeEvent } from './change-event.js';
 import type { OperatorState } from './operator.js';
 import type { SourcePosition } from './source.js';
-import type { TableId } from './table-schema.js';
+import type { TableId, TableSchema } from './table-schema.js';
+import type { ValidationCheck } from './validation-check.js';
 
 /** A committed checkpoint: the source position up to which the sink holds every change, exactly once. */
 export interface Checkpoint {
@@ -32,6 +33,17 @@ export interface Sink {
   readonly keepsCheckpoints?: false;
   /** Connects and checks credentials, database and privileges; throws TributaryError with a fix. */
   validate(): Promise<void>;
+  /**
+   * The last committed checkpoint of `pipeline`, as `open` would return it, but read without creating anything
+   * (null when there is none, or no checkpoint table yet). For `validate`.
+   */
+  savedCheckpoint?(pipeline: string): Promise<Checkpoint | null>;
+  /**
+   * For `validate`: checks each existing sink table against the schema of its first `createTable` event, as
+   * the first write will (SINK_SCHEMA_MISMATCH), creating and changing nothing. One check per table; a
+   * table that does not exist yet is `ok` (it will be created).
+   */
+  checkTables?(schemas: readonly TableSchema[]): Promise<ValidationCheck[]>;
   /** Returns the last committed checkpoint of `pipeline`, or null on a first run. */
   open(pipeline: string): Promise<Checkpoint | null>;
   /**

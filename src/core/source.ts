@@ -1,5 +1,6 @@
 import type { ChangeEvent } from './change-event.js';
-import type { TableSchema } from './table-schema.js';
+import type { TableId, TableSchema } from './table-schema.js';
+import type { ValidationCheck } from './validation-check.js';
 
 /**
  * A source's resume state, JSON-serialisable and opaque to everything but its source: for MySQL the binlog
@@ -22,6 +23,30 @@ export interface SourceDescription {
   readonly tables: readonly TableSchema[];
   /** One line per check that passed, for `tributary validate`. */
   readonly checks: readonly string[];
+  /** What passed but should change (a binlog kept too briefly, a chunk key that is not unique …). */
+  readonly warnings?: readonly ValidationCheck[];
+}
+
+/** Key columns of one source table, for {@link Source.keyOverlaps}. */
+export interface TableKey {
+  readonly table: TableId;
+  /** Source column names, in key order. */
+  readonly columns: readonly string[];
+}
+
+/** Whether two source tables hold rows with the same key values (merged into one sink table, they would collide). */
+export interface KeyOverlap {
+  readonly a: TableId;
+  readonly b: TableId;
+  /**
+   * True: their key ranges overlap (and, when `commonKeys` is set, that many keys are in both); false: no key
+   * is in both (yet); undefined: not found out.
+   */
+  readonly overlapping: boolean | undefined;
+  /** The number of keys in both, when counted exactly (small tables). */
+  readonly commonKeys?: number;
+  /** For humans: e.g. `db.a and db.b both hold id 1..500 (500 keys in common)`. */
+  readonly description: string;
 }
 
 /**
@@ -32,6 +57,16 @@ export interface SourceDescription {
  */
 export interface Source {
   validate(): Promise<SourceDescription>;
+  /**
+   * The checks `open(position)` makes of a saved position before it reads anything (it belongs to this server,
+   * the server still has it), without opening: throws the error `open` would throw; returns what was checked.
+   */
+  checkResume?(position: SourcePosition): Promise<string>;
+  /**
+   * For tables merged into one sink table: whether their keys overlap, per pair of `tables`, as far as the
+   * source can tell cheaply. Reads the tables; changes nothing.
+   */
+  keyOverlaps?(tables: readonly TableKey[]): Promise<KeyOverlap[]>;
   open(resume: SourcePosition | null): Promise<void>;
   batches(): AsyncIterable<ChangeBatch>;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */

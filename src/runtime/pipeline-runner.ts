@@ -219,7 +219,7 @@ async function runAttempt(
 }
 
 /** Hands the operators the state committed with `checkpoint`, if it has any. */
-function restoreOperators(operators: readonly Operator[], checkpoint: Checkpoint | null, log: Logger): void {
+export function restoreOperators(operators: readonly Operator[], checkpoint: Checkpoint | null, log: Logger): void {
   const states = checkpoint?.operators;
   if (states === undefined) return;
   if (states.length !== operators.length) {

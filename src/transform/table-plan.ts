@@ -20,8 +20,20 @@ export interface TablePlan {
   readonly rowsUnchanged: boolean;
   /** The rule that reshaped this table, or undefined when none selects it. */
   readonly rule: TransformRule | undefined;
+  /** Where each `output.primaryKey` column's values come from (see {@link KeyOrigin}), in key order. */
+  readonly keyOrigins: readonly KeyOrigin[];
   mapRow(row: Row, op: ChangeOp, image: 'before' | 'after'): Row;
 }
+
+/**
+ * Where the values of one output key column come from: a source column (they vary per row), or a constant of
+ * the table (a metadata column such as `__table_name__`, a literal), which tells the table's rows apart from
+ * another table's merged into the same sink table.
+ */
+export type KeyOrigin =
+  | { readonly kind: 'column'; readonly name: string }
+  | { readonly kind: 'constant'; readonly value: Value }
+  | { readonly kind: 'event-type' };
 
 interface Slot {
   readonly column: Column;
@@ -116,9 +128,16 @@ export function planTable(schema: TableSchema, rules: TransformRules): TablePlan
         });
 
   const output: TableSchema = { id: outputId, columns, primaryKey };
+  const keyOrigins = primaryKey.map((key): KeyOrigin => {
+    const slot = slots.find((s) => s.column.name === key)!;
+    if (slot.eventType) return { kind: 'event-type' };
+    return slot.from >= 0
+      ? { kind: 'column', name: schema.columns[slot.from]!.name }
+      : { kind: 'constant', value: slot.constant };
+  });
   const rowsUnchanged = slots.length === schema.columns.length && slots.every((s, i) => s.from === i);
   if (rowsUnchanged) {
-    return { source: schema.id, output, rowsUnchanged, rule, mapRow: (row) => row };
+    return { source: schema.id, output, rowsUnchanged, rule, keyOrigins, mapRow: (row) => row };
   }
 
   const from = Int32Array.from(slots, (s) => s.from);
@@ -130,6 +149,7 @@ export function planTable(schema: TableSchema, rules: TransformRules): TablePlan
     output,
     rowsUnchanged,
     rule,
+    keyOrigins,
     mapRow(row, op, image) {
       const out = new Array<Value>(width);
       for (let i = 0; i < width; i++) {

@@ -4,9 +4,26 @@ import { TributaryError } from '../core/errors.js';
 import type { Operator } from '../core/operator.js';
 import { sameTable, tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { formatCaret } from './expression/expression-error.js';
+import { collidingTables } from './key-collision.js';
 import { checkProjection } from './projection.js';
 import type { TransformRules } from './rules.js';
 import { planTable, type TablePlan } from './table-plan.js';
+
+/** A source table merged into a sink table with others that its key does not tell apart (see key-collision.ts). */
+export interface KeyCollisionNotice {
+  readonly table: TableId;
+  readonly others: readonly TableId[];
+  readonly sinkTable: TableId;
+  readonly key: readonly string[];
+}
+
+export interface TransformOperatorOptions {
+  /**
+   * Called when a schema event plans a source table into a sink table fed by other source tables whose rows
+   * its key cannot tell apart from this one's; it may throw (TributaryError) to stop the pipeline.
+   */
+  readonly onKeyCollision?: (notice: KeyCollisionNotice) => void;
+}
 
 /** Schema changes whose meaning does not depend on the columns: they keep their type through a projection. */
 const TABLE_LEVEL: ReadonlySet<SchemaChangeType> = new Set(['createTable', 'dropTable', 'truncateTable']);
@@ -30,7 +47,10 @@ export class TransformOperator implements Operator {
    * Throws TributaryError CONFIG_INVALID for rules this release cannot apply (a filter, a projection beyond
    * columns and metadata): the config loader rejects those already; this guards rules built in code.
    */
-  constructor(private readonly rules: TransformRules) {
+  constructor(
+    private readonly rules: TransformRules,
+    private readonly options: TransformOperatorOptions = {},
+  ) {
     this.noop = rules.transforms.length === 0 && rules.routes.length === 0;
     rules.transforms.forEach((rule, index) => {
       const where = `transform[${index}] (source-table "${rule.sourceTable.source}")`;
@@ -83,7 +103,18 @@ export class TransformOperator implements Operator {
     const plan = planTable(event.schema, this.rules);
     if (event.change === 'dropTable' || event.change === 'renameTable') this.plans.delete(key);
     // After a rename the rows come under the new name (`schema.id`).
-    if (event.change !== 'dropTable') this.plans.set(keyOf(event.schema.id), plan);
+    if (event.change !== 'dropTable') {
+      this.plans.set(keyOf(event.schema.id), plan);
+      const others = this.options.onKeyCollision === undefined ? [] : collidingTables(plan, this.plans.values());
+      if (others.length > 0) {
+        this.options.onKeyCollision?.({
+          table: plan.source,
+          others,
+          sinkTable: plan.output.id,
+          key: plan.output.primaryKey,
+        });
+      }
+    }
     if (plan.rowsUnchanged && sameTable(plan.output.id, event.table) && sameSchema(plan.output, event.schema)) {
       return event;
     }

@@ -200,6 +200,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'state.dir',
       'parallelism',
       'schema.change.behavior',
+      'route.key-collision',
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { TributaryError, tableIdToString, type TableId } from '../../core/index.js';
+import { TributaryError, tableIdToString, type TableId, type ValidationCheck } from '../../core/index.js';
 import type { BinlogOffset } from './mysql-offset.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import type { MysqlEndpoint } from './mysql-errors.js';
@@ -31,8 +31,16 @@ export async function readServerInfo(conn: Connection): Promise<ServerInfo> {
   return { flavor, version, serverId, identity, lowerCaseTableNames };
 }
 
-/** Server settings that binlog capture needs; each failure names the setting and how to change it. */
-export async function checkBinlogSettings(conn: Connection): Promise<string[]> {
+/** Binlogs kept for less than this are reported: a pipeline stopped overnight could not resume. */
+export const SHORT_BINLOG_RETENTION_SECONDS = 86_400;
+
+/**
+ * Server settings that binlog capture needs; each failure names the setting and how to change it. Settings
+ * that work but cost something (a short binlog retention, row metadata below FULL) come back as warnings.
+ */
+export async function checkBinlogSettings(
+  conn: Connection,
+): Promise<{ checks: string[]; warnings: ValidationCheck[] }> {
   const [rows] = await conn.query<RowDataPacket[]>(
     'SELECT @@GLOBAL.log_bin AS logBin, @@GLOBAL.binlog_format AS format, @@GLOBAL.binlog_row_image AS image',
   );
@@ -61,7 +69,54 @@ export async function checkBinlogSettings(conn: Connection): Promise<string[]> {
       },
     );
   }
-  return ['binary log on', 'binlog_format=ROW', 'binlog_row_image=FULL'];
+  const checks = ['binary log on', 'binlog_format=ROW', 'binlog_row_image=FULL'];
+  const warnings: ValidationCheck[] = [];
+  const [variables] = await conn.query<RowDataPacket[]>(
+    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days', 'binlog_row_metadata')",
+  );
+  const setting = new Map(variables.map((r) => [String(r['Variable_name']).toLowerCase(), String(r['Value'])]));
+  const retention = binlogRetention(setting);
+  if (retention.seconds === 0) checks.push('binlogs kept until purged by hand (no expiry)');
+  else if (retention.seconds >= SHORT_BINLOG_RETENTION_SECONDS) checks.push(`binlogs kept ${retention.text}`);
+  else {
+    warnings.push({
+      status: 'warning',
+      code: 'SOURCE_BINLOG_PURGED',
+      message:
+        `${retention.text}: binlogs older than that are purged, so a pipeline stopped (or failing) for longer ` +
+        'cannot resume (SOURCE_BINLOG_PURGED) and must take a new snapshot',
+      fix:
+        'keep binlogs longer than the longest stop you expect: SET GLOBAL binlog_expire_logs_seconds = 604800, and the same in my.cnf ' +
+        '(MariaDB < 10.6 and MySQL 5.7: expire_logs_days = 7)',
+    });
+  }
+  const metadata = setting.get('binlog_row_metadata');
+  if (metadata !== undefined && metadata.toUpperCase() !== 'FULL') {
+    warnings.push({
+      status: 'warning',
+      message:
+        `binlog_row_metadata is ${metadata}: the binlog's table maps carry no column names nor ENUM/SET labels, so the ` +
+        'columns of a row event are known only from information_schema and the DDL the source follows, and a row that does ' +
+        'not fit them is reported by column number instead of name',
+      fix: `SET GLOBAL binlog_row_metadata = FULL, and binlog_row_metadata = FULL ${restart.replace(' and restart the server', '')}`,
+    });
+  } else if (metadata !== undefined) checks.push('binlog_row_metadata=FULL');
+  return { checks, warnings };
+}
+
+/** How long the server keeps binlogs (0: until purged by hand), and the setting that says so. */
+function binlogRetention(setting: ReadonlyMap<string, string>): { seconds: number; text: string } {
+  const seconds = Number(setting.get('binlog_expire_logs_seconds') ?? 0);
+  if (seconds > 0) return { seconds, text: `binlog_expire_logs_seconds is ${seconds} (${formatSeconds(seconds)})` };
+  const days = Number(setting.get('expire_logs_days') ?? 0);
+  if (days > 0) return { seconds: days * 86_400, text: `expire_logs_days is ${days}` };
+  return { seconds: 0, text: 'no expiry' };
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.round((seconds / 3600) * 10) / 10} h`;
+  return `${Math.round((seconds / 86_400) * 10) / 10} days`;
 }
 
 /** REPLICATION SLAVE and REPLICATION CLIENT (MariaDB ≥ 10.5: BINLOG MONITOR) from SHOW GRANTS. */
@@ -126,19 +181,91 @@ export function checkKeys(tables: Iterable<MysqlTable>, chunkKeyColumn: string |
   );
 }
 
-/** The saved resume position must still be on the server; otherwise resuming would silently lose changes. */
-export async function checkOffsetAvailable(conn: Connection, offset: BinlogOffset): Promise<void> {
+/**
+ * `scan.incremental.snapshot.chunk.key-column` stands in for the key of tables without a primary key; it must be
+ * NOT NULL and unique for exact results (rows sharing a value are one row to the sink). A warning per table
+ * where it is not.
+ */
+export async function checkChunkKeyColumn(
+  conn: Connection,
+  tables: Iterable<MysqlTable>,
+  column: string | undefined,
+): Promise<ValidationCheck[]> {
+  if (column === undefined) return [];
+  const warnings: ValidationCheck[] = [];
+  for (const { schema } of tables) {
+    if (schema.primaryKey.length !== 1 || schema.primaryKey[0] !== column) continue;
+    const [indexes] = await conn.query<RowDataPacket[]>(
+      'SELECT INDEX_NAME AS name, MIN(NON_UNIQUE) AS nonUnique, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols ' +
+        'FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? GROUP BY INDEX_NAME',
+      [schema.id.namespace, schema.id.name],
+    );
+    if (indexes.some((i) => String(i['name']) === 'PRIMARY')) continue; // its own key applies
+    const unique = indexes.some((i) => Number(i['nonUnique']) === 0 && String(i['cols']) === column);
+    const nullable = schema.columns.find((c) => c.name === column)?.nullable ?? true;
+    if (unique && !nullable) continue;
+    const what = [nullable ? 'nullable' : '', unique ? '' : 'not unique'].filter((w) => w !== '').join(' and ');
+    const table = tableIdToString(schema.id);
+    warnings.push({
+      status: 'warning',
+      code: 'SOURCE_NO_PRIMARY_KEY',
+      message:
+        `the chunk key column ${column} of ${table} is ${what}: rows that share a value${nullable ? ' (or are NULL)' : ''} ` +
+        'are one row to the sink, which keeps only the last of them',
+      fix: `give ${table} a primary key, or a UNIQUE index on a NOT NULL column and name that column in source.scan.incremental.snapshot.chunk.key-column (ALTER TABLE ${table} MODIFY ${column} … NOT NULL, ADD UNIQUE (${column}))`,
+    });
+  }
+  return warnings;
+}
+
+/**
+ * The resume position must still be on the server; otherwise resuming would silently lose changes. A `saved`
+ * position (a checkpoint's) that the server never reached — its file is shorter than the position, or the file
+ * lies beyond the server's newest one — was not written by this server's binlog at all: another server with
+ * the same identity, or a binlog reset since. That is PIPELINE_STATE_MISMATCH, not SOURCE_BINLOG_PURGED: only
+ * a file older than the server's oldest was purged.
+ */
+export async function checkOffsetAvailable(conn: Connection, offset: BinlogOffset, saved = false): Promise<void> {
   const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
   const files = rows.map((r) => ({ name: String(r['Log_name']), size: Number(r['File_size']) }));
   const file = files.find((f) => f.name === offset.file);
-  if (!file || offset.pos > file.size) {
-    const oldest = files[0]?.name ?? 'none';
-    throw new TributaryError(
-      'SOURCE_BINLOG_PURGED',
-      `the pipeline must resume at ${offset.file}:${offset.pos}, but the server no longer has it (oldest binlog: ${oldest})`,
-      {
-        hint: 'the changes in between are lost to the binlog: run `tributary run <file> --reset` to take a fresh snapshot, and keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)',
-      },
-    );
+  if (file && offset.pos <= file.size) return;
+  const oldest = files[0]?.name ?? 'none';
+  const newest = files[files.length - 1];
+  const at = `${offset.file}:${offset.pos}`;
+  if (saved) {
+    const notWritten = file
+      ? `${file.name} ends at ${file.size} on this server`
+      : newest !== undefined && !purgedFile(offset.file, files[0]?.name)
+        ? `this server's binlogs are ${oldest} … ${newest.name}, and ${offset.file} is not among them`
+        : undefined;
+    if (notWritten !== undefined) {
+      throw new TributaryError(
+        'PIPELINE_STATE_MISMATCH',
+        `the saved position ${at} is not in this server's binlog (${notWritten}): the checkpoint was taken from ` +
+          'another server (one with the same server_id, a replaced or restored server) or the binlog was reset since',
+        {
+          hint: 'point the pipeline at the server it was reading, or run with --reset to start over with a new snapshot',
+        },
+      );
+    }
   }
+  throw new TributaryError(
+    'SOURCE_BINLOG_PURGED',
+    `the pipeline must resume at ${at}, but the server no longer has it (oldest binlog: ${oldest})`,
+    {
+      hint: 'the changes in between are lost to the binlog: run `tributary run <file> --reset` to take a fresh snapshot, and keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)',
+    },
+  );
+}
+
+/**
+ * Whether binlog file `name` comes before `oldest` in the server's sequence (same base name, lower number):
+ * one the server had and purged.
+ */
+function purgedFile(name: string, oldest: string | undefined): boolean {
+  const a = /^(.*)\.(\d+)$/.exec(name);
+  const b = oldest === undefined ? null : /^(.*)\.(\d+)$/.exec(oldest);
+  if (!a || !b || a[1] !== b[1]) return false;
+  return Number(a[2]) < Number(b[2]);
 }

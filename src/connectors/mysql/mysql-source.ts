@@ -5,6 +5,8 @@ import {
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
+  type KeyOverlap,
+  type TableKey,
   type OptionValues,
   type Row,
   type Source,
@@ -27,6 +29,7 @@ import {
 } from './mysql-offset.js';
 import {
   checkBinlogSettings,
+  checkChunkKeyColumn,
   checkKeys,
   checkOffsetAvailable,
   checkReplicationPrivileges,
@@ -34,6 +37,7 @@ import {
   readServerInfo,
   type ServerInfo,
 } from './mysql-preflight.js';
+import { compareKeyRanges } from './mysql-key-overlap.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
@@ -152,7 +156,8 @@ class MysqlSource implements Source {
       const checks: string[] = [];
       const server = await readServerInfo(conn);
       checks.push(`connected to ${server.version} at ${this.endpoint.host}:${this.endpoint.port}`);
-      checks.push(...(await checkBinlogSettings(conn)));
+      const binlog = await checkBinlogSettings(conn);
+      checks.push(...binlog.checks);
       checks.push(await checkReplicationPrivileges(conn, this.endpoint));
       const tables = await this.discover(conn);
       await checkSelectPrivilege(
@@ -161,11 +166,64 @@ class MysqlSource implements Source {
         this.endpoint,
       );
       checks.push(`${plural(tables.size, 'table')} matched, each with a key and SELECT granted`);
-      return { tables: [...tables.values()].map((t) => t.schema), checks };
+      const warnings = [
+        ...binlog.warnings,
+        ...(await checkChunkKeyColumn(conn, tables.values(), this.config.chunkKeyColumn)),
+      ];
+      return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'validating the source');
     } finally {
       await conn.end().catch(() => {});
+    }
+  }
+
+  async checkResume(position: SourcePosition): Promise<string> {
+    const conn = await this.connect('checking the saved position');
+    try {
+      const resume = savedPosition(position);
+      const server = await readServerInfo(conn);
+      await this.verifyResume(conn, resume, server);
+      return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
+        resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
+      }`;
+    } catch (error) {
+      throw mysqlError(error, this.endpoint, 'checking the saved position');
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
+
+  async keyOverlaps(tables: readonly TableKey[]): Promise<KeyOverlap[]> {
+    const conn = await this.connect('comparing the keys of merged tables');
+    try {
+      return await compareKeyRanges(conn, tables);
+    } catch (error) {
+      throw mysqlError(error, this.endpoint, 'comparing the keys of merged tables');
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
+
+  /**
+   * A saved position can be resumed here: taken from this server (its identity, and the fingerprint of the
+   * events before it), and still in its binlog.
+   */
+  private async verifyResume(conn: Connection, resume: MysqlPosition, server: ServerInfo): Promise<void> {
+    if (resume.serverUuid && resume.serverUuid !== server.identity) {
+      throw new TributaryError(
+        'PIPELINE_STATE_MISMATCH',
+        `the saved position belongs to server ${resume.serverUuid}, but ${this.endpoint.host}:${this.endpoint.port} is ${server.identity}`,
+        {
+          hint: 'point the pipeline at the server it was reading, or run with --reset to start over with a new snapshot',
+        },
+      );
+    }
+    const start = resume.binlog;
+    await checkOffsetAvailable(conn, start, true);
+    if (start.fingerprint && this.config.startupMode !== 'snapshot') {
+      const replicaId = this.config.serverId ?? defaultServerId(this.context.pipelineName, server.serverId);
+      await verifyFingerprint(this.config, replicaId, start, start.fingerprint);
     }
   }
 
@@ -175,31 +233,14 @@ class MysqlSource implements Source {
       this.server = await readServerInfo(conn);
       await checkBinlogSettings(conn);
       const current = await this.discover(conn);
-      if (resume !== null && !isMysqlPosition(resume)) {
-        throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
-          hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
-        });
-      }
-      const saved = resume?.schemas;
+      const saved = resume === null ? undefined : savedPosition(resume).schemas;
       const databases = new Set([...current.values()].map((t) => t.schema.id.namespace));
       for (const table of Object.values(saved?.tables ?? {})) databases.add(table.schema.id.namespace);
       this.history.load(current, await readCharsetDefaults(conn, [...databases]), saved);
       let start: BinlogOffset;
-      if (resume !== null) {
-        if (resume.serverUuid && resume.serverUuid !== this.server.identity) {
-          throw new TributaryError(
-            'PIPELINE_STATE_MISMATCH',
-            `the saved position belongs to server ${resume.serverUuid}, but ${this.endpoint.host}:${this.endpoint.port} is ${this.server.identity}`,
-            {
-              hint: 'point the pipeline at the server it was reading, or run with --reset to start over with a new snapshot',
-            },
-          );
-        }
+      if (resume !== null && isMysqlPosition(resume)) {
+        await this.verifyResume(conn, resume, this.server);
         start = resume.binlog;
-        await checkOffsetAvailable(conn, start);
-        if (start.fingerprint && this.config.startupMode !== 'snapshot') {
-          await verifyFingerprint(this.config, this.binlogServerId(), start, start.fingerprint);
-        }
         this.snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
@@ -680,6 +721,14 @@ async function readRowEstimates(conn: Connection, tables: readonly string[]): Pr
     }
   }
   return estimates;
+}
+
+/** `position` as a MySQL position; STATE_CORRUPT when it is another source's. */
+function savedPosition(position: SourcePosition): MysqlPosition {
+  if (isMysqlPosition(position)) return position;
+  throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
+    hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
+  });
 }
 
 /** Whether `step` lies at or before `high` in the binlog (so it goes out before a chunk with that watermark). */

@@ -63,7 +63,8 @@ export class PostgresCheckpointStore {
     }
   }
 
-  async load(pipeline: string, withSequence: boolean): Promise<StoredCheckpoint | null> {
+  /** `withOperators` false: a table of a release before operators had state (read-only callers do not add it). */
+  async load(pipeline: string, withSequence: boolean, withOperators = true): Promise<StoredCheckpoint | null> {
     const result = await this.client.query<{
       checkpoint_id: string;
       position: SourcePosition;
@@ -71,7 +72,7 @@ export class PostgresCheckpointStore {
       last_seq: string | null;
       operators: (OperatorState | null)[] | null;
     }>(
-      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq, operators ` +
+      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq, ${withOperators ? 'operators' : 'NULL AS operators'} ` +
         `FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
       [pipeline],
     );

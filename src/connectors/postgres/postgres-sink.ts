@@ -3,7 +3,9 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
-import type { TableId } from '../../core/table-schema.js';
+import type { TableId, TableSchema } from '../../core/table-schema.js';
+import type { ValidationCheck } from '../../core/validation-check.js';
+import { readCatalogTable } from './postgres-catalog.js';
 import { PostgresAppendWriter } from './postgres-append-writer.js';
 import { PostgresChangelogTables } from './postgres-changelog-tables.js';
 import { PostgresCheckpointStore } from './postgres-checkpoint-store.js';
@@ -81,6 +83,31 @@ class PostgresSink implements Sink {
     const { client } = await this.connect('validate');
     try {
       await this.checkServer(client);
+    } catch (error) {
+      throw this.classify(error, 'validate');
+    }
+  }
+
+  async savedCheckpoint(pipeline: string): Promise<Checkpoint | null> {
+    const { client, checkpoints } = await this.connect('validate');
+    try {
+      const table = await readCatalogTable(client, checkpoints.table);
+      if (table === undefined) return null;
+      const withOperators = table.columns.some((c) => c.name === 'operators');
+      return (await checkpoints.load(pipeline, false, withOperators))?.checkpoint ?? null;
+    } catch (error) {
+      throw this.classify(error, 'checkpoint', displayName(checkpoints.table));
+    }
+  }
+
+  /** Upsert and merge mode: the target tables as the first write checks them. Append mode writes changelogs, which it creates or extends. */
+  async checkTables(schemas: readonly TableSchema[]): Promise<ValidationCheck[]> {
+    if (this.config.writeMode === 'append') return [];
+    const { tables } = await this.connect('validate');
+    try {
+      const checks: ValidationCheck[] = [];
+      for (const schema of schemas) checks.push(await tables.check(schema));
+      return checks;
     } catch (error) {
       throw this.classify(error, 'validate');
     }

@@ -2,6 +2,7 @@ import type { SchemaChangeEvent } from '../../core/change-event.js';
 import type { DataType } from '../../core/data-type.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
+import type { ValidationCheck } from '../../core/validation-check.js';
 import { addedColumnDefaultSql, columnChangeSql, createTableSql, dropTableSql, truncateTableSql } from './table-ddl.js';
 import { columnRenames, planTargetTable, type ColumnChange, type ExistingColumn } from './target-table-plan.js';
 
@@ -255,14 +256,7 @@ export abstract class TargetTables<N extends SinkTableName> {
   async ensure(schema: TableSchema, mode: 'create' | 'evolve'): Promise<TargetTable<N>> {
     const name = this.nameOf(schema.id);
     const display = this.display(name);
-    this.checkIdentifier(name.schema, 'schema');
-    this.checkIdentifier(name.table, 'table');
-    for (const column of schema.columns) this.checkIdentifier(column.name, `column of ${display}`);
-    if (schema.primaryKey.length === 0) {
-      throw new TributaryError('SINK_SCHEMA_MISMATCH', `table ${display} has no primary key`, {
-        hint: 'the sink merges changes by primary key: add one to the source table, or exclude the table from the pipeline',
-      });
-    }
+    this.checkDeclaration(name, schema);
 
     let current = await this.read(name);
     if (current === undefined) {
@@ -271,22 +265,78 @@ export abstract class TargetTables<N extends SinkTableName> {
       current = await this.read(name);
       if (current === undefined) throw new TributaryError('INTERNAL', `table ${display} vanished after CREATE TABLE`);
     }
+    if (mode === 'evolve' && current.isTable) {
+      const columns = [...current.columns];
+      for (const column of schema.columns) {
+        if (columns.some((c) => this.sameName(c.name, column.name))) continue;
+        const type = this.typeOf(column.type);
+        const fill = addedColumnDefaultSql(column, type);
+        const change: ColumnChange = { kind: 'add', column, type, ...(fill === undefined ? {} : { default: fill }) };
+        await this.run(columnChangeSql(this.sqlName(name), change));
+        columns.push({ name: column.name, type, notNull: false, hasDefault: fill !== undefined });
+      }
+      current = { ...current, columns };
+    }
+    const columnTypes = this.checkFit(name, current, schema);
+    const target: TargetTable<N> = { name, schema, columnTypes };
+    this.known.set(this.keyOf(name), target);
+    return target;
+  }
+
+  /**
+   * What {@link ensure} in `create` mode — the first write of a table — would find, for `validate`: creates
+   * and changes nothing. `ok` when the table fits or does not exist yet; `error` with the SINK_SCHEMA_MISMATCH
+   * that the run would stop with.
+   */
+  async check(schema: TableSchema): Promise<ValidationCheck> {
+    const name = this.nameOf(schema.id);
+    const display = this.display(name);
+    try {
+      this.checkDeclaration(name, schema);
+      const current = await this.read(name);
+      if (current === undefined) return { status: 'ok', message: `sink table ${display}: will be created` };
+      this.checkFit(name, current, schema);
+      return { status: 'ok', message: `sink table ${display}: exists and fits (${schema.columns.length} columns)` };
+    } catch (error) {
+      if (!(error instanceof TributaryError) || error.code !== 'SINK_SCHEMA_MISMATCH') throw error;
+      return {
+        status: 'error',
+        code: error.code,
+        message: error.message,
+        ...(error.hint === undefined ? {} : { fix: error.hint }),
+      };
+    }
+  }
+
+  /** Names the sink can hold, and a key: SINK_SCHEMA_MISMATCH otherwise. */
+  private checkDeclaration(name: N, schema: TableSchema): void {
+    const display = this.display(name);
+    this.checkIdentifier(name.schema, 'schema');
+    this.checkIdentifier(name.table, 'table');
+    for (const column of schema.columns) this.checkIdentifier(column.name, `column of ${display}`);
+    if (schema.primaryKey.length === 0) {
+      throw new TributaryError('SINK_SCHEMA_MISMATCH', `table ${display} has no primary key`, {
+        hint: 'the sink merges changes by primary key: add one to the source table, or exclude the table from the pipeline',
+      });
+    }
+  }
+
+  /**
+   * Whether rows of `schema` can be written into the existing table `current`: a table (not a view), every
+   * source column there, no NOT NULL column without default that the source does not fill, a primary key or
+   * unique index on exactly the source key. Returns the table's type of each source column; throws
+   * SINK_SCHEMA_MISMATCH naming the first misfit and its fix.
+   */
+  private checkFit(name: N, current: SinkCatalogTable, schema: TableSchema): string[] {
+    const display = this.display(name);
     if (!current.isTable) {
       throw new TributaryError('SINK_SCHEMA_MISMATCH', `${display} exists in ${this.product} but is not a table`, {
         hint: `drop or rename the existing relation ${display}, or route the source table to another name`,
       });
     }
-
     const columnTypes: string[] = [];
     for (const column of schema.columns) {
-      let found = current.columns.find((c) => this.sameName(c.name, column.name));
-      if (found === undefined && mode === 'evolve') {
-        const type = this.typeOf(column.type);
-        const fill = addedColumnDefaultSql(column, type);
-        const change: ColumnChange = { kind: 'add', column, type, ...(fill === undefined ? {} : { default: fill }) };
-        await this.run(columnChangeSql(this.sqlName(name), change));
-        found = { name: column.name, type, notNull: false, hasDefault: fill !== undefined };
-      }
+      const found = current.columns.find((c) => this.sameName(c.name, column.name));
       if (found === undefined) {
         throw new TributaryError(
           'SINK_SCHEMA_MISMATCH',
@@ -322,9 +372,7 @@ export abstract class TargetTables<N extends SinkTableName> {
         { hint: this.addKeyHint(name) },
       );
     }
-    const target: TargetTable<N> = { name, schema, columnTypes };
-    this.known.set(this.keyOf(name), target);
-    return target;
+    return columnTypes;
   }
 
   /** A Map key for a sink table: equal for names the sink takes as one. */
