@@ -67,4 +67,6 @@ export interface PipelineOptions {
   readonly parallelism: number;
   /** Set only when the file says; `lenient` (as in Flink CDC 3) applies otherwise. */
   readonly schemaChangeBehavior?: SchemaChangeBehavior;
+  /** `retry.max-identical-failures`: stop after this many identical failures in a row (see RetryPolicy). */
+  readonly maxIdenticalFailures: number;
 }
