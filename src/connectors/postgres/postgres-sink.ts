@@ -68,12 +68,14 @@ class PostgresSink implements Sink {
   /** Set when a write or commit failed: its transaction is gone, so only a re-open (and replay) may follow. */
   private failed = false;
   private readonly target: string;
+  readonly maxTablesPerCommit: number;
 
   constructor(
     private readonly config: PostgresSinkConfig,
     private readonly context: PostgresSinkContext,
   ) {
     this.target = describePostgresTarget(config);
+    this.maxTablesPerCommit = config.commitMaxTables;
   }
 
   async validate(): Promise<void> {
