@@ -145,6 +145,8 @@ class PostgresSink implements Sink {
       await session.client.query('COMMIT');
       this.inTransaction = false;
       this.count = 0;
+      // Between transactions: the next commit truncates every staging table the session keeps (see trim()).
+      await session.staging.trim(this.maxTablesPerCommit);
     } catch (error) {
       throw await this.fail(session, error);
     }

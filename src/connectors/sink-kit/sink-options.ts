@@ -20,12 +20,13 @@ export const checkpointTableOptions: readonly OptionSpec[] = [
 
 /**
  * The default of `commit.max-tables`. PostgreSQL's lock table holds max_locks_per_transaction (64) ×
- * max_connections (100) = 6,400 locks by default, shared by every session; an upsert transaction holds about
- * 4 per table it touches (the table, its primary key index, the staging table; more when it creates the
- * table, with its TOAST table and index), measured in test/postgres-commit-bound.int.test.ts. 500 tables
- * stay near a third of the lock table, leaving the rest to other sessions.
+ * max_connections (100) = 6,400 entries by default, shared by every session. Measured per table a transaction
+ * touches (bench/probes/locks-per-table-probe.ts): about 1 for an existing table written directly, 9 for one
+ * written through a staging table, 9 for one created in the transaction, 17 for one created and staged. 100
+ * tables need 900 entries in the usual case (tables created in one commit, written in later ones) and 1,700 at
+ * worst: well under the default lock table, leaving the rest to other sessions.
  */
-export const DEFAULT_COMMIT_MAX_TABLES = 500;
+export const DEFAULT_COMMIT_MAX_TABLES = 100;
 
 /** The options every transactional sink has: how big one of its transactions may get. */
 export const commitOptions: readonly OptionSpec[] = [
