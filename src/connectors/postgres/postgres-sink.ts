@@ -194,6 +194,13 @@ class PostgresSink implements Sink {
         await session.writer.write(events);
         return;
       }
+      // One catalog query for every table a batch of createTable events (the start of every run) checks; not
+      // when other schema changes could change a table between the query and its check.
+      if (events.every((event) => event.kind !== 'schema' || event.change === 'createTable')) {
+        await session.tables.prefetch(
+          events.flatMap((event) => (event.kind === 'schema' ? [session.tables.nameOf(event.schema.id)] : [])),
+        );
+      }
       // Each schema event alone: when it fails, every row before it is written, none after it.
       let start = 0;
       for (const [i, event] of events.entries()) {
