@@ -231,6 +231,7 @@ async function runAttempt(
 
 /** The transaction limits the sink and the run options set, before any shrinking. */
 function baseLimits(sink: Sink, options: RunOptions): TransactionLimits {
+  // (The pending-event default stays here rather than in RetryPolicy: the runner owns the commit triggers.)
   return { maxTables: sink.maxTablesPerCommit, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
 }
 
@@ -241,7 +242,9 @@ function logShrink(
   sink: Sink | undefined,
   options: RunOptions,
 ): void {
-  const base: TransactionLimits = sink ? baseLimits(sink, options) : { maxTables: undefined, maxPendingEvents: 0 };
+  const base: TransactionLimits = sink
+    ? baseLimits(sink, options)
+    : { maxTables: undefined, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
   const next = policy.limits(base);
   log.warn(
     `the same failure ${identical === 1 ? 'once' : `${identical} times in a row`}: the next attempt commits every ` +
