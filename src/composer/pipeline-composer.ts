@@ -204,6 +204,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         stateStore: store,
         log,
         checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
+        maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
         ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
         ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),

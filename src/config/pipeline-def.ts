@@ -72,6 +72,8 @@ export interface PipelineOptions {
    * (the default), `fail` (ROUTE_KEY_COLLISION before anything moves) or `ignore`.
    */
   readonly routeKeyCollision?: RouteKeyCollision;
+  /** `retry.max-identical-failures`: stop after this many identical failures in a row (see RetryPolicy). */
+  readonly maxIdenticalFailures: number;
 }
 
 export const ROUTE_KEY_COLLISION_MODES = ['warn', 'fail', 'ignore'] as const;

@@ -31,6 +31,17 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       type: 'string',
       description: 'Directory for local state, relative to the working directory. Default: `./.tributary/<name>`.',
     },
+    {
+      key: 'retry.max-identical-failures',
+      type: 'integer',
+      min: 1,
+      default: 8,
+      description:
+        'After this many identical failures in a row — same error code and SQLSTATE, no checkpoint committed between, ' +
+        'not a server being unreachable — the pipeline stops with the error instead of retrying it forever. From the ' +
+        'second one on (the first for SINK_OUT_OF_RESOURCES) each retry halves the tables and events per transaction. ' +
+        'See docs/03-checkpoints.md.',
+    },
     { key: 'parallelism', type: 'integer', default: 1, description: 'Number of parallel writers (at least 1).' },
     {
       key: 'schema.change.behavior',
@@ -90,12 +101,15 @@ export function pipelineOptions(
       : `./.tributary/${name}`;
   const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
   const keyCollision = values['route.key-collision'] as RouteKeyCollision | undefined;
+  const maxIdentical = values['retry.max-identical-failures'];
+  const maxIdenticalFailures = typeof maxIdentical === 'number' && maxIdentical >= 1 ? maxIdentical : 8;
   return {
     options: {
       name,
       checkpointIntervalMs,
       stateDir,
       parallelism,
+      maxIdenticalFailures,
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
       ...(keyCollision === undefined ? {} : { routeKeyCollision: keyCollision }),
     },

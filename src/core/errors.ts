@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   SINK_DATABASE_MISSING: { retryable: false },
   SINK_PRIVILEGES_MISSING: { retryable: false },
   SINK_WRITE_FAILED: { retryable: true },
+  SINK_OUT_OF_RESOURCES: { retryable: true },
+  SINK_TOO_MANY_CONNECTIONS: { retryable: true },
   SINK_SCHEMA_MISMATCH: { retryable: false },
   SINK_SCHEMA_CHANGE_FAILED: { retryable: false },
   SCHEMA_CHANGE_REJECTED: { retryable: false },

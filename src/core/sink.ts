@@ -31,6 +31,13 @@ export interface Sink {
    * the embedded state store. Otherwise (the default) what `open` returns is authoritative, even when null.
    */
   readonly keepsCheckpoints?: false;
+  /**
+   * The most distinct tables one transaction of this sink may touch (sink option `commit.max-tables`), so that
+   * a commit never needs more locks, staging tables or memory than the sink has. The runtime commits a
+   * checkpoint before a batch would take the open transaction past it, and asks the source for batches of no
+   * more tables than that ({@link Source.limitBatchTables}). Undefined: unbounded.
+   */
+  readonly maxTablesPerCommit?: number;
   /** Connects and checks credentials, database and privileges; throws TributaryError with a fix. */
   validate(): Promise<void>;
   /**

@@ -68,6 +68,13 @@ export interface Source {
    */
   keyOverlaps?(tables: readonly TableKey[]): Promise<KeyOverlap[]>;
   open(resume: SourcePosition | null): Promise<void>;
+  /**
+   * Called before `open`: each batch should hold events of at most `maxTables` distinct tables, so that the
+   * runtime can commit between batches before a sink transaction touches more tables than the sink allows. A
+   * batch is cut only where its position is a valid resume point; a source that cannot cut (or does not
+   * implement this) hands over larger batches, which the sink then writes in one transaction.
+   */
+  limitBatchTables?(maxTables: number): void;
   batches(): AsyncIterable<ChangeBatch>;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;

@@ -103,6 +103,9 @@ export async function startEmbeddedMariadb(options: EmbeddedServerOptions = {}):
       `--bind-address=${host}`,
       `--socket=${join(rootDir, 'mysql.sock')}`,
       `--pid-file=${join(rootDir, 'mariadbd.pid')}`,
+      // Its own directory for on-disk temporary tables (information_schema over 10,000 tables needs them), not the
+      // /tmp every other server of the machine shares.
+      `--tmpdir=${rootDir}`,
       '--log-bin=mysql-bin',
       '--binlog-format=ROW',
       '--binlog-row-image=FULL',

@@ -26,7 +26,15 @@ import {
  * PostgreSQL refuses to run as root, so when this process is root the server runs as the `postgres` OS user.
  * Installs `postgresql` with apt-get when the binaries are missing and we are root on Debian.
  */
-export async function startEmbeddedPostgres(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedServerOptions & {
+    /**
+     * Server settings passed as `-c key=value` after the defaults (a later one wins), e.g.
+     * `{ max_locks_per_transaction: '10' }` for a server with a small lock table.
+     */
+    readonly settings?: Readonly<Record<string, string>>;
+  } = {},
+): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
   let binDir = findPostgresBinDir();
   if (binDir === undefined && (await aptInstall(['postgresql'], options.log ?? ((line) => console.warn(line))))) {
@@ -94,6 +102,7 @@ export async function startEmbeddedPostgres(options: EmbeddedServerOptions = {})
       'shared_buffers=256MB',
       '-c',
       'max_connections=300',
+      ...Object.entries(options.settings ?? {}).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
     ],
     urlFor: (port) => `postgres://postgres@${host}:${port}/postgres`,
     // SIGTERM ("smart") would wait for every client to disconnect; SIGINT ("fast") disconnects them and

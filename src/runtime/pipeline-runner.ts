@@ -11,9 +11,11 @@ import {
   type Source,
   type SourcePosition,
 } from '../core/index.js';
-import { Backoff, sleep } from './backoff.js';
+import { sleep } from './backoff.js';
 import type { Logger } from './logger.js';
+import { RetryPolicy, type TransactionLimits } from './retry-policy.js';
 import type { StateStore } from './state-store.js';
+import { TableBudget } from './table-budget.js';
 
 /** The connected parts of one pipeline attempt. A retry builds them anew (fresh connections). */
 export interface PipelineParts {
@@ -35,6 +37,13 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Give up after this many consecutive failed attempts on retryable errors (default: never). */
   readonly maxRetries?: number;
+  /**
+   * Stop after this many identical failures in a row (same code and SQLSTATE, no checkpoint between) that are
+   * not transient; see {@link RetryPolicy}. Default 8.
+   */
+  readonly maxIdenticalFailures?: number;
+  /** The first retry's delay (doubling up to 30 s); default 1 s. */
+  readonly retryInitialDelayMs?: number;
   readonly onCheckpoint?: (checkpoint: Checkpoint, stats: CheckpointStats) => void;
   /** Resume the first attempt from this checkpoint (a savepoint) instead of the sink's last one. */
   readonly startFrom?: Checkpoint;
@@ -71,7 +80,11 @@ export interface RunResult {
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { log, signal } = options;
-  const backoff = new Backoff();
+  const policy = new RetryPolicy({
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+    ...(options.maxIdenticalFailures === undefined ? {} : { maxIdenticalFailures: options.maxIdenticalFailures }),
+    ...(options.retryInitialDelayMs === undefined ? {} : { initialDelayMs: options.retryInitialDelayMs }),
+  });
   let eventsApplied = 0;
   let lastCheckpoint: Checkpoint | null = null;
 
@@ -80,7 +93,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     let progressed = false;
     try {
       parts = await options.createParts();
-      const attempt = await runAttempt(options, parts, (events, checkpoint) => {
+      const attempt = await runAttempt(options, parts, policy.limits.bind(policy), (events, checkpoint) => {
         eventsApplied += events;
         lastCheckpoint = checkpoint;
         progressed = true;
@@ -88,12 +101,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       return { outcome: attempt, lastCheckpoint, eventsApplied };
     } catch (error) {
       const failure = asTributaryError(error);
-      if (progressed) backoff.reset();
-      if (!failure.retryable || signal?.aborted || (options.maxRetries ?? Infinity) <= backoff.attempts) {
-        throw failure;
-      }
-      const delay = backoff.next();
-      log.warn(`${failure.format()} — retrying in ${Math.round(delay / 1000)} s (attempt ${backoff.attempts})`);
+      if (progressed) policy.progressed();
+      const decision = signal?.aborted ? ({ action: 'stop' } as const) : policy.decide(failure);
+      if (decision.action === 'stop') throw failure;
+      const delay = decision.delayMs;
+      log.warn(`${failure.format()} — retrying in ${Math.round(delay / 1000)} s (attempt ${policy.attempts})`);
+      if (decision.shrunk) logShrink(log, decision.identical, policy, parts?.sink, options);
       await closeQuietly(parts, log);
       parts = undefined;
       await sleep(delay, signal);
@@ -107,11 +120,15 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 async function runAttempt(
   options: RunOptions,
   parts: PipelineParts,
+  limitsOf: (base: TransactionLimits) => TransactionLimits,
   onCommitted: (events: number, checkpoint: Checkpoint) => void,
 ): Promise<'stopped' | 'finished'> {
   const { source, sink, operators } = parts;
   const { log, signal, stateStore } = options;
-  const maxPending = options.maxPendingEvents ?? 50_000;
+  const limits = limitsOf(baseLimits(sink, options));
+  const maxPending = limits.maxPendingEvents;
+  // The sink's open transaction touches at most this many tables: a commit never needs more than the sink has.
+  const tables = new TableBudget(limits.maxTables);
 
   const inSink = await sink.open(options.name);
   const local = await stateStore.load();
@@ -131,6 +148,7 @@ async function runAttempt(
     log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
   }
   restoreOperators(operators, committed, log);
+  if (limits.maxTables !== undefined) source.limitBatchTables?.(limits.maxTables);
   await source.open(committed?.position ?? null);
   options.onStart?.(parts);
 
@@ -143,6 +161,7 @@ async function runAttempt(
   const summary = { since: 0, checkpoints: 0, events: 0, startedAt: lastCommit };
 
   const commit = async () => {
+    if (!uncommittedPosition && sink.pending() === 0) tables.clear();
     if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
     const started = Date.now();
     const events = sink.pending();
@@ -158,6 +177,7 @@ async function runAttempt(
     await stateStore.save(checkpoint);
     nextId++;
     uncommittedPosition = false;
+    tables.clear();
     lastCommit = Date.now();
     onCommitted(events, checkpoint);
     const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
@@ -201,6 +221,10 @@ async function runAttempt(
       return 'finished';
     }
     const batch: ChangeBatch = next.value;
+    // Commit first when this batch would take the transaction past the sink's table bound: everything before
+    // `position` (the previous batch's end, a valid resume point) is in the sink.
+    if (tables.wouldOverflow(batch.events)) await commit();
+    tables.add(batch.events);
     for (const piece of piecesEndingAtSchemaEvents(batch.events)) {
       let events: readonly ChangeEvent[] = piece;
       for (const operator of operators) events = operator.process(events);
@@ -214,8 +238,32 @@ async function runAttempt(
     pull = iterator.next();
     pull.catch(() => {}); // handled when awaited; a failure during the commit must not count as unhandled
     const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
-    if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due) await commit();
+    if (sink.pending() >= maxPending || (batch.caughtUp && sink.pending() > 0) || due || tables.full) await commit();
   }
+}
+
+/** The transaction limits the sink and the run options set, before any shrinking. */
+function baseLimits(sink: Sink, options: RunOptions): TransactionLimits {
+  // (The pending-event default stays here rather than in RetryPolicy: the runner owns the commit triggers.)
+  return { maxTables: sink.maxTablesPerCommit, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
+}
+
+function logShrink(
+  log: Logger,
+  identical: number,
+  policy: RetryPolicy,
+  sink: Sink | undefined,
+  options: RunOptions,
+): void {
+  const base: TransactionLimits = sink
+    ? baseLimits(sink, options)
+    : { maxTables: undefined, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
+  const next = policy.limits(base);
+  log.warn(
+    `the same failure ${identical === 1 ? 'once' : `${identical} times in a row`}: the next attempt commits every ` +
+      `${next.maxTables === undefined ? '' : `${next.maxTables} tables or `}${next.maxPendingEvents} events ` +
+      `(configured: ${base.maxTables === undefined ? '' : `sink option commit.max-tables ${base.maxTables}, `}${base.maxPendingEvents} events)`,
+  );
 }
 
 /** Hands the operators the state committed with `checkpoint`, if it has any. */

@@ -129,6 +129,7 @@ describe('parsePipelineYaml: a valid file', () => {
       checkpointIntervalMs: 3000,
       stateDir: '.tributary',
       parallelism: 1,
+      maxIdenticalFailures: 8,
     });
 
     const [transform] = def.transforms;
@@ -156,6 +157,7 @@ describe('parsePipelineYaml: a valid file', () => {
       checkpointIntervalMs: 3000,
       stateDir: './.tributary/sharded-users',
       parallelism: 1,
+      maxIdenticalFailures: 8,
     });
     expect(def.transforms).toHaveLength(1);
   });
@@ -198,6 +200,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'name',
       'checkpoint.interval',
       'state.dir',
+      'retry.max-identical-failures',
       'parallelism',
       'schema.change.behavior',
       'route.key-collision',

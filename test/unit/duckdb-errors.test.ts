@@ -58,6 +58,16 @@ describe('classifyDuckdbError', () => {
     expect(missing.code).toBe('SINK_SCHEMA_MISMATCH');
   });
 
+  it('reports running out of memory as SINK_OUT_OF_RESOURCES with the option that shrinks a transaction', () => {
+    const error = classifyDuckdbError(new Error('Out of Memory Error: failed to allocate data of size 16.0 MiB'), {
+      phase: 'write',
+      path,
+    });
+    expect(error.code).toBe('SINK_OUT_OF_RESOURCES');
+    expect(error.retryable).toBe(true);
+    expect(error.hint).toContain('`commit.max-tables`');
+  });
+
   it('keeps a TributaryError as it is', () => {
     const original = new TributaryError('SINK_SCHEMA_MISMATCH', 'x');
     expect(classifyDuckdbError(original, { phase: 'write', path })).toBe(original);

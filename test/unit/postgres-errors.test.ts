@@ -24,13 +24,17 @@ describe('classifyPostgresError', () => {
     ['57P01', 'SINK_UNREACHABLE', true],
     ['57P03', 'SINK_UNREACHABLE', true],
     ['08006', 'SINK_UNREACHABLE', true],
-    ['53300', 'SINK_UNREACHABLE', true],
+    ['53300', 'SINK_TOO_MANY_CONNECTIONS', true],
+    ['53200', 'SINK_OUT_OF_RESOURCES', true],
+    ['54000', 'SINK_OUT_OF_RESOURCES', true],
+    ['54001', 'SINK_OUT_OF_RESOURCES', true],
+    ['53400', 'SINK_OUT_OF_RESOURCES', true],
     ['42P01', 'SINK_SCHEMA_MISMATCH', false],
     ['22001', 'SINK_WRITE_FAILED', false],
     ['23502', 'SINK_WRITE_FAILED', false],
     ['40001', 'SINK_WRITE_FAILED', true],
     ['40P01', 'SINK_WRITE_FAILED', true],
-    ['53100', 'SINK_WRITE_FAILED', true],
+    ['53100', 'SINK_OUT_OF_RESOURCES', true],
   ])('%s → %s (retryable %s)', (code, expected, retryable) => {
     const error = classifyPostgresError(pgError(code), context);
     expect(error.code).toBe(expected);
@@ -54,6 +58,17 @@ describe('classifyPostgresError', () => {
     expect(String((error.cause as Error).message)).not.toContain('s3cret-pw');
     const missing = classifyPostgresError(pgError('3D000'), context);
     expect(missing.hint).toMatch(/`database`/);
+  });
+
+  it('names the server setting and the option that lower what a transaction needs', () => {
+    const error = classifyPostgresError(pgError('53200', 'out of shared memory'), {
+      ...context,
+      table: 'public.t4140',
+    });
+    expect(error.hint).toMatch(/max_locks_per_transaction/);
+    expect(error.hint).toMatch(/`commit.max-tables`/);
+    expect(error.message).toContain('public.t4140');
+    expect(classifyPostgresError(pgError('53300'), context).hint).toMatch(/max_connections/);
   });
 
   it('keeps an existing TributaryError', () => {

@@ -41,7 +41,9 @@ const SCHEMA_TYPES = new Set(['Catalog', 'Binder', 'Dependency', 'Not implemente
  *   the same rows fails the same way
  * - `Catalog`, `Binder`, `Dependency`, `Not implemented` → SINK_SCHEMA_MISMATCH (a sink table or column was
  *   changed outside Tributary, or DuckDB cannot apply a schema change in place)
- * - anything else (`IO` such as a full disk, `Transaction` conflicts, `Out of Memory`, `Interrupt`, `FATAL`) →
+ * - `Out of Memory` → SINK_OUT_OF_RESOURCES, retryable: the runner retries with smaller transactions and stops
+ *   after a bounded number of identical failures
+ * - anything else (`IO` such as a full disk, `Transaction` conflicts, `Interrupt`, `FATAL`) →
  *   SINK_WRITE_FAILED, retryable: the runtime re-opens the sink, which re-opens the database.
  */
 export function classifyDuckdbError(error: unknown, context: DuckdbErrorContext): TributaryError {
@@ -79,6 +81,13 @@ export function classifyDuckdbError(error: unknown, context: DuckdbErrorContext)
       `${where}: ${driverMessage}`,
       'a sink table or column was changed outside Tributary, or DuckDB cannot apply this schema change in place; ' +
         'restore the table, or drop it to have it recreated and reloaded (run with --reset)',
+    );
+  }
+  if (type === 'Out of Memory') {
+    return make(
+      'SINK_OUT_OF_RESOURCES',
+      `DuckDB ran out of memory while writing ${where}: ${driverMessage}`,
+      "raise DuckDB's memory_limit, or lower sink option `commit.max-tables` (tables per transaction) — the pipeline already retries with half the tables and events per transaction, and stops after `retry.max-identical-failures` identical failures",
     );
   }
   const deterministic = type !== undefined && DETERMINISTIC_TYPES.has(type);

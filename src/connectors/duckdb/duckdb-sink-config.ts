@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { TributaryError } from '../../core/errors.js';
-import { checkpointTableOf, checkpointTableOptions, optionText } from '../sink-kit/sink-options.js';
+import {
+  checkpointTableOf,
+  checkpointTableOptions,
+  commitMaxTablesOf,
+  commitOptions,
+  optionText,
+} from '../sink-kit/sink-options.js';
 
 /** The path that keeps the database in memory only: for tests and throw-away runs. */
 export const DUCKDB_IN_MEMORY = ':memory:';
@@ -25,6 +31,7 @@ export const duckdbSinkOptions: readonly OptionSpec[] = [
       'source namespace (`shop.orders`) goes to the schema of that name, created if missing.',
   },
   ...checkpointTableOptions,
+  ...commitOptions,
 ];
 
 export interface DuckdbSinkConfig {
@@ -33,6 +40,8 @@ export interface DuckdbSinkConfig {
   readonly schema: string;
   readonly checkpointSchema: string;
   readonly checkpointTable: string;
+  /** Sink option `commit.max-tables`: distinct tables per transaction, at most. */
+  readonly commitMaxTables: number;
 }
 
 /** Turns validated option values into a typed config; throws CONFIG_INVALID for an empty `path`. */
@@ -48,5 +57,6 @@ export function duckdbSinkConfig(values: OptionValues): DuckdbSinkConfig {
     path: path === DUCKDB_IN_MEMORY ? path : resolve(path),
     schema: text('schema', 'main'),
     ...checkpointTableOf(values),
+    commitMaxTables: commitMaxTablesOf(values),
   };
 }

@@ -52,11 +52,14 @@ class DuckdbSink implements Sink {
   private inTransaction = false;
   /** Events applied in that transaction (no longer in the buffer), for {@link pending}. */
   private applied = 0;
+  readonly maxTablesPerCommit: number;
 
   constructor(
     private readonly config: DuckdbSinkConfig,
     private readonly context: DuckdbSinkContext,
-  ) {}
+  ) {
+    this.maxTablesPerCommit = config.commitMaxTables;
+  }
 
   /**
    * Checks that the file can be used: a writable DuckDB file not locked by another process, or a writable place

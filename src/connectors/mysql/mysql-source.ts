@@ -47,6 +47,7 @@ import { defaultServerId, startupOffset } from './mysql-startup-offset.js';
 import { isShadowTableName } from './mysql-online-schema-change.js';
 import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
+import { BatchTables } from './mysql-batch-tables.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 
 export interface MysqlSourceContext {
@@ -116,6 +117,8 @@ class MysqlSource implements Source {
   private skipBeforeMs = 0;
   /** Snapshot progress moved since the last batch (a batch must carry it even without events). */
   private progressChanged = false;
+  /** Distinct tables per batch, at most (see {@link limitBatchTables}). */
+  private maxBatchTables = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly config: MysqlSourceConfig,
@@ -303,12 +306,22 @@ class MysqlSource implements Source {
     }
   }
 
+  /**
+   * Batches are cut once they hold events of `maxTables` tables, at positions that are resume points: between
+   * the tables' schema events at the start (they do not move the position), after a snapshot chunk (the
+   * position records it as delivered), after a binlog step (inside a transaction the position counts the rows
+   * emitted, `skipRows`).
+   */
+  limitBatchTables(maxTables: number): void {
+    this.maxBatchTables = Math.max(1, maxTables);
+  }
+
   async *batches(): AsyncGenerator<ChangeBatch> {
-    yield {
-      events: [...this.tables.values()].map((t) => tableSchemaEvent(t)),
-      position: this.position(),
-      caughtUp: false,
-    };
+    const schemas = [...this.tables.values()].map((t) => tableSchemaEvent(t));
+    const slice = Number.isFinite(this.maxBatchTables) ? this.maxBatchTables : Math.max(1, schemas.length);
+    for (let start = 0; start === 0 || start < schemas.length; start += slice) {
+      yield { events: schemas.slice(start, start + slice), position: this.position(), caughtUp: false };
+    }
     if (!this.reader) {
       yield* this.snapshotOnly();
       return;
@@ -317,10 +330,12 @@ class MysqlSource implements Source {
     while (!this.closed) {
       this.throwSnapshotError();
       const out: ChangeEvent[] = [];
+      const tables = new BatchTables(out, this.maxBatchTables);
       const wasSnapshotting = this.snapshot !== undefined;
-      await this.drainHeld(out);
+      await this.drainHeld(out, tables);
       // Chunks whose watermark the binlog has already passed (or reached, when it is idle).
       for (const ticket of this.readyTickets()) {
+        if (tables.full) break;
         if (compareLogPoints(this.readerPos, ticket.high!) >= 0 && this.held.length === 0) this.emitChunk(ticket, out);
       }
       if (out.length > 0 || this.progressChanged) {
@@ -348,7 +363,7 @@ class MysqlSource implements Source {
         });
       }
       for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
-      await this.drainHeld(out);
+      await this.drainHeld(out, tables);
       yield {
         events: out,
         position: this.position(),
@@ -362,7 +377,11 @@ class MysqlSource implements Source {
     while (!this.closed && this.snapshot) {
       this.throwSnapshotError();
       const out: ChangeEvent[] = [];
-      for (const ticket of this.readyTickets()) this.emitChunk(ticket, out);
+      const tables = new BatchTables(out, this.maxBatchTables);
+      for (const ticket of this.readyTickets()) {
+        if (tables.full) break;
+        this.emitChunk(ticket, out);
+      }
       if (out.length > 0 || !this.snapshot || this.progressChanged) {
         this.progressChanged = false;
         yield { events: out, position: this.position(), caughtUp: !this.snapshot };
@@ -387,10 +406,11 @@ class MysqlSource implements Source {
    * that watermark is known (MariaDB: when the consistent snapshot starts) and, if it lies beyond, until the
    * chunk's rows are in hand.
    */
-  private async drainHeld(out: ChangeEvent[]): Promise<void> {
+  private async drainHeld(out: ChangeEvent[], tables: BatchTables): Promise<void> {
     const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined);
     let emitted = 0;
     for (const { step, seq } of this.held) {
+      if (tables.full) break;
       if (!unread.every((t) => seq <= t.registeredAt || (t.high !== undefined && stepBefore(step, t.high)))) break;
       await this.emitStep(step, out);
       emitted++;
@@ -455,9 +475,26 @@ class MysqlSource implements Source {
     const before = this.snapshot?.tables.length ?? 0;
     this.snapshot = markChunkDone(this.snapshot, window.tableKey, lo, hi);
     this.progressChanged = true; // an empty chunk still moves the position
-    if ((this.snapshot?.tables.length ?? 0) < before) this.context.log.info(`snapshot of ${tableIdToString(id)} done`);
+    const left = this.snapshot?.tables.length ?? 0;
+    if (left < before) this.logTableDone(tableIdToString(id), left);
     if (before > 0 && !this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
     this.coordinator?.delivered(ticket);
+  }
+
+  /**
+   * One line per finished table while there are few; with many (10,000 small tables) the line goes to debug
+   * and a count goes to info every {@link TABLES_PER_PROGRESS_LINE} tables.
+   */
+  private logTableDone(table: string, left: number): void {
+    if (this.snapshotTablesTotal <= TABLES_PER_PROGRESS_LINE) {
+      this.context.log.info(`snapshot of ${table} done`);
+      return;
+    }
+    this.context.log.debug(`snapshot of ${table} done`);
+    const done = this.snapshotTablesTotal - left;
+    if (done % TABLES_PER_PROGRESS_LINE === 0 && left > 0) {
+      this.context.log.info(`snapshot: ${done} of ${this.snapshotTablesTotal} tables done`);
+    }
   }
 
   // --- the binlog side -----------------------------------------------------------------------------------
@@ -730,6 +767,8 @@ function savedPosition(position: SourcePosition): MysqlPosition {
     hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
   });
 }
+/** Above this many tables to snapshot, finished tables are logged as a count, every this many. */
+const TABLES_PER_PROGRESS_LINE = 100;
 
 /** Whether `step` lies at or before `high` in the binlog (so it goes out before a chunk with that watermark). */
 function stepBefore(step: BinlogStep, high: LogPoint): boolean {

@@ -38,12 +38,17 @@ const TLS_CODES = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED/;
  *
  * - 28P01, 28000 → SINK_AUTH_FAILED; 3D000 → SINK_DATABASE_MISSING; 42501 → SINK_PRIVILEGES_MISSING
  * - TLS certificate failures → SINK_UNREACHABLE, not retryable, with a hint on `ssl`
- * - network errnos, 08xxx (connection exception), 57P01/57P02/57P03 (shutdown, starting up), 53300 (too many
- *   connections), and code-less errors after the connection failed → SINK_UNREACHABLE (retryable)
+ * - network errnos, 08xxx (connection exception), 57P01/57P02/57P03 (shutdown, starting up), and code-less
+ *   errors after the connection failed → SINK_UNREACHABLE (retryable)
+ * - 53300 (too many connections) → SINK_TOO_MANY_CONNECTIONS (retryable: another client may leave)
+ * - 53000, 53100 (disk full), 53200 (out of memory — and "out of shared memory": the lock table), 53400
+ *   (configuration limit), class 54 (program limit exceeded) → SINK_OUT_OF_RESOURCES, retryable: the runner
+ *   retries with smaller transactions (fewer tables, fewer events) and stops after a bounded number of
+ *   identical failures (docs/03-checkpoints.md)
  * - 42P01, 42703 (table or column missing: changed outside Tributary) → SINK_SCHEMA_MISMATCH
  * - classes 22 (data exception) and 23 (integrity) → SINK_WRITE_FAILED, *not* retryable: replaying the same
  *   rows fails the same way
- * - anything else (serialization failure, deadlock, disk full, …) → SINK_WRITE_FAILED, retryable.
+ * - anything else (serialization failure, deadlock, …) → SINK_WRITE_FAILED, retryable.
  *
  * Messages and hints never contain the password; driver text is scrubbed of it as well.
  */
@@ -97,14 +102,31 @@ export function classifyPostgresError(error: unknown, context: PostgresErrorCont
         code.startsWith('08') ||
         code === '57P01' ||
         code === '57P02' ||
-        code === '57P03' ||
-        code === '53300')) ||
+        code === '57P03')) ||
     (code === undefined && context.connectionLost === true)
   ) {
     return make(
       'SINK_UNREACHABLE',
       `cannot reach PostgreSQL at ${context.target}${code === undefined ? '' : ` (${code})`}: ${driverMessage}`,
       'check that the server is running and reachable, and sink options `hostname` and `port` (or `url`)',
+    );
+  }
+  if (code === '53300') {
+    return make(
+      'SINK_TOO_MANY_CONNECTIONS',
+      `PostgreSQL at ${context.target} has no connection slot left (${code}): ${driverMessage}`,
+      'other clients hold every connection: close idle ones (e.g. a pooler in front of the server), or raise max_connections on the server (needs a restart); the pipeline retries meanwhile',
+    );
+  }
+  const resourceHint =
+    code === undefined
+      ? undefined
+      : (RESOURCE_HINTS[code] ?? (code.startsWith('54') ? RESOURCE_HINTS['54000'] : undefined));
+  if (resourceHint !== undefined) {
+    return make(
+      'SINK_OUT_OF_RESOURCES',
+      `PostgreSQL at ${context.target} ran out of a resource while writing ${where} (${code}): ${driverMessage}${detail}`,
+      resourceHint,
     );
   }
   if (code === '42P01' || code === '42703') {
@@ -132,6 +154,17 @@ export function classifyPostgresError(error: unknown, context: PostgresErrorCont
     deterministic ? false : undefined,
   );
 }
+
+/** The fix of each resource error (SQLSTATE classes 53 and 54); a smaller transaction helps most of them. */
+const SMALLER =
+  'lower sink option `commit.max-tables` (tables per transaction) — the pipeline already retries with half the tables and events per transaction, and stops after `retry.max-identical-failures` identical failures';
+const RESOURCE_HINTS: Readonly<Record<string, string>> = {
+  '53000': `the server lacks a resource; ${SMALLER}`,
+  '53100': `the server's disk is full: free space (or grow the volume) where its data directory and temp_tablespaces live; ${SMALLER}`,
+  '53200': `"out of shared memory" is the server's lock table, one lock per table (and index) a transaction touches: raise max_locks_per_transaction on the server (needs a restart), or ${SMALLER}`,
+  '53400': `a server limit such as temp_file_limit was reached: raise it, or ${SMALLER}`,
+  '54000': `a transaction or statement exceeded a server program limit: ${SMALLER}`,
+};
 
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

@@ -1,6 +1,12 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { TributaryError } from '../../core/errors.js';
-import { checkpointTableOf, checkpointTableOptions, optionText } from '../sink-kit/sink-options.js';
+import {
+  checkpointTableOf,
+  checkpointTableOptions,
+  commitMaxTablesOf,
+  commitOptions,
+  optionText,
+} from '../sink-kit/sink-options.js';
 import type { PostgresWriteMode } from './postgres-mode-writer.js';
 
 /** The options of `type: postgres` sinks. Validation and the connector reference derive from these. */
@@ -40,6 +46,7 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
       'its source namespace (`shop.orders`) goes to the schema of that name, created if missing.',
   },
   ...checkpointTableOptions,
+  ...commitOptions,
   {
     key: 'write-mode',
     type: 'enum',
@@ -73,6 +80,8 @@ export interface PostgresSinkConfig {
   readonly schema: string;
   readonly checkpointSchema: string;
   readonly checkpointTable: string;
+  /** Sink option `commit.max-tables`: distinct tables per transaction, at most. */
+  readonly commitMaxTables: number;
   readonly writeMode: PostgresWriteMode;
   readonly appendTableSuffix: string;
 }
@@ -138,6 +147,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     ssl: sslMode(ssl),
     schema: text('schema', 'public'),
     ...checkpointTableOf(values),
+    commitMaxTables: commitMaxTablesOf(values),
     writeMode: writeMode(text('write-mode', 'upsert')),
     appendTableSuffix:
       values['append.table-suffix'] === undefined ? '_changelog' : String(values['append.table-suffix']),

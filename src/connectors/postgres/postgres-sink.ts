@@ -71,12 +71,14 @@ class PostgresSink implements Sink {
   /** Set when a write or commit failed: its transaction is gone, so only a re-open (and replay) may follow. */
   private failed = false;
   private readonly target: string;
+  readonly maxTablesPerCommit: number;
 
   constructor(
     private readonly config: PostgresSinkConfig,
     private readonly context: PostgresSinkContext,
   ) {
     this.target = describePostgresTarget(config);
+    this.maxTablesPerCommit = config.commitMaxTables;
   }
 
   async validate(): Promise<void> {
@@ -171,6 +173,8 @@ class PostgresSink implements Sink {
       await session.client.query('COMMIT');
       this.inTransaction = false;
       this.count = 0;
+      // Between transactions: the next commit truncates every staging table the session keeps (see trim()).
+      await session.staging.trim(this.maxTablesPerCommit);
     } catch (error) {
       throw await this.fail(session, error);
     }
@@ -238,6 +242,13 @@ class PostgresSink implements Sink {
       if (!events.some((event) => event.kind === 'schema')) {
         await session.writer.write(events);
         return;
+      }
+      // One catalog query for every table a batch of createTable events (the start of every run) checks; not
+      // when other schema changes could change a table between the query and its check.
+      if (events.every((event) => event.kind !== 'schema' || event.change === 'createTable')) {
+        await session.tables.prefetch(
+          events.flatMap((event) => (event.kind === 'schema' ? [session.tables.nameOf(event.schema.id)] : [])),
+        );
       }
       // Each schema event alone: when it fails, every row before it is written, none after it.
       let start = 0;

@@ -21,7 +21,13 @@ export interface StagingTable {
 
 /**
  * Creates staging tables on first use per target table and column layout, and remembers them for the life of
- * the connection. After a rolled-back transaction call {@link forget}: tables created in it are gone.
+ * the connection — at most as many as {@link trim} keeps. After a rolled-back transaction call {@link forget}:
+ * tables created in it are gone.
+ *
+ * Why a bound: at every commit PostgreSQL truncates *every* `ON COMMIT DELETE ROWS` table of the session once
+ * the transaction touched any temporary table, each under an exclusive lock held until the commit ends. A
+ * session that had written 10,000 tables would need 10,000 × 3 lock table entries at each commit (the table,
+ * its TOAST table and index) — out of shared memory, however few tables the transaction itself touched.
  */
 export class PostgresStagingTables {
   private readonly tables = new Map<string, { readonly layout: string; readonly staging: StagingTable }>();
@@ -34,6 +40,11 @@ export class PostgresStagingTables {
     const names = target.schema.columns.map((c) => c.name);
     const layout = JSON.stringify([names, target.columnTypes]);
     const existing = this.tables.get(key);
+    if (existing !== undefined) {
+      // Most recently used last, for trim().
+      this.tables.delete(key);
+      this.tables.set(key, existing);
+    }
     if (existing !== undefined && existing.layout === layout) {
       // The same layout checked against a newer schema object: keep the table, refresh what it is shaped like.
       if (existing.staging.target !== target) {
@@ -64,11 +75,33 @@ export class PostgresStagingTables {
     return staging;
   }
 
+  /**
+   * Drops the least recently used staging tables beyond `keep`, outside a transaction (each DROP statement in
+   * its own, of at most {@link DROP_PER_STATEMENT} tables, so that dropping needs few locks at a time).
+   */
+  async trim(keep: number): Promise<void> {
+    const excess = this.tables.size - Math.max(0, keep);
+    if (excess <= 0) return;
+    const victims = [...this.tables.entries()].slice(0, excess);
+    for (let i = 0; i < victims.length; i += DROP_PER_STATEMENT) {
+      const chunk = victims.slice(i, i + DROP_PER_STATEMENT);
+      await this.client.query(`DROP TABLE IF EXISTS ${chunk.map(([, t]) => t.staging.sql).join(', ')}`);
+      for (const [key] of chunk) this.tables.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.tables.size;
+  }
+
   /** Forgets every staging table: after a rollback those created in the transaction no longer exist. */
   forget(): void {
     this.tables.clear();
   }
 }
+
+/** Staging tables dropped per statement by {@link PostgresStagingTables.trim}: about 3 locks each. */
+const DROP_PER_STATEMENT = 50;
 
 /** `base`, or with more leading underscores until no column has that name. */
 function freeName(base: string, taken: readonly string[]): string {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { DataType } from '../../core/data-type.js';
 import type { TableId } from '../../core/table-schema.js';
 import { TargetTables, type SinkCatalogTable, type TargetTable as SinkTargetTable } from '../sink-kit/target-tables.js';
-import { readCatalogTable } from './postgres-catalog.js';
+import { readCatalogTable, readCatalogTables, type CatalogTable } from './postgres-catalog.js';
 import {
   checkIdentifier,
   createSchemaSql,
@@ -27,6 +27,12 @@ const SAVEPOINT = 'tributary_schema_change';
  */
 export class PostgresTargetTables extends TargetTables<PostgresTableName> {
   protected readonly product = 'PostgreSQL';
+  /**
+   * Catalog facts read ahead by {@link prefetch}, each used once by the next {@link read} of its table (null:
+   * the table did not exist). Valid only within the statement sequence that read them: cleared by every other
+   * read path.
+   */
+  private readonly prefetched = new Map<string, CatalogTable | null>();
 
   constructor(
     private readonly client: pg.Client,
@@ -67,8 +73,27 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
     checkIdentifier(name, what);
   }
 
+  /**
+   * Reads the catalog of `names` in one query, for the createTable checks that follow at once in the same
+   * transaction (a batch of 10,000 schema events at the start would otherwise cost a round trip per table).
+   */
+  async prefetch(names: readonly PostgresTableName[]): Promise<void> {
+    this.prefetched.clear();
+    if (names.length < 2) return;
+    const found = await readCatalogTables(this.client, names);
+    for (const name of names) this.prefetched.set(this.keyOf(name), found.get(this.keyOf(name)) ?? null);
+  }
+
+  override forgetAll(): void {
+    this.prefetched.clear();
+    super.forgetAll();
+  }
+
   protected async read(name: PostgresTableName): Promise<SinkCatalogTable | undefined> {
-    const table = await readCatalogTable(this.client, name);
+    const key = this.keyOf(name);
+    const ahead = this.prefetched.get(key);
+    this.prefetched.delete(key);
+    const table = ahead !== undefined ? (ahead ?? undefined) : await readCatalogTable(this.client, name);
     if (table === undefined) return undefined;
     return {
       isTable: table.relkind === 'r' || table.relkind === 'p',

@@ -18,6 +18,37 @@ export const checkpointTableOptions: readonly OptionSpec[] = [
   },
 ];
 
+/**
+ * The default of `commit.max-tables`. PostgreSQL's lock table holds max_locks_per_transaction (64) ×
+ * max_connections (100) = 6,400 entries by default, shared by every session. Measured per table a transaction
+ * touches (bench/probes/locks-per-table-probe.ts): about 1 for an existing table written directly, 9 for one
+ * written through a staging table, 9 for one created in the transaction, 17 for one created and staged. 100
+ * tables need 900 entries in the usual case (tables created in one commit, written in later ones) and 1,700 at
+ * worst: well under the default lock table, leaving the rest to other sessions.
+ */
+export const DEFAULT_COMMIT_MAX_TABLES = 100;
+
+/** The options every transactional sink has: how big one of its transactions may get. */
+export const commitOptions: readonly OptionSpec[] = [
+  {
+    key: 'commit.max-tables',
+    type: 'integer',
+    min: 1,
+    default: DEFAULT_COMMIT_MAX_TABLES,
+    description:
+      'The most distinct tables one sink transaction may touch: the pipeline commits a checkpoint before a ' +
+      'transaction would touch more (during a snapshot of many small tables, every this many tables), so that a ' +
+      "commit never needs more locks, staging tables or memory than the sink has. Lower it when the sink's " +
+      'transactions fail for lack of a resource (SINK_OUT_OF_RESOURCES).',
+  },
+];
+
+/** `commit.max-tables` from {@link commitOptions}. */
+export function commitMaxTablesOf(values: OptionValues): number {
+  const value = values['commit.max-tables'];
+  return typeof value === 'number' && value >= 1 ? Math.floor(value) : DEFAULT_COMMIT_MAX_TABLES;
+}
+
 /** Reads text options: a missing or empty value is `fallback`. */
 export function optionText(values: OptionValues): (key: string, fallback: string) => string {
   return (key, fallback) => {
