@@ -6,6 +6,7 @@ import { sinks, sources } from '../connectors/registry.js';
 import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipeline-runner.js';
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
+import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
 import { TransformOperator } from '../transform/transform-operator.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
@@ -36,6 +37,8 @@ export interface Pipeline {
   validate(): Promise<{ source: SourceDescription; warnings: string[] }>;
   run(options?: RunPipelineOptions): Promise<RunResult>;
   stateStore(): StateStore;
+  /** The watchdog's view of the running pipeline (what it waits for, stalls so far), for status and metrics. */
+  readonly watchdog: WatchdogState;
 }
 
 export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipeline {
@@ -85,9 +88,11 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     ),
   ];
 
+  const watchdog = createWatchdogState(def.pipeline.watchdogTimeoutMs);
   return {
     def,
     stateStore: () => store,
+    watchdog,
     async validate() {
       const source = await createSource();
       const sink = await createSink();
@@ -134,6 +139,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         stateStore: store,
         log,
         checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
+        watchdog,
         ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
         ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),

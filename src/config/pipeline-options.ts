@@ -35,6 +35,13 @@ export function pipelineOptionSpecs(): OptionSpec[] {
         '`lenient` (columns added and widened, never dropped; no truncate or drop), `ignore` (the sink table keeps its first schema), ' +
         `\`exception\` (the pipeline stops). Default: \`${DEFAULT_SCHEMA_CHANGE_BEHAVIOR}\`, as in Flink CDC 3; see docs/04-schema-evolution.md.`,
     },
+    {
+      key: 'watchdog.timeout',
+      type: 'duration',
+      default: '5min',
+      description:
+        'When neither a batch arrives from the source nor a checkpoint completes for this long, the pipeline logs what it was waiting for and restarts from its last checkpoint (PIPELINE_STALLED). A caught-up source is not a stall: its heartbeats count as batches. `0` turns the watchdog off. See docs/03-checkpoints.md#stalls-and-timeouts.',
+    },
   ];
 }
 
@@ -73,6 +80,7 @@ export function pipelineOptions(
     typeof values['state.dir'] === 'string' && values['state.dir'] !== ''
       ? values['state.dir']
       : `./.tributary/${name}`;
+  const watchdogTimeoutMs = typeof values['watchdog.timeout'] === 'number' ? values['watchdog.timeout'] : 300_000;
   const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
   return {
     options: {
@@ -80,6 +88,7 @@ export function pipelineOptions(
       checkpointIntervalMs,
       stateDir,
       parallelism,
+      watchdogTimeoutMs,
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
     },
     problems,

@@ -1,6 +1,7 @@
 import {
   asTributaryError,
   SchemaChangeFailedError,
+  TributaryError,
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
@@ -13,6 +14,14 @@ import {
 import { Backoff, sleep } from './backoff.js';
 import type { Logger } from './logger.js';
 import type { StateStore } from './state-store.js';
+import {
+  boundedClose,
+  createWatchdogState,
+  DEFAULT_STOP_TIMEOUT_MS,
+  superviseAttempt,
+  Watchdog,
+  type WatchdogState,
+} from './watchdog.js';
 
 /** The connected parts of one pipeline attempt. A retry builds them anew (fresh connections). */
 export interface PipelineParts {
@@ -38,6 +47,13 @@ export interface RunOptions {
   /** Resume the first attempt from this checkpoint (a savepoint) instead of the sink's last one. */
   readonly startFrom?: Checkpoint;
   readonly onStart?: (parts: PipelineParts) => void;
+  /**
+   * The watchdog's state (see watchdog.ts), updated as the pipeline runs, for status and metrics; its
+   * `timeoutMs` is `pipeline.watchdog.timeout`. Default: a fresh state with the default timeout.
+   */
+  readonly watchdog?: WatchdogState;
+  /** After the stop signal, how long the final checkpoint may take before it is skipped (default 30 s). */
+  readonly stopTimeoutMs?: number;
 }
 
 export interface CheckpointStats {
@@ -73,21 +89,37 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const backoff = new Backoff();
   let eventsApplied = 0;
   let lastCheckpoint: Checkpoint | null = null;
+  const watchdogState = options.watchdog ?? createWatchdogState();
 
   for (;;) {
     let parts: PipelineParts | undefined;
     let progressed = false;
     try {
       parts = await options.createParts();
-      const attempt = await runAttempt(options, parts, (events, checkpoint) => {
+      const watchdog = new Watchdog(watchdogState, log);
+      const onCommitted = (events: number, checkpoint: Checkpoint) => {
         eventsApplied += events;
         lastCheckpoint = checkpoint;
         progressed = true;
+      };
+      const attempt = await superviseAttempt(runAttempt(options, parts, onCommitted, watchdog), {
+        watchdog,
+        signal,
+        stopTimeoutMs: options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+        log,
       });
+      if (attempt === 'stop-timed-out') return { outcome: 'stopped', lastCheckpoint, eventsApplied };
       return { outcome: attempt, lastCheckpoint, eventsApplied };
     } catch (error) {
       const failure = asTributaryError(error);
       if (progressed) backoff.reset();
+      if (signal?.aborted && failure.retryable) {
+        // Stopping: the final checkpoint failed on a connection that broke; nothing is lost.
+        log.warn(
+          `stopping without a final savepoint: ${failure.format()}\n  the last committed checkpoint still holds`,
+        );
+        return { outcome: 'stopped', lastCheckpoint, eventsApplied };
+      }
       if (!failure.retryable || signal?.aborted || (options.maxRetries ?? Infinity) <= backoff.attempts) {
         throw failure;
       }
@@ -107,11 +139,13 @@ async function runAttempt(
   options: RunOptions,
   parts: PipelineParts,
   onCommitted: (events: number, checkpoint: Checkpoint) => void,
+  watchdog: Watchdog,
 ): Promise<'stopped' | 'finished'> {
   const { source, sink, operators } = parts;
   const { log, signal, stateStore } = options;
   const maxPending = options.maxPendingEvents ?? 50_000;
 
+  watchdog.waitingFor('the sink to open and read its checkpoint');
   const inSink = await sink.open(options.name);
   const local = await stateStore.load();
   let committed = sink.keepsCheckpoints === false ? local : inSink;
@@ -130,6 +164,7 @@ async function runAttempt(
     log.info(`resuming from checkpoint ${committed.id} (${committed.committedAt})`);
   }
   restoreOperators(operators, committed, log);
+  watchdog.waitingFor('the source to open');
   await source.open(committed?.position ?? null);
   options.onStart?.(parts);
 
@@ -150,7 +185,12 @@ async function runAttempt(
       committedAt: new Date().toISOString(),
       ...(states.some((state) => state !== null) ? { operators: states } : {}),
     };
+    watchdog.waitingFor(`the sink to commit checkpoint ${checkpoint.id}`);
     await sink.commit(checkpoint);
+    // A commit that completes after the watchdog gave up belongs to an attempt that is being replaced.
+    if (watchdog.abandoned)
+      throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
+    watchdog.progressed();
     await stateStore.save(checkpoint);
     nextId++;
     uncommittedPosition = false;
@@ -172,6 +212,7 @@ async function runAttempt(
     // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch.
     const waiting = sink.pending() > 0 || uncommittedPosition;
     const timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit)) : undefined;
+    watchdog.waitingFor("the source's next batch");
     const next = await nextOrInterrupt(pull, signal, timeoutMs);
     if (next === ABORTED) {
       await commit();
@@ -188,6 +229,8 @@ async function runAttempt(
       return 'finished';
     }
     const batch: ChangeBatch = next.value;
+    watchdog.progressed();
+    watchdog.waitingFor('the sink to take a batch');
     for (const piece of piecesEndingAtSchemaEvents(batch.events)) {
       let events: readonly ChangeEvent[] = piece;
       for (const operator of operators) events = operator.process(events);
@@ -302,8 +345,13 @@ function nextOrInterrupt<T>(
 
 async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Promise<void> {
   if (!parts) return;
-  const results = await Promise.allSettled([parts.source.close(), parts.sink.close()]);
-  for (const result of results) {
-    if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);
-  }
+  const closing = Promise.allSettled([parts.source.close(), parts.sink.close()]).then((results) => {
+    for (const result of results) {
+      if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);
+    }
+  });
+  await boundedClose(closing, CLOSE_TIMEOUT_MS, log, 'closing the source and sink');
 }
+
+/** Connectors bound their own goodbyes (a few seconds); this is the backstop, so a restart never hangs on one. */
+const CLOSE_TIMEOUT_MS = 15_000;

@@ -129,6 +129,7 @@ describe('parsePipelineYaml: a valid file', () => {
       checkpointIntervalMs: 3000,
       stateDir: '.tributary',
       parallelism: 1,
+      watchdogTimeoutMs: 300_000,
     });
 
     const [transform] = def.transforms;
@@ -156,6 +157,7 @@ describe('parsePipelineYaml: a valid file', () => {
       checkpointIntervalMs: 3000,
       stateDir: './.tributary/sharded-users',
       parallelism: 1,
+      watchdogTimeoutMs: 300_000,
     });
     expect(def.transforms).toHaveLength(1);
   });
@@ -200,6 +202,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'state.dir',
       'parallelism',
       'schema.change.behavior',
+      'watchdog.timeout',
     ]);
   });
 });

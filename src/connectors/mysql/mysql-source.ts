@@ -16,7 +16,8 @@ import type { Logger } from '../../runtime/logger.js';
 import { verifyFingerprint, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
-import { mysqlError, type MysqlEndpoint } from './mysql-errors.js';
+import { endMysqlConnection, mysqlError, type MysqlEndpoint } from './mysql-errors.js';
+import { guardPromiseConnection } from './protocol/mysql2-connection-guard.js';
 import {
   formatBinlogOffset,
   isMysqlPosition,
@@ -162,7 +163,7 @@ class MysqlSource implements Source {
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'validating the source');
     } finally {
-      await conn.end().catch(() => {});
+      await endMysqlConnection(conn);
     }
   }
 
@@ -363,7 +364,7 @@ class MysqlSource implements Source {
     const closing: Promise<void>[] = [];
     if (this.reader) closing.push(this.reader.close());
     if (this.coordinator) closing.push(this.coordinator.close());
-    if (this.conn) closing.push(this.conn.end());
+    if (this.conn) closing.push(endMysqlConnection(this.conn));
     this.reader = undefined;
     this.coordinator = undefined;
     this.conn = undefined;
@@ -580,7 +581,7 @@ class MysqlSource implements Source {
 
   private async connect(during: string): Promise<Connection> {
     try {
-      return await createConnection({
+      const conn = await createConnection({
         host: this.config.host,
         port: this.config.port,
         user: this.config.user,
@@ -591,6 +592,8 @@ class MysqlSource implements Source {
         dateStrings: true,
         charset: 'utf8mb4',
       });
+      guardPromiseConnection(conn, { purpose: 'source', readTimeoutMs: this.config.readTimeoutMs });
+      return conn;
     } catch (error) {
       throw mysqlError(error, this.endpoint, during);
     }
