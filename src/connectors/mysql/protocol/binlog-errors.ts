@@ -83,7 +83,8 @@ export function classifyBinlogError(error: unknown, phase: BinlogStreamPhase): B
     });
   }
   const e = (typeof error === 'object' && error !== null ? error : {}) as DriverErrorLike;
-  const errno = typeof e.errno === 'number' ? e.errno : undefined;
+  // Server errors carry a positive errno; Node's socket errors a negative one (ECONNRESET is -104): those are not the server's.
+  const errno = typeof e.errno === 'number' && e.errno > 0 ? e.errno : undefined;
   const driverCode = typeof e.code === 'string' ? e.code : undefined;
   const sqlState = typeof e.sqlState === 'string' ? e.sqlState : undefined;
   const text = typeof e.message === 'string' ? e.message : String(error);
