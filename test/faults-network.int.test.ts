@@ -432,3 +432,64 @@ describe('stopping always stops', () => {
     expect(again.output()).toContain('savepoint written');
   });
 });
+
+describe('snapshot-only mode: no binlog heartbeat to notice a half-open link', () => {
+  const db = uniqueName('netsnap');
+  const table = `${db}.items`;
+  let source: Connection;
+  let sink: FreshPostgresDatabase;
+  let mysqlProxy: FaultProxy;
+  let pipeline: FaultPipeline | undefined;
+  const sinkQuery: SinkQuery = async <R extends Record<string, unknown>>(sql: string, params?: unknown[]) =>
+    await sink.query<R>(sql, params);
+
+  beforeAll(async () => {
+    source = await mysqlAdmin();
+    await source.query(`CREATE DATABASE ${db}`);
+    await createItemsTable(source, table, 12_000);
+    sink = await freshPostgresDatabase('netsnap');
+    mysqlProxy = await startFaultProxy(targetOf(mysqlUrl()));
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop().catch(() => undefined);
+    await mysqlProxy?.close();
+    await sink?.drop();
+    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
+    await source?.end();
+  });
+
+  it('a snapshot query on a half-open connection times out, and the snapshot finishes exactly', async () => {
+    pipeline = await startFaultPipeline({
+      name: 'net-snapshot',
+      tables: table,
+      sinkUrl: sink.url,
+      mysqlUrl: proxiedMysqlUrl(mysqlProxy),
+      sourceYaml:
+        '  scan.startup.mode: snapshot\n  read.timeout: 3s\n  connect.timeout: 3s\n  scan.snapshot.rows-per-second: 2000',
+    });
+    await waitFor(
+      async () =>
+        ((await sinkQuery(`SELECT count(*)::int AS n FROM ${table}`).catch(() => [{ n: 0 }]))[0]!['n'] as number) > 0,
+      { timeoutMs: 60_000, message: 'the snapshot to start writing' },
+    );
+    expect(pipeline.ended()).toBe(false);
+    const recovery = await faultAndRecover(pipeline, () => mysqlProxy.halfOpen(), {
+      expectRetry: true,
+      healAfterMs: 2000,
+      heal: () => mysqlProxy.heal(),
+    });
+    const result = await Promise.race([pipeline.done, sleep(120_000).then(() => undefined)]);
+    expect(result?.outcome).toBe('finished');
+    const equalStarted = Date.now();
+    await waitForEqual(source, sinkQuery, [table], { timeoutMs: 30_000, message: 'the snapshot to be exact' });
+    report(
+      describeRecovery(
+        'mysql half-open, snapshot-only mode',
+        recovery,
+        recovery.checkpointMs + Date.now() - equalStarted,
+      ),
+    );
+    expect(recovery.code).toBe('SOURCE_TIMEOUT');
+  });
+});
