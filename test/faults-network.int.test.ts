@@ -406,7 +406,7 @@ describe('stopping always stops', () => {
       await sleep(1000);
       const signalled = Date.now();
       cli.child.kill('SIGINT');
-      // A give-up bound only: the process must end by itself (the runner skips the savepoint after 30 s).
+      // A give-up bound only: the process must end by itself (the runner skips the savepoint after 10 s).
       const exit = await Promise.race([cli.exited, sleep(120_000).then(() => 'still running')]);
       const stoppedMs = Date.now() - signalled;
       if (exit === 'still running') cli.child.kill('SIGKILL');

@@ -9,8 +9,11 @@ export interface RunCommandOptions {
   readonly fromSavepoint?: string;
 }
 
-/** After a stop signal, the process exits by this time whatever hangs (final checkpoint bound 30 s + goodbyes). */
-const HARD_EXIT_MS = 60_000;
+/**
+ * After a stop signal, the process exits by this time whatever hangs (final checkpoint bound 10 s + goodbyes),
+ * inside the 30 s orchestrators commonly allow before SIGKILL.
+ */
+const HARD_EXIT_MS = 25_000;
 
 /**
  * `tributary run pipeline.yaml`: validates, then runs until SIGINT/SIGTERM, when it takes a final checkpoint

@@ -52,7 +52,7 @@ export interface RunOptions {
    * `timeoutMs` is `pipeline.watchdog.timeout`. Default: a fresh state with the default timeout.
    */
   readonly watchdog?: WatchdogState;
-  /** After the stop signal, how long the final checkpoint may take before it is skipped (default 30 s). */
+  /** After the stop signal, how long the final checkpoint may take before it is skipped (default 10 s). */
   readonly stopTimeoutMs?: number;
 }
 

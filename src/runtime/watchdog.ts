@@ -4,8 +4,11 @@ import type { Logger } from './logger.js';
 /** Default of `pipeline.watchdog.timeout`: longer than every connection deadline, so those speak first. */
 export const DEFAULT_WATCHDOG_TIMEOUT_MS = 5 * 60_000;
 
-/** Default bound on the final checkpoint (savepoint) after a stop signal. */
-export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+/**
+ * Default bound on the final checkpoint (savepoint) after a stop signal: well inside the 30 s an orchestrator
+ * (Kubernetes, systemd) commonly allows between SIGTERM and SIGKILL.
+ */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The watchdog's view of the running pipeline, kept up to date by the runner: what status pages and metrics

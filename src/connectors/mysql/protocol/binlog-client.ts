@@ -13,7 +13,7 @@ import {
 import type { BinlogPosition } from './binlog-position.js';
 import type { ColumnInfo } from './canonical-types.js';
 import { destroyConnection, pauseSocket, resumeSocket, socketOf, startBinlogDump } from './mysql2-binlog-command.js';
-import { guardConnection, type ConnectionGuard } from './mysql2-connection-guard.js';
+import { guardConnection, ProtocolFramingError, type ConnectionGuard } from './mysql2-connection-guard.js';
 import { startSocketDeadline, type SocketDeadline } from '../../socket-deadline.js';
 
 export interface BinlogStreamOptions {
@@ -67,7 +67,7 @@ export interface BinlogStreamOptions {
  * A running binlog dump. Iterating yields batches of decoded events in binlog order; a batch ends after a DDL
  * statement, so `columnsFor` is asked about the tables after it only once the caller has seen the DDL.
  * Errors (TributaryErrors, see binlog-errors.ts) reject the iterator's `next()` after the events received
- * before them were delivered. Breaking out of the iteration closes the stream.
+ * before them were delivered — except a broken framing, after which the undelivered events are dropped. Breaking out of the iteration closes the stream.
  */
 export interface BinlogStream extends AsyncIterable<BinlogEvent[]> {
   readonly serverVersion: string;
@@ -295,6 +295,13 @@ class BinlogStreamImpl implements BinlogStream {
     if (this.closed || this.failure !== undefined || this.ended) return;
     this.failure = error;
     this.idleDeadline.stop();
+    if (error.cause instanceof ProtocolFramingError) {
+      // The events not handed out yet are dropped: the last of them may hold bytes of the packets after it, and
+      // a reconnect reads them all again from the last checkpoint.
+      this.queue = [];
+      this.head = 0;
+      this.queuedBytes = 0;
+    }
     this.socketClosed = destroyConnection(this.connection);
     this.signal();
   }
@@ -354,7 +361,8 @@ class BinlogStreamImpl implements BinlogStream {
           event = decodeEvent(raw, this.ctx);
         }
       } catch (error) {
-        const failure = error instanceof BinlogStreamError ? error : classifyDecodeError(error);
+        // After the connection failed (a broken framing), the event may be garbage: report why, not the symptom.
+        const failure = this.failure ?? (error instanceof BinlogStreamError ? error : classifyDecodeError(error));
         this.fail(failure);
         throw failure;
       }

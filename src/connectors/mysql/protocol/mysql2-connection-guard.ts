@@ -60,13 +60,10 @@ export function guardConnection(connection: Connection, options: ConnectionGuard
       const expected = this.sequenceId;
       this.handlePacket = () => undefined; // nothing more is read from a stream that lost its framing
       this.stream.destroy(
-        new TributaryError(
-          'SOURCE_CONNECTION_LOST',
+        new ProtocolFramingError(
           `the ${options.purpose} connection lost its framing (packet ${packet.sequenceId} arrived, ${expected} was expected): ` +
             'bytes went missing or were altered on the way',
-          {
-            hint: 'transient: the pipeline reconnects and resumes from its last checkpoint; if it repeats, check the network path (proxies, load balancers) to the server',
-          },
+          'transient: the pipeline reconnects and resumes from its last checkpoint; if it repeats, check the network path (proxies, load balancers) to the server',
         ),
       );
       return;
@@ -97,6 +94,14 @@ export function guardConnection(connection: Connection, options: ConnectionGuard
   });
   internals.stream.once('close', () => deadline.stop());
   return { stopDeadline: () => deadline.stop() };
+}
+
+/** SOURCE_CONNECTION_LOST because the stream lost its framing: the packets read just before may be garbage. */
+export class ProtocolFramingError extends TributaryError {
+  constructor(message: string, hint: string) {
+    super('SOURCE_CONNECTION_LOST', message, { hint });
+    this.name = 'ProtocolFramingError';
+  }
 }
 
 export interface ConnectionGuard {
