@@ -267,6 +267,26 @@ describe('network faults between the pipeline and its servers', () => {
     );
   });
 
+  it('both links slowed down (each chunk held 40 ms) for 5 s while streaming', async () => {
+    await withWriter('both links slow for 5 s while streaming', () =>
+      faultAndRecover(
+        pipeline!,
+        () => {
+          mysqlProxy.slow(40);
+          pgProxy.slow(40);
+        },
+        {
+          expectRetry: false,
+          healAfterMs: 5000,
+          heal: () => {
+            mysqlProxy.slow(0);
+            pgProxy.slow(0);
+          },
+        },
+      ),
+    );
+  });
+
   it('PostgreSQL connection half-open during commits: the silent statement times out', async () => {
     await withWriter('postgres half-open while streaming', () =>
       faultAndRecover(pipeline!, () => pgProxy.halfOpen(), {

@@ -80,6 +80,10 @@ export interface RunResult {
  * source position and the operators' state together, and each attempt restores the operators' state from the
  * checkpoint it resumes from.
  *
+ * No attempt hangs for good: a watchdog (watchdog.ts) ends one that sees neither a batch nor a checkpoint for
+ * `watchdog.timeoutMs` (PIPELINE_STALLED, retried like any retryable error), and after the stop signal the final
+ * checkpoint gets `stopTimeoutMs` before it is skipped — the last committed checkpoint still holds.
+ *
  * A batch is handed to the operators and the sink in pieces that end at a schema event, so that when the sink
  * cannot apply a schema change (SINK_SCHEMA_CHANGE_FAILED) and an operator takes the failure in
  * (`schemaChangeFailed`, under `try_evolve`), no event after it was shaped for the change yet.

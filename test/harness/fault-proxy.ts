@@ -48,6 +48,8 @@ interface Pair {
   halfOpen: boolean;
   /** Chained sends when the link is slow, so chunks keep their order. */
   chain: Promise<void>;
+  /** Chunks waiting in `chain`. */
+  delayed: number;
 }
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
@@ -58,15 +60,18 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   let accepted = 0;
 
   const send = (pair: Pair, to: Socket | undefined, chunk: Buffer): void => {
-    if (delayMs === 0) {
+    // Straight through only when nothing waits in the slow chain: bytes must never overtake earlier ones.
+    if (delayMs === 0 && pair.delayed === 0) {
       if (to && !to.destroyed) to.write(chunk);
       return;
     }
     const delay = delayMs;
+    pair.delayed++;
     pair.chain = pair.chain.then(
       () =>
         new Promise<void>((resolve) =>
           setTimeout(() => {
+            pair.delayed--;
             if (to && !to.destroyed) to.write(chunk);
             resolve();
           }, delay),
@@ -132,6 +137,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       toClient: [],
       halfOpen: false,
       chain: Promise.resolve(),
+      delayed: 0,
     };
     pairs.add(pair);
     client.on('error', () => pair.upstream?.destroy());
