@@ -208,7 +208,6 @@ describe('network faults between the pipeline and its servers', () => {
         heal: () => mysqlProxy.heal(),
       }),
     );
-    expect(pipeline!.logs.join('\n')).toContain('snapshot complete');
   });
 
   it('MySQL connections half-open while streaming: the missing heartbeats are noticed', async () => {
