@@ -16,6 +16,12 @@ export interface RunCommandOptions {
 }
 
 /**
+ * After a stop signal, the process exits by this time whatever hangs (final checkpoint bound 10 s + goodbyes),
+ * inside the 30 s orchestrators commonly allow before SIGKILL.
+ */
+const HARD_EXIT_MS = 25_000;
+
+/**
  * `tributary run pipeline.yaml`: validates, then runs until SIGINT/SIGTERM, when it takes a final checkpoint
  * and exits 0. A second signal exits at once (the last checkpoint still holds; nothing is lost).
  */
@@ -44,6 +50,13 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     }
     log.info(`${signal}: taking a final checkpoint and stopping`);
     controller.abort();
+    // The runner bounds the final checkpoint and the goodbyes; this is the backstop for anything else.
+    setTimeout(() => {
+      log.warn(
+        `still running ${HARD_EXIT_MS / 1000} s after ${signal}: exiting now; the pipeline resumes from its last checkpoint`,
+      );
+      process.exit(130);
+    }, HARD_EXIT_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

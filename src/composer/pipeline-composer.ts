@@ -16,6 +16,7 @@ import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
 import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
 import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
+import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
@@ -50,6 +51,8 @@ export interface Pipeline {
   validate(options?: ValidateOptions): Promise<ValidationReport>;
   run(options?: RunPipelineOptions): Promise<RunResult>;
   stateStore(): StateStore;
+  /** The watchdog's view of the running pipeline (what it waits for, stalls so far), for status and metrics. */
+  readonly watchdog: WatchdogState;
   /**
    * The checkpoint `run` would resume from: the sink's (authoritative), or — for a sink that keeps none, or
    * when the sink cannot be reached — the state directory's copy, which may be one checkpoint behind. Opening
@@ -155,9 +158,11 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     }
   };
 
+  const watchdog = createWatchdogState(def.pipeline.watchdogTimeoutMs);
   return {
     def,
     stateStore: () => store,
+    watchdog,
     async lastCheckpoint() {
       const local = await store.load();
       let sink: Sink | undefined;
@@ -205,6 +210,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         log,
         checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
         maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
+        watchdog,
         ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
         ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),

@@ -65,6 +65,8 @@ export interface PipelineOptions {
   /** As written (relative paths are relative to the working directory); default `./.tributary/<name>`. */
   readonly stateDir: string;
   readonly parallelism: number;
+  /** `watchdog.timeout`: restart an attempt after this long without a batch or a checkpoint (0: off). */
+  readonly watchdogTimeoutMs: number;
   /** Set only when the file says; `lenient` (as in Flink CDC 3) applies otherwise. */
   readonly schemaChangeBehavior?: SchemaChangeBehavior;
   /**

@@ -61,6 +61,13 @@ export function pipelineOptionSpecs(): OptionSpec[] {
         '`warn` (validate and run say so, and whether their keys overlap), `fail` (`ROUTE_KEY_COLLISION` before anything moves), `ignore`. ' +
         'Default: `warn`.',
     },
+    {
+      key: 'watchdog.timeout',
+      type: 'duration',
+      default: '5min',
+      description:
+        'When neither a batch arrives from the source nor a checkpoint completes for this long, the pipeline logs what it was waiting for and restarts from its last checkpoint (PIPELINE_STALLED). A caught-up source is not a stall: its heartbeats count as batches. `0` turns the watchdog off. See docs/03-checkpoints.md#stalls-and-timeouts.',
+    },
   ];
 }
 
@@ -99,6 +106,7 @@ export function pipelineOptions(
     typeof values['state.dir'] === 'string' && values['state.dir'] !== ''
       ? values['state.dir']
       : `./.tributary/${name}`;
+  const watchdogTimeoutMs = typeof values['watchdog.timeout'] === 'number' ? values['watchdog.timeout'] : 300_000;
   const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
   const keyCollision = values['route.key-collision'] as RouteKeyCollision | undefined;
   const maxIdentical = values['retry.max-identical-failures'];
@@ -110,6 +118,7 @@ export function pipelineOptions(
       stateDir,
       parallelism,
       maxIdenticalFailures,
+      watchdogTimeoutMs,
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
       ...(keyCollision === undefined ? {} : { routeKeyCollision: keyCollision }),
     },

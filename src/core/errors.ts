@@ -21,10 +21,12 @@ export const ERROR_CODES = {
   SOURCE_NO_PRIMARY_KEY: { retryable: false },
   SOURCE_NO_TABLES: { retryable: false },
   SOURCE_CONNECTION_LOST: { retryable: true },
+  SOURCE_TIMEOUT: { retryable: true },
   SOURCE_PROTOCOL: { retryable: false },
   SOURCE_QUERY_FAILED: { retryable: true },
   SOURCE_UNSUPPORTED_TYPE: { retryable: false },
   SINK_UNREACHABLE: { retryable: true },
+  SINK_TIMEOUT: { retryable: true },
   SINK_AUTH_FAILED: { retryable: false },
   SINK_DATABASE_MISSING: { retryable: false },
   SINK_PRIVILEGES_MISSING: { retryable: false },
@@ -40,6 +42,7 @@ export const ERROR_CODES = {
   STATE_CORRUPT: { retryable: false },
   SAVEPOINT_NOT_FOUND: { retryable: false },
   PIPELINE_STATE_MISMATCH: { retryable: false },
+  PIPELINE_STALLED: { retryable: true },
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 

@@ -2,6 +2,7 @@ import {
   asTributaryError,
   plural,
   SchemaChangeFailedError,
+  TributaryError,
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
@@ -16,6 +17,14 @@ import type { Logger } from './logger.js';
 import { RetryPolicy, type TransactionLimits } from './retry-policy.js';
 import type { StateStore } from './state-store.js';
 import { TableBudget } from './table-budget.js';
+import {
+  boundedClose,
+  createWatchdogState,
+  DEFAULT_STOP_TIMEOUT_MS,
+  superviseAttempt,
+  Watchdog,
+  type WatchdogState,
+} from './watchdog.js';
 
 /** The connected parts of one pipeline attempt. A retry builds them anew (fresh connections). */
 export interface PipelineParts {
@@ -48,6 +57,13 @@ export interface RunOptions {
   /** Resume the first attempt from this checkpoint (a savepoint) instead of the sink's last one. */
   readonly startFrom?: Checkpoint;
   readonly onStart?: (parts: PipelineParts) => void;
+  /**
+   * The watchdog's state (see watchdog.ts), updated as the pipeline runs, for status and metrics; its
+   * `timeoutMs` is `pipeline.watchdog.timeout`. Default: a fresh state with the default timeout.
+   */
+  readonly watchdog?: WatchdogState;
+  /** After the stop signal, how long the final checkpoint may take before it is skipped (default 10 s). */
+  readonly stopTimeoutMs?: number;
 }
 
 export interface CheckpointStats {
@@ -74,6 +90,10 @@ export interface RunResult {
  * source position and the operators' state together, and each attempt restores the operators' state from the
  * checkpoint it resumes from.
  *
+ * No attempt hangs for good: a watchdog (watchdog.ts) ends one that sees neither a batch nor a checkpoint for
+ * `watchdog.timeoutMs` (PIPELINE_STALLED, retried like any retryable error), and after the stop signal the final
+ * checkpoint gets `stopTimeoutMs` before it is skipped — the last committed checkpoint still holds.
+ *
  * A batch is handed to the operators and the sink in pieces that end at a schema event, so that when the sink
  * cannot apply a schema change (SINK_SCHEMA_CHANGE_FAILED) and an operator takes the failure in
  * (`schemaChangeFailed`, under `try_evolve`), no event after it was shaped for the change yet.
@@ -87,21 +107,40 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   });
   let eventsApplied = 0;
   let lastCheckpoint: Checkpoint | null = null;
+  const watchdogState = options.watchdog ?? createWatchdogState();
 
   for (;;) {
     let parts: PipelineParts | undefined;
     let progressed = false;
     try {
       parts = await options.createParts();
-      const attempt = await runAttempt(options, parts, policy.limits.bind(policy), (events, checkpoint) => {
+      const watchdog = new Watchdog(watchdogState, log);
+      const onCommitted = (events: number, checkpoint: Checkpoint) => {
         eventsApplied += events;
         lastCheckpoint = checkpoint;
         progressed = true;
-      });
+      };
+      const attempt = await superviseAttempt(
+        runAttempt(options, parts, policy.limits.bind(policy), onCommitted, watchdog),
+        {
+          watchdog,
+          signal,
+          stopTimeoutMs: options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+          log,
+        },
+      );
+      if (attempt === 'stop-timed-out') return { outcome: 'stopped', lastCheckpoint, eventsApplied };
       return { outcome: attempt, lastCheckpoint, eventsApplied };
     } catch (error) {
       const failure = asTributaryError(error);
       if (progressed) policy.progressed();
+      if (signal?.aborted && failure.retryable) {
+        // Stopping: the final checkpoint failed on a connection that broke; nothing is lost.
+        log.warn(
+          `stopping without a final savepoint: ${failure.format()}\n  the last committed checkpoint still holds`,
+        );
+        return { outcome: 'stopped', lastCheckpoint, eventsApplied };
+      }
       const decision = signal?.aborted ? ({ action: 'stop' } as const) : policy.decide(failure);
       if (decision.action === 'stop') throw failure;
       const delay = decision.delayMs;
@@ -122,6 +161,7 @@ async function runAttempt(
   parts: PipelineParts,
   limitsOf: (base: TransactionLimits) => TransactionLimits,
   onCommitted: (events: number, checkpoint: Checkpoint) => void,
+  watchdog: Watchdog,
 ): Promise<'stopped' | 'finished'> {
   const { source, sink, operators } = parts;
   const { log, signal, stateStore } = options;
@@ -130,6 +170,7 @@ async function runAttempt(
   // The sink's open transaction touches at most this many tables: a commit never needs more than the sink has.
   const tables = new TableBudget(limits.maxTables);
 
+  watchdog.waitingFor('the sink to open and read its checkpoint');
   const inSink = await sink.open(options.name);
   const local = await stateStore.load();
   let committed = sink.keepsCheckpoints === false ? local : inSink;
@@ -149,6 +190,7 @@ async function runAttempt(
   }
   restoreOperators(operators, committed, log);
   if (limits.maxTables !== undefined) source.limitBatchTables?.(limits.maxTables);
+  watchdog.waitingFor('the source to open');
   await source.open(committed?.position ?? null);
   options.onStart?.(parts);
 
@@ -173,7 +215,12 @@ async function runAttempt(
       committedAt: new Date().toISOString(),
       ...(states.some((state) => state !== null) ? { operators: states } : {}),
     };
+    watchdog.waitingFor(`the sink to commit checkpoint ${checkpoint.id}`);
     await sink.commit(checkpoint);
+    // A commit that completes after the watchdog gave up belongs to an attempt that is being replaced.
+    if (watchdog.abandoned)
+      throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
+    watchdog.progressed();
     await stateStore.save(checkpoint);
     nextId++;
     uncommittedPosition = false;
@@ -205,6 +252,7 @@ async function runAttempt(
     // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch.
     const waiting = sink.pending() > 0 || uncommittedPosition;
     const timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit)) : undefined;
+    watchdog.waitingFor("the source's next batch");
     const next = await nextOrInterrupt(pull, signal, timeoutMs);
     if (next === ABORTED) {
       await commit();
@@ -221,10 +269,12 @@ async function runAttempt(
       return 'finished';
     }
     const batch: ChangeBatch = next.value;
+    watchdog.progressed();
     // Commit first when this batch would take the transaction past the sink's table bound: everything before
     // `position` (the previous batch's end, a valid resume point) is in the sink.
     if (tables.wouldOverflow(batch.events)) await commit();
     tables.add(batch.events);
+    watchdog.waitingFor('the sink to take a batch');
     for (const piece of piecesEndingAtSchemaEvents(batch.events)) {
       let events: readonly ChangeEvent[] = piece;
       for (const operator of operators) events = operator.process(events);
@@ -366,8 +416,13 @@ function nextOrInterrupt<T>(
 
 async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Promise<void> {
   if (!parts) return;
-  const results = await Promise.allSettled([parts.source.close(), parts.sink.close()]);
-  for (const result of results) {
-    if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);
-  }
+  const closing = Promise.allSettled([parts.source.close(), parts.sink.close()]).then((results) => {
+    for (const result of results) {
+      if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);
+    }
+  });
+  await boundedClose(closing, CLOSE_TIMEOUT_MS, log, 'closing the source and sink');
 }
+
+/** Connectors bound their own goodbyes (a few seconds); this is the backstop, so a restart never hangs on one. */
+const CLOSE_TIMEOUT_MS = 15_000;

@@ -2,7 +2,7 @@ import type { ErrorCode, TributaryError } from '../core/errors.js';
 import { Backoff } from './backoff.js';
 
 /**
- * Failures that are the world's doing — a server away, a connection lost, no connection slot free: retried as
+ * Failures that are the world's doing — a server away, a connection lost or silent, no connection slot free: retried as
  * long as `maxRetries` allows, never counted as identical failures and never a reason to shrink.
  */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -10,6 +10,9 @@ const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SOURCE_CONNECTION_LOST',
   'SINK_UNREACHABLE',
   'SINK_TOO_MANY_CONNECTIONS',
+  // A link that went silent (half-open, paused): a network partition can last as long as it likes.
+  'SOURCE_TIMEOUT',
+  'SINK_TIMEOUT',
 ]);
 
 /** Failures about the size of a transaction: the next attempt is smaller from the first one on. */

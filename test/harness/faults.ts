@@ -108,6 +108,8 @@ export interface FaultPipelineOptions {
   readonly maxRetries?: number;
   /** Extra lines inside `sink:`, each indented by two spaces. */
   readonly sinkYaml?: string;
+  /** Extra lines inside `pipeline:`, each indented by two spaces. */
+  readonly pipelineYaml?: string;
 }
 
 /** The pipeline file a user would write for this source and sink; credentials come from the environment. */
@@ -133,6 +135,7 @@ pipeline:
   name: ${options.name}
   checkpoint.interval: ${options.checkpointInterval ?? '300ms'}
   state.dir: ${stateDir}
+${options.pipelineYaml ?? ''}
 `;
   const env = { FAULT_MYSQL_PASSWORD: decodeURIComponent(mysql.password), FAULT_SINK_URL: options.sinkUrl };
   return { yaml, env, stateDir };

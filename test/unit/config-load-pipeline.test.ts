@@ -130,6 +130,7 @@ describe('parsePipelineYaml: a valid file', () => {
       stateDir: '.tributary',
       parallelism: 1,
       maxIdenticalFailures: 8,
+      watchdogTimeoutMs: 300_000,
     });
 
     const [transform] = def.transforms;
@@ -158,6 +159,7 @@ describe('parsePipelineYaml: a valid file', () => {
       stateDir: './.tributary/sharded-users',
       parallelism: 1,
       maxIdenticalFailures: 8,
+      watchdogTimeoutMs: 300_000,
     });
     expect(def.transforms).toHaveLength(1);
   });
@@ -204,6 +206,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'parallelism',
       'schema.change.behavior',
       'route.key-collision',
+      'watchdog.timeout',
     ]);
   });
 });

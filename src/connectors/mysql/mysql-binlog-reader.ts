@@ -41,6 +41,8 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
     file: options.start.file,
     position: options.start.pos,
     heartbeatMs: config.heartbeatMs,
+    // Cheap (zlib's crc32), and the only way to notice bytes altered on the way before they become rows.
+    verifyChecksum: true,
     includeTable: (db, table) => options.tableFor(db, table) !== undefined,
     columnsFor: (db, table) => {
       const captured = options.tableFor(db, table);

@@ -1,4 +1,6 @@
+import type { Connection } from 'mysql2/promise';
 import { TributaryError, type ErrorCode } from '../../core/index.js';
+import { closeWithin } from '../socket-deadline.js';
 
 /** The server errors this connector tells apart (MySQL/MariaDB errno values). */
 const ER_DBACCESS_DENIED = 1044;
@@ -101,4 +103,19 @@ export function mysqlError(error: unknown, endpoint: MysqlEndpoint, during: stri
         hint: 'see the server error above',
       });
   }
+}
+
+/** How long a polite COM_QUIT may take before the socket is simply destroyed. */
+const END_TIMEOUT_MS = 2000;
+
+/**
+ * Ends a connection politely, or destroys it when the server does not answer within 2 s (a half-open link
+ * would keep `end()` waiting forever, and with it the pipeline's restart or stop). Never throws.
+ */
+export async function endMysqlConnection(conn: Connection): Promise<void> {
+  await closeWithin(
+    () => conn.end(),
+    () => conn.destroy(),
+    END_TIMEOUT_MS,
+  );
 }

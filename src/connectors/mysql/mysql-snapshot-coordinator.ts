@@ -1,6 +1,7 @@
 import type { Connection } from 'mysql2/promise';
 import { plural } from '../../core/plural.js';
 import type { Logger } from '../../runtime/logger.js';
+import { endMysqlConnection } from './mysql-errors.js';
 import { MysqlChunkSplitter, type ChunkRange } from './mysql-chunk-splitter.js';
 import { ChunkWindow } from './mysql-chunk-window.js';
 import type { LogPoint } from './mysql-log-point.js';
@@ -96,7 +97,9 @@ export class SnapshotCoordinator {
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of [...this.readerWakers]) wake();
-    await Promise.allSettled([...this.connections, ...(this.splitConn ? [this.splitConn] : [])].map((c) => c.end()));
+    await Promise.allSettled(
+      [...this.connections, ...(this.splitConn ? [this.splitConn] : [])].map((c) => endMysqlConnection(c)),
+    );
   }
 
   private async runReader(): Promise<void> {

@@ -100,13 +100,22 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     key: 'heartbeat.interval',
     type: 'duration',
     default: 5000,
-    description: 'How often the server sends a heartbeat on an idle binlog connection.',
+    description:
+      'How often the server sends a heartbeat on an idle binlog connection. A binlog connection that brings neither an event nor a heartbeat for 3 intervals counts as dead (SOURCE_TIMEOUT): the pipeline reconnects and resumes from its last checkpoint.',
   },
   {
     key: 'connect.timeout',
     type: 'duration',
     default: 10000,
-    description: 'Time to wait for a connection to the server.',
+    description:
+      'Time to wait for a connection to the server (TCP, TLS, login); after it, SOURCE_UNREACHABLE and a retry.',
+  },
+  {
+    key: 'read.timeout',
+    type: 'duration',
+    default: 60000,
+    description:
+      'The longest a snapshot or catalog statement may go without a byte from the server (SOURCE_TIMEOUT after it: reconnect, resume). It bounds the silence, not the statement: a chunk whose rows keep arriving may take longer.',
   },
 ];
 
@@ -128,6 +137,7 @@ export interface MysqlSourceConfig extends MysqlTypeOptions {
   readonly chunkKeyColumn: string | undefined;
   readonly heartbeatMs: number;
   readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
 }
 
 /** Turns validated option values (see {@link mysqlSourceOptionSpecs}) into the typed configuration. */
@@ -152,6 +162,7 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
     zeroDateHandling: options['zero-date.handling'] === 'error' ? 'error' : 'null',
     heartbeatMs: Number(options['heartbeat.interval'] ?? 5000),
     connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
+    readTimeoutMs: Number(options['read.timeout'] ?? 60000),
   };
 }
 

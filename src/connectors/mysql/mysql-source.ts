@@ -19,7 +19,8 @@ import type { Logger } from '../../runtime/logger.js';
 import { verifyFingerprint, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
-import { mysqlError, type MysqlEndpoint } from './mysql-errors.js';
+import { endMysqlConnection, mysqlError, type MysqlEndpoint } from './mysql-errors.js';
+import { guardPromiseConnection } from './protocol/mysql2-connection-guard.js';
 import {
   formatBinlogOffset,
   isMysqlPosition,
@@ -177,7 +178,7 @@ class MysqlSource implements Source {
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'validating the source');
     } finally {
-      await conn.end().catch(() => {});
+      await endMysqlConnection(conn);
     }
   }
 
@@ -448,7 +449,7 @@ class MysqlSource implements Source {
     const closing: Promise<void>[] = [];
     if (this.reader) closing.push(this.reader.close());
     if (this.coordinator) closing.push(this.coordinator.close());
-    if (this.conn) closing.push(this.conn.end());
+    if (this.conn) closing.push(endMysqlConnection(this.conn));
     this.reader = undefined;
     this.coordinator = undefined;
     this.conn = undefined;
@@ -697,6 +698,7 @@ class MysqlSource implements Source {
     } catch (error) {
       throw mysqlError(error, this.endpoint, during);
     }
+    guardPromiseConnection(connection, { purpose: 'source', readTimeoutMs: this.config.readTimeoutMs });
     // An idle connection (a snapshot reader waiting for its turn, the DDL follower's) that the server drops
     // emits 'error'; without a listener that would crash the process. The next query on it rejects with the
     // connection error, which mysqlError classifies (retryable), so noting it here is enough.

@@ -59,6 +59,20 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
       'change becomes a row of a changelog table. All three commit data and checkpoint in one transaction.',
   },
   {
+    key: 'connect.timeout',
+    type: 'duration',
+    default: 10000,
+    description:
+      'Time to wait for a connection to the server (TCP, TLS, login); after it, SINK_UNREACHABLE and a retry.',
+  },
+  {
+    key: 'read.timeout',
+    type: 'duration',
+    default: 120000,
+    description:
+      'The longest a statement or commit may go without a byte moving between the sink and PostgreSQL (SINK_TIMEOUT after it: reconnect, replay from the last checkpoint). It bounds the silence, not the statement; raise it if schema changes that rewrite large tables take longer.',
+  },
+  {
     key: 'append.table-suffix',
     type: 'string',
     default: '_changelog',
@@ -84,6 +98,8 @@ export interface PostgresSinkConfig {
   readonly commitMaxTables: number;
   readonly writeMode: PostgresWriteMode;
   readonly appendTableSuffix: string;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
 }
 
 /**
@@ -151,6 +167,8 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     writeMode: writeMode(text('write-mode', 'upsert')),
     appendTableSuffix:
       values['append.table-suffix'] === undefined ? '_changelog' : String(values['append.table-suffix']),
+    connectTimeoutMs: Number(values['connect.timeout'] ?? 10000),
+    readTimeoutMs: Number(values['read.timeout'] ?? 120000),
   };
 }
 

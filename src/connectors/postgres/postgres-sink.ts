@@ -19,9 +19,12 @@ import { PostgresTargetTables } from './postgres-target-tables.js';
 import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
 import type { Logger } from '../../runtime/logger.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
+import { closeWithin, startSocketDeadline, type CountingSocket } from '../socket-deadline.js';
 
-/** How long connecting (TCP, TLS, authentication) may take before it counts as unreachable. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a polite Terminate may take before the socket is simply destroyed. */
+const END_TIMEOUT_MS = 2000;
+/** TCP keep-alive probes start after this much idleness, so a dead peer is noticed between statements too. */
+const KEEPALIVE_IDLE_MS = 10_000;
 
 export interface PostgresSinkContext {
   /** Receives notable events (connected, server version, warnings); never a secret. */
@@ -220,7 +223,7 @@ class PostgresSink implements Sink {
     this.inTransaction = false;
     this.count = 0;
     // Ending the connection rolls back a transaction still open, and fails a batch still in flight.
-    if (session !== undefined) await session.client.end().catch(() => undefined);
+    if (session !== undefined) await endClient(session.client);
     await work?.catch(() => undefined);
   }
 
@@ -320,7 +323,9 @@ class PostgresSink implements Sink {
       ssl: config.ssl === 'disable' ? false : config.ssl === 'require' ? { rejectUnauthorized: false } : true,
       application_name: 'tributary',
       keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     });
+    watchStatements(client, config.readTimeoutMs, this.target);
     client.on('error', (error: Error & { code?: string }) => {
       // Without a listener a dropped connection would crash the process; the next call reports it.
       this.lost.add(client);
@@ -333,14 +338,14 @@ class PostgresSink implements Sink {
     });
     let serverVersion: number;
     try {
-      await connectWithin(client, CONNECT_TIMEOUT_MS);
+      await connectWithin(client, config.connectTimeoutMs);
       await client.query(
         'SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0',
       );
       const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
       serverVersion = version.rows[0]?.v ?? 0;
     } catch (error) {
-      await client.end().catch(() => undefined);
+      await endClient(client);
       throw this.classify(error, phase);
     }
     this.session = newSession(client, config, serverVersion);
@@ -452,6 +457,48 @@ function newSession(client: pg.Client, config: PostgresSinkConfig, serverVersion
       return { client, tables, staging, checkpoints, writer: append, append };
     }
   }
+}
+
+/** pg internals read here (pg 8.23, lib/client.js): the query in flight and those queued behind it. */
+interface PgQueryState {
+  readonly _activeQuery: unknown;
+  readonly _queryQueue: readonly unknown[];
+}
+
+/**
+ * Fails the statement in flight with SINK_TIMEOUT when no byte has moved on the connection for `timeoutMs`
+ * (a half-open or stalled link): the socket is destroyed with that error, pg hands it to the query, and the
+ * client counts as lost. A connection idle between statements never expires.
+ */
+function watchStatements(client: pg.Client, timeoutMs: number, target: string): void {
+  const state = client as unknown as PgQueryState;
+  const deadline = startSocketDeadline({
+    socket: () => client.connection.stream as unknown as CountingSocket,
+    busy: () => (state._activeQuery ?? undefined) !== undefined || state._queryQueue.length > 0,
+    timeoutMs,
+    onExpire: (silentMs) =>
+      client.connection.stream.destroy(
+        new TributaryError(
+          'SINK_TIMEOUT',
+          `PostgreSQL at ${target} did not answer for ${Math.round(silentMs / 1000)} s while a statement was running`,
+          {
+            hint:
+              'transient: the pipeline reconnects and replays from its last checkpoint. The link or the server stalled; ' +
+              'if statements legitimately take longer without an answer, raise sink option `read.timeout`',
+          },
+        ),
+      ),
+  });
+  client.connection.stream.once('close', () => deadline.stop());
+}
+
+/** Ends the client politely, or destroys its socket when the server does not answer in time. Never throws. */
+async function endClient(client: pg.Client): Promise<void> {
+  await closeWithin(
+    () => client.end(),
+    () => client.connection.stream.destroy(),
+    END_TIMEOUT_MS,
+  );
 }
 
 /**

@@ -12,7 +12,9 @@ import {
 } from './binlog-errors.js';
 import type { BinlogPosition } from './binlog-position.js';
 import type { ColumnInfo } from './canonical-types.js';
-import { destroyConnection, pauseSocket, resumeSocket, startBinlogDump } from './mysql2-binlog-command.js';
+import { destroyConnection, pauseSocket, resumeSocket, socketOf, startBinlogDump } from './mysql2-binlog-command.js';
+import { guardConnection, ProtocolFramingError, type ConnectionGuard } from './mysql2-connection-guard.js';
+import { startSocketDeadline, type SocketDeadline } from '../../socket-deadline.js';
 
 export interface BinlogStreamOptions {
   readonly host: string;
@@ -29,7 +31,10 @@ export interface BinlogStreamOptions {
   readonly position: number;
   /** How often an idle server sends a heartbeat (default 5000 ms). */
   readonly heartbeatMs?: number;
-  /** The connection counts as lost after this long without a packet while reading (default 3 heartbeats, ≥ 30 s). */
+  /**
+   * The stream fails with SOURCE_TIMEOUT after this long without a byte from the server while it is read
+   * (not while paused by backpressure). Default: 3 heartbeat periods — a live server sends at least one.
+   */
   readonly idleTimeoutMs?: number;
   /** Canonical columns of a table (see `prepareRowDecoder`); undefined → derived from the table map. */
   readonly columnsFor?: (database: string, table: string) => readonly ColumnInfo[] | undefined;
@@ -62,7 +67,7 @@ export interface BinlogStreamOptions {
  * A running binlog dump. Iterating yields batches of decoded events in binlog order; a batch ends after a DDL
  * statement, so `columnsFor` is asked about the tables after it only once the caller has seen the DDL.
  * Errors (TributaryErrors, see binlog-errors.ts) reject the iterator's `next()` after the events received
- * before them were delivered. Breaking out of the iteration closes the stream.
+ * before them were delivered — except a broken framing, after which the undelivered events are dropped. Breaking out of the iteration closes the stream.
  */
 export interface BinlogStream extends AsyncIterable<BinlogEvent[]> {
   readonly serverVersion: string;
@@ -85,9 +90,11 @@ const DEFAULTS = {
 
 /** Connects, checks out the server, and starts dumping the binlog at `file`:`position`. */
 export async function openBinlogStream(options: BinlogStreamOptions): Promise<BinlogStream> {
-  const connection = await connect(options);
+  const { connection, guard } = await connect(options);
   try {
     const { version, checksum } = await setUpSession(connection, options);
+    // From here on the heartbeat rule watches the stream: a paused (backpressured) dump is silent by design.
+    guard.stopDeadline();
     return new BinlogStreamImpl(connection, options, version, checksum);
   } catch (error) {
     await destroyConnection(connection);
@@ -95,7 +102,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
   }
 }
 
-function connect(options: BinlogStreamOptions): Promise<Connection> {
+function connect(options: BinlogStreamOptions): Promise<{ connection: Connection; guard: ConnectionGuard }> {
   return new Promise((resolve, reject) => {
     const connection = createConnection({
       host: options.host,
@@ -108,12 +115,16 @@ function connect(options: BinlogStreamOptions): Promise<Connection> {
       supportBigNumbers: true,
       bigNumberStrings: true,
     });
+    const guard = guardConnection(connection, {
+      purpose: 'binlog',
+      readTimeoutMs: options.idleTimeoutMs ?? 3 * (options.heartbeatMs ?? DEFAULTS.heartbeatMs),
+    });
     connection.connect((error) => {
       if (error) {
         connection.destroy();
         reject(classifyBinlogError(error, 'connect'));
       } else {
-        resolve(connection);
+        resolve({ connection, guard });
       }
     });
   });
@@ -181,8 +192,7 @@ class BinlogStreamImpl implements BinlogStream {
   private wake: (() => void) | undefined;
   /** Set once the connection is being torn down; resolves when its socket has closed. */
   private socketClosed: Promise<void> | undefined;
-  private lastPacketAt = Date.now();
-  private readonly idleTimer: NodeJS.Timeout;
+  private readonly idleDeadline: SocketDeadline;
   private file: string;
   private pos: number;
   private readonly maxQueuedEvents: number;
@@ -214,21 +224,26 @@ class BinlogStreamImpl implements BinlogStream {
 
     connection.on('error', (error: unknown) => this.fail(classifyBinlogError(error, this.phase)));
     const heartbeatMs = options.heartbeatMs ?? DEFAULTS.heartbeatMs;
-    const idleTimeoutMs = options.idleTimeoutMs ?? Math.max(30_000, 3 * heartbeatMs);
-    this.idleTimer = setInterval(
-      () => {
-        if (!this.paused && Date.now() - this.lastPacketAt > idleTimeoutMs) {
-          this.fail(
-            new BinlogStreamError(
-              'SOURCE_CONNECTION_LOST',
-              `no binlog data or heartbeat from the server for ${idleTimeoutMs} ms`,
-            ),
-          );
-        }
-      },
-      Math.min(heartbeatMs, 5000),
-    );
-    this.idleTimer.unref();
+    const idleTimeoutMs = options.idleTimeoutMs ?? 3 * heartbeatMs;
+    // Counted in bytes, not events: a large event arriving slowly is progress, silence is not.
+    this.idleDeadline = startSocketDeadline({
+      socket: () => socketOf(connection),
+      busy: () => !this.paused,
+      timeoutMs: idleTimeoutMs,
+      onExpire: (silentMs) =>
+        this.fail(
+          new BinlogStreamError(
+            'SOURCE_TIMEOUT',
+            `no binlog event nor heartbeat from the server for ${Math.round(silentMs / 100) / 10} s ` +
+              `(heartbeat every ${heartbeatMs / 1000} s): the connection is silent`,
+            {
+              hint:
+                'transient: the pipeline reconnects and resumes from its last checkpoint. A half-open link (NAT, ' +
+                'firewall, failover) or a stalled server; source option `heartbeat.interval` sets how soon this is noticed',
+            },
+          ),
+        ),
+    });
 
     startBinlogDump(
       connection,
@@ -263,7 +278,6 @@ class BinlogStreamImpl implements BinlogStream {
   }
 
   private onEvent(event: Buffer): void {
-    this.lastPacketAt = Date.now();
     if (this.phase === 'dump-start' && !PREAMBLE_TYPES.has(event[4] ?? 0)) this.phase = 'streaming';
     this.queue.push(event);
     this.queuedBytes += event.length;
@@ -280,7 +294,14 @@ class BinlogStreamImpl implements BinlogStream {
   private fail(error: BinlogStreamError): void {
     if (this.closed || this.failure !== undefined || this.ended) return;
     this.failure = error;
-    clearInterval(this.idleTimer);
+    this.idleDeadline.stop();
+    if (error.cause instanceof ProtocolFramingError) {
+      // The events not handed out yet are dropped: the last of them may hold bytes of the packets after it, and
+      // a reconnect reads them all again from the last checkpoint.
+      this.queue = [];
+      this.head = 0;
+      this.queuedBytes = 0;
+    }
     this.socketClosed = destroyConnection(this.connection);
     this.signal();
   }
@@ -294,7 +315,7 @@ class BinlogStreamImpl implements BinlogStream {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      clearInterval(this.idleTimer);
+      this.idleDeadline.stop();
       this.socketClosed ??= destroyConnection(this.connection);
       this.queue = [];
       this.head = 0;
@@ -340,7 +361,8 @@ class BinlogStreamImpl implements BinlogStream {
           event = decodeEvent(raw, this.ctx);
         }
       } catch (error) {
-        const failure = error instanceof BinlogStreamError ? error : classifyDecodeError(error);
+        // After the connection failed (a broken framing), the event may be garbage: report why, not the symptom.
+        const failure = this.failure ?? (error instanceof BinlogStreamError ? error : classifyDecodeError(error));
         this.fail(failure);
         throw failure;
       }
@@ -358,7 +380,6 @@ class BinlogStreamImpl implements BinlogStream {
       this.queuedBytes <= this.maxQueuedBytes / 2
     ) {
       this.paused = false;
-      this.lastPacketAt = Date.now();
       resumeSocket(this.connection);
     }
     return batch;

@@ -75,8 +75,16 @@ interface DriverErrorLike {
  */
 export function classifyBinlogError(error: unknown, phase: BinlogStreamPhase): BinlogStreamError {
   if (error instanceof BinlogStreamError) return error;
+  if (error instanceof TributaryError) {
+    // Already classified where it was raised (the connection guard: a timeout, a broken framing).
+    return new BinlogStreamError(error.code, error.message, {
+      ...(error.hint ? { hint: error.hint } : {}),
+      cause: error,
+    });
+  }
   const e = (typeof error === 'object' && error !== null ? error : {}) as DriverErrorLike;
-  const errno = typeof e.errno === 'number' ? e.errno : undefined;
+  // Server errors carry a positive errno; Node's socket errors a negative one (ECONNRESET is -104): those are not the server's.
+  const errno = typeof e.errno === 'number' && e.errno > 0 ? e.errno : undefined;
   const driverCode = typeof e.code === 'string' ? e.code : undefined;
   const sqlState = typeof e.sqlState === 'string' ? e.sqlState : undefined;
   const text = typeof e.message === 'string' ? e.message : String(error);

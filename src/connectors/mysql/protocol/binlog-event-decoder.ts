@@ -219,9 +219,19 @@ function bodyEnd(buf: Buffer, ctx: DecoderContext): number {
   if (ctx.checksum === 'none') return buf.length;
   const end = buf.length - 4;
   if (ctx.verifyChecksum && crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) {
-    throw binlogProtocolError(`binlog event type ${buf[4]} ending at ${buf.readUInt32LE(13)} fails its CRC32 check`);
+    throw checksumError(`binlog event type ${buf[4]} ending at ${buf.readUInt32LE(13)} fails its CRC32 check`);
   }
   return end;
+}
+
+/**
+ * A CRC32 mismatch: bytes were altered or lost on the way (a broken proxy, a desynchronised stream) — the
+ * server checked the event when it wrote it. Retryable: the pipeline reconnects and reads the event again.
+ */
+function checksumError(message: string): BinlogStreamError {
+  return new BinlogStreamError('SOURCE_CONNECTION_LOST', `${message}: the bytes were altered on the way`, {
+    hint: 'transient: the pipeline reconnects and resumes from its last checkpoint; if it repeats at the same position, the binlog file itself is damaged',
+  });
 }
 
 function hasValidCrc(buf: Buffer): boolean {
@@ -259,7 +269,7 @@ function formatDescription(header: BinlogEventHeader, buf: Buffer, ctx: DecoderC
     checksumAlg = alg === 1 ? 'crc32' : 'none';
     end = buf.length - 5;
     if (checksumAlg === 'crc32' && ctx.verifyChecksum && !hasValidCrc(buf)) {
-      throw binlogProtocolError('format description event fails its CRC32 check');
+      throw checksumError('format description event fails its CRC32 check');
     }
   }
   ctx.postHeaderLengths = Uint8Array.from(buf.subarray(c.pos, end));

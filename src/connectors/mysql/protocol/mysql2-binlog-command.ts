@@ -1,7 +1,7 @@
 import type { Connection } from 'mysql2';
 
 /**
- * The one place that touches mysql2 internals (checked against mysql2 3.24, lib/base/connection.js and
+ * With mysql2-connection-guard.ts, the one place that touches mysql2 internals (checked against mysql2 3.24, lib/base/connection.js and
  * lib/packet_parser.js). mysql2 does the handshake, authentication, TLS and packet framing — including the
  * reassembly of packets split at 16 MB — and hands each complete packet to the active command's
  * `execute(packet, connection)`. This file adds a command that registers as a replica and dumps the binlog.
@@ -41,6 +41,8 @@ interface Mysql2Internals {
   writePacket(packet: OutgoingPacket): void;
   _resetSequenceId(): void;
   readonly stream: {
+    readonly bytesRead: number;
+    readonly bytesWritten: number;
     pause(): void;
     resume(): void;
     destroy(): void;
@@ -90,6 +92,11 @@ export function startBinlogDump(
     throw new Error('this mysql2 version does not expose the command API the binlog reader needs');
   }
   internals.addCommand(new BinlogDumpCommand(request, handlers));
+}
+
+/** The connection's socket, for its byte counters (see socket-deadline.ts). */
+export function socketOf(connection: Connection): { readonly bytesRead: number; readonly bytesWritten: number } {
+  return (connection as unknown as Mysql2Internals).stream;
 }
 
 export function pauseSocket(connection: Connection): void {
