@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from 'mysql2/promise';
@@ -14,6 +12,7 @@ import {
   type FreshPostgresDatabase,
 } from './harness/databases.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
+import { testTempDir } from './harness/temp-dirs.js';
 import {
   createItemsTable,
   describeWriter,
@@ -397,7 +396,7 @@ describe('stopping always stops', () => {
   });
 
   it('SIGINT ends `tributary run` while its sink connection is half-open; the next run resumes exactly', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tributary-netstop-'));
+    const dir = await testTempDir('tributary-netstop');
     const { yaml, env } = await faultPipelineYaml({
       name: 'net-stop',
       tables: table,
@@ -412,7 +411,8 @@ describe('stopping always stops', () => {
       maxId: 2000,
     });
     try {
-      const cli = startCli(['run', file], env);
+      // Each checkpoint is logged at debug level.
+      const cli = startCli(['run', file, '--log-level', 'debug'], env);
       await waitFor(
         () => /checkpoint \d+: [1-9]\d* changes/.test(cli.output()) && /snapshot complete/.test(cli.output()),
         {

@@ -1,5 +1,6 @@
 import {
   asTributaryError,
+  plural,
   tableIdToString,
   TributaryError,
   type ChangeEvent,
@@ -149,7 +150,7 @@ export async function validatePipeline(
         })),
       ),
     );
-    ok(`transforms and routes fit the tables: ${created.length} sink table(s)`);
+    ok(`transforms and routes fit the tables: ${plural(created.length, 'sink table')}`);
     await checkKeyCollisions(parts, description.tables, report, fail);
   } catch (error) {
     fail(error);
