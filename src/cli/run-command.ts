@@ -29,19 +29,6 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const def = await loadPipelineDef(file);
   const pipeline = composePipeline(def, { log });
-  // The checkpoint this run resumes from (the saved one, or the savepoint asked for) is checked; none with --reset.
-  const { source, checks } = await pipeline.validate({
-    ignoreSavedState: options.reset,
-    ...(options.fromSavepoint === undefined ? {} : { fromSavepoint: options.fromSavepoint }),
-  });
-  for (const check of checks) {
-    if (check.status === 'warning')
-      log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
-  }
-  log.info(
-    `pipeline ${def.pipeline.name}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
-  );
-
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -60,39 +47,66 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-
-  let current: Source | undefined;
-  let checkpoints = 0;
-  let events = 0;
-  let previous: ProgressSample | undefined;
-  const ticker = setInterval(() => {
-    if (!current) return;
-    const p = current.progress();
-    const now = Date.now();
-    log.info(progressLine(p, previous, now, { events, checkpoints }));
-    for (const line of progressDetail(p)) log.debug(line);
-    previous = { rowsRead: p.snapshotRowsRead, atMs: now };
-  }, PROGRESS_INTERVAL_MS);
   try {
-    const result = await pipeline.run({
-      signal: controller.signal,
-      reset: options.reset,
-      truncateTargets: options.truncateTargets === true,
-      ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
-      onStart: (parts) => {
-        current = parts.source;
-        previous = undefined; // a retry's source counts its rows from zero
-      },
-      onCheckpoint: (_checkpoint, stats) => {
-        checkpoints++;
-        events += stats.events;
-      },
-    });
-    log.info(`pipeline ${def.pipeline.name} ${result.outcome}; last checkpoint ${result.lastCheckpoint?.id ?? 'none'}`);
-    return 0;
+    return await validateAndRun();
   } finally {
-    clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+
+  async function validateAndRun(): Promise<number> {
+    // The checkpoint this run resumes from (the saved one, or the savepoint asked for) is checked; none with --reset.
+    const { source, checks } = await pipeline.validate({
+      ignoreSavedState: options.reset,
+      ...(options.fromSavepoint === undefined ? {} : { fromSavepoint: options.fromSavepoint }),
+    });
+    for (const check of checks) {
+      if (check.status === 'warning')
+        log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
+    }
+    log.info(
+      `pipeline ${def.pipeline.name}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
+    );
+
+    if (controller.signal.aborted) {
+      // Stopped while the checks ran: nothing was started, and the last checkpoint (if any) still holds.
+      log.info(`pipeline ${def.pipeline.name} stopped before it started`);
+      return 0;
+    }
+
+    let current: Source | undefined;
+    let checkpoints = 0;
+    let events = 0;
+    let previous: ProgressSample | undefined;
+    const ticker = setInterval(() => {
+      if (!current) return;
+      const p = current.progress();
+      const now = Date.now();
+      log.info(progressLine(p, previous, now, { events, checkpoints }));
+      for (const line of progressDetail(p)) log.debug(line);
+      previous = { rowsRead: p.snapshotRowsRead, atMs: now };
+    }, PROGRESS_INTERVAL_MS);
+    try {
+      const result = await pipeline.run({
+        signal: controller.signal,
+        reset: options.reset,
+        truncateTargets: options.truncateTargets === true,
+        ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
+        onStart: (parts) => {
+          current = parts.source;
+          previous = undefined; // a retry's source counts its rows from zero
+        },
+        onCheckpoint: (_checkpoint, stats) => {
+          checkpoints++;
+          events += stats.events;
+        },
+      });
+      log.info(
+        `pipeline ${def.pipeline.name} ${result.outcome}; last checkpoint ${result.lastCheckpoint?.id ?? 'none'}`,
+      );
+      return 0;
+    } finally {
+      clearInterval(ticker);
+    }
   }
 }
