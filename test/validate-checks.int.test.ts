@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Connection } from 'mysql2/promise';
@@ -12,6 +11,7 @@ import { isTributaryError, type TributaryError } from '../src/core/index.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { StateStore } from '../src/runtime/state-store.js';
 import { startCli, writePipelineFile } from './harness/cli-process.js';
+import { testTempDir } from './harness/temp-dirs.js';
 import {
   freshPostgresDatabase,
   mysqlAdmin,
@@ -144,10 +144,7 @@ describe('validate: every check run makes before its first row', () => {
         extraYaml: mergeOrders('orders_run'),
         pipelineYaml: '  route.key-collision: fail',
       });
-      const cli = startCli(
-        ['run', await writePipelineFile(await mkdtemp(join(tmpdir(), 'tributary-vrun-')), yaml)],
-        env,
-      );
+      const cli = startCli(['run', await writePipelineFile(await testTempDir('tributary-vrun'), yaml)], env);
       expect(await cli.exited, cli.output()).toBe(1);
       expect(cli.output()).toMatch(/\[ROUTE_KEY_COLLISION\] .*3 keys in common/);
       expect(await sink.query(`SELECT to_regclass('public.orders_run') AS t`)).toEqual([{ t: null }]);
@@ -270,7 +267,7 @@ describe('validate: every check run makes before its first row', () => {
   });
 
   it('the same with a DuckDB sink: an existing table without a source column is SINK_SCHEMA_MISMATCH', async () => {
-    const path = join(await mkdtemp(join(tmpdir(), 'tributary-vduck-')), 'warehouse.duckdb');
+    const path = join(await testTempDir('tributary-vduck'), 'warehouse.duckdb');
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
     try {
@@ -364,7 +361,7 @@ describe('validate: every check run makes before its first row', () => {
       expect(savepoint, 'the clean stop wrote a savepoint').toBeDefined();
       const { checks } = await validate(options, { fromSavepoint: String(savepoint!.checkpoint.id) });
       expect(checks.find((c) => c.message.startsWith('savepoint'))?.status).toBe('ok');
-      const foreign = join(await mkdtemp(join(tmpdir(), 'tributary-vsave-')), 'savepoint.json');
+      const foreign = join(await testTempDir('tributary-vsave'), 'savepoint.json');
       const position = { ...savepoint!.checkpoint.position, serverUuid: 'server-id:78' };
       await writeFile(foreign, JSON.stringify({ ...savepoint!.checkpoint, position }));
       const error = await validate(options, { fromSavepoint: foreign }).then(
@@ -391,10 +388,7 @@ describe('validate: every check run makes before its first row', () => {
       sinkUrl: sink.url,
       extraYaml: mergeOrders('orders_cli'),
     });
-    const cli = startCli(
-      ['validate', await writePipelineFile(await mkdtemp(join(tmpdir(), 'tributary-vcli-')), yaml)],
-      env,
-    );
+    const cli = startCli(['validate', await writePipelineFile(await testTempDir('tributary-vcli'), yaml)], env);
     expect(await cli.exited, cli.output()).toBe(0);
     const output = cli.output();
     expect(output).toMatch(/^ {2}ok {4}binlog_format=ROW$/m);
