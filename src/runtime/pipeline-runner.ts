@@ -203,8 +203,9 @@ async function runAttempt(
   const summary = { since: 0, checkpoints: 0, events: 0, startedAt: lastCommit };
 
   const commit = async () => {
-    if (!uncommittedPosition && sink.pending() === 0) tables.clear();
-    if (!position || (!uncommittedPosition && sink.pending() === 0)) return;
+    const nothingToCommit = !uncommittedPosition && sink.pending() === 0;
+    if (nothingToCommit) tables.clear();
+    if (!position || nothingToCommit) return;
     const started = Date.now();
     const events = sink.pending();
     const states = operators.map((operator) => operator.snapshotState?.() ?? null);
@@ -293,9 +294,9 @@ async function runAttempt(
 }
 
 /** The transaction limits the sink and the run options set, before any shrinking. */
-function baseLimits(sink: Sink, options: RunOptions): TransactionLimits {
+function baseLimits(sink: Sink | undefined, options: RunOptions): TransactionLimits {
   // (The pending-event default stays here rather than in RetryPolicy: the runner owns the commit triggers.)
-  return { maxTables: sink.maxTablesPerCommit, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
+  return { maxTables: sink?.maxTablesPerCommit, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
 }
 
 function logShrink(
@@ -305,9 +306,7 @@ function logShrink(
   sink: Sink | undefined,
   options: RunOptions,
 ): void {
-  const base: TransactionLimits = sink
-    ? baseLimits(sink, options)
-    : { maxTables: undefined, maxPendingEvents: options.maxPendingEvents ?? 50_000 };
+  const base = baseLimits(sink, options);
   const next = policy.limits(base);
   log.warn(
     `the same failure ${identical === 1 ? 'once' : `${identical} times in a row`}: the next attempt commits every ` +
