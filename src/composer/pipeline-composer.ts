@@ -122,6 +122,9 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     for (const k of keys) reportedCollisions.add(k);
     log.warn(`[ROUTE_KEY_COLLISION] ${message}\n  fix: ${fix}`);
   };
+  // Flink CDC's source option `schema-change.enabled: false`: no schema change reaches the sink tables.
+  const schemaChangeBehavior =
+    def.source.options['schema-change.enabled'] === false ? 'ignore' : def.pipeline.schemaChangeBehavior;
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
   const createOperators = (checkCollisions = true): Operator[] => [
     evolvingTransform(
@@ -130,7 +133,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
       ),
       schemaEvolutionOperator({
-        ...(def.pipeline.schemaChangeBehavior === undefined ? {} : { behavior: def.pipeline.schemaChangeBehavior }),
+        ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
         accepted,
       }),
     ),

@@ -9,6 +9,7 @@ import {
   type Sink,
   type Source,
   type SourceDescription,
+  type TableId,
   type TableSchema,
   type ValidationCheck,
 } from '../core/index.js';
@@ -91,6 +92,14 @@ export async function validatePipeline(
     return error;
   };
 
+  for (const ignored of def.ignoredOptions ?? []) {
+    const family = ignored.key.endsWith('.*') ? ` (${ignored.written.join(', ')})` : '';
+    warn(
+      `${ignored.block}.${ignored.key}${family} is accepted for Flink CDC compatibility and ignored: ${ignored.reason}`,
+      'nothing to change; remove it to silence this warning (docs/coming-from-flink-cdc.md)',
+    );
+  }
+
   let description: SourceDescription;
   try {
     description = await source.validate();
@@ -127,6 +136,9 @@ export async function validatePipeline(
   for (const route of unmatchedRoutes(def.routes, captured)) {
     warn(`route ${route.sourceTable.source} → ${route.sinkTable} matches no captured table`);
   }
+  const routeMode = routeModeCheck(def, captured);
+  if (routeMode instanceof TributaryError) fail(routeMode);
+  else if (routeMode !== undefined) warn(routeMode.message, routeMode.fix);
 
   const checkpoint = options.ignoreSavedState
     ? null
@@ -286,4 +298,42 @@ function firstCreates(events: readonly ChangeEvent[]): TableSchema[] {
     if (!seen.has(key)) seen.set(key, event.schema);
   }
   return [...seen.values()];
+}
+
+/**
+ * Tables that several routes select: Flink CDC's `route-mode: ALL_MATCH` (its default) sends them to every
+ * such route, Tributary to the first only. Written as ALL_MATCH: an error; not written: a warning.
+ */
+function routeModeCheck(
+  def: PipelineDef,
+  captured: readonly TableId[],
+): TributaryError | { message: string; fix: string } | undefined {
+  const mode = def.pipeline.routeMode;
+  if (mode === 'FIRST_MATCH') return undefined;
+  const several = captured
+    .map((table) => ({ table, routes: def.routes.filter((r) => r.sourceTable.matches(table.namespace, table.name)) }))
+    .filter((t) => t.routes.length > 1);
+  if (several.length === 0) return undefined;
+  const first = several[0]!;
+  const shown = `${plural(several.length, 'table')} (${several
+    .slice(0, 3)
+    .map((t) => tableIdToString(t.table))
+    .join(
+      ', ',
+    )}${several.length > 3 ? ', …' : ''}) selected by several routes; ${tableIdToString(first.table)} by ${first.routes
+    .map((r) => `${r.sourceTable.source} → ${r.sinkTable}`)
+    .join(' and ')}`;
+  if (mode === 'ALL_MATCH') {
+    return new TributaryError(
+      'CONFIG_INVALID',
+      `pipeline.route-mode is ALL_MATCH, and ${shown}: Tributary sends a table to one sink table only`,
+      {
+        hint: 'write `route-mode: FIRST_MATCH` under pipeline: (the first route wins), or narrow the routes so that each table matches one',
+      },
+    );
+  }
+  return {
+    message: `${shown}: each goes to its first route only (Flink CDC's default route-mode ALL_MATCH would send it to every one)`,
+    fix: 'write `route-mode: FIRST_MATCH` under pipeline: to say so, or narrow the routes so that each table matches one',
+  };
 }

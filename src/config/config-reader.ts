@@ -1,5 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar } from 'yaml';
 import type { ErrorCode } from '../core/errors.js';
+import type { IgnoredOption } from '../core/option-spec.js';
 import type { ConfigProblem } from './config-error.js';
 import { interpolateEnv, type Env } from './env-interpolation.js';
 
@@ -27,6 +28,8 @@ export interface ScalarText {
  */
 export class ConfigReader {
   readonly problems: ConfigProblem[] = [];
+  /** Flink CDC options that were accepted and have no effect here, one per option (a family once). */
+  readonly ignored: IgnoredOption[] = [];
 
   constructor(
     readonly file: string,

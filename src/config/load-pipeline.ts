@@ -97,7 +97,15 @@ export function parsePipelineYaml(text: string, options: ParsePipelineOptions): 
   if (reader.problems.length > 0 || source === undefined || sink === undefined) {
     throw new ConfigError([...reader.problems].sort((a, b) => a.line - b.line || a.column - b.column));
   }
-  return { source, sink, transforms, routes, pipeline, ...(options.file === undefined ? {} : { file: options.file }) };
+  return {
+    source,
+    sink,
+    transforms,
+    routes,
+    pipeline,
+    ...(reader.ignored.length === 0 ? {} : { ignoredOptions: reader.ignored }),
+    ...(options.file === undefined ? {} : { file: options.file }),
+  };
 }
 
 function readPipelineBlock(reader: ConfigReader, block: Entry | undefined, name: string): PipelineOptions {

@@ -1,4 +1,4 @@
-import type { OptionValues } from '../core/option-spec.js';
+import type { IgnoredOption, OptionValues } from '../core/option-spec.js';
 import type { Projection } from '../transform/projection.js';
 import type { RouteRule, TransformRule } from '../transform/rules.js';
 import type { SchemaChangeBehavior } from '../transform/schema-evolution/schema-change-behavior.js';
@@ -16,6 +16,11 @@ export interface PipelineDef {
   /** In the order written; for each source table the first route that selects it applies. */
   readonly routes: readonly RouteDef[];
   readonly pipeline: PipelineOptions;
+  /**
+   * Flink CDC options the file sets that have no effect here (accepted so the file loads unchanged): `validate`
+   * and `run` print one warning for each.
+   */
+  readonly ignoredOptions?: readonly IgnoredOption[];
   /** The file it was read from, when it was. */
   readonly file?: string;
 }
@@ -59,8 +64,24 @@ export {
 } from '../transform/schema-evolution/schema-change-behavior.js';
 
 export interface PipelineOptions {
-  /** Identifies the pipeline's checkpoints and state; defaults to the file's base name. */
+  /**
+   * Identifies the pipeline's checkpoints and state: `pipeline.name` itself when it is an identifier (letters,
+   * digits, `_ . -`), otherwise derived from it by {@link pipelineIdentifier}; defaults to the file's base name.
+   */
   readonly name: string;
+  /** `pipeline.name` as written (free text, as in Flink CDC), when it differs from `name`. */
+  readonly displayName?: string;
+  /**
+   * `local-time-zone` (a zone id; the process's zone when not set): the session time zone in which a
+   * `TIMESTAMP_LTZ` value (MySQL `TIMESTAMP`) becomes a zone-less timestamp or text in an expression.
+   */
+  readonly localTimeZone?: string;
+  /**
+   * `route-mode`: `FIRST_MATCH` (a source table goes to the first route that selects it) or `ALL_MATCH` (Flink
+   * CDC's default: to every route that selects it). Unset: first match, and `validate` warns about tables that
+   * several routes select.
+   */
+  readonly routeMode?: RouteMode;
   readonly checkpointIntervalMs: number;
   /** As written (relative paths are relative to the working directory); default `./.tributary/<name>`. */
   readonly stateDir: string;
@@ -80,3 +101,6 @@ export interface PipelineOptions {
 
 export const ROUTE_KEY_COLLISION_MODES = ['warn', 'fail', 'ignore'] as const;
 export type RouteKeyCollision = (typeof ROUTE_KEY_COLLISION_MODES)[number];
+
+export const ROUTE_MODES = ['ALL_MATCH', 'FIRST_MATCH'] as const;
+export type RouteMode = (typeof ROUTE_MODES)[number];

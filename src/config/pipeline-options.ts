@@ -1,15 +1,48 @@
 import type { OptionSpec } from '../core/option-spec.js';
+import { timeZoneProblem } from '../core/time-zone.js';
 import { DEFAULT_SCHEMA_CHANGE_BEHAVIOR } from '../transform/schema-evolution/schema-change-behavior.js';
 import {
+  ROUTE_MODES,
   ROUTE_KEY_COLLISION_MODES,
   SCHEMA_CHANGE_BEHAVIORS,
   type PipelineOptions,
   type RouteKeyCollision,
+  type RouteMode,
   type SchemaChangeBehavior,
 } from './pipeline-def.js';
 
-/** Pipeline names become directory and checkpoint-row names: keep them to a safe alphabet. */
+/** A pipeline name that is used as it is for the state directory and the checkpoint row. */
 export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * The identifier of a pipeline named `name` (Flink CDC's `pipeline.name` is free text, e.g. `Sync MySQL
+ * Database to Doris`): the name itself when it already is one (so pipelines named so keep their checkpoints),
+ * otherwise every run of other characters becomes `-`, leading and trailing `-` go, at most 48 characters are
+ * kept, and `-` plus 8 hex digits of the name's FNV-1a hash are appended, so that two names that differ only in
+ * spaces or punctuation (`a b`, `a/b`) do not share checkpoints. Stable across versions: documented in
+ * docs/pipeline-file.md.
+ */
+export function pipelineIdentifier(name: string): string {
+  if (PIPELINE_NAME.test(name)) return name;
+  const base = name
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+  return `${base === '' ? 'pipeline' : base}-${fnv1a(name)}`;
+}
+
+/** 32-bit FNV-1a of the UTF-8 bytes, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+const RUNTIME = 'Tributary is one process without a Flink runtime';
 
 /** The options of the `pipeline:` block, for validation and for the docs. */
 export function pipelineOptionSpecs(): OptionSpec[] {
@@ -18,7 +51,61 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       key: 'name',
       type: 'string',
       description:
-        'Identifies the pipeline: its checkpoints in the sink and its state directory. Letters, digits, `_`, `.`, `-`. Default: the file name without `.yaml`.',
+        'The pipeline name, free text as in Flink CDC. It identifies the pipeline: its checkpoints in the sink and its state directory. A name of letters, digits, `_`, `.`, `-` is used as it is; any other is turned into one (see pipeline-file.md). Default: the file name without `.yaml`.',
+    },
+    {
+      key: 'local-time-zone',
+      type: 'string',
+      check: timeZoneProblem,
+      description:
+        "The session time zone (a region such as `Europe/Berlin` or an offset such as `+08:00`; default: the zone of the process, Flink CDC's `systemDefault`), used where a MySQL `TIMESTAMP` (an instant) becomes a zone-less timestamp or text in a transform expression. Values delivered to the sinks are instants either way.",
+    },
+    {
+      key: 'route-mode',
+      type: 'enum',
+      values: ROUTE_MODES,
+      description:
+        "`FIRST_MATCH`: a source table goes to the first route that selects it. `ALL_MATCH` (Flink CDC's default): to every route that selects it — Tributary sends a table to one sink table only, so with `ALL_MATCH` a table that several routes select is an error of `validate`. Not set: first match, and `validate` warns about tables that several routes select.",
+    },
+    {
+      key: 'execution.runtime-mode',
+      type: 'enum',
+      values: ['STREAMING', 'BATCH'],
+      description:
+        '`STREAMING` (the default) is what Tributary does. `BATCH` is rejected: write `scan.startup.mode: snapshot` in the source instead (a snapshot, then the pipeline stops).',
+    },
+    {
+      key: 'schema.operator.uid',
+      type: 'string',
+      description: "Flink CDC's schema operator id (deprecated there).",
+      ignored: `${RUNTIME}: there are no operator ids`,
+    },
+    {
+      key: 'operator.uid.prefix',
+      type: 'string',
+      description: "Prefix of Flink CDC's operator ids.",
+      ignored: `${RUNTIME}: there are no operator ids; the pipeline's state is keyed by \`name\``,
+    },
+    {
+      key: 'schema-operator.rpc-timeout',
+      type: 'duration',
+      description: "How long Flink CDC's schema operator waits for a sink to apply a schema change.",
+      ignored: `${RUNTIME}: a schema change is applied by the sink in the same step, bounded by the sink's read.timeout`,
+    },
+    {
+      key: 'sink.partitioning.strategy',
+      type: 'enum',
+      values: ['SINK_DEFINED', 'PRIMARY_KEY', 'TABLE_ID'],
+      description: 'How Flink CDC spreads change events over parallel sink writers.',
+      ignored: 'there is one sink writer, which keeps the source order per table',
+    },
+    {
+      key: 'transform.decimal.precision.mode',
+      type: 'enum',
+      values: ['UP_TO_19', 'UP_TO_38'],
+      description: "The largest DECIMAL precision of Flink CDC's transform expressions.",
+      ignored:
+        'transform expressions keep decimals exact (precision up to 65, as MySQL), so there is no limit to choose',
     },
     {
       key: 'checkpoint.interval',
@@ -81,17 +168,17 @@ export function pipelineOptions(
 ): { options: PipelineOptions; problems: { key: string; message: string }[] } {
   const problems: { key: string; message: string }[] = [];
   const written = values['name'];
-  const name = typeof written === 'string' ? written.trim() : defaultName;
-  if (!PIPELINE_NAME.test(name)) {
-    const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-pipeline';
+  const displayName = typeof written === 'string' && written.trim() !== '' ? written.trim() : defaultName;
+  const name = pipelineIdentifier(displayName);
+  if (values['execution.runtime-mode'] === 'BATCH') {
     problems.push({
-      key: 'name',
+      key: 'execution.runtime-mode',
       message:
-        written === undefined
-          ? `the file name gives the pipeline name "${name}", which has characters other than letters, digits, _ . - — write \`name: ${safe}\` under pipeline:`
-          : `"${name}" has characters other than letters, digits, _ . - — write e.g. \`name: ${safe}\``,
+        'BATCH is not a mode of Tributary — remove it and write `scan.startup.mode: snapshot` under source: (a snapshot, then the pipeline stops)',
     });
   }
+  const localTimeZone = values['local-time-zone'];
+  const routeMode = values['route-mode'] as RouteMode | undefined;
   const checkpointIntervalMs = typeof values['checkpoint.interval'] === 'number' ? values['checkpoint.interval'] : 3000;
   if (checkpointIntervalMs <= 0) {
     problems.push({
@@ -114,6 +201,9 @@ export function pipelineOptions(
   return {
     options: {
       name,
+      ...(name === displayName ? {} : { displayName }),
+      ...(typeof localTimeZone === 'string' ? { localTimeZone: localTimeZone.trim() } : {}),
+      ...(routeMode === undefined ? {} : { routeMode }),
       checkpointIntervalMs,
       stateDir,
       parallelism,

@@ -1,5 +1,5 @@
 import { isMap, isScalar, type Node } from 'yaml';
-import type { OptionSpec, OptionValues } from '../core/option-spec.js';
+import { optionKeyMatches, type IgnoredOption, type OptionSpec, type OptionValues } from '../core/option-spec.js';
 import type { ConfigReader, Entry, ScalarText } from './config-reader.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseDuration } from './duration.js';
@@ -29,13 +29,20 @@ export function readOptions(
   const values: Record<string, string | number | boolean> = {};
   const byKey = new Map(specs.map((s) => [s.key, s]));
   const written = new Set<string>();
+  const ignored = new Map<string, IgnoredOption & { written: string[] }>();
   for (const entry of entries) {
-    const spec = byKey.get(entry.key);
+    const spec = byKey.get(entry.key) ?? specs.find((s) => optionKeyMatches(s, entry.key));
     if (spec === undefined) {
       reader.report(entry.keyNode, entry.path, unknownOption(entry, specs, block.owner));
       continue;
     }
-    written.add(entry.key);
+    written.add(spec.key);
+    if (spec.ignored !== undefined) {
+      const seen = ignored.get(spec.key);
+      if (seen === undefined) {
+        ignored.set(spec.key, { block: block.path, key: spec.key, written: [entry.key], reason: spec.ignored });
+      } else seen.written.push(entry.key);
+    }
     const scalar = reader.scalar(entry);
     if (scalar === undefined) continue;
     if (scalar === null) {
@@ -45,10 +52,11 @@ export function readOptions(
     }
     const result = coerceOption(spec, scalar.text, describeValue(spec, scalar));
     if ('problem' in result) reader.report(scalar.node, entry.path, result.problem);
-    else values[spec.key] = result.value;
+    else if (spec.ignored === undefined) values[entry.key] = result.value;
   }
+  reader.ignored.push(...ignored.values());
   for (const spec of specs) {
-    if (written.has(spec.key)) continue;
+    if (written.has(spec.key) || spec.ignored !== undefined) continue;
     if (spec.required) {
       const path = `${block.path}.${spec.key}`;
       reader.report(
@@ -78,6 +86,10 @@ export function coerceOption(
     case 'string':
       if (spec.pattern && !spec.pattern.regex.test(text)) {
         return { problem: `expected ${spec.pattern.description}, got ${shown}` };
+      }
+      {
+        const problem = spec.check?.(text);
+        if (problem !== undefined) return { problem };
       }
       return { value: text };
     case 'secret':

@@ -1,4 +1,5 @@
-import { sinkTableProblem } from '../transform/route.js';
+import { highestCaptureReference, sinkTableProblem } from '../transform/route.js';
+import { captureGroupCount } from './table-selector.js';
 import type { ConfigReader, Entry } from './config-reader.js';
 import type { RouteDef } from './pipeline-def.js';
 import { optionalText, requiredText, ruleEntries, selectorField } from './rule-fields.js';
@@ -21,6 +22,17 @@ export function readRoutes(reader: ConfigReader, block: Entry): RouteDef[] {
     if (sinkTable !== undefined) {
       const problem = sinkTableProblem(sinkTable.text, replaceSymbol);
       if (problem !== undefined) reader.report(sinkTable.entry.value, sinkTable.entry.path, problem);
+      const highest = highestCaptureReference(sinkTable.text);
+      if (problem === undefined && replaceSymbol === undefined && sourceTable !== undefined && highest > 0) {
+        const groups = captureGroupCount(sourceTable);
+        if (highest > groups) {
+          reader.report(
+            sinkTable.entry.value,
+            sinkTable.entry.path,
+            `"${sinkTable.text}" refers to $${highest}, but source-table "${sourceTable.source}" has ${groups === 0 ? 'no capturing group' : `${groups} capturing group(s)`} — put the parts to keep in parentheses, e.g. db_(\\d+).tbl_(\\d+) for sink_db_$1.sink_table_$2`,
+          );
+        }
+      }
     }
     if (sourceTable === undefined || sinkTable === undefined || reader.problems.length > problemsBefore) return;
     routes.push({

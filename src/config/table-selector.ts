@@ -37,9 +37,31 @@ export function checkTableSelector(text: string): { selector: TableSelector; pro
       source: text,
       patterns,
       matches: (database, table) => patterns.some((p) => p.database.test(database) && p.table.test(table)),
+      captures: (database, table) => {
+        for (const p of patterns) {
+          const d = p.database.exec(database);
+          const t = d === null ? null : p.table.exec(table);
+          if (d !== null && t !== null) return [...d.slice(1), ...t.slice(1)].map((g) => g ?? '');
+        }
+        return undefined;
+      },
     },
     problems: [],
   };
+}
+
+/** How many capturing groups the pattern with the most has (`db_(\d+).tbl_(\d+)`: 2). */
+export function captureGroupCount(selector: TableSelector): number {
+  return Math.max(
+    0,
+    ...selector.patterns.map(
+      (p) =>
+        (new RegExp(`${p.database.source}|`).exec('')?.length ?? 1) -
+        1 +
+        (new RegExp(`${p.table.source}|`).exec('')?.length ?? 1) -
+        1,
+    ),
+  );
 }
 
 /** Compiles a selector; throws TributaryError CONFIG_INVALID naming each pattern that does not compile. */

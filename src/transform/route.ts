@@ -32,11 +32,25 @@ export function routeTarget(route: RouteRule, source: TableId): TableId {
     );
   }
   const symbol = route.replaceSymbol;
-  if (symbol === undefined || symbol === '') return parsed;
+  if (symbol === undefined || symbol === '') {
+    if (!CAPTURE_REFERENCE.test(route.sinkTable)) return parsed;
+    // Flink CDC's capture-group routing: `db_(\d+).tbl_(\d+)` → `sink_db_$1.sink_table_$2`.
+    const groups = route.sourceTable.captures?.(source.namespace, source.name) ?? [];
+    const fill = (text: string) => text.replace(/\$(\d+)/g, (ref, n: string) => groups[Number(n) - 1] ?? ref);
+    return { namespace: fill(parsed.namespace), name: fill(parsed.name) };
+  }
   return {
     namespace: parsed.namespace.split(symbol).join(source.name),
     name: parsed.name.split(symbol).join(source.name),
   };
+}
+
+/** A `$1` … `$9` reference to a capturing group of source-table. */
+const CAPTURE_REFERENCE = /\$\d/;
+
+/** The highest `$N` in a sink-table template (0 when there is none). */
+export function highestCaptureReference(sinkTable: string): number {
+  return Math.max(0, ...[...sinkTable.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
 }
 
 /** `schema.table` split at its first dot; undefined unless both parts are non-empty. */
@@ -53,6 +67,9 @@ export function sinkTableProblem(sinkTable: string, replaceSymbol?: string): str
     return `"${sinkTable}" is not of the form schema.table — write e.g. public.users`;
   }
   if (replaceSymbol !== undefined) {
+    if (CAPTURE_REFERENCE.test(sinkTable) && !sinkTable.includes(replaceSymbol)) {
+      return `"${sinkTable}" refers to capturing groups ($1, …), which cannot be combined with replace-symbol (as in Flink CDC) — remove replace-symbol`;
+    }
     if (replaceSymbol === '') return 'replace-symbol is empty — write the symbol used in sink-table, e.g. <>';
     if (!sinkTable.includes(replaceSymbol)) {
       return `replace-symbol "${replaceSymbol}" does not occur in "${sinkTable}" — write e.g. ${parsed.namespace}.${replaceSymbol}`;

@@ -10,6 +10,12 @@ export interface TableMatcher {
   readonly source: string;
   /** Whether the table `namespace.name` (MySQL: `database.table`) is selected. */
   matches(namespace: string, name: string): boolean;
+  /**
+   * The capturing groups of the first pattern that selects the table, numbered as in the pattern as written
+   * (the database part's first, then the table part's), for a route's `$1`, `$2`; undefined when none selects
+   * it. A group that took part in no match is ''.
+   */
+  captures?(namespace: string, name: string): readonly string[] | undefined;
 }
 
 /** Reshapes the tables it selects. Without a projection all columns pass; without primaryKeys the source's key holds. */

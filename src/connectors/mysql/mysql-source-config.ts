@@ -1,5 +1,8 @@
-import type { OptionSpec, OptionValues } from '../../core/index.js';
+import { timeZoneProblem, type OptionSpec, type OptionValues } from '../../core/index.js';
+import { jdbcProperties, type JdbcSettings } from './mysql-jdbc-properties.js';
 import type { MysqlTypeOptions } from './mysql-types.js';
+
+const RUNTIME_IGNORED = 'Tributary is one process: there are no messages between Flink tasks';
 
 export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
   {
@@ -56,6 +59,26 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     description: 'Position in that file, an event boundary (`specific-offset` mode).',
   },
   {
+    key: 'scan.startup.specific-offset.gtid-set',
+    type: 'string',
+    description:
+      'A GTID set to start from (`specific-offset` mode). Not supported yet: `validate` and `run` stop with `CONFIG_INVALID` when the mode is `specific-offset` and no `.file`/`.pos` is given; with them, the GTID set is not used (a warning says so).',
+  },
+  {
+    key: 'scan.startup.specific-offset.skip-rows',
+    type: 'integer',
+    min: 0,
+    description:
+      'Row changes to skip at the start position (`specific-offset` mode): the first transaction from there delivers its changes from this one on.',
+  },
+  {
+    key: 'scan.startup.specific-offset.skip-events',
+    type: 'integer',
+    min: 0,
+    description:
+      'Binlog events to skip after the start position. Not used: start at an event boundary with `.pos` (and `.skip-rows`) instead; a value above 0 draws a warning.',
+  },
+  {
     key: 'scan.startup.timestamp-millis',
     type: 'integer',
     min: 0,
@@ -74,6 +97,14 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     default: 8096,
     min: 1,
     description: 'Rows per snapshot chunk (bounds memory per reader).',
+  },
+  {
+    key: 'scan.snapshot.fetch.size',
+    type: 'integer',
+    min: 1,
+    description: "Rows per fetch of a snapshot query (Connector/J's fetch size).",
+    ignored:
+      'a snapshot chunk is read with one query of at most scan.incremental.snapshot.chunk.size rows, which is what bounds its memory',
   },
   {
     key: 'scan.incremental.snapshot.chunk.key-column',
@@ -111,6 +142,125 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
       'Time to wait for a connection to the server (TCP, TLS, login); after it, SOURCE_UNREACHABLE and a retry.',
   },
   {
+    key: 'server-time-zone',
+    type: 'string',
+    check: timeZoneProblem,
+    description:
+      "The server's session time zone, as in Flink CDC (a region such as `Asia/Shanghai`, or an offset `+08:00`). It does not change a value: a `TIMESTAMP` is read as an instant (snapshot sessions run with `time_zone = '+00:00'`, the binlog holds seconds since the epoch), a `DATETIME` as the wall-clock time written. `validate` compares it with the server's offset now, as Flink CDC does, and warns when they differ.",
+  },
+  {
+    key: 'schema-change.enabled',
+    type: 'boolean',
+    default: true,
+    description:
+      '`false`: the source sends no schema changes downstream, so sink tables keep the schema they were created with (`pipeline.schema.change.behavior` is then `ignore`, whatever it says). DDL is still followed to decode rows.',
+  },
+  {
+    key: 'scan.newly-added-table.enabled',
+    type: 'boolean',
+    description:
+      'Tables that a widened `tables` pattern matches after a restart are snapshotted, then streamed: Tributary always does so, as Flink CDC with `true`. Written as `false`, `validate` warns that it has no effect.',
+  },
+  {
+    key: 'metadata.list',
+    type: 'string',
+    pattern: {
+      regex: /^\s*op_ts\s*$/,
+      description: 'a list of readable metadata, of which MySQL has one: op_ts',
+    },
+    description:
+      'Readable metadata the transforms may use: `op_ts`, the time the change was committed at the source (milliseconds since the epoch; 0 for snapshot rows).',
+  },
+  {
+    key: 'connect.max-retries',
+    type: 'integer',
+    min: 0,
+    description: 'How often Flink CDC retries a connection to the server.',
+    ignored:
+      'a connection that fails (SOURCE_UNREACHABLE) is retried by the runtime with backoff until the server answers; a server being unreachable never stops the pipeline',
+  },
+  {
+    key: 'jdbc.properties.*',
+    type: 'string',
+    description:
+      'Connector/J properties (`jdbc.properties.useSSL: true`). Those with a mysql2 equivalent are applied to every source connection: `useSSL`, `requireSSL`, `sslMode`, `verifyServerCertificate`, `connectTimeout`, `socketTimeout`, `zeroDateTimeBehavior`; the others (`characterEncoding`, `serverTimezone`, …) draw a warning naming them and why they are not needed.',
+  },
+  {
+    key: 'connection.pool.size',
+    type: 'integer',
+    min: 1,
+    description: "Size of Flink CDC's JDBC connection pool.",
+    ignored: 'the source opens one connection per snapshot reader (pipeline.parallelism) and one for the binlog',
+  },
+  {
+    key: 'debezium.*',
+    type: 'string',
+    description: "Properties passed to Flink CDC's embedded Debezium engine.",
+    ignored:
+      'Tributary does not run Debezium: its own binlog reader has no such settings (options with a meaning here have their own keys)',
+  },
+  {
+    key: 'scan.incremental.close-idle-reader.enabled',
+    type: 'boolean',
+    description: 'Whether Flink closes idle snapshot readers.',
+    ignored: 'snapshot readers are closed when their chunks are done',
+  },
+  {
+    key: 'scan.incremental.snapshot.unbounded-chunk-first.enabled',
+    type: 'boolean',
+    description: 'Whether the unbounded last chunk of a table is read first.',
+    ignored: 'chunks are split lazily and are all bounded by scan.incremental.snapshot.chunk.size',
+  },
+  {
+    key: 'scan.incremental.snapshot.backfill.skip',
+    type: 'boolean',
+    description: 'Whether changes during a chunk are not merged into it (at-least-once).',
+    ignored: 'every chunk is reconciled with the binlog between its watermarks: delivery stays exactly once',
+  },
+  {
+    key: 'scan.binlog.newly-added-table.enabled',
+    type: 'boolean',
+    description: 'Binlog-only capture of tables created while running.',
+    ignored: 'a table created while running is snapshotted beside the binlog, then streamed',
+  },
+  {
+    key: 'scan.parse.online.schema.changes.enabled',
+    type: 'boolean',
+    description: 'Whether gh-ost and pt-online-schema-change migrations are followed.',
+    ignored: 'they are always followed: a migration becomes the schema change it means',
+  },
+  {
+    key: 'include-comments.enabled',
+    type: 'boolean',
+    description: 'Whether table and column comments are sent downstream.',
+    ignored: 'table and column comments are not carried to the sinks in this release',
+  },
+  {
+    key: 'use.legacy.json.format',
+    type: 'boolean',
+    description: 'Whether binlog JSON text drops the spaces after `:` and `,`.',
+    ignored:
+      'JSON arrives in one format in the snapshot and the binlog (PostgreSQL jsonb and DuckDB JSON compare values, not spaces)',
+  },
+  {
+    key: 'chunk-meta.group.size',
+    type: 'integer',
+    description: "Chunks per message between Flink's split enumerator and readers.",
+    ignored: RUNTIME_IGNORED,
+  },
+  {
+    key: 'chunk-key.even-distribution.factor.upper-bound',
+    type: 'string',
+    description: 'When Flink CDC splits a key range evenly instead of by queries.',
+    ignored: 'chunks are always split by the keys that exist (one query per chunk), so no factor decides it',
+  },
+  {
+    key: 'chunk-key.even-distribution.factor.lower-bound',
+    type: 'string',
+    description: 'When Flink CDC splits a key range evenly instead of by queries.',
+    ignored: 'chunks are always split by the keys that exist (one query per chunk), so no factor decides it',
+  },
+  {
     key: 'read.timeout',
     type: 'duration',
     default: 60000,
@@ -138,11 +288,25 @@ export interface MysqlSourceConfig extends MysqlTypeOptions {
   readonly heartbeatMs: number;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
+  readonly specificOffsetGtidSet: string | undefined;
+  readonly specificOffsetSkipRows: number;
+  readonly specificOffsetSkipEvents: number;
+  readonly serverTimeZone: string | undefined;
+  readonly schemaChangeEnabled: boolean;
+  readonly newlyAddedTableEnabled: boolean;
+  /** Whether `scan.newly-added-table.enabled` was written (its warning is only for a written `false`). */
+  readonly newlyAddedTableWritten: boolean;
+  /** `metadata.list`, as names. */
+  readonly metadata: readonly string[];
+  /** What `jdbc.properties.*` mean for mysql2. */
+  readonly jdbc: JdbcSettings;
 }
 
 /** Turns validated option values (see {@link mysqlSourceOptionSpecs}) into the typed configuration. */
 export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
   const serverId = options['server-id'];
+  const jdbc = jdbcProperties(options);
+  const metadata = options['metadata.list'];
   return {
     host: String(options['hostname'] ?? '127.0.0.1'),
     port: Number(options['port'] ?? 3306),
@@ -159,10 +323,25 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
     chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
     chunkKeyColumn: options['scan.incremental.snapshot.chunk.key-column'] as string | undefined,
     tinyint1AsBoolean: options['treat-tinyint1-as-boolean.enabled'] === true,
-    zeroDateHandling: options['zero-date.handling'] === 'error' ? 'error' : 'null',
+    zeroDateHandling: (jdbc.zeroDateHandling ?? options['zero-date.handling']) === 'error' ? 'error' : 'null',
     heartbeatMs: Number(options['heartbeat.interval'] ?? 5000),
-    connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
-    readTimeoutMs: Number(options['read.timeout'] ?? 60000),
+    connectTimeoutMs: jdbc.connectTimeoutMs ?? Number(options['connect.timeout'] ?? 10000),
+    readTimeoutMs: jdbc.readTimeoutMs ?? Number(options['read.timeout'] ?? 60000),
+    specificOffsetGtidSet: optionalString(options['scan.startup.specific-offset.gtid-set']),
+    specificOffsetSkipRows: Number(options['scan.startup.specific-offset.skip-rows'] ?? 0),
+    specificOffsetSkipEvents: Number(options['scan.startup.specific-offset.skip-events'] ?? 0),
+    serverTimeZone: optionalString(options['server-time-zone'])?.trim(),
+    schemaChangeEnabled: options['schema-change.enabled'] !== false,
+    newlyAddedTableEnabled: options['scan.newly-added-table.enabled'] === true,
+    newlyAddedTableWritten: options['scan.newly-added-table.enabled'] !== undefined,
+    metadata:
+      typeof metadata === 'string'
+        ? metadata
+            .split(',')
+            .map((m) => m.trim())
+            .filter((m) => m !== '')
+        : [],
+    jdbc,
   };
 }
 

@@ -44,7 +44,13 @@ import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
-import { defaultServerId, startupOffset } from './mysql-startup-offset.js';
+import {
+  checkServerTimeZone,
+  checkStartupOptions,
+  defaultServerId,
+  sourceOptionWarnings,
+  startupOffset,
+} from './mysql-startup-offset.js';
 import { isShadowTableName } from './mysql-online-schema-change.js';
 import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
@@ -160,8 +166,11 @@ class MysqlSource implements Source {
       const checks: string[] = [];
       const server = await readServerInfo(conn);
       checks.push(`connected to ${server.version} at ${this.endpoint.host}:${this.endpoint.port}`);
+      checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);
+      const zone = await checkServerTimeZone(conn, this.config);
+      if (zone.status === 'ok') checks.push(zone.message);
       checks.push(await checkReplicationPrivileges(conn, this.endpoint));
       const tables = await this.discover(conn);
       await checkSelectPrivilege(
@@ -171,6 +180,8 @@ class MysqlSource implements Source {
       );
       checks.push(`${plural(tables.size, 'table')} matched, each with a key and SELECT granted`);
       const warnings = [
+        ...sourceOptionWarnings(this.config),
+        ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
         ...(await checkChunkKeyColumn(conn, tables.values(), this.config.chunkKeyColumn)),
       ];
@@ -690,6 +701,7 @@ class MysqlSource implements Source {
         user: this.config.user,
         password: this.config.password,
         connectTimeout: this.config.connectTimeoutMs,
+        ...(this.config.jdbc.ssl === undefined ? {} : { ssl: this.config.jdbc.ssl }),
         supportBigNumbers: true,
         bigNumberStrings: true,
         dateStrings: true,

@@ -1,5 +1,5 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { TributaryError } from '../../core/index.js';
+import { formatOffset, parseTimeZone, TributaryError, type ValidationCheck } from '../../core/index.js';
 import type { BinlogOffset } from './mysql-offset.js';
 import { checkOffsetAvailable } from './mysql-preflight.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
@@ -15,7 +15,12 @@ export async function startupOffset(
 ): Promise<{ offset: BinlogOffset; skipBeforeMs: number }> {
   const mode = config.startupMode;
   if (mode === 'specific-offset') {
-    const offset = { file: config.specificOffsetFile ?? '', pos: config.specificOffsetPos ?? 4, skipRows: 0 };
+    checkStartupOptions(config);
+    const offset = {
+      file: config.specificOffsetFile ?? '',
+      pos: config.specificOffsetPos ?? 4,
+      skipRows: config.specificOffsetSkipRows,
+    };
     await checkOffsetAvailable(conn, offset);
     return { offset, skipBeforeMs: 0 };
   }
@@ -39,4 +44,82 @@ export function defaultServerId(name: string, serverOwnId: number): number {
   for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   const id = 5400 + (hash % 100_000);
   return id === serverOwnId ? id + 1 : id;
+}
+
+/**
+ * The startup options that cannot work, as CONFIG_INVALID: `specific-offset` needs a binlog file (a GTID set
+ * alone is not supported yet).
+ */
+export function checkStartupOptions(config: MysqlSourceConfig): void {
+  if (config.startupMode !== 'specific-offset' || config.specificOffsetFile !== undefined) return;
+  if (config.specificOffsetGtidSet !== undefined) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      'source.scan.startup.specific-offset.gtid-set: starting from a GTID set is not supported yet',
+      {
+        hint: 'give the binlog position of that GTID instead: scan.startup.specific-offset.file and .pos (SHOW BINLOG EVENTS, or mariadb-binlog / mysqlbinlog on the binlog files, show the position of each GTID)',
+      },
+    );
+  }
+  throw new TributaryError('CONFIG_INVALID', 'scan.startup.mode is specific-offset but no binlog file is given', {
+    hint: 'add scan.startup.specific-offset.file (e.g. mysql-bin.000003) and scan.startup.specific-offset.pos under source:',
+  });
+}
+
+/** Warnings about startup and compatibility options that are written but have no (or a partial) effect. */
+export function sourceOptionWarnings(config: MysqlSourceConfig): ValidationCheck[] {
+  const warnings: ValidationCheck[] = [];
+  const warn = (message: string, fix: string) => warnings.push({ status: 'warning', message, fix });
+  if (config.specificOffsetGtidSet !== undefined) {
+    warn(
+      config.startupMode === 'specific-offset'
+        ? 'source.scan.startup.specific-offset.gtid-set is not used: the pipeline starts from .file/.pos (starting from a GTID set is not supported yet)'
+        : `source.scan.startup.specific-offset.gtid-set has no effect: scan.startup.mode is ${config.startupMode}`,
+      'remove scan.startup.specific-offset.gtid-set',
+    );
+  }
+  if (config.specificOffsetSkipEvents > 0) {
+    warn(
+      'source.scan.startup.specific-offset.skip-events is not used: the pipeline starts at .pos, an event boundary',
+      'point .pos at the first event to read (and use .skip-rows for row changes within its transaction)',
+    );
+  }
+  if (config.newlyAddedTableEnabled === false && config.newlyAddedTableWritten) {
+    warn(
+      'source.scan.newly-added-table.enabled: false has no effect: tables that the tables pattern matches after a restart are always snapshotted, then streamed',
+      'remove the option (or write true, which is what happens)',
+    );
+  }
+  for (const { key, reason } of config.jdbc.ignored) {
+    warn(`source.${key} is accepted for compatibility and ignored: ${reason}`, `remove ${key}`);
+  }
+  return warnings;
+}
+
+/**
+ * `server-time-zone` against the server's offset now, as Flink CDC's validator compares them: a warning when
+ * they differ (Flink CDC refuses to start; here no value depends on it, see the option).
+ */
+export async function checkServerTimeZone(conn: Connection, config: MysqlSourceConfig): Promise<ValidationCheck> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT TIME_TO_SEC(TIMEDIFF(NOW(), UTC_TIMESTAMP())) AS diff');
+  const serverMinutes = Math.round(Number(rows[0]?.['diff'] ?? 0) / 60);
+  const zone = config.serverTimeZone === undefined ? undefined : parseTimeZone(config.serverTimeZone);
+  if (zone === undefined) {
+    return {
+      status: 'ok',
+      message: `server time zone ${formatOffset(serverMinutes)} now (TIMESTAMP values are read as UTC instants)`,
+    };
+  }
+  const configured = zone.offsetMinutesAt(new Date());
+  if (configured === serverMinutes) {
+    return {
+      status: 'ok',
+      message: `server-time-zone ${zone.id} matches the server's offset (${formatOffset(serverMinutes)} now)`,
+    };
+  }
+  return {
+    status: 'warning',
+    message: `server-time-zone ${zone.id} (${formatOffset(configured)} now) does not match the server's time zone (${formatOffset(serverMinutes)} now). Flink CDC would refuse to start; Tributary reads TIMESTAMP values as UTC instants and DATETIME values as written, so no value shifts`,
+    fix: `set server-time-zone to the server's zone (offset ${formatOffset(serverMinutes)}), or remove it`,
+  };
 }

@@ -1,0 +1,114 @@
+import type { ConnectionOptions } from 'mysql2';
+import type { OptionValues } from '../../core/index.js';
+
+const PREFIX = 'jdbc.properties.';
+
+/** What the `jdbc.properties.*` options of a Flink CDC file mean for the mysql2 connections of the source. */
+export interface JdbcSettings {
+  /** TLS for every source connection (snapshot, catalog, binlog); undefined: none (as without the properties). */
+  readonly ssl?: NonNullable<ConnectionOptions['ssl']>;
+  /** `connectTimeout` (ms): overrides `connect.timeout`. */
+  readonly connectTimeoutMs?: number;
+  /** `socketTimeout` (ms, > 0): overrides `read.timeout`. */
+  readonly readTimeoutMs?: number;
+  /** `zeroDateTimeBehavior`: overrides `zero-date.handling`. */
+  readonly zeroDateHandling?: 'null' | 'error';
+  /** Properties that have no effect, each with why: `validate` warns about each. */
+  readonly ignored: readonly { readonly key: string; readonly reason: string }[];
+}
+
+/** Properties that need nothing here, and why. */
+const NOT_NEEDED: Readonly<Record<string, string>> = {
+  characterencoding: 'connections always use utf8mb4, and column values are decoded by their own charset',
+  useunicode: 'connections always use utf8mb4',
+  servertimezone: 'TIMESTAMP values are read as UTC instants whatever the session zone (see server-time-zone)',
+  connectiontimezone: 'TIMESTAMP values are read as UTC instants whatever the session zone (see server-time-zone)',
+  allowpublickeyretrieval: 'mysql2 negotiates caching_sha2_password itself',
+  tinyint1isbit: 'use treat-tinyint1-as-boolean.enabled',
+  usecursorfetch: 'a snapshot chunk is read with one query, bounded by scan.incremental.snapshot.chunk.size',
+  defaultfetchsize: 'a snapshot chunk is read with one query, bounded by scan.incremental.snapshot.chunk.size',
+  autoreconnect: 'the runtime reconnects and resumes from the last checkpoint',
+};
+
+/**
+ * Maps Connector/J properties to mysql2 settings where mysql2 has an equivalent: TLS (`useSSL`, `requireSSL`,
+ * `sslMode`, `verifyServerCertificate`), `connectTimeout`, `socketTimeout`, `zeroDateTimeBehavior`. Property
+ * names are matched case-insensitively, as Connector/J does. Values that do not parse are listed as ignored.
+ */
+export function jdbcProperties(options: OptionValues): JdbcSettings {
+  const props = new Map<string, { key: string; value: string }>();
+  for (const [key, value] of Object.entries(options)) {
+    if (!key.startsWith(PREFIX) || value === undefined) continue;
+    const name = key.slice(PREFIX.length);
+    props.set(name.toLowerCase(), { key, value: String(value).trim() });
+  }
+  const ignored: { key: string; reason: string }[] = [];
+  const take = (name: string) => {
+    const found = props.get(name);
+    props.delete(name);
+    return found;
+  };
+  const bool = (prop: { key: string; value: string } | undefined): boolean | undefined => {
+    if (prop === undefined) return undefined;
+    const lower = prop.value.toLowerCase();
+    if (lower === 'true' || lower === 'yes') return true;
+    if (lower === 'false' || lower === 'no') return false;
+    ignored.push({ key: prop.key, reason: `"${prop.value}" is not true or false` });
+    return undefined;
+  };
+  const millis = (prop: { key: string; value: string } | undefined): number | undefined => {
+    if (prop === undefined) return undefined;
+    if (/^\d+$/.test(prop.value)) return Number(prop.value);
+    ignored.push({ key: prop.key, reason: `"${prop.value}" is not a number of milliseconds` });
+    return undefined;
+  };
+
+  // TLS: sslMode wins over the older useSSL/requireSSL/verifyServerCertificate, as in Connector/J 8.
+  let tls: 'off' | 'required' | 'verify' | undefined;
+  const sslMode = take('sslmode');
+  const useSsl = bool(take('usessl'));
+  const requireSsl = bool(take('requiressl'));
+  const verify = bool(take('verifyservercertificate'));
+  if (sslMode !== undefined) {
+    const mode = sslMode.value.toUpperCase();
+    if (mode === 'DISABLED') tls = 'off';
+    else if (mode === 'REQUIRED') tls = 'required';
+    else if (mode === 'PREFERRED') {
+      tls = 'off';
+      ignored.push({
+        key: sslMode.key,
+        reason: 'mysql2 cannot fall back from TLS: connecting without it (write REQUIRED for TLS)',
+      });
+    } else if (mode === 'VERIFY_CA' || mode === 'VERIFY_IDENTITY') tls = 'verify';
+    else ignored.push({ key: sslMode.key, reason: `"${sslMode.value}" is not an sslMode of Connector/J` });
+  } else if (useSsl === false) {
+    tls = 'off';
+  } else if (useSsl === true || requireSsl === true) {
+    tls = verify === true ? 'verify' : 'required';
+  }
+  const connectTimeoutMs = millis(take('connecttimeout'));
+  const socketTimeout = millis(take('sockettimeout'));
+  let zeroDateHandling: 'null' | 'error' | undefined;
+  const zero = take('zerodatetimebehavior');
+  if (zero !== undefined) {
+    const value = zero.value.toUpperCase().replace(/_/g, '');
+    if (value === 'CONVERTTONULL') zeroDateHandling = 'null';
+    else if (value === 'EXCEPTION') zeroDateHandling = 'error';
+    else
+      ignored.push({ key: zero.key, reason: `"${zero.value}" has no equivalent: zero-date.handling is null or error` });
+  }
+  for (const [name, prop] of props) {
+    ignored.push({
+      key: prop.key,
+      reason: NOT_NEEDED[name] ?? 'mysql2 has no equivalent of this Connector/J property',
+    });
+  }
+  return {
+    ...(tls === 'required' ? { ssl: { rejectUnauthorized: false } } : {}),
+    ...(tls === 'verify' ? { ssl: { rejectUnauthorized: true } } : {}),
+    ...(connectTimeoutMs !== undefined && connectTimeoutMs > 0 ? { connectTimeoutMs } : {}),
+    ...(socketTimeout !== undefined && socketTimeout > 0 ? { readTimeoutMs: socketTimeout } : {}),
+    ...(zeroDateHandling === undefined ? {} : { zeroDateHandling }),
+    ignored,
+  };
+}
