@@ -2,11 +2,14 @@ import { join } from 'node:path';
 import {
   asTributaryError,
   TributaryError,
+  type ChangeEvent,
   type Checkpoint,
   type Operator,
   type Sink,
   type TableId,
+  type TableLayout,
   tableIdToString,
+  type ValidationCheck,
 } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parseTableSelectors } from '../config/table-selector.js';
@@ -15,6 +18,7 @@ import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipe
 import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
 import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
+import { resolveRoute } from '../transform/route.js';
 import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
 import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
@@ -104,8 +108,13 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       include,
       exclude,
     });
+  const layouts = tableLayouts(def);
   const createSink = async () =>
-    (await sinkEntry.load())(def.sink.options, { log: log.child('sink'), pipelineName: name });
+    (await sinkEntry.load())(def.sink.options, {
+      log: log.child('sink'),
+      pipelineName: name,
+      tableLayout: layouts.layoutOf,
+    });
   const sinkText = (key: string) => (typeof def.sink.options[key] === 'string' ? def.sink.options[key] : undefined);
   const accepted = acceptedSchemaChanges(sinkText('include.schema.changes'), sinkText('exclude.schema.changes'));
   // Merged tables whose key does not tell them apart: validate reports them with their key overlap; the run's
@@ -127,15 +136,17 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     def.source.options['schema-change.enabled'] === false ? 'ignore' : def.pipeline.schemaChangeBehavior;
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
   const createOperators = (checkCollisions = true): Operator[] => [
-    evolvingTransform(
-      new TransformOperator(
-        { transforms: def.transforms, routes: def.routes },
-        checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+    layouts.observing(
+      evolvingTransform(
+        new TransformOperator(
+          { transforms: def.transforms, routes: def.routes },
+          checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+        ),
+        schemaEvolutionOperator({
+          ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
+          accepted,
+        }),
       ),
-      schemaEvolutionOperator({
-        ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
-        accepted,
-      }),
     ),
   ];
 
@@ -191,6 +202,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             store,
             include,
             operators: () => createOperators(false),
+            configWarnings: layoutWarnings(def, sinkEntry),
             log,
             reportedCollisions,
           },
@@ -263,4 +275,67 @@ async function resetState(
     `state of pipeline ${name} cleared: starting over with a new snapshot` +
       (archived === undefined ? '' : `; the savepoints of before are set aside in ${archived}`),
   );
+}
+
+/**
+ * The layout of each sink table from the transforms' `partition-keys` and `table-options`: the first transform
+ * rule that selects a source table gives the layout of the sink table it is routed to. Learnt from the source's
+ * createTable events as they pass (every run starts with them), so the sink has it when it creates the table.
+ */
+function tableLayouts(def: PipelineDef): {
+  layoutOf: (table: TableId) => TableLayout | undefined;
+  observing: (inner: Operator) => Operator;
+} {
+  const rules = def.transforms.filter((t) => t.partitionKeys !== undefined || t.tableOptions !== undefined);
+  const known = new Map<string, TableLayout>();
+  const observe = (events: readonly ChangeEvent[]) => {
+    if (rules.length === 0) return;
+    for (const event of events) {
+      if (event.kind !== 'schema' || event.change !== 'createTable') continue;
+      const rule = def.transforms.find((t) => t.sourceTable.matches(event.table.namespace, event.table.name));
+      if (rule === undefined || (rule.partitionKeys === undefined && rule.tableOptions === undefined)) continue;
+      known.set(tableIdToString(resolveRoute(def.routes, event.table)), {
+        ...(rule.partitionKeys === undefined ? {} : { partitionKeys: rule.partitionKeys }),
+        ...(rule.tableOptions === undefined ? {} : { options: rule.tableOptions }),
+      });
+    }
+  };
+  return {
+    layoutOf: (table) => known.get(tableIdToString(table)),
+    observing: (inner) => ({
+      process: (events) => {
+        observe(events);
+        return inner.process(events);
+      },
+      ...(inner.snapshotState === undefined ? {} : { snapshotState: () => inner.snapshotState!() }),
+      ...(inner.restoreState === undefined ? {} : { restoreState: (state) => inner.restoreState!(state) }),
+      ...(inner.schemaChangeFailed === undefined
+        ? {}
+        : { schemaChangeFailed: (event) => inner.schemaChangeFailed!(event) }),
+    }),
+  };
+}
+
+/** `partition-keys` and `table-options` that the sink has no notion of: one warning each. */
+function layoutWarnings(def: PipelineDef, sink: (typeof sinks)[string]): ValidationCheck[] {
+  const warnings: ValidationCheck[] = [];
+  def.transforms.forEach((rule, index) => {
+    if (rule.partitionKeys !== undefined && sink.noPartitions !== undefined) {
+      warnings.push({
+        status: 'warning',
+        message: `transform[${index}].partition-keys is ignored by the ${def.sink.type} sink: ${sink.noPartitions}`,
+        fix: 'remove partition-keys, or write to a sink that partitions tables (postgres)',
+      });
+    }
+    for (const [key, value] of Object.entries(rule.tableOptions ?? {})) {
+      const reason = sink.ignoredTableOption(key, value);
+      if (reason === undefined) continue;
+      warnings.push({
+        status: 'warning',
+        message: `transform[${index}].table-options ${key} is ignored by the ${def.sink.type} sink: ${reason}`,
+        fix: `remove ${key} from table-options (see docs/connectors/${def.sink.type}.md)`,
+      });
+    }
+  });
+  return warnings;
 }

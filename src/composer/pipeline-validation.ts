@@ -50,6 +50,8 @@ export interface ValidationParts {
   /** A fresh route/transform + schema-evolution stage, as the run builds it. */
   readonly operators: () => Operator[];
   readonly log: Logger;
+  /** Warnings about the file that the composer found (options of the transforms a sink ignores). */
+  readonly configWarnings?: readonly ValidationCheck[];
   /** `sink\0source` of each merged table reported here, so that the run does not report it again. */
   readonly reportedCollisions?: Set<string>;
 }
@@ -99,6 +101,8 @@ export async function validatePipeline(
       'nothing to change; remove it to silence this warning (docs/coming-from-flink-cdc.md)',
     );
   }
+
+  for (const w of parts.configWarnings ?? []) report(w);
 
   let description: SourceDescription;
   try {

@@ -46,6 +46,10 @@ export interface TransformDef extends TransformRule {
    */
   readonly filter?: string;
   readonly primaryKeys?: readonly string[];
+  /** `partition-keys`: output columns the sink partitions a table it creates by (where it has partitions). */
+  readonly partitionKeys?: readonly string[];
+  /** `table-options`: `key=value` pairs for the sink's CREATE TABLE (PostgreSQL: storage parameters, comment). */
+  readonly tableOptions?: Readonly<Record<string, string>>;
   readonly description?: string;
 }
 

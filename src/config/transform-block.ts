@@ -1,12 +1,22 @@
 import { ExpressionError, formatCaret } from '../transform/expression/expression-error.js';
 import { checkProjection, parseProjection, staticOutputColumns, type Projection } from '../transform/projection.js';
+import { parseTableOptions } from '../core/table-layout.js';
 import type { ConfigReader, Entry } from './config-reader.js';
 import type { TransformDef } from './pipeline-def.js';
 import { nameList, optionalText, ruleEntries, selectorField } from './rule-fields.js';
 
-const KEYS = ['source-table', 'projection', 'filter', 'primary-keys', 'description'] as const;
+const KEYS = [
+  'source-table',
+  'projection',
+  'filter',
+  'primary-keys',
+  'partition-keys',
+  'table-options',
+  'table-options.delimiter',
+  'description',
+] as const;
 /** Flink CDC transform keys that this release does not implement: rejected rather than silently ignored. */
-const NOT_YET = ['partition-keys', 'table-options', 'converter-after-transform'] as const;
+const NOT_YET = ['converter-after-transform'] as const;
 
 /** Reads the `transform:` list. Rules with problems are reported and left out. */
 export function readTransforms(reader: ConfigReader, block: Entry): TransformDef[] {
@@ -22,6 +32,7 @@ export function readTransforms(reader: ConfigReader, block: Entry): TransformDef
     const keysEntry = entries.find((e) => e.key === 'primary-keys');
     const primaryKeys = keysEntry === undefined ? undefined : nameList(reader, keysEntry);
     const description = optionalText(reader, entries, 'description');
+    const layout = readLayout(reader, entries, primaryKeys, outputsOf(projection));
     const filterEntry = entries.find((e) => e.key === 'filter');
     if (filterEntry !== undefined && reader.scalar(filterEntry) !== undefined) {
       reader.report(
@@ -46,9 +57,56 @@ export function readTransforms(reader: ConfigReader, block: Entry): TransformDef
       ...(projection === undefined ? {} : { projection }),
       ...(primaryKeys === undefined ? {} : { primaryKeys }),
       ...(description === undefined ? {} : { description }),
+      ...layout,
     });
   });
   return rules;
+}
+
+function outputsOf(projection: Projection | undefined): string[] | undefined {
+  return projection === undefined ? undefined : staticOutputColumns(projection);
+}
+
+/**
+ * `partition-keys` (output columns, which must be in `primary-keys` when that is given) and `table-options`
+ * (`key=value` pairs split at `table-options.delimiter`, `,` by default), as Flink CDC writes them.
+ */
+function readLayout(
+  reader: ConfigReader,
+  entries: readonly Entry[],
+  primaryKeys: readonly string[] | undefined,
+  outputs: readonly string[] | undefined,
+): { partitionKeys?: readonly string[]; tableOptions?: Readonly<Record<string, string>> } {
+  const partitionEntry = entries.find((e) => e.key === 'partition-keys');
+  const partitionKeys = partitionEntry === undefined ? undefined : nameList(reader, partitionEntry);
+  for (const key of partitionKeys ?? []) {
+    if (outputs !== undefined && !outputs.includes(key)) {
+      reader.report(
+        partitionEntry?.value ?? null,
+        partitionEntry?.path ?? '',
+        `"${key}" is not a column of the projection (${outputs.join(', ')}) — partition by output columns`,
+      );
+    } else if (primaryKeys !== undefined && !primaryKeys.includes(key)) {
+      reader.report(
+        partitionEntry?.value ?? null,
+        partitionEntry?.path ?? '',
+        `"${key}" is not in primary-keys (${primaryKeys.join(', ')}) — a partitioned table's key includes its partition columns: add it to primary-keys`,
+      );
+    }
+  }
+  const optionsEntry = entries.find((e) => e.key === 'table-options');
+  const delimiter = optionalText(reader, entries, 'table-options.delimiter') ?? ',';
+  let tableOptions: Record<string, string> | undefined;
+  const text = optionsEntry === undefined ? undefined : reader.scalar(optionsEntry);
+  if (optionsEntry !== undefined && text) {
+    const parsed = parseTableOptions(text.text, delimiter);
+    if ('problem' in parsed) reader.report(text.node, optionsEntry.path, parsed.problem);
+    else tableOptions = parsed.options;
+  }
+  return {
+    ...(partitionKeys === undefined ? {} : { partitionKeys }),
+    ...(tableOptions === undefined ? {} : { tableOptions }),
+  };
 }
 
 /** Parses and checks a projection; syntax errors and unsupported items are reported with a caret. */

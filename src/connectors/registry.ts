@@ -1,9 +1,10 @@
-import type { OptionSpec, OptionValues, Sink, Source } from '../core/index.js';
+import type { OptionSpec, OptionValues, Sink, Source, TableId, TableLayout } from '../core/index.js';
 import type { TableSelector } from '../config/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
 import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
 import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
+import { postgresIgnoredTableOption } from './postgres/postgres-table-layout.js';
 
 /** What every source factory receives besides its options. */
 export interface SourceContext {
@@ -18,6 +19,8 @@ export interface SourceContext {
 export interface SinkContext {
   readonly log: Logger;
   readonly pipelineName: string;
+  /** The layout that the transforms' `partition-keys` / `table-options` give a sink table, for creating it. */
+  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
 }
 
 interface SourceEntry {
@@ -32,6 +35,10 @@ interface SourceEntry {
 interface SinkEntry {
   readonly options: readonly OptionSpec[];
   readonly load: () => Promise<(options: OptionValues, context: SinkContext) => Sink>;
+  /** Why the sink cannot partition tables by a transform's `partition-keys`; undefined when it can. */
+  readonly noPartitions?: string;
+  /** Why the sink does not use the `table-options` pair `key=value`, or undefined when it does. */
+  readonly ignoredTableOption: (key: string, value: string) => string | undefined;
 }
 
 /** Connectors by the pipeline file's `type:`. Option specs are static (tiny); implementations load lazily. */
@@ -48,10 +55,14 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
   postgres: {
     options: postgresSinkOptions,
     load: async () => (await import('./postgres/postgres-sink.js')).postgresSink,
+    ignoredTableOption: postgresIgnoredTableOption,
   },
   duckdb: {
     options: duckdbSinkOptions,
     load: async () => (await import('./duckdb/duckdb-sink.js')).duckdbSink,
+    noPartitions: 'DuckDB has no table partitions',
+    ignoredTableOption: (key) =>
+      key.toLowerCase() === 'comment' ? undefined : 'DuckDB tables take no options but a comment',
   },
 };
 

@@ -9,3 +9,4 @@ export * from './operator.js';
 export * from './plural.js';
 export * from './validation-check.js';
 export * from './time-zone.js';
+export * from './table-layout.js';

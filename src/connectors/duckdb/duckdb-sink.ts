@@ -5,6 +5,7 @@ import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
+import type { TableLayout } from '../../core/table-layout.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
@@ -19,6 +20,8 @@ import { DuckdbWriter } from './duckdb-writer.js';
 export interface DuckdbSinkContext {
   /** Receives notable events (the database opened, its version). */
   readonly log: Logger;
+  /** The layout (transform `table-options`) of each sink table that has one, for creating it. */
+  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
 }
 
 /**
@@ -284,7 +287,12 @@ class DuckdbSink implements Sink {
     const where = this.config.path === DUCKDB_IN_MEMORY ? 'an in-memory database' : this.config.path;
     this.context.log.info(`duckdb: opened ${where} (DuckDB ${database.version})`);
     this.database = database;
-    this.tables = new DuckdbTargetTables(database.connection, database.catalog, this.config.schema);
+    this.tables = new DuckdbTargetTables(
+      database.connection,
+      database.catalog,
+      this.config.schema,
+      this.context.tableLayout,
+    );
     this.writer = new DuckdbWriter(database.connection, this.tables);
     this.checkpoints = new DuckdbCheckpointStore(database.connection, {
       catalog: database.catalog,

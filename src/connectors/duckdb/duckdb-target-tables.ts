@@ -1,6 +1,8 @@
 import { VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import type { DataType } from '../../core/data-type.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
+import type { TableLayout } from '../../core/table-layout.js';
+import { quoteLiteral } from '../sink-kit/sql-text.js';
 import type { TributaryError } from '../../core/errors.js';
 import { plannedColumns, type ColumnChange } from '../sink-kit/target-table-plan.js';
 import { TargetTables, type SinkCatalogTable, type TargetTable as SinkTargetTable } from '../sink-kit/target-tables.js';
@@ -58,8 +60,20 @@ export class DuckdbTargetTables extends TargetTables<DuckdbTableName> {
     private readonly catalog: string,
     /** Schema for tables without a namespace. */
     private readonly defaultSchema: string,
+    /** The layout (transform `partition-keys`, `table-options`) of each sink table that has one. */
+    private readonly layoutOf?: (id: TableId) => TableLayout | undefined,
   ) {
     super();
+  }
+
+  /** CREATE TABLE, and the `comment` of the transform's `table-options` as COMMENT ON TABLE (DuckDB has no partitions). */
+  protected override createStatements(name: DuckdbTableName, schema: TableSchema): string[] {
+    const statements = super.createStatements(name, schema);
+    const comment = Object.entries(this.layoutOf?.(schema.id)?.options ?? {}).find(
+      ([k]) => k.toLowerCase() === 'comment',
+    );
+    if (comment !== undefined) statements.push(`COMMENT ON TABLE ${this.sqlName(name)} IS ${quoteLiteral(comment[1])}`);
+    return statements;
   }
 
   /** The DuckDB schema and table a sink table id maps to: its namespace, or the configured schema. */

@@ -4,6 +4,7 @@ import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
+import type { TableLayout } from '../../core/table-layout.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import { readCatalogTable } from './postgres-catalog.js';
 import { PostgresAppendWriter } from './postgres-append-writer.js';
@@ -29,6 +30,8 @@ const KEEPALIVE_IDLE_MS = 10_000;
 export interface PostgresSinkContext {
   /** Receives notable events (connected, server version, warnings); never a secret. */
   readonly log: Logger;
+  /** The layout (transform `partition-keys`, `table-options`) of each sink table that has one, for creating it. */
+  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
 }
 
 /** What one connection works with; rebuilt with each new connection. */
@@ -348,7 +351,7 @@ class PostgresSink implements Sink {
       await endClient(client);
       throw this.classify(error, phase);
     }
-    this.session = newSession(client, config, serverVersion);
+    this.session = newSession(client, config, serverVersion, this.context.tableLayout);
     this.inTransaction = false;
     return this.session;
   }
@@ -428,8 +431,13 @@ class PostgresSink implements Sink {
 }
 
 /** The tables, staging tables, checkpoint store and mode writer of a new connection. */
-function newSession(client: pg.Client, config: PostgresSinkConfig, serverVersion: number): Session {
-  const tables = new PostgresTargetTables(client, config.schema);
+function newSession(
+  client: pg.Client,
+  config: PostgresSinkConfig,
+  serverVersion: number,
+  layoutOf?: (table: TableId) => TableLayout | undefined,
+): Session {
+  const tables = new PostgresTargetTables(client, config.schema, layoutOf);
   const staging = new PostgresStagingTables(client);
   const checkpoints = new PostgresCheckpointStore(client, {
     schema: config.checkpointSchema,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { DataType } from '../../core/data-type.js';
-import type { TableId } from '../../core/table-schema.js';
+import type { TableLayout } from '../../core/table-layout.js';
+import type { TableId, TableSchema } from '../../core/table-schema.js';
 import { TargetTables, type SinkCatalogTable, type TargetTable as SinkTargetTable } from '../sink-kit/target-tables.js';
 import { readCatalogTable, readCatalogTables, type CatalogTable } from './postgres-catalog.js';
 import {
@@ -11,6 +12,7 @@ import {
   renameTableSql,
   type PostgresTableName,
 } from './postgres-ddl.js';
+import { postgresCreateTableStatements } from './postgres-table-layout.js';
 import { postgresType } from './postgres-types.js';
 
 /** A sink table as checked against one source schema: where it is and the PostgreSQL type of each column. */
@@ -38,8 +40,15 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
     private readonly client: pg.Client,
     /** Schema for tables without a namespace. */
     private readonly defaultSchema: string,
+    /** The layout (partition keys, table options) of each sink table the pipeline's transforms give one. */
+    private readonly layoutOf?: (id: TableId) => TableLayout | undefined,
   ) {
     super();
+  }
+
+  protected override createStatements(name: PostgresTableName, schema: TableSchema): string[] {
+    const [create = ''] = super.createStatements(name, schema);
+    return postgresCreateTableStatements(name, create, schema, this.layoutOf?.(schema.id));
   }
 
   /** The PostgreSQL schema and table a sink table id maps to: its namespace, or the configured schema. */

@@ -85,6 +85,15 @@ export abstract class TargetTables<N extends SinkTableName> {
     return Promise.resolve(undefined);
   }
 
+  /**
+   * The statements that create a missing table for `schema`: by default CREATE TABLE with the columns and key.
+   * A sink that lays tables out (partitions, storage options from the transform's `partition-keys` and
+   * `table-options`) overrides it.
+   */
+  protected createStatements(name: N, schema: TableSchema): string[] {
+    return [createTableSql(this.sqlName(name), schema, (type) => this.typeOf(type))];
+  }
+
   /** Whether `error`, thrown while a schema change ran, fails the same way every time (so undoing it is right). */
   protected isChangeFailure(error: unknown): boolean {
     return error instanceof TributaryError && !error.retryable;
@@ -261,7 +270,7 @@ export abstract class TargetTables<N extends SinkTableName> {
     let current = await this.read(name);
     if (current === undefined) {
       await this.ensureSchema(name.schema);
-      await this.run(createTableSql(this.sqlName(name), schema, (type) => this.typeOf(type)));
+      for (const sql of this.createStatements(name, schema)) await this.run(sql);
       current = await this.read(name);
       if (current === undefined) throw new TributaryError('INTERNAL', `table ${display} vanished after CREATE TABLE`);
     }
