@@ -236,4 +236,26 @@ describe('Flink CDC documentation-style pipeline files run unchanged (fixtures/f
       ['3', '5.50'],
     ]);
   });
+
+  it('schema-change.enabled: false — the sink table keeps its schema, rows keep flowing', async () => {
+    const db = await next('flink_no_schema_changes');
+    running = await startFixture('schema-change-disabled.yaml', db);
+    await waitFor(async () => (await rows(db, 'SELECT id FROM source_db.customers')).length === 2, {
+      message: 'the snapshot of source_db.customers',
+    });
+    await mysqlExec('ALTER TABLE source_db.customers ADD COLUMN note VARCHAR(20)');
+    await mysqlExec("INSERT INTO source_db.customers VALUES (3, 'Hedy', 'added after the DDL')");
+    await waitFor(async () => (await rows(db, 'SELECT id FROM source_db.customers')).length === 3, {
+      message: 'the row written after the DDL',
+    });
+    expect(await rows(db, 'SELECT id, name FROM source_db.customers ORDER BY id')).toEqual([
+      ['1', 'Ada'],
+      ['2', 'Grace'],
+      ['3', 'Hedy'],
+    ]);
+    const columns = await db.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = 'source_db' AND table_name = 'customers' ORDER BY ordinal_position",
+    );
+    expect(columns.map((c) => c.column_name)).toEqual(['id', 'name']);
+  });
 });

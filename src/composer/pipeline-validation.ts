@@ -308,7 +308,7 @@ function firstCreates(events: readonly ChangeEvent[]): TableSchema[] {
  * Tables that several routes select: Flink CDC's `route-mode: ALL_MATCH` (its default) sends them to every
  * such route, Tributary to the first only. Written as ALL_MATCH: an error; not written: a warning.
  */
-function routeModeCheck(
+export function routeModeCheck(
   def: PipelineDef,
   captured: readonly TableId[],
 ): TributaryError | { message: string; fix: string } | undefined {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { routeModeCheck } from '../../src/composer/pipeline-validation.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { pipelineIdentifier } from '../../src/config/pipeline-options.js';
@@ -6,6 +7,7 @@ import { parseTableSelector } from '../../src/config/table-selector.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
 import { jdbcProperties } from '../../src/connectors/mysql/mysql-jdbc-properties.js';
 import { mysqlSourceConfig } from '../../src/connectors/mysql/mysql-source-config.js';
+import { checkStartupOptions, sourceOptionWarnings } from '../../src/connectors/mysql/mysql-startup-offset.js';
 import { postgresCreateTableStatements } from '../../src/connectors/postgres/postgres-table-layout.js';
 import { parseTableOptions } from '../../src/core/table-layout.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
@@ -266,5 +268,60 @@ describe('PostgreSQL table layout from partition-keys and table-options', () => 
     ).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', hint: expect.stringContaining('add region to the transform') }),
     );
+  });
+});
+
+describe('route-mode against the captured tables', () => {
+  const def = (routeMode?: 'ALL_MATCH' | 'FIRST_MATCH') =>
+    parse(
+      BASE +
+        `route:
+  - source-table: app_db.orders
+    sink-table: ods.orders
+  - source-table: app_db.\\.*
+    sink-table: ods.all_<>
+    replace-symbol: <>
+` +
+        (routeMode === undefined ? '' : `pipeline:\n  route-mode: ${routeMode}\n`),
+    );
+  const captured = [tableId('app_db', 'orders'), tableId('app_db', 'products')];
+
+  it('unset: the first route wins, with a warning naming the table and its routes', () => {
+    const found = routeModeCheck(def(), captured);
+    expect(found).not.toBeInstanceOf(Error);
+    expect(found).toMatchObject({
+      message: expect.stringContaining('app_db.orders by app_db.orders → ods.orders and app_db.\\.* → ods.all_<>'),
+    });
+    expect(resolveRoute(def().routes, tableId('app_db', 'orders'))).toEqual(tableId('ods', 'orders'));
+  });
+
+  it('ALL_MATCH written: an error with the fix; FIRST_MATCH: nothing to say; one route per table: fine', () => {
+    expect(routeModeCheck(def('ALL_MATCH'), captured)).toMatchObject({
+      code: 'CONFIG_INVALID',
+      hint: expect.stringContaining('route-mode: FIRST_MATCH'),
+    });
+    expect(routeModeCheck(def('FIRST_MATCH'), captured)).toBeUndefined();
+    expect(routeModeCheck(def('ALL_MATCH'), [tableId('app_db', 'products')])).toBeUndefined();
+  });
+});
+
+describe('startup options that cannot work', () => {
+  const config = (extra: Record<string, string | number>) =>
+    mysqlSourceConfig({ username: 'cdc', tables: 'a.b', 'scan.startup.mode': 'specific-offset', ...extra });
+
+  it('a GTID set alone is CONFIG_INVALID naming the fix; beside file/pos it is a warning', () => {
+    expect(() => checkStartupOptions(config({ 'scan.startup.specific-offset.gtid-set': '0-1-100' }))).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', hint: expect.stringContaining('.file and .pos') }),
+    );
+    const both = config({
+      'scan.startup.specific-offset.gtid-set': '0-1-100',
+      'scan.startup.specific-offset.file': 'mysql-bin.000003',
+      'scan.startup.specific-offset.pos': 4,
+    });
+    expect(() => checkStartupOptions(both)).not.toThrow();
+    expect(sourceOptionWarnings(both).map((w) => w.message)).toEqual([
+      expect.stringContaining('gtid-set is not used: the pipeline starts from .file/.pos'),
+    ]);
+    expect(() => checkStartupOptions(config({}))).toThrow(/no binlog file is given/);
   });
 });
