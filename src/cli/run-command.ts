@@ -65,7 +65,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
         log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
     }
     log.info(
-      `pipeline ${def.pipeline.name}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
+      `pipeline ${def.pipeline.displayName === undefined ? def.pipeline.name : `"${def.pipeline.displayName}" (state and checkpoints as ${def.pipeline.name})`}: ${plural(source.tables.length, 'source table')}, checkpoint every ${def.pipeline.checkpointIntervalMs} ms`,
     );
 
     if (controller.signal.aborted) {
