@@ -169,7 +169,7 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
       description: 'a list of readable metadata, of which MySQL has one: op_ts',
     },
     description:
-      'Readable metadata the transforms may use: `op_ts`, the time the change was committed at the source (milliseconds since the epoch; 0 for snapshot rows).',
+      'Readable metadata for the transforms: `op_ts`, the time the change was committed at the source (milliseconds since the epoch; 0 for snapshot rows, as in Flink CDC). The source attaches it to every change event (`source.tsMs`); a projection reads it as `op_ts` where the transform expressions support it (see pipeline-file.md#transform).',
   },
   {
     key: 'connect.max-retries',
