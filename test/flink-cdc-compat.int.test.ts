@@ -32,7 +32,7 @@ interface Started {
 }
 
 /** Loads a fixture with the test servers' addresses, validates it as `run` does, and runs it in this process. */
-async function startFixture(file: string, sink: FreshPostgresDatabase): Promise<Started> {
+async function loadFixture(file: string, sink: FreshPostgresDatabase, edit: (text: string) => string = (t) => t) {
   const mysql = new URL(mysqlUrl());
   const env = {
     MYSQL_HOST: mysql.hostname,
@@ -41,14 +41,18 @@ async function startFixture(file: string, sink: FreshPostgresDatabase): Promise<
     MYSQL_PASSWORD: decodeURIComponent(mysql.password),
     SINK_URL: sink.url,
   };
-  const parsed = parsePipelineYaml(await readFile(new URL(file, DIR), 'utf8'), {
+  const parsed = parsePipelineYaml(edit(await readFile(new URL(file, DIR), 'utf8')), {
     file,
     env,
     optionSpecsFor,
     knownTypes,
   });
   // The files have no state.dir (Flink CDC keeps state in Flink): keep the embedded state in a temp dir.
-  const def = { ...parsed, pipeline: { ...parsed.pipeline, stateDir: await testTempDir('tributary-flink-cdc') } };
+  return { ...parsed, pipeline: { ...parsed.pipeline, stateDir: await testTempDir('tributary-flink-cdc') } };
+}
+
+async function startFixture(file: string, sink: FreshPostgresDatabase): Promise<Started> {
+  const def = await loadFixture(file, sink);
   const logs: string[] = [];
   const pipeline = composePipeline(def, {
     log: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
@@ -257,5 +261,29 @@ describe('Flink CDC documentation-style pipeline files run unchanged (fixtures/f
       "SELECT column_name FROM information_schema.columns WHERE table_schema = 'source_db' AND table_name = 'customers' ORDER BY ordinal_position",
     );
     expect(columns.map((c) => c.column_name)).toEqual(['id', 'name']);
+  });
+
+  it('jdbc.properties.useSSL: true reaches the driver: against a server without TLS, validate fails on it', async () => {
+    const db = await next('flink_tls');
+    const def = await loadFixture('quickstart-mysql-to-postgres.yaml', db, (text) =>
+      text.replace('  server-time-zone: UTC\n', '  server-time-zone: UTC\n  jdbc.properties.useSSL: true\n'),
+    );
+    const pipeline = composePipeline(def, { log: createLogger({ level: 'error', write: () => {} }), maxRetries: 0 });
+    const admin = await mysqlAdmin();
+    const [found] = await admin.query('SELECT @@have_ssl AS have');
+    await admin.end();
+    const serverHasTls = (found as { have?: string }[])[0]?.have === 'YES';
+    const error = await pipeline.validate().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (serverHasTls) expect(error).toBeUndefined();
+    else {
+      expect(error).toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining('does not support TLS'),
+        retryable: false,
+      });
+    }
   });
 });

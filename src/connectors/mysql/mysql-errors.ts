@@ -18,6 +18,16 @@ const ER_QUERY_INTERRUPTED = 1317;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH']);
 const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ERR_STREAM_DESTROYED']);
+/** TLS asked for by `jdbc.properties.*` that cannot be had: the server has none, or its certificate does not verify. */
+const TLS_CODES = new Set([
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 interface DriverError {
   errno?: number;
@@ -49,6 +59,17 @@ export function mysqlError(error: unknown, endpoint: MysqlEndpoint, during: stri
       'SOURCE_UNREACHABLE',
       `cannot reach the MySQL/MariaDB server at ${where}: ${e.code}`,
       'check source.hostname and source.port, and that the server is running and accepts TCP connections',
+    );
+  }
+  if (e.code && TLS_CODES.has(e.code)) {
+    return make(
+      'CONFIG_INVALID',
+      e.code === 'HANDSHAKE_NO_SSL_SUPPORT'
+        ? `the server at ${where} does not support TLS, which source.jdbc.properties asks for`
+        : `the TLS certificate of ${where} does not verify (${e.code})`,
+      e.code === 'HANDSHAKE_NO_SSL_SUPPORT'
+        ? 'enable TLS on the server, or remove jdbc.properties.useSSL / requireSSL / sslMode (or write sslMode: DISABLED)'
+        : 'give the server a certificate the system trusts, or write jdbc.properties.sslMode: REQUIRED (TLS without verification)',
     );
   }
   if ((e.code && LOST_CODES.has(e.code)) || (e.fatal === true && e.errno === undefined && e.code === undefined)) {
