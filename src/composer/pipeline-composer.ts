@@ -93,6 +93,10 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     if (spec.type !== 'secret') continue;
     log.addSecret(String(def.source.options[spec.key] ?? def.sink.options[spec.key] ?? ''));
   }
+  // Pass-through families (`jdbc.properties.password`, `debezium.database.password`) may carry secrets too.
+  for (const [key, value] of [...Object.entries(def.source.options), ...Object.entries(def.sink.options)]) {
+    if (typeof value === 'string' && value !== '' && /(password|secret|credential)/i.test(key)) log.addSecret(value);
+  }
   const selectorText = (key: string | undefined) => (key ? def.source.options[key] : undefined);
   const include = parseTableSelectors(String(selectorText(sourceEntry.tablesOption) ?? ''));
   const excludeText = selectorText(sourceEntry.excludeOption);
