@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composePipeline, type Pipeline } from '../src/composer/pipeline-composer.js';
 import type { ValidationReport } from '../src/composer/pipeline-validation.js';
@@ -284,6 +286,44 @@ describe('Flink CDC documentation-style pipeline files run unchanged (fixtures/f
         message: expect.stringContaining('does not support TLS'),
         retryable: false,
       });
+    }
+  });
+
+  it('the same transform into DuckDB: the comment is kept, partition-keys and fillfactor warn once each', async () => {
+    const db = await next('flink_duckdb_unused'); // the fixture's SINK_URL; the sink block below replaces it
+    const path = join(await testTempDir('tributary-flink-duckdb'), 'warehouse.duckdb');
+    const def = await loadFixture('transform-metadata.yaml', db, (text) =>
+      text.replace('  type: postgres\n  url: ${SINK_URL}\n', `  type: duckdb\n  path: ${path}\n`),
+    );
+    const pipeline = composePipeline(def, { log: createLogger({ level: 'error', write: () => {} }), maxRetries: 0 });
+    const report = await pipeline.validate();
+    expect(report.warnings.filter((w) => w.startsWith('transform[0].'))).toEqual([
+      'transform[0].partition-keys is ignored by the duckdb sink: DuckDB has no table partitions',
+      'transform[0].table-options fillfactor is ignored by the duckdb sink: DuckDB tables take no options but a comment',
+    ]);
+    const controller = new AbortController();
+    const done = pipeline.run({ signal: controller.signal });
+    done.catch(() => {});
+    const query = async (sql: string): Promise<unknown[][]> => {
+      const instance = await DuckDBInstance.fromCache(path);
+      const connection = await instance.connect();
+      try {
+        return (await connection.runAndReadAll(sql)).getRowsJson();
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    };
+    try {
+      await waitFor(async () => (await query('SELECT id FROM mydb.web_order01')).length === 2, {
+        message: 'mydb.web_order01 in DuckDB to hold 2 rows',
+      });
+      expect(
+        await query("SELECT comment FROM duckdb_tables() WHERE schema_name = 'mydb' AND table_name = 'web_order01'"),
+      ).toEqual([['web order']]);
+    } finally {
+      controller.abort();
+      await done.catch(() => {});
     }
   });
 });
