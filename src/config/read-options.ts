@@ -157,9 +157,11 @@ function unknownOption(entry: Entry, specs: readonly OptionSpec[], owner: string
   }
   const near = didYouMean(key, keys);
   if (near !== undefined) return `unknown option — did you mean "${near}"?`;
-  return keys.length === 0
+  // The list names what the block does; the options accepted only for Flink CDC compatibility are left out.
+  const listed = specs.filter((s) => s.ignored === undefined).map((s) => s.key);
+  return listed.length === 0
     ? `unknown option — ${owner} takes no options`
-    : `unknown option of ${owner} — its options are ${keys.join(', ')}`;
+    : `unknown option of ${owner} — its options are ${listed.join(', ')}`;
 }
 
 function describeValue(spec: OptionSpec, value: ScalarText): string {
