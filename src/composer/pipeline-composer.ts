@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   asTributaryError,
   TributaryError,
@@ -16,6 +16,9 @@ import type { Logger } from '../runtime/logger.js';
 import { StateStore } from '../runtime/state-store.js';
 import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
 import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
+import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js';
+import { loadUserFunctions, type UserFunction } from '../transform/expression/user-function.js';
+import type { TransformRules } from '../transform/rules.js';
 import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
@@ -122,13 +125,28 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     for (const k of keys) reportedCollisions.add(k);
     log.warn(`[ROUTE_KEY_COLLISION] ${message}\n  fix: ${fix}`);
   };
+  // Expressions run in Flink's `pipeline.local-time-zone` (the system zone by default), and may call the
+  // user-defined functions, imported once before validate or run needs them.
+  const timeZone =
+    'localTimeZone' in def.pipeline && typeof def.pipeline.localTimeZone === 'string'
+      ? def.pipeline.localTimeZone
+      : undefined;
+  let functions: ReadonlyMap<string, UserFunction> | undefined;
+  const loadFunctions = async (): Promise<void> => {
+    if (functions !== undefined || def.userDefinedFunctions === undefined) return;
+    const baseDir = def.file === undefined ? process.cwd() : dirname(def.file);
+    functions = await loadUserFunctions(def.userDefinedFunctions, baseDir, new Set(BUILTIN_FUNCTIONS.keys()));
+  };
+  const transformRules = (): TransformRules => ({
+    transforms: def.transforms,
+    routes: def.routes,
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(functions === undefined ? {} : { functions }),
+  });
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
   const createOperators = (checkCollisions = true): Operator[] => [
     evolvingTransform(
-      new TransformOperator(
-        { transforms: def.transforms, routes: def.routes },
-        checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
-      ),
+      new TransformOperator(transformRules(), checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {}),
       schemaEvolutionOperator({
         ...(def.pipeline.schemaChangeBehavior === undefined ? {} : { behavior: def.pipeline.schemaChangeBehavior }),
         accepted,
@@ -177,6 +195,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       }
     },
     async validate(validateOptions = {}) {
+      await loadFunctions();
       const source = await createSource();
       const sink = await createSink();
       try {
@@ -188,6 +207,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             store,
             include,
             operators: () => createOperators(false),
+            rules: transformRules(),
             log,
             reportedCollisions,
           },
@@ -199,6 +219,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     },
     async run(runOptions = {}) {
       await store.ensureWritable();
+      await loadFunctions();
       if (runOptions.reset) {
         const targets = runOptions.truncateTargets ? await targetTables() : undefined;
         await resetState(store, createSink, name, log, targets);

@@ -5,6 +5,7 @@ import type { ChangeEvent, ChangeOp, DataChangeEvent, SchemaChangeEvent } from '
 import type { Row } from '../../src/core/data-type.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
+import { parseExpression } from '../../src/transform/expression/parser.js';
 import { parseProjection } from '../../src/transform/projection.js';
 import { TransformOperator, transformOperator } from '../../src/transform/transform-operator.js';
 
@@ -273,22 +274,23 @@ describe('TransformOperator: metadata, renames and constants', () => {
   it('refuses a projection that leaves out the key without primary-keys, or names a missing column', () => {
     expect(() => operatorFor('total').outputSchema(orders)).toThrow(/leaves out the primary-key column "id"/);
     expect(() => operatorFor('id, amount').outputSchema(orders)).toThrow(
-      /names the column "amount", which the table does not have/,
+      /projection: unknown column "amount"\n {4}id, amount\n {8}\^/,
     );
     expect(() => operatorFor('\\*, total').outputSchema(orders)).toThrow(/produces the column "total" twice/);
   });
 
-  it('refuses rules built in code that this release cannot apply', () => {
+  it('refuses rules built in code that call unknown functions, with a caret', () => {
     const sourceTable = parseTableSelector('shop.orders');
-    expect(() => new TransformOperator({ transforms: [{ sourceTable, filter: 'id > 1' }], routes: [] })).toThrow(
-      'transform[0] (source-table "shop.orders"): filter is not supported yet',
+    const filter = { text: 'FOO(id) > 1', expression: parseExpression('FOO(id) > 1') };
+    expect(() => new TransformOperator({ transforms: [{ sourceTable, filter }], routes: [] })).toThrow(
+      'transform[0] (source-table "shop.orders"): filter: unknown function FOO',
     );
     expect(
       () =>
         new TransformOperator({
-          transforms: [{ sourceTable, projection: parseProjection('id, UPPER(name) AS n') }],
+          transforms: [{ sourceTable, projection: parseProjection('id, UPPR(name) AS n') }],
           routes: [],
         }),
-    ).toThrow(/not supported yet \(projection `UPPER\(name\) AS n`\)\n {4}id, UPPER\(name\) AS n\n {8}\^/);
+    ).toThrow(/unknown function UPPR\n {4}id, UPPR\(name\) AS n\n {8}\^/);
   });
 });
