@@ -62,7 +62,6 @@ export function arithmetic(op: ArithmeticOperator, left: DataType, right: DataTy
     case '/': {
       const whole = a.precision - a.scale + b.scale;
       scale = Math.max(6, a.scale + b.precision + 1);
-      if (whole + scale > MAX_PRECISION) scale = Math.max(6, MAX_PRECISION - whole);
       precision = whole + scale;
       break;
     }
@@ -71,8 +70,11 @@ export function arithmetic(op: ArithmeticOperator, left: DataType, right: DataTy
       precision = Math.min(a.precision - a.scale, b.precision - b.scale) + scale;
       break;
   }
+  // Flink's (and SQL Server's) rule when the exact result needs more than 38 digits: keep the integer
+  // digits, and at least 6 (or the scale, if smaller) after the point.
   if (precision > MAX_PRECISION) {
-    scale = Math.max(0, scale - (precision - MAX_PRECISION));
+    const whole = precision - scale;
+    scale = Math.max(MAX_PRECISION - whole, Math.min(scale, 6));
     precision = MAX_PRECISION;
   }
   const type: DataType = { kind: 'decimal', precision, scale };

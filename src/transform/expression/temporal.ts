@@ -188,21 +188,20 @@ export function instantToLocal(micros: bigint, zone: string): bigint {
 }
 
 /**
- * A wall clock of `zone` → the instant. In a gap (spring forward) the clock is read with the offset before
- * the gap; in an overlap, the earlier instant — as java.time does.
+ * A wall clock of `zone` → the instant, as java.time resolves it: in a gap (spring forward) the clock moves
+ * later by the gap's length; in an overlap (fall back) the earlier instant wins.
  */
 export function localToInstant(local: bigint, zone: string): bigint {
   const localMs = Number(floorDiv(local, 1000n));
-  const first = zoneOffsetMinutes(zone, localMs);
-  const guess = local - BigInt(first) * 60_000_000n;
-  const second = zoneOffsetMinutes(zone, Number(floorDiv(guess, 1000n)));
-  if (second === first) {
-    const earlier = zoneOffsetMinutes(zone, localMs - Math.abs(first - second) * 60_000 - 3_600_000);
-    const alt = local - BigInt(earlier) * 60_000_000n;
-    return earlier !== first && instantToLocal(alt, zone) === local && alt < guess ? alt : guess;
-  }
-  const candidate = local - BigInt(second) * 60_000_000n;
-  return instantToLocal(candidate, zone) === local ? candidate : local - BigInt(Math.max(first, second)) * 60_000_000n;
+  const day = 86_400_000;
+  // At most one transition lies within a day of any instant: the offsets a day before and after bound it.
+  const before = zoneOffsetMinutes(zone, localMs - day);
+  const after = zoneOffsetMinutes(zone, localMs + day);
+  const valid = [...new Set([before, after])]
+    .map((offset) => local - BigInt(offset) * 60_000_000n)
+    .filter((instant) => instantToLocal(instant, zone) === local);
+  if (valid.length > 0) return valid.reduce((a, b) => (a < b ? a : b));
+  return local - BigInt(before) * 60_000_000n;
 }
 
 // ---- java.text.SimpleDateFormat patterns (the format strings of Flink's DATE_FORMAT, TO_TIMESTAMP, …) ----
