@@ -74,7 +74,9 @@ describe('transform expressions: computed columns, filter, UDFs and SOFT_DELETE,
   });
 
   it('loads the snapshot rows that pass the filter, with their computed columns, exactly', async () => {
-    await waitFor(async () => (await target().catch(() => [])).length === 2, { message: 'orders never reached 2 rows' });
+    await waitFor(async () => (await target().catch(() => [])).length === 2, {
+      message: 'orders never reached 2 rows',
+    });
     expect(await target()).toEqual([
       ['1', 'ADA', '25.00', 'ada#1', '2024-01', 'EUR 12.50', '1250', '+I'],
       ['9007199254740993', 'ZOË', '30.00', 'zoë#9007199254740993', '2024-03', 'EUR 10.00', '1000', '+I'],
@@ -119,7 +121,8 @@ describe('transform expressions: computed columns, filter, UDFs and SOFT_DELETE,
 
   it('keeps a deleted row under SOFT_DELETE, marked -D', async () => {
     await runMysqlScript(`DELETE FROM ${db}.items WHERE id = 2; UPDATE ${db}.items SET label = 'uno' WHERE id = 1;`);
-    const items = async () => textRows(await sink.query(`SELECT id::text, label, op_type FROM ${db}.items ORDER BY id`));
+    const items = async () =>
+      textRows(await sink.query(`SELECT id::text, label, op_type FROM ${db}.items ORDER BY id`));
     await waitFor(async () => (await items())[1]?.[2] === '-D' && (await items())[0]?.[1] === 'uno', {
       message: 'the soft delete never arrived',
     });
