@@ -229,7 +229,7 @@ describe('rows that cannot be computed stop the pipeline rather than write a wro
     ['big + 1', 'int64 overflow (9223372036854775808) in `big + 1`', 'CAST an operand to DECIMAL(20, 0) first'],
     ['i / 0', 'division by zero in `i / 0`', 'guard the divisor'],
     ['d / 0', 'division by zero in `d / 0`', 'guard the divisor'],
-    ["CAST('abc' AS INT)", "cannot cast 'abc' (string) to int32 in `CAST('abc' AS INT)`", 'fix the value'],
+    ['CAST(name AS INT)', "cannot cast 'Alice' (string) to int32 in `CAST(name AS INT)`", 'fix the value'],
     ['CAST(d AS DECIMAL(2, 1))', "cannot cast '12.50' (decimal(10,2)) to decimal(2,1): more than 1 integer digits", ''],
   ])('%s', (text, message, hint) => {
     const error = evalFailure(text);
@@ -263,6 +263,8 @@ describe('ill-typed expressions are rejected when compiled, at their position, w
     ["CASE WHEN i > 1 THEN 'a' ELSE 1 END", 0, 'the branches of CASE string and int32 have no common type', 'CAST'],
     ['TIMESTAMPADD(FORTNIGHT, 1, ts)', 13, 'argument 1 of TIMESTAMPADD must be a time unit', 'SECOND, MINUTE'],
     ["DATE_FORMAT(ts, 'yyyy-QQ')", 16, 'the pattern letter "Q" is not supported', 'SimpleDateFormat'],
+    ["CAST('abc' AS INT)", 0, "cannot cast 'abc' (string) to int32", 'fix the value'],
+    ["i = 'seven'", 0, "cannot cast 'seven' (string) to int32", 'fix the value'],
     ['i IN (1, ts)', 0, 'the values of IN have no common type', 'CAST'],
   ])('%s', (text, offset, reason, hint) => {
     const error = compileFailure(text);

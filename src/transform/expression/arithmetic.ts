@@ -5,6 +5,9 @@ import {
   divideDecimal,
   fitsPrecision,
   formatDecimal,
+  formatSmallDecimal,
+  numberPow10,
+  smallDecimal,
   multiplyDecimal,
   parseDecimal,
   remainderDecimal,
@@ -155,6 +158,34 @@ function integerOp(op: ArithmeticOperator, type: DataType): (a: Value, b: Value)
 }
 
 function decimalOp(op: ArithmeticOperator, precision: number, scale: number): (a: Value, b: Value) => Value {
+  const exact = exactDecimalOp(op, precision, scale);
+  if (op === '/' || op === '%') return exact;
+  // Typical amounts (at most 15 digits) are exact JavaScript integers: no BigInt unless the result is unsafe.
+  const limit = numberPow10(Math.min(precision, 15));
+  return (a, b) => {
+    const x = typeof a === 'string' ? smallDecimal(a) : undefined;
+    const y =
+      typeof b === 'string'
+        ? smallDecimal(b)
+        : typeof b === 'number' && Number.isSafeInteger(b)
+          ? { unscaled: b, scale: 0 }
+          : undefined;
+    if (x === undefined || y === undefined || x.scale > scale || y.scale > scale) return exact(a, b);
+    let r: number;
+    if (op === '*') {
+      if (x.scale + y.scale !== scale) return exact(a, b);
+      r = x.unscaled * y.unscaled;
+    } else {
+      const xs = x.unscaled * numberPow10(scale - x.scale);
+      const ys = y.unscaled * numberPow10(scale - y.scale);
+      r = op === '+' ? xs + ys : xs - ys;
+    }
+    if (!Number.isSafeInteger(r) || Math.abs(r) >= limit) return exact(a, b);
+    return formatSmallDecimal(r, scale);
+  };
+}
+
+function exactDecimalOp(op: ArithmeticOperator, precision: number, scale: number): (a: Value, b: Value) => Value {
   const read = (v: Value): Decimal => parseDecimal(String(v))!;
   const out = (d: Decimal | undefined): Value => {
     if (d === undefined) throw divisionByZero();

@@ -14,6 +14,7 @@ import {
   floorDiv,
   formatDate,
   formatPattern,
+  formatPatternText,
   formatTime,
   formatTimestamp,
   instantToLocal,
@@ -708,10 +709,16 @@ export const BUILTIN_FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map<strin
         const f = expect(env, args, 1, STRINGY, 'a format string');
         checkPattern(env, f, 1);
         const read = wallClockReader(t, env.timeZone);
+        const zoned = familyOf(t.type) === 'timestamptz';
         return strict(
           STRING,
           [t, f],
           (v, p) => {
+            // Wall clocks in canonical text format from their fields; instants through the time zone.
+            if (!zoned) {
+              const fast = formatPatternText(String(v), String(p));
+              if (fast !== undefined) return fast;
+            }
             const local = read(v);
             return local === undefined ? null : formatPattern(local, String(p));
           },

@@ -61,6 +61,12 @@ export function coerce(compiled: Compiled, type: DataType, timeZone: string): Co
   const converter = castConverter(compiled.type, type, timeZone);
   if (typeof converter === 'string') throw new CoercionError(converter);
   const inner = compiled.evaluate;
+  if (compiled.constant === true) {
+    // Converted once; a constant that does not convert (`i = 'abc'`) throws EvalProblem to the compiler.
+    const value = inner({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 0 });
+    const converted = value === null ? null : converter(value);
+    return { ...compiled, type, evaluate: () => converted };
+  }
   return {
     ...compiled,
     type,
@@ -98,6 +104,14 @@ export function comparatorFor(type: DataType): Comparator {
         return x < y ? -1 : x > y ? 1 : 0;
       };
     case 'decimal':
+      // Up to 15 significant digits, distinct decimals are distinct doubles, in the same order.
+      if (type.kind === 'decimal' && type.precision <= 15) {
+        return (a, b) => {
+          const x = Number(a);
+          const y = Number(b);
+          return x < y ? -1 : x > y ? 1 : 0;
+        };
+      }
       return (a, b) => compareDecimal(parseDecimal(a as string)!, parseDecimal(b as string)!);
     case 'boolean':
       return (a, b) => Number(a) - Number(b);

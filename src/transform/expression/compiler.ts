@@ -72,6 +72,7 @@ export function compileCondition(node: ExpressionNode, text: string, scope: Expr
 }
 
 const BOOLEAN: DataType = { kind: 'boolean' };
+const CONSTANT_CONTEXT: EvalContext = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 0 };
 const STRING: DataType = { kind: 'string' };
 const INT32_MAX = 2147483647n;
 const INT64_MAX = 9223372036854775807n;
@@ -94,12 +95,27 @@ class ExpressionCompiler {
     try {
       return coerce(compiled, type, this.scope.timeZone);
     } catch (error) {
+      if (error instanceof EvalProblem) return this.fail(node, error.message, error.hint);
       if (!(error instanceof CoercionError)) throw error;
       return this.fail(node, error.message, `CAST \`${this.source(node)}\` to a type that fits`);
     }
   }
 
+  /** Compiles `node`; a subtree that is the same for every row is computed here, once. */
   compile(node: ExpressionNode): Compiled {
+    const compiled = this.compileNode(node);
+    if (compiled.constant !== true || compiled.nullLiteral === true) return compiled;
+    let value: Value;
+    try {
+      value = compiled.evaluate(CONSTANT_CONTEXT);
+    } catch (error) {
+      if (!(error instanceof EvalProblem)) throw error;
+      return this.fail(node, error.message, error.hint);
+    }
+    return { ...compiled, evaluate: () => value };
+  }
+
+  private compileNode(node: ExpressionNode): Compiled {
     switch (node.kind) {
       case 'literal':
         return this.literal(node, false);

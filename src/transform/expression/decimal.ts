@@ -10,8 +10,16 @@ export interface Decimal {
 
 const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
+const PLAIN = /^-?\d+(?:\.\d+)?$/;
+
 /** Parses decimal text (also `1e3`, `.5`, `+2`); undefined when it is not a number. */
 export function parseDecimal(text: string): Decimal | undefined {
+  // The canonical form (`-12.50`) without the general pattern: this is on the hot path of arithmetic.
+  if (PLAIN.test(text)) {
+    const point = text.indexOf('.');
+    if (point < 0) return { unscaled: BigInt(text), scale: 0 };
+    return { unscaled: BigInt(text.slice(0, point) + text.slice(point + 1)), scale: text.length - point - 1 };
+  }
   const match = DECIMAL_TEXT.exec(text.trim());
   if (match === null) return undefined;
   const [, sign = '', whole = '', fraction = '', exponent] = match;
@@ -37,8 +45,10 @@ export function formatDecimal(value: Decimal): string {
 
 const TEN = 10n;
 
+const POWERS: bigint[] = Array.from({ length: 80 }, (_, i) => TEN ** BigInt(i));
+
 function pow10(n: number): bigint {
-  return TEN ** BigInt(n);
+  return POWERS[n] ?? TEN ** BigInt(n);
 }
 
 /** Divides with HALF_UP rounding. */
@@ -114,4 +124,31 @@ export function compareDecimal(a: Decimal, b: Decimal): number {
 export function fitsPrecision(value: Decimal, precision: number): boolean {
   const abs = value.unscaled < 0n ? -value.unscaled : value.unscaled;
   return abs < pow10(precision);
+}
+
+/**
+ * Small decimals as exact JavaScript integers: the unscaled value when the text has at most 15 digits (so
+ * it and its sums stay below 2^53), else undefined. Lets arithmetic on typical amounts skip BigInt.
+ */
+export function smallDecimal(text: string): { unscaled: number; scale: number } | undefined {
+  const point = text.indexOf('.');
+  const digits = text.length - (point < 0 ? 0 : 1) - (text.charCodeAt(0) === 45 ? 1 : 0);
+  if (digits > 15) return undefined;
+  if (point < 0) return { unscaled: Number(text), scale: 0 };
+  return { unscaled: Number(text.slice(0, point) + text.slice(point + 1)), scale: text.length - point - 1 };
+}
+
+const NUMBER_POWERS = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** `unscaled` × 10^-scale as canonical text (unscaled a safe integer). */
+export function formatSmallDecimal(unscaled: number, scale: number): string {
+  if (scale === 0) return String(unscaled);
+  const negative = unscaled < 0;
+  const digits = String(negative ? -unscaled : unscaled).padStart(scale + 1, '0');
+  const point = digits.length - scale;
+  return `${negative ? '-' : ''}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+export function numberPow10(n: number): number {
+  return NUMBER_POWERS[n] ?? 10 ** n;
 }

@@ -268,19 +268,54 @@ export function formatPattern(local: bigint, pattern: string): string {
   const within = local - days * MICROS_PER_DAY;
   const { year, month, day } = civilFromDays(Number(days));
   const seconds = Number(within / MICROS_PER_SECOND);
-  const hour = Math.floor(seconds / 3600);
-  const fields: Record<string, number> = {
-    y: year,
-    M: month,
-    d: day,
-    H: hour,
-    k: hour === 0 ? 24 : hour,
-    h: hour % 12 === 0 ? 12 : hour % 12,
-    m: Math.floor(seconds / 60) % 60,
-    s: seconds % 60,
-    S: Number((within % MICROS_PER_SECOND) / 1000n),
-    D: Number(days) - daysFromCivil(year, 1, 1) + 1,
-  };
+  const millis = Number((within % MICROS_PER_SECOND) / 1000n);
+  return formatFields(
+    year,
+    month,
+    day,
+    Math.floor(seconds / 3600),
+    Math.floor(seconds / 60) % 60,
+    seconds % 60,
+    millis,
+    pattern,
+  );
+}
+
+const digit = (text: string, i: number) => text.charCodeAt(i) - 48;
+const two = (text: string, i: number) => digit(text, i) * 10 + digit(text, i + 1);
+
+/**
+ * Formats canonical wall-clock text (`YYYY-MM-DD[ HH:MM:SS[.f…]]`) with a pattern, reading the fields from
+ * the text itself — the fast path of DATE_FORMAT; undefined when the text is not in that form.
+ */
+export function formatPatternText(text: string, pattern: string): string | undefined {
+  if (text.length < 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = two(text, 0) * 100 + two(text, 2);
+  const timed = text.length >= 19 && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58;
+  if (!timed && text.length !== 10) return undefined;
+  const millis = timed && text.charCodeAt(19) === 46 ? Number(text.slice(20, 23).padEnd(3, '0')) : 0;
+  return formatFields(
+    year,
+    two(text, 5),
+    two(text, 8),
+    timed ? two(text, 11) : 0,
+    timed ? two(text, 14) : 0,
+    timed ? two(text, 17) : 0,
+    millis,
+    pattern,
+  );
+}
+
+function formatFields(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  millis: number,
+  pattern: string,
+): string {
   let out = '';
   for (const part of compilePattern(pattern)) {
     if ('literal' in part) {
@@ -288,13 +323,46 @@ export function formatPattern(local: bigint, pattern: string): string {
       continue;
     }
     const { letter, count } = part;
-    if (letter === 'a') out += hour < 12 ? 'AM' : 'PM';
-    else if (letter === 'E') {
-      const name = WEEKDAYS[(((Number(days) + 4) % 7) + 7) % 7]!;
-      out += count >= 4 ? name : name.slice(0, 3);
-    } else if (letter === 'M' && count >= 3) out += count >= 4 ? MONTH_NAMES[month - 1] : MONTHS[month - 1];
-    else if (letter === 'y' && count === 2) out += pad(year % 100, 2);
-    else out += pad(fields[letter] ?? 0, count);
+    switch (letter) {
+      case 'y':
+        out += count === 2 ? pad(year % 100, 2) : pad(year, count);
+        break;
+      case 'M':
+        out += count >= 4 ? MONTH_NAMES[month - 1] : count === 3 ? MONTHS[month - 1] : pad(month, count);
+        break;
+      case 'd':
+        out += pad(day, count);
+        break;
+      case 'H':
+        out += pad(hour, count);
+        break;
+      case 'k':
+        out += pad(hour === 0 ? 24 : hour, count);
+        break;
+      case 'h':
+        out += pad(hour % 12 === 0 ? 12 : hour % 12, count);
+        break;
+      case 'm':
+        out += pad(minute, count);
+        break;
+      case 's':
+        out += pad(second, count);
+        break;
+      case 'S':
+        out += pad(millis, count);
+        break;
+      case 'a':
+        out += hour < 12 ? 'AM' : 'PM';
+        break;
+      case 'D':
+        out += pad(daysFromCivil(year, month, day) - daysFromCivil(year, 1, 1) + 1, count);
+        break;
+      case 'E': {
+        const name = WEEKDAYS[(((daysFromCivil(year, month, day) + 4) % 7) + 7) % 7]!;
+        out += count >= 4 ? name : name.slice(0, 3);
+        break;
+      }
+    }
   }
   return out;
 }
