@@ -7,6 +7,7 @@ import { pipelineOptionSpecs } from '../../src/config/pipeline-options.js';
 import { sinks, sources } from '../../src/connectors/registry.js';
 import { ERROR_CODES } from '../../src/core/errors.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
+import { BUILTIN_FUNCTIONS } from '../../src/transform/expression/builtin-functions.js';
 
 /**
  * The documentation cannot drift silently from the code: docs/errors.md documents exactly the codes of
@@ -154,6 +155,16 @@ describe('option reference', () => {
 
   it('docs/pipeline-file.md documents exactly the pipeline options', () => {
     checkOptionTable('docs/pipeline-file.md', 'pipeline', pipelineOptionSpecs());
+  });
+});
+
+describe('transform functions', () => {
+  it('docs/pipeline-file.md lists every built-in function with its signature, and no other', () => {
+    const text = read('docs/pipeline-file.md');
+    const section = text.slice(text.indexOf('### Functions'), text.indexOf('### Filters'));
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)/gm)].map((m) => m[1]);
+    expect(documented).toEqual([...BUILTIN_FUNCTIONS.keys()]);
+    for (const def of BUILTIN_FUNCTIONS.values()) expect(section).toContain(`\`${def.signature}\``);
   });
 });
 
