@@ -147,12 +147,25 @@ export const STRING_FUNCTIONS: readonly (readonly [string, FunctionDef])[] = [
       max: 255,
       signature: 'CONCAT(string1, string2, …)',
       description: 'The arguments joined; NULL if any is NULL. Non-strings are cast to STRING.',
-      compile: (args, env) =>
-        strict(
-          STRING,
-          args.map((a) => asText(a, env)),
-          (...v) => v.join(''),
-        ),
+      compile: (args, env) => {
+        const parts = args.map((a) => asText(a, env));
+        const evals = parts.map((p) => p.evaluate);
+        const count = evals.length;
+        // A loop rather than strict()'s argument array: CONCAT is common in projections.
+        return {
+          type: STRING,
+          nullable: parts.some((p) => p.nullable),
+          evaluate: (ctx) => {
+            let out = '';
+            for (let i = 0; i < count; i++) {
+              const v = evals[i]!(ctx);
+              if (v === null) return null;
+              out += v as string;
+            }
+            return out;
+          },
+        };
+      },
     },
   ],
   [
