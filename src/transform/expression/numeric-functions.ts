@@ -4,15 +4,7 @@ import { negate } from './arithmetic.js';
 import { formatDecimal, parseDecimal, rescale, rescaleDirected, type Decimal } from './decimal.js';
 import { EvalProblem, type Compiled } from './eval-context.js';
 import { familyOf, integerRange, isBigIntType } from './sql-type.js';
-import {
-  constantInt,
-  expect,
-  now,
-  NUMERIC,
-  strict,
-  type FunctionDef,
-  type FunctionEnv,
-} from './function-kit.js';
+import { constantInt, expect, now, NUMERIC, strict, type FunctionDef, type FunctionEnv } from './function-kit.js';
 
 function round(env: FunctionEnv, args: readonly Compiled[], direction: 'half' | 'floor' | 'ceil'): Compiled {
   const n = expect(env, args, 0, NUMERIC, 'a number');
