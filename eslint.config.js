@@ -43,7 +43,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js', 'examples/*/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

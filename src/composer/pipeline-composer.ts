@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   asTributaryError,
   TributaryError,
@@ -20,6 +20,9 @@ import { StateStore } from '../runtime/state-store.js';
 import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
 import { resolveRoute } from '../transform/route.js';
 import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
+import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js';
+import { loadUserFunctions, type UserFunction } from '../transform/expression/user-function.js';
+import type { TransformRules } from '../transform/rules.js';
 import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
@@ -138,12 +141,27 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   // Flink CDC's source option `schema-change.enabled: false`: no schema change reaches the sink tables.
   const schemaChangeBehavior =
     def.source.options['schema-change.enabled'] === false ? 'ignore' : def.pipeline.schemaChangeBehavior;
+  // Expressions run in Flink's `pipeline.local-time-zone` (the system zone by default), and may call the
+  // user-defined functions, imported once before validate or run needs them.
+  const timeZone = def.pipeline.localTimeZone;
+  let functions: ReadonlyMap<string, UserFunction> | undefined;
+  const loadFunctions = async (): Promise<void> => {
+    if (functions !== undefined || def.userDefinedFunctions === undefined) return;
+    const baseDir = def.file === undefined ? process.cwd() : dirname(def.file);
+    functions = await loadUserFunctions(def.userDefinedFunctions, baseDir, new Set(BUILTIN_FUNCTIONS.keys()));
+  };
+  const transformRules = (): TransformRules => ({
+    transforms: def.transforms,
+    routes: def.routes,
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(functions === undefined ? {} : { functions }),
+  });
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
   const createOperators = (checkCollisions = true): Operator[] => [
     layouts.observing(
       evolvingTransform(
         new TransformOperator(
-          { transforms: def.transforms, routes: def.routes },
+          transformRules(),
           checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
         ),
         schemaEvolutionOperator({
@@ -195,6 +213,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       }
     },
     async validate(validateOptions = {}) {
+      await loadFunctions();
       const source = await createSource();
       const sink = await createSink();
       try {
@@ -207,6 +226,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             include,
             operators: () => createOperators(false),
             configWarnings: layoutWarnings(def, sinkEntry),
+            rules: transformRules(),
             log,
             reportedCollisions,
           },
@@ -218,6 +238,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     },
     async run(runOptions = {}) {
       await store.ensureWritable();
+      await loadFunctions();
       if (runOptions.reset) {
         const targets = runOptions.truncateTargets ? await targetTables() : undefined;
         await resetState(store, createSink, name, log, targets);

@@ -20,6 +20,7 @@ import { restoreOperators } from '../runtime/pipeline-runner.js';
 import type { StateStore } from '../runtime/state-store.js';
 import { describeKeyCollision, keyCollisionFix, keyCollisions, type KeyCollision } from '../transform/key-collision.js';
 import { unmatchedRoutes, unmatchedSelectors } from '../transform/route.js';
+import type { TransformRules } from '../transform/rules.js';
 import { planTable } from '../transform/table-plan.js';
 
 export interface ValidateOptions {
@@ -49,6 +50,8 @@ export interface ValidationParts {
   readonly include: readonly TableSelector[];
   /** A fresh route/transform + schema-evolution stage, as the run builds it. */
   readonly operators: () => Operator[];
+  /** The transform rules as the run applies them (time zone, user-defined functions); from `def` when absent. */
+  readonly rules?: TransformRules;
   readonly log: Logger;
   /** Warnings about the file that the composer found (options of the transforms a sink ignores). */
   readonly configWarnings?: readonly ValidationCheck[];
@@ -256,7 +259,7 @@ async function checkKeyCollisions(
 ): Promise<void> {
   const mode = parts.def.pipeline.routeKeyCollision ?? 'warn';
   if (mode === 'ignore') return;
-  const rules = { transforms: parts.def.transforms, routes: parts.def.routes };
+  const rules = parts.rules ?? { transforms: parts.def.transforms, routes: parts.def.routes };
   const collisions = keyCollisions(tables.map((schema) => planTable(schema, rules)));
   for (const collision of collisions) {
     const message = `${describeKeyCollision(collision)}${await overlapText(parts.source, collision)}`;

@@ -39,6 +39,12 @@ export class ConfigReader {
     readonly env: Env,
   ) {}
 
+  /** `file:line:column` of an offset into the file, for messages given after loading (validate). */
+  place(offset: number): string {
+    const { line, col } = this.lines.linePos(offset);
+    return `${this.file}:${line}:${col}`;
+  }
+
   /** Records a problem at a node (its start) or at an offset into the file. */
   report(
     at: Node | number | null | undefined,

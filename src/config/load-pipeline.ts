@@ -12,6 +12,7 @@ import { pipelineOptions, pipelineOptionSpecs } from './pipeline-options.js';
 import { readOptions } from './read-options.js';
 import { readRoutes } from './route-block.js';
 import { readTransforms } from './transform-block.js';
+import { readUserFunctions, USER_DEFINED_FUNCTION_KEY } from './udf-block.js';
 
 export interface LoadPipelineOptions extends ConnectorLookup {
   /** What `${VAR}` reads; process.env when absent. */
@@ -89,10 +90,24 @@ export function parsePipelineYaml(text: string, options: ParsePipelineOptions): 
   const source = readConnector(reader, blocks.get('source'), 'source', options);
   const sink = readConnector(reader, blocks.get('sink'), 'sink', options);
   const transformBlock = blocks.get('transform');
-  const transforms: TransformDef[] = transformBlock === undefined ? [] : readTransforms(reader, transformBlock);
+  const pipelineBlock = blocks.get('pipeline');
+  const pipelineEntries =
+    pipelineBlock === undefined
+      ? []
+      : (reader.entries(pipelineBlock.value, 'pipeline', 'the pipeline options (`name: …`)') ?? []);
+  const udfEntry = pipelineEntries.find((e) => e.key === USER_DEFINED_FUNCTION_KEY);
+  const userDefinedFunctions = udfEntry === undefined ? [] : readUserFunctions(reader, udfEntry);
+  const udfNames = new Set(userDefinedFunctions.map((f) => f.name.toUpperCase()));
+  const transforms: TransformDef[] =
+    transformBlock === undefined ? [] : readTransforms(reader, transformBlock, udfNames);
   const routeBlock = blocks.get('route');
   const routes: RouteDef[] = routeBlock === undefined ? [] : readRoutes(reader, routeBlock);
-  const pipeline = readPipelineBlock(reader, blocks.get('pipeline'), defaultName(options.file));
+  const pipeline = readPipelineBlock(
+    reader,
+    pipelineBlock,
+    pipelineEntries.filter((e) => e.key !== USER_DEFINED_FUNCTION_KEY),
+    defaultName(options.file),
+  );
 
   if (reader.problems.length > 0 || source === undefined || sink === undefined) {
     throw new ConfigError([...reader.problems].sort((a, b) => a.line - b.line || a.column - b.column));
@@ -104,13 +119,17 @@ export function parsePipelineYaml(text: string, options: ParsePipelineOptions): 
     routes,
     pipeline,
     ...(reader.ignored.length === 0 ? {} : { ignoredOptions: reader.ignored }),
+    ...(userDefinedFunctions.length === 0 ? {} : { userDefinedFunctions }),
     ...(options.file === undefined ? {} : { file: options.file }),
   };
 }
 
-function readPipelineBlock(reader: ConfigReader, block: Entry | undefined, name: string): PipelineOptions {
-  const entries =
-    block === undefined ? [] : (reader.entries(block.value, 'pipeline', 'the pipeline options (`name: …`)') ?? []);
+function readPipelineBlock(
+  reader: ConfigReader,
+  block: Entry | undefined,
+  entries: readonly Entry[],
+  name: string,
+): PipelineOptions {
   const values = readOptions(reader, entries, pipelineOptionSpecs(), {
     path: 'pipeline',
     at: block?.keyNode ?? null,

@@ -1,6 +1,7 @@
 import type { IgnoredOption, OptionValues } from '../core/option-spec.js';
 import type { Projection } from '../transform/projection.js';
-import type { RouteRule, TransformRule } from '../transform/rules.js';
+import type { UserFunctionDef } from '../transform/expression/user-function.js';
+import type { ConverterAfterTransform, Filter, RouteRule, TransformRule } from '../transform/rules.js';
 import type { SchemaChangeBehavior } from '../transform/schema-evolution/schema-change-behavior.js';
 import type { TableSelector } from './table-selector.js';
 
@@ -21,6 +22,11 @@ export interface PipelineDef {
    * and `run` print one warning for each.
    */
   readonly ignoredOptions?: readonly IgnoredOption[];
+  /**
+   * `pipeline.user-defined-function`: JavaScript modules whose `eval` expressions may call by `name`.
+   * Loaded (relative to the pipeline file's folder) when the pipeline is composed.
+   */
+  readonly userDefinedFunctions?: readonly UserFunctionDef[];
   /** The file it was read from, when it was. */
   readonly file?: string;
 }
@@ -40,11 +46,9 @@ export interface ConnectorDef {
 export interface TransformDef extends TransformRule {
   readonly sourceTable: TableSelector;
   readonly projection?: Projection;
-  /**
-   * The row filter as written. Not evaluated yet: the loader rejects a `filter:`; the field exists so that
-   * code building a PipelineDef keeps its shape when filters arrive.
-   */
-  readonly filter?: string;
+  /** The row filter, parsed (see TransformOperator for how updates cross it). */
+  readonly filter?: Filter;
+  readonly converterAfterTransform?: ConverterAfterTransform;
   readonly primaryKeys?: readonly string[];
   /** `partition-keys`: output columns the sink partitions a table it creates by (where it has partitions). */
   readonly partitionKeys?: readonly string[];

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   SCHEMA_CHANGE_REJECTED: { retryable: false },
   ROUTE_NO_MATCH: { retryable: false },
   ROUTE_KEY_COLLISION: { retryable: false },
+  TRANSFORM_EVAL_FAILED: { retryable: false },
+  UDF_LOAD_FAILED: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
   SAVEPOINT_NOT_FOUND: { retryable: false },

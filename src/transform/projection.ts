@@ -1,11 +1,14 @@
 import type { ExpressionNode, ProjectionItem } from './expression/expression-node.js';
 import { parseProjectionItems } from './expression/parser.js';
+import { staticProblems } from './expression/static-check.js';
 
 /** A parsed `projection:` — the list of output columns of a transform rule, in output order. */
 export interface Projection {
   /** The projection as written (after `${VAR}` substitution). */
   readonly text: string;
   readonly items: readonly ProjectionItem[];
+  /** When set, turns an offset into `text` into a place in the pipeline file (`file:line:column`). */
+  readonly locate?: (offset: number) => string;
 }
 
 /** Parses a projection (`\*` and `*` both mean all columns). Throws ExpressionError with a caret. */
@@ -21,25 +24,17 @@ export interface ProjectionProblem {
 }
 
 /**
- * What this release can evaluate: `*`, plain columns, metadata columns (each optionally `AS alias`), and
- * string / number / boolean constants that are named with `AS`. Anything else parses but is reported here,
- * as are two items that produce the same column name. `*` may produce duplicates only once the source
- * columns are known; the operator checks that.
+ * What can be checked before the tables are known: unknown functions and wrong argument counts (see
+ * static-check.ts), a computed item without a name, two items that produce the same column name, qualified
+ * names. `*` may produce duplicates only once the source columns are known; the operator checks that, and
+ * compiles each item against the table's columns (types) then.
  */
-export function checkProjection(projection: Projection): ProjectionProblem[] {
+export function checkProjection(projection: Projection, userFunctions?: ReadonlySet<string>): ProjectionProblem[] {
   const problems: ProjectionProblem[] = [];
   const names = new Map<string, number>();
   for (const item of projection.items) {
     const expr = item.kind === 'alias' ? item.expr : item;
     const source = projection.text.slice(item.start, item.end);
-    if (!isSupported(expr)) {
-      problems.push({
-        offset: item.start,
-        message: `expressions beyond columns and metadata are not supported yet (projection \`${source}\`)`,
-        hint: 'keep to *, column names, metadata columns (__schema_name__, __table_name__, …) and named constants',
-      });
-      continue;
-    }
     if (expr.kind === 'star') {
       if (expr.qualifier !== undefined) {
         problems.push({
@@ -64,11 +59,14 @@ export function checkProjection(projection: Projection): ProjectionProblem[] {
       });
       continue;
     }
+    const found = staticProblems(expr, userFunctions);
+    problems.push(...found);
+    if (found.length > 0) continue;
     const name = projectionItemName(item);
     if (name === undefined) {
       problems.push({
         offset: item.start,
-        message: `the constant \`${source}\` needs a column name`,
+        message: `the ${isConstant(expr) ? 'constant' : 'expression'} \`${source}\` needs a column name`,
         hint: `write \`${source} AS some_name\``,
       });
       continue;
@@ -87,9 +85,13 @@ export function checkProjection(projection: Projection): ProjectionProblem[] {
   return problems;
 }
 
-/** The output column name of an item: its alias, else the column's name; undefined for `*` and constants. */
+/**
+ * The output column name of an item: its alias, else the column's name (a niladic function written bare,
+ * such as `LOCALTIMESTAMP`, is named after itself, as in Flink); undefined for `*` and unnamed expressions.
+ */
 export function projectionItemName(item: ProjectionItem): string | undefined {
   if (item.kind === 'alias') return item.name;
+  if (item.kind === 'call' && item.args.length === 0 && item.end - item.start === item.name.length) return item.name;
   return item.kind === 'column' ? item.name : undefined;
 }
 
@@ -107,16 +109,6 @@ export function staticOutputColumns(projection: Projection): string[] | undefine
   return names;
 }
 
-function isSupported(expr: ExpressionNode): boolean {
-  switch (expr.kind) {
-    case 'star':
-    case 'column':
-      return true;
-    case 'literal':
-      return expr.type !== 'null';
-    case 'unary':
-      return expr.op === '-' && expr.operand.kind === 'literal' && expr.operand.type === 'number';
-    default:
-      return false;
-  }
+function isConstant(expr: ExpressionNode): boolean {
+  return expr.kind === 'literal' || (expr.kind === 'unary' && expr.operand.kind === 'literal');
 }

@@ -1,16 +1,21 @@
 import type { ChangeOp } from '../core/change-event.js';
-import type { DataType, Row, Value } from '../core/data-type.js';
+import type { Row, Value } from '../core/data-type.js';
 import { TributaryError } from '../core/errors.js';
 import { tableIdToString, type Column, type TableId, type TableSchema } from '../core/table-schema.js';
-import type { ExpressionNode, LiteralNode } from './expression/expression-node.js';
-import { isMetadataColumn, metadataColumnType, metadataTableValue, opTypeCode } from './metadata-columns.js';
+import { compileCondition, compileExpression, type ExpressionScope } from './expression/compiler.js';
+import type { Compiled, EvalContext } from './expression/eval-context.js';
+import { evalContext } from './expression/eval-context.js';
+import { ExpressionError, formatCaret } from './expression/expression-error.js';
+import type { ExpressionNode } from './expression/expression-node.js';
+import { metadataResolver } from './metadata-columns.js';
 import { projectionItemName } from './projection.js';
 import { resolveRoute } from './route.js';
-import type { TransformRule, TransformRules } from './rules.js';
+import { systemTimeZone, type TransformRule, type TransformRules } from './rules.js';
 
 /**
  * How the rows of one source table become rows of its output table, computed once per schema of that
- * table. `mapRow` is on the hot path: an index lookup per output column, no allocation beyond the row.
+ * table: every projection item and the filter are compiled into closures here, so that a row costs one
+ * closure call per computed column and an index lookup per copied one.
  */
 export interface TablePlan {
   readonly source: TableId;
@@ -22,74 +27,106 @@ export interface TablePlan {
   readonly rule: TransformRule | undefined;
   /** Where each `output.primaryKey` column's values come from (see {@link KeyOrigin}), in key order. */
   readonly keyOrigins: readonly KeyOrigin[];
-  mapRow(row: Row, op: ChangeOp, image: 'before' | 'after'): Row;
+  /**
+   * Whether a source row image passes the rule's filter (TRUE; FALSE and NULL leave it out); undefined when
+   * the rule has no filter.
+   */
+  readonly filter:
+    ((row: Row, op: ChangeOp, image: 'before' | 'after', tsMs: number, nowMs: number) => boolean) | undefined;
+  /** `tsMs` (the change's commit time, for op_ts) and `nowMs` (for NOW() …) default to 0 and the clock. */
+  mapRow(row: Row, op: ChangeOp, image: 'before' | 'after', tsMs?: number, nowMs?: number): Row;
 }
 
 /**
- * Where the values of one output key column come from: a source column (they vary per row), or a constant of
+ * Where the values of one output key column come from: a source column (they vary per row), a constant of
  * the table (a metadata column such as `__table_name__`, a literal), which tells the table's rows apart from
- * another table's merged into the same sink table.
+ * another table's merged into the same sink table, or a computed expression.
  */
 export type KeyOrigin =
   | { readonly kind: 'column'; readonly name: string }
   | { readonly kind: 'constant'; readonly value: Value }
-  | { readonly kind: 'event-type' };
+  | { readonly kind: 'event-type' }
+  | { readonly kind: 'computed' };
 
 interface Slot {
   readonly column: Column;
-  /** Index of the source column copied into this slot, or -1 for a constant / the event type. */
+  /** Index of the source column copied into this slot, or -1 for a computed one. */
   readonly from: number;
-  readonly constant: Value;
+  readonly compiled?: Compiled;
   readonly eventType: boolean;
 }
 
 /**
  * Plans `schema`'s table under the first transform rule that selects it and the first route. Throws
- * TributaryError CONFIG_INVALID naming the rule and the column when the projection names a column the
- * table lacks, produces a name twice, or leaves out a primary-key column.
+ * TributaryError CONFIG_INVALID naming the rule, the table and the place in the expression when the
+ * projection or filter names a column the table lacks, is ill-typed, produces a name twice, or leaves out a
+ * primary-key column.
  */
 export function planTable(schema: TableSchema, rules: TransformRules): TablePlan {
   const outputId = resolveRoute(rules.routes, schema.id);
   const ruleIndex = rules.transforms.findIndex((r) => r.sourceTable.matches(schema.id.namespace, schema.id.name));
   const rule = rules.transforms[ruleIndex];
+  const where = rule === undefined ? '' : `transform[${ruleIndex}] (source-table "${rule.sourceTable.source}") `;
   const fail = (message: string, hint: string): never => {
-    const where = rule === undefined ? '' : `transform[${ruleIndex}] (source-table "${rule.sourceTable.source}") `;
     throw new TributaryError('CONFIG_INVALID', `${where}on table ${tableIdToString(schema.id)}: ${message}`, { hint });
   };
+  const scope: ExpressionScope = {
+    columns: schema.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
+    metadata: metadataResolver(schema.id),
+    timeZone: rules.timeZone ?? systemTimeZone(),
+    ...(rules.functions === undefined ? {} : { functions: rules.functions }),
+  };
+  /** Compiles one expression; a mistake is reported with a caret and the place in the file. */
+  const compile = (
+    node: ExpressionNode,
+    text: string,
+    what: string,
+    locate: ((offset: number) => string) | undefined,
+    condition = false,
+    at: ExpressionScope = scope,
+  ): Compiled => {
+    try {
+      return condition ? compileCondition(node, text, at) : compileExpression(node, text, at);
+    } catch (error) {
+      if (!(error instanceof ExpressionError)) throw error;
+      const place = locate === undefined ? '' : ` (${locate(error.offset)})`;
+      return fail(
+        `${what}: ${error.reason}${place}\n${formatCaret(text, error.offset)}`,
+        error.hint ?? 'fix the expression',
+      );
+    }
+  };
 
-  const slots = rule?.projection === undefined ? schema.columns.map((column, from) => copy(column, from)) : [];
-  for (const item of rule?.projection?.items ?? []) {
+  const projection = rule?.projection;
+  const slots = projection === undefined ? schema.columns.map((column, from) => copy(column, from)) : [];
+  for (const item of projection?.items ?? []) {
     const expr = item.kind === 'alias' ? item.expr : item;
     const name = projectionItemName(item);
     if (expr.kind === 'star') {
       schema.columns.forEach((column, from) => slots.push(copy(column, from)));
-    } else if (expr.kind === 'column' && isMetadataColumn(expr.name)) {
-      const column = { name: name ?? expr.name, type: metadataColumnType(expr.name), nullable: false };
-      const eventType = expr.name === '__data_event_type__';
-      const constant = expr.name === '__data_event_type__' ? null : metadataTableValue(expr.name, schema.id);
-      slots.push({ column, from: -1, constant, eventType });
-    } else if (expr.kind === 'column') {
-      const from = findColumn(schema.columns, expr.name);
-      const source = schema.columns[from];
-      if (source === undefined) {
-        return fail(
-          `the projection names the column "${expr.name}", which the table does not have`,
-          `its columns are ${schema.columns.map((c) => c.name).join(', ')}; fix the projection`,
-        );
-      }
-      slots.push(copy({ ...source, name: name ?? source.name }, from));
-    } else {
-      const constant = constantOf(expr);
-      if (constant === undefined || name === undefined) {
-        return fail('the projection has an expression this release cannot evaluate', 'keep to columns and metadata');
-      }
-      slots.push({
-        column: { name, type: constant.type, nullable: false },
-        from: -1,
-        constant: constant.value,
-        eventType: false,
-      });
+      continue;
     }
+    const compiled = compile(expr, projection!.text, 'projection', projection!.locate);
+    const from =
+      expr.kind === 'column' && compiled.constant !== true && !isEventMetadata(expr.name)
+        ? sourceIndex(schema, expr.name)
+        : -1;
+    if (from >= 0) {
+      slots.push(copy({ ...schema.columns[from]!, name: name ?? schema.columns[from]!.name }, from));
+      continue;
+    }
+    if (name === undefined) {
+      return fail(
+        `the expression \`${projection!.text.slice(item.start, item.end)}\` needs a column name`,
+        'add AS some_name',
+      );
+    }
+    slots.push({
+      column: { name, type: compiled.type, nullable: compiled.nullable },
+      from: -1,
+      compiled,
+      eventType: expr.kind === 'column' && expr.name === '__data_event_type__',
+    });
   }
 
   const seen = new Set<string>();
@@ -131,34 +168,59 @@ export function planTable(schema: TableSchema, rules: TransformRules): TablePlan
   const keyOrigins = primaryKey.map((key): KeyOrigin => {
     const slot = slots.find((s) => s.column.name === key)!;
     if (slot.eventType) return { kind: 'event-type' };
-    return slot.from >= 0
-      ? { kind: 'column', name: schema.columns[slot.from]!.name }
-      : { kind: 'constant', value: slot.constant };
+    if (slot.from >= 0) return { kind: 'column', name: schema.columns[slot.from]!.name };
+    if (slot.compiled?.constant === true) return { kind: 'constant', value: slot.compiled.evaluate(evalContext()) };
+    return { kind: 'computed' };
   });
+
+  const filter = rule?.filter === undefined ? undefined : compileFilter(rule.filter, slots);
+  function compileFilter(f: NonNullable<TransformRule['filter']>, outputSlots: readonly Slot[]) {
+    // A filter names source columns, metadata, and (as in Flink CDC) the projection's computed columns.
+    const computed = new Map(
+      outputSlots.filter((s) => s.compiled !== undefined).map((s) => [s.column.name, s.compiled!]),
+    );
+    const filterScope: ExpressionScope = {
+      ...scope,
+      metadata: (name, hasColumn) => scope.metadata?.(name, hasColumn) ?? (hasColumn ? undefined : computed.get(name)),
+    };
+    const condition = compile(f.expression, f.text, 'filter', f.locate, true, filterScope).evaluate;
+    const ctx = evalContext();
+    return (row: Row, op: ChangeOp, image: 'before' | 'after', tsMs: number, nowMs: number): boolean => {
+      ctx.row = row;
+      ctx.op = op;
+      ctx.image = image;
+      ctx.tsMs = tsMs;
+      ctx.nowMs = nowMs;
+      return condition(ctx) === true;
+    };
+  }
+
   const rowsUnchanged = slots.length === schema.columns.length && slots.every((s, i) => s.from === i);
   if (rowsUnchanged) {
-    return { source: schema.id, output, rowsUnchanged, rule, keyOrigins, mapRow: (row) => row };
+    return { source: schema.id, output, rowsUnchanged, rule, keyOrigins, filter, mapRow: (row) => row };
   }
 
   const from = Int32Array.from(slots, (s) => s.from);
-  const constants = slots.map((s) => s.constant);
-  const eventTypeSlots = slots.flatMap((s, i) => (s.eventType ? [i] : []));
+  const evaluators = slots.map((s) => s.compiled?.evaluate);
   const width = slots.length;
+  const ctx: EvalContext = evalContext();
   return {
     source: schema.id,
     output,
     rowsUnchanged,
     rule,
     keyOrigins,
-    mapRow(row, op, image) {
+    filter,
+    mapRow(row, op, image, tsMs = 0, nowMs = Date.now()) {
+      ctx.row = row;
+      ctx.op = op;
+      ctx.image = image;
+      ctx.tsMs = tsMs;
+      ctx.nowMs = nowMs;
       const out = new Array<Value>(width);
       for (let i = 0; i < width; i++) {
         const index = from[i] as number;
-        out[i] = index >= 0 ? (row[index] ?? null) : (constants[i] as Value);
-      }
-      if (eventTypeSlots.length > 0) {
-        const code = opTypeCode(op, image);
-        for (const i of eventTypeSlots) out[i] = code;
+        out[i] = index >= 0 ? (row[index] ?? null) : evaluators[i]!(ctx);
       }
       return out;
     },
@@ -166,7 +228,16 @@ export function planTable(schema: TableSchema, rules: TransformRules): TablePlan
 }
 
 function copy(column: Column, from: number): Slot {
-  return { column, from, constant: null, eventType: false };
+  return { column, from, eventType: false };
+}
+
+function isEventMetadata(name: string): boolean {
+  return name.startsWith('__') && name.endsWith('__');
+}
+
+/** The source column a plain column reference copies (-1 when it is metadata or unknown). */
+function sourceIndex(schema: TableSchema, name: string): number {
+  return findColumn(schema.columns, name);
 }
 
 /** Exact name first; then, as MySQL does for column names, ignoring case. */
@@ -175,46 +246,4 @@ function findColumn(columns: readonly Column[], name: string): number {
   if (exact >= 0) return exact;
   const lower = name.toLowerCase();
   return columns.findIndex((c) => c.name.toLowerCase() === lower);
-}
-
-const INT32_MAX = 2147483647n;
-const INT64_MAX = 9223372036854775807n;
-
-/**
- * A constant's type and value: strings are `string`, booleans `boolean`; integers `int32` when they fit,
- * else `int64` (a bigint), else `decimal(p,0)`; `1.50` is `decimal(3,2)` kept as exact text; `1e3` a `double`.
- */
-export function constantOf(expr: ExpressionNode): { type: DataType; value: Value } | undefined {
-  if (expr.kind === 'unary' && expr.op === '-' && expr.operand.kind === 'literal' && expr.operand.type === 'number') {
-    return numberConstant(expr.operand, true);
-  }
-  if (expr.kind !== 'literal') return undefined;
-  switch (expr.type) {
-    case 'string':
-      return { type: { kind: 'string' }, value: expr.value };
-    case 'boolean':
-      return { type: { kind: 'boolean' }, value: expr.value };
-    case 'number':
-      return numberConstant(expr, false);
-    case 'null':
-      return undefined;
-  }
-}
-
-function numberConstant(literal: LiteralNode, negative: boolean): { type: DataType; value: Value } {
-  const text = literal.text;
-  const sign = negative ? '-' : '';
-  if (/[eE]/.test(text)) return { type: { kind: 'double' }, value: Number(sign + text) };
-  const [whole = '', fraction = ''] = text.split('.');
-  const digits = whole.replace(/^0+(?=\d)/, '');
-  if (fraction === '') {
-    const big = BigInt(sign + digits);
-    const magnitude = big < 0n ? -big : big;
-    if (magnitude <= INT32_MAX) return { type: { kind: 'int32' }, value: Number(big) };
-    if (magnitude <= INT64_MAX) return { type: { kind: 'int64' }, value: big };
-    return { type: { kind: 'decimal', precision: digits.length, scale: 0 }, value: sign + digits };
-  }
-  const intDigits = digits === '' ? '0' : digits;
-  const precision = Math.max((intDigits === '0' ? 0 : intDigits.length) + fraction.length, 1);
-  return { type: { kind: 'decimal', precision, scale: fraction.length }, value: `${sign}${intDigits}.${fraction}` };
 }

@@ -5,6 +5,7 @@ import type { Operator } from '../core/operator.js';
 import { sameTable, tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { formatCaret } from './expression/expression-error.js';
 import { collidingTables } from './key-collision.js';
+import { staticProblems } from './expression/static-check.js';
 import { checkProjection } from './projection.js';
 import type { TransformRules } from './rules.js';
 import { planTable, type TablePlan } from './table-plan.js';
@@ -44,22 +45,19 @@ export class TransformOperator implements Operator {
   private readonly noop: boolean;
 
   /**
-   * Throws TributaryError CONFIG_INVALID for rules this release cannot apply (a filter, a projection beyond
-   * columns and metadata): the config loader rejects those already; this guards rules built in code.
+   * Throws TributaryError CONFIG_INVALID for rules that cannot apply to any table (an unknown function, a
+   * computed item without a name): the config loader rejects those already; this guards rules built in
+   * code. Column names and types are checked per table, when its schema arrives.
    */
   constructor(
     private readonly rules: TransformRules,
     private readonly options: TransformOperatorOptions = {},
   ) {
     this.noop = rules.transforms.length === 0 && rules.routes.length === 0;
+    const userFunctions = new Set(rules.functions?.keys() ?? []);
     rules.transforms.forEach((rule, index) => {
       const where = `transform[${index}] (source-table "${rule.sourceTable.source}")`;
-      if (rule.filter !== undefined) {
-        throw new TributaryError('CONFIG_INVALID', `${where}: filter is not supported yet`, {
-          hint: 'remove the filter',
-        });
-      }
-      const [problem] = rule.projection === undefined ? [] : checkProjection(rule.projection);
+      const [problem] = rule.projection === undefined ? [] : checkProjection(rule.projection, userFunctions);
       if (problem !== undefined && rule.projection !== undefined) {
         throw new TributaryError(
           'CONFIG_INVALID',
@@ -67,6 +65,14 @@ export class TransformOperator implements Operator {
           {
             ...(problem.hint === undefined ? {} : { hint: problem.hint }),
           },
+        );
+      }
+      const [filterProblem] = rule.filter === undefined ? [] : staticProblems(rule.filter.expression, userFunctions);
+      if (filterProblem !== undefined && rule.filter !== undefined) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `${where}: filter: ${filterProblem.message}\n${formatCaret(rule.filter.text, filterProblem.offset)}`,
+          { ...(filterProblem.hint === undefined ? {} : { hint: filterProblem.hint }) },
         );
       }
     });
@@ -83,8 +89,9 @@ export class TransformOperator implements Operator {
       return events.slice();
     }
     const out: ChangeEvent[] = [];
+    const nowMs = Date.now();
     for (const event of events) {
-      const emitted = event.kind === 'data' ? this.data(event) : this.schema(event);
+      const emitted = event.kind === 'data' ? this.data(event, nowMs) : this.schema(event);
       if (emitted === undefined) continue;
       out.push(emitted);
       origins?.push(event);
@@ -125,17 +132,46 @@ export class TransformOperator implements Operator {
     return { ...event, table: plan.output.id, change, schema: plan.output };
   }
 
-  private data(event: DataChangeEvent): DataChangeEvent {
+  /**
+   * One row change through the plan. With a filter (evaluated on the source row, the same way for snapshot
+   * and binlog rows), an update whose before image passes and after image does not becomes a delete of the
+   * before image; one whose after image alone passes becomes an insert; neither passing, it is dropped.
+   * With SOFT_DELETE, a delete becomes an insert of the deleted row (its `__data_event_type__` is `-D`).
+   */
+  private data(event: DataChangeEvent, nowMs: number): DataChangeEvent | undefined {
     const plan = this.plans.get(keyOf(event.table)) ?? this.planWithoutSchema(event.table);
-    if (plan.rowsUnchanged) {
+    let op = event.op;
+    let before = event.before;
+    let after = event.after;
+    const tsMs = event.source.tsMs;
+    const filter = plan.filter;
+    if (filter !== undefined) {
+      const beforePasses = before !== null && filter(before, op, 'before', tsMs, nowMs);
+      const afterPasses = after !== null && filter(after, op, 'after', tsMs, nowMs);
+      if (op === 'update') {
+        if (!beforePasses && !afterPasses) return undefined;
+        if (beforePasses && !afterPasses) {
+          op = 'delete';
+          after = null;
+        } else if (!beforePasses) {
+          op = 'insert';
+          before = null;
+        }
+      } else if (op === 'delete' ? !beforePasses : !afterPasses) {
+        return undefined;
+      }
+    }
+    const softDelete = op === 'delete' && plan.rule?.converterAfterTransform === 'SOFT_DELETE';
+    if (plan.rowsUnchanged && !softDelete && op === event.op) {
       return sameTable(plan.output.id, event.table) ? event : { ...event, table: plan.output.id };
     }
-    return {
-      ...event,
-      table: plan.output.id,
-      before: event.before === null ? null : plan.mapRow(event.before, event.op, 'before'),
-      after: event.after === null ? null : plan.mapRow(event.after, event.op, 'after'),
-    };
+    // `__data_event_type__` follows the change the sink gets: an update cut to a delete by the filter is `-D`.
+    const mappedBefore = before === null ? null : plan.mapRow(before, op, 'before', tsMs, nowMs);
+    const mappedAfter = after === null ? null : plan.mapRow(after, op, 'after', tsMs, nowMs);
+    if (softDelete) {
+      return { ...event, table: plan.output.id, op: 'insert', before: null, after: mappedBefore };
+    }
+    return { ...event, table: plan.output.id, op, before: mappedBefore, after: mappedAfter };
   }
 
   /**
@@ -150,7 +186,7 @@ export class TransformOperator implements Operator {
       );
     }
     const plan = planTable({ id: table, columns: [], primaryKey: [] }, this.rules);
-    const passing: TablePlan = { ...plan, rowsUnchanged: true, mapRow: (row) => row };
+    const passing: TablePlan = { ...plan, rowsUnchanged: true, filter: undefined, mapRow: (row) => row };
     this.plans.set(keyOf(table), passing);
     return passing;
   }

@@ -331,11 +331,23 @@ describe('parsePipelineYaml: what a user sees for each mistake', () => {
     );
   });
 
-  it('a filter is not supported yet', () => {
-    const text = EXAMPLE.replace('    description: optional text', '    filter: id > 10');
+  it('a filter is parsed; an unknown function in it points at its column, with a fix', () => {
+    const good = EXAMPLE.replace('    description: optional text', "    filter: id > 10 AND UPPER(name) LIKE 'A%'");
+    expect(parse(good).transforms[0]?.filter?.text).toBe("id > 10 AND UPPER(name) LIKE 'A%'");
+    const text = EXAMPLE.replace('    description: optional text', '    filter: id > 10 AND UPPR(name) = 1');
     const [problem] = problemsOf(text).problems;
     expect(problem?.path).toBe('transform[0].filter');
-    expect(problem?.message).toContain('filter is not supported yet');
+    expect(problem?.column).toBe(text.split('\n')[lineOf(text, 'filter:') - 1]!.indexOf('UPPR') + 1);
+    expect(problem?.message).toContain('unknown function UPPR — did you mean UPPER?');
+  });
+
+  it('converter-after-transform takes SOFT_DELETE', () => {
+    const good = EXAMPLE.replace('    description: optional text', '    converter-after-transform: SOFT_DELETE');
+    expect(parse(good).transforms[0]?.converterAfterTransform).toBe('SOFT_DELETE');
+    const bad = EXAMPLE.replace('    description: optional text', '    converter-after-transform: HARD_DELETE');
+    expect(problemsOf(bad).problems[0]?.message).toBe(
+      '"HARD_DELETE" is not a converter — the converters are SOFT_DELETE',
+    );
   });
 
   it('a projection syntax error points at the exact column of the file, with a caret', () => {
@@ -353,13 +365,13 @@ describe('parsePipelineYaml: what a user sees for each mistake', () => {
     );
   });
 
-  it('a projection beyond columns and metadata is rejected for now, naming the item', () => {
-    const text = EXAMPLE.replace('projection: \\*,', 'projection: \\*, UPPER(name) AS upper_name,');
+  it('a projection calling a function with the wrong number of arguments is rejected at the call', () => {
+    const ok = EXAMPLE.replace('projection: \\*,', 'projection: \\*, UPPER(name) AS upper_name,');
+    expect(parse(ok).transforms[0]?.projection?.items).toHaveLength(4);
+    const text = EXAMPLE.replace('projection: \\*,', 'projection: \\*, UPPER(name, 2) AS upper_name,');
     const [problem] = problemsOf(text).problems;
     expect(problem?.column).toBe(text.split('\n')[lineOf(text, 'projection:') - 1]!.indexOf('UPPER') + 1);
-    expect(problem?.message).toContain(
-      'expressions beyond columns and metadata are not supported yet (projection `UPPER(name) AS upper_name`)',
-    );
+    expect(problem?.message).toContain('UPPER does not take 2 arguments — write UPPER(string)');
   });
 
   it('primary-keys must name projected columns when the projection lists them', () => {

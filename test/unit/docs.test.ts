@@ -7,6 +7,7 @@ import { pipelineOptionSpecs } from '../../src/config/pipeline-options.js';
 import { sinks, sources } from '../../src/connectors/registry.js';
 import { ERROR_CODES } from '../../src/core/errors.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
+import { BUILTIN_FUNCTIONS } from '../../src/transform/expression/builtin-functions.js';
 
 /**
  * The documentation cannot drift silently from the code: docs/errors.md documents exactly the codes of
@@ -170,6 +171,16 @@ describe('option reference', () => {
     expect(ignored.filter((k) => !rows.has(k))).toEqual([]);
     expect([...rows.keys()].filter((k) => !ignored.includes(k))).toEqual([]);
     for (const [key, cells] of rows) expect(cells.join(' ').length, `why ${key} is ignored`).toBeGreaterThan(20);
+  });
+});
+
+describe('transform functions', () => {
+  it('docs/pipeline-file.md lists every built-in function with its signature, and no other', () => {
+    const text = read('docs/pipeline-file.md');
+    const section = text.slice(text.indexOf('### Functions'), text.indexOf('### Filters'));
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)/gm)].map((m) => m[1]);
+    expect(documented).toEqual([...BUILTIN_FUNCTIONS.keys()]);
+    for (const def of BUILTIN_FUNCTIONS.values()) expect(section).toContain(`\`${def.signature}\``);
   });
 });
 

@@ -21,6 +21,8 @@ function show(node: ExpressionNode | ProjectionItem): string {
       return `(${show(node.left)} ${node.op} ${show(node.right)})`;
     case 'isNull':
       return `(${show(node.operand)} IS ${node.negated ? 'NOT ' : ''}NULL)`;
+    case 'isTruth':
+      return `(${show(node.operand)} IS ${node.negated ? 'NOT ' : ''}${node.value ? 'TRUE' : 'FALSE'})`;
     case 'between':
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}BETWEEN ${show(node.low)} AND ${show(node.high)})`;
     case 'in':
@@ -140,18 +142,11 @@ describe('what this release evaluates', () => {
     ).toEqual([]);
   });
 
-  it('rejects any other expression, naming it, at its position', () => {
-    expect(problems('id, UPPER(name) AS n, a + 1 AS b')).toEqual([
-      {
-        offset: 4,
-        message: 'expressions beyond columns and metadata are not supported yet (projection `UPPER(name) AS n`)',
-        hint: 'keep to *, column names, metadata columns (__schema_name__, __table_name__, …) and named constants',
-      },
-      {
-        offset: 22,
-        message: 'expressions beyond columns and metadata are not supported yet (projection `a + 1 AS b`)',
-        hint: 'keep to *, column names, metadata columns (__schema_name__, __table_name__, …) and named constants',
-      },
+  it('accepts computed items; rejects unknown functions and unnamed expressions at their position', () => {
+    expect(problems('id, UPPER(name) AS n, a + 1 AS b, LOCALTIMESTAMP')).toEqual([]);
+    expect(problems('id, UPER(name) AS n, a + 1')).toEqual([
+      { offset: 4, message: 'unknown function UPER', hint: 'did you mean UPPER?' },
+      { offset: 21, message: 'the expression `a + 1` needs a column name', hint: 'write `a + 1 AS some_name`' },
     ]);
   });
 

@@ -5,6 +5,7 @@ import type { ChangeEvent, ChangeOp, DataChangeEvent, SchemaChangeEvent } from '
 import type { Row } from '../../src/core/data-type.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
+import { parseExpression } from '../../src/transform/expression/parser.js';
 import { parseProjection } from '../../src/transform/projection.js';
 import { TransformOperator, transformOperator } from '../../src/transform/transform-operator.js';
 
@@ -273,22 +274,134 @@ describe('TransformOperator: metadata, renames and constants', () => {
   it('refuses a projection that leaves out the key without primary-keys, or names a missing column', () => {
     expect(() => operatorFor('total').outputSchema(orders)).toThrow(/leaves out the primary-key column "id"/);
     expect(() => operatorFor('id, amount').outputSchema(orders)).toThrow(
-      /names the column "amount", which the table does not have/,
+      /projection: unknown column "amount"\n {4}id, amount\n {8}\^/,
     );
     expect(() => operatorFor('\\*, total').outputSchema(orders)).toThrow(/produces the column "total" twice/);
   });
 
-  it('refuses rules built in code that this release cannot apply', () => {
+  it('refuses rules built in code that call unknown functions, with a caret', () => {
     const sourceTable = parseTableSelector('shop.orders');
-    expect(() => new TransformOperator({ transforms: [{ sourceTable, filter: 'id > 1' }], routes: [] })).toThrow(
-      'transform[0] (source-table "shop.orders"): filter is not supported yet',
+    const filter = { text: 'FOO(id) > 1', expression: parseExpression('FOO(id) > 1') };
+    expect(() => new TransformOperator({ transforms: [{ sourceTable, filter }], routes: [] })).toThrow(
+      'transform[0] (source-table "shop.orders"): filter: unknown function FOO',
     );
     expect(
       () =>
         new TransformOperator({
-          transforms: [{ sourceTable, projection: parseProjection('id, UPPER(name) AS n') }],
+          transforms: [{ sourceTable, projection: parseProjection('id, UPPR(name) AS n') }],
           routes: [],
         }),
-    ).toThrow(/not supported yet \(projection `UPPER\(name\) AS n`\)\n {4}id, UPPER\(name\) AS n\n {8}\^/);
+    ).toThrow(/unknown function UPPR\n {4}id, UPPR\(name\) AS n\n {8}\^/);
+  });
+});
+
+describe('TransformOperator: computed columns, filters and SOFT_DELETE', () => {
+  const orders: TableSchema = {
+    id: tableId('shop', 'orders'),
+    columns: [
+      { name: 'id', type: { kind: 'int64' }, nullable: false },
+      { name: 'name', type: { kind: 'varchar', length: 40 }, nullable: true },
+      { name: 'total', type: { kind: 'decimal', precision: 10, scale: 2 }, nullable: false },
+    ],
+    primaryKey: ['id'],
+  };
+  const operatorFor = (rule: { projection?: string; filter?: string; softDelete?: boolean }) =>
+    new TransformOperator({
+      transforms: [
+        {
+          sourceTable: parseTableSelector('shop.orders'),
+          ...(rule.projection === undefined ? {} : { projection: parseProjection(rule.projection) }),
+          ...(rule.filter === undefined
+            ? {}
+            : { filter: { text: rule.filter, expression: parseExpression(rule.filter) } }),
+          ...(rule.softDelete ? { converterAfterTransform: 'SOFT_DELETE' as const } : {}),
+        },
+      ],
+      routes: [],
+      timeZone: 'UTC',
+    });
+
+  it('types computed columns in the output schema and computes them per row, exactly', () => {
+    const operator = operatorFor({
+      projection: "id, UPPER(name) AS uname, total * 2 AS twice, id + 1 AS next_id, name || '!' AS shout",
+    });
+    const out = operator.process([
+      created(orders),
+      row(orders, 'insert', null, [9007199254740993n, 'ada', '10.25']),
+      row(orders, 'insert', null, [2n, null, '0.10']),
+    ]);
+    expect(schemas(out)[0]?.schema.columns).toEqual([
+      { name: 'id', type: { kind: 'int64' }, nullable: false },
+      { name: 'uname', type: { kind: 'string' }, nullable: true },
+      { name: 'twice', type: { kind: 'decimal', precision: 20, scale: 2 }, nullable: false },
+      { name: 'next_id', type: { kind: 'int64' }, nullable: false },
+      { name: 'shout', type: { kind: 'string' }, nullable: true },
+    ]);
+    expect(data(out).map((e) => e.after)).toEqual([
+      [9007199254740993n, 'ADA', '20.50', 9007199254740994n, 'ada!'],
+      [2n, null, '0.20', 3n, null],
+    ]);
+  });
+
+  it('applies the filter alike to snapshot reads and binlog rows; an update crossing it becomes a delete or an insert', () => {
+    const operator = operatorFor({ filter: 'total >= 10' });
+    const out = data(
+      operator.process([
+        created(orders),
+        row(orders, 'read', null, [1n, 'in', '10.00']),
+        row(orders, 'read', null, [2n, 'out', '9.99']),
+        row(orders, 'insert', null, [3n, 'out', '1.00']),
+        row(orders, 'update', [1n, 'in', '10.00'], [1n, 'in', '11.00']),
+        row(orders, 'update', [1n, 'in', '11.00'], [1n, 'in', '5.00']),
+        row(orders, 'update', [2n, 'out', '9.99'], [2n, 'out', '20.00']),
+        row(orders, 'update', [3n, 'out', '1.00'], [3n, 'out', '2.00']),
+        row(orders, 'delete', [3n, 'out', '2.00'], null),
+        row(orders, 'delete', [2n, 'out', '20.00'], null),
+      ]),
+    );
+    expect(out.map((e) => [e.op, e.before?.[0] ?? null, e.after?.[2] ?? null])).toEqual([
+      ['read', null, '10.00'],
+      ['update', 1n, '11.00'],
+      ['delete', 1n, null],
+      ['insert', null, '20.00'],
+      ['delete', 2n, null],
+    ]);
+  });
+
+  it('treats a NULL filter result as not passing, and lets the filter name a computed column', () => {
+    const operator = operatorFor({ projection: 'id, UPPER(name) AS uname, total', filter: "uname LIKE 'A%'" });
+    const out = data(
+      operator.process([
+        created(orders),
+        row(orders, 'insert', null, [1n, 'ada', '1.00']),
+        row(orders, 'insert', null, [2n, null, '1.00']),
+        row(orders, 'insert', null, [3n, 'bob', '1.00']),
+      ]),
+    );
+    expect(out.map((e) => e.after)).toEqual([[1n, 'ADA', '1.00']]);
+  });
+
+  it('SOFT_DELETE turns a delete into an insert of the deleted row marked -D', () => {
+    const operator = operatorFor({ projection: 'id, total, __data_event_type__ AS op_type', softDelete: true });
+    const out = data(
+      operator.process([
+        created(orders),
+        row(orders, 'insert', null, [1n, 'a', '1.00']),
+        row(orders, 'delete', [1n, 'a', '1.00'], null),
+      ]),
+    );
+    expect(out.map((e) => [e.op, e.before, e.after])).toEqual([
+      ['insert', null, [1n, '1.00', '+I']],
+      ['insert', null, [1n, '1.00', '-D']],
+    ]);
+  });
+
+  it('reports an ill-typed expression when the table is known, with the rule, table and caret', () => {
+    expect(() => operatorFor({ projection: 'id, name + 1 AS n' }).outputSchema(orders)).toThrow(
+      'transform[0] (source-table "shop.orders") on table shop.orders: projection: + needs numbers, not varchar(40) and int32 (`name + 1`)\n    id, name + 1 AS n\n        ^',
+    );
+    expect(() => operatorFor({ filter: 'total' }).outputSchema(orders)).toThrow(
+      /filter: a filter must be a condition, but this is decimal\(10,2\)/,
+    );
   });
 });

@@ -34,7 +34,10 @@ export type LiteralNode = NodeSpan & { readonly kind: 'literal'; readonly text: 
     | { readonly type: 'null'; readonly value: null }
   );
 
-/** A function call: `UPPER(name)`, `COUNT(*)`. `name` is as written. */
+/**
+ * A function call: `UPPER(name)`, `COUNT(*)`. `name` is as written. The niladic functions of SQL
+ * (`CURRENT_DATE`, `LOCALTIMESTAMP`, …) written without parentheses are calls with no arguments.
+ */
 export interface CallNode extends NodeSpan {
   readonly kind: 'call';
   readonly name: string;
@@ -64,6 +67,14 @@ export interface BinaryNode extends NodeSpan {
 export interface IsNullNode extends NodeSpan {
   readonly kind: 'isNull';
   readonly operand: ExpressionNode;
+  readonly negated: boolean;
+}
+
+/** `x IS [NOT] TRUE` / `x IS [NOT] FALSE`: never NULL. */
+export interface IsTruthNode extends NodeSpan {
+  readonly kind: 'isTruth';
+  readonly operand: ExpressionNode;
+  readonly value: boolean;
   readonly negated: boolean;
 }
 
@@ -119,6 +130,7 @@ export type ExpressionNode =
   | UnaryNode
   | BinaryNode
   | IsNullNode
+  | IsTruthNode
   | BetweenNode
   | InNode
   | CastNode

@@ -32,6 +32,18 @@ const BINARY: Readonly<Record<string, { op: BinaryOperator; bp: number }>> = {
   '%': { op: '%', bp: BP.multiplicative },
 };
 
+/**
+ * SQL's niladic functions: written without parentheses they are the function, not a column of that name
+ * (a column so named is written in backquotes).
+ */
+export const NILADIC: ReadonlySet<string> = new Set([
+  'CURRENT_DATE',
+  'CURRENT_TIME',
+  'CURRENT_TIMESTAMP',
+  'LOCALTIME',
+  'LOCALTIMESTAMP',
+]);
+
 /** Parses one expression (a `filter`, or a projection item without its alias). Throws {@link ExpressionError}. */
 export function parseExpression(text: string): ExpressionNode {
   const parser = new Parser(text);
@@ -138,6 +150,11 @@ class Parser {
       if (token.type === 'keyword' && token.value === 'IS' && BP.compare > minBp) {
         this.next();
         const negated = this.acceptKeyword('NOT') !== undefined;
+        const truth = this.acceptKeyword('TRUE') ?? this.acceptKeyword('FALSE');
+        if (truth !== undefined) {
+          left = { kind: 'isTruth', operand: left, value: truth.value === 'TRUE', negated, start, end: truth.end };
+          continue;
+        }
         const end = this.expectKeyword('NULL', negated ? 'after IS NOT' : 'after IS').end;
         left = { kind: 'isNull', operand: left, negated, start, end };
         continue;
@@ -181,6 +198,9 @@ class Parser {
         return { kind: 'literal', type: 'string', value: token.value, text: this.text.slice(start, end), start, end };
       case 'identifier':
         if (this.peek().type === 'operator' && this.peek().value === '(') return this.call(token);
+        if (NILADIC.has(token.value.toUpperCase()) && !(this.peek().type === 'operator' && this.peek().value === '.')) {
+          return { kind: 'call', name: token.value, args: [], start, end };
+        }
         return this.columnOrStar(token);
       case 'quoted':
         return this.columnOrStar(token);
@@ -273,7 +293,26 @@ class Parser {
 
   private call(name: Token): ExpressionNode {
     this.next(); // (
+    const upper = name.value.toUpperCase();
+    if (upper === 'SUBSTRING' || upper === 'SUBSTR') return this.substring(name);
     const args = this.list(')');
+    const end = this.expectOperator(')', `to close ${name.value}(`).end;
+    return { kind: 'call', name: name.value, args, start: name.start, end };
+  }
+
+  /** `SUBSTRING(s FROM start [FOR length])`, or the comma form `SUBSTRING(s, start [, length])`. */
+  private substring(name: Token): ExpressionNode {
+    const args = [this.expression(0)];
+    if (this.peek().type === 'identifier' && this.peek().value.toUpperCase() === 'FROM') {
+      this.next();
+      args.push(this.expression(0));
+      if (this.peek().type === 'identifier' && this.peek().value.toUpperCase() === 'FOR') {
+        this.next();
+        args.push(this.expression(0));
+      }
+    } else {
+      while (this.acceptOperator(',')) args.push(this.expression(0));
+    }
     const end = this.expectOperator(')', `to close ${name.value}(`).end;
     return { kind: 'call', name: name.value, args, start: name.start, end };
   }
