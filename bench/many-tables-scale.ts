@@ -13,7 +13,7 @@
  *   scripts/many-tables-kill9.sh 10000      # the same, with --kill9
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,10 @@ interface Run {
 }
 
 function startPipeline(file: string): Run {
-  const child = spawn(process.execPath, ['bin/tributary.js', 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Debug: one line per checkpoint with the bytes its store wrote (src/runtime/checkpoint-chunks.ts).
+  const child = spawn(process.execPath, ['bin/tributary.js', 'run', file, '--log-level', 'debug'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: { at: number; text: string }[] = [];
   const take = (chunk: Buffer) => {
     for (const text of chunk.toString().split('\n')) if (text !== '') lines.push({ at: performance.now(), text });
@@ -82,6 +85,49 @@ async function checkpoint(sink: pg.Client): Promise<CheckpointRow | undefined> {
     .catch(() => ({ rows: [] as CheckpointRow[] }));
   return result.rows[0];
 }
+
+/** The chunks of the checkpoint's bulk (releases before issue 21 have none): count and bytes. */
+async function chunkTable(sink: pg.Client): Promise<{ chunks: number; bytes: number }> {
+  const result = await sink
+    .query<{ chunks: number; bytes: number }>(
+      'SELECT count(*)::int AS chunks, coalesce(sum(octet_length(body)), 0)::bigint::float8 AS bytes FROM tributary.checkpoints_chunks',
+    )
+    .catch(() => ({ rows: [{ chunks: 0, bytes: 0 }] }));
+  return result.rows[0] ?? { chunks: 0, bytes: 0 };
+}
+
+/** WAL written by the server so far, in bytes. */
+async function walBytes(admin: pg.Client): Promise<number> {
+  const result = await admin.query<{ bytes: number }>(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS bytes",
+  );
+  return result.rows[0]?.bytes ?? NaN;
+}
+
+/** What the debug lines say the sink stored per checkpoint (none from releases before issue 21). */
+function storedPerCheckpoint(run: Run): { count: number; total: number; max: number; first: number } {
+  const bytes = run.lines
+    .map((l) => /^.*postgres: checkpoint \d+ stored (\d+) bytes/.exec(l.text)?.[1])
+    .filter((b): b is string => b !== undefined)
+    .map(Number);
+  return {
+    count: bytes.length,
+    total: bytes.reduce((a, b) => a + b, 0),
+    max: Math.max(0, ...bytes),
+    first: bytes[0] ?? 0,
+  };
+}
+
+/** Bytes of the files under `dir` (the embedded state store). */
+function directoryBytes(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return bytes;
+}
+
+const kib = (bytes: number) => `${Math.round(bytes / 1024)} KiB`;
 
 async function until(what: string, condition: () => Promise<boolean>, run: Run, timeoutMs = 3_600_000) {
   const deadline = Date.now() + timeoutMs;
@@ -187,6 +233,7 @@ pipeline:
 `,
     );
 
+    const walAtStart = await walBytes(admin);
     run = startPipeline(file);
     const seen = (pattern: RegExp) => run!.lines.find((l) => pattern.test(l.text));
     await until('the source to open', () => Promise.resolve(seen(/starting at|resuming binlog/) !== undefined), run);
@@ -206,10 +253,24 @@ pipeline:
       `  snapshot: ${snapshotSeconds.toFixed(1)} s (process start → last snapshot chunk committed), ` +
         `${Math.round((TABLES * ROWS) / snapshotSeconds)} rows/s, ${after.id} checkpoints so far`,
     );
+    const wal = (await walBytes(admin)) - walAtStart;
+    const chunks = await chunkTable(sink);
     say(
-      `  checkpoint size: position ${Math.round(after.position_bytes / 1024)} KiB, operators state ` +
-        `${Math.round(after.operators_bytes / 1024)} KiB`,
+      `  checkpoint size: the row: position ${kib(after.position_bytes)}, operators state ` +
+        `${kib(after.operators_bytes)}; its chunks: ${chunks.chunks} of ${kib(chunks.bytes)} in all`,
     );
+    const stored = storedPerCheckpoint(run);
+    say(
+      stored.count === 0
+        ? '  checkpoint bytes written per commit: no debug lines (a release before issue 21 rewrites the row whole)'
+        : `  checkpoint bytes written per commit (sink, as JSON text): ${kib(stored.total / stored.count)} on average over ` +
+            `${stored.count} commits of this process, the first ${kib(stored.first)}, the largest ${kib(stored.max)}`,
+    );
+    say(
+      `  WAL written by PostgreSQL from the process start to the end of the snapshot: ${Math.round(wal / 1048576)} MiB, ` +
+        `${kib(wal / Math.max(1, after.id))} per checkpoint (data included)`,
+    );
+    say(`  embedded state store: ${kib(directoryBytes(join(dir, 'state')))} on disk`);
     say(`  peak RSS of the pipeline process: ${peakRssMb(run.child.pid)} MB`);
     const errors = run.lines.filter((l) => /SINK_OUT_OF_RESOURCES|ERROR/.test(l.text));
     say(`  resource errors logged: ${errors.length}`);

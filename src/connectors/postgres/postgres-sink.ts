@@ -17,6 +17,7 @@ import { describePostgresTarget, postgresSinkConfig, type PostgresSinkConfig } f
 import { PostgresStagingTables } from './postgres-staging-tables.js';
 import { PostgresTargetTables } from './postgres-target-tables.js';
 import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
+import { logCheckpointWrite } from '../../runtime/checkpoint-chunks.js';
 import type { Logger } from '../../runtime/logger.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { closeWithin, startSocketDeadline, type CountingSocket } from '../socket-deadline.js';
@@ -98,8 +99,11 @@ class PostgresSink implements Sink {
     try {
       const table = await readCatalogTable(client, checkpoints.table);
       if (table === undefined) return null;
-      const withOperators = table.columns.some((c) => c.name === 'operators');
-      return (await checkpoints.load(pipeline, false, withOperators))?.checkpoint ?? null;
+      const has = (name: string) => table.columns.some((c) => c.name === name);
+      return (
+        (await checkpoints.load(pipeline, false, { operators: has('operators'), bulk: has('bulk') }))?.checkpoint ??
+        null
+      );
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(checkpoints.table));
     }
@@ -176,6 +180,8 @@ class PostgresSink implements Sink {
       await session.client.query('COMMIT');
       this.inTransaction = false;
       this.count = 0;
+      session.checkpoints.committed();
+      logCheckpointWrite(this.context.log, 'postgres', checkpoint.id, session.checkpoints.lastWrite);
       // Between transactions: the next commit truncates every staging table the session keeps (see trim()).
       await session.staging.trim(this.maxTablesPerCommit);
     } catch (error) {
