@@ -13,7 +13,7 @@
  *   scripts/many-tables-kill9.sh 10000      # the same, with --kill9
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     tables: { type: 'string', default: '1000' },
     rows: { type: 'string', default: '10' },
     kill9: { type: 'boolean', default: false },
+    /** Write every line of the (first) pipeline process here, with seconds since its start. */
+    'log-file': { type: 'string' },
   },
 });
 const TABLES = Number(values.tables);
@@ -127,7 +129,7 @@ function directoryBytes(dir: string): number {
   return bytes;
 }
 
-const kib = (bytes: number) => `${Math.round(bytes / 1024)} KiB`;
+const kib = (bytes: number) => (bytes < 10240 ? `${Math.round(bytes)} bytes` : `${Math.round(bytes / 1024)} KiB`);
 
 async function until(what: string, condition: () => Promise<boolean>, run: Run, timeoutMs = 3_600_000) {
   const deadline = Date.now() + timeoutMs;
@@ -239,6 +241,16 @@ pipeline:
     await until('the source to open', () => Promise.resolve(seen(/starting at|resuming binlog/) !== undefined), run);
     const startup = (seen(/starting at|resuming binlog/)!.at - run.started) / 1000;
     say(`  start-up (process start → source open, schemas read): ${startup.toFixed(1)} s`);
+    const first = run;
+    const logFile = values['log-file'];
+    if (logFile !== undefined) {
+      process.on('exit', () =>
+        writeFileSync(
+          logFile,
+          first.lines.map((l) => `${((l.at - first.started) / 1000).toFixed(3)} ${l.text}\n`).join(''),
+        ),
+      );
+    }
     if (values.kill9) {
       await until('checkpoint 20', async () => ((await checkpoint(sink))?.id ?? 0) >= 20, run);
       run.child.kill('SIGKILL');

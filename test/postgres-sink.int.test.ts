@@ -167,6 +167,42 @@ describe('postgres sink: connecting', () => {
       await db.query(`DROP ROLE IF EXISTS "${role}"`);
     }
   });
+  it('asks for DELETE on the table of checkpoint chunks that someone else created', async () => {
+    const role = uniqueName('limited');
+    await db.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'limited-pw'`);
+    try {
+      await db.query('CREATE SCHEMA cp_owned');
+      await db.query(`GRANT USAGE, CREATE ON SCHEMA cp_owned TO "${role}"`);
+      await db.query(
+        'CREATE TABLE cp_owned.checkpoints (pipeline text PRIMARY KEY, checkpoint_id bigint NOT NULL, position jsonb NOT NULL, ' +
+          'committed_at timestamptz NOT NULL, last_seq bigint, operators jsonb, bulk jsonb)',
+      );
+      await db.query(
+        'CREATE TABLE cp_owned.checkpoints_chunks (pipeline text, chunk text, body text NOT NULL, PRIMARY KEY (pipeline, chunk))',
+      );
+      await db.query(`GRANT SELECT, INSERT, UPDATE ON cp_owned.checkpoints TO "${role}"`);
+      await db.query(`GRANT SELECT, INSERT ON cp_owned.checkpoints_chunks TO "${role}"`);
+      const url = new URL(db.url);
+      const sink = open({
+        url: '',
+        hostname: url.hostname,
+        port: Number(url.port),
+        username: role,
+        password: 'limited-pw',
+        database: db.name,
+        schema: 'cp_owned',
+        'checkpoint.schema': 'cp_owned',
+      });
+      const error = await caught(sink.validate());
+      await sink.close();
+      expect(error.code).toBe('SINK_PRIVILEGES_MISSING');
+      expect(error.message).toContain('cp_owned.checkpoints_chunks');
+      expect(error.hint).toContain(`GRANT SELECT, INSERT, DELETE ON cp_owned.checkpoints_chunks TO "${role}"`);
+    } finally {
+      await db.query('DROP SCHEMA IF EXISTS cp_owned CASCADE');
+      await db.query(`DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
 });
 
 describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mode) => {
