@@ -43,58 +43,40 @@ interface Bulk {
   operators?: Checkpoint['operators'];
 }
 
-/** The last bulk and its chunks: the next one is cut anew only where it differs (see {@link cut}). */
-let last: Cut | undefined;
+/** The last bulk text and its chunks: between snapshots and DDL every commit has the same bulk. */
+let last: { text: string; bulk: string[]; chunks: Map<string, string> } | undefined;
 /** The sink and the state store store the same checkpoint object: split it once. */
 const split = new WeakMap<Checkpoint, ChunkedCheckpoint>();
-/** JSON of values seen before (the schema history is the same object until a schema changes). */
-const texts = new WeakMap<object, string>();
-
-function json(value: unknown): string | undefined {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  let text = texts.get(value);
-  if (text === undefined) {
-    text = JSON.stringify(value);
-    texts.set(value, text);
-  }
-  return text;
-}
 
 /** Splits `checkpoint` into a head and content-addressed chunks (see {@link ChunkedCheckpoint}). */
 export function chunkCheckpoint(checkpoint: Checkpoint): ChunkedCheckpoint {
   const known = split.get(checkpoint);
   if (known !== undefined) return known;
-  // The bulk's JSON is made of the fields' JSON, each serialised once.
-  const bulkFields: string[] = [];
+  const bulk: Bulk = {};
   const headPosition: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(checkpoint.position)) {
-    const text = value === undefined ? undefined : json(value);
+    const text = value === undefined ? undefined : JSON.stringify(value);
     if (text !== undefined && text.length >= BULK_FIELD_BYTES) {
-      bulkFields.push(`${JSON.stringify(key)}:${text}`);
+      (bulk.position ??= {})[key] = value;
       headPosition[key] = { $chunked: text.length };
     } else {
       headPosition[key] = value;
     }
   }
   let headOperators = checkpoint.operators;
-  let operatorsText: string | undefined;
   if (checkpoint.operators !== undefined) {
-    const text = JSON.stringify(checkpoint.operators);
-    if (text.length >= BULK_FIELD_BYTES) {
-      operatorsText = text;
-      headOperators = [{ $chunked: text.length }];
+    const size = JSON.stringify(checkpoint.operators).length;
+    if (size >= BULK_FIELD_BYTES) {
+      bulk.operators = checkpoint.operators;
+      headOperators = [{ $chunked: size }];
     }
   }
   let result: ChunkedCheckpoint;
-  if (bulkFields.length === 0 && operatorsText === undefined) {
+  if (bulk.position === undefined && bulk.operators === undefined) {
     result = { head: checkpoint, bulk: [], chunks: new Map() };
   } else {
-    const parts = [
-      ...(bulkFields.length === 0 ? [] : [`"position":{${bulkFields.join(',')}}`]),
-      ...(operatorsText === undefined ? [] : [`"operators":${operatorsText}`]),
-    ];
-    const text = `{${parts.join(',')}}`;
-    if (last?.text !== text) last = cut(text, last);
+    const text = JSON.stringify(bulk);
+    if (last?.text !== text) last = { text, ...cut(text) };
     result = {
       head: {
         ...checkpoint,
@@ -197,14 +179,6 @@ export function chunkBytes(write: readonly [string, string][]): number {
   return bytes;
 }
 
-/** A text cut into chunks: `starts[i]` is where chunk `bulk[i]` begins. */
-export interface Cut {
-  readonly text: string;
-  readonly starts: readonly number[];
-  readonly bulk: readonly string[];
-  readonly chunks: ReadonlyMap<string, string>;
-}
-
 /**
  * Content-defined cut points (a gear rolling hash, as FastCDC): a cut depends only on the characters just
  * before it, so an edit moves the cuts near it and no others, and unchanged regions make the same chunks. A
@@ -212,52 +186,12 @@ export interface Cut {
  * hash (TTTD), not at the maximum: repetitive JSON (sharded tables, the same schema a thousand times) seldom
  * meets the cut condition, and cuts at fixed offsets would move with every insertion before them.
  * Never cuts inside a surrogate pair, so every chunk is valid UTF-16 (and survives a UTF-8 store).
- *
- * With `previous` (the cut of the last bulk), only the part that differs is cut and hashed again: chunks
- * whose every deciding character lies in the common prefix are taken as they were, and once a new cut falls
- * on a cut of `previous` inside the common suffix, the rest is `previous`'s. The result is the same as
- * cutting `text` afresh (test/unit/checkpoint-chunks.test.ts checks it), in time proportional to the change.
  */
-export function cut(text: string, previous?: Cut): Cut {
-  const starts: number[] = [];
+function cut(text: string): { bulk: string[]; chunks: Map<string, string> } {
   const bulk: string[] = [];
   const chunks = new Map<string, string>();
-  const take = (start: number, id: string, piece: string) => {
-    starts.push(start);
-    bulk.push(id);
-    chunks.set(id, piece);
-  };
   let start = 0;
-  let suffix: { length: number; at: Map<number, number> } | undefined;
-  if (previous !== undefined) {
-    const prefix = commonPrefix(previous, text);
-    // A chunk of `previous` is cut the same when the characters that decided it (up to MAX_CHUNK after its
-    // start, and the one after its end) are in the common prefix.
-    let i = 0;
-    while (i < previous.bulk.length - 1 && previous.starts[i]! + MAX_CHUNK + 1 <= prefix) {
-      const id = previous.bulk[i]!;
-      take(previous.starts[i]!, id, previous.chunks.get(id)!);
-      i++;
-    }
-    start = i === 0 ? 0 : previous.starts[i]!;
-    suffix = {
-      length: commonSuffix(previous, text, prefix),
-      at: new Map(previous.starts.map((s, index) => [s, index])),
-    };
-  }
   while (start < text.length) {
-    if (previous !== undefined && suffix !== undefined && start > 0 && text.length - start <= suffix.length) {
-      // The rest of `text` from here is the rest of `previous` from `start - delta`: if a chunk began there,
-      // so do all the ones after it.
-      const index = suffix.at.get(start - (text.length - previous.text.length));
-      if (index !== undefined) {
-        for (let i = index; i < previous.bulk.length; i++) {
-          const id = previous.bulk[i]!;
-          take(previous.starts[i]! + (text.length - previous.text.length), id, previous.chunks.get(id)!);
-        }
-        break;
-      }
-    }
     const limit = Math.min(text.length, start + MAX_CHUNK);
     let end = limit;
     let backup = -1;
@@ -274,43 +208,12 @@ export function cut(text: string, previous?: Cut): Cut {
     const code = text.charCodeAt(end);
     if (end < text.length && code >= 0xdc00 && code <= 0xdfff) end++;
     const piece = text.slice(start, end);
-    take(start, chunkId(piece), piece);
+    const id = chunkId(piece);
+    bulk.push(id);
+    chunks.set(id, piece);
     start = end;
   }
-  return { text, starts, bulk, chunks };
-}
-
-/** How many characters `text` shares with `previous.text` from the start (compared a chunk at a time). */
-function commonPrefix(previous: Cut, text: string): number {
-  let at = 0;
-  for (const id of previous.bulk) {
-    const piece = previous.chunks.get(id)!;
-    if (!text.startsWith(piece, at)) break;
-    at += piece.length;
-  }
-  const max = Math.min(text.length, previous.text.length);
-  while (at < max && text.charCodeAt(at) === previous.text.charCodeAt(at)) at++;
-  return at;
-}
-
-/** How many characters `text` shares with `previous.text` at the end, not counting the first `prefix`. */
-function commonSuffix(previous: Cut, text: string, prefix: number): number {
-  const delta = text.length - previous.text.length;
-  const max = Math.min(text.length, previous.text.length) - prefix;
-  let length = 0;
-  for (let i = previous.bulk.length - 1; i >= 0; i--) {
-    const piece = previous.chunks.get(previous.bulk[i]!)!;
-    const at = previous.starts[i]! + delta;
-    if (length + piece.length > max || at < 0 || !text.startsWith(piece, at)) break;
-    length += piece.length;
-  }
-  while (
-    length < max &&
-    text.charCodeAt(text.length - 1 - length) === previous.text.charCodeAt(previous.text.length - 1 - length)
-  ) {
-    length++;
-  }
-  return length;
+  return { bulk, chunks };
 }
 
 /** 256 fixed pseudo-random 32-bit values (xorshift32 from a constant seed). */

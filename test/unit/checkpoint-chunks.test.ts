@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/core/index.js';
-import { ChunkLedger, chunkCheckpoint, cut, joinCheckpoint } from '../../src/runtime/checkpoint-chunks.js';
+import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from '../../src/runtime/checkpoint-chunks.js';
 
 /** A MySQL-like checkpoint over `tables` tables: schema history, captured tables, snapshot progress, state. */
 function checkpointOf(tables: number, options: { id?: number; snapshotFrom?: number; comment?: string } = {}) {
@@ -114,37 +114,5 @@ describe('checkpoint chunks', () => {
         id === first ? ' ' + chunked.chunks.get(id)! : chunked.chunks.get(id),
       ),
     ).toThrow(/does not hold/);
-  });
-
-  it('cuts a changed bulk into exactly the chunks a fresh cut makes, reusing the previous cut (random edits)', () => {
-    let seed = 42;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % n;
-    };
-    const tables = (from: number, to: number) =>
-      Array.from(
-        { length: to - from },
-        (_, i) => `{"table":"shop.t${from + i}","columns":["id","a","d"],"n":${(from + i) % 7}}`,
-      );
-    let text = `[${tables(0, 4000).join(',')}]`;
-    let previous = cut(text);
-    for (let round = 0; round < 30; round++) {
-      const at = random(text.length);
-      const edits = [
-        () => text.slice(0, at) + text.slice(Math.min(text.length, at + random(20_000))), // a deletion
-        () => text.slice(0, at) + tables(9000, 9000 + random(200)).join(',') + text.slice(at), // an insertion
-        () => text.slice(0, at) + 'x' + text.slice(at + 1), // one character
-        () => text.slice(random(100)), // the front (snapshot progress shrinking)
-        () => text + ',"tail"', // the end
-      ];
-      text = edits[random(edits.length)]!();
-      const incremental = cut(text, previous);
-      const fresh = cut(text);
-      expect(incremental.bulk).toEqual(fresh.bulk);
-      expect(incremental.starts).toEqual(fresh.starts);
-      expect(incremental.bulk.map((id) => incremental.chunks.get(id)).join('')).toBe(text);
-      previous = incremental;
-    }
   });
 });
