@@ -13,7 +13,7 @@
  *   scripts/many-tables-kill9.sh 10000      # the same, with --kill9
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     tables: { type: 'string', default: '1000' },
     rows: { type: 'string', default: '10' },
     kill9: { type: 'boolean', default: false },
+    /** Write every line of the (first) pipeline process here, with seconds since its start. */
+    'log-file': { type: 'string' },
   },
 });
 const TABLES = Number(values.tables);
@@ -46,7 +48,10 @@ interface Run {
 }
 
 function startPipeline(file: string): Run {
-  const child = spawn(process.execPath, ['bin/tributary.js', 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Debug: one line per checkpoint with the bytes its store wrote (src/runtime/checkpoint-chunks.ts).
+  const child = spawn(process.execPath, ['bin/tributary.js', 'run', file, '--log-level', 'debug'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: { at: number; text: string }[] = [];
   const take = (chunk: Buffer) => {
     for (const text of chunk.toString().split('\n')) if (text !== '') lines.push({ at: performance.now(), text });
@@ -82,6 +87,49 @@ async function checkpoint(sink: pg.Client): Promise<CheckpointRow | undefined> {
     .catch(() => ({ rows: [] as CheckpointRow[] }));
   return result.rows[0];
 }
+
+/** The chunks of the checkpoint's bulk (releases before issue 21 have none): count and bytes. */
+async function chunkTable(sink: pg.Client): Promise<{ chunks: number; bytes: number }> {
+  const result = await sink
+    .query<{ chunks: number; bytes: number }>(
+      'SELECT count(*)::int AS chunks, coalesce(sum(octet_length(body)), 0)::bigint::float8 AS bytes FROM tributary.checkpoints_chunks',
+    )
+    .catch(() => ({ rows: [{ chunks: 0, bytes: 0 }] }));
+  return result.rows[0] ?? { chunks: 0, bytes: 0 };
+}
+
+/** WAL written by the server so far, in bytes. */
+async function walBytes(admin: pg.Client): Promise<number> {
+  const result = await admin.query<{ bytes: number }>(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS bytes",
+  );
+  return result.rows[0]?.bytes ?? NaN;
+}
+
+/** What the debug lines say the sink stored per checkpoint (none from releases before issue 21). */
+function storedPerCheckpoint(run: Run): { count: number; total: number; max: number; first: number } {
+  const bytes = run.lines
+    .map((l) => /^.*postgres: checkpoint \d+ stored (\d+) bytes/.exec(l.text)?.[1])
+    .filter((b): b is string => b !== undefined)
+    .map(Number);
+  return {
+    count: bytes.length,
+    total: bytes.reduce((a, b) => a + b, 0),
+    max: Math.max(0, ...bytes),
+    first: bytes[0] ?? 0,
+  };
+}
+
+/** Bytes of the files under `dir` (the embedded state store). */
+function directoryBytes(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return bytes;
+}
+
+const kib = (bytes: number) => (bytes < 10240 ? `${Math.round(bytes)} bytes` : `${Math.round(bytes / 1024)} KiB`);
 
 async function until(what: string, condition: () => Promise<boolean>, run: Run, timeoutMs = 3_600_000) {
   const deadline = Date.now() + timeoutMs;
@@ -187,11 +235,22 @@ pipeline:
 `,
     );
 
+    const walAtStart = await walBytes(admin);
     run = startPipeline(file);
     const seen = (pattern: RegExp) => run!.lines.find((l) => pattern.test(l.text));
     await until('the source to open', () => Promise.resolve(seen(/starting at|resuming binlog/) !== undefined), run);
     const startup = (seen(/starting at|resuming binlog/)!.at - run.started) / 1000;
     say(`  start-up (process start → source open, schemas read): ${startup.toFixed(1)} s`);
+    const first = run;
+    const logFile = values['log-file'];
+    if (logFile !== undefined) {
+      process.on('exit', () =>
+        writeFileSync(
+          logFile,
+          first.lines.map((l) => `${((l.at - first.started) / 1000).toFixed(3)} ${l.text}\n`).join(''),
+        ),
+      );
+    }
     if (values.kill9) {
       await until('checkpoint 20', async () => ((await checkpoint(sink))?.id ?? 0) >= 20, run);
       run.child.kill('SIGKILL');
@@ -206,10 +265,24 @@ pipeline:
       `  snapshot: ${snapshotSeconds.toFixed(1)} s (process start → last snapshot chunk committed), ` +
         `${Math.round((TABLES * ROWS) / snapshotSeconds)} rows/s, ${after.id} checkpoints so far`,
     );
+    const wal = (await walBytes(admin)) - walAtStart;
+    const chunks = await chunkTable(sink);
     say(
-      `  checkpoint size: position ${Math.round(after.position_bytes / 1024)} KiB, operators state ` +
-        `${Math.round(after.operators_bytes / 1024)} KiB`,
+      `  checkpoint size: the row: position ${kib(after.position_bytes)}, operators state ` +
+        `${kib(after.operators_bytes)}; its chunks: ${chunks.chunks} of ${kib(chunks.bytes)} in all`,
     );
+    const stored = storedPerCheckpoint(run);
+    say(
+      stored.count === 0
+        ? '  checkpoint bytes written per commit: no debug lines (a release before issue 21 rewrites the row whole)'
+        : `  checkpoint bytes written per commit (sink, as JSON text): ${kib(stored.total / stored.count)} on average over ` +
+            `${stored.count} commits of this process, the first ${kib(stored.first)}, the largest ${kib(stored.max)}`,
+    );
+    say(
+      `  WAL written by PostgreSQL from the process start to the end of the snapshot: ${Math.round(wal / 1048576)} MiB, ` +
+        `${kib(wal / Math.max(1, after.id))} per checkpoint (data included)`,
+    );
+    say(`  embedded state store: ${kib(directoryBytes(join(dir, 'state')))} on disk`);
     say(`  peak RSS of the pipeline process: ${peakRssMb(run.child.pid)} MB`);
     const errors = run.lines.filter((l) => /SINK_OUT_OF_RESOURCES|ERROR/.test(l.text));
     say(`  resource errors logged: ${errors.length}`);

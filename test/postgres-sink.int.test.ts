@@ -28,6 +28,7 @@ import {
   checkpoint,
   del,
   ins,
+  manyTablesCheckpoint,
   schemaEvent,
   snapshotSource,
   student,
@@ -163,6 +164,42 @@ describe('postgres sink: connecting', () => {
       expect(error.hint).toContain('`schema`');
       expect(error.hint).toMatch(/GRANT CREATE ON DATABASE/);
     } finally {
+      await db.query(`DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
+  it('asks for DELETE on the table of checkpoint chunks that someone else created', async () => {
+    const role = uniqueName('limited');
+    await db.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'limited-pw'`);
+    try {
+      await db.query('CREATE SCHEMA cp_owned');
+      await db.query(`GRANT USAGE, CREATE ON SCHEMA cp_owned TO "${role}"`);
+      await db.query(
+        'CREATE TABLE cp_owned.checkpoints (pipeline text PRIMARY KEY, checkpoint_id bigint NOT NULL, position jsonb NOT NULL, ' +
+          'committed_at timestamptz NOT NULL, last_seq bigint, operators jsonb, bulk jsonb)',
+      );
+      await db.query(
+        'CREATE TABLE cp_owned.checkpoints_chunks (pipeline text, chunk text, body text NOT NULL, PRIMARY KEY (pipeline, chunk))',
+      );
+      await db.query(`GRANT SELECT, INSERT, UPDATE ON cp_owned.checkpoints TO "${role}"`);
+      await db.query(`GRANT SELECT, INSERT ON cp_owned.checkpoints_chunks TO "${role}"`);
+      const url = new URL(db.url);
+      const sink = open({
+        url: '',
+        hostname: url.hostname,
+        port: Number(url.port),
+        username: role,
+        password: 'limited-pw',
+        database: db.name,
+        schema: 'cp_owned',
+        'checkpoint.schema': 'cp_owned',
+      });
+      const error = await caught(sink.validate());
+      await sink.close();
+      expect(error.code).toBe('SINK_PRIVILEGES_MISSING');
+      expect(error.message).toContain('cp_owned.checkpoints_chunks');
+      expect(error.hint).toContain(`GRANT SELECT, INSERT, DELETE ON cp_owned.checkpoints_chunks TO "${role}"`);
+    } finally {
+      await db.query('DROP SCHEMA IF EXISTS cp_owned CASCADE');
       await db.query(`DROP ROLE IF EXISTS "${role}"`);
     }
   });
@@ -675,5 +712,80 @@ describe('postgres sink, write-mode append', () => {
     expect(mismatch.message).toContain('evolve.other_log');
     expect(mismatch.message).toContain('not a changelog table');
     await other.close();
+  });
+});
+
+describe('postgres sink: the checkpoint of many tables (issue 21)', () => {
+  let db: FreshPostgresDatabase;
+  const sinks: Sink[] = [];
+  const open = (): Sink => {
+    const sink = postgresSink({ url: db.url }, { log });
+    sinks.push(sink);
+    return sink;
+  };
+  beforeAll(async () => {
+    db = await freshPostgresDatabase('pgsink_bulk');
+  });
+  afterAll(async () => {
+    for (const sink of sinks) await sink.close();
+    await db.drop();
+  });
+
+  it('reads a checkpoint row of an earlier release whole, and then writes its bulk as chunks, once', async () => {
+    // The checkpoint table as the previous release made it: everything in the row, no `bulk`, no chunk table.
+    await db.query('CREATE SCHEMA tributary');
+    await db.query(
+      'CREATE TABLE tributary.checkpoints (pipeline text PRIMARY KEY, checkpoint_id bigint NOT NULL, ' +
+        'position jsonb NOT NULL, committed_at timestamptz NOT NULL, last_seq bigint, operators jsonb)',
+    );
+    const old = manyTablesCheckpoint('old', { tablesDone: 10 });
+    await db.query('INSERT INTO tributary.checkpoints VALUES ($1, $2, $3, $4, NULL, $5)', [
+      old.pipeline,
+      old.id,
+      JSON.stringify(old.position),
+      old.committedAt,
+      JSON.stringify(old.operators),
+    ]);
+    const sink = open();
+    expect(await sink.open('old')).toEqual(stored(old));
+
+    const next = manyTablesCheckpoint('old', { tablesDone: 20 });
+    await sink.commit(next);
+    await sink.close();
+    const [row] = await db.query<{ position: Record<string, unknown>; size: number; chunks: number }>(
+      'SELECT position, octet_length(position::text) + octet_length(operators::text) + octet_length(bulk::text) AS size, ' +
+        "(SELECT count(*)::int FROM tributary.checkpoints_chunks WHERE pipeline = 'old') AS chunks " +
+        "FROM tributary.checkpoints WHERE pipeline = 'old'",
+    );
+    // Small fields stay in the row, readable in SQL; the schema history is a marker there.
+    expect(row?.position['binlog']).toEqual(next.position['binlog']);
+    expect(row?.position['schemas']).toEqual({ $chunked: expect.any(Number) as number });
+    expect(row?.size).toBeLessThan(4096);
+    expect(row?.chunks).toBeGreaterThan(3);
+    const again = open();
+    expect(await again.open('old')).toEqual(stored(next));
+    await again.close();
+  });
+
+  it('rolls back the chunks of a commit that fails after writing them, and the next commit writes them again', async () => {
+    const sink = open();
+    await sink.open('rollback');
+    const first = manyTablesCheckpoint('rollback', { tablesDone: 0 });
+    await sink.commit(first);
+    // A NUL in the head (jsonb refuses \u0000) fails the commit after its new chunks were inserted.
+    const failing = manyTablesCheckpoint('rollback', { tablesDone: 500, comment: 'new' });
+    const bad = { ...failing, position: { ...failing.position, serverUuid: 'nul\u0000' } };
+    const error = await caught(sink.commit(bad));
+    expect(error.code).toMatch(/^SINK_/);
+    await sink.close();
+
+    const again = open();
+    expect(await again.open('rollback')).toEqual(stored(first));
+    const good = { ...failing, id: failing.id + 1 };
+    await again.commit(good);
+    await again.close();
+    const last = open();
+    expect(await last.open('rollback')).toEqual(stored(good));
+    await last.close();
   });
 });

@@ -114,6 +114,43 @@ describe('preflight: bad configuration gives a clear error', () => {
     expect(error?.hint).toMatch(/GRANT .*REPLICATION SLAVE/);
   });
 
+  it('a table the user sees but may not SELECT: SOURCE_PRIVILEGES_MISSING naming that table among those it may read', async () => {
+    const reader = uniqueName('cdc_reader').slice(0, 30);
+    await admin.query(`CREATE TABLE ${db}.secret (id INT PRIMARY KEY, v TEXT)`);
+    await admin.query(`CREATE TABLE ${db}.open2 (id INT PRIMARY KEY, v TEXT)`);
+    await admin.query(`CREATE USER '${reader}'@'%' IDENTIFIED BY '${password}'`);
+    try {
+      await admin.query(`GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${reader}'@'%'`);
+      await admin.query(`GRANT SELECT ON ${db}.keyed TO '${reader}'@'%'`);
+      await admin.query(`GRANT SELECT ON ${db}.open2 TO '${reader}'@'%'`);
+      // INSERT only: the table is listed in information_schema, but a SELECT is refused.
+      await admin.query(`GRANT INSERT ON ${db}.secret TO '${reader}'@'%'`);
+      const { yaml } = await testPipelineYaml({
+        name: 'preflight',
+        tables: `${db}.keyed,${db}.secret,${db}.open2`,
+        sinkUrl: sink.url,
+      });
+      const def = parsePipelineYaml(yaml.replace(/username: .*/, `username: ${reader}`), {
+        file: 'p.yaml',
+        env: { TEST_MYSQL_PASSWORD: password, TEST_SINK_URL: sink.url },
+        optionSpecsFor,
+        knownTypes,
+      });
+      const error = await composePipeline(def, { log: createLogger({ write: () => {} }) })
+        .validate()
+        .then(
+          () => null,
+          (e: TributaryError) => e,
+        );
+      expect(error?.code).toBe('SOURCE_PRIVILEGES_MISSING');
+      expect(error?.message).toContain(`cannot SELECT from ${db}.secret`);
+      expect(error?.hint).toContain(`GRANT SELECT ON \`${db}\`.* TO '${reader}'@'%'`);
+    } finally {
+      await admin.query(`DROP USER IF EXISTS '${reader}'@'%'`);
+      await admin.query(`DROP TABLE IF EXISTS ${db}.secret, ${db}.open2`);
+    }
+  });
+
   it('a table without a primary key: SOURCE_NO_PRIMARY_KEY naming it and the chunk-key option', async () => {
     const { error } = await validateError({ tables: `${db}.\\.*` });
     expect(error.code).toBe('SOURCE_NO_PRIMARY_KEY');

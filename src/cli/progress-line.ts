@@ -49,14 +49,36 @@ export function progressLine(
   return `snapshot: ${parts.join(', ')}; ${tables}; binlog ${p.logPosition}; ${committed}`;
 }
 
-/** The per-table detail (debug level): one line per table still being snapshotted. */
+/**
+ * The per-table detail (debug level): one line per table being snapshotted — started and not done — up to
+ * {@link DETAIL_TABLES}, then one line for the rest: with 10,000 tables to go, 10,000 lines every 10 s would
+ * be most of the log.
+ */
 export function progressDetail(p: SourceProgress): string[] {
-  return (p.snapshotTables ?? []).map((t) =>
-    t.rowsEstimate === undefined
-      ? `  ${t.table}: ${plural(t.rowsRead, 'row')}`
-      : `  ${t.table}: ${count(t.rowsRead)} of ~${count(t.rowsEstimate)} rows`,
-  );
+  const tables = p.snapshotTables ?? [];
+  const started = tables.filter((t) => t.rowsRead > 0);
+  const lines = started
+    .slice(0, DETAIL_TABLES)
+    .map((t) =>
+      t.rowsEstimate === undefined
+        ? `  ${t.table}: ${plural(t.rowsRead, 'row')}`
+        : `  ${t.table}: ${count(t.rowsRead)} of ~${count(t.rowsEstimate)} rows`,
+    );
+  const more = started.length - lines.length;
+  const waiting = tables.length - started.length;
+  if (more > 0 || waiting > 0) {
+    const parts = [
+      ...(more > 0 ? [`${count(more)} more being read`] : []),
+      ...(waiting > 0 ? [`${count(waiting)} not started`] : []),
+    ];
+    const rest = more + waiting;
+    lines.push(`  … ${count(rest)} ${rest === 1 ? 'table' : 'tables'} more: ${parts.join(', ')}`);
+  }
+  return lines;
 }
+
+/** At most this many tables are detailed one per line. */
+const DETAIL_TABLES = 20;
 
 function count(n: number): string {
   return n.toLocaleString('en-US');

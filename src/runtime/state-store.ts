@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TributaryError, type Checkpoint } from '../core/index.js';
+import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from './checkpoint-chunks.js';
 
 /**
  * The embedded state store: one directory per pipeline (`state.dir`) holding the last checkpoint as
@@ -8,11 +9,18 @@ import { TributaryError, type Checkpoint } from '../core/index.js';
  * sink has one; this copy serves sinks without transactions and `tributary state` inspection. Writes are
  * atomic (write a temp file, then rename), so a crash leaves the previous checkpoint intact.
  *
+ * As in the sinks, the bulky parts of a checkpoint (schema history, snapshot progress, operators' state) are
+ * content-addressed chunks (src/runtime/checkpoint-chunks.ts): files in `chunks/`, each written once, listed
+ * in order in `checkpoint.json`'s `bulk`; a save writes the chunks no earlier checkpoint wrote, then
+ * `checkpoint.json`, then deletes the chunks it no longer lists.
+ *
  * Savepoints are checkpoints kept on purpose: the final checkpoint of a clean stop is written to
- * `savepoints/`, and `tributary run --from-savepoint` resumes from one of them.
+ * `savepoints/`, whole (they outlive the chunks), and `tributary run --from-savepoint` resumes from one of them.
  */
 export class StateStore {
   readonly dir: string;
+  /** The chunk files in `chunks/`, read at the first save. */
+  private ledger: ChunkLedger | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -20,6 +28,10 @@ export class StateStore {
 
   private get file(): string {
     return join(this.dir, 'checkpoint.json');
+  }
+
+  private get chunkDir(): string {
+    return join(this.dir, 'chunks');
   }
 
   /** Creates the directory and proves it writable before the pipeline moves anything. */
@@ -35,7 +47,7 @@ export class StateStore {
 
   async load(): Promise<Checkpoint | null> {
     try {
-      return await readCheckpoint(this.file, CHECKPOINT_FILE_HINT);
+      return await readCheckpoint(this.file, CHECKPOINT_FILE_HINT, this.chunkDir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       if (error instanceof TributaryError) throw error;
@@ -45,6 +57,8 @@ export class StateStore {
 
   async clear(): Promise<void> {
     await rm(this.file, { force: true });
+    await rm(this.chunkDir, { recursive: true, force: true });
+    this.ledger = undefined;
   }
 
   /**
@@ -101,7 +115,10 @@ export class StateStore {
     }
     const result: { file: string; checkpoint: Checkpoint }[] = [];
     for (const name of names) {
-      result.push({ file: join(dir, name), checkpoint: await readCheckpoint(join(dir, name), SAVEPOINT_FILE_HINT) });
+      result.push({
+        file: join(dir, name),
+        checkpoint: await readCheckpoint(join(dir, name), SAVEPOINT_FILE_HINT, this.chunkDir),
+      });
     }
     return result;
   }
@@ -114,7 +131,7 @@ export class StateStore {
         ? ref
         : join(process.cwd(), ref);
     try {
-      return await readCheckpoint(file, SAVEPOINT_FILE_HINT);
+      return await readCheckpoint(file, SAVEPOINT_FILE_HINT, this.chunkDir);
     } catch (error) {
       if (error instanceof TributaryError) throw error;
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw stateDirError(this.dir, error);
@@ -129,11 +146,31 @@ export class StateStore {
     }
   }
 
+  /** Writes the new chunks, then `checkpoint.json` (atomically), then deletes the chunks it no longer lists. */
   async save(checkpoint: Checkpoint): Promise<void> {
     try {
-      await writeAtomically(this.file, JSON.stringify(checkpoint, null, 2));
+      const chunked = chunkCheckpoint(checkpoint);
+      this.ledger ??= new ChunkLedger(await this.storedChunks());
+      const { write, remove } = this.ledger.plan(chunked);
+      if (write.length > 0) await makeDirectory(this.chunkDir);
+      for (const [id, text] of write) await writeAtomically(join(this.chunkDir, `${id}.json`), text);
+      const stored = chunked.bulk.length === 0 ? chunked.head : { ...chunked.head, bulk: chunked.bulk };
+      await writeAtomically(this.file, JSON.stringify(stored, null, 2));
+      this.ledger.committed(chunked);
+      for (const id of remove) await rm(join(this.chunkDir, `${id}.json`), { force: true });
     } catch (error) {
+      this.ledger = undefined;
       throw stateDirError(this.dir, error);
+    }
+  }
+
+  /** The ids of the chunk files in `chunks/` (a crash may leave some no checkpoint lists: the next save deletes them). */
+  private async storedChunks(): Promise<string[]> {
+    try {
+      return (await readdir(this.chunkDir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
     }
   }
 }
@@ -203,11 +240,31 @@ const CHECKPOINT_FILE_HINT =
 const SAVEPOINT_FILE_HINT =
   'this savepoint cannot be used: resume from another one (`tributary state` lists them) or from the last checkpoint';
 
-async function readCheckpoint(file: string, hint: string): Promise<Checkpoint> {
+/** A checkpoint file, its `bulk` (if any) joined from the chunk files in `chunkDir`. */
+async function readCheckpoint(file: string, hint: string, chunkDir: string): Promise<Checkpoint> {
   const text = await readFile(file, 'utf8');
+  let stored: Checkpoint & { bulk?: string[] };
   try {
-    return JSON.parse(text) as Checkpoint;
+    stored = JSON.parse(text) as Checkpoint & { bulk?: string[] };
   } catch (error) {
     throw new TributaryError('STATE_CORRUPT', `${file} is not valid JSON`, { cause: error, hint });
+  }
+  const { bulk, ...head } = stored;
+  if (bulk === undefined) return stored;
+  const chunks = new Map<string, string>();
+  for (const id of new Set(bulk)) {
+    const chunk = await readFile(join(chunkDir, `${id}.json`), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (chunk !== undefined) chunks.set(id, chunk);
+  }
+  try {
+    return joinCheckpoint(head, bulk, (id) => chunks.get(id));
+  } catch (error) {
+    throw new TributaryError('STATE_CORRUPT', `${file} cannot be read: ${(error as Error).message} (${chunkDir})`, {
+      cause: error,
+      hint,
+    });
   }
 }

@@ -15,6 +15,7 @@ import {
   checkpoint,
   del,
   ins,
+  manyTablesCheckpoint,
   schemaEvent,
   student,
   studentAfterChanges,
@@ -278,6 +279,39 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
         const reopened = open();
         expect(await reopened.open('restart')).toEqual(last);
         await reopened.close();
+      });
+
+      it('stores the checkpoint of a thousand tables (schema history, snapshot progress, state) whole across commits, a failed commit and a reset', async () => {
+        const sink = open();
+        expect(await sink.open('bulk')).toBeNull();
+        const first = manyTablesCheckpoint('bulk', { tablesDone: 0 });
+        await sink.commit(first);
+        await sink.close();
+
+        const again = open();
+        expect(await again.open('bulk')).toEqual(first);
+        // Snapshot progress moves, one table's schema changes; then a commit with the same bulk.
+        await writeAndCommit(again, [schemaEvent(items)], manyTablesCheckpoint('bulk', { tablesDone: 100 }));
+        const changed = manyTablesCheckpoint('bulk', { tablesDone: 200, comment: 'changed' });
+        await again.commit(changed);
+        const same = { ...changed, id: changed.id + 1, position: { ...changed.position, pos: 7 } };
+        await again.commit(same);
+        // A commit that fails after new chunks were cut: nothing of it may count as stored.
+        const failed = manyTablesCheckpoint('bulk', { tablesDone: 300, comment: 'failed' });
+        const error = await caught(writeAndCommit(again, [ins(items, [null, 'x', 1, '1'])], failed));
+        expect(error.code).toBe('SINK_WRITE_FAILED');
+        await again.close();
+
+        const third = open();
+        expect(await third.open('bulk')).toEqual(same);
+        const last = manyTablesCheckpoint('bulk', { tablesDone: 300, comment: 'failed' });
+        await third.commit(last);
+        await third.close();
+        const fourth = open();
+        expect(await fourth.open('bulk')).toEqual(last);
+        await fourth.reset!('bulk');
+        expect(await fourth.open('bulk')).toBeNull();
+        await fourth.close();
       });
 
       it('reset() forgets the checkpoint and keeps the rows', async () => {

@@ -183,3 +183,42 @@ export const allTypesSpecial: Row = [
   '',
   '00000',
 ];
+
+/**
+ * A checkpoint as the MySQL source and the schema-evolution stage make it for 1,000 tables: megabytes of schema
+ * history and state, snapshot progress that shrinks as tables finish, an optional change to one table's schema.
+ */
+export function manyTablesCheckpoint(pipeline: string, at: { tablesDone: number; comment?: string }): Checkpoint {
+  const names = Array.from({ length: 1000 }, (_, i) => `shop.t${String(i).padStart(4, '0')}`);
+  const schemaOf = (name: string, i: number): TableSchema => ({
+    id: tableId('shop', name.slice(5)),
+    columns: [
+      { name: 'id', type: { kind: 'int32' }, nullable: false },
+      {
+        name: 'name',
+        type: { kind: 'string' },
+        nullable: true,
+        ...(i === 500 && at.comment !== undefined ? { defaultValue: at.comment } : {}),
+      },
+      { name: 'note', type: { kind: 'string' }, nullable: true },
+    ],
+    primaryKey: ['id'],
+  });
+  const schemas = names.map(schemaOf);
+  const state = {
+    stage: 'schema-evolution',
+    version: 1,
+    targets: schemas.map((schema) => ({ id: schema.id, schema, shards: [] })),
+  };
+  return {
+    ...checkpoint(pipeline, {
+      kind: 'mysql',
+      binlog: { file: 'mysql-bin.000001', pos: 4 + at.tablesDone, skipRows: 0 },
+      snapshot: { tables: names.slice(at.tablesDone).map((table) => ({ table, doneUpTo: null, doneChunks: [] })) },
+      capturedTables: names,
+      schemas: { tables: Object.fromEntries(names.map((n, i) => [n, { schema: schemas[i], charsets: ['utf8mb4'] }])) },
+      serverUuid: 'server-id:1',
+    }),
+    operators: [null, state],
+  };
+}

@@ -49,4 +49,19 @@ describe('the progress line of run (issue 10)', () => {
       '  shop.items: 1 row',
     ]);
   });
+
+  it('details at most 20 tables being read and sums up the rest, so 10,000 tables make 21 lines, not 10,000 (issue 21)', () => {
+    const many: SourceProgress = {
+      ...snapshot(0),
+      snapshotTables: Array.from({ length: 10_000 }, (_, i) => ({
+        table: `shop.t${i}`,
+        rowsRead: i < 25 ? 5 : 0,
+        rowsEstimate: 10,
+      })),
+    };
+    const lines = progressDetail(many);
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toBe('  shop.t0: 5 of ~10 rows');
+    expect(lines[20]).toBe('  … 9,980 tables more: 5 more being read, 9,975 not started');
+  });
 });

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TributaryError, type Checkpoint } from '../../src/core/index.js';
 import { StateStore } from '../../src/runtime/state-store.js';
+import { manyTablesCheckpoint } from '../harness/sink-events.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -73,5 +74,49 @@ describe('the state store (issue 10)', () => {
     expect((await s.listSavepoints()).map((sp) => sp.checkpoint.id)).toEqual([1]);
     expect(await s.archiveSavepoints()).toBeDefined();
     expect(await (await store()).archiveSavepoints()).toBeUndefined();
+  });
+
+  it('keeps the bulk of a checkpoint of many tables in chunk files, written once, and deletes those no checkpoint lists', async () => {
+    const s = await store();
+    const first = manyTablesCheckpoint('p', { tablesDone: 0 });
+    await s.save(first);
+    const head = JSON.parse(await readFile(join(s.dir, 'checkpoint.json'), 'utf8')) as { bulk: string[] };
+    expect(head.bulk.length).toBeGreaterThan(3);
+    expect((await readFile(join(s.dir, 'checkpoint.json'))).length).toBeLessThan(8192);
+    expect(await s.load()).toEqual(first);
+
+    const chunksBefore = new Set(await readdir(join(s.dir, 'chunks')));
+    const next = manyTablesCheckpoint('p', { tablesDone: 300, comment: 'changed' });
+    await s.save(next);
+    const chunksAfter = await readdir(join(s.dir, 'chunks'));
+    // Only the chunks of the next checkpoint are left, most of them those of the first.
+    expect(chunksAfter.sort()).toEqual(
+      [...new Set((JSON.parse(await readFile(join(s.dir, 'checkpoint.json'), 'utf8')) as { bulk: string[] }).bulk)]
+        .map((id) => `${id}.json`)
+        .sort(),
+    );
+    expect(chunksAfter.filter((name) => !chunksBefore.has(name)).length).toBeLessThan(chunksAfter.length / 4);
+    expect(await new StateStore(s.dir).load()).toEqual(next);
+
+    await s.clear();
+    expect(await s.load()).toBeNull();
+  });
+
+  it('reads a checkpoint.json of an earlier release, everything in one file', async () => {
+    const s = await store();
+    const old = manyTablesCheckpoint('p', { tablesDone: 3 });
+    await writeFile(join(s.dir, 'checkpoint.json'), JSON.stringify(old, null, 2));
+    expect(await s.load()).toEqual(old);
+  });
+
+  it('reports a missing chunk file as STATE_CORRUPT with the fix', async () => {
+    const s = await store();
+    await s.save(manyTablesCheckpoint('p', { tablesDone: 0 }));
+    const [chunk] = await readdir(join(s.dir, 'chunks'));
+    await rm(join(s.dir, 'chunks', chunk!));
+    const error = await failure(s.load());
+    expect(error.code).toBe('STATE_CORRUPT');
+    expect(error.message).toMatch(/missing/);
+    expect(error.hint).toMatch(/resumes from the checkpoint the sink keeps/);
   });
 });

@@ -6,6 +6,7 @@ import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import type { TableLayout } from '../../core/table-layout.js';
+import { logCheckpointWrite } from '../../runtime/checkpoint-chunks.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
@@ -97,7 +98,7 @@ class DuckdbSink implements Sink {
       const names = columns.getRowsJson().map(([name]) => (typeof name === 'string' ? name : ''));
       // No table yet: no checkpoint. A table of a release before operator state: left to `open`, which migrates it.
       if (!names.includes('operators')) return null;
-      return await store.load(pipeline);
+      return await store.load(pipeline, names.includes('bulk'));
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(store.table));
     }
@@ -176,6 +177,8 @@ class DuckdbSink implements Sink {
       await this.applyBuffered();
       await this.checkpoints!.save(checkpoint);
       await this.endTransaction('COMMIT');
+      this.checkpoints!.committed();
+      logCheckpointWrite(this.context.log, 'duckdb', checkpoint.id, this.checkpoints!.lastWrite);
     } catch (error) {
       throw await this.fail(error);
     }

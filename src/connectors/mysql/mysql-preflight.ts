@@ -138,32 +138,60 @@ export async function checkReplicationPrivileges(conn: Connection, endpoint: Mys
   return 'privileges REPLICATION SLAVE, REPLICATION CLIENT';
 }
 
-/** SELECT on every captured table, tried with a query that reads nothing. */
+/**
+ * SELECT on every captured table, tried with queries that read nothing: one per {@link PRIVILEGE_PROBE_TABLES}
+ * tables (10,000 tables: 20 round trips, not 10,000); when one is refused, its tables one by one, to name the
+ * table (by errno, not by the message).
+ */
 export async function checkSelectPrivilege(
   conn: Connection,
   tables: readonly TableId[],
   endpoint: MysqlEndpoint,
 ): Promise<void> {
-  for (const t of tables) {
+  const probe = (group: readonly TableId[]) =>
+    conn.query(
+      group
+        .map(
+          (t) => `SELECT 1 FROM \`${t.namespace.replace(/`/g, '``')}\`.\`${t.name.replace(/`/g, '``')}\` WHERE FALSE`,
+        )
+        .join(' UNION ALL '),
+    );
+  for (let first = 0; first < tables.length; first += PRIVILEGE_PROBE_TABLES) {
+    const group = tables.slice(first, first + PRIVILEGE_PROBE_TABLES);
     try {
-      await conn.query(
-        `SELECT 1 FROM \`${t.namespace.replace(/`/g, '``')}\`.\`${t.name.replace(/`/g, '``')}\` LIMIT 0`,
-      );
+      await probe(group);
+      continue;
     } catch (error) {
-      const errno = (error as { errno?: number }).errno;
-      if (errno === 1142 || errno === 1044) {
-        throw new TributaryError(
-          'SOURCE_PRIVILEGES_MISSING',
-          `user '${endpoint.user}' cannot SELECT from ${tableIdToString(t)}`,
-          {
-            cause: error,
-            hint: `GRANT SELECT ON \`${t.namespace}\`.* TO '${endpoint.user}'@'%'`,
-          },
-        );
+      if (!isPrivilegeError(error) || group.length === 1) throw privilegeError(error, group[0]!, endpoint);
+    }
+    for (const t of group) {
+      try {
+        await probe([t]);
+      } catch (error) {
+        throw privilegeError(error, t, endpoint);
       }
-      throw error;
     }
   }
+}
+
+/** Tables per privilege probe: a statement of some 30 KB, well under max_allowed_packet. */
+const PRIVILEGE_PROBE_TABLES = 500;
+
+function isPrivilegeError(error: unknown): boolean {
+  const errno = (error as { errno?: number }).errno;
+  return errno === 1142 || errno === 1044;
+}
+
+function privilegeError(error: unknown, table: TableId, endpoint: MysqlEndpoint): unknown {
+  if (!isPrivilegeError(error)) return error;
+  return new TributaryError(
+    'SOURCE_PRIVILEGES_MISSING',
+    `user '${endpoint.user}' cannot SELECT from ${tableIdToString(table)}`,
+    {
+      cause: error,
+      hint: `GRANT SELECT ON \`${table.namespace}\`.* TO '${endpoint.user}'@'%'`,
+    },
+  );
 }
 
 /** Every captured table needs a key to chunk the snapshot by and to apply changes with. */

@@ -1,7 +1,16 @@
 import type pg from 'pg';
+import { TributaryError } from '../../core/errors.js';
 import type { OperatorState } from '../../core/operator.js';
 import type { Checkpoint } from '../../core/sink.js';
 import type { SourcePosition } from '../../core/source.js';
+import {
+  ChunkLedger,
+  chunkBytes,
+  chunkCheckpoint,
+  joinCheckpoint,
+  type CheckpointWrite,
+  type ChunkedCheckpoint,
+} from '../../runtime/checkpoint-chunks.js';
 import { readCatalogTable } from './postgres-catalog.js';
 import { qualifiedName, type PostgresTableName } from './postgres-ddl.js';
 
@@ -14,8 +23,12 @@ export interface StoredCheckpoint {
 
 /**
  * The checkpoint table: one row per pipeline holding the last committed checkpoint, with the source position
- * and the operators' state (the sink tables' schemas, see src/core/operator.ts) as jsonb. {@link save} runs inside the commit's transaction, so the row and the data it vouches for become
- * visible together, or neither does.
+ * and the operators' state (the sink tables' schemas, see src/core/operator.ts) as jsonb. Their bulky parts
+ * (schema history, snapshot progress, operators' state from a few KiB on) are content-addressed chunks in a
+ * second table, written only when no earlier checkpoint stored them, and listed in order in `bulk`
+ * (src/runtime/checkpoint-chunks.ts); the row keeps a marker `{"$chunked": <bytes>}` in their place.
+ * {@link save} runs inside the commit's transaction — row, new chunks, and the deletion of chunks nothing
+ * references any more — so the row, its chunks and the data they vouch for become visible together, or none.
  *
  * ```sql
  * CREATE TABLE tributary.checkpoints (
@@ -24,17 +37,35 @@ export interface StoredCheckpoint {
  *   position      jsonb NOT NULL,
  *   committed_at  timestamptz NOT NULL,
  *   last_seq      bigint,            -- append mode only
- *   operators     jsonb              -- null in checkpoints of releases before operators had state
+ *   operators     jsonb,             -- null in checkpoints of releases before operators had state
+ *   bulk          jsonb              -- chunk ids in order; null in checkpoints of releases before chunks
+ * )
+ * CREATE TABLE tributary.checkpoints_chunks (
+ *   pipeline text NOT NULL,
+ *   chunk    text NOT NULL,          -- content hash of body
+ *   body     text NOT NULL,          -- a piece of the bulk's JSON
+ *   PRIMARY KEY (pipeline, chunk)
  * )
  * ```
  */
 export class PostgresCheckpointStore {
+  /** The table of the bulk's chunks: the checkpoint table's name with `_chunks`. */
+  readonly chunkTable: PostgresTableName;
+  /** The chunks stored for the pipeline as of the last committed checkpoint (set by {@link load}). */
+  private ledger = new ChunkLedger();
+  /** What the transaction in progress stores, for {@link committed}. */
+  private saving: ChunkedCheckpoint | undefined;
+  /** What the last {@link save} wrote. */
+  lastWrite: CheckpointWrite | undefined;
+
   constructor(
     private readonly client: pg.Client,
     readonly table: PostgresTableName,
-  ) {}
+  ) {
+    this.chunkTable = { schema: table.schema, table: `${table.table}_chunks` };
+  }
 
-  /** SQL that creates the table if missing (the schema is created by the caller). */
+  /** SQL that creates the tables if missing (the schema is created by the caller). */
   createSql(): string {
     return (
       `CREATE TABLE IF NOT EXISTS ${qualifiedName(this.table)} (\n` +
@@ -43,19 +74,27 @@ export class PostgresCheckpointStore {
       '  position jsonb NOT NULL,\n' +
       '  committed_at timestamptz NOT NULL,\n' +
       '  last_seq bigint,\n' +
-      '  operators jsonb\n' +
+      '  operators jsonb,\n' +
+      '  bulk jsonb\n' +
+      ');\n' +
+      `CREATE TABLE IF NOT EXISTS ${qualifiedName(this.chunkTable)} (\n` +
+      '  pipeline text NOT NULL,\n' +
+      '  chunk text NOT NULL,\n' +
+      '  body text NOT NULL,\n' +
+      '  PRIMARY KEY (pipeline, chunk)\n' +
       ')'
     );
   }
 
   /**
-   * Adds the columns that a checkpoint table created by an earlier release lacks: `operators`, and `last_seq`
-   * (append mode) when `withSequence`. Checked first: ALTER TABLE needs ownership even when the column is there.
+   * Adds the columns that a checkpoint table created by an earlier release lacks: `operators`, `bulk`, and
+   * `last_seq` (append mode) when `withSequence`. Checked first: ALTER TABLE needs ownership even when the
+   * column is there.
    */
   async ensureColumns(withSequence: boolean): Promise<void> {
     const table = await readCatalogTable(this.client, this.table);
     if (table === undefined) return;
-    const wanted = withSequence ? ['operators jsonb', 'last_seq bigint'] : ['operators jsonb'];
+    const wanted = ['operators jsonb', 'bulk jsonb', ...(withSequence ? ['last_seq bigint'] : [])];
     for (const column of wanted) {
       const [name = ''] = column.split(' ');
       if (table.columns.some((c) => c.name === name)) continue;
@@ -63,54 +102,130 @@ export class PostgresCheckpointStore {
     }
   }
 
-  /** `withOperators` false: a table of a release before operators had state (read-only callers do not add it). */
-  async load(pipeline: string, withSequence: boolean, withOperators = true): Promise<StoredCheckpoint | null> {
+  /**
+   * The pipeline's checkpoint, its bulk joined back from the chunks, and which chunks are stored (for the next
+   * {@link save}). `columns`: what a read-only caller found in a table of an earlier release (`operators`,
+   * `bulk`); the others have called {@link ensureColumns}.
+   */
+  async load(
+    pipeline: string,
+    withSequence: boolean,
+    columns: { operators: boolean; bulk: boolean } = { operators: true, bulk: true },
+  ): Promise<StoredCheckpoint | null> {
+    this.ledger = new ChunkLedger();
+    this.saving = undefined;
     const result = await this.client.query<{
       checkpoint_id: string;
       position: SourcePosition;
       committed_at: Date;
       last_seq: string | null;
       operators: (OperatorState | null)[] | null;
+      bulk: string[] | null;
     }>(
-      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq, ${withOperators ? 'operators' : 'NULL AS operators'} ` +
+      `SELECT checkpoint_id, position, committed_at, ${withSequence ? 'last_seq::text' : 'NULL'} AS last_seq, ` +
+        `${columns.operators ? 'operators' : 'NULL AS operators'}, ${columns.bulk ? 'bulk' : 'NULL AS bulk'} ` +
         `FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
       [pipeline],
     );
+    // Every chunk of the pipeline: after a commit exactly those its row lists (the commit deletes the others).
+    const chunks = new Map<string, string>();
+    if (columns.bulk) {
+      const stored = await this.client.query<{ chunk: string; body: string }>(
+        `SELECT chunk, body FROM ${qualifiedName(this.chunkTable)} WHERE pipeline = $1`,
+        [pipeline],
+      );
+      for (const { chunk, body } of stored.rows) chunks.set(chunk, body);
+      this.ledger = new ChunkLedger(chunks.keys());
+    }
     const row = result.rows[0];
     if (row === undefined) return null;
-    return {
-      checkpoint: {
-        pipeline,
-        id: Number(row.checkpoint_id),
-        position: row.position,
-        committedAt: row.committed_at.toISOString(),
-        ...(row.operators === null ? {} : { operators: row.operators }),
-      },
-      lastSeq: Number(row.last_seq ?? 0),
+    const head: Checkpoint = {
+      pipeline,
+      id: Number(row.checkpoint_id),
+      position: row.position,
+      committedAt: row.committed_at.toISOString(),
+      ...(row.operators === null ? {} : { operators: row.operators }),
     };
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = joinCheckpoint(head, row.bulk, (id) => chunks.get(id));
+    } catch (error) {
+      throw new TributaryError(
+        'STATE_CORRUPT',
+        `the checkpoint of ${pipeline} in ${qualifiedName(this.table)} cannot be read: ${(error as Error).message} ` +
+          `(${qualifiedName(this.chunkTable)})`,
+        { cause: error, hint: 'restore both checkpoint tables from a backup, or run with --reset to start over' },
+      );
+    }
+    return { checkpoint, lastSeq: Number(row.last_seq ?? 0) };
   }
 
+  /** Deletes the pipeline's row and chunks. */
   async remove(pipeline: string): Promise<void> {
     await this.client.query(`DELETE FROM ${qualifiedName(this.table)} WHERE pipeline = $1`, [pipeline]);
+    await this.client.query(`DELETE FROM ${qualifiedName(this.chunkTable)} WHERE pipeline = $1`, [pipeline]);
+    this.ledger.clear();
   }
 
-  /** Upserts the pipeline's row; `lastSeq` only in append mode (other modes leave the column as it is). */
+  /**
+   * Upserts the pipeline's row, writes the chunks of its bulk that are not stored yet and deletes those it no
+   * longer references, inside the caller's transaction; call {@link committed} once it commits. `lastSeq` only
+   * in append mode (other modes leave the column as it is).
+   */
   async save(checkpoint: Checkpoint, lastSeq?: number): Promise<void> {
+    const chunked = chunkCheckpoint(checkpoint);
+    const { write, remove } = this.ledger.plan(chunked);
+    const chunkTable = qualifiedName(this.chunkTable);
+    for (let first = 0; first < write.length; first += CHUNKS_PER_INSERT) {
+      const batch = write.slice(first, first + CHUNKS_PER_INSERT);
+      await this.client.query(
+        `INSERT INTO ${chunkTable} (pipeline, chunk, body) SELECT $1, * FROM unnest($2::text[], $3::text[]) ` +
+          'ON CONFLICT (pipeline, chunk) DO NOTHING',
+        [checkpoint.pipeline, batch.map(([id]) => id), batch.map(([, body]) => body)],
+      );
+    }
+    if (remove.length > 0) {
+      await this.client.query(`DELETE FROM ${chunkTable} WHERE pipeline = $1 AND chunk = ANY($2::text[])`, [
+        checkpoint.pipeline,
+        remove,
+      ]);
+    }
+    const { head } = chunked;
+    const position = JSON.stringify(head.position);
+    const operators = head.operators === undefined ? null : JSON.stringify(head.operators);
     const values: unknown[] = [
       checkpoint.pipeline,
       checkpoint.id,
-      JSON.stringify(checkpoint.position),
+      position,
       checkpoint.committedAt,
-      checkpoint.operators === undefined ? null : JSON.stringify(checkpoint.operators),
+      operators,
+      chunked.bulk.length === 0 ? null : JSON.stringify(chunked.bulk),
     ];
     const seq = lastSeq !== undefined;
     if (seq) values.push(lastSeq);
     await this.client.query(
-      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at, operators${seq ? ', last_seq' : ''}) ` +
-        `VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::jsonb${seq ? ', $6' : ''}) ` +
+      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at, operators, bulk${seq ? ', last_seq' : ''}) ` +
+        `VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::jsonb, $6::jsonb${seq ? ', $7' : ''}) ` +
         'ON CONFLICT (pipeline) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, position = EXCLUDED.position, ' +
-        `committed_at = EXCLUDED.committed_at, operators = EXCLUDED.operators${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
+        `committed_at = EXCLUDED.committed_at, operators = EXCLUDED.operators, bulk = EXCLUDED.bulk${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
       values,
     );
+    this.saving = chunked;
+    const bulk = values[5] as string | null;
+    this.lastWrite = {
+      headBytes: Buffer.byteLength(position) + Buffer.byteLength(operators ?? '') + (bulk?.length ?? 0),
+      chunksWritten: write.length,
+      chunkBytes: chunkBytes(write),
+      chunksRemoved: remove.length,
+    };
+  }
+
+  /** The transaction of the last {@link save} committed: its chunks are the stored ones now. */
+  committed(): void {
+    if (this.saving !== undefined) this.ledger.committed(this.saving);
+    this.saving = undefined;
   }
 }
+
+/** Chunks per INSERT: up to ~4 MiB of parameters per statement. */
+const CHUNKS_PER_INSERT = 64;

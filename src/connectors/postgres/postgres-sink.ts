@@ -18,6 +18,7 @@ import { describePostgresTarget, postgresSinkConfig, type PostgresSinkConfig } f
 import { PostgresStagingTables } from './postgres-staging-tables.js';
 import { PostgresTargetTables } from './postgres-target-tables.js';
 import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
+import { logCheckpointWrite } from '../../runtime/checkpoint-chunks.js';
 import type { Logger } from '../../runtime/logger.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { closeWithin, startSocketDeadline, type CountingSocket } from '../socket-deadline.js';
@@ -101,8 +102,11 @@ class PostgresSink implements Sink {
     try {
       const table = await readCatalogTable(client, checkpoints.table);
       if (table === undefined) return null;
-      const withOperators = table.columns.some((c) => c.name === 'operators');
-      return (await checkpoints.load(pipeline, false, withOperators))?.checkpoint ?? null;
+      const has = (name: string) => table.columns.some((c) => c.name === name);
+      return (
+        (await checkpoints.load(pipeline, false, { operators: has('operators'), bulk: has('bulk') }))?.checkpoint ??
+        null
+      );
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(checkpoints.table));
     }
@@ -113,6 +117,8 @@ class PostgresSink implements Sink {
     if (this.config.writeMode === 'append') return [];
     const { tables } = await this.connect('validate');
     try {
+      // One catalog query for all of them: 10,000 tables must not cost 10,000 round trips before the start.
+      await tables.prefetch(schemas.map((schema) => tables.nameOf(schema.id)));
       const checks: ValidationCheck[] = [];
       for (const schema of schemas) checks.push(await tables.check(schema));
       return checks;
@@ -179,6 +185,8 @@ class PostgresSink implements Sink {
       await session.client.query('COMMIT');
       this.inTransaction = false;
       this.count = 0;
+      session.checkpoints.committed();
+      logCheckpointWrite(this.context.log, 'postgres', checkpoint.id, session.checkpoints.lastWrite);
       // Between transactions: the next commit truncates every staging table the session keeps (see trim()).
       await session.staging.trim(this.maxTablesPerCommit);
     } catch (error) {
@@ -395,19 +403,23 @@ class PostgresSink implements Sink {
         });
       }
     }
-    const checkpoint = await client.query<{ ok: boolean }>(
-      "SELECT has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE') AS ok FROM pg_class c " +
-        'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
-      [this.config.checkpointSchema, this.config.checkpointTable],
+    // The checkpoint table and the table of its chunks, where someone else created them. (has_table_privilege
+    // with a list is true when any one of them is held: each privilege is asked alone.)
+    const chunkTable = `${this.config.checkpointTable}_chunks`;
+    const tables = await client.query<{ relname: string; ok: boolean }>(
+      "SELECT c.relname, has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT') AND " +
+        "has_table_privilege(c.oid, CASE WHEN c.relname = $2 THEN 'UPDATE' ELSE 'DELETE' END) AS ok FROM pg_class c " +
+        'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname IN ($2, $3)',
+      [this.config.checkpointSchema, this.config.checkpointTable, chunkTable],
     );
-    if (checkpoint.rows[0]?.ok === false) {
-      const table = `${this.config.checkpointSchema}.${this.config.checkpointTable}`;
+    for (const { relname, ok } of tables.rows) {
+      if (ok) continue;
+      const table = `${this.config.checkpointSchema}.${relname}`;
+      const grant = relname === chunkTable ? 'SELECT, INSERT, DELETE' : 'SELECT, INSERT, UPDATE';
       throw new TributaryError(
         'SINK_PRIVILEGES_MISSING',
         `role ${role} may not read and write the checkpoint table ${table}`,
-        {
-          hint: `GRANT SELECT, INSERT, UPDATE ON ${table} TO "${role}", or change sink option \`checkpoint.table\``,
-        },
+        { hint: `GRANT ${grant} ON ${table} TO "${role}", or change sink option \`checkpoint.table\`` },
       );
     }
     if (!server.create_schema) {
