@@ -17,6 +17,7 @@ import { StateStore } from '../runtime/state-store.js';
 import { describeMerge, keyCollisionFix } from '../transform/key-collision.js';
 import { TransformOperator, type KeyCollisionNotice } from '../transform/transform-operator.js';
 import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
+import { PipelineMetrics } from '../runtime/pipeline-metrics.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
@@ -53,6 +54,8 @@ export interface Pipeline {
   stateStore(): StateStore;
   /** The watchdog's view of the running pipeline (what it waits for, stalls so far), for status and metrics. */
   readonly watchdog: WatchdogState;
+  /** What the running pipeline reports (rows per table, snapshot progress, checkpoints, errors), for the dashboard. */
+  readonly metrics: PipelineMetrics;
   /**
    * The checkpoint `run` would resume from: the sink's (authoritative), or — for a sink that keeps none, or
    * when the sink cannot be reached — the state directory's copy, which may be one checkpoint behind. Opening
@@ -159,10 +162,14 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   };
 
   const watchdog = createWatchdogState(def.pipeline.watchdogTimeoutMs);
+  const metrics = new PipelineMetrics(name, {
+    watchdog: () => ({ waitingFor: watchdog.waitingFor, stalls: watchdog.stalls }),
+  });
   return {
     def,
     stateStore: () => store,
     watchdog,
+    metrics,
     async lastCheckpoint() {
       const local = await store.load();
       let sink: Sink | undefined;
@@ -211,6 +218,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
         maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
         watchdog,
+        metrics,
         ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
         ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),

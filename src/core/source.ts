@@ -101,8 +101,16 @@ export interface SourceProgress {
   readonly snapshotRowsEstimate?: number;
   /** Per table being snapshotted: rows read so far by this run and the estimate, for detail at debug level. */
   readonly snapshotTables?: readonly SnapshotTableProgress[];
+  /** Rows read by this run's snapshot per table (`db.table`), finished tables included. */
+  readonly snapshotRowsByTable?: ReadonlyMap<string, number>;
+  /** Snapshot chunks read so far by this run. */
+  readonly snapshotChunksRead?: number;
+  /** About how many rows one snapshot chunk holds (`chunk.size`), to estimate the chunks left. */
+  readonly snapshotChunkSize?: number;
   /** Human-readable log position, e.g. `mysql-bin.000003:1234`. */
   readonly logPosition: string;
   /** How far the last event read lags behind the source's clock, in ms (0 when caught up). */
   readonly lagMs: number;
+  /** How many bytes of log the server has written past the position read, when the source knows. */
+  readonly lagBytes?: number;
 }

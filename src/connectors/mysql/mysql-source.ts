@@ -428,6 +428,9 @@ class MysqlSource implements Source {
       snapshotTablesDone: this.snapshotTablesTotal - left,
       snapshotTablesTotal: this.snapshotTablesTotal,
       snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
+      snapshotChunksRead: this.coordinator?.chunksRead ?? 0,
+      ...(byTable ? { snapshotRowsByTable: byTable } : {}),
+      snapshotChunkSize: this.config.chunkSize,
       ...(estimates.size === 0 ? {} : { snapshotRowsEstimate: [...estimates.values()].reduce((a, b) => a + b, 0) }),
       ...(this.snapshot
         ? {
