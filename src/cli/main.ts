@@ -7,6 +7,8 @@ import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
+import { verifyCommand } from './verify-command.js';
+import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
 /** The options each command takes, besides --log-level and --help. */
@@ -15,6 +17,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   validate: [],
   state: [],
   status: ['http', 'json'],
+  verify: ['chunk-size', 'recheck-wait'],
   demo: ['keep', 'sink'],
 };
 
@@ -35,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         http: { type: 'string' },
         'no-http': { type: 'boolean' },
         json: { type: 'boolean' },
+        'chunk-size': { type: 'string' },
+        'recheck-wait': { type: 'string' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
         'log-level': { type: 'string' },
@@ -126,6 +131,23 @@ export async function main(argv: string[]): Promise<number> {
           json: values.json === true,
           ...(http ? { http } : {}),
         });
+      case 'verify': {
+        const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
+        if (chunkSize !== undefined && !(Number.isInteger(chunkSize) && chunkSize > 0)) {
+          process.stderr.write(`--chunk-size ${values['chunk-size']}: write a whole number of rows, e.g. 10000\n`);
+          return 2;
+        }
+        const wait = values['recheck-wait'] === undefined ? undefined : parseDuration(values['recheck-wait']);
+        if (values['recheck-wait'] !== undefined && wait === undefined) {
+          process.stderr.write(`--recheck-wait ${values['recheck-wait']}: write a duration, e.g. 5s\n`);
+          return 2;
+        }
+        return await verifyCommand(file!, {
+          log,
+          ...(chunkSize === undefined ? {} : { chunkSize }),
+          ...(wait === undefined ? {} : { recheckWaitMs: wait }),
+        });
+      }
       case 'demo': {
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {

@@ -69,6 +69,20 @@ export const COMMAND_HELP = {
       ['--json', 'print the status document (JSON)'],
     ],
   },
+  verify: {
+    synopsis: 'tributary verify <pipeline.yaml> [options]',
+    summary: 'compare the sink with the source by chunked checksums; exit 1 on a difference',
+    description:
+      'Compares every captured source table with its rows in the sink, while the pipeline runs: checksums per\n' +
+      'key range computed by both servers, differing chunks checked again after a wait, then down to the keys.',
+    options: [
+      ['--chunk-size <rows>', 'rows per compared chunk (default 10000)'],
+      [
+        '--recheck-wait <duration>',
+        'wait before a differing chunk is checked again (default 2 × checkpoint.interval + 1s)',
+      ],
+    ],
+  },
   demo: {
     synopsis: 'tributary demo [options]',
     summary: 'start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live',

@@ -5,6 +5,7 @@ import {
   type Checkpoint,
   type Operator,
   type Sink,
+  type TableChecksums,
   type TableId,
   tableIdToString,
 } from '../core/index.js';
@@ -22,6 +23,7 @@ import { evolvingTransform } from '../transform/schema-evolution/evolving-transf
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
 import { validatePipeline, type ValidateOptions, type ValidationReport } from './pipeline-validation.js';
+import { planVerification, verifyTable, type TableVerification, type VerifyOptions } from './pipeline-verify.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -62,6 +64,12 @@ export interface Pipeline {
    * the sink is what `run` does first (it creates the checkpoint table if missing); nothing else is written.
    */
   lastCheckpoint(): Promise<LastCheckpoint>;
+  /**
+   * Compares every captured source table with its rows in the sink, by chunked checksums on both servers
+   * (see {@link verifyTable}); reads only, while the pipeline may run. Throws CONFIG_INVALID when the source or
+   * the sink cannot compute checksums.
+   */
+  verify(options?: VerifyOptions): Promise<TableVerification[]>;
 }
 
 /** What {@link Pipeline.lastCheckpoint} found, and where. */
@@ -181,6 +189,34 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         return { checkpoint: local, from: 'state-dir', sinkError: asTributaryError(error), local };
       } finally {
         await sink?.close().catch(() => undefined);
+      }
+    },
+    async verify(verifyOptions = {}) {
+      const source = await createSource();
+      const sink = await createSink();
+      let sourceSums: TableChecksums | undefined;
+      let sinkSums: TableChecksums | undefined;
+      try {
+        if (!source.checksums || !sink.checksums) {
+          throw new TributaryError(
+            'CONFIG_INVALID',
+            `verify compares a ${def.source.type} source with a postgres sink; this pipeline's ${!source.checksums ? `source (${def.source.type})` : `sink (${def.sink.type})`} cannot compute checksums`,
+            { hint: 'compare the tables yourself, e.g. with SELECT count(*) on both sides' },
+          );
+        }
+        const { tables } = await source.validate();
+        sourceSums = await source.checksums();
+        sinkSums = await sink.checksums();
+        const results: TableVerification[] = [];
+        for (const schema of tables) {
+          const plan = planVerification(schema, createOperators(false)[0]!);
+          results.push(await verifyTable(plan, sourceSums, sinkSums, verifyOptions));
+          verifyOptions.onProgress?.(`verified ${results.length} of ${tables.length} tables`);
+        }
+        return results;
+      } finally {
+        await Promise.allSettled([sourceSums?.close(), sinkSums?.close()]);
+        await Promise.allSettled([source.close(), sink.close()]);
       }
     },
     async validate(validateOptions = {}) {

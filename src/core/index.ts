@@ -8,3 +8,4 @@ export * from './option-spec.js';
 export * from './operator.js';
 export * from './plural.js';
 export * from './validation-check.js';
+export * from './table-checksums.js';

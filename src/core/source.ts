@@ -1,5 +1,6 @@
 import type { ChangeEvent } from './change-event.js';
 import type { TableId, TableSchema } from './table-schema.js';
+import type { TableChecksums } from './table-checksums.js';
 import type { ValidationCheck } from './validation-check.js';
 
 /**
@@ -78,6 +79,8 @@ export interface Source {
   batches(): AsyncIterable<ChangeBatch>;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;
+  /** Checksums of the source's tables for `tributary verify` (own connection; needs no `open`). */
+  checksums?(): Promise<TableChecksums>;
   close(): Promise<void>;
 }
 

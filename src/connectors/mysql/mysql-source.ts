@@ -13,6 +13,7 @@ import {
   type SourceDescription,
   type SourcePosition,
   type SourceProgress,
+  type TableChecksums,
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -50,6 +51,7 @@ import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { BatchTables } from './mysql-batch-tables.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
+import { mysqlChecksums } from './mysql-checksums.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -417,6 +419,10 @@ class MysqlSource implements Source {
       emitted++;
     }
     if (emitted > 0) this.held = this.held.slice(emitted);
+  }
+
+  checksums(): Promise<TableChecksums> {
+    return mysqlChecksums(() => this.connect('verifying'));
   }
 
   progress(): SourceProgress {

@@ -3,6 +3,7 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
+import type { TableChecksums } from '../../core/table-checksums.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import { readCatalogTable } from './postgres-catalog.js';
@@ -20,6 +21,7 @@ import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
 import type { Logger } from '../../runtime/logger.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { closeWithin, startSocketDeadline, type CountingSocket } from '../socket-deadline.js';
+import { postgresChecksums } from './postgres-checksums.js';
 
 /** How long a polite Terminate may take before the socket is simply destroyed. */
 const END_TIMEOUT_MS = 2000;
@@ -213,6 +215,13 @@ class PostgresSink implements Sink {
     } catch (error) {
       throw this.classify(error, 'write');
     }
+  }
+
+  /** On the sink's own session: close the sink when done (the checksums' close is a no-op). */
+  async checksums(): Promise<TableChecksums> {
+    const { client } = await this.connect('connect');
+    const checksums = await postgresChecksums(() => Promise.resolve(client));
+    return { ...checksums, close: () => Promise.resolve() };
   }
 
   async close(): Promise<void> {
