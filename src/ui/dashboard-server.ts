@@ -112,8 +112,10 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       clearInterval(timer);
       for (const res of streams) res.end();
       streams.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Open pages hold keep-alive connections: drop them, or close would wait for the browser.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
     },
   };
 }
