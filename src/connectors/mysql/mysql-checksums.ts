@@ -14,15 +14,24 @@ export async function mysqlChecksums(connect: () => Promise<Connection>): Promis
   };
   return {
     async keyBoundaries(table, chunkSize) {
+      // Walks the key index: each bound is the key `chunkSize` rows past the previous one (an index-only range
+      // read per chunk; a window function over the table would sort it all first).
       const keys = table.key.map((k) => canonical(column(table, k)));
-      const rows = await query<{ k: string }>(
-        `SELECT k FROM (SELECT CONCAT_WS(',', ${keys.join(', ')}) AS k, ROW_NUMBER() OVER (ORDER BY ${table.key.map(quote).join(', ')}) AS rn ` +
-          `FROM ${from(table)}${where(table, null, null).sql}) x WHERE rn % ? = 0 ORDER BY rn`,
-        [...where(table, null, null).params, chunkSize],
-      );
-      // Key texts never hold a comma for the key types verify chunks by (numbers, dates, hex); text keys are split
-      // back per column by the number of columns.
-      return rows.map((r) => splitKey(String(r.k), table.key.length));
+      const bounds: string[][] = [];
+      let lo: KeyBound = null;
+      for (;;) {
+        const w = where(table, lo, null);
+        const [row] = await query<{ k: string }>(
+          `SELECT CONCAT_WS(',', ${keys.join(', ')}) AS k FROM ${from(table)}${w.sql} ` +
+            `ORDER BY ${table.key.map(quote).join(', ')} LIMIT 1 OFFSET ${Math.max(0, Math.floor(chunkSize) - 1)}`,
+          w.params,
+        );
+        if (!row) return bounds;
+        // Key texts hold no comma for numbers, dates and hex; a text key is split back by column count.
+        const bound = splitKey(String(row.k), table.key.length);
+        bounds.push(bound);
+        lo = bound;
+      }
     },
     async chunk(table, lo, hi) {
       const w = where(table, lo, hi);

@@ -96,33 +96,25 @@ function rowText(table: ChecksumTable): string {
   return `concat_ws(',', ${parts.join(', ')})`;
 }
 
-/** A placeholder cast so that it compares exactly with the key column. */
+/**
+ * A placeholder that takes the key column's own type: an untyped parameter (PostgreSQL infers it from the
+ * column, so the comparison is exact and the primary key's index serves the range; a cast to another type such
+ * as numeric would compare through the column's cast and scan the table).
+ */
 function keyParam(n: number, type: DataType): string {
   switch (type.kind) {
-    case 'int8':
-    case 'int16':
-    case 'int32':
-    case 'int64':
-    case 'uint8':
-    case 'uint16':
-    case 'uint32':
-    case 'uint64':
-    case 'year':
-    case 'decimal':
-      return `$${n}::numeric`;
     case 'binary':
     case 'varbinary':
     case 'bytes':
       return `decode($${n}, 'hex')`;
-    case 'date':
-      return `$${n}::date`;
-    case 'timestamp':
-      return `$${n}::timestamp`;
-    case 'timestamptz':
-      return `($${n} || '+00')::timestamptz`;
     default:
-      return `$${n}::text`;
+      return `$${n}`;
   }
+}
+
+/** The canonical key text as a parameter value: instants carry their zone (UTC). */
+function keyValue(text: string, type: DataType): string {
+  return type.kind === 'timestamptz' ? `${text}+00` : text;
 }
 
 function where(table: ChecksumTable, lo: KeyBound, hi: KeyBound): { sql: string; params: unknown[] } {
@@ -138,7 +130,7 @@ function where(table: ChecksumTable, lo: KeyBound, hi: KeyBound): { sql: string;
   const bound = (values: readonly string[]) =>
     tuple(
       keyCols.map((c, i) => {
-        params.push(values[i]);
+        params.push(keyValue(values[i]!, c.type));
         return keyParam(params.length, c.type);
       }),
     );
