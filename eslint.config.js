@@ -33,6 +33,11 @@ const boundaries = [
     message: 'config does not depend on connectors, runtime or the CLI; connectors reach it through the registry.',
     patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**'],
   },
+  {
+    files: ['src/ui/**/*.ts'],
+    message: 'the dashboard reads the runtime metrics; it never reaches a connector, the composer or the CLI.',
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**'],
+  },
 ];
 
 // eslint-disable-next-line no-restricted-syntax -- ESLint reads its configuration from the default export

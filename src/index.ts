@@ -24,3 +24,4 @@ export { knownTypes, optionSpecsFor, sources, sinks } from './connectors/registr
 export { runPipeline, type PipelineParts, type RunOptions, type RunResult } from './runtime/pipeline-runner.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';
 export { StateStore } from './runtime/state-store.js';
+export { PipelineMetrics, type PipelineStatus } from './runtime/pipeline-metrics.js';

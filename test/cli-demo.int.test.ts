@@ -39,6 +39,16 @@ describe('tributary demo --keep', () => {
     const target = await run('sh', ['-c', `${psql!} -At -c 'SELECT count(*) FROM public.users'`]);
     expect(Number(target.stdout.trim())).toBeGreaterThan(0);
 
+    // Issue 14: the printed dashboard URL answers, with the demo pipeline's rows.
+    const dashboard = /^Dashboard: (http:\S+)/m.exec(output)?.[1];
+    expect(dashboard, output).toBeDefined();
+    const page = await fetch(dashboard!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('user_db1.user01');
+    const status = (await (await fetch(new URL('api/status', dashboard))).json()) as { phase: string; rowsOut: number };
+    expect(status.phase).toBe('streaming');
+    expect(status.rowsOut).toBeGreaterThan(0);
+
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
   }, 300_000);

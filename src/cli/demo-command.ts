@@ -5,6 +5,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { composePipeline } from '../composer/pipeline-composer.js';
+import { DEFAULT_HTTP_PORT, HTTP_PORT_ATTEMPTS } from '../config/pipeline-options.js';
+import { startDashboardServer, type DashboardServer } from '../ui/dashboard-server.js';
+import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import { startEmbeddedMariadb } from '../embedded/embedded-mariadb.js';
@@ -46,6 +49,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
   process.on('SIGTERM', onSignal);
   let target: DemoTarget | undefined;
   let running: Promise<unknown> | undefined;
+  let dashboard: DashboardServer | undefined;
   try {
     let env: Record<string, string>;
     let yaml = await readFile(new URL('demo/pipeline.yaml', FIXTURES), 'utf8');
@@ -101,6 +105,15 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     });
     const pipeline = composePipeline(def, { log });
     await pipeline.validate();
+    dashboard = await startDashboardServer({
+      metrics: pipeline.metrics,
+      host: '127.0.0.1',
+      port: DEFAULT_HTTP_PORT,
+      portAttempts: HTTP_PORT_ATTEMPTS,
+      pipelineFile: maskPipelineFile(yaml, log),
+      log,
+    }).catch(() => undefined); // a demo without its page is still a demo
+    if (dashboard) out(`\nDashboard: ${dashboard.url} (Prometheus metrics: ${dashboard.url}metrics)`);
     out('\nRunning the pipeline (snapshot, then binlog) …');
     running = pipeline.run({ signal: controller.signal });
     running.catch(() => {});
@@ -141,6 +154,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     process.off('SIGTERM', onSignal);
     controller.abort();
     await running?.catch(() => {});
+    await dashboard?.close();
     await target?.close().catch(() => {});
     await Promise.allSettled(servers.map((s) => s.stop()));
     await rm(stateDir, { recursive: true, force: true });

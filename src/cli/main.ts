@@ -6,13 +6,18 @@ import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
+import { statusCommand } from './status-command.js';
+import { verifyCommand } from './verify-command.js';
+import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
 /** The options each command takes, besides --log-level and --help. */
 const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
-  run: ['reset', 'truncate-targets', 'yes', 'from-savepoint'],
+  run: ['reset', 'truncate-targets', 'yes', 'from-savepoint', 'http', 'no-http'],
   validate: [],
   state: [],
+  status: ['http', 'json'],
+  verify: ['chunk-size', 'recheck-wait'],
   demo: ['keep', 'sink'],
 };
 
@@ -30,6 +35,11 @@ export async function main(argv: string[]): Promise<number> {
         'truncate-targets': { type: 'boolean' },
         yes: { type: 'boolean' },
         'from-savepoint': { type: 'string' },
+        http: { type: 'string' },
+        'no-http': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'chunk-size': { type: 'string' },
+        'recheck-wait': { type: 'string' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
         'log-level': { type: 'string' },
@@ -79,13 +89,24 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  let http: { host: string; port: number } | false | undefined;
+  if (values['no-http']) http = false;
+  else if (values.http !== undefined) {
+    http = parseHostPort(values.http);
+    if (!http) {
+      process.stderr.write(
+        `--http ${values.http}: write host:port, e.g. --http 127.0.0.1:8470 (port 0: any free port)\n`,
+      );
+      return 2;
+    }
+  }
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     process.stderr.write(`unknown --log-level ${level}: use debug, info, warn or error\n`);
     return 2;
   }
   const log = createLogger({ level });
-  const needsFile = command === 'run' || command === 'validate' || command === 'state';
+  const needsFile = command !== 'demo';
   if (needsFile && !file) {
     process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
     return 2;
@@ -98,11 +119,35 @@ export async function main(argv: string[]): Promise<number> {
           reset: values.reset === true,
           truncateTargets: values['truncate-targets'] === true,
           ...(values['from-savepoint'] ? { fromSavepoint: values['from-savepoint'] } : {}),
+          ...(http === undefined ? {} : { http }),
         });
       case 'validate':
         return await validateCommand(file!, { log });
       case 'state':
         return await stateCommand(file!, { log });
+      case 'status':
+        return await statusCommand(file!, {
+          log,
+          json: values.json === true,
+          ...(http ? { http } : {}),
+        });
+      case 'verify': {
+        const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
+        if (chunkSize !== undefined && !(Number.isInteger(chunkSize) && chunkSize > 0)) {
+          process.stderr.write(`--chunk-size ${values['chunk-size']}: write a whole number of rows, e.g. 10000\n`);
+          return 2;
+        }
+        const wait = values['recheck-wait'] === undefined ? undefined : parseDuration(values['recheck-wait']);
+        if (values['recheck-wait'] !== undefined && wait === undefined) {
+          process.stderr.write(`--recheck-wait ${values['recheck-wait']}: write a duration, e.g. 5s\n`);
+          return 2;
+        }
+        return await verifyCommand(file!, {
+          log,
+          ...(chunkSize === undefined ? {} : { chunkSize }),
+          ...(wait === undefined ? {} : { recheckWaitMs: wait }),
+        });
+      }
       case 'demo': {
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {
@@ -121,6 +166,15 @@ export function reportFatal(error: TributaryError, log: Logger): number {
   log.error(error.format());
   if (error.code === 'INTERNAL' && error.stack) log.debug(error.stack);
   return 1;
+}
+
+/** `host:port`, `[::1]:port` or `:port` (localhost); undefined when malformed. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
 function readVersion(): string {

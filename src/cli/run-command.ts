@@ -3,6 +3,12 @@ import type { Logger } from '../runtime/logger.js';
 import { plural, type Source } from '../core/index.js';
 import { progressDetail, progressLine, type ProgressSample } from './progress-line.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { HTTP_ADDRESS_FILE } from './status-command.js';
+import { DEFAULT_HTTP_PORT, HTTP_PORT_ATTEMPTS } from '../config/pipeline-options.js';
+import { startDashboardServer, type DashboardServer } from '../ui/dashboard-server.js';
+import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
 
 /** How often `run` prints its progress line. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -13,6 +19,8 @@ export interface RunCommandOptions {
   /** With `reset`: empty the sink tables first (the CLI asks for --yes). */
   readonly truncateTargets?: boolean;
   readonly fromSavepoint?: string;
+  /** `--http host:port` (overrides `pipeline.http.*`), or false for `--no-http`. */
+  readonly http?: { readonly host: string; readonly port: number } | false;
 }
 
 /**
@@ -74,6 +82,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       return 0;
     }
 
+    const dashboard = await startDashboard();
     let current: Source | undefined;
     let checkpoints = 0;
     let events = 0;
@@ -107,6 +116,44 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       return 0;
     } finally {
       clearInterval(ticker);
+      await dashboard?.close();
+    }
+  }
+
+  /** The HTTP server (dashboard, /metrics): a port that cannot be had is a warning, not a reason to stop. */
+  async function startDashboard(): Promise<DashboardServer | undefined> {
+    const configured = def.pipeline.http ?? { enabled: true, host: '127.0.0.1', port: DEFAULT_HTTP_PORT };
+    if (options.http === false || (options.http === undefined && !configured.enabled)) return undefined;
+    const { host, port } = options.http ?? configured;
+    try {
+      const text = await readFile(file, 'utf8');
+      const server = await startDashboardServer({
+        metrics: pipeline.metrics,
+        host,
+        port,
+        portAttempts: HTTP_PORT_ATTEMPTS,
+        pipelineFile: maskPipelineFile(text, log),
+        log,
+      });
+      log.info(`dashboard: ${server.url} (Prometheus metrics: ${server.url}metrics)`);
+      // For `tributary status`: where this run answers (the port may be the next free one, or any).
+      const noted = join(pipeline.stateStore().dir, HTTP_ADDRESS_FILE);
+      await mkdir(dirname(noted), { recursive: true })
+        .then(() => writeFile(noted, server.url + '\n'))
+        .catch(() => undefined);
+      return {
+        url: server.url,
+        close: async () => {
+          await rm(noted, { force: true }).catch(() => undefined);
+          await server.close();
+        },
+      };
+    } catch (error) {
+      log.warn(
+        `no dashboard: cannot listen on ${host}:${port} (${(error as Error).message}); the pipeline runs without it\n` +
+          '  fix: set pipeline http.port (0 for any free port) or run with --http host:port; --no-http turns it off',
+      );
+      return undefined;
     }
   }
 }

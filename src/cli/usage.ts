@@ -34,6 +34,12 @@ export const COMMAND_HELP = {
       ['--truncate-targets', 'with --reset: empty every sink table the pipeline writes to first (needs --yes)'],
       ['--yes', 'confirm --truncate-targets'],
       ['--from-savepoint <id>', 'resume from a savepoint (its id or file; see `tributary state`)'],
+      [
+        '--http <host:port>',
+        'serve the dashboard, /metrics, /healthz, /readyz and /api/status there (default: pipeline\n' +
+          'http.host / http.port, 127.0.0.1:8470, the next free port when taken; port 0: any)',
+      ],
+      ['--no-http', 'no HTTP server'],
     ],
   },
   validate: {
@@ -51,6 +57,31 @@ export const COMMAND_HELP = {
       "Shows the checkpoint `run` would resume from (the sink's; the state directory's copy when the sink cannot\n" +
       'be reached, and it says so) and the savepoints `run --from-savepoint` can resume from.',
     options: [],
+  },
+  status: {
+    synopsis: 'tributary status <pipeline.yaml> [options]',
+    summary: 'show a running pipeline (its /api/status), or its saved state when it is not running',
+    description:
+      'Asks the running pipeline for its state (phase, lag, rows, snapshot progress, checkpoints, schema changes,\n' +
+      'errors) over its HTTP server; when none answers, shows the saved checkpoint a run resumes from.',
+    options: [
+      ['--http <host:port>', "ask there instead of the file's http.host / http.port"],
+      ['--json', 'print the status document (JSON)'],
+    ],
+  },
+  verify: {
+    synopsis: 'tributary verify <pipeline.yaml> [options]',
+    summary: 'compare the sink with the source by chunked checksums; exit 1 on a difference',
+    description:
+      'Compares every captured source table with its rows in the sink, while the pipeline runs: checksums per\n' +
+      'key range computed by both servers, differing chunks checked again after a wait, then down to the keys.',
+    options: [
+      ['--chunk-size <rows>', 'rows per compared chunk (default 10000)'],
+      [
+        '--recheck-wait <duration>',
+        'wait before a differing chunk is checked again (default 2 × checkpoint.interval + 1s)',
+      ],
+    ],
   },
   demo: {
     synopsis: 'tributary demo [options]',

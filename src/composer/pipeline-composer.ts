@@ -6,6 +6,7 @@ import {
   type Checkpoint,
   type Operator,
   type Sink,
+  type TableChecksums,
   type TableId,
   type TableLayout,
   tableIdToString,
@@ -24,10 +25,12 @@ import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js'
 import { loadUserFunctions, type UserFunction } from '../transform/expression/user-function.js';
 import type { TransformRules } from '../transform/rules.js';
 import { createWatchdogState, type WatchdogState } from '../runtime/watchdog.js';
+import { PipelineMetrics } from '../runtime/pipeline-metrics.js';
 import { evolvingTransform } from '../transform/schema-evolution/evolving-transform.js';
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
 import { validatePipeline, type ValidateOptions, type ValidationReport } from './pipeline-validation.js';
+import { planVerification, verifyTable, type TableVerification, type VerifyOptions } from './pipeline-verify.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -60,12 +63,20 @@ export interface Pipeline {
   stateStore(): StateStore;
   /** The watchdog's view of the running pipeline (what it waits for, stalls so far), for status and metrics. */
   readonly watchdog: WatchdogState;
+  /** What the running pipeline reports (rows per table, snapshot progress, checkpoints, errors), for the dashboard. */
+  readonly metrics: PipelineMetrics;
   /**
    * The checkpoint `run` would resume from: the sink's (authoritative), or — for a sink that keeps none, or
    * when the sink cannot be reached — the state directory's copy, which may be one checkpoint behind. Opening
    * the sink is what `run` does first (it creates the checkpoint table if missing); nothing else is written.
    */
   lastCheckpoint(): Promise<LastCheckpoint>;
+  /**
+   * Compares every captured source table with its rows in the sink, by chunked checksums on both servers
+   * (see {@link verifyTable}); reads only, while the pipeline may run. Throws CONFIG_INVALID when the source or
+   * the sink cannot compute checksums.
+   */
+  verify(options?: VerifyOptions): Promise<TableVerification[]>;
 }
 
 /** What {@link Pipeline.lastCheckpoint} found, and where. */
@@ -195,10 +206,14 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   };
 
   const watchdog = createWatchdogState(def.pipeline.watchdogTimeoutMs);
+  const metrics = new PipelineMetrics(name, {
+    watchdog: () => ({ waitingFor: watchdog.waitingFor, stalls: watchdog.stalls }),
+  });
   return {
     def,
     stateStore: () => store,
     watchdog,
+    metrics,
     async lastCheckpoint() {
       const local = await store.load();
       let sink: Sink | undefined;
@@ -210,6 +225,34 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         return { checkpoint: local, from: 'state-dir', sinkError: asTributaryError(error), local };
       } finally {
         await sink?.close().catch(() => undefined);
+      }
+    },
+    async verify(verifyOptions = {}) {
+      const source = await createSource();
+      const sink = await createSink();
+      let sourceSums: TableChecksums | undefined;
+      let sinkSums: TableChecksums | undefined;
+      try {
+        if (!source.checksums || !sink.checksums) {
+          throw new TributaryError(
+            'CONFIG_INVALID',
+            `verify compares a ${def.source.type} source with a postgres sink; this pipeline's ${!source.checksums ? `source (${def.source.type})` : `sink (${def.sink.type})`} cannot compute checksums`,
+            { hint: 'compare the tables yourself, e.g. with SELECT count(*) on both sides' },
+          );
+        }
+        const { tables } = await source.validate();
+        sourceSums = await source.checksums();
+        sinkSums = await sink.checksums();
+        const results: TableVerification[] = [];
+        for (const schema of tables) {
+          const plan = planVerification(schema, createOperators(false)[0]!);
+          results.push(await verifyTable(plan, sourceSums, sinkSums, verifyOptions));
+          verifyOptions.onProgress?.(`verified ${results.length} of ${tables.length} tables`);
+        }
+        return results;
+      } finally {
+        await Promise.allSettled([sourceSums?.close(), sinkSums?.close()]);
+        await Promise.allSettled([source.close(), sink.close()]);
       }
     },
     async validate(validateOptions = {}) {
@@ -251,6 +294,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
         maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
         watchdog,
+        metrics,
         ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
         ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
         ...(runOptions.signal ? { signal: runOptions.signal } : {}),

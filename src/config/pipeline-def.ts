@@ -105,6 +105,8 @@ export interface PipelineOptions {
   readonly routeKeyCollision?: RouteKeyCollision;
   /** `retry.max-identical-failures`: stop after this many identical failures in a row (see RetryPolicy). */
   readonly maxIdenticalFailures: number;
+  /** `http.*`: the dashboard / metrics server of `tributary run`. */
+  readonly http?: { readonly enabled: boolean; readonly host: string; readonly port: number };
 }
 
 export const ROUTE_KEY_COLLISION_MODES = ['warn', 'fail', 'ignore'] as const;

@@ -11,6 +11,12 @@ import {
   type SchemaChangeBehavior,
 } from './pipeline-def.js';
 
+/** Default of `pipeline.http.port`: the dashboard and `/metrics`. */
+export const DEFAULT_HTTP_PORT = 8470;
+
+/** When `http.port` is taken, this many ports after it are tried. */
+export const HTTP_PORT_ATTEMPTS = 20;
+
 /** A pipeline name that is used as it is for the state directory and the checkpoint row. */
 export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -155,6 +161,27 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       description:
         'When neither a batch arrives from the source nor a checkpoint completes for this long, the pipeline logs what it was waiting for and restarts from its last checkpoint (PIPELINE_STALLED). A caught-up source is not a stall: its heartbeats count as batches. `0` turns the watchdog off. See docs/03-checkpoints.md#stalls-and-timeouts.',
     },
+    {
+      key: 'http.enabled',
+      type: 'boolean',
+      default: true,
+      description:
+        '`tributary run` serves the dashboard, `/metrics` (Prometheus), `/healthz`, `/readyz` and `/api/status` over HTTP. `false` (or `run --no-http`) turns it off. See docs/operating.md.',
+    },
+    {
+      key: 'http.host',
+      type: 'string',
+      default: '127.0.0.1',
+      description:
+        'The address the HTTP server listens on. The default serves this machine only; `0.0.0.0` serves every interface (the page shows the pipeline file with its secrets masked, and has no login).',
+    },
+    {
+      key: 'http.port',
+      type: 'integer',
+      default: DEFAULT_HTTP_PORT,
+      min: 0,
+      description: `The HTTP server's port. When it is taken, the next free one of the ${HTTP_PORT_ATTEMPTS} ports after it is used (\`run\` prints the URL); \`0\`: any free port.`,
+    },
   ];
 }
 
@@ -193,11 +220,18 @@ export function pipelineOptions(
     typeof values['state.dir'] === 'string' && values['state.dir'] !== ''
       ? values['state.dir']
       : `./.tributary/${name}`;
+  if (typeof values['http.port'] === 'number' && values['http.port'] > 65535)
+    problems.push({ key: 'http.port', message: `must be a port number up to 65535, got ${values['http.port']}` });
   const watchdogTimeoutMs = typeof values['watchdog.timeout'] === 'number' ? values['watchdog.timeout'] : 300_000;
   const behavior = values['schema.change.behavior'] as SchemaChangeBehavior | undefined;
   const keyCollision = values['route.key-collision'] as RouteKeyCollision | undefined;
   const maxIdentical = values['retry.max-identical-failures'];
   const maxIdenticalFailures = typeof maxIdentical === 'number' && maxIdentical >= 1 ? maxIdentical : 8;
+  const http = {
+    enabled: values['http.enabled'] !== false,
+    host: typeof values['http.host'] === 'string' && values['http.host'] !== '' ? values['http.host'] : '127.0.0.1',
+    port: typeof values['http.port'] === 'number' ? values['http.port'] : DEFAULT_HTTP_PORT,
+  };
   return {
     options: {
       name,
@@ -209,6 +243,8 @@ export function pipelineOptions(
       parallelism,
       maxIdenticalFailures,
       watchdogTimeoutMs,
+      // Only when it differs from the defaults, which `run` applies otherwise (the def stays as before).
+      ...(http.enabled && http.host === '127.0.0.1' && http.port === DEFAULT_HTTP_PORT ? {} : { http }),
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),
       ...(keyCollision === undefined ? {} : { routeKeyCollision: keyCollision }),
     },

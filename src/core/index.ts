@@ -10,3 +10,4 @@ export * from './plural.js';
 export * from './validation-check.js';
 export * from './time-zone.js';
 export * from './table-layout.js';
+export * from './table-checksums.js';

@@ -2,6 +2,7 @@ import type { ChangeEvent } from './change-event.js';
 import type { OperatorState } from './operator.js';
 import type { SourcePosition } from './source.js';
 import type { TableId, TableSchema } from './table-schema.js';
+import type { TableChecksums } from './table-checksums.js';
 import type { ValidationCheck } from './validation-check.js';
 
 /** A committed checkpoint: the source position up to which the sink holds every change, exactly once. */
@@ -72,5 +73,7 @@ export interface Sink {
    * transaction, and returns their names as the sink shows them. For `run --reset --truncate-targets`.
    */
   truncateTargets?(pipeline: string, tables: readonly TableId[]): Promise<string[]>;
+  /** Checksums of the sink's tables for `tributary verify` (own connection; needs no `open`). */
+  checksums?(): Promise<TableChecksums>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { ChangeEvent } from './change-event.js';
 import type { TableId, TableSchema } from './table-schema.js';
+import type { TableChecksums } from './table-checksums.js';
 import type { ValidationCheck } from './validation-check.js';
 
 /**
@@ -78,6 +79,8 @@ export interface Source {
   batches(): AsyncIterable<ChangeBatch>;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;
+  /** Checksums of the source's tables for `tributary verify` (own connection; needs no `open`). */
+  checksums?(): Promise<TableChecksums>;
   close(): Promise<void>;
 }
 
@@ -101,8 +104,16 @@ export interface SourceProgress {
   readonly snapshotRowsEstimate?: number;
   /** Per table being snapshotted: rows read so far by this run and the estimate, for detail at debug level. */
   readonly snapshotTables?: readonly SnapshotTableProgress[];
+  /** Rows read by this run's snapshot per table (`db.table`), finished tables included. */
+  readonly snapshotRowsByTable?: ReadonlyMap<string, number>;
+  /** Snapshot chunks read so far by this run. */
+  readonly snapshotChunksRead?: number;
+  /** About how many rows one snapshot chunk holds (`chunk.size`), to estimate the chunks left. */
+  readonly snapshotChunkSize?: number;
   /** Human-readable log position, e.g. `mysql-bin.000003:1234`. */
   readonly logPosition: string;
   /** How far the last event read lags behind the source's clock, in ms (0 when caught up). */
   readonly lagMs: number;
+  /** How many bytes of log the server has written past the position read, when the source knows. */
+  readonly lagBytes?: number;
 }

@@ -15,6 +15,8 @@ export interface Logger {
   error(message: string): void;
   /** Registers a value that must never be printed. */
   addSecret(secret: string | undefined): void;
+  /** `text` with every registered secret replaced by `***` (for what is shown elsewhere than the log). */
+  redact(text: string): string;
   child(scope: string): Logger;
 }
 
@@ -47,6 +49,7 @@ function makeLogger(options: LoggerOptions, secrets: Set<string>, scope: string 
     addSecret: (secret) => {
       if (secret && secret.length >= 3) secrets.add(secret);
     },
+    redact: (text) => redact(text, secrets),
     child: (child) => makeLogger(options, secrets, scope ? `${scope}/${child}` : child),
   };
 }
@@ -65,5 +68,6 @@ export const silentLogger: Logger = {
   warn: () => {},
   error: () => {},
   addSecret: () => {},
+  redact: (text) => text,
   child: () => silentLogger,
 };

@@ -14,6 +14,7 @@ import {
 } from '../core/index.js';
 import { sleep } from './backoff.js';
 import type { Logger } from './logger.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
 import { RetryPolicy, type TransactionLimits } from './retry-policy.js';
 import type { StateStore } from './state-store.js';
 import { TableBudget } from './table-budget.js';
@@ -64,6 +65,8 @@ export interface RunOptions {
   readonly watchdog?: WatchdogState;
   /** After the stop signal, how long the final checkpoint may take before it is skipped (default 10 s). */
   readonly stopTimeoutMs?: number;
+  /** The registry the run reports into (rows per table, checkpoints, schema changes, failures). */
+  readonly metrics?: PipelineMetrics;
 }
 
 export interface CheckpointStats {
@@ -99,13 +102,30 @@ export interface RunResult {
  * (`schemaChangeFailed`, under `try_evolve`), no event after it was shaped for the change yet.
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
-  const { log, signal } = options;
+  const { metrics } = options;
+  try {
+    const result = await retryAttempts(options);
+    if (metrics) metrics.state = result.outcome;
+    return result;
+  } catch (error) {
+    if (metrics) metrics.state = 'failed';
+    throw error;
+  } finally {
+    if (metrics) metrics.source = undefined;
+  }
+}
+
+/** The attempts of {@link runPipeline}, each retried as the policy decides. */
+async function retryAttempts(options: RunOptions): Promise<RunResult> {
+  const { log, signal, metrics } = options;
   const policy = new RetryPolicy({
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
     ...(options.maxIdenticalFailures === undefined ? {} : { maxIdenticalFailures: options.maxIdenticalFailures }),
     ...(options.retryInitialDelayMs === undefined ? {} : { initialDelayMs: options.retryInitialDelayMs }),
   });
   let eventsApplied = 0;
+  // Whether the attempt failed while committing (a checkpoint failure, for the metrics).
+  const committing = { active: false };
   let lastCheckpoint: Checkpoint | null = null;
   const watchdogState = options.watchdog ?? createWatchdogState();
 
@@ -121,7 +141,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         progressed = true;
       };
       const attempt = await superviseAttempt(
-        runAttempt(options, parts, policy.limits.bind(policy), onCommitted, watchdog),
+        runAttempt(options, parts, policy.limits.bind(policy), onCommitted, watchdog, committing),
         {
           watchdog,
           signal,
@@ -133,6 +153,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       return { outcome: attempt, lastCheckpoint, eventsApplied };
     } catch (error) {
       const failure = asTributaryError(error);
+      metrics?.failed(failure, committing.active);
+      committing.active = false;
       if (progressed) policy.progressed();
       if (signal?.aborted && failure.retryable) {
         // Stopping: the final checkpoint failed on a connection that broke; nothing is lost.
@@ -146,6 +168,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       const delay = decision.delayMs;
       log.warn(`${failure.format()} — retrying in ${Math.round(delay / 1000)} s (attempt ${policy.attempts})`);
       if (decision.shrunk) logShrink(log, decision.identical, policy, parts?.sink, options);
+      if (metrics) metrics.state = 'retrying';
       await closeQuietly(parts, log);
       parts = undefined;
       await sleep(delay, signal);
@@ -162,9 +185,10 @@ async function runAttempt(
   limitsOf: (base: TransactionLimits) => TransactionLimits,
   onCommitted: (events: number, checkpoint: Checkpoint) => void,
   watchdog: Watchdog,
+  committing: { active: boolean },
 ): Promise<'stopped' | 'finished'> {
   const { source, sink, operators } = parts;
-  const { log, signal, stateStore } = options;
+  const { log, signal, stateStore, metrics } = options;
   const limits = limitsOf(baseLimits(sink, options));
   const maxPending = limits.maxPendingEvents;
   // The sink's open transaction touches at most this many tables: a commit never needs more than the sink has.
@@ -192,6 +216,10 @@ async function runAttempt(
   if (limits.maxTables !== undefined) source.limitBatchTables?.(limits.maxTables);
   watchdog.waitingFor('the source to open');
   await source.open(committed?.position ?? null);
+  if (metrics) {
+    metrics.source = source;
+    metrics.state = 'running';
+  }
   options.onStart?.(parts);
 
   let position: SourcePosition | null = committed?.position ?? null;
@@ -217,7 +245,9 @@ async function runAttempt(
       ...(states.some((state) => state !== null) ? { operators: states } : {}),
     };
     watchdog.waitingFor(`the sink to commit checkpoint ${checkpoint.id}`);
+    committing.active = true;
     await sink.commit(checkpoint);
+    committing.active = false;
     // A commit that completes after the watchdog gave up belongs to an attempt that is being replaced.
     if (watchdog.abandoned)
       throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
@@ -229,6 +259,7 @@ async function runAttempt(
     lastCommit = Date.now();
     onCommitted(events, checkpoint);
     const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
+    metrics?.checkpointCommitted(checkpoint.id, stats.durationMs, events);
     previousCommit = lastCommit;
     log.debug(
       `checkpoint ${checkpoint.id}: ${plural(events, 'change')} committed in ${stats.durationMs} ms, ` +
@@ -256,6 +287,7 @@ async function runAttempt(
     watchdog.waitingFor("the source's next batch");
     const next = await nextOrInterrupt(pull, signal, timeoutMs);
     if (next === ABORTED) {
+      if (metrics) metrics.state = 'stopping';
       await commit();
       const last = await stateStore.load();
       if (last) log.info(`savepoint written: ${await stateStore.saveSavepoint(last)}`);
@@ -271,6 +303,7 @@ async function runAttempt(
     }
     const batch: ChangeBatch = next.value;
     watchdog.progressed();
+    metrics?.sourceBatch(batch.events);
     // Commit first when this batch would take the transaction past the sink's table bound: everything before
     // `position` (the previous batch's end, a valid resume point) is in the sink.
     if (tables.wouldOverflow(batch.events)) await commit();
@@ -280,6 +313,7 @@ async function runAttempt(
       let events: readonly ChangeEvent[] = piece;
       for (const operator of operators) events = operator.process(events);
       await writeToSink(sink, operators, events, log);
+      metrics?.sinkBatch(events);
     }
     if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
       position = batch.position;

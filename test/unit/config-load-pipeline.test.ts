@@ -215,6 +215,9 @@ describe('parsePipelineYaml: a valid file', () => {
       'schema.change.behavior',
       'route.key-collision',
       'watchdog.timeout',
+      'http.enabled',
+      'http.host',
+      'http.port',
     ]);
   });
 });

@@ -13,6 +13,7 @@ import {
   type SourceDescription,
   type SourcePosition,
   type SourceProgress,
+  type TableChecksums,
 } from '../../core/index.js';
 import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -56,6 +57,7 @@ import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { BatchTables } from './mysql-batch-tables.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
+import { mysqlChecksums } from './mysql-checksums.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -430,6 +432,10 @@ class MysqlSource implements Source {
     if (emitted > 0) this.held = this.held.slice(emitted);
   }
 
+  checksums(): Promise<TableChecksums> {
+    return mysqlChecksums(() => this.connect('verifying'));
+  }
+
   progress(): SourceProgress {
     const left = this.snapshot?.tables.length ?? 0;
     const estimates = this.snapshotEstimates;
@@ -439,6 +445,9 @@ class MysqlSource implements Source {
       snapshotTablesDone: this.snapshotTablesTotal - left,
       snapshotTablesTotal: this.snapshotTablesTotal,
       snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
+      snapshotChunksRead: this.coordinator?.chunksRead ?? 0,
+      ...(byTable ? { snapshotRowsByTable: byTable } : {}),
+      snapshotChunkSize: this.config.chunkSize,
       ...(estimates.size === 0 ? {} : { snapshotRowsEstimate: [...estimates.values()].reduce((a, b) => a + b, 0) }),
       ...(this.snapshot
         ? {

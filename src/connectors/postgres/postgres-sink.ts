@@ -3,6 +3,7 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
+import type { TableChecksums } from '../../core/table-checksums.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import type { TableLayout } from '../../core/table-layout.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
@@ -22,6 +23,7 @@ import { logCheckpointWrite } from '../../runtime/checkpoint-chunks.js';
 import type { Logger } from '../../runtime/logger.js';
 import { redeclareBefore } from '../sink-kit/schema-tracker.js';
 import { closeWithin, startSocketDeadline, type CountingSocket } from '../socket-deadline.js';
+import { postgresChecksums } from './postgres-checksums.js';
 
 /** How long a polite Terminate may take before the socket is simply destroyed. */
 const END_TIMEOUT_MS = 2000;
@@ -224,6 +226,13 @@ class PostgresSink implements Sink {
     } catch (error) {
       throw this.classify(error, 'write');
     }
+  }
+
+  /** On the sink's own session: close the sink when done (the checksums' close is a no-op). */
+  async checksums(): Promise<TableChecksums> {
+    const { client } = await this.connect('connect');
+    const checksums = await postgresChecksums(() => Promise.resolve(client));
+    return { ...checksums, close: () => Promise.resolve() };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,50 @@
+import type { Column, TableId } from './table-schema.js';
+import type { DataType } from './data-type.js';
+
+/**
+ * One table as `tributary verify` compares it, on one side: the columns (named as on that side, typed with the
+ * source's canonical types), the key, and — for a sink table that merges several source tables — the constant
+ * columns that select one source table's rows (`_table_name = 'user01'`).
+ */
+export interface ChecksumTable {
+  readonly table: TableId;
+  readonly columns: readonly Column[];
+  /** Key column names, in key order; chunks are ranges of this key. */
+  readonly key: readonly string[];
+  readonly filter?: readonly { readonly column: string; readonly value: string }[];
+}
+
+/** Key values as canonical text, one per key column; null: the open end of a range. */
+export type KeyBound = readonly string[] | null;
+
+/** The aggregate of one chunk: identical on both sides exactly when the rows' canonical texts are (as a multiset). */
+export interface ChunkChecksum {
+  readonly rows: number;
+  /** Sums of two 60-bit slices of each row text's MD5, as decimal text. */
+  readonly sum: string;
+}
+
+/**
+ * What a connector implements for `tributary verify`: checksums pushed down as SQL aggregates, so rows never
+ * travel to Node except for the keys and hashes of a chunk that differs.
+ *
+ * Canonical text (the same bytes on every side): per column, NULL is `N`, any other value `<byte length>:<text>`
+ * with the text as follows, the columns joined by `,`; integers and decimals in plain decimal notation (decimals
+ * with the column's scale); text as UTF-8; binary as upper-case hex; dates `YYYY-MM-DD`; timestamps
+ * `YYYY-MM-DD HH:MM:SS.ffffff` (instants in UTC); booleans `1` / `0`; bits as n binary digits. Columns whose
+ * text no two servers print alike (floating point, JSON, TIME) are not compared: {@link uncomparable}.
+ */
+export interface TableChecksums {
+  /** Every `chunkSize`-th key of `table`, ascending: chunk i is (bound i-1, bound i], the last one open-ended. */
+  keyBoundaries(table: ChecksumTable, chunkSize: number): Promise<string[][]>;
+  /** The aggregate of the rows with key in (`lo`, `hi`]. */
+  chunk(table: ChecksumTable, lo: KeyBound, hi: KeyBound): Promise<ChunkChecksum>;
+  /** Per row with key in (`lo`, `hi`]: the key's canonical text (joined by `,`) → the row text's MD5. */
+  rowHashes(table: ChecksumTable, lo: KeyBound, hi: KeyBound): Promise<Map<string, string>>;
+  close(): Promise<void>;
+}
+
+/** Types whose canonical text would differ between servers: left out of the comparison, and said so. */
+export function uncomparable(type: DataType): boolean {
+  return type.kind === 'float' || type.kind === 'double' || type.kind === 'json' || type.kind === 'time';
+}

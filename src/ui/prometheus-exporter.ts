@@ -1,0 +1,184 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
+
+/** Buckets of `tributary_checkpoint_duration_seconds`: a commit takes milliseconds to tens of seconds. */
+const CHECKPOINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * A Prometheus registry over one pipeline's {@link PipelineMetrics}. Every figure is read from the metrics
+ * registry when scraped (`collect`), so the pipeline's hot path never touches prom-client; only the checkpoint
+ * histogram is fed as checkpoints commit (one observation per commit). Every series carries `pipeline`;
+ * per-table series are capped as {@link PipelineMetrics} documents (`table="_other"` sums the rest).
+ */
+export function prometheusRegistry(metrics: PipelineMetrics): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ pipeline: metrics.pipeline });
+  collectDefaultMetrics({ register: registry, prefix: 'tributary_process_' });
+  const registers = [registry];
+
+  new Counter({
+    name: 'tributary_source_rows_total',
+    help: 'Change events (snapshot rows and binlog changes) read from the source, by source table.',
+    labelNames: ['table'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [table, n] of metrics.rowsIn.entries()) this.labels(table).inc(n);
+    },
+  });
+  new Counter({
+    name: 'tributary_sink_rows_total',
+    help: 'Change events handed to the sink, by sink table (after transforms and routes).',
+    labelNames: ['table'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [table, n] of metrics.rowsOut.entries()) this.labels(table).inc(n);
+    },
+  });
+  new Gauge({
+    name: 'tributary_source_lag_seconds',
+    help: 'How far the last change read lags behind the source server clock (0 when caught up).',
+    registers,
+    collect() {
+      const p = metrics.progress();
+      if (p) this.set(p.lagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'tributary_source_lag_bytes',
+    help: 'Bytes of binlog the source server wrote past the position read, when the source reports it.',
+    registers,
+    collect() {
+      const bytes = metrics.progress()?.lagBytes;
+      if (bytes !== undefined) this.set(bytes);
+    },
+  });
+  new Gauge({
+    name: 'tributary_snapshot_tables',
+    help: 'Tables of the snapshot, by state (done, total).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const p = metrics.progress();
+      this.labels('done').set(p?.snapshotTablesDone ?? 0);
+      this.labels('total').set(p?.snapshotTablesTotal ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tributary_snapshot_chunks',
+    help: 'Snapshot chunks: read so far by this run (done), and estimated in all from table statistics (estimate).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const s = metrics.status().snapshot;
+      if (s.chunksDone !== null) this.labels('done').set(s.chunksDone);
+      if (s.chunksEstimate !== null) this.labels('estimate').set(s.chunksEstimate);
+    },
+  });
+  new Gauge({
+    name: 'tributary_snapshot_rows',
+    help: 'Snapshot rows per table still being read or read by this run: read, and estimated from table statistics.',
+    labelNames: ['table', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of metrics.status().tables) {
+        if (!t.snapshot) continue;
+        this.labels(t.table, 'read').set(t.snapshot.rowsRead);
+        if (t.snapshot.rowsEstimate !== null) this.labels(t.table, 'estimate').set(t.snapshot.rowsEstimate);
+      }
+    },
+  });
+  new Counter({
+    name: 'tributary_checkpoints_total',
+    help: 'Checkpoints committed (data and source position in one sink transaction).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(metrics.checkpoints);
+    },
+  });
+  new Counter({
+    name: 'tributary_checkpoint_failures_total',
+    help: 'Attempts that failed while committing a checkpoint (retried from the last committed one).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(metrics.checkpointFailures);
+    },
+  });
+  const histogram = new Histogram({
+    name: 'tributary_checkpoint_duration_seconds',
+    help: 'How long committing one checkpoint took.',
+    buckets: CHECKPOINT_BUCKETS,
+    registers,
+  });
+  metrics.checkpointObservers.push((seconds) => histogram.observe(seconds));
+  new Gauge({
+    name: 'tributary_checkpoint_last_size_events',
+    help: 'Change events made durable by the last checkpoint.',
+    registers,
+    collect() {
+      if (metrics.lastCheckpoint) this.set(metrics.lastCheckpoint.events);
+    },
+  });
+  new Gauge({
+    name: 'tributary_checkpoint_last_id',
+    help: 'Id of the last checkpoint committed.',
+    registers,
+    collect() {
+      if (metrics.lastCheckpoint) this.set(metrics.lastCheckpoint.id);
+    },
+  });
+  new Gauge({
+    name: 'tributary_checkpoint_age_seconds',
+    help: 'Time since the last checkpoint committed (alert when it grows past a few checkpoint intervals).',
+    registers,
+    collect() {
+      const last = metrics.lastCheckpoint?.at ?? metrics.startedAt;
+      this.set((Date.now() - last.getTime()) / 1000);
+    },
+  });
+  new Counter({
+    name: 'tributary_schema_changes_total',
+    help: 'Schema changes handed to the sink (columns added, types widened, …), by sink table.',
+    labelNames: ['table'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [table, n] of metrics.schemaChangesByTable.entries()) this.labels(table).inc(n);
+    },
+  });
+  new Counter({
+    name: 'tributary_errors_total',
+    help: 'Failed attempts by error code (docs/errors.md); retryable ones are retried from the last checkpoint.',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [code, n] of metrics.errorsByCode) this.labels(code).inc(n);
+    },
+  });
+  new Gauge({
+    name: 'tributary_pipeline_state',
+    help: 'The pipeline state: 1 for the current one (starting, running, retrying, stopping, stopped, finished, failed).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      for (const state of STATES) this.labels(state).set(metrics.state === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tributary_watchdog_stalls',
+    help: 'Attempts the watchdog restarted because neither a batch nor a checkpoint came for watchdog.timeout.',
+    registers,
+    collect() {
+      const w = metrics.status().watchdog;
+      if (w) this.set(w.stalls);
+    },
+  });
+  return registry;
+}
+
+const STATES = ['starting', 'running', 'retrying', 'stopping', 'stopped', 'finished', 'failed'] as const;
