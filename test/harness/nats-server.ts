@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'nats';
+import { AckPolicy, connect, DeliverPolicy } from 'nats';
 import { testTempDir } from './temp-dirs.js';
 
 /** A private nats-server with JetStream on a free port of 127.0.0.1, its store in the run's temp root. */
@@ -90,4 +90,46 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   await start();
   const stop = () => halt('SIGTERM');
   return { url, port, storeDir, kill: () => halt('SIGKILL'), start, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** A message of a stream as a reader that knows nothing of Tributary sees it (value parsed with JSON.parse). */
+export interface StreamMessage {
+  readonly subject: string;
+  readonly seq: number;
+  readonly value: Record<string, unknown> | null;
+}
+
+/** Every message of `stream` on subjects matching `filter`, read with a plain ephemeral consumer. */
+export async function readStream(url: string, stream: string, filter: string): Promise<StreamMessage[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(stream);
+    const name = `check_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+    await jsm.consumers.add(stream, {
+      name,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+    });
+    const out: StreamMessage[] = [];
+    const matching = await jsm.consumers.info(stream, name);
+    if (info.state.messages > 0 && matching.num_pending > 0) {
+      const consumer = await nc.jetstream().consumers.get(stream, name);
+      const messages = await consumer.consume();
+      for await (const m of messages) {
+        out.push({
+          subject: m.subject,
+          seq: m.seq,
+          value: m.data.length === 0 ? null : (JSON.parse(m.string()) as Record<string, unknown>),
+        });
+        if (m.info.pending === 0) break;
+      }
+      messages.stop();
+    }
+    await jsm.consumers.delete(stream, name);
+    return out;
+  } finally {
+    await nc.close();
+  }
 }

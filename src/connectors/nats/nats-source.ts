@@ -119,7 +119,9 @@ class NatsSource implements Source {
       }
       await jsm.consumers.add(this.config.stream, {
         durable_name: this.config.durable,
-        ack_policy: AckPolicy.All,
+        // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
+        // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
+        ack_policy: AckPolicy.None,
         filter_subject: this.subjects.all,
         ...(this.seq > 0
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
@@ -139,6 +141,7 @@ class NatsSource implements Source {
     let pending: Pending[] = [];
     let foreign: ChangeEvent[] = [];
     let last: JsMsg | undefined;
+    this.context.log.debug(`consuming ${this.config.stream} with durable ${this.config.durable}`);
     for await (const msg of messages) {
       if (this.closed) break;
       last = msg;
@@ -164,7 +167,9 @@ class NatsSource implements Source {
         const events: ChangeEvent[] = [];
         for (const p of batch) this.decode(p.msg, events);
         this.seq = msg.seq;
-        msg.ack();
+        this.context.log.debug(
+          `batch ${record.epoch}.${record.batch}: ${batch.length} messages, checkpoint at ${msg.seq}`,
+        );
         yield { events, position: this.position(), caughtUp };
         continue;
       }
@@ -179,7 +184,6 @@ class NatsSource implements Source {
       this.decode(msg, foreign);
       if (caughtUp || foreign.length >= this.config.fetchMaxMessages) {
         this.seq = msg.seq;
-        msg.ack();
         yield { events: foreign, position: this.position(), caughtUp };
         foreign = [];
       }
