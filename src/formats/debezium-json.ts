@@ -15,6 +15,7 @@ import {
   isJsonObject,
   jsonText,
   parseJson,
+  splitSchemaPayload,
   JsonSyntaxError,
   type JsonObject,
   type JsonOut,
@@ -39,13 +40,13 @@ const OPS: Record<ChangeOp, string> = { insert: 'c', update: 'u', delete: 'd', r
  * when `tombstones`. Key: the primary-key columns as a struct.
  */
 export function debeziumJsonFormat(options: DebeziumJsonOptions, context: FormatContext): ChangeFormat {
-  const schemas = new WeakMap<TableSchema, { key: JsonOut; value: JsonOut; keyIndexes: number[] }>();
+  const schemas = new WeakMap<TableSchema, { key: string; value: string; keyIndexes: number[] }>();
   const schemaOf = (table: TableSchema) => {
     let found = schemas.get(table);
     if (!found) {
       found = {
-        key: keySchema(table, options, context.serverName),
-        value: envelopeSchema(table, options, context.serverName),
+        key: jsonText(keySchema(table, options, context.serverName)),
+        value: jsonText(envelopeSchema(table, options, context.serverName)),
         keyIndexes: primaryKeyIndexes(table),
       };
       schemas.set(table, found);
@@ -72,7 +73,7 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
           const column = table.columns[i]!;
           payload[column.name] = encodeDebeziumValue(keyRow[i] ?? null, column.type, options, column.name);
         }
-        key = jsonText(options.schemaInclude ? { schema: keyJsonSchema, payload } : payload);
+        key = options.schemaInclude ? `{"schema":${keyJsonSchema},"payload":${jsonText(payload)}}` : jsonText(payload);
       }
       const payload: JsonOut = {
         before: rowJson(table, event.before),
@@ -82,7 +83,10 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
         ts_ms: context.nowMs(),
         transaction: null,
       };
-      const value = jsonText(options.schemaInclude ? { schema: valueSchema, payload } : payload);
+      // The schema part is the same for every row of a table: written once, spliced in.
+      const value = options.schemaInclude
+        ? `{"schema":${valueSchema},"payload":${jsonText(payload)}}`
+        : jsonText(payload);
       const records: LogRecord[] = [{ key, value }];
       if (event.op === 'delete' && options.tombstones && key !== null) records.push({ key, value: null });
       return records;
@@ -213,25 +217,41 @@ export class DebeziumJsonDecoder {
 
   decode(valueText: string | null, keyText: string | null): DecodedChange | null {
     if (valueText === null || valueText.trim() === '' || valueText.trim() === 'null') return null;
-    const value = parseOrFail(valueText, 'value');
-    if (!isJsonObject(value) || !isJsonObject(value['payload']) || !isJsonObject(value['schema'])) {
+    // The schema part repeats in every message of a table: its text is the cache key, only the payload is parsed.
+    const split = splitSchemaPayload(valueText);
+    let payload: JsonValue | undefined;
+    let schemaText: string;
+    let schemaJson: JsonValue | undefined;
+    if (split) {
+      payload = parseOrFail(split.payload, 'value');
+      schemaText = split.schema;
+    } else {
+      const value = parseOrFail(valueText, 'value');
+      payload = isJsonObject(value) ? value['payload'] : undefined;
+      schemaJson = isJsonObject(value) ? value['schema'] : undefined;
+      schemaText = isJsonObject(schemaJson) ? jsonText(schemaJson) : '';
+    }
+    if (!isJsonObject(payload) || schemaText === '' || schemaText === 'null') {
       throw decodeError(
         'a debezium-json value without its schema part',
         'produce the topic with schemas (Kafka Connect JsonConverter schemas.enable=true, or the sink option debezium-json.schema-include: true)',
       );
     }
-    const payload = value['payload'];
     const op = OP_BY_CODE[text(payload['op'])];
     if (op === undefined) return null;
     const source = payload['source'];
     if (!isJsonObject(source)) throw decodeError('a debezium-json value without a source block');
     const id: TableId = { namespace: text(source['db']), name: text(source['table']) };
     const where = `${id.namespace}.${id.name}`;
-    const fields = rowFields(value['schema'], where);
-    const primaryKey = keyText === null ? [] : keyColumns(parseOrFail(keyText, 'key'));
-    const cacheKey = `${where}\u0000${jsonText(fields as unknown as JsonOut)}\u0000${primaryKey.join(',')}`;
+    const keySplit = keyText === null ? undefined : splitSchemaPayload(keyText);
+    const keyPart = keyText === null ? '' : keySplit ? keySplit.schema : keyText;
+    const cacheKey = `${where}\u0000${schemaText}\u0000${keyPart}`;
     let schema = this.schemas.get(cacheKey);
     if (!schema) {
+      const schemaObject = schemaJson ?? parseOrFail(schemaText, 'schema');
+      if (!isJsonObject(schemaObject)) throw decodeError('a debezium-json value whose schema part is not an object');
+      const fields = rowFields(schemaObject, where);
+      const primaryKey = keyText === null ? [] : keyColumns(parseOrFail(keyText, 'key'));
       schema = {
         id,
         columns: fields.map((f) => ({
@@ -243,9 +263,10 @@ export class DebeziumJsonDecoder {
       };
       this.schemas.set(cacheKey, schema);
     }
+    const table = schema;
     const row = (json: JsonValue | undefined): Row | null => {
       if (!isJsonObject(json)) return null;
-      return schema.columns.map((c) => decodeDebeziumValue(json[c.name], c.type, `${where}.${c.name}`));
+      return table.columns.map((c) => decodeDebeziumValue(json[c.name], c.type, `${where}.${c.name}`));
     };
     const before = op === 'update' || op === 'delete' ? row(payload['before']) : null;
     const after = op === 'delete' ? null : row(payload['after']);

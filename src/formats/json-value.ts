@@ -45,19 +45,23 @@ export function parseJson(text: string): JsonValue {
     throw new JsonSyntaxError(message, at);
   };
   const string = (): string => {
-    // at points to the opening quote; the JSON string grammar is the one JSON.parse reads, so let it decode.
+    // at points to the opening quote. Without escapes the text is the string; with them, JSON.parse decodes.
     let end = at + 1;
+    let escaped = false;
     for (;;) {
       const c = text.charCodeAt(end);
       if (Number.isNaN(c)) fail('unterminated string');
-      if (c === 0x5c) end += 2;
-      else if (c === 0x22) break;
+      if (c === 0x5c) {
+        escaped = true;
+        end += 2;
+      } else if (c === 0x22) break;
       else end++;
     }
-    const raw = text.slice(at, end + 1);
+    const start = at;
     at = end + 1;
+    if (!escaped) return text.slice(start + 1, end);
     try {
-      return JSON.parse(raw) as string;
+      return JSON.parse(text.slice(start, end + 1)) as string;
     } catch {
       return fail('bad string');
     }
@@ -80,7 +84,10 @@ export function parseJson(text: string): JsonValue {
         skip();
         if (text[at] !== ':') fail("expected ':'");
         at++;
-        Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true, configurable: true });
+        const member = value();
+        if (key === '__proto__') {
+          Object.defineProperty(out, key, { value: member, enumerable: true, writable: true, configurable: true });
+        } else out[key] = member;
         skip();
         if (text[at] === ',') at++;
         else if (text[at] === '}') {
@@ -179,4 +186,35 @@ export function float32Text(value: number): string {
     if (Math.fround(Number(text)) === value) return text;
   }
   return String(value);
+}
+
+/**
+ * For `{"schema":…,"payload":…}` as written without spaces (Kafka Connect's JSON converter, Tributary): the text
+ * of the schema part and of the payload, found by one scan, so a reader can cache what it derives from a schema
+ * it has seen and parse only the payload. Undefined for any other layout (then parse the whole text).
+ */
+export function splitSchemaPayload(text: string): { schema: string; payload: string } | undefined {
+  const head = '{"schema":';
+  if (!text.startsWith(head)) return undefined;
+  const start = head.length;
+  let depth = 0;
+  let i = start;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) break;
+    }
+  }
+  const schemaEnd = i + 1;
+  const middle = ',"payload":';
+  if (depth !== 0 || !text.startsWith(middle, schemaEnd) || !text.endsWith('}')) return undefined;
+  return { schema: text.slice(start, schemaEnd), payload: text.slice(schemaEnd + middle.length, -1) };
 }
