@@ -3,6 +3,8 @@ import type { TableSelector } from '../config/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
 import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
+import { natsSinkOptions } from './nats/nats-sink-config.js';
+import { natsSourceOptions } from './nats/nats-source-config.js';
 import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
 import { postgresIgnoredTableOption } from './postgres/postgres-table-layout.js';
 
@@ -49,6 +51,12 @@ export const sources: Readonly<Record<string, SourceEntry>> = {
     tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
+  nats: {
+    options: natsSourceOptions,
+    load: async () => (await import('./nats/nats-source.js')).natsSource,
+    tablesOption: 'tables',
+    excludeOption: 'tables.exclude',
+  },
 };
 
 export const sinks: Readonly<Record<string, SinkEntry>> = {
@@ -63,6 +71,10 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
     noPartitions: 'DuckDB has no table partitions',
     ignoredTableOption: (key) =>
       key.toLowerCase() === 'comment' ? undefined : 'DuckDB tables take no options but a comment',
+  },
+  nats: {
+    options: natsSinkOptions,
+    load: async () => (await import('./nats/nats-sink.js')).natsSink,
   },
 };
 

@@ -1,0 +1,256 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
+import type { ChangeEvent } from '../../core/change-event.js';
+import { TributaryError } from '../../core/errors.js';
+import type { OptionValues } from '../../core/option-spec.js';
+import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProgress } from '../../core/source.js';
+import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
+import { DebeziumJsonDecoder } from '../../formats/debezium-json.js';
+import type { SourceContext } from '../registry.js';
+import { natsConnect } from './nats-connection.js';
+import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
+import { HEADER_BATCH, HEADER_EPOCH, HEADER_KEY, parseCheckpointRecord } from './nats-log-protocol.js';
+import { natsSourceConfig, type NatsSourceConfig } from './nats-source-config.js';
+import { streamSubjects, type StreamSubjects } from './nats-subjects.js';
+
+/** The position a `nats` source resumes from: the stream sequence of the last message whose effects are committed. */
+export type NatsPosition = {
+  readonly stream: string;
+  readonly seq: number;
+};
+
+export function natsSource(options: OptionValues, context: SourceContext): Source {
+  for (const key of ['password', 'token']) {
+    if (typeof options[key] === 'string') context.log.addSecret(options[key]);
+  }
+  return new NatsSource(options, natsSourceConfig(options, context.pipelineName), context);
+}
+
+interface Pending {
+  readonly msg: JsMsg;
+  readonly epoch: number;
+  readonly batch: number;
+}
+
+/**
+ * The `nats` source: reads debezium-json change events from a JetStream stream through a durable pull consumer
+ * that starts after the position in the sink's checkpoint. Messages a Tributary writer published are handed on
+ * only with their batch's checkpoint message (orphans of a crashed writer are dropped); messages without
+ * Tributary's headers (another producer) are handed on as they come.
+ */
+class NatsSource implements Source {
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+  private messages: ConsumerMessages | undefined;
+  private readonly subjects: StreamSubjects;
+  private readonly decoder = new DebeziumJsonDecoder();
+  /** The schema last emitted per table in this run. */
+  private readonly emitted = new Map<string, TableSchema>();
+  private seq = 0;
+  private lagMs = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: OptionValues,
+    private readonly config: NatsSourceConfig,
+    private readonly context: SourceContext,
+  ) {
+    this.subjects = streamSubjects(config.subjectPrefix, 1);
+  }
+
+  private async connect(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+    if (!this.nc) {
+      this.nc = await natsConnect(
+        this.options,
+        'source',
+        this.context.log,
+        `tributary ${this.context.pipelineName} source`,
+      );
+      this.js = this.nc.jetstream();
+      this.jsm = await this.nc.jetstreamManager();
+    }
+    return { js: this.js!, jsm: this.jsm! };
+  }
+
+  async validate(): Promise<SourceDescription> {
+    const { jsm } = await this.connect();
+    try {
+      const info = await jsm.streams.info(this.config.stream);
+      return {
+        tables: [],
+        checks: [
+          `nats: stream ${this.config.stream} holds ${info.state.messages} messages (sequences ${info.state.first_seq}..${info.state.last_seq})`,
+        ],
+      };
+    } catch (error) {
+      if (jetStreamErrorCode(error) === JS_STREAM_NOT_FOUND) {
+        throw new TributaryError('SOURCE_NO_TABLES', `stream ${this.config.stream} does not exist`, {
+          hint: 'start the pipeline that writes it first, or correct source option `stream`',
+        });
+      }
+      throw classifyNatsError(error, 'source', `reading stream ${this.config.stream}`);
+    }
+  }
+
+  async open(resume: SourcePosition | null): Promise<void> {
+    const { js, jsm } = await this.connect();
+    const position = resume as NatsPosition | null;
+    if (position && position.stream !== this.config.stream) {
+      throw new TributaryError(
+        'PIPELINE_STATE_MISMATCH',
+        `the checkpoint is a position in stream ${String(position.stream)}, the source reads ${this.config.stream}`,
+        { hint: 'run with --reset to start over from the beginning of the stream' },
+      );
+    }
+    this.seq = position?.seq ?? 0;
+    try {
+      try {
+        await jsm.consumers.delete(this.config.stream, this.config.durable);
+      } catch (error) {
+        if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
+      }
+      await jsm.consumers.add(this.config.stream, {
+        durable_name: this.config.durable,
+        // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
+        // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
+        ack_policy: AckPolicy.None,
+        filter_subject: this.subjects.all,
+        ...(this.seq > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+      const consumer = await js.consumers.get(this.config.stream, this.config.durable);
+      this.messages = await consumer.consume({ max_messages: this.config.fetchMaxMessages });
+    } catch (error) {
+      throw classifyNatsError(error, 'source', `opening a consumer on stream ${this.config.stream}`);
+    }
+    this.context.log.info(`reading stream ${this.config.stream} after sequence ${this.seq}`);
+  }
+
+  async *batches(): AsyncIterable<ChangeBatch> {
+    const messages = this.messages;
+    if (!messages) throw new TributaryError('INTERNAL', 'batches() before open()');
+    let pending: Pending[] = [];
+    let foreign: ChangeEvent[] = [];
+    let last: JsMsg | undefined;
+    this.context.log.debug(`consuming ${this.config.stream} with durable ${this.config.durable}`);
+    for await (const msg of messages) {
+      if (this.closed) break;
+      last = msg;
+      const caughtUp = msg.info.pending === 0;
+      if (msg.subject === this.subjects.fence) {
+        pending = []; // a new writer: whatever the previous one left without a checkpoint is not committed
+        if (caughtUp) yield { events: [], position: this.position(), caughtUp };
+        continue;
+      }
+      if (msg.subject === this.subjects.checkpoint) {
+        const record = parseCheckpointRecord(msg.data);
+        const batch = pending.filter((p) => p.epoch === record.epoch && p.batch === record.batch);
+        pending = [];
+        if (batch.length !== record.count) {
+          throw new TributaryError(
+            'FORMAT_DECODE_FAILED',
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${record.count} messages, ${batch.length} were read`,
+            {
+              hint: 'the stream lost messages (limits, or messages deleted by hand); run the writing pipeline again with --reset',
+            },
+          );
+        }
+        const events: ChangeEvent[] = [];
+        for (const p of batch) this.decode(p.msg, events);
+        this.seq = msg.seq;
+        this.context.log.debug(
+          `batch ${record.epoch}.${record.batch}: ${batch.length} messages, checkpoint at ${msg.seq}`,
+        );
+        yield { events, position: this.position(), caughtUp };
+        continue;
+      }
+      const epoch = msg.headers?.get(HEADER_EPOCH);
+      if (epoch) {
+        pending.push({ msg, epoch: Number(epoch), batch: Number(msg.headers?.get(HEADER_BATCH)) });
+        // Nothing more in the stream: what is pending waits for its checkpoint (or never gets one).
+        if (caughtUp) yield { events: [], position: this.position(), caughtUp };
+        continue;
+      }
+      // Another producer's message (e.g. Debezium Server): committed as soon as it is in the stream.
+      this.decode(msg, foreign);
+      if (caughtUp || foreign.length >= this.config.fetchMaxMessages) {
+        this.seq = msg.seq;
+        yield { events: foreign, position: this.position(), caughtUp };
+        foreign = [];
+      }
+    }
+    if (last && foreign.length > 0) {
+      this.seq = last.seq;
+      yield { events: foreign, position: this.position(), caughtUp: true };
+    }
+  }
+
+  private decode(msg: JsMsg, out: ChangeEvent[]): void {
+    const value = msg.data.length === 0 ? null : Buffer.from(msg.data).toString('utf8');
+    const key = msg.headers?.get(HEADER_KEY) || null;
+    const decoded = this.decoder.decode(value, key);
+    if (!decoded) return;
+    const { event, schema } = decoded;
+    if (!this.selected(event.table.namespace, event.table.name)) return;
+    const name = tableIdToString(event.table);
+    const before = this.emitted.get(name);
+    if (before !== schema) {
+      out.push({
+        kind: 'schema',
+        table: event.table,
+        change: before ? 'refreshTable' : 'createTable',
+        schema,
+        source: { tsMs: event.source.tsMs },
+      });
+      this.emitted.set(name, schema);
+    }
+    out.push({
+      ...event,
+      source: { ...event.source, position: `${this.config.stream}:${String(msg.seq).padStart(20, '0')}` },
+    });
+    if (event.source.tsMs > 0) this.lagMs = Math.max(0, Date.now() - event.source.tsMs);
+  }
+
+  private selected(namespace: string, name: string): boolean {
+    const { include, exclude } = this.context;
+    return (
+      (include.length === 0 || include.some((s) => s.matches(namespace, name))) &&
+      !exclude.some((s) => s.matches(namespace, name))
+    );
+  }
+
+  private position(): NatsPosition {
+    return { stream: this.config.stream, seq: this.seq };
+  }
+
+  progress(): SourceProgress {
+    return {
+      phase: 'streaming',
+      snapshotTablesDone: 0,
+      snapshotTablesTotal: 0,
+      snapshotRowsRead: 0,
+      logPosition: `${this.config.stream}:${this.seq}`,
+      lagMs: this.lagMs,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const messages = this.messages;
+    this.messages = undefined;
+    const nc = this.nc;
+    this.nc = undefined;
+    // stop(), not close(): close() waits for the pull in flight, which a consumer with nothing to deliver never ends.
+    messages?.stop();
+    await nc?.close();
+  }
+}

@@ -1,0 +1,208 @@
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '../src/core/change-event.js';
+import type { Sink } from '../src/core/sink.js';
+import { natsSink } from '../src/connectors/nats/nats-sink.js';
+import { natsSource } from '../src/connectors/nats/nats-source.js';
+import { silentLogger } from '../src/runtime/logger.js';
+import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
+import {
+  allTypes,
+  allTypesFull,
+  allTypesSpecial,
+  caught,
+  checkpoint,
+  ins,
+  schemaEvent,
+  student,
+  studentAfterChanges,
+  studentChanges,
+  studentLoad,
+} from './harness/sink-events.js';
+import { tableId, type TableSchema } from '../src/core/table-schema.js';
+
+/** A message of the stream as a reader that knows nothing of Tributary sees it. */
+interface Seen {
+  readonly subject: string;
+  readonly seq: number;
+  readonly value: Record<string, unknown> | null;
+}
+
+describe('nats sink (JetStream)', () => {
+  let server: TestNatsServer;
+  let reader: NatsConnection;
+  const sinks: Sink[] = [];
+  const sinkOf = (stream: string, extra: Record<string, string | number | boolean> = {}): Sink => {
+    const sink = natsSink({ servers: server.url, stream, ...extra }, { log: silentLogger, pipelineName: stream });
+    sinks.push(sink);
+    return sink;
+  };
+  const table = (namespace: string): TableSchema => ({ ...student, id: tableId(namespace, 'student') });
+
+  /** Every message on `<stream>.*.*` (the data subjects), read with a plain consumer and JSON.parse. */
+  const readAll = async (stream: string, filter = `${stream}.*.*`): Promise<Seen[]> => {
+    const jsm = await reader.jetstreamManager();
+    const info = await jsm.streams.info(stream);
+    const name = `check_${Date.now()}`;
+    await jsm.consumers.add(stream, {
+      name,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+    });
+    const consumer = await reader.jetstream().consumers.get(stream, name);
+    const out: Seen[] = [];
+    if (info.state.messages > 0) {
+      const messages = await consumer.consume();
+      for await (const m of messages) {
+        out.push({
+          subject: m.subject,
+          seq: m.seq,
+          value: m.data.length === 0 ? null : (JSON.parse(m.string()) as Record<string, unknown>),
+        });
+        if (m.info.pending === 0) break;
+      }
+      messages.stop();
+    }
+    await jsm.consumers.delete(stream, name);
+    return out;
+  };
+  /** Folds Debezium envelopes by key into the table they describe (what an upsert consumer would hold). */
+  const fold = (messages: readonly Seen[]): unknown[][] => {
+    const rows = new Map<number, unknown[]>();
+    for (const m of messages) {
+      if (!m.value) continue;
+      const payload = (m.value['payload'] ?? m.value) as {
+        op: string;
+        before: Record<string, unknown> | null;
+        after: Record<string, unknown> | null;
+      };
+      if (payload.op === 'd') rows.delete(payload.before!['id'] as number);
+      else rows.set(payload.after!['id'] as number, Object.values(payload.after!));
+    }
+    return [...rows.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
+  };
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    reader = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    for (const sink of sinks) await sink.close().catch(() => undefined);
+    await reader?.close();
+    await server?.stop();
+  });
+
+  it('publishes each change as Debezium envelope on its table subject, with tombstones, and keeps the checkpoint in the stream', async () => {
+    const sink = sinkOf('s1');
+    expect(await sink.open('s1')).toBeNull();
+    const t = table('shop');
+    await sink.write([schemaEvent(t), ...studentLoad(t)]);
+    await sink.commit(checkpoint('s1', { step: 1 }));
+    await sink.write(studentChanges(t));
+    expect(sink.pending()).toBe(7);
+    const second = checkpoint('s1', { step: 2 });
+    await sink.commit(second);
+    const seen = await readAll('s1');
+    expect(new Set(seen.map((m) => m.subject))).toEqual(new Set(['s1.shop.student']));
+    expect(seen.filter((m) => m.value === null)).toHaveLength(1); // the tombstone after deleting 5
+    expect(fold(seen)).toEqual(studentAfterChanges);
+    await sink.close();
+    expect(await sinkOf('s1').open('s1')).toEqual(second);
+  });
+
+  it('after a crash between publish and checkpoint, the next writer returns the last checkpoint and leaves no duplicates', async () => {
+    const t = table('crash');
+    const a = sinkOf('s2');
+    await a.open('s2');
+    await a.write([schemaEvent(t), ...studentLoad(t)]);
+    const committed = checkpoint('s2', { step: 1 });
+    await a.commit(committed);
+    await a.write(studentChanges(t)); // published, never committed: the process "dies" here
+    await a.close();
+    expect((await readAll('s2')).length).toBeGreaterThan(4);
+
+    const b = sinkOf('s2');
+    expect(await b.open('s2')).toEqual(committed);
+    expect(fold(await readAll('s2'))).toEqual(studentLoad(t).map((e) => (e as unknown as { after: unknown[] }).after));
+    await b.write([schemaEvent(t), ...studentChanges(t)]); // the replay from the checkpoint
+    await b.commit(checkpoint('s2', { step: 2 }));
+    const seen = await readAll('s2');
+    expect(seen).toHaveLength(4 + 7 + 1); // four loads, seven changes, one tombstone: each once
+    expect(fold(seen)).toEqual(studentAfterChanges);
+  });
+
+  it('fences an older writer: after a second writer opens, the first cannot publish or commit', async () => {
+    const t = table('fence');
+    const a = sinkOf('s3');
+    await a.open('s3');
+    await a.write([schemaEvent(t), ...studentLoad(t)]);
+    await a.commit(checkpoint('s3', { step: 1 }));
+    const b = sinkOf('s3');
+    await b.open('s3');
+    const error = await caught(
+      (async () => {
+        await a.write(studentChanges(t));
+        await a.commit(checkpoint('s3', { step: 99 }));
+      })(),
+    );
+    expect(error.code).toBe('SINK_FENCED');
+    await b.write([schemaEvent(t), ...studentChanges(t)]);
+    const last = checkpoint('s3', { step: 2 });
+    await b.commit(last);
+    expect(fold(await readAll('s3'))).toEqual(studentAfterChanges);
+    expect(await sinkOf('s3').open('s3')).toEqual(last);
+  });
+
+  it('spreads a table over key-hash partitions, each key on one subject', async () => {
+    const t = table('parts');
+    const sink = sinkOf('s4', { partitions: 4 });
+    await sink.open('s4');
+    const rows = Array.from({ length: 200 }, (_, i) => ins(t, [i, `n${i}`, i, '1']));
+    await sink.write([
+      schemaEvent(t),
+      ...rows,
+      ...rows
+        .slice(0, 50)
+        .map((e) => ({ ...(e as object), op: 'update', before: (e as { after: unknown }).after }) as ChangeEvent),
+    ]);
+    await sink.commit(checkpoint('s4', { step: 1 }));
+    const seen = await readAll('s4', 's4.*.*.*');
+    const subjectsOfKey = new Map<number, Set<string>>();
+    for (const m of seen) {
+      const id = (m.value!['payload'] as { after: { id: number } }).after.id;
+      subjectsOfKey.set(id, (subjectsOfKey.get(id) ?? new Set()).add(m.subject));
+    }
+    expect([...subjectsOfKey.values()].every((s) => s.size === 1)).toBe(true);
+    expect(new Set(seen.map((m) => m.subject))).toEqual(new Set([0, 1, 2, 3].map((p) => `s4.parts.student.${p}`)));
+  });
+
+  it('is read back by the nats source exactly: every canonical type, committed batches only', async () => {
+    const sink = sinkOf('s5', { 'debezium-json.bigint.unsigned.handling.mode': 'precise' });
+    await sink.open('s5');
+    const t: TableSchema = { ...allTypes, id: tableId('types', 'all_types') };
+    await sink.write([schemaEvent(t), ins(t, allTypesFull), ins(t, allTypesSpecial)]);
+    await sink.commit(checkpoint('s5', { step: 1 }));
+    await sink.write([ins(t, [5n, ...allTypesSpecial.slice(1)])]); // never committed
+    await sink.close();
+
+    const source = natsSource(
+      { servers: server.url, stream: 's5' },
+      { log: silentLogger, pipelineName: 'read-s5', parallelism: 1, include: [], exclude: [] },
+    );
+    await source.open(null);
+    const events: ChangeEvent[] = [];
+    let position: unknown;
+    for await (const batch of source.batches()) {
+      events.push(...batch.events);
+      position = batch.position;
+      if (batch.caughtUp) break;
+    }
+    await source.close();
+    expect(events.map((e) => e.kind)).toEqual(['schema', 'data', 'data']);
+    const same = (v: unknown): unknown => (typeof v === 'bigint' || typeof v === 'number' ? String(v) : v);
+    const rows = events.flatMap((e) => (e.kind === 'data' ? [e.after!.map(same)] : []));
+    expect(rows).toEqual([allTypesFull.map(same), allTypesSpecial.map(same)]);
+    expect(position).toMatchObject({ stream: 's5' });
+  });
+});
