@@ -75,6 +75,8 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
   nats: {
     options: natsSinkOptions,
     load: async () => (await import('./nats/nats-sink.js')).natsSink,
+    noPartitions: 'a JetStream sink writes subjects, not tables (its `partitions` option splits a table by key hash)',
+    ignoredTableOption: () => 'a JetStream sink creates no tables',
   },
 };
 
