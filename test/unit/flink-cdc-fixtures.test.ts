@@ -38,10 +38,14 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
     const missing = [...sources['mysql']!.options.map((s) => s.key), ...pipelineOptionSpecs().map((s) => s.key)].filter(
       (key) => !keys.has(key) && !wildcard(key),
     );
-    // Written in the other fixtures: the specific-offset ones, the chunk key of key-less tables, the state options.
+    // Written in the other fixtures: the specific-offset ones, the chunk key of key-less tables, the state options;
+    // Tributary's own options (not Flink CDC's) such as the dashboard's `http.*`.
     expect(missing.sort()).toEqual(
       [
         'checkpoint.interval',
+        'http.enabled',
+        'http.host',
+        'http.port',
         'read.timeout',
         'retry.max-identical-failures',
         'route.key-collision',
