@@ -7,6 +7,7 @@ export * from './sink.js';
 export * from './option-spec.js';
 export * from './operator.js';
 export * from './plural.js';
+export * from './civil-calendar.js';
 export * from './validation-check.js';
 export * from './time-zone.js';
 export * from './table-layout.js';
