@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asTributaryError, type TributaryError } from '../core/index.js';
-import { createLogger, type LogLevel, type Logger } from '../runtime/logger.js';
+import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         keep: { type: 'boolean' },
         sink: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
       },
     });
   } catch (error) {
@@ -69,7 +70,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandUsage(command));
     return 0;
   }
-  const foreign = Object.keys(values).filter((key) => key !== 'log-level' && !COMMAND_OPTIONS[command].includes(key));
+  const foreign = Object.keys(values).filter(
+    (key) => key !== 'log-level' && key !== 'log-format' && !COMMAND_OPTIONS[command].includes(key),
+  );
   if (foreign.length > 0) {
     process.stderr.write(
       `tributary ${command} takes no ${foreign.map((k) => `--${k}`).join(', ')}\n\n${commandUsage(command)}`,
@@ -105,7 +108,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown --log-level ${level}: use debug, info, warn or error\n`);
     return 2;
   }
-  const log = createLogger({ level });
+  const format = (values['log-format'] ?? 'text') as LogFormat;
+  if (!LOG_FORMATS.includes(format)) {
+    process.stderr.write(`unknown --log-format ${format}: use text or json\n`);
+    return 2;
+  }
+  const log = createLogger({ level, format });
   const needsFile = command !== 'demo';
   if (needsFile && !file) {
     process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);

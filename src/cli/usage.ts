@@ -12,6 +12,7 @@ interface CommandHelp {
 
 const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [
   ['--log-level <level>', 'debug | info | warn | error (default info)'],
+  ['--log-format <format>', 'text | json (one JSON object per line, for log shippers; default text)'],
   ['-h, --help', 'this help'],
 ];
 

@@ -25,7 +25,15 @@ export interface LoggerOptions {
   readonly write?: (line: string) => void;
   readonly scope?: string;
   readonly timestamps?: boolean;
+  /**
+   * `text` (default): `2026-12-03T10:00:00.000Z INFO  [scope] message`. `json`: one JSON object per line —
+   * `{"time","level","scope"?,"message"}` — for log shippers; a message of several lines stays one record.
+   */
+  readonly format?: LogFormat;
 }
+
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = new Set<string>();
@@ -37,6 +45,17 @@ function makeLogger(options: LoggerOptions, secrets: Set<string>, scope: string 
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const emit = (level: LogLevel, message: string) => {
     if (LEVEL_ORDER[level] < min) return;
+    if (options.format === 'json') {
+      // Redacted before encoding: JSON escaping could otherwise hide a secret holding quotes or backslashes.
+      const record = {
+        ...(options.timestamps === false ? {} : { time: new Date().toISOString() }),
+        level,
+        ...(scope ? { scope } : {}),
+        message: redact(message, secrets),
+      };
+      write(JSON.stringify(record));
+      return;
+    }
     const time = options.timestamps === false ? '' : new Date().toISOString() + ' ';
     const prefix = scope ? `[${scope}] ` : '';
     write(redact(`${time}${level.toUpperCase().padEnd(5)} ${prefix}${message}`, secrets));
