@@ -1,11 +1,10 @@
-import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../src/core/change-event.js';
 import type { Sink } from '../src/core/sink.js';
 import { natsSink } from '../src/connectors/nats/nats-sink.js';
 import { natsSource } from '../src/connectors/nats/nats-source.js';
 import { silentLogger } from '../src/runtime/logger.js';
-import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
+import { readStream, startNatsServer, type StreamMessage, type TestNatsServer } from './harness/nats-server.js';
 import {
   allTypes,
   allTypesFull,
@@ -21,16 +20,8 @@ import {
 } from './harness/sink-events.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
 
-/** A message of the stream as a reader that knows nothing of Tributary sees it. */
-interface Seen {
-  readonly subject: string;
-  readonly seq: number;
-  readonly value: Record<string, unknown> | null;
-}
-
 describe('nats sink (JetStream)', () => {
   let server: TestNatsServer;
-  let reader: NatsConnection;
   const sinks: Sink[] = [];
   const sinkOf = (stream: string, extra: Record<string, string | number | boolean> = {}): Sink => {
     const sink = natsSink({ servers: server.url, stream, ...extra }, { log: silentLogger, pipelineName: stream });
@@ -40,35 +31,10 @@ describe('nats sink (JetStream)', () => {
   const table = (namespace: string): TableSchema => ({ ...student, id: tableId(namespace, 'student') });
 
   /** Every message on `<stream>.*.*` (the data subjects), read with a plain consumer and JSON.parse. */
-  const readAll = async (stream: string, filter = `${stream}.*.*`): Promise<Seen[]> => {
-    const jsm = await reader.jetstreamManager();
-    const info = await jsm.streams.info(stream);
-    const name = `check_${Date.now()}`;
-    await jsm.consumers.add(stream, {
-      name,
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: filter,
-    });
-    const consumer = await reader.jetstream().consumers.get(stream, name);
-    const out: Seen[] = [];
-    if (info.state.messages > 0) {
-      const messages = await consumer.consume();
-      for await (const m of messages) {
-        out.push({
-          subject: m.subject,
-          seq: m.seq,
-          value: m.data.length === 0 ? null : (JSON.parse(m.string()) as Record<string, unknown>),
-        });
-        if (m.info.pending === 0) break;
-      }
-      messages.stop();
-    }
-    await jsm.consumers.delete(stream, name);
-    return out;
-  };
+  const readAll = (stream: string, filter = `${stream}.*.*`): Promise<StreamMessage[]> =>
+    readStream(server.url, stream, filter);
   /** Folds Debezium envelopes by key into the table they describe (what an upsert consumer would hold). */
-  const fold = (messages: readonly Seen[]): unknown[][] => {
+  const fold = (messages: readonly StreamMessage[]): unknown[][] => {
     const rows = new Map<number, unknown[]>();
     for (const m of messages) {
       if (!m.value) continue;
@@ -85,11 +51,9 @@ describe('nats sink (JetStream)', () => {
 
   beforeAll(async () => {
     server = await startNatsServer();
-    reader = await connect({ servers: server.url });
   });
   afterAll(async () => {
     for (const sink of sinks) await sink.close().catch(() => undefined);
-    await reader?.close();
     await server?.stop();
   });
 
