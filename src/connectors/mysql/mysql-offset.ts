@@ -1,4 +1,5 @@
-import { plural, type SourcePosition, type Value } from '../../core/index.js';
+import { plural, type SourcePosition } from '../../core/index.js';
+import type { SnapshotProgress } from '../source-kit/snapshot-progress.js';
 import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { SavedSchemas } from './mysql-schema-history.js';
 
@@ -18,27 +19,6 @@ export interface BinlogOffset {
   readonly fingerprint?: BinlogFingerprint;
 }
 
-/** A chunk as the checkpoint records it: keys in (`lo`, `hi`], null meaning the table's start / end. */
-export interface ChunkBounds {
-  readonly lo: readonly JsonValue[] | null;
-  readonly hi: readonly JsonValue[] | null;
-}
-
-/**
- * Snapshot progress of one table. Every chunk up to `doneUpTo` is delivered; parallel readers finish chunks
- * out of order, so chunks delivered beyond it are listed in `doneChunks` and are not read again on resume.
- */
-export interface TableSnapshotProgress {
-  readonly table: string;
-  readonly doneUpTo: readonly JsonValue[] | null;
-  readonly doneChunks: readonly ChunkBounds[];
-}
-
-/** The tables whose snapshot is not complete, in schedule order (finished tables leave the list). */
-export interface SnapshotProgress {
-  readonly tables: readonly TableSnapshotProgress[];
-}
-
 /** The MySQL source's whole resume state, as committed with each checkpoint. */
 export interface MysqlPosition extends SourcePosition {
   readonly kind: 'mysql';
@@ -54,26 +34,6 @@ export interface MysqlPosition extends SourcePosition {
    * there with them, not with what information_schema says later. Absent in checkpoints of older versions.
    */
   readonly schemas?: SavedSchemas;
-}
-
-export type JsonValue = null | boolean | number | string | { readonly $bigint: string } | { readonly $hex: string };
-
-/** Key values survive JSON: bigints and bytes are tagged. */
-export function encodeKey(values: readonly Value[]): JsonValue[] {
-  return values.map((v) => {
-    if (typeof v === 'bigint') return { $bigint: v.toString() };
-    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
-    return v;
-  });
-}
-
-export function decodeKey(values: readonly JsonValue[]): Value[] {
-  return values.map((v) => {
-    if (v !== null && typeof v === 'object') {
-      return '$bigint' in v ? BigInt(v.$bigint) : Buffer.from(v.$hex, 'hex');
-    }
-    return v;
-  });
 }
 
 export function isMysqlPosition(position: SourcePosition | null): position is MysqlPosition {

@@ -4,24 +4,19 @@ import type { ChunkRange } from './mysql-chunk-splitter.js';
 import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import { snapshotValue, zeroDateError } from './mysql-types.js';
-
+import type { ChunkReader, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
+import { endMysqlConnection } from './mysql-errors.js';
 import type { LogPoint } from './mysql-log-point.js';
 
 /**
- * One chunk of a table read between two binlog watermarks (design.md §2). Its rows hold the table's state
- * at some moment inside the window (`low`, `high`]: a row whose key changes inside the window must be
- * dropped in favour of the binlog's event. On MariaDB the chunk is read in a consistent snapshot whose exact
- * binlog position the server reports, so `low` equals `high` and the window is empty.
+ * One chunk of a table read between two binlog watermarks (the source kit's). On MariaDB the chunk is read in
+ * a consistent snapshot whose exact binlog position the server reports, so `low` equals `high` and the window
+ * is empty.
  */
-export interface SnapshotChunk {
-  readonly range: ChunkRange;
-  readonly rows: Row[];
-  readonly low: LogPoint;
-  readonly high: LogPoint;
-}
+export type SnapshotChunk = KitSnapshotChunk<LogPoint, MysqlTable>;
 
 /** Reads chunks of tables by primary key (keyset pagination), each in its own short consistent snapshot. */
-export class MysqlSnapshotReader {
+export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
   constructor(
     private readonly conn: Connection,
     private readonly flavor: 'mariadb' | 'mysql',
@@ -30,6 +25,10 @@ export class MysqlSnapshotReader {
   async prepare(): Promise<void> {
     await this.conn.query("SET SESSION time_zone = '+00:00'");
     await this.conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  }
+
+  close(): Promise<void> {
+    return endMysqlConnection(this.conn);
   }
 
   /**
