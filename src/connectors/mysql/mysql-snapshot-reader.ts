@@ -6,7 +6,7 @@ import type { MysqlTable } from './mysql-schema-reader.js';
 import { snapshotValue, zeroDateError } from './mysql-types.js';
 import type { ChunkReader, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
 import { endMysqlConnection } from './mysql-errors.js';
-import type { LogPoint } from './mysql-log-point.js';
+import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 
 /**
  * One chunk of a table read between two binlog watermarks (the source kit's). On MariaDB the chunk is read in
@@ -42,7 +42,7 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
     let high: LogPoint;
     let raw: (Buffer | null)[][];
     if (this.flavor === 'mariadb') {
-      await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
         low = high = await this.snapshotPoint();
         onSnapshotPoint?.(high);
@@ -69,6 +69,31 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
       return row;
     });
     return { range, rows, low, high };
+  }
+
+  /**
+   * Starts a consistent snapshot whose binlog position is at or after `floor` (MariaDB). The source may already
+   * have pulled — and emitted — every binlog event before `floor`; a transaction is written to the binlog before
+   * it commits in the storage engine, so a snapshot taken in between would not see a change the source already
+   * emitted, and the chunk would deliver the row's older state after it (the source kit counts on every step
+   * pulled before a chunk read began lying at or before the chunk's low watermark). Such a snapshot is dropped
+   * and taken again: the engine commit follows within moments.
+   */
+  private async startSnapshotAfter(floor: LogPoint): Promise<void> {
+    const deadline = Date.now() + SNAPSHOT_FLOOR_TIMEOUT_MS;
+    for (let attempt = 0; ; attempt++) {
+      await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      if (compareLogPoints(await this.snapshotPoint(), floor) >= 0) return;
+      await this.conn.query('COMMIT');
+      if (Date.now() >= deadline) {
+        throw new TributaryError(
+          'SOURCE_CONNECTION_LOST',
+          `no consistent snapshot reached binlog position ${floor.file}:${floor.pos} within ${SNAPSHOT_FLOOR_TIMEOUT_MS / 1000} s`,
+          { hint: 'transient: a transaction written to the binlog did not commit; the pipeline retries' },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 1 + attempt)));
+    }
   }
 
   private async select(sql: string, values: unknown[]): Promise<(Buffer | null)[][]> {
@@ -115,6 +140,9 @@ export async function masterStatus(conn: Connection): Promise<LogPoint> {
 }
 
 const ER_PARSE_ERROR = 1064;
+
+/** How long a chunk read waits for the storage engine to commit what the binlog already holds. */
+const SNAPSHOT_FLOOR_TIMEOUT_MS = 30_000;
 
 /** `SELECT cols FROM t WHERE key > lo AND key <= hi`, with the row comparisons spelled out so the key index is used. */
 export function chunkQuery(range: ChunkRange): { sql: string; values: unknown[] } {

@@ -8,7 +8,7 @@ import {
 } from '../../core/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import { BatchTables } from './batch-tables.js';
-import type { SnapshotTable } from './chunk-window.js';
+import { tableKeyOf, type SnapshotTable } from './chunk-window.js';
 import { SnapshotCoordinator, type ChunkTicket } from './snapshot-coordinator.js';
 import { addTables, markChunkDone, removeTables, type SnapshotProgress } from './snapshot-progress.js';
 import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDialect } from './source-dialect.js';
@@ -305,10 +305,15 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     }
     this.position = stepPosition(step) ?? this.position;
     if (step.kind === 'rows') {
-      // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys.
-      for (const ticket of this.readyTickets()) {
-        const window = ticket.window!;
-        if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) window.noteChanged(step.rows);
+      // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys. A chunk whose
+      // rows are not in hand yet keeps its table's changes for when they are (see emitChunk).
+      for (const ticket of this.coordinator?.tickets ?? []) {
+        const window = ticket.window;
+        if (window === undefined) {
+          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.push(step.rows);
+        } else if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) {
+          window.noteChanged(step.rows);
+        }
       }
     }
     await this.options.applyStep(step, out);
@@ -328,6 +333,9 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       else this.coordinator?.delivered(ticket);
       return;
     }
+    // Changes emitted while the rows were being read went out before them: the log has those keys' newer state
+    // (or the same, when the snapshot saw the change), so the chunk's copy is dropped whatever `low` says.
+    for (const rows of ticket.early.splice(0)) window.noteChanged(rows);
     for (const row of window.remainingRows()) {
       out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
     }

@@ -1,3 +1,4 @@
+import type { Row } from '../../core/index.js';
 import { plural } from '../../core/plural.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChunkWindow, type ChunkRange, type SnapshotTable } from './chunk-window.js';
@@ -19,6 +20,11 @@ export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable
   readonly registeredAt: number;
   high: Offset | undefined;
   window: ChunkWindow<Offset, Table> | undefined;
+  /**
+   * Row changes of the chunk's table that the source emitted while the rows were not in hand yet: their keys are
+   * dropped from the chunk (the log delivered their state at least as new as the chunk's).
+   */
+  readonly early: (readonly Row[])[];
 }
 
 export type SnapshotReading<Offset, Table extends SnapshotTable> = Pick<
@@ -131,6 +137,7 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
           registeredAt: this.options.pulledSteps(),
           high: undefined,
           window: undefined,
+          early: [],
         };
         this.tickets.push(ticket);
         const chunk = await reader.readChunk(range, (high) => {
