@@ -46,6 +46,11 @@ export interface ChunkReader<Offset, Table extends SnapshotTable = SnapshotTable
    * before and a high watermark taken after it (or one exact point: low = high). `onHigh` learns the high
    * watermark as soon as it is known — before the rows, when the database can tell (MariaDB) — so the log
    * may flow up to it meanwhile. Rows are in the table's column order, canonical values as the log gives them.
+   *
+   * The kit counts on one property: every log step the source could have pulled before this call lies at or
+   * before `low`, and the rows include its effect. (A database that writes its log before the change is
+   * visible to new snapshots must wait for it: MariaDB's reader takes its snapshot again until the snapshot's
+   * position reaches the binlog end read before it.) Steps pulled after the call are placed by the kit.
    */
   readChunk(range: ChunkRange<Table>, onHigh: (high: Offset) => void): Promise<SnapshotChunk<Offset, Table>>;
   close(): Promise<void>;
