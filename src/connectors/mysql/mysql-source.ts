@@ -58,6 +58,8 @@ import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { BatchTables } from './mysql-batch-tables.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 import { mysqlChecksums } from './mysql-checksums.js';
+import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
+import { formatHost } from './mysql-hosts.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -86,7 +88,8 @@ const HOLD_LIMIT = 20_000;
  * the watermark goes out before the rows, every later one after them (see {@link ChunkWindow}).
  */
 class MysqlSource implements Source {
-  private readonly endpoint: MysqlEndpoint;
+  /** The server in use; with several hosts, {@link openTopology} moves both on. */
+  private endpoint: MysqlEndpoint;
   private conn: Connection | undefined;
   private server: ServerInfo | undefined;
   private reader: MysqlBinlogReader | undefined;
@@ -106,6 +109,8 @@ class MysqlSource implements Source {
   private gtid: string | undefined;
   /** GTID of the transaction in progress. */
   private txnGtid: string | undefined;
+  /** The GTID state at `lastEnd` / `txnStart` (see mysql-gtid.ts), when known. */
+  private gtidState: string | undefined;
   /** End of the last binlog step processed (emitted or held). */
   private readerPos: LogPoint = { file: '', pos: 4 };
   private lastEventTsMs = 0;
@@ -130,7 +135,7 @@ class MysqlSource implements Source {
   private maxBatchTables = Number.POSITIVE_INFINITY;
 
   constructor(
-    private readonly config: MysqlSourceConfig,
+    private config: MysqlSourceConfig,
     private readonly context: MysqlSourceContext,
   ) {
     this.endpoint = { host: config.host, port: config.port, user: config.user };
@@ -171,6 +176,8 @@ class MysqlSource implements Source {
       checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);
+      const gtid = await gtidGuarantees(conn, server.flavor, `${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(...gtid.checks);
       const zone = await checkServerTimeZone(conn, this.config);
       if (zone.status === 'ok') checks.push(zone.message);
       checks.push(await checkReplicationPrivileges(conn, this.endpoint));
@@ -185,6 +192,7 @@ class MysqlSource implements Source {
         ...sourceOptionWarnings(this.config),
         ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
+        ...gtid.warnings,
         ...(await checkChunkKeyColumn(conn, tables.values(), this.config.chunkKeyColumn)),
       ];
       return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
@@ -196,19 +204,16 @@ class MysqlSource implements Source {
   }
 
   async checkResume(position: SourcePosition): Promise<string> {
-    const conn = await this.connect('checking the saved position');
-    try {
-      const resume = savedPosition(position);
-      const server = await readServerInfo(conn);
-      await this.verifyResume(conn, resume, server);
-      return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
-        resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
-      }`;
-    } catch (error) {
-      throw mysqlError(error, this.endpoint, 'checking the saved position');
-    } finally {
-      await conn.end().catch(() => {});
+    const resume = savedPosition(position);
+    const { conn, result } = await this.openTopology(resume, 'checking the saved position');
+    await endMysqlConnection(conn);
+    const start = result ?? resume.binlog;
+    if (start.file === '') {
+      return `the saved position resumes on ${this.endpoint.host}:${this.endpoint.port} by ${formatBinlogOffset(start)} (another server of the topology, which has every transaction of it)`;
     }
+    return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
+      resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
+    }`;
   }
 
   async keyOverlaps(tables: readonly TableKey[]): Promise<KeyOverlap[]> {
@@ -244,10 +249,46 @@ class MysqlSource implements Source {
     }
   }
 
+  /**
+   * Connects to the first server of `source.hosts` that can be read (see mysql-failover.ts) and, for a saved
+   * position, plans where it resumes there: file/position on the server that wrote it, by GTID on another.
+   */
+  private async openTopology(
+    resume: MysqlPosition | undefined,
+    during: string,
+  ): Promise<{ conn: Connection; server: ServerInfo; result: BinlogOffset | undefined }> {
+    const base = this.config;
+    return await chooseServer({
+      hosts: base.hosts,
+      preferred: resume?.host,
+      log: this.context.log,
+      use: (host) => {
+        this.config = { ...base, host: host.host, port: host.port };
+        this.endpoint = { host: host.host, port: host.port, user: base.user };
+      },
+      connect: () => this.connect(during),
+      serverInfo: readServerInfo,
+      check: async (conn, server) =>
+        resume === undefined
+          ? undefined
+          : await planResume({
+              conn,
+              resume,
+              server,
+              where: `${this.endpoint.host}:${this.endpoint.port}`,
+              samePosition: () => this.verifyResume(conn, resume, server),
+              log: this.context.log,
+            }),
+      classify: (error) => mysqlError(error, this.endpoint, during),
+    });
+  }
+
   async open(resume: SourcePosition | null): Promise<void> {
-    const conn = (this.conn = await this.connect('connecting'));
+    const saved = resume !== null && isMysqlPosition(resume) ? resume : undefined;
+    const chosen = await this.openTopology(saved, 'connecting');
+    const conn = (this.conn = chosen.conn);
     try {
-      this.server = await readServerInfo(conn);
+      this.server = chosen.server;
       await checkBinlogSettings(conn);
       const current = await this.discover(conn);
       const saved = resume === null ? undefined : savedPosition(resume).schemas;
@@ -256,8 +297,7 @@ class MysqlSource implements Source {
       this.history.load(current, await readCharsetDefaults(conn, [...databases]), saved);
       let start: BinlogOffset;
       if (resume !== null && isMysqlPosition(resume)) {
-        await this.verifyResume(conn, resume, this.server);
-        start = resume.binlog;
+        start = chosen.result ?? resume.binlog;
         this.snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
@@ -285,6 +325,7 @@ class MysqlSource implements Source {
       this.lastEndPrint = start.fingerprint;
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
+      this.gtidState = start.gtidState;
       this.snapshotTablesTotal = this.snapshot?.tables.length ?? 0;
       if (this.snapshot)
         this.snapshotEstimates = await readRowEstimates(
@@ -298,6 +339,8 @@ class MysqlSource implements Source {
           serverId: this.binlogServerId(),
           start: { file: start.file, pos: start.pos },
           fingerprint: start.fingerprint,
+          gtidState: start.gtidState,
+          byGtid: start.file === '' && start.gtidState !== undefined,
           tableFor: (db, table) => this.tables.get(`${db}.${table}`),
           log: this.context.log,
         });
@@ -542,6 +585,7 @@ class MysqlSource implements Source {
         this.readerPos = this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.rowsInTxn = 0;
         this.skipRows = 0;
@@ -550,6 +594,7 @@ class MysqlSource implements Source {
         this.readerPos = this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
         await this.ddl.follow(step, out);
@@ -656,6 +701,7 @@ class MysqlSource implements Source {
         pos: at.pos,
         skipRows: inTxn ? this.rowsInTxn : 0,
         ...(this.gtid ? { gtid: this.gtid } : {}),
+        ...(this.gtidState === undefined ? {} : { gtidState: this.gtidState }),
         ...((inTxn ? this.txnStartPrint : this.lastEndPrint)
           ? { fingerprint: inTxn ? this.txnStartPrint : this.lastEndPrint }
           : {}),
@@ -664,6 +710,7 @@ class MysqlSource implements Source {
       capturedTables: [...this.tables.keys()].sort(),
       schemas: this.history.save(),
       ...(this.server ? { serverUuid: this.server.identity } : {}),
+      ...(this.config.hosts.length > 1 ? { host: formatHost(this.config) } : {}),
     };
   }
 
