@@ -61,7 +61,7 @@ describe('failover: resume by GTID on another server of the topology', () => {
   async function newSink(): Promise<{ sink: FreshPostgresDatabase; query: SinkQuery }> {
     const sink = await freshPostgresDatabase('failover');
     sinks.push(sink);
-    const query = sink.query.bind(sink) as SinkQuery;
+    const query: SinkQuery = sink.query.bind(sink);
     await installRevisionAudit(query, db);
     return { sink, query };
   }
