@@ -35,7 +35,8 @@ const ROWS = 2_000;
 
 describe('failover: resume by GTID on another server of the topology', () => {
   const db = uniqueName('failover');
-  const table = `${db}.items`;
+  // One table per failover test: each writer counts revisions from 1, which the revision audit compares per row.
+  const tables = { r2: `${db}.items_r2`, primary: `${db}.items_primary` };
   let topology: MariadbTopology;
   let primary: Connection;
   const sinks: FreshPostgresDatabase[] = [];
@@ -46,7 +47,7 @@ describe('failover: resume by GTID on another server of the topology', () => {
     topology = await startMariadbTopology(2);
     primary = await mysqlConnect(topology.primary.url);
     await primary.query(`CREATE DATABASE ${db}`);
-    await createItemsTable(primary, table, ROWS);
+    for (const table of Object.values(tables)) await createItemsTable(primary, table, ROWS);
     for (const replica of topology.replicas) await topology.caughtUp(replica);
   }, 300_000);
 
@@ -70,7 +71,7 @@ describe('failover: resume by GTID on another server of the topology', () => {
     return `  hosts: ${servers.map((s) => `${s.host}:${s.port}`).join(',')}\n  heartbeat.interval: 1s`;
   }
 
-  async function maxId(): Promise<number> {
+  async function maxId(table: string): Promise<number> {
     const [rows] = await primary.query(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`);
     return Number((rows as { m: number | string }[])[0]!.m);
   }
@@ -87,7 +88,13 @@ describe('failover: resume by GTID on another server of the topology', () => {
    * with a writer running on the primary, and waits until the pipeline applies changes from `expectOn`. Returns
    * the milliseconds from the kill to the first change committed from there.
    */
-  async function failOver(name: string, hosts: readonly EmbeddedServer[], expectOn: EmbeddedServer, serverId: number) {
+  async function failOver(
+    name: string,
+    table: string,
+    hosts: readonly EmbeddedServer[],
+    expectOn: EmbeddedServer,
+    serverId: number,
+  ) {
     const { query } = await newSink();
     const pipeline = await startFaultPipeline({
       name,
@@ -112,7 +119,7 @@ describe('failover: resume by GTID on another server of the topology', () => {
       connect: () => mysqlConnect(topology.primary.url),
       tables: [table],
       random: seededRandom(SEED + serverId),
-      maxId: await maxId(),
+      maxId: await maxId(table),
     });
     await writer.committed(150);
     // The pipeline keeps up with the first server before it dies.
@@ -162,28 +169,28 @@ describe('failover: resume by GTID on another server of the topology', () => {
         `${firstChangeMs} ms after the kill; writer ${describeWriter(stats)}; ${comparison.summary()}; ` +
         `${audit.applies} row images applied, ${audit.sameRevision} twice, ${audit.regressions} out of order`,
     );
-    return { name, query, firstChangeMs };
+    return { name, table, query, firstChangeMs };
   }
 
   function serverIdOf(server: EmbeddedServer): number {
     return server === topology.primary ? 1 : topology.replicas.indexOf(server) + 2;
   }
 
-  let onPrimary: { name: string; query: SinkQuery } | undefined;
+  let onPrimary: { name: string; table: string; query: SinkQuery } | undefined;
 
   it('replica 1 killed: the pipeline moves to replica 2 and resumes by GTID', async () => {
     const [replica1, replica2] = topology.replicas as [EmbeddedServer, EmbeddedServer];
-    await failOver('failover-r2', [replica1, replica2], replica2, serverIdOf(replica2));
+    await failOver('failover-r2', tables.r2, [replica1, replica2], replica2, serverIdOf(replica2));
   }, 600_000);
 
   it('replica 2 killed: the pipeline moves to the primary and resumes by GTID', async () => {
     const replica2 = topology.replicas[1]!;
-    onPrimary = await failOver('failover-primary', [replica2, topology.primary], topology.primary, 1);
+    onPrimary = await failOver('failover-primary', tables.primary, [replica2, topology.primary], topology.primary, 1);
   }, 600_000);
 
   it('a replica stopped behind the checkpoint is refused with SOURCE_GTID_BEHIND', async () => {
     expect(onPrimary, 'the previous test left a pipeline on the primary').toBeDefined();
-    const { name, query } = onPrimary!;
+    const { name, table, query } = onPrimary!;
     const replica1 = topology.replicas[0]!;
     // Replica 1 comes back and catches up, then stops replicating; the primary goes on.
     await replica1.pause();
@@ -199,7 +206,7 @@ describe('failover: resume by GTID on another server of the topology', () => {
       connect: () => mysqlConnect(topology.primary.url),
       tables: [table],
       random: seededRandom(SEED + 7),
-      maxId: await maxId(),
+      maxId: await maxId(table),
     });
     await writer.committed(50);
     await writer.stop();
