@@ -1,11 +1,16 @@
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composePipeline } from '../src/composer/pipeline-composer.js';
+import { parsePipelineYaml } from '../src/config/load-pipeline.js';
+import { knownTypes, optionSpecsFor } from '../src/connectors/registry.js';
 import { TributaryError } from '../src/core/index.js';
+import { createLogger } from '../src/runtime/logger.js';
 import type { EmbeddedServer } from '../src/embedded/embedded-server.js';
 import { freshPostgresDatabase, uniqueName, waitFor, type FreshPostgresDatabase } from './harness/databases.js';
 import {
   createItemsTable,
   describeWriter,
+  faultPipelineYaml,
   installRevisionAudit,
   mysqlConnect,
   readRevisionAudit,
@@ -262,4 +267,83 @@ describe('failover: resume by GTID on another server of the topology', () => {
     await skipped.stop();
     report(`stale replica refused: ${(failure as TributaryError).message}`);
   }, 600_000);
+  it('scan.startup.specific-offset.gtid-set: the first change is that of the first transaction after the state', async () => {
+    const gtidTable = `${db}.items_gtid`;
+    await createItemsTable(primary, gtidTable, 10);
+    const state = await topology.gtidBinlogPos(topology.primary);
+    await primary.query(
+      `INSERT INTO ${gtidTable} VALUES (11, 1, 'after', 1.5, 1, NOW(6)), (12, 1, 'after', 2.5, 2, NOW(6))`,
+    );
+    await primary.query(`UPDATE ${gtidTable} SET val = 'changed', rev = 3 WHERE id = 5`);
+    const { sink, query } = await newSink();
+    const pipeline = await startFaultPipeline({
+      name: 'failover-gtid-start',
+      tables: gtidTable,
+      mysqlUrl: topology.urlOf(topology.primary),
+      sinkUrl: sink.url,
+      sourceYaml: `  scan.startup.mode: specific-offset\n  scan.startup.specific-offset.gtid-set: '${state}'`,
+    });
+    pipelines.push(pipeline);
+    const ids = async () =>
+      (await query<{ id: string }>(`SELECT id::text AS id FROM ${gtidTable}`).catch(() => []))
+        .map((r) => Number(r.id))
+        .sort((x, y) => x - y);
+    await waitFor(async () => (await ids()).length === 3, { message: 'the changes after the GTID state' });
+    expect(await ids()).toEqual([5, 11, 12]);
+    expect(pipeline.logs.some((l) => l.includes(`starting at GTID ${state}`))).toBe(true);
+    await pipeline.stop();
+
+    // A state the server has not reached, and one of the other flavour, are refused before anything is read.
+    const [domain, server, seq] = state.split('-');
+    for (const [gtidSet, code] of [
+      [`${domain}-${server}-${Number(seq) + 1000}`, 'SOURCE_GTID_BEHIND'],
+      ['3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5', 'CONFIG_INVALID'],
+    ] as const) {
+      const refused = await startFaultPipeline({
+        name: uniqueName('gtid_start'),
+        tables: gtidTable,
+        mysqlUrl: topology.urlOf(topology.primary),
+        sinkUrl: sink.url,
+        sourceYaml: `  scan.startup.mode: specific-offset\n  scan.startup.specific-offset.gtid-set: '${gtidSet}'`,
+        maxRetries: 0,
+      });
+      pipelines.push(refused);
+      const failure = await refused.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect((failure as TributaryError | undefined)?.code, String(failure)).toBe(code);
+    }
+  }, 300_000);
+
+  it('validate says what holds on a replica: log_slave_updates, GTIDs with or without strict mode', async () => {
+    const replica1 = topology.replicas[0]!;
+    const report = async () => {
+      const { yaml, env } = await faultPipelineYaml({
+        name: uniqueName('failover_validate'),
+        tables: tables.r2,
+        mysqlUrl: topology.urlOf(replica1),
+        sinkUrl: sinks[0]!.url,
+      });
+      const def = parsePipelineYaml(yaml, { file: 'pipeline.yaml', env, optionSpecsFor, knownTypes });
+      return await composePipeline(def, { log: createLogger({ write: () => {} }) }).validate();
+    };
+    const strict = await report();
+    const messages = strict.checks.map((c) => `${c.status} ${c.message}`);
+    expect(messages).toContainEqual(expect.stringMatching(/^ok .* is a replica with log_slave_updates ON/));
+    expect(messages).toContainEqual(
+      expect.stringMatching(/^ok .*GTIDs with gtid_strict_mode: a checkpoint also resumes/),
+    );
+    const admin = await mysqlConnect(replica1.url);
+    try {
+      await admin.query('SET GLOBAL gtid_strict_mode = OFF');
+      const loose = await report();
+      const warning = loose.checks.find((c) => c.message.includes('gtid_strict_mode is OFF'));
+      expect(warning?.status).toBe('warning');
+      expect(warning?.fix).toContain('SET GLOBAL gtid_strict_mode = ON');
+    } finally {
+      await admin.query('SET GLOBAL gtid_strict_mode = ON');
+      await admin.end();
+    }
+  }, 120_000);
 });
