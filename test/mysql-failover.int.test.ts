@@ -72,8 +72,12 @@ describe('failover: resume by GTID on another server of the topology', () => {
     return { sink, query };
   }
 
-  function hostsYaml(servers: readonly EmbeddedServer[]): string {
-    return `  hosts: ${servers.map((s) => `${s.host}:${s.port}`).join(',')}\n  heartbeat.interval: 1s`;
+  /** `hosts:`; one server is a topology too when `resumeByGtid` says so (several are by default). */
+  function hostsYaml(servers: readonly EmbeddedServer[], resumeByGtid = servers.length > 1): string {
+    return (
+      `  hosts: ${servers.map((s) => `${s.host}:${s.port}`).join(',')}\n  heartbeat.interval: 1s` +
+      (resumeByGtid && servers.length === 1 ? '\n  failover.resume-by-gtid: true' : '')
+    );
   }
 
   async function maxId(table: string): Promise<number> {
@@ -230,19 +234,26 @@ describe('failover: resume by GTID on another server of the topology', () => {
     await ahead.stop();
     const before = await sinkCheckpoint(query, name);
 
-    const refused = await startFaultPipeline({
-      name,
-      tables: table,
-      mysqlUrl: topology.urlOf(replica1),
-      sinkUrl: sinks[1]!.url,
-      sourceYaml: hostsYaml([replica1]),
-      maxRetries: 0,
-    });
-    pipelines.push(refused);
-    const failure = await refused.done.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const runOn = async (resumeByGtid: boolean): Promise<unknown> => {
+      const run = await startFaultPipeline({
+        name,
+        tables: table,
+        mysqlUrl: topology.urlOf(replica1),
+        sinkUrl: sinks[1]!.url,
+        sourceYaml: hostsYaml([replica1], resumeByGtid),
+        maxRetries: 0,
+      });
+      pipelines.push(run);
+      return await run.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    };
+    // One host is not a topology unless the option says so: another server's checkpoint stops the run.
+    const mismatch = await runOn(false);
+    expect((mismatch as TributaryError | undefined)?.code, String(mismatch)).toBe('PIPELINE_STATE_MISMATCH');
+    expect((mismatch as TributaryError).hint).toContain('source.failover.resume-by-gtid: true');
+    const failure = await runOn(true);
     expect(failure).toBeInstanceOf(TributaryError);
     expect((failure as TributaryError).code).toBe('SOURCE_GTID_BEHIND');
     expect((failure as TributaryError).message).toMatch(/domain 0: at 0-1-\d+, \d+ behind/);

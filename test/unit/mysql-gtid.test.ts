@@ -201,6 +201,11 @@ describe('host lists', () => {
     expect([both.host, both.port]).toEqual(['b', 1]);
     const one = mysqlSourceConfig({ hostname: 'a', username: 'u', tables: 'x.y' });
     expect(one.hosts).toEqual([{ host: 'a', port: 3306 }]);
+    // Resume by GTID on another server: by default with several servers only.
+    expect(both.resumeByGtid).toBe(true);
+    expect(one.resumeByGtid).toBe(false);
+    expect(mysqlSourceConfig({ hostname: 'a', 'failover.resume-by-gtid': true }).resumeByGtid).toBe(true);
+    expect(mysqlSourceConfig({ hosts: 'a,b', 'failover.resume-by-gtid': false }).resumeByGtid).toBe(false);
   });
 
   it("the checkpoint's host is tried first", () => {

@@ -98,6 +98,8 @@ export interface ResumePlanOptions {
   readonly where: string;
   /** Proves that the saved file/position is this server's (identity, binlog, fingerprint); throws otherwise. */
   readonly samePosition: () => Promise<void>;
+  /** `failover.resume-by-gtid`: whether another server may take the checkpoint by GTID. */
+  readonly byGtidAllowed: boolean;
   readonly log: Logger;
 }
 
@@ -120,6 +122,15 @@ export async function planResume(options: ResumePlanOptions): Promise<BinlogOffs
     await options.samePosition();
   } catch (error) {
     if (!(error instanceof TributaryError) || !BY_GTID_INSTEAD.has(error.code) || !usable) throw error;
+    if (!options.byGtidAllowed) {
+      throw new TributaryError(error.code, error.message, {
+        cause: error,
+        hint:
+          `${error.hint ?? ''}. If this server is another member of the replication topology the checkpoint was read ` +
+          'from (a failover), set source.failover.resume-by-gtid: true (or list the servers in source.hosts) to ' +
+          `resume here by the checkpoint's GTID state ${state}`,
+      });
+    }
     return await byGtid(options, error.message);
   }
   if (state !== undefined) return saved;

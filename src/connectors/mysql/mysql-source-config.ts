@@ -23,6 +23,12 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
       'The servers of one replication topology as `host:port` entries, comma-separated (`db1:3306,db2:3307`; a host without a port uses `port`); replaces `hostname`. The source reads the first that answers; when it is lost, the next run attempt tries the others and resumes there by GTID (see connectors/mysql.md#failover-and-replicas).',
   },
   {
+    key: 'failover.resume-by-gtid',
+    type: 'boolean',
+    description:
+      'Whether a checkpoint that another server wrote (another identity or binlog: a failover) is resumed here by its GTID state, trusting that GTIDs name the same transactions on every server read. Default: true when `hosts` (or `hostname`) lists several servers, false for one — then such a checkpoint stops the run with PIPELINE_STATE_MISMATCH, as a replaced or unrelated server must.',
+  },
+  {
     key: 'username',
     type: 'string',
     required: true,
@@ -286,6 +292,8 @@ export interface MysqlSourceConfig extends MysqlTypeOptions {
   readonly port: number;
   /** Every server of the topology, in the order written (`hosts`, or `hostname` with commas). */
   readonly hosts: readonly MysqlHost[];
+  /** `failover.resume-by-gtid`, its default applied. */
+  readonly resumeByGtid: boolean;
   readonly user: string;
   readonly password: string;
   readonly tables: string;
@@ -328,6 +336,8 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
     host: hosts[0]!.host,
     port: hosts[0]!.port,
     hosts,
+    resumeByGtid:
+      options['failover.resume-by-gtid'] === undefined ? hosts.length > 1 : options['failover.resume-by-gtid'] === true,
     user: String(options['username'] ?? ''),
     password: String(options['password'] ?? ''),
     tables: String(options['tables'] ?? ''),

@@ -277,6 +277,7 @@ class MysqlSource implements Source {
               server,
               where: `${this.endpoint.host}:${this.endpoint.port}`,
               samePosition: () => this.verifyResume(conn, resume, server),
+              byGtidAllowed: base.resumeByGtid,
               log: this.context.log,
             }),
       classify: (error) => mysqlError(error, this.endpoint, during),
