@@ -304,6 +304,42 @@ describe('failover: resume by GTID on another server of the topology', () => {
     expect(pipeline.logs.some((l) => l.includes(`starting at GTID ${state}`))).toBe(true);
     await pipeline.stop();
 
+    // Started by GTID on an idle server: its heartbeat tells where it stands, and the checkpoint moves from the
+    // GTID state alone to that file/position (which a restart then resumes from).
+    const idle = await startFaultPipeline({
+      name: 'failover-gtid-idle',
+      tables: gtidTable,
+      mysqlUrl: topology.urlOf(topology.primary),
+      sinkUrl: sink.url,
+      sourceYaml:
+        `  scan.startup.mode: specific-offset\n  heartbeat.interval: 1s\n` +
+        `  scan.startup.specific-offset.gtid-set: '${await topology.gtidBinlogPos(topology.primary)}'`,
+    });
+    pipelines.push(idle);
+    const [status] = (await primary.query('SHOW MASTER STATUS')) as unknown as [{ File: string; Position: number }[]];
+    await waitFor(
+      async () => {
+        const binlog = (await sinkCheckpoint(query, 'failover-gtid-idle'))?.position.binlog;
+        return binlog?.file === status[0]!.File && binlog.pos === Number(status[0]!.Position);
+      },
+      { message: "the idle server's heartbeat position in the checkpoint" },
+    );
+    await idle.stop();
+    await primary.query(`INSERT INTO ${gtidTable} VALUES (13, 1, 'later', 3.5, 4, NOW(6))`);
+    const again = await startFaultPipeline({
+      name: 'failover-gtid-idle',
+      tables: gtidTable,
+      mysqlUrl: topology.urlOf(topology.primary),
+      sinkUrl: sink.url,
+      sourceYaml: '  heartbeat.interval: 1s',
+    });
+    pipelines.push(again);
+    await waitFor(async () => (await ids()).includes(13), { message: 'the change after the restart' });
+    expect(again.logs.some((l) => l.includes(`resuming binlog at ${status[0]!.File}:${status[0]!.Position}`))).toBe(
+      true,
+    );
+    await again.stop();
+
     // A state the server has not reached, and one of the other flavour, are refused before anything is read.
     const [domain, server, seq] = state.split('-');
     for (const [gtidSet, code] of [

@@ -140,6 +140,14 @@ class StepReader implements MysqlBinlogReader {
     const tsMs = header.timestamp * 1000;
     if (this.byGtid) {
       if (event.kind === 'rotate') this.file = event.nextFile;
+      if (event.kind === 'heartbeat' && event.logFile !== '' && event.logPos > 0) {
+        // The server is idle: it has sent or skipped everything up to where it stands, and what it skipped is
+        // in the state. So that point is a resume point (and a snapshot chunk's watermark can be reached).
+        this.byGtid = false;
+        this.ring.reset();
+        this.file = event.logFile;
+        steps.push({ kind: 'advance', end: { file: event.logFile, pos: event.logPos }, fingerprint: undefined });
+      }
       if (event.kind === 'heartbeat') steps.push({ kind: 'idle' });
       if (event.kind !== 'gtid' && event.kind !== 'query') return;
       this.byGtid = false;
