@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   SOURCE_BINLOG_FORMAT: { retryable: false },
   SOURCE_BINLOG_ROW_IMAGE: { retryable: false },
   SOURCE_BINLOG_PURGED: { retryable: false },
+  SOURCE_GTID_BEHIND: { retryable: false },
   SOURCE_SERVER_ID_CONFLICT: { retryable: false },
   SOURCE_NO_PRIMARY_KEY: { retryable: false },
   SOURCE_NO_TABLES: { retryable: false },

@@ -17,6 +17,12 @@ export interface BinlogOffset {
   readonly gtid?: string;
   /** The events just before `pos`, read again on resume to prove it is the same binlog (see BinlogFingerprint). */
   readonly fingerprint?: BinlogFingerprint;
+  /**
+   * The GTID state at `pos` (MariaDB GTID position, MySQL executed set; see mysql-gtid.ts): what a resume on
+   * another server of the topology starts from. `file` '' means the position is known only by this state (a
+   * resume by GTID that has not seen the new server's first transaction yet).
+   */
+  readonly gtidState?: string;
 }
 
 /** The MySQL source's whole resume state, as committed with each checkpoint. */
@@ -29,6 +35,8 @@ export interface MysqlPosition extends SourcePosition {
   readonly capturedTables?: readonly string[];
   /** The server's identity when the position was taken; a different server cannot resume it. */
   readonly serverUuid?: string;
+  /** `host:port` the position was read from: with several hosts, the one tried first on resume. */
+  readonly host?: string;
   /**
    * The captured tables' schemas at the position (the schema history): a resumed run decodes the binlog from
    * there with them, not with what information_schema says later. Absent in checkpoints of older versions.
@@ -41,5 +49,8 @@ export function isMysqlPosition(position: SourcePosition | null): position is My
 }
 
 export function formatBinlogOffset(offset: BinlogOffset): string {
+  if (offset.file === '' && offset.gtidState !== undefined) {
+    return `GTID ${offset.gtidState}${offset.skipRows ? `+${plural(offset.skipRows, 'row')}` : ''}`;
+  }
   return `${offset.file}:${offset.pos}${offset.skipRows ? `+${plural(offset.skipRows, 'row')}` : ''}`;
 }

@@ -51,6 +51,8 @@ import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { mysqlChecksums } from './mysql-checksums.js';
+import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
+import { formatHost } from './mysql-hosts.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -73,7 +75,8 @@ export function mysqlSource(options: OptionValues, context: MysqlSourceContext):
  * applies the binlog steps — the resume position inside transactions, GTIDs, fingerprints, DDL.
  */
 class MysqlSource implements Source {
-  private readonly endpoint: MysqlEndpoint;
+  /** The server in use; with several hosts, {@link openTopology} moves both on. */
+  private endpoint: MysqlEndpoint;
   private conn: Connection | undefined;
   private server: ServerInfo | undefined;
   /** The DBLog merge of the binlog with the snapshot chunks, and the snapshot progress. */
@@ -93,6 +96,8 @@ class MysqlSource implements Source {
   private gtid: string | undefined;
   /** GTID of the transaction in progress. */
   private txnGtid: string | undefined;
+  /** The GTID state at `lastEnd` / `txnStart` (see mysql-gtid.ts), when known. */
+  private gtidState: string | undefined;
   private lastEventTsMs = 0;
 
   /** `db.table` → estimated rows (information_schema statistics) of the tables this run snapshots. */
@@ -101,7 +106,7 @@ class MysqlSource implements Source {
   private skipBeforeMs = 0;
 
   constructor(
-    private readonly config: MysqlSourceConfig,
+    private config: MysqlSourceConfig,
     private readonly context: MysqlSourceContext,
   ) {
     this.endpoint = { host: config.host, port: config.port, user: config.user };
@@ -153,6 +158,8 @@ class MysqlSource implements Source {
       checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);
+      const gtid = await gtidGuarantees(conn, server.flavor, `${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(...gtid.checks);
       const zone = await checkServerTimeZone(conn, this.config);
       if (zone.status === 'ok') checks.push(zone.message);
       checks.push(await checkReplicationPrivileges(conn, this.endpoint));
@@ -167,6 +174,7 @@ class MysqlSource implements Source {
         ...sourceOptionWarnings(this.config),
         ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
+        ...gtid.warnings,
         ...(await checkChunkKeyColumn(conn, tables.values(), this.config.chunkKeyColumn)),
       ];
       return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
@@ -178,19 +186,16 @@ class MysqlSource implements Source {
   }
 
   async checkResume(position: SourcePosition): Promise<string> {
-    const conn = await this.connect('checking the saved position');
-    try {
-      const resume = savedPosition(position);
-      const server = await readServerInfo(conn);
-      await this.verifyResume(conn, resume, server);
-      return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
-        resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
-      }`;
-    } catch (error) {
-      throw mysqlError(error, this.endpoint, 'checking the saved position');
-    } finally {
-      await conn.end().catch(() => {});
+    const resume = savedPosition(position);
+    const { conn, result } = await this.openTopology(resume, 'checking the saved position');
+    await endMysqlConnection(conn);
+    const start = result ?? resume.binlog;
+    if (start.file === '') {
+      return `the saved position resumes on ${this.endpoint.host}:${this.endpoint.port} by ${formatBinlogOffset(start)} (another server of the topology, which has every transaction of it)`;
     }
+    return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
+      resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
+    }`;
   }
 
   async keyOverlaps(tables: readonly TableKey[]): Promise<KeyOverlap[]> {
@@ -226,10 +231,47 @@ class MysqlSource implements Source {
     }
   }
 
+  /**
+   * Connects to the first server of `source.hosts` that can be read (see mysql-failover.ts) and, for a saved
+   * position, plans where it resumes there: file/position on the server that wrote it, by GTID on another.
+   */
+  private async openTopology(
+    resume: MysqlPosition | undefined,
+    during: string,
+  ): Promise<{ conn: Connection; server: ServerInfo; result: BinlogOffset | undefined }> {
+    const base = this.config;
+    return await chooseServer({
+      hosts: base.hosts,
+      preferred: resume?.host,
+      log: this.context.log,
+      use: (host) => {
+        this.config = { ...base, host: host.host, port: host.port };
+        this.endpoint = { host: host.host, port: host.port, user: base.user };
+      },
+      connect: () => this.connect(during),
+      serverInfo: readServerInfo,
+      check: async (conn, server) =>
+        resume === undefined
+          ? undefined
+          : await planResume({
+              conn,
+              resume,
+              server,
+              where: `${this.endpoint.host}:${this.endpoint.port}`,
+              samePosition: () => this.verifyResume(conn, resume, server),
+              byGtidAllowed: base.resumeByGtid,
+              log: this.context.log,
+            }),
+      classify: (error) => mysqlError(error, this.endpoint, during),
+    });
+  }
+
   async open(resume: SourcePosition | null): Promise<void> {
-    const conn = (this.conn = await this.connect('connecting'));
+    const saved = resume !== null && isMysqlPosition(resume) ? resume : undefined;
+    const chosen = await this.openTopology(saved, 'connecting');
+    const conn = (this.conn = chosen.conn);
     try {
-      this.server = await readServerInfo(conn);
+      this.server = chosen.server;
       await checkBinlogSettings(conn);
       const current = await this.discover(conn);
       const saved = resume === null ? undefined : savedPosition(resume).schemas;
@@ -239,8 +281,7 @@ class MysqlSource implements Source {
       let start: BinlogOffset;
       let snapshot: SnapshotProgress | undefined;
       if (resume !== null && isMysqlPosition(resume)) {
-        await this.verifyResume(conn, resume, this.server);
-        start = resume.binlog;
+        start = chosen.result ?? resume.binlog;
         snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
@@ -268,6 +309,7 @@ class MysqlSource implements Source {
       this.lastEndPrint = start.fingerprint;
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
+      this.gtidState = start.gtidState;
       if (snapshot)
         this.snapshotEstimates = await readRowEstimates(
           conn,
@@ -282,6 +324,8 @@ class MysqlSource implements Source {
             serverId: this.binlogServerId(),
             start: from,
             fingerprint: start.fingerprint,
+            gtidState: start.gtidState,
+            byGtid: from.file === '' && start.gtidState !== undefined,
             tableFor: (db, table) => this.tables.get(`${db}.${table}`),
             log: this.context.log,
           }),
@@ -353,6 +397,7 @@ class MysqlSource implements Source {
         this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.rowsInTxn = 0;
         this.skipRows = 0;
@@ -361,6 +406,7 @@ class MysqlSource implements Source {
         this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
         await this.ddl.follow(step, out);
@@ -458,6 +504,7 @@ class MysqlSource implements Source {
         pos: at.pos,
         skipRows: inTxn ? this.rowsInTxn : 0,
         ...(this.gtid ? { gtid: this.gtid } : {}),
+        ...(this.gtidState === undefined ? {} : { gtidState: this.gtidState }),
         ...((inTxn ? this.txnStartPrint : this.lastEndPrint)
           ? { fingerprint: inTxn ? this.txnStartPrint : this.lastEndPrint }
           : {}),
@@ -466,6 +513,7 @@ class MysqlSource implements Source {
       capturedTables: [...this.tables.keys()].sort(),
       schemas: this.history.save(),
       ...(this.server ? { serverUuid: this.server.identity } : {}),
+      ...(this.config.hosts.length > 1 ? { host: formatHost(this.config) } : {}),
     };
   }
 
