@@ -86,7 +86,13 @@ export function pgColumnType(oid: number, typmod: number, lookup: TypeLookup): P
     return {
       type: { kind: 'json' },
       sourceType: `${element.sourceType}[]`,
-      convert: (text) => arrayToJson(text, (item) => jsonToken(element.convert(item), elementType)),
+      // JSON has no NaN or Infinity: a numeric element holding one is written as a string, as floats' are.
+      convert: (text) =>
+        arrayToJson(text, (item) =>
+          elementType.kind === 'decimal' && /^-?(NaN|Infinity)$/.test(item)
+            ? JSON.stringify(item)
+            : jsonToken(element.convert(item), elementType),
+        ),
     };
   }
   if (row.namespace !== 'pg_catalog')

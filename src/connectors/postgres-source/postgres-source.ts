@@ -9,6 +9,7 @@ import {
   type Column,
   type OptionValues,
   type SchemaChangeEvent,
+  type SourceInfo,
   type Source,
   type SourceDescription,
   type SourcePosition,
@@ -494,6 +495,8 @@ export class PostgresSource implements Source {
     let lastCommit = position.lsn;
     let inTransaction = false;
     let txTsMs = 0;
+    let txFinalLsn = 0n;
+    let txId = '';
     let events: ChangeEvent[] = [];
     let tablesInBatch = new Set<string>();
     const currentPosition = (): PostgresPosition => ({
@@ -541,6 +544,8 @@ export class PostgresSource implements Source {
             inTransaction = true;
             seen = 0;
             txTsMs = message.tsMs;
+            txFinalLsn = message.finalLsn;
+            txId = String(message.xid);
             break;
           case 'commit':
             inTransaction = false;
@@ -563,7 +568,11 @@ export class PostgresSource implements Source {
             seen++;
             if (seen <= skip) break;
             tablesInBatch.add(name);
-            await this.toEvents(message, relation.table, name, events, txTsMs);
+            await this.toEvents(message, relation.table, name, events, {
+              tsMs: txTsMs,
+              txId,
+              position: changePosition(txFinalLsn, seen),
+            });
             break;
           }
           case 'truncate':
@@ -572,7 +581,10 @@ export class PostgresSource implements Source {
               if (!relation?.captured) continue;
               seen++;
               if (seen <= skip) continue;
-              events.push(schemaEvent(relation.table.schema, 'truncateTable', txTsMs));
+              events.push({
+                ...schemaEvent(relation.table.schema, 'truncateTable', txTsMs),
+                source: { tsMs: txTsMs, txId, position: changePosition(txFinalLsn, seen) },
+              });
             }
             break;
           default:
@@ -681,9 +693,8 @@ export class PostgresSource implements Source {
     table: PgTable,
     name: string,
     out: ChangeEvent[],
-    tsMs: number,
+    info: SourceInfo,
   ): Promise<void> {
-    const info = { tsMs };
     if (message.tag === 'insert') {
       out.push(
         dataChange(table.schema.id, 'insert', null, convertRow(this.plain(message.after, name), table, name), info),
@@ -827,6 +838,14 @@ export class PostgresSource implements Source {
 }
 
 type TupleValue2 = TupleData[number];
+
+/**
+ * A change's place in the log ({@link SourceInfo.position}): its transaction's commit LSN (16 hex digits) and its
+ * index in the transaction (10 digits), so that text order is commit order.
+ */
+function changePosition(commitLsn: Lsn, index: number): string {
+  return `${commitLsn.toString(16).toUpperCase().padStart(16, '0')}:${String(index).padStart(10, '0')}`;
+}
 
 function isToastable(kind: string): boolean {
   return kind === 'string' || kind === 'json' || kind === 'bytes' || kind === 'varchar' || kind === 'decimal';
