@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeBatch, DataChangeEvent, Source, Value } from '../src/core/index.js';
+import type { ChangeBatch, Source, Value } from '../src/core/index.js';
 import { parseTableSelectors } from '../src/config/table-selector.js';
 import { postgresSource } from '../src/connectors/postgres-source/postgres-source.js';
 import { silentLogger } from '../src/runtime/logger.js';
@@ -89,7 +89,7 @@ describe('postgres source: every type gives the same value in the snapshot and i
         if (next.done) throw new Error('the source ended');
         for (const event of next.value.events) {
           if (event.kind !== 'data') continue;
-          const row = (event as DataChangeEvent).after!;
+          const row = event.after!;
           (event.op === 'read' ? reads : inserts).set(row[0] as number, row);
         }
       }
