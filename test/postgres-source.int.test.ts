@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, postgresUrl, waitFor, type FreshPostgresDatabase } from './harness/databases.js';
 import { startPostgresSourcePipeline } from './harness/postgres-source-pipelines.js';
@@ -68,5 +72,111 @@ describe('postgres source → postgres sink: snapshot, then inserts, updates, de
       },
     );
     expect(await rowsOf(sink, notes)).toEqual(['(b,)', '(c,first)']);
+  });
+});
+
+describe('postgres source: TOAST values an update leaves unchanged, schema changes, and DuckDB', () => {
+  let source: FreshPostgresDatabase;
+  let sink: FreshPostgresDatabase;
+  const pipelines: RunningPipeline[] = [];
+  let dir: string;
+
+  beforeAll(async () => {
+    source = await freshPostgresDatabase('pgsrc_toast_src');
+    sink = await freshPostgresDatabase('pgsrc_toast_sink');
+    dir = await mkdtemp(join(tmpdir(), 'tributary-pgsrc-duckdb-'));
+    for (const table of ['docs_default', 'docs_full']) {
+      await source.query(`CREATE TABLE public.${table} (id int PRIMARY KEY, title text, body text)`);
+      // EXTERNAL: stored out of line uncompressed, so a 100 kB value is surely TOASTed.
+      await source.query(`ALTER TABLE public.${table} ALTER COLUMN body SET STORAGE EXTERNAL`);
+    }
+    await source.query(`ALTER TABLE public.docs_full REPLICA IDENTITY FULL`);
+  });
+
+  afterAll(async () => {
+    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(pipelines.flatMap((p) => p.logs).join('\n'));
+    for (const p of pipelines) await p.stop().catch(() => undefined);
+    await source
+      ?.query(
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'tributary_pgsrc_t%'`,
+      )
+      .catch(() => undefined);
+    await source?.drop();
+    await sink?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps an unchanged TOASTed value (REPLICA IDENTITY DEFAULT: looked up; FULL: from the old row)', async () => {
+    const pipeline = await startPostgresSourcePipeline({
+      name: 'pgsrc_toast',
+      sourceUrl: source.url,
+      tables: 'public.docs_\\.*',
+      sinkYaml: `  type: postgres\n  url: ${sink.url}`,
+    });
+    pipelines.push(pipeline);
+    await waitFor(async () => (await sink.query('SELECT 1 FROM public.docs_full').catch(() => null)) !== null, {
+      message: 'the sink tables',
+    });
+    for (const table of ['docs_default', 'docs_full']) {
+      await source.query(
+        `INSERT INTO public.${table} SELECT 1, 'first', string_agg(md5(g::text), '') FROM generate_series(1, 3000) g`,
+      );
+      await source.query(`UPDATE public.${table} SET title = 'second' WHERE id = 1`);
+    }
+    const sql = (table: string) => `SELECT id, title, md5(body) AS h, length(body) AS l FROM public.${table}`;
+    for (const table of ['docs_default', 'docs_full']) {
+      await waitFor(async () => (await rowsOf(sink, sql(table)))[0]?.includes('second') === true, {
+        message: `the update of ${table}`,
+      });
+      expect(await rowsOf(sink, sql(table))).toEqual(await rowsOf(source, sql(table)));
+      expect((await rowsOf(sink, sql(table)))[0]).toContain('96000');
+    }
+  });
+
+  it('follows an added column (a Relation message with new columns → refreshTable)', async () => {
+    await source.query(`ALTER TABLE public.docs_full ADD COLUMN tags text[]`);
+    await source.query(`INSERT INTO public.docs_full (id, title, body, tags) VALUES (2, 't', 'b', '{x,y}')`);
+    await waitFor(
+      async () =>
+        (
+          await sink
+            .query<{ tags: string }>('SELECT tags::text AS tags FROM public.docs_full WHERE id = 2')
+            .catch(() => [])
+        )[0]?.tags === '["x", "y"]',
+      { message: 'the new column in the sink' },
+    );
+  });
+
+  it('snapshots and streams into DuckDB', async () => {
+    const path = join(dir, 'w.duckdb');
+    const pipeline = await startPostgresSourcePipeline({
+      name: 'pgsrc_tduck',
+      sourceUrl: source.url,
+      tables: 'public.docs_default',
+      sinkYaml: `  type: duckdb\n  path: ${path}`,
+    });
+    pipelines.push(pipeline);
+    const query = async (sql: string): Promise<string[]> => {
+      const instance = await DuckDBInstance.fromCache(path);
+      const connection = await instance.connect();
+      try {
+        return (await connection.runAndReadAll(sql)).getRowsJson().map((row) => JSON.stringify(row));
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    };
+    const rows = () => query('SELECT id, title, md5(body) FROM public.docs_default ORDER BY id').catch(() => []);
+    await waitFor(async () => (await rows()).length === 1, { message: 'the snapshot in DuckDB' });
+    await source.query(`INSERT INTO public.docs_default VALUES (5, 'five', 'small')`);
+    await source.query(`UPDATE public.docs_default SET title = 'third' WHERE id = 1`);
+    await waitFor(async () => (await rows()).length === 2 && (await rows())[0]!.includes('third'), {
+      message: 'the stream in DuckDB',
+    });
+    const sourceHash = (
+      await source.query<{ h: string }>(`SELECT md5(body) AS h FROM public.docs_default WHERE id = 1`)
+    )[0]!.h;
+    expect((await rows())[0]).toBe(JSON.stringify([1, 'third', sourceHash]));
+    await pipeline.stop();
   });
 });
