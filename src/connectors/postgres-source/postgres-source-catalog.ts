@@ -20,7 +20,7 @@ export interface PgTable {
 export async function listPgTables(client: pg.Client): Promise<{ id: TableId; oid: number }[]> {
   const result = await client.query<{ oid: string; nspname: string; relname: string }>(
     `SELECT c.oid::int8 AS oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
      ORDER BY n.nspname, c.relname`,
   );
