@@ -533,64 +533,65 @@ export class PostgresSource implements Source {
           if (!inTransaction && frame.walEnd > parseLsn(lastCommit)) {
             lastCommit = formatLsn(frame.walEnd);
             this.progressState.lagMs = 0;
-            if (stream.buffered === 0) yield flush(true);
           }
-          continue;
-        }
-        if (frame.walEnd > this.receivedLsn) this.receivedLsn = frame.walEnd;
-        const message = decodePgoutput(frame.data);
-        switch (message.tag) {
-          case 'begin':
-            inTransaction = true;
-            seen = 0;
-            txTsMs = message.tsMs;
-            txFinalLsn = message.finalLsn;
-            txId = String(message.xid);
-            break;
-          case 'commit':
-            inTransaction = false;
-            seen = 0;
-            skip = 0;
-            lastCommit = formatLsn(message.endLsn);
-            this.progressState.lagMs = Math.max(0, Date.now() - message.tsMs);
-            break;
-          case 'relation':
-            await this.onRelation(message, relations, events, txTsMs);
-            break;
-          case 'insert':
-          case 'update':
-          case 'delete': {
-            const relation = relations.get(message.relation);
-            if (!relation?.captured) break;
-            const name = tableIdToString(relation.table.schema.id);
-            if (!tablesInBatch.has(name) && tablesInBatch.size >= this.maxTables && events.length > 0)
-              yield flush(false);
-            seen++;
-            if (seen <= skip) break;
-            tablesInBatch.add(name);
-            await this.toEvents(message, relation.table, name, events, {
-              tsMs: txTsMs,
-              txId,
-              position: changePosition(txFinalLsn, seen),
-            });
-            break;
-          }
-          case 'truncate':
-            for (const oid of message.relations) {
-              const relation = relations.get(oid);
-              if (!relation?.captured) continue;
+        } else {
+          if (frame.walEnd > this.receivedLsn) this.receivedLsn = frame.walEnd;
+          const message = decodePgoutput(frame.data);
+          switch (message.tag) {
+            case 'begin':
+              inTransaction = true;
+              seen = 0;
+              txTsMs = message.tsMs;
+              txFinalLsn = message.finalLsn;
+              txId = String(message.xid);
+              break;
+            case 'commit':
+              inTransaction = false;
+              seen = 0;
+              skip = 0;
+              lastCommit = formatLsn(message.endLsn);
+              this.progressState.lagMs = Math.max(0, Date.now() - message.tsMs);
+              break;
+            case 'relation':
+              await this.onRelation(message, relations, events, txTsMs);
+              break;
+            case 'insert':
+            case 'update':
+            case 'delete': {
+              const relation = relations.get(message.relation);
+              if (!relation?.captured) break;
+              const name = tableIdToString(relation.table.schema.id);
+              if (!tablesInBatch.has(name) && tablesInBatch.size >= this.maxTables && events.length > 0)
+                yield flush(false);
               seen++;
-              if (seen <= skip) continue;
-              events.push({
-                ...schemaEvent(relation.table.schema, 'truncateTable', txTsMs),
-                source: { tsMs: txTsMs, txId, position: changePosition(txFinalLsn, seen) },
+              if (seen <= skip) break;
+              tablesInBatch.add(name);
+              await this.toEvents(message, relation.table, name, events, {
+                tsMs: txTsMs,
+                txId,
+                position: changePosition(txFinalLsn, seen),
               });
+              break;
             }
-            break;
-          default:
-            // type, origin, message: nothing to deliver (logical messages will carry snapshot watermarks).
-            break;
+            case 'truncate':
+              for (const oid of message.relations) {
+                const relation = relations.get(oid);
+                if (!relation?.captured) continue;
+                seen++;
+                if (seen <= skip) continue;
+                events.push({
+                  ...schemaEvent(relation.table.schema, 'truncateTable', txTsMs),
+                  source: { tsMs: txTsMs, txId, position: changePosition(txFinalLsn, seen) },
+                });
+              }
+              break;
+            default:
+              // type, origin, message: nothing to deliver (logical messages will carry snapshot watermarks).
+              break;
+          }
         }
+        // Hand over what is there when the socket has nothing more buffered (or the batch is full), and a moved
+        // position (a commit, a keepalive while idle) even without changes.
         if (events.length >= STREAM_BATCH_EVENTS || (stream.buffered === 0 && events.length > 0)) {
           yield flush(stream.buffered === 0);
         } else if (stream.buffered === 0 && !inTransaction && lastCommit !== this.position!.lsn) {
