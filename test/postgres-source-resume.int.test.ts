@@ -28,20 +28,20 @@ describe('postgres source: kill and restart', () => {
     await sink?.drop();
   });
 
-  const start = (stateDir?: string) =>
+  const start = (stateDir?: string, tables = 'public.items') =>
     startPostgresSourcePipeline({
       name: 'pgsrc_resume',
       sourceUrl: source.url,
-      tables: 'public.items',
+      tables,
       sinkYaml: `  type: postgres\n  url: ${sink.url}\n  write-mode: append`,
       chunkSize: 50,
       ...(stateDir ? { stateDir } : {}),
     });
-  const changes = async (op: string): Promise<number> =>
+  const changes = async (op: string, table = 'items'): Promise<number> =>
     Number(
       (
         await sink
-          .query<{ n: string }>(`SELECT count(*) AS n FROM public.items_changelog WHERE _op = $1`, [op])
+          .query<{ n: string }>(`SELECT count(*) AS n FROM public.${table}_changelog WHERE _op = $1`, [op])
           .catch(() => [{ n: '0' }])
       )[0]!.n,
     );
@@ -99,5 +99,20 @@ describe('postgres source: kill and restart', () => {
     );
     expect(await changes('update')).toBe(21);
     await third.stop();
+  });
+
+  it('snapshots a table that the widened pattern matches on restart, then streams it', async () => {
+    await source.query(`CREATE TABLE public.extra (id int PRIMARY KEY, v text)`);
+    await source.query(`INSERT INTO public.extra SELECT g, 'x' FROM generate_series(1, 40) g`);
+    const fourth = await start(running[0]!.stateDir, 'public.items,public.extra');
+    running.push(fourth);
+    await waitFor(async () => (await changes('read', 'extra')) === 40, { message: '40 snapshot reads of extra' });
+    await source.query(`INSERT INTO public.extra VALUES (41, 'y')`);
+    await source.query(`UPDATE public.items SET n = 200 WHERE id = 2`);
+    await waitFor(async () => (await changes('insert', 'extra')) === 1 && (await changes('update')) === 22, {
+      message: 'the stream of both tables',
+    });
+    await fourth.stop();
+    expect(await changes('read')).toBe(300);
   });
 });

@@ -14,6 +14,8 @@ export interface PostgresPosition extends SourcePosition {
   readonly skip: number;
   /** While the snapshot is incomplete: the tables whose every chunk is delivered. */
   readonly snapshot?: { readonly tablesDone: readonly string[] };
+  /** Every table captured when the position was taken (`schema.table`): a table matched later is snapshotted. */
+  readonly capturedTables?: readonly string[];
   /** The server's `IDENTIFY_SYSTEM` id: a checkpoint of another cluster cannot resume here. */
   readonly systemId?: string;
 }

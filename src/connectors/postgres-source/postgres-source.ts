@@ -337,8 +337,19 @@ export class PostgresSource implements Source {
         );
       }
       this.log.info(message);
-      this.position = position;
-      if (position.snapshot) {
+      // Tables that match `tables` now and did not when the position was taken (a widened pattern) are
+      // snapshotted now — the publication covers them since ensurePublication — then streamed from the position.
+      const captured = position.capturedTables === undefined ? undefined : new Set(position.capturedTables);
+      const added = captured ? [...this.tables.keys()].filter((key) => !captured.has(key)) : [];
+      const all = [...this.tables.keys()];
+      if (added.length > 0) {
+        this.log.info(`newly captured ${added.join(', ')}: snapshotting ${added.length === 1 ? 'it' : 'them'}`);
+        const tablesDone = position.snapshot?.tablesDone ?? all.filter((key) => captured!.has(key));
+        this.position = { ...position, snapshot: { tablesDone }, capturedTables: all };
+      } else {
+        this.position = { ...position, capturedTables: all };
+      }
+      if (this.position.snapshot) {
         // The exported snapshot died with the previous run: the tables not done are read again in a new
         // snapshot, later than the slot's point; streaming from the slot's point replays the changes in between
         // over them, which the sink's upserts by key make converge (docs/connectors/postgres.md).
@@ -373,6 +384,7 @@ export class PostgresSource implements Source {
         skip: 0,
         ...(snapshot ? { snapshot: { tablesDone: [] } } : {}),
         ...(this.systemId ? { systemId: this.systemId } : {}),
+        capturedTables: [...this.tables.keys()],
       };
     }
     this.committedLsn = parseLsn(this.position.lsn);
@@ -680,6 +692,7 @@ export class PostgresSource implements Source {
     if (!captured) return;
     if (!previous) {
       this.tables.set(key, table);
+      this.position = { ...this.position!, capturedTables: [...this.tables.keys()] };
       out.push(schemaEvent(schema, 'createTable', tsMs));
       this.log.info(`new table ${key} captured from the replication stream`);
     } else if (!sameColumns(previous.schema, schema)) {
