@@ -72,6 +72,14 @@ describe('postgres source → postgres sink: snapshot, then inserts, updates, de
       },
     );
     expect(await rowsOf(sink, notes)).toEqual(['(b,)', '(c,first)']);
+    await source.query(`TRUNCATE shop.notes`);
+    await source.query(`INSERT INTO shop.notes VALUES ('after', 'truncate')`);
+    // A TRUNCATE is a truncateTable event; under the default behaviour (lenient) the sink keeps its rows.
+    await waitFor(
+      async () =>
+        JSON.stringify(await rowsOf(sink, notes)) === JSON.stringify(['(after,truncate)', '(b,)', '(c,first)']),
+      { message: 'the insert after the truncate' },
+    );
   });
 });
 
