@@ -36,7 +36,7 @@ describe('postgres source: validate and resume checks', () => {
     await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   });
 
-  const sourceFor = (tables: string, extra: OptionValues = {}) => {
+  const sourceFor = (tables: string | undefined, extra: OptionValues = {}) => {
     const url = new URL(db.url);
     return postgresSource(
       {
@@ -49,7 +49,13 @@ describe('postgres source: validate and resume checks', () => {
         'publication.name': 'pgsrc_validate_pub',
         ...extra,
       },
-      { log: silentLogger, pipelineName: 'v', parallelism: 1, include: parseTableSelectors(tables), exclude: [] },
+      {
+        log: silentLogger,
+        pipelineName: 'v',
+        parallelism: 1,
+        include: tables === undefined ? [] : parseTableSelectors(tables),
+        exclude: [],
+      },
     );
   };
 
@@ -58,6 +64,14 @@ describe('postgres source: validate and resume checks', () => {
     expect(description.tables.map((t) => t.id.name)).toEqual(['keyed']);
     expect(description.checks.join('\n')).toContain('wal_level=logical');
     expect(description.warnings?.map((w) => w.message).join('\n')).toContain('REPLICA IDENTITY DEFAULT');
+  });
+
+  it("reads Flink CDC's schema-name and table-name when tables is not written", async () => {
+    const description = await sourceFor(undefined, {
+      'schema-name': 'pub.*',
+      'table-name': 'k.yed, nomatch',
+    }).validate();
+    expect(description.tables.map((t) => `${t.id.namespace}.${t.id.name}`)).toEqual(['public.keyed']);
   });
 
   it('refuses a table without a key, one with REPLICA IDENTITY NOTHING, an unsupported type, no tables', async () => {

@@ -154,7 +154,7 @@ export function postgresSourceConfig(options: OptionValues, pipelineName: string
         ? undefined
         : String(tableName)
             .split(',')
-            .map((t) => `${schemaName.trim()}.${t.trim()}`)
+            .map((t) => `${selectorPart(schemaName.trim())}.${selectorPart(t.trim())}`)
             .join(','),
     slotName: String(options['slot.name'] ?? defaultSlotName(pipelineName)),
     publicationName: String(options['publication.name'] ?? defaultSlotName(pipelineName)),
@@ -164,4 +164,13 @@ export function postgresSourceConfig(options: OptionValues, pipelineName: string
     heartbeatMs: Number(options['heartbeat.interval'] ?? 10000),
     connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
   };
+}
+
+/**
+ * A Flink CDC regular expression (`schema-name`, `table-name`) as one side of a `tables` pattern, where the first
+ * unescaped `.` separates schema from table and `\.` is the regular expression's `.`: every unescaped dot is
+ * escaped. (A literal dot, `\.` in the Flink pattern, then matches any character, as `tables` cannot say more.)
+ */
+function selectorPart(regex: string): string {
+  return regex.replace(/(?<!\\)\./g, '\\.');
 }
