@@ -32,8 +32,9 @@ describe('postgres source: validate and resume checks', () => {
 
   afterAll(async () => {
     await db.query(`SELECT pg_drop_replication_slot('pgsrc_validate_slot')`).catch(() => undefined);
-    await db.drop();
+    await db.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await db.drop();
   });
 
   const sourceFor = (tables: string | undefined, extra: OptionValues = {}) => {
@@ -84,6 +85,10 @@ describe('postgres source: validate and resume checks', () => {
   it('refuses a role without REPLICATION', async () => {
     const source = sourceFor('public.keyed', { username: role, password: 'pw' });
     expect(await codeOf(() => source.validate())).toBe('SOURCE_PRIVILEGES_MISSING');
+    // A snapshot-only source needs no REPLICATION (but SELECT on the tables).
+    await db.query(`GRANT SELECT ON public.keyed TO ${role}`);
+    const snapshotOnly = sourceFor('public.keyed', { username: role, password: 'pw', 'scan.startup.mode': 'snapshot' });
+    expect((await snapshotOnly.validate()).tables).toHaveLength(1);
   });
 
   it('stops with SOURCE_SLOT_LOST when the slot of a checkpoint is gone', async () => {

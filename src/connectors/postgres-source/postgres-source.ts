@@ -129,14 +129,16 @@ export class PostgresSource implements Source {
            FROM pg_roles r WHERE r.rolname = current_user`,
         )
       )[0];
-      if (!role || (role.rolreplication !== 't' && role.rolsuper !== 't')) {
+      // `scan.startup.mode: snapshot` reads the tables only: no slot, no publication, no REPLICATION.
+      const streams = this.config.startupMode !== 'snapshot';
+      if (streams && (!role || (role.rolreplication !== 't' && role.rolsuper !== 't'))) {
         throw new TributaryError(
           'SOURCE_PRIVILEGES_MISSING',
           `role ${this.config.user} has neither REPLICATION nor SUPERUSER`,
           { hint: `ALTER ROLE ${this.config.user} REPLICATION; (see docs/connectors/postgres.md#source-privileges)` },
         );
       }
-      checks.push(`role ${this.config.user} has ${role.rolsuper === 't' ? 'SUPERUSER' : 'REPLICATION'}`);
+      if (streams) checks.push(`role ${this.config.user} has ${role?.rolsuper === 't' ? 'SUPERUSER' : 'REPLICATION'}`);
       const tables = await this.resolveTables(client);
       checks.push(`${plural(tables.size, 'table')} captured, each with a key and supported types`);
       for (const table of tables.values()) {
@@ -160,13 +162,14 @@ export class PostgresSource implements Source {
         });
       }
       checks.push('SELECT on every captured table');
+      if (!streams) return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
       const publication = await this.query<{ puballtables: string }>(
         client,
         'SELECT puballtables FROM pg_publication WHERE pubname = $1',
         [this.config.publicationName],
       );
       if (publication.length === 0) {
-        const need = this.config.publicationMode === 'all_tables' ? role.rolsuper === 't' : role.can_create === 't';
+        const need = this.config.publicationMode === 'all_tables' ? role?.rolsuper === 't' : role?.can_create === 't';
         if (!need) {
           throw new TributaryError(
             'SOURCE_PRIVILEGES_MISSING',
