@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   SOURCE_PROTOCOL: { retryable: false },
   SOURCE_QUERY_FAILED: { retryable: true },
   SOURCE_UNSUPPORTED_TYPE: { retryable: false },
+  SOURCE_WAL_LEVEL: { retryable: false },
+  SOURCE_SLOT_LOST: { retryable: false },
   SINK_UNREACHABLE: { retryable: true },
   SINK_TIMEOUT: { retryable: true },
   SINK_AUTH_FAILED: { retryable: false },
