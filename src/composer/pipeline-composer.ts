@@ -37,6 +37,11 @@ export interface ComposeOptions {
   /** Commit at the latest after this many buffered events (bounds sink memory). */
   readonly maxPendingEvents?: number;
   readonly maxRetries?: number;
+  /**
+   * The stages between source and sink, built anew for each attempt, instead of the transform and
+   * schema-evolution stages of the definition (a streaming SQL job brings its own).
+   */
+  readonly operators?: () => Operator[];
 }
 
 export interface RunPipelineOptions {
@@ -168,7 +173,8 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     ...(functions === undefined ? {} : { functions }),
   });
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
-  const createOperators = (checkCollisions = true): Operator[] => [
+  const custom = options.operators;
+  const createOperators = (checkCollisions = true): Operator[] => custom?.() ?? [
     layouts.observing(
       evolvingTransform(
         new TransformOperator(
