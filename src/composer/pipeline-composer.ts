@@ -174,20 +174,21 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   });
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
   const custom = options.operators;
-  const createOperators = (checkCollisions = true): Operator[] => custom?.() ?? [
-    layouts.observing(
-      evolvingTransform(
-        new TransformOperator(
-          transformRules(),
-          checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+  const createOperators = (checkCollisions = true): Operator[] =>
+    custom?.() ?? [
+      layouts.observing(
+        evolvingTransform(
+          new TransformOperator(
+            transformRules(),
+            checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+          ),
+          schemaEvolutionOperator({
+            ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
+            accepted,
+          }),
         ),
-        schemaEvolutionOperator({
-          ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
-          accepted,
-        }),
       ),
-    ),
-  ];
+    ];
 
   /** The sink tables the pipeline writes to: the captured tables' output after transforms and routes. */
   const targetTables = async (): Promise<TableId[]> => {

@@ -147,14 +147,21 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
   const sinkId = dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1));
   const sinkSchema: TableSchema = {
     id: sinkId,
-    columns: sink.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable && !sink.primaryKey.some((k) => k.toLowerCase() === c.name.toLowerCase()) })),
+    columns: sink.columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      nullable: c.nullable && !sink.primaryKey.some((k) => k.toLowerCase() === c.name.toLowerCase()),
+    })),
     primaryKey: sink.primaryKey.map((k) => sink.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!.name),
   };
 
   const settings = session.settings;
   const name =
     settings.get('pipeline.name') ??
-    `sql-${session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`}${sink.name}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    `sql-${session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`}${sink.name}`.replace(
+      /[^A-Za-z0-9_.-]/g,
+      '_',
+    );
   const pipeline: Record<string, string> = { name };
   const interval = settings.get('execution.checkpointing.interval');
   if (interval !== undefined) pipeline['checkpoint.interval'] = interval;

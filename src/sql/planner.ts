@@ -5,15 +5,7 @@ import type { Compiled } from '../transform/expression/eval-context.js';
 import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
 import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
-import {
-  AggregateNode,
-  FilterNode,
-  JoinNode,
-  ProjectNode,
-  ScanNode,
-  type Field,
-  type PlanNode,
-} from './exec/nodes.js';
+import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
 import type { CreateTableStatement, FromItem, InsertStatement, SelectQuery } from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 
@@ -61,9 +53,13 @@ class Planner {
     private readonly options: PlanOptions,
   ) {}
 
+  /** Adds `node` to the graph: its inputs now pass their changes to it. */
   private add<T extends PlanNode>(node: T): T {
     node.id = this.nodes.length;
     this.nodes.push(node);
+    node.inputs.forEach((input, port) => {
+      input.out = (delta) => node.receive(port, delta);
+    });
     return node;
   }
 
@@ -74,7 +70,10 @@ class Planner {
   private table(name: string, at: { start: number }): CreateTableStatement {
     const table = this.catalog.get(name.toLowerCase());
     if (table === undefined) {
-      const near = nearest(name, [...this.catalog.values()].map((t) => t.name));
+      const near = nearest(
+        name,
+        [...this.catalog.values()].map((t) => t.name),
+      );
       this.fail(
         at,
         `unknown table ${name}`,
@@ -160,8 +159,7 @@ class Planner {
           });
         }
       } else {
-        const name =
-          item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${items.length}`);
+        const name = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${items.length}`);
         items.push({ expr: item.expr, name, start: item.start });
       }
     }
@@ -262,8 +260,17 @@ class Planner {
     const rightKeyFields: number[] = [];
     const residual: ExpressionNode[] = [];
     for (const term of conjuncts(item.on)) {
-      const sides = term.kind === 'binary' && term.op === '=' ? [this.sideOf(term.left, fields, lw), this.sideOf(term.right, fields, lw)] : [];
-      if (term.kind !== 'binary' || sides.length !== 2 || sides[0] === undefined || sides[1] === undefined || sides[0] === sides[1]) {
+      const sides =
+        term.kind === 'binary' && term.op === '='
+          ? [this.sideOf(term.left, fields, lw), this.sideOf(term.right, fields, lw)]
+          : [];
+      if (
+        term.kind !== 'binary' ||
+        sides.length !== 2 ||
+        sides[0] === undefined ||
+        sides[1] === undefined ||
+        sides[0] === sides[1]
+      ) {
         residual.push(term);
         continue;
       }
@@ -291,12 +298,12 @@ class Planner {
         'write ON a.key = b.key (further conditions may follow with AND)',
       );
     }
-    const residualCompiled =
-      residual.length === 0 ? undefined : this.condition(andOf(residual), fields);
+    const residualCompiled = residual.length === 0 ? undefined : this.condition(andOf(residual), fields);
     // Unique keys: both sides' keys together; one side's alone when each of its rows meets at most one row of
     // the other side (the other side's join columns cover a key of it) and the join cannot pad that side.
     const uniqueKeys: number[][] = [];
-    for (const lk of left.uniqueKeys) for (const rk of right.uniqueKeys) uniqueKeys.push([...lk, ...rk.map((i) => i + lw)]);
+    for (const lk of left.uniqueKeys)
+      for (const rk of right.uniqueKeys) uniqueKeys.push([...lk, ...rk.map((i) => i + lw)]);
     const covers = (keys: readonly (readonly number[])[], columns: number[]) =>
       keys.some((key) => key.every((i) => columns.includes(i)));
     if (covers(right.uniqueKeys, rightKeyFields) && (item.type === 'inner' || item.type === 'left')) {
@@ -306,7 +313,16 @@ class Planner {
       uniqueKeys.push(...right.uniqueKeys.map((k) => k.map((i) => i + lw)));
     }
     return this.add(
-      new JoinNode(left, right, fields, minimalKeys(uniqueKeys), item.type, [leftKeys, rightKeys], residualCompiled, this.source(item.on)),
+      new JoinNode(
+        left,
+        right,
+        fields,
+        minimalKeys(uniqueKeys),
+        item.type,
+        [leftKeys, rightKeys],
+        residualCompiled,
+        this.source(item.on),
+      ),
     );
   }
 
@@ -408,7 +424,11 @@ class Planner {
       const star = call.args.length === 1 && call.args[0]!.kind === 'star';
       if (call.args.length !== 1) this.fail(call, `${name} takes one argument`);
       if (star && (name !== 'COUNT' || call.distinct === true)) {
-        this.fail(call, `${name}(${call.distinct === true ? 'DISTINCT ' : ''}*) is not an aggregate`, `write ${name}(column)`);
+        this.fail(
+          call,
+          `${name}(${call.distinct === true ? 'DISTINCT ' : ''}*) is not an aggregate`,
+          `write ${name}(column)`,
+        );
       }
       if (call.distinct === true && name !== 'COUNT') {
         this.fail(call, `${name}(DISTINCT …) is not built yet`, 'COUNT(DISTINCT x) is');
@@ -418,10 +438,21 @@ class Planner {
       const type = aggregateType(name, argType, !star);
       if (typeof type === 'string') this.fail(call, type);
       callIndex.set(signature, specs.length);
-      specs.push({ name, hasArgument: !star, distinct: call.distinct === true, argType, type, text: this.source(call) });
+      specs.push({
+        name,
+        hasArgument: !star,
+        distinct: call.distinct === true,
+        argType,
+        type,
+        text: this.source(call),
+      });
       args.push(arg);
     }
-    const aggFields: Field[] = specs.map((s, i) => ({ name: `${AGG_PREFIX}a${i}`, type: s.type, nullable: s.name !== 'COUNT' }));
+    const aggFields: Field[] = specs.map((s, i) => ({
+      name: `${AGG_PREFIX}a${i}`,
+      type: s.type,
+      nullable: s.name !== 'COUNT',
+    }));
     // The rows are unique on the group key; a key column of a table among the keys makes that table's other
     // columns redundant (they are functions of it), which lets `GROUP BY c.id, c.name` be keyed by c.id alone.
     let key = keyFields.map((_, i) => i);
@@ -510,7 +541,8 @@ export function resolveField(
   const qualifier = node.qualifier?.toLowerCase();
   const found: number[] = [];
   fields.forEach((f, i) => {
-    if (f.name.toLowerCase() === name && (qualifier === undefined || f.qualifier?.toLowerCase() === qualifier)) found.push(i);
+    if (f.name.toLowerCase() === name && (qualifier === undefined || f.qualifier?.toLowerCase() === qualifier))
+      found.push(i);
   });
   const written = node.qualifier === undefined ? node.name : `${node.qualifier}.${node.name}`;
   if (found.length === 1) return found[0]!;

@@ -284,7 +284,10 @@ class SqlParser {
         depth--;
       }
       if (depth === 0 && token.type === 'operator' && token.value === ',') break;
-      if (depth === 0 && (this.isWord('NOT') || this.isWord('NULL') || this.isWord('PRIMARY') || this.isWord('COMMENT')))
+      if (
+        depth === 0 &&
+        (this.isWord('NOT') || this.isWord('NULL') || this.isWord('PRIMARY') || this.isWord('COMMENT'))
+      )
         break;
       typeEnd = this.next().end;
     }
@@ -327,7 +330,8 @@ class SqlParser {
     if (this.isOperator('(')) {
       this.fail(this.peek(), 'a column list after INSERT INTO is not built yet', 'select the columns in table order');
     }
-    if (!this.isWord('SELECT')) this.fail(this.peek(), 'expected SELECT after INSERT INTO …', 'INSERT … VALUES is not built yet');
+    if (!this.isWord('SELECT'))
+      this.fail(this.peek(), 'expected SELECT after INSERT INTO …', 'INSERT … VALUES is not built yet');
     return { kind: 'insert', table: name, tableStart, query: this.select(), start };
   }
 

@@ -292,7 +292,9 @@ export class AggregateNode extends PlanNode {
       this.groups.set(key, group);
     }
     group.rows += delta.sign;
-    this.args.forEach((arg, i) => group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign));
+    this.args.forEach((arg, i) =>
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign),
+    );
     this.dirty.add(key);
   }
 
