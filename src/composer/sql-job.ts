@@ -5,7 +5,8 @@ import { didYouMean } from '../config/did-you-mean.js';
 import { tableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
-import type { CreateTableStatement, InsertStatement, Statement } from '../sql/sql-ast.js';
+import { interpolateEnv, type Env } from '../config/env-interpolation.js';
+import type { CreateTableStatement, InsertStatement, OptionEntry, Statement } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { parseSqlScript } from '../sql/sql-parser.js';
 import { connectorOf, planInsert, type QueryPlan } from '../sql/planner.js';
@@ -24,10 +25,12 @@ export class SqlSession {
     readonly text: string,
     /** The script's path, for the default job name. */
     readonly file?: string,
+    /** What `${VAR}` in `WITH` option values reads (process.env by default). */
+    readonly env: Env = process.env,
   ) {}
 
-  static parse(text: string, file?: string): { session: SqlSession; statements: Statement[] } {
-    return { session: new SqlSession(text, file), statements: parseSqlScript(text) };
+  static parse(text: string, file?: string, env?: Env): { session: SqlSession; statements: Statement[] } {
+    return { session: new SqlSession(text, file, env), statements: parseSqlScript(text) };
   }
 
   /** Applies a CREATE TABLE or SET; other statements are the caller's. */
@@ -46,10 +49,33 @@ export class SqlSession {
           "add WITH ('connector' = 'mysql-cdc', …) for a source or 'jdbc' | 'postgres' | 'duckdb' for a sink",
         );
       }
-      this.tables.set(key, statement);
+      this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
     } else if (statement.kind === 'set' && statement.key !== undefined) {
-      this.settings.set(statement.key, statement.value!);
+      const entry = { value: statement.value!, start: statement.start };
+      this.settings.set(statement.key, this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value);
     }
+  }
+
+  /** Option values with `${VAR}` / `${VAR:-default}` replaced from the environment (`$${` for a literal `${`). */
+  private interpolated(options: ReadonlyMap<string, OptionEntry>): Map<string, OptionEntry> {
+    const out = new Map<string, OptionEntry>();
+    for (const [key, entry] of options) {
+      const { value, missing, malformed } = interpolateEnv(entry.value, this.env);
+      if (missing.length > 0 || malformed.length > 0) {
+        throw new SqlError(
+          this.text,
+          entry.start,
+          missing.length > 0
+            ? `option '${key}' reads the environment variable ${missing[0]}, which is not set`
+            : `option '${key}' has a malformed reference ${malformed[0]}`,
+          missing.length > 0
+            ? `set ${missing[0]}, or write \${${missing[0]}:-default}`
+            : 'write ${NAME} or $${ for a literal ${',
+        );
+      }
+      out.set(key, { ...entry, value });
+    }
+    return out;
   }
 
   get timeZone(): string {
@@ -66,8 +92,6 @@ export interface SqlJob {
 
 export interface SqlJobOptions {
   readonly log: Logger;
-  /** What `${VAR}` in option values reads; process.env when absent. */
-  readonly env?: Record<string, string | undefined>;
   readonly maxRetries?: number;
 }
 
@@ -169,17 +193,12 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
   if (stateDir !== undefined) pipeline['state.dir'] = stateDir;
   const parallelism = settings.get('parallelism.default');
   if (parallelism !== undefined) pipeline['parallelism'] = parallelism;
-  const yaml = JSON.stringify({
-    source: { type: 'mysql', ...sourceOptions, tables: patterns.join(',') },
-    sink: sinkOptions,
-    pipeline,
-  });
-  const def = parsePipelineYaml(yaml, {
-    file: session.file ?? '<sql>',
-    optionSpecsFor,
-    knownTypes,
-    ...(options.env === undefined ? {} : { env: options.env }),
-  });
+  // The values are interpolated already (SqlSession): `${` left in them is literal for the YAML loader too.
+  const yaml = JSON.stringify(
+    { source: { type: 'mysql', ...sourceOptions, tables: patterns.join(',') }, sink: sinkOptions, pipeline },
+    (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('${', '$${') : value),
+  );
+  const def = parsePipelineYaml(yaml, { file: session.file ?? '<sql>', optionSpecsFor, knownTypes, env: {} });
 
   const operator = (p: QueryPlan) => {
     const sources: ScanSource[] = p.scans.map((scan) => {
