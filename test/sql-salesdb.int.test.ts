@@ -49,7 +49,7 @@ describe('the salesdb join + aggregate from a .sql file', () => {
     return JSON.stringify(await result().catch(() => [])) === expected;
   };
   const converge = (message: string) =>
-    waitFor(converged, { timeoutMs: 120_000, intervalMs: 300, message }).catch(async (error: unknown) => {
+    waitFor(converged, { timeoutMs: 120_000, intervalMs: 300, message }).catch((error: unknown) => {
       console.log(cli?.output().slice(-3000));
       throw error;
     });
@@ -143,21 +143,21 @@ describe('the salesdb join + aggregate from a .sql file', () => {
       // A crash loop: three kills, each after the job committed again, with the writer running throughout.
       for (let round = 0; round < KILLS; round++) {
         const checkpoints = (cli!.output().match(/checkpoint/g) ?? []).length;
-        await waitFor(async () => written > 200 * (round + 1), { timeoutMs: 60_000, message: 'the writer to write' });
-        await waitFor(async () => (cli!.output().match(/checkpoint/g) ?? []).length > checkpoints || round === 0, {
+        await waitFor(() => written > 200 * (round + 1), { timeoutMs: 60_000, message: 'the writer to write' });
+        await waitFor(() => (cli!.output().match(/checkpoint/g) ?? []).length > checkpoints || round === 0, {
           timeoutMs: 60_000,
           message: 'the job to commit',
         });
         cli!.child.kill('SIGKILL');
         expect(await cli!.exited).toBe('SIGKILL');
         kills++;
-        await waitFor(async () => written > 200 * (round + 1) + 100, {
+        await waitFor(() => written > 200 * (round + 1) + 100, {
           timeoutMs: 60_000,
           message: 'the writer to write while the job is down',
         });
         cli = startCli(['sql', '-f', SCRIPT], env);
       }
-      await waitFor(async () => written > 200 * KILLS + 300, {
+      await waitFor(() => written > 200 * KILLS + 300, {
         timeoutMs: 60_000,
         message: 'the writer to write after the restart',
       });
