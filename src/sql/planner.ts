@@ -120,7 +120,7 @@ class Planner {
       `Sink ${sink.name} (${connectorOf(sink)}): upsert by PRIMARY KEY (${sink.primaryKey.join(', ')}) ← changelog +I -U +U -D`,
     ];
     const walk = (node: PlanNode, depth: number) => {
-      const keys = node.uniqueKeys.map((k) => `(${k.map((i) => node.fields[i]!.name).join(', ')})`).join(' ');
+      const keys = node.uniqueKeys.map((k) => `(${k.map((i) => node.label(i)).join(', ')})`).join(' or ');
       lines.push(`${'  '.repeat(depth)}└─ #${node.id} ${node.describe()}${keys === '' ? '' : `  unique on ${keys}`}`);
       for (const input of node.inputs) walk(input, depth + 1);
     };

@@ -35,6 +35,11 @@ export abstract class PlanNode {
 
   abstract receive(port: number, delta: Delta): void;
   abstract describe(): string;
+  /** Field `i` as EXPLAIN names it. */
+  label(i: number): string {
+    const field = this.fields[i]!;
+    return field.qualifier === undefined ? field.name : `${field.qualifier}.${field.name}`;
+  }
   flush(): void {}
   saveState(): unknown {
     return undefined;
@@ -312,6 +317,10 @@ export class AggregateNode extends PlanNode {
     }
     this.dirty.clear();
     for (const row of added) this.out({ sign: 1, row });
+  }
+
+  override label(i: number): string {
+    return i < this.keyTexts.length ? this.keyTexts[i]! : this.specs[i - this.keyTexts.length]!.text;
   }
 
   describe(): string {
