@@ -2,7 +2,15 @@ import type { DataType, Row, Value } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Compiled, EvalContext } from '../../transform/expression/eval-context.js';
 import { createAccumulator, type Accumulator, type AggregateSpec } from './aggregates.js';
-import { encodeValues, rowFromJson, rowToJson, type Delta, type Emit, type JsonValue } from './changelog.js';
+import {
+  encodeValue,
+  encodeValues,
+  rowFromJson,
+  rowToJson,
+  type Delta,
+  type Emit,
+  type JsonValue,
+} from './changelog.js';
 import { MemoryKeyedState } from './keyed-state.js';
 
 /** A column of a stream between operators. */
@@ -147,6 +155,21 @@ export class JoinNode extends PlanNode {
   ) {
     super([left, right], fields, uniqueKeys);
     this.widths = [left.fields.length, right.fields.length];
+    this.rowKeys = [left.uniqueKeys[0], right.uniqueKeys[0]];
+  }
+
+  /**
+   * Per side, the fields a stored row is identified by: a unique key of that input when it has one (a
+   * retraction repeats the row it retracts, and at most one row per key is live), else the whole row.
+   */
+  private readonly rowKeys: [readonly number[] | undefined, readonly number[] | undefined];
+
+  private rowKey(side: number, row: Row): string {
+    const key = this.rowKeys[side];
+    if (key === undefined) return encodeValues(row);
+    let text = '';
+    for (const i of key) text += encodeValue(row[i] ?? null) + '|';
+    return text;
   }
 
   private outer(side: number): boolean {
@@ -212,7 +235,7 @@ export class JoinNode extends PlanNode {
     if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
     const own = this.sides[side]!;
     let bucket = own.get(key);
-    const rowKey = encodeValues(row);
+    const rowKey = this.rowKey(side, row);
     if (sign > 0) {
       if (bucket === undefined) {
         bucket = new Map();
@@ -241,16 +264,16 @@ export class JoinNode extends PlanNode {
 
   override restoreState(saved: unknown): void {
     const [left, right] = saved as [unknown, unknown];
-    const read = (json: unknown) => {
+    const read = (side: number) => (json: unknown) => {
       const bucket = new Map<string, JoinEntry>();
       for (const [row, count, matches] of json as [JsonValue[], number, number][]) {
         const r = rowFromJson(row);
-        bucket.set(encodeValues(r), { row: r, count, matches });
+        bucket.set(this.rowKey(side, r), { row: r, count, matches });
       }
       return bucket;
     };
-    this.sides[0].restore(left, read);
-    this.sides[1].restore(right, read);
+    this.sides[0].restore(left, read(0));
+    this.sides[1].restore(right, read(1));
   }
 }
 
