@@ -8,6 +8,7 @@ import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
+import { sqlCommand } from './sql-command.js';
 import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
@@ -19,6 +20,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   status: ['http', 'json'],
   verify: ['chunk-size', 'recheck-wait'],
   demo: ['keep', 'sink'],
+  sql: ['file', 'reset'],
 };
 
 /** The CLI entry point; returns the process exit code. */
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         help: { type: 'boolean', short: 'h' },
+        file: { type: 'string', short: 'f' },
         version: { type: 'boolean', short: 'v' },
         reset: { type: 'boolean' },
         'truncate-targets': { type: 'boolean' },
@@ -57,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${readVersion()}\n`);
     return 0;
   }
-  const [command, file] = positionals;
+  const [command, positionalFile] = positionals;
+  const file = positionalFile ?? values.file;
   if (command === undefined) {
     process.stdout.write(globalUsage());
     return values.help ? 0 : 2;
@@ -116,7 +120,8 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level, format });
   const needsFile = command !== 'demo';
   if (needsFile && !file) {
-    process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
+    const what = command === 'sql' ? 'a SQL script (-f script.sql)' : 'a pipeline file';
+    process.stderr.write(`tributary ${command} needs ${what}\n\n${commandUsage(command)}`);
     return 2;
   }
   try {
@@ -156,6 +161,8 @@ export async function main(argv: string[]): Promise<number> {
           ...(wait === undefined ? {} : { recheckWaitMs: wait }),
         });
       }
+      case 'sql':
+        return await sqlCommand(file!, { log, reset: values.reset === true });
       case 'demo': {
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {

@@ -84,6 +84,18 @@ export const COMMAND_HELP = {
       ],
     ],
   },
+  sql: {
+    synopsis: 'tributary sql -f <script.sql> [options]',
+    summary: 'run a Flink SQL script: CREATE TABLE … WITH, SET, EXPLAIN, INSERT INTO … SELECT (joins, GROUP BY)',
+    description:
+      'Runs the statements of a SQL script in order (docs/sql.md). CREATE TABLE declares source (mysql-cdc) and\n' +
+      'sink (jdbc, postgres, duckdb) tables; EXPLAIN, SHOW TABLES and DESCRIBE print; INSERT INTO … SELECT runs the\n' +
+      'query as a pipeline in the foreground until Ctrl-C / SIGTERM, resuming from its last checkpoint.',
+    options: [
+      ['-f, --file <script.sql>', 'the script (also accepted as the first argument)'],
+      ['--reset', "forget the job's checkpoint and state, and compute the result anew from the source tables"],
+    ],
+  },
   demo: {
     synopsis: 'tributary demo [options]',
     summary: 'start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live',

@@ -37,6 +37,11 @@ export interface ComposeOptions {
   /** Commit at the latest after this many buffered events (bounds sink memory). */
   readonly maxPendingEvents?: number;
   readonly maxRetries?: number;
+  /**
+   * The stages between source and sink, built anew for each attempt, instead of the transform and
+   * schema-evolution stages of the definition (a streaming SQL job brings its own).
+   */
+  readonly operators?: () => Operator[];
 }
 
 export interface RunPipelineOptions {
@@ -168,20 +173,22 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     ...(functions === undefined ? {} : { functions }),
   });
   // The schema-evolution stage needs to know each routed event's source table: one operator holds both.
-  const createOperators = (checkCollisions = true): Operator[] => [
-    layouts.observing(
-      evolvingTransform(
-        new TransformOperator(
-          transformRules(),
-          checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+  const custom = options.operators;
+  const createOperators = (checkCollisions = true): Operator[] =>
+    custom?.() ?? [
+      layouts.observing(
+        evolvingTransform(
+          new TransformOperator(
+            transformRules(),
+            checkCollisions && collisionMode !== 'ignore' ? { onKeyCollision } : {},
+          ),
+          schemaEvolutionOperator({
+            ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
+            accepted,
+          }),
         ),
-        schemaEvolutionOperator({
-          ...(schemaChangeBehavior === undefined ? {} : { behavior: schemaChangeBehavior }),
-          accepted,
-        }),
       ),
-    ),
-  ];
+    ];
 
   /** The sink tables the pipeline writes to: the captured tables' output after transforms and routes. */
   const targetTables = async (): Promise<TableId[]> => {

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   ROUTE_KEY_COLLISION: { retryable: false },
   TRANSFORM_EVAL_FAILED: { retryable: false },
   UDF_LOAD_FAILED: { retryable: false },
+  SQL_INVALID: { retryable: false },
+  SQL_UNSUPPORTED_CHANGE: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
   SAVEPOINT_NOT_FOUND: { retryable: false },

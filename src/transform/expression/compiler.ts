@@ -6,7 +6,7 @@ import { castConverter } from './cast.js';
 import { CoercionError, coerce, commonType, comparatorFor, comparisonType } from './coercion.js';
 import { evalError, EvalProblem, type Compiled, type EvalContext } from './eval-context.js';
 import { ExpressionError } from './expression-error.js';
-import type { BinaryOperator, ExpressionNode, LiteralNode } from './expression-node.js';
+import type { BinaryOperator, ColumnNode, ExpressionNode, LiteralNode } from './expression-node.js';
 import { familyOf } from './sql-type.js';
 import { parseSqlType } from './sql-type.js';
 import { nearest } from './static-check.js';
@@ -31,6 +31,11 @@ export interface ExpressionScope {
   readonly functions?: ReadonlyMap<string, UserFunction>;
   /** IANA zone or `+08:00`: the session time zone of LOCALTIMESTAMP, DATE_FORMAT, CAST to/from TIMESTAMP_LTZ. */
   readonly timeZone: string;
+  /**
+   * Streaming SQL: resolves every column reference (qualified `c.id` too) to an index into `columns`, or says
+   * why it cannot (unknown, ambiguous). When set, it replaces the lookup by name and `metadata` is not asked.
+   */
+  readonly resolveColumn?: (node: ColumnNode) => number | { readonly reason: string; readonly hint?: string };
 }
 
 /**
@@ -186,7 +191,13 @@ class ExpressionCompiler {
     }
   }
 
-  private column(node: Extract<ExpressionNode, { kind: 'column' }>): Compiled {
+  private column(node: ColumnNode): Compiled {
+    if (this.scope.resolveColumn !== undefined) {
+      const resolved = this.scope.resolveColumn(node);
+      if (typeof resolved !== 'number') return this.fail(node, resolved.reason, resolved.hint);
+      const column = this.scope.columns[resolved]!;
+      return { type: column.type, nullable: column.nullable, evaluate: (ctx) => ctx.row[resolved] ?? null };
+    }
     if (node.qualifier !== undefined) {
       return this.fail(
         node,
@@ -514,6 +525,9 @@ class ExpressionCompiler {
 
   private call(node: Extract<ExpressionNode, { kind: 'call' }>): Compiled {
     const name = node.name.toUpperCase();
+    if (node.distinct === true) {
+      return this.fail(node, `DISTINCT goes only into an aggregate (COUNT(DISTINCT x)), not into ${node.name}(…)`);
+    }
     const builtin = BUILTIN_FUNCTIONS.get(name);
     const udf = this.scope.functions?.get(name);
     if (builtin === undefined && udf === undefined) {

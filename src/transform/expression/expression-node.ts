@@ -42,6 +42,8 @@ export interface CallNode extends NodeSpan {
   readonly kind: 'call';
   readonly name: string;
   readonly args: readonly ExpressionNode[];
+  /** `COUNT(DISTINCT x)`: set only on aggregate calls of streaming SQL. */
+  readonly distinct?: boolean;
 }
 
 export type UnaryOperator = 'NOT' | '-' | '+';

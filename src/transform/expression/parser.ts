@@ -66,12 +66,37 @@ export function parseProjectionItems(text: string): ProjectionItem[] {
   return items;
 }
 
-class Parser {
-  private readonly tokens: Token[];
-  private index = 0;
+/**
+ * Parses one expression out of a longer statement (streaming SQL): `tokens` are the statement's, with offsets
+ * into `text`, and parsing starts at `tokens[index]` and stops before the first token that cannot continue the
+ * expression (a comma, `FROM`, `)` …). Returns the node and the index of that token. Throws {@link ExpressionError}
+ * with the offset into `text`.
+ */
+export function parseExpressionAt(
+  text: string,
+  tokens: readonly Token[],
+  index: number,
+): { node: ExpressionNode; next: number } {
+  const parser = new Parser(text, tokens, index);
+  const node = parser.expression(0);
+  return { node, next: parser.position };
+}
 
-  constructor(private readonly text: string) {
-    this.tokens = tokenize(text);
+class Parser {
+  private readonly tokens: readonly Token[];
+  private index: number;
+
+  constructor(
+    private readonly text: string,
+    tokens?: readonly Token[],
+    index = 0,
+  ) {
+    this.tokens = tokens ?? tokenize(text);
+    this.index = index;
+  }
+
+  get position(): number {
+    return this.index;
   }
 
   peek(ahead = 0): Token {
@@ -295,9 +320,12 @@ class Parser {
     this.next(); // (
     const upper = name.value.toUpperCase();
     if (upper === 'SUBSTRING' || upper === 'SUBSTR') return this.substring(name);
+    // `COUNT(DISTINCT x)`: an aggregate's modifier (streaming SQL); the compiler of transforms rejects aggregates.
+    const distinct = this.peek().type === 'identifier' && this.peek().value.toUpperCase() === 'DISTINCT';
+    if (distinct) this.next();
     const args = this.list(')');
     const end = this.expectOperator(')', `to close ${name.value}(`).end;
-    return { kind: 'call', name: name.value, args, start: name.start, end };
+    return { kind: 'call', name: name.value, args, start: name.start, end, ...(distinct ? { distinct } : {}) };
   }
 
   /** `SUBSTRING(s FROM start [FOR length])`, or the comma form `SUBSTRING(s, start [, length])`. */

@@ -1,0 +1,380 @@
+import type { DataType, Row, Value } from '../../core/data-type.js';
+import { TributaryError } from '../../core/errors.js';
+import type { Compiled, EvalContext } from '../../transform/expression/eval-context.js';
+import { createAccumulator, type Accumulator, type AggregateSpec } from './aggregates.js';
+import {
+  encodeValue,
+  encodeValues,
+  rowFromJson,
+  rowToJson,
+  type Delta,
+  type Emit,
+  type JsonValue,
+} from './changelog.js';
+import { MemoryKeyedState } from './keyed-state.js';
+
+/** A column of a stream between operators. */
+export interface Field {
+  readonly name: string;
+  /** The table alias that qualifies it (`c` of `c.id`), for name resolution. */
+  readonly qualifier?: string;
+  readonly type: DataType;
+  readonly nullable: boolean;
+  /** `scan#column` when the field is a source column passed through unchanged (for key derivation). */
+  readonly origin?: string;
+}
+
+/**
+ * A node of a query's operator graph. Changes flow from the scans to the sink: `receive` takes one change from
+ * input `port` (0, or 1 for a join's right input) and passes what it causes to `out`. `flush` (called at the
+ * end of each batch, inputs first) lets a node that collects changes (the aggregate) emit them.
+ */
+export abstract class PlanNode {
+  out: Emit = () => {};
+  /** Index in the graph (EXPLAIN, state). */
+  id = 0;
+
+  constructor(
+    readonly inputs: readonly PlanNode[],
+    readonly fields: readonly Field[],
+    /** Sets of field indexes on which the stream's rows are unique (at any moment). */
+    readonly uniqueKeys: readonly (readonly number[])[],
+  ) {}
+
+  abstract receive(port: number, delta: Delta): void;
+  abstract describe(): string;
+  /** Field `i` as EXPLAIN names it. */
+  label(i: number): string {
+    const field = this.fields[i]!;
+    return field.qualifier === undefined ? field.name : `${field.qualifier}.${field.name}`;
+  }
+  flush(): void {}
+  saveState(): unknown {
+    return undefined;
+  }
+  restoreState(_saved: unknown): void {}
+}
+
+const context = (): EvalContext => ({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() });
+
+/** A source table: rows arrive from the SQL operator, already in the declared columns' order and types. */
+export class ScanNode extends PlanNode {
+  constructor(
+    readonly table: string,
+    readonly alias: string,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+  ) {
+    super([], fields, uniqueKeys);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    this.out(delta);
+  }
+
+  describe(): string {
+    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]`;
+  }
+}
+
+export class FilterNode extends PlanNode {
+  private readonly ctx = context();
+
+  constructor(
+    input: PlanNode,
+    private readonly condition: Compiled,
+    private readonly text: string,
+  ) {
+    super([input], input.fields, input.uniqueKeys);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    this.ctx.row = delta.row;
+    if (this.condition.evaluate(this.ctx) === true) this.out(delta);
+  }
+
+  describe(): string {
+    return `Filter ${this.text}`;
+  }
+}
+
+export class ProjectNode extends PlanNode {
+  private readonly ctx = context();
+
+  constructor(
+    input: PlanNode,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+    private readonly exprs: readonly Compiled[],
+    private readonly texts: readonly string[],
+  ) {
+    super([input], fields, uniqueKeys);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    this.ctx.row = delta.row;
+    const row = this.exprs.map((e) => e.evaluate(this.ctx));
+    this.out({ sign: delta.sign, row });
+  }
+
+  describe(): string {
+    return `Project ${this.texts.map((t, i) => `${t} AS ${this.fields[i]!.name}`).join(', ')}`;
+  }
+}
+
+/** One stored row of a join side: how many copies, and (outer sides) how many rows of the other side match it. */
+interface JoinEntry {
+  readonly row: Row;
+  count: number;
+  matches: number;
+}
+
+/**
+ * A regular equi-join of two change streams with retractions (inner, left, right, full): each side's rows are
+ * kept by join key; a change on one side is joined with the other side's rows of its key. Outer sides emit the
+ * row padded with NULLs while it has no match, and retract that padded row when the first match comes.
+ * Rows whose key has a NULL never match (SQL's `=`).
+ */
+export class JoinNode extends PlanNode {
+  private readonly sides: [MemoryKeyedState<Map<string, JoinEntry>>, MemoryKeyedState<Map<string, JoinEntry>>] = [
+    new MemoryKeyedState(),
+    new MemoryKeyedState(),
+  ];
+  private readonly ctx = context();
+  private readonly widths: [number, number];
+
+  constructor(
+    left: PlanNode,
+    right: PlanNode,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+    readonly type: 'inner' | 'left' | 'right' | 'full',
+    private readonly keys: readonly [readonly Compiled[], readonly Compiled[]],
+    private readonly residual: Compiled | undefined,
+    private readonly text: string,
+  ) {
+    super([left, right], fields, uniqueKeys);
+    this.widths = [left.fields.length, right.fields.length];
+    this.rowKeys = [left.uniqueKeys[0], right.uniqueKeys[0]];
+  }
+
+  /**
+   * Per side, the fields a stored row is identified by: a unique key of that input when it has one (a
+   * retraction repeats the row it retracts, and at most one row per key is live), else the whole row.
+   */
+  private readonly rowKeys: [readonly number[] | undefined, readonly number[] | undefined];
+
+  private rowKey(side: number, row: Row): string {
+    const key = this.rowKeys[side];
+    if (key === undefined) return encodeValues(row);
+    let text = '';
+    for (const i of key) text += encodeValue(row[i] ?? null) + '|';
+    return text;
+  }
+
+  private outer(side: number): boolean {
+    return this.type === 'full' || (side === 0 ? this.type === 'left' : this.type === 'right');
+  }
+
+  private key(side: number, row: Row): string | undefined {
+    this.ctx.row = row;
+    const values: Value[] = [];
+    for (const k of this.keys[side]!) {
+      const v = k.evaluate(this.ctx);
+      if (v === null) return undefined;
+      values.push(v);
+    }
+    return encodeValues(values);
+  }
+
+  private combine(side: number, own: Row, other: Row): Row {
+    return side === 0 ? [...own, ...other] : [...other, ...own];
+  }
+
+  private pad(side: number, row: Row): Row {
+    const nulls = new Array<Value>(this.widths[1 - side]!).fill(null);
+    return side === 0 ? [...row, ...nulls] : [...nulls, ...row];
+  }
+
+  private matches(combined: Row): boolean {
+    if (this.residual === undefined) return true;
+    this.ctx.row = combined;
+    return this.residual.evaluate(this.ctx) === true;
+  }
+
+  private emit(sign: 1 | -1, row: Row, times: number): void {
+    for (let i = 0; i < times; i++) this.out({ sign, row });
+  }
+
+  receive(side: number, delta: Delta): void {
+    const { sign, row } = delta;
+    const key = this.key(side, row);
+    if (key === undefined) {
+      if (this.outer(side)) this.out({ sign, row: this.pad(side, row) });
+      return;
+    }
+    const otherSide = 1 - side;
+    const other = this.sides[otherSide]!.get(key);
+    let matches = 0;
+    if (other !== undefined) {
+      for (const entry of other.values()) {
+        const combined = this.combine(side, row, entry.row);
+        if (!this.matches(combined)) continue;
+        matches += entry.count;
+        if (sign > 0) {
+          if (this.outer(otherSide) && entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
+          entry.matches++;
+          this.emit(1, combined, entry.count);
+        } else {
+          this.emit(-1, combined, entry.count);
+          entry.matches--;
+          if (this.outer(otherSide) && entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
+        }
+      }
+    }
+    if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
+    const own = this.sides[side]!;
+    let bucket = own.get(key);
+    const rowKey = this.rowKey(side, row);
+    if (sign > 0) {
+      if (bucket === undefined) {
+        bucket = new Map();
+        own.set(key, bucket);
+      }
+      const entry = bucket.get(rowKey);
+      if (entry === undefined) bucket.set(rowKey, { row, count: 1, matches });
+      else entry.count++;
+    } else {
+      const entry = bucket?.get(rowKey);
+      if (bucket === undefined || entry === undefined) throw retractedUnknown('join');
+      if (--entry.count === 0) bucket.delete(rowKey);
+      if (bucket.size === 0) own.delete(key);
+    }
+  }
+
+  describe(): string {
+    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text} (state: rows by join key, per side)`;
+  }
+
+  override saveState(): unknown {
+    return this.sides.map((side) =>
+      side.save((bucket) => [...bucket.values()].map((e) => [rowToJson(e.row), e.count, e.matches])),
+    );
+  }
+
+  override restoreState(saved: unknown): void {
+    const [left, right] = saved as [unknown, unknown];
+    const read = (side: number) => (json: unknown) => {
+      const bucket = new Map<string, JoinEntry>();
+      for (const [row, count, matches] of json as [JsonValue[], number, number][]) {
+        const r = rowFromJson(row);
+        bucket.set(this.rowKey(side, r), { row: r, count, matches });
+      }
+      return bucket;
+    };
+    this.sides[0].restore(left, read(0));
+    this.sides[1].restore(right, read(1));
+  }
+}
+
+interface Group {
+  readonly key: Row;
+  /** Rows in the group now. */
+  rows: number;
+  readonly accumulators: Accumulator[];
+  /** The row last emitted for the group (null: none). */
+  emitted: Row | null;
+}
+
+/**
+ * GROUP BY with retraction-safe aggregates. Changes are applied to the groups' accumulators as they come; at
+ * the end of each batch (`flush`) every group that changed emits its new row — first all retractions of the
+ * rows emitted before, then all new rows, so that a downstream upsert by key never sees a new row before the
+ * retraction of an old one with the same key. A group that lost its last row is retracted and forgotten.
+ */
+export class AggregateNode extends PlanNode {
+  private readonly groups = new MemoryKeyedState<Group>();
+  private readonly dirty = new Set<string>();
+  private readonly ctx = context();
+
+  constructor(
+    input: PlanNode,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+    private readonly keys: readonly Compiled[],
+    private readonly args: readonly (Compiled | undefined)[],
+    private readonly specs: readonly AggregateSpec[],
+    private readonly keyTexts: readonly string[],
+  ) {
+    super([input], fields, uniqueKeys);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    this.ctx.row = delta.row;
+    const keyRow = this.keys.map((k) => k.evaluate(this.ctx));
+    const key = encodeValues(keyRow);
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      if (delta.sign < 0) throw retractedUnknown('aggregate');
+      group = { key: keyRow, rows: 0, accumulators: this.specs.map((s) => createAccumulator(s)), emitted: null };
+      this.groups.set(key, group);
+    }
+    group.rows += delta.sign;
+    this.args.forEach((arg, i) =>
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign),
+    );
+    this.dirty.add(key);
+  }
+
+  override flush(): void {
+    if (this.dirty.size === 0) return;
+    const added: Row[] = [];
+    for (const key of this.dirty) {
+      const group = this.groups.get(key)!;
+      const row = group.rows > 0 ? [...group.key, ...group.accumulators.map((a) => a.result())] : null;
+      if (row !== null && group.emitted !== null && encodeValues(row) === encodeValues(group.emitted)) continue;
+      if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
+      if (row !== null) added.push(row);
+      group.emitted = row;
+      if (group.rows === 0) this.groups.delete(key);
+    }
+    this.dirty.clear();
+    for (const row of added) this.out({ sign: 1, row });
+  }
+
+  override label(i: number): string {
+    return i < this.keyTexts.length ? this.keyTexts[i]! : this.specs[i - this.keyTexts.length]!.text;
+  }
+
+  describe(): string {
+    const aggs = this.specs.map((s) => s.text).join(', ');
+    return `GroupAggregate ${this.keyTexts.length === 0 ? '(no GROUP BY)' : `BY ${this.keyTexts.join(', ')}`}: ${aggs} (state: accumulators per group)`;
+  }
+
+  override saveState(): unknown {
+    return this.groups.save((g) => [
+      rowToJson(g.key),
+      g.rows,
+      g.accumulators.map((a) => a.toJson()),
+      g.emitted === null ? null : rowToJson(g.emitted),
+    ]);
+  }
+
+  override restoreState(saved: unknown): void {
+    this.groups.restore(saved, (json) => {
+      const [key, rows, accs, emitted] = json as [JsonValue[], number, unknown[], JsonValue[] | null];
+      return {
+        key: rowFromJson(key),
+        rows,
+        accumulators: this.specs.map((s, i) => createAccumulator(s, accs[i])),
+        emitted: emitted === null ? null : rowFromJson(emitted),
+      };
+    });
+  }
+}
+
+function retractedUnknown(what: string): TributaryError {
+  return new TributaryError('STATE_CORRUPT', `the ${what} state was asked to take back a row it never saw`, {
+    hint: 'the job state does not match the source: rerun the script with --reset to rebuild the result',
+  });
+}

@@ -1,0 +1,664 @@
+import { formatDataType, type DataType } from '../core/data-type.js';
+import { CoercionError, coerce, comparisonType } from '../transform/expression/coercion.js';
+import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
+import type { Compiled } from '../transform/expression/eval-context.js';
+import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
+import { nearest } from '../transform/expression/static-check.js';
+import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
+import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
+import type { CreateTableStatement, FromItem, InsertStatement, SelectQuery } from './sql-ast.js';
+import { asSqlError, SqlError } from './sql-error.js';
+
+/** The tables a script declared, by lower-case name. */
+export type Catalog = ReadonlyMap<string, CreateTableStatement>;
+
+/** A query planned into an operator graph, ready to run (its nodes hold the state: plan anew per attempt). */
+export interface QueryPlan {
+  /** Every node, inputs before the nodes that read them. */
+  readonly nodes: readonly PlanNode[];
+  readonly scans: readonly ScanNode[];
+  /** The last node: rows in the sink table's column order and types. */
+  readonly root: PlanNode;
+  readonly sink: CreateTableStatement;
+  /** Sink column positions of the sink's primary key. */
+  readonly sinkKey: readonly number[];
+  /** The graph as text (EXPLAIN), which also identifies the plan in checkpoints. */
+  readonly explain: string;
+}
+
+export interface PlanOptions {
+  readonly timeZone: string;
+}
+
+/** Plans `INSERT INTO sink SELECT …`. Throws {@link SqlError} (SQL_INVALID) pointing at the problem. */
+export function planInsert(text: string, insert: InsertStatement, catalog: Catalog, options: PlanOptions): QueryPlan {
+  try {
+    return new Planner(text, catalog, options).insert(insert);
+  } catch (error) {
+    throw asSqlError(error, text);
+  }
+}
+
+const AGG_PREFIX = '\u0001';
+
+class Planner {
+  private readonly nodes: PlanNode[] = [];
+  private readonly scans: ScanNode[] = [];
+  /** Scan → its primary key's origins and all its columns' origins (functional dependencies). */
+  private readonly scanKeys = new Map<string, { key: string[]; all: string[] }>();
+
+  constructor(
+    private readonly text: string,
+    private readonly catalog: Catalog,
+    private readonly options: PlanOptions,
+  ) {}
+
+  /** Adds `node` to the graph: its inputs now pass their changes to it. */
+  private add<T extends PlanNode>(node: T): T {
+    node.id = this.nodes.length;
+    this.nodes.push(node);
+    node.inputs.forEach((input, port) => {
+      input.out = (delta) => node.receive(port, delta);
+    });
+    return node;
+  }
+
+  private fail(at: { start: number }, reason: string, hint?: string): never {
+    throw new SqlError(this.text, at.start, reason, hint);
+  }
+
+  private table(name: string, at: { start: number }): CreateTableStatement {
+    const table = this.catalog.get(name.toLowerCase());
+    if (table === undefined) {
+      const near = nearest(
+        name,
+        [...this.catalog.values()].map((t) => t.name),
+      );
+      this.fail(
+        at,
+        `unknown table ${name}`,
+        near === undefined ? 'declare it first with CREATE TABLE … WITH (…)' : `did you mean ${near}?`,
+      );
+    }
+    return table;
+  }
+
+  insert(statement: InsertStatement): QueryPlan {
+    const sink = this.table(statement.table, { start: statement.tableStart });
+    if (sink.primaryKey.length === 0) {
+      this.fail(
+        { start: statement.tableStart },
+        `the sink table ${sink.name} has no PRIMARY KEY`,
+        'declare PRIMARY KEY (…) NOT ENFORCED on it: results are written as upserts by that key (append mode is not built yet)',
+      );
+    }
+    const { node, names } = this.query(statement.query, sink);
+    const sinkKey = sink.primaryKey.map((k) => sink.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()));
+    if (!node.uniqueKeys.some((key) => key.every((i) => sinkKey.includes(i)))) {
+      const keys = node.uniqueKeys.map((key) => `(${key.map((i) => sink.columns[i]!.name).join(', ')})`);
+      this.fail(
+        statement.query,
+        `the query's rows are not unique on the PRIMARY KEY (${sink.primaryKey.join(', ')}) of ${sink.name}, so an upsert by it could lose rows`,
+        keys.length === 0
+          ? 'group the rows (GROUP BY) or select the primary keys of the joined tables, and declare them as the sink key'
+          : `the rows are unique on ${keys.join(' or ')}: declare one of these as the sink's PRIMARY KEY`,
+      );
+    }
+    void names;
+    return {
+      nodes: this.nodes,
+      scans: this.scans,
+      root: node,
+      sink,
+      sinkKey,
+      explain: this.explain(node, sink),
+    };
+  }
+
+  private explain(root: PlanNode, sink: CreateTableStatement): string {
+    const lines = [
+      `Sink ${sink.name} (${connectorOf(sink)}): upsert by PRIMARY KEY (${sink.primaryKey.join(', ')}) ← changelog +I -U +U -D`,
+    ];
+    const walk = (node: PlanNode, depth: number) => {
+      const keys = node.uniqueKeys.map((k) => `(${k.map((i) => node.label(i)).join(', ')})`).join(' or ');
+      lines.push(`${'  '.repeat(depth)}└─ #${node.id} ${node.describe()}${keys === '' ? '' : `  unique on ${keys}`}`);
+      for (const input of node.inputs) walk(input, depth + 1);
+    };
+    walk(root, 1);
+    return lines.join('\n');
+  }
+
+  /** Plans a SELECT whose rows go into `sink` (cast to its column types). */
+  private query(query: SelectQuery, sink: CreateTableStatement): { node: PlanNode; names: string[] } {
+    let node = this.from(query.from);
+    if (query.where !== undefined) {
+      node = this.add(new FilterNode(node, this.condition(query.where, node.fields), this.source(query.where)));
+    }
+    const aggregates = this.collectAggregates(query);
+    const grouped = query.groupBy.length > 0 || aggregates.length > 0;
+    let items: { expr: ExpressionNode; name: string; start: number }[] = [];
+    for (const item of query.items) {
+      if (item.kind === 'star') {
+        if (grouped) this.fail(item, '* cannot be selected with GROUP BY or aggregates', 'name the columns');
+        const fields = node.fields.filter(
+          (f) => item.qualifier === undefined || f.qualifier?.toLowerCase() === item.qualifier.toLowerCase(),
+        );
+        if (fields.length === 0) this.fail(item, `no table is called ${item.qualifier}`);
+        for (const f of fields) {
+          items.push({
+            expr: {
+              kind: 'column',
+              name: f.name,
+              ...(f.qualifier === undefined ? {} : { qualifier: f.qualifier }),
+              quoted: true,
+              start: item.start,
+              end: item.start,
+            },
+            name: f.name,
+            start: item.start,
+          });
+        }
+      } else {
+        const name = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${items.length}`);
+        items.push({ expr: item.expr, name, start: item.start });
+      }
+    }
+    if (grouped) {
+      const { node: aggregated, rewrite } = this.aggregate(node, query, aggregates);
+      node = aggregated;
+      items = items.map((item) => ({ ...item, expr: rewrite(item.expr) }));
+      if (query.having !== undefined) {
+        const having = rewrite(query.having);
+        node = this.add(new FilterNode(node, this.condition(having, node.fields), this.source(query.having)));
+      }
+    } else if (query.having !== undefined) {
+      this.fail(query.having, 'HAVING needs GROUP BY or an aggregate', 'write the condition in WHERE');
+    }
+    if (items.length !== sink.columns.length) {
+      this.fail(
+        query,
+        `the query selects ${items.length} columns, the sink ${sink.name} has ${sink.columns.length}`,
+        `select one expression per sink column, in its order: ${sink.columns.map((c) => c.name).join(', ')}`,
+      );
+    }
+    const input = node;
+    const exprs = items.map((item, i) => {
+      const column = sink.columns[i]!;
+      const compiled = this.expression(item.expr, input.fields);
+      try {
+        return coerce(compiled, column.type, this.options.timeZone);
+      } catch (error) {
+        if (!(error instanceof CoercionError)) throw error;
+        return this.fail(
+          item,
+          `${item.name} is ${formatDataType(compiled.type)}, which does not fit the sink column ${column.name} ${column.typeText}`,
+          `CAST it: CAST(… AS ${column.typeText})`,
+        );
+      }
+    });
+    const fields: Field[] = sink.columns.map((c, i) => ({
+      name: c.name,
+      type: c.type,
+      nullable: exprs[i]!.nullable,
+      ...(this.passThrough(items[i]!.expr, input.fields) === undefined
+        ? {}
+        : { origin: input.fields[this.passThrough(items[i]!.expr, input.fields)!]!.origin }),
+    }));
+    const positions = items.map((item) => this.passThrough(item.expr, input.fields));
+    const uniqueKeys = mapKeys(input.uniqueKeys, positions);
+    const texts = items.map((item) => (item.expr.start === item.expr.end ? item.name : this.source(item.expr)));
+    node = this.add(new ProjectNode(input, fields, uniqueKeys, exprs, texts));
+    return { node, names: items.map((i) => i.name) };
+  }
+
+  /** The input field a select item passes through unchanged, if it is a plain column reference. */
+  private passThrough(expr: ExpressionNode, fields: readonly Field[]): number | undefined {
+    if (expr.kind !== 'column') return undefined;
+    const resolved = resolveField(expr, fields);
+    return typeof resolved === 'number' ? resolved : undefined;
+  }
+
+  private source(node: ExpressionNode): string {
+    return this.text.slice(node.start, node.end).replace(/\s+/g, ' ');
+  }
+
+  private expression(node: ExpressionNode, fields: readonly Field[]): Compiled {
+    return compileExpression(node, this.text, this.scope(fields));
+  }
+
+  private condition(node: ExpressionNode, fields: readonly Field[]): Compiled {
+    return compileCondition(node, this.text, this.scope(fields));
+  }
+
+  private scope(fields: readonly Field[]) {
+    return {
+      columns: fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable })),
+      timeZone: this.options.timeZone,
+      resolveColumn: (node: ColumnNode) => resolveField(node, fields),
+    };
+  }
+
+  // ---- FROM ----
+
+  private from(item: FromItem): PlanNode {
+    if (item.kind === 'table') return this.scan(item);
+    const left = this.from(item.left);
+    const right = this.from(item.right);
+    const lw = left.fields.length;
+    const fields: Field[] = [
+      ...left.fields.map((f) => (item.type === 'right' || item.type === 'full' ? { ...f, nullable: true } : f)),
+      ...right.fields.map((f) => (item.type === 'left' || item.type === 'full' ? { ...f, nullable: true } : f)),
+    ];
+    for (const name of new Set(left.fields.map((f) => f.qualifier?.toLowerCase()))) {
+      if (name !== undefined && right.fields.some((f) => f.qualifier?.toLowerCase() === name)) {
+        this.fail(item.right, `the name ${name} is used twice in FROM`, 'give one of the tables another alias');
+      }
+    }
+    const leftKeys: Compiled[] = [];
+    const rightKeys: Compiled[] = [];
+    const leftKeyFields: number[] = [];
+    const rightKeyFields: number[] = [];
+    const residual: ExpressionNode[] = [];
+    for (const term of conjuncts(item.on)) {
+      const sides =
+        term.kind === 'binary' && term.op === '='
+          ? [this.sideOf(term.left, fields, lw), this.sideOf(term.right, fields, lw)]
+          : [];
+      if (
+        term.kind !== 'binary' ||
+        sides.length !== 2 ||
+        sides[0] === undefined ||
+        sides[1] === undefined ||
+        sides[0] === sides[1]
+      ) {
+        residual.push(term);
+        continue;
+      }
+      const [l, r] = sides[0] === 0 ? [term.left, term.right] : [term.right, term.left];
+      const lc = this.expression(l, left.fields);
+      const rc = this.expression(r, right.fields);
+      const common = comparisonType(lc.type, rc.type);
+      if (typeof common === 'string') this.fail(term, `the join keys cannot be compared: ${common}`, 'CAST one side');
+      try {
+        leftKeys.push(coerce(lc, common, this.options.timeZone));
+        rightKeys.push(coerce(rc, common, this.options.timeZone));
+      } catch (error) {
+        if (!(error instanceof CoercionError)) throw error;
+        this.fail(term, `the join keys cannot be compared: ${error.message}`, 'CAST one side');
+      }
+      const lf = this.passThrough(l, left.fields);
+      const rf = this.passThrough(r, right.fields);
+      if (lf !== undefined) leftKeyFields.push(lf);
+      if (rf !== undefined) rightKeyFields.push(rf);
+    }
+    if (leftKeys.length === 0) {
+      this.fail(
+        item.on,
+        'a join needs at least one equality between a column of each side',
+        'write ON a.key = b.key (further conditions may follow with AND)',
+      );
+    }
+    const residualCompiled = residual.length === 0 ? undefined : this.condition(andOf(residual), fields);
+    // Unique keys: both sides' keys together; one side's alone when each of its rows meets at most one row of
+    // the other side (the other side's join columns cover a key of it) and the join cannot pad that side.
+    const uniqueKeys: number[][] = [];
+    for (const lk of left.uniqueKeys)
+      for (const rk of right.uniqueKeys) uniqueKeys.push([...lk, ...rk.map((i) => i + lw)]);
+    const covers = (keys: readonly (readonly number[])[], columns: number[]) =>
+      keys.some((key) => key.every((i) => columns.includes(i)));
+    if (covers(right.uniqueKeys, rightKeyFields) && (item.type === 'inner' || item.type === 'left')) {
+      uniqueKeys.push(...left.uniqueKeys.map((k) => [...k]));
+    }
+    if (covers(left.uniqueKeys, leftKeyFields) && (item.type === 'inner' || item.type === 'right')) {
+      uniqueKeys.push(...right.uniqueKeys.map((k) => k.map((i) => i + lw)));
+    }
+    return this.add(
+      new JoinNode(
+        left,
+        right,
+        fields,
+        minimalKeys(uniqueKeys),
+        item.type,
+        [leftKeys, rightKeys],
+        residualCompiled,
+        this.source(item.on),
+      ),
+    );
+  }
+
+  /** 0 or 1 when every column of `node` is of that side of a join; undefined otherwise. */
+  private sideOf(node: ExpressionNode, fields: readonly Field[], leftWidth: number): 0 | 1 | undefined {
+    const columns = columnsOf(node);
+    if (columns.length === 0) return undefined;
+    let side: 0 | 1 | undefined;
+    for (const column of columns) {
+      const resolved = resolveField(column, fields);
+      if (typeof resolved !== 'number') this.fail(column, resolved.reason, resolved.hint);
+      const s = resolved < leftWidth ? 0 : 1;
+      if (side !== undefined && side !== s) return undefined;
+      side = s;
+    }
+    return side;
+  }
+
+  private scan(item: Extract<FromItem, { kind: 'table' }>): PlanNode {
+    const table = this.table(item.name, item);
+    const connector = connectorOf(table);
+    if (!SOURCE_CONNECTORS.has(connector)) {
+      this.fail(
+        item,
+        `${table.name} is a '${connector}' table, which cannot be read as a change stream`,
+        `read from tables WITH ('connector' = '${[...SOURCE_CONNECTORS].join("' | '")}')`,
+      );
+    }
+    const id = `${this.scans.length}`;
+    const fields: Field[] = table.columns.map((c, i) => ({
+      name: c.name,
+      qualifier: item.alias,
+      type: c.type,
+      nullable: c.nullable,
+      origin: `${id}#${i}`,
+    }));
+    const key = table.primaryKey.map((k) => table.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()));
+    this.scanKeys.set(id, { key: key.map((i) => `${id}#${i}`), all: fields.map((f) => f.origin!) });
+    const scan = this.add(new ScanNode(table.name, item.alias, fields, key.length === 0 ? [] : [key]));
+    this.scans.push(scan);
+    return scan;
+  }
+
+  // ---- GROUP BY ----
+
+  private collectAggregates(query: SelectQuery): Extract<ExpressionNode, { kind: 'call' }>[] {
+    const found: Extract<ExpressionNode, { kind: 'call' }>[] = [];
+    const visit = (node: ExpressionNode, inside: boolean) => {
+      if (node.kind === 'call' && AGGREGATE_FUNCTIONS.has(node.name.toUpperCase())) {
+        if (inside) this.fail(node, 'an aggregate cannot contain another aggregate');
+        found.push(node);
+        for (const arg of node.args) visit(arg, true);
+        return;
+      }
+      for (const child of childrenOf(node)) visit(child, inside);
+    };
+    for (const item of query.items) if (item.kind === 'expr') visit(item.expr, false);
+    if (query.having !== undefined) visit(query.having, false);
+    for (const group of query.groupBy) {
+      for (const agg of columnsAndCalls(group)) {
+        if (agg.kind === 'call' && AGGREGATE_FUNCTIONS.has(agg.name.toUpperCase())) {
+          this.fail(agg, 'GROUP BY cannot hold an aggregate');
+        }
+      }
+    }
+    if (query.where !== undefined) {
+      for (const agg of columnsAndCalls(query.where)) {
+        if (agg.kind === 'call' && AGGREGATE_FUNCTIONS.has(agg.name.toUpperCase())) {
+          this.fail(agg, 'WHERE cannot hold an aggregate', 'write the condition in HAVING');
+        }
+      }
+    }
+    return found;
+  }
+
+  private aggregate(
+    input: PlanNode,
+    query: SelectQuery,
+    calls: readonly Extract<ExpressionNode, { kind: 'call' }>[],
+  ): { node: PlanNode; rewrite: (node: ExpressionNode) => ExpressionNode } {
+    const keys = query.groupBy.map((g) => this.expression(g, input.fields));
+    const keyFields: Field[] = query.groupBy.map((g, i) => {
+      const through = this.passThrough(g, input.fields);
+      const base = through === undefined ? undefined : input.fields[through];
+      return {
+        name: `${AGG_PREFIX}k${i}`,
+        type: keys[i]!.type,
+        nullable: keys[i]!.nullable,
+        ...(base?.origin === undefined ? {} : { origin: base.origin }),
+      };
+    });
+    const specs: AggregateSpec[] = [];
+    const args: (Compiled | undefined)[] = [];
+    const callIndex = new Map<string, number>();
+    for (const call of calls) {
+      const signature = this.signature(call, input.fields);
+      if (callIndex.has(signature)) continue;
+      const name = call.name.toUpperCase() as AggregateName;
+      const star = call.args.length === 1 && call.args[0]!.kind === 'star';
+      if (call.args.length !== 1) this.fail(call, `${name} takes one argument`);
+      if (star && (name !== 'COUNT' || call.distinct === true)) {
+        this.fail(
+          call,
+          `${name}(${call.distinct === true ? 'DISTINCT ' : ''}*) is not an aggregate`,
+          `write ${name}(column)`,
+        );
+      }
+      if (call.distinct === true && name !== 'COUNT') {
+        this.fail(call, `${name}(DISTINCT …) is not built yet`, 'COUNT(DISTINCT x) is');
+      }
+      const arg = star ? undefined : this.expression(call.args[0]!, input.fields);
+      const argType: DataType = arg?.type ?? { kind: 'int64' };
+      const type = aggregateType(name, argType, !star);
+      if (typeof type === 'string') this.fail(call, type);
+      callIndex.set(signature, specs.length);
+      specs.push({
+        name,
+        hasArgument: !star,
+        distinct: call.distinct === true,
+        argType,
+        type,
+        text: this.source(call),
+      });
+      args.push(arg);
+    }
+    const aggFields: Field[] = specs.map((s, i) => ({
+      name: `${AGG_PREFIX}a${i}`,
+      type: s.type,
+      nullable: s.name !== 'COUNT',
+    }));
+    // The rows are unique on the group key; a key column of a table among the keys makes that table's other
+    // columns redundant (they are functions of it), which lets `GROUP BY c.id, c.name` be keyed by c.id alone.
+    let key = keyFields.map((_, i) => i);
+    for (const { key: scanKey, all } of this.scanKeys.values()) {
+      const origins = keyFields.map((f) => f.origin);
+      if (scanKey.length === 0 || !scanKey.every((o) => origins.includes(o))) continue;
+      key = key.filter((i) => {
+        const origin = keyFields[i]!.origin;
+        return origin === undefined || !all.includes(origin) || scanKey.includes(origin);
+      });
+    }
+    const node = this.add(
+      new AggregateNode(
+        input,
+        [...keyFields, ...aggFields],
+        [key],
+        keys,
+        args,
+        specs,
+        query.groupBy.map((g) => this.source(g)),
+      ),
+    );
+    const rewrite = (expr: ExpressionNode): ExpressionNode => {
+      const groupIndex = query.groupBy.findIndex((g) => this.sameExpression(g, expr, input.fields));
+      if (groupIndex >= 0) return internalColumn(`${AGG_PREFIX}k${groupIndex}`, expr);
+      if (expr.kind === 'call' && AGGREGATE_FUNCTIONS.has(expr.name.toUpperCase())) {
+        return internalColumn(`${AGG_PREFIX}a${callIndex.get(this.signature(expr, input.fields))!}`, expr);
+      }
+      if (expr.kind === 'column') {
+        const resolved = resolveField(expr, input.fields);
+        if (typeof resolved !== 'number') this.fail(expr, resolved.reason, resolved.hint);
+        this.fail(
+          expr,
+          `${this.source(expr)} is neither in GROUP BY nor inside an aggregate`,
+          `add it to GROUP BY, or aggregate it: MAX(${this.source(expr)})`,
+        );
+      }
+      return mapChildren(expr, rewrite);
+    };
+    return { node, rewrite };
+  }
+
+  /** Identifies an aggregate call (`COUNT(o.id)` and `count(O.ID)` are one). */
+  private signature(call: Extract<ExpressionNode, { kind: 'call' }>, fields: readonly Field[]): string {
+    return `${call.name.toUpperCase()}${call.distinct === true ? ' DISTINCT' : ''}(${call.args.map((a) => this.canonical(a, fields)).join(',')})`;
+  }
+
+  private sameExpression(a: ExpressionNode, b: ExpressionNode, fields: readonly Field[]): boolean {
+    return this.canonical(a, fields) === this.canonical(b, fields);
+  }
+
+  /** An expression's structure without positions, columns by resolved field (so `id` and `c.id` are equal). */
+  private canonical(node: ExpressionNode, fields: readonly Field[]): string {
+    return JSON.stringify(node, (key, value: unknown) => {
+      if (key === 'start' || key === 'end') return undefined;
+      if (value !== null && typeof value === 'object' && (value as ExpressionNode).kind === 'column') {
+        const resolved = resolveField(value as ColumnNode, fields);
+        return { column: typeof resolved === 'number' ? resolved : (value as ColumnNode).name };
+      }
+      if (key === 'name' && typeof value === 'string') return value.toUpperCase();
+      return value;
+    });
+  }
+}
+
+const SOURCE_CONNECTORS = new Set(['mysql-cdc']);
+
+export function connectorOf(table: CreateTableStatement): string {
+  return (table.options.get('connector')?.value ?? '').toLowerCase();
+}
+
+function internalColumn(name: string, at: ExpressionNode): ColumnNode {
+  return { kind: 'column', name, quoted: true, start: at.start, end: at.end };
+}
+
+/** Resolves a column reference among `fields`: its index, or why not. */
+export function resolveField(
+  node: ColumnNode,
+  fields: readonly Field[],
+): number | { readonly reason: string; readonly hint?: string } {
+  if (node.name.startsWith(AGG_PREFIX)) {
+    const index = fields.findIndex((f) => f.name === node.name);
+    if (index >= 0) return index;
+  }
+  const name = node.name.toLowerCase();
+  const qualifier = node.qualifier?.toLowerCase();
+  const found: number[] = [];
+  fields.forEach((f, i) => {
+    if (f.name.toLowerCase() === name && (qualifier === undefined || f.qualifier?.toLowerCase() === qualifier))
+      found.push(i);
+  });
+  const written = node.qualifier === undefined ? node.name : `${node.qualifier}.${node.name}`;
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    const options = found.map((i) => `${fields[i]!.qualifier}.${fields[i]!.name}`);
+    return { reason: `column ${written} is ambiguous`, hint: `qualify it: ${options.join(' or ')}` };
+  }
+  const visible = fields.filter((f) => !f.name.startsWith(AGG_PREFIX));
+  if (visible.length < fields.length && fields.length > 0 && visible.length === 0) {
+    return {
+      reason: `${written} is neither in GROUP BY nor inside an aggregate`,
+      hint: `add it to GROUP BY, or aggregate it: MAX(${written})`,
+    };
+  }
+  const candidates = visible.map((f) => (f.qualifier === undefined ? f.name : `${f.qualifier}.${f.name}`));
+  const near = nearest(written, candidates);
+  return {
+    reason: `unknown column ${written}`,
+    hint: near === undefined ? `the columns are ${candidates.join(', ')}` : `did you mean ${near}?`,
+  };
+}
+
+function conjuncts(node: ExpressionNode): ExpressionNode[] {
+  if (node.kind === 'binary' && node.op === 'AND') return [...conjuncts(node.left), ...conjuncts(node.right)];
+  return [node];
+}
+
+function andOf(terms: readonly ExpressionNode[]): ExpressionNode {
+  return terms.reduce((left, right) => ({ kind: 'binary', op: 'AND', left, right, start: left.start, end: right.end }));
+}
+
+function childrenOf(node: ExpressionNode): ExpressionNode[] {
+  switch (node.kind) {
+    case 'column':
+    case 'star':
+    case 'literal':
+      return [];
+    case 'call':
+      return [...node.args];
+    case 'unary':
+    case 'isNull':
+    case 'isTruth':
+    case 'cast':
+      return [node.operand];
+    case 'binary':
+      return [node.left, node.right];
+    case 'between':
+      return [node.operand, node.low, node.high];
+    case 'in':
+      return [node.operand, ...node.list];
+    case 'case':
+      return [
+        ...(node.operand === undefined ? [] : [node.operand]),
+        ...node.whens.flatMap((w) => [w.when, w.then]),
+        ...(node.else === undefined ? [] : [node.else]),
+      ];
+  }
+}
+
+function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => ExpressionNode): ExpressionNode {
+  switch (node.kind) {
+    case 'column':
+    case 'star':
+    case 'literal':
+      return node;
+    case 'call':
+      return { ...node, args: node.args.map(f) };
+    case 'unary':
+    case 'isNull':
+    case 'isTruth':
+    case 'cast':
+      return { ...node, operand: f(node.operand) };
+    case 'binary':
+      return { ...node, left: f(node.left), right: f(node.right) };
+    case 'between':
+      return { ...node, operand: f(node.operand), low: f(node.low), high: f(node.high) };
+    case 'in':
+      return { ...node, operand: f(node.operand), list: node.list.map(f) };
+    case 'case':
+      return {
+        ...node,
+        ...(node.operand === undefined ? {} : { operand: f(node.operand) }),
+        whens: node.whens.map((w) => ({ when: f(w.when), then: f(w.then) })),
+        ...(node.else === undefined ? {} : { else: f(node.else) }),
+      };
+  }
+}
+
+function columnsOf(node: ExpressionNode): ColumnNode[] {
+  return columnsAndCalls(node).filter((n): n is ColumnNode => n.kind === 'column');
+}
+
+function columnsAndCalls(node: ExpressionNode): ExpressionNode[] {
+  const out: ExpressionNode[] = [];
+  const visit = (n: ExpressionNode) => {
+    if (n.kind === 'column' || n.kind === 'call') out.push(n);
+    for (const child of childrenOf(n)) visit(child);
+  };
+  visit(node);
+  return out;
+}
+
+/** Unique keys after a projection: a key survives when each of its fields is passed through. */
+function mapKeys(keys: readonly (readonly number[])[], positions: readonly (number | undefined)[]): number[][] {
+  const out: number[][] = [];
+  for (const key of keys) {
+    const mapped = key.map((i) => positions.indexOf(i));
+    if (mapped.every((i) => i >= 0)) out.push(mapped);
+  }
+  return minimalKeys(out);
+}
+
+/** Drops duplicate keys and keys that contain another key. */
+function minimalKeys(keys: readonly (readonly number[])[]): number[][] {
+  const sorted = keys.map((k) => [...new Set(k)].sort((a, b) => a - b)).sort((a, b) => a.length - b.length);
+  const out: number[][] = [];
+  for (const key of sorted) if (!out.some((k) => k.every((i) => key.includes(i)))) out.push(key);
+  return out;
+}

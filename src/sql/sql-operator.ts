@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent, SourceInfo } from '../core/change-event.js';
+import type { Row, Value } from '../core/data-type.js';
+import { TributaryError } from '../core/errors.js';
+import type { Operator, OperatorState } from '../core/operator.js';
+import { tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
+import { castConverter, type Converter } from '../transform/expression/cast.js';
+import type { Delta } from './exec/changelog.js';
+import { corrupt } from './exec/keyed-state.js';
+import type { ScanNode } from './exec/nodes.js';
+import type { QueryPlan } from './planner.js';
+
+/** Which source tables a scan reads: the `database-name` and `table-name` regular expressions of its table. */
+export interface ScanSource {
+  readonly scan: ScanNode;
+  readonly database: RegExp;
+  readonly table: RegExp;
+}
+
+interface Binding {
+  readonly scan: ScanNode;
+  /** Per declared column: the source column's index and the conversion to the declared type. */
+  readonly columns: readonly { readonly index: number; readonly convert: Converter | null }[];
+}
+
+/**
+ * A streaming SQL query as one pipeline stage: source change events in, the sink table's changes out. Source
+ * rows enter the query's operator graph at its scans (an update as the retraction of the old row and the new
+ * row); what reaches the graph's end becomes upserts and deletes of the sink table by its primary key — the
+ * retraction of a row a delete, a new row an insert (an upsert at the sink). Its first output in an attempt is
+ * the sink table's createTable.
+ *
+ * The graph's state (join sides, aggregate groups) is committed with each checkpoint ({@link snapshotState})
+ * and restored before the attempt's first event, so that after a crash the source resumes at the checkpoint's
+ * position with the state of that same position: no change counted twice or lost.
+ */
+export class SqlOperator implements Operator {
+  private announced = false;
+  private readonly bindings = new Map<string, Binding[]>();
+  private output: ChangeEvent[] = [];
+  private info: SourceInfo = { tsMs: 0 };
+  private readonly fingerprint: string;
+
+  constructor(
+    private readonly plan: QueryPlan,
+    private readonly sources: readonly ScanSource[],
+    private readonly sinkSchema: TableSchema,
+    private readonly timeZone: string,
+  ) {
+    this.fingerprint = createHash('sha256').update(plan.explain).digest('base64url').slice(0, 16);
+    plan.root.out = (delta) => this.toSink(delta);
+  }
+
+  /** The sink table the query writes. */
+  get sinkTable(): TableId {
+    return this.sinkSchema.id;
+  }
+
+  process(events: readonly ChangeEvent[]): ChangeEvent[] {
+    this.output = [];
+    if (!this.announced) {
+      this.announced = true;
+      this.output.push({
+        kind: 'schema',
+        table: this.sinkSchema.id,
+        change: 'createTable',
+        schema: this.sinkSchema,
+        source: { tsMs: 0 },
+      });
+    }
+    for (const event of events) {
+      if (event.kind === 'schema') this.schema(event);
+      else this.data(event);
+    }
+    for (const node of this.plan.nodes) node.flush();
+    const out = this.output;
+    this.output = [];
+    return out;
+  }
+
+  snapshotState(): OperatorState {
+    return {
+      stage: 'sql',
+      version: 1,
+      plan: this.fingerprint,
+      nodes: this.plan.nodes.map((node) => node.saveState() ?? null),
+    };
+  }
+
+  restoreState(state: OperatorState): void {
+    if (state['stage'] !== 'sql' || state['version'] !== 1 || !Array.isArray(state['nodes'])) throw corrupt();
+    if (state['plan'] !== this.fingerprint) {
+      throw new TributaryError(
+        'SQL_INVALID',
+        'the query (or a table it reads) changed since the job last committed: its saved state belongs to another plan',
+        { hint: 'rerun the script with --reset to compute the new query from the source tables' },
+      );
+    }
+    const nodes = state['nodes'] as unknown[];
+    if (nodes.length !== this.plan.nodes.length) throw corrupt();
+    this.plan.nodes.forEach((node, i) => {
+      if (nodes[i] !== null && nodes[i] !== undefined) node.restoreState(nodes[i]);
+    });
+  }
+
+  private schema(event: SchemaChangeEvent): void {
+    if (event.change === 'truncateTable' || event.change === 'dropTable') {
+      if (this.scansOf(event.table).length === 0) return;
+      throw new TributaryError(
+        'SQL_UNSUPPORTED_CHANGE',
+        `${tableIdToString(event.table)} was ${event.change === 'truncateTable' ? 'truncated' : 'dropped'} at the source: the query's state no longer matches it`,
+        { hint: 'rerun the script with --reset to compute the result anew from the source tables' },
+      );
+    }
+    const key = tableIdToString(event.table);
+    this.bindings.delete(key);
+    if (event.change === 'renameTable') this.bindings.delete(tableIdToString(event.schema.id));
+    const bindings = this.scansOf(event.schema.id).map((source) => this.bind(source.scan, event.schema));
+    this.bindings.set(tableIdToString(event.schema.id), bindings);
+  }
+
+  private scansOf(table: TableId): ScanSource[] {
+    return this.sources.filter((s) => fullMatch(s.database, table.namespace) && fullMatch(s.table, table.name));
+  }
+
+  private bind(scan: ScanNode, schema: TableSchema): Binding {
+    const columns = scan.fields.map((field) => {
+      const index = schema.columns.findIndex((c) => c.name.toLowerCase() === field.name.toLowerCase());
+      const column = schema.columns[index];
+      if (column === undefined) {
+        throw new TributaryError(
+          'SQL_INVALID',
+          `table ${scan.table} declares column ${field.name}, which ${tableIdToString(schema.id)} does not have`,
+          { hint: `its columns are ${schema.columns.map((c) => c.name).join(', ')}: fix CREATE TABLE ${scan.table}` },
+        );
+      }
+      const convert = castConverter(column.type, field.type, this.timeZone);
+      if (typeof convert === 'string') {
+        throw new TributaryError(
+          'SQL_INVALID',
+          `column ${field.name} of ${tableIdToString(schema.id)} cannot be read as declared in ${scan.table}: ${convert}`,
+          { hint: 'declare the column with a type its values convert to' },
+        );
+      }
+      const same = JSON.stringify(column.type) === JSON.stringify(field.type);
+      return { index, convert: same ? null : convert };
+    });
+    return { scan, columns };
+  }
+
+  private data(event: DataChangeEvent): void {
+    const bindings = this.bindings.get(tableIdToString(event.table));
+    if (bindings === undefined || bindings.length === 0) return;
+    this.info = { tsMs: event.source.tsMs };
+    for (const binding of bindings) {
+      const before = event.op === 'update' || event.op === 'delete' ? read(binding, event.before) : null;
+      const after = event.op === 'delete' ? null : read(binding, event.after);
+      if (before !== null && after !== null && sameRow(before, after)) continue;
+      if (before !== null) binding.scan.receive(0, { sign: -1, row: before });
+      if (after !== null) binding.scan.receive(0, { sign: 1, row: after });
+    }
+  }
+
+  private toSink(delta: Delta): void {
+    const { row } = delta;
+    for (const i of this.plan.sinkKey) {
+      if (row[i] === null) {
+        throw new TributaryError(
+          'SQL_INVALID',
+          `the query produced a row whose key column ${this.sinkSchema.columns[i]!.name} is NULL, which ${tableIdToString(this.sinkSchema.id)} cannot hold`,
+          { hint: 'filter such rows out (WHERE … IS NOT NULL), or COALESCE the key' },
+        );
+      }
+    }
+    this.output.push(
+      delta.sign > 0
+        ? { kind: 'data', table: this.sinkSchema.id, op: 'insert', before: null, after: row, source: this.info }
+        : { kind: 'data', table: this.sinkSchema.id, op: 'delete', before: row, after: null, source: this.info },
+    );
+  }
+}
+
+function read(binding: Binding, row: Row | null): Row | null {
+  if (row === null) return null;
+  return binding.columns.map(({ index, convert }) => {
+    const value: Value = row[index] ?? null;
+    return value === null || convert === null ? value : convert(value);
+  });
+}
+
+function sameRow(a: Row, b: Row): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x instanceof Uint8Array && y instanceof Uint8Array && Buffer.from(x).equals(Buffer.from(y))) continue;
+    return false;
+  }
+  return true;
+}
+
+function fullMatch(pattern: RegExp, text: string): boolean {
+  const match = pattern.exec(text);
+  return match !== null && match.index === 0 && match[0].length === text.length;
+}

@@ -1,0 +1,456 @@
+import type { ExpressionNode } from '../transform/expression/expression-node.js';
+import { parseExpressionAt } from '../transform/expression/parser.js';
+import { parseSqlType } from '../transform/expression/sql-type.js';
+import type { Token } from '../transform/expression/tokenizer.js';
+import type {
+  ColumnDef,
+  CreateTableStatement,
+  FromItem,
+  InsertStatement,
+  JoinType,
+  OptionEntry,
+  QueryStatement,
+  SelectItem,
+  SelectQuery,
+  Statement,
+} from './sql-ast.js';
+import { asSqlError, SqlError } from './sql-error.js';
+import { tokenizeSql } from './sql-lexer.js';
+
+/**
+ * Parses a script of `;`-separated statements (recursive descent; expressions by the expression engine's Pratt
+ * parser, on the same tokens). Throws {@link SqlError} (SQL_INVALID) with the line and column of the first
+ * mistake and what to write instead.
+ */
+export function parseSqlScript(text: string): Statement[] {
+  try {
+    return new SqlParser(text).script();
+  } catch (error) {
+    throw asSqlError(error, text);
+  }
+}
+
+/** Words that end a select item, a table reference or an expression where an alias could otherwise be read. */
+const CLAUSE_WORDS = new Set([
+  'FROM',
+  'WHERE',
+  'GROUP',
+  'HAVING',
+  'JOIN',
+  'INNER',
+  'LEFT',
+  'RIGHT',
+  'FULL',
+  'CROSS',
+  'ON',
+  'UNION',
+  'ORDER',
+  'LIMIT',
+  'WINDOW',
+  'OUTER',
+]);
+
+class SqlParser {
+  private readonly tokens: Token[];
+  private index = 0;
+
+  constructor(private readonly text: string) {
+    this.tokens = tokenizeSql(text);
+  }
+
+  script(): Statement[] {
+    const statements: Statement[] = [];
+    for (;;) {
+      while (this.acceptOperator(';'));
+      if (this.peek().type === 'end') return statements;
+      statements.push(this.statement());
+      const next = this.peek();
+      if (next.type !== 'end' && !this.acceptOperator(';')) {
+        this.fail(next, `unexpected ${describe(next)}`, 'end each statement with ;');
+      }
+    }
+  }
+
+  // ---- tokens ----
+
+  private peek(ahead = 0): Token {
+    return this.tokens[Math.min(this.index + ahead, this.tokens.length - 1)]!;
+  }
+
+  private next(): Token {
+    const token = this.peek();
+    if (token.type !== 'end') this.index++;
+    return token;
+  }
+
+  private isWord(word: string, ahead = 0): boolean {
+    const token = this.peek(ahead);
+    return (token.type === 'identifier' || token.type === 'keyword') && token.value.toUpperCase() === word;
+  }
+
+  private acceptWord(word: string): Token | undefined {
+    return this.isWord(word) ? this.next() : undefined;
+  }
+
+  private expectWord(word: string, context: string, hint?: string): Token {
+    return this.acceptWord(word) ?? this.fail(this.peek(), `expected ${word} ${context}`, hint);
+  }
+
+  private acceptOperator(value: string): Token | undefined {
+    const token = this.peek();
+    return token.type === 'operator' && token.value === value ? this.next() : undefined;
+  }
+
+  private expectOperator(value: string, context: string): Token {
+    return this.acceptOperator(value) ?? this.fail(this.peek(), `expected "${value}" ${context}`);
+  }
+
+  private fail(token: Token, reason: string, hint?: string): never {
+    const message = reason.startsWith('expected') ? `${reason}, found ${describe(token)}` : reason;
+    throw new SqlError(this.text, token.start, message, hint);
+  }
+
+  private name(context: string): Token {
+    const token = this.peek();
+    if (token.type === 'identifier' || token.type === 'quoted') return this.next();
+    if (token.type === 'keyword') {
+      this.fail(token, `${token.value} is a reserved word`, `write it in backquotes: \`${token.value.toLowerCase()}\``);
+    }
+    return this.fail(token, `expected a name ${context}`);
+  }
+
+  /** `a`, `db.a`, `` `my-db`.a ``: the parts joined with dots. */
+  private qualifiedName(context: string): { name: string; start: number } {
+    const first = this.name(context);
+    let name = first.value;
+    while (this.acceptOperator('.')) name += `.${this.name('after "."').value}`;
+    return { name, start: first.start };
+  }
+
+  private string(context: string): Token {
+    const token = this.peek();
+    if (token.type === 'string') return this.next();
+    return this.fail(token, `expected a 'quoted string' ${context}`);
+  }
+
+  private expression(): ExpressionNode {
+    const { node, next } = parseExpressionAt(this.text, this.tokens, this.index);
+    this.index = next;
+    return node;
+  }
+
+  // ---- statements ----
+
+  private statement(): Statement {
+    const token = this.peek();
+    const word = token.type === 'identifier' || token.type === 'keyword' ? token.value.toUpperCase() : '';
+    switch (word) {
+      case 'CREATE':
+        return this.create();
+      case 'SET':
+        return this.set();
+      case 'INSERT':
+        return this.insert();
+      case 'SELECT':
+        return this.queryStatement();
+      case 'EXPLAIN': {
+        this.next();
+        if (this.acceptWord('PLAN')) this.expectWord('FOR', 'after EXPLAIN PLAN');
+        const inner = this.isWord('INSERT') ? this.insert() : this.queryStatement();
+        return { kind: 'explain', statement: inner, start: token.start };
+      }
+      case 'SHOW':
+        this.next();
+        this.expectWord('TABLES', 'after SHOW', 'SHOW TABLES lists the tables; SHOW JOBS is not built yet');
+        return { kind: 'showTables', start: token.start };
+      case 'DESCRIBE':
+      case 'DESC': {
+        this.next();
+        return { kind: 'describe', table: this.qualifiedName('after DESCRIBE').name, start: token.start };
+      }
+      case 'BEGIN':
+      case 'EXECUTE':
+        return this.fail(
+          token,
+          'STATEMENT SET is not built yet',
+          'write one INSERT INTO … SELECT per job (each runs in its own process)',
+        );
+      default:
+        return this.fail(
+          token,
+          'expected a statement',
+          'statements: CREATE TABLE, SET, INSERT INTO … SELECT, SELECT, EXPLAIN, SHOW TABLES, DESCRIBE',
+        );
+    }
+  }
+
+  private create(): CreateTableStatement {
+    const start = this.next().start;
+    this.acceptWord('TEMPORARY');
+    const what = this.peek();
+    if (this.isWord('VIEW') || this.isWord('DATABASE') || this.isWord('FUNCTION') || this.isWord('CATALOG')) {
+      this.fail(what, `CREATE ${what.value.toUpperCase()} is not built yet`, 'see docs/sql.md for what runs');
+    }
+    this.expectWord('TABLE', 'after CREATE');
+    let ifNotExists = false;
+    if (this.acceptWord('IF')) {
+      this.expectWord('NOT', 'in IF NOT EXISTS');
+      this.expectWord('EXISTS', 'in IF NOT EXISTS');
+      ifNotExists = true;
+    }
+    const { name } = this.qualifiedName('after CREATE TABLE');
+    if (this.isWord('AS')) {
+      this.fail(this.peek(), 'CREATE TABLE … AS SELECT is not built yet', 'CREATE TABLE the sink, then INSERT INTO it');
+    }
+    this.expectOperator('(', 'to open the column list');
+    const columns: ColumnDef[] = [];
+    let primaryKey: string[] = [];
+    do {
+      if (this.isWord('PRIMARY')) {
+        primaryKey = this.primaryKey();
+        continue;
+      }
+      if (this.isWord('WATERMARK') || this.isWord('CONSTRAINT')) {
+        this.fail(this.peek(), `${this.peek().value.toUpperCase()} is not built yet`, 'leave it out');
+      }
+      const column = this.columnDef();
+      if (columns.some((c) => c.name.toLowerCase() === column.name.toLowerCase())) {
+        throw new SqlError(this.text, column.start, `column ${column.name} is declared twice`);
+      }
+      columns.push(column);
+      if (this.isWord('PRIMARY')) {
+        this.next();
+        this.expectWord('KEY', 'after PRIMARY');
+        this.notEnforced();
+        primaryKey = [column.name];
+      }
+    } while (this.acceptOperator(','));
+    this.expectOperator(')', 'to close the column list');
+    for (const key of primaryKey) {
+      if (!columns.some((c) => c.name.toLowerCase() === key.toLowerCase())) {
+        throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
+      }
+    }
+    const options = new Map<string, OptionEntry>();
+    if (this.acceptWord('WITH')) {
+      this.expectOperator('(', 'after WITH');
+      do {
+        const key = this.string("as an option name: 'connector'");
+        this.expectOperator('=', `after '${key.value}'`);
+        const value = this.string(`as the value of '${key.value}'`);
+        if (options.has(key.value)) throw new SqlError(this.text, key.start, `option '${key.value}' is set twice`);
+        options.set(key.value, { value: value.value, start: key.start });
+      } while (this.acceptOperator(','));
+      this.expectOperator(')', 'to close WITH (');
+    }
+    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+  }
+
+  private primaryKey(): string[] {
+    this.next();
+    this.expectWord('KEY', 'after PRIMARY');
+    this.expectOperator('(', 'after PRIMARY KEY');
+    const names: string[] = [];
+    do names.push(this.name('in PRIMARY KEY (…)').value);
+    while (this.acceptOperator(','));
+    this.expectOperator(')', 'to close PRIMARY KEY (');
+    this.notEnforced();
+    return names;
+  }
+
+  private notEnforced(): void {
+    if (this.acceptWord('NOT')) {
+      this.expectWord('ENFORCED', 'after PRIMARY KEY (…) NOT');
+      return;
+    }
+    this.fail(
+      this.peek(),
+      'a primary key must be declared NOT ENFORCED',
+      'write PRIMARY KEY (…) NOT ENFORCED: Flink SQL does not check keys, it uses them',
+    );
+  }
+
+  private columnDef(): ColumnDef {
+    const name = this.name('for a column');
+    const typeStart = this.peek();
+    let depth = 0;
+    let typeEnd = typeStart.start;
+    for (;;) {
+      const token = this.peek();
+      if (token.type === 'end') break;
+      if (token.type === 'operator' && token.value === '(') depth++;
+      if (token.type === 'operator' && token.value === ')') {
+        if (depth === 0) break;
+        depth--;
+      }
+      if (depth === 0 && token.type === 'operator' && token.value === ',') break;
+      if (
+        depth === 0 &&
+        (this.isWord('NOT') || this.isWord('NULL') || this.isWord('PRIMARY') || this.isWord('COMMENT'))
+      )
+        break;
+      typeEnd = this.next().end;
+    }
+    const typeText = this.text.slice(typeStart.start, typeEnd).trim();
+    if (typeText === '') this.fail(typeStart, `expected the type of column ${name.value}`);
+    const type = parseSqlType(typeText);
+    if (typeof type === 'string') {
+      throw new SqlError(this.text, typeStart.start, type, 'types: BIGINT, INT, DECIMAL(p, s), STRING, VARCHAR(n), …');
+    }
+    let nullable = true;
+    if (this.acceptWord('NOT')) {
+      this.expectWord('NULL', 'after NOT');
+      nullable = false;
+    } else {
+      this.acceptWord('NULL');
+    }
+    if (this.acceptWord('COMMENT')) this.string('after COMMENT');
+    return { name: name.value, type, typeText, nullable, start: name.start };
+  }
+
+  private set(): Statement {
+    const start = this.next().start;
+    if (this.peek().type === 'end' || this.isOperator(';')) return { kind: 'set', start };
+    const key = this.string("as the setting's name: SET 'key' = 'value'");
+    this.expectOperator('=', `after '${key.value}'`);
+    const value = this.string(`as the value of '${key.value}'`);
+    return { kind: 'set', key: key.value, value: value.value, start };
+  }
+
+  private isOperator(value: string): boolean {
+    const token = this.peek();
+    return token.type === 'operator' && token.value === value;
+  }
+
+  private insert(): InsertStatement {
+    const start = this.next().start;
+    if (this.isWord('OVERWRITE')) this.fail(this.peek(), 'INSERT OVERWRITE is not built yet', 'write INSERT INTO');
+    this.expectWord('INTO', 'after INSERT');
+    const { name, start: tableStart } = this.qualifiedName('after INSERT INTO');
+    if (this.isOperator('(')) {
+      this.fail(this.peek(), 'a column list after INSERT INTO is not built yet', 'select the columns in table order');
+    }
+    if (!this.isWord('SELECT'))
+      this.fail(this.peek(), 'expected SELECT after INSERT INTO …', 'INSERT … VALUES is not built yet');
+    return { kind: 'insert', table: name, tableStart, query: this.select(), start };
+  }
+
+  private queryStatement(): QueryStatement {
+    const start = this.peek().start;
+    return { kind: 'query', query: this.select(), start };
+  }
+
+  private select(): SelectQuery {
+    const start = this.expectWord('SELECT', 'to begin a query').start;
+    if (this.isWord('DISTINCT')) {
+      this.fail(this.peek(), 'SELECT DISTINCT is not built yet', 'GROUP BY the columns instead');
+    }
+    const items: SelectItem[] = [];
+    do items.push(this.selectItem());
+    while (this.acceptOperator(','));
+    this.expectWord('FROM', 'after the select list', 'separate select items with commas');
+    const from = this.fromClause();
+    const where = this.acceptWord('WHERE') ? this.expression() : undefined;
+    const groupBy: ExpressionNode[] = [];
+    if (this.acceptWord('GROUP')) {
+      this.expectWord('BY', 'after GROUP');
+      do groupBy.push(this.expression());
+      while (this.acceptOperator(','));
+    }
+    const having = this.acceptWord('HAVING') ? this.expression() : undefined;
+    for (const word of ['UNION', 'ORDER', 'LIMIT', 'WINDOW']) {
+      if (this.isWord(word)) this.fail(this.peek(), `${word} is not built yet`, 'see docs/sql.md for what runs');
+    }
+    return {
+      items,
+      from,
+      ...(where === undefined ? {} : { where }),
+      groupBy,
+      ...(having === undefined ? {} : { having }),
+      start,
+    };
+  }
+
+  private selectItem(): SelectItem {
+    const token = this.peek();
+    if (token.type === 'operator' && token.value === '*') {
+      this.next();
+      return { kind: 'star', start: token.start };
+    }
+    if (
+      (token.type === 'identifier' || token.type === 'quoted') &&
+      this.peek(1).type === 'operator' &&
+      this.peek(1).value === '.' &&
+      this.peek(2).type === 'operator' &&
+      this.peek(2).value === '*'
+    ) {
+      this.index += 3;
+      return { kind: 'star', qualifier: token.value, start: token.start };
+    }
+    const expr = this.expression();
+    const alias = this.alias();
+    return { kind: 'expr', expr, ...(alias === undefined ? {} : { alias }), start: token.start };
+  }
+
+  /** `AS name`, or a bare name that is not a clause word. */
+  private alias(): string | undefined {
+    if (this.acceptWord('AS')) return this.name('after AS').value;
+    const token = this.peek();
+    if (token.type === 'quoted' || (token.type === 'identifier' && !CLAUSE_WORDS.has(token.value.toUpperCase()))) {
+      return this.next().value;
+    }
+    return undefined;
+  }
+
+  private fromClause(): FromItem {
+    let left = this.tableRef();
+    for (;;) {
+      const token = this.peek();
+      let type: JoinType | undefined;
+      if (this.acceptWord('JOIN')) type = 'inner';
+      else if (this.isWord('INNER')) {
+        this.next();
+        this.expectWord('JOIN', 'after INNER');
+        type = 'inner';
+      } else if (this.isWord('LEFT') || this.isWord('RIGHT') || this.isWord('FULL')) {
+        type = this.next().value.toLowerCase() as JoinType;
+        this.acceptWord('OUTER');
+        this.expectWord('JOIN', `after ${type.toUpperCase()}`);
+      } else if (this.isWord('CROSS')) {
+        this.fail(token, 'CROSS JOIN is not built yet', 'join on equal keys: JOIN t ON a.k = t.k');
+      } else if (this.isOperator(',')) {
+        this.fail(token, 'a comma join is not built yet', 'write JOIN t ON a.k = t.k');
+      }
+      if (type === undefined) return left;
+      const right = this.tableRef();
+      this.expectWord('ON', 'after the joined table', 'joins need ON a.key = b.key');
+      const on = this.expression();
+      left = { kind: 'join', type, left, right, on, start: token.start };
+    }
+  }
+
+  private tableRef(): FromItem {
+    const token = this.peek();
+    if (this.isOperator('(')) {
+      this.fail(token, 'subqueries in FROM are not built yet', 'join the tables directly');
+    }
+    const { name, start } = this.qualifiedName('after FROM or JOIN');
+    const alias = this.alias();
+    return { kind: 'table', name, alias: alias ?? name.split('.').pop()!, start };
+  }
+}
+
+function describe(token: Token): string {
+  switch (token.type) {
+    case 'end':
+      return 'the end';
+    case 'string':
+      return `the string '${token.value}'`;
+    case 'keyword':
+      return token.value;
+    case 'quoted':
+      return `\`${token.value}\``;
+    default:
+      return `"${token.value}"`;
+  }
+}

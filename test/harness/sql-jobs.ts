@@ -1,0 +1,56 @@
+import { buildSqlJob, SqlSession } from '../../src/composer/sql-job.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import type { RunResult } from '../../src/runtime/pipeline-runner.js';
+import type { InsertStatement } from '../../src/sql/sql-ast.js';
+import { mysqlUrl } from './databases.js';
+
+/** `CREATE TABLE … WITH` options of a mysql-cdc table on the test MariaDB. */
+export function mysqlCdcOptions(database: string, table: string): string {
+  const url = new URL(mysqlUrl());
+  return (
+    `'connector' = 'mysql-cdc', 'hostname' = '${url.hostname}', 'port' = '${url.port}', ` +
+    `'username' = '${decodeURIComponent(url.username)}', 'password' = '${decodeURIComponent(url.password)}', ` +
+    `'database-name' = '${database}', 'table-name' = '${table}', 'scan.incremental.snapshot.chunk.size' = '50'`
+  );
+}
+
+/** `CREATE TABLE … WITH` options of a jdbc sink table in the PostgreSQL database of `sinkUrl`. */
+export function jdbcOptions(sinkUrl: string, table: string): string {
+  const url = new URL(sinkUrl);
+  return (
+    `'connector' = 'jdbc', 'url' = 'jdbc:postgresql://${url.hostname}:${url.port}${url.pathname}', ` +
+    `'username' = '${decodeURIComponent(url.username)}', 'password' = '${decodeURIComponent(url.password)}', ` +
+    `'table-name' = '${table}'`
+  );
+}
+
+export interface RunningSqlJob {
+  readonly logs: string[];
+  readonly done: Promise<RunResult>;
+  stop(): Promise<RunResult>;
+}
+
+/** Runs the INSERT of a SQL script in this process, as `tributary sql -f` does. */
+export function startSqlJob(script: string): RunningSqlJob {
+  const { session, statements } = SqlSession.parse(script);
+  let insert: InsertStatement | undefined;
+  for (const statement of statements) {
+    session.declare(statement);
+    if (statement.kind === 'insert') insert = statement;
+  }
+  if (insert === undefined) throw new Error('the script has no INSERT');
+  const logs: string[] = [];
+  const log = createLogger({ level: 'info', write: (line) => logs.push(line) });
+  const job = buildSqlJob(session, insert, { log, maxRetries: 0 });
+  const controller = new AbortController();
+  const done = job.pipeline.run({ signal: controller.signal });
+  done.catch(() => {});
+  return {
+    logs,
+    done,
+    stop: async () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
