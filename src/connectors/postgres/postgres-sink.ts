@@ -145,8 +145,10 @@ class PostgresSink implements Sink {
     session.writer.restart();
     const store = session.checkpoints;
     try {
-      await session.tables.ensureSchema(this.config.checkpointSchema);
-      await session.client.query(store.createSql());
+      await createConcurrently(async () => {
+        await session.tables.ensureSchema(this.config.checkpointSchema);
+        await session.client.query(store.createSql());
+      });
       await store.ensureColumns(session.append !== undefined);
       const stored = await store.load(pipeline, session.append !== undefined);
       session.append?.start(stored?.lastSeq ?? 0);
@@ -547,5 +549,25 @@ async function connectWithin(client: pg.Client, ms: number): Promise<void> {
     await Promise.race([client.connect(), timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs `create` (CREATE … IF NOT EXISTS statements) again when another session created the same object at the
+ * same moment: PostgreSQL's IF NOT EXISTS checks the catalog before inserting into it, so two pipelines opening
+ * one fresh database together can see a unique violation (23505) or "already exists" (42P07, 42P06, 42710 for
+ * the table's row type) from the loser; the next attempt finds the objects and passes.
+ */
+const CONCURRENT_CREATE_CODES = new Set(['23505', '42P07', '42P06', '42710']);
+
+async function createConcurrently(create: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await create();
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 3 || !CONCURRENT_CREATE_CODES.has(String(code))) throw error;
+    }
   }
 }
