@@ -17,7 +17,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   validate: [],
   state: [],
   status: ['http', 'json'],
-  verify: ['chunk-size', 'recheck-wait'],
+  verify: ['chunk-size', 'recheck-wait', 'repair'],
   demo: ['keep', 'sink'],
 };
 
@@ -40,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         'chunk-size': { type: 'string' },
         'recheck-wait': { type: 'string' },
+        repair: { type: 'boolean' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
         'log-level': { type: 'string' },
@@ -154,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
           log,
           ...(chunkSize === undefined ? {} : { chunkSize }),
           ...(wait === undefined ? {} : { recheckWaitMs: wait }),
+          repair: values.repair === true,
         });
       }
       case 'demo': {
