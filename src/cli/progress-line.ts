@@ -26,7 +26,8 @@ export function progressLine(
 ): string {
   const committed = `${plural(totals.events, 'change')} committed in ${plural(totals.checkpoints, 'checkpoint')}`;
   if (p.phase !== 'snapshot') {
-    return `${p.phase}: binlog ${p.logPosition}, lag ${Math.round(p.lagMs / 1000)} s; ${committed}`;
+    const bytes = p.lagBytes === undefined ? '' : ` (${count(p.lagBytes)} bytes)`;
+    return `${p.phase}: binlog ${p.logPosition}, lag ${Math.round(p.lagMs / 1000)} s${bytes}; ${committed}`;
   }
   const parts: string[] = [];
   const estimate = p.snapshotRowsEstimate;

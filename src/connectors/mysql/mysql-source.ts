@@ -58,6 +58,7 @@ import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { BatchTables } from './mysql-batch-tables.js';
 import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
 import { mysqlChecksums } from './mysql-checksums.js';
+import { BinlogLagPoller } from './mysql-binlog-lag.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -108,6 +109,10 @@ class MysqlSource implements Source {
   private txnGtid: string | undefined;
   /** End of the last binlog step processed (emitted or held). */
   private readerPos: LogPoint = { file: '', pos: 4 };
+  private readonly binlogLag = new BinlogLagPoller(
+    () => this.connect('measuring the binlog lag'),
+    () => this.context.log,
+  );
   private lastEventTsMs = 0;
 
   // Snapshot state.
@@ -460,6 +465,7 @@ class MysqlSource implements Source {
         : {}),
       logPosition: `${this.readerPos.file}:${this.readerPos.pos}`,
       lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
+      ...this.binlogLag.progress(this.reader ? this.readerPos : undefined),
     };
   }
 
@@ -470,6 +476,7 @@ class MysqlSource implements Source {
     if (this.reader) closing.push(this.reader.close());
     if (this.coordinator) closing.push(this.coordinator.close());
     if (this.conn) closing.push(endMysqlConnection(this.conn));
+    closing.push(this.binlogLag.close());
     this.reader = undefined;
     this.coordinator = undefined;
     this.conn = undefined;
