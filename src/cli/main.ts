@@ -8,6 +8,7 @@ import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
+import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
@@ -114,7 +115,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown --log-format ${format}: use text or json\n`);
     return 2;
   }
-  const log = createLogger({ level, format });
+  // `run` on a terminal: a live display at the bottom, log lines above it (not for JSON logs, nor a pipe).
+  const live =
+    command === 'run' && format === 'text' && process.stderr.isTTY ? new LiveRegion(process.stderr) : undefined;
+  const log = createLogger({ level, format, ...(live ? { write: (line: string) => live.log(line) } : {}) });
   const needsFile = command !== 'demo';
   if (needsFile && !file) {
     process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
@@ -129,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
           truncateTargets: values['truncate-targets'] === true,
           ...(values['from-savepoint'] ? { fromSavepoint: values['from-savepoint'] } : {}),
           ...(http === undefined ? {} : { http }),
+          ...(live ? { live } : {}),
         });
       case 'validate':
         return await validateCommand(file!, { log });
