@@ -23,7 +23,9 @@ export const COMMAND_HELP = {
     summary: 'run a pipeline until Ctrl-C / SIGTERM (resumes from its last checkpoint)',
     description:
       'Validates, then runs the pipeline until Ctrl-C / SIGTERM: a snapshot, then the binlog. It resumes from the\n' +
-      "sink's last checkpoint; a clean stop writes a savepoint.",
+      "sink's last checkpoint; a clean stop writes a savepoint. On a terminal it shows live progress bars per\n" +
+      'table during the snapshot, then a status line (lag, rates); piped or with --log-format json, a progress\n' +
+      'line every 10 s.',
     options: [
       [
         '--reset',
