@@ -45,7 +45,7 @@ export async function verifyCommand(file: string, options: VerifyCommandOptions)
       `repaired ${r.source} → ${r.sink}: ${plural(r.upserted, 'row')} written from the source, ${plural(r.deleted, 'row')} deleted`,
     );
   }
-  if (report.checkpointId !== undefined) out(`(committed with checkpoint ${report.checkpointId}; verified again:)`);
+  if (report.checkpointId !== undefined) out(`(committed up to checkpoint ${report.checkpointId}; verified again:)`);
   out('');
   return printResults(report.after, started, recheckWaitMs, out);
 }

@@ -88,7 +88,8 @@ export interface Pipeline {
   verify(options?: VerifyOptions): Promise<TableVerification[]>;
   /**
    * `verify --repair`: verifies, writes the differing rows again from the source (see {@link TableRepairer})
-   * in one sink transaction with the sink's checkpoint (same position, next id), then verifies again. Refuses
+   * in sink transactions (per table, at most 10,000 rows each), each committed with the sink's checkpoint (same
+   * position, next id), then verifies again. Refuses
    * with PIPELINE_RUNNING while a pipeline runs on this state directory, and before its first checkpoint.
    */
   repair(options?: VerifyOptions): Promise<RepairReport>;
@@ -98,7 +99,7 @@ export interface Pipeline {
 export interface RepairReport {
   readonly found: readonly TableVerification[];
   readonly repaired: readonly ({ readonly source: string; readonly sink: string } & TableRepair)[];
-  /** The id of the checkpoint committed with the repair; undefined when nothing needed repair. */
+  /** The id of the last checkpoint committed with the repair; undefined when nothing needed repair. */
   readonly checkpointId: number | undefined;
   readonly after: readonly TableVerification[];
 }
@@ -113,6 +114,9 @@ export interface LastCheckpoint {
   /** The state directory's own copy, when it differs from what the sink holds. */
   readonly local: Checkpoint | null;
 }
+
+/** `verify --repair` commits at the latest after this many repaired rows. */
+const REPAIR_COMMIT_EVENTS = 10_000;
 
 export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipeline {
   const { log } = options;
@@ -244,6 +248,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       schema: TableSchema,
       sourceSums: TableChecksums,
     ) => NonNullable<VerifyOptions['onDifference']>,
+    afterTable?: () => Promise<void>,
   ): Promise<TableVerification[]> => {
     const source = await createSource();
     const sink = await createSink();
@@ -270,6 +275,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             ...(onDifference ? { onDifference } : {}),
           }),
         );
+        await afterTable?.();
         verifyOptions.onProgress?.(`verified ${results.length} of ${tables.length} tables`);
       }
       return results;
@@ -323,12 +329,37 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             { hint: 'run the pipeline until its snapshot is done, stop it, then repair' },
           );
         }
+        // Committed in pieces (each table, and every REPAIR_COMMIT_EVENTS rows), each with the sink's checkpoint
+        // unchanged but for its id: no transaction grows with the size of the difference.
+        let checkpointId: number | undefined;
+        const commitRepair = async (): Promise<void> => {
+          if (sink.pending() === 0) return;
+          // A pipeline started meanwhile would race the repair: give up before committing more.
+          await refuseWhileRunning();
+          const next: Checkpoint = {
+            ...checkpoint,
+            id: (checkpointId ?? checkpoint.id) + 1,
+            committedAt: new Date().toISOString(),
+          };
+          await sink.commit(next);
+          checkpointId = next.id;
+          await store.save(next).catch((error: unknown) => {
+            log.warn(`verify --repair: the state directory's copy of the checkpoint was not updated: ${String(error)}`);
+          });
+        };
         const repairers: { plan: VerifyPlan; repairer: TableRepairer }[] = [];
-        const found = await compare(verifyOptions, (plan, schema, sourceSums) => {
-          const repairer = new TableRepairer(plan, schema, createOperators(false)[0]!, sourceSums, sink);
-          repairers.push({ plan, repairer });
-          return (difference) => repairer.repair(difference);
-        });
+        const found = await compare(
+          verifyOptions,
+          (plan, schema, sourceSums) => {
+            const repairer = new TableRepairer(plan, schema, createOperators(false)[0]!, sourceSums, sink);
+            repairers.push({ plan, repairer });
+            return async (difference) => {
+              await repairer.repair(difference);
+              if (sink.pending() >= REPAIR_COMMIT_EVENTS) await commitRepair();
+            };
+          },
+          commitRepair,
+        );
         const repaired = repairers
           .map(({ plan, repairer }) => ({
             source: tableIdToString(plan.source.table),
@@ -336,17 +367,8 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
             ...repairer.result(),
           }))
           .filter((r) => r.upserted + r.deleted > 0);
-        let checkpointId: number | undefined;
-        if (repaired.length > 0) {
-          // A pipeline started meanwhile would race the repair: give up before anything is committed.
-          await refuseWhileRunning();
-          const next: Checkpoint = { ...checkpoint, id: checkpoint.id + 1, committedAt: new Date().toISOString() };
-          await sink.commit(next);
-          await store.save(next).catch((error: unknown) => {
-            log.warn(`verify --repair: the state directory's copy of the checkpoint was not updated: ${String(error)}`);
-          });
-          checkpointId = next.id;
-          verifyOptions.onProgress?.(`repair committed with checkpoint ${next.id}; verifying again`);
+        if (checkpointId !== undefined) {
+          verifyOptions.onProgress?.(`repair committed up to checkpoint ${checkpointId}; verifying again`);
         }
         const after = repaired.length > 0 ? await compare(verifyOptions) : found;
         return { found, repaired, checkpointId, after };
