@@ -40,7 +40,8 @@ describe.skipIf(tmuxMissing !== undefined)(
       delete env['TMUX'];
       return (await run('tmux', ['-u', '-L', socket, ...args], { env })).stdout;
     };
-    const pane = () => tmux('capture-pane', '-p', '-t', 'run');
+    const pane = (session = 'run') => tmux('capture-pane', '-p', '-t', session);
+    let envArgs: string[] = [];
 
     beforeAll(async () => {
       source = await mysqlAdmin();
@@ -64,7 +65,7 @@ describe.skipIf(tmuxMissing !== undefined)(
         chunkSize: 1000,
       });
       const file = await writePipelineFile(await testTempDir('tributary-tty'), yaml);
-      const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+      envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
       await tmux(
         'new-session',
         '-d',
@@ -121,6 +122,38 @@ describe.skipIf(tmuxMissing !== undefined)(
       await waitFor(async () => (screen = await pane()).includes('EXIT=0'), { message: 'run to exit 0 after Ctrl-C' });
       expect(screen).not.toMatch(/^streaming: /m);
       expect(screen).toMatch(/pipeline tty-bars stopped/);
+    });
+
+    it('writes JSON log lines and no live display with --log-format json, on a terminal too', async () => {
+      const { yaml } = await testPipelineYaml({ name: 'tty-json', tables: `${db}.small`, sinkUrl: sink.url });
+      const file = await writePipelineFile(await testTempDir('tributary-tty-json'), yaml);
+      await tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'json',
+        '-x',
+        '150',
+        '-y',
+        '40',
+        ...envArgs,
+        `'${process.execPath}' '${BIN}' run '${file}' --no-http --log-format json; echo "EXIT=$?"; sleep 600`,
+      );
+      let screen = '';
+      await waitFor(
+        async () => (screen = await pane('json')).includes('"message":"pipeline tty-json: 1 source table'),
+        {
+          message: 'the JSON start line',
+        },
+      );
+      // Several seconds in which the live display would have been drawn a few times (it is erased at the stop).
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      screen = await pane('json');
+      expect(screen).toMatch(/^\{"time":"[^"]+","level":"info"/m);
+      expect(screen).not.toMatch(/^(snapshot|streaming): /m);
+      expect(screen).not.toContain('█');
+      await tmux('send-keys', '-t', 'json', 'C-c');
+      await waitFor(async () => (await pane('json')).includes('EXIT=0'), { message: 'run to exit 0' });
     });
   },
 );
