@@ -6,6 +6,7 @@ import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
 import { natsSinkOptions } from './nats/nats-sink-config.js';
 import { natsSourceOptions } from './nats/nats-source-config.js';
 import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
+import { postgresSourceOptionSpecs } from './postgres-source/postgres-source-config.js';
 import { postgresIgnoredTableOption } from './postgres/postgres-table-layout.js';
 
 /** What every source factory receives besides its options. */
@@ -48,6 +49,12 @@ export const sources: Readonly<Record<string, SourceEntry>> = {
   mysql: {
     options: mysqlSourceOptionSpecs,
     load: async () => (await import('./mysql/mysql-source.js')).mysqlSource,
+    tablesOption: 'tables',
+    excludeOption: 'tables.exclude',
+  },
+  postgres: {
+    options: postgresSourceOptionSpecs,
+    load: async () => (await import('./postgres-source/postgres-source.js')).postgresSource,
     tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },

@@ -77,6 +77,11 @@ export interface Source {
    */
   limitBatchTables?(maxTables: number): void;
   batches(): AsyncIterable<ChangeBatch>;
+  /**
+   * Called after the runtime committed a checkpoint with `position` (in the sink and the state store): the
+   * source may now let its server forget the log before it (a PostgreSQL slot's `confirmed_flush_lsn`).
+   */
+  committed?(position: SourcePosition): void;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;
   /** Checksums of the source's tables for `tributary verify` (own connection; needs no `open`). */

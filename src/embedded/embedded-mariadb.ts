@@ -41,7 +41,12 @@ function findMariadbBinaries(): MariadbBinaries | undefined {
  *
  * Installs `mariadb-server` with apt-get when the binaries are missing and we are root on Debian.
  */
-export async function startEmbeddedMariadb(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedMariadb(
+  options: EmbeddedServerOptions & {
+    /** More server options, after (and so overriding) the defaults: `--server-id=2` for a replica. */
+    readonly extraArgs?: readonly string[];
+  } = {},
+): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
   let binaries = findMariadbBinaries();
   if (binaries === undefined && (await aptInstall(['mariadb-server'], options.log ?? ((line) => console.warn(line))))) {
@@ -119,6 +124,7 @@ export async function startEmbeddedMariadb(options: EmbeddedServerOptions = {}):
       '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_general_ci',
       '--max-connections=500',
+      ...(options.extraArgs ?? []),
     ],
     urlFor: (port) => `mysql://root:${password}@${host}:${port}`,
     stopSignals: ['SIGTERM', 'SIGKILL'],

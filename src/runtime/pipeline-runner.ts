@@ -253,6 +253,7 @@ async function runAttempt(
       throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
     watchdog.progressed();
     await stateStore.save(checkpoint);
+    source.committed?.(checkpoint.position);
     nextId++;
     uncommittedPosition = false;
     tables.clear();

@@ -43,6 +43,8 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
     expect(missing.sort()).toEqual(
       [
         'checkpoint.interval',
+        'failover.resume-by-gtid',
+        'hosts',
         'http.enabled',
         'http.host',
         'http.port',

@@ -309,10 +309,9 @@ describe('startup options that cannot work', () => {
   const config = (extra: Record<string, string | number>) =>
     mysqlSourceConfig({ username: 'cdc', tables: 'a.b', 'scan.startup.mode': 'specific-offset', ...extra });
 
-  it('a GTID set alone is CONFIG_INVALID naming the fix; beside file/pos it is a warning', () => {
-    expect(() => checkStartupOptions(config({ 'scan.startup.specific-offset.gtid-set': '0-1-100' }))).toThrow(
-      expect.objectContaining({ code: 'CONFIG_INVALID', hint: expect.stringContaining('.file and .pos') }),
-    );
+  it('a GTID set alone is a start position; beside file/pos it is a warning', () => {
+    expect(() => checkStartupOptions(config({ 'scan.startup.specific-offset.gtid-set': '0-1-100' }))).not.toThrow();
+    expect(sourceOptionWarnings(config({ 'scan.startup.specific-offset.gtid-set': '0-1-100' }))).toEqual([]);
     const both = config({
       'scan.startup.specific-offset.gtid-set': '0-1-100',
       'scan.startup.specific-offset.file': 'mysql-bin.000003',
@@ -322,6 +321,6 @@ describe('startup options that cannot work', () => {
     expect(sourceOptionWarnings(both).map((w) => w.message)).toEqual([
       expect.stringContaining('gtid-set is not used: the pipeline starts from .file/.pos'),
     ]);
-    expect(() => checkStartupOptions(config({}))).toThrow(/no binlog file is given/);
+    expect(() => checkStartupOptions(config({}))).toThrow(/neither a binlog file nor a GTID set is given/);
   });
 });

@@ -5,6 +5,7 @@ import { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from '.
 import type { ColumnInfo } from './protocol/canonical-types.js';
 import { FingerprintRing, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
+import { GtidTracker } from './mysql-gtid.js';
 import type { LogPoint } from './mysql-log-point.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
@@ -27,6 +28,13 @@ export interface BinlogReaderOptions {
   readonly start: LogPoint;
   /** The fingerprint of `start` (the events before it), when the position carried one. */
   readonly fingerprint?: BinlogFingerprint | undefined;
+  /** The GTID state at `start` (see mysql-gtid.ts): commit steps carry it on; undefined: not tracked. */
+  readonly gtidState?: string | undefined;
+  /**
+   * Connect by `gtidState` instead of `start` (a resume on another server of the topology): `start` is then
+   * unknown until the server's first transaction arrives.
+   */
+  readonly byGtid?: boolean;
   /** The captured table of that name, or undefined when the table is not captured. */
   readonly tableFor: (database: string, table: string) => MysqlTable | undefined;
   readonly log: Logger;
@@ -40,6 +48,7 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
     serverId: options.serverId,
     file: options.start.file,
     position: options.start.pos,
+    ...(options.byGtid === true && options.gtidState !== undefined ? { gtidState: options.gtidState } : {}),
     heartbeatMs: config.heartbeatMs,
     // Cheap (zlib's crc32), and the only way to notice bytes altered on the way before they become rows.
     verifyChecksum: true,
@@ -52,7 +61,13 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
       return info;
     },
   });
-  return new StepReader(stream, options.start, options.fingerprint);
+  return new StepReader(
+    stream,
+    options.start,
+    options.fingerprint,
+    new GtidTracker(options.gtidState),
+    options.byGtid === true && options.gtidState !== undefined,
+  );
 }
 
 /**
@@ -87,14 +102,23 @@ class StepReader implements MysqlBinlogReader {
   private inTxn = false;
   private readonly ring: FingerprintRing;
 
+  private txnGtid: string | undefined;
+
+  /**
+   * `byGtid`: the stream started at a GTID state. The server skips the transactions before it without sending
+   * them, so the events before the first transaction it sends (format description, GTID list, …) end at
+   * positions that are not resume points: nothing moves the position until that first transaction begins.
+   */
   constructor(
     private readonly stream: BinlogStream,
     start: LogPoint,
     fingerprint: BinlogFingerprint | undefined,
+    private readonly gtids: GtidTracker,
+    private byGtid: boolean,
   ) {
     this.iterator = stream[Symbol.asyncIterator]();
     this.file = start.file;
-    this.ring = new FingerprintRing(fingerprint);
+    this.ring = new FingerprintRing(byGtid ? undefined : fingerprint);
   }
 
   async next(): Promise<{ steps: BinlogStep[]; caughtUp: boolean } | null> {
@@ -114,6 +138,21 @@ class StepReader implements MysqlBinlogReader {
     const end = (): LogPoint => ({ file: this.file, pos: header.logPos });
     const start = (): LogPoint => ({ file: this.file, pos: header.logPos - header.eventSize });
     const tsMs = header.timestamp * 1000;
+    if (this.byGtid) {
+      if (event.kind === 'rotate') this.file = event.nextFile;
+      if (event.kind === 'heartbeat' && event.logFile !== '' && event.logPos > 0) {
+        // The server is idle: it has sent or skipped everything up to where it stands, and what it skipped is
+        // in the state. So that point is a resume point (and a snapshot chunk's watermark can be reached).
+        this.byGtid = false;
+        this.ring.reset();
+        this.file = event.logFile;
+        steps.push({ kind: 'advance', end: { file: event.logFile, pos: event.logPos }, fingerprint: undefined });
+      }
+      if (event.kind === 'heartbeat') steps.push({ kind: 'idle' });
+      if (event.kind !== 'gtid' && event.kind !== 'query') return;
+      this.byGtid = false;
+      this.ring.reset();
+    }
     // The events before a transaction's start; then this event joins the fingerprint.
     const before = event.kind === 'gtid' || event.kind === 'query' ? this.ring.current() : undefined;
     if (event.kind === 'rotate') this.ring.reset();
@@ -125,6 +164,7 @@ class StepReader implements MysqlBinlogReader {
         return;
       case 'gtid':
         this.inTxn = true;
+        this.txnGtid = event.gtid;
         steps.push({ kind: 'begin', start: start(), gtid: event.gtid, fingerprint: before });
         return;
       case 'query': {
@@ -135,7 +175,7 @@ class StepReader implements MysqlBinlogReader {
           this.inTxn = true;
         } else if (word === 'COMMIT' || word === 'ROLLBACK') {
           this.inTxn = false;
-          steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current() });
+          steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current(), gtidState: this.committed() });
         } else if (isSavepointOrNoise(word)) {
           return;
         } else {
@@ -147,13 +187,14 @@ class StepReader implements MysqlBinlogReader {
             end: end(),
             tsMs,
             fingerprint: this.ring.current(),
+            gtidState: this.committed(),
           });
         }
         return;
       }
       case 'xid':
         this.inTxn = false;
-        steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current() });
+        steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current(), gtidState: this.committed() });
         return;
       case 'rows':
         steps.push({
@@ -174,6 +215,13 @@ class StepReader implements MysqlBinlogReader {
           steps.push({ kind: 'advance', end: end(), ...(this.inTxn ? {} : { fingerprint: this.ring.current() }) });
         }
     }
+  }
+
+  /** The GTID state once the transaction in progress has committed. */
+  private committed(): string | undefined {
+    this.gtids.commit(this.txnGtid);
+    this.txnGtid = undefined;
+    return this.gtids.state;
   }
 }
 

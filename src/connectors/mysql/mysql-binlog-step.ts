@@ -28,8 +28,16 @@ export type BinlogStep =
       readonly end: LogPoint;
       readonly tsMs: number;
     }
-  /** The transaction in progress committed; `end` is a safe resume point. */
-  | { readonly kind: 'commit'; readonly end: LogPoint; readonly fingerprint: BinlogFingerprint | undefined }
+  /**
+   * The transaction in progress committed; `end` is a safe resume point, `gtidState` the GTID state there (see
+   * mysql-gtid.ts; undefined when the reader does not know it).
+   */
+  | {
+      readonly kind: 'commit';
+      readonly end: LogPoint;
+      readonly fingerprint: BinlogFingerprint | undefined;
+      readonly gtidState?: string | undefined;
+    }
   /** A statement outside row events (DDL) in `database`; `end` is after it (DDL commits implicitly). */
   | {
       readonly kind: 'ddl';
@@ -38,6 +46,7 @@ export type BinlogStep =
       readonly end: LogPoint;
       readonly tsMs: number;
       readonly fingerprint: BinlogFingerprint | undefined;
+      readonly gtidState?: string | undefined;
     }
   /** Any other event: only the position moved (`end`); `fingerprint` is set outside transactions. */
   | { readonly kind: 'advance'; readonly end: LogPoint; readonly fingerprint?: BinlogFingerprint | undefined }

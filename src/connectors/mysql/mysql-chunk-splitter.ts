@@ -1,15 +1,12 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { primaryKeyIndexes, type Value } from '../../core/index.js';
+import type { ChunkRange as KitChunkRange, TableChunkSplitter } from '../source-kit/index.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import { keyAfterClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import { snapshotValue } from './mysql-types.js';
 
 /** A chunk of a table: the rows with key in (`lo`, `hi`]; null `lo` is the table's start, null `hi` its end. */
-export interface ChunkRange {
-  readonly table: MysqlTable;
-  readonly lo: Value[] | null;
-  readonly hi: Value[] | null;
-}
+export type ChunkRange = KitChunkRange<MysqlTable>;
 
 /** Keys per row below which a single integer key counts as dense enough for even ranges. */
 const DENSE = 0.7;
@@ -21,7 +18,7 @@ const DENSE = 0.7;
  * the database (`… WHERE key > lo ORDER BY key LIMIT 1 OFFSET n-1`), which compares by the column's
  * collation, never by JavaScript ordering.
  */
-export class MysqlChunkSplitter {
+export class MysqlChunkSplitter implements TableChunkSplitter<MysqlTable> {
   private lo: Value[] | null;
   private finished = false;
   private even: { width: bigint; max: bigint } | null | undefined;

@@ -1,4 +1,5 @@
-import { plural, type SourcePosition, type Value } from '../../core/index.js';
+import { plural, type SourcePosition } from '../../core/index.js';
+import type { SnapshotProgress } from '../source-kit/snapshot-progress.js';
 import type { BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { SavedSchemas } from './mysql-schema-history.js';
 
@@ -16,27 +17,12 @@ export interface BinlogOffset {
   readonly gtid?: string;
   /** The events just before `pos`, read again on resume to prove it is the same binlog (see BinlogFingerprint). */
   readonly fingerprint?: BinlogFingerprint;
-}
-
-/** A chunk as the checkpoint records it: keys in (`lo`, `hi`], null meaning the table's start / end. */
-export interface ChunkBounds {
-  readonly lo: readonly JsonValue[] | null;
-  readonly hi: readonly JsonValue[] | null;
-}
-
-/**
- * Snapshot progress of one table. Every chunk up to `doneUpTo` is delivered; parallel readers finish chunks
- * out of order, so chunks delivered beyond it are listed in `doneChunks` and are not read again on resume.
- */
-export interface TableSnapshotProgress {
-  readonly table: string;
-  readonly doneUpTo: readonly JsonValue[] | null;
-  readonly doneChunks: readonly ChunkBounds[];
-}
-
-/** The tables whose snapshot is not complete, in schedule order (finished tables leave the list). */
-export interface SnapshotProgress {
-  readonly tables: readonly TableSnapshotProgress[];
+  /**
+   * The GTID state at `pos` (MariaDB GTID position, MySQL executed set; see mysql-gtid.ts): what a resume on
+   * another server of the topology starts from. `file` '' means the position is known only by this state (a
+   * resume by GTID that has not seen the new server's first transaction yet).
+   */
+  readonly gtidState?: string;
 }
 
 /** The MySQL source's whole resume state, as committed with each checkpoint. */
@@ -49,6 +35,8 @@ export interface MysqlPosition extends SourcePosition {
   readonly capturedTables?: readonly string[];
   /** The server's identity when the position was taken; a different server cannot resume it. */
   readonly serverUuid?: string;
+  /** `host:port` the position was read from: with several hosts, the one tried first on resume. */
+  readonly host?: string;
   /**
    * The captured tables' schemas at the position (the schema history): a resumed run decodes the binlog from
    * there with them, not with what information_schema says later. Absent in checkpoints of older versions.
@@ -56,30 +44,13 @@ export interface MysqlPosition extends SourcePosition {
   readonly schemas?: SavedSchemas;
 }
 
-export type JsonValue = null | boolean | number | string | { readonly $bigint: string } | { readonly $hex: string };
-
-/** Key values survive JSON: bigints and bytes are tagged. */
-export function encodeKey(values: readonly Value[]): JsonValue[] {
-  return values.map((v) => {
-    if (typeof v === 'bigint') return { $bigint: v.toString() };
-    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
-    return v;
-  });
-}
-
-export function decodeKey(values: readonly JsonValue[]): Value[] {
-  return values.map((v) => {
-    if (v !== null && typeof v === 'object') {
-      return '$bigint' in v ? BigInt(v.$bigint) : Buffer.from(v.$hex, 'hex');
-    }
-    return v;
-  });
-}
-
 export function isMysqlPosition(position: SourcePosition | null): position is MysqlPosition {
   return position !== null && position['kind'] === 'mysql' && typeof position['binlog'] === 'object';
 }
 
 export function formatBinlogOffset(offset: BinlogOffset): string {
+  if (offset.file === '' && offset.gtidState !== undefined) {
+    return `GTID ${offset.gtidState}${offset.skipRows ? `+${plural(offset.skipRows, 'row')}` : ''}`;
+  }
   return `${offset.file}:${offset.pos}${offset.skipRows ? `+${plural(offset.skipRows, 'row')}` : ''}`;
 }

@@ -4,24 +4,19 @@ import type { ChunkRange } from './mysql-chunk-splitter.js';
 import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import { snapshotValue, zeroDateError } from './mysql-types.js';
-
-import type { LogPoint } from './mysql-log-point.js';
+import type { ChunkReader, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
+import { endMysqlConnection } from './mysql-errors.js';
+import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 
 /**
- * One chunk of a table read between two binlog watermarks (design.md §2). Its rows hold the table's state
- * at some moment inside the window (`low`, `high`]: a row whose key changes inside the window must be
- * dropped in favour of the binlog's event. On MariaDB the chunk is read in a consistent snapshot whose exact
- * binlog position the server reports, so `low` equals `high` and the window is empty.
+ * One chunk of a table read between two binlog watermarks (the source kit's). On MariaDB the chunk is read in
+ * a consistent snapshot whose exact binlog position the server reports, so `low` equals `high` and the window
+ * is empty.
  */
-export interface SnapshotChunk {
-  readonly range: ChunkRange;
-  readonly rows: Row[];
-  readonly low: LogPoint;
-  readonly high: LogPoint;
-}
+export type SnapshotChunk = KitSnapshotChunk<LogPoint, MysqlTable>;
 
 /** Reads chunks of tables by primary key (keyset pagination), each in its own short consistent snapshot. */
-export class MysqlSnapshotReader {
+export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
   constructor(
     private readonly conn: Connection,
     private readonly flavor: 'mariadb' | 'mysql',
@@ -30,6 +25,10 @@ export class MysqlSnapshotReader {
   async prepare(): Promise<void> {
     await this.conn.query("SET SESSION time_zone = '+00:00'");
     await this.conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  }
+
+  close(): Promise<void> {
+    return endMysqlConnection(this.conn);
   }
 
   /**
@@ -43,7 +42,7 @@ export class MysqlSnapshotReader {
     let high: LogPoint;
     let raw: (Buffer | null)[][];
     if (this.flavor === 'mariadb') {
-      await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
         low = high = await this.snapshotPoint();
         onSnapshotPoint?.(high);
@@ -70,6 +69,31 @@ export class MysqlSnapshotReader {
       return row;
     });
     return { range, rows, low, high };
+  }
+
+  /**
+   * Starts a consistent snapshot whose binlog position is at or after `floor` (MariaDB). The source may already
+   * have pulled — and emitted — every binlog event before `floor`; a transaction is written to the binlog before
+   * it commits in the storage engine, so a snapshot taken in between would not see a change the source already
+   * emitted, and the chunk would deliver the row's older state after it (the source kit counts on every step
+   * pulled before a chunk read began lying at or before the chunk's low watermark). Such a snapshot is dropped
+   * and taken again: the engine commit follows within moments.
+   */
+  private async startSnapshotAfter(floor: LogPoint): Promise<void> {
+    const deadline = Date.now() + SNAPSHOT_FLOOR_TIMEOUT_MS;
+    for (let attempt = 0; ; attempt++) {
+      await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      if (compareLogPoints(await this.snapshotPoint(), floor) >= 0) return;
+      await this.conn.query('COMMIT');
+      if (Date.now() >= deadline) {
+        throw new TributaryError(
+          'SOURCE_CONNECTION_LOST',
+          `no consistent snapshot reached binlog position ${floor.file}:${floor.pos} within ${SNAPSHOT_FLOOR_TIMEOUT_MS / 1000} s`,
+          { hint: 'transient: a transaction written to the binlog did not commit; the pipeline retries' },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 1 + attempt)));
+    }
   }
 
   private async select(sql: string, values: unknown[]): Promise<(Buffer | null)[][]> {
@@ -116,6 +140,9 @@ export async function masterStatus(conn: Connection): Promise<LogPoint> {
 }
 
 const ER_PARSE_ERROR = 1064;
+
+/** How long a chunk read waits for the storage engine to commit what the binlog already holds. */
+const SNAPSHOT_FLOOR_TIMEOUT_MS = 30_000;
 
 /** `SELECT cols FROM t WHERE key > lo AND key <= hi`, with the row comparisons spelled out so the key index is used. */
 export function chunkQuery(range: ChunkRange): { sql: string; values: unknown[] } {

@@ -1,6 +1,7 @@
 import { timeZoneProblem, type OptionSpec, type OptionValues } from '../../core/index.js';
 import { jdbcProperties, type JdbcSettings } from './mysql-jdbc-properties.js';
 import type { MysqlTypeOptions } from './mysql-types.js';
+import { hostListProblem, parseHostList, type MysqlHost } from './mysql-hosts.js';
 
 const RUNTIME_IGNORED = 'Tributary is one process: there are no messages between Flink tasks';
 
@@ -9,9 +10,24 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     key: 'hostname',
     type: 'string',
     default: '127.0.0.1',
-    description: 'Host name or IP address of the MySQL/MariaDB server.',
+    check: hostListProblem,
+    description:
+      'Host name or IP address of the MySQL/MariaDB server; several, comma-separated (`db1,db2,db3`, all on `port`), are servers of one replication topology tried in turn (see `hosts`).',
   },
   { key: 'port', type: 'integer', default: 3306, min: 1, description: 'TCP port of the server.' },
+  {
+    key: 'hosts',
+    type: 'string',
+    check: hostListProblem,
+    description:
+      'The servers of one replication topology as `host:port` entries, comma-separated (`db1:3306,db2:3307`; a host without a port uses `port`); replaces `hostname`. The source reads the first that answers; when it is lost, the next run attempt tries the others and resumes there by GTID (see connectors/mysql.md#failover-and-replicas).',
+  },
+  {
+    key: 'failover.resume-by-gtid',
+    type: 'boolean',
+    description:
+      'Whether a checkpoint that another server wrote (another identity or binlog: a failover) is resumed here by its GTID state, trusting that GTIDs name the same transactions on every server read. Default: true when `hosts` (or `hostname`) lists several servers, false for one — then such a checkpoint stops the run with PIPELINE_STATE_MISMATCH, as a replaced or unrelated server must.',
+  },
   {
     key: 'username',
     type: 'string',
@@ -62,7 +78,7 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     key: 'scan.startup.specific-offset.gtid-set',
     type: 'string',
     description:
-      'A GTID set to start from (`specific-offset` mode). Not supported yet: `validate` and `run` stop with `CONFIG_INVALID` when the mode is `specific-offset` and no `.file`/`.pos` is given; with them, the GTID set is not used (a warning says so).',
+      'The GTID state to start after (`specific-offset` mode, without `.file`): MariaDB a GTID position (`0-1-120`, one `domain-server-sequence` per domain, as `@@gtid_binlog_pos` prints it), MySQL a GTID set (`uuid:1-120`, as `@@gtid_executed`). The first change delivered is that of the first transaction not in it. With `.file` given, `.file`/`.pos` win and this is not used (a warning says so).',
   },
   {
     key: 'scan.startup.specific-offset.skip-rows',
@@ -271,8 +287,13 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
 
 /** The typed configuration; it is also the {@link MysqlTypeOptions} of the type mapping. */
 export interface MysqlSourceConfig extends MysqlTypeOptions {
+  /** The server read now: the first of `hosts` until the source switches. */
   readonly host: string;
   readonly port: number;
+  /** Every server of the topology, in the order written (`hosts`, or `hostname` with commas). */
+  readonly hosts: readonly MysqlHost[];
+  /** `failover.resume-by-gtid`, its default applied. */
+  readonly resumeByGtid: boolean;
   readonly user: string;
   readonly password: string;
   readonly tables: string;
@@ -307,9 +328,16 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
   const serverId = options['server-id'];
   const jdbc = jdbcProperties(options);
   const metadata = options['metadata.list'];
+  const hosts = parseHostList(
+    String(options['hosts'] ?? options['hostname'] ?? '127.0.0.1'),
+    Number(options['port'] ?? 3306),
+  );
   return {
-    host: String(options['hostname'] ?? '127.0.0.1'),
-    port: Number(options['port'] ?? 3306),
+    host: hosts[0]!.host,
+    port: hosts[0]!.port,
+    hosts,
+    resumeByGtid:
+      options['failover.resume-by-gtid'] === undefined ? hosts.length > 1 : options['failover.resume-by-gtid'] === true,
     user: String(options['username'] ?? ''),
     password: String(options['password'] ?? ''),
     tables: String(options['tables'] ?? ''),

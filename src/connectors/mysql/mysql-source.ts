@@ -19,16 +19,10 @@ import type { TableSelector } from '../../config/table-selector.js';
 import type { Logger } from '../../runtime/logger.js';
 import { verifyFingerprint, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
-import { openMysqlBinlogReader, type MysqlBinlogReader } from './mysql-binlog-reader.js';
+import { openMysqlBinlogReader } from './mysql-binlog-reader.js';
 import { endMysqlConnection, mysqlError, type MysqlEndpoint } from './mysql-errors.js';
 import { guardPromiseConnection } from './protocol/mysql2-connection-guard.js';
-import {
-  formatBinlogOffset,
-  isMysqlPosition,
-  type BinlogOffset,
-  type MysqlPosition,
-  type SnapshotProgress,
-} from './mysql-offset.js';
+import { formatBinlogOffset, isMysqlPosition, type BinlogOffset, type MysqlPosition } from './mysql-offset.js';
 import {
   checkBinlogSettings,
   checkChunkKeyColumn,
@@ -42,8 +36,8 @@ import {
 import { compareKeyRanges } from './mysql-key-overlap.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
-import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
-import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
+import type { LogPoint } from './mysql-log-point.js';
+import { mysqlSourceDialect } from './mysql-source-dialect.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
 import {
   checkServerTimeZone,
@@ -55,9 +49,10 @@ import {
 import { isShadowTableName } from './mysql-online-schema-change.js';
 import { MysqlDdlFollower, tableSchemaEvent } from './mysql-ddl-follower.js';
 import { MysqlSchemaHistory } from './mysql-schema-history.js';
-import { BatchTables } from './mysql-batch-tables.js';
-import { addTables, markChunkDone, removeTables, startSnapshot } from './mysql-snapshot-progress.js';
+import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { mysqlChecksums } from './mysql-checksums.js';
+import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
+import { formatHost } from './mysql-hosts.js';
 import { BinlogLagPoller } from './mysql-binlog-lag.js';
 
 export interface MysqlSourceContext {
@@ -75,25 +70,20 @@ export function mysqlSource(options: OptionValues, context: MysqlSourceContext):
   return new MysqlSource(mysqlSourceConfig(options), context);
 }
 
-/** Binlog steps held back while a chunk is being read, before the source stops pulling more. */
-const HOLD_LIMIT = 20_000;
-
 /**
- * Reads a consistent snapshot and then the binlog, merged into one stream in source history order per key.
- *
- * The binlog reader starts first and never stops. A chunk is read in its own short consistent snapshot; from
- * the moment a chunk read begins until its rows are in hand, binlog steps are held back, because the chunk's
- * rows must be emitted exactly where its high watermark lies in the binlog: every change ending at or before
- * the watermark goes out before the rows, every later one after them (see {@link ChunkWindow}).
+ * Reads a consistent snapshot and then the binlog, merged into one stream in source history order per key by
+ * the source kit's {@link DblogMerge}: this class gives it the MySQL dialect (mysql-source-dialect.ts) and
+ * applies the binlog steps — the resume position inside transactions, GTIDs, fingerprints, DDL.
  */
 class MysqlSource implements Source {
-  private readonly endpoint: MysqlEndpoint;
+  /** The server in use; with several hosts, {@link openTopology} moves both on. */
+  private endpoint: MysqlEndpoint;
   private conn: Connection | undefined;
   private server: ServerInfo | undefined;
-  private reader: MysqlBinlogReader | undefined;
+  /** The DBLog merge of the binlog with the snapshot chunks, and the snapshot progress. */
+  private readonly merge: DblogMerge<LogPoint, BinlogStep, MysqlTable>;
   /** The captured tables' schemas at the last binlog event processed (see MysqlSchemaHistory). */
   private readonly history: MysqlSchemaHistory;
-  private closed = false;
 
   // Resume position of what has been emitted.
   private lastEnd: LogPoint = { file: '', pos: 4 };
@@ -107,35 +97,21 @@ class MysqlSource implements Source {
   private gtid: string | undefined;
   /** GTID of the transaction in progress. */
   private txnGtid: string | undefined;
-  /** End of the last binlog step processed (emitted or held). */
-  private readerPos: LogPoint = { file: '', pos: 4 };
+  /** The GTID state at `lastEnd` / `txnStart` (see mysql-gtid.ts), when known. */
+  private gtidState: string | undefined;
   private readonly binlogLag = new BinlogLagPoller(
     () => this.connect('measuring the binlog lag'),
     () => this.context.log,
   );
   private lastEventTsMs = 0;
 
-  // Snapshot state.
-  private snapshot: SnapshotProgress | undefined;
-  private coordinator: SnapshotCoordinator | undefined;
-  private snapshotTablesTotal = 0;
   /** `db.table` → estimated rows (information_schema statistics) of the tables this run snapshots. */
   private snapshotEstimates = new Map<string, number>();
-  /** Binlog steps pulled so far; a chunk ticket remembers the count at its registration. */
-  private pulled = 0;
-  /** Steps pulled but not yet emitted, each with its pull number. */
-  private held: { step: BinlogStep; seq: number }[] = [];
-  /** Waiters for the snapshot readers' news (a watermark, rows ready, an error); see {@link waitForWake}. */
-  private readonly wakers = new Set<() => void>();
   /** Drop binlog row changes committed before this time (startup mode `timestamp`). */
   private skipBeforeMs = 0;
-  /** Snapshot progress moved since the last batch (a batch must carry it even without events). */
-  private progressChanged = false;
-  /** Distinct tables per batch, at most (see {@link limitBatchTables}). */
-  private maxBatchTables = Number.POSITIVE_INFINITY;
 
   constructor(
-    private readonly config: MysqlSourceConfig,
+    private config: MysqlSourceConfig,
     private readonly context: MysqlSourceContext,
   ) {
     this.endpoint = { host: config.host, port: config.port, user: config.user };
@@ -146,6 +122,17 @@ class MysqlSource implements Source {
       ...(config.chunkKeyColumn === undefined ? {} : { keyOverride: config.chunkKeyColumn }),
       typeOptions: config,
     });
+    this.merge = new DblogMerge({
+      log: context.log,
+      logName: 'binlog',
+      tableFor: (key) => this.tables.get(key),
+      chunkSize: config.chunkSize,
+      parallelism: context.parallelism ?? 1,
+      rowsPerSecond: config.snapshotRowsPerSecond,
+      applyStep: (step, out) => this.applyStep(step, out),
+      position: () => this.position(),
+      snapshotError: (error) => mysqlError(error, this.endpoint, 'reading a snapshot chunk'),
+    });
     this.ddl = new MysqlDdlFollower({
       history: this.history,
       config,
@@ -154,8 +141,8 @@ class MysqlSource implements Source {
       flavor: () => this.server?.flavor,
       isCaptured: (namespace, name) => this.isCaptured(namespace, name),
       snapshotTable: (key) => this.startTableSnapshot(key),
-      forgetSnapshotTable: (key) => (this.snapshot = removeTables(this.snapshot, [key])),
-      inSnapshot: (key) => this.snapshot?.tables.some((t) => t.table === key) ?? false,
+      forgetSnapshotTable: (key) => this.merge.forgetTable(key),
+      inSnapshot: (key) => this.merge.inSnapshot(key),
     });
   }
 
@@ -176,6 +163,8 @@ class MysqlSource implements Source {
       checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);
+      const gtid = await gtidGuarantees(conn, server.flavor, `${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(...gtid.checks);
       const zone = await checkServerTimeZone(conn, this.config);
       if (zone.status === 'ok') checks.push(zone.message);
       checks.push(await checkReplicationPrivileges(conn, this.endpoint));
@@ -190,6 +179,7 @@ class MysqlSource implements Source {
         ...sourceOptionWarnings(this.config),
         ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
+        ...gtid.warnings,
         ...(await checkChunkKeyColumn(conn, tables.values(), this.config.chunkKeyColumn)),
       ];
       return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
@@ -201,19 +191,16 @@ class MysqlSource implements Source {
   }
 
   async checkResume(position: SourcePosition): Promise<string> {
-    const conn = await this.connect('checking the saved position');
-    try {
-      const resume = savedPosition(position);
-      const server = await readServerInfo(conn);
-      await this.verifyResume(conn, resume, server);
-      return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
-        resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
-      }`;
-    } catch (error) {
-      throw mysqlError(error, this.endpoint, 'checking the saved position');
-    } finally {
-      await conn.end().catch(() => {});
+    const resume = savedPosition(position);
+    const { conn, result } = await this.openTopology(resume, 'checking the saved position');
+    await endMysqlConnection(conn);
+    const start = result ?? resume.binlog;
+    if (start.file === '') {
+      return `the saved position resumes on ${this.endpoint.host}:${this.endpoint.port} by ${formatBinlogOffset(start)} (another server of the topology, which has every transaction of it)`;
     }
+    return `the saved position ${formatBinlogOffset(resume.binlog)} is in this server's binlog${
+      resume.binlog.fingerprint && this.config.startupMode !== 'snapshot' ? ' (fingerprint matches)' : ''
+    }`;
   }
 
   async keyOverlaps(tables: readonly TableKey[]): Promise<KeyOverlap[]> {
@@ -249,10 +236,47 @@ class MysqlSource implements Source {
     }
   }
 
+  /**
+   * Connects to the first server of `source.hosts` that can be read (see mysql-failover.ts) and, for a saved
+   * position, plans where it resumes there: file/position on the server that wrote it, by GTID on another.
+   */
+  private async openTopology(
+    resume: MysqlPosition | undefined,
+    during: string,
+  ): Promise<{ conn: Connection; server: ServerInfo; result: BinlogOffset | undefined }> {
+    const base = this.config;
+    return await chooseServer({
+      hosts: base.hosts,
+      preferred: resume?.host,
+      log: this.context.log,
+      use: (host) => {
+        this.config = { ...base, host: host.host, port: host.port };
+        this.endpoint = { host: host.host, port: host.port, user: base.user };
+      },
+      connect: () => this.connect(during),
+      serverInfo: readServerInfo,
+      check: async (conn, server) =>
+        resume === undefined
+          ? undefined
+          : await planResume({
+              conn,
+              resume,
+              server,
+              where: `${this.endpoint.host}:${this.endpoint.port}`,
+              samePosition: () => this.verifyResume(conn, resume, server),
+              byGtidAllowed: base.resumeByGtid,
+              log: this.context.log,
+            }),
+      classify: (error) => mysqlError(error, this.endpoint, during),
+    });
+  }
+
   async open(resume: SourcePosition | null): Promise<void> {
-    const conn = (this.conn = await this.connect('connecting'));
+    const saved = resume !== null && isMysqlPosition(resume) ? resume : undefined;
+    const chosen = await this.openTopology(saved, 'connecting');
+    const conn = (this.conn = chosen.conn);
     try {
-      this.server = await readServerInfo(conn);
+      this.server = chosen.server;
       await checkBinlogSettings(conn);
       const current = await this.discover(conn);
       const saved = resume === null ? undefined : savedPosition(resume).schemas;
@@ -260,10 +284,10 @@ class MysqlSource implements Source {
       for (const table of Object.values(saved?.tables ?? {})) databases.add(table.schema.id.namespace);
       this.history.load(current, await readCharsetDefaults(conn, [...databases]), saved);
       let start: BinlogOffset;
+      let snapshot: SnapshotProgress | undefined;
       if (resume !== null && isMysqlPosition(resume)) {
-        await this.verifyResume(conn, resume, this.server);
-        start = resume.binlog;
-        this.snapshot = resume.snapshot;
+        start = chosen.result ?? resume.binlog;
+        snapshot = resume.snapshot;
         // Tables matched now but not when the position was taken (a widened pattern) are snapshotted while
         // the binlog continues from the saved position for the others.
         if (resume.capturedTables && this.config.startupMode !== 'latest-offset') {
@@ -274,52 +298,49 @@ class MysqlSource implements Source {
               `${plural(added.length, 'new table')} matched since the last run: ${added.join(', ')}`,
             );
           }
-          this.snapshot = addTables(this.snapshot, added);
+          snapshot = addTables(snapshot, added);
         }
         this.context.log.info(
-          `resuming binlog at ${formatBinlogOffset(start)}${this.snapshot ? `, ${plural(this.snapshot.tables.length, 'table')} left to snapshot` : ''}`,
+          `resuming binlog at ${formatBinlogOffset(start)}${snapshot ? `, ${plural(snapshot.tables.length, 'table')} left to snapshot` : ''}`,
         );
       } else {
         start = await this.firstOffset(conn);
         if (this.config.startupMode === 'initial' || this.config.startupMode === 'snapshot') {
-          this.snapshot = startSnapshot([...this.tables.keys()].sort());
+          snapshot = startSnapshot([...this.tables.keys()].sort());
         }
         this.context.log.info(`starting at ${formatBinlogOffset(start)} (${this.config.startupMode})`);
       }
-      this.lastEnd = this.readerPos = { file: start.file, pos: start.pos };
+      this.lastEnd = { file: start.file, pos: start.pos };
       this.lastEndPrint = start.fingerprint;
       this.skipRows = start.skipRows;
       this.gtid = start.gtid;
-      this.snapshotTablesTotal = this.snapshot?.tables.length ?? 0;
-      if (this.snapshot)
+      this.gtidState = start.gtidState;
+      if (snapshot)
         this.snapshotEstimates = await readRowEstimates(
           conn,
-          this.snapshot.tables.map((t) => t.table),
+          snapshot.tables.map((t) => t.table),
         );
-
-      if (this.config.startupMode !== 'snapshot') {
-        this.reader = await openMysqlBinlogReader({
-          config: this.config,
-          serverId: this.binlogServerId(),
-          start: { file: start.file, pos: start.pos },
-          fingerprint: start.fingerprint,
-          tableFor: (db, table) => this.tables.get(`${db}.${table}`),
-          log: this.context.log,
-        });
-      }
-      const flavor = this.server.flavor;
-      this.coordinator = new SnapshotCoordinator({
+      const dialect = mysqlSourceDialect({
         connect: () => this.connect('opening a snapshot connection'),
-        flavor,
-        tableFor: (key) => this.tables.get(key),
-        chunkSize: this.config.chunkSize,
-        parallelism: Math.max(1, this.context.parallelism ?? 1),
-        rowsPerSecond: this.config.snapshotRowsPerSecond,
-        pulledSteps: () => this.pulled,
-        onChange: () => this.wake(),
-        log: this.context.log,
+        flavor: this.server.flavor,
+        openLog: (from) =>
+          openMysqlBinlogReader({
+            config: this.config,
+            serverId: this.binlogServerId(),
+            start: from,
+            fingerprint: start.fingerprint,
+            gtidState: start.gtidState,
+            byGtid: from.file === '' && start.gtidState !== undefined,
+            tableFor: (db, table) => this.tables.get(`${db}.${table}`),
+            log: this.context.log,
+          }),
       });
-      this.coordinator.schedule(this.snapshot);
+      await this.merge.start({
+        dialect,
+        logPosition: { file: start.file, pos: start.pos },
+        snapshotOnly: this.config.startupMode === 'snapshot',
+        snapshot,
+      });
     } catch (error) {
       throw mysqlError(error, this.endpoint, 'starting the source');
     }
@@ -332,109 +353,11 @@ class MysqlSource implements Source {
    * emitted, `skipRows`).
    */
   limitBatchTables(maxTables: number): void {
-    this.maxBatchTables = Math.max(1, maxTables);
+    this.merge.limitBatchTables(maxTables);
   }
 
   async *batches(): AsyncGenerator<ChangeBatch> {
-    const schemas = [...this.tables.values()].map((t) => tableSchemaEvent(t));
-    const slice = Number.isFinite(this.maxBatchTables) ? this.maxBatchTables : Math.max(1, schemas.length);
-    for (let start = 0; start === 0 || start < schemas.length; start += slice) {
-      yield { events: schemas.slice(start, start + slice), position: this.position(), caughtUp: false };
-    }
-    if (!this.reader) {
-      yield* this.snapshotOnly();
-      return;
-    }
-    let pending: ReturnType<MysqlBinlogReader['next']> | undefined;
-    while (!this.closed) {
-      this.throwSnapshotError();
-      const out: ChangeEvent[] = [];
-      const tables = new BatchTables(out, this.maxBatchTables);
-      const wasSnapshotting = this.snapshot !== undefined;
-      await this.drainHeld(out, tables);
-      // Chunks whose watermark the binlog has already passed (or reached, when it is idle).
-      for (const ticket of this.readyTickets()) {
-        if (tables.full) break;
-        if (compareLogPoints(this.readerPos, ticket.high!) >= 0 && this.held.length === 0) this.emitChunk(ticket, out);
-      }
-      if (out.length > 0 || this.progressChanged) {
-        this.progressChanged = false;
-        // The snapshot's end is a good moment to commit, whatever else is buffered.
-        yield { events: out, position: this.position(), caughtUp: wasSnapshotting && !this.snapshot };
-        continue;
-      }
-      // Stop pulling while too much is held, and after a held DDL: the events behind it must be decoded with
-      // the schema the DDL produces, which is read only when the DDL step is emitted.
-      if (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.step.kind === 'ddl') {
-        await this.waitForWake().promise;
-        continue;
-      }
-      pending ??= this.reader.next();
-      const woke = this.waitForWake();
-      const result = await Promise.race([pending, woke.promise]).finally(() => woke.cancel());
-      if (result === WOKEN) continue;
-      pending = undefined;
-      if (result === null) {
-        if (this.closed) return;
-        // Outside snapshot mode the binlog never ends: the server went away (a restart ends the dump cleanly).
-        throw new TributaryError('SOURCE_CONNECTION_LOST', 'the server ended the binlog stream', {
-          hint: 'transient: the pipeline reconnects and resumes from its last checkpoint',
-        });
-      }
-      for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
-      await this.drainHeld(out, tables);
-      yield {
-        events: out,
-        position: this.position(),
-        caughtUp: result.caughtUp && this.held.length === 0 && !this.coordinator?.busy,
-      };
-    }
-  }
-
-  /** Snapshot-only mode: chunks go out as they are read; each is consistent at its own watermark. */
-  private async *snapshotOnly(): AsyncGenerator<ChangeBatch> {
-    while (!this.closed && this.snapshot) {
-      this.throwSnapshotError();
-      const out: ChangeEvent[] = [];
-      const tables = new BatchTables(out, this.maxBatchTables);
-      for (const ticket of this.readyTickets()) {
-        if (tables.full) break;
-        this.emitChunk(ticket, out);
-      }
-      if (out.length > 0 || !this.snapshot || this.progressChanged) {
-        this.progressChanged = false;
-        yield { events: out, position: this.position(), caughtUp: !this.snapshot };
-        continue;
-      }
-      if (!this.coordinator?.busy) break;
-      await this.waitForWake().promise;
-    }
-    this.throwSnapshotError();
-  }
-
-  /** Chunks whose rows are read, in watermark order. */
-  private readyTickets(): ChunkTicket[] {
-    return (this.coordinator?.tickets ?? [])
-      .filter((t) => t.window !== undefined)
-      .sort((a, b) => compareLogPoints(a.high!, b.high!));
-  }
-
-  /**
-   * Emits held binlog steps in order for as long as no chunk still being read could have to go before them:
-   * a step pulled after a chunk's registration may lie beyond the chunk's high watermark, so it waits until
-   * that watermark is known (MariaDB: when the consistent snapshot starts) and, if it lies beyond, until the
-   * chunk's rows are in hand.
-   */
-  private async drainHeld(out: ChangeEvent[], tables: BatchTables): Promise<void> {
-    const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined);
-    let emitted = 0;
-    for (const { step, seq } of this.held) {
-      if (tables.full) break;
-      if (!unread.every((t) => seq <= t.registeredAt || (t.high !== undefined && stepBefore(step, t.high)))) break;
-      await this.emitStep(step, out);
-      emitted++;
-    }
-    if (emitted > 0) this.held = this.held.slice(emitted);
+    yield* this.merge.batches([...this.tables.values()].map((t) => tableSchemaEvent(t)));
   }
 
   checksums(): Promise<TableChecksums> {
@@ -442,127 +365,59 @@ class MysqlSource implements Source {
   }
 
   progress(): SourceProgress {
-    const left = this.snapshot?.tables.length ?? 0;
-    const estimates = this.snapshotEstimates;
-    const byTable = this.coordinator?.rowsReadByTable;
+    const at = this.merge.logPosition ?? { file: '', pos: 4 };
     return {
-      phase: this.snapshot ? 'snapshot' : this.reader ? 'streaming' : 'done',
-      snapshotTablesDone: this.snapshotTablesTotal - left,
-      snapshotTablesTotal: this.snapshotTablesTotal,
-      snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
-      snapshotChunksRead: this.coordinator?.chunksRead ?? 0,
-      ...(byTable ? { snapshotRowsByTable: byTable } : {}),
-      snapshotChunkSize: this.config.chunkSize,
-      ...(estimates.size === 0 ? {} : { snapshotRowsEstimate: [...estimates.values()].reduce((a, b) => a + b, 0) }),
-      ...(this.snapshot
-        ? {
-            snapshotTables: this.snapshot.tables.map(({ table }) => ({
-              table,
-              rowsRead: byTable?.get(table) ?? 0,
-              rowsEstimate: estimates.get(table),
-            })),
-          }
-        : {}),
-      logPosition: `${this.readerPos.file}:${this.readerPos.pos}`,
+      phase: this.merge.snapshot ? 'snapshot' : this.merge.streaming ? 'streaming' : 'done',
+      ...this.merge.snapshotProgress(this.snapshotEstimates),
+      logPosition: `${at.file}:${at.pos}`,
       lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
-      ...this.binlogLag.progress(this.reader ? this.readerPos : undefined),
+      ...this.binlogLag.progress(this.merge.streaming ? this.merge.logPosition : undefined),
     };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.wake();
-    const closing: Promise<void>[] = [];
-    if (this.reader) closing.push(this.reader.close());
-    if (this.coordinator) closing.push(this.coordinator.close());
-    if (this.conn) closing.push(endMysqlConnection(this.conn));
-    closing.push(this.binlogLag.close());
-    this.reader = undefined;
-    this.coordinator = undefined;
+    const closing = [this.merge.close(), this.binlogLag.close(), ...(this.conn ? [endMysqlConnection(this.conn)] : [])];
     this.conn = undefined;
     await Promise.allSettled(closing);
   }
 
-  /** Emits a chunk's remaining rows as reads and records it in the snapshot progress. */
-  private emitChunk(ticket: ChunkTicket, out: ChangeEvent[]): void {
-    const window = ticket.window;
-    if (!window) return;
-    const { table, lo, hi } = ticket.range;
-    const id = table.schema.id;
-    const current = this.tables.get(window.tableKey);
-    if (current !== table) {
-      // The table's schema changed while this chunk was read: its rows have the old shape. Read it again.
-      this.context.log.info(`schema of ${tableIdToString(id)} changed during a snapshot chunk: reading it again`);
-      if (current) this.coordinator?.retry(ticket, current);
-      else this.coordinator?.delivered(ticket);
-      return;
-    }
-    for (const row of window.remainingRows()) {
-      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
-    }
-    const before = this.snapshot?.tables.length ?? 0;
-    this.snapshot = markChunkDone(this.snapshot, window.tableKey, lo, hi);
-    this.progressChanged = true; // an empty chunk still moves the position
-    const left = this.snapshot?.tables.length ?? 0;
-    if (left < before) this.logTableDone(tableIdToString(id), left);
-    if (before > 0 && !this.snapshot) this.context.log.info('snapshot complete; streaming the binlog');
-    this.coordinator?.delivered(ticket);
-  }
-
-  /**
-   * One line per finished table while there are few; with many (10,000 small tables) the line goes to debug
-   * and a count goes to info every {@link TABLES_PER_PROGRESS_LINE} tables.
-   */
-  private logTableDone(table: string, left: number): void {
-    if (this.snapshotTablesTotal <= TABLES_PER_PROGRESS_LINE) {
-      this.context.log.info(`snapshot of ${table} done`);
-      return;
-    }
-    this.context.log.debug(`snapshot of ${table} done`);
-    const done = this.snapshotTablesTotal - left;
-    if (done % TABLES_PER_PROGRESS_LINE === 0 && left > 0) {
-      this.context.log.info(`snapshot: ${done} of ${this.snapshotTablesTotal} tables done`);
-    }
-  }
-
   // --- the binlog side -----------------------------------------------------------------------------------
 
-  /** Applies one binlog step in order: emits its changes and moves the resume position. */
-  private async emitStep(step: BinlogStep, out: ChangeEvent[]): Promise<void> {
-    for (const ticket of this.readyTickets()) {
-      if (!stepBefore(step, ticket.high!)) this.emitChunk(ticket, out);
-    }
+  /**
+   * Applies one binlog step in order (the merge has emitted the chunks that go before it): emits its changes
+   * and moves the resume position.
+   */
+  private async applyStep(step: BinlogStep, out: ChangeEvent[]): Promise<void> {
     switch (step.kind) {
       case 'begin':
         this.txnStart = step.start;
         this.txnStartPrint = step.fingerprint;
         this.rowsInTxn = 0;
         this.txnGtid = step.gtid;
-        this.readerPos = step.start;
         return;
       case 'rows':
-        this.readerPos = step.end;
         this.lastEventTsMs = step.tsMs;
         this.emitRows(step, out);
         return;
       case 'commit':
-        this.readerPos = this.lastEnd = step.end;
+        this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.rowsInTxn = 0;
         this.skipRows = 0;
         return;
       case 'ddl':
-        this.readerPos = this.lastEnd = step.end;
+        this.lastEnd = step.end;
         this.lastEndPrint = step.fingerprint;
         this.gtid = this.txnGtid ?? this.gtid;
+        this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
         await this.ddl.follow(step, out);
         return;
       case 'advance':
-        this.readerPos = step.end;
         if (!this.txnStart) {
           this.lastEnd = step.end;
           this.lastEndPrint = step.fingerprint;
@@ -591,12 +446,6 @@ class MysqlSource implements Source {
       position: base + String(firstIndex + i).padStart(10, '0'),
       ...(this.txnGtid ? { txId: this.txnGtid } : {}),
     });
-    // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys.
-    for (const ticket of this.readyTickets()) {
-      const window = ticket.window!;
-      if (window.tableKey === step.table && compareLogPoints(step.end, window.chunk.low) > 0)
-        window.noteChanged(step.rows);
-    }
     if (this.skipBeforeMs > 0 && step.tsMs < this.skipBeforeMs) return; // before the startup timestamp
     for (let i = first; i < changes; i++) {
       if (pairs) {
@@ -636,9 +485,7 @@ class MysqlSource implements Source {
    */
   private startTableSnapshot(key: string): void {
     if (this.config.startupMode === 'latest-offset') return;
-    this.snapshot = addTables(this.snapshot, [key]);
-    this.snapshotTablesTotal++;
-    this.coordinator?.schedule(this.snapshot);
+    this.merge.addTable(key);
   }
 
   /** Where a first run starts reading the binlog; startup mode `timestamp` also sets the time to skip to. */
@@ -663,14 +510,16 @@ class MysqlSource implements Source {
         pos: at.pos,
         skipRows: inTxn ? this.rowsInTxn : 0,
         ...(this.gtid ? { gtid: this.gtid } : {}),
+        ...(this.gtidState === undefined ? {} : { gtidState: this.gtidState }),
         ...((inTxn ? this.txnStartPrint : this.lastEndPrint)
           ? { fingerprint: inTxn ? this.txnStartPrint : this.lastEndPrint }
           : {}),
       },
-      ...(this.snapshot ? { snapshot: this.snapshot } : {}),
+      ...(this.merge.snapshot ? { snapshot: this.merge.snapshot } : {}),
       capturedTables: [...this.tables.keys()].sort(),
       schemas: this.history.save(),
       ...(this.server ? { serverUuid: this.server.identity } : {}),
+      ...(this.config.hosts.length > 1 ? { host: formatHost(this.config) } : {}),
     };
   }
 
@@ -735,33 +584,7 @@ class MysqlSource implements Source {
     });
     return connection;
   }
-
-  private wake(): void {
-    const wakers = [...this.wakers];
-    this.wakers.clear();
-    for (const waker of wakers) waker();
-  }
-
-  /**
-   * A promise that resolves at the next {@link wake}. `cancel` forgets it: a waiter that lost a race must not
-   * stay registered, or every result it was raced against would stay reachable (a leak per binlog batch).
-   */
-  private waitForWake(): { promise: Promise<typeof WOKEN>; cancel(): void } {
-    let waker: () => void = () => {};
-    const promise = new Promise<typeof WOKEN>((resolve) => {
-      waker = () => resolve(WOKEN);
-      this.wakers.add(waker);
-    });
-    return { promise, cancel: () => this.wakers.delete(waker) };
-  }
-
-  private throwSnapshotError(): void {
-    const error = this.coordinator?.error;
-    if (error) throw mysqlError(error, this.endpoint, 'reading a snapshot chunk');
-  }
 }
-
-const WOKEN = Symbol('woken');
 
 /**
  * The server's row estimates (`TABLE_ROWS`: statistics, not counts) of `db.table` keys, for progress lines. One
@@ -796,18 +619,4 @@ function savedPosition(position: SourcePosition): MysqlPosition {
   throw new TributaryError('STATE_CORRUPT', 'the saved position is not a MySQL binlog position', {
     hint: 'the state belongs to another source type; use a new pipeline.name or run with --reset',
   });
-}
-/** Above this many tables to snapshot, finished tables are logged as a count, every this many. */
-const TABLES_PER_PROGRESS_LINE = 100;
-
-/** Whether `step` lies at or before `high` in the binlog (so it goes out before a chunk with that watermark). */
-function stepBefore(step: BinlogStep, high: LogPoint): boolean {
-  switch (step.kind) {
-    case 'idle':
-      return true;
-    case 'begin':
-      return compareLogPoints(step.start, high) < 0;
-    default:
-      return compareLogPoints(step.end, high) <= 0;
-  }
 }

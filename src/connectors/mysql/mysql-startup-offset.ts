@@ -3,7 +3,8 @@ import { formatOffset, parseTimeZone, TributaryError, type ValidationCheck } fro
 import type { BinlogOffset } from './mysql-offset.js';
 import { checkOffsetAvailable } from './mysql-preflight.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
-import { masterStatus } from './mysql-snapshot-reader.js';
+import { binlogStatus, gtidStateAt, normalizeGtidState, type GtidFlavor } from './mysql-gtid.js';
+import { checkStartupGtidState } from './mysql-failover.js';
 
 /**
  * Where a pipeline without a checkpoint starts reading the binlog, by `scan.startup.mode`; for `timestamp`
@@ -13,9 +14,24 @@ export async function startupOffset(
   conn: Connection,
   config: MysqlSourceConfig,
 ): Promise<{ offset: BinlogOffset; skipBeforeMs: number }> {
+  const { offset, skipBeforeMs } = await startupPoint(conn, config);
+  if (offset.gtidState !== undefined) return { offset, skipBeforeMs };
+  // The GTID state there, so that even the first checkpoint can be resumed on another server (MariaDB).
+  const flavor = await serverFlavor(conn);
+  const gtidState = await gtidStateAt(conn, flavor, offset).catch(() => undefined);
+  return { offset: gtidState === undefined ? offset : { ...offset, gtidState }, skipBeforeMs };
+}
+
+async function startupPoint(
+  conn: Connection,
+  config: MysqlSourceConfig,
+): Promise<{ offset: BinlogOffset; skipBeforeMs: number }> {
   const mode = config.startupMode;
   if (mode === 'specific-offset') {
     checkStartupOptions(config);
+    if (config.specificOffsetFile === undefined && config.specificOffsetGtidSet !== undefined) {
+      return { offset: await gtidSetOffset(conn, config, config.specificOffsetGtidSet), skipBeforeMs: 0 };
+    }
     const offset = {
       file: config.specificOffsetFile ?? '',
       pos: config.specificOffsetPos ?? 4,
@@ -34,8 +50,36 @@ export async function startupOffset(
       skipBeforeMs: mode === 'timestamp' ? (config.startupTimestampMs ?? 0) : 0,
     };
   }
-  const now = await masterStatus(conn);
-  return { offset: { file: now.file, pos: now.pos, skipRows: 0 }, skipBeforeMs: 0 };
+  const now = await binlogStatus(conn);
+  const executed = now.executedGtidSet?.replace(/\s+/g, '');
+  return {
+    offset: { file: now.file, pos: now.pos, skipRows: 0, ...(executed ? { gtidState: executed } : {}) },
+    skipBeforeMs: 0,
+  };
+}
+
+/**
+ * `scan.startup.specific-offset.gtid-set` alone: the binlog starts after that GTID state, on whichever server
+ * this is (file '' — see BinlogOffset). The server must have applied all of it.
+ */
+async function gtidSetOffset(conn: Connection, config: MysqlSourceConfig, text: string): Promise<BinlogOffset> {
+  const flavor = await serverFlavor(conn);
+  const normalized = normalizeGtidState(text, flavor);
+  if ('problem' in normalized) {
+    throw new TributaryError('CONFIG_INVALID', `source.scan.startup.specific-offset.gtid-set: ${normalized.problem}`, {
+      hint:
+        flavor === 'mariadb'
+          ? "write a MariaDB GTID position, one domain-server-sequence per domain, as SELECT @@gtid_binlog_pos prints it (e.g. '0-1-120')"
+          : "write a MySQL GTID set, as SELECT @@gtid_executed prints it (e.g. '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-120')",
+    });
+  }
+  await checkStartupGtidState(conn, flavor, normalized.state, `${config.host}:${config.port}`);
+  return { file: '', pos: 4, skipRows: config.specificOffsetSkipRows, gtidState: normalized.state };
+}
+
+async function serverFlavor(conn: Connection): Promise<GtidFlavor> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  return /mariadb/i.test(String(rows[0]?.['v'] ?? '')) ? 'mariadb' : 'mysql';
 }
 
 /** A stable replica server id per pipeline name, away from the server's own id. */
@@ -47,33 +91,31 @@ export function defaultServerId(name: string, serverOwnId: number): number {
 }
 
 /**
- * The startup options that cannot work, as CONFIG_INVALID: `specific-offset` needs a binlog file (a GTID set
- * alone is not supported yet).
+ * The startup options that cannot work, as CONFIG_INVALID: `specific-offset` needs a binlog file or a GTID set.
  */
 export function checkStartupOptions(config: MysqlSourceConfig): void {
   if (config.startupMode !== 'specific-offset' || config.specificOffsetFile !== undefined) return;
-  if (config.specificOffsetGtidSet !== undefined) {
-    throw new TributaryError(
-      'CONFIG_INVALID',
-      'source.scan.startup.specific-offset.gtid-set: starting from a GTID set is not supported yet',
-      {
-        hint: 'give the binlog position of that GTID instead: scan.startup.specific-offset.file and .pos (SHOW BINLOG EVENTS, or mariadb-binlog / mysqlbinlog on the binlog files, show the position of each GTID)',
-      },
-    );
-  }
-  throw new TributaryError('CONFIG_INVALID', 'scan.startup.mode is specific-offset but no binlog file is given', {
-    hint: 'add scan.startup.specific-offset.file (e.g. mysql-bin.000003) and scan.startup.specific-offset.pos under source:',
-  });
+  if (config.specificOffsetGtidSet !== undefined) return;
+  throw new TributaryError(
+    'CONFIG_INVALID',
+    'scan.startup.mode is specific-offset but neither a binlog file nor a GTID set is given',
+    {
+      hint: 'add scan.startup.specific-offset.file (e.g. mysql-bin.000003) and scan.startup.specific-offset.pos under source:, or scan.startup.specific-offset.gtid-set',
+    },
+  );
 }
 
 /** Warnings about startup and compatibility options that are written but have no (or a partial) effect. */
 export function sourceOptionWarnings(config: MysqlSourceConfig): ValidationCheck[] {
   const warnings: ValidationCheck[] = [];
   const warn = (message: string, fix: string) => warnings.push({ status: 'warning', message, fix });
-  if (config.specificOffsetGtidSet !== undefined) {
+  if (
+    config.specificOffsetGtidSet !== undefined &&
+    (config.startupMode !== 'specific-offset' || config.specificOffsetFile !== undefined)
+  ) {
     warn(
       config.startupMode === 'specific-offset'
-        ? 'source.scan.startup.specific-offset.gtid-set is not used: the pipeline starts from .file/.pos (starting from a GTID set is not supported yet)'
+        ? 'source.scan.startup.specific-offset.gtid-set is not used: the pipeline starts from .file/.pos, which are given too'
         : `source.scan.startup.specific-offset.gtid-set has no effect: scan.startup.mode is ${config.startupMode}`,
       'remove scan.startup.specific-offset.gtid-set',
     );

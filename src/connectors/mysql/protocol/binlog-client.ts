@@ -12,6 +12,7 @@ import {
 } from './binlog-errors.js';
 import type { BinlogPosition } from './binlog-position.js';
 import type { ColumnInfo } from './canonical-types.js';
+import { encodeMysqlGtidSet, parseMysqlGtidSet } from './gtid-set.js';
 import { destroyConnection, pauseSocket, resumeSocket, socketOf, startBinlogDump } from './mysql2-binlog-command.js';
 import { guardConnection, ProtocolFramingError, type ConnectionGuard } from './mysql2-connection-guard.js';
 import { startSocketDeadline, type SocketDeadline } from '../../socket-deadline.js';
@@ -29,6 +30,12 @@ export interface BinlogStreamOptions {
   /** Where to start: a binlog file and the position of an event boundary in it (4 = the file's start). */
   readonly file: string;
   readonly position: number;
+  /**
+   * Start by GTID instead (`file`/`position` are then ignored): the first transaction the server sends is the
+   * first one not in this state. MariaDB: a GTID position (`0-1-120,1-5-17`), sent as `@slave_connect_state`
+   * with strict mode; MySQL: a GTID set (`uuid:1-120`), sent with COM_BINLOG_DUMP_GTID.
+   */
+  readonly gtidState?: string;
   /** How often an idle server sends a heartbeat (default 5000 ms). */
   readonly heartbeatMs?: number;
   /**
@@ -147,6 +154,15 @@ async function setUpSession(
 ): Promise<{ version: string; checksum: 'none' | 'crc32' }> {
   const [row] = await query(connection, 'SELECT VERSION() AS version, @@GLOBAL.binlog_checksum AS checksum');
   const version = String(row?.['version'] ?? '');
+  if (options.gtidState !== undefined && /mariadb/i.test(version)) {
+    // The dump thread reads these instead of the file and position of COM_BINLOG_DUMP. Strict: a GTID of the
+    // state that is not in the server's binlog (a diverged server) is an error, not a silent skip.
+    await query(
+      connection,
+      `SET @slave_connect_state = ${connection.escape(options.gtidState)}, @slave_gtid_strict_mode = 1, ` +
+        '@slave_gtid_ignore_duplicates = 0',
+    );
+  }
   const checksum = String(row?.['checksum'] ?? 'NONE').toUpperCase() === 'CRC32' ? 'crc32' : 'none';
   const periodNs = BigInt(Math.max(1, Math.round(options.heartbeatMs ?? DEFAULTS.heartbeatMs))) * 1_000_000n;
   await query(
@@ -249,8 +265,11 @@ class BinlogStreamImpl implements BinlogStream {
       connection,
       {
         serverId: options.serverId,
-        file: options.file,
-        position: options.position,
+        file: options.gtidState === undefined ? options.file : '',
+        position: options.gtidState === undefined ? options.position : 4,
+        ...(options.gtidState !== undefined && this.flavor === 'mysql'
+          ? { mysqlGtidSet: encodeMysqlGtidSet(parseMysqlGtidSet(options.gtidState)) }
+          : {}),
         flags:
           (options.stopAtEnd === true ? BINLOG_DUMP_NON_BLOCK : 0) |
           (this.flavor === 'mariadb' && options.annotateRows === true ? BINLOG_SEND_ANNOTATE_ROWS_EVENT : 0),

@@ -1,35 +1,47 @@
-import type { Connection } from 'mysql2/promise';
+import type { Row } from '../../core/index.js';
 import { plural } from '../../core/plural.js';
 import type { Logger } from '../../runtime/logger.js';
-import { endMysqlConnection } from './mysql-errors.js';
-import { MysqlChunkSplitter, type ChunkRange } from './mysql-chunk-splitter.js';
-import { ChunkWindow } from './mysql-chunk-window.js';
-import type { LogPoint } from './mysql-log-point.js';
-import { decodeKey, type SnapshotProgress, type TableSnapshotProgress } from './mysql-offset.js';
-import type { MysqlTable } from './mysql-schema-reader.js';
-import { doneChunkAt } from './mysql-snapshot-progress.js';
-import { MysqlSnapshotReader } from './mysql-snapshot-reader.js';
+import { ChunkWindow, type ChunkRange, type SnapshotTable } from './chunk-window.js';
+import type {
+  ChunkReader,
+  ChunkSplitterSession,
+  LogStep,
+  SourceDialect,
+  TableChunkSplitter,
+} from './source-dialect.js';
+import { decodeKey, doneChunkAt, type SnapshotProgress, type TableSnapshotProgress } from './snapshot-progress.js';
 
 /**
- * A chunk on its way: registered before its read starts (`registeredAt`: how many binlog steps the source had
+ * A chunk on its way: registered before its read starts (`registeredAt`: how many log steps the source had
  * pulled then), its high watermark known as soon as the server reports it, its rows once read.
  */
-export interface ChunkTicket {
-  readonly range: ChunkRange;
+export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable> {
+  readonly range: ChunkRange<Table>;
   readonly registeredAt: number;
-  high: LogPoint | undefined;
-  window: ChunkWindow | undefined;
+  high: Offset | undefined;
+  window: ChunkWindow<Offset, Table> | undefined;
+  /**
+   * Row changes of the chunk's table that the source emitted while the rows were not in hand yet: their keys are
+   * dropped from the chunk (the log delivered their state at least as new as the chunk's).
+   */
+  readonly early: (readonly Row[])[];
 }
 
-export interface SnapshotCoordinatorOptions {
-  readonly connect: () => Promise<Connection>;
-  readonly flavor: 'mariadb' | 'mysql';
-  readonly tableFor: (key: string) => MysqlTable | undefined;
+export type SnapshotReading<Offset, Table extends SnapshotTable> = Pick<
+  SourceDialect<Offset, LogStep<Offset>, Table>,
+  'openReader' | 'openSplitter'
+>;
+
+export interface SnapshotCoordinatorOptions<Offset, Table extends SnapshotTable> {
+  /** How chunks are split and read (a {@link SourceDialect}'s snapshot half). */
+  readonly dialect: SnapshotReading<Offset, Table>;
+  /** The table as it is now (a DDL may have changed it), by `namespace.name`; undefined once dropped. */
+  readonly tableFor: (key: string) => Table | undefined;
   readonly chunkSize: number;
   readonly parallelism: number;
   /** Cap on snapshot rows read per second over all readers (undefined: no cap). */
   readonly rowsPerSecond: number | undefined;
-  /** The number of binlog steps the source has pulled so far. */
+  /** The number of log steps the source has pulled so far. */
   readonly pulledSteps: () => number;
   /** Called whenever a ticket changes (watermark known, rows ready) or a reader fails or finishes. */
   readonly onChange: () => void;
@@ -37,30 +49,30 @@ export interface SnapshotCoordinatorOptions {
 }
 
 /**
- * Reads snapshot chunks with `parallelism` connections while the binlog keeps flowing. Chunks of different
- * tables are scheduled round-robin, so every table starts receiving rows at once; each table is split
- * lazily by its own {@link MysqlChunkSplitter}. Chunks delivered before a restart are skipped. Memory is
- * bounded by chunk size × readers: a reader waits while as many chunks as there are readers await delivery.
+ * Reads snapshot chunks with `parallelism` readers while the log keeps flowing. Chunks of different tables
+ * are scheduled round-robin, so every table starts receiving rows at once; each table is split lazily by its
+ * own splitter (the dialect's). Chunks delivered before a restart are skipped. Memory is bounded by chunk
+ * size × readers: a reader waits while as many chunks as there are readers await delivery.
  */
-export class SnapshotCoordinator {
-  readonly tickets: ChunkTicket[] = [];
+export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotTable> {
+  readonly tickets: ChunkTicket<Offset, Table>[] = [];
   error: Error | undefined;
   chunksRead = 0;
   rowsRead = 0;
   /** Rows read per `db.table`, for progress detail. */
   readonly rowsReadByTable = new Map<string, number>();
-  private readonly queue: { progress: TableSnapshotProgress; splitter: MysqlSplitterHandle | undefined }[] = [];
+  private readonly queue: { progress: TableSnapshotProgress; splitter: SplitterHandle<Table> | undefined }[] = [];
   private turn = 0;
   private scheduling: Promise<unknown> = Promise.resolve();
   private readers = 0;
   private closed = false;
   private nextAllowedAt = 0;
-  private readonly connections: Connection[] = [];
-  private splitConn: Connection | undefined;
+  private readonly chunkReaders: ChunkReader<Offset, Table>[] = [];
+  private splitSession: Promise<ChunkSplitterSession<Table>> | undefined;
   private readonly readerWakers = new Set<() => void>();
-  private readonly retries: ChunkRange[] = [];
+  private readonly retries: ChunkRange<Table>[] = [];
 
-  constructor(private readonly options: SnapshotCoordinatorOptions) {}
+  constructor(private readonly options: SnapshotCoordinatorOptions<Offset, Table>) {}
 
   /** Starts (or widens) the snapshot of the tables in `progress` that are not scheduled yet. */
   schedule(progress: SnapshotProgress | undefined): void {
@@ -80,14 +92,14 @@ export class SnapshotCoordinator {
   }
 
   /** `ticket` must be read again with `table`'s new schema (it changed during the read); it goes first. */
-  retry(ticket: ChunkTicket, table: MysqlTable): void {
+  retry(ticket: ChunkTicket<Offset, Table>, table: Table): void {
     this.retries.push({ ...ticket.range, table });
     this.delivered(ticket);
     this.schedule(undefined);
   }
 
   /** The source delivered `ticket`'s rows: forget it and let a waiting reader go on. */
-  delivered(ticket: ChunkTicket): void {
+  delivered(ticket: ChunkTicket<Offset, Table>): void {
     const index = this.tickets.indexOf(ticket);
     if (index >= 0) this.tickets.splice(index, 1);
     for (const wake of [...this.readerWakers]) wake();
@@ -97,18 +109,21 @@ export class SnapshotCoordinator {
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of [...this.readerWakers]) wake();
-    await Promise.allSettled(
-      [...this.connections, ...(this.splitConn ? [this.splitConn] : [])].map((c) => endMysqlConnection(c)),
-    );
+    const split = this.splitSession;
+    await Promise.allSettled([
+      ...this.chunkReaders.map((r) => r.close()),
+      ...(split ? [split.then((s) => s.close())] : []),
+    ]);
   }
 
   private async runReader(): Promise<void> {
-    let conn: Connection | undefined;
     try {
-      conn = await this.options.connect();
-      this.connections.push(conn);
-      const reader = new MysqlSnapshotReader(conn, this.options.flavor);
-      await reader.prepare();
+      const reader = await this.options.dialect.openReader();
+      if (this.closed) {
+        await reader.close(); // closed while it was opening
+        return;
+      }
+      this.chunkReaders.push(reader);
       for (;;) {
         while (!this.closed && this.tickets.filter((t) => t.window).length >= this.options.parallelism) {
           await new Promise<void>((resolve) => this.readerWakers.add(resolve));
@@ -117,11 +132,12 @@ export class SnapshotCoordinator {
         const range = await this.nextRange();
         if (!range || this.closed) return;
         await this.throttle();
-        const ticket: ChunkTicket = {
+        const ticket: ChunkTicket<Offset, Table> = {
           range,
           registeredAt: this.options.pulledSteps(),
           high: undefined,
           window: undefined,
+          early: [],
         };
         this.tickets.push(ticket);
         const chunk = await reader.readChunk(range, (high) => {
@@ -148,7 +164,7 @@ export class SnapshotCoordinator {
   }
 
   /** Round-robin over tables with chunks left; one boundary query at a time on the splitter connection. */
-  private nextRange(): Promise<ChunkRange | null> {
+  private nextRange(): Promise<ChunkRange<Table> | null> {
     const next = this.scheduling.then(async () => {
       const retry = this.retries.shift();
       if (retry) return retry;
@@ -176,14 +192,14 @@ export class SnapshotCoordinator {
     return next;
   }
 
-  private async splitter(progress: TableSnapshotProgress, table: MysqlTable): Promise<MysqlSplitterHandle> {
-    if (!this.splitConn) {
-      this.splitConn = await this.options.connect();
-      // Key boundaries are read and compared as the chunk readers see them: TIMESTAMP keys as UTC text.
-      await this.splitConn.query("SET SESSION time_zone = '+00:00'");
+  private async splitter(progress: TableSnapshotProgress, table: Table): Promise<SplitterHandle<Table>> {
+    if (!this.splitSession) {
+      this.splitSession = this.options.dialect.openSplitter();
+      this.splitSession.catch(() => (this.splitSession = undefined)); // the next table tries again
     }
+    const session = await this.splitSession;
     const start = progress.doneUpTo ? decodeKey(progress.doneUpTo) : null;
-    const inner = new MysqlChunkSplitter(this.splitConn, table, this.options.chunkSize, start);
+    const inner: TableChunkSplitter<Table> = session.splitTable(table, this.options.chunkSize, start);
     return {
       // Chunks delivered before a restart are skipped, not read again.
       next: async () => {
@@ -210,6 +226,6 @@ export class SnapshotCoordinator {
   }
 }
 
-interface MysqlSplitterHandle {
-  next(): Promise<ChunkRange | null>;
+interface SplitterHandle<Table extends SnapshotTable> {
+  next(): Promise<ChunkRange<Table> | null>;
 }

@@ -1,11 +1,52 @@
 import type { Value } from '../../core/index.js';
-import {
-  encodeKey,
-  type ChunkBounds,
-  type JsonValue,
-  type SnapshotProgress,
-  type TableSnapshotProgress,
-} from './mysql-offset.js';
+
+/**
+ * A snapshot's progress as a checkpoint records it, for any source that reads tables in key-range chunks
+ * (`SnapshotProgress` goes into the source's position as it is). Tables are named by their key,
+ * `namespace.name`.
+ */
+
+/** A key value that survives JSON: bigints and bytes are tagged. */
+export type JsonValue = null | boolean | number | string | { readonly $bigint: string } | { readonly $hex: string };
+
+/** A chunk as the checkpoint records it: keys in (`lo`, `hi`], null meaning the table's start / end. */
+export interface ChunkBounds {
+  readonly lo: readonly JsonValue[] | null;
+  readonly hi: readonly JsonValue[] | null;
+}
+
+/**
+ * Snapshot progress of one table. Every chunk up to `doneUpTo` is delivered; parallel readers finish chunks
+ * out of order, so chunks delivered beyond it are listed in `doneChunks` and are not read again on resume.
+ */
+export interface TableSnapshotProgress {
+  readonly table: string;
+  readonly doneUpTo: readonly JsonValue[] | null;
+  readonly doneChunks: readonly ChunkBounds[];
+}
+
+/** The tables whose snapshot is not complete, in schedule order (finished tables leave the list). */
+export interface SnapshotProgress {
+  readonly tables: readonly TableSnapshotProgress[];
+}
+
+/** Key values survive JSON: bigints and bytes are tagged. */
+export function encodeKey(values: readonly Value[]): JsonValue[] {
+  return values.map((v) => {
+    if (typeof v === 'bigint') return { $bigint: v.toString() };
+    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
+    return v;
+  });
+}
+
+export function decodeKey(values: readonly JsonValue[]): Value[] {
+  return values.map((v) => {
+    if (v !== null && typeof v === 'object') {
+      return '$bigint' in v ? BigInt(v.$bigint) : Buffer.from(v.$hex, 'hex');
+    }
+    return v;
+  });
+}
 
 /** Progress for a snapshot of `tables` that has not started. */
 export function startSnapshot(tables: readonly string[]): SnapshotProgress | undefined {

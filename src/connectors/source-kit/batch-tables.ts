@@ -1,5 +1,4 @@
-import type { ChangeEvent } from '../../core/change-event.js';
-import { tableIdToString, type TableId } from '../../core/table-schema.js';
+import { tableIdToString, type ChangeEvent, type TableId } from '../../core/index.js';
 
 /**
  * Counts the distinct tables of a batch under construction, incrementally as events are pushed onto it, so

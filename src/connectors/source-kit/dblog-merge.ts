@@ -1,0 +1,395 @@
+import {
+  TributaryError,
+  tableIdToString,
+  type ChangeBatch,
+  type ChangeEvent,
+  type SourcePosition,
+  type SourceProgress,
+} from '../../core/index.js';
+import type { Logger } from '../../runtime/logger.js';
+import { BatchTables } from './batch-tables.js';
+import { tableKeyOf, type SnapshotTable } from './chunk-window.js';
+import { SnapshotCoordinator, type ChunkTicket } from './snapshot-coordinator.js';
+import { addTables, markChunkDone, removeTables, type SnapshotProgress } from './snapshot-progress.js';
+import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDialect } from './source-dialect.js';
+
+/** Log steps held back while a chunk is being read, before the source stops pulling more. */
+const HOLD_LIMIT = 20_000;
+
+/** Above this many tables to snapshot, finished tables are logged as a count, every this many. */
+const TABLES_PER_PROGRESS_LINE = 100;
+
+export interface DblogMergeOptions<Offset, Step extends LogStep<Offset>, Table extends SnapshotTable> {
+  readonly log: Logger;
+  /** The log's name in messages (`binlog`, `WAL`). */
+  readonly logName: string;
+  /** The captured table as it is now, by `namespace.name` (undefined: not captured, or dropped). */
+  readonly tableFor: (key: string) => Table | undefined;
+  /** Rows per chunk (`scan.incremental.snapshot.chunk.size`). */
+  readonly chunkSize: number;
+  /** Chunks read at once (`pipeline.parallelism`). */
+  readonly parallelism: number;
+  /** Cap on snapshot rows read per second over all readers (undefined: no cap). */
+  readonly rowsPerSecond: number | undefined;
+  /**
+   * Applies one log step in order: emits its changes onto `out` and moves the source's resume position. The
+   * kit has already emitted every chunk that goes before the step, noted a rows step's keys in the open chunk
+   * windows, and moved {@link DblogMerge.logPosition} to the step's position.
+   */
+  readonly applyStep: (step: Step, out: ChangeEvent[]) => Promise<void>;
+  /** The source's resume position now (it includes {@link DblogMerge.snapshot}). */
+  readonly position: () => SourcePosition;
+  /** The error to throw for a chunk reader's failure (the source classifies its driver's errors). */
+  readonly snapshotError: (error: Error) => Error;
+}
+
+/** What a merge starts with. */
+export interface DblogMergeStart<Offset, Step extends LogStep<Offset>, Table extends SnapshotTable> {
+  readonly dialect: SourceDialect<Offset, Step, Table>;
+  /** Where the log is read from. */
+  readonly logPosition: Offset;
+  /** Snapshot only (startup mode `snapshot`): no log is opened; the stream ends with the snapshot. */
+  readonly snapshotOnly: boolean;
+  /** The tables still to snapshot (from the saved position, or every table on a first run); undefined: none. */
+  readonly snapshot: SnapshotProgress | undefined;
+}
+
+/**
+ * The DBLog merge of a source's log with its snapshot chunks into one stream in source history order per key
+ * (design.md §2), for any database that gives a {@link SnapshotDialect} and a log of {@link LogStep}s.
+ *
+ * The log reader starts first and never stops. A chunk is read in its own short consistent snapshot; from the
+ * moment a chunk read begins until its rows are in hand, log steps are held back, because the chunk's rows
+ * must be emitted exactly where its high watermark lies in the log: every change ending at or before the
+ * watermark goes out before the rows, every later one after them (see ChunkWindow). The snapshot progress
+ * (chunks delivered, tables left) lives here and goes into the source's position.
+ */
+export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends SnapshotTable> {
+  private closed = false;
+  private coordinator: SnapshotCoordinator<Offset, Table> | undefined;
+  private reader: LogReader<Step> | undefined;
+  private dialect: SourceDialect<Offset, Step, Table> | undefined;
+  private progressSnapshot: SnapshotProgress | undefined;
+  private tablesTotal = 0;
+  private position: Offset | undefined;
+  /** Log steps pulled so far; a chunk ticket remembers the count at its registration. */
+  private pulled = 0;
+  /** Steps pulled but not yet applied, each with its pull number. */
+  private held: { step: Step; seq: number }[] = [];
+  /** Waiters for the snapshot readers' news (a watermark, rows ready, an error); see {@link waitForWake}. */
+  private readonly wakers = new Set<() => void>();
+  /** Snapshot progress moved since the last batch (a batch must carry it even without events). */
+  private progressChanged = false;
+  /** Distinct tables per batch, at most (see {@link limitBatchTables}). */
+  private maxBatchTables = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly options: DblogMergeOptions<Offset, Step, Table>) {}
+
+  /** The tables whose snapshot is not complete; undefined once every one is (saved with the position). */
+  get snapshot(): SnapshotProgress | undefined {
+    return this.progressSnapshot;
+  }
+
+  /** The position of the last log step applied (emitted or not); undefined before {@link start}. */
+  get logPosition(): Offset | undefined {
+    return this.position;
+  }
+
+  /** True while the log is open (not snapshot-only, not closed). */
+  get streaming(): boolean {
+    return this.reader !== undefined;
+  }
+
+  /** Opens the log and starts the snapshot readers (the log is pulled only by {@link batches}). */
+  async start(start: DblogMergeStart<Offset, Step, Table>): Promise<void> {
+    this.dialect = start.dialect;
+    this.position = start.logPosition;
+    if (!start.snapshotOnly) this.reader = await start.dialect.openLog(start.logPosition);
+    this.progressSnapshot = start.snapshot;
+    this.tablesTotal = start.snapshot?.tables.length ?? 0;
+    const { options } = this;
+    this.coordinator = new SnapshotCoordinator({
+      dialect: start.dialect,
+      tableFor: options.tableFor,
+      chunkSize: options.chunkSize,
+      parallelism: Math.max(1, options.parallelism),
+      rowsPerSecond: options.rowsPerSecond,
+      pulledSteps: () => this.pulled,
+      onChange: () => this.wake(),
+      log: options.log,
+    });
+    this.coordinator.schedule(this.progressSnapshot);
+  }
+
+  /** A table that appeared (created, renamed into the pattern) is snapshotted beside the log. */
+  addTable(key: string): void {
+    this.progressSnapshot = addTables(this.progressSnapshot, [key]);
+    this.tablesTotal++;
+    this.coordinator?.schedule(this.progressSnapshot);
+  }
+
+  /** Takes a table out of the snapshot (dropped or renamed at the source). */
+  forgetTable(key: string): void {
+    this.progressSnapshot = removeTables(this.progressSnapshot, [key]);
+  }
+
+  /** Whether the table's snapshot is still in progress. */
+  inSnapshot(key: string): boolean {
+    return this.progressSnapshot?.tables.some((t) => t.table === key) ?? false;
+  }
+
+  /**
+   * Batches are cut once they hold events of `maxTables` tables, at positions that are resume points: between
+   * the tables' schema events at the start (they do not move the position), after a snapshot chunk (the
+   * position records it as delivered), after a log step (the source's position must be a resume point after
+   * every step, e.g. by counting the rows of a transaction already emitted).
+   */
+  limitBatchTables(maxTables: number): void {
+    this.maxBatchTables = Math.max(1, maxTables);
+  }
+
+  /**
+   * The merged stream: first `schemaEvents` (one per captured table), then chunks and log changes in order,
+   * until {@link close} or, snapshot-only, until the snapshot is done.
+   */
+  async *batches(schemaEvents: readonly ChangeEvent[]): AsyncGenerator<ChangeBatch> {
+    const { options } = this;
+    const slice = Number.isFinite(this.maxBatchTables) ? this.maxBatchTables : Math.max(1, schemaEvents.length);
+    for (let start = 0; start === 0 || start < schemaEvents.length; start += slice) {
+      yield { events: schemaEvents.slice(start, start + slice), position: options.position(), caughtUp: false };
+    }
+    const reader = this.reader;
+    if (!reader) {
+      yield* this.snapshotOnly();
+      return;
+    }
+    let pending: ReturnType<LogReader<Step>['next']> | undefined;
+    while (!this.closed) {
+      this.throwSnapshotError();
+      const out: ChangeEvent[] = [];
+      const tables = new BatchTables(out, this.maxBatchTables);
+      const wasSnapshotting = this.progressSnapshot !== undefined;
+      await this.drainHeld(out, tables);
+      // Chunks whose watermark the log has already passed (or reached, when it is idle).
+      for (const ticket of this.readyTickets()) {
+        if (tables.full) break;
+        if (this.compare(this.position!, ticket.high!) >= 0 && this.held.length === 0) this.emitChunk(ticket, out);
+      }
+      if (out.length > 0 || this.progressChanged) {
+        this.progressChanged = false;
+        // The snapshot's end is a good moment to commit, whatever else is buffered.
+        yield { events: out, position: options.position(), caughtUp: wasSnapshotting && !this.progressSnapshot };
+        continue;
+      }
+      // Stop pulling while too much is held, and after a held DDL: the steps behind it must be decoded with
+      // the schema the DDL produces, which is known only once the DDL step is applied.
+      if (this.held.length >= HOLD_LIMIT || this.held[this.held.length - 1]?.step.kind === 'ddl') {
+        await this.waitForWake().promise;
+        continue;
+      }
+      pending ??= reader.next();
+      const woke = this.waitForWake();
+      const result = await Promise.race([pending, woke.promise]).finally(() => woke.cancel());
+      if (result === WOKEN) continue;
+      pending = undefined;
+      if (result === null) {
+        if (this.closed) return;
+        // Outside snapshot mode the log never ends: the server went away (a restart ends it cleanly).
+        throw new TributaryError('SOURCE_CONNECTION_LOST', `the server ended the ${options.logName} stream`, {
+          hint: 'transient: the pipeline reconnects and resumes from its last checkpoint',
+        });
+      }
+      for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
+      await this.drainHeld(out, tables);
+      yield {
+        events: out,
+        position: options.position(),
+        caughtUp: result.caughtUp && this.held.length === 0 && !this.coordinator?.busy,
+      };
+    }
+  }
+
+  /** The snapshot part of the source's progress (`estimates`: row estimates by `namespace.name`). */
+  snapshotProgress(estimates: ReadonlyMap<string, number>): Omit<SourceProgress, 'phase' | 'logPosition' | 'lagMs'> {
+    const left = this.progressSnapshot?.tables.length ?? 0;
+    const byTable = this.coordinator?.rowsReadByTable;
+    return {
+      snapshotTablesDone: this.tablesTotal - left,
+      snapshotTablesTotal: this.tablesTotal,
+      snapshotRowsRead: this.coordinator?.rowsRead ?? 0,
+      snapshotChunksRead: this.coordinator?.chunksRead ?? 0,
+      ...(byTable ? { snapshotRowsByTable: byTable } : {}),
+      snapshotChunkSize: this.options.chunkSize,
+      ...(estimates.size === 0 ? {} : { snapshotRowsEstimate: [...estimates.values()].reduce((a, b) => a + b, 0) }),
+      ...(this.progressSnapshot
+        ? {
+            snapshotTables: this.progressSnapshot.tables.map(({ table }) => ({
+              table,
+              rowsRead: byTable?.get(table) ?? 0,
+              rowsEstimate: estimates.get(table),
+            })),
+          }
+        : {}),
+    };
+  }
+
+  /** Closes the log and the snapshot readers; ends {@link batches}. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    const closing: Promise<void>[] = [];
+    if (this.reader) closing.push(this.reader.close());
+    if (this.coordinator) closing.push(this.coordinator.close());
+    this.coordinator = undefined;
+    this.reader = undefined;
+    await Promise.allSettled(closing);
+  }
+
+  private compare(a: Offset, b: Offset): number {
+    return this.dialect!.compareOffsets(a, b);
+  }
+
+  /** Snapshot-only mode: chunks go out as they are read; each is consistent at its own watermark. */
+  private async *snapshotOnly(): AsyncGenerator<ChangeBatch> {
+    while (!this.closed && this.progressSnapshot) {
+      this.throwSnapshotError();
+      const out: ChangeEvent[] = [];
+      const tables = new BatchTables(out, this.maxBatchTables);
+      for (const ticket of this.readyTickets()) {
+        if (tables.full) break;
+        this.emitChunk(ticket, out);
+      }
+      if (out.length > 0 || !this.progressSnapshot || this.progressChanged) {
+        this.progressChanged = false;
+        yield { events: out, position: this.options.position(), caughtUp: !this.progressSnapshot };
+        continue;
+      }
+      if (!this.coordinator?.busy) break;
+      await this.waitForWake().promise;
+    }
+    this.throwSnapshotError();
+  }
+
+  /** Chunks whose rows are read, in watermark order. */
+  private readyTickets(): ChunkTicket<Offset, Table>[] {
+    return (this.coordinator?.tickets ?? [])
+      .filter((t) => t.window !== undefined)
+      .sort((a, b) => this.compare(a.high!, b.high!));
+  }
+
+  /**
+   * Applies held log steps in order for as long as no chunk still being read could have to go before them: a
+   * step pulled after a chunk's registration may lie beyond the chunk's high watermark, so it waits until
+   * that watermark is known (MariaDB: when the consistent snapshot starts) and, if it lies beyond, until the
+   * chunk's rows are in hand.
+   */
+  private async drainHeld(out: ChangeEvent[], tables: BatchTables): Promise<void> {
+    const compare = (a: Offset, b: Offset) => this.compare(a, b);
+    const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined);
+    let emitted = 0;
+    for (const { step, seq } of this.held) {
+      if (tables.full) break;
+      if (!unread.every((t) => seq <= t.registeredAt || (t.high !== undefined && stepBefore(step, t.high, compare))))
+        break;
+      await this.applyStep(step, out);
+      emitted++;
+    }
+    if (emitted > 0) this.held = this.held.slice(emitted);
+  }
+
+  /** One log step in order: first the chunks that go before it, then the step itself (the source's part). */
+  private async applyStep(step: Step, out: ChangeEvent[]): Promise<void> {
+    const compare = (a: Offset, b: Offset) => this.compare(a, b);
+    for (const ticket of this.readyTickets()) {
+      if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
+    }
+    this.position = stepPosition(step) ?? this.position;
+    if (step.kind === 'rows') {
+      // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys. A chunk whose
+      // rows are not in hand yet keeps its table's changes for when they are (see emitChunk).
+      for (const ticket of this.coordinator?.tickets ?? []) {
+        const window = ticket.window;
+        if (window === undefined) {
+          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.push(step.rows);
+        } else if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) {
+          window.noteChanged(step.rows);
+        }
+      }
+    }
+    await this.options.applyStep(step, out);
+  }
+
+  /** Emits a chunk's remaining rows as reads and records it in the snapshot progress. */
+  private emitChunk(ticket: ChunkTicket<Offset, Table>, out: ChangeEvent[]): void {
+    const window = ticket.window;
+    if (!window) return;
+    const { table, lo, hi } = ticket.range;
+    const id = table.schema.id;
+    const current = this.options.tableFor(window.tableKey);
+    if (current !== table) {
+      // The table's schema changed while this chunk was read: its rows have the old shape. Read it again.
+      this.options.log.info(`schema of ${tableIdToString(id)} changed during a snapshot chunk: reading it again`);
+      if (current) this.coordinator?.retry(ticket, current);
+      else this.coordinator?.delivered(ticket);
+      return;
+    }
+    // Changes emitted while the rows were being read went out before them: the log has those keys' newer state
+    // (or the same, when the snapshot saw the change), so the chunk's copy is dropped whatever `low` says.
+    for (const rows of ticket.early.splice(0)) window.noteChanged(rows);
+    for (const row of window.remainingRows()) {
+      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
+    }
+    const before = this.progressSnapshot?.tables.length ?? 0;
+    this.progressSnapshot = markChunkDone(this.progressSnapshot, window.tableKey, lo, hi);
+    this.progressChanged = true; // an empty chunk still moves the position
+    const left = this.progressSnapshot?.tables.length ?? 0;
+    if (left < before) this.logTableDone(tableIdToString(id), left);
+    if (before > 0 && !this.progressSnapshot) {
+      this.options.log.info(`snapshot complete; streaming the ${this.options.logName}`);
+    }
+    this.coordinator?.delivered(ticket);
+  }
+
+  /**
+   * One line per finished table while there are few; with many (10,000 small tables) the line goes to debug
+   * and a count goes to info every {@link TABLES_PER_PROGRESS_LINE} tables.
+   */
+  private logTableDone(table: string, left: number): void {
+    const { log } = this.options;
+    if (this.tablesTotal <= TABLES_PER_PROGRESS_LINE) {
+      log.info(`snapshot of ${table} done`);
+      return;
+    }
+    log.debug(`snapshot of ${table} done`);
+    const done = this.tablesTotal - left;
+    if (done % TABLES_PER_PROGRESS_LINE === 0 && left > 0) {
+      log.info(`snapshot: ${done} of ${this.tablesTotal} tables done`);
+    }
+  }
+
+  private wake(): void {
+    const wakers = [...this.wakers];
+    this.wakers.clear();
+    for (const waker of wakers) waker();
+  }
+
+  /**
+   * A promise that resolves at the next {@link wake}. `cancel` forgets it: a waiter that lost a race must not
+   * stay registered, or every result it was raced against would stay reachable (a leak per log batch).
+   */
+  private waitForWake(): { promise: Promise<typeof WOKEN>; cancel(): void } {
+    let waker: () => void = () => {};
+    const promise = new Promise<typeof WOKEN>((resolve) => {
+      waker = () => resolve(WOKEN);
+      this.wakers.add(waker);
+    });
+    return { promise, cancel: () => this.wakers.delete(waker) };
+  }
+
+  private throwSnapshotError(): void {
+    const error = this.coordinator?.error;
+    if (error) throw this.options.snapshotError(error);
+  }
+}
+
+const WOKEN = Symbol('woken');
