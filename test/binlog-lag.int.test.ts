@@ -5,6 +5,7 @@ import { prometheusRegistry } from '../src/ui/prometheus-exporter.js';
 import {
   freshPostgresDatabase,
   mysqlAdmin,
+  tolerateDisconnects,
   uniqueName,
   waitFor,
   type FreshPostgresDatabase,
@@ -51,7 +52,7 @@ describe('binlog lag in bytes', () => {
   it('is 0 when caught up, grows while the sink holds the pipeline back, and returns to 0 when it caught up', async () => {
     await waitFor(async () => (await scrape()) === 0, { message: 'lag 0 bytes once streaming' });
 
-    blocker = new pg.Client({ connectionString: sink.url });
+    blocker = tolerateDisconnects(new pg.Client({ connectionString: sink.url }));
     await blocker.connect();
     await blocker.query(`BEGIN; LOCK TABLE ${db}.t IN ACCESS EXCLUSIVE MODE`);
     // The first change gets the runner stuck in the sink's commit; the next ones stay unread in the binlog.

@@ -7,6 +7,7 @@ import { writePipelineFile } from './harness/cli-process.js';
 import {
   freshPostgresDatabase,
   mysqlAdmin,
+  tolerateDisconnects,
   uniqueName,
   waitFor,
   type FreshPostgresDatabase,
@@ -54,7 +55,7 @@ describe.skipIf(tmuxMissing !== undefined)(
       sink = await freshPostgresDatabase('ttybars');
       // The sink table exists (as the sink would create it) and is locked: the snapshot's first write waits.
       await sink.query(`CREATE SCHEMA ${db}; CREATE TABLE ${db}.big (id integer PRIMARY KEY, v varchar(20))`);
-      blocker = new pg.Client({ connectionString: sink.url });
+      blocker = tolerateDisconnects(new pg.Client({ connectionString: sink.url }));
       await blocker.connect();
       await blocker.query(`BEGIN; LOCK TABLE ${db}.big IN ACCESS EXCLUSIVE MODE`);
 
