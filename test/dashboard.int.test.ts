@@ -135,7 +135,7 @@ describe('the dashboard and /metrics of tributary run', () => {
           { message: 'the page to list the schema change' },
         );
         expect(await page.locator('#schema-change-list').textContent()).toContain(`${db}.orders`);
-        expect(await page.locator('#lag').textContent()).toMatch(/^\d+\.\d s$/);
+        expect(await page.locator('#lag').textContent()).toMatch(/^\d+\.\d s, [\d,]+ bytes$/);
         expect(await page.locator('#phase').textContent()).toBe('streaming');
         await waitFor(async () => (await page.locator('#charts svg').count()) === 2, { message: 'the charts' });
 

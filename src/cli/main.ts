@@ -9,6 +9,7 @@ import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
 import { sqlCommand } from './sql-command.js';
+import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
@@ -18,7 +19,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   validate: [],
   state: [],
   status: ['http', 'json'],
-  verify: ['chunk-size', 'recheck-wait'],
+  verify: ['chunk-size', 'recheck-wait', 'repair'],
   demo: ['keep', 'sink'],
   sql: ['file', 'reset'],
 };
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         'chunk-size': { type: 'string' },
         'recheck-wait': { type: 'string' },
+        repair: { type: 'boolean' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
         'log-level': { type: 'string' },
@@ -117,7 +119,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown --log-format ${format}: use text or json\n`);
     return 2;
   }
-  const log = createLogger({ level, format });
+  // `run` on a terminal: a live display at the bottom, log lines above it (not for JSON logs, nor a pipe).
+  const live =
+    command === 'run' && format === 'text' && process.stderr.isTTY ? new LiveRegion(process.stderr) : undefined;
+  const log = createLogger({ level, format, ...(live ? { write: (line: string) => live.log(line) } : {}) });
   const needsFile = command !== 'demo';
   if (needsFile && !file) {
     const what = command === 'sql' ? 'a SQL script (-f script.sql)' : 'a pipeline file';
@@ -133,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
           truncateTargets: values['truncate-targets'] === true,
           ...(values['from-savepoint'] ? { fromSavepoint: values['from-savepoint'] } : {}),
           ...(http === undefined ? {} : { http }),
+          ...(live ? { live } : {}),
         });
       case 'validate':
         return await validateCommand(file!, { log });
@@ -159,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
           log,
           ...(chunkSize === undefined ? {} : { chunkSize }),
           ...(wait === undefined ? {} : { recheckWaitMs: wait }),
+          repair: values.repair === true,
         });
       }
       case 'sql':

@@ -1,7 +1,15 @@
 import { composePipeline } from '../composer/pipeline-composer.js';
 import type { Logger } from '../runtime/logger.js';
 import { plural, type Source } from '../core/index.js';
-import { progressDetail, progressLine, type ProgressSample } from './progress-line.js';
+import {
+  displaySample,
+  progressDetail,
+  progressDisplay,
+  progressLine,
+  type DisplaySample,
+  type ProgressSample,
+} from './progress-line.js';
+import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,6 +20,9 @@ import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
 
 /** How often `run` prints its progress line. */
 const PROGRESS_INTERVAL_MS = 10_000;
+/** How often the live display on a terminal is redrawn, and over how many redraws its rates are taken. */
+const DISPLAY_INTERVAL_MS = 1000;
+const DISPLAY_RATE_TICKS = 5;
 
 export interface RunCommandOptions {
   readonly log: Logger;
@@ -21,6 +32,8 @@ export interface RunCommandOptions {
   readonly fromSavepoint?: string;
   /** `--http host:port` (overrides `pipeline.http.*`), or false for `--no-http`. */
   readonly http?: { readonly host: string; readonly port: number } | false;
+  /** On a terminal: the live display (progress bars) instead of the progress line every 10 s. */
+  readonly live?: LiveRegion;
 }
 
 /**
@@ -87,14 +100,25 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     let checkpoints = 0;
     let events = 0;
     let previous: ProgressSample | undefined;
-    const ticker = setInterval(() => {
-      if (!current) return;
-      const p = current.progress();
-      const now = Date.now();
-      log.info(progressLine(p, previous, now, { events, checkpoints }));
-      for (const line of progressDetail(p)) log.debug(line);
-      previous = { rowsRead: p.snapshotRowsRead, atMs: now };
-    }, PROGRESS_INTERVAL_MS);
+    const live = options.live;
+    let samples: DisplaySample[] = [];
+    const ticker = live
+      ? setInterval(() => {
+          if (!current) return;
+          const p = current.progress();
+          const now = Date.now();
+          const totals = { events, checkpoints };
+          live.draw(progressDisplay(p, samples[0], now, totals, live.columns));
+          samples = [...samples, displaySample(p, now, totals)].slice(-DISPLAY_RATE_TICKS);
+        }, DISPLAY_INTERVAL_MS)
+      : setInterval(() => {
+          if (!current) return;
+          const p = current.progress();
+          const now = Date.now();
+          log.info(progressLine(p, previous, now, { events, checkpoints }));
+          for (const line of progressDetail(p)) log.debug(line);
+          previous = { rowsRead: p.snapshotRowsRead, atMs: now };
+        }, PROGRESS_INTERVAL_MS);
     try {
       const result = await pipeline.run({
         signal: controller.signal,
@@ -104,6 +128,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
         onStart: (parts) => {
           current = parts.source;
           previous = undefined; // a retry's source counts its rows from zero
+          samples = [];
         },
         onCheckpoint: (_checkpoint, stats) => {
           checkpoints++;
@@ -116,6 +141,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       return 0;
     } finally {
       clearInterval(ticker);
+      live?.stop();
       await dashboard?.close();
     }
   }

@@ -80,7 +80,7 @@ async function findRunning(
 export function describeStatus(s: PipelineStatus, url: string): string[] {
   const lines = [`pipeline ${s.pipeline}: ${s.state}, ${s.phase} (dashboard ${url})`];
   lines.push(
-    `  since ${s.startedAt}; binlog ${s.logPosition ?? '—'}, lag ${s.lagSeconds === null ? '—' : `${s.lagSeconds.toFixed(1)} s`}`,
+    `  since ${s.startedAt}; binlog ${s.logPosition ?? '—'}, lag ${s.lagSeconds === null ? '—' : `${s.lagSeconds.toFixed(1)} s`}${s.lagBytes === null ? '' : ` (${formatBytes(s.lagBytes)} of binlog behind)`}`,
   );
   lines.push(`  rows read ${s.rowsIn.toLocaleString('en-US')}, written ${s.rowsOut.toLocaleString('en-US')}`);
   const snap = s.snapshot;
@@ -126,4 +126,16 @@ export function describeStatus(s: PipelineStatus, url: string): string[] {
     lines.push(`  ${plural(tables.length, 'table')}: see the dashboard or --json`);
   }
   return lines;
+}
+
+/** `512 B`, `3.4 MiB`: binlog bytes for humans. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

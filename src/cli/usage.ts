@@ -23,7 +23,9 @@ export const COMMAND_HELP = {
     summary: 'run a pipeline until Ctrl-C / SIGTERM (resumes from its last checkpoint)',
     description:
       'Validates, then runs the pipeline until Ctrl-C / SIGTERM: a snapshot, then the binlog. It resumes from the\n' +
-      "sink's last checkpoint; a clean stop writes a savepoint.",
+      "sink's last checkpoint; a clean stop writes a savepoint. On a terminal it shows live progress bars per\n" +
+      'table during the snapshot, then a status line (lag, rates); piped or with --log-format json, a progress\n' +
+      'line every 10 s.',
     options: [
       [
         '--reset',
@@ -75,12 +77,18 @@ export const COMMAND_HELP = {
     summary: 'compare the sink with the source by chunked checksums; exit 1 on a difference',
     description:
       'Compares every captured source table with its rows in the sink, while the pipeline runs: checksums per\n' +
-      'key range computed by both servers, differing chunks checked again after a wait, then down to the keys.',
+      'key range computed by both servers, differing chunks checked again after a wait, then down to the keys.\n' +
+      'With --repair, makes the differing rows equal to the source and verifies again.',
     options: [
       ['--chunk-size <rows>', 'rows per compared chunk (default 10000)'],
       [
         '--recheck-wait <duration>',
         'wait before a differing chunk is checked again (default 2 × checkpoint.interval + 1s)',
+      ],
+      [
+        '--repair',
+        'write the differing rows again from the source (upsert; delete rows only in the sink), then\n' +
+          'verify again; refuses while the pipeline runs (stop it first, it resumes afterwards)',
       ],
     ],
   },

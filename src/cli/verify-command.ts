@@ -1,4 +1,5 @@
 import { composePipeline } from '../composer/pipeline-composer.js';
+import type { TableVerification } from '../composer/pipeline-verify.js';
 import { plural } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
 import { formatTable } from './format-table.js';
@@ -8,12 +9,15 @@ export interface VerifyCommandOptions {
   readonly log: Logger;
   readonly chunkSize?: number;
   readonly recheckWaitMs?: number;
+  /** Write the differing rows again from the source, then verify again (the pipeline must be stopped). */
+  readonly repair?: boolean;
 }
 
 /**
  * `tributary verify pipeline.yaml`: compares every captured source table with its rows in the sink by chunked
  * checksums computed on both servers, without stopping the pipeline; prints a summary table and the differing
- * keys; exit code 1 when anything differs, 0 when all is equal.
+ * keys; exit code 1 when anything differs, 0 when all is equal. With `--repair`: writes the differing rows
+ * again from the source, verifies again, and exits by that second result.
  */
 export async function verifyCommand(file: string, options: VerifyCommandOptions): Promise<number> {
   const def = await loadPipelineDef(file);
@@ -22,12 +26,38 @@ export async function verifyCommand(file: string, options: VerifyCommandOptions)
   // A differing chunk is checked again once the pipeline had time to commit what was in flight.
   const recheckWaitMs = options.recheckWaitMs ?? Math.max(2000, 2 * def.pipeline.checkpointIntervalMs + 1000);
   const started = Date.now();
-  const results = await pipeline.verify({
+  const verifyOptions = {
     recheckWaitMs,
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
-    onProgress: (line) => options.log.info(line),
-  });
-  const differs = (r: (typeof results)[number]) => r.differingChunks > 0 || r.differingKeys > 0;
+    onProgress: (line: string) => options.log.info(line),
+  };
+  if (!options.repair) return printResults(await pipeline.verify(verifyOptions), started, recheckWaitMs, out);
+
+  const report = await pipeline.repair(verifyOptions);
+  const before = printResults(report.found, started, recheckWaitMs, out);
+  if (before === 0) {
+    out('nothing to repair');
+    return 0;
+  }
+  out('');
+  for (const r of report.repaired) {
+    out(
+      `repaired ${r.source} → ${r.sink}: ${plural(r.upserted, 'row')} written from the source, ${plural(r.deleted, 'row')} deleted`,
+    );
+  }
+  if (report.checkpointId !== undefined) out(`(committed up to checkpoint ${report.checkpointId}; verified again:)`);
+  out('');
+  return printResults(report.after, started, recheckWaitMs, out);
+}
+
+/** Prints the summary table and the differing keys; returns the exit code (1 when anything differs). */
+function printResults(
+  results: readonly TableVerification[],
+  started: number,
+  recheckWaitMs: number,
+  out: (line: string) => void,
+): number {
+  const differs = (r: TableVerification) => r.differingChunks > 0 || r.differingKeys > 0;
   out(
     formatTable(
       results.map((r) => ({

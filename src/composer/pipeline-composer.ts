@@ -9,6 +9,7 @@ import {
   type TableChecksums,
   type TableId,
   type TableLayout,
+  type TableSchema,
   tableIdToString,
   type ValidationCheck,
 } from '../core/index.js';
@@ -30,7 +31,15 @@ import { evolvingTransform } from '../transform/schema-evolution/evolving-transf
 import { acceptedSchemaChanges } from '../transform/schema-evolution/schema-change-types.js';
 import { schemaEvolutionOperator } from '../transform/schema-evolution/schema-evolution-operator.js';
 import { validatePipeline, type ValidateOptions, type ValidationReport } from './pipeline-validation.js';
-import { planVerification, verifyTable, type TableVerification, type VerifyOptions } from './pipeline-verify.js';
+import {
+  planVerification,
+  verifyTable,
+  type TableVerification,
+  type VerifyOptions,
+  type VerifyPlan,
+} from './pipeline-verify.js';
+import { checkRepairable, TableRepairer, type TableRepair } from './pipeline-repair.js';
+import { liveHeartbeat, startRunHeartbeat } from '../runtime/run-heartbeat.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -82,6 +91,22 @@ export interface Pipeline {
    * the sink cannot compute checksums.
    */
   verify(options?: VerifyOptions): Promise<TableVerification[]>;
+  /**
+   * `verify --repair`: verifies, writes the differing rows again from the source (see {@link TableRepairer})
+   * in sink transactions (per table, at most 10,000 rows each), each committed with the sink's checkpoint (same
+   * position, next id), then verifies again. Refuses
+   * with PIPELINE_RUNNING while a pipeline runs on this state directory, and before its first checkpoint.
+   */
+  repair(options?: VerifyOptions): Promise<RepairReport>;
+}
+
+/** What {@link Pipeline.repair} found, did, and found after. */
+export interface RepairReport {
+  readonly found: readonly TableVerification[];
+  readonly repaired: readonly ({ readonly source: string; readonly sink: string } & TableRepair)[];
+  /** The id of the last checkpoint committed with the repair; undefined when nothing needed repair. */
+  readonly checkpointId: number | undefined;
+  readonly after: readonly TableVerification[];
 }
 
 /** What {@link Pipeline.lastCheckpoint} found, and where. */
@@ -94,6 +119,9 @@ export interface LastCheckpoint {
   /** The state directory's own copy, when it differs from what the sink holds. */
   readonly local: Checkpoint | null;
 }
+
+/** `verify --repair` commits at the latest after this many repaired rows. */
+const REPAIR_COMMIT_EVENTS = 10_000;
 
 export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipeline {
   const { log } = options;
@@ -216,6 +244,66 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
   const metrics = new PipelineMetrics(name, {
     watchdog: () => ({ waitingFor: watchdog.waitingFor, stalls: watchdog.stalls }),
   });
+  /**
+   * Compares every captured source table with its sink rows; `repairOf` gives, per table, what to do with the
+   * keys of each chunk that still differs.
+   */
+  const compare = async (
+    verifyOptions: VerifyOptions,
+    repairOf?: (
+      plan: VerifyPlan,
+      schema: TableSchema,
+      sourceSums: TableChecksums,
+    ) => NonNullable<VerifyOptions['onDifference']>,
+    afterTable?: () => Promise<void>,
+  ): Promise<TableVerification[]> => {
+    const source = await createSource();
+    const sink = await createSink();
+    let sourceSums: TableChecksums | undefined;
+    let sinkSums: TableChecksums | undefined;
+    try {
+      if (!source.checksums || !sink.checksums) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `verify compares a ${def.source.type} source with a postgres or duckdb sink; this pipeline's ${!source.checksums ? `source (${def.source.type})` : `sink (${def.sink.type})`} cannot compute checksums`,
+          { hint: 'compare the tables yourself, e.g. with SELECT count(*) on both sides' },
+        );
+      }
+      const { tables } = await source.validate();
+      sourceSums = await source.checksums();
+      sinkSums = await sink.checksums();
+      const results: TableVerification[] = [];
+      for (const schema of tables) {
+        const plan = planVerification(schema, createOperators(false)[0]!);
+        const onDifference = repairOf?.(plan, schema, sourceSums);
+        results.push(
+          await verifyTable(plan, sourceSums, sinkSums, {
+            ...verifyOptions,
+            ...(onDifference ? { onDifference } : {}),
+          }),
+        );
+        await afterTable?.();
+        verifyOptions.onProgress?.(`verified ${results.length} of ${tables.length} tables`);
+      }
+      return results;
+    } finally {
+      await Promise.allSettled([sourceSums?.close(), sinkSums?.close()]);
+      await Promise.allSettled([source.close(), sink.close()]);
+    }
+  };
+  /** A repair racing a running pipeline could write a row older than the one the pipeline just wrote. */
+  const refuseWhileRunning = async (): Promise<void> => {
+    const beat = await liveHeartbeat(store.dir);
+    if (beat === undefined) return;
+    throw new TributaryError(
+      'PIPELINE_RUNNING',
+      `pipeline ${name} is running (process ${beat.pid} on ${beat.host}, started ${beat.startedAt}; ` +
+        `${join(store.dir, 'running.json')})`,
+      {
+        hint: 'stop the pipeline (Ctrl-C, or SIGTERM), run verify --repair, then start it again: it resumes where it stopped',
+      },
+    );
+  };
   return {
     def,
     stateStore: () => store,
@@ -234,32 +322,65 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         await sink?.close().catch(() => undefined);
       }
     },
-    async verify(verifyOptions = {}) {
-      const source = await createSource();
+    verify: (verifyOptions = {}) => compare(verifyOptions),
+    async repair(verifyOptions = {}) {
+      checkRepairable(def.sink.type, def.sink.options);
+      await refuseWhileRunning();
       const sink = await createSink();
-      let sourceSums: TableChecksums | undefined;
-      let sinkSums: TableChecksums | undefined;
       try {
-        if (!source.checksums || !sink.checksums) {
+        const checkpoint = await sink.open(name);
+        if (checkpoint === null) {
           throw new TributaryError(
             'CONFIG_INVALID',
-            `verify compares a ${def.source.type} source with a postgres sink; this pipeline's ${!source.checksums ? `source (${def.source.type})` : `sink (${def.sink.type})`} cannot compute checksums`,
-            { hint: 'compare the tables yourself, e.g. with SELECT count(*) on both sides' },
+            `verify --repair: pipeline ${name} has no checkpoint in the sink yet (it never committed)`,
+            { hint: 'run the pipeline until its snapshot is done, stop it, then repair' },
           );
         }
-        const { tables } = await source.validate();
-        sourceSums = await source.checksums();
-        sinkSums = await sink.checksums();
-        const results: TableVerification[] = [];
-        for (const schema of tables) {
-          const plan = planVerification(schema, createOperators(false)[0]!);
-          results.push(await verifyTable(plan, sourceSums, sinkSums, verifyOptions));
-          verifyOptions.onProgress?.(`verified ${results.length} of ${tables.length} tables`);
+        // Committed in pieces (each table, and every REPAIR_COMMIT_EVENTS rows), each with the sink's checkpoint
+        // unchanged but for its id: no transaction grows with the size of the difference.
+        let checkpointId: number | undefined;
+        const commitRepair = async (): Promise<void> => {
+          if (sink.pending() === 0) return;
+          // A pipeline started meanwhile would race the repair: give up before committing more.
+          await refuseWhileRunning();
+          const next: Checkpoint = {
+            ...checkpoint,
+            id: (checkpointId ?? checkpoint.id) + 1,
+            committedAt: new Date().toISOString(),
+          };
+          await sink.commit(next);
+          checkpointId = next.id;
+          await store.save(next).catch((error: unknown) => {
+            log.warn(`verify --repair: the state directory's copy of the checkpoint was not updated: ${String(error)}`);
+          });
+        };
+        const repairers: { plan: VerifyPlan; repairer: TableRepairer }[] = [];
+        const found = await compare(
+          verifyOptions,
+          (plan, schema, sourceSums) => {
+            const repairer = new TableRepairer(plan, schema, createOperators(false)[0]!, sourceSums, sink);
+            repairers.push({ plan, repairer });
+            return async (difference) => {
+              await repairer.repair(difference);
+              if (sink.pending() >= REPAIR_COMMIT_EVENTS) await commitRepair();
+            };
+          },
+          commitRepair,
+        );
+        const repaired = repairers
+          .map(({ plan, repairer }) => ({
+            source: tableIdToString(plan.source.table),
+            sink: tableIdToString(plan.sink.table),
+            ...repairer.result(),
+          }))
+          .filter((r) => r.upserted + r.deleted > 0);
+        if (checkpointId !== undefined) {
+          verifyOptions.onProgress?.(`repair committed up to checkpoint ${checkpointId}; verifying again`);
         }
-        return results;
+        const after = repaired.length > 0 ? await compare(verifyOptions) : found;
+        return { found, repaired, checkpointId, after };
       } finally {
-        await Promise.allSettled([sourceSums?.close(), sinkSums?.close()]);
-        await Promise.allSettled([source.close(), sink.close()]);
+        await sink.close().catch(() => undefined);
       }
     },
     async validate(validateOptions = {}) {
@@ -294,26 +415,31 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
         await resetState(store, createSink, name, log, targets);
       }
       const startFrom = runOptions.fromSavepoint ? await store.loadSavepoint(runOptions.fromSavepoint) : undefined;
-      return runPipeline({
-        name,
-        stateStore: store,
-        log,
-        checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
-        maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
-        watchdog,
-        metrics,
-        ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
-        ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
-        ...(runOptions.signal ? { signal: runOptions.signal } : {}),
-        ...(runOptions.onCheckpoint ? { onCheckpoint: runOptions.onCheckpoint } : {}),
-        ...(runOptions.onStart ? { onStart: runOptions.onStart } : {}),
-        ...(startFrom ? { startFrom } : {}),
-        createParts: async () => ({
-          source: await createSource(),
-          sink: await createSink(),
-          operators: createOperators(),
-        }),
-      });
+      const heartbeat = startRunHeartbeat(store.dir);
+      try {
+        return await runPipeline({
+          name,
+          stateStore: store,
+          log,
+          checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
+          maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
+          watchdog,
+          metrics,
+          ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
+          ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+          ...(runOptions.signal ? { signal: runOptions.signal } : {}),
+          ...(runOptions.onCheckpoint ? { onCheckpoint: runOptions.onCheckpoint } : {}),
+          ...(runOptions.onStart ? { onStart: runOptions.onStart } : {}),
+          ...(startFrom ? { startFrom } : {}),
+          createParts: async () => ({
+            source: await createSource(),
+            sink: await createSink(),
+            operators: createOperators(),
+          }),
+        });
+      } finally {
+        await heartbeat.stop();
+      }
     },
   };
 }

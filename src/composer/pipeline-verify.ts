@@ -21,6 +21,19 @@ export interface VerifyOptions {
   /** Differing keys listed per table and kind (all are counted). Default 20. */
   readonly maxKeys?: number;
   readonly onProgress?: (line: string) => void;
+  /**
+   * Called for each chunk that still differs after the rechecks, with every differing key of it (canonical key
+   * texts): those in the source (missing in the sink or different) and those only in the sink. For `--repair`.
+   */
+  readonly onDifference?: (difference: ChunkDifference) => Promise<void>;
+}
+
+/** The differing keys of one chunk, as {@link VerifyOptions.onDifference} receives them. */
+export interface ChunkDifference {
+  /** Keys whose source row is missing in the sink or differs there. */
+  readonly inSource: readonly string[];
+  /** Keys only in the sink. */
+  readonly onlyInSink: readonly string[];
 }
 
 /** What verify found for one source table. */
@@ -145,12 +158,20 @@ export async function verifyTable(
   const changed: string[] = [];
   for (const [from, to] of differing) {
     const [a, b] = await Promise.all([source.rowHashes(plan.source, from, to), sink.rowHashes(plan.sink, from, to)]);
+    const inSource: string[] = [];
+    const onlyInSink: string[] = [];
     for (const [key, hash] of a) {
       const other = b.get(key);
       if (other === undefined) missing.push(key);
       else if (other !== hash) changed.push(key);
+      if (other !== hash) inSource.push(key);
     }
-    for (const key of b.keys()) if (!a.has(key)) extra.push(key);
+    for (const key of b.keys()) {
+      if (a.has(key)) continue;
+      extra.push(key);
+      onlyInSink.push(key);
+    }
+    await options.onDifference?.({ inSource, onlyInSink });
   }
   const byKey = (x: string, y: string) => x.localeCompare(y, 'en', { numeric: true });
   return {

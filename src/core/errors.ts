@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   SAVEPOINT_NOT_FOUND: { retryable: false },
   PIPELINE_STATE_MISMATCH: { retryable: false },
   PIPELINE_STALLED: { retryable: true },
+  PIPELINE_RUNNING: { retryable: false },
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 

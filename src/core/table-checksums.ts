@@ -1,5 +1,5 @@
-import type { Column, TableId } from './table-schema.js';
-import type { DataType } from './data-type.js';
+import type { Column, TableId, TableSchema } from './table-schema.js';
+import type { DataType, Row } from './data-type.js';
 
 /**
  * One table as `tributary verify` compares it, on one side: the columns (named as on that side, typed with the
@@ -41,6 +41,12 @@ export interface TableChecksums {
   chunk(table: ChecksumTable, lo: KeyBound, hi: KeyBound): Promise<ChunkChecksum>;
   /** Per row with key in (`lo`, `hi`]: the key's canonical text (joined by `,`) → the row text's MD5. */
   rowHashes(table: ChecksumTable, lo: KeyBound, hi: KeyBound): Promise<Map<string, string>>;
+  /**
+   * A source's current rows of `schema` with the given keys (canonical key texts, as {@link rowHashes} names
+   * them): key text → the row with every column of `schema`, read as the snapshot reads rows. Keys without a row
+   * are absent from the map. For `verify --repair`.
+   */
+  readRows?(table: ChecksumTable, schema: TableSchema, keys: readonly string[]): Promise<Map<string, Row>>;
   close(): Promise<void>;
 }
 

@@ -41,6 +41,9 @@ describe('the progress line of run (issue 10)', () => {
     expect(progressLine(streaming, undefined, 0, { events: 2, checkpoints: 1 })).toBe(
       'streaming: binlog mysql-bin.000001:4, lag 2 s; 2 changes committed in 1 checkpoint',
     );
+    expect(progressLine({ ...streaming, lagBytes: 123_456 }, undefined, 0, { events: 2, checkpoints: 1 })).toBe(
+      'streaming: binlog mysql-bin.000001:4, lag 2 s (123,456 bytes); 2 changes committed in 1 checkpoint',
+    );
   });
 
   it('details each table being snapshotted (for debug level)', () => {

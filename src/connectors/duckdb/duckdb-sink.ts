@@ -17,6 +17,8 @@ import { classifyDuckdbError, type DuckdbErrorPhase } from './duckdb-errors.js';
 import { DUCKDB_IN_MEMORY, duckdbSinkConfig, type DuckdbSinkConfig } from './duckdb-sink-config.js';
 import { DuckdbTargetTables } from './duckdb-target-tables.js';
 import { DuckdbWriter } from './duckdb-writer.js';
+import { duckdbChecksums } from './duckdb-checksums.js';
+import type { TableChecksums } from '../../core/table-checksums.js';
 
 export interface DuckdbSinkContext {
   /** Receives notable events (the database opened, its version). */
@@ -217,6 +219,13 @@ class DuckdbSink implements Sink {
       await connection.run('ROLLBACK').catch(() => undefined);
       throw this.classify(error, 'write');
     }
+  }
+
+  /** On the sink's own connection: close the sink when done (the checksums' close is a no-op). */
+  async checksums(): Promise<TableChecksums> {
+    await this.connect('open');
+    const tables = this.tables!;
+    return duckdbChecksums(this.database!.connection, (id) => tables.nameOf(id));
   }
 
   close(): Promise<void> {

@@ -1,5 +1,18 @@
 import type { Connection } from 'mysql2/promise';
-import type { ChecksumTable, ChunkChecksum, Column, DataType, KeyBound, TableChecksums } from '../../core/index.js';
+import type {
+  ChecksumTable,
+  ChunkChecksum,
+  Column,
+  DataType,
+  KeyBound,
+  Row,
+  TableChecksums,
+  Value,
+} from '../../core/index.js';
+import { snapshotValue } from './mysql-types.js';
+
+/** Keys per `WHERE (key) IN (…)` of {@link TableChecksums.readRows}. */
+const KEYS_PER_READ = 500;
 
 /**
  * {@link TableChecksums} on MySQL / MariaDB: the canonical row text built in SQL (see the contract), hashed with
@@ -51,6 +64,37 @@ export async function mysqlChecksums(connect: () => Promise<Connection>): Promis
         w.params,
       );
       return new Map(rows.map((r) => [String(r.k), String(r.h)]));
+    },
+    async readRows(table, schema, keys) {
+      const rows = new Map<string, Row>();
+      const keyCols = table.key.map((k) => column(table, k));
+      const keyText = `CONCAT_WS(',', ${keyCols.map(canonical).join(', ')})`;
+      // As the snapshot selects them: FLOAT and DOUBLE as DOUBLE expressions print the value exactly.
+      const cols = schema.columns.map((c) =>
+        c.type.kind === 'float' || c.type.kind === 'double' ? `${quote(c.name)} + 0e0` : quote(c.name),
+      );
+      const tuple = (parts: readonly string[]) => (parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`);
+      for (let first = 0; first < keys.length; first += KEYS_PER_READ) {
+        const batch = keys.slice(first, first + KEYS_PER_READ);
+        const params: unknown[] = [];
+        const lists = batch.map((key) => {
+          params.push(...splitKey(key, keyCols.length));
+          return tuple(keyCols.map((c) => keyParam(c.type)));
+        });
+        const [raw] = await conn.query({
+          sql:
+            `SELECT ${keyText}, ${cols.join(', ')} FROM ${from(table)} ` +
+            `WHERE ${tuple(keyCols.map((c) => quote(c.name)))} IN (${lists.join(', ')})`,
+          values: params,
+          rowsAsArray: true,
+          typeCast: false,
+        });
+        for (const r of raw as (Buffer | null)[][]) {
+          const row: Value[] = schema.columns.map((c, i) => snapshotValue(c.type, r[i + 1] ?? null));
+          rows.set(String(r[0]), row);
+        }
+      }
+      return rows;
     },
     async close() {
       await conn.end().catch(() => undefined);

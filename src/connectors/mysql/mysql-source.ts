@@ -53,6 +53,7 @@ import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../
 import { mysqlChecksums } from './mysql-checksums.js';
 import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
 import { formatHost } from './mysql-hosts.js';
+import { BinlogLagPoller } from './mysql-binlog-lag.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -98,6 +99,10 @@ class MysqlSource implements Source {
   private txnGtid: string | undefined;
   /** The GTID state at `lastEnd` / `txnStart` (see mysql-gtid.ts), when known. */
   private gtidState: string | undefined;
+  private readonly binlogLag = new BinlogLagPoller(
+    () => this.connect('measuring the binlog lag'),
+    () => this.context.log,
+  );
   private lastEventTsMs = 0;
 
   /** `db.table` → estimated rows (information_schema statistics) of the tables this run snapshots. */
@@ -366,11 +371,12 @@ class MysqlSource implements Source {
       ...this.merge.snapshotProgress(this.snapshotEstimates),
       logPosition: `${at.file}:${at.pos}`,
       lagMs: this.lastEventTsMs ? Math.max(0, Date.now() - this.lastEventTsMs) : 0,
+      ...this.binlogLag.progress(this.merge.streaming ? this.merge.logPosition : undefined),
     };
   }
 
   async close(): Promise<void> {
-    const closing = [this.merge.close(), ...(this.conn ? [endMysqlConnection(this.conn)] : [])];
+    const closing = [this.merge.close(), this.binlogLag.close(), ...(this.conn ? [endMysqlConnection(this.conn)] : [])];
     this.conn = undefined;
     await Promise.allSettled(closing);
   }
