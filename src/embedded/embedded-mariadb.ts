@@ -41,7 +41,14 @@ function findMariadbBinaries(): MariadbBinaries | undefined {
  *
  * Installs `mariadb-server` with apt-get when the binaries are missing and we are root on Debian.
  */
-export async function startEmbeddedMariadb(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedMariadb(
+  options: EmbeddedServerOptions & {
+    /** Server options after the defaults, e.g. `--ssl-cert=…` and `--require-secure-transport=ON`. */
+    readonly serverArgs?: readonly string[];
+    /** Whether the harness's own connections (the readiness probe) use TLS: needed with require_secure_transport. */
+    readonly adminTls?: boolean;
+  } = {},
+): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
   let binaries = findMariadbBinaries();
   if (binaries === undefined && (await aptInstall(['mariadb-server'], options.log ?? ((line) => console.warn(line))))) {
@@ -119,12 +126,20 @@ export async function startEmbeddedMariadb(options: EmbeddedServerOptions = {}):
       '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_general_ci',
       '--max-connections=500',
+      ...(options.serverArgs ?? []),
     ],
     urlFor: (port) => `mysql://root:${password}@${host}:${port}`,
     stopSignals: ['SIGTERM', 'SIGKILL'],
     exitSignal: 'SIGKILL',
     probe: async (port) => {
-      const connection = await createConnection({ host, port, user: 'root', password, connectTimeout: 2_000 });
+      const connection = await createConnection({
+        host,
+        port,
+        user: 'root',
+        password,
+        connectTimeout: 2_000,
+        ...(options.adminTls === true ? { ssl: { rejectUnauthorized: false } } : {}),
+      });
       connection.on('error', () => undefined); // a probe of a server that goes away: the query reports it
       try {
         await connection.query('SELECT 1');

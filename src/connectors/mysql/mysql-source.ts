@@ -42,6 +42,7 @@ import {
 import { compareKeyRanges } from './mysql-key-overlap.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
+import { openWithTls } from './mysql-tls.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
@@ -704,18 +705,24 @@ class MysqlSource implements Source {
   private async connect(during: string): Promise<Connection> {
     let connection: Connection;
     try {
-      connection = await createConnection({
-        host: this.config.host,
-        port: this.config.port,
-        user: this.config.user,
-        password: this.config.password,
-        connectTimeout: this.config.connectTimeoutMs,
-        ...(this.config.jdbc.ssl === undefined ? {} : { ssl: this.config.jdbc.ssl }),
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-        charset: 'utf8mb4',
-      });
+      connection = await openWithTls(
+        this.config.tls,
+        (ssl) =>
+          createConnection({
+            host: this.config.host,
+            port: this.config.port,
+            user: this.config.user,
+            password: this.config.password,
+            connectTimeout: this.config.connectTimeoutMs,
+            ...(ssl === undefined ? {} : { ssl }),
+            supportBigNumbers: true,
+            bigNumberStrings: true,
+            dateStrings: true,
+            charset: 'utf8mb4',
+          }),
+        endMysqlConnection,
+        `${this.config.host}:${this.config.port}`,
+      );
     } catch (error) {
       throw mysqlError(error, this.endpoint, during);
     }
