@@ -43,6 +43,7 @@ import { compareKeyRanges } from './mysql-key-overlap.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
 import { openWithTls } from './mysql-tls.js';
+import { privilegeReport } from './mysql-privileges.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
@@ -182,7 +183,12 @@ class MysqlSource implements Source {
         this.endpoint,
       );
       checks.push(`${plural(tables.size, 'table')} matched, each with a key and SELECT granted`);
+      const grants = await privilegeReport(conn, this.endpoint, [
+        ...new Set([...tables.values()].map((t) => t.schema.id.namespace)),
+      ]);
+      checks.push(grants.check);
       const warnings = [
+        ...grants.warnings,
         ...sourceOptionWarnings(this.config),
         ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
