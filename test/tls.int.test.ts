@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composePipeline } from '../src/composer/pipeline-composer.js';
@@ -209,6 +212,42 @@ pipeline:
       expect(error.code).toBe('TLS_CERT_UNTRUSTED');
       expect(error.hint).toContain('sslrootcert');
     });
+  });
+
+  it("an expired server certificate: TLS_CERT_EXPIRED (an endpoint that answers PostgreSQL's SSLRequest)", async () => {
+    // Only the TLS handshake matters here: a socket that says yes to the SSLRequest and then speaks TLS with a
+    // certificate signed by the test CA for 127.0.0.1 that expired yesterday.
+    const context = createSecureContext({
+      cert: readFileSync(certs.expiredCert),
+      key: readFileSync(certs.expiredKey),
+    });
+    const sockets = new Set<Socket>();
+    const endpoint = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write('S');
+        const secure = new TLSSocket(socket, { isServer: true, secureContext: context });
+        secure.on('error', () => undefined);
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    try {
+      const yaml = (await pipelineYaml({})).replace(
+        `  port: ${postgres.port}\n  username: tributary_sink`,
+        `  port: ${(endpoint.address() as AddressInfo).port}\n  username: tributary_sink`,
+      );
+      const error = await compose(yaml)
+        .validate()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ code: 'TLS_CERT_EXPIRED', hint: expect.stringContaining('renew') });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => endpoint.close(() => resolve()));
+    }
   });
 
   it('a pipeline runs snapshot and binlog end to end over TLS with client certificates on both sides', async () => {

@@ -19,6 +19,9 @@ export interface TestCertificates {
   /** Server certificate naming only `wrong.example`: verify-identity against 127.0.0.1 must fail. */
   readonly wrongNameCert: string;
   readonly wrongNameKey: string;
+  /** Server certificate naming 127.0.0.1, signed by the CA, that expired yesterday. */
+  readonly expiredCert: string;
+  readonly expiredKey: string;
   /** A CA of its own that signed nothing here: verify-ca with it must fail. */
   readonly otherCaCert: string;
   /** Client certificate (CN = `name`: the PostgreSQL role it logs in as) and its key, made on first use. */
@@ -58,7 +61,7 @@ export function makeTestCertificates(): TestCertificates {
       dir,
     );
   };
-  const issue = (name: string, cn: string, extensions: string | undefined) => {
+  const issue = (name: string, cn: string, extensions: string | undefined, days = '3') => {
     openssl(
       ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`],
       dir,
@@ -74,7 +77,7 @@ export function makeTestCertificates(): TestCertificates {
       'ca.key',
       '-CAcreateserial',
       '-days',
-      '3',
+      days,
       '-out',
       `${name}.crt`,
     ];
@@ -89,6 +92,7 @@ export function makeTestCertificates(): TestCertificates {
   ca('other-ca');
   issue('server', 'tributary-test-server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   issue('wrong-name', 'wrong.example', 'subjectAltName=DNS:wrong.example\n');
+  issue('expired', 'tributary-expired', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n', '-1');
   const clients = new Map<string, { cert: string; key: string }>();
   return {
     dir,
@@ -98,6 +102,8 @@ export function makeTestCertificates(): TestCertificates {
     wrongNameCert: join(dir, 'wrong-name.crt'),
     wrongNameKey: join(dir, 'wrong-name.key'),
     otherCaCert: join(dir, 'other-ca.crt'),
+    expiredCert: join(dir, 'expired.crt'),
+    expiredKey: join(dir, 'expired.key'),
     client(name) {
       let found = clients.get(name);
       if (found === undefined) {
