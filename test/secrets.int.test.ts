@@ -95,6 +95,15 @@ pipeline:
     return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
   }
 
+  it('run refuses to serve HTTP beyond this machine without a token, before connecting anything', async () => {
+    const refused = startCli(['run', file, '--http', '0.0.0.0:0'], {});
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toContain(
+      '[CONFIG_INVALID] the HTTP server would listen on 0.0.0.0, beyond this machine, without a token',
+    );
+    expect(refused.output()).toContain('TRIBUTARY_HTTP_TOKEN');
+  });
+
   it('no log line, file, row, page, metric or command output holds a password or the token', async () => {
     const artifacts = new Map<string, string>();
     artifacts.set('validate', await cli(['validate', file, '--log-level', 'debug']));
