@@ -42,7 +42,7 @@ import {
 import { compareKeyRanges } from './mysql-key-overlap.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
-import { openWithTls } from './mysql-tls.js';
+import { describeTls, openWithTls } from './mysql-tls.js';
 import { privilegeReport } from './mysql-privileges.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 import { SnapshotCoordinator, type ChunkTicket } from './mysql-snapshot-coordinator.js';
@@ -170,6 +170,7 @@ class MysqlSource implements Source {
       const checks: string[] = [];
       const server = await readServerInfo(conn);
       checks.push(`connected to ${server.version} at ${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(await describeTls(conn, this.config.tls));
       checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);

@@ -126,3 +126,18 @@ export async function openWithTls<T>(
 }
 
 const ER_ACCESS_DENIED = 1045;
+
+/** What `validate` says about the connection's encryption: the server's view (`Ssl_version`, `Ssl_cipher`). */
+export async function describeTls(
+  conn: { query(sql: string): Promise<[unknown, unknown]> },
+  tls: MysqlTls,
+): Promise<string> {
+  const [rows] = await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')");
+  const status = new Map(
+    (rows as { Variable_name?: string; Value?: string }[]).map((r) => [r.Variable_name ?? '', r.Value ?? '']),
+  );
+  const cipher = status.get('Ssl_cipher') ?? '';
+  return cipher === ''
+    ? `connection not encrypted (ssl-mode ${tls.mode})`
+    : `connection encrypted: ${status.get('Ssl_version') ?? 'TLS'} ${cipher} (ssl-mode ${tls.mode})`;
+}
