@@ -282,8 +282,8 @@ describe('Flink CDC documentation-style pipeline files run unchanged (fixtures/f
     if (serverHasTls) expect(error).toBeUndefined();
     else {
       expect(error).toMatchObject({
-        code: 'CONFIG_INVALID',
-        message: expect.stringContaining('does not support TLS'),
+        code: 'TLS_UNAVAILABLE',
+        message: expect.stringContaining('does not offer TLS'),
         retryable: false,
       });
     }

@@ -17,6 +17,7 @@ import { HTTP_ADDRESS_FILE } from './status-command.js';
 import { DEFAULT_HTTP_PORT, HTTP_PORT_ATTEMPTS } from '../config/pipeline-options.js';
 import { startDashboardServer, type DashboardServer } from '../ui/dashboard-server.js';
 import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
+import { httpToken, isLoopbackHost } from '../ui/http-access.js';
 
 /** How often `run` prints its progress line. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -50,6 +51,17 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const def = await loadPipelineDef(file);
   const pipeline = composePipeline(def, { log });
+  // A server beyond loopback without a token stops the run here, before anything connects.
+  const http = options.http ?? def.pipeline.http;
+  const httpTokenValue =
+    options.http === false || (options.http === undefined && def.pipeline.http?.enabled === false)
+      ? undefined
+      : httpToken(
+          http === false || http === undefined ? '127.0.0.1' : http.host,
+          def.pipeline.http?.token,
+          process.env,
+        );
+  if (httpTokenValue !== undefined) log.addSecret(httpTokenValue);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -160,8 +172,16 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
         portAttempts: HTTP_PORT_ATTEMPTS,
         pipelineFile: maskPipelineFile(text, log),
         log,
+        ...(httpTokenValue === undefined ? {} : { token: httpTokenValue }),
       });
-      log.info(`dashboard: ${server.url} (Prometheus metrics: ${server.url}metrics)`);
+      log.info(
+        `dashboard: ${server.url} (Prometheus metrics: ${server.url}metrics)` +
+          (httpTokenValue === undefined
+            ? ''
+            : `; a token is required: Authorization: Bearer <token>, or open ${server.url}?token=<token> once`),
+      );
+      if (!isLoopbackHost(host))
+        log.warn(`the HTTP server listens on ${host}: reachable beyond this machine, with the token`);
       // For `tributary status`: where this run answers (the port may be the next free one, or any).
       const noted = join(pipeline.stateStore().dir, HTTP_ADDRESS_FILE);
       await mkdir(dirname(noted), { recursive: true })

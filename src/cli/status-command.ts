@@ -7,6 +7,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { PipelineStatus } from '../runtime/pipeline-metrics.js';
 import { formatTable } from './format-table.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
+import { HTTP_TOKEN_ENV } from '../ui/http-access.js';
 
 /** The file in the state directory where `run` notes its dashboard's URL (removed when it stops). */
 export const HTTP_ADDRESS_FILE = 'http-address';
@@ -27,7 +28,8 @@ export async function statusCommand(file: string, options: StatusCommandOptions)
   const def = await loadPipelineDef(file);
   const name = def.pipeline.name;
   const out = (line: string) => process.stdout.write(line + '\n');
-  const status = await findRunning(def.pipeline.stateDir, name, options.http ?? def.pipeline.http);
+  const token = def.pipeline.http?.token ?? (process.env[HTTP_TOKEN_ENV] || undefined);
+  const status = await findRunning(def.pipeline.stateDir, name, options.http ?? def.pipeline.http, token);
   if (status) {
     if (options.json) out(JSON.stringify(status.status, null, 2));
     else for (const line of describeStatus(status.status, status.url)) out(line);
@@ -55,6 +57,7 @@ async function findRunning(
   stateDir: string,
   name: string,
   http: { readonly host: string; readonly port: number } | undefined,
+  token: string | undefined,
 ): Promise<{ status: PipelineStatus; url: string } | undefined> {
   const candidates: string[] = [];
   const noted = await readFile(join(stateDir, HTTP_ADDRESS_FILE), 'utf8').catch(() => undefined);
@@ -65,7 +68,10 @@ async function findRunning(
   if (port !== 0) for (let i = 0; i <= HTTP_PORT_ATTEMPTS; i++) candidates.push(`http://${shown}:${port + i}/`);
   for (const url of candidates) {
     try {
-      const response = await fetch(new URL('api/status', url), { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(new URL('api/status', url), {
+        signal: AbortSignal.timeout(2000),
+        ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+      });
       if (!response.ok) continue;
       const status = (await response.json()) as PipelineStatus;
       if (status.pipeline === name) return { status, url };

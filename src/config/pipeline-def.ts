@@ -106,7 +106,13 @@ export interface PipelineOptions {
   /** `retry.max-identical-failures`: stop after this many identical failures in a row (see RetryPolicy). */
   readonly maxIdenticalFailures: number;
   /** `http.*`: the dashboard / metrics server of `tributary run`. */
-  readonly http?: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly http?: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    /** `http.token`: the token the server requires (a secret). */
+    readonly token?: string;
+  };
 }
 
 export const ROUTE_KEY_COLLISION_MODES = ['warn', 'fail', 'ignore'] as const;

@@ -173,7 +173,13 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       type: 'string',
       default: '127.0.0.1',
       description:
-        'The address the HTTP server listens on. The default serves this machine only; `0.0.0.0` serves every interface (the page shows the pipeline file with its secrets masked, and has no login).',
+        'The address the HTTP server listens on. The default serves this machine only; `0.0.0.0` serves every interface and then needs `http.token`.',
+    },
+    {
+      key: 'http.token',
+      type: 'secret',
+      description:
+        'A token the HTTP server requires (`Authorization: Bearer <token>`, or open the dashboard once with `?token=<token>`, which sets a cookie); `/healthz` and `/readyz` stay open. Required when `http.host` is not a loopback address (`run` refuses to start without one). Default: the environment variable `TRIBUTARY_HTTP_TOKEN`. At least 16 characters. See docs/security.md.',
     },
     {
       key: 'http.port',
@@ -231,6 +237,7 @@ export function pipelineOptions(
     enabled: values['http.enabled'] !== false,
     host: typeof values['http.host'] === 'string' && values['http.host'] !== '' ? values['http.host'] : '127.0.0.1',
     port: typeof values['http.port'] === 'number' ? values['http.port'] : DEFAULT_HTTP_PORT,
+    ...(typeof values['http.token'] === 'string' && values['http.token'] !== '' ? { token: values['http.token'] } : {}),
   };
   return {
     options: {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isMap, isScalar, type Node } from 'yaml';
 import { optionKeyMatches, type IgnoredOption, type OptionSpec, type OptionValues } from '../core/option-spec.js';
 import type { ConfigReader, Entry, ScalarText } from './config-reader.js';
@@ -31,6 +32,20 @@ export function readOptions(
   const written = new Set<string>();
   const ignored = new Map<string, IgnoredOption & { written: string[] }>();
   for (const entry of entries) {
+    const secretOfFile = secretFileSpec(entry.key, byKey);
+    if (secretOfFile !== undefined) {
+      if (written.has(secretOfFile.key) || entries.some((e) => e.key === secretOfFile.key)) {
+        reader.report(entry.keyNode, entry.path, `give either \`${secretOfFile.key}\` or \`${entry.key}\`, not both`);
+        continue;
+      }
+      written.add(secretOfFile.key);
+      const scalar = reader.scalar(entry);
+      if (scalar === undefined || scalar === null) continue;
+      const secret = readSecretFile(scalar.text.trim());
+      if ('problem' in secret) reader.report(scalar.node, entry.path, secret.problem);
+      else values[secretOfFile.key] = secret.value;
+      continue;
+    }
     const spec = byKey.get(entry.key) ?? specs.find((s) => optionKeyMatches(s, entry.key));
     if (spec === undefined) {
       reader.report(entry.keyNode, entry.path, unknownOption(entry, specs, block.owner));
@@ -70,6 +85,33 @@ export function readOptions(
     }
   }
   return values;
+}
+
+/**
+ * `password-file` for the secret option `password` (any secret option `x` takes `x-file`): the spec of the
+ * secret, or undefined when `key` is not such a key.
+ */
+function secretFileSpec(key: string, byKey: ReadonlyMap<string, OptionSpec>): OptionSpec | undefined {
+  if (!key.endsWith('-file') || byKey.has(key)) return undefined;
+  const spec = byKey.get(key.slice(0, -'-file'.length));
+  return spec?.type === 'secret' ? spec : undefined;
+}
+
+/**
+ * Reads a secret from a file, as Docker and Kubernetes mount them (`/run/secrets/…`): its text, without one
+ * trailing newline (`echo pw > file` writes one). The message names the path, never the content.
+ */
+export function readSecretFile(path: string): { value: string } | { problem: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    return {
+      problem: `cannot read the secret file ${JSON.stringify(path)} (${code}) — write the path of a file this process may read`,
+    };
+  }
+  return { value: text.replace(/\r?\n$/, '') };
 }
 
 /**

@@ -45,6 +45,10 @@ export async function startEmbeddedMariadb(
   options: EmbeddedServerOptions & {
     /** More server options, after (and so overriding) the defaults: `--server-id=2` for a replica. */
     readonly extraArgs?: readonly string[];
+    /** Server options after the defaults, e.g. `--ssl-cert=…` and `--require-secure-transport=ON`. */
+    readonly serverArgs?: readonly string[];
+    /** Whether the harness's own connections (the readiness probe) use TLS: needed with require_secure_transport. */
+    readonly adminTls?: boolean;
   } = {},
 ): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
@@ -125,12 +129,20 @@ export async function startEmbeddedMariadb(
       '--collation-server=utf8mb4_general_ci',
       '--max-connections=500',
       ...(options.extraArgs ?? []),
+      ...(options.serverArgs ?? []),
     ],
     urlFor: (port) => `mysql://root:${password}@${host}:${port}`,
     stopSignals: ['SIGTERM', 'SIGKILL'],
     exitSignal: 'SIGKILL',
     probe: async (port) => {
-      const connection = await createConnection({ host, port, user: 'root', password, connectTimeout: 2_000 });
+      const connection = await createConnection({
+        host,
+        port,
+        user: 'root',
+        password,
+        connectTimeout: 2_000,
+        ...(options.adminTls === true ? { ssl: { rejectUnauthorized: false } } : {}),
+      });
       connection.on('error', () => undefined); // a probe of a server that goes away: the query reports it
       try {
         await connection.query('SELECT 1');

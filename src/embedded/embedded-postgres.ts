@@ -33,6 +33,11 @@ export async function startEmbeddedPostgres(
      * `{ max_locks_per_transaction: '10' }` for a server with a small lock table.
      */
     readonly settings?: Readonly<Record<string, string>>;
+    /**
+     * Whether the readiness probe connects through the Unix socket in the server's directory (the parent of
+     * `dataDir`) instead of TCP: for a server whose `hba_file` admits TCP connections only with TLS certificates.
+     */
+    readonly probeBySocket?: boolean;
   } = {},
 ): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
@@ -111,7 +116,7 @@ export async function startEmbeddedPostgres(
     exitSignal: 'SIGQUIT',
     probe: async (port) => {
       const client = new pg.Client({
-        host,
+        host: options.probeBySocket === true ? rootDir : host,
         port,
         user: 'postgres',
         database: 'postgres',

@@ -4,6 +4,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from './dashboard-assets.js';
 import { dashboardPage, dashboardSections } from './dashboard-page.js';
+import { authorize } from './http-access.js';
 import { prometheusRegistry } from './prometheus-exporter.js';
 import { StatusHistory } from './status-history.js';
 
@@ -19,6 +20,8 @@ export interface DashboardServerOptions {
   readonly log: Logger;
   /** How often the charts are sampled and live pages updated (default 1 s). */
   readonly intervalMs?: number;
+  /** The token every request but /healthz and /readyz must carry (see http-access.ts); undefined: none. */
+  readonly token?: string;
 }
 
 export interface DashboardServer {
@@ -30,7 +33,8 @@ export interface DashboardServer {
 /**
  * The HTTP server of `tributary run`: the dashboard (`/`), `/metrics` (Prometheus text format), `/healthz`,
  * `/readyz`, `/api/status` (JSON) and `/api/events` (server-sent events, one `status` event per interval).
- * Read-only: nothing served changes the pipeline. Its timer and sockets never keep the process alive.
+ * Read-only: nothing served changes the pipeline. Its timer and sockets never keep the process alive. With a
+ * `token`, every path but /healthz and /readyz needs it.
  */
 export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
   const { metrics, log } = options;
@@ -53,6 +57,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
+    if (!authorize(req, res, options.token)) return;
     switch (path) {
       case '/':
         return send(
@@ -141,6 +146,12 @@ async function listen(server: Server, host: string, port: number, attempts: numb
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  });
   res.end(body);
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AckPolicy, connect, DeliverPolicy } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, type ConnectionOptions } from 'nats';
 import { testTempDir } from './temp-dirs.js';
 
 /** A private nats-server with JetStream on a free port of 127.0.0.1, its store in the run's temp root. */
@@ -46,7 +46,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts a nats-server for one test file; stop it in afterAll (or `await using`). */
-export async function startNatsServer(): Promise<TestNatsServer> {
+export async function startNatsServer(
+  options: {
+    /** More nats-server arguments, e.g. `--tls --tlscert …`. */
+    readonly args?: readonly string[];
+    /** Connection options of the readiness probe (TLS settings for a server that requires TLS). */
+    readonly probe?: Partial<ConnectionOptions>;
+  } = {},
+): Promise<TestNatsServer> {
   const binary = natsServerBinary();
   const dir = await testTempDir('nats');
   const storeDir = join(dir, 'store');
@@ -56,9 +63,13 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   const output: string[] = [];
 
   const start = async (): Promise<void> => {
-    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      binary,
+      ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...(options.args ?? [])],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child = proc;
     const keep = (chunk: Buffer) => {
       output.push(chunk.toString());
@@ -70,7 +81,7 @@ export async function startNatsServer(): Promise<TestNatsServer> {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}: ${output.join('')}`);
       try {
-        const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0 });
+        const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0, ...options.probe });
         await nc.close();
         return;
       } catch {

@@ -217,6 +217,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'watchdog.timeout',
       'http.enabled',
       'http.host',
+      'http.token',
       'http.port',
     ]);
   });
@@ -483,5 +484,61 @@ describe('loadPipelineFile', () => {
   it('a missing file is CONFIG_FILE_NOT_FOUND', async () => {
     const error = await loadPipelineFile('/nonexistent/pipeline.yaml', { env, ...lookup }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONFIG_FILE_NOT_FOUND' });
+  });
+});
+
+describe('secrets from files: `password-file` (Docker and Kubernetes secrets)', () => {
+  async function secretFile(content: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'tributary-secret-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'password');
+    await writeFile(path, content);
+    return path;
+  }
+
+  const yaml = (sourceLine: string) => `source:
+  type: mysql
+  username: cdc
+  ${sourceLine}
+  tables: app.orders
+sink:
+  type: postgres
+  database: dw
+`;
+
+  it('reads the password from the file, without one trailing newline', async () => {
+    const path = await secretFile(`${SECRET}\n`);
+    const def = parsePipelineYaml(yaml(`password-file: ${path}`), { file: 'p.yaml', env: {}, ...lookup });
+    expect(def.source.options['password']).toBe(SECRET);
+    // Only one newline: a password may end with whitespace of its own.
+    const spaced = await secretFile(`${SECRET} \n\n`);
+    const def2 = parsePipelineYaml(yaml(`password-file: ${spaced}`), { file: 'p.yaml', env: {}, ...lookup });
+    expect(def2.source.options['password']).toBe(`${SECRET} \n`);
+  });
+
+  it('any secret option takes a -file form (the sink url too)', async () => {
+    const path = await secretFile('postgres://u:pw@h/dw\n');
+    const text = `${yaml('password: x')}  url-file: ${path}\n`;
+    const def = parsePipelineYaml(text, { file: 'p.yaml', env: {}, ...lookup });
+    expect(def.sink.options['url']).toBe('postgres://u:pw@h/dw');
+  });
+
+  it('a missing file and both forms at once are errors naming the path, never a secret', async () => {
+    const problems = (text: string): string => {
+      try {
+        parsePipelineYaml(text, { file: 'p.yaml', env: {}, ...lookup });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.message;
+        throw error;
+      }
+      throw new Error('no error');
+    };
+    expect(problems(yaml('password-file: /nonexistent/secret'))).toMatch(
+      /source\.password-file.*cannot read the secret file "\/nonexistent\/secret" \(ENOENT\)/,
+    );
+    const path = await secretFile(SECRET);
+    const both = problems(yaml(`password: other\n  password-file: ${path}`));
+    expect(both).toContain('either `password` or `password-file`');
+    expect(both).not.toContain(SECRET);
   });
 });

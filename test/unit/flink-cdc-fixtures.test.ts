@@ -39,7 +39,8 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
       (key) => !keys.has(key) && !wildcard(key),
     );
     // Written in the other fixtures: the specific-offset ones, the chunk key of key-less tables, the state options;
-    // Tributary's own options (not Flink CDC's) such as the dashboard's `http.*`.
+    // Tributary's own options (not Flink CDC's) such as the dashboard's `http.*` and TLS's `ssl-*` (Flink CDC files
+    // set TLS through jdbc.properties.*).
     expect(missing.sort()).toEqual(
       [
         'checkpoint.interval',
@@ -48,6 +49,7 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
         'http.enabled',
         'http.host',
         'http.port',
+        'http.token',
         'read.timeout',
         'retry.max-identical-failures',
         'route.key-collision',
@@ -58,6 +60,10 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
         'scan.startup.specific-offset.pos',
         'scan.startup.specific-offset.skip-events',
         'scan.startup.specific-offset.skip-rows',
+        'ssl-ca',
+        'ssl-cert',
+        'ssl-key',
+        'ssl-mode',
         'state.dir',
         'watchdog.timeout',
         'zero-date.handling',

@@ -204,7 +204,7 @@ describe('jdbc.properties.* for mysql2', () => {
       'jdbc.properties.characterEncoding': 'UTF-8',
       'jdbc.properties.rewriteBatchedStatements': 'true',
     });
-    expect(settings.ssl).toEqual({ rejectUnauthorized: true });
+    expect(settings.tlsMode).toBe('verify-ca');
     expect(settings.connectTimeoutMs).toBe(2500);
     expect(settings.readTimeoutMs).toBe(90000);
     expect(settings.zeroDateHandling).toBe('null');
@@ -212,9 +212,11 @@ describe('jdbc.properties.* for mysql2', () => {
       'jdbc.properties.characterEncoding',
       'jdbc.properties.rewriteBatchedStatements',
     ]);
-    expect(jdbcProperties({ 'jdbc.properties.sslMode': 'REQUIRED' }).ssl).toEqual({ rejectUnauthorized: false });
-    expect(jdbcProperties({ 'jdbc.properties.useSSL': 'false' }).ssl).toBeUndefined();
-    expect(jdbcProperties({ 'jdbc.properties.sslMode': 'PREFERRED' }).ignored).toHaveLength(1);
+    expect(jdbcProperties({ 'jdbc.properties.sslMode': 'REQUIRED' }).tlsMode).toBe('required');
+    expect(jdbcProperties({ 'jdbc.properties.useSSL': 'false' }).tlsMode).toBe('disabled');
+    expect(jdbcProperties({ 'jdbc.properties.sslMode': 'PREFERRED' }).tlsMode).toBe('preferred');
+    expect(jdbcProperties({ 'jdbc.properties.sslMode': 'VERIFY_IDENTITY' }).tlsMode).toBe('verify-identity');
+    expect(jdbcProperties({}).tlsMode).toBeUndefined();
   });
 
   it('they override the options of the same meaning', () => {

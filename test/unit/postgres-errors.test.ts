@@ -89,7 +89,7 @@ describe('postgresSinkConfig', () => {
       username: 'app',
       password: 'pw',
       database: 'warehouse',
-      ssl: 'require',
+      tls: { mode: 'required' },
     });
     expect(config.schema).toBe('public');
     expect(config.checkpointSchema).toBe('tributary');

@@ -240,13 +240,16 @@ function isSavepointOrNoise(word: string): boolean {
 /** Where and as whom binlog connections (the reader's, the fingerprint check's) connect. */
 export function binlogConnection(
   config: MysqlSourceConfig,
-): Pick<BinlogStreamOptions, 'host' | 'port' | 'user' | 'password' | 'connectTimeoutMs' | 'ssl'> {
+): Pick<
+  BinlogStreamOptions,
+  'host' | 'port' | 'user' | 'password' | 'connectTimeoutMs' | 'ssl' | 'sslFallBackToPlain'
+> {
   return {
     host: config.host,
     port: config.port,
     user: config.user,
     password: config.password,
     connectTimeoutMs: config.connectTimeoutMs,
-    ...(config.jdbc.ssl === undefined ? {} : { ssl: config.jdbc.ssl }),
+    ...(config.tls.ssl === undefined ? {} : { ssl: config.tls.ssl, sslFallBackToPlain: config.tls.fallBackToPlain }),
   };
 }

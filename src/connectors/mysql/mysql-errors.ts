@@ -1,6 +1,8 @@
 import type { Connection } from 'mysql2/promise';
 import { TributaryError, type ErrorCode } from '../../core/index.js';
 import { closeWithin } from '../socket-deadline.js';
+import { tlsFailure, tlsRequiredHint } from '../tls-options.js';
+import { MYSQL_TLS_NAMES, SECURE_TRANSPORT_REQUIRED } from './mysql-tls.js';
 
 /** The server errors this connector tells apart (MySQL/MariaDB errno values). */
 const ER_DBACCESS_DENIED = 1044;
@@ -18,17 +20,6 @@ const ER_QUERY_INTERRUPTED = 1317;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH']);
 const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ERR_STREAM_DESTROYED']);
-/** TLS asked for by `jdbc.properties.*` that cannot be had: the server has none, or its certificate does not verify. */
-const TLS_CODES = new Set([
-  'HANDSHAKE_NO_SSL_SUPPORT',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 interface DriverError {
   errno?: number;
   code?: string;
@@ -61,15 +52,13 @@ export function mysqlError(error: unknown, endpoint: MysqlEndpoint, during: stri
       'check source.hostname and source.port, and that the server is running and accepts TCP connections',
     );
   }
-  if (e.code && TLS_CODES.has(e.code)) {
+  const tls = tlsFailure(error, where, MYSQL_TLS_NAMES);
+  if (tls !== undefined) return make(tls.code, tls.message, tls.hint ?? '');
+  if (e.errno !== undefined && SECURE_TRANSPORT_REQUIRED.has(e.errno)) {
     return make(
-      'CONFIG_INVALID',
-      e.code === 'HANDSHAKE_NO_SSL_SUPPORT'
-        ? `the server at ${where} does not support TLS, which source.jdbc.properties asks for`
-        : `the TLS certificate of ${where} does not verify (${e.code})`,
-      e.code === 'HANDSHAKE_NO_SSL_SUPPORT'
-        ? 'enable TLS on the server, or remove jdbc.properties.useSSL / requireSSL / sslMode (or write sslMode: DISABLED)'
-        : 'give the server a certificate the system trusts, or write jdbc.properties.sslMode: REQUIRED (TLS without verification)',
+      'TLS_REQUIRED',
+      `the server at ${where} accepts only TLS connections (require_secure_transport)`,
+      tlsRequiredHint(MYSQL_TLS_NAMES),
     );
   }
   if ((e.code && LOST_CODES.has(e.code)) || (e.fatal === true && e.errno === undefined && e.code === undefined)) {
@@ -84,7 +73,7 @@ export function mysqlError(error: unknown, endpoint: MysqlEndpoint, during: stri
       return make(
         'SOURCE_AUTH_FAILED',
         `access denied for user '${endpoint.user}' at ${where}`,
-        'check source.username and source.password (or the environment variable it reads)',
+        'check source.username and source.password (or the environment variable or file it reads); an account created with REQUIRE SSL / X509 also needs source.ssl-mode (and ssl-cert / ssl-key)',
       );
     case ER_DBACCESS_DENIED:
     case ER_TABLEACCESS_DENIED:

@@ -1,12 +1,15 @@
-import type { ConnectionOptions } from 'mysql2';
 import type { OptionValues } from '../../core/index.js';
+import type { TlsMode } from '../tls-options.js';
 
 const PREFIX = 'jdbc.properties.';
 
 /** What the `jdbc.properties.*` options of a Flink CDC file mean for the mysql2 connections of the source. */
 export interface JdbcSettings {
-  /** TLS for every source connection (snapshot, catalog, binlog); undefined: none (as without the properties). */
-  readonly ssl?: NonNullable<ConnectionOptions['ssl']>;
+  /**
+   * The TLS mode the properties ask for (`sslMode`, or the older `useSSL` / `requireSSL` /
+   * `verifyServerCertificate`); undefined when they name none. `ssl-mode` takes precedence (mysql-tls.ts).
+   */
+  readonly tlsMode?: TlsMode;
   /** `connectTimeout` (ms): overrides `connect.timeout`. */
   readonly connectTimeoutMs?: number;
   /** `socketTimeout` (ms, > 0): overrides `read.timeout`. */
@@ -28,6 +31,12 @@ const NOT_NEEDED: Readonly<Record<string, string>> = {
   usecursorfetch: 'a snapshot chunk is read with one query, bounded by scan.incremental.snapshot.chunk.size',
   defaultfetchsize: 'a snapshot chunk is read with one query, bounded by scan.incremental.snapshot.chunk.size',
   autoreconnect: 'the runtime reconnects and resumes from the last checkpoint',
+  trustcertificatekeystoreurl: 'Java key stores are not read: set ssl-ca to the PEM file of the CA',
+  trustcertificatekeystorepassword: 'Java key stores are not read: set ssl-ca to the PEM file of the CA',
+  trustcertificatekeystoretype: 'Java key stores are not read: set ssl-ca to the PEM file of the CA',
+  clientcertificatekeystoreurl: 'Java key stores are not read: set ssl-cert and ssl-key to PEM files',
+  clientcertificatekeystorepassword: 'Java key stores are not read: set ssl-cert and ssl-key to PEM files',
+  clientcertificatekeystoretype: 'Java key stores are not read: set ssl-cert and ssl-key to PEM files',
 };
 
 /**
@@ -64,27 +73,24 @@ export function jdbcProperties(options: OptionValues): JdbcSettings {
   };
 
   // TLS: sslMode wins over the older useSSL/requireSSL/verifyServerCertificate, as in Connector/J 8.
-  let tls: 'off' | 'required' | 'verify' | undefined;
+  let tlsMode: TlsMode | undefined;
   const sslMode = take('sslmode');
   const useSsl = bool(take('usessl'));
   const requireSsl = bool(take('requiressl'));
   const verify = bool(take('verifyservercertificate'));
   if (sslMode !== undefined) {
     const mode = sslMode.value.toUpperCase();
-    if (mode === 'DISABLED') tls = 'off';
-    else if (mode === 'REQUIRED') tls = 'required';
-    else if (mode === 'PREFERRED') {
-      tls = 'off';
-      ignored.push({
-        key: sslMode.key,
-        reason: 'mysql2 cannot fall back from TLS: connecting without it (write REQUIRED for TLS)',
-      });
-    } else if (mode === 'VERIFY_CA' || mode === 'VERIFY_IDENTITY') tls = 'verify';
+    if (mode === 'DISABLED') tlsMode = 'disabled';
+    else if (mode === 'PREFERRED') tlsMode = 'preferred';
+    else if (mode === 'REQUIRED') tlsMode = 'required';
+    else if (mode === 'VERIFY_CA') tlsMode = 'verify-ca';
+    else if (mode === 'VERIFY_IDENTITY') tlsMode = 'verify-identity';
     else ignored.push({ key: sslMode.key, reason: `"${sslMode.value}" is not an sslMode of Connector/J` });
   } else if (useSsl === false) {
-    tls = 'off';
+    tlsMode = 'disabled';
   } else if (useSsl === true || requireSsl === true) {
-    tls = verify === true ? 'verify' : 'required';
+    // As Connector/J 8 reads the older properties: verifyServerCertificate checks the chain, not the host name.
+    tlsMode = verify === true ? 'verify-ca' : 'required';
   }
   const connectTimeoutMs = millis(take('connecttimeout'));
   const socketTimeout = millis(take('sockettimeout'));
@@ -104,8 +110,7 @@ export function jdbcProperties(options: OptionValues): JdbcSettings {
     });
   }
   return {
-    ...(tls === 'required' ? { ssl: { rejectUnauthorized: false } } : {}),
-    ...(tls === 'verify' ? { ssl: { rejectUnauthorized: true } } : {}),
+    ...(tlsMode === undefined ? {} : { tlsMode }),
     ...(connectTimeoutMs !== undefined && connectTimeoutMs > 0 ? { connectTimeoutMs } : {}),
     ...(socketTimeout !== undefined && socketTimeout > 0 ? { readTimeoutMs: socketTimeout } : {}),
     ...(zeroDateHandling === undefined ? {} : { zeroDateHandling }),

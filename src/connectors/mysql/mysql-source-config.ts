@@ -1,5 +1,6 @@
 import { timeZoneProblem, type OptionSpec, type OptionValues } from '../../core/index.js';
 import { jdbcProperties, type JdbcSettings } from './mysql-jdbc-properties.js';
+import { mysqlTls, mysqlTlsOptionSpecs, type MysqlTls } from './mysql-tls.js';
 import type { MysqlTypeOptions } from './mysql-types.js';
 import { hostListProblem, parseHostList, type MysqlHost } from './mysql-hosts.js';
 
@@ -48,6 +49,7 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
       'Comma-separated regular expressions on `db.table`; the first unescaped `.` separates the database and table patterns (`user_db[0-9]+.user[0-9]+`, `tpc_ds.\\.*`).',
   },
   { key: 'tables.exclude', type: 'table-patterns', description: 'Tables to leave out, in the same form as `tables`.' },
+  ...mysqlTlsOptionSpecs,
   {
     key: 'server-id',
     type: 'string',
@@ -321,6 +323,8 @@ export interface MysqlSourceConfig extends MysqlTypeOptions {
   readonly metadata: readonly string[];
   /** What `jdbc.properties.*` mean for mysql2. */
   readonly jdbc: JdbcSettings;
+  /** TLS of every source connection (`ssl-mode`, `ssl-ca`, … or the `jdbc.properties.*`). */
+  readonly tls: MysqlTls;
 }
 
 /** Turns validated option values (see {@link mysqlSourceOptionSpecs}) into the typed configuration. */
@@ -370,6 +374,7 @@ export function mysqlSourceConfig(options: OptionValues): MysqlSourceConfig {
             .filter((m) => m !== '')
         : [],
     jdbc,
+    tls: mysqlTls(options, jdbc),
   };
 }
 

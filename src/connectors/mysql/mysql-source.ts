@@ -38,6 +38,8 @@ import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-re
 import { mysqlSourceConfig, type MysqlSourceConfig } from './mysql-source-config.js';
 import type { LogPoint } from './mysql-log-point.js';
 import { mysqlSourceDialect } from './mysql-source-dialect.js';
+import { describeTls, openWithTls } from './mysql-tls.js';
+import { privilegeReport } from './mysql-privileges.js';
 import { readCharsetDefaults } from './ddl/ddl-charset-reader.js';
 import {
   checkServerTimeZone,
@@ -160,6 +162,7 @@ class MysqlSource implements Source {
       const checks: string[] = [];
       const server = await readServerInfo(conn);
       checks.push(`connected to ${server.version} at ${this.endpoint.host}:${this.endpoint.port}`);
+      checks.push(await describeTls(conn, this.config.tls));
       checkStartupOptions(this.config);
       const binlog = await checkBinlogSettings(conn);
       checks.push(...binlog.checks);
@@ -175,7 +178,12 @@ class MysqlSource implements Source {
         this.endpoint,
       );
       checks.push(`${plural(tables.size, 'table')} matched, each with a key and SELECT granted`);
+      const grants = await privilegeReport(conn, this.endpoint, [
+        ...new Set([...tables.values()].map((t) => t.schema.id.namespace)),
+      ]);
+      checks.push(grants.check);
       const warnings = [
+        ...grants.warnings,
         ...sourceOptionWarnings(this.config),
         ...(zone.status === 'ok' ? [] : [zone]),
         ...binlog.warnings,
@@ -560,18 +568,24 @@ class MysqlSource implements Source {
   private async connect(during: string): Promise<Connection> {
     let connection: Connection;
     try {
-      connection = await createConnection({
-        host: this.config.host,
-        port: this.config.port,
-        user: this.config.user,
-        password: this.config.password,
-        connectTimeout: this.config.connectTimeoutMs,
-        ...(this.config.jdbc.ssl === undefined ? {} : { ssl: this.config.jdbc.ssl }),
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-        charset: 'utf8mb4',
-      });
+      connection = await openWithTls(
+        this.config.tls,
+        (ssl) =>
+          createConnection({
+            host: this.config.host,
+            port: this.config.port,
+            user: this.config.user,
+            password: this.config.password,
+            connectTimeout: this.config.connectTimeoutMs,
+            ...(ssl === undefined ? {} : { ssl }),
+            supportBigNumbers: true,
+            bigNumberStrings: true,
+            dateStrings: true,
+            charset: 'utf8mb4',
+          }),
+        endMysqlConnection,
+        `${this.config.host}:${this.config.port}`,
+      );
     } catch (error) {
       throw mysqlError(error, this.endpoint, during);
     }

@@ -1,5 +1,8 @@
-import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
+import { readTlsSettings, tlsFailure, type TlsOptionNames, type TlsSettings } from '../tls-options.js';
 import type { Logger } from '../../runtime/logger.js';
 import { classifyNatsError } from './nats-errors.js';
 
@@ -14,6 +17,29 @@ export const natsConnectionOptions: readonly OptionSpec[] = [
   { key: 'username', type: 'string', description: 'User name, with `password`.' },
   { key: 'password', type: 'secret', description: 'Password of `username`.' },
   { key: 'token', type: 'secret', description: 'An authentication token, instead of a user and password.' },
+  {
+    key: 'credentials',
+    type: 'string',
+    description:
+      'A NATS credentials file (`.creds`: a user JWT and its NKey seed, as `nsc` writes it), instead of a user and password or token.',
+  },
+  {
+    key: 'tls.enabled',
+    type: 'boolean',
+    description:
+      'Require TLS, verifying the server certificate against `tls.ca` (or the system CAs) and the host name. Default: on when `tls.ca` or `tls.cert` is set or a server URL is `tls://…`; a server that requires TLS gets it either way.',
+  },
+  {
+    key: 'tls.ca',
+    type: 'string',
+    description: 'PEM file of the CA certificate(s) that signed the server certificate.',
+  },
+  {
+    key: 'tls.cert',
+    type: 'string',
+    description: 'PEM file of the client certificate, for a server with `verify: true` in its `tls {}` block.',
+  },
+  { key: 'tls.key', type: 'string', description: 'PEM file of the private key of `tls.cert` (unencrypted).' },
   {
     key: 'connect.timeout',
     type: 'duration',
@@ -42,6 +68,28 @@ export async function natsConnect(
   if (typeof values['username'] === 'string') options.user = values['username'];
   if (typeof values['password'] === 'string') options.pass = values['password'];
   if (typeof values['token'] === 'string') options.token = values['token'];
+  const tls = natsTls(values, servers, side);
+  if (tls !== undefined) {
+    options.tls = {
+      ...(tls.ca ? { ca: tls.ca.toString('utf8') } : {}),
+      ...(tls.cert ? { cert: tls.cert.toString('utf8') } : {}),
+      ...(tls.key ? { key: tls.key.toString('utf8') } : {}),
+    };
+  }
+  const credentials = values['credentials'];
+  if (typeof credentials === 'string' && credentials !== '') {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(credentials);
+    } catch (error) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `${side}.credentials: cannot read ${credentials} (${(error as { code?: string }).code ?? 'unreadable'})`,
+        { hint: 'write the path of the .creds file (nsc generate creds) this process may read' },
+      );
+    }
+    options.authenticator = credsAuthenticator(creds);
+  }
   try {
     const nc = await connect(options);
     void (async () => {
@@ -49,6 +97,38 @@ export async function natsConnect(
     })();
     return nc;
   } catch (error) {
-    throw classifyNatsError(error, side, `cannot connect to NATS at ${servers.join(', ')}`);
+    const names = { ...NATS_TLS_NAMES, block: side };
+    const cause = (error as { chainedError?: unknown }).chainedError ?? error;
+    throw (
+      tlsFailure(cause, servers.join(', '), names) ??
+      classifyNatsError(error, side, `cannot connect to NATS at ${servers.join(', ')}`)
+    );
   }
+}
+
+const NATS_TLS_NAMES: TlsOptionNames = {
+  mode: 'tls.enabled',
+  ca: 'tls.ca',
+  cert: 'tls.cert',
+  key: 'tls.key',
+  block: 'sink',
+  verifyFull: 'true',
+  prefer: 'false',
+};
+
+/** The TLS settings of the connection, or undefined when the options ask for none (a server that requires TLS still gets it). */
+function natsTls(values: OptionValues, servers: readonly string[], side: 'source' | 'sink'): TlsSettings | undefined {
+  const text = (key: string) =>
+    typeof values[key] === 'string' && values[key] !== '' ? String(values[key]) : undefined;
+  const files = { ca: text('tls.ca'), cert: text('tls.cert'), key: text('tls.key') };
+  const written = values['tls.enabled'];
+  const enabled =
+    written === undefined
+      ? files.ca !== undefined || files.cert !== undefined || servers.some((s) => s.startsWith('tls://'))
+      : written === true;
+  return enabled
+    ? readTlsSettings('verify-identity', files, { ...NATS_TLS_NAMES, block: side })
+    : written === false && (files.ca !== undefined || files.cert !== undefined)
+      ? readTlsSettings('disabled', files, { ...NATS_TLS_NAMES, block: side })
+      : undefined;
 }

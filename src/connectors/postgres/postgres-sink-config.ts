@@ -7,7 +7,9 @@ import {
   commitOptions,
   optionText,
 } from '../sink-kit/sink-options.js';
+import type { TlsSettings } from '../tls-options.js';
 import type { PostgresWriteMode } from './postgres-mode-writer.js';
+import { postgresTls, postgresTlsOptionSpecs } from './postgres-tls.js';
 
 /** The options of `type: postgres` sinks. Validation and the connector reference derive from these. */
 export const postgresSinkOptions: readonly OptionSpec[] = [
@@ -32,11 +34,10 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
     key: 'ssl',
     type: 'enum',
     values: ['disable', 'require', 'verify-full'],
-    default: 'disable',
     description:
-      '`require` encrypts without checking the certificate; `verify-full` also checks it against the system CAs ' +
-      'and the host name. A `sslmode` in `url` takes precedence.',
+      'The older form of `sslmode` (which takes precedence): `require` encrypts without checking the certificate; `verify-full` also checks it against `sslrootcert` (or the system CAs) and the host name. Default: `disable`.',
   },
+  ...postgresTlsOptionSpecs,
   {
     key: 'schema',
     type: 'string',
@@ -82,15 +83,14 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
   },
 ];
 
-export type PostgresSslMode = 'disable' | 'require' | 'verify-full';
-
 export interface PostgresSinkConfig {
   readonly hostname: string;
   readonly port: number;
   readonly username: string;
   readonly password: string;
   readonly database: string;
-  readonly ssl: PostgresSslMode;
+  /** TLS (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, also from `url`; the older `ssl`). */
+  readonly tls: TlsSettings;
   readonly schema: string;
   readonly checkpointSchema: string;
   readonly checkpointTable: string;
@@ -113,7 +113,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
   let username = text('username', 'postgres');
   let password = values['password'] === undefined ? '' : String(values['password']);
   let database = text('database', '');
-  let ssl = text('ssl', 'disable');
+  let urlParams: URLSearchParams | undefined;
 
   const url = values['url'];
   if (typeof url === 'string' && url !== '') {
@@ -140,8 +140,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     if (parsed.password !== '') password = decodeURIComponent(parsed.password);
     const path = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
     if (path !== '') database = path;
-    const sslmode = parsed.searchParams.get('sslmode');
-    if (sslmode !== null) ssl = sslMode(sslmode);
+    urlParams = parsed.searchParams;
   }
 
   if (database === '') {
@@ -160,7 +159,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     username,
     password,
     database,
-    ssl: sslMode(ssl),
+    tls: postgresTls(values, urlParams),
     schema: text('schema', 'public'),
     ...checkpointTableOf(values),
     commitMaxTables: commitMaxTablesOf(values),
@@ -183,23 +182,4 @@ function writeMode(value: string): PostgresWriteMode {
   throw new TributaryError('CONFIG_INVALID', `unknown write-mode ${JSON.stringify(value)} for the postgres sink`, {
     hint: 'use upsert, merge or append',
   });
-}
-
-function sslMode(value: string): PostgresSslMode {
-  switch (value) {
-    case 'disable':
-    case 'allow':
-    case 'prefer':
-      return 'disable';
-    case 'require':
-      return 'require';
-    // verify-ca is served by the stricter verify-full rather than silently weakened to require.
-    case 'verify-ca':
-    case 'verify-full':
-      return 'verify-full';
-    default:
-      throw new TributaryError('CONFIG_INVALID', `unknown sslmode ${JSON.stringify(value)} for the postgres sink`, {
-        hint: 'use disable, require or verify-full',
-      });
-  }
 }

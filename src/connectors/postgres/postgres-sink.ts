@@ -16,6 +16,7 @@ import { classifyPostgresError, type PostgresErrorPhase } from './postgres-error
 import { PostgresMergeWriter } from './postgres-merge-writer.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import { describePostgresTarget, postgresSinkConfig, type PostgresSinkConfig } from './postgres-sink-config.js';
+import { pgSslOption, postgresTlsFailure } from './postgres-tls.js';
 import { PostgresStagingTables } from './postgres-staging-tables.js';
 import { PostgresTargetTables } from './postgres-target-tables.js';
 import { PostgresUpsertWriter } from './postgres-upsert-writer.js';
@@ -336,13 +337,14 @@ class PostgresSink implements Sink {
     if (this.session !== undefined && !this.lost.has(this.session.client)) return this.session;
     if (this.session !== undefined) await this.close();
     const config = this.config;
+    const ssl = await pgSslOption(config.tls, config.hostname, config.port, config.connectTimeoutMs);
     const client = new pg.Client({
       host: config.hostname,
       port: config.port,
       user: config.username,
       password: config.password,
       database: config.database,
-      ssl: config.ssl === 'disable' ? false : config.ssl === 'require' ? { rejectUnauthorized: false } : true,
+      ssl,
       application_name: 'tributary',
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
@@ -368,7 +370,15 @@ class PostgresSink implements Sink {
       serverVersion = version.rows[0]?.v ?? 0;
     } catch (error) {
       await endClient(client);
-      throw this.classify(error, phase);
+      const tls = await postgresTlsFailure(
+        error,
+        config.tls,
+        config.hostname,
+        config.port,
+        this.target,
+        config.connectTimeoutMs,
+      );
+      throw tls ?? this.classify(error, phase);
     }
     this.session = newSession(client, config, serverVersion, this.context.tableLayout);
     this.inTransaction = false;

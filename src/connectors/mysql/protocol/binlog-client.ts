@@ -24,6 +24,8 @@ export interface BinlogStreamOptions {
   readonly password?: string;
   /** TLS, as mysql2 takes it. */
   readonly ssl?: ConnectionOptions['ssl'];
+  /** With `ssl`: connect without TLS when the server offers none (`ssl-mode: preferred`). */
+  readonly sslFallBackToPlain?: boolean;
   readonly connectTimeoutMs?: number;
   /** This reader's replica server id: unique among the server's replicas and other readers. */
   readonly serverId: number;
@@ -97,7 +99,16 @@ const DEFAULTS = {
 
 /** Connects, checks out the server, and starts dumping the binlog at `file`:`position`. */
 export async function openBinlogStream(options: BinlogStreamOptions): Promise<BinlogStream> {
-  const { connection, guard } = await connect(options);
+  const { connection, guard } = await connect(options).catch((error: unknown) => {
+    if (
+      options.sslFallBackToPlain === true &&
+      error instanceof BinlogStreamError &&
+      error.driverCode === 'HANDSHAKE_NO_SSL_SUPPORT'
+    ) {
+      return connect({ ...options, ssl: undefined });
+    }
+    throw error;
+  });
   try {
     const { version, checksum } = await setUpSession(connection, options);
     // From here on the heartbeat rule watches the stream: a paused (backpressured) dump is silent by design.

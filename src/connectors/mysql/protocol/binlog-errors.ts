@@ -1,4 +1,6 @@
 import { TributaryError, type ErrorCode } from '../../../core/errors.js';
+import { tlsFailure, tlsRequiredHint } from '../../tls-options.js';
+import { MYSQL_TLS_NAMES, SECURE_TRANSPORT_REQUIRED } from '../mysql-tls.js';
 
 /** Where in its life the binlog stream was when an error happened; one errno can mean different things. */
 export type BinlogStreamPhase = 'connect' | 'setup' | 'dump-start' | 'streaming';
@@ -92,6 +94,13 @@ export function classifyBinlogError(error: unknown, phase: BinlogStreamPhase): B
   const make = (code: ErrorCode, message: string, hint?: string): BinlogStreamError =>
     new BinlogStreamError(code, message, { ...details, hint });
 
+  if (phase === 'connect') {
+    const tls = tlsFailure(error, 'the MySQL/MariaDB server', MYSQL_TLS_NAMES);
+    if (tls !== undefined) return make(tls.code, tls.message, tls.hint);
+    if (errno !== undefined && SECURE_TRANSPORT_REQUIRED.has(errno)) {
+      return make('TLS_REQUIRED', `the server accepts only TLS connections: ${text}`, tlsRequiredHint(MYSQL_TLS_NAMES));
+    }
+  }
   // A server errno from the connection phase is only reported by mysql2 as a fatal error with `errno` set.
   if (errno === ER_MASTER_FATAL_ERROR_READING_BINLOG || errno === ER_MASTER_HAS_PURGED_REQUIRED_GTIDS) {
     if (phase === 'streaming') {
