@@ -37,11 +37,37 @@ const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
 const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 const NUMBER = /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
 
+/** What differs between the languages that share this lexer: expressions and SQL scripts (`src/sql/`). */
+export interface LexerDialect {
+  /** Operators, longest first where one is the prefix of another. */
+  readonly operators: readonly string[];
+  /** Where the language is named in messages, e.g. `expressions`. */
+  readonly language: string;
+  /** The error of the language for a position in `text`. */
+  readonly error: (text: string, offset: number, reason: string, hint?: string) => Error;
+  /** Where whatever the language skips besides white space (comments) starting at `i` ends, or undefined. */
+  readonly skip?: (text: string, i: number) => number | undefined;
+  /** `\*` reads as `*` (Flink CDC's escaped star in projections). */
+  readonly escapedStar?: boolean;
+}
+
+const EXPRESSIONS: LexerDialect = {
+  operators: OPERATORS,
+  language: 'expressions',
+  error: (text, offset, reason, hint) => new ExpressionError(text, offset, reason, hint),
+  escapedStar: true,
+};
+
 /**
  * Splits an expression into tokens. `\*` is read as `*` (Flink CDC's escaped star); `'…'` is a string with
  * `''` for a quote; `` `…` `` is a name with ` `` ` for a backquote. The last token is always `end`.
  */
 export function tokenize(text: string): Token[] {
+  return tokenizeAs(text, EXPRESSIONS);
+}
+
+/** {@link tokenize} for another language on the same tokens (the SQL lexer). */
+export function tokenizeAs(text: string, dialect: LexerDialect): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < text.length) {
@@ -50,19 +76,24 @@ export function tokenize(text: string): Token[] {
       i++;
       continue;
     }
+    const skipped = dialect.skip?.(text, i);
+    if (skipped !== undefined) {
+      i = skipped;
+      continue;
+    }
     const start = i;
-    if (c === '\\' && text.charAt(i + 1) === '*') {
+    if (dialect.escapedStar === true && c === '\\' && text.charAt(i + 1) === '*') {
       tokens.push({ type: 'operator', value: '*', start, end: i + 2 });
       i += 2;
     } else if (c === "'" || c === '`') {
-      const [value, end] = readQuoted(text, i, c);
+      const [value, end] = readQuoted(text, i, c, dialect);
       tokens.push({ type: c === "'" ? 'string' : 'quoted', value, start, end });
       i = end;
     } else if (c === '"') {
-      throw new ExpressionError(
+      throw dialect.error(
         text,
         i,
-        'double quotes are not used in expressions',
+        `double quotes are not used in ${dialect.language}`,
         "write strings in 'single quotes' and names in `backquotes`",
       );
     } else if (/\d/.test(c) || (c === '.' && /\d/.test(text.charAt(i + 1)))) {
@@ -70,7 +101,7 @@ export function tokenize(text: string): Token[] {
       const match = NUMBER.exec(text);
       const end = i + (match?.[0].length ?? 1);
       if (IDENT_PART.test(text.charAt(end))) {
-        throw new ExpressionError(text, end, `unexpected "${text.charAt(end)}" after the number ${text.slice(i, end)}`);
+        throw dialect.error(text, end, `unexpected "${text.charAt(end)}" after the number ${text.slice(i, end)}`);
       }
       tokens.push({ type: 'number', value: text.slice(i, end), start, end });
       i = end;
@@ -86,8 +117,8 @@ export function tokenize(text: string): Token[] {
       );
       i = end;
     } else {
-      const op = OPERATORS.find((o) => text.startsWith(o, i));
-      if (op === undefined) throw new ExpressionError(text, i, `unexpected character "${c}"`);
+      const op = dialect.operators.find((o) => text.startsWith(o, i));
+      if (op === undefined) throw dialect.error(text, i, `unexpected character "${c}"`);
       tokens.push({ type: 'operator', value: op === '!=' ? '<>' : op, start, end: i + op.length });
       i += op.length;
     }
@@ -96,14 +127,14 @@ export function tokenize(text: string): Token[] {
   return tokens;
 }
 
-function readQuoted(text: string, open: number, quote: string): [string, number] {
+function readQuoted(text: string, open: number, quote: string, dialect: LexerDialect): [string, number] {
   let value = '';
   let i = open + 1;
   for (;;) {
     const next = text.indexOf(quote, i);
     if (next < 0) {
       const what = quote === "'" ? 'string' : 'quoted name';
-      throw new ExpressionError(text, open, `this ${what} is not closed`, `add the closing ${quote}`);
+      throw dialect.error(text, open, `this ${what} is not closed`, `add the closing ${quote}`);
     }
     value += text.slice(i, next);
     if (text.charAt(next + 1) === quote) {
