@@ -1,7 +1,7 @@
 import type { ExpressionNode } from '../transform/expression/expression-node.js';
 import { parseExpressionAt } from '../transform/expression/parser.js';
 import { parseSqlType } from '../transform/expression/sql-type.js';
-import type { Token } from '../transform/expression/tokenizer.js';
+import { describeToken, type Token } from '../transform/expression/tokenizer.js';
 import type {
   ColumnDef,
   CreateTableStatement,
@@ -66,7 +66,7 @@ class SqlParser {
       statements.push(this.statement());
       const next = this.peek();
       if (next.type !== 'end' && !this.acceptOperator(';')) {
-        this.fail(next, `unexpected ${describe(next)}`, 'end each statement with ;');
+        this.fail(next, `unexpected ${describeToken(next)}`, 'end each statement with ;');
       }
     }
   }
@@ -106,7 +106,7 @@ class SqlParser {
   }
 
   private fail(token: Token, reason: string, hint?: string): never {
-    const message = reason.startsWith('expected') ? `${reason}, found ${describe(token)}` : reason;
+    const message = reason.startsWith('expected') ? `${reason}, found ${describeToken(token)}` : reason;
     throw new SqlError(this.text, token.start, message, hint);
   }
 
@@ -437,20 +437,5 @@ class SqlParser {
     const { name, start } = this.qualifiedName('after FROM or JOIN');
     const alias = this.alias();
     return { kind: 'table', name, alias: alias ?? name.split('.').pop()!, start };
-  }
-}
-
-function describe(token: Token): string {
-  switch (token.type) {
-    case 'end':
-      return 'the end';
-    case 'string':
-      return `the string '${token.value}'`;
-    case 'keyword':
-      return token.value;
-    case 'quoted':
-      return `\`${token.value}\``;
-    default:
-      return `"${token.value}"`;
   }
 }

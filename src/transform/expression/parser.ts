@@ -7,7 +7,7 @@ import type {
   LiteralNode,
   ProjectionItem,
 } from './expression-node.js';
-import { tokenize, type Token } from './tokenizer.js';
+import { describeToken, tokenize, type Token } from './tokenizer.js';
 
 /**
  * Binding powers, loosest first. Comparisons (and IS / IN / BETWEEN / LIKE) bind tighter than NOT, which
@@ -131,13 +131,17 @@ class Parser {
   expectEnd(items = false): void {
     const token = this.peek();
     if (token.type !== 'end') {
-      this.fail(token, `unexpected ${describe(token)}`, items ? 'separate projection items with commas' : undefined);
+      this.fail(
+        token,
+        `unexpected ${describeToken(token)}`,
+        items ? 'separate projection items with commas' : undefined,
+      );
     }
   }
 
   /** Throws at `token`; a reason that starts with "expected" gets ", found …" appended. */
   private fail(token: Token, reason: string, hint?: string): never {
-    const message = reason.startsWith('expected') ? `${reason}, found ${describe(token)}` : reason;
+    const message = reason.startsWith('expected') ? `${reason}, found ${describeToken(token)}` : reason;
     throw new ExpressionError(this.text, token.start, message, hint);
   }
 
@@ -382,19 +386,4 @@ function literal(text: string, token: Token, type: 'null' | 'boolean', value: bo
     end: token.end,
   } as const;
   return value === null ? { ...base, type: 'null', value: null } : { ...base, type: 'boolean', value: value === true };
-}
-
-function describe(token: Token): string {
-  switch (token.type) {
-    case 'end':
-      return 'the end';
-    case 'string':
-      return `the string '${token.value}'`;
-    case 'keyword':
-      return token.value;
-    case 'quoted':
-      return `\`${token.value}\``;
-    default:
-      return `"${token.value}"`;
-  }
 }

@@ -66,6 +66,22 @@ export function tokenize(text: string): Token[] {
   return tokenizeAs(text, EXPRESSIONS);
 }
 
+/** A token as an error message names it: `the end`, `the string 'x'`, `CASE`, `` `name` ``, `"+"`. */
+export function describeToken(token: Token): string {
+  switch (token.type) {
+    case 'end':
+      return 'the end';
+    case 'string':
+      return `the string '${token.value}'`;
+    case 'keyword':
+      return token.value;
+    case 'quoted':
+      return `\`${token.value}\``;
+    default:
+      return `"${token.value}"`;
+  }
+}
+
 /** {@link tokenize} for another language on the same tokens (the SQL lexer). */
 export function tokenizeAs(text: string, dialect: LexerDialect): Token[] {
   const tokens: Token[] = [];
