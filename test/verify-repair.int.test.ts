@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Connection } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { startCli, writePipelineFile } from './harness/cli-process.js';
 import {
   freshPostgresDatabase,
@@ -20,8 +20,9 @@ const ROWS = 2000;
 
 /**
  * Issue 14: `tributary verify --repair` makes the rows that differ equal to the source again — rows changed,
- * deleted and added in the target behind the pipeline's back, through a sharded merge too — refuses while the
- * pipeline runs, and leaves a pipeline that resumes afterwards correct.
+ * deleted and added in the target behind the pipeline's back, through a sharded merge too — through the running
+ * pipeline (its source reads the differing chunks again beside the binlog, racing a writer), or by itself while
+ * the pipeline is stopped, which leaves a pipeline that resumes afterwards correct.
  */
 describe('tributary verify --repair', () => {
   const db = uniqueName('repair');
@@ -91,29 +92,76 @@ route:
     return { code, output: cli.output() };
   }
 
-  it('finds rows changed, deleted and added behind the pipeline; refuses to repair while the pipeline runs', async () => {
+  /** Rows changed, deleted and added in the sink behind the pipeline's back. */
+  async function tamper(): Promise<void> {
     await sink.query(`UPDATE ${db}.t SET amount = amount + 1, name = 'tampered' WHERE id IN (10, 1500)`);
     await sink.query(`DELETE FROM ${db}.t WHERE id IN (700, 701)`);
     await sink.query(`INSERT INTO ${db}.t (id, name) VALUES (5000, 'not at the source'), (-3, 'nor this')`);
     await sink.query(`UPDATE ${db}.shards SET v = 'changed' WHERE _table_name = 'shard2' AND id = 3`);
     await sink.query(`DELETE FROM ${db}.shards WHERE _table_name = 'shard1' AND id = 1`);
     await sink.query(`INSERT INTO ${db}.shards (_table_name, id, v) VALUES ('shard2', 9, 'extra')`);
+  }
+
+  it('finds rows changed, deleted and added behind the running pipeline, and names them', async () => {
+    await tamper();
     const found = await verify();
     expect(found.code, found.output).toBe(1);
     expect(found.output).toContain(`${db}.t → ${db}.t: different (key): 10; 1500`);
     expect(found.output).toContain(`${db}.t → ${db}.t: missing in the sink (key): 700; 701`);
     expect(found.output).toContain(`${db}.t → ${db}.t: only in the sink (key): -3; 5000`);
+  });
 
-    const refused = await verify('--repair');
-    expect(refused.output).toContain('PIPELINE_RUNNING');
-    expect(refused.code, refused.output).not.toBe(0);
-    const [row] = await sink.query<{ name: string }>(`SELECT name FROM ${db}.t WHERE id = 10`);
-    expect(row?.name).toBe('tampered');
+  it('repairs them through the running pipeline while a writer changes the same key ranges at the source', async () => {
+    // The writer races the repair inside the differing chunks: (1250, 1500] holds 1500, and it inserts, updates
+    // and deletes there; the repair's chunk windows must neither undo a change nor resurrect a deleted row.
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 0; writing || n < 60; n++) {
+        const id = 1251 + (n % 150);
+        await source.query(`UPDATE ${db}.t SET name = CONCAT('written ', ${n}) WHERE id = ${id}`);
+        if (n % 10 === 0) await source.query(`DELETE FROM ${db}.t WHERE id = ${1401 + ((n / 10) % 50)}`);
+        if (n % 10 === 5) await source.query(`REPLACE INTO ${db}.t (id, name) VALUES (${3000 + (n % 500)}, 'new')`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const repaired = await verify('--repair');
+    writing = false;
+    await writer;
+    expect(repaired.output).toContain(`pipeline repair is running: asking it to read`);
+    expect(repaired.output).toMatch(
+      new RegExp(`repaired ${db}\\.t → ${db}\\.t: \\d+ rows written from the source, 2 rows deleted`),
+    );
+    expect(repaired.output).toContain(
+      `repaired ${db}.shard1 → ${db}.shards: 2 rows written from the source, 0 rows deleted`,
+    );
+    expect(repaired.output).toContain(
+      `repaired ${db}.shard2 → ${db}.shards: 3 rows written from the source, 1 row deleted`,
+    );
+    expect(repaired.code, repaired.output).toBe(0);
+
+    // Once the writer's last changes arrived, the sink equals the source row for row.
+    const sourceRows = async () => {
+      const [rows] = await source.query<RowDataPacket[]>(
+        `SELECT id, name, CAST(amount AS CHAR) AS amount FROM ${db}.t ORDER BY id`,
+      );
+      return rows.map((r) => ({ id: String(r['id']), name: r['name'] as string, amount: r['amount'] as string }));
+    };
+    const sinkRows = () =>
+      sink.query<{ id: string; name: string | null; amount: string | null }>(
+        `SELECT id::text, name, amount::text FROM ${db}.t ORDER BY t.id`,
+      );
+    await waitFor(async () => JSON.stringify(await sinkRows()) === JSON.stringify(await sourceRows()), {
+      message: "the writer's changes in the sink",
+    }).catch(() => undefined);
+    expect(await sinkRows()).toEqual(await sourceRows());
+    const again = await verify();
+    expect(again.code, again.output).toBe(0);
   });
 
   it('repairs them once the pipeline is stopped, verifies again and exits 0', async () => {
     await running!.stop();
     running = undefined;
+    await tamper();
     // The source moves on while the pipeline is stopped: the repair writes what the source holds now.
     await source.query(`UPDATE ${db}.t SET name = 'changed while stopped' WHERE id = 1500`);
     const repaired = await verify('--repair');

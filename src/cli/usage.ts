@@ -78,7 +78,8 @@ export const COMMAND_HELP = {
     description:
       'Compares every captured source table with its rows in the sink, while the pipeline runs: checksums per\n' +
       'key range computed by both servers, differing chunks checked again after a wait, then down to the keys.\n' +
-      'With --repair, makes the differing rows equal to the source and verifies again.',
+      'With --repair, makes the differing rows equal to the source and verifies again (a running pipeline\n' +
+      're-reads the differing chunks beside its log itself; a stopped one is repaired directly).',
     options: [
       ['--chunk-size <rows>', 'rows per compared chunk (default 10000)'],
       [
@@ -88,7 +89,7 @@ export const COMMAND_HELP = {
       [
         '--repair',
         'write the differing rows again from the source (upsert; delete rows only in the sink), then\n' +
-          'verify again; refuses while the pipeline runs (stop it first, it resumes afterwards)',
+          'verify again; with the pipeline running, the pipeline re-reads the differing chunks itself',
       ],
     ],
   },

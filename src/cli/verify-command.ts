@@ -9,7 +9,7 @@ export interface VerifyCommandOptions {
   readonly log: Logger;
   readonly chunkSize?: number;
   readonly recheckWaitMs?: number;
-  /** Write the differing rows again from the source, then verify again (the pipeline must be stopped). */
+  /** Write the differing rows again from the source (through the running pipeline if it runs), then verify again. */
   readonly repair?: boolean;
 }
 
@@ -45,6 +45,7 @@ export async function verifyCommand(file: string, options: VerifyCommandOptions)
       `repaired ${r.source} → ${r.sink}: ${plural(r.upserted, 'row')} written from the source, ${plural(r.deleted, 'row')} deleted`,
     );
   }
+  if (report.live) out('(read again and committed by the running pipeline; verified again:)');
   if (report.checkpointId !== undefined) out(`(committed up to checkpoint ${report.checkpointId}; verified again:)`);
   out('');
   return printResults(report.after, started, recheckWaitMs, out);

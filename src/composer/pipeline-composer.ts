@@ -1,10 +1,12 @@
 import { dirname, join } from 'node:path';
 import {
   asTributaryError,
+  plural,
   TributaryError,
   type ChangeEvent,
   type Checkpoint,
   type Operator,
+  type RepairChunk,
   type Sink,
   type TableChecksums,
   type TableId,
@@ -40,6 +42,7 @@ import {
 } from './pipeline-verify.js';
 import { checkRepairable, TableRepairer, type TableRepair } from './pipeline-repair.js';
 import { liveHeartbeat, startRunHeartbeat } from '../runtime/run-heartbeat.js';
+import { requestRepair, startRepairInbox } from '../runtime/repair-inbox.js';
 
 export interface ComposeOptions {
   readonly log: Logger;
@@ -92,10 +95,12 @@ export interface Pipeline {
    */
   verify(options?: VerifyOptions): Promise<TableVerification[]>;
   /**
-   * `verify --repair`: verifies, writes the differing rows again from the source (see {@link TableRepairer})
-   * in sink transactions (per table, at most 10,000 rows each), each committed with the sink's checkpoint (same
-   * position, next id), then verifies again. Refuses
-   * with PIPELINE_RUNNING while a pipeline runs on this state directory, and before its first checkpoint.
+   * `verify --repair`: verifies, has the differing rows written again from the source, then verifies again.
+   * While a pipeline runs on this state directory, the running pipeline reads the differing chunks again
+   * beside its log and commits them with its own checkpoints (see repair-inbox.ts). Otherwise the rows are
+   * written here (see {@link TableRepairer}) in sink transactions (per table, at most 10,000 rows each), each
+   * committed with the sink's checkpoint (same position, next id); refused before the first checkpoint, and
+   * with PIPELINE_RUNNING when a pipeline starts meanwhile.
    */
   repair(options?: VerifyOptions): Promise<RepairReport>;
 }
@@ -106,6 +111,8 @@ export interface RepairReport {
   readonly repaired: readonly ({ readonly source: string; readonly sink: string } & TableRepair)[];
   /** The id of the last checkpoint committed with the repair; undefined when nothing needed repair. */
   readonly checkpointId: number | undefined;
+  /** The running pipeline made the repair (its own checkpoints carry it). */
+  readonly live?: boolean;
   readonly after: readonly TableVerification[];
 }
 
@@ -304,6 +311,43 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       },
     );
   };
+  /**
+   * `verify --repair` while the pipeline runs: the differing chunks are handed to the running pipeline, whose
+   * source reads them again beside the log (a snapshot window each, so no change racing the repair is undone)
+   * and commits them with its next checkpoint; then verify runs again.
+   */
+  const repairWhileRunning = async (verifyOptions: VerifyOptions): Promise<RepairReport> => {
+    const requests = new Map<string, { table: TableId; sink: string; chunks: RepairChunk[] }>();
+    const found = await compare(verifyOptions, (plan) => (difference) => {
+      const key = tableIdToString(plan.source.table);
+      const entry = requests.get(key) ?? {
+        table: plan.source.table,
+        sink: tableIdToString(plan.sink.table),
+        chunks: [],
+      };
+      requests.set(key, entry);
+      entry.chunks.push({ lo: difference.lo, hi: difference.hi, onlyInSink: difference.onlyInSink });
+      return Promise.resolve();
+    });
+    if (requests.size === 0) return { found, repaired: [], checkpointId: undefined, after: found, live: true };
+    const chunks = [...requests.values()].reduce((n, r) => n + r.chunks.length, 0);
+    verifyOptions.onProgress?.(
+      `pipeline ${name} is running: asking it to read ${plural(chunks, 'differing chunk')} again beside the log`,
+    );
+    const done = await requestRepair(
+      store.dir,
+      [...requests.values()].map(({ table, chunks }) => ({ table, chunks })),
+      async () => (await liveHeartbeat(store.dir)) !== undefined,
+    );
+    const repaired = done.tables.map((t) => ({
+      source: t.table,
+      sink: requests.get(t.table)?.sink ?? t.table,
+      upserted: t.upserted,
+      deleted: t.deleted,
+    }));
+    verifyOptions.onProgress?.('the running pipeline committed the repair; verifying again');
+    return { found, repaired, checkpointId: undefined, after: await compare(verifyOptions), live: true };
+  };
   return {
     def,
     stateStore: () => store,
@@ -325,6 +369,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
     verify: (verifyOptions = {}) => compare(verifyOptions),
     async repair(verifyOptions = {}) {
       checkRepairable(def.sink.type, def.sink.options);
+      if ((await liveHeartbeat(store.dir)) !== undefined) return repairWhileRunning(verifyOptions);
       await refuseWhileRunning();
       const sink = await createSink();
       try {
@@ -416,6 +461,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       }
       const startFrom = runOptions.fromSavepoint ? await store.loadSavepoint(runOptions.fromSavepoint) : undefined;
       const heartbeat = startRunHeartbeat(store.dir);
+      const repairs = startRepairInbox(store.dir, () => metrics.source, log);
       try {
         return await runPipeline({
           name,
@@ -438,6 +484,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
           }),
         });
       } finally {
+        await repairs.stop();
         await heartbeat.stop();
       }
     },

@@ -1,14 +1,13 @@
 import {
+  keyRowOf,
   TributaryError,
   tableIdToString,
   type ChangeEvent,
-  type DataType,
   type Operator,
   type Row,
   type Sink,
   type TableChecksums,
   type TableSchema,
-  type Value,
 } from '../core/index.js';
 import type { ChunkDifference, VerifyPlan } from './pipeline-verify.js';
 
@@ -75,46 +74,7 @@ export class TableRepairer {
 
   /** A row of the source table holding only the key's values: what a delete needs to find the sink row. */
   private keyRow(key: string): Row {
-    const keyNames = this.plan.source.key;
-    const texts = splitKeyText(key, keyNames.length);
-    return this.schema.columns.map((column) => {
-      const at = keyNames.indexOf(column.name);
-      return at < 0 ? null : keyValue(texts[at]!, column.type);
-    });
-  }
-}
-
-/** `a,b,rest` back into one text per key column (the last one takes the rest, as text keys may hold commas). */
-function splitKeyText(text: string, columns: number): string[] {
-  if (columns === 1) return [text];
-  const parts = text.split(',');
-  return [...parts.slice(0, columns - 1), parts.slice(columns - 1).join(',')];
-}
-
-/** A key column's canonical text (see TableChecksums) as the value of its type (src/core/data-type.ts). */
-export function keyValue(text: string, type: DataType): Value {
-  switch (type.kind) {
-    case 'int64':
-    case 'uint64':
-      return BigInt(text);
-    case 'int8':
-    case 'int16':
-    case 'int32':
-    case 'uint8':
-    case 'uint16':
-    case 'uint32':
-    case 'year':
-      return Number(text);
-    case 'boolean':
-      return text === '1';
-    case 'binary':
-    case 'varbinary':
-    case 'bytes':
-      return Uint8Array.from(Buffer.from(text, 'hex'));
-    case 'timestamptz':
-      return `${text}Z`;
-    default:
-      return text;
+    return keyRowOf(this.schema, this.plan.source.key, key);
   }
 }
 

@@ -30,6 +30,9 @@ export interface VerifyOptions {
 
 /** The differing keys of one chunk, as {@link VerifyOptions.onDifference} receives them. */
 export interface ChunkDifference {
+  /** The chunk: keys in (`lo`, `hi`]. */
+  readonly lo: KeyBound;
+  readonly hi: KeyBound;
   /** Keys whose source row is missing in the sink or differs there. */
   readonly inSource: readonly string[];
   /** Keys only in the sink. */
@@ -171,7 +174,7 @@ export async function verifyTable(
       extra.push(key);
       onlyInSink.push(key);
     }
-    await options.onDifference?.({ inSource, onlyInSink });
+    await options.onDifference?.({ lo: from, hi: to, inSource, onlyInSink });
   }
   const byKey = (x: string, y: string) => x.localeCompare(y, 'en', { numeric: true });
   return {

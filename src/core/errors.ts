@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   PIPELINE_STATE_MISMATCH: { retryable: false },
   PIPELINE_STALLED: { retryable: true },
   PIPELINE_RUNNING: { retryable: false },
+  REPAIR_INTERRUPTED: { retryable: false },
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 

@@ -1,6 +1,6 @@
 import type { ChangeEvent } from './change-event.js';
 import type { TableId, TableSchema } from './table-schema.js';
-import type { TableChecksums } from './table-checksums.js';
+import type { KeyBound, TableChecksums } from './table-checksums.js';
 import type { ValidationCheck } from './validation-check.js';
 
 /**
@@ -82,6 +82,12 @@ export interface Source {
    * source may now let its server forget the log before it (a PostgreSQL slot's `confirmed_flush_lsn`).
    */
   committed?(position: SourcePosition): void;
+  /**
+   * Reads key ranges of one table again while the log flows (`verify --repair` of a running pipeline), each in a
+   * snapshot window as the initial snapshot reads chunks, and emits the rows as upserts and the request's
+   * sink-only keys the window proves gone as deletes. Resolves once all of it is committed with a checkpoint.
+   */
+  repair?(request: RepairRequest): Promise<RepairOutcome>;
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;
   /** Checksums of the source's tables for `tributary verify` (own connection; needs no `open`). */
@@ -121,4 +127,27 @@ export interface SourceProgress {
   readonly lagMs: number;
   /** How many bytes of log the server has written past the position read, when the source knows. */
   readonly lagBytes?: number;
+}
+
+/** Key ranges of one source table to read again while the pipeline runs ({@link Source.repair}). */
+export interface RepairRequest {
+  readonly table: TableId;
+  readonly chunks: readonly RepairChunk[];
+}
+
+/** One range of a {@link RepairRequest}, by the table's primary key, as `tributary verify` chunks it. */
+export interface RepairChunk {
+  /** Rows with key in (`lo`, `hi`]; null is the open end. Canonical key texts (see TableChecksums). */
+  readonly lo: KeyBound;
+  readonly hi: KeyBound;
+  /** Keys verify found only in the sink (canonical key texts): deleted unless the source holds them by then. */
+  readonly onlyInSink: readonly string[];
+}
+
+/** What {@link Source.repair} wrote once committed. */
+export interface RepairOutcome {
+  /** Rows read again and written as upserts. */
+  readonly upserted: number;
+  /** Sink-only keys deleted. */
+  readonly deleted: number;
 }

@@ -1,5 +1,5 @@
 import type { Column, TableId, TableSchema } from './table-schema.js';
-import type { DataType, Row } from './data-type.js';
+import type { DataType, Row, Value } from './data-type.js';
 
 /**
  * One table as `tributary verify` compares it, on one side: the columns (named as on that side, typed with the
@@ -53,4 +53,64 @@ export interface TableChecksums {
 /** Types whose canonical text would differ between servers: left out of the comparison, and said so. */
 export function uncomparable(type: DataType): boolean {
   return type.kind === 'float' || type.kind === 'double' || type.kind === 'json' || type.kind === 'time';
+}
+
+/** `a,b,rest` back into one text per key column (the last one takes the rest, as text keys may hold commas). */
+export function splitKeyText(text: string, columns: number): string[] {
+  if (columns === 1) return [text];
+  const parts = text.split(',');
+  return [...parts.slice(0, columns - 1), parts.slice(columns - 1).join(',')];
+}
+
+/** A key column's canonical text (see TableChecksums) as the value of its type (src/core/data-type.ts). */
+export function keyValue(text: string, type: DataType): Value {
+  switch (type.kind) {
+    case 'int64':
+    case 'uint64':
+      return BigInt(text);
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32':
+    case 'year':
+      return Number(text);
+    case 'boolean':
+      return text === '1';
+    case 'binary':
+    case 'varbinary':
+    case 'bytes':
+      return Uint8Array.from(Buffer.from(text, 'hex'));
+    case 'timestamptz':
+      return `${text}Z`;
+    default:
+      return text;
+  }
+}
+
+/**
+ * A row of `schema` holding only the values of one key (canonical key text, as {@link TableChecksums.rowHashes}
+ * names it), NULL elsewhere: what a delete needs to find the row.
+ */
+export function keyRowOf(schema: TableSchema, keyNames: readonly string[], keyText: string): Row {
+  return keyRowOfTexts(schema, keyNames, splitKeyText(keyText, keyNames.length));
+}
+
+/** {@link keyRowOf} from one canonical text per key column (a {@link KeyBound}). */
+export function keyRowOfTexts(schema: TableSchema, keyNames: readonly string[], texts: readonly string[]): Row {
+  return schema.columns.map((column) => {
+    const at = keyNames.indexOf(column.name);
+    return at < 0 ? null : keyValue(texts[at]!, column.type);
+  });
+}
+
+/** A chunk bound's canonical texts as the key columns' values, in key order (null: the open end). */
+export function keyBoundValues(schema: TableSchema, keyNames: readonly string[], bound: KeyBound): Value[] | null {
+  if (bound === null) return null;
+  return keyNames.map((name, i) => {
+    const column = schema.columns.find((c) => c.name === name);
+    if (!column) throw new Error(`key column ${name} is not a column of ${schema.id.name}`);
+    return keyValue(bound[i]!, column.type);
+  });
 }

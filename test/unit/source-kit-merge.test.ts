@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Row, TableSchema } from '../../src/core/index.js';
+import type { ChangeEvent, Row, SourcePosition, TableSchema } from '../../src/core/index.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import {
   DblogMerge,
@@ -124,7 +124,8 @@ function setup(log: ScriptedLog, chunk: ScriptedChunk) {
     snapshotError: (error) => error,
   });
   const events: ChangeEvent[] = [];
-  let iterator: AsyncIterator<{ events: readonly ChangeEvent[] }> | undefined;
+  let iterator: AsyncIterator<{ events: readonly ChangeEvent[]; position: SourcePosition }> | undefined;
+  const batches: SourcePosition[] = [];
   /** Reads batches until `until` holds. */
   const pump = async (until: () => boolean): Promise<void> => {
     iterator ??= merge.batches([])[Symbol.asyncIterator]();
@@ -132,9 +133,12 @@ function setup(log: ScriptedLog, chunk: ScriptedChunk) {
       const next = await iterator.next();
       if (next.done) return;
       events.push(...next.value.events);
+      batches.push(next.value.position);
     }
   };
-  return { merge, dialect, events, pump };
+  /** The position of the last batch handed over (what the runtime would commit). */
+  const lastPosition = () => batches[batches.length - 1]!;
+  return { merge, dialect, events, pump, lastPosition };
 }
 
 /** The sink's view: the last state per key, in delivery order. */
@@ -236,5 +240,75 @@ describe('source kit: the DBLog merge', () => {
       'update 2',
     ]);
     expect(finalRows(events).get(2)).toEqual([2, 'newer']);
+  });
+
+  it('a repair chunk: rows as upserts, a sink-only key deleted unless the window changed it, done once committed', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect, events, pump, lastPosition } = setup(log, chunk);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: undefined });
+    let outcome: unknown;
+    const repair = merge.repair(items, [
+      {
+        lo: null,
+        hi: null,
+        deletes: [
+          [7, null],
+          [8, null],
+        ],
+      },
+    ]);
+    void repair.then((o) => (outcome = o));
+    await until(() => chunk.started);
+    chunk.high(10);
+    // Key 8 comes back at the source inside the window: the log has it, so it is neither deleted nor taken
+    // from the chunk's copy.
+    log.push(
+      { kind: 'begin', start: 4 },
+      {
+        kind: 'rows',
+        table: 'db.items',
+        rows: [
+          [8, 'old'],
+          [8, 'back'],
+        ],
+        end: 5,
+      },
+      { kind: 'commit', end: 6 },
+    );
+    chunk.rows({
+      rows: [
+        [1, 'one'],
+        [8, 'old'],
+      ],
+      low: 2,
+      high: 10,
+    });
+    log.push({ kind: 'advance', end: 11 });
+    await pump(() => events.some((e) => e.kind === 'data' && e.op === 'delete'));
+    const data = events.flatMap((e) => (e.kind === 'data' ? [[e.op, e.before, e.after]] : []));
+    expect(data).toEqual([
+      ['update', [8, 'old'], [8, 'back']],
+      ['update', null, [1, 'one']],
+      ['delete', [7, null], null],
+    ]);
+    await tick();
+    expect(outcome).toBeUndefined(); // not committed yet
+    merge.committed(lastPosition());
+    await until(() => outcome !== undefined);
+    expect(outcome).toEqual({ upserted: 1, deleted: 1 });
+    expect(merge.snapshot).toBeUndefined(); // a repair is not a snapshot
+    await merge.close();
+  });
+
+  it('a repair the source closes before it is committed fails with REPAIR_INTERRUPTED', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect } = setup(log, chunk);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: undefined });
+    const repair = merge.repair(items, [{ lo: null, hi: null, deletes: [] }]);
+    await until(() => chunk.started);
+    await merge.close();
+    await expect(repair).rejects.toMatchObject({ code: 'REPAIR_INTERRUPTED' });
   });
 });

@@ -1,5 +1,7 @@
 import { createConnection, type Connection } from 'mysql2/promise';
 import {
+  keyBoundValues,
+  keyRowOf,
   plural,
   TributaryError,
   tableIdToString,
@@ -8,6 +10,8 @@ import {
   type KeyOverlap,
   type TableKey,
   type OptionValues,
+  type RepairOutcome,
+  type RepairRequest,
   type Row,
   type Source,
   type SourceDescription,
@@ -370,6 +374,29 @@ class MysqlSource implements Source {
 
   checksums(): Promise<TableChecksums> {
     return mysqlChecksums(() => this.connect('verifying'));
+  }
+
+  /** `verify --repair` of the running pipeline: the differing chunks read again beside the binlog. */
+  repair(request: RepairRequest): Promise<RepairOutcome> {
+    const table = this.tables.get(`${request.table.namespace}.${request.table.name}`);
+    if (!table) {
+      throw new TributaryError('REPAIR_INTERRUPTED', `${tableIdToString(request.table)} is not captured (any more)`, {
+        hint: 'run verify --repair again: it compares the tables the pipeline captures now',
+      });
+    }
+    const { schema } = table;
+    return this.merge.repair(
+      table,
+      request.chunks.map((chunk) => ({
+        lo: keyBoundValues(schema, schema.primaryKey, chunk.lo),
+        hi: keyBoundValues(schema, schema.primaryKey, chunk.hi),
+        deletes: chunk.onlyInSink.map((key) => keyRowOf(schema, schema.primaryKey, key)),
+      })),
+    );
+  }
+
+  committed(position: SourcePosition): void {
+    this.merge.committed(position);
   }
 
   progress(): SourceProgress {

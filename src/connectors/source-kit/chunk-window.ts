@@ -1,4 +1,5 @@
 import { primaryKeyIndexes, type Row, type TableSchema, type Value } from '../../core/index.js';
+import type { ChunkRepair } from './repair-jobs.js';
 
 /** What the kit needs of a source's table: its schema (the key columns say how rows are matched). */
 export interface SnapshotTable {
@@ -10,6 +11,8 @@ export interface ChunkRange<Table extends SnapshotTable = SnapshotTable> {
   readonly table: Table;
   readonly lo: Value[] | null;
   readonly hi: Value[] | null;
+  /** Set on a chunk read again for `verify --repair` (not a snapshot chunk). */
+  readonly repair?: ChunkRepair;
 }
 
 /**
@@ -39,6 +42,7 @@ export function tableKeyOf(table: SnapshotTable): string {
 export class ChunkWindow<Offset, Table extends SnapshotTable = SnapshotTable> {
   private readonly keyIndexes: number[];
   private readonly changedKeys = new Set<string>();
+  private readKeys: Set<string> | undefined;
   readonly tableKey: string;
 
   constructor(readonly chunk: SnapshotChunk<Offset, Table>) {
@@ -49,6 +53,17 @@ export class ChunkWindow<Offset, Table extends SnapshotTable = SnapshotTable> {
   /** Records the keys of log rows (before and after images) that changed inside the window. */
   noteChanged(rows: readonly Row[]): void {
     for (const row of rows) this.changedKeys.add(keyString(row, this.keyIndexes));
+  }
+
+  /**
+   * Whether the source has no row with `row`'s key at the window's end: the chunk did not read one and the
+   * log did not change one inside the window. Only for keys inside the chunk's range.
+   */
+  absent(row: Row): boolean {
+    const key = keyString(row, this.keyIndexes);
+    if (this.changedKeys.has(key)) return false;
+    this.readKeys ??= new Set(this.chunk.rows.map((r) => keyString(r, this.keyIndexes)));
+    return !this.readKeys.has(key);
   }
 
   /** The chunk's rows minus those whose key changed inside the window. */

@@ -3,12 +3,14 @@ import {
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
+  type RepairOutcome,
   type SourcePosition,
   type SourceProgress,
 } from '../../core/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import { BatchTables } from './batch-tables.js';
-import { tableKeyOf, type SnapshotTable } from './chunk-window.js';
+import { RepairJobs, type RepairRange } from './repair-jobs.js';
+import { tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';
 import { SnapshotCoordinator, type ChunkTicket } from './snapshot-coordinator.js';
 import { addTables, markChunkDone, removeTables, type SnapshotProgress } from './snapshot-progress.js';
 import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDialect } from './source-dialect.js';
@@ -82,6 +84,10 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   private progressChanged = false;
   /** Distinct tables per batch, at most (see {@link limitBatchTables}). */
   private maxBatchTables = Number.POSITIVE_INFINITY;
+  /** Batches handed over so far; each batch's position object remembers its number (see {@link committed}). */
+  private batchCount = 0;
+  private readonly batchNumbers = new WeakMap<SourcePosition, number>();
+  private readonly repairs = new RepairJobs();
 
   constructor(private readonly options: DblogMergeOptions<Offset, Step, Table>) {}
 
@@ -128,6 +134,31 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     this.coordinator?.schedule(this.progressSnapshot);
   }
 
+  /**
+   * Reads `ranges` of `table` again beside the log (`verify --repair` of a running pipeline): each is read in a
+   * chunk window like a snapshot chunk and goes out at its high watermark, its rows as upserts, its `deletes`
+   * keys as deletes where the window shows the source has no such row. Resolves once a checkpoint holding all
+   * of it committed ({@link committed}); rejects with REPAIR_INTERRUPTED when the source closes first.
+   */
+  repair(table: Table, ranges: readonly RepairRange[]): Promise<RepairOutcome> {
+    if (!this.reader || !this.coordinator || this.closed) {
+      throw new TributaryError('REPAIR_INTERRUPTED', `the source is not streaming the ${this.options.logName}`, {
+        hint: 'repair while the pipeline streams changes, or stop it and run verify --repair',
+      });
+    }
+    const job = this.repairs.start(ranges.length);
+    for (const { lo, hi, deletes } of ranges) {
+      this.coordinator.readAgain({ table, lo, hi, repair: { deletes, emitted: job.emitted } });
+    }
+    return job.outcome;
+  }
+
+  /** The runtime committed a checkpoint with `position` (a position this merge handed over). */
+  committed(position: SourcePosition): void {
+    const batch = this.batchNumbers.get(position);
+    if (batch !== undefined) this.repairs.committed(batch);
+  }
+
   /** Takes a table out of the snapshot (dropped or renamed at the source). */
   forgetTable(key: string): void {
     this.progressSnapshot = removeTables(this.progressSnapshot, [key]);
@@ -156,7 +187,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     const { options } = this;
     const slice = Number.isFinite(this.maxBatchTables) ? this.maxBatchTables : Math.max(1, schemaEvents.length);
     for (let start = 0; start === 0 || start < schemaEvents.length; start += slice) {
-      yield { events: schemaEvents.slice(start, start + slice), position: options.position(), caughtUp: false };
+      yield this.batch(schemaEvents.slice(start, start + slice), false);
     }
     const reader = this.reader;
     if (!reader) {
@@ -178,7 +209,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       if (out.length > 0 || this.progressChanged) {
         this.progressChanged = false;
         // The snapshot's end is a good moment to commit, whatever else is buffered.
-        yield { events: out, position: options.position(), caughtUp: wasSnapshotting && !this.progressSnapshot };
+        yield this.batch(out, wasSnapshotting && !this.progressSnapshot);
         continue;
       }
       // Stop pulling while too much is held, and after a held DDL: the steps behind it must be decoded with
@@ -201,11 +232,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       }
       for (const step of result.steps) this.held.push({ step, seq: ++this.pulled });
       await this.drainHeld(out, tables);
-      yield {
-        events: out,
-        position: options.position(),
-        caughtUp: result.caughtUp && this.held.length === 0 && !this.coordinator?.busy,
-      };
+      yield this.batch(out, result.caughtUp && this.held.length === 0 && !this.coordinator?.busy);
     }
   }
 
@@ -236,6 +263,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   /** Closes the log and the snapshot readers; ends {@link batches}. */
   async close(): Promise<void> {
     this.closed = true;
+    this.repairs.failAll();
     this.wake();
     const closing: Promise<void>[] = [];
     if (this.reader) closing.push(this.reader.close());
@@ -243,6 +271,13 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     this.coordinator = undefined;
     this.reader = undefined;
     await Promise.allSettled(closing);
+  }
+
+  /** The next batch, numbered: its position object is how {@link committed} finds it. */
+  private batch(events: ChangeEvent[], caughtUp: boolean): ChangeBatch {
+    const position = this.options.position();
+    this.batchNumbers.set(position, ++this.batchCount);
+    return { events, position, caughtUp };
   }
 
   private compare(a: Offset, b: Offset): number {
@@ -261,7 +296,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       }
       if (out.length > 0 || !this.progressSnapshot || this.progressChanged) {
         this.progressChanged = false;
-        yield { events: out, position: this.options.position(), caughtUp: !this.progressSnapshot };
+        yield this.batch(out, !this.progressSnapshot);
         continue;
       }
       if (!this.coordinator?.busy) break;
@@ -336,6 +371,10 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     // Changes emitted while the rows were being read went out before them: the log has those keys' newer state
     // (or the same, when the snapshot saw the change), so the chunk's copy is dropped whatever `low` says.
     for (const rows of ticket.early.splice(0)) window.noteChanged(rows);
+    if (ticket.range.repair) {
+      this.emitRepair(ticket, window, out);
+      return;
+    }
     for (const row of window.remainingRows()) {
       out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
     }
@@ -348,6 +387,28 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       this.options.log.info(`snapshot complete; streaming the ${this.options.logName}`);
     }
     this.coordinator?.delivered(ticket);
+  }
+
+  /**
+   * A chunk read again for a repair: its remaining rows as upserts (an update without a before image), then each
+   * sink-only key the window shows the source lacks as a delete; the snapshot progress is not touched.
+   */
+  private emitRepair(ticket: ChunkTicket<Offset, Table>, window: ChunkWindow<Offset, Table>, out: ChangeEvent[]): void {
+    const repair = ticket.range.repair!;
+    const table = ticket.range.table.schema.id;
+    const source = { tsMs: Date.now() };
+    const rows = window.remainingRows();
+    for (const row of rows) out.push({ kind: 'data', table, op: 'update', before: null, after: row, source });
+    let deleted = 0;
+    for (const key of repair.deletes) {
+      if (!window.absent(key)) continue;
+      out.push({ kind: 'data', table, op: 'delete', before: key, after: null, source });
+      deleted++;
+    }
+    this.coordinator?.delivered(ticket);
+    // These events go out in the next batch handed over; a chunk that emitted nothing needs no commit.
+    repair.emitted(rows.length, deleted, rows.length + deleted > 0 ? this.batchCount + 1 : 0);
+    this.progressChanged = true;
   }
 
   /**

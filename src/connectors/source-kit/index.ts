@@ -11,6 +11,7 @@ export {
   type SnapshotChunk,
   type SnapshotTable,
 } from './chunk-window.js';
+export { RepairJobs, type ChunkRepair, type RepairRange } from './repair-jobs.js';
 export { DblogMerge, type DblogMergeOptions, type DblogMergeStart } from './dblog-merge.js';
 export { SnapshotCoordinator, type ChunkTicket, type SnapshotCoordinatorOptions } from './snapshot-coordinator.js';
 export {

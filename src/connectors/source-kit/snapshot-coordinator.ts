@@ -91,6 +91,12 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
     return this.readers > 0 || this.tickets.length > 0;
   }
 
+  /** Reads `range` again beside the log (a repair), before any snapshot chunk still to come. */
+  readAgain(range: ChunkRange<Table>): void {
+    this.retries.push(range);
+    this.schedule(undefined);
+  }
+
   /** `ticket` must be read again with `table`'s new schema (it changed during the read); it goes first. */
   retry(ticket: ChunkTicket<Offset, Table>, table: Table): void {
     this.retries.push({ ...ticket.range, table });
@@ -117,8 +123,9 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
   }
 
   private async runReader(): Promise<void> {
+    let reader: ChunkReader<Offset, Table> | undefined;
     try {
-      const reader = await this.options.dialect.openReader();
+      reader = await this.options.dialect.openReader();
       if (this.closed) {
         await reader.close(); // closed while it was opening
         return;
@@ -159,6 +166,11 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
       if (!this.closed) this.error ??= error instanceof Error ? error : new Error(String(error));
     } finally {
       this.readers--;
+      // A reader with nothing left to read gives its connection back (a later repair or table opens another).
+      if (reader && !this.closed) {
+        this.chunkReaders.splice(this.chunkReaders.indexOf(reader), 1);
+        reader.close().catch(() => undefined);
+      }
       this.options.onChange();
     }
   }
