@@ -12,9 +12,7 @@ import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
 import type { ChangeFormat } from '../../formats/change-format.js';
-import { canalJsonFormat } from '../../formats/canal-json.js';
-import { debeziumJsonFormat } from '../../formats/debezium-json.js';
-import { plainJsonFormat } from '../../formats/plain-json.js';
+import { changeFormat } from '../../formats/change-formats.js';
 import type { SinkContext } from '../registry.js';
 import { natsConnect } from './nats-connection.js';
 import { classifyNatsError, jetStreamErrorCode, JS_NO_MESSAGE_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
@@ -70,12 +68,7 @@ class NatsSink implements Sink {
   ) {
     this.subjects = streamSubjects(config.subjectPrefix, config.partitions);
     const formatContext = { serverName: config.serverName, nowMs: () => Date.now() };
-    this.format =
-      config.format === 'canal-json'
-        ? canalJsonFormat(formatContext)
-        : config.format === 'json'
-          ? plainJsonFormat()
-          : debeziumJsonFormat(config.debezium, formatContext);
+    this.format = changeFormat(config.format, config.debezium, formatContext);
   }
 
   private async connect(): Promise<Session> {
