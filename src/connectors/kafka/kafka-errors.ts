@@ -23,7 +23,7 @@ interface KafkaJsError {
 function innermost(error: unknown): KafkaJsError {
   let e = error as KafkaJsError;
   for (let depth = 0; depth < 5 && e && e.name === 'KafkaJSNumberOfRetriesExceeded' && e.cause; depth++) {
-    e = e.cause as KafkaJsError;
+    e = e.cause;
   }
   return e ?? {};
 }
