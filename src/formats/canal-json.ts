@@ -118,7 +118,7 @@ function mysqlTypeName(column: Column): string {
       return t.precision > 0 ? `timestamp(${t.precision})` : 'timestamp';
     case 'enum':
     case 'set':
-      return `${t.kind}(${t.values.map((v) => `'${v}'`).join(',')})`;
+      return `${t.kind}(${t.values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')})`;
     default:
       return t.kind;
   }
