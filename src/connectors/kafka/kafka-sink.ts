@@ -70,13 +70,14 @@ class KafkaSink implements Sink {
       const producer = kafka.producer({
         idempotent: true,
         allowAutoTopicCreation: false,
+        // One request in flight keeps the idempotent sequence numbers in order (kafkajs' advice for EoS).
+        maxInFlightRequests: 1,
+        // kafkajs retries an idempotent producer forever by default; a failure that outlasts these retries ends
+        // the transaction (aborted), and the pipeline retries from its checkpoint instead.
+        retry: { retries: 10 },
         ...(this.config.transactional
-          ? {
-              transactionalId: this.config.transactionalId,
-              transactionTimeout: this.config.transactionTimeoutMs,
-              maxInFlightRequests: 1,
-            }
-          : { maxInFlightRequests: 5 }),
+          ? { transactionalId: this.config.transactionalId, transactionTimeout: this.config.transactionTimeoutMs }
+          : {}),
       });
       try {
         await admin.connect();
@@ -100,6 +101,8 @@ class KafkaSink implements Sink {
   }
 
   async open(pipeline: string): Promise<Checkpoint | null> {
+    // A producer that failed (fenced, a transaction in error) cannot begin again: each open starts a new one.
+    await this.close();
     const { kafka, admin, producer } = await this.connect();
     this.pipeline = pipeline;
     this.buffer = [];

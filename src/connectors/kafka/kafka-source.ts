@@ -117,6 +117,17 @@ class KafkaSource implements Source {
     }
     this.offsets = { ...(position?.offsets ?? {}) };
     this.topics = await this.resolveTopics(admin);
+    // Every partition without a position starts where scan.startup.mode says, noted now, so that the first
+    // checkpoint holds it: a restart then never falls back on the group's offsets (which kafkajs may commit).
+    try {
+      for (const topic of this.topics) {
+        for (const p of await admin.fetchTopicOffsets(topic)) {
+          this.offsets[`${topic}:${p.partition}`] ??= this.config.fromBeginning ? p.low : p.high;
+        }
+      }
+    } catch (error) {
+      throw classifyKafkaError(error, 'source', `reading the offsets of ${this.topics.join(', ')}`);
+    }
     const consumer = kafka.consumer({
       groupId: this.config.groupId,
       readUncommitted: false,
@@ -126,8 +137,8 @@ class KafkaSource implements Source {
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: this.topics, fromBeginning: this.config.fromBeginning });
-      // On every assignment, start each partition at the checkpoint's offset (the group's own committed offsets
-      // are never written). eachBatch drops what lies before it in any case.
+      // On every assignment, start each partition at its position (the group's own offsets are not the truth).
+      // eachBatch drops what lies before it in any case.
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
         for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
           for (const partition of partitions) {
@@ -156,10 +167,12 @@ class KafkaSource implements Source {
     const from = BigInt(this.offsets[key] ?? '0');
     const events: ChangeEvent[] = [];
     let next: bigint | undefined;
+    let seen: string | undefined;
     for (const message of batch.messages) {
-      if (!payload.isRunning() || payload.isStale()) return;
+      if (!payload.isRunning() || payload.isStale()) break;
+      seen = message.offset;
       const offset = BigInt(message.offset);
-      if (offset < from) continue; // before the checkpoint: already in the sink
+      if (offset < from) continue; // before the position: already in the sink
       this.reader.read(
         message.value === null ? null : message.value.toString('utf8'),
         message.key === null ? null : message.key.toString('utf8'),
@@ -168,20 +181,27 @@ class KafkaSource implements Source {
       );
       next = offset + 1n;
     }
+    // Resolved offsets only move the fetch position (nothing is committed to Kafka); what was not looked at
+    // (a stopping consumer, a stale batch) is fetched again.
+    if (seen !== undefined) payload.resolveOffset(seen);
     if (next === undefined) return;
     this.offsets = { ...this.offsets, [key]: next.toString() };
     if (this.reader.lastSourceTsMs > 0) this.lagMs = Math.max(0, Date.now() - this.reader.lastSourceTsMs);
     const taken = this.handoff.put({
       events,
       position: { offsets: this.offsets } satisfies KafkaPosition,
-      caughtUp: batch.offsetLag() === '0',
+      // A transactional producer's partition ends with a commit marker that is never delivered: a lag of one
+      // offset is the end.
+      caughtUp: BigInt(batch.offsetLag()) <= 1n,
     });
     // Wait for the pipeline to take the batch, heartbeating so the group does not drop this member meanwhile.
     for (;;) {
+      let timer: NodeJS.Timeout | undefined;
       const done = await Promise.race([
         taken.then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), HEARTBEAT_WHILE_WAITING_MS)),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), HEARTBEAT_WHILE_WAITING_MS))),
       ]);
+      clearTimeout(timer);
       if (done) return;
       await payload.heartbeat();
     }
