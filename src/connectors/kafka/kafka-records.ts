@@ -1,4 +1,5 @@
-import type { DataChangeEvent } from '../../core/change-event.js';
+import type { DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
+import type { LogRecord } from '../../formats/change-format.js';
 import type { TableSchema } from '../../core/table-schema.js';
 import type { ChangeFormat } from '../../formats/change-format.js';
 import { partitionForKey } from './kafka-partitioner.js';
@@ -36,26 +37,41 @@ export function buildRecords(
   schema: TableSchema,
 ): KafkaRecord[] {
   const topic = options.topics.topicOf(event.table);
+  const headers = headersOf(options, event.table.namespace, event.table.name);
+  return options.format.encode(event, schema).map((record) => toKafka(options, topic, headers, record));
+}
+
+/**
+ * The records of a truncate or a dropped table (see {@link ChangeFormat.encodeTableChange}): keyless, so in
+ * partition 0 of the table's topic. Consumers of other partitions see it out of order with their rows: only
+ * with one partition per topic does a truncate keep its place among the changes.
+ */
+export function buildTableChangeRecords(options: RecordBuilderOptions, event: SchemaChangeEvent): KafkaRecord[] {
+  const topic = options.topics.topicOf(event.table);
+  const headers = headersOf(options, event.table.namespace, event.table.name);
+  return options.format.encodeTableChange(event).map((record) => toKafka(options, topic, headers, record));
+}
+
+function headersOf(options: RecordBuilderOptions, namespace: string, table: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [k, v] of options.customHeaders) headers[k] = v;
   if (options.tableIdHeaders) {
     // Flink CDC's header names; a MySQL table id is schemaName.tableName (its namespace is empty).
     headers['namespace'] = '';
-    headers['schemaName'] = event.table.namespace;
-    headers['tableName'] = event.table.name;
+    headers['schemaName'] = namespace;
+    headers['tableName'] = table;
   }
-  return options.format.encode(event, schema).map((record) => {
-    const key = record.key === null ? null : Buffer.from(record.key, 'utf8');
-    const partition =
-      key === null || options.partitionStrategy === 'all-to-zero'
-        ? 0
-        : partitionForKey(key, options.partitionsOf(topic));
-    return {
-      topic,
-      partition,
-      key,
-      value: record.value === null ? null : Buffer.from(record.value, 'utf8'),
-      headers,
-    };
-  });
+  return headers;
+}
+
+function toKafka(
+  options: RecordBuilderOptions,
+  topic: string,
+  headers: Record<string, string>,
+  record: LogRecord,
+): KafkaRecord {
+  const key = record.key === null ? null : Buffer.from(record.key, 'utf8');
+  const partition =
+    key === null || options.partitionStrategy === 'all-to-zero' ? 0 : partitionForKey(key, options.partitionsOf(topic));
+  return { topic, partition, key, value: record.value === null ? null : Buffer.from(record.value, 'utf8'), headers };
 }

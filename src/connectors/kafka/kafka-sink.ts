@@ -10,7 +10,7 @@ import type { SinkContext } from '../registry.js';
 import { ensureCheckpointTopic, readLastCheckpoint, type CheckpointRecord } from './kafka-checkpoint-store.js';
 import { kafkaClient } from './kafka-connection.js';
 import { classifyKafkaError } from './kafka-errors.js';
-import { buildRecords, type KafkaRecord, type RecordBuilderOptions } from './kafka-records.js';
+import { buildRecords, buildTableChangeRecords, type KafkaRecord, type RecordBuilderOptions } from './kafka-records.js';
 import { kafkaSinkConfig, type KafkaSinkConfig } from './kafka-sink-config.js';
 import { topicRouter } from './kafka-topics.js';
 
@@ -141,6 +141,13 @@ class KafkaSink implements Sink {
     await this.connect();
     for (const event of events) {
       if (event.kind === 'schema') {
+        const records = buildTableChangeRecords(this.records, event);
+        if (records.length > 0) {
+          const topic = this.records.topics.topicOf(event.table);
+          if (!this.partitionCounts.has(topic)) await this.ensureTopic(topic);
+          this.events++;
+          this.buffer.push(...records);
+        }
         this.applySchema(event.change, tableIdToString(event.table), event.schema);
         continue;
       }
