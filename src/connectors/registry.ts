@@ -3,6 +3,8 @@ import type { TableSelector } from '../config/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
 import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
+import { kafkaSinkOptions } from './kafka/kafka-sink-config.js';
+import { kafkaSourceOptions } from './kafka/kafka-source-config.js';
 import { natsSinkOptions } from './nats/nats-sink-config.js';
 import { natsSourceOptions } from './nats/nats-source-config.js';
 import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
@@ -64,6 +66,12 @@ export const sources: Readonly<Record<string, SourceEntry>> = {
     tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
+  kafka: {
+    options: kafkaSourceOptions,
+    load: async () => (await import('./kafka/kafka-source.js')).kafkaSource,
+    tablesOption: 'tables',
+    excludeOption: 'tables.exclude',
+  },
 };
 
 export const sinks: Readonly<Record<string, SinkEntry>> = {
@@ -84,6 +92,12 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
     load: async () => (await import('./nats/nats-sink.js')).natsSink,
     noPartitions: 'a JetStream sink writes subjects, not tables (its `partitions` option splits a table by key hash)',
     ignoredTableOption: () => 'a JetStream sink creates no tables',
+  },
+  kafka: {
+    options: kafkaSinkOptions,
+    load: async () => (await import('./kafka/kafka-sink.js')).kafkaSink,
+    noPartitions: 'a Kafka sink writes topics, not tables (records are partitioned by their key)',
+    ignoredTableOption: () => 'a Kafka sink creates no tables',
   },
 };
 

@@ -1,4 +1,4 @@
-import type { DataChangeEvent } from '../core/change-event.js';
+import type { DataChangeEvent, SchemaChangeEvent } from '../core/change-event.js';
 import type { DataType, Row, Value } from '../core/data-type.js';
 import { primaryKeyIndexes, type Column, type TableSchema } from '../core/table-schema.js';
 import type { ChangeFormat, FormatContext, LogRecord } from './change-format.js';
@@ -51,6 +51,29 @@ export function canalJsonFormat(context: FormatContext): ChangeFormat {
         type: event.op === 'update' ? 'UPDATE' : event.op === 'delete' ? 'DELETE' : 'INSERT',
       });
       return [{ key: plainJsonKey(table, row, t.keyIndexes), value }];
+    },
+    encodeTableChange(event: SchemaChangeEvent): LogRecord[] {
+      // Canal's DDL messages: isDdl true, the statement in `sql`; TRUNCATE and ERASE (a dropped table) are
+      // Canal's own event types for them.
+      const type = event.change === 'truncateTable' ? 'TRUNCATE' : event.change === 'dropTable' ? 'ERASE' : undefined;
+      if (type === undefined) return [];
+      const name = `\`${event.table.namespace.replace(/`/g, '``')}\`.\`${event.table.name.replace(/`/g, '``')}\``;
+      const value = jsonText({
+        data: null,
+        database: event.table.namespace,
+        es: event.source.tsMs,
+        id: 0,
+        isDdl: true,
+        mysqlType: null,
+        old: null,
+        pkNames: null,
+        sql: event.ddl ?? (type === 'TRUNCATE' ? `TRUNCATE TABLE ${name}` : `DROP TABLE ${name}`),
+        sqlType: null,
+        table: event.table.name,
+        ts: context.nowMs(),
+        type,
+      });
+      return [{ key: null, value }];
     },
   };
 }
@@ -118,7 +141,7 @@ function mysqlTypeName(column: Column): string {
       return t.precision > 0 ? `timestamp(${t.precision})` : 'timestamp';
     case 'enum':
     case 'set':
-      return `${t.kind}(${t.values.map((v) => `'${v}'`).join(',')})`;
+      return `${t.kind}(${t.values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')})`;
     default:
       return t.kind;
   }

@@ -1,4 +1,4 @@
-import type { DataChangeEvent } from '../core/change-event.js';
+import type { DataChangeEvent, SchemaChangeEvent } from '../core/change-event.js';
 import type { TableSchema } from '../core/table-schema.js';
 
 /**
@@ -16,6 +16,12 @@ export interface ChangeFormat {
   readonly name: 'debezium-json' | 'canal-json' | 'json';
   /** The records of `event`, a row of `schema`'s table. Pure: the same event and clock give the same text. */
   encode(event: DataChangeEvent, schema: TableSchema): LogRecord[];
+  /**
+   * The records of a table-level change that consumers of the log must see: a truncate (debezium-json `op: t`,
+   * canal-json `TRUNCATE`) or a dropped table (canal-json `ERASE`); none for other changes or formats without a
+   * way to say it. Keyless, so a log sink writes them where keyless records go (partition 0).
+   */
+  encodeTableChange(event: SchemaChangeEvent): LogRecord[];
 }
 
 /** What the formats need of their surroundings. */

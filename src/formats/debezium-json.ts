@@ -1,4 +1,4 @@
-import type { ChangeOp, DataChangeEvent, SourceInfo } from '../core/change-event.js';
+import type { ChangeOp, DataChangeEvent, SchemaChangeEvent, SourceInfo } from '../core/change-event.js';
 import type { Row } from '../core/data-type.js';
 import { TributaryError } from '../core/errors.js';
 import { primaryKeyIndexes, type Column, type TableId, type TableSchema } from '../core/table-schema.js';
@@ -90,6 +90,23 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
       const records: LogRecord[] = [{ key, value }];
       if (event.op === 'delete' && options.tombstones && key !== null) records.push({ key, value: null });
       return records;
+    },
+    encodeTableChange(event: SchemaChangeEvent): LogRecord[] {
+      // Debezium's truncate event (its PostgreSQL connector's shape): no row images, `op: t`. A dropped table
+      // has no event in Debezium's data topics.
+      if (event.change !== 'truncateTable') return [];
+      const payload: JsonOut = {
+        before: null,
+        after: null,
+        source: sourceBlock(event.table, event.source, false, context.serverName),
+        op: 't',
+        ts_ms: context.nowMs(),
+        transaction: null,
+      };
+      const value = options.schemaInclude
+        ? `{"schema":${schemaOf(event.schema).value},"payload":${jsonText(payload)}}`
+        : jsonText(payload);
+      return [{ key: null, value }];
     },
   };
 }

@@ -42,5 +42,7 @@ export function plainJsonFormat(): ChangeFormat {
       table.columns.forEach((c, i) => (out[c.name] = plainJsonValue(event.after![i] ?? null, c.type)));
       return [{ key, value: jsonText(out) }];
     },
+    // An upsert log has no way to say "every key is gone" short of a tombstone per key, which it does not know.
+    encodeTableChange: () => [],
   };
 }

@@ -11,10 +11,8 @@ import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
-import type { ChangeFormat } from '../../formats/change-format.js';
-import { canalJsonFormat } from '../../formats/canal-json.js';
-import { debeziumJsonFormat } from '../../formats/debezium-json.js';
-import { plainJsonFormat } from '../../formats/plain-json.js';
+import type { ChangeFormat, LogRecord } from '../../formats/change-format.js';
+import { changeFormat } from '../../formats/change-formats.js';
 import type { SinkContext } from '../registry.js';
 import { natsConnect } from './nats-connection.js';
 import { classifyNatsError, jetStreamErrorCode, JS_NO_MESSAGE_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
@@ -70,12 +68,7 @@ class NatsSink implements Sink {
   ) {
     this.subjects = streamSubjects(config.subjectPrefix, config.partitions);
     const formatContext = { serverName: config.serverName, nowMs: () => Date.now() };
-    this.format =
-      config.format === 'canal-json'
-        ? canalJsonFormat(formatContext)
-        : config.format === 'json'
-          ? plainJsonFormat()
-          : debeziumJsonFormat(config.debezium, formatContext);
+    this.format = changeFormat(config.format, config.debezium, formatContext);
   }
 
   private async connect(): Promise<Session> {
@@ -197,15 +190,20 @@ class NatsSink implements Sink {
     const { js } = await this.connect();
     this.throwIfFailed();
     for (const event of events) {
+      let records: LogRecord[];
       if (event.kind === 'schema') {
+        // A truncate (or, in canal-json, a dropped table) is a keyless message on the table's subject.
+        records = this.format.encodeTableChange(event);
         this.applySchema(event.change, tableIdToString(event.table), event.schema);
-        continue;
+        if (records.length === 0) continue;
+      } else {
+        const name = tableIdToString(event.table);
+        const schema = this.schemas.get(name);
+        if (!schema) throw new TributaryError('INTERNAL', `a change of ${name} arrived before its schema`);
+        records = this.format.encode(event, schema);
       }
-      const name = tableIdToString(event.table);
-      const schema = this.schemas.get(name);
-      if (!schema) throw new TributaryError('INTERNAL', `a change of ${name} arrived before its schema`);
       this.events++;
-      for (const record of this.format.encode(event, schema)) {
+      for (const record of records) {
         const h = natsHeaders();
         h.set(HEADER_EPOCH, String(this.epoch));
         h.set(HEADER_BATCH, String(this.batch + 1));

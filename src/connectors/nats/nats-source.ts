@@ -11,8 +11,7 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProgress } from '../../core/source.js';
-import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
-import { DebeziumJsonDecoder } from '../../formats/debezium-json.js';
+import { LogChangeReader } from '../log-kit/log-change-reader.js';
 import type { SourceContext } from '../registry.js';
 import { natsConnect } from './nats-connection.js';
 import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
@@ -51,9 +50,7 @@ class NatsSource implements Source {
   private jsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
   private readonly subjects: StreamSubjects;
-  private readonly decoder = new DebeziumJsonDecoder();
-  /** The schema last emitted per table in this run. */
-  private readonly emitted = new Map<string, TableSchema>();
+  private readonly reader: LogChangeReader;
   private seq = 0;
   private lagMs = 0;
   private closed = false;
@@ -64,6 +61,7 @@ class NatsSource implements Source {
     private readonly context: SourceContext,
   ) {
     this.subjects = streamSubjects(config.subjectPrefix, 1);
+    this.reader = new LogChangeReader('debezium-json', context.include, context.exclude);
   }
 
   private async connect(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
@@ -197,35 +195,9 @@ class NatsSource implements Source {
   private decode(msg: JsMsg, out: ChangeEvent[]): void {
     const value = msg.data.length === 0 ? null : Buffer.from(msg.data).toString('utf8');
     const key = msg.headers?.get(HEADER_KEY) || null;
-    const decoded = this.decoder.decode(value, key);
-    if (!decoded) return;
-    const { event, schema } = decoded;
-    if (!this.selected(event.table.namespace, event.table.name)) return;
-    const name = tableIdToString(event.table);
-    const before = this.emitted.get(name);
-    if (before !== schema) {
-      out.push({
-        kind: 'schema',
-        table: event.table,
-        change: before ? 'refreshTable' : 'createTable',
-        schema,
-        source: { tsMs: event.source.tsMs },
-      });
-      this.emitted.set(name, schema);
-    }
-    out.push({
-      ...event,
-      source: { ...event.source, position: `${this.config.stream}:${String(msg.seq).padStart(20, '0')}` },
-    });
-    if (event.source.tsMs > 0) this.lagMs = Math.max(0, Date.now() - event.source.tsMs);
-  }
-
-  private selected(namespace: string, name: string): boolean {
-    const { include, exclude } = this.context;
-    return (
-      (include.length === 0 || include.some((s) => s.matches(namespace, name))) &&
-      !exclude.some((s) => s.matches(namespace, name))
-    );
+    this.reader.read(value, key, `${this.config.stream}:${String(msg.seq).padStart(20, '0')}`, out);
+    const tsMs = this.reader.lastSourceTsMs;
+    if (tsMs > 0) this.lagMs = Math.max(0, Date.now() - tsMs);
   }
 
   private position(): NatsPosition {
