@@ -384,6 +384,8 @@ class StreamState {
     if (!row) return;
     const revIndex = schema.columns.findIndex((c) => c.name === 'rev');
     if (revIndex < 0) return;
+    // A before image may hold the key only (PostgreSQL without REPLICA IDENTITY FULL): nothing to compare.
+    if (row[revIndex] === null) return;
     const id = `${table}/${String(row[columnIndex(schema, 'id')])}`;
     const rev = BigInt(row[revIndex] as bigint | number);
     const seen = this.revs.get(id);
