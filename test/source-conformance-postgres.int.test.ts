@@ -88,6 +88,21 @@ sourceConformance('PostgreSQL', async () => {
           exclude: [],
         },
       ),
+    sourceYaml: (spec) => ({
+      yaml: [
+        '  type: postgres',
+        `  hostname: ${url.hostname}`,
+        `  port: ${url.port}`,
+        `  username: ${decodeURIComponent(url.username)}`,
+        '  password: ${SC_PG_PASSWORD}',
+        `  database-name: ${db.name}`,
+        `  tables: ${spec.tables}`,
+        `  scan.incremental.snapshot.chunk.size: ${spec.chunkSize}`,
+        '  heartbeat.interval: 500ms',
+        ...(spec.rowsPerSecond === undefined ? [] : [`  scan.snapshot.rows-per-second: ${spec.rowsPerSecond}`]),
+      ].join('\n'),
+      env: { SC_PG_PASSWORD: decodeURIComponent(url.password) },
+    }),
     typeColumns: TYPE_COLUMNS,
     close: async () => {
       await db.query(
