@@ -6,7 +6,6 @@ import {
   TributaryError,
   type ChangeBatch,
   type ChangeEvent,
-  type Column,
   type OptionValues,
   type SchemaChangeEvent,
   type SourceInfo,
@@ -15,14 +14,13 @@ import {
   type SourcePosition,
   type SourceProgress,
   type TableSchema,
-  type ValidationCheck,
 } from '../../core/index.js';
 import { parseTableSelectors, type TableSelector } from '../../config/table-selector.js';
 import type { SourceContext } from '../registry.js';
 import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { formatLsn, parseLsn, type Lsn } from './pg-lsn.js';
 import { PgReplicationStream } from './pg-replication-stream.js';
-import { UNCHANGED_TOAST, type RelationMessage, type TupleData } from './pgoutput-decoder.js';
+import type { RelationMessage } from './pgoutput-decoder.js';
 import {
   listPgTables,
   PgTypeCatalog,
@@ -32,6 +30,9 @@ import {
   type PgTable,
 } from './postgres-source-catalog.js';
 import { postgresSourceConfig, type PostgresSourceConfig } from './postgres-source-config.js';
+import { PostgresSourceChecks } from './postgres-source-checks.js';
+import { emptyTable, relationTable, sameColumns } from './postgres-relation.js';
+import { resolveToast } from './postgres-toast.js';
 import { classifySourceError, connectSource } from './postgres-source-connection.js';
 import { postgresSourceDialect } from './postgres-source-dialect.js';
 import { isPostgresPosition, type PostgresPosition } from './postgres-source-position.js';
@@ -61,6 +62,7 @@ export class PostgresSource implements Source {
   private readonly include: readonly TableSelector[];
   private readonly types = new PgTypeCatalog();
   private readonly merge: DblogMerge<Lsn, WalStep, PgTable>;
+  private readonly checks: PostgresSourceChecks;
   private meta: pg.Client | undefined;
   private replication: pg.Client | undefined;
   private walReader: WalReader | undefined;
@@ -95,6 +97,7 @@ export class PostgresSource implements Source {
   ) {
     this.log = context.log;
     this.include = context.include.length > 0 ? context.include : parseTableSelectors(config.flinkTables ?? '');
+    this.checks = new PostgresSourceChecks(config, this.include, context.exclude, this.types);
     this.merge = new DblogMerge({
       log: context.log,
       logName: 'WAL',
@@ -109,169 +112,23 @@ export class PostgresSource implements Source {
   }
 
   private isCaptured(namespace: string, name: string): boolean {
-    return (
-      this.include.some((s) => s.matches(namespace, name)) &&
-      !this.context.exclude.some((s) => s.matches(namespace, name))
-    );
+    return this.checks.isCaptured(namespace, name);
   }
 
-  // ---- validate ----
-
-  async validate(): Promise<SourceDescription> {
-    const client = await connectSource(this.config);
-    try {
-      const checks: string[] = [];
-      const warnings: ValidationCheck[] = [];
-      const settings = await this.query<{ name: string; setting: string }>(
-        client,
-        `SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num', 'max_slot_wal_keep_size')`,
-      );
-      const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
-      if (setting('wal_level') !== 'logical') {
-        throw new TributaryError('SOURCE_WAL_LEVEL', `wal_level is ${setting('wal_level')}, not logical`, {
-          hint: "set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = 'logical') and restart the server",
-        });
-      }
-      checks.push('wal_level=logical');
-      if (Number(setting('server_version_num')) < 100000) {
-        throw new TributaryError('SOURCE_PROTOCOL', `PostgreSQL ${setting('server_version_num')} has no pgoutput`, {
-          hint: 'PostgreSQL 10 or later is needed',
-        });
-      }
-      const role = (
-        await this.query<{ rolreplication: string; rolsuper: string; can_create: string }>(
-          client,
-          `SELECT r.rolreplication, r.rolsuper, has_database_privilege(current_user, current_database(), 'CREATE') AS can_create
-           FROM pg_roles r WHERE r.rolname = current_user`,
-        )
-      )[0];
-      // `scan.startup.mode: snapshot` reads the tables only: no slot, no publication, no REPLICATION.
-      const streams = this.config.startupMode !== 'snapshot';
-      if (streams && (!role || (role.rolreplication !== 't' && role.rolsuper !== 't'))) {
-        throw new TributaryError(
-          'SOURCE_PRIVILEGES_MISSING',
-          `role ${this.config.user} has neither REPLICATION nor SUPERUSER`,
-          { hint: `ALTER ROLE ${this.config.user} REPLICATION; (see docs/connectors/postgres.md#source-privileges)` },
-        );
-      }
-      if (streams) checks.push(`role ${this.config.user} has ${role?.rolsuper === 't' ? 'SUPERUSER' : 'REPLICATION'}`);
-      const tables = await this.resolveTables(client);
-      checks.push(`${plural(tables.size, 'table')} captured, each with a key and supported types`);
-      for (const table of tables.values()) {
-        const name = tableIdToString(table.schema.id);
-        if (table.replicaIdentity !== 'f' && table.types.some((t) => isToastable(t.type.kind))) {
-          warnings.push({
-            status: 'warning',
-            message: `${name} has REPLICA IDENTITY ${replicaIdentityName(table.replicaIdentity)}: an update that leaves a large (TOASTed) value unchanged does not carry it, so the source reads the current value by key`,
-            fix: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY FULL; makes every update carry the whole old row (exact, costs WAL)`,
-          });
-        }
-      }
-      const grants = await this.query<{ table: string }>(
-        client,
-        `SELECT t FROM unnest($1::text[]) AS t WHERE NOT has_table_privilege(current_user, t, 'SELECT')`,
-        [[...tables.values()].map((t) => quoteTable(t.schema.id))],
-      );
-      if (grants.length > 0) {
-        throw new TributaryError('SOURCE_PRIVILEGES_MISSING', `no SELECT on ${grants.map((g) => g.table).join(', ')}`, {
-          hint: `GRANT SELECT ON ${grants.map((g) => g.table).join(', ')} TO ${this.config.user};`,
-        });
-      }
-      checks.push('SELECT on every captured table');
-      if (!streams) return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
-      const publication = await this.query<{ puballtables: string }>(
-        client,
-        'SELECT puballtables FROM pg_publication WHERE pubname = $1',
-        [this.config.publicationName],
-      );
-      if (publication.length === 0) {
-        const need = this.config.publicationMode === 'all_tables' ? role?.rolsuper === 't' : role?.can_create === 't';
-        if (!need) {
-          throw new TributaryError(
-            'SOURCE_PRIVILEGES_MISSING',
-            `publication ${this.config.publicationName} is missing and role ${this.config.user} cannot create it`,
-            {
-              hint:
-                this.config.publicationMode === 'all_tables'
-                  ? `create it as a superuser: CREATE PUBLICATION ${this.config.publicationName} FOR ALL TABLES;`
-                  : `GRANT CREATE ON DATABASE ${this.config.database} TO ${this.config.user}; (and own the captured tables), or create it: CREATE PUBLICATION ${this.config.publicationName} FOR TABLE …;`,
-            },
-          );
-        }
-        checks.push(`publication ${this.config.publicationName} will be created (${this.config.publicationMode})`);
-      } else {
-        checks.push(`publication ${this.config.publicationName} exists`);
-      }
-      const slot = await this.query<{ wal_status: string | null; plugin: string }>(
-        client,
-        'SELECT wal_status, plugin FROM pg_replication_slots WHERE slot_name = $1',
-        [this.config.slotName],
-      );
-      if (slot[0]?.wal_status === 'lost') {
-        warnings.push({
-          status: 'warning',
-          code: 'SOURCE_SLOT_LOST',
-          message: `slot ${this.config.slotName} is invalidated (wal_status lost)`,
-          fix: 'tributary run --reset drops and recreates it with a new snapshot',
-        });
-      }
-      checks.push(slot.length ? `slot ${this.config.slotName} exists` : `slot ${this.config.slotName} will be created`);
-      return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  validate(): Promise<SourceDescription> {
+    return this.checks.validate();
   }
 
-  /** The captured tables, read from the catalog; throws for none, an unsupported type or a missing key. */
-  private async resolveTables(client: pg.Client): Promise<Map<string, PgTable>> {
-    const all = await listPgTables(client);
-    const wanted = all.filter((t) => this.isCaptured(t.id.namespace, t.id.name));
-    if (wanted.length === 0) {
-      throw new TributaryError(
-        'SOURCE_NO_TABLES',
-        `no table of database ${this.config.database} matches source.tables (${this.include.map((s) => s.source).join(', ')})`,
-        {
-          hint: `patterns are regular expressions on schema.table; tables of the database include: ${
-            all
-              .slice(0, 5)
-              .map((t) => tableIdToString(t.id))
-              .join(', ') || '(none)'
-          }`,
-        },
-      );
-    }
-    const tables = await readPgTables(client, wanted, this.types);
-    for (const table of tables.values()) {
-      const name = tableIdToString(table.schema.id);
-      if (table.problems.length > 0) {
-        throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${name}: ${table.problems.join('; ')}`, {
-          hint: `leave ${name} out with source.tables.exclude, or change the column's type (docs/type-mapping.md lists what is supported)`,
-        });
-      }
-      if (table.schema.primaryKey.length === 0) {
-        throw new TributaryError('SOURCE_NO_PRIMARY_KEY', `${name} has no primary key and no replica identity index`, {
-          hint: `add a primary key, or ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
-        });
-      }
-      if (table.replicaIdentity === 'n') {
-        throw new TributaryError(
-          'SOURCE_NO_PRIMARY_KEY',
-          `${name} has REPLICA IDENTITY NOTHING: updates and deletes carry no key`,
-          {
-            hint: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY DEFAULT; (or FULL)`,
-          },
-        );
-      }
-    }
-    return tables;
+  private resolveTables(client: pg.Client): Promise<Map<string, PgTable>> {
+    return this.checks.resolveTables(client);
   }
 
-  private async query<R>(client: pg.Client, text: string, values?: unknown[]): Promise<R[]> {
-    try {
-      return (await client.query(text, values)).rows as R[];
-    } catch (error) {
-      throw classifySourceError(error, this.config, 'query');
-    }
+  private query<R>(client: pg.Client, text: string, values?: unknown[]): Promise<R[]> {
+    return this.checks.query<R>(client, text, values);
+  }
+
+  private checkSlot(client: pg.Client, position: SourcePosition): Promise<string> {
+    return this.checks.checkSlot(client, position);
   }
 
   // ---- open ----
@@ -285,51 +142,17 @@ export class PostgresSource implements Source {
     }
   }
 
-  /** The slot of a saved position must exist, be valid, and not have confirmed beyond the position. */
-  private async checkSlot(client: pg.Client, position: SourcePosition): Promise<string> {
-    if (!isPostgresPosition(position)) {
-      throw new TributaryError('PIPELINE_STATE_MISMATCH', 'the checkpoint was not written by a postgres source', {
-        hint: 'start this pipeline over with `tributary run --reset`',
-      });
-    }
-    const slot = (
-      await this.query<{ confirmed_flush_lsn: string | null; wal_status: string | null; plugin: string }>(
-        client,
-        'SELECT confirmed_flush_lsn::text, wal_status, plugin FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()',
-        [position.slot],
-      )
-    )[0];
-    if (!slot) {
-      throw new TributaryError('SOURCE_SLOT_LOST', `replication slot ${position.slot} of this pipeline is gone`, {
-        hint: 'the changes since the checkpoint cannot be read any more; `tributary run --reset` takes a new snapshot',
-      });
-    }
-    if (slot.wal_status === 'lost') {
-      throw new TributaryError(
-        'SOURCE_SLOT_LOST',
-        `replication slot ${position.slot} was invalidated: the server removed WAL it still needed (max_slot_wal_keep_size)`,
-        {
-          hint: '`tributary run --reset` takes a new snapshot; raise max_slot_wal_keep_size (or keep the pipeline running)',
-        },
-      );
-    }
-    if (slot.confirmed_flush_lsn && parseLsn(slot.confirmed_flush_lsn) > parseLsn(position.lsn)) {
-      throw new TributaryError(
-        'SOURCE_SLOT_LOST',
-        `replication slot ${position.slot} has confirmed ${slot.confirmed_flush_lsn}, past the checkpoint's ${position.lsn}: the changes between are gone`,
-        { hint: 'resume from the latest checkpoint (not an older savepoint), or `tributary run --reset`' },
-      );
-    }
-    return `slot ${position.slot} holds the changes from ${position.lsn}`;
-  }
-
   async open(resume: SourcePosition | null): Promise<void> {
     this.meta = await connectSource(this.config);
     this.tables = await this.resolveTables(this.meta);
     const snapshotOnly = this.config.startupMode === 'snapshot';
     let snapshot: SnapshotProgress | undefined;
     if (snapshotOnly) {
-      snapshot = startSnapshot([...this.tables.keys()]);
+      // A restart goes on with the chunks not delivered (each chunk is consistent on its own).
+      snapshot =
+        resume !== null && isPostgresPosition(resume)
+          ? savedSnapshot(resume, [...this.tables.keys()])
+          : startSnapshot([...this.tables.keys()].sort());
     } else {
       await this.ensurePublication(this.meta);
       this.replication = await connectSource(this.config, {
@@ -594,7 +417,9 @@ export class PostgresSource implements Source {
     }
     let after = change.after;
     if (change.toast) {
-      const resolved = await this.resolveToast(
+      const resolved = await resolveToast(
+        (text, values) => this.query(this.meta!, text, values),
+
         change.toast.after,
         change.toast.before,
         change.toast.beforeKind,
@@ -669,12 +494,6 @@ export class PostgresSource implements Source {
   /**
    * A Relation message precedes the first change of a table in this session and follows every change of its
    * columns: the table's columns as the rows after it have them. A capture table whose columns differ from the
-   * schema announced gets a `refreshTable` (a table new to the pipeline — a publication FOR ALL TABLES — a
-   * `createTable`), as the `mysql` source emits after DDL.
-
-  /**
-   * A Relation message precedes the first change of a table in this session and follows every change of its
-   * columns: the table's columns as the rows after it have them. A capture table whose columns differ from the
    * schema announced gets a `refreshTable` (a table new to the pipeline — a publication FOR ALL TABLES, or a row before discovery's
    * message — a `createTable` and a snapshot), as the `mysql` source emits after DDL.
    */
@@ -688,47 +507,17 @@ export class PostgresSource implements Source {
       this.meta!,
       message.columns.map((c) => c.typeOid),
     );
-    const columns: Column[] = [];
-    const types = [];
-    for (const c of message.columns) {
-      const mapped = this.types.columnType(c.typeOid, c.typmod);
-      if (typeof mapped === 'string') {
-        if (!captured) {
-          relations.set(message.oid, { captured: false, table: previous ?? emptyTable(message) });
-          return;
-        }
-        throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${key}.${c.name}: ${mapped}`, {
-          hint: `leave ${key} out with source.tables.exclude, or change the column's type`,
-        });
+    const table = relationTable(message, previous, this.types);
+    if (typeof table === 'string') {
+      if (!captured) {
+        relations.set(message.oid, { captured: false, table: previous ?? emptyTable(message) });
+        return;
       }
-      const before = previous?.schema.columns.find((p) => p.name === c.name);
-      types.push(mapped);
-      columns.push({
-        name: c.name,
-        type: mapped.type,
-        nullable: before?.nullable ?? !c.key,
-        sourceType: mapped.sourceType,
-        ...(before?.defaultValue !== undefined && sameType(before, mapped.type)
-          ? { defaultValue: before.defaultValue }
-          : {}),
+      throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${key}.${table}`, {
+        hint: `leave ${key} out with source.tables.exclude, or change the column's type`,
       });
     }
-    const names = new Set(columns.map((c) => c.name));
-    const primaryKey =
-      previous && previous.schema.primaryKey.every((k) => names.has(k))
-        ? previous.schema.primaryKey
-        : message.replicaIdentity === 'f'
-          ? []
-          : message.columns.filter((c) => c.key).map((c) => c.name);
-    const schema: TableSchema = { id: { namespace: message.namespace, name: message.name }, columns, primaryKey };
-    const table: PgTable = {
-      oid: message.oid,
-      schema,
-      types,
-      replicaIdentity: message.replicaIdentity,
-      problems: [],
-      rowsEstimate: undefined,
-    };
+    const { schema } = table;
     relations.set(message.oid, { captured, table });
     if (!captured) return;
     if (!previous) {
@@ -739,47 +528,6 @@ export class PostgresSource implements Source {
       out.push(schemaEvent(schema, 'refreshTable', tsMs));
       this.log.info(`schema of ${key} changed (columns ${schema.columns.map((c) => c.name).join(', ')})`);
     }
-  }
-
-  /**
-   * Fills the unchanged TOAST values of an update: from the old row under REPLICA IDENTITY FULL (exact), else
-   * by reading the current row by key (the value now — later changes of it follow in the stream). Null when the
-   * row no longer exists.
-   */
-  private async resolveToast(
-    after: TupleData,
-    before: TupleData | null,
-    beforeKind: 'key' | 'old' | null,
-    table: PgTable,
-    name: string,
-  ): Promise<(string | null)[] | null> {
-    const filled: TupleData[number][] = after.map((v, i) =>
-      v === UNCHANGED_TOAST && beforeKind === 'old' && before && before[i] !== UNCHANGED_TOAST ? before[i]! : v,
-    );
-    const missing = filled.map((v, i) => (v === UNCHANGED_TOAST ? i : -1)).filter((i) => i >= 0);
-    if (missing.length === 0) return filled as (string | null)[];
-    const keyIndexes = table.schema.primaryKey.map((k) => table.schema.columns.findIndex((c) => c.name === k));
-    const keyValues = keyIndexes.map((i) => filled[i]);
-    if (keyValues.some((v) => v === UNCHANGED_TOAST || v === null || v === undefined)) {
-      throw new TributaryError(
-        'SOURCE_PROTOCOL',
-        `${name}: an update left a TOASTed key column unchanged; its value is not in the stream`,
-        {
-          hint: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY FULL;`,
-        },
-      );
-    }
-    const columns = missing.map((i) => quoteIdent(table.schema.columns[i]!.name)).join(', ');
-    const where = table.schema.primaryKey.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
-    const rows = await this.query<Record<string, string | null>>(
-      this.meta!,
-      `SELECT ${columns} FROM ${quoteTable(table.schema.id)} WHERE ${where}`,
-      keyValues,
-    );
-    if (rows.length === 0) return null;
-    const row = rows[0]!;
-    for (const i of missing) filled[i] = row[table.schema.columns[i]!.name] ?? null;
-    return filled as (string | null)[];
   }
 
   committed(position: SourcePosition): void {
@@ -852,36 +600,6 @@ function changePosition(commitLsn: Lsn, index: number): string {
   return `${commitLsn.toString(16).toUpperCase().padStart(16, '0')}:${String(index).padStart(10, '0')}`;
 }
 
-function isToastable(kind: string): boolean {
-  return kind === 'string' || kind === 'json' || kind === 'bytes' || kind === 'varchar' || kind === 'decimal';
-}
-
-function replicaIdentityName(code: string): string {
-  return code === 'f' ? 'FULL' : code === 'i' ? 'USING INDEX' : code === 'n' ? 'NOTHING' : 'DEFAULT';
-}
-
 function schemaEvent(schema: TableSchema, change: SchemaChangeEvent['change'], tsMs: number): SchemaChangeEvent {
   return { kind: 'schema', table: schema.id, change, schema, source: { tsMs } };
-}
-
-function sameType(column: Column, type: Column['type']): boolean {
-  return JSON.stringify(column.type) === JSON.stringify(type);
-}
-
-function sameColumns(a: TableSchema, b: TableSchema): boolean {
-  return (
-    a.columns.length === b.columns.length &&
-    a.columns.every((c, i) => c.name === b.columns[i]!.name && sameType(c, b.columns[i]!.type))
-  );
-}
-
-function emptyTable(message: RelationMessage): PgTable {
-  return {
-    oid: message.oid,
-    schema: { id: { namespace: message.namespace, name: message.name }, columns: [], primaryKey: [] },
-    types: [],
-    replicaIdentity: message.replicaIdentity,
-    problems: [],
-    rowsEstimate: undefined,
-  };
 }
