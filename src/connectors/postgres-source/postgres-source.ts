@@ -77,8 +77,12 @@ export class PostgresSource implements Source {
   /** Looks for new tables matching `tables` while streaming (see discoverTables). */
   private discovery: NodeJS.Timeout | undefined;
   private discovering = false;
-  /** Tables announced by discovery whose step has not come through the stream yet. */
+  /**
+   * Tables announced by discovery whose step has not come through the stream yet, and those found not capturable
+   * (no key, an unsupported type): not announced again.
+   */
   private readonly announced = new Set<string>();
+  private readonly notCapturable = new Set<string>();
 
   // Resume position of what has been emitted: the end of the last transaction delivered completely, and how many
   // changes of the transaction in progress were (a batch may end inside a large transaction).
@@ -300,7 +304,7 @@ export class PostgresSource implements Source {
     try {
       const found = (await listPgTables(meta))
         .map((t) => tableIdToString(t.id))
-        .filter((key) => !this.tables.has(key) && !this.announced.has(key))
+        .filter((key) => !this.tables.has(key) && !this.announced.has(key) && !this.notCapturable.has(key))
         .filter((key) => {
           const dot = key.indexOf('.');
           return this.isCaptured(key.slice(0, dot), key.slice(dot + 1));
@@ -325,10 +329,11 @@ export class PostgresSource implements Source {
             this.announced.add(key);
             continue;
           }
-          await this.query(
-            meta,
-            `ALTER PUBLICATION ${quoteIdent(this.config.publicationName)} ADD TABLE ${quoteTable(id)}`,
-          );
+          await meta
+            .query(`ALTER PUBLICATION ${quoteIdent(this.config.publicationName)} ADD TABLE ${quoteTable(id)}`)
+            .catch((error: Error & { code?: string }) => {
+              if (error.code !== '42710') throw error; // a member already (added by hand meanwhile)
+            });
         }
         this.announced.add(key);
         await this.query(meta, 'SELECT pg_logical_emit_message(false, $1, $2)', [this.messagePrefix(), `add ${key}`]);
@@ -464,6 +469,7 @@ export class PostgresSource implements Source {
     const table = (await readPgTables(this.meta!, listed, this.types)).get(key);
     if (!table) return; // dropped meanwhile
     if (table.problems.length > 0 || table.schema.primaryKey.length === 0) {
+      this.notCapturable.add(key);
       this.log.warn(
         `new table ${key} is not captured: ${table.problems.length > 0 ? table.problems.join('; ') : 'it has no primary key'}`,
       );
