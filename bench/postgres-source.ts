@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL source (issue 13), against references measured in the same run on the same data:
  *
- * 1. snapshot PostgreSQL → PostgreSQL (`scan.startup.mode: snapshot`, 1 and 2 readers) against the floor
+ * 1. snapshot PostgreSQL → PostgreSQL (`scan.startup.mode: snapshot`, 1 and 2 readers; and `initial`, 2 readers:
+ *    the snapshot beside the replication stream, between WAL watermarks) against the floor
  *    `psql -c "\copy (SELECT …) TO STDOUT" | psql -c "\copy … FROM STDIN"`;
  * 2. decoding: N inserted rows (one transaction) read from a slot by the source alone (pgoutput → change
  *    events), against `pg_recvlogical` receiving the same pgoutput stream into /dev/null;
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
   }
 
   // 1. snapshot
-  const results: Record<string, number[]> = { floor: [], snapshot1: [], snapshot2: [] };
+  const results: Record<string, number[]> = { floor: [], snapshot1: [], snapshot2: [], initial2: [] };
   for (let rep = 0; rep < REPS; rep++) {
     const target = await fresh('bench_floor');
     const t = await client(target);
@@ -107,6 +108,36 @@ async function main(): Promise<void> {
       results[`snapshot${readers}`]!.push((performance.now() - started) / 1000);
       await drop(sink);
     }
+    // `initial`: slot, stream and the snapshot beside it (watermarks, the source kit's merge), until the sink
+    // holds every row.
+    const sink = await fresh('bench_init');
+    started = performance.now();
+    const running = startPipeline(source, sink, 'initial', 2, url);
+    const s = await client(sink);
+    for (;;) {
+      const rows = await s
+        .query<{ n: string }>('SELECT count(*)::text AS n FROM bench.t')
+        .then((r) => Number(r.rows[0]!.n))
+        .catch(() => 0);
+      if (rows >= ROWS) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    results['initial2']!.push((performance.now() - started) / 1000);
+    await s.end();
+    await running.stop();
+    // The walsender may take a moment to let the slot go.
+    for (let attempt = 0; ; attempt++) {
+      const dropped = await admin
+        .query(`SELECT pg_drop_replication_slot('tributary_bench_${sink}')`)
+        .then(() => true)
+        .catch((error: Error) => {
+          if (attempt < 100) return false;
+          throw error;
+        });
+      if (dropped) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await drop(sink);
   }
   const rate = (seconds: number) => `${Math.round(ROWS / seconds).toLocaleString('en')} rows/s`;
   const floor = median(results['floor']!);
@@ -117,6 +148,11 @@ async function main(): Promise<void> {
       `snapshot tributary, ${readers} reader(s): ${s.toFixed(2)} s (${rate(s)}), ${(s / floor).toFixed(2)}× the floor`,
     );
   }
+
+  const initial = median(results['initial2']!);
+  say(
+    `snapshot tributary, initial mode beside the stream, 2 readers: ${initial.toFixed(2)} s (${rate(initial)}), ${(initial / floor).toFixed(2)}× the floor`,
+  );
 
   // 2. decoding: the source alone against pg_recvlogical
   const decode: number[] = [];

@@ -77,6 +77,19 @@ sourceConformance('MariaDB', async () => {
           exclude: [],
         },
       ),
+    sourceYaml: (spec) => ({
+      yaml: [
+        '  type: mysql',
+        `  hostname: ${url.hostname}`,
+        `  port: ${url.port}`,
+        `  username: ${decodeURIComponent(url.username)}`,
+        '  password: ${SC_MYSQL_PASSWORD}',
+        `  tables: ${spec.tables}`,
+        `  scan.incremental.snapshot.chunk.size: ${spec.chunkSize}`,
+        ...(spec.rowsPerSecond === undefined ? [] : [`  scan.snapshot.rows-per-second: ${spec.rowsPerSecond}`]),
+      ].join('\n'),
+      env: { SC_MYSQL_PASSWORD: decodeURIComponent(url.password) },
+    }),
     typeColumns: TYPE_COLUMNS,
     close: () => admin.end(),
   };

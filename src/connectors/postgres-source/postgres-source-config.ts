@@ -81,21 +81,28 @@ export const postgresSourceOptionSpecs: readonly OptionSpec[] = [
     values: ['initial', 'snapshot', 'latest-offset'],
     default: 'initial',
     description:
-      "`initial`: snapshot at the slot's creation point, then stream from it. `snapshot`: snapshot only, then stop (no slot). `latest-offset`: only changes from now on.",
+      "`initial`: snapshot every table by chunks beside the stream, which starts at the slot's creation point. `snapshot`: snapshot only, then stop (no slot). `latest-offset`: only changes from now on.",
   },
   {
     key: 'scan.incremental.snapshot.chunk.size',
     type: 'integer',
     default: 8096,
     min: 1,
-    description: 'Rows per snapshot chunk (bounds memory per reader; chunks of a table are read in parallel).',
+    description:
+      'Rows per snapshot chunk: the unit of resume after a restart (bounds memory per reader; chunks are read in parallel).',
+  },
+  {
+    key: 'scan.snapshot.rows-per-second',
+    type: 'integer',
+    min: 1,
+    description: 'Cap on snapshot rows read per second over all readers, to spare the source. Default: no cap.',
   },
   {
     key: 'heartbeat.interval',
     type: 'duration',
     default: 10000,
     description:
-      'How often the source reports its committed position to the server and asks it for a keepalive, so that an idle slot advances (and releases WAL) through the next checkpoint.',
+      'How often the source reports its committed position to the server and asks it for a keepalive, so that an idle slot advances (and releases WAL) through the next checkpoint; also how often it looks for new tables matching `tables`.',
   },
   {
     key: 'connect.timeout',
@@ -132,6 +139,8 @@ export interface PostgresSourceConfig {
   readonly startupMode: 'initial' | 'snapshot' | 'latest-offset';
   readonly chunkSize: number;
   readonly heartbeatMs: number;
+  /** `scan.snapshot.rows-per-second` (undefined: no cap). */
+  readonly snapshotRowsPerSecond: number | undefined;
   readonly connectTimeoutMs: number;
 }
 
@@ -162,6 +171,10 @@ export function postgresSourceConfig(options: OptionValues, pipelineName: string
     startupMode: (options['scan.startup.mode'] ?? 'initial') as PostgresSourceConfig['startupMode'],
     chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
     heartbeatMs: Number(options['heartbeat.interval'] ?? 10000),
+    snapshotRowsPerSecond:
+      options['scan.snapshot.rows-per-second'] === undefined
+        ? undefined
+        : Number(options['scan.snapshot.rows-per-second']),
     connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
   };
 }

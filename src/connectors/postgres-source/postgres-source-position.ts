@@ -1,4 +1,5 @@
 import type { SourcePosition } from '../../core/index.js';
+import type { SnapshotProgress } from '../source-kit/index.js';
 
 /**
  * The PostgreSQL source's resume state, committed with each checkpoint. `lsn` is the end of the last
@@ -12,8 +13,11 @@ export interface PostgresPosition extends SourcePosition {
   readonly slot: string;
   readonly lsn: string;
   readonly skip: number;
-  /** While the snapshot is incomplete: the tables whose every chunk is delivered. */
-  readonly snapshot?: { readonly tablesDone: readonly string[] };
+  /**
+   * While the snapshot is incomplete: the chunks delivered, per table not finished (the source kit's progress).
+   * Checkpoints of earlier releases list the tables done instead (`tablesDone`).
+   */
+  readonly snapshot?: SnapshotProgress | { readonly tablesDone: readonly string[] };
   /** Every table captured when the position was taken (`schema.table`): a table matched later is snapshotted. */
   readonly capturedTables?: readonly string[];
   /** The server's `IDENTIFY_SYSTEM` id: a checkpoint of another cluster cannot resume here. */

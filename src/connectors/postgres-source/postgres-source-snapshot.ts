@@ -1,116 +1,71 @@
 import type pg from 'pg';
-import { dataChange, tableIdToString, type DataChangeEvent, type Value } from '../../core/index.js';
-import type { PgTable } from './postgres-source-catalog.js';
-import { quoteIdent, quoteTable } from './postgres-source-catalog.js';
+import { tableIdToString, type Row, type Value } from '../../core/index.js';
+import type { ChunkRange, ChunkReader, SnapshotChunk } from '../source-kit/index.js';
+import { parseLsn, type Lsn } from './pg-lsn.js';
+import { keyAfter, keyAtMost } from './postgres-chunk-splitter.js';
+import { quoteIdent, quoteTable, type PgTable } from './postgres-source-catalog.js';
 import { valueError } from './postgres-source-types.js';
 
-/** One chunk of a table: keys in (`lo`, `hi`], as the server's text; null is the table's start / end. */
-export interface SnapshotChunk {
-  readonly table: PgTable;
-  readonly lo: readonly string[] | null;
-  readonly hi: readonly string[] | null;
-}
-
 /**
- * Reads tables by key-range chunks in one consistent snapshot: `readers` connections each join the snapshot
- * `snapshotId` (`SET TRANSACTION SNAPSHOT`, REPEATABLE READ, read only) — the one exported when the slot was
- * created, so what they read is the database at exactly the slot's consistent point — and read chunks of a
- * table in parallel. No lock is taken beyond the ACCESS SHARE of a plain SELECT.
+ * Reads one chunk at a time on its own connection, between two watermarks written into the WAL with
+ * `pg_logical_emit_message` (non-transactional, so they are decoded where they lie in the WAL, between the
+ * transactions committed before and after them): the low watermark, then the chunk in a short REPEATABLE READ
+ * transaction (its snapshot is taken by the SELECT), then the high watermark. Every transaction committed before
+ * the low watermark is visible to the SELECT; every one committed after the high is not. No lock beyond a plain
+ * SELECT's ACCESS SHARE.
+ *
+ * With `watermarks` off (snapshot only: no slot streams them) each chunk is consistent on its own, and the
+ * watermarks are 0.
  */
-export class PgSnapshotReader {
+export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
   constructor(
-    private readonly readers: readonly pg.Client[],
-    private readonly chunkSize: number,
+    private readonly client: pg.Client,
+    /** The prefix of the messages (`tributary:<slot>`), or undefined for none. */
+    private readonly watermarkPrefix: string | undefined,
   ) {}
 
-  /** Joins the snapshot on every reader; call before the exporting connection runs another command. */
-  async begin(snapshotId: string): Promise<void> {
-    await Promise.all(
-      this.readers.map(async (reader) => {
-        await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
-      }),
-    );
-  }
-
-  async end(): Promise<void> {
-    await Promise.all(this.readers.map((reader) => reader.query('COMMIT').catch(() => undefined)));
-  }
-
-  /** The table's chunks: boundaries every `chunkSize` keys, found with one pass over the key. */
-  async chunks(table: PgTable): Promise<SnapshotChunk[]> {
-    const key = table.schema.primaryKey.map(quoteIdent).join(', ');
-    const result = await this.readers[0]!.query<string[]>({
-      text:
-        `SELECT ${key} FROM (SELECT ${key}, row_number() OVER (ORDER BY ${key}) AS tributary_rn ` +
-        `FROM ${quoteTable(table.schema.id)}) s WHERE tributary_rn % $1 = 0 ORDER BY tributary_rn`,
-      values: [this.chunkSize],
-      rowMode: 'array',
-    });
-    const bounds = result.rows;
-    const chunks: SnapshotChunk[] = [];
-    let lo: string[] | null = null;
-    for (const hi of bounds) {
-      chunks.push({ table, lo, hi });
-      lo = hi;
-    }
-    chunks.push({ table, lo, hi: null });
-    return chunks;
-  }
-
-  /**
-   * Reads the chunks of one table with every reader at once and yields each chunk's rows as `read` events as
-   * soon as it is read (chunks may finish out of order).
-   */
-  async *read(chunks: readonly SnapshotChunk[]): AsyncGenerator<DataChangeEvent[]> {
-    const free = [...this.readers];
-    const running = new Map<number, Promise<{ index: number; reader: pg.Client; events: DataChangeEvent[] }>>();
-    let next = 0;
+  async readChunk(range: ChunkRange<PgTable>, onHigh: (high: Lsn) => void): Promise<SnapshotChunk<Lsn, PgTable>> {
+    const low = await this.watermark('low');
+    await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    let rows: Row[];
     try {
-      while (next < chunks.length || running.size > 0) {
-        while (free.length > 0 && next < chunks.length) {
-          const reader = free.pop()!;
-          const index = next++;
-          const chunk = chunks[index]!;
-          const work = readChunk(reader, chunk).then((events) => ({ index, reader, events }));
-          work.catch(() => undefined);
-          running.set(index, work);
-        }
-        const done = await Promise.race(running.values());
-        running.delete(done.index);
-        free.push(done.reader);
-        yield done.events;
-      }
+      rows = await readRows(this.client, range);
     } finally {
-      // A failure or an early return leaves no query unawaited.
-      await Promise.allSettled(running.values());
+      await this.client.query('COMMIT');
     }
+    const high = await this.watermark('high');
+    onHigh(high);
+    return { range, rows, low, high };
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+
+  private async watermark(which: 'low' | 'high'): Promise<Lsn> {
+    if (this.watermarkPrefix === undefined) return 0n;
+    const result = await this.client.query<{ lsn: string }>(
+      'SELECT pg_logical_emit_message(false, $1, $2)::text AS lsn',
+      [this.watermarkPrefix, which],
+    );
+    return parseLsn(result.rows[0]!.lsn);
   }
 }
 
-async function readChunk(reader: pg.Client, chunk: SnapshotChunk): Promise<DataChangeEvent[]> {
-  const { table } = chunk;
+async function readRows(client: pg.Client, range: ChunkRange<PgTable>): Promise<Row[]> {
+  const { table } = range;
   const columns = table.schema.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const key = `(${table.schema.primaryKey.map(quoteIdent).join(', ')})`;
   const where: string[] = [];
   const values: string[] = [];
-  const params = (bound: readonly string[]): string =>
-    `(${bound
-      .map((v) => {
-        values.push(v);
-        return `$${values.length}`;
-      })
-      .join(', ')})`;
-  if (chunk.lo) where.push(`${key} > ${params(chunk.lo)}`);
-  if (chunk.hi) where.push(`${key} <= ${params(chunk.hi)}`);
-  const result = await reader.query<(string | null)[]>({
+  if (range.lo) where.push(keyAfter(table.schema.primaryKey, range.lo.map(String), values));
+  if (range.hi) where.push(keyAtMost(table.schema.primaryKey, range.hi.map(String), values));
+  const result = await client.query<(string | null)[]>({
     text: `SELECT ${columns} FROM ${quoteTable(table.schema.id)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
     values,
     rowMode: 'array',
   });
-  const rows = result.rows;
   const name = tableIdToString(table.schema.id);
-  return rows.map((row) => dataChange(table.schema.id, 'read', null, convertRow(row, table, name), { tsMs: 0 }));
+  return result.rows.map((row) => convertRow(row, table, name));
 }
 
 /** A row of server texts → canonical values, by the table's converters (the stream uses the same ones). */

@@ -6,7 +6,6 @@ import {
   TributaryError,
   type ChangeBatch,
   type ChangeEvent,
-  type Column,
   type OptionValues,
   type SchemaChangeEvent,
   type SourceInfo,
@@ -15,14 +14,13 @@ import {
   type SourcePosition,
   type SourceProgress,
   type TableSchema,
-  type Value,
-  type ValidationCheck,
 } from '../../core/index.js';
 import { parseTableSelectors, type TableSelector } from '../../config/table-selector.js';
 import type { SourceContext } from '../registry.js';
+import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { formatLsn, parseLsn, type Lsn } from './pg-lsn.js';
 import { PgReplicationStream } from './pg-replication-stream.js';
-import { decodePgoutput, UNCHANGED_TOAST, type RelationMessage, type TupleData } from './pgoutput-decoder.js';
+import type { RelationMessage } from './pgoutput-decoder.js';
 import {
   listPgTables,
   PgTypeCatalog,
@@ -32,57 +30,70 @@ import {
   type PgTable,
 } from './postgres-source-catalog.js';
 import { postgresSourceConfig, type PostgresSourceConfig } from './postgres-source-config.js';
+import { PostgresSourceChecks } from './postgres-source-checks.js';
+import { emptyTable, relationTable, sameColumns } from './postgres-relation.js';
+import { resolveToast } from './postgres-toast.js';
 import { classifySourceError, connectSource } from './postgres-source-connection.js';
+import { postgresSourceDialect } from './postgres-source-dialect.js';
 import { isPostgresPosition, type PostgresPosition } from './postgres-source-position.js';
-import { convertRow, PgSnapshotReader } from './postgres-source-snapshot.js';
-
-/** Changes per batch while streaming (the runtime commits by its own triggers; this bounds one batch's memory). */
-const STREAM_BATCH_EVENTS = 4096;
+import { convertRow } from './postgres-source-snapshot.js';
+import { WalReader } from './postgres-wal-reader.js';
+import type { WalRowChange, WalStep } from './postgres-wal-step.js';
 
 export function postgresSource(options: OptionValues, context: SourceContext): Source {
   return new PostgresSource(postgresSourceConfig(options, context.pipelineName), context);
 }
 
-/** What the stream knows of one relation (by oid): its table, the columns pgoutput sends and their converters. */
+/** What the stream knows of one relation (by oid): its table as the Relation message announced it. */
 interface StreamRelation {
-  readonly oid: number;
   readonly captured: boolean;
   readonly table: PgTable;
 }
 
 /**
- * The `postgres` source: logical replication with pgoutput. A pipeline without a checkpoint creates the slot
- * (exporting its snapshot), reads the captured tables in chunks inside that snapshot with parallel readers, then
- * streams the slot from its consistent point — so every change after the snapshot arrives once. The slot's
- * `confirmed_flush_lsn` advances only to positions the runtime reports committed ({@link Source.committed}).
+ * The `postgres` source: logical replication with pgoutput, merged with a chunked snapshot by the source kit's
+ * {@link DblogMerge}. The slot streams from its creation point at once; snapshot chunks are read beside it
+ * between watermarks written into the WAL (postgres-source-snapshot.ts), so the snapshot resumes by chunk and
+ * tables found while running (CREATE TABLE) are snapshotted live. The slot's `confirmed_flush_lsn` advances only
+ * to positions the runtime reports committed ({@link Source.committed}).
  */
 export class PostgresSource implements Source {
   private readonly log: SourceContext['log'];
   private readonly include: readonly TableSelector[];
   private readonly types = new PgTypeCatalog();
+  private readonly merge: DblogMerge<Lsn, WalStep, PgTable>;
+  private readonly checks: PostgresSourceChecks;
   private meta: pg.Client | undefined;
   private replication: pg.Client | undefined;
-  private stream: PgReplicationStream | undefined;
-  private readers: pg.Client[] = [];
+  private walReader: WalReader | undefined;
   private tables = new Map<string, PgTable>();
-  private position: PostgresPosition | undefined;
-  private snapshotId: string | undefined;
+  private readonly relations = new Map<number, StreamRelation>();
+  private slot = '';
   private systemId: string | undefined;
   private committedLsn: Lsn = 0n;
-  private receivedLsn: Lsn = 0n;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private maxTables = Infinity;
+  private opened = false;
   private closed = false;
-  private readonly progressState = {
-    phase: 'starting' as SourceProgress['phase'],
-    tablesDone: 0,
-    tablesTotal: 0,
-    rowsRead: 0,
-    rowsEstimate: 0,
-    chunksRead: 0,
-    lagMs: 0,
-    rowsByTable: new Map<string, number>(),
-  };
+  private lagMs = 0;
+  /** Looks for new tables matching `tables` while streaming (see discoverTables). */
+  private discovery: NodeJS.Timeout | undefined;
+  private discovering = false;
+  /**
+   * Tables announced by discovery whose step has not come through the stream yet, and those found not capturable
+   * (no key, an unsupported type): not announced again.
+   */
+  private readonly announced = new Set<string>();
+  private readonly notCapturable = new Set<string>();
+
+  // Resume position of what has been emitted: the end of the last transaction delivered completely, and how many
+  // changes of the transaction in progress were (a batch may end inside a large transaction).
+  private lastCommit: Lsn = 0n;
+  private inTransaction = false;
+  private seen = 0;
+  /** Changes of the first transaction after `lastCommit` delivered before the restart. */
+  private skip = 0;
+  private txTsMs = 0;
+  private txId = '';
+  private txFinalLsn: Lsn = 0n;
 
   constructor(
     private readonly config: PostgresSourceConfig,
@@ -90,179 +101,41 @@ export class PostgresSource implements Source {
   ) {
     this.log = context.log;
     this.include = context.include.length > 0 ? context.include : parseTableSelectors(config.flinkTables ?? '');
+    this.checks = new PostgresSourceChecks(config, this.include, context.exclude, this.types);
+    this.merge = new DblogMerge({
+      log: context.log,
+      logName: 'WAL',
+      tableFor: (key) => this.tables.get(key),
+      chunkSize: config.chunkSize,
+      parallelism: context.parallelism,
+      rowsPerSecond: config.snapshotRowsPerSecond,
+      applyStep: (step, out) => this.applyStep(step, out),
+      position: () => this.position(),
+      snapshotError: (error) => classifySourceError(error, config, 'query'),
+    });
   }
 
   private isCaptured(namespace: string, name: string): boolean {
-    return (
-      this.include.some((s) => s.matches(namespace, name)) &&
-      !this.context.exclude.some((s) => s.matches(namespace, name))
-    );
+    return this.checks.isCaptured(namespace, name);
   }
 
-  // ---- validate ----
-
-  async validate(): Promise<SourceDescription> {
-    const client = await connectSource(this.config);
-    try {
-      const checks: string[] = [];
-      const warnings: ValidationCheck[] = [];
-      const settings = await this.query<{ name: string; setting: string }>(
-        client,
-        `SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num', 'max_slot_wal_keep_size')`,
-      );
-      const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
-      if (setting('wal_level') !== 'logical') {
-        throw new TributaryError('SOURCE_WAL_LEVEL', `wal_level is ${setting('wal_level')}, not logical`, {
-          hint: "set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = 'logical') and restart the server",
-        });
-      }
-      checks.push('wal_level=logical');
-      if (Number(setting('server_version_num')) < 100000) {
-        throw new TributaryError('SOURCE_PROTOCOL', `PostgreSQL ${setting('server_version_num')} has no pgoutput`, {
-          hint: 'PostgreSQL 10 or later is needed',
-        });
-      }
-      const role = (
-        await this.query<{ rolreplication: string; rolsuper: string; can_create: string }>(
-          client,
-          `SELECT r.rolreplication, r.rolsuper, has_database_privilege(current_user, current_database(), 'CREATE') AS can_create
-           FROM pg_roles r WHERE r.rolname = current_user`,
-        )
-      )[0];
-      // `scan.startup.mode: snapshot` reads the tables only: no slot, no publication, no REPLICATION.
-      const streams = this.config.startupMode !== 'snapshot';
-      if (streams && (!role || (role.rolreplication !== 't' && role.rolsuper !== 't'))) {
-        throw new TributaryError(
-          'SOURCE_PRIVILEGES_MISSING',
-          `role ${this.config.user} has neither REPLICATION nor SUPERUSER`,
-          { hint: `ALTER ROLE ${this.config.user} REPLICATION; (see docs/connectors/postgres.md#source-privileges)` },
-        );
-      }
-      if (streams) checks.push(`role ${this.config.user} has ${role?.rolsuper === 't' ? 'SUPERUSER' : 'REPLICATION'}`);
-      const tables = await this.resolveTables(client);
-      checks.push(`${plural(tables.size, 'table')} captured, each with a key and supported types`);
-      for (const table of tables.values()) {
-        const name = tableIdToString(table.schema.id);
-        if (table.replicaIdentity !== 'f' && table.types.some((t) => isToastable(t.type.kind))) {
-          warnings.push({
-            status: 'warning',
-            message: `${name} has REPLICA IDENTITY ${replicaIdentityName(table.replicaIdentity)}: an update that leaves a large (TOASTed) value unchanged does not carry it, so the source reads the current value by key`,
-            fix: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY FULL; makes every update carry the whole old row (exact, costs WAL)`,
-          });
-        }
-      }
-      const grants = await this.query<{ table: string }>(
-        client,
-        `SELECT t FROM unnest($1::text[]) AS t WHERE NOT has_table_privilege(current_user, t, 'SELECT')`,
-        [[...tables.values()].map((t) => quoteTable(t.schema.id))],
-      );
-      if (grants.length > 0) {
-        throw new TributaryError('SOURCE_PRIVILEGES_MISSING', `no SELECT on ${grants.map((g) => g.table).join(', ')}`, {
-          hint: `GRANT SELECT ON ${grants.map((g) => g.table).join(', ')} TO ${this.config.user};`,
-        });
-      }
-      checks.push('SELECT on every captured table');
-      if (!streams) return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
-      const publication = await this.query<{ puballtables: string }>(
-        client,
-        'SELECT puballtables FROM pg_publication WHERE pubname = $1',
-        [this.config.publicationName],
-      );
-      if (publication.length === 0) {
-        const need = this.config.publicationMode === 'all_tables' ? role?.rolsuper === 't' : role?.can_create === 't';
-        if (!need) {
-          throw new TributaryError(
-            'SOURCE_PRIVILEGES_MISSING',
-            `publication ${this.config.publicationName} is missing and role ${this.config.user} cannot create it`,
-            {
-              hint:
-                this.config.publicationMode === 'all_tables'
-                  ? `create it as a superuser: CREATE PUBLICATION ${this.config.publicationName} FOR ALL TABLES;`
-                  : `GRANT CREATE ON DATABASE ${this.config.database} TO ${this.config.user}; (and own the captured tables), or create it: CREATE PUBLICATION ${this.config.publicationName} FOR TABLE …;`,
-            },
-          );
-        }
-        checks.push(`publication ${this.config.publicationName} will be created (${this.config.publicationMode})`);
-      } else {
-        checks.push(`publication ${this.config.publicationName} exists`);
-      }
-      const slot = await this.query<{ wal_status: string | null; plugin: string }>(
-        client,
-        'SELECT wal_status, plugin FROM pg_replication_slots WHERE slot_name = $1',
-        [this.config.slotName],
-      );
-      if (slot[0]?.wal_status === 'lost') {
-        warnings.push({
-          status: 'warning',
-          code: 'SOURCE_SLOT_LOST',
-          message: `slot ${this.config.slotName} is invalidated (wal_status lost)`,
-          fix: 'tributary run --reset drops and recreates it with a new snapshot',
-        });
-      }
-      checks.push(slot.length ? `slot ${this.config.slotName} exists` : `slot ${this.config.slotName} will be created`);
-      return { tables: [...tables.values()].map((t) => t.schema), checks, warnings };
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  validate(): Promise<SourceDescription> {
+    return this.checks.validate();
   }
 
-  /** The captured tables, read from the catalog; throws for none, an unsupported type or a missing key. */
-  private async resolveTables(client: pg.Client): Promise<Map<string, PgTable>> {
-    const all = await listPgTables(client);
-    const wanted = all.filter((t) => this.isCaptured(t.id.namespace, t.id.name));
-    if (wanted.length === 0) {
-      throw new TributaryError(
-        'SOURCE_NO_TABLES',
-        `no table of database ${this.config.database} matches source.tables (${this.include.map((s) => s.source).join(', ')})`,
-        {
-          hint: `patterns are regular expressions on schema.table; tables of the database include: ${
-            all
-              .slice(0, 5)
-              .map((t) => tableIdToString(t.id))
-              .join(', ') || '(none)'
-          }`,
-        },
-      );
-    }
-    const tables = await readPgTables(client, wanted, this.types);
-    for (const table of tables.values()) {
-      const name = tableIdToString(table.schema.id);
-      if (table.problems.length > 0) {
-        throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${name}: ${table.problems.join('; ')}`, {
-          hint: `leave ${name} out with source.tables.exclude, or change the column's type (docs/type-mapping.md lists what is supported)`,
-        });
-      }
-      if (table.schema.primaryKey.length === 0) {
-        throw new TributaryError('SOURCE_NO_PRIMARY_KEY', `${name} has no primary key and no replica identity index`, {
-          hint: `add a primary key, or ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
-        });
-      }
-      if (table.replicaIdentity === 'n') {
-        throw new TributaryError(
-          'SOURCE_NO_PRIMARY_KEY',
-          `${name} has REPLICA IDENTITY NOTHING: updates and deletes carry no key`,
-          {
-            hint: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY DEFAULT; (or FULL)`,
-          },
-        );
-      }
-    }
-    return tables;
+  private resolveTables(client: pg.Client): Promise<Map<string, PgTable>> {
+    return this.checks.resolveTables(client);
   }
 
-  private async query<R>(client: pg.Client, text: string, values?: unknown[]): Promise<R[]> {
-    try {
-      return (await client.query(text, values)).rows as R[];
-    } catch (error) {
-      throw classifySourceError(error, this.config, 'query');
-    }
+  private query<R>(client: pg.Client, text: string, values?: unknown[]): Promise<R[]> {
+    return this.checks.query<R>(client, text, values);
+  }
+
+  private checkSlot(client: pg.Client, position: SourcePosition): Promise<string> {
+    return this.checks.checkSlot(client, position);
   }
 
   // ---- open ----
-
-  limitBatchTables(maxTables: number): void {
-    this.maxTables = Math.max(1, maxTables);
-  }
 
   async checkResume(position: SourcePosition): Promise<string> {
     const client = await connectSource(this.config);
@@ -273,125 +146,116 @@ export class PostgresSource implements Source {
     }
   }
 
-  /** The slot of a saved position must exist, be valid, and not have confirmed beyond the position. */
-  private async checkSlot(client: pg.Client, position: SourcePosition): Promise<string> {
-    if (!isPostgresPosition(position)) {
-      throw new TributaryError('PIPELINE_STATE_MISMATCH', 'the checkpoint was not written by a postgres source', {
-        hint: 'start this pipeline over with `tributary run --reset`',
-      });
-    }
-    const slot = (
-      await this.query<{ confirmed_flush_lsn: string | null; wal_status: string | null; plugin: string }>(
-        client,
-        'SELECT confirmed_flush_lsn::text, wal_status, plugin FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()',
-        [position.slot],
-      )
-    )[0];
-    if (!slot) {
-      throw new TributaryError('SOURCE_SLOT_LOST', `replication slot ${position.slot} of this pipeline is gone`, {
-        hint: 'the changes since the checkpoint cannot be read any more; `tributary run --reset` takes a new snapshot',
-      });
-    }
-    if (slot.wal_status === 'lost') {
-      throw new TributaryError(
-        'SOURCE_SLOT_LOST',
-        `replication slot ${position.slot} was invalidated: the server removed WAL it still needed (max_slot_wal_keep_size)`,
-        {
-          hint: '`tributary run --reset` takes a new snapshot; raise max_slot_wal_keep_size (or keep the pipeline running)',
-        },
-      );
-    }
-    if (slot.confirmed_flush_lsn && parseLsn(slot.confirmed_flush_lsn) > parseLsn(position.lsn)) {
-      throw new TributaryError(
-        'SOURCE_SLOT_LOST',
-        `replication slot ${position.slot} has confirmed ${slot.confirmed_flush_lsn}, past the checkpoint's ${position.lsn}: the changes between are gone`,
-        { hint: 'resume from the latest checkpoint (not an older savepoint), or `tributary run --reset`' },
-      );
-    }
-    return `slot ${position.slot} holds the changes from ${position.lsn}`;
-  }
-
   async open(resume: SourcePosition | null): Promise<void> {
     this.meta = await connectSource(this.config);
     this.tables = await this.resolveTables(this.meta);
-    this.progressState.tablesTotal = this.tables.size;
-    if (this.config.startupMode === 'snapshot') {
-      // Snapshot only: one REPEATABLE READ snapshot exported from the metadata connection; no slot.
-      await this.query(this.meta, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      this.snapshotId = (await this.query<{ id: string }>(this.meta, 'SELECT pg_export_snapshot() AS id'))[0]!.id;
-      this.position = { kind: 'postgres', slot: '', lsn: '0/0', skip: 0, snapshot: { tablesDone: [] } };
-      return;
-    }
-    await this.ensurePublication(this.meta);
-    this.replication = await connectSource(this.config, {
-      replication: true,
-      applicationName: 'tributary-replication',
-    });
-    const system = (await this.query<{ systemid: string }>(this.replication, 'IDENTIFY_SYSTEM'))[0];
-    this.systemId = system?.systemid;
-    if (resume !== null) {
-      const message = await this.checkSlot(this.meta, resume);
-      const position = resume as PostgresPosition;
-      if (position.systemId && this.systemId && position.systemId !== this.systemId) {
-        throw new TributaryError(
-          'PIPELINE_STATE_MISMATCH',
-          `the checkpoint belongs to PostgreSQL system ${position.systemId}, this server is ${this.systemId}`,
-          { hint: 'point the source at the server the pipeline was reading, or `tributary run --reset`' },
-        );
-      }
-      this.log.info(message);
-      // Tables that match `tables` now and did not when the position was taken (a widened pattern) are
-      // snapshotted now — the publication covers them since ensurePublication — then streamed from the position.
-      const captured = position.capturedTables === undefined ? undefined : new Set(position.capturedTables);
-      const added = captured ? [...this.tables.keys()].filter((key) => !captured.has(key)) : [];
-      const all = [...this.tables.keys()];
-      if (added.length > 0) {
-        this.log.info(`newly captured ${added.join(', ')}: snapshotting ${added.length === 1 ? 'it' : 'them'}`);
-        const tablesDone = position.snapshot?.tablesDone ?? all.filter((key) => captured!.has(key));
-        this.position = { ...position, snapshot: { tablesDone }, capturedTables: all };
-      } else {
-        this.position = { ...position, capturedTables: all };
-      }
-      if (this.position.snapshot) {
-        // The exported snapshot died with the previous run: the tables not done are read again in a new
-        // snapshot, later than the slot's point; streaming from the slot's point replays the changes in between
-        // over them, which the sink's upserts by key make converge (docs/connectors/postgres.md).
-        await this.query(this.meta, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        this.snapshotId = (await this.query<{ id: string }>(this.meta, 'SELECT pg_export_snapshot() AS id'))[0]!.id;
-      }
+    const snapshotOnly = this.config.startupMode === 'snapshot';
+    let snapshot: SnapshotProgress | undefined;
+    if (snapshotOnly) {
+      // A restart goes on with the chunks not delivered (each chunk is consistent on its own).
+      snapshot =
+        resume !== null && isPostgresPosition(resume)
+          ? savedSnapshot(resume, [...this.tables.keys()])
+          : startSnapshot([...this.tables.keys()].sort());
     } else {
-      const existing = await this.query<{ active: string }>(
-        this.meta,
-        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
-        [this.config.slotName],
-      );
-      if (existing.length > 0) {
-        this.log.warn(
-          `slot ${this.config.slotName} exists but the pipeline has no checkpoint: dropping and creating it anew`,
-        );
-        await this.query(this.meta, 'SELECT pg_drop_replication_slot($1)', [this.config.slotName]);
-      }
-      const snapshot = this.config.startupMode === 'initial';
-      const created = (
-        await this.query<{ consistent_point: string; snapshot_name: string | null }>(
-          this.replication,
-          `CREATE_REPLICATION_SLOT "${this.config.slotName}" LOGICAL pgoutput ${snapshot ? 'EXPORT_SNAPSHOT' : 'NOEXPORT_SNAPSHOT'}`,
-        )
-      )[0]!;
-      this.log.info(`created slot ${this.config.slotName} at ${created.consistent_point}`);
-      this.snapshotId = created.snapshot_name ?? undefined;
-      this.position = {
-        kind: 'postgres',
-        slot: this.config.slotName,
-        lsn: created.consistent_point,
-        skip: 0,
-        ...(snapshot ? { snapshot: { tablesDone: [] } } : {}),
-        ...(this.systemId ? { systemId: this.systemId } : {}),
-        capturedTables: [...this.tables.keys()],
-      };
+      await this.ensurePublication(this.meta);
+      this.replication = await connectSource(this.config, {
+        replication: true,
+        applicationName: 'tributary-replication',
+      });
+      const system = (await this.query<{ systemid: string }>(this.replication, 'IDENTIFY_SYSTEM'))[0];
+      this.systemId = system?.systemid;
+      snapshot = resume !== null ? await this.resumeAt(resume) : await this.createSlot();
     }
-    this.committedLsn = parseLsn(this.position.lsn);
-    this.receivedLsn = this.committedLsn;
+    this.committedLsn = this.lastCommit;
+    const dialect = postgresSourceDialect({
+      connect: () => connectSource(this.config, { applicationName: 'tributary-snapshot' }),
+      watermarkPrefix: snapshotOnly ? undefined : this.messagePrefix(),
+      openLog: (from) => this.openLog(from),
+    });
+    await this.merge.start({ dialect, logPosition: this.lastCommit, snapshotOnly, snapshot });
+    this.opened = true;
+    if (!snapshotOnly) {
+      this.discovery = setInterval(() => void this.discoverTables(), this.config.heartbeatMs);
+      this.discovery.unref();
+    }
+  }
+
+  /** Checks the saved position's slot and server; returns the snapshot left (with tables matched since). */
+  private async resumeAt(resume: SourcePosition): Promise<SnapshotProgress | undefined> {
+    const message = await this.checkSlot(this.meta!, resume);
+    const position = resume as PostgresPosition;
+    if (position.systemId && this.systemId && position.systemId !== this.systemId) {
+      throw new TributaryError(
+        'PIPELINE_STATE_MISMATCH',
+        `the checkpoint belongs to PostgreSQL system ${position.systemId}, this server is ${this.systemId}`,
+        { hint: 'point the source at the server the pipeline was reading, or `tributary run --reset`' },
+      );
+    }
+    this.log.info(message);
+    this.slot = position.slot;
+    this.lastCommit = parseLsn(position.lsn);
+    this.skip = position.skip;
+    let snapshot = savedSnapshot(position, [...this.tables.keys()]);
+    // Tables that match `tables` now and did not when the position was taken (a widened pattern) are snapshotted
+    // beside the stream — the publication covers them since ensurePublication.
+    if (position.capturedTables !== undefined && this.config.startupMode !== 'latest-offset') {
+      const known = new Set(position.capturedTables);
+      const added = [...this.tables.keys()].filter((key) => !known.has(key)).sort();
+      if (added.length > 0)
+        this.log.info(`${plural(added.length, 'new table')} matched since the last run: ${added.join(', ')}`);
+      snapshot = addTables(snapshot, added);
+    }
+    if (snapshot)
+      this.log.info(`resuming at ${position.lsn}, ${plural(snapshot.tables.length, 'table')} left to snapshot`);
+    return snapshot;
+  }
+
+  /** A first run: a new slot (an old one without checkpoint is dropped); every table to snapshot under `initial`. */
+  private async createSlot(): Promise<SnapshotProgress | undefined> {
+    const existing = await this.query<{ active: string }>(
+      this.meta!,
+      'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+      [this.config.slotName],
+    );
+    if (existing.length > 0) {
+      this.log.warn(
+        `slot ${this.config.slotName} exists but the pipeline has no checkpoint: dropping and creating it anew`,
+      );
+      await this.query(this.meta!, 'SELECT pg_drop_replication_slot($1)', [this.config.slotName]);
+    }
+    const created = (
+      await this.query<{ consistent_point: string }>(
+        this.replication!,
+        `CREATE_REPLICATION_SLOT "${this.config.slotName}" LOGICAL pgoutput NOEXPORT_SNAPSHOT`,
+      )
+    )[0]!;
+    this.log.info(`created slot ${this.config.slotName} at ${created.consistent_point}`);
+    this.slot = this.config.slotName;
+    this.lastCommit = parseLsn(created.consistent_point);
+    return this.config.startupMode === 'initial' ? startSnapshot([...this.tables.keys()].sort()) : undefined;
+  }
+
+  private openLog(from: Lsn): Promise<WalReader> {
+    const stream = new PgReplicationStream(this.replication!);
+    stream.start(this.slot, from, this.config.publicationName);
+    this.walReader = new WalReader({
+      stream,
+      relationFor: (oid) => {
+        const relation = this.relations.get(oid);
+        return relation?.captured ? relation.table : undefined;
+      },
+      messagePrefix: this.messagePrefix(),
+      committed: () => this.committedLsn,
+      heartbeatMs: this.config.heartbeatMs,
+      streamError: (error) => this.streamError(error),
+    });
+    return Promise.resolve(this.walReader);
+  }
+
+  /** The prefix of this pipeline's logical messages (watermarks, tables found). */
+  private messagePrefix(): string {
+    return `tributary:${this.config.slotName}`;
   }
 
   /** Creates the publication when missing; under `filtered`, adds captured tables an existing one lacks. */
@@ -426,204 +290,206 @@ export class PostgresSource implements Source {
     }
   }
 
-  // ---- batches ----
+  /**
+   * Tables that start matching `tables` while the source runs (CREATE TABLE, a rename): added to the
+   * publication when this role owns it (`filtered`; FOR ALL TABLES has them already), then announced by a
+   * logical message written after that, which the stream delivers in order as a step that captures the table
+   * and schedules its snapshot beside the stream. A row of the table committed after the publication change may
+   * come before the message: its Relation message captures the table then (onRelation).
+   */
+  private async discoverTables(): Promise<void> {
+    const meta = this.meta;
+    if (this.discovering || this.closed || !meta || !this.merge.streaming) return;
+    this.discovering = true;
+    try {
+      const found = (await listPgTables(meta))
+        .map((t) => tableIdToString(t.id))
+        .filter((key) => !this.tables.has(key) && !this.announced.has(key) && !this.notCapturable.has(key))
+        .filter((key) => {
+          const dot = key.indexOf('.');
+          return this.isCaptured(key.slice(0, dot), key.slice(dot + 1));
+        });
+      if (found.length === 0) return;
+      const publication = (
+        await this.query<{ puballtables: string; owned: string }>(
+          meta,
+          `SELECT puballtables, pubowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned
+           FROM pg_publication WHERE pubname = $1`,
+          [this.config.publicationName],
+        )
+      )[0];
+      for (const key of found) {
+        const dot = key.indexOf('.');
+        const id = { namespace: key.slice(0, dot), name: key.slice(dot + 1) };
+        if (publication?.puballtables !== 't') {
+          if (publication?.owned !== 't') {
+            this.log.warn(
+              `${key} matches source.tables but is not in publication ${this.config.publicationName}, which this role does not own: ALTER PUBLICATION ${quoteIdent(this.config.publicationName)} ADD TABLE ${quoteTable(id)};`,
+            );
+            this.announced.add(key);
+            continue;
+          }
+          await meta
+            .query(`ALTER PUBLICATION ${quoteIdent(this.config.publicationName)} ADD TABLE ${quoteTable(id)}`)
+            .catch((error: Error & { code?: string }) => {
+              if (error.code !== '42710') throw error; // a member already (added by hand meanwhile)
+            });
+        }
+        this.announced.add(key);
+        await this.query(meta, 'SELECT pg_logical_emit_message(false, $1, $2)', [this.messagePrefix(), `add ${key}`]);
+        this.log.info(`new table ${key} matches source.tables: capturing it`);
+      }
+    } catch (error) {
+      this.log.warn(
+        `looking for new tables failed (trying again): ${error instanceof Error ? error.message : String(error)}`,
+      );
+    } finally {
+      this.discovering = false;
+    }
+  }
+
+  // ---- the stream's steps ----
+
+  limitBatchTables(maxTables: number): void {
+    this.merge.limitBatchTables(maxTables);
+  }
 
   async *batches(): AsyncGenerator<ChangeBatch> {
-    if (!this.position) throw new TributaryError('INTERNAL', 'postgres source: batches() before open()');
-    const start: ChangeEvent[] = [...this.tables.values()].map((t) => schemaEvent(t.schema, 'createTable', 0));
-    yield { events: start, position: this.position, caughtUp: false };
-    if (this.position.snapshot) yield* this.snapshot();
-    if (this.config.startupMode === 'snapshot') {
-      this.progressState.phase = 'done';
+    if (!this.opened) throw new TributaryError('INTERNAL', 'postgres source: batches() before open()');
+    yield* this.merge.batches([...this.tables.values()].map((t) => schemaEvent(t.schema, 'createTable', 0)));
+  }
+
+  /** Applies one step in order (the merge has emitted the chunks that go before it): changes and position. */
+  private async applyStep(step: WalStep, out: ChangeEvent[]): Promise<void> {
+    switch (step.kind) {
+      case 'begin':
+        this.inTransaction = true;
+        this.seen = 0;
+        this.txTsMs = step.tsMs;
+        this.txFinalLsn = step.start;
+        this.txId = String(step.xid);
+        return;
+      case 'rows':
+        for (const change of step.changes) {
+          this.seen++;
+          if (this.seen <= this.skip) continue;
+          await this.emitChange(change, step.pgTable, step.table, out);
+        }
+        return;
+      case 'commit':
+        this.inTransaction = false;
+        this.seen = 0;
+        this.skip = 0;
+        this.lastCommit = step.endLsn;
+        this.lagMs = Math.max(0, Date.now() - step.tsMs);
+        return;
+      case 'ddl':
+        switch (step.change.type) {
+          case 'relation':
+            await this.onRelation(step.change.message, out);
+            return;
+          case 'truncate':
+            this.onTruncate(step.change.relations, out);
+            return;
+          case 'table-added':
+            await this.onTableAdded(step.change.table, out);
+            return;
+        }
+        return;
+      case 'advance':
+        // Outside a transaction everything before the position was delivered: a restart may begin there.
+        if (!this.inTransaction && step.end > this.lastCommit) this.lastCommit = step.end;
+        return;
+      case 'idle':
+        this.lagMs = 0;
+        return;
+    }
+  }
+
+  private info(): SourceInfo {
+    return { tsMs: this.txTsMs, txId: this.txId, position: changePosition(this.txFinalLsn, this.seen) };
+  }
+
+  private async emitChange(change: WalRowChange, table: PgTable, name: string, out: ChangeEvent[]): Promise<void> {
+    const id = table.schema.id;
+    if (change.op === 'insert') {
+      out.push(dataChange(id, 'insert', null, change.after, this.info()));
       return;
     }
-    yield* this.streamChanges();
-  }
-
-  private async *snapshot(): AsyncGenerator<ChangeBatch> {
-    const position = this.position!;
-    const done = new Set(position.snapshot?.tablesDone ?? []);
-    const pending = [...this.tables.values()].filter((t) => !done.has(tableIdToString(t.schema.id)));
-    this.progressState.phase = 'snapshot';
-    this.progressState.tablesDone = done.size;
-    this.progressState.rowsEstimate = pending.reduce((n, t) => n + (t.rowsEstimate ?? 0), 0);
-    const count = Math.max(1, this.context.parallelism);
-    for (let i = 0; i < count; i++)
-      this.readers.push(await connectSource(this.config, { applicationName: 'tributary-snapshot' }));
-    const reader = new PgSnapshotReader(this.readers, this.config.chunkSize);
-    try {
-      await reader.begin(this.snapshotId!);
-      // Every reader holds the snapshot now; the exporting transaction (if the metadata connection has one) may end.
-      await this.meta?.query('COMMIT').catch(() => undefined);
-      for (const table of pending) {
-        const name = tableIdToString(table.schema.id);
-        const chunks = await reader.chunks(table);
-        let left = chunks.length;
-        for await (const events of reader.read(chunks)) {
-          left--;
-          this.progressState.rowsRead += events.length;
-          this.progressState.chunksRead++;
-          this.progressState.rowsByTable.set(name, (this.progressState.rowsByTable.get(name) ?? 0) + events.length);
-          if (left === 0) done.add(name);
-          this.position = { ...position, snapshot: { tablesDone: [...done] } };
-          for (let i = 0; i < events.length || i === 0; i += STREAM_BATCH_EVENTS) {
-            const last = i + STREAM_BATCH_EVENTS >= events.length;
-            // Only the last piece of a chunk carries the table as done; the earlier ones resume before it.
-            yield {
-              events: events.slice(i, i + STREAM_BATCH_EVENTS),
-              position: last
-                ? this.position
-                : { ...position, snapshot: { tablesDone: [...done].filter((d) => d !== name || left > 0) } },
-              caughtUp: false,
-            };
-          }
-        }
-        this.progressState.tablesDone++;
-        this.log.info(`snapshot of ${name}: ${plural(this.progressState.rowsByTable.get(name) ?? 0, 'row')}`);
-      }
-    } finally {
-      await reader.end();
-      await Promise.all(this.readers.map((r) => r.end().catch(() => undefined)));
-      this.readers = [];
+    if (change.op === 'delete') {
+      out.push(dataChange(id, 'delete', change.before, null, this.info()));
+      return;
     }
-    const { snapshot: _done, ...streaming } = this.position!;
-    this.position = streaming;
-    yield { events: [], position: this.position, caughtUp: true };
+    let after = change.after;
+    if (change.toast) {
+      const resolved = await resolveToast(
+        (text, values) => this.query(this.meta!, text, values),
+
+        change.toast.after,
+        change.toast.before,
+        change.toast.beforeKind,
+        table,
+        name,
+      );
+      if (resolved === null) {
+        // The row is gone from the table now: its delete follows later in the stream. Deliver the state it will
+        // reach (deleted) rather than a row with a value we cannot know.
+        out.push(dataChange(id, 'delete', change.before, null, this.info()));
+        return;
+      }
+      after = convertRow(resolved, table, name);
+    }
+    out.push(dataChange(id, 'update', change.before, after, this.info()));
   }
 
-  private async *streamChanges(): AsyncGenerator<ChangeBatch> {
-    const replication = this.replication!;
-    const stream = new PgReplicationStream(replication);
-    this.stream = stream;
-    const position = this.position!;
-    stream.start(position.slot, parseLsn(position.lsn), this.config.publicationName);
-    this.progressState.phase = 'streaming';
-    this.heartbeat = setInterval(
-      () => stream.sendStatus(this.receivedLsn, this.committedLsn, true),
-      this.config.heartbeatMs,
+  /** TRUNCATE of captured tables: a `truncateTable` event each; chunks read across it are read again. */
+  private onTruncate(oids: readonly number[], out: ChangeEvent[]): void {
+    for (const oid of oids) {
+      const relation = this.relations.get(oid);
+      if (!relation?.captured) continue;
+      this.seen++;
+      if (this.seen <= this.skip) continue;
+      const key = tableIdToString(relation.table.schema.id);
+      const current = this.tables.get(key);
+      // A new object: the kit reads a chunk again when its table changed while it was read (its rows may predate
+      // the truncate).
+      if (current) this.tables.set(key, { ...current });
+      out.push({ ...schemaEvent(relation.table.schema, 'truncateTable', this.txTsMs), source: this.info() });
+    }
+  }
+
+  /** A table announced by discovery: its schema from the catalog now, and its snapshot beside the stream. */
+  private async onTableAdded(key: string, out: ChangeEvent[]): Promise<void> {
+    this.announced.delete(key);
+    if (this.tables.has(key)) return; // its Relation message came first
+    const dot = key.indexOf('.');
+    const listed = (await listPgTables(this.meta!)).filter(
+      (t) => t.id.namespace === key.slice(0, dot) && t.id.name === key.slice(dot + 1),
     );
-    this.heartbeat.unref();
-    const relations = new Map<number, StreamRelation>();
-    /** Changes of the transaction in progress seen so far (delivered, or skipped on resume). */
-    let seen = 0;
-    let skip = position.skip;
-    let lastCommit = position.lsn;
-    let inTransaction = false;
-    let txTsMs = 0;
-    let txFinalLsn = 0n;
-    let txId = '';
-    let events: ChangeEvent[] = [];
-    let tablesInBatch = new Set<string>();
-    const currentPosition = (): PostgresPosition => ({
-      ...this.position!,
-      lsn: lastCommit,
-      skip: inTransaction ? seen : 0,
-    });
-    const flush = (caughtUp: boolean): ChangeBatch => {
-      const batch = { events, position: currentPosition(), caughtUp };
-      this.position = batch.position;
-      events = [];
-      tablesInBatch = new Set();
-      return batch;
-    };
-    try {
-      for (;;) {
-        let frame;
-        try {
-          frame = await stream.next();
-        } catch (error) {
-          throw this.streamError(error);
-        }
-        if (frame === null) {
-          if (this.closed) return;
-          throw new TributaryError('SOURCE_CONNECTION_LOST', 'the server ended the replication stream', {
-            hint: 'the pipeline reconnects and resumes from its last checkpoint',
-          });
-        }
-        if (frame.kind === 'keepalive') {
-          if (frame.walEnd > this.receivedLsn) this.receivedLsn = frame.walEnd;
-          if (frame.replyRequested) stream.sendStatus(this.receivedLsn, this.committedLsn, false);
-          // Idle (nothing in flight): everything before the server's position is delivered, so the position may
-          // move there; once committed, the slot releases the WAL before it.
-          if (!inTransaction && frame.walEnd > parseLsn(lastCommit)) {
-            lastCommit = formatLsn(frame.walEnd);
-            this.progressState.lagMs = 0;
-          }
-        } else {
-          if (frame.walEnd > this.receivedLsn) this.receivedLsn = frame.walEnd;
-          const message = decodePgoutput(frame.data);
-          switch (message.tag) {
-            case 'begin':
-              inTransaction = true;
-              seen = 0;
-              txTsMs = message.tsMs;
-              txFinalLsn = message.finalLsn;
-              txId = String(message.xid);
-              break;
-            case 'commit':
-              inTransaction = false;
-              seen = 0;
-              skip = 0;
-              lastCommit = formatLsn(message.endLsn);
-              this.progressState.lagMs = Math.max(0, Date.now() - message.tsMs);
-              break;
-            case 'relation':
-              await this.onRelation(message, relations, events, txTsMs);
-              break;
-            case 'insert':
-            case 'update':
-            case 'delete': {
-              const relation = relations.get(message.relation);
-              if (!relation?.captured) break;
-              const name = tableIdToString(relation.table.schema.id);
-              if (!tablesInBatch.has(name) && tablesInBatch.size >= this.maxTables && events.length > 0)
-                yield flush(false);
-              seen++;
-              if (seen <= skip) break;
-              tablesInBatch.add(name);
-              await this.toEvents(message, relation.table, name, events, {
-                tsMs: txTsMs,
-                txId,
-                position: changePosition(txFinalLsn, seen),
-              });
-              break;
-            }
-            case 'truncate':
-              for (const oid of message.relations) {
-                const relation = relations.get(oid);
-                if (!relation?.captured) continue;
-                seen++;
-                if (seen <= skip) continue;
-                events.push({
-                  ...schemaEvent(relation.table.schema, 'truncateTable', txTsMs),
-                  source: { tsMs: txTsMs, txId, position: changePosition(txFinalLsn, seen) },
-                });
-              }
-              break;
-            default:
-              // type, origin, message: nothing to deliver (logical messages will carry snapshot watermarks).
-              break;
-          }
-        }
-        // Hand over what is there when the socket has nothing more buffered (or the batch is full), and a moved
-        // position (a commit, a keepalive while idle) even without changes.
-        if (events.length >= STREAM_BATCH_EVENTS || (stream.buffered === 0 && events.length > 0)) {
-          yield flush(stream.buffered === 0);
-        } else if (stream.buffered === 0 && !inTransaction && lastCommit !== this.position!.lsn) {
-          yield flush(true);
-        }
-      }
-    } finally {
-      clearInterval(this.heartbeat);
-      this.heartbeat = undefined;
+    const table = (await readPgTables(this.meta!, listed, this.types)).get(key);
+    if (!table) return; // dropped meanwhile
+    if (table.problems.length > 0 || table.schema.primaryKey.length === 0) {
+      this.notCapturable.add(key);
+      this.log.warn(
+        `new table ${key} is not captured: ${table.problems.length > 0 ? table.problems.join('; ') : 'it has no primary key'}`,
+      );
+      return;
     }
+    this.captureTable(key, table, out, this.txTsMs);
+  }
+
+  /** A table new to the pipeline: its schema event, and its snapshot (empty or not, it is exact). */
+  private captureTable(key: string, table: PgTable, out: ChangeEvent[], tsMs: number): void {
+    this.tables.set(key, table);
+    out.push(schemaEvent(table.schema, 'createTable', tsMs));
+    if (this.config.startupMode !== 'latest-offset') this.merge.addTable(key);
   }
 
   private streamError(error: unknown): TributaryError {
     const code = (error as { code?: unknown } | null)?.code;
     const text = error instanceof Error ? error.message : String(error);
     if (code === '55000' || code === '42704') {
-      return new TributaryError('SOURCE_SLOT_LOST', `replication slot ${this.position?.slot}: ${text}`, {
+      return new TributaryError('SOURCE_SLOT_LOST', `replication slot ${this.slot}: ${text}`, {
         hint: '`tributary run --reset` takes a new snapshot; raise max_slot_wal_keep_size (or keep the pipeline running)',
         cause: error,
       });
@@ -634,15 +500,12 @@ export class PostgresSource implements Source {
   /**
    * A Relation message precedes the first change of a table in this session and follows every change of its
    * columns: the table's columns as the rows after it have them. A capture table whose columns differ from the
-   * schema announced gets a `refreshTable` (a table new to the pipeline — a publication FOR ALL TABLES — a
-   * `createTable`), as the `mysql` source emits after DDL.
+   * schema announced gets a `refreshTable` (a table new to the pipeline — a publication FOR ALL TABLES, or a row before discovery's
+   * message — a `createTable` and a snapshot), as the `mysql` source emits after DDL.
    */
-  private async onRelation(
-    message: RelationMessage,
-    relations: Map<number, StreamRelation>,
-    out: ChangeEvent[],
-    tsMs: number,
-  ): Promise<void> {
+  private async onRelation(message: RelationMessage, out: ChangeEvent[]): Promise<void> {
+    const relations = this.relations;
+    const tsMs = this.txTsMs;
     const captured = this.isCaptured(message.namespace, message.name);
     const key = `${message.namespace}.${message.name}`;
     const previous = relations.get(message.oid)?.table ?? this.tables.get(key);
@@ -650,53 +513,21 @@ export class PostgresSource implements Source {
       this.meta!,
       message.columns.map((c) => c.typeOid),
     );
-    const columns: Column[] = [];
-    const types = [];
-    for (const c of message.columns) {
-      const mapped = this.types.columnType(c.typeOid, c.typmod);
-      if (typeof mapped === 'string') {
-        if (!captured) {
-          relations.set(message.oid, { oid: message.oid, captured: false, table: previous ?? emptyTable(message) });
-          return;
-        }
-        throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${key}.${c.name}: ${mapped}`, {
-          hint: `leave ${key} out with source.tables.exclude, or change the column's type`,
-        });
+    const table = relationTable(message, previous, this.types);
+    if (typeof table === 'string') {
+      if (!captured) {
+        relations.set(message.oid, { captured: false, table: previous ?? emptyTable(message) });
+        return;
       }
-      const before = previous?.schema.columns.find((p) => p.name === c.name);
-      types.push(mapped);
-      columns.push({
-        name: c.name,
-        type: mapped.type,
-        nullable: before?.nullable ?? !c.key,
-        sourceType: mapped.sourceType,
-        ...(before?.defaultValue !== undefined && sameType(before, mapped.type)
-          ? { defaultValue: before.defaultValue }
-          : {}),
+      throw new TributaryError('SOURCE_UNSUPPORTED_TYPE', `${key}.${table}`, {
+        hint: `leave ${key} out with source.tables.exclude, or change the column's type`,
       });
     }
-    const names = new Set(columns.map((c) => c.name));
-    const primaryKey =
-      previous && previous.schema.primaryKey.every((k) => names.has(k))
-        ? previous.schema.primaryKey
-        : message.replicaIdentity === 'f'
-          ? []
-          : message.columns.filter((c) => c.key).map((c) => c.name);
-    const schema: TableSchema = { id: { namespace: message.namespace, name: message.name }, columns, primaryKey };
-    const table: PgTable = {
-      oid: message.oid,
-      schema,
-      types,
-      replicaIdentity: message.replicaIdentity,
-      problems: [],
-      rowsEstimate: undefined,
-    };
-    relations.set(message.oid, { oid: message.oid, captured, table });
+    const { schema } = table;
+    relations.set(message.oid, { captured, table });
     if (!captured) return;
     if (!previous) {
-      this.tables.set(key, table);
-      this.position = { ...this.position!, capturedTables: [...this.tables.keys()] };
-      out.push(schemaEvent(schema, 'createTable', tsMs));
+      this.captureTable(key, table, out, tsMs);
       this.log.info(`new table ${key} captured from the replication stream`);
     } else if (!sameColumns(previous.schema, schema)) {
       this.tables.set(key, table);
@@ -705,156 +536,67 @@ export class PostgresSource implements Source {
     }
   }
 
-  private async toEvents(
-    message: Extract<ReturnType<typeof decodePgoutput>, { tag: 'insert' | 'update' | 'delete' }>,
-    table: PgTable,
-    name: string,
-    out: ChangeEvent[],
-    info: SourceInfo,
-  ): Promise<void> {
-    if (message.tag === 'insert') {
-      out.push(
-        dataChange(table.schema.id, 'insert', null, convertRow(this.plain(message.after, name), table, name), info),
-      );
-      return;
-    }
-    if (message.tag === 'delete') {
-      out.push(dataChange(table.schema.id, 'delete', this.imageOf(message.before, table, name), null, info));
-      return;
-    }
-    let afterTexts = message.after;
-    if (afterTexts.some((v) => v === UNCHANGED_TOAST)) {
-      const resolved = await this.resolveToast(message.after, message.before, message.beforeKind, table, name);
-      if (resolved === null) {
-        // The row is gone from the table now: its delete follows later in the stream. Deliver the state it will
-        // reach (deleted) rather than a row with a value we cannot know.
-        const before = message.before
-          ? this.imageOf(message.before, table, name)
-          : this.keyImage(message.after, table, name);
-        out.push(dataChange(table.schema.id, 'delete', before, null, info));
-        return;
-      }
-      afterTexts = resolved;
-    }
-    const after = convertRow(afterTexts as readonly (string | null)[], table, name);
-    const before = message.before
-      ? this.imageOf(message.before, table, name)
-      : this.keyImage(message.after, table, name);
-    out.push(dataChange(table.schema.id, 'update', before, after, info));
-  }
-
-  /** A tuple without unchanged-TOAST markers (inserts never have them). */
-  private plain(tuple: TupleData, name: string): (string | null)[] {
-    return tuple.map((v) => {
-      if (v === UNCHANGED_TOAST)
-        throw new TributaryError('SOURCE_PROTOCOL', `${name}: unexpected unchanged TOAST value`);
-      return v;
-    });
-  }
-
-  /**
-   * The before image of an update or delete: the whole old row under REPLICA IDENTITY FULL, else the key with
-   * the other columns NULL (pgoutput sends nothing more).
-   */
-  private imageOf(tuple: TupleData, table: PgTable, name: string): Value[] {
-    return convertRow(
-      tuple.map((v) => (v === UNCHANGED_TOAST ? null : v)),
-      table,
-      name,
-    );
-  }
-
-  /** The key of a row (the other columns NULL): the before image of an update that did not change the key. */
-  private keyImage(tuple: TupleData, table: PgTable, name: string): Value[] {
-    const keys = new Set(table.schema.primaryKey);
-    return convertRow(
-      tuple.map((v, i) => (keys.has(table.schema.columns[i]!.name) && v !== UNCHANGED_TOAST ? v : null)),
-      table,
-      name,
-    );
-  }
-
-  /**
-   * Fills the unchanged TOAST values of an update: from the old row under REPLICA IDENTITY FULL (exact), else
-   * by reading the current row by key (the value now — later changes of it follow in the stream). Null when the
-   * row no longer exists.
-   */
-  private async resolveToast(
-    after: TupleData,
-    before: TupleData | null,
-    beforeKind: 'key' | 'old' | null,
-    table: PgTable,
-    name: string,
-  ): Promise<(string | null)[] | null> {
-    const filled: TupleValue2[] = after.map((v, i) =>
-      v === UNCHANGED_TOAST && beforeKind === 'old' && before && before[i] !== UNCHANGED_TOAST ? before[i]! : v,
-    );
-    const missing = filled.map((v, i) => (v === UNCHANGED_TOAST ? i : -1)).filter((i) => i >= 0);
-    if (missing.length === 0) return filled as (string | null)[];
-    const keyIndexes = table.schema.primaryKey.map((k) => table.schema.columns.findIndex((c) => c.name === k));
-    const keyValues = keyIndexes.map((i) => filled[i]);
-    if (keyValues.some((v) => v === UNCHANGED_TOAST || v === null || v === undefined)) {
-      throw new TributaryError(
-        'SOURCE_PROTOCOL',
-        `${name}: an update left a TOASTed key column unchanged; its value is not in the stream`,
-        {
-          hint: `ALTER TABLE ${quoteTable(table.schema.id)} REPLICA IDENTITY FULL;`,
-        },
-      );
-    }
-    const columns = missing.map((i) => quoteIdent(table.schema.columns[i]!.name)).join(', ');
-    const where = table.schema.primaryKey.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
-    const rows = await this.query<Record<string, string | null>>(
-      this.meta!,
-      `SELECT ${columns} FROM ${quoteTable(table.schema.id)} WHERE ${where}`,
-      keyValues,
-    );
-    if (rows.length === 0) return null;
-    const row = rows[0]!;
-    for (const i of missing) filled[i] = row[table.schema.columns[i]!.name] ?? null;
-    return filled as (string | null)[];
-  }
-
   committed(position: SourcePosition): void {
-    if (!isPostgresPosition(position) || position.snapshot || !position.slot) return;
+    if (!isPostgresPosition(position) || !position.slot) return;
+    // Safe during the snapshot too: a restart streams from the position and reads the chunks not delivered.
     const lsn = parseLsn(position.lsn);
     if (lsn <= this.committedLsn) return;
     this.committedLsn = lsn;
-    this.stream?.sendStatus(this.receivedLsn > lsn ? this.receivedLsn : lsn, lsn, false);
+    this.walReader?.confirm(lsn);
+  }
+
+  private position(): PostgresPosition {
+    const snapshot = this.merge.snapshot;
+    return {
+      kind: 'postgres',
+      slot: this.slot,
+      lsn: formatLsn(this.lastCommit),
+      skip: this.inTransaction ? this.seen : 0,
+      ...(snapshot ? { snapshot } : {}),
+      ...(this.systemId ? { systemId: this.systemId } : {}),
+      capturedTables: [...this.tables.keys()].sort(),
+    };
   }
 
   progress(): SourceProgress {
-    const p = this.progressState;
+    const estimates = new Map<string, number>();
+    for (const [key, table] of this.tables)
+      if (table.rowsEstimate !== undefined) estimates.set(key, table.rowsEstimate);
+    const skip = this.inTransaction ? this.seen : 0;
     return {
-      phase: p.phase,
-      snapshotTablesDone: p.tablesDone,
-      snapshotTablesTotal: p.tablesTotal,
-      snapshotRowsRead: p.rowsRead,
-      ...(p.rowsEstimate > 0 ? { snapshotRowsEstimate: p.rowsEstimate } : {}),
-      snapshotRowsByTable: p.rowsByTable,
-      snapshotChunksRead: p.chunksRead,
-      snapshotChunkSize: this.config.chunkSize,
-      logPosition: this.position
-        ? `${this.position.lsn}${this.position.skip ? `+${plural(this.position.skip, 'change')}` : ''}`
-        : '',
-      lagMs: p.lagMs,
+      phase: !this.opened ? 'starting' : this.merge.snapshot ? 'snapshot' : this.merge.streaming ? 'streaming' : 'done',
+      ...this.merge.snapshotProgress(estimates),
+      logPosition: this.opened ? `${formatLsn(this.lastCommit)}${skip ? `+${plural(skip, 'change')}` : ''}` : '',
+      lagMs: this.lagMs,
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-    this.stream?.close();
-    const clients = [this.replication, this.meta, ...this.readers];
+    clearInterval(this.discovery);
+    this.discovery = undefined;
+    await this.merge.close();
+    const clients = [this.replication, this.meta];
     this.replication = undefined;
     this.meta = undefined;
-    this.readers = [];
+    this.walReader = undefined;
     await Promise.all(clients.map(async (c) => c?.end().catch(() => undefined)));
   }
 }
 
-type TupleValue2 = TupleData[number];
+/**
+ * The snapshot left at a saved position. A checkpoint of an earlier release lists the tables done
+ * (`tablesDone`): the others are read again by chunks.
+ */
+function savedSnapshot(position: PostgresPosition, tables: readonly string[]): SnapshotProgress | undefined {
+  const saved = position.snapshot;
+  if (!saved) return undefined;
+  if ('tablesDone' in saved) {
+    const done = new Set(saved.tablesDone);
+    return startSnapshot(tables.filter((t) => !done.has(t)).sort());
+  }
+  return saved;
+}
 
 /**
  * A change's place in the log ({@link SourceInfo.position}): its transaction's commit LSN (16 hex digits) and its
@@ -864,36 +606,6 @@ function changePosition(commitLsn: Lsn, index: number): string {
   return `${commitLsn.toString(16).toUpperCase().padStart(16, '0')}:${String(index).padStart(10, '0')}`;
 }
 
-function isToastable(kind: string): boolean {
-  return kind === 'string' || kind === 'json' || kind === 'bytes' || kind === 'varchar' || kind === 'decimal';
-}
-
-function replicaIdentityName(code: string): string {
-  return code === 'f' ? 'FULL' : code === 'i' ? 'USING INDEX' : code === 'n' ? 'NOTHING' : 'DEFAULT';
-}
-
 function schemaEvent(schema: TableSchema, change: SchemaChangeEvent['change'], tsMs: number): SchemaChangeEvent {
   return { kind: 'schema', table: schema.id, change, schema, source: { tsMs } };
-}
-
-function sameType(column: Column, type: Column['type']): boolean {
-  return JSON.stringify(column.type) === JSON.stringify(type);
-}
-
-function sameColumns(a: TableSchema, b: TableSchema): boolean {
-  return (
-    a.columns.length === b.columns.length &&
-    a.columns.every((c, i) => c.name === b.columns[i]!.name && sameType(c, b.columns[i]!.type))
-  );
-}
-
-function emptyTable(message: RelationMessage): PgTable {
-  return {
-    oid: message.oid,
-    schema: { id: { namespace: message.namespace, name: message.name }, columns: [], primaryKey: [] },
-    types: [],
-    replicaIdentity: message.replicaIdentity,
-    problems: [],
-    rowsEstimate: undefined,
-  };
 }
