@@ -25,9 +25,13 @@ export class PipelineProcess {
 
   private constructor(request: RunRequest, options: PipelineProcessOptions) {
     const path = fileURLToPath(new URL('./pipeline-child.js', import.meta.url));
-    const execArgv = options.profileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${request.name}.cpuprofile`]
-      : [];
+    // The young generation bin/tributary.js asks for (see there).
+    const execArgv = [
+      '--max-semi-space-size=32',
+      ...(options.profileDir
+        ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${request.name}.cpuprofile`]
+        : []),
+    ];
     this.child = fork(path, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let onStarted: () => void = () => undefined;
     let onCheckpoint: () => void = () => undefined;

@@ -44,7 +44,7 @@ export class DuckdbWriter {
   }
 
   private async applyChanges(changes: TableChanges): Promise<void> {
-    if (changes.upserts.size === 0 && changes.deletes.size === 0) return;
+    if (changes.upsertCount === 0 && changes.deletes.size === 0) return;
     const target = await this.tables.target(changes.schema);
     const columns = target.schema.columns.map((c) => c.name);
     let opColumn = '_tributary_op';
@@ -71,7 +71,7 @@ export class DuckdbWriter {
 
     this.tables.noteWritten(target.name);
     if (changes.deletes.size > 0) await this.connection.run(deleteSql(target, staging, opColumn));
-    if (changes.upserts.size > 0) await this.connection.run(upsertSql(target, staging, opColumn));
+    if (changes.upsertCount > 0) await this.connection.run(upsertSql(target, staging, opColumn));
     await this.connection.run(`DROP TABLE ${staging}`);
   }
 

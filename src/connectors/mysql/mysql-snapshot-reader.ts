@@ -1,9 +1,12 @@
+import type { Connection as CallbackConnection } from 'mysql2';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { tableIdToString, TributaryError, type Row, type Value } from '../../core/index.js';
 import type { ChunkRange } from './mysql-chunk-splitter.js';
 import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
-import { snapshotValue, zeroDateError } from './mysql-types.js';
+import { zeroDateError } from './mysql-types.js';
+import { queryDecodedRows } from './protocol/mysql2-text-query.js';
+import { TextRowDecoder } from './protocol/text-row-decoder.js';
 import type { ChunkReader, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
 import { endMysqlConnection } from './mysql-errors.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
@@ -38,15 +41,19 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
    */
   async readChunk(range: ChunkRange, onSnapshotPoint?: (high: LogPoint) => void): Promise<SnapshotChunk> {
     const { sql, values } = chunkQuery(range);
+    const decoder = new TextRowDecoder(
+      range.table.schema.columns.map((c) => c.type),
+      zeroDateHandlers(range.table),
+    );
     let low: LogPoint;
     let high: LogPoint;
-    let raw: (Buffer | null)[][];
+    let rows: Row[];
     if (this.flavor === 'mariadb') {
       await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
         low = high = await this.snapshotPoint();
         onSnapshotPoint?.(high);
-        raw = await this.select(sql, values);
+        rows = await this.select(sql, values, decoder);
       } finally {
         await this.conn.query('COMMIT');
       }
@@ -54,20 +61,13 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
       low = await masterStatus(this.conn);
       await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       try {
-        raw = await this.select(sql, values);
+        rows = await this.select(sql, values, decoder);
       } finally {
         await this.conn.query('COMMIT');
       }
       high = await masterStatus(this.conn);
       onSnapshotPoint?.(high);
     }
-    const types = range.table.schema.columns.map((c) => c.type);
-    const onZeroDate = zeroDateHandlers(range.table);
-    const rows: Row[] = raw.map((r) => {
-      const row = new Array<Value>(types.length);
-      for (let i = 0; i < types.length; i++) row[i] = snapshotValue(types[i]!, r[i] ?? null, onZeroDate[i]);
-      return row;
-    });
     return { range, rows, low, high };
   }
 
@@ -96,9 +96,10 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
     }
   }
 
-  private async select(sql: string, values: unknown[]): Promise<(Buffer | null)[][]> {
-    const [rows] = await this.conn.query<RowDataPacket[]>({ sql, values, rowsAsArray: true, typeCast: false });
-    return rows as unknown as (Buffer | null)[][];
+  /** The chunk's rows, decoded from the text-protocol packets into canonical values (see TextRowDecoder). */
+  private select(sql: string, values: unknown[], decoder: TextRowDecoder): Promise<Row[]> {
+    const callbackConnection = (this.conn as unknown as { readonly connection: CallbackConnection }).connection;
+    return queryDecodedRows(callbackConnection, sql, values, (buf, start, end) => decoder.decode(buf, start, end));
   }
 
   private async snapshotPoint(): Promise<LogPoint> {

@@ -6,6 +6,7 @@ import type { Row } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/table-schema.js';
 import { COPY_NULL, CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
+import { CopyTextWriter } from './postgres-copy-writer.js';
 
 /** COPY data is handed to the socket in pieces of about this many characters: few writes, bounded memory. */
 const COPY_CHUNK_CHARS = 1 << 20;
@@ -18,17 +19,17 @@ export async function copyLines(client: pg.Client, sql: string, lines: Iterable<
   await pipeline(Readable.from(chunks(lines)), client.query(copyFrom(sql)));
 }
 
-/** Rows of one kind for {@link copyRows}, and how one of them is added to the COPY text. */
+/** Rows of one kind for {@link copyRows}, and how one of them is written as COPY text. */
 export interface CopyRowSet<T> {
   readonly rows: Iterable<T>;
-  /** Returns `text` followed by the row's line, newline included (see {@link appendRowFields}). */
-  readonly append: (text: string, row: T) => string;
+  /** Writes the row's line, newline included (see {@link writeRowFields}). */
+  readonly append: (out: CopyTextWriter, row: T) => void;
 }
 
 /**
  * Runs `sql` (a `COPY … FROM STDIN` in text format) with the rows of each set in turn, sent in ~1 MB pieces as
- * {@link copyLines} does. Each row's fields are appended straight onto the piece being built, with no string per
- * line nor array of lines: about a quarter less CPU per row than `copyLines`.
+ * {@link copyLines} does. Each row's fields are written as bytes straight into the piece being built
+ * ({@link CopyTextWriter}), with no string per field, line or piece.
  */
 export async function copyRows<T>(client: pg.Client, sql: string, sets: readonly CopyRowSet<T>[]): Promise<void> {
   await pipeline(Readable.from(rowChunks(sets)), client.query(copyFrom(sql)));
@@ -47,17 +48,14 @@ function* chunks(lines: Iterable<string>): Generator<Buffer> {
 }
 
 function* rowChunks<T>(sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
-  let text = '';
+  const out = new CopyTextWriter();
   for (const { rows, append } of sets) {
     for (const row of rows) {
-      text = append(text, row);
-      if (text.length >= COPY_CHUNK_CHARS) {
-        yield Buffer.from(text, 'utf8');
-        text = '';
-      }
+      append(out, row);
+      if (out.hasFullPiece()) yield* out.take();
     }
   }
-  if (text.length > 0) yield Buffer.from(text, 'utf8');
+  yield* out.take();
 }
 
 /**
@@ -90,6 +88,30 @@ export function appendRowFields(
   }
   return text;
 }
+
+/** Writes {@link copyRowFields} of the row (no newline) to `out`. */
+export function writeRowFields(
+  out: CopyTextWriter,
+  row: Row,
+  schema: TableSchema,
+  where: string,
+  only?: readonly number[],
+): void {
+  const width = schema.columns.length;
+  let i = 0;
+  try {
+    for (; i < width; i++) {
+      if (i > 0) out.char(TAB);
+      if (only === undefined || only.includes(i)) out.value(row[i] ?? null);
+      else out.ascii(COPY_NULL);
+    }
+  } catch (error) {
+    if (error instanceof CopyNulCharacterError) throw nulError(error, where, schema.columns[i]?.name ?? `#${i + 1}`);
+    throw error;
+  }
+}
+
+const TAB = 0x09;
 
 /** SINK_WRITE_FAILED (not retryable) for a NUL character in `where`.`column`. */
 export function nulError(error: CopyNulCharacterError, where: string, column: string): TributaryError {

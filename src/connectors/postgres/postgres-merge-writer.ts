@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import type { ChangeEvent, DataChangeEvent } from '../../core/change-event.js';
+import type { Row } from '../../core/data-type.js';
 import type { TableSchema } from '../../core/table-schema.js';
 import { keyIndexesOf, rowKey } from '../sink-kit/row-key.js';
 import { SchemaTracker } from '../sink-kit/schema-tracker.js';
-import { copyLines, copyRowFields } from './postgres-copy-stream.js';
+import { copyRows, writeRowFields } from './postgres-copy-stream.js';
+import type { CopyTextWriter } from './postgres-copy-writer.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import type { PostgresStagingTables, StagingTable } from './postgres-staging-tables.js';
@@ -79,12 +81,14 @@ export class PostgresMergeWriter implements PostgresModeWriter {
     this.currentTable = where;
     const schema = run.schema;
     const keyIndexes = keyIndexesOf(schema);
-    const lines = function* (): Generator<string> {
-      for (let i = 0; i < run.events.length; i++)
-        yield* stagingLines(run.events[i]!, run.seqs[i]!, schema, keyIndexes, where);
-    };
+    const indexes = run.events.keys();
     const columns = [staging.seqColumn, staging.opColumn, ...staging.columns].join(', ');
-    await copyLines(this.client, `COPY ${staging.sql} (${columns}) FROM STDIN`, lines());
+    await copyRows(this.client, `COPY ${staging.sql} (${columns}) FROM STDIN`, [
+      {
+        rows: indexes,
+        append: (out, i) => writeStagingLines(out, run.events[i]!, run.seqs[i]!, schema, keyIndexes, where),
+      },
+    ]);
     this.staged.set(targetKey(this.tables, run.schema.id), staging);
   }
 
@@ -95,30 +99,39 @@ export class PostgresMergeWriter implements PostgresModeWriter {
 }
 
 /** The staging lines of one change: `seq`, `u`/`d`, the columns (for `d` only the key, the rest NULL). */
-function* stagingLines(
+function writeStagingLines(
+  out: CopyTextWriter,
   event: DataChangeEvent,
   seq: number,
   schema: TableSchema,
   keyIndexes: readonly number[],
   where: string,
-): Generator<string> {
+): void {
+  const line = (op: 'u' | 'd', row: Row, only?: readonly number[]): void => {
+    out.value(seq);
+    out.ascii(op === 'u' ? '\tu\t' : '\td\t');
+    writeRowFields(out, row, schema, where, only);
+    out.char(NEWLINE);
+  };
   switch (event.op) {
     case 'read':
     case 'insert':
-      if (event.after !== null) yield `${seq}\tu\t${copyRowFields(event.after, schema, where)}\n`;
+      if (event.after !== null) line('u', event.after);
       return;
     case 'update':
       if (event.after === null) return;
       if (event.before !== null && rowKey(event.before, keyIndexes) !== rowKey(event.after, keyIndexes)) {
-        yield `${seq}\td\t${copyRowFields(event.before, schema, where, keyIndexes)}\n`;
+        line('d', event.before, keyIndexes);
       }
-      yield `${seq}\tu\t${copyRowFields(event.after, schema, where)}\n`;
+      line('u', event.after);
       return;
     case 'delete':
-      if (event.before !== null) yield `${seq}\td\t${copyRowFields(event.before, schema, where, keyIndexes)}\n`;
+      if (event.before !== null) line('d', event.before, keyIndexes);
       return;
   }
 }
+
+const NEWLINE = 0x0a;
 
 /** The last staged operation per key, in the staging table's columns. */
 function lastPerKey(staging: StagingTable): string {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
 import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
-import { appendRowFields, copyRows, type CopyRowSet } from './postgres-copy-stream.js';
+import { copyRows, writeRowFields, type CopyRowSet } from './postgres-copy-stream.js';
 import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
@@ -65,9 +65,9 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
   }
 
   private async apply(changes: TableChanges): Promise<void> {
-    if (changes.upserts.size === 0 && changes.deletes.size === 0) return;
+    if (changes.upsertCount === 0 && changes.deletes.size === 0) return;
     const target = await this.tables.target(changes.schema);
-    const direct = changes.insertsOnly && changes.upserts.size > 0 && this.direct.shouldTry(target);
+    const direct = changes.insertsOnly && changes.upsertCount > 0 && this.direct.shouldTry(target);
     if (!direct) return await this.viaStaging(target, changes, { upserts: true, deletes: true });
     await this.viaStaging(target, changes, { upserts: false, deletes: true });
     if (!(await this.copyDirect(target, changes))) {
@@ -83,8 +83,12 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     const where = displayName(target.name);
     const schema = changes.schema;
     const rows: CopyRowSet<Row> = {
-      rows: changes.upserts.values(),
-      append: (text, row) => appendRowFields(text, row, schema, where) + '\n',
+      // A snapshot chunk's reads as they came: a key twice would be a unique violation, and the staging path.
+      rows: changes.uncollapsedReads ?? changes.upserts.values(),
+      append: (out, row) => {
+        writeRowFields(out, row, schema, where);
+        out.char(NEWLINE);
+      },
     };
     const columns = target.schema.columns.map((c) => quoteIdent(c.name)).join(', ');
     this.direct.started();
@@ -110,7 +114,7 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     changes: TableChanges,
     sets: { readonly upserts: boolean; readonly deletes: boolean },
   ): Promise<void> {
-    const withUpserts = sets.upserts && changes.upserts.size > 0;
+    const withUpserts = sets.upserts && changes.upsertCount > 0;
     const withDeletes = sets.deletes && changes.deletes.size > 0;
     if (!withUpserts && !withDeletes) return;
     const staging = await this.staging.for(target);
@@ -126,13 +130,21 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     if (withUpserts) {
       rows.push({
         rows: changes.upserts.values(),
-        append: (text, row) => appendRowFields(text + '\\N\tu\t', row, schema, where) + '\n',
+        append: (out, row) => {
+          out.ascii('\\N\tu\t');
+          writeRowFields(out, row, schema, where);
+          out.char(NEWLINE);
+        },
       });
     }
     if (withDeletes) {
       rows.push({
         rows: changes.deletes.values(),
-        append: (text, row) => appendRowFields(text + '\\N\td\t', row, schema, where, keyIndexes) + '\n',
+        append: (out, row) => {
+          out.ascii('\\N\td\t');
+          writeRowFields(out, row, schema, where, keyIndexes);
+          out.char(NEWLINE);
+        },
       });
     }
     await copyRows(this.client, `COPY ${staging.sql} FROM STDIN`, rows);
@@ -229,3 +241,5 @@ class DirectCopyPolicy {
 function keyOf(target: TargetTable): string {
   return `${target.name.schema}\u0000${target.name.table}`;
 }
+
+const NEWLINE = 0x0a;

@@ -13,8 +13,17 @@ export interface TableChanges {
   /** The schema the rows follow (the one in force when the run started). */
   readonly schema: TableSchema;
   readonly keyIndexes: readonly number[];
-  /** Keys whose last state is a row: inserted, updated or read. */
+  /** Keys whose last state is a row: inserted, updated or read. Built on first use for a run of reads alone. */
   readonly upserts: Map<unknown, Row>;
+  /** How many rows {@link upserts} holds, or (for a run of reads alone) how many reads, without building it. */
+  readonly upsertCount: number;
+  /**
+   * For a run of snapshot `read` events alone: the rows in source order, not collapsed by key — a snapshot
+   * chunk holds each key once, so collapsing would only cost CPU. A sink may write them as they are where a
+   * repeated key fails loudly (a COPY into a table with its primary key: unique violation) and then fall back to
+   * {@link upserts}, which collapses them (the last state wins) as for any other run. Undefined otherwise.
+   */
+  readonly uncollapsedReads: readonly Row[] | undefined;
   /** Keys whose last state is "absent"; the row holds at least the key values. */
   readonly deletes: Map<unknown, Row>;
   /**
@@ -25,8 +34,60 @@ export interface TableChanges {
   readonly insertsOnly: boolean;
 }
 
-/** A run under construction: {@link TableChanges} whose `insertsOnly` the buffer may still clear. */
-type OpenTableChanges = { -readonly [K in keyof TableChanges]: TableChanges[K] };
+/**
+ * A run under construction. Reads that arrive while the run has nothing else are only listed (`reads`); the
+ * first event of another kind, or the first use of `upserts`, keys them in order.
+ */
+class OpenTableChanges implements TableChanges {
+  readonly deletes = new Map<unknown, Row>();
+  insertsOnly = true;
+  private readonly keyed = new Map<unknown, Row>();
+  private reads: Row[] | undefined = [];
+
+  constructor(
+    readonly table: TableId,
+    readonly schema: TableSchema,
+    readonly keyIndexes: readonly number[],
+  ) {}
+
+  get upserts(): Map<unknown, Row> {
+    this.keyReads();
+    return this.keyed;
+  }
+
+  get upsertCount(): number {
+    return this.reads !== undefined && this.reads.length > 0 ? this.reads.length : this.keyed.size;
+  }
+
+  get uncollapsedReads(): readonly Row[] | undefined {
+    return this.reads !== undefined && this.reads.length > 0 ? this.reads : undefined;
+  }
+
+  read(row: Row): void {
+    if (this.reads !== undefined) this.reads.push(row);
+    else this.upsert(rowKey(row, this.keyIndexes), row);
+  }
+
+  upsert(key: unknown, row: Row): void {
+    this.keyReads();
+    this.deletes.delete(key);
+    this.keyed.set(key, row);
+  }
+
+  remove(key: unknown, row: Row): void {
+    this.keyReads();
+    this.keyed.delete(key);
+    this.deletes.set(key, row);
+  }
+
+  /** From now on every row is keyed as it comes; the reads listed so far first, in their order. */
+  private keyReads(): void {
+    const reads = this.reads;
+    if (reads === undefined) return;
+    this.reads = undefined;
+    for (const row of reads) this.keyed.set(rowKey(row, this.keyIndexes), row);
+  }
+}
 
 /**
  * One step of applying what was buffered, in an order that keeps each table's history: a table's schema change
@@ -90,22 +151,17 @@ export class ChangeBuffer {
     let changes = this.open.get(key);
     if (changes === undefined) {
       const schema = this.schemas.schemaOf(event.table);
-      changes = {
-        table: event.table,
-        schema,
-        keyIndexes: keyIndexesOf(schema),
-        upserts: new Map(),
-        deletes: new Map(),
-        insertsOnly: true,
-      };
+      changes = new OpenTableChanges(event.table, schema, keyIndexesOf(schema));
       this.open.set(key, changes);
       this.steps.push({ kind: 'data', changes });
     }
     const indexes = changes.keyIndexes;
     switch (event.op) {
       case 'read':
+        if (event.after !== null) changes.read(event.after);
+        break;
       case 'insert':
-        if (event.after !== null) upsert(changes, rowKey(event.after, indexes), event.after);
+        if (event.after !== null) changes.upsert(rowKey(event.after, indexes), event.after);
         break;
       case 'update':
         if (event.after === null) break;
@@ -113,25 +169,15 @@ export class ChangeBuffer {
         if (event.before !== null) {
           const oldKey = rowKey(event.before, indexes);
           const newKey = rowKey(event.after, indexes);
-          if (oldKey !== newKey) remove(changes, oldKey, event.before);
-          upsert(changes, newKey, event.after);
+          if (oldKey !== newKey) changes.remove(oldKey, event.before);
+          changes.upsert(newKey, event.after);
         } else {
-          upsert(changes, rowKey(event.after, indexes), event.after);
+          changes.upsert(rowKey(event.after, indexes), event.after);
         }
         break;
       case 'delete':
-        if (event.before !== null) remove(changes, rowKey(event.before, indexes), event.before);
+        if (event.before !== null) changes.remove(rowKey(event.before, indexes), event.before);
         break;
     }
   }
-}
-
-function upsert(changes: TableChanges, key: unknown, row: Row): void {
-  changes.deletes.delete(key);
-  changes.upserts.set(key, row);
-}
-
-function remove(changes: TableChanges, key: unknown, row: Row): void {
-  changes.upserts.delete(key);
-  changes.deletes.set(key, row);
 }

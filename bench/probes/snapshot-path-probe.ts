@@ -1,0 +1,126 @@
+/**
+ * The snapshot's client-side hot path alone (issue 16), for A/B comparisons of CPU per row without a PostgreSQL:
+ * chunks of a MariaDB table read by `MysqlSnapshotReader` (text-protocol packets → rows), passed as `read` events
+ * through the sink's `ChangeBuffer`, and encoded into the COPY text the upsert writer sends (bytes counted, then
+ * dropped). The process prints its own CPU seconds for the loop, per 1M rows; the server's CPU is not in it.
+ *
+ *   tsc -p bench/probes/tsconfig.json
+ *   node dist/probes/bench/probes/snapshot-path-probe.js serve --rows 300000        # prints the server's URL; ^C stops it
+ *   node dist/probes/bench/probes/snapshot-path-probe.js run --url mysql://… --table narrow --reps 3 [--chunks N]
+ *
+ * Run two builds of the probe (old and new sources) in alternation against the same server, e.g. with a paired
+ * timer, and compare their CPU seconds.
+ */
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import mysql from 'mysql2/promise';
+import type pg from 'pg';
+import type { ChangeEvent, Row } from '../../src/core/index.js';
+import { startEmbeddedMariadb } from '../../src/embedded/embedded-mariadb.js';
+import { MysqlChunkSplitter } from '../../src/connectors/mysql/mysql-chunk-splitter.js';
+import { readTableSchemas } from '../../src/connectors/mysql/mysql-schema-reader.js';
+import { MysqlSnapshotReader } from '../../src/connectors/mysql/mysql-snapshot-reader.js';
+import { ChangeBuffer } from '../../src/connectors/sink-kit/change-buffer.js';
+import { copyRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
+import { NARROW, WIDE, fillTable } from '../tables.js';
+
+const CHUNK_SIZE = 8096;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+async function serve(): Promise<void> {
+  const rows = Number(arg('rows', '300000'));
+  const server = await startEmbeddedMariadb();
+  const conn = await mysql.createConnection({ uri: server.url, multipleStatements: true });
+  await conn.query('CREATE DATABASE IF NOT EXISTS bench');
+  await conn.query('USE bench'); // the sequence engine's seq_1_to_N tables need a current database
+  await fillTable(conn, 'bench.t', NARROW, rows);
+  await fillTable(conn, 'bench.w', WIDE, Number(arg('wide-rows', String(rows / 3))));
+  await conn.end();
+  console.log(server.url);
+  const stop = (): void => void server.stop().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** Stands in for pg.Client in copyRows: the COPY stream it gets is replaced by one that counts the bytes. */
+function discardingClient(count: (bytes: number) => void): pg.Client {
+  return {
+    query: () =>
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          count(chunk.length);
+          callback();
+        },
+      }),
+  } as unknown as pg.Client;
+}
+
+async function run(): Promise<void> {
+  const url = arg('url', '');
+  const table = arg('table', 'narrow') === 'wide' ? 'w' : 't';
+  const reps = Number(arg('reps', '1'));
+  const maxChunks = Number(arg('chunks', 'Infinity'));
+  const conn = await mysql.createConnection({ uri: url });
+  const schemas = await readTableSchemas(conn, [{ namespace: 'bench', name: table }]);
+  const mysqlTable = [...schemas.values()][0]!;
+  const reader = new MysqlSnapshotReader(await mysql.createConnection({ uri: url }), 'mariadb');
+  await reader.prepare();
+  let bytes = 0;
+  const client = discardingClient((n) => (bytes += n));
+  const schema = mysqlTable.schema;
+  for (let rep = 0; rep < reps; rep++) {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    let rows = 0;
+    bytes = 0;
+    const buffer = new ChangeBuffer();
+    buffer.add([{ kind: 'schema', change: 'createTable', table: schema.id, schema, source: { tsMs: 0 } }]);
+    buffer.drain();
+    const splitter = new MysqlChunkSplitter(conn, mysqlTable, CHUNK_SIZE, null);
+    let chunks = 0;
+    for (let range = await splitter.next(); range && chunks < maxChunks; range = await splitter.next(), chunks++) {
+      const chunk = await reader.readChunk(range);
+      rows += chunk.rows.length;
+      const events: ChangeEvent[] = chunk.rows.map((after: Row) => ({
+        kind: 'data',
+        table: schema.id,
+        op: 'read',
+        before: null,
+        after,
+        source: { tsMs: 0 },
+      }));
+      buffer.add(events);
+      for (const step of buffer.drain()) {
+        if (step.kind !== 'data') continue;
+        await copyRows(client, 'COPY x FROM STDIN', [
+          {
+            rows: step.changes.uncollapsedReads ?? step.changes.upserts.values(), // as the upsert writer's direct COPY
+            append: (out, row) => {
+              writeRowFields(out, row, schema, 'x');
+              out.char(0x0a);
+            },
+          },
+        ]);
+      }
+    }
+    const used = process.cpuUsage(cpu);
+    const cpuSeconds = (used.user + used.system) / 1e6;
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `${table}: ${rows} rows, ${bytes} COPY bytes, CPU ${cpuSeconds.toFixed(3)} s ` +
+        `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s`,
+    );
+  }
+  await reader.close();
+  await conn.end();
+}
+
+const mode = process.argv[2];
+(mode === 'serve' ? serve() : run()).catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { DataType, Value } from '../../src/core/data-type.js';
+import { TextRowDecoder } from '../../src/connectors/mysql/protocol/text-row-decoder.js';
+import { snapshotValue } from '../../src/connectors/mysql/mysql-types.js';
+
+/** A text-protocol row payload: a length-encoded string per field, 0xFB for NULL. */
+function rowPayload(fields: readonly (string | Buffer | null)[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const field of fields) {
+    if (field === null) {
+      parts.push(Buffer.from([0xfb]));
+      continue;
+    }
+    const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
+    const n = bytes.length;
+    if (n < 0xfb) parts.push(Buffer.from([n]));
+    else if (n < 0x10000) parts.push(Buffer.from([0xfc, n & 0xff, n >> 8]));
+    else parts.push(Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16]));
+    parts.push(bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Each case: a type and field texts as MariaDB's text protocol sends them. */
+const CASES: readonly (readonly [DataType, readonly (string | Buffer | null)[]])[] = [
+  [{ kind: 'int8' }, ['0', '-128', '127', null]],
+  [{ kind: 'int32' }, ['-2147483648', '2147483647', '7']],
+  [{ kind: 'uint32' }, ['4294967295', '0']],
+  [{ kind: 'year' }, ['2155', '0000', '1901']],
+  [
+    { kind: 'int64' },
+    [
+      '0',
+      '-1',
+      '999999999999999',
+      '-999999999999999',
+      '9007199254740993',
+      '9223372036854775807',
+      '-9223372036854775808',
+    ],
+  ],
+  [{ kind: 'uint64' }, ['18446744073709551615', '1234567890123456']],
+  [
+    { kind: 'decimal', precision: 65, scale: 30 },
+    ['-12345678901234567890123456789012345.123456789012345678901234567890', '0.00'],
+  ],
+  [{ kind: 'float' }, ['3.4028234663852886e38', '0.1', '-0']],
+  [{ kind: 'double' }, ['0.1', '1e308', '-0']],
+  [{ kind: 'boolean' }, ['0', '1']],
+  [{ kind: 'varchar', length: 64 }, ['', 'plain', 'Grüße, 北京 🦀', 'tab\there', 'x'.repeat(300), 'y'.repeat(70000)]],
+  [{ kind: 'json' }, ['{"a": [1, 2.50, "x"]}']],
+  [{ kind: 'enum', values: ['a', 'b'] }, ['b']],
+  [{ kind: 'time', precision: 6 }, ['-838:59:59.000000', '12:00:00.000001']],
+  [{ kind: 'date' }, ['2024-02-29', '0000-00-00', '2024-00-10', '2024-05-00', '0000-01-01']],
+  [
+    { kind: 'timestamp', precision: 6 },
+    ['2024-01-01 00:00:00.000001', '0000-00-00 00:00:00.000000', '0000-01-01 00:00:00'],
+  ],
+  [{ kind: 'timestamptz', precision: 6 }, ['1970-01-01 00:00:01.500000', '0000-00-00 00:00:00']],
+  [{ kind: 'bytes' }, [Buffer.from([0, 1, 0xfb, 0xff]), Buffer.alloc(0)]],
+  [{ kind: 'varbinary', length: 4 }, [Buffer.from('ab')]],
+  [{ kind: 'bit', length: 10 }, [Buffer.from([0x02, 0x01])]],
+];
+
+describe('TextRowDecoder', () => {
+  it('decodes every kind exactly as snapshotValue does (NULL, empty text, 64-bit, zero dates, bytes, unicode)', () => {
+    for (const [type, fields] of CASES) {
+      const decoder = new TextRowDecoder(fields.map(() => type));
+      const payload = rowPayload(fields);
+      const framed = Buffer.concat([Buffer.from([9, 9, 9]), payload, Buffer.from([7])]);
+      const row = decoder.decode(framed, 3, 3 + payload.length);
+      const expected: Value[] = fields.map((f) =>
+        snapshotValue(type, f === null ? null : typeof f === 'string' ? Buffer.from(f, 'utf8') : f),
+      );
+      expect(row, type.kind).toEqual(expected);
+      for (let i = 0; i < row.length; i++) expect(typeof row[i], `${type.kind} #${i}`).toBe(typeof expected[i]);
+    }
+  });
+
+  it('reads a row of mixed columns and tells NULL from the empty string', () => {
+    const types: DataType[] = [{ kind: 'int64' }, { kind: 'varchar', length: 10 }, { kind: 'varchar', length: 10 }];
+    const payload = rowPayload(['42', '', null]);
+    expect(new TextRowDecoder(types).decode(payload, 0, payload.length)).toEqual([42n, '', null]);
+  });
+
+  it('calls the zero-date handler for zero dates only', () => {
+    const types: DataType[] = [{ kind: 'date' }, { kind: 'date' }];
+    const onZero = (text: string): never => {
+      throw new Error(`zero date ${text}`);
+    };
+    const decoder = new TextRowDecoder(types, [onZero, onZero]);
+    const good = rowPayload(['2024-01-02', '0000-01-01']);
+    expect(decoder.decode(good, 0, good.length)).toEqual(['2024-01-02', '0000-01-01']);
+    const zero = rowPayload(['2024-01-02', '2024-00-01']);
+    expect(() => decoder.decode(zero, 0, zero.length)).toThrow('zero date 2024-00-01');
+  });
+
+  it('refuses a row that is shorter than its columns', () => {
+    const payload = rowPayload(['1']);
+    const decoder = new TextRowDecoder([{ kind: 'int32' }, { kind: 'int32' }]);
+    expect(() => decoder.decode(payload, 0, payload.length)).toThrow(/ends after 1 of 2 columns/);
+  });
+});
