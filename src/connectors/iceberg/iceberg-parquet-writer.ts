@@ -38,8 +38,18 @@ export class IcebergParquetWriter {
     return new IcebergParquetWriter(instance, connection);
   }
 
-  /** Writes `rows` (only `columns` of each) to `path`; returns the file's size in bytes. */
-  async write(path: string, columns: readonly ParquetColumn[], rows: Iterable<Row>, table: string): Promise<number> {
+  /**
+   * Writes `rows` (only `columns` of each) to `path`; returns the file's size in bytes. `icebergSchema` (the
+   * table schema's JSON) goes into the footer as `iceberg.schema`, as Iceberg's own writers put it, so that a
+   * reader can map columns by field id after renames.
+   */
+  async write(
+    path: string,
+    columns: readonly ParquetColumn[],
+    rows: Iterable<Row>,
+    table: string,
+    icebergSchema?: string,
+  ): Promise<number> {
     const staging = `rows_${++this.counter}`;
     const definitions = columns.map((c, i) => `c${i} ${duckdbTransportType(c.type)}`);
     await this.connection.run(`CREATE TEMP TABLE ${staging} (${definitions.join(', ')})`);
@@ -57,7 +67,8 @@ export class IcebergParquetWriter {
       const fieldIds = columns.map((c) => `${literal(c.name)}: ${c.fieldId}`);
       await this.connection.run(
         `COPY (SELECT ${select.join(', ')} FROM ${staging}) TO ${literal(path)} ` +
-          `(FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}})`,
+          `(FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}}` +
+          (icebergSchema === undefined ? ')' : `, KV_METADATA {'iceberg.schema': ${literal(icebergSchema)}})`),
       );
     } finally {
       await this.connection.run(`DROP TABLE IF EXISTS ${staging}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TableChanges } from '../sink-kit/change-buffer.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
-import type { HadoopCatalog} from './iceberg-catalog.js';
+import type { HadoopCatalog } from './iceberg-catalog.js';
 import { fileUri, versionFile, type LoadedTable } from './iceberg-catalog.js';
 import {
   EntryStatus,
@@ -66,7 +66,8 @@ export class IcebergTable {
 
   /** Writes the data file and the equality-delete file of one run of changes. */
   async addChanges(changes: TableChanges, writer: IcebergParquetWriter): Promise<void> {
-    const fields = currentSchema(this.metadata).fields;
+    const schema = currentSchema(this.metadata);
+    const fields = schema.fields;
     const columns: ParquetColumn[] = changes.schema.columns.map((column, index) => {
       const field = fields.find((f) => f.name === column.name);
       if (field === undefined) throw new Error(`${this.name}: column ${column.name} is not in the Iceberg schema`);
@@ -92,7 +93,7 @@ export class IcebergTable {
     }
     if (changes.upserts.size > 0) {
       const path = join(dataDir, `${randomUUID()}-data.parquet`);
-      const size = await writer.write(path, columns, changes.upserts.values(), this.name);
+      const size = await writer.write(path, columns, changes.upserts.values(), this.name, JSON.stringify(schema));
       this.dataFiles.push({
         content: FileContent.Data,
         path: fileUri(path),
