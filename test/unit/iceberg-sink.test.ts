@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +7,7 @@ import type { Sink } from '../../src/core/sink.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { avroContainerFile, readAvroContainerFile } from '../../src/connectors/iceberg/iceberg-avro.js';
 import { HadoopCatalog } from '../../src/connectors/iceberg/iceberg-catalog.js';
+import { compactIcebergTable } from '../../src/connectors/iceberg/iceberg-compaction.js';
 import { icebergSink } from '../../src/connectors/iceberg/iceberg-sink.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { icebergRowsText } from '../harness/iceberg-reader.js';
@@ -192,6 +193,44 @@ describe('iceberg Avro container files', () => {
     expect(readAvroContainerFile(bytes)).toEqual([
       { a: 2n ** 62n + 1n, b: null, c: [1, -2, 300], s: 'ü€😀' },
       { a: -5n, b: -64, c: null, s: '' },
+    ]);
+  });
+});
+
+describe('iceberg compaction', () => {
+  it('rewrites data and delete files into one data file, keeps the checkpoint, expires old snapshots', async () => {
+    const { sink } = await open();
+    await sink.write([schemaEvent(orders), ...[1n, 2n, 3n, 4n].map((id) => ins(orders, [id, `v${id}`]))]);
+    await sink.commit(checkpoint('p', { at: 1 }));
+    for (let round = 2; round <= 4; round++) {
+      await sink.write([upd(orders, [1n, 'x'], [1n, `r${round}`]), del(orders, [BigInt(round), 'x'])]);
+      await sink.commit(checkpoint('p', { at: round }));
+    }
+    const last = checkpoint('p', { at: 5 });
+    await sink.write([ins(orders, [9n, 'nine'])]);
+    await sink.commit(last);
+    await sink.close();
+    const before = await read('orders');
+    expect(before).toEqual([
+      ['1', 'r4'],
+      ['9', 'nine'],
+    ]);
+
+    const result = await compactIcebergTable(warehouse, 'shop', 'orders');
+    expect(result).toMatchObject({ dataFilesBefore: 5, deleteFilesBefore: 4, rows: 2, snapshotsExpired: 5 });
+    expect(result.filesRemoved).toBeGreaterThanOrEqual(9);
+    expect(await read('orders')).toEqual(before);
+    const dataDir = await readdir(join(warehouse, 'shop', 'orders', 'data'));
+    expect(dataDir).toHaveLength(1);
+
+    // The pipeline resumes from the same checkpoint and writes on top of the compacted table.
+    const again = await open();
+    expect(again.checkpoint).toMatchObject({ id: last.id });
+    await again.sink.write([schemaEvent(orders), upd(orders, [9n, 'nine'], [9n, 'NINE'])]);
+    await again.sink.commit(checkpoint('p', { at: 6 }));
+    expect(await read('orders')).toEqual([
+      ['1', 'r4'],
+      ['9', 'NINE'],
     ]);
   });
 });
