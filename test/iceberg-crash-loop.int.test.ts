@@ -144,5 +144,26 @@ describe('crash loop into Iceberg: kill -9 at random moments while a writer runs
       const staged = (await readdir(metadataDir)).filter((f) => f.startsWith('staged-'));
       report(`  ${table}: ${ids.length} snapshots, ${staged.length} staged files left by interrupted commits`);
     }
+
+    // Maintenance with the pipeline stopped: one data file per table, the same rows, and the run resumes.
+    const compact = startCli(['compact', file], env);
+    expect(await compact.exited, compact.output()).toBe(0);
+    report(`  compact: ${compact.output().trim().replace(/\n/g, '; ')}`);
+    for (const table of tables) {
+      expect(await lakeRows(table)).toEqual(await sourceRows(table));
+      const data = await readdir(join(warehouse, db, table.split('.')[1]!, 'data'));
+      expect(data).toHaveLength(1);
+    }
+    await source.query(`UPDATE ${tables[0]} SET val = 'after compaction' ORDER BY id LIMIT 1`);
+    cli = startCli(['run', file, '--log-level', 'debug'], env);
+    await waitFor(
+      async () => JSON.stringify(await lakeRows(tables[0]!)) === JSON.stringify(await sourceRows(tables[0]!)),
+      {
+        timeoutMs: 120_000,
+        message: `the change after compaction to arrive; run:\n${cli.output().slice(-3000)}`,
+      },
+    );
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
   }, 600_000);
 });

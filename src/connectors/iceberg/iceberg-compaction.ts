@@ -300,3 +300,37 @@ async function removeUnreferenced(location: string, metadata: TableMetadata): Pr
   }
   return removed;
 }
+
+/**
+ * Compacts every table of the warehouse whose current snapshot was committed by `pipeline` (or only
+ * `only`, `namespace.table`), for `tributary compact`. Run it while the pipeline is stopped.
+ */
+export async function compactPipelineTables(
+  warehouse: string,
+  pipeline: string,
+  options: { readonly only?: string; readonly retainSnapshots?: number } = {},
+): Promise<CompactionResult[]> {
+  const catalog = new HadoopCatalog(warehouse);
+  const results: CompactionResult[] = [];
+  for (const location of await catalog.tables()) {
+    const table = await catalog.load(location);
+    if (table === undefined) continue;
+    const [namespace = '', name = ''] = location.slice(warehouse.length + 1).split(/[/\\]/);
+    if (options.only !== undefined) {
+      if (options.only !== `${namespace}.${name}`) continue;
+    } else if (currentSnapshot(table.metadata)?.summary[SUMMARY.pipeline] !== pipeline) {
+      continue;
+    }
+    results.push(
+      await compactIcebergTable(warehouse, namespace, name, {
+        ...(options.retainSnapshots === undefined ? {} : { retainSnapshots: options.retainSnapshots }),
+      }),
+    );
+  }
+  if (options.only !== undefined && results.length === 0) {
+    throw new TributaryError('CONFIG_INVALID', `no Iceberg table ${options.only} in ${warehouse}`, {
+      hint: 'name a table as namespace.table, as it is laid out under the warehouse directory',
+    });
+  }
+  return results;
+}
