@@ -271,7 +271,10 @@ async function rewrite(
   }
 }
 
-/** Deletes the table's data, delete and manifest files that no snapshot of `metadata` refers to. */
+/**
+ * Deletes the table's data, delete and manifest files that no snapshot of `metadata` refers to, and staged
+ * metadata files of interrupted commits.
+ */
 async function removeUnreferenced(location: string, metadata: TableMetadata): Promise<number> {
   const referenced = new Set<string>();
   for (const snapshot of metadata.snapshots) {
@@ -293,7 +296,9 @@ async function removeUnreferenced(location: string, metadata: TableMetadata): Pr
     const names = await readdir(join(location, dir)).catch(() => [] as string[]);
     for (const name of names) {
       const path = join(location, dir, name);
-      if (!name.endsWith(suffix) || referenced.has(path)) continue;
+      // Staged metadata of commits that never became a version (the latest checkpoint was completed first).
+      const staged = dir === 'metadata' && name.startsWith('staged-');
+      if (!staged && (!name.endsWith(suffix) || referenced.has(path))) continue;
       await unlink(path);
       removed++;
     }
