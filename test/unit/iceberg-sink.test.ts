@@ -172,6 +172,29 @@ describe('iceberg sink', () => {
   });
 });
 
+describe('iceberg sink against an existing table', () => {
+  it('checks in validate, and refuses at the first write, a table whose types cannot take the source', async () => {
+    const { sink } = await open();
+    await sink.write([schemaEvent(orders), ins(orders, [1n, 'ann'])]);
+    await sink.commit(checkpoint('p', { at: 1 }));
+    await sink.close();
+    const textKey: TableSchema = {
+      ...orders,
+      columns: orders.columns.map((c) => (c.name === 'id' ? { ...c, type: { kind: 'string' } } : c)),
+    };
+    const fresh = icebergSink({ warehouse }, { log: silentLogger });
+    sinks.push(fresh);
+    const checks = await fresh.checkTables!([orders, textKey, customers]);
+    expect(checks.map((c) => c.status)).toEqual(['ok', 'error', 'ok']);
+    expect(checks[1]).toMatchObject({ code: 'SINK_SCHEMA_MISMATCH' });
+    expect(checks[2]?.message).toMatch(/will be created/);
+    await fresh.open('p');
+    const error = await fresh.write([schemaEvent(textKey)]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SINK_SCHEMA_MISMATCH' });
+    expect(await read('orders')).toEqual([['1', 'ann']]);
+  });
+});
+
 describe('iceberg Avro container files', () => {
   it('reads back what it wrote: longs beyond 2^53, negative numbers, unions, arrays, strings', () => {
     const bytes = avroContainerFile(

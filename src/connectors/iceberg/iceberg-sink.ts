@@ -2,7 +2,8 @@ import type { ChangeEvent, SchemaChangeEvent } from '../../core/change-event.js'
 import { SchemaChangeFailedError, TributaryError, asTributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
-import { tableIdToString, type TableId } from '../../core/table-schema.js';
+import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import type { ValidationCheck } from '../../core/validation-check.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
@@ -28,6 +29,17 @@ export interface IcebergSinkContext {
  */
 export function icebergSink(options: OptionValues, context: IcebergSinkContext): Sink {
   return new IcebergSink(icebergSinkConfig(options), context);
+}
+
+/** SINK_SCHEMA_MISMATCH: an existing table cannot take the source table's schema. */
+function tableMismatch(table: string, problem: string): TributaryError {
+  return new TributaryError(
+    'SINK_SCHEMA_MISMATCH',
+    `iceberg table ${table} does not fit the source table: ${problem}`,
+    {
+      hint: 'route the table to another name, or move the existing Iceberg table away so that the sink creates it anew',
+    },
+  );
 }
 
 class IcebergSink implements Sink {
@@ -65,6 +77,36 @@ class IcebergSink implements Sink {
 
   async savedCheckpoint(pipeline: string): Promise<Checkpoint | null> {
     return new IcebergCheckpoints(this.catalog, pipeline).latest(false);
+  }
+
+  /** Read-only: whether each existing table can take its source schema, as the first write will check it. */
+  async checkTables(schemas: readonly TableSchema[]): Promise<ValidationCheck[]> {
+    const checks: ValidationCheck[] = [];
+    for (const schema of schemas) {
+      const namespace = this.config.namespace ?? schema.id.namespace;
+      const name = `${namespace}.${schema.id.name}`;
+      const loaded = await this.catalog.load(this.catalog.tableLocation(namespace, schema.id.name));
+      if (loaded === undefined) {
+        checks.push({ status: 'ok', message: `sink table ${name}: will be created` });
+        continue;
+      }
+      const result = evolveSchema(loaded.metadata, schema);
+      if (!('problem' in result)) {
+        checks.push({
+          status: 'ok',
+          message: `sink table ${name}: fits (Iceberg format v${loaded.metadata['format-version']})`,
+        });
+        continue;
+      }
+      const error = tableMismatch(name, result.problem);
+      checks.push({
+        status: 'error',
+        code: error.code,
+        message: error.message,
+        ...(error.hint ? { fix: error.hint } : {}),
+      });
+    }
+    return checks;
   }
 
   async open(pipeline: string): Promise<Checkpoint | null> {
@@ -168,6 +210,7 @@ class IcebergSink implements Sink {
       default: {
         const table = await this.table(event.table, event);
         const result = evolveSchema(table.metadata, event.schema, event.renamedColumns);
+        if ('problem' in result && event.change === 'createTable') throw tableMismatch(table.name, result.problem);
         if ('problem' in result) return refuse(result.problem);
         table.metadata = result.metadata;
       }
