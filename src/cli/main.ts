@@ -9,6 +9,7 @@ import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
 import { sqlCommand } from './sql-command.js';
+import { compactCommand } from './compact-command.js';
 import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../config/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
@@ -22,6 +23,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   verify: ['chunk-size', 'recheck-wait', 'repair'],
   demo: ['keep', 'sink'],
   sql: ['file', 'reset'],
+  compact: ['table', 'retain-snapshots'],
 };
 
 /** The CLI entry point; returns the process exit code. */
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         repair: { type: 'boolean' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
+        table: { type: 'string' },
+        'retain-snapshots': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
       },
@@ -170,6 +174,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'sql':
         return await sqlCommand(file!, { log, reset: values.reset === true });
+      case 'compact': {
+        const retain = values['retain-snapshots'] === undefined ? undefined : Number(values['retain-snapshots']);
+        if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {
+          process.stderr.write(`--retain-snapshots ${values['retain-snapshots']}: write a whole number, at least 1\n`);
+          return 2;
+        }
+        return await compactCommand(file!, {
+          log,
+          ...(values.table === undefined ? {} : { table: values.table }),
+          ...(retain === undefined ? {} : { retainSnapshots: retain }),
+        });
+      }
       case 'demo': {
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {

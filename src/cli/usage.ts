@@ -105,6 +105,18 @@ export const COMMAND_HELP = {
       ['--reset', "forget the job's checkpoint and state, and compute the result anew from the source tables"],
     ],
   },
+  compact: {
+    synopsis: 'tributary compact <pipeline.yaml> [options]',
+    summary: "compact the pipeline's Iceberg tables: merge delete files, expire old snapshots",
+    description:
+      'For an iceberg sink: rewrites each table the pipeline writes into one data file without delete files (the\n' +
+      'rows a reader sees now), keeps the checkpoint, expires old snapshots and removes the files no snapshot\n' +
+      'refers to. Run it while the pipeline is stopped (docs/connectors/iceberg.md, "Compaction").',
+    options: [
+      ['--table <namespace.table>', 'only this table (any table of the warehouse)'],
+      ['--retain-snapshots <n>', 'snapshots to keep, the newest (default 1: only the compacted one)'],
+    ],
+  },
   demo: {
     synopsis: 'tributary demo [options]',
     summary: 'start private MariaDB + PostgreSQL, run the sharded-users pipeline, show it live',

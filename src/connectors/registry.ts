@@ -2,6 +2,7 @@ import type { OptionSpec, OptionValues, Sink, Source, TableId, TableLayout } fro
 import type { TableSelector } from '../config/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
 import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
+import { icebergSinkOptions } from './iceberg/iceberg-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
 import { kafkaSinkOptions } from './kafka/kafka-sink-config.js';
 import { kafkaSourceOptions } from './kafka/kafka-source-config.js';
@@ -86,6 +87,12 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
     noPartitions: 'DuckDB has no table partitions',
     ignoredTableOption: (key) =>
       key.toLowerCase() === 'comment' ? undefined : 'DuckDB tables take no options but a comment',
+  },
+  iceberg: {
+    options: icebergSinkOptions,
+    load: async () => (await import('./iceberg/iceberg-sink.js')).icebergSink,
+    noPartitions: 'the iceberg sink writes unpartitioned tables (partition specs are not built yet)',
+    ignoredTableOption: () => 'the iceberg sink takes no table options yet',
   },
   nats: {
     options: natsSinkOptions,

@@ -1,0 +1,266 @@
+import type { ChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
+import { SchemaChangeFailedError, TributaryError, asTributaryError } from '../../core/errors.js';
+import type { OptionValues } from '../../core/option-spec.js';
+import type { Checkpoint, Sink } from '../../core/sink.js';
+import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import type { ValidationCheck } from '../../core/validation-check.js';
+import type { Logger } from '../../runtime/logger.js';
+import { ChangeBuffer } from '../sink-kit/change-buffer.js';
+import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
+import { HadoopCatalog } from './iceberg-catalog.js';
+import { IcebergCheckpoints } from './iceberg-checkpoint.js';
+import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
+import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
+import { evolveSchema, newTableMetadata } from './iceberg-table-metadata.js';
+import { IcebergTable, type StagedCommit } from './iceberg-table.js';
+import { mkdir } from 'node:fs/promises';
+
+export interface IcebergSinkContext {
+  readonly log: Logger;
+}
+
+/**
+ * The Iceberg sink (`type: iceberg`): Iceberg format v2 tables in a filesystem (Hadoop) catalog, upserts
+ * merged on read (a data file and an equality-delete file per table and checkpoint). Each checkpoint becomes
+ * one snapshot per table it changed, whose summary carries the pipeline's checkpoint id, so `open` reads the
+ * position back from the tables and a restart never commits a checkpoint twice (see {@link IcebergCheckpoints}).
+ * Data and delete files are written as events are applied; nothing is visible to readers before `commit`
+ * publishes the new metadata version.
+ */
+export function icebergSink(options: OptionValues, context: IcebergSinkContext): Sink {
+  return new IcebergSink(icebergSinkConfig(options), context);
+}
+
+/** SINK_SCHEMA_MISMATCH: an existing table cannot take the source table's schema. */
+function tableMismatch(table: string, problem: string): TributaryError {
+  return new TributaryError(
+    'SINK_SCHEMA_MISMATCH',
+    `iceberg table ${table} does not fit the source table: ${problem}`,
+    {
+      hint: 'route the table to another name, or move the existing Iceberg table away so that the sink creates it anew',
+    },
+  );
+}
+
+class IcebergSink implements Sink {
+  private readonly catalog: HadoopCatalog;
+  private readonly buffer = new ChangeBuffer();
+  private readonly tables = new Map<string, IcebergTable>();
+  private writer: IcebergParquetWriter | undefined;
+  private checkpoints: IcebergCheckpoints | undefined;
+  private applied = 0;
+  private failed = false;
+  readonly maxTablesPerCommit: number;
+
+  constructor(
+    private readonly config: IcebergSinkConfig,
+    private readonly context: IcebergSinkContext,
+  ) {
+    this.catalog = new HadoopCatalog(config.warehouse);
+    this.maxTablesPerCommit = config.commitMaxTables;
+  }
+
+  async validate(): Promise<void> {
+    try {
+      await mkdir(this.config.warehouse, { recursive: true });
+    } catch (error) {
+      throw new TributaryError(
+        'ICEBERG_WAREHOUSE_UNUSABLE',
+        `cannot use ${this.config.warehouse}: ${(error as Error).message}`,
+        {
+          hint: 'set sink option `warehouse` to a directory this user may create and write',
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async savedCheckpoint(pipeline: string): Promise<Checkpoint | null> {
+    return new IcebergCheckpoints(this.catalog, pipeline).latest(false);
+  }
+
+  /** Read-only: whether each existing table can take its source schema, as the first write will check it. */
+  async checkTables(schemas: readonly TableSchema[]): Promise<ValidationCheck[]> {
+    const checks: ValidationCheck[] = [];
+    for (const schema of schemas) {
+      const namespace = this.config.namespace ?? schema.id.namespace;
+      const name = `${namespace}.${schema.id.name}`;
+      const loaded = await this.catalog.load(this.catalog.tableLocation(namespace, schema.id.name));
+      if (loaded === undefined) {
+        checks.push({ status: 'ok', message: `sink table ${name}: will be created` });
+        continue;
+      }
+      const result = evolveSchema(loaded.metadata, schema);
+      if (!('problem' in result)) {
+        checks.push({
+          status: 'ok',
+          message: `sink table ${name}: fits (Iceberg format v${loaded.metadata['format-version']})`,
+        });
+        continue;
+      }
+      const error = tableMismatch(name, result.problem);
+      checks.push({
+        status: 'error',
+        code: error.code,
+        message: error.message,
+        ...(error.hint ? { fix: error.hint } : {}),
+      });
+    }
+    return checks;
+  }
+
+  async open(pipeline: string): Promise<Checkpoint | null> {
+    this.buffer.reset();
+    this.tables.clear();
+    this.failed = false;
+    this.applied = 0;
+    await this.validate();
+    this.writer ??= await IcebergParquetWriter.open();
+    this.checkpoints = new IcebergCheckpoints(this.catalog, pipeline);
+    const checkpoint = await this.checkpoints.latest(true);
+    if (checkpoint !== null) this.context.log.info(`iceberg: resuming after checkpoint ${checkpoint.id}`);
+    return checkpoint;
+  }
+
+  async write(events: readonly ChangeEvent[]): Promise<void> {
+    this.assertUsable();
+    let start = 0;
+    for (const [i, event] of events.entries()) {
+      if (event.kind !== 'schema') continue;
+      this.buffer.add(events.slice(start, i + 1));
+      start = i + 1;
+      try {
+        await this.applyBuffered();
+      } catch (error) {
+        if (!(error instanceof SchemaChangeFailedError)) throw this.fail(error);
+        const redeclare = redeclareBefore(error);
+        if (redeclare !== undefined) this.buffer.add([redeclare]);
+        throw error;
+      }
+    }
+    this.buffer.add(events.slice(start));
+  }
+
+  pending(): number {
+    return this.buffer.pending() + this.applied;
+  }
+
+  async commit(checkpoint: Checkpoint): Promise<void> {
+    this.assertUsable();
+    try {
+      await this.applyBuffered();
+      const changed = [...this.tables.values()].filter((t) => !t.unchanged);
+      this.applied = 0;
+      // A checkpoint that changed no table moves only the position: not stored, so a restart re-reads events
+      // that change nothing here.
+      if (changed.length === 0) return;
+      const checkpoints = this.checkpoints!;
+      const file = await checkpoints.saveFile(checkpoint);
+      // Every table's files and metadata are written before the first is published (see IcebergCheckpoints).
+      const staged: StagedCommit[] = changed.map((table) => table.plan(this.catalog));
+      const summary = checkpoints.summary(checkpoint, file, staged);
+      for (const [i, table] of changed.entries()) await table.stage(this.catalog, staged[i]!, summary);
+      for (const [i, table] of changed.entries()) {
+        const commit = staged[i]!;
+        await this.catalog.publish(commit.location, commit.version, commit.staged);
+        table.published((await this.catalog.load(commit.location))!);
+      }
+      await checkpoints.prune(file);
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  close(): Promise<void> {
+    this.writer?.close();
+    this.writer = undefined;
+    this.buffer.reset();
+    this.tables.clear();
+    return Promise.resolve();
+  }
+
+  /** Applies what is buffered: schema changes to the tables' pending metadata, rows as files. */
+  private async applyBuffered(): Promise<void> {
+    const writer = this.writer;
+    if (writer === undefined) throw new TributaryError('INTERNAL', 'iceberg sink: write() or commit() before open()');
+    const count = this.buffer.pending();
+    for (const step of this.buffer.drain()) {
+      if (step.kind === 'schema') await this.applySchema(step.event, step.previous);
+      else await (await this.table(step.changes.table)).addChanges(step.changes, writer);
+    }
+    this.applied += count;
+  }
+
+  private async applySchema(
+    event: SchemaChangeEvent,
+    previous: SchemaChangeEvent['schema'] | undefined,
+  ): Promise<void> {
+    const refuse = (why: string): never => {
+      throw new SchemaChangeFailedError(event, previous, `${tableIdToString(event.table)}: ${why}`, {
+        hint: 'see docs/connectors/iceberg.md (schema changes)',
+      });
+    };
+    switch (event.change) {
+      case 'renameTable':
+      case 'dropTable':
+        return refuse(`the iceberg sink does not ${event.change === 'dropTable' ? 'drop' : 'rename'} tables`);
+      case 'truncateTable':
+        (await this.table(event.table)).truncate();
+        return;
+      default: {
+        const table = await this.table(event.table, event);
+        const result = evolveSchema(table.metadata, event.schema, event.renamedColumns);
+        if ('problem' in result && event.change === 'createTable') throw tableMismatch(table.name, result.problem);
+        if ('problem' in result) return refuse(result.problem);
+        table.metadata = result.metadata;
+      }
+    }
+  }
+
+  /** The table a sink table id names, loaded from the catalog or (for a createTable) created in memory. */
+  private async table(id: TableId, create?: SchemaChangeEvent): Promise<IcebergTable> {
+    const namespace = this.config.namespace ?? id.namespace;
+    const key = tableKey({ namespace, name: id.name });
+    const known = this.tables.get(key);
+    if (known !== undefined) return known;
+    const location = this.catalog.tableLocation(namespace, id.name);
+    const loaded = await this.catalog.load(location);
+    let metadata = loaded?.metadata;
+    if (metadata === undefined) {
+      if (create === undefined)
+        throw new TributaryError('INTERNAL', `iceberg sink: rows of ${tableIdToString(id)} before its table`);
+      metadata = newTableMetadata(new URL(`file://${location}`).href, create.schema);
+      this.context.log.info(`iceberg: creating table ${namespace}.${id.name} in ${location}`);
+    }
+    const table = new IcebergTable(`${namespace}.${id.name}`, location, metadata, loaded);
+    this.tables.set(key, table);
+    return table;
+  }
+
+  private fail(error: unknown): TributaryError {
+    this.failed = true;
+    this.tables.clear();
+    this.applied = 0;
+    if (error instanceof TributaryError) return error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new TributaryError('SINK_OUT_OF_RESOURCES', `iceberg: ${(error as Error).message}`, { cause: error });
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      return new TributaryError('ICEBERG_WAREHOUSE_UNUSABLE', `iceberg: ${(error as Error).message}`, {
+        hint: 'the warehouse directory must be writable by this user',
+        cause: error,
+      });
+    }
+    return asTributaryError(error, 'SINK_WRITE_FAILED');
+  }
+
+  private assertUsable(): void {
+    if (this.failed) {
+      throw new TributaryError(
+        'INTERNAL',
+        'iceberg sink: a commit failed; close and re-open the sink to replay from the last checkpoint',
+      );
+    }
+  }
+}

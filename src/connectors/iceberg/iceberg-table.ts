@@ -1,0 +1,237 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TableChanges } from '../sink-kit/change-buffer.js';
+import { readAvroContainerFile } from './iceberg-avro.js';
+import type { HadoopCatalog } from './iceberg-catalog.js';
+import { fileUri, versionFile, type LoadedTable } from './iceberg-catalog.js';
+import {
+  EntryStatus,
+  FileContent,
+  manifestFile,
+  manifestListFile,
+  type DataFile,
+  type ManifestFileEntry,
+} from './iceberg-manifest.js';
+import type { IcebergParquetWriter, ParquetColumn } from './iceberg-parquet-writer.js';
+import { currentSchema, currentSnapshot, withSnapshot, type TableMetadata } from './iceberg-table-metadata.js';
+
+/** A table's commit, staged: what {@link HadoopCatalog.publish} needs to make it the table's next version. */
+export interface StagedCommit {
+  readonly location: string;
+  readonly version: number;
+  readonly staged: string;
+}
+
+/**
+ * One Iceberg table while a checkpoint is being written: the committed state it started from, the schema changes
+ * and the data and delete files written since (in `data/`, invisible until the commit is published). Upserts
+ * merge on read, as Flink's upsert writer does: each run of changes becomes a data file of the new rows and an
+ * equality-delete file of the keys of every changed or deleted row, which hides the older rows of those keys
+ * (equality deletes apply to data files of lower sequence numbers only, so the new rows stay visible).
+ */
+export class IcebergTable {
+  /** The metadata the next snapshot builds on: the committed one plus schema changes. */
+  metadata: TableMetadata;
+  private readonly dataFiles: DataFile[] = [];
+  private readonly deleteFiles: DataFile[] = [];
+  /** Set by a truncate: the next snapshot starts from no files at all. */
+  private truncated = false;
+
+  constructor(
+    readonly name: string,
+    readonly location: string,
+    metadata: TableMetadata,
+    private committed: LoadedTable | undefined,
+  ) {
+    this.metadata = metadata;
+  }
+
+  /** True when the table has nothing to commit. */
+  get unchanged(): boolean {
+    return (
+      this.dataFiles.length === 0 &&
+      this.deleteFiles.length === 0 &&
+      !this.truncated &&
+      this.committed?.metadata === this.metadata
+    );
+  }
+
+  truncate(): void {
+    this.dataFiles.length = 0;
+    this.deleteFiles.length = 0;
+    this.truncated = true;
+  }
+
+  /** Writes the data file and the equality-delete file of one run of changes. */
+  async addChanges(changes: TableChanges, writer: IcebergParquetWriter): Promise<void> {
+    const schema = currentSchema(this.metadata);
+    const fields = schema.fields;
+    const columns: ParquetColumn[] = changes.schema.columns.map((column, index) => {
+      const field = fields.find((f) => f.name === column.name);
+      if (field === undefined) throw new Error(`${this.name}: column ${column.name} is not in the Iceberg schema`);
+      return { name: column.name, fieldId: field.id, type: column.type, index };
+    });
+    const keyColumns = changes.keyIndexes.map((index) => columns[index]!);
+    const dataDir = join(this.location, 'data');
+    await mkdir(dataDir, { recursive: true });
+    // A table without rows needs no deletes: nothing older is there to hide.
+    const hasRows = !this.truncated && (this.dataFiles.length > 0 || currentSnapshot(this.metadata) !== undefined);
+    const keys = hasRows ? [...changes.upserts.values(), ...changes.deletes.values()] : [];
+    if (keys.length > 0) {
+      const path = join(dataDir, `${randomUUID()}-deletes.parquet`);
+      const size = await writer.write(path, keyColumns, keys, this.name);
+      this.deleteFiles.push({
+        content: FileContent.EqualityDeletes,
+        path: fileUri(path),
+        recordCount: keys.length,
+        sizeInBytes: size,
+        partition: [],
+        equalityIds: keyColumns.map((c) => c.fieldId),
+      });
+    }
+    if (changes.upserts.size > 0) {
+      const path = join(dataDir, `${randomUUID()}-data.parquet`);
+      const size = await writer.write(path, columns, changes.upserts.values(), this.name, JSON.stringify(schema));
+      this.dataFiles.push({
+        content: FileContent.Data,
+        path: fileUri(path),
+        recordCount: changes.upserts.size,
+        sizeInBytes: size,
+        partition: [],
+      });
+    }
+  }
+
+  /**
+   * Writes the manifests, the manifest list and the metadata of the next snapshot, whose summary carries
+   * `summary` (the checkpoint), and stages the metadata file; nothing is visible until it is published.
+   */
+  /** Where the next commit of this table will be staged, and the version it will become. */
+  plan(catalog: HadoopCatalog): StagedCommit {
+    return {
+      location: this.location,
+      version: (this.committed?.version ?? 0) + 1,
+      staged: catalog.stagedPath(this.location),
+    };
+  }
+
+  async stage(catalog: HadoopCatalog, plan: StagedCommit, summary: Readonly<Record<string, string>>): Promise<void> {
+    const metadata = this.metadata;
+    const sequence = metadata['last-sequence-number'] + 1;
+    const snapshotId = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
+    const metadataDir = join(this.location, 'metadata');
+    await mkdir(metadataDir, { recursive: true });
+    const schema = currentSchema(metadata);
+    const header = {
+      schema: JSON.stringify(schema),
+      'schema-id': String(schema['schema-id']),
+      'partition-spec': '[]',
+      'partition-spec-id': '0',
+      'format-version': '2',
+    };
+    const manifests: ManifestFileEntry[] = this.truncated ? [] : await this.liveManifests();
+    for (const [files, content] of [
+      [this.dataFiles, 0],
+      [this.deleteFiles, 1],
+    ] as const) {
+      if (files.length === 0) continue;
+      const bytes = manifestFile(
+        files.map((file) => ({
+          status: EntryStatus.Added,
+          snapshotId: BigInt(snapshotId),
+          sequenceNumber: BigInt(sequence),
+          fileSequenceNumber: BigInt(sequence),
+          file,
+        })),
+        [],
+        { ...header, content: content === 0 ? 'data' : 'deletes' },
+      );
+      const path = join(metadataDir, `${randomUUID()}-m${content}.avro`);
+      await writeFile(path, bytes);
+      const rows = files.reduce((sum, f) => sum + f.recordCount, 0);
+      manifests.push({
+        path: fileUri(path),
+        length: bytes.length,
+        partitionSpecId: 0,
+        content,
+        sequenceNumber: BigInt(sequence),
+        minSequenceNumber: BigInt(sequence),
+        addedSnapshotId: BigInt(snapshotId),
+        addedFilesCount: files.length,
+        existingFilesCount: 0,
+        deletedFilesCount: 0,
+        addedRowsCount: rows,
+        existingRowsCount: 0,
+        deletedRowsCount: 0,
+      });
+    }
+    const parent = currentSnapshot(metadata);
+    const listPath = join(metadataDir, `snap-${snapshotId}-1-${randomUUID()}.avro`);
+    await writeFile(
+      listPath,
+      manifestListFile(manifests, {
+        'snapshot-id': String(snapshotId),
+        'parent-snapshot-id': String(parent?.['snapshot-id'] ?? 'null'),
+        'sequence-number': String(sequence),
+        'format-version': '2',
+      }),
+    );
+    const added = this.dataFiles.reduce((sum, f) => sum + f.recordCount, 0);
+    const deletes = this.deleteFiles.reduce((sum, f) => sum + f.recordCount, 0);
+    const next = withSnapshot(
+      metadata,
+      {
+        'snapshot-id': snapshotId,
+        ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
+        'sequence-number': sequence,
+        'timestamp-ms': Date.now(),
+        'manifest-list': fileUri(listPath),
+        summary: {
+          operation: this.truncated ? 'overwrite' : this.deleteFiles.length > 0 ? 'overwrite' : 'append',
+          'added-data-files': String(this.dataFiles.length),
+          'added-records': String(added),
+          'added-delete-files': String(this.deleteFiles.length),
+          'added-equality-delete-files': String(this.deleteFiles.length),
+          'added-equality-deletes': String(deletes),
+          ...summary,
+        },
+        'schema-id': schema['schema-id'],
+      },
+      this.committed === undefined ? undefined : fileUri(versionFile(this.location, this.committed.version)),
+    );
+    await catalog.stage(plan.staged, next);
+  }
+
+  /** After the commit was published: the next checkpoint builds on it. */
+  published(loaded: LoadedTable): void {
+    this.committed = loaded;
+    this.metadata = loaded.metadata;
+    this.dataFiles.length = 0;
+    this.deleteFiles.length = 0;
+    this.truncated = false;
+  }
+
+  /** The manifests of the current snapshot, read from its manifest list. */
+  private async liveManifests(): Promise<ManifestFileEntry[]> {
+    const snapshot = currentSnapshot(this.metadata);
+    if (snapshot === undefined) return [];
+    const records = readAvroContainerFile(await readFile(fileURLToPath(snapshot['manifest-list'])));
+    return records.map((r) => ({
+      path: r['manifest_path'] as string,
+      length: Number(r['manifest_length']),
+      partitionSpecId: r['partition_spec_id'] as number,
+      content: r['content'] as 0 | 1,
+      sequenceNumber: r['sequence_number'] as bigint,
+      minSequenceNumber: r['min_sequence_number'] as bigint,
+      addedSnapshotId: r['added_snapshot_id'] as bigint,
+      addedFilesCount: r['added_files_count'] as number,
+      existingFilesCount: r['existing_files_count'] as number,
+      deletedFilesCount: r['deleted_files_count'] as number,
+      addedRowsCount: Number(r['added_rows_count']),
+      existingRowsCount: Number(r['existing_rows_count']),
+      deletedRowsCount: Number(r['deleted_rows_count']),
+    }));
+  }
+}
