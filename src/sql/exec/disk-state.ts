@@ -201,11 +201,17 @@ class DiskKeyedState<V> implements KeyedState<V> {
   ) {}
 
   get(key: string): V | undefined {
+    const value = this.peek(key);
+    // The caller may change it in place.
+    if (value !== undefined) this.dirty.add(key);
+    return value;
+  }
+
+  peek(key: string): V | undefined {
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.cache.delete(key);
       this.cache.set(key, cached);
-      this.dirty.add(key);
       return cached.value;
     }
     let text = this.pending.get(key);
@@ -219,8 +225,6 @@ class DiskKeyedState<V> implements KeyedState<V> {
     }
     this.cache.set(key, { value, size: text.length });
     this.cachedBytes += text.length;
-    // The caller may change it in place.
-    this.dirty.add(key);
     return value;
   }
 

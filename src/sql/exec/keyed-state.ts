@@ -7,6 +7,8 @@ import { TributaryError } from '../../core/errors.js';
  */
 export interface KeyedState<V> {
   get(key: string): V | undefined;
+  /** The value of `key` to read only: the caller does not change it (cheaper on disk: nothing to write back). */
+  peek(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
 }
@@ -31,6 +33,10 @@ export class MemoryKeyedState<V> implements KeyedState<V> {
   }
 
   get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  peek(key: string): V | undefined {
     return this.map.get(key);
   }
 

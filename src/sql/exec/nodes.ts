@@ -210,21 +210,25 @@ export class JoinNode extends PlanNode {
       return;
     }
     const otherSide = 1 - side;
-    const other = this.sides[otherSide]!.get(key);
+    // Only an outer side's rows count their matches (to pad a row that has none): an inner side is read only.
+    const countsMatches = this.outer(otherSide);
+    const other = countsMatches ? this.sides[otherSide]!.get(key) : this.sides[otherSide]!.peek(key);
     let matches = 0;
     if (other !== undefined) {
       for (const entry of other.values()) {
         const combined = this.combine(side, row, entry.row);
         if (!this.matches(combined)) continue;
         matches += entry.count;
-        if (sign > 0) {
-          if (this.outer(otherSide) && entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
+        if (!countsMatches) {
+          this.emit(sign, combined, entry.count);
+        } else if (sign > 0) {
+          if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
           entry.matches++;
           this.emit(1, combined, entry.count);
         } else {
           this.emit(-1, combined, entry.count);
           entry.matches--;
-          if (this.outer(otherSide) && entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
+          if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
         }
       }
     }
