@@ -182,14 +182,21 @@ export class DiskStateStore implements StateBackend {
   }
 }
 
+/** A cached value (undefined: the key is known to have none), its JSON size (last known), and a CLOCK bit. */
+interface CacheEntry<V> {
+  value: V | undefined;
+  size: number;
+  used: boolean;
+}
+
 /**
  * One state of a {@link DiskStateStore}. A key's value is, newest first: in `cache` (decoded; `dirty` when it
  * changed since it was last serialised), in `pending` (serialised, changed since the last checkpoint; null:
- * deleted), or in the file.
+ * deleted), or in the file. The cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a
+ * second round) rather than strict LRU, which would reorder the map at every hit.
  */
 class DiskKeyedState<V> implements KeyedState<V> {
-  /** Decoded values, least recently used first, with their JSON size (last known). */
-  private readonly cache = new Map<string, { value: V; size: number }>();
+  private readonly cache = new Map<string, CacheEntry<V>>();
   private readonly dirty = new Set<string>();
   private readonly pending = new Map<string, string | null>();
   cachedBytes = 0;
@@ -210,32 +217,33 @@ class DiskKeyedState<V> implements KeyedState<V> {
   peek(key: string): V | undefined {
     const cached = this.cache.get(key);
     if (cached !== undefined) {
-      this.cache.delete(key);
-      this.cache.set(key, cached);
+      cached.used = true;
       return cached.value;
     }
     let text = this.pending.get(key);
     if (text === undefined) text = this.store.read.get(this.name, key)?.value ?? null;
-    if (text === null) return undefined;
-    let value: V;
-    try {
-      value = this.codec.fromJson(JSON.parse(text));
-    } catch {
-      throw corrupt();
+    let value: V | undefined;
+    if (text !== null) {
+      try {
+        value = this.codec.fromJson(JSON.parse(text));
+      } catch {
+        throw corrupt();
+      }
     }
-    this.cache.set(key, { value, size: text.length });
-    this.cachedBytes += text.length;
+    // A key without value is cached too: a new join key or group is looked up again at once.
+    const size = text === null ? key.length : text.length;
+    this.cache.set(key, { value, size, used: false });
+    this.cachedBytes += size;
     return value;
   }
 
   set(key: string, value: V): void {
     const cached = this.cache.get(key);
     if (cached !== undefined) {
-      this.cache.delete(key);
       cached.value = value;
-      this.cache.set(key, cached);
+      cached.used = true;
     } else {
-      this.cache.set(key, { value, size: UNKNOWN_SIZE });
+      this.cache.set(key, { value, size: UNKNOWN_SIZE, used: true });
       this.cachedBytes += UNKNOWN_SIZE;
     }
     this.dirty.add(key);
@@ -251,19 +259,27 @@ class DiskKeyedState<V> implements KeyedState<V> {
     this.pending.set(key, null);
   }
 
-  /** Drops about `bytes` of the least recently used values from memory; returns how many values it dropped. */
+  /** Drops about `bytes` of values from memory, oldest first; returns how many values it dropped. */
   evict(bytes: number): number {
     let dropped = 0;
     let count = 0;
+    const again: [string, CacheEntry<V>][] = [];
     for (const [key, entry] of this.cache) {
       if (dropped >= bytes) break;
+      this.cache.delete(key);
+      if (entry.used) {
+        entry.used = false;
+        again.push([key, entry]);
+        continue;
+      }
       count++;
       if (this.dirty.has(key)) this.serialise(key, entry);
-      this.cache.delete(key);
       this.cachedBytes -= entry.size;
       dropped += entry.size;
     }
-    return count;
+    for (const [key, entry] of again) this.cache.set(key, entry);
+    // Every entry was used since the last round: the next round finds them unmarked.
+    return count === 0 && again.length > 0 ? again.length : count;
   }
 
   /** Every change since the last checkpoint, serialised. */
@@ -276,8 +292,9 @@ class DiskKeyedState<V> implements KeyedState<V> {
     this.pending.clear();
   }
 
-  private serialise(key: string, entry: { value: V; size: number }): void {
-    const text = JSON.stringify(this.codec.toJson(entry.value));
+  private serialise(key: string, entry: CacheEntry<V>): void {
+    // Only a key that has a value is dirty (get and set mark it; delete unmarks it).
+    const text = JSON.stringify(this.codec.toJson(entry.value as V));
     this.cachedBytes += text.length - entry.size;
     entry.size = text.length;
     this.pending.set(key, text);
