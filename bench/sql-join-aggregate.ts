@@ -169,11 +169,11 @@ run(ROWS, (i) => {
   if (i < customers + sites) {
     const s = i - customers + 1;
     siteOwner[s] = 1 + ((s - 1) % customers);
-    return data(SITE, 'read', null, siteRow(s, siteOwner[s]!));
+    return data(SITE, 'read', null, siteRow(s, siteOwner[s]));
   }
   const o = i - customers - sites + 1;
   orderSite[o] = 1 + ((o - 1) % sites);
-  return data(ORDER, 'read', null, orderRow(o, orderSite[o]!));
+  return data(ORDER, 'read', null, orderRow(o, orderSite[o]));
 });
 const loadMs = performance.now() - started;
 const loadCheckpoints = checkpoints.length;

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type BetterSqlite3 from 'better-sqlite3';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -49,8 +50,8 @@ const use = (value: unknown) => {
   if (value !== undefined && value !== null) sink++;
 };
 
-async function sqlite(dir: string): Promise<Store> {
-  const Database = requireFrom('better-sqlite3') as typeof import('better-sqlite3');
+function sqlite(dir: string): Store {
+  const Database = requireFrom('better-sqlite3') as typeof BetterSqlite3;
   const db = new Database(join(dir, 'state.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -69,7 +70,7 @@ async function sqlite(dir: string): Promise<Store> {
   return { batch: (ops) => run(ops), close: () => void db.close() };
 }
 
-async function lmdb(dir: string): Promise<Store> {
+function lmdb(dir: string): Store {
   const { open } = requireFrom('lmdb') as {
     open: (o: object) => {
       get(k: string): unknown;
@@ -148,7 +149,7 @@ async function duckdb(dir: string): Promise<Store> {
   };
 }
 
-const CANDIDATES: Record<string, (dir: string) => Promise<Store>> = { sqlite, lmdb, level, duckdb };
+const CANDIDATES: Record<string, (dir: string) => Store | Promise<Store>> = { sqlite, lmdb, level, duckdb };
 
 function diskBytes(path: string): number {
   const stat = statSync(path);
@@ -159,7 +160,7 @@ function diskBytes(path: string): number {
 let seed = 7;
 const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 
-async function measure(name: string, open: (dir: string) => Promise<Store>, keys: number): Promise<void> {
+async function measure(name: string, open: (dir: string) => Store | Promise<Store>, keys: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `state-bench-${name}-`));
   let peak = 0;
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);

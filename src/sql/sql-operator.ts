@@ -106,7 +106,7 @@ export class SqlOperator implements Operator {
 
   snapshotState(): OperatorState {
     const state = this.opened().snapshot();
-    return { stage: 'sql', version: 2, plan: this.fingerprint, state: state as unknown as OperatorState };
+    return { stage: 'sql', version: 2, plan: this.fingerprint, state };
   }
 
   checkpointCommitted(): void {

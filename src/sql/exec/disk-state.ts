@@ -100,7 +100,7 @@ export class DiskStateStore implements StateBackend {
   keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V> {
     if (this.states.has(name)) throw new Error(`state ${name} opened twice`);
     const state = new DiskKeyedState<V>(this, name, codec);
-    this.states.set(name, state as DiskKeyedState<unknown>);
+    this.states.set(name, state);
     return state;
   }
 
