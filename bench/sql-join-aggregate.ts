@@ -1,19 +1,24 @@
 /**
  * What the streaming SQL stage costs on seed 004's shape (issue 12): the 3-way join + GROUP BY of
  * fixtures/scenarios/salesdb/customer-orders.sql, in this process, without servers — the SQL operator alone,
- * fed as the runner feeds it (batches of source change events):
+ * fed as the runner feeds it (batches of source change events), its state on disk (a temporary state directory),
+ * with a checkpoint every C events as the runner takes them (snapshotState, its JSON, then checkpointCommitted):
  *
  * 1. the initial load: N source rows (customers, two sites each, the rest orders) as snapshot reads;
  * 2. then N changes: new orders, cancelled orders, orders moved to another site, sites moved to another
  *    customer, customers changing segment.
  *
- * It reports changes/s of each phase, the result changes the stage emits, the JSON size of its state and the
- * time `snapshotState` takes (what each checkpoint serialises), and the peak RSS. End to end (binlog → sink) the
- * source and sink cost comes on top. Usage:
+ * Events are generated batch by batch (the bench holds no list of them). It reports changes/s of each phase, the
+ * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take and to commit
+ * them) as the state grows, the state file's size, and the peak RSS. End to end (binlog → sink) the source and
+ * sink cost comes on top. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--batch B]
+ *     [--checkpoint-every C] [--cache-mb M]
  */
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ChangeEvent, DataChangeEvent } from '../src/core/change-event.js';
 import type { Row } from '../src/core/data-type.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
@@ -30,6 +35,9 @@ const arg = (name: string, fallback: number) => {
 };
 const ROWS = arg('--rows', 1_000_000);
 const BATCH = arg('--batch', 2_000);
+const CHECKPOINT_EVERY = arg('--checkpoint-every', 100_000);
+const CACHE_MB = arg('--cache-mb', 32);
+const stateDir = mkdtempSync(join(tmpdir(), 'sql-bench-state-'));
 
 const script = readFileSync(
   new URL('../../../fixtures/scenarios/salesdb/customer-orders.sql', import.meta.url),
@@ -77,6 +85,7 @@ const operator = new SqlOperator(
   plan.scans.map((scan) => ({ scan, database: anchored('salesdb'), table: anchored(scan.table) })),
   sinkSchema,
   'UTC',
+  { dir: stateDir, cacheBytes: CACHE_MB * 1024 * 1024 },
 );
 
 const SEGMENTS = ['AUTOMOBILE', 'BUILDING', 'FURNITURE', 'HOUSEHOLD', 'MACHINERY'];
@@ -101,95 +110,151 @@ const data = (
 });
 
 let emitted = 0;
-const run = (events: ChangeEvent[]) => {
-  for (let i = 0; i < events.length; i += BATCH) emitted += operator.process(events.slice(i, i + BATCH)).length;
+let sinceCheckpoint = 0;
+const checkpoints: { version: number; events: number; deltaBytes: number; snapshotMs: number; commitMs: number }[] = [];
+let processed = 0;
+const checkpoint = () => {
+  let started = performance.now();
+  const json = JSON.stringify(operator.snapshotState());
+  const snapshotMs = performance.now() - started;
+  started = performance.now();
+  operator.checkpointCommitted();
+  const commitMs = performance.now() - started;
+  checkpoints.push({
+    version: checkpoints.length + 1,
+    events: processed,
+    deltaBytes: json.length,
+    snapshotMs,
+    commitMs,
+  });
+  sinceCheckpoint = 0;
+};
+/** Feeds `count` events made by `make` in batches, checkpointing as the runner would. */
+const run = (count: number, make: (i: number) => ChangeEvent | undefined) => {
+  let batch: ChangeEvent[] = [];
+  const send = () => {
+    emitted += operator.process(batch).length;
+    processed += batch.length;
+    sinceCheckpoint += batch.length;
+    batch = [];
+    if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
+  };
+  for (let i = 0; i < count; i++) {
+    const event = make(i);
+    if (event !== undefined) batch.push(event);
+    if (batch.length >= BATCH) send();
+  }
+  if (batch.length > 0) send();
 };
 
 let peakRss = 0;
 const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
 // Phase 1: the initial load.
-const load: ChangeEvent[] = [CUSTOMER, SITE, ORDER].map((s) => ({
-  kind: 'schema',
-  table: s.id,
-  change: 'createTable',
-  schema: s,
-  source: { tsMs: 0 },
-}));
-for (let c = 1; c <= customers; c++) load.push(data(CUSTOMER, 'read', null, customerRow(c)));
-const siteOwner = new Map<number, number>();
-for (let s = 1; s <= sites; s++) {
-  siteOwner.set(s, 1 + ((s - 1) % customers));
-  load.push(data(SITE, 'read', null, siteRow(s, siteOwner.get(s)!)));
-}
-const orderSite = new Map<number, number>();
-for (let o = 1; o <= orders; o++) {
-  orderSite.set(o, 1 + ((o - 1) % sites));
-  load.push(data(ORDER, 'read', null, orderRow(o, orderSite.get(o)!)));
-}
+operator.process(
+  [CUSTOMER, SITE, ORDER].map((s) => ({
+    kind: 'schema',
+    table: s.id,
+    change: 'createTable',
+    schema: s,
+    source: { tsMs: 0 },
+  })),
+);
+const siteOwner = new Int32Array(sites + 1);
+// Each order's site (0: deleted); new orders get the ids after the loaded ones.
+const orderSite = new Int32Array(orders + ROWS + 1);
 let started = performance.now();
-run(load);
+run(ROWS, (i) => {
+  if (i < customers) return data(CUSTOMER, 'read', null, customerRow(i + 1));
+  if (i < customers + sites) {
+    const s = i - customers + 1;
+    siteOwner[s] = 1 + ((s - 1) % customers);
+    return data(SITE, 'read', null, siteRow(s, siteOwner[s]));
+  }
+  const o = i - customers - sites + 1;
+  orderSite[o] = 1 + ((o - 1) % sites);
+  return data(ORDER, 'read', null, orderRow(o, orderSite[o]));
+});
 const loadMs = performance.now() - started;
+const loadCheckpoints = checkpoints.length;
 
 // Phase 2: N changes.
 let seed = 42;
 const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const segmentOf = new Map<number, string>();
 let nextOrder = orders + 1;
-const changes: ChangeEvent[] = [];
-for (let i = 0; i < ROWS; i++) {
+const emittedAfterLoad = emitted;
+let changeCount = 0;
+started = performance.now();
+run(ROWS, () => {
   const roll = random();
+  let event: ChangeEvent | undefined;
   if (roll < 0.4) {
     const id = nextOrder++;
     const site = 1 + Math.floor(random() * sites);
-    orderSite.set(id, site);
-    changes.push(data(ORDER, 'insert', null, orderRow(id, site)));
+    orderSite[id] = site;
+    event = data(ORDER, 'insert', null, orderRow(id, site));
   } else if (roll < 0.6) {
     const id = 1 + Math.floor(random() * (nextOrder - 1));
-    const site = orderSite.get(id);
-    if (site === undefined) continue;
-    orderSite.delete(id);
-    changes.push(data(ORDER, 'delete', orderRow(id, site), null));
+    const site = orderSite[id]!;
+    if (site === 0) return undefined;
+    orderSite[id] = 0;
+    event = data(ORDER, 'delete', orderRow(id, site), null);
   } else if (roll < 0.9) {
     const id = 1 + Math.floor(random() * (nextOrder - 1));
-    const site = orderSite.get(id);
-    if (site === undefined) continue;
+    const site = orderSite[id]!;
+    if (site === 0) return undefined;
     const to = 1 + Math.floor(random() * sites);
-    orderSite.set(id, to);
-    changes.push(data(ORDER, 'update', orderRow(id, site), orderRow(id, to)));
+    orderSite[id] = to;
+    event = data(ORDER, 'update', orderRow(id, site), orderRow(id, to));
   } else if (roll < 0.95) {
     const site = 1 + Math.floor(random() * sites);
     const to = 1 + Math.floor(random() * customers);
-    changes.push(data(SITE, 'update', siteRow(site, siteOwner.get(site)!), siteRow(site, to)));
-    siteOwner.set(site, to);
+    event = data(SITE, 'update', siteRow(site, siteOwner[site]!), siteRow(site, to));
+    siteOwner[site] = to;
   } else {
     const c = 1 + Math.floor(random() * customers);
     const from = segmentOf.get(c) ?? SEGMENTS[c % 5]!;
     const to = SEGMENTS[Math.floor(random() * 5)]!;
     segmentOf.set(c, to);
-    changes.push(data(CUSTOMER, 'update', customerRow(c, from), customerRow(c, to)));
+    event = data(CUSTOMER, 'update', customerRow(c, from), customerRow(c, to));
   }
-}
-const emittedAfterLoad = emitted;
-started = performance.now();
-run(changes);
+  changeCount++;
+  return event;
+});
 const changeMs = performance.now() - started;
-
-started = performance.now();
-const state = JSON.stringify(operator.snapshotState());
-const snapshotMs = performance.now() - started;
+checkpoint();
 clearInterval(sample);
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
+operator.close();
+const fileBytes = ['sql-state.sqlite', 'sql-state.sqlite-wal']
+  .map((f) => {
+    try {
+      return statSync(join(stateDir, f)).size;
+    } catch {
+      return 0;
+    }
+  })
+  .reduce((a, b) => a + b, 0);
+rmSync(stateDir, { recursive: true, force: true });
 
 const perSecond = (n: number, ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en');
-console.log(`SQL stage, seed 004's 3-way join + GROUP BY, batches of ${BATCH}:`);
+const ms = (n: number) => Math.round(n).toLocaleString('en');
 console.log(
-  `  initial load: ${load.length.toLocaleString('en')} rows (${customers} customers, ${sites} sites, ${orders} orders) in ${Math.round(loadMs)} ms: ${perSecond(load.length, loadMs)} rows/s; ${emittedAfterLoad} result changes`,
+  `SQL stage, seed 004's 3-way join + GROUP BY, batches of ${BATCH}, a checkpoint every ${CHECKPOINT_EVERY.toLocaleString('en')} events, state cache ${CACHE_MB} MB:`,
 );
 console.log(
-  `  changes: ${changes.length.toLocaleString('en')} in ${Math.round(changeMs)} ms: ${perSecond(changes.length, changeMs)} changes/s; ${emitted - emittedAfterLoad} result changes`,
+  `  initial load: ${ROWS.toLocaleString('en')} rows (${customers} customers, ${sites} sites, ${orders} orders) in ${ms(loadMs)} ms: ${perSecond(ROWS, loadMs)} rows/s; ${emittedAfterLoad} result changes`,
 );
 console.log(
-  `  state: ${(state.length / 1e6).toFixed(1)} MB of JSON, snapshotState + stringify ${Math.round(snapshotMs)} ms`,
+  `  changes: ${changeCount.toLocaleString('en')} in ${ms(changeMs)} ms: ${perSecond(changeCount, changeMs)} changes/s; ${emitted - emittedAfterLoad} result changes`,
 );
-console.log(`  peak RSS: ${Math.round(peakRss / 1e6)} MB`);
+console.log('  checkpoints (events so far: JSON of the changes, snapshotState + JSON, commit to the state file):');
+const step = Math.max(1, Math.floor(checkpoints.length / 8));
+checkpoints.forEach((c, i) => {
+  if (i % step !== 0 && i !== loadCheckpoints - 1 && i !== checkpoints.length - 1) return;
+  console.log(
+    `    #${c.version} ${i < loadCheckpoints ? 'load' : 'changes'} at ${c.events.toLocaleString('en')} events: ${(c.deltaBytes / 1e6).toFixed(1)} MB, ${ms(c.snapshotMs)} ms + ${ms(c.commitMs)} ms`,
+  );
+});
+console.log(`  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB`);

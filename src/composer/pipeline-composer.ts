@@ -558,6 +558,8 @@ function tableLayouts(def: PipelineDef): {
       },
       ...(inner.snapshotState === undefined ? {} : { snapshotState: () => inner.snapshotState!() }),
       ...(inner.restoreState === undefined ? {} : { restoreState: (state) => inner.restoreState!(state) }),
+      ...(inner.checkpointCommitted === undefined ? {} : { checkpointCommitted: () => inner.checkpointCommitted!() }),
+      ...(inner.close === undefined ? {} : { close: () => inner.close!() }),
       ...(inner.schemaChangeFailed === undefined
         ? {}
         : { schemaChangeFailed: (event) => inner.schemaChangeFailed!(event) }),

@@ -1,4 +1,4 @@
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { didYouMean } from '../config/did-you-mean.js';
@@ -209,7 +209,9 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
         table: anchored(table.options.get('table-name')!.value),
       };
     });
-    return new SqlOperator(p, sources, sinkSchema, timeZone);
+    return new SqlOperator(p, sources, sinkSchema, timeZone, {
+      dir: def.pipeline.stateDir ?? join('.tributary', name),
+    });
   };
   const composed = composePipeline(def, {
     log: options.log,

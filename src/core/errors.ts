@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   UDF_LOAD_FAILED: { retryable: false },
   SQL_INVALID: { retryable: false },
   SQL_UNSUPPORTED_CHANGE: { retryable: false },
+  SQL_STATE_MISMATCH: { retryable: false },
   STATE_DIR_UNWRITABLE: { retryable: false },
   STATE_CORRUPT: { retryable: false },
   SAVEPOINT_NOT_FOUND: { retryable: false },

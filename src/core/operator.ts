@@ -23,6 +23,13 @@ export interface Operator {
   /** Restores what `snapshotState` returned in an earlier attempt; called before any `process`. */
   restoreState?(state: OperatorState): void;
   /**
+   * The checkpoint holding the state `snapshotState` returned last is committed at the sink (an operator whose
+   * state lives on disk applies it there now; a crash before this is caught up from that checkpoint).
+   */
+  checkpointCommitted?(): void;
+  /** The attempt ends (stopped, failed or finished): release files and connections. */
+  close?(): void;
+  /**
    * The sink could not apply `event`, a schema event this operator emitted, and undid it. Returns true when the
    * operator takes that in (the events it emits from now on fit the table as it was before `event`); false when
    * it does not know the event or its policy is to stop — the runner then stops the pipeline with the sink's error.

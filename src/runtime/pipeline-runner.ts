@@ -252,6 +252,7 @@ async function runAttempt(
     if (watchdog.abandoned)
       throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
     watchdog.progressed();
+    for (const operator of operators) operator.checkpointCommitted?.();
     await stateStore.save(checkpoint);
     source.committed?.(checkpoint.position);
     nextId++;
@@ -450,6 +451,13 @@ function nextOrInterrupt<T>(
 
 async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Promise<void> {
   if (!parts) return;
+  for (const operator of parts.operators) {
+    try {
+      operator.close?.();
+    } catch (error) {
+      log.debug(`while closing: ${asTributaryError(error).message}`);
+    }
+  }
   const closing = Promise.allSettled([parts.source.close(), parts.sink.close()]).then((results) => {
     for (const result of results) {
       if (result.status === 'rejected') log.debug(`while closing: ${asTributaryError(result.reason).message}`);

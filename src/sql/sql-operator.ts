@@ -6,6 +6,7 @@ import type { Operator, OperatorState } from '../core/operator.js';
 import { tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
+import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
 import { corrupt } from './exec/keyed-state.js';
 import type { ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
@@ -30,9 +31,12 @@ interface Binding {
  * retraction of a row a delete, a new row an insert (an upsert at the sink). Its first output in an attempt is
  * the sink table's createTable.
  *
- * The graph's state (join sides, aggregate groups) is committed with each checkpoint ({@link snapshotState})
- * and restored before the attempt's first event, so that after a crash the source resumes at the checkpoint's
- * position with the state of that same position: no change counted twice or lost.
+ * The graph's state (join sides, aggregate groups) lives in a {@link DiskStateStore} in the job's state directory
+ * (`state.dir`; in memory without one). Each checkpoint commits the state's changes since the previous one
+ * ({@link snapshotState}) with the sink's rows, the file takes them once the sink committed
+ * ({@link checkpointCommitted}), and a new attempt brings the file to the checkpoint it resumes from
+ * ({@link restoreState}): the source resumes at the checkpoint's position with the state of that same position,
+ * no change counted twice or lost.
  */
 export class SqlOperator implements Operator {
   private announced = false;
@@ -40,12 +44,15 @@ export class SqlOperator implements Operator {
   private output: ChangeEvent[] = [];
   private info: SourceInfo = { tsMs: 0 };
   private readonly fingerprint: string;
+  private store: DiskStateStore | undefined;
 
   constructor(
     private readonly plan: QueryPlan,
     private readonly sources: readonly ScanSource[],
     private readonly sinkSchema: TableSchema,
     private readonly timeZone: string,
+    /** Where the state lives: the job's state directory (none: in memory, gone with the operator). */
+    private readonly state: DiskStateOptions & { readonly dir?: string } = {},
   ) {
     this.fingerprint = createHash('sha256').update(plan.explain).digest('base64url').slice(0, 16);
     plan.root.out = (delta) => this.toSink(delta);
@@ -54,6 +61,24 @@ export class SqlOperator implements Operator {
   /** The sink table the query writes. */
   get sinkTable(): TableId {
     return this.sinkSchema.id;
+  }
+
+  /** Opens the state and hands it to the nodes; `saved`: what the checkpoint the attempt resumes from holds. */
+  private openState(saved: CommittedState | undefined): DiskStateStore {
+    if (this.store !== undefined) throw new Error('the SQL operator state is opened twice');
+    const store =
+      this.state.dir === undefined
+        ? new DiskStateStore(':memory:', this.fingerprint, this.state)
+        : DiskStateStore.open(this.state.dir, this.fingerprint, this.state);
+    try {
+      store.restore(saved);
+      for (const node of this.plan.nodes) node.openState(store);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    this.store = store;
+    return store;
   }
 
   process(events: readonly ChangeEvent[]): ChangeEvent[] {
@@ -73,22 +98,27 @@ export class SqlOperator implements Operator {
       else this.data(event);
     }
     for (const node of this.plan.nodes) node.flush();
+    this.store?.endBatch();
     const out = this.output;
     this.output = [];
     return out;
   }
 
   snapshotState(): OperatorState {
-    return {
-      stage: 'sql',
-      version: 1,
-      plan: this.fingerprint,
-      nodes: this.plan.nodes.map((node) => node.saveState() ?? null),
-    };
+    const state = this.opened().snapshot();
+    return { stage: 'sql', version: 2, plan: this.fingerprint, state };
+  }
+
+  checkpointCommitted(): void {
+    this.store?.committed();
+  }
+
+  close(): void {
+    this.store?.close();
   }
 
   restoreState(state: OperatorState): void {
-    if (state['stage'] !== 'sql' || state['version'] !== 1 || !Array.isArray(state['nodes'])) throw corrupt();
+    if (state['stage'] !== 'sql') throw corrupt();
     if (state['plan'] !== this.fingerprint) {
       throw new TributaryError(
         'SQL_INVALID',
@@ -96,11 +126,18 @@ export class SqlOperator implements Operator {
         { hint: 'rerun the script with --reset to compute the new query from the source tables' },
       );
     }
-    const nodes = state['nodes'] as unknown[];
-    if (nodes.length !== this.plan.nodes.length) throw corrupt();
-    this.plan.nodes.forEach((node, i) => {
-      if (nodes[i] !== null && nodes[i] !== undefined) node.restoreState(nodes[i]);
-    });
+    if (state['version'] === 1) {
+      throw new TributaryError(
+        'SQL_STATE_MISMATCH',
+        'the last checkpoint holds the SQL job state in the format of an earlier version (the whole state in the checkpoint)',
+        { hint: 'rerun the script with --reset to compute the result anew from the source tables' },
+      );
+    }
+    const saved = state['state'] as CommittedState | undefined;
+    if (state['version'] !== 2 || typeof saved?.version !== 'number' || typeof saved.delta !== 'object') {
+      throw corrupt();
+    }
+    this.openState(saved);
   }
 
   private schema(event: SchemaChangeEvent): void {
@@ -148,9 +185,18 @@ export class SqlOperator implements Operator {
     return { scan, columns };
   }
 
+  /**
+   * The state, opened at the first change when no checkpoint was restored (the job starts from nothing). Not
+   * before: an operator that only sees schema events (the sink tables a job writes) leaves the file alone.
+   */
+  private opened(): DiskStateStore {
+    return this.store ?? this.openState(undefined);
+  }
+
   private data(event: DataChangeEvent): void {
     const bindings = this.bindings.get(tableIdToString(event.table));
     if (bindings === undefined || bindings.length === 0) return;
+    this.opened();
     this.info = { tsMs: event.source.tsMs };
     for (const binding of bindings) {
       const before = event.op === 'update' || event.op === 'delete' ? read(binding, event.before) : null;

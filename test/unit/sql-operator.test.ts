@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent, DataChangeEvent } from '../../src/core/change-event.js';
 import type { Row } from '../../src/core/data-type.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
@@ -6,6 +9,10 @@ import { SqlSession } from '../../src/composer/sql-job.js';
 import { planInsert } from '../../src/sql/planner.js';
 import { SqlOperator } from '../../src/sql/sql-operator.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
+import type { OperatorState } from '../../src/core/operator.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const SOURCE = (table: string) =>
   `'connector' = 'mysql-cdc', 'hostname' = 'h', 'username' = 'u', 'database-name' = 'db', 'table-name' = '${table}'`;
@@ -28,8 +35,13 @@ const B: TableSchema = {
   primaryKey: ['id'],
 };
 
-/** An operator for `select`, and a function that feeds it events and returns the sink table as it would be. */
-function job(sinkColumns: string, select: string) {
+/**
+ * An operator for `select` with its state in a new state directory, and a function that feeds it events and
+ * returns the sink table as it would be. `cacheBytes`: the state's memory budget (1: every batch reads it back).
+ */
+function job(sinkColumns: string, select: string, cacheBytes?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sql-operator-state-'));
+  dirs.push(dir);
   const text = `CREATE TABLE a (id BIGINT, k INT, v DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('a')});
 CREATE TABLE b (id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('b')});
 CREATE TABLE r (${sinkColumns}) WITH ('connector' = 'jdbc', 'table-name' = 'r');
@@ -50,6 +62,7 @@ INSERT INTO r ${select};`;
       plan.scans.map((scan) => ({ scan, database: re('db'), table: re(scan.table) })),
       sink,
       'UTC',
+      { dir, ...(cacheBytes === undefined ? {} : { cacheBytes }) },
     );
   };
   let operator = make();
@@ -66,15 +79,32 @@ INSERT INTO r ${select};`;
   };
   const creates = (): ChangeEvent[] =>
     [A, B].map((schema) => ({ kind: 'schema', table: schema.id, change: 'createTable', schema, source: { tsMs: 0 } }));
-  /** A new attempt: a new operator on the state of a checkpoint (through JSON), then the source's createTables. */
-  const restart = () => {
-    const state = JSON.parse(JSON.stringify(operator.snapshotState())) as Record<string, unknown>;
+  /** A checkpoint's state as the sink commits it (through JSON); `committed`: the runner tells the operator. */
+  const checkpoint = (committed = true): OperatorState => {
+    const state = JSON.parse(JSON.stringify(operator.snapshotState())) as OperatorState;
+    if (committed) operator.checkpointCommitted();
+    return state;
+  };
+  /**
+   * A new attempt: a new operator resuming from a checkpoint (by default one taken now), then the source's
+   * createTables. `crash`: the process died after the sink committed the checkpoint, before the state file took it.
+   */
+  const restart = (options: { crash?: boolean; from?: OperatorState } = {}) => {
+    const state = options.from ?? checkpoint(options.crash !== true);
+    operator.close();
     operator = make();
     operator.restoreState(state);
     feed(creates());
   };
+  /** A new attempt with no checkpoint (the sink holds none: the job starts over). */
+  const startOver = () => {
+    operator.close();
+    operator = make();
+    table.clear();
+    feed(creates());
+  };
   feed(creates());
-  return { feed, restart };
+  return { feed, restart, checkpoint, startOver };
 }
 
 const ev = (
@@ -104,27 +134,34 @@ describe('SQL operator', () => {
     expect(feed([ev(A, 'delete', [2n, 5, '1.00'], null)])).toEqual([]);
   });
 
-  it('MIN, MAX and COUNT(DISTINCT) take back values exactly, and a group that empties is deleted', () => {
-    const { feed, restart } = job(
-      'k INT, mn DECIMAL(10, 2), mx DECIMAL(10, 2), d BIGINT, av DECIMAL(38, 6), PRIMARY KEY (k) NOT ENFORCED',
-      'SELECT k, MIN(v), MAX(v), COUNT(DISTINCT v), AVG(v) FROM a GROUP BY k',
-    );
-    feed([
-      ev(A, 'insert', null, [1n, 1, '1.00']),
-      ev(A, 'insert', null, [2n, 1, '3.00']),
-      ev(A, 'insert', null, [3n, 1, '3.00']),
-      ev(A, 'insert', null, [4n, 1, '-2.50']),
-    ]);
-    expect(feed([])).toEqual([['1', '-2.50', '3.00', '3', '1.125000']]);
-    restart(); // the state goes through a checkpoint's JSON
-    expect(feed([ev(A, 'delete', [4n, 1, '-2.50'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.333333']]);
-    expect(feed([ev(A, 'delete', [2n, 1, '3.00'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.000000']]);
-    expect(feed([ev(A, 'update', [3n, 1, '3.00'], [3n, 2, '3.00'])])).toEqual([
-      ['1', '1.00', '1.00', '1', '1.000000'],
-      ['2', '3.00', '3.00', '1', '3.000000'],
-    ]);
-    expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)])).toEqual([['2', '3.00', '3.00', '1', '3.000000']]);
-  });
+  it.each([
+    ['in memory', undefined],
+    ['read back from disk at every batch', 1],
+  ])(
+    'MIN, MAX and COUNT(DISTINCT) take back values exactly, and a group that empties is deleted (state %s)',
+    (_, cache) => {
+      const { feed, restart } = job(
+        'k INT, mn DECIMAL(10, 2), mx DECIMAL(10, 2), d BIGINT, av DECIMAL(38, 6), PRIMARY KEY (k) NOT ENFORCED',
+        'SELECT k, MIN(v), MAX(v), COUNT(DISTINCT v), AVG(v) FROM a GROUP BY k',
+        cache,
+      );
+      feed([
+        ev(A, 'insert', null, [1n, 1, '1.00']),
+        ev(A, 'insert', null, [2n, 1, '3.00']),
+        ev(A, 'insert', null, [3n, 1, '3.00']),
+        ev(A, 'insert', null, [4n, 1, '-2.50']),
+      ]);
+      expect(feed([])).toEqual([['1', '-2.50', '3.00', '3', '1.125000']]);
+      restart(); // the state goes through a checkpoint's JSON
+      expect(feed([ev(A, 'delete', [4n, 1, '-2.50'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.333333']]);
+      expect(feed([ev(A, 'delete', [2n, 1, '3.00'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.000000']]);
+      expect(feed([ev(A, 'update', [3n, 1, '3.00'], [3n, 2, '3.00'])])).toEqual([
+        ['1', '1.00', '1.00', '1', '1.000000'],
+        ['2', '3.00', '3.00', '1', '3.000000'],
+      ]);
+      expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)])).toEqual([['2', '3.00', '3.00', '1', '3.000000']]);
+    },
+  );
 
   it('refuses state saved by another query', () => {
     const one = job('k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED', 'SELECT k, COUNT(*) FROM a GROUP BY k');
@@ -136,8 +173,62 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     statements.forEach((s) => session.declare(s));
     const plan = planInsert(text, statements[2] as InsertStatement, session.tables, { timeZone: 'UTC' });
     const other = new SqlOperator(plan, [], { id: tableId('', 'r'), columns: [], primaryKey: [] }, 'UTC');
-    expect(() => other.restoreState({ stage: 'sql', version: 1, plan: 'another', nodes: [] })).toThrow(
+    expect(() => other.restoreState({ stage: 'sql', version: 2, plan: 'another', state: {} })).toThrow(
       /changed since the job last committed/,
     );
+  });
+
+  const joinCount = () =>
+    job(
+      'k INT, n BIGINT, s DECIMAL(38, 2), PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT b.k, COUNT(*), SUM(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.k',
+      1,
+    );
+
+  it('after a crash between the sink commit and the state file commit, the restart catches up from the checkpoint', () => {
+    const { feed, restart } = joinCount();
+    feed([
+      ev(B, 'insert', null, [1n, 1]),
+      ev(A, 'insert', null, [1n, 1, '1.00']),
+      ev(A, 'insert', null, [2n, 1, '2.00']),
+    ]);
+    restart();
+    feed([
+      ev(A, 'insert', null, [3n, 1, '4.00']),
+      ev(B, 'insert', null, [2n, 2]),
+      ev(A, 'insert', null, [4n, 2, '8.00']),
+    ]);
+    restart({ crash: true });
+    expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)]).sort()).toEqual([
+      ['1', '2', '6.00'],
+      ['2', '1', '8.00'],
+    ]);
+    restart({ crash: true });
+    expect(feed([ev(A, 'update', [4n, 2, '8.00'], [4n, 1, '8.00'])])).toEqual([['1', '3', '14.00']]);
+  });
+
+  it('refuses a state file that is not at the checkpoint it resumes from (SQL_STATE_MISMATCH, naming --reset)', () => {
+    const { feed, restart, checkpoint } = joinCount();
+    feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
+    const first = checkpoint();
+    feed([ev(A, 'insert', null, [2n, 1, '2.00'])]);
+    checkpoint();
+    // The sink went back to an older checkpoint than the file holds (a restored backup, another sink).
+    const refused = expect.objectContaining({ code: 'SQL_STATE_MISMATCH', hint: expect.stringContaining('--reset') });
+    expect(() => restart({ from: first })).toThrow(refused);
+    const lost = joinCount();
+    lost.feed([ev(B, 'insert', null, [1n, 1])]);
+    const ahead = lost.checkpoint(false);
+    // The state file is two checkpoints behind (deleted, or copied from elsewhere): no delta bridges that.
+    expect(() => lost.restart({ from: { ...ahead, state: { version: 2, delta: {} } } })).toThrow(refused);
+  });
+
+  it('with no checkpoint to resume from, empties a state file left from before and starts from nothing', () => {
+    const { feed, checkpoint, startOver } = joinCount();
+    feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
+    checkpoint();
+    startOver();
+    expect(feed([ev(A, 'insert', null, [2n, 1, '2.00'])])).toEqual([]);
+    expect(feed([ev(B, 'insert', null, [1n, 1])])).toEqual([['1', '1', '2.00']]);
   });
 });

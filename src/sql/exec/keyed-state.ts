@@ -1,25 +1,30 @@
 import { TributaryError } from '../../core/errors.js';
 
 /**
- * An operator's state by key (a group, a join key). In memory for now, behind this small interface so that a
- * disk-backed store can replace it. It is saved with every checkpoint in {@link STATE_PARTITIONS} partitions by
- * key hash, each in the order its keys were first stored: the checkpoint store cuts the JSON into
- * content-addressed chunks, so a partition whose keys did not change makes the same chunks again and is not
- * written again.
+ * An operator's state by key (a group, a join key). A value that `get` returns may be changed in place until the
+ * end of the batch: the store keeps the value as it is then (so `get`, change, and no `set` is enough). Values
+ * must not be kept across batches: the store may drop them from memory and read them back from disk.
  */
 export interface KeyedState<V> {
   get(key: string): V | undefined;
+  /** The value of `key` to read only: the caller does not change it (cheaper on disk: nothing to write back). */
+  peek(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
-  readonly size: number;
-  entries(): IterableIterator<[string, V]>;
 }
 
-export const STATE_PARTITIONS = 64;
+/** How a state's values become JSON (for the disk and the checkpoint's delta) and back. */
+export interface StateCodec<V> {
+  toJson(value: V): unknown;
+  fromJson(json: unknown): V;
+}
 
-/** A saved {@link KeyedState}: per partition, `[key, value]` pairs. */
-export type SavedKeyedState = readonly (readonly (readonly [string, unknown])[])[];
+/** Where a query's nodes get their keyed state: each state by a name unique in the query (`3.left`). */
+export interface StateBackend {
+  keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V>;
+}
 
+/** State in a Map: what a node has until a backend is attached (EXPLAIN, unit tests of nodes). */
 export class MemoryKeyedState<V> implements KeyedState<V> {
   private readonly map = new Map<string, V>();
 
@@ -31,6 +36,10 @@ export class MemoryKeyedState<V> implements KeyedState<V> {
     return this.map.get(key);
   }
 
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
   set(key: string, value: V): void {
     this.map.set(key, value);
   }
@@ -38,41 +47,9 @@ export class MemoryKeyedState<V> implements KeyedState<V> {
   delete(key: string): void {
     this.map.delete(key);
   }
-
-  entries(): IterableIterator<[string, V]> {
-    return this.map.entries();
-  }
-
-  /** The state as JSON, `toJson` giving each value's form. */
-  save(toJson: (value: V) => unknown): SavedKeyedState {
-    const partitions: [string, unknown][][] = Array.from({ length: STATE_PARTITIONS }, () => []);
-    for (const [key, value] of this.map) partitions[partitionOf(key)]!.push([key, toJson(value)]);
-    return partitions;
-  }
-
-  /** Replaces the contents with what {@link save} wrote. */
-  restore(saved: unknown, fromJson: (json: unknown) => V): void {
-    if (!Array.isArray(saved)) throw corrupt();
-    this.map.clear();
-    for (const partition of saved) {
-      if (!Array.isArray(partition)) throw corrupt();
-      for (const entry of partition as unknown[]) {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw corrupt();
-        this.map.set(entry[0], fromJson(entry[1]));
-      }
-    }
-  }
 }
 
-/** FNV-1a of the key, modulo the partition count. */
-export function partitionOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % STATE_PARTITIONS;
-}
+export const memoryBackend: StateBackend = { keyed: () => new MemoryKeyedState() };
 
 export function corrupt(): TributaryError {
   return new TributaryError('STATE_CORRUPT', 'the SQL job state in the checkpoint is not readable', {

@@ -11,7 +11,7 @@ import {
   type Emit,
   type JsonValue,
 } from './changelog.js';
-import { MemoryKeyedState } from './keyed-state.js';
+import { memoryBackend, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
 
 /** A column of a stream between operators. */
 export interface Field {
@@ -49,10 +49,8 @@ export abstract class PlanNode {
     return field.qualifier === undefined ? field.name : `${field.qualifier}.${field.name}`;
   }
   flush(): void {}
-  saveState(): unknown {
-    return undefined;
-  }
-  restoreState(_saved: unknown): void {}
+  /** Takes the node's keyed state (if it has any) from `backend`; called once, before the first change. */
+  openState(_backend: StateBackend): void {}
 }
 
 const context = (): EvalContext => ({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() });
@@ -136,10 +134,7 @@ interface JoinEntry {
  * Rows whose key has a NULL never match (SQL's `=`).
  */
 export class JoinNode extends PlanNode {
-  private readonly sides: [MemoryKeyedState<Map<string, JoinEntry>>, MemoryKeyedState<Map<string, JoinEntry>>] = [
-    new MemoryKeyedState(),
-    new MemoryKeyedState(),
-  ];
+  private sides!: [KeyedState<Map<string, JoinEntry>>, KeyedState<Map<string, JoinEntry>>];
   private readonly ctx = context();
   private readonly widths: [number, number];
 
@@ -156,6 +151,7 @@ export class JoinNode extends PlanNode {
     super([left, right], fields, uniqueKeys);
     this.widths = [left.fields.length, right.fields.length];
     this.rowKeys = [left.uniqueKeys[0], right.uniqueKeys[0]];
+    this.openState(memoryBackend);
   }
 
   /**
@@ -214,21 +210,25 @@ export class JoinNode extends PlanNode {
       return;
     }
     const otherSide = 1 - side;
-    const other = this.sides[otherSide]!.get(key);
+    // Only an outer side's rows count their matches (to pad a row that has none): an inner side is read only.
+    const countsMatches = this.outer(otherSide);
+    const other = countsMatches ? this.sides[otherSide]!.get(key) : this.sides[otherSide]!.peek(key);
     let matches = 0;
     if (other !== undefined) {
       for (const entry of other.values()) {
         const combined = this.combine(side, row, entry.row);
         if (!this.matches(combined)) continue;
         matches += entry.count;
-        if (sign > 0) {
-          if (this.outer(otherSide) && entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
+        if (!countsMatches) {
+          this.emit(sign, combined, entry.count);
+        } else if (sign > 0) {
+          if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
           entry.matches++;
           this.emit(1, combined, entry.count);
         } else {
           this.emit(-1, combined, entry.count);
           entry.matches--;
-          if (this.outer(otherSide) && entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
+          if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
         }
       }
     }
@@ -256,24 +256,19 @@ export class JoinNode extends PlanNode {
     return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text} (state: rows by join key, per side)`;
   }
 
-  override saveState(): unknown {
-    return this.sides.map((side) =>
-      side.save((bucket) => [...bucket.values()].map((e) => [rowToJson(e.row), e.count, e.matches])),
-    );
-  }
-
-  override restoreState(saved: unknown): void {
-    const [left, right] = saved as [unknown, unknown];
-    const read = (side: number) => (json: unknown) => {
-      const bucket = new Map<string, JoinEntry>();
-      for (const [row, count, matches] of json as [JsonValue[], number, number][]) {
-        const r = rowFromJson(row);
-        bucket.set(this.rowKey(side, r), { row: r, count, matches });
-      }
-      return bucket;
-    };
-    this.sides[0].restore(left, read(0));
-    this.sides[1].restore(right, read(1));
+  override openState(backend: StateBackend): void {
+    const codec = (side: number): StateCodec<Map<string, JoinEntry>> => ({
+      toJson: (bucket) => [...bucket.values()].map((e) => [rowToJson(e.row), e.count, e.matches]),
+      fromJson: (json) => {
+        const bucket = new Map<string, JoinEntry>();
+        for (const [row, count, matches] of json as [JsonValue[], number, number][]) {
+          const r = rowFromJson(row);
+          bucket.set(this.rowKey(side, r), { row: r, count, matches });
+        }
+        return bucket;
+      },
+    });
+    this.sides = [backend.keyed(`${this.id}.left`, codec(0)), backend.keyed(`${this.id}.right`, codec(1))];
   }
 }
 
@@ -293,7 +288,7 @@ interface Group {
  * retraction of an old one with the same key. A group that lost its last row is retracted and forgotten.
  */
 export class AggregateNode extends PlanNode {
-  private readonly groups = new MemoryKeyedState<Group>();
+  private groups: KeyedState<Group>;
   private readonly dirty = new Set<string>();
   private readonly ctx = context();
 
@@ -307,6 +302,29 @@ export class AggregateNode extends PlanNode {
     private readonly keyTexts: readonly string[],
   ) {
     super([input], fields, uniqueKeys);
+    this.groups = memoryBackend.keyed('groups', this.codec);
+  }
+
+  private readonly codec: StateCodec<Group> = {
+    toJson: (g) => [
+      rowToJson(g.key),
+      g.rows,
+      g.accumulators.map((a) => a.toJson()),
+      g.emitted === null ? null : rowToJson(g.emitted),
+    ],
+    fromJson: (json) => {
+      const [key, rows, accs, emitted] = json as [JsonValue[], number, unknown[], JsonValue[] | null];
+      return {
+        key: rowFromJson(key),
+        rows,
+        accumulators: this.specs.map((s, i) => createAccumulator(s, accs[i])),
+        emitted: emitted === null ? null : rowFromJson(emitted),
+      };
+    },
+  };
+
+  override openState(backend: StateBackend): void {
+    this.groups = backend.keyed(`${this.id}.groups`, this.codec);
   }
 
   receive(_port: number, delta: Delta): void {
@@ -349,27 +367,6 @@ export class AggregateNode extends PlanNode {
   describe(): string {
     const aggs = this.specs.map((s) => s.text).join(', ');
     return `GroupAggregate ${this.keyTexts.length === 0 ? '(no GROUP BY)' : `BY ${this.keyTexts.join(', ')}`}: ${aggs} (state: accumulators per group)`;
-  }
-
-  override saveState(): unknown {
-    return this.groups.save((g) => [
-      rowToJson(g.key),
-      g.rows,
-      g.accumulators.map((a) => a.toJson()),
-      g.emitted === null ? null : rowToJson(g.emitted),
-    ]);
-  }
-
-  override restoreState(saved: unknown): void {
-    this.groups.restore(saved, (json) => {
-      const [key, rows, accs, emitted] = json as [JsonValue[], number, unknown[], JsonValue[] | null];
-      return {
-        key: rowFromJson(key),
-        rows,
-        accumulators: this.specs.map((s, i) => createAccumulator(s, accs[i])),
-        emitted: emitted === null ? null : rowFromJson(emitted),
-      };
-    });
   }
 }
 
