@@ -6,11 +6,17 @@ import { tableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import { interpolateEnv, type Env } from '../config/env-interpolation.js';
-import type { CreateTableStatement, InsertStatement, OptionEntry, Statement } from '../sql/sql-ast.js';
+import type {
+  CreateTableStatement,
+  CreateViewStatement,
+  InsertStatement,
+  OptionEntry,
+  Statement,
+} from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { parseSqlScript } from '../sql/sql-parser.js';
-import { connectorOf, planInsert, type QueryPlan } from '../sql/planner.js';
-import { SqlOperator, type ScanSource } from '../sql/sql-operator.js';
+import { connectorOf, planInsert, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
+import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
 
 /**
@@ -19,6 +25,8 @@ import { composePipeline, type Pipeline } from './pipeline-composer.js';
  */
 export class SqlSession {
   readonly tables = new Map<string, CreateTableStatement>();
+  /** `CREATE TEMPORARY VIEW`s, by lower-case name (one namespace with the tables). */
+  readonly views = new Map<string, CreateViewStatement>();
   readonly settings = new Map<string, string>();
 
   constructor(
@@ -33,10 +41,26 @@ export class SqlSession {
     return { session: new SqlSession(text, file, env), statements: parseSqlScript(text) };
   }
 
-  /** Applies a CREATE TABLE or SET; other statements are the caller's. */
+  /** Applies a CREATE TABLE, CREATE VIEW or SET; other statements are the caller's. */
   declare(statement: Statement): void {
-    if (statement.kind === 'createTable') {
+    if (statement.kind === 'createView') {
       const key = statement.name.toLowerCase();
+      if (this.tables.has(key) || this.views.has(key)) {
+        if (statement.ifNotExists && this.views.has(key)) return;
+        throw new SqlError(
+          statement.text,
+          statement.start,
+          `${this.tables.has(key) ? 'a table' : 'a view'} named ${statement.name} exists already`,
+          'give the view another name',
+        );
+      }
+      planView(statement, this.tables, this.planOptions()); // a mistake in the view stops the script here
+      this.views.set(key, statement);
+    } else if (statement.kind === 'createTable') {
+      const key = statement.name.toLowerCase();
+      if (this.views.has(key)) {
+        throw new SqlError(this.text, statement.start, `a view named ${statement.name} exists already`);
+      }
       if (this.tables.has(key)) {
         if (statement.ifNotExists) return;
         throw new SqlError(this.text, statement.start, `table ${statement.name} is declared twice`, 'drop one of them');
@@ -81,6 +105,28 @@ export class SqlSession {
   get timeZone(): string {
     return this.settings.get('table.local-time-zone') ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   }
+
+  /** What the planner needs of the session besides the tables. */
+  planOptions(): PlanOptions {
+    return { timeZone: this.timeZone, views: this.views };
+  }
+
+  /** Plans an INSERT against the session as it is now. */
+  plan(insert: InsertStatement): QueryPlan {
+    return planInsert(this.text, insert, this.tables, this.planOptions());
+  }
+
+  /**
+   * The session as it is now, apart from later statements: a job built at an INSERT keeps the tables, views
+   * and settings declared before it (a later SET does not change a running job, as in Flink's client).
+   */
+  snapshot(): SqlSession {
+    const copy = new SqlSession(this.text, this.file, this.env);
+    for (const [k, v] of this.tables) copy.tables.set(k, v);
+    for (const [k, v] of this.views) copy.views.set(k, v);
+    for (const [k, v] of this.settings) copy.settings.set(k, v);
+    return copy;
+  }
 }
 
 /** An INSERT compiled into a pipeline: the pipeline as `run` runs it, and its plan for EXPLAIN. */
@@ -111,16 +157,97 @@ const SINK_CONNECTORS = ['jdbc', 'postgres', 'duckdb'];
 /**
  * Compiles `INSERT INTO sink SELECT …` over `mysql-cdc` tables of one server into one pipeline: the mysql source
  * capturing the tables the query reads, the query as one {@link SqlOperator}, and the sink connector of the
- * sink table. Exactly-once and crash recovery are the runner's: the query's state is committed with each
- * checkpoint. Throws SQL_INVALID for what does not map.
+ * sink table. Several INSERTs (a statement set) make one pipeline too: one source capturing the tables all of
+ * them read (each change read once), one operator running every query, one sink — so their sink tables must be
+ * in one database of one sink connector. Exactly-once and crash recovery are the runner's: the queries' state
+ * is committed with each checkpoint. Throws SQL_INVALID for what does not map.
  */
-export function buildSqlJob(session: SqlSession, insert: InsertStatement, options: SqlJobOptions): SqlJob {
+export function buildSqlJob(
+  current: SqlSession,
+  inserts: InsertStatement | readonly InsertStatement[],
+  options: SqlJobOptions,
+): SqlJob {
+  const session = current.snapshot();
   const { text } = session;
   const timeZone = session.timeZone;
-  const plan = () => planInsert(text, insert, session.tables, { timeZone });
-  const first = plan();
-  const scanTables = first.scans.map((scan) => session.tables.get(scan.table.toLowerCase())!);
+  const list = Array.isArray(inserts) ? (inserts as readonly InsertStatement[]) : [inserts as InsertStatement];
+  const plans = () => list.map((insert) => session.plan(insert));
+  const firstPlans = plans();
+  const scanTables = [
+    ...new Set(firstPlans.flatMap((p) => p.scans.map((scan) => session.tables.get(scan.table.toLowerCase())!))),
+  ];
 
+  const sourceOptions = sourceBlock(text, scanTables);
+
+  // One sink: every INSERT's sink table must be written by the same connector with the same options.
+  let sinkOptions: Record<string, string> | undefined;
+  const sinkSchemas = new Map<string, TableSchema>();
+  firstPlans.forEach((plan, i) => {
+    const sink = plan.sink;
+    const own = sinkConnectorOptions(text, sink, connectorOf(sink), options.log);
+    if (sinkOptions === undefined) sinkOptions = own;
+    else if (JSON.stringify(sortedEntries(own)) !== JSON.stringify(sortedEntries(sinkOptions))) {
+      throw new SqlError(
+        text,
+        list[i]!.tableStart,
+        `${sink.name} and ${firstPlans[0]!.sink.name} are written by one job, so they need the same connector and options`,
+        'a statement set writes through one sink: put the sink tables in one database (same url, username, password), or run the INSERTs as separate jobs',
+      );
+    }
+    if (sinkSchemas.has(sink.name.toLowerCase())) {
+      throw new SqlError(
+        text,
+        list[i]!.tableStart,
+        `two INSERTs of the statement set write into ${sink.name}`,
+        'write each sink table from one INSERT (combine the queries with UNION ALL)',
+      );
+    }
+    sinkSchemas.set(sink.name.toLowerCase(), sinkSchemaOf(text, sink));
+  });
+
+  const settings = session.settings;
+  const script = session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`;
+  const name =
+    settings.get('pipeline.name') ??
+    `sql-${script}${firstPlans.map((p) => p.sink.name).join('-')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const pipeline: Record<string, string> = { name };
+  const interval = settings.get('execution.checkpointing.interval');
+  if (interval !== undefined) pipeline['checkpoint.interval'] = interval;
+  const stateDir = settings.get('state.dir');
+  if (stateDir !== undefined) pipeline['state.dir'] = stateDir;
+  const parallelism = settings.get('parallelism.default');
+  if (parallelism !== undefined) pipeline['parallelism'] = parallelism;
+  // The values are interpolated already (SqlSession): `${` left in them is literal for the YAML loader too.
+  const yaml = JSON.stringify({ source: sourceOptions, sink: sinkOptions, pipeline }, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('${', '$${') : value,
+  );
+  const def = parsePipelineYaml(yaml, { file: session.file ?? '<sql>', optionSpecsFor, knownTypes, env: {} });
+
+  const query = (p: QueryPlan): SqlQuery => {
+    const sources: ScanSource[] = p.scans.map((scan) => {
+      const table = session.tables.get(scan.table.toLowerCase())!;
+      return {
+        scan,
+        database: anchored(table.options.get('database-name')!.value),
+        table: anchored(table.options.get('table-name')!.value),
+      };
+    });
+    return { plan: p, sources, sinkSchema: sinkSchemas.get(p.sink.name.toLowerCase())! };
+  };
+  const composed = composePipeline(def, {
+    log: options.log,
+    operators: () => [new SqlOperator(plans().map(query), timeZone)],
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  });
+  return { def, pipeline: composed, explain: firstPlans.map((p) => p.explain).join('\n\n') };
+}
+
+/**
+ * The `mysql` source block of the pipeline that reads `scanTables` (mysql-cdc tables): their common connection
+ * options under the source's names, and `tables` capturing each. One job reads one server, so the tables must
+ * agree on every option but their database and table patterns.
+ */
+export function sourceBlock(text: string, scanTables: readonly CreateTableStatement[]): Record<string, string> {
   // One source: every table read must live on the same server with the same options.
   let sourceOptions: Record<string, string> | undefined;
   let sourceOf: CreateTableStatement | undefined;
@@ -159,18 +286,18 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
     }
     patterns.push(`${table.options.get('database-name')!.value}.${table.options.get('table-name')!.value}`);
   }
+  return { type: 'mysql', ...sourceOptions, tables: [...new Set(patterns)].join(',') };
+}
 
-  const sink = first.sink;
-  const connector = connectorOf(sink);
-  const sinkOptions = sinkConnectorOptions(text, sink, connector, options.log);
+/** The sink table as the sink connector creates it: key columns NOT NULL. */
+function sinkSchemaOf(text: string, sink: CreateTableStatement): TableSchema {
   const tableName = sink.options.get('table-name')?.value;
   if (tableName === undefined) {
     throw new SqlError(text, sink.start, `sink table ${sink.name} needs the option 'table-name'`);
   }
   const dot = tableName.indexOf('.');
-  const sinkId = dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1));
-  const sinkSchema: TableSchema = {
-    id: sinkId,
+  return {
+    id: dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1)),
     columns: sink.columns.map((c) => ({
       name: c.name,
       type: c.type,
@@ -178,45 +305,6 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
     })),
     primaryKey: sink.primaryKey.map((k) => sink.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!.name),
   };
-
-  const settings = session.settings;
-  const name =
-    settings.get('pipeline.name') ??
-    `sql-${session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`}${sink.name}`.replace(
-      /[^A-Za-z0-9_.-]/g,
-      '_',
-    );
-  const pipeline: Record<string, string> = { name };
-  const interval = settings.get('execution.checkpointing.interval');
-  if (interval !== undefined) pipeline['checkpoint.interval'] = interval;
-  const stateDir = settings.get('state.dir');
-  if (stateDir !== undefined) pipeline['state.dir'] = stateDir;
-  const parallelism = settings.get('parallelism.default');
-  if (parallelism !== undefined) pipeline['parallelism'] = parallelism;
-  // The values are interpolated already (SqlSession): `${` left in them is literal for the YAML loader too.
-  const yaml = JSON.stringify(
-    { source: { type: 'mysql', ...sourceOptions, tables: patterns.join(',') }, sink: sinkOptions, pipeline },
-    (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('${', '$${') : value),
-  );
-  const def = parsePipelineYaml(yaml, { file: session.file ?? '<sql>', optionSpecsFor, knownTypes, env: {} });
-
-  const operator = (p: QueryPlan) => {
-    const sources: ScanSource[] = p.scans.map((scan) => {
-      const table = session.tables.get(scan.table.toLowerCase())!;
-      return {
-        scan,
-        database: anchored(table.options.get('database-name')!.value),
-        table: anchored(table.options.get('table-name')!.value),
-      };
-    });
-    return new SqlOperator(p, sources, sinkSchema, timeZone);
-  };
-  const composed = composePipeline(def, {
-    log: options.log,
-    operators: () => [operator(plan())],
-    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-  });
-  return { def, pipeline: composed, explain: first.explain };
 }
 
 /** The sink connector's options from a sink table's WITH clause. */

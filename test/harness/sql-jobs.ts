@@ -30,13 +30,14 @@ export interface RunningSqlJob {
   stop(): Promise<RunResult>;
 }
 
-/** Runs the INSERT of a SQL script in this process, as `tributary sql -f` does. */
+/** Runs the INSERT (or the statement set) of a SQL script in this process, as `tributary sql -f` does. */
 export function startSqlJob(script: string): RunningSqlJob {
   const { session, statements } = SqlSession.parse(script);
-  let insert: InsertStatement | undefined;
+  let insert: InsertStatement | readonly InsertStatement[] | undefined;
   for (const statement of statements) {
     session.declare(statement);
     if (statement.kind === 'insert') insert = statement;
+    if (statement.kind === 'statementSet') insert = statement.inserts;
   }
   if (insert === undefined) throw new Error('the script has no INSERT');
   const logs: string[] = [];
