@@ -8,6 +8,7 @@ import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
+import { sqlClient } from './sql-client.js';
 import { sqlCommand } from './sql-command.js';
 import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../config/duration.js';
@@ -123,10 +124,9 @@ export async function main(argv: string[]): Promise<number> {
   const live =
     command === 'run' && format === 'text' && process.stderr.isTTY ? new LiveRegion(process.stderr) : undefined;
   const log = createLogger({ level, format, ...(live ? { write: (line: string) => live.log(line) } : {}) });
-  const needsFile = command !== 'demo';
+  const needsFile = command !== 'demo' && command !== 'sql';
   if (needsFile && !file) {
-    const what = command === 'sql' ? 'a SQL script (-f script.sql)' : 'a pipeline file';
-    process.stderr.write(`tributary ${command} needs ${what}\n\n${commandUsage(command)}`);
+    process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
     return 2;
   }
   try {
@@ -169,7 +169,9 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       case 'sql':
-        return await sqlCommand(file!, { log, reset: values.reset === true });
+        // Without -f: the interactive client.
+        if (file === undefined) return await sqlClient({ logLevel: level });
+        return await sqlCommand(file, { log, reset: values.reset === true });
       case 'demo': {
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { buildSqlJob, SqlSession, type SqlJob } from '../composer/sql-job.js';
 import { formatDataType, TributaryError, plural } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
+import type { DescribeStatement, ShowTablesStatement } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { planView } from '../sql/planner.js';
 import { formatTable } from './format-table.js';
@@ -57,43 +58,12 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
         }
         session.declare(statement);
         break;
-      case 'showTables': {
-        const views = [...session.views.values()].map((v) => v.name);
-        const names = statement.views ? views : [...[...session.tables.values()].map((t) => t.name), ...views];
-        const header = statement.views ? 'view name' : 'table name';
-        write(formatTable(names.sort().map((name) => ({ [header]: name }))) + '\n');
+      case 'showTables':
+        write(showTablesOutput(session, statement));
         break;
-      }
-      case 'describe': {
-        const view = session.views.get(statement.table.toLowerCase());
-        if (view !== undefined) {
-          const fields = planView(view, session.tables, session.planOptions());
-          write(
-            formatTable(
-              fields.map((f) => ({
-                name: f.name,
-                type: formatDataType(f.type),
-                null: f.nullable ? 'TRUE' : 'FALSE',
-                key: '',
-              })),
-            ) + '\n',
-          );
-          break;
-        }
-        const table = session.tables.get(statement.table.toLowerCase());
-        if (table === undefined) throw new SqlError(text, statement.start, `unknown table ${statement.table}`);
-        write(
-          formatTable(
-            table.columns.map((c) => ({
-              name: c.name,
-              type: c.typeText,
-              null: c.nullable ? 'TRUE' : 'FALSE',
-              key: table.primaryKey.some((k) => k.toLowerCase() === c.name.toLowerCase()) ? 'PRI' : '',
-            })),
-          ) + '\n',
-        );
+      case 'describe':
+        write(describeOutput(session, statement));
         break;
-      }
       case 'explain': {
         const inner = statement.statement;
         if (inner.kind === 'query') throw liveSelect(text, inner.start);
@@ -103,6 +73,14 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
       }
       case 'query':
         throw liveSelect(text, statement.start);
+      case 'showJobs':
+      case 'stopJob':
+        throw new SqlError(
+          text,
+          statement.start,
+          `${statement.kind === 'showJobs' ? 'SHOW JOBS' : 'STOP JOB'} is a statement of the interactive client`,
+          "a script's jobs run in the foreground until Ctrl-C; run tributary sql without -f for background jobs",
+        );
       case 'insert':
         // Built now, so that a mistake stops the script before anything runs.
         addJob(buildSqlJob(session, statement, { log }), statement.start);
@@ -115,6 +93,45 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
   if (jobs.length === 0) return 0;
   for (const job of jobs) log.info(`job ${job.def.pipeline.name}:\n${job.explain}`);
   return runInForeground(jobs, options);
+}
+
+/** SHOW TABLES (tables and views) or SHOW VIEWS, as a table. */
+export function showTablesOutput(session: SqlSession, statement: ShowTablesStatement): string {
+  const views = [...session.views.values()].map((v) => v.name);
+  const names = statement.views ? views : [...[...session.tables.values()].map((t) => t.name), ...views];
+  const header = statement.views ? 'view name' : 'table name';
+  return formatTable(names.sort().map((name) => ({ [header]: name }))) + '\n';
+}
+
+/** DESCRIBE a table or a view: its columns, types, nullability and key. */
+export function describeOutput(session: SqlSession, statement: DescribeStatement): string {
+  const { text } = session;
+  const view = session.views.get(statement.table.toLowerCase());
+  if (view !== undefined) {
+    const fields = planView(view, session.tables, session.planOptions());
+    return (
+      formatTable(
+        fields.map((f) => ({
+          name: f.name,
+          type: formatDataType(f.type),
+          null: f.nullable ? 'TRUE' : 'FALSE',
+          key: '',
+        })),
+      ) + '\n'
+    );
+  }
+  const table = session.tables.get(statement.table.toLowerCase());
+  if (table === undefined) throw new SqlError(text, statement.start, `unknown table ${statement.table}`);
+  return (
+    formatTable(
+      table.columns.map((c) => ({
+        name: c.name,
+        type: c.typeText,
+        null: c.nullable ? 'TRUE' : 'FALSE',
+        key: table.primaryKey.some((k) => k.toLowerCase() === c.name.toLowerCase()) ? 'PRI' : '',
+      })),
+    ) + '\n'
+  );
 }
 
 function liveSelect(text: string, start: number): SqlError {

@@ -30,7 +30,8 @@ export class SqlSession {
   readonly settings = new Map<string, string>();
 
   constructor(
-    readonly text: string,
+    /** The text statements are parsed from: the script, or (the interactive client) the statement just typed. */
+    public text: string,
     /** The script's path, for the default job name. */
     readonly file?: string,
     /** What `${VAR}` in `WITH` option values reads (process.env by default). */
@@ -366,7 +367,7 @@ function sinkConnectorOptions(
   return out;
 }
 
-function anchored(pattern: string): RegExp {
+export function anchored(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);
 }
 

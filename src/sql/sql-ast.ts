@@ -14,7 +14,9 @@ export type Statement =
   | ExplainStatement
   | ShowTablesStatement
   | DescribeStatement
-  | StatementSetStatement;
+  | StatementSetStatement
+  | ShowJobsStatement
+  | StopJobStatement;
 
 export interface ColumnDef {
   readonly name: string;
@@ -99,6 +101,19 @@ export interface ExplainStatement {
 export interface ShowTablesStatement {
   readonly kind: 'showTables';
   readonly views: boolean;
+  readonly start: number;
+}
+
+/** `SHOW JOBS`: the interactive client's background jobs. */
+export interface ShowJobsStatement {
+  readonly kind: 'showJobs';
+  readonly start: number;
+}
+
+/** `STOP JOB '<id>'`: stops a background job of the interactive client (after a final checkpoint). */
+export interface StopJobStatement {
+  readonly kind: 'stopJob';
+  readonly id: string;
   readonly start: number;
 }
 

@@ -168,9 +168,14 @@ class SqlParser {
       }
       case 'SHOW': {
         this.next();
+        if (this.acceptWord('JOBS')) return { kind: 'showJobs', start: token.start };
         const views = this.acceptWord('VIEWS') !== undefined;
         if (!views)
-          this.expectWord('TABLES', 'after SHOW', 'SHOW TABLES lists the tables and views, SHOW VIEWS the views');
+          this.expectWord(
+            'TABLES',
+            'after SHOW',
+            'SHOW TABLES lists the tables and views, SHOW VIEWS the views, SHOW JOBS the jobs',
+          );
         return { kind: 'showTables', views, start: token.start };
       }
       case 'DESCRIBE':
@@ -181,6 +186,18 @@ class SqlParser {
       case 'BEGIN':
       case 'EXECUTE':
         return this.statementSet();
+      case 'STOP': {
+        this.next();
+        this.expectWord('JOB', 'after STOP');
+        const id = this.string("as the job's id: STOP JOB '<id>' (SHOW JOBS lists them)");
+        if (this.isWord('WITH'))
+          this.fail(
+            this.peek(),
+            'STOP JOB … WITH SAVEPOINT is not built yet',
+            "write STOP JOB '<id>': the job takes a final checkpoint",
+          );
+        return { kind: 'stopJob', id: id.value, start: token.start };
+      }
       default:
         return this.fail(
           token,
