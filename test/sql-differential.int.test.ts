@@ -160,7 +160,18 @@ const SET_QUERIES: readonly Query[] = [
     result: 'SELECT id::text, g, n::text, mx::text FROM q_sub_agg_join ORDER BY q_sub_agg_join.id',
   },
 ];
-const ALL_QUERIES = [...QUERIES, ...SET_QUERIES];
+/** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */
+const CTAS_QUERY: Query = {
+  name: 'q_ctas',
+  sinkColumns: '',
+  select:
+    'SELECT b.tag, COUNT(*) AS n, MAX(a.v) AS mv FROM a JOIN b ON a.k = b.k WHERE b.tag IS NOT NULL GROUP BY b.tag',
+  reference:
+    'SELECT b.tag, count(*)::text AS c2, max(a.v)::text AS c3 FROM ref.a JOIN ref.b ON a.k = b.k ' +
+    'WHERE b.tag IS NOT NULL GROUP BY b.tag ORDER BY b.tag COLLATE "C"',
+  result: 'SELECT tag, n::text, mv::text FROM q_ctas ORDER BY q_ctas.tag COLLATE "C"',
+};
+const ALL_QUERIES = [...QUERIES, ...SET_QUERIES, CTAS_QUERY];
 
 const BATCHES = 20;
 const OPS_PER_BATCH = 40;
@@ -202,6 +213,16 @@ SET 'state.dir' = '${stateRoot}/${query.name}';
 INSERT INTO ${query.name} ${query.select};`;
   };
 
+  const ctasScript = () => {
+    const tables = Object.entries(FLINK_TABLES)
+      .map(([name, columns]) => `CREATE TABLE ${name} (${columns}) WITH (${mysqlCdcOptions(db, name)});`)
+      .join('\n');
+    return `${tables}
+SET 'execution.checkpointing.interval' = '200ms';
+SET 'state.dir' = '${stateRoot}/q_ctas';
+CREATE TABLE q_ctas WITH (${jdbcOptions(sink.url, 'q_ctas')}) AS ${CTAS_QUERY.select};`;
+  };
+
   const setScript = () => {
     const tables = Object.entries(FLINK_TABLES)
       .map(([name, columns]) => `CREATE TABLE ${name} (${columns}) WITH (${mysqlCdcOptions(db, name)});`)
@@ -231,7 +252,11 @@ END;`;
         message: 'the first job to open its sink',
       },
     );
-    jobs.push(...QUERIES.slice(1).map((q) => startSqlJob(script(q))), startSqlJob(setScript()));
+    jobs.push(
+      ...QUERIES.slice(1).map((q) => startSqlJob(script(q))),
+      startSqlJob(setScript()),
+      startSqlJob(ctasScript()),
+    );
   };
 
   const copyToReference = async () => {
@@ -393,7 +418,7 @@ END;`;
     }
     console.log(
       `SQL differential (seed ${SEED}): ${counts.batches} batches, ${counts.changes} row changes, ` +
-        `${ALL_QUERIES.length} queries (${SET_QUERIES.length} in one statement set), ${counts.comparisons} comparisons with PostgreSQL`,
+        `${ALL_QUERIES.length} queries (${SET_QUERIES.length} in one statement set, 1 CREATE TABLE AS), ${counts.comparisons} comparisons with PostgreSQL`,
     );
   }, 900_000);
 });

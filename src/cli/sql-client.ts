@@ -128,10 +128,15 @@ export async function sqlClient(options: SqlClientOptions): Promise<number> {
         return;
       }
       case 'insert':
-      case 'statementSet': {
-        const job = buildSqlJob(session, statement.kind === 'insert' ? statement : statement.inserts, {
-          log,
-        });
+      case 'statementSet':
+      case 'createTableAs': {
+        const inserts =
+          statement.kind === 'insert'
+            ? statement
+            : statement.kind === 'statementSet'
+              ? statement.inserts
+              : session.createTableAs(statement);
+        const job = buildSqlJob(session, inserts, { log });
         const started = startJob(job, jobs);
         write(`[INFO] Submitting SQL update statement to the cluster...\n`);
         await started.validated;

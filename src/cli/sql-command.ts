@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { buildSqlJob, SqlSession, type SqlJob } from '../composer/sql-job.js';
-import { formatDataType, TributaryError, plural } from '../core/index.js';
+import { buildSqlJob, sqlTypeText, SqlSession, type SqlJob } from '../composer/sql-job.js';
+import { TributaryError, plural } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
 import type { DescribeStatement, ShowTablesStatement } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
@@ -88,6 +88,9 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
       case 'statementSet':
         addJob(buildSqlJob(session, statement.inserts, { log }), statement.start);
         break;
+      case 'createTableAs':
+        addJob(buildSqlJob(session, session.createTableAs(statement), { log }), statement.start);
+        break;
     }
   }
   if (jobs.length === 0) return 0;
@@ -113,7 +116,7 @@ export function describeOutput(session: SqlSession, statement: DescribeStatement
       formatTable(
         fields.map((f) => ({
           name: f.name,
-          type: formatDataType(f.type),
+          type: sqlTypeText(f.type),
           null: f.nullable ? 'TRUE' : 'FALSE',
           key: '',
         })),

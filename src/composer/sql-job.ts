@@ -7,6 +7,8 @@ import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import { interpolateEnv, type Env } from '../config/env-interpolation.js';
 import type {
+  ColumnDef,
+  CreateTableAsStatement,
   CreateTableStatement,
   CreateViewStatement,
   InsertStatement,
@@ -15,7 +17,8 @@ import type {
 } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { parseSqlScript } from '../sql/sql-parser.js';
-import { connectorOf, planInsert, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
+import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
+import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
 
@@ -115,6 +118,55 @@ export class SqlSession {
   /** Plans an INSERT against the session as it is now. */
   plan(insert: InsertStatement): QueryPlan {
     return planInsert(this.text, insert, this.tables, this.planOptions());
+  }
+
+  /**
+   * CTAS: declares the sink table with the query's columns (names and types as the query gives them) and a key —
+   * the declared one, else the first the query's rows are unique on — and returns the INSERT that fills it.
+   */
+  createTableAs(statement: CreateTableAsStatement): InsertStatement {
+    const { text } = this;
+    const root = planSelect(text, statement.query, this.tables, this.planOptions()).root;
+    const names = new Set<string>();
+    for (const field of root.fields) {
+      if (names.has(field.name.toLowerCase())) {
+        throw new SqlError(
+          text,
+          statement.start,
+          `the query has two columns named ${field.name}, which one table cannot hold`,
+          'name the columns apart with AS',
+        );
+      }
+      names.add(field.name.toLowerCase());
+    }
+    let primaryKey = [...statement.primaryKey];
+    if (primaryKey.length === 0) {
+      const key = root.uniqueKeys[0];
+      if (key === undefined) {
+        throw new SqlError(
+          text,
+          statement.start,
+          `the query's rows are unique on no set of columns, so ${statement.name} would have no key to upsert by`,
+          'GROUP BY, SELECT DISTINCT, or select the key columns of the tables read',
+        );
+      }
+      primaryKey = key.map((i) => root.fields[i]!.name);
+    }
+    for (const key of primaryKey) {
+      if (!names.has(key.toLowerCase())) {
+        throw new SqlError(text, statement.start, `the primary key names ${key}, which the query does not select`);
+      }
+    }
+    const columns: ColumnDef[] = root.fields.map((f) => ({
+      name: f.name,
+      type: f.type,
+      typeText: sqlTypeText(f.type),
+      nullable: f.nullable && !primaryKey.some((k) => k.toLowerCase() === f.name.toLowerCase()),
+      start: statement.start,
+    }));
+    const { name, options, ifNotExists, start, query } = statement;
+    this.declare({ kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start });
+    return { kind: 'insert', table: name, tableStart: start, query, start };
   }
 
   /**
@@ -373,4 +425,47 @@ export function anchored(pattern: string): RegExp {
 
 function sortedEntries(record: Record<string, string>): [string, string][] {
   return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** A type as Flink SQL writes it (a CTAS table's DESCRIBE, and messages). */
+export function sqlTypeText(type: DataType): string {
+  switch (type.kind) {
+    case 'int8':
+      return 'TINYINT';
+    case 'int16':
+    case 'uint8':
+      return 'SMALLINT';
+    case 'int32':
+    case 'uint16':
+      return 'INT';
+    case 'int64':
+    case 'uint32':
+      return 'BIGINT';
+    case 'uint64':
+      return 'DECIMAL(20, 0)';
+    case 'decimal':
+      return `DECIMAL(${type.precision}, ${type.scale})`;
+    case 'char':
+    case 'varchar':
+    case 'binary':
+    case 'varbinary':
+      return `${type.kind.toUpperCase()}(${type.length})`;
+    case 'time':
+    case 'timestamp':
+      return `${type.kind.toUpperCase()}(${type.precision})`;
+    case 'timestamptz':
+      return `TIMESTAMP_LTZ(${type.precision})`;
+    case 'float':
+      return 'FLOAT';
+    case 'double':
+      return 'DOUBLE';
+    case 'bytes':
+      return 'BYTES';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'date':
+      return 'DATE';
+    default:
+      return 'STRING';
+  }
 }

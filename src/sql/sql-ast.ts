@@ -8,6 +8,7 @@ import type { ExpressionNode } from '../transform/expression/expression-node.js'
 export type Statement =
   | CreateTableStatement
   | CreateViewStatement
+  | CreateTableAsStatement
   | SetStatement
   | InsertStatement
   | QueryStatement
@@ -42,6 +43,21 @@ export interface CreateTableStatement {
 export interface OptionEntry {
   readonly value: string;
   /** Offset of the key, for messages. */
+  readonly start: number;
+}
+
+/**
+ * `CREATE TABLE t [(PRIMARY KEY (…) NOT ENFORCED)] WITH (…) AS query` (CTAS): a sink table with the query's
+ * columns, and the job that fills it.
+ */
+export interface CreateTableAsStatement {
+  readonly kind: 'createTableAs';
+  readonly name: string;
+  /** Declared, or empty: the query's unique key then becomes the table's. */
+  readonly primaryKey: readonly string[];
+  readonly options: ReadonlyMap<string, OptionEntry>;
+  readonly ifNotExists: boolean;
+  readonly query: QueryExpr;
   readonly start: number;
 }
 

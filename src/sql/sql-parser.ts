@@ -5,6 +5,7 @@ import { describeToken, type Token } from '../transform/expression/tokenizer.js'
 import type {
   ColumnDef,
   CreateTableStatement,
+  CreateTableAsStatement,
   CreateViewStatement,
   FromItem,
   InsertStatement,
@@ -265,7 +266,7 @@ class SqlParser {
     return { kind: 'createView', name, query: this.queryExpr(), ifNotExists, text: this.text, start };
   }
 
-  private create(): CreateTableStatement | CreateViewStatement {
+  private create(): CreateTableStatement | CreateViewStatement | CreateTableAsStatement {
     const start = this.next().start;
     this.acceptWord('TEMPORARY');
     const what = this.peek();
@@ -281,9 +282,7 @@ class SqlParser {
       ifNotExists = true;
     }
     const { name } = this.qualifiedName('after CREATE TABLE');
-    if (this.isWord('AS')) {
-      this.fail(this.peek(), 'CREATE TABLE … AS SELECT is not built yet', 'CREATE TABLE the sink, then INSERT INTO it');
-    }
+    if (this.isWord('WITH') || this.isWord('AS')) return this.createTableAs(name, [], ifNotExists, start);
     this.expectOperator('(', 'to open the column list');
     const columns: ColumnDef[] = [];
     let primaryKey: string[] = [];
@@ -308,11 +307,25 @@ class SqlParser {
       }
     } while (this.acceptOperator(','));
     this.expectOperator(')', 'to close the column list');
+    if (columns.length === 0) return this.createTableAs(name, primaryKey, ifNotExists, start);
     for (const key of primaryKey) {
       if (!columns.some((c) => c.name.toLowerCase() === key.toLowerCase())) {
         throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
       }
     }
+    const options = this.withOptions();
+    if (this.isWord('AS')) {
+      this.fail(
+        this.peek(),
+        'CREATE TABLE … AS takes its columns from the query',
+        'leave the columns out; declare only the key if you want one: CREATE TABLE t (PRIMARY KEY (k) NOT ENFORCED) WITH (…) AS SELECT …',
+      );
+    }
+    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+  }
+
+  /** `WITH ('k' = 'v', …)`, or nothing. */
+  private withOptions(): Map<string, OptionEntry> {
     const options = new Map<string, OptionEntry>();
     if (this.acceptWord('WITH')) {
       this.expectOperator('(', 'after WITH');
@@ -325,7 +338,20 @@ class SqlParser {
       } while (this.acceptOperator(','));
       this.expectOperator(')', 'to close WITH (');
     }
-    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+    return options;
+  }
+
+  /** `CREATE TABLE t [(PRIMARY KEY (…) NOT ENFORCED)] WITH (…) AS query` (the name and key read already). */
+  private createTableAs(
+    name: string,
+    primaryKey: readonly string[],
+    ifNotExists: boolean,
+    start: number,
+  ): CreateTableAsStatement {
+    const options = this.withOptions();
+    this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
+    if (!this.isWord('SELECT') && !this.isOperator('(')) this.fail(this.peek(), 'expected SELECT after AS');
+    return { kind: 'createTableAs', name, primaryKey, options, ifNotExists, query: this.queryExpr(), start };
   }
 
   private primaryKey(): string[] {

@@ -32,8 +32,9 @@ function errorOf(text: string): SqlError {
   try {
     const { session, statements } = SqlSession.parse(text);
     for (const s of statements) {
-      session.declare(s);
+      if (s.kind !== 'createTableAs') session.declare(s);
       if (s.kind === 'insert') session.plan(s);
+      if (s.kind === 'createTableAs') session.createTableAs(s);
     }
   } catch (error) {
     expect(error).toBeInstanceOf(SqlError);
@@ -197,5 +198,48 @@ INSERT INTO customer_orders SELECT COUNT(*), b.id, b.name, b.seg FROM big b GROU
       `${base}INSERT INTO customer_orders SELECT COUNT(*), u.id, 'n', 's' FROM (SELECT CUST_ID AS id FROM CUSTOMER UNION ALL SELECT SITE_ID, CUST_ID FROM CUSTOMER_SITE) AS u GROUP BY u.id;`,
     );
     expect(wide.reason).toBe('this branch of the UNION selects 2 columns, the first selects 1');
+  });
+
+  it('CREATE TABLE … AS SELECT: the columns and types of the query, its key (or the declared one), and the INSERT', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    const sink = "WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost:5432/db', 'table-name' = 'x')";
+    const ctas = (sql: string) => {
+      const text = `${base}${sql}`;
+      const { session, statements } = SqlSession.parse(text);
+      for (const s of statements) {
+        if (s.kind !== 'createTableAs') session.declare(s);
+        else {
+          const insert = session.createTableAs(s);
+          const table = session.tables.get(s.name.toLowerCase())!;
+          return { table, plan: session.plan(insert) };
+        }
+      }
+      throw new Error('no CTAS');
+    };
+    const { table, plan } = ctas(
+      `CREATE TABLE per_customer ${sink} AS SELECT C.CUST_ID, C.NAME, COUNT(O.ORDER_ID) AS orders, SUM(O.AMOUNT) AS amount ` +
+        'FROM CUSTOMER C JOIN CUSTOMER_SITE CS ON C.CUST_ID = CS.CUST_ID JOIN SALES_ORDER_ALL O ON O.SITE_ID = CS.SITE_ID ' +
+        'GROUP BY C.CUST_ID, C.NAME;',
+    );
+    expect(table.columns.map((c) => [c.name, c.typeText, c.nullable])).toEqual([
+      ['CUST_ID', 'BIGINT', false],
+      ['NAME', 'STRING', false],
+      ['orders', 'BIGINT', false],
+      ['amount', 'DECIMAL(38, 2)', true],
+    ]);
+    expect(table.primaryKey).toEqual(['CUST_ID']);
+    expect(plan.sinkKey).toEqual([0]);
+    const declared = ctas(
+      `CREATE TABLE sites (PRIMARY KEY (SITE_ID) NOT ENFORCED) ${sink} AS SELECT SITE_ID, CITY FROM CUSTOMER_SITE;`,
+    );
+    expect(declared.table.primaryKey).toEqual(['SITE_ID']);
+    expect(
+      errorOf(
+        `${base}CREATE TABLE c ${sink} AS SELECT CUST_ID, CITY FROM CUSTOMER_SITE UNION ALL SELECT CUST_ID, NAME FROM CUSTOMER;`,
+      ).reason,
+    ).toContain('unique on no set of columns');
+    expect(errorOf(`${base}CREATE TABLE c (x INT) ${sink} AS SELECT CUST_ID FROM CUSTOMER;`).reason).toBe(
+      'CREATE TABLE … AS takes its columns from the query',
+    );
   });
 });
