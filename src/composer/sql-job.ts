@@ -195,7 +195,6 @@ export interface SqlJobOptions {
 }
 
 /** Mapped by the SQL layer itself, not passed on to the connector. */
-const SOURCE_TABLE_KEYS = new Set(['connector', 'database-name', 'table-name']);
 /** Flink JDBC sink options that have no meaning here (the runner's checkpoints bound the batches). */
 const JDBC_IGNORED = new Set([
   'driver',
@@ -281,8 +280,8 @@ export function buildSqlJob(
       const table = session.tables.get(scan.table.toLowerCase())!;
       return {
         scan,
-        database: anchored(table.options.get('database-name')!.value),
-        table: anchored(table.options.get('table-name')!.value),
+        database: anchored(scanPatterns(table).namespace),
+        table: anchored(scanPatterns(table).name),
       };
     });
     return { plan: p, sources, sinkSchema: sinkSchemas.get(p.sink.name.toLowerCase())! };
@@ -295,35 +294,61 @@ export function buildSqlJob(
   return { def, pipeline: composed, explain: firstPlans.map((p) => p.explain).join('\n\n') };
 }
 
+/** The CDC connectors of `CREATE TABLE … WITH`: the pipeline source each maps to, and the option naming a table's namespace. */
+const CDC_CONNECTORS: Readonly<
+  Record<string, { readonly type: string; readonly namespaceKey: string; readonly namespaceDefault?: string }>
+> = {
+  'mysql-cdc': { type: 'mysql', namespaceKey: 'database-name' },
+  'postgres-cdc': { type: 'postgres', namespaceKey: 'schema-name', namespaceDefault: 'public' },
+};
+
+/** The source tables a CDC table reads: its namespace (database or schema) and table-name regular expressions. */
+export function scanPatterns(table: CreateTableStatement): { readonly namespace: string; readonly name: string } {
+  const cdc = CDC_CONNECTORS[connectorOf(table)]!;
+  return {
+    namespace: table.options.get(cdc.namespaceKey)?.value ?? cdc.namespaceDefault ?? '',
+    name: table.options.get('table-name')!.value,
+  };
+}
+
 /**
- * The `mysql` source block of the pipeline that reads `scanTables` (mysql-cdc tables): their common connection
- * options under the source's names, and `tables` capturing each. One job reads one server, so the tables must
- * agree on every option but their database and table patterns.
+ * The source block of the pipeline that reads `scanTables` (mysql-cdc or postgres-cdc tables): their common
+ * connection options under the source's names, and `tables` capturing each. One job reads one server, so the
+ * tables must be of one connector and agree on every option but their namespace and table patterns.
  */
 export function sourceBlock(text: string, scanTables: readonly CreateTableStatement[]): Record<string, string> {
-  // One source: every table read must live on the same server with the same options.
   let sourceOptions: Record<string, string> | undefined;
   let sourceOf: CreateTableStatement | undefined;
   const patterns: string[] = [];
-  const mysqlKeys = new Set((optionSpecsFor('mysql', 'source') ?? []).map((s) => s.key));
   for (const table of scanTables) {
-    const own: Record<string, string> = {};
+    const connector = connectorOf(table);
+    const cdc = CDC_CONNECTORS[connector]!;
+    const tableKeys = new Set(['connector', cdc.namespaceKey, 'table-name']);
+    const known = new Set((optionSpecsFor(cdc.type, 'source') ?? []).map((s) => s.key));
+    const own: Record<string, string> = { connector };
     for (const [key, entry] of table.options) {
-      if (SOURCE_TABLE_KEYS.has(key)) continue;
-      if (!mysqlKeys.has(key) || key === 'tables' || key === 'tables.exclude') {
-        const near = didYouMean(key, [...mysqlKeys, ...SOURCE_TABLE_KEYS]);
+      if (tableKeys.has(key)) continue;
+      if (!known.has(key) || key === 'tables' || key === 'tables.exclude') {
+        const near = didYouMean(key, [...known, ...tableKeys]);
         throw new SqlError(
           text,
           entry.start,
-          `'${key}' is not an option of a mysql-cdc table`,
-          near === undefined ? 'see docs/sql.md#mysql-cdc for the options' : `did you mean '${near}'?`,
+          `'${key}' is not an option of a ${connector} table`,
+          near === undefined ? `see docs/sql.md#${connector} for the options` : `did you mean '${near}'?`,
         );
       }
       own[key] = entry.value;
     }
-    for (const key of ['hostname', 'username', 'database-name', 'table-name']) {
+    const required = [
+      'hostname',
+      'username',
+      ...(cdc.namespaceDefault === undefined ? [cdc.namespaceKey] : []),
+      'table-name',
+    ];
+    if (connector === 'postgres-cdc') required.push('database-name');
+    for (const key of required) {
       if (!table.options.has(key)) {
-        throw new SqlError(text, table.start, `mysql-cdc table ${table.name} needs the option '${key}'`);
+        throw new SqlError(text, table.start, `${connector} table ${table.name} needs the option '${key}'`);
       }
     }
     if (sourceOptions === undefined) {
@@ -333,13 +358,15 @@ export function sourceBlock(text: string, scanTables: readonly CreateTableStatem
       throw new SqlError(
         text,
         table.start,
-        `${table.name} and ${sourceOf!.name} are read by one job, so they need the same server and options`,
-        'give both tables the same hostname, port, username, password and scan.* options (one job reads one server)',
+        `${table.name} and ${sourceOf!.name} are read by one job, so they need the same connector, server and options`,
+        'give both tables the same connector, hostname, port, username, password and scan.* options (one job reads one server)',
       );
     }
-    patterns.push(`${table.options.get('database-name')!.value}.${table.options.get('table-name')!.value}`);
+    const { namespace, name } = scanPatterns(table);
+    patterns.push(`${namespace}.${name}`);
   }
-  return { type: 'mysql', ...sourceOptions, tables: [...new Set(patterns)].join(',') };
+  const { connector, ...options } = sourceOptions!;
+  return { type: CDC_CONNECTORS[connector!]!.type, ...options, tables: [...new Set(patterns)].join(',') };
 }
 
 /** The sink table as the sink connector creates it: key columns NOT NULL. */

@@ -8,7 +8,7 @@ import type { Field } from '../sql/exec/nodes.js';
 import { planSelect, type QueryPlan } from '../sql/planner.js';
 import type { QueryStatement } from '../sql/sql-ast.js';
 import { SqlOperator } from '../sql/sql-operator.js';
-import { anchored, sourceBlock, type SqlSession } from './sql-job.js';
+import { anchored, scanPatterns, sourceBlock, type SqlSession } from './sql-job.js';
 
 /** A live SELECT, planned: its columns and the keys its rows are unique on, ready to run. */
 export interface LiveQuery {
@@ -66,8 +66,8 @@ export function prepareLiveQuery(current: SqlSession, statement: QueryStatement)
               const table = session.tables.get(scan.table.toLowerCase())!;
               return {
                 scan,
-                database: anchored(table.options.get('database-name')!.value),
-                table: anchored(table.options.get('table-name')!.value),
+                database: anchored(scanPatterns(table).namespace),
+                table: anchored(scanPatterns(table).name),
               };
             }),
             sinkSchema: {

@@ -7,7 +7,7 @@ import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
 import { encodeValue } from './exec/changelog.js';
 import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
-import { DistinctNode, UnionNode } from './exec/set-nodes.js';
+import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
 import type {
   CreateTableStatement,
   CreateViewStatement,
@@ -557,7 +557,16 @@ class Planner {
     this.scanKeys.set(id, { key: key.map((i) => `${id}#${i}`), all: fields.map((f) => f.origin!) });
     const scan = this.add(new ScanNode(table.name, item.alias, fields, key.length === 0 ? [] : [key]));
     this.scans.push(scan);
-    return scan;
+    if (connector !== 'postgres-cdc') return scan;
+    // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.
+    if (key.length === 0) {
+      this.fail(
+        item,
+        `the postgres-cdc table ${table.name} has no PRIMARY KEY`,
+        'declare its key: PRIMARY KEY (…) NOT ENFORCED (an update may carry only the old key, by which the row is found)',
+      );
+    }
+    return this.add(new NormalizeNode(scan, key));
   }
 
   // ---- GROUP BY ----
@@ -712,7 +721,7 @@ class Planner {
   }
 }
 
-const SOURCE_CONNECTORS = new Set(['mysql-cdc']);
+const SOURCE_CONNECTORS = new Set(['mysql-cdc', 'postgres-cdc']);
 
 const CONSTANT_CONTEXT = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 0 } as const;
 

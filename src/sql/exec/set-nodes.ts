@@ -84,3 +84,51 @@ export class DistinctNode extends PlanNode {
     });
   }
 }
+
+/**
+ * Flink's ChangelogNormalize, after the scan of a source whose retractions may carry the key alone (a PostgreSQL
+ * table without REPLICA IDENTITY FULL sends the old row's key, its other columns NULL): keeps each live row by the
+ * table's primary key, and retracts the row it keeps — the one the query saw — whatever the retraction carried.
+ */
+export class NormalizeNode extends PlanNode {
+  private readonly rows = new MemoryKeyedState<Row>();
+
+  constructor(
+    input: PlanNode,
+    private readonly key: readonly number[],
+  ) {
+    super([input], input.fields, input.uniqueKeys);
+  }
+
+  private keyOf(row: Row): string {
+    return encodeValues(this.key.map((i) => row[i] ?? null));
+  }
+
+  receive(_port: number, delta: Delta): void {
+    const key = this.keyOf(delta.row);
+    if (delta.sign > 0) {
+      const old = this.rows.get(key);
+      // An insert of a key that is live (a snapshot row met again) replaces it: take the old one back first.
+      if (old !== undefined) this.out({ sign: -1, row: old });
+      this.rows.set(key, delta.row);
+      this.out(delta);
+      return;
+    }
+    const old = this.rows.get(key);
+    if (old === undefined) throw retractedUnknown('normalize');
+    this.rows.delete(key);
+    this.out({ sign: -1, row: old });
+  }
+
+  describe(): string {
+    return 'ChangelogNormalize (state: the last row per primary key)';
+  }
+
+  override saveState(): unknown {
+    return this.rows.save((row) => rowToJson(row));
+  }
+
+  override restoreState(saved: unknown): void {
+    this.rows.restore(saved, (json) => rowFromJson(json as JsonValue[]));
+  }
+}
