@@ -81,9 +81,13 @@ const sinkSchema: TableSchema = {
 };
 const anchored = (s: string) => new RegExp(`^(?:${s})$`);
 const operator = new SqlOperator(
-  plan,
-  plan.scans.map((scan) => ({ scan, database: anchored('salesdb'), table: anchored(scan.table) })),
-  sinkSchema,
+  [
+    {
+      plan,
+      sources: plan.scans.map((scan) => ({ scan, database: anchored('salesdb'), table: anchored(scan.table) })),
+      sinkSchema,
+    },
+  ],
   'UTC',
   { dir: stateDir, cacheBytes: CACHE_MB * 1024 * 1024 },
 );

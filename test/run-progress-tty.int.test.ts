@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +12,9 @@ import {
 } from './harness/databases.js';
 import { testPipelineYaml } from './harness/pipelines.js';
 import { testTempDir } from './harness/temp-dirs.js';
+import { privateTmux, tmuxMissing } from './harness/tmux.js';
 
-const run = promisify(execFile);
 const BIN = new URL('../bin/tributary.js', import.meta.url).pathname;
-const tmuxMissing = await run('tmux', ['-V']).then(
-  () => undefined,
-  () => 'tmux is not installed (Debian package tmux)',
-);
 
 /**
  * Issue 14: `tributary run` on a real terminal (tmux) shows a bar per table being snapshotted, redrawn in place,
@@ -36,12 +30,8 @@ describe.skipIf(tmuxMissing !== undefined)(
     let sink: FreshPostgresDatabase;
     let blocker: pg.Client | undefined;
 
-    const tmux = async (...args: string[]): Promise<string> => {
-      const env: NodeJS.ProcessEnv = { ...process.env, LANG: 'C.UTF-8' };
-      delete env['TMUX'];
-      return (await run('tmux', ['-u', '-L', socket, ...args], { env })).stdout;
-    };
-    const pane = (session = 'run') => tmux('capture-pane', '-p', '-t', session);
+    const tmux = privateTmux(socket);
+    const pane = (session = 'run') => tmux.pane(session);
     let envArgs: string[] = [];
 
     beforeAll(async () => {

@@ -105,6 +105,74 @@ const QUERIES: readonly Query[] = [
   },
 ];
 
+/**
+ * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT — run as
+ * one job: a statement set, all of them on one capture of the source tables.
+ */
+const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
+const SET_QUERIES: readonly Query[] = [
+  {
+    name: 'q_union_all',
+    sinkColumns: 'src STRING, id BIGINT, k INT, PRIMARY KEY (src, id) NOT ENFORCED',
+    select: "SELECT 'a' AS src, a.id, a.k FROM a UNION ALL SELECT 'b', b.id, b.k FROM b",
+    reference:
+      "SELECT src, id::text AS c2, k::text AS c3 FROM (SELECT 'a' AS src, id, k FROM ref.a UNION ALL SELECT 'b', id, k FROM ref.b) u ORDER BY src, id",
+    result: 'SELECT src, id::text, k::text FROM q_union_all ORDER BY q_union_all.src, q_union_all.id',
+  },
+  {
+    name: 'q_union_agg',
+    sinkColumns: 'k INT, n BIGINT, s DECIMAL(38, 3), PRIMARY KEY (k) NOT ENFORCED',
+    select:
+      'SELECT u.k, COUNT(*), SUM(u.w) FROM (SELECT k, v AS w FROM a WHERE k IS NOT NULL UNION ALL ' +
+      'SELECT k, w FROM b WHERE k IS NOT NULL) AS u GROUP BY u.k',
+    reference:
+      'SELECT k::text AS c1, count(*)::text AS c2, sum(w)::numeric(38,3)::text AS c3 FROM (SELECT k, v AS w FROM ref.a ' +
+      'WHERE k IS NOT NULL UNION ALL SELECT k, w FROM ref.b WHERE k IS NOT NULL) u GROUP BY k ORDER BY k',
+    result: 'SELECT k::text, n::text, s::text FROM q_union_agg ORDER BY q_union_agg.k',
+  },
+  {
+    name: 'q_view_distinct',
+    sinkColumns: 'g STRING, tag STRING, PRIMARY KEY (g, tag) NOT ENFORCED',
+    select: 'SELECT DISTINCT a.g, t.tag FROM a JOIN tagged AS t ON a.k = t.k',
+    reference:
+      'SELECT g, tag FROM (SELECT DISTINCT a.g, b.tag FROM ref.a JOIN ref.b ON a.k = b.k WHERE b.tag IS NOT NULL) d ' +
+      'ORDER BY g COLLATE "C", tag COLLATE "C"',
+    result: 'SELECT g, tag FROM q_view_distinct ORDER BY g COLLATE "C", tag COLLATE "C"',
+  },
+  {
+    name: 'q_union_distinct',
+    sinkColumns: 'k BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+    select: 'SELECT k FROM a WHERE k IS NOT NULL UNION SELECT bid FROM c WHERE bid IS NOT NULL',
+    reference:
+      'SELECT k::text AS c1 FROM (SELECT k::bigint AS k FROM ref.a WHERE k IS NOT NULL UNION ' +
+      'SELECT bid FROM ref.c WHERE bid IS NOT NULL) u ORDER BY u.k',
+    result: 'SELECT k::text FROM q_union_distinct ORDER BY q_union_distinct.k',
+  },
+  {
+    name: 'q_sub_agg_join',
+    sinkColumns: 'id BIGINT, g STRING, n BIGINT, mx INT, PRIMARY KEY (id) NOT ENFORCED',
+    select:
+      'SELECT a.id, a.g, s.n, s.mx FROM a JOIN (SELECT c.bid, COUNT(*) AS n, MAX(c.x) AS mx FROM c GROUP BY c.bid) AS s ' +
+      'ON a.id = s.bid',
+    reference:
+      'SELECT a.id::text AS c1, a.g, s.n::text AS c3, s.mx::text AS c4 FROM ref.a JOIN ' +
+      '(SELECT bid, count(*) AS n, max(x) AS mx FROM ref.c GROUP BY bid) s ON a.id = s.bid ORDER BY a.id',
+    result: 'SELECT id::text, g, n::text, mx::text FROM q_sub_agg_join ORDER BY q_sub_agg_join.id',
+  },
+];
+/** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */
+const CTAS_QUERY: Query = {
+  name: 'q_ctas',
+  sinkColumns: '',
+  select:
+    'SELECT b.tag, COUNT(*) AS n, MAX(a.v) AS mv FROM a JOIN b ON a.k = b.k WHERE b.tag IS NOT NULL GROUP BY b.tag',
+  reference:
+    'SELECT b.tag, count(*)::text AS c2, max(a.v)::text AS c3 FROM ref.a JOIN ref.b ON a.k = b.k ' +
+    'WHERE b.tag IS NOT NULL GROUP BY b.tag ORDER BY b.tag COLLATE "C"',
+  result: 'SELECT tag, n::text, mv::text FROM q_ctas ORDER BY q_ctas.tag COLLATE "C"',
+};
+const ALL_QUERIES = [...QUERIES, ...SET_QUERIES, CTAS_QUERY];
+
 const BATCHES = 20;
 const OPS_PER_BATCH = 40;
 const SEED = Number(process.env['SQL_DIFF_SEED'] ?? 12_345);
@@ -145,6 +213,34 @@ SET 'state.dir' = '${stateRoot}/${query.name}';
 INSERT INTO ${query.name} ${query.select};`;
   };
 
+  const ctasScript = () => {
+    const tables = Object.entries(FLINK_TABLES)
+      .map(([name, columns]) => `CREATE TABLE ${name} (${columns}) WITH (${mysqlCdcOptions(db, name)});`)
+      .join('\n');
+    return `${tables}
+SET 'execution.checkpointing.interval' = '200ms';
+SET 'state.dir' = '${stateRoot}/q_ctas';
+CREATE TABLE q_ctas WITH (${jdbcOptions(sink.url, 'q_ctas')}) AS ${CTAS_QUERY.select};`;
+  };
+
+  const setScript = () => {
+    const tables = Object.entries(FLINK_TABLES)
+      .map(([name, columns]) => `CREATE TABLE ${name} (${columns}) WITH (${mysqlCdcOptions(db, name)});`)
+      .join('\n');
+    const sinks = SET_QUERIES.map(
+      (q) => `CREATE TABLE ${q.name} (${q.sinkColumns}) WITH (${jdbcOptions(sink.url, q.name)});`,
+    ).join('\n');
+    return `${tables}
+${sinks}
+${SET_PRELUDE}
+SET 'pipeline.name' = 'q_set';
+SET 'execution.checkpointing.interval' = '200ms';
+SET 'state.dir' = '${stateRoot}/q_set';
+BEGIN STATEMENT SET;
+${SET_QUERIES.map((q) => `INSERT INTO ${q.name} ${q.select};`).join('\n')}
+END;`;
+  };
+
   const startJobs = async () => {
     // The first job alone until the sink's checkpoint table exists: several sinks creating it at once on a
     // fresh database race (CREATE TABLE IF NOT EXISTS is not atomic in PostgreSQL).
@@ -156,7 +252,11 @@ INSERT INTO ${query.name} ${query.select};`;
         message: 'the first job to open its sink',
       },
     );
-    jobs.push(...QUERIES.slice(1).map((q) => startSqlJob(script(q))));
+    jobs.push(
+      ...QUERIES.slice(1).map((q) => startSqlJob(script(q))),
+      startSqlJob(setScript()),
+      startSqlJob(ctasScript()),
+    );
   };
 
   const copyToReference = async () => {
@@ -174,7 +274,7 @@ INSERT INTO ${query.name} ${query.select};`;
 
   const compareAll = async (): Promise<string[]> => {
     const differing: string[] = [];
-    for (const query of QUERIES) {
+    for (const query of ALL_QUERIES) {
       const expected = JSON.stringify(textRows(await sink.query(query.reference)));
       const actual = JSON.stringify(textRows(await sink.query(query.result).catch(() => [{ missing: 'table' }])));
       if (expected !== actual) differing.push(query.name);
@@ -193,7 +293,7 @@ INSERT INTO ${query.name} ${query.select};`;
       { timeoutMs: 60_000, intervalMs: 300, message: `the results converge ${when}` },
     ).catch(async (error: unknown) => {
       for (const name of differing) {
-        const query = QUERIES.find((q) => q.name === name)!;
+        const query = ALL_QUERIES.find((q) => q.name === name)!;
         console.log(name, 'expected', JSON.stringify(textRows(await sink.query(query.reference))));
         console.log(name, 'actual  ', JSON.stringify(textRows(await sink.query(query.result).catch(() => []))));
       }
@@ -209,7 +309,7 @@ INSERT INTO ${query.name} ${query.select};`;
       }
       throw error;
     });
-    counts.comparisons += QUERIES.length;
+    counts.comparisons += ALL_QUERIES.length;
   };
 
   const ids = async (table: string): Promise<number[]> =>
@@ -303,7 +403,7 @@ INSERT INTO ${query.name} ${query.select};`;
     await sink?.drop();
   });
 
-  it(`keeps ${QUERIES.length} queries equal to PostgreSQL's answer after each of ${BATCHES} random batches`, async () => {
+  it(`keeps ${ALL_QUERIES.length} queries equal to PostgreSQL's answer after each of ${BATCHES} random batches`, async () => {
     await startJobs();
     await converge('after the snapshot');
     for (let b = 0; b < BATCHES; b++) {
@@ -312,13 +412,13 @@ INSERT INTO ${query.name} ${query.select};`;
       if (b === Math.floor(BATCHES / 2)) {
         // A clean stop and a new start: the rest runs on state restored from the jobs' checkpoints.
         const results = await Promise.all(jobs.map((job) => job.stop()));
-        expect(results.map((r) => r.outcome)).toEqual(QUERIES.map(() => 'stopped'));
+        expect(results.map((r) => r.outcome)).toEqual(jobs.map(() => 'stopped'));
         await startJobs();
       }
     }
     console.log(
       `SQL differential (seed ${SEED}): ${counts.batches} batches, ${counts.changes} row changes, ` +
-        `${QUERIES.length} queries, ${counts.comparisons} comparisons with PostgreSQL`,
+        `${ALL_QUERIES.length} queries (${SET_QUERIES.length} in one statement set, 1 CREATE TABLE AS), ${counts.comparisons} comparisons with PostgreSQL`,
     );
   }, 900_000);
 });

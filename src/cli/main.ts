@@ -8,6 +8,7 @@ import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
+import { sqlClient } from './sql-client.js';
 import { sqlCommand } from './sql-command.js';
 import { compactCommand } from './compact-command.js';
 import { LiveRegion } from './live-region.js';
@@ -127,10 +128,9 @@ export async function main(argv: string[]): Promise<number> {
   const live =
     command === 'run' && format === 'text' && process.stderr.isTTY ? new LiveRegion(process.stderr) : undefined;
   const log = createLogger({ level, format, ...(live ? { write: (line: string) => live.log(line) } : {}) });
-  const needsFile = command !== 'demo';
+  const needsFile = command !== 'demo' && command !== 'sql';
   if (needsFile && !file) {
-    const what = command === 'sql' ? 'a SQL script (-f script.sql)' : 'a pipeline file';
-    process.stderr.write(`tributary ${command} needs ${what}\n\n${commandUsage(command)}`);
+    process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
     return 2;
   }
   try {
@@ -173,7 +173,9 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       case 'sql':
-        return await sqlCommand(file!, { log, reset: values.reset === true });
+        // Without -f: the interactive client.
+        if (file === undefined) return await sqlClient({ logLevel: level });
+        return await sqlCommand(file, { log, reset: values.reset === true });
       case 'compact': {
         const retain = values['retain-snapshots'] === undefined ? undefined : Number(values['retain-snapshots']);
         if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {

@@ -94,15 +94,17 @@ export const COMMAND_HELP = {
     ],
   },
   sql: {
-    synopsis: 'tributary sql -f <script.sql> [options]',
-    summary: 'run a Flink SQL script: CREATE TABLE … WITH, SET, EXPLAIN, INSERT INTO … SELECT (joins, GROUP BY)',
+    synopsis: 'tributary sql [-f <script.sql>] [options]',
+    summary: 'Flink SQL over change streams: run a script (-f), or the interactive client with live SELECT results',
     description:
       'Runs the statements of a SQL script in order (docs/sql.md). CREATE TABLE declares source (mysql-cdc) and\n' +
-      'sink (jdbc, postgres, duckdb) tables; EXPLAIN, SHOW TABLES and DESCRIBE print; INSERT INTO … SELECT runs the\n' +
-      'query as a pipeline in the foreground until Ctrl-C / SIGTERM, resuming from its last checkpoint.',
+      'sink (jdbc, postgres, duckdb) tables, CREATE TEMPORARY VIEW names a query; EXPLAIN, SHOW TABLES and DESCRIBE\n' +
+      'print; each INSERT INTO … SELECT (or BEGIN STATEMENT SET … END) runs as a pipeline in the foreground until\n' +
+      'Ctrl-C / SIGTERM, resuming from its last checkpoint. Without -f: the interactive client (INSERT starts a\n' +
+      'background job; SHOW JOBS, STOP JOB; SELECT shows a live result).',
     options: [
-      ['-f, --file <script.sql>', 'the script (also accepted as the first argument)'],
-      ['--reset', "forget the job's checkpoint and state, and compute the result anew from the source tables"],
+      ['-f, --file <script.sql>', 'the script (also accepted as the first argument); none: the interactive client'],
+      ['--reset', "forget the jobs' checkpoints and state, and compute the results anew from the source tables"],
     ],
   },
   compact: {

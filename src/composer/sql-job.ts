@@ -6,11 +6,20 @@ import { tableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import { interpolateEnv, type Env } from '../config/env-interpolation.js';
-import type { CreateTableStatement, InsertStatement, OptionEntry, Statement } from '../sql/sql-ast.js';
+import type {
+  ColumnDef,
+  CreateTableAsStatement,
+  CreateTableStatement,
+  CreateViewStatement,
+  InsertStatement,
+  OptionEntry,
+  Statement,
+} from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { parseSqlScript } from '../sql/sql-parser.js';
-import { connectorOf, planInsert, type QueryPlan } from '../sql/planner.js';
-import { SqlOperator, type ScanSource } from '../sql/sql-operator.js';
+import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
+import type { DataType } from '../core/data-type.js';
+import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
 
 /**
@@ -19,10 +28,13 @@ import { composePipeline, type Pipeline } from './pipeline-composer.js';
  */
 export class SqlSession {
   readonly tables = new Map<string, CreateTableStatement>();
+  /** `CREATE TEMPORARY VIEW`s, by lower-case name (one namespace with the tables). */
+  readonly views = new Map<string, CreateViewStatement>();
   readonly settings = new Map<string, string>();
 
   constructor(
-    readonly text: string,
+    /** The text statements are parsed from: the script, or (the interactive client) the statement just typed. */
+    public text: string,
     /** The script's path, for the default job name. */
     readonly file?: string,
     /** What `${VAR}` in `WITH` option values reads (process.env by default). */
@@ -33,10 +45,26 @@ export class SqlSession {
     return { session: new SqlSession(text, file, env), statements: parseSqlScript(text) };
   }
 
-  /** Applies a CREATE TABLE or SET; other statements are the caller's. */
+  /** Applies a CREATE TABLE, CREATE VIEW or SET; other statements are the caller's. */
   declare(statement: Statement): void {
-    if (statement.kind === 'createTable') {
+    if (statement.kind === 'createView') {
       const key = statement.name.toLowerCase();
+      if (this.tables.has(key) || this.views.has(key)) {
+        if (statement.ifNotExists && this.views.has(key)) return;
+        throw new SqlError(
+          statement.text,
+          statement.start,
+          `${this.tables.has(key) ? 'a table' : 'a view'} named ${statement.name} exists already`,
+          'give the view another name',
+        );
+      }
+      planView(statement, this.tables, this.planOptions()); // a mistake in the view stops the script here
+      this.views.set(key, statement);
+    } else if (statement.kind === 'createTable') {
+      const key = statement.name.toLowerCase();
+      if (this.views.has(key)) {
+        throw new SqlError(this.text, statement.start, `a view named ${statement.name} exists already`);
+      }
       if (this.tables.has(key)) {
         if (statement.ifNotExists) return;
         throw new SqlError(this.text, statement.start, `table ${statement.name} is declared twice`, 'drop one of them');
@@ -81,6 +109,77 @@ export class SqlSession {
   get timeZone(): string {
     return this.settings.get('table.local-time-zone') ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   }
+
+  /** What the planner needs of the session besides the tables. */
+  planOptions(): PlanOptions {
+    return { timeZone: this.timeZone, views: this.views };
+  }
+
+  /** Plans an INSERT against the session as it is now. */
+  plan(insert: InsertStatement): QueryPlan {
+    return planInsert(this.text, insert, this.tables, this.planOptions());
+  }
+
+  /**
+   * CTAS: declares the sink table with the query's columns (names and types as the query gives them) and a key —
+   * the declared one, else the first the query's rows are unique on — and returns the INSERT that fills it.
+   */
+  createTableAs(statement: CreateTableAsStatement): InsertStatement {
+    const { text } = this;
+    const root = planSelect(text, statement.query, this.tables, this.planOptions()).root;
+    const names = new Set<string>();
+    for (const field of root.fields) {
+      if (names.has(field.name.toLowerCase())) {
+        throw new SqlError(
+          text,
+          statement.start,
+          `the query has two columns named ${field.name}, which one table cannot hold`,
+          'name the columns apart with AS',
+        );
+      }
+      names.add(field.name.toLowerCase());
+    }
+    let primaryKey = [...statement.primaryKey];
+    if (primaryKey.length === 0) {
+      const key = root.uniqueKeys[0];
+      if (key === undefined) {
+        throw new SqlError(
+          text,
+          statement.start,
+          `the query's rows are unique on no set of columns, so ${statement.name} would have no key to upsert by`,
+          'GROUP BY, SELECT DISTINCT, or select the key columns of the tables read',
+        );
+      }
+      primaryKey = key.map((i) => root.fields[i]!.name);
+    }
+    for (const key of primaryKey) {
+      if (!names.has(key.toLowerCase())) {
+        throw new SqlError(text, statement.start, `the primary key names ${key}, which the query does not select`);
+      }
+    }
+    const columns: ColumnDef[] = root.fields.map((f) => ({
+      name: f.name,
+      type: f.type,
+      typeText: sqlTypeText(f.type),
+      nullable: f.nullable && !primaryKey.some((k) => k.toLowerCase() === f.name.toLowerCase()),
+      start: statement.start,
+    }));
+    const { name, options, ifNotExists, start, query } = statement;
+    this.declare({ kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start });
+    return { kind: 'insert', table: name, tableStart: start, query, start };
+  }
+
+  /**
+   * The session as it is now, apart from later statements: a job built at an INSERT keeps the tables, views
+   * and settings declared before it (a later SET does not change a running job, as in Flink's client).
+   */
+  snapshot(): SqlSession {
+    const copy = new SqlSession(this.text, this.file, this.env);
+    for (const [k, v] of this.tables) copy.tables.set(k, v);
+    for (const [k, v] of this.views) copy.views.set(k, v);
+    for (const [k, v] of this.settings) copy.settings.set(k, v);
+    return copy;
+  }
 }
 
 /** An INSERT compiled into a pipeline: the pipeline as `run` runs it, and its plan for EXPLAIN. */
@@ -96,7 +195,6 @@ export interface SqlJobOptions {
 }
 
 /** Mapped by the SQL layer itself, not passed on to the connector. */
-const SOURCE_TABLE_KEYS = new Set(['connector', 'database-name', 'table-name']);
 /** Flink JDBC sink options that have no meaning here (the runner's checkpoints bound the batches). */
 const JDBC_IGNORED = new Set([
   'driver',
@@ -111,39 +209,148 @@ const SINK_CONNECTORS = ['jdbc', 'postgres', 'duckdb'];
 /**
  * Compiles `INSERT INTO sink SELECT …` over `mysql-cdc` tables of one server into one pipeline: the mysql source
  * capturing the tables the query reads, the query as one {@link SqlOperator}, and the sink connector of the
- * sink table. Exactly-once and crash recovery are the runner's: the query's state is committed with each
- * checkpoint. Throws SQL_INVALID for what does not map.
+ * sink table. Several INSERTs (a statement set) make one pipeline too: one source capturing the tables all of
+ * them read (each change read once), one operator running every query, one sink — so their sink tables must be
+ * in one database of one sink connector. Exactly-once and crash recovery are the runner's: the queries' state
+ * is committed with each checkpoint. Throws SQL_INVALID for what does not map.
  */
-export function buildSqlJob(session: SqlSession, insert: InsertStatement, options: SqlJobOptions): SqlJob {
+export function buildSqlJob(
+  current: SqlSession,
+  inserts: InsertStatement | readonly InsertStatement[],
+  options: SqlJobOptions,
+): SqlJob {
+  const session = current.snapshot();
   const { text } = session;
   const timeZone = session.timeZone;
-  const plan = () => planInsert(text, insert, session.tables, { timeZone });
-  const first = plan();
-  const scanTables = first.scans.map((scan) => session.tables.get(scan.table.toLowerCase())!);
+  const list = Array.isArray(inserts) ? (inserts as readonly InsertStatement[]) : [inserts as InsertStatement];
+  const plans = () => list.map((insert) => session.plan(insert));
+  const firstPlans = plans();
+  const scanTables = [
+    ...new Set(firstPlans.flatMap((p) => p.scans.map((scan) => session.tables.get(scan.table.toLowerCase())!))),
+  ];
 
-  // One source: every table read must live on the same server with the same options.
+  const sourceOptions = sourceBlock(text, scanTables);
+
+  // One sink: every INSERT's sink table must be written by the same connector with the same options.
+  let sinkOptions: Record<string, string> | undefined;
+  const sinkSchemas = new Map<string, TableSchema>();
+  firstPlans.forEach((plan, i) => {
+    const sink = plan.sink;
+    const own = sinkConnectorOptions(text, sink, connectorOf(sink), options.log);
+    if (sinkOptions === undefined) sinkOptions = own;
+    else if (JSON.stringify(sortedEntries(own)) !== JSON.stringify(sortedEntries(sinkOptions))) {
+      throw new SqlError(
+        text,
+        list[i]!.tableStart,
+        `${sink.name} and ${firstPlans[0]!.sink.name} are written by one job, so they need the same connector and options`,
+        'a statement set writes through one sink: put the sink tables in one database (same url, username, password), or run the INSERTs as separate jobs',
+      );
+    }
+    if (sinkSchemas.has(sink.name.toLowerCase())) {
+      throw new SqlError(
+        text,
+        list[i]!.tableStart,
+        `two INSERTs of the statement set write into ${sink.name}`,
+        'write each sink table from one INSERT (combine the queries with UNION ALL)',
+      );
+    }
+    sinkSchemas.set(sink.name.toLowerCase(), sinkSchemaOf(text, sink));
+  });
+
+  const settings = session.settings;
+  const script = session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`;
+  const name =
+    settings.get('pipeline.name') ??
+    `sql-${script}${firstPlans.map((p) => p.sink.name).join('-')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const pipeline: Record<string, string> = { name };
+  const interval = settings.get('execution.checkpointing.interval');
+  if (interval !== undefined) pipeline['checkpoint.interval'] = interval;
+  const stateDir = settings.get('state.dir');
+  if (stateDir !== undefined) pipeline['state.dir'] = stateDir;
+  const parallelism = settings.get('parallelism.default');
+  if (parallelism !== undefined) pipeline['parallelism'] = parallelism;
+  // The values are interpolated already (SqlSession): `${` left in them is literal for the YAML loader too.
+  const yaml = JSON.stringify({ source: sourceOptions, sink: sinkOptions, pipeline }, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('${', '$${') : value,
+  );
+  const def = parsePipelineYaml(yaml, { file: session.file ?? '<sql>', optionSpecsFor, knownTypes, env: {} });
+
+  const query = (p: QueryPlan): SqlQuery => {
+    const sources: ScanSource[] = p.scans.map((scan) => {
+      const table = session.tables.get(scan.table.toLowerCase())!;
+      return {
+        scan,
+        database: anchored(scanPatterns(table).namespace),
+        table: anchored(scanPatterns(table).name),
+      };
+    });
+    return { plan: p, sources, sinkSchema: sinkSchemas.get(p.sink.name.toLowerCase())! };
+  };
+  const composed = composePipeline(def, {
+    log: options.log,
+    operators: () => [
+      new SqlOperator(plans().map(query), timeZone, { dir: def.pipeline.stateDir ?? join('.tributary', name) }),
+    ],
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  });
+  return { def, pipeline: composed, explain: firstPlans.map((p) => p.explain).join('\n\n') };
+}
+
+/** The CDC connectors of `CREATE TABLE … WITH`: the pipeline source each maps to, and the option naming a table's namespace. */
+const CDC_CONNECTORS: Readonly<
+  Record<string, { readonly type: string; readonly namespaceKey: string; readonly namespaceDefault?: string }>
+> = {
+  'mysql-cdc': { type: 'mysql', namespaceKey: 'database-name' },
+  'postgres-cdc': { type: 'postgres', namespaceKey: 'schema-name', namespaceDefault: 'public' },
+};
+
+/** The source tables a CDC table reads: its namespace (database or schema) and table-name regular expressions. */
+export function scanPatterns(table: CreateTableStatement): { readonly namespace: string; readonly name: string } {
+  const cdc = CDC_CONNECTORS[connectorOf(table)]!;
+  return {
+    namespace: table.options.get(cdc.namespaceKey)?.value ?? cdc.namespaceDefault ?? '',
+    name: table.options.get('table-name')!.value,
+  };
+}
+
+/**
+ * The source block of the pipeline that reads `scanTables` (mysql-cdc or postgres-cdc tables): their common
+ * connection options under the source's names, and `tables` capturing each. One job reads one server, so the
+ * tables must be of one connector and agree on every option but their namespace and table patterns.
+ */
+export function sourceBlock(text: string, scanTables: readonly CreateTableStatement[]): Record<string, string> {
   let sourceOptions: Record<string, string> | undefined;
   let sourceOf: CreateTableStatement | undefined;
   const patterns: string[] = [];
-  const mysqlKeys = new Set((optionSpecsFor('mysql', 'source') ?? []).map((s) => s.key));
   for (const table of scanTables) {
-    const own: Record<string, string> = {};
+    const connector = connectorOf(table);
+    const cdc = CDC_CONNECTORS[connector]!;
+    const tableKeys = new Set(['connector', cdc.namespaceKey, 'table-name']);
+    const known = new Set((optionSpecsFor(cdc.type, 'source') ?? []).map((s) => s.key));
+    const own: Record<string, string> = { connector };
     for (const [key, entry] of table.options) {
-      if (SOURCE_TABLE_KEYS.has(key)) continue;
-      if (!mysqlKeys.has(key) || key === 'tables' || key === 'tables.exclude') {
-        const near = didYouMean(key, [...mysqlKeys, ...SOURCE_TABLE_KEYS]);
+      if (tableKeys.has(key)) continue;
+      if (!known.has(key) || key === 'tables' || key === 'tables.exclude') {
+        const near = didYouMean(key, [...known, ...tableKeys]);
         throw new SqlError(
           text,
           entry.start,
-          `'${key}' is not an option of a mysql-cdc table`,
-          near === undefined ? 'see docs/sql.md#mysql-cdc for the options' : `did you mean '${near}'?`,
+          `'${key}' is not an option of a ${connector} table`,
+          near === undefined ? `see docs/sql.md#${connector} for the options` : `did you mean '${near}'?`,
         );
       }
       own[key] = entry.value;
     }
-    for (const key of ['hostname', 'username', 'database-name', 'table-name']) {
+    const required = [
+      'hostname',
+      'username',
+      ...(cdc.namespaceDefault === undefined ? [cdc.namespaceKey] : []),
+      'table-name',
+    ];
+    if (connector === 'postgres-cdc') required.push('database-name');
+    for (const key of required) {
       if (!table.options.has(key)) {
-        throw new SqlError(text, table.start, `mysql-cdc table ${table.name} needs the option '${key}'`);
+        throw new SqlError(text, table.start, `${connector} table ${table.name} needs the option '${key}'`);
       }
     }
     if (sourceOptions === undefined) {
@@ -153,24 +360,26 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
       throw new SqlError(
         text,
         table.start,
-        `${table.name} and ${sourceOf!.name} are read by one job, so they need the same server and options`,
-        'give both tables the same hostname, port, username, password and scan.* options (one job reads one server)',
+        `${table.name} and ${sourceOf!.name} are read by one job, so they need the same connector, server and options`,
+        'give both tables the same connector, hostname, port, username, password and scan.* options (one job reads one server)',
       );
     }
-    patterns.push(`${table.options.get('database-name')!.value}.${table.options.get('table-name')!.value}`);
+    const { namespace, name } = scanPatterns(table);
+    patterns.push(`${namespace}.${name}`);
   }
+  const { connector, ...options } = sourceOptions!;
+  return { type: CDC_CONNECTORS[connector!]!.type, ...options, tables: [...new Set(patterns)].join(',') };
+}
 
-  const sink = first.sink;
-  const connector = connectorOf(sink);
-  const sinkOptions = sinkConnectorOptions(text, sink, connector, options.log);
+/** The sink table as the sink connector creates it: key columns NOT NULL. */
+function sinkSchemaOf(text: string, sink: CreateTableStatement): TableSchema {
   const tableName = sink.options.get('table-name')?.value;
   if (tableName === undefined) {
     throw new SqlError(text, sink.start, `sink table ${sink.name} needs the option 'table-name'`);
   }
   const dot = tableName.indexOf('.');
-  const sinkId = dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1));
-  const sinkSchema: TableSchema = {
-    id: sinkId,
+  return {
+    id: dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1)),
     columns: sink.columns.map((c) => ({
       name: c.name,
       type: c.type,
@@ -178,47 +387,6 @@ export function buildSqlJob(session: SqlSession, insert: InsertStatement, option
     })),
     primaryKey: sink.primaryKey.map((k) => sink.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!.name),
   };
-
-  const settings = session.settings;
-  const name =
-    settings.get('pipeline.name') ??
-    `sql-${session.file === undefined ? '' : `${basename(session.file, extname(session.file))}-`}${sink.name}`.replace(
-      /[^A-Za-z0-9_.-]/g,
-      '_',
-    );
-  const pipeline: Record<string, string> = { name };
-  const interval = settings.get('execution.checkpointing.interval');
-  if (interval !== undefined) pipeline['checkpoint.interval'] = interval;
-  const stateDir = settings.get('state.dir');
-  if (stateDir !== undefined) pipeline['state.dir'] = stateDir;
-  const parallelism = settings.get('parallelism.default');
-  if (parallelism !== undefined) pipeline['parallelism'] = parallelism;
-  // The values are interpolated already (SqlSession): `${` left in them is literal for the YAML loader too.
-  const yaml = JSON.stringify(
-    { source: { type: 'mysql', ...sourceOptions, tables: patterns.join(',') }, sink: sinkOptions, pipeline },
-    (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('${', '$${') : value),
-  );
-  const def = parsePipelineYaml(yaml, { file: session.file ?? '<sql>', optionSpecsFor, knownTypes, env: {} });
-
-  const operator = (p: QueryPlan) => {
-    const sources: ScanSource[] = p.scans.map((scan) => {
-      const table = session.tables.get(scan.table.toLowerCase())!;
-      return {
-        scan,
-        database: anchored(table.options.get('database-name')!.value),
-        table: anchored(table.options.get('table-name')!.value),
-      };
-    });
-    return new SqlOperator(p, sources, sinkSchema, timeZone, {
-      dir: def.pipeline.stateDir ?? join('.tributary', name),
-    });
-  };
-  const composed = composePipeline(def, {
-    log: options.log,
-    operators: () => [operator(plan())],
-    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-  });
-  return { def, pipeline: composed, explain: first.explain };
 }
 
 /** The sink connector's options from a sink table's WITH clause. */
@@ -280,10 +448,53 @@ function sinkConnectorOptions(
   return out;
 }
 
-function anchored(pattern: string): RegExp {
+export function anchored(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);
 }
 
 function sortedEntries(record: Record<string, string>): [string, string][] {
   return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** A type as Flink SQL writes it (a CTAS table's DESCRIBE, and messages). */
+export function sqlTypeText(type: DataType): string {
+  switch (type.kind) {
+    case 'int8':
+      return 'TINYINT';
+    case 'int16':
+    case 'uint8':
+      return 'SMALLINT';
+    case 'int32':
+    case 'uint16':
+      return 'INT';
+    case 'int64':
+    case 'uint32':
+      return 'BIGINT';
+    case 'uint64':
+      return 'DECIMAL(20, 0)';
+    case 'decimal':
+      return `DECIMAL(${type.precision}, ${type.scale})`;
+    case 'char':
+    case 'varchar':
+    case 'binary':
+    case 'varbinary':
+      return `${type.kind.toUpperCase()}(${type.length})`;
+    case 'time':
+    case 'timestamp':
+      return `${type.kind.toUpperCase()}(${type.precision})`;
+    case 'timestamptz':
+      return `TIMESTAMP_LTZ(${type.precision})`;
+    case 'float':
+      return 'FLOAT';
+    case 'double':
+      return 'DOUBLE';
+    case 'bytes':
+      return 'BYTES';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'date':
+      return 'DATE';
+    default:
+      return 'STRING';
+  }
 }

@@ -1,12 +1,22 @@
 import { formatDataType, type DataType } from '../core/data-type.js';
-import { CoercionError, coerce, comparisonType } from '../transform/expression/coercion.js';
+import { CoercionError, coerce, commonType, comparisonType } from '../transform/expression/coercion.js';
 import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
 import type { Compiled } from '../transform/expression/eval-context.js';
 import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
 import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
+import { encodeValue } from './exec/changelog.js';
 import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
-import type { CreateTableStatement, FromItem, InsertStatement, SelectQuery } from './sql-ast.js';
+import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
+import type {
+  CreateTableStatement,
+  CreateViewStatement,
+  FromItem,
+  InsertStatement,
+  QueryExpr,
+  SelectQuery,
+  UnionQuery,
+} from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 
 /** The tables a script declared, by lower-case name. */
@@ -28,6 +38,64 @@ export interface QueryPlan {
 
 export interface PlanOptions {
   readonly timeZone: string;
+  /** The views a script declared (`CREATE TEMPORARY VIEW`), by lower-case name. */
+  readonly views?: ReadonlyMap<string, CreateViewStatement>;
+}
+
+/**
+ * Where a query's rows go: the sink table (its columns' names and types), or a relation of a FROM clause (a
+ * subquery, a view, a branch of a UNION), whose columns are named by the select items unless `names` says.
+ */
+interface Target {
+  /** The sink the rows are written to (for messages). */
+  readonly sink?: CreateTableStatement;
+  /** Cast the columns to these types (the sink's columns; a UNION's common types). */
+  readonly types?: readonly DataType[];
+  /** Name the columns so (the sink's columns) instead of by the select items. */
+  readonly names?: readonly string[];
+  /** The alias that qualifies the columns (`s` of `FROM (SELECT …) AS s`). */
+  readonly qualifier?: string;
+}
+
+/**
+ * Plans a view's query alone, to check it when it is declared: its columns. Throws {@link SqlError}
+ * (SQL_INVALID) pointing at the problem.
+ */
+export function planView(view: CreateViewStatement, catalog: Catalog, options: PlanOptions): readonly Field[] {
+  try {
+    return new Planner(view.text, catalog, options).queryExpr(view.query, {}).fields;
+  } catch (error) {
+    throw asSqlError(error, view.text);
+  }
+}
+
+/**
+ * Plans a query on its own — the interactive client's live SELECT — as if into a table `result` of its columns
+ * with no key (`sinkKey` empty): its changes are the result's rows added and taken back.
+ */
+export function planSelect(text: string, query: QueryExpr, catalog: Catalog, options: PlanOptions): QueryPlan {
+  try {
+    const planner = new Planner(text, catalog, options);
+    const root = planner.queryExpr(query, {});
+    const sink: CreateTableStatement = {
+      kind: 'createTable',
+      name: 'result',
+      columns: root.fields.map((f) => ({
+        name: f.name,
+        type: f.type,
+        typeText: formatDataType(f.type),
+        nullable: f.nullable,
+        start: 0,
+      })),
+      primaryKey: [],
+      options: new Map(),
+      ifNotExists: false,
+      start: 0,
+    };
+    return { ...planner.graph(), root, sink, sinkKey: [], explain: planner.explainTree(root, 'Result (live)') };
+  } catch (error) {
+    throw asSqlError(error, text);
+  }
 }
 
 /** Plans `INSERT INTO sink SELECT …`. Throws {@link SqlError} (SQL_INVALID) pointing at the problem. */
@@ -46,9 +114,12 @@ class Planner {
   private readonly scans: ScanNode[] = [];
   /** Scan → its primary key's origins and all its columns' origins (functional dependencies). */
   private readonly scanKeys = new Map<string, { key: string[]; all: string[] }>();
+  /** Per node that ends a SELECT: the columns that are one constant, each as encoded (UNION's disjointness). */
+  private readonly constants = new Map<PlanNode, readonly (string | undefined)[]>();
 
   constructor(
-    private readonly text: string,
+    /** The text the statement being planned was parsed from (a view's own while its query is planned). */
+    private text: string,
     private readonly catalog: Catalog,
     private readonly options: PlanOptions,
   ) {}
@@ -92,7 +163,11 @@ class Planner {
         'declare PRIMARY KEY (…) NOT ENFORCED on it: results are written as upserts by that key (append mode is not built yet)',
       );
     }
-    const { node, names } = this.query(statement.query, sink);
+    const node = this.queryExpr(statement.query, {
+      sink,
+      types: sink.columns.map((c) => c.type),
+      names: sink.columns.map((c) => c.name),
+    });
     const sinkKey = sink.primaryKey.map((k) => sink.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()));
     if (!node.uniqueKeys.some((key) => key.every((i) => sinkKey.includes(i)))) {
       const keys = node.uniqueKeys.map((key) => `(${key.map((i) => sink.columns[i]!.name).join(', ')})`);
@@ -104,7 +179,6 @@ class Planner {
           : `the rows are unique on ${keys.join(' or ')}: declare one of these as the sink's PRIMARY KEY`,
       );
     }
-    void names;
     return {
       nodes: this.nodes,
       scans: this.scans,
@@ -115,10 +189,19 @@ class Planner {
     };
   }
 
+  graph(): { nodes: readonly PlanNode[]; scans: readonly ScanNode[] } {
+    return { nodes: this.nodes, scans: this.scans };
+  }
+
   private explain(root: PlanNode, sink: CreateTableStatement): string {
-    const lines = [
-      `Sink ${sink.name} (${connectorOf(sink)}): upsert by PRIMARY KEY (${sink.primaryKey.join(', ')}) ← changelog +I -U +U -D`,
-    ];
+    return this.explainTree(
+      root,
+      `Sink ${sink.name} (${connectorOf(sink)}): upsert by PRIMARY KEY (${sink.primaryKey.join(', ')})`,
+    );
+  }
+
+  explainTree(root: PlanNode, head: string): string {
+    const lines = [`${head} ← changelog +I -U +U -D`];
     const walk = (node: PlanNode, depth: number) => {
       const keys = node.uniqueKeys.map((k) => `(${k.map((i) => node.label(i)).join(', ')})`).join(' or ');
       lines.push(`${'  '.repeat(depth)}└─ #${node.id} ${node.describe()}${keys === '' ? '' : `  unique on ${keys}`}`);
@@ -128,8 +211,79 @@ class Planner {
     return lines.join('\n');
   }
 
-  /** Plans a SELECT whose rows go into `sink` (cast to its column types). */
-  private query(query: SelectQuery, sink: CreateTableStatement): { node: PlanNode; names: string[] } {
+  queryExpr(query: QueryExpr, target: Target): PlanNode {
+    return query.kind === 'select' ? this.select(query, target) : this.union(query, target);
+  }
+
+  /**
+   * UNION ALL: the branches' rows, each branch cast to the column types they have in common (the sink's when
+   * they go into one), the columns named by the first branch. The union's rows are unique on a key only when
+   * the branches cannot share a row: each branch selects a different constant in one column (`'eu' AS region`)
+   * — then a key of every branch together with that column is one. UNION (no ALL) adds a Distinct.
+   */
+  private union(query: UnionQuery, target: Target): PlanNode {
+    let types = target.types;
+    if (types === undefined) {
+      // A dry run finds each branch's column types; the real plan then casts every branch to the common ones.
+      const shapes = query.branches.map((branch) =>
+        new Planner(this.text, this.catalog, this.options).select(branch, {}).fields.map((f) => f.type),
+      );
+      const width = shapes[0]!.length;
+      shapes.forEach((shape, b) => {
+        if (shape.length !== width) {
+          this.fail(
+            query.branches[b]!,
+            `this branch of the UNION selects ${shape.length} columns, the first selects ${width}`,
+            'select the same number of columns in every branch',
+          );
+        }
+      });
+      types = shapes[0]!.map((_, i) => {
+        const common = commonType(shapes.map((shape) => shape[i]!));
+        if (typeof common === 'string') {
+          this.fail(query, `column ${i + 1} of the UNION has no type all branches convert to: ${common}`, 'CAST it');
+        }
+        return common;
+      });
+    }
+    const branches = query.branches.map((branch, b) =>
+      this.select(branch, {
+        ...(target.sink === undefined ? {} : { sink: target.sink }),
+        types,
+        ...(b === 0 ? {} : { names: [] }),
+      }),
+    );
+    const first = branches[0]!;
+    const names = target.names ?? first.fields.map((f) => f.name);
+    const fields: Field[] = first.fields.map((f, i) => ({
+      name: names[i] ?? f.name,
+      ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
+      type: f.type,
+      nullable: branches.some((branch) => branch.fields[i]!.nullable),
+    }));
+    const union = this.add(new UnionNode(branches, fields, this.unionKeys(branches)));
+    if (!query.distinct) return union;
+    return this.add(new DistinctNode(union, minimalKeys([...union.uniqueKeys, fields.map((_, i) => i)])));
+  }
+
+  /** The keys a UNION ALL of `branches` is unique on (see {@link union}). */
+  private unionKeys(branches: readonly PlanNode[]): number[][] {
+    const constants = branches.map((b) => this.constants.get(b) ?? []);
+    const width = branches[0]!.fields.length;
+    const tag = Array.from({ length: width }, (_, i) => i).find((i) => {
+      const values = constants.map((c) => c[i]);
+      return values.every((v) => v !== undefined) && new Set(values).size === branches.length;
+    });
+    if (tag === undefined || branches.some((b) => b.uniqueKeys.length === 0)) return [];
+    const keys: number[][] = [[...branches.flatMap((b) => b.uniqueKeys[0]!), tag]];
+    for (const key of branches[0]!.uniqueKeys) {
+      if (branches.every((b) => b.uniqueKeys.some((k) => k.every((i) => key.includes(i))))) keys.push([...key, tag]);
+    }
+    return minimalKeys(keys);
+  }
+
+  /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
+  private select(query: SelectQuery, target: Target): PlanNode {
     let node = this.from(query.from);
     if (query.where !== undefined) {
       node = this.add(new FilterNode(node, this.condition(query.where, node.fields), this.source(query.where)));
@@ -174,31 +328,44 @@ class Planner {
     } else if (query.having !== undefined) {
       this.fail(query.having, 'HAVING needs GROUP BY or an aggregate', 'write the condition in WHERE');
     }
-    if (items.length !== sink.columns.length) {
+    const { sink, types } = target;
+    if (sink !== undefined && items.length !== sink.columns.length) {
       this.fail(
         query,
         `the query selects ${items.length} columns, the sink ${sink.name} has ${sink.columns.length}`,
         `select one expression per sink column, in its order: ${sink.columns.map((c) => c.name).join(', ')}`,
       );
     }
+    if (types !== undefined && items.length !== types.length) {
+      this.fail(
+        query,
+        `this branch of the UNION selects ${items.length} columns, the first selects ${types.length}`,
+        'select the same number of columns in every branch',
+      );
+    }
     const input = node;
     const exprs = items.map((item, i) => {
-      const column = sink.columns[i]!;
       const compiled = this.expression(item.expr, input.fields);
+      const type = types?.[i];
+      if (type === undefined) return compiled;
       try {
-        return coerce(compiled, column.type, this.options.timeZone);
+        return coerce(compiled, type, this.options.timeZone);
       } catch (error) {
         if (!(error instanceof CoercionError)) throw error;
+        const column = sink?.columns[i];
         return this.fail(
           item,
-          `${item.name} is ${formatDataType(compiled.type)}, which does not fit the sink column ${column.name} ${column.typeText}`,
-          `CAST it: CAST(… AS ${column.typeText})`,
+          column === undefined
+            ? `${item.name} is ${formatDataType(compiled.type)}, which does not convert to the UNION's ${formatDataType(type)}`
+            : `${item.name} is ${formatDataType(compiled.type)}, which does not fit the sink column ${column.name} ${column.typeText}`,
+          `CAST it: CAST(… AS ${column?.typeText ?? formatDataType(type)})`,
         );
       }
     });
-    const fields: Field[] = sink.columns.map((c, i) => ({
-      name: c.name,
-      type: c.type,
+    const fields: Field[] = items.map((item, i) => ({
+      name: target.names?.[i] ?? item.name,
+      ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
+      type: exprs[i]!.type,
       nullable: exprs[i]!.nullable,
       ...(this.passThrough(items[i]!.expr, input.fields) === undefined
         ? {}
@@ -208,7 +375,15 @@ class Planner {
     const uniqueKeys = mapKeys(input.uniqueKeys, positions);
     const texts = items.map((item) => (item.expr.start === item.expr.end ? item.name : this.source(item.expr)));
     node = this.add(new ProjectNode(input, fields, uniqueKeys, exprs, texts));
-    return { node, names: items.map((i) => i.name) };
+    const constants = exprs.map((e) => {
+      const value = e.constant === true ? e.evaluate(CONSTANT_CONTEXT) : null;
+      return value === null ? undefined : encodeValue(value);
+    });
+    if (query.distinct) {
+      node = this.add(new DistinctNode(node, minimalKeys([...uniqueKeys, fields.map((_, i) => i)])));
+    }
+    this.constants.set(node, constants);
+    return node;
   }
 
   /** The input field a select item passes through unchanged, if it is a plain column reference. */
@@ -241,7 +416,13 @@ class Planner {
   // ---- FROM ----
 
   private from(item: FromItem): PlanNode {
-    if (item.kind === 'table') return this.scan(item);
+    if (item.kind === 'table') {
+      const view = this.options.views?.get(item.name.toLowerCase());
+      return view === undefined ? this.scan(item) : this.view(view, item.alias);
+    }
+    if (item.kind === 'subquery') {
+      return this.queryExpr(item.query, item.alias === '' ? {} : { qualifier: item.alias });
+    }
     const left = this.from(item.left);
     const right = this.from(item.right);
     const lw = left.fields.length;
@@ -326,6 +507,19 @@ class Planner {
     );
   }
 
+  /** A view in FROM: its query, planned in its own text (each use of a view is planned anew). */
+  private view(view: CreateViewStatement, alias: string): PlanNode {
+    const text = this.text;
+    this.text = view.text;
+    try {
+      return this.queryExpr(view.query, { qualifier: alias });
+    } catch (error) {
+      throw asSqlError(error, view.text);
+    } finally {
+      this.text = text;
+    }
+  }
+
   /** 0 or 1 when every column of `node` is of that side of a join; undefined otherwise. */
   private sideOf(node: ExpressionNode, fields: readonly Field[], leftWidth: number): 0 | 1 | undefined {
     const columns = columnsOf(node);
@@ -363,7 +557,16 @@ class Planner {
     this.scanKeys.set(id, { key: key.map((i) => `${id}#${i}`), all: fields.map((f) => f.origin!) });
     const scan = this.add(new ScanNode(table.name, item.alias, fields, key.length === 0 ? [] : [key]));
     this.scans.push(scan);
-    return scan;
+    if (connector !== 'postgres-cdc') return scan;
+    // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.
+    if (key.length === 0) {
+      this.fail(
+        item,
+        `the postgres-cdc table ${table.name} has no PRIMARY KEY`,
+        'declare its key: PRIMARY KEY (…) NOT ENFORCED (an update may carry only the old key, by which the row is found)',
+      );
+    }
+    return this.add(new NormalizeNode(scan, key));
   }
 
   // ---- GROUP BY ----
@@ -518,7 +721,9 @@ class Planner {
   }
 }
 
-const SOURCE_CONNECTORS = new Set(['mysql-cdc']);
+const SOURCE_CONNECTORS = new Set(['mysql-cdc', 'postgres-cdc']);
+
+const CONSTANT_CONTEXT = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 0 } as const;
 
 export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();

@@ -7,12 +7,17 @@ import type { ExpressionNode } from '../transform/expression/expression-node.js'
  */
 export type Statement =
   | CreateTableStatement
+  | CreateViewStatement
+  | CreateTableAsStatement
   | SetStatement
   | InsertStatement
   | QueryStatement
   | ExplainStatement
   | ShowTablesStatement
-  | DescribeStatement;
+  | DescribeStatement
+  | StatementSetStatement
+  | ShowJobsStatement
+  | StopJobStatement;
 
 export interface ColumnDef {
   readonly name: string;
@@ -41,6 +46,42 @@ export interface OptionEntry {
   readonly start: number;
 }
 
+/**
+ * `CREATE TABLE t [(PRIMARY KEY (…) NOT ENFORCED)] WITH (…) AS query` (CTAS): a sink table with the query's
+ * columns, and the job that fills it.
+ */
+export interface CreateTableAsStatement {
+  readonly kind: 'createTableAs';
+  readonly name: string;
+  /** Declared, or empty: the query's unique key then becomes the table's. */
+  readonly primaryKey: readonly string[];
+  readonly options: ReadonlyMap<string, OptionEntry>;
+  readonly ifNotExists: boolean;
+  readonly query: QueryExpr;
+  readonly start: number;
+}
+
+/** `CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name AS query`: a named query, usable in FROM. */
+export interface CreateViewStatement {
+  readonly kind: 'createView';
+  readonly name: string;
+  readonly query: QueryExpr;
+  readonly ifNotExists: boolean;
+  /** The text the statement was parsed from (offsets point into it), so that a view planned later still points. */
+  readonly text: string;
+  readonly start: number;
+}
+
+/**
+ * `BEGIN STATEMENT SET; INSERT …; INSERT …; END;` or `EXECUTE STATEMENT SET BEGIN INSERT …; … END;`: the
+ * INSERTs run as one job reading the sources once.
+ */
+export interface StatementSetStatement {
+  readonly kind: 'statementSet';
+  readonly inserts: readonly InsertStatement[];
+  readonly start: number;
+}
+
 /** `SET 'key' = 'value'`, or `SET` alone (shows the settings). */
 export interface SetStatement {
   readonly kind: 'set';
@@ -54,26 +95,41 @@ export interface InsertStatement {
   readonly kind: 'insert';
   readonly table: string;
   readonly tableStart: number;
-  readonly query: SelectQuery;
+  readonly query: QueryExpr;
   readonly start: number;
 }
 
 /** A query on its own: a live SELECT (the interactive client's). */
 export interface QueryStatement {
   readonly kind: 'query';
-  readonly query: SelectQuery;
+  readonly query: QueryExpr;
   readonly start: number;
 }
 
 /** `EXPLAIN [PLAN FOR] statement`. */
 export interface ExplainStatement {
   readonly kind: 'explain';
-  readonly statement: InsertStatement | QueryStatement;
+  readonly statement: InsertStatement | QueryStatement | StatementSetStatement;
   readonly start: number;
 }
 
+/** `SHOW TABLES` (tables and views, as Flink lists them) or `SHOW VIEWS`. */
 export interface ShowTablesStatement {
   readonly kind: 'showTables';
+  readonly views: boolean;
+  readonly start: number;
+}
+
+/** `SHOW JOBS`: the interactive client's background jobs. */
+export interface ShowJobsStatement {
+  readonly kind: 'showJobs';
+  readonly start: number;
+}
+
+/** `STOP JOB '<id>'`: stops a background job of the interactive client (after a final checkpoint). */
+export interface StopJobStatement {
+  readonly kind: 'stopJob';
+  readonly id: string;
   readonly start: number;
 }
 
@@ -83,7 +139,22 @@ export interface DescribeStatement {
   readonly start: number;
 }
 
+/** A query: a SELECT, or SELECTs combined with UNION ALL. */
+export type QueryExpr = SelectQuery | UnionQuery;
+
+/** `q1 UNION ALL q2 UNION ALL …` (flattened): every branch's rows, duplicates kept (or `UNION`: removed). */
+export interface UnionQuery {
+  readonly kind: 'union';
+  /** `UNION` without ALL: duplicates removed (a DISTINCT over the UNION ALL). */
+  readonly distinct: boolean;
+  readonly branches: readonly SelectQuery[];
+  readonly start: number;
+}
+
 export interface SelectQuery {
+  readonly kind: 'select';
+  /** `SELECT DISTINCT`. */
+  readonly distinct: boolean;
   readonly items: readonly SelectItem[];
   readonly from: FromItem;
   readonly where?: ExpressionNode;
@@ -100,6 +171,7 @@ export type JoinType = 'inner' | 'left' | 'right' | 'full';
 
 export type FromItem =
   | { readonly kind: 'table'; readonly name: string; readonly alias: string; readonly start: number }
+  | { readonly kind: 'subquery'; readonly query: QueryExpr; readonly alias: string; readonly start: number }
   | {
       readonly kind: 'join';
       readonly type: JoinType;

@@ -8,7 +8,7 @@ import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
 import { corrupt } from './exec/keyed-state.js';
-import type { ScanNode } from './exec/nodes.js';
+import type { PlanNode, ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
 
 /** Which source tables a scan reads: the `database-name` and `table-name` regular expressions of its table. */
@@ -18,6 +18,13 @@ export interface ScanSource {
   readonly table: RegExp;
 }
 
+/** One INSERT of a job: its plan, the source tables of its scans, and the sink table it writes. */
+export interface SqlQuery {
+  readonly plan: QueryPlan;
+  readonly sources: readonly ScanSource[];
+  readonly sinkSchema: TableSchema;
+}
+
 interface Binding {
   readonly scan: ScanNode;
   /** Per declared column: the source column's index and the conversion to the declared type. */
@@ -25,7 +32,8 @@ interface Binding {
 }
 
 /**
- * A streaming SQL query as one pipeline stage: source change events in, the sink table's changes out. Source
+ * Streaming SQL queries as one pipeline stage: source change events in, the sink tables' changes out — one
+ * query per INSERT, several for a statement set (each source event goes into every query that reads it). Source
  * rows enter the query's operator graph at its scans (an update as the retraction of the old row and the new
  * row); what reaches the graph's end becomes upserts and deletes of the sink table by its primary key — the
  * retraction of a row a delete, a new row an insert (an upsert at the sink). Its first output in an attempt is
@@ -45,22 +53,26 @@ export class SqlOperator implements Operator {
   private info: SourceInfo = { tsMs: 0 };
   private readonly fingerprint: string;
   private store: DiskStateStore | undefined;
+  private readonly sources: readonly ScanSource[];
+  /** Every query's nodes, query by query: the order of the saved state. */
+  private readonly nodes: readonly PlanNode[];
 
   constructor(
-    private readonly plan: QueryPlan,
-    private readonly sources: readonly ScanSource[],
-    private readonly sinkSchema: TableSchema,
+    private readonly queries: readonly SqlQuery[],
     private readonly timeZone: string,
     /** Where the state lives: the job's state directory (none: in memory, gone with the operator). */
     private readonly state: DiskStateOptions & { readonly dir?: string } = {},
   ) {
-    this.fingerprint = createHash('sha256').update(plan.explain).digest('base64url').slice(0, 16);
-    plan.root.out = (delta) => this.toSink(delta);
+    const explain = queries.map((q) => q.plan.explain).join('\n\n');
+    this.fingerprint = createHash('sha256').update(explain).digest('base64url').slice(0, 16);
+    this.sources = queries.flatMap((q) => q.sources);
+    this.nodes = queries.flatMap((q) => q.plan.nodes);
+    for (const query of queries) query.plan.root.out = (delta) => this.toSink(query, delta);
   }
 
-  /** The sink table the query writes. */
-  get sinkTable(): TableId {
-    return this.sinkSchema.id;
+  /** The sink tables the queries write. */
+  get sinkTables(): TableId[] {
+    return this.queries.map((q) => q.sinkSchema.id);
   }
 
   /** Opens the state and hands it to the nodes; `saved`: what the checkpoint the attempt resumes from holds. */
@@ -72,7 +84,7 @@ export class SqlOperator implements Operator {
         : DiskStateStore.open(this.state.dir, this.fingerprint, this.state);
     try {
       store.restore(saved);
-      for (const node of this.plan.nodes) node.openState(store);
+      for (const node of this.nodes) node.openState(store);
     } catch (error) {
       store.close();
       throw error;
@@ -85,19 +97,21 @@ export class SqlOperator implements Operator {
     this.output = [];
     if (!this.announced) {
       this.announced = true;
-      this.output.push({
-        kind: 'schema',
-        table: this.sinkSchema.id,
-        change: 'createTable',
-        schema: this.sinkSchema,
-        source: { tsMs: 0 },
-      });
+      for (const { sinkSchema } of this.queries) {
+        this.output.push({
+          kind: 'schema',
+          table: sinkSchema.id,
+          change: 'createTable',
+          schema: sinkSchema,
+          source: { tsMs: 0 },
+        });
+      }
     }
     for (const event of events) {
       if (event.kind === 'schema') this.schema(event);
       else this.data(event);
     }
-    for (const node of this.plan.nodes) node.flush();
+    for (const node of this.nodes) node.flush();
     this.store?.endBatch();
     const out = this.output;
     this.output = [];
@@ -207,21 +221,21 @@ export class SqlOperator implements Operator {
     }
   }
 
-  private toSink(delta: Delta): void {
+  private toSink({ plan, sinkSchema }: SqlQuery, delta: Delta): void {
     const { row } = delta;
-    for (const i of this.plan.sinkKey) {
+    for (const i of plan.sinkKey) {
       if (row[i] === null) {
         throw new TributaryError(
           'SQL_INVALID',
-          `the query produced a row whose key column ${this.sinkSchema.columns[i]!.name} is NULL, which ${tableIdToString(this.sinkSchema.id)} cannot hold`,
+          `the query produced a row whose key column ${sinkSchema.columns[i]!.name} is NULL, which ${tableIdToString(sinkSchema.id)} cannot hold`,
           { hint: 'filter such rows out (WHERE … IS NOT NULL), or COALESCE the key' },
         );
       }
     }
     this.output.push(
       delta.sign > 0
-        ? { kind: 'data', table: this.sinkSchema.id, op: 'insert', before: null, after: row, source: this.info }
-        : { kind: 'data', table: this.sinkSchema.id, op: 'delete', before: row, after: null, source: this.info },
+        ? { kind: 'data', table: sinkSchema.id, op: 'insert', before: null, after: row, source: this.info }
+        : { kind: 'data', table: sinkSchema.id, op: 'delete', before: row, after: null, source: this.info },
     );
   }
 }

@@ -5,14 +5,18 @@ import { describeToken, type Token } from '../transform/expression/tokenizer.js'
 import type {
   ColumnDef,
   CreateTableStatement,
+  CreateTableAsStatement,
+  CreateViewStatement,
   FromItem,
   InsertStatement,
   JoinType,
   OptionEntry,
+  QueryExpr,
   QueryStatement,
   SelectItem,
   SelectQuery,
   Statement,
+  StatementSetStatement,
 } from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 import { tokenizeSql } from './sql-lexer.js';
@@ -156,13 +160,25 @@ class SqlParser {
       case 'EXPLAIN': {
         this.next();
         if (this.acceptWord('PLAN')) this.expectWord('FOR', 'after EXPLAIN PLAN');
-        const inner = this.isWord('INSERT') ? this.insert() : this.queryStatement();
+        const inner = this.isWord('INSERT')
+          ? this.insert()
+          : this.isWord('BEGIN') || this.isWord('EXECUTE') || this.isWord('STATEMENT')
+            ? this.statementSet()
+            : this.queryStatement();
         return { kind: 'explain', statement: inner, start: token.start };
       }
-      case 'SHOW':
+      case 'SHOW': {
         this.next();
-        this.expectWord('TABLES', 'after SHOW', 'SHOW TABLES lists the tables; SHOW JOBS is not built yet');
-        return { kind: 'showTables', start: token.start };
+        if (this.acceptWord('JOBS')) return { kind: 'showJobs', start: token.start };
+        const views = this.acceptWord('VIEWS') !== undefined;
+        if (!views)
+          this.expectWord(
+            'TABLES',
+            'after SHOW',
+            'SHOW TABLES lists the tables and views, SHOW VIEWS the views, SHOW JOBS the jobs',
+          );
+        return { kind: 'showTables', views, start: token.start };
+      }
       case 'DESCRIBE':
       case 'DESC': {
         this.next();
@@ -170,25 +186,92 @@ class SqlParser {
       }
       case 'BEGIN':
       case 'EXECUTE':
-        return this.fail(
-          token,
-          'STATEMENT SET is not built yet',
-          'write one INSERT INTO … SELECT per job (each runs in its own process)',
-        );
+        return this.statementSet();
+      case 'STOP': {
+        this.next();
+        this.expectWord('JOB', 'after STOP');
+        const id = this.string("as the job's id: STOP JOB '<id>' (SHOW JOBS lists them)");
+        if (this.isWord('WITH'))
+          this.fail(
+            this.peek(),
+            'STOP JOB … WITH SAVEPOINT is not built yet',
+            "write STOP JOB '<id>': the job takes a final checkpoint",
+          );
+        return { kind: 'stopJob', id: id.value, start: token.start };
+      }
       default:
         return this.fail(
           token,
           'expected a statement',
-          'statements: CREATE TABLE, SET, INSERT INTO … SELECT, SELECT, EXPLAIN, SHOW TABLES, DESCRIBE',
+          'statements: CREATE TABLE, CREATE VIEW, SET, INSERT INTO … SELECT, BEGIN STATEMENT SET, SELECT, EXPLAIN, SHOW TABLES, DESCRIBE',
         );
     }
   }
 
-  private create(): CreateTableStatement {
+  /**
+   * `BEGIN STATEMENT SET; INSERT …; …; END` (the SQL client's form) or `EXECUTE STATEMENT SET BEGIN INSERT …;
+   * …; END` (and `STATEMENT SET BEGIN … END` after EXPLAIN).
+   */
+  private statementSet(): StatementSetStatement {
+    const start = this.peek().start;
+    let separator = false;
+    if (this.acceptWord('BEGIN')) {
+      this.expectWord('STATEMENT', 'after BEGIN');
+      this.expectWord('SET', 'after BEGIN STATEMENT');
+      separator = true;
+    } else {
+      this.acceptWord('EXECUTE');
+      this.expectWord('STATEMENT', 'after EXECUTE');
+      this.expectWord('SET', 'after EXECUTE STATEMENT');
+      this.expectWord('BEGIN', 'after STATEMENT SET');
+    }
+    if (separator) this.expectOperator(';', 'after BEGIN STATEMENT SET');
+    const inserts: InsertStatement[] = [];
+    for (;;) {
+      while (this.acceptOperator(';'));
+      if (this.acceptWord('END')) break;
+      if (!this.isWord('INSERT')) {
+        this.fail(
+          this.peek(),
+          this.peek().type === 'end'
+            ? 'the statement set is not closed'
+            : 'a statement set holds only INSERT INTO statements',
+          'end the statement set with END;',
+        );
+      }
+      inserts.push(this.insert());
+      if (!this.isWord('END')) this.expectOperator(';', 'after an INSERT of the statement set');
+    }
+    if (inserts.length === 0) this.fail(this.tokens[this.index - 1]!, 'the statement set holds no INSERT');
+    return { kind: 'statementSet', inserts, start };
+  }
+
+  private createView(start: number): CreateViewStatement {
+    this.next();
+    let ifNotExists = false;
+    if (this.acceptWord('IF')) {
+      this.expectWord('NOT', 'in IF NOT EXISTS');
+      this.expectWord('EXISTS', 'in IF NOT EXISTS');
+      ifNotExists = true;
+    }
+    const { name } = this.qualifiedName('after CREATE VIEW');
+    if (this.isOperator('(')) {
+      this.fail(
+        this.peek(),
+        'a column list after CREATE VIEW is not built yet',
+        'name the columns with AS in the query',
+      );
+    }
+    this.expectWord('AS', 'after the view name', 'CREATE TEMPORARY VIEW v AS SELECT …');
+    return { kind: 'createView', name, query: this.queryExpr(), ifNotExists, text: this.text, start };
+  }
+
+  private create(): CreateTableStatement | CreateViewStatement | CreateTableAsStatement {
     const start = this.next().start;
     this.acceptWord('TEMPORARY');
     const what = this.peek();
-    if (this.isWord('VIEW') || this.isWord('DATABASE') || this.isWord('FUNCTION') || this.isWord('CATALOG')) {
+    if (this.isWord('VIEW')) return this.createView(start);
+    if (this.isWord('DATABASE') || this.isWord('FUNCTION') || this.isWord('CATALOG')) {
       this.fail(what, `CREATE ${what.value.toUpperCase()} is not built yet`, 'see docs/sql.md for what runs');
     }
     this.expectWord('TABLE', 'after CREATE');
@@ -199,9 +282,7 @@ class SqlParser {
       ifNotExists = true;
     }
     const { name } = this.qualifiedName('after CREATE TABLE');
-    if (this.isWord('AS')) {
-      this.fail(this.peek(), 'CREATE TABLE … AS SELECT is not built yet', 'CREATE TABLE the sink, then INSERT INTO it');
-    }
+    if (this.isWord('WITH') || this.isWord('AS')) return this.createTableAs(name, [], ifNotExists, start);
     this.expectOperator('(', 'to open the column list');
     const columns: ColumnDef[] = [];
     let primaryKey: string[] = [];
@@ -226,11 +307,25 @@ class SqlParser {
       }
     } while (this.acceptOperator(','));
     this.expectOperator(')', 'to close the column list');
+    if (columns.length === 0) return this.createTableAs(name, primaryKey, ifNotExists, start);
     for (const key of primaryKey) {
       if (!columns.some((c) => c.name.toLowerCase() === key.toLowerCase())) {
         throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
       }
     }
+    const options = this.withOptions();
+    if (this.isWord('AS')) {
+      this.fail(
+        this.peek(),
+        'CREATE TABLE … AS takes its columns from the query',
+        'leave the columns out; declare only the key if you want one: CREATE TABLE t (PRIMARY KEY (k) NOT ENFORCED) WITH (…) AS SELECT …',
+      );
+    }
+    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+  }
+
+  /** `WITH ('k' = 'v', …)`, or nothing. */
+  private withOptions(): Map<string, OptionEntry> {
     const options = new Map<string, OptionEntry>();
     if (this.acceptWord('WITH')) {
       this.expectOperator('(', 'after WITH');
@@ -243,7 +338,20 @@ class SqlParser {
       } while (this.acceptOperator(','));
       this.expectOperator(')', 'to close WITH (');
     }
-    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+    return options;
+  }
+
+  /** `CREATE TABLE t [(PRIMARY KEY (…) NOT ENFORCED)] WITH (…) AS query` (the name and key read already). */
+  private createTableAs(
+    name: string,
+    primaryKey: readonly string[],
+    ifNotExists: boolean,
+    start: number,
+  ): CreateTableAsStatement {
+    const options = this.withOptions();
+    this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
+    if (!this.isWord('SELECT') && !this.isOperator('(')) this.fail(this.peek(), 'expected SELECT after AS');
+    return { kind: 'createTableAs', name, primaryKey, options, ifNotExists, query: this.queryExpr(), start };
   }
 
   private primaryKey(): string[] {
@@ -332,19 +440,48 @@ class SqlParser {
     }
     if (!this.isWord('SELECT'))
       this.fail(this.peek(), 'expected SELECT after INSERT INTO …', 'INSERT … VALUES is not built yet');
-    return { kind: 'insert', table: name, tableStart, query: this.select(), start };
+    return { kind: 'insert', table: name, tableStart, query: this.queryExpr(), start };
   }
 
   private queryStatement(): QueryStatement {
     const start = this.peek().start;
-    return { kind: 'query', query: this.select(), start };
+    return { kind: 'query', query: this.queryExpr(), start };
+  }
+
+  /** A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION. */
+  private queryExpr(): QueryExpr {
+    const start = this.peek().start;
+    const branches = [this.branch()];
+    let distinct: boolean | undefined;
+    while (this.isWord('UNION')) {
+      const union = this.next();
+      const all = this.acceptWord('ALL') !== undefined;
+      if (all === false && this.isWord('DISTINCT')) this.next();
+      if (distinct !== undefined && distinct === all) {
+        this.fail(
+          union,
+          'UNION and UNION ALL are mixed in one query',
+          'put one of them into a subquery: SELECT * FROM (… UNION …) AS u UNION ALL …',
+        );
+      }
+      distinct = !all;
+      branches.push(this.branch());
+    }
+    if (branches.length === 1) return branches[0]!;
+    return { kind: 'union', distinct: distinct === true, branches, start };
+  }
+
+  private branch(): SelectQuery {
+    if (!this.acceptOperator('(')) return this.select();
+    const query = this.select();
+    this.expectOperator(')', 'to close the query in parentheses');
+    return query;
   }
 
   private select(): SelectQuery {
     const start = this.expectWord('SELECT', 'to begin a query').start;
-    if (this.isWord('DISTINCT')) {
-      this.fail(this.peek(), 'SELECT DISTINCT is not built yet', 'GROUP BY the columns instead');
-    }
+    const distinct = this.acceptWord('DISTINCT') !== undefined;
+    if (!distinct) this.acceptWord('ALL');
     const items: SelectItem[] = [];
     do items.push(this.selectItem());
     while (this.acceptOperator(','));
@@ -358,10 +495,12 @@ class SqlParser {
       while (this.acceptOperator(','));
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
-    for (const word of ['UNION', 'ORDER', 'LIMIT', 'WINDOW']) {
+    for (const word of ['ORDER', 'LIMIT', 'WINDOW']) {
       if (this.isWord(word)) this.fail(this.peek(), `${word} is not built yet`, 'see docs/sql.md for what runs');
     }
     return {
+      kind: 'select',
+      distinct,
       items,
       from,
       ...(where === undefined ? {} : { where }),
@@ -431,8 +570,14 @@ class SqlParser {
 
   private tableRef(): FromItem {
     const token = this.peek();
-    if (this.isOperator('(')) {
-      this.fail(token, 'subqueries in FROM are not built yet', 'join the tables directly');
+    if (this.acceptOperator('(')) {
+      if (!this.isWord('SELECT') && !this.isOperator('(')) {
+        this.fail(this.peek(), 'expected SELECT in a subquery', 'write FROM (SELECT …) AS name');
+      }
+      const query = this.queryExpr();
+      this.expectOperator(')', 'to close the subquery');
+      const alias = this.alias();
+      return { kind: 'subquery', query, alias: alias ?? '', start: token.start };
     }
     const { name, start } = this.qualifiedName('after FROM or JOIN');
     const alias = this.alias();

@@ -30,13 +30,15 @@ export interface RunningSqlJob {
   stop(): Promise<RunResult>;
 }
 
-/** Runs the INSERT of a SQL script in this process, as `tributary sql -f` does. */
+/** Runs the INSERT (or the statement set, or the CREATE TABLE … AS) of a SQL script in this process, as `tributary sql -f` does. */
 export function startSqlJob(script: string): RunningSqlJob {
   const { session, statements } = SqlSession.parse(script);
-  let insert: InsertStatement | undefined;
+  let insert: InsertStatement | readonly InsertStatement[] | undefined;
   for (const statement of statements) {
     session.declare(statement);
     if (statement.kind === 'insert') insert = statement;
+    if (statement.kind === 'statementSet') insert = statement.inserts;
+    if (statement.kind === 'createTableAs') insert = session.createTableAs(statement);
   }
   if (insert === undefined) throw new Error('the script has no INSERT');
   const logs: string[] = [];

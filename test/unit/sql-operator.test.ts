@@ -39,18 +39,21 @@ const B: TableSchema = {
  * An operator for `select` with its state in a new state directory, and a function that feeds it events and
  * returns the sink table as it would be. `cacheBytes`: the state's memory budget (1: every batch reads it back).
  */
-function job(sinkColumns: string, select: string, cacheBytes?: number) {
+function job(sinkColumns: string, select: string, cacheBytes?: number, prelude = '') {
   const dir = mkdtempSync(join(tmpdir(), 'sql-operator-state-'));
   dirs.push(dir);
   const text = `CREATE TABLE a (id BIGINT, k INT, v DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('a')});
 CREATE TABLE b (id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('b')});
 CREATE TABLE r (${sinkColumns}) WITH ('connector' = 'jdbc', 'table-name' = 'r');
+${prelude}
 INSERT INTO r ${select};`;
   const { session, statements } = SqlSession.parse(text);
   statements.forEach((s) => session.declare(s));
   const insert = statements.find((s): s is InsertStatement => s.kind === 'insert')!;
+  let sinkKey: readonly number[] = [];
   const make = () => {
-    const plan = planInsert(text, insert, session.tables, { timeZone: 'UTC' });
+    const plan = session.plan(insert);
+    sinkKey = plan.sinkKey;
     const sink: TableSchema = {
       id: tableId('', 'r'),
       columns: plan.sink.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
@@ -58,9 +61,13 @@ INSERT INTO r ${select};`;
     };
     const re = (s: string) => new RegExp(`^${s}$`);
     return new SqlOperator(
-      plan,
-      plan.scans.map((scan) => ({ scan, database: re('db'), table: re(scan.table) })),
-      sink,
+      [
+        {
+          plan,
+          sources: plan.scans.map((scan) => ({ scan, database: re('db'), table: re(scan.table) })),
+          sinkSchema: sink,
+        },
+      ],
       'UTC',
       { dir, ...(cacheBytes === undefined ? {} : { cacheBytes }) },
     );
@@ -71,7 +78,10 @@ INSERT INTO r ${select};`;
     for (const event of operator.process(events)) {
       if (event.kind !== 'data') continue;
       const row = event.after ?? event.before!;
-      const key = JSON.stringify(row[0], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      const key = JSON.stringify(
+        sinkKey.map((i) => row[i]),
+        (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+      );
       if (event.op === 'delete') table.delete(key);
       else table.set(key, event.after!);
     }
@@ -163,6 +173,77 @@ describe('SQL operator', () => {
     },
   );
 
+  it('UNION ALL of branches tagged by a constant is unique on key + tag, and passes every change on', () => {
+    const { feed, restart } = job(
+      'src STRING, id BIGINT, k INT, PRIMARY KEY (src, id) NOT ENFORCED',
+      "SELECT 'a' AS src, id, k FROM a UNION ALL SELECT 'b', id, k FROM b",
+    );
+    feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(B, 'insert', null, [1n, 7])]);
+    expect(feed([])).toEqual([
+      ['a', '1', '5'],
+      ['b', '1', '7'],
+    ]);
+    restart();
+    expect(feed([ev(B, 'update', [1n, 7], [1n, 8]), ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([
+      ['b', '1', '8'],
+    ]);
+  });
+
+  it('refuses a sink key that a UNION ALL does not make unique', () => {
+    expect(() =>
+      job('id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED', 'SELECT id, k FROM a UNION ALL SELECT id, k FROM b'),
+    ).toThrow(/not unique on the PRIMARY KEY \(id\)/);
+    // Tags that may be equal (a column, not a constant) prove nothing either.
+    expect(() =>
+      job(
+        'src INT, id BIGINT, PRIMARY KEY (src, id) NOT ENFORCED',
+        'SELECT k, id FROM a UNION ALL SELECT 2, id FROM b',
+      ),
+    ).toThrow(/not unique on the PRIMARY KEY/);
+  });
+
+  it('SELECT DISTINCT keeps a row while any copy of it exists, and takes it back with the last one', () => {
+    const { feed, restart } = job(
+      'k INT, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT DISTINCT k FROM a WHERE k IS NOT NULL',
+    );
+    feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(A, 'insert', null, [2n, 5, '2.00'])]);
+    expect(feed([ev(A, 'insert', null, [3n, 6, '2.00'])])).toEqual([['5'], ['6']]);
+    restart();
+    expect(feed([ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([['5'], ['6']]);
+    expect(feed([ev(A, 'update', [2n, 5, '2.00'], [2n, 6, '2.00'])])).toEqual([['6']]);
+    expect(feed([ev(A, 'delete', [3n, 6, '2.00'], null), ev(A, 'delete', [2n, 6, '2.00'], null)])).toEqual([]);
+  });
+
+  it('a subquery in FROM and a view plan like the query written out', () => {
+    const sub = job(
+      'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT s.k, COUNT(*) FROM (SELECT id, k FROM a WHERE v > 0) AS s GROUP BY s.k',
+    );
+    const view = job(
+      'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT p.k, COUNT(*) FROM pos p GROUP BY p.k',
+      undefined,
+      'CREATE TEMPORARY VIEW pos AS SELECT id, k FROM a WHERE v > 0;',
+    );
+    for (const { feed } of [sub, view]) {
+      feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(A, 'insert', null, [2n, 5, '-2.00'])]);
+      expect(feed([ev(A, 'insert', null, [3n, 5, '2.00'])])).toEqual([['5', '2']]);
+      expect(feed([ev(A, 'update', [2n, 5, '-2.00'], [2n, 5, '3.00'])])).toEqual([['5', '3']]);
+    }
+  });
+
+  it('UNION (without ALL) of different types: the common type, each value once', () => {
+    const { feed } = job(
+      'k BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT u.k FROM (SELECT k FROM a UNION SELECT id FROM b) AS u WHERE u.k IS NOT NULL',
+    );
+    feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(B, 'insert', null, [5n, 1])]);
+    expect(feed([ev(B, 'insert', null, [6n, 1])])).toEqual([['5'], ['6']]);
+    expect(feed([ev(B, 'delete', [5n, 1], null)])).toEqual([['5'], ['6']]);
+    expect(feed([ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([['6']]);
+  });
+
   it('refuses state saved by another query', () => {
     const one = job('k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED', 'SELECT k, COUNT(*) FROM a GROUP BY k');
     one.feed([ev(A, 'insert', null, [1n, 1, '1.00'])]);
@@ -172,7 +253,10 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     const { session, statements } = SqlSession.parse(text);
     statements.forEach((s) => session.declare(s));
     const plan = planInsert(text, statements[2] as InsertStatement, session.tables, { timeZone: 'UTC' });
-    const other = new SqlOperator(plan, [], { id: tableId('', 'r'), columns: [], primaryKey: [] }, 'UTC');
+    const other = new SqlOperator(
+      [{ plan, sources: [], sinkSchema: { id: tableId('', 'r'), columns: [], primaryKey: [] } }],
+      'UTC',
+    );
     expect(() => other.restoreState({ stage: 'sql', version: 2, plan: 'another', state: {} })).toThrow(
       /changed since the job last committed/,
     );

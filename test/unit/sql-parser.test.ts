@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseSqlScript } from '../../src/sql/sql-parser.js';
 import { SqlError } from '../../src/sql/sql-error.js';
 import { SqlSession } from '../../src/composer/sql-job.js';
+import { buildSqlJob } from '../../src/composer/sql-job.js';
 import { planInsert } from '../../src/sql/planner.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
 
 const SALES = `
@@ -30,8 +32,9 @@ function errorOf(text: string): SqlError {
   try {
     const { session, statements } = SqlSession.parse(text);
     for (const s of statements) {
-      session.declare(s);
-      if (s.kind === 'insert') planInsert(text, s, session.tables, { timeZone: 'UTC' });
+      if (s.kind !== 'createTableAs') session.declare(s);
+      if (s.kind === 'insert') session.plan(s);
+      if (s.kind === 'createTableAs') session.createTableAs(s);
     }
   } catch (error) {
     expect(error).toBeInstanceOf(SqlError);
@@ -64,6 +67,7 @@ describe('SQL parser', () => {
     if (site.kind !== 'createTable') throw new Error();
     expect(site.primaryKey).toEqual(['SITE_ID']);
     const insert = statements[5] as InsertStatement;
+    if (insert.query.kind !== 'select') throw new Error();
     expect(insert.query.groupBy).toHaveLength(3);
     expect(insert.query.from.kind).toBe('join');
   });
@@ -120,5 +124,122 @@ describe('SQL parser', () => {
     );
     expect(notUnique.reason).toContain('not unique on the PRIMARY KEY (customer_id)');
     expect(notUnique.hint).toContain('declare them as the sink key');
+  });
+
+  it('reads statement sets in both forms, and refuses anything but INSERT inside', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    const insert =
+      'INSERT INTO customer_orders SELECT COUNT(*), C.CUST_ID, C.NAME, C.MKTSEGMENT FROM CUSTOMER C GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT';
+    for (const text of [
+      `${base}BEGIN STATEMENT SET;\n${insert};\n${insert};\nEND;`,
+      `${base}EXECUTE STATEMENT SET BEGIN ${insert}; ${insert}; END;`,
+      `${base}EXPLAIN STATEMENT SET BEGIN ${insert}; ${insert}; END;`,
+    ]) {
+      const last = parseSqlScript(text).pop()!;
+      const set = last.kind === 'explain' ? last.statement : last;
+      expect(set.kind).toBe('statementSet');
+      if (set.kind !== 'statementSet') throw new Error();
+      expect(set.inserts.map((i) => i.table)).toEqual(['customer_orders', 'customer_orders']);
+    }
+    expect(errorOf(`${base}BEGIN STATEMENT SET;\nSET 'a' = 'b';\nEND;`).reason).toBe(
+      'a statement set holds only INSERT INTO statements',
+    );
+    expect(errorOf(`${base}BEGIN STATEMENT SET;\n${insert};`).reason).toBe('the statement set is not closed');
+  });
+
+  it('a statement set writes each sink table once, all through one sink', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    const insert =
+      'INSERT INTO customer_orders SELECT COUNT(*), C.CUST_ID, C.NAME, C.MKTSEGMENT FROM CUSTOMER C GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT';
+    const text = `${base}CREATE TABLE elsewhere (id BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'duckdb', 'path' = 'x.db', 'table-name' = 'e');
+BEGIN STATEMENT SET; ${insert}; ${insert}; END;
+BEGIN STATEMENT SET; ${insert}; INSERT INTO elsewhere SELECT CUST_ID FROM CUSTOMER; END;`;
+    const { session, statements } = SqlSession.parse(text);
+    const log = createLogger({ level: 'error', write: () => {} });
+    const sets = statements.filter((s) => s.kind === 'statementSet');
+    statements.forEach((s) => s.kind !== 'statementSet' && session.declare(s));
+    const failure = (i: number) => {
+      try {
+        buildSqlJob(session, sets[i]!.kind === 'statementSet' ? sets[i]!.inserts : [], { log });
+      } catch (error) {
+        return (error as SqlError).reason;
+      }
+      return 'no error';
+    };
+    expect(failure(0)).toBe('two INSERTs of the statement set write into customer_orders');
+    expect(failure(1)).toContain('are written by one job, so they need the same connector and options');
+  });
+
+  it('views: checked when declared, one namespace with tables, usable in FROM', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    expect(errorOf(`${base}CREATE TEMPORARY VIEW v AS SELECT C.NAM FROM CUSTOMER C;`).reason).toBe(
+      'unknown column C.NAM',
+    );
+    expect(errorOf(`${base}CREATE VIEW CUSTOMER AS SELECT 1 AS x FROM CUSTOMER_SITE;`).reason).toBe(
+      'a table named CUSTOMER exists already',
+    );
+    const view = `${base}CREATE TEMPORARY VIEW big AS SELECT C.CUST_ID AS id, C.NAME AS name, C.MKTSEGMENT AS seg FROM CUSTOMER C WHERE C.MKTSEGMENT <> 'X';
+INSERT INTO customer_orders SELECT COUNT(*), b.id, b.name, b.seg FROM big b GROUP BY b.id, b.name, b.seg;`;
+    const { session, statements } = SqlSession.parse(view);
+    statements.forEach((s) => s.kind !== 'insert' && session.declare(s));
+    const plan = session.plan(statements.pop() as InsertStatement);
+    expect(plan.explain).toContain("Filter C.MKTSEGMENT <> 'X'");
+    expect(plan.root.uniqueKeys).toEqual([[1]]); // the view passes CUSTOMER's key through: GROUP BY reduces to it
+  });
+
+  it('refuses UNION mixed with UNION ALL, and branches of different widths', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    expect(
+      errorOf(
+        `${base}SELECT CUST_ID FROM CUSTOMER UNION SELECT CUST_ID FROM CUSTOMER UNION ALL SELECT SITE_ID FROM CUSTOMER_SITE;`,
+      ).reason,
+    ).toBe('UNION and UNION ALL are mixed in one query');
+    const wide = errorOf(
+      `${base}INSERT INTO customer_orders SELECT COUNT(*), u.id, 'n', 's' FROM (SELECT CUST_ID AS id FROM CUSTOMER UNION ALL SELECT SITE_ID, CUST_ID FROM CUSTOMER_SITE) AS u GROUP BY u.id;`,
+    );
+    expect(wide.reason).toBe('this branch of the UNION selects 2 columns, the first selects 1');
+  });
+
+  it('CREATE TABLE … AS SELECT: the columns and types of the query, its key (or the declared one), and the INSERT', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    const sink = "WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost:5432/db', 'table-name' = 'x')";
+    const ctas = (sql: string) => {
+      const text = `${base}${sql}`;
+      const { session, statements } = SqlSession.parse(text);
+      for (const s of statements) {
+        if (s.kind !== 'createTableAs') session.declare(s);
+        else {
+          const insert = session.createTableAs(s);
+          const table = session.tables.get(s.name.toLowerCase())!;
+          return { table, plan: session.plan(insert) };
+        }
+      }
+      throw new Error('no CTAS');
+    };
+    const { table, plan } = ctas(
+      `CREATE TABLE per_customer ${sink} AS SELECT C.CUST_ID, C.NAME, COUNT(O.ORDER_ID) AS orders, SUM(O.AMOUNT) AS amount ` +
+        'FROM CUSTOMER C JOIN CUSTOMER_SITE CS ON C.CUST_ID = CS.CUST_ID JOIN SALES_ORDER_ALL O ON O.SITE_ID = CS.SITE_ID ' +
+        'GROUP BY C.CUST_ID, C.NAME;',
+    );
+    expect(table.columns.map((c) => [c.name, c.typeText, c.nullable])).toEqual([
+      ['CUST_ID', 'BIGINT', false],
+      ['NAME', 'STRING', false],
+      ['orders', 'BIGINT', false],
+      ['amount', 'DECIMAL(38, 2)', true],
+    ]);
+    expect(table.primaryKey).toEqual(['CUST_ID']);
+    expect(plan.sinkKey).toEqual([0]);
+    const declared = ctas(
+      `CREATE TABLE sites (PRIMARY KEY (SITE_ID) NOT ENFORCED) ${sink} AS SELECT SITE_ID, CITY FROM CUSTOMER_SITE;`,
+    );
+    expect(declared.table.primaryKey).toEqual(['SITE_ID']);
+    expect(
+      errorOf(
+        `${base}CREATE TABLE c ${sink} AS SELECT CUST_ID, CITY FROM CUSTOMER_SITE UNION ALL SELECT CUST_ID, NAME FROM CUSTOMER;`,
+      ).reason,
+    ).toContain('unique on no set of columns');
+    expect(errorOf(`${base}CREATE TABLE c (x INT) ${sink} AS SELECT CUST_ID FROM CUSTOMER;`).reason).toBe(
+      'CREATE TABLE … AS takes its columns from the query',
+    );
   });
 });

@@ -370,7 +370,7 @@ export class AggregateNode extends PlanNode {
   }
 }
 
-function retractedUnknown(what: string): TributaryError {
+export function retractedUnknown(what: string): TributaryError {
   return new TributaryError('STATE_CORRUPT', `the ${what} state was asked to take back a row it never saw`, {
     hint: 'the job state does not match the source: rerun the script with --reset to rebuild the result',
   });

@@ -1,0 +1,135 @@
+import type { Row } from '../../core/data-type.js';
+import { encodeValues, rowFromJson, rowToJson, type Delta, type JsonValue } from './changelog.js';
+import { memoryBackend, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import { PlanNode, retractedUnknown, type Field } from './nodes.js';
+
+/** `UNION ALL`: every input's changes, passed on as they come (no state). */
+export class UnionNode extends PlanNode {
+  constructor(inputs: readonly PlanNode[], fields: readonly Field[], uniqueKeys: readonly (readonly number[])[]) {
+    super(inputs, fields, uniqueKeys);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    this.out(delta);
+  }
+
+  describe(): string {
+    return `UnionAll of ${this.inputs.length} inputs`;
+  }
+}
+
+/** A distinct row: how many copies of it the input holds, and whether it was emitted. */
+interface DistinctEntry {
+  readonly row: Row;
+  count: number;
+  emitted: boolean;
+}
+
+/**
+ * `SELECT DISTINCT` (and `UNION`): each row once while the input holds at least one copy of it. The copies
+ * are counted per row; at the end of each batch (`flush`) a row whose count left zero is emitted and one whose
+ * count reached zero retracted — retractions first, as the aggregate does, so that a downstream upsert never
+ * sees a new row before the retraction of an old one with the same key — and a row that went and came back
+ * within the batch emits nothing.
+ */
+export class DistinctNode extends PlanNode {
+  private rows: KeyedState<DistinctEntry>;
+  private readonly dirty = new Set<string>();
+  private readonly codec: StateCodec<DistinctEntry> = {
+    toJson: (e) => [rowToJson(e.row), e.count, e.emitted],
+    fromJson: (json) => {
+      const [row, count, emitted] = json as [JsonValue[], number, boolean];
+      return { row: rowFromJson(row), count, emitted };
+    },
+  };
+
+  constructor(input: PlanNode, uniqueKeys: readonly (readonly number[])[]) {
+    super([input], input.fields, uniqueKeys);
+    this.rows = memoryBackend.keyed('rows', this.codec);
+  }
+
+  override openState(backend: StateBackend): void {
+    this.rows = backend.keyed(`${this.id}.rows`, this.codec);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    const key = encodeValues(delta.row);
+    let entry = this.rows.get(key);
+    if (entry === undefined) {
+      if (delta.sign < 0) throw retractedUnknown('distinct');
+      entry = { row: delta.row, count: 0, emitted: false };
+      this.rows.set(key, entry);
+    }
+    entry.count += delta.sign;
+    if (entry.count < 0) throw retractedUnknown('distinct');
+    this.dirty.add(key);
+  }
+
+  override flush(): void {
+    if (this.dirty.size === 0) return;
+    const added: Row[] = [];
+    for (const key of this.dirty) {
+      const entry = this.rows.get(key)!;
+      const live = entry.count > 0;
+      if (entry.emitted && !live) this.out({ sign: -1, row: entry.row });
+      if (!entry.emitted && live) added.push(entry.row);
+      entry.emitted = live;
+      if (!live) this.rows.delete(key);
+    }
+    this.dirty.clear();
+    for (const row of added) this.out({ sign: 1, row });
+  }
+
+  describe(): string {
+    return 'Distinct (state: a count per distinct row)';
+  }
+}
+
+/**
+ * Flink's ChangelogNormalize, after the scan of a source whose retractions may carry the key alone (a PostgreSQL
+ * table without REPLICA IDENTITY FULL sends the old row's key, its other columns NULL): keeps each live row by the
+ * table's primary key, and retracts the row it keeps — the one the query saw — whatever the retraction carried.
+ */
+export class NormalizeNode extends PlanNode {
+  private rows: KeyedState<Row>;
+  private readonly codec: StateCodec<Row> = {
+    toJson: (row) => rowToJson(row),
+    fromJson: (json) => rowFromJson(json as JsonValue[]),
+  };
+
+  constructor(
+    input: PlanNode,
+    private readonly key: readonly number[],
+  ) {
+    super([input], input.fields, input.uniqueKeys);
+    this.rows = memoryBackend.keyed('rows', this.codec);
+  }
+
+  override openState(backend: StateBackend): void {
+    this.rows = backend.keyed(`${this.id}.rows`, this.codec);
+  }
+
+  private keyOf(row: Row): string {
+    return encodeValues(this.key.map((i) => row[i] ?? null));
+  }
+
+  receive(_port: number, delta: Delta): void {
+    const key = this.keyOf(delta.row);
+    if (delta.sign > 0) {
+      const old = this.rows.peek(key);
+      // An insert of a key that is live (a snapshot row met again) replaces it: take the old one back first.
+      if (old !== undefined) this.out({ sign: -1, row: old });
+      this.rows.set(key, delta.row);
+      this.out(delta);
+      return;
+    }
+    const old = this.rows.peek(key);
+    if (old === undefined) throw retractedUnknown('normalize');
+    this.rows.delete(key);
+    this.out({ sign: -1, row: old });
+  }
+
+  describe(): string {
+    return 'ChangelogNormalize (state: the last row per primary key)';
+  }
+}
