@@ -7,7 +7,7 @@ import { tableIdToString, type TableId, type TableSchema } from '../core/table-s
 import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
-import { corrupt } from './exec/keyed-state.js';
+import { corrupt, type StateBackend } from './exec/keyed-state.js';
 import type { PlanNode, ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
 
@@ -84,7 +84,11 @@ export class SqlOperator implements Operator {
         : DiskStateStore.open(this.state.dir, this.fingerprint, this.state);
     try {
       store.restore(saved);
-      for (const node of this.nodes) node.openState(store);
+      // Node ids are numbered per query: the states of a statement set's later queries are named apart.
+      this.queries.forEach((query, i) => {
+        const backend: StateBackend = i === 0 ? store : { keyed: (name, codec) => store.keyed(`q${i}.${name}`, codec) };
+        for (const node of query.plan.nodes) node.openState(backend);
+      });
     } catch (error) {
       store.close();
       throw error;
