@@ -17,7 +17,13 @@ import { valueError } from './postgres-source-types.js';
  * With `watermarks` off (snapshot only: no slot streams them) each chunk is consistent on its own, and the
  * watermarks are 0.
  */
+/** How long a chunk waits for the transactions in progress at its low watermark (see awaitCommitting). */
+const COMMITTING_WAIT_MS = 500;
+
 export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
+  /** Transactions found running longer than {@link COMMITTING_WAIT_MS}: not waited for by later chunks. */
+  private readonly longRunning = new Set<string>();
+
   constructor(
     private readonly client: pg.Client,
     /** The prefix of the messages (`tributary:<slot>`), or undefined for none. */
@@ -26,6 +32,7 @@ export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
 
   async readChunk(range: ChunkRange<PgTable>, onHigh: (high: Lsn) => void): Promise<SnapshotChunk<Lsn, PgTable>> {
     const low = await this.watermark('low');
+    if (this.watermarkPrefix !== undefined) await this.awaitCommitting();
     await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     let rows: Row[];
     try {
@@ -40,6 +47,37 @@ export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
 
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
+  }
+
+  /**
+   * Waits (briefly) for the transactions in progress now to end. A transaction's commit record is written to the
+   * WAL before the transaction becomes visible to new snapshots; one caught between the two when the low
+   * watermark was written lies before the watermark in the WAL (the stream delivers it before the chunk's window)
+   * and yet would be invisible to the chunk's snapshot, which would then deliver an older row after the stream's
+   * newer one. Such a transaction ends within moments, and once every transaction in progress after the low
+   * watermark has ended, the chunk's snapshot sees every one committed before it. A transaction still running
+   * after {@link COMMITTING_WAIT_MS} is a long one, not a committing one: it is not waited for (again).
+   */
+  private async awaitCommitting(): Promise<void> {
+    const snapshot = await this.client.query<{ xid: string }>(
+      'SELECT txid_snapshot_xip(txid_current_snapshot())::text AS xid',
+    );
+    let xids = snapshot.rows.map((r) => r.xid).filter((x) => !this.longRunning.has(x));
+    const deadline = Date.now() + COMMITTING_WAIT_MS;
+    while (xids.length > 0) {
+      const open = await this.client.query<{ xid: string }>(
+        "SELECT x::text AS xid FROM unnest($1::bigint[]) AS x WHERE txid_status(x) = 'in progress'",
+        [xids],
+      );
+      xids = open.rows.map((r) => r.xid);
+      if (xids.length === 0) return;
+      if (Date.now() >= deadline) {
+        if (this.longRunning.size > 10_000) this.longRunning.clear();
+        for (const xid of xids) this.longRunning.add(xid);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
   }
 
   private async watermark(which: 'low' | 'high'): Promise<Lsn> {
