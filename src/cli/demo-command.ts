@@ -10,8 +10,6 @@ import { startDashboardServer, type DashboardServer } from '../ui/dashboard-serv
 import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
-import { startEmbeddedMariadb } from '../embedded/embedded-mariadb.js';
-import { startEmbeddedPostgres } from '../embedded/embedded-postgres.js';
 import type { EmbeddedServer } from '../embedded/embedded-server.js';
 import type { Logger } from '../runtime/logger.js';
 import { formatTable } from './format-table.js';
@@ -25,21 +23,49 @@ export type DemoSink = 'postgres' | 'duckdb';
 
 export const DEMO_SINKS: readonly DemoSink[] = ['postgres', 'duckdb'];
 
+/** What the demo pipeline reads: a private MariaDB (the default; binlog) or PostgreSQL (logical replication). */
+export type DemoSource = 'mysql' | 'postgres';
+
+export const DEMO_SOURCES: readonly DemoSource[] = ['mysql', 'postgres'];
+
 /** The demo's view of the sink: a query returning row objects with display values. */
 interface DemoTarget {
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
+/** The demo's view of the source: its server, how to run the scenario's scripts on it and how a user reaches it. */
+interface DemoOrigin {
+  readonly label: 'MariaDB' | 'PostgreSQL';
+  /** The scenario's script that creates and fills the shards, and the pipeline file that reads them. */
+  readonly scriptFile: string;
+  readonly pipelineFile: string;
+  /** The log the pipeline follows after the snapshot, for the progress line. */
+  readonly log: string;
+  /** `${VAR}`s of the pipeline file that name the source. */
+  readonly env: Record<string, string>;
+  runScript(sql: string): Promise<void>;
+  /** A command line that logs in to the source as printed (`--keep`). */
+  readonly command: string;
+}
+
 /**
- * `tributary demo`: the main job on an embedded default. Starts a private MariaDB and — with the postgres sink —
- * a private PostgreSQL, or — with `--sink duckdb` — a DuckDB file in a temporary directory; loads the
- * sharded-users scenario, runs its pipeline, shows the merged `users` table, applies the scenario's changes and
- * shows the target change live. Everything it started is stopped on exit.
+ * `tributary demo`: the main job on an embedded default. Starts a private MariaDB — or, with `--source postgres`,
+ * a private PostgreSQL with `wal_level=logical` — and, with the postgres sink, a private PostgreSQL (the source's
+ * own server when the source is PostgreSQL: the target is another database of it), or, with `--sink duckdb`, a
+ * DuckDB file in a temporary directory; loads the sharded-users scenario, runs its pipeline, shows the merged
+ * `users` table, applies the scenario's changes and shows the target change live. Everything it started is
+ * stopped on exit. The embedded servers are test and demo tooling: they are loaded here only, on demand.
  */
-export async function demoCommand(options: { log: Logger; keep: boolean; sink?: DemoSink }): Promise<number> {
+export async function demoCommand(options: {
+  log: Logger;
+  keep: boolean;
+  sink?: DemoSink;
+  source?: DemoSource;
+}): Promise<number> {
   const { log } = options;
   const sinkType = options.sink ?? 'postgres';
+  const sourceType = options.source ?? 'mysql';
   const out = (line = '') => process.stdout.write(line + '\n');
   const servers: EmbeddedServer[] = [];
   const stateDir = await mkdtemp(join(tmpdir(), 'tributary-demo-state-'));
@@ -51,55 +77,59 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
   let running: Promise<unknown> | undefined;
   let dashboard: DashboardServer | undefined;
   try {
+    const { startEmbeddedMariadb } = await import('../embedded/embedded-mariadb.js');
+    const { startEmbeddedPostgres } = await import('../embedded/embedded-postgres.js');
+    const serverLog = (line: string) => log.debug(line);
+    const sourceLabel = sourceType === 'postgres' ? 'PostgreSQL' : 'MariaDB';
+    // One PostgreSQL serves as source and target when both are PostgreSQL: the target is a database of its own.
+    const needsTargetPostgres = sinkType === 'postgres' && sourceType !== 'postgres';
+    out(
+      needsTargetPostgres
+        ? `Starting a private ${sourceLabel} and PostgreSQL …`
+        : `Starting a private ${sourceLabel}${sinkType === 'postgres' ? ' (source and target databases)' : ''} …`,
+    );
+    const [sourceServer, targetServer] = await Promise.all([
+      sourceType === 'postgres' ? startEmbeddedPostgres({ log: serverLog }) : startEmbeddedMariadb({ log: serverLog }),
+      needsTargetPostgres ? startEmbeddedPostgres({ log: serverLog }) : Promise.resolve(undefined),
+    ]);
+    servers.push(sourceServer);
+    if (targetServer) servers.push(targetServer);
+    const origin = sourceType === 'postgres' ? await postgresOrigin(sourceServer) : mysqlOrigin(sourceServer);
+    out(`  ${origin.label.padEnd(10)} ${sourceServer.host}:${sourceServer.port}`);
+
     let env: Record<string, string>;
-    let yaml = await readFile(new URL('demo/pipeline.yaml', FIXTURES), 'utf8');
+    let yaml = await readFile(new URL(origin.pipelineFile, FIXTURES), 'utf8');
     let connectTarget: () => Promise<DemoTarget>;
-    let mysql: EmbeddedServer;
     /** How to look at the target while the demo runs (`--keep`). */
     let readTarget: string;
     if (sinkType === 'duckdb') {
-      out('Starting a private MariaDB …');
-      mysql = await startEmbeddedMariadb({ log: (l) => log.debug(l) });
-      servers.push(mysql);
       const path = join(stateDir, 'warehouse.duckdb');
-      out(`  MariaDB    ${mysql.host}:${mysql.port}\n  DuckDB     ${path}`);
+      out(`  DuckDB     ${path}`);
       yaml = yaml.replace(/^sink:\n(?: {2}.*\n)+/m, 'sink:\n  type: duckdb\n  path: ${DEMO_DUCKDB_PATH}\n');
       env = { DEMO_DUCKDB_PATH: path };
       connectTarget = () => duckdbTarget(path);
       readTarget = `The DuckDB file is ${path} (this process holds it open; read it after Ctrl-C stops the demo, which removes it: copy it first).`;
     } else {
-      out('Starting a private MariaDB and PostgreSQL …');
-      const [started, postgres] = await Promise.all([
-        startEmbeddedMariadb({ log: (l) => log.debug(l) }),
-        startEmbeddedPostgres({ log: (l) => log.debug(l) }),
-      ]);
-      mysql = started;
-      servers.push(mysql, postgres);
-      out(`  MariaDB    ${mysql.host}:${mysql.port}\n  PostgreSQL ${postgres.host}:${postgres.port}`);
-      const admin = new pg.Client({ connectionString: postgres.url });
-      admin.on('error', () => undefined); // its query reports a failure; the event alone must not crash the demo
-      await admin.connect();
-      await admin.query('CREATE DATABASE warehouse');
-      await admin.end();
+      const postgres = targetServer ?? sourceServer;
+      if (targetServer) out(`  PostgreSQL ${postgres.host}:${postgres.port}`);
+      await runPostgresScript(postgres.url, 'CREATE DATABASE warehouse');
       env = { DEMO_POSTGRES_PORT: String(postgres.port) };
-      connectTarget = () => postgresTarget(postgres.url.replace(/\/[^/]*$/, '/warehouse'));
+      connectTarget = () => postgresTarget(databaseUrl(postgres, 'warehouse'));
       readTarget = `Read the target with:\n  ${psqlCommand(postgres, 'warehouse')}`;
     }
     const label = sinkType === 'duckdb' ? 'DuckDB' : 'PostgreSQL';
 
     const scenario = new URL('scenarios/sharded-users/', FIXTURES);
-    await runMysqlScript(mysql, await readFile(new URL('source.sql', scenario), 'utf8'));
-    out('Loaded the sharded-users scenario: 9 shard tables in user_db1..3 and the tpc_ds database.');
+    await origin.runScript(await readFile(new URL(origin.scriptFile, scenario), 'utf8'));
+    out(
+      sourceType === 'postgres'
+        ? 'Loaded the sharded-users scenario: 9 shard tables in the schemas user_db1..3 and the tpc_ds schema.'
+        : 'Loaded the sharded-users scenario: 9 shard tables in user_db1..3 and the tpc_ds database.',
+    );
 
     const def = parsePipelineYaml(yaml, {
-      file: 'fixtures/demo/pipeline.yaml',
-      env: {
-        ...env,
-        DEMO_MYSQL_PORT: String(mysql.port),
-        DEMO_MYSQL_USER: mysql.user,
-        DEMO_MYSQL_PASSWORD: mysql.password,
-        DEMO_STATE_DIR: stateDir,
-      },
+      file: `fixtures/${origin.pipelineFile}`,
+      env: { ...env, ...origin.env, DEMO_STATE_DIR: stateDir },
       optionSpecsFor,
       knownTypes,
     });
@@ -114,7 +144,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
       log,
     }).catch(() => undefined); // a demo without its page is still a demo
     if (dashboard) out(`\nDashboard: ${dashboard.url} (Prometheus metrics: ${dashboard.url}metrics)`);
-    out('\nRunning the pipeline (snapshot, then binlog) …');
+    out(`\nRunning the pipeline (snapshot, then ${origin.log}) …`);
     running = pipeline.run({ signal: controller.signal });
     running.catch(() => {});
 
@@ -124,10 +154,10 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     out(`\nAfter the initial load, public.users in ${label}:`);
     out(formatTable(await target.query(USERS_QUERY)));
 
-    out('\nApplying changes.sql on MariaDB:');
+    out(`\nApplying changes.sql on ${origin.label}:`);
     const changes = await readFile(new URL('changes.sql', scenario), 'utf8');
     for (const line of changes.split('\n').filter((l) => l.trim() && !l.startsWith('--'))) out(`  ${line}`);
-    await runMysqlScript(mysql, changes);
+    await origin.runScript(changes);
     const started = Date.now();
     await waitUntil(
       async () => {
@@ -145,7 +175,7 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     out('\ntpc_ds.item:');
     out(formatTable(await target.query('SELECT * FROM tpc_ds.item ORDER BY i_item_sk')));
     if (options.keep) {
-      out(`\nStill running. Change the source with:\n  ${mariadbCommand(mysql)}\n${readTarget}\nCtrl-C stops.`);
+      out(`\nStill running. Change the source with:\n  ${origin.command}\n${readTarget}\nCtrl-C stops.`);
       await running;
     }
     return 0;
@@ -158,8 +188,39 @@ export async function demoCommand(options: { log: Logger; keep: boolean; sink?: 
     await target?.close().catch(() => {});
     await Promise.allSettled(servers.map((s) => s.stop()));
     await rm(stateDir, { recursive: true, force: true });
-    out(`\nStopped the pipeline and the private ${sinkType === 'duckdb' ? 'server' : 'servers'}.`);
+    out(`\nStopped the pipeline and the private ${servers.length === 1 ? 'server' : 'servers'}.`);
   }
+}
+
+function mysqlOrigin(server: EmbeddedServer): DemoOrigin {
+  return {
+    label: 'MariaDB',
+    scriptFile: 'source.sql',
+    pipelineFile: 'demo/pipeline.yaml',
+    log: 'binlog',
+    env: {
+      DEMO_MYSQL_PORT: String(server.port),
+      DEMO_MYSQL_USER: server.user,
+      DEMO_MYSQL_PASSWORD: server.password,
+    },
+    runScript: (sql) => runMysqlScript(server, sql),
+    command: mariadbCommand(server),
+  };
+}
+
+/** The source database `shop` on the private PostgreSQL (started with `wal_level=logical`, as logical replication needs). */
+async function postgresOrigin(server: EmbeddedServer): Promise<DemoOrigin> {
+  await runPostgresScript(server.url, 'CREATE DATABASE shop');
+  const url = databaseUrl(server, 'shop');
+  return {
+    label: 'PostgreSQL',
+    scriptFile: 'source.postgres.sql',
+    pipelineFile: 'demo/pipeline-postgres.yaml',
+    log: 'logical replication',
+    env: { DEMO_SOURCE_POSTGRES_PORT: String(server.port) },
+    runScript: (sql) => runPostgresScript(url, sql),
+    command: psqlCommand(server, 'shop'),
+  };
 }
 
 /**
@@ -202,6 +263,22 @@ async function duckdbTarget(path: string): Promise<DemoTarget> {
       return Promise.resolve();
     },
   };
+}
+
+function databaseUrl(server: EmbeddedServer, database: string): string {
+  return server.url.replace(/\/[^/]*$/, `/${database}`);
+}
+
+/** Runs a multi-statement script (simple query protocol) on a connection of its own. */
+async function runPostgresScript(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // the query reports a failure; the event alone must not crash the demo
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 
 async function runMysqlScript(server: EmbeddedServer, sql: string): Promise<void> {

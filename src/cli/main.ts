@@ -4,7 +4,7 @@ import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
-import { DEMO_SINKS, demoCommand, type DemoSink } from './demo-command.js';
+import { DEMO_SINKS, DEMO_SOURCES, demoCommand, type DemoSink, type DemoSource } from './demo-command.js';
 import { stateCommand } from './state-command.js';
 import { statusCommand } from './status-command.js';
 import { verifyCommand } from './verify-command.js';
@@ -22,7 +22,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   state: [],
   status: ['http', 'json'],
   verify: ['chunk-size', 'recheck-wait', 'repair'],
-  demo: ['keep', 'sink'],
+  demo: ['keep', 'sink', 'source'],
   sql: ['file', 'reset'],
   compact: ['table', 'retain-snapshots'],
 };
@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
         repair: { type: 'boolean' },
         keep: { type: 'boolean' },
         sink: { type: 'string' },
+        source: { type: 'string' },
         table: { type: 'string' },
         'retain-snapshots': { type: 'string' },
         'log-level': { type: 'string' },
@@ -194,7 +195,12 @@ export async function main(argv: string[]): Promise<number> {
           process.stderr.write(`unknown --sink ${sink}: use ${DEMO_SINKS.join(' or ')}\n`);
           return 2;
         }
-        return await demoCommand({ log, keep: values.keep === true, sink });
+        const source = (values.source ?? 'mysql') as DemoSource;
+        if (!DEMO_SOURCES.includes(source)) {
+          process.stderr.write(`unknown --source ${source}: use ${DEMO_SOURCES.join(' or ')}\n`);
+          return 2;
+        }
+        return await demoCommand({ log, keep: values.keep === true, sink, source });
       }
     }
   } catch (error) {

@@ -126,6 +126,11 @@ export const COMMAND_HELP = {
       'Starts a private MariaDB (and PostgreSQL), runs the sharded-users pipeline and shows the target change\n' +
       'live; stops everything it started when it ends.',
     options: [
+      [
+        '--source <type>',
+        'mysql (default) | postgres: the shards as schemas of a private PostgreSQL, read by logical\n' +
+          'replication (its target, with the postgres sink, is another database of the same server)',
+      ],
       ['--sink <type>', 'postgres (default) | duckdb: write into a temporary DuckDB file, no PostgreSQL'],
       ['--keep', 'keep running after the demo until Ctrl-C, and print how to reach the servers'],
     ],

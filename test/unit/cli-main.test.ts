@@ -27,7 +27,7 @@ describe('tributary <command> --help (issue 10)', () => {
     ['run', ['--reset', '--truncate-targets', '--yes', '--from-savepoint <id>'], ['--keep', '--sink']],
     ['validate', [], ['--reset', '--keep']],
     ['state', [], ['--reset', '--keep']],
-    ['demo', ['--sink <type>', '--keep'], ['--reset', '--from-savepoint']],
+    ['demo', ['--sink <type>', '--source <type>', '--keep'], ['--reset', '--from-savepoint']],
   ])('%s prints its own usage with its options', async (command, has, hasNot) => {
     const { code, stdout } = await cli(command, '--help');
     expect(code).toBe(0);
