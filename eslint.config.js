@@ -21,22 +21,49 @@ const boundaries = [
   {
     files: ['src/runtime/**/*.ts'],
     message: 'src/runtime never imports a connector; use the registry.',
-    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**'],
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/embedded/**'],
   },
   {
     files: ['src/transform/**/*.ts'],
     message: 'transform depends on core only (config extends its rule interfaces, not the other way).',
-    patterns: ['**/config/**', '**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**'],
+    patterns: ['**/config/**', '**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**', '**/embedded/**'],
   },
   {
     files: ['src/config/**/*.ts'],
     message: 'config does not depend on connectors, runtime or the CLI; connectors reach it through the registry.',
-    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**'],
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/runtime/**', '**/embedded/**'],
   },
   {
     files: ['src/ui/**/*.ts'],
     message: 'the dashboard reads the runtime metrics; it never reaches a connector, the composer or the CLI.',
-    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**'],
+    patterns: ['**/connectors/**', '**/cli/**', '**/composer/**', '**/embedded/**'],
+  },
+  {
+    files: ['src/connectors/**/*.ts'],
+    message:
+      'connectors build on the contracts in src/core (connector.ts: contexts, logger, table selectors) and src/formats; the runtime and the config loader reach them through the registry, never the other way.',
+    patterns: [
+      '**/runtime/**',
+      '**/config/**',
+      '**/transform/**',
+      '**/sql/**',
+      '**/composer/**',
+      '**/cli/**',
+      '**/ui/**',
+      '**/embedded/**',
+    ],
+  },
+  {
+    files: ['src/composer/**/*.ts', 'src/sql/**/*.ts', 'src/formats/**/*.ts', 'src/index.ts'],
+    message: 'the library does not reach the CLI or the embedded test/demo servers (src/embedded: apt-get, initdb).',
+    patterns: ['**/cli/**', '**/embedded/**'],
+  },
+  {
+    files: ['src/cli/**/*.ts'],
+    message:
+      'the embedded servers are demo and test tooling: only the demo loads them, with `await import(…)` (types may be imported).',
+    patterns: ['**/embedded/**'],
+    allowTypeImports: true,
   },
 ];
 
@@ -62,7 +89,16 @@ export default tseslint.config(
   },
   ...boundaries.map((b) => ({
     files: b.files,
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: b.patterns, message: b.message }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: b.patterns, message: b.message, ...(b.allowTypeImports ? { allowTypeImports: true } : {}) },
+          ],
+        },
+      ],
+    },
   })),
   {
     files: ['bin/*.js'],

@@ -11,7 +11,7 @@
 export * from './core/index.js';
 export { loadPipelineFile, parsePipelineYaml } from './config/load-pipeline.js';
 export type { PipelineDef, ConnectorDef, TransformDef, RouteDef, PipelineOptions } from './config/pipeline-def.js';
-export { parseTableSelectors, type TableSelector } from './config/table-selector.js';
+export { parseTableSelectors, type TableSelector } from './core/table-selector.js';
 export { TransformOperator } from './transform/transform-operator.js';
 export {
   composePipeline,
@@ -20,7 +20,7 @@ export {
   type RunPipelineOptions,
 } from './composer/pipeline-composer.js';
 export type { ValidateOptions, ValidationReport } from './composer/pipeline-validation.js';
-export { knownTypes, optionSpecsFor, sources, sinks } from './connectors/registry.js';
+export { knownTypes, optionSpecsFor, registerConnector, sources, sinks } from './connectors/registry.js';
 export { runPipeline, type PipelineParts, type RunOptions, type RunResult } from './runtime/pipeline-runner.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';
 export { StateStore } from './runtime/state-store.js';

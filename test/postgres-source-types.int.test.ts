@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeBatch, Source, Value } from '../src/core/index.js';
-import { parseTableSelectors } from '../src/config/table-selector.js';
+import { parseTableSelectors } from '../src/core/table-selector.js';
 import { postgresSource } from '../src/connectors/postgres-source/postgres-source.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { freshPostgresDatabase, type FreshPostgresDatabase } from './harness/databases.js';

@@ -1,5 +1,5 @@
 import type { Connection } from 'mysql2/promise';
-import { parseTableSelectors } from '../src/config/table-selector.js';
+import { parseTableSelectors } from '../src/core/table-selector.js';
 import { mysqlSource } from '../src/connectors/mysql/mysql-source.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { mysqlAdmin, mysqlUrl } from './harness/databases.js';

@@ -1,4 +1,4 @@
-import { parseTableSelectors } from '../src/config/table-selector.js';
+import { parseTableSelectors } from '../src/core/table-selector.js';
 import { postgresSource } from '../src/connectors/postgres-source/postgres-source.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { freshPostgresDatabase } from './harness/databases.js';

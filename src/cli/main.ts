@@ -12,7 +12,7 @@ import { sqlClient } from './sql-client.js';
 import { sqlCommand } from './sql-command.js';
 import { compactCommand } from './compact-command.js';
 import { LiveRegion } from './live-region.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../core/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
 
 /** The options each command takes, besides --log-level and --help. */

@@ -16,7 +16,7 @@ import {
   type ValidationCheck,
 } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
-import { parseTableSelectors } from '../config/table-selector.js';
+import { parseTableSelectors } from '../core/table-selector.js';
 import { sinks, sources } from '../connectors/registry.js';
 import { runPipeline, type PipelineParts, type RunResult } from '../runtime/pipeline-runner.js';
 import type { Logger } from '../runtime/logger.js';

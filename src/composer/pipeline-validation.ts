@@ -14,7 +14,7 @@ import {
   type ValidationCheck,
 } from '../core/index.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
-import type { TableSelector } from '../config/table-selector.js';
+import type { TableSelector } from '../core/table-selector.js';
 import type { Logger } from '../runtime/logger.js';
 import { restoreOperators } from '../runtime/pipeline-runner.js';
 import type { StateStore } from '../runtime/state-store.js';

@@ -1,5 +1,5 @@
 import { parsePipelineYaml } from '../config/load-pipeline.js';
-import { parseTableSelectors } from '../config/table-selector.js';
+import { parseTableSelectors } from '../core/table-selector.js';
 import { tableId } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor, sources } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';

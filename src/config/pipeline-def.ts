@@ -3,7 +3,7 @@ import type { Projection } from '../transform/projection.js';
 import type { UserFunctionDef } from '../transform/expression/user-function.js';
 import type { ConverterAfterTransform, Filter, RouteRule, TransformRule } from '../transform/rules.js';
 import type { SchemaChangeBehavior } from '../transform/schema-evolution/schema-change-behavior.js';
-import type { TableSelector } from './table-selector.js';
+import type { TableSelector } from '../core/table-selector.js';
 
 /**
  * One pipeline, validated: what the YAML file says, or what a library user builds in code. Everything in it

@@ -3,8 +3,8 @@ import { isMap, isScalar, type Node } from 'yaml';
 import { optionKeyMatches, type IgnoredOption, type OptionSpec, type OptionValues } from '../core/option-spec.js';
 import type { ConfigReader, Entry, ScalarText } from './config-reader.js';
 import { didYouMean } from './did-you-mean.js';
-import { parseDuration } from './duration.js';
-import { checkTableSelector } from './table-selector.js';
+import { parseDuration } from '../core/duration.js';
+import { checkTableSelector } from '../core/table-selector.js';
 
 /** The block that options belong to, for messages. */
 export interface OptionBlock {

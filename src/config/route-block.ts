@@ -1,5 +1,5 @@
 import { highestCaptureReference, sinkTableProblem } from '../transform/route.js';
-import { captureGroupCount } from './table-selector.js';
+import { captureGroupCount } from '../core/table-selector.js';
 import type { ConfigReader, Entry } from './config-reader.js';
 import type { RouteDef } from './pipeline-def.js';
 import { optionalText, requiredText, ruleEntries, selectorField } from './rule-fields.js';

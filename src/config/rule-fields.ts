@@ -1,7 +1,7 @@
 import type { Node } from 'yaml';
 import type { ConfigReader, Entry } from './config-reader.js';
 import { didYouMean } from './did-you-mean.js';
-import { checkTableSelector, type TableSelector } from './table-selector.js';
+import { checkTableSelector, type TableSelector } from '../core/table-selector.js';
 
 /** The entries of one list item of `transform:` or `route:`, checked against the keys that kind of rule takes. */
 export function ruleEntries(

@@ -1,6 +1,16 @@
-import type { OptionSpec, OptionValues, Sink, Source, TableId, TableLayout } from '../core/index.js';
-import type { TableSelector } from '../config/table-selector.js';
-import type { Logger } from '../runtime/logger.js';
+import {
+  TributaryError,
+  withOptionDefaults,
+  type Connector,
+  type OptionSpec,
+  type OptionValues,
+  type Sink,
+  type SinkConnector,
+  type SinkContext,
+  type Source,
+  type SourceConnector,
+  type SourceContext,
+} from '../core/index.js';
 import { duckdbSinkOptions } from './duckdb/duckdb-sink-config.js';
 import { icebergSinkOptions } from './iceberg/iceberg-sink-config.js';
 import { mysqlSourceOptionSpecs } from './mysql/mysql-source-config.js';
@@ -12,24 +22,11 @@ import { postgresSinkOptions } from './postgres/postgres-sink-config.js';
 import { postgresSourceOptionSpecs } from './postgres-source/postgres-source-config.js';
 import { postgresIgnoredTableOption } from './postgres/postgres-table-layout.js';
 
-/** What every source factory receives besides its options. */
-export interface SourceContext {
-  readonly log: Logger;
-  readonly pipelineName: string;
-  /** How many snapshot chunks a source reads at once. */
-  readonly parallelism: number;
-  readonly include: readonly TableSelector[];
-  readonly exclude: readonly TableSelector[];
-}
+/** The contexts live in core (`src/core/connector.ts`); re-exported for the registry's users. */
+export type { SinkContext, SourceContext } from '../core/index.js';
 
-export interface SinkContext {
-  readonly log: Logger;
-  readonly pipelineName: string;
-  /** The layout that the transforms' `partition-keys` / `table-options` give a sink table, for creating it. */
-  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
-}
-
-interface SourceEntry {
+/** A registered source as the composer uses it: its specs, its table options and a lazily loaded factory. */
+export interface SourceEntry {
   readonly options: readonly OptionSpec[];
   /** Loaded on first use, so a pipeline pays only for the drivers it uses. */
   readonly load: () => Promise<(options: OptionValues, context: SourceContext) => Source>;
@@ -38,7 +35,7 @@ interface SourceEntry {
   readonly excludeOption?: string;
 }
 
-interface SinkEntry {
+export interface SinkEntry {
   readonly options: readonly OptionSpec[];
   readonly load: () => Promise<(options: OptionValues, context: SinkContext) => Sink>;
   /** Why the sink cannot partition tables by a transform's `partition-keys`; undefined when it can. */
@@ -47,66 +44,134 @@ interface SinkEntry {
   readonly ignoredTableOption: (key: string, value: string) => string | undefined;
 }
 
-/** Connectors by the pipeline file's `type:`. Option specs are static (tiny); implementations load lazily. */
-export const sources: Readonly<Record<string, SourceEntry>> = {
-  mysql: {
+/**
+ * The built-in connectors, declared with `defineConnector`'s shape. Option specs are static (tiny);
+ * implementations load lazily.
+ */
+const builtIns: readonly Connector[] = [
+  {
+    kind: 'source',
+    type: 'mysql',
     options: mysqlSourceOptionSpecs,
     load: async () => (await import('./mysql/mysql-source.js')).mysqlSource,
-    tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
-  postgres: {
+  {
+    kind: 'source',
+    type: 'postgres',
     options: postgresSourceOptionSpecs,
     load: async () => (await import('./postgres-source/postgres-source.js')).postgresSource,
-    tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
-  nats: {
+  {
+    kind: 'source',
+    type: 'nats',
     options: natsSourceOptions,
     load: async () => (await import('./nats/nats-source.js')).natsSource,
-    tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
-  kafka: {
+  {
+    kind: 'source',
+    type: 'kafka',
     options: kafkaSourceOptions,
     load: async () => (await import('./kafka/kafka-source.js')).kafkaSource,
-    tablesOption: 'tables',
     excludeOption: 'tables.exclude',
   },
-};
-
-export const sinks: Readonly<Record<string, SinkEntry>> = {
-  postgres: {
+  {
+    kind: 'sink',
+    type: 'postgres',
     options: postgresSinkOptions,
     load: async () => (await import('./postgres/postgres-sink.js')).postgresSink,
     ignoredTableOption: postgresIgnoredTableOption,
   },
-  duckdb: {
+  {
+    kind: 'sink',
+    type: 'duckdb',
     options: duckdbSinkOptions,
     load: async () => (await import('./duckdb/duckdb-sink.js')).duckdbSink,
     noPartitions: 'DuckDB has no table partitions',
     ignoredTableOption: (key) =>
       key.toLowerCase() === 'comment' ? undefined : 'DuckDB tables take no options but a comment',
   },
-  iceberg: {
+  {
+    kind: 'sink',
+    type: 'iceberg',
     options: icebergSinkOptions,
     load: async () => (await import('./iceberg/iceberg-sink.js')).icebergSink,
     noPartitions: 'the iceberg sink writes unpartitioned tables (partition specs are not built yet)',
     ignoredTableOption: () => 'the iceberg sink takes no table options yet',
   },
-  nats: {
+  {
+    kind: 'sink',
+    type: 'nats',
     options: natsSinkOptions,
     load: async () => (await import('./nats/nats-sink.js')).natsSink,
     noPartitions: 'a JetStream sink writes subjects, not tables (its `partitions` option splits a table by key hash)',
     ignoredTableOption: () => 'a JetStream sink creates no tables',
   },
-  kafka: {
+  {
+    kind: 'sink',
+    type: 'kafka',
     options: kafkaSinkOptions,
     load: async () => (await import('./kafka/kafka-sink.js')).kafkaSink,
     noPartitions: 'a Kafka sink writes topics, not tables (records are partitioned by their key)',
     ignoredTableOption: () => 'a Kafka sink creates no tables',
   },
-};
+];
+
+const sourceEntries: Record<string, SourceEntry> = {};
+const sinkEntries: Record<string, SinkEntry> = {};
+
+/** Sources by the pipeline file's `type:`: the built-ins and those a library user registered. */
+export const sources: Readonly<Record<string, SourceEntry>> = sourceEntries;
+/** Sinks by the pipeline file's `type:`. */
+export const sinks: Readonly<Record<string, SinkEntry>> = sinkEntries;
+
+/**
+ * Adds a connector made with `defineConnector`, so pipeline files (and pipelines built in code) can name its
+ * `type:`. Register before loading the pipeline file: the loader checks options against the specs. A type that
+ * is taken for the same kind is refused (CONNECTOR_DUPLICATE), built-ins included.
+ */
+export function registerConnector<const Specs extends readonly OptionSpec[]>(
+  connector: SourceConnector<Specs> | SinkConnector<Specs>,
+): void {
+  const entries: Record<string, unknown> = connector.kind === 'source' ? sourceEntries : sinkEntries;
+  if (Object.hasOwn(entries, connector.type)) {
+    throw new TributaryError(
+      'CONNECTOR_DUPLICATE',
+      `a ${connector.kind} of type ${connector.type} is registered already`,
+      {
+        hint: `give the connector another type than ${Object.keys(entries).join(', ')}`,
+      },
+    );
+  }
+  const specs = connector.options;
+  // `open` gets its defaults from the specs, so a connector declares each default once: in its spec.
+  const factory = async <C>(c: {
+    readonly open?: (o: never, context: C) => unknown;
+    readonly load?: () => Promise<(o: never, context: C) => unknown>;
+  }) => {
+    const open = (c.open ?? (await c.load!())) as (options: OptionValues, context: C) => never;
+    return (options: OptionValues, context: C) => open(withOptionDefaults(specs, options), context);
+  };
+  if (connector.kind === 'source') {
+    sourceEntries[connector.type] = {
+      options: specs,
+      load: () => factory<SourceContext>(connector),
+      tablesOption: connector.tablesOption ?? 'tables',
+      ...(connector.excludeOption === undefined ? {} : { excludeOption: connector.excludeOption }),
+    };
+  } else {
+    sinkEntries[connector.type] = {
+      options: specs,
+      load: () => factory<SinkContext>(connector),
+      ...(connector.noPartitions === undefined ? {} : { noPartitions: connector.noPartitions }),
+      ignoredTableOption: connector.ignoredTableOption ?? (() => undefined),
+    };
+  }
+}
+
+for (const connector of builtIns) registerConnector(connector);
 
 export function optionSpecsFor(type: string, role: 'source' | 'sink'): readonly OptionSpec[] | undefined {
   return (role === 'source' ? sources[type] : sinks[type])?.options;

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   CONFIG_FILE_NOT_FOUND: { retryable: false },
   CONFIG_ENV_MISSING: { retryable: false },
   CONNECTOR_UNKNOWN: { retryable: false },
+  CONNECTOR_DUPLICATE: { retryable: false },
   SOURCE_UNREACHABLE: { retryable: true },
   SOURCE_AUTH_FAILED: { retryable: false },
   SOURCE_PRIVILEGES_MISSING: { retryable: false },

@@ -12,3 +12,6 @@ export * from './validation-check.js';
 export * from './time-zone.js';
 export * from './table-layout.js';
 export * from './table-checksums.js';
+export * from './logger.js';
+export * from './connector.js';
+export * from './table-selector.js';

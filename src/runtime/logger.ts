@@ -1,24 +1,9 @@
-/** Log levels in increasing severity. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { Logger, LogLevel } from '../core/logger.js';
 
+export { silentLogger, type Logger, type LogLevel } from '../core/logger.js';
+
+/** Log levels in increasing severity (`LogLevel` is core's). */
 const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/**
- * A small structured logger. Every line passes through `redact`, which replaces each registered secret
- * (passwords, URLs with credentials) by `***`, so secrets never reach a log even when an error message
- * from a driver quotes them.
- */
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-  /** Registers a value that must never be printed. */
-  addSecret(secret: string | undefined): void;
-  /** `text` with every registered secret replaced by `***` (for what is shown elsewhere than the log). */
-  redact(text: string): string;
-  child(scope: string): Logger;
-}
 
 export interface LoggerOptions {
   readonly level?: LogLevel;
@@ -79,14 +64,3 @@ export function redact(text: string, secrets: Iterable<string>): string {
   for (const secret of secrets) out = out.split(secret).join('***');
   return out;
 }
-
-/** A logger that drops everything, for library use and tests that do not look at logs. */
-export const silentLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  addSecret: () => {},
-  redact: (text) => text,
-  child: () => silentLogger,
-};

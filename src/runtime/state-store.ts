@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TributaryError, type Checkpoint } from '../core/index.js';
-import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from './checkpoint-chunks.js';
+import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from '../core/checkpoint-chunks.js';
 
 /**
  * The embedded state store: one directory per pipeline (`state.dir`) holding the last checkpoint as

@@ -1,24 +1,14 @@
 import type { ExpressionNode } from './expression/expression-node.js';
 import type { UserFunction } from './expression/user-function.js';
 import type { Projection } from './projection.js';
+import type { TableMatcher } from '../core/table-selector.js';
 
 /**
  * What the transform stage needs from the pipeline definition. The config loader's `TransformDef`,
  * `RouteDef` and `TableSelector` extend these, so a PipelineDef can be handed over as it is, and a library
- * user can build rules in code without YAML.
+ * user can build rules in code without YAML. (`TableMatcher` is core's, re-exported for the transform's users.)
  */
-export interface TableMatcher {
-  /** The selector as written, for messages. */
-  readonly source: string;
-  /** Whether the table `namespace.name` (MySQL: `database.table`) is selected. */
-  matches(namespace: string, name: string): boolean;
-  /**
-   * The capturing groups of the first pattern that selects the table, numbered as in the pattern as written
-   * (the database part's first, then the table part's), for a route's `$1`, `$2`; undefined when none selects
-   * it. A group that took part in no match is ''.
-   */
-  captures?(namespace: string, name: string): readonly string[] | undefined;
-}
+export type { TableMatcher } from '../core/table-selector.js';
 
 /**
  * A parsed `filter:` — a condition on the source row (it may also name the projection's computed columns).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/core/index.js';
-import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from '../../src/runtime/checkpoint-chunks.js';
+import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from '../../src/core/checkpoint-chunks.js';
 
 /** A MySQL-like checkpoint over `tables` tables: schema history, captured tables, snapshot progress, state. */
 function checkpointOf(tables: number, options: { id?: number; snapshotFrom?: number; comment?: string } = {}) {

@@ -5,7 +5,7 @@ import {
   parseTableSelector,
   parseTableSelectors,
   splitTablePatterns,
-} from '../../src/config/table-selector.js';
+} from '../../src/core/table-selector.js';
 
 const selects = (selector: string, db: string, table: string): boolean =>
   parseTableSelector(selector).matches(db, table);

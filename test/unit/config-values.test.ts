@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { didYouMean } from '../../src/config/did-you-mean.js';
-import { formatDuration, parseDuration } from '../../src/config/duration.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { interpolateEnv } from '../../src/config/env-interpolation.js';
 import { coerceOption, redactOptions } from '../../src/config/read-options.js';
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/config/duration.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { pipelineOptionSpecs } from '../../src/config/pipeline-options.js';
 import { sinks, sources } from '../../src/connectors/registry.js';
 import { ERROR_CODES } from '../../src/core/errors.js';

@@ -3,7 +3,7 @@ import { routeModeCheck } from '../../src/composer/pipeline-validation.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { pipelineIdentifier } from '../../src/config/pipeline-options.js';
-import { parseTableSelector } from '../../src/config/table-selector.js';
+import { parseTableSelector } from '../../src/core/table-selector.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
 import { jdbcProperties } from '../../src/connectors/mysql/mysql-jdbc-properties.js';
 import { mysqlSourceConfig } from '../../src/connectors/mysql/mysql-source-config.js';

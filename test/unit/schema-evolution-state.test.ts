@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTableSelector } from '../../src/config/table-selector.js';
+import { parseTableSelector } from '../../src/core/table-selector.js';
 import type { ChangeEvent, SchemaChangeEvent, SchemaChangeType } from '../../src/core/change-event.js';
 import type { DataType, Row } from '../../src/core/data-type.js';
 import { TributaryError } from '../../src/core/errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
-import { parseTableSelector } from '../../src/config/table-selector.js';
+import { parseTableSelector } from '../../src/core/table-selector.js';
 import type { ChangeEvent, ChangeOp, DataChangeEvent, SchemaChangeEvent } from '../../src/core/change-event.js';
 import type { Row } from '../../src/core/data-type.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';

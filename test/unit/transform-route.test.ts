@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTableSelector } from '../../src/config/table-selector.js';
+import { parseTableSelector } from '../../src/core/table-selector.js';
 import { tableId } from '../../src/core/table-schema.js';
 import {
   describeRouting,

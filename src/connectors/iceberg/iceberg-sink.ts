@@ -4,7 +4,7 @@ import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
 import { HadoopCatalog } from './iceberg-catalog.js';

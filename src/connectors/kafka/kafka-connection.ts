@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 
 /** Connection options shared by the `kafka` source and sink (Java client property names where they exist). */
 export const kafkaConnectionOptions: readonly OptionSpec[] = [

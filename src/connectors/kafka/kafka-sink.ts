@@ -6,7 +6,7 @@ import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
 import type { ChangeFormat } from '../../formats/change-format.js';
 import { changeFormat } from '../../formats/change-formats.js';
-import type { SinkContext } from '../registry.js';
+import type { SinkContext } from '../../core/connector.js';
 import { ensureCheckpointTopic, readLastCheckpoint, type CheckpointRecord } from './kafka-checkpoint-store.js';
 import { kafkaClient } from './kafka-connection.js';
 import { classifyKafkaError } from './kafka-errors.js';

@@ -4,7 +4,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProgress } from '../../core/source.js';
 import { LogChangeReader } from '../log-kit/log-change-reader.js';
-import type { SourceContext } from '../registry.js';
+import type { SourceContext } from '../../core/connector.js';
 import { kafkaClient } from './kafka-connection.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import { Handoff } from './kafka-handoff.js';

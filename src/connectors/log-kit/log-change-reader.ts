@@ -2,7 +2,7 @@ import type { ChangeEvent } from '../../core/change-event.js';
 import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
 import { CanalJsonDecoder } from '../../formats/canal-json-decoder.js';
 import { DebeziumJsonDecoder, type DecodedChange } from '../../formats/debezium-json.js';
-import type { TableSelector } from '../../config/table-selector.js';
+import type { TableSelector } from '../../core/table-selector.js';
 
 /** The formats a log source (`nats`, `kafka`) reads. */
 export type LogSourceFormat = 'debezium-json' | 'canal-json';

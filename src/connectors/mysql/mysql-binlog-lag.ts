@@ -1,6 +1,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { SourceProgress } from '../../core/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { endMysqlConnection } from './mysql-errors.js';
 import type { LogPoint } from './mysql-log-point.js';
 

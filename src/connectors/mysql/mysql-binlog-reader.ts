@@ -1,5 +1,5 @@
 import { tableIdToString } from '../../core/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import type { BinlogEvent } from './protocol/binlog-event.js';
 import { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from './protocol/binlog-client.js';
 import type { ColumnInfo } from './protocol/canonical-types.js';

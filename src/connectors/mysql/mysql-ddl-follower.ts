@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { tableIdToString, type ChangeEvent, type SchemaChangeEvent, type TableId } from '../../core/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { schemaEventsOf, type MysqlSchemaHistory } from './mysql-schema-history.js';
 import { listTables, readTableSchemas, type MysqlTable } from './mysql-schema-reader.js';

@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { TributaryError, type ValidationCheck } from '../../core/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { checkNotBehind, gtidFlavorOf, gtidStateAt, readServerGtids, type GtidFlavor } from './mysql-gtid.js';
 import { formatHost, hostsToTry, type MysqlHost } from './mysql-hosts.js';
 import { endMysqlConnection } from './mysql-errors.js';

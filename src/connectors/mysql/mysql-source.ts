@@ -19,8 +19,8 @@ import {
   type SourceProgress,
   type TableChecksums,
 } from '../../core/index.js';
-import type { TableSelector } from '../../config/table-selector.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { TableSelector } from '../../core/table-selector.js';
+import type { Logger } from '../../core/logger.js';
 import { verifyFingerprint, type BinlogFingerprint } from './mysql-binlog-fingerprint.js';
 import type { BinlogStep } from './mysql-binlog-step.js';
 import { openMysqlBinlogReader } from './mysql-binlog-reader.js';

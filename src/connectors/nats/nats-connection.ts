@@ -3,7 +3,7 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
 import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { readTlsSettings, tlsFailure, type TlsOptionNames, type TlsSettings } from '../tls-options.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { classifyNatsError } from './nats-errors.js';
 
 /** Connection options shared by the `nats` source and sink. */

@@ -13,7 +13,7 @@ import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableSchema } from '../../core/table-schema.js';
 import type { ChangeFormat, LogRecord } from '../../formats/change-format.js';
 import { changeFormat } from '../../formats/change-formats.js';
-import type { SinkContext } from '../registry.js';
+import type { SinkContext } from '../../core/connector.js';
 import { natsConnect } from './nats-connection.js';
 import { classifyNatsError, jetStreamErrorCode, JS_NO_MESSAGE_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
 import {

@@ -12,7 +12,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProgress } from '../../core/source.js';
 import { LogChangeReader } from '../log-kit/log-change-reader.js';
-import type { SourceContext } from '../registry.js';
+import type { SourceContext } from '../../core/connector.js';
 import { natsConnect } from './nats-connection.js';
 import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
 import { HEADER_BATCH, HEADER_EPOCH, HEADER_KEY, parseCheckpointRecord } from './nats-log-protocol.js';

@@ -7,7 +7,7 @@ import {
   type SourcePosition,
   type ValidationCheck,
 } from '../../core/index.js';
-import type { TableSelector } from '../../config/table-selector.js';
+import type { TableSelector } from '../../core/table-selector.js';
 import { parseLsn } from './pg-lsn.js';
 import { listPgTables, quoteTable, readPgTables, type PgTable, type PgTypeCatalog } from './postgres-source-catalog.js';
 import type { PostgresSourceConfig } from './postgres-source-config.js';

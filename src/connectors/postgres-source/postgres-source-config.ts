@@ -1,10 +1,10 @@
-import type { OptionSpec, OptionValues } from '../../core/index.js';
+import type { OptionSpec, OptionsOf } from '../../core/index.js';
 
 /**
  * Options of the `postgres` source, with Flink CDC's `postgres-cdc` names where it has one (`hostname`,
  * `database-name`, `schema-name`, `table-name`, `slot.name`, `decoding.plugin.name`, …).
  */
-export const postgresSourceOptionSpecs: readonly OptionSpec[] = [
+export const postgresSourceOptionSpecs = [
   {
     key: 'hostname',
     type: 'string',
@@ -123,7 +123,10 @@ export const postgresSourceOptionSpecs: readonly OptionSpec[] = [
     description: "Properties passed to Flink CDC's embedded Debezium engine.",
     ignored: 'Tributary does not run Debezium: options with a meaning here have their own keys',
   },
-];
+] as const satisfies readonly OptionSpec[];
+
+/** The options as `open` receives them: typed from the specs, defaults filled in from them. */
+export type PostgresSourceOptions = OptionsOf<typeof postgresSourceOptionSpecs>;
 
 export interface PostgresSourceConfig {
   readonly host: string;
@@ -149,33 +152,30 @@ export function defaultSlotName(pipelineName: string): string {
   return `tributary_${pipelineName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
-export function postgresSourceConfig(options: OptionValues, pipelineName: string): PostgresSourceConfig {
+export function postgresSourceConfig(options: PostgresSourceOptions, pipelineName: string): PostgresSourceConfig {
   const tableName = options['table-name'];
-  const schemaName = String(options['schema-name'] ?? 'public');
+  const schemaName = options['schema-name'];
   return {
-    host: String(options['hostname'] ?? '127.0.0.1'),
-    port: Number(options['port'] ?? 5432),
-    user: String(options['username'] ?? ''),
-    password: String(options['password'] ?? ''),
-    database: String(options['database-name'] ?? ''),
+    host: options.hostname,
+    port: options.port,
+    user: options.username,
+    password: options.password,
+    database: options['database-name'],
     flinkTables:
       tableName === undefined
         ? undefined
-        : String(tableName)
+        : tableName
             .split(',')
             .map((t) => `${selectorPart(schemaName.trim())}.${selectorPart(t.trim())}`)
             .join(','),
-    slotName: String(options['slot.name'] ?? defaultSlotName(pipelineName)),
-    publicationName: String(options['publication.name'] ?? defaultSlotName(pipelineName)),
-    publicationMode: options['publication.autocreate.mode'] === 'all_tables' ? 'all_tables' : 'filtered',
-    startupMode: (options['scan.startup.mode'] ?? 'initial') as PostgresSourceConfig['startupMode'],
-    chunkSize: Number(options['scan.incremental.snapshot.chunk.size'] ?? 8096),
-    heartbeatMs: Number(options['heartbeat.interval'] ?? 10000),
-    snapshotRowsPerSecond:
-      options['scan.snapshot.rows-per-second'] === undefined
-        ? undefined
-        : Number(options['scan.snapshot.rows-per-second']),
-    connectTimeoutMs: Number(options['connect.timeout'] ?? 10000),
+    slotName: options['slot.name'] ?? defaultSlotName(pipelineName),
+    publicationName: options['publication.name'] ?? defaultSlotName(pipelineName),
+    publicationMode: options['publication.autocreate.mode'],
+    startupMode: options['scan.startup.mode'],
+    chunkSize: options['scan.incremental.snapshot.chunk.size'],
+    heartbeatMs: options['heartbeat.interval'],
+    snapshotRowsPerSecond: options['scan.snapshot.rows-per-second'],
+    connectTimeoutMs: options['connect.timeout'],
   };
 }
 

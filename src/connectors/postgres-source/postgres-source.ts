@@ -4,6 +4,7 @@ import {
   plural,
   tableIdToString,
   TributaryError,
+  withOptionDefaults,
   type ChangeBatch,
   type ChangeEvent,
   type OptionValues,
@@ -15,8 +16,8 @@ import {
   type SourceProgress,
   type TableSchema,
 } from '../../core/index.js';
-import { parseTableSelectors, type TableSelector } from '../../config/table-selector.js';
-import type { SourceContext } from '../registry.js';
+import { parseTableSelectors, type TableSelector } from '../../core/table-selector.js';
+import type { SourceContext } from '../../core/connector.js';
 import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { formatLsn, parseLsn, type Lsn } from './pg-lsn.js';
 import { PgReplicationStream } from './pg-replication-stream.js';
@@ -29,7 +30,12 @@ import {
   readPgTables,
   type PgTable,
 } from './postgres-source-catalog.js';
-import { postgresSourceConfig, type PostgresSourceConfig } from './postgres-source-config.js';
+import {
+  postgresSourceConfig,
+  postgresSourceOptionSpecs,
+  type PostgresSourceConfig,
+  type PostgresSourceOptions,
+} from './postgres-source-config.js';
 import { PostgresSourceChecks } from './postgres-source-checks.js';
 import { emptyTable, relationTable, sameColumns } from './postgres-relation.js';
 import { resolveToast } from './postgres-toast.js';
@@ -41,7 +47,8 @@ import { WalReader } from './postgres-wal-reader.js';
 import type { WalRowChange, WalStep } from './postgres-wal-step.js';
 
 export function postgresSource(options: OptionValues, context: SourceContext): Source {
-  return new PostgresSource(postgresSourceConfig(options, context.pipelineName), context);
+  const typed: PostgresSourceOptions = withOptionDefaults(postgresSourceOptionSpecs, options);
+  return new PostgresSource(postgresSourceConfig(typed, context.pipelineName), context);
 }
 
 /** What the stream knows of one relation (by oid): its table as the Relation message announced it. */

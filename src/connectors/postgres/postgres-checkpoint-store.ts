@@ -10,7 +10,7 @@ import {
   joinCheckpoint,
   type CheckpointWrite,
   type ChunkedCheckpoint,
-} from '../../runtime/checkpoint-chunks.js';
+} from '../../core/checkpoint-chunks.js';
 import { readCatalogTable } from './postgres-catalog.js';
 import { qualifiedName, type PostgresTableName } from './postgres-ddl.js';
 

@@ -7,7 +7,7 @@ import {
   type SourcePosition,
   type SourceProgress,
 } from '../../core/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { BatchTables } from './batch-tables.js';
 import { RepairJobs, type RepairRange } from './repair-jobs.js';
 import { tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';

@@ -1,6 +1,6 @@
 import type { Row } from '../../core/index.js';
 import { plural } from '../../core/plural.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { ChunkWindow, type ChunkRange, type SnapshotTable } from './chunk-window.js';
 import type {
   ChunkReader,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Checkpoint } from '../core/index.js';
+import type { Checkpoint } from './sink.js';
 import type { Logger } from './logger.js';
 
 /**

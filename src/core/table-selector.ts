@@ -1,5 +1,21 @@
-import { TributaryError } from '../core/errors.js';
-import type { TableMatcher } from '../transform/rules.js';
+import { TributaryError } from './errors.js';
+
+/**
+ * What selects tables: a connector's `tables`, a transform's or a route's `source-table`. The config loader's
+ * `TableSelector` implements it; a library user can write one in code.
+ */
+export interface TableMatcher {
+  /** The selector as written, for messages. */
+  readonly source: string;
+  /** Whether the table `namespace.name` (MySQL: `database.table`) is selected. */
+  matches(namespace: string, name: string): boolean;
+  /**
+   * The capturing groups of the first pattern that selects the table, numbered as in the pattern as written
+   * (the database part's first, then the table part's), for a route's `$1`, `$2`; undefined when none selects
+   * it. A group that took part in no match is ''.
+   */
+  captures?(namespace: string, name: string): readonly string[] | undefined;
+}
 
 /** One compiled `database.table` pattern; both regular expressions are anchored (a full match is needed). */
 export interface TablePattern {
