@@ -78,7 +78,8 @@ describe('pgoutput messages', () => {
       endLsn: 0x20n,
       tsMs: 946684800000,
     });
-    expect(() => decodePgoutput(Buffer.from('S'))).toThrow(/unknown pgoutput message 'S'/);
+    expect(() => decodePgoutput(Buffer.from('Z'))).toThrow(/unknown pgoutput message 'Z'/);
+    expect(() => decodePgoutput(Buffer.from('S'))).toThrow(/cut short/); // protocol 2's Stream Start, without its xid
     expect(() => decodePgoutput(Buffer.from('I'))).toThrow(/cut short/);
   });
 

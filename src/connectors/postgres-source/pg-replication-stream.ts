@@ -39,10 +39,16 @@ export class PgReplicationStream {
 
   constructor(private readonly client: pg.Client) {}
 
-  start(slot: string, startLsn: Lsn, publication: string): void {
+  /**
+   * Starts streaming the slot from `startLsn`. `streaming` (PostgreSQL 14 and later): protocol 2 with large
+   * transactions streamed while in progress, instead of protocol 1 (sent after their commit, the server
+   * spilling them to its disk meanwhile).
+   */
+  start(slot: string, startLsn: Lsn, publication: string, streaming = false): void {
+    const protocol = streaming ? `proto_version '2', streaming 'on'` : `proto_version '1'`;
     const sql =
       `START_REPLICATION SLOT "${slot}" LOGICAL ${formatLsn(startLsn)} ` +
-      `(proto_version '1', publication_names '"${publication}"', messages 'true')`;
+      `(${protocol}, publication_names '"${publication}"', messages 'true')`;
     const stream = this.client.query(copyBoth(sql, { alignOnCopyDataFrame: true, readableObjectMode: true }));
     this.stream = stream;
     stream.on('data', (chunk: Buffer) => this.onFrame(chunk));

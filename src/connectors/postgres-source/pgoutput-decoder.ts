@@ -1,8 +1,8 @@
 import { pgTimestampToMs, type Lsn } from './pg-lsn.js';
 
 /**
- * The pgoutput logical replication messages (protocol version 1; PostgreSQL docs, "Logical Replication Message
- * Formats"), decoded from the payload of one XLogData frame. Column values stay the server's text (pgoutput
+ * The pgoutput logical replication messages (protocol version 1, and version 2's streamed transactions;
+ * PostgreSQL docs, "Logical Replication Message Formats"), decoded from the payload of one XLogData frame. Column values stay the server's text (pgoutput
  * sends every value in its type's text output unless `binary` is requested, which this source never does), so
  * the snapshot and the stream convert the same text with the same function (postgres-source-types.ts).
  */
@@ -34,7 +34,31 @@ export type PgoutputMessage =
       readonly lsn: Lsn;
       readonly prefix: string;
       readonly content: Buffer;
-    };
+    }
+  /** Protocol 2: a block of a large transaction in progress follows (until `stream-stop`); `first` for its first. */
+  | { readonly tag: 'stream-start'; readonly xid: number; readonly first: boolean }
+  | { readonly tag: 'stream-stop' }
+  /** Protocol 2: the streamed transaction `xid` committed; its blocks are to be applied now. */
+  | {
+      readonly tag: 'stream-commit';
+      readonly xid: number;
+      readonly commitLsn: Lsn;
+      readonly endLsn: Lsn;
+      readonly tsMs: number;
+    }
+  /** Protocol 2: the streamed transaction `xid` (when `subxid` = `xid`) or its subtransaction `subxid` rolled back. */
+  | { readonly tag: 'stream-abort'; readonly xid: number; readonly subxid: number };
+
+/** The tags whose messages carry the (sub)transaction id after the tag byte inside a stream block (protocol 2). */
+const STREAMED_TAGS = new Set(['R', 'Y', 'I', 'U', 'D', 'T', 'M'].map((c) => c.charCodeAt(0)));
+
+/**
+ * The (sub)transaction id of a message inside a stream block, or undefined for a message that has none (the
+ * stream control messages). Such a message is decoded with `decodePgoutput(buffer, true)`.
+ */
+export function streamedMessageXid(buffer: Buffer): number | undefined {
+  return buffer.length >= 5 && STREAMED_TAGS.has(buffer[0]!) ? buffer.readUInt32BE(1) : undefined;
+}
 
 export interface RelationColumn {
   /** Part of the relation's replica identity (its key, or every column under REPLICA IDENTITY FULL). */
@@ -130,10 +154,35 @@ class Reader {
   }
 }
 
-export function decodePgoutput(buffer: Buffer): PgoutputMessage {
+/**
+ * Decodes one message. `inStream`: the message was sent inside a stream block (protocol 2), so a data message
+ * carries its transaction id after the tag byte (read past: the caller buffers by it, see
+ * {@link streamedMessageXid}).
+ */
+export function decodePgoutput(buffer: Buffer, inStream = false): PgoutputMessage {
   const r = new Reader(buffer);
   const tag = String.fromCharCode(r.byte());
+  if (inStream && STREAMED_TAGS.has(buffer[0]!)) r.uint32();
   switch (tag) {
+    case 'S': {
+      const xid = r.uint32();
+      return { tag: 'stream-start', xid, first: r.byte() === 1 };
+    }
+    case 'E':
+      return { tag: 'stream-stop' };
+    case 'c': {
+      const xid = r.uint32();
+      r.byte(); // flags, unused
+      return {
+        tag: 'stream-commit',
+        xid,
+        commitLsn: r.uint64(),
+        endLsn: r.uint64(),
+        tsMs: pgTimestampToMs(r.int64()),
+      };
+    }
+    case 'A':
+      return { tag: 'stream-abort', xid: r.uint32(), subxid: r.uint32() };
     case 'B':
       return { tag: 'begin', finalLsn: r.uint64(), tsMs: pgTimestampToMs(r.int64()), xid: r.uint32() };
     case 'C': {
@@ -196,10 +245,7 @@ export function decodePgoutput(buffer: Buffer): PgoutputMessage {
       return { tag: 'message', transactional: (flags & 1) === 1, lsn, prefix, content: r.bytes(length) };
     }
     default:
-      throw new PgoutputDecodeError(
-        `unknown pgoutput message '${tag}' (0x${buffer[0]?.toString(16) ?? '??'}): streamed transactions ` +
-          '(protocol version 2) are not requested by this source',
-      );
+      throw new PgoutputDecodeError(`unknown pgoutput message '${tag}' (0x${buffer[0]?.toString(16) ?? '??'})`);
   }
 }
 

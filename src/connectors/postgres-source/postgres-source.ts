@@ -46,6 +46,9 @@ import { convertRow } from './postgres-source-snapshot.js';
 import { WalReader } from './postgres-wal-reader.js';
 import type { WalRowChange, WalStep } from './postgres-wal-step.js';
 
+/** The first server version whose pgoutput streams transactions in progress (protocol 2, `streaming 'on'`). */
+const STREAMING_SERVER_VERSION = 140000;
+
 export function postgresSource(options: OptionValues, context: SourceContext): Source {
   const typed: PostgresSourceOptions = withOptionDefaults(postgresSourceOptionSpecs, options);
   return new PostgresSource(postgresSourceConfig(typed, context.pipelineName), context);
@@ -243,9 +246,15 @@ export class PostgresSource implements Source {
     return this.config.startupMode === 'initial' ? startSnapshot([...this.tables.keys()].sort()) : undefined;
   }
 
-  private openLog(from: Lsn): Promise<WalReader> {
+  private async openLog(from: Lsn): Promise<WalReader> {
+    const version = await this.query<{ v: number }>(
+      this.meta!,
+      "SELECT current_setting('server_version_num')::int AS v",
+    );
+    // Protocol 2 streams large transactions in progress (PostgreSQL 14+); the reader buffers them to the commit.
+    const streaming = (version[0]?.v ?? 0) >= STREAMING_SERVER_VERSION;
     const stream = new PgReplicationStream(this.replication!);
-    stream.start(this.slot, from, this.config.publicationName);
+    stream.start(this.slot, from, this.config.publicationName, streaming);
     this.walReader = new WalReader({
       stream,
       relationFor: (oid) => {
@@ -257,7 +266,7 @@ export class PostgresSource implements Source {
       heartbeatMs: this.config.heartbeatMs,
       streamError: (error) => this.streamError(error),
     });
-    return Promise.resolve(this.walReader);
+    return this.walReader;
   }
 
   /** The prefix of this pipeline's logical messages (watermarks, tables found). */

@@ -2,9 +2,16 @@ import { tableIdToString, TributaryError, type Row } from '../../core/index.js';
 import type { LogReader } from '../source-kit/index.js';
 import type { Lsn } from './pg-lsn.js';
 import type { PgReplicationStream } from './pg-replication-stream.js';
-import { decodePgoutput, UNCHANGED_TOAST, type PgoutputMessage, type TupleData } from './pgoutput-decoder.js';
+import {
+  decodePgoutput,
+  streamedMessageXid,
+  UNCHANGED_TOAST,
+  type PgoutputMessage,
+  type TupleData,
+} from './pgoutput-decoder.js';
 import type { PgTable } from './postgres-source-catalog.js';
 import { convertRow } from './postgres-source-snapshot.js';
+import { StreamedTransactions } from './postgres-stream-buffer.js';
 import type { WalRowChange, WalStep } from './postgres-wal-step.js';
 
 /** Row changes per `next()` at most (bounds one batch's memory). */
@@ -21,6 +28,8 @@ export interface WalReaderOptions {
   readonly heartbeatMs: number;
   /** The error to throw for a failed stream (the source classifies it). */
   readonly streamError: (error: unknown) => Error;
+  /** Memory for streamed transactions in progress (protocol 2) before they spill to disk; default 64 MiB. */
+  readonly streamMemoryBytes?: number;
 }
 
 /**
@@ -28,14 +37,28 @@ export interface WalReaderOptions {
  * `ddl` step (a Relation message: the rows after it are converted with the columns it announces, which the
  * source learns only when it applies the step). Keepalives outside a transaction move the position to the
  * server's WAL position (everything before it was sent) and, with nothing buffered, say the stream is idle.
+ *
+ * With protocol 2 the server streams a transaction larger than `logical_decoding_work_mem` in blocks while it
+ * runs (Stream Start … Stream Stop, interleaved with other transactions); the reader keeps the blocks by
+ * transaction ({@link StreamedTransactions}, spilling to disk beyond a bound) and, at Stream Commit, replays them
+ * as one transaction at its commit LSN — in commit order with the others, as protocol 1 would have sent it;
+ * a Stream Abort drops them. Moving the position past an open streamed transaction is safe: it commits later,
+ * and the slot keeps its WAL until then, so a restart from the position receives it whole.
  */
 export class WalReader implements LogReader<WalStep> {
   private inTransaction = false;
   private commitLsn: Lsn = 0n;
   private received: Lsn = 0n;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly streamed: StreamedTransactions;
+  /** The top-level transaction of the stream block being received (between Stream Start and Stream Stop). */
+  private streamingXid: number | undefined;
+  /** A committed streamed transaction being replayed, and its commit. */
+  private replay:
+    { messages: AsyncGenerator<Buffer>; commit: Extract<PgoutputMessage, { tag: 'stream-commit' }> } | undefined;
 
   constructor(private readonly options: WalReaderOptions) {
+    this.streamed = new StreamedTransactions(options.streamMemoryBytes);
     const { stream } = options;
     this.heartbeat = setInterval(
       () => stream.sendStatus(this.received, options.committed(), true),
@@ -54,6 +77,20 @@ export class WalReader implements LogReader<WalStep> {
     const steps: WalStep[] = [];
     let changes = 0;
     for (;;) {
+      if (this.replay) {
+        if (changes >= CHANGES_PER_PULL) break;
+        const next = await this.replay.messages.next();
+        if (next.done) {
+          const { commit } = this.replay;
+          this.replay = undefined;
+          this.inTransaction = false;
+          steps.push({ kind: 'commit', end: commit.commitLsn, endLsn: commit.endLsn, tsMs: commit.tsMs });
+          continue;
+        }
+        changes += this.toSteps(decodePgoutput(next.value, true), steps);
+        if (steps[steps.length - 1]?.kind === 'ddl') break;
+        continue;
+      }
       if (steps.length > 0 && (stream.buffered === 0 || changes >= CHANGES_PER_PULL)) break;
       let frame;
       try {
@@ -74,6 +111,13 @@ export class WalReader implements LogReader<WalStep> {
         }
         continue;
       }
+      if (this.streamingXid !== undefined) {
+        const subxid = streamedMessageXid(frame.data);
+        if (subxid !== undefined) {
+          this.streamed.add(this.streamingXid, subxid, frame.data);
+          continue;
+        }
+      }
       const message = decodePgoutput(frame.data);
       changes += this.toSteps(message, steps);
       if (steps[steps.length - 1]?.kind === 'ddl') break;
@@ -81,10 +125,14 @@ export class WalReader implements LogReader<WalStep> {
     return { steps, caughtUp: stream.buffered === 0 && !this.inTransaction };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.heartbeat);
     this.options.stream.close();
-    return Promise.resolve();
+    // A replay cut short closes its spill file (the generator's finally) before the buffer removes the files.
+    const replay = this.replay;
+    this.replay = undefined;
+    await replay?.messages.return(undefined).catch(() => undefined);
+    this.streamed.close();
   }
 
   /** Appends the steps of one message; returns the row changes it carried. */
@@ -121,6 +169,21 @@ export class WalReader implements LogReader<WalStep> {
       case 'update':
       case 'delete':
         return this.rowStep(message, steps);
+      case 'stream-start':
+        this.streamingXid = message.xid;
+        return 0;
+      case 'stream-stop':
+        this.streamingXid = undefined;
+        return 0;
+      case 'stream-abort':
+        this.streamed.abort(message.xid, message.subxid);
+        return 0;
+      case 'stream-commit':
+        this.inTransaction = true;
+        this.commitLsn = message.commitLsn;
+        steps.push({ kind: 'begin', start: message.commitLsn, xid: message.xid, tsMs: message.tsMs });
+        this.replay = { messages: this.streamed.commit(message.xid), commit: message };
+        return 0;
       default:
         return 0; // type, origin: nothing to deliver
     }
