@@ -63,6 +63,15 @@ function startPipeline(file: string): Run {
   return { child, started: performance.now(), lines, exited };
 }
 
+/** CPU seconds (user + system) a running process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak RSS of a running process in MB (VmHWM). */
 function peakRssMb(pid: number | undefined): number {
   if (pid === undefined) return NaN;
@@ -260,10 +269,15 @@ pipeline:
     }
     await until('the snapshot to be committed', async () => (await checkpoint(sink))?.snapshot === false, run);
     const snapshotSeconds = (performance.now() - run.started) / 1000;
+    const snapshotCpu = cpuSeconds(run.child.pid);
     const after = (await checkpoint(sink))!;
     say(
       `  snapshot: ${snapshotSeconds.toFixed(1)} s (process start → last snapshot chunk committed), ` +
         `${Math.round((TABLES * ROWS) / snapshotSeconds)} rows/s, ${after.id} checkpoints so far`,
+    );
+    say(
+      `  CPU of the pipeline process until then: ${snapshotCpu.toFixed(2)} s, ` +
+        `${((snapshotCpu * 1000) / (TABLES * ROWS)).toFixed(4)} CPU-s per 1k rows`,
     );
     const wal = (await walBytes(admin)) - walAtStart;
     const chunks = await chunkTable(sink);

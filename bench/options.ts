@@ -15,6 +15,8 @@ export const POLL_MS = 100;
 export const GROUPS = [
   'snapshot-narrow',
   'snapshot-wide',
+  'snapshot-orders',
+  'snapshot-events',
   'snapshot-10m',
   'binlog-decode',
   'binlog-apply',
@@ -25,7 +27,7 @@ export const GROUPS = [
 export type Group = (typeof GROUPS)[number];
 
 const ALIASES: Record<string, readonly Group[]> = {
-  snapshot: ['snapshot-narrow', 'snapshot-wide'],
+  snapshot: ['snapshot-narrow', 'snapshot-wide', 'snapshot-orders', 'snapshot-events'],
   binlog: ['binlog-decode', 'binlog-apply'],
 };
 
@@ -73,7 +75,7 @@ export const USAGE = `npm run bench [-- options]
   --big-rows N         rows of the snapshot-10m workload (default ${n(BIG_ROWS)}; runs with --full or --only snapshot-10m)
   --reps R             repetitions of every measurement (default 3); medians are reported
   --only LIST          some of ${GROUPS.join(', ')};
-                       snapshot = snapshot-narrow,snapshot-wide; binlog = binlog-decode,binlog-apply
+                       snapshot = snapshot-narrow,snapshot-wide,snapshot-orders,snapshot-events; binlog = binlog-decode,binlog-apply
   --references LIST    snapshot references: floor,pgloader (default both) or none
   --chunk-sizes LIST   snapshot chunk sizes tried on the narrow table (default: the connector's default)
   --readers LIST       snapshot readers (pipeline.parallelism) tried on the narrow table (default 1)

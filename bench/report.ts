@@ -147,7 +147,7 @@ export const fmt = (value: number | null | undefined, digits: number): string =>
     : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** The short name of a reference in the ratio column: `floor`, `pgloader`, `mariadb-binlog`. */
-export const referenceName = (id: string): string => id.replace(/-(narrow|wide|10m)$/, '');
+export const referenceName = (id: string): string => id.replace(/-(narrow|wide|orders|events|10m)$/, '');
 
 function table(header: string[], right: boolean[], rows: string[][]): string {
   const escape = (cell: string): string => cell.replace(/\|/g, '\\|');

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import { Bench, pgConnect, say, startServers, type Servers } from './context.js';
 import { GROUPS, parseOptions, type Group, type Options } from './options.js';
 import { markdownTable, round, summarize, writeReport, type BenchReport } from './report.js';
-import { fillTable, mysqlChecksum, NARROW, WIDE } from './tables.js';
+import { EVENTS, fillTable, mysqlChecksum, NARROW, ORDERS, WIDE } from './tables.js';
 import { evaluateTargets } from './targets.js';
 import { bigTransaction } from './workloads/big-transaction.js';
 import { binlogApply } from './workloads/binlog-apply.js';
@@ -74,6 +74,8 @@ async function prepare(bench: Bench, groups: readonly Group[]): Promise<Prepared
   const tables: [Group | 'base', string, string, typeof NARROW, number][] = [
     ['base', 'narrow', 'bench.t', NARROW, config.rows],
     ['snapshot-wide', 'wide', 'bench.w', WIDE, config.rows],
+    ['snapshot-orders', 'orders', 'bench.o', ORDERS, config.rows],
+    ['snapshot-events', 'events', 'bench.e', EVENTS, config.rows],
     ['snapshot-10m', '10m', 'bench.t10m', NARROW, config.bigRows],
   ];
   for (const [group, tag, table, shape, rows] of tables) {
@@ -115,6 +117,8 @@ async function repetition(bench: Bench, prepared: Prepared, rep: number): Promis
     switch (group) {
       case 'snapshot-narrow':
       case 'snapshot-wide':
+      case 'snapshot-orders':
+      case 'snapshot-events':
       case 'snapshot-10m':
         for (const data of prepared.snapshots.filter((d) => d.group === group)) await snapshotGroup(bench, data, rep);
         break;

@@ -8,8 +8,12 @@ import type { Connection } from 'mysql2/promise';
 import type pg from 'pg';
 
 export interface TableShape {
-  /** `narrow` (~160 B per row as text) or `wide` (~1 KB, many columns: text, JSON, decimals). */
-  readonly name: 'narrow' | 'wide';
+  /**
+   * `narrow` (~160 B per row as text), `wide` (~1 KB, many columns: text, JSON, decimals), `orders` (~420 B: a
+   * bigint key, ints, short varchars, a decimal, DATETIME(6), a longer TEXT) or `events` (~250 B: a composite key,
+   * JSON-like text, nullable columns, a DOUBLE).
+   */
+  readonly name: 'narrow' | 'wide' | 'orders' | 'events';
   /** Column list, in order, for SELECTs and \copy. */
   readonly columns: string;
   /** MariaDB column definitions, `( … ) ENGINE=InnoDB`. */
@@ -113,6 +117,90 @@ export const WIDE: TableShape = {
     "sum(char_length(j::jsonb ->> 'k'))",
     `sum((extract(epoch FROM dt::timestamp - timestamp ${EPOCH}) * 1000000)::bigint)`,
     "sum(d::date - date '2000-01-01')",
+  ],
+};
+
+/** An order line: the kind of table most OLTP schemas have, not tuned to any fast path. */
+export const ORDERS: TableShape = {
+  name: 'orders',
+  columns: 'id, customer_id, store_id, status, sku, quantity, amount, placed_at, note',
+  mysqlDdl:
+    '(id BIGINT PRIMARY KEY, customer_id INT NOT NULL, store_id INT NOT NULL, status VARCHAR(16) NOT NULL, ' +
+    'sku VARCHAR(24) NOT NULL, quantity INT NOT NULL, amount DECIMAL(12,2) NOT NULL, placed_at DATETIME(6) NOT NULL, ' +
+    'note TEXT NOT NULL) ENGINE=InnoDB',
+  pgDdl:
+    '(id bigint NOT NULL, customer_id integer NOT NULL, store_id integer NOT NULL, status varchar(16) NOT NULL, ' +
+    'sku varchar(24) NOT NULL, quantity integer NOT NULL, amount numeric(12,2) NOT NULL, ' +
+    'placed_at timestamp(6) NOT NULL, note text NOT NULL, PRIMARY KEY (id))',
+  generator:
+    "seq, (seq * 7919) % 100000, seq % 250, ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'returned'), " +
+    "CONCAT('SKU-', LPAD((seq * 31) % 100000, 6, '0')), 1 + seq % 9, ((seq * 7717) % 10000000) / 100, " +
+    `TIMESTAMPADD(MICROSECOND, seq * 1234567, ${EPOCH}), ` +
+    "CONCAT('order ', seq, ': ', REPEAT(CONCAT(SUBSTR(SHA1(seq), 1, 20), ' '), 14))",
+  mysqlChecksum: [
+    'COUNT(*)',
+    'SUM(customer_id)',
+    'SUM(store_id)',
+    'SUM(CHAR_LENGTH(status) + CHAR_LENGTH(sku))',
+    'SUM(quantity)',
+    'SUM(amount)',
+    `SUM(TIMESTAMPDIFF(MICROSECOND, ${EPOCH}, placed_at))`,
+    'SUM(CHAR_LENGTH(note))',
+  ],
+  pgChecksum: [
+    'count(*)',
+    'sum(customer_id)',
+    'sum(store_id)',
+    'sum(char_length(status) + char_length(sku))',
+    'sum(quantity)',
+    'sum(amount)',
+    `sum((extract(epoch FROM placed_at::timestamp - timestamp ${EPOCH}) * 1000000)::bigint)`,
+    'sum(char_length(note))',
+  ],
+};
+
+/** An event log: a composite key (chunks split by the server, not by even integer ranges), NULLs, a DOUBLE. */
+export const EVENTS: TableShape = {
+  name: 'events',
+  columns: 'device_id, ev, kind, payload, score, note, flag, at',
+  mysqlDdl:
+    '(device_id INT NOT NULL, ev BIGINT NOT NULL, kind VARCHAR(32) NOT NULL, payload TEXT NOT NULL, ' +
+    'score DOUBLE NULL, note VARCHAR(100) NULL, flag TINYINT NULL, at DATETIME(6) NOT NULL, ' +
+    'PRIMARY KEY (device_id, ev)) ENGINE=InnoDB',
+  pgDdl:
+    '(device_id integer NOT NULL, ev bigint NOT NULL, kind varchar(32) NOT NULL, payload text NOT NULL, ' +
+    'score double precision, note varchar(100), flag smallint, at timestamp(6) NOT NULL, PRIMARY KEY (device_id, ev))',
+  generator:
+    "seq % 997 + 1, seq, ELT(1 + seq % 5, 'page_view', 'add_to_cart', 'checkout', 'login', 'search'), " +
+    `CONCAT('{"user":', seq % 50000, ',"action":"', ELT(1 + seq % 4, 'view', 'click', 'buy', 'share'), ` +
+    `'","ref":"', MD5(seq), '","score":', (seq % 1000) / 10, ',"tags":["a","b',seq % 7,'"]}'), ` +
+    "IF(seq % 5 = 0, NULL, seq / 7), IF(seq % 3 = 0, NULL, CONCAT('note ', SHA1(seq))), " +
+    `IF(seq % 7 = 0, NULL, seq % 2), TIMESTAMPADD(MICROSECOND, seq * 777777, ${EPOCH})`,
+  mysqlChecksum: [
+    'COUNT(*)',
+    'SUM(device_id)',
+    'SUM(ev)',
+    'SUM(CHAR_LENGTH(kind) + CHAR_LENGTH(payload))',
+    'SUM(FLOOR(score))',
+    'SUM(score IS NULL)',
+    'SUM(CHAR_LENGTH(note))',
+    'SUM(note IS NULL)',
+    'SUM(flag)',
+    'SUM(flag IS NULL)',
+    `SUM(TIMESTAMPDIFF(MICROSECOND, ${EPOCH}, at))`,
+  ],
+  pgChecksum: [
+    'count(*)',
+    'sum(device_id)',
+    'sum(ev)',
+    'sum(char_length(kind) + char_length(payload))',
+    'sum(floor(score))::bigint',
+    'sum((score IS NULL)::int)',
+    'sum(char_length(note))',
+    'sum((note IS NULL)::int)',
+    'sum(flag)',
+    'sum((flag IS NULL)::int)',
+    `sum((extract(epoch FROM at::timestamp - timestamp ${EPOCH}) * 1000000)::bigint)`,
   ],
 };
 

@@ -76,6 +76,8 @@ export const TARGETS: readonly Target[] = [
   // Streaming (the source's statements on the same cores) and catch-up (apply alone).
   minRate('apply inserts ≥ 150k rows/s', ['binlog-insert', 'binlog-catchup-insert'], 150_000),
   minRate('apply mixed ≥ 80k rows/s', ['binlog-mixed', 'binlog-catchup-mixed'], 80_000),
+  // Issue 16: 1,000 tables × 1,000 rows (`--tables 1000 --rows 1000000`).
+  minRate('many tables snapshot ≥ 150k rows/s', ['many-tables-snapshot'], 150_000),
   {
     target: 'p99 latency at 10k rows/s < 1 s',
     metric: 'p99',

@@ -368,17 +368,28 @@ export function restoreOperators(operators: readonly Operator[], checkpoint: Che
   });
 }
 
-/** `events` cut after each schema event (one piece, uncopied, when there is none). */
+/**
+ * `events` cut after each schema event (one piece, uncopied, when there is none), so that an operator learns of a
+ * schema change the sink could not apply before it processes the events behind it. A run of createTable events
+ * of distinct tables stays one piece (the start of a pipeline of 1,000 tables): none of them bears on another's
+ * table, and the sink creates them together.
+ */
 function piecesEndingAtSchemaEvents(events: readonly ChangeEvent[]): (readonly ChangeEvent[])[] {
   if (!events.some((event) => event.kind === 'schema')) return [events];
   const pieces: ChangeEvent[][] = [];
   let piece: ChangeEvent[] = [];
-  for (const event of events) {
+  let creating = new Set<string>();
+  for (const [i, event] of events.entries()) {
     piece.push(event);
-    if (event.kind === 'schema') {
-      pieces.push(piece);
-      piece = [];
+    if (event.kind !== 'schema') continue;
+    const next = events[i + 1];
+    if (event.change === 'createTable' && next?.kind === 'schema' && next.change === 'createTable') {
+      creating.add(tableIdToString(event.table));
+      if (!creating.has(tableIdToString(next.table))) continue;
     }
+    pieces.push(piece);
+    piece = [];
+    creating = new Set();
   }
   if (piece.length > 0) pieces.push(piece);
   return pieces;

@@ -39,12 +39,16 @@ export class MysqlChunkSplitter implements TableChunkSplitter<MysqlTable> {
     const lo = this.lo;
     let hi: Value[] | null;
     if (this.even) {
-      const from = lo ? BigInt(lo[0] as number | bigint) : null;
-      const upper = (from ?? this.evenStart) + this.even.width;
+      const from = (lo ? BigInt(lo[0] as number | bigint) : null) ?? this.evenStart;
+      const upper = from + this.even.width;
       hi = upper >= this.even.max ? null : [this.keyValue(upper)];
-    } else {
-      hi = await this.boundaryAfter(lo);
+      // Unique integer keys in (from, upper]: no more rows than that (a last range: up to the MAX read).
+      const rows = (hi === null ? this.even.max : upper) - from;
+      this.lo = hi;
+      if (hi === null) this.finished = true;
+      return { table: this.table, lo, hi, rows: rows > 0n ? Number(rows) : 0 };
     }
+    hi = await this.boundaryAfter(lo);
     this.lo = hi;
     if (hi === null) this.finished = true;
     return { table: this.table, lo, hi };
@@ -66,17 +70,17 @@ export class MysqlChunkSplitter implements TableChunkSplitter<MysqlTable> {
       return null;
     }
     const key = quoteId(column.name);
+    // One round trip (a pipeline of many small tables pays it per table).
     const [rows] = await this.conn.query<RowDataPacket[]>(
-      `SELECT CAST(MIN(${key}) AS CHAR) AS lo, CAST(MAX(${key}) AS CHAR) AS hi FROM ${tableRef(schema.id)}`,
-    );
-    const [estimate] = await this.conn.query<RowDataPacket[]>(
-      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      `SELECT CAST(MIN(${key}) AS CHAR) AS lo, CAST(MAX(${key}) AS CHAR) AS hi, ` +
+        '(SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?) AS n ' +
+        `FROM ${tableRef(schema.id)}`,
       [schema.id.namespace, schema.id.name],
     );
     if (rows[0]?.['lo'] == null) return { width: 1n, max: 0n }; // empty: one unbounded chunk
     const min = BigInt(String(rows[0]['lo']));
     const max = BigInt(String(rows[0]['hi']));
-    const count = BigInt(Math.max(1, Number(estimate[0]?.['n'] ?? 0)));
+    const count = BigInt(Math.max(1, Number(rows[0]['n'] ?? 0)));
     const span = max - min + 1n;
     if (Number(count) / Number(span) < DENSE) return null;
     this.evenStart = min - 1n;

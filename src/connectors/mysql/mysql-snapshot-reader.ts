@@ -40,20 +40,27 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
    * flowing up to it meanwhile.
    */
   async readChunk(range: ChunkRange, onSnapshotPoint?: (high: LogPoint) => void): Promise<SnapshotChunk> {
-    const { sql, values } = chunkQuery(range);
-    const decoder = new TextRowDecoder(
-      range.table.schema.columns.map((c) => c.type),
-      zeroDateHandlers(range.table),
-    );
+    const [chunk] = await this.readChunks([range], onSnapshotPoint);
+    return chunk!;
+  }
+
+  /**
+   * Reads several ranges (of small tables) in one consistent snapshot, one query each: one watermark pair and
+   * one transaction for all of them. Each chunk is exactly what {@link readChunk} would have read at that point.
+   */
+  async readChunks(
+    ranges: readonly ChunkRange[],
+    onSnapshotPoint?: (high: LogPoint) => void,
+  ): Promise<SnapshotChunk[]> {
     let low: LogPoint;
     let high: LogPoint;
-    let rows: Row[];
+    const rows: Row[][] = [];
     if (this.flavor === 'mariadb') {
       await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
         low = high = await this.snapshotPoint();
         onSnapshotPoint?.(high);
-        rows = await this.select(sql, values, decoder);
+        for (const range of ranges) rows.push(await this.selectRange(range));
       } finally {
         await this.conn.query('COMMIT');
       }
@@ -61,14 +68,23 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
       low = await masterStatus(this.conn);
       await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       try {
-        rows = await this.select(sql, values, decoder);
+        for (const range of ranges) rows.push(await this.selectRange(range));
       } finally {
         await this.conn.query('COMMIT');
       }
       high = await masterStatus(this.conn);
       onSnapshotPoint?.(high);
     }
-    return { range, rows, low, high };
+    return ranges.map((range, i) => ({ range, rows: rows[i]!, low, high }));
+  }
+
+  private selectRange(range: ChunkRange): Promise<Row[]> {
+    const { sql, values } = chunkQuery(range);
+    const decoder = new TextRowDecoder(
+      range.table.schema.columns.map((c) => c.type),
+      zeroDateHandlers(range.table),
+    );
+    return this.select(sql, values, decoder);
   }
 
   /**

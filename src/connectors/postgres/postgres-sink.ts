@@ -272,8 +272,8 @@ class PostgresSink implements Sink {
       // One catalog query for every table a batch of createTable events (the start of every run) checks; not
       // when other schema changes could change a table between the query and its check.
       if (events.every((event) => event.kind !== 'schema' || event.change === 'createTable')) {
-        await session.tables.prefetch(
-          events.flatMap((event) => (event.kind === 'schema' ? [session.tables.nameOf(event.schema.id)] : [])),
+        await session.tables.prefetchCreating(
+          events.flatMap((event) => (event.kind === 'schema' ? [event.schema] : [])),
         );
       }
       // Each schema event alone: when it fails, every row before it is written, none after it.

@@ -318,7 +318,7 @@ export abstract class TargetTables<N extends SinkTableName> {
   }
 
   /** Names the sink can hold, and a key: SINK_SCHEMA_MISMATCH otherwise. */
-  private checkDeclaration(name: N, schema: TableSchema): void {
+  protected checkDeclaration(name: N, schema: TableSchema): void {
     const display = this.display(name);
     this.checkIdentifier(name.schema, 'schema');
     this.checkIdentifier(name.table, 'table');

@@ -11,6 +11,11 @@ export interface ChunkRange<Table extends SnapshotTable = SnapshotTable> {
   readonly table: Table;
   readonly lo: Value[] | null;
   readonly hi: Value[] | null;
+  /**
+   * At most this many rows, as far as the splitter can tell when it cut the range (e.g. the integer keys between
+   * `lo` and `hi`); undefined: unknown. Small ranges of several tables are read in one watermark window.
+   */
+  readonly rows?: number;
   /** Set on a chunk read again for `verify --repair` (not a snapshot chunk). */
   readonly repair?: ChunkRepair;
 }

@@ -1,7 +1,7 @@
 import type { Row } from '../../core/index.js';
 import { plural } from '../../core/plural.js';
 import type { Logger } from '../../core/logger.js';
-import { ChunkWindow, type ChunkRange, type SnapshotTable } from './chunk-window.js';
+import { ChunkWindow, tableKeyOf, type ChunkRange, type SnapshotChunk, type SnapshotTable } from './chunk-window.js';
 import type {
   ChunkReader,
   ChunkSplitterSession,
@@ -26,6 +26,11 @@ export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable
    */
   readonly early: (readonly Row[])[];
 }
+
+/** Ranges read in one watermark window, at most (each its own chunk ticket). */
+const MAX_GROUP = 64;
+/** Big or unknown ranges passed over while a group is formed, at most (each costs a boundary query ahead). */
+const MAX_SKIPPED = 4;
 
 export type SnapshotReading<Offset, Table extends SnapshotTable> = Pick<
   SourceDialect<Offset, LogStep<Offset>, Table>,
@@ -61,7 +66,12 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
   rowsRead = 0;
   /** Rows read per `db.table`, for progress detail. */
   readonly rowsReadByTable = new Map<string, number>();
-  private readonly queue: { progress: TableSnapshotProgress; splitter: SplitterHandle<Table> | undefined }[] = [];
+  private readonly queue: {
+    progress: TableSnapshotProgress;
+    splitter: SplitterHandle<Table> | undefined;
+    /** A range given out but put back (it did not fit a group): the table's next range. */
+    held?: ChunkRange<Table> | undefined;
+  }[] = [];
   private turn = 0;
   private scheduling: Promise<unknown> = Promise.resolve();
   private readers = 0;
@@ -136,30 +146,28 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
           await new Promise<void>((resolve) => this.readerWakers.add(resolve));
         }
         if (this.closed) return;
-        const range = await this.nextRange();
-        if (!range || this.closed) return;
+        const ranges = await this.nextRanges(reader.readChunks !== undefined);
+        if (ranges.length === 0 || this.closed) return;
         await this.throttle();
-        const ticket: ChunkTicket<Offset, Table> = {
+        const registeredAt = this.options.pulledSteps();
+        const tickets = ranges.map((range): ChunkTicket<Offset, Table> => ({
           range,
-          registeredAt: this.options.pulledSteps(),
+          registeredAt,
           high: undefined,
           window: undefined,
           early: [],
-        };
-        this.tickets.push(ticket);
-        const chunk = await reader.readChunk(range, (high) => {
-          ticket.high = high;
+        }));
+        this.tickets.push(...tickets);
+        const onHigh = (high: Offset) => {
+          for (const ticket of tickets) ticket.high = high;
           this.options.onChange();
-        });
+        };
+        const chunks =
+          ranges.length === 1 || !reader.readChunks
+            ? [await reader.readChunk(ranges[0]!, onHigh)]
+            : await reader.readChunks(ranges, onHigh);
         if (this.closed) return;
-        ticket.high = chunk.high;
-        ticket.window = new ChunkWindow(chunk);
-        this.chunksRead++;
-        this.rowsRead += chunk.rows.length;
-        const key = ticket.window.tableKey;
-        this.rowsReadByTable.set(key, (this.rowsReadByTable.get(key) ?? 0) + chunk.rows.length);
-        this.consume(chunk.rows.length);
-        this.options.log.debug(`snapshot chunk read: ${ticket.window.tableKey} (${plural(chunk.rows.length, 'row')})`);
+        for (const [i, ticket] of tickets.entries()) this.took(ticket, chunks[i]!);
         this.options.onChange();
       }
     } catch (error) {
@@ -175,33 +183,98 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
     }
   }
 
-  /** Round-robin over tables with chunks left; one boundary query at a time on the splitter connection. */
-  private nextRange(): Promise<ChunkRange<Table> | null> {
+  /** A chunk's rows are in hand: its window opens, the counters move. */
+  private took(ticket: ChunkTicket<Offset, Table>, chunk: SnapshotChunk<Offset, Table>): void {
+    ticket.high = chunk.high;
+    ticket.window = new ChunkWindow(chunk);
+    this.chunksRead++;
+    this.rowsRead += chunk.rows.length;
+    const key = ticket.window.tableKey;
+    this.rowsReadByTable.set(key, (this.rowsReadByTable.get(key) ?? 0) + chunk.rows.length);
+    this.consume(chunk.rows.length);
+    this.options.log.debug(`snapshot chunk read: ${key} (${plural(chunk.rows.length, 'row')})`);
+  }
+
+  /**
+   * The ranges one read takes: the next range in round-robin order and, when the reader can read several in one
+   * window (`group`), the following tables' next ranges as long as each is known to be small and together they
+   * hold at most a chunk's rows (many tiny tables cost one watermark pair per group, not per table). A range that
+   * does not fit is kept for its table's next turn. A repair is read alone.
+   */
+  private nextRanges(group: boolean): Promise<ChunkRange<Table>[]> {
     const next = this.scheduling.then(async () => {
       const retry = this.retries.shift();
-      if (retry) return retry;
-      while (this.queue.length > 0 && !this.closed) {
-        const index = this.turn % this.queue.length;
-        const entry = this.queue[index]!;
-        const table = this.options.tableFor(entry.progress.table);
-        if (!table) {
-          this.queue.splice(index, 1); // dropped meanwhile
+      if (retry) return [retry];
+      const first = await this.nextRange();
+      if (!first) return [];
+      const ranges = [first];
+      let rows = first.rows;
+      const tables = new Set([tableKeyOf(first.table)]);
+      // Each other table at most once: one that does not fit keeps its range for its next turn.
+      let skipped = 0;
+      for (let tried = 1; group && tried < this.queue.length; tried++) {
+        if (rows === undefined || rows >= this.options.chunkSize || ranges.length >= MAX_GROUP) break;
+        const entry = this.queue[this.turn % this.queue.length];
+        if (!entry || tables.has(entry.progress.table)) break;
+        const range = await this.nextRange();
+        if (!range) break;
+        const key = tableKeyOf(range.table);
+        if (tables.has(key)) {
+          this.putBack(range, true);
+          break;
+        }
+        if (range.rows === undefined || rows + range.rows > this.options.chunkSize) {
+          // A small range that does not fit: the group is full, and this range starts the next one. A big or
+          // unknown one waits for its table's next turn while a few more tables are looked at.
+          const small = range.rows !== undefined && range.rows <= this.options.chunkSize / 2;
+          this.putBack(range, small);
+          if (small || ++skipped >= MAX_SKIPPED) break;
           continue;
         }
-        entry.splitter ??= await this.splitter(entry.progress, table);
-        const range = await entry.splitter.next();
-        if (!range) {
-          this.queue.splice(index, 1);
-          continue;
-        }
-        this.turn = index + 1;
-        // Read with the table's schema as it is now (a DDL may have changed it since the splitter began).
-        return { ...range, table };
+        ranges.push(range);
+        rows += range.rows;
+        tables.add(key);
       }
-      return null;
+      return ranges;
     });
     this.scheduling = next.catch(() => {});
     return next;
+  }
+
+  /** Round-robin over tables with chunks left; one boundary query at a time on the splitter connection. */
+  private async nextRange(): Promise<ChunkRange<Table> | null> {
+    while (this.queue.length > 0 && !this.closed) {
+      const index = this.turn % this.queue.length;
+      const entry = this.queue[index]!;
+      const table = this.options.tableFor(entry.progress.table);
+      if (!table) {
+        this.queue.splice(index, 1); // dropped meanwhile
+        continue;
+      }
+      let range = entry.held;
+      entry.held = undefined;
+      if (!range) {
+        entry.splitter ??= await this.splitter(entry.progress, table);
+        range = (await entry.splitter.next()) ?? undefined;
+      }
+      if (!range) {
+        this.queue.splice(index, 1);
+        continue;
+      }
+      this.turn = index + 1;
+      // Read with the table's schema as it is now (a DDL may have changed it since the splitter began).
+      return { ...range, table };
+    }
+    return null;
+  }
+
+  /** `range` (the last one {@link nextRange} gave) is read on its table's next turn (`now`: the next one). */
+  private putBack(range: ChunkRange<Table>, now: boolean): void {
+    const key = tableKeyOf(range.table);
+    const index = this.queue.findIndex((q) => q.progress.table === key);
+    if (index < 0) return;
+    this.queue[index]!.held = range;
+    if (now) this.turn = index;
   }
 
   private async splitter(progress: TableSnapshotProgress, table: Table): Promise<SplitterHandle<Table>> {

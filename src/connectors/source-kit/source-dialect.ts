@@ -53,6 +53,16 @@ export interface ChunkReader<Offset, Table extends SnapshotTable = SnapshotTable
    * position reaches the binlog end read before it.) Steps pulled after the call are placed by the kit.
    */
   readChunk(range: ChunkRange<Table>, onHigh: (high: Offset) => void): Promise<SnapshotChunk<Offset, Table>>;
+  /**
+   * Optional: reads several ranges (small tables, together no more rows than one chunk) in one consistent
+   * snapshot between one pair of watermarks, as {@link readChunk} reads one — one set of round trips for the
+   * watermarks and the transaction instead of one per table. The chunks come back in the order of `ranges`,
+   * all with the same `low` and `high`.
+   */
+  readChunks?(
+    ranges: readonly ChunkRange<Table>[],
+    onHigh: (high: Offset) => void,
+  ): Promise<SnapshotChunk<Offset, Table>[]>;
   close(): Promise<void>;
 }
 
