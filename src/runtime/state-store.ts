@@ -10,7 +10,7 @@ import { ChunkLedger, chunkCheckpoint, joinCheckpoint } from '../core/checkpoint
  * atomic (write a temp file, then rename), so a crash leaves the previous checkpoint intact.
  *
  * As in the sinks, the bulky parts of a checkpoint (schema history, snapshot progress, operators' state) are
- * content-addressed chunks (src/runtime/checkpoint-chunks.ts): files in `chunks/`, each written once, listed
+ * content-addressed chunks (src/core/checkpoint-chunks.ts): files in `chunks/`, each written once, listed
  * in order in `checkpoint.json`'s `bulk`; a save writes the chunks no earlier checkpoint wrote, then
  * `checkpoint.json`, then deletes the chunks it no longer lists.
  *

@@ -17,7 +17,7 @@ import { qualifiedName, type DuckdbTableName } from './duckdb-ddl.js';
  * The checkpoint table: one row per pipeline holding the last committed checkpoint, with the source position
  * and the operators' state (the sink tables' schemas, see src/core/operator.ts) as JSON. Their bulky parts are
  * content-addressed chunks in a second table, written only when no earlier checkpoint stored them and listed
- * in `bulk` (src/runtime/checkpoint-chunks.ts), as in the PostgreSQL sink. {@link save} runs inside the
+ * in `bulk` (src/core/checkpoint-chunks.ts), as in the PostgreSQL sink. {@link save} runs inside the
  * commit's transaction, so the row, its chunks and the data they vouch for become visible together, or none.
  *
  * ```sql

@@ -26,7 +26,7 @@ export interface StoredCheckpoint {
  * and the operators' state (the sink tables' schemas, see src/core/operator.ts) as jsonb. Their bulky parts
  * (schema history, snapshot progress, operators' state from a few KiB on) are content-addressed chunks in a
  * second table, written only when no earlier checkpoint stored them, and listed in order in `bulk`
- * (src/runtime/checkpoint-chunks.ts); the row keeps a marker `{"$chunked": <bytes>}` in their place.
+ * (src/core/checkpoint-chunks.ts); the row keeps a marker `{"$chunked": <bytes>}` in their place.
  * {@link save} runs inside the commit's transaction — row, new chunks, and the deletion of chunks nothing
  * references any more — so the row, its chunks and the data they vouch for become visible together, or none.
  *
