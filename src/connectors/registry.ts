@@ -91,7 +91,6 @@ export const sinks: Readonly<Record<string, SinkEntry>> = {
   iceberg: {
     options: icebergSinkOptions,
     load: async () => (await import('./iceberg/iceberg-sink.js')).icebergSink,
-    noPartitions: 'the iceberg sink writes unpartitioned tables (partition specs are not built yet)',
     ignoredTableOption: () => 'the iceberg sink takes no table options yet',
   },
   nats: {

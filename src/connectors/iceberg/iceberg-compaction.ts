@@ -7,8 +7,16 @@ import { TributaryError } from '../../core/errors.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
 import { HadoopCatalog, fileUri, versionFile } from './iceberg-catalog.js';
 import { IcebergCheckpoints, SUMMARY } from './iceberg-checkpoint.js';
-import { EntryStatus, FileContent, manifestFile, manifestListFile } from './iceberg-manifest.js';
-import { currentSchema, currentSnapshot, withSnapshot, type TableMetadata } from './iceberg-table-metadata.js';
+import { EntryStatus, FileContent, manifestListFile, type DataFile } from './iceberg-manifest.js';
+import { tupleKey, type PartitionValue } from './iceberg-partition.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  specById,
+  withSnapshot,
+  type TableMetadata,
+} from './iceberg-table-metadata.js';
+import { writeManifest } from './iceberg-table.js';
 
 /** What a compaction did, for the command's report and the bench. */
 export interface CompactionResult {
@@ -25,6 +33,8 @@ interface LiveFile {
   readonly path: string;
   readonly content: FileContent;
   readonly sequence: bigint;
+  readonly specId: number;
+  readonly partition: PartitionValue[];
 }
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -62,7 +72,7 @@ export async function compactIcebergTable(
   }
   const metadata = loaded.metadata;
   const parent = currentSnapshot(metadata);
-  const files = parent === undefined ? [] : await liveFiles(parent['manifest-list']);
+  const files = parent === undefined ? [] : await liveFiles(metadata, parent['manifest-list']);
   const data = files.filter((f) => f.content === FileContent.Data);
   const deletes = files.filter((f) => f.content !== FileContent.Data);
   let rows: number | undefined;
@@ -71,57 +81,50 @@ export async function compactIcebergTable(
     const sequence = metadata['last-sequence-number'] + 1;
     const snapshotId = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
     const schema = currentSchema(metadata);
-    const newFiles: { path: string; rows: number; size: number }[] = [];
-    if (data.length > 0) {
-      const path = join(location, 'data', `${randomUUID()}-compacted.parquet`);
-      rows = await rewrite(metadata, data, deletes, path);
-      if (rows > 0) newFiles.push({ path, rows, size: (await stat(path)).size });
-      else await unlink(path).catch(() => undefined);
+    const newFiles: DataFile[] = [];
+    // One rewrite per partition: the live rows of a partition's data files keep their partition tuple.
+    const groups = new Map<string, LiveFile[]>();
+    for (const file of data) {
+      const key = `${file.specId}:${tupleKey(file.partition)}`;
+      groups.set(key, [...(groups.get(key) ?? []), file]);
     }
-    const header = {
-      schema: JSON.stringify(schema),
-      'schema-id': String(schema['schema-id']),
-      'partition-spec': '[]',
-      'partition-spec-id': '0',
-      'format-version': '2',
-      content: 'data',
-    };
-    const manifests = [];
-    if (newFiles.length > 0) {
-      const bytes = manifestFile(
-        newFiles.map((f) => ({
-          status: EntryStatus.Added,
-          snapshotId: BigInt(snapshotId),
-          sequenceNumber: BigInt(sequence),
-          fileSequenceNumber: BigInt(sequence),
-          file: {
-            content: FileContent.Data,
-            path: fileUri(f.path),
-            recordCount: f.rows,
-            sizeInBytes: f.size,
-            partition: [],
-          },
-        })),
-        [],
-        header,
+    rows = data.length > 0 ? 0 : undefined;
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      // Deletes of the same partition, and global ones (an unpartitioned spec).
+      const applying = deletes.filter(
+        (d) =>
+          specById(metadata, d.specId).fields.length === 0 ||
+          (d.specId === first.specId && tupleKey(d.partition) === tupleKey(first.partition)),
       );
-      const path = join(location, 'metadata', `${randomUUID()}-m0.avro`);
-      await writeFile(path, bytes);
-      manifests.push({
+      const path = join(location, 'data', `${randomUUID()}-compacted.parquet`);
+      const count = await rewrite(metadata, group, applying, path);
+      rows = (rows ?? 0) + count;
+      if (count === 0) {
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+      newFiles.push({
+        content: FileContent.Data,
         path: fileUri(path),
-        length: bytes.length,
-        partitionSpecId: 0,
-        content: 0 as const,
-        sequenceNumber: BigInt(sequence),
-        minSequenceNumber: BigInt(sequence),
-        addedSnapshotId: BigInt(snapshotId),
-        addedFilesCount: newFiles.length,
-        existingFilesCount: 0,
-        deletedFilesCount: 0,
-        addedRowsCount: rows ?? 0,
-        existingRowsCount: 0,
-        deletedRowsCount: 0,
+        recordCount: count,
+        sizeInBytes: (await stat(path)).size,
+        partition: first.partition,
+        specId: first.specId,
       });
+    }
+    const manifests = [];
+    for (const specId of new Set(newFiles.map((f) => f.specId))) {
+      manifests.push(
+        await writeManifest(
+          join(location, 'metadata'),
+          metadata,
+          newFiles.filter((f) => f.specId === specId),
+          0,
+          BigInt(snapshotId),
+          BigInt(sequence),
+        ),
+      );
     }
     const listPath = join(location, 'metadata', `snap-${snapshotId}-1-${randomUUID()}.avro`);
     await writeFile(
@@ -183,17 +186,22 @@ export async function compactIcebergTable(
   };
 }
 
-/** The live files of a snapshot, from its manifest list and manifests. */
-async function liveFiles(manifestList: string): Promise<LiveFile[]> {
+/** The live files of a snapshot, from its manifest list and manifests, with their partition tuples. */
+async function liveFiles(metadata: TableMetadata, manifestList: string): Promise<LiveFile[]> {
   const files: LiveFile[] = [];
   for (const manifest of readAvroContainerFile(await readFile(fileURLToPath(manifestList)))) {
+    const specId = Number(manifest['partition_spec_id'] ?? 0);
+    const spec = specById(metadata, specId);
     for (const entry of readAvroContainerFile(await readFile(fileURLToPath(manifest['manifest_path'] as string)))) {
       if (entry['status'] === EntryStatus.Deleted) continue;
       const file = entry['data_file'] as Record<string, unknown>;
+      const partition = (file['partition'] ?? {}) as Record<string, PartitionValue>;
       files.push({
         path: fileURLToPath(file['file_path'] as string),
         content: file['content'] as FileContent,
         sequence: entry['sequence_number'] as bigint,
+        specId,
+        partition: spec.fields.map((f) => partition[f.name] ?? null),
       });
     }
   }
@@ -209,7 +217,7 @@ export async function countLiveRows(warehouse: string, namespace: string, name: 
   const loaded = await catalog.load(catalog.tableLocation(namespace, name));
   const snapshot = loaded === undefined ? undefined : currentSnapshot(loaded.metadata);
   if (loaded === undefined || snapshot === undefined) return 0;
-  const files = await liveFiles(snapshot['manifest-list']);
+  const files = await liveFiles(loaded.metadata, snapshot['manifest-list']);
   const data = files.filter((f) => f.content === FileContent.Data);
   if (data.length === 0) return 0;
   return rewrite(

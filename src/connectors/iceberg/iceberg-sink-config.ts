@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
+import { parsePartitionBy, type PartitionRequest } from './iceberg-partition.js';
 import { commitMaxTablesOf, commitOptions, optionText } from '../sink-kit/sink-options.js';
 
 /** The options of `type: iceberg` sinks. Validation and the connector reference derive from these. */
@@ -20,6 +21,15 @@ export const icebergSinkOptions: readonly OptionSpec[] = [
       "Iceberg namespace for every sink table, instead of the table's own namespace (the source database, or " +
       'what a route gives).',
   },
+  {
+    key: 'partition-by',
+    type: 'string',
+    description:
+      'Partition spec of the tables the sink creates, as Iceberg transforms of columns: e.g. ' +
+      '`bucket[16](id), day(created_at)`; transforms `identity` (a bare column name), `bucket[N]`, `truncate[W]`, ' +
+      '`year`, `month`, `day`, `hour`. A table that lacks one of the columns is created unpartitioned; a ' +
+      "transform's `partition-keys` (identity) take precedence for its tables. Existing tables keep their spec.",
+  },
   ...commitOptions,
 ];
 
@@ -28,6 +38,8 @@ export interface IcebergSinkConfig {
   readonly warehouse: string;
   readonly namespace: string | undefined;
   readonly commitMaxTables: number;
+  /** `partition-by`, parsed; empty when not given. */
+  readonly partitionBy: readonly PartitionRequest[];
 }
 
 /** Typed options; CONFIG_INVALID for an empty `warehouse`. */
@@ -40,7 +52,14 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
     });
   }
   const namespace = text('namespace', '');
+  const partition = parsePartitionBy(text('partition-by', ''));
+  if ('problem' in partition) {
+    throw new TributaryError('CONFIG_INVALID', `sink option partition-by: ${partition.problem}`, {
+      hint: 'write e.g. `partition-by: bucket[16](id), day(created_at)` (see docs/connectors/iceberg.md)',
+    });
+  }
   return {
+    partitionBy: partition.fields,
     warehouse: resolve(warehouse),
     namespace: namespace === '' ? undefined : namespace,
     commitMaxTables: commitMaxTablesOf(values),

@@ -3,6 +3,7 @@ import { SchemaChangeFailedError, TributaryError, asTributaryError } from '../..
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import type { TableLayout } from '../../core/table-layout.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
@@ -11,12 +12,21 @@ import { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
 import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
 import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
-import { evolveSchema, newTableMetadata } from './iceberg-table-metadata.js';
+import type { PartitionRequest } from './iceberg-partition.js';
+import {
+  defaultSpec,
+  evolveSchema,
+  newTableMetadata,
+  withPartitioning,
+  type TableMetadata,
+} from './iceberg-table-metadata.js';
 import { IcebergTable, type StagedCommit } from './iceberg-table.js';
 import { mkdir } from 'node:fs/promises';
 
 export interface IcebergSinkContext {
   readonly log: Logger;
+  /** The layout a transform's `partition-keys` give a sink table (identity partition fields). */
+  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
 }
 
 /**
@@ -229,12 +239,34 @@ class IcebergSink implements Sink {
     if (metadata === undefined) {
       if (create === undefined)
         throw new TributaryError('INTERNAL', `iceberg sink: rows of ${tableIdToString(id)} before its table`);
-      metadata = newTableMetadata(new URL(`file://${location}`).href, create.schema);
-      this.context.log.info(`iceberg: creating table ${namespace}.${id.name} in ${location}`);
+      metadata = this.partitioned(newTableMetadata(new URL(`file://${location}`).href, create.schema), id, create);
+      const spec = defaultSpec(metadata);
+      this.context.log.info(
+        `iceberg: creating table ${namespace}.${id.name} in ${location}` +
+          (spec.fields.length === 0
+            ? ''
+            : `, partitioned by ${spec.fields.map((f) => `${f.transform}(${f.name})`).join(', ')}`),
+      );
     }
     const table = new IcebergTable(`${namespace}.${id.name}`, location, metadata, loaded);
     this.tables.set(key, table);
     return table;
+  }
+
+  /** The partition requests of a table the sink creates: the transform's `partition-keys`, else `partition-by`. */
+  private partitionRequests(id: TableId, schema: TableSchema): readonly PartitionRequest[] {
+    const keys = this.context.tableLayout?.(id)?.partitionKeys;
+    if (keys !== undefined && keys.length > 0) return keys.map((source) => ({ source, transform: 'identity' }));
+    const columns = new Set(schema.columns.map((c) => c.name));
+    return this.config.partitionBy.every((p) => columns.has(p.source)) ? this.config.partitionBy : [];
+  }
+
+  private partitioned(metadata: TableMetadata, id: TableId, create: SchemaChangeEvent): TableMetadata {
+    const result = withPartitioning(metadata, this.partitionRequests(id, create.schema));
+    if (!('problem' in result)) return result;
+    throw new TributaryError('CONFIG_INVALID', `iceberg table ${tableIdToString(id)}: ${result.problem}`, {
+      hint: "change sink option partition-by or the transform's partition-keys (see docs/connectors/iceberg.md)",
+    });
   }
 
   private fail(error: unknown): TributaryError {
