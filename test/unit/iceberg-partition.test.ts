@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -244,5 +244,43 @@ describe('iceberg sink, partitioned tables', () => {
     await sink.open('p');
     const error = await sink.write(events).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('iceberg sink, target file size', () => {
+  it('splits data files at write.target-file-size-bytes, at checkpoints and in the compaction', async () => {
+    const target = 16_000;
+    const sink = icebergSink({ warehouse, 'write.target-file-size-bytes': target }, { log: silentLogger });
+    sinks.push(sink);
+    await sink.open('p');
+    const row = (id: number, v: string) => [BigInt(id), 'eu', null, v];
+    const wide: TableSchema = {
+      ...orders,
+      columns: [...orders.columns, { name: 'note', type: { kind: 'string' }, nullable: true }],
+    };
+    const note = (id: number) => `${id}-${'x'.repeat(id % 7)}-${(id * 7919).toString(36)}`;
+    await sink.write([schemaEvent(wide), ...Array.from({ length: 6000 }, (_, i) => ins(wide, row(i, note(i))))]);
+    await sink.commit(checkpoint('p', { at: 1 }));
+    const written = (await liveFiles()).files.filter((f) => f.content === 0);
+    expect(written.length).toBeGreaterThan(1);
+    expect(written.reduce((sum, f) => sum + f.records, 0)).toBe(6000);
+    // Updates of every third row, deletes of every fifth.
+    const changes = [];
+    for (let i = 0; i < 6000; i += 3) changes.push(upd(wide, row(i, note(i)), row(i, `u${i}`)));
+    for (let i = 1; i < 6000; i += 5) changes.push(del(wide, row(i, '')));
+    await sink.write(changes);
+    await sink.commit(checkpoint('p', { at: 2 }));
+    await sink.close();
+    sinks = [];
+    const before = await icebergRowsText(location(), ['id', 'note']);
+    expect(before).toHaveLength(6000 - 1200);
+
+    const result = await compactIcebergTable(warehouse, 'shop', 'orders');
+    const after = (await liveFiles()).files;
+    expect(after.every((f) => f.content === 0)).toBe(true);
+    expect(after.length).toBeGreaterThan(1);
+    expect(after.reduce((sum, f) => sum + f.records, 0)).toBe(result.rows);
+    for (const file of after) expect((await stat(fileURLToPath(file.path))).size).toBeLessThan(target * 1.5);
+    expect(await icebergRowsText(location(), ['id', 'note'])).toEqual(before);
   });
 });

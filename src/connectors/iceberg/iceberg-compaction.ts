@@ -1,6 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../../core/errors.js';
@@ -13,9 +13,11 @@ import {
   currentSchema,
   currentSnapshot,
   specById,
+  targetFileSize,
   withSnapshot,
   type TableMetadata,
 } from './iceberg-table-metadata.js';
+import { copyInFiles, type WrittenFile } from './iceberg-parquet-writer.js';
 import { writeManifest } from './iceberg-table.js';
 
 /** What a compaction did, for the command's report and the bench. */
@@ -23,7 +25,7 @@ export interface CompactionResult {
   readonly table: string;
   readonly dataFilesBefore: number;
   readonly deleteFilesBefore: number;
-  /** Live rows, now in one data file (none when the table is empty); undefined when nothing needed rewriting. */
+  /** Live rows, now in one data file per partition (or more, split at the target file size); undefined when nothing needed rewriting. */
   readonly rows: number | undefined;
   readonly snapshotsExpired: number;
   readonly filesRemoved: number;
@@ -97,21 +99,19 @@ export async function compactIcebergTable(
           specById(metadata, d.specId).fields.length === 0 ||
           (d.specId === first.specId && tupleKey(d.partition) === tupleKey(first.partition)),
       );
-      const path = join(location, 'data', `${randomUUID()}-compacted.parquet`);
-      const count = await rewrite(metadata, group, applying, path);
-      rows = (rows ?? 0) + count;
-      if (count === 0) {
-        await unlink(path).catch(() => undefined);
-        continue;
+      const pathFor = () => join(location, 'data', `${randomUUID()}-compacted.parquet`);
+      const written = await rewrite(metadata, group, applying, pathFor);
+      for (const file of written.files) {
+        rows = (rows ?? 0) + file.rows;
+        newFiles.push({
+          content: FileContent.Data,
+          path: fileUri(file.path),
+          recordCount: file.rows,
+          sizeInBytes: file.size,
+          partition: first.partition,
+          specId: first.specId,
+        });
       }
-      newFiles.push({
-        content: FileContent.Data,
-        path: fileUri(path),
-        recordCount: count,
-        sizeInBytes: (await stat(path)).size,
-        partition: first.partition,
-        specId: first.specId,
-      });
     }
     const manifests = [];
     for (const specId of new Set(newFiles.map((f) => f.specId))) {
@@ -220,21 +220,25 @@ export async function countLiveRows(warehouse: string, namespace: string, name: 
   const files = await liveFiles(loaded.metadata, snapshot['manifest-list']);
   const data = files.filter((f) => f.content === FileContent.Data);
   if (data.length === 0) return 0;
-  return rewrite(
+  const result = await rewrite(
     loaded.metadata,
     data,
     files.filter((f) => f.content !== FileContent.Data),
     undefined,
   );
+  return result.rows;
 }
 
-/** Merges `data` with `deletes` in DuckDB and writes the live rows to `path` (if given); returns their number. */
+/**
+ * Merges `data` with `deletes` in DuckDB and writes the live rows to files at paths `pathFor` gives (if given),
+ * split at the table's `write.target-file-size-bytes`; returns their number and the files.
+ */
 async function rewrite(
   metadata: TableMetadata,
   data: readonly LiveFile[],
   deletes: readonly LiveFile[],
-  path: string | undefined,
-): Promise<number> {
+  pathFor: (() => string) | undefined,
+): Promise<{ rows: number; files: WrittenFile[] }> {
   const schema = currentSchema(metadata);
   const keys = schema['identifier-field-ids'].map((id) => schema.fields.find((f) => f.id === id)!.name);
   const instance = await DuckDBInstance.create(':memory:');
@@ -265,14 +269,19 @@ async function rewrite(
     const select = schema.fields.map((f) => (present.has(f.name) ? `d.${quote(f.name)}` : `NULL AS ${quote(f.name)}`));
     const fieldIds = schema.fields.map((f) => `${literal(f.name)}: ${f.id}`);
     await connection.run(`CREATE TABLE live AS SELECT ${select.join(', ')} FROM d WHERE ${where}`);
-    if (path !== undefined) {
-      await connection.run(
-        `COPY live TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}}, ` +
-          `KV_METADATA {'iceberg.schema': ${literal(JSON.stringify(schema))}})`,
-      );
-    }
-    const count = (await connection.runAndReadAll('SELECT count(*) FROM live')).getRowsJson()[0]?.[0];
-    return Number(count);
+    const count = Number((await connection.runAndReadAll('SELECT count(*) FROM live')).getRowsJson()[0]?.[0]);
+    if (pathFor === undefined || count === 0) return { rows: count, files: [] };
+    const files = await copyInFiles(
+      connection,
+      'live',
+      '*',
+      count,
+      `FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}}, ` +
+        `KV_METADATA {'iceberg.schema': ${literal(JSON.stringify(schema))}}`,
+      pathFor,
+      targetFileSize(metadata),
+    );
+    return { rows: count, files };
   } finally {
     connection.closeSync();
     instance.closeSync();

@@ -30,6 +30,15 @@ export const icebergSinkOptions: readonly OptionSpec[] = [
       '`year`, `month`, `day`, `hour`. A table that lacks one of the columns is created unpartitioned; a ' +
       "transform's `partition-keys` (identity) take precedence for its tables. Existing tables keep their spec.",
   },
+  {
+    key: 'write.target-file-size-bytes',
+    type: 'integer',
+    min: 1,
+    description:
+      "Iceberg's table property of that name, set on every table the sink writes: data and delete files larger " +
+      'than this are split into files of about this size, by the sink at each checkpoint and by the compaction. ' +
+      "Unset: the table's own property, else Iceberg's default 536870912 (512 MiB).",
+  },
   ...commitOptions,
 ];
 
@@ -40,6 +49,8 @@ export interface IcebergSinkConfig {
   readonly commitMaxTables: number;
   /** `partition-by`, parsed; empty when not given. */
   readonly partitionBy: readonly PartitionRequest[];
+  /** `write.target-file-size-bytes`; undefined: the table's property. */
+  readonly targetFileSize: number | undefined;
 }
 
 /** Typed options; CONFIG_INVALID for an empty `warehouse`. */
@@ -60,6 +71,8 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
   }
   return {
     partitionBy: partition.fields,
+    targetFileSize:
+      typeof values['write.target-file-size-bytes'] === 'number' ? values['write.target-file-size-bytes'] : undefined,
     warehouse: resolve(warehouse),
     namespace: namespace === '' ? undefined : namespace,
     commitMaxTables: commitMaxTablesOf(values),

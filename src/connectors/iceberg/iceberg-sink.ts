@@ -248,6 +248,13 @@ class IcebergSink implements Sink {
             : `, partitioned by ${spec.fields.map((f) => `${f.transform}(${f.name})`).join(', ')}`),
       );
     }
+    const target = this.config.targetFileSize;
+    if (target !== undefined && metadata.properties['write.target-file-size-bytes'] !== String(target)) {
+      metadata = {
+        ...metadata,
+        properties: { ...metadata.properties, 'write.target-file-size-bytes': String(target) },
+      };
+    }
     const table = new IcebergTable(`${namespace}.${id.name}`, location, metadata, loaded);
     this.tables.set(key, table);
     return table;

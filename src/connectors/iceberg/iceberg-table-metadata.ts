@@ -62,6 +62,15 @@ export function currentSnapshot(metadata: TableMetadata): IcebergSnapshot | unde
   return metadata.snapshots.find((s) => s['snapshot-id'] === metadata['current-snapshot-id']);
 }
 
+/** Iceberg's default of `write.target-file-size-bytes`: 512 MiB. */
+export const DEFAULT_TARGET_FILE_SIZE = 536_870_912;
+
+/** The table property `write.target-file-size-bytes`: the size the sink and the compaction split files at. */
+export function targetFileSize(metadata: TableMetadata): number {
+  const value = Number(metadata.properties['write.target-file-size-bytes']);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_TARGET_FILE_SIZE;
+}
+
 /** The spec new data files are written with. */
 export function defaultSpec(metadata: TableMetadata): PartitionSpec {
   const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id']);

@@ -33,6 +33,7 @@ import {
   defaultSpec,
   deleteSpec,
   specById,
+  targetFileSize,
   withSnapshot,
   type TableMetadata,
 } from './iceberg-table-metadata.js';
@@ -106,31 +107,38 @@ export class IcebergTable {
     const hasRows = !this.truncated && (this.dataFiles.length > 0 || currentSnapshot(this.metadata) !== undefined);
     const keys = hasRows ? [...changes.upserts.values(), ...changes.deletes.values()] : [];
     const forDeletes = deleteSpec(this.metadata);
+    const targetBytes = targetFileSize(this.metadata);
     for (const group of partitioned(keys, new Partitioner(forDeletes, schema, names))) {
-      const path = join(dataDir, `${randomUUID()}-deletes.parquet`);
-      const size = await writer.write(path, keyColumns, group.rows, this.name);
-      this.deleteFiles.push({
-        content: FileContent.EqualityDeletes,
-        path: fileUri(path),
-        recordCount: group.rows.length,
-        sizeInBytes: size,
-        partition: group.tuple,
-        specId: forDeletes['spec-id'],
-        equalityIds: keyColumns.map((c) => c.fieldId),
-      });
+      const pathFor = () => join(dataDir, `${randomUUID()}-deletes.parquet`);
+      for (const written of await writer.write(pathFor, keyColumns, group.rows, this.name, { targetBytes })) {
+        this.deleteFiles.push({
+          content: FileContent.EqualityDeletes,
+          path: fileUri(written.path),
+          recordCount: written.rows,
+          sizeInBytes: written.size,
+          partition: group.tuple,
+          specId: forDeletes['spec-id'],
+          equalityIds: keyColumns.map((c) => c.fieldId),
+        });
+      }
     }
     const forData = defaultSpec(this.metadata);
+    const icebergSchema = JSON.stringify(schema);
     for (const group of partitioned(changes.upserts.values(), new Partitioner(forData, schema, names))) {
-      const path = join(dataDir, `${randomUUID()}-data.parquet`);
-      const size = await writer.write(path, columns, group.rows, this.name, JSON.stringify(schema));
-      this.dataFiles.push({
-        content: FileContent.Data,
-        path: fileUri(path),
-        recordCount: group.rows.length,
-        sizeInBytes: size,
-        partition: group.tuple,
-        specId: forData['spec-id'],
-      });
+      const pathFor = () => join(dataDir, `${randomUUID()}-data.parquet`);
+      for (const written of await writer.write(pathFor, columns, group.rows, this.name, {
+        icebergSchema,
+        targetBytes,
+      })) {
+        this.dataFiles.push({
+          content: FileContent.Data,
+          path: fileUri(written.path),
+          recordCount: written.rows,
+          sizeInBytes: written.size,
+          partition: group.tuple,
+          specId: forData['spec-id'],
+        });
+      }
     }
   }
 
