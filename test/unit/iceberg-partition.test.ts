@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -282,5 +282,71 @@ describe('iceberg sink, target file size', () => {
     expect(after.reduce((sum, f) => sum + f.records, 0)).toBe(result.rows);
     for (const file of after) expect((await stat(fileURLToPath(file.path))).size).toBeLessThan(target * 1.5);
     expect(await icebergRowsText(location(), ['id', 'note'])).toEqual(before);
+  });
+});
+
+describe('iceberg sink, scheduled maintenance', () => {
+  it('compacts and expires snapshots every N checkpoints while it runs; reads stay exact; resumes after', async () => {
+    const options = {
+      warehouse,
+      'partition-by': 'bucket[2](id)',
+      'compaction.every-checkpoints': 2,
+      'expire-snapshots.retain': 1,
+    };
+    const sink = icebergSink(options, { log: silentLogger });
+    sinks.push(sink);
+    await sink.open('p');
+    await sink.write([schemaEvent(orders), ...[1, 2, 3, 4, 5, 6].map((id) => ins(orders, [BigInt(id), 'eu', null]))]);
+    await sink.commit(checkpoint('p', { at: 1 }));
+    const expected = new Map([1, 2, 3, 4, 5, 6].map((id) => [id, null as string | null]));
+    for (let round = 2; round <= 5; round++) {
+      const day = `2026-01-0${round}`;
+      await sink.write([
+        upd(orders, [BigInt(round), 'eu', null], [BigInt(round), 'eu', `${day} 00:00:00`]),
+        del(orders, [BigInt(round + 1), 'eu', null]),
+      ]);
+      expected.set(round, day);
+      expected.delete(round + 1);
+      await sink.commit(checkpoint('p', { at: round }));
+      const rows = [...expected].map(([id, d]) => [String(id), 'eu', d]).sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(await read(), `after checkpoint ${round}`).toEqual(rows);
+      const { files } = await liveFiles();
+      const loaded = (await new HadoopCatalog(warehouse).load(location()))!;
+      if (round % 2 === 0) {
+        // Compacted in the commit path: no delete files, one data file per bucket, one snapshot left.
+        expect(files.every((f) => f.content === 0)).toBe(true);
+        expect(files.length).toBeLessThanOrEqual(2);
+        expect(loaded.metadata.snapshots).toHaveLength(1);
+      } else {
+        expect(files.some((f) => f.content === 2)).toBe(true);
+      }
+      // After a compaction every file of the data directory is live: the expired ones were deleted.
+      if (round % 2 === 0) expect(await readdir(join(location(), 'data'))).toHaveLength(files.length);
+    }
+    await sink.close();
+    sinks = [];
+    const again = icebergSink(options, { log: silentLogger });
+    sinks.push(again);
+    expect(await again.open('p')).toMatchObject({ position: { at: 5 } });
+  });
+
+  it('expires snapshots on its own schedule without rewriting data', async () => {
+    const sink = icebergSink(
+      { warehouse, 'expire-snapshots.every-checkpoints': 1, 'expire-snapshots.retain': 2 },
+      { log: silentLogger },
+    );
+    sinks.push(sink);
+    await sink.open('p');
+    await sink.write([schemaEvent(orders), ins(orders, [1n, 'eu', null])]);
+    await sink.commit(checkpoint('p', { at: 1 }));
+    for (let round = 2; round <= 5; round++) {
+      await sink.write([ins(orders, [BigInt(round), 'eu', null])]);
+      await sink.commit(checkpoint('p', { at: round }));
+      const loaded = (await new HadoopCatalog(warehouse).load(location()))!;
+      expect(loaded.metadata.snapshots.length).toBeLessThanOrEqual(2);
+    }
+    expect(await read()).toHaveLength(5);
+    // No rewrite: one data file per checkpoint.
+    expect((await liveFiles()).files.filter((f) => f.content === 0)).toHaveLength(5);
   });
 });

@@ -56,11 +56,26 @@ export async function compactIcebergTable(
   warehouse: string,
   namespace: string,
   name: string,
-  options: { readonly retainSnapshots?: number } = {},
+  options: CompactionOptions = {},
 ): Promise<CompactionResult> {
   const catalog = new HadoopCatalog(warehouse);
-  const location = catalog.tableLocation(namespace, name);
-  const display = `${namespace}.${name}`;
+  return compactTable(catalog, catalog.tableLocation(namespace, name), `${namespace}.${name}`, options);
+}
+
+export interface CompactionOptions {
+  /** Snapshots to keep (the newest); at least 1, the default. */
+  readonly retainSnapshots?: number;
+  /** False: only expire snapshots and delete unreferenced files, rewrite no data. */
+  readonly rewrite?: boolean;
+}
+
+/** {@link compactIcebergTable} of the table at `location` of `catalog` (`display` names it in messages). */
+export async function compactTable(
+  catalog: HadoopCatalog,
+  location: string,
+  display: string,
+  options: CompactionOptions = {},
+): Promise<CompactionResult> {
   let loaded = await catalog.load(location);
   if (loaded === undefined) {
     throw new TributaryError('ICEBERG_METADATA_INVALID', `${display}: no Iceberg table at ${location}`, {
@@ -79,7 +94,7 @@ export async function compactIcebergTable(
   const deletes = files.filter((f) => f.content !== FileContent.Data);
   let rows: number | undefined;
   let next: TableMetadata = metadata;
-  if (parent !== undefined && (deletes.length > 0 || data.length > 1)) {
+  if (options.rewrite !== false && parent !== undefined && (deletes.length > 0 || data.length > 1)) {
     const sequence = metadata['last-sequence-number'] + 1;
     const snapshotId = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
     const schema = currentSchema(metadata);

@@ -39,6 +39,34 @@ export const icebergSinkOptions: readonly OptionSpec[] = [
       'than this are split into files of about this size, by the sink at each checkpoint and by the compaction. ' +
       "Unset: the table's own property, else Iceberg's default 536870912 (512 MiB).",
   },
+  {
+    key: 'compaction.every-checkpoints',
+    type: 'integer',
+    min: 0,
+    default: 0,
+    description:
+      'Compact, while the pipeline runs, every table the pipeline changed since the last compaction, after every ' +
+      'this many checkpoints that changed a table (in the commit path, after the checkpoint is published, so never ' +
+      'beside a write); it also expires snapshots. 0: never (run `tributary compact`).',
+  },
+  {
+    key: 'expire-snapshots.every-checkpoints',
+    type: 'integer',
+    min: 0,
+    default: 0,
+    description:
+      'Expire snapshots (keep `expire-snapshots.retain`) and delete the files no remaining snapshot refers to, ' +
+      'after every this many checkpoints that changed a table, without rewriting data. 0: only with a compaction.',
+  },
+  {
+    key: 'expire-snapshots.retain',
+    type: 'integer',
+    min: 1,
+    default: 10,
+    description:
+      'How many of the newest snapshots of a table a scheduled compaction or expiry keeps (readers of older ones ' +
+      'lose their files). `tributary compact` has its own `--retain-snapshots`.',
+  },
   ...commitOptions,
 ];
 
@@ -51,6 +79,9 @@ export interface IcebergSinkConfig {
   readonly partitionBy: readonly PartitionRequest[];
   /** `write.target-file-size-bytes`; undefined: the table's property. */
   readonly targetFileSize: number | undefined;
+  readonly compactEvery: number;
+  readonly expireEvery: number;
+  readonly retainSnapshots: number;
 }
 
 /** Typed options; CONFIG_INVALID for an empty `warehouse`. */
@@ -71,10 +102,18 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
   }
   return {
     partitionBy: partition.fields,
+    compactEvery: integer(values, 'compaction.every-checkpoints', 0),
+    expireEvery: integer(values, 'expire-snapshots.every-checkpoints', 0),
+    retainSnapshots: Math.max(1, integer(values, 'expire-snapshots.retain', 10)),
     targetFileSize:
       typeof values['write.target-file-size-bytes'] === 'number' ? values['write.target-file-size-bytes'] : undefined,
     warehouse: resolve(warehouse),
     namespace: namespace === '' ? undefined : namespace,
     commitMaxTables: commitMaxTablesOf(values),
   };
+}
+
+function integer(values: OptionValues, key: string, fallback: number): number {
+  const value = values[key];
+  return typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : fallback;
 }

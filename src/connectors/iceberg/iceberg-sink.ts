@@ -10,6 +10,7 @@ import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
 import { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
+import { compactTable } from './iceberg-compaction.js';
 import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
 import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
 import type { PartitionRequest } from './iceberg-partition.js';
@@ -60,6 +61,9 @@ class IcebergSink implements Sink {
   private checkpoints: IcebergCheckpoints | undefined;
   private applied = 0;
   private failed = false;
+  /** Commits that changed a table, and the tables changed since the last scheduled maintenance. */
+  private commits = 0;
+  private readonly touched = new Set<IcebergTable>();
   readonly maxTablesPerCommit: number;
 
   constructor(
@@ -122,6 +126,7 @@ class IcebergSink implements Sink {
   async open(pipeline: string): Promise<Checkpoint | null> {
     this.buffer.reset();
     this.tables.clear();
+    this.touched.clear();
     this.failed = false;
     this.applied = 0;
     await this.validate();
@@ -157,9 +162,10 @@ class IcebergSink implements Sink {
 
   async commit(checkpoint: Checkpoint): Promise<void> {
     this.assertUsable();
+    let changed: IcebergTable[];
     try {
       await this.applyBuffered();
-      const changed = [...this.tables.values()].filter((t) => !t.unchanged);
+      changed = [...this.tables.values()].filter((t) => !t.unchanged);
       this.applied = 0;
       // A checkpoint that changed no table moves only the position: not stored, so a restart re-reads events
       // that change nothing here.
@@ -179,6 +185,43 @@ class IcebergSink implements Sink {
     } catch (error) {
       throw this.fail(error);
     }
+    await this.maintain(changed);
+  }
+
+  /**
+   * Scheduled maintenance, in the commit path after the checkpoint is published — so it never runs beside a
+   * write of this sink: every `compaction.every-checkpoints` commits, the tables changed since the last one are
+   * compacted; every `expire-snapshots.every-checkpoints`, their old snapshots expire. A failure is logged and
+   * the pipeline goes on (the checkpoint is committed; the next run of the schedule tries again).
+   */
+  private async maintain(changed: readonly IcebergTable[]): Promise<void> {
+    const { compactEvery, expireEvery, retainSnapshots } = this.config;
+    for (const table of changed) this.touched.add(table);
+    this.commits++;
+    const compact = compactEvery > 0 && this.commits % compactEvery === 0;
+    const expire = expireEvery > 0 && this.commits % expireEvery === 0;
+    if (!compact && !expire) return;
+    for (const table of this.touched) {
+      try {
+        const started = Date.now();
+        const result = await compactTable(this.catalog, table.location, table.name, {
+          retainSnapshots,
+          rewrite: compact,
+        });
+        this.context.log.info(
+          `iceberg: ${compact ? 'compacted' : 'expired snapshots of'} ${table.name}` +
+            (result.rows === undefined
+              ? ''
+              : `: ${result.dataFilesBefore} data and ${result.deleteFilesBefore} delete files rewritten, ${result.rows} rows`) +
+            `, ${result.snapshotsExpired} snapshots expired, ${result.filesRemoved} files removed (${Date.now() - started} ms)`,
+        );
+      } catch (error) {
+        this.context.log.warn(`iceberg: maintenance of ${table.name} failed: ${(error as Error).message}`);
+      }
+      const loaded = await this.catalog.load(table.location);
+      if (loaded !== undefined) table.published(loaded);
+    }
+    this.touched.clear();
   }
 
   close(): Promise<void> {
@@ -279,6 +322,7 @@ class IcebergSink implements Sink {
   private fail(error: unknown): TributaryError {
     this.failed = true;
     this.tables.clear();
+    this.touched.clear();
     this.applied = 0;
     if (error instanceof TributaryError) return error;
     const code = (error as NodeJS.ErrnoException).code;
