@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../../core/errors.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
-import { HadoopCatalog, fileUri, versionFile } from './iceberg-catalog.js';
+import { HadoopCatalog, fileUri } from './iceberg-catalog.js';
 import { IcebergCheckpoints, SUMMARY } from './iceberg-checkpoint.js';
 import { EntryStatus, FileContent, manifestListFile, type DataFile } from './iceberg-manifest.js';
 import { tupleKey, type PartitionValue } from './iceberg-partition.js';
@@ -170,7 +170,7 @@ export async function compactTable(
         },
         'schema-id': schema['schema-id'],
       },
-      fileUri(versionFile(location, loaded.version)),
+      fileUri(loaded.file),
     );
   }
   // Expiry: only the newest snapshots stay in the metadata.
@@ -186,7 +186,7 @@ export async function compactTable(
     };
   }
   if (next !== metadata) {
-    const staged = catalog.stagedPath(location);
+    const staged = catalog.stagedPath(location, loaded.version + 1);
     await catalog.stage(staged, next);
     await catalog.publish(location, loaded.version + 1, staged);
   }
@@ -345,9 +345,9 @@ async function removeUnreferenced(location: string, metadata: TableMetadata): Pr
 export async function compactPipelineTables(
   warehouse: string,
   pipeline: string,
-  options: { readonly only?: string; readonly retainSnapshots?: number } = {},
+  options: { readonly only?: string; readonly retainSnapshots?: number; readonly catalog?: HadoopCatalog } = {},
 ): Promise<CompactionResult[]> {
-  const catalog = new HadoopCatalog(warehouse);
+  const catalog = options.catalog ?? new HadoopCatalog(warehouse);
   const results: CompactionResult[] = [];
   for (const location of await catalog.tables()) {
     const table = await catalog.load(location);
@@ -359,7 +359,7 @@ export async function compactPipelineTables(
       continue;
     }
     results.push(
-      await compactIcebergTable(warehouse, namespace, name, {
+      await compactTable(catalog, location, `${namespace}.${name}`, {
         ...(options.retainSnapshots === undefined ? {} : { retainSnapshots: options.retainSnapshots }),
       }),
     );

@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
+import { HadoopCatalog, SqliteJdbcCatalog } from './iceberg-catalog.js';
 import { parsePartitionBy, type PartitionRequest } from './iceberg-partition.js';
 import { commitMaxTablesOf, commitOptions, optionText } from '../sink-kit/sink-options.js';
 
@@ -20,6 +21,30 @@ export const icebergSinkOptions: readonly OptionSpec[] = [
     description:
       "Iceberg namespace for every sink table, instead of the table's own namespace (the source database, or " +
       'what a route gives).',
+  },
+  {
+    key: 'catalog',
+    type: 'enum',
+    values: ['hadoop', 'sqlite'],
+    default: 'hadoop',
+    description:
+      "Where a table's current metadata is recorded: `hadoop`, the filesystem catalog (`version-hint.text` beside " +
+      "the metadata), or `sqlite`, Iceberg's JDBC catalog layout (`iceberg_tables`) in a SQLite file, committed by " +
+      'a compare-and-swap of `metadata_location`.',
+  },
+  {
+    key: 'catalog.sqlite-file',
+    type: 'string',
+    description:
+      'The SQLite file of `catalog: sqlite` (created if missing), relative to the working directory. Default: ' +
+      '`<warehouse>/iceberg_catalog.db`.',
+  },
+  {
+    key: 'catalog.name',
+    type: 'string',
+    default: 'tributary',
+    description:
+      "The `catalog_name` of the JDBC catalog's rows (`catalog: sqlite`), as engines are configured with it.",
   },
   {
     key: 'partition-by',
@@ -79,6 +104,9 @@ export interface IcebergSinkConfig {
   readonly partitionBy: readonly PartitionRequest[];
   /** `write.target-file-size-bytes`; undefined: the table's property. */
   readonly targetFileSize: number | undefined;
+  readonly catalog: 'hadoop' | 'sqlite';
+  readonly catalogFile: string;
+  readonly catalogName: string;
   readonly compactEvery: number;
   readonly expireEvery: number;
   readonly retainSnapshots: number;
@@ -102,6 +130,9 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
   }
   return {
     partitionBy: partition.fields,
+    catalog: text('catalog', 'hadoop') === 'sqlite' ? 'sqlite' : 'hadoop',
+    catalogFile: resolve(text('catalog.sqlite-file', join(warehouse, 'iceberg_catalog.db'))),
+    catalogName: text('catalog.name', 'tributary'),
     compactEvery: integer(values, 'compaction.every-checkpoints', 0),
     expireEvery: integer(values, 'expire-snapshots.every-checkpoints', 0),
     retainSnapshots: Math.max(1, integer(values, 'expire-snapshots.retain', 10)),
@@ -116,4 +147,11 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
 function integer(values: OptionValues, key: string, fallback: number): number {
   const value = values[key];
   return typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : fallback;
+}
+
+/** The catalog the sink (and `tributary compact`) commits through. */
+export function icebergCatalog(config: IcebergSinkConfig): HadoopCatalog {
+  return config.catalog === 'sqlite'
+    ? new SqliteJdbcCatalog(config.warehouse, config.catalogFile, config.catalogName)
+    : new HadoopCatalog(config.warehouse);
 }

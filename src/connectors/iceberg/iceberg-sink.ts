@@ -8,11 +8,11 @@ import type { ValidationCheck } from '../../core/validation-check.js';
 import type { Logger } from '../../runtime/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
-import { HadoopCatalog } from './iceberg-catalog.js';
+import type { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
 import { compactTable } from './iceberg-compaction.js';
 import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
-import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
+import { icebergCatalog, icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
 import type { PartitionRequest } from './iceberg-partition.js';
 import {
   defaultSpec,
@@ -70,7 +70,7 @@ class IcebergSink implements Sink {
     private readonly config: IcebergSinkConfig,
     private readonly context: IcebergSinkContext,
   ) {
-    this.catalog = new HadoopCatalog(config.warehouse);
+    this.catalog = icebergCatalog(config);
     this.maxTablesPerCommit = config.commitMaxTables;
   }
 
@@ -229,6 +229,7 @@ class IcebergSink implements Sink {
     this.writer = undefined;
     this.buffer.reset();
     this.tables.clear();
+    this.catalog.close();
     return Promise.resolve();
   }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TableChanges } from '../sink-kit/change-buffer.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
 import type { HadoopCatalog } from './iceberg-catalog.js';
-import { fileUri, versionFile, type LoadedTable } from './iceberg-catalog.js';
+import { fileUri, type LoadedTable } from './iceberg-catalog.js';
 import {
   EntryStatus,
   FileContent,
@@ -151,7 +151,7 @@ export class IcebergTable {
     return {
       location: this.location,
       version: (this.committed?.version ?? 0) + 1,
-      staged: catalog.stagedPath(this.location),
+      staged: catalog.stagedPath(this.location, (this.committed?.version ?? 0) + 1),
     };
   }
 
@@ -206,7 +206,7 @@ export class IcebergTable {
         },
         'schema-id': schema['schema-id'],
       },
-      this.committed === undefined ? undefined : fileUri(versionFile(this.location, this.committed.version)),
+      this.committed === undefined ? undefined : fileUri(this.committed.file),
     );
     await catalog.stage(plan.staged, next);
   }
