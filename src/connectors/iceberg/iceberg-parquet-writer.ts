@@ -2,8 +2,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import { stat, unlink } from 'node:fs/promises';
 import type { DataType, Row } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
-import { duckdbTransportType } from '../duckdb/duckdb-types.js';
-import { DuckdbValueError, valueAppender } from '../duckdb/duckdb-value-encoder.js';
+import { DuckdbValueError, duckdbTransportType, valueAppender } from '../sink-kit/duckdb-appender.js';
 import { icebergType } from './iceberg-types.js';
 
 /** A column of a Parquet file the sink writes: its Iceberg name, field id and canonical type. */
