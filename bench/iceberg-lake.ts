@@ -4,7 +4,7 @@
  * deletes pile up — before and after compaction — with two readers: icebird (the tests' independent reader)
  * and DuckDB reading the Parquet files with the merge as an anti-join (what the compaction runs). No database:
  * events are made in memory, so the figures are the sink's own cost.
- * Run: `npm run bench:iceberg -- [--rows N] [--batch N] [--rounds N] [--changes N]`.
+ * Run: `npm run bench:iceberg -- [--rows N] [--batch N] [--rounds N] [--changes N] [--partition-by 'bucket[8](id)']`.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ const ROWS = arg('rows', 100_000);
 const BATCH = arg('batch', 10_000);
 const ROUNDS = arg('rounds', 10);
 const CHANGES = arg('changes', 1_000);
+const PARTITION_BY = ((i) => (i >= 0 ? (process.argv[i + 1] ?? '') : ''))(process.argv.indexOf('--partition-by'));
 
 const table: TableSchema = {
   id: tableId('shop', 'orders'),
@@ -68,7 +69,10 @@ async function main(): Promise<void> {
   const warehouse = await mkdtemp(join(tmpdir(), 'tributary-bench-iceberg-'));
   const location = join(warehouse, 'shop', 'orders');
   try {
-    const sink = icebergSink({ warehouse }, { log: silentLogger });
+    const sink = icebergSink(
+      { warehouse, ...(PARTITION_BY === '' ? {} : { 'partition-by': PARTITION_BY }) },
+      { log: silentLogger },
+    );
     await sink.open('bench');
     await sink.write([{ kind: 'schema', table: table.id, change: 'createTable', schema: table, source }]);
     let checkpointId = 0;
@@ -88,7 +92,8 @@ async function main(): Promise<void> {
     const afterLoad = await fileCounts(location);
     const loadCheckpoints = checkpointId;
     console.log(
-      `Iceberg sink, ${fmt(ROWS)} rows of shop.orders (5 columns), ${fmt(BATCH)} rows per checkpoint, local disk`,
+      `Iceberg sink, ${fmt(ROWS)} rows of shop.orders (5 columns), ${fmt(BATCH)} rows per checkpoint, local disk, ` +
+        (PARTITION_BY === '' ? 'unpartitioned' : `partition-by ${PARTITION_BY}`),
     );
     console.log(
       `load: ${loadS.toFixed(2)} s, ${fmt(ROWS / loadS)} rows/s; ${loadCheckpoints} checkpoints, ` +
@@ -132,17 +137,18 @@ async function main(): Promise<void> {
     await sink.close();
     console.log(
       `\nchanges: ${ROUNDS} checkpoints of ${fmt(CHANGES)} changes (70% updates, 20% inserts, 10% deletes): ` +
-        `${changeS.toFixed(2)} s, ${fmt(changes / changeS)} changes/s, each checkpoint 1 data + 1 delete file + 2 manifests + 1 manifest list + 1 metadata file`,
+        `${changeS.toFixed(2)} s, ${fmt(changes / changeS)} changes/s, each checkpoint 1 data + 1 delete file per partition it touches + 2 manifests + 1 manifest list + 1 metadata file`,
     );
 
     const [result, compactS] = await timed(() => compactIcebergTable(warehouse, 'shop', 'orders'));
+    const compacted = await fileCounts(location);
     console.log(
-      `compaction: ${compactS.toFixed(2)} s — ${result.dataFilesBefore} data + ${result.deleteFilesBefore} delete files → 1 data file of ${fmt(result.rows ?? 0)} rows; ` +
+      `compaction: ${compactS.toFixed(2)} s — ${result.dataFilesBefore} data + ${result.deleteFilesBefore} delete files → ${compacted.data} data file(s) of ${fmt(result.rows ?? 0)} rows; ` +
         `${result.snapshotsExpired} snapshots expired, ${result.filesRemoved} files removed`,
     );
     console.log('\n| table state | rows read | icebird full scan | DuckDB merge-on-read count |');
     console.log('| --- | --- | --- | --- |');
-    await readers('after compaction (1 data file)');
+    await readers(`after compaction (${compacted.data} data files)`);
   } finally {
     await rm(warehouse, { recursive: true, force: true });
   }

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { TributaryError, plural } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
@@ -22,12 +21,21 @@ export async function compactCommand(
       },
     );
   }
-  const warehouse = resolve(String(def.sink.options['warehouse']));
   const { compactPipelineTables } = await import('../connectors/iceberg/iceberg-compaction.js');
-  const results = await compactPipelineTables(warehouse, def.pipeline.name, {
-    ...(options.table === undefined ? {} : { only: options.table }),
-    ...(options.retainSnapshots === undefined ? {} : { retainSnapshots: options.retainSnapshots }),
-  });
+  const { icebergCatalog, icebergSinkConfig } = await import('../connectors/iceberg/iceberg-sink-config.js');
+  const config = icebergSinkConfig(def.sink.options);
+  const warehouse = config.warehouse;
+  const catalog = icebergCatalog(config);
+  let results;
+  try {
+    results = await compactPipelineTables(warehouse, def.pipeline.name, {
+      catalog,
+      ...(options.table === undefined ? {} : { only: options.table }),
+      ...(options.retainSnapshots === undefined ? {} : { retainSnapshots: options.retainSnapshots }),
+    });
+  } finally {
+    catalog.close();
+  }
   const out = (line: string) => process.stdout.write(line + '\n');
   if (results.length === 0) out(`no Iceberg table in ${warehouse} holds a checkpoint of pipeline ${def.pipeline.name}`);
   for (const r of results) {

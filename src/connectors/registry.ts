@@ -98,7 +98,6 @@ const builtIns: readonly Connector[] = [
     type: 'iceberg',
     options: icebergSinkOptions,
     load: async () => (await import('./iceberg/iceberg-sink.js')).icebergSink,
-    noPartitions: 'the iceberg sink writes unpartitioned tables (partition specs are not built yet)',
     ignoredTableOption: () => 'the iceberg sink takes no table options yet',
   },
   {

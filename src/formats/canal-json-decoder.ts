@@ -3,6 +3,7 @@ import type { DataType, Row, Value } from '../core/data-type.js';
 import { TributaryError } from '../core/errors.js';
 import type { TableId, TableSchema } from '../core/table-schema.js';
 import type { DecodedChange } from './debezium-json.js';
+import { canonicalOfMysql } from './mysql-type-map.js';
 import { isJsonObject, JsonSyntaxError, jsonText, parseJson, type JsonObject, type JsonValue } from './json-value.js';
 
 const OP_BY_TYPE: Record<string, ChangeOp> = { INSERT: 'insert', UPDATE: 'update', DELETE: 'delete' };
@@ -103,69 +104,21 @@ export function canonicalTypeOfMysql(spelled: string, where: string): DataType {
   const base = m[1]!.toLowerCase();
   const args = m[2] ?? '';
   const unsigned = /\bunsigned\b/i.test(m[3] ?? '');
-  const n = (fallback: number): number => (args.trim() === '' ? fallback : Number(args.split(',')[0]));
-  switch (base) {
-    case 'tinyint':
-      return { kind: unsigned ? 'uint8' : 'int8' };
-    case 'smallint':
-      return { kind: unsigned ? 'uint16' : 'int16' };
-    case 'mediumint':
-    case 'int':
-    case 'integer':
-      return { kind: unsigned ? 'uint32' : 'int32' };
-    case 'bigint':
-      return { kind: unsigned ? 'uint64' : 'int64' };
-    case 'bool':
-    case 'boolean':
-      return { kind: 'boolean' };
-    case 'decimal':
-    case 'numeric':
-    case 'dec': {
-      const [p = '10', s = '0'] = args.split(',').map((x) => x.trim());
-      return { kind: 'decimal', precision: Number(p || 10), scale: Number(s || 0) };
-    }
-    case 'float':
-      return { kind: 'float' };
-    case 'double':
-    case 'real':
-      return { kind: 'double' };
-    case 'char':
-      return { kind: 'char', length: n(1) };
-    case 'varchar':
-      return { kind: 'varchar', length: n(255) };
-    case 'tinytext':
-    case 'text':
-    case 'mediumtext':
-    case 'longtext':
-      return { kind: 'string' };
-    case 'binary':
-      return { kind: 'binary', length: n(1) };
-    case 'varbinary':
-      return { kind: 'varbinary', length: n(255) };
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-      return { kind: 'bytes' };
-    case 'bit':
-      return n(1) === 1 ? { kind: 'boolean' } : { kind: 'bit', length: n(1) };
-    case 'date':
-      return { kind: 'date' };
-    case 'year':
-      return { kind: 'year' };
-    case 'time':
-      return { kind: 'time', precision: n(0) };
-    case 'datetime':
-    case 'timestamp':
-      return { kind: 'timestamp', precision: n(0) };
-    case 'json':
-      return { kind: 'json' };
-    case 'enum':
-    case 'set':
-      return { kind: base, values: [...args.matchAll(/'((?:[^']|'')*)'/g)].map((v) => v[1]!.replace(/''/g, "'")) };
-    default:
-      throw unsupported(spelled, where);
-  }
+  const first = args.trim() === '' ? undefined : Number(args.split(',')[0]);
+  const [p, sc] = args.split(',').map((x) => x.trim());
+  const type = canonicalOfMysql(
+    {
+      base,
+      unsigned,
+      ...(first === undefined ? {} : { length: first, fsp: first }),
+      ...(p ? { precision: Number(p) } : {}),
+      ...(sc ? { scale: Number(sc) } : {}),
+      values: [...args.matchAll(/'((?:[^']|'')*)'/g)].map((v) => v[1]!.replace(/''/g, "'")),
+    },
+    { timestamp: 'timestamp', bit1: 'boolean' },
+  );
+  if (type === undefined) throw unsupported(spelled, where);
+  return type;
 }
 
 /** A Canal value (text, or null) → the canonical value of `type`. */

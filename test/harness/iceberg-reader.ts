@@ -27,12 +27,18 @@ function installFileFetch(): void {
   };
 }
 
-/** The rows of the table at `location` (a directory) as icebird reads its current snapshot; [] without data. */
-export async function readIcebergTable(location: string): Promise<Record<string, unknown>[]> {
+/**
+ * The rows of the table at `location` (a directory) as icebird reads its current snapshot; [] without data.
+ * `metadataFileName`: the metadata file a catalog names (a JDBC catalog's row), instead of `version-hint.text`.
+ */
+export async function readIcebergTable(
+  location: string,
+  metadataFileName?: string,
+): Promise<Record<string, unknown>[]> {
   installFileFetch();
   const { icebergMetadata, icebergRead } = await import('icebird');
   const tableUrl = pathToFileURL(location).href;
-  const metadata = await icebergMetadata({ tableUrl });
+  const metadata = await icebergMetadata({ tableUrl, ...(metadataFileName === undefined ? {} : { metadataFileName }) });
   try {
     return await icebergRead({ tableUrl, metadata });
   } catch (error) {
@@ -51,8 +57,9 @@ export async function icebergRowsText(
   location: string,
   columns: readonly string[],
   render: Readonly<Record<string, (value: unknown) => string>> = {},
+  metadataFileName?: string,
 ): Promise<(string | null)[][]> {
-  const rows = await readIcebergTable(location);
+  const rows = await readIcebergTable(location, metadataFileName);
   const text = rows.map((row) =>
     columns.map((name) => {
       const value = row[name];

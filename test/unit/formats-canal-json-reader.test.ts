@@ -125,3 +125,32 @@ describe('canal-json reader', () => {
     );
   });
 });
+
+describe('canal-json types, the MySQL mapping shared with the mysql source', () => {
+  it('reads MEDIUMINT UNSIGNED as int32, as the mysql source does (docs/type-mapping.md)', async () => {
+    const { canonicalTypeOfMysql } = await import('../../src/formats/canal-json-decoder.js');
+    const { mysqlToCanonical } = await import('../../src/connectors/mysql/mysql-types.js');
+    expect(canonicalTypeOfMysql('mediumint(8) unsigned', 't.c')).toEqual({ kind: 'int32' });
+    const column = (dataType: string, columnType: string) => ({
+      name: 'c',
+      dataType,
+      columnType,
+      charLength: null,
+      numericPrecision: null,
+      numericScale: null,
+      datetimePrecision: null,
+      charset: null,
+      isJson: false,
+    });
+    for (const [dataType, spelled] of [
+      ['mediumint', 'mediumint(8) unsigned'],
+      ['mediumint', 'mediumint(9)'],
+      ['int', 'int(10) unsigned'],
+      ['smallint', 'smallint(5) unsigned'],
+      ['bigint', 'bigint(20) unsigned'],
+      ['datetime', 'datetime'],
+    ] as const) {
+      expect(canonicalTypeOfMysql(spelled, 't.c'), spelled).toEqual(mysqlToCanonical(column(dataType, spelled)));
+    }
+  });
+});

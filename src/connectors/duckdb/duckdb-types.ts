@@ -1,26 +1,10 @@
 import type { DataType } from '../../core/data-type.js';
 
+// The transport types live in the sink kit, beside the appender that writes them (the iceberg sink uses them too).
+export { duckdbTransportType, type DuckdbTransportType } from '../sink-kit/duckdb-appender.js';
+
 /** DuckDB's DECIMAL holds at most 38 digits (a 128-bit integer). */
 export const DUCKDB_MAX_DECIMAL_PRECISION = 38;
-
-/**
- * The DuckDB types that values travel in from the appender to a staging table: the types the appender writes
- * natively. Everything else travels as its canonical text (`VARCHAR`) and is cast by DuckDB in SQL, exactly.
- */
-export type DuckdbTransportType =
-  | 'BOOLEAN'
-  | 'TINYINT'
-  | 'SMALLINT'
-  | 'INTEGER'
-  | 'BIGINT'
-  | 'UTINYINT'
-  | 'USMALLINT'
-  | 'UINTEGER'
-  | 'UBIGINT'
-  | 'FLOAT'
-  | 'DOUBLE'
-  | 'VARCHAR'
-  | 'BLOB';
 
 /**
  * The DuckDB column type that holds a canonical type without loss. One table, documented in
@@ -85,32 +69,6 @@ export function duckdbType(type: DataType): string {
       return 'JSON';
     case 'bit':
       return 'BIT';
-  }
-}
-
-/**
- * How values of a canonical type travel into the staging table. Numbers, booleans and bytes go in natively;
- * decimals, dates, times, timestamps, JSON and bits go in as their canonical text, which DuckDB's casts read
- * exactly (no JavaScript number or Date on the way).
- */
-export function duckdbTransportType(type: DataType): DuckdbTransportType {
-  const target = duckdbType(type);
-  switch (target) {
-    case 'BOOLEAN':
-    case 'TINYINT':
-    case 'SMALLINT':
-    case 'INTEGER':
-    case 'BIGINT':
-    case 'UTINYINT':
-    case 'USMALLINT':
-    case 'UINTEGER':
-    case 'UBIGINT':
-    case 'FLOAT':
-    case 'DOUBLE':
-    case 'BLOB':
-      return target;
-    default:
-      return 'VARCHAR';
   }
 }
 

@@ -3,8 +3,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { ApplyStep, TableChanges } from '../sink-kit/change-buffer.js';
 import { displayName, qualifiedName, quoteIdent } from './duckdb-ddl.js';
 import type { DuckdbTargetTables, TargetTable } from './duckdb-target-tables.js';
-import { duckdbTransportType } from './duckdb-types.js';
-import { DuckdbValueError, valueAppender } from './duckdb-value-encoder.js';
+import { DuckdbValueError, duckdbTransportType, valueAppender } from '../sink-kit/duckdb-appender.js';
 
 /** The appender runs on the JavaScript thread; let the event loop breathe (binlog socket, signals) this often. */
 const ROWS_BETWEEN_YIELDS = 16_384;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TributaryError } from '../../core/errors.js';
 import type { TableMetadata } from './iceberg-table-metadata.js';
 
@@ -10,6 +12,8 @@ export interface LoadedTable {
   readonly location: string;
   readonly version: number;
   readonly metadata: TableMetadata;
+  /** The metadata file (a path), for the next version's `metadata-log`. */
+  readonly file: string;
 }
 
 /**
@@ -51,11 +55,11 @@ export class HadoopCatalog {
     }
     while (await exists(versionFile(location, version + 1))) version++;
     const text = await readFile(versionFile(location, version), 'utf8');
-    return { location, version, metadata: JSON.parse(text) as TableMetadata };
+    return { location, version, metadata: JSON.parse(text) as TableMetadata, file: versionFile(location, version) };
   }
 
   /** A new path for a staged metadata file: beside the version files, under a name no reader looks for. */
-  stagedPath(location: string): string {
+  stagedPath(location: string, _version: number): string {
     return join(location, 'metadata', `staged-${randomUUID()}.metadata.json`);
   }
 
@@ -70,23 +74,19 @@ export class HadoopCatalog {
    * what is already published succeeds. ICEBERG_COMMIT_CONFLICT when another writer committed that version.
    */
   async publish(location: string, version: number, staged: string): Promise<void> {
-    const target = versionFile(location, version);
-    try {
-      await link(staged, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const [a, b] = await Promise.all([stat(staged).catch(() => undefined), stat(target)]);
-      if (a === undefined || a.ino !== b.ino) {
-        throw new TributaryError('ICEBERG_COMMIT_CONFLICT', `${target} was written by another writer`, {
-          hint: 'only one pipeline may write an Iceberg table; stop the other writer, then restart this pipeline',
-        });
-      }
-    }
+    await linkVersion(location, version, staged);
     await unlink(staged).catch(() => undefined);
     const hint = join(location, 'metadata', `version-hint.text.${randomUUID()}.tmp`);
     await writeFile(hint, String(version));
     await rename(hint, join(location, 'metadata', 'version-hint.text'));
   }
+
+  /** What the sink's messages call the catalog. */
+  describe(): string {
+    return `filesystem catalog ${this.warehouse}`;
+  }
+
+  close(): void {}
 
   /** Locations of every table under the warehouse (`<namespace>/<table>/metadata/` exists). */
   async tables(): Promise<string[]> {
@@ -100,6 +100,165 @@ export class HadoopCatalog {
     }
     return found;
   }
+}
+
+/**
+ * Creates `v<version>.metadata.json` as a hard link of the staged file: atomic, refused when the file exists.
+ * Idempotent (the same staged file linked again succeeds); ICEBERG_COMMIT_CONFLICT when another writer's file
+ * holds that version.
+ */
+async function linkVersion(location: string, version: number, staged: string): Promise<void> {
+  const target = versionFile(location, version);
+  try {
+    await link(staged, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const [a, b] = await Promise.all([stat(staged).catch(() => undefined), stat(target)]);
+    if (a === undefined || a.ino !== b.ino) throw conflict(target);
+  }
+}
+
+function conflict(what: string): TributaryError {
+  return new TributaryError('ICEBERG_COMMIT_CONFLICT', `${what} was written by another writer`, {
+    hint: 'only one pipeline may write an Iceberg table; stop the other writer, then restart this pipeline',
+  });
+}
+
+/**
+ * Iceberg's JDBC catalog, in a SQLite database, laid out as Iceberg's `JdbcCatalog` lays it out (schema version
+ * V1): a row per table in `iceberg_tables (catalog_name, table_namespace, table_name, metadata_location,
+ * previous_metadata_location, iceberg_type)` and namespace properties in `iceberg_namespace_properties`, so that
+ * engines configured with `type=jdbc, uri=jdbc:sqlite:<file>` open the tables. Files are laid out as in the
+ * filesystem catalog (without `version-hint.text`: the row is the table's only pointer). A commit is an atomic
+ * compare-and-swap of `metadata_location` (an `UPDATE … WHERE metadata_location = <the version it builds on>`,
+ * or the `INSERT` of the first version), after the version file is linked as in the filesystem catalog.
+ */
+export class SqliteJdbcCatalog extends HadoopCatalog {
+  private handle: Database.Database | undefined;
+
+  constructor(
+    warehouse: string,
+    readonly file: string,
+    readonly catalogName: string,
+  ) {
+    super(warehouse);
+  }
+
+  /** The database, opened (and its tables created) on first use, again after {@link close}. */
+  private get db(): Database.Database {
+    if (this.handle !== undefined) return this.handle;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const db = new Database(this.file);
+    this.handle = db;
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS iceberg_tables (catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL, ` +
+        `table_name VARCHAR(255) NOT NULL, metadata_location VARCHAR(1000), previous_metadata_location VARCHAR(1000), ` +
+        `iceberg_type VARCHAR(5), PRIMARY KEY (catalog_name, table_namespace, table_name));` +
+        `CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (catalog_name VARCHAR(255) NOT NULL, ` +
+        `namespace VARCHAR(255) NOT NULL, property_key VARCHAR(255), property_value VARCHAR(1000), ` +
+        `PRIMARY KEY (catalog_name, namespace, property_key));`,
+    );
+    return db;
+  }
+
+  override describe(): string {
+    return `JDBC catalog ${this.catalogName} in SQLite ${this.file}`;
+  }
+
+  override close(): void {
+    this.handle?.close();
+    this.handle = undefined;
+  }
+
+  /** Namespace and name of the table at `location` (`<warehouse>/<namespace>/<table>`). */
+  private identifier(location: string): [string, string] {
+    const parts = relative(this.warehouse, location).split(sep);
+    return [parts[0] ?? '', parts.slice(1).join('.')];
+  }
+
+  /** The staged metadata file is the version's file: `v<N>-<uuid>.metadata.json`, made current by the row. */
+  override stagedPath(location: string, version: number): string {
+    return join(location, 'metadata', `v${version}-${randomUUID()}.metadata.json`);
+  }
+
+  private row(namespace: string, name: string): string | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?',
+      )
+      .get(this.catalogName, namespace, name) as { metadata_location: string | null } | undefined;
+    return row?.metadata_location ?? undefined;
+  }
+
+  override async load(location: string): Promise<LoadedTable | undefined> {
+    const [namespace, name] = this.identifier(location);
+    const uri = this.row(namespace, name);
+    if (uri === undefined) return undefined;
+    const path = fileURLToPath(uri);
+    const metadata = JSON.parse(await readFile(path, 'utf8')) as TableMetadata;
+    return { location, version: versionOf(uri), metadata, file: path };
+  }
+
+  /**
+   * Makes the staged file the table's metadata: compare-and-swap of `metadata_location` from the file of version
+   * `version - 1` (the INSERT of the row for version 1). Idempotent; ICEBERG_COMMIT_CONFLICT when the row moved.
+   */
+  override publish(location: string, version: number, staged: string): Promise<void> {
+    const [namespace, name] = this.identifier(location);
+    const next = fileUri(staged);
+    const swap = this.db.transaction((): boolean => {
+      const current = this.row(namespace, name);
+      if (current === next) return true; // published already (a roll-forward)
+      if (version === 1) {
+        if (current !== undefined) return false;
+        this.db
+          .prepare(
+            'INSERT OR IGNORE INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES (?, ?, ?, ?)',
+          )
+          .run(this.catalogName, namespace, 'exists', 'true');
+        this.db
+          .prepare(
+            'INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type) ' +
+              "VALUES (?, ?, ?, ?, NULL, 'TABLE')",
+          )
+          .run(this.catalogName, namespace, name, next);
+        return true;
+      }
+      if (current === undefined || versionOf(current) !== version - 1) return false;
+      return (
+        this.db
+          .prepare(
+            'UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? ' +
+              'WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?',
+          )
+          .run(next, current, this.catalogName, namespace, name, current).changes === 1
+      );
+    });
+    if (!swap.immediate()) return Promise.reject(conflict(`${namespace}.${name} in ${this.describe()}`));
+    return Promise.resolve();
+  }
+
+  override async tables(): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = ? AND metadata_location IS NOT NULL',
+      )
+      .all(this.catalogName) as { table_namespace: string; table_name: string }[];
+    return Promise.resolve(rows.map((r) => this.tableLocation(r.table_namespace, r.table_name)));
+  }
+}
+
+/** N of a metadata file `vN.metadata.json` or `vN-<uuid>.metadata.json`. */
+function versionOf(uri: string): number {
+  const version = Number(/v(\d+)(?:-[0-9a-f-]+)?\.metadata\.json$/.exec(uri)?.[1] ?? Number.NaN);
+  if (!Number.isInteger(version)) {
+    throw new TributaryError('ICEBERG_METADATA_INVALID', `metadata ${uri} is not named vN[-uuid].metadata.json`, {
+      hint: 'this table was committed by another writer; route the sink table to another name',
+    });
+  }
+  return version;
 }
 
 export function versionFile(location: string, version: number): string {

@@ -1,21 +1,31 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../../core/errors.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
-import { HadoopCatalog, fileUri, versionFile } from './iceberg-catalog.js';
+import { HadoopCatalog, fileUri } from './iceberg-catalog.js';
 import { IcebergCheckpoints, SUMMARY } from './iceberg-checkpoint.js';
-import { EntryStatus, FileContent, manifestFile, manifestListFile } from './iceberg-manifest.js';
-import { currentSchema, currentSnapshot, withSnapshot, type TableMetadata } from './iceberg-table-metadata.js';
+import { EntryStatus, FileContent, manifestListFile, type DataFile } from './iceberg-manifest.js';
+import { tupleKey, type PartitionValue } from './iceberg-partition.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  specById,
+  targetFileSize,
+  withSnapshot,
+  type TableMetadata,
+} from './iceberg-table-metadata.js';
+import { copyInFiles, type WrittenFile } from './iceberg-parquet-writer.js';
+import { writeManifest } from './iceberg-table.js';
 
 /** What a compaction did, for the command's report and the bench. */
 export interface CompactionResult {
   readonly table: string;
   readonly dataFilesBefore: number;
   readonly deleteFilesBefore: number;
-  /** Live rows, now in one data file (none when the table is empty); undefined when nothing needed rewriting. */
+  /** Live rows, now in one data file per partition (or more, split at the target file size); undefined when nothing needed rewriting. */
   readonly rows: number | undefined;
   readonly snapshotsExpired: number;
   readonly filesRemoved: number;
@@ -25,6 +35,8 @@ interface LiveFile {
   readonly path: string;
   readonly content: FileContent;
   readonly sequence: bigint;
+  readonly specId: number;
+  readonly partition: PartitionValue[];
 }
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -44,11 +56,26 @@ export async function compactIcebergTable(
   warehouse: string,
   namespace: string,
   name: string,
-  options: { readonly retainSnapshots?: number } = {},
+  options: CompactionOptions = {},
 ): Promise<CompactionResult> {
   const catalog = new HadoopCatalog(warehouse);
-  const location = catalog.tableLocation(namespace, name);
-  const display = `${namespace}.${name}`;
+  return compactTable(catalog, catalog.tableLocation(namespace, name), `${namespace}.${name}`, options);
+}
+
+export interface CompactionOptions {
+  /** Snapshots to keep (the newest); at least 1, the default. */
+  readonly retainSnapshots?: number;
+  /** False: only expire snapshots and delete unreferenced files, rewrite no data. */
+  readonly rewrite?: boolean;
+}
+
+/** {@link compactIcebergTable} of the table at `location` of `catalog` (`display` names it in messages). */
+export async function compactTable(
+  catalog: HadoopCatalog,
+  location: string,
+  display: string,
+  options: CompactionOptions = {},
+): Promise<CompactionResult> {
   let loaded = await catalog.load(location);
   if (loaded === undefined) {
     throw new TributaryError('ICEBERG_METADATA_INVALID', `${display}: no Iceberg table at ${location}`, {
@@ -62,66 +89,57 @@ export async function compactIcebergTable(
   }
   const metadata = loaded.metadata;
   const parent = currentSnapshot(metadata);
-  const files = parent === undefined ? [] : await liveFiles(parent['manifest-list']);
+  const files = parent === undefined ? [] : await liveFiles(metadata, parent['manifest-list']);
   const data = files.filter((f) => f.content === FileContent.Data);
   const deletes = files.filter((f) => f.content !== FileContent.Data);
   let rows: number | undefined;
   let next: TableMetadata = metadata;
-  if (parent !== undefined && (deletes.length > 0 || data.length > 1)) {
+  if (options.rewrite !== false && parent !== undefined && (deletes.length > 0 || data.length > 1)) {
     const sequence = metadata['last-sequence-number'] + 1;
     const snapshotId = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
     const schema = currentSchema(metadata);
-    const newFiles: { path: string; rows: number; size: number }[] = [];
-    if (data.length > 0) {
-      const path = join(location, 'data', `${randomUUID()}-compacted.parquet`);
-      rows = await rewrite(metadata, data, deletes, path);
-      if (rows > 0) newFiles.push({ path, rows, size: (await stat(path)).size });
-      else await unlink(path).catch(() => undefined);
+    const newFiles: DataFile[] = [];
+    // One rewrite per partition: the live rows of a partition's data files keep their partition tuple.
+    const groups = new Map<string, LiveFile[]>();
+    for (const file of data) {
+      const key = `${file.specId}:${tupleKey(file.partition)}`;
+      groups.set(key, [...(groups.get(key) ?? []), file]);
     }
-    const header = {
-      schema: JSON.stringify(schema),
-      'schema-id': String(schema['schema-id']),
-      'partition-spec': '[]',
-      'partition-spec-id': '0',
-      'format-version': '2',
-      content: 'data',
-    };
-    const manifests = [];
-    if (newFiles.length > 0) {
-      const bytes = manifestFile(
-        newFiles.map((f) => ({
-          status: EntryStatus.Added,
-          snapshotId: BigInt(snapshotId),
-          sequenceNumber: BigInt(sequence),
-          fileSequenceNumber: BigInt(sequence),
-          file: {
-            content: FileContent.Data,
-            path: fileUri(f.path),
-            recordCount: f.rows,
-            sizeInBytes: f.size,
-            partition: [],
-          },
-        })),
-        [],
-        header,
+    rows = data.length > 0 ? 0 : undefined;
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      // Deletes of the same partition, and global ones (an unpartitioned spec).
+      const applying = deletes.filter(
+        (d) =>
+          specById(metadata, d.specId).fields.length === 0 ||
+          (d.specId === first.specId && tupleKey(d.partition) === tupleKey(first.partition)),
       );
-      const path = join(location, 'metadata', `${randomUUID()}-m0.avro`);
-      await writeFile(path, bytes);
-      manifests.push({
-        path: fileUri(path),
-        length: bytes.length,
-        partitionSpecId: 0,
-        content: 0 as const,
-        sequenceNumber: BigInt(sequence),
-        minSequenceNumber: BigInt(sequence),
-        addedSnapshotId: BigInt(snapshotId),
-        addedFilesCount: newFiles.length,
-        existingFilesCount: 0,
-        deletedFilesCount: 0,
-        addedRowsCount: rows ?? 0,
-        existingRowsCount: 0,
-        deletedRowsCount: 0,
-      });
+      const pathFor = () => join(location, 'data', `${randomUUID()}-compacted.parquet`);
+      const written = await rewrite(metadata, group, applying, pathFor);
+      for (const file of written.files) {
+        rows = (rows ?? 0) + file.rows;
+        newFiles.push({
+          content: FileContent.Data,
+          path: fileUri(file.path),
+          recordCount: file.rows,
+          sizeInBytes: file.size,
+          partition: first.partition,
+          specId: first.specId,
+        });
+      }
+    }
+    const manifests = [];
+    for (const specId of new Set(newFiles.map((f) => f.specId))) {
+      manifests.push(
+        await writeManifest(
+          join(location, 'metadata'),
+          metadata,
+          newFiles.filter((f) => f.specId === specId),
+          0,
+          BigInt(snapshotId),
+          BigInt(sequence),
+        ),
+      );
     }
     const listPath = join(location, 'metadata', `snap-${snapshotId}-1-${randomUUID()}.avro`);
     await writeFile(
@@ -152,7 +170,7 @@ export async function compactIcebergTable(
         },
         'schema-id': schema['schema-id'],
       },
-      fileUri(versionFile(location, loaded.version)),
+      fileUri(loaded.file),
     );
   }
   // Expiry: only the newest snapshots stay in the metadata.
@@ -168,7 +186,7 @@ export async function compactIcebergTable(
     };
   }
   if (next !== metadata) {
-    const staged = catalog.stagedPath(location);
+    const staged = catalog.stagedPath(location, loaded.version + 1);
     await catalog.stage(staged, next);
     await catalog.publish(location, loaded.version + 1, staged);
   }
@@ -183,17 +201,22 @@ export async function compactIcebergTable(
   };
 }
 
-/** The live files of a snapshot, from its manifest list and manifests. */
-async function liveFiles(manifestList: string): Promise<LiveFile[]> {
+/** The live files of a snapshot, from its manifest list and manifests, with their partition tuples. */
+async function liveFiles(metadata: TableMetadata, manifestList: string): Promise<LiveFile[]> {
   const files: LiveFile[] = [];
   for (const manifest of readAvroContainerFile(await readFile(fileURLToPath(manifestList)))) {
+    const specId = Number(manifest['partition_spec_id'] ?? 0);
+    const spec = specById(metadata, specId);
     for (const entry of readAvroContainerFile(await readFile(fileURLToPath(manifest['manifest_path'] as string)))) {
       if (entry['status'] === EntryStatus.Deleted) continue;
       const file = entry['data_file'] as Record<string, unknown>;
+      const partition = (file['partition'] ?? {}) as Record<string, PartitionValue>;
       files.push({
         path: fileURLToPath(file['file_path'] as string),
         content: file['content'] as FileContent,
         sequence: entry['sequence_number'] as bigint,
+        specId,
+        partition: spec.fields.map((f) => partition[f.name] ?? null),
       });
     }
   }
@@ -209,24 +232,28 @@ export async function countLiveRows(warehouse: string, namespace: string, name: 
   const loaded = await catalog.load(catalog.tableLocation(namespace, name));
   const snapshot = loaded === undefined ? undefined : currentSnapshot(loaded.metadata);
   if (loaded === undefined || snapshot === undefined) return 0;
-  const files = await liveFiles(snapshot['manifest-list']);
+  const files = await liveFiles(loaded.metadata, snapshot['manifest-list']);
   const data = files.filter((f) => f.content === FileContent.Data);
   if (data.length === 0) return 0;
-  return rewrite(
+  const result = await rewrite(
     loaded.metadata,
     data,
     files.filter((f) => f.content !== FileContent.Data),
     undefined,
   );
+  return result.rows;
 }
 
-/** Merges `data` with `deletes` in DuckDB and writes the live rows to `path` (if given); returns their number. */
+/**
+ * Merges `data` with `deletes` in DuckDB and writes the live rows to files at paths `pathFor` gives (if given),
+ * split at the table's `write.target-file-size-bytes`; returns their number and the files.
+ */
 async function rewrite(
   metadata: TableMetadata,
   data: readonly LiveFile[],
   deletes: readonly LiveFile[],
-  path: string | undefined,
-): Promise<number> {
+  pathFor: (() => string) | undefined,
+): Promise<{ rows: number; files: WrittenFile[] }> {
   const schema = currentSchema(metadata);
   const keys = schema['identifier-field-ids'].map((id) => schema.fields.find((f) => f.id === id)!.name);
   const instance = await DuckDBInstance.create(':memory:');
@@ -257,14 +284,19 @@ async function rewrite(
     const select = schema.fields.map((f) => (present.has(f.name) ? `d.${quote(f.name)}` : `NULL AS ${quote(f.name)}`));
     const fieldIds = schema.fields.map((f) => `${literal(f.name)}: ${f.id}`);
     await connection.run(`CREATE TABLE live AS SELECT ${select.join(', ')} FROM d WHERE ${where}`);
-    if (path !== undefined) {
-      await connection.run(
-        `COPY live TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}}, ` +
-          `KV_METADATA {'iceberg.schema': ${literal(JSON.stringify(schema))}})`,
-      );
-    }
-    const count = (await connection.runAndReadAll('SELECT count(*) FROM live')).getRowsJson()[0]?.[0];
-    return Number(count);
+    const count = Number((await connection.runAndReadAll('SELECT count(*) FROM live')).getRowsJson()[0]?.[0]);
+    if (pathFor === undefined || count === 0) return { rows: count, files: [] };
+    const files = await copyInFiles(
+      connection,
+      'live',
+      '*',
+      count,
+      `FORMAT parquet, COMPRESSION zstd, FIELD_IDS {${fieldIds.join(', ')}}, ` +
+        `KV_METADATA {'iceberg.schema': ${literal(JSON.stringify(schema))}}`,
+      pathFor,
+      targetFileSize(metadata),
+    );
+    return { rows: count, files };
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -313,9 +345,9 @@ async function removeUnreferenced(location: string, metadata: TableMetadata): Pr
 export async function compactPipelineTables(
   warehouse: string,
   pipeline: string,
-  options: { readonly only?: string; readonly retainSnapshots?: number } = {},
+  options: { readonly only?: string; readonly retainSnapshots?: number; readonly catalog?: HadoopCatalog } = {},
 ): Promise<CompactionResult[]> {
-  const catalog = new HadoopCatalog(warehouse);
+  const catalog = options.catalog ?? new HadoopCatalog(warehouse);
   const results: CompactionResult[] = [];
   for (const location of await catalog.tables()) {
     const table = await catalog.load(location);
@@ -327,7 +359,7 @@ export async function compactPipelineTables(
       continue;
     }
     results.push(
-      await compactIcebergTable(warehouse, namespace, name, {
+      await compactTable(catalog, location, `${namespace}.${name}`, {
         ...(options.retainSnapshots === undefined ? {} : { retainSnapshots: options.retainSnapshots }),
       }),
     );

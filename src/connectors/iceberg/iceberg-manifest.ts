@@ -1,4 +1,5 @@
 import { avroContainerFile, type AvroField, type AvroRecord, type AvroType } from './iceberg-avro.js';
+import type { PartitionValue } from './iceberg-partition.js';
 
 /**
  * Manifests and manifest lists of Iceberg format version 2, as the table spec defines them ("Manifests",
@@ -29,7 +30,9 @@ export interface DataFile {
   readonly recordCount: number;
   readonly sizeInBytes: number;
   /** Partition values in partition-spec field order (empty for an unpartitioned table). */
-  readonly partition: readonly (number | bigint | string | null)[];
+  readonly partition: readonly PartitionValue[];
+  /** The partition spec the file was written with. */
+  readonly specId: number;
   /** Field ids of the key columns of an equality delete file. */
   readonly equalityIds?: readonly number[];
 }
@@ -47,7 +50,7 @@ export interface ManifestEntry {
 export interface PartitionFieldType {
   readonly name: string;
   readonly fieldId: number;
-  readonly avroType: 'int' | 'long' | 'string';
+  readonly avroType: 'int' | 'long' | 'string' | 'boolean' | 'bytes';
 }
 
 const optional = (type: AvroType): AvroType => ['null', type];
@@ -134,6 +137,15 @@ export interface ManifestFileEntry {
   readonly addedRowsCount: number;
   readonly existingRowsCount: number;
   readonly deletedRowsCount: number;
+  /** Per partition field of the manifest's spec: whether a null occurs, and the bounds (single-value bytes). */
+  readonly partitions?: readonly FieldSummary[];
+}
+
+/** `field_summary` of the manifest list (spec, "Manifest Lists"). */
+export interface FieldSummary {
+  readonly containsNull: boolean;
+  readonly lowerBound: Uint8Array | null;
+  readonly upperBound: Uint8Array | null;
 }
 
 const MANIFEST_FILE_SCHEMA: AvroRecord = {
@@ -153,6 +165,24 @@ const MANIFEST_FILE_SCHEMA: AvroRecord = {
     { name: 'added_rows_count', type: 'long', 'field-id': 512 },
     { name: 'existing_rows_count', type: 'long', 'field-id': 513 },
     { name: 'deleted_rows_count', type: 'long', 'field-id': 514 },
+    {
+      name: 'partitions',
+      'field-id': 507,
+      type: optional({
+        type: 'array',
+        'element-id': 508,
+        items: {
+          type: 'record',
+          name: 'r508',
+          fields: [
+            { name: 'contains_null', type: 'boolean', 'field-id': 509 },
+            { name: 'contains_nan', type: optional('boolean'), 'field-id': 518 },
+            { name: 'lower_bound', type: optional('bytes'), 'field-id': 510 },
+            { name: 'upper_bound', type: optional('bytes'), 'field-id': 511 },
+          ],
+        },
+      }),
+    },
   ],
 };
 
@@ -175,6 +205,13 @@ export function manifestListFile(
     added_rows_count: m.addedRowsCount,
     existing_rows_count: m.existingRowsCount,
     deleted_rows_count: m.deletedRowsCount,
+    partitions:
+      m.partitions?.map((p) => ({
+        contains_null: p.containsNull,
+        contains_nan: null,
+        lower_bound: p.lowerBound,
+        upper_bound: p.upperBound,
+      })) ?? null,
   }));
   return avroContainerFile(MANIFEST_FILE_SCHEMA, records, header);
 }

@@ -3,20 +3,31 @@ import { SchemaChangeFailedError, TributaryError, asTributaryError } from '../..
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
+import type { TableLayout } from '../../core/table-layout.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import type { Logger } from '../../core/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
-import { HadoopCatalog } from './iceberg-catalog.js';
+import type { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
+import { compactTable } from './iceberg-compaction.js';
 import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
-import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
-import { evolveSchema, newTableMetadata } from './iceberg-table-metadata.js';
+import { icebergCatalog, icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
+import type { PartitionRequest } from './iceberg-partition.js';
+import {
+  defaultSpec,
+  evolveSchema,
+  newTableMetadata,
+  withPartitioning,
+  type TableMetadata,
+} from './iceberg-table-metadata.js';
 import { IcebergTable, type StagedCommit } from './iceberg-table.js';
 import { mkdir } from 'node:fs/promises';
 
 export interface IcebergSinkContext {
   readonly log: Logger;
+  /** The layout a transform's `partition-keys` give a sink table (identity partition fields). */
+  readonly tableLayout?: (table: TableId) => TableLayout | undefined;
 }
 
 /**
@@ -50,13 +61,16 @@ class IcebergSink implements Sink {
   private checkpoints: IcebergCheckpoints | undefined;
   private applied = 0;
   private failed = false;
+  /** Commits that changed a table, and the tables changed since the last scheduled maintenance. */
+  private commits = 0;
+  private readonly touched = new Set<IcebergTable>();
   readonly maxTablesPerCommit: number;
 
   constructor(
     private readonly config: IcebergSinkConfig,
     private readonly context: IcebergSinkContext,
   ) {
-    this.catalog = new HadoopCatalog(config.warehouse);
+    this.catalog = icebergCatalog(config);
     this.maxTablesPerCommit = config.commitMaxTables;
   }
 
@@ -112,6 +126,7 @@ class IcebergSink implements Sink {
   async open(pipeline: string): Promise<Checkpoint | null> {
     this.buffer.reset();
     this.tables.clear();
+    this.touched.clear();
     this.failed = false;
     this.applied = 0;
     await this.validate();
@@ -147,9 +162,10 @@ class IcebergSink implements Sink {
 
   async commit(checkpoint: Checkpoint): Promise<void> {
     this.assertUsable();
+    let changed: IcebergTable[];
     try {
       await this.applyBuffered();
-      const changed = [...this.tables.values()].filter((t) => !t.unchanged);
+      changed = [...this.tables.values()].filter((t) => !t.unchanged);
       this.applied = 0;
       // A checkpoint that changed no table moves only the position: not stored, so a restart re-reads events
       // that change nothing here.
@@ -169,6 +185,43 @@ class IcebergSink implements Sink {
     } catch (error) {
       throw this.fail(error);
     }
+    await this.maintain(changed);
+  }
+
+  /**
+   * Scheduled maintenance, in the commit path after the checkpoint is published — so it never runs beside a
+   * write of this sink: every `compaction.every-checkpoints` commits, the tables changed since the last one are
+   * compacted; every `expire-snapshots.every-checkpoints`, their old snapshots expire. A failure is logged and
+   * the pipeline goes on (the checkpoint is committed; the next run of the schedule tries again).
+   */
+  private async maintain(changed: readonly IcebergTable[]): Promise<void> {
+    const { compactEvery, expireEvery, retainSnapshots } = this.config;
+    for (const table of changed) this.touched.add(table);
+    this.commits++;
+    const compact = compactEvery > 0 && this.commits % compactEvery === 0;
+    const expire = expireEvery > 0 && this.commits % expireEvery === 0;
+    if (!compact && !expire) return;
+    for (const table of this.touched) {
+      try {
+        const started = Date.now();
+        const result = await compactTable(this.catalog, table.location, table.name, {
+          retainSnapshots,
+          rewrite: compact,
+        });
+        this.context.log.info(
+          `iceberg: ${compact ? 'compacted' : 'expired snapshots of'} ${table.name}` +
+            (result.rows === undefined
+              ? ''
+              : `: ${result.dataFilesBefore} data and ${result.deleteFilesBefore} delete files rewritten, ${result.rows} rows`) +
+            `, ${result.snapshotsExpired} snapshots expired, ${result.filesRemoved} files removed (${Date.now() - started} ms)`,
+        );
+      } catch (error) {
+        this.context.log.warn(`iceberg: maintenance of ${table.name} failed: ${(error as Error).message}`);
+      }
+      const loaded = await this.catalog.load(table.location);
+      if (loaded !== undefined) table.published(loaded);
+    }
+    this.touched.clear();
   }
 
   close(): Promise<void> {
@@ -176,6 +229,7 @@ class IcebergSink implements Sink {
     this.writer = undefined;
     this.buffer.reset();
     this.tables.clear();
+    this.catalog.close();
     return Promise.resolve();
   }
 
@@ -229,17 +283,47 @@ class IcebergSink implements Sink {
     if (metadata === undefined) {
       if (create === undefined)
         throw new TributaryError('INTERNAL', `iceberg sink: rows of ${tableIdToString(id)} before its table`);
-      metadata = newTableMetadata(new URL(`file://${location}`).href, create.schema);
-      this.context.log.info(`iceberg: creating table ${namespace}.${id.name} in ${location}`);
+      metadata = this.partitioned(newTableMetadata(new URL(`file://${location}`).href, create.schema), id, create);
+      const spec = defaultSpec(metadata);
+      this.context.log.info(
+        `iceberg: creating table ${namespace}.${id.name} in ${location}` +
+          (spec.fields.length === 0
+            ? ''
+            : `, partitioned by ${spec.fields.map((f) => `${f.transform}(${f.name})`).join(', ')}`),
+      );
+    }
+    const target = this.config.targetFileSize;
+    if (target !== undefined && metadata.properties['write.target-file-size-bytes'] !== String(target)) {
+      metadata = {
+        ...metadata,
+        properties: { ...metadata.properties, 'write.target-file-size-bytes': String(target) },
+      };
     }
     const table = new IcebergTable(`${namespace}.${id.name}`, location, metadata, loaded);
     this.tables.set(key, table);
     return table;
   }
 
+  /** The partition requests of a table the sink creates: the transform's `partition-keys`, else `partition-by`. */
+  private partitionRequests(id: TableId, schema: TableSchema): readonly PartitionRequest[] {
+    const keys = this.context.tableLayout?.(id)?.partitionKeys;
+    if (keys !== undefined && keys.length > 0) return keys.map((source) => ({ source, transform: 'identity' }));
+    const columns = new Set(schema.columns.map((c) => c.name));
+    return this.config.partitionBy.every((p) => columns.has(p.source)) ? this.config.partitionBy : [];
+  }
+
+  private partitioned(metadata: TableMetadata, id: TableId, create: SchemaChangeEvent): TableMetadata {
+    const result = withPartitioning(metadata, this.partitionRequests(id, create.schema));
+    if (!('problem' in result)) return result;
+    throw new TributaryError('CONFIG_INVALID', `iceberg table ${tableIdToString(id)}: ${result.problem}`, {
+      hint: "change sink option partition-by or the transform's partition-keys (see docs/connectors/iceberg.md)",
+    });
+  }
+
   private fail(error: unknown): TributaryError {
     this.failed = true;
     this.tables.clear();
+    this.touched.clear();
     this.applied = 0;
     if (error instanceof TributaryError) return error;
     const code = (error as NodeJS.ErrnoException).code;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ColumnRename } from '../../core/change-event.js';
 import type { TableSchema } from '../../core/table-schema.js';
+import { buildPartitionSpec, type PartitionRequest, type PartitionSpec } from './iceberg-partition.js';
 import { canPromote, icebergType } from './iceberg-types.js';
 
 /** A field of an Iceberg schema (table metadata JSON, format version 2). */
@@ -38,7 +39,7 @@ export interface TableMetadata {
   readonly 'last-column-id': number;
   readonly schemas: readonly IcebergSchema[];
   readonly 'current-schema-id': number;
-  readonly 'partition-specs': readonly { 'spec-id': number; fields: readonly unknown[] }[];
+  readonly 'partition-specs': readonly PartitionSpec[];
   readonly 'default-spec-id': number;
   readonly 'last-partition-id': number;
   readonly properties: Readonly<Record<string, string>>;
@@ -59,6 +60,63 @@ export function currentSchema(metadata: TableMetadata): IcebergSchema {
 
 export function currentSnapshot(metadata: TableMetadata): IcebergSnapshot | undefined {
   return metadata.snapshots.find((s) => s['snapshot-id'] === metadata['current-snapshot-id']);
+}
+
+/** Iceberg's default of `write.target-file-size-bytes`: 512 MiB. */
+export const DEFAULT_TARGET_FILE_SIZE = 536_870_912;
+
+/** The table property `write.target-file-size-bytes`: the size the sink and the compaction split files at. */
+export function targetFileSize(metadata: TableMetadata): number {
+  const value = Number(metadata.properties['write.target-file-size-bytes']);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_TARGET_FILE_SIZE;
+}
+
+/** The spec new data files are written with. */
+export function defaultSpec(metadata: TableMetadata): PartitionSpec {
+  const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id']);
+  if (spec === undefined) throw new Error(`table metadata of ${metadata.location} has no default partition spec`);
+  return spec;
+}
+
+export function specById(metadata: TableMetadata, id: number): PartitionSpec {
+  const spec = metadata['partition-specs'].find((s) => s['spec-id'] === id);
+  if (spec === undefined) throw new Error(`table metadata of ${metadata.location} has no partition spec ${id}`);
+  return spec;
+}
+
+/**
+ * The spec equality-delete files are written with. The default spec when every partition source column is a key
+ * column (the key alone then gives the partition of the rows it deletes, so each delete file goes to the partition
+ * of the rows it hides, as Flink's upsert writer requires); otherwise the unpartitioned spec: a delete file of an
+ * unpartitioned spec is a global delete (spec, "Scan Planning"), which hides the key's older rows in every
+ * partition — needed because a delete event carries only the key, and an update may move a row between partitions.
+ */
+export function deleteSpec(metadata: TableMetadata): PartitionSpec {
+  const spec = defaultSpec(metadata);
+  const keys = currentSchema(metadata)['identifier-field-ids'];
+  if (spec.fields.every((f) => keys.includes(f['source-id']))) return spec;
+  const unpartitioned = metadata['partition-specs'].find((s) => s.fields.length === 0);
+  if (unpartitioned === undefined) throw new Error(`table metadata of ${metadata.location} has no unpartitioned spec`);
+  return unpartitioned;
+}
+
+/**
+ * A new table partitioned by `partition`: spec 0 stays unpartitioned (for global equality deletes, see
+ * {@link deleteSpec}) and spec 1, field ids from 1000, becomes the default. Or why the spec cannot be built.
+ */
+export function withPartitioning(
+  metadata: TableMetadata,
+  partition: readonly PartitionRequest[],
+): TableMetadata | { problem: string } {
+  if (partition.length === 0) return metadata;
+  const spec = buildPartitionSpec(partition, currentSchema(metadata), 1, metadata['last-partition-id']);
+  if ('problem' in spec) return spec;
+  return {
+    ...metadata,
+    'partition-specs': [...metadata['partition-specs'], spec],
+    'default-spec-id': 1,
+    'last-partition-id': Math.max(metadata['last-partition-id'], ...spec.fields.map((f) => f['field-id'])),
+  };
 }
 
 /** A new empty table: schema 0 from `schema`, unpartitioned, no snapshot. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TableChanges } from '../sink-kit/change-buffer.js';
 import { readAvroContainerFile } from './iceberg-avro.js';
 import type { HadoopCatalog } from './iceberg-catalog.js';
-import { fileUri, versionFile, type LoadedTable } from './iceberg-catalog.js';
+import { fileUri, type LoadedTable } from './iceberg-catalog.js';
 import {
   EntryStatus,
   FileContent,
@@ -13,9 +13,31 @@ import {
   manifestListFile,
   type DataFile,
   type ManifestFileEntry,
+  type PartitionFieldType,
 } from './iceberg-manifest.js';
+import type { Row } from '../../core/data-type.js';
 import type { IcebergParquetWriter, ParquetColumn } from './iceberg-parquet-writer.js';
-import { currentSchema, currentSnapshot, withSnapshot, type TableMetadata } from './iceberg-table-metadata.js';
+import {
+  Partitioner,
+  avroTypeOf,
+  compareValues,
+  resultType,
+  singleValueBytes,
+  tupleKey,
+  type PartitionSpec,
+  type PartitionValue,
+} from './iceberg-partition.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  defaultSpec,
+  deleteSpec,
+  specById,
+  targetFileSize,
+  withSnapshot,
+  type TableMetadata,
+} from './iceberg-table-metadata.js';
+import type { FieldSummary } from './iceberg-manifest.js';
 
 /** A table's commit, staged: what {@link HadoopCatalog.publish} needs to make it the table's next version. */
 export interface StagedCommit {
@@ -64,7 +86,11 @@ export class IcebergTable {
     this.truncated = true;
   }
 
-  /** Writes the data file and the equality-delete file of one run of changes. */
+  /**
+   * Writes the data files and the equality-delete files of one run of changes: one of each per partition of the
+   * table's default spec that the run touches (deletes per partition, or one global delete file when the
+   * partition is not a function of the key alone; see {@link deleteSpec}).
+   */
   async addChanges(changes: TableChanges, writer: IcebergParquetWriter): Promise<void> {
     const schema = currentSchema(this.metadata);
     const fields = schema.fields;
@@ -73,34 +99,46 @@ export class IcebergTable {
       if (field === undefined) throw new Error(`${this.name}: column ${column.name} is not in the Iceberg schema`);
       return { name: column.name, fieldId: field.id, type: column.type, index };
     });
+    const names = changes.schema.columns.map((c) => c.name);
     const keyColumns = changes.keyIndexes.map((index) => columns[index]!);
     const dataDir = join(this.location, 'data');
     await mkdir(dataDir, { recursive: true });
     // A table without rows needs no deletes: nothing older is there to hide.
     const hasRows = !this.truncated && (this.dataFiles.length > 0 || currentSnapshot(this.metadata) !== undefined);
     const keys = hasRows ? [...changes.upserts.values(), ...changes.deletes.values()] : [];
-    if (keys.length > 0) {
-      const path = join(dataDir, `${randomUUID()}-deletes.parquet`);
-      const size = await writer.write(path, keyColumns, keys, this.name);
-      this.deleteFiles.push({
-        content: FileContent.EqualityDeletes,
-        path: fileUri(path),
-        recordCount: keys.length,
-        sizeInBytes: size,
-        partition: [],
-        equalityIds: keyColumns.map((c) => c.fieldId),
-      });
+    const forDeletes = deleteSpec(this.metadata);
+    const targetBytes = targetFileSize(this.metadata);
+    for (const group of partitioned(keys, new Partitioner(forDeletes, schema, names))) {
+      const pathFor = () => join(dataDir, `${randomUUID()}-deletes.parquet`);
+      for (const written of await writer.write(pathFor, keyColumns, group.rows, this.name, { targetBytes })) {
+        this.deleteFiles.push({
+          content: FileContent.EqualityDeletes,
+          path: fileUri(written.path),
+          recordCount: written.rows,
+          sizeInBytes: written.size,
+          partition: group.tuple,
+          specId: forDeletes['spec-id'],
+          equalityIds: keyColumns.map((c) => c.fieldId),
+        });
+      }
     }
-    if (changes.upserts.size > 0) {
-      const path = join(dataDir, `${randomUUID()}-data.parquet`);
-      const size = await writer.write(path, columns, changes.upserts.values(), this.name, JSON.stringify(schema));
-      this.dataFiles.push({
-        content: FileContent.Data,
-        path: fileUri(path),
-        recordCount: changes.upserts.size,
-        sizeInBytes: size,
-        partition: [],
-      });
+    const forData = defaultSpec(this.metadata);
+    const icebergSchema = JSON.stringify(schema);
+    for (const group of partitioned(changes.upserts.values(), new Partitioner(forData, schema, names))) {
+      const pathFor = () => join(dataDir, `${randomUUID()}-data.parquet`);
+      for (const written of await writer.write(pathFor, columns, group.rows, this.name, {
+        icebergSchema,
+        targetBytes,
+      })) {
+        this.dataFiles.push({
+          content: FileContent.Data,
+          path: fileUri(written.path),
+          recordCount: written.rows,
+          sizeInBytes: written.size,
+          partition: group.tuple,
+          specId: forData['spec-id'],
+        });
+      }
     }
   }
 
@@ -113,7 +151,7 @@ export class IcebergTable {
     return {
       location: this.location,
       version: (this.committed?.version ?? 0) + 1,
-      staged: catalog.stagedPath(this.location),
+      staged: catalog.stagedPath(this.location, (this.committed?.version ?? 0) + 1),
     };
   }
 
@@ -124,48 +162,17 @@ export class IcebergTable {
     const metadataDir = join(this.location, 'metadata');
     await mkdir(metadataDir, { recursive: true });
     const schema = currentSchema(metadata);
-    const header = {
-      schema: JSON.stringify(schema),
-      'schema-id': String(schema['schema-id']),
-      'partition-spec': '[]',
-      'partition-spec-id': '0',
-      'format-version': '2',
-    };
     const manifests: ManifestFileEntry[] = this.truncated ? [] : await this.liveManifests();
     for (const [files, content] of [
       [this.dataFiles, 0],
       [this.deleteFiles, 1],
     ] as const) {
-      if (files.length === 0) continue;
-      const bytes = manifestFile(
-        files.map((file) => ({
-          status: EntryStatus.Added,
-          snapshotId: BigInt(snapshotId),
-          sequenceNumber: BigInt(sequence),
-          fileSequenceNumber: BigInt(sequence),
-          file,
-        })),
-        [],
-        { ...header, content: content === 0 ? 'data' : 'deletes' },
-      );
-      const path = join(metadataDir, `${randomUUID()}-m${content}.avro`);
-      await writeFile(path, bytes);
-      const rows = files.reduce((sum, f) => sum + f.recordCount, 0);
-      manifests.push({
-        path: fileUri(path),
-        length: bytes.length,
-        partitionSpecId: 0,
-        content,
-        sequenceNumber: BigInt(sequence),
-        minSequenceNumber: BigInt(sequence),
-        addedSnapshotId: BigInt(snapshotId),
-        addedFilesCount: files.length,
-        existingFilesCount: 0,
-        deletedFilesCount: 0,
-        addedRowsCount: rows,
-        existingRowsCount: 0,
-        deletedRowsCount: 0,
-      });
+      for (const specId of new Set(files.map((f) => f.specId))) {
+        const ofSpec = files.filter((f) => f.specId === specId);
+        manifests.push(
+          await writeManifest(metadataDir, metadata, ofSpec, content, BigInt(snapshotId), BigInt(sequence)),
+        );
+      }
     }
     const parent = currentSnapshot(metadata);
     const listPath = join(metadataDir, `snap-${snapshotId}-1-${randomUUID()}.avro`);
@@ -199,7 +206,7 @@ export class IcebergTable {
         },
         'schema-id': schema['schema-id'],
       },
-      this.committed === undefined ? undefined : fileUri(versionFile(this.location, this.committed.version)),
+      this.committed === undefined ? undefined : fileUri(this.committed.file),
     );
     await catalog.stage(plan.staged, next);
   }
@@ -232,6 +239,101 @@ export class IcebergTable {
       addedRowsCount: Number(r['added_rows_count']),
       existingRowsCount: Number(r['existing_rows_count']),
       deletedRowsCount: Number(r['deleted_rows_count']),
+      ...(Array.isArray(r['partitions'])
+        ? {
+            partitions: (r['partitions'] as Record<string, unknown>[]).map((p) => ({
+              containsNull: p['contains_null'] === true,
+              lowerBound: (p['lower_bound'] as Uint8Array | null) ?? null,
+              upperBound: (p['upper_bound'] as Uint8Array | null) ?? null,
+            })),
+          }
+        : {}),
     }));
   }
+}
+
+/** Rows grouped by their partition tuple under `partitioner` (one group, the empty tuple, when unpartitioned). */
+function partitioned(rows: Iterable<Row>, partitioner: Partitioner): { tuple: PartitionValue[]; rows: Row[] }[] {
+  const groups = new Map<string, { tuple: PartitionValue[]; rows: Row[] }>();
+  for (const row of rows) {
+    const tuple = partitioner.tuple(row);
+    const key = tupleKey(tuple);
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = { tuple, rows: [] }));
+    group.rows.push(row);
+  }
+  return [...groups.values()];
+}
+
+/** The manifest file entries' partition struct types under `spec` of the table's current schema. */
+export function partitionFieldTypes(metadata: TableMetadata, spec: PartitionSpec): PartitionFieldType[] {
+  const schema = currentSchema(metadata);
+  return spec.fields.map((f) => ({
+    name: f.name,
+    fieldId: f['field-id'],
+    avroType: avroTypeOf(resultType(f, schema)),
+  }));
+}
+
+/**
+ * Writes a manifest of `files` (all of one content kind and one partition spec) added by snapshot `snapshotId`
+ * with sequence number `sequence`; returns its manifest-list entry with the partition summaries.
+ */
+export async function writeManifest(
+  metadataDir: string,
+  metadata: TableMetadata,
+  files: readonly DataFile[],
+  content: 0 | 1,
+  snapshotId: bigint,
+  sequence: bigint,
+): Promise<ManifestFileEntry> {
+  const schema = currentSchema(metadata);
+  const spec = specById(metadata, files[0]?.specId ?? metadata['default-spec-id']);
+  const bytes = manifestFile(
+    files.map((file) => ({
+      status: EntryStatus.Added,
+      snapshotId,
+      sequenceNumber: sequence,
+      fileSequenceNumber: sequence,
+      file,
+    })),
+    partitionFieldTypes(metadata, spec),
+    {
+      schema: JSON.stringify(schema),
+      'schema-id': String(schema['schema-id']),
+      'partition-spec': JSON.stringify(spec.fields),
+      'partition-spec-id': String(spec['spec-id']),
+      'format-version': '2',
+      content: content === 0 ? 'data' : 'deletes',
+    },
+  );
+  const path = join(metadataDir, `${randomUUID()}-m${content}.avro`);
+  await writeFile(path, bytes);
+  return {
+    path: fileUri(path),
+    length: bytes.length,
+    partitionSpecId: spec['spec-id'],
+    content,
+    sequenceNumber: sequence,
+    minSequenceNumber: sequence,
+    addedSnapshotId: snapshotId,
+    addedFilesCount: files.length,
+    existingFilesCount: 0,
+    deletedFilesCount: 0,
+    addedRowsCount: files.reduce((sum, f) => sum + f.recordCount, 0),
+    existingRowsCount: 0,
+    deletedRowsCount: 0,
+    partitions: spec.fields.map((field, i): FieldSummary => {
+      const type = resultType(field, schema);
+      const values = files.map((f) => f.partition[i] ?? null);
+      const present = values.filter((v): v is Exclude<PartitionValue, null> => v !== null);
+      if (present.length === 0) return { containsNull: true, lowerBound: null, upperBound: null };
+      const sorted = [...present].sort(compareValues);
+      return {
+        containsNull: present.length < values.length,
+        lowerBound: singleValueBytes(type, sorted[0]!),
+        upperBound: singleValueBytes(type, sorted[sorted.length - 1]!),
+      };
+    }),
+  };
 }

@@ -1,3 +1,4 @@
+import { canonicalOfMysql } from '../../formats/mysql-type-map.js';
 import { TributaryError, type Column, type DataType, type Value } from '../../core/index.js';
 
 /** One row of information_schema.COLUMNS, as far as the type mapping needs it. */
@@ -75,64 +76,18 @@ function isTinyint1(column: MysqlColumnInfo): boolean {
  */
 export function mysqlToCanonical(column: MysqlColumnInfo, options: MysqlTypeOptions = DEFAULT_TYPE_OPTIONS): DataType {
   const unsigned = /\bunsigned\b/i.test(column.columnType);
-  const precision = column.datetimePrecision ?? 0;
-  switch (column.dataType) {
+  const base = column.dataType.toLowerCase();
+  switch (base) {
     case 'tinyint':
       if (options.tinyint1AsBoolean && isTinyint1(column)) return { kind: 'boolean' };
-      return { kind: unsigned ? 'uint8' : 'int8' };
-    case 'smallint':
-      return { kind: unsigned ? 'uint16' : 'int16' };
-    case 'mediumint':
-      return { kind: 'int32' };
-    case 'int':
-    case 'integer':
-      return { kind: unsigned ? 'uint32' : 'int32' };
-    case 'bigint':
-      return { kind: unsigned ? 'uint64' : 'int64' };
-    case 'decimal':
-    case 'numeric':
-      return { kind: 'decimal', precision: column.numericPrecision ?? 10, scale: column.numericScale ?? 0 };
-    case 'float':
-      return { kind: 'float' };
-    case 'double':
-    case 'real':
-      return { kind: 'double' };
-    case 'bit':
-      return { kind: 'bit', length: column.numericPrecision ?? 1 };
-    case 'char':
-      return { kind: 'char', length: column.charLength ?? 1 };
-    case 'varchar':
-      return { kind: 'varchar', length: column.charLength ?? 255 };
+      break;
     case 'tinytext':
     case 'text':
     case 'mediumtext':
     case 'longtext':
-      return column.isJson ? { kind: 'json' } : { kind: 'string' };
-    case 'binary':
-      return { kind: 'binary', length: column.charLength ?? 1 };
-    case 'varbinary':
-      return { kind: 'varbinary', length: column.charLength ?? 255 };
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-      return { kind: 'bytes' };
-    case 'date':
-      return { kind: 'date' };
-    case 'time':
-      return { kind: 'time', precision };
-    case 'datetime':
-      return { kind: 'timestamp', precision };
-    case 'timestamp':
-      return { kind: 'timestamptz', precision };
-    case 'year':
-      return { kind: 'year' };
-    case 'json':
-      return { kind: 'json' };
-    case 'enum':
-      return { kind: 'enum', values: parseEnumValues(column.columnType) };
-    case 'set':
-      return { kind: 'set', values: parseEnumValues(column.columnType) };
+      // MariaDB's JSON is LONGTEXT with a JSON_VALID check.
+      if (column.isJson) return { kind: 'json' };
+      break;
     case 'geometry':
     case 'point':
     case 'linestring':
@@ -142,15 +97,30 @@ export function mysqlToCanonical(column: MysqlColumnInfo, options: MysqlTypeOpti
     case 'multipolygon':
     case 'geometrycollection':
       return { kind: 'bytes' };
-    default:
-      throw new TributaryError(
-        'SOURCE_UNSUPPORTED_TYPE',
-        `column ${column.name} has type ${column.columnType}, which Tributary cannot capture yet`,
-        {
-          hint: 'exclude the table with source.tables.exclude, or open an issue with the column type',
-        },
-      );
   }
+  const isEnum = base === 'enum' || base === 'set';
+  const length = base === 'bit' ? column.numericPrecision : column.charLength;
+  const type = canonicalOfMysql(
+    {
+      base,
+      unsigned,
+      ...(length == null ? {} : { length }),
+      ...(column.numericPrecision == null ? {} : { precision: column.numericPrecision }),
+      ...(column.numericScale == null ? {} : { scale: column.numericScale }),
+      ...(column.datetimePrecision == null ? {} : { fsp: column.datetimePrecision }),
+      ...(isEnum ? { values: parseEnumValues(column.columnType) } : {}),
+    },
+    // information_schema's TIMESTAMP is an instant (the source reads it in UTC); BIT(1) stays bit(1).
+    { timestamp: 'timestamptz', bit1: 'bit' },
+  );
+  if (type !== undefined) return type;
+  throw new TributaryError(
+    'SOURCE_UNSUPPORTED_TYPE',
+    `column ${column.name} has type ${column.columnType}, which Tributary cannot capture yet`,
+    {
+      hint: 'exclude the table with source.tables.exclude, or open an issue with the column type',
+    },
+  );
 }
 
 /** `enum('a','it''s')` → ['a', "it's"]. */

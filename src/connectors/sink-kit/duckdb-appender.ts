@@ -1,6 +1,65 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
-import type { Value } from '../../core/data-type.js';
-import type { DuckdbTransportType } from './duckdb-types.js';
+import type { DataType, Value } from '../../core/data-type.js';
+
+/**
+ * The DuckDB types that values travel in from the appender to a staging table: the types the appender writes
+ * natively. Everything else travels as its canonical text (`VARCHAR`) and is cast by DuckDB in SQL, exactly.
+ * Shared by the duckdb sink and the iceberg sink's Parquet writer (both stage rows in DuckDB).
+ */
+export type DuckdbTransportType =
+  | 'BOOLEAN'
+  | 'TINYINT'
+  | 'SMALLINT'
+  | 'INTEGER'
+  | 'BIGINT'
+  | 'UTINYINT'
+  | 'USMALLINT'
+  | 'UINTEGER'
+  | 'UBIGINT'
+  | 'FLOAT'
+  | 'DOUBLE'
+  | 'VARCHAR'
+  | 'BLOB';
+
+/**
+ * How values of a canonical type travel into the staging table. Numbers, booleans and bytes go in natively, in
+ * the DuckDB type of the same width and signedness (year as SMALLINT); decimals, dates, times, timestamps, JSON,
+ * bits and text go in as their canonical text, which DuckDB's casts read exactly (no JavaScript number or Date
+ * on the way).
+ */
+export function duckdbTransportType(type: DataType): DuckdbTransportType {
+  switch (type.kind) {
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'int8':
+      return 'TINYINT';
+    case 'int16':
+    case 'year':
+      return 'SMALLINT';
+    case 'int32':
+      return 'INTEGER';
+    case 'int64':
+      return 'BIGINT';
+    case 'uint8':
+      return 'UTINYINT';
+    case 'uint16':
+      return 'USMALLINT';
+    case 'uint32':
+      return 'UINTEGER';
+    case 'uint64':
+      return 'UBIGINT';
+    case 'float':
+      return 'FLOAT';
+    case 'double':
+      return 'DOUBLE';
+    case 'binary':
+    case 'varbinary':
+    case 'bytes':
+      return 'BLOB';
+    default:
+      return 'VARCHAR';
+  }
+}
 
 /** A value whose JavaScript type cannot go into its column; the writer names table and column. */
 export class DuckdbValueError extends Error {
