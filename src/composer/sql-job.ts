@@ -2,6 +2,7 @@ import { basename, extname, join } from 'node:path';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { didYouMean } from '../config/did-you-mean.js';
+import { parseDuration } from '../config/duration.js';
 import { tableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
@@ -106,6 +107,14 @@ export class SqlSession {
       this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
     } else if (statement.kind === 'set' && statement.key !== undefined) {
       const entry = { value: statement.value!, start: statement.start };
+      if (statement.key === 'table.exec.state.ttl' && parseDuration(statement.value!) === undefined) {
+        throw new SqlError(
+          this.text,
+          statement.start,
+          `'${statement.value}' is not a duration`,
+          "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
+        );
+      }
       this.settings.set(statement.key, this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value);
     }
   }
@@ -325,7 +334,10 @@ export function buildSqlJob(
   const composed = composePipeline(def, {
     log: options.log,
     operators: () => [
-      new SqlOperator(plans().map(query), timeZone, { dir: def.pipeline.stateDir ?? join('.tributary', name) }),
+      new SqlOperator(plans().map(query), timeZone, {
+        dir: def.pipeline.stateDir ?? join('.tributary', name),
+        ttlMs: parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0,
+      }),
     ],
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
   });

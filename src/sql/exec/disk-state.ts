@@ -19,6 +19,13 @@ export interface DiskStateOptions {
    * values are dropped (they are on disk, or in the changes of the next checkpoint).
    */
   readonly cacheBytes?: number;
+  /**
+   * `table.exec.state.ttl` in milliseconds (0 or undefined: state never expires). A key not written (created or
+   * changed) for this long, in processing time, is deleted at the next checkpoint, as Flink's idle state retention.
+   */
+  readonly ttlMs?: number;
+  /** The clock of the TTL (tests set it). */
+  readonly now?: () => number;
 }
 
 export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
@@ -40,6 +47,10 @@ const UNKNOWN_SIZE = 256;
  *    file was deleted, copied from elsewhere, or the sink was reset) is refused (SQL_STATE_MISMATCH, --reset).
  *
  * A crash before 1 finishes leaves both at v: the changes since are replayed from the source.
+ *
+ * With a TTL ({@link DiskStateOptions.ttlMs}) the file also holds, per key, when a checkpoint last wrote it
+ * (`expiry`, beside the state: not part of the delta); each {@link snapshot} first deletes the keys not written
+ * for the TTL, so that their deletion travels in the delta like any other change.
  */
 export class DiskStateStore implements StateBackend {
   private readonly db: Database.Database;
@@ -52,6 +63,11 @@ export class DiskStateStore implements StateBackend {
   readonly read: Database.Statement<[string, string], { value: string }>;
   private readonly write: Database.Statement<[string, string, string]>;
   private readonly remove: Database.Statement<[string, string]>;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly stamp: Database.Statement<[string, string, number]>;
+  private readonly unstamp: Database.Statement<[string, string]>;
+  private readonly expired: Database.Statement<[number], { ns: string; key: string }>;
 
   constructor(
     readonly path: string,
@@ -59,6 +75,8 @@ export class DiskStateStore implements StateBackend {
     options: DiskStateOptions = {},
   ) {
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.ttlMs = options.ttlMs ?? 0;
+    this.now = options.now ?? Date.now;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -68,7 +86,10 @@ export class DiskStateStore implements StateBackend {
       this.db.pragma('cache_size = -16384');
       this.db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-          PRIMARY KEY (ns, key)) WITHOUT ROWID;`);
+          PRIMARY KEY (ns, key)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS expiry (ns TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL,
+          PRIMARY KEY (ns, key)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS expiry_at ON expiry (at);`);
     } catch (error) {
       throw new TributaryError('STATE_DIR_UNWRITABLE', `cannot open the SQL job state ${path}: ${String(error)}`, {
         hint: 'free disk space or fix the permissions of the state directory (SET state.dir)',
@@ -80,11 +101,26 @@ export class DiskStateStore implements StateBackend {
     this.read = this.db.prepare('SELECT value FROM state WHERE ns = ? AND key = ?');
     this.write = this.db.prepare('INSERT OR REPLACE INTO state (ns, key, value) VALUES (?, ?, ?)');
     this.remove = this.db.prepare('DELETE FROM state WHERE ns = ? AND key = ?');
+    this.stamp = this.db.prepare('INSERT OR REPLACE INTO expiry (ns, key, at) VALUES (?, ?, ?)');
+    this.unstamp = this.db.prepare('DELETE FROM expiry WHERE ns = ? AND key = ?');
+    this.expired = this.db.prepare('SELECT ns, key FROM expiry WHERE at <= ? ORDER BY at');
     this.fileVersion = Number(this.readMeta.get('version')?.value ?? 0);
     const filePlan = this.readMeta.get('plan')?.value;
     if (this.fileVersion > 0 && filePlan !== plan) {
       throw mismatch(path, `holds the state of another query (plan ${filePlan}, this one is ${plan})`);
     }
+    // Keys written while no TTL was set have no stamp: their time starts now. Without a TTL no stamp is kept
+    // (stamps left from a run with one would be stale when it is set again).
+    if (this.ttlMs > 0) {
+      this.db.prepare('INSERT OR IGNORE INTO expiry (ns, key, at) SELECT ns, key, ? FROM state').run(this.now());
+    } else {
+      this.db.exec('DELETE FROM expiry');
+    }
+  }
+
+  /** Whether values expire (a TTL is set). */
+  get expiring(): boolean {
+    return this.ttlMs > 0;
   }
 
   /** Opens (creates) the state file of a job in its state directory. */
@@ -121,6 +157,7 @@ export class DiskStateStore implements StateBackend {
 
   /** The state to commit with the next checkpoint: the next version and the changes that make it. */
   snapshot(): CommittedState {
+    if (this.ttlMs > 0) this.expire();
     const delta: StateDelta = {};
     for (const [name, state] of this.states) {
       const changes = state.changes();
@@ -129,15 +166,18 @@ export class DiskStateStore implements StateBackend {
     return { version: this.fileVersion + 1, delta };
   }
 
+  /** Deletes the keys no checkpoint has written for the TTL (a key changed since the last one is kept). */
+  private expire(): void {
+    for (const { ns, key } of this.expired.iterate(this.now() - this.ttlMs)) this.states.get(ns)?.expire(key);
+  }
+
   /** The checkpoint of the last {@link snapshot} is committed at the sink: the file takes its changes. */
   committed(): void {
     const version = this.fileVersion + 1;
+    const now = this.now();
     this.db.transaction(() => {
       for (const [name, state] of this.states) {
-        for (const [key, value] of state.changes()) {
-          if (value === null) this.remove.run(name, key);
-          else this.write.run(name, key, value);
-        }
+        for (const [key, value] of state.changes()) this.apply(name, key, value, now);
       }
       this.writeMeta.run('version', String(version));
       this.writeMeta.run('plan', this.plan);
@@ -153,7 +193,7 @@ export class DiskStateStore implements StateBackend {
   restore(saved: CommittedState | undefined): void {
     if (saved === undefined) {
       if (this.fileVersion === 0) return;
-      this.db.exec('DELETE FROM state; DELETE FROM meta;');
+      this.db.exec('DELETE FROM state; DELETE FROM meta; DELETE FROM expiry;');
       this.fileVersion = 0;
       return;
     }
@@ -164,17 +204,26 @@ export class DiskStateStore implements StateBackend {
         `is at checkpoint version ${this.fileVersion}, the sink's last checkpoint at ${saved.version}`,
       );
     }
+    const now = this.now();
     this.db.transaction(() => {
       for (const [name, changes] of Object.entries(saved.delta)) {
-        for (const [key, value] of changes) {
-          if (value === null) this.remove.run(name, key);
-          else this.write.run(name, key, value);
-        }
+        for (const [key, value] of changes) this.apply(name, key, value, now);
       }
       this.writeMeta.run('version', String(saved.version));
       this.writeMeta.run('plan', this.plan);
     })();
     this.fileVersion = saved.version;
+  }
+
+  /** One change into the file (in a transaction), with its TTL stamp. */
+  private apply(name: string, key: string, value: string | null, now: number): void {
+    if (value === null) {
+      this.remove.run(name, key);
+      this.unstamp.run(name, key);
+    } else {
+      this.write.run(name, key, value);
+      if (this.ttlMs > 0) this.stamp.run(name, key, now);
+    }
   }
 
   close(): void {
@@ -200,12 +249,21 @@ class DiskKeyedState<V> implements KeyedState<V> {
   private readonly dirty = new Set<string>();
   private readonly pending = new Map<string, string | null>();
   cachedBytes = 0;
+  readonly expiring: boolean;
 
   constructor(
     private readonly store: DiskStateStore,
     private readonly name: string,
     private readonly codec: StateCodec<V>,
-  ) {}
+  ) {
+    this.expiring = store.expiring;
+  }
+
+  /** The TTL dropped `key`: deleted, unless it changed since the last checkpoint (then it is not idle). */
+  expire(key: string): void {
+    if (this.dirty.has(key) || this.pending.has(key)) return;
+    this.delete(key);
+  }
 
   get(key: string): V | undefined {
     const value = this.peek(key);

@@ -11,6 +11,11 @@ export interface KeyedState<V> {
   peek(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
+  /**
+   * Values may be dropped by `table.exec.state.ttl`: a node then drops a retraction of a key it has no value for
+   * (it expired), as Flink does, instead of failing on it.
+   */
+  readonly expiring?: boolean;
 }
 
 /** How a state's values become JSON (for the disk and the checkpoint's delta) and back. */

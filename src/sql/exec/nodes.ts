@@ -246,7 +246,10 @@ export class JoinNode extends PlanNode {
       else entry.count++;
     } else {
       const entry = bucket?.get(rowKey);
-      if (bucket === undefined || entry === undefined) throw retractedUnknown('join');
+      if (bucket === undefined || entry === undefined) {
+        if (own.expiring === true) return; // the row expired (table.exec.state.ttl)
+        throw retractedUnknown('join');
+      }
       if (--entry.count === 0) bucket.delete(rowKey);
       if (bucket.size === 0) own.delete(key);
     }
@@ -333,13 +336,16 @@ export class AggregateNode extends PlanNode {
     const key = encodeValues(keyRow);
     let group = this.groups.get(key);
     if (group === undefined) {
-      if (delta.sign < 0) throw retractedUnknown('aggregate');
+      if (delta.sign < 0) {
+        if (this.groups.expiring === true) return; // the group expired (table.exec.state.ttl)
+        throw retractedUnknown('aggregate');
+      }
       group = { key: keyRow, rows: 0, accumulators: this.specs.map((s) => createAccumulator(s)), emitted: null };
       this.groups.set(key, group);
     }
     group.rows += delta.sign;
     this.args.forEach((arg, i) =>
-      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign),
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign, this.groups.expiring),
     );
     this.dirty.add(key);
   }
@@ -354,7 +360,7 @@ export class AggregateNode extends PlanNode {
       if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
       if (row !== null) added.push(row);
       group.emitted = row;
-      if (group.rows === 0) this.groups.delete(key);
+      if (group.rows <= 0) this.groups.delete(key);
     }
     this.dirty.clear();
     for (const row of added) this.out({ sign: 1, row });
