@@ -312,11 +312,12 @@ class SqlParser {
     this.next();
     const ifNotExists = this.ifNotExists();
     const target = this.qualifiedParts('after CREATE DATABASE');
+    const comment = () => {
+      if (this.acceptWord('COMMENT')) this.string('after COMMENT');
+    };
+    comment();
     const options = this.withOptions();
-    if (this.isWord('COMMENT')) {
-      this.next();
-      this.string('after COMMENT');
-    }
+    comment();
     this.expectWord('AS', 'after the database name', 'CREATE DATABASE d AS DATABASE catalog.db INCLUDING ALL TABLES');
     this.expectWord(
       'DATABASE',
