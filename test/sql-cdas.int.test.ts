@@ -116,3 +116,77 @@ describe('CREATE DATABASE … AS DATABASE from MariaDB into PostgreSQL', () => {
     job = undefined;
   });
 });
+
+/**
+ * CDAS from a postgres-cdc catalog: the source names a schema of the catalog's database; a table created while the
+ * job runs is found at the next look for new tables (`heartbeat.interval`), a column added is followed.
+ */
+describe('CREATE DATABASE … AS DATABASE from PostgreSQL into PostgreSQL', () => {
+  let source: FreshPostgresDatabase;
+  let sink: FreshPostgresDatabase;
+  let job: RunningSqlJob | undefined;
+
+  const converge = async (table: string, columns: string, when: string) => {
+    let expected = '';
+    let actual = '';
+    await waitFor(
+      async () => {
+        expected = JSON.stringify(textRows(await source.query(`SELECT ${columns} FROM app.${table} ORDER BY id`)));
+        actual = JSON.stringify(
+          textRows(await sink.query(`SELECT ${columns} FROM mirror.${table} ORDER BY id`).catch(() => [])),
+        );
+        return actual === expected;
+      },
+      { timeoutMs: 90_000, intervalMs: 300, message: `mirror.${table} to equal app.${table} ${when}` },
+    ).catch((error: unknown) => {
+      console.log('expected', expected, '\nactual  ', actual, '\n', job?.logs.slice(-8).join('\n'));
+      throw error;
+    });
+  };
+
+  beforeAll(async () => {
+    source = await freshPostgresDatabase('cdaspg');
+    sink = await freshPostgresDatabase('cdaspgsink');
+    await source.query(`CREATE SCHEMA app;
+      CREATE TABLE app.accounts (id INT PRIMARY KEY, owner TEXT NOT NULL, balance NUMERIC(12, 2));
+      CREATE TABLE app.audit (id BIGINT PRIMARY KEY, note TEXT);
+      INSERT INTO app.accounts VALUES (1, 'ada', 10.00), (2, 'bo', 0.50);
+      INSERT INTO app.audit VALUES (1, 'opened');`);
+  });
+
+  afterAll(async () => {
+    await job?.stop().catch(() => undefined);
+    await source?.drop();
+    await sink?.drop();
+  });
+
+  it('copies the schema, follows changes, an added column and a new table', async () => {
+    const src = new URL(source.url);
+    const dst = new URL(sink.url);
+    const stateDir = await testTempDir('cdaspg-state');
+    job = startSqlJob(`
+      CREATE CATALOG pgsrc WITH ('type' = 'postgres-cdc', 'hostname' = '${src.hostname}', 'port' = '${src.port}',
+        'username' = '${decodeURIComponent(src.username)}', 'password' = '${decodeURIComponent(src.password)}',
+        'database-name' = '${source.name}', 'slot.name' = '${source.name}', 'heartbeat.interval' = '500ms');
+      CREATE CATALOG dw WITH ('type' = 'postgres', 'hostname' = '${dst.hostname}', 'port' = '${dst.port}',
+        'database' = '${sink.name}', 'username' = '${decodeURIComponent(dst.username)}',
+        'password' = '${decodeURIComponent(dst.password)}');
+      SET 'state.dir' = '${stateDir}';
+      SET 'execution.checkpointing.interval' = '300ms';
+      CREATE DATABASE dw.mirror AS DATABASE pgsrc.app INCLUDING TABLES 'acc.*|audit|ledger';
+    `);
+    await converge('accounts', 'id, owner, balance', 'after the snapshot');
+    await converge('audit', 'id, note', 'after the snapshot');
+    await source.query(`UPDATE app.accounts SET balance = balance + 1 WHERE id = 2;
+      DELETE FROM app.audit WHERE id = 1; INSERT INTO app.audit VALUES (2, 'moved');
+      ALTER TABLE app.accounts ADD COLUMN currency TEXT;
+      INSERT INTO app.accounts VALUES (3, 'cy', 7.25, 'EUR');`);
+    await converge('accounts', 'id, owner, balance, currency', 'after changes and an added column');
+    await converge('audit', 'id, note', 'after changes');
+    await source.query(`CREATE TABLE app.ledger (id INT PRIMARY KEY, amount NUMERIC(12, 2));
+      INSERT INTO app.ledger VALUES (1, 5.00), (2, -1.25);`);
+    await converge('ledger', 'id, amount', 'after it was created at the source');
+    await job.stop();
+    job = undefined;
+  });
+});
