@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import {
@@ -11,6 +13,7 @@ import {
 import { mysqlRows, textRows } from './harness/compare.js';
 import { startSqlJob, type RunningSqlJob } from './harness/sql-jobs.js';
 import { testTempDir } from './harness/temp-dirs.js';
+import { startCli } from './harness/cli-process.js';
 
 /**
  * `CREATE DATABASE … AS DATABASE` (CDAS) from MariaDB into PostgreSQL: every table of the source database the
@@ -114,6 +117,51 @@ describe('CREATE DATABASE … AS DATABASE from MariaDB into PostgreSQL', () => {
     expect(tables.map((t) => t.table_name)).toEqual(['customers', 'orders', 'shipments']);
     await job.stop();
     job = undefined;
+  });
+
+  it('runs from a script through the CLI (tributary sql -f), the passwords from the environment', async () => {
+    const my = new URL(mysqlUrl());
+    const pg = new URL(sink.url);
+    const dir = await testTempDir('cdas-cli');
+    const script = join(dir, 'sync.sql');
+    await writeFile(
+      script,
+      `CREATE CATALOG mysql WITH ('type' = 'mysql', 'hostname' = '${my.hostname}', 'port' = '${my.port}',
+         'username' = '${decodeURIComponent(my.username)}', 'password' = '\${MYSQL_PASSWORD}');
+       CREATE CATALOG pg WITH ('type' = 'jdbc', 'base-url' = 'jdbc:postgresql://${pg.hostname}:${pg.port}',
+         'default-database' = '${sink.name}', 'username' = '${decodeURIComponent(pg.username)}',
+         'password' = '\${PG_PASSWORD}');
+       SET 'state.dir' = '${join(dir, 'state')}';
+       CREATE DATABASE pg.copy2 AS DATABASE mysql.${db} INCLUDING TABLES 'customers';`,
+    );
+    const cli = startCli(['sql', '-f', script], {
+      MYSQL_PASSWORD: decodeURIComponent(my.password),
+      PG_PASSWORD: decodeURIComponent(pg.password),
+    });
+    try {
+      let expected = '';
+      await waitFor(
+        async () => {
+          expected = JSON.stringify(await sourceRows('customers', 'id, name, tier, email'));
+          const actual = textRows(
+            await sink.query('SELECT id, name, tier, email FROM copy2.customers ORDER BY id').catch(() => []),
+          );
+          return JSON.stringify(actual) === expected;
+        },
+        { timeoutMs: 90_000, intervalMs: 300, message: 'copy2.customers to equal the source' },
+      ).catch((error: unknown) => {
+        console.log(cli.output().slice(-3000));
+        throw error;
+      });
+      expect(cli.output()).toContain(`Sync database mysql.${db} → pg.copy2`);
+      const tables = await sink.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'copy2'`,
+      );
+      expect(tables.map((t) => t.table_name)).toEqual(['customers']);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
   });
 });
 

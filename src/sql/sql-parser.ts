@@ -445,7 +445,12 @@ class SqlParser {
   ): CreateTableAsStatement {
     const options = read ?? this.withOptions();
     if (read === undefined) this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
-    if (!this.isWord('SELECT') && !this.isOperator('(')) this.fail(this.peek(), 'expected SELECT after AS');
+    if (!this.isWord('SELECT') && !this.isOperator('('))
+      this.fail(
+        this.peek(),
+        'expected SELECT after AS',
+        'CREATE TABLE t WITH (…) AS SELECT …, or AS TABLE catalog.db.table to copy a source table whole',
+      );
     return { kind: 'createTableAs', name, primaryKey, options, ifNotExists, query: this.queryExpr(), start };
   }
 
