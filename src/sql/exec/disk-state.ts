@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
 import { corrupt, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import { StateExpiry } from './state-expiry.js';
 
 /** The changes of one checkpoint: per state name, `[key, value as JSON text | null for deleted]`. */
 export type StateDelta = Record<string, [string, string | null][]>;
@@ -63,11 +64,7 @@ export class DiskStateStore implements StateBackend {
   readonly read: Database.Statement<[string, string], { value: string }>;
   private readonly write: Database.Statement<[string, string, string]>;
   private readonly remove: Database.Statement<[string, string]>;
-  private readonly ttlMs: number;
-  private readonly now: () => number;
-  private readonly stamp: Database.Statement<[string, string, number]>;
-  private readonly unstamp: Database.Statement<[string, string]>;
-  private readonly expired: Database.Statement<[number], { ns: string; key: string }>;
+  private readonly expiry: StateExpiry;
 
   constructor(
     readonly path: string,
@@ -75,8 +72,6 @@ export class DiskStateStore implements StateBackend {
     options: DiskStateOptions = {},
   ) {
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    this.ttlMs = options.ttlMs ?? 0;
-    this.now = options.now ?? Date.now;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -86,10 +81,7 @@ export class DiskStateStore implements StateBackend {
       this.db.pragma('cache_size = -16384');
       this.db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-          PRIMARY KEY (ns, key)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS expiry (ns TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL,
-          PRIMARY KEY (ns, key)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS expiry_at ON expiry (at);`);
+          PRIMARY KEY (ns, key)) WITHOUT ROWID;`);
     } catch (error) {
       throw new TributaryError('STATE_DIR_UNWRITABLE', `cannot open the SQL job state ${path}: ${String(error)}`, {
         hint: 'free disk space or fix the permissions of the state directory (SET state.dir)',
@@ -101,26 +93,17 @@ export class DiskStateStore implements StateBackend {
     this.read = this.db.prepare('SELECT value FROM state WHERE ns = ? AND key = ?');
     this.write = this.db.prepare('INSERT OR REPLACE INTO state (ns, key, value) VALUES (?, ?, ?)');
     this.remove = this.db.prepare('DELETE FROM state WHERE ns = ? AND key = ?');
-    this.stamp = this.db.prepare('INSERT OR REPLACE INTO expiry (ns, key, at) VALUES (?, ?, ?)');
-    this.unstamp = this.db.prepare('DELETE FROM expiry WHERE ns = ? AND key = ?');
-    this.expired = this.db.prepare('SELECT ns, key FROM expiry WHERE at <= ? ORDER BY at');
     this.fileVersion = Number(this.readMeta.get('version')?.value ?? 0);
     const filePlan = this.readMeta.get('plan')?.value;
     if (this.fileVersion > 0 && filePlan !== plan) {
       throw mismatch(path, `holds the state of another query (plan ${filePlan}, this one is ${plan})`);
     }
-    // Keys written while no TTL was set have no stamp: their time starts now. Without a TTL no stamp is kept
-    // (stamps left from a run with one would be stale when it is set again).
-    if (this.ttlMs > 0) {
-      this.db.prepare('INSERT OR IGNORE INTO expiry (ns, key, at) SELECT ns, key, ? FROM state').run(this.now());
-    } else {
-      this.db.exec('DELETE FROM expiry');
-    }
+    this.expiry = new StateExpiry(this.db, options.ttlMs ?? 0, options.now ?? Date.now, 'SELECT ns, key FROM state');
   }
 
   /** Whether values expire (a TTL is set). */
   get expiring(): boolean {
-    return this.ttlMs > 0;
+    return this.expiry.enabled;
   }
 
   /** Opens (creates) the state file of a job in its state directory. */
@@ -157,7 +140,7 @@ export class DiskStateStore implements StateBackend {
 
   /** The state to commit with the next checkpoint: the next version and the changes that make it. */
   snapshot(): CommittedState {
-    if (this.ttlMs > 0) this.expire();
+    if (this.expiry.enabled) for (const { ns, key } of this.expiry.expired()) this.states.get(ns)?.expire(key);
     const delta: StateDelta = {};
     for (const [name, state] of this.states) {
       const changes = state.changes();
@@ -166,18 +149,12 @@ export class DiskStateStore implements StateBackend {
     return { version: this.fileVersion + 1, delta };
   }
 
-  /** Deletes the keys no checkpoint has written for the TTL (a key changed since the last one is kept). */
-  private expire(): void {
-    for (const { ns, key } of this.expired.iterate(this.now() - this.ttlMs)) this.states.get(ns)?.expire(key);
-  }
-
   /** The checkpoint of the last {@link snapshot} is committed at the sink: the file takes its changes. */
   committed(): void {
     const version = this.fileVersion + 1;
-    const now = this.now();
     this.db.transaction(() => {
       for (const [name, state] of this.states) {
-        for (const [key, value] of state.changes()) this.apply(name, key, value, now);
+        for (const [key, value] of state.changes()) this.apply(name, key, value);
       }
       this.writeMeta.run('version', String(version));
       this.writeMeta.run('plan', this.plan);
@@ -193,7 +170,8 @@ export class DiskStateStore implements StateBackend {
   restore(saved: CommittedState | undefined): void {
     if (saved === undefined) {
       if (this.fileVersion === 0) return;
-      this.db.exec('DELETE FROM state; DELETE FROM meta; DELETE FROM expiry;');
+      this.db.exec('DELETE FROM state; DELETE FROM meta;');
+      this.expiry.clear();
       this.fileVersion = 0;
       return;
     }
@@ -204,10 +182,9 @@ export class DiskStateStore implements StateBackend {
         `is at checkpoint version ${this.fileVersion}, the sink's last checkpoint at ${saved.version}`,
       );
     }
-    const now = this.now();
     this.db.transaction(() => {
       for (const [name, changes] of Object.entries(saved.delta)) {
-        for (const [key, value] of changes) this.apply(name, key, value, now);
+        for (const [key, value] of changes) this.apply(name, key, value);
       }
       this.writeMeta.run('version', String(saved.version));
       this.writeMeta.run('plan', this.plan);
@@ -216,14 +193,10 @@ export class DiskStateStore implements StateBackend {
   }
 
   /** One change into the file (in a transaction), with its TTL stamp. */
-  private apply(name: string, key: string, value: string | null, now: number): void {
-    if (value === null) {
-      this.remove.run(name, key);
-      this.unstamp.run(name, key);
-    } else {
-      this.write.run(name, key, value);
-      if (this.ttlMs > 0) this.stamp.run(name, key, now);
-    }
+  private apply(name: string, key: string, value: string | null): void {
+    if (value === null) this.remove.run(name, key);
+    else this.write.run(name, key, value);
+    this.expiry.written(name, key, value === null, this.expiry.now());
   }
 
   close(): void {
