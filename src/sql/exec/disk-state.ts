@@ -204,7 +204,9 @@ export class DiskStateStore implements StateBackend {
   }
 
   private apply(name: string, changes: readonly StateChange[]): void {
-    for (const [key, sub, value] of changes) {
+    // In the order of the primary key: neighbouring changes share B-tree pages (fewer page reads and writes).
+    const sorted = [...changes].sort(byKey);
+    for (const [key, sub, value] of sorted) {
       if (value === null) this.remove.run(name, key, sub);
       else this.write.run(name, key, sub, value);
     }
@@ -498,6 +500,11 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   clearChanges(): void {
     this.pending.clear();
   }
+}
+
+function byKey(a: StateChange, b: StateChange): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
 function decode<V>(codec: StateCodec<V>, text: string): V {

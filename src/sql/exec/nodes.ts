@@ -244,7 +244,9 @@ export class JoinNode extends PlanNode {
     if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
     const own = this.sides[side]!;
     const rowKey = this.rowKey(side, row);
-    const entry = own.get(key, rowKey);
+    // A side unique on its row key holds at most one live row per key: a row added is new, and the state is not
+    // read for it (on disk, a read that would find nothing).
+    const entry = sign > 0 && this.rowKeys[side] !== undefined ? undefined : own.get(key, rowKey);
     if (sign > 0) {
       if (entry === undefined) {
         own.put(key, rowKey, { row, count: 1, matches });
