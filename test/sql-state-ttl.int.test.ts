@@ -44,7 +44,7 @@ describe('table.exec.state.ttl against MariaDB and PostgreSQL', () => {
     const file = new Database(join(stateDir, 'sql-state.sqlite'), { readonly: true, fileMustExist: true });
     try {
       return file
-        .prepare<[], { key: string }>("SELECT key FROM state WHERE ns LIKE '%.groups' ORDER BY key")
+        .prepare<[], { key: string }>("SELECT key FROM entries WHERE ns LIKE '%.groups' ORDER BY key")
         .all()
         .map((r) => r.key);
     } finally {

@@ -102,12 +102,12 @@ describe('table.exec.state.ttl', () => {
       ['1', '2'],
       ['2', '2'],
     ]);
-    expect(checkpoint(600)).toEqual({ '1.groups': [[expect.any(String), expect.any(String)]] });
+    expect(checkpoint(600)).toEqual({ '1.groups': [[expect.any(String), '', expect.any(String)]] });
     // At 1100 group 1 (last written at 0) is idle for longer than 1 s, group 2 (600) is not: only 1 is deleted,
     // and its deletion is part of the checkpoint's delta. The result row stays: expiry retracts nothing.
     const delta = checkpoint(1100);
     expect(delta['1.groups']).toHaveLength(1);
-    expect(delta['1.groups']![0]![1]).toBeNull();
+    expect(delta['1.groups']![0]![2]).toBeNull();
     expect(feed([])).toEqual([
       ['1', '2'],
       ['2', '2'],
@@ -140,6 +140,32 @@ describe('table.exec.state.ttl', () => {
     close();
   });
 
+  it('a join side expires per row: a row of a join key written lately stays while an idle one of the key goes', () => {
+    const { feed, checkpoint, close } = job(
+      'aid BIGINT, bid BIGINT, PRIMARY KEY (aid, bid) NOT ENFORCED',
+      'SELECT a.id, b.id FROM a JOIN b ON a.k = b.k',
+    );
+    feed([ev(B, 'insert', null, [10n, 7])]);
+    checkpoint(0);
+    feed([ev(B, 'insert', null, [11n, 7])]);
+    checkpoint(600);
+    // At 1100 b's row 10 (written at 0) is idle for longer than 1 s, row 11 of the same join key (600) is not:
+    // the delta deletes the entry of row 10 alone.
+    const delta = checkpoint(1100);
+    expect(Object.keys(delta)).toEqual([expect.stringMatching(/\.right$/)]);
+    expect(Object.values(delta)[0]).toEqual([[expect.any(String), expect.stringContaining('10'), null]]);
+    expect(feed([ev(A, 'insert', null, [1n, 7])])).toEqual([['1', '11']]);
+    // Row 11 is still there: its update takes back the joined row.
+    expect(feed([ev(B, 'update', [11n, 7], [11n, 8])])).toEqual([]);
+    // The update is written at 1700 (under join key 8); an inner side's row is written when it changes, not when
+    // a row of the other side matches it: idle since, it is gone at 2800.
+    checkpoint(1700);
+    expect(feed([ev(A, 'insert', null, [2n, 8])])).toEqual([['2', '11']]);
+    checkpoint(2800);
+    expect(feed([ev(A, 'insert', null, [3n, 8])])).toEqual([['2', '11']]);
+    close();
+  });
+
   it('a restart keeps the stamps; without a TTL the same state never expires', () => {
     const dir = tempDir();
     let now = 0;
@@ -163,7 +189,7 @@ describe('table.exec.state.ttl', () => {
     expect(store.snapshot().delta).toEqual({});
     store.committed();
     now = 6001;
-    expect(store.snapshot().delta).toEqual({ s: [['x', null]] });
+    expect(store.snapshot().delta).toEqual({ s: [['x', '', null]] });
     store.committed();
     expect(timed.peek('x')).toBeUndefined();
     store.close();
