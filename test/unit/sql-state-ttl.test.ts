@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent, DataChangeEvent } from '../../src/core/change-event.js';
 import type { Row } from '../../src/core/data-type.js';
@@ -192,6 +193,57 @@ describe('table.exec.state.ttl', () => {
     expect(store.snapshot().delta).toEqual({ s: [['x', '', null]] });
     store.committed();
     expect(timed.peek('x')).toBeUndefined();
+    store.close();
+  });
+
+  it('a map state expires per entry, and a crash before the file took the expiry catches it up from the delta', () => {
+    const dir = tempDir();
+    let now = 0;
+    const open = () => DiskStateStore.open(dir, 'plan', { ttlMs: 1000, now: () => now });
+    const codec = { toJson: (v: number) => v, fromJson: (j: unknown) => j as number };
+    let store = open();
+    let map = store.keyedMap('m', codec);
+    map.put('k', 'a', 1);
+    store.snapshot();
+    store.committed();
+    now = 600;
+    map.put('k', 'b', 2);
+    store.snapshot();
+    store.committed();
+    now = 1100;
+    const saved = store.snapshot();
+    expect(saved.delta).toEqual({ m: [['k', 'a', null]] });
+    expect([...map.entries('k')]).toEqual([['b', 2]]);
+    // The sink committed the checkpoint, the process died before the file took it.
+    store.close();
+    store = open();
+    map = store.keyedMap('m', codec);
+    store.restore(saved);
+    expect([...map.entries('k')]).toEqual([['b', 2]]);
+    // b's stamp (600) survived the restart: it goes once idle for the TTL, the key with it.
+    now = 1700;
+    expect(store.snapshot().delta).toEqual({ m: [['k', 'b', null]] });
+    store.committed();
+    expect(map.entries('k').size).toBe(0);
+    store.close();
+  });
+
+  it('stamps kept per key by an earlier build are dropped on open; the entries count from then', () => {
+    const dir = tempDir();
+    const file = new Database(join(dir, 'sql-state.sqlite'));
+    file.exec(`CREATE TABLE expiry (ns TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL,
+      PRIMARY KEY (ns, key)) WITHOUT ROWID; INSERT INTO expiry VALUES ('m', 'k', 0);`);
+    file.close();
+    let now = 5000;
+    const store = DiskStateStore.open(dir, 'plan', { ttlMs: 1000, now: () => now });
+    const map = store.keyedMap('m', { toJson: (v: number) => v, fromJson: (j: unknown) => j as number });
+    map.put('k', 'a', 1);
+    store.snapshot();
+    store.committed();
+    now = 5500;
+    expect(store.snapshot().delta).toEqual({});
+    now = 6000;
+    expect(store.snapshot().delta).toEqual({ m: [['k', 'a', null]] });
     store.close();
   });
 });
