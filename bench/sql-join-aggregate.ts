@@ -11,9 +11,10 @@
  * Events are generated batch by batch (the bench holds no list of them). It reports changes/s of each phase, the
  * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take and to commit
  * them) as the state grows, the state file's size, and the peak RSS. End to end (binlog → sink) the source and
- * sink cost comes on top. Usage:
- *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--batch B]
- *     [--checkpoint-every C] [--cache-mb M]
+ * sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
+ * this process): the figure that holds on a machine other processes share. Usage:
+ *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
+ *     [--batch B] [--checkpoint-every C] [--cache-mb M]
  */
 import { performance } from 'node:perf_hooks';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -34,6 +35,7 @@ const arg = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const ROWS = arg('--rows', 1_000_000);
+const CHANGES = arg('--changes', ROWS);
 const BATCH = arg('--batch', 2_000);
 const CHECKPOINT_EVERY = arg('--checkpoint-every', 100_000);
 const CACHE_MB = arg('--cache-mb', 32);
@@ -113,6 +115,13 @@ const data = (
   source: { tsMs: 0 },
 });
 
+let peakRss = 0;
+let peakHeap = 0;
+const sampleMemory = () => {
+  const { rss, heapUsed } = process.memoryUsage();
+  peakRss = Math.max(peakRss, rss);
+  peakHeap = Math.max(peakHeap, heapUsed);
+};
 let emitted = 0;
 let sinceCheckpoint = 0;
 const checkpoints: { version: number; events: number; deltaBytes: number; snapshotMs: number; commitMs: number }[] = [];
@@ -121,6 +130,7 @@ const checkpoint = () => {
   let started = performance.now();
   const json = JSON.stringify(operator.snapshotState());
   const snapshotMs = performance.now() - started;
+  sampleMemory();
   started = performance.now();
   operator.checkpointCommitted();
   const commitMs = performance.now() - started;
@@ -142,6 +152,8 @@ const run = (count: number, make: (i: number) => ChangeEvent | undefined) => {
     sinceCheckpoint += batch.length;
     batch = [];
     if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
+    // The run is synchronous: memory is sampled per batch, at its end (where the delta is largest).
+    sampleMemory();
   };
   for (let i = 0; i < count; i++) {
     const event = make(i);
@@ -150,9 +162,6 @@ const run = (count: number, make: (i: number) => ChangeEvent | undefined) => {
   }
   if (batch.length > 0) send();
 };
-
-let peakRss = 0;
-const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
 // Phase 1: the initial load.
 operator.process(
@@ -166,7 +175,12 @@ operator.process(
 );
 const siteOwner = new Int32Array(sites + 1);
 // Each order's site (0: deleted); new orders get the ids after the loaded ones.
-const orderSite = new Int32Array(orders + ROWS + 1);
+const orderSite = new Int32Array(orders + CHANGES + 1);
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1e6;
+};
+let cpuStarted = process.cpuUsage();
 let started = performance.now();
 run(ROWS, (i) => {
   if (i < customers) return data(CUSTOMER, 'read', null, customerRow(i + 1));
@@ -180,6 +194,7 @@ run(ROWS, (i) => {
   return data(ORDER, 'read', null, orderRow(o, orderSite[o]));
 });
 const loadMs = performance.now() - started;
+const loadCpu = cpuSeconds(cpuStarted);
 const loadCheckpoints = checkpoints.length;
 
 // Phase 2: N changes.
@@ -189,8 +204,9 @@ const segmentOf = new Map<number, string>();
 let nextOrder = orders + 1;
 const emittedAfterLoad = emitted;
 let changeCount = 0;
+cpuStarted = process.cpuUsage();
 started = performance.now();
-run(ROWS, () => {
+run(CHANGES, () => {
   const roll = random();
   let event: ChangeEvent | undefined;
   if (roll < 0.4) {
@@ -226,10 +242,10 @@ run(ROWS, () => {
   changeCount++;
   return event;
 });
-const changeMs = performance.now() - started;
 checkpoint();
-clearInterval(sample);
-peakRss = Math.max(peakRss, process.memoryUsage().rss);
+const changeMs = performance.now() - started;
+const changeCpu = cpuSeconds(cpuStarted);
+sampleMemory();
 operator.close();
 const fileBytes = ['sql-state.sqlite', 'sql-state.sqlite-wal']
   .map((f) => {
@@ -244,14 +260,16 @@ rmSync(stateDir, { recursive: true, force: true });
 
 const perSecond = (n: number, ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en');
 const ms = (n: number) => Math.round(n).toLocaleString('en');
+const cpuPer = (seconds: number, n: number) =>
+  `${((seconds / n) * 1e6).toFixed(1)} µs CPU each (${seconds.toFixed(1)} s)`;
 console.log(
   `SQL stage, seed 004's 3-way join + GROUP BY, batches of ${BATCH}, a checkpoint every ${CHECKPOINT_EVERY.toLocaleString('en')} events, state cache ${CACHE_MB} MB:`,
 );
 console.log(
-  `  initial load: ${ROWS.toLocaleString('en')} rows (${customers} customers, ${sites} sites, ${orders} orders) in ${ms(loadMs)} ms: ${perSecond(ROWS, loadMs)} rows/s; ${emittedAfterLoad} result changes`,
+  `  initial load: ${ROWS.toLocaleString('en')} rows (${customers} customers, ${sites} sites, ${orders} orders) in ${ms(loadMs)} ms: ${perSecond(ROWS, loadMs)} rows/s, ${cpuPer(loadCpu, ROWS)}; ${emittedAfterLoad} result changes`,
 );
 console.log(
-  `  changes: ${changeCount.toLocaleString('en')} in ${ms(changeMs)} ms: ${perSecond(changeCount, changeMs)} changes/s; ${emitted - emittedAfterLoad} result changes`,
+  `  changes: ${changeCount.toLocaleString('en')} in ${ms(changeMs)} ms: ${perSecond(changeCount, changeMs)} changes/s, ${cpuPer(changeCpu, changeCount)}; ${emitted - emittedAfterLoad} result changes`,
 );
 console.log('  checkpoints (events so far: JSON of the changes, snapshotState + JSON, commit to the state file):');
 const step = Math.max(1, Math.floor(checkpoints.length / 8));
@@ -261,4 +279,6 @@ checkpoints.forEach((c, i) => {
     `    #${c.version} ${i < loadCheckpoints ? 'load' : 'changes'} at ${c.events.toLocaleString('en')} events: ${(c.deltaBytes / 1e6).toFixed(1)} MB, ${ms(c.snapshotMs)} ms + ${ms(c.commitMs)} ms`,
   );
 });
-console.log(`  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB`);
+console.log(
+  `  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB (JS heap ${Math.round(peakHeap / 1e6)} MB)`,
+);

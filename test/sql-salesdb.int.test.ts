@@ -175,7 +175,7 @@ describe('the salesdb join + aggregate from a .sql file', () => {
       const state = new Database(join(env['STATE_DIR']!, 'sql-state.sqlite'), { readonly: true });
       try {
         const version = state.prepare<[], { value: string }>("SELECT value FROM meta WHERE name = 'version'").get();
-        const groups = state.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM state WHERE ns LIKE '%.groups'");
+        const groups = state.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM entries WHERE ns LIKE '%.groups'");
         return { version: Number(version?.value), groups: groups.get()?.n };
       } finally {
         state.close();

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildSqlJob, SqlSession, type SqlJob } from '../composer/sql-job.js';
+import { buildSyncJob } from '../composer/sql-sync-job.js';
 import { prepareLiveQuery } from '../composer/sql-live.js';
 import { asTributaryError, TributaryError } from '../core/index.js';
 import { createLogger, type LogLevel } from '../runtime/logger.js';
@@ -94,6 +95,7 @@ export async function sqlClient(options: SqlClientOptions): Promise<number> {
     switch (statement.kind) {
       case 'createTable':
       case 'createView':
+      case 'createCatalog':
       case 'set':
         if (statement.kind === 'set' && statement.key === undefined) {
           write(formatTable([...session.settings].map(([key, value]) => ({ key, value }))) + '\n');
@@ -129,14 +131,20 @@ export async function sqlClient(options: SqlClientOptions): Promise<number> {
       }
       case 'insert':
       case 'statementSet':
-      case 'createTableAs': {
-        const inserts =
-          statement.kind === 'insert'
-            ? statement
-            : statement.kind === 'statementSet'
-              ? statement.inserts
-              : session.createTableAs(statement);
-        const job = buildSqlJob(session, inserts, { log });
+      case 'createTableAs':
+      case 'sync': {
+        const job =
+          statement.kind === 'sync'
+            ? buildSyncJob(session, statement, { log })
+            : buildSqlJob(
+                session,
+                statement.kind === 'insert'
+                  ? statement
+                  : statement.kind === 'statementSet'
+                    ? statement.inserts
+                    : session.createTableAs(statement),
+                { log },
+              );
         const started = startJob(job, jobs);
         write(`[INFO] Submitting SQL update statement to the cluster...\n`);
         await started.validated;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { buildSqlJob, sqlTypeText, SqlSession, type SqlJob } from '../composer/sql-job.js';
+import { buildSyncJob } from '../composer/sql-sync-job.js';
 import { TributaryError, plural } from '../core/index.js';
 import type { Logger } from '../runtime/logger.js';
 import type { DescribeStatement, ShowTablesStatement } from '../sql/sql-ast.js';
@@ -52,6 +53,7 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
     switch (statement.kind) {
       case 'createTable':
       case 'createView':
+      case 'createCatalog':
       case 'set':
         if (statement.kind === 'set' && statement.key === undefined) {
           write(formatTable([...session.settings].map(([key, value]) => ({ key, value }))) + '\n');
@@ -90,6 +92,9 @@ export async function sqlCommand(file: string, options: SqlCommandOptions): Prom
         break;
       case 'createTableAs':
         addJob(buildSqlJob(session, session.createTableAs(statement), { log }), statement.start);
+        break;
+      case 'sync':
+        addJob(buildSyncJob(session, statement, { log }), statement.start);
         break;
     }
   }

@@ -2,12 +2,14 @@ import { basename, extname, join } from 'node:path';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { didYouMean } from '../config/did-you-mean.js';
+import { parseDuration } from '../config/duration.js';
 import { tableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import { interpolateEnv, type Env } from '../config/env-interpolation.js';
 import type {
   ColumnDef,
+  CreateCatalogStatement,
   CreateTableAsStatement,
   CreateTableStatement,
   CreateViewStatement,
@@ -31,6 +33,8 @@ export class SqlSession {
   /** `CREATE TEMPORARY VIEW`s, by lower-case name (one namespace with the tables). */
   readonly views = new Map<string, CreateViewStatement>();
   readonly settings = new Map<string, string>();
+  /** `CREATE CATALOG`s (the servers CDAS and CTAS … AS TABLE name), by lower-case name. */
+  readonly catalogs = new Map<string, CreateCatalogStatement>();
 
   constructor(
     /** The text statements are parsed from: the script, or (the interactive client) the statement just typed. */
@@ -45,9 +49,32 @@ export class SqlSession {
     return { session: new SqlSession(text, file, env), statements: parseSqlScript(text) };
   }
 
-  /** Applies a CREATE TABLE, CREATE VIEW or SET; other statements are the caller's. */
+  /** Applies a CREATE TABLE, CREATE VIEW, CREATE CATALOG or SET; other statements are the caller's. */
   declare(statement: Statement): void {
-    if (statement.kind === 'createView') {
+    if (statement.kind === 'createCatalog') {
+      const key = statement.name.toLowerCase();
+      if (this.catalogs.has(key)) {
+        if (statement.ifNotExists) return;
+        throw new SqlError(
+          this.text,
+          statement.start,
+          `catalog ${statement.name} is declared twice`,
+          'drop one of them',
+        );
+      }
+      const type = statement.options.get('type');
+      if (type === undefined || !CATALOG_TYPES.includes(type.value.toLowerCase())) {
+        throw new SqlError(
+          this.text,
+          type?.start ?? statement.start,
+          type === undefined
+            ? `catalog ${statement.name} has no 'type' option`
+            : `unknown catalog type '${type.value}'`,
+          `write 'type' = '${CATALOG_TYPES.join("' | '")}'`,
+        );
+      }
+      this.catalogs.set(key, { ...statement, options: this.interpolated(statement.options) });
+    } else if (statement.kind === 'createView') {
       const key = statement.name.toLowerCase();
       if (this.tables.has(key) || this.views.has(key)) {
         if (statement.ifNotExists && this.views.has(key)) return;
@@ -80,6 +107,14 @@ export class SqlSession {
       this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
     } else if (statement.kind === 'set' && statement.key !== undefined) {
       const entry = { value: statement.value!, start: statement.start };
+      if (statement.key === 'table.exec.state.ttl' && parseDuration(statement.value!) === undefined) {
+        throw new SqlError(
+          this.text,
+          statement.start,
+          `'${statement.value}' is not a duration`,
+          "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
+        );
+      }
       this.settings.set(statement.key, this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value);
     }
   }
@@ -178,6 +213,7 @@ export class SqlSession {
     for (const [k, v] of this.tables) copy.tables.set(k, v);
     for (const [k, v] of this.views) copy.views.set(k, v);
     for (const [k, v] of this.settings) copy.settings.set(k, v);
+    for (const [k, v] of this.catalogs) copy.catalogs.set(k, v);
     return copy;
   }
 }
@@ -193,6 +229,15 @@ export interface SqlJobOptions {
   readonly log: Logger;
   readonly maxRetries?: number;
 }
+
+/** Catalog types: what a catalog is (a CDC source, or a sink) and the connector its tables are of. */
+export const SOURCE_CATALOGS: Readonly<Record<string, string>> = {
+  'mysql-cdc': 'mysql-cdc',
+  mysql: 'mysql-cdc',
+  'postgres-cdc': 'postgres-cdc',
+};
+export const SINK_CATALOGS: Readonly<Record<string, string>> = { jdbc: 'jdbc', postgres: 'postgres', duckdb: 'duckdb' };
+export const CATALOG_TYPES = [...Object.keys(SOURCE_CATALOGS), ...Object.keys(SINK_CATALOGS)];
 
 /** Mapped by the SQL layer itself, not passed on to the connector. */
 /** Flink JDBC sink options that have no meaning here (the runner's checkpoints bound the batches). */
@@ -289,7 +334,10 @@ export function buildSqlJob(
   const composed = composePipeline(def, {
     log: options.log,
     operators: () => [
-      new SqlOperator(plans().map(query), timeZone, { dir: def.pipeline.stateDir ?? join('.tributary', name) }),
+      new SqlOperator(plans().map(query), timeZone, {
+        dir: def.pipeline.stateDir ?? join('.tributary', name),
+        ttlMs: parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0,
+      }),
     ],
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
   });
@@ -390,7 +438,7 @@ function sinkSchemaOf(text: string, sink: CreateTableStatement): TableSchema {
 }
 
 /** The sink connector's options from a sink table's WITH clause. */
-function sinkConnectorOptions(
+export function sinkConnectorOptions(
   text: string,
   sink: CreateTableStatement,
   connector: string,

@@ -9,6 +9,8 @@ export type Statement =
   | CreateTableStatement
   | CreateViewStatement
   | CreateTableAsStatement
+  | CreateCatalogStatement
+  | SyncStatement
   | SetStatement
   | InsertStatement
   | QueryStatement
@@ -58,6 +60,40 @@ export interface CreateTableAsStatement {
   readonly options: ReadonlyMap<string, OptionEntry>;
   readonly ifNotExists: boolean;
   readonly query: QueryExpr;
+  readonly start: number;
+}
+
+/** `CREATE CATALOG name WITH ('type' = 'mysql-cdc' | 'postgres-cdc' | 'jdbc' | …, …)`: a server, named in CDAS / CTAS AS TABLE. */
+export interface CreateCatalogStatement {
+  readonly kind: 'createCatalog';
+  readonly name: string;
+  readonly options: ReadonlyMap<string, OptionEntry>;
+  readonly ifNotExists: boolean;
+  readonly start: number;
+}
+
+/** A dotted name as written (`mysql.shop`, `` `my-db`.t ``): its parts and where it starts. */
+export interface QualifiedName {
+  readonly parts: readonly string[];
+  readonly start: number;
+}
+
+/**
+ * `CREATE DATABASE [IF NOT EXISTS] target [WITH (…)] AS DATABASE source INCLUDING { ALL TABLES | TABLE[S] 're' }
+ * [EXCLUDING TABLE[S] 're']` (CDAS), or `CREATE TABLE [IF NOT EXISTS] target [WITH (…)] AS TABLE source` (CTAS of
+ * whole source tables): source tables replicated into the target with their schemas, schema changes followed.
+ */
+export interface SyncStatement {
+  readonly kind: 'sync';
+  readonly what: 'database' | 'table';
+  readonly target: QualifiedName;
+  /** `WITH (…)` of the target: the sink's options (with a catalog: added to the catalog's). */
+  readonly options: ReadonlyMap<string, OptionEntry>;
+  readonly ifNotExists: boolean;
+  readonly source: QualifiedName;
+  /** CDAS: the tables to copy, a regular expression matched whole (`.*` for ALL TABLES). */
+  readonly including?: { readonly pattern: string; readonly start: number };
+  readonly excluding?: { readonly pattern: string; readonly start: number };
   readonly start: number;
 }
 

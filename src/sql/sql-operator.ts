@@ -7,7 +7,7 @@ import { tableIdToString, type TableId, type TableSchema } from '../core/table-s
 import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
-import { corrupt, type StateBackend } from './exec/keyed-state.js';
+import { corrupt, prefixedBackend } from './exec/keyed-state.js';
 import type { PlanNode, ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
 
@@ -86,7 +86,7 @@ export class SqlOperator implements Operator {
       store.restore(saved);
       // Node ids are numbered per query: the states of a statement set's later queries are named apart.
       this.queries.forEach((query, i) => {
-        const backend: StateBackend = i === 0 ? store : { keyed: (name, codec) => store.keyed(`q${i}.${name}`, codec) };
+        const backend = i === 0 ? store : prefixedBackend(store, `q${i}.`);
         for (const node of query.plan.nodes) node.openState(backend);
       });
     } catch (error) {
@@ -124,7 +124,7 @@ export class SqlOperator implements Operator {
 
   snapshotState(): OperatorState {
     const state = this.opened().snapshot();
-    return { stage: 'sql', version: 2, plan: this.fingerprint, state };
+    return { stage: 'sql', version: 3, plan: this.fingerprint, state };
   }
 
   checkpointCommitted(): void {
@@ -144,15 +144,16 @@ export class SqlOperator implements Operator {
         { hint: 'rerun the script with --reset to compute the new query from the source tables' },
       );
     }
-    if (state['version'] === 1) {
+    // 1: the whole state in the checkpoint; 2: a join side's rows of one join key as one entry.
+    if (state['version'] === 1 || state['version'] === 2) {
       throw new TributaryError(
         'SQL_STATE_MISMATCH',
-        'the last checkpoint holds the SQL job state in the format of an earlier version (the whole state in the checkpoint)',
+        'the last checkpoint holds the SQL job state in the format of an earlier version',
         { hint: 'rerun the script with --reset to compute the result anew from the source tables' },
       );
     }
     const saved = state['state'] as CommittedState | undefined;
-    if (state['version'] !== 2 || typeof saved?.version !== 'number' || typeof saved.delta !== 'object') {
+    if (state['version'] !== 3 || typeof saved?.version !== 'number' || typeof saved.delta !== 'object') {
       throw corrupt();
     }
     this.openState(saved);

@@ -11,12 +11,15 @@ import type {
   InsertStatement,
   JoinType,
   OptionEntry,
+  QualifiedName,
   QueryExpr,
   QueryStatement,
   SelectItem,
   SelectQuery,
   Statement,
   StatementSetStatement,
+  SyncStatement,
+  CreateCatalogStatement,
 } from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 import { tokenizeSql } from './sql-lexer.js';
@@ -125,10 +128,37 @@ class SqlParser {
 
   /** `a`, `db.a`, `` `my-db`.a ``: the parts joined with dots. */
   private qualifiedName(context: string): { name: string; start: number } {
+    const { parts, start } = this.qualifiedParts(context);
+    return { name: parts.join('.'), start };
+  }
+
+  private qualifiedParts(context: string): QualifiedName {
     const first = this.name(context);
-    let name = first.value;
-    while (this.acceptOperator('.')) name += `.${this.name('after "."').value}`;
-    return { name, start: first.start };
+    const parts = [first.value];
+    while (this.acceptOperator('.')) parts.push(this.name('after "."').value);
+    return { parts, start: first.start };
+  }
+
+  private ifNotExists(): boolean {
+    if (!this.acceptWord('IF')) return false;
+    this.expectWord('NOT', 'in IF NOT EXISTS');
+    this.expectWord('EXISTS', 'in IF NOT EXISTS');
+    return true;
+  }
+
+  /** A `/*+ OPTIONS(…) *\/` hint before the next token: the lexer skips comments, so say that it is not read. */
+  private refuseHint(): void {
+    const previous = this.tokens[this.index - 1];
+    const gap = this.text.slice(previous === undefined ? 0 : previous.end, this.peek().start);
+    const hint = gap.indexOf('/*+');
+    if (hint >= 0) {
+      throw new SqlError(
+        this.text,
+        (previous?.end ?? 0) + hint,
+        'table hints (/*+ OPTIONS(…) */) are not read here',
+        "put the source's options into its CREATE CATALOG … WITH (…)",
+      );
+    }
   }
 
   private string(context: string): Token {
@@ -203,7 +233,7 @@ class SqlParser {
         return this.fail(
           token,
           'expected a statement',
-          'statements: CREATE TABLE, CREATE VIEW, SET, INSERT INTO … SELECT, BEGIN STATEMENT SET, SELECT, EXPLAIN, SHOW TABLES, DESCRIBE',
+          'statements: CREATE TABLE, CREATE VIEW, CREATE CATALOG, CREATE DATABASE … AS DATABASE, SET, INSERT INTO … SELECT, BEGIN STATEMENT SET, SELECT, EXPLAIN, SHOW TABLES, DESCRIBE',
         );
     }
   }
@@ -266,23 +296,87 @@ class SqlParser {
     return { kind: 'createView', name, query: this.queryExpr(), ifNotExists, text: this.text, start };
   }
 
-  private create(): CreateTableStatement | CreateViewStatement | CreateTableAsStatement {
+  /** `CREATE CATALOG [IF NOT EXISTS] name WITH ('type' = …, …)`. */
+  private createCatalog(start: number): CreateCatalogStatement {
+    this.next();
+    const ifNotExists = this.ifNotExists();
+    const { name } = this.qualifiedName('after CREATE CATALOG');
+    if (!this.isWord('WITH'))
+      this.fail(this.peek(), 'expected WITH after the catalog name', "CREATE CATALOG c WITH ('type' = 'mysql-cdc', …)");
+    const options = this.withOptions();
+    return { kind: 'createCatalog', name, options, ifNotExists, start };
+  }
+
+  /** `CREATE DATABASE [IF NOT EXISTS] target [WITH (…)] AS DATABASE source INCLUDING … [EXCLUDING …]` (CDAS). */
+  private createDatabase(start: number): SyncStatement {
+    this.next();
+    const ifNotExists = this.ifNotExists();
+    const target = this.qualifiedParts('after CREATE DATABASE');
+    const comment = () => {
+      if (this.acceptWord('COMMENT')) this.string('after COMMENT');
+    };
+    comment();
+    const options = this.withOptions();
+    comment();
+    this.expectWord('AS', 'after the database name', 'CREATE DATABASE d AS DATABASE catalog.db INCLUDING ALL TABLES');
+    this.expectWord(
+      'DATABASE',
+      'after AS',
+      'CREATE DATABASE … AS DATABASE catalog.db (a whole query: CREATE TABLE … AS SELECT)',
+    );
+    const source = this.qualifiedParts('after AS DATABASE');
+    this.refuseHint();
+    const tables = (clause: string) => {
+      if (clause === 'INCLUDING' && this.acceptWord('ALL')) {
+        this.expectWord('TABLES', 'after INCLUDING ALL');
+        return { pattern: '.*', start: this.tokens[this.index - 1]!.start };
+      }
+      if (!this.acceptWord('TABLES')) this.expectWord('TABLE', `after ${clause}`, `${clause} TABLES 'regex'`);
+      const pattern = this.string(`after ${clause} TABLE: a regular expression of table names`);
+      return { pattern: pattern.value, start: pattern.start };
+    };
+    this.expectWord('INCLUDING', 'after AS DATABASE …', "INCLUDING ALL TABLES or INCLUDING TABLES 'orders|items'");
+    const including = tables('INCLUDING');
+    const excluding = this.acceptWord('EXCLUDING') ? tables('EXCLUDING') : undefined;
+    this.refuseHint();
+    return {
+      kind: 'sync',
+      what: 'database',
+      target,
+      options,
+      ifNotExists,
+      source,
+      including,
+      ...(excluding === undefined ? {} : { excluding }),
+      start,
+    };
+  }
+
+  private create():
+    CreateTableStatement | CreateViewStatement | CreateTableAsStatement | CreateCatalogStatement | SyncStatement {
     const start = this.next().start;
     this.acceptWord('TEMPORARY');
     const what = this.peek();
     if (this.isWord('VIEW')) return this.createView(start);
-    if (this.isWord('DATABASE') || this.isWord('FUNCTION') || this.isWord('CATALOG')) {
+    if (this.isWord('CATALOG')) return this.createCatalog(start);
+    if (this.isWord('DATABASE')) return this.createDatabase(start);
+    if (this.isWord('FUNCTION')) {
       this.fail(what, `CREATE ${what.value.toUpperCase()} is not built yet`, 'see docs/sql.md for what runs');
     }
     this.expectWord('TABLE', 'after CREATE');
-    let ifNotExists = false;
-    if (this.acceptWord('IF')) {
-      this.expectWord('NOT', 'in IF NOT EXISTS');
-      this.expectWord('EXISTS', 'in IF NOT EXISTS');
-      ifNotExists = true;
+    const ifNotExists = this.ifNotExists();
+    const target = this.qualifiedParts('after CREATE TABLE');
+    const name = target.parts.join('.');
+    if (this.isWord('WITH') || this.isWord('AS')) {
+      const options = this.withOptions();
+      this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
+      if (this.acceptWord('TABLE')) {
+        const source = this.qualifiedParts('after AS TABLE');
+        this.refuseHint();
+        return { kind: 'sync', what: 'table', target, options, ifNotExists, source, start };
+      }
+      return this.createTableAs(name, [], ifNotExists, start, options);
     }
-    const { name } = this.qualifiedName('after CREATE TABLE');
-    if (this.isWord('WITH') || this.isWord('AS')) return this.createTableAs(name, [], ifNotExists, start);
     this.expectOperator('(', 'to open the column list');
     const columns: ColumnDef[] = [];
     let primaryKey: string[] = [];
@@ -347,10 +441,16 @@ class SqlParser {
     primaryKey: readonly string[],
     ifNotExists: boolean,
     start: number,
+    read?: Map<string, OptionEntry>,
   ): CreateTableAsStatement {
-    const options = this.withOptions();
-    this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
-    if (!this.isWord('SELECT') && !this.isOperator('(')) this.fail(this.peek(), 'expected SELECT after AS');
+    const options = read ?? this.withOptions();
+    if (read === undefined) this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
+    if (!this.isWord('SELECT') && !this.isOperator('('))
+      this.fail(
+        this.peek(),
+        'expected SELECT after AS',
+        'CREATE TABLE t WITH (…) AS SELECT …, or AS TABLE catalog.db.table to copy a source table whole',
+      );
     return { kind: 'createTableAs', name, primaryKey, options, ifNotExists, query: this.queryExpr(), start };
   }
 

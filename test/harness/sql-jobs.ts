@@ -1,4 +1,5 @@
-import { buildSqlJob, SqlSession } from '../../src/composer/sql-job.js';
+import { buildSqlJob, SqlSession, type SqlJob } from '../../src/composer/sql-job.js';
+import { buildSyncJob } from '../../src/composer/sql-sync-job.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import type { RunResult } from '../../src/runtime/pipeline-runner.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
@@ -30,20 +31,22 @@ export interface RunningSqlJob {
   stop(): Promise<RunResult>;
 }
 
-/** Runs the INSERT (or the statement set, or the CREATE TABLE … AS) of a SQL script in this process, as `tributary sql -f` does. */
+/** Runs the INSERT (or the statement set, the CREATE TABLE … AS, the CREATE DATABASE … AS DATABASE) of a SQL script in this process, as `tributary sql -f` does. */
 export function startSqlJob(script: string): RunningSqlJob {
   const { session, statements } = SqlSession.parse(script);
   let insert: InsertStatement | readonly InsertStatement[] | undefined;
+  const logs: string[] = [];
+  const log = createLogger({ level: 'info', write: (line) => logs.push(line) });
+  let job: SqlJob | undefined;
   for (const statement of statements) {
+    if (statement.kind === 'sync') job = buildSyncJob(session, statement, { log, maxRetries: 0 });
     session.declare(statement);
     if (statement.kind === 'insert') insert = statement;
     if (statement.kind === 'statementSet') insert = statement.inserts;
     if (statement.kind === 'createTableAs') insert = session.createTableAs(statement);
   }
-  if (insert === undefined) throw new Error('the script has no INSERT');
-  const logs: string[] = [];
-  const log = createLogger({ level: 'info', write: (line) => logs.push(line) });
-  const job = buildSqlJob(session, insert, { log, maxRetries: 0 });
+  if (insert !== undefined) job = buildSqlJob(session, insert, { log, maxRetries: 0 });
+  if (job === undefined) throw new Error('the script has no INSERT');
   const controller = new AbortController();
   const done = job.pipeline.run({ signal: controller.signal });
   done.catch(() => {});

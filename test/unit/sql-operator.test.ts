@@ -307,6 +307,15 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     expect(() => lost.restart({ from: { ...ahead, state: { version: 2, delta: {} } } })).toThrow(refused);
   });
 
+  it("refuses a checkpoint in the state format of an earlier version (a join key's rows as one entry)", () => {
+    const { feed, restart, checkpoint } = joinCount();
+    feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
+    const old = { ...checkpoint(), version: 2 };
+    expect(() => restart({ from: old })).toThrow(
+      expect.objectContaining({ code: 'SQL_STATE_MISMATCH', hint: expect.stringContaining('--reset') }),
+    );
+  });
+
   it('with no checkpoint to resume from, empties a state file left from before and starts from nothing', () => {
     const { feed, checkpoint, startOver } = joinCount();
     feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);

@@ -29,7 +29,8 @@ export interface AggregateSpec {
  * current minimum finds the next one.
  */
 export interface Accumulator {
-  add(value: Value, sign: 1 | -1): void;
+  /** `expiring`: the state has a TTL, so a value taken back may be one counted before the group expired (ignored). */
+  add(value: Value, sign: 1 | -1, expiring?: boolean): void;
   result(): Value;
   toJson(): unknown;
 }
@@ -100,11 +101,12 @@ class ValueCounts {
     }
   }
 
-  add(value: Value, sign: 1 | -1): void {
+  add(value: Value, sign: 1 | -1, expiring = false): void {
     if (value === null) return;
     const key = encodeValue(value);
     const entry = this.values.get(key);
     if (entry === undefined) {
+      if (sign < 0 && expiring) return;
       if (sign < 0) throw new Error(`an aggregate was asked to take back ${key}, which it never counted`);
       this.values.set(key, [value, 1]);
     } else if (entry[1] + sign === 0) {

@@ -66,3 +66,26 @@ export function valueFromJson(json: JsonValue): Value {
 
 export const rowToJson = (row: Row): JsonValue[] => row.map(valueToJson);
 export const rowFromJson = (json: readonly JsonValue[]): Row => json.map(valueFromJson);
+
+/** `JSON.stringify(valueToJson(value))`, without the objects in between (a join side serialises every row). */
+export function valueToJsonText(value: Value): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'bigint':
+      return `{"b":"${value}"}`;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : `{"d":"${value}"}`;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return value === null ? 'null' : `{"x":"${Buffer.from(value).toString('hex')}"}`;
+  }
+}
+
+/** `JSON.stringify(rowToJson(row))`, without the objects in between. */
+export function rowToJsonText(row: Row): string {
+  let text = '[';
+  for (let i = 0; i < row.length; i++) text += (i === 0 ? '' : ',') + valueToJsonText(row[i] ?? null);
+  return text + ']';
+}

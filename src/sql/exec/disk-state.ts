@@ -2,10 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
-import { corrupt, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import { corrupt, type KeyedMapState, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import { StateExpiry } from './state-expiry.js';
 
-/** The changes of one checkpoint: per state name, `[key, value as JSON text | null for deleted]`. */
-export type StateDelta = Record<string, [string, string | null][]>;
+/**
+ * One changed entry: its key, its sub key (a map state's entry; '' in a keyed state) and its new value as JSON text
+ * (null: deleted).
+ */
+export type StateChange = [key: string, sub: string, value: string | null];
+
+/** The changes of one checkpoint, per state name. */
+export type StateDelta = Record<string, StateChange[]>;
 
 /** What a SQL job commits with each checkpoint about its state: the state's version and how it got there. */
 export interface CommittedState {
@@ -19,11 +26,21 @@ export interface DiskStateOptions {
    * values are dropped (they are on disk, or in the changes of the next checkpoint).
    */
   readonly cacheBytes?: number;
+  /**
+   * `table.exec.state.ttl` in milliseconds (0 or undefined: state never expires). An entry (a keyed state's key, a
+   * map state's `(key, sub)`) not written (created or changed) for this long, in processing time, is deleted at the
+   * next checkpoint, as Flink's idle state retention.
+   */
+  readonly ttlMs?: number;
+  /** The clock of the TTL (tests set it). */
+  readonly now?: () => number;
 }
 
 export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 /** The assumed JSON size of a value never serialised yet. */
 const UNKNOWN_SIZE = 256;
+/** The file's table layout: 2 — one row per entry (`ns`, `key`, `sub`); 1 (no `layout` in `meta`) — per key. */
+const LAYOUT = '2';
 
 /**
  * A SQL job's keyed state on disk: one SQLite file (`sql-state.sqlite` in the job's state directory) holding the
@@ -40,18 +57,26 @@ const UNKNOWN_SIZE = 256;
  *    file was deleted, copied from elsewhere, or the sink was reset) is refused (SQL_STATE_MISMATCH, --reset).
  *
  * A crash before 1 finishes leaves both at v: the changes since are replayed from the source.
+ *
+ * With a TTL ({@link DiskStateOptions.ttlMs}) the file also holds, per entry, when a checkpoint last wrote it
+ * (`expiry`, beside the state: not part of the delta); each {@link snapshot} first deletes the entries not written
+ * for the TTL, so that their deletion travels in the delta like any other change.
  */
 export class DiskStateStore implements StateBackend {
   private readonly db: Database.Database;
-  private readonly states = new Map<string, DiskKeyedState<unknown>>();
+  private readonly states = new Map<string, StoredState>();
   private readonly cacheBytes: number;
   /** The version the file holds. */
   private fileVersion: number;
   private readonly readMeta: Database.Statement<[string], { value: string }>;
   private readonly writeMeta: Database.Statement<[string, string]>;
-  readonly read: Database.Statement<[string, string], { value: string }>;
-  private readonly write: Database.Statement<[string, string, string]>;
-  private readonly remove: Database.Statement<[string, string]>;
+  readonly readOne: Database.Statement<[string, string, string], string>;
+  readonly readRange: Database.Statement<[string, string], unknown[]>;
+  private readonly write: Database.Statement<[string, string, string, string]>;
+  private readonly remove: Database.Statement<[string, string, string]>;
+  /** The file holds state in the table layout of an earlier version: only starting over empties it. */
+  private readonly oldLayout: boolean;
+  private readonly expiry: StateExpiry;
 
   constructor(
     readonly path: string,
@@ -66,9 +91,10 @@ export class DiskStateStore implements StateBackend {
       // sink's checkpoint, two lost commits are not.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('cache_size = -16384');
+      // A map state's entries of one key are one range of the primary key.
       this.db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-          PRIMARY KEY (ns, key)) WITHOUT ROWID;`);
+        CREATE TABLE IF NOT EXISTS entries (ns TEXT NOT NULL, key TEXT NOT NULL, sub TEXT NOT NULL,
+          value TEXT NOT NULL, PRIMARY KEY (ns, key, sub)) WITHOUT ROWID;`);
     } catch (error) {
       throw new TributaryError('STATE_DIR_UNWRITABLE', `cannot open the SQL job state ${path}: ${String(error)}`, {
         hint: 'free disk space or fix the permissions of the state directory (SET state.dir)',
@@ -77,14 +103,31 @@ export class DiskStateStore implements StateBackend {
     }
     this.readMeta = this.db.prepare('SELECT value FROM meta WHERE name = ?');
     this.writeMeta = this.db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)');
-    this.read = this.db.prepare('SELECT value FROM state WHERE ns = ? AND key = ?');
-    this.write = this.db.prepare('INSERT OR REPLACE INTO state (ns, key, value) VALUES (?, ?, ?)');
-    this.remove = this.db.prepare('DELETE FROM state WHERE ns = ? AND key = ?');
+    this.readOne = this.db
+      .prepare<[string, string, string], string>('SELECT value FROM entries WHERE ns = ? AND key = ? AND sub = ?')
+      .pluck();
+    this.readRange = this.db
+      .prepare<[string, string], unknown[]>('SELECT sub, value FROM entries WHERE ns = ? AND key = ?')
+      .raw();
+    this.write = this.db.prepare('INSERT OR REPLACE INTO entries (ns, key, sub, value) VALUES (?, ?, ?, ?)');
+    this.remove = this.db.prepare('DELETE FROM entries WHERE ns = ? AND key = ? AND sub = ?');
     this.fileVersion = Number(this.readMeta.get('version')?.value ?? 0);
+    this.oldLayout = this.fileVersion > 0 && this.readMeta.get('layout')?.value !== LAYOUT;
     const filePlan = this.readMeta.get('plan')?.value;
     if (this.fileVersion > 0 && filePlan !== plan) {
       throw mismatch(path, `holds the state of another query (plan ${filePlan}, this one is ${plan})`);
     }
+    this.expiry = new StateExpiry(
+      this.db,
+      options.ttlMs ?? 0,
+      options.now ?? Date.now,
+      'SELECT ns, key, sub FROM entries',
+    );
+  }
+
+  /** Whether values expire (a TTL is set). */
+  get expiring(): boolean {
+    return this.expiry.enabled;
   }
 
   /** Opens (creates) the state file of a job in its state directory. */
@@ -98,8 +141,15 @@ export class DiskStateStore implements StateBackend {
   }
 
   keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V> {
+    return this.add(name, new DiskKeyedState<V>(this, name, codec));
+  }
+
+  keyedMap<V>(name: string, codec: StateCodec<V>): KeyedMapState<V> {
+    return this.add(name, new DiskKeyedMapState<V>(this, name, codec));
+  }
+
+  private add<S extends StoredState>(name: string, state: S): S {
     if (this.states.has(name)) throw new Error(`state ${name} opened twice`);
-    const state = new DiskKeyedState<V>(this, name, codec);
     this.states.set(name, state);
     return state;
   }
@@ -108,7 +158,7 @@ export class DiskStateStore implements StateBackend {
   endBatch(): void {
     for (;;) {
       let total = 0;
-      let largest: DiskKeyedState<unknown> | undefined;
+      let largest: StoredState | undefined;
       for (const state of this.states.values()) {
         total += state.cachedBytes;
         if (!largest || state.cachedBytes > largest.cachedBytes) largest = state;
@@ -121,6 +171,9 @@ export class DiskStateStore implements StateBackend {
 
   /** The state to commit with the next checkpoint: the next version and the changes that make it. */
   snapshot(): CommittedState {
+    if (this.expiry.enabled) {
+      for (const { ns, key, sub } of this.expiry.expired()) this.states.get(ns)?.expire(key, sub);
+    }
     const delta: StateDelta = {};
     for (const [name, state] of this.states) {
       const changes = state.changes();
@@ -133,14 +186,10 @@ export class DiskStateStore implements StateBackend {
   committed(): void {
     const version = this.fileVersion + 1;
     this.db.transaction(() => {
-      for (const [name, state] of this.states) {
-        for (const [key, value] of state.changes()) {
-          if (value === null) this.remove.run(name, key);
-          else this.write.run(name, key, value);
-        }
-      }
+      for (const [name, state] of this.states) this.apply(name, state.changes());
       this.writeMeta.run('version', String(version));
       this.writeMeta.run('plan', this.plan);
+      this.writeMeta.run('layout', LAYOUT);
     })();
     for (const state of this.states.values()) state.clearChanges();
     this.fileVersion = version;
@@ -153,10 +202,13 @@ export class DiskStateStore implements StateBackend {
   restore(saved: CommittedState | undefined): void {
     if (saved === undefined) {
       if (this.fileVersion === 0) return;
-      this.db.exec('DELETE FROM state; DELETE FROM meta;');
+      // `state`: the table of layout 1.
+      this.db.exec('DROP TABLE IF EXISTS state; DELETE FROM entries; DELETE FROM meta;');
+      this.expiry.clear();
       this.fileVersion = 0;
       return;
     }
+    if (this.oldLayout) throw mismatch(this.path, 'holds state in the layout of an earlier version');
     if (this.fileVersion === saved.version) return;
     if (this.fileVersion !== saved.version - 1) {
       throw mismatch(
@@ -166,19 +218,30 @@ export class DiskStateStore implements StateBackend {
     }
     this.db.transaction(() => {
       for (const [name, changes] of Object.entries(saved.delta)) {
-        for (const [key, value] of changes) {
-          if (value === null) this.remove.run(name, key);
-          else this.write.run(name, key, value);
-        }
+        if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
+        this.apply(name, changes);
       }
       this.writeMeta.run('version', String(saved.version));
       this.writeMeta.run('plan', this.plan);
+      this.writeMeta.run('layout', LAYOUT);
     })();
     this.fileVersion = saved.version;
   }
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Changes into the file (in a transaction), with their TTL stamps. */
+  private apply(name: string, changes: readonly StateChange[]): void {
+    // In the order of the primary key: neighbouring changes share B-tree pages (fewer page reads and writes).
+    const sorted = [...changes].sort(byKey);
+    const now = this.expiry.enabled ? this.expiry.now() : 0;
+    for (const [key, sub, value] of sorted) {
+      if (value === null) this.remove.run(name, key, sub);
+      else this.write.run(name, key, sub, value);
+      this.expiry.written(name, key, sub, value === null, now);
+    }
   }
 }
 
@@ -189,23 +252,43 @@ interface CacheEntry<V> {
   used: boolean;
 }
 
+/** What the store asks of each of its states. */
+interface StoredState {
+  /** Roughly the bytes (as JSON) of the values in memory. */
+  readonly cachedBytes: number;
+  evict(bytes: number): number;
+  /** Every change since the last checkpoint, serialised. */
+  changes(): StateChange[];
+  clearChanges(): void;
+  /** The TTL drops an entry: deleted, unless it changed since the last checkpoint (then it is not idle). */
+  expire(key: string, sub: string): void;
+}
+
 /**
  * One state of a {@link DiskStateStore}. A key's value is, newest first: in `cache` (decoded; `dirty` when it
  * changed since it was last serialised), in `pending` (serialised, changed since the last checkpoint; null:
  * deleted), or in the file. The cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a
  * second round) rather than strict LRU, which would reorder the map at every hit.
  */
-class DiskKeyedState<V> implements KeyedState<V> {
+class DiskKeyedState<V> implements KeyedState<V>, StoredState {
   private readonly cache = new Map<string, CacheEntry<V>>();
   private readonly dirty = new Set<string>();
   private readonly pending = new Map<string, string | null>();
   cachedBytes = 0;
+  readonly expiring: boolean;
 
   constructor(
     private readonly store: DiskStateStore,
     private readonly name: string,
     private readonly codec: StateCodec<V>,
-  ) {}
+  ) {
+    this.expiring = store.expiring;
+  }
+
+  expire(key: string): void {
+    if (this.dirty.has(key) || this.pending.has(key)) return;
+    this.delete(key);
+  }
 
   get(key: string): V | undefined {
     const value = this.peek(key);
@@ -221,15 +304,8 @@ class DiskKeyedState<V> implements KeyedState<V> {
       return cached.value;
     }
     let text = this.pending.get(key);
-    if (text === undefined) text = this.store.read.get(this.name, key)?.value ?? null;
-    let value: V | undefined;
-    if (text !== null) {
-      try {
-        value = this.codec.fromJson(JSON.parse(text));
-      } catch {
-        throw corrupt();
-      }
-    }
+    if (text === undefined) text = this.store.readOne.get(this.name, key, '') ?? null;
+    const value = text === null ? undefined : decode(this.codec, text);
     // A key without value is cached too: a new join key or group is looked up again at once.
     const size = text === null ? key.length : text.length;
     this.cache.set(key, { value, size, used: false });
@@ -282,10 +358,11 @@ class DiskKeyedState<V> implements KeyedState<V> {
     return count === 0 && again.length > 0 ? again.length : count;
   }
 
-  /** Every change since the last checkpoint, serialised. */
-  changes(): [string, string | null][] {
+  changes(): StateChange[] {
     for (const key of this.dirty) this.serialise(key, this.cache.get(key)!);
-    return [...this.pending];
+    const changes: StateChange[] = [];
+    for (const [key, text] of this.pending) changes.push([key, '', text]);
+    return changes;
   }
 
   clearChanges(): void {
@@ -294,11 +371,198 @@ class DiskKeyedState<V> implements KeyedState<V> {
 
   private serialise(key: string, entry: CacheEntry<V>): void {
     // Only a key that has a value is dirty (get and set mark it; delete unmarks it).
-    const text = JSON.stringify(this.codec.toJson(entry.value as V));
+    const value = entry.value as V;
+    const text = this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value));
     this.cachedBytes += text.length - entry.size;
     entry.size = text.length;
     this.pending.set(key, text);
     this.dirty.delete(key);
+  }
+}
+
+/**
+ * The entries of one key of a {@link DiskKeyedMapState} in memory: each known sub key's value (undefined: known to
+ * be absent, only while the bucket is partial), whether they are all the key's entries (`complete`: read by a
+ * range of the file), their size (roughly, as JSON) and a CLOCK bit.
+ */
+interface Bucket<V> {
+  map: Map<string, V | undefined>;
+  complete: boolean;
+  size: number;
+  used: boolean;
+}
+
+/** The memory a cached entry takes beyond its JSON (the Map entry, the decoded object). */
+const ENTRY_OVERHEAD = 64;
+
+/**
+ * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and
+ * `remove` write that entry alone, and `entries` reads a key's entries as one range of the primary key. In memory,
+ * per key, the entries read or written lately (a bucket; evicted whole, by CLOCK). A value is serialised when it is
+ * put (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending`
+ * and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
+ * the file.
+ */
+class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
+  private readonly cache = new Map<string, Bucket<V>>();
+  private readonly pending = new Map<string, Map<string, string | null>>();
+  cachedBytes = 0;
+  readonly expiring: boolean;
+
+  constructor(
+    private readonly store: DiskStateStore,
+    private readonly name: string,
+    private readonly codec: StateCodec<V>,
+  ) {
+    this.expiring = store.expiring;
+  }
+
+  expire(key: string, sub: string): void {
+    // A value is serialised into `pending` when it is put: an entry changed since the last checkpoint is there.
+    if (this.pending.get(key)?.has(sub) === true) return;
+    this.remove(key, sub);
+  }
+
+  entries(key: string): ReadonlyMap<string, V> {
+    const bucket = this.cache.get(key);
+    if (bucket?.complete === true) {
+      bucket.used = true;
+      return bucket.map as ReadonlyMap<string, V>;
+    }
+    return this.load(key, bucket);
+  }
+
+  get(key: string, sub: string): V | undefined {
+    let bucket = this.cache.get(key);
+    if (bucket !== undefined) {
+      bucket.used = true;
+      const value = bucket.map.get(sub);
+      if (value !== undefined || bucket.complete || bucket.map.has(sub)) return value;
+    }
+    let text = this.pending.get(key)?.get(sub);
+    if (text === undefined) text = this.store.readOne.get(this.name, key, sub) ?? null;
+    const value = text === null ? undefined : decode(this.codec, text);
+    if (bucket === undefined) {
+      bucket = { map: new Map(), complete: false, size: 0, used: true };
+      this.cache.set(key, bucket);
+    }
+    bucket.map.set(sub, value);
+    const size = (text === null ? 0 : text.length) + sub.length + ENTRY_OVERHEAD;
+    bucket.size += size;
+    this.cachedBytes += size;
+    return value;
+  }
+
+  put(key: string, sub: string, value: V): void {
+    const text = this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value));
+    let pending = this.pending.get(key);
+    if (pending === undefined) this.pending.set(key, (pending = new Map<string, string | null>()));
+    pending.set(sub, text);
+    let bucket = this.cache.get(key);
+    if (bucket === undefined) {
+      bucket = { map: new Map(), complete: false, size: 0, used: true };
+      this.cache.set(key, bucket);
+    }
+    bucket.used = true;
+    if (bucket.map.get(sub) === undefined) {
+      const size = text.length + sub.length + ENTRY_OVERHEAD;
+      bucket.size += size;
+      this.cachedBytes += size;
+    }
+    bucket.map.set(sub, value);
+  }
+
+  remove(key: string, sub: string): void {
+    let pending = this.pending.get(key);
+    if (pending === undefined) this.pending.set(key, (pending = new Map<string, string | null>()));
+    pending.set(sub, null);
+    const bucket = this.cache.get(key);
+    if (bucket === undefined) return;
+    if (!bucket.complete) {
+      bucket.map.set(sub, undefined);
+    } else if (bucket.map.has(sub)) {
+      const size = bucket.size / bucket.map.size;
+      bucket.map.delete(sub);
+      bucket.size -= size;
+      this.cachedBytes -= size;
+    }
+  }
+
+  /** Reads all entries of `key` (the file's, under the changes not yet in it, under those in memory). */
+  private load(key: string, bucket: Bucket<V> | undefined): ReadonlyMap<string, V> {
+    const pending = this.pending.get(key);
+    const known = bucket?.map;
+    const map = new Map<string, V | undefined>();
+    let size = 0;
+    for (const [sub, text] of this.store.readRange.all(this.name, key) as [string, string][]) {
+      if (known?.has(sub) === true || pending?.has(sub) === true) continue;
+      map.set(sub, decode(this.codec, text));
+      size += text.length + sub.length + ENTRY_OVERHEAD;
+    }
+    if (pending !== undefined) {
+      for (const [sub, text] of pending) {
+        if (text === null || known?.has(sub) === true) continue;
+        map.set(sub, decode(this.codec, text));
+        size += text.length + sub.length + ENTRY_OVERHEAD;
+      }
+    }
+    if (known !== undefined) {
+      for (const [sub, value] of known) if (value !== undefined) map.set(sub, value);
+    }
+    if (bucket === undefined) {
+      this.cache.set(key, { map, complete: true, size, used: true });
+    } else {
+      bucket.map = map;
+      bucket.complete = true;
+      bucket.size += size;
+      bucket.used = true;
+    }
+    this.cachedBytes += size;
+    return map as ReadonlyMap<string, V>;
+  }
+
+  /** Drops about `bytes` of buckets from memory, oldest first; returns how many it dropped. */
+  evict(bytes: number): number {
+    let dropped = 0;
+    let count = 0;
+    const again: [string, Bucket<V>][] = [];
+    for (const [key, bucket] of this.cache) {
+      if (dropped >= bytes) break;
+      this.cache.delete(key);
+      if (bucket.used) {
+        bucket.used = false;
+        again.push([key, bucket]);
+        continue;
+      }
+      count++;
+      this.cachedBytes -= bucket.size;
+      dropped += bucket.size;
+    }
+    for (const [key, bucket] of again) this.cache.set(key, bucket);
+    return count === 0 && again.length > 0 ? again.length : count;
+  }
+
+  changes(): StateChange[] {
+    const changes: StateChange[] = [];
+    for (const [key, entries] of this.pending) for (const [sub, text] of entries) changes.push([key, sub, text]);
+    return changes;
+  }
+
+  clearChanges(): void {
+    this.pending.clear();
+  }
+}
+
+function byKey(a: StateChange, b: StateChange): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
+}
+
+function decode<V>(codec: StateCodec<V>, text: string): V {
+  try {
+    return codec.fromJson(JSON.parse(text));
+  } catch {
+    throw corrupt();
   }
 }
 

@@ -1,8 +1,8 @@
 import { TributaryError } from '../../core/errors.js';
 
 /**
- * An operator's state by key (a group, a join key). A value that `get` returns may be changed in place until the
- * end of the batch: the store keeps the value as it is then (so `get`, change, and no `set` is enough). Values
+ * An operator's state by key (a group, a distinct row). A value that `get` returns may be changed in place until
+ * the end of the batch: the store keeps the value as it is then (so `get`, change, and no `set` is enough). Values
  * must not be kept across batches: the store may drop them from memory and read them back from disk.
  */
 export interface KeyedState<V> {
@@ -11,17 +11,44 @@ export interface KeyedState<V> {
   peek(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
+  /**
+   * Values may be dropped by `table.exec.state.ttl`: a node then drops a retraction of a key it has no value for
+   * (it expired), as Flink does, instead of failing on it.
+   */
+  readonly expiring?: boolean;
+}
+
+/**
+ * An operator's state as many entries per key — Flink's MapState: a join side's rows of one join key, each under
+ * its row's key (`sub`). Each entry is kept apart, so a change to one row writes that row alone (on disk and in a
+ * checkpoint's delta), however many rows share its key.
+ *
+ * A value changed in place is written with {@link put} (the store serialises it then: no later change counts). The
+ * map {@link entries} returns is the store's: read it, do not change it; it may change under {@link put} and
+ * {@link remove} of the same key, and must not be kept across batches.
+ */
+export interface KeyedMapState<V> {
+  /** The entries of `key` by sub key (empty: none). */
+  entries(key: string): ReadonlyMap<string, V>;
+  get(key: string, sub: string): V | undefined;
+  put(key: string, sub: string, value: V): void;
+  remove(key: string, sub: string): void;
+  /** As {@link KeyedState.expiring}: entries may be dropped by `table.exec.state.ttl`, each on its own. */
+  readonly expiring?: boolean;
 }
 
 /** How a state's values become JSON (for the disk and the checkpoint's delta) and back. */
 export interface StateCodec<V> {
   toJson(value: V): unknown;
   fromJson(json: unknown): V;
+  /** `JSON.stringify(toJson(value))` by a faster way (optional). */
+  toText?(value: V): string;
 }
 
-/** Where a query's nodes get their keyed state: each state by a name unique in the query (`3.left`). */
+/** Where a query's nodes get their state: each state by a name unique in the query (`3.left`). */
 export interface StateBackend {
   keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V>;
+  keyedMap<V>(name: string, codec: StateCodec<V>): KeyedMapState<V>;
 }
 
 /** State in a Map: what a node has until a backend is attached (EXPLAIN, unit tests of nodes). */
@@ -49,7 +76,46 @@ export class MemoryKeyedState<V> implements KeyedState<V> {
   }
 }
 
-export const memoryBackend: StateBackend = { keyed: () => new MemoryKeyedState() };
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** Map state in Maps of Maps. */
+export class MemoryKeyedMapState<V> implements KeyedMapState<V> {
+  private readonly map = new Map<string, Map<string, V>>();
+
+  entries(key: string): ReadonlyMap<string, V> {
+    return this.map.get(key) ?? NONE;
+  }
+
+  get(key: string, sub: string): V | undefined {
+    return this.map.get(key)?.get(sub);
+  }
+
+  put(key: string, sub: string, value: V): void {
+    let entries = this.map.get(key);
+    if (entries === undefined) this.map.set(key, (entries = new Map<string, V>()));
+    entries.set(sub, value);
+  }
+
+  remove(key: string, sub: string): void {
+    const entries = this.map.get(key);
+    if (entries === undefined) return;
+    entries.delete(sub);
+    if (entries.size === 0) this.map.delete(key);
+  }
+}
+
+export const memoryBackend: StateBackend = {
+  keyed: () => new MemoryKeyedState(),
+  keyedMap: () => new MemoryKeyedMapState(),
+};
+
+/** The states of `backend` under names prefixed with `prefix` (a statement set's later queries). */
+export function prefixedBackend(backend: StateBackend, prefix: string): StateBackend {
+  return {
+    keyed: (name, codec) => backend.keyed(`${prefix}${name}`, codec),
+    keyedMap: (name, codec) => backend.keyedMap(`${prefix}${name}`, codec),
+  };
+}
 
 export function corrupt(): TributaryError {
   return new TributaryError('STATE_CORRUPT', 'the SQL job state in the checkpoint is not readable', {

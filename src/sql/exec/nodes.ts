@@ -7,11 +7,18 @@ import {
   encodeValues,
   rowFromJson,
   rowToJson,
+  rowToJsonText,
   type Delta,
   type Emit,
   type JsonValue,
 } from './changelog.js';
-import { memoryBackend, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import {
+  memoryBackend,
+  type KeyedMapState,
+  type KeyedState,
+  type StateBackend,
+  type StateCodec,
+} from './keyed-state.js';
 
 /** A column of a stream between operators. */
 export interface Field {
@@ -129,12 +136,13 @@ interface JoinEntry {
 
 /**
  * A regular equi-join of two change streams with retractions (inner, left, right, full): each side's rows are
- * kept by join key; a change on one side is joined with the other side's rows of its key. Outer sides emit the
- * row padded with NULLs while it has no match, and retract that padded row when the first match comes.
- * Rows whose key has a NULL never match (SQL's `=`).
+ * kept by join key, each row an entry of its own (join key, row key); a change on one side is joined with the
+ * other side's rows of its key, and writes its own row's entry alone. Outer sides emit the row padded with NULLs
+ * while it has no match, and retract that padded row when the first match comes. Rows whose key has a NULL never
+ * match (SQL's `=`).
  */
 export class JoinNode extends PlanNode {
-  private sides!: [KeyedState<Map<string, JoinEntry>>, KeyedState<Map<string, JoinEntry>>];
+  private sides!: [KeyedMapState<JoinEntry>, KeyedMapState<JoinEntry>];
   private readonly ctx = context();
   private readonly widths: [number, number];
 
@@ -174,17 +182,18 @@ export class JoinNode extends PlanNode {
 
   private key(side: number, row: Row): string | undefined {
     this.ctx.row = row;
-    const values: Value[] = [];
+    // encodeValues of the key's values, without the array.
+    let key = '';
     for (const k of this.keys[side]!) {
       const v = k.evaluate(this.ctx);
       if (v === null) return undefined;
-      values.push(v);
+      key += encodeValue(v) + '|';
     }
-    return encodeValues(values);
+    return key;
   }
 
   private combine(side: number, own: Row, other: Row): Row {
-    return side === 0 ? [...own, ...other] : [...other, ...own];
+    return side === 0 ? concat(own, other) : concat(other, own);
   }
 
   private pad(side: number, row: Row): Row {
@@ -212,43 +221,46 @@ export class JoinNode extends PlanNode {
     const otherSide = 1 - side;
     // Only an outer side's rows count their matches (to pad a row that has none): an inner side is read only.
     const countsMatches = this.outer(otherSide);
-    const other = countsMatches ? this.sides[otherSide]!.get(key) : this.sides[otherSide]!.peek(key);
+    const other = this.sides[otherSide]!;
     let matches = 0;
-    if (other !== undefined) {
-      for (const entry of other.values()) {
-        const combined = this.combine(side, row, entry.row);
-        if (!this.matches(combined)) continue;
-        matches += entry.count;
-        if (!countsMatches) {
-          this.emit(sign, combined, entry.count);
-        } else if (sign > 0) {
-          if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
-          entry.matches++;
-          this.emit(1, combined, entry.count);
-        } else {
-          this.emit(-1, combined, entry.count);
-          entry.matches--;
-          if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
-        }
+    for (const [sub, entry] of other.entries(key)) {
+      const combined = this.combine(side, row, entry.row);
+      if (!this.matches(combined)) continue;
+      matches += entry.count;
+      if (!countsMatches) {
+        this.emit(sign, combined, entry.count);
+      } else if (sign > 0) {
+        if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
+        entry.matches++;
+        other.put(key, sub, entry);
+        this.emit(1, combined, entry.count);
+      } else {
+        this.emit(-1, combined, entry.count);
+        entry.matches--;
+        other.put(key, sub, entry);
+        if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
       }
     }
     if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
     const own = this.sides[side]!;
-    let bucket = own.get(key);
     const rowKey = this.rowKey(side, row);
+    // A side unique on its row key holds at most one live row per key: a row added is new, and the state is not
+    // read for it (on disk, a read that would find nothing).
+    const entry = sign > 0 && this.rowKeys[side] !== undefined ? undefined : own.get(key, rowKey);
     if (sign > 0) {
-      if (bucket === undefined) {
-        bucket = new Map();
-        own.set(key, bucket);
+      if (entry === undefined) {
+        own.put(key, rowKey, { row, count: 1, matches });
+      } else {
+        entry.count++;
+        own.put(key, rowKey, entry);
       }
-      const entry = bucket.get(rowKey);
-      if (entry === undefined) bucket.set(rowKey, { row, count: 1, matches });
-      else entry.count++;
     } else {
-      const entry = bucket?.get(rowKey);
-      if (bucket === undefined || entry === undefined) throw retractedUnknown('join');
-      if (--entry.count === 0) bucket.delete(rowKey);
-      if (bucket.size === 0) own.delete(key);
+      if (entry === undefined) {
+        if (own.expiring === true) return; // the row expired (table.exec.state.ttl)
+        throw retractedUnknown('join');
+      }
+      if (--entry.count === 0) own.remove(key, rowKey);
+      else own.put(key, rowKey, entry);
     }
   }
 
@@ -257,18 +269,15 @@ export class JoinNode extends PlanNode {
   }
 
   override openState(backend: StateBackend): void {
-    const codec = (side: number): StateCodec<Map<string, JoinEntry>> => ({
-      toJson: (bucket) => [...bucket.values()].map((e) => [rowToJson(e.row), e.count, e.matches]),
+    const codec: StateCodec<JoinEntry> = {
+      toJson: (e) => [rowToJson(e.row), e.count, e.matches],
+      toText: (e) => `[${rowToJsonText(e.row)},${e.count},${e.matches}]`,
       fromJson: (json) => {
-        const bucket = new Map<string, JoinEntry>();
-        for (const [row, count, matches] of json as [JsonValue[], number, number][]) {
-          const r = rowFromJson(row);
-          bucket.set(this.rowKey(side, r), { row: r, count, matches });
-        }
-        return bucket;
+        const [row, count, matches] = json as [JsonValue[], number, number];
+        return { row: rowFromJson(row), count, matches };
       },
-    });
-    this.sides = [backend.keyed(`${this.id}.left`, codec(0)), backend.keyed(`${this.id}.right`, codec(1))];
+    };
+    this.sides = [backend.keyedMap(`${this.id}.left`, codec), backend.keyedMap(`${this.id}.right`, codec)];
   }
 }
 
@@ -328,19 +337,26 @@ export class AggregateNode extends PlanNode {
   }
 
   receive(_port: number, delta: Delta): void {
-    this.ctx.row = delta.row;
-    const keyRow = this.keys.map((k) => k.evaluate(this.ctx));
-    const key = encodeValues(keyRow);
+    const ctx = this.ctx;
+    ctx.row = delta.row;
+    // encodeValues of the group's key, without the array (made for a new group only).
+    let key = '';
+    for (const k of this.keys) key += encodeValue(k.evaluate(ctx)) + '|';
     let group = this.groups.get(key);
     if (group === undefined) {
-      if (delta.sign < 0) throw retractedUnknown('aggregate');
+      if (delta.sign < 0) {
+        if (this.groups.expiring === true) return; // the group expired (table.exec.state.ttl)
+        throw retractedUnknown('aggregate');
+      }
+      const keyRow = this.keys.map((k) => k.evaluate(ctx));
       group = { key: keyRow, rows: 0, accumulators: this.specs.map((s) => createAccumulator(s)), emitted: null };
       this.groups.set(key, group);
     }
     group.rows += delta.sign;
-    this.args.forEach((arg, i) =>
-      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(this.ctx), delta.sign),
-    );
+    for (let i = 0; i < this.args.length; i++) {
+      const arg = this.args[i];
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, this.groups.expiring);
+    }
     this.dirty.add(key);
   }
 
@@ -350,11 +366,11 @@ export class AggregateNode extends PlanNode {
     for (const key of this.dirty) {
       const group = this.groups.get(key)!;
       const row = group.rows > 0 ? [...group.key, ...group.accumulators.map((a) => a.result())] : null;
-      if (row !== null && group.emitted !== null && encodeValues(row) === encodeValues(group.emitted)) continue;
+      if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
       if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
       if (row !== null) added.push(row);
       group.emitted = row;
-      if (group.rows === 0) this.groups.delete(key);
+      if (group.rows <= 0) this.groups.delete(key);
     }
     this.dirty.clear();
     for (const row of added) this.out({ sign: 1, row });
@@ -368,6 +384,23 @@ export class AggregateNode extends PlanNode {
     const aggs = this.specs.map((s) => s.text).join(', ');
     return `GroupAggregate ${this.keyTexts.length === 0 ? '(no GROUP BY)' : `BY ${this.keyTexts.join(', ')}`}: ${aggs} (state: accumulators per group)`;
   }
+}
+
+function concat(a: Row, b: Row): Row {
+  const row = new Array<Value>(a.length + b.length);
+  for (let i = 0; i < a.length; i++) row[i] = a[i]!;
+  for (let i = 0; i < b.length; i++) row[a.length + i] = b[i]!;
+  return row;
+}
+
+/** Whether two rows of one type hold the same values (as their {@link encodeValues} are equal). */
+function sameValues(a: Row, b: Row): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y && encodeValue(x ?? null) !== encodeValue(y ?? null)) return false;
+  }
+  return a.length === b.length;
 }
 
 export function retractedUnknown(what: string): TributaryError {

@@ -56,12 +56,18 @@ export class DistinctNode extends PlanNode {
     const key = encodeValues(delta.row);
     let entry = this.rows.get(key);
     if (entry === undefined) {
-      if (delta.sign < 0) throw retractedUnknown('distinct');
+      if (delta.sign < 0) {
+        if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
+        throw retractedUnknown('distinct');
+      }
       entry = { row: delta.row, count: 0, emitted: false };
       this.rows.set(key, entry);
     }
     entry.count += delta.sign;
-    if (entry.count < 0) throw retractedUnknown('distinct');
+    if (entry.count < 0) {
+      if (this.rows.expiring !== true) throw retractedUnknown('distinct');
+      entry.count = 0;
+    }
     this.dirty.add(key);
   }
 
@@ -124,7 +130,10 @@ export class NormalizeNode extends PlanNode {
       return;
     }
     const old = this.rows.peek(key);
-    if (old === undefined) throw retractedUnknown('normalize');
+    if (old === undefined) {
+      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
+      throw retractedUnknown('normalize');
+    }
     this.rows.delete(key);
     this.out({ sign: -1, row: old });
   }
