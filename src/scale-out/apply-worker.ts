@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
-import { asTributaryError, type TributaryError } from '../core/errors.js';
+import { asTributaryError, TributaryError } from '../core/errors.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { composePipeline } from '../composer/pipeline-composer.js';
 import { natsConnect } from '../connectors/nats/nats-connection.js';
@@ -95,8 +95,8 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     const renewals = (async () => {
       while (!until.aborted) {
         try {
-          await leases.beat();
-          for (const partition of await leases.renew()) {
+          await withinMs(leases.beat(), settings.leaseTtlMs / 2);
+          for (const partition of await withinMs(leases.renew(), settings.leaseTtlMs / 2)) {
             log.warn(`partition ${partition}: lease lost to another worker, stopping`);
             void stop(partition);
           }
@@ -118,7 +118,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       while (!signal.aborted) {
         if (failure) throw failure;
         try {
-          await balance(leases);
+          await withinMs(balance(leases), Math.max(30_000, settings.leaseTtlMs * 3));
         } catch (error) {
           log.warn(`scale-out leases: ${asTributaryError(error).message}`);
         }
@@ -156,6 +156,24 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       if (leased.has(partition) || applying.has(partition)) continue;
       if (await leases.acquire(partition)) start(partition);
     }
+  }
+}
+
+/** `promise`, or a timeout error after `ms`: a JetStream request left without answer must not stall a loop. */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new TributaryError('SOURCE_TIMEOUT', `no answer from JetStream within ${Math.round(ms)} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

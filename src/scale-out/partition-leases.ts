@@ -1,4 +1,4 @@
-import type { KV, NatsConnection } from 'nats';
+import type { JetStreamManager, KV, NatsConnection } from 'nats';
 
 /** A partition this worker holds: the lease key's revision its next renewal must match. */
 interface Held {
@@ -21,6 +21,8 @@ export class PartitionLeases {
 
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
     private readonly workerId: string,
     private readonly ttlMs: number,
   ) {}
@@ -31,7 +33,7 @@ export class PartitionLeases {
     options: { readonly workerId: string; readonly ttlMs: number; readonly replicas: number },
   ): Promise<PartitionLeases> {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
-    return new PartitionLeases(kv, options.workerId, options.ttlMs);
+    return new PartitionLeases(kv, await nc.jetstreamManager(), bucket, options.workerId, options.ttlMs);
   }
 
   /** Says this worker is alive (its entry expires one TTL after the last beat). */
@@ -41,8 +43,7 @@ export class PartitionLeases {
 
   /** The ids of the workers whose heartbeat has not expired, this one included. */
   async liveWorkers(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const key of await this.kv.keys('worker.*')) out.push(key.slice('worker.'.length));
+    const out = [...(await this.live('worker.')).keys()];
     if (!out.includes(this.workerId)) out.push(this.workerId);
     return out.sort();
   }
@@ -50,9 +51,22 @@ export class PartitionLeases {
   /** Partitions whose lease is held by a live entry (any worker). */
   async leased(): Promise<Map<number, string>> {
     const out = new Map<number, string>();
-    for await (const key of await this.kv.keys('lease.*')) {
+    for (const [key, holder] of await this.live('lease.')) out.set(Number(key), holder);
+    return out;
+  }
+
+  /**
+   * Live entries under `prefix` (key without the prefix → value). The keys come from the bucket stream's
+   * subject list (one request, no consumer), each value from a get; deleted entries are left out.
+   */
+  private async live(prefix: string): Promise<Map<string, string>> {
+    const subjectPrefix = `$KV.${this.bucket}.`;
+    const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${subjectPrefix}${prefix}>` });
+    const out = new Map<string, string>();
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const key = subject.slice(subjectPrefix.length);
       const entry = await this.kv.get(key);
-      if (entry && entry.operation === 'PUT') out.set(Number(key.slice('lease.'.length)), entry.string());
+      if (entry && entry.operation === 'PUT') out.set(key.slice(prefix.length), entry.string());
     }
     return out;
   }

@@ -32,6 +32,22 @@ export function natsSource(options: OptionValues, context: SourceContext): Sourc
   return new NatsSource(options, natsSourceConfig(options, context.pipelineName), context);
 }
 
+/** How long a partition reader waits for a batch's data after its checkpoint message arrived. */
+const PARTITION_DATA_WAIT_MS = 30_000;
+
+/** The iterator's next result, or undefined when none came within `ms` (the pending next() is left running). */
+async function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      iterator.next(),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Pending {
   readonly msg: JsMsg;
   readonly epoch: number;
@@ -173,6 +189,7 @@ class NatsSource implements Source {
     partition: number,
   ): AsyncIterable<ChangeBatch> {
     const dataMessages = data[Symbol.asyncIterator]();
+    let last: { epoch: number; batch: number } | undefined;
     for await (const msg of control) {
       if (this.closed) break;
       const caughtUp = msg.info.pending === 0;
@@ -188,21 +205,38 @@ class NatsSource implements Source {
           { hint: 'read this stream without source option `partition`, or write it with sink option `partitions` > 1' },
         );
       }
+      // A checkpoint message lost in flight would make its batch's data look like orphans: the writer numbers
+      // its batches 1, 2, 3… per epoch, so a gap is seen and the attempt re-reads from the committed position.
+      if (record.epoch > 0 && last !== undefined) {
+        const expected = record.epoch === last.epoch ? last.batch + 1 : 1;
+        if (record.batch !== expected) {
+          throw new TributaryError(
+            'SOURCE_TIMEOUT',
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} is batch ${record.epoch}.${record.batch}, batch ${record.epoch}.${expected} was not delivered`,
+            { retryable: true, hint: 'retried from the last committed position' },
+          );
+        }
+      }
+      if (record.epoch > 0) last = { epoch: record.epoch, batch: record.batch };
       const need = record.partitions?.[partition] ?? 0;
       const events: ChangeEvent[] = [];
       for (let got = 0; got < need;) {
-        const next = await dataMessages.next();
-        if (next.done === true || this.closed) return;
-        const m = next.value;
-        if (m.seq > msg.seq) {
+        const next = await nextWithin(dataMessages, PARTITION_DATA_WAIT_MS);
+        if (next?.done === true || this.closed) return;
+        if (next === undefined || next.value.seq > msg.seq) {
+          // The batch's data are all in the stream before its checkpoint message, so they are missing from what
+          // the consumer delivered: with no acks, messages in flight to a server that died are not redelivered.
+          // Retried: the attempt re-creates the consumers after the last committed position and reads them again.
           throw new TributaryError(
-            'FORMAT_DECODE_FAILED',
-            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were read`,
+            'SOURCE_TIMEOUT',
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were delivered${next === undefined ? ` within ${PARTITION_DATA_WAIT_MS / 1000} s` : ''}`,
             {
-              hint: 'the stream lost messages (limits, or messages deleted by hand); run the capture again with --reset',
+              retryable: true,
+              hint: 'retried from the last committed position; if it repeats, the stream lost messages (limits, or deleted by hand): run the capture again with --reset',
             },
           );
         }
+        const m = next.value;
         if (
           Number(m.headers?.get(HEADER_EPOCH)) === record.epoch &&
           Number(m.headers?.get(HEADER_BATCH)) === record.batch
