@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
 import { runCommand } from './run-command.js';
+import { applyCommand } from './apply-command.js';
+import { SCALE_OUT_ROLES } from '../scale-out/scale-out-roles.js';
 import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, DEMO_SOURCES, demoCommand, type DemoSink, type DemoSource } from './demo-command.js';
 import { stateCommand } from './state-command.js';
@@ -17,7 +19,7 @@ import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.
 
 /** The options each command takes, besides --log-level and --help. */
 const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
-  run: ['reset', 'truncate-targets', 'yes', 'from-savepoint', 'http', 'no-http'],
+  run: ['reset', 'truncate-targets', 'yes', 'from-savepoint', 'http', 'no-http', 'role'],
   validate: [],
   state: [],
   status: ['http', 'json'],
@@ -44,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
         'from-savepoint': { type: 'string' },
         http: { type: 'string' },
         'no-http': { type: 'boolean' },
+        role: { type: 'string' },
         json: { type: 'boolean' },
         'chunk-size': { type: 'string' },
         'recheck-wait': { type: 'string' },
@@ -115,6 +118,17 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const role = values.role;
+  if (role !== undefined && !(SCALE_OUT_ROLES as readonly string[]).includes(role)) {
+    process.stderr.write(`unknown --role ${role}: use ${SCALE_OUT_ROLES.join(' or ')}\n`);
+    return 2;
+  }
+  if (role === 'apply' && (values.reset || values['from-savepoint'])) {
+    process.stderr.write(
+      '--role apply takes no --reset or --from-savepoint: reset the capture (see docs/scale-out.md)\n',
+    );
+    return 2;
+  }
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     process.stderr.write(`unknown --log-level ${level}: use debug, info, warn or error\n`);
@@ -137,7 +151,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
+        if (role === 'apply') return await applyCommand(file!, { log });
         return await runCommand(file!, {
+          ...(role === 'capture' ? { role } : {}),
           log,
           reset: values.reset === true,
           truncateTargets: values['truncate-targets'] === true,

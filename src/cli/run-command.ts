@@ -11,6 +11,7 @@ import {
 } from './progress-line.js';
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
+import { captureDef } from '../scale-out/scale-out-roles.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HTTP_ADDRESS_FILE } from './status-command.js';
@@ -35,6 +36,8 @@ export interface RunCommandOptions {
   readonly http?: { readonly host: string; readonly port: number } | false;
   /** On a terminal: the live display (progress bars) instead of the progress line every 10 s. */
   readonly live?: LiveRegion;
+  /** `--role capture`: the capture role of a scale-out pipeline (source → the JetStream stream). */
+  readonly role?: 'capture';
 }
 
 /**
@@ -49,7 +52,8 @@ const HARD_EXIT_MS = 25_000;
  */
 export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
   const { log } = options;
-  const def = await loadPipelineDef(file);
+  const loaded = await loadPipelineDef(file);
+  const def = options.role === 'capture' ? captureDef(loaded) : loaded;
   const pipeline = composePipeline(def, { log });
   // A server beyond loopback without a token stops the run here, before anything connects.
   const http = options.http ?? def.pipeline.http;

@@ -43,6 +43,13 @@ export const COMMAND_HELP = {
           'http.host / http.port, 127.0.0.1:8470, the next free port when taken; port 0: any)',
       ],
       ['--no-http', 'no HTTP server'],
+      [
+        '--role <role>',
+        'capture | apply: one role of a pipeline with a scale-out: block (docs/scale-out.md):\n' +
+          'capture writes the source into the JetStream stream; apply leases partitions of it\n' +
+          'and applies them to the sink (start several, on several machines). Default: both in\n' +
+          'this process, no stream',
+      ],
     ],
   },
   validate: {

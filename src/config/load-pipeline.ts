@@ -11,6 +11,7 @@ import type { PipelineDef, PipelineOptions, RouteDef, TransformDef } from './pip
 import { pipelineOptions, pipelineOptionSpecs } from './pipeline-options.js';
 import { readOptions } from './read-options.js';
 import { readRoutes } from './route-block.js';
+import { readScaleOut } from './scale-out-block.js';
 import { readTransforms } from './transform-block.js';
 import { readUserFunctions, USER_DEFINED_FUNCTION_KEY } from './udf-block.js';
 
@@ -24,7 +25,7 @@ export interface ParsePipelineOptions extends LoadPipelineOptions {
   readonly file?: string;
 }
 
-const TOP_LEVEL = ['source', 'sink', 'transform', 'route', 'pipeline'] as const;
+const TOP_LEVEL = ['source', 'sink', 'transform', 'route', 'pipeline', 'scale-out'] as const;
 
 /**
  * Reads and validates a pipeline file. Throws TributaryError CONFIG_FILE_NOT_FOUND when it cannot be read,
@@ -102,6 +103,8 @@ export function parsePipelineYaml(text: string, options: ParsePipelineOptions): 
     transformBlock === undefined ? [] : readTransforms(reader, transformBlock, udfNames);
   const routeBlock = blocks.get('route');
   const routes: RouteDef[] = routeBlock === undefined ? [] : readRoutes(reader, routeBlock);
+  const scaleOutBlock = blocks.get('scale-out');
+  const scaleOut = scaleOutBlock === undefined ? undefined : readScaleOut(reader, scaleOutBlock, options);
   const pipeline = readPipelineBlock(
     reader,
     pipelineBlock,
@@ -120,6 +123,7 @@ export function parsePipelineYaml(text: string, options: ParsePipelineOptions): 
     pipeline,
     ...(reader.ignored.length === 0 ? {} : { ignoredOptions: reader.ignored }),
     ...(userDefinedFunctions.length === 0 ? {} : { userDefinedFunctions }),
+    ...(scaleOut === undefined ? {} : { scaleOut }),
     ...(options.file === undefined ? {} : { file: options.file }),
   };
 }

@@ -27,6 +27,11 @@ export interface PipelineDef {
    * Loaded (relative to the pipeline file's folder) when the pipeline is composed.
    */
   readonly userDefinedFunctions?: readonly UserFunctionDef[];
+  /**
+   * `scale-out:`: NATS connection options plus `stream`, `partitions`, `replicas`, `lease.ttl` — how the
+   * `capture` and `apply` roles of `tributary run --role` meet (docs/scale-out.md). Without `--role` it is unused.
+   */
+  readonly scaleOut?: OptionValues;
   /** The file it was read from, when it was. */
   readonly file?: string;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { pipelineOptionSpecs } from '../../src/config/pipeline-options.js';
+import { scaleOutOwnOptions } from '../../src/config/scale-out-block.js';
 import { sinks, sources } from '../../src/connectors/registry.js';
 import { ERROR_CODES } from '../../src/core/errors.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
@@ -154,6 +155,10 @@ describe('option reference', () => {
 
   it.each(Object.entries(sinks))('the %s sink documents exactly its options', (type, entry) => {
     checkOptionTable(`docs/connectors/${type}.md`, sources[type] ? 'Sink options' : 'Options', entry.options);
+  });
+
+  it('docs/scale-out.md documents exactly the scale-out options (besides the NATS connection options)', () => {
+    checkOptionTable('docs/scale-out.md', 'The pipeline file', scaleOutOwnOptions);
   });
 
   it('docs/pipeline-file.md documents exactly the pipeline options', () => {

@@ -15,6 +15,21 @@ const pgError = (code: string, message = 'boom', extra: Record<string, unknown> 
 
 describe('classifyPostgresError', () => {
   it.each([
+    ['42P07', {}],
+    ['42P06', {}],
+    ['42701', {}],
+    ['23505', { constraint: 'pg_namespace_nspname_index' }],
+  ])('%s from two sessions creating one object at once is retried', (code, extra) => {
+    const error = classifyPostgresError(pgError(code, 'duplicate', extra), context);
+    expect([error.code, error.retryable]).toEqual(['SINK_WRITE_FAILED', true]);
+  });
+
+  it('a unique violation of a user table is not retried (the same rows fail the same way)', () => {
+    const error = classifyPostgresError(pgError('23505', 'duplicate', { constraint: 'orders_pkey' }), context);
+    expect(error.retryable).toBe(false);
+  });
+
+  it.each([
     ['28P01', 'SINK_AUTH_FAILED', false],
     ['28000', 'SINK_AUTH_FAILED', false],
     ['3D000', 'SINK_DATABASE_MISSING', false],

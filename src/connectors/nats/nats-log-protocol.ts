@@ -23,6 +23,11 @@ export interface CheckpointRecord {
   readonly batch: number;
   /** Data messages of this batch, all with sequences between the previous control message and this one. */
   readonly count: number;
+  /**
+   * With `partitions` > 1: of `count`, the data messages per key-hash partition (index = partition), so a reader
+   * of one partition's subjects knows when it holds its part of the batch (docs/scale-out.md).
+   */
+  readonly partitions?: readonly number[];
   readonly format: string;
   /** Null for the marker `run --reset` writes: the pipeline starts over, the data stays. */
   readonly checkpoint: Checkpoint | null;

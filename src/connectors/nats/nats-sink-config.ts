@@ -44,6 +44,14 @@ export const natsSinkOptions: readonly OptionSpec[] = [
       'consumers can share a table while each key keeps its order.',
   },
   {
+    key: 'replicas',
+    type: 'integer',
+    min: 1,
+    default: 1,
+    description:
+      'Replicas of the stream when the sink creates it (a JetStream cluster keeps each message on this many servers; 3 survives the loss of one). An existing stream keeps its own.',
+  },
+  {
     key: 'max-in-flight',
     type: 'integer',
     min: 1,
@@ -63,6 +71,7 @@ export interface NatsSinkConfig {
   readonly subjectPrefix: string;
   readonly format: 'debezium-json' | 'canal-json' | 'json';
   readonly partitions: number;
+  readonly replicas: number;
   readonly maxInFlight: number;
   readonly serverName: string;
   readonly debezium: DebeziumJsonOptions;
@@ -76,6 +85,7 @@ export function natsSinkConfig(values: OptionValues, pipeline: string): NatsSink
     subjectPrefix,
     format: (values['format'] ?? 'debezium-json') as NatsSinkConfig['format'],
     partitions: Number(values['partitions'] ?? 1),
+    replicas: Number(values['replicas'] ?? 1),
     maxInFlight: Number(values['max-in-flight'] ?? 512),
     serverName: typeof values['server-name'] === 'string' ? values['server-name'] : subjectPrefix,
     debezium: debeziumJsonOptionsOf(values),

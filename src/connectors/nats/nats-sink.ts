@@ -25,7 +25,7 @@ import {
   type CheckpointRecord,
 } from './nats-log-protocol.js';
 import { natsSinkConfig, type NatsSinkConfig } from './nats-sink-config.js';
-import { streamSubjects, type StreamSubjects } from './nats-subjects.js';
+import { keyPartition, streamSubjects, type StreamSubjects } from './nats-subjects.js';
 
 export function natsSink(options: OptionValues, context: SinkContext): Sink {
   for (const key of ['password', 'token']) {
@@ -57,6 +57,8 @@ class NatsSink implements Sink {
   /** The `Nats-Msg-Id` of our last publish: the next one expects it, so after one failure all later ones fail too. */
   private lastMsgId = '';
   private inBatch = 0;
+  /** Data messages of the batch per key-hash partition (with `partitions` > 1). */
+  private perPartition: number[] = [];
   private events = 0;
   private inFlight: Promise<PubAck>[] = [];
   private failure: unknown;
@@ -144,7 +146,11 @@ class NatsSink implements Sink {
     try {
       let info = await this.streamInfo(jsm);
       if (!info) {
-        info = await jsm.streams.add({ name: this.config.stream, subjects: [this.subjects.all] });
+        info = await jsm.streams.add({
+          name: this.config.stream,
+          subjects: [this.subjects.all],
+          num_replicas: this.config.replicas,
+        });
         this.context.log.info(`created JetStream stream ${this.config.stream} (subjects ${this.subjects.all})`);
       }
       const last = await this.lastCheckpoint(jsm);
@@ -160,6 +166,7 @@ class NatsSink implements Sink {
       this.lastMsgId = fenceId;
       this.batch = 0;
       this.inBatch = 0;
+      this.perPartition = new Array<number>(this.config.partitions).fill(0);
       this.events = 0;
       this.inFlight = [];
       this.failure = undefined;
@@ -213,6 +220,10 @@ class NatsSink implements Sink {
         const expected = { lastSequence: this.lastSeq++, lastMsgID: this.lastMsgId };
         const msgID = `${this.epoch}.${this.batch + 1}.${++this.inBatch}`;
         this.lastMsgId = msgID;
+        if (this.config.partitions > 1) {
+          const p = keyPartition(record.key, this.config.partitions);
+          this.perPartition[p] = (this.perPartition[p] ?? 0) + 1;
+        }
         const ack = js.publish(
           this.subjects.data(event.table, record.key),
           record.value === null ? new Uint8Array(0) : Buffer.from(record.value, 'utf8'),
@@ -258,6 +269,7 @@ class NatsSink implements Sink {
       epoch: this.epoch,
       batch: this.batch + 1,
       count: this.inBatch,
+      ...(this.config.partitions > 1 ? { partitions: this.perPartition } : {}),
       format: this.config.format,
       checkpoint,
     };
@@ -274,6 +286,7 @@ class NatsSink implements Sink {
     }
     this.batch++;
     this.inBatch = 0;
+    this.perPartition = new Array<number>(this.config.partitions).fill(0);
     this.events = 0;
   }
 

@@ -44,6 +44,13 @@ export const natsSourceOptions: readonly OptionSpec[] = [
       'Default: `tributary_<pipeline name>`.',
   },
   {
+    key: 'partition',
+    type: 'integer',
+    min: 0,
+    description:
+      'Read only this key-hash partition (0..N-1) of a stream a `nats` sink writes with `partitions: N`: its data subjects and the checkpoint messages. What each apply worker of a scale-out reads ([scale-out.md](../scale-out.md)).',
+  },
+  {
     key: 'fetch.max-messages',
     type: 'integer',
     min: 1,
@@ -57,6 +64,8 @@ export interface NatsSourceConfig {
   readonly subjectPrefix: string;
   readonly durable: string;
   readonly fetchMaxMessages: number;
+  /** Undefined: the whole stream. */
+  readonly partition?: number;
 }
 
 export function natsSourceConfig(values: OptionValues, pipeline: string): NatsSourceConfig {
@@ -69,5 +78,6 @@ export function natsSourceConfig(values: OptionValues, pipeline: string): NatsSo
         ? values['durable']
         : `tributary_${pipeline.replace(/[^A-Za-z0-9_-]/g, '_')}`,
     fetchMaxMessages: Number(values['fetch.max-messages'] ?? 1000),
+    ...(typeof values['partition'] === 'number' ? { partition: values['partition'] } : {}),
   };
 }

@@ -32,6 +32,22 @@ export function natsSource(options: OptionValues, context: SourceContext): Sourc
   return new NatsSource(options, natsSourceConfig(options, context.pipelineName), context);
 }
 
+/** How long a partition reader waits for a batch's data after its checkpoint message arrived. */
+const PARTITION_DATA_WAIT_MS = 30_000;
+
+/** The iterator's next result, or undefined when none came within `ms` (the pending next() is left running). */
+async function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      iterator.next(),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Pending {
   readonly msg: JsMsg;
   readonly epoch: number;
@@ -49,6 +65,8 @@ class NatsSource implements Source {
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
+  /** With option `partition`: the consumer of the control subjects. */
+  private control: ConsumerMessages | undefined;
   private readonly subjects: StreamSubjects;
   private readonly reader: LogChangeReader;
   private seq = 0;
@@ -109,33 +127,130 @@ class NatsSource implements Source {
       );
     }
     this.seq = position?.seq ?? 0;
+    const partition = this.config.partition;
     try {
-      try {
-        await jsm.consumers.delete(this.config.stream, this.config.durable);
-      } catch (error) {
-        if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
+      if (partition === undefined) {
+        this.messages = await this.consumer(js, jsm, this.config.durable, this.subjects.all);
+      } else {
+        // Two consumers in one sequence space: the partition's data subjects, and the control subjects (fence,
+        // checkpoint: the only subjects with one token after the prefix).
+        const prefix = this.config.subjectPrefix;
+        this.messages = await this.consumer(js, jsm, this.config.durable, `${prefix}.*.*.${partition}`);
+        this.control = await this.consumer(js, jsm, `${this.config.durable}_ctl`, `${prefix}.*`);
       }
-      await jsm.consumers.add(this.config.stream, {
-        durable_name: this.config.durable,
-        // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
-        // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
-        ack_policy: AckPolicy.None,
-        filter_subject: this.subjects.all,
-        ...(this.seq > 0
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
-          : { deliver_policy: DeliverPolicy.All }),
-      });
-      const consumer = await js.consumers.get(this.config.stream, this.config.durable);
-      this.messages = await consumer.consume({ max_messages: this.config.fetchMaxMessages });
     } catch (error) {
       throw classifyNatsError(error, 'source', `opening a consumer on stream ${this.config.stream}`);
     }
     this.context.log.info(`reading stream ${this.config.stream} after sequence ${this.seq}`);
   }
 
-  async *batches(): AsyncIterable<ChangeBatch> {
+  /** A durable consumer (re-created: its start is the position in the sink's checkpoint) of `filter`'s messages. */
+  private async consumer(
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    durable: string,
+    filter: string,
+  ): Promise<ConsumerMessages> {
+    try {
+      await jsm.consumers.delete(this.config.stream, durable);
+    } catch (error) {
+      if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
+    }
+    await jsm.consumers.add(this.config.stream, {
+      durable_name: durable,
+      // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
+      // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
+      ack_policy: AckPolicy.None,
+      filter_subject: filter,
+      ...(this.seq > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
+        : { deliver_policy: DeliverPolicy.All }),
+    });
+    const consumer = await js.consumers.get(this.config.stream, durable);
+    return await consumer.consume({ max_messages: this.config.fetchMaxMessages });
+  }
+
+  batches(): AsyncIterable<ChangeBatch> {
     const messages = this.messages;
     if (!messages) throw new TributaryError('INTERNAL', 'batches() before open()');
+    return this.control && this.config.partition !== undefined
+      ? this.partitionBatches(messages, this.control, this.config.partition)
+      : this.streamBatches(messages);
+  }
+
+  /**
+   * One key-hash partition: each checkpoint message (control consumer) says how many data messages of its batch
+   * fall in this partition; exactly that many of the batch are taken from the data consumer, in sequence order.
+   * Data messages before the checkpoint that belong to no committed batch are a crashed writer's orphans.
+   */
+  private async *partitionBatches(
+    data: ConsumerMessages,
+    control: ConsumerMessages,
+    partition: number,
+  ): AsyncIterable<ChangeBatch> {
+    const dataMessages = data[Symbol.asyncIterator]();
+    let last: { epoch: number; batch: number } | undefined;
+    for await (const msg of control) {
+      if (this.closed) break;
+      const caughtUp = msg.info.pending === 0;
+      if (msg.subject !== this.subjects.checkpoint) {
+        if (caughtUp) yield { events: [], position: this.position(), caughtUp };
+        continue;
+      }
+      const record = parseCheckpointRecord(msg.data);
+      if (record.partitions === undefined && record.count > 0) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `checkpoint message ${msg.seq} of stream ${this.config.stream} has no partition counts: the stream was not written with partitions`,
+          { hint: 'read this stream without source option `partition`, or write it with sink option `partitions` > 1' },
+        );
+      }
+      // A checkpoint message lost in flight would make its batch's data look like orphans: the writer numbers
+      // its batches 1, 2, 3… per epoch, so a gap is seen and the attempt re-reads from the committed position.
+      if (record.epoch > 0 && last !== undefined) {
+        const expected = record.epoch === last.epoch ? last.batch + 1 : 1;
+        if (record.batch !== expected) {
+          throw new TributaryError(
+            'SOURCE_TIMEOUT',
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} is batch ${record.epoch}.${record.batch}, batch ${record.epoch}.${expected} was not delivered`,
+            { retryable: true, hint: 'retried from the last committed position' },
+          );
+        }
+      }
+      if (record.epoch > 0) last = { epoch: record.epoch, batch: record.batch };
+      const need = record.partitions?.[partition] ?? 0;
+      const events: ChangeEvent[] = [];
+      for (let got = 0; got < need;) {
+        const next = await nextWithin(dataMessages, PARTITION_DATA_WAIT_MS);
+        if (next?.done === true || this.closed) return;
+        if (next === undefined || next.value.seq > msg.seq) {
+          // The batch's data are all in the stream before its checkpoint message, so they are missing from what
+          // the consumer delivered: with no acks, messages in flight to a server that died are not redelivered.
+          // Retried: the attempt re-creates the consumers after the last committed position and reads them again.
+          throw new TributaryError(
+            'SOURCE_TIMEOUT',
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were delivered${next === undefined ? ` within ${PARTITION_DATA_WAIT_MS / 1000} s` : ''}`,
+            {
+              retryable: true,
+              hint: 'retried from the last committed position; if it repeats, the stream lost messages (limits, or deleted by hand): run the capture again with --reset',
+            },
+          );
+        }
+        const m = next.value;
+        if (
+          Number(m.headers?.get(HEADER_EPOCH)) === record.epoch &&
+          Number(m.headers?.get(HEADER_BATCH)) === record.batch
+        ) {
+          this.decode(m, events);
+          got++;
+        }
+      }
+      this.seq = msg.seq;
+      yield { events, position: this.position(), caughtUp };
+    }
+  }
+
+  private async *streamBatches(messages: ConsumerMessages): AsyncIterable<ChangeBatch> {
     let pending: Pending[] = [];
     let foreign: ChangeEvent[] = [];
     let last: JsMsg | undefined;
@@ -218,11 +333,14 @@ class NatsSource implements Source {
   async close(): Promise<void> {
     this.closed = true;
     const messages = this.messages;
+    const control = this.control;
     this.messages = undefined;
+    this.control = undefined;
     const nc = this.nc;
     this.nc = undefined;
     // stop(), not close(): close() waits for the pull in flight, which a consumer with nothing to deliver never ends.
     messages?.stop();
+    control?.stop();
     await nc?.close();
   }
 }

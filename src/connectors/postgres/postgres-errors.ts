@@ -46,6 +46,8 @@ const TLS_CODES = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED/;
  *   retries with smaller transactions (fewer tables, fewer events) and stops after a bounded number of
  *   identical failures (docs/03-checkpoints.md)
  * - 42P01, 42703 (table or column missing: changed outside Tributary) → SINK_SCHEMA_MISMATCH
+ * - 42P06, 42P07, 42701, 42710, and 23505 on a system catalog index (`pg_…`): two sessions created one object at
+ *   once → SINK_WRITE_FAILED, retryable (the retry finds it)
  * - classes 22 (data exception) and 23 (integrity) → SINK_WRITE_FAILED, *not* retryable: replaying the same
  *   rows fails the same way
  * - anything else (serialization failure, deadlock, …) → SINK_WRITE_FAILED, retryable.
@@ -144,6 +146,14 @@ export function classifyPostgresError(error: unknown, context: PostgresErrorCont
       code === undefined ? false : undefined,
     );
   }
+  if (concurrentDdl(error, code)) {
+    return make(
+      'SINK_WRITE_FAILED',
+      `writing ${where} failed (${code}): another session created the same schema, table or type at the same moment`,
+      'nothing to do: the transaction is retried and finds the object (apply workers of a scale-out create the sink tables concurrently)',
+      true,
+    );
+  }
   const deterministic = code !== undefined && (code.startsWith('22') || code.startsWith('23'));
   return make(
     'SINK_WRITE_FAILED',
@@ -165,6 +175,16 @@ const RESOURCE_HINTS: Readonly<Record<string, string>> = {
   '53400': `a server limit such as temp_file_limit was reached: raise it, or ${SMALLER}`,
   '54000': `a transaction or statement exceeded a server program limit: ${SMALLER}`,
 };
+
+/**
+ * Two sessions creating one object at once: 42P06 / 42P07 / 42701 / 42710 (duplicate schema, table, column, object), or a unique
+ * violation (23505) of a system catalog index (constraint `pg_…`), which `IF NOT EXISTS` does not prevent.
+ */
+function concurrentDdl(error: unknown, code: string | undefined): boolean {
+  if (code === '42P06' || code === '42P07' || code === '42701' || code === '42710') return true;
+  const constraint = typeof error === 'object' && error !== null ? (error as { constraint?: unknown }).constraint : '';
+  return code === '23505' && typeof constraint === 'string' && constraint.startsWith('pg_');
+}
 
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

@@ -1,0 +1,193 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsConnection } from 'nats';
+import { asTributaryError, TributaryError } from '../core/errors.js';
+import type { PipelineDef } from '../config/pipeline-def.js';
+import { composePipeline } from '../composer/pipeline-composer.js';
+import { natsConnect } from '../connectors/nats/nats-connection.js';
+import { jetStreamErrorCode, JS_STREAM_NOT_FOUND } from '../connectors/nats/nats-errors.js';
+import type { Logger } from '../runtime/logger.js';
+import { PartitionLeases } from './partition-leases.js';
+import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
+
+export interface ApplyWorkerOptions {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  /** Default: `<host>-<pid>-<random>`. */
+  readonly workerId?: string;
+  /** Called whenever the set of partitions this worker applies changes. */
+  readonly onPartitions?: (partitions: readonly number[]) => void;
+}
+
+/** One partition being applied: its own pipeline run, stopped through its controller. */
+interface Applying {
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/**
+ * An apply worker of a scale-out pipeline (`tributary run --role apply`): leases partitions of the stream in
+ * the JetStream KV bucket, and applies each leased partition as a pipeline of its own (`nats` source of that
+ * partition → transforms → the pipeline's sink, positions in the sink's checkpoint transaction).
+ *
+ * Every third of the lease TTL it beats, renews its leases, and balances: it takes free partitions up to its
+ * fair share (partitions / live workers, rounded up) and gives up those above it. A partition is given up only
+ * after its pipeline stopped (final checkpoint committed, sink closed), and a taker resumes from the sink's
+ * committed position — so a key's changes are applied in order across the handover. A partition whose lease
+ * is lost, or could not be renewed for half the TTL, is stopped at once. Returns when `signal` aborts (after
+ * stopping every partition and releasing its leases); throws when a partition's pipeline fails for good.
+ */
+export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptions): Promise<void> {
+  const { log, signal } = options;
+  const settings = scaleOutSettings(def);
+  const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const nc = await natsConnect(settings.connection, 'source', log, `tributary ${def.pipeline.name} apply ${workerId}`);
+  const applying = new Map<number, Applying>();
+  let failure: TributaryError | undefined;
+  const changed = () => options.onPartitions?.([...applying.keys()].sort((a, b) => a - b));
+
+  const start = (partition: number): void => {
+    const controller = new AbortController();
+    const pipeline = composePipeline(applyDef(def, partition), { log: log.child(`p${partition}`) });
+    const done = pipeline.run({ signal: controller.signal }).then(
+      (result) => {
+        if (result.outcome !== 'stopped') log.warn(`partition ${partition}: pipeline ${result.outcome}`);
+      },
+      (error: unknown) => {
+        failure ??= asTributaryError(error);
+      },
+    );
+    applying.set(partition, { controller, done });
+    log.info(`applying partition ${partition}`);
+    changed();
+  };
+  const stopping = new Map<number, Promise<void>>();
+  const stop = (partition: number): Promise<void> => {
+    const running = applying.get(partition);
+    if (!running) return Promise.resolve();
+    const pending =
+      stopping.get(partition) ??
+      (async () => {
+        running.controller.abort();
+        await running.done;
+        applying.delete(partition);
+        stopping.delete(partition);
+        changed();
+      })();
+    stopping.set(partition, pending);
+    return pending;
+  };
+
+  try {
+    await ensureStream(nc, settings);
+    const leases = await PartitionLeases.open(nc, settings.leaseBucket, {
+      workerId,
+      ttlMs: settings.leaseTtlMs,
+      replicas: settings.replicas,
+    });
+    log.info(
+      `apply worker ${workerId}: ${settings.partitions} partitions of stream ${settings.stream}, lease TTL ${settings.leaseTtlMs} ms`,
+    );
+    const done = new AbortController();
+    const until = AbortSignal.any([signal, done.signal]);
+    // Two loops: renewals never wait for a partition's final checkpoint (which may take seconds), balancing does.
+    const renewals = (async () => {
+      while (!until.aborted) {
+        try {
+          await withinMs(leases.beat(), settings.leaseTtlMs / 2);
+          for (const partition of await withinMs(leases.renew(), settings.leaseTtlMs / 2)) {
+            log.warn(`partition ${partition}: lease lost to another worker, stopping`);
+            void stop(partition);
+          }
+        } catch (error) {
+          log.warn(`scale-out leases: ${asTributaryError(error).message}`);
+        }
+        // Whatever could not be renewed for half the TTL: another worker may take it after the TTL.
+        for (const partition of leases.expiring()) {
+          log.warn(`partition ${partition}: lease not renewed for ${settings.leaseTtlMs / 2} ms, stopping`);
+          leases.forget(partition);
+          void stop(partition);
+        }
+        await sleep(Math.max(50, Math.floor(settings.leaseTtlMs / 5)), undefined, { signal: until }).catch(
+          () => undefined,
+        );
+      }
+    })();
+    try {
+      while (!signal.aborted) {
+        if (failure) throw failure;
+        try {
+          await withinMs(balance(leases), Math.max(30_000, settings.leaseTtlMs * 3));
+        } catch (error) {
+          log.warn(`scale-out leases: ${asTributaryError(error).message}`);
+        }
+        await sleep(Math.max(100, Math.floor(settings.leaseTtlMs / 3)), undefined, { signal }).catch(() => undefined);
+      }
+    } finally {
+      await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
+      done.abort();
+      await renewals;
+      for (let p = 0; p < settings.partitions; p++) if (leases.holds(p)) await leases.release(p).catch(() => undefined);
+      await leases.leave();
+    }
+    if (failure) throw failure;
+  } finally {
+    await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
+    await nc.close().catch(() => undefined);
+  }
+
+  async function balance(leases: PartitionLeases): Promise<void> {
+    const workers = await leases.liveWorkers();
+    const share = Math.ceil(settings.partitions / workers.length);
+    // Above the fair share: stop first, then release, so the taker starts from a committed position.
+    const mine = [...applying.keys()].filter((p) => leases.holds(p)).sort((a, b) => b - a);
+    for (const partition of mine.slice(0, Math.max(0, mine.length - share))) {
+      log.info(`partition ${partition}: handing over (${workers.length} workers, share ${share})`);
+      await stop(partition);
+      await leases.release(partition);
+    }
+    if (applying.size >= share) return;
+    const leased = await leases.leased();
+    // Start at a worker-specific offset, so workers starting together do not all race for partition 0.
+    const offset = Math.max(0, workers.indexOf(workerId)) * share;
+    for (let i = 0; i < settings.partitions && applying.size < share && !signal.aborted; i++) {
+      const partition = (offset + i) % settings.partitions;
+      if (leased.has(partition) || applying.has(partition)) continue;
+      if (await leases.acquire(partition)) start(partition);
+    }
+  }
+}
+
+/** `promise`, or a timeout error after `ms`: a JetStream request left without answer must not stall a loop. */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new TributaryError('SOURCE_TIMEOUT', `no answer from JetStream within ${Math.round(ms)} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Creates the stream if the capture has not yet (same configuration as the `nats` sink creates). */
+async function ensureStream(nc: NatsConnection, settings: ScaleOutSettings): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.streams.info(settings.stream);
+  } catch (error) {
+    if (jetStreamErrorCode(error) !== JS_STREAM_NOT_FOUND) throw error;
+    await jsm.streams.add({
+      name: settings.stream,
+      subjects: [`${settings.stream}.>`],
+      num_replicas: settings.replicas,
+    });
+  }
+}

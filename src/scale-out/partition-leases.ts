@@ -1,0 +1,149 @@
+import type { JetStreamManager, KV, NatsConnection } from 'nats';
+
+/** A partition this worker holds: the lease key's revision its next renewal must match. */
+interface Held {
+  revision: number;
+  /** When the lease was last written by us (ms). */
+  renewedAt: number;
+}
+
+/**
+ * Partition leases and worker heartbeats in one JetStream KV bucket whose entries expire after the lease TTL
+ * (the bucket's max age): `lease.<partition>` holds the worker id, `worker.<id>` says a worker is alive.
+ *
+ * Invariants: a lease is taken only by `create` (fails when the key holds a live value) and renewed or
+ * released only with the revision this worker wrote last (fails when anyone else wrote since, or the entry
+ * expired), so two workers never both believe they hold one partition — except across a TTL expiry, which is
+ * why a worker stops applying a partition once half the TTL passed without a renewal (see {@link expiring}).
+ */
+export class PartitionLeases {
+  private readonly held = new Map<number, Held>();
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
+    private readonly workerId: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  static async open(
+    nc: NatsConnection,
+    bucket: string,
+    options: { readonly workerId: string; readonly ttlMs: number; readonly replicas: number },
+  ): Promise<PartitionLeases> {
+    const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
+    return new PartitionLeases(kv, await nc.jetstreamManager(), bucket, options.workerId, options.ttlMs);
+  }
+
+  /** Says this worker is alive (its entry expires one TTL after the last beat). */
+  async beat(): Promise<void> {
+    await this.kv.put(`worker.${this.workerId}`, new TextEncoder().encode(String(Date.now())));
+  }
+
+  /** The ids of the workers whose heartbeat has not expired, this one included. */
+  async liveWorkers(): Promise<string[]> {
+    const out = [...(await this.live('worker.')).keys()];
+    if (!out.includes(this.workerId)) out.push(this.workerId);
+    return out.sort();
+  }
+
+  /** Partitions whose lease is held by a live entry (any worker). */
+  async leased(): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const [key, holder] of await this.live('lease.')) out.set(Number(key), holder);
+    return out;
+  }
+
+  /**
+   * Live entries under `prefix` (key without the prefix → value). The keys come from the bucket stream's
+   * subject list (one request, no consumer), each value from a get; deleted entries are left out.
+   */
+  private async live(prefix: string): Promise<Map<string, string>> {
+    const subjectPrefix = `$KV.${this.bucket}.`;
+    const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${subjectPrefix}${prefix}>` });
+    const out = new Map<string, string>();
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const key = subject.slice(subjectPrefix.length);
+      const entry = await this.kv.get(key);
+      if (entry && entry.operation === 'PUT') out.set(key.slice(prefix.length), entry.string());
+    }
+    return out;
+  }
+
+  /** Takes the lease of `partition` if nobody holds it; false when someone does. */
+  async acquire(partition: number): Promise<boolean> {
+    try {
+      const revision = await this.kv.create(`lease.${partition}`, new TextEncoder().encode(this.workerId));
+      this.held.set(partition, { revision, renewedAt: Date.now() });
+      return true;
+    } catch (error) {
+      if (isWrongRevision(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Renews every held lease. Returns the partitions whose lease is gone (expired, or taken by another worker):
+   * the caller must stop applying them at once. A lease that could not be reached stays held until
+   * {@link expiring} says otherwise.
+   */
+  async renew(): Promise<number[]> {
+    const lost: number[] = [];
+    for (const [partition, held] of this.held) {
+      try {
+        held.revision = await this.kv.update(
+          `lease.${partition}`,
+          new TextEncoder().encode(this.workerId),
+          held.revision,
+        );
+        held.renewedAt = Date.now();
+      } catch (error) {
+        if (!isWrongRevision(error)) continue; // unreachable: expiring() decides
+        this.held.delete(partition);
+        lost.push(partition);
+      }
+    }
+    return lost;
+  }
+
+  /** Held partitions not renewed for half the TTL: another worker may take them soon, so stop applying them. */
+  expiring(now = Date.now()): number[] {
+    return [...this.held].filter(([, h]) => now - h.renewedAt > this.ttlMs / 2).map(([p]) => p);
+  }
+
+  /** Gives `partition` up (only if the lease is still ours); call after its apply stopped. */
+  async release(partition: number): Promise<void> {
+    const held = this.held.get(partition);
+    this.held.delete(partition);
+    if (!held) return;
+    try {
+      await this.kv.delete(`lease.${partition}`, { previousSeq: held.revision });
+    } catch (error) {
+      if (!isWrongRevision(error)) throw error;
+    }
+  }
+
+  /** Forgets a lease without writing (it expires by itself): for a partition stopped because it was expiring. */
+  forget(partition: number): void {
+    this.held.delete(partition);
+  }
+
+  holds(partition: number): boolean {
+    return this.held.has(partition);
+  }
+
+  get count(): number {
+    return this.held.size;
+  }
+
+  /** Removes this worker's heartbeat, so the others rebalance at once instead of after the TTL. */
+  async leave(): Promise<void> {
+    await this.kv.delete(`worker.${this.workerId}`).catch(() => undefined);
+  }
+}
+
+/** JetStream's "wrong last sequence" (10071): the key was written by someone else, or expired, since. */
+function isWrongRevision(error: unknown): boolean {
+  return (error as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code === 10071;
+}
