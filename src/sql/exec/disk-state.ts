@@ -337,25 +337,10 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
 
   /** Drops about `bytes` of values from memory, oldest first; returns how many values it dropped. */
   evict(bytes: number): number {
-    let dropped = 0;
-    let count = 0;
-    const again: [string, CacheEntry<V>][] = [];
-    for (const [key, entry] of this.cache) {
-      if (dropped >= bytes) break;
-      this.cache.delete(key);
-      if (entry.used) {
-        entry.used = false;
-        again.push([key, entry]);
-        continue;
-      }
-      count++;
+    return evictUnused(this.cache, bytes, (key, entry) => {
       if (this.dirty.has(key)) this.serialise(key, entry);
       this.cachedBytes -= entry.size;
-      dropped += entry.size;
-    }
-    for (const [key, entry] of again) this.cache.set(key, entry);
-    // Every entry was used since the last round: the next round finds them unmarked.
-    return count === 0 && again.length > 0 ? again.length : count;
+    });
   }
 
   changes(): StateChange[] {
@@ -523,23 +508,9 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
 
   /** Drops about `bytes` of buckets from memory, oldest first; returns how many it dropped. */
   evict(bytes: number): number {
-    let dropped = 0;
-    let count = 0;
-    const again: [string, Bucket<V>][] = [];
-    for (const [key, bucket] of this.cache) {
-      if (dropped >= bytes) break;
-      this.cache.delete(key);
-      if (bucket.used) {
-        bucket.used = false;
-        again.push([key, bucket]);
-        continue;
-      }
-      count++;
+    return evictUnused(this.cache, bytes, (_key, bucket) => {
       this.cachedBytes -= bucket.size;
-      dropped += bucket.size;
-    }
-    for (const [key, bucket] of again) this.cache.set(key, bucket);
-    return count === 0 && again.length > 0 ? again.length : count;
+    });
   }
 
   changes(): StateChange[] {
@@ -551,6 +522,36 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   clearChanges(): void {
     this.pending.clear();
   }
+}
+
+/**
+ * Second-chance eviction over a cache in insertion order: drops entries, oldest first, until about `bytes` are
+ * dropped; an entry used since the last round is unmarked and kept (moved to the end). `dropEntry` is called for
+ * each dropped entry before it leaves. Returns how many were dropped — or, when every entry visited was used, how
+ * many were unmarked, so the caller's next round finds them droppable.
+ */
+function evictUnused<E extends { size: number; used: boolean }>(
+  cache: Map<string, E>,
+  bytes: number,
+  dropEntry: (key: string, entry: E) => void,
+): number {
+  let dropped = 0;
+  let count = 0;
+  const again: [string, E][] = [];
+  for (const [key, entry] of cache) {
+    if (dropped >= bytes) break;
+    cache.delete(key);
+    if (entry.used) {
+      entry.used = false;
+      again.push([key, entry]);
+      continue;
+    }
+    count++;
+    dropEntry(key, entry);
+    dropped += entry.size;
+  }
+  for (const [key, entry] of again) cache.set(key, entry);
+  return count === 0 && again.length > 0 ? again.length : count;
 }
 
 function byKey(a: StateChange, b: StateChange): number {
