@@ -6,7 +6,7 @@ import { asTributaryError, TributaryError } from '../core/errors.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { composePipeline } from '../composer/pipeline-composer.js';
 import { natsConnect } from '../connectors/nats/nats-connection.js';
-import { jetStreamErrorCode, JS_STREAM_NOT_FOUND } from '../connectors/nats/nats-errors.js';
+import { streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
@@ -180,10 +180,7 @@ async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** Creates the stream if the capture has not yet (same configuration as the `nats` sink creates). */
 async function ensureStream(nc: NatsConnection, settings: ScaleOutSettings): Promise<void> {
   const jsm = await nc.jetstreamManager();
-  try {
-    await jsm.streams.info(settings.stream);
-  } catch (error) {
-    if (jetStreamErrorCode(error) !== JS_STREAM_NOT_FOUND) throw error;
+  if ((await streamInfoWithLeader(jsm, settings.stream, 'source')) === null) {
     await jsm.streams.add({
       name: settings.stream,
       subjects: [`${settings.stream}.>`],

@@ -1,4 +1,5 @@
-import { NatsError } from 'nats';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NatsError, type JetStreamManager, type StreamInfo } from 'nats';
 import { TributaryError, type ErrorCode } from '../../core/errors.js';
 
 /** JetStream API error codes (`err_code`) this connector tells apart. */
@@ -69,3 +70,40 @@ export function classifyNatsError(error: unknown, side: 'source' | 'sink', what:
   }
   return new TributaryError(code('SOURCE_QUERY_FAILED', 'SINK_WRITE_FAILED'), `${what}: ${message}`, { cause: error });
 }
+
+/** How long {@link streamInfoWithLeader} waits for a replicated stream to elect its leader. */
+const LEADER_WAIT_MS = 30_000;
+
+/**
+ * The info of stream `name`, null when it does not exist. A replicated stream just created (by another process:
+ * the capture and the apply workers of a scale-out pipeline race to create it) has no leader for a moment, and
+ * the requests only a leader answers — a message by subject, a publish — go unanswered until it has one: this
+ * waits for the leader (up to 30 s, then SINK_UNREACHABLE / SOURCE_UNREACHABLE saying so).
+ */
+export async function streamInfoWithLeader(
+  jsm: JetStreamManager,
+  name: string,
+  side: 'source' | 'sink',
+): Promise<StreamInfo | null> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  for (;;) {
+    let info: StreamInfo;
+    try {
+      info = await jsm.streams.info(name);
+    } catch (error) {
+      if (jetStreamErrorCode(error) === JS_STREAM_NOT_FOUND) return null;
+      throw error;
+    }
+    if (info.cluster === undefined || info.cluster.leader) return info;
+    if (Date.now() >= deadline) {
+      throw new TributaryError(
+        side === 'source' ? 'SOURCE_UNREACHABLE' : 'SINK_UNREACHABLE',
+        `stream ${name} has no leader after ${LEADER_WAIT_MS / 1000} s`,
+        { hint: 'a replicated stream needs a majority of its servers running: check the JetStream cluster' },
+      );
+    }
+    await sleep(LEADER_POLL_MS);
+  }
+}
+
+const LEADER_POLL_MS = 200;

@@ -15,7 +15,13 @@ import type { ChangeFormat, LogRecord } from '../../formats/change-format.js';
 import { changeFormat } from '../../formats/change-formats.js';
 import type { SinkContext } from '../../core/connector.js';
 import { natsConnect } from './nats-connection.js';
-import { classifyNatsError, jetStreamErrorCode, JS_NO_MESSAGE_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
+import {
+  classifyNatsError,
+  jetStreamErrorCode,
+  JS_NO_MESSAGE_FOUND,
+  JS_STREAM_NOT_FOUND,
+  streamInfoWithLeader,
+} from './nats-errors.js';
 import {
   asciiJson,
   HEADER_BATCH,
@@ -103,20 +109,15 @@ class NatsSink implements Sink {
 
   /** The stream's info, null when it does not exist yet; refuses a stream that does not hold our subjects. */
   private async streamInfo(jsm: JetStreamManager) {
-    try {
-      const info = await jsm.streams.info(this.config.stream);
-      if (!info.config.subjects.includes(this.subjects.all)) {
-        throw new TributaryError(
-          'CONFIG_INVALID',
-          `stream ${this.config.stream} exists but does not take subjects ${this.subjects.all} (it takes ${info.config.subjects.join(', ')})`,
-          { hint: 'choose another sink option `stream`, or set `subject.prefix` to a prefix the stream takes' },
-        );
-      }
-      return info;
-    } catch (error) {
-      if (jetStreamErrorCode(error) === JS_STREAM_NOT_FOUND) return null;
-      throw error;
+    const info = await streamInfoWithLeader(jsm, this.config.stream, 'sink');
+    if (info !== null && !info.config.subjects.includes(this.subjects.all)) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `stream ${this.config.stream} exists but does not take subjects ${this.subjects.all} (it takes ${info.config.subjects.join(', ')})`,
+        { hint: 'choose another sink option `stream`, or set `subject.prefix` to a prefix the stream takes' },
+      );
     }
+    return info;
   }
 
   private async lastCheckpoint(jsm: JetStreamManager): Promise<{ seq: number; record: CheckpointRecord } | null> {
@@ -133,6 +134,8 @@ class NatsSink implements Sink {
   async savedCheckpoint(pipeline: string): Promise<Checkpoint | null> {
     const { jsm } = await this.connect();
     try {
+      // A message by subject is answered by the stream's leader alone: unanswered (a timeout) while there is none.
+      if ((await this.streamInfo(jsm)) === null) return null;
       const last = await this.lastCheckpoint(jsm);
       const checkpoint = last?.record.checkpoint;
       return checkpoint && checkpoint.pipeline === pipeline ? checkpoint : null;

@@ -14,7 +14,13 @@ import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProg
 import { LogChangeReader } from '../log-kit/log-change-reader.js';
 import type { SourceContext } from '../../core/connector.js';
 import { natsConnect } from './nats-connection.js';
-import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND } from './nats-errors.js';
+import {
+  classifyNatsError,
+  jetStreamErrorCode,
+  JS_CONSUMER_NOT_FOUND,
+  JS_STREAM_NOT_FOUND,
+  streamInfoWithLeader,
+} from './nats-errors.js';
 import { HEADER_BATCH, HEADER_EPOCH, HEADER_KEY, parseCheckpointRecord } from './nats-log-protocol.js';
 import { natsSourceConfig, type NatsSourceConfig } from './nats-source-config.js';
 import { streamSubjects, type StreamSubjects } from './nats-subjects.js';
@@ -98,22 +104,23 @@ class NatsSource implements Source {
 
   async validate(): Promise<SourceDescription> {
     const { jsm } = await this.connect();
+    let info;
     try {
-      const info = await jsm.streams.info(this.config.stream);
-      return {
-        tables: [],
-        checks: [
-          `nats: stream ${this.config.stream} holds ${info.state.messages} messages (sequences ${info.state.first_seq}..${info.state.last_seq})`,
-        ],
-      };
+      info = await streamInfoWithLeader(jsm, this.config.stream, 'source');
     } catch (error) {
-      if (jetStreamErrorCode(error) === JS_STREAM_NOT_FOUND) {
-        throw new TributaryError('SOURCE_NO_TABLES', `stream ${this.config.stream} does not exist`, {
-          hint: 'start the pipeline that writes it first, or correct source option `stream`',
-        });
-      }
       throw classifyNatsError(error, 'source', `reading stream ${this.config.stream}`);
     }
+    if (info === null) {
+      throw new TributaryError('SOURCE_NO_TABLES', `stream ${this.config.stream} does not exist`, {
+        hint: 'start the pipeline that writes it first, or correct source option `stream`',
+      });
+    }
+    return {
+      tables: [],
+      checks: [
+        `nats: stream ${this.config.stream} holds ${info.state.messages} messages (sequences ${info.state.first_seq}..${info.state.last_seq})`,
+      ],
+    };
   }
 
   async open(resume: SourcePosition | null): Promise<void> {
