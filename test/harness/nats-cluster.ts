@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'nats';
-import { natsServerBinary } from './nats-server.js';
-import { testTempDir } from './temp-dirs.js';
+import { connect, type JetStreamManager } from 'nats';
+import { freePort, startNatsServer } from './nats-server.js';
 
 /** One server of a {@link TestNatsCluster}. */
 export interface ClusterNode {
@@ -23,105 +19,32 @@ export interface TestNatsCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /** Starts `size` (3) nats-servers with `-js`, `--cluster` and `--routes` to each other; resolves when JetStream answers. */
 export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
-  const binary = natsServerBinary();
-  const dir = await testTempDir('nats-cluster');
-  const ports = await Promise.all([...Array(size).keys()].map(async () => [await freePort(), await freePort()]));
-  const routes = ports.map(([, cluster]) => `nats://127.0.0.1:${cluster}`).join(',');
-  const nodes = ports.map(([client, cluster], i) => {
-    let child: ChildProcess | undefined;
-    const output: string[] = [];
-    const url = `nats://127.0.0.1:${client}`;
-    const start = async (): Promise<void> => {
-      const proc = spawn(
-        binary,
-        [
-          '-js',
-          '-a',
-          '127.0.0.1',
-          '-p',
-          String(client),
-          '-sd',
-          join(dir, `store-${i}`),
+  const clusterPorts = await Promise.all([...Array(size).keys()].map(() => freePort()));
+  const routes = clusterPorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
+  // Each a private server of its own (port, store, restart on the same ones), joined by its route arguments.
+  const nodes = await Promise.all(
+    clusterPorts.map((port, i) =>
+      startNatsServer({
+        args: [
           '-n',
           `node-${i}`,
           '--cluster_name',
           'tributary-test',
           '--cluster',
-          `nats://127.0.0.1:${cluster}`,
+          `nats://127.0.0.1:${port}`,
           '--routes',
           routes,
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      child = proc;
-      const keep = (chunk: Buffer) => {
-        output.push(chunk.toString());
-        if (output.length > 40) output.shift();
-      };
-      proc.stdout?.on('data', keep);
-      proc.stderr?.on('data', keep);
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}: ${output.join('')}`);
-        try {
-          const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0 });
-          await nc.close();
-          return;
-        } catch {
-          if (Date.now() > deadline) throw new Error(`nats-server did not start on ${url}: ${output.join('')}`);
-          await sleep(100);
-        }
-      }
-    };
-    const kill = async (): Promise<void> => {
-      const proc = child;
-      child = undefined;
-      if (!proc || proc.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGKILL');
-      await exited;
-    };
-    const stop = async (): Promise<void> => {
-      const proc = child;
-      child = undefined;
-      if (!proc || proc.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGTERM');
-      await exited;
-    };
-    return { url, start, kill, stop };
-  });
-  await Promise.all(nodes.map((n) => n.start()));
+      }),
+    ),
+  );
   const servers = nodes.map((n) => n.url).join(',');
-  // JetStream answers once the cluster elected its meta leader.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const nc = await connect({ servers, timeout: 2000, maxReconnectAttempts: 0 });
-      try {
-        await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();
-        break;
-      } finally {
-        await nc.close();
-      }
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`the JetStream cluster did not form: ${String(error)}`);
-      await sleep(250);
-    }
-  }
+  await untilJetStreamAnswers(
+    nodes.map((n) => n.url),
+    size,
+  );
   return {
     nodes: nodes.map(({ url, start, kill }) => ({ url, start, kill })),
     servers,
@@ -129,4 +52,45 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
       await Promise.all(nodes.map((n) => n.stop()));
     },
   };
+}
+
+/**
+ * Waits until the cluster takes a stream replicated on every node (it answers only once all of them are peers)
+ * and then until every node answers JetStream requests itself: a node that joined late answers "no responders"
+ * (503) or lets a request time out for a moment after the meta leader already answers.
+ */
+async function untilJetStreamAnswers(urls: readonly string[], size: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const retry = async (what: string, attempt: () => Promise<void>) => {
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the JetStream cluster did not form (${what}): ${String(error)}`);
+        await sleep(250);
+      }
+    }
+  };
+  const onNode = async (servers: string, work: (jsm: JetStreamManager) => Promise<unknown>) => {
+    const nc = await connect({ servers, timeout: 2000, maxReconnectAttempts: 0 });
+    try {
+      await work(await nc.jetstreamManager({ timeout: 5000 }));
+    } finally {
+      await nc.close();
+    }
+  };
+  await retry('a stream on every node', () =>
+    onNode(urls.join(','), async (jsm) => {
+      await jsm.streams.add({ name: 'cluster_ready', subjects: ['cluster_ready'], num_replicas: size });
+    }),
+  );
+  for (const url of urls) {
+    await retry(`JetStream at ${url}`, () =>
+      onNode(url, async (jsm) => {
+        await jsm.getAccountInfo();
+        await jsm.streams.info('cluster_ready');
+      }),
+    );
+  }
+  await onNode(urls.join(','), (jsm) => jsm.streams.delete('cluster_ready'));
 }

@@ -34,7 +34,8 @@ export function natsServerBinary(): string {
   throw new Error('nats-server is missing: apt-get install nats-server');
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port of 127.0.0.1 (for the servers' own ports, e.g. a cluster's route port). */
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
