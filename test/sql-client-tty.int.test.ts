@@ -44,8 +44,10 @@ describe.skipIf(tmuxMissing !== undefined)(
     const screenShows = async (pattern: RegExp, message: string) => {
       let screen = '';
       await waitFor(async () => pattern.test((screen = await pane())), { timeoutMs: 60_000, message }).catch(
-        (error: unknown) => {
-          console.log(screen);
+        async (error: unknown) => {
+          // The screen, and the client's log (what its jobs did), say why.
+          const log = await readFile(join(dir, '.tributary', 'sql-client.log'), 'utf8').catch(() => '(no log)');
+          console.log(`${screen}\n--- sql-client.log (last 60 lines) ---\n${log.split('\n').slice(-60).join('\n')}`);
           throw error;
         },
       );
