@@ -46,7 +46,7 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
     size,
   );
   return {
-    nodes: nodes.map(({ url, start, kill }) => ({ url, start, kill })),
+    nodes: nodes.map((n) => ({ url: n.url, start: () => n.start(), kill: () => n.kill() })),
     servers,
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));

@@ -14,13 +14,7 @@ import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProg
 import { LogChangeReader } from '../log-kit/log-change-reader.js';
 import type { SourceContext } from '../../core/connector.js';
 import { natsConnect } from './nats-connection.js';
-import {
-  classifyNatsError,
-  jetStreamErrorCode,
-  JS_CONSUMER_NOT_FOUND,
-  JS_STREAM_NOT_FOUND,
-  streamInfoWithLeader,
-} from './nats-errors.js';
+import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, streamInfoWithLeader } from './nats-errors.js';
 import { HEADER_BATCH, HEADER_EPOCH, HEADER_KEY, parseCheckpointRecord } from './nats-log-protocol.js';
 import { natsSourceConfig, type NatsSourceConfig } from './nats-source-config.js';
 import { streamSubjects, type StreamSubjects } from './nats-subjects.js';
