@@ -3,7 +3,7 @@ import type { PipelineDef } from '../config/pipeline-def.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import { parseDuration } from '../core/duration.js';
-import { tableId, type TableSchema } from '../core/table-schema.js';
+import { tableId, type TableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import { interpolateEnv, type Env } from '../config/env-interpolation.js';
@@ -101,7 +101,7 @@ export class SqlSession {
           this.text,
           statement.start,
           `table ${statement.name} has no 'connector' option`,
-          "add WITH ('connector' = 'mysql-cdc', …) for a source or 'jdbc' | 'postgres' | 'duckdb' for a sink",
+          "add WITH ('connector' = 'mysql-cdc', …) for a source or 'jdbc' | 'postgres' | 'duckdb' | 'iceberg' | 'nats' | 'kafka' for a sink",
         );
       }
       this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
@@ -249,7 +249,11 @@ const JDBC_IGNORED = new Set([
   'sink.parallelism',
   'connection.max-retry-timeout',
 ]);
-const SINK_CONNECTORS = ['jdbc', 'postgres', 'duckdb'];
+const SINK_CONNECTORS = ['jdbc', 'postgres', 'duckdb', 'iceberg', 'nats', 'kafka'];
+/** The sink connectors whose table is named by the table's own options rather than by a required 'table-name'. */
+const NAMED_BY_DEFAULT = new Set(['iceberg', 'nats', 'kafka']);
+/** Flink's iceberg connector: the options that name the table (mapped by {@link sinkSchemaOf}, not passed on). */
+const ICEBERG_TABLE_KEYS = new Set(['catalog-database', 'catalog-table']);
 
 /**
  * Compiles `INSERT INTO sink SELECT …` over `mysql-cdc` tables of one server into one pipeline: the mysql source
@@ -421,13 +425,8 @@ export function sourceBlock(text: string, scanTables: readonly CreateTableStatem
 
 /** The sink table as the sink connector creates it: key columns NOT NULL. */
 function sinkSchemaOf(text: string, sink: CreateTableStatement): TableSchema {
-  const tableName = sink.options.get('table-name')?.value;
-  if (tableName === undefined) {
-    throw new SqlError(text, sink.start, `sink table ${sink.name} needs the option 'table-name'`);
-  }
-  const dot = tableName.indexOf('.');
   return {
-    id: dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1)),
+    id: sinkTableId(text, sink),
     columns: sink.columns.map((c) => ({
       name: c.name,
       type: c.type,
@@ -435,6 +434,25 @@ function sinkSchemaOf(text: string, sink: CreateTableStatement): TableSchema {
     })),
     primaryKey: sink.primaryKey.map((k) => sink.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!.name),
   };
+}
+
+/**
+ * The table a sink table writes: its 'table-name' (`name` or `namespace.name`); for Flink's iceberg connector
+ * 'catalog-database' and 'catalog-table' (defaults: Flink's current database, `default_database`, and the SQL
+ * table's name); for the log sinks the SQL table's name when 'table-name' is not given.
+ */
+export function sinkTableId(text: string, sink: CreateTableStatement): TableId {
+  const connector = connectorOf(sink);
+  const option = (key: string) => sink.options.get(key)?.value;
+  if (connector === 'iceberg' && option('table-name') === undefined) {
+    return tableId(option('catalog-database') ?? 'default_database', option('catalog-table') ?? sink.name);
+  }
+  const tableName = option('table-name') ?? (NAMED_BY_DEFAULT.has(connector) ? sink.name : undefined);
+  if (tableName === undefined) {
+    throw new SqlError(text, sink.start, `sink table ${sink.name} needs the option 'table-name'`);
+  }
+  const dot = tableName.indexOf('.');
+  return dot < 0 ? tableId('', tableName) : tableId(tableName.slice(0, dot), tableName.slice(dot + 1));
 }
 
 /** The sink connector's options from a sink table's WITH clause. */
@@ -457,6 +475,12 @@ export function sinkConnectorOptions(
   const out: Record<string, string> = { type };
   for (const [key, entry] of sink.options) {
     if (key === 'connector' || key === 'table-name') continue;
+    if (connector === 'iceberg' && ICEBERG_TABLE_KEYS.has(key)) continue;
+    const flink = flinkSinkOption(text, connector, key, entry, log, sink.name);
+    if (flink !== undefined) {
+      if (flink !== null) out[flink.key] = flink.value;
+      continue;
+    }
     if (connector === 'jdbc') {
       if (JDBC_IGNORED.has(key)) {
         log.warn(`sink table ${sink.name}: option '${key}' has no effect here (commits follow the checkpoints)`);
@@ -493,7 +517,86 @@ export function sinkConnectorOptions(
       near === undefined ? `see docs/sql.md#${connector} for the options` : `did you mean '${near}'?`,
     );
   }
+  if (connector === 'iceberg' && sink.partitionedBy !== undefined && out['partition-by'] === undefined) {
+    out['partition-by'] = sink.partitionedBy.join(', ');
+  }
   return out;
+}
+
+/**
+ * A Flink SQL option of the iceberg or kafka connector that our connector names otherwise: the option it maps to,
+ * null when it has nothing to set here (said in a warning where the user may expect an effect), or undefined when
+ * it is not one of those (then it is taken as our connector's own option).
+ */
+function flinkSinkOption(
+  text: string,
+  connector: string,
+  key: string,
+  entry: OptionEntry,
+  log: Logger,
+  table: string,
+): { key: string; value: string } | null | undefined {
+  const { value } = entry;
+  if (connector === 'kafka') {
+    if (key === 'format') return { key: 'value.format', value };
+    return undefined;
+  }
+  if (connector !== 'iceberg') return undefined;
+  switch (key) {
+    case 'warehouse':
+      // Flink writes a URI (file:///lake); the local filesystem is the warehouse here.
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.startsWith('file://')) {
+        throw new SqlError(
+          text,
+          entry.start,
+          `the iceberg warehouse ${value} is not on the local filesystem`,
+          "write a directory ('./lake' or 'file:///path/lake'): object stores are not supported yet",
+        );
+      }
+      return { key, value: value.startsWith('file://') ? decodeURIComponent(value.slice('file://'.length)) : value };
+    case 'catalog-name':
+      return { key: 'catalog.name', value };
+    case 'catalog-type':
+      if (value.toLowerCase() === 'hadoop') return { key: 'catalog', value: 'hadoop' };
+      if (value.toLowerCase() === 'jdbc') return { key: 'catalog', value: 'sqlite' };
+      throw new SqlError(
+        text,
+        entry.start,
+        `catalog-type '${value}' is not supported`,
+        "write 'hadoop' (version-hint files in the warehouse) or 'jdbc' with 'uri' = 'jdbc:sqlite:<file>'",
+      );
+    case 'uri': {
+      const match = /^jdbc:sqlite:(.+)$/.exec(value);
+      if (match === null) {
+        throw new SqlError(
+          text,
+          entry.start,
+          `the catalog uri ${value} is not a SQLite JDBC URL`,
+          "write 'jdbc:sqlite:<file>': the JDBC catalog is kept in SQLite here",
+        );
+      }
+      return { key: 'catalog.sqlite-file', value: match[1]! };
+    }
+    case 'format-version':
+      if (value !== '2') {
+        throw new SqlError(
+          text,
+          entry.start,
+          `format-version '${value}' is not written here`,
+          "write '2' (or leave it out): upserts need Iceberg v2's delete files",
+        );
+      }
+      return null;
+    case 'write.upsert.enabled':
+      if (value.toLowerCase() === 'false') {
+        log.warn(
+          `sink table ${table}: 'write.upsert.enabled' = 'false' has no effect: a table with a primary key is always written as upserts`,
+        );
+      }
+      return null;
+    default:
+      return undefined;
+  }
 }
 
 export function anchored(pattern: string): RegExp {

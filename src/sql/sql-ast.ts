@@ -36,6 +36,8 @@ export interface CreateTableStatement {
   readonly name: string;
   readonly columns: readonly ColumnDef[];
   readonly primaryKey: readonly string[];
+  /** `PARTITIONED BY (…)`: columns as written; the lake sink partitions by them (identity), others ignore it. */
+  readonly partitionedBy?: readonly string[];
   /** `WITH ('k' = 'v', …)`: keys as written (case kept), in order. */
   readonly options: ReadonlyMap<string, OptionEntry>;
   readonly ifNotExists: boolean;

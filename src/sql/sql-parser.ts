@@ -407,6 +407,8 @@ class SqlParser {
         throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
       }
     }
+    if (this.acceptWord('COMMENT')) this.string("as the table's comment: COMMENT '…'");
+    const partitionedBy = this.partitionedBy(columns);
     const options = this.withOptions();
     if (this.isWord('AS')) {
       this.fail(
@@ -415,7 +417,37 @@ class SqlParser {
         'leave the columns out; declare only the key if you want one: CREATE TABLE t (PRIMARY KEY (k) NOT ENFORCED) WITH (…) AS SELECT …',
       );
     }
-    return { kind: 'createTable', name, columns, primaryKey, options, ifNotExists, start };
+    return {
+      kind: 'createTable',
+      name,
+      columns,
+      primaryKey,
+      ...(partitionedBy.length > 0 ? { partitionedBy } : {}),
+      options,
+      ifNotExists,
+      start,
+    };
+  }
+
+  /** `PARTITIONED BY (col, …)` (columns of the table), or nothing. */
+  private partitionedBy(columns: readonly ColumnDef[]): string[] {
+    if (!this.acceptWord('PARTITIONED')) return [];
+    this.expectWord('BY', 'after PARTITIONED');
+    this.expectOperator('(', 'after PARTITIONED BY');
+    const names: string[] = [];
+    do {
+      const name = this.name('in PARTITIONED BY (…)');
+      if (!columns.some((c) => c.name.toLowerCase() === name.value.toLowerCase())) {
+        throw new SqlError(
+          this.text,
+          name.start,
+          `PARTITIONED BY names ${name.value}, which is not a column of the table`,
+        );
+      }
+      names.push(name.value);
+    } while (this.acceptOperator(','));
+    this.expectOperator(')', 'to close PARTITIONED BY (');
+    return names;
   }
 
   /** `WITH ('k' = 'v', …)`, or nothing. */
