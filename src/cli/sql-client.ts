@@ -71,8 +71,10 @@ export async function sqlClient(options: SqlClientOptions): Promise<number> {
   });
   if (terminal) rl.on('history', (history: string[]) => saveHistory(historyFile, history));
   // A prompt only on a terminal: a piped script's output is the results alone.
+  // preserveCursor: what was typed ahead while a statement ran stays, with the cursor after it (a plain prompt()
+  // would put the cursor at column 0, and the next keys would land before the typed-ahead text).
   const prompt = () => {
-    if (terminal) rl.prompt();
+    if (terminal) rl.prompt(true);
   };
   let live: AbortController | undefined;
   rl.on('SIGINT', () => {

@@ -1,5 +1,9 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { complete } from '../../src/cli/sql-client.js';
+import { complete, sqlClient } from '../../src/cli/sql-client.js';
 import { ResultView } from '../../src/cli/sql-result-view.js';
 
 describe('SQL client', () => {
@@ -36,5 +40,33 @@ describe('SQL client', () => {
       '| -D | blue | 1 |',
     ]);
     expect(out).toContain('Received a total of 4 changes');
+  });
+
+  it('keeps what was typed ahead while a statement ran: the next keys go after it, not before', async () => {
+    // A terminal: readline in terminal mode, as on a real TTY (echo, cursor, prompt).
+    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
+    const output = Object.assign(new PassThrough(), { isTTY: true, columns: 200, rows: 40 });
+    let screen = '';
+    output.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+    const dir = await mkdtemp(join(tmpdir(), 'sql-client-'));
+    const done = sqlClient({
+      logLevel: 'error',
+      input,
+      output: output as unknown as NodeJS.WriteStream,
+      historyFile: join(dir, 'history'),
+      logFile: join(dir, 'client.log'),
+    });
+    // One burst: a whole statement, and the start of the next (typed while the first runs) …
+    input.write("CREATE TABLE typed_ahead (a INT) WITH ('connector' = 'jdbc');\rSHOW TAB");
+    // … then the rest of it, key by key, after the client printed its prompt again.
+    for (const keys of ['LES', ';', '\r', 'QUIT;\r']) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      input.write(keys);
+    }
+    input.end(); // so that a client that missed the QUIT leaves too, and the screen says why
+
+    expect(await done).toBe(0);
+    expect(screen).not.toContain('[ERROR]');
+    expect(screen).toMatch(/table name\s*\n-+\s*\n\s*typed_ahead/);
   });
 });
