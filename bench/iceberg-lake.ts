@@ -13,31 +13,16 @@ import { compactIcebergTable, countLiveRows } from '../src/connectors/iceberg/ic
 import { icebergSink } from '../src/connectors/iceberg/iceberg-sink.js';
 import { dataChange, type ChangeEvent } from '../src/core/change-event.js';
 import type { Row } from '../src/core/data-type.js';
-import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { readIcebergTable } from '../test/harness/iceberg-reader.js';
+import { CREATE_ORDERS, numberArg, ORDERS_TABLE, stringArg } from './standalone.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROWS = arg('rows', 100_000);
-const BATCH = arg('batch', 10_000);
-const ROUNDS = arg('rounds', 10);
-const CHANGES = arg('changes', 1_000);
-const PARTITION_BY = ((i) => (i >= 0 ? (process.argv[i + 1] ?? '') : ''))(process.argv.indexOf('--partition-by'));
+const ROWS = numberArg('rows', 100_000);
+const BATCH = numberArg('batch', 10_000);
+const ROUNDS = numberArg('rounds', 10);
+const CHANGES = numberArg('changes', 1_000);
+const PARTITION_BY = stringArg('partition-by', '');
 
-const table: TableSchema = {
-  id: tableId('shop', 'orders'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'customer', type: { kind: 'varchar', length: 64 }, nullable: true },
-    { name: 'amount', type: { kind: 'decimal', precision: 14, scale: 4 }, nullable: true },
-    { name: 'updated', type: { kind: 'timestamp', precision: 6 }, nullable: true },
-    { name: 'note', type: { kind: 'string' }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
 const source = { tsMs: 0 };
 const row = (id: number, version: number): Row => [
   BigInt(id),
@@ -74,7 +59,7 @@ async function main(): Promise<void> {
       { log: silentLogger },
     );
     await sink.open('bench');
-    await sink.write([{ kind: 'schema', table: table.id, change: 'createTable', schema: table, source }]);
+    await sink.write([CREATE_ORDERS]);
     let checkpointId = 0;
     const commit = () =>
       sink.commit({ pipeline: 'bench', id: ++checkpointId, position: { at: checkpointId }, committedAt: '' });
@@ -83,7 +68,7 @@ async function main(): Promise<void> {
       for (let from = 0; from < ROWS; from += BATCH) {
         const events: ChangeEvent[] = [];
         for (let id = from; id < Math.min(ROWS, from + BATCH); id++) {
-          events.push(dataChange(table.id, 'read', null, row(id, 0), source));
+          events.push(dataChange(ORDERS_TABLE.id, 'read', null, row(id, 0), source));
         }
         await sink.write(events);
         await commit();
@@ -119,9 +104,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < CHANGES; i++) {
         const id = (round * 7919 + i * 104_729) % nextId;
         const kind = i % 10;
-        if (kind < 7) events.push(dataChange(table.id, 'update', row(id, 0), row(id, round), source));
-        else if (kind < 9) events.push(dataChange(table.id, 'insert', null, row(nextId++, round), source));
-        else events.push(dataChange(table.id, 'delete', row(id, 0), null, source));
+        if (kind < 7) events.push(dataChange(ORDERS_TABLE.id, 'update', row(id, 0), row(id, round), source));
+        else if (kind < 9) events.push(dataChange(ORDERS_TABLE.id, 'insert', null, row(nextId++, round), source));
+        else events.push(dataChange(ORDERS_TABLE.id, 'delete', row(id, 0), null, source));
       }
       const [, s] = await timed(async () => {
         await sink.write(events);

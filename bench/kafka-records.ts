@@ -10,29 +10,13 @@ import { createRequire } from 'node:module';
 import { buildRecords, type KafkaRecord } from '../src/connectors/kafka/kafka-records.js';
 import { topicRouter } from '../src/connectors/kafka/kafka-topics.js';
 import { dataChange, type DataChangeEvent } from '../src/core/change-event.js';
-import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { changeFormat, type ChangeFormatName } from '../src/formats/change-formats.js';
+import { numberArg, ORDERS_TABLE } from './standalone.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROWS = arg('rows', 200_000);
-const PARTITIONS = arg('partitions', 12);
+const ROWS = numberArg('rows', 200_000);
+const PARTITIONS = numberArg('partitions', 12);
 /** The sink's default `batch.max-records`: records built, then sent in one request. */
 const CHUNK = 2_000;
-
-const table: TableSchema = {
-  id: tableId('shop', 'orders'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'customer', type: { kind: 'varchar', length: 64 }, nullable: true },
-    { name: 'amount', type: { kind: 'decimal', precision: 14, scale: 4 }, nullable: true },
-    { name: 'updated', type: { kind: 'timestamp', precision: 6 }, nullable: true },
-    { name: 'note', type: { kind: 'string' }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
 
 interface EncodedBatch {
   size(): number;
@@ -58,7 +42,7 @@ function events(): DataChangeEvent[] {
   for (let i = 1; i <= ROWS; i++) {
     out.push(
       dataChange(
-        table.id,
+        ORDERS_TABLE.id,
         'insert',
         null,
         [
@@ -95,9 +79,9 @@ async function measure(format: ChangeFormatName, input: readonly DataChangeEvent
     partitionsOf: () => PARTITIONS,
   };
   // Warm up the JIT on a slice, then measure the whole.
-  for (const e of input.slice(0, 5_000)) buildRecords(options, e, table);
+  for (const e of input.slice(0, 5_000)) buildRecords(options, e, ORDERS_TABLE);
   let start = process.hrtime.bigint();
-  for (const e of input) options.format.encode(e, table);
+  for (const e of input) options.format.encode(e, ORDERS_TABLE);
   const formatNs = Number(process.hrtime.bigint() - start);
   // As the sink works: records built and sent in chunks of batch.max-records (2,000), nothing kept after.
   let buildNs = 0;
@@ -107,7 +91,7 @@ async function measure(format: ChangeFormatName, input: readonly DataChangeEvent
   for (let c = 0; c < input.length; c += CHUNK) {
     start = process.hrtime.bigint();
     const records: KafkaRecord[] = [];
-    for (const e of input.slice(c, c + CHUNK)) for (const r of buildRecords(options, e, table)) records.push(r);
+    for (const e of input.slice(c, c + CHUNK)) for (const r of buildRecords(options, e, ORDERS_TABLE)) records.push(r);
     buildNs += Number(process.hrtime.bigint() - start);
     start = process.hrtime.bigint();
     const byPartition = new Map<number, KafkaRecord[]>();

@@ -8,50 +8,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'nats';
 import pg from 'pg';
 import { natsSink } from '../src/connectors/nats/nats-sink.js';
-import { dataChange, type ChangeEvent } from '../src/core/change-event.js';
-import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { embeddedServerPid, serverCpuSeconds } from './measure.js';
+import { CREATE_ORDERS, stringArg, withNatsServer, writeOrderInserts } from './standalone.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const ROWS = Number(arg('rows', '60000'));
-const PARTITIONS = Number(arg('partitions', '6'));
-const WORKERS = arg('workers', '1,2,3').split(',').map(Number);
+const ROWS = Number(stringArg('rows', '60000'));
+const PARTITIONS = Number(stringArg('partitions', '6'));
+const WORKERS = stringArg('workers', '1,2,3').split(',').map(Number);
 const BATCH = 5_000;
 const BIN = new URL('../../../bin/tributary.js', import.meta.url).pathname;
-
-const table: TableSchema = {
-  id: tableId('shop', 'orders'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'customer', type: { kind: 'varchar', length: 64 }, nullable: true },
-    { name: 'amount', type: { kind: 'decimal', precision: 14, scale: 4 }, nullable: true },
-    { name: 'updated', type: { kind: 'timestamp', precision: 6 }, nullable: true },
-    { name: 'note', type: { kind: 'string' }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** The stream as a capture would leave it: ROWS inserts, BATCH per checkpoint message. */
 async function fill(url: string): Promise<void> {
@@ -60,92 +31,44 @@ async function fill(url: string): Promise<void> {
     { log: silentLogger, pipelineName: 'bench-capture' },
   );
   await sink.open('bench-capture');
-  const schema: ChangeEvent = {
-    kind: 'schema',
-    table: table.id,
-    change: 'createTable',
-    schema: table,
-    source: { tsMs: 0 },
-  };
-  await sink.write([schema]);
-  for (let from = 0; from < ROWS; from += BATCH) {
-    const events: ChangeEvent[] = [];
-    for (let i = from; i < Math.min(ROWS, from + BATCH); i++) {
-      events.push(
-        dataChange(
-          table.id,
-          'insert',
-          null,
-          [
-            BigInt(i),
-            `customer-${i % 997}`,
-            `${i}.${String(i % 10000).padStart(4, '0')}`,
-            '2024-01-01 10:00:00.123456',
-            'ünïcödé note',
-          ],
-          { tsMs: Date.now(), position: `mysql-bin.000001:${String(i).padStart(12, '0')}:0000000000` },
-        ),
-      );
-    }
-    await sink.write(events);
-    await sink.commit({
-      pipeline: 'bench-capture',
-      id: from / BATCH + 1,
-      position: { at: from },
-      committedAt: new Date().toISOString(),
-    });
-  }
+  await sink.write([CREATE_ORDERS]);
+  await writeOrderInserts(sink, 'bench-capture', ROWS, BATCH);
   await sink.close();
 }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-scale-out-'));
-  const port = await freePort();
-  const url = `nats://127.0.0.1:${port}`;
-  const server = spawn(
-    '/usr/sbin/nats-server',
-    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'nats')],
-    { stdio: 'ignore' },
-  );
   const postgres = await startEmbeddedPostgres();
   const postgresPid = embeddedServerPid('postgres', postgres.dataDir);
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await (await connect({ servers: url, maxReconnectAttempts: 0 })).close();
-        break;
-      } catch {
-        if (i > 100) throw new Error('nats-server did not start');
-        await sleep(100);
-      }
-    }
-    await fill(url);
-    console.log(
-      `${ROWS.toLocaleString('en-US')} inserts of shop.orders (5 columns) in ${PARTITIONS} partitions, debezium-json with schema; load average before: ${loadavg()[0]!.toFixed(1)}`,
-    );
-    console.log(
-      '| workers | seconds | rows/s | worker CPU-s | worker CPU µs/row | PostgreSQL CPU-s | load avg (1 min) |',
-    );
-    console.log(
-      '| ------: | ------: | -----: | -----------: | ----------------: | ---------------: | ---------------: |',
-    );
-    for (const workers of WORKERS) {
-      const database = `bench_scale_${workers}`;
-      const admin = new pg.Client({
-        host: postgres.host,
-        port: postgres.port,
-        user: postgres.user,
-        database: 'postgres',
-      });
-      admin.on('error', () => undefined);
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-      await admin.query(`CREATE DATABASE ${database}`);
-      await admin.end();
-      const file = join(dir, `apply-${workers}.yaml`);
-      await writeFile(
-        file,
-        `source:
+    await withNatsServer(join(dir, 'nats'), async (url) => {
+      await fill(url);
+      console.log(
+        `${ROWS.toLocaleString('en-US')} inserts of shop.orders (5 columns) in ${PARTITIONS} partitions, debezium-json with schema; load average before: ${loadavg()[0]!.toFixed(1)}`,
+      );
+      console.log(
+        '| workers | seconds | rows/s | worker CPU-s | worker CPU µs/row | PostgreSQL CPU-s | load avg (1 min) |',
+      );
+      console.log(
+        '| ------: | ------: | -----: | -----------: | ----------------: | ---------------: | ---------------: |',
+      );
+      for (const workers of WORKERS) {
+        const database = `bench_scale_${workers}`;
+        const admin = new pg.Client({
+          host: postgres.host,
+          port: postgres.port,
+          user: postgres.user,
+          database: 'postgres',
+        });
+        admin.on('error', () => undefined);
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+        await admin.query(`CREATE DATABASE ${database}`);
+        await admin.end();
+        const file = join(dir, `apply-${workers}.yaml`);
+        await writeFile(
+          file,
+          `source:
   type: mysql
   hostname: 127.0.0.1
   username: unused
@@ -163,51 +86,50 @@ pipeline:
   checkpoint.interval: 1s
   state.dir: ${join(dir, `state-${workers}`)}
 `,
-      );
-      const client = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database });
-      client.on('error', () => undefined);
-      await client.connect();
-      const pgBefore = (await serverCpuSeconds(postgresPid)) ?? 0;
-      const started = performance.now();
-      const children: ChildProcess[] = [];
-      for (let i = 0; i < workers; i++) {
-        children.push(
-          spawn(process.execPath, [BIN, 'run', file, '--role', 'apply', '--no-http', '--log-level', 'warn'], {
-            stdio: ['ignore', 'ignore', 'inherit'],
-          }),
+        );
+        const client = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database });
+        client.on('error', () => undefined);
+        await client.connect();
+        const pgBefore = (await serverCpuSeconds(postgresPid)) ?? 0;
+        const started = performance.now();
+        const children: ChildProcess[] = [];
+        for (let i = 0; i < workers; i++) {
+          children.push(
+            spawn(process.execPath, [BIN, 'run', file, '--role', 'apply', '--no-http', '--log-level', 'warn'], {
+              stdio: ['ignore', 'ignore', 'inherit'],
+            }),
+          );
+        }
+        for (;;) {
+          const count = await client
+            .query<{ n: string }>('SELECT count(*)::text AS n FROM shop.orders')
+            .then((r) => Number(r.rows[0]?.n ?? 0))
+            .catch(() => 0);
+          if (count >= ROWS) break;
+          await sleep(100);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        let cpu = 0;
+        for (const child of children) cpu += (await serverCpuSeconds(child.pid)) ?? 0;
+        const pgCpu = ((await serverCpuSeconds(postgresPid)) ?? 0) - pgBefore;
+        const load = loadavg()[0]!;
+        await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<void>((resolve) => {
+                child.once('exit', () => resolve());
+                child.kill('SIGTERM');
+              }),
+          ),
+        );
+        await client.end();
+        console.log(
+          `| ${workers} | ${seconds.toFixed(1)} | ${Math.round(ROWS / seconds).toLocaleString('en-US')} | ${cpu.toFixed(1)} | ${Math.round((cpu * 1e6) / ROWS)} | ${pgCpu.toFixed(1)} | ${load.toFixed(1)} |`,
         );
       }
-      for (;;) {
-        const count = await client
-          .query<{ n: string }>('SELECT count(*)::text AS n FROM shop.orders')
-          .then((r) => Number(r.rows[0]?.n ?? 0))
-          .catch(() => 0);
-        if (count >= ROWS) break;
-        await sleep(100);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      let cpu = 0;
-      for (const child of children) cpu += (await serverCpuSeconds(child.pid)) ?? 0;
-      const pgCpu = ((await serverCpuSeconds(postgresPid)) ?? 0) - pgBefore;
-      const load = loadavg()[0]!;
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
-      await client.end();
-      console.log(
-        `| ${workers} | ${seconds.toFixed(1)} | ${Math.round(ROWS / seconds).toLocaleString('en-US')} | ${cpu.toFixed(1)} | ${Math.round((cpu * 1e6) / ROWS)} | ${pgCpu.toFixed(1)} | ${load.toFixed(1)} |`,
-      );
-    }
+    });
   } finally {
-    server.kill('SIGTERM');
     await postgres.stop();
-    await sleep(200);
     await rm(dir, { recursive: true, force: true });
   }
 }

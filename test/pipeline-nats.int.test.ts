@@ -1,7 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
-import { mysqlRows, textRows } from './harness/compare.js';
 import {
   freshPostgresDatabase,
   mysqlAdmin,
@@ -10,6 +9,7 @@ import {
   type FreshPostgresDatabase,
 } from './harness/databases.js';
 import { readStream, startNatsServer, type StreamMessage, type TestNatsServer } from './harness/nats-server.js';
+import { churnItems, createItems, itemsComparison } from './harness/items-table.js';
 import { testPipelineYaml } from './harness/pipelines.js';
 import { testTempDir } from './harness/temp-dirs.js';
 
@@ -32,36 +32,17 @@ describe('MySQL → NATS JetStream → PostgreSQL survives kill -9 of either pro
   let capture: CliProcess | undefined;
   let apply: CliProcess | undefined;
 
-  const sourceRows = () =>
-    mysqlRows(
-      source,
-      `SELECT CAST(id AS CHAR), val, CAST(amount AS CHAR), DATE_FORMAT(updated, '%Y-%m-%d %H:%i:%s.%f'), CAST(big AS CHAR), HEX(bin) FROM ${db}.items ORDER BY id`,
-    );
-  const targetRows = async () =>
-    textRows(
-      await sink.query(
-        `SELECT id::text AS id_text, val, amount::text, to_char(updated, 'YYYY-MM-DD HH24:MI:SS.US'), big::text, upper(encode(bin, 'hex')) FROM ${db}.items ORDER BY id`,
-      ),
-    );
-  const targetCount = async () =>
-    Number(
-      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
-        ?.n ?? 0,
-    );
-  const converged = async () =>
-    JSON.stringify(await targetRows().catch(() => [])) === JSON.stringify(await sourceRows());
+  const { targetRows, targetCount, converged } = itemsComparison(
+    () => source,
+    () => sink,
+    db,
+  );
   const dataMessages = async (): Promise<StreamMessage[]> => await readStream(nats.url, stream, `${stream}.*.*`);
 
   beforeAll(async () => {
     nats = await startNatsServer();
     source = await mysqlAdmin();
-    await source.query(`CREATE DATABASE ${db}`);
-    await source.query(
-      `CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), amount DECIMAL(14,4), updated DATETIME(6), big BIGINT UNSIGNED, bin VARBINARY(16))`,
-    );
-    await source.query(
-      `INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq, '-ü€😀'), seq * 1.0001, TIMESTAMP('2024-01-01') + INTERVAL seq SECOND + INTERVAL seq MICROSECOND, 18446744073709551615 - seq, UNHEX(LPAD(HEX(seq), 8, '0')) FROM ${db}.seq_1_to_${ROWS}`,
-    );
+    await createItems(source, db, ROWS);
     sink = await freshPostgresDatabase('natse2e');
     const captureYaml = await testPipelineYaml({
       name: 'nats-capture',
@@ -140,17 +121,7 @@ pipeline:
 
   it('killed mid-stream while a writer runs, alternately, and the restarts converge', async () => {
     for (const victim of ['capture', 'apply'] as const) {
-      const writes = (async () => {
-        for (let i = 0; i < 30; i++) {
-          await source.query(
-            `UPDATE ${db}.items SET val = CONCAT('w-${victim}-', ${i}), amount = amount + 1 WHERE id % 37 = ${i}`,
-          );
-          await source.query(
-            `INSERT INTO ${db}.items VALUES (${ROWS + 100 + i + (victim === 'apply' ? 100 : 0)}, 'w', 1, NULL, 1, NULL)`,
-          );
-          await source.query(`DELETE FROM ${db}.items WHERE id % 41 = ${i}`);
-        }
-      })();
+      const writes = churnItems(source, db, ROWS, victim);
       await waitFor(async () => (await targetRows()).some((r) => r[1]?.startsWith(`w-${victim}-`)), {
         timeoutMs: 120_000,
       });

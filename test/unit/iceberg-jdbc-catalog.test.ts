@@ -1,39 +1,19 @@
 import Database from 'better-sqlite3';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SqliteJdbcCatalog } from '../../src/connectors/iceberg/iceberg-catalog.js';
 import { compactPipelineTables } from '../../src/connectors/iceberg/iceberg-compaction.js';
-import { icebergSink } from '../../src/connectors/iceberg/iceberg-sink.js';
-import type { Sink } from '../../src/core/sink.js';
-import { tableId, type TableSchema } from '../../src/core/table-schema.js';
-import { silentLogger } from '../../src/runtime/logger.js';
 import { icebergRowsText } from '../harness/iceberg-reader.js';
+import { customers, icebergWarehousePerTest, orders } from '../harness/iceberg-warehouse.js';
 import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.js';
 
 /**
  * The JDBC catalog in SQLite: Iceberg's `iceberg_tables` / `iceberg_namespace_properties` layout, a commit as a
  * compare-and-swap of `metadata_location`, the table read by icebird from the metadata file the row names.
  */
-const orders: TableSchema = {
-  id: tableId('shop', 'orders'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'customer', type: { kind: 'varchar', length: 32 }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
-const customers: TableSchema = { ...orders, id: tableId('shop', 'customers') };
-
-let warehouse: string;
-let sinks: Sink[] = [];
-const options = () => ({ warehouse, catalog: 'sqlite', 'catalog.name': 'lake' });
-const open = async () => {
-  const sink = icebergSink(options(), { log: silentLogger });
-  sinks.push(sink);
-  return { sink, checkpoint: await sink.open('p') };
-};
+const lake = icebergWarehousePerTest('jdbc', { catalog: 'sqlite', 'catalog.name': 'lake' });
+const open = () => lake.open('p');
 interface CatalogRow {
   table_namespace: string;
   table_name: string;
@@ -42,7 +22,7 @@ interface CatalogRow {
   iceberg_type: string;
 }
 const rows = (): CatalogRow[] => {
-  const db = new Database(join(warehouse, 'iceberg_catalog.db'), { readonly: true });
+  const db = new Database(join(lake.warehouse, 'iceberg_catalog.db'), { readonly: true });
   try {
     return db
       .prepare("SELECT * FROM iceberg_tables WHERE catalog_name = 'lake' ORDER BY table_name")
@@ -54,18 +34,8 @@ const rows = (): CatalogRow[] => {
 /** icebird reads the table from the metadata file the catalog row names. */
 const read = (table: string) => {
   const row = rows().find((r) => r.table_name === table)!;
-  return icebergRowsText(join(warehouse, 'shop', table), ['id', 'customer'], {}, basename(row.metadata_location));
+  return icebergRowsText(join(lake.warehouse, 'shop', table), ['id', 'customer'], {}, basename(row.metadata_location));
 };
-
-beforeEach(async () => {
-  warehouse = await mkdtemp(join(tmpdir(), 'tributary-iceberg-jdbc-'));
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  for (const sink of sinks) await sink.close();
-  sinks = [];
-  await rm(warehouse, { recursive: true, force: true });
-});
 
 describe('iceberg sink with the JDBC catalog in SQLite', () => {
   it('commits by compare-and-swap of metadata_location; icebird reads what the row names; resumes', async () => {
@@ -84,8 +54,8 @@ describe('iceberg sink with the JDBC catalog in SQLite', () => {
     expect(v2!.previous_metadata_location).toBe(v1!.metadata_location);
     expect(await read('orders')).toEqual([['1', 'amy']]);
     // The row is the only pointer: no version hint beside the metadata.
-    expect(await readdir(join(warehouse, 'shop', 'orders', 'metadata'))).not.toContain('version-hint.text');
-    const db = new Database(join(warehouse, 'iceberg_catalog.db'), { readonly: true });
+    expect(await readdir(join(lake.warehouse, 'shop', 'orders', 'metadata'))).not.toContain('version-hint.text');
+    const db = new Database(join(lake.warehouse, 'iceberg_catalog.db'), { readonly: true });
     expect(
       db.prepare('SELECT namespace, property_key, property_value FROM iceberg_namespace_properties').all(),
     ).toEqual([{ namespace: 'shop', property_key: 'exists', property_value: 'true' }]);
@@ -96,8 +66,8 @@ describe('iceberg sink with the JDBC catalog in SQLite', () => {
     expect(again.checkpoint).toMatchObject({ id: last.id, position: { at: 2 } });
 
     // tributary compact through the same catalog.
-    const catalog = new SqliteJdbcCatalog(warehouse, join(warehouse, 'iceberg_catalog.db'), 'lake');
-    const [result] = await compactPipelineTables(warehouse, 'p', { catalog });
+    const catalog = new SqliteJdbcCatalog(lake.warehouse, join(lake.warehouse, 'iceberg_catalog.db'), 'lake');
+    const [result] = await compactPipelineTables(lake.warehouse, 'p', { catalog });
     catalog.close();
     expect(result).toMatchObject({ table: 'shop.orders', rows: 1 });
     expect(await read('orders')).toEqual([['1', 'amy']]);
@@ -110,7 +80,7 @@ describe('iceberg sink with the JDBC catalog in SQLite', () => {
     await sink.write([ins(orders, [2n, 'bob'])]);
     await sink.commit(checkpoint('p', { at: 2 }));
     // Another writer swaps the pointer back (as a second engine committing its own version would move it).
-    const db = new Database(join(warehouse, 'iceberg_catalog.db'));
+    const db = new Database(join(lake.warehouse, 'iceberg_catalog.db'));
     const [row] = rows();
     db.prepare('UPDATE iceberg_tables SET metadata_location = ? WHERE table_name = ?').run(
       row!.metadata_location.replace(/v2-[0-9a-f-]+/, 'v7-00000000-0000-0000-0000-000000000000'),
@@ -133,7 +103,7 @@ describe('iceberg sink with the JDBC catalog in SQLite', () => {
     await sink.write([ins(orders, [2n, 'o2']), ins(customers, [2n, 'c2'])]);
     const interrupted = checkpoint('p', { at: 2 });
     // The process "dies" between the first and the second swap (a second connection does the real swaps).
-    const real = new SqliteJdbcCatalog(warehouse, join(warehouse, 'iceberg_catalog.db'), 'lake');
+    const real = new SqliteJdbcCatalog(lake.warehouse, join(lake.warehouse, 'iceberg_catalog.db'), 'lake');
     const publish = real.publish.bind(real);
     let calls = 0;
     vi.spyOn(SqliteJdbcCatalog.prototype, 'publish').mockImplementation((location, version, staged) =>

@@ -1,16 +1,13 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SchemaChangeFailedError } from '../../src/core/errors.js';
-import type { Sink } from '../../src/core/sink.js';
-import { tableId, type TableSchema } from '../../src/core/table-schema.js';
+import type { TableSchema } from '../../src/core/table-schema.js';
 import { avroContainerFile, readAvroContainerFile } from '../../src/connectors/iceberg/iceberg-avro.js';
 import { HadoopCatalog } from '../../src/connectors/iceberg/iceberg-catalog.js';
 import { compactIcebergTable } from '../../src/connectors/iceberg/iceberg-compaction.js';
-import { icebergSink } from '../../src/connectors/iceberg/iceberg-sink.js';
-import { silentLogger } from '../../src/runtime/logger.js';
 import { icebergRowsText } from '../harness/iceberg-reader.js';
+import { customers, icebergWarehousePerTest, orders } from '../harness/iceberg-warehouse.js';
 import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.js';
 
 /**
@@ -18,34 +15,10 @@ import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.j
  * reader): upserts merged on read, the checkpoint read back from the tables, a multi-table commit interrupted
  * half-way and completed by the next open, and schema evolution by field id.
  */
-const orders: TableSchema = {
-  id: tableId('shop', 'orders'),
-  columns: [
-    { name: 'id', type: { kind: 'int64' }, nullable: false },
-    { name: 'customer', type: { kind: 'varchar', length: 32 }, nullable: true },
-  ],
-  primaryKey: ['id'],
-};
-const customers: TableSchema = { ...orders, id: tableId('shop', 'customers') };
-
-let warehouse: string;
-let sinks: Sink[] = [];
-const open = async (pipeline = 'p') => {
-  const sink = icebergSink({ warehouse }, { log: silentLogger });
-  sinks.push(sink);
-  return { sink, checkpoint: await sink.open(pipeline) };
-};
-const read = (table: string, columns = ['id', 'customer']) => icebergRowsText(join(warehouse, 'shop', table), columns);
-
-beforeEach(async () => {
-  warehouse = await mkdtemp(join(tmpdir(), 'tributary-iceberg-unit-'));
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  for (const sink of sinks) await sink.close();
-  sinks = [];
-  await rm(warehouse, { recursive: true, force: true });
-});
+const lake = icebergWarehousePerTest('unit');
+const { open } = lake;
+const read = (table: string, columns = ['id', 'customer']) =>
+  icebergRowsText(join(lake.warehouse, 'shop', table), columns);
 
 describe('iceberg sink', () => {
   it('merges upserts and deletes on read, one snapshot per checkpoint, and reads its checkpoint back', async () => {
@@ -101,7 +74,7 @@ describe('iceberg sink', () => {
     await sink.write([ins(orders, [2n, 'o2']), ins(customers, [2n, 'c2'])]);
     const interrupted = checkpoint('p', { at: 2 });
     // The process "dies" between publishing the first and the second table.
-    const publish = HadoopCatalog.prototype.publish.bind(new HadoopCatalog(warehouse));
+    const publish = HadoopCatalog.prototype.publish.bind(new HadoopCatalog(lake.warehouse));
     let calls = 0;
     vi.spyOn(HadoopCatalog.prototype, 'publish').mockImplementation((location, version, staged) =>
       ++calls === 2 ? Promise.reject(new Error('killed')) : publish(location, version, staged),
@@ -138,7 +111,7 @@ describe('iceberg sink', () => {
       ['2', 'bob', 'hello'],
     ]);
     const metadata = JSON.parse(
-      await readFile(join(warehouse, 'shop', 'orders', 'metadata', 'v2.metadata.json'), 'utf8'),
+      await readFile(join(lake.warehouse, 'shop', 'orders', 'metadata', 'v2.metadata.json'), 'utf8'),
     ) as { schemas: { fields: { id: number; name: string }[] }[] };
     expect(metadata.schemas.at(-1)!.fields.map((f) => [f.id, f.name])).toEqual([
       [1, 'id'],
@@ -182,8 +155,7 @@ describe('iceberg sink against an existing table', () => {
       ...orders,
       columns: orders.columns.map((c) => (c.name === 'id' ? { ...c, type: { kind: 'string' } } : c)),
     };
-    const fresh = icebergSink({ warehouse }, { log: silentLogger });
-    sinks.push(fresh);
+    const fresh = lake.sink();
     const checks = await fresh.checkTables!([orders, textKey, customers]);
     expect(checks.map((c) => c.status)).toEqual(['ok', 'error', 'ok']);
     expect(checks[1]).toMatchObject({ code: 'SINK_SCHEMA_MISMATCH' });
@@ -239,11 +211,11 @@ describe('iceberg compaction', () => {
       ['9', 'nine'],
     ]);
 
-    const result = await compactIcebergTable(warehouse, 'shop', 'orders');
+    const result = await compactIcebergTable(lake.warehouse, 'shop', 'orders');
     expect(result).toMatchObject({ dataFilesBefore: 5, deleteFilesBefore: 4, rows: 2, snapshotsExpired: 5 });
     expect(result.filesRemoved).toBeGreaterThanOrEqual(9);
     expect(await read('orders')).toEqual(before);
-    const dataDir = await readdir(join(warehouse, 'shop', 'orders', 'data'));
+    const dataDir = await readdir(join(lake.warehouse, 'shop', 'orders', 'data'));
     expect(dataDir).toHaveLength(1);
 
     // The pipeline resumes from the same checkpoint and writes on top of the compacted table.

@@ -1,6 +1,6 @@
 import { VARCHAR } from '@duckdb/node-api';
 import type { ChangeEvent } from '../../core/change-event.js';
-import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
+import { TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
 import { tableIdToString, type TableId, type TableSchema } from '../../core/table-schema.js';
@@ -9,7 +9,7 @@ import type { TableLayout } from '../../core/table-layout.js';
 import { logCheckpointWrite } from '../../core/checkpoint-chunks.js';
 import type { Logger } from '../../core/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
-import { redeclareBefore } from '../sink-kit/schema-tracker.js';
+import { writeBuffered } from '../sink-kit/buffered-write.js';
 import { DuckdbCheckpointStore } from './duckdb-checkpoint-store.js';
 import { checkDuckdbPath, openDuckdbDatabase, type DuckdbDatabase } from './duckdb-database.js';
 import { displayName, qualifiedName } from './duckdb-ddl.js';
@@ -147,26 +147,12 @@ class DuckdbSink implements Sink {
 
   async write(events: readonly ChangeEvent[]): Promise<void> {
     this.assertUsable();
-    if (!events.some((event) => event.kind === 'schema')) {
-      this.buffer.add(events);
-      return;
-    }
-    let start = 0;
-    for (const [i, event] of events.entries()) {
-      if (event.kind !== 'schema') continue;
-      this.buffer.add(events.slice(start, i + 1));
-      start = i + 1;
-      try {
-        await this.applyBuffered();
-      } catch (error) {
-        if (!(error instanceof SchemaChangeFailedError)) throw await this.fail(error);
-        // The steps before the failed one were applied; the events after it are not written (see Sink.write).
-        const redeclare = redeclareBefore(error);
-        if (redeclare !== undefined) this.buffer.add([redeclare]);
-        throw error;
-      }
-    }
-    this.buffer.add(events.slice(start));
+    await writeBuffered(
+      this.buffer,
+      events,
+      () => this.applyBuffered(),
+      (error) => this.fail(error),
+    );
   }
 
   pending(): number {

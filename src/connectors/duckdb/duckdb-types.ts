@@ -19,6 +19,9 @@ export const DUCKDB_MAX_DECIMAL_PRECISION = 38;
  *   validated, key order and whitespace kept.
  * - char(n), varchar(n), text, enum, set → VARCHAR: DuckDB ignores lengths and has no blank-padded CHAR.
  * - bit(n) → BIT, binary/varbinary/blob → BLOB, year → SMALLINT.
+ *
+ * Not {@link duckdbTransportType}: that is the type a value travels in to the staging table (text for all but
+ * numbers, booleans and bytes, where the two agree); this is the column that keeps it, one case per kind.
  */
 export function duckdbType(type: DataType): string {
   switch (type.kind) {

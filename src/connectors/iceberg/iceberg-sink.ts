@@ -7,7 +7,8 @@ import type { TableLayout } from '../../core/table-layout.js';
 import type { ValidationCheck } from '../../core/validation-check.js';
 import type { Logger } from '../../core/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
-import { redeclareBefore, tableKey } from '../sink-kit/schema-tracker.js';
+import { tableKey } from '../sink-kit/schema-tracker.js';
+import { writeBuffered } from '../sink-kit/buffered-write.js';
 import type { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
 import { compactTable } from './iceberg-compaction.js';
@@ -139,21 +140,12 @@ class IcebergSink implements Sink {
 
   async write(events: readonly ChangeEvent[]): Promise<void> {
     this.assertUsable();
-    let start = 0;
-    for (const [i, event] of events.entries()) {
-      if (event.kind !== 'schema') continue;
-      this.buffer.add(events.slice(start, i + 1));
-      start = i + 1;
-      try {
-        await this.applyBuffered();
-      } catch (error) {
-        if (!(error instanceof SchemaChangeFailedError)) throw this.fail(error);
-        const redeclare = redeclareBefore(error);
-        if (redeclare !== undefined) this.buffer.add([redeclare]);
-        throw error;
-      }
-    }
-    this.buffer.add(events.slice(start));
+    await writeBuffered(
+      this.buffer,
+      events,
+      () => this.applyBuffered(),
+      (error) => this.fail(error),
+    );
   }
 
   pending(): number {
