@@ -18,10 +18,11 @@ const PARTITIONS = 6;
 
 /**
  * Issue 17: one pipeline file run as 1 capture + 3 apply workers over a three-node JetStream cluster (stream
- * and lease bucket with 3 replicas), MariaDB → JetStream → PostgreSQL under a concurrent writer. An apply
- * worker and the capture process are killed with SIGKILL while changes stream, and a fourth worker joins; the
+ * and lease bucket with 3 replicas), MariaDB → JetStream → PostgreSQL. The capture and an apply worker are
+ * killed with SIGKILL during the snapshot; under a concurrent writer an apply worker, the capture and the
+ * JetStream server leading the stream are killed (that server restarted), and a fourth worker joins; the
  * target ends equal to the source, and no key's counter is ever seen going backwards in the target (per-key
- * order holds across the handovers). Killing a NATS server too is not in here yet: see docs/scale-out.md.
+ * order holds across the handovers).
  */
 describe('scale-out: capture + apply workers over a three-server JetStream cluster survive kill -9', () => {
   const db = uniqueName('scaleout');
