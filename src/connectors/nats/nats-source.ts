@@ -206,14 +206,13 @@ class NatsSource implements Source {
     }
     await jsm.consumers.add(this.config.stream, {
       durable_name: durable,
-      ...(fresh ? { inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS) } : {}),
+      // A partition reader's own consumer: one replica, since it holds nothing worth replicating (made anew at
+      // every open, from the sink's position) and a replicated one must elect a leader first — which can hang
+      // while a server rejoins. If its server dies, the reader notices (no answer about it) and retries.
+      ...(fresh ? { inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS), num_replicas: 1 } : {}),
       // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
       // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
       ack_policy: AckPolicy.None,
-      // One replica: the consumer holds nothing worth replicating (re-created at every open, from the sink's
-      // position), and a replicated one must elect a leader first — which can hang while a server rejoins. If
-      // its server dies, the reader notices (no answer about it) and the attempt re-creates it elsewhere.
-      num_replicas: 1,
       filter_subject: filter,
       ...(this.seq > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
