@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
 import { mysqlRows, textRows } from './harness/compare.js';
@@ -12,15 +13,17 @@ import {
 import { startNatsCluster, type TestNatsCluster } from './harness/nats-cluster.js';
 import { testPipelineYaml } from './harness/pipelines.js';
 
-const ROWS = 3_000;
+const ROWS = 20_000;
 const PARTITIONS = 6;
 
 /**
  * Issue 17: one pipeline file run as 1 capture + 3 apply workers over a three-node JetStream cluster (stream
- * and lease bucket with 3 replicas), MariaDB → JetStream → PostgreSQL under a concurrent writer. An apply
- * worker and the capture process are killed with SIGKILL while changes stream, and a fourth worker joins; the
+ * and lease bucket with 3 replicas), MariaDB → JetStream → PostgreSQL. The capture and an apply worker are
+ * killed with SIGKILL during the snapshot; under a concurrent writer an apply worker and the capture are
+ * killed (with TRIBUTARY_TEST_NATS_KILL=1 also the JetStream server leading the stream, then restarted: not yet
+ * reliable, see docs/scale-out.md), and a fourth worker joins; the
  * target ends equal to the source, and no key's counter is ever seen going backwards in the target (per-key
- * order holds across the handovers). Killing a NATS server too is not in here yet: see docs/scale-out.md.
+ * order holds across the handovers).
  */
 describe('scale-out: capture + apply workers over a three-server JetStream cluster survive kill -9', () => {
   const db = uniqueName('scaleout');
@@ -35,7 +38,7 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
     processes.push(p);
     return p;
   };
-  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-4000)}`).join('\n');
+  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-6000)}`).join('\n');
   /** waitFor, with the processes' output as they are at the timeout. */
   const until = async (condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
     try {
@@ -88,29 +91,28 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
     await cluster?.stop();
   });
 
-  it('kill -9 of an apply worker and of the capture while streaming, a worker joins: target equals source', async () => {
+  it('kill -9 of the capture and a worker during the snapshot, of a worker and the capture while streaming: target equals source', async () => {
+    const killed = new Set<CliProcess>();
+    const snapshotKills: string[] = [];
+    // Seconds each step took, printed at the end (where a slow run spent its time).
+    const steps: string[] = [];
+    let stepStart = Date.now();
+    const step = (name: string) => {
+      steps.push(`${name} ${((Date.now() - stepStart) / 1000).toFixed(1)} s`);
+      stepStart = Date.now();
+    };
+    const kill = async (p: CliProcess) => {
+      killed.add(p);
+      p.child.kill('SIGKILL');
+      expect(await p.exited, outputs()).toBe('SIGKILL');
+    };
     let capture = start('capture');
     const workers = [start('apply'), start('apply'), start('apply')];
-    await until(async () => (await targetCount()) === ROWS, 90_000, 'the snapshot to arrive');
 
-    // A concurrent writer: every update raises a key's counter n, so a change applied out of order would show
-    // as n going backwards in the target.
-    let writing = true;
-    let round = 0;
-    const writer = (async () => {
-      while (writing) {
-        round++;
-        await source.query(
-          `UPDATE ${db}.items SET n = n + 1, val = CONCAT('w', ${round}) WHERE id % 100 = ${round % 100}`,
-        );
-        await source.query(`INSERT INTO ${db}.items VALUES (${ROWS + round}, 'new', 0)`);
-        if (round % 5 === 0) await source.query(`DELETE FROM ${db}.items WHERE id = ${ROWS + round - 3}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
     const seen = new Map<string, number>();
     const regressions: string[] = [];
     let watching = true;
+    // Watches the target from the start: a key's counter n never goes backwards (during the snapshot n is 0).
     const watcher = (async () => {
       while (watching) {
         for (const [id, , n] of await targetRows().catch(() => [])) {
@@ -121,29 +123,77 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
         await new Promise((r) => setTimeout(r, 300));
       }
     })();
-    // The whole chain works: a row written now reaches the target (through the capture, the stream, a worker).
-    let marker = 0;
-    const progressed = async () => {
-      const id = 1_000_000 + ++marker;
-      await source.query(`INSERT INTO ${db}.items VALUES (${id}, 'marker', 0)`);
-      await until(
-        async () => (await sink.query(`SELECT 1 FROM ${db}.items WHERE id = ${id}`).catch(() => [])).length === 1,
-        60_000,
-        `marker row ${id} to arrive`,
-      );
-    };
+    let writing = true;
+    let writer: Promise<void> = Promise.resolve();
 
     try {
+      // During the snapshot: the capture is killed once the first chunks reached the target (the capture is
+      // ahead of the target, so it is still reading the table), and restarted; a worker is killed while the
+      // target is still short of the table.
+      let count = 0;
+      await until(async () => (count = await targetCount()) >= 1_000, 90_000, 'the snapshot to begin arriving');
+      step('first rows');
+      snapshotKills.push(`capture at ${count} of ${ROWS} rows`);
+      await kill(capture);
+      capture = start('capture');
+      await until(async () => (count = await targetCount()) >= ROWS / 2, 90_000, 'half the snapshot to arrive');
+      step('half the snapshot');
+      snapshotKills.push(`worker at ${count} of ${ROWS} rows`);
+      await kill(workers[0]!);
+      await until(async () => (await targetCount()) === ROWS, 90_000, 'the snapshot to arrive');
+      step('whole snapshot');
+
+      // A concurrent writer: every update raises a key's counter n, so a change applied out of order would show
+      // as n going backwards in the target (30 keys a round: a load two cores keep up with).
+      let round = 0;
+      writer = (async () => {
+        while (writing) {
+          round++;
+          await source.query(
+            `UPDATE ${db}.items SET n = n + 1, val = CONCAT('w', ${round}) WHERE id <= 3000 AND id % 100 = ${round % 100}`,
+          );
+          await source.query(`INSERT INTO ${db}.items VALUES (${ROWS + round}, 'new', 0)`);
+          if (round % 5 === 0) await source.query(`DELETE FROM ${db}.items WHERE id = ${ROWS + round - 3}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      // The whole chain works: a row written now reaches the target (through the capture, the stream, a worker).
+      let marker = 0;
+      const progressed = async () => {
+        const id = 1_000_000 + ++marker;
+        await source.query(`INSERT INTO ${db}.items VALUES (${id}, 'marker', 0)`);
+        await until(
+          async () => (await sink.query(`SELECT 1 FROM ${db}.items WHERE id = ${id}`).catch(() => [])).length === 1,
+          60_000,
+          `marker row ${id} to arrive`,
+        );
+      };
+
       await progressed();
-      workers[0]!.child.kill('SIGKILL');
-      expect(await workers[0]!.exited).toBe('SIGKILL');
+      step('streaming');
+      await kill(workers[1]!);
       await progressed();
-      capture.child.kill('SIGKILL');
-      expect(await capture.exited).toBe('SIGKILL');
+      step('worker killed');
+      await kill(capture);
       capture = start('capture');
       await progressed();
+      step('capture killed');
+      // The server leading the stream dies (its store kept): the stream and the lease bucket elect leaders on
+      // the other two, the clients connected to it reconnect elsewhere. Not yet reliable (a partition can stay
+      // behind for over a minute, see docs/scale-out.md), so only with TRIBUTARY_TEST_NATS_KILL=1.
+      if (process.env['TRIBUTARY_TEST_NATS_KILL'] === '1') {
+        const leader = await streamLeader(cluster.servers, `s_${db}`);
+        const node = cluster.nodes[Number(/^node-(\d+)$/.exec(leader)?.[1])]!;
+        await node.kill();
+        await progressed();
+        step(`${leader} killed`);
+        await node.start();
+        await progressed();
+        step(`${leader} restarted`);
+      }
       workers.push(start('apply')); // a new worker joins: the others hand partitions over
       await progressed();
+      step('worker joined');
 
       writing = false;
       await writer;
@@ -152,16 +202,29 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
         90_000,
         'PostgreSQL to equal MariaDB',
       );
+      step('converged');
     } finally {
       writing = false;
       watching = false;
       await Promise.allSettled([writer, watcher]);
     }
+    console.log(`killed during the snapshot: ${snapshotKills.join(', ')}; steps: ${steps.join(', ')}`);
     expect(regressions).toEqual([]);
     // Nothing but the killed processes stopped.
-    const ended = processes.flatMap((p, i) => (p.child.exitCode !== null || p.child.signalCode !== null ? [i] : []));
-    expect(ended, outputs()).toEqual([0, 1]); // the first capture and the first worker
-    // Every live worker applies some partitions (rebalanced after the kill and the join).
+    const ended = processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    expect(new Set(ended), outputs()).toEqual(killed);
     expect(outputs()).toContain('applying partition');
   }, 300_000);
 });
+
+/** The name of the server leading stream `name` (`node-<i>` in the test cluster). */
+async function streamLeader(servers: string, name: string): Promise<string> {
+  const nc = await connect({ servers: servers.split(',') });
+  try {
+    const info = await (await nc.jetstreamManager()).streams.info(name);
+    if (!info.cluster?.leader) throw new Error(`stream ${name} has no leader`);
+    return info.cluster.leader;
+  } finally {
+    await nc.close();
+  }
+}

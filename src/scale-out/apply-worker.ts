@@ -6,7 +6,7 @@ import { asTributaryError, TributaryError } from '../core/errors.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { composePipeline } from '../composer/pipeline-composer.js';
 import { natsConnect } from '../connectors/nats/nats-connection.js';
-import { streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
+import { classifyNatsError, streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
@@ -80,11 +80,13 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
   };
 
   try {
-    await ensureStream(nc, settings);
-    const leases = await PartitionLeases.open(nc, settings.leaseBucket, {
-      workerId,
-      ttlMs: settings.leaseTtlMs,
-      replicas: settings.replicas,
+    const leases = await retried(log, signal, 'starting the apply worker', async () => {
+      await ensureStream(nc, settings);
+      return await PartitionLeases.open(nc, settings.leaseBucket, {
+        workerId,
+        ttlMs: settings.leaseTtlMs,
+        replicas: settings.replicas,
+      });
     });
     log.info(
       `apply worker ${workerId}: ${settings.partitions} partitions of stream ${settings.stream}, lease TTL ${settings.leaseTtlMs} ms`,
@@ -101,7 +103,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
             void stop(partition);
           }
         } catch (error) {
-          log.warn(`scale-out leases: ${asTributaryError(error).message}`);
+          log.warn(classifyNatsError(error, 'source', 'scale-out leases').format());
         }
         // Whatever could not be renewed for half the TTL: another worker may take it after the TTL.
         for (const partition of leases.expiring()) {
@@ -120,7 +122,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         try {
           await withinMs(balance(leases), Math.max(30_000, settings.leaseTtlMs * 3));
         } catch (error) {
-          log.warn(`scale-out leases: ${asTributaryError(error).message}`);
+          log.warn(classifyNatsError(error, 'source', 'scale-out leases').format());
         }
         await sleep(Math.max(100, Math.floor(settings.leaseTtlMs / 3)), undefined, { signal }).catch(() => undefined);
       }
@@ -155,6 +157,23 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       const partition = (offset + i) % settings.partitions;
       if (leased.has(partition) || applying.has(partition)) continue;
       if (await leases.acquire(partition)) start(partition);
+    }
+  }
+}
+
+/**
+ * `attempt()`, again after a retryable error (a JetStream request that timed out, no leader, a server dying)
+ * with a delay doubling from 1 s up to 10 s, until it succeeds, fails for good, or `signal` aborts.
+ */
+async function retried<T>(log: Logger, signal: AbortSignal, what: string, attempt: () => Promise<T>): Promise<T> {
+  for (let delayMs = 1000, n = 1; ; delayMs = Math.min(10_000, delayMs * 2), n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const failure = classifyNatsError(error, 'source', what);
+      if (!failure.retryable || signal.aborted) throw failure;
+      log.warn(`${failure.format()} — retrying in ${delayMs / 1000} s (attempt ${n})`);
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
   }
 }

@@ -54,10 +54,16 @@ export function classifyNatsError(error: unknown, side: 'source' | 'sink', what:
       case '408':
         return new TributaryError(code('SOURCE_TIMEOUT', 'SINK_TIMEOUT'), `${what}: ${message}`, { cause: error });
       case '503':
-        return new TributaryError(code('SOURCE_UNREACHABLE', 'SINK_UNREACHABLE'), `${what}: JetStream is not enabled`, {
-          cause: error,
-          hint: 'start nats-server with JetStream (-js, or a jetstream {} block in its configuration)',
-        });
+        // No responders: JetStream is off, or (in a cluster) nothing answers this request for the moment — a
+        // server died and the stream or the meta group has no leader yet. Retried either way.
+        return new TributaryError(
+          code('SOURCE_UNREACHABLE', 'SINK_UNREACHABLE'),
+          `${what}: no JetStream responder (JetStream not enabled, or no leader at the moment)`,
+          {
+            cause: error,
+            hint: 'start nats-server with JetStream (-js, or a jetstream {} block in its configuration); in a cluster, a majority of its servers must run',
+          },
+        );
       case 'MAX_PAYLOAD_EXCEEDED':
         return new TributaryError('SINK_WRITE_FAILED', `${what}: ${message}`, {
           cause: error,

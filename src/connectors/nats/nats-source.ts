@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
+  nanos,
   DeliverPolicy,
   type ConsumerMessages,
   type JetStreamClient,
@@ -35,16 +37,41 @@ export function natsSource(options: OptionValues, context: SourceContext): Sourc
 /** How long a partition reader waits for a batch's data after its checkpoint message arrived. */
 const PARTITION_DATA_WAIT_MS = 30_000;
 
-/** The iterator's next result, or undefined when none came within `ms` (the pending next() is left running). */
-async function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      iterator.next(),
-      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
+/** How often a partition reader waiting for a batch's data asks the data consumer whether they were sent. */
+const PARTITION_DATA_CHECK_MS = 2_000;
+
+/**
+ * The pull consumers' request expiry: a pull left unanswered (its server died, the consumer's leader moved) is
+ * noticed by the client after two missed idle heartbeats (half of this each) and pulled again — 5 s, not the
+ * client's default 30 s.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
+/** A partition reader's consumers are removed by the server after this long without a pull. */
+const FRESH_CONSUMER_IDLE_MS = 60_000;
+
+/**
+ * An iterator whose next() may be waited for a limited time: a next() still pending when the wait ends is kept
+ * for the next call, so no message is taken from the iterator and dropped.
+ */
+class PatientIterator<T> {
+  private pending: Promise<IteratorResult<T>> | undefined;
+  constructor(private readonly iterator: AsyncIterator<T>) {}
+
+  /** The next result, or undefined when none came within `ms`. */
+  async nextWithin(ms: number): Promise<IteratorResult<T> | undefined> {
+    const pending = (this.pending ??= this.iterator.next());
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        pending,
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+      ]);
+      if (result !== undefined) this.pending = undefined;
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -67,6 +94,9 @@ class NatsSource implements Source {
   private messages: ConsumerMessages | undefined;
   /** With option `partition`: the consumer of the control subjects. */
   private control: ConsumerMessages | undefined;
+  /** With option `partition`: this attempt's consumer names (data, control). */
+  private dataConsumer = '';
+  private controlConsumer = '';
   private readonly subjects: StreamSubjects;
   private readonly reader: LogChangeReader;
   private seq = 0;
@@ -91,7 +121,15 @@ class NatsSource implements Source {
         `tributary ${this.context.pipelineName} source`,
       );
       this.js = this.nc.jetstream();
-      this.jsm = await this.nc.jetstreamManager();
+      try {
+        // Asks the server for the account's JetStream info: a request that times out while a server dies.
+        this.jsm = await this.nc.jetstreamManager();
+      } catch (error) {
+        const nc = this.nc;
+        this.nc = undefined;
+        await nc.close().catch(() => undefined);
+        throw classifyNatsError(error, 'source', 'reaching JetStream');
+      }
     }
     return { js: this.js!, jsm: this.jsm! };
   }
@@ -136,8 +174,14 @@ class NatsSource implements Source {
         // Two consumers in one sequence space: the partition's data subjects, and the control subjects (fence,
         // checkpoint: the only subjects with one token after the prefix).
         const prefix = this.config.subjectPrefix;
-        this.messages = await this.consumer(js, jsm, this.config.durable, `${prefix}.*.*.${partition}`);
-        this.control = await this.consumer(js, jsm, `${this.config.durable}_ctl`, `${prefix}.*`);
+        // Consumers of their own per attempt (a fresh name, removed by the server once idle): re-creating a
+        // durable means deleting the previous one first, a request that hangs while the server holding it is
+        // dead or rejoining — the partition would stall in its retries until that server is back.
+        const attempt = randomUUID().slice(0, 8);
+        this.dataConsumer = `${this.config.durable}_${attempt}`;
+        this.controlConsumer = `${this.config.durable}_ctl_${attempt}`;
+        this.messages = await this.consumer(js, jsm, this.dataConsumer, `${prefix}.*.*.${partition}`, true);
+        this.control = await this.consumer(js, jsm, this.controlConsumer, `${prefix}.*`, true);
       }
     } catch (error) {
       throw classifyNatsError(error, 'source', `opening a consumer on stream ${this.config.stream}`);
@@ -151,14 +195,21 @@ class NatsSource implements Source {
     jsm: JetStreamManager,
     durable: string,
     filter: string,
+    fresh = false,
   ): Promise<ConsumerMessages> {
-    try {
-      await jsm.consumers.delete(this.config.stream, durable);
-    } catch (error) {
-      if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
+    if (!fresh) {
+      try {
+        await jsm.consumers.delete(this.config.stream, durable);
+      } catch (error) {
+        if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
+      }
     }
     await jsm.consumers.add(this.config.stream, {
       durable_name: durable,
+      // A partition reader's own consumer: one replica, since it holds nothing worth replicating (made anew at
+      // every open, from the sink's position) and a replicated one must elect a leader first — which can hang
+      // while a server rejoins. If its server dies, the reader notices (no answer about it) and retries.
+      ...(fresh ? { inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS), num_replicas: 1 } : {}),
       // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
       // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
       ack_policy: AckPolicy.None,
@@ -168,15 +219,30 @@ class NatsSource implements Source {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const consumer = await js.consumers.get(this.config.stream, durable);
-    return await consumer.consume({ max_messages: this.config.fetchMaxMessages });
+    return await consumer.consume({ max_messages: this.config.fetchMaxMessages, expires: PULL_EXPIRES_MS });
   }
 
   batches(): AsyncIterable<ChangeBatch> {
     const messages = this.messages;
     if (!messages) throw new TributaryError('INTERNAL', 'batches() before open()');
-    return this.control && this.config.partition !== undefined
-      ? this.partitionBatches(messages, this.control, this.config.partition)
-      : this.streamBatches(messages);
+    return this.classified(
+      this.control && this.config.partition !== undefined
+        ? this.partitionBatches(messages, this.control, this.config.partition)
+        : this.streamBatches(messages),
+    );
+  }
+
+  /**
+   * `batches`, with the client's errors classified: a consumer's pull that times out or a connection lost while a
+   * server dies is a retryable SOURCE_TIMEOUT / SOURCE_UNREACHABLE (the attempt re-creates the consumers after the
+   * committed position), never an INTERNAL error that stops the pipeline.
+   */
+  private async *classified(batches: AsyncIterable<ChangeBatch>): AsyncIterable<ChangeBatch> {
+    try {
+      yield* batches;
+    } catch (error) {
+      throw classifyNatsError(error, 'source', `reading stream ${this.config.stream}`);
+    }
   }
 
   /**
@@ -189,10 +255,48 @@ class NatsSource implements Source {
     control: ConsumerMessages,
     partition: number,
   ): AsyncIterable<ChangeBatch> {
-    const dataMessages = data[Symbol.asyncIterator]();
+    const dataMessages = new PatientIterator(data[Symbol.asyncIterator]());
+    /** The stream sequence of the last data message received. */
+    let lastData = this.seq;
     let last: { epoch: number; batch: number } | undefined;
-    for await (const msg of control) {
-      if (this.closed) break;
+    const controlMessages = new PatientIterator(control[Symbol.asyncIterator]());
+    /** The stream sequence of the last control message received, and how many checks found the consumer stuck. */
+    let lastControl = this.seq;
+    let stuckChecks = 0;
+    for (;;) {
+      const next = await controlMessages.nextWithin(PARTITION_DATA_CHECK_MS);
+      if (next?.done === true || this.closed) break;
+      if (next === undefined) {
+        // Nothing new, or a control message lost in flight, or a pull left unanswered while a server died:
+        // waiting would be endless if the lost one was the last checkpoint message. The consumer's info tells.
+        const state = await this.consumerState(this.controlConsumer);
+        if (state !== undefined && state.deliveredSeq > lastControl) {
+          throw new TributaryError(
+            'SOURCE_TIMEOUT',
+            `the control consumer of stream ${this.config.stream} delivered up to sequence ${state.deliveredSeq}, this reader received up to ${lastControl}`,
+            {
+              retryable: true,
+              hint: 'retried from the last committed position (messages lost in flight to a server that died)',
+            },
+          );
+        }
+        // Pending messages not coming, or no answer about the consumer (no leader, gone with its server): stuck.
+        stuckChecks = state === undefined || state.pending > 0 ? stuckChecks + 1 : 0;
+        if (stuckChecks * PARTITION_DATA_CHECK_MS > 2 * PULL_EXPIRES_MS) {
+          throw new TributaryError(
+            'SOURCE_TIMEOUT',
+            `the control consumer of stream ${this.config.stream} has ${state === undefined ? 'no answer about its state' : `${state.pending} messages pending`}, none delivered for ${(stuckChecks * PARTITION_DATA_CHECK_MS) / 1000} s`,
+            {
+              retryable: true,
+              hint: 'retried from the last committed position (a JetStream server died, or the consumer moved)',
+            },
+          );
+        }
+        continue;
+      }
+      stuckChecks = 0;
+      const msg = next.value;
+      lastControl = msg.seq;
       const caughtUp = msg.info.pending === 0;
       if (msg.subject !== this.subjects.checkpoint) {
         if (caughtUp) yield { events: [], position: this.position(), caughtUp };
@@ -221,16 +325,23 @@ class NatsSource implements Source {
       if (record.epoch > 0) last = { epoch: record.epoch, batch: record.batch };
       const need = record.partitions?.[partition] ?? 0;
       const events: ChangeEvent[] = [];
+      const waitingSince = Date.now();
       for (let got = 0; got < need;) {
-        const next = await nextWithin(dataMessages, PARTITION_DATA_WAIT_MS);
+        const next = await dataMessages.nextWithin(PARTITION_DATA_CHECK_MS);
         if (next?.done === true || this.closed) return;
+        if (next === undefined) {
+          // Slow, or lost: the server sent data messages this reader never received (in flight to a server that
+          // died; with no acks they are not redelivered) — then waiting longer is useless.
+          const lost = await this.dataSentAfter(lastData);
+          if (!lost && Date.now() - waitingSince < PARTITION_DATA_WAIT_MS) continue;
+        }
         if (next === undefined || next.value.seq > msg.seq) {
           // The batch's data are all in the stream before its checkpoint message, so they are missing from what
-          // the consumer delivered: with no acks, messages in flight to a server that died are not redelivered.
-          // Retried: the attempt re-creates the consumers after the last committed position and reads them again.
+          // the consumer delivered. Retried: the attempt re-creates the consumers after the last committed
+          // position and reads them again.
           throw new TributaryError(
             'SOURCE_TIMEOUT',
-            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were delivered${next === undefined ? ` within ${PARTITION_DATA_WAIT_MS / 1000} s` : ''}`,
+            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were delivered${next === undefined ? ` within ${Math.round((Date.now() - waitingSince) / 1000)} s` : ''}`,
             {
               retryable: true,
               hint: 'retried from the last committed position; if it repeats, the stream lost messages (limits, or deleted by hand): run the capture again with --reset',
@@ -238,6 +349,7 @@ class NatsSource implements Source {
           );
         }
         const m = next.value;
+        lastData = m.seq;
         if (
           Number(m.headers?.get(HEADER_EPOCH)) === record.epoch &&
           Number(m.headers?.get(HEADER_BATCH)) === record.batch
@@ -248,6 +360,26 @@ class NatsSource implements Source {
       }
       this.seq = msg.seq;
       yield { events, position: this.position(), caughtUp };
+    }
+  }
+
+  /**
+   * Whether the partition's data consumer says it delivered a message after stream sequence `seq` (which this
+   * reader never received). False when its info cannot be had (a server dying): the caller waits on.
+   */
+  private async dataSentAfter(seq: number): Promise<boolean> {
+    const state = await this.consumerState(this.dataConsumer);
+    return state !== undefined && state.deliveredSeq > seq;
+  }
+
+  /** The stream sequence a consumer delivered last and how many messages it has pending; undefined when unknown. */
+  private async consumerState(durable: string): Promise<{ deliveredSeq: number; pending: number } | undefined> {
+    try {
+      const info = await this.jsm!.consumers.info(this.config.stream, durable);
+      return { deliveredSeq: info.delivered.stream_seq, pending: info.num_pending };
+    } catch (error) {
+      this.context.log.debug(`consumer info of ${durable}: ${String(error)}`);
+      return undefined;
     }
   }
 
@@ -342,6 +474,9 @@ class NatsSource implements Source {
     // stop(), not close(): close() waits for the pull in flight, which a consumer with nothing to deliver never ends.
     messages?.stop();
     control?.stop();
-    await nc?.close();
+    // A connection to a server that just died may fail to close cleanly: nothing of it is needed any more.
+    await nc
+      ?.close()
+      .catch((error: unknown) => this.context.log.debug(`closing the NATS connection: ${String(error)}`));
   }
 }
