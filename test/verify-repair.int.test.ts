@@ -124,9 +124,18 @@ route:
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    const repaired = await verify('--repair');
+    const cli = startCli(['verify', file, '--chunk-size', '250', '--recheck-wait', '1s', '--repair'], env);
+    let exited = false;
+    void cli.exited.then(() => (exited = true));
+    // The race is the repair's: once it is committed the writer stops, so that the verification after it (while
+    // verify waits for changes in flight, which a loaded machine delays by seconds) sees a source at rest.
+    await waitFor(() => exited || cli.output().includes('committed the repair'), {
+      timeoutMs: 120_000,
+      message: 'the running pipeline to commit the repair',
+    });
     writing = false;
     await writer;
+    const repaired = { code: await cli.exited, output: cli.output() };
     expect(repaired.output).toContain(`pipeline repair is running: asking it to read`);
     expect(repaired.output).toMatch(
       new RegExp(`repaired ${db}\\.t → ${db}\\.t: \\d+ rows written from the source, 2 rows deleted`),
