@@ -196,7 +196,7 @@ class Planner {
   private explain(root: PlanNode, sink: CreateTableStatement): string {
     return this.explainTree(
       root,
-      `Sink ${sink.name} (${connectorOf(sink)}): upsert by PRIMARY KEY (${sink.primaryKey.join(', ')})`,
+      `Sink ${sink.name} (${connectorOf(sink)}): ${LOG_CONNECTORS.has(connectorOf(sink)) ? 'change events keyed' : 'upsert'} by PRIMARY KEY (${sink.primaryKey.join(', ')})`,
     );
   }
 
@@ -724,6 +724,9 @@ class Planner {
 const SOURCE_CONNECTORS = new Set(['mysql-cdc', 'postgres-cdc']);
 
 const CONSTANT_CONTEXT = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 0 } as const;
+
+/** Sink connectors that write the changelog as change events on a log (the others keep the result as upserts). */
+const LOG_CONNECTORS = new Set(['nats', 'kafka']);
 
 export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();

@@ -101,6 +101,7 @@ describe('SQL sink tables of the lake and log connectors, with Flink SQL option 
     );
     expect(nats.def.sink.type).toBe('nats');
     expect(nats.def.sink.options).toMatchObject({ servers: 'nats://n:4222', stream: 's' });
+    expect(nats.explain).toContain('Sink totals (nats): change events keyed by PRIMARY KEY (segment)');
     const jdbc = errorOf(() =>
       job(`CREATE TABLE totals ${TOTALS} WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/d');`),
     );
