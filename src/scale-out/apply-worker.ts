@@ -7,6 +7,7 @@ import type { PipelineDef } from '../config/pipeline-def.js';
 import { composePipeline } from '../composer/pipeline-composer.js';
 import { natsConnect } from '../connectors/nats/nats-connection.js';
 import { classifyNatsError, streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
+import { Backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
@@ -166,13 +167,15 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
  * with a delay doubling from 1 s up to 10 s, until it succeeds, fails for good, or `signal` aborts.
  */
 async function retried<T>(log: Logger, signal: AbortSignal, what: string, attempt: () => Promise<T>): Promise<T> {
-  for (let delayMs = 1000, n = 1; ; delayMs = Math.min(10_000, delayMs * 2), n++) {
+  const backoff = new Backoff(1000, 10_000);
+  for (;;) {
     try {
       return await attempt();
     } catch (error) {
       const failure = classifyNatsError(error, 'source', what);
       if (!failure.retryable || signal.aborted) throw failure;
-      log.warn(`${failure.format()} — retrying in ${delayMs / 1000} s (attempt ${n})`);
+      const delayMs = backoff.next();
+      log.warn(`${failure.format()} — retrying in ${delayMs / 1000} s (attempt ${backoff.attempts})`);
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
   }
