@@ -43,11 +43,15 @@ describe('SQL over change streams into the lake and the log sinks', () => {
       )
     ).sort(compareTextRows);
 
-  /** The salesdb script with its sink table replaced by `sinkTable` (a CREATE TABLE customer_orders …). */
-  const script = async (sinkTable: string, stateDir: string) => {
+  /**
+   * The salesdb script with the WITH clause of its sink table (the fixture's columns and key kept) replaced by
+   * `clauses` (`[PARTITIONED BY (…)] WITH (…)`).
+   */
+  const script = async (clauses: string, stateDir: string) => {
     const text = (await readFile(`${SCENARIO}customer-orders.sql`, 'utf8'))
-      .replace(/CREATE TABLE customer_orders \([\s\S]*?\);\n/, `${sinkTable}\n`)
+      .replace(/(CREATE TABLE customer_orders \([\s\S]*?NOT ENFORCED\n\)) WITH \([\s\S]*?\);\n/, `$1 ${clauses};\n`)
       .replace(/EXPLAIN\nINSERT[\s\S]*?;\n/, '');
+    if (!text.includes(clauses)) throw new Error('customer-orders.sql no longer has the sink table this test rewrites');
     const file = join(stateDir, 'job.sql');
     await writeFile(file, text);
     return file;
@@ -95,13 +99,7 @@ describe('SQL over change streams into the lake and the log sinks', () => {
     const stateDir = await testTempDir('sql-lake-state');
     const warehouse = await testTempDir('sql-lake-warehouse');
     const file = await script(
-      `CREATE TABLE customer_orders (
-  order_count BIGINT,
-  customer_id BIGINT,
-  name STRING,
-  mktsegment STRING,
-  PRIMARY KEY (customer_id) NOT ENFORCED
-) PARTITIONED BY (mktsegment) WITH (
+      `PARTITIONED BY (mktsegment) WITH (
   'connector' = 'iceberg',
   'catalog-name' = 'lake',
   'catalog-type' = 'hadoop',
@@ -109,7 +107,7 @@ describe('SQL over change streams into the lake and the log sinks', () => {
   'catalog-database' = 'sales',
   'format-version' = '2',
   'write.upsert.enabled' = 'true'
-);`,
+)`,
       stateDir,
     );
     const table = join(warehouse, 'sales', 'customer_orders');
@@ -184,18 +182,12 @@ describe('SQL over change streams into the lake and the log sinks', () => {
     const stateDir = await testTempDir('sql-log-state');
     const stream = `s_${db}`;
     const file = await script(
-      `CREATE TABLE customer_orders (
-  order_count BIGINT,
-  customer_id BIGINT,
-  name STRING,
-  mktsegment STRING,
-  PRIMARY KEY (customer_id) NOT ENFORCED
-) WITH (
+      `WITH (
   'connector' = 'nats',
   'servers' = '${nats.url}',
   'stream' = '${stream}',
   'format' = 'debezium-json'
-);`,
+)`,
       stateDir,
     );
     /** Every envelope of the stream, applied in order by key: what a consumer of the topic ends up with. */
