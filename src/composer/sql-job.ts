@@ -517,8 +517,12 @@ export function sinkConnectorOptions(
       near === undefined ? `see docs/sql.md#${connector} for the options` : `did you mean '${near}'?`,
     );
   }
-  if (connector === 'iceberg' && sink.partitionedBy !== undefined && out['partition-by'] === undefined) {
-    out['partition-by'] = sink.partitionedBy.join(', ');
+  if (sink.partitionedBy !== undefined) {
+    if (connector !== 'iceberg') {
+      log.warn(
+        `sink table ${sink.name}: PARTITIONED BY has no effect on a '${connector}' table (only iceberg tables are partitioned by it)`,
+      );
+    } else if (out['partition-by'] === undefined) out['partition-by'] = sink.partitionedBy.join(', ');
   }
   return out;
 }

@@ -80,12 +80,17 @@ describe('SQL sink tables of the lake and log connectors, with Flink SQL option 
     expect(partition.message).toMatch(/PARTITIONED BY names region, which is not a column/);
   });
 
-  it("warns that 'write.upsert.enabled' = 'false' has no effect", () => {
+  it("warns that 'write.upsert.enabled' = 'false', and PARTITIONED BY outside iceberg, have no effect", () => {
     warnings.length = 0;
     job(
       `CREATE TABLE totals ${TOTALS} WITH ('connector' = 'iceberg', 'warehouse' = '/l', 'write.upsert.enabled' = 'false');`,
     );
     expect(warnings.join('\n')).toMatch(/write.upsert.enabled' = 'false' has no effect/);
+    warnings.length = 0;
+    job(
+      `CREATE TABLE totals ${TOTALS} PARTITIONED BY (segment) WITH ('connector' = 'nats', 'servers' = 'n', 'stream' = 's');`,
+    );
+    expect(warnings.join('\n')).toMatch(/PARTITIONED BY has no effect on a 'nats' table/);
   });
 
   it("maps kafka's 'format' to the value format, and names log tables after the SQL table", () => {
