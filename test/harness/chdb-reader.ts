@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -52,8 +52,8 @@ let loaded: ChdbReader | string | undefined;
 
 /**
  * The chdb reader, or why there is none (for a skip message). Installs chdb into the cache first when
- * `TRIBUTARY_TEST_CHDB=1` and the cache has none (into a temporary directory renamed into place, so test
- * processes installing at once do not see a half-installed one).
+ * `TRIBUTARY_TEST_CHDB=1` and the cache has none: one test process installs (into a directory renamed into place
+ * when complete), the others wait for it.
  */
 export function chdbReader(): ChdbReader | string {
   loaded ??= load();
@@ -66,7 +66,7 @@ function load(): ChdbReader | string {
     if (process.env['TRIBUTARY_TEST_CHDB'] !== '1') {
       return `chdb ${CHDB_VERSION} is not installed in ${chdbDir}; set TRIBUTARY_TEST_CHDB=1 to install it (~545 MB)`;
     }
-    install();
+    install(entry);
   }
   // Loaded at the first read, and a ClickHouse session per read (about 0.1 s): no engine idles in the test
   // process between reads.
@@ -95,21 +95,42 @@ function load(): ChdbReader | string {
   };
 }
 
-function install(): void {
+/**
+ * Installs chdb into the cache. One test process installs, the others (test files start in parallel) wait for
+ * it: a lock directory beside the cache's, taken over when its holder left it more than 10 minutes ago.
+ */
+function install(entry: string): void {
   mkdirSync(cacheRoot, { recursive: true });
-  const staging = `${chdbDir}.installing-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  console.log(`[tributary] installing chdb ${CHDB_VERSION} into ${chdbDir} (TRIBUTARY_TEST_CHDB=1)`);
-  execFileSync('npm', ['install', '--prefix', staging, `chdb@${CHDB_VERSION}`, '--no-audit', '--no-fund'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  try {
-    renameSync(staging, chdbDir);
-  } catch (error) {
-    // Another test process got there first: use its copy.
-    rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(chdbDir)) throw error;
+  const lock = `${chdbDir}.lock`;
+  for (;;) {
+    if (existsSync(entry)) return;
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs;
+      if (age > 600_000) rmSync(lock, { recursive: true, force: true });
+      else sleepSync(1000);
+    }
   }
+  try {
+    if (existsSync(entry)) return;
+    const staging = `${chdbDir}.installing`;
+    rmSync(staging, { recursive: true, force: true });
+    rmSync(chdbDir, { recursive: true, force: true });
+    console.log(`[tributary] installing chdb ${CHDB_VERSION} into ${chdbDir} (TRIBUTARY_TEST_CHDB=1)`);
+    execFileSync('npm', ['install', '--prefix', staging, `chdb@${CHDB_VERSION}`, '--no-audit', '--no-fund'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    renameSync(staging, chdbDir);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
