@@ -18,6 +18,7 @@ import {
   startWriter,
   type Writer,
 } from './harness/faults.js';
+import { chdbReader } from './harness/chdb-reader.js';
 import { icebergRowsText } from './harness/iceberg-reader.js';
 import { testTempDir } from './harness/temp-dirs.js';
 
@@ -26,7 +27,10 @@ import { testTempDir } from './harness/temp-dirs.js';
  * while `tributary run` into an Iceberg warehouse is killed with SIGKILL again and again, at random moments —
  * during the snapshot, while streaming, in the middle of a commit of two tables — and restarted. At the end
  * icebird (an independent reader) must read exactly the source rows from each table: nothing lost, nothing
- * doubled, and no table snapshot committed the same checkpoint twice. Needs `npm run build` (the CLI in dist/).
+ * doubled, and no table snapshot committed the same checkpoint twice. A second reader, embedded ClickHouse (chdb,
+ * see harness/chdb-reader.ts), must read them too, to the exact decimal and microsecond, when it is installed
+ * (TRIBUTARY_TEST_CHDB=1); otherwise that check is skipped with a line saying why. Needs `npm run build` (the
+ * CLI in dist/).
  *
  * TRIBUTARY_CRASH_KILLS (default 6) sets the number of kills, TRIBUTARY_CRASH_SEED replays a run's decisions.
  */
@@ -87,6 +91,21 @@ describe('crash loop into Iceberg: kill -9 at random moments while a writer runs
       amount: (v) => (v as number).toFixed(4),
     });
 
+  const chdb = chdbReader();
+  /** The source rows exactly (decimals to their scale, timestamps to the microsecond), as chdb must read them. */
+  const exactSourceRows = (table: string) => mysqlRows(source, SOURCE_ITEMS_SQL(table));
+  const checkWithChdb = async (when: string) => {
+    if (typeof chdb === 'string') {
+      report(`  chdb check ${when} skipped: ${chdb}`);
+      return;
+    }
+    for (const table of tables) {
+      const rows = chdb.rowsText(join(warehouse, db, table.split('.')[1]!), COLUMNS);
+      expect(rows, `${table} read by chdb ${when}`).toEqual(await exactSourceRows(table));
+    }
+    report(`  chdb read exactly the source rows ${when}`);
+  };
+
   it(`converges after ${KILLS} kill -9s (seed ${SEED})`, async () => {
     const decide = seededRandom(SEED);
     writer = startWriter({
@@ -129,6 +148,7 @@ describe('crash loop into Iceberg: kill -9 at random moments while a writer runs
       expect(rows).toEqual(await sourceRows(table));
       expect(new Set(rows.map((r) => r[0])).size).toBe(rows.length);
     }
+    await checkWithChdb('after the kills');
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
     expect(cli.output()).toMatch(/resuming after checkpoint \d+/);
@@ -154,6 +174,7 @@ describe('crash loop into Iceberg: kill -9 at random moments while a writer runs
       const data = await readdir(join(warehouse, db, table.split('.')[1]!, 'data'));
       expect(data).toHaveLength(1);
     }
+    await checkWithChdb('after the compaction');
     await source.query(`UPDATE ${tables[0]} SET val = 'after compaction' ORDER BY id LIMIT 1`);
     cli = startCli(['run', file, '--log-level', 'debug'], env);
     await waitFor(

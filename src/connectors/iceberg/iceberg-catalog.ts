@@ -58,9 +58,14 @@ export class HadoopCatalog {
     return { location, version, metadata: JSON.parse(text) as TableMetadata, file: versionFile(location, version) };
   }
 
-  /** A new path for a staged metadata file: beside the version files, under a name no reader looks for. */
+  /**
+   * A new path for a staged metadata file: beside the version files, under a name no reader looks for. Not
+   * ending in `.metadata.json`: engines that find the current version by listing `metadata/*.metadata.json`
+   * (ClickHouse does, ignoring `version-hint.text`) refuse a name there that holds no version number, and a
+   * staged file an interrupted commit left would make the table unreadable to them until compaction.
+   */
   stagedPath(location: string, _version: number): string {
-    return join(location, 'metadata', `staged-${randomUUID()}.metadata.json`);
+    return join(location, 'metadata', `staged-${randomUUID()}.json`);
   }
 
   /** Writes `metadata` to the staged path `path`; {@link publish} makes it a version of the table. */
