@@ -12,6 +12,7 @@ import {
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { captureDef } from '../scale-out/scale-out-roles.js';
+import { startScaleOutMonitor, type ScaleOutMonitor } from '../scale-out/cluster-monitor.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HTTP_ADDRESS_FILE } from './status-command.js';
@@ -111,7 +112,9 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       return 0;
     }
 
-    const dashboard = await startDashboard();
+    // The capture's dashboard shows the cluster: every apply worker, its partitions and their lag.
+    const monitor = options.role === 'capture' && dashboardWanted() ? startScaleOutMonitor(loaded, { log }) : undefined;
+    const dashboard = await startDashboard(monitor);
     let current: Source | undefined;
     let checkpoints = 0;
     let events = 0;
@@ -159,11 +162,17 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       clearInterval(ticker);
       live?.stop();
       await dashboard?.close();
+      await monitor?.close();
     }
   }
 
+  function dashboardWanted(): boolean {
+    const configured = def.pipeline.http ?? { enabled: true };
+    return !(options.http === false || (options.http === undefined && !configured.enabled));
+  }
+
   /** The HTTP server (dashboard, /metrics): a port that cannot be had is a warning, not a reason to stop. */
-  async function startDashboard(): Promise<DashboardServer | undefined> {
+  async function startDashboard(monitor?: ScaleOutMonitor): Promise<DashboardServer | undefined> {
     const configured = def.pipeline.http ?? { enabled: true, host: '127.0.0.1', port: DEFAULT_HTTP_PORT };
     if (options.http === false || (options.http === undefined && !configured.enabled)) return undefined;
     const { host, port } = options.http ?? configured;
@@ -177,6 +186,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
         pipelineFile: maskPipelineFile(text, log),
         log,
         ...(httpTokenValue === undefined ? {} : { token: httpTokenValue }),
+        ...(monitor === undefined ? {} : { scaleOut: monitor }),
       });
       log.info(
         `dashboard: ${server.url} (Prometheus metrics: ${server.url}metrics)` +

@@ -9,6 +9,8 @@ import { natsConnect } from '../connectors/nats/nats-connection.js';
 import { classifyNatsError, streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
 import { Backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
+import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
+import { encodeWorkerReport, type PartitionReport, type WorkerReport } from './cluster-status.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
 
@@ -19,12 +21,15 @@ export interface ApplyWorkerOptions {
   readonly workerId?: string;
   /** Called whenever the set of partitions this worker applies changes. */
   readonly onPartitions?: (partitions: readonly number[]) => void;
+  /** Called with the report this worker publishes with each heartbeat (for its own dashboard). */
+  readonly onReport?: (id: string, report: WorkerReport) => void;
 }
 
 /** One partition being applied: its own pipeline run, stopped through its controller. */
 interface Applying {
   readonly controller: AbortController;
   readonly done: Promise<void>;
+  readonly metrics: PipelineMetrics;
 }
 
 /**
@@ -47,6 +52,43 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
   const applying = new Map<number, Applying>();
   let failure: TributaryError | undefined;
   const changed = () => options.onPartitions?.([...applying.keys()].sort((a, b) => a - b));
+  const startedAt = new Date().toISOString();
+  /** Rows applied by partition pipelines that stopped here (handed over, lost), for the worker's total. */
+  let rowsOfStopped = 0;
+  let previousBeat: { at: number; rows: number } | undefined;
+  /** This worker's status, published as its heartbeat's value. */
+  const report = (): WorkerReport => {
+    const partitions: PartitionReport[] = [];
+    let rows = rowsOfStopped;
+    for (const [partition, { metrics }] of [...applying].sort(([a], [b]) => a - b)) {
+      const progress = metrics.progress();
+      const seq = progress ? Number(/:(\d+)$/.exec(progress.logPosition)?.[1]) : NaN;
+      const applied = metrics.rowsOut.total();
+      rows += applied;
+      partitions.push({
+        partition,
+        position: Number.isFinite(seq) ? seq : null,
+        lagMessages: progress?.lagMessages ?? null,
+        rowsApplied: applied,
+        state: metrics.state,
+      });
+    }
+    const now = Date.now();
+    const seconds = previousBeat ? (now - previousBeat.at) / 1000 : 0;
+    const rate = seconds > 0 ? Math.max(0, rows - previousBeat!.rows) / seconds : 0;
+    previousBeat = { at: now, rows };
+    const out: WorkerReport = {
+      v: 1,
+      host: hostname(),
+      pid: process.pid,
+      startedAt,
+      rowsApplied: rows,
+      rowsPerSecond: Math.round(rate * 10) / 10,
+      partitions,
+    };
+    options.onReport?.(workerId, out);
+    return out;
+  };
 
   const start = (partition: number): void => {
     const controller = new AbortController();
@@ -59,7 +101,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         failure ??= asTributaryError(error);
       },
     );
-    applying.set(partition, { controller, done });
+    applying.set(partition, { controller, done, metrics: pipeline.metrics });
     log.info(`applying partition ${partition}`);
     changed();
   };
@@ -72,6 +114,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       (async () => {
         running.controller.abort();
         await running.done;
+        rowsOfStopped += running.metrics.rowsOut.total();
         applying.delete(partition);
         stopping.delete(partition);
         changed();
@@ -98,7 +141,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     const renewals = (async () => {
       while (!until.aborted) {
         try {
-          await withinMs(leases.beat(), settings.leaseTtlMs / 2);
+          await withinMs(leases.beat(encodeWorkerReport(report())), settings.leaseTtlMs / 2);
           for (const partition of await withinMs(leases.renew(), settings.leaseTtlMs / 2)) {
             log.warn(`partition ${partition}: lease lost to another worker, stopping`);
             void stop(partition);
