@@ -36,18 +36,24 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
   let env: Record<string, string>;
   let capture: CliProcess;
   let url: string;
+  /** The dashboard of the second worker (the first runs with --no-http). */
+  let workerUrl: string;
   const workers: CliProcess[] = [];
   const outputs = () =>
     [capture, ...workers].map((p, i) => `--- process ${i}\n${p?.output().slice(-4000) ?? ''}`).join('\n');
-  const until = async (condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> => {
+  const until = async (
+    condition: () => Promise<boolean> | boolean,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<void> => {
     try {
       await waitFor(condition, { timeoutMs, intervalMs: 300, message: what });
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${outputs()}`);
     }
   };
-  const scrape = async (): Promise<PromScrape> =>
-    parsePrometheusText(await (await fetch(new URL('metrics', url))).text());
+  const scrape = async (at = url): Promise<PromScrape> =>
+    parsePrometheusText(await (await fetch(new URL('metrics', at))).text());
   const workerId = (p: CliProcess) => `${hostname()}-${p.child.pid}-`;
   /** The worker series of a scrape, by the worker process (its id starts with host-pid). */
   const seriesOf = (s: PromScrape, name: string, p: CliProcess) =>
@@ -80,9 +86,14 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
     env = yaml.env;
     file = await writePipelineFile(yaml.stateDir, yaml.yaml);
     capture = startCli(['run', file, '--role', 'capture', '--http', '127.0.0.1:0'], env);
-    workers.push(startCli(['run', file, '--role', 'apply'], env), startCli(['run', file, '--role', 'apply'], env));
-    await until(async () => /dashboard: (http:\S+)/.test(capture.output()), 'the capture to print its dashboard URL');
+    workers.push(
+      startCli(['run', file, '--role', 'apply', '--no-http'], env),
+      startCli(['run', file, '--role', 'apply', '--http', '127.0.0.1:0'], env),
+    );
+    await until(() => /dashboard: (http:\S+)/.test(capture.output()), 'the capture to print its dashboard URL');
     url = /dashboard: (http:\S+)/.exec(capture.output())![1]!;
+    await until(() => /dashboard: (http:\S+)/.test(workers[1]!.output()), 'a worker to print its dashboard URL');
+    workerUrl = /dashboard: (http:\S+)/.exec(workers[1]!.output())![1]!;
   });
 
   afterAll(async () => {
@@ -180,6 +191,16 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
       return lags.length === PARTITIONS && lags.every((x) => x.value === 0);
     }, 'every partition caught up on the remaining worker');
     expect(sampleValue(s!, 'tributary_scaleout_partitions', { state: 'leased' })).toBe(PARTITIONS);
+
+    // The remaining worker's own /metrics: the same cluster view, and its own rows per sink table; it is ready.
+    await until(async () => {
+      const own = await scrape(workerUrl);
+      return seriesOf(own, 'tributary_scaleout_worker_partitions', alive)[0]?.value === PARTITIONS;
+    }, "the remaining worker's /metrics to show it holding every partition");
+    const own = await scrape(workerUrl);
+    expect(own.samples.find((x) => x.name === 'tributary_scaleout_worker_up')?.labels['pipeline']).toBe('sostat-apply');
+    expect(sampleValue(own, 'tributary_sink_rows_total', { table: `${db}.items` })).toBeGreaterThan(0);
+    expect((await fetch(new URL('readyz', workerUrl))).status).toBe(200);
     expect(capture.child.exitCode, outputs()).toBeNull();
     expect(alive.child.exitCode, outputs()).toBeNull();
   }, 240_000);

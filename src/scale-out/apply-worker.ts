@@ -21,8 +21,11 @@ export interface ApplyWorkerOptions {
   readonly workerId?: string;
   /** Called whenever the set of partitions this worker applies changes. */
   readonly onPartitions?: (partitions: readonly number[]) => void;
-  /** Called with the report this worker publishes with each heartbeat (for its own dashboard). */
-  readonly onReport?: (id: string, report: WorkerReport) => void;
+  /**
+   * The worker's own figures for its dashboard: rows in and out per table summed over its partitions' pipelines
+   * (updated with each heartbeat), and its state (running once it holds the lease bucket, then stopping, stopped).
+   */
+  readonly metrics?: PipelineMetrics;
 }
 
 /** One partition being applied: its own pipeline run, stopped through its controller. */
@@ -56,11 +59,30 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
   /** Rows applied by partition pipelines that stopped here (handed over, lost), for the worker's total. */
   let rowsOfStopped = 0;
   let previousBeat: { at: number; rows: number } | undefined;
+  /** Per partition pipeline: the rows per table already added to `options.metrics`. */
+  const summed = new WeakMap<PipelineMetrics, { in: Map<string, number>; out: Map<string, number> }>();
+  const sum = (metrics: PipelineMetrics): void => {
+    const total = options.metrics;
+    if (!total) return;
+    const seen = summed.get(metrics) ?? { in: new Map<string, number>(), out: new Map<string, number>() };
+    summed.set(metrics, seen);
+    for (const [counters, into, done] of [
+      [metrics.rowsIn, total.rowsIn, seen.in],
+      [metrics.rowsOut, total.rowsOut, seen.out],
+    ] as const) {
+      for (const [table, n] of counters.entries()) {
+        const delta = n - (done.get(table) ?? 0);
+        if (delta > 0) into.add(table, delta);
+        done.set(table, n);
+      }
+    }
+  };
   /** This worker's status, published as its heartbeat's value. */
   const report = (): WorkerReport => {
     const partitions: PartitionReport[] = [];
     let rows = rowsOfStopped;
     for (const [partition, { metrics }] of [...applying].sort(([a], [b]) => a - b)) {
+      sum(metrics);
       const progress = metrics.progress();
       const seq = progress ? Number(/:(\d+)$/.exec(progress.logPosition)?.[1]) : NaN;
       const applied = metrics.rowsOut.total();
@@ -86,7 +108,6 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       rowsPerSecond: Math.round(rate * 10) / 10,
       partitions,
     };
-    options.onReport?.(workerId, out);
     return out;
   };
 
@@ -115,6 +136,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         running.controller.abort();
         await running.done;
         rowsOfStopped += running.metrics.rowsOut.total();
+        sum(running.metrics);
         applying.delete(partition);
         stopping.delete(partition);
         changed();
@@ -135,6 +157,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     log.info(
       `apply worker ${workerId}: ${settings.partitions} partitions of stream ${settings.stream}, lease TTL ${settings.leaseTtlMs} ms`,
     );
+    if (options.metrics) options.metrics.state = 'running';
     const done = new AbortController();
     const until = AbortSignal.any([signal, done.signal]);
     // Two loops: renewals never wait for a partition's final checkpoint (which may take seconds), balancing does.
@@ -171,6 +194,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         await sleep(Math.max(100, Math.floor(settings.leaseTtlMs / 3)), undefined, { signal }).catch(() => undefined);
       }
     } finally {
+      if (options.metrics) options.metrics.state = 'stopping';
       await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
       done.abort();
       await renewals;
@@ -178,6 +202,10 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       await leases.leave();
     }
     if (failure) throw failure;
+    if (options.metrics) options.metrics.state = 'stopped';
+  } catch (error) {
+    if (options.metrics) options.metrics.state = 'failed';
+    throw error;
   } finally {
     await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
     await nc.close().catch(() => undefined);
