@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +168,12 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
         expect(await page.locator('#partition-table tbody tr').count()).toBe(PARTITIONS);
         const text = (await page.locator('#worker-table').textContent()) ?? '';
         for (const w of workers) expect(text).toContain(workerId(w));
+        // To refresh the picture in docs/: TRIBUTARY_SCREENSHOT_DIR=docs/images npx vitest run test/scale-out-status.int.test.ts
+        const keep = process.env['TRIBUTARY_SCREENSHOT_DIR'];
+        if (keep) {
+          await mkdir(keep, { recursive: true });
+          await page.locator('section:has(#workers)').screenshot({ path: join(keep, 'scale-out-workers.png') });
+        }
       } finally {
         await browser.close();
       }
