@@ -151,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
-        if (role === 'apply') return await applyCommand(file!, { log });
+        if (role === 'apply') return await applyCommand(file!, { log, ...(http === undefined ? {} : { http }) });
         return await runCommand(file!, {
           ...(role === 'capture' ? { role } : {}),
           log,

@@ -12,13 +12,8 @@ import {
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { captureDef } from '../scale-out/scale-out-roles.js';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { HTTP_ADDRESS_FILE } from './status-command.js';
-import { DEFAULT_HTTP_PORT, HTTP_PORT_ATTEMPTS } from '../config/pipeline-options.js';
-import { startDashboardServer, type DashboardServer } from '../ui/dashboard-server.js';
-import { maskPipelineFile } from '../ui/masked-pipeline-file.js';
-import { httpToken, isLoopbackHost } from '../ui/http-access.js';
+import { startScaleOutMonitor } from '../scale-out/cluster-monitor.js';
+import { dashboardToken, dashboardWanted, startRunDashboard } from './run-dashboard.js';
 
 /** How often `run` prints its progress line. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -56,16 +51,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const def = options.role === 'capture' ? captureDef(loaded) : loaded;
   const pipeline = composePipeline(def, { log });
   // A server beyond loopback without a token stops the run here, before anything connects.
-  const http = options.http ?? def.pipeline.http;
-  const httpTokenValue =
-    options.http === false || (options.http === undefined && def.pipeline.http?.enabled === false)
-      ? undefined
-      : httpToken(
-          http === false || http === undefined ? '127.0.0.1' : http.host,
-          def.pipeline.http?.token,
-          process.env,
-        );
-  if (httpTokenValue !== undefined) log.addSecret(httpTokenValue);
+  const httpTokenValue = dashboardToken(def, options.http, log);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -111,7 +97,21 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       return 0;
     }
 
-    const dashboard = await startDashboard();
+    // The capture's dashboard shows the cluster: every apply worker, its partitions and their lag.
+    const monitor =
+      options.role === 'capture' && dashboardWanted(def, options.http)
+        ? startScaleOutMonitor(loaded, { log })
+        : undefined;
+    const dashboard = await startRunDashboard({
+      file,
+      def,
+      http: options.http,
+      token: httpTokenValue,
+      metrics: pipeline.metrics,
+      log,
+      noteDir: pipeline.stateStore().dir,
+      ...(monitor === undefined ? {} : { scaleOut: monitor }),
+    });
     let current: Source | undefined;
     let checkpoints = 0;
     let events = 0;
@@ -159,51 +159,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       clearInterval(ticker);
       live?.stop();
       await dashboard?.close();
-    }
-  }
-
-  /** The HTTP server (dashboard, /metrics): a port that cannot be had is a warning, not a reason to stop. */
-  async function startDashboard(): Promise<DashboardServer | undefined> {
-    const configured = def.pipeline.http ?? { enabled: true, host: '127.0.0.1', port: DEFAULT_HTTP_PORT };
-    if (options.http === false || (options.http === undefined && !configured.enabled)) return undefined;
-    const { host, port } = options.http ?? configured;
-    try {
-      const text = await readFile(file, 'utf8');
-      const server = await startDashboardServer({
-        metrics: pipeline.metrics,
-        host,
-        port,
-        portAttempts: HTTP_PORT_ATTEMPTS,
-        pipelineFile: maskPipelineFile(text, log),
-        log,
-        ...(httpTokenValue === undefined ? {} : { token: httpTokenValue }),
-      });
-      log.info(
-        `dashboard: ${server.url} (Prometheus metrics: ${server.url}metrics)` +
-          (httpTokenValue === undefined
-            ? ''
-            : `; a token is required: Authorization: Bearer <token>, or open ${server.url}?token=<token> once`),
-      );
-      if (!isLoopbackHost(host))
-        log.warn(`the HTTP server listens on ${host}: reachable beyond this machine, with the token`);
-      // For `tributary status`: where this run answers (the port may be the next free one, or any).
-      const noted = join(pipeline.stateStore().dir, HTTP_ADDRESS_FILE);
-      await mkdir(dirname(noted), { recursive: true })
-        .then(() => writeFile(noted, server.url + '\n'))
-        .catch(() => undefined);
-      return {
-        url: server.url,
-        close: async () => {
-          await rm(noted, { force: true }).catch(() => undefined);
-          await server.close();
-        },
-      };
-    } catch (error) {
-      log.warn(
-        `no dashboard: cannot listen on ${host}:${port} (${(error as Error).message}); the pipeline runs without it\n` +
-          '  fix: set pipeline http.port (0 for any free port) or run with --http host:port; --no-http turns it off',
-      );
-      return undefined;
+      await monitor?.close();
     }
   }
 }

@@ -8,6 +8,11 @@ import type { PipelineStatus } from '../runtime/pipeline-metrics.js';
 import { formatTable } from './format-table.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { HTTP_TOKEN_ENV } from '../ui/http-access.js';
+import type { PipelineDef } from '../config/pipeline-def.js';
+import { readScaleOutStatus } from '../scale-out/cluster-monitor.js';
+import type { ScaleOutStatus } from '../scale-out/cluster-status.js';
+import { captureDef } from '../scale-out/scale-out-roles.js';
+import { asTributaryError } from '../core/errors.js';
 
 /** The file in the state directory where `run` notes its dashboard's URL (removed when it stops). */
 export const HTTP_ADDRESS_FILE = 'http-address';
@@ -29,6 +34,7 @@ export async function statusCommand(file: string, options: StatusCommandOptions)
   const name = def.pipeline.name;
   const out = (line: string) => process.stdout.write(line + '\n');
   const token = def.pipeline.http?.token ?? (process.env[HTTP_TOKEN_ENV] || undefined);
+  if (def.scaleOut !== undefined) return await scaleOutStatus(def, options, token, out);
   const status = await findRunning(def.pipeline.stateDir, name, options.http ?? def.pipeline.http, token);
   if (status) {
     if (options.json) out(JSON.stringify(status.status, null, 2));
@@ -51,6 +57,92 @@ export async function statusCommand(file: string, options: StatusCommandOptions)
   );
   out('  details: tributary state ' + file);
   return 0;
+}
+
+/**
+ * A scale-out pipeline: the capture's state from its dashboard (as for one process, under the name
+ * `<name>-capture`), and the apply workers, their partitions and lag read from the lease bucket in NATS.
+ */
+async function scaleOutStatus(
+  def: PipelineDef,
+  options: StatusCommandOptions,
+  token: string | undefined,
+  out: (line: string) => void,
+): Promise<number> {
+  const capture = captureDef(def);
+  const running = await findRunning(
+    capture.pipeline.stateDir,
+    capture.pipeline.name,
+    options.http ?? def.pipeline.http,
+    token,
+  );
+  let cluster: ScaleOutStatus | undefined;
+  let failure: string | undefined;
+  try {
+    cluster = await readScaleOutStatus(def, options.log);
+  } catch (error) {
+    failure = asTributaryError(error).format();
+  }
+  if (options.json) {
+    const { scaleOut: _shown, ...captureStatus } = (running?.status ?? {}) as PipelineStatus & { scaleOut?: unknown };
+    out(
+      JSON.stringify(
+        {
+          pipeline: def.pipeline.name,
+          capture: running ? captureStatus : { state: 'not running' },
+          scaleOut: cluster ?? null,
+          ...(failure === undefined ? {} : { error: failure }),
+        },
+        null,
+        2,
+      ),
+    );
+    return failure === undefined ? 0 : 1;
+  }
+  if (running) for (const line of describeStatus(running.status, running.url)) out(line);
+  else out(`capture ${capture.pipeline.name}: not running (no dashboard answered for it)`);
+  if (cluster) for (const line of describeScaleOut(cluster)) out(line);
+  else out(`apply workers: unknown (${failure})`);
+  return failure === undefined ? 0 : 1;
+}
+
+/** The apply workers and partitions of a scale-out pipeline, for a terminal. */
+export function describeScaleOut(s: ScaleOutStatus): string[] {
+  const up = s.workers.filter((w) => w.up);
+  const unleased = s.partitions.filter((p) => p.worker === null).map((p) => p.partition);
+  const lines = [
+    `scale-out: stream ${s.stream}${s.streamLastSeq === null ? '' : ` (last sequence ${s.streamLastSeq})`}, ${plural(up.length, 'apply worker')} up, ${plural(s.partitionCount, 'partition')}${unleased.length === 0 ? ', all leased' : `; not leased: ${unleased.join(', ')}`}`,
+  ];
+  const lagOf = (id: string) =>
+    s.partitions.filter((p) => p.worker === id).reduce((sum, p) => sum + (p.lagMessages ?? 0), 0);
+  if (s.workers.length > 0) {
+    lines.push(
+      formatTable(
+        s.workers.map((w) => ({
+          worker: w.id,
+          state: w.up ? 'up' : 'down',
+          'host/pid': `${w.host}${w.pid ? `/${w.pid}` : ''}`,
+          heartbeat: `${w.heartbeatAgeSeconds.toFixed(1)} s ago`,
+          partitions: w.partitions.join(',') || '-',
+          'rows applied': w.rowsApplied,
+          'rows/s': w.rowsPerSecond,
+          'lag (messages)': w.up ? lagOf(w.id) : null,
+        })),
+      ),
+    );
+  }
+  lines.push(
+    formatTable(
+      s.partitions.map((p) => ({
+        partition: p.partition,
+        worker: p.worker ?? '(none)',
+        position: p.position,
+        'lag (messages)': p.lagMessages,
+        'rows applied': p.rowsApplied,
+      })),
+    ),
+  );
+  return lines;
 }
 
 async function findRunning(

@@ -127,6 +127,11 @@ export interface SourceProgress {
   readonly lagMs: number;
   /** How many bytes of log the server has written past the position read, when the source knows. */
   readonly lagBytes?: number;
+  /**
+   * How many messages of the log are past the position read, when the source knows (the `nats` source of one
+   * scale-out partition: that partition's messages in the stream not yet taken, from its consumer's info).
+   */
+  readonly lagMessages?: number;
 }
 
 /** Key ranges of one source table to read again while the pipeline runs ({@link Source.repair}). */

@@ -9,6 +9,8 @@ import { natsConnect } from '../connectors/nats/nats-connection.js';
 import { classifyNatsError, streamInfoWithLeader } from '../connectors/nats/nats-errors.js';
 import { Backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
+import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
+import { encodeWorkerReport, type PartitionReport, type WorkerReport } from './cluster-status.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
 
@@ -19,12 +21,18 @@ export interface ApplyWorkerOptions {
   readonly workerId?: string;
   /** Called whenever the set of partitions this worker applies changes. */
   readonly onPartitions?: (partitions: readonly number[]) => void;
+  /**
+   * The worker's own figures for its dashboard: rows in and out per table summed over its partitions' pipelines
+   * (updated with each heartbeat), and its state (running once it holds the lease bucket, then stopping, stopped).
+   */
+  readonly metrics?: PipelineMetrics;
 }
 
 /** One partition being applied: its own pipeline run, stopped through its controller. */
 interface Applying {
   readonly controller: AbortController;
   readonly done: Promise<void>;
+  readonly metrics: PipelineMetrics;
 }
 
 /**
@@ -47,6 +55,61 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
   const applying = new Map<number, Applying>();
   let failure: TributaryError | undefined;
   const changed = () => options.onPartitions?.([...applying.keys()].sort((a, b) => a - b));
+  const startedAt = new Date().toISOString();
+  /** Rows applied by partition pipelines that stopped here (handed over, lost), for the worker's total. */
+  let rowsOfStopped = 0;
+  let previousBeat: { at: number; rows: number } | undefined;
+  /** Per partition pipeline: the rows per table already added to `options.metrics`. */
+  const summed = new WeakMap<PipelineMetrics, { in: Map<string, number>; out: Map<string, number> }>();
+  const sum = (metrics: PipelineMetrics): void => {
+    const total = options.metrics;
+    if (!total) return;
+    const seen = summed.get(metrics) ?? { in: new Map<string, number>(), out: new Map<string, number>() };
+    summed.set(metrics, seen);
+    for (const [counters, into, done] of [
+      [metrics.rowsIn, total.rowsIn, seen.in],
+      [metrics.rowsOut, total.rowsOut, seen.out],
+    ] as const) {
+      for (const [table, n] of counters.entries()) {
+        const delta = n - (done.get(table) ?? 0);
+        if (delta > 0) into.add(table, delta);
+        done.set(table, n);
+      }
+    }
+  };
+  /** This worker's status, published as its heartbeat's value. */
+  const report = (): WorkerReport => {
+    const partitions: PartitionReport[] = [];
+    let rows = rowsOfStopped;
+    for (const [partition, { metrics }] of [...applying].sort(([a], [b]) => a - b)) {
+      sum(metrics);
+      const progress = metrics.progress();
+      const seq = progress ? Number(/:(\d+)$/.exec(progress.logPosition)?.[1]) : NaN;
+      const applied = metrics.rowsOut.total();
+      rows += applied;
+      partitions.push({
+        partition,
+        position: Number.isFinite(seq) ? seq : null,
+        lagMessages: progress?.lagMessages ?? null,
+        rowsApplied: applied,
+        state: metrics.state,
+      });
+    }
+    const now = Date.now();
+    const seconds = previousBeat ? (now - previousBeat.at) / 1000 : 0;
+    const rate = seconds > 0 ? Math.max(0, rows - previousBeat!.rows) / seconds : 0;
+    previousBeat = { at: now, rows };
+    const out: WorkerReport = {
+      v: 1,
+      host: hostname(),
+      pid: process.pid,
+      startedAt,
+      rowsApplied: rows,
+      rowsPerSecond: Math.round(rate * 10) / 10,
+      partitions,
+    };
+    return out;
+  };
 
   const start = (partition: number): void => {
     const controller = new AbortController();
@@ -59,7 +122,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         failure ??= asTributaryError(error);
       },
     );
-    applying.set(partition, { controller, done });
+    applying.set(partition, { controller, done, metrics: pipeline.metrics });
     log.info(`applying partition ${partition}`);
     changed();
   };
@@ -72,6 +135,8 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       (async () => {
         running.controller.abort();
         await running.done;
+        rowsOfStopped += running.metrics.rowsOut.total();
+        sum(running.metrics);
         applying.delete(partition);
         stopping.delete(partition);
         changed();
@@ -92,13 +157,14 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     log.info(
       `apply worker ${workerId}: ${settings.partitions} partitions of stream ${settings.stream}, lease TTL ${settings.leaseTtlMs} ms`,
     );
+    if (options.metrics) options.metrics.state = 'running';
     const done = new AbortController();
     const until = AbortSignal.any([signal, done.signal]);
     // Two loops: renewals never wait for a partition's final checkpoint (which may take seconds), balancing does.
     const renewals = (async () => {
       while (!until.aborted) {
         try {
-          await withinMs(leases.beat(), settings.leaseTtlMs / 2);
+          await withinMs(leases.beat(encodeWorkerReport(report())), settings.leaseTtlMs / 2);
           for (const partition of await withinMs(leases.renew(), settings.leaseTtlMs / 2)) {
             log.warn(`partition ${partition}: lease lost to another worker, stopping`);
             void stop(partition);
@@ -128,6 +194,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
         await sleep(Math.max(100, Math.floor(settings.leaseTtlMs / 3)), undefined, { signal }).catch(() => undefined);
       }
     } finally {
+      if (options.metrics) options.metrics.state = 'stopping';
       await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
       done.abort();
       await renewals;
@@ -135,6 +202,10 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
       await leases.leave();
     }
     if (failure) throw failure;
+    if (options.metrics) options.metrics.state = 'stopped';
+  } catch (error) {
+    if (options.metrics) options.metrics.state = 'failed';
+    throw error;
   } finally {
     await Promise.allSettled([...applying.keys()].map((p) => stop(p)));
     await nc.close().catch(() => undefined);

@@ -36,9 +36,19 @@ export class PartitionLeases {
     return new PartitionLeases(kv, await nc.jetstreamManager(), bucket, options.workerId, options.ttlMs);
   }
 
-  /** Says this worker is alive (its entry expires one TTL after the last beat). */
-  async beat(): Promise<void> {
-    await this.kv.put(`worker.${this.workerId}`, new TextEncoder().encode(String(Date.now())));
+  /**
+   * Says this worker is alive (its entry expires one TTL after the last beat); the value is its status report
+   * (JSON, see cluster-status.ts), or the time when it has none.
+   */
+  async beat(report?: string): Promise<void> {
+    await this.kv.put(`worker.${this.workerId}`, new TextEncoder().encode(report ?? String(Date.now())));
+  }
+
+  /** The live heartbeats: worker id → its value and the server's time of the write. */
+  async heartbeats(): Promise<Map<string, { value: string; writtenAt: number }>> {
+    const out = new Map<string, { value: string; writtenAt: number }>();
+    for (const [id, entry] of await this.live('worker.')) out.set(id, entry);
+    return out;
   }
 
   /** The ids of the workers whose heartbeat has not expired, this one included. */
@@ -51,7 +61,7 @@ export class PartitionLeases {
   /** Partitions whose lease is held by a live entry (any worker). */
   async leased(): Promise<Map<number, string>> {
     const out = new Map<number, string>();
-    for (const [key, holder] of await this.live('lease.')) out.set(Number(key), holder);
+    for (const [key, holder] of await this.live('lease.')) out.set(Number(key), holder.value);
     return out;
   }
 
@@ -59,14 +69,15 @@ export class PartitionLeases {
    * Live entries under `prefix` (key without the prefix → value). The keys come from the bucket stream's
    * subject list (one request, no consumer), each value from a get; deleted entries are left out.
    */
-  private async live(prefix: string): Promise<Map<string, string>> {
+  private async live(prefix: string): Promise<Map<string, { value: string; writtenAt: number }>> {
     const subjectPrefix = `$KV.${this.bucket}.`;
     const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${subjectPrefix}${prefix}>` });
-    const out = new Map<string, string>();
+    const out = new Map<string, { value: string; writtenAt: number }>();
     for (const subject of Object.keys(info.state.subjects ?? {})) {
       const key = subject.slice(subjectPrefix.length);
       const entry = await this.kv.get(key);
-      if (entry && entry.operation === 'PUT') out.set(key.slice(prefix.length), entry.string());
+      if (entry && entry.operation === 'PUT')
+        out.set(key.slice(prefix.length), { value: entry.string(), writtenAt: entry.created.getTime() });
     }
     return out;
   }

@@ -1,4 +1,5 @@
 import type { PipelineStatus } from '../runtime/pipeline-metrics.js';
+import type { ScaleOutStatus } from '../scale-out/cluster-status.js';
 import type { HistoryPoint } from './status-history.js';
 
 /**
@@ -6,10 +7,17 @@ import type { HistoryPoint } from './status-history.js';
  * live updates replace each section's inner HTML with the same renderer's output ({@link dashboardSections}),
  * so there is one template, not a second one in the browser.
  */
-export function dashboardPage(status: PipelineStatus, history: readonly HistoryPoint[], pipelineFile: string): string {
-  const sections = dashboardSections(status, history);
+export function dashboardPage(
+  status: PipelineStatus,
+  history: readonly HistoryPoint[],
+  pipelineFile: string,
+  scaleOut?: ScaleOutView,
+): string {
+  const sections = dashboardSections(status, history, scaleOut);
   const section = (id: keyof typeof sections, title: string) =>
-    `<section aria-labelledby="${id}-title"><h2 id="${id}-title">${title}</h2><div id="${id}" aria-live="polite">${sections[id]}</div></section>`;
+    sections[id] === undefined
+      ? ''
+      : `<section aria-labelledby="${id}-title"><h2 id="${id}-title">${title}</h2><div id="${id}" aria-live="polite">${sections[id]}</div></section>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -26,6 +34,7 @@ export function dashboardPage(status: PipelineStatus, history: readonly HistoryP
 </header>
 <main>
 ${section('summary', 'State')}
+${section('workers', 'Scale-out: apply workers')}
 ${section('snapshot', 'Snapshot')}
 ${section('charts', 'Throughput and lag')}
 ${section('checkpoints', 'Checkpoints')}
@@ -42,10 +51,19 @@ ${section('errors', 'Errors')}
 `;
 }
 
-/** The parts of the page that change, by element id. */
-export function dashboardSections(status: PipelineStatus, history: readonly HistoryPoint[]) {
+/**
+ * The cluster view of a scale-out pipeline, when the page shows one (the capture's and the apply workers'
+ * dashboards): undefined inside until the lease bucket was first read.
+ */
+export interface ScaleOutView {
+  readonly current: () => ScaleOutStatus | undefined;
+}
+
+/** The parts of the page that change, by element id (`workers` only with a scale-out view). */
+export function dashboardSections(status: PipelineStatus, history: readonly HistoryPoint[], scaleOut?: ScaleOutView) {
   return {
     summary: summary(status),
+    workers: scaleOut === undefined ? undefined : workers(scaleOut.current()),
     snapshot: snapshot(status),
     charts: charts(history),
     checkpoints: checkpoints(status),
@@ -68,6 +86,32 @@ function summary(s: PipelineStatus): string {
     ['Waiting for', esc(s.watchdog?.waitingFor ?? '—')],
     ['Started', `<time datetime="${esc(s.startedAt)}">${esc(s.startedAt)}</time>`],
   ]);
+}
+
+function workers(s: ScaleOutStatus | undefined): string {
+  if (s === undefined) return '<p id="workers-state" data-state="unknown">Reading the lease bucket…</p>';
+  const up = s.workers.filter((w) => w.up);
+  const unleased = s.partitions.filter((p) => p.worker === null).length;
+  const lagOf = (id: string) =>
+    s.partitions.filter((p) => p.worker === id).reduce((sum, p) => sum + (p.lagMessages ?? 0), 0);
+  const head = `<p id="workers-state" data-state="${up.length > 0 ? 'up' : 'none'}">Stream <code>${esc(s.stream)}</code>${s.streamLastSeq === null ? '' : ` (last sequence ${count(s.streamLastSeq)})`}: ${count(up.length)} ${up.length === 1 ? 'worker' : 'workers'} up, ${count(s.partitionCount)} partitions, ${unleased === 0 ? 'all leased' : `<strong>${count(unleased)} not leased</strong>`}; read at <time datetime="${esc(s.at)}">${esc(s.at)}</time>.${s.error === null ? '' : ` <strong>Last read failed:</strong> ${esc(s.error)}`}</p>`;
+  const workerRows = s.workers
+    .map(
+      (w) =>
+        `<tr data-worker="${esc(w.id)}" data-up="${w.up}"><th scope="row">${esc(w.id)}</th><td>${w.up ? 'up' : 'down'}</td><td>${esc(w.host)}${w.pid ? ` / ${w.pid}` : ''}</td><td>${fixed(w.heartbeatAgeSeconds, 1)} s</td><td class="partitions">${esc(w.partitions.join(', ') || '—')}</td><td>${count(w.rowsApplied)}</td><td>${fixed(w.rowsPerSecond, 1)}</td><td>${w.up ? count(lagOf(w.id)) : '—'}</td></tr>`,
+    )
+    .join('');
+  const workerTable =
+    s.workers.length === 0
+      ? '<p>No apply worker has a heartbeat in the lease bucket.</p>'
+      : `<table id="worker-table"><caption>Workers (a heartbeat every ${fixed(s.leaseTtlMs / 5000, 1)} s; gone after ${fixed(s.leaseTtlMs / 1000, 1)} s without one)</caption><thead><tr><th scope="col">worker</th><th scope="col">state</th><th scope="col">host / pid</th><th scope="col">heartbeat age</th><th scope="col">partitions</th><th scope="col">rows applied</th><th scope="col">rows/s</th><th scope="col">lag (messages)</th></tr></thead><tbody>${workerRows}</tbody></table>`;
+  const partitionRows = s.partitions
+    .map(
+      (p) =>
+        `<tr data-partition="${p.partition}"><th scope="row">${p.partition}</th><td>${p.worker === null ? '<strong>none</strong>' : esc(p.worker)}</td><td>${p.position === null ? '—' : count(p.position)}</td><td>${p.lagMessages === null ? '—' : count(p.lagMessages)}</td><td>${p.rowsApplied === null ? '—' : count(p.rowsApplied)}</td></tr>`,
+    )
+    .join('');
+  return `${head}${workerTable}<table id="partition-table"><caption>Partitions</caption><thead><tr><th scope="col">partition</th><th scope="col">worker</th><th scope="col">position (stream sequence)</th><th scope="col">lag (messages)</th><th scope="col">rows applied</th></tr></thead><tbody>${partitionRows}</tbody></table>`;
 }
 
 function snapshot(s: PipelineStatus): string {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../runtime/logger.js';
 import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from './dashboard-assets.js';
-import { dashboardPage, dashboardSections } from './dashboard-page.js';
+import { dashboardPage, dashboardSections, type ScaleOutView } from './dashboard-page.js';
 import { authorize } from './http-access.js';
 import { prometheusRegistry } from './prometheus-exporter.js';
 import { StatusHistory } from './status-history.js';
@@ -22,6 +22,8 @@ export interface DashboardServerOptions {
   readonly intervalMs?: number;
   /** The token every request but /healthz and /readyz must carry (see http-access.ts); undefined: none. */
   readonly token?: string;
+  /** A scale-out pipeline's cluster view: the workers section of the page, `tributary_scaleout_*` and `scaleOut` in /api/status. */
+  readonly scaleOut?: ScaleOutView;
 }
 
 export interface DashboardServer {
@@ -38,7 +40,11 @@ export interface DashboardServer {
  */
 export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
   const { metrics, log } = options;
-  const registry = prometheusRegistry(metrics);
+  const { scaleOut } = options;
+  const registry = prometheusRegistry(metrics, scaleOut);
+  // The status document, with the cluster view of a scale-out pipeline (null until the bucket was first read).
+  const statusDocument = () =>
+    scaleOut === undefined ? metrics.status() : { ...metrics.status(), scaleOut: scaleOut.current() ?? null };
   const history = new StatusHistory();
   const streams = new Set<ServerResponse>();
   const intervalMs = options.intervalMs ?? 1000;
@@ -47,7 +53,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const status = metrics.status();
     history.add(status);
     if (streams.size === 0) return;
-    const data = JSON.stringify({ status, sections: dashboardSections(status, history.list()) });
+    const data = JSON.stringify({ status, sections: dashboardSections(status, history.list(), scaleOut) });
     for (const res of streams) res.write(`event: status\ndata: ${data}\n\n`);
   };
   const timer = setInterval(tick, intervalMs);
@@ -64,7 +70,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
           res,
           200,
           'text/html; charset=utf-8',
-          dashboardPage(metrics.status(), history.list(), options.pipelineFile),
+          dashboardPage(metrics.status(), history.list(), options.pipelineFile, scaleOut),
         );
       case '/dashboard.js':
         return send(res, 200, 'text/javascript; charset=utf-8', DASHBOARD_SCRIPT);
@@ -81,7 +87,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         return send(res, ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : `pipeline ${metrics.state}\n`);
       }
       case '/api/status':
-        return send(res, 200, 'application/json', JSON.stringify(metrics.status(), null, 2));
+        return send(res, 200, 'application/json', JSON.stringify(statusDocument(), null, 2));
       case '/api/events': {
         res.writeHead(200, {
           'content-type': 'text/event-stream',

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
+import type { ScaleOutView } from './dashboard-page.js';
 
 /** Buckets of `tributary_checkpoint_duration_seconds`: a commit takes milliseconds to tens of seconds. */
 const CHECKPOINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -10,7 +11,7 @@ const CHECKPOINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
  * histogram is fed as checkpoints commit (one observation per commit). Every series carries `pipeline`;
  * per-table series are capped as {@link PipelineMetrics} documents (`table="_other"` sums the rest).
  */
-export function prometheusRegistry(metrics: PipelineMetrics): Registry {
+export function prometheusRegistry(metrics: PipelineMetrics, scaleOut?: ScaleOutView): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ pipeline: metrics.pipeline });
   collectDefaultMetrics({ register: registry, prefix: 'tributary_process_' });
@@ -178,7 +179,112 @@ export function prometheusRegistry(metrics: PipelineMetrics): Registry {
       if (w) this.set(w.stalls);
     },
   });
+  if (scaleOut) scaleOutMetrics(scaleOut, registers);
   return registry;
+}
+
+/**
+ * `tributary_scaleout_*`: the cluster view of a scale-out pipeline (its lease bucket, read in the background),
+ * on the capture's and the apply workers' `/metrics`. Series per worker (live ones, and for a while those gone:
+ * `worker_up` 0) and per partition (bounded by `partitions`).
+ */
+function scaleOutMetrics(scaleOut: ScaleOutView, registers: Registry[]): void {
+  const view = () => scaleOut.current();
+  new Gauge({
+    name: 'tributary_scaleout_worker_up',
+    help: 'Apply workers: 1 while its heartbeat is in the lease bucket, 0 for a while after it expired or was removed.',
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const w of view()?.workers ?? []) this.labels(w.id).set(w.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_worker_heartbeat_age_seconds',
+    help: 'Seconds since an apply worker last wrote its heartbeat (by the JetStream server clock of the write).',
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const w of view()?.workers ?? []) this.labels(w.id).set(w.heartbeatAgeSeconds);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_worker_partitions',
+    help: 'Partitions whose lease an apply worker holds.',
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const w of view()?.workers ?? []) if (w.up) this.labels(w.id).set(w.partitions.length);
+    },
+  });
+  new Counter({
+    name: 'tributary_scaleout_worker_rows_applied_total',
+    help: 'Change events an apply worker handed to the sink since it started, as it last reported.',
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const w of view()?.workers ?? []) this.labels(w.id).inc(w.rowsApplied);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_partition_position',
+    help: 'Stream sequence of the last checkpoint message a partition reader handed to the sink, by partition and the worker holding it.',
+    labelNames: ['partition', 'worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of view()?.partitions ?? [])
+        if (p.worker !== null && p.position !== null) this.labels(String(p.partition), p.worker).set(p.position);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_partition_lag_messages',
+    help: "A partition's messages in the stream that its reader has not taken yet, by partition and the worker holding it.",
+    labelNames: ['partition', 'worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of view()?.partitions ?? [])
+        if (p.worker !== null && p.lagMessages !== null) this.labels(String(p.partition), p.worker).set(p.lagMessages);
+    },
+  });
+  new Counter({
+    name: 'tributary_scaleout_partition_rows_applied_total',
+    help: 'Change events handed to the sink for a partition by the worker holding it, since it took the lease.',
+    labelNames: ['partition', 'worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of view()?.partitions ?? [])
+        if (p.worker !== null && p.rowsApplied !== null) this.labels(String(p.partition), p.worker).inc(p.rowsApplied);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_partitions',
+    help: 'Partitions of the stream, by state: leased (a live lease), unleased (no worker applies them).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const v = view();
+      if (!v) return;
+      const leased = v.partitions.filter((p) => p.worker !== null).length;
+      this.labels('leased').set(leased);
+      this.labels('unleased').set(v.partitionCount - leased);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_stream_last_sequence',
+    help: 'The last sequence of the scale-out stream.',
+    registers,
+    collect() {
+      const last = view()?.streamLastSeq;
+      if (last !== undefined && last !== null) this.set(last);
+    },
+  });
 }
 
 const STATES = ['starting', 'running', 'retrying', 'stopping', 'stopped', 'finished', 'failed'] as const;

@@ -38,7 +38,8 @@ export function parsePrometheusText(text: string): PromScrape {
     for (const m of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
       labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     const value = sample[3] === '+Inf' ? Infinity : Number(sample[3]);
-    if (Number.isNaN(value) && sample[3] !== 'NaN') throw new Error(`bad value in ${line}`);
+    // prom-client writes `Nan` for a fresh event-loop histogram; Prometheus (Go's ParseFloat) takes NaN in any case.
+    if (Number.isNaN(value) && sample[3]!.toLowerCase() !== 'nan') throw new Error(`bad value in ${line}`);
     samples.push({ name, labels, value });
   }
   return { samples, types, help };

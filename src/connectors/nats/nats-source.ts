@@ -47,6 +47,9 @@ const PARTITION_DATA_CHECK_MS = 2_000;
  */
 const PULL_EXPIRES_MS = 5_000;
 
+/** How often, at most, a partition reader asks its data consumer how many messages are left (when asked itself). */
+const LAG_ASK_MS = 1_000;
+
 /** A partition reader's consumers are removed by the server after this long without a pull. */
 const FRESH_CONSUMER_IDLE_MS = 60_000;
 
@@ -101,6 +104,11 @@ class NatsSource implements Source {
   private readonly reader: LogChangeReader;
   private seq = 0;
   private lagMs = 0;
+  /** With option `partition`: data messages taken from this attempt's data consumer. */
+  private dataTaken = 0;
+  /** With option `partition`: the partition's messages past what this reader took, as last asked; when. */
+  private lagMessages: number | undefined;
+  private lagAskedAt = 0;
   private closed = false;
 
   constructor(
@@ -166,6 +174,7 @@ class NatsSource implements Source {
       );
     }
     this.seq = position?.seq ?? 0;
+    this.dataTaken = 0;
     const partition = this.config.partition;
     try {
       if (partition === undefined) {
@@ -350,6 +359,7 @@ class NatsSource implements Source {
         }
         const m = next.value;
         lastData = m.seq;
+        this.dataTaken++;
         if (
           Number(m.headers?.get(HEADER_EPOCH)) === record.epoch &&
           Number(m.headers?.get(HEADER_BATCH)) === record.batch
@@ -453,6 +463,7 @@ class NatsSource implements Source {
   }
 
   progress(): SourceProgress {
+    if (this.config.partition !== undefined) this.askLag();
     return {
       phase: 'streaming',
       snapshotTablesDone: 0,
@@ -460,7 +471,28 @@ class NatsSource implements Source {
       snapshotRowsRead: 0,
       logPosition: `${this.config.stream}:${this.seq}`,
       lagMs: this.lagMs,
+      ...(this.lagMessages === undefined ? {} : { lagMessages: this.lagMessages }),
     };
+  }
+
+  /**
+   * Refreshes {@link lagMessages} in the background, at most every {@link LAG_ASK_MS} and only when someone reads
+   * the progress: the data consumer's messages not yet delivered plus those delivered but not yet taken by this
+   * reader (its consumer sequence counts deliveries: no acks, so no redeliveries). One consumer-info request.
+   */
+  private askLag(): void {
+    const now = Date.now();
+    if (now - this.lagAskedAt < LAG_ASK_MS || !this.jsm || this.dataConsumer === '') return;
+    this.lagAskedAt = now;
+    const consumer = this.dataConsumer;
+    const taken = this.dataTaken;
+    this.jsm.consumers.info(this.config.stream, consumer).then(
+      (info) => {
+        if (consumer !== this.dataConsumer) return; // a new attempt since
+        this.lagMessages = info.num_pending + Math.max(0, info.delivered.consumer_seq - taken);
+      },
+      (error: unknown) => this.context.log.debug(`consumer info of ${consumer}: ${String(error)}`),
+    );
   }
 
   async close(): Promise<void> {
