@@ -4,6 +4,7 @@ import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
 import { runCommand } from './run-command.js';
 import { applyCommand } from './apply-command.js';
+import { snapshotReaderCommand } from './snapshot-reader-command.js';
 import { SCALE_OUT_ROLES } from '../scale-out/scale-out-roles.js';
 import { validateCommand } from './validate-command.js';
 import { DEMO_SINKS, DEMO_SOURCES, demoCommand, type DemoSink, type DemoSource } from './demo-command.js';
@@ -123,9 +124,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown --role ${role}: use ${SCALE_OUT_ROLES.join(' or ')}\n`);
     return 2;
   }
-  if (role === 'apply' && (values.reset || values['from-savepoint'])) {
+  if ((role === 'apply' || role === 'snapshot-reader') && (values.reset || values['from-savepoint'])) {
     process.stderr.write(
-      '--role apply takes no --reset or --from-savepoint: reset the capture (see docs/scale-out.md)\n',
+      `--role ${role} takes no --reset or --from-savepoint: reset the capture (see docs/scale-out.md)\n`,
     );
     return 2;
   }
@@ -152,6 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run':
         if (role === 'apply') return await applyCommand(file!, { log, ...(http === undefined ? {} : { http }) });
+        if (role === 'snapshot-reader') return await snapshotReaderCommand(file!, { log });
         return await runCommand(file!, {
           ...(role === 'capture' ? { role } : {}),
           log,

@@ -11,7 +11,8 @@ import {
 } from './progress-line.js';
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
-import { captureDef } from '../scale-out/scale-out-roles.js';
+import { captureDef, scaleOutSettings } from '../scale-out/scale-out-roles.js';
+import { SnapshotWorkQueue } from '../scale-out/snapshot-queue.js';
 import { startScaleOutMonitor } from '../scale-out/cluster-monitor.js';
 import { dashboardToken, dashboardWanted, startRunDashboard } from './run-dashboard.js';
 
@@ -49,7 +50,13 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const { log } = options;
   const loaded = await loadPipelineDef(file);
   const def = options.role === 'capture' ? captureDef(loaded) : loaded;
-  const pipeline = composePipeline(def, { log });
+  // `snapshot.readers: remote`: the capture hands its snapshot chunks to snapshot readers (docs/scale-out.md).
+  const settings = options.role === 'capture' ? scaleOutSettings(loaded) : undefined;
+  const remoteChunks =
+    settings?.snapshotReaders === 'remote'
+      ? new SnapshotWorkQueue(settings, log.child('snapshot'), def.pipeline.name)
+      : undefined;
+  const pipeline = composePipeline(def, { log, ...(remoteChunks ? { remoteChunks } : {}) });
   // A server beyond loopback without a token stops the run here, before anything connects.
   const httpTokenValue = dashboardToken(def, options.http, log);
   const controller = new AbortController();
@@ -73,6 +80,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   try {
     return await validateAndRun();
   } finally {
+    await remoteChunks?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

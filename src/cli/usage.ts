@@ -45,10 +45,11 @@ export const COMMAND_HELP = {
       ['--no-http', 'no HTTP server'],
       [
         '--role <role>',
-        'capture | apply: one role of a pipeline with a scale-out: block (docs/scale-out.md):\n' +
-          'capture writes the source into the JetStream stream; apply leases partitions of it\n' +
-          'and applies them to the sink (start several, on several machines). Default: both in\n' +
-          'this process, no stream',
+        'capture | apply | snapshot-reader: one role of a pipeline with a scale-out: block\n' +
+          '(docs/scale-out.md): capture writes the source into the JetStream stream; apply leases\n' +
+          'partitions of it and applies them to the sink (start several, on several machines);\n' +
+          'snapshot-reader reads snapshot chunks the capture hands out (snapshot.readers: remote).\n' +
+          'Default: all in this process, no stream',
       ],
     ],
   },

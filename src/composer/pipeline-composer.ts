@@ -6,6 +6,7 @@ import {
   type ChangeEvent,
   type Checkpoint,
   type Operator,
+  type RemoteChunks,
   type RepairChunk,
   type Sink,
   type TableChecksums,
@@ -54,6 +55,8 @@ export interface ComposeOptions {
    * schema-evolution stages of the definition (a streaming SQL job brings its own).
    */
   readonly operators?: () => Operator[];
+  /** Snapshot chunks read by scale-out snapshot readers (the capture role with `snapshot.readers: remote`). */
+  readonly remoteChunks?: RemoteChunks;
 }
 
 export interface RunPipelineOptions {
@@ -165,6 +168,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       parallelism: def.pipeline.parallelism,
       include,
       exclude,
+      ...(options.remoteChunks ? { remoteChunks: options.remoteChunks } : {}),
     });
   const layouts = tableLayouts(def);
   const createSink = async () =>

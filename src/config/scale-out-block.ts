@@ -34,6 +34,29 @@ export const scaleOutOwnOptions: readonly OptionSpec[] = [
     description:
       'How long a partition lease lives without a heartbeat (sent every third of it): a worker that died loses its partitions after this long. A worker that cannot renew its leases for half of it stops applying them.',
   },
+  {
+    key: 'snapshot.readers',
+    type: 'enum',
+    values: ['local', 'remote'],
+    default: 'local',
+    description:
+      '`local`: the capture reads the snapshot chunks itself (`pipeline.parallelism` connections). `remote`: it hands each chunk out as a work item on the JetStream work queue `<stream>_chunks`, read by `tributary run … --role snapshot-reader` processes on any machine, while it keeps reading the binlog.',
+  },
+  {
+    key: 'snapshot.in-flight',
+    type: 'integer',
+    min: 1,
+    default: 8,
+    description:
+      "With `snapshot.readers: remote`: chunks handed out and not yet merged, at most (their rows wait in the capture's memory until the binlog reaches their watermark). At least the number of readers, for every reader to have work.",
+  },
+  {
+    key: 'snapshot.ack-wait',
+    type: 'duration',
+    default: '30s',
+    description:
+      'With `snapshot.readers: remote`: a chunk a reader took is handed to another reader when the first has not reported progress for this long (it died, or lost NATS). A reader reports every third of it while it reads.',
+  },
 ];
 
 /** NATS connection options the block takes, as a `nats` sink takes them (servers, credentials, TLS). */

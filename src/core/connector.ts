@@ -16,6 +16,23 @@ export interface SourceContext {
   /** The tables to capture (the connector's `tables` option, parsed), and those to leave out. */
   readonly include: readonly TableSelector[];
   readonly exclude: readonly TableSelector[];
+  /**
+   * Snapshot chunks read elsewhere (scale-out `snapshot.readers: remote`): a source that supports it hands each
+   * chunk to read to this queue instead of reading it on a connection of its own.
+   */
+  readonly remoteChunks?: RemoteChunks;
+}
+
+/**
+ * A queue of snapshot chunks read by other processes (the scale-out snapshot readers). `read` takes a chunk
+ * to read as a source describes it (JSON-safe; bigints and bytes allowed) and resolves with what a reader's
+ * {@link Source.readChunkItem} returned for it. The queue may deliver an item more than once; `read` resolves
+ * once.
+ */
+export interface RemoteChunks {
+  /** Chunks handed out at once. */
+  readonly inFlight: number;
+  read(item: unknown, signal: AbortSignal): Promise<unknown>;
 }
 
 /** What every sink receives besides its options. */

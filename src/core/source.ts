@@ -91,6 +91,12 @@ export interface Source {
   /** Progress for humans: snapshot chunks done, binlog position, lag. */
   progress(): SourceProgress;
   /** Checksums of the source's tables for `tributary verify` (own connection; needs no `open`). */
+  /**
+   * Reads one snapshot chunk that a capture process handed out through {@link RemoteChunks} (the scale-out
+   * snapshot-reader role), on a connection of this source's own; the result is what the capture's `read`
+   * resolves with. Only sources that support remote snapshot readers have it.
+   */
+  readChunkItem?(item: unknown): Promise<unknown>;
   checksums?(): Promise<TableChecksums>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import type { PipelineDef } from '../config/pipeline-def.js';
 import { scaleOutConnection } from '../config/scale-out-block.js';
 
 /** The roles of `tributary run --role`: one pipeline file, split at a JetStream stream. */
-export const SCALE_OUT_ROLES = ['capture', 'apply'] as const;
+export const SCALE_OUT_ROLES = ['capture', 'apply', 'snapshot-reader'] as const;
 export type ScaleOutRole = (typeof SCALE_OUT_ROLES)[number];
 
 /** The `scale-out:` block of a pipeline, with its defaults. */
@@ -18,6 +18,10 @@ export interface ScaleOutSettings {
   readonly leaseTtlMs: number;
   /** The KV bucket of partition leases and worker heartbeats. */
   readonly leaseBucket: string;
+  /** Who reads the snapshot chunks: the capture itself, or snapshot readers through a work queue. */
+  readonly snapshotReaders: 'local' | 'remote';
+  readonly snapshotInFlight: number;
+  readonly snapshotAckWaitMs: number;
 }
 
 export function scaleOutSettings(def: PipelineDef): ScaleOutSettings {
@@ -38,6 +42,9 @@ export function scaleOutSettings(def: PipelineDef): ScaleOutSettings {
     replicas: Number(options['replicas'] ?? 1),
     leaseTtlMs: Number(options['lease.ttl'] ?? 10_000),
     leaseBucket: `${stream}_leases`,
+    snapshotReaders: options['snapshot.readers'] === 'remote' ? 'remote' : 'local',
+    snapshotInFlight: Number(options['snapshot.in-flight'] ?? 8),
+    snapshotAckWaitMs: Number(options['snapshot.ack-wait'] ?? 30_000),
   };
 }
 

@@ -40,6 +40,9 @@ describe('the scale-out: block and the roles of one pipeline file', () => {
       replicas: 3,
       leaseTtlMs: 5_000,
       leaseBucket: 'tributary_shop_leases',
+      snapshotReaders: 'local',
+      snapshotInFlight: 8,
+      snapshotAckWaitMs: 30_000,
     });
   });
 

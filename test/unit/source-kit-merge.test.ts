@@ -84,13 +84,17 @@ class ScriptedChunk {
   }
 }
 
-function setup(log: ScriptedLog, chunk: ScriptedChunk) {
+function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false) {
   let ranges = 0;
   const dialect: SourceDialect<number, Step, Table> = {
     compareOffsets: (a, b) => a - b,
     openLog: () => Promise.resolve(log),
     openReader: () =>
-      Promise.resolve({ readChunk: (range, onHigh) => chunk.read(range, onHigh), close: () => Promise.resolve() }),
+      Promise.resolve({
+        detached,
+        readChunk: (range, onHigh) => chunk.read(range, onHigh),
+        close: () => Promise.resolve(),
+      }),
     openSplitter: () =>
       Promise.resolve({
         splitTable: (table) => ({
@@ -240,6 +244,49 @@ describe('source kit: the DBLog merge', () => {
       'update 2',
     ]);
     expect(finalRows(events).get(2)).toEqual([2, 'newer']);
+  });
+
+  it('a detached chunk (read by a snapshot reader) holds no log step back; keys changed meanwhile leave it', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect, events, pump } = setup(log, chunk, true);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: startSnapshot(['db.items']) });
+    await until(() => chunk.started);
+    // The chunk is out; the log goes on beyond where its watermark will lie, and goes out at once.
+    log.push(
+      { kind: 'begin', start: 14 },
+      {
+        kind: 'rows',
+        table: 'db.items',
+        rows: [
+          [1, 'old'],
+          [1, 'new'],
+        ],
+        end: 15,
+      },
+      { kind: 'commit', end: 16 },
+    );
+    await pump(() => events.some((e) => e.kind === 'data' && e.op === 'update'));
+    expect(reads(events)).toEqual([]);
+    // The reader read the chunk at position 10: key 1 as it was then, which the log already moved past.
+    chunk.rows({
+      rows: [
+        [1, 'old'],
+        [2, 'two'],
+      ],
+      low: 10,
+      high: 10,
+    });
+    log.push({ kind: 'advance', end: 17 });
+    await pump(() => reads(events).length > 0);
+    await merge.close();
+
+    expect(events.map((e) => (e.kind === 'data' ? `${e.op} ${String(e.after?.[0])}` : e.kind))).toEqual([
+      'update 1',
+      'read 2',
+    ]);
+    expect(finalRows(events).get(1)).toEqual([1, 'new']);
+    expect(merge.snapshot).toBeUndefined();
   });
 
   it('a repair chunk: rows as upserts, a sink-only key deleted unless the window changed it, done once committed', async () => {

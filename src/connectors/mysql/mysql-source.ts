@@ -10,6 +10,7 @@ import {
   type KeyOverlap,
   type TableKey,
   type OptionValues,
+  type RemoteChunks,
   type RepairOutcome,
   type RepairRequest,
   type Row,
@@ -60,6 +61,7 @@ import { mysqlChecksums } from './mysql-checksums.js';
 import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
 import { formatHost } from './mysql-hosts.js';
 import { BinlogLagPoller } from './mysql-binlog-lag.js';
+import { MysqlChunkWorker, remoteChunkReader } from './mysql-remote-chunks.js';
 
 export interface MysqlSourceContext {
   readonly log: Logger;
@@ -69,6 +71,8 @@ export interface MysqlSourceContext {
   /** The `tables` option, parsed (and `tables.exclude`). */
   readonly include: readonly TableSelector[];
   readonly exclude: readonly TableSelector[];
+  /** Snapshot chunks read by scale-out snapshot readers instead of on connections of this source. */
+  readonly remoteChunks?: RemoteChunks;
 }
 
 /** Creates the MySQL/MariaDB source (`type: mysql`): snapshot by primary-key chunks, then the binlog. */
@@ -133,8 +137,9 @@ class MysqlSource implements Source {
       logName: 'binlog',
       tableFor: (key) => this.tables.get(key),
       chunkSize: config.chunkSize,
-      parallelism: context.parallelism ?? 1,
-      rowsPerSecond: config.snapshotRowsPerSecond,
+      // Remote readers: as many chunks out as the queue hands out at once; each reader keeps its own rate cap.
+      parallelism: context.remoteChunks?.inFlight ?? context.parallelism ?? 1,
+      rowsPerSecond: context.remoteChunks ? undefined : config.snapshotRowsPerSecond,
       applyStep: (step, out) => this.applyStep(step, out),
       position: () => this.position(),
       snapshotError: (error) => mysqlError(error, this.endpoint, 'reading a snapshot chunk'),
@@ -332,7 +337,9 @@ class MysqlSource implements Source {
           conn,
           snapshot.tables.map((t) => t.table),
         );
-      const dialect = mysqlSourceDialect({
+      const remote = this.context.remoteChunks;
+      const identity = this.server.identity;
+      const local = mysqlSourceDialect({
         connect: () => this.connect('opening a snapshot connection'),
         flavor: this.server.flavor,
         openLog: (from) =>
@@ -347,6 +354,9 @@ class MysqlSource implements Source {
             log: this.context.log,
           }),
       });
+      const dialect = remote
+        ? { ...local, openReader: () => Promise.resolve(remoteChunkReader(remote, identity)) }
+        : local;
       await this.merge.start({
         dialect,
         logPosition: { file: start.file, pos: start.pos },
@@ -371,6 +381,16 @@ class MysqlSource implements Source {
   async *batches(): AsyncGenerator<ChangeBatch> {
     yield* this.merge.batches([...this.tables.values()].map((t) => tableSchemaEvent(t)));
   }
+
+  /** A scale-out snapshot reader's read of a chunk the capture handed out (see mysql-remote-chunks.ts). */
+  readChunkItem(item: unknown): Promise<unknown> {
+    this.chunkWorker ??= new MysqlChunkWorker(() => this.connect('reading a snapshot chunk for the capture'));
+    return this.chunkWorker.read(item).catch((error: unknown) => {
+      throw mysqlError(error, this.endpoint, 'reading a snapshot chunk for the capture');
+    });
+  }
+
+  private chunkWorker: MysqlChunkWorker | undefined;
 
   checksums(): Promise<TableChecksums> {
     return mysqlChecksums(() => this.connect('verifying'));
@@ -411,7 +431,13 @@ class MysqlSource implements Source {
   }
 
   async close(): Promise<void> {
-    const closing = [this.merge.close(), this.binlogLag.close(), ...(this.conn ? [endMysqlConnection(this.conn)] : [])];
+    const closing = [
+      this.merge.close(),
+      this.binlogLag.close(),
+      ...(this.chunkWorker ? [this.chunkWorker.close()] : []),
+      ...(this.conn ? [endMysqlConnection(this.conn)] : []),
+    ];
+    this.chunkWorker = undefined;
     this.conn = undefined;
     await Promise.allSettled(closing);
   }

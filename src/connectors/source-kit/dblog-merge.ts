@@ -320,7 +320,9 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
    */
   private async drainHeld(out: ChangeEvent[], tables: BatchTables): Promise<void> {
     const compare = (a: Offset, b: Offset) => this.compare(a, b);
-    const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined);
+    // A detached chunk (read by another process) holds nothing back: the keys the log changes meanwhile are
+    // dropped from it (`early`), so it may go out at any point at or after its high watermark.
+    const unread = (this.coordinator?.tickets ?? []).filter((t) => t.window === undefined && !t.detached);
     let emitted = 0;
     for (const { step, seq } of this.held) {
       if (tables.full) break;

@@ -18,6 +18,8 @@ import { decodeKey, doneChunkAt, type SnapshotProgress, type TableSnapshotProgre
 export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable> {
   readonly range: ChunkRange<Table>;
   readonly registeredAt: number;
+  /** Read by another process (see {@link ChunkReader.detached}): the log is not held back for it. */
+  readonly detached: boolean;
   high: Offset | undefined;
   window: ChunkWindow<Offset, Table> | undefined;
   /**
@@ -150,9 +152,11 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
         if (ranges.length === 0 || this.closed) return;
         await this.throttle();
         const registeredAt = this.options.pulledSteps();
+        const detached = reader.detached === true;
         const tickets = ranges.map((range): ChunkTicket<Offset, Table> => ({
           range,
           registeredAt,
+          detached,
           high: undefined,
           window: undefined,
           early: [],

@@ -42,6 +42,14 @@ export interface TableChunkSplitter<Table extends SnapshotTable = SnapshotTable>
 
 export interface ChunkReader<Offset, Table extends SnapshotTable = SnapshotTable> {
   /**
+   * The chunk is read by another process at some later moment (a scale-out snapshot reader): the kit does not
+   * hold the log for it. Every row change of the chunk's table that the log delivers from the chunk's
+   * registration until its rows are in hand drops that key from the chunk (the log delivered a state at least
+   * as new), and the rows go out once the log reaches the chunk's high watermark, as for any chunk. The
+   * property below still holds: the read starts after the registration, on the same server.
+   */
+  readonly detached?: boolean;
+  /**
    * Reads the rows of `range` (key in (lo, hi]) in one consistent snapshot, between a low watermark taken
    * before and a high watermark taken after it (or one exact point: low = high). `onHigh` learns the high
    * watermark as soon as it is known — before the rows, when the database can tell (MariaDB) — so the log

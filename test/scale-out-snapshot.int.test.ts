@@ -1,0 +1,171 @@
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
+import { mysqlRows, textRows } from './harness/compare.js';
+import {
+  freshPostgresDatabase,
+  mysqlAdmin,
+  uniqueName,
+  waitFor,
+  type FreshPostgresDatabase,
+} from './harness/databases.js';
+import { readStream, startNatsServer, type TestNatsServer } from './harness/nats-server.js';
+import { testPipelineYaml } from './harness/pipelines.js';
+
+const ROWS = 20_000;
+
+/**
+ * Issue 17, snapshot chunks as work items: the capture hands the chunks of a 20,000-row table out through the
+ * JetStream work queue to two snapshot-reader processes (each capped at 1,500 rows/s, so the snapshot takes a
+ * while) while a writer changes the table and the capture keeps reading the binlog; one apply worker writes
+ * PostgreSQL. Before any reader runs the capture must say that nobody takes its chunks; one reader is killed
+ * with SIGKILL during the snapshot (the item it held goes to the other after `snapshot.ack-wait`). The target
+ * ends equal to the source row for row.
+ */
+describe('scale-out: snapshot chunks read by snapshot readers through a JetStream work queue', () => {
+  const db = uniqueName('snapq');
+  let nats: TestNatsServer;
+  let source: Connection;
+  let sink: FreshPostgresDatabase;
+  let file: string;
+  let env: Record<string, string>;
+  const processes: CliProcess[] = [];
+  const start = (role: 'capture' | 'apply' | 'snapshot-reader', ...more: string[]): CliProcess => {
+    const p = startCli(['run', file, '--role', role, '--no-http', ...more], env);
+    processes.push(p);
+    return p;
+  };
+  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-6000)}`).join('\n');
+  const until = async (condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
+    try {
+      await waitFor(condition, { timeoutMs, intervalMs: 300, message: what });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${outputs()}`);
+    }
+  };
+  const sourceRows = () =>
+    mysqlRows(source, `SELECT CAST(id AS CHAR), val, CAST(n AS CHAR) FROM ${db}.items ORDER BY id`);
+  const targetRows = async () =>
+    textRows(await sink.query(`SELECT id::text AS id_text, val, n::text FROM ${db}.items ORDER BY id`));
+  const targetCount = async () =>
+    Number(
+      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
+        ?.n ?? 0,
+    );
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    source = await mysqlAdmin();
+    await source.query(`CREATE DATABASE ${db}`);
+    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
+    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
+    sink = await freshPostgresDatabase('snapq');
+    const yaml = await testPipelineYaml({
+      name: 'snapq',
+      tables: `${db}.items`,
+      chunkSize: 500,
+      checkpointInterval: '200ms',
+      // Per reader: a chunk of 500 rows, then a second's wait holding the next item (the kill lands there).
+      sourceYaml: '  scan.snapshot.rows-per-second: 500\n',
+      extraYaml: `scale-out:
+  servers: ${nats.url}
+  stream: s_${db}
+  partitions: 2
+  snapshot.readers: remote
+  snapshot.in-flight: 4
+  snapshot.ack-wait: 3s`,
+      sinkUrl: sink.url,
+    });
+    env = yaml.env;
+    file = await writePipelineFile(yaml.stateDir, yaml.yaml);
+  });
+
+  afterAll(async () => {
+    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
+    for (const p of processes) p.child.kill('SIGKILL');
+    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
+    await source?.end();
+    await sink?.drop();
+    await nats?.stop();
+  });
+
+  it('capture + 2 snapshot readers (one killed mid-snapshot) + 1 apply worker under a writer: target equals source', async () => {
+    const capture = start('capture');
+    start('apply');
+    // No reader yet: the capture says its chunks wait for one (it does not stall silently).
+    await until(
+      () => Promise.resolve(capture.output().includes('no snapshot reader takes them')),
+      60_000,
+      'the no-reader warning',
+    );
+
+    let writing = true;
+    let round = 0;
+    // Changes all over the table while the snapshot is read: updates raise n, inserts beyond the table, deletes.
+    const writer = (async () => {
+      while (writing) {
+        round++;
+        const id = 1 + ((round * 7919) % ROWS);
+        await source.query(`UPDATE ${db}.items SET n = n + 1, val = 'w${round}' WHERE id IN (${id}, ${ROWS - id + 1})`);
+        await source.query(`INSERT INTO ${db}.items VALUES (${ROWS + round}, 'new', 0)`);
+        if (round % 5 === 0) await source.query(`DELETE FROM ${db}.items WHERE id IN (${ROWS + round - 3}, ${id + 1})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const doomed = start('snapshot-reader', '--log-level', 'debug');
+      const survivor = start('snapshot-reader');
+      await until(async () => (await targetCount()) >= 2_000, 120_000, 'the snapshot to begin arriving');
+      // Killed while it holds an item it has not reported: its last word on a chunk is `taken`, twice in a row.
+      const holding = () => [...doomed.output().matchAll(/snapshot chunk \S+ (taken|read)/g)].at(-1)?.[1];
+      await waitFor(
+        async () => {
+          if (holding() !== 'taken') return false;
+          await new Promise((r) => setTimeout(r, 150));
+          return holding() === 'taken';
+        },
+        { timeoutMs: 60_000, intervalMs: 50, message: 'the doomed reader to hold an item' },
+      );
+      const atKill = await targetCount();
+      doomed.child.kill('SIGKILL');
+      expect(await doomed.exited).toBe('SIGKILL');
+      // Every chunk arrives: the rows of the snapshot and the writer's, with the survivor reading alone.
+      await until(
+        () => Promise.resolve(capture.output().includes('snapshot complete')),
+        180_000,
+        'the capture to complete the snapshot',
+      );
+      writing = false;
+      await writer;
+      await until(
+        async () => JSON.stringify(await targetRows()) === JSON.stringify(await sourceRows()),
+        90_000,
+        'PostgreSQL to equal MariaDB',
+      );
+      const redelivered = survivor.output().match(/delivery \d+ \(a reader before/g)?.length ?? 0;
+      console.log(
+        `snapshot reader killed at ${atKill} of ${ROWS} rows; ${round} writer rounds; chunks the survivor took over: ${redelivered}`,
+      );
+      expect(survivor.child.exitCode).toBeNull();
+      expect(capture.child.exitCode).toBeNull();
+      expect(survivor.output()).toContain('snapshot chunks read');
+      // The item the killed reader held went to the survivor (after snapshot.ack-wait).
+      expect(redelivered, outputs()).toBeGreaterThan(0);
+    } finally {
+      writing = false;
+      await writer.catch(() => undefined);
+    }
+    expect(await targetCount()).toBe((await sourceRows()).length);
+    // Nothing doubled: in the stream, every key has at most one snapshot read (a chunk merged once, whichever
+    // reader's result came first), and every row of the table had one or a change of its own.
+    const readsByKey = new Map<string, number>();
+    for (const message of await readStream(nats.url, `s_${db}`, `s_${db}.${db}.items.*`)) {
+      const payload = (message.value?.['payload'] ?? message.value) as { op?: string; after?: { id?: unknown } };
+      if (payload?.op !== 'r') continue;
+      const key = String(payload.after?.id);
+      readsByKey.set(key, (readsByKey.get(key) ?? 0) + 1);
+    }
+    expect([...readsByKey].filter(([, n]) => n > 1)).toEqual([]);
+    expect(readsByKey.size).toBeGreaterThan(ROWS * 0.9);
+  }, 400_000);
+});
