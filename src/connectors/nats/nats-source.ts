@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
   nanos,
+  NatsError,
   type ConsumerConfig,
+  type ConsumerInfo,
   DeliverPolicy,
   type ConsumerMessages,
   type JetStreamClient,
@@ -63,8 +65,14 @@ const PULL_EXPIRES_MS = 5_000;
 /** A partition reader's consumers are removed by the server after this long without a pull. */
 const FRESH_CONSUMER_IDLE_MS = 60_000;
 
-/** How often a partition reader makes a consumer again whose server's copy of the stream lags behind. */
+/** How often a partition reader makes a consumer again whose server lags behind or does not answer. */
 const FRESH_CONSUMER_ATTEMPTS = 4;
+
+/**
+ * The timeout of a partition reader's requests about its own consumers (create, info): they take milliseconds
+ * when their server runs; one placed on a server that just died never answers.
+ */
+const QUICK_REQUEST_MS = 2_500;
 
 /**
  * An iterator whose next() may be waited for a limited time: a next() still pending when the wait ends is kept
@@ -260,6 +268,8 @@ class NatsSource implements Source {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
+  /** The same, with a short request timeout: a partition reader's questions about its own consumers. */
+  private quickJsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
   /** With option `partition`: the consumer of the control subjects. */
   private control: ConsumerMessages | undefined;
@@ -293,6 +303,7 @@ class NatsSource implements Source {
       try {
         // Asks the server for the account's JetStream info: a request that times out while a server dies.
         this.jsm = await this.nc.jetstreamManager();
+        this.quickJsm = await this.nc.jetstreamManager({ timeout: QUICK_REQUEST_MS, checkAPI: false });
       } catch (error) {
         const nc = this.nc;
         this.nc = undefined;
@@ -346,9 +357,9 @@ class NatsSource implements Source {
         // Consumers of their own per attempt (a fresh name, removed by the server once idle): re-creating a
         // durable means deleting the previous one first, a request that hangs while the server holding it is
         // dead or rejoining — the partition would stall in its retries until that server is back.
-        this.dataConsumer = await this.freshConsumer(jsm, this.config.durable, `${prefix}.*.*.${partition}`);
+        this.dataConsumer = await this.freshConsumer(this.quickJsm!, this.config.durable, `${prefix}.*.*.${partition}`);
         this.messages = await this.consume(js, this.dataConsumer);
-        this.controlConsumer = await this.freshConsumer(jsm, `${this.config.durable}_ctl`, `${prefix}.*`);
+        this.controlConsumer = await this.freshConsumer(this.quickJsm!, `${this.config.durable}_ctl`, `${prefix}.*`);
         this.control = await this.consume(js, this.controlConsumer);
       }
     } catch (error) {
@@ -384,11 +395,22 @@ class NatsSource implements Source {
   private async freshConsumer(jsm: JetStreamManager, prefix: string, filter: string): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       const name = `${prefix}_${randomUUID().slice(0, 8)}`;
-      const info = await jsm.consumers.add(this.config.stream, {
-        ...this.consumerConfig(name, filter),
-        inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS),
-        num_replicas: 1,
-      });
+      let info: ConsumerInfo;
+      try {
+        info = await jsm.consumers.add(this.config.stream, {
+          ...this.consumerConfig(name, filter),
+          inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS),
+          num_replicas: 1,
+        });
+      } catch (error) {
+        // Placed on a server that died (JetStream has not noticed yet): its server never answers. Another one
+        // (removed by the server once idle should it appear after all).
+        if (!(error instanceof NatsError && error.code === 'TIMEOUT') || attempt >= FRESH_CONSUMER_ATTEMPTS) {
+          throw error;
+        }
+        this.context.log.debug(`creating consumer ${name}: no answer within ${QUICK_REQUEST_MS} ms; another one`);
+        continue;
+      }
       // A new consumer has "delivered" up to the sequence before its start, or up to its server's last one.
       const end = info.delivered.stream_seq;
       if (end >= this.seq || attempt >= FRESH_CONSUMER_ATTEMPTS) return name;
@@ -452,7 +474,7 @@ class NatsSource implements Source {
     control: ConsumerMessages,
     partition: number,
   ): AsyncIterable<ChangeBatch> {
-    const jsm = () => this.jsm!;
+    const jsm = () => this.quickJsm!;
     const { stream } = this.config;
     const log = this.context.log;
     const dataMessages = new PatientIterator(data[Symbol.asyncIterator]());
@@ -557,7 +579,9 @@ class NatsSource implements Source {
   /** Whether the stream's leader holds a checkpoint message after sequence `seq`; false when it cannot say. */
   private async checkpointAfter(seq: number): Promise<boolean> {
     try {
-      const last = await this.jsm!.streams.getMessage(this.config.stream, { last_by_subj: this.subjects.checkpoint });
+      const last = await this.quickJsm!.streams.getMessage(this.config.stream, {
+        last_by_subj: this.subjects.checkpoint,
+      });
       this.context.log.debug(`the stream's last checkpoint message is ${last.seq}`);
       return last.seq > seq;
     } catch (error) {
