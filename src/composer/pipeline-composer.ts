@@ -50,6 +50,8 @@ export interface ComposeOptions {
   /** Commit at the latest after this many buffered events (bounds sink memory). */
   readonly maxPendingEvents?: number;
   readonly maxRetries?: number;
+  /** The longest delay between retried attempts (default 30 s). */
+  readonly retryMaxDelayMs?: number;
   /**
    * The stages between source and sink, built anew for each attempt, instead of the transform and
    * schema-evolution stages of the definition (a streaming SQL job brings its own).
@@ -477,6 +479,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
           metrics,
           ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
           ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+          ...(options.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: options.retryMaxDelayMs } : {}),
           ...(runOptions.signal ? { signal: runOptions.signal } : {}),
           ...(runOptions.onCheckpoint ? { onCheckpoint: runOptions.onCheckpoint } : {}),
           ...(runOptions.onStart ? { onStart: runOptions.onStart } : {}),

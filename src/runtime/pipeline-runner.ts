@@ -52,8 +52,10 @@ export interface RunOptions {
    * not transient; see {@link RetryPolicy}. Default 8.
    */
   readonly maxIdenticalFailures?: number;
-  /** The first retry's delay (doubling up to 30 s); default 1 s. */
+  /** The first retry's delay (doubling up to `retryMaxDelayMs`); default 1 s. */
   readonly retryInitialDelayMs?: number;
+  /** The longest delay between attempts; default 30 s. */
+  readonly retryMaxDelayMs?: number;
   readonly onCheckpoint?: (checkpoint: Checkpoint, stats: CheckpointStats) => void;
   /** Resume the first attempt from this checkpoint (a savepoint) instead of the sink's last one. */
   readonly startFrom?: Checkpoint;
@@ -122,6 +124,7 @@ async function retryAttempts(options: RunOptions): Promise<RunResult> {
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
     ...(options.maxIdenticalFailures === undefined ? {} : { maxIdenticalFailures: options.maxIdenticalFailures }),
     ...(options.retryInitialDelayMs === undefined ? {} : { initialDelayMs: options.retryInitialDelayMs }),
+    ...(options.retryMaxDelayMs === undefined ? {} : { maxDelayMs: options.retryMaxDelayMs }),
   });
   let eventsApplied = 0;
   // Whether the attempt failed while committing (a checkpoint failure, for the metrics).

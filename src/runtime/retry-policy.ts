@@ -56,9 +56,11 @@ export class RetryPolicy {
       readonly maxRetries?: number;
       readonly maxIdenticalFailures?: number;
       readonly initialDelayMs?: number;
+      /** The longest delay between attempts (default 30 s). */
+      readonly maxDelayMs?: number;
     } = {},
   ) {
-    this.backoff = new Backoff(options.initialDelayMs);
+    this.backoff = new Backoff(options.initialDelayMs, options.maxDelayMs);
   }
 
   /** The limits the next attempt runs with: `base` divided by the shrink so far, never below 1. */

@@ -14,6 +14,13 @@ import { encodeWorkerReport, type PartitionReport, type WorkerReport } from './c
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
 
+/**
+ * A partition's pipeline retries at least this often: its failures are mostly a JetStream server dying (no
+ * leader for a moment, a consumer gone with its server), over within seconds once the cluster has a leader
+ * again — a delay doubling up to 30 s would keep the partition behind long after.
+ */
+const PARTITION_RETRY_MAX_DELAY_MS = 4_000;
+
 export interface ApplyWorkerOptions {
   readonly log: Logger;
   readonly signal: AbortSignal;
@@ -113,7 +120,10 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
 
   const start = (partition: number): void => {
     const controller = new AbortController();
-    const pipeline = composePipeline(applyDef(def, partition), { log: log.child(`p${partition}`) });
+    const pipeline = composePipeline(applyDef(def, partition), {
+      log: log.child(`p${partition}`),
+      retryMaxDelayMs: PARTITION_RETRY_MAX_DELAY_MS,
+    });
     const done = pipeline.run({ signal: controller.signal }).then(
       (result) => {
         if (result.outcome !== 'stopped') log.warn(`partition ${partition}: pipeline ${result.outcome}`);

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
   nanos,
+  NatsError,
+  type ConsumerConfig,
+  type ConsumerInfo,
   DeliverPolicy,
   type ConsumerMessages,
   type JetStreamClient,
@@ -15,8 +18,15 @@ import type { OptionValues } from '../../core/option-spec.js';
 import type { ChangeBatch, Source, SourceDescription, SourcePosition, SourceProgress } from '../../core/source.js';
 import { LogChangeReader } from '../log-kit/log-change-reader.js';
 import type { SourceContext } from '../../core/connector.js';
+import type { Logger } from '../../core/logger.js';
 import { natsConnect } from './nats-connection.js';
-import { classifyNatsError, jetStreamErrorCode, JS_CONSUMER_NOT_FOUND, streamInfoWithLeader } from './nats-errors.js';
+import {
+  classifyNatsError,
+  jetStreamErrorCode,
+  JS_CONSUMER_NOT_FOUND,
+  JS_NO_MESSAGE_FOUND,
+  streamInfoWithLeader,
+} from './nats-errors.js';
 import { HEADER_BATCH, HEADER_EPOCH, HEADER_KEY, parseCheckpointRecord } from './nats-log-protocol.js';
 import { natsSourceConfig, type NatsSourceConfig } from './nats-source-config.js';
 import { streamSubjects, type StreamSubjects } from './nats-subjects.js';
@@ -34,11 +44,16 @@ export function natsSource(options: OptionValues, context: SourceContext): Sourc
   return new NatsSource(options, natsSourceConfig(options, context.pipelineName), context);
 }
 
-/** How long a partition reader waits for a batch's data after its checkpoint message arrived. */
-const PARTITION_DATA_WAIT_MS = 30_000;
+/** How long a partition reader waits for its next message before it asks its consumer what it sent. */
+const PARTITION_CHECK_MS = 2_000;
 
-/** How often a partition reader waiting for a batch's data asks the data consumer whether they were sent. */
-const PARTITION_DATA_CHECK_MS = 2_000;
+/**
+ * From the first check of a quiet spell (so about 10 s after the last message): how long a partition reader
+ * waits on a consumer that cannot say what it sent (its one replica's server died, no leader), that keeps
+ * messages pending without delivering them (its pull lost), or — waiting for a batch's data, which are in the
+ * stream already — that delivers nothing, before it re-creates its consumers from the committed position.
+ */
+const PARTITION_STUCK_MS = 8_000;
 
 /**
  * The pull consumers' request expiry: a pull left unanswered (its server died, the consumer's leader moved) is
@@ -52,6 +67,15 @@ const LAG_ASK_MS = 1_000;
 
 /** A partition reader's consumers are removed by the server after this long without a pull. */
 const FRESH_CONSUMER_IDLE_MS = 60_000;
+
+/** How often a partition reader makes a consumer again whose server lags behind or does not answer. */
+const FRESH_CONSUMER_ATTEMPTS = 4;
+
+/**
+ * The timeout of a partition reader's requests about its own consumers (create, info): they take milliseconds
+ * when their server runs; one placed on a server that just died never answers.
+ */
+const QUICK_REQUEST_MS = 2_500;
 
 /**
  * An iterator whose next() may be waited for a limited time: a next() still pending when the wait ends is kept
@@ -78,6 +102,159 @@ class PatientIterator<T> {
   }
 }
 
+/** What a consumer's info tells about it. */
+interface ConsumerState {
+  /**
+   * Messages it delivered (its consumer sequence: what tells a loss), and how far in the stream it got — past
+   * the last one delivered when it skipped messages outside its filter, so no measure of what was sent.
+   */
+  readonly delivered: number;
+  readonly deliveredSeq: number;
+  readonly ackPending: number;
+  /** Messages of its filter in the stream not yet delivered. */
+  readonly pending: number;
+  /** Pull requests of the client waiting at the server. */
+  readonly waiting: number;
+}
+
+/** Why a partition reader gives up on its consumers: `lost` messages get one more wait first. */
+interface ConsumerVerdict {
+  readonly lost: boolean;
+  readonly error: TributaryError;
+}
+
+/**
+ * One of a partition reader's consumers (data or control), asked about itself after each quiet spell. Its
+ * verdict: messages `lost` when it delivered more than the reader received (in flight to a server that died;
+ * with no acks they are never redelivered), stuck when for {@link PARTITION_STUCK_MS} it could not say what it
+ * sent, kept messages pending without delivering them, or — with `expecting` — delivered nothing at all; else
+ * none (wait on). Every check is logged at debug level: a lost message and a starved client look different.
+ */
+class ConsumerWatch {
+  /** Messages received (the consumer sequence of the last one) and the stream sequence of the last one. */
+  private received = 0;
+  private receivedSeq: number;
+  /** When a check first found the consumer stuck, in this quiet spell. */
+  private stuckSince: number | undefined;
+
+  constructor(
+    private readonly jsm: () => JetStreamManager,
+    private readonly stream: string,
+    private readonly name: string,
+    private readonly role: 'data' | 'control',
+    private readonly log: Logger,
+    startSeq: number,
+  ) {
+    this.receivedSeq = startSeq;
+  }
+
+  /** The stream sequence of the last message received (the start position before any). */
+  get lastSeq(): number {
+    return this.receivedSeq;
+  }
+
+  /**
+   * `msg` came: false when it is one received already (a consumer restored on a restarted server may deliver
+   * again what it had delivered before its state was saved), which the reader skips.
+   */
+  took(msg: JsMsg): boolean {
+    this.stuckSince = undefined;
+    this.received = Math.max(this.received, msg.info.deliverySequence);
+    if (msg.seq <= this.receivedSeq) {
+      this.log.debug(
+        `${this.role} consumer ${this.name}: message ${msg.seq} again (received up to ${this.receivedSeq}), skipped`,
+      );
+      return false;
+    }
+    this.receivedSeq = msg.seq;
+    return true;
+  }
+
+  /**
+   * After a quiet spell. `expecting` says whether messages must come although the consumer has none pending: a
+   * batch's data (in the stream before its checkpoint message), or a checkpoint message the stream's leader
+   * holds after the last one received — a consumer on a server whose copy of the stream lags (just restarted)
+   * can see nothing to deliver for long.
+   */
+  async check(expecting: () => Promise<boolean>): Promise<ConsumerVerdict | undefined> {
+    const asked = Date.now();
+    const state = await this.state();
+    this.log.debug(
+      `${this.role} consumer ${this.name}: ${
+        state === undefined
+          ? 'no answer about its state'
+          : `delivered ${state.delivered} messages (up to sequence ${state.deliveredSeq}), ${state.ackPending} ack-pending, ${state.pending} pending, ${state.waiting} pulls waiting`
+      }; received ${this.received} (up to sequence ${this.receivedSeq})`,
+    );
+    if (state !== undefined && state.delivered > this.received) {
+      return {
+        lost: true,
+        error: new TributaryError(
+          'SOURCE_TIMEOUT',
+          `the ${this.role} consumer of stream ${this.stream} delivered ${state.delivered} messages (up to sequence ${state.deliveredSeq}), this reader received ${this.received} (up to sequence ${this.receivedSeq})`,
+          {
+            retryable: true,
+            hint: 'retried from the last committed position (messages lost in flight to a server that died)',
+          },
+        ),
+      };
+    }
+    if (state !== undefined && state.deliveredSeq < this.receivedSeq) {
+      // Its server's copy of the stream ends before what this reader received: nothing comes until it caught up.
+      return {
+        lost: false,
+        error: new TributaryError(
+          'SOURCE_TIMEOUT',
+          `the ${this.role} consumer of stream ${this.stream} is on a server whose copy of the stream ends at sequence ${state.deliveredSeq}, this reader is at ${this.receivedSeq}`,
+          { retryable: true, hint: 'retried with new consumers (a JetStream server restarted and is catching up)' },
+        ),
+      };
+    }
+    if (state !== undefined && state.pending === 0 && !(await expecting())) {
+      this.stuckSince = undefined; // nothing to deliver: a quiet stream
+      return undefined;
+    }
+    this.stuckSince ??= asked;
+    const stuckMs = Date.now() - this.stuckSince;
+    if (stuckMs < PARTITION_STUCK_MS) return undefined;
+    const why =
+      state === undefined
+        ? 'no answer about its state'
+        : state.pending > 0
+          ? `${state.pending} messages pending, none delivered`
+          : this.role === 'data'
+            ? 'delivered nothing of the batch it is waiting for'
+            : `nothing pending while the stream holds checkpoint messages after sequence ${this.receivedSeq}`;
+    return {
+      lost: false,
+      error: new TributaryError(
+        'SOURCE_TIMEOUT',
+        `the ${this.role} consumer of stream ${this.stream} has ${why} for ${Math.round((stuckMs + PARTITION_CHECK_MS) / 1000)} s`,
+        {
+          retryable: true,
+          hint: 'retried from the last committed position with new consumers (a JetStream server died, or the consumer moved); if it repeats, the stream lost messages (limits, or deleted by hand): run the capture again with --reset',
+        },
+      ),
+    };
+  }
+
+  private async state(): Promise<ConsumerState | undefined> {
+    try {
+      const info = await this.jsm().consumers.info(this.stream, this.name);
+      return {
+        delivered: info.delivered.consumer_seq,
+        deliveredSeq: info.delivered.stream_seq,
+        ackPending: info.num_ack_pending,
+        pending: info.num_pending,
+        waiting: info.num_waiting,
+      };
+    } catch (error) {
+      this.log.debug(`consumer info of ${this.name}: ${String(error)}`);
+      return undefined;
+    }
+  }
+}
+
 interface Pending {
   readonly msg: JsMsg;
   readonly epoch: number;
@@ -94,6 +271,8 @@ class NatsSource implements Source {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
+  /** The same, with a short request timeout: a partition reader's questions about its own consumers. */
+  private quickJsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
   /** With option `partition`: the consumer of the control subjects. */
   private control: ConsumerMessages | undefined;
@@ -132,6 +311,7 @@ class NatsSource implements Source {
       try {
         // Asks the server for the account's JetStream info: a request that times out while a server dies.
         this.jsm = await this.nc.jetstreamManager();
+        this.quickJsm = await this.nc.jetstreamManager({ timeout: QUICK_REQUEST_MS, checkAPI: false });
       } catch (error) {
         const nc = this.nc;
         this.nc = undefined;
@@ -186,11 +366,10 @@ class NatsSource implements Source {
         // Consumers of their own per attempt (a fresh name, removed by the server once idle): re-creating a
         // durable means deleting the previous one first, a request that hangs while the server holding it is
         // dead or rejoining — the partition would stall in its retries until that server is back.
-        const attempt = randomUUID().slice(0, 8);
-        this.dataConsumer = `${this.config.durable}_${attempt}`;
-        this.controlConsumer = `${this.config.durable}_ctl_${attempt}`;
-        this.messages = await this.consumer(js, jsm, this.dataConsumer, `${prefix}.*.*.${partition}`, true);
-        this.control = await this.consumer(js, jsm, this.controlConsumer, `${prefix}.*`, true);
+        this.dataConsumer = await this.freshConsumer(this.quickJsm!, this.config.durable, `${prefix}.*.*.${partition}`);
+        this.messages = await this.consume(js, this.dataConsumer);
+        this.controlConsumer = await this.freshConsumer(this.quickJsm!, `${this.config.durable}_ctl`, `${prefix}.*`);
+        this.control = await this.consume(js, this.controlConsumer);
       }
     } catch (error) {
       throw classifyNatsError(error, 'source', `opening a consumer on stream ${this.config.stream}`);
@@ -204,21 +383,58 @@ class NatsSource implements Source {
     jsm: JetStreamManager,
     durable: string,
     filter: string,
-    fresh = false,
   ): Promise<ConsumerMessages> {
-    if (!fresh) {
-      try {
-        await jsm.consumers.delete(this.config.stream, durable);
-      } catch (error) {
-        if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
-      }
+    try {
+      await jsm.consumers.delete(this.config.stream, durable);
+    } catch (error) {
+      if (jetStreamErrorCode(error) !== JS_CONSUMER_NOT_FOUND) throw error;
     }
-    await jsm.consumers.add(this.config.stream, {
+    await jsm.consumers.add(this.config.stream, this.consumerConfig(durable, filter));
+    return await this.consume(js, durable);
+  }
+
+  /**
+   * A partition reader's own consumer of `filter`'s messages, named `<prefix>_<random>`: one replica, since it
+   * holds nothing worth replicating (made anew at every open, from the sink's position) and a replicated one
+   * must elect a leader first — which can hang while a server rejoins. If its server dies, the reader notices
+   * (no answer about it) and retries. The server holding it is picked by JetStream among the stream's; one
+   * whose copy of the stream ends before the position (restarted, still catching up — which can take a minute)
+   * has nothing to deliver until it caught up: such a consumer is deleted and made again, up to 4 times.
+   */
+  private async freshConsumer(jsm: JetStreamManager, prefix: string, filter: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const name = `${prefix}_${randomUUID().slice(0, 8)}`;
+      let info: ConsumerInfo;
+      try {
+        info = await jsm.consumers.add(this.config.stream, {
+          ...this.consumerConfig(name, filter),
+          inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS),
+          num_replicas: 1,
+        });
+      } catch (error) {
+        // Placed on a server that died (JetStream has not noticed yet): its server never answers. Another one
+        // (removed by the server once idle should it appear after all).
+        if (!(error instanceof NatsError && error.code === 'TIMEOUT') || attempt >= FRESH_CONSUMER_ATTEMPTS) {
+          throw error;
+        }
+        this.context.log.debug(`creating consumer ${name}: no answer within ${QUICK_REQUEST_MS} ms; another one`);
+        continue;
+      }
+      // A new consumer has "delivered" up to the sequence before its start, or up to its server's last one.
+      const end = info.delivered.stream_seq;
+      if (end >= this.seq || attempt >= FRESH_CONSUMER_ATTEMPTS) return name;
+      this.context.log.debug(
+        `consumer ${name} on ${info.cluster?.leader ?? '?'}: its server's copy of stream ${this.config.stream} ends at sequence ${end}, before position ${this.seq}; making another one`,
+      );
+      await jsm.consumers.delete(this.config.stream, name).catch((error: unknown) => {
+        this.context.log.debug(`deleting consumer ${name}: ${String(error)}`);
+      });
+    }
+  }
+
+  private consumerConfig(durable: string, filter: string): Partial<ConsumerConfig> {
+    return {
       durable_name: durable,
-      // A partition reader's own consumer: one replica, since it holds nothing worth replicating (made anew at
-      // every open, from the sink's position) and a replicated one must elect a leader first — which can hang
-      // while a server rejoins. If its server dies, the reader notices (no answer about it) and retries.
-      ...(fresh ? { inactive_threshold: nanos(FRESH_CONSUMER_IDLE_MS), num_replicas: 1 } : {}),
       // No acks: the position lives in the sink's checkpoint, and acks would cap what is delivered before a
       // batch's checkpoint message arrives (max_ack_pending) — a batch may be larger than that.
       ack_policy: AckPolicy.None,
@@ -226,7 +442,10 @@ class NatsSource implements Source {
       ...(this.seq > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
         : { deliver_policy: DeliverPolicy.All }),
-    });
+    };
+  }
+
+  private async consume(js: JetStreamClient, durable: string): Promise<ConsumerMessages> {
     const consumer = await js.consumers.get(this.config.stream, durable);
     return await consumer.consume({ max_messages: this.config.fetchMaxMessages, expires: PULL_EXPIRES_MS });
   }
@@ -264,48 +483,23 @@ class NatsSource implements Source {
     control: ConsumerMessages,
     partition: number,
   ): AsyncIterable<ChangeBatch> {
+    const jsm = () => this.quickJsm!;
+    const { stream } = this.config;
+    const log = this.context.log;
     const dataMessages = new PatientIterator(data[Symbol.asyncIterator]());
-    /** The stream sequence of the last data message received. */
-    let lastData = this.seq;
-    let last: { epoch: number; batch: number } | undefined;
+    const dataWatch = new ConsumerWatch(jsm, stream, this.dataConsumer, 'data', log, this.seq);
     const controlMessages = new PatientIterator(control[Symbol.asyncIterator]());
-    /** The stream sequence of the last control message received, and how many checks found the consumer stuck. */
-    let lastControl = this.seq;
-    let stuckChecks = 0;
+    const controlWatch = new ConsumerWatch(jsm, stream, this.controlConsumer, 'control', log, this.seq);
+    let last: { epoch: number; batch: number } | undefined;
     for (;;) {
-      const next = await controlMessages.nextWithin(PARTITION_DATA_CHECK_MS);
+      // Nothing new, or a control message lost in flight, or a pull left unanswered while a server died:
+      // waiting would be endless if the lost one was the last checkpoint message. The consumer's info tells.
+      const next = await this.nextChecked(controlMessages, controlWatch, () =>
+        this.checkpointAfter(controlWatch.lastSeq),
+      );
       if (next?.done === true || this.closed) break;
-      if (next === undefined) {
-        // Nothing new, or a control message lost in flight, or a pull left unanswered while a server died:
-        // waiting would be endless if the lost one was the last checkpoint message. The consumer's info tells.
-        const state = await this.consumerState(this.controlConsumer);
-        if (state !== undefined && state.deliveredSeq > lastControl) {
-          throw new TributaryError(
-            'SOURCE_TIMEOUT',
-            `the control consumer of stream ${this.config.stream} delivered up to sequence ${state.deliveredSeq}, this reader received up to ${lastControl}`,
-            {
-              retryable: true,
-              hint: 'retried from the last committed position (messages lost in flight to a server that died)',
-            },
-          );
-        }
-        // Pending messages not coming, or no answer about the consumer (no leader, gone with its server): stuck.
-        stuckChecks = state === undefined || state.pending > 0 ? stuckChecks + 1 : 0;
-        if (stuckChecks * PARTITION_DATA_CHECK_MS > 2 * PULL_EXPIRES_MS) {
-          throw new TributaryError(
-            'SOURCE_TIMEOUT',
-            `the control consumer of stream ${this.config.stream} has ${state === undefined ? 'no answer about its state' : `${state.pending} messages pending`}, none delivered for ${(stuckChecks * PARTITION_DATA_CHECK_MS) / 1000} s`,
-            {
-              retryable: true,
-              hint: 'retried from the last committed position (a JetStream server died, or the consumer moved)',
-            },
-          );
-        }
-        continue;
-      }
-      stuckChecks = 0;
+      if (next === undefined || !controlWatch.took(next.value)) continue;
       const msg = next.value;
-      lastControl = msg.seq;
       const caughtUp = msg.info.pending === 0;
       if (msg.subject !== this.subjects.checkpoint) {
         if (caughtUp) yield { events: [], position: this.position(), caughtUp };
@@ -315,7 +509,7 @@ class NatsSource implements Source {
       if (record.partitions === undefined && record.count > 0) {
         throw new TributaryError(
           'CONFIG_INVALID',
-          `checkpoint message ${msg.seq} of stream ${this.config.stream} has no partition counts: the stream was not written with partitions`,
+          `checkpoint message ${msg.seq} of stream ${stream} has no partition counts: the stream was not written with partitions`,
           { hint: 'read this stream without source option `partition`, or write it with sink option `partitions` > 1' },
         );
       }
@@ -326,7 +520,7 @@ class NatsSource implements Source {
         if (record.batch !== expected) {
           throw new TributaryError(
             'SOURCE_TIMEOUT',
-            `checkpoint message ${msg.seq} of stream ${this.config.stream} is batch ${record.epoch}.${record.batch}, batch ${record.epoch}.${expected} was not delivered`,
+            `checkpoint message ${msg.seq} of stream ${stream} is batch ${record.epoch}.${record.batch}, batch ${record.epoch}.${expected} was not delivered`,
             { retryable: true, hint: 'retried from the last committed position' },
           );
         }
@@ -334,31 +528,26 @@ class NatsSource implements Source {
       if (record.epoch > 0) last = { epoch: record.epoch, batch: record.batch };
       const need = record.partitions?.[partition] ?? 0;
       const events: ChangeEvent[] = [];
-      const waitingSince = Date.now();
       for (let got = 0; got < need;) {
-        const next = await dataMessages.nextWithin(PARTITION_DATA_CHECK_MS);
+        // Slow, or lost (in flight to a server that died; with no acks never redelivered), or a consumer stuck:
+        // the batch's data are in the stream already, so the consumer's info tells which.
+        const next = await this.nextChecked(dataMessages, dataWatch, () => Promise.resolve(true));
         if (next?.done === true || this.closed) return;
-        if (next === undefined) {
-          // Slow, or lost: the server sent data messages this reader never received (in flight to a server that
-          // died; with no acks they are not redelivered) — then waiting longer is useless.
-          const lost = await this.dataSentAfter(lastData);
-          if (!lost && Date.now() - waitingSince < PARTITION_DATA_WAIT_MS) continue;
-        }
-        if (next === undefined || next.value.seq > msg.seq) {
+        if (next === undefined || !dataWatch.took(next.value)) continue;
+        const m = next.value;
+        if (m.seq > msg.seq) {
           // The batch's data are all in the stream before its checkpoint message, so they are missing from what
           // the consumer delivered. Retried: the attempt re-creates the consumers after the last committed
           // position and reads them again.
           throw new TributaryError(
             'SOURCE_TIMEOUT',
-            `checkpoint message ${msg.seq} of stream ${this.config.stream} announces ${need} messages in partition ${partition}, ${got} were delivered${next === undefined ? ` within ${Math.round((Date.now() - waitingSince) / 1000)} s` : ''}`,
+            `checkpoint message ${msg.seq} of stream ${stream} announces ${need} messages in partition ${partition}, ${got} were delivered before message ${m.seq}`,
             {
               retryable: true,
               hint: 'retried from the last committed position; if it repeats, the stream lost messages (limits, or deleted by hand): run the capture again with --reset',
             },
           );
         }
-        const m = next.value;
-        lastData = m.seq;
         this.dataTaken++;
         if (
           Number(m.headers?.get(HEADER_EPOCH)) === record.epoch &&
@@ -374,22 +563,42 @@ class NatsSource implements Source {
   }
 
   /**
-   * Whether the partition's data consumer says it delivered a message after stream sequence `seq` (which this
-   * reader never received). False when its info cannot be had (a server dying): the caller waits on.
+   * The next message of a partition reader's consumer, or undefined after a quiet spell its info explains (wait
+   * on); throws a retryable SOURCE_TIMEOUT when it does not (see {@link ConsumerWatch}). Messages it reports sent
+   * but not received get one more wait first: its answer can overtake messages it delivered just before.
    */
-  private async dataSentAfter(seq: number): Promise<boolean> {
-    const state = await this.consumerState(this.dataConsumer);
-    return state !== undefined && state.deliveredSeq > seq;
+  private async nextChecked(
+    messages: PatientIterator<JsMsg>,
+    watch: ConsumerWatch,
+    expecting: () => Promise<boolean>,
+  ): Promise<IteratorResult<JsMsg> | undefined> {
+    const next = await messages.nextWithin(PARTITION_CHECK_MS);
+    if (next !== undefined || this.closed) return next;
+    const verdict = await watch.check(expecting);
+    if (verdict === undefined) return undefined;
+    if (verdict.lost) {
+      const late = await messages.nextWithin(PARTITION_CHECK_MS);
+      if (late !== undefined) {
+        this.context.log.debug(`the messages after sequence ${watch.lastSeq} were late, not lost`);
+        return late;
+      }
+    }
+    throw verdict.error;
   }
 
-  /** The stream sequence a consumer delivered last and how many messages it has pending; undefined when unknown. */
-  private async consumerState(durable: string): Promise<{ deliveredSeq: number; pending: number } | undefined> {
+  /** Whether the stream's leader holds a checkpoint message after sequence `seq`; false when it cannot say. */
+  private async checkpointAfter(seq: number): Promise<boolean> {
     try {
-      const info = await this.jsm!.consumers.info(this.config.stream, durable);
-      return { deliveredSeq: info.delivered.stream_seq, pending: info.num_pending };
+      const last = await this.quickJsm!.streams.getMessage(this.config.stream, {
+        last_by_subj: this.subjects.checkpoint,
+      });
+      this.context.log.debug(`the stream's last checkpoint message is ${last.seq}`);
+      return last.seq > seq;
     } catch (error) {
-      this.context.log.debug(`consumer info of ${durable}: ${String(error)}`);
-      return undefined;
+      if (jetStreamErrorCode(error) !== JS_NO_MESSAGE_FOUND) {
+        this.context.log.debug(`the stream's last checkpoint message: ${String(error)}`);
+      }
+      return false;
     }
   }
 
