@@ -8,6 +8,10 @@ import { icebergRowsText } from '../harness/iceberg-reader.js';
 import { customers, icebergWarehousePerTest, orders } from '../harness/iceberg-warehouse.js';
 import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.js';
 
+// Parquet files written and read through DuckDB take seconds on a loaded 2-core machine: a give-up bound, not
+// an expectation.
+vi.setConfig({ testTimeout: 60_000 });
+
 /**
  * The JDBC catalog in SQLite: Iceberg's `iceberg_tables` / `iceberg_namespace_properties` layout, a commit as a
  * compare-and-swap of `metadata_location`, the table read by icebird from the metadata file the row names.

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { readAvroContainerFile } from '../../src/connectors/iceberg/iceberg-avro.js';
 import { HadoopCatalog } from '../../src/connectors/iceberg/iceberg-catalog.js';
@@ -21,6 +21,10 @@ import { silentLogger } from '../../src/runtime/logger.js';
 import { chdbReader } from '../harness/chdb-reader.js';
 import { icebergRowsText } from '../harness/iceberg-reader.js';
 import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.js';
+
+// Parquet files written and read through DuckDB take seconds on a loaded 2-core machine: a give-up bound, not
+// an expectation.
+vi.setConfig({ testTimeout: 60_000 });
 
 describe('iceberg partition transforms', () => {
   it('hashes the test values of the spec (Appendix B: 32-bit Murmur3 x86, seed 0)', () => {

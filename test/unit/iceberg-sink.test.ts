@@ -11,6 +11,10 @@ import { icebergRowsText } from '../harness/iceberg-reader.js';
 import { customers, icebergWarehousePerTest, orders } from '../harness/iceberg-warehouse.js';
 import { checkpoint, del, ins, schemaEvent, upd } from '../harness/sink-events.js';
 
+// Parquet files written and read through DuckDB take seconds on a loaded 2-core machine: a give-up bound, not
+// an expectation.
+vi.setConfig({ testTimeout: 60_000 });
+
 /**
  * The iceberg sink driven directly, as the runtime drives it, and read back by icebird (an independent Iceberg
  * reader): upserts merged on read, the checkpoint read back from the tables, a multi-table commit interrupted
