@@ -28,6 +28,7 @@ import { createLogger } from '../src/runtime/logger.js';
 import { planInsert } from '../src/sql/planner.js';
 import { SqlOperator } from '../src/sql/sql-operator.js';
 import type { InsertStatement } from '../src/sql/sql-ast.js';
+import { DEFAULT_CACHE_BYTES } from '../src/sql/exec/disk-state.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -38,7 +39,8 @@ const ROWS = arg('--rows', 1_000_000);
 const CHANGES = arg('--changes', ROWS);
 const BATCH = arg('--batch', 2_000);
 const CHECKPOINT_EVERY = arg('--checkpoint-every', 100_000);
-const CACHE_MB = arg('--cache-mb', 32);
+// The job's default (DEFAULT_CACHE_BYTES).
+const CACHE_MB = arg('--cache-mb', DEFAULT_CACHE_BYTES / (1024 * 1024));
 const stateDir = mkdtempSync(join(tmpdir(), 'sql-bench-state-'));
 
 const script = readFileSync(
