@@ -16,7 +16,7 @@ const ROWS = 20_000;
 
 /**
  * Issue 17, snapshot chunks as work items: the capture hands the chunks of a 20,000-row table out through the
- * JetStream work queue to two snapshot-reader processes (each capped at 1,500 rows/s, so the snapshot takes a
+ * JetStream work queue to two snapshot-reader processes (each capped at 500 rows/s, so the snapshot takes a
  * while) while a writer changes the table and the capture keeps reading the binlog; one apply worker writes
  * PostgreSQL. Before any reader runs the capture must say that nobody takes its chunks; one reader is killed
  * with SIGKILL during the snapshot (the item it held goes to the other after `snapshot.ack-wait`). The target
