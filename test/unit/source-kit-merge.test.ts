@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, Row, SourcePosition, TableSchema } from '../../src/core/index.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import {
+  ChangedKeys,
   DblogMerge,
   startSnapshot,
   type ChunkRange,
@@ -65,11 +66,14 @@ class ScriptedLog implements LogReader<Step> {
 /** One chunk (the whole table), read when the test says, with the watermarks the test gives. */
 class ScriptedChunk {
   started = false;
+  /** Reads begun so far (a chunk may be read again). */
+  readsStarted = 0;
   private release: ((chunk: { rows: Row[]; low: number; high: number }) => void) | undefined;
   private announce: ((high: number) => void) | undefined;
 
   read(range: ChunkRange<Table>, onHigh: (high: number) => void): Promise<SnapshotChunk<number, Table>> {
     this.started = true;
+    this.readsStarted++;
     this.announce = onHigh;
     return new Promise((resolve) => (this.release = (c) => resolve({ range, ...c })));
   }
@@ -84,7 +88,7 @@ class ScriptedChunk {
   }
 }
 
-function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false) {
+function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false, maxChangedKeys?: number) {
   let ranges = 0;
   const dialect: SourceDialect<number, Step, Table> = {
     compareOffsets: (a, b) => a - b,
@@ -111,6 +115,7 @@ function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false) {
     chunkSize: 100,
     parallelism: 1,
     rowsPerSecond: undefined,
+    maxChangedKeys,
     applyStep: (step, out) => {
       if (step.kind === 'rows') {
         out.push({
@@ -287,6 +292,92 @@ describe('source kit: the DBLog merge', () => {
     ]);
     expect(finalRows(events).get(1)).toEqual([1, 'new']);
     expect(merge.snapshot).toBeUndefined();
+  });
+
+  it('a detached chunk out while more keys change than it may remember is read again, at a later watermark', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect, events, pump } = setup(log, chunk, true, 2);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: startSnapshot(['db.items']) });
+    await until(() => chunk.started);
+    // Three keys change while the chunk is out: one more than it keeps.
+    let offset = 10;
+    for (const id of [1, 2, 3]) {
+      log.push(
+        { kind: 'begin', start: offset++ },
+        {
+          kind: 'rows',
+          table: 'db.items',
+          rows: [
+            [id, 'old'],
+            [id, 'new'],
+          ],
+          end: offset++,
+        },
+        { kind: 'commit', end: offset++ },
+      );
+    }
+    await pump(() => events.filter((e) => e.kind === 'data' && e.op === 'update').length === 3);
+    // The reader's copy is from before the changes: it must not go out (it would undo them).
+    chunk.rows({
+      rows: [
+        [1, 'old'],
+        [2, 'old'],
+        [3, 'old'],
+        [4, 'four'],
+      ],
+      low: 5,
+      high: 5,
+    });
+    const pumped = pump(() => reads(events).length > 0);
+    await until(() => chunk.readsStarted === 2);
+    chunk.rows({
+      rows: [
+        [1, 'new'],
+        [2, 'new'],
+        [3, 'new'],
+        [4, 'four'],
+      ],
+      low: 30,
+      high: 30,
+    });
+    log.push({ kind: 'advance', end: 31 });
+    await pumped;
+    await merge.close();
+
+    expect(reads(events)).toEqual([
+      [1, 'new'],
+      [2, 'new'],
+      [3, 'new'],
+      [4, 'four'],
+    ]);
+    expect([...finalRows(events).values()].map((r) => r[1])).toEqual(['new', 'new', 'new', 'four']);
+    expect(merge.snapshot).toBeUndefined();
+  });
+
+  it('a chunk out of hand keeps only the changed keys inside its range, each once', () => {
+    const range: ChunkRange<Table> = { table: items, lo: [10], hi: [20] };
+    const keys = new ChangedKeys(range, 100);
+    keys.note([
+      [5, 'a'],
+      [10, 'a'],
+      [15, 'a'],
+      [15, 'b'],
+      [20, 'a'],
+      [21, 'a'],
+      [25n, 'a'],
+      [18n, 'a'],
+    ]);
+    expect(keys.size).toBe(3); // 15, 20, 18
+    const open = new ChangedKeys({ table: items, lo: null, hi: null }, 2);
+    open.note([
+      [1, 'a'],
+      [2, 'a'],
+    ]);
+    expect(open.overflowed).toBe(false);
+    open.note([[3, 'a']]);
+    expect(open.overflowed).toBe(true);
+    expect(open.size).toBe(0);
   });
 
   it('a repair chunk: rows as upserts, a sink-only key deleted unless the window changed it, done once committed', async () => {

@@ -60,6 +60,11 @@ export class ChunkWindow<Offset, Table extends SnapshotTable = SnapshotTable> {
     for (const row of rows) this.changedKeys.add(keyString(row, this.keyIndexes));
   }
 
+  /** Records keys (as {@link keyString} makes them) that changed inside the window. */
+  noteChangedKeys(keys: Iterable<string>): void {
+    for (const key of keys) this.changedKeys.add(key);
+  }
+
   /**
    * Whether the source has no row with `row`'s key at the window's end: the chunk did not read one and the
    * log did not change one inside the window. Only for keys inside the chunk's range.
@@ -76,6 +81,85 @@ export class ChunkWindow<Offset, Table extends SnapshotTable = SnapshotTable> {
     if (this.changedKeys.size === 0) return this.chunk.rows;
     return this.chunk.rows.filter((row) => !this.changedKeys.has(keyString(row, this.keyIndexes)));
   }
+}
+
+/** How many changed keys a chunk out of hand remembers by default (see {@link ChangedKeys}). */
+export const MAX_CHANGED_KEYS_WHILE_OUT = 100_000;
+
+/**
+ * Keys of a chunk's table that the log changed while the chunk's rows were not in hand yet (a snapshot reader in
+ * another process has it): they are dropped from the chunk when its rows arrive. Only keys inside the chunk's
+ * range are kept when the key is numeric (others cannot be compared here without the server's collation), each
+ * once, and at most `limit`: beyond that the chunk is marked {@link overflowed} and forgets them — it must be
+ * read again (a fresh read at a later watermark needs none of them), so a chunk that stays out long on a busy
+ * table costs bounded memory, never correctness.
+ */
+export class ChangedKeys {
+  private keys = new Set<string>();
+  private readonly keyIndexes: number[];
+  private overflow = false;
+
+  constructor(
+    private readonly range: ChunkRange,
+    private readonly limit = MAX_CHANGED_KEYS_WHILE_OUT,
+  ) {
+    this.keyIndexes = primaryKeyIndexes(range.table.schema);
+  }
+
+  /** Notes the keys of log rows (before and after images) of the chunk's table. */
+  note(rows: readonly Row[]): void {
+    if (this.overflow) return;
+    for (const row of rows) {
+      if (!inRange(row, this.keyIndexes, this.range.lo, this.range.hi)) continue;
+      this.keys.add(keyString(row, this.keyIndexes));
+    }
+    if (this.keys.size > this.limit) {
+      this.overflow = true;
+      this.keys = new Set();
+    }
+  }
+
+  /** More keys changed than the limit: the chunk's rows cannot be reconciled and it must be read again. */
+  get overflowed(): boolean {
+    return this.overflow;
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Hands the keys over (into the chunk's window) and forgets them. */
+  take(): Set<string> {
+    const keys = this.keys;
+    this.keys = new Set();
+    return keys;
+  }
+}
+
+/**
+ * Whether `row`'s key lies in (`lo`, `hi`] — decided only for keys and bounds of numbers and bigints (compared
+ * as tuples, as the chunk query does); any other key counts as inside.
+ */
+function inRange(row: Row, indexes: readonly number[], lo: Value[] | null, hi: Value[] | null): boolean {
+  const key = indexes.map((i) => row[i] ?? null);
+  if (!key.every(isNumeric)) return true;
+  if (lo && lo.every(isNumeric) && compareTuples(key, lo) <= 0) return false;
+  if (hi && hi.every(isNumeric) && compareTuples(key, hi) > 0) return false;
+  return true;
+}
+
+function isNumeric(value: Value): value is number | bigint {
+  return typeof value === 'number' || typeof value === 'bigint';
+}
+
+function compareTuples(a: readonly Value[], b: readonly Value[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as number | bigint;
+    const y = b[i] as number | bigint;
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return a.length - b.length;
 }
 
 export function keyString(row: Row, indexes: readonly number[]): string {

@@ -33,6 +33,8 @@ export interface DblogMergeOptions<Offset, Step extends LogStep<Offset>, Table e
   readonly parallelism: number;
   /** Cap on snapshot rows read per second over all readers (undefined: no cap). */
   readonly rowsPerSecond: number | undefined;
+  /** Keys changed while a chunk is out of hand that it remembers before it is read again (tests lower it). */
+  readonly maxChangedKeys?: number;
   /**
    * Applies one log step in order: emits its changes onto `out` and moves the source's resume position. The
    * kit has already emitted every chunk that goes before the step, noted a rows step's keys in the open chunk
@@ -120,6 +122,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       chunkSize: options.chunkSize,
       parallelism: Math.max(1, options.parallelism),
       rowsPerSecond: options.rowsPerSecond,
+      maxChangedKeys: options.maxChangedKeys,
       pulledSteps: () => this.pulled,
       onChange: () => this.wake(),
       log: options.log,
@@ -347,7 +350,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       for (const ticket of this.coordinator?.tickets ?? []) {
         const window = ticket.window;
         if (window === undefined) {
-          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.push(step.rows);
+          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.note(step.rows);
         } else if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) {
           window.noteChanged(step.rows);
         }
@@ -370,9 +373,17 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       else this.coordinator?.delivered(ticket);
       return;
     }
+    if (ticket.early.overflowed) {
+      // More keys changed while the chunk was out than it may remember: read it again (at a later watermark).
+      this.options.log.info(
+        `snapshot chunk of ${tableIdToString(id)}: more keys changed while it was being read than are kept; reading it again`,
+      );
+      this.coordinator?.retry(ticket, table);
+      return;
+    }
     // Changes emitted while the rows were being read went out before them: the log has those keys' newer state
     // (or the same, when the snapshot saw the change), so the chunk's copy is dropped whatever `low` says.
-    for (const rows of ticket.early.splice(0)) window.noteChanged(rows);
+    window.noteChangedKeys(ticket.early.take());
     if (ticket.range.repair) {
       this.emitRepair(ticket, window, out);
       return;

@@ -4,6 +4,7 @@
  */
 export { BatchTables } from './batch-tables.js';
 export {
+  ChangedKeys,
   ChunkWindow,
   keyString,
   tableKeyOf,

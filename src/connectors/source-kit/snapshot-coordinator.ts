@@ -1,7 +1,13 @@
-import type { Row } from '../../core/index.js';
 import { plural } from '../../core/plural.js';
 import type { Logger } from '../../core/logger.js';
-import { ChunkWindow, tableKeyOf, type ChunkRange, type SnapshotChunk, type SnapshotTable } from './chunk-window.js';
+import {
+  ChangedKeys,
+  ChunkWindow,
+  tableKeyOf,
+  type ChunkRange,
+  type SnapshotChunk,
+  type SnapshotTable,
+} from './chunk-window.js';
 import type {
   ChunkReader,
   ChunkSplitterSession,
@@ -23,10 +29,10 @@ export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable
   high: Offset | undefined;
   window: ChunkWindow<Offset, Table> | undefined;
   /**
-   * Row changes of the chunk's table that the source emitted while the rows were not in hand yet: their keys are
+   * Keys of the chunk's table that the source emitted changes of while the rows were not in hand yet: they are
    * dropped from the chunk (the log delivered their state at least as new as the chunk's).
    */
-  readonly early: (readonly Row[])[];
+  readonly early: ChangedKeys;
 }
 
 /** Ranges read in one watermark window, at most (each its own chunk ticket). */
@@ -50,6 +56,8 @@ export interface SnapshotCoordinatorOptions<Offset, Table extends SnapshotTable>
   readonly rowsPerSecond: number | undefined;
   /** The number of log steps the source has pulled so far. */
   readonly pulledSteps: () => number;
+  /** Keys a chunk out of hand remembers before it must be read again (default {@link ChangedKeys}' limit). */
+  readonly maxChangedKeys?: number;
   /** Called whenever a ticket changes (watermark known, rows ready) or a reader fails or finishes. */
   readonly onChange: () => void;
   readonly log: Logger;
@@ -159,7 +167,7 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
           detached,
           high: undefined,
           window: undefined,
-          early: [],
+          early: new ChangedKeys(range, this.options.maxChangedKeys),
         }));
         this.tickets.push(...tickets);
         const onHigh = (high: Offset) => {
