@@ -6,6 +6,7 @@ import type { SnapshotChunk } from './mysql-snapshot-reader.js';
 import { MysqlSnapshotReader } from './mysql-snapshot-reader.js';
 import { endMysqlConnection } from './mysql-errors.js';
 import type { LogPoint } from './mysql-log-point.js';
+import { formatHost, type MysqlHost } from './mysql-hosts.js';
 import { readServerInfo, type ServerInfo } from './mysql-preflight.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 
@@ -52,26 +53,25 @@ export function remoteChunkReader(remote: RemoteChunks, server: string): ChunkRe
 
 /**
  * A snapshot reader's side: reads items on one connection of its own (opened on the first item, opened again
- * after a failure), after checking it is on the server the capture reads the binlog of.
+ * after a failure) to the server the capture reads the binlog of — the chunk's watermarks are that server's
+ * binlog positions. With several `hosts` (a replication topology) it connects to the one whose identity the item
+ * names, so readers follow the capture through a failover: the server it used last first, then the others in
+ * the order written.
  */
 export class MysqlChunkWorker {
-  private session: { conn: Connection; server: ServerInfo; reader: MysqlSnapshotReader } | undefined;
+  private session: { conn: Connection; server: ServerInfo; reader: MysqlSnapshotReader; host: MysqlHost } | undefined;
+  /** The host the last session was on: tried first next time. */
+  private lastHost: MysqlHost | undefined;
 
-  constructor(private readonly connect: () => Promise<Connection>) {}
+  constructor(
+    private readonly hosts: readonly MysqlHost[],
+    private readonly connect: (host: MysqlHost) => Promise<Connection>,
+  ) {}
 
   async read(raw: unknown): Promise<MysqlChunkResult> {
     const item = checkItem(raw);
-    const session = await this.open();
+    const session = await this.open(item.server);
     try {
-      if (session.server.identity !== item.server) {
-        throw new TributaryError(
-          'PIPELINE_STATE_MISMATCH',
-          `this snapshot reader is connected to server ${session.server.identity}, but the capture reads the binlog of ${item.server}`,
-          {
-            hint: 'point source.hostname of the snapshot readers at the server the capture reads (the chunk watermarks are its binlog positions)',
-          },
-        );
-      }
       const range: ChunkRange = { table: item.table, lo: item.lo, hi: item.hi };
       const chunk = await session.reader.readChunk(range);
       return { low: chunk.low, high: chunk.high, rows: chunk.rows };
@@ -87,19 +87,49 @@ export class MysqlChunkWorker {
     if (session) await endMysqlConnection(session.conn);
   }
 
-  private async open(): Promise<{ conn: Connection; server: ServerInfo; reader: MysqlSnapshotReader }> {
-    if (this.session) return this.session;
-    const conn = await this.connect();
-    try {
-      const server = await readServerInfo(conn);
-      const reader = new MysqlSnapshotReader(conn, server.flavor);
-      await reader.prepare();
-      this.session = { conn, server, reader };
-      return this.session;
-    } catch (error) {
-      await endMysqlConnection(conn);
-      throw error;
+  /** A session on the server with `identity`: the open one if it is that server, else the first host that is. */
+  private async open(identity: string): Promise<NonNullable<MysqlChunkWorker['session']>> {
+    if (this.session?.server.identity === identity) return this.session;
+    await this.close();
+    const last = this.lastHost;
+    const order = last ? [last, ...this.hosts.filter((h) => h !== last)] : [...this.hosts];
+    const seen: string[] = [];
+    let unreachable: Error | undefined;
+    for (const host of order) {
+      let conn: Connection;
+      try {
+        conn = await this.connect(host);
+      } catch (error) {
+        unreachable ??= error instanceof Error ? error : new Error(String(error));
+        seen.push(`${formatHost(host)} (unreachable)`);
+        continue;
+      }
+      try {
+        const server = await readServerInfo(conn);
+        if (server.identity !== identity) {
+          seen.push(`${formatHost(host)} (server ${server.identity})`);
+          await endMysqlConnection(conn);
+          continue;
+        }
+        const reader = new MysqlSnapshotReader(conn, server.flavor);
+        await reader.prepare();
+        this.session = { conn, server, reader, host };
+        this.lastHost = host;
+        return this.session;
+      } catch (error) {
+        await endMysqlConnection(conn);
+        throw error;
+      }
     }
+    // No host reachable at all: the connection error (retryable) says more than a mismatch would.
+    if (unreachable !== undefined && seen.every((s) => s.endsWith('(unreachable)'))) throw unreachable;
+    throw new TributaryError(
+      'PIPELINE_STATE_MISMATCH',
+      `no server this snapshot reader may read is the one the capture reads the binlog of (server ${identity}): ${seen.join(', ')}`,
+      {
+        hint: "list in source.hostname (or source.hosts) of the snapshot readers the server the capture reads — with a replication topology, every server of it (the chunk watermarks are that server's binlog positions)",
+      },
+    );
   }
 }
 

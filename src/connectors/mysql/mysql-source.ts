@@ -59,7 +59,7 @@ import { MysqlSchemaHistory } from './mysql-schema-history.js';
 import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { mysqlChecksums } from './mysql-checksums.js';
 import { chooseServer, gtidGuarantees, planResume } from './mysql-failover.js';
-import { formatHost } from './mysql-hosts.js';
+import { formatHost, type MysqlHost } from './mysql-hosts.js';
 import { BinlogLagPoller } from './mysql-binlog-lag.js';
 import { MysqlChunkWorker, remoteChunkReader } from './mysql-remote-chunks.js';
 
@@ -384,7 +384,9 @@ class MysqlSource implements Source {
 
   /** A scale-out snapshot reader's read of a chunk the capture handed out (see mysql-remote-chunks.ts). */
   readChunkItem(item: unknown): Promise<unknown> {
-    this.chunkWorker ??= new MysqlChunkWorker(() => this.connect('reading a snapshot chunk for the capture'));
+    this.chunkWorker ??= new MysqlChunkWorker(this.config.hosts, (host) =>
+      this.connect('reading a snapshot chunk for the capture', host),
+    );
     return this.chunkWorker.read(item).catch((error: unknown) => {
       throw mysqlError(error, this.endpoint, 'reading a snapshot chunk for the capture');
     });
@@ -618,15 +620,16 @@ class MysqlSource implements Source {
     return schemas;
   }
 
-  private async connect(during: string): Promise<Connection> {
+  /** A connection to the server in use, or to `host` of the topology (a snapshot reader's). */
+  private async connect(during: string, host: MysqlHost = this.config): Promise<Connection> {
     let connection: Connection;
     try {
       connection = await openWithTls(
         this.config.tls,
         (ssl) =>
           createConnection({
-            host: this.config.host,
-            port: this.config.port,
+            host: host.host,
+            port: host.port,
             user: this.config.user,
             password: this.config.password,
             connectTimeout: this.config.connectTimeoutMs,
@@ -637,10 +640,10 @@ class MysqlSource implements Source {
             charset: 'utf8mb4',
           }),
         endMysqlConnection,
-        `${this.config.host}:${this.config.port}`,
+        `${host.host}:${host.port}`,
       );
     } catch (error) {
-      throw mysqlError(error, this.endpoint, during);
+      throw mysqlError(error, { host: host.host, port: host.port, user: this.config.user }, during);
     }
     guardPromiseConnection(connection, { purpose: 'source', readTimeoutMs: this.config.readTimeoutMs });
     // An idle connection (a snapshot reader waiting for its turn, the DDL follower's) that the server drops
