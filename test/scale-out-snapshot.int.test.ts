@@ -1,16 +1,7 @@
-import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
-import { mysqlRows, textRows } from './harness/compare.js';
-import {
-  freshPostgresDatabase,
-  mysqlAdmin,
-  uniqueName,
-  waitFor,
-  type FreshPostgresDatabase,
-} from './harness/databases.js';
+import { waitFor } from './harness/databases.js';
 import { readStream, startNatsServer, type TestNatsServer } from './harness/nats-server.js';
-import { testPipelineYaml } from './harness/pipelines.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 20_000;
 
@@ -23,73 +14,30 @@ const ROWS = 20_000;
  * ends equal to the source row for row.
  */
 describe('scale-out: snapshot chunks read by snapshot readers through a JetStream work queue', () => {
-  const db = uniqueName('snapq');
   let nats: TestNatsServer;
-  let source: Connection;
-  let sink: FreshPostgresDatabase;
-  let file: string;
-  let env: Record<string, string>;
-  const processes: CliProcess[] = [];
-  const start = (role: 'capture' | 'apply' | 'snapshot-reader', ...more: string[]): CliProcess => {
-    const p = startCli(['run', file, '--role', role, '--no-http', ...more], env);
-    processes.push(p);
-    return p;
-  };
-  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-6000)}`).join('\n');
-  const until = async (condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-    try {
-      await waitFor(condition, { timeoutMs, intervalMs: 300, message: what });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${outputs()}`);
-    }
-  };
-  const sourceRows = () =>
-    mysqlRows(source, `SELECT CAST(id AS CHAR), val, CAST(n AS CHAR) FROM ${db}.items ORDER BY id`);
-  const targetRows = async () =>
-    textRows(await sink.query(`SELECT id::text AS id_text, val, n::text FROM ${db}.items ORDER BY id`));
-  const targetCount = async () =>
-    Number(
-      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
-        ?.n ?? 0,
-    );
+  let so: ScaleOutCluster;
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    source = await mysqlAdmin();
-    await source.query(`CREATE DATABASE ${db}`);
-    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
-    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
-    sink = await freshPostgresDatabase('snapq');
-    const yaml = await testPipelineYaml({
+    so = await startScaleOutCluster({
+      prefix: 'snapq',
       name: 'snapq',
-      tables: `${db}.items`,
+      servers: nats.url,
+      rows: ROWS,
       chunkSize: 500,
-      checkpointInterval: '200ms',
       // Per reader: a chunk of 500 rows, then a second's wait holding the next item (the kill lands there).
       sourceYaml: '  scan.snapshot.rows-per-second: 500\n',
-      extraYaml: `scale-out:
-  servers: ${nats.url}
-  stream: s_${db}
-  partitions: 2
-  snapshot.readers: remote
-  snapshot.in-flight: 4
-  snapshot.ack-wait: 3s`,
-      sinkUrl: sink.url,
+      scaleOut: ['  partitions: 2', '  snapshot.readers: remote', '  snapshot.in-flight: 4', '  snapshot.ack-wait: 3s'],
     });
-    env = yaml.env;
-    file = await writePipelineFile(yaml.stateDir, yaml.yaml);
   });
 
   afterAll(async () => {
-    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
-    for (const p of processes) p.child.kill('SIGKILL');
-    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
-    await source?.end();
-    await sink?.drop();
+    await so?.stop();
     await nats?.stop();
   });
 
   it('capture + 2 snapshot readers (one killed mid-snapshot) + 1 apply worker under a writer: target equals source', async () => {
+    const { db, source, start, outputs, until, sourceRows, targetRows, targetCount } = so;
     const capture = start('capture');
     start('apply');
     // No reader yet: the capture says its chunks wait for one (it does not stall silently).
@@ -113,7 +61,7 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
       }
     })();
     try {
-      const doomed = start('snapshot-reader', '--log-level', 'debug');
+      const doomed = start('snapshot-reader', { args: ['--log-level', 'debug'] });
       const survivor = start('snapshot-reader');
       await until(async () => (await targetCount()) >= 2_000, 120_000, 'the snapshot to begin arriving');
       // Killed while it holds an item it has not reported: its last word on a chunk is `taken`, twice in a row.
@@ -159,7 +107,7 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
     // Nothing doubled: in the stream, every key has at most one snapshot read (a chunk merged once, whichever
     // reader's result came first), and every row of the table had one or a change of its own.
     const readsByKey = new Map<string, number>();
-    for (const message of await readStream(nats.url, `s_${db}`, `s_${db}.${db}.items.*`)) {
+    for (const message of await readStream(nats.url, so.stream, `${so.stream}.${db}.items.*`)) {
       const payload = (message.value?.['payload'] ?? message.value) as { op?: string; after?: { id?: unknown } };
       if (payload?.op !== 'r') continue;
       const key = String(payload.after?.id);

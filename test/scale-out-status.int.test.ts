@@ -2,19 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
-import {
-  freshPostgresDatabase,
-  mysqlAdmin,
-  uniqueName,
-  waitFor,
-  type FreshPostgresDatabase,
-} from './harness/databases.js';
+import { startCli, type CliProcess } from './harness/cli-process.js';
+import { waitFor } from './harness/databases.js';
 import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
-import { testPipelineYaml } from './harness/pipelines.js';
 import { parsePrometheusText, sampleValue, type PromScrape } from './harness/prometheus-text.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 3_000;
 const PARTITIONS = 4;
@@ -30,84 +23,45 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/ch
  * heartbeat expired, and the other worker holds every partition.
  */
 describe('scale-out status: every worker, its partitions and lag on the capture dashboard, /metrics and status', () => {
-  const db = uniqueName('sostat');
   let nats: TestNatsServer;
-  let source: Connection;
-  let sink: FreshPostgresDatabase;
-  let file: string;
-  let env: Record<string, string>;
+  let so: ScaleOutCluster;
   let capture: CliProcess;
   let url: string;
   /** The dashboard of the second worker (the first runs with --no-http). */
   let workerUrl: string;
   const workers: CliProcess[] = [];
-  const outputs = () =>
-    [capture, ...workers].map((p, i) => `--- process ${i}\n${p?.output().slice(-4000) ?? ''}`).join('\n');
-  const until = async (
-    condition: () => Promise<boolean> | boolean,
-    what: string,
-    timeoutMs = 60_000,
-  ): Promise<void> => {
-    try {
-      await waitFor(condition, { timeoutMs, intervalMs: 300, message: what });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${outputs()}`);
-    }
-  };
+  const until = (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000) =>
+    so.until(condition, timeoutMs, what);
   const scrape = async (at = url): Promise<PromScrape> =>
     parsePrometheusText(await (await fetch(new URL('metrics', at))).text());
   const workerId = (p: CliProcess) => `${hostname()}-${p.child.pid}-`;
   /** The worker series of a scrape, by the worker process (its id starts with host-pid). */
   const seriesOf = (s: PromScrape, name: string, p: CliProcess) =>
     s.samples.filter((x) => x.name === name && x.labels['worker']?.startsWith(workerId(p)));
-  const targetCount = async () =>
-    Number(
-      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
-        ?.n ?? 0,
-    );
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    source = await mysqlAdmin();
-    await source.query(`CREATE DATABASE ${db}`);
-    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
-    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
-    sink = await freshPostgresDatabase('sostat');
-    const yaml = await testPipelineYaml({
+    so = await startScaleOutCluster({
+      prefix: 'sostat',
       name: 'sostat',
-      tables: `${db}.items`,
+      servers: nats.url,
+      rows: ROWS,
       chunkSize: 1000,
-      checkpointInterval: '200ms',
-      extraYaml: `scale-out:
-  servers: ${nats.url}
-  stream: s_${db}
-  partitions: ${PARTITIONS}
-  lease.ttl: 3s`,
-      sinkUrl: sink.url,
+      scaleOut: [`  partitions: ${PARTITIONS}`, '  lease.ttl: 3s'],
     });
-    env = yaml.env;
-    file = await writePipelineFile(yaml.stateDir, yaml.yaml);
-    capture = startCli(['run', file, '--role', 'capture', '--http', '127.0.0.1:0'], env);
-    workers.push(
-      startCli(['run', file, '--role', 'apply', '--no-http'], env),
-      startCli(['run', file, '--role', 'apply', '--http', '127.0.0.1:0'], env),
-    );
-    await until(() => /dashboard: (http:\S+)/.test(capture.output()), 'the capture to print its dashboard URL');
-    url = /dashboard: (http:\S+)/.exec(capture.output())![1]!;
-    await until(() => /dashboard: (http:\S+)/.test(workers[1]!.output()), 'a worker to print its dashboard URL');
-    workerUrl = /dashboard: (http:\S+)/.exec(workers[1]!.output())![1]!;
+    capture = so.start('capture', { http: true });
+    workers.push(so.start('apply'), so.start('apply', { http: true }));
+    url = await so.dashboardUrl(capture);
+    workerUrl = await so.dashboardUrl(workers[1]!);
   });
 
   afterAll(async () => {
-    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
-    for (const p of [capture, ...workers]) p?.child.kill('SIGKILL');
-    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
-    await source?.end();
-    await sink?.drop();
+    await so?.stop();
     await nats?.stop();
   });
 
   it('lists both workers with their partitions, lag 0 after the writer stops; a killed worker goes down, the other takes all', async () => {
+    const { db, source, file, env, outputs, targetCount } = so;
     await until(async () => (await targetCount()) === ROWS, 'the snapshot in PostgreSQL', 120_000);
     // A writer for a while, then quiet.
     for (let round = 1; round <= 20; round++) {

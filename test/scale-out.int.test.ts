@@ -1,19 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Connection } from 'mysql2/promise';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
-import { mysqlRows, textRows } from './harness/compare.js';
-import {
-  freshPostgresDatabase,
-  mysqlAdmin,
-  uniqueName,
-  waitFor,
-  type FreshPostgresDatabase,
-} from './harness/databases.js';
+import type { CliProcess } from './harness/cli-process.js';
 import { startNatsCluster, type TestNatsCluster } from './harness/nats-cluster.js';
-import { testPipelineYaml } from './harness/pipelines.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 20_000;
 const PARTITIONS = 6;
@@ -27,78 +16,29 @@ const PARTITIONS = 6;
  * order holds across the handovers).
  */
 describe('scale-out: capture + apply workers over a three-server JetStream cluster survive kill -9', () => {
-  const db = uniqueName('scaleout');
   let cluster: TestNatsCluster;
-  let source: Connection;
-  let sink: FreshPostgresDatabase;
-  let file: string;
-  let env: Record<string, string>;
-  const processes: CliProcess[] = [];
-  /** TRIBUTARY_TEST_LOG_DIR=<dir>: every process logs at debug level, its whole output kept in <dir>/process-<i>.log. */
-  const logDir = process.env['TRIBUTARY_TEST_LOG_DIR'];
-  const start = (role: 'capture' | 'apply'): CliProcess => {
-    const p = startCli(['run', file, '--role', role, '--no-http', ...(logDir ? ['--log-level', 'debug'] : [])], env);
-    processes.push(p);
-    return p;
-  };
-  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-6000)}`).join('\n');
-  /** waitFor, with the processes' output as they are at the timeout. */
-  const until = async (condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-    try {
-      await waitFor(condition, { timeoutMs, intervalMs: 300, message: what });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${outputs()}`);
-    }
-  };
-
-  const sourceRows = () =>
-    mysqlRows(source, `SELECT CAST(id AS CHAR), val, CAST(n AS CHAR) FROM ${db}.items ORDER BY id`);
-  const targetRows = async () =>
-    textRows(await sink.query(`SELECT id::text AS id_text, val, n::text FROM ${db}.items ORDER BY id`));
-  const targetCount = async () =>
-    Number(
-      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
-        ?.n ?? 0,
-    );
+  /** The processes and databases (TRIBUTARY_TEST_LOG_DIR=<dir> keeps every process's debug log in <dir>). */
+  let so: ScaleOutCluster;
 
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
-    source = await mysqlAdmin();
-    await source.query(`CREATE DATABASE ${db}`);
-    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
-    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
-    sink = await freshPostgresDatabase('scaleout');
-    const yaml = await testPipelineYaml({
+    so = await startScaleOutCluster({
+      prefix: 'scaleout',
       name: 'scale',
-      tables: `${db}.items`,
+      servers: cluster.servers,
+      rows: ROWS,
       chunkSize: 500,
-      checkpointInterval: '200ms',
-      extraYaml: `scale-out:
-  servers: ${cluster.servers}
-  stream: s_${db}
-  partitions: ${PARTITIONS}
-  replicas: 3
-  lease.ttl: 4s`,
-      sinkUrl: sink.url,
+      scaleOut: [`  partitions: ${PARTITIONS}`, '  replicas: 3', '  lease.ttl: 4s'],
     });
-    env = yaml.env;
-    file = await writePipelineFile(yaml.stateDir, yaml.yaml);
   });
 
   afterAll(async () => {
-    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
-    if (logDir) {
-      await mkdir(logDir, { recursive: true });
-      await Promise.all(processes.map((p, i) => writeFile(join(logDir, `process-${i}.log`), p.output())));
-    }
-    for (const p of processes) p.child.kill('SIGKILL');
-    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
-    await source?.end();
-    await sink?.drop();
+    await so?.stop();
     await cluster?.stop();
   });
 
   it('kill -9 of the capture and a worker during the snapshot, of a worker, the capture and a JetStream server while streaming: target equals source', async () => {
+    const { db, source, sink, start, outputs, until, sourceRows, targetRows, targetCount, processes } = so;
     const killed = new Set<CliProcess>();
     const snapshotKills: string[] = [];
     // Seconds each step took, printed at the end (where a slow run spent its time).
@@ -187,7 +127,7 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
       step('capture killed');
       // The server leading the stream dies (its store kept): the stream and the lease bucket elect leaders on
       // the other two, the clients connected to it reconnect elsewhere; restarted, it catches up.
-      const leader = await streamLeader(cluster.servers, `s_${db}`);
+      const leader = await streamLeader(cluster.servers, so.stream);
       const node = cluster.nodes[Number(/^node-(\d+)$/.exec(leader)?.[1])]!;
       await node.kill();
       await progressed();
