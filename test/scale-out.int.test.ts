@@ -10,10 +10,10 @@ const PARTITIONS = 6;
 /**
  * Issue 17: one pipeline file run as 1 capture + 3 apply workers over a three-node JetStream cluster (stream
  * and lease bucket with 3 replicas), MariaDB → JetStream → PostgreSQL. The capture and an apply worker are
- * killed with SIGKILL during the snapshot; under a concurrent writer an apply worker, the capture and the
- * JetStream server leading the stream are killed (the server then restarted), and a fourth worker joins; the
- * target ends equal to the source, and no key's counter is ever seen going backwards in the target (per-key
- * order holds across the handovers).
+ * killed with SIGKILL during the snapshot, and so is the JetStream server leading the stream (then restarted);
+ * under a concurrent writer an apply worker, the capture and the JetStream server leading the stream are killed
+ * (the server then restarted), and a fourth worker joins; the target ends equal to the source, and no key's
+ * counter is ever seen going backwards in the target (per-key order holds across the handovers).
  */
 describe('scale-out: capture + apply workers over a three-server JetStream cluster survive kill -9', () => {
   let cluster: TestNatsCluster;
@@ -37,7 +37,7 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
     await cluster?.stop();
   });
 
-  it('kill -9 of the capture and a worker during the snapshot, of a worker, the capture and a JetStream server while streaming: target equals source', async () => {
+  it('kill -9 of the capture, a worker and a JetStream server during the snapshot, of a worker, the capture and a JetStream server while streaming: target equals source', async () => {
     const { db, source, sink, start, outputs, until, sourceRows, targetRows, targetCount, processes } = so;
     const killed = new Set<CliProcess>();
     const snapshotKills: string[] = [];
@@ -87,8 +87,27 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
       step('half the snapshot');
       snapshotKills.push(`worker at ${count} of ${ROWS} rows`);
       await kill(workers[0]!);
+      // The JetStream server leading the stream dies mid-snapshot: the snapshot goes on through the other two
+      // (at least 1,000 more rows arrive while it is down), then it is restarted and catches up.
+      await until(async () => (count = await targetCount()) >= (ROWS * 3) / 5, 90_000, '60 % of the snapshot');
+      const snapshotLeader = await streamLeader(cluster.servers, so.stream);
+      const snapshotNode = cluster.nodes[Number(/^node-(\d+)$/.exec(snapshotLeader)?.[1])]!;
+      snapshotKills.push(`JetStream ${snapshotLeader} at ${count} of ${ROWS} rows`);
+      await snapshotNode.kill();
+      const whileDown = count;
+      await until(
+        async () => (count = await targetCount()) >= Math.min(ROWS, whileDown + 1_000),
+        90_000,
+        `the snapshot to go on with ${snapshotLeader} down`,
+      );
+      step(`${snapshotLeader} killed during the snapshot`);
+      await snapshotNode.start();
       await until(async () => (await targetCount()) === ROWS, 90_000, 'the snapshot to arrive');
       step('whole snapshot');
+      // One failure at a time, as three replicas allow: the restarted server catches up before the next kill
+      // (with it still behind, losing the leader too would leave one current copy of the stream).
+      await until(() => streamCurrent(cluster.servers, so.stream), 120_000, `${snapshotLeader} to catch up`);
+      step(`${snapshotLeader} caught up`);
 
       // A concurrent writer: every update raises a key's counter n, so a change applied out of order would show
       // as n going backwards in the target (30 keys a round: a load two cores keep up with).
@@ -168,6 +187,20 @@ async function streamLeader(servers: string, name: string): Promise<string> {
     const info = await (await nc.jetstreamManager()).streams.info(name);
     if (!info.cluster?.leader) throw new Error(`stream ${name} has no leader`);
     return info.cluster.leader;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Whether every replica of stream `name` is current (a restarted server has caught up with the leader). */
+async function streamCurrent(servers: string, name: string): Promise<boolean> {
+  const nc = await connect({ servers: servers.split(','), timeout: 3_000 });
+  try {
+    const info = await (await nc.jetstreamManager()).streams.info(name);
+    const replicas = info.cluster?.replicas ?? [];
+    return replicas.length === 2 && replicas.every((r) => r.current && (r.lag ?? 0) === 0);
+  } catch {
+    return false;
   } finally {
     await nc.close();
   }
