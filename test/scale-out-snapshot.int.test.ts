@@ -1,7 +1,10 @@
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, type CliProcess } from './harness/cli-process.js';
 import { waitFor } from './harness/databases.js';
 import { readStream, startNatsServer, type TestNatsServer } from './harness/nats-server.js';
-import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
+import { parsePrometheusText, sampleValue } from './harness/prometheus-text.js';
+import { CHROMIUM, startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 20_000;
 
@@ -11,8 +14,22 @@ const ROWS = 20_000;
  * while) while a writer changes the table and the capture keeps reading the binlog; one apply worker writes
  * PostgreSQL. Before any reader runs the capture must say that nobody takes its chunks; one reader is killed
  * with SIGKILL during the snapshot (the item it held goes to the other after `snapshot.ack-wait`). The target
- * ends equal to the source row for row.
+ * ends equal to the source row for row. The capture's /api/status, /metrics, page and `tributary status` show
+ * both readers reading during the snapshot, and the killed one down afterwards.
  */
+
+/** A snapshot reader as the capture's /api/status and `tributary status --json` show it. */
+interface ReaderView {
+  readonly id: string;
+  readonly up: boolean;
+  readonly pid: number;
+  readonly chunksRead: number;
+  readonly rowsRead: number;
+}
+interface ScaleOutView {
+  readonly readers: readonly ReaderView[];
+  readonly snapshotQueue: { readonly waiting: number; readonly inFlight: number } | null;
+}
 describe('scale-out: snapshot chunks read by snapshot readers through a JetStream work queue', () => {
   let nats: TestNatsServer;
   let so: ScaleOutCluster;
@@ -38,8 +55,14 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
 
   it('capture + 2 snapshot readers (one killed mid-snapshot) + 1 apply worker under a writer: target equals source', async () => {
     const { db, source, start, outputs, until, sourceRows, targetRows, targetCount } = so;
-    const capture = start('capture');
+    const capture = start('capture', { http: true });
     start('apply');
+    const url = await so.dashboardUrl(capture);
+    /** The cluster view on the capture's /api/status. */
+    const clusterView = async () =>
+      ((await (await fetch(new URL('api/status', url))).json()) as { scaleOut: ScaleOutView | null }).scaleOut;
+    const readerOf = (view: ScaleOutView | null | undefined, p: CliProcess) =>
+      view?.readers.find((r) => r.pid === p.child.pid && r.id.startsWith(`${hostname()}-${p.child.pid}-`));
     // No reader yet: the capture says its chunks wait for one (it does not stall silently).
     await until(
       () => Promise.resolve(capture.output().includes('no snapshot reader takes them')),
@@ -64,6 +87,18 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
       const doomed = start('snapshot-reader', { args: ['--log-level', 'debug'] });
       const survivor = start('snapshot-reader');
       await until(async () => (await targetCount()) >= 2_000, 120_000, 'the snapshot to begin arriving');
+      // While the snapshot runs the capture shows both readers up, each with rows read, and chunks in the queue.
+      await until(
+        async () => {
+          const view = await clusterView();
+          const queued = (view?.snapshotQueue?.waiting ?? 0) + (view?.snapshotQueue?.inFlight ?? 0);
+          return (
+            [doomed, survivor].every((p) => readerOf(view, p)?.up && readerOf(view, p)!.rowsRead > 0) && queued > 0
+          );
+        },
+        60_000,
+        "both readers up with rows read, and chunks in the work queue, on the capture's /api/status",
+      );
       // Killed while it holds an item it has not reported: its last word on a chunk is `taken`, twice in a row.
       const holding = () => [...doomed.output().matchAll(/snapshot chunk \S+ (taken|read)/g)].at(-1)?.[1];
       await waitFor(
@@ -90,6 +125,50 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
         90_000,
         'PostgreSQL to equal MariaDB',
       );
+      // The killed reader is down once its heartbeat expired (lease.ttl); the survivor is up, its figures grown.
+      await until(
+        async () => {
+          const view = await clusterView();
+          return readerOf(view, doomed)?.up === false && readerOf(view, survivor)?.up === true;
+        },
+        60_000,
+        "the killed reader down and the survivor up on the capture's /api/status",
+      );
+      const scrape = parsePrometheusText(await (await fetch(new URL('metrics', url))).text());
+      const readerSample = (name: string, p: CliProcess) =>
+        scrape.samples.find((x) => x.name === name && x.labels['reader']?.startsWith(`${hostname()}-${p.child.pid}-`))
+          ?.value;
+      expect(readerSample('tributary_scaleout_reader_up', doomed), outputs()).toBe(0);
+      expect(readerSample('tributary_scaleout_reader_up', survivor)).toBe(1);
+      expect(readerSample('tributary_scaleout_reader_rows_read_total', doomed)).toBeGreaterThan(0);
+      expect(readerSample('tributary_scaleout_reader_rows_read_total', survivor)).toBeGreaterThan(0);
+      expect(readerSample('tributary_scaleout_reader_chunks_read_total', survivor)).toBeGreaterThan(0);
+      expect(readerSample('tributary_scaleout_reader_heartbeat_age_seconds', survivor)).toBeGreaterThanOrEqual(0);
+      // The snapshot is complete: no chunk waits or is held.
+      expect(sampleValue(scrape, 'tributary_scaleout_snapshot_queue_chunks', { state: 'waiting' })).toBe(0);
+      expect(sampleValue(scrape, 'tributary_scaleout_snapshot_queue_chunks', { state: 'in_flight' })).toBe(0);
+      // `tributary status` reads the same from NATS itself.
+      const status = startCli(['status', so.file, '--json'], so.env);
+      expect(await status.exited, status.output()).toBe(0);
+      const listed = (JSON.parse(status.output()) as { scaleOut: ScaleOutView }).scaleOut;
+      expect(readerOf(listed, survivor)).toMatchObject({ up: true });
+      expect(readerOf(listed, survivor)!.rowsRead).toBeGreaterThan(0);
+      // The capture's page: a row per reader, the killed one down (a real browser, where chromium is installed).
+      if (CHROMIUM !== undefined || process.env['CI']) {
+        expect(CHROMIUM, 'no chromium binary: .ci/run installs the Debian package chromium').toBeDefined();
+        const { chromium } = await import('playwright-core');
+        const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
+        try {
+          const page = await browser.newPage();
+          await page.goto(url);
+          expect(await page.locator('#reader-table tbody tr[data-up="true"]').count()).toBe(1);
+          expect(await page.locator('#reader-table tbody tr[data-up="false"]').count()).toBe(1);
+          const text = (await page.locator('#reader-table').textContent()) ?? '';
+          for (const p of [doomed, survivor]) expect(text).toContain(`${hostname()}-${p.child.pid}-`);
+        } finally {
+          await browser.close();
+        }
+      }
       const redelivered = survivor.output().match(/delivery \d+ \(a reader before/g)?.length ?? 0;
       console.log(
         `snapshot reader killed at ${atKill} of ${ROWS} rows; ${round} writer rounds; chunks the survivor took over: ${redelivered}`,

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -7,14 +6,10 @@ import { startCli, type CliProcess } from './harness/cli-process.js';
 import { waitFor } from './harness/databases.js';
 import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
 import { parsePrometheusText, sampleValue, type PromScrape } from './harness/prometheus-text.js';
-import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
+import { CHROMIUM, startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 3_000;
 const PARTITIONS = 4;
-/** Debian's chromium, for the check that the capture's page renders the worker table. */
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/chromium-headless-shell'].find((p) =>
-  existsSync(p),
-);
 
 /**
  * Issue 17, scale-out status: 1 capture (with its dashboard) + 2 apply workers over one JetStream server,

@@ -61,7 +61,8 @@ export async function statusCommand(file: string, options: StatusCommandOptions)
 
 /**
  * A scale-out pipeline: the capture's state from its dashboard (as for one process, under the name
- * `<name>-capture`), and the apply workers, their partitions and lag read from the lease bucket in NATS.
+ * `<name>-capture`), and the apply workers, their partitions and lag (and the snapshot readers, when remote) read
+ * from the lease bucket in NATS.
  */
 async function scaleOutStatus(
   def: PipelineDef,
@@ -106,7 +107,7 @@ async function scaleOutStatus(
   return failure === undefined ? 0 : 1;
 }
 
-/** The apply workers and partitions of a scale-out pipeline, for a terminal. */
+/** The apply workers and partitions (and the snapshot readers, when remote) of a scale-out pipeline, for a terminal. */
 export function describeScaleOut(s: ScaleOutStatus): string[] {
   const up = s.workers.filter((w) => w.up);
   const unleased = s.partitions.filter((p) => p.worker === null).map((p) => p.partition);
@@ -142,6 +143,35 @@ export function describeScaleOut(s: ScaleOutStatus): string[] {
       })),
     ),
   );
+  if (s.snapshotReaders === 'remote') lines.push(...describeSnapshotReaders(s));
+  return lines;
+}
+
+/** The snapshot readers and the work queue of a scale-out pipeline with `snapshot.readers: remote`. */
+function describeSnapshotReaders(s: ScaleOutStatus): string[] {
+  const up = s.readers.filter((r) => r.up);
+  const q = s.snapshotQueue;
+  const lines = [
+    `snapshot readers: ${plural(up.length, 'reader')} up; work queue ${s.stream}_chunks: ${q === null ? 'not created yet' : `${q.waiting} waiting, ${q.inFlight} in flight${q.redelivered > 0 ? ` (${q.redelivered} redelivered)` : ''}`}`,
+  ];
+  if (s.readers.length > 0) {
+    lines.push(
+      formatTable(
+        s.readers.map((r) => ({
+          reader: r.id,
+          state: r.up ? 'up' : 'down',
+          'host/pid': `${r.host}${r.pid ? `/${r.pid}` : ''}`,
+          heartbeat: `${r.heartbeatAgeSeconds.toFixed(1)} s ago`,
+          started: r.startedAt || null,
+          chunks: r.chunksRead,
+          rows: r.rowsRead,
+          'rows/s': r.rowsPerSecond,
+          'chunk in hand':
+            r.chunk === null ? '-' : `${r.chunk.id}${r.chunk.delivery > 1 ? ` (delivery ${r.chunk.delivery})` : ''}`,
+        })),
+      ),
+    );
+  }
   return lines;
 }
 

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
-import { asTributaryError, TributaryError } from '../core/errors.js';
+import { asTributaryError, type TributaryError } from '../core/errors.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
 import { composePipeline } from '../composer/pipeline-composer.js';
 import { natsConnect } from '../connectors/nats/nats-connection.js';
@@ -13,6 +13,7 @@ import type { PipelineMetrics } from '../runtime/pipeline-metrics.js';
 import { encodeWorkerReport, type PartitionReport, type WorkerReport } from './cluster-status.js';
 import { PartitionLeases } from './partition-leases.js';
 import { applyDef, scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
+import { withinMs } from './within-ms.js';
 
 /**
  * A partition's pipeline retries at least this often: its failures are mostly a JetStream server dying (no
@@ -259,24 +260,6 @@ async function retried<T>(log: Logger, signal: AbortSignal, what: string, attemp
       log.warn(`${failure.format()} — retrying in ${delayMs / 1000} s (attempt ${backoff.attempts})`);
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
-  }
-}
-
-/** `promise`, or a timeout error after `ms`: a JetStream request left without answer must not stall a loop. */
-async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TributaryError('SOURCE_TIMEOUT', `no answer from JetStream within ${Math.round(ms)} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

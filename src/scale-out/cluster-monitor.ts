@@ -6,24 +6,29 @@ import { classifyNatsError } from '../connectors/nats/nats-errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { clusterStatus, type HeartbeatEntry, type ScaleOutStatus } from './cluster-status.js';
 import { PartitionLeases } from './partition-leases.js';
+import type { SnapshotQueueDepth } from './reader-report.js';
 import { scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
+import { snapshotQueueNames } from './snapshot-queue.js';
 
-/** Workers whose heartbeat went are shown as down for this long, then forgotten. */
+/** Workers and readers whose heartbeat went are shown as down for this long, then forgotten. */
 const GONE_KEPT_MS = 10 * 60_000;
-/** At most this many gone workers are remembered (the oldest forgotten first). */
+/** At most this many gone workers (and as many gone readers) are remembered (the oldest forgotten first). */
 const GONE_KEPT_MAX = 32;
 
 /** The cluster view of a scale-out pipeline, kept fresh in the background for a dashboard and `/metrics`. */
 export interface ScaleOutMonitor {
   /** The last view read (undefined before the first read answered). */
   current(): ScaleOutStatus | undefined;
+  /** `scale-out.snapshot.readers`: whether the view has snapshot readers to show. */
+  readonly snapshotReaders: 'local' | 'remote';
   close(): Promise<void>;
 }
 
 /**
- * Reads the lease bucket (workers' heartbeats with their reports, partition leases) and the stream's last
- * sequence every `intervalMs` (default a fifth of the lease TTL, at least 1 s), on a connection of its own
- * (made again when it closed after NATS was gone for long). It never writes the bucket and never throws: read
+ * Reads the lease bucket (workers' and snapshot readers' heartbeats with their reports, partition leases), the
+ * stream's last sequence and, with remote snapshot readers, the depth of the snapshot work queue every
+ * `intervalMs` (default a fifth of the lease TTL, at least 1 s), on a connection of its own (made again when it
+ * closed after NATS was gone for long). It never writes the bucket and never throws: read
  * errors are logged at debug level and shown in the view's `error`, the figures staying those of the last good
  * read. Its timer never keeps the process alive.
  */
@@ -55,6 +60,7 @@ export function startScaleOutMonitor(
   timer.unref();
   return {
     current: () => view,
+    snapshotReaders: settings.snapshotReaders,
     async close() {
       clearInterval(timer);
       await reading;
@@ -78,12 +84,12 @@ export async function readScaleOutStatus(def: PipelineDef, log: Logger): Promise
   }
 }
 
-/** One read of the bucket and the stream; remembers workers that went, to show them as down for a while. */
+/** One read of the bucket and the stream; remembers workers and readers that went, to show them down for a while. */
 class ClusterReader {
   private nc: NatsConnection | undefined;
   private leases: PartitionLeases | undefined;
-  private readonly gone = new Map<string, HeartbeatEntry & { goneAt: number }>();
-  private previous = new Map<string, HeartbeatEntry>();
+  private readonly workers = new GoneTracker();
+  private readonly readers = new GoneTracker();
 
   constructor(
     private readonly settings: ScaleOutSettings,
@@ -103,28 +109,29 @@ class ClusterReader {
       ttlMs: settings.leaseTtlMs,
       replicas: settings.replicas,
     });
-    const heartbeats = await this.leases.heartbeats();
+    const heartbeats = await this.leases.heartbeats('worker');
+    const readers = await this.leases.heartbeats('reader');
     const leases = await this.leases.leased();
     const jsm = await nc.jetstreamManager();
     const streamLastSeq = await jsm.streams.info(settings.stream).then(
       (info) => info.state.last_seq,
       () => null,
     );
+    const snapshotQueue = settings.snapshotReaders === 'remote' ? await queueDepth(nc, settings.stream) : null;
     const now = Date.now();
-    for (const [id, entry] of this.previous) if (!heartbeats.has(id)) this.gone.set(id, { ...entry, goneAt: now });
-    for (const id of heartbeats.keys()) this.gone.delete(id);
-    for (const [id, entry] of this.gone) if (now - entry.goneAt > GONE_KEPT_MS) this.gone.delete(id);
-    while (this.gone.size > GONE_KEPT_MAX) this.gone.delete(this.gone.keys().next().value!);
-    this.previous = heartbeats;
     return clusterStatus({
       stream: settings.stream,
       partitionCount: settings.partitions,
       leaseTtlMs: settings.leaseTtlMs,
       streamLastSeq,
       heartbeats,
-      gone: this.gone,
+      gone: this.workers.update(heartbeats, now),
       leases,
       now,
+      snapshotReaders: settings.snapshotReaders,
+      readers,
+      goneReaders: this.readers.update(readers, now),
+      snapshotQueue,
     });
   }
 
@@ -132,4 +139,33 @@ class ClusterReader {
     await this.nc?.close().catch(() => undefined);
     this.nc = undefined;
   }
+}
+
+/** Heartbeats seen before and no longer live, kept {@link GONE_KEPT_MS} (at most {@link GONE_KEPT_MAX}). */
+class GoneTracker {
+  private readonly gone = new Map<string, HeartbeatEntry & { goneAt: number }>();
+  private previous: ReadonlyMap<string, HeartbeatEntry> = new Map();
+
+  /** Takes the live heartbeats of this read; returns those gone. */
+  update(live: ReadonlyMap<string, HeartbeatEntry>, now: number): ReadonlyMap<string, HeartbeatEntry> {
+    for (const [id, entry] of this.previous) if (!live.has(id)) this.gone.set(id, { ...entry, goneAt: now });
+    for (const id of live.keys()) this.gone.delete(id);
+    for (const [id, entry] of this.gone) if (now - entry.goneAt > GONE_KEPT_MS) this.gone.delete(id);
+    while (this.gone.size > GONE_KEPT_MAX) this.gone.delete(this.gone.keys().next().value!);
+    this.previous = live;
+    return this.gone;
+  }
+}
+
+/**
+ * The work queue's depth from its readers' consumer (one consumer-info request): items not yet delivered, and
+ * delivered but not acknowledged. Null when the capture has not created the queue yet.
+ */
+async function queueDepth(nc: NatsConnection, stream: string): Promise<SnapshotQueueDepth | null> {
+  const names = snapshotQueueNames(stream);
+  const jsm = await nc.jetstreamManager();
+  return await jsm.consumers.info(names.items, names.readers).then(
+    (info) => ({ waiting: info.num_pending, inFlight: info.num_ack_pending, redelivered: info.num_redelivered }),
+    () => null,
+  );
 }

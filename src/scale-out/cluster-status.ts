@@ -1,3 +1,5 @@
+import { readerViews, type ScaleOutReader, type SnapshotQueueDepth } from './reader-report.js';
+
 /**
  * What an apply worker publishes about itself with each heartbeat (the value of `worker.<id>` in the lease
  * bucket), and the cluster view built from the bucket — types and pure functions only, so the dashboard and
@@ -108,11 +110,17 @@ export interface ScaleOutStatus {
   /** Live workers first (by id), then those seen before and gone. */
   readonly workers: readonly ScaleOutWorker[];
   readonly partitions: readonly ScaleOutPartition[];
+  /** Who reads the snapshot chunks (`scale-out.snapshot.readers`). */
+  readonly snapshotReaders: 'local' | 'remote';
+  /** Snapshot readers (`reader.<id>` heartbeats): live ones first (by id), then those seen before and gone. */
+  readonly readers: readonly ScaleOutReader[];
+  /** The snapshot work queue's depth; null with local readers, or before the capture created the queue. */
+  readonly snapshotQueue: SnapshotQueueDepth | null;
   /** The last read failed: why (the figures are from the read before). */
   readonly error: string | null;
 }
 
-/** A live `worker.<id>` entry as read from the bucket. */
+/** A live `worker.<id>` or `reader.<id>` entry as read from the bucket. */
 export interface HeartbeatEntry {
   readonly value: string;
   /** Server time of the write (ms). */
@@ -121,7 +129,8 @@ export interface HeartbeatEntry {
 
 /**
  * The cluster view from the bucket's live entries: `heartbeats` (worker id → entry), `leases` (partition →
- * worker id), and `gone` (workers seen before whose heartbeat is no longer there, with their last entry).
+ * worker id), and `gone` (workers seen before whose heartbeat is no longer there, with their last entry);
+ * `readers` and `goneReaders` likewise for snapshot readers.
  */
 export function clusterStatus(input: {
   readonly stream: string;
@@ -132,6 +141,10 @@ export function clusterStatus(input: {
   readonly gone: ReadonlyMap<string, HeartbeatEntry>;
   readonly leases: ReadonlyMap<number, string>;
   readonly now: number;
+  readonly snapshotReaders?: 'local' | 'remote';
+  readonly readers?: ReadonlyMap<string, HeartbeatEntry>;
+  readonly goneReaders?: ReadonlyMap<string, HeartbeatEntry>;
+  readonly snapshotQueue?: SnapshotQueueDepth | null;
   readonly error?: string | null;
 }): ScaleOutStatus {
   const held = new Map<string, number[]>();
@@ -182,6 +195,9 @@ export function clusterStatus(input: {
     streamLastSeq: input.streamLastSeq,
     workers,
     partitions,
+    snapshotReaders: input.snapshotReaders ?? 'local',
+    readers: readerViews(input.readers ?? new Map(), input.goneReaders ?? new Map(), input.now),
+    snapshotQueue: input.snapshotQueue ?? null,
     error: input.error ?? null,
   };
 }

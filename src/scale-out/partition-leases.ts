@@ -7,9 +7,13 @@ interface Held {
   renewedAt: number;
 }
 
+/** Who beats: an apply worker (`worker.<id>`, counted in the fair share) or a snapshot reader (`reader.<id>`). */
+export type HeartbeatKind = 'worker' | 'reader';
+
 /**
  * Partition leases and worker heartbeats in one JetStream KV bucket whose entries expire after the lease TTL
- * (the bucket's max age): `lease.<partition>` holds the worker id, `worker.<id>` says a worker is alive.
+ * (the bucket's max age): `lease.<partition>` holds the worker id, `worker.<id>` says a worker is alive,
+ * `reader.<id>` a snapshot reader (it takes no leases and is never counted among the workers).
  *
  * Invariants: a lease is taken only by `create` (fails when the key holds a live value) and renewed or
  * released only with the revision this worker wrote last (fails when anyone else wrote since, or the entry
@@ -25,30 +29,42 @@ export class PartitionLeases {
     private readonly bucket: string,
     private readonly workerId: string,
     private readonly ttlMs: number,
+    private readonly kind: HeartbeatKind,
   ) {}
 
   static async open(
     nc: NatsConnection,
     bucket: string,
-    options: { readonly workerId: string; readonly ttlMs: number; readonly replicas: number },
+    options: {
+      readonly workerId: string;
+      readonly ttlMs: number;
+      readonly replicas: number;
+      /** Default `worker`. */
+      readonly kind?: HeartbeatKind;
+    },
   ): Promise<PartitionLeases> {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
-    return new PartitionLeases(kv, await nc.jetstreamManager(), bucket, options.workerId, options.ttlMs);
+    return new PartitionLeases(
+      kv,
+      await nc.jetstreamManager(),
+      bucket,
+      options.workerId,
+      options.ttlMs,
+      options.kind ?? 'worker',
+    );
   }
 
   /**
-   * Says this worker is alive (its entry expires one TTL after the last beat); the value is its status report
-   * (JSON, see cluster-status.ts), or the time when it has none.
+   * Says this worker (or reader) is alive (its entry expires one TTL after the last beat); the value is its
+   * status report (JSON, see cluster-status.ts and reader-report.ts), or the time when it has none.
    */
   async beat(report?: string): Promise<void> {
-    await this.kv.put(`worker.${this.workerId}`, new TextEncoder().encode(report ?? String(Date.now())));
+    await this.kv.put(`${this.kind}.${this.workerId}`, new TextEncoder().encode(report ?? String(Date.now())));
   }
 
-  /** The live heartbeats: worker id → its value and the server's time of the write. */
-  async heartbeats(): Promise<Map<string, { value: string; writtenAt: number }>> {
-    const out = new Map<string, { value: string; writtenAt: number }>();
-    for (const [id, entry] of await this.live('worker.')) out.set(id, entry);
-    return out;
+  /** The live heartbeats of workers (or readers): id → its value and the server's time of the write. */
+  async heartbeats(kind: HeartbeatKind = 'worker'): Promise<Map<string, { value: string; writtenAt: number }>> {
+    return await this.live(`${kind}.`);
   }
 
   /** The ids of the workers whose heartbeat has not expired, this one included. */
@@ -148,9 +164,9 @@ export class PartitionLeases {
     return this.held.size;
   }
 
-  /** Removes this worker's heartbeat, so the others rebalance at once instead of after the TTL. */
+  /** Removes this worker's (or reader's) heartbeat, so the others rebalance at once instead of after the TTL. */
   async leave(): Promise<void> {
-    await this.kv.delete(`worker.${this.workerId}`).catch(() => undefined);
+    await this.kv.delete(`${this.kind}.${this.workerId}`).catch(() => undefined);
   }
 }
 

@@ -10,8 +10,11 @@ import { natsConnect } from '../connectors/nats/nats-connection.js';
 import { classifyNatsError } from '../connectors/nats/nats-errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { decodeChunkItem, encodeChunkResult, type ChunkResult } from './chunk-work.js';
-import { scaleOutSettings } from './scale-out-roles.js';
+import { PartitionLeases } from './partition-leases.js';
+import { encodeReaderReport, type ChunkInHand, type ReaderReport } from './reader-report.js';
+import { scaleOutSettings, type ScaleOutSettings } from './scale-out-roles.js';
 import { snapshotQueueNames } from './snapshot-queue.js';
+import { withinMs } from './within-ms.js';
 
 export interface SnapshotReaderOptions {
   readonly log: Logger;
@@ -34,8 +37,10 @@ const PULL_EXPIRES_MS = 5_000;
  * work queue `<stream>_chunks` one at a time, reads each from the source on a connection of its own (the
  * source's `scan.snapshot.rows-per-second` caps this reader), puts the result on `<stream>_chunk_results` and
  * only then acknowledges the item. While it reads it tells JetStream it is working; a reader that dies leaves
- * its item unacknowledged, and JetStream hands it to another reader after `snapshot.ack-wait`. Returns when
- * `signal` aborts.
+ * its item unacknowledged, and JetStream hands it to another reader after `snapshot.ack-wait`. Every fifth of
+ * `lease.ttl` it beats `reader.<id>` in the lease bucket with its report (chunks and rows read, the chunk in
+ * hand), which the capture's dashboard, `/metrics` and `tributary status` show. Returns when `signal` aborts
+ * (its heartbeat removed).
  */
 export async function runSnapshotReader(def: PipelineDef, options: SnapshotReaderOptions): Promise<void> {
   const { log, signal } = options;
@@ -51,6 +56,28 @@ export async function runSnapshotReader(def: PipelineDef, options: SnapshotReade
   let rows = 0;
   let saidAt = Date.now();
   let said = 0;
+  let inHand: ChunkInHand | null = null;
+  const startedAt = new Date().toISOString();
+  let previousBeat: { at: number; rows: number } | undefined;
+  /** This reader's status, published as its heartbeat's value. */
+  const report = (): ReaderReport => {
+    const now = Date.now();
+    const seconds = previousBeat ? (now - previousBeat.at) / 1000 : 0;
+    const rate = seconds > 0 ? Math.max(0, rows - previousBeat!.rows) / seconds : 0;
+    previousBeat = { at: now, rows };
+    return {
+      v: 1,
+      host: hostname(),
+      pid: process.pid,
+      startedAt,
+      chunksRead: chunks,
+      rowsRead: rows,
+      rowsPerSecond: Math.round(rate * 10) / 10,
+      chunk: inHand,
+    };
+  };
+  const beating = new AbortController();
+  const beats = beat(nc, settings, readerId, report, log, beating.signal);
   try {
     while (!signal.aborted) {
       const consumer = await waitForQueue(nc, names.items, names.readers, log, signal);
@@ -79,6 +106,8 @@ export async function runSnapshotReader(def: PipelineDef, options: SnapshotReade
       }
     }
   } finally {
+    beating.abort();
+    await beats;
     log.info(`snapshot reader stopped after ${chunks} chunks (${rows} rows)`);
     await source.close().catch(() => undefined);
     await nc.close().catch(() => undefined);
@@ -89,6 +118,7 @@ export async function runSnapshotReader(def: PipelineDef, options: SnapshotReade
     const work = decodeChunkItem(message.data);
     const reads = message.info.redeliveryCount;
     log.debug(`snapshot chunk ${work.id} taken`);
+    inHand = { id: work.id, delivery: reads, since: new Date().toISOString() };
     if (reads > 1) log.info(`snapshot chunk ${work.id}: delivery ${reads} (a reader before did not report it)`);
     const working = setInterval(() => message.working(), Math.max(500, settings.snapshotAckWaitMs / 3));
     let result: ChunkResult;
@@ -135,8 +165,50 @@ export async function runSnapshotReader(def: PipelineDef, options: SnapshotReade
       return count;
     } finally {
       clearInterval(working);
+      inHand = null;
     }
   }
+}
+
+/**
+ * The reader's heartbeat: `reader.<id>` in the lease bucket (created if missing, as the workers create it), every
+ * fifth of the TTL, until `signal` aborts; then the entry is removed. A failed beat is logged once per outage and
+ * never stops the reader (it only shows as down meanwhile).
+ */
+async function beat(
+  nc: NatsConnection,
+  settings: ScaleOutSettings,
+  readerId: string,
+  report: () => ReaderReport,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  let leases: PartitionLeases | undefined;
+  let failing = false;
+  while (!signal.aborted) {
+    try {
+      leases ??= await withinMs(
+        PartitionLeases.open(nc, settings.leaseBucket, {
+          workerId: readerId,
+          ttlMs: settings.leaseTtlMs,
+          replicas: settings.replicas,
+          kind: 'reader',
+        }),
+        settings.leaseTtlMs / 2,
+      );
+      await withinMs(leases.beat(encodeReaderReport(report())), settings.leaseTtlMs / 2);
+      failing = false;
+    } catch (error) {
+      if (!failing) {
+        log.warn(
+          `${classifyNatsError(error, 'source', `writing the heartbeat of snapshot reader ${readerId}`).format()}; the reader goes on, shown as down until a heartbeat is written again`,
+        );
+      }
+      failing = true;
+    }
+    await sleep(Math.max(50, Math.floor(settings.leaseTtlMs / 5)), undefined, { signal }).catch(() => undefined);
+  }
+  if (leases) await withinMs(leases.leave(), settings.leaseTtlMs / 2).catch(() => undefined);
 }
 
 async function openSource(def: PipelineDef, log: Logger): Promise<Source> {

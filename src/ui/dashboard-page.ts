@@ -35,6 +35,7 @@ export function dashboardPage(
 <main>
 ${section('summary', 'State')}
 ${section('workers', 'Scale-out: apply workers')}
+${section('readers', 'Scale-out: snapshot readers')}
 ${section('snapshot', 'Snapshot')}
 ${section('charts', 'Throughput and lag')}
 ${section('checkpoints', 'Checkpoints')}
@@ -57,13 +58,19 @@ ${section('errors', 'Errors')}
  */
 export interface ScaleOutView {
   readonly current: () => ScaleOutStatus | undefined;
+  /** `scale-out.snapshot.readers`: the page has a snapshot readers section with `remote`. */
+  readonly snapshotReaders?: 'local' | 'remote';
 }
 
-/** The parts of the page that change, by element id (`workers` only with a scale-out view). */
+/**
+ * The parts of the page that change, by element id (`workers` only with a scale-out view, `readers` only when
+ * its snapshot readers are remote).
+ */
 export function dashboardSections(status: PipelineStatus, history: readonly HistoryPoint[], scaleOut?: ScaleOutView) {
   return {
     summary: summary(status),
     workers: scaleOut === undefined ? undefined : workers(scaleOut.current()),
+    readers: scaleOut?.snapshotReaders === 'remote' ? readers(scaleOut.current()) : undefined,
     snapshot: snapshot(status),
     charts: charts(history),
     checkpoints: checkpoints(status),
@@ -112,6 +119,26 @@ function workers(s: ScaleOutStatus | undefined): string {
     )
     .join('');
   return `${head}${workerTable}<table id="partition-table"><caption>Partitions</caption><thead><tr><th scope="col">partition</th><th scope="col">worker</th><th scope="col">position (stream sequence)</th><th scope="col">lag (messages)</th><th scope="col">rows applied</th></tr></thead><tbody>${partitionRows}</tbody></table>`;
+}
+
+function readers(s: ScaleOutStatus | undefined): string {
+  if (s === undefined) return '<p id="readers-state" data-state="unknown">Reading the lease bucket…</p>';
+  const up = s.readers.filter((r) => r.up);
+  const q = s.snapshotQueue;
+  const queue =
+    q === null
+      ? 'not created yet'
+      : `${count(q.waiting)} ${q.waiting === 1 ? 'chunk' : 'chunks'} waiting, ${count(q.inFlight)} in flight${q.redelivered > 0 ? ` (${count(q.redelivered)} redelivered)` : ''}`;
+  const head = `<p id="readers-state" data-state="${up.length > 0 ? 'up' : 'none'}">${count(up.length)} ${up.length === 1 ? 'reader' : 'readers'} up; work queue <code>${esc(s.stream)}_chunks</code>: <span id="snapshot-queue">${queue}</span>; read at <time datetime="${esc(s.at)}">${esc(s.at)}</time>.</p>`;
+  if (s.readers.length === 0)
+    return `${head}<p>No snapshot reader has a heartbeat in the lease bucket: start <code>tributary run &lt;pipeline.yaml&gt; --role snapshot-reader</code>.</p>`;
+  const rows = s.readers
+    .map(
+      (r) =>
+        `<tr data-reader="${esc(r.id)}" data-up="${r.up}"><th scope="row">${esc(r.id)}</th><td>${r.up ? 'up' : 'down'}</td><td>${esc(r.host)}${r.pid ? ` / ${r.pid}` : ''}</td><td>${fixed(r.heartbeatAgeSeconds, 1)} s</td><td>${r.startedAt ? `<time datetime="${esc(r.startedAt)}">${esc(r.startedAt)}</time>` : '—'}</td><td>${count(r.chunksRead)}</td><td>${count(r.rowsRead)}</td><td>${fixed(r.rowsPerSecond, 1)}</td><td class="chunk">${r.chunk === null ? '—' : `<code>${esc(r.chunk.id)}</code>${r.chunk.delivery > 1 ? ` (delivery ${r.chunk.delivery})` : ''} since <time datetime="${esc(r.chunk.since)}">${esc(r.chunk.since)}</time>`}</td></tr>`,
+    )
+    .join('');
+  return `${head}<table id="reader-table"><caption>Snapshot readers (a heartbeat every ${fixed(s.leaseTtlMs / 5000, 1)} s; gone after ${fixed(s.leaseTtlMs / 1000, 1)} s without one)</caption><thead><tr><th scope="col">reader</th><th scope="col">state</th><th scope="col">host / pid</th><th scope="col">heartbeat age</th><th scope="col">started</th><th scope="col">chunks read</th><th scope="col">rows read</th><th scope="col">rows/s</th><th scope="col">chunk in hand</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function snapshot(s: PipelineStatus): string {

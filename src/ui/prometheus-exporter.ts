@@ -285,6 +285,78 @@ function scaleOutMetrics(scaleOut: ScaleOutView, registers: Registry[]): void {
       if (last !== undefined && last !== null) this.set(last);
     },
   });
+  if (scaleOut.snapshotReaders === 'remote') snapshotReaderMetrics(scaleOut, registers);
+}
+
+/**
+ * `tributary_scaleout_reader_*` and the snapshot work queue's depth, with `snapshot.readers: remote`: series per
+ * snapshot reader (the live ones, and for 10 minutes those gone: `reader_up` 0).
+ */
+function snapshotReaderMetrics(scaleOut: ScaleOutView, registers: Registry[]): void {
+  const readers = () => scaleOut.current()?.readers ?? [];
+  new Gauge({
+    name: 'tributary_scaleout_reader_up',
+    help: 'Snapshot readers: 1 while its heartbeat is in the lease bucket, 0 for a while after it expired or was removed.',
+    labelNames: ['reader'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readers()) this.labels(r.id).set(r.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_reader_heartbeat_age_seconds',
+    help: 'Seconds since a snapshot reader last wrote its heartbeat (by the JetStream server clock of the write).',
+    labelNames: ['reader'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readers()) this.labels(r.id).set(r.heartbeatAgeSeconds);
+    },
+  });
+  new Counter({
+    name: 'tributary_scaleout_reader_chunks_read_total',
+    help: 'Snapshot chunks a reader read and reported to the capture since it started, as it last reported.',
+    labelNames: ['reader'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readers()) this.labels(r.id).inc(r.chunksRead);
+    },
+  });
+  new Counter({
+    name: 'tributary_scaleout_reader_rows_read_total',
+    help: 'Rows of the snapshot chunks a reader read since it started, as it last reported.',
+    labelNames: ['reader'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readers()) this.labels(r.id).inc(r.rowsRead);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_reader_chunk_delivery',
+    help: 'Delivery count of the chunk a snapshot reader holds (above 1: a reader before did not report it); no series while it holds none.',
+    labelNames: ['reader'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readers()) if (r.chunk !== null) this.labels(r.id).set(r.chunk.delivery);
+    },
+  });
+  new Gauge({
+    name: 'tributary_scaleout_snapshot_queue_chunks',
+    help: 'Snapshot chunks in the work queue, by state: waiting (no reader took them yet), in_flight (a reader holds them).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.reset();
+      const q = scaleOut.current()?.snapshotQueue;
+      if (!q) return;
+      this.labels('waiting').set(q.waiting);
+      this.labels('in_flight').set(q.inFlight);
+    },
+  });
 }
 
 const STATES = ['starting', 'running', 'retrying', 'stopping', 'stopped', 'finished', 'failed'] as const;

@@ -8,7 +8,9 @@ import { scaleOutOwnOptions } from '../../src/config/scale-out-block.js';
 import { sinks, sources } from '../../src/connectors/registry.js';
 import { ERROR_CODES } from '../../src/core/errors.js';
 import type { OptionSpec } from '../../src/core/option-spec.js';
+import { PipelineMetrics } from '../../src/runtime/pipeline-metrics.js';
 import { BUILTIN_FUNCTIONS } from '../../src/transform/expression/builtin-functions.js';
+import { prometheusRegistry } from '../../src/ui/prometheus-exporter.js';
 
 /**
  * The documentation cannot drift silently from the code: docs/errors.md documents exactly the codes of
@@ -177,6 +179,18 @@ describe('option reference', () => {
     expect(ignored.filter((k) => !rows.has(k))).toEqual([]);
     expect([...rows.keys()].filter((k) => !ignored.includes(k))).toEqual([]);
     for (const [key, cells] of rows) expect(cells.join(' ').length, `why ${key} is ignored`).toBeGreaterThan(20);
+  });
+});
+
+describe('metrics', () => {
+  it('docs/operating.md has a row for every metric /metrics serves, the scale-out ones included', async () => {
+    const scaleOut = { current: () => undefined, snapshotReaders: 'remote' as const };
+    const names = (await prometheusRegistry(new PipelineMetrics('p'), scaleOut).getMetricsAsJSON())
+      .map((m) => m.name)
+      .filter((name) => !name.startsWith('tributary_process_'));
+    const documented = optionRows(section(read('docs/operating.md'), 'Metrics'));
+    expect(names.filter((name) => !documented.has(name))).toEqual([]);
+    expect(documented.has('tributary_process_*')).toBe(true);
   });
 });
 
