@@ -3,6 +3,8 @@ import type { JetStreamManager, KV, NatsConnection } from 'nats';
 /** A partition this worker holds: the lease key's revision its next renewal must match. */
 interface Held {
   revision: number;
+  /** The fencing token of this acquisition (see {@link PartitionLeases.token}). */
+  readonly token: bigint;
   /** When the lease was last written by us (ms). */
   renewedAt: number;
 }
@@ -15,6 +17,7 @@ interface Held {
  * released only with the revision this worker wrote last (fails when anyone else wrote since, or the entry
  * expired), so two workers never both believe they hold one partition — except across a TTL expiry, which is
  * why a worker stops applying a partition once half the TTL passed without a renewal (see {@link expiring}).
+ * Across an expiry the sink decides, by the fencing token of each acquisition ({@link token}).
  */
 export class PartitionLeases {
   private readonly held = new Map<number, Held>();
@@ -25,6 +28,8 @@ export class PartitionLeases {
     private readonly bucket: string,
     private readonly workerId: string,
     private readonly ttlMs: number,
+    /** When the bucket's stream was created (ms): the high part of every token, so a new bucket's tokens are larger. */
+    private readonly epochMs: number,
   ) {}
 
   static async open(
@@ -33,7 +38,9 @@ export class PartitionLeases {
     options: { readonly workerId: string; readonly ttlMs: number; readonly replicas: number },
   ): Promise<PartitionLeases> {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
-    return new PartitionLeases(kv, await nc.jetstreamManager(), bucket, options.workerId, options.ttlMs);
+    const jsm = await nc.jetstreamManager();
+    const created = Date.parse((await jsm.streams.info(`KV_${bucket}`)).created);
+    return new PartitionLeases(kv, jsm, bucket, options.workerId, options.ttlMs, Number.isFinite(created) ? created : 0);
   }
 
   /**
@@ -86,7 +93,7 @@ export class PartitionLeases {
   async acquire(partition: number): Promise<boolean> {
     try {
       const revision = await this.kv.create(`lease.${partition}`, new TextEncoder().encode(this.workerId));
-      this.held.set(partition, { revision, renewedAt: Date.now() });
+      this.held.set(partition, { revision, token: fencingToken(this.epochMs, revision), renewedAt: Date.now() });
       return true;
     } catch (error) {
       if (isWrongRevision(error)) return false;
@@ -140,6 +147,16 @@ export class PartitionLeases {
     this.held.delete(partition);
   }
 
+  /**
+   * The fencing token of the held lease of `partition`: the bucket's creation time (ms) × 10^20 + the revision
+   * `create` returned. Revisions are the bucket stream's sequence numbers, strictly increasing, so any later
+   * acquisition — by any worker — has a larger token; a bucket made anew (a new `stream`, a deleted bucket)
+   * starts later, so its tokens are larger than the old bucket's. Renewals do not change it.
+   */
+  token(partition: number): bigint | undefined {
+    return this.held.get(partition)?.token;
+  }
+
   holds(partition: number): boolean {
     return this.held.has(partition);
   }
@@ -152,6 +169,11 @@ export class PartitionLeases {
   async leave(): Promise<void> {
     await this.kv.delete(`worker.${this.workerId}`).catch(() => undefined);
   }
+}
+
+/** See {@link PartitionLeases.token}: revisions stay below 2^64 < 10^20. */
+export function fencingToken(epochMs: number, revision: number): bigint {
+  return BigInt(Math.max(0, Math.trunc(epochMs))) * 10n ** 20n + BigInt(revision);
 }
 
 /** JetStream's "wrong last sequence" (10071): the key was written by someone else, or expired, since. */
