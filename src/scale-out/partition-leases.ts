@@ -40,7 +40,14 @@ export class PartitionLeases {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
     const jsm = await nc.jetstreamManager();
     const created = Date.parse((await jsm.streams.info(`KV_${bucket}`)).created);
-    return new PartitionLeases(kv, jsm, bucket, options.workerId, options.ttlMs, Number.isFinite(created) ? created : 0);
+    return new PartitionLeases(
+      kv,
+      jsm,
+      bucket,
+      options.workerId,
+      options.ttlMs,
+      Number.isFinite(created) ? created : 0,
+    );
   }
 
   /**

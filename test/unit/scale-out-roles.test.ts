@@ -3,12 +3,7 @@ import { ConfigError } from '../../src/config/config-error.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
 import { fencingToken } from '../../src/scale-out/partition-leases.js';
-import {
-  applyDef,
-  captureDef,
-  captureSnapshotReaders,
-  scaleOutSettings,
-} from '../../src/scale-out/scale-out-roles.js';
+import { applyDef, captureDef, captureSnapshotReaders, scaleOutSettings } from '../../src/scale-out/scale-out-roles.js';
 
 const yaml = (scaleOut: string) => `source:
   type: mysql
