@@ -11,7 +11,7 @@ import {
 } from './progress-line.js';
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
-import { captureDef, scaleOutSettings } from '../scale-out/scale-out-roles.js';
+import { captureDef, captureSnapshotReaders, scaleOutSettings } from '../scale-out/scale-out-roles.js';
 import { SnapshotWorkQueue } from '../scale-out/snapshot-queue.js';
 import { startScaleOutMonitor } from '../scale-out/cluster-monitor.js';
 import { dashboardToken, dashboardWanted, startRunDashboard } from './run-dashboard.js';
@@ -53,7 +53,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   // `snapshot.readers: remote`: the capture hands its snapshot chunks to snapshot readers (docs/scale-out.md).
   const settings = options.role === 'capture' ? scaleOutSettings(loaded) : undefined;
   const remoteChunks =
-    settings?.snapshotReaders === 'remote'
+    settings !== undefined && captureSnapshotReaders(loaded, (message) => log.warn(message)) === 'remote'
       ? new SnapshotWorkQueue(settings, log.child('snapshot'), def.pipeline.name)
       : undefined;
   const pipeline = composePipeline(def, { log, ...(remoteChunks ? { remoteChunks } : {}) });

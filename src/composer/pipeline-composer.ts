@@ -59,6 +59,8 @@ export interface ComposeOptions {
   readonly operators?: () => Operator[];
   /** Snapshot chunks read by scale-out snapshot readers (the capture role with `snapshot.readers: remote`). */
   readonly remoteChunks?: RemoteChunks;
+  /** The sink's fencing token (a scale-out apply worker's partition lease): see `SinkContext.fenceToken`. */
+  readonly sinkFenceToken?: bigint;
 }
 
 export interface RunPipelineOptions {
@@ -178,6 +180,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
       log: log.child('sink'),
       pipelineName: name,
       tableLayout: layouts.layoutOf,
+      ...(options.sinkFenceToken === undefined ? {} : { fenceToken: options.sinkFenceToken }),
     });
   const sinkText = (key: string) => (typeof def.sink.options[key] === 'string' ? def.sink.options[key] : undefined);
   const accepted = acceptedSchemaChanges(sinkText('include.schema.changes'), sinkText('exclude.schema.changes'));

@@ -41,6 +41,14 @@ export interface SinkContext {
   readonly pipelineName: string;
   /** The layout that the transforms' `partition-keys` / `table-options` give a sink table, for creating it. */
   readonly tableLayout?: (table: TableId) => TableLayout | undefined;
+  /**
+   * A fencing token (a scale-out apply worker's partition lease, see docs/scale-out.md): any later owner of
+   * the pipeline has a larger one. A sink that supports fencing stores it with the pipeline's checkpoint at
+   * `open` (keeping the larger of the stored and this one) before it reads the checkpoint, and refuses a
+   * commit — and an `open` — with SINK_FENCED (not retryable) once a larger token is stored. Undefined: no
+   * fence (one process per pipeline), and nothing changes.
+   */
+  readonly fenceToken?: bigint;
 }
 
 /** The JavaScript value of an option of `spec` after validation: durations in milliseconds. */

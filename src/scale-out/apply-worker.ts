@@ -52,7 +52,10 @@ interface Applying {
  * fair share (partitions / live workers, rounded up) and gives up those above it. A partition is given up only
  * after its pipeline stopped (final checkpoint committed, sink closed), and a taker resumes from the sink's
  * committed position — so a key's changes are applied in order across the handover. A partition whose lease
- * is lost, or could not be renewed for half the TTL, is stopped at once. Returns when `signal` aborts (after
+ * is lost, or could not be renewed for half the TTL, is stopped at once. Each partition's sink gets the lease's
+ * fencing token ({@link PartitionLeases.token}); a partition whose sink refuses it with SINK_FENCED (this worker
+ * was cut off past the TTL and another took the partition over) is stopped and its lease forgotten, the worker
+ * goes on. Returns when `signal` aborts (after
  * stopping every partition and releasing its leases); throws when a partition's pipeline fails for good.
  */
 export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptions): Promise<void> {
@@ -119,18 +122,32 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     return out;
   };
 
-  const start = (partition: number): void => {
+  const start = (partition: number, leases: PartitionLeases): void => {
     const controller = new AbortController();
+    const token = leases.token(partition);
     const pipeline = composePipeline(applyDef(def, partition), {
       log: log.child(`p${partition}`),
       retryMaxDelayMs: PARTITION_RETRY_MAX_DELAY_MS,
+      ...(token === undefined ? {} : { sinkFenceToken: token }),
     });
     const done = pipeline.run({ signal: controller.signal }).then(
       (result) => {
         if (result.outcome !== 'stopped') log.warn(`partition ${partition}: pipeline ${result.outcome}`);
       },
       (error: unknown) => {
-        failure ??= asTributaryError(error);
+        const fail = asTributaryError(error);
+        if (fail.code !== 'SINK_FENCED') {
+          failure ??= fail;
+          return;
+        }
+        // The sink holds a larger fencing token: another worker leased the partition after this one's lease
+        // expired (this process was paused, or cut off from NATS). Its commit was refused; the partition is
+        // theirs now.
+        log.warn(
+          `partition ${partition}: another worker took it over while this one was cut off ([${fail.code}] ${fail.message}); stopping it here`,
+        );
+        leases.forget(partition);
+        void stop(partition);
       },
     );
     applying.set(partition, { controller, done, metrics: pipeline.metrics });
@@ -239,7 +256,7 @@ export async function runApplyWorker(def: PipelineDef, options: ApplyWorkerOptio
     for (let i = 0; i < settings.partitions && applying.size < share && !signal.aborted; i++) {
       const partition = (offset + i) % settings.partitions;
       if (leased.has(partition) || applying.has(partition)) continue;
-      if (await leases.acquire(partition)) start(partition);
+      if (await leases.acquire(partition)) start(partition, leases);
     }
   }
 }

@@ -3,6 +3,8 @@ import type { JetStreamManager, KV, NatsConnection } from 'nats';
 /** A partition this worker holds: the lease key's revision its next renewal must match. */
 interface Held {
   revision: number;
+  /** The fencing token of this acquisition (see {@link PartitionLeases.token}). */
+  readonly token: bigint;
   /** When the lease was last written by us (ms). */
   renewedAt: number;
 }
@@ -19,6 +21,7 @@ export type HeartbeatKind = 'worker' | 'reader';
  * released only with the revision this worker wrote last (fails when anyone else wrote since, or the entry
  * expired), so two workers never both believe they hold one partition — except across a TTL expiry, which is
  * why a worker stops applying a partition once half the TTL passed without a renewal (see {@link expiring}).
+ * Across an expiry the sink decides, by the fencing token of each acquisition ({@link token}).
  */
 export class PartitionLeases {
   private readonly held = new Map<number, Held>();
@@ -30,6 +33,8 @@ export class PartitionLeases {
     private readonly workerId: string,
     private readonly ttlMs: number,
     private readonly kind: HeartbeatKind,
+    /** When the bucket's stream was created (ms): the high part of every token, so a new bucket's tokens are larger. */
+    private readonly epochMs: number,
   ) {}
 
   static async open(
@@ -44,13 +49,16 @@ export class PartitionLeases {
     },
   ): Promise<PartitionLeases> {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
+    const jsm = await nc.jetstreamManager();
+    const created = Date.parse((await jsm.streams.info(`KV_${bucket}`)).created);
     return new PartitionLeases(
       kv,
-      await nc.jetstreamManager(),
+      jsm,
       bucket,
       options.workerId,
       options.ttlMs,
       options.kind ?? 'worker',
+      Number.isFinite(created) ? created : 0,
     );
   }
 
@@ -102,7 +110,7 @@ export class PartitionLeases {
   async acquire(partition: number): Promise<boolean> {
     try {
       const revision = await this.kv.create(`lease.${partition}`, new TextEncoder().encode(this.workerId));
-      this.held.set(partition, { revision, renewedAt: Date.now() });
+      this.held.set(partition, { revision, token: fencingToken(this.epochMs, revision), renewedAt: Date.now() });
       return true;
     } catch (error) {
       if (isWrongRevision(error)) return false;
@@ -156,6 +164,16 @@ export class PartitionLeases {
     this.held.delete(partition);
   }
 
+  /**
+   * The fencing token of the held lease of `partition`: the bucket's creation time (ms) × 10^20 + the revision
+   * `create` returned. Revisions are the bucket stream's sequence numbers, strictly increasing, so any later
+   * acquisition — by any worker — has a larger token; a bucket made anew (a new `stream`, a deleted bucket)
+   * starts later, so its tokens are larger than the old bucket's. Renewals do not change it.
+   */
+  token(partition: number): bigint | undefined {
+    return this.held.get(partition)?.token;
+  }
+
   holds(partition: number): boolean {
     return this.held.has(partition);
   }
@@ -168,6 +186,11 @@ export class PartitionLeases {
   async leave(): Promise<void> {
     await this.kv.delete(`${this.kind}.${this.workerId}`).catch(() => undefined);
   }
+}
+
+/** See {@link PartitionLeases.token}: revisions stay below 2^64 < 10^20. */
+export function fencingToken(epochMs: number, revision: number): bigint {
+  return BigInt(Math.max(0, Math.trunc(epochMs))) * 10n ** 20n + BigInt(revision);
 }
 
 /** JetStream's "wrong last sequence" (10071): the key was written by someone else, or expired, since. */

@@ -48,6 +48,24 @@ export function scaleOutSettings(def: PipelineDef): ScaleOutSettings {
   };
 }
 
+/** Source types whose snapshot chunks `--role snapshot-reader` processes can read (`Source.readChunkItem`). */
+const REMOTE_SNAPSHOT_SOURCES: ReadonlySet<string> = new Set(['mysql']);
+
+/**
+ * Who reads the capture's snapshot chunks: `remote` (snapshot readers) only when the block asks for it and the
+ * source supports it. For another source (PostgreSQL) the capture reads its snapshot itself, and `warn` says so
+ * — the readers would refuse such a source with CONFIG_INVALID, and no chunk would ever be read.
+ */
+export function captureSnapshotReaders(def: PipelineDef, warn: (message: string) => void): 'local' | 'remote' {
+  if (scaleOutSettings(def).snapshotReaders !== 'remote') return 'local';
+  if (REMOTE_SNAPSHOT_SOURCES.has(def.source.type)) return 'remote';
+  warn(
+    `scale-out.snapshot.readers: remote is not supported for a ${def.source.type} source (MySQL/MariaDB only): ` +
+      'the capture reads the snapshot itself; set snapshot.readers: local (or remove it) to silence this',
+  );
+  return 'local';
+}
+
 /**
  * The capture role: the pipeline's source (and its table selection) into the stream, every table split into
  * `partitions` key-hash partitions, with neither transforms nor routes (the apply workers run those). Its

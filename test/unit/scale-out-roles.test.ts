@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
-import { applyDef, captureDef, scaleOutSettings } from '../../src/scale-out/scale-out-roles.js';
+import { fencingToken } from '../../src/scale-out/partition-leases.js';
+import { applyDef, captureDef, captureSnapshotReaders, scaleOutSettings } from '../../src/scale-out/scale-out-roles.js';
 
 const yaml = (scaleOut: string) => `source:
   type: mysql
@@ -76,5 +77,26 @@ describe('the scale-out: block and the roles of one pipeline file', () => {
     const single = parse('');
     expect(single.scaleOut).toBeUndefined();
     expect(() => captureDef(single)).toThrow(/scale-out/);
+  });
+
+  it('snapshot.readers: remote hands a MySQL source to the readers; a PostgreSQL capture warns and reads locally', () => {
+    const remote = parse('scale-out:\n  servers: nats://a:4222\n  snapshot.readers: remote');
+    const warnings: string[] = [];
+    expect(captureSnapshotReaders(remote, (m) => warnings.push(m))).toBe('remote');
+    expect(warnings).toEqual([]);
+    const postgres = { ...remote, source: { type: 'postgres', options: remote.source.options } };
+    expect(captureSnapshotReaders(postgres, (m) => warnings.push(m))).toBe('local');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/not supported for a postgres source.*snapshot\.readers: local/);
+    const local = parse('scale-out:\n  servers: nats://a:4222');
+    expect(captureSnapshotReaders({ ...local, source: postgres.source }, (m) => warnings.push(m))).toBe('local');
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('fencing tokens: a later lease revision, or any revision of a bucket created later, is larger', () => {
+    const created = Date.parse('2026-12-04T18:00:00.123Z');
+    expect(fencingToken(created, 42)).toBeLessThan(fencingToken(created, 43));
+    // A recreated bucket starts again at revision 1, a millisecond later at least.
+    expect(fencingToken(created, Number.MAX_SAFE_INTEGER)).toBeLessThan(fencingToken(created + 1, 1));
   });
 });

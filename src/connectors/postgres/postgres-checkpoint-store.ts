@@ -38,7 +38,9 @@ export interface StoredCheckpoint {
  *   committed_at  timestamptz NOT NULL,
  *   last_seq      bigint,            -- append mode only
  *   operators     jsonb,             -- null in checkpoints of releases before operators had state
- *   bulk          jsonb              -- chunk ids in order; null in checkpoints of releases before chunks
+ *   bulk          jsonb,             -- chunk ids in order; null in checkpoints of releases before chunks
+ *   fence         numeric            -- scale-out apply workers: the largest fencing token that opened the
+ *                                    -- pipeline; null: no fence (one process per pipeline)
  * )
  * CREATE TABLE tributary.checkpoints_chunks (
  *   pipeline text NOT NULL,
@@ -75,7 +77,8 @@ export class PostgresCheckpointStore {
       '  committed_at timestamptz NOT NULL,\n' +
       '  last_seq bigint,\n' +
       '  operators jsonb,\n' +
-      '  bulk jsonb\n' +
+      '  bulk jsonb,\n' +
+      '  fence numeric\n' +
       ');\n' +
       `CREATE TABLE IF NOT EXISTS ${qualifiedName(this.chunkTable)} (\n` +
       '  pipeline text NOT NULL,\n' +
@@ -87,14 +90,19 @@ export class PostgresCheckpointStore {
   }
 
   /**
-   * Adds the columns that a checkpoint table created by an earlier release lacks: `operators`, `bulk`, and
-   * `last_seq` (append mode) when `withSequence`. Checked first: ALTER TABLE needs ownership even when the
-   * column is there.
+   * Adds the columns that a checkpoint table created by an earlier release lacks: `operators`, `bulk`,
+   * `last_seq` (append mode) when `withSequence`, and `fence` when `withFence`. Checked first: ALTER TABLE needs
+   * ownership even when the column is there.
    */
-  async ensureColumns(withSequence: boolean): Promise<void> {
+  async ensureColumns(withSequence: boolean, withFence = false): Promise<void> {
     const table = await readCatalogTable(this.client, this.table);
     if (table === undefined) return;
-    const wanted = ['operators jsonb', 'bulk jsonb', ...(withSequence ? ['last_seq bigint'] : [])];
+    const wanted = [
+      'operators jsonb',
+      'bulk jsonb',
+      ...(withSequence ? ['last_seq bigint'] : []),
+      ...(withFence ? ['fence numeric'] : []),
+    ];
     for (const column of wanted) {
       const [name = ''] = column.split(' ');
       if (table.columns.some((c) => c.name === name)) continue;
@@ -116,7 +124,7 @@ export class PostgresCheckpointStore {
     this.saving = undefined;
     const result = await this.client.query<{
       checkpoint_id: string;
-      position: SourcePosition;
+      position: SourcePosition | null;
       committed_at: Date;
       last_seq: string | null;
       operators: (OperatorState | null)[] | null;
@@ -138,7 +146,8 @@ export class PostgresCheckpointStore {
       this.ledger = new ChunkLedger(chunks.keys());
     }
     const row = result.rows[0];
-    if (row === undefined) return null;
+    // No row, or only the fence of an owner that has committed nothing yet (see raiseFence).
+    if (row === undefined || row.position === null) return null;
     const head: Checkpoint = {
       pipeline,
       id: Number(row.checkpoint_id),
@@ -160,6 +169,23 @@ export class PostgresCheckpointStore {
     return { checkpoint, lastSeq: Number(row.last_seq ?? 0) };
   }
 
+  /**
+   * Stores `token` as the pipeline's fence unless a larger one is stored, in a statement of its own (committed
+   * before the caller reads the checkpoint), and returns the fence stored now. Without a row yet it inserts a
+   * fence-only one (`checkpoint_id` 0, `position` JSON null), which {@link load} reads as no checkpoint. The
+   * upsert locks the row: an earlier owner's commit in flight either committed before this (and its position
+   * is read next) or, waiting behind it, finds the larger fence and is refused by {@link save}.
+   */
+  async raiseFence(pipeline: string, token: bigint): Promise<bigint> {
+    const result = await this.client.query<{ fence: string }>(
+      `INSERT INTO ${qualifiedName(this.table)} AS c (pipeline, checkpoint_id, position, committed_at, fence) ` +
+        "VALUES ($1, 0, 'null'::jsonb, now(), $2::numeric) " +
+        'ON CONFLICT (pipeline) DO UPDATE SET fence = GREATEST(c.fence, EXCLUDED.fence) RETURNING c.fence::text AS fence',
+      [pipeline, token.toString()],
+    );
+    return BigInt(result.rows[0]?.fence ?? token.toString());
+  }
+
   /** Deletes the pipeline's row and chunks. */
   async remove(pipeline: string): Promise<void> {
     await this.client.query(`DELETE FROM ${qualifiedName(this.table)} WHERE pipeline = $1`, [pipeline]);
@@ -170,9 +196,11 @@ export class PostgresCheckpointStore {
   /**
    * Upserts the pipeline's row, writes the chunks of its bulk that are not stored yet and deletes those it no
    * longer references, inside the caller's transaction; call {@link committed} once it commits. `lastSeq` only
-   * in append mode (other modes leave the column as it is).
+   * in append mode (other modes leave the column as it is). With `fenceToken` the upsert updates the row only
+   * while its fence is not larger — the same statement, no extra round trip — and throws SINK_FENCED (not
+   * retryable; the caller rolls back) when it is.
    */
-  async save(checkpoint: Checkpoint, lastSeq?: number): Promise<void> {
+  async save(checkpoint: Checkpoint, lastSeq?: number, fenceToken?: bigint): Promise<void> {
     const chunked = chunkCheckpoint(checkpoint);
     const { write, remove } = this.ledger.plan(chunked);
     const chunkTable = qualifiedName(this.chunkTable);
@@ -203,13 +231,18 @@ export class PostgresCheckpointStore {
     ];
     const seq = lastSeq !== undefined;
     if (seq) values.push(lastSeq);
-    await this.client.query(
-      `INSERT INTO ${qualifiedName(this.table)} (pipeline, checkpoint_id, position, committed_at, operators, bulk${seq ? ', last_seq' : ''}) ` +
-        `VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::jsonb, $6::jsonb${seq ? ', $7' : ''}) ` +
+    const fenced = fenceToken !== undefined;
+    if (fenced) values.push(fenceToken.toString());
+    const fence = `$${values.length}::numeric`;
+    const upsert = await this.client.query(
+      `INSERT INTO ${qualifiedName(this.table)}${fenced ? ' AS c' : ''} (pipeline, checkpoint_id, position, committed_at, operators, bulk${seq ? ', last_seq' : ''}${fenced ? ', fence' : ''}) ` +
+        `VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::jsonb, $6::jsonb${seq ? ', $7' : ''}${fenced ? `, ${fence}` : ''}) ` +
         'ON CONFLICT (pipeline) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, position = EXCLUDED.position, ' +
-        `committed_at = EXCLUDED.committed_at, operators = EXCLUDED.operators, bulk = EXCLUDED.bulk${seq ? ', last_seq = EXCLUDED.last_seq' : ''}`,
+        `committed_at = EXCLUDED.committed_at, operators = EXCLUDED.operators, bulk = EXCLUDED.bulk${seq ? ', last_seq = EXCLUDED.last_seq' : ''}` +
+        (fenced ? ` WHERE c.fence IS NULL OR c.fence <= ${fence}` : ''),
       values,
     );
+    if (fenced && upsert.rowCount === 0) throw fencedError(checkpoint.pipeline, fenceToken, 'commit');
     this.saving = chunked;
     const bulk = values[5] as string | null;
     this.lastWrite = {
@@ -225,6 +258,21 @@ export class PostgresCheckpointStore {
     if (this.saving !== undefined) this.ledger.committed(this.saving);
     this.saving = undefined;
   }
+}
+
+/**
+ * SINK_FENCED for a fenced owner: not retryable, since a retry with the same token is refused the same way; the
+ * scale-out apply worker stops the partition on it (another worker took it over).
+ */
+export function fencedError(pipeline: string, token: bigint, when: 'open' | 'commit'): TributaryError {
+  return new TributaryError(
+    'SINK_FENCED',
+    `${pipeline}: another owner with a larger fencing token took the pipeline over; this one's ${when} is refused (its token: ${token})`,
+    {
+      retryable: false,
+      hint: 'nothing to do when a scale-out apply worker was cut off longer than the lease TTL: the new owner applies the partition. Otherwise run each pipeline once',
+    },
+  );
 }
 
 /** Chunks per INSERT: up to ~4 MiB of parameters per statement. */

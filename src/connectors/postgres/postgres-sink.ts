@@ -10,7 +10,7 @@ import type { ValidationCheck } from '../../core/validation-check.js';
 import { readCatalogTable } from './postgres-catalog.js';
 import { PostgresAppendWriter } from './postgres-append-writer.js';
 import { PostgresChangelogTables } from './postgres-changelog-tables.js';
-import { PostgresCheckpointStore } from './postgres-checkpoint-store.js';
+import { fencedError, PostgresCheckpointStore } from './postgres-checkpoint-store.js';
 import { displayName, qualifiedName, type PostgresTableName } from './postgres-ddl.js';
 import { classifyPostgresError, type PostgresErrorPhase } from './postgres-errors.js';
 import { PostgresMergeWriter } from './postgres-merge-writer.js';
@@ -36,6 +36,8 @@ export interface PostgresSinkContext {
   readonly log: Logger;
   /** The layout (transform `partition-keys`, `table-options`) of each sink table that has one, for creating it. */
   readonly tableLayout?: (table: TableId) => TableLayout | undefined;
+  /** A scale-out apply worker's fencing token: see `SinkContext.fenceToken` and {@link PostgresCheckpointStore.raiseFence}. */
+  readonly fenceToken?: bigint;
 }
 
 /** What one connection works with; rebuilt with each new connection. */
@@ -150,7 +152,15 @@ class PostgresSink implements Sink {
         await session.tables.ensureSchema(this.config.checkpointSchema);
         await session.client.query(store.createSql());
       });
-      await store.ensureColumns(session.append !== undefined);
+      const token = this.context.fenceToken;
+      await store.ensureColumns(session.append !== undefined, token !== undefined);
+      // The fence first, committed on its own: every commit of an earlier owner is then either in what load()
+      // reads, or refused.
+      if (token !== undefined) {
+        const fence = await store.raiseFence(pipeline, token);
+        if (fence > token) throw fencedError(pipeline, token, 'open');
+        this.context.log.debug(`postgres: ${pipeline} fenced with token ${token}`);
+      }
       const stored = await store.load(pipeline, session.append !== undefined);
       session.append?.start(stored?.lastSeq ?? 0);
       return stored?.checkpoint ?? null;
@@ -186,7 +196,7 @@ class PostgresSink implements Sink {
     try {
       await this.begin(session);
       await session.writer.flush();
-      await session.checkpoints.save(checkpoint, session.append?.lastSeq);
+      await session.checkpoints.save(checkpoint, session.append?.lastSeq, this.context.fenceToken);
       await session.client.query('COMMIT');
       this.inTransaction = false;
       this.count = 0;

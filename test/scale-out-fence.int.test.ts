@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
+import { mysqlRows, textRows } from './harness/compare.js';
+import {
+  freshPostgresDatabase,
+  mysqlAdmin,
+  uniqueName,
+  waitFor,
+  type FreshPostgresDatabase,
+} from './harness/databases.js';
+import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
+import { testPipelineYaml } from './harness/pipelines.js';
+
+const ROWS = 2_000;
+
+/**
+ * Issue 17, the fence (docs/scale-out.md#fencing-a-worker-that-was-cut-off): an apply worker is frozen with
+ * SIGSTOP while its sink transaction holds rows it has not committed, longer than the lease TTL; the other worker
+ * takes its partition over. Resumed with SIGCONT, the frozen worker's commit is refused (SINK_FENCED), it stops
+ * that partition and keeps running, and the target ends equal to the source.
+ */
+describe('scale-out fence: a worker frozen past its lease cannot commit the batch it held', () => {
+  const db = uniqueName('sofence');
+  let nats: TestNatsServer;
+  let source: Connection;
+  let sink: FreshPostgresDatabase;
+  const processes: CliProcess[] = [];
+  /** TRIBUTARY_TEST_LOG_DIR=<dir>: every process logs at debug level, its whole output kept in <dir>/process-<i>.log. */
+  const logDir = process.env['TRIBUTARY_TEST_LOG_DIR'];
+  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-5000)}`).join('\n');
+  const until = async (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 90_000) => {
+    try {
+      await waitFor(condition, { timeoutMs, intervalMs: 200, message: what });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${outputs()}`);
+    }
+  };
+  const targetCount = async () =>
+    Number(
+      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
+        ?.n ?? 0,
+    );
+  /** Sink sessions of the workers inside a transaction whose last statement was not the checkpoint's. */
+  const openTransactions = () =>
+    sink.query<{ pid: number; port: number }>(
+      "SELECT pid, client_port AS port FROM pg_stat_activity WHERE application_name = 'tributary' AND " +
+        "datname = current_database() AND state = 'idle in transaction' AND query NOT LIKE '%checkpoints%'",
+    );
+  /** Each partition pipeline's fence in the sink's checkpoint table. */
+  const fences = async () =>
+    new Map(
+      (
+        await sink.query<{ pipeline: string; fence: string | null }>(
+          'SELECT pipeline, fence::text AS fence FROM tributary.checkpoints',
+        )
+      ).map((r) => [r.pipeline, BigInt(r.fence ?? '0')]),
+    );
+  /** The process owning the client end of a TCP connection from local port `port`. */
+  const pidOfPort = async (port: number): Promise<number | undefined> => {
+    const { stdout } = await promisify(execFile)('ss', ['-tnpH', `( sport = :${port} )`]);
+    const pid = /pid=(\d+)/.exec(stdout)?.[1];
+    return pid === undefined ? undefined : Number(pid);
+  };
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    source = await mysqlAdmin();
+    await source.query(`CREATE DATABASE ${db}`);
+    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
+    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
+    sink = await freshPostgresDatabase('sofence');
+    const yaml = await testPipelineYaml({
+      name: 'sofence',
+      tables: `${db}.items`,
+      checkpointInterval: '1s',
+      extraYaml: `scale-out:\n  servers: ${nats.url}\n  stream: s_${db}\n  partitions: 2\n  lease.ttl: 5s`,
+      sinkUrl: sink.url,
+    });
+    const file = await writePipelineFile(yaml.stateDir, yaml.yaml);
+    for (const role of ['capture', 'apply', 'apply']) {
+      processes.push(
+        startCli(['run', file, '--role', role, '--no-http', ...(logDir ? ['--log-level', 'debug'] : [])], yaml.env),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
+    if (logDir) {
+      await mkdir(logDir, { recursive: true });
+      await Promise.all(processes.map((p, i) => writeFile(join(logDir, `process-${i}.log`), p.output())));
+    }
+    for (const p of processes) {
+      p.child.kill('SIGCONT');
+      p.child.kill('SIGKILL');
+    }
+    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
+    await source?.end();
+    await sink?.drop();
+    await nats?.stop();
+  });
+
+  it('the frozen worker is fenced on resume, keeps running, and the target equals the source', async () => {
+    const workers = processes.slice(1);
+    await until(async () => (await targetCount()) === ROWS, 'the snapshot in PostgreSQL');
+    await until(
+      () => workers.every((w) => /applying partition \d/.test(w.output())),
+      'each worker to apply a partition',
+    );
+    // A writer touching every key again and again, in small transactions.
+    let writing = true;
+    let round = 0;
+    const writer = (async () => {
+      while (writing) {
+        round++;
+        await source.query(`UPDATE ${db}.items SET n = n + 1 WHERE id % 50 = ${round % 50}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    writer.catch(() => undefined); // awaited below
+    const found: CliProcess[] = [];
+    try {
+      // Freeze a worker whose sink session is inside a transaction with rows and no checkpoint yet.
+      await until(async () => {
+        for (const { pid: backend, port } of await openTransactions()) {
+          const pid = await pidOfPort(port);
+          const candidate = workers.find((w) => w.child.pid === pid);
+          if (candidate === undefined) continue;
+          candidate.child.kill('SIGSTOP');
+          // Still idle in that transaction once any statement sent just before the stop has been answered.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const still = (await openTransactions()).some((t) => t.pid === backend);
+          if (still) {
+            found.push(candidate);
+            return true;
+          }
+          candidate.child.kill('SIGCONT');
+        }
+        return false;
+      }, 'a worker frozen with an open sink transaction holding rows');
+      const frozen = found[0]!;
+      // Past the TTL the other worker takes the frozen worker's partitions over and fences them in the sink.
+      const held = [...frozen.output().matchAll(/partitions applied here: (.*)/g)].at(-1)?.[1]?.split(', ') ?? [];
+      expect(held.length, outputs()).toBeGreaterThan(0);
+      const before = await fences();
+      await until(async () => {
+        const now = await fences();
+        return held.every((p) => (now.get(`sofence-p${p}`) ?? 0n) > (before.get(`sofence-p${p}`) ?? 0n));
+      }, 'the other worker to take the frozen partitions over and fence them');
+      frozen.child.kill('SIGCONT');
+      await until(
+        () => /another worker took it over while this one was cut off/.test(frozen.output()),
+        'the resumed worker to be fenced',
+      );
+    } finally {
+      writing = false;
+      await writer;
+    }
+
+    const sourceRows = await mysqlRows(
+      source,
+      `SELECT CAST(id AS CHAR), val, CAST(n AS CHAR) FROM ${db}.items ORDER BY id`,
+    );
+    const targetRows = async () =>
+      textRows(await sink.query(`SELECT id::text AS id_text, val, n::text FROM ${db}.items ORDER BY id`));
+    await until(
+      async () => JSON.stringify(await targetRows()) === JSON.stringify(sourceRows),
+      'the target to equal the source',
+    );
+    expect(await targetRows()).toEqual(sourceRows);
+    // Fenced, not failed: every process still runs.
+    expect(processes.map((p) => p.child.exitCode)).toEqual([null, null, null]);
+    expect(found[0]?.output()).toMatch(/SINK_FENCED/);
+  }, 300_000);
+});
