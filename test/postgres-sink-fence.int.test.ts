@@ -48,7 +48,7 @@ describe('postgres sink: fencing tokens', () => {
     await db.drop();
   });
 
-  it('the new owner fences the old one: its commit is refused (SINK_FENCED), its rows are not in the target', async () => {
+  it("the new owner ends the old one's session and fences it: its commit fails, its rows are not in the target, its re-open is refused (SINK_FENCED)", async () => {
     const old = sink(100n);
     expect(await old.open('shop-p3')).toBeNull();
     const first = checkpoint('shop-p3', { seq: 10 });
@@ -60,9 +60,10 @@ describe('postgres sink: fencing tokens', () => {
     const taker = sink(200n + 10n ** 20n);
     expect(await taker.open('shop-p3')).toEqual(stored(first));
 
+    // The taker ended the old owner's session at open (its open transaction would hold row locks for as long
+    // as the old process is cut off): the commit fails, and nothing of it lands.
     const refused = await caught(old.commit(checkpoint('shop-p3', { seq: 20 })));
-    expect(refused.code).toBe('SINK_FENCED');
-    expect(refused.retryable).toBe(false);
+    expect(refused.code).toBe('SINK_UNREACHABLE'); // retried: the re-open is refused at the fence (below)
     const committed = [
       [1, 'student1', 65],
       [2, 'student2', 75],
@@ -101,7 +102,8 @@ describe('postgres sink: fencing tokens', () => {
     await old.write([schemaEvent(table), ...studentLoad(table)]);
     const taker = sink(6n);
     expect(await taker.open('shop-p4')).toBeNull();
-    expect((await caught(old.commit(checkpoint('shop-p4', { seq: 1 })))).code).toBe('SINK_FENCED');
+    expect((await caught(old.commit(checkpoint('shop-p4', { seq: 1 })))).code).toBe('SINK_UNREACHABLE');
+    expect((await caught(sink(5n).open('shop-p4'))).code).toBe('SINK_FENCED');
     // A reader without a token (validate, `tributary state`) sees no checkpoint either.
     expect(await sink().savedCheckpoint!('shop-p4')).toBeNull();
     const exists = await db.query<{ t: string | null }>("SELECT to_regclass('public.student_first')::text AS t");

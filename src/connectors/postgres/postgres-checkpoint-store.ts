@@ -186,6 +186,16 @@ export class PostgresCheckpointStore {
     return BigInt(result.rows[0]?.fence ?? token.toString());
   }
 
+  /** The pipeline's stored fence, read without waiting for locks; undefined: none. */
+  async storedFence(pipeline: string): Promise<bigint | undefined> {
+    const result = await this.client.query<{ fence: string | null }>(
+      `SELECT fence::text AS fence FROM ${qualifiedName(this.table)} WHERE pipeline = $1`,
+      [pipeline],
+    );
+    const fence = result.rows[0]?.fence;
+    return fence === null || fence === undefined ? undefined : BigInt(fence);
+  }
+
   /** Deletes the pipeline's row and chunks. */
   async remove(pipeline: string): Promise<void> {
     await this.client.query(`DELETE FROM ${qualifiedName(this.table)} WHERE pipeline = $1`, [pipeline]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
@@ -157,6 +158,7 @@ class PostgresSink implements Sink {
       // The fence first, committed on its own: every commit of an earlier owner is then either in what load()
       // reads, or refused.
       if (token !== undefined) {
+        await this.endEarlierOwners(session, pipeline, token);
         const fence = await store.raiseFence(pipeline, token);
         if (fence > token) throw fencedError(pipeline, token, 'open');
         this.context.log.debug(`postgres: ${pipeline} fenced with token ${token}`);
@@ -166,6 +168,38 @@ class PostgresSink implements Sink {
       return stored?.checkpoint ?? null;
     } catch (error) {
       throw this.classify(error, 'checkpoint', displayName(store.table));
+    }
+  }
+
+  /**
+   * A fenced pipeline's sessions carry a mark of the pipeline in `application_name`; a new owner ends the
+   * sessions of earlier owners before it raises the fence. An owner cut off while its transaction was open (its
+   * process frozen, its host paused) keeps that transaction — and the row locks of what it wrote — for as long
+   * as its connection lives, and the new owner would wait behind them: the stall a takeover must not have. Only
+   * an owner whose token is not below the stored fence does this (checked without taking a lock), so a stale
+   * one that wakes up cannot end its successor's session for good: it is refused at its fence.
+   */
+  private async endEarlierOwners(session: Session, pipeline: string, token: bigint): Promise<void> {
+    const stored = await session.checkpoints.storedFence(pipeline);
+    if (stored !== undefined && stored > token) throw fencedError(pipeline, token, 'open');
+    const mark = fenceMark(pipeline);
+    await session.client.query("SELECT set_config('application_name', $1, false)", [mark]);
+    const others = await session.client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+      [mark],
+    );
+    for (const { pid } of others.rows) {
+      try {
+        await session.client.query('SELECT pg_terminate_backend($1)', [pid]);
+        this.context.log.info(
+          `postgres: ended session ${pid} of an earlier owner of ${pipeline} (cut off while it held a transaction)`,
+        );
+      } catch (error) {
+        // Another role's session (a superuser's): the open waits behind it, as without this step.
+        this.context.log.warn(
+          `postgres: could not end session ${pid} of an earlier owner of ${pipeline}: ${(error as Error).message}`,
+        );
+      }
     }
   }
 
@@ -590,4 +624,18 @@ async function createConcurrently(create: () => Promise<void>): Promise<void> {
       if (attempt >= 3 || !CONCURRENT_CREATE_CODES.has(String(code))) throw error;
     }
   }
+}
+
+/**
+ * `application_name` of a fenced pipeline's sessions: `tributary <pipeline>` (the pipeline cut to fit the 63
+ * bytes PostgreSQL keeps, with a hash of the whole name when cut).
+ */
+export function fenceMark(pipeline: string): string {
+  const mark = `tributary ${pipeline}`;
+  if (Buffer.byteLength(mark) <= 63) return mark;
+  const hash = createHash('sha256').update(pipeline).digest('hex').slice(0, 12);
+  return `tributary ${Buffer.from(pipeline)
+    .subarray(0, 36)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '')} ${hash}`;
 }
