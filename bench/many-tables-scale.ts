@@ -32,6 +32,8 @@ const { values } = parseArgs({
     kill9: { type: 'boolean', default: false },
     /** Write every line of the (first) pipeline process here, with seconds since its start. */
     'log-file': { type: 'string' },
+    /** Run the pipeline process with `node --cpu-prof`, its profile written into this directory at its exit. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const TABLES = Number(values.tables);
@@ -49,7 +51,8 @@ interface Run {
 
 function startPipeline(file: string): Run {
   // Debug: one line per checkpoint with the bytes its store wrote (src/runtime/checkpoint-chunks.ts).
-  const child = spawn(process.execPath, ['bin/tributary.js', 'run', file, '--log-level', 'debug'], {
+  const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']];
+  const child = spawn(process.execPath, [...profile, 'bin/tributary.js', 'run', file, '--log-level', 'debug'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: { at: number; text: string }[] = [];
@@ -70,6 +73,47 @@ function cpuSeconds(pid: number | undefined): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of stat (utime, stime), in clock ticks (100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** utime, stime, cutime, cstime and the parent pid of a process, from /proc/<pid>/stat (ticks: 1/100 s). */
+function procStat(pid: string): { self: number; children: number; ppid: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      self: (Number(fields[11]) + Number(fields[12])) / 100,
+      children: (Number(fields[13]) + Number(fields[14])) / 100,
+      ppid: fields[1] ?? '',
+    };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/**
+ * CPU seconds a database server has used so far: the processes started with `dataDir` on their command line
+ * (mariadbd, the postmaster), the children they reaped (PostgreSQL's ended backends), and their live children
+ * (the backends).
+ */
+function serverCpuSeconds(dataDir: string): number {
+  const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  const roots = new Set(
+    pids.filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir);
+      } catch {
+        return false;
+      }
+    }),
+  );
+  let total = 0;
+  for (const pid of pids) {
+    const stat = procStat(pid);
+    if (stat === undefined) continue;
+    if (roots.has(pid)) total += stat.self + stat.children;
+    else if (roots.has(stat.ppid)) total += stat.self;
+  }
+  return total;
 }
 
 /** Peak RSS of a running process in MB (VmHWM). */
@@ -245,6 +289,7 @@ pipeline:
     );
 
     const walAtStart = await walBytes(admin);
+    const serversAtStart = { postgres: serverCpuSeconds(postgres.dataDir), mariadb: serverCpuSeconds(mariadb.dataDir) };
     run = startPipeline(file);
     const seen = (pattern: RegExp) => run!.lines.find((l) => pattern.test(l.text));
     await until('the source to open', () => Promise.resolve(seen(/starting at|resuming binlog/) !== undefined), run);
@@ -270,6 +315,10 @@ pipeline:
     await until('the snapshot to be committed', async () => (await checkpoint(sink))?.snapshot === false, run);
     const snapshotSeconds = (performance.now() - run.started) / 1000;
     const snapshotCpu = cpuSeconds(run.child.pid);
+    const serversCpu = {
+      postgres: serverCpuSeconds(postgres.dataDir) - serversAtStart.postgres,
+      mariadb: serverCpuSeconds(mariadb.dataDir) - serversAtStart.mariadb,
+    };
     const after = (await checkpoint(sink))!;
     say(
       `  snapshot: ${snapshotSeconds.toFixed(1)} s (process start → last snapshot chunk committed), ` +
@@ -278,6 +327,10 @@ pipeline:
     say(
       `  CPU of the pipeline process until then: ${snapshotCpu.toFixed(2)} s, ` +
         `${((snapshotCpu * 1000) / (TABLES * ROWS)).toFixed(4)} CPU-s per 1k rows`,
+    );
+    say(
+      `  CPU of the servers meanwhile: PostgreSQL ${serversCpu.postgres.toFixed(2)} s, ` +
+        `MariaDB ${serversCpu.mariadb.toFixed(2)} s${values.kill9 ? ' (since the first start)' : ''}`,
     );
     const wal = (await walBytes(admin)) - walAtStart;
     const chunks = await chunkTable(sink);

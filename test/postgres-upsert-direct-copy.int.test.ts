@@ -143,6 +143,95 @@ describe('postgres sink, write-mode upsert: direct COPY of new rows', () => {
     expect(await rows(t)).toEqual(expected(1, 3, 'a'));
   });
 
+  it('loads a batch of many fresh tables, a table that existed, a fresh one another session filled and a chunk with a key twice', async () => {
+    const fresh = Array.from({ length: 30 }, (_, i) => table(`fresh_${i}`));
+    const [existed, raced, twice, big] = ['existed', 'raced', 'twice', 'big'].map((name) => table(`fresh_${name}`)) as [
+      TableSchema,
+      TableSchema,
+      TableSchema,
+      TableSchema,
+    ];
+    await db.query(`CREATE SCHEMA IF NOT EXISTS direct`);
+    await db.query(`CREATE TABLE direct.fresh_existed (id bigint PRIMARY KEY, name varchar(32), n integer)`);
+    await db.query(`INSERT INTO direct.fresh_existed SELECT g, 'old' || g, -g FROM generate_series(5, 14) g`);
+    const sink = await open('fresh');
+    await sink.write([...fresh, existed, raced, twice, big].map((t) => schemaEvent(t)));
+    await sink.commit(checkpoint('fresh', { pos: 0 }));
+    // Another session writes to a table the sink created and has not written yet.
+    await db.query(`INSERT INTO direct.fresh_raced VALUES (3, 'other', -3), (50, 'other', -50)`);
+
+    const reads = (t: TableSchema, rows: Row[]) => rows.map((r) => read(t, r));
+    await sink.write([
+      ...fresh.slice(0, 15).flatMap((t) => reads(t, range(1, 20, t.id.name))),
+      ...reads(raced, range(1, 10, 'r')),
+      ...reads(existed, range(1, 10, 'e')),
+      ...fresh.slice(15).flatMap((t) => reads(t, range(1, 20, t.id.name))),
+      // Several MB of COPY data in one query: sent in pieces, with the socket's back-pressure.
+      ...reads(big, range(1, 60_000, 'a long value, big table, #')),
+    ]);
+    // A chunk with one key twice (as a source whose key compares differently could send): the last one wins.
+    await sink.write([
+      ...reads(twice, [
+        [1n, 'first', 1],
+        [2n, 'two', 2],
+        [1n, 'last', 11],
+      ]),
+      ...reads(fresh[0]!, range(21, 22, 'more')),
+    ]);
+    await sink.commit(checkpoint('fresh', { pos: 1 }));
+
+    expect(await rows(fresh[0]!)).toEqual([...expected(1, 20, 'fresh_0'), ...expected(21, 22, 'more')]);
+    for (const t of fresh.slice(1)) expect(await rows(t)).toEqual(expected(1, 20, t.id.name));
+    expect(await rows(existed)).toEqual([...expected(1, 10, 'e'), ...[11, 12, 13, 14].map((n) => [n, `old${n}`, -n])]);
+    expect(await rows(raced)).toEqual([...expected(1, 10, 'r'), [50, 'other', -50]]);
+    expect(await rows(big)).toEqual(expected(1, 60_000, 'a long value, big table, #'));
+    expect(await rows(twice)).toEqual([
+      [1, 'last', 11],
+      [2, 'two', 2],
+    ]);
+    await sink.close();
+    expect((await open('fresh')).last?.position).toEqual({ pos: 1 });
+  });
+
+  it('leaves nothing of a batch into fresh tables that fails or is cut off, and the replay loads them', async () => {
+    const tables = Array.from({ length: 5 }, (_, i) => table(`replay_${i}`));
+    const batch = (bad: boolean) =>
+      tables.flatMap((t, i) =>
+        range(1, 50, t.id.name).map((r) => read(t, bad && i === 3 && r[0] === 25n ? [r[0], 'nul\u0000', 0] : r)),
+      );
+    // The tables are created in the transaction that fails: the replay creates them again, fresh again.
+    const sink = await open('replay');
+    await sink.write(tables.map((t) => schemaEvent(t)));
+    const error = await caught(
+      (async () => {
+        await sink.write(batch(true));
+        await sink.commit(checkpoint('replay', { pos: 1 }));
+      })(),
+    );
+    expect(error.code).toBe('SINK_WRITE_FAILED');
+    await sink.close();
+    const exists = async () =>
+      (await db.query<{ t: string | null }>(`SELECT to_regclass('direct.replay_0')::text AS t`))[0]?.t ?? null;
+    expect(await exists()).toBeNull();
+
+    // Replayed: created and loaded, then a crash before the commit of the next batch of fresh rows.
+    const again = await open('replay');
+    expect(again.last).toBeNull();
+    await again.write(tables.map((t) => schemaEvent(t)));
+    await again.write(batch(false).filter((e) => e.kind === 'data' && Number(e.after![0]) <= 30));
+    await again.commit(checkpoint('replay', { pos: 1 }));
+    await again.write(batch(false).filter((e) => e.kind === 'data' && Number(e.after![0]) > 30));
+    await again.close(); // a crash before the commit
+    for (const t of tables) expect(await rows(t)).toEqual(expected(1, 30, t.id.name));
+
+    const third = await open('replay');
+    expect(third.last?.position).toEqual({ pos: 1 });
+    await third.write(tables.map((t) => schemaEvent(t)));
+    await third.write(batch(false).filter((e) => e.kind === 'data' && Number(e.after![0]) > 30));
+    await third.commit(checkpoint('replay', { pos: 2 }));
+    for (const t of tables) expect(await rows(t)).toEqual(expected(1, 50, t.id.name));
+  });
+
   it('takes the upsert path for a table whose row-level security refuses COPY', async () => {
     const role = `direct_rls_${db.name.slice(-8)}`;
     await db.query(`CREATE ROLE ${role} LOGIN`);

@@ -85,6 +85,24 @@ describe('CopyTextWriter', () => {
     expect(out.isEmpty()).toBe(true);
   });
 
+  it('keeps the small pieces it handed out intact while it writes on (one writer for many small tables)', () => {
+    const out = new CopyTextWriter();
+    const tables = Array.from({ length: 50 }, (_, t) =>
+      Array.from({ length: 40 + t }, (_, i): Value[] => [BigInt(i), `table ${t} row ${i}`, 'ü'.repeat(t % 7)]),
+    );
+    const pieces = tables.map((rows) => {
+      for (const row of rows) {
+        row.forEach((v, i) => {
+          if (i > 0) out.char(0x09);
+          out.value(v);
+        });
+        out.char(0x0a);
+      }
+      return Buffer.concat(out.take());
+    });
+    tables.forEach((rows, t) => expect(pieces[t]!.equals(expectedBytes(rows))).toBe(true));
+  });
+
   it('writes a value larger than a piece whole', () => {
     const big = 'é'.repeat(1_500_000);
     expect(written([[1, big]]).equals(expectedBytes([[1, big]]))).toBe(true);

@@ -35,6 +35,134 @@ export async function copyRows<T>(client: pg.Client, sql: string, sets: readonly
   await pipeline(Readable.from(rowChunks(sets)), client.query(copyFrom(sql)));
 }
 
+/**
+ * Runs `sql` — statements holding one `COPY … FROM STDIN` (text format) per entry of `copies`, in that order — and
+ * sends the rows of every COPY right behind the query, each COPY's ended by CopyDone, without waiting for the
+ * server's CopyInResponse: the whole query costs one round trip, however many tables it fills. (The server reads
+ * the rows of a COPY when it reaches it. After an error it skips the rest of the query and drops the COPY data
+ * still coming — "any subsequent CopyData, CopyDone, or CopyFail messages issued by the frontend will simply be
+ * dropped", protocol docs, COPY operations.) Rejects with the server's error, or with the error of writing a
+ * row (a NUL character), after which the COPY being sent is failed with CopyFail. Sent in ~1 MB pieces with the
+ * socket's back-pressure.
+ */
+export function copyPipelined<T>(
+  client: pg.Client,
+  sql: string,
+  copies: readonly (readonly CopyRowSet<T>[])[],
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    client.query(new PipelinedCopy(sql, copies, resolve, reject));
+  });
+}
+
+/** The pg "submittable" of {@link copyPipelined}: pg hands it the server's answers to its query. */
+class PipelinedCopy<T> {
+  /** Set when the query is over for us: the server failed it or the rows could not be written. */
+  private failed = false;
+  private rowError: unknown;
+
+  constructor(
+    private readonly text: string,
+    private readonly copies: readonly (readonly CopyRowSet<T>[])[],
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  submit(connection: pg.Connection): void {
+    connection.query(this.text);
+    const stream = (connection as unknown as { stream: NodeJS.WritableStream & NodeJS.EventEmitter }).stream;
+    this.pump(stream).catch((error: unknown) => {
+      // The socket failed under us; pg fails the query too, whichever comes first is reported.
+      if (this.failed) return;
+      this.failed = true;
+      this.reject(error);
+    });
+  }
+
+  private async pump(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+    const out = new CopyTextWriter();
+    for (const sets of this.copies) {
+      const pieces = (function* () {
+        for (const { rows, append } of sets) {
+          for (const row of rows) {
+            append(out, row);
+            if (out.hasFullPiece()) yield* out.take();
+          }
+        }
+        yield* out.take();
+      })();
+      try {
+        for (const piece of pieces) {
+          if (this.failed) return;
+          if (!writeCopyData(stream, piece)) await drained(stream);
+        }
+      } catch (error) {
+        if (this.failed) return;
+        this.rowError = error;
+        stream.write(copyFail(error instanceof Error ? error.message : String(error)));
+        return;
+      }
+      if (this.failed) return;
+      stream.write(COPY_DONE);
+    }
+  }
+
+  handleError(error: unknown): void {
+    this.failed = true;
+    this.reject(this.rowError ?? error);
+  }
+
+  handleReadyForQuery(): void {
+    if (this.failed) return;
+    this.failed = true; // nothing more to send either way
+    if (this.rowError !== undefined) this.reject(this.rowError);
+    else this.resolve();
+  }
+
+  handleCommandComplete(): void {}
+  handleCopyInResponse(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyData(): void {}
+  /** Replaced by pg when a query timeout is configured. */
+  callback(): void {}
+}
+
+/** Writes one CopyData message; false when the socket asks to wait for 'drain'. */
+function writeCopyData(stream: NodeJS.WritableStream, piece: Buffer): boolean {
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x64; // 'd'
+  header.writeUInt32BE(piece.length + 4, 1);
+  stream.write(header);
+  return stream.write(piece);
+}
+
+function drained(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
+/** CopyDone: 'c', length 4. */
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
+/** CopyFail with `message`: the server fails the COPY with it. */
+function copyFail(message: string): Buffer {
+  const text = Buffer.from(`${message.replaceAll('\0', '')}\0`, 'utf8');
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x66; // 'f'
+  header.writeUInt32BE(text.length + 4, 1);
+  return Buffer.concat([header, text]);
+}
+
 function* chunks(lines: Iterable<string>): Generator<Buffer> {
   let text = '';
   for (const line of lines) {

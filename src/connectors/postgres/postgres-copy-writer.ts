@@ -4,6 +4,9 @@ import { encodeCopyValue } from './postgres-copy-encoder.js';
 /** A piece handed on once it holds about this many bytes: few socket writes, bounded memory. */
 const PIECE_BYTES = 1 << 20;
 
+/** A last piece up to this size is copied out by {@link CopyTextWriter.take}, its buffer kept. */
+const SMALL_PIECE_BYTES = 64 * 1024;
+
 /** Strings up to this length are copied by a JS loop (cheaper than a native call for short text). */
 const SHORT_STRING = 128;
 
@@ -67,6 +70,13 @@ export class CopyTextWriter {
 
   /** The pieces written so far (the caller owns them), and starts anew. */
   take(): Buffer[] {
+    if (this.full.length === 0 && this.pos > 0 && this.pos <= SMALL_PIECE_BYTES) {
+      // A small table's rows: copied out, and the piece buffer kept for the next rows (a new 1 MB buffer per
+      // COPY cost more than the copy).
+      const piece = Buffer.from(this.buf.subarray(0, this.pos));
+      this.pos = 0;
+      return [piece];
+    }
     if (this.pos > 0) this.cut(PIECE_BYTES + 1024);
     return this.full.splice(0);
   }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { DataType } from '../../core/data-type.js';
 import type { TableLayout } from '../../core/table-layout.js';
+import type { SchemaChangeEvent } from '../../core/change-event.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import { TargetTables, type SinkCatalogTable, type TargetTable as SinkTargetTable } from '../sink-kit/target-tables.js';
 import { readCatalogTable, readCatalogTables, type CatalogTable } from './postgres-catalog.js';
@@ -37,6 +38,12 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
    * read path.
    */
   private readonly prefetched = new Map<string, CatalogTable | null>();
+  /**
+   * Tables this session created and has not written to since ({@link takeFresh}), by key: empty unless
+   * another session wrote to them. Cleared by {@link forgetAll} and by every schema change other than a
+   * createTable, so a table truncated, renamed or dropped meanwhile never counts.
+   */
+  private readonly fresh = new Set<string>();
 
   constructor(
     private readonly client: pg.Client,
@@ -128,13 +135,32 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
     }
     await this.client.query(`RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
     const created = [...missing.values()].map((m) => m.name);
+    for (const name of created) this.created(name);
     const found = await readCatalogTables(this.client, created);
     for (const name of created) this.prefetched.set(this.keyOf(name), found.get(this.keyOf(name)) ?? null);
   }
 
   override forgetAll(): void {
     this.prefetched.clear();
+    this.fresh.clear();
     super.forgetAll();
+  }
+
+  protected override created(name: PostgresTableName): void {
+    this.fresh.add(this.keyOf(name));
+  }
+
+  /**
+   * Whether this session created the table and wrote nothing to it since — in which case only another
+   * session's rows can be in it. Answers true once per creation: the caller is about to write to it.
+   */
+  takeFresh(name: PostgresTableName): boolean {
+    return this.fresh.delete(this.keyOf(name));
+  }
+
+  override async apply(event: SchemaChangeEvent, previous: TableSchema | undefined): Promise<void> {
+    if (event.change !== 'createTable') this.fresh.clear();
+    await super.apply(event, previous);
   }
 
   protected async read(name: PostgresTableName): Promise<SinkCatalogTable | undefined> {

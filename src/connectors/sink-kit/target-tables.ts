@@ -94,6 +94,9 @@ export abstract class TargetTables<N extends SinkTableName> {
     return [createTableSql(this.sqlName(name), schema, (type) => this.typeOf(type))];
   }
 
+  /** Called when {@link ensure} has just created the table `name` (its transaction not yet committed). */
+  protected created(_name: N): void {}
+
   /** Whether `error`, thrown while a schema change ran, fails the same way every time (so undoing it is right). */
   protected isChangeFailure(error: unknown): boolean {
     return error instanceof TributaryError && !error.retryable;
@@ -271,6 +274,7 @@ export abstract class TargetTables<N extends SinkTableName> {
     if (current === undefined) {
       await this.ensureSchema(name.schema);
       for (const sql of this.createStatements(name, schema)) await this.run(sql);
+      this.created(name);
       current = await this.read(name);
       if (current === undefined) throw new TributaryError('INTERNAL', `table ${display} vanished after CREATE TABLE`);
     }
