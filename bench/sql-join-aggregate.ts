@@ -306,7 +306,8 @@ checkpoints.forEach((c, i) => {
     `    #${c.version} ${i < loadCheckpoints ? 'load' : 'changes'} at ${c.events.toLocaleString('en')} events: ${(c.deltaBytes / 1e6).toFixed(1)} MB, ${ms(c.snapshotMs)} ms + wait ${ms(c.waitMs)} ms + ${ms(c.commitMs)} ms; written in ${ms(c.writeMs)} ms`,
   );
 });
-const total = (pick: (c: CheckpointTimes) => number) => (checkpoints.reduce((sum, c) => sum + pick(c), 0) / 1000).toFixed(1);
+const total = (pick: (c: CheckpointTimes) => number) =>
+  (checkpoints.reduce((sum, c) => sum + pick(c), 0) / 1000).toFixed(1);
 console.log(
   `  all ${checkpoints.length} checkpoints: main thread ${total((c) => c.snapshotMs)} s snapshotState + JSON, ${total((c) => c.waitMs)} s waiting for the previous write, ${total((c) => c.commitMs)} s hand-off; writer thread ${total((c) => c.writeMs)} s`,
 );

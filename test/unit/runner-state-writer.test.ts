@@ -127,8 +127,7 @@ describe('the SQL state file written by its own thread, through the runner', () 
         log,
         checkpointIntervalMs: 60_000,
         maxRetries: 0,
-        createParts: () =>
-          Promise.resolve({ source: source(12), sink: sink(held, onCommit), operators: [operator] }),
+        createParts: () => Promise.resolve({ source: source(12), sink: sink(held, onCommit), operators: [operator] }),
       });
 
     // Checkpoint 3 is committed at the sink, then the file refuses its write (as a full disk would).
