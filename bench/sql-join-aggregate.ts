@@ -2,15 +2,16 @@
  * What the streaming SQL stage costs on seed 004's shape (issue 12): the 3-way join + GROUP BY of
  * fixtures/scenarios/salesdb/customer-orders.sql, in this process, without servers — the SQL operator alone,
  * fed as the runner feeds it (batches of source change events), its state on disk (a temporary state directory),
- * with a checkpoint every C events as the runner takes them (snapshotState, its JSON, then checkpointCommitted):
+ * with a checkpoint every C events as the runner takes them (snapshotState, its JSON, then checkpointCommitted —
+ * which hands the changes to the state file's writer thread; the next snapshotState waits for that write):
  *
  * 1. the initial load: N source rows (customers, two sites each, the rest orders) as snapshot reads;
  * 2. then N changes: new orders, cancelled orders, orders moved to another site, sites moved to another
  *    customer, customers changing segment.
  *
  * Events are generated batch by batch (the bench holds no list of them). It reports changes/s of each phase, the
- * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take and to commit
- * them) as the state grows, the state file's size, and the peak RSS. End to end (binlog → sink) the source and
+ * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take them, to hand
+ * them off, to wait for the previous write, and the writer thread's time for each) as the state grows, the state file's size, and the peak RSS. End to end (binlog → sink) the source and
  * sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
  * this process): the figure that holds on a machine other processes share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
@@ -126,43 +127,62 @@ const sampleMemory = () => {
 };
 let emitted = 0;
 let sinceCheckpoint = 0;
-const checkpoints: { version: number; events: number; deltaBytes: number; snapshotMs: number; commitMs: number }[] = [];
+interface CheckpointTimes {
+  version: number;
+  events: number;
+  deltaBytes: number;
+  /** snapshotState (without the wait) + its JSON. */
+  snapshotMs: number;
+  /** snapshotState's wait for the previous checkpoint's write. */
+  waitMs: number;
+  /** checkpointCommitted: the hand-off to the writer thread (the main thread's share of the commit). */
+  commitMs: number;
+  /** The writer thread's transaction for this checkpoint (known once it landed). */
+  writeMs: number;
+}
+const checkpoints: CheckpointTimes[] = [];
 let processed = 0;
-const checkpoint = () => {
+const checkpoint = async () => {
   let started = performance.now();
-  const json = JSON.stringify(operator.snapshotState());
-  const snapshotMs = performance.now() - started;
+  const state = await operator.snapshotState();
+  const { waitMs, writeMs } = operator.stateTimes;
+  const json = JSON.stringify(state);
+  const snapshotMs = performance.now() - started - waitMs;
+  const previous = checkpoints.at(-1);
+  if (previous !== undefined) previous.writeMs = writeMs;
   sampleMemory();
   started = performance.now();
-  operator.checkpointCommitted();
+  await operator.checkpointCommitted();
   const commitMs = performance.now() - started;
   checkpoints.push({
     version: checkpoints.length + 1,
     events: processed,
     deltaBytes: json.length,
     snapshotMs,
+    waitMs,
     commitMs,
+    writeMs: 0,
   });
   sinceCheckpoint = 0;
 };
 /** Feeds `count` events made by `make` in batches, checkpointing as the runner would. */
-const run = (count: number, make: (i: number) => ChangeEvent | undefined) => {
+const run = async (count: number, make: (i: number) => ChangeEvent | undefined) => {
   let batch: ChangeEvent[] = [];
-  const send = () => {
+  const send = async () => {
     emitted += operator.process(batch).length;
     processed += batch.length;
     sinceCheckpoint += batch.length;
     batch = [];
-    if (sinceCheckpoint >= CHECKPOINT_EVERY) checkpoint();
-    // The run is synchronous: memory is sampled per batch, at its end (where the delta is largest).
+    if (sinceCheckpoint >= CHECKPOINT_EVERY) await checkpoint();
+    // Memory is sampled per batch, at its end (where the delta is largest).
     sampleMemory();
   };
   for (let i = 0; i < count; i++) {
     const event = make(i);
     if (event !== undefined) batch.push(event);
-    if (batch.length >= BATCH) send();
+    if (batch.length >= BATCH) await send();
   }
-  if (batch.length > 0) send();
+  if (batch.length > 0) await send();
 };
 
 // Phase 1: the initial load.
@@ -184,7 +204,7 @@ const cpuSeconds = (since: NodeJS.CpuUsage) => {
 };
 let cpuStarted = process.cpuUsage();
 let started = performance.now();
-run(ROWS, (i) => {
+await run(ROWS, (i) => {
   if (i < customers) return data(CUSTOMER, 'read', null, customerRow(i + 1));
   if (i < customers + sites) {
     const s = i - customers + 1;
@@ -208,7 +228,7 @@ const emittedAfterLoad = emitted;
 let changeCount = 0;
 cpuStarted = process.cpuUsage();
 started = performance.now();
-run(CHANGES, () => {
+await run(CHANGES, () => {
   const roll = random();
   let event: ChangeEvent | undefined;
   if (roll < 0.4) {
@@ -244,11 +264,14 @@ run(CHANGES, () => {
   changeCount++;
   return event;
 });
-checkpoint();
+await checkpoint();
+// The phase ends when the state file holds its last checkpoint.
+await operator.stateWritten();
+checkpoints.at(-1)!.writeMs = operator.stateTimes.writeMs;
 const changeMs = performance.now() - started;
 const changeCpu = cpuSeconds(cpuStarted);
 sampleMemory();
-operator.close();
+await operator.close();
 const fileBytes = ['sql-state.sqlite', 'sql-state.sqlite-wal']
   .map((f) => {
     try {
@@ -273,14 +296,21 @@ console.log(
 console.log(
   `  changes: ${changeCount.toLocaleString('en')} in ${ms(changeMs)} ms: ${perSecond(changeCount, changeMs)} changes/s, ${cpuPer(changeCpu, changeCount)}; ${emitted - emittedAfterLoad} result changes`,
 );
-console.log('  checkpoints (events so far: JSON of the changes, snapshotState + JSON, commit to the state file):');
+console.log(
+  '  checkpoints (events so far: JSON of the changes; on the main thread snapshotState + JSON, wait for the previous write, hand-off; the writer thread):',
+);
 const step = Math.max(1, Math.floor(checkpoints.length / 8));
 checkpoints.forEach((c, i) => {
   if (i % step !== 0 && i !== loadCheckpoints - 1 && i !== checkpoints.length - 1) return;
   console.log(
-    `    #${c.version} ${i < loadCheckpoints ? 'load' : 'changes'} at ${c.events.toLocaleString('en')} events: ${(c.deltaBytes / 1e6).toFixed(1)} MB, ${ms(c.snapshotMs)} ms + ${ms(c.commitMs)} ms`,
+    `    #${c.version} ${i < loadCheckpoints ? 'load' : 'changes'} at ${c.events.toLocaleString('en')} events: ${(c.deltaBytes / 1e6).toFixed(1)} MB, ${ms(c.snapshotMs)} ms + wait ${ms(c.waitMs)} ms + ${ms(c.commitMs)} ms; written in ${ms(c.writeMs)} ms`,
   );
 });
+const total = (pick: (c: CheckpointTimes) => number) =>
+  (checkpoints.reduce((sum, c) => sum + pick(c), 0) / 1000).toFixed(1);
+console.log(
+  `  all ${checkpoints.length} checkpoints: main thread ${total((c) => c.snapshotMs)} s snapshotState + JSON, ${total((c) => c.waitMs)} s waiting for the previous write, ${total((c) => c.commitMs)} s hand-off; writer thread ${total((c) => c.writeMs)} s`,
+);
 console.log(
   `  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB (JS heap ${Math.round(peakHeap / 1e6)} MB)`,
 );

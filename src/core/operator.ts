@@ -18,17 +18,21 @@ export type OperatorState = { readonly [key: string]: unknown };
  */
 export interface Operator {
   process(events: readonly ChangeEvent[]): readonly ChangeEvent[];
-  /** The state to commit with the next checkpoint. Called between batches only. */
-  snapshotState?(): OperatorState;
+  /**
+   * The state to commit with the next checkpoint. Called between batches only; the runner awaits it (an operator
+   * whose state a background write is still taking waits for it here).
+   */
+  snapshotState?(): OperatorState | Promise<OperatorState>;
   /** Restores what `snapshotState` returned in an earlier attempt; called before any `process`. */
   restoreState?(state: OperatorState): void;
   /**
    * The checkpoint holding the state `snapshotState` returned last is committed at the sink (an operator whose
-   * state lives on disk applies it there now; a crash before this is caught up from that checkpoint).
+   * state lives on disk applies it there now, or starts to; a crash before it lands is caught up from that
+   * checkpoint). The runner awaits it before the next batch.
    */
-  checkpointCommitted?(): void;
-  /** The attempt ends (stopped, failed or finished): release files and connections. */
-  close?(): void;
+  checkpointCommitted?(): void | Promise<void>;
+  /** The attempt ends (stopped, failed or finished): finish background writes, release files and connections. */
+  close?(): void | Promise<void>;
   /**
    * The sink could not apply `event`, a schema event this operator emitted, and undid it. Returns true when the
    * operator takes that in (the events it emits from now on fit the table as it was before `event`); false when

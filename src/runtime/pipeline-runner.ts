@@ -8,6 +8,7 @@ import {
   type ChangeEvent,
   type Checkpoint,
   type Operator,
+  type OperatorState,
   type Sink,
   type Source,
   type SourcePosition,
@@ -239,7 +240,9 @@ async function runAttempt(
     if (!position || nothingToCommit) return;
     const started = Date.now();
     const events = sink.pending();
-    const states = operators.map((operator) => operator.snapshotState?.() ?? null);
+    watchdog.waitingFor(`the operators' state for checkpoint ${nextId}`);
+    const states: (OperatorState | null)[] = [];
+    for (const operator of operators) states.push((await operator.snapshotState?.()) ?? null);
     const checkpoint: Checkpoint = {
       pipeline: options.name,
       id: nextId,
@@ -255,7 +258,7 @@ async function runAttempt(
     if (watchdog.abandoned)
       throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
     watchdog.progressed();
-    for (const operator of operators) operator.checkpointCommitted?.();
+    for (const operator of operators) await operator.checkpointCommitted?.();
     await stateStore.save(checkpoint);
     source.committed?.(checkpoint.position);
     nextId++;
@@ -467,9 +470,10 @@ async function closeQuietly(parts: PipelineParts | undefined, log: Logger): Prom
   if (!parts) return;
   for (const operator of parts.operators) {
     try {
-      operator.close?.();
+      await operator.close?.();
     } catch (error) {
-      log.debug(`while closing: ${asTributaryError(error).message}`);
+      // An operator's state write that failed at the end: the next run catches it up from the sink's checkpoint.
+      log.warn(`while closing: ${asTributaryError(error).message}`);
     }
   }
   const closing = Promise.allSettled([parts.source.close(), parts.sink.close()]).then((results) => {

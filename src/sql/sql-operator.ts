@@ -90,7 +90,8 @@ export class SqlOperator implements Operator {
         for (const node of query.plan.nodes) node.openState(backend);
       });
     } catch (error) {
-      store.close();
+      // Nothing was written yet: no writer thread to wait for, the file closes at once.
+      store.close().catch(() => undefined);
       throw error;
     }
     this.store = store;
@@ -122,17 +123,33 @@ export class SqlOperator implements Operator {
     return out;
   }
 
-  snapshotState(): OperatorState {
-    const state = this.opened().snapshot();
+  /** Waits for the state file's write of the previous checkpoint (see {@link DiskStateStore.snapshot}). */
+  async snapshotState(): Promise<OperatorState> {
+    const state = await this.opened().snapshot();
     return { stage: 'sql', version: 3, plan: this.fingerprint, state };
   }
 
-  checkpointCommitted(): void {
-    this.store?.committed();
+  /** Hands the checkpoint's state changes to the state file's writer thread, and returns. */
+  async checkpointCommitted(): Promise<void> {
+    await this.store?.committed();
   }
 
-  close(): void {
-    this.store?.close();
+  /**
+   * The state file's times (ms): how long the last snapshotState waited for the write of the checkpoint before,
+   * and how long the writer thread took for the last write that landed (0: none yet, or the state is in memory).
+   */
+  get stateTimes(): { readonly waitMs: number; readonly writeMs: number } {
+    return { waitMs: this.store?.lastWaitMs ?? 0, writeMs: this.store?.lastWriteMs ?? 0 };
+  }
+
+  /** Waits until the state file holds the last committed checkpoint; throws its write's error if it failed. */
+  async stateWritten(): Promise<void> {
+    await this.store?.settle();
+  }
+
+  /** Waits for the state file's write in flight; throws its error (STATE_DIR_UNWRITABLE) if it failed. */
+  async close(): Promise<void> {
+    await this.store?.close();
   }
 
   restoreState(state: OperatorState): void {

@@ -1,48 +1,49 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
-import type { KeyedMapState, StateCodec } from '../../src/sql/exec/keyed-state.js';
+import { DiskStateStore, type CommittedState, type DiskStateOptions } from '../../src/sql/exec/disk-state.js';
+import type { KeyedMapState, KeyedState, StateCodec } from '../../src/sql/exec/keyed-state.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const codec: StateCodec<{ n: number }> = { toJson: (v) => v, fromJson: (json) => json as { n: number } };
 
-/** A store in a new directory; `reopen` opens the same file anew (a restart) from the given checkpoint. */
+/** A store in a new directory; `open` opens the same file anew (a restart). */
 function store(cacheBytes: number) {
   const dir = mkdtempSync(join(tmpdir(), 'sql-disk-state-'));
   dirs.push(dir);
-  const open = () => {
-    const s = DiskStateStore.open(dir, 'plan', { cacheBytes });
-    return { store: s, rows: s.keyedMap('1.right', codec) };
+  const open = (options: DiskStateOptions = {}) => {
+    const s = DiskStateStore.open(dir, 'plan', { cacheBytes, ...options });
+    return { store: s, rows: s.keyedMap('1.right', codec), groups: s.keyed('2.groups', codec) };
   };
-  return { open };
+  return { open, file: join(dir, 'sql-state.sqlite') };
 }
 
 const entries = (rows: KeyedMapState<{ n: number }>, key: string) =>
   Object.fromEntries([...rows.entries(key)].map(([sub, v]) => [sub, v.n]));
 
 describe('SQL state on disk: map state', () => {
-  it('keeps each entry apart: a checkpoint holds the entries changed, the others stay as they were', () => {
+  it('keeps each entry apart: a checkpoint holds the entries changed, the others stay as they were', async () => {
     const { open } = store(32 * 1024 * 1024);
     const { store: s, rows } = open();
     s.restore(undefined);
     for (let i = 0; i < 100; i++) rows.put('site-1', `order-${i}`, { n: i });
-    expect(s.snapshot().delta['1.right']).toHaveLength(100);
-    s.committed();
+    expect((await s.snapshot()).delta['1.right']).toHaveLength(100);
+    await s.committed();
     rows.put('site-1', 'order-7', { n: 70 });
     rows.remove('site-1', 'order-8');
-    const { delta } = s.snapshot();
+    const { delta } = await s.snapshot();
     expect(delta).toEqual({
       '1.right': [
         ['site-1', 'order-7', '{"n":70}'],
         ['site-1', 'order-8', null],
       ],
     });
-    s.committed();
-    s.close();
+    await s.committed();
+    await s.close();
     const again = open();
     again.store.restore({ version: 2, delta: {} });
     const read = entries(again.rows, 'site-1');
@@ -50,17 +51,17 @@ describe('SQL state on disk: map state', () => {
     expect(read['order-7']).toBe(70);
     expect(read['order-8']).toBeUndefined();
     expect(again.rows.get('site-1', 'order-9')).toEqual({ n: 9 });
-    again.store.close();
+    await again.store.close();
   });
 
-  it('reads a key whole from the file, the changes not yet committed and memory, after eviction', () => {
+  it('reads a key whole from the file, the changes not yet committed and memory, after eviction', async () => {
     const { open } = store(1);
     const { store: s, rows } = open();
     s.restore(undefined);
     rows.put('a', 'x', { n: 1 });
     rows.put('a', 'y', { n: 2 });
     rows.put('b', 'z', { n: 3 });
-    s.committed();
+    await s.committed();
     // A partial bucket: one entry read, one changed, one removed, one added; then all evicted (cache of 1 byte).
     expect(rows.get('a', 'x')).toEqual({ n: 1 });
     rows.put('a', 'y', { n: 20 });
@@ -72,12 +73,143 @@ describe('SQL state on disk: map state', () => {
     expect(rows.get('a', 'x')).toBeUndefined();
     expect(entries(rows, 'c')).toEqual({});
     // A crash after the sink committed version 2, before the file took it: the delta catches it up.
-    const saved = JSON.parse(JSON.stringify(s.snapshot())) as CommittedState;
-    s.close();
+    const saved = JSON.parse(JSON.stringify(await s.snapshot())) as CommittedState;
+    await s.close();
     const again = open();
     again.store.restore(saved);
     expect(entries(again.rows, 'a')).toEqual({ y: 20, w: 4 });
     expect(entries(again.rows, 'b')).toEqual({ z: 3 });
-    again.store.close();
+    await again.store.close();
+  });
+});
+
+describe('SQL state on disk: the writer thread', () => {
+  /** Version 1 in the file: keys 0–99 of one map state and one keyed state, each entry {n: i}. */
+  const atVersion1 = async (open: ReturnType<typeof store>['open']) => {
+    const { store: s, rows, groups } = open();
+    s.restore(undefined);
+    for (let i = 0; i < 100; i++) {
+      rows.put('site-1', `order-${i}`, { n: i });
+      groups.set(`g${i}`, { n: i });
+    }
+    await s.snapshot();
+    await s.committed();
+    await s.close();
+  };
+  /** Checkpoint 2's changes: orders 0–49 change, 50–59 go, 100–109 come; groups 0–49 change, 50–59 go. */
+  const change = (rows: KeyedMapState<{ n: number }>, groups: KeyedState<{ n: number }>) => {
+    for (let i = 0; i < 50; i++) {
+      rows.put('site-1', `order-${i}`, { n: 1000 + i });
+      groups.get(`g${i}`)!.n += 1000;
+    }
+    for (let i = 50; i < 60; i++) {
+      rows.remove('site-1', `order-${i}`);
+      groups.delete(`g${i}`);
+    }
+    for (let i = 100; i < 110; i++) rows.put('site-1', `order-${i}`, { n: i });
+  };
+  /** What version 2 holds. */
+  const expected = () => {
+    const orders: Record<string, number> = {};
+    const groups: Record<string, number | undefined> = {};
+    for (let i = 0; i < 110; i++) {
+      if (i < 50) orders[`order-${i}`] = 1000 + i;
+      else if (i >= 60) orders[`order-${i}`] = i;
+      if (i < 100) groups[`g${i}`] = i < 50 ? 1000 + i : i < 60 ? undefined : i;
+    }
+    return { orders, groups };
+  };
+  const read = (rows: KeyedMapState<{ n: number }>, groups: KeyedState<{ n: number }>) => ({
+    orders: entries(rows, 'site-1'),
+    groups: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`g${i}`, groups.peek(`g${i}`)?.n])),
+  });
+
+  it('a crash in the middle of the write: reads saw the new values meanwhile, and the restart gets exactly the checkpoint', async () => {
+    const { open, file } = store(1);
+    await atVersion1(open);
+    // The writer thread dies halfway through the transaction of version 2, as in a kill -9.
+    const { store: s, rows, groups } = open({ crashMidWrite: true });
+    s.restore({ version: 1, delta: {} });
+    change(rows, groups);
+    s.endBatch();
+    // What the sink commits with checkpoint 2 (through JSON), then the hand-off to the writer.
+    const saved = JSON.parse(JSON.stringify(await s.snapshot())) as CommittedState;
+    expect(saved.version).toBe(2);
+    await s.committed();
+    // The write is in flight (the file holds version 1): every read, cache emptied (1 byte), sees version 2.
+    s.endBatch();
+    expect(read(rows, groups)).toEqual(expected());
+    // The next checkpoint waits for the write: it failed, with a code and a fix.
+    const failed = expect.objectContaining({ code: 'STATE_DIR_UNWRITABLE', hint: expect.stringContaining('next run') });
+    await expect(s.snapshot()).rejects.toThrow(failed);
+    await expect(s.close()).rejects.toThrow(failed);
+    // The file claims only what it holds: version 1, none of version 2's changes.
+    const raw = new Database(file, { readonly: true });
+    expect(raw.prepare("SELECT value FROM meta WHERE name = 'version'").pluck().get()).toBe('1');
+    expect(raw.prepare("SELECT value FROM entries WHERE key = 'site-1' AND sub = 'order-0'").pluck().get()).toBe(
+      '{"n":0}',
+    );
+    expect(raw.prepare("SELECT count(*) FROM entries WHERE sub = 'order-105'").pluck().get()).toBe(0);
+    raw.close();
+    // The restart: the file is one checkpoint behind the sink, whose delta brings it to version 2.
+    const again = open();
+    expect(again.store.version).toBe(1);
+    again.store.restore(saved);
+    expect(read(again.rows, again.groups)).toEqual(expected());
+    await again.store.close();
+    const third = open();
+    expect(third.store.version).toBe(2);
+    third.store.restore(saved);
+    expect(read(third.rows, third.groups)).toEqual(expected());
+    await third.store.close();
+  });
+
+  it('a write that lands: the next checkpoint waits for it, close too, and the file holds the version', async () => {
+    const { open } = store(1);
+    await atVersion1(open);
+    const { store: s, rows, groups } = open();
+    s.restore({ version: 1, delta: {} });
+    change(rows, groups);
+    s.endBatch();
+    await s.snapshot();
+    await s.committed();
+    s.endBatch();
+    expect(read(rows, groups)).toEqual(expected());
+    // No change since: checkpoint 3 is empty, and it comes after version 2 is in the file.
+    expect(await s.snapshot()).toEqual({ version: 3, delta: {} });
+    expect(read(rows, groups)).toEqual(expected());
+    rows.put('site-1', 'order-0', { n: 7 });
+    await s.snapshot();
+    await s.committed();
+    await s.close();
+    const again = open();
+    expect(again.store.version).toBe(3);
+    again.store.restore({ version: 3, delta: {} });
+    expect(again.rows.get('site-1', 'order-0')).toEqual({ n: 7 });
+    expect(entries(again.rows, 'site-1')['order-105']).toBe(105);
+    await again.store.close();
+  });
+
+  it('an error in the writer thread fails the next checkpoint with STATE_DIR_UNWRITABLE, not an unhandled rejection', async () => {
+    const { open, file } = store(32 * 1024 * 1024);
+    await atVersion1(open);
+    const { store: s, rows } = open();
+    s.restore({ version: 1, delta: {} });
+    // Another process makes the file refuse writes (as a full disk or an I/O error would).
+    const other = new Database(file);
+    other.exec("CREATE TRIGGER refuse BEFORE INSERT ON entries BEGIN SELECT RAISE(ABORT, 'no space left'); END;");
+    other.close();
+    rows.put('site-1', 'order-200', { n: 200 });
+    await s.snapshot();
+    await s.committed();
+    await expect(s.snapshot()).rejects.toThrow(
+      expect.objectContaining({ code: 'STATE_DIR_UNWRITABLE', message: expect.stringContaining('no space left') }),
+    );
+    // It stays failed: the pipeline stops; close reports it too.
+    await expect(s.committed()).rejects.toThrow(/no space left/);
+    await expect(s.close()).rejects.toThrow(/no space left/);
+    const again = open();
+    expect(again.store.version).toBe(1);
+    await again.store.close();
   });
 });

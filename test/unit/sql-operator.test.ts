@@ -90,25 +90,25 @@ INSERT INTO r ${select};`;
   const creates = (): ChangeEvent[] =>
     [A, B].map((schema) => ({ kind: 'schema', table: schema.id, change: 'createTable', schema, source: { tsMs: 0 } }));
   /** A checkpoint's state as the sink commits it (through JSON); `committed`: the runner tells the operator. */
-  const checkpoint = (committed = true): OperatorState => {
-    const state = JSON.parse(JSON.stringify(operator.snapshotState())) as OperatorState;
-    if (committed) operator.checkpointCommitted();
+  const checkpoint = async (committed = true): Promise<OperatorState> => {
+    const state = JSON.parse(JSON.stringify(await operator.snapshotState())) as OperatorState;
+    if (committed) await operator.checkpointCommitted();
     return state;
   };
   /**
    * A new attempt: a new operator resuming from a checkpoint (by default one taken now), then the source's
    * createTables. `crash`: the process died after the sink committed the checkpoint, before the state file took it.
    */
-  const restart = (options: { crash?: boolean; from?: OperatorState } = {}) => {
-    const state = options.from ?? checkpoint(options.crash !== true);
-    operator.close();
+  const restart = async (options: { crash?: boolean; from?: OperatorState } = {}) => {
+    const state = options.from ?? (await checkpoint(options.crash !== true));
+    await operator.close();
     operator = make();
     operator.restoreState(state);
     feed(creates());
   };
   /** A new attempt with no checkpoint (the sink holds none: the job starts over). */
-  const startOver = () => {
-    operator.close();
+  const startOver = async () => {
+    await operator.close();
     operator = make();
     table.clear();
     feed(creates());
@@ -149,7 +149,7 @@ describe('SQL operator', () => {
     ['read back from disk at every batch', 1],
   ])(
     'MIN, MAX and COUNT(DISTINCT) take back values exactly, and a group that empties is deleted (state %s)',
-    (_, cache) => {
+    async (_, cache) => {
       const { feed, restart } = job(
         'k INT, mn DECIMAL(10, 2), mx DECIMAL(10, 2), d BIGINT, av DECIMAL(38, 6), PRIMARY KEY (k) NOT ENFORCED',
         'SELECT k, MIN(v), MAX(v), COUNT(DISTINCT v), AVG(v) FROM a GROUP BY k',
@@ -162,7 +162,7 @@ describe('SQL operator', () => {
         ev(A, 'insert', null, [4n, 1, '-2.50']),
       ]);
       expect(feed([])).toEqual([['1', '-2.50', '3.00', '3', '1.125000']]);
-      restart(); // the state goes through a checkpoint's JSON
+      await restart(); // the state goes through a checkpoint's JSON
       expect(feed([ev(A, 'delete', [4n, 1, '-2.50'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.333333']]);
       expect(feed([ev(A, 'delete', [2n, 1, '3.00'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.000000']]);
       expect(feed([ev(A, 'update', [3n, 1, '3.00'], [3n, 2, '3.00'])])).toEqual([
@@ -173,7 +173,7 @@ describe('SQL operator', () => {
     },
   );
 
-  it('UNION ALL of branches tagged by a constant is unique on key + tag, and passes every change on', () => {
+  it('UNION ALL of branches tagged by a constant is unique on key + tag, and passes every change on', async () => {
     const { feed, restart } = job(
       'src STRING, id BIGINT, k INT, PRIMARY KEY (src, id) NOT ENFORCED',
       "SELECT 'a' AS src, id, k FROM a UNION ALL SELECT 'b', id, k FROM b",
@@ -183,7 +183,7 @@ describe('SQL operator', () => {
       ['a', '1', '5'],
       ['b', '1', '7'],
     ]);
-    restart();
+    await restart();
     expect(feed([ev(B, 'update', [1n, 7], [1n, 8]), ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([
       ['b', '1', '8'],
     ]);
@@ -202,14 +202,14 @@ describe('SQL operator', () => {
     ).toThrow(/not unique on the PRIMARY KEY/);
   });
 
-  it('SELECT DISTINCT keeps a row while any copy of it exists, and takes it back with the last one', () => {
+  it('SELECT DISTINCT keeps a row while any copy of it exists, and takes it back with the last one', async () => {
     const { feed, restart } = job(
       'k INT, PRIMARY KEY (k) NOT ENFORCED',
       'SELECT DISTINCT k FROM a WHERE k IS NOT NULL',
     );
     feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(A, 'insert', null, [2n, 5, '2.00'])]);
     expect(feed([ev(A, 'insert', null, [3n, 6, '2.00'])])).toEqual([['5'], ['6']]);
-    restart();
+    await restart();
     expect(feed([ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([['5'], ['6']]);
     expect(feed([ev(A, 'update', [2n, 5, '2.00'], [2n, 6, '2.00'])])).toEqual([['6']]);
     expect(feed([ev(A, 'delete', [3n, 6, '2.00'], null), ev(A, 'delete', [2n, 6, '2.00'], null)])).toEqual([]);
@@ -269,58 +269,58 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
       1,
     );
 
-  it('after a crash between the sink commit and the state file commit, the restart catches up from the checkpoint', () => {
+  it('after a crash between the sink commit and the state file commit, the restart catches up from the checkpoint', async () => {
     const { feed, restart } = joinCount();
     feed([
       ev(B, 'insert', null, [1n, 1]),
       ev(A, 'insert', null, [1n, 1, '1.00']),
       ev(A, 'insert', null, [2n, 1, '2.00']),
     ]);
-    restart();
+    await restart();
     feed([
       ev(A, 'insert', null, [3n, 1, '4.00']),
       ev(B, 'insert', null, [2n, 2]),
       ev(A, 'insert', null, [4n, 2, '8.00']),
     ]);
-    restart({ crash: true });
+    await restart({ crash: true });
     expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)]).sort()).toEqual([
       ['1', '2', '6.00'],
       ['2', '1', '8.00'],
     ]);
-    restart({ crash: true });
+    await restart({ crash: true });
     expect(feed([ev(A, 'update', [4n, 2, '8.00'], [4n, 1, '8.00'])])).toEqual([['1', '3', '14.00']]);
   });
 
-  it('refuses a state file that is not at the checkpoint it resumes from (SQL_STATE_MISMATCH, naming --reset)', () => {
+  it('refuses a state file that is not at the checkpoint it resumes from (SQL_STATE_MISMATCH, naming --reset)', async () => {
     const { feed, restart, checkpoint } = joinCount();
     feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
-    const first = checkpoint();
+    const first = await checkpoint();
     feed([ev(A, 'insert', null, [2n, 1, '2.00'])]);
-    checkpoint();
+    await checkpoint();
     // The sink went back to an older checkpoint than the file holds (a restored backup, another sink).
     const refused = expect.objectContaining({ code: 'SQL_STATE_MISMATCH', hint: expect.stringContaining('--reset') });
-    expect(() => restart({ from: first })).toThrow(refused);
+    await expect(restart({ from: first })).rejects.toThrow(refused);
     const lost = joinCount();
     lost.feed([ev(B, 'insert', null, [1n, 1])]);
-    const ahead = lost.checkpoint(false);
+    const ahead = await lost.checkpoint(false);
     // The state file is two checkpoints behind (deleted, or copied from elsewhere): no delta bridges that.
-    expect(() => lost.restart({ from: { ...ahead, state: { version: 2, delta: {} } } })).toThrow(refused);
+    await expect(lost.restart({ from: { ...ahead, state: { version: 2, delta: {} } } })).rejects.toThrow(refused);
   });
 
-  it("refuses a checkpoint in the state format of an earlier version (a join key's rows as one entry)", () => {
+  it("refuses a checkpoint in the state format of an earlier version (a join key's rows as one entry)", async () => {
     const { feed, restart, checkpoint } = joinCount();
     feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
-    const old = { ...checkpoint(), version: 2 };
-    expect(() => restart({ from: old })).toThrow(
+    const old = { ...(await checkpoint()), version: 2 };
+    await expect(restart({ from: old })).rejects.toThrow(
       expect.objectContaining({ code: 'SQL_STATE_MISMATCH', hint: expect.stringContaining('--reset') }),
     );
   });
 
-  it('with no checkpoint to resume from, empties a state file left from before and starts from nothing', () => {
+  it('with no checkpoint to resume from, empties a state file left from before and starts from nothing', async () => {
     const { feed, checkpoint, startOver } = joinCount();
     feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
-    checkpoint();
-    startOver();
+    await checkpoint();
+    await startOver();
     expect(feed([ev(A, 'insert', null, [2n, 1, '2.00'])])).toEqual([]);
     expect(feed([ev(B, 'insert', null, [1n, 1])])).toEqual([['1', '1', '2.00']]);
   });

@@ -79,10 +79,10 @@ INSERT INTO r ${select};`;
     return [...table.values()].map((r) => r.map((v) => (v === null ? null : String(v)))).sort();
   };
   /** A committed checkpoint at `at`: returns the state delta it committed. */
-  const checkpoint = (at: number) => {
+  const checkpoint = async (at: number) => {
     clock.now = at;
-    const state = operator.snapshotState() as OperatorState & { state: CommittedState };
-    operator.checkpointCommitted();
+    const state = (await operator.snapshotState()) as OperatorState & { state: CommittedState };
+    await operator.checkpointCommitted();
     return state.state.delta;
   };
   feed(
@@ -92,21 +92,21 @@ INSERT INTO r ${select};`;
 }
 
 describe('table.exec.state.ttl', () => {
-  it('drops a group not written for the TTL at a checkpoint; a late change to it starts the group anew', () => {
+  it('drops a group not written for the TTL at a checkpoint; a late change to it starts the group anew', async () => {
     const { feed, checkpoint, close } = job(
       'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
       'SELECT k, COUNT(*) FROM a GROUP BY k',
     );
     feed([ev(A, 'insert', null, [1n, 1]), ev(A, 'insert', null, [2n, 1]), ev(A, 'insert', null, [3n, 2])]);
-    checkpoint(0);
+    await checkpoint(0);
     expect(feed([ev(A, 'insert', null, [4n, 2])])).toEqual([
       ['1', '2'],
       ['2', '2'],
     ]);
-    expect(checkpoint(600)).toEqual({ '1.groups': [[expect.any(String), '', expect.any(String)]] });
+    expect(await checkpoint(600)).toEqual({ '1.groups': [[expect.any(String), '', expect.any(String)]] });
     // At 1100 group 1 (last written at 0) is idle for longer than 1 s, group 2 (600) is not: only 1 is deleted,
     // and its deletion is part of the checkpoint's delta. The result row stays: expiry retracts nothing.
-    const delta = checkpoint(1100);
+    const delta = await checkpoint(1100);
     expect(delta['1.groups']).toHaveLength(1);
     expect(delta['1.groups']![0]![2]).toBeNull();
     expect(feed([])).toEqual([
@@ -123,36 +123,36 @@ describe('table.exec.state.ttl', () => {
     expect(feed([ev(A, 'delete', [2n, 1], null)])).toEqual([['2', '2']]);
     // Group 2, written lately, is still exact.
     expect(feed([ev(A, 'delete', [3n, 2], null)])).toEqual([['2', '1']]);
-    close();
+    await close();
   });
 
-  it('a join side row that expired matches nothing, and its retraction is dropped', () => {
+  it('a join side row that expired matches nothing, and its retraction is dropped', async () => {
     const { feed, checkpoint, close } = job(
       'aid BIGINT, bid BIGINT, PRIMARY KEY (aid, bid) NOT ENFORCED',
       'SELECT a.id, b.id FROM a JOIN b ON a.k = b.k',
     );
     feed([ev(B, 'insert', null, [10n, 7])]);
-    checkpoint(0);
+    await checkpoint(0);
     expect(feed([ev(A, 'insert', null, [1n, 7])])).toEqual([['1', '10']]);
-    checkpoint(500);
-    checkpoint(1200); // b's row (written at 0) expires; a's (500) stays
+    await checkpoint(500);
+    await checkpoint(1200); // b's row (written at 0) expires; a's (500) stays
     expect(feed([ev(A, 'insert', null, [2n, 7])])).toEqual([['1', '10']]);
     expect(() => feed([ev(B, 'delete', [10n, 7], null)])).not.toThrow();
-    close();
+    await close();
   });
 
-  it('a join side expires per row: a row of a join key written lately stays while an idle one of the key goes', () => {
+  it('a join side expires per row: a row of a join key written lately stays while an idle one of the key goes', async () => {
     const { feed, checkpoint, close } = job(
       'aid BIGINT, bid BIGINT, PRIMARY KEY (aid, bid) NOT ENFORCED',
       'SELECT a.id, b.id FROM a JOIN b ON a.k = b.k',
     );
     feed([ev(B, 'insert', null, [10n, 7])]);
-    checkpoint(0);
+    await checkpoint(0);
     feed([ev(B, 'insert', null, [11n, 7])]);
-    checkpoint(600);
+    await checkpoint(600);
     // At 1100 b's row 10 (written at 0) is idle for longer than 1 s, row 11 of the same join key (600) is not:
     // the delta deletes the entry of row 10 alone.
-    const delta = checkpoint(1100);
+    const delta = await checkpoint(1100);
     expect(Object.keys(delta)).toEqual([expect.stringMatching(/\.right$/)]);
     expect(Object.values(delta)[0]).toEqual([[expect.any(String), expect.stringContaining('10'), null]]);
     expect(feed([ev(A, 'insert', null, [1n, 7])])).toEqual([['1', '11']]);
@@ -160,43 +160,43 @@ describe('table.exec.state.ttl', () => {
     expect(feed([ev(B, 'update', [11n, 7], [11n, 8])])).toEqual([]);
     // The update is written at 1700 (under join key 8); an inner side's row is written when it changes, not when
     // a row of the other side matches it: idle since, it is gone at 2800.
-    checkpoint(1700);
+    await checkpoint(1700);
     expect(feed([ev(A, 'insert', null, [2n, 8])])).toEqual([['2', '11']]);
-    checkpoint(2800);
+    await checkpoint(2800);
     expect(feed([ev(A, 'insert', null, [3n, 8])])).toEqual([['2', '11']]);
-    close();
+    await close();
   });
 
-  it('a restart keeps the stamps; without a TTL the same state never expires', () => {
+  it('a restart keeps the stamps; without a TTL the same state never expires', async () => {
     const dir = tempDir();
     let now = 0;
     const open = (ttlMs: number) => DiskStateStore.open(dir, 'plan', { ttlMs, now: () => now });
     const codec = { toJson: (v: number) => v, fromJson: (j: unknown) => j as number };
     let store = open(1000);
     store.keyed('s', codec).set('x', 1);
-    store.snapshot();
-    store.committed();
-    store.close();
+    await store.snapshot();
+    await store.committed();
+    await store.close();
     now = 5000;
     store = open(0);
     const plain = store.keyed('s', codec);
-    expect(store.snapshot().delta).toEqual({});
-    store.committed();
+    expect((await store.snapshot()).delta).toEqual({});
+    await store.committed();
     expect(plain.peek('x')).toBe(1);
-    store.close();
+    await store.close();
     // TTL set again: the stamps of the run without one are gone; x's time starts at this open.
     store = open(1000);
     const timed = store.keyed('s', codec);
-    expect(store.snapshot().delta).toEqual({});
-    store.committed();
+    expect((await store.snapshot()).delta).toEqual({});
+    await store.committed();
     now = 6001;
-    expect(store.snapshot().delta).toEqual({ s: [['x', '', null]] });
-    store.committed();
+    expect((await store.snapshot()).delta).toEqual({ s: [['x', '', null]] });
+    await store.committed();
     expect(timed.peek('x')).toBeUndefined();
-    store.close();
+    await store.close();
   });
 
-  it('a map state expires per entry, and a crash before the file took the expiry catches it up from the delta', () => {
+  it('a map state expires per entry, and a crash before the file took the expiry catches it up from the delta', async () => {
     const dir = tempDir();
     let now = 0;
     const open = () => DiskStateStore.open(dir, 'plan', { ttlMs: 1000, now: () => now });
@@ -204,31 +204,31 @@ describe('table.exec.state.ttl', () => {
     let store = open();
     let map = store.keyedMap('m', codec);
     map.put('k', 'a', 1);
-    store.snapshot();
-    store.committed();
+    await store.snapshot();
+    await store.committed();
     now = 600;
     map.put('k', 'b', 2);
-    store.snapshot();
-    store.committed();
+    await store.snapshot();
+    await store.committed();
     now = 1100;
-    const saved = store.snapshot();
+    const saved = await store.snapshot();
     expect(saved.delta).toEqual({ m: [['k', 'a', null]] });
     expect([...map.entries('k')]).toEqual([['b', 2]]);
     // The sink committed the checkpoint, the process died before the file took it.
-    store.close();
+    await store.close();
     store = open();
     map = store.keyedMap('m', codec);
     store.restore(saved);
     expect([...map.entries('k')]).toEqual([['b', 2]]);
     // b's stamp (600) survived the restart: it goes once idle for the TTL, the key with it.
     now = 1700;
-    expect(store.snapshot().delta).toEqual({ m: [['k', 'b', null]] });
-    store.committed();
+    expect((await store.snapshot()).delta).toEqual({ m: [['k', 'b', null]] });
+    await store.committed();
     expect(map.entries('k').size).toBe(0);
-    store.close();
+    await store.close();
   });
 
-  it('stamps kept per key by an earlier build are dropped on open; the entries count from then', () => {
+  it('stamps kept per key by an earlier build are dropped on open; the entries count from then', async () => {
     const dir = tempDir();
     const file = new Database(join(dir, 'sql-state.sqlite'));
     file.exec(`CREATE TABLE expiry (ns TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL,
@@ -238,12 +238,12 @@ describe('table.exec.state.ttl', () => {
     const store = DiskStateStore.open(dir, 'plan', { ttlMs: 1000, now: () => now });
     const map = store.keyedMap('m', { toJson: (v: number) => v, fromJson: (j: unknown) => j as number });
     map.put('k', 'a', 1);
-    store.snapshot();
-    store.committed();
+    await store.snapshot();
+    await store.committed();
     now = 5500;
-    expect(store.snapshot().delta).toEqual({});
+    expect((await store.snapshot()).delta).toEqual({});
     now = 6000;
-    expect(store.snapshot().delta).toEqual({ m: [['k', 'a', null]] });
-    store.close();
+    expect((await store.snapshot()).delta).toEqual({ m: [['k', 'a', null]] });
+    await store.close();
   });
 });

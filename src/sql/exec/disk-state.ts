@@ -4,15 +4,15 @@ import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
 import { corrupt, type KeyedMapState, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
 import { StateExpiry } from './state-expiry.js';
+import {
+  StateFileWriter,
+  stateFileApplier,
+  type StateChange,
+  type StateDelta,
+  type StateWrite,
+} from './state-file-writer.js';
 
-/**
- * One changed entry: its key, its sub key (a map state's entry; '' in a keyed state) and its new value as JSON text
- * (null: deleted).
- */
-export type StateChange = [key: string, sub: string, value: string | null];
-
-/** The changes of one checkpoint, per state name. */
-export type StateDelta = Record<string, StateChange[]>;
+export type { StateChange, StateDelta } from './state-file-writer.js';
 
 /** What a SQL job commits with each checkpoint about its state: the state's version and how it got there. */
 export interface CommittedState {
@@ -35,6 +35,8 @@ export interface DiskStateOptions {
   readonly ttlMs?: number;
   /** The clock of the TTL (tests set it). */
   readonly now?: () => number;
+  /** Tests: the writer thread dies halfway through each write, its transaction open (a crash mid-write). */
+  readonly crashMidWrite?: boolean;
 }
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -51,13 +53,18 @@ const LAYOUT = '2';
  * Exactly once without writing the whole state at each checkpoint:
  * 1. {@link snapshot} returns version v+1 and the delta — every key changed since version v, with its new value —
  *    and the runner commits it in the sink's transaction with the sink's rows and the source position;
- * 2. after that commit, {@link committed} writes the delta into the file with version v+1, in one SQLite
- *    transaction (fsync'd);
+ * 2. after that commit, {@link committed} hands the delta to a writer thread ({@link StateFileWriter}), which
+ *    writes it into the file with version v+1 in one SQLite transaction (fsync'd) on a connection of its own,
+ *    while the pipeline goes on; the next {@link snapshot} waits for that write (so the sink never commits v+2
+ *    before the file holds v+1) and fails with its error if it failed;
  * 3. on restart, {@link restore} compares the file's version f with the sink checkpoint's version c: f = c is
  *    current; f = c − 1 is a crash between 1 and 2 — the checkpoint's delta brings it to c; anything else (the
  *    file was deleted, copied from elsewhere, or the sink was reset) is refused (SQL_STATE_MISMATCH, --reset).
  *
- * A crash before 1 finishes leaves both at v: the changes since are replayed from the source.
+ * A crash before 1 finishes leaves both at v: the changes since are replayed from the source. While a write is in
+ * flight, reads see its values from memory (each state keeps the changes handed off until the write lands: the
+ * cache may have dropped them, and the main thread's connection sees the file as it was before the write). A store
+ * in memory (`:memory:`: no second connection can reach it) writes in {@link committed} itself.
  *
  * With a TTL ({@link DiskStateOptions.ttlMs}) the file also holds, per entry, when a checkpoint last wrote it
  * (`expiry`, beside the state: not part of the delta); each {@link snapshot} first deletes the entries not written
@@ -67,14 +74,18 @@ export class DiskStateStore implements StateBackend {
   private readonly db: Database.Database;
   private readonly states = new Map<string, StoredState>();
   private readonly cacheBytes: number;
-  /** The version the file holds. */
+  /** The version the file holds — or will, once the write in flight lands. */
   private fileVersion: number;
   private readonly readMeta: Database.Statement<[string], { value: string }>;
-  private readonly writeMeta: Database.Statement<[string, string]>;
   readonly readOne: Database.Statement<[string, string, string], string>;
   readonly readRange: Database.Statement<[string, string], unknown[]>;
-  private readonly write: Database.Statement<[string, string, string, string]>;
-  private readonly remove: Database.Statement<[string, string, string]>;
+  /** Writes a checkpoint into the file on this thread (restore, a store in memory). */
+  private readonly apply: (write: StateWrite) => void;
+  /** The thread that writes checkpoints into the file (started at the first one; none for `:memory:`). */
+  private writer: StateFileWriter | undefined;
+  private readonly crashMidWrite: boolean;
+  /** How long the last {@link snapshot} waited for the write of the checkpoint before (ms). */
+  lastWaitMs = 0;
   /** The file holds state in the table layout of an earlier version: only starting over empties it. */
   private readonly oldLayout: boolean;
   private readonly expiry: StateExpiry;
@@ -85,6 +96,7 @@ export class DiskStateStore implements StateBackend {
     options: DiskStateOptions = {},
   ) {
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.crashMidWrite = options.crashMidWrite === true;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -103,15 +115,12 @@ export class DiskStateStore implements StateBackend {
       });
     }
     this.readMeta = this.db.prepare('SELECT value FROM meta WHERE name = ?');
-    this.writeMeta = this.db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)');
     this.readOne = this.db
       .prepare<[string, string, string], string>('SELECT value FROM entries WHERE ns = ? AND key = ? AND sub = ?')
       .pluck();
     this.readRange = this.db
       .prepare<[string, string], unknown[]>('SELECT sub, value FROM entries WHERE ns = ? AND key = ?')
       .raw();
-    this.write = this.db.prepare('INSERT OR REPLACE INTO entries (ns, key, sub, value) VALUES (?, ?, ?, ?)');
-    this.remove = this.db.prepare('DELETE FROM entries WHERE ns = ? AND key = ? AND sub = ?');
     this.fileVersion = Number(this.readMeta.get('version')?.value ?? 0);
     this.oldLayout = this.fileVersion > 0 && this.readMeta.get('layout')?.value !== LAYOUT;
     const filePlan = this.readMeta.get('plan')?.value;
@@ -124,6 +133,7 @@ export class DiskStateStore implements StateBackend {
       options.now ?? Date.now,
       'SELECT ns, key, sub FROM entries',
     );
+    this.apply = stateFileApplier(this.db);
   }
 
   /** Whether values expire (a TTL is set). */
@@ -170,8 +180,15 @@ export class DiskStateStore implements StateBackend {
     }
   }
 
-  /** The state to commit with the next checkpoint: the next version and the changes that make it. */
-  snapshot(): CommittedState {
+  /**
+   * The state to commit with the next checkpoint: the next version and the changes that make it. Waits first for
+   * the write of the previous checkpoint (the file is then at most one checkpoint behind the sink, as {@link
+   * restore} needs), and throws its error (STATE_DIR_UNWRITABLE) if it failed.
+   */
+  async snapshot(): Promise<CommittedState> {
+    const started = performance.now();
+    await this.settle();
+    this.lastWaitMs = performance.now() - started;
     if (this.expiry.enabled) {
       for (const { ns, key, sub } of this.expiry.expired()) this.states.get(ns)?.expire(key, sub);
     }
@@ -183,17 +200,52 @@ export class DiskStateStore implements StateBackend {
     return { version: this.fileVersion + 1, delta };
   }
 
-  /** The checkpoint of the last {@link snapshot} is committed at the sink: the file takes its changes. */
-  committed(): void {
-    const version = this.fileVersion + 1;
-    this.db.transaction(() => {
-      for (const [name, state] of this.states) this.apply(name, state.changes());
-      this.writeMeta.run('version', String(version));
-      this.writeMeta.run('plan', this.plan);
-      this.writeMeta.run('layout', LAYOUT);
-    })();
-    for (const state of this.states.values()) state.clearChanges();
-    this.fileVersion = version;
+  /**
+   * The checkpoint of the last {@link snapshot} is committed at the sink: the file takes its changes — handed to
+   * the writer thread, and this returns (after the previous write, if one is still in flight: at most one at a
+   * time). The changes stay readable from memory until the write lands.
+   */
+  async committed(): Promise<void> {
+    await this.settle();
+    const delta: StateDelta = {};
+    for (const [name, state] of this.states) {
+      const changes = state.handOff();
+      if (changes.length > 0) delta[name] = changes;
+    }
+    const write: StateWrite = {
+      version: this.fileVersion + 1,
+      plan: this.plan,
+      layout: LAYOUT,
+      stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
+      delta,
+    };
+    if (this.path === ':memory:') {
+      this.apply(write);
+      this.landed();
+    } else {
+      this.writer ??= new StateFileWriter(this.path, this.crashMidWrite);
+      this.writer.write(write);
+    }
+    this.fileVersion = write.version;
+  }
+
+  /** How long the writer thread took for the last write that landed (ms; 0 before the first). */
+  get lastWriteMs(): number {
+    return this.writer?.lastWriteMs ?? 0;
+  }
+
+  /**
+   * Waits for the write in flight (if any), then drops the changes handed off from memory: the file holds them.
+   * Throws if a write failed (then and at every later call: the store cannot go on).
+   */
+  async settle(): Promise<void> {
+    if (this.writer === undefined) return;
+    await this.writer.idle();
+    this.landed();
+  }
+
+  private landed(): void {
+    for (const state of this.states.values()) state.landed();
   }
 
   /**
@@ -201,6 +253,7 @@ export class DiskStateStore implements StateBackend {
    * or, with no checkpoint (`saved` undefined: the job starts over), empties it. Before any change.
    */
   restore(saved: CommittedState | undefined): void {
+    if (this.writer !== undefined) throw new Error('the SQL job state is restored after it was written');
     if (saved === undefined) {
       if (this.fileVersion === 0) return;
       // `state`: the table of layout 1.
@@ -217,31 +270,29 @@ export class DiskStateStore implements StateBackend {
         `is at checkpoint version ${this.fileVersion}, the sink's last checkpoint at ${saved.version}`,
       );
     }
-    this.db.transaction(() => {
-      for (const [name, changes] of Object.entries(saved.delta)) {
-        if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
-        this.apply(name, changes);
-      }
-      this.writeMeta.run('version', String(saved.version));
-      this.writeMeta.run('plan', this.plan);
-      this.writeMeta.run('layout', LAYOUT);
-    })();
+    for (const changes of Object.values(saved.delta)) {
+      if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
+    }
+    this.apply({
+      version: saved.version,
+      plan: this.plan,
+      layout: LAYOUT,
+      stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
+      delta: saved.delta,
+    });
     this.fileVersion = saved.version;
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
-  }
-
-  /** Changes into the file (in a transaction), with their TTL stamps. */
-  private apply(name: string, changes: readonly StateChange[]): void {
-    // In the order of the primary key: neighbouring changes share B-tree pages (fewer page reads and writes).
-    const sorted = [...changes].sort(byKey);
-    const now = this.expiry.enabled ? this.expiry.now() : 0;
-    for (const [key, sub, value] of sorted) {
-      if (value === null) this.remove.run(name, key, sub);
-      else this.write.run(name, key, sub, value);
-      this.expiry.written(name, key, sub, value === null, now);
+  /**
+   * Waits for the write in flight, then closes the file. Throws the error of a failed write (after closing): the
+   * file is then one checkpoint behind the sink, which the next run's {@link restore} makes up.
+   */
+  async close(): Promise<void> {
+    try {
+      // Without a writer thread the file closes before this returns its promise.
+      if (this.writer !== undefined) await this.writer.close();
+    } finally {
+      if (this.db.open) this.db.close();
     }
   }
 }
@@ -260,7 +311,13 @@ interface StoredState {
   evict(bytes: number): number;
   /** Every change since the last checkpoint, serialised. */
   changes(): StateChange[];
-  clearChanges(): void;
+  /**
+   * The changes since the last checkpoint go to the file: returns them; they stay readable (under any later
+   * change) until {@link landed}.
+   */
+  handOff(): StateChange[];
+  /** The file holds the changes of the last {@link handOff}: memory forgets them. */
+  landed(): void;
   /** The TTL drops an entry: deleted, unless it changed since the last checkpoint (then it is not idle). */
   expire(key: string, sub: string): void;
 }
@@ -268,13 +325,15 @@ interface StoredState {
 /**
  * One state of a {@link DiskStateStore}. A key's value is, newest first: in `cache` (decoded; `dirty` when it
  * changed since it was last serialised), in `pending` (serialised, changed since the last checkpoint; null:
- * deleted), or in the file. The cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a
- * second round) rather than strict LRU, which would reorder the map at every hit.
+ * deleted), in `writing` (the last checkpoint's changes while the writer thread writes them), or in the file. The
+ * cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a second round) rather than strict
+ * LRU, which would reorder the map at every hit.
  */
 class DiskKeyedState<V> implements KeyedState<V>, StoredState {
   private readonly cache = new Map<string, CacheEntry<V>>();
   private readonly dirty = new Set<string>();
-  private readonly pending = new Map<string, string | null>();
+  private pending = new Map<string, string | null>();
+  private writing = new Map<string, string | null>();
   cachedBytes = 0;
   readonly expiring: boolean;
 
@@ -287,7 +346,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
   }
 
   expire(key: string): void {
-    if (this.dirty.has(key) || this.pending.has(key)) return;
+    if (this.dirty.has(key) || this.pending.has(key) || this.writing.has(key)) return;
     this.delete(key);
   }
 
@@ -307,6 +366,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
       return cached.value;
     }
     let text = this.pending.get(key);
+    if (text === undefined) text = this.writing.get(key);
     if (text === undefined) text = this.store.readOne.get(this.name, key, '') ?? null;
     const value = text === null ? undefined : decode(this.codec, text);
     // A key without value is cached too: a new join key or group is looked up again at once.
@@ -355,8 +415,15 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return changes;
   }
 
-  clearChanges(): void {
-    this.pending.clear();
+  handOff(): StateChange[] {
+    const changes = this.changes();
+    this.writing = this.pending;
+    this.pending = new Map();
+    return changes;
+  }
+
+  landed(): void {
+    if (this.writing.size > 0) this.writing = new Map();
   }
 
   private serialise(key: string, entry: CacheEntry<V>): void {
@@ -392,11 +459,12 @@ const BUCKET_OVERHEAD = 256;
  * per key, the entries read or written lately (a bucket; evicted whole, by CLOCK). A value is serialised when it is
  * put (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending`
  * and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
- * the file.
+ * `writing` (the last checkpoint's changes while the writer thread writes them), in the file.
  */
 class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   private readonly cache = new Map<string, Bucket<V>>();
-  private readonly pending = new Map<string, Map<string, string | null>>();
+  private pending = new Map<string, Map<string, string | null>>();
+  private writing = new Map<string, Map<string, string | null>>();
   cachedBytes = 0;
   readonly expiring: boolean;
 
@@ -410,7 +478,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
 
   expire(key: string, sub: string): void {
     // A value is serialised into `pending` when it is put: an entry changed since the last checkpoint is there.
-    if (this.pending.get(key)?.has(sub) === true) return;
+    if (this.pending.get(key)?.has(sub) === true || this.writing.get(key)?.has(sub) === true) return;
     this.remove(key, sub);
   }
 
@@ -434,6 +502,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       if (value !== undefined || bucket.complete || bucket.map.has(sub)) return value;
     }
     let text = this.pending.get(key)?.get(sub);
+    if (text === undefined) text = this.writing.get(key)?.get(sub);
     if (text === undefined) text = this.store.readOne.get(this.name, key, sub) ?? null;
     const value = text === null ? undefined : decode(this.codec, text);
     if (bucket === undefined) {
@@ -488,16 +557,27 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     }
   }
 
-  /** Reads all entries of `key` (the file's, under the changes not yet in it, under those in memory). */
+  /**
+   * Reads all entries of `key`: the file's, under the changes being written into it, under the changes since the
+   * last checkpoint, under those in memory.
+   */
   private load(key: string, bucket: Bucket<V> | undefined): ReadonlyMap<string, V> {
     const pending = this.pending.get(key);
+    const writing = this.writing.get(key);
     const known = bucket?.map;
     const map = new Map<string, V | undefined>();
     let size = bucket === undefined ? BUCKET_OVERHEAD : 0;
     for (const [sub, text] of this.store.readRange.all(this.name, key) as [string, string][]) {
-      if (known?.has(sub) === true || pending?.has(sub) === true) continue;
+      if (known?.has(sub) === true || pending?.has(sub) === true || writing?.has(sub) === true) continue;
       map.set(sub, decode(this.codec, text));
       size += entrySize(text, sub);
+    }
+    if (writing !== undefined) {
+      for (const [sub, text] of writing) {
+        if (text === null || known?.has(sub) === true || pending?.has(sub) === true) continue;
+        map.set(sub, decode(this.codec, text));
+        size += entrySize(text, sub);
+      }
     }
     if (pending !== undefined) {
       for (const [sub, text] of pending) {
@@ -534,8 +614,15 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return changes;
   }
 
-  clearChanges(): void {
-    this.pending.clear();
+  handOff(): StateChange[] {
+    const changes = this.changes();
+    this.writing = this.pending;
+    this.pending = new Map();
+    return changes;
+  }
+
+  landed(): void {
+    if (this.writing.size > 0) this.writing = new Map();
   }
 }
 
@@ -590,11 +677,6 @@ export function flat(text: string): string {
   return text;
 }
 let _lastFirstChar = 0;
-
-function byKey(a: StateChange, b: StateChange): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-}
 
 function decode<V>(codec: StateCodec<V>, text: string): V {
   try {

@@ -10,12 +10,10 @@ export interface ExpiringEntry {
 /**
  * `table.exec.state.ttl` for a {@link DiskStateStore}: when a committed checkpoint last wrote each entry of each
  * state — per `(key, sub)`, as Flink's TTL of a MapState is per map entry — in a table beside the state (`expiry`;
- * not part of a checkpoint's delta). Without a TTL no stamp is kept, and stamps left by a run with one are dropped
+ * not part of a checkpoint's delta; the writer stamps each entry it writes, `stateFileApplier`). Without a TTL no stamp is kept, and stamps left by a run with one are dropped
  * (they would be stale when one is set again).
  */
 export class StateExpiry {
-  private readonly stamp: Database.Statement<[string, string, string, number]>;
-  private readonly unstamp: Database.Statement<[string, string, string]>;
   private readonly due: Database.Statement<[number], ExpiringEntry>;
 
   constructor(
@@ -32,8 +30,6 @@ export class StateExpiry {
     db.exec(`CREATE TABLE IF NOT EXISTS expiry (ns TEXT NOT NULL, key TEXT NOT NULL, sub TEXT NOT NULL,
         at INTEGER NOT NULL, PRIMARY KEY (ns, key, sub)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS expiry_at ON expiry (at);`);
-    this.stamp = db.prepare('INSERT OR REPLACE INTO expiry (ns, key, sub, at) VALUES (?, ?, ?, ?)');
-    this.unstamp = db.prepare('DELETE FROM expiry WHERE ns = ? AND key = ? AND sub = ?');
     this.due = db.prepare('SELECT ns, key, sub FROM expiry WHERE at <= ? ORDER BY at');
     if (ttlMs > 0)
       db.prepare(`INSERT OR IGNORE INTO expiry (ns, key, sub, at) SELECT ns, key, sub, ? FROM (${entriesQuery})`).run(
@@ -44,16 +40,6 @@ export class StateExpiry {
 
   get enabled(): boolean {
     return this.ttlMs > 0;
-  }
-
-  /**
-   * A change the file takes (inside its transaction): a written entry is stamped `at`, a deleted one forgotten.
-   * Without a TTL the table is empty and nothing is done.
-   */
-  written(ns: string, key: string, sub: string, deleted: boolean, at: number): void {
-    if (this.ttlMs <= 0) return;
-    if (deleted) this.unstamp.run(ns, key, sub);
-    else this.stamp.run(ns, key, sub, at);
   }
 
   /** The entries no checkpoint has written for the TTL, oldest first. */
