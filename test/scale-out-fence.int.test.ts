@@ -1,20 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, writePipelineFile, type CliProcess } from './harness/cli-process.js';
-import { mysqlRows, textRows } from './harness/compare.js';
-import {
-  freshPostgresDatabase,
-  mysqlAdmin,
-  uniqueName,
-  waitFor,
-  type FreshPostgresDatabase,
-} from './harness/databases.js';
+import type { CliProcess } from './harness/cli-process.js';
 import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
-import { testPipelineYaml } from './harness/pipelines.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 2_000;
 
@@ -26,29 +15,11 @@ const ROWS = 2_000;
  * keeps running, and the target ends equal to the source.
  */
 describe('scale-out fence: a worker frozen past its lease cannot commit the batch it held', () => {
-  const db = uniqueName('sofence');
   let nats: TestNatsServer;
-  let source: Connection;
-  let sink: FreshPostgresDatabase;
-  const processes: CliProcess[] = [];
-  /** TRIBUTARY_TEST_LOG_DIR=<dir>: every process logs at debug level, its whole output kept in <dir>/process-<i>.log. */
-  const logDir = process.env['TRIBUTARY_TEST_LOG_DIR'];
-  const outputs = () => processes.map((p, i) => `--- process ${i}\n${p.output().slice(-5000)}`).join('\n');
-  const until = async (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 90_000) => {
-    try {
-      await waitFor(condition, { timeoutMs, intervalMs: 200, message: what });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${outputs()}`);
-    }
-  };
-  const targetCount = async () =>
-    Number(
-      (await sink.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${db}.items`).catch(() => [{ n: '0' }]))[0]
-        ?.n ?? 0,
-    );
+  let so: ScaleOutCluster;
   /** Sink sessions of the workers inside a transaction whose last statement was not the checkpoint's. */
   const openTransactions = () =>
-    sink.query<{ pid: number; port: number }>(
+    so.sink.query<{ pid: number; port: number }>(
       "SELECT pid, client_port AS port FROM pg_stat_activity WHERE application_name LIKE 'tributary%' AND " +
         "datname = current_database() AND state = 'idle in transaction' AND query NOT LIKE '%checkpoints%'",
     );
@@ -56,7 +27,7 @@ describe('scale-out fence: a worker frozen past its lease cannot commit the batc
   const fences = async () =>
     new Map(
       (
-        await sink.query<{ pipeline: string; fence: string | null }>(
+        await so.sink.query<{ pipeline: string; fence: string | null }>(
           'SELECT pipeline, fence::text AS fence FROM tributary.checkpoints',
         )
       ).map((r) => [r.pipeline, BigInt(r.fence ?? '0')]),
@@ -70,47 +41,30 @@ describe('scale-out fence: a worker frozen past its lease cannot commit the batc
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    source = await mysqlAdmin();
-    await source.query(`CREATE DATABASE ${db}`);
-    await source.query(`CREATE TABLE ${db}.items (id BIGINT PRIMARY KEY, val VARCHAR(64), n INT NOT NULL)`);
-    await source.query(`INSERT INTO ${db}.items SELECT seq, CONCAT('row-', seq), 0 FROM ${db}.seq_1_to_${ROWS}`);
-    sink = await freshPostgresDatabase('sofence');
-    const yaml = await testPipelineYaml({
+    so = await startScaleOutCluster({
+      prefix: 'sofence',
       name: 'sofence',
-      tables: `${db}.items`,
+      servers: nats.url,
+      rows: ROWS,
       checkpointInterval: '1s',
-      extraYaml: `scale-out:\n  servers: ${nats.url}\n  stream: s_${db}\n  partitions: 2\n  lease.ttl: 5s`,
-      sinkUrl: sink.url,
+      scaleOut: ['  partitions: 2', '  lease.ttl: 5s'],
     });
-    const file = await writePipelineFile(yaml.stateDir, yaml.yaml);
-    for (const role of ['capture', 'apply', 'apply']) {
-      processes.push(
-        startCli(['run', file, '--role', role, '--no-http', ...(logDir ? ['--log-level', 'debug'] : [])], yaml.env),
-      );
-    }
+    for (const role of ['capture', 'apply', 'apply'] as const) so.start(role);
   });
 
   afterAll(async () => {
-    if (process.env['TRIBUTARY_TEST_DEBUG']) console.log(outputs());
-    if (logDir) {
-      await mkdir(logDir, { recursive: true });
-      await Promise.all(processes.map((p, i) => writeFile(join(logDir, `process-${i}.log`), p.output())));
-    }
-    for (const p of processes) {
-      p.child.kill('SIGCONT');
-      p.child.kill('SIGKILL');
-    }
-    await source?.query(`DROP DATABASE IF EXISTS ${db}`);
-    await source?.end();
-    await sink?.drop();
+    // A worker may still be stopped: SIGKILL ends it all the same.
+    await so?.stop();
     await nats?.stop();
   });
 
   it('the frozen worker is fenced on resume, keeps running, and the target equals the source', async () => {
+    const { db, source, until, outputs, targetCount, sourceRows, targetRows, processes } = so;
     const workers = processes.slice(1);
-    await until(async () => (await targetCount()) === ROWS, 'the snapshot in PostgreSQL');
+    await until(async () => (await targetCount()) === ROWS, 90_000, 'the snapshot in PostgreSQL');
     await until(
       () => workers.every((w) => /applying partition \d/.test(w.output())),
+      90_000,
       'each worker to apply a partition',
     );
     // A writer touching every key again and again, in small transactions.
@@ -128,37 +82,46 @@ describe('scale-out fence: a worker frozen past its lease cannot commit the batc
     const frozenBackend: number[] = [];
     try {
       // Freeze a worker whose sink session is inside a transaction with rows and no checkpoint yet.
-      await until(async () => {
-        for (const { pid: backend, port } of await openTransactions()) {
-          const pid = await pidOfPort(port);
-          const candidate = workers.find((w) => w.child.pid === pid);
-          if (candidate === undefined) continue;
-          candidate.child.kill('SIGSTOP');
-          // Still idle in that transaction once any statement sent just before the stop has been answered.
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          const still = (await openTransactions()).some((t) => t.pid === backend);
-          if (still) {
-            found.push(candidate);
-            frozenBackend.push(backend);
-            return true;
+      await until(
+        async () => {
+          for (const { pid: backend, port } of await openTransactions()) {
+            const pid = await pidOfPort(port);
+            const candidate = workers.find((w) => w.child.pid === pid);
+            if (candidate === undefined) continue;
+            candidate.child.kill('SIGSTOP');
+            // Still idle in that transaction once any statement sent just before the stop has been answered.
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const still = (await openTransactions()).some((t) => t.pid === backend);
+            if (still) {
+              found.push(candidate);
+              frozenBackend.push(backend);
+              return true;
+            }
+            candidate.child.kill('SIGCONT');
           }
-          candidate.child.kill('SIGCONT');
-        }
-        return false;
-      }, 'a worker frozen with an open sink transaction holding rows');
+          return false;
+        },
+        90_000,
+        'a worker frozen with an open sink transaction holding rows',
+      );
       const frozen = found[0]!;
       // Past the TTL the other worker takes the frozen worker's partitions over and fences them in the sink.
       const held = [...frozen.output().matchAll(/partitions applied here: (.*)/g)].at(-1)?.[1]?.split(', ') ?? [];
       expect(held.length, outputs()).toBeGreaterThan(0);
       const before = await fences();
-      await until(async () => {
-        const now = await fences();
-        return held.every((p) => (now.get(`sofence-p${p}`) ?? 0n) > (before.get(`sofence-p${p}`) ?? 0n));
-      }, 'the other worker to take the frozen partitions over and fence them');
+      await until(
+        async () => {
+          const now = await fences();
+          return held.every((p) => (now.get(`sofence-p${p}`) ?? 0n) > (before.get(`sofence-p${p}`) ?? 0n));
+        },
+        90_000,
+        'the other worker to take the frozen partitions over and fence them',
+      );
       // No stall behind the frozen worker's open transaction (its row locks): the new owner ended its session.
       await until(
         async () =>
-          (await sink.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [frozenBackend[0]])).length === 0,
+          (await so.sink.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [frozenBackend[0]])).length === 0,
+        90_000,
         "the new owner to end the frozen worker's sink session",
       );
       expect(workers.find((w) => w !== frozen)?.output()).toMatch(/ended session \d+ of an earlier owner/);
@@ -170,6 +133,7 @@ describe('scale-out fence: a worker frozen past its lease cannot commit the batc
           /another worker took it over while this one was cut off|lease lost to another worker|lease not renewed/.test(
             frozen.output(),
           ),
+        90_000,
         'the resumed worker to stop the partitions it lost',
       );
     } finally {
@@ -177,17 +141,13 @@ describe('scale-out fence: a worker frozen past its lease cannot commit the batc
       await writer;
     }
 
-    const sourceRows = await mysqlRows(
-      source,
-      `SELECT CAST(id AS CHAR), val, CAST(n AS CHAR) FROM ${db}.items ORDER BY id`,
-    );
-    const targetRows = async () =>
-      textRows(await sink.query(`SELECT id::text AS id_text, val, n::text FROM ${db}.items ORDER BY id`));
+    const expected = await sourceRows();
     await until(
-      async () => JSON.stringify(await targetRows()) === JSON.stringify(sourceRows),
+      async () => JSON.stringify(await targetRows()) === JSON.stringify(expected),
+      90_000,
       'the target to equal the source',
     );
-    expect(await targetRows()).toEqual(sourceRows);
+    expect(await targetRows()).toEqual(expected);
     // Fenced, not failed: every process still runs.
     expect(processes.map((p) => p.child.exitCode)).toEqual([null, null, null]);
     // It committed nothing after the takeover: each partition's fence is the new owner's, and nothing doubled (above).

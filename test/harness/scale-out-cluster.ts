@@ -33,7 +33,10 @@ export interface ScaleOutClusterOptions {
   readonly servers: string;
   /** Rows of `items` at the start (ids 1 … rows). */
   readonly rows: number;
-  readonly chunkSize: number;
+  /** `scan.incremental.snapshot.chunk.size` (default: the connector's). */
+  readonly chunkSize?: number;
+  /** `pipeline.checkpoint.interval` (default `200ms`). */
+  readonly checkpointInterval?: string;
   /** Lines of the `scale-out:` block after `servers` and `stream` (each indented by two spaces). */
   readonly scaleOut: readonly string[];
   /** Extra lines inside `source:` (indented by the caller with two spaces). */
@@ -96,8 +99,8 @@ export async function startScaleOutCluster(options: ScaleOutClusterOptions): Pro
     const yaml = await testPipelineYaml({
       name: options.name,
       tables: `${db}.items`,
-      chunkSize: options.chunkSize,
-      checkpointInterval: '200ms',
+      ...(options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}),
+      checkpointInterval: options.checkpointInterval ?? '200ms',
       ...(options.sourceYaml !== undefined ? { sourceYaml: options.sourceYaml } : {}),
       extraYaml: ['scale-out:', `  servers: ${options.servers}`, `  stream: ${stream}`, ...options.scaleOut].join('\n'),
       sinkUrl: sink.url,
