@@ -12,13 +12,10 @@ import {
   type FreshPostgresDatabase,
 } from './harness/databases.js';
 import { testPipelineYaml } from './harness/pipelines.js';
+import { BROWSER_CHECKS, inChromium } from './harness/browser.js';
 import { parsePrometheusText, sampleValue } from './harness/prometheus-text.js';
 import { testTempDir } from './harness/temp-dirs.js';
 
-/** Debian's chromium; the browser test needs it (.ci/run installs it). */
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/chromium-headless-shell'].find((p) =>
-  existsSync(p),
-);
 const ROWS = 12_000;
 
 /**
@@ -87,71 +84,68 @@ describe('the dashboard and /metrics of tributary run', () => {
     return rows[0]?.n ?? 0;
   }
 
-  it.skipIf(CHROMIUM === undefined && !process.env['CI'])(
+  it.skipIf(!BROWSER_CHECKS)(
     'shows the snapshot progress moving to done, the lag and an applied schema change in headless Chromium',
     async () => {
-      expect(CHROMIUM, 'no chromium binary: .ci/run installs the Debian package chromium').toBeDefined();
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-        await page.goto(url);
-        expect(await page.locator('h1').textContent()).toContain('dash');
-        // The static page already names the table and shows the file, with the password masked.
-        expect(await page.locator('#pipeline-file').textContent()).toContain(`${db}.orders`);
-        expect(await page.locator('#pipeline-file').textContent()).not.toMatch(/postgres:\/\/[^$]*:[^$*]*@/);
+      await inChromium(
+        url,
+        async (page) => {
+          expect(await page.locator('h1').textContent()).toContain('dash');
+          // The static page already names the table and shows the file, with the password masked.
+          expect(await page.locator('#pipeline-file').textContent()).toContain(`${db}.orders`);
+          expect(await page.locator('#pipeline-file').textContent()).not.toMatch(/postgres:\/\/[^$]*:[^$*]*@/);
 
-        // The progress bar moves (live updates, no reload) and reaches done.
-        const seen = new Set<number>();
-        await waitFor(
-          async () => {
-            const state = await page.locator('#snapshot-state').getAttribute('data-state');
-            const value = Number(
-              await page
-                .locator('#snapshot-progress')
-                .getAttribute('value')
-                .catch(() => null),
-            );
-            if (Number.isFinite(value)) seen.add(value);
-            return state === 'done';
-          },
-          { message: 'the page to show the snapshot done', intervalMs: 200 },
-        );
-        expect(
-          [...seen].filter((v) => v > 0 && v < 100).length,
-          `progress values seen: ${[...seen].join(', ')}`,
-        ).toBeGreaterThanOrEqual(2);
-        expect(await page.locator('#snapshot-progress').getAttribute('value')).toBe('100');
+          // The progress bar moves (live updates, no reload) and reaches done.
+          const seen = new Set<number>();
+          await waitFor(
+            async () => {
+              const state = await page.locator('#snapshot-state').getAttribute('data-state');
+              const value = Number(
+                await page
+                  .locator('#snapshot-progress')
+                  .getAttribute('value')
+                  .catch(() => null),
+              );
+              if (Number.isFinite(value)) seen.add(value);
+              return state === 'done';
+            },
+            { message: 'the page to show the snapshot done', intervalMs: 200 },
+          );
+          expect(
+            [...seen].filter((v) => v > 0 && v < 100).length,
+            `progress values seen: ${[...seen].join(', ')}`,
+          ).toBeGreaterThanOrEqual(2);
+          expect(await page.locator('#snapshot-progress').getAttribute('value')).toBe('100');
 
-        await applyChanges();
-        await waitFor(
-          async () =>
-            (
-              (await page
-                .locator('#schema-change-list')
-                .textContent()
-                .catch(() => '')) ?? ''
-            ).includes('addColumn'),
-          { message: 'the page to list the schema change' },
-        );
-        expect(await page.locator('#schema-change-list').textContent()).toContain(`${db}.orders`);
-        expect(await page.locator('#lag').textContent()).toMatch(/^\d+\.\d s, [\d,]+ bytes$/);
-        expect(await page.locator('#phase').textContent()).toBe('streaming');
-        await waitFor(async () => (await page.locator('#charts svg').count()) === 2, { message: 'the charts' });
+          await applyChanges();
+          await waitFor(
+            async () =>
+              (
+                (await page
+                  .locator('#schema-change-list')
+                  .textContent()
+                  .catch(() => '')) ?? ''
+              ).includes('addColumn'),
+            { message: 'the page to list the schema change' },
+          );
+          expect(await page.locator('#schema-change-list').textContent()).toContain(`${db}.orders`);
+          expect(await page.locator('#lag').textContent()).toMatch(/^\d+\.\d s, [\d,]+ bytes$/);
+          expect(await page.locator('#phase').textContent()).toBe('streaming');
+          await waitFor(async () => (await page.locator('#charts svg').count()) === 2, { message: 'the charts' });
 
-        const dir = await testTempDir('tributary-dash-screenshot');
-        const shot = join(dir, 'dashboard.png');
-        await page.screenshot({ path: shot, fullPage: true });
-        expect(existsSync(shot)).toBe(true);
-        // To refresh the screenshot in docs/: TRIBUTARY_SCREENSHOT_DIR=docs/images npx vitest run test/dashboard.int.test.ts
-        const keep = process.env['TRIBUTARY_SCREENSHOT_DIR'];
-        if (keep) {
-          await mkdir(keep, { recursive: true });
-          await copyFile(shot, join(keep, 'dashboard.png'));
-        }
-      } finally {
-        await browser.close();
-      }
+          const dir = await testTempDir('tributary-dash-screenshot');
+          const shot = join(dir, 'dashboard.png');
+          await page.screenshot({ path: shot, fullPage: true });
+          expect(existsSync(shot)).toBe(true);
+          // To refresh the screenshot in docs/: TRIBUTARY_SCREENSHOT_DIR=docs/images npx vitest run test/dashboard.int.test.ts
+          const keep = process.env['TRIBUTARY_SCREENSHOT_DIR'];
+          if (keep) {
+            await mkdir(keep, { recursive: true });
+            await copyFile(shot, join(keep, 'dashboard.png'));
+          }
+        },
+        { viewport: { width: 1200, height: 1400 } },
+      );
     },
   );
 

@@ -4,7 +4,8 @@ import { startCli, type CliProcess } from './harness/cli-process.js';
 import { waitFor } from './harness/databases.js';
 import { readStream, startNatsServer, type TestNatsServer } from './harness/nats-server.js';
 import { parsePrometheusText, sampleValue } from './harness/prometheus-text.js';
-import { CHROMIUM, startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
+import { BROWSER_CHECKS, inChromium } from './harness/browser.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 20_000;
 
@@ -165,20 +166,13 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
       expect(readerOf(listed, survivor)).toMatchObject({ up: true });
       expect(readerOf(listed, survivor)!.rowsRead).toBeGreaterThan(0);
       // The capture's page: a row per reader, the killed one down (a real browser, where chromium is installed).
-      if (CHROMIUM !== undefined || process.env['CI']) {
-        expect(CHROMIUM, 'no chromium binary: .ci/run installs the Debian package chromium').toBeDefined();
-        const { chromium } = await import('playwright-core');
-        const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
-        try {
-          const page = await browser.newPage();
-          await page.goto(url);
+      if (BROWSER_CHECKS) {
+        await inChromium(url, async (page) => {
           expect(await page.locator('#reader-table tbody tr[data-up="true"]').count()).toBe(1);
           expect(await page.locator('#reader-table tbody tr[data-up="false"]').count()).toBe(1);
           const text = (await page.locator('#reader-table').textContent()) ?? '';
           for (const p of [doomed, survivor]) expect(text).toContain(`${hostname()}-${p.child.pid}-`);
-        } finally {
-          await browser.close();
-        }
+        });
       }
       const redelivered = survivor.output().match(/delivery \d+ \(a reader before/g)?.length ?? 0;
       console.log(

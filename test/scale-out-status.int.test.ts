@@ -6,7 +6,8 @@ import { startCli, type CliProcess } from './harness/cli-process.js';
 import { waitFor } from './harness/databases.js';
 import { startNatsServer, type TestNatsServer } from './harness/nats-server.js';
 import { parsePrometheusText, sampleValue, type PromScrape } from './harness/prometheus-text.js';
-import { CHROMIUM, startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
+import { BROWSER_CHECKS, inChromium } from './harness/browser.js';
+import { startScaleOutCluster, type ScaleOutCluster } from './harness/scale-out-cluster.js';
 
 const ROWS = 3_000;
 const PARTITIONS = 4;
@@ -104,13 +105,8 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
     expect(json.scaleOut.partitions.every((p) => p.worker !== null)).toBe(true);
 
     // The capture's page renders the worker table (a real browser, where chromium is installed).
-    if (CHROMIUM !== undefined || process.env['CI']) {
-      expect(CHROMIUM, 'no chromium binary: .ci/run installs the Debian package chromium').toBeDefined();
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
-      try {
-        const page = await browser.newPage();
-        await page.goto(url);
+    if (BROWSER_CHECKS) {
+      await inChromium(url, async (page) => {
         await waitFor(async () => (await page.locator('#worker-table tbody tr[data-up="true"]').count()) === 2, {
           message: 'two workers up in the page',
         });
@@ -123,9 +119,7 @@ describe('scale-out status: every worker, its partitions and lag on the capture 
           await mkdir(keep, { recursive: true });
           await page.locator('section:has(#workers)').screenshot({ path: join(keep, 'scale-out-workers.png') });
         }
-      } finally {
-        await browser.close();
-      }
+      });
     }
 
     // kill -9 of one worker: once its heartbeat expires it is down, and the other holds every partition.

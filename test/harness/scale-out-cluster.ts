@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
@@ -15,11 +14,6 @@ import { testPipelineYaml } from './pipelines.js';
  * `items` is a counter table: `(id, val, n)` with `n` 0 for every row at the start; the tests' writers raise `n`,
  * so a change applied out of order shows as `n` going backwards in the target.
  */
-
-/** Debian's chromium, for the checks that a dashboard renders the cluster (undefined where it is not installed). */
-export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/chromium-headless-shell'].find(
-  (p) => existsSync(p),
-);
 
 /** A role of `tributary run --role`. */
 export type ScaleOutRole = 'capture' | 'apply' | 'snapshot-reader';
