@@ -1,4 +1,4 @@
-import { readerViews, type ScaleOutReader, type SnapshotQueueDepth } from './reader-report.js';
+import { heartbeatFields, readerViews, type ScaleOutReader, type SnapshotQueueDepth } from './reader-report.js';
 
 /**
  * What an apply worker publishes about itself with each heartbeat (the value of `worker.<id>` in the lease
@@ -41,14 +41,8 @@ export function encodeWorkerReport(report: WorkerReport): string {
 
 /** A heartbeat value as a report; undefined for anything else (an older worker wrote a bare timestamp). */
 export function decodeWorkerReport(text: string): WorkerReport | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || (value as { v?: unknown }).v !== 1) return undefined;
-  const r = value as Partial<WorkerReport>;
+  const r = heartbeatFields(text) as Partial<WorkerReport> | undefined;
+  if (r === undefined) return undefined;
   const num = (n: unknown, fallback: number) => (typeof n === 'number' && Number.isFinite(n) ? n : fallback);
   const orNull = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n : null);
   return {

@@ -40,8 +40,11 @@ export function encodeReaderReport(report: ReaderReport): string {
   });
 }
 
-/** A heartbeat value as a reader report; undefined for anything else. */
-export function decodeReaderReport(text: string): ReaderReport | undefined {
+/**
+ * A heartbeat value's fields when it is a report of version 1 (a JSON object with `v: 1`); undefined for anything
+ * else. The decoders of each kind (a worker's, cluster-status.ts; a reader's, here) check every field themselves.
+ */
+export function heartbeatFields(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -49,7 +52,13 @@ export function decodeReaderReport(text: string): ReaderReport | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null || (value as { v?: unknown }).v !== 1) return undefined;
-  const r = value as Partial<Record<keyof ReaderReport, unknown>>;
+  return value as Record<string, unknown>;
+}
+
+/** A heartbeat value as a reader report; undefined for anything else. */
+export function decodeReaderReport(text: string): ReaderReport | undefined {
+  const r = heartbeatFields(text) as Partial<Record<keyof ReaderReport, unknown>> | undefined;
+  if (r === undefined) return undefined;
   const num = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
   const str = (s: unknown) => (typeof s === 'string' ? s.slice(0, MAX_TEXT_LENGTH) : '');
   const chunk = typeof r.chunk === 'object' && r.chunk !== null ? (r.chunk as Record<string, unknown>) : undefined;
