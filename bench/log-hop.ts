@@ -1,14 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
-import pg from 'pg';
 import { startEmbeddedMariadb } from '../src/embedded/embedded-mariadb.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
-import { embeddedServerPid, serverCpuSeconds } from './measure.js';
-import { stringArg, withNatsServer } from './standalone.js';
+import { embeddedServerPid } from './measure.js';
+import { createPostgresDatabase, runUntilRows, stringArg, withNatsServer } from './standalone.js';
 
 /**
  * The cost of the log hop (issue 17): the same snapshot of ROWS narrow rows, MariaDB → PostgreSQL, once by one
@@ -23,12 +20,6 @@ const ROWS = Number(stringArg('rows', '200000'));
 const REPS = Number(stringArg('reps', '2'));
 const PARTITIONS = 4;
 const BIN = new URL('../../../bin/tributary.js', import.meta.url).pathname;
-
-interface Outcome {
-  readonly seconds: number;
-  readonly cpu: number;
-  readonly pgCpu: number;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-log-hop-'));
@@ -60,16 +51,7 @@ async function main(): Promise<void> {
           const split = path !== 'one process';
           const name = `hop_${split ? 's' : 'p'}${rep}`;
           const database = name;
-          const admin = new pg.Client({
-            host: postgres.host,
-            port: postgres.port,
-            user: postgres.user,
-            database: 'postgres',
-          });
-          admin.on('error', () => undefined);
-          await admin.connect();
-          await admin.query(`CREATE DATABASE ${database}`);
-          await admin.end();
+          await createPostgresDatabase(postgres, database);
           const file = join(dir, `${name}.yaml`);
           await writeFile(
             file,
@@ -94,7 +76,14 @@ ${split ? `scale-out:\n  servers: ${natsUrl}\n  stream: ${name}\n  partitions: $
                 ['--role', 'apply'],
               ]
             : [[]];
-          const outcome = await timed(roles, file, postgres, database, postgresPid);
+          const outcome = await runUntilRows({
+            processes: roles.map((role) => [BIN, 'run', file, ...role, '--no-http', '--log-level', 'warn']),
+            postgres,
+            postgresPid,
+            database,
+            table: 'shop.items',
+            rows: ROWS,
+          });
           console.log(
             `| ${path} | ${rep} | ${outcome.seconds.toFixed(1)} | ${Math.round(ROWS / outcome.seconds).toLocaleString('en-US')} | ${outcome.cpu.toFixed(1)} | ${Math.round((outcome.cpu * 1e6) / ROWS)} | ${outcome.pgCpu.toFixed(1)} | ${loadavg()[0]!.toFixed(1)} |`,
           );
@@ -105,54 +94,6 @@ ${split ? `scale-out:\n  servers: ${natsUrl}\n  stream: ${name}\n  partitions: $
     await postgres.stop();
     await mariadb.stop();
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Starts one process per role, waits until PostgreSQL holds every row, reads their CPU, stops them. */
-async function timed(
-  roles: readonly (readonly string[])[],
-  file: string,
-  postgres: { host: string; port: number; user: string },
-  database: string,
-  postgresPid: number | undefined,
-): Promise<Outcome> {
-  const client = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database });
-  client.on('error', () => undefined);
-  await client.connect();
-  const pgBefore = (await serverCpuSeconds(postgresPid)) ?? 0;
-  const started = performance.now();
-  const children: ChildProcess[] = roles.map((role) =>
-    spawn(process.execPath, [BIN, 'run', file, ...role, '--no-http', '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
-  );
-  try {
-    for (;;) {
-      const count = await client
-        .query<{ n: string }>('SELECT count(*)::text AS n FROM shop.items')
-        .then((r) => Number(r.rows[0]?.n ?? 0))
-        .catch(() => 0);
-      if (count >= ROWS) break;
-      if (children.some((c) => c.exitCode !== null)) throw new Error('a pipeline process exited');
-      await sleep(50);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    let cpu = 0;
-    for (const child of children) cpu += (await serverCpuSeconds(child.pid)) ?? 0;
-    const pgCpu = ((await serverCpuSeconds(postgresPid)) ?? 0) - pgBefore;
-    return { seconds, cpu, pgCpu };
-  } finally {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
-    await client.end();
   }
 }
 

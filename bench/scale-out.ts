@@ -6,17 +6,21 @@
  * the PostgreSQL server, so the scaling on machines with more cores can be projected.
  * Run: `npm run build && npm run bench:scale-out -- [--rows N] [--partitions N] [--workers 1,2,3]`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { natsSink } from '../src/connectors/nats/nats-sink.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { silentLogger } from '../src/runtime/logger.js';
-import { embeddedServerPid, serverCpuSeconds } from './measure.js';
-import { CREATE_ORDERS, stringArg, withNatsServer, writeOrderInserts } from './standalone.js';
+import { embeddedServerPid } from './measure.js';
+import {
+  CREATE_ORDERS,
+  createPostgresDatabase,
+  runUntilRows,
+  stringArg,
+  withNatsServer,
+  writeOrderInserts,
+} from './standalone.js';
 
 const ROWS = Number(stringArg('rows', '60000'));
 const PARTITIONS = Number(stringArg('partitions', '6'));
@@ -54,17 +58,7 @@ async function main(): Promise<void> {
       );
       for (const workers of WORKERS) {
         const database = `bench_scale_${workers}`;
-        const admin = new pg.Client({
-          host: postgres.host,
-          port: postgres.port,
-          user: postgres.user,
-          database: 'postgres',
-        });
-        admin.on('error', () => undefined);
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-        await admin.query(`CREATE DATABASE ${database}`);
-        await admin.end();
+        await createPostgresDatabase(postgres, database);
         const file = join(dir, `apply-${workers}.yaml`);
         await writeFile(
           file,
@@ -87,42 +81,24 @@ pipeline:
   state.dir: ${join(dir, `state-${workers}`)}
 `,
         );
-        const client = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database });
-        client.on('error', () => undefined);
-        await client.connect();
-        const pgBefore = (await serverCpuSeconds(postgresPid)) ?? 0;
-        const started = performance.now();
-        const children: ChildProcess[] = [];
-        for (let i = 0; i < workers; i++) {
-          children.push(
-            spawn(process.execPath, [BIN, 'run', file, '--role', 'apply', '--no-http', '--log-level', 'warn'], {
-              stdio: ['ignore', 'ignore', 'inherit'],
-            }),
-          );
-        }
-        for (;;) {
-          const count = await client
-            .query<{ n: string }>('SELECT count(*)::text AS n FROM shop.orders')
-            .then((r) => Number(r.rows[0]?.n ?? 0))
-            .catch(() => 0);
-          if (count >= ROWS) break;
-          await sleep(100);
-        }
-        const seconds = (performance.now() - started) / 1000;
-        let cpu = 0;
-        for (const child of children) cpu += (await serverCpuSeconds(child.pid)) ?? 0;
-        const pgCpu = ((await serverCpuSeconds(postgresPid)) ?? 0) - pgBefore;
+        const { seconds, cpu, pgCpu } = await runUntilRows({
+          processes: Array.from({ length: workers }, () => [
+            BIN,
+            'run',
+            file,
+            '--role',
+            'apply',
+            '--no-http',
+            '--log-level',
+            'warn',
+          ]),
+          postgres,
+          postgresPid,
+          database,
+          table: 'shop.orders',
+          rows: ROWS,
+        });
         const load = loadavg()[0]!;
-        await Promise.all(
-          children.map(
-            (child) =>
-              new Promise<void>((resolve) => {
-                child.once('exit', () => resolve());
-                child.kill('SIGTERM');
-              }),
-          ),
-        );
-        await client.end();
         console.log(
           `| ${workers} | ${seconds.toFixed(1)} | ${Math.round(ROWS / seconds).toLocaleString('en-US')} | ${cpu.toFixed(1)} | ${Math.round((cpu * 1e6) / ROWS)} | ${pgCpu.toFixed(1)} | ${load.toFixed(1)} |`,
         );

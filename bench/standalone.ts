@@ -3,13 +3,15 @@
  * share: their command-line options, the table they write — shop.orders, 5 columns, made in memory — with its
  * createTable event and generated inserts, and a private nats-server.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'nats';
+import pg from 'pg';
 import { dataChange, type ChangeEvent } from '../src/core/change-event.js';
 import type { Sink } from '../src/core/sink.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
+import { serverCpuSeconds } from './measure.js';
 
 /** The value after `--name` on the command line, else `fallback`. */
 export const numberArg = (name: string, fallback: number): number => {
@@ -110,5 +112,85 @@ export async function withNatsServer<T>(storeDir: string, work: (url: string) =>
   } finally {
     server.kill('SIGTERM');
     await sleep(200);
+  }
+}
+
+/** Where a bench's `tributary` processes write: a PostgreSQL server of the bench's own. */
+export interface BenchPostgres {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+}
+
+/** Creates database `name` on `postgres` (it must not exist yet). */
+export async function createPostgresDatabase(postgres: BenchPostgres, name: string): Promise<void> {
+  const admin = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database: 'postgres' });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Wall seconds and CPU seconds of {@link runUntilRows}. */
+export interface RowsRun {
+  readonly seconds: number;
+  /** CPU seconds of the processes started. */
+  readonly cpu: number;
+  /** CPU seconds of the PostgreSQL server meanwhile. */
+  readonly pgCpu: number;
+}
+
+/**
+ * Starts one `node <args>` process per entry of `processes` together, waits until `table` of `database` holds
+ * `rows` rows, reads the processes' CPU (before they stop) and the PostgreSQL server's, then stops them with
+ * SIGTERM. A process that exits before is an error.
+ */
+export async function runUntilRows(options: {
+  readonly processes: readonly (readonly string[])[];
+  readonly postgres: BenchPostgres;
+  readonly postgresPid: number | undefined;
+  readonly database: string;
+  readonly table: string;
+  readonly rows: number;
+}): Promise<RowsRun> {
+  const { postgres, database } = options;
+  const client = new pg.Client({ host: postgres.host, port: postgres.port, user: postgres.user, database });
+  client.on('error', () => undefined);
+  await client.connect();
+  const pgBefore = (await serverCpuSeconds(options.postgresPid)) ?? 0;
+  const started = performance.now();
+  const children: ChildProcess[] = options.processes.map((args) =>
+    spawn(process.execPath, [...args], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  );
+  try {
+    for (;;) {
+      const count = await client
+        .query<{ n: string }>(`SELECT count(*)::text AS n FROM ${options.table}`)
+        .then((r) => Number(r.rows[0]?.n ?? 0))
+        .catch(() => 0);
+      if (count >= options.rows) break;
+      if (children.some((c) => c.exitCode !== null)) throw new Error('a pipeline process exited');
+      await sleep(50);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    let cpu = 0;
+    for (const child of children) cpu += (await serverCpuSeconds(child.pid)) ?? 0;
+    const pgCpu = ((await serverCpuSeconds(options.postgresPid)) ?? 0) - pgBefore;
+    return { seconds, cpu, pgCpu };
+  } finally {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await client.end();
   }
 }
