@@ -180,7 +180,7 @@ const RESOURCE_HINTS: Readonly<Record<string, string>> = {
  * Two sessions creating one object at once: 42P06 / 42P07 / 42701 / 42710 (duplicate schema, table, column, object), or a unique
  * violation (23505) of a system catalog index (constraint `pg_…`), which `IF NOT EXISTS` does not prevent.
  */
-function concurrentDdl(error: unknown, code: string | undefined): boolean {
+export function concurrentDdl(error: unknown, code: string | undefined = errorCode(error)): boolean {
   if (code === '42P06' || code === '42P07' || code === '42701' || code === '42710') return true;
   const constraint = typeof error === 'object' && error !== null ? (error as { constraint?: unknown }).constraint : '';
   return code === '23505' && typeof constraint === 'string' && constraint.startsWith('pg_');

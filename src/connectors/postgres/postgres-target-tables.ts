@@ -13,6 +13,7 @@ import {
   renameTableSql,
   type PostgresTableName,
 } from './postgres-ddl.js';
+import { concurrentDdl } from './postgres-errors.js';
 import { postgresCreateTableStatements } from './postgres-table-layout.js';
 import { postgresType } from './postgres-types.js';
 
@@ -21,7 +22,7 @@ export type TargetTable = SinkTargetTable<PostgresTableName>;
 
 /** The savepoint around one schema change. */
 const SAVEPOINT = 'tributary_schema_change';
-/** The savepoint around the CREATE statements of a batch of new tables. */
+/** The savepoint around the CREATE statements of new tables. */
 const CREATE_SAVEPOINT = 'tributary_create_tables';
 
 /**
@@ -124,10 +125,10 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
       missing.set(this.keyOf(name), { name, schema });
     }
     if (missing.size < 2) return;
-    for (const schema of new Set([...missing.values()].map((m) => m.name.schema))) await this.ensureSchema(schema);
     const statements = [...missing.values()].flatMap(({ name, schema }) => this.createStatements(name, schema));
     await this.client.query(`SAVEPOINT ${CREATE_SAVEPOINT}`);
     try {
+      for (const schema of new Set([...missing.values()].map((m) => m.name.schema))) await this.ensureSchema(schema);
       await this.client.query(statements.map((sql) => `${sql};`).join('\n'));
     } catch {
       await this.client.query(`ROLLBACK TO SAVEPOINT ${CREATE_SAVEPOINT}; RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
@@ -144,6 +145,30 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
     this.prefetched.clear();
     this.fresh.clear();
     super.forgetAll();
+  }
+
+  /**
+   * Inside a savepoint: when another session creates the same table or schema at the same moment (scale-out
+   * apply workers writing one sink table), this CREATE waits for that session's commit and then fails on a
+   * catalog index — IF NOT EXISTS looked before it waited. The savepoint is rolled back and the table, there
+   * now, is used as found, instead of the whole transaction failing and being retried.
+   */
+  protected override async createTable(name: PostgresTableName, schema: TableSchema): Promise<boolean> {
+    await this.client.query(`SAVEPOINT ${CREATE_SAVEPOINT}`);
+    try {
+      await super.createTable(name, schema);
+    } catch (error) {
+      const undone = await this.client
+        .query(`ROLLBACK TO SAVEPOINT ${CREATE_SAVEPOINT}; RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`)
+        .then(
+          () => true,
+          () => false,
+        );
+      if (undone && concurrentDdl(error)) return false;
+      throw error;
+    }
+    await this.client.query(`RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
+    return true;
   }
 
   protected override created(name: PostgresTableName): void {

@@ -94,6 +94,16 @@ export abstract class TargetTables<N extends SinkTableName> {
     return [createTableSql(this.sqlName(name), schema, (type) => this.typeOf(type))];
   }
 
+  /**
+   * Creates the missing table `name` and its schema; false when another session created the table at the same
+   * moment, so that {@link ensure} uses it as found. By default, the {@link createStatements} one by one.
+   */
+  protected async createTable(name: N, schema: TableSchema): Promise<boolean> {
+    await this.ensureSchema(name.schema);
+    for (const sql of this.createStatements(name, schema)) await this.run(sql);
+    return true;
+  }
+
   /** Called when {@link ensure} has just created the table `name` (its transaction not yet committed). */
   protected created(_name: N): void {}
 
@@ -272,9 +282,7 @@ export abstract class TargetTables<N extends SinkTableName> {
 
     let current = await this.read(name);
     if (current === undefined) {
-      await this.ensureSchema(name.schema);
-      for (const sql of this.createStatements(name, schema)) await this.run(sql);
-      this.created(name);
+      if (await this.createTable(name, schema)) this.created(name);
       current = await this.read(name);
       if (current === undefined) throw new TributaryError('INTERNAL', `table ${display} vanished after CREATE TABLE`);
     }
