@@ -2,71 +2,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../src/core/change-event.js';
-import type { Checkpoint, Sink } from '../../src/core/sink.js';
-import type { ChangeBatch, Source } from '../../src/core/source.js';
-import { tableId } from '../../src/core/table-schema.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
+import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
 
 /**
  * Issue 10: during a snapshot the runner commits several times a second; a line per checkpoint at info level
  * floods the log. Each checkpoint is logged at debug, and info gets a summary at most every 10 s.
  */
 
-const T = tableId('shop', 'orders');
-const insert = (id: number): ChangeEvent => ({
-  kind: 'data',
-  table: T,
-  op: 'insert',
-  before: null,
-  after: [BigInt(id)],
-  source: { tsMs: 1 },
-});
-
 /** `count` batches of one insert each, every one caught up: the runner commits after each. */
-function source(count: number): Source {
-  return {
-    validate: () => Promise.resolve({ tables: [], checks: [] }),
-    open: () => Promise.resolve(),
-    async *batches(): AsyncIterable<ChangeBatch> {
-      for (let i = 0; i < count; i++) {
-        await Promise.resolve();
-        yield { events: [insert(i)], position: { batch: i }, caughtUp: true };
-      }
-    },
-    progress: () => ({
-      phase: 'streaming',
-      snapshotTablesDone: 0,
-      snapshotTablesTotal: 0,
-      snapshotRowsRead: 0,
-      logPosition: '',
-      lagMs: 0,
-    }),
-    close: () => Promise.resolve(),
-  };
-}
-
-function sink(): Sink {
-  let pending = 0;
-  let checkpoint: Checkpoint | null = null;
-  return {
-    validate: () => Promise.resolve(),
-    open: () => Promise.resolve(checkpoint),
-    write: (events) => {
-      pending += events.length;
-      return Promise.resolve();
-    },
-    pending: () => pending,
-    commit: (c) => {
-      pending = 0;
-      checkpoint = c;
-      return Promise.resolve();
-    },
-    close: () => Promise.resolve(),
-  };
-}
+const source = (count: number) =>
+  listSource(
+    Array.from({ length: count }, (_, i) => [orderInsert(i)]),
+    { caughtUp: 'each' },
+  );
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -85,7 +36,7 @@ describe('checkpoint log lines', () => {
       log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
       checkpointIntervalMs: 60_000,
       maxRetries: 0,
-      createParts: () => Promise.resolve({ source: source(40), sink: sink(), operators: [] }),
+      createParts: () => Promise.resolve({ source: source(40), sink: new MemorySink(), operators: [] }),
     });
     const elapsedS = (Date.now() - began) / 1000;
     expect(result.outcome).toBe('finished');

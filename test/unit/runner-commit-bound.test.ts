@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
 import { TributaryError } from '../../src/core/errors.js';
-import type { Checkpoint, Sink } from '../../src/core/sink.js';
 import type { ChangeBatch, Source, SourcePosition } from '../../src/core/source.js';
 import { tableId, tableIdToString, type TableSchema } from '../../src/core/table-schema.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
+import { MemorySink } from '../harness/memory-parts.js';
 
 /**
  * The runner against a sink that can take only so many tables per transaction (sink option
@@ -91,63 +91,32 @@ class MemorySource implements Source {
 }
 
 /**
- * Rows per `table/id`, committed with the checkpoint. A transaction touching more than `capacity` tables
- * fails at commit with `failure()` (like PostgreSQL's lock table: 53200 out of shared memory).
+ * A sink in memory with the sink option `commit.max-tables` = `maxTables`, whose commit fails with what
+ * `failure` returns for the number of distinct tables in the transaction (PostgreSQL's lock table, say: 53200
+ * out of shared memory beyond so many tables). `commits` lists the tables of each committed transaction.
  */
-class MemorySink implements Sink {
-  readonly rows = new Map<string, number>();
-  checkpoint: Checkpoint | null = null;
-  /** Distinct tables of each committed transaction. */
-  readonly commits: number[] = [];
-  attempts = 0;
-  private pendingEvents: ChangeEvent[] = [];
-
-  constructor(
-    readonly maxTablesPerCommit: number | undefined,
-    private readonly capacity: number,
-    private readonly failure: () => Error,
-  ) {}
-
-  validate(): Promise<void> {
-    return Promise.resolve();
-  }
-  open(): Promise<Checkpoint | null> {
-    this.attempts++;
-    this.pendingEvents = [];
-    return Promise.resolve(this.checkpoint);
-  }
-  write(events: readonly ChangeEvent[]): Promise<void> {
-    this.pendingEvents.push(...events);
-    return Promise.resolve();
-  }
-  pending(): number {
-    return this.pendingEvents.length;
-  }
-  commit(checkpoint: Checkpoint): Promise<void> {
-    const tables = new Set(this.pendingEvents.map((e) => tableIdToString(e.table)));
-    if (tables.size > this.capacity) {
-      this.pendingEvents = [];
-      return Promise.reject(this.failure());
-    }
-    for (const event of this.pendingEvents) {
-      if (event.kind !== 'data' || event.after === null) continue;
-      const key = `${tableIdToString(event.table)}/${String(event.after[0])}`;
-      this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
-    }
-    this.commits.push(tables.size);
-    this.pendingEvents = [];
-    this.checkpoint = JSON.parse(JSON.stringify(checkpoint)) as Checkpoint;
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
+function boundedSink(maxTables: number | undefined, failure: (tables: number) => Error | undefined) {
+  const commits: number[] = [];
+  const sink = new MemorySink(
+    {
+      commit: (_, events) => {
+        const tables = new Set(events.map((e) => tableIdToString(e.table))).size;
+        const error = failure(tables);
+        if (error !== undefined) throw error;
+        commits.push(tables);
+      },
+    },
+    maxTables,
+  );
+  return Object.assign(sink, { commits });
 }
 
-const outOfSharedMemory = () =>
-  new TributaryError('SINK_OUT_OF_RESOURCES', 'out of shared memory', {
-    cause: Object.assign(new Error('out of shared memory'), { code: '53200' }),
-  });
+const outOfSharedMemoryBeyond = (capacity: number) => (tables: number) =>
+  tables <= capacity
+    ? undefined
+    : new TributaryError('SINK_OUT_OF_RESOURCES', 'out of shared memory', {
+        cause: Object.assign(new Error('out of shared memory'), { code: '53200' }),
+      });
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -173,16 +142,22 @@ async function run(sink: MemorySink, batches: ChangeEvent[][], options: { maxIde
 
 /** Every row of every table, exactly once. */
 function expectExactlyOnce(sink: MemorySink, tables: number, rows: number): void {
-  expect(sink.rows.size).toBe(tables * rows);
-  expect([...sink.rows.values()].every((n) => n === 1)).toBe(true);
+  const seen = new Map<string, number>();
+  for (const event of sink.committed) {
+    if (event.kind !== 'data' || event.after === null) continue;
+    const key = `${tableIdToString(event.table)}/${String(event.after[0])}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  expect(seen.size).toBe(tables * rows);
+  expect([...seen.values()].every((n) => n === 1)).toBe(true);
 }
 
 describe('commit.max-tables', () => {
   it('commits before a transaction touches more tables than the sink allows; every row arrives once', async () => {
-    const sink = new MemorySink(4, 4, outOfSharedMemory);
+    const sink = boundedSink(4, outOfSharedMemoryBeyond(4));
     const { result } = await run(sink, snapshotBatches(30, 3));
     expect(result.outcome).toBe('finished');
-    expect(sink.attempts).toBe(1);
+    expect(sink.opens).toBe(1);
     expect(Math.max(...sink.commits)).toBeLessThanOrEqual(4);
     expectExactlyOnce(sink, 30, 3);
   });
@@ -191,7 +166,7 @@ describe('commit.max-tables', () => {
 describe('identical failures', () => {
   it('shrink the transaction until it fits the sink, and the run completes', async () => {
     // Configured for 64 tables, but the sink holds only 5: 64 → 32 → 16 → 8 → 4.
-    const sink = new MemorySink(64, 5, outOfSharedMemory);
+    const sink = boundedSink(64, outOfSharedMemoryBeyond(5));
     const { result, lines } = await run(sink, snapshotBatches(40, 2));
     expect(result.outcome).toBe('finished');
     expect(Math.max(...sink.commits)).toBeLessThanOrEqual(5);
@@ -200,13 +175,12 @@ describe('identical failures', () => {
   });
 
   it('stop the pipeline after retry.max-identical-failures instead of retrying forever', async () => {
-    const sink = new MemorySink(
-      undefined,
-      0,
-      () =>
-        new TributaryError('SINK_WRITE_FAILED', 'trigger refused the row', {
-          cause: Object.assign(new Error('refused'), { code: 'P0001' }),
-        }),
+    const sink = boundedSink(undefined, (tables) =>
+      tables === 0
+        ? undefined
+        : new TributaryError('SINK_WRITE_FAILED', 'trigger refused the row', {
+            cause: Object.assign(new Error('refused'), { code: 'P0001' }),
+          }),
     );
     const failure = await run(sink, snapshotBatches(3, 1), { maxIdenticalFailures: 3 }).then(
       () => undefined,
@@ -214,18 +188,14 @@ describe('identical failures', () => {
     );
     expect(failure).toBeInstanceOf(TributaryError);
     expect((failure as TributaryError).code).toBe('SINK_WRITE_FAILED');
-    expect(sink.attempts).toBe(3);
+    expect(sink.opens).toBe(3);
   });
 
   it('do not count a sink that is unreachable: that is retried until it comes back', async () => {
     let outages = 6;
-    const sink = new MemorySink(undefined, 0, () => new TributaryError('SINK_UNREACHABLE', 'connection refused'));
-    const realCommit = sink.commit.bind(sink);
-    sink.commit = (checkpoint) => {
-      if (outages-- > 0) return Promise.reject(new TributaryError('SINK_UNREACHABLE', 'connection refused'));
-      return realCommit(checkpoint);
-    };
-    (sink as unknown as { capacity: number }).capacity = 100;
+    const sink = boundedSink(undefined, () =>
+      outages-- > 0 ? new TributaryError('SINK_UNREACHABLE', 'connection refused') : undefined,
+    );
     const { result } = await run(sink, snapshotBatches(3, 1), { maxIdenticalFailures: 2 });
     expect(result.outcome).toBe('finished');
     expectExactlyOnce(sink, 3, 1);

@@ -5,14 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChangeEvent, SchemaChangeEvent } from '../../src/core/change-event.js';
 import type { DataType, Row } from '../../src/core/data-type.js';
 import { SchemaChangeFailedError, TributaryError } from '../../src/core/errors.js';
-import type { Checkpoint, Sink } from '../../src/core/sink.js';
-import type { ChangeBatch, Source } from '../../src/core/source.js';
 import { tableId, type Column, type TableSchema } from '../../src/core/table-schema.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
 import type { SchemaChangeBehavior } from '../../src/transform/schema-evolution/schema-change-behavior.js';
 import { SchemaEvolutionOperator } from '../../src/transform/schema-evolution/schema-evolution-operator.js';
+import { listSource, MemorySink } from '../harness/memory-parts.js';
 
 /**
  * The runner with the schema-evolution stage: a schema change the sink cannot apply under try_evolve, and the
@@ -45,72 +44,25 @@ const insert = (after: Row): ChangeEvent => ({
   source: { tsMs: 2 },
 });
 
-/** A bounded source: the batches given, then the end. */
-function source(batches: readonly ChangeEvent[][]): Source {
-  return {
-    validate: () => Promise.resolve({ tables: [], checks: [] }),
-    open: () => Promise.resolve(),
-    async *batches(): AsyncIterable<ChangeBatch> {
-      for (const [i, events] of batches.entries()) {
-        await Promise.resolve();
-        yield { events, position: { batch: i }, caughtUp: i === batches.length - 1 };
-      }
-    },
-    progress: () => ({
-      phase: 'streaming',
-      snapshotTablesDone: 0,
-      snapshotTablesTotal: 0,
-      snapshotRowsRead: 0,
-      logPosition: '',
-      lagMs: 0,
-    }),
-    close: () => Promise.resolve(),
-  };
-}
+/** A bounded source: the batches given (from the first on every run), then the end. */
+const source = (batches: readonly ChangeEvent[][]) => listSource(batches, { caughtUp: 'last', resumes: false });
 
 /**
  * A sink in memory that keeps its checkpoint with the data, and cannot add a column named `bad`: like a real
  * sink, it undoes that change, keeps what came before it and reports the event.
  */
-class MemorySink implements Sink {
-  committed: ChangeEvent[] = [];
-  checkpoint: Checkpoint | null = null;
-  private pendingEvents: ChangeEvent[] = [];
-  private schemas = new Map<string, TableSchema>();
-
-  validate(): Promise<void> {
-    return Promise.resolve();
-  }
-  open(): Promise<Checkpoint | null> {
-    this.pendingEvents = [];
-    this.schemas.clear();
-    return Promise.resolve(this.checkpoint);
-  }
-  write(events: readonly ChangeEvent[]): Promise<void> {
-    for (const event of events) {
-      if (event.kind === 'schema') {
-        const previous = this.schemas.get(event.table.name);
-        if (event.change !== 'createTable' && event.schema.columns.some((c) => c.name === 'bad')) {
-          return Promise.reject(new SchemaChangeFailedError(event, previous, 'cannot add column bad'));
-        }
-        this.schemas.set(event.table.name, event.schema);
+function refusingSink(): MemorySink {
+  const schemas = new Map<string, TableSchema>();
+  return new MemorySink({
+    write: (event) => {
+      if (event.kind !== 'schema') return;
+      const previous = schemas.get(event.table.name);
+      if (event.change !== 'createTable' && event.schema.columns.some((c) => c.name === 'bad')) {
+        throw new SchemaChangeFailedError(event, previous, 'cannot add column bad');
       }
-      this.pendingEvents.push(event);
-    }
-    return Promise.resolve();
-  }
-  pending(): number {
-    return this.pendingEvents.length;
-  }
-  commit(checkpoint: Checkpoint): Promise<void> {
-    this.committed.push(...this.pendingEvents);
-    this.pendingEvents = [];
-    this.checkpoint = JSON.parse(JSON.stringify(checkpoint)) as Checkpoint;
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
+      schemas.set(event.table.name, event.schema);
+    },
+  });
 }
 
 function shape(events: readonly ChangeEvent[]): string[] {
@@ -148,7 +100,7 @@ async function run(sink: MemorySink, behavior: SchemaChangeBehavior, batches: Ch
 
 describe('the runner under try_evolve', () => {
   it('skips a schema change the sink cannot apply; rows before it are written once, rows after it in the old shape', async () => {
-    const sink = new MemorySink();
+    const sink = refusingSink();
     const { result, warnings } = await run(sink, 'try_evolve', [
       [create(v1), insert([1n, 'a'])],
       [insert([2n, 'b']), change(withBad), insert([3n, 'c', 'x']), insert([4n, 'd', null])],
@@ -166,7 +118,7 @@ describe('the runner under try_evolve', () => {
   });
 
   it('under evolve, the same failure stops the pipeline, and nothing of the batch is committed', async () => {
-    const sink = new MemorySink();
+    const sink = refusingSink();
     const failure = await run(sink, 'evolve', [
       [create(v1), insert([1n, 'a']), change(withBad), insert([2n, 'b', 'x'])],
     ]).then(
@@ -181,7 +133,7 @@ describe('the runner under try_evolve', () => {
 
 describe('operator state in the checkpoint', () => {
   it('is committed with each checkpoint and restored on resume: a lenient drop survives the restart', async () => {
-    const sink = new MemorySink();
+    const sink = refusingSink();
     const first = await run(sink, 'lenient', [
       [create(v1), insert([1n, 'a'])],
       [change(withoutName), insert([2n])],
@@ -195,7 +147,7 @@ describe('operator state in the checkpoint', () => {
   });
 
   it('a checkpoint without operator state (an earlier release) starts the stage as built', async () => {
-    const sink = new MemorySink();
+    const sink = refusingSink();
     sink.checkpoint = { pipeline: 'p', id: 4, position: { batch: 0 }, committedAt: new Date(0).toISOString() };
     await run(sink, 'lenient', [[create(withoutName), insert([3n])]]);
     expect(shape(sink.committed)).toEqual(['createTable(id)', 'row [3]']);

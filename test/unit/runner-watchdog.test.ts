@@ -3,14 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../src/core/change-event.js';
-import type { Checkpoint, Sink } from '../../src/core/sink.js';
-import type { ChangeBatch, Source } from '../../src/core/source.js';
-import { tableId } from '../../src/core/table-schema.js';
+import type { Source } from '../../src/core/source.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline, type RunResult } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
 import { createWatchdogState } from '../../src/runtime/watchdog.js';
+import { MemorySink, orderInsert, scriptedSource } from '../harness/memory-parts.js';
 
 /**
  * The runner's watchdog and its bounded stop, with a source and a sink in memory: a commit that never returns
@@ -18,81 +16,22 @@ import { createWatchdogState } from '../../src/runtime/watchdog.js';
  * heartbeats is not a stall, and a stop signal ends the run even while a commit hangs.
  */
 
-const T = tableId('shop', 'orders');
-const insert = (id: number): ChangeEvent => ({
-  kind: 'data',
-  table: T,
-  op: 'insert',
-  before: null,
-  after: [id],
-  source: { tsMs: 1 },
-});
-
 /** A live source: `rows` inserts in the first batch, then an empty (heartbeat) batch every 20 ms, as a caught-up binlog does. */
 function liveSource(rows: number, from: () => number): Source {
-  let closed = false;
-  return {
-    validate: () => Promise.resolve({ tables: [], checks: [] }),
-    open: () => Promise.resolve(),
-    async *batches(): AsyncIterable<ChangeBatch> {
-      const start = from();
-      const events = Array.from({ length: Math.max(0, rows - start) }, (_, i) => insert(start + i + 1));
-      yield { events, position: { upTo: rows }, caughtUp: true };
-      while (!closed) {
-        await sleep(20);
-        yield { events: [], position: { upTo: rows }, caughtUp: true };
-      }
-    },
-    progress: () => ({
-      phase: 'streaming',
-      snapshotTablesDone: 0,
-      snapshotTablesTotal: 0,
-      snapshotRowsRead: 0,
-      logPosition: '',
-      lagMs: 0,
-    }),
-    close: () => {
-      closed = true;
-      return Promise.resolve();
-    },
-  };
+  return scriptedSource(async function* (_, closed) {
+    const start = from();
+    const events = Array.from({ length: Math.max(0, rows - start) }, (_, i) => orderInsert(start + i + 1));
+    yield { events, position: { upTo: rows }, caughtUp: true };
+    while (!closed()) {
+      await sleep(20);
+      yield { events: [], position: { upTo: rows }, caughtUp: true };
+    }
+  });
 }
 
 /** A sink in memory whose commits hang (never return) while `hang` says so, like a half-open connection. */
-class MemorySink implements Sink {
-  rows: number[] = [];
-  checkpoint: Checkpoint | null = null;
-  private pendingRows: number[] = [];
-
-  constructor(private readonly hang: () => boolean) {}
-
-  open(): Promise<Checkpoint | null> {
-    this.pendingRows = [];
-    return Promise.resolve(this.checkpoint);
-  }
-  write(events: readonly ChangeEvent[]): Promise<void> {
-    for (const event of events) if (event.kind === 'data') this.pendingRows.push(Number(event.after?.[0]));
-    return Promise.resolve();
-  }
-  pending(): number {
-    return this.pendingRows.length;
-  }
-  async commit(checkpoint: Checkpoint): Promise<void> {
-    if (this.hang()) await new Promise(() => undefined);
-    this.rows.push(...this.pendingRows);
-    this.pendingRows = [];
-    this.checkpoint = checkpoint;
-  }
-  reset(): Promise<void> {
-    return Promise.resolve();
-  }
-  validate(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+const hangingSink = (hang: () => boolean) =>
+  new MemorySink({ commit: () => (hang() ? new Promise<void>(() => undefined) : undefined) });
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -108,7 +47,7 @@ async function stateStore(): Promise<StateStore> {
 describe('the runner watchdog', () => {
   it('restarts an attempt whose commit hangs, and the retry commits every row once', async () => {
     let commits = 0;
-    const sink = new MemorySink(() => commits++ === 0);
+    const sink = hangingSink(() => commits++ === 0);
     const logs: string[] = [];
     const watchdog = createWatchdogState(300);
     const controller = new AbortController();
@@ -132,7 +71,7 @@ describe('the runner watchdog', () => {
   });
 
   it('does not count a caught-up source that sends heartbeats as a stall', async () => {
-    const sink = new MemorySink(() => false);
+    const sink = hangingSink(() => false);
     const watchdog = createWatchdogState(300);
     const controller = new AbortController();
     const run = runPipeline({
@@ -153,7 +92,7 @@ describe('the runner watchdog', () => {
 
   it('stops on the signal even while the final commit hangs, skipping the savepoint with a clear line', async () => {
     let hang = false;
-    const sink = new MemorySink(() => hang);
+    const sink = hangingSink(() => hang);
     const logs: string[] = [];
     const controller = new AbortController();
     const run = runPipeline({
@@ -169,7 +108,7 @@ describe('the runner watchdog', () => {
     for (let i = 0; i < 100 && sink.rows.length < 3; i++) await sleep(20);
     hang = true;
     // A change that needs a commit; the commit (and the final one) will hang.
-    await sink.write([insert(4)]);
+    await sink.write([orderInsert(4)]);
     controller.abort();
     const result = await run;
     expect(result.outcome).toBe('stopped');
