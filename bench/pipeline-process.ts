@@ -20,6 +20,8 @@ export class PipelineProcess {
   /** Set when the pipeline failed or its process died; checked by the polls. */
   failure: Error | undefined;
   checkpoints = 0;
+  /** The changes its checkpoints have committed so far (as their messages arrive). */
+  changesCommitted = 0;
   private readonly child: ChildProcess;
   private readonly usageWaiters: ((usage: ChildUsage) => void)[] = [];
 
@@ -52,6 +54,7 @@ export class PipelineProcess {
             break;
           case 'checkpoint':
             this.checkpoints++;
+            this.changesCommitted += message.events;
             onCheckpoint();
             break;
           case 'usage':

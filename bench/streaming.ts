@@ -27,7 +27,7 @@ export interface StreamingSpec {
   readonly database: string;
   readonly checkpointInterval?: string;
   /** Holds once the pipeline has created its target tables (the initial snapshot is done). */
-  readonly ready: (sink: pg.Client) => Promise<boolean>;
+  readonly ready: (sink: pg.Client, pipeline: PipelineProcess) => Promise<boolean>;
 }
 
 /** A pipeline on one source table, ready once the target table exists. */
@@ -68,7 +68,7 @@ export async function withStreamingPipeline(
       await bench.settle();
       const running = await start();
       await Promise.race([running.firstCheckpoint, running.done, sleep(5_000)]);
-      await pollUntil(() => spec.ready(sink), 'the target tables', 600, running);
+      await pollUntil(() => spec.ready(sink, running), 'the target tables', 600, running);
       await body({
         get pipeline() {
           if (!pipeline) throw new Error(`${spec.name}: the pipeline is stopped`);

@@ -2,12 +2,14 @@
  * Many small tables: T tables (1,000 by default) of K narrow rows each in their own database, captured by one
  * `initial` pipeline:
  *   many-tables-snapshot  from run() until every row of every table is in the target (the pipeline process's
- *                         own clock, sampled when the poll of the target's total row count sees it complete);
+ *                         own clock, read just before the check of the target's checksum that finds it complete;
+ *                         that check runs only once the checkpoints have committed as many changes as rows);
  *   many-tables-changes   then every row of every table updated, 10 tables per transaction, until the last
  *                         table's last row shows the update; then a checksum over all tables must match.
  */
 import type pg from 'pg';
 import type { Bench } from '../context.js';
+import type { ChildUsage } from '../pipeline-child.js';
 import { measureChanges, withStreamingPipeline } from '../streaming.js';
 import { NARROW, pgRowHolds } from '../tables.js';
 
@@ -92,6 +94,7 @@ export async function manyTables(bench: Bench, repetition: number): Promise<void
   });
   const expected = await sourceTotals(bench, tables);
   let snapshotDone = false;
+  let snapshotUsage: ChildUsage | undefined;
   try {
     await withStreamingPipeline(
       bench,
@@ -99,10 +102,19 @@ export async function manyTables(bench: Bench, repetition: number): Promise<void
         name: `bench-many-r${repetition}`,
         tables: `${DATABASE}.t[0-9]+`,
         database: `bench_many_r${repetition}`,
-        ready: async (sink) => (await sinkTotals(sink, tables)) === expected,
+        // The checksum reads every row of the target: run it only once the checkpoints have committed as many
+        // changes as there are rows, so that its polls do not take the CPU the snapshot runs on. The pipeline's
+        // clock is read before the check: the check's snapshot sees only commits made before it began.
+        ready: async (sink, pipeline) => {
+          if (pipeline.changesCommitted < total) return false;
+          const usage = await pipeline.usage();
+          if ((await sinkTotals(sink, tables)) !== expected) return false;
+          snapshotUsage = usage;
+          return true;
+        },
       },
       async (streaming) => {
-        const usage = await streaming.pipeline.usage();
+        const usage = snapshotUsage ?? (await streaming.pipeline.usage());
         snapshotDone = true;
         await bench.record(snapshot, repetition, () =>
           Promise.resolve({
