@@ -13,11 +13,14 @@ import { createPostgresDatabase, runUntilRows, stringArg, withNatsServer } from 
  * one `run --role apply` worker (stream → PostgreSQL), started together. Each is timed from the processes'
  * start until PostgreSQL holds every row; CPU seconds of the Tributary processes and of the PostgreSQL server.
  * The two alternate, REPS times each.
- * Run: `npm run build && npx tsc -p bench/tsconfig.json && node dist/bench/bench/log-hop.js [--rows N] [--reps R]`.
+ * Run: `npm run build && npx tsc -p bench/tsconfig.json && node dist/bench/bench/log-hop.js [--rows N] [--reps R]
+ * [--cpu-prof DIR]`.
  */
 
 const ROWS = Number(stringArg('rows', '200000'));
 const REPS = Number(stringArg('reps', '2'));
+/** Run each Tributary process with `node --cpu-prof`, its profile written into this directory at its exit. */
+const PROFILE_DIR = stringArg('cpu-prof', '');
 const PARTITIONS = 4;
 const BIN = new URL('../../../bin/tributary.js', import.meta.url).pathname;
 
@@ -77,7 +80,16 @@ ${split ? `scale-out:\n  servers: ${natsUrl}\n  stream: ${name}\n  partitions: $
               ]
             : [[]];
           const outcome = await runUntilRows({
-            processes: roles.map((role) => [BIN, 'run', file, ...role, '--no-http', '--log-level', 'warn']),
+            processes: roles.map((role) => [
+              ...(PROFILE_DIR === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR]),
+              BIN,
+              'run',
+              file,
+              ...role,
+              '--no-http',
+              '--log-level',
+              'warn',
+            ]),
             postgres,
             postgresPid,
             database,
