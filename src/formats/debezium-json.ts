@@ -231,11 +231,16 @@ const OP_BY_CODE: Record<string, ChangeOp> = { c: 'insert', u: 'update', d: 'del
  */
 export class DebeziumJsonDecoder {
   private readonly schemas = new Map<string, TableSchema>();
+  /**
+   * The previous message's schema texts and table: a run of one table's messages (the usual case) is recognised
+   * by comparing texts, without scanning the schema part or building the cache key of every message.
+   */
+  private last: { valueSchema: string; keySchema: string; where: string; schema: TableSchema } | undefined;
 
   decode(valueText: string | null, keyText: string | null): DecodedChange | null {
     if (valueText === null || valueText.trim() === '' || valueText.trim() === 'null') return null;
     // The schema part repeats in every message of a table: its text is the cache key, only the payload is parsed.
-    const split = splitSchemaPayload(valueText);
+    const split = splitSchemaPayload(valueText, this.last?.valueSchema);
     let payload: JsonValue | undefined;
     let schemaText: string;
     let schemaJson: JsonValue | undefined;
@@ -260,10 +265,12 @@ export class DebeziumJsonDecoder {
     if (!isJsonObject(source)) throw decodeError('a debezium-json value without a source block');
     const id: TableId = { namespace: text(source['db']), name: text(source['table']) };
     const where = `${id.namespace}.${id.name}`;
-    const keySplit = keyText === null ? undefined : splitSchemaPayload(keyText);
+    const last = this.last;
+    const keySplit = keyText === null ? undefined : splitSchemaPayload(keyText, last?.keySchema);
     const keyPart = keyText === null ? '' : keySplit ? keySplit.schema : keyText;
-    const cacheKey = `${where}\u0000${schemaText}\u0000${keyPart}`;
-    let schema = this.schemas.get(cacheKey);
+    const same =
+      last !== undefined && last.valueSchema === schemaText && last.keySchema === keyPart && last.where === where;
+    let schema = same ? last.schema : this.schemas.get(`${where}\u0000${schemaText}\u0000${keyPart}`);
     if (!schema) {
       const schemaObject = schemaJson ?? parseOrFail(schemaText, 'schema');
       if (!isJsonObject(schemaObject)) throw decodeError('a debezium-json value whose schema part is not an object');
@@ -278,8 +285,9 @@ export class DebeziumJsonDecoder {
         })),
         primaryKey,
       };
-      this.schemas.set(cacheKey, schema);
+      this.schemas.set(`${where}\u0000${schemaText}\u0000${keyPart}`, schema);
     }
+    if (!same) this.last = { valueSchema: schemaText, keySchema: keyPart, where, schema };
     const table = schema;
     const row = (json: JsonValue | undefined): Row | null => {
       if (!isJsonObject(json)) return null;

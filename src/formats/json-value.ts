@@ -192,11 +192,22 @@ export function float32Text(value: number): string {
  * For `{"schema":…,"payload":…}` as written without spaces (Kafka Connect's JSON converter, Tributary): the text
  * of the schema part and of the payload, found by one scan, so a reader can cache what it derives from a schema
  * it has seen and parse only the payload. Undefined for any other layout (then parse the whole text).
+ * `known`: a schema text seen before (the previous message's); when `text` has exactly that schema part, it is
+ * returned as the schema (the same string) without scanning it.
  */
-export function splitSchemaPayload(text: string): { schema: string; payload: string } | undefined {
+export function splitSchemaPayload(text: string, known?: string): { schema: string; payload: string } | undefined {
   const head = '{"schema":';
   if (!text.startsWith(head)) return undefined;
   const start = head.length;
+  const middle = ',"payload":';
+  if (
+    known !== undefined &&
+    text.startsWith(known, start) &&
+    text.startsWith(middle, start + known.length) &&
+    text.endsWith('}')
+  ) {
+    return { schema: known, payload: text.slice(start + known.length + middle.length, -1) };
+  }
   let depth = 0;
   let i = start;
   for (; i < text.length; i++) {
@@ -214,7 +225,6 @@ export function splitSchemaPayload(text: string): { schema: string; payload: str
     }
   }
   const schemaEnd = i + 1;
-  const middle = ',"payload":';
   if (depth !== 0 || !text.startsWith(middle, schemaEnd) || !text.endsWith('}')) return undefined;
   return { schema: text.slice(start, schemaEnd), payload: text.slice(schemaEnd + middle.length, -1) };
 }

@@ -95,6 +95,37 @@ describe('debezium-json: the documented MySQL envelope', () => {
     expect(back?.event.after).toEqual(anne);
   });
 
+  it('decodes a stream that switches tables and schemas: each message with the schema it carries', () => {
+    const format = debeziumJsonFormat(
+      { ...defaultDebeziumTypeOptions, schemaInclude: true, tombstones: false },
+      context,
+    );
+    // The same table with a column added (its schema text begins like the old one), and another table.
+    const wider: TableSchema = {
+      ...customers,
+      columns: [...customers.columns, { name: 'vip', type: { kind: 'boolean' }, nullable: true }],
+    };
+    const other: TableSchema = { ...customers, id: tableId('inventory', 'suppliers') };
+    const stream: [TableSchema, Row][] = [
+      [customers, anne],
+      [customers, anneMarie],
+      [wider, [...anne, true]],
+      [wider, [...anneMarie, null]],
+      [other, anne],
+      [customers, anneMarie],
+      [other, anneMarie],
+    ];
+    const decoder = new DebeziumJsonDecoder();
+    for (const [table, row] of stream) {
+      const [record] = format.encode(dataChange(table.id, 'insert', null, row, { tsMs: 0 }), table);
+      const back = decoder.decode(record!.value, record!.key)!;
+      expect(back.event.table).toEqual(table.id);
+      expect(back.schema.columns.map((c) => c.name)).toEqual(table.columns.map((c) => c.name));
+      expect(back.schema.primaryKey).toEqual(['id']);
+      expect(back.event.after).toEqual(row);
+    }
+  });
+
   it('follows a delete with a tombstone (key, null value), unless tombstones are off', () => {
     const event = dataChange(customers.id, 'delete', anne, null, { tsMs: 1 });
     const on = debeziumJsonFormat({ ...defaultDebeziumTypeOptions, schemaInclude: false, tombstones: true }, context);
