@@ -57,6 +57,12 @@ export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
    * newer one. Such a transaction ends within moments, and once every transaction in progress after the low
    * watermark has ended, the chunk's snapshot sees every one committed before it. A transaction still running
    * after {@link COMMITTING_WAIT_MS} is a long one, not a committing one: it is not waited for (again).
+   *
+   * "Ended" is asked of a new snapshot (the server's list of running transactions, what the chunk's snapshot
+   * will be taken from), not of `txid_status`: the commit log says `committed` as soon as the commit record is
+   * flushed, before the transaction leaves that list, and a chunk read in between — a backend descheduled there
+   * on a loaded machine — missed the transaction (source-conformance "snapshot under writes": a key's older row
+   * after its newer one).
    */
   private async awaitCommitting(): Promise<void> {
     const snapshot = await this.client.query<{ xid: string }>(
@@ -66,7 +72,7 @@ export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
     const deadline = Date.now() + COMMITTING_WAIT_MS;
     while (xids.length > 0) {
       const open = await this.client.query<{ xid: string }>(
-        "SELECT x::text AS xid FROM unnest($1::bigint[]) AS x WHERE txid_status(x) = 'in progress'",
+        'SELECT x::text AS xid FROM unnest($1::bigint[]) AS x WHERE NOT txid_visible_in_snapshot(x, txid_current_snapshot())',
         [xids],
       );
       xids = open.rows.map((r) => r.xid);
