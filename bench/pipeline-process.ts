@@ -10,6 +10,9 @@ export interface PipelineProcessOptions {
   readonly profileDir?: string;
 }
 
+/** Numbers the profiles: a restarted pipeline (the catch-up phases) must not overwrite its first process's. */
+let profiles = 0;
+
 export class PipelineProcess {
   /** Resolves once the source and the sink are open. */
   readonly started: Promise<void>;
@@ -31,7 +34,11 @@ export class PipelineProcess {
     const execArgv = [
       '--max-semi-space-size=32',
       ...(options.profileDir
-        ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${request.name}.cpuprofile`]
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${options.profileDir}`,
+            `--cpu-prof-name=${request.name}-${++profiles}.cpuprofile`,
+          ]
         : []),
     ];
     this.child = fork(path, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

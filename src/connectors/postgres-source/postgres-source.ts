@@ -18,7 +18,7 @@ import {
 } from '../../core/index.js';
 import { parseTableSelectors, type TableSelector } from '../../core/table-selector.js';
 import type { SourceContext } from '../../core/connector.js';
-import { addTables, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
+import { addTables, changeIndexText, DblogMerge, startSnapshot, type SnapshotProgress } from '../source-kit/index.js';
 import { formatLsn, parseLsn, type Lsn } from './pg-lsn.js';
 import { PgReplicationStream } from './pg-replication-stream.js';
 import type { RelationMessage } from './pgoutput-decoder.js';
@@ -619,7 +619,7 @@ function savedSnapshot(position: PostgresPosition, tables: readonly string[]): S
  * index in the transaction (10 digits), so that text order is commit order.
  */
 function changePosition(commitLsn: Lsn, index: number): string {
-  return `${commitLsn.toString(16).toUpperCase().padStart(16, '0')}:${String(index).padStart(10, '0')}`;
+  return `${commitLsn.toString(16).toUpperCase().padStart(16, '0')}:${changeIndexText(index)}`;
 }
 
 function schemaEvent(schema: TableSchema, change: SchemaChangeEvent['change'], tsMs: number): SchemaChangeEvent {

@@ -3,6 +3,7 @@
  * chunks, their scheduling, progress and resume — behind a small dialect a database implements.
  */
 export { BatchTables } from './batch-tables.js';
+export { changeIndexText } from './change-index.js';
 export {
   ChangedKeys,
   ChunkWindow,
