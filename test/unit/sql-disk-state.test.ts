@@ -81,6 +81,24 @@ describe('SQL state on disk: map state', () => {
     expect(entries(again.rows, 'b')).toEqual({ z: 3 });
     await again.store.close();
   });
+
+  it('tells whether an entry is there without reading its value: file, changes, partial and complete buckets', async () => {
+    const { open } = store(1);
+    const { store: s, rows } = open();
+    s.restore(undefined);
+    rows.put('a', 'x', { n: 1 });
+    rows.put('a', 'y', { n: 2 });
+    await s.committed();
+    await s.settle();
+    s.endBatch(); // evicted: the file answers
+    expect([rows.has('a', 'x'), rows.has('a', 'z'), rows.has('b', 'x')]).toEqual([true, false, false]);
+    rows.remove('a', 'x'); // a change not committed yet
+    rows.put('a', 'z', { n: 3 });
+    expect([rows.has('a', 'x'), rows.has('a', 'z'), rows.has('a', 'y')]).toEqual([false, true, true]);
+    expect(entries(rows, 'a')).toEqual({ y: 2, z: 3 }); // a complete bucket
+    expect([rows.has('a', 'x'), rows.has('a', 'y'), rows.has('a', 'w')]).toEqual([false, true, false]);
+    await s.close();
+  });
 });
 
 describe('SQL state on disk: the writer thread', () => {

