@@ -7,7 +7,7 @@ import {
   encodeValues,
   rowFromJson,
   rowToJson,
-  rowToJsonText,
+  RowJson,
   type Delta,
   type Emit,
   type JsonValue,
@@ -305,15 +305,18 @@ export class JoinNode extends PlanNode {
   }
 
   override openState(backend: StateBackend): void {
-    const codec: StateCodec<JoinEntry> = {
-      toJson: (e) => [rowToJson(e.row), e.count, e.matches],
-      toText: (e) => `[${rowToJsonText(e.row)},${e.count},${e.matches}]`,
-      fromJson: (json) => {
-        const [row, count, matches] = json as [JsonValue[], number, number];
-        return { row: rowFromJson(row), count, matches };
-      },
+    const codec = (side: number): StateCodec<JoinEntry> => {
+      const rows = new RowJson(this.inputs[side]!.fields.map((f) => f.type));
+      return {
+        toJson: (e) => [rows.toJson(e.row), e.count, e.matches],
+        toText: (e) => `[${rows.toText(e.row)},${e.count},${e.matches}]`,
+        fromJson: (json) => {
+          const [row, count, matches] = json as [JsonValue[], number, number];
+          return { row: rows.fromJson(row), count, matches };
+        },
+      };
     };
-    this.sides = [backend.keyedMap(`${this.id}.left`, codec), backend.keyedMap(`${this.id}.right`, codec)];
+    this.sides = [backend.keyedMap(`${this.id}.left`, codec(0)), backend.keyedMap(`${this.id}.right`, codec(1))];
   }
 }
 
