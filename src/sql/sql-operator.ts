@@ -3,7 +3,7 @@ import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent, SourceInfo } from
 import type { Row, Value } from '../core/data-type.js';
 import { TributaryError } from '../core/errors.js';
 import type { Operator, OperatorState } from '../core/operator.js';
-import { tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
+import { sameTable, tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
@@ -49,6 +49,9 @@ interface Binding {
 export class SqlOperator implements Operator {
   private announced = false;
   private readonly bindings = new Map<string, Binding[]>();
+  /** The table of the last data event and its bindings (undefined: none since the last schema change). */
+  private lastTable: TableId | undefined;
+  private lastBindings: Binding[] | undefined;
   private output: ChangeEvent[] = [];
   private info: SourceInfo = { tsMs: 0 };
   private readonly fingerprint: string;
@@ -185,6 +188,7 @@ export class SqlOperator implements Operator {
         { hint: 'rerun the script with --reset to compute the result anew from the source tables' },
       );
     }
+    this.lastTable = undefined;
     const key = tableIdToString(event.table);
     this.bindings.delete(key);
     if (event.change === 'renameTable') this.bindings.delete(tableIdToString(event.schema.id));
@@ -230,7 +234,13 @@ export class SqlOperator implements Operator {
   }
 
   private data(event: DataChangeEvent): void {
-    const bindings = this.bindings.get(tableIdToString(event.table));
+    // A batch's events mostly come from one table in a row: its bindings without a key text and a lookup each.
+    let bindings = this.lastBindings;
+    if (this.lastTable === undefined || !sameTable(event.table, this.lastTable)) {
+      bindings = this.bindings.get(tableIdToString(event.table));
+      this.lastTable = event.table;
+      this.lastBindings = bindings;
+    }
     if (bindings === undefined || bindings.length === 0) return;
     this.opened();
     this.info = { tsMs: event.source.tsMs };

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from '../../src/sql/exec/disk-state.js';
 import type { KeyedMapState, KeyedState, StateCodec } from '../../src/sql/exec/keyed-state.js';
+import { RowJson } from '../../src/sql/exec/changelog.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -80,6 +81,38 @@ describe('SQL state on disk: map state', () => {
     expect(entries(again.rows, 'a')).toEqual({ y: 20, w: 4 });
     expect(entries(again.rows, 'b')).toEqual({ z: 3 });
     await again.store.close();
+  });
+
+  it('tells whether an entry is there without reading its value: file, changes, partial and complete buckets', async () => {
+    const { open } = store(1);
+    const { store: s, rows } = open();
+    s.restore(undefined);
+    rows.put('a', 'x', { n: 1 });
+    rows.put('a', 'y', { n: 2 });
+    await s.committed();
+    await s.settle();
+    s.endBatch(); // evicted: the file answers
+    expect([rows.has('a', 'x'), rows.has('a', 'z'), rows.has('b', 'x')]).toEqual([true, false, false]);
+    rows.remove('a', 'x'); // a change not committed yet
+    rows.put('a', 'z', { n: 3 });
+    expect([rows.has('a', 'x'), rows.has('a', 'z'), rows.has('a', 'y')]).toEqual([false, true, true]);
+    expect(entries(rows, 'a')).toEqual({ y: 2, z: 3 }); // a complete bucket
+    expect([rows.has('a', 'x'), rows.has('a', 'y'), rows.has('a', 'w')]).toEqual([false, true, false]);
+    await s.close();
+  });
+});
+
+describe('SQL state: rows as JSON', () => {
+  it('writes BIGINT values as plain numbers when a number holds them exactly, and reads every form back', () => {
+    const rows = new RowJson([{ kind: 'int64' }, { kind: 'int64' }, { kind: 'int64' }, { kind: 'varchar', length: 9 }]);
+    const row = [-9007199254740991n, 2n ** 63n - 1n, null, '12'];
+    const text = rows.toText(row);
+    expect(text).toBe('[-9007199254740991,{"b":"9223372036854775807"},null,"12"]');
+    expect(JSON.stringify(rows.toJson(row))).toBe(text);
+    expect(rows.fromJson(JSON.parse(text) as never)).toEqual(row);
+    // The form written before (every bigint as {"b": …}), and a JavaScript number in a BIGINT column.
+    expect(rows.fromJson([{ b: '5' }, { d: '7' }, 3, 4] as never)).toEqual([5n, 7, 3n, 4]);
+    expect(rows.toText([5n, 7, 3n, 4])).toBe('[5,{"d":"7"},3,4]');
   });
 });
 

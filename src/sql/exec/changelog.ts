@@ -1,4 +1,4 @@
-import type { Row, Value } from '../../core/data-type.js';
+import type { DataType, Row, Value } from '../../core/data-type.js';
 
 /**
  * One change of a stream between the operators of a query: a row added (`+1`: Flink's +I / +U) or retracted
@@ -23,12 +23,21 @@ export function encodeValue(value: Value): string {
     case 'number':
       return Object.is(value, -0) ? 'n0' : `n${value}`;
     case 'bigint':
-      return `n${value}`;
+      return `n${bigintText(value)}`;
     case 'boolean':
       return value ? 't' : 'f';
     default:
       return value === null ? 'N' : `x${Buffer.from(value).toString('hex')}`;
   }
+}
+
+/**
+ * A bigint's decimal digits, as `value.toString()`. A BIGINT key or column is turned into text at every change
+ * that touches it: by way of a number when the number holds it exactly, which V8 does about 3× faster.
+ */
+export function bigintText(value: bigint): string {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? String(n) : value.toString();
 }
 
 /** Several values as one key (length-prefixed strings make the concatenation unambiguous). */
@@ -73,7 +82,7 @@ export function valueToJsonText(value: Value): string {
     case 'string':
       return JSON.stringify(value);
     case 'bigint':
-      return `{"b":"${value}"}`;
+      return `{"b":"${bigintText(value)}"}`;
     case 'number':
       return Number.isFinite(value) ? String(value) : `{"d":"${value}"}`;
     case 'boolean':
@@ -83,9 +92,51 @@ export function valueToJsonText(value: Value): string {
   }
 }
 
-/** `JSON.stringify(rowToJson(row))`, without the objects in between. */
-export function rowToJsonText(row: Row): string {
-  let text = '[';
-  for (let i = 0; i < row.length; i++) text += (i === 0 ? '' : ',') + valueToJsonText(row[i] ?? null);
-  return text + ']';
+/**
+ * Rows of one type as JSON and back: as {@link rowToJson} / {@link rowFromJson}, except that the values of a
+ * 64-bit integer column (bigints) are plain JSON numbers when a number holds them exactly — `123`, not
+ * `{"b":"123"}`: about a quarter of a join row's JSON, which is written (and read back) at every change. A number
+ * in such a column is read as a bigint; the `{"b": …}` form (larger values, and state written before) still reads.
+ * A JavaScript number there (none, by the types' convention) is written as `{"d": …}` to come back a number.
+ */
+export class RowJson {
+  private readonly bigints: readonly boolean[];
+
+  constructor(types: readonly DataType[]) {
+    this.bigints = types.map((t) => t.kind === 'int64' || t.kind === 'uint64');
+  }
+
+  /** `JSON.stringify(this.toJson(row))`, without the objects in between. */
+  toText(row: Row): string {
+    let text = '[';
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i] ?? null;
+      if (i > 0) text += ',';
+      if (this.bigints[i] === true && value !== null) {
+        const n = Number(value);
+        if (typeof value === 'bigint' && Number.isSafeInteger(n)) text += String(n);
+        else if (typeof value === 'number' && Number.isFinite(value)) text += `{"d":"${value}"}`;
+        else text += valueToJsonText(value);
+      } else {
+        text += valueToJsonText(value);
+      }
+    }
+    return text + ']';
+  }
+
+  toJson(row: Row): JsonValue[] {
+    return row.map((value, i) => {
+      if (this.bigints[i] !== true || value === null) return valueToJson(value);
+      const n = Number(value);
+      if (typeof value === 'bigint' && Number.isSafeInteger(n)) return n;
+      if (typeof value === 'number' && Number.isFinite(value)) return { d: String(value) };
+      return valueToJson(value);
+    });
+  }
+
+  fromJson(json: readonly JsonValue[]): Row {
+    return json.map((value, i) =>
+      typeof value === 'number' && this.bigints[i] === true ? BigInt(value) : valueFromJson(value),
+    );
+  }
 }

@@ -79,6 +79,7 @@ export class DiskStateStore implements StateBackend {
   private readonly readMeta: Database.Statement<[string], { value: string }>;
   readonly readOne: Database.Statement<[string, string, string], string>;
   readonly readRange: Database.Statement<[string, string], unknown[]>;
+  readonly readExists: Database.Statement<[string, string, string], number>;
   /** Writes a checkpoint into the file on this thread (restore, a store in memory). */
   private readonly apply: (write: StateWrite) => void;
   /** The thread that writes checkpoints into the file (started at the first one; none for `:memory:`). */
@@ -117,6 +118,9 @@ export class DiskStateStore implements StateBackend {
     this.readMeta = this.db.prepare('SELECT value FROM meta WHERE name = ?');
     this.readOne = this.db
       .prepare<[string, string, string], string>('SELECT value FROM entries WHERE ns = ? AND key = ? AND sub = ?')
+      .pluck();
+    this.readExists = this.db
+      .prepare<[string, string, string], number>('SELECT 1 FROM entries WHERE ns = ? AND key = ? AND sub = ?')
       .pluck();
     this.readRange = this.db
       .prepare<[string, string], unknown[]>('SELECT sub, value FROM entries WHERE ns = ? AND key = ?')
@@ -517,6 +521,21 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return value;
   }
 
+  has(key: string, sub: string): boolean {
+    key = flat(key);
+    sub = flat(sub);
+    const bucket = this.cache.get(key);
+    if (bucket !== undefined) {
+      bucket.used = true;
+      if (bucket.map.get(sub) !== undefined) return true;
+      if (bucket.complete || bucket.map.has(sub)) return false;
+    }
+    let text = this.pending.get(key)?.get(sub);
+    if (text === undefined) text = this.writing.get(key)?.get(sub);
+    if (text !== undefined) return text !== null;
+    return this.store.readExists.get(this.name, key, sub) !== undefined;
+  }
+
   put(key: string, sub: string, value: V): void {
     key = flat(key);
     sub = flat(sub);
@@ -531,12 +550,23 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       this.cachedBytes += BUCKET_OVERHEAD;
     }
     bucket.used = true;
-    if (bucket.map.get(sub) === undefined) {
+    const map = bucket.map;
+    let added: boolean;
+    if (bucket.complete) {
+      // A complete bucket holds no absent (undefined) entries: an entry is new when it grows the map (one lookup
+      // fewer).
+      const entries = map.size;
+      map.set(sub, value);
+      added = map.size > entries;
+    } else {
+      added = map.get(sub) === undefined;
+      map.set(sub, value);
+    }
+    if (added) {
       const size = entrySize(text, sub);
       bucket.size += size;
       this.cachedBytes += size;
     }
-    bucket.map.set(sub, value);
   }
 
   remove(key: string, sub: string): void {

@@ -31,6 +31,8 @@ export interface KeyedMapState<V> {
   /** The entries of `key` by sub key (empty: none). */
   entries(key: string): ReadonlyMap<string, V>;
   get(key: string, sub: string): V | undefined;
+  /** Whether `(key, sub)` has an entry: {@link get} without its value (on disk, nothing decoded or cached). */
+  has(key: string, sub: string): boolean;
   put(key: string, sub: string, value: V): void;
   remove(key: string, sub: string): void;
   /** As {@link KeyedState.expiring}: entries may be dropped by `table.exec.state.ttl`, each on its own. */
@@ -88,6 +90,10 @@ export class MemoryKeyedMapState<V> implements KeyedMapState<V> {
 
   get(key: string, sub: string): V | undefined {
     return this.map.get(key)?.get(sub);
+  }
+
+  has(key: string, sub: string): boolean {
+    return this.map.get(key)?.has(sub) === true;
   }
 
   put(key: string, sub: string, value: V): void {

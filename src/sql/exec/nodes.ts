@@ -7,7 +7,7 @@ import {
   encodeValues,
   rowFromJson,
   rowToJson,
-  rowToJsonText,
+  RowJson,
   type Delta,
   type Emit,
   type JsonValue,
@@ -211,6 +211,40 @@ export class JoinNode extends PlanNode {
     for (let i = 0; i < times; i++) this.out({ sign, row });
   }
 
+  /**
+   * Joins a change of `side` with the other side's `entries` of `key` when that side is outer: each match is
+   * counted on the other side's entry (written back), and its NULL-padded row retracted at its first match and
+   * emitted again after its last. Returns the matches of the change's row.
+   */
+  private joinCounting(
+    side: number,
+    key: string,
+    sign: 1 | -1,
+    row: Row,
+    entries: ReadonlyMap<string, JoinEntry>,
+  ): number {
+    const otherSide = 1 - side;
+    const other = this.sides[otherSide]!;
+    let matches = 0;
+    for (const [sub, entry] of entries) {
+      const combined = this.combine(side, row, entry.row);
+      if (!this.matches(combined)) continue;
+      matches += entry.count;
+      if (sign > 0) {
+        if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
+        entry.matches++;
+        other.put(key, sub, entry);
+        this.emit(1, combined, entry.count);
+      } else {
+        this.emit(-1, combined, entry.count);
+        entry.matches--;
+        other.put(key, sub, entry);
+        if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
+      }
+    }
+    return matches;
+  }
+
   receive(side: number, delta: Delta): void {
     const { sign, row } = delta;
     const key = this.key(side, row);
@@ -223,30 +257,32 @@ export class JoinNode extends PlanNode {
     const countsMatches = this.outer(otherSide);
     const other = this.sides[otherSide]!;
     let matches = 0;
-    for (const [sub, entry] of other.entries(key)) {
-      const combined = this.combine(side, row, entry.row);
-      if (!this.matches(combined)) continue;
-      matches += entry.count;
-      if (!countsMatches) {
+    const entries = other.entries(key);
+    if (!countsMatches) {
+      // The other side's entries are only read: no sub keys, no [sub, entry] pair per row.
+      for (const entry of entries.values()) {
+        const combined = this.combine(side, row, entry.row);
+        if (!this.matches(combined)) continue;
+        matches += entry.count;
         this.emit(sign, combined, entry.count);
-      } else if (sign > 0) {
-        if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
-        entry.matches++;
-        other.put(key, sub, entry);
-        this.emit(1, combined, entry.count);
-      } else {
-        this.emit(-1, combined, entry.count);
-        entry.matches--;
-        other.put(key, sub, entry);
-        if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
       }
+    } else {
+      matches = this.joinCounting(side, key, sign, row, entries);
     }
     if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
     const own = this.sides[side]!;
     const rowKey = this.rowKey(side, row);
-    // A side unique on its row key holds at most one live row per key: a row added is new, and the state is not
-    // read for it (on disk, a read that would find nothing).
-    const entry = sign > 0 && this.rowKeys[side] !== undefined ? undefined : own.get(key, rowKey);
+    const unique = this.rowKeys[side] !== undefined;
+    if (unique && sign < 0) {
+      // Its entry has count 1 (see below), and its match count is of no use once it goes: only whether it is
+      // there is read (on disk, nothing decoded).
+      if (own.has(key, rowKey)) own.remove(key, rowKey);
+      else if (own.expiring !== true) throw retractedUnknown('join'); // else: the row expired (table.exec.state.ttl)
+      return;
+    }
+    // A side unique on its row key holds at most one live row per key: a row added is new (count 1), and the state
+    // is not read for it (on disk, a read that would find nothing).
+    const entry = sign > 0 && unique ? undefined : own.get(key, rowKey);
     if (sign > 0) {
       if (entry === undefined) {
         own.put(key, rowKey, { row, count: 1, matches });
@@ -269,15 +305,18 @@ export class JoinNode extends PlanNode {
   }
 
   override openState(backend: StateBackend): void {
-    const codec: StateCodec<JoinEntry> = {
-      toJson: (e) => [rowToJson(e.row), e.count, e.matches],
-      toText: (e) => `[${rowToJsonText(e.row)},${e.count},${e.matches}]`,
-      fromJson: (json) => {
-        const [row, count, matches] = json as [JsonValue[], number, number];
-        return { row: rowFromJson(row), count, matches };
-      },
+    const codec = (side: number): StateCodec<JoinEntry> => {
+      const rows = new RowJson(this.inputs[side]!.fields.map((f) => f.type));
+      return {
+        toJson: (e) => [rows.toJson(e.row), e.count, e.matches],
+        toText: (e) => `[${rows.toText(e.row)},${e.count},${e.matches}]`,
+        fromJson: (json) => {
+          const [row, count, matches] = json as [JsonValue[], number, number];
+          return { row: rows.fromJson(row), count, matches };
+        },
+      };
     };
-    this.sides = [backend.keyedMap(`${this.id}.left`, codec), backend.keyedMap(`${this.id}.right`, codec)];
+    this.sides = [backend.keyedMap(`${this.id}.left`, codec(0)), backend.keyedMap(`${this.id}.right`, codec(1))];
   }
 }
 
@@ -298,8 +337,18 @@ interface Group {
  */
 export class AggregateNode extends PlanNode {
   private groups: KeyedState<Group>;
-  private readonly dirty = new Set<string>();
+  /** The groups changed in this batch, by key (their values stay in the state's memory until the batch ends). */
+  private readonly dirty = new Map<string, Group>();
   private readonly ctx = context();
+  /**
+   * The group of the last change in this batch and its key's values: the rows a join emits for one change (all
+   * orders of a site) mostly fall into one group, found again without its key text or a state lookup. Forgotten
+   * at the end of the batch (the state may then drop the value, or the group may be deleted).
+   */
+  private last: Group | undefined;
+  private lastValues: Value[];
+  /** The current change's key values (swapped with {@link lastValues}: no array per change). */
+  private keyValues: Value[];
 
   constructor(
     input: PlanNode,
@@ -312,6 +361,8 @@ export class AggregateNode extends PlanNode {
   ) {
     super([input], fields, uniqueKeys);
     this.groups = memoryBackend.keyed('groups', this.codec);
+    this.lastValues = new Array<Value>(keys.length).fill(null);
+    this.keyValues = new Array<Value>(keys.length).fill(null);
   }
 
   private readonly codec: StateCodec<Group> = {
@@ -333,38 +384,54 @@ export class AggregateNode extends PlanNode {
   };
 
   override openState(backend: StateBackend): void {
+    this.last = undefined;
     this.groups = backend.keyed(`${this.id}.groups`, this.codec);
   }
 
   receive(_port: number, delta: Delta): void {
     const ctx = this.ctx;
     ctx.row = delta.row;
-    // encodeValues of the group's key, without the array (made for a new group only).
-    let key = '';
-    for (const k of this.keys) key += encodeValue(k.evaluate(ctx)) + '|';
-    let group = this.groups.get(key);
-    if (group === undefined) {
-      if (delta.sign < 0) {
-        if (this.groups.expiring === true) return; // the group expired (table.exec.state.ttl)
-        throw retractedUnknown('aggregate');
+    const values = this.keyValues;
+    let same = this.last !== undefined;
+    for (let i = 0; i < this.keys.length; i++) {
+      const value = this.keys[i]!.evaluate(ctx);
+      // Equal by === is equal as encoded (the converse need not hold: then the group is looked up below).
+      if (same && value !== this.lastValues[i]) same = false;
+      values[i] = value;
+    }
+    let group: Group | undefined;
+    if (same) {
+      group = this.last!;
+    } else {
+      // encodeValues of the group's key, without the array.
+      let key = '';
+      for (const value of values) key += encodeValue(value) + '|';
+      group = this.groups.get(key);
+      if (group === undefined) {
+        if (delta.sign < 0) {
+          if (this.groups.expiring === true) return; // the group expired (table.exec.state.ttl)
+          throw retractedUnknown('aggregate');
+        }
+        group = { key: [...values], rows: 0, accumulators: this.specs.map((s) => createAccumulator(s)), emitted: null };
+        this.groups.set(key, group);
       }
-      const keyRow = this.keys.map((k) => k.evaluate(ctx));
-      group = { key: keyRow, rows: 0, accumulators: this.specs.map((s) => createAccumulator(s)), emitted: null };
-      this.groups.set(key, group);
+      this.dirty.set(key, group);
+      this.last = group;
+      this.keyValues = this.lastValues;
+      this.lastValues = values;
     }
     group.rows += delta.sign;
     for (let i = 0; i < this.args.length; i++) {
       const arg = this.args[i];
       group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, this.groups.expiring);
     }
-    this.dirty.add(key);
   }
 
   override flush(): void {
+    this.last = undefined;
     if (this.dirty.size === 0) return;
     const added: Row[] = [];
-    for (const key of this.dirty) {
-      const group = this.groups.get(key)!;
+    for (const [key, group] of this.dirty) {
       const row = group.rows > 0 ? [...group.key, ...group.accumulators.map((a) => a.result())] : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
       if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
