@@ -90,13 +90,32 @@ export class TransformOperator implements Operator {
     }
     const out: ChangeEvent[] = [];
     const nowMs = Date.now();
+    // A batch is mostly runs of one table's rows (a snapshot chunk): its plan is looked up once per run. Plans
+    // change only at schema events, which end the run.
+    let table: TableId | undefined;
+    let plan: TablePlan | undefined;
     for (const event of events) {
-      const emitted = event.kind === 'data' ? this.data(event, nowMs) : this.schema(event);
+      let emitted: ChangeEvent | undefined;
+      if (event.kind === 'data') {
+        if (event.table !== table) {
+          table = event.table;
+          plan = this.plans.get(keyOf(table)) ?? this.planWithoutSchema(table);
+        }
+        emitted = this.data(event, plan!, nowMs);
+      } else {
+        table = undefined;
+        emitted = this.schema(event);
+      }
       if (emitted === undefined) continue;
       out.push(emitted);
       origins?.push(event);
     }
     return out;
+  }
+
+  /** No transform rules and no routes: every event passes as it is ({@link process} copies the array only). */
+  get passesThrough(): boolean {
+    return this.noop;
   }
 
   /** The schema the sink will see for a source table, without changing any state; throws as `process` would. */
@@ -138,8 +157,7 @@ export class TransformOperator implements Operator {
    * before image; one whose after image alone passes becomes an insert; neither passing, it is dropped.
    * With SOFT_DELETE, a delete becomes an insert of the deleted row (its `__data_event_type__` is `-D`).
    */
-  private data(event: DataChangeEvent, nowMs: number): DataChangeEvent | undefined {
-    const plan = this.plans.get(keyOf(event.table)) ?? this.planWithoutSchema(event.table);
+  private data(event: DataChangeEvent, plan: TablePlan, nowMs: number): DataChangeEvent | undefined {
     let op = event.op;
     let before = event.before;
     let after = event.after;
