@@ -33,7 +33,8 @@ const TABLE_LEVEL: ReadonlySet<SchemaChangeType> = new Set(['createTable', 'drop
  * The route + transform stage. For each source table it applies the first transform rule and the first route
  * that select it: schema events become schema events of the output table, data events are rewritten into
  * the output column order and table. It keeps one plan per source table, replaced at each schema event of
- * that table, so that a data event costs a map lookup and one array copy (none when rows pass unchanged).
+ * that table, so that a run of one table's data events costs one map lookup, and each row one array copy (none
+ * when rows pass unchanged).
  *
  * Several source tables routed to one sink table (sharded merge) each emit their own `createTable` for the
  * same output table; the schema-evolution stage after it (`schema-evolution/`) merges them into one union schema. A schema change of the source that does
