@@ -33,7 +33,8 @@ const TABLE_LEVEL: ReadonlySet<SchemaChangeType> = new Set(['createTable', 'drop
  * The route + transform stage. For each source table it applies the first transform rule and the first route
  * that select it: schema events become schema events of the output table, data events are rewritten into
  * the output column order and table. It keeps one plan per source table, replaced at each schema event of
- * that table, so that a data event costs a map lookup and one array copy (none when rows pass unchanged).
+ * that table, so that a run of one table's data events costs one map lookup, and each row one array copy (none
+ * when rows pass unchanged).
  *
  * Several source tables routed to one sink table (sharded merge) each emit their own `createTable` for the
  * same output table; the schema-evolution stage after it (`schema-evolution/`) merges them into one union schema. A schema change of the source that does
@@ -90,13 +91,32 @@ export class TransformOperator implements Operator {
     }
     const out: ChangeEvent[] = [];
     const nowMs = Date.now();
+    // A batch is mostly runs of one table's rows (a snapshot chunk): its plan is looked up once per run. Plans
+    // change only at schema events, which end the run.
+    let table: TableId | undefined;
+    let plan: TablePlan | undefined;
     for (const event of events) {
-      const emitted = event.kind === 'data' ? this.data(event, nowMs) : this.schema(event);
+      let emitted: ChangeEvent | undefined;
+      if (event.kind === 'data') {
+        if (event.table !== table) {
+          table = event.table;
+          plan = this.plans.get(keyOf(table)) ?? this.planWithoutSchema(table);
+        }
+        emitted = this.data(event, plan!, nowMs);
+      } else {
+        table = undefined;
+        emitted = this.schema(event);
+      }
       if (emitted === undefined) continue;
       out.push(emitted);
       origins?.push(event);
     }
     return out;
+  }
+
+  /** No transform rules and no routes: every event passes as it is ({@link process} copies the array only). */
+  get passesThrough(): boolean {
+    return this.noop;
   }
 
   /** The schema the sink will see for a source table, without changing any state; throws as `process` would. */
@@ -138,8 +158,7 @@ export class TransformOperator implements Operator {
    * before image; one whose after image alone passes becomes an insert; neither passing, it is dropped.
    * With SOFT_DELETE, a delete becomes an insert of the deleted row (its `__data_event_type__` is `-D`).
    */
-  private data(event: DataChangeEvent, nowMs: number): DataChangeEvent | undefined {
-    const plan = this.plans.get(keyOf(event.table)) ?? this.planWithoutSchema(event.table);
+  private data(event: DataChangeEvent, plan: TablePlan, nowMs: number): DataChangeEvent | undefined {
     let op = event.op;
     let before = event.before;
     let after = event.after;

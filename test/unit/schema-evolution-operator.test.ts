@@ -151,6 +151,22 @@ describe('merged shards: the union schema', () => {
 describe('lenient (the default)', () => {
   const base = schema(A, [col('id', INT64, false), col('name', varchar(10), false), col('qty', INT64)]);
 
+  it('hands rows that fit their sink table on as they came, and maps the rows after a change in the same piece', () => {
+    const stage = new SchemaEvolutionOperator();
+    stage.process([schemaEvent(base)]);
+    const piece = [insert(A, [1n, 'a', 5n]), insert(A, [2n, 'b', 6n])];
+    expect(stage.process(piece)).toBe(piece);
+    const out = stage.process([
+      insert(A, [3n, 'c', 7n]),
+      schemaEvent(schema(A, [col('id', INT64, false), col('qty', INT64)]), 'dropColumn'),
+      insert(A, [4n, 8n]),
+    ]);
+    expect(rows(out)).toEqual([
+      [3n, 'c', 7n],
+      [4n, null, 8n],
+    ]);
+  });
+
   it('keeps a dropped column, made nullable, and writes NULL into it', () => {
     const stage = new SchemaEvolutionOperator();
     expect(stage.behavior).toBe('lenient');

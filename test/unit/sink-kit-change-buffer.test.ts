@@ -67,6 +67,23 @@ describe('ChangeBuffer', () => {
     expect([...next!.upserts.keys()].sort()).toEqual([10, 11]);
   });
 
+  it("keeps adding to a table's run across another table's schema event", () => {
+    const buffer = new ChangeBuffer();
+    const other: TableSchema = { ...student, id: tableId('testdb', 'other') };
+    buffer.add([
+      create(student),
+      insert([1, 'a', 1, '1']),
+      create(other),
+      dataChange(other.id, 'insert', null, [7, 'x', 1, '1'], source),
+      insert([2, 'b', 2, '0']),
+    ]);
+    const runs = dataSteps(buffer.drain()).map((c) => [c.table.name, [...c.upserts.keys()]]);
+    expect(runs).toEqual([
+      ['student', [1, 2]],
+      ['other', [7]],
+    ]);
+  });
+
   it('splits a table into runs around its schema changes, in order', () => {
     const buffer = new ChangeBuffer();
     const wider: TableSchema = {

@@ -82,17 +82,8 @@ class PipelinedCopy<T> {
   private async pump(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
     const out = new CopyTextWriter();
     for (const sets of this.copies) {
-      const pieces = (function* () {
-        for (const { rows, append } of sets) {
-          for (const row of rows) {
-            append(out, row);
-            if (out.hasFullPiece()) yield* out.take();
-          }
-        }
-        yield* out.take();
-      })();
       try {
-        for (const piece of pieces) {
+        for (const piece of rowPieces(out, sets)) {
           if (this.failed) return;
           if (!writeCopyData(stream, piece)) await drained(stream);
         }
@@ -175,9 +166,24 @@ function* chunks(lines: Iterable<string>): Generator<Buffer> {
   if (text.length > 0) yield Buffer.from(text, 'utf8');
 }
 
-function* rowChunks<T>(sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
-  const out = new CopyTextWriter();
+function rowChunks<T>(sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
+  return rowPieces(new CopyTextWriter(), sets);
+}
+
+/**
+ * The COPY text of the rows of each set, written into `out` and handed on in ~1 MB pieces, the last one short. An
+ * array of rows is walked by index: `for … of` inside a generator allocates an iterator result per row.
+ */
+function* rowPieces<T>(out: CopyTextWriter, sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
   for (const { rows, append } of sets) {
+    if (Array.isArray(rows)) {
+      const list = rows as readonly T[];
+      for (let i = 0; i < list.length; i++) {
+        append(out, list[i]!);
+        if (out.hasFullPiece()) yield* out.take();
+      }
+      continue;
+    }
     for (const row of rows) {
       append(out, row);
       if (out.hasFullPiece()) yield* out.take();

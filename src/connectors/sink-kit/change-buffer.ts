@@ -109,6 +109,9 @@ export class ChangeBuffer {
   private readonly open = new Map<string, OpenTableChanges>();
   private readonly schemas = new SchemaTracker();
   private count = 0;
+  /** The table of the last data event and its open run: a run of one table's rows finds it without a key. */
+  private lastTable: TableId | undefined;
+  private lastChanges: OpenTableChanges | undefined;
 
   /** Adds events in source order; throws TributaryError for a row of a table without schema or key. */
   add(events: readonly ChangeEvent[]): void {
@@ -129,6 +132,7 @@ export class ChangeBuffer {
     const steps = this.steps;
     this.steps = [];
     this.open.clear();
+    this.lastTable = this.lastChanges = undefined;
     this.count = 0;
     return steps;
   }
@@ -140,6 +144,7 @@ export class ChangeBuffer {
   }
 
   private addSchema(event: SchemaChangeEvent): void {
+    this.lastTable = this.lastChanges = undefined;
     this.open.delete(tableKey(event.table));
     this.open.delete(tableKey(event.schema.id));
     const previous = this.schemas.apply(event);
@@ -147,13 +152,11 @@ export class ChangeBuffer {
   }
 
   private addData(event: DataChangeEvent): void {
-    const key = tableKey(event.table);
-    let changes = this.open.get(key);
+    let changes = event.table === this.lastTable ? this.lastChanges : undefined;
     if (changes === undefined) {
-      const schema = this.schemas.schemaOf(event.table);
-      changes = new OpenTableChanges(event.table, schema, keyIndexesOf(schema));
-      this.open.set(key, changes);
-      this.steps.push({ kind: 'data', changes });
+      changes = this.openRun(event.table);
+      this.lastTable = event.table;
+      this.lastChanges = changes;
     }
     const indexes = changes.keyIndexes;
     switch (event.op) {
@@ -179,5 +182,18 @@ export class ChangeBuffer {
         if (event.before !== null) changes.remove(rowKey(event.before, indexes), event.before);
         break;
     }
+  }
+
+  /** The run the table's next data event joins, opened (as the next step) when there is none. */
+  private openRun(table: TableId): OpenTableChanges {
+    const key = tableKey(table);
+    let changes = this.open.get(key);
+    if (changes === undefined) {
+      const schema = this.schemas.schemaOf(table);
+      changes = new OpenTableChanges(table, schema, keyIndexesOf(schema));
+      this.open.set(key, changes);
+      this.steps.push({ kind: 'data', changes });
+    }
+    return changes;
   }
 }

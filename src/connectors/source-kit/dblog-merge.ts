@@ -5,6 +5,7 @@ import {
   type ChangeEvent,
   type RepairOutcome,
   type SourcePosition,
+  type SourceInfo,
   type SourceProgress,
 } from '../../core/index.js';
 import type { Logger } from '../../core/logger.js';
@@ -17,6 +18,12 @@ import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDial
 
 /** Log steps held back while a chunk is being read, before the source stops pulling more. */
 const HOLD_LIMIT = 20_000;
+
+/**
+ * The `source` of every snapshot read: one shared, frozen object instead of one per row (a snapshot's rows are
+ * the bulk of what the pipeline allocates, and every object per row is garbage-collector work).
+ */
+const SNAPSHOT_READ: SourceInfo = Object.freeze({ tsMs: 0 });
 
 /** Above this many tables to snapshot, finished tables are logged as a count, every this many. */
 const TABLES_PER_PROGRESS_LINE = 100;
@@ -389,7 +396,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       return;
     }
     for (const row of window.remainingRows()) {
-      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: { tsMs: 0 } });
+      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: SNAPSHOT_READ });
     }
     const before = this.progressSnapshot?.tables.length ?? 0;
     this.progressSnapshot = markChunkDone(this.progressSnapshot, window.tableKey, lo, hi);

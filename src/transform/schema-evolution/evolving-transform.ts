@@ -15,7 +15,9 @@ export class EvolvingTransform implements Operator {
     readonly evolution: SchemaEvolutionOperator,
   ) {}
 
-  process(events: readonly ChangeEvent[]): ChangeEvent[] {
+  process(events: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    // Without rules the transform would only copy the events: each event is its own origin.
+    if (this.transform.passesThrough) return this.evolution.process(events);
     const origins: ChangeEvent[] = [];
     const routed = this.transform.process(events, origins);
     return this.evolution.process(routed, origins);

@@ -101,21 +101,37 @@ export class SchemaEvolutionOperator implements Operator {
    * event's own table is its source table. Throws TributaryError SCHEMA_CHANGE_REJECTED when a change cannot
    * be applied under the behaviour (any change under `exception`; incompatible shard types; differing keys).
    */
-  process(events: readonly ChangeEvent[], origins?: readonly ChangeEvent[]): ChangeEvent[] {
-    const out: ChangeEvent[] = [];
-    events.forEach((event, i) => {
+  process(events: readonly ChangeEvent[], origins?: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    // Copy on write: a piece of rows that all pass unchanged (a snapshot chunk whose table needs no mapping) is
+    // returned as it came, with no array and no lookup per row; `out` exists from the first event that differs.
+    let out: ChangeEvent[] | undefined;
+    // The run of rows of one source table being passed: its shard's mapping, looked up once. Mappings change
+    // only at schema events, which end the run.
+    let source: TableId | undefined;
+    let map: ((row: Row) => Row) | null = null;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const origin = origins?.[i] ?? event;
       if (event.kind === 'data') {
-        out.push(this.data(event, origin.table));
-      } else {
-        const from = origin.kind === 'schema' ? origin : event;
-        const announced = this.announce(event, from.table);
-        if (announced !== undefined) out.push(announced);
-        const emitted = this.schema(event, from);
-        if (emitted !== undefined) out.push(emitted);
+        if (origin.table !== source) {
+          source = origin.table;
+          map = this.shardOf(source)?.shard.map ?? null;
+        }
+        const mapped = map === null ? event : mapRows(event, map);
+        if (out === undefined && mapped === event) continue;
+        out ??= events.slice(0, i);
+        out.push(mapped);
+        continue;
       }
-    });
-    return out;
+      source = undefined;
+      out ??= events.slice(0, i);
+      const from = origin.kind === 'schema' ? origin : event;
+      const announced = this.announce(event, from.table);
+      if (announced !== undefined) out.push(announced);
+      const emitted = this.schema(event, from);
+      if (emitted !== undefined) out.push(emitted);
+    }
+    return out ?? events;
   }
 
   /**
@@ -177,16 +193,6 @@ export class SchemaEvolutionOperator implements Operator {
   /** The schema the sink table `id` has now, per this stage's output; undefined for a table it has not seen. */
   targetSchema(id: TableId): TableSchema | undefined {
     return this.targets.get(keyOf(id))?.schema;
-  }
-
-  private data(event: DataChangeEvent, source: TableId): DataChangeEvent {
-    const map = this.shardOf(source)?.shard.map;
-    if (map === undefined || map === null) return event;
-    return {
-      ...event,
-      before: event.before === null ? null : map(event.before),
-      after: event.after === null ? null : map(event.after),
-    };
   }
 
   /**
@@ -384,6 +390,15 @@ export class SchemaEvolutionOperator implements Operator {
       },
     );
   }
+}
+
+/** The event with its rows in its sink table's shape. */
+function mapRows(event: DataChangeEvent, map: (row: Row) => Row): DataChangeEvent {
+  return {
+    ...event,
+    before: event.before === null ? null : map(event.before),
+    after: event.after === null ? null : map(event.after),
+  };
 }
 
 /** A schema-evolution stage (options from a PipelineDef's schemaChangeBehavior and the sink's change lists). */
