@@ -40,7 +40,8 @@ const OPS: Record<ChangeOp, string> = { insert: 'c', update: 'u', delete: 'd', r
  * when `tombstones`. Key: the primary-key columns as a struct.
  */
 export function debeziumJsonFormat(options: DebeziumJsonOptions, context: FormatContext): ChangeFormat {
-  const schemas = new WeakMap<TableSchema, { key: string; value: string; keyIndexes: number[] }>();
+  /** What is the same in every record of a table: the schema parts, the key's columns, each column's `"name":`. */
+  const schemas = new WeakMap<TableSchema, { key: string; value: string; keyIndexes: number[]; names: string[] }>();
   const schemaOf = (table: TableSchema) => {
     let found = schemas.get(table);
     if (!found) {
@@ -48,45 +49,43 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
         key: jsonText(keySchema(table, options, context.serverName)),
         value: jsonText(envelopeSchema(table, options, context.serverName)),
         keyIndexes: primaryKeyIndexes(table),
+        names: table.columns.map((c) => `${JSON.stringify(c.name)}:`),
       };
       schemas.set(table, found);
     }
     return found;
   };
-  const rowJson = (table: TableSchema, row: Row | null): JsonOut => {
-    if (row === null) return null;
-    const out: Record<string, JsonOut> = {};
-    table.columns.forEach((column, i) => {
-      out[column.name] = encodeDebeziumValue(row[i] ?? null, column.type, options, column.name);
-    });
-    return out;
+  /** The JSON object of the columns `indexes` of `row` (every column without), written as text: no object per row. */
+  const rowText = (table: TableSchema, names: readonly string[], row: Row, indexes?: readonly number[]): string => {
+    let text = '{';
+    const count = indexes === undefined ? table.columns.length : indexes.length;
+    for (let n = 0; n < count; n++) {
+      const i = indexes === undefined ? n : indexes[n]!;
+      const column = table.columns[i]!;
+      const value = encodeDebeziumValue(row[i] ?? null, column.type, options, column.name);
+      text += `${n === 0 ? '' : ','}${names[i]!}${jsonText(value)}`;
+    }
+    return `${text}}`;
   };
+  const serverName = JSON.stringify(context.serverName);
   return {
     name: 'debezium-json',
     encode(event: DataChangeEvent, table: TableSchema): LogRecord[] {
-      const { key: keyJsonSchema, value: valueSchema, keyIndexes } = schemaOf(table);
+      const { key: keyJsonSchema, value: valueSchema, keyIndexes, names } = schemaOf(table);
       const keyRow = event.after ?? event.before;
       let key: string | null = null;
       if (keyIndexes.length > 0 && keyRow) {
-        const payload: Record<string, JsonOut> = {};
-        for (const i of keyIndexes) {
-          const column = table.columns[i]!;
-          payload[column.name] = encodeDebeziumValue(keyRow[i] ?? null, column.type, options, column.name);
-        }
-        key = options.schemaInclude ? `{"schema":${keyJsonSchema},"payload":${jsonText(payload)}}` : jsonText(payload);
+        const payload = rowText(table, names, keyRow, keyIndexes);
+        key = options.schemaInclude ? `{"schema":${keyJsonSchema},"payload":${payload}}` : payload;
       }
-      const payload: JsonOut = {
-        before: rowJson(table, event.before),
-        after: rowJson(table, event.after),
-        source: sourceBlock(event.table, event.source, event.op === 'read', context.serverName),
-        op: OPS[event.op],
-        ts_ms: context.nowMs(),
-        transaction: null,
-      };
+      // As jsonText of { before, after, source, op, ts_ms, transaction } would write it.
+      const payload =
+        `{"before":${event.before === null ? 'null' : rowText(table, names, event.before)}` +
+        `,"after":${event.after === null ? 'null' : rowText(table, names, event.after)}` +
+        `,"source":${sourceText(event.table, event.source, event.op === 'read', serverName)}` +
+        `,"op":"${OPS[event.op]}","ts_ms":${jsonText(context.nowMs())},"transaction":null}`;
       // The schema part is the same for every row of a table: written once, spliced in.
-      const value = options.schemaInclude
-        ? `{"schema":${valueSchema},"payload":${jsonText(payload)}}`
-        : jsonText(payload);
+      const value = options.schemaInclude ? `{"schema":${valueSchema},"payload":${payload}}` : payload;
       const records: LogRecord[] = [{ key, value }];
       if (event.op === 'delete' && options.tombstones && key !== null) records.push({ key, value: null });
       return records;
@@ -111,9 +110,15 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
   };
 }
 
-/** The MySQL connector's source block, from what an event knows (see docs/formats.md for the fields it lacks). */
-function sourceBlock(table: TableId, source: SourceInfo, snapshot: boolean, serverName: string): JsonOut {
-  const position = /^(.*):(\d{12}):(\d{10})$/.exec(source.position ?? '');
+/** A MySQL position `file:transaction-start:row-index` (see SourceInfo.position). */
+const MYSQL_POSITION = /^(.*):(\d{12}):(\d{10})$/;
+
+/**
+ * The MySQL connector's source block, from what an event knows (see docs/formats.md for the fields it lacks).
+ * {@link sourceText} writes the same block as text.
+ */
+export function sourceBlock(table: TableId, source: SourceInfo, snapshot: boolean, serverName: string): JsonOut {
+  const position = MYSQL_POSITION.exec(source.position ?? '');
   return {
     version: TRIBUTARY_SOURCE_VERSION,
     connector: 'mysql',
@@ -131,6 +136,19 @@ function sourceBlock(table: TableId, source: SourceInfo, snapshot: boolean, serv
     thread: null,
     query: null,
   };
+}
+
+/** `jsonText(sourceBlock(…))` with `serverName` already JSON text, written without the object. */
+export function sourceText(table: TableId, source: SourceInfo, snapshot: boolean, serverName: string): string {
+  const position = MYSQL_POSITION.exec(source.position ?? '');
+  const txId = source.txId ?? null;
+  return (
+    `{"version":"${TRIBUTARY_SOURCE_VERSION}","connector":"mysql","name":${serverName}` +
+    `,"ts_ms":${jsonText(source.tsMs)},"snapshot":"${snapshot ? 'true' : 'false'}"` +
+    `,"db":${JSON.stringify(table.namespace)},"sequence":null,"table":${JSON.stringify(table.name)},"server_id":0` +
+    `,"gtid":${txId === null ? 'null' : JSON.stringify(txId)},"file":${JSON.stringify(position ? position[1]! : '')}` +
+    `,"pos":${position ? Number(position[2]) : 0},"row":${position ? Number(position[3]) : 0},"thread":null,"query":null}`
+  );
 }
 
 function fieldsOf(columns: readonly Column[], options: DebeziumTypeOptions): FieldSchema[] {

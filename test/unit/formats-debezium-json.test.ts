@@ -5,7 +5,8 @@ import type { Row } from '../../src/core/data-type.js';
 import { TributaryError } from '../../src/core/errors.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { defaultDebeziumTypeOptions } from '../../src/formats/debezium-types.js';
-import { DebeziumJsonDecoder, debeziumJsonFormat } from '../../src/formats/debezium-json.js';
+import { DebeziumJsonDecoder, debeziumJsonFormat, sourceBlock, sourceText } from '../../src/formats/debezium-json.js';
+import { jsonText } from '../../src/formats/json-value.js';
 import { allTypes, allTypesEmpty, allTypesFull, allTypesSpecial } from '../harness/sink-events.js';
 
 const fixture = (name: string): string =>
@@ -124,6 +125,23 @@ describe('debezium-json: the documented MySQL envelope', () => {
       expect(back.schema.primaryKey).toEqual(['id']);
       expect(back.event.after).toEqual(row);
     }
+  });
+
+  it('writes the source block as text exactly as the block object would be written', () => {
+    const tables = [tableId('inventory', 'customers'), tableId('shop "x"', 'tbl\\ü\u0001')];
+    const sources = [
+      { tsMs: 0 },
+      { tsMs: 1465581029523, position: 'mysql-bin.000003:000000000154:0000000007' },
+      { tsMs: 12, position: 'odd', txId: '3e11fa47-71ca-11e1-9e33-c80aa9429562:23' },
+      { tsMs: 12, position: 'bin "q".000001:000000004096:0000000000', txId: '' },
+    ];
+    for (const table of tables)
+      for (const source of sources)
+        for (const snapshot of [true, false])
+          for (const server of ['mysql-server-1', 'a "quoted" name'])
+            expect(sourceText(table, source, snapshot, JSON.stringify(server))).toBe(
+              jsonText(sourceBlock(table, source, snapshot, server)),
+            );
   });
 
   it('follows a delete with a tombstone (key, null value), unless tombstones are off', () => {
