@@ -22,7 +22,8 @@ export async function compactCommand(
     );
   }
   const { compactPipelineTables } = await import('../connectors/iceberg/iceberg-compaction.js');
-  const { icebergCatalog, icebergSinkConfig } = await import('../connectors/iceberg/iceberg-sink-config.js');
+  const { icebergSinkConfig } = await import('../connectors/iceberg/iceberg-sink-config.js');
+  const { icebergCatalog } = await import('../connectors/iceberg/iceberg-catalog.js');
   const config = icebergSinkConfig(def.sink.options);
   const warehouse = config.warehouse;
   const catalog = icebergCatalog(config);

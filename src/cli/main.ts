@@ -2,21 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
-import { runCommand } from './run-command.js';
-import { applyCommand } from './apply-command.js';
-import { snapshotReaderCommand } from './snapshot-reader-command.js';
 import { SCALE_OUT_ROLES } from '../scale-out/scale-out-roles.js';
-import { validateCommand } from './validate-command.js';
-import { DEMO_SINKS, DEMO_SOURCES, demoCommand, type DemoSink, type DemoSource } from './demo-command.js';
-import { stateCommand } from './state-command.js';
-import { statusCommand } from './status-command.js';
-import { verifyCommand } from './verify-command.js';
-import { sqlClient } from './sql-client.js';
-import { sqlCommand } from './sql-command.js';
-import { compactCommand } from './compact-command.js';
+import type { DemoSink, DemoSource } from './demo-command.js';
 import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../core/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
+
+// Each command's module is imported when that command runs, not here: statically they would load every driver,
+// the SQL engine and the dashboard at every start, ~0.3 CPU-s a process (issue 16, bench/README.md "Start-up").
 
 /** The options each command takes, besides --log-level and --help. */
 const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
@@ -152,9 +145,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
-        if (role === 'apply') return await applyCommand(file!, { log, ...(http === undefined ? {} : { http }) });
-        if (role === 'snapshot-reader') return await snapshotReaderCommand(file!, { log });
-        return await runCommand(file!, {
+        if (role === 'apply')
+          return await (
+            await import('./apply-command.js')
+          ).applyCommand(file!, { log, ...(http === undefined ? {} : { http }) });
+        if (role === 'snapshot-reader')
+          return await (await import('./snapshot-reader-command.js')).snapshotReaderCommand(file!, { log });
+        return await (
+          await import('./run-command.js')
+        ).runCommand(file!, {
           ...(role === 'capture' ? { role } : {}),
           log,
           reset: values.reset === true,
@@ -164,11 +163,13 @@ export async function main(argv: string[]): Promise<number> {
           ...(live ? { live } : {}),
         });
       case 'validate':
-        return await validateCommand(file!, { log });
+        return await (await import('./validate-command.js')).validateCommand(file!, { log });
       case 'state':
-        return await stateCommand(file!, { log });
+        return await (await import('./state-command.js')).stateCommand(file!, { log });
       case 'status':
-        return await statusCommand(file!, {
+        return await (
+          await import('./status-command.js')
+        ).statusCommand(file!, {
           log,
           json: values.json === true,
           ...(http ? { http } : {}),
@@ -184,7 +185,9 @@ export async function main(argv: string[]): Promise<number> {
           process.stderr.write(`--recheck-wait ${values['recheck-wait']}: write a duration, e.g. 5s\n`);
           return 2;
         }
-        return await verifyCommand(file!, {
+        return await (
+          await import('./verify-command.js')
+        ).verifyCommand(file!, {
           log,
           ...(chunkSize === undefined ? {} : { chunkSize }),
           ...(wait === undefined ? {} : { recheckWaitMs: wait }),
@@ -193,21 +196,24 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'sql':
         // Without -f: the interactive client.
-        if (file === undefined) return await sqlClient({ logLevel: level });
-        return await sqlCommand(file, { log, reset: values.reset === true });
+        if (file === undefined) return await (await import('./sql-client.js')).sqlClient({ logLevel: level });
+        return await (await import('./sql-command.js')).sqlCommand(file, { log, reset: values.reset === true });
       case 'compact': {
         const retain = values['retain-snapshots'] === undefined ? undefined : Number(values['retain-snapshots']);
         if (retain !== undefined && !(Number.isInteger(retain) && retain >= 1)) {
           process.stderr.write(`--retain-snapshots ${values['retain-snapshots']}: write a whole number, at least 1\n`);
           return 2;
         }
-        return await compactCommand(file!, {
+        return await (
+          await import('./compact-command.js')
+        ).compactCommand(file!, {
           log,
           ...(values.table === undefined ? {} : { table: values.table }),
           ...(retain === undefined ? {} : { retainSnapshots: retain }),
         });
       }
       case 'demo': {
+        const { DEMO_SINKS, DEMO_SOURCES, demoCommand } = await import('./demo-command.js');
         const sink = (values.sink ?? 'postgres') as DemoSink;
         if (!DEMO_SINKS.includes(sink)) {
           process.stderr.write(`unknown --sink ${sink}: use ${DEMO_SINKS.join(' or ')}\n`);

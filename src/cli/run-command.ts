@@ -12,8 +12,6 @@ import {
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { captureDef, captureSnapshotReaders, scaleOutSettings } from '../scale-out/scale-out-roles.js';
-import { SnapshotWorkQueue } from '../scale-out/snapshot-queue.js';
-import { startScaleOutMonitor } from '../scale-out/cluster-monitor.js';
 import { dashboardToken, dashboardWanted, startRunDashboard } from './run-dashboard.js';
 
 /** How often `run` prints its progress line. */
@@ -54,7 +52,12 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const settings = options.role === 'capture' ? scaleOutSettings(loaded) : undefined;
   const remoteChunks =
     settings !== undefined && captureSnapshotReaders(loaded, (message) => log.warn(message)) === 'remote'
-      ? new SnapshotWorkQueue(settings, log.child('snapshot'), def.pipeline.name)
+      ? // Loaded only here: the NATS client is a scale-out pipeline's, not every run's (issue 16).
+        new (await import('../scale-out/snapshot-queue.js')).SnapshotWorkQueue(
+          settings,
+          log.child('snapshot'),
+          def.pipeline.name,
+        )
       : undefined;
   const pipeline = composePipeline(def, { log, ...(remoteChunks ? { remoteChunks } : {}) });
   // A server beyond loopback without a token stops the run here, before anything connects.
@@ -108,7 +111,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     // The capture's dashboard shows the cluster: every apply worker, its partitions and their lag.
     const monitor =
       options.role === 'capture' && dashboardWanted(def, options.http)
-        ? startScaleOutMonitor(loaded, { log })
+        ? (await import('../scale-out/cluster-monitor.js')).startScaleOutMonitor(loaded, { log })
         : undefined;
     const dashboard = await startRunDashboard({
       file,

@@ -9,7 +9,6 @@ import { formatTable } from './format-table.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
 import { HTTP_TOKEN_ENV } from '../ui/http-access.js';
 import type { PipelineDef } from '../config/pipeline-def.js';
-import { readScaleOutStatus } from '../scale-out/cluster-monitor.js';
 import type { ScaleOutStatus } from '../scale-out/cluster-status.js';
 import { captureDef } from '../scale-out/scale-out-roles.js';
 import { asTributaryError } from '../core/errors.js';
@@ -79,6 +78,8 @@ async function scaleOutStatus(
   );
   let cluster: ScaleOutStatus | undefined;
   let failure: string | undefined;
+  // Loaded here, not at start-up: only a scale-out pipeline needs the NATS client.
+  const { readScaleOutStatus } = await import('../scale-out/cluster-monitor.js');
   try {
     cluster = await readScaleOutStatus(def, options.log);
   } catch (error) {

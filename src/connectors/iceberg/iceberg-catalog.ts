@@ -6,6 +6,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TributaryError } from '../../core/errors.js';
 import type { TableMetadata } from './iceberg-table-metadata.js';
+import type { IcebergSinkConfig } from './iceberg-sink-config.js';
 
 /** A table as the catalog found it: its current metadata and which version file holds it. */
 export interface LoadedTable {
@@ -290,4 +291,12 @@ async function subdirectories(dir: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
+}
+
+/** The catalog the sink (and `tributary compact`) commits through. Here rather than in the sink's
+ * config: the registry loads that config's option specs at start-up, and better-sqlite3 need not come with them. */
+export function icebergCatalog(config: IcebergSinkConfig): HadoopCatalog {
+  return config.catalog === 'sqlite'
+    ? new SqliteJdbcCatalog(config.warehouse, config.catalogFile, config.catalogName)
+    : new HadoopCatalog(config.warehouse);
 }

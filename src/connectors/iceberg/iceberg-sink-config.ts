@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import { TributaryError } from '../../core/errors.js';
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
-import { HadoopCatalog, SqliteJdbcCatalog } from './iceberg-catalog.js';
 import { parsePartitionBy, type PartitionRequest } from './iceberg-partition.js';
 import { commitMaxTablesOf, commitOptions, optionText } from '../sink-kit/sink-options.js';
 
@@ -147,11 +146,4 @@ export function icebergSinkConfig(values: OptionValues): IcebergSinkConfig {
 function integer(values: OptionValues, key: string, fallback: number): number {
   const value = values[key];
   return typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : fallback;
-}
-
-/** The catalog the sink (and `tributary compact`) commits through. */
-export function icebergCatalog(config: IcebergSinkConfig): HadoopCatalog {
-  return config.catalog === 'sqlite'
-    ? new SqliteJdbcCatalog(config.warehouse, config.catalogFile, config.catalogName)
-    : new HadoopCatalog(config.warehouse);
 }

@@ -9,11 +9,11 @@ import type { Logger } from '../../core/logger.js';
 import { ChangeBuffer } from '../sink-kit/change-buffer.js';
 import { tableKey } from '../sink-kit/schema-tracker.js';
 import { writeBuffered } from '../sink-kit/buffered-write.js';
-import type { HadoopCatalog } from './iceberg-catalog.js';
 import { IcebergCheckpoints } from './iceberg-checkpoint.js';
 import { compactTable } from './iceberg-compaction.js';
 import { IcebergParquetWriter } from './iceberg-parquet-writer.js';
-import { icebergCatalog, icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
+import { icebergCatalog, type HadoopCatalog } from './iceberg-catalog.js';
+import { icebergSinkConfig, type IcebergSinkConfig } from './iceberg-sink-config.js';
 import type { PartitionRequest } from './iceberg-partition.js';
 import {
   defaultSpec,

@@ -6,7 +6,7 @@ import {
   type ChangeFormatName,
   type DebeziumJsonOptions,
 } from '../../formats/change-formats.js';
-import { kafkaConnectionOptions } from './kafka-connection.js';
+import { kafkaConnectionOptions } from './kafka-connection-options.js';
 import { checkTopicName, defaultCheckpointTopic, kafkaTopicName, parseTopicMapping } from './kafka-topics.js';
 
 /** The options of `type: kafka` sinks: Flink CDC's Kafka pipeline sink names where it has one. */

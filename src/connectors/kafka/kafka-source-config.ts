@@ -1,6 +1,6 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import type { LogSourceFormat } from '../log-kit/log-change-reader.js';
-import { kafkaConnectionOptions } from './kafka-connection.js';
+import { kafkaConnectionOptions } from './kafka-connection-options.js';
 
 /** The options of `type: kafka` sources: Flink's Kafka connector names where it has one. */
 export const kafkaSourceOptions: readonly OptionSpec[] = [

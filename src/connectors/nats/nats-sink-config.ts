@@ -1,6 +1,6 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
 import { debeziumJsonOptions, debeziumJsonOptionsOf, type DebeziumJsonOptions } from '../../formats/change-formats.js';
-import { natsConnectionOptions } from './nats-connection.js';
+import { natsConnectionOptions } from './nats-connection-options.js';
 import { defaultStreamName } from './nats-subjects.js';
 
 const streamNamePattern = {

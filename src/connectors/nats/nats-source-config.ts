@@ -1,5 +1,5 @@
 import type { OptionSpec, OptionValues } from '../../core/option-spec.js';
-import { natsConnectionOptions } from './nats-connection.js';
+import { natsConnectionOptions } from './nats-connection-options.js';
 
 /** The options of `type: nats` sources. */
 export const natsSourceOptions: readonly OptionSpec[] = [
