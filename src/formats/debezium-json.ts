@@ -68,6 +68,9 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
     return `${text}}`;
   };
   const serverName = JSON.stringify(context.serverName);
+  /** The envelope `{ before, after, source, op, ts_ms, transaction }` from its parts' JSON texts. */
+  const payloadText = (before: string, after: string, source: string, op: string): string =>
+    `{"before":${before},"after":${after},"source":${source},"op":"${op}","ts_ms":${jsonText(context.nowMs())},"transaction":null}`;
   return {
     name: 'debezium-json',
     encode(event: DataChangeEvent, table: TableSchema): LogRecord[] {
@@ -78,12 +81,12 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
         const payload = rowText(table, names, keyRow, keyIndexes);
         key = options.schemaInclude ? `{"schema":${keyJsonSchema},"payload":${payload}}` : payload;
       }
-      // As jsonText of { before, after, source, op, ts_ms, transaction } would write it.
-      const payload =
-        `{"before":${event.before === null ? 'null' : rowText(table, names, event.before)}` +
-        `,"after":${event.after === null ? 'null' : rowText(table, names, event.after)}` +
-        `,"source":${sourceText(event.table, event.source, event.op === 'read', serverName)}` +
-        `,"op":"${OPS[event.op]}","ts_ms":${jsonText(context.nowMs())},"transaction":null}`;
+      const payload = payloadText(
+        event.before === null ? 'null' : rowText(table, names, event.before),
+        event.after === null ? 'null' : rowText(table, names, event.after),
+        sourceText(event.table, event.source, event.op === 'read', serverName),
+        OPS[event.op],
+      );
       // The schema part is the same for every row of a table: written once, spliced in.
       const value = options.schemaInclude ? `{"schema":${valueSchema},"payload":${payload}}` : payload;
       const records: LogRecord[] = [{ key, value }];
@@ -94,17 +97,8 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
       // Debezium's truncate event (its PostgreSQL connector's shape): no row images, `op: t`. A dropped table
       // has no event in Debezium's data topics.
       if (event.change !== 'truncateTable') return [];
-      const payload: JsonOut = {
-        before: null,
-        after: null,
-        source: sourceBlock(event.table, event.source, false, context.serverName),
-        op: 't',
-        ts_ms: context.nowMs(),
-        transaction: null,
-      };
-      const value = options.schemaInclude
-        ? `{"schema":${schemaOf(event.schema).value},"payload":${jsonText(payload)}}`
-        : jsonText(payload);
+      const payload = payloadText('null', 'null', sourceText(event.table, event.source, false, serverName), 't');
+      const value = options.schemaInclude ? `{"schema":${schemaOf(event.schema).value},"payload":${payload}}` : payload;
       return [{ key: null, value }];
     },
   };
@@ -114,31 +108,9 @@ export function debeziumJsonFormat(options: DebeziumJsonOptions, context: Format
 const MYSQL_POSITION = /^(.*):(\d{12}):(\d{10})$/;
 
 /**
- * The MySQL connector's source block, from what an event knows (see docs/formats.md for the fields it lacks).
- * {@link sourceText} writes the same block as text.
+ * The MySQL connector's source block as JSON text, from what an event knows (see docs/formats.md for the fields it
+ * lacks); `serverName` is already JSON text. Written without an object per record.
  */
-export function sourceBlock(table: TableId, source: SourceInfo, snapshot: boolean, serverName: string): JsonOut {
-  const position = MYSQL_POSITION.exec(source.position ?? '');
-  return {
-    version: TRIBUTARY_SOURCE_VERSION,
-    connector: 'mysql',
-    name: serverName,
-    ts_ms: source.tsMs,
-    snapshot: snapshot ? 'true' : 'false',
-    db: table.namespace,
-    sequence: null,
-    table: table.name,
-    server_id: 0,
-    gtid: source.txId ?? null,
-    file: position ? position[1]! : '',
-    pos: position ? Number(position[2]) : 0,
-    row: position ? Number(position[3]) : 0,
-    thread: null,
-    query: null,
-  };
-}
-
-/** `jsonText(sourceBlock(…))` with `serverName` already JSON text, written without the object. */
 export function sourceText(table: TableId, source: SourceInfo, snapshot: boolean, serverName: string): string {
   const position = MYSQL_POSITION.exec(source.position ?? '');
   const txId = source.txId ?? null;
@@ -288,7 +260,8 @@ export class DebeziumJsonDecoder {
     const keyPart = keyText === null ? '' : keySplit ? keySplit.schema : keyText;
     const same =
       last !== undefined && last.valueSchema === schemaText && last.keySchema === keyPart && last.where === where;
-    let schema = same ? last.schema : this.schemas.get(`${where}\u0000${schemaText}\u0000${keyPart}`);
+    const cacheKey = same ? '' : `${where}\u0000${schemaText}\u0000${keyPart}`;
+    let schema = same ? last.schema : this.schemas.get(cacheKey);
     if (!schema) {
       const schemaObject = schemaJson ?? parseOrFail(schemaText, 'schema');
       if (!isJsonObject(schemaObject)) throw decodeError('a debezium-json value whose schema part is not an object');
@@ -303,7 +276,7 @@ export class DebeziumJsonDecoder {
         })),
         primaryKey,
       };
-      this.schemas.set(`${where}\u0000${schemaText}\u0000${keyPart}`, schema);
+      this.schemas.set(cacheKey, schema);
     }
     if (!same) this.last = { valueSchema: schemaText, keySchema: keyPart, where, schema };
     const table = schema;
