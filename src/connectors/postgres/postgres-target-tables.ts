@@ -126,15 +126,11 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
     }
     if (missing.size < 2) return;
     const statements = [...missing.values()].flatMap(({ name, schema }) => this.createStatements(name, schema));
-    await this.client.query(`SAVEPOINT ${CREATE_SAVEPOINT}`);
-    try {
+    const failed = await this.creating(async () => {
       for (const schema of new Set([...missing.values()].map((m) => m.name.schema))) await this.ensureSchema(schema);
       await this.client.query(statements.map((sql) => `${sql};`).join('\n'));
-    } catch {
-      await this.client.query(`ROLLBACK TO SAVEPOINT ${CREATE_SAVEPOINT}; RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
-      return;
-    }
-    await this.client.query(`RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
+    });
+    if (failed !== undefined) return;
     const created = [...missing.values()].map((m) => m.name);
     for (const name of created) this.created(name);
     const found = await readCatalogTables(this.client, created);
@@ -154,21 +150,31 @@ export class PostgresTargetTables extends TargetTables<PostgresTableName> {
    * now, is used as found, instead of the whole transaction failing and being retried.
    */
   protected override async createTable(name: PostgresTableName, schema: TableSchema): Promise<boolean> {
+    const failed = await this.creating(() => super.createTable(name, schema));
+    if (failed === undefined) return true;
+    if (concurrentDdl(failed.error)) return false;
+    throw failed.error;
+  }
+
+  /**
+   * Runs `create` inside the CREATE savepoint: released when it succeeds (undefined); rolled back when it fails,
+   * the transaction going on, and the failure returned. A rollback that fails too (the connection is gone)
+   * throws the first failure.
+   */
+  private async creating(create: () => Promise<unknown>): Promise<{ error: unknown } | undefined> {
     await this.client.query(`SAVEPOINT ${CREATE_SAVEPOINT}`);
     try {
-      await super.createTable(name, schema);
+      await create();
     } catch (error) {
-      const undone = await this.client
+      await this.client
         .query(`ROLLBACK TO SAVEPOINT ${CREATE_SAVEPOINT}; RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`)
-        .then(
-          () => true,
-          () => false,
-        );
-      if (undone && concurrentDdl(error)) return false;
-      throw error;
+        .catch(() => {
+          throw error;
+        });
+      return { error };
     }
     await this.client.query(`RELEASE SAVEPOINT ${CREATE_SAVEPOINT}`);
-    return true;
+    return undefined;
   }
 
   protected override created(name: PostgresTableName): void {
