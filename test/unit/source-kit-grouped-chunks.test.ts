@@ -147,6 +147,42 @@ describe('source kit: small tables read in one watermark window', () => {
   });
 });
 
+describe('source kit: reading ahead', () => {
+  it('reads no further ahead while the pipeline has not taken the last batch of read rows', async () => {
+    const db = database({ big: 1000 }, { known: () => true, chunkSize: 100 });
+    const merge = new DblogMerge<number, Step, Table>({
+      log: silentLogger,
+      logName: 'log',
+      tableFor: (key) => db.tables.get(key),
+      chunkSize: 100,
+      parallelism: 1,
+      rowsPerSecond: undefined,
+      applyStep: () => Promise.resolve(),
+      position: () => ({ kind: 'scripted' }),
+      snapshotError: (error) => error,
+    });
+    await merge.start({ dialect: db.dialect, logPosition: 0, snapshotOnly: true, snapshot: startSnapshot(['db.big']) });
+    const batches = merge.batches([])[Symbol.asyncIterator]();
+    const rows: string[] = [];
+    const take = (events: readonly ChangeEvent[]) => {
+      for (const e of events) if (e.kind === 'data') rows.push(String(e.after![0]));
+    };
+    let next = await batches.next();
+    while (!next.done && !next.value.events.some((e) => e.kind === 'data')) next = await batches.next();
+    if (next.done) throw new Error('the snapshot ended without rows');
+    take(next.value.events);
+    // The pipeline holds a batch of read rows (the sink is still writing the one before): the one reader waits, so
+    // the rows in memory stay at one chunk (`parallelism` chunks), however long the sink takes.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(db.reads).toHaveLength(1);
+    for (next = await batches.next(); !next.done; next = await batches.next()) take(next.value.events);
+    await merge.close();
+    expect(merge.snapshot).toBeUndefined();
+    expect(rows).toHaveLength(1000);
+    expect(new Set(rows).size).toBe(1000);
+  });
+});
+
 /** A log the test feeds: `next()` waits for the next `push`. */
 class ScriptedLog implements LogReader<Step> {
   private readonly queue: Step[][] = [];

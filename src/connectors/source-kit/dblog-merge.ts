@@ -194,6 +194,21 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
    * until {@link close} or, snapshot-only, until the snapshot is done.
    */
   async *batches(schemaEvents: readonly ChangeEvent[]): AsyncGenerator<ChangeBatch> {
+    for await (const batch of this.merged(schemaEvents)) {
+      const chunks = this.chunksHandedOver;
+      this.chunksHandedOver = 0;
+      yield batch;
+      // Taken: the pipeline handed the batch to the sink (and the sink's write of the batch before is done).
+      // Until now its chunks counted as in hand, so readers did not read further ahead than the sink takes.
+      this.coordinator?.released(chunks);
+    }
+  }
+
+  /** Chunks emitted into the batch being built (see {@link SnapshotCoordinator.handedOver}). */
+  private chunksHandedOver = 0;
+
+  /** {@link batches} before the hand-over accounting. */
+  private async *merged(schemaEvents: readonly ChangeEvent[]): AsyncGenerator<ChangeBatch> {
     const { options } = this;
     const slice = Number.isFinite(this.maxBatchTables) ? this.maxBatchTables : Math.max(1, schemaEvents.length);
     for (let start = 0; start === 0 || start < schemaEvents.length; start += slice) {
@@ -406,7 +421,8 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     if (before > 0 && !this.progressSnapshot) {
       this.options.log.info(`snapshot complete; streaming the ${this.options.logName}`);
     }
-    this.coordinator?.delivered(ticket);
+    this.coordinator?.handedOver(ticket);
+    this.chunksHandedOver++;
   }
 
   /**

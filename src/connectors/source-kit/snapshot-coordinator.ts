@@ -67,7 +67,8 @@ export interface SnapshotCoordinatorOptions<Offset, Table extends SnapshotTable>
  * Reads snapshot chunks with `parallelism` readers while the log keeps flowing. Chunks of different tables
  * are scheduled round-robin, so every table starts receiving rows at once; each table is split lazily by its
  * own splitter (the dialect's). Chunks delivered before a restart are skipped. Memory is bounded by chunk
- * size × readers: a reader waits while as many chunks as there are readers await delivery.
+ * size × readers: a reader waits while as many chunks as there are readers are in hand — read and waiting for
+ * their watermark, or emitted in a batch the pipeline has not taken yet (see {@link handedOver}).
  */
 export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotTable> {
   readonly tickets: ChunkTicket<Offset, Table>[] = [];
@@ -91,6 +92,8 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
   private splitSession: Promise<ChunkSplitterSession<Table>> | undefined;
   private readonly readerWakers = new Set<() => void>();
   private readonly retries: ChunkRange<Table>[] = [];
+  /** Chunks handed over in a batch whose sink write has not finished yet (see {@link handedOver}). */
+  private outstanding = 0;
 
   constructor(private readonly options: SnapshotCoordinatorOptions<Offset, Table>) {}
 
@@ -128,8 +131,36 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
   delivered(ticket: ChunkTicket<Offset, Table>): void {
     const index = this.tickets.indexOf(ticket);
     if (index >= 0) this.tickets.splice(index, 1);
+    this.wakeReaders();
+  }
+
+  /**
+   * `ticket`'s rows went into a batch: forget it, but count it as in hand until {@link released} — the rows stay
+   * in memory until the sink has written them, and a reader reading ahead meanwhile only adds to what is live.
+   */
+  handedOver(ticket: ChunkTicket<Offset, Table>): void {
+    const index = this.tickets.indexOf(ticket);
+    if (index >= 0) this.tickets.splice(index, 1);
+    this.outstanding++;
+  }
+
+  /** `chunks` handed over earlier are written: waiting readers may go on. */
+  released(chunks: number): void {
+    if (chunks === 0) return;
+    this.outstanding = Math.max(0, this.outstanding - chunks);
+    this.wakeReaders();
+  }
+
+  private wakeReaders(): void {
     for (const wake of [...this.readerWakers]) wake();
     this.readerWakers.clear();
+  }
+
+  /** Chunks in hand: read and waiting for their watermark, or handed over and not yet written. */
+  private inHand(): number {
+    let windows = this.outstanding;
+    for (const ticket of this.tickets) if (ticket.window) windows++;
+    return windows;
   }
 
   async close(): Promise<void> {
@@ -152,7 +183,7 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
       }
       this.chunkReaders.push(reader);
       for (;;) {
-        while (!this.closed && this.tickets.filter((t) => t.window).length >= this.options.parallelism) {
+        while (!this.closed && this.inHand() >= this.options.parallelism) {
           await new Promise<void>((resolve) => this.readerWakers.add(resolve));
         }
         if (this.closed) return;
