@@ -8,6 +8,7 @@
  * `stop` aborts the pipeline (it ends with a final checkpoint, outcome `stopped`).
  */
 import { performance } from 'node:perf_hooks';
+import { boundHeapGrowth } from '../src/cli/heap-growth.js';
 import { composePipeline, createLogger, knownTypes, optionSpecsFor, parsePipelineYaml } from '../src/index.js';
 import type { LogLevel } from '../src/index.js';
 
@@ -82,6 +83,9 @@ async function run(request: RunRequest): Promise<void> {
   });
   await send({ type: 'done', outcome: result.outcome, eventsApplied: result.eventsApplied, checkpoints, ...usage() });
 }
+
+// The heap growth bin/tributary.js allows (see there); its young generation comes with the child's execArgv.
+boundHeapGrowth();
 
 process.once('message', (message: ParentMessage) => {
   if (message.type !== 'run') return;

@@ -30,7 +30,7 @@ export class PipelineProcess {
 
   private constructor(request: RunRequest, options: PipelineProcessOptions) {
     const path = fileURLToPath(new URL('./pipeline-child.js', import.meta.url));
-    // The young generation bin/tributary.js asks for (see there).
+    // The young generation bin/tributary.js asks for (see there; it also bounds the heap growth, as the child does).
     const execArgv = [
       '--max-semi-space-size=32',
       ...(options.profileDir

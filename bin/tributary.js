@@ -1,6 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
 // A young generation of 2 × 32 MB instead of Node's 2 × 16 MB: a snapshot allocates rows faster than the default
 // scavenges keep up with, and ~25 % of the pipeline's CPU went to the GC (bench/README.md, issue 16).
+import { boundHeapGrowth } from '../dist/cli/heap-growth.js';
 import { main } from '../dist/cli/main.js';
 
+// The old generation grows to at most twice what is live (see there): bounded memory without capping the heap.
+boundHeapGrowth();
 process.exitCode = await main(process.argv.slice(2));
