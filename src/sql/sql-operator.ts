@@ -27,7 +27,7 @@ export interface SqlQuery {
 
 interface Binding {
   readonly scan: ScanNode;
-  /** Per declared column: the source column's index and the conversion to the declared type. */
+  /** Per column the scan reads: the source column's index and the conversion to the declared type. */
   readonly columns: readonly { readonly index: number; readonly convert: Converter | null }[];
 }
 
@@ -200,8 +200,9 @@ export class SqlOperator implements Operator {
     return this.sources.filter((s) => fullMatch(s.database, table.namespace) && fullMatch(s.table, table.name));
   }
 
+  /** Checks every column the scan's table declares against the source's; reads the ones the query uses. */
   private bind(scan: ScanNode, schema: TableSchema): Binding {
-    const columns = scan.fields.map((field) => {
+    const declared = scan.declared.map((field) => {
       const index = schema.columns.findIndex((c) => c.name.toLowerCase() === field.name.toLowerCase());
       const column = schema.columns[index];
       if (column === undefined) {
@@ -222,7 +223,7 @@ export class SqlOperator implements Operator {
       const same = JSON.stringify(column.type) === JSON.stringify(field.type);
       return { index, convert: same ? null : convert };
     });
-    return { scan, columns };
+    return { scan, columns: scan.columns.map((i) => declared[i]!) };
   }
 
   /**

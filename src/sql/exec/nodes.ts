@@ -62,15 +62,25 @@ export abstract class PlanNode {
 
 const context = (): EvalContext => ({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() });
 
-/** A source table: rows arrive from the SQL operator, already in the declared columns' order and types. */
+/**
+ * A source table: rows arrive from the SQL operator with the columns the query reads (`fields`, the planner's
+ * projection pushdown: the declared columns some node reads, and the primary key), in that order and their types.
+ */
 export class ScanNode extends PlanNode {
   constructor(
     readonly table: string,
     readonly alias: string,
-    fields: readonly Field[],
+    /** Every column the table declares (the operator checks them all against the source's). */
+    readonly declared: readonly Field[],
+    /** The positions in `declared` of the columns read, ascending: `fields` are these. */
+    readonly columns: readonly number[],
     uniqueKeys: readonly (readonly number[])[],
   ) {
-    super([], fields, uniqueKeys);
+    super(
+      [],
+      columns.map((i) => declared[i]!),
+      uniqueKeys,
+    );
   }
 
   receive(_port: number, delta: Delta): void {
@@ -78,7 +88,8 @@ export class ScanNode extends PlanNode {
   }
 
   describe(): string {
-    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]`;
+    const narrowed = this.columns.length < this.declared.length;
+    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]${narrowed ? ` (${this.columns.length} of ${this.declared.length} columns)` : ''}`;
   }
 }
 
@@ -155,6 +166,11 @@ export class JoinNode extends PlanNode {
     private readonly keys: readonly [readonly Compiled[], readonly Compiled[]],
     private readonly residual: Compiled | undefined,
     private readonly text: string,
+    /**
+     * The positions of the joined row (left's columns, then right's) that the join passes on, ascending — the
+     * columns read above it (projection pushdown); undefined: all. `fields` are these.
+     */
+    private readonly output?: readonly number[],
   ) {
     super([left, right], fields, uniqueKeys);
     this.widths = [left.fields.length, right.fields.length];
@@ -193,17 +209,35 @@ export class JoinNode extends PlanNode {
   }
 
   private combine(side: number, own: Row, other: Row): Row {
-    return side === 0 ? concat(own, other) : concat(other, own);
+    return side === 0 ? this.joined(own, other) : this.joined(other, own);
   }
 
   private pad(side: number, row: Row): Row {
-    const nulls = new Array<Value>(this.widths[1 - side]!).fill(null);
-    return side === 0 ? [...row, ...nulls] : [...nulls, ...row];
+    return side === 0 ? this.joined(row, null) : this.joined(null, row);
   }
 
-  private matches(combined: Row): boolean {
+  /** The row passed on for a left and a right row (null: that side padded with NULLs): its output columns only. */
+  private joined(left: Row | null, right: Row | null): Row {
+    const output = this.output;
+    if (output === undefined) {
+      if (left !== null && right !== null) return concat(left, right);
+      const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]!).fill(null);
+      return left === null ? [...nulls, ...right!] : [...left, ...nulls];
+    }
+    const lw = this.widths[0];
+    const row = new Array<Value>(output.length);
+    for (let i = 0; i < output.length; i++) {
+      const p = output[i]!;
+      row[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
+    }
+    return row;
+  }
+
+  /** Whether a change of `side` and a row of the other side meet the ON clause's terms other than the keys. */
+  private matches(side: number, own: Row, other: Row): boolean {
     if (this.residual === undefined) return true;
-    this.ctx.row = combined;
+    // The residual reads the whole joined row, whatever the join passes on.
+    this.ctx.row = side === 0 ? concat(own, other) : concat(other, own);
     return this.residual.evaluate(this.ctx) === true;
   }
 
@@ -227,8 +261,8 @@ export class JoinNode extends PlanNode {
     const other = this.sides[otherSide]!;
     let matches = 0;
     for (const [sub, entry] of entries) {
+      if (!this.matches(side, row, entry.row)) continue;
       const combined = this.combine(side, row, entry.row);
-      if (!this.matches(combined)) continue;
       matches += entry.count;
       if (sign > 0) {
         if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
@@ -261,10 +295,9 @@ export class JoinNode extends PlanNode {
     if (!countsMatches) {
       // The other side's entries are only read: no sub keys, no [sub, entry] pair per row.
       for (const entry of entries.values()) {
-        const combined = this.combine(side, row, entry.row);
-        if (!this.matches(combined)) continue;
+        if (!this.matches(side, row, entry.row)) continue;
         matches += entry.count;
-        this.emit(sign, combined, entry.count);
+        this.emit(sign, this.combine(side, row, entry.row), entry.count);
       }
     } else {
       matches = this.joinCounting(side, key, sign, row, entries);
@@ -301,7 +334,8 @@ export class JoinNode extends PlanNode {
   }
 
   describe(): string {
-    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text} (state: rows by join key, per side)`;
+    const passes = this.output === undefined ? '' : ` → [${this.fields.map((_, i) => this.label(i)).join(', ')}]`;
+    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text}${passes} (state: rows by join key, per side)`;
   }
 
   override openState(backend: StateBackend): void {
