@@ -173,6 +173,7 @@ class Planner {
     this.nodes.push(node);
     node.inputs.forEach((input, port) => {
       input.out = (delta) => node.receive(port, delta);
+      input.consumer = node;
     });
     return node;
   }

@@ -40,6 +40,8 @@ export abstract class PlanNode {
   out: Emit = () => {};
   /** Index in the graph (EXPLAIN, state). */
   id = 0;
+  /** The node `out` passes the changes to (set when it is added to the graph); none: the sink. */
+  consumer: PlanNode | undefined;
 
   constructor(
     readonly inputs: readonly PlanNode[],
@@ -56,6 +58,14 @@ export abstract class PlanNode {
     return field.qualifier === undefined ? field.name : `${field.qualifier}.${field.name}`;
   }
   flush(): void {}
+  /**
+   * Whether the node may hold on to a row it receives after `receive` returns (stores it, or passes it on to a
+   * node or sink that may): else its input may pass every row in one array, overwritten for the next. Yes unless
+   * a node says otherwise.
+   */
+  keepsRows(): boolean {
+    return true;
+  }
   /** Takes the node's keyed state (if it has any) from `backend`; called once, before the first change. */
   openState(_backend: StateBackend): void {}
 }
@@ -109,6 +119,11 @@ export class FilterNode extends PlanNode {
     if (this.condition.evaluate(this.ctx) === true) this.out(delta);
   }
 
+  /** It passes its rows on as they are. */
+  override keepsRows(): boolean {
+    return this.consumer?.keepsRows() ?? true;
+  }
+
   describe(): string {
     return `Filter ${this.text}`;
   }
@@ -131,6 +146,11 @@ export class ProjectNode extends PlanNode {
     this.ctx.row = delta.row;
     const row = this.exprs.map((e) => e.evaluate(this.ctx));
     this.out({ sign: delta.sign, row });
+  }
+
+  /** It passes on new rows of the values it computes. */
+  override keepsRows(): boolean {
+    return false;
   }
 
   describe(): string {
@@ -156,6 +176,12 @@ export class JoinNode extends PlanNode {
   private sides!: [KeyedMapState<JoinEntry>, KeyedMapState<JoinEntry>];
   private readonly ctx = context();
   private readonly widths: [number, number];
+  /**
+   * The one array every row passed on is written into, when the node that reads them keeps none (an aggregate):
+   * no array per row of a fan-out. Undefined: a new array per row. Decided at the first row (the graph is whole).
+   */
+  private scratch: Value[] | undefined;
+  private scratchDecided = false;
 
   constructor(
     left: PlanNode,
@@ -218,7 +244,20 @@ export class JoinNode extends PlanNode {
 
   /** The row passed on for a left and a right row (null: that side padded with NULLs): its output columns only. */
   private joined(left: Row | null, right: Row | null): Row {
+    if (!this.scratchDecided) {
+      this.scratchDecided = true;
+      if (this.consumer?.keepsRows() === false) this.scratch = new Array<Value>(this.fields.length).fill(null);
+    }
     const output = this.output;
+    const scratch = this.scratch;
+    if (scratch !== undefined) {
+      const lw = this.widths[0];
+      for (let i = 0; i < scratch.length; i++) {
+        const p = output === undefined ? i : output[i]!;
+        scratch[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
+      }
+      return scratch;
+    }
     if (output === undefined) {
       if (left !== null && right !== null) return concat(left, right);
       const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]!).fill(null);
@@ -262,15 +301,15 @@ export class JoinNode extends PlanNode {
     let matches = 0;
     for (const [sub, entry] of entries) {
       if (!this.matches(side, row, entry.row)) continue;
-      const combined = this.combine(side, row, entry.row);
       matches += entry.count;
+      // Each row built just before it is passed on: the rows may share one array (see `scratch`).
       if (sign > 0) {
         if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
         entry.matches++;
         other.put(key, sub, entry);
-        this.emit(1, combined, entry.count);
+        this.emit(1, this.combine(side, row, entry.row), entry.count);
       } else {
-        this.emit(-1, combined, entry.count);
+        this.emit(-1, this.combine(side, row, entry.row), entry.count);
         entry.matches--;
         other.put(key, sub, entry);
         if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
@@ -475,6 +514,11 @@ export class AggregateNode extends PlanNode {
     }
     this.dirty.clear();
     for (const row of added) this.out({ sign: 1, row });
+  }
+
+  /** It reads a row's key and arguments, and keeps values (copied), never the row. */
+  override keepsRows(): boolean {
+    return false;
   }
 
   override label(i: number): string {
