@@ -581,7 +581,7 @@ class Planner {
     const key = use!.joined.has(number) ? (uniqueKeys[0] ?? []) : [];
     const output = fields
       .map((_, i) => i)
-      .filter((i) => fields[i]!.origin === undefined || above.has(fields[i]!.origin!) || key.includes(i));
+      .filter((i) => fields[i]!.origin === undefined || above.has(fields[i]!.origin) || key.includes(i));
     return output.length < fields.length ? output : undefined;
   }
 

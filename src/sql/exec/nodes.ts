@@ -260,7 +260,7 @@ export class JoinNode extends PlanNode {
     }
     if (output === undefined) {
       if (left !== null && right !== null) return concat(left, right);
-      const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]!).fill(null);
+      const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]).fill(null);
       return left === null ? [...nulls, ...right!] : [...left, ...nulls];
     }
     const lw = this.widths[0];
