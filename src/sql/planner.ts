@@ -644,7 +644,16 @@ class Planner {
       key: tableKey.map((i) => `${id}#${i}`),
       all: columns.map((i) => declared[i]!.origin!),
     });
-    const scan = this.add(new ScanNode(table.name, item.alias, declared, columns, key.length === 0 ? [] : [key]));
+    const scan = this.add(
+      new ScanNode(
+        table.name,
+        item.alias,
+        declared,
+        columns,
+        key.length === 0 ? [] : [key],
+        connector === 'postgres-cdc',
+      ),
+    );
     this.scans.push(scan);
     if (connector !== 'postgres-cdc') return scan;
     // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.

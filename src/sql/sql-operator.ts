@@ -248,7 +248,9 @@ export class SqlOperator implements Operator {
     for (const binding of bindings) {
       const before = event.op === 'update' || event.op === 'delete' ? read(binding, event.before) : null;
       const after = event.op === 'delete' ? null : read(binding, event.after);
-      if (before !== null && after !== null && sameRow(before, after)) continue;
+      // An update that changes no column the query reads passes nothing on — unless its old row may be the key
+      // alone (its NULLs are not the old values): ChangelogNormalize then retracts the row it keeps.
+      if (before !== null && after !== null && !binding.scan.keyOnlyBefore && sameRow(before, after)) continue;
       if (before !== null) binding.scan.receive(0, { sign: -1, row: before });
       if (after !== null) binding.scan.receive(0, { sign: 1, row: after });
     }

@@ -421,6 +421,29 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     expect(feed([ev(A, 'update', [1n, 5, '1.00'], [1n, 6, '1.00'])])).toEqual([['1', '1']]);
   });
 
+  it('a postgres-cdc update whose old row is the key alone is applied, though the columns read look unchanged', () => {
+    const C: TableSchema = {
+      id: tableId('db', 'c'),
+      columns: [
+        { name: 'id', type: { kind: 'int64' }, nullable: false },
+        { name: 'a', type: { kind: 'varchar' }, nullable: true },
+        { name: 'b', type: { kind: 'varchar' }, nullable: true },
+      ],
+      primaryKey: ['id'],
+    };
+    const { feed, explain } = job(
+      'id BIGINT, a STRING, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT id, a FROM c',
+      undefined,
+      `CREATE TABLE c (id BIGINT, a STRING, b STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'postgres-cdc', 'hostname' = 'h', 'username' = 'u', 'database-name' = 'db', 'schema-name' = 'db', 'table-name' = 'c');`,
+    );
+    expect(explain()).toContain('Scan c [id, a] (2 of 3 columns)');
+    feed([{ kind: 'schema', table: C.id, change: 'createTable', schema: C, source: { tsMs: 0 } }]);
+    expect(feed([ev(C, 'insert', null, [1n, 'x', 'q'])])).toEqual([['1', 'x']]);
+    // Without REPLICA IDENTITY FULL the old row is the key, its other columns NULL: `a` went from 'x' to NULL.
+    expect(feed([ev(C, 'update', [1n, null, null], [1n, null, 'q'])])).toEqual([['1', null]]);
+  });
+
   it('a checkpoint taken under the plan before projection pushdown is refused, naming --reset', async () => {
     const { feed, restart, checkpoint } = joinCount();
     feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);

@@ -85,6 +85,11 @@ export class ScanNode extends PlanNode {
     /** The positions in `declared` of the columns read, ascending: `fields` are these. */
     readonly columns: readonly number[],
     uniqueKeys: readonly (readonly number[])[],
+    /**
+     * Whether an update's old row may carry the key alone, its other columns NULL (postgres-cdc without REPLICA
+     * IDENTITY FULL): then it is never taken for the new row unchanged, whatever the columns read hold.
+     */
+    readonly keyOnlyBefore = false,
   ) {
     super(
       [],
