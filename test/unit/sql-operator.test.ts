@@ -426,8 +426,8 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
       id: tableId('db', 'c'),
       columns: [
         { name: 'id', type: { kind: 'int64' }, nullable: false },
-        { name: 'a', type: { kind: 'varchar' }, nullable: true },
-        { name: 'b', type: { kind: 'varchar' }, nullable: true },
+        { name: 'a', type: { kind: 'string' }, nullable: true },
+        { name: 'b', type: { kind: 'string' }, nullable: true },
       ],
       primaryKey: ['id'],
     };
