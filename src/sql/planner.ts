@@ -75,7 +75,9 @@ export function planView(view: CreateViewStatement, catalog: Catalog, options: P
  */
 export function planSelect(text: string, query: QueryExpr, catalog: Catalog, options: PlanOptions): QueryPlan {
   try {
-    const planner = new Planner(text, catalog, options);
+    const use = newColumnUse();
+    new Planner(text, catalog, options, { record: use }).queryExpr(query, {});
+    const planner = new Planner(text, catalog, options, { narrow: use });
     const root = planner.queryExpr(query, {});
     const sink: CreateTableStatement = {
       kind: 'createTable',
@@ -101,13 +103,40 @@ export function planSelect(text: string, query: QueryExpr, catalog: Catalog, opt
 /** Plans `INSERT INTO sink SELECT …`. Throws {@link SqlError} (SQL_INVALID) pointing at the problem. */
 export function planInsert(text: string, insert: InsertStatement, catalog: Catalog, options: PlanOptions): QueryPlan {
   try {
-    return new Planner(text, catalog, options).insert(insert);
+    const use = newColumnUse();
+    new Planner(text, catalog, options, { record: use }).insert(insert);
+    return new Planner(text, catalog, options, { narrow: use }).insert(insert);
   } catch (error) {
     throw asSqlError(error, text);
   }
 }
 
 const AGG_PREFIX = '\u0001';
+
+/**
+ * Projection pushdown: what a first planning pass of a query saw it read, by which a second pass narrows each
+ * scan to the columns read (and its primary key) and each join's output to the columns read above it (and a key
+ * its rows are unique on). Scan columns are known by their origin (`scan#column`): scans are numbered in the
+ * order they are planned, and joins too, which is the same in both passes.
+ */
+interface ColumnUse {
+  /** The scan columns any expression of the query reads. */
+  readonly read: Set<string>;
+  /** Per join, in the order planned: the scan columns read after it was planned (by the nodes above it). */
+  readonly above: Set<string>[];
+  /** The joins (by number) that are an input of another join, which keeps their rows by a unique key of them. */
+  readonly joined: Set<number>;
+}
+
+function newColumnUse(): ColumnUse {
+  return { read: new Set(), above: [], joined: new Set() };
+}
+
+/** A planner's part in projection pushdown: the first pass records the columns read, the second narrows. */
+interface Pushdown {
+  readonly record?: ColumnUse;
+  readonly narrow?: ColumnUse;
+}
 
 class Planner {
   private readonly nodes: PlanNode[] = [];
@@ -116,13 +145,27 @@ class Planner {
   private readonly scanKeys = new Map<string, { key: string[]; all: string[] }>();
   /** Per node that ends a SELECT: the columns that are one constant, each as encoded (UNION's disjointness). */
   private readonly constants = new Map<PlanNode, readonly (string | undefined)[]>();
+  /** Joins planned so far (their number in {@link ColumnUse.above}). */
+  private joins = 0;
+  /** Each join node's number. */
+  private readonly joinNumbers = new Map<PlanNode, number>();
 
   constructor(
     /** The text the statement being planned was parsed from (a view's own while its query is planned). */
     private text: string,
     private readonly catalog: Catalog,
     private readonly options: PlanOptions,
+    /** None: every scan and join passes on all its columns (a dry run for types, a view's check). */
+    private readonly pushdown: Pushdown = {},
   ) {}
+
+  /** Notes that an expression reads `field` (first pass of the pushdown): the column is read here and above every join so far. */
+  private noteRead(field: Field): void {
+    const use = this.pushdown.record;
+    if (use === undefined || field.origin === undefined) return;
+    use.read.add(field.origin);
+    for (const above of use.above) above.add(field.origin);
+  }
 
   /** Adds `node` to the graph: its inputs now pass their changes to it. */
   private add<T extends PlanNode>(node: T): T {
@@ -130,6 +173,7 @@ class Planner {
     this.nodes.push(node);
     node.inputs.forEach((input, port) => {
       input.out = (delta) => node.receive(port, delta);
+      input.consumer = node;
     });
     return node;
   }
@@ -409,7 +453,11 @@ class Planner {
     return {
       columns: fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable })),
       timeZone: this.options.timeZone,
-      resolveColumn: (node: ColumnNode) => resolveField(node, fields),
+      resolveColumn: (node: ColumnNode) => {
+        const resolved = resolveField(node, fields);
+        if (typeof resolved === 'number') this.noteRead(fields[resolved]!);
+        return resolved;
+      },
     };
   }
 
@@ -493,18 +541,48 @@ class Planner {
     if (covers(left.uniqueKeys, leftKeyFields) && (item.type === 'inner' || item.type === 'right')) {
       uniqueKeys.push(...right.uniqueKeys.map((k) => k.map((i) => i + lw)));
     }
-    return this.add(
+    for (const input of [left, right]) {
+      const number = this.joinNumbers.get(input);
+      if (number !== undefined) this.pushdown.record?.joined.add(number);
+    }
+    const number = this.joins++;
+    const output = this.joinOutput(number, fields, minimalKeys(uniqueKeys));
+    this.pushdown.record?.above.push(new Set());
+    const join = this.add(
       new JoinNode(
         left,
         right,
-        fields,
-        minimalKeys(uniqueKeys),
+        output === undefined ? fields : output.map((i) => fields[i]!),
+        output === undefined ? minimalKeys(uniqueKeys) : mapKeys(uniqueKeys, output),
         item.type,
         [leftKeys, rightKeys],
         residualCompiled,
         this.source(item.on),
+        output,
       ),
     );
+    this.joinNumbers.set(join, number);
+    return join;
+  }
+
+  /**
+   * The positions of join `number`'s `fields` it passes on (second pass of the pushdown; undefined: all): those
+   * read above it, those not straight from a scan (a subquery's computed columns: kept whole), and when it is an
+   * input of another join the first of its unique keys (by which that join keeps its rows).
+   */
+  private joinOutput(
+    number: number,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+  ): number[] | undefined {
+    const use = this.pushdown.narrow;
+    const above = use?.above[number];
+    if (above === undefined) return undefined;
+    const key = use!.joined.has(number) ? (uniqueKeys[0] ?? []) : [];
+    const output = fields
+      .map((_, i) => i)
+      .filter((i) => fields[i]!.origin === undefined || above.has(fields[i]!.origin) || key.includes(i));
+    return output.length < fields.length ? output : undefined;
   }
 
   /** A view in FROM: its query, planned in its own text (each use of a view is planned anew). */
@@ -546,16 +624,36 @@ class Planner {
       );
     }
     const id = `${this.scans.length}`;
-    const fields: Field[] = table.columns.map((c, i) => ({
+    const declared: Field[] = table.columns.map((c, i) => ({
       name: c.name,
       qualifier: item.alias,
       type: c.type,
       nullable: c.nullable,
       origin: `${id}#${i}`,
     }));
-    const key = table.primaryKey.map((k) => table.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()));
-    this.scanKeys.set(id, { key: key.map((i) => `${id}#${i}`), all: fields.map((f) => f.origin!) });
-    const scan = this.add(new ScanNode(table.name, item.alias, fields, key.length === 0 ? [] : [key]));
+    const tableKey = table.primaryKey.map((k) =>
+      table.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()),
+    );
+    // The columns some expression reads, and the primary key (rows by key in joins, ChangelogNormalize).
+    const read = this.pushdown.narrow?.read;
+    const columns = declared
+      .map((_, i) => i)
+      .filter((i) => read === undefined || read.has(declared[i]!.origin!) || tableKey.includes(i));
+    const key = tableKey.map((i) => columns.indexOf(i));
+    this.scanKeys.set(id, {
+      key: tableKey.map((i) => `${id}#${i}`),
+      all: columns.map((i) => declared[i]!.origin!),
+    });
+    const scan = this.add(
+      new ScanNode(
+        table.name,
+        item.alias,
+        declared,
+        columns,
+        key.length === 0 ? [] : [key],
+        connector === 'postgres-cdc',
+      ),
+    );
     this.scans.push(scan);
     if (connector !== 'postgres-cdc') return scan;
     // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.

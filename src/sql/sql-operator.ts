@@ -27,7 +27,7 @@ export interface SqlQuery {
 
 interface Binding {
   readonly scan: ScanNode;
-  /** Per declared column: the source column's index and the conversion to the declared type. */
+  /** Per column the scan reads: the source column's index and the conversion to the declared type. */
   readonly columns: readonly { readonly index: number; readonly convert: Converter | null }[];
 }
 
@@ -200,8 +200,9 @@ export class SqlOperator implements Operator {
     return this.sources.filter((s) => fullMatch(s.database, table.namespace) && fullMatch(s.table, table.name));
   }
 
+  /** Checks every column the scan's table declares against the source's; reads the ones the query uses. */
   private bind(scan: ScanNode, schema: TableSchema): Binding {
-    const columns = scan.fields.map((field) => {
+    const declared = scan.declared.map((field) => {
       const index = schema.columns.findIndex((c) => c.name.toLowerCase() === field.name.toLowerCase());
       const column = schema.columns[index];
       if (column === undefined) {
@@ -222,7 +223,7 @@ export class SqlOperator implements Operator {
       const same = JSON.stringify(column.type) === JSON.stringify(field.type);
       return { index, convert: same ? null : convert };
     });
-    return { scan, columns };
+    return { scan, columns: scan.columns.map((i) => declared[i]!) };
   }
 
   /**
@@ -247,7 +248,9 @@ export class SqlOperator implements Operator {
     for (const binding of bindings) {
       const before = event.op === 'update' || event.op === 'delete' ? read(binding, event.before) : null;
       const after = event.op === 'delete' ? null : read(binding, event.after);
-      if (before !== null && after !== null && sameRow(before, after)) continue;
+      // An update that changes no column the query reads passes nothing on — unless its old row may be the key
+      // alone (its NULLs are not the old values): ChangelogNormalize then retracts the row it keeps.
+      if (before !== null && after !== null && !binding.scan.keyOnlyBefore && sameRow(before, after)) continue;
       if (before !== null) binding.scan.receive(0, { sign: -1, row: before });
       if (after !== null) binding.scan.receive(0, { sign: 1, row: after });
     }

@@ -78,7 +78,13 @@ describe('SQL parser', () => {
     const plan = planInsert(SALES, statements[5] as InsertStatement, session.tables, { timeZone: 'UTC' });
     expect(plan.explain).toContain('GroupAggregate BY C.CUST_ID, C.NAME, C.MKTSEGMENT: COUNT(O.ORDER_ID)');
     expect(plan.explain).toContain('Join ON O.SITE_ID = CS.SITE_ID');
-    expect(plan.explain).toContain('Scan CUSTOMER AS C');
+    expect(plan.explain).toContain('Scan CUSTOMER AS C [CUST_ID, NAME, MKTSEGMENT]  unique');
+    // Projection pushdown: the orders' and sites' columns no node reads are not read, nor passed through the joins.
+    expect(plan.explain).toContain('Scan SALES_ORDER_ALL AS O [ORDER_ID, SITE_ID] (2 of 3 columns)');
+    expect(plan.explain).toContain('Scan CUSTOMER_SITE AS CS [SITE_ID, CUST_ID] (2 of 3 columns)');
+    expect(plan.explain).toContain(
+      'Join ON O.SITE_ID = CS.SITE_ID → [C.CUST_ID, C.NAME, C.MKTSEGMENT, O.ORDER_ID] (state: rows by join key, per side)',
+    );
     expect(plan.root.uniqueKeys).toEqual([[1]]);
   });
 

@@ -40,6 +40,8 @@ export abstract class PlanNode {
   out: Emit = () => {};
   /** Index in the graph (EXPLAIN, state). */
   id = 0;
+  /** The node `out` passes the changes to (set when it is added to the graph); none: the sink. */
+  consumer: PlanNode | undefined;
 
   constructor(
     readonly inputs: readonly PlanNode[],
@@ -56,21 +58,44 @@ export abstract class PlanNode {
     return field.qualifier === undefined ? field.name : `${field.qualifier}.${field.name}`;
   }
   flush(): void {}
+  /**
+   * Whether the node may hold on to a row it receives after `receive` returns (stores it, or passes it on to a
+   * node or sink that may): else its input may pass every row in one array, overwritten for the next. Yes unless
+   * a node says otherwise.
+   */
+  keepsRows(): boolean {
+    return true;
+  }
   /** Takes the node's keyed state (if it has any) from `backend`; called once, before the first change. */
   openState(_backend: StateBackend): void {}
 }
 
 const context = (): EvalContext => ({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() });
 
-/** A source table: rows arrive from the SQL operator, already in the declared columns' order and types. */
+/**
+ * A source table: rows arrive from the SQL operator with the columns the query reads (`fields`, the planner's
+ * projection pushdown: the declared columns some node reads, and the primary key), in that order and their types.
+ */
 export class ScanNode extends PlanNode {
   constructor(
     readonly table: string,
     readonly alias: string,
-    fields: readonly Field[],
+    /** Every column the table declares (the operator checks them all against the source's). */
+    readonly declared: readonly Field[],
+    /** The positions in `declared` of the columns read, ascending: `fields` are these. */
+    readonly columns: readonly number[],
     uniqueKeys: readonly (readonly number[])[],
+    /**
+     * Whether an update's old row may carry the key alone, its other columns NULL (postgres-cdc without REPLICA
+     * IDENTITY FULL): then it is never taken for the new row unchanged, whatever the columns read hold.
+     */
+    readonly keyOnlyBefore = false,
   ) {
-    super([], fields, uniqueKeys);
+    super(
+      [],
+      columns.map((i) => declared[i]!),
+      uniqueKeys,
+    );
   }
 
   receive(_port: number, delta: Delta): void {
@@ -78,7 +103,8 @@ export class ScanNode extends PlanNode {
   }
 
   describe(): string {
-    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]`;
+    const narrowed = this.columns.length < this.declared.length;
+    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]${narrowed ? ` (${this.columns.length} of ${this.declared.length} columns)` : ''}`;
   }
 }
 
@@ -96,6 +122,11 @@ export class FilterNode extends PlanNode {
   receive(_port: number, delta: Delta): void {
     this.ctx.row = delta.row;
     if (this.condition.evaluate(this.ctx) === true) this.out(delta);
+  }
+
+  /** It passes its rows on as they are. */
+  override keepsRows(): boolean {
+    return this.consumer?.keepsRows() ?? true;
   }
 
   describe(): string {
@@ -122,6 +153,11 @@ export class ProjectNode extends PlanNode {
     this.out({ sign: delta.sign, row });
   }
 
+  /** It passes on new rows of the values it computes. */
+  override keepsRows(): boolean {
+    return false;
+  }
+
   describe(): string {
     return `Project ${this.texts.map((t, i) => `${t} AS ${this.fields[i]!.name}`).join(', ')}`;
   }
@@ -145,6 +181,12 @@ export class JoinNode extends PlanNode {
   private sides!: [KeyedMapState<JoinEntry>, KeyedMapState<JoinEntry>];
   private readonly ctx = context();
   private readonly widths: [number, number];
+  /**
+   * The one array every row passed on is written into, when the node that reads them keeps none (an aggregate):
+   * no array per row of a fan-out. Undefined: a new array per row. Decided at the first row (the graph is whole).
+   */
+  private scratch: Value[] | undefined;
+  private scratchDecided = false;
 
   constructor(
     left: PlanNode,
@@ -155,6 +197,11 @@ export class JoinNode extends PlanNode {
     private readonly keys: readonly [readonly Compiled[], readonly Compiled[]],
     private readonly residual: Compiled | undefined,
     private readonly text: string,
+    /**
+     * The positions of the joined row (left's columns, then right's) that the join passes on, ascending — the
+     * columns read above it (projection pushdown); undefined: all. `fields` are these.
+     */
+    private readonly output?: readonly number[],
   ) {
     super([left, right], fields, uniqueKeys);
     this.widths = [left.fields.length, right.fields.length];
@@ -193,17 +240,48 @@ export class JoinNode extends PlanNode {
   }
 
   private combine(side: number, own: Row, other: Row): Row {
-    return side === 0 ? concat(own, other) : concat(other, own);
+    return side === 0 ? this.joined(own, other) : this.joined(other, own);
   }
 
   private pad(side: number, row: Row): Row {
-    const nulls = new Array<Value>(this.widths[1 - side]!).fill(null);
-    return side === 0 ? [...row, ...nulls] : [...nulls, ...row];
+    return side === 0 ? this.joined(row, null) : this.joined(null, row);
   }
 
-  private matches(combined: Row): boolean {
+  /** The row passed on for a left and a right row (null: that side padded with NULLs): its output columns only. */
+  private joined(left: Row | null, right: Row | null): Row {
+    if (!this.scratchDecided) {
+      this.scratchDecided = true;
+      if (this.consumer?.keepsRows() === false) this.scratch = new Array<Value>(this.fields.length).fill(null);
+    }
+    const output = this.output;
+    const scratch = this.scratch;
+    if (scratch !== undefined) {
+      const lw = this.widths[0];
+      for (let i = 0; i < scratch.length; i++) {
+        const p = output === undefined ? i : output[i]!;
+        scratch[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
+      }
+      return scratch;
+    }
+    if (output === undefined) {
+      if (left !== null && right !== null) return concat(left, right);
+      const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]).fill(null);
+      return left === null ? [...nulls, ...right!] : [...left, ...nulls];
+    }
+    const lw = this.widths[0];
+    const row = new Array<Value>(output.length);
+    for (let i = 0; i < output.length; i++) {
+      const p = output[i]!;
+      row[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
+    }
+    return row;
+  }
+
+  /** Whether a change of `side` and a row of the other side meet the ON clause's terms other than the keys. */
+  private matches(side: number, own: Row, other: Row): boolean {
     if (this.residual === undefined) return true;
-    this.ctx.row = combined;
+    // The residual reads the whole joined row, whatever the join passes on.
+    this.ctx.row = side === 0 ? concat(own, other) : concat(other, own);
     return this.residual.evaluate(this.ctx) === true;
   }
 
@@ -227,16 +305,16 @@ export class JoinNode extends PlanNode {
     const other = this.sides[otherSide]!;
     let matches = 0;
     for (const [sub, entry] of entries) {
-      const combined = this.combine(side, row, entry.row);
-      if (!this.matches(combined)) continue;
+      if (!this.matches(side, row, entry.row)) continue;
       matches += entry.count;
+      // Each row built just before it is passed on: the rows may share one array (see `scratch`).
       if (sign > 0) {
         if (entry.matches === 0) this.emit(-1, this.pad(otherSide, entry.row), entry.count);
         entry.matches++;
         other.put(key, sub, entry);
-        this.emit(1, combined, entry.count);
+        this.emit(1, this.combine(side, row, entry.row), entry.count);
       } else {
-        this.emit(-1, combined, entry.count);
+        this.emit(-1, this.combine(side, row, entry.row), entry.count);
         entry.matches--;
         other.put(key, sub, entry);
         if (entry.matches === 0) this.emit(1, this.pad(otherSide, entry.row), entry.count);
@@ -261,10 +339,9 @@ export class JoinNode extends PlanNode {
     if (!countsMatches) {
       // The other side's entries are only read: no sub keys, no [sub, entry] pair per row.
       for (const entry of entries.values()) {
-        const combined = this.combine(side, row, entry.row);
-        if (!this.matches(combined)) continue;
+        if (!this.matches(side, row, entry.row)) continue;
         matches += entry.count;
-        this.emit(sign, combined, entry.count);
+        this.emit(sign, this.combine(side, row, entry.row), entry.count);
       }
     } else {
       matches = this.joinCounting(side, key, sign, row, entries);
@@ -301,7 +378,8 @@ export class JoinNode extends PlanNode {
   }
 
   describe(): string {
-    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text} (state: rows by join key, per side)`;
+    const passes = this.output === undefined ? '' : ` → [${this.fields.map((_, i) => this.label(i)).join(', ')}]`;
+    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text}${passes} (state: rows by join key, per side)`;
   }
 
   override openState(backend: StateBackend): void {
@@ -441,6 +519,11 @@ export class AggregateNode extends PlanNode {
     }
     this.dirty.clear();
     for (const row of added) this.out({ sign: 1, row });
+  }
+
+  /** It reads a row's key and arguments, and keeps values (copied), never the row. */
+  override keepsRows(): boolean {
+    return false;
   }
 
   override label(i: number): string {

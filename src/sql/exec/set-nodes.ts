@@ -13,6 +13,11 @@ export class UnionNode extends PlanNode {
     this.out(delta);
   }
 
+  /** It passes its rows on as they are. */
+  override keepsRows(): boolean {
+    return this.consumer?.keepsRows() ?? true;
+  }
+
   describe(): string {
     return `UnionAll of ${this.inputs.length} inputs`;
   }
