@@ -8,9 +8,12 @@
  *   node dist/probes/bench/probes/snapshot-path-probe.js serve --rows 300000        # prints the server's URL; ^C stops it
  *   node dist/probes/bench/probes/snapshot-path-probe.js run --url mysql://… --table narrow --reps 3 [--chunks N]
  *
- * Run two builds of the probe (old and new sources) in alternation against the same server, e.g. with a paired
- * timer, and compare their CPU seconds.
+ * Tables: narrow, wide, orders, events (bench/tables.ts). Run two builds of the probe (old and new sources) in
+ * alternation against the same server, e.g. with a paired timer, and compare their CPU seconds; with `--hash` it
+ * prints the SHA-256 of the COPY bytes, which must be the same for both (a fast path writes what the general
+ * one wrote).
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
@@ -22,7 +25,7 @@ import { readTableSchemas } from '../../src/connectors/mysql/mysql-schema-reader
 import { MysqlSnapshotReader } from '../../src/connectors/mysql/mysql-snapshot-reader.js';
 import { ChangeBuffer } from '../../src/connectors/sink-kit/change-buffer.js';
 import { copyRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
-import { NARROW, WIDE, fillTable } from '../tables.js';
+import { EVENTS, NARROW, ORDERS, WIDE, fillTable } from '../tables.js';
 
 const CHUNK_SIZE = 8096;
 
@@ -39,6 +42,8 @@ async function serve(): Promise<void> {
   await conn.query('USE bench'); // the sequence engine's seq_1_to_N tables need a current database
   await fillTable(conn, 'bench.t', NARROW, rows);
   await fillTable(conn, 'bench.w', WIDE, Number(arg('wide-rows', String(rows / 3))));
+  await fillTable(conn, 'bench.o', ORDERS, rows);
+  await fillTable(conn, 'bench.e', EVENTS, rows);
   await conn.end();
   console.log(server.url);
   const stop = (): void => void server.stop().then(() => process.exit(0));
@@ -46,13 +51,16 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** The probe's tables by shape name. */
+const TABLES: Record<string, string> = { narrow: 't', wide: 'w', orders: 'o', events: 'e' };
+
 /** Stands in for pg.Client in copyRows: the COPY stream it gets is replaced by one that counts the bytes. */
-function discardingClient(count: (bytes: number) => void): pg.Client {
+function discardingClient(count: (bytes: number, chunk: Buffer) => void): pg.Client {
   return {
     query: () =>
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
-          count(chunk.length);
+          count(chunk.length, chunk);
           callback();
         },
       }),
@@ -61,7 +69,8 @@ function discardingClient(count: (bytes: number) => void): pg.Client {
 
 async function run(): Promise<void> {
   const url = arg('url', '');
-  const table = arg('table', 'narrow') === 'wide' ? 'w' : 't';
+  const table = TABLES[arg('table', 'narrow')];
+  if (table === undefined) throw new Error(`--table: one of ${Object.keys(TABLES).join(', ')}`);
   const reps = Number(arg('reps', '1'));
   const maxChunks = Number(arg('chunks', 'Infinity'));
   const conn = await mysql.createConnection({ uri: url });
@@ -70,13 +79,20 @@ async function run(): Promise<void> {
   const reader = new MysqlSnapshotReader(await mysql.createConnection({ uri: url }), 'mariadb');
   await reader.prepare();
   let bytes = 0;
-  const client = discardingClient((n) => (bytes += n));
+  // --hash: the SHA-256 of the COPY bytes (its CPU is in the figure: compare builds with the same flag).
+  const hashing = process.argv.includes('--hash');
+  let hash = createHash('sha256');
+  const client = discardingClient((n, chunk) => {
+    bytes += n;
+    if (hashing) hash.update(chunk);
+  });
   const schema = mysqlTable.schema;
   for (let rep = 0; rep < reps; rep++) {
     const cpu = process.cpuUsage();
     const started = performance.now();
     let rows = 0;
     bytes = 0;
+    hash = createHash('sha256');
     const buffer = new ChangeBuffer();
     buffer.add([{ kind: 'schema', change: 'createTable', table: schema.id, schema, source: { tsMs: 0 } }]);
     buffer.drain();
@@ -112,7 +128,8 @@ async function run(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     console.log(
       `${table}: ${rows} rows, ${bytes} COPY bytes, CPU ${cpuSeconds.toFixed(3)} s ` +
-        `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s`,
+        `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s` +
+        (hashing ? `, COPY sha256 ${hash.digest('hex').slice(0, 16)}` : ''),
     );
   }
   await reader.close();

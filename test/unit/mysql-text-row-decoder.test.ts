@@ -77,6 +77,58 @@ describe('TextRowDecoder', () => {
     }
   });
 
+  it('reads DOUBLE, FLOAT and BOOLEAN texts as snapshotValue does, -0 and every digit count included', () => {
+    const texts = [
+      '0',
+      '-0',
+      '0.0',
+      '-0.0',
+      '1',
+      '-1',
+      '0.5',
+      '-0.5',
+      '142857.1429',
+      '-142857.1429',
+      '000123.4500',
+      '.5',
+      '5.',
+      '-',
+      '',
+      '1.2.3',
+      '1e308',
+      '-2.2250738585072014e-308',
+      '3.4028234663852886e38',
+      '123456789012345',
+      '1234567890123456',
+      '12345678901234.5',
+      '1234567890123.456',
+      '0.000000000000001',
+      '0.0000000000000001',
+      '9007199254740993',
+      '1.7976931348623157e308',
+      'inf',
+      'nan',
+    ];
+    let seed = 11;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let i = 0; i < 5000; i++) {
+      const digits = String(next()) + String(next());
+      const length = 1 + (next() % 17);
+      const point = next() % (length + 1);
+      const body = digits.slice(0, length);
+      texts.push(`${i % 2 ? '-' : ''}${point === 0 ? body : `${body.slice(0, point)}.${body.slice(point)}`}`);
+    }
+    for (const type of [{ kind: 'double' }, { kind: 'float' }, { kind: 'boolean' }] as const) {
+      const decoder = new TextRowDecoder(texts.map(() => type));
+      const payload = rowPayload(texts);
+      const row = decoder.decode(payload, 0, payload.length);
+      texts.forEach((text, i) => {
+        const expected = snapshotValue(type, Buffer.from(text, 'latin1'));
+        expect(Object.is(row[i], expected), `${type.kind} ${JSON.stringify(text)}: ${String(row[i])}`).toBe(true);
+      });
+    }
+  });
+
   it('reads a row of mixed columns and tells NULL from the empty string', () => {
     const types: DataType[] = [{ kind: 'int64' }, { kind: 'varchar', length: 10 }, { kind: 'varchar', length: 10 }];
     const payload = rowPayload(['42', '', null]);

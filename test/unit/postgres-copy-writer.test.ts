@@ -108,6 +108,78 @@ describe('CopyTextWriter', () => {
     expect(written([[1, big]]).equals(expectedBytes([[1, big]]))).toBe(true);
   });
 
+  it('writes doubles as String() spells them (the short-decimal path and the general one)', () => {
+    const doubles: number[] = [
+      0.5,
+      -0.5,
+      0.1,
+      -0.1,
+      1.5,
+      142857.1429,
+      -142857.1429,
+      0.3 + 0.6,
+      0.1 + 0.2,
+      1e-5,
+      1.5e-5,
+      9.99e-6,
+      1e-7,
+      123456789012345.6,
+      99999999999999.9,
+      999999999999999.9,
+      1e15 + 0.5,
+      2 ** -20,
+      0.000123,
+      12.25,
+      1 / 3,
+      2 / 3,
+      Math.PI,
+      Math.fround(0.1),
+      Math.fround(3.14),
+      5e-324,
+      1.7976931348623157e308,
+      4503599627370495.5,
+    ];
+    // Decimals of every length and scale, as a DOUBLE or DECIMAL column sends them, and random doubles.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 20_000; i++) {
+      const digits = 1 + (next() % 15);
+      const scale = next() % 17;
+      const m = next() * 2 ** 20 + next();
+      doubles.push(
+        Number(`${i % 2 ? '-' : ''}${String(m).slice(0, digits)}e-${scale}`),
+        i / 7,
+        -i / 100,
+        next() / 2 ** 31,
+      );
+    }
+    const rows = doubles.map((v) => [v]);
+    expect(written(rows).toString('latin1')).toBe(rows.map(([v]) => `${encodeCopyValue(v!)}\n`).join(''));
+  });
+
+  it('writes BIGINTs at and beyond the safe-integer bounds as their decimal text', () => {
+    const values = [0n, 1n, -1n, 9007199254740991n, -9007199254740991n, 9007199254740992n, -9007199254740992n];
+    const rows = values.map((v) => [v, v + 10n ** 12n]);
+    expect(written(rows).equals(expectedBytes(rows))).toBe(true);
+  });
+
+  it('escapes text of every length around the short-text loop (tabs, newlines, backslashes, unicode)', () => {
+    const texts: string[] = [];
+    for (let n = 0; n <= 70; n++) {
+      const base = 'abcdefghij'.repeat(8).slice(0, n);
+      texts.push(
+        base,
+        base + '\\',
+        '\t' + base,
+        base.slice(0, n >> 1) + '\n\r' + base.slice(n >> 1),
+        base + 'é',
+        '🦀' + base,
+      );
+    }
+    const rows = texts.map((t) => [t, t]);
+    expect(written(rows).equals(expectedBytes(rows))).toBe(true);
+  });
+
   it('refuses a NUL character, short or long text', () => {
     expect(() => new CopyTextWriter().value('a\u0000b')).toThrow(CopyNulCharacterError);
     expect(() => new CopyTextWriter().value('a'.repeat(500) + '\u0000')).toThrow(CopyNulCharacterError);

@@ -74,6 +74,12 @@ function fieldDecoder(type: DataType, onZeroDate: ((text: string) => never) | un
       };
     case 'decimal':
       return latin1;
+    case 'double':
+      return (buf, start, end) => shortDecimal(buf, start, end) ?? Number(latin1(buf, start, end));
+    case 'float':
+      return (buf, start, end) => Math.fround(shortDecimal(buf, start, end) ?? Number(latin1(buf, start, end)));
+    case 'boolean':
+      return (buf, start, end) => !(end - start === 1 && buf[start] === 0x30);
     case 'date':
     case 'timestamp':
       return (buf, start, end) =>
@@ -90,7 +96,7 @@ function fieldDecoder(type: DataType, onZeroDate: ((text: string) => never) | un
     case 'time':
       return utf8;
     default:
-      // Rarer kinds (bytes, bit, boolean, float, double): the general conversion on a view of the field.
+      // Rarer kinds (bytes, bit): the general conversion on a view of the field.
       return (buf, start, end) => general(type, buf, start, end, onZeroDate);
   }
 }
@@ -111,6 +117,40 @@ function smallInteger(buf: Buffer, start: number, end: number): number | undefin
     n = n * 10 + digit;
   }
   return negative ? -n : n;
+}
+
+/** 10^0 … 10^15, each exact as a double (written out: `10 ** k` is not promised to be exact). */
+const POWERS_OF_TEN: readonly number[] = [
+  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/**
+ * The decimal `buf[start, end)` (`[-]digits[.digits]`, at most 15 digits in all) as the double `Number` reads
+ * from that text, or undefined for any other text (an exponent, more digits), which `Number` then reads. Both
+ * the digits m and 10^k are exact doubles, so m / 10^k is the correctly rounded quotient: the double nearest the
+ * decimal, as `Number` rounds it (the fast path of Clinger's algorithm). `-0` stays -0.
+ */
+function shortDecimal(buf: Buffer, start: number, end: number): number | undefined {
+  let i = start;
+  const negative = buf[i] === 0x2d;
+  if (negative) i++;
+  let m = 0;
+  let digits = 0;
+  let point = -1;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x2e && point < 0) {
+      point = digits;
+      continue;
+    }
+    const digit = c - 0x30;
+    if (digit < 0 || digit > 9 || ++digits > MAX_EXACT_DIGITS) return undefined;
+    m = m * 10 + digit;
+  }
+  // Neither no digits nor a point without digits on both sides ('.5', '5.'): those go to Number.
+  if (digits === 0 || point === 0 || point === digits) return undefined;
+  const value = point < 0 ? m : m / POWERS_OF_TEN[digits - point]!;
+  return negative ? -value : value;
 }
 
 /**
