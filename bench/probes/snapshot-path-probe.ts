@@ -12,6 +12,11 @@
  * alternation against the same server, e.g. with a paired timer, and compare their CPU seconds; with `--hash` it
  * prints the SHA-256 of the COPY bytes, which must be the same for both (a fast path writes what the general
  * one wrote).
+ *
+ * `--direct` (the ceiling of issue 16's lever "COPY bytes straight from the packets"): the same chunks, read in
+ * the same snapshot transactions, but each row packet goes straight to COPY text bytes (packet-copy-encoder.ts)
+ * and only the key columns are decoded; no row arrays, no events, no ChangeBuffer. Its `--hash` must equal the
+ * general path's.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +31,10 @@ import { MysqlSnapshotReader } from '../../src/connectors/mysql/mysql-snapshot-r
 import { ChangeBuffer } from '../../src/connectors/sink-kit/change-buffer.js';
 import { copyRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
 import { EVENTS, NARROW, ORDERS, WIDE, fillTable } from '../tables.js';
+import type { Connection as CallbackConnection } from 'mysql2';
+import { primaryKeyIndexes } from '../../src/core/index.js';
+import { queryDecodedRows } from '../../src/connectors/mysql/protocol/mysql2-text-query.js';
+import { PacketCopyEncoder } from './packet-copy-encoder.js';
 
 const CHUNK_SIZE = 8096;
 
@@ -69,8 +78,8 @@ function discardingClient(count: (bytes: number, chunk: Buffer) => void): pg.Cli
 
 async function run(): Promise<void> {
   const url = arg('url', '');
-  const table = TABLES[arg('table', 'narrow')];
-  if (table === undefined) throw new Error(`--table: one of ${Object.keys(TABLES).join(', ')}`);
+  // A name not among the shapes is a table of `bench` made by hand (e.g. one row per edge case of a type).
+  const table = TABLES[arg('table', 'narrow')] ?? arg('table', 'narrow');
   const reps = Number(arg('reps', '1'));
   const maxChunks = Number(arg('chunks', 'Infinity'));
   const conn = await mysql.createConnection({ uri: url });
@@ -87,6 +96,26 @@ async function run(): Promise<void> {
     if (hashing) hash.update(chunk);
   });
   const schema = mysqlTable.schema;
+  // --packets-only: the same queries with a decoder that does nothing — mysql2's packet framing and the
+  // transactions alone, the floor under --direct.
+  const packetsOnly = process.argv.includes('--packets-only');
+  const direct = packetsOnly || process.argv.includes('--direct');
+  // --direct: the reader's own transactions and queries, its per-row decoding replaced by the packet encoder.
+  const encoder = new PacketCopyEncoder(
+    schema.columns.map((c) => c.type),
+    primaryKeyIndexes(schema),
+    (piece) => {
+      bytes += piece.length;
+      if (hashing) hash.update(piece);
+    },
+  );
+  if (direct) {
+    const readerConn = (reader as unknown as { conn: { connection: CallbackConnection } }).conn.connection;
+    (reader as unknown as { select: (sql: string, values: unknown[]) => Promise<unknown[]> }).select = (sql, values) =>
+      queryDecodedRows(readerConn, sql, values, (buf, start, end) =>
+        packetsOnly ? null : encoder.row(buf, start, end),
+      );
+  }
   for (let rep = 0; rep < reps; rep++) {
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -101,6 +130,10 @@ async function run(): Promise<void> {
     for (let range = await splitter.next(); range && chunks < maxChunks; range = await splitter.next(), chunks++) {
       const chunk = await reader.readChunk(range);
       rows += chunk.rows.length;
+      if (direct) {
+        encoder.flush(); // the chunk's COPY ends here, as the general path's copyRows per drained step
+        continue;
+      }
       const events: ChangeEvent[] = chunk.rows.map((after: Row) => ({
         kind: 'data',
         table: schema.id,
@@ -129,8 +162,15 @@ async function run(): Promise<void> {
     console.log(
       `${table}: ${rows} rows, ${bytes} COPY bytes, CPU ${cpuSeconds.toFixed(3)} s ` +
         `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s` +
+        (packetsOnly ? ' [packets-only]' : direct ? ' [direct]' : '') +
         (hashing ? `, COPY sha256 ${hash.digest('hex').slice(0, 16)}` : ''),
     );
+  }
+  if (direct && !packetsOnly) {
+    const general = schema.columns.flatMap((c, i) =>
+      encoder.generalFields[i]! > 0 ? [`${c.name} (${c.type.kind}) ${encoder.generalFields[i]}`] : [],
+    );
+    console.log(`fields by the general path: ${general.length > 0 ? general.join(', ') : 'none'}`);
   }
   await reader.close();
   await conn.end();
