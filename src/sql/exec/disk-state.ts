@@ -23,8 +23,8 @@ export interface CommittedState {
 export interface DiskStateOptions {
   /**
    * Roughly how many bytes of heap the cached values take between batches (estimated from their JSON's length
-   * and its pieces: see {@link entrySize}); beyond it the least recently used values are dropped (they are on disk, or in the changes
-   * of the next checkpoint).
+   * and pieces: see {@link entrySize}); beyond it the least recently used values are dropped (they are on disk,
+   * or in the changes of the next checkpoint).
    */
   readonly cacheBytes?: number;
   /**
@@ -301,7 +301,10 @@ export class DiskStateStore implements StateBackend {
   }
 }
 
-/** A cached value (undefined: the key is known to have none), its estimated heap size (last known, {@link entrySize}), and a CLOCK bit. */
+/**
+ * A cached value (undefined: the key is known to have none), its estimated heap size (last known, {@link
+ * entrySize}), and a CLOCK bit.
+ */
 interface CacheEntry<V> {
   value: V | undefined;
   size: number;
