@@ -22,9 +22,9 @@ export interface CommittedState {
 
 export interface DiskStateOptions {
   /**
-   * Roughly how many bytes of memory the cached values take between batches (estimated from their JSON: see
-   * {@link entrySize}); beyond it the least recently used values are dropped (they are on disk, or in the changes
-   * of the next checkpoint).
+   * Roughly how many bytes of heap the cached values take between batches (estimated from their JSON's length
+   * and pieces: see {@link entrySize}); beyond it the least recently used values are dropped (they are on disk,
+   * or in the changes of the next checkpoint).
    */
   readonly cacheBytes?: number;
   /**
@@ -301,7 +301,10 @@ export class DiskStateStore implements StateBackend {
   }
 }
 
-/** A cached value (undefined: the key is known to have none), its JSON size (last known), and a CLOCK bit. */
+/**
+ * A cached value (undefined: the key is known to have none), its estimated heap size (last known, {@link
+ * entrySize}), and a CLOCK bit.
+ */
 interface CacheEntry<V> {
   value: V | undefined;
   size: number;
@@ -310,7 +313,7 @@ interface CacheEntry<V> {
 
 /** What the store asks of each of its states. */
 interface StoredState {
-  /** Roughly the bytes (as JSON) of the values in memory. */
+  /** Roughly the bytes of heap the values in memory take ({@link entrySize}). */
   readonly cachedBytes: number;
   evict(bytes: number): number;
   /** Every change since the last checkpoint, serialised. */
@@ -445,7 +448,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
 /**
  * The entries of one key of a {@link DiskKeyedMapState} in memory: each known sub key's value (undefined: known to
  * be absent, only while the bucket is partial), whether they are all the key's entries (`complete`: read by a
- * range of the file), their size (roughly, as JSON) and a CLOCK bit.
+ * range of the file), their estimated heap size ({@link entrySize}) and a CLOCK bit.
  */
 interface Bucket<V> {
   map: Map<string, V | undefined>;
@@ -454,8 +457,11 @@ interface Bucket<V> {
   used: boolean;
 }
 
-/** The memory of a bucket without entries: its object, its Map, its slot in the cache. */
-const BUCKET_OVERHEAD = 256;
+/**
+ * The memory of a bucket without entries: its object, its Map, its slot in the cache (~150 bytes measured, see
+ * {@link ENTRY_OVERHEAD}).
+ */
+const BUCKET_OVERHEAD = 160;
 
 /**
  * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and
@@ -687,12 +693,40 @@ function evictUnused<E extends { size: number; used: boolean }>(
 }
 
 /**
- * Roughly the memory a cached entry takes, from its JSON `text` (null: known to have none) and its key within its
- * Map: the decoded value (arrays, boxed 64-bit integers, strings: about three times its JSON, measured on the
- * salesdb bench's rows) and the Map entry.
+ * The heap a cached entry takes beyond its pieces (below): its slot in a Map (or its cache entry object) and the
+ * header of its key string. With {@link PIECE_BYTES} and {@link BUCKET_OVERHEAD}, measured once on the SQL bench's
+ * state (`bench/sql-join-aggregate.ts`, 200,000 rows + 192,102 changes, Node 20, no pointer compression): after the
+ * changes each state's cache was dropped whole and the heap measured around it after `gc()` (`--expose-gc`). The
+ * real cost per entry: 240 bytes for a site's order (`[[274019,4000],1,1]`, 18 characters: 3 × JSON counted 161),
+ * 312 for a customer's site, 424 for a customer row, 708 for a group (106 characters); all states together 61.9 MB
+ * where 3 × JSON counted 42.7 MB — a 64 MB budget held ~93 MB of heap; this estimate counts 64.9 MB for 61.6.
+ */
+const ENTRY_OVERHEAD = 64;
+
+/**
+ * The heap each piece of a decoded value takes, a piece being what a `,`, `[` or `{` of its JSON starts: an
+ * element's slot (8 bytes), a boxed BIGINT (24), an array (64) or object (~48) — about 32 on average on the bench's
+ * rows. The characters of its strings and numbers are counted once more, one byte each.
+ */
+const PIECE_BYTES = 32;
+
+/**
+ * Roughly the heap a cached entry takes, from its JSON `text` (null: known to have none) and its key within its
+ * Map (see {@link ENTRY_OVERHEAD}): short entries cost mostly their objects, not their characters, so a budget
+ * counted from the JSON's length alone admits more of them than it means to.
  */
 function entrySize(text: string | null, key: string): number {
-  return (text === null ? 0 : 3 * text.length) + key.length + 96;
+  return ENTRY_OVERHEAD + key.length + (text === null ? 0 : valueSize(text));
+}
+
+function valueSize(text: string): number {
+  let pieces = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // , [ {
+    if (c === 44 || c === 91 || c === 123) pieces++;
+  }
+  return pieces * PIECE_BYTES + text.length;
 }
 
 /**
