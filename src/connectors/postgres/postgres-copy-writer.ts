@@ -1,4 +1,5 @@
 import type { Value } from '../../core/data-type.js';
+import { EXACT_POWERS_OF_TEN } from '../../core/powers-of-ten.js';
 import { encodeCopyValue } from './postgres-copy-encoder.js';
 
 /** A piece handed on once it holds about this many bytes: few socket writes, bounded memory. */
@@ -18,11 +19,6 @@ const SHORT_STRING = 32;
 const MIN_SHORT_DECIMAL = 1e-5;
 const MAX_SHORT_DECIMAL = 1e15;
 const MAX_FRACTION_DIGITS = 15;
-
-/** 10^0 … 10^15, each exact as a double. */
-const POWERS_OF_TEN: readonly number[] = [
-  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
 
 /**
  * COPY text format written straight into byte buffers: the same bytes as joining {@link encodeCopyValue} of
@@ -137,7 +133,7 @@ export class CopyTextWriter {
     const x = value < 0 ? -value : value;
     if (!(x >= MIN_SHORT_DECIMAL && x < MAX_SHORT_DECIMAL)) return false; // NaN and infinities too
     for (let k = 1; k <= MAX_FRACTION_DIGITS; k++) {
-      const scale = POWERS_OF_TEN[k]!;
+      const scale = EXACT_POWERS_OF_TEN[k]!;
       const m = Math.round(x * scale);
       if (m >= MAX_SHORT_DECIMAL) return false;
       if (m / scale !== x) continue;

@@ -3,6 +3,7 @@
  * is read into an unscaled bigint and a scale, computed on, and written back as text: no JavaScript number is
  * ever involved, so no digit is lost. Rounding is HALF_UP (away from zero on a tie), as in Flink and MySQL.
  */
+import { EXACT_POWERS_OF_TEN } from '../../core/powers-of-ten.js';
 export interface Decimal {
   readonly unscaled: bigint;
   readonly scale: number;
@@ -138,8 +139,6 @@ export function smallDecimal(text: string): { unscaled: number; scale: number } 
   return { unscaled: Number(text.slice(0, point) + text.slice(point + 1)), scale: text.length - point - 1 };
 }
 
-const NUMBER_POWERS = Array.from({ length: 16 }, (_, i) => 10 ** i);
-
 /** `unscaled` × 10^-scale as canonical text (unscaled a safe integer). */
 export function formatSmallDecimal(unscaled: number, scale: number): string {
   if (scale === 0) return String(unscaled);
@@ -150,5 +149,5 @@ export function formatSmallDecimal(unscaled: number, scale: number): string {
 }
 
 export function numberPow10(n: number): number {
-  return NUMBER_POWERS[n] ?? 10 ** n;
+  return EXACT_POWERS_OF_TEN[n] ?? 10 ** n;
 }

@@ -1,4 +1,5 @@
 import type { DataType, Row, Value } from '../../../core/data-type.js';
+import { EXACT_POWERS_OF_TEN } from '../../../core/powers-of-ten.js';
 import { snapshotValue } from '../mysql-types.js';
 
 /**
@@ -119,11 +120,6 @@ function smallInteger(buf: Buffer, start: number, end: number): number | undefin
   return negative ? -n : n;
 }
 
-/** 10^0 … 10^15, each exact as a double (written out: `10 ** k` is not promised to be exact). */
-const POWERS_OF_TEN: readonly number[] = [
-  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
-
 /**
  * The decimal `buf[start, end)` (`[-]digits[.digits]`, at most 15 digits in all) as the double `Number` reads
  * from that text, or undefined for any other text (an exponent, more digits), which `Number` then reads. Both
@@ -149,7 +145,7 @@ function shortDecimal(buf: Buffer, start: number, end: number): number | undefin
   }
   // Neither no digits nor a point without digits on both sides ('.5', '5.'): those go to Number.
   if (digits === 0 || point === 0 || point === digits) return undefined;
-  const value = point < 0 ? m : m / POWERS_OF_TEN[digits - point]!;
+  const value = point < 0 ? m : m / EXACT_POWERS_OF_TEN[digits - point]!;
   return negative ? -value : value;
 }
 
