@@ -254,24 +254,15 @@ export class JoinNode extends PlanNode {
       if (this.consumer?.keepsRows() === false) this.scratch = new Array<Value>(this.fields.length).fill(null);
     }
     const output = this.output;
-    const scratch = this.scratch;
-    if (scratch !== undefined) {
-      const lw = this.widths[0];
-      for (let i = 0; i < scratch.length; i++) {
-        const p = output === undefined ? i : output[i]!;
-        scratch[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
-      }
-      return scratch;
-    }
-    if (output === undefined) {
+    if (this.scratch === undefined && output === undefined) {
       if (left !== null && right !== null) return concat(left, right);
       const nulls = new Array<Value>(this.widths[left === null ? 0 : 1]).fill(null);
       return left === null ? [...nulls, ...right!] : [...left, ...nulls];
     }
+    const row = this.scratch ?? new Array<Value>(output!.length);
     const lw = this.widths[0];
-    const row = new Array<Value>(output.length);
-    for (let i = 0; i < output.length; i++) {
-      const p = output[i]!;
+    for (let i = 0; i < row.length; i++) {
+      const p = output === undefined ? i : output[i]!;
       row[i] = p < lw ? (left === null ? null : left[p]!) : right === null ? null : right[p - lw]!;
     }
     return row;
