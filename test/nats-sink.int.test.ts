@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../src/core/change-event.js';
+import { unpackEvents } from '../src/core/packed-rows.js';
 import type { Sink } from '../src/core/sink.js';
 import { natsSink } from '../src/connectors/nats/nats-sink.js';
 import { natsSource } from '../src/connectors/nats/nats-source.js';
@@ -158,7 +159,7 @@ describe('nats sink (JetStream)', () => {
     const events: ChangeEvent[] = [];
     let position: unknown;
     for await (const batch of source.batches()) {
-      events.push(...batch.events);
+      events.push(...unpackEvents(batch.events));
       position = batch.position;
       if (batch.caughtUp) break;
     }

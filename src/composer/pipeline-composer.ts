@@ -3,7 +3,7 @@ import {
   asTributaryError,
   plural,
   TributaryError,
-  type ChangeEvent,
+  type StreamEvent,
   type Checkpoint,
   type Operator,
   type RemoteChunks,
@@ -478,6 +478,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
           log,
           checkpointIntervalMs: def.pipeline.checkpointIntervalMs,
           maxIdenticalFailures: def.pipeline.maxIdenticalFailures,
+          ...(def.pipeline.packedReads === false ? { packedReads: false } : {}),
           watchdog,
           metrics,
           ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
@@ -547,7 +548,7 @@ function tableLayouts(def: PipelineDef): {
 } {
   const rules = def.transforms.filter((t) => t.partitionKeys !== undefined || t.tableOptions !== undefined);
   const known = new Map<string, TableLayout>();
-  const observe = (events: readonly ChangeEvent[]) => {
+  const observe = (events: readonly StreamEvent[]) => {
     if (rules.length === 0) return;
     for (const event of events) {
       if (event.kind !== 'schema' || event.change !== 'createTable') continue;
@@ -566,6 +567,14 @@ function tableLayouts(def: PipelineDef): {
         observe(events);
         return inner.process(events);
       },
+      ...(inner.processPacked === undefined
+        ? {}
+        : {
+            processPacked: (events) => {
+              observe(events);
+              return inner.processPacked!(events);
+            },
+          }),
       ...(inner.snapshotState === undefined ? {} : { snapshotState: () => inner.snapshotState!() }),
       ...(inner.restoreState === undefined ? {} : { restoreState: (state) => inner.restoreState!(state) }),
       ...(inner.checkpointCommitted === undefined ? {} : { checkpointCommitted: () => inner.checkpointCommitted!() }),

@@ -1,6 +1,7 @@
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { parseTableSelectors } from '../core/table-selector.js';
 import { tableId } from '../core/table-schema.js';
+import { unpackEvents } from '../core/packed-rows.js';
 import { knownTypes, optionSpecsFor, sources } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Delta } from '../sql/exec/changelog.js';
@@ -92,7 +93,7 @@ export function prepareLiveQuery(current: SqlSession, statement: QueryStatement)
             const next = await Promise.race([batches.next(), aborted]);
             if (next === 'aborted' || next.done === true) return;
             const changes: Delta[] = [];
-            for (const event of operator.process(next.value.events)) {
+            for (const event of operator.process(unpackEvents(next.value.events))) {
               if (event.kind !== 'data') continue;
               changes.push(event.op === 'delete' ? { sign: -1, row: event.before! } : { sign: 1, row: event.after! });
             }

@@ -110,6 +110,8 @@ export interface PipelineOptions {
   readonly routeKeyCollision?: RouteKeyCollision;
   /** `retry.max-identical-failures`: stop after this many identical failures in a row (see RetryPolicy). */
   readonly maxIdenticalFailures: number;
+  /** `snapshot.packed-reads: false` (set only then): every snapshot row is decoded (see RunOptions.packedReads). */
+  readonly packedReads?: false;
   /** `http.*`: the dashboard / metrics server of `tributary run`. */
   readonly http?: {
     readonly enabled: boolean;

@@ -137,6 +137,13 @@ export function pipelineOptionSpecs(): OptionSpec[] {
     },
     { key: 'parallelism', type: 'integer', default: 1, description: 'Number of parallel writers (at least 1).' },
     {
+      key: 'snapshot.packed-reads',
+      type: 'boolean',
+      default: true,
+      description:
+        'Snapshot rows stay in the bytes the source read them in (MySQL/MariaDB text-protocol rows) as far as a sink that writes from them (the PostgreSQL sink in upsert mode), when no transform, route or schema mapping reads their values: no JS value per field. The target data is the same byte for byte. `false` decodes every row (the general path), e.g. to compare the two. See docs/02-snapshots.md.',
+    },
+    {
       key: 'schema.change.behavior',
       type: 'enum',
       values: SCHEMA_CHANGE_BEHAVIORS,
@@ -250,6 +257,7 @@ export function pipelineOptions(
       parallelism,
       maxIdenticalFailures,
       watchdogTimeoutMs,
+      ...(values['snapshot.packed-reads'] === false ? { packedReads: false as const } : {}),
       // Only when it differs from the defaults, which `run` applies otherwise (the def stays as before).
       ...(http.enabled && http.host === '127.0.0.1' && http.port === DEFAULT_HTTP_PORT ? {} : { http }),
       ...(behavior === undefined ? {} : { schemaChangeBehavior: behavior }),

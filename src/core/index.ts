@@ -1,6 +1,7 @@
 export * from './data-type.js';
 export * from './table-schema.js';
 export * from './change-event.js';
+export * from './packed-rows.js';
 export * from './errors.js';
 export * from './source.js';
 export * from './sink.js';

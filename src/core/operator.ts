@@ -1,4 +1,5 @@
 import type { ChangeEvent, SchemaChangeEvent } from './change-event.js';
+import type { StreamEvent } from './packed-rows.js';
 
 /**
  * An operator's state as committed with a checkpoint: JSON-serialisable (no bigints, no class instances),
@@ -18,6 +19,12 @@ export type OperatorState = { readonly [key: string]: unknown };
  */
 export interface Operator {
   process(events: readonly ChangeEvent[]): readonly ChangeEvent[];
+  /**
+   * `process` for a batch that may hold packed snapshot reads ({@link PackedReadEvent}): passes a packed run on
+   * where its rows go through unchanged, unpacks it where they do not. An operator without it gets unpacked
+   * batches (and the source is not asked for packed runs).
+   */
+  processPacked?(events: readonly StreamEvent[]): readonly StreamEvent[];
   /**
    * The state to commit with the next checkpoint. Called between batches only; the runner awaits it (an operator
    * whose state a background write is still taking waits for it here).

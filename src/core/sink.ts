@@ -1,4 +1,5 @@
 import type { ChangeEvent } from './change-event.js';
+import type { StreamEvent } from './packed-rows.js';
 import type { OperatorState } from './operator.js';
 import type { SourcePosition } from './source.js';
 import type { TableId, TableSchema } from './table-schema.js';
@@ -63,6 +64,11 @@ export interface Sink {
    * sink stays usable: the table keeps the schema it had before. Any other error ends the transaction.
    */
   write(events: readonly ChangeEvent[]): Promise<void>;
+  /**
+   * `write` for a batch that may hold packed snapshot reads ({@link PackedReadEvent}), which the sink writes from
+   * their bytes. A sink without it is handed unpacked events (and the source is not asked for packed runs).
+   */
+  writePacked?(events: readonly StreamEvent[]): Promise<void>;
   /** Number of events buffered since the last commit. */
   pending(): number;
   commit(checkpoint: Checkpoint): Promise<void>;

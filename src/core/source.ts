@@ -1,4 +1,4 @@
-import type { ChangeEvent } from './change-event.js';
+import type { StreamEvent } from './packed-rows.js';
 import type { TableId, TableSchema } from './table-schema.js';
 import type { KeyBound, TableChecksums } from './table-checksums.js';
 import type { ValidationCheck } from './validation-check.js';
@@ -12,7 +12,8 @@ export type SourcePosition = { readonly [key: string]: unknown };
 
 /** Events travel in batches; each batch carries the position to resume from after its last event. */
 export interface ChangeBatch {
-  readonly events: readonly ChangeEvent[];
+  /** Change events; packed snapshot reads only after {@link Source.packReads}. */
+  readonly events: readonly StreamEvent[];
   /** Resume state after the last event of this batch (applies to the whole stream, not one table). */
   readonly position: SourcePosition;
   /** The source had nothing more buffered when it handed this batch over: a good moment to commit. */
@@ -76,6 +77,11 @@ export interface Source {
    * implement this) hands over larger batches, which the sink then writes in one transaction.
    */
   limitBatchTables?(maxTables: number): void;
+  /**
+   * Called before `open` when every stage after the source takes {@link PackedReadEvent}s: snapshot reads may
+   * then come as packed runs (a source without a packed form ignores it, or does not implement it).
+   */
+  packReads?(): void;
   batches(): AsyncIterable<ChangeBatch>;
   /**
    * Called after the runtime committed a checkpoint with `position` (in the sink and the state store): the

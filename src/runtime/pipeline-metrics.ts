@@ -1,7 +1,8 @@
 import {
   tableIdToString,
-  type ChangeEvent,
+  eventCount,
   type ErrorCode,
+  type StreamEvent,
   type Source,
   type SourceProgress,
   type TributaryError,
@@ -175,12 +176,12 @@ export class PipelineMetrics {
   }
 
   /** Counts a batch as the source handed it over (rows in, by source table). */
-  sourceBatch(events: readonly ChangeEvent[]): void {
+  sourceBatch(events: readonly StreamEvent[]): void {
     countByTable(events, this.rowsIn);
   }
 
   /** Counts events as handed to the sink (rows out, by sink table) and records the schema changes among them. */
-  sinkBatch(events: readonly ChangeEvent[]): void {
+  sinkBatch(events: readonly StreamEvent[]): void {
     countByTable(events, this.rowsOut);
     for (const event of events) {
       if (event.kind !== 'schema' || event.change === 'createTable') continue;
@@ -307,17 +308,17 @@ export class PipelineMetrics {
  * Data events per table: one map update per run of consecutive events of one table (a batch is mostly such
  * runs), so the cost per row is two string comparisons.
  */
-function countByTable(events: readonly ChangeEvent[], counters: TableCounters): void {
+function countByTable(events: readonly StreamEvent[], counters: TableCounters): void {
   let i = 0;
   while (i < events.length) {
     const first = events[i]!;
     const { namespace, name } = first.table;
     let j = i + 1;
-    let rows = first.kind === 'data' ? 1 : 0;
+    let rows = first.kind === 'schema' ? 0 : eventCount(first);
     for (; j < events.length; j++) {
       const event = events[j]!;
       if (event.table.name !== name || event.table.namespace !== namespace) break;
-      if (event.kind === 'data') rows++;
+      if (event.kind !== 'schema') rows += eventCount(event);
     }
     if (rows > 0) counters.add(tableIdToString(first.table), rows);
     i = j;

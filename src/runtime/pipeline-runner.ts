@@ -5,13 +5,14 @@ import {
   TributaryError,
   tableIdToString,
   type ChangeBatch,
-  type ChangeEvent,
   type Checkpoint,
   type Operator,
   type OperatorState,
   type Sink,
   type Source,
   type SourcePosition,
+  type StreamEvent,
+  unpackEvents,
 } from '../core/index.js';
 import { sleep } from './backoff.js';
 import type { Logger } from './logger.js';
@@ -44,6 +45,11 @@ export interface RunOptions {
   readonly checkpointIntervalMs: number;
   /** Commit as soon as this many events are buffered in the sink (bounds memory). */
   readonly maxPendingEvents?: number;
+  /**
+   * False: every snapshot row is decoded, even where each stage after the source takes packed reads
+   * (`pipeline.snapshot.packed-reads`; for comparing the two paths). Default: true.
+   */
+  readonly packedReads?: boolean;
   /** Aborting stops the pipeline after a final checkpoint (a savepoint). */
   readonly signal?: AbortSignal;
   /** Give up after this many consecutive failed attempts on retryable errors (default: never). */
@@ -218,6 +224,15 @@ async function runAttempt(
   }
   restoreOperators(operators, committed, log);
   if (limits.maxTables !== undefined) source.limitBatchTables?.(limits.maxTables);
+  // Snapshot reads stay in the source's bytes while every stage after the source takes them so (see PackedRows).
+  const packed =
+    options.packedReads !== false &&
+    sink.writePacked !== undefined &&
+    operators.every((operator) => operator.processPacked !== undefined);
+  if (packed && source.packReads !== undefined) {
+    source.packReads();
+    log.debug('snapshot reads stay packed from the source to the sink (pipeline.snapshot.packed-reads)');
+  }
   watchdog.waitingFor('the source to open');
   await source.open(committed?.position ?? null);
   if (metrics) {
@@ -318,8 +333,10 @@ async function runAttempt(
     tables.add(batch.events);
     watchdog.waitingFor('the sink to take a batch');
     for (const piece of piecesEndingAtSchemaEvents(batch.events)) {
-      let events: readonly ChangeEvent[] = piece;
-      for (const operator of operators) events = operator.process(events);
+      let events: readonly StreamEvent[] = piece;
+      for (const operator of operators) {
+        events = packed ? operator.processPacked!(events) : operator.process(unpackEvents(events));
+      }
       await writeToSink(sink, operators, events, log);
       metrics?.sinkBatch(events);
     }
@@ -380,10 +397,10 @@ export function restoreOperators(operators: readonly Operator[], checkpoint: Che
  * of distinct tables stays one piece (the start of a pipeline of 1,000 tables): none of them bears on another's
  * table, and the sink creates them together.
  */
-function piecesEndingAtSchemaEvents(events: readonly ChangeEvent[]): (readonly ChangeEvent[])[] {
+function piecesEndingAtSchemaEvents(events: readonly StreamEvent[]): (readonly StreamEvent[])[] {
   if (!events.some((event) => event.kind === 'schema')) return [events];
-  const pieces: ChangeEvent[][] = [];
-  let piece: ChangeEvent[] = [];
+  const pieces: StreamEvent[][] = [];
+  let piece: StreamEvent[] = [];
   let creating = new Set<string>();
   for (const [i, event] of events.entries()) {
     piece.push(event);
@@ -409,13 +426,13 @@ function piecesEndingAtSchemaEvents(events: readonly ChangeEvent[]): (readonly C
 async function writeToSink(
   sink: Sink,
   operators: readonly Operator[],
-  events: readonly ChangeEvent[],
+  events: readonly StreamEvent[],
   log: Logger,
 ): Promise<void> {
   let rest = events;
   while (rest.length > 0) {
     try {
-      await sink.write(rest);
+      await (sink.writePacked !== undefined ? sink.writePacked(rest) : sink.write(unpackEvents(rest)));
       return;
     } catch (error) {
       if (!(error instanceof SchemaChangeFailedError)) throw error;

@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../core/change-event.js';
+import type { StreamEvent } from '../core/packed-rows.js';
 import { tableIdToString, type TableId } from '../core/table-schema.js';
 
 /**
@@ -13,7 +13,7 @@ export class TableBudget {
   constructor(readonly max: number | undefined) {}
 
   /** Whether handing over `events` as well would take the transaction past the bound. */
-  wouldOverflow(events: readonly ChangeEvent[]): boolean {
+  wouldOverflow(events: readonly StreamEvent[]): boolean {
     if (this.max === undefined) return false;
     const added = new Set<string>();
     let last: TableId | undefined;
@@ -32,7 +32,7 @@ export class TableBudget {
     return false;
   }
 
-  add(events: readonly ChangeEvent[]): void {
+  add(events: readonly StreamEvent[]): void {
     if (this.max === undefined) return;
     let last: TableId | undefined;
     for (const event of events) {

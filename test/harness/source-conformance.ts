@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/core/change-event.js';
+import { unpackEvents } from '../../src/core/packed-rows.js';
 import type { Row, Value } from '../../src/core/data-type.js';
 import type { Source, SourcePosition } from '../../src/core/source.js';
 import type { TableSchema } from '../../src/core/table-schema.js';
@@ -496,7 +497,7 @@ async function startReader(source: Source, state: StreamState, resume: SourcePos
   const done = (async () => {
     try {
       for await (const batch of source.batches()) {
-        state.apply(batch.events);
+        state.apply(unpackEvents(batch.events));
         position = batch.position;
         if (stopped) break;
       }

@@ -212,6 +212,7 @@ describe('parsePipelineYaml: a valid file', () => {
       'state.dir',
       'retry.max-identical-failures',
       'parallelism',
+      'snapshot.packed-reads',
       'schema.change.behavior',
       'route.key-collision',
       'watchdog.timeout',

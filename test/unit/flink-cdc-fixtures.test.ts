@@ -60,6 +60,7 @@ describe('fixtures/flink-cdc: Flink CDC documentation-style pipeline files', () 
         'scan.startup.specific-offset.pos',
         'scan.startup.specific-offset.skip-events',
         'scan.startup.specific-offset.skip-rows',
+        'snapshot.packed-reads',
         'ssl-ca',
         'ssl-cert',
         'ssl-key',

@@ -2,24 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DataType, Value } from '../../src/core/data-type.js';
 import { TextRowDecoder } from '../../src/connectors/mysql/protocol/text-row-decoder.js';
 import { snapshotValue } from '../../src/connectors/mysql/mysql-types.js';
-
-/** A text-protocol row payload: a length-encoded string per field, 0xFB for NULL. */
-function rowPayload(fields: readonly (string | Buffer | null)[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const field of fields) {
-    if (field === null) {
-      parts.push(Buffer.from([0xfb]));
-      continue;
-    }
-    const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
-    const n = bytes.length;
-    if (n < 0xfb) parts.push(Buffer.from([n]));
-    else if (n < 0x10000) parts.push(Buffer.from([0xfc, n & 0xff, n >> 8]));
-    else parts.push(Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16]));
-    parts.push(bytes);
-  }
-  return Buffer.concat(parts);
-}
+import { rowPayload } from '../harness/text-row-payload.js';
 
 /** Each case: a type and field texts as MariaDB's text protocol sends them. */
 const CASES: readonly (readonly [DataType, readonly (string | Buffer | null)[]])[] = [

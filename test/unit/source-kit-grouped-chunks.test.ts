@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Row, TableSchema } from '../../src/core/index.js';
+import { unpackEvents, type ChangeEvent, type Row, type TableSchema } from '../../src/core/index.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import {
   DblogMerge,
@@ -116,7 +116,7 @@ async function snapshotAll(sizes: Record<string, number>, known: (name: string) 
     snapshot: startSnapshot([...db.tables.keys()]),
   });
   const events: ChangeEvent[] = [];
-  for await (const batch of merge.batches([])) events.push(...batch.events);
+  for await (const batch of merge.batches([])) events.push(...unpackEvents(batch.events));
   await merge.close();
   const rows = events.flatMap((e) =>
     e.kind === 'data' && e.op === 'read' ? [`${e.table.name}:${String(e.after![0])}`] : [],
@@ -170,12 +170,12 @@ describe('source kit: reading ahead', () => {
     let next = await batches.next();
     while (!next.done && !next.value.events.some((e) => e.kind === 'data')) next = await batches.next();
     if (next.done) throw new Error('the snapshot ended without rows');
-    take(next.value.events);
+    take(unpackEvents(next.value.events));
     // The pipeline holds a batch of read rows (the sink is still writing the one before): the one reader waits, so
     // the rows in memory stay at one chunk (`parallelism` chunks), however long the sink takes.
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(db.reads).toHaveLength(1);
-    for (next = await batches.next(); !next.done; next = await batches.next()) take(next.value.events);
+    for (next = await batches.next(); !next.done; next = await batches.next()) take(unpackEvents(next.value.events));
     await merge.close();
     expect(merge.snapshot).toBeUndefined();
     expect(rows).toHaveLength(1000);
@@ -291,7 +291,7 @@ describe('source kit: a grouped read beside the log', () => {
       while (!until()) {
         const next = await iterator.next();
         if (next.done) return;
-        events.push(...next.value.events);
+        events.push(...unpackEvents(next.value.events));
       }
     };
     for (let i = 0; i < 200 && release === undefined; i++) await new Promise((r) => setTimeout(r, 5));

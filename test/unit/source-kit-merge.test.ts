@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Row, SourcePosition, TableSchema } from '../../src/core/index.js';
+import {
+  unpackEvents,
+  type ChangeBatch,
+  type ChangeEvent,
+  type Row,
+  type SourcePosition,
+  type StreamEvent,
+  type TableSchema,
+} from '../../src/core/index.js';
+import { TextRowDecoder } from '../../src/connectors/mysql/protocol/text-row-decoder.js';
+import { TextRowPacker } from '../../src/connectors/mysql/protocol/text-row-packer.js';
+import { rowPayload } from '../harness/text-row-payload.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import {
   ChangedKeys,
   DblogMerge,
   startSnapshot,
   type ChunkRange,
+  type ChunkRows,
   type LogReader,
   type LogStep,
   type SnapshotChunk,
@@ -68,7 +80,7 @@ class ScriptedChunk {
   started = false;
   /** Reads begun so far (a chunk may be read again). */
   readsStarted = 0;
-  private release: ((chunk: { rows: Row[]; low: number; high: number }) => void) | undefined;
+  private release: ((chunk: { rows: ChunkRows; low: number; high: number }) => void) | undefined;
   private announce: ((high: number) => void) | undefined;
 
   read(range: ChunkRange<Table>, onHigh: (high: number) => void): Promise<SnapshotChunk<number, Table>> {
@@ -83,7 +95,7 @@ class ScriptedChunk {
     this.announce!(high);
   }
 
-  rows(chunk: { rows: Row[]; low: number; high: number }): void {
+  rows(chunk: { rows: ChunkRows; low: number; high: number }): void {
     this.release!(chunk);
   }
 }
@@ -133,7 +145,9 @@ function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false, maxChan
     snapshotError: (error) => error,
   });
   const events: ChangeEvent[] = [];
-  let iterator: AsyncIterator<{ events: readonly ChangeEvent[]; position: SourcePosition }> | undefined;
+  /** The batches' events as the merge handed them over (packed runs not unpacked). */
+  const handed: StreamEvent[] = [];
+  let iterator: AsyncIterator<ChangeBatch> | undefined;
   const batches: SourcePosition[] = [];
   /** Reads batches until `until` holds. */
   const pump = async (until: () => boolean): Promise<void> => {
@@ -141,13 +155,14 @@ function setup(log: ScriptedLog, chunk: ScriptedChunk, detached = false, maxChan
     while (!until()) {
       const next = await iterator.next();
       if (next.done) return;
-      events.push(...next.value.events);
+      handed.push(...next.value.events);
+      events.push(...unpackEvents(next.value.events));
       batches.push(next.value.position);
     }
   };
   /** The position of the last batch handed over (what the runtime would commit). */
   const lastPosition = () => batches[batches.length - 1]!;
-  return { merge, dialect, events, pump, lastPosition };
+  return { merge, dialect, events, handed, pump, lastPosition };
 }
 
 /** The sink's view: the last state per key, in delivery order. */
@@ -163,6 +178,17 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !condition(); i++) await tick();
   expect(condition()).toBe(true);
+}
+
+/** `rows` of the items table as a MySQL chunk reader packs them (see TextRowPacker). */
+function packed(rows: readonly Row[]): ChunkRows {
+  const types = items.schema.columns.map((c) => c.type);
+  const packer = new TextRowPacker(types, new TextRowDecoder(types));
+  for (const row of rows) {
+    const payload = rowPayload(row.map((v) => (v === null ? null : String(v))));
+    packer.add(payload, 0, payload.length);
+  }
+  return packer.take();
 }
 
 const reads = (events: readonly ChangeEvent[]) =>
@@ -210,6 +236,78 @@ describe('source kit: the DBLog merge', () => {
       ]),
     );
     expect(merge.snapshot).toBeUndefined();
+  });
+
+  it('a packed chunk goes out as one packed run when the log changed none of its keys', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect, events, handed, pump } = setup(log, chunk);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: startSnapshot(['db.items']) });
+    await until(() => chunk.started);
+    chunk.high(10);
+    log.push({ kind: 'advance', end: 11 });
+    chunk.rows({
+      rows: packed([
+        [1, 'a'],
+        [2, null],
+        [3, 'c'],
+      ]),
+      low: 10,
+      high: 10,
+    });
+    await pump(() => reads(events).length > 0);
+    await merge.close();
+
+    expect(handed.filter((e) => e.kind !== 'schema').map((e) => e.kind)).toEqual(['packed']);
+    expect(reads(events)).toEqual([
+      [1, 'a'],
+      [2, null],
+      [3, 'c'],
+    ]);
+    expect(merge.snapshot).toBeUndefined();
+  });
+
+  it('a packed chunk whose keys the log changed inside the window is decoded and loses those rows', async () => {
+    const log = new ScriptedLog();
+    const chunk = new ScriptedChunk();
+    const { merge, dialect, events, handed, pump } = setup(log, chunk);
+    await merge.start({ dialect, logPosition: 0, snapshotOnly: false, snapshot: startSnapshot(['db.items']) });
+    await until(() => chunk.started);
+    chunk.high(10);
+    log.push(
+      { kind: 'begin', start: 4 },
+      {
+        kind: 'rows',
+        table: 'db.items',
+        rows: [
+          [1, 'old'],
+          [1, 'new'],
+        ],
+        end: 5,
+      },
+      { kind: 'commit', end: 6 },
+    );
+    await pump(() => events.some((e) => e.kind === 'data' && e.op === 'update'));
+    log.push({ kind: 'advance', end: 11 });
+    chunk.rows({
+      rows: packed([
+        [1, 'old'],
+        [2, 'two'],
+      ]),
+      low: 2,
+      high: 10,
+    });
+    await pump(() => reads(events).length > 0);
+    await merge.close();
+
+    expect(handed.some((e) => e.kind === 'packed')).toBe(false);
+    expect(reads(events)).toEqual([[2, 'two']]);
+    expect(finalRows(events)).toEqual(
+      new Map([
+        [1, [1, 'new']],
+        [2, [2, 'two']],
+      ]),
+    );
   });
 
   it('a change beyond the high watermark waits for the chunk and goes out after its rows', async () => {

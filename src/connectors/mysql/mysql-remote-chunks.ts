@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { TributaryError, type RemoteChunks, type Row, type Value } from '../../core/index.js';
-import type { ChunkReader } from '../source-kit/index.js';
+import { decodedRows, type ChunkReader } from '../source-kit/index.js';
 import type { ChunkRange } from './mysql-chunk-splitter.js';
 import type { SnapshotChunk } from './mysql-snapshot-reader.js';
 import { MysqlSnapshotReader } from './mysql-snapshot-reader.js';
@@ -74,7 +74,7 @@ export class MysqlChunkWorker {
     try {
       const range: ChunkRange = { table: item.table, lo: item.lo, hi: item.hi };
       const chunk = await session.reader.readChunk(range);
-      return { low: chunk.low, high: chunk.high, rows: chunk.rows };
+      return { low: chunk.low, high: chunk.high, rows: [...decodedRows(chunk.rows)] };
     } catch (error) {
       await this.close();
       throw error;

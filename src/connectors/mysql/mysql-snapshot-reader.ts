@@ -5,9 +5,10 @@ import type { ChunkRange } from './mysql-chunk-splitter.js';
 import { keyAfterClause, keyAtMostClause, quoteId, sqlParam, tableRef } from './mysql-sql.js';
 import type { MysqlTable } from './mysql-schema-reader.js';
 import { zeroDateError } from './mysql-types.js';
-import { queryDecodedRows } from './protocol/mysql2-text-query.js';
+import { queryDecodedRows, queryRowPackets } from './protocol/mysql2-text-query.js';
+import { TextRowPacker } from './protocol/text-row-packer.js';
 import { TextRowDecoder } from './protocol/text-row-decoder.js';
-import type { ChunkReader, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
+import type { ChunkReader, ChunkRows, SnapshotChunk as KitSnapshotChunk } from '../source-kit/index.js';
 import { endMysqlConnection } from './mysql-errors.js';
 import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
 
@@ -18,12 +19,19 @@ import { compareLogPoints, type LogPoint } from './mysql-log-point.js';
  */
 export type SnapshotChunk = KitSnapshotChunk<LogPoint, MysqlTable>;
 
-/** Reads chunks of tables by primary key (keyset pagination), each in its own short consistent snapshot. */
+/**
+ * Reads chunks of tables by primary key (keyset pagination), each in its own short consistent snapshot. With
+ * `pack`, a chunk's rows stay in the packets' bytes ({@link PackedRows}); else they are decoded into rows.
+ */
 export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
   constructor(
     private readonly conn: Connection,
     private readonly flavor: 'mariadb' | 'mysql',
+    private readonly pack = false,
   ) {}
+
+  /** Per table: the rows and bytes of its last packed chunk (the next one is sized by it). */
+  private readonly lastChunk = new Map<string, { rows: number; bytes: number }>();
 
   async prepare(): Promise<void> {
     await this.conn.query("SET SESSION time_zone = '+00:00'");
@@ -54,7 +62,7 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
   ): Promise<SnapshotChunk[]> {
     let low: LogPoint;
     let high: LogPoint;
-    const rows: Row[][] = [];
+    const rows: ChunkRows[] = [];
     if (this.flavor === 'mariadb') {
       await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
@@ -78,13 +86,21 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
     return ranges.map((range, i) => ({ range, rows: rows[i]!, low, high }));
   }
 
-  private selectRange(range: ChunkRange): Promise<Row[]> {
+  private async selectRange(range: ChunkRange): Promise<ChunkRows> {
     const { sql, values } = chunkQuery(range);
-    const decoder = new TextRowDecoder(
-      range.table.schema.columns.map((c) => c.type),
-      zeroDateHandlers(range.table),
-    );
-    return this.select(sql, values, decoder);
+    const types = range.table.schema.columns.map((c) => c.type);
+    const decoder = new TextRowDecoder(types, zeroDateHandlers(range.table));
+    if (!this.pack) return this.select(sql, values, decoder);
+    // Sized by the table's last chunk: its rows' size, and as many rows (or the range's bound, when smaller).
+    const key = tableIdToString(range.table.schema.id);
+    const last = this.lastChunk.get(key);
+    const expectedRows = Math.min(range.rows ?? last?.rows ?? 1024, last?.rows ?? MAX_EXPECTED_ROWS, MAX_EXPECTED_ROWS);
+    const bytesPerRow = last === undefined || last.rows === 0 ? 128 : last.bytes / last.rows;
+    const packer = new TextRowPacker(types, decoder, expectedRows, Math.ceil(expectedRows * bytesPerRow * 1.05));
+    await queryRowPackets(this.callbackConnection(), sql, values, (buf, start, end) => packer.add(buf, start, end));
+    const rows = packer.take();
+    this.lastChunk.set(key, { rows: rows.length, bytes: rows.buffer.length });
+    return rows;
   }
 
   /**
@@ -114,8 +130,13 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
 
   /** The chunk's rows, decoded from the text-protocol packets into canonical values (see TextRowDecoder). */
   private select(sql: string, values: unknown[], decoder: TextRowDecoder): Promise<Row[]> {
-    const callbackConnection = (this.conn as unknown as { readonly connection: CallbackConnection }).connection;
-    return queryDecodedRows(callbackConnection, sql, values, (buf, start, end) => decoder.decode(buf, start, end));
+    return queryDecodedRows(this.callbackConnection(), sql, values, (buf, start, end) =>
+      decoder.decode(buf, start, end),
+    );
+  }
+
+  private callbackConnection(): CallbackConnection {
+    return (this.conn as unknown as { readonly connection: CallbackConnection }).connection;
   }
 
   private async snapshotPoint(): Promise<LogPoint> {
@@ -181,3 +202,6 @@ export function chunkQuery(range: ChunkRange): { sql: string; values: unknown[] 
 function selectExpression(name: string, kind: string): string {
   return kind === 'float' || kind === 'double' ? `${quoteId(name)} + 0e0` : quoteId(name);
 }
+
+/** A packed chunk's arrays start at most this many rows large (a range's row bound can be far above its rows). */
+const MAX_EXPECTED_ROWS = 16_384;

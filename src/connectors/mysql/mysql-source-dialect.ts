@@ -18,6 +18,8 @@ export interface MysqlDialectOptions {
   /** A new connection (with the source's settings and guards). */
   readonly connect: () => Promise<Connection>;
   readonly flavor: 'mariadb' | 'mysql';
+  /** Chunk rows stay packed (see Source.packReads). */
+  readonly pack?: boolean;
   /** Opens the binlog reader at `from` (it knows the fingerprint and the tables). */
   readonly openLog: (from: LogPoint) => Promise<LogReader<BinlogStep>>;
 }
@@ -29,7 +31,7 @@ export function mysqlSourceDialect(options: MysqlDialectOptions): SourceDialect<
     openLog: options.openLog,
     async openReader(): Promise<ChunkReader<LogPoint, MysqlTable>> {
       const conn = await options.connect();
-      const reader = new MysqlSnapshotReader(conn, options.flavor);
+      const reader = new MysqlSnapshotReader(conn, options.flavor, options.pack === true);
       try {
         await reader.prepare();
       } catch (error) {

@@ -343,6 +343,7 @@ class MysqlSource implements Source {
       const local = mysqlSourceDialect({
         connect: () => this.connect('opening a snapshot connection'),
         flavor: this.server.flavor,
+        pack: this.packed,
         openLog: (from) =>
           openMysqlBinlogReader({
             config: this.config,
@@ -378,6 +379,13 @@ class MysqlSource implements Source {
   limitBatchTables(maxTables: number): void {
     this.merge.limitBatchTables(maxTables);
   }
+
+  /** Snapshot chunks read here go out as packed runs (chunks read by scale-out readers stay rows). */
+  packReads(): void {
+    this.packed = true;
+  }
+
+  private packed = false;
 
   async *batches(): AsyncGenerator<ChangeBatch> {
     yield* this.merge.batches([...this.tables.values()].map((t) => tableSchemaEvent(t)));

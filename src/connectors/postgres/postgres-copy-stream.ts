@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Row } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
+import { PACKED_NULL, type PackedRows } from '../../core/packed-rows.js';
 import type { TableSchema } from '../../core/table-schema.js';
 import { COPY_NULL, CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
 import { CopyTextWriter } from './postgres-copy-writer.js';
@@ -246,6 +247,56 @@ export function writeRowFields(
 }
 
 const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+/**
+ * Writes the COPY lines of packed snapshot rows ({@link PackedRows}) straight from their bytes: the same bytes as
+ * {@link writeRowFields} of each decoded row, newline included. Fields not written as they were read (a `decode`
+ * column, a field marked for decoding, text that is not valid UTF-8) are decoded one by one and written as values.
+ */
+export function writePackedRows(out: CopyTextWriter, rows: PackedRows, schema: TableSchema, where: string): void {
+  const { buffer, fields, forms, width } = rows;
+  if (width !== schema.columns.length) {
+    throw new TributaryError(
+      'INTERNAL',
+      `${where}: packed rows of ${width} columns for a table of ${schema.columns.length}`,
+    );
+  }
+  let column = 0;
+  try {
+    for (let r = 0, f = 0; r < rows.length; r++) {
+      for (column = 0; column < width; column++, f += 2) {
+        if (column > 0) out.char(TAB);
+        const length = fields[f + 1]!;
+        if (length === PACKED_NULL) {
+          out.ascii(COPY_NULL);
+          continue;
+        }
+        if (length >= 0) {
+          const start = fields[f]!;
+          switch (forms[column]) {
+            case 'raw':
+              out.bytes(buffer, start, start + length);
+              continue;
+            case 'text':
+              if (out.utf8Text(buffer, start, start + length)) continue;
+              break;
+            case 'bytes':
+              out.hex(buffer, start, start + length);
+              continue;
+          }
+        }
+        out.value(rows.field(r, column));
+      }
+      out.char(NEWLINE);
+    }
+  } catch (error) {
+    if (error instanceof CopyNulCharacterError) {
+      throw nulError(error, where, schema.columns[column]?.name ?? `#${column + 1}`);
+    }
+    throw error;
+  }
+}
 
 /** SINK_WRITE_FAILED (not retryable) for a NUL character in `where`.`column`. */
 export function nulError(error: CopyNulCharacterError, where: string, column: string): TributaryError {

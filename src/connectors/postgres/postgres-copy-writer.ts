@@ -1,6 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { Value } from '../../core/data-type.js';
 import { EXACT_POWERS_OF_TEN } from '../../core/powers-of-ten.js';
-import { encodeCopyValue } from './postgres-copy-encoder.js';
+import { CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
 
 /** A piece handed on once it holds about this many bytes: few socket writes, bounded memory. */
 const PIECE_BYTES = 1 << 20;
@@ -66,6 +67,84 @@ export class CopyTextWriter {
       default:
         this.ascii(encodeCopyValue(value));
     }
+  }
+
+  /** Appends `buf[start, end)` as it is: text that holds nothing to escape (a number, a date as text). */
+  bytes(buf: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    if (this.pos + length > this.buf.length) this.grow(length);
+    const out = this.buf;
+    if (length > SHORT_STRING) {
+      out.set(buf.subarray(start, end), this.pos);
+      this.pos += length;
+      return;
+    }
+    let pos = this.pos;
+    for (let i = start; i < end; i++) out[pos++] = buf[i]!;
+    this.pos = pos;
+  }
+
+  /**
+   * Appends the string whose UTF-8 is `buf[start, end)` as a COPY field — the bytes {@link value} writes for that
+   * string. Returns false, writing nothing, when the bytes are not valid UTF-8 (the string they decode to holds
+   * replacement characters instead: the caller writes that). Throws CopyNulCharacterError for a NUL.
+   */
+  utf8Text(buf: Uint8Array, start: number, end: number): boolean {
+    let i = start;
+    let ascii = true;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c === 0x5c || c < 0x0e) break;
+      if (c >= 0x80) ascii = false;
+    }
+    if (i === end) {
+      if (!ascii && !isUtf8(buf.subarray(start, end))) return false;
+      this.bytes(buf, start, end);
+      return true;
+    }
+    if (!isUtf8(buf.subarray(start, end))) return false;
+    const length = end - start;
+    if (this.pos + 2 * length > this.buf.length) this.grow(2 * length);
+    const out = this.buf;
+    let pos = this.pos;
+    for (let k = start; k < i; k++) out[pos++] = buf[k]!;
+    for (let k = i; k < end; k++) {
+      const c = buf[k]!;
+      if (c === 0x5c) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x5c;
+      } else if (c === 0x09) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x74;
+      } else if (c === 0x0a) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x6e;
+      } else if (c === 0x0d) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x72;
+      } else if (c === 0x00) {
+        throw new CopyNulCharacterError();
+      } else out[pos++] = c;
+    }
+    this.pos = pos;
+    return true;
+  }
+
+  /** Appends the binary value `buf[start, end)` as bytea hex (`\\x…`, the backslash escaped), as {@link value} does. */
+  hex(buf: Uint8Array, start: number, end: number): void {
+    const length = 3 + 2 * (end - start);
+    if (this.pos + length > this.buf.length) this.grow(length);
+    const out = this.buf;
+    let pos = this.pos;
+    out[pos++] = 0x5c;
+    out[pos++] = 0x5c;
+    out[pos++] = 0x78;
+    for (let k = start; k < end; k++) {
+      const b = buf[k]!;
+      out[pos++] = HEX_DIGITS[b >> 4]!;
+      out[pos++] = HEX_DIGITS[b & 15]!;
+    }
+    this.pos = pos;
   }
 
   /** True when nothing has been written since the last {@link take}. */
@@ -191,6 +270,9 @@ export class CopyTextWriter {
     this.pos = 0;
   }
 }
+
+/** The ASCII codes of the hex digits, by value. */
+const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /** Buffer's own UTF-8 write (what `write` calls after checking its arguments), as charsets.ts uses its slices. */
 interface Utf8Write {

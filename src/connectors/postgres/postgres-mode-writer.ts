@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../../core/change-event.js';
+import type { StreamEvent } from '../../core/packed-rows.js';
 
 /** The sink option `write-mode`: how changes reach the sink tables (docs/connectors/postgres.md#write-modes). */
 export type PostgresWriteMode = 'upsert' | 'merge' | 'append';
@@ -9,8 +9,13 @@ export type PostgresWriteMode = 'upsert' | 'merge' | 'append';
  * whatever a mode writes, it becomes visible together with the checkpoint that vouches for it, or not at all.
  */
 export interface PostgresModeWriter {
-  /** Applies or stages one batch (events in source order), schema changes included, in order. */
-  write(events: readonly ChangeEvent[]): Promise<void>;
+  /**
+   * Applies or stages one batch (events in source order), schema changes included, in order. Packed snapshot
+   * reads come only where {@link takesPacked} says the mode writes them from their bytes.
+   */
+  write(events: readonly StreamEvent[]): Promise<void>;
+  /** The mode writes packed snapshot reads (the sink then offers `writePacked`). */
+  readonly takesPacked: boolean;
   /** Completes the transaction's data before the checkpoint row is written. */
   flush(): Promise<void>;
   /** The sink table being written, for error messages (undefined between statements). */

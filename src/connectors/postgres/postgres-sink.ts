@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ChangeEvent } from '../../core/change-event.js';
+import { countEvents, type StreamEvent } from '../../core/packed-rows.js';
 import { SchemaChangeFailedError, TributaryError } from '../../core/errors.js';
 import type { OptionValues } from '../../core/option-spec.js';
 import type { Checkpoint, Sink } from '../../core/sink.js';
@@ -85,6 +86,8 @@ class PostgresSink implements Sink {
   private failed = false;
   private readonly target: string;
   readonly maxTablesPerCommit: number;
+  /** Upsert mode writes packed snapshot reads from their bytes (its mode writer `takesPacked`). */
+  readonly writePacked?: (events: readonly StreamEvent[]) => Promise<void>;
 
   constructor(
     private readonly config: PostgresSinkConfig,
@@ -92,6 +95,7 @@ class PostgresSink implements Sink {
   ) {
     this.target = describePostgresTarget(config);
     this.maxTablesPerCommit = config.commitMaxTables;
+    if (config.writeMode === 'upsert') this.writePacked = (events) => this.writeEvents(events);
   }
 
   async validate(): Promise<void> {
@@ -209,11 +213,15 @@ class PostgresSink implements Sink {
    * error, if any, is thrown by the next `write` or `commit` — except for a batch with a schema event, which
    * is waited for, so that a schema change that fails is reported by its own write.
    */
-  async write(events: readonly ChangeEvent[]): Promise<void> {
+  write(events: readonly ChangeEvent[]): Promise<void> {
+    return this.writeEvents(events);
+  }
+
+  private async writeEvents(events: readonly StreamEvent[]): Promise<void> {
     await this.settle();
     const session = this.usable('write');
     if (events.length === 0) return;
-    this.count += events.length;
+    this.count += countEvents(events);
     const work = this.writeNow(session, events);
     if (events.some((event) => event.kind === 'schema')) return work;
     work.catch(() => undefined); // observed by the next settle()
@@ -306,7 +314,7 @@ class PostgresSink implements Sink {
     return this.session;
   }
 
-  private async writeNow(session: Session, events: readonly ChangeEvent[]): Promise<void> {
+  private async writeNow(session: Session, events: readonly StreamEvent[]): Promise<void> {
     try {
       await this.begin(session);
       if (!events.some((event) => event.kind === 'schema')) {
@@ -336,12 +344,12 @@ class PostgresSink implements Sink {
   }
 
   /** Applies `events[index]`; when it fails and is undone, the events from it on are not written. */
-  private async writeSchemaEvent(session: Session, events: readonly ChangeEvent[], index: number): Promise<void> {
+  private async writeSchemaEvent(session: Session, events: readonly StreamEvent[], index: number): Promise<void> {
     try {
       await session.writer.write([events[index]!]);
     } catch (error) {
       if (!(error instanceof SchemaChangeFailedError)) throw error;
-      this.count -= events.length - index;
+      this.count -= countEvents(events.slice(index));
       const redeclare = redeclareBefore(error);
       if (redeclare !== undefined) await session.writer.write([redeclare]); // an error here ends the transaction
       throw error;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import type { ChangeEvent } from '../../core/change-event.js';
-import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
-import { copyPipelined, writeRowFields, type CopyRowSet } from './postgres-copy-stream.js';
+import type { PackedRows, StreamEvent } from '../../core/packed-rows.js';
+import { ChangeBuffer, isRow, type TableChanges } from '../sink-kit/change-buffer.js';
+import { copyPipelined, writePackedRows, writeRowFields, type CopyRowSet } from './postgres-copy-stream.js';
 import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
@@ -37,7 +37,10 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     private readonly staging: PostgresStagingTables,
   ) {}
 
-  async write(events: readonly ChangeEvent[]): Promise<void> {
+  /** Packed snapshot reads of a fresh table or a direct COPY are written from their bytes. */
+  readonly takesPacked = true;
+
+  async write(events: readonly StreamEvent[]): Promise<void> {
     this.buffer.add(events);
     // Runs for fresh tables wait here to go out together (copyFresh), before any other statement.
     let fresh: FreshRun[] = [];
@@ -218,14 +221,16 @@ function directCopySql(target: TargetTable): string {
 }
 
 /** The upserts as COPY lines for the target itself. */
-function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row> {
+function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row | PackedRows> {
   const where = displayName(target.name);
   const schema = changes.schema;
   return {
-    // A snapshot chunk's reads as they came: a key twice would be a unique violation, and the staging path.
+    // A snapshot chunk's reads as they came (a packed run written from its bytes): a key twice would be a unique
+    // violation, and the staging path.
     rows: changes.uncollapsedReads ?? changes.upserts.values(),
-    append: (out, row) => {
-      writeRowFields(out, row, schema, where);
+    append: (out, read) => {
+      if (!isRow(read)) return writePackedRows(out, read, schema, where);
+      writeRowFields(out, read, schema, where);
       out.char(NEWLINE);
     },
   };

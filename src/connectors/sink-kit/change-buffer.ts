@@ -1,5 +1,6 @@
-import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
+import type { DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { Row } from '../../core/data-type.js';
+import type { PackedReadEvent, PackedRows, StreamEvent } from '../../core/packed-rows.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import { keyIndexesOf, rowKey } from './row-key.js';
 import { SchemaTracker, tableKey } from './schema-tracker.js';
@@ -21,9 +22,10 @@ export interface TableChanges {
    * For a run of snapshot `read` events alone: the rows in source order, not collapsed by key — a snapshot
    * chunk holds each key once, so collapsing would only cost CPU. A sink may write them as they are where a
    * repeated key fails loudly (a COPY into a table with its primary key: unique violation) and then fall back to
-   * {@link upserts}, which collapses them (the last state wins) as for any other run. Undefined otherwise.
+   * {@link upserts}, which collapses them (the last state wins) as for any other run. Packed runs of reads stay
+   * packed here ({@link isRow} tells a row from one). Undefined otherwise.
    */
-  readonly uncollapsedReads: readonly Row[] | undefined;
+  readonly uncollapsedReads: readonly (Row | PackedRows)[] | undefined;
   /** Keys whose last state is "absent"; the row holds at least the key values. */
   readonly deletes: Map<unknown, Row>;
   /**
@@ -42,7 +44,9 @@ class OpenTableChanges implements TableChanges {
   readonly deletes = new Map<unknown, Row>();
   insertsOnly = true;
   private readonly keyed = new Map<unknown, Row>();
-  private reads: Row[] | undefined = [];
+  private reads: (Row | PackedRows)[] | undefined = [];
+  /** Rows in {@link reads} (a packed run counts its rows). */
+  private readCount = 0;
 
   constructor(
     readonly table: TableId,
@@ -56,16 +60,30 @@ class OpenTableChanges implements TableChanges {
   }
 
   get upsertCount(): number {
-    return this.reads !== undefined && this.reads.length > 0 ? this.reads.length : this.keyed.size;
+    return this.reads !== undefined && this.reads.length > 0 ? this.readCount : this.keyed.size;
   }
 
-  get uncollapsedReads(): readonly Row[] | undefined {
+  get uncollapsedReads(): readonly (Row | PackedRows)[] | undefined {
     return this.reads !== undefined && this.reads.length > 0 ? this.reads : undefined;
   }
 
   read(row: Row): void {
-    if (this.reads !== undefined) this.reads.push(row);
-    else this.upsert(rowKey(row, this.keyIndexes), row);
+    if (this.reads !== undefined) {
+      this.reads.push(row);
+      this.readCount++;
+    } else this.upsert(rowKey(row, this.keyIndexes), row);
+  }
+
+  readPacked(rows: PackedRows): void {
+    if (this.reads !== undefined) {
+      this.reads.push(rows);
+      this.readCount += rows.length;
+      return;
+    }
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows.row(i);
+      this.upsert(rowKey(row, this.keyIndexes), row);
+    }
   }
 
   upsert(key: unknown, row: Row): void {
@@ -85,8 +103,22 @@ class OpenTableChanges implements TableChanges {
     const reads = this.reads;
     if (reads === undefined) return;
     this.reads = undefined;
-    for (const row of reads) this.keyed.set(rowKey(row, this.keyIndexes), row);
+    for (const read of reads) {
+      if (isRow(read)) {
+        this.keyed.set(rowKey(read, this.keyIndexes), read);
+        continue;
+      }
+      for (let i = 0; i < read.length; i++) {
+        const row = read.row(i);
+        this.keyed.set(rowKey(row, this.keyIndexes), row);
+      }
+    }
   }
+}
+
+/** Whether an entry of {@link TableChanges.uncollapsedReads} is a row (else a packed run of rows). */
+export function isRow(read: Row | PackedRows): read is Row {
+  return Array.isArray(read);
 }
 
 /**
@@ -113,12 +145,22 @@ export class ChangeBuffer {
   private lastTable: TableId | undefined;
   private lastChanges: OpenTableChanges | undefined;
 
-  /** Adds events in source order; throws TributaryError for a row of a table without schema or key. */
-  add(events: readonly ChangeEvent[]): void {
+  /**
+   * Adds events in source order (packed snapshot reads too, counted by their rows); throws TributaryError for a
+   * row of a table without schema or key.
+   */
+  add(events: readonly StreamEvent[]): void {
     for (const event of events) {
-      if (event.kind === 'schema') this.addSchema(event);
-      else this.addData(event);
-      this.count++;
+      if (event.kind === 'schema') {
+        this.addSchema(event);
+        this.count++;
+      } else if (event.kind === 'packed') {
+        this.addPacked(event);
+        this.count += event.rows.length;
+      } else {
+        this.addData(event);
+        this.count++;
+      }
     }
   }
 
@@ -151,13 +193,23 @@ export class ChangeBuffer {
     this.steps.push({ kind: 'schema', event, previous });
   }
 
-  private addData(event: DataChangeEvent): void {
-    let changes = event.table === this.lastTable ? this.lastChanges : undefined;
+  private addPacked(event: PackedReadEvent): void {
+    this.runOf(event.table).readPacked(event.rows);
+  }
+
+  /** The open run of `table` (the last one used, found without a key). */
+  private runOf(table: TableId): OpenTableChanges {
+    let changes = table === this.lastTable ? this.lastChanges : undefined;
     if (changes === undefined) {
-      changes = this.openRun(event.table);
-      this.lastTable = event.table;
+      changes = this.openRun(table);
+      this.lastTable = table;
       this.lastChanges = changes;
     }
+    return changes;
+  }
+
+  private addData(event: DataChangeEvent): void {
+    const changes = this.runOf(event.table);
     const indexes = changes.keyIndexes;
     switch (event.op) {
       case 'read':

@@ -1,4 +1,4 @@
-import { tableIdToString, type ChangeEvent, type TableId } from '../../core/index.js';
+import { tableIdToString, type StreamEvent, type TableId } from '../../core/index.js';
 
 /**
  * Counts the distinct tables of a batch under construction, incrementally as events are pushed onto it, so
@@ -10,7 +10,7 @@ export class BatchTables {
   private last: TableId | undefined;
 
   constructor(
-    private readonly out: readonly ChangeEvent[],
+    private readonly out: readonly StreamEvent[],
     private readonly max: number,
   ) {}
 

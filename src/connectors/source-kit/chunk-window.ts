@@ -1,4 +1,11 @@
-import { primaryKeyIndexes, type Row, type TableSchema, type Value } from '../../core/index.js';
+import {
+  primaryKeyIndexes,
+  unpackRows,
+  type PackedRows,
+  type Row,
+  type TableSchema,
+  type Value,
+} from '../../core/index.js';
 import type { ChunkRepair } from './repair-jobs.js';
 
 /** What the kit needs of a source's table: its schema (the key columns say how rows are matched). */
@@ -28,9 +35,21 @@ export interface ChunkRange<Table extends SnapshotTable = SnapshotTable> {
  */
 export interface SnapshotChunk<Offset, Table extends SnapshotTable = SnapshotTable> {
   readonly range: ChunkRange<Table>;
-  readonly rows: Row[];
+  readonly rows: ChunkRows;
   readonly low: Offset;
   readonly high: Offset;
+}
+
+/** A chunk's rows: decoded, or still in the bytes the source read them in (see {@link PackedRows}). */
+export type ChunkRows = readonly Row[] | PackedRows;
+
+/** The rows of `rows`, decoded. */
+export function decodedRows(rows: ChunkRows): readonly Row[] {
+  return isPacked(rows) ? unpackRows(rows) : rows;
+}
+
+export function isPacked(rows: ChunkRows): rows is PackedRows {
+  return !Array.isArray(rows);
 }
 
 /** `namespace.name`: how the kit, its progress and a source's log steps name a table. */
@@ -72,14 +91,14 @@ export class ChunkWindow<Offset, Table extends SnapshotTable = SnapshotTable> {
   absent(row: Row): boolean {
     const key = keyString(row, this.keyIndexes);
     if (this.changedKeys.has(key)) return false;
-    this.readKeys ??= new Set(this.chunk.rows.map((r) => keyString(r, this.keyIndexes)));
+    this.readKeys ??= new Set(decodedRows(this.chunk.rows).map((r) => keyString(r, this.keyIndexes)));
     return !this.readKeys.has(key);
   }
 
-  /** The chunk's rows minus those whose key changed inside the window. */
-  remainingRows(): Row[] {
+  /** The chunk's rows minus those whose key changed inside the window (packed still when none did). */
+  remainingRows(): ChunkRows {
     if (this.changedKeys.size === 0) return this.chunk.rows;
-    return this.chunk.rows.filter((row) => !this.changedKeys.has(keyString(row, this.keyIndexes)));
+    return decodedRows(this.chunk.rows).filter((row) => !this.changedKeys.has(keyString(row, this.keyIndexes)));
   }
 }
 

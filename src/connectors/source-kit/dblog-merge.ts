@@ -3,6 +3,7 @@ import {
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
+  type StreamEvent,
   type RepairOutcome,
   type SourcePosition,
   type SourceInfo,
@@ -11,7 +12,7 @@ import {
 import type { Logger } from '../../core/logger.js';
 import { BatchTables } from './batch-tables.js';
 import { RepairJobs, type RepairRange } from './repair-jobs.js';
-import { tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';
+import { decodedRows, isPacked, tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';
 import { SnapshotCoordinator, type ChunkTicket } from './snapshot-coordinator.js';
 import { addTables, markChunkDone, removeTables, type SnapshotProgress } from './snapshot-progress.js';
 import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDialect } from './source-dialect.js';
@@ -222,7 +223,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     let pending: ReturnType<LogReader<Step>['next']> | undefined;
     while (!this.closed) {
       this.throwSnapshotError();
-      const out: ChangeEvent[] = [];
+      const out: StreamEvent[] = [];
       const tables = new BatchTables(out, this.maxBatchTables);
       const wasSnapshotting = this.progressSnapshot !== undefined;
       await this.drainHeld(out, tables);
@@ -299,7 +300,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   }
 
   /** The next batch, numbered: its position object is how {@link committed} finds it. */
-  private batch(events: ChangeEvent[], caughtUp: boolean): ChangeBatch {
+  private batch(events: readonly StreamEvent[], caughtUp: boolean): ChangeBatch {
     const position = this.options.position();
     this.batchNumbers.set(position, ++this.batchCount);
     return { events, position, caughtUp };
@@ -313,7 +314,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   private async *snapshotOnly(): AsyncGenerator<ChangeBatch> {
     while (!this.closed && this.progressSnapshot) {
       this.throwSnapshotError();
-      const out: ChangeEvent[] = [];
+      const out: StreamEvent[] = [];
       const tables = new BatchTables(out, this.maxBatchTables);
       for (const ticket of this.readyTickets()) {
         if (tables.full) break;
@@ -343,7 +344,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
    * that watermark is known (MariaDB: when the consistent snapshot starts) and, if it lies beyond, until the
    * chunk's rows are in hand.
    */
-  private async drainHeld(out: ChangeEvent[], tables: BatchTables): Promise<void> {
+  private async drainHeld(out: StreamEvent[], tables: BatchTables): Promise<void> {
     const compare = (a: Offset, b: Offset) => this.compare(a, b);
     // A detached chunk (read by another process) holds nothing back: the keys the log changes meanwhile are
     // dropped from it (`early`), so it may go out at any point at or after its high watermark.
@@ -360,7 +361,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   }
 
   /** One log step in order: first the chunks that go before it, then the step itself (the source's part). */
-  private async applyStep(step: Step, out: ChangeEvent[]): Promise<void> {
+  private async applyStep(step: Step, out: StreamEvent[]): Promise<void> {
     const compare = (a: Offset, b: Offset) => this.compare(a, b);
     for (const ticket of this.readyTickets()) {
       if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
@@ -378,11 +379,12 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
         }
       }
     }
-    await this.options.applyStep(step, out);
+    // The source only pushes change events onto the batch (packed runs are the merge's own).
+    await this.options.applyStep(step, out as ChangeEvent[]);
   }
 
   /** Emits a chunk's remaining rows as reads and records it in the snapshot progress. */
-  private emitChunk(ticket: ChunkTicket<Offset, Table>, out: ChangeEvent[]): void {
+  private emitChunk(ticket: ChunkTicket<Offset, Table>, out: StreamEvent[]): void {
     const window = ticket.window;
     if (!window) return;
     const { table, lo, hi } = ticket.range;
@@ -410,8 +412,13 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       this.emitRepair(ticket, window, out);
       return;
     }
-    for (const row of window.remainingRows()) {
-      out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: SNAPSHOT_READ });
+    const rows = window.remainingRows();
+    if (isPacked(rows)) {
+      if (rows.length > 0) out.push({ kind: 'packed', table: id, rows, source: SNAPSHOT_READ });
+    } else {
+      for (const row of rows) {
+        out.push({ kind: 'data', table: id, op: 'read', before: null, after: row, source: SNAPSHOT_READ });
+      }
     }
     const before = this.progressSnapshot?.tables.length ?? 0;
     this.progressSnapshot = markChunkDone(this.progressSnapshot, window.tableKey, lo, hi);
@@ -429,11 +436,11 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
    * A chunk read again for a repair: its remaining rows as upserts (an update without a before image), then each
    * sink-only key the window shows the source lacks as a delete; the snapshot progress is not touched.
    */
-  private emitRepair(ticket: ChunkTicket<Offset, Table>, window: ChunkWindow<Offset, Table>, out: ChangeEvent[]): void {
+  private emitRepair(ticket: ChunkTicket<Offset, Table>, window: ChunkWindow<Offset, Table>, out: StreamEvent[]): void {
     const repair = ticket.range.repair!;
     const table = ticket.range.table.schema.id;
     const source = { tsMs: Date.now() };
-    const rows = window.remainingRows();
+    const rows = decodedRows(window.remainingRows());
     for (const row of rows) out.push({ kind: 'data', table, op: 'update', before: null, after: row, source });
     let deleted = 0;
     for (const key of repair.deletes) {

@@ -7,9 +7,12 @@ export { changeIndexText } from './change-index.js';
 export {
   ChangedKeys,
   ChunkWindow,
+  decodedRows,
+  isPacked,
   keyString,
   tableKeyOf,
   type ChunkRange,
+  type ChunkRows,
   type SnapshotChunk,
   type SnapshotTable,
 } from './chunk-window.js';

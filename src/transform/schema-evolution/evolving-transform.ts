@@ -1,5 +1,6 @@
 import type { ChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { Operator, OperatorState } from '../../core/operator.js';
+import { unpackEvents, type StreamEvent } from '../../core/packed-rows.js';
 import type { TransformOperator } from '../transform-operator.js';
 import type { SchemaEvolutionOperator } from './schema-evolution-operator.js';
 
@@ -21,6 +22,12 @@ export class EvolvingTransform implements Operator {
     const origins: ChangeEvent[] = [];
     const routed = this.transform.process(events, origins);
     return this.evolution.process(routed, origins);
+  }
+
+  /** Packed snapshot reads pass where no rule or route applies and the sink table needs no mapping. */
+  processPacked(events: readonly StreamEvent[]): readonly StreamEvent[] {
+    if (this.transform.passesThrough) return this.evolution.processPacked(events);
+    return this.process(unpackEvents(events));
   }
 
   snapshotState(): OperatorState {

@@ -2,6 +2,7 @@ import type { ChangeEvent, ColumnRename, DataChangeEvent, SchemaChangeEvent } fr
 import type { Row } from '../../core/data-type.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Operator, OperatorState } from '../../core/operator.js';
+import { unpackEvents, type StreamEvent } from '../../core/packed-rows.js';
 import { tableIdToString, type Column, type TableId, type TableSchema } from '../../core/table-schema.js';
 import { DEFAULT_SCHEMA_CHANGE_BEHAVIOR, type SchemaChangeBehavior } from './schema-change-behavior.js';
 import { SCHEMA_CHANGE_TYPE_NAMES, type SchemaChangeTypeName } from './schema-change-types.js';
@@ -102,15 +103,36 @@ export class SchemaEvolutionOperator implements Operator {
    * be applied under the behaviour (any change under `exception`; incompatible shard types; differing keys).
    */
   process(events: readonly ChangeEvent[], origins?: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    // Without packed runs in, none come out.
+    return this.processPacked(events, origins) as readonly ChangeEvent[];
+  }
+
+  /**
+   * {@link process} for a batch with packed snapshot reads: a packed run of a table whose rows pass unchanged is
+   * passed on as it is; one whose rows are mapped onto a merged sink table is unpacked and mapped.
+   */
+  processPacked(events: readonly StreamEvent[], origins?: readonly ChangeEvent[]): readonly StreamEvent[] {
     // Copy on write: a piece of rows that all pass unchanged (a snapshot chunk whose table needs no mapping) is
     // returned as it came, with no array and no lookup per row; `out` exists from the first event that differs.
-    let out: ChangeEvent[] | undefined;
+    let out: StreamEvent[] | undefined;
     // The run of rows of one source table being passed: its shard's mapping, looked up once. Mappings change
     // only at schema events, which end the run.
     let source: TableId | undefined;
     let map: ((row: Row) => Row) | null = null;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
+      if (event.kind === 'packed') {
+        // A run of one table's snapshot reads: passed on as it is, unless its rows are mapped.
+        source = undefined;
+        const rowMap = this.shardOf(event.table)?.shard.map ?? null;
+        if (rowMap === null) {
+          out?.push(event);
+          continue;
+        }
+        out ??= events.slice(0, i);
+        for (const read of unpackEvents([event]) as DataChangeEvent[]) out.push(mapRows(read, rowMap));
+        continue;
+      }
       const origin = origins?.[i] ?? event;
       if (event.kind === 'data') {
         if (origin.table !== source) {

@@ -29,14 +29,31 @@ interface QueryCommand {
  * payload. `decode` must not keep `buf`: the packet's buffer may be reused. An error `decode` throws fails the
  * query after the remaining rows are read (the connection stays usable).
  */
-export function queryDecodedRows<T>(
+export async function queryDecodedRows<T>(
   connection: Connection,
   sql: string,
   values: unknown[],
   decode: (buf: Buffer, start: number, end: number) => T,
 ): Promise<T[]> {
-  return new Promise<T[]>((resolve, reject) => {
-    const rows: T[] = [];
+  const rows: T[] = [];
+  await queryRowPackets(connection, sql, values, (buf, start, end) => {
+    rows.push(decode(buf, start, end));
+  });
+  return rows;
+}
+
+/**
+ * Runs `sql` as {@link queryDecodedRows} does and hands each row payload to `onRow` (which must not keep `buf`);
+ * resolves with the number of rows. An error `onRow` throws fails the query after the remaining rows are read.
+ */
+export function queryRowPackets(
+  connection: Connection,
+  sql: string,
+  values: unknown[],
+  onRow: (buf: Buffer, start: number, end: number) => void,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let count = 0;
     let failure: Error | undefined;
     const command = connection.query({ sql, values, rowsAsArray: true, typeCast: false }, (error, parsed) => {
       if (error) reject(error);
@@ -44,7 +61,7 @@ export function queryDecodedRows<T>(
       else if (Array.isArray(parsed) && parsed.length > 0) {
         // mysql2 parsed the rows itself: its internals changed and the hook below never ran.
         reject(new Error('this mysql2 version does not expose the row state the snapshot reader hooks'));
-      } else resolve(rows);
+      } else resolve(count);
     }) as unknown as QueryCommand;
     const general = command.row;
     if (typeof general !== 'function') {
@@ -54,7 +71,8 @@ export function queryDecodedRows<T>(
       if (packet.isEOF()) return general.call(this, packet, conn);
       if (failure === undefined) {
         try {
-          rows.push(decode(packet.buffer, packet.offset, packet.end));
+          onRow(packet.buffer, packet.offset, packet.end);
+          count++;
         } catch (error) {
           failure = error instanceof Error ? error : new Error(`row decoding failed: ${JSON.stringify(error)}`);
         }

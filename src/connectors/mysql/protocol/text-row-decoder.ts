@@ -21,6 +21,11 @@ export class TextRowDecoder {
     this.fields = types.map((type, i) => fieldDecoder(type, onZeroDate[i]));
   }
 
+  /** The value of column `column` whose (non-NULL) text is `buf[start, end)`, as {@link decode} reads it. */
+  decodeField(column: number, buf: Buffer, start: number, end: number): Value {
+    return this.fields[column]!(buf, start, end);
+  }
+
   /** The row in the payload `buf[start, end)`: one length-encoded string or NULL (0xFB) per column. */
   decode(buf: Buffer, start: number, end: number): Row {
     const fields = this.fields;
@@ -153,7 +158,7 @@ function shortDecimal(buf: Buffer, start: number, end: number): number | undefin
  * False for every date that is certainly not zero or partial-zero; true for those (`0000-00-00…`, `YYYY-00-…`,
  * `YYYY-MM-00…`) and a few real ones (year 0000), which the general conversion then decides exactly.
  */
-function mayBeZeroDate(buf: Buffer, start: number, end: number): boolean {
+export function mayBeZeroDate(buf: Buffer, start: number, end: number): boolean {
   if (end - start < 10) return true;
   const zeroYear = buf[start] === 0x30 && buf[start + 1] === 0x30 && buf[start + 2] === 0x30 && buf[start + 3] === 0x30;
   const zeroMonth = buf[start + 5] === 0x30 && buf[start + 6] === 0x30;
