@@ -245,7 +245,7 @@ pipeline:
   name: ${spec.name}
   state.dir: ${spec.stateDir}
   parallelism: ${spec.readers ?? 1}
-${interval}`;
+${this.options.generalPath ? '  snapshot.packed-reads: false\n' : ''}${interval}`;
   }
 
   startPipeline(spec: PipelineSpec): PipelineProcess {

@@ -60,6 +60,8 @@ export interface BenchConfig {
 export interface Options {
   readonly config: BenchConfig;
   readonly profile: boolean;
+  /** `--general-path`: pipelines run with `snapshot.packed-reads: false` (every snapshot row decoded). */
+  readonly generalPath: boolean;
   readonly logLevel: LogLevel;
   readonly outDir: string;
   readonly root: string;
@@ -83,6 +85,7 @@ export const USAGE = `npm run bench [-- options]
   --latency-seconds S  how long each latency run writes (default 10; --full: 30)
   --note TEXT          a note for the results (e.g. "taken under load")
   --profile            write a V8 CPU profile of every pipeline process to bench/profiles/
+  --general-path       decode every snapshot row (snapshot.packed-reads: false), to compare with the packed path
   --log-level LEVEL    the pipelines' log level (default warn)
   --out DIR            where results go (default bench/results)`;
 
@@ -127,6 +130,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'latency-seconds': { type: 'string' },
       note: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'general-path': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -186,6 +190,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       groups: GROUPS.filter((g) => groups.includes(g)),
     },
     profile: values.profile,
+    generalPath: values['general-path'],
     logLevel: logLevel as LogLevel,
     outDir: values.out ?? join(root, 'bench', 'results'),
     root,

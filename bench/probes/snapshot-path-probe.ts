@@ -17,19 +17,24 @@
  * the same snapshot transactions, but each row packet goes straight to COPY text bytes (packet-copy-encoder.ts)
  * and only the key columns are decoded; no row arrays, no events, no ChangeBuffer. Its `--hash` must equal the
  * general path's.
+ *
+ * `--packed`: the pipeline's packed path as built (issue 16): the reader keeps each chunk's rows in the packets'
+ * bytes (`TextRowPacker`), the chunk goes through the `ChangeBuffer` as one packed run, and the upsert writer's
+ * `writePackedRows` writes the COPY text. Its `--hash` must equal the general path's.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type pg from 'pg';
-import type { ChangeEvent, Row } from '../../src/core/index.js';
+import type { ChangeEvent, Row, StreamEvent } from '../../src/core/index.js';
 import { startEmbeddedMariadb } from '../../src/embedded/embedded-mariadb.js';
 import { MysqlChunkSplitter } from '../../src/connectors/mysql/mysql-chunk-splitter.js';
 import { readTableSchemas } from '../../src/connectors/mysql/mysql-schema-reader.js';
 import { MysqlSnapshotReader } from '../../src/connectors/mysql/mysql-snapshot-reader.js';
-import { ChangeBuffer } from '../../src/connectors/sink-kit/change-buffer.js';
-import { copyRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
+import { ChangeBuffer, isRow } from '../../src/connectors/sink-kit/change-buffer.js';
+import { isPacked } from '../../src/connectors/source-kit/index.js';
+import { copyRows, writePackedRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
 import { EVENTS, NARROW, ORDERS, WIDE, fillTable } from '../tables.js';
 import type { Connection as CallbackConnection } from 'mysql2';
 import { primaryKeyIndexes } from '../../src/core/index.js';
@@ -85,7 +90,8 @@ async function run(): Promise<void> {
   const conn = await mysql.createConnection({ uri: url });
   const schemas = await readTableSchemas(conn, [{ namespace: 'bench', name: table }]);
   const mysqlTable = [...schemas.values()][0]!;
-  const reader = new MysqlSnapshotReader(await mysql.createConnection({ uri: url }), 'mariadb');
+  const packed = process.argv.includes('--packed');
+  const reader = new MysqlSnapshotReader(await mysql.createConnection({ uri: url }), 'mariadb', packed);
   await reader.prepare();
   let bytes = 0;
   // --hash: the SHA-256 of the COPY bytes (its CPU is in the figure: compare builds with the same flag).
@@ -134,22 +140,25 @@ async function run(): Promise<void> {
         encoder.flush(); // the chunk's COPY ends here, as the general path's copyRows per drained step
         continue;
       }
-      const events: ChangeEvent[] = chunk.rows.map((after: Row) => ({
-        kind: 'data',
-        table: schema.id,
-        op: 'read',
-        before: null,
-        after,
-        source: { tsMs: 0 },
-      }));
+      const events: StreamEvent[] = isPacked(chunk.rows)
+        ? [{ kind: 'packed', table: schema.id, rows: chunk.rows, source: { tsMs: 0 } }]
+        : chunk.rows.map((after: Row): ChangeEvent => ({
+            kind: 'data',
+            table: schema.id,
+            op: 'read',
+            before: null,
+            after,
+            source: { tsMs: 0 },
+          }));
       buffer.add(events);
       for (const step of buffer.drain()) {
         if (step.kind !== 'data') continue;
         await copyRows(client, 'COPY x FROM STDIN', [
           {
             rows: step.changes.uncollapsedReads ?? step.changes.upserts.values(), // as the upsert writer's direct COPY
-            append: (out, row) => {
-              writeRowFields(out, row, schema, 'x');
+            append: (out, read) => {
+              if (!isRow(read)) return writePackedRows(out, read, schema, 'x');
+              writeRowFields(out, read, schema, 'x');
               out.char(0x0a);
             },
           },
@@ -162,7 +171,7 @@ async function run(): Promise<void> {
     console.log(
       `${table}: ${rows} rows, ${bytes} COPY bytes, CPU ${cpuSeconds.toFixed(3)} s ` +
         `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s` +
-        (packetsOnly ? ' [packets-only]' : direct ? ' [direct]' : '') +
+        (packetsOnly ? ' [packets-only]' : direct ? ' [direct]' : packed ? ' [packed]' : '') +
         (hashing ? `, COPY sha256 ${hash.digest('hex').slice(0, 16)}` : ''),
     );
   }
