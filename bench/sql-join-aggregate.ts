@@ -15,9 +15,12 @@
  * sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
  * this process): the figure that holds on a machine other processes share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
- *     [--batch B] [--checkpoint-every C] [--cache-mb M]
+ *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash]
+ * `--hash` also prints a sha256 of the result events (in order) and one of the checkpoints' states (what the sink
+ * would commit: each delta as JSON), to compare two builds' outputs; it costs CPU, so time runs without it.
  */
 import { performance } from 'node:perf_hooks';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +45,10 @@ const BATCH = arg('--batch', 2_000);
 const CHECKPOINT_EVERY = arg('--checkpoint-every', 100_000);
 // The job's default (DEFAULT_CACHE_BYTES).
 const CACHE_MB = arg('--cache-mb', DEFAULT_CACHE_BYTES / (1024 * 1024));
+const HASH = args.includes('--hash');
+const resultHash = createHash('sha256');
+const stateHash = createHash('sha256');
+const bigintText = (_key: string, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value);
 const stateDir = mkdtempSync(join(tmpdir(), 'sql-bench-state-'));
 
 const script = readFileSync(
@@ -147,6 +154,7 @@ const checkpoint = async () => {
   const state = await operator.snapshotState();
   const { waitMs, writeMs } = operator.stateTimes;
   const json = JSON.stringify(state);
+  if (HASH) stateHash.update(json);
   const snapshotMs = performance.now() - started - waitMs;
   const previous = checkpoints.at(-1);
   if (previous !== undefined) previous.writeMs = writeMs;
@@ -169,7 +177,9 @@ const checkpoint = async () => {
 const run = async (count: number, make: (i: number) => ChangeEvent | undefined) => {
   let batch: ChangeEvent[] = [];
   const send = async () => {
-    emitted += operator.process(batch).length;
+    const results = operator.process(batch);
+    emitted += results.length;
+    if (HASH) resultHash.update(JSON.stringify(results, bigintText));
     processed += batch.length;
     sinceCheckpoint += batch.length;
     batch = [];
@@ -311,6 +321,11 @@ const total = (pick: (c: CheckpointTimes) => number) =>
 console.log(
   `  all ${checkpoints.length} checkpoints: main thread ${total((c) => c.snapshotMs)} s snapshotState + JSON, ${total((c) => c.waitMs)} s waiting for the previous write, ${total((c) => c.commitMs)} s hand-off; writer thread ${total((c) => c.writeMs)} s`,
 );
+if (HASH) {
+  console.log(
+    `  sha256 of the result events: ${resultHash.digest('hex')}; of the checkpoints' states: ${stateHash.digest('hex')}`,
+  );
+}
 console.log(
   `  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB (JS heap ${Math.round(peakHeap / 1e6)} MB)`,
 );
