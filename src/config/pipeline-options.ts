@@ -141,7 +141,7 @@ export function pipelineOptionSpecs(): OptionSpec[] {
       type: 'boolean',
       default: true,
       description:
-        'Snapshot rows stay in the bytes the source read them in (MySQL/MariaDB text-protocol rows) as far as a sink that writes from them (the PostgreSQL sink in upsert mode), when no transform, route or schema mapping reads their values: no JS value per field. The target data is the same byte for byte. `false` decodes every row (the general path), e.g. to compare the two. See docs/02-snapshots.md.',
+        'Snapshot rows stay in the bytes the source read them in (MySQL/MariaDB text-protocol rows) as far as a sink that writes from them (the PostgreSQL sink in upsert mode), when no projection, filter or schema mapping reads their values (routes do not): no JS value per field. The target data is the same byte for byte. `false` decodes every row (the general path), e.g. to compare the two. See docs/02-snapshots.md.',
     },
     {
       key: 'schema.change.behavior',

@@ -2,6 +2,7 @@ import type { ChangeEvent, DataChangeEvent, SchemaChangeEvent, SchemaChangeType 
 import { formatDataType } from '../core/data-type.js';
 import { TributaryError } from '../core/errors.js';
 import type { Operator } from '../core/operator.js';
+import { unpackEvents, type PackedReadEvent, type StreamEvent } from '../core/packed-rows.js';
 import { sameTable, tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { formatCaret } from './expression/expression-error.js';
 import { collidingTables } from './key-collision.js';
@@ -85,19 +86,34 @@ export class TransformOperator implements Operator {
    * stage downstream can tell which source table a routed event comes from.
    */
   process(events: readonly ChangeEvent[], origins?: ChangeEvent[]): ChangeEvent[] {
+    // Without packed runs in, none come out.
+    return this.processPacked(events, origins) as ChangeEvent[];
+  }
+
+  /**
+   * {@link process} for a batch with packed snapshot reads: a packed run of a table whose rows pass as they are
+   * (no projection, no filter) goes on as it is, under the table its route names; any other is unpacked.
+   */
+  processPacked(events: readonly StreamEvent[], origins?: StreamEvent[]): StreamEvent[] {
     if (this.noop) {
       if (origins !== undefined) for (const event of events) origins.push(event);
       return events.slice();
     }
-    const out: ChangeEvent[] = [];
+    const out: StreamEvent[] = [];
     const nowMs = Date.now();
     // A batch is mostly runs of one table's rows (a snapshot chunk): its plan is looked up once per run. Plans
     // change only at schema events, which end the run.
     let table: TableId | undefined;
     let plan: TablePlan | undefined;
     for (const event of events) {
-      let emitted: ChangeEvent | undefined;
-      if (event.kind === 'data') {
+      let emitted: StreamEvent | undefined;
+      if (event.kind === 'packed') {
+        if (event.table !== table) {
+          table = event.table;
+          plan = this.plans.get(keyOf(table)) ?? this.planWithoutSchema(table);
+        }
+        emitted = this.packed(event, plan!, out, origins, nowMs);
+      } else if (event.kind === 'data') {
         if (event.table !== table) {
           table = event.table;
           plan = this.plans.get(keyOf(table)) ?? this.planWithoutSchema(table);
@@ -112,6 +128,29 @@ export class TransformOperator implements Operator {
       origins?.push(event);
     }
     return out;
+  }
+
+  /**
+   * A packed run through the plan: passed on (renamed by the route) when its rows pass as they are; else each
+   * row goes through {@link data}, its output pushed here (with the run as its origin), and nothing is returned.
+   */
+  private packed(
+    event: PackedReadEvent,
+    plan: TablePlan,
+    out: StreamEvent[],
+    origins: StreamEvent[] | undefined,
+    nowMs: number,
+  ): PackedReadEvent | undefined {
+    if (plan.rowsUnchanged && plan.filter === undefined) {
+      return sameTable(plan.output.id, event.table) ? event : { ...event, table: plan.output.id };
+    }
+    for (const read of unpackEvents([event]) as DataChangeEvent[]) {
+      const emitted = this.data(read, plan, nowMs);
+      if (emitted === undefined) continue;
+      out.push(emitted);
+      origins?.push(event);
+    }
+    return undefined;
   }
 
   /** No transform rules and no routes: every event passes as it is ({@link process} copies the array only). */

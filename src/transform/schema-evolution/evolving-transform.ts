@@ -1,6 +1,6 @@
 import type { ChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { Operator, OperatorState } from '../../core/operator.js';
-import { unpackEvents, type StreamEvent } from '../../core/packed-rows.js';
+import type { StreamEvent } from '../../core/packed-rows.js';
 import type { TransformOperator } from '../transform-operator.js';
 import type { SchemaEvolutionOperator } from './schema-evolution-operator.js';
 
@@ -27,7 +27,9 @@ export class EvolvingTransform implements Operator {
   /** Packed snapshot reads pass where no rule or route applies and the sink table needs no mapping. */
   processPacked(events: readonly StreamEvent[]): readonly StreamEvent[] {
     if (this.transform.passesThrough) return this.evolution.processPacked(events);
-    return this.process(unpackEvents(events));
+    const origins: StreamEvent[] = [];
+    const routed = this.transform.processPacked(events, origins);
+    return this.evolution.processPacked(routed, origins);
   }
 
   snapshotState(): OperatorState {

@@ -111,7 +111,7 @@ export class SchemaEvolutionOperator implements Operator {
    * {@link process} for a batch with packed snapshot reads: a packed run of a table whose rows pass unchanged is
    * passed on as it is; one whose rows are mapped onto a merged sink table is unpacked and mapped.
    */
-  processPacked(events: readonly StreamEvent[], origins?: readonly ChangeEvent[]): readonly StreamEvent[] {
+  processPacked(events: readonly StreamEvent[], origins?: readonly StreamEvent[]): readonly StreamEvent[] {
     // Copy on write: a piece of rows that all pass unchanged (a snapshot chunk whose table needs no mapping) is
     // returned as it came, with no array and no lookup per row; `out` exists from the first event that differs.
     let out: StreamEvent[] | undefined;
@@ -124,7 +124,7 @@ export class SchemaEvolutionOperator implements Operator {
       if (event.kind === 'packed') {
         // A run of one table's snapshot reads: passed on as it is, unless its rows are mapped.
         source = undefined;
-        const rowMap = this.shardOf(event.table)?.shard.map ?? null;
+        const rowMap = this.shardOf((origins?.[i] ?? event).table)?.shard.map ?? null;
         if (rowMap === null) {
           out?.push(event);
           continue;
