@@ -33,6 +33,8 @@ export class PipelineProcess {
     // The young generation bin/tributary.js asks for (see there; it also bounds the heap growth, as the child does).
     const execArgv = [
       '--max-semi-space-size=32',
+      // Extra V8 flags for the child, e.g. `--trace-gc` (not for measurements).
+      ...(process.env['BENCH_CHILD_NODE_FLAGS']?.split(' ').filter((flag) => flag !== '') ?? []),
       ...(options.profileDir
         ? [
             '--cpu-prof',
