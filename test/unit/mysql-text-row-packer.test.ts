@@ -34,6 +34,12 @@ const COLUMNS: readonly (readonly [DataType, readonly (string | Buffer | null)[]
       'Grüße, 北京 🦀',
       'tab\there\nnew\rline\\back',
       'x'.repeat(300),
+      'y'.repeat(250) + '\t\\z\n', // long text is scanned natively: escapes still found, each alone too
+      'b'.repeat(240) + '\\',
+      '\t' + 't'.repeat(240),
+      'r'.repeat(120) + '\r' + 'r'.repeat(120),
+      'ü'.repeat(150) + '🦀',
+      Buffer.concat([Buffer.alloc(250, 0x61), Buffer.from([0xff])]), // long, not UTF-8
       Buffer.from([0x61, 0xff, 0xfe, 0x62]), // not UTF-8
       'é\\',
       null,
