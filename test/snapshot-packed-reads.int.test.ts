@@ -255,6 +255,7 @@ async function runSnapshot(options: {
   packed: boolean;
   extraYaml?: string;
   sourceYaml?: string;
+  parallelism?: number;
 }): Promise<RunOutcome> {
   let packedRows = 0;
   let unpackedRows = 0;
@@ -292,6 +293,7 @@ async function runSnapshot(options: {
       chunkSize: CHUNK_SIZE,
       ...(options.extraYaml === undefined ? {} : { extraYaml: options.extraYaml }),
       ...(options.sourceYaml === undefined ? {} : { sourceYaml: options.sourceYaml }),
+      ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
       ...(options.packed ? {} : { pipelineYaml: '  snapshot.packed-reads: false' }),
     });
     const result = await running.done;
@@ -417,7 +419,7 @@ describe('packed snapshot reads write the same target data as the general path (
     await conn?.end();
   });
 
-  it('one table over several chunks: both targets equal row by row, and equal to the source', async () => {
+  it('one table over several chunks (one and two readers): the targets equal row by row, and equal to the source', async () => {
     const packedSink = await freshPostgresDatabase('packed_on');
     const generalSink = await freshPostgresDatabase('packed_off');
     sinks.push(packedSink, generalSink);
@@ -446,6 +448,20 @@ describe('packed snapshot reads write the same target data as the general path (
     expect(packedRows).toHaveLength(total);
     for (let i = 0; i < total; i++) expect(packedRows[i], `row ${i}`).toBe(generalRows[i]);
     expect(await checksum(packedSink, table)).toBe(await checksum(generalSink, table));
+
+    // Two chunk readers: the chunks reach the sink in another order, the table is the same.
+    const parallelSink = await freshPostgresDatabase('packed_par');
+    sinks.push(parallelSink);
+    const parallel = await runSnapshot({
+      name: `${base}-one`,
+      tables,
+      sink: parallelSink,
+      packed: true,
+      parallelism: 2,
+    });
+    expect(parallel.packedRows).toBe(total);
+    expect(parallel.unpackedRows).toBe(0);
+    expect(await checksum(parallelSink, table)).toBe(await checksum(generalSink, table));
 
     const [source] = await conn.query(`SELECT COUNT(*) AS n FROM ${table}`);
     expect(Number((source as { n: number }[])[0]!.n)).toBe(total);
