@@ -13,10 +13,10 @@
  * prints the SHA-256 of the COPY bytes, which must be the same for both (a fast path writes what the general
  * one wrote).
  *
- * `--direct` (the ceiling of issue 16's lever "COPY bytes straight from the packets"): the same chunks, read in
- * the same snapshot transactions, but each row packet goes straight to COPY text bytes (packet-copy-encoder.ts)
- * and only the key columns are decoded; no row arrays, no events, no ChangeBuffer. Its `--hash` must equal the
- * general path's.
+ * `--packets-only`: the same queries with a decoder that does nothing — mysql2's packet framing and the
+ * transactions alone, the floor under any decoding. (Until the packed path was built, `--direct` measured its
+ * ceiling with a bench-only packet encoder: commit 28f59a9, bench/README.md "Ceiling of COPY text from the packet
+ * bytes".)
  *
  * `--packed`: the pipeline's packed path as built (issue 16): the reader keeps each chunk's rows in the packets'
  * bytes (`TextRowPacker`), the chunk goes through the `ChangeBuffer` as one packed run, and the upsert writer's
@@ -37,9 +37,7 @@ import { isPacked } from '../../src/connectors/source-kit/index.js';
 import { copyRows, writePackedRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
 import { EVENTS, NARROW, ORDERS, WIDE, fillTable } from '../tables.js';
 import type { Connection as CallbackConnection } from 'mysql2';
-import { primaryKeyIndexes } from '../../src/core/index.js';
 import { queryDecodedRows } from '../../src/connectors/mysql/protocol/mysql2-text-query.js';
-import { PacketCopyEncoder } from './packet-copy-encoder.js';
 
 const CHUNK_SIZE = 8096;
 
@@ -102,25 +100,12 @@ async function run(): Promise<void> {
     if (hashing) hash.update(chunk);
   });
   const schema = mysqlTable.schema;
-  // --packets-only: the same queries with a decoder that does nothing — mysql2's packet framing and the
-  // transactions alone, the floor under --direct.
+  // --packets-only: the same queries with a decoder that does nothing.
   const packetsOnly = process.argv.includes('--packets-only');
-  const direct = packetsOnly || process.argv.includes('--direct');
-  // --direct: the reader's own transactions and queries, its per-row decoding replaced by the packet encoder.
-  const encoder = new PacketCopyEncoder(
-    schema.columns.map((c) => c.type),
-    primaryKeyIndexes(schema),
-    (piece) => {
-      bytes += piece.length;
-      if (hashing) hash.update(piece);
-    },
-  );
-  if (direct) {
+  if (packetsOnly) {
     const readerConn = (reader as unknown as { conn: { connection: CallbackConnection } }).conn.connection;
     (reader as unknown as { select: (sql: string, values: unknown[]) => Promise<unknown[]> }).select = (sql, values) =>
-      queryDecodedRows(readerConn, sql, values, (buf, start, end) =>
-        packetsOnly ? null : encoder.row(buf, start, end),
-      );
+      queryDecodedRows(readerConn, sql, values, () => null);
   }
   for (let rep = 0; rep < reps; rep++) {
     const cpu = process.cpuUsage();
@@ -136,10 +121,7 @@ async function run(): Promise<void> {
     for (let range = await splitter.next(); range && chunks < maxChunks; range = await splitter.next(), chunks++) {
       const chunk = await reader.readChunk(range);
       rows += chunk.rows.length;
-      if (direct) {
-        encoder.flush(); // the chunk's COPY ends here, as the general path's copyRows per drained step
-        continue;
-      }
+      if (packetsOnly) continue;
       const events: StreamEvent[] = isPacked(chunk.rows)
         ? [{ kind: 'packed', table: schema.id, rows: chunk.rows, source: { tsMs: 0 } }]
         : chunk.rows.map((after: Row): ChangeEvent => ({
@@ -171,15 +153,9 @@ async function run(): Promise<void> {
     console.log(
       `${table}: ${rows} rows, ${bytes} COPY bytes, CPU ${cpuSeconds.toFixed(3)} s ` +
         `(${((cpuSeconds * 1e6) / rows).toFixed(2)} CPU-s per 1M rows), wall ${seconds.toFixed(2)} s` +
-        (packetsOnly ? ' [packets-only]' : direct ? ' [direct]' : packed ? ' [packed]' : '') +
+        (packetsOnly ? ' [packets-only]' : packed ? ' [packed]' : '') +
         (hashing ? `, COPY sha256 ${hash.digest('hex').slice(0, 16)}` : ''),
     );
-  }
-  if (direct && !packetsOnly) {
-    const general = schema.columns.flatMap((c, i) =>
-      encoder.generalFields[i]! > 0 ? [`${c.name} (${c.type.kind}) ${encoder.generalFields[i]}`] : [],
-    );
-    console.log(`fields by the general path: ${general.length > 0 ? general.join(', ') : 'none'}`);
   }
   await reader.close();
   await conn.end();
