@@ -91,6 +91,6 @@ export function eventCount(event: StreamEvent): number {
 /** The row changes `events` stand for (see {@link eventCount}). */
 export function countEvents(events: readonly StreamEvent[]): number {
   let count = 0;
-  for (const event of events) count += event.kind === 'packed' ? event.rows.length : 1;
+  for (const event of events) count += eventCount(event);
   return count;
 }

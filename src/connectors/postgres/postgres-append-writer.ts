@@ -39,8 +39,6 @@ export class PostgresAppendWriter implements PostgresModeWriter {
     return this.seq;
   }
 
-  readonly takesPacked = false;
-
   async write(events: readonly ChangeEvent[]): Promise<void> {
     await writeInRuns(events, this.schemas, () => ++this.seq, {
       run: (run) => this.append(run),

@@ -108,12 +108,12 @@ export class CopyTextWriter {
       if (c === 0x5c || c < 0x0e) break;
       if (c >= 0x80) ascii = false;
     }
+    // Unchecked bytes past an escape, or non-ASCII ones before it, may not be UTF-8.
+    if (!checked && (i < end || !ascii) && !isUtf8(buf.subarray(start, end))) return false;
     if (i === end) {
-      if (!ascii && !checked && !isUtf8(buf.subarray(start, end))) return false;
       this.bytes(buf, start, end);
       return true;
     }
-    if (!checked && !isUtf8(buf.subarray(start, end))) return false;
     const length = end - start;
     if (this.pos + 2 * length > this.buf.length) this.grow(2 * length);
     const out = this.buf;

@@ -39,8 +39,6 @@ export class PostgresMergeWriter implements PostgresModeWriter {
     private readonly serverVersion: number,
   ) {}
 
-  readonly takesPacked = false;
-
   async write(events: readonly ChangeEvent[]): Promise<void> {
     await writeInRuns(events, this.schemas, () => ++this.seq, {
       run: (run) => this.stage(run),

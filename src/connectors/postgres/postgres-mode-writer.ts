@@ -11,11 +11,10 @@ export type PostgresWriteMode = 'upsert' | 'merge' | 'append';
 export interface PostgresModeWriter {
   /**
    * Applies or stages one batch (events in source order), schema changes included, in order. Packed snapshot
-   * reads come only where {@link takesPacked} says the mode writes them from their bytes.
+   * reads come only to the upsert mode's writer, which writes them from their bytes (the sink offers
+   * `writePacked` in that mode alone).
    */
   write(events: readonly StreamEvent[]): Promise<void>;
-  /** The mode writes packed snapshot reads (the sink then offers `writePacked`). */
-  readonly takesPacked: boolean;
   /** Completes the transaction's data before the checkpoint row is written. */
   flush(): Promise<void>;
   /** The sink table being written, for error messages (undefined between statements). */

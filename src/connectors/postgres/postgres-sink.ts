@@ -86,7 +86,7 @@ class PostgresSink implements Sink {
   private failed = false;
   private readonly target: string;
   readonly maxTablesPerCommit: number;
-  /** Upsert mode writes packed snapshot reads from their bytes (its mode writer `takesPacked`). */
+  /** Upsert mode writes packed snapshot reads from their bytes (PostgresUpsertWriter); the other modes do not. */
   readonly writePacked?: (events: readonly StreamEvent[]) => Promise<void>;
 
   constructor(

@@ -38,8 +38,6 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
   ) {}
 
   /** Packed snapshot reads of a fresh table or a direct COPY are written from their bytes. */
-  readonly takesPacked = true;
-
   async write(events: readonly StreamEvent[]): Promise<void> {
     this.buffer.add(events);
     // Runs for fresh tables wait here to go out together (copyFresh), before any other statement.

@@ -1,6 +1,6 @@
 import type { DataChangeEvent, SchemaChangeEvent } from '../../core/change-event.js';
 import type { Row } from '../../core/data-type.js';
-import type { PackedReadEvent, PackedRows, StreamEvent } from '../../core/packed-rows.js';
+import { eventCount, unpackRows, type PackedRows, type StreamEvent } from '../../core/packed-rows.js';
 import type { TableId, TableSchema } from '../../core/table-schema.js';
 import { keyIndexesOf, rowKey } from './row-key.js';
 import { SchemaTracker, tableKey } from './schema-tracker.js';
@@ -80,10 +80,7 @@ class OpenTableChanges implements TableChanges {
       this.readCount += rows.length;
       return;
     }
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows.row(i);
-      this.upsert(rowKey(row, this.keyIndexes), row);
-    }
+    for (const row of unpackRows(rows)) this.upsert(rowKey(row, this.keyIndexes), row);
   }
 
   upsert(key: unknown, row: Row): void {
@@ -104,14 +101,8 @@ class OpenTableChanges implements TableChanges {
     if (reads === undefined) return;
     this.reads = undefined;
     for (const read of reads) {
-      if (isRow(read)) {
-        this.keyed.set(rowKey(read, this.keyIndexes), read);
-        continue;
-      }
-      for (let i = 0; i < read.length; i++) {
-        const row = read.row(i);
-        this.keyed.set(rowKey(row, this.keyIndexes), row);
-      }
+      if (isRow(read)) this.keyed.set(rowKey(read, this.keyIndexes), read);
+      else for (const row of unpackRows(read)) this.keyed.set(rowKey(row, this.keyIndexes), row);
     }
   }
 }
@@ -151,16 +142,10 @@ export class ChangeBuffer {
    */
   add(events: readonly StreamEvent[]): void {
     for (const event of events) {
-      if (event.kind === 'schema') {
-        this.addSchema(event);
-        this.count++;
-      } else if (event.kind === 'packed') {
-        this.addPacked(event);
-        this.count += event.rows.length;
-      } else {
-        this.addData(event);
-        this.count++;
-      }
+      if (event.kind === 'schema') this.addSchema(event);
+      else if (event.kind === 'packed') this.runOf(event.table).readPacked(event.rows);
+      else this.addData(event);
+      this.count += eventCount(event);
     }
   }
 
@@ -191,10 +176,6 @@ export class ChangeBuffer {
     this.open.delete(tableKey(event.schema.id));
     const previous = this.schemas.apply(event);
     this.steps.push({ kind: 'schema', event, previous });
-  }
-
-  private addPacked(event: PackedReadEvent): void {
-    this.runOf(event.table).readPacked(event.rows);
   }
 
   /** The open run of `table` (the last one used, found without a key). */

@@ -235,16 +235,13 @@ function fixedNotation(buf: Buffer, start: number, end: number): boolean {
   }
   if (digits === 0 || digits > 15) return false;
   if (point === i || point === end - 1) return false;
+  // Without a leading zero every integral digit is significant: at most 15 of them keep it < 1e15.
   if (buf[i] === 0x30) {
     // 0.000ddd: at most 4 zeros after the point keeps it ≥ 1e-5 (smaller ones `String` writes with an exponent).
     if (point !== i + 1) return false;
     let zeros = 0;
     for (let j = point + 1; j < end && buf[j] === 0x30; j++) zeros++;
     if (zeros > 4) return false;
-  } else {
-    // Integral digits: < 1e15 (fixed notation in `String` up to 1e21, but kept to what the tests cover).
-    const integral = (point < 0 ? end : point) - i;
-    if (integral > 15) return false;
   }
   return true;
 }
