@@ -4,7 +4,12 @@ import { unpackEvents, type PackedRows } from '../../src/core/packed-rows.js';
 import { TextRowDecoder } from '../../src/connectors/mysql/protocol/text-row-decoder.js';
 import { TextRowPacker } from '../../src/connectors/mysql/protocol/text-row-packer.js';
 import { CopyTextWriter } from '../../src/connectors/postgres/postgres-copy-writer.js';
-import { writePackedRows, writeRowFields } from '../../src/connectors/postgres/postgres-copy-stream.js';
+import {
+  sliceRuns,
+  writePackedRows,
+  writeRowFields,
+  type PackedSlice,
+} from '../../src/connectors/postgres/postgres-copy-stream.js';
 import { ChangeBuffer, isRow } from '../../src/connectors/sink-kit/change-buffer.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { rowPayload } from '../harness/text-row-payload.js';
@@ -161,6 +166,20 @@ describe('TextRowPacker', () => {
     });
     const packed = copyText((out) => writePackedRows(out, rows, schema, 'db.t'));
     expect(packed.split('\n')).toEqual(general.split('\n'));
+    // Slice by slice (as the sink writes a run, so that pieces go out between slices), a row between runs.
+    const sliced = copyText((out) => {
+      for (const read of sliceRuns([rows, decoded[0]!, rows], 10)) {
+        if (Array.isArray(read)) {
+          writeRowFields(out, read as Row, schema, 'db.t');
+          out.char(0x0a);
+        } else {
+          const { packed: run, from, to } = read as PackedSlice;
+          writePackedRows(out, run, schema, 'db.t', from, to);
+        }
+      }
+    });
+    const [first] = general.split('\n');
+    expect(sliced).toBe(general + `${first}\n` + general);
   });
 
   it('marks for decoding exactly the fields whose text is not the canonical one', () => {

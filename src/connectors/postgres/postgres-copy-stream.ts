@@ -43,8 +43,8 @@ export async function copyRows<T>(client: pg.Client, sql: string, sets: readonly
  * the rows of a COPY when it reaches it. After an error it skips the rest of the query and drops the COPY data
  * still coming — "any subsequent CopyData, CopyDone, or CopyFail messages issued by the frontend will simply be
  * dropped", protocol docs, COPY operations.) Rejects with the server's error, or with the error of writing a
- * row (a NUL character), after which the COPY being sent is failed with CopyFail. Sent in ~1 MB pieces with the
- * socket's back-pressure.
+ * row (a NUL character), after which the COPY being sent is failed with CopyFail. Sent in pieces as they are written
+ * (each COPY's first rows go out while the rest are written), with the socket's back-pressure.
  */
 export function copyPipelined<T>(
   client: pg.Client,
@@ -81,12 +81,15 @@ class PipelinedCopy<T> {
   }
 
   private async pump(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
-    const out = new CopyTextWriter();
+    const out = writerOf(stream);
+    out.discard(); // what an earlier COPY on this connection left when it was given up
     for (const sets of this.copies) {
       try {
         for (const piece of rowPieces(out, sets)) {
           if (this.failed) return;
           if (!writeCopyData(stream, piece)) await drained(stream);
+          // Failed meanwhile: the next query's COPY may be writing into `out` now.
+          if (this.failed) return;
         }
       } catch (error) {
         if (this.failed) return;
@@ -121,6 +124,22 @@ class PipelinedCopy<T> {
   /** Replaced by pg when a query timeout is configured. */
   callback(): void {}
 }
+
+/**
+ * The COPY text writer of a connection's socket: its pieces are views of a buffer written on from COPY to COPY
+ * (see {@link CopyTextWriter}). One query runs at a time on a connection, and a pump whose query failed writes
+ * nothing more, so two COPYs never write into it at once.
+ */
+function writerOf(stream: object): CopyTextWriter {
+  let writer = writers.get(stream);
+  if (writer === undefined) {
+    writer = new CopyTextWriter();
+    writers.set(stream, writer);
+  }
+  return writer;
+}
+
+const writers = new WeakMap<object, CopyTextWriter>();
 
 /** Writes one CopyData message; false when the socket asks to wait for 'drain'. */
 function writeCopyData(stream: NodeJS.WritableStream, piece: Buffer): boolean {
@@ -172,7 +191,8 @@ function rowChunks<T>(sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
 }
 
 /**
- * The COPY text of the rows of each set, written into `out` and handed on in ~1 MB pieces, the last one short. An
+ * The COPY text of the rows of each set, written into `out` and handed on in pieces (see {@link CopyTextWriter}), the
+ * last one short. An
  * array of rows is walked by index: `for … of` inside a generator allocates an iterator result per row.
  */
 function* rowPieces<T>(out: CopyTextWriter, sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
@@ -249,12 +269,52 @@ export function writeRowFields(
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
+/** Rows of a packed run per {@link PackedSlice}: a piece can go out between two slices. */
+const PACKED_SLICE_ROWS = 256;
+
+/** Rows `[from, to)` of a packed run, written by one call of {@link writePackedRows}. */
+export interface PackedSlice {
+  readonly packed: PackedRows;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * `reads` with each packed run cut into slices of {@link PACKED_SLICE_ROWS} rows, for a {@link CopyRowSet}: the
+ * set's pieces are handed on between rows, and a whole chunk written in one call would go out only at its end.
+ */
+export function sliceRuns(
+  reads: readonly (Row | PackedRows)[],
+  rowsPerSlice = PACKED_SLICE_ROWS,
+): readonly (Row | PackedSlice)[] {
+  if (reads.every((read) => Array.isArray(read))) return reads as readonly Row[];
+  const out: (Row | PackedSlice)[] = [];
+  for (const read of reads) {
+    if (Array.isArray(read)) {
+      out.push(read as Row);
+      continue;
+    }
+    const packed = read as PackedRows;
+    for (let from = 0; from < packed.length; from += rowsPerSlice) {
+      out.push({ packed, from, to: Math.min(packed.length, from + rowsPerSlice) });
+    }
+  }
+  return out;
+}
+
 /**
  * Writes the COPY lines of packed snapshot rows ({@link PackedRows}) straight from their bytes: the same bytes as
  * {@link writeRowFields} of each decoded row, newline included. Fields not written as they were read (a `decode`
  * column, a field marked for decoding, text that is not valid UTF-8) are decoded one by one and written as values.
  */
-export function writePackedRows(out: CopyTextWriter, rows: PackedRows, schema: TableSchema, where: string): void {
+export function writePackedRows(
+  out: CopyTextWriter,
+  rows: PackedRows,
+  schema: TableSchema,
+  where: string,
+  from = 0,
+  to = rows.length,
+): void {
   const { buffer, fields, forms, width } = rows;
   if (width !== schema.columns.length) {
     throw new TributaryError(
@@ -264,7 +324,7 @@ export function writePackedRows(out: CopyTextWriter, rows: PackedRows, schema: T
   }
   let column = 0;
   try {
-    for (let r = 0, f = 0; r < rows.length; r++) {
+    for (let r = from, f = from * width * 2; r < to; r++) {
       for (column = 0; column < width; column++, f += 2) {
         if (column > 0) out.char(TAB);
         const length = fields[f + 1]!;

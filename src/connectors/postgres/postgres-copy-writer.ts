@@ -3,11 +3,15 @@ import type { Value } from '../../core/data-type.js';
 import { EXACT_POWERS_OF_TEN } from '../../core/powers-of-ten.js';
 import { CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
 
-/** A piece handed on once it holds about this many bytes: few socket writes, bounded memory. */
-const PIECE_BYTES = 1 << 20;
+/**
+ * A piece is handed on once it holds about this many bytes, so that the server starts on a COPY's first rows while
+ * the rest are written (a whole snapshot chunk written before its first byte went out kept PostgreSQL idle for
+ * that long, ~5 ms a chunk of the narrow table).
+ */
+const PIECE_BYTES = 64 * 1024;
 
-/** A last piece up to this size is copied out by {@link CopyTextWriter.take}, its buffer kept. */
-const SMALL_PIECE_BYTES = 64 * 1024;
+/** The buffers pieces are cut from: written on from where the last piece ended, a new one when full. */
+const BUFFER_BYTES = 1 << 20;
 
 /**
  * Strings up to this length are copied by a JS loop: cheaper than the escape check and native UTF-8 write below
@@ -25,10 +29,14 @@ const MAX_FRACTION_DIGITS = 15;
  * COPY text format written straight into byte buffers: the same bytes as joining {@link encodeCopyValue} of
  * each field with tabs and newlines, then UTF-8 encoding — a unit test holds them equal — without a string per
  * field or per line. (Appending to one big string and encoding it at the end spent more CPU flattening the
- * string than everything else in the snapshot's sink.) Full pieces are taken with {@link take}.
+ * string than everything else in the snapshot's sink.) Full pieces are taken with {@link take}: views of the
+ * buffer, which is never written again where a piece was cut, so one writer serves COPY after COPY of a connection
+ * without a buffer per COPY.
  */
 export class CopyTextWriter {
-  private buf: Buffer = Buffer.allocUnsafe(PIECE_BYTES + 1024);
+  private buf: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  /** Where the piece being written starts in `buf`: bytes before it were handed on. */
+  private start = 0;
   private pos = 0;
   private readonly full: Buffer[] = [];
 
@@ -160,25 +168,27 @@ export class CopyTextWriter {
 
   /** True when nothing has been written since the last {@link take}. */
   isEmpty(): boolean {
-    return this.pos === 0 && this.full.length === 0;
+    return this.pos === this.start && this.full.length === 0;
   }
 
-  /** Whether a piece of about 1 MB is ready for {@link take}. */
+  /** Whether a piece is ready for {@link take}. */
   hasFullPiece(): boolean {
-    return this.full.length > 0 || this.pos >= PIECE_BYTES;
+    return this.full.length > 0 || this.pos - this.start >= PIECE_BYTES;
   }
 
-  /** The pieces written so far (the caller owns them), and starts anew. */
+  /** The pieces written so far (the caller owns them: they are never written again), and starts anew. */
   take(): Buffer[] {
-    if (this.full.length === 0 && this.pos > 0 && this.pos <= SMALL_PIECE_BYTES) {
-      // A small table's rows: copied out, and the piece buffer kept for the next rows (a new 1 MB buffer per
-      // COPY cost more than the copy).
-      const piece = Buffer.from(this.buf.subarray(0, this.pos));
-      this.pos = 0;
-      return [piece];
+    if (this.pos > this.start) {
+      this.full.push(this.buf.subarray(this.start, this.pos));
+      this.start = this.pos;
     }
-    if (this.pos > 0) this.cut(PIECE_BYTES + 1024);
     return this.full.splice(0);
+  }
+
+  /** Drops what was written since the last {@link take}: a COPY given up half-way (a row failed to write). */
+  discard(): void {
+    this.pos = this.start;
+    this.full.length = 0;
   }
 
   private text(value: string): void {
@@ -272,12 +282,9 @@ export class CopyTextWriter {
 
   /** Makes room for `bytes` more: hands the current piece on when it has anything, or enlarges it. */
   private grow(bytes: number): void {
-    this.cut(Math.max(PIECE_BYTES + 1024, bytes));
-  }
-
-  private cut(nextSize: number): void {
-    if (this.pos > 0) this.full.push(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(nextSize);
+    if (this.pos > this.start) this.full.push(this.buf.subarray(this.start, this.pos));
+    this.buf = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, bytes));
+    this.start = 0;
     this.pos = 0;
   }
 }

@@ -1,7 +1,14 @@
 import type pg from 'pg';
-import type { PackedRows, StreamEvent } from '../../core/packed-rows.js';
-import { ChangeBuffer, isRow, type TableChanges } from '../sink-kit/change-buffer.js';
-import { copyPipelined, writePackedRows, writeRowFields, type CopyRowSet } from './postgres-copy-stream.js';
+import type { StreamEvent } from '../../core/packed-rows.js';
+import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
+import {
+  copyPipelined,
+  sliceRuns,
+  writePackedRows,
+  writeRowFields,
+  type CopyRowSet,
+  type PackedSlice,
+} from './postgres-copy-stream.js';
 import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
@@ -219,16 +226,20 @@ function directCopySql(target: TargetTable): string {
 }
 
 /** The upserts as COPY lines for the target itself. */
-function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row | PackedRows> {
+function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row | PackedSlice> {
   const where = displayName(target.name);
   const schema = changes.schema;
+  const reads = changes.uncollapsedReads;
   return {
-    // A snapshot chunk's reads as they came (a packed run written from its bytes): a key twice would be a unique
-    // violation, and the staging path.
-    rows: changes.uncollapsedReads ?? changes.upserts.values(),
+    // A snapshot chunk's reads as they came (a packed run written from its bytes, slice by slice): a key twice
+    // would be a unique violation, and the staging path.
+    rows: reads !== undefined ? sliceRuns(reads) : changes.upserts.values(),
     append: (out, read) => {
-      if (!isRow(read)) return writePackedRows(out, read, schema, where);
-      writeRowFields(out, read, schema, where);
+      if (!Array.isArray(read)) {
+        const { packed, from, to } = read as PackedSlice;
+        return writePackedRows(out, packed, schema, where, from, to);
+      }
+      writeRowFields(out, read as Row, schema, where);
       out.char(NEWLINE);
     },
   };
