@@ -28,8 +28,8 @@ export interface CopyRowSet<T> {
 }
 
 /**
- * Runs `sql` (a `COPY … FROM STDIN` in text format) with the rows of each set in turn, sent in ~1 MB pieces as
- * {@link copyLines} does. Each row's fields are written as bytes straight into the piece being built
+ * Runs `sql` (a `COPY … FROM STDIN` in text format) with the rows of each set in turn, sent in pieces of ~64 KB
+ * as they are written. Each row's fields are written as bytes straight into the piece being built
  * ({@link CopyTextWriter}), with no string per field, line or piece.
  */
 export async function copyRows<T>(client: pg.Client, sql: string, sets: readonly CopyRowSet<T>[]): Promise<void> {
