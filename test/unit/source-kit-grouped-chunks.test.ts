@@ -148,7 +148,7 @@ describe('source kit: small tables read in one watermark window', () => {
 });
 
 describe('source kit: reading ahead', () => {
-  it('reads no further ahead while the pipeline has not taken the last batch of read rows', async () => {
+  it('reads one chunk ahead, and no further, while the pipeline has not taken the last batch of read rows', async () => {
     const db = database({ big: 1000 }, { known: () => true, chunkSize: 100 });
     const merge = new DblogMerge<number, Step, Table>({
       log: silentLogger,
@@ -171,10 +171,11 @@ describe('source kit: reading ahead', () => {
     while (!next.done && !next.value.events.some((e) => e.kind === 'data')) next = await batches.next();
     if (next.done) throw new Error('the snapshot ended without rows');
     take(unpackEvents(next.value.events));
-    // The pipeline holds a batch of read rows (the sink is still writing the one before): the one reader waits, so
-    // the rows in memory stay at one chunk (`parallelism` chunks), however long the sink takes.
+    // The pipeline holds a batch of read rows (the sink is still writing the one before): the one reader reads the
+    // next chunk, so that it is ready when the sink is, and then waits: the rows in memory stay at two chunks
+    // (`parallelism` + 1), however long the sink takes.
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(db.reads).toHaveLength(1);
+    expect(db.reads).toHaveLength(2);
     for (next = await batches.next(); !next.done; next = await batches.next()) take(unpackEvents(next.value.events));
     await merge.close();
     expect(merge.snapshot).toBeUndefined();

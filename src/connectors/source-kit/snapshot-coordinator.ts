@@ -37,6 +37,13 @@ export interface ChunkTicket<Offset, Table extends SnapshotTable = SnapshotTable
 
 /** Ranges read in one watermark window, at most (each its own chunk ticket). */
 const MAX_GROUP = 64;
+/**
+ * Chunks a reader may hold beyond one per reader: with one reader, the next chunk is read while the one before waits
+ * for the sink to finish its batch, so the sink's next write starts as soon as that one ends, instead of after a
+ * whole chunk query (the sink idled while the source read, and the source while the sink wrote).
+ */
+const READ_AHEAD_CHUNKS = 1;
+
 /** Big or unknown ranges passed over while a group is formed, at most (each costs a boundary query ahead). */
 const MAX_SKIPPED = 4;
 
@@ -67,8 +74,8 @@ export interface SnapshotCoordinatorOptions<Offset, Table extends SnapshotTable>
  * Reads snapshot chunks with `parallelism` readers while the log keeps flowing. Chunks of different tables
  * are scheduled round-robin, so every table starts receiving rows at once; each table is split lazily by its
  * own splitter (the dialect's). Chunks delivered before a restart are skipped. Memory is bounded by chunk
- * size × readers: a reader waits while as many chunks as there are readers are in hand — read and waiting for
- * their watermark, or emitted in a batch the pipeline has not taken yet (see {@link handedOver}).
+ * size × (readers + 1): a reader waits while one chunk more than there are readers is in hand — read and waiting
+ * for their watermark, or emitted in a batch the pipeline has not taken yet (see {@link handedOver}).
  */
 export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotTable> {
   readonly tickets: ChunkTicket<Offset, Table>[] = [];
@@ -183,7 +190,7 @@ export class SnapshotCoordinator<Offset, Table extends SnapshotTable = SnapshotT
       }
       this.chunkReaders.push(reader);
       for (;;) {
-        while (!this.closed && this.inHand() >= this.options.parallelism) {
+        while (!this.closed && this.inHand() >= this.options.parallelism + READ_AHEAD_CHUNKS) {
           await new Promise<void>((resolve) => this.readerWakers.add(resolve));
         }
         if (this.closed) return;
