@@ -182,6 +182,8 @@ export class CopyTextWriter {
       this.full.push(this.buf.subarray(this.start, this.pos));
       this.start = this.pos;
     }
+    // A buffer grown for one huge value is not kept for the connection's life: the next write starts a new one.
+    if (this.buf.length > BUFFER_BYTES) this.grow(0);
     return this.full.splice(0);
   }
 
