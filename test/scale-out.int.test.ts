@@ -106,7 +106,12 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
       step('whole snapshot');
       // One failure at a time, as three replicas allow: the restarted server catches up before the next kill
       // (with it still behind, losing the leader too would leave one current copy of the stream).
-      await until(() => streamCurrent(cluster.servers, so.stream), 120_000, `${snapshotLeader} to catch up`);
+      // Caught up means its store holds the stream up to the leader's last message: the leader's stream info says
+      // `current` with lag 0 as soon as the Raft log is (seconds before the store caught up, here often still
+      // thousands of messages behind). Killing the leader then leaves one current copy, and JetStream may elect the
+      // one behind: the stream loses acknowledged messages and its sequence numbers are reused.
+      await until(() => streamCurrent(cluster, so.stream), 120_000, `${snapshotLeader} to catch up`);
+      console.log(`after ${snapshotLeader}'s restart: ${await clusterState(cluster, so.stream)}`);
       step(`${snapshotLeader} caught up`);
 
       // A concurrent writer: every update raises a key's counter n, so a change applied out of order would show
@@ -131,11 +136,17 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
         const id = 1_000_000 + ++marker;
         const began = Date.now();
         await source.query(`INSERT INTO ${db}.items VALUES (${id}, 'marker', 0)`);
-        await until(
-          async () => (await sink.query(`SELECT 1 FROM ${db}.items WHERE id = ${id}`).catch(() => [])).length === 1,
-          180_000,
-          `marker row ${id} to arrive`,
-        );
+        try {
+          await until(
+            async () => (await sink.query(`SELECT 1 FROM ${db}.items WHERE id = ${id}`).catch(() => [])).length === 1,
+            180_000,
+            `marker row ${id} to arrive`,
+          );
+        } catch (error) {
+          // What the stream looked like on each server when the row did not come (a copy behind, no leader).
+          const state = await clusterState(cluster, so.stream).catch((e: unknown) => String(e));
+          throw new Error(`${(error as Error).message.split('\n')[0]} (JetStream: ${state})\n${outputs()}`);
+        }
         console.log(`marker ${id} after ${Date.now() - began} ms`);
       };
 
@@ -152,6 +163,7 @@ describe('scale-out: capture + apply workers over a three-server JetStream clust
       // the other two, the clients connected to it reconnect elsewhere; restarted, it catches up.
       const leader = await streamLeader(cluster.servers, so.stream);
       const node = cluster.nodes[Number(/^node-(\d+)$/.exec(leader)?.[1])]!;
+      console.log(`killing ${leader} while streaming: ${await clusterState(cluster, so.stream)}`);
       await node.kill();
       await progressed();
       step(`${leader} killed`);
@@ -196,16 +208,42 @@ async function streamLeader(servers: string, name: string): Promise<string> {
   }
 }
 
-/** Whether every replica of stream `name` is current (a restarted server has caught up with the leader). */
-async function streamCurrent(servers: string, name: string): Promise<boolean> {
-  const nc = await connect({ servers: servers.split(','), timeout: 3_000 });
+/**
+ * Whether every server's copy of stream `name` is current: the leader sees both replicas current (Raft) and each
+ * server's own store ends at the leader's last sequence (the test writes nothing meanwhile).
+ */
+async function streamCurrent(cluster: TestNatsCluster, name: string): Promise<boolean> {
+  const nc = await connect({ servers: cluster.servers.split(','), timeout: 3_000 });
   try {
     const info = await (await nc.jetstreamManager()).streams.info(name);
     const replicas = info.cluster?.replicas ?? [];
-    return replicas.length === 2 && replicas.every((r) => r.current && (r.lag ?? 0) === 0);
+    if (!(replicas.length === 2 && replicas.every((r) => r.current && (r.lag ?? 0) === 0))) return false;
+    const copies = await Promise.all(cluster.nodes.map((n) => n.localStream(name)));
+    return copies.every((copy) => copy?.lastSeq === info.state.last_seq);
   } catch {
     return false;
   } finally {
     await nc.close();
   }
+}
+
+/** The stream's leader and last sequence, and each server's own copy: `leader node-1 at 123; node-0 123, …`. */
+async function clusterState(cluster: TestNatsCluster, name: string): Promise<string> {
+  const copies = await Promise.all(
+    cluster.nodes.map(async (n) => {
+      const copy = await n.localStream(name);
+      return `${n.name} ${copy === undefined ? 'down (or no copy)' : `at ${copy.lastSeq} (${copy.messages} messages)`}`;
+    }),
+  );
+  let leader = 'unknown';
+  const nc = await connect({ servers: cluster.servers.split(','), timeout: 3_000 });
+  try {
+    const info = await (await nc.jetstreamManager({ timeout: 3_000 })).streams.info(name);
+    leader = `leader ${info.cluster?.leader ?? 'none'} at ${info.state.last_seq}`;
+  } catch (error) {
+    leader = `leader unknown (${String(error)})`;
+  } finally {
+    await nc.close();
+  }
+  return `${leader}; ${copies.join(', ')}`;
 }
