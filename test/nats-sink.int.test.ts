@@ -170,4 +170,38 @@ describe('nats sink (JetStream)', () => {
     expect(rows).toEqual([allTypesFull.map(same), allTypesSpecial.map(same)]);
     expect(position).toMatchObject({ stream: 's5' });
   });
+
+  it('a partition reader refuses a committed position where the stream no longer holds its checkpoint message (messages lost, numbers reused)', async () => {
+    const sink = sinkOf('s6', { partitions: 2 });
+    await sink.open('s6');
+    const t = table('lost');
+    await sink.write([schemaEvent(t), ...studentLoad(t)]);
+    await sink.commit(checkpoint('s6', { step: 1 }));
+    await sink.close();
+    const messages = await readAll('s6', 's6.>');
+    const checkpointSeq = messages.find((m) => m.subject === 's6._tributary_checkpoint')!.seq;
+    const dataSeq = messages.find((m) => m.subject.split('.').length > 2)!.seq;
+    const open = async (seq: number) => {
+      const source = natsSource(
+        { servers: server.url, stream: 's6', partition: 0 },
+        { log: silentLogger, pipelineName: 'read-s6', parallelism: 1, include: [], exclude: [] },
+      );
+      try {
+        await source.open({ stream: 's6', seq });
+      } finally {
+        await source.close();
+      }
+    };
+    await open(checkpointSeq); // its own checkpoint message: reads on
+    // A data message, or none at all, where the partition committed a checkpoint message: the stream lost what
+    // it had acknowledged (a JetStream server that was behind became the leader) and numbered others in its place.
+    for (const seq of [dataSeq, checkpointSeq + 100]) {
+      const error = await caught(open(seq));
+      expect(error.code).toBe('PIPELINE_STATE_MISMATCH');
+      expect(error.retryable).toBe(false);
+      expect(error.message).toMatch(
+        new RegExp(`sequence ${seq} of stream s6, and the stream now holds (a message on s6\\.|no message)`),
+      );
+    }
+  });
 });

@@ -33,7 +33,7 @@ export class PartitionLeases {
     private readonly workerId: string,
     private readonly ttlMs: number,
     private readonly kind: HeartbeatKind,
-    /** When the bucket's stream was created (ms): the high part of every token, so a new bucket's tokens are larger. */
+    /** When the bucket was created (ms, {@link fencingEpochMs}): the high part of every token, so a new bucket's are larger. */
     private readonly epochMs: number,
   ) {}
 
@@ -48,9 +48,26 @@ export class PartitionLeases {
       readonly kind?: HeartbeatKind;
     },
   ): Promise<PartitionLeases> {
-    const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs, history: 1, replicas: options.replicas });
+    const settings = {
+      ttl: options.ttlMs,
+      history: 1,
+      replicas: options.replicas,
+      // Only the bucket's creator writes its configuration: every worker later reads this same epoch.
+      description: `${LEASE_BUCKET_DESCRIPTION} ${Date.now()})`,
+    };
+    let kv: KV;
+    try {
+      kv = await nc.jetstream().views.kv(bucket, settings);
+    } catch (error) {
+      // Another worker created the bucket at the same moment, with its own epoch in the description (a different
+      // configuration): this time it exists, and its configuration is kept as it is.
+      try {
+        kv = await nc.jetstream().views.kv(bucket, settings);
+      } catch {
+        throw error;
+      }
+    }
     const jsm = await nc.jetstreamManager();
-    const created = Date.parse((await jsm.streams.info(`KV_${bucket}`)).created);
     return new PartitionLeases(
       kv,
       jsm,
@@ -58,7 +75,7 @@ export class PartitionLeases {
       options.workerId,
       options.ttlMs,
       options.kind ?? 'worker',
-      Number.isFinite(created) ? created : 0,
+      fencingEpochMs(await jsm.streams.info(`KV_${bucket}`)),
     );
   }
 
@@ -165,7 +182,7 @@ export class PartitionLeases {
   }
 
   /**
-   * The fencing token of the held lease of `partition`: the bucket's creation time (ms) × 10^20 + the revision
+   * The fencing token of the held lease of `partition`: the bucket's creation time (ms, {@link fencingEpochMs}) × 10^20 + the revision
    * `create` returned. Revisions are the bucket stream's sequence numbers, strictly increasing, so any later
    * acquisition — by any worker — has a larger token; a bucket made anew (a new `stream`, a deleted bucket)
    * starts later, so its tokens are larger than the old bucket's. Renewals do not change it.
@@ -186,6 +203,30 @@ export class PartitionLeases {
   async leave(): Promise<void> {
     await this.kv.delete(`${this.kind}.${this.workerId}`).catch(() => undefined);
   }
+}
+
+/** The lease bucket's description; its creator appends `<epoch ms>)`. */
+const LEASE_BUCKET_DESCRIPTION = 'Tributary partition leases and worker heartbeats (fencing epoch';
+
+/**
+ * The high part of the bucket's fencing tokens, the same for every worker: the creation time its creator wrote
+ * into the bucket's description (the configuration, replicated alike to every server). Not the stream info's
+ * `created`: each server reports the time it made its own copy (tens of ms apart), so workers that opened the
+ * bucket while different servers led it got different epochs — a partition leased by a worker with the later
+ * one could never be taken over by one with the earlier one, its sink refusing every new owner's token
+ * (SINK_FENCED, over and over). A bucket made by an older Tributary (no epoch in its description) keeps
+ * `created`.
+ */
+export function fencingEpochMs(info: {
+  readonly created: string;
+  readonly config: { readonly description?: string };
+}): number {
+  const written = info.config.description?.startsWith(LEASE_BUCKET_DESCRIPTION)
+    ? Number(info.config.description.slice(LEASE_BUCKET_DESCRIPTION.length).replace(/\)$/, ''))
+    : NaN;
+  if (Number.isSafeInteger(written) && written > 0) return written;
+  const created = Date.parse(info.created);
+  return Number.isFinite(created) ? created : 0;
 }
 
 /** See {@link PartitionLeases.token}: revisions stay below 2^64 < 10^20. */

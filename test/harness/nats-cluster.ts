@@ -5,6 +5,15 @@ import { freePort, startNatsServer } from './nats-server.js';
 /** One server of a {@link TestNatsCluster}. */
 export interface ClusterNode {
   readonly url: string;
+  /** Its server name, `node-<i>` (what stream info names as leader and replicas). */
+  readonly name: string;
+  /**
+   * Its own copy of stream `name` as its monitoring endpoint (`/jsz`) reports it: the last sequence and the
+   * message count in this server's store, undefined when the server is down or holds no copy. Unlike the
+   * leader's stream info (whose `current`/`lag` are about the Raft log), this says whether a restarted server's
+   * store has caught up.
+   */
+  localStream(name: string): Promise<{ lastSeq: number; messages: number } | undefined>;
   /** SIGKILL, keeping its store: a crash of this server. */
   kill(): Promise<void>;
   /** Starts it again on the same ports and store; it rejoins the cluster. */
@@ -22,6 +31,7 @@ export interface TestNatsCluster {
 /** Starts `size` (3) nats-servers with `-js`, `--cluster` and `--routes` to each other; resolves when JetStream answers. */
 export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
   const clusterPorts = await Promise.all([...Array(size).keys()].map(() => freePort()));
+  const monitorPorts = await Promise.all([...Array(size).keys()].map(() => freePort()));
   const routes = clusterPorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
   // Each a private server of its own (port, store, restart on the same ones), joined by its route arguments.
   const nodes = await Promise.all(
@@ -36,6 +46,8 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
           `nats://127.0.0.1:${port}`,
           '--routes',
           routes,
+          '-m',
+          String(monitorPorts[i]),
         ],
       }),
     ),
@@ -46,12 +58,35 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
     size,
   );
   return {
-    nodes: nodes.map((n) => ({ url: n.url, start: () => n.start(), kill: () => n.kill() })),
+    nodes: nodes.map((n, i) => ({
+      url: n.url,
+      name: `node-${i}`,
+      start: () => n.start(),
+      kill: () => n.kill(),
+      localStream: (name: string) => localStream(monitorPorts[i]!, name),
+    })),
     servers,
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
     },
   };
+}
+
+/** Stream `name` in the store of the server whose monitoring port is `port` (see {@link ClusterNode.localStream}). */
+async function localStream(port: number, name: string): Promise<{ lastSeq: number; messages: number } | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/jsz?streams=true`, { signal: AbortSignal.timeout(3000) });
+    const jsz = (await response.json()) as {
+      account_details?: { stream_detail?: { name: string; state: { last_seq: number; messages: number } }[] }[];
+    };
+    for (const account of jsz.account_details ?? []) {
+      const stream = account.stream_detail?.find((s) => s.name === name);
+      if (stream) return { lastSeq: stream.state.last_seq, messages: stream.state.messages };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

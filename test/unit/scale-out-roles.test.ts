@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parsePipelineYaml } from '../../src/config/load-pipeline.js';
 import { knownTypes, optionSpecsFor } from '../../src/connectors/registry.js';
-import { fencingToken } from '../../src/scale-out/partition-leases.js';
+import { fencingEpochMs, fencingToken } from '../../src/scale-out/partition-leases.js';
 import { applyDef, captureDef, captureSnapshotReaders, scaleOutSettings } from '../../src/scale-out/scale-out-roles.js';
 
 const yaml = (scaleOut: string) => `source:
@@ -98,5 +98,14 @@ describe('the scale-out: block and the roles of one pipeline file', () => {
     expect(fencingToken(created, 42)).toBeLessThan(fencingToken(created, 43));
     // A recreated bucket starts again at revision 1, a millisecond later at least.
     expect(fencingToken(created, Number.MAX_SAFE_INTEGER)).toBeLessThan(fencingToken(created + 1, 1));
+  });
+
+  it("the fencing epoch is the one the bucket's creator wrote into its description, not the answering server's created", () => {
+    const created = '2026-12-05T05:37:49.352123Z';
+    const description = 'Tributary partition leases and worker heartbeats (fencing epoch 1796449069329)';
+    expect(fencingEpochMs({ created, config: { description } })).toBe(1796449069329);
+    // A bucket of an older Tributary (no epoch written): its creation time, as before.
+    expect(fencingEpochMs({ created, config: {} })).toBe(Date.parse(created));
+    expect(fencingEpochMs({ created, config: { description: 'someone else' } })).toBe(Date.parse(created));
   });
 });

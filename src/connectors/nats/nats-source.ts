@@ -362,6 +362,7 @@ class NatsSource implements Source {
       } else {
         // Two consumers in one sequence space: the partition's data subjects, and the control subjects (fence,
         // checkpoint: the only subjects with one token after the prefix).
+        await this.checkCommittedPosition(this.quickJsm!, partition);
         const prefix = this.config.subjectPrefix;
         // Consumers of their own per attempt (a fresh name, removed by the server once idle): re-creating a
         // durable means deleting the previous one first, a request that hangs while the server holding it is
@@ -375,6 +376,34 @@ class NatsSource implements Source {
       throw classifyNatsError(error, 'source', `opening a consumer on stream ${this.config.stream}`);
     }
     this.context.log.info(`reading stream ${this.config.stream} after sequence ${this.seq}`);
+  }
+
+  /**
+   * A partition reader commits only positions of checkpoint messages. If the stream holds something else at the
+   * committed position now, it lost messages the writer had published and acknowledged — with `replicas: 3`,
+   * JetStream elected a server whose copy of the stream was behind (seen when the leader died while a restarted
+   * server was still catching up) — and the capture, resuming from the last checkpoint left, numbered new
+   * messages in their place. Reading on after the position would skip some of those and never complete a batch
+   * that straddles it (retried forever, the partition stalled): so this fails for good, saying why.
+   */
+  private async checkCommittedPosition(jsm: JetStreamManager, partition: number): Promise<void> {
+    if (this.seq === 0) return;
+    let found: string;
+    try {
+      const message = await jsm.streams.getMessage(this.config.stream, { seq: this.seq });
+      if (message.subject === this.subjects.checkpoint) return;
+      found = `a message on ${message.subject}`;
+    } catch (error) {
+      if (jetStreamErrorCode(error) !== JS_NO_MESSAGE_FOUND) throw error;
+      found = 'no message';
+    }
+    throw new TributaryError(
+      'PIPELINE_STATE_MISMATCH',
+      `partition ${partition} committed up to the checkpoint message at sequence ${this.seq} of stream ${this.config.stream}, and the stream now holds ${found} there: it lost messages after they were acknowledged (a JetStream server whose copy was behind became the leader, or limits or a purge removed them), and later ones may have been numbered in their place`,
+      {
+        hint: 'the target may differ from the source: start the scale-out over (docs/scale-out.md, "To start over": a new stream, the capture with --reset)',
+      },
+    );
   }
 
   /** A durable consumer (re-created: its start is the position in the sink's checkpoint) of `filter`'s messages. */
