@@ -214,6 +214,14 @@ async function runAttempt(
         'the sink is authoritative, so the pipeline starts over (a new snapshot)',
     );
   }
+  if (sink.keepsCheckpoints !== false && inSink && local && local.id > inSink.id) {
+    // Each checkpoint goes to the sink before the state store: the sink lost commits it had acknowledged.
+    log.warn(
+      `the sink's last checkpoint of pipeline ${options.name} is ${inSink.id}, older than checkpoint ${local.id} ` +
+        `in ${stateStore.dir}: the sink lost data it had committed (restored from a backup, a failover to a copy ` +
+        'that was behind); the sink is authoritative, so the changes after its checkpoint are delivered again',
+    );
+  }
   let nextId = Math.max(committed?.id ?? 0, local?.id ?? 0) + 1;
   if (options.startFrom && !startedFromSavepoint.has(options)) {
     startedFromSavepoint.add(options);

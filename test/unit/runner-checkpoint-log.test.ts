@@ -51,3 +51,34 @@ describe('checkpoint log lines', () => {
     expect(lines.join('\n')).not.toMatch(/\b1 changes\b|\b1 checkpoints\b/);
   });
 });
+
+describe('a sink that lost checkpoints it had committed', () => {
+  it('is resumed from, with a warning naming both checkpoints', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-lost-'));
+    dirs.push(stateDir);
+    const sink = new MemorySink();
+    const run = (lines: string[], count: number) =>
+      runPipeline({
+        name: 'p',
+        stateStore: new StateStore(stateDir),
+        log: createLogger({ level: 'info', timestamps: false, write: (line) => lines.push(line) }),
+        checkpointIntervalMs: 60_000,
+        maxRetries: 0,
+        createParts: () => Promise.resolve({ source: source(count), sink, operators: [] }),
+      });
+    const first: string[] = [];
+    expect((await run(first, 3)).outcome).toBe('finished');
+    expect(sink.checkpoint?.id).toBe(3);
+    expect(first.join('\n')).not.toMatch(/lost data/);
+
+    // The sink comes back from a backup taken at checkpoint 1; the state directory saw checkpoint 3.
+    const earlier = JSON.parse(JSON.stringify(sink.checkpoint)) as typeof sink.checkpoint & object;
+    sink.checkpoint = { ...earlier, id: 1 };
+    const second: string[] = [];
+    expect((await run(second, 1)).outcome).toBe('finished');
+    const warnings = second.filter((line) => line.startsWith('WARN'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/sink's last checkpoint of pipeline p is 1, older than checkpoint 3 in .*lost data/);
+    expect(second.join('\n')).toMatch(/resuming from checkpoint 1 /);
+  });
+});
