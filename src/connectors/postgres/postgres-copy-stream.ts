@@ -191,9 +191,9 @@ function rowChunks<T>(sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
 }
 
 /**
- * The COPY text of the rows of each set, written into `out` and handed on in pieces (see {@link CopyTextWriter}), the
- * last one short. An
- * array of rows is walked by index: `for … of` inside a generator allocates an iterator result per row.
+ * The COPY text of the rows of each set, written into `out` and handed on in pieces (see {@link CopyTextWriter}),
+ * the last one short. An array of rows is walked by index: `for … of` inside a generator allocates an iterator
+ * result per row.
  */
 function* rowPieces<T>(out: CopyTextWriter, sets: readonly CopyRowSet<T>[]): Generator<Buffer> {
   for (const { rows, append } of sets) {
