@@ -8,6 +8,7 @@ import { PACKED_NULL, type PackedRows } from '../../core/packed-rows.js';
 import type { TableSchema } from '../../core/table-schema.js';
 import { COPY_NULL, CopyNulCharacterError, encodeCopyValue } from './postgres-copy-encoder.js';
 import { CopyTextWriter } from './postgres-copy-writer.js';
+import { isRow } from '../sink-kit/change-buffer.js';
 
 /** COPY data is handed to the socket in pieces of about this many characters: few writes, bounded memory. */
 const COPY_CHUNK_CHARS = 1 << 20;
@@ -287,16 +288,15 @@ export function sliceRuns(
   reads: readonly (Row | PackedRows)[],
   rowsPerSlice = PACKED_SLICE_ROWS,
 ): readonly (Row | PackedSlice)[] {
-  if (reads.every((read) => Array.isArray(read))) return reads as readonly Row[];
+  if (reads.every(isRow)) return reads;
   const out: (Row | PackedSlice)[] = [];
   for (const read of reads) {
-    if (Array.isArray(read)) {
-      out.push(read as Row);
+    if (isRow(read)) {
+      out.push(read);
       continue;
     }
-    const packed = read as PackedRows;
-    for (let from = 0; from < packed.length; from += rowsPerSlice) {
-      out.push({ packed, from, to: Math.min(packed.length, from + rowsPerSlice) });
+    for (let from = 0; from < read.length; from += rowsPerSlice) {
+      out.push({ packed: read, from, to: Math.min(read.length, from + rowsPerSlice) });
     }
   }
   return out;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { StreamEvent } from '../../core/packed-rows.js';
-import { ChangeBuffer, type TableChanges } from '../sink-kit/change-buffer.js';
+import { ChangeBuffer, isRow, type TableChanges } from '../sink-kit/change-buffer.js';
 import {
   copyPipelined,
   sliceRuns,
@@ -235,11 +235,8 @@ function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row 
     // would be a unique violation, and the staging path.
     rows: reads !== undefined ? sliceRuns(reads) : changes.upserts.values(),
     append: (out, read) => {
-      if (!Array.isArray(read)) {
-        const { packed, from, to } = read as PackedSlice;
-        return writePackedRows(out, packed, schema, where, from, to);
-      }
-      writeRowFields(out, read as Row, schema, where);
+      if (!isRow(read)) return writePackedRows(out, read.packed, schema, where, read.from, read.to);
+      writeRowFields(out, read, schema, where);
       out.char(NEWLINE);
     },
   };

@@ -107,8 +107,8 @@ class OpenTableChanges implements TableChanges {
   }
 }
 
-/** Whether an entry of {@link TableChanges.uncollapsedReads} is a row (else a packed run of rows). */
-export function isRow(read: Row | PackedRows): read is Row {
+/** Whether an entry of {@link TableChanges.uncollapsedReads} is a row (else a packed run of rows, or a slice of one). */
+export function isRow<Other extends object>(read: Row | Other): read is Row {
   return Array.isArray(read);
 }
 
