@@ -64,9 +64,9 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
     let high: LogPoint;
     const rows: ChunkRows[] = [];
     if (this.flavor === 'mariadb') {
-      await this.startSnapshotAfter(await masterStatus(this.conn));
+      const point = await this.startSnapshotAfter(await masterStatus(this.conn));
       try {
-        low = high = await this.snapshotPoint();
+        low = high = point;
         onSnapshotPoint?.(high);
         for (const range of ranges) rows.push(await this.selectRange(range));
       } finally {
@@ -109,13 +109,14 @@ export class MysqlSnapshotReader implements ChunkReader<LogPoint, MysqlTable> {
    * it commits in the storage engine, so a snapshot taken in between would not see a change the source already
    * emitted, and the chunk would deliver the row's older state after it (the source kit counts on every step
    * pulled before a chunk read began lying at or before the chunk's low watermark). Such a snapshot is dropped
-   * and taken again: the engine commit follows within moments.
+   * and taken again: the engine commit follows within moments. Resolves with the snapshot's binlog position.
    */
-  private async startSnapshotAfter(floor: LogPoint): Promise<void> {
+  private async startSnapshotAfter(floor: LogPoint): Promise<LogPoint> {
     const deadline = Date.now() + SNAPSHOT_FLOOR_TIMEOUT_MS;
     for (let attempt = 0; ; attempt++) {
       await this.conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-      if (compareLogPoints(await this.snapshotPoint(), floor) >= 0) return;
+      const point = await this.snapshotPoint();
+      if (compareLogPoints(point, floor) >= 0) return point;
       await this.conn.query('COMMIT');
       if (Date.now() >= deadline) {
         throw new TributaryError(
