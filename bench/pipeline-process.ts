@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildUsage, RunRequest } from './pipeline-child.js';
+import { CLI_NODE_FLAGS } from '../src/cli/heap-growth.js';
 
 export type DoneMessage = Extract<ChildMessage, { type: 'done' }>;
 
@@ -32,7 +33,7 @@ export class PipelineProcess {
     const path = fileURLToPath(new URL('./pipeline-child.js', import.meta.url));
     // The young generation bin/tributary.js asks for (see there; it also bounds the heap growth, as the child does).
     const execArgv = [
-      '--max-semi-space-size=32',
+      ...CLI_NODE_FLAGS,
       // Extra V8 flags for the child, e.g. `--trace-gc` (not for measurements).
       ...(process.env['BENCH_CHILD_NODE_FLAGS']?.split(' ').filter((flag) => flag !== '') ?? []),
       ...(options.profileDir

@@ -16,9 +16,12 @@
  * this process): the figure that holds on a machine other processes share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
  *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash]
- * `--hash` also prints a sha256 of the result events (in order) and one of the checkpoints' states (what the sink
+ * It runs with the V8 settings of the CLI (bin/tributary.js): its young generation (the bench starts itself again
+ * with those flags when they are missing) and its bound on the heap's growth; node flags given on the command line
+ * win. `--hash` also prints a sha256 of the result events (in order) and one of the checkpoints' states (what the sink
  * would commit: each delta as JSON), to compare two builds' outputs; it costs CPU, so time runs without it.
  */
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -33,6 +36,19 @@ import { planInsert } from '../src/sql/planner.js';
 import { SqlOperator } from '../src/sql/sql-operator.js';
 import type { InsertStatement } from '../src/sql/sql-ast.js';
 import { DEFAULT_CACHE_BYTES } from '../src/sql/exec/disk-state.js';
+import { boundHeapGrowth, CLI_NODE_FLAGS } from '../src/cli/heap-growth.js';
+
+// Measure what `tributary sql` does: V8 as bin/tributary.js sets it up. Its young generation is fixed when the
+// process starts, so without those flags the bench starts itself again with them (flags given on the command line
+// come after and win).
+const flagName = (flag: string) => flag.split('=')[0]!;
+if (CLI_NODE_FLAGS.some((flag) => !process.execArgv.some((given) => flagName(given) === flagName(flag)))) {
+  const child = spawnSync(process.execPath, [...CLI_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  process.exit(child.status ?? 1);
+}
+boundHeapGrowth();
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {

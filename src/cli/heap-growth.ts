@@ -18,3 +18,10 @@ export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv):
   if (execArgv.some((arg) => /^--heap[-_]growing[-_]percent\b/.test(arg))) return;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
+
+/**
+ * The young generation the CLI runs with: `bin/tributary.js` passes these flags on its shebang line (a process's
+ * heap sizes are fixed at start-up, so they cannot be set from here); keep the two equal. The benches that run a
+ * pipeline in a process of their own start it with them, so that they measure what the CLI does.
+ */
+export const CLI_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
