@@ -3,6 +3,7 @@ import type { PipelineDef } from '../config/pipeline-def.js';
 import { parsePipelineYaml } from '../config/load-pipeline.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import { parseDuration } from '../core/duration.js';
+import { parseMemorySize } from '../core/memory-size.js';
 import { tableId, type TableId, type TableSchema } from '../core/table-schema.js';
 import { knownTypes, optionSpecsFor } from '../connectors/registry.js';
 import type { Logger } from '../runtime/logger.js';
@@ -22,6 +23,11 @@ import { parseSqlScript } from '../sql/sql-parser.js';
 import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
+import { DEFAULT_CACHE_BYTES } from '../sql/exec/disk-state.js';
+
+/** The `SET` key of the state cache's size ({@link sqlStateOptions}). */
+export const STATE_CACHE_SIZE = 'tributary.state.cache-size';
+const MIN_STATE_CACHE_BYTES = 1024 * 1024;
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
 
 /**
@@ -107,15 +113,13 @@ export class SqlSession {
       this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
     } else if (statement.kind === 'set' && statement.key !== undefined) {
       const entry = { value: statement.value!, start: statement.start };
-      if (statement.key === 'table.exec.state.ttl' && parseDuration(statement.value!) === undefined) {
-        throw new SqlError(
-          this.text,
-          statement.start,
-          `'${statement.value}' is not a duration`,
-          "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
-        );
+      const value = this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value;
+      const checked = CHECKED_SETTINGS[statement.key];
+      const problem = checked?.check(value);
+      if (checked !== undefined && problem !== undefined) {
+        throw new SqlError(this.text, statement.start, `'${value}' ${problem}`, checked.fix);
       }
-      this.settings.set(statement.key, this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value);
+      this.settings.set(statement.key, value);
     }
   }
 
@@ -340,12 +344,42 @@ export function buildSqlJob(
     operators: () => [
       new SqlOperator(plans().map(query), timeZone, {
         dir: def.pipeline.stateDir ?? join('.tributary', name),
-        ttlMs: parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0,
+        ...sqlStateOptions(settings),
       }),
     ],
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
   });
   return { def, pipeline: composed, explain: firstPlans.map((p) => p.explain).join('\n\n') };
+}
+
+/** The `SET` keys whose values are checked when the statement runs: what a valid value is, and how to write one. */
+const CHECKED_SETTINGS: Readonly<
+  Record<string, { readonly check: (value: string) => string | undefined; readonly fix: string }>
+> = {
+  'table.exec.state.ttl': {
+    check: (value) => (parseDuration(value) === undefined ? 'is not a duration' : undefined),
+    fix: "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
+  },
+  [STATE_CACHE_SIZE]: {
+    check: (value) => {
+      const bytes = parseMemorySize(value);
+      if (bytes === undefined) return 'is not a memory size';
+      return bytes < MIN_STATE_CACHE_BYTES ? 'is less than 1 mb' : undefined;
+    },
+    fix: "write a whole number and a unit of at least 1 mb: '32 mb', '256 mb', '1 gb'",
+  },
+};
+
+/**
+ * The job state's settings from the session's `SET`s (checked when they were set): `table.exec.state.ttl`, and
+ * `tributary.state.cache-size` — the memory the state's cache of decoded entries may take (default
+ * {@link DEFAULT_CACHE_BYTES}).
+ */
+export function sqlStateOptions(settings: ReadonlyMap<string, string>): { ttlMs: number; cacheBytes?: number } {
+  const ttlMs = parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0;
+  const cache = settings.get(STATE_CACHE_SIZE);
+  const cacheBytes = cache === undefined ? undefined : parseMemorySize(cache);
+  return cacheBytes === undefined ? { ttlMs } : { ttlMs, cacheBytes };
 }
 
 /** The CDC connectors of `CREATE TABLE … WITH`: the pipeline source each maps to, and the option naming a table's namespace. */
