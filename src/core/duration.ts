@@ -1,3 +1,5 @@
+import { parseUnitAmount } from './unit-amount.js';
+
 const UNITS: Readonly<Record<string, number>> = {
   ms: 1,
   milli: 1,
@@ -28,13 +30,7 @@ const UNITS: Readonly<Record<string, number>> = {
  * allowed; the amount is a whole number.
  */
 export function parseDuration(text: string): number | undefined {
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text);
-  if (match === null) return undefined;
-  const [, amount = '', unit = ''] = match;
-  const factor = unit === '' ? 1 : UNITS[unit.toLowerCase()];
-  if (factor === undefined) return undefined;
-  const ms = Number(amount) * factor;
-  return Number.isSafeInteger(ms) ? ms : undefined;
+  return parseUnitAmount(text, UNITS);
 }
 
 /** `3000` → `3s`, `60000` → `1min`, `1500` → `1500ms`: the shortest exact form, for messages and docs. */

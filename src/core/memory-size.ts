@@ -1,3 +1,5 @@
+import { parseUnitAmount } from './unit-amount.js';
+
 const UNITS: Readonly<Record<string, number>> = {
   b: 1,
   byte: 1,
@@ -19,11 +21,5 @@ const UNITS: Readonly<Record<string, number>> = {
  * unit is allowed; the amount is a whole number.
  */
 export function parseMemorySize(text: string): number | undefined {
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text);
-  if (match === null) return undefined;
-  const [, amount = '', unit = ''] = match;
-  const factor = unit === '' ? 1 : UNITS[unit.toLowerCase()];
-  if (factor === undefined) return undefined;
-  const bytes = Number(amount) * factor;
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
+  return parseUnitAmount(text, UNITS);
 }
