@@ -23,7 +23,6 @@ import { parseSqlScript } from '../sql/sql-parser.js';
 import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
-import { DEFAULT_CACHE_BYTES } from '../sql/exec/disk-state.js';
 
 /** The `SET` key of the state cache's size ({@link sqlStateOptions}). */
 export const STATE_CACHE_SIZE = 'tributary.state.cache-size';
@@ -373,7 +372,7 @@ const CHECKED_SETTINGS: Readonly<
 /**
  * The job state's settings from the session's `SET`s (checked when they were set): `table.exec.state.ttl`, and
  * `tributary.state.cache-size` — the memory the state's cache of decoded entries may take (default
- * {@link DEFAULT_CACHE_BYTES}).
+ * `DEFAULT_CACHE_BYTES` of the disk state).
  */
 export function sqlStateOptions(settings: ReadonlyMap<string, string>): { ttlMs: number; cacheBytes?: number } {
   const ttlMs = parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0;
