@@ -23,10 +23,6 @@ import { parseSqlScript } from '../sql/sql-parser.js';
 import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
-
-/** The `SET` key of the state cache's size ({@link sqlStateOptions}). */
-export const STATE_CACHE_SIZE = 'tributary.state.cache-size';
-const MIN_STATE_CACHE_BYTES = 1024 * 1024;
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
 
 /**
@@ -350,6 +346,10 @@ export function buildSqlJob(
   });
   return { def, pipeline: composed, explain: firstPlans.map((p) => p.explain).join('\n\n') };
 }
+
+/** The `SET` key of the state cache's size ({@link sqlStateOptions}). */
+export const STATE_CACHE_SIZE = 'tributary.state.cache-size';
+const MIN_STATE_CACHE_BYTES = 1024 * 1024;
 
 /** The `SET` keys whose values are checked when the statement runs: what a valid value is, and how to write one. */
 const CHECKED_SETTINGS: Readonly<
