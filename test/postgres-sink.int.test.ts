@@ -276,6 +276,51 @@ describe.each(['upsert', 'merge'] as const)('postgres sink, write-mode %s', (mod
     expect((await studentRows()).map((r) => r[0])).not.toContain(9);
   });
 
+  it('ends at the last state per key when inserts replay existing keys or follow other changes in one commit', async () => {
+    // Inserts of keys new to the target go straight in with COPY (both modes); these are the cases where that
+    // must not change the result: a key that exists (a replay), a key deleted earlier in the same commit, rows
+    // updated or deleted after they went in directly.
+    const t: TableSchema = { ...student, id: tableId('', 'student_direct') };
+    // A database of its own: the other tests count the checkpoint rows of this one.
+    const own = await freshPostgresDatabase(`pgsink_direct_${mode}`);
+    const sink = postgresSink({ url: own.url, 'write-mode': mode }, { log });
+    await sink.open('student_direct');
+    await writeAndCommit(
+      sink,
+      [createTable(t), ins(t, [1, 'a', 1, '1']), ins(t, [2, 'b', 2, '0'])],
+      checkpoint('student_direct', { pos: 1 }),
+    );
+    // A key inserted, deleted and inserted again in one commit, the first time beside an update (so staged).
+    await sink.write([ins(t, [7, 'g', 7, '0']), upd(t, [2, 'b', 2, '0'], [2, 'b1', 2, '0'])]);
+    await sink.write([del(t, [7, 'g', 7, '0'])]);
+    await sink.write([ins(t, [7, 'g2', 70, '1'])]);
+    await sink.commit(checkpoint('student_direct', { pos: 2 }));
+    // New rows, then changes to them, in one commit.
+    await sink.write([ins(t, [4, 'd', 4, '0']), ins(t, [5, 'e', 5, '1'])]);
+    await sink.write([upd(t, [4, 'd', 4, '0'], [4, 'd2', 40, '0'])]);
+    await sink.write([del(t, [5, 'e', 5, '1'])]);
+    await sink.write([ins(t, [6, 'f', 6, '1'])]);
+    await sink.commit(checkpoint('student_direct', { pos: 3 }));
+    // A replay of an existing key, and a key deleted then inserted again.
+    await sink.write([ins(t, [1, 'a2', 10, '1'])]);
+    await sink.write([del(t, [2, 'b1', 2, '0'])]);
+    await sink.write([ins(t, [2, 'b2', 20, '1']), ins(t, [3, 'c', 3, '0'])]);
+    await sink.commit(checkpoint('student_direct', { pos: 4 }));
+    await sink.close();
+    const rows = (
+      await own.query<Record<string, unknown>>('SELECT id, name, score, sex FROM public.student_direct ORDER BY id')
+    ).map((r) => Object.values(r));
+    await own.drop();
+    expect(rows).toEqual([
+      [1, 'a2', 10, '1'],
+      [2, 'b2', 20, '1'],
+      [3, 'c', 3, '0'],
+      [4, 'd2', 40, '0'],
+      [6, 'f', 6, '1'],
+      [7, 'g2', 70, '1'],
+    ]);
+  });
+
   it.runIf(mode === 'merge')('applies with DELETE + INSERT instead of MERGE before PostgreSQL 15', async () => {
     const old: TableSchema = { ...student, id: tableId('pg14', 'student') };
     const client = tolerateDisconnects(new pg.Client({ connectionString: db.url }));

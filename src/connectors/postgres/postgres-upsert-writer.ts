@@ -11,6 +11,13 @@ import {
 } from './postgres-copy-stream.js';
 import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
+import {
+  copyDirect,
+  directCopySql,
+  DirectCopyPolicy,
+  FEATURE_NOT_SUPPORTED,
+  UNIQUE_VIOLATION,
+} from './postgres-direct-copy.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import type { PostgresStagingTables, StagingTable } from './postgres-staging-tables.js';
 import type { PostgresTargetTables, TargetTable } from './postgres-target-tables.js';
@@ -102,34 +109,9 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     const direct = changes.insertsOnly && changes.upsertCount > 0 && this.direct.shouldTry(target);
     if (!direct) return await this.viaStaging(target, changes, { upserts: true, deletes: true });
     await this.viaStaging(target, changes, { upserts: false, deletes: true });
-    if (!(await this.copyDirect(target, changes))) {
+    if (!(await copyDirect(this.client, this.direct, target, directRows(target, changes)))) {
       await this.viaStaging(target, changes, { upserts: true, deletes: false });
     }
-  }
-
-  /**
-   * COPYs the upserts straight into the target inside a savepoint — `SAVEPOINT; COPY; RELEASE` as one query,
-   * the rows sent right behind it ({@link copyPipelined}): one round trip. False when a key existed already (unique violation, 23505): the rest of the query is
-   * skipped, the savepoint is rolled back, nothing of the COPY remains, and the caller upserts.
-   */
-  private async copyDirect(target: TargetTable, changes: TableChanges): Promise<boolean> {
-    this.direct.started();
-    try {
-      await copyPipelined(
-        this.client,
-        `SAVEPOINT ${SAVEPOINT}; ${directCopySql(target)}; RELEASE SAVEPOINT ${SAVEPOINT}`,
-        [[directRows(target, changes)]],
-      );
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code !== UNIQUE_VIOLATION && code !== FEATURE_NOT_SUPPORTED) throw error;
-      await this.client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
-      if (code === UNIQUE_VIOLATION) this.direct.conflicted(target);
-      else this.direct.refused(target);
-      return false;
-    }
-    this.direct.succeeded(target);
-    return true;
   }
 
   /**
@@ -219,12 +201,6 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
   }
 }
 
-/** COPY into the target itself, every column in target order. */
-function directCopySql(target: TargetTable): string {
-  const columns = target.schema.columns.map((c) => quoteIdent(c.name)).join(', ');
-  return `COPY ${qualifiedName(target.name)} (${columns}) FROM STDIN`;
-}
-
 /** The upserts as COPY lines for the target itself. */
 function directRows(target: TargetTable, changes: TableChanges): CopyRowSet<Row | PackedSlice> {
   const where = displayName(target.name);
@@ -262,8 +238,6 @@ function upsertSql(staging: StagingTable): string {
   );
 }
 
-/** The savepoint around a direct COPY (released or rolled back before the next statement). */
-const SAVEPOINT = 'tributary_direct_copy';
 /** The savepoint around the direct COPYs into fresh tables (see copyFresh), released by the same query. */
 const FRESH_SAVEPOINT = 'tributary_fresh_copy';
 
@@ -271,74 +245,6 @@ const FRESH_SAVEPOINT = 'tributary_fresh_copy';
 interface FreshRun {
   readonly target: TargetTable;
   readonly changes: TableChanges;
-}
-/** SQLSTATE unique_violation: a key of a direct COPY exists in the target already. */
-const UNIQUE_VIOLATION = '23505';
-/** SQLSTATE feature_not_supported: COPY FROM refuses a table whose row-level security applies to the role. */
-const FEATURE_NOT_SUPPORTED = '0A000';
-/**
- * Direct COPYs per transaction, at most. Each one is a subtransaction with its own XID, and PostgreSQL caches
- * only 64 of them per backend (PGPROC_MAX_CACHED_SUBXIDS); past that, every other session's snapshot checks
- * (and a hot standby's) look transactions up in pg_subtrans, which slows readers of the sink.
- */
-const MAX_DIRECT_PER_TRANSACTION = 48;
-/** After a conflict a table's next direct COPYs are skipped for this many batches, doubling up to the maximum. */
-const FIRST_BACKOFF = 16;
-const MAX_BACKOFF = 1024;
-
-/**
- * When to try a direct COPY: not after one of the table's recent attempts conflicted (a snapshot over a filled
- * target, or keys the binlog inserted before their chunk was read, would otherwise pay twice per batch), and
- * not past the transaction's budget of subtransactions.
- */
-class DirectCopyPolicy {
-  private inTransaction = 0;
-  /** Per table (`schema\0table`): batches still to skip, and the skip after the next conflict. */
-  private readonly tables = new Map<string, { skip: number; backoff: number }>();
-
-  /** Whether the transaction may take one more subtransaction. */
-  hasBudget(): boolean {
-    return this.inTransaction < MAX_DIRECT_PER_TRANSACTION;
-  }
-
-  shouldTry(target: TargetTable): boolean {
-    if (!this.hasBudget()) return false;
-    const state = this.tables.get(keyOf(target));
-    if (state === undefined || state.skip === 0) return true;
-    state.skip--;
-    return false;
-  }
-
-  started(): void {
-    this.inTransaction++;
-  }
-
-  conflicted(target: TargetTable): void {
-    const key = keyOf(target);
-    const backoff = Math.min(Math.max(FIRST_BACKOFF, (this.tables.get(key)?.backoff ?? 0) * 2), MAX_BACKOFF);
-    this.tables.set(key, { skip: backoff, backoff });
-  }
-
-  /** The table cannot take a COPY (row-level security): never again on this connection. */
-  refused(target: TargetTable): void {
-    this.tables.set(keyOf(target), { skip: Number.POSITIVE_INFINITY, backoff: Number.POSITIVE_INFINITY });
-  }
-
-  succeeded(target: TargetTable): void {
-    const key = keyOf(target);
-    const state = this.tables.get(key);
-    if (state === undefined) return;
-    if (state.backoff <= FIRST_BACKOFF) this.tables.delete(key);
-    else state.backoff /= 2;
-  }
-
-  endTransaction(): void {
-    this.inTransaction = 0;
-  }
-}
-
-function keyOf(target: TargetTable): string {
-  return `${target.name.schema}\u0000${target.name.table}`;
 }
 
 const NEWLINE = 0x0a;
