@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from 'mysql2/promise';
 import pg from 'pg';
 import { startEmbeddedMariadb } from '../src/embedded/embedded-mariadb.js';
+import { duckdbTargetPath } from './duckdb-target.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import type { EmbeddedServer } from '../src/embedded/embedded-server.js';
 import { embeddedServerPid, serverCpuSeconds } from './measure.js';
@@ -143,7 +144,12 @@ export class Bench {
   workload(spec: WorkloadSpec): WorkloadResult {
     let result = this.results.get(spec.id);
     if (result === undefined) {
-      result = { ...spec, references: spec.references ?? [], runs: [], failures: [] };
+      // A run in another write mode says so wherever its figures are read.
+      const { writeMode, sink } = this.options.config;
+      const variant =
+        sink !== 'postgres' ? ` [sink: ${sink}]` : writeMode !== 'upsert' ? ` [write-mode: ${writeMode}]` : '';
+      const label = spec.ours ? `${spec.label}${variant}` : spec.label;
+      result = { ...spec, label, references: spec.references ?? [], runs: [], failures: [] };
       this.results.set(spec.id, result);
     }
     return result;
@@ -238,14 +244,19 @@ export class Bench {
   tables: ${spec.tables}
   server-id: ${this.serverId++}
   scan.startup.mode: ${spec.mode}
-${chunk}sink:
-  type: postgres
-  url: \${BENCH_SINK_URL}
-pipeline:
+${chunk}${this.sinkBlock(spec)}pipeline:
   name: ${spec.name}
   state.dir: ${spec.stateDir}
   parallelism: ${spec.readers ?? 1}
 ${this.options.generalPath ? '  snapshot.packed-reads: false\n' : ''}${interval}`;
+  }
+
+  /** The pipeline's sink: the target database on PostgreSQL, or a DuckDB file in the state directory. */
+  private sinkBlock(spec: PipelineSpec): string {
+    const { sink, writeMode } = this.options.config;
+    if (sink === 'duckdb') return `sink:\n  type: duckdb\n  path: ${duckdbTargetPath(spec.stateDir)}\n`;
+    const mode = writeMode === 'upsert' ? '' : `  write-mode: ${writeMode}\n`;
+    return `sink:\n  type: postgres\n  url: \${BENCH_SINK_URL}\n${mode}`;
   }
 
   startPipeline(spec: PipelineSpec): PipelineProcess {

@@ -34,6 +34,13 @@ const ALIASES: Record<string, readonly Group[]> = {
 export const REFERENCES = ['floor', 'pgloader'] as const;
 export type Reference = (typeof REFERENCES)[number];
 
+export const WRITE_MODES = ['upsert', 'merge'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+
+/** The sinks Tributary's pipelines can write to in the suite: DuckDB for the binlog-apply workloads only. */
+export const SINKS = ['postgres', 'duckdb'] as const;
+export type SinkKind = (typeof SINKS)[number];
+
 export interface BenchConfig {
   readonly mode: 'quick' | 'full' | 'custom';
   /** Rows of the narrow and wide snapshot tables, of the binlog workloads and of the single transaction. */
@@ -55,6 +62,10 @@ export interface BenchConfig {
     readonly seconds: number;
   };
   readonly groups: readonly Group[];
+  /** The PostgreSQL sink's `write-mode` for every Tributary pipeline (`--write-mode`; default upsert). */
+  readonly writeMode: WriteMode;
+  /** The sink of Tributary's pipelines (`--sink`; default postgres). */
+  readonly sink: SinkKind;
 }
 
 export interface Options {
@@ -86,6 +97,8 @@ export const USAGE = `npm run bench [-- options]
   --note TEXT          a note for the results (e.g. "taken under load")
   --profile            write a V8 CPU profile of every pipeline process to bench/profiles/
   --general-path       decode every snapshot row (snapshot.packed-reads: false), to compare with the packed path
+  --write-mode MODE    the PostgreSQL sink's write-mode in Tributary's pipelines: upsert (default) or merge
+  --sink SINK          postgres (default) or duckdb (a DuckDB file; binlog-apply only)
   --log-level LEVEL    the pipelines' log level (default warn)
   --out DIR            where results go (default bench/results)`;
 
@@ -131,6 +144,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       note: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'general-path': { type: 'boolean', default: false },
+      'write-mode': { type: 'string', default: 'upsert' },
+      sink: { type: 'string', default: 'postgres' },
       'log-level': { type: 'string', default: 'warn' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -158,6 +173,17 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
           if (alias) return [...alias];
           return list(name, GROUPS, '--only');
         });
+  const writeModes = list(values['write-mode'], WRITE_MODES, '--write-mode');
+  const writeMode = writeModes[0];
+  if (writeModes.length !== 1 || writeMode === undefined) {
+    throw new Error(`--write-mode: one of ${WRITE_MODES.join(', ')}\n${USAGE}`);
+  }
+  const sinks = list(values.sink, SINKS, '--sink');
+  const sink = sinks[0];
+  if (sinks.length !== 1 || sink === undefined) throw new Error(`--sink: one of ${SINKS.join(', ')}\n${USAGE}`);
+  if (sink === 'duckdb' && (writeMode !== 'upsert' || groups.some((g) => g !== 'binlog-apply'))) {
+    throw new Error(`--sink duckdb runs with --only binlog-apply and no --write-mode\n${USAGE}`);
+  }
   const logLevel = values['log-level'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new Error(`--log-level: unknown ${logLevel}`);
   const root = findRoot();
@@ -188,6 +214,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
               : 10,
       },
       groups: GROUPS.filter((g) => groups.includes(g)),
+      writeMode,
+      sink,
     },
     profile: values.profile,
     generalPath: values['general-path'],

@@ -213,7 +213,12 @@ export function markdownReport(report: BenchReport, chartFile: string): string {
       `repetitions, medians. Machine: ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB, load average ` +
       `${env.loadAverageAtStart.toFixed(2)} at the start; Node ${env.node}; MariaDB ${env.mariadb}; PostgreSQL ` +
       `${env.postgres}; pgloader ${env.pgloader ?? 'not available'}; Tributary ${env.tributary}` +
-      `${env.gitCommit ? ` at ${shortCommit(env.gitCommit)}` : ''}.`,
+      `${env.gitCommit ? ` at ${shortCommit(env.gitCommit)}` : ''}.` +
+      (config.sink !== 'postgres'
+        ? ` Tributary's pipelines write to ${config.sink}.`
+        : config.writeMode === 'upsert'
+          ? ''
+          : ` Tributary's PostgreSQL sink in write-mode ${config.writeMode}.`),
     '',
     `![chart](${chartFile})`,
     '',

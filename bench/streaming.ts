@@ -45,7 +45,7 @@ export function oneTable(table: string, name: string, database: string, checkpoi
 export async function withStreamingPipeline(
   bench: Bench,
   spec: StreamingSpec,
-  body: (streaming: Streaming) => Promise<void>,
+  body: (streaming: Streaming, stateDir: string) => Promise<void>,
 ): Promise<void> {
   await bench.withTarget(spec.database, async (stateDir) => {
     const sink = await bench.pgConnect(spec.database);
@@ -69,15 +69,18 @@ export async function withStreamingPipeline(
       const running = await start();
       await Promise.race([running.firstCheckpoint, running.done, sleep(5_000)]);
       await pollUntil(() => spec.ready(sink, running), 'the target tables', 600, running);
-      await body({
-        get pipeline() {
-          if (!pipeline) throw new Error(`${spec.name}: the pipeline is stopped`);
-          return pipeline;
+      await body(
+        {
+          get pipeline() {
+            if (!pipeline) throw new Error(`${spec.name}: the pipeline is stopped`);
+            return pipeline;
+          },
+          sink,
+          stop,
+          start: async () => void (await start()),
         },
-        sink,
-        stop,
-        start: async () => void (await start()),
-      });
+        stateDir,
+      );
     } finally {
       await stop();
       await sink.end();

@@ -224,7 +224,9 @@ async function main(): Promise<void> {
     const complete = [defaults, GROUPS].some((all) => all.join() === config.groups.join());
     const partial = complete ? '' : `-${config.groups.join('+')}`;
     const size = config.mode === 'full' ? '' : config.mode === 'quick' ? '-quick' : `-${config.rows}rows`;
-    const files = await writeReport(options.outDir, report, size + partial);
+    const mode =
+      config.sink !== 'postgres' ? `-${config.sink}` : config.writeMode === 'upsert' ? '' : `-${config.writeMode}`;
+    const files = await writeReport(options.outDir, report, size + partial + mode);
     console.log(`\n${markdownTable(summary)}\n`);
     say(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);
     if (workloads.some((w) => w.failures.length > 0)) process.exitCode = 1;

@@ -7,12 +7,18 @@
  *   binlog-mixed   OLTP-like transactions over the remaining rows: 50 % updates, 25 % deletes, 25 % inserts of
  *                  new rows, about N/2 changes in all.
  * After each phase the target's checksum must equal the source's.
+ *
+ * With `--sink duckdb` the target is a DuckDB file, which the pipeline's process holds while it runs: a phase's
+ * last change counts as visible when the pipeline's checkpoints have committed as many changes as the phase made
+ * (the sink counts every change it is handed), and the table is checked against the source once, after the last
+ * phase, with the pipeline stopped.
  */
 import type { ResultSetHeader } from 'mysql2/promise';
 import type { Bench } from '../context.js';
 import type { WorkloadResult } from '../report.js';
 import { measureCatchUp, measureChanges, oneTable, withStreamingPipeline, type Streaming } from '../streaming.js';
 import { insertGenerated, mysqlChecksum, NARROW, pgRowHolds, verifyTarget } from '../tables.js';
+import { verifyDuckdbTarget } from '../duckdb-target.js';
 
 const TABLE = 'bench.t_apply';
 
@@ -159,33 +165,62 @@ export async function binlogApply(bench: Bench, repetition: number): Promise<voi
   const database = `bench_apply_r${repetition}`;
   await mysql.query(`DROP TABLE IF EXISTS ${TABLE}; CREATE TABLE ${TABLE} ${NARROW.mysqlDdl}`);
   let remaining = phases;
+  const duckdb = bench.config.sink === 'duckdb';
+  const spec = oneTable(TABLE, `bench-apply-r${repetition}`, database);
   try {
-    await withStreamingPipeline(bench, oneTable(TABLE, `bench-apply-r${repetition}`, database), async (streaming) => {
-      for (const phase of phases) {
-        remaining = remaining.slice(1);
-        const ok = await bench.record(phase.workload, repetition, () =>
-          (phase.catchUp ? measureCatchUp : measureChanges)(bench, streaming, repetition, {
-            apply: async () => {
-              phase.workload.rows = await phase.apply();
-            },
-            visible: () => phase.visible(streaming),
-            what: `${phase.workload.label} to be visible`,
-            rows: phase.workload.rows,
-            verify: async () =>
-              await verifyTarget(streaming.sink, TABLE, NARROW, await mysqlChecksum(mysql, TABLE, NARROW)),
-          }),
-        );
-        if (!ok) {
-          bench.fail(
-            remaining.map((p) => p.workload),
-            repetition,
-            `not run: ${phase.workload.label} failed before it`,
+    await withStreamingPipeline(
+      bench,
+      // DuckDB: the empty table is created and committed with the first checkpoint.
+      duckdb ? { ...spec, ready: (_sink, pipeline) => Promise.resolve(pipeline.checkpoints > 0) } : spec,
+      async (streaming, stateDir) => {
+        for (const phase of phases) {
+          remaining = remaining.slice(1);
+          // The changes the pipeline's checkpoints must have committed once the phase's last one is in (DuckDB).
+          let committedAtEnd = Infinity;
+          const ok = await bench.record(phase.workload, repetition, () =>
+            (phase.catchUp ? measureCatchUp : measureChanges)(bench, streaming, repetition, {
+              apply: async () => {
+                // A catch-up runs while the pipeline is stopped; the process started after it counts from 0.
+                const before = phase.catchUp ? 0 : streaming.pipeline.changesCommitted;
+                phase.workload.rows = await phase.apply();
+                committedAtEnd = before + phase.workload.rows;
+              },
+              visible: duckdb
+                ? () => Promise.resolve(streaming.pipeline.changesCommitted >= committedAtEnd)
+                : () => phase.visible(streaming),
+              what: `${phase.workload.label} to be visible`,
+              rows: phase.workload.rows,
+              verify: duckdb
+                ? () => Promise.resolve()
+                : async () =>
+                    await verifyTarget(streaming.sink, TABLE, NARROW, await mysqlChecksum(mysql, TABLE, NARROW)),
+            }),
           );
-          remaining = [];
-          return;
+          if (!ok) {
+            bench.fail(
+              remaining.map((p) => p.workload),
+              repetition,
+              `not run: ${phase.workload.label} failed before it`,
+            );
+            remaining = [];
+            return;
+          }
         }
-      }
-    });
+        if (duckdb) {
+          // Every phase's changes, checked in the file once the pipeline has stopped (its last checkpoint made).
+          await streaming.stop();
+          try {
+            await verifyDuckdbTarget(stateDir, TABLE, NARROW, await mysqlChecksum(mysql, TABLE, NARROW));
+          } catch (error) {
+            bench.fail(
+              phases.map((p) => p.workload),
+              repetition,
+              error,
+            );
+          }
+        }
+      },
+    );
   } catch (error) {
     bench.fail(
       remaining.map((p) => p.workload),
