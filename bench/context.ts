@@ -144,7 +144,7 @@ export class Bench {
   workload(spec: WorkloadSpec): WorkloadResult {
     let result = this.results.get(spec.id);
     if (result === undefined) {
-      // A run in another write mode says so wherever its figures are read.
+      // A run into another sink or write mode says so wherever its figures are read.
       const { writeMode, sink } = this.options.config;
       const variant =
         sink !== 'postgres' ? ` [sink: ${sink}]` : writeMode !== 'upsert' ? ` [write-mode: ${writeMode}]` : '';

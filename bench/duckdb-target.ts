@@ -12,8 +12,8 @@ const CATALOG = 'target';
 
 export const duckdbTargetPath = (stateDir: string): string => join(stateDir, FILE);
 
-/** The narrow shape's checksum in DuckDB's SQL (the same aggregates as `NARROW.pgChecksum`). */
-const NARROW_AGGREGATES: Record<string, readonly string[]> = {
+/** A shape's checksum in DuckDB's SQL, by shape name (the same aggregates as its `pgChecksum`). */
+const AGGREGATES: Record<string, readonly string[]> = {
   narrow: [
     'count(*)',
     'sum(a)',
@@ -31,7 +31,7 @@ export async function verifyDuckdbTarget(
   shape: TableShape,
   expected: Checksum,
 ): Promise<void> {
-  const aggregates = NARROW_AGGREGATES[shape.name];
+  const aggregates = AGGREGATES[shape.name];
   if (aggregates === undefined) throw new Error(`no DuckDB checksum for the ${shape.name} shape`);
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(duckdbTargetPath(stateDir), { access_mode: 'READ_ONLY' });
