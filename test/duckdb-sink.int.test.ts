@@ -62,6 +62,32 @@ describe('duckdb sink', () => {
     ).toEqual([['tributary', 'checkpoints']]);
   });
 
+  it('sets DuckDB memory_limit from sink option memory-limit, and refuses a value that is not a memory size', async () => {
+    // A file of its own: the setting belongs to the database instance, which every user of the file shares.
+    const limited = join(dir, 'limited.duckdb');
+    const sink = duckdbSink({ path: limited, 'memory-limit': '64 mb' }, { log });
+    sinks.push(sink);
+    await sink.open('limited');
+    await sink.write([schemaEvent(student), ins(student, [1, 'student1', 65, '1'])]);
+    await sink.commit(checkpoint('limited', { pos: 1 }));
+    const instance = await DuckDBInstance.fromCache(limited);
+    const connection = await instance.connect();
+    const setting = (await connection.runAndReadAll("SELECT current_setting('memory_limit')")).getRows()[0]?.[0];
+    connection.closeSync();
+    instance.closeSync();
+    await sink.close();
+    expect(setting).toBe('64.0 MiB');
+    for (const value of ['lots', '16 mb']) {
+      let error: unknown;
+      try {
+        duckdbSink({ path: limited, 'memory-limit': value }, { log });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('memory-limit') });
+    }
+  });
+
   it('maps the canonical types to the DuckDB column types of docs/type-mapping.md', async () => {
     const sink = open();
     await sink.open('types');

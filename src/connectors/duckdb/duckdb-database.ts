@@ -24,7 +24,12 @@ export interface DuckdbDatabase {
  * Checks the file system first, so that a missing permission or a foreign file is reported by errno, not by
  * DuckDB's message.
  */
-export async function openDuckdbDatabase(path: string, phase: DuckdbErrorPhase = 'open'): Promise<DuckdbDatabase> {
+export async function openDuckdbDatabase(
+  path: string,
+  phase: DuckdbErrorPhase = 'open',
+  /** DuckDB's `memory_limit` for the database, in bytes (sink option `memory-limit`); undefined: its default. */
+  memoryLimitBytes?: number,
+): Promise<DuckdbDatabase> {
   await checkDuckdbPath(path, { create: true });
   let instance: DuckDBInstance;
   try {
@@ -38,6 +43,9 @@ export async function openDuckdbDatabase(path: string, phase: DuckdbErrorPhase =
   try {
     connection = await instance.connect();
     catalog = String((await connection.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+    if (memoryLimitBytes !== undefined) {
+      await connection.run(`SET memory_limit = '${Math.floor(memoryLimitBytes / 1024)}KiB'`);
+    }
   } catch (error) {
     instance.closeSync();
     throw classifyDuckdbError(error, { phase, path });

@@ -281,7 +281,7 @@ class DuckdbSink implements Sink {
   /** The sink's one connection, opened on first use. */
   private async connect(phase: DuckdbErrorPhase): Promise<DuckdbDatabase> {
     if (this.database !== undefined) return this.database;
-    const database = await openDuckdbDatabase(this.config.path, phase);
+    const database = await openDuckdbDatabase(this.config.path, phase, this.config.memoryLimitBytes);
     const where = this.config.path === DUCKDB_IN_MEMORY ? 'an in-memory database' : this.config.path;
     this.context.log.info(`duckdb: opened ${where} (DuckDB ${database.version})`);
     this.database = database;
