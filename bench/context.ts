@@ -290,10 +290,11 @@ ${this.options.generalPath ? '  snapshot.packed-reads: false\n' : ''}${interval}
 
   /** The pipeline's sink: the target database on PostgreSQL, or a DuckDB file in the state directory. */
   private sinkBlock(spec: PipelineSpec): string {
-    const { sink, writeMode } = this.options.config;
-    if (sink === 'duckdb') return `sink:\n  type: duckdb\n  path: ${duckdbTargetPath(spec.stateDir)}\n`;
+    const { sink, writeMode, sinkOptions } = this.options.config;
+    const more = sinkOptions.map(([key, value]) => `  ${key}: ${JSON.stringify(value)}\n`).join('');
+    if (sink === 'duckdb') return `sink:\n  type: duckdb\n  path: ${duckdbTargetPath(spec.stateDir)}\n${more}`;
     const mode = writeMode === 'upsert' ? '' : `  write-mode: ${writeMode}\n`;
-    return `sink:\n  type: postgres\n  url: \${BENCH_SINK_URL}\n${mode}`;
+    return `sink:\n  type: postgres\n  url: \${BENCH_SINK_URL}\n${mode}${more}`;
   }
 
   startPipeline(spec: PipelineSpec): PipelineProcess {

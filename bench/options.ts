@@ -66,6 +66,8 @@ export interface BenchConfig {
   readonly writeMode: WriteMode;
   /** The sink of Tributary's pipelines (`--sink`; default postgres). */
   readonly sink: SinkKind;
+  /** More sink options for Tributary's pipelines (`--sink-option key=value`, repeatable). */
+  readonly sinkOptions: readonly (readonly [string, string])[];
 }
 
 export interface Options {
@@ -99,6 +101,7 @@ export const USAGE = `npm run bench [-- options]
   --general-path       decode every snapshot row (snapshot.packed-reads: false), to compare with the packed path
   --write-mode MODE    the PostgreSQL sink's write-mode in Tributary's pipelines: upsert (default) or merge
   --sink SINK          postgres (default) or duckdb (a DuckDB file; binlog-apply only)
+  --sink-option K=V    one more option of the sink block (repeatable), e.g. memory-limit=256mb
   --log-level LEVEL    the pipelines' log level (default warn)
   --out DIR            where results go (default bench/results)`;
 
@@ -146,6 +149,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'general-path': { type: 'boolean', default: false },
       'write-mode': { type: 'string', default: 'upsert' },
       sink: { type: 'string', default: 'postgres' },
+      'sink-option': { type: 'string', multiple: true, default: [] },
       'log-level': { type: 'string', default: 'warn' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -184,6 +188,11 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
   if (sink === 'duckdb' && (writeMode !== 'upsert' || groups.some((g) => g !== 'binlog-apply'))) {
     throw new Error(`--sink duckdb runs with --only binlog-apply and no --write-mode\n${USAGE}`);
   }
+  const sinkOptions = values['sink-option'].map((pair): readonly [string, string] => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--sink-option: key=value, got ${pair}\n${USAGE}`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
   const logLevel = values['log-level'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new Error(`--log-level: unknown ${logLevel}`);
   const root = findRoot();
@@ -216,6 +225,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       groups: GROUPS.filter((g) => groups.includes(g)),
       writeMode,
       sink,
+      sinkOptions,
     },
     profile: values.profile,
     generalPath: values['general-path'],

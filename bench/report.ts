@@ -218,7 +218,10 @@ export function markdownReport(report: BenchReport, chartFile: string): string {
         ? ` Tributary's pipelines write to ${config.sink}.`
         : config.writeMode === 'upsert'
           ? ''
-          : ` Tributary's PostgreSQL sink in write-mode ${config.writeMode}.`),
+          : ` Tributary's PostgreSQL sink in write-mode ${config.writeMode}.`) +
+      (config.sinkOptions.length > 0
+        ? ` Sink options: ${config.sinkOptions.map(([key, value]) => `${key}: ${value}`).join(', ')}.`
+        : ''),
     '',
     `![chart](${chartFile})`,
     '',
