@@ -13,9 +13,9 @@ import type { TargetTable } from './postgres-target-tables.js';
 /** The savepoint around a direct COPY (released or rolled back before the next statement). */
 const SAVEPOINT = 'tributary_direct_copy';
 /** SQLSTATE unique_violation: a key of a direct COPY exists in the target already. */
-export const UNIQUE_VIOLATION = '23505';
+const UNIQUE_VIOLATION = '23505';
 /** SQLSTATE feature_not_supported: COPY FROM refuses a table whose row-level security applies to the role. */
-export const FEATURE_NOT_SUPPORTED = '0A000';
+const FEATURE_NOT_SUPPORTED = '0A000';
 /**
  * Direct COPYs per transaction, at most. Each one is a subtransaction with its own XID, and PostgreSQL caches
  * only 64 of them per backend (PGPROC_MAX_CACHED_SUBXIDS); past that, every other session's snapshot checks
@@ -27,16 +27,55 @@ const FIRST_BACKOFF = 16;
 const MAX_BACKOFF = 1024;
 
 /** COPY into the target itself, every column in target order. */
-export function directCopySql(target: TargetTable): string {
+function directCopySql(target: TargetTable): string {
   const columns = target.schema.columns.map((c) => quoteIdent(c.name)).join(', ');
   return `COPY ${qualifiedName(target.name)} (${columns}) FROM STDIN`;
 }
 
+/** What COPYs inside a savepoint came to: all made, or rolled back on an existing key or a table refusing COPY. */
+export type SavepointCopyOutcome = 'copied' | 'conflict' | 'refused';
+
+/** A target table and the rows to COPY straight into it. */
+export interface DirectCopy<T> {
+  readonly target: TargetTable;
+  readonly rows: CopyRowSet<T>;
+}
+
 /**
- * COPYs `rows` straight into the target inside a savepoint — `SAVEPOINT; COPY; RELEASE` as one query, the rows
- * sent right behind it ({@link copyPipelined}): one round trip. False when a key existed already (unique
- * violation, 23505) or the table refuses COPY (row-level security): the rest of the query is skipped, the
- * savepoint is rolled back, nothing of the COPY remains, and the caller writes the rows its usual way.
+ * COPYs each set of rows straight into its target inside one savepoint — `SAVEPOINT; COPY a; COPY b; …; RELEASE`
+ * as one query, the rows sent right behind it ({@link copyPipelined}): one round trip and one subtransaction. On a
+ * key that existed already (unique violation, 23505) or a table that refuses COPY (row-level security) the rest of
+ * the query is skipped and the savepoint rolled back: nothing of any of the COPYs remains, and the caller writes
+ * the rows its usual way. Any other error is thrown.
+ */
+export async function copyInSavepoint<T>(
+  client: pg.Client,
+  savepoint: string,
+  copies: readonly DirectCopy<T>[],
+): Promise<SavepointCopyOutcome> {
+  const sql = [
+    `SAVEPOINT ${savepoint}`,
+    ...copies.map(({ target }) => directCopySql(target)),
+    `RELEASE SAVEPOINT ${savepoint}`,
+  ].join('; ');
+  try {
+    await copyPipelined(
+      client,
+      sql,
+      copies.map(({ rows }) => [rows]),
+    );
+    return 'copied';
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== UNIQUE_VIOLATION && code !== FEATURE_NOT_SUPPORTED) throw error;
+    await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
+    return code === UNIQUE_VIOLATION ? 'conflict' : 'refused';
+  }
+}
+
+/**
+ * COPYs `rows` straight into the target ({@link copyInSavepoint}), as `policy` allows and learns from. False when
+ * the savepoint was rolled back: the caller writes the rows its usual way.
  */
 export async function copyDirect<T>(
   client: pg.Client,
@@ -45,20 +84,11 @@ export async function copyDirect<T>(
   rows: CopyRowSet<T>,
 ): Promise<boolean> {
   policy.started();
-  try {
-    await copyPipelined(client, `SAVEPOINT ${SAVEPOINT}; ${directCopySql(target)}; RELEASE SAVEPOINT ${SAVEPOINT}`, [
-      [rows],
-    ]);
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code !== UNIQUE_VIOLATION && code !== FEATURE_NOT_SUPPORTED) throw error;
-    await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
-    if (code === UNIQUE_VIOLATION) policy.conflicted(target);
-    else policy.refused(target);
-    return false;
-  }
-  policy.succeeded(target);
-  return true;
+  const outcome = await copyInSavepoint(client, SAVEPOINT, [{ target, rows }]);
+  if (outcome === 'conflict') policy.conflicted(target);
+  else if (outcome === 'refused') policy.refused(target);
+  else policy.succeeded(target);
+  return outcome === 'copied';
 }
 
 /**

@@ -11,13 +11,7 @@ import {
 } from './postgres-copy-stream.js';
 import type { Row } from '../../core/data-type.js';
 import { displayName, qualifiedName, quoteIdent } from './postgres-ddl.js';
-import {
-  copyDirect,
-  directCopySql,
-  DirectCopyPolicy,
-  FEATURE_NOT_SUPPORTED,
-  UNIQUE_VIOLATION,
-} from './postgres-direct-copy.js';
+import { copyDirect, copyInSavepoint, DirectCopyPolicy } from './postgres-direct-copy.js';
 import type { PostgresModeWriter } from './postgres-mode-writer.js';
 import type { PostgresStagingTables, StagingTable } from './postgres-staging-tables.js';
 import type { PostgresTargetTables, TargetTable } from './postgres-target-tables.js';
@@ -129,25 +123,11 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     const names = runs.map(({ target }) => displayName(target.name));
     this.currentTable =
       names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} … (${names.length} tables)`;
-    const sql = [
-      `SAVEPOINT ${FRESH_SAVEPOINT}`,
-      ...runs.map(({ target }) => directCopySql(target)),
-      `RELEASE SAVEPOINT ${FRESH_SAVEPOINT}`,
-    ].join('; ');
-    try {
-      await copyPipelined(
-        this.client,
-        sql,
-        runs.map(({ target, changes }) => [directRows(target, changes)]),
-      );
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code !== UNIQUE_VIOLATION && code !== FEATURE_NOT_SUPPORTED) throw error;
-      await this.client.query(`ROLLBACK TO SAVEPOINT ${FRESH_SAVEPOINT}; RELEASE SAVEPOINT ${FRESH_SAVEPOINT}`);
-      for (const { target, changes } of runs) {
-        this.currentTable = displayName(target.name);
-        await this.applyChecked(target, changes);
-      }
+    const copies = runs.map(({ target, changes }) => ({ target, rows: directRows(target, changes) }));
+    if ((await copyInSavepoint(this.client, FRESH_SAVEPOINT, copies)) === 'copied') return;
+    for (const { target, changes } of runs) {
+      this.currentTable = displayName(target.name);
+      await this.applyChecked(target, changes);
     }
   }
 
