@@ -88,8 +88,8 @@ export class PostgresMergeWriter implements PostgresModeWriter {
     const target = await this.tables.target(run.schema);
     const where = displayName(target.name);
     this.currentTable = where;
-    const nothingStaged = !this.staged.has(targetKey(this.tables, run.schema.id));
-    if (nothingStaged && insertsOnly(run) && this.direct.shouldTry(target)) {
+    const key = targetKey(this.tables, run.schema.id);
+    if (!this.staged.has(key) && insertsOnly(run) && this.direct.shouldTry(target)) {
       if (await copyDirect(this.client, this.direct, target, directRows(target, run))) return;
     }
     const staging = await this.staging.for(target);
@@ -103,7 +103,7 @@ export class PostgresMergeWriter implements PostgresModeWriter {
         append: (out, i) => writeStagingLines(out, run.events[i]!, run.seqs[i]!, schema, keyIndexes, where),
       },
     ]);
-    this.staged.set(targetKey(this.tables, run.schema.id), staging);
+    this.staged.set(key, staging);
   }
 
   private async apply(staging: StagingTable): Promise<void> {
