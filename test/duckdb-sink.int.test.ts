@@ -10,6 +10,8 @@ import type { Sink } from '../src/core/sink.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { allTypes, caught, checkpoint, ins, schemaEvent, student } from './harness/sink-events.js';
+import { thrown } from './harness/thrown.js';
+import { TributaryError } from '../src/core/errors.js';
 
 const logLines: string[] = [];
 const log = createLogger({ write: (line) => logLines.push(line), timestamps: false });
@@ -78,12 +80,7 @@ describe('duckdb sink', () => {
     await sink.close();
     expect(setting).toBe('64.0 MiB');
     for (const value of ['lots', '16 mb']) {
-      let error: unknown;
-      try {
-        duckdbSink({ path: limited, 'memory-limit': value }, { log });
-      } catch (thrown) {
-        error = thrown;
-      }
+      const error = thrown(() => duckdbSink({ path: limited, 'memory-limit': value }, { log }), TributaryError);
       expect(error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('memory-limit') });
     }
   });

@@ -5,6 +5,7 @@ import { compileExpression, type ScopeColumn } from '../../src/transform/express
 import { evalContext } from '../../src/transform/expression/eval-context.js';
 import { ExpressionError } from '../../src/transform/expression/expression-error.js';
 import { parseExpression } from '../../src/transform/expression/parser.js';
+import { thrown } from '../harness/thrown.js';
 
 /** The row every case reads: one column of each family, and NULLs. */
 const COLUMNS: [ScopeColumn, Value][] = [
@@ -214,13 +215,7 @@ describe('expression functions: input → expected, NULLs, overflow, time zones'
 });
 
 function evalFailure(text: string): TributaryError {
-  try {
-    evaluate(text);
-  } catch (error) {
-    if (error instanceof TributaryError) return error;
-    throw error;
-  }
-  throw new Error(`${text} did not fail`);
+  return thrown(() => evaluate(text), TributaryError);
 }
 
 describe('rows that cannot be computed stop the pipeline rather than write a wrong value', () => {
@@ -240,13 +235,7 @@ describe('rows that cannot be computed stop the pipeline rather than write a wro
 });
 
 function compileFailure(text: string): ExpressionError {
-  try {
-    compile(text);
-  } catch (error) {
-    if (error instanceof ExpressionError) return error;
-    throw error;
-  }
-  throw new Error(`${text} compiled`);
+  return thrown(() => compile(text), ExpressionError);
 }
 
 describe('ill-typed expressions are rejected when compiled, at their position, with a fix', () => {

@@ -4,6 +4,7 @@ import { buildSyncJob } from '../../src/composer/sql-sync-job.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { SqlError } from '../../src/sql/sql-error.js';
 import type { SyncStatement } from '../../src/sql/sql-ast.js';
+import { thrown } from '../harness/thrown.js';
 
 const log = createLogger({ level: 'error', write: () => {} });
 
@@ -24,13 +25,7 @@ function job(script: string) {
 }
 
 function errorOf(script: string): SqlError {
-  try {
-    job(script);
-  } catch (error) {
-    expect(error).toBeInstanceOf(SqlError);
-    return error as SqlError;
-  }
-  throw new Error('no error');
+  return thrown(() => job(script), SqlError);
 }
 
 describe('CREATE DATABASE … AS DATABASE (CDAS) and CREATE TABLE … AS TABLE', () => {

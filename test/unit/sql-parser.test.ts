@@ -6,6 +6,7 @@ import { buildSqlJob } from '../../src/composer/sql-job.js';
 import { planInsert } from '../../src/sql/planner.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
+import { thrown } from '../harness/thrown.js';
 
 const SALES = `
 -- the seed 004 flow
@@ -29,18 +30,14 @@ GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT;
 `;
 
 function errorOf(text: string): SqlError {
-  try {
+  return thrown(() => {
     const { session, statements } = SqlSession.parse(text);
     for (const s of statements) {
       if (s.kind !== 'createTableAs') session.declare(s);
       if (s.kind === 'insert') session.plan(s);
       if (s.kind === 'createTableAs') session.createTableAs(s);
     }
-  } catch (error) {
-    expect(error).toBeInstanceOf(SqlError);
-    return error as SqlError;
-  }
-  throw new Error('no error');
+  }, SqlError);
 }
 
 describe('SQL parser', () => {

@@ -4,6 +4,7 @@ import { tableIdToString } from '../../src/core/table-schema.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { SqlError } from '../../src/sql/sql-error.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
+import { thrown } from '../harness/thrown.js';
 
 const warnings: string[] = [];
 const log = createLogger({ level: 'warn', write: (line) => warnings.push(line) });
@@ -26,13 +27,7 @@ function job(sinkTable: string) {
 }
 
 function errorOf(run: () => unknown): SqlError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SqlError);
-    return error as SqlError;
-  }
-  throw new Error('no error');
+  return thrown(run, SqlError);
 }
 
 const TOTALS = '(segment STRING, total DECIMAL(20, 2), PRIMARY KEY (segment) NOT ENFORCED)';

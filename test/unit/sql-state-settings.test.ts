@@ -3,6 +3,7 @@ import { SqlSession, sqlStateOptions, STATE_CACHE_SIZE } from '../../src/compose
 import { parseMemorySize } from '../../src/core/memory-size.js';
 import { SqlError } from '../../src/sql/sql-error.js';
 import { DEFAULT_CACHE_BYTES } from '../../src/sql/exec/disk-state.js';
+import { thrown } from '../harness/thrown.js';
 
 /** The session after running `script` (its SET statements). */
 function session(script: string): SqlSession {
@@ -12,13 +13,7 @@ function session(script: string): SqlSession {
 }
 
 function failure(script: string): SqlError {
-  try {
-    session(script);
-  } catch (error) {
-    if (error instanceof SqlError) return error;
-    throw error;
-  }
-  throw new Error('the script ran');
+  return thrown(() => session(script), SqlError);
 }
 
 describe('memory sizes as Flink writes them', () => {

@@ -3,6 +3,7 @@ import { ExpressionError } from '../../src/transform/expression/expression-error
 import type { ExpressionNode, ProjectionItem } from '../../src/transform/expression/expression-node.js';
 import { parseExpression } from '../../src/transform/expression/parser.js';
 import { checkProjection, parseProjection } from '../../src/transform/projection.js';
+import { thrown } from '../harness/thrown.js';
 
 /** A compact text form of a tree, so that expectations read like the expression. */
 function show(node: ExpressionNode | ProjectionItem): string {
@@ -39,13 +40,7 @@ function show(node: ExpressionNode | ProjectionItem): string {
 const items = (text: string): string[] => parseProjection(text).items.map(show);
 
 function errorOf(run: () => unknown): ExpressionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ExpressionError) return error;
-    throw error;
-  }
-  throw new Error('expected an ExpressionError');
+  return thrown(run, ExpressionError);
 }
 
 describe('projection parser', () => {
