@@ -33,8 +33,8 @@ export class PartitionLeases {
     private readonly workerId: string,
     private readonly ttlMs: number,
     private readonly kind: HeartbeatKind,
-    /** When the bucket was created (ms, {@link fencingEpochMs}): the high part of every token, so a new bucket's are larger. */
-    private readonly epochMs: number,
+    /** The largest fencing epoch this worker has read (ms): a re-written epoch is never below it. */
+    private epochSeenMs: number,
   ) {}
 
   static async open(
@@ -48,35 +48,20 @@ export class PartitionLeases {
       readonly kind?: HeartbeatKind;
     },
   ): Promise<PartitionLeases> {
+    // Every worker asks for the same configuration, so workers that create the bucket at the same moment do not
+    // race to set different ones (JetStream applies both creations, the later as an update).
     const settings = {
       ttl: options.ttlMs,
       history: 1,
       replicas: options.replicas,
-      // Only the bucket's creator writes its configuration: every worker later reads this same epoch.
-      description: `${LEASE_BUCKET_DESCRIPTION} ${Date.now()})`,
+      description: LEASE_BUCKET_DESCRIPTION,
     };
-    let kv: KV;
-    try {
-      kv = await nc.jetstream().views.kv(bucket, settings);
-    } catch (error) {
-      // Another worker created the bucket at the same moment, with its own epoch in the description (a different
-      // configuration): this time it exists, and its configuration is kept as it is.
-      try {
-        kv = await nc.jetstream().views.kv(bucket, settings);
-      } catch {
-        throw error;
-      }
-    }
+    const kv = await nc.jetstream().views.kv(bucket, settings);
     const jsm = await nc.jetstreamManager();
-    return new PartitionLeases(
-      kv,
-      jsm,
-      bucket,
-      options.workerId,
-      options.ttlMs,
-      options.kind ?? 'worker',
-      fencingEpochMs(await jsm.streams.info(`KV_${bucket}`)),
-    );
+    // A bucket of an earlier release carries its epoch in its description, or only its `created`: the epoch
+    // written from now on is not below it.
+    const earlier = fencingEpochMs(await jsm.streams.info(`KV_${bucket}`));
+    return new PartitionLeases(kv, jsm, bucket, options.workerId, options.ttlMs, options.kind ?? 'worker', earlier);
   }
 
   /**
@@ -125,13 +110,39 @@ export class PartitionLeases {
 
   /** Takes the lease of `partition` if nobody holds it; false when someone does. */
   async acquire(partition: number): Promise<boolean> {
+    let revision: number;
     try {
-      const revision = await this.kv.create(`lease.${partition}`, new TextEncoder().encode(this.workerId));
-      this.held.set(partition, { revision, token: fencingToken(this.epochMs, revision), renewedAt: Date.now() });
-      return true;
+      revision = await this.kv.create(`lease.${partition}`, new TextEncoder().encode(this.workerId));
     } catch (error) {
       if (isWrongRevision(error)) return false;
       throw error;
+    }
+    // The epoch is read after the lease is ours, so a later acquisition never reads an earlier epoch.
+    const token = fencingToken(await this.epoch(), revision);
+    this.held.set(partition, { revision, token, renewedAt: Date.now() });
+    return true;
+  }
+
+  /**
+   * The bucket's fencing epoch (ms): the value of its `epoch` key, which the first worker to find it missing
+   * writes (`create`, so one writer wins and every worker reads its value). The key expires like any other entry
+   * of the bucket; the next acquisition then writes a new one, later than the old (the time now, and at least
+   * the largest epoch this worker has read, plus one), so tokens still only grow.
+   */
+  private async epoch(): Promise<number> {
+    for (;;) {
+      const entry = await this.kv.get(EPOCH_KEY);
+      const value = entry?.operation === 'PUT' ? Number(entry.string()) : NaN;
+      if (Number.isSafeInteger(value) && value > 0) {
+        this.epochSeenMs = Math.max(this.epochSeenMs, value);
+        return value;
+      }
+      const next = Math.max(Date.now(), this.epochSeenMs + 1);
+      try {
+        await this.kv.create(EPOCH_KEY, new TextEncoder().encode(String(next)));
+      } catch (error) {
+        if (!isWrongRevision(error)) throw error; // another worker wrote it first: read theirs
+      }
     }
   }
 
@@ -182,10 +193,10 @@ export class PartitionLeases {
   }
 
   /**
-   * The fencing token of the held lease of `partition`: the bucket's creation time (ms, {@link fencingEpochMs}) × 10^20 + the revision
-   * `create` returned. Revisions are the bucket stream's sequence numbers, strictly increasing, so any later
-   * acquisition — by any worker — has a larger token; a bucket made anew (a new `stream`, a deleted bucket)
-   * starts later, so its tokens are larger than the old bucket's. Renewals do not change it.
+   * The fencing token of the held lease of `partition`: the bucket's fencing epoch (ms, see {@link epoch}) × 10^20
+   * + the revision `create` returned. Revisions are the bucket stream's sequence numbers, strictly increasing, so
+   * any later acquisition — by any worker — has a larger token; a bucket made anew (a new `stream`, a deleted
+   * bucket) writes its epoch later, so its tokens are larger than the old bucket's. Renewals do not change it.
    */
   token(partition: number): bigint | undefined {
     return this.held.get(partition)?.token;
@@ -205,24 +216,27 @@ export class PartitionLeases {
   }
 }
 
-/** The lease bucket's description; its creator appends `<epoch ms>)`. */
-const LEASE_BUCKET_DESCRIPTION = 'Tributary partition leases and worker heartbeats (fencing epoch';
+/** The lease bucket's description. Releases before the `epoch` key appended `(fencing epoch <ms>)` to it. */
+const LEASE_BUCKET_DESCRIPTION = 'Tributary partition leases and worker heartbeats';
+const EARLIER_DESCRIPTION = `${LEASE_BUCKET_DESCRIPTION} (fencing epoch`;
+
+/** The key holding the bucket's fencing epoch (ms), the high part of its tokens. */
+const EPOCH_KEY = 'epoch';
 
 /**
- * The high part of the bucket's fencing tokens, the same for every worker: the creation time its creator wrote
- * into the bucket's description (the configuration, replicated alike to every server). Not the stream info's
- * `created`: each server reports the time it made its own copy (tens of ms apart), so workers that opened the
- * bucket while different servers led it got different epochs — a partition leased by a worker with the later
- * one could never be taken over by one with the earlier one, its sink refusing every new owner's token
- * (SINK_FENCED, over and over). A bucket made by an older Tributary (no epoch in its description) keeps
- * `created`.
+ * The fencing epoch an earlier release used for this bucket, the floor of the epoch written now: the one its
+ * creator wrote into the description, or else the stream info's `created`. Neither was the same for every
+ * worker — `created` is each server's own copy's time, and workers creating the bucket together each had
+ * their description applied, the later as an update — so one worker's tokens could all be larger than
+ * another's, and a partition it leased could never be taken over (SINK_FENCED, over and over). Hence the
+ * `epoch` key: a `create` that exactly one worker wins.
  */
 export function fencingEpochMs(info: {
   readonly created: string;
   readonly config: { readonly description?: string };
 }): number {
-  const written = info.config.description?.startsWith(LEASE_BUCKET_DESCRIPTION)
-    ? Number(info.config.description.slice(LEASE_BUCKET_DESCRIPTION.length).replace(/\)$/, ''))
+  const written = info.config.description?.startsWith(EARLIER_DESCRIPTION)
+    ? Number(info.config.description.slice(EARLIER_DESCRIPTION.length).replace(/\)$/, ''))
     : NaN;
   if (Number.isSafeInteger(written) && written > 0) return written;
   const created = Date.parse(info.created);

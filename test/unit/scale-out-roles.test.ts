@@ -100,7 +100,7 @@ describe('the scale-out: block and the roles of one pipeline file', () => {
     expect(fencingToken(created, Number.MAX_SAFE_INTEGER)).toBeLessThan(fencingToken(created + 1, 1));
   });
 
-  it("the fencing epoch is the one the bucket's creator wrote into its description, not the answering server's created", () => {
+  it("the floor of a bucket's fencing epoch: what an earlier release's creator wrote into its description, else its created", () => {
     const created = '2026-12-05T05:37:49.352123Z';
     const description = 'Tributary partition leases and worker heartbeats (fencing epoch 1796449069329)';
     expect(fencingEpochMs({ created, config: { description } })).toBe(1796449069329);
