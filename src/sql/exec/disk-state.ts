@@ -87,6 +87,11 @@ export class DiskStateStore implements StateBackend {
   private readonly crashMidWrite: boolean;
   /** How long the last {@link snapshot} waited for the write of the checkpoint before (ms). */
   lastWaitMs = 0;
+  /**
+   * The delta the last {@link snapshot} returned, until a batch changes the state ({@link endBatch}): what
+   * {@link committed} hands off, without collecting the changes a second time.
+   */
+  private snapshotted: StateDelta | undefined;
   /** The file holds state in the table layout of an earlier version: only starting over empties it. */
   private readonly oldLayout: boolean;
   private readonly expiry: StateExpiry;
@@ -171,6 +176,8 @@ export class DiskStateStore implements StateBackend {
 
   /** The end of a batch: values beyond the cache's budget leave memory, least recently used first. */
   endBatch(): void {
+    // The batch changed the state: the last snapshot's delta no longer holds every change.
+    this.snapshotted = undefined;
     for (;;) {
       let total = 0;
       let largest: StoredState | undefined;
@@ -196,12 +203,19 @@ export class DiskStateStore implements StateBackend {
     if (this.expiry.enabled) {
       for (const { ns, key, sub } of this.expiry.expired()) this.states.get(ns)?.expire(key, sub);
     }
+    const delta = this.collect();
+    this.snapshotted = delta;
+    return { version: this.fileVersion + 1, delta };
+  }
+
+  /** Every change since the last checkpoint, per state (serialised: see {@link StoredState.changes}). */
+  private collect(): StateDelta {
     const delta: StateDelta = {};
     for (const [name, state] of this.states) {
       const changes = state.changes();
       if (changes.length > 0) delta[name] = changes;
     }
-    return { version: this.fileVersion + 1, delta };
+    return delta;
   }
 
   /**
@@ -211,11 +225,10 @@ export class DiskStateStore implements StateBackend {
    */
   async committed(): Promise<void> {
     await this.settle();
-    const delta: StateDelta = {};
-    for (const [name, state] of this.states) {
-      const changes = state.handOff();
-      if (changes.length > 0) delta[name] = changes;
-    }
+    // The runner commits a checkpoint before the next batch: the delta its snapshot returned is then every change.
+    const delta = this.snapshotted ?? this.collect();
+    this.snapshotted = undefined;
+    for (const state of this.states.values()) state.handOff();
     const write: StateWrite = {
       version: this.fileVersion + 1,
       plan: this.plan,
@@ -319,10 +332,10 @@ interface StoredState {
   /** Every change since the last checkpoint, serialised. */
   changes(): StateChange[];
   /**
-   * The changes since the last checkpoint go to the file: returns them; they stay readable (under any later
-   * change) until {@link landed}.
+   * The changes since the last checkpoint, as {@link changes} last returned them (called right after it), go to
+   * the file; they stay readable (under any later change) until {@link landed}.
    */
-  handOff(): StateChange[];
+  handOff(): void;
   /** The file holds the changes of the last {@link handOff}: memory forgets them. */
   landed(): void;
   /** The TTL drops an entry: deleted, unless it changed since the last checkpoint (then it is not idle). */
@@ -422,11 +435,9 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return changes;
   }
 
-  handOff(): StateChange[] {
-    const changes = this.changes();
+  handOff(): void {
     this.writing = this.pending;
     this.pending = new Map();
-    return changes;
   }
 
   landed(): void {
@@ -650,11 +661,9 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return changes;
   }
 
-  handOff(): StateChange[] {
-    const changes = this.changes();
+  handOff(): void {
     this.writing = this.pending;
     this.pending = new Map();
-    return changes;
   }
 
   landed(): void {
