@@ -100,6 +100,43 @@ describe('SQL state on disk: map state', () => {
     expect([rows.has('a', 'x'), rows.has('a', 'y'), rows.has('a', 'w')]).toEqual([false, true, false]);
     await s.close();
   });
+
+  it("removes a retracted entry only the file holds without reading it: the checkpoint's write checks it", async () => {
+    const { open } = store(1);
+    const { store: s, rows } = open();
+    s.restore(undefined);
+    rows.put('a', 'x', { n: 1 });
+    rows.put('a', 'y', { n: 2 });
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    s.endBatch(); // evicted: only the file knows the entries
+    expect(rows.removeHeld('a', 'x')).toBe(true);
+    expect(rows.removeHeld('a', 'x')).toBe(false); // memory knows it is gone now: refused at once
+    const good = await s.snapshot();
+    expect(good.held).toEqual({ '1.right': [['a', 'x']] });
+    await s.committed();
+    await s.settle(); // the file held it: the write landed
+    expect(entries(rows, 'a')).toEqual({ y: 2 });
+    s.endBatch();
+    expect(rows.removeHeld('b', 'never')).toBe(true); // nothing in memory says otherwise
+    const bad = JSON.parse(JSON.stringify(await s.snapshot())) as CommittedState;
+    expect(bad.held).toEqual({ '1.right': [['b', 'never']] });
+    await s.committed();
+    await expect(s.snapshot()).rejects.toMatchObject({
+      code: 'STATE_CORRUPT',
+      message: expect.stringMatching(/1\.right state was asked to take back a row it never held/),
+    });
+    await s.close().catch(() => undefined);
+    // The sink committed that checkpoint: a restart that brings the file up to it refuses it the same way.
+    const again = open();
+    expect(() => again.store.restore(bad)).toThrow(/never held/);
+    await again.store.close();
+    const after = open();
+    after.store.restore({ ...good, version: 2 });
+    expect(entries(after.rows, 'a')).toEqual({ y: 2 });
+    await after.store.close();
+  });
 });
 
 describe('SQL state: rows as JSON', () => {

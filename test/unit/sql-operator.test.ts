@@ -183,7 +183,7 @@ describe('SQL operator', () => {
     'a join + GROUP BY: rows moving between groups in one batch, BIGINT values beyond 2^53 through a checkpoint, a row taken back that never came (state %s)',
     async (_, cache) => {
       const big = 9007199254740993n; // 2^53 + 1: not a number
-      const { feed, restart } = job(
+      const { feed, restart, checkpoint } = job(
         'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
         'SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id',
         cache,
@@ -209,7 +209,16 @@ describe('SQL operator', () => {
         [String(big), '1'],
         ['1', '1'],
       ]);
-      expect(() => feed([ev(A, 'delete', [5n, 20, '1.00'], null)])).toThrow(/never saw/);
+      const retractUnknown = () => feed([ev(A, 'delete', [5n, 20, '1.00'], null)]);
+      if (cache === undefined) {
+        // Memory holds the join key's rows (read whole for the update of b above): refused at once.
+        expect(retractUnknown).toThrow(/never saw/);
+      } else {
+        // Only the file knows the join key's rows: the checkpoint's write checks it, and the next checkpoint fails.
+        retractUnknown();
+        await checkpoint();
+        await expect(checkpoint()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: /never held/ });
+      }
     },
   );
 

@@ -5,19 +5,26 @@ import { TributaryError } from '../../core/errors.js';
 import { corrupt, type KeyedMapState, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
 import { StateExpiry } from './state-expiry.js';
 import {
+  NOT_HELD,
+  notHeld,
   StateFileWriter,
   stateFileApplier,
   type StateChange,
   type StateDelta,
+  type StateHeld,
   type StateWrite,
 } from './state-file-writer.js';
 
-export type { StateChange, StateDelta } from './state-file-writer.js';
+export type { StateChange, StateDelta, StateHeld } from './state-file-writer.js';
 
-/** What a SQL job commits with each checkpoint about its state: the state's version and how it got there. */
+/**
+ * What a SQL job commits with each checkpoint about its state: the state's version and how it got there (`held`:
+ * the entries the file must hold before `delta` is written, see `KeyedMapState.removeHeld`).
+ */
 export interface CommittedState {
   readonly version: number;
   readonly delta: StateDelta;
+  readonly held?: StateHeld;
 }
 
 export interface DiskStateOptions {
@@ -91,7 +98,7 @@ export class DiskStateStore implements StateBackend {
    * The delta the last {@link snapshot} returned, until a batch changes the state ({@link endBatch}): what
    * {@link committed} hands off, without collecting the changes a second time.
    */
-  private snapshotted: StateDelta | undefined;
+  private snapshotted: { readonly delta: StateDelta; readonly held: StateHeld | undefined } | undefined;
   /** The file holds state in the table layout of an earlier version: only starting over empties it. */
   private readonly oldLayout: boolean;
   private readonly expiry: StateExpiry;
@@ -203,19 +210,33 @@ export class DiskStateStore implements StateBackend {
     if (this.expiry.enabled) {
       for (const { ns, key, sub } of this.expiry.expired()) this.states.get(ns)?.expire(key, sub);
     }
-    const delta = this.collect();
-    this.snapshotted = delta;
-    return { version: this.fileVersion + 1, delta };
+    const collected = this.collect();
+    this.snapshotted = collected;
+    const { delta, held } = collected;
+    return held === undefined
+      ? { version: this.fileVersion + 1, delta }
+      : { version: this.fileVersion + 1, delta, held };
   }
 
-  /** Every change since the last checkpoint, per state (serialised: see {@link StoredState.changes}). */
-  private collect(): StateDelta {
+  /**
+   * Every change since the last checkpoint, per state (serialised: see {@link StoredState.changes}), and the
+   * entries removed that the file must hold (none: undefined).
+   */
+  private collect(): { readonly delta: StateDelta; readonly held: StateHeld | undefined } {
     const delta: StateDelta = {};
+    let held: StateHeld | undefined;
     for (const [name, state] of this.states) {
       const changes = state.changes();
       if (changes.length > 0) delta[name] = changes;
+      const entries = state.held();
+      if (entries.length > 0) (held ??= {})[name] = entries;
     }
-    return delta;
+    return { delta, held };
+  }
+
+  /** Whether an entry only the file may hold is removed without reading it (see `KeyedMapState.removeHeld`). */
+  get checksLater(): boolean {
+    return this.path !== ':memory:';
   }
 
   /**
@@ -226,7 +247,7 @@ export class DiskStateStore implements StateBackend {
   async committed(): Promise<void> {
     await this.settle();
     // The runner commits a checkpoint before the next batch: the delta its snapshot returned is then every change.
-    const delta = this.snapshotted ?? this.collect();
+    const { delta, held } = this.snapshotted ?? this.collect();
     this.snapshotted = undefined;
     for (const state of this.states.values()) state.handOff();
     const write: StateWrite = {
@@ -235,9 +256,10 @@ export class DiskStateStore implements StateBackend {
       layout: LAYOUT,
       stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
       delta,
+      ...(held === undefined ? {} : { held }),
     };
     if (this.path === ':memory:') {
-      this.apply(write);
+      this.applyHere(write);
       this.landed();
     } else {
       this.writer ??= new StateFileWriter(this.path, this.crashMidWrite);
@@ -290,14 +312,31 @@ export class DiskStateStore implements StateBackend {
     for (const changes of Object.values(saved.delta)) {
       if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
     }
-    this.apply({
+    if (saved.held !== undefined) {
+      if (typeof saved.held !== 'object' || saved.held === null) throw corrupt();
+      for (const entries of Object.values(saved.held)) {
+        if (!Array.isArray(entries) || entries.some((e) => !Array.isArray(e) || e.length !== 2)) throw corrupt();
+      }
+    }
+    this.applyHere({
       version: saved.version,
       plan: this.plan,
       layout: LAYOUT,
       stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
       delta: saved.delta,
+      ...(saved.held === undefined ? {} : { held: saved.held }),
     });
     this.fileVersion = saved.version;
+  }
+
+  /** Writes `write` into the file on this thread; a held entry the file lacks is STATE_CORRUPT. */
+  private applyHere(write: StateWrite): void {
+    try {
+      this.apply(write);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === NOT_HELD) throw notHeld((error as Error).message);
+      throw error;
+    }
   }
 
   /**
@@ -331,6 +370,8 @@ interface StoredState {
   evict(bytes: number): number;
   /** Every change since the last checkpoint, serialised. */
   changes(): StateChange[];
+  /** The entries removed since the last checkpoint that the file must hold (see `KeyedMapState.removeHeld`). */
+  held(): [string, string][];
   /**
    * The changes since the last checkpoint, as {@link changes} last returned them (called right after it), go to
    * the file; they stay readable (under any later change) until {@link landed}.
@@ -428,6 +469,10 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     });
   }
 
+  held(): [string, string][] {
+    return [];
+  }
+
   changes(): StateChange[] {
     for (const key of this.dirty) this.serialise(key, this.cache.get(key)!);
     const changes: StateChange[] = [];
@@ -486,6 +531,8 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   private readonly cache = new Map<string, Bucket<V>>();
   private pending = new Map<string, Map<string, string | null>>();
   private writing = new Map<string, Map<string, string | null>>();
+  /** Entries removed by {@link removeHeld} since the last checkpoint that only the file could tell were there. */
+  private heldInFile: [string, string][] = [];
   cachedBytes = 0;
   readonly expiring: boolean;
 
@@ -551,6 +598,32 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     if (text === undefined) text = this.writing.get(key)?.get(sub);
     if (text !== undefined) return text !== null;
     return this.store.readExists.get(this.name, key, sub) !== undefined;
+  }
+
+  removeHeld(key: string, sub: string): boolean {
+    key = flat(key);
+    sub = flat(sub);
+    let held: boolean | undefined;
+    const bucket = this.cache.get(key);
+    if (bucket !== undefined) {
+      bucket.used = true;
+      if (bucket.map.get(sub) !== undefined) held = true;
+      else if (bucket.complete || bucket.map.has(sub)) held = false;
+    }
+    if (held === undefined) {
+      let text = this.pending.get(key)?.get(sub);
+      if (text === undefined) text = this.writing.get(key)?.get(sub);
+      if (text !== undefined) held = text !== null;
+    }
+    if (held === undefined) {
+      // Only the file can tell. With a writer thread, the checkpoint's write reads it there, off this thread (a
+      // point read per retraction was a fifth of a change's cost); with a TTL it may have expired: not checked.
+      if (!this.store.checksLater) held = this.store.readExists.get(this.name, key, sub) !== undefined;
+      else if (!this.expiring) this.heldInFile.push([key, sub]);
+    }
+    if (held === false) return false;
+    this.remove(key, sub);
+    return true;
   }
 
   put(key: string, sub: string, value: V): void {
@@ -661,9 +734,14 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return changes;
   }
 
+  held(): [string, string][] {
+    return this.heldInFile;
+  }
+
   handOff(): void {
     this.writing = this.pending;
     this.pending = new Map();
+    this.heldInFile = [];
   }
 
   landed(): void {

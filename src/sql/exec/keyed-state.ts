@@ -35,6 +35,12 @@ export interface KeyedMapState<V> {
   has(key: string, sub: string): boolean;
   put(key: string, sub: string, value: V): void;
   remove(key: string, sub: string): void;
+  /**
+   * Removes `(key, sub)`, an entry that must be there (the retraction of a row the state holds). Returns false when
+   * the state knows it is not there, and removes nothing. On disk, an entry memory knows nothing of is removed
+   * without reading the file, and the next checkpoint's write checks that the file held it (STATE_CORRUPT if not).
+   */
+  removeHeld(key: string, sub: string): boolean;
   /** As {@link KeyedState.expiring}: entries may be dropped by `table.exec.state.ttl`, each on its own. */
   readonly expiring?: boolean;
 }
@@ -107,6 +113,12 @@ export class MemoryKeyedMapState<V> implements KeyedMapState<V> {
     if (entries === undefined) return;
     entries.delete(sub);
     if (entries.size === 0) this.map.delete(key);
+  }
+
+  removeHeld(key: string, sub: string): boolean {
+    if (!this.has(key, sub)) return false;
+    this.remove(key, sub);
+    return true;
   }
 }
 

@@ -342,10 +342,9 @@ export class JoinNode extends PlanNode {
     const rowKey = this.rowKey(side, row);
     const unique = this.rowKeys[side] !== undefined;
     if (unique && sign < 0) {
-      // Its entry has count 1 (see below), and its match count is of no use once it goes: only whether it is
-      // there is read (on disk, nothing decoded).
-      if (own.has(key, rowKey)) own.remove(key, rowKey);
-      else if (own.expiring !== true) throw retractedUnknown('join'); // else: the row expired (table.exec.state.ttl)
+      // Its entry has count 1 (see below), and its match count is of no use once it goes: it is removed, the state
+      // checking that it was there (on disk, an entry only the file holds is checked by the checkpoint's write).
+      if (!own.removeHeld(key, rowKey) && own.expiring !== true) throw retractedUnknown('join'); // else: the row expired (table.exec.state.ttl)
       return;
     }
     // A side unique on its row key holds at most one live row per key: a row added is new (count 1), and the state

@@ -12,6 +12,15 @@ export type StateChange = [key: string, sub: string, value: string | null];
 /** The changes of one checkpoint, per state name. */
 export type StateDelta = Record<string, StateChange[]>;
 
+/**
+ * Per state name, the entries (key, sub key) the checkpoint removed as retracted rows without reading the file
+ * (see `KeyedMapState.removeHeld`): the file must hold each of them before the checkpoint's changes are written.
+ */
+export type StateHeld = Record<string, [key: string, sub: string][]>;
+
+/** The `code` of the error a write throws when the file lacks an entry of {@link StateWrite.held}. */
+export const NOT_HELD = 'SQL_STATE_NOT_HELD';
+
 /** What a state file takes in one transaction: a checkpoint's changes and the version they make. */
 export interface StateWrite {
   readonly version: number;
@@ -21,6 +30,8 @@ export interface StateWrite {
   /** With a TTL: the time to stamp each written entry with (undefined: no TTL, no stamps). */
   readonly stampAt: number | undefined;
   readonly delta: StateDelta;
+  /** Entries the file must hold before `delta` is written; the write fails ({@link NOT_HELD}) without one. */
+  readonly held?: StateHeld;
 }
 
 /**
@@ -39,12 +50,25 @@ export function stateFileApplier(db: Database.Database): (write: StateWrite, hal
   );
   const unstamp = db.prepare<[string, string, string]>('DELETE FROM expiry WHERE ns = ? AND key = ? AND sub = ?');
   const meta = db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)');
-  const byKey = (a: StateChange, b: StateChange): number => {
+  const exists = db
+    .prepare<[string, string, string], number>('SELECT 1 FROM entries WHERE ns = ? AND key = ? AND sub = ?')
+    .pluck();
+  const byKey = (a: readonly [string, string, ...unknown[]], b: readonly [string, string, ...unknown[]]): number => {
     if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
     return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
   };
   return db.transaction((write: StateWrite, halfway?: () => void) => {
     const { stampAt } = write;
+    for (const [ns, entries] of Object.entries(write.held ?? {})) {
+      for (const [key, sub] of [...entries].sort(byKey)) {
+        if (exists.get(ns, key, sub) !== undefined) continue;
+        // The source retracted a row the job never took in (or the file lost it): the state no longer matches.
+        // NOT_HELD (this function runs from its text in the writer thread: no outside names).
+        throw Object.assign(new Error(`the ${ns} state was asked to take back a row it never held`), {
+          code: 'SQL_STATE_NOT_HELD',
+        });
+      }
+    }
     let left = -1;
     if (halfway !== undefined) {
       left = 0;
@@ -82,8 +106,11 @@ interface PackedDelta {
   readonly lengths: Int32Array;
 }
 
-/** A write as the writer thread gets it. */
-type PackedWrite = Omit<StateWrite, 'delta'> & { readonly packed: PackedDelta };
+/** A write as the writer thread gets it (`held`: its entries as deletions). */
+type PackedWrite = Omit<StateWrite, 'delta' | 'held'> & {
+  readonly packed: PackedDelta;
+  readonly packedHeld: PackedDelta | undefined;
+};
 
 function pack(delta: StateDelta): PackedDelta {
   const names: string[] = [];
@@ -175,8 +202,14 @@ function writerThread(
     }
     const started = performance.now();
     try {
-      const { packed, ...write } = message;
-      apply({ ...write, delta: unpack(packed) }, halfway);
+      const { packed, packedHeld, ...write } = message;
+      const held =
+        packedHeld === undefined
+          ? undefined
+          : Object.fromEntries(
+              Object.entries(unpack(packedHeld)).map(([ns, changes]) => [ns, changes.map(([k, s]) => [k, s])]),
+            );
+      apply({ ...write, delta: unpack(packed), held } as StateWrite, halfway);
       port.postMessage({ kind: 'written', ms: performance.now() - started });
     } catch (error) {
       const { message: text, code } = error as { message?: string; code?: string };
@@ -260,9 +293,19 @@ export class StateFileWriter {
     const done = new Promise<void>((resolve) => (settle = resolve));
     this.running = { version: write.version, done, settle };
     this.worker.ref();
-    const { delta, ...rest } = write;
-    const message: PackedWrite = { ...rest, packed: pack(delta) };
-    this.worker.postMessage(message, [message.packed.lengths.buffer as ArrayBuffer]);
+    const { delta, held, ...rest } = write;
+    const packedHeld =
+      held === undefined
+        ? undefined
+        : pack(
+            Object.fromEntries(
+              Object.entries(held).map(([ns, entries]) => [ns, entries.map(([k, s]) => [k, s, null])]),
+            ),
+          );
+    const message: PackedWrite = { ...rest, packed: pack(delta), packedHeld };
+    const transfer = [message.packed.lengths.buffer as ArrayBuffer];
+    if (packedHeld !== undefined) transfer.push(packedHeld.lengths.buffer as ArrayBuffer);
+    this.worker.postMessage(message, transfer);
   }
 
   /** Resolves when no write is in flight; throws the error of a failed write (then and at every later call). */
@@ -297,7 +340,8 @@ export class StateFileWriter {
         this.settle();
         return;
       case 'failed':
-        this.fail(`${reply.message}${reply.code === undefined ? '' : ` (${reply.code})`}`);
+        if (reply.code === NOT_HELD) this.failWith(notHeld(reply.message));
+        else this.fail(`${reply.message}${reply.code === undefined ? '' : ` (${reply.code})`}`);
         return;
       case 'halfway':
         // The test hook: the thread dies with its transaction open, as in a kill -9.
@@ -311,11 +355,17 @@ export class StateFileWriter {
 
   private fail(reason: string, cause?: unknown): void {
     const version = this.running?.version;
-    this.failure ??= new TributaryError(
-      'STATE_DIR_UNWRITABLE',
-      `cannot write ${version === undefined ? 'into' : `checkpoint version ${version} into`} the SQL job state ${this.path}: ${reason}`,
-      { hint: HINT, ...(cause === undefined ? {} : { cause }) },
+    this.failWith(
+      new TributaryError(
+        'STATE_DIR_UNWRITABLE',
+        `cannot write ${version === undefined ? 'into' : `checkpoint version ${version} into`} the SQL job state ${this.path}: ${reason}`,
+        { hint: HINT, ...(cause === undefined ? {} : { cause }) },
+      ),
     );
+  }
+
+  private failWith(error: TributaryError): void {
+    this.failure ??= error;
     this.settle();
     this.onClosed?.();
   }
@@ -326,6 +376,13 @@ export class StateFileWriter {
     if (!this.exited && this.closed === undefined) this.worker.unref();
     running?.settle();
   }
+}
+
+/** The error of a write whose {@link StateWrite.held} entry the file lacked (`message`: the applier's). */
+export function notHeld(message: string): TributaryError {
+  return new TributaryError('STATE_CORRUPT', `${message}: the job state does not match the source`, {
+    hint: 'rerun the script with --reset to rebuild the result from the source tables',
+  });
 }
 
 const HINT =
