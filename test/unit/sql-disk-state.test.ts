@@ -119,6 +119,14 @@ describe('SQL state on disk: map state', () => {
     await s.settle(); // the file held it: the write landed
     expect(entries(rows, 'a')).toEqual({ y: 2 });
     s.endBatch();
+    // Taken back and added again before the checkpoint: the write reads it before it writes the new value.
+    expect(rows.removeHeld('a', 'y')).toBe(true);
+    rows.put('a', 'y', { n: 5 });
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    expect(entries(rows, 'a')).toEqual({ y: 5 });
+    s.endBatch();
     expect(rows.removeHeld('b', 'never')).toBe(true); // nothing in memory says otherwise
     const bad = JSON.parse(JSON.stringify(await s.snapshot())) as CommittedState;
     expect(bad.held).toEqual({ '1.right': [['b', 'never']] });
@@ -133,9 +141,26 @@ describe('SQL state on disk: map state', () => {
     expect(() => again.store.restore(bad)).toThrow(/never held/);
     await again.store.close();
     const after = open();
-    after.store.restore({ ...good, version: 2 });
-    expect(entries(after.rows, 'a')).toEqual({ y: 2 });
+    after.store.restore({ version: 3, delta: {} }); // the file holds the last checkpoint that landed
+    expect(entries(after.rows, 'a')).toEqual({ y: 5 });
     await after.store.close();
+  });
+
+  it('a retracted entry the file never held fails the write also when it was added again before the checkpoint', async () => {
+    const { open } = store(1);
+    const { store: s, rows } = open();
+    s.restore(undefined);
+    rows.put('a', 'x', { n: 1 });
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    s.endBatch();
+    expect(rows.removeHeld('a', 'never')).toBe(true);
+    rows.put('a', 'never', { n: 2 });
+    expect((await s.snapshot()).held).toEqual({ '1.right': [['a', 'never']] });
+    await s.committed();
+    await expect(s.snapshot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    await s.close().catch(() => undefined);
   });
 });
 

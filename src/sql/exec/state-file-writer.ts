@@ -57,16 +57,24 @@ export function stateFileApplier(db: Database.Database): (write: StateWrite, hal
     if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
     return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
   };
+  // The source retracted a row the job never took in (or the file lost it): the state no longer matches. The code is
+  // NOT_HELD (this function runs from its text in the writer thread: no outside names).
+  const notHeld = (ns: string) =>
+    Object.assign(new Error(`the ${ns} state was asked to take back a row it never held`), {
+      code: 'SQL_STATE_NOT_HELD',
+    });
   return db.transaction((write: StateWrite, halfway?: () => void) => {
     const { stampAt } = write;
+    // The held entries by state and key. Each is also a change of the delta (removed, or put again since): a
+    // deletion tells by what it deleted, a put is preceded by a read.
+    const held = new Map<string, Map<string, Set<string>>>();
     for (const [ns, entries] of Object.entries(write.held ?? {})) {
-      for (const [key, sub] of [...entries].sort(byKey)) {
-        if (exists.get(ns, key, sub) !== undefined) continue;
-        // The source retracted a row the job never took in (or the file lost it): the state no longer matches.
-        // NOT_HELD (this function runs from its text in the writer thread: no outside names).
-        throw Object.assign(new Error(`the ${ns} state was asked to take back a row it never held`), {
-          code: 'SQL_STATE_NOT_HELD',
-        });
+      const byKey = new Map<string, Set<string>>();
+      held.set(ns, byKey);
+      for (const [key, sub] of entries) {
+        let subs = byKey.get(key);
+        if (subs === undefined) byKey.set(key, (subs = new Set()));
+        subs.add(sub);
       }
     }
     let left = -1;
@@ -76,16 +84,24 @@ export function stateFileApplier(db: Database.Database): (write: StateWrite, hal
       left = Math.floor(left / 2);
     }
     for (const [ns, changes] of Object.entries(write.delta)) {
+      const heldKeys = held.get(ns);
       for (const [key, sub, value] of [...changes].sort(byKey)) {
         if (left-- === 0) halfway?.();
+        const mustHold = heldKeys?.get(key)?.delete(sub) === true;
         if (value === null) {
-          remove.run(ns, key, sub);
+          if (remove.run(ns, key, sub).changes === 0 && mustHold) throw notHeld(ns);
           if (stampAt !== undefined) unstamp.run(ns, key, sub);
         } else {
+          if (mustHold && exists.get(ns, key, sub) === undefined) throw notHeld(ns);
           put.run(ns, key, sub, value);
           if (stampAt !== undefined) stamp.run(ns, key, sub, stampAt);
         }
       }
+    }
+    // A held entry the delta does not change (not from this store's checkpoints, but checked all the same).
+    for (const [ns, byKey] of held) {
+      for (const [key, subs] of byKey)
+        for (const sub of subs) if (exists.get(ns, key, sub) === undefined) throw notHeld(ns);
     }
     meta.run('version', String(write.version));
     meta.run('plan', write.plan);
