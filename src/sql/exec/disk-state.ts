@@ -2,11 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
-import { corrupt, type KeyedMapState, type KeyedState, type StateBackend, type StateCodec } from './keyed-state.js';
+import {
+  corrupt,
+  stateMismatchesSource,
+  type KeyedMapState,
+  type KeyedState,
+  type StateBackend,
+  type StateCodec,
+} from './keyed-state.js';
 import { StateExpiry } from './state-expiry.js';
 import {
   NOT_HELD,
-  notHeld,
   StateFileWriter,
   stateFileApplier,
   type StateChange,
@@ -234,8 +240,12 @@ export class DiskStateStore implements StateBackend {
     return { delta, held };
   }
 
-  /** Whether an entry only the file may hold is removed without reading it (see `KeyedMapState.removeHeld`). */
-  get checksLater(): boolean {
+  /**
+   * Whether checkpoints are written by a thread of their own (not for a store in memory, which no second
+   * connection can reach): then an entry only the file may hold is removed without reading it, and the write
+   * checks it (see `KeyedMapState.removeHeld`).
+   */
+  get writesOffThread(): boolean {
     return this.path !== ':memory:';
   }
 
@@ -258,7 +268,7 @@ export class DiskStateStore implements StateBackend {
       delta,
       ...(held === undefined ? {} : { held }),
     };
-    if (this.path === ':memory:') {
+    if (!this.writesOffThread) {
       this.applyHere(write);
       this.landed();
     } else {
@@ -334,7 +344,7 @@ export class DiskStateStore implements StateBackend {
     try {
       this.apply(write);
     } catch (error) {
-      if ((error as { code?: unknown }).code === NOT_HELD) throw notHeld((error as Error).message);
+      if ((error as { code?: unknown }).code === NOT_HELD) throw stateMismatchesSource((error as Error).message);
       throw error;
     }
   }
@@ -588,6 +598,14 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   has(key: string, sub: string): boolean {
     key = flat(key);
     sub = flat(sub);
+    return this.heldInMemory(key, sub) ?? this.store.readExists.get(this.name, key, sub) !== undefined;
+  }
+
+  /**
+   * Whether `(key, sub)` has an entry, as far as memory knows — its bucket, the changes since the last checkpoint,
+   * the changes being written — or undefined when only the file can tell. Keys flat.
+   */
+  private heldInMemory(key: string, sub: string): boolean | undefined {
     const bucket = this.cache.get(key);
     if (bucket !== undefined) {
       bucket.used = true;
@@ -596,29 +614,17 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     }
     let text = this.pending.get(key)?.get(sub);
     if (text === undefined) text = this.writing.get(key)?.get(sub);
-    if (text !== undefined) return text !== null;
-    return this.store.readExists.get(this.name, key, sub) !== undefined;
+    return text === undefined ? undefined : text !== null;
   }
 
   removeHeld(key: string, sub: string): boolean {
     key = flat(key);
     sub = flat(sub);
-    let held: boolean | undefined;
-    const bucket = this.cache.get(key);
-    if (bucket !== undefined) {
-      bucket.used = true;
-      if (bucket.map.get(sub) !== undefined) held = true;
-      else if (bucket.complete || bucket.map.has(sub)) held = false;
-    }
-    if (held === undefined) {
-      let text = this.pending.get(key)?.get(sub);
-      if (text === undefined) text = this.writing.get(key)?.get(sub);
-      if (text !== undefined) held = text !== null;
-    }
+    let held = this.heldInMemory(key, sub);
     if (held === undefined) {
       // Only the file can tell. With a writer thread, the checkpoint's write reads it there, off this thread (a
       // point read per retraction was a fifth of a change's cost); with a TTL it may have expired: not checked.
-      if (!this.store.checksLater) held = this.store.readExists.get(this.name, key, sub) !== undefined;
+      if (!this.store.writesOffThread) held = this.store.readExists.get(this.name, key, sub) !== undefined;
       else if (!this.expiring) this.heldInFile.push([key, sub]);
     }
     if (held === false) return false;

@@ -135,6 +135,16 @@ export function prefixedBackend(backend: StateBackend, prefix: string): StateBac
   };
 }
 
+/**
+ * A node's state was asked to take back a row it never held: the state does not match the source (it started at a
+ * later position than its state, or the state belongs to another run), which only computing anew mends.
+ */
+export function stateMismatchesSource(message: string): TributaryError {
+  return new TributaryError('STATE_CORRUPT', message, {
+    hint: 'the job state does not match the source: rerun the script with --reset to rebuild the result',
+  });
+}
+
 export function corrupt(): TributaryError {
   return new TributaryError('STATE_CORRUPT', 'the SQL job state in the checkpoint is not readable', {
     hint: 'rerun the script with --reset to rebuild the result from the source tables',

@@ -1,5 +1,5 @@
 import type { DataType, Row, Value } from '../../core/data-type.js';
-import { TributaryError } from '../../core/errors.js';
+import type { TributaryError } from '../../core/errors.js';
 import type { Compiled, EvalContext } from '../../transform/expression/eval-context.js';
 import { createAccumulator, type Accumulator, type AggregateSpec } from './aggregates.js';
 import {
@@ -14,6 +14,7 @@ import {
 } from './changelog.js';
 import {
   memoryBackend,
+  stateMismatchesSource,
   type KeyedMapState,
   type KeyedState,
   type StateBackend,
@@ -544,7 +545,5 @@ function sameValues(a: Row, b: Row): boolean {
 }
 
 export function retractedUnknown(what: string): TributaryError {
-  return new TributaryError('STATE_CORRUPT', `the ${what} state was asked to take back a row it never saw`, {
-    hint: 'the job state does not match the source: rerun the script with --reset to rebuild the result',
-  });
+  return stateMismatchesSource(`the ${what} state was asked to take back a row it never saw`);
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
+import { stateMismatchesSource } from './keyed-state.js';
 
 /**
  * One changed entry: its key, its sub key (a map state's entry; '' in a keyed state) and its new value as JSON text
@@ -356,7 +357,7 @@ export class StateFileWriter {
         this.settle();
         return;
       case 'failed':
-        if (reply.code === NOT_HELD) this.failWith(notHeld(reply.message));
+        if (reply.code === NOT_HELD) this.failWith(stateMismatchesSource(reply.message));
         else this.fail(`${reply.message}${reply.code === undefined ? '' : ` (${reply.code})`}`);
         return;
       case 'halfway':
@@ -392,13 +393,6 @@ export class StateFileWriter {
     if (!this.exited && this.closed === undefined) this.worker.unref();
     running?.settle();
   }
-}
-
-/** The error of a write whose {@link StateWrite.held} entry the file lacked (`message`: the applier's). */
-export function notHeld(message: string): TributaryError {
-  return new TributaryError('STATE_CORRUPT', `${message}: the job state does not match the source`, {
-    hint: 'rerun the script with --reset to rebuild the result from the source tables',
-  });
 }
 
 const HINT =
