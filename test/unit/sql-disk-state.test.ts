@@ -259,6 +259,55 @@ describe('SQL state on disk: the writer thread', () => {
     await third.store.close();
   });
 
+  it('the writer thread writes every key, sub key and value as given: any text, several states, deletions', async () => {
+    const { open, file } = store(1);
+    const { store: s, rows, groups } = open();
+    s.restore(undefined);
+    // Keys that are prefixes of one another, empty texts, and characters beyond Latin-1 and the BMP (the delta's
+    // text is then two bytes per character): the thread reads each change at its place in the one string.
+    const keys = ['', 'a', 'ab', 'é', '日本', '🚀x', 'a🚀', 'z'];
+    for (const key of keys) {
+      for (const sub of keys) rows.put(key, sub, { n: key.length * 10 + sub.length });
+      groups.set(key, { n: key.length });
+    }
+    await s.snapshot();
+    await s.committed();
+    // Checkpoint 2 changes some entries, removes others and adds new ones.
+    rows.remove('🚀x', 'é');
+    rows.remove('', '');
+    rows.put('日本', 'ab', { n: -1 });
+    rows.put('new', '🚀', { n: 42 });
+    groups.delete('a');
+    groups.set('é', { n: 99 });
+    s.endBatch();
+    await s.snapshot();
+    await s.committed();
+    await s.close();
+    const expectedRows: [string, string, string][] = [];
+    for (const key of keys) {
+      for (const sub of keys) {
+        if ((key === '🚀x' && sub === 'é') || (key === '' && sub === '')) continue;
+        const n = key === '日本' && sub === 'ab' ? -1 : key.length * 10 + sub.length;
+        expectedRows.push([key, sub, JSON.stringify({ n })]);
+      }
+    }
+    expectedRows.push(['new', '🚀', '{"n":42}']);
+    const expectedGroups = keys
+      .filter((key) => key !== 'a')
+      .map((key) => [key, '', JSON.stringify({ n: key === 'é' ? 99 : key.length })]);
+    const raw = new Database(file, { readonly: true });
+    const held = (ns: string) =>
+      raw
+        .prepare<[string], [string, string, string]>('SELECT key, sub, value FROM entries WHERE ns = ?')
+        .raw()
+        .all(ns);
+    const sorted = (list: string[][]) => [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(sorted(held('1.right'))).toEqual(sorted(expectedRows));
+    expect(sorted(held('2.groups'))).toEqual(sorted(expectedGroups));
+    expect(raw.prepare("SELECT value FROM meta WHERE name = 'version'").pluck().get()).toBe('2');
+    raw.close();
+  });
+
   it('a write that lands: the next checkpoint waits for it, close too, and the file holds the version', async () => {
     const { open } = store(1);
     await atVersion1(open);

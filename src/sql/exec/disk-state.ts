@@ -12,9 +12,11 @@ import {
 } from './keyed-state.js';
 import { StateExpiry } from './state-expiry.js';
 import {
+  listed,
   NOT_HELD,
   StateFileWriter,
   stateFileApplier,
+  type ListedWrite,
   type StateChange,
   type StateDelta,
   type StateHeld,
@@ -94,7 +96,7 @@ export class DiskStateStore implements StateBackend {
   readonly readRange: Database.Statement<[string, string], unknown[]>;
   readonly readExists: Database.Statement<[string, string, string], number>;
   /** Writes a checkpoint into the file on this thread (restore, a store in memory). */
-  private readonly apply: (write: StateWrite) => void;
+  private readonly apply: (write: ListedWrite) => void;
   /** The thread that writes checkpoints into the file (started at the first one; none for `:memory:`). */
   private writer: StateFileWriter | undefined;
   private readonly crashMidWrite: boolean;
@@ -342,7 +344,7 @@ export class DiskStateStore implements StateBackend {
   /** Writes `write` into the file on this thread; a held entry the file lacks is STATE_CORRUPT. */
   private applyHere(write: StateWrite): void {
     try {
-      this.apply(write);
+      this.apply(listed(write));
     } catch (error) {
       if ((error as { code?: unknown }).code === NOT_HELD) throw stateMismatchesSource((error as Error).message);
       throw error;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
@@ -36,12 +37,57 @@ export interface StateWrite {
 }
 
 /**
- * The statements that write a checkpoint into a state file, as a function of the connection — one transaction
- * per call: the changes, in the order of the primary key (neighbouring changes share B-tree pages), their TTL
- * stamps, and the version. The writer thread runs it from its source text, so it references nothing outside
- * itself. `halfway`: called inside the transaction after half of the changes (tests: a crash mid-write).
+ * One state's changes of a checkpoint as {@link stateFileApplier} reads them: by position, and in the order of their
+ * (key, sub key). The writer thread reads them out of the one string they came in, without an object per change, so
+ * that its memory is the delta's text and not several times that (see {@link arrayChanges} for the main thread's).
  */
-export function stateFileApplier(db: Database.Database): (write: StateWrite, halfway?: () => void) => void {
+export interface ChangeList {
+  readonly size: number;
+  key(i: number): string;
+  sub(i: number): string;
+  /** The new value as JSON text; null: deleted (always null in a list of held entries). */
+  value(i: number): string | null;
+  /** The positions 0 … size − 1 in the order of (key, sub key): neighbouring changes share B-tree pages. */
+  order(): Int32Array;
+}
+
+/** A write as {@link stateFileApplier} takes it: the changes and held entries per state name as lists. */
+export type ListedWrite = Omit<StateWrite, 'delta' | 'held'> & {
+  readonly delta: Record<string, ChangeList>;
+  readonly held?: Record<string, ChangeList>;
+};
+
+/** A state's changes held as arrays (the main thread's: a store in memory, a restore) as a {@link ChangeList}. */
+export function arrayChanges(changes: readonly (readonly [string, string, (string | null)?])[]): ChangeList {
+  return {
+    size: changes.length,
+    key: (i) => changes[i]![0],
+    sub: (i) => changes[i]![1],
+    value: (i) => changes[i]![2] ?? null,
+    order: () =>
+      Int32Array.from(changes, (_, i) => i).sort((i, j) => {
+        const [ka, sa] = changes[i]!;
+        const [kb, sb] = changes[j]!;
+        if (ka !== kb) return ka < kb ? -1 : 1;
+        return sa < sb ? -1 : sa > sb ? 1 : 0;
+      }),
+  };
+}
+
+/** {@link StateWrite} with its arrays as lists. */
+export function listed({ delta, held, ...rest }: StateWrite): ListedWrite {
+  const lists = (changes: Record<string, readonly (readonly [string, string, (string | null)?])[]>) =>
+    Object.fromEntries(Object.entries(changes).map(([ns, list]) => [ns, arrayChanges(list)]));
+  return held === undefined ? { ...rest, delta: lists(delta) } : { ...rest, delta: lists(delta), held: lists(held) };
+}
+
+/**
+ * The statements that write a checkpoint into a state file, as a function of the connection — one transaction
+ * per call: the changes, in the order of the primary key, their TTL stamps, and the version. The writer thread runs
+ * it from its source text, so it references nothing outside itself. `halfway`: called inside the transaction after
+ * half of the changes (tests: a crash mid-write).
+ */
+export function stateFileApplier(db: Database.Database): (write: ListedWrite, halfway?: () => void) => void {
   const put = db.prepare<[string, string, string, string]>(
     'INSERT OR REPLACE INTO entries (ns, key, sub, value) VALUES (?, ?, ?, ?)',
   );
@@ -54,17 +100,13 @@ export function stateFileApplier(db: Database.Database): (write: StateWrite, hal
   const exists = db
     .prepare<[string, string, string], number>('SELECT 1 FROM entries WHERE ns = ? AND key = ? AND sub = ?')
     .pluck();
-  const byKey = (a: readonly [string, string, ...unknown[]], b: readonly [string, string, ...unknown[]]): number => {
-    if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-    return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-  };
   // The source retracted a row the job never took in (or the file lost it): the state no longer matches. The code is
   // NOT_HELD (this function runs from its text in the writer thread: no outside names).
   const notHeld = (ns: string) =>
     Object.assign(new Error(`the ${ns} state was asked to take back a row it never held`), {
       code: 'SQL_STATE_NOT_HELD',
     });
-  return db.transaction((write: StateWrite, halfway?: () => void) => {
+  return db.transaction((write: ListedWrite, halfway?: () => void) => {
     const { stampAt } = write;
     // The held entries by state and key. Each is also a change of the delta (removed, or put again since): a
     // deletion tells by what it deleted, a put is preceded by a read.
@@ -72,22 +114,26 @@ export function stateFileApplier(db: Database.Database): (write: StateWrite, hal
     for (const [ns, entries] of Object.entries(write.held ?? {})) {
       const byKey = new Map<string, Set<string>>();
       held.set(ns, byKey);
-      for (const [key, sub] of entries) {
+      for (let i = 0; i < entries.size; i++) {
+        const key = entries.key(i);
         let subs = byKey.get(key);
         if (subs === undefined) byKey.set(key, (subs = new Set()));
-        subs.add(sub);
+        subs.add(entries.sub(i));
       }
     }
     let left = -1;
     if (halfway !== undefined) {
       left = 0;
-      for (const changes of Object.values(write.delta)) left += changes.length;
+      for (const changes of Object.values(write.delta)) left += changes.size;
       left = Math.floor(left / 2);
     }
     for (const [ns, changes] of Object.entries(write.delta)) {
       const heldKeys = held.get(ns);
-      for (const [key, sub, value] of [...changes].sort(byKey)) {
+      for (const i of changes.order()) {
         if (left-- === 0) halfway?.();
+        const key = changes.key(i);
+        const sub = changes.sub(i);
+        const value = changes.value(i);
         const mustHold = heldKeys?.get(key)?.delete(sub) === true;
         if (value === null) {
           if (remove.run(ns, key, sub).changes === 0 && mustHold) throw notHeld(ns);
@@ -194,21 +240,55 @@ function writerThread(
         for (;;) Atomics.wait(cell, 0, 0, 10);
       }
     : undefined;
-  const unpack = ({ names, counts, text, lengths }: PackedDelta): StateDelta => {
-    const delta: StateDelta = {};
-    let at = 0;
-    let i = 0;
-    names.forEach((name, n) => {
-      const changes: StateChange[] = [];
-      for (let c = counts[n]!; c > 0; c--) {
-        const key = text.slice(at, (at += lengths[i++]!));
-        const sub = text.slice(at, (at += lengths[i++]!));
-        const length = lengths[i++]!;
-        changes.push([key, sub, length < 0 ? null : text.slice(at, (at += length))]);
+  // The changes as lists over the one string they came in: a slice of it is made when the applier reads one.
+  const unpack = ({ names, counts, text, lengths }: PackedDelta): Record<string, ChangeList> => {
+    const lists: Record<string, ChangeList> = {};
+    // Compares text[a, a + aLength) with text[b, b + bLength) as `<` compares strings (by UTF-16 unit).
+    const compare = (a: number, aLength: number, b: number, bLength: number): number => {
+      const n = Math.min(aLength, bLength);
+      for (let k = 0; k < n; k++) {
+        const d = text.charCodeAt(a + k) - text.charCodeAt(b + k);
+        if (d !== 0) return d;
       }
-      delta[name] = changes;
+      return aLength - bLength;
+    };
+    let at = 0;
+    let first = 0;
+    names.forEach((name, n) => {
+      const size = counts[n]!;
+      // Change c: its text from starts[c], its key's, sub key's and value's lengths at lengths[base + 3c …].
+      const base = first;
+      const starts = new Int32Array(size);
+      for (let c = 0; c < size; c++) {
+        starts[c] = at;
+        const i = base + 3 * c;
+        at += lengths[i]! + lengths[i + 1]! + Math.max(0, lengths[i + 2]!);
+      }
+      first += 3 * size;
+      const keyLength = (c: number) => lengths[base + 3 * c]!;
+      const subLength = (c: number) => lengths[base + 3 * c + 1]!;
+      lists[name] = {
+        size,
+        key: (c) => text.slice(starts[c], starts[c]! + keyLength(c)),
+        sub: (c) => {
+          const from = starts[c]! + keyLength(c);
+          return text.slice(from, from + subLength(c));
+        },
+        value: (c) => {
+          const length = lengths[base + 3 * c + 2]!;
+          if (length < 0) return null;
+          const from = starts[c]! + keyLength(c) + subLength(c);
+          return text.slice(from, from + length);
+        },
+        order: () =>
+          Int32Array.from({ length: size }, (_, c) => c).sort(
+            (x, y) =>
+              compare(starts[x]!, keyLength(x), starts[y]!, keyLength(y)) ||
+              compare(starts[x]! + keyLength(x), subLength(x), starts[y]! + keyLength(y), subLength(y)),
+          ),
+      };
     });
-    return delta;
+    return lists;
   };
   port.on('message', (message: PackedWrite | 'close') => {
     if (message === 'close') {
@@ -220,13 +300,8 @@ function writerThread(
     const started = performance.now();
     try {
       const { packed, packedHeld, ...write } = message;
-      const held =
-        packedHeld === undefined
-          ? undefined
-          : Object.fromEntries(
-              Object.entries(unpack(packedHeld)).map(([ns, changes]) => [ns, changes.map(([k, s]) => [k, s])]),
-            );
-      apply({ ...write, delta: unpack(packed), held } as StateWrite, halfway);
+      const delta = unpack(packed);
+      apply(packedHeld === undefined ? { ...write, delta } : { ...write, delta, held: unpack(packedHeld) }, halfway);
       port.postMessage({ kind: 'written', ms: performance.now() - started });
     } catch (error) {
       const { message: text, code } = error as { message?: string; code?: string };
@@ -277,12 +352,17 @@ export class StateFileWriter {
       sqlite: createRequire(import.meta.url).resolve('better-sqlite3'),
     };
     try {
-      // A small young generation: the thread's garbage (a delta at a time) stays small, and its memory with it.
-      this.worker = new Worker(WRITER_SOURCE, {
-        eval: true,
-        workerData: data,
-        resourceLimits: { maxYoungGenerationSizeMb: 8 },
-      });
+      // A small young generation: the thread's garbage (a slice of the delta's text per change read) stays small,
+      // and its memory with it. V8's `--max-semi-space-size` (the CLI's) overrides a thread's resourceLimits: unset
+      // while the thread's heap is made (see withoutSemiSpaceFlag).
+      this.worker = withoutSemiSpaceFlag(
+        () =>
+          new Worker(WRITER_SOURCE, {
+            eval: true,
+            workerData: data,
+            resourceLimits: { maxYoungGenerationSizeMb: 8 },
+          }),
+      );
     } catch (error) {
       throw new TributaryError('STATE_DIR_UNWRITABLE', `cannot start the thread writing ${path}: ${String(error)}`, {
         hint: HINT,
@@ -393,6 +473,34 @@ export class StateFileWriter {
     if (!this.exited && this.closed === undefined) this.worker.unref();
     running?.settle();
   }
+}
+
+/**
+ * The process's `--max-semi-space-size` flag (from its command line or NODE_OPTIONS), if it has one. V8's flags are
+ * the whole process's, and this one takes precedence over a worker's `resourceLimits.maxYoungGenerationSizeMb`: with
+ * the CLI's 32 MB the writer thread's young generation grew to 2 × 32 MB for garbage that needs a few.
+ */
+const SEMI_SPACE_FLAG = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].find((arg) =>
+  /^--max[-_]semi[-_]space[-_]size=/.test(arg),
+);
+
+/**
+ * Starts a worker with V8's `--max-semi-space-size` unset, so that its resourceLimits hold; sets it again once the
+ * worker's heap is made (its `online` event). The process's own heap was sized at start-up and keeps its size.
+ */
+function withoutSemiSpaceFlag(start: () => Worker): Worker {
+  if (SEMI_SPACE_FLAG === undefined) return start();
+  setFlagsFromString('--max-semi-space-size=0');
+  let worker: Worker;
+  try {
+    worker = start();
+  } catch (error) {
+    setFlagsFromString(SEMI_SPACE_FLAG);
+    throw error;
+  }
+  const restore = () => setFlagsFromString(SEMI_SPACE_FLAG);
+  worker.once('online', restore).once('exit', restore);
+  return worker;
 }
 
 const HINT =
