@@ -36,7 +36,7 @@ import { planInsert } from '../src/sql/planner.js';
 import { SqlOperator } from '../src/sql/sql-operator.js';
 import type { InsertStatement } from '../src/sql/sql-ast.js';
 import { DEFAULT_CACHE_BYTES } from '../src/sql/exec/disk-state.js';
-import { boundHeapGrowth, CLI_NODE_FLAGS } from '../src/cli/heap-growth.js';
+import { boundHeapGrowth, CLI_NODE_FLAGS, SQL_HEAP_GROWING_PERCENT } from '../src/cli/heap-growth.js';
 
 // Measure what `tributary sql` does: V8 as bin/tributary.js sets it up. Its young generation is fixed when the
 // process starts, so without those flags the bench starts itself again with them (flags given on the command line
@@ -48,7 +48,8 @@ if (CLI_NODE_FLAGS.some((flag) => !process.execArgv.some((given) => flagName(giv
   });
   process.exit(child.status ?? 1);
 }
-boundHeapGrowth();
+// The heap's growth as `tributary sql` bounds it.
+boundHeapGrowth(process.execArgv, SQL_HEAP_GROWING_PERCENT);
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {

@@ -3,9 +3,8 @@
 // scavenges keep up with, and ~25 % of the pipeline's CPU went to the GC (bench/README.md, issue 16). An old
 // generation that starts at 64 MB: a snapshot's chunk buffers, counted against a ~16 MB live heap, made a full
 // collection every ~10 MB (CLI_NODE_FLAGS in src/cli/heap-growth.ts: keep the two equal).
-import { boundHeapGrowth } from '../dist/cli/heap-growth.js';
 import { main } from '../dist/cli/main.js';
 
-// The old generation grows to at most twice what is live (see there): bounded memory without capping the heap.
-boundHeapGrowth();
-process.exitCode = await main(process.argv.slice(2));
+// tuneHeap: the old generation grows to at most twice what is live, a SQL job's to 1.5 times (src/cli/heap-growth.ts):
+// bounded memory without capping the heap.
+process.exitCode = await main(process.argv.slice(2), { tuneHeap: true });

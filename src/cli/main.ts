@@ -4,6 +4,7 @@ import { asTributaryError, type TributaryError } from '../core/index.js';
 import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel, type Logger } from '../runtime/logger.js';
 import { SCALE_OUT_ROLES } from '../scale-out/scale-out-roles.js';
 import type { DemoSink, DemoSource } from './demo-command.js';
+import { boundHeapGrowth, HEAP_GROWING_PERCENT, SQL_HEAP_GROWING_PERCENT } from './heap-growth.js';
 import { LiveRegion } from './live-region.js';
 import { parseDuration } from '../core/duration.js';
 import { commandUsage, globalUsage, isCommand, type CommandName } from './usage.js';
@@ -23,8 +24,11 @@ const COMMAND_OPTIONS: Record<CommandName, readonly string[]> = {
   compact: ['table', 'retain-snapshots'],
 };
 
-/** The CLI entry point; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The CLI entry point; returns the process exit code. `tuneHeap`: bound V8's heap growth for the command
+ * (`bin/tributary.js`; not in a process that embeds the CLI, such as the tests', whose V8 flags are its own).
+ */
+export async function main(argv: string[], { tuneHeap = false }: { tuneHeap?: boolean } = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -137,6 +141,7 @@ export async function main(argv: string[]): Promise<number> {
   const live =
     command === 'run' && format === 'text' && process.stderr.isTTY ? new LiveRegion(process.stderr) : undefined;
   const log = createLogger({ level, format, ...(live ? { write: (line: string) => live.log(line) } : {}) });
+  if (tuneHeap) boundHeapGrowth(process.execArgv, command === 'sql' ? SQL_HEAP_GROWING_PERCENT : HEAP_GROWING_PERCENT);
   const needsFile = command !== 'demo' && command !== 'sql';
   if (needsFile && !file) {
     process.stderr.write(`tributary ${command} needs a pipeline file\n\n${commandUsage(command)}`);
