@@ -297,10 +297,7 @@ describe('SQL state on disk: the writer thread', () => {
       .map((key) => [key, '', JSON.stringify({ n: key === 'é' ? 99 : key.length })]);
     const raw = new Database(file, { readonly: true });
     const held = (ns: string) =>
-      raw
-        .prepare<[string], [string, string, string]>('SELECT key, sub, value FROM entries WHERE ns = ?')
-        .raw()
-        .all(ns);
+      raw.prepare<[string], [string, string, string]>('SELECT key, sub, value FROM entries WHERE ns = ?').raw().all(ns);
     const sorted = (list: string[][]) => [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     expect(sorted(held('1.right'))).toEqual(sorted(expectedRows));
     expect(sorted(held('2.groups'))).toEqual(sorted(expectedGroups));
