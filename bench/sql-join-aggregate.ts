@@ -144,8 +144,14 @@ const data = (
 
 let peakRss = 0;
 let peakHeap = 0;
+/** The state's own estimate of its memory at the peak RSS, and the writer thread's largest heap. */
+let atPeak = { cachedBytes: 0, changedBytes: 0 };
+let peakWriterHeap = 0;
 const sampleMemory = () => {
   const { rss, heapUsed } = process.memoryUsage();
+  const memory = operator.stateMemory;
+  peakWriterHeap = Math.max(peakWriterHeap, memory.writerHeapBytes);
+  if (rss > peakRss) atPeak = memory;
   peakRss = Math.max(peakRss, rss);
   peakHeap = Math.max(peakHeap, heapUsed);
 };
@@ -344,5 +350,5 @@ if (HASH) {
   );
 }
 console.log(
-  `  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB (JS heap ${Math.round(peakHeap / 1e6)} MB)`,
+  `  state file: ${(fileBytes / 1e6).toFixed(0)} MB; peak RSS: ${Math.round(peakRss / 1e6)} MB (JS heap ${Math.round(peakHeap / 1e6)} MB; the state's estimate then: ${Math.round(atPeak.cachedBytes / 1e6)} MB cached, ${Math.round(atPeak.changedBytes / 1e6)} MB of changes not yet in the file); the writer thread's heap: up to ${Math.round(peakWriterHeap / 1e6)} MB`,
 );

@@ -371,8 +371,9 @@ const CHECKED_SETTINGS: Readonly<
 
 /**
  * The job state's settings from the session's `SET`s (checked when they were set): `table.exec.state.ttl`, and
- * `tributary.state.cache-size` — the memory the state's cache of decoded entries may take (default
- * `DEFAULT_CACHE_BYTES` of the disk state).
+ * `tributary.state.cache-size` — the memory of the state's cache of decoded entries and of its changes not yet in the
+ * state file (the cache gives way to the changes, down to a quarter of it; default `DEFAULT_CACHE_BYTES` of the disk
+ * state).
  */
 export function sqlStateOptions(settings: ReadonlyMap<string, string>): { ttlMs: number; cacheBytes?: number } {
   const ttlMs = parseDuration(settings.get('table.exec.state.ttl') ?? '0') ?? 0;

@@ -145,6 +145,15 @@ export class SqlOperator implements Operator {
     return { waitMs: this.store?.lastWaitMs ?? 0, writeMs: this.store?.lastWriteMs ?? 0 };
   }
 
+  /**
+   * The state's memory, estimated (bytes): the values cached, the changes not yet in the state file, and the writer
+   * thread's heap at the end of its last write (0: none yet, or the state is in memory).
+   */
+  get stateMemory(): { readonly cachedBytes: number; readonly changedBytes: number; readonly writerHeapBytes: number } {
+    const { cachedBytes = 0, changedBytes = 0 } = this.store?.memory ?? {};
+    return { cachedBytes, changedBytes, writerHeapBytes: this.store?.writerHeapBytes ?? 0 };
+  }
+
   /** Waits until the state file holds the last committed checkpoint; throws its write's error if it failed. */
   async stateWritten(): Promise<void> {
     await this.store?.settle();

@@ -83,6 +83,55 @@ describe('SQL state on disk: map state', () => {
     await again.store.close();
   });
 
+  it('the changes not yet in the file count against the memory budget: the cache gives way to them, down to a quarter', async () => {
+    const budget = 256 * 1024;
+    const { open } = store(budget);
+    const { store: s, rows, groups } = open();
+    s.restore(undefined);
+    const fill = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        rows.put(`site-${i % 500}`, `order-${i}`, { n: i });
+        groups.set(`customer-${i}`, { n: i });
+      }
+      s.endBatch();
+    };
+    // Checkpoint 1 in the file; its values read back fill the cache to the whole budget (nothing is pending).
+    fill(0, 4000);
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    s.endBatch();
+    for (let i = 0; i < 4000; i++) groups.peek(`customer-${i}`);
+    s.endBatch();
+    expect(s.memory.changedBytes).toBe(0);
+    expect(s.memory.cachedBytes).toBeGreaterThan(budget * 0.9);
+    expect(s.memory.cachedBytes).toBeLessThanOrEqual(budget);
+    // Changes beyond the budget: the cache shrinks to a quarter of it; every value still reads back.
+    fill(4000, 8000);
+    const { cachedBytes, changedBytes } = s.memory;
+    expect(changedBytes).toBeGreaterThan(budget);
+    expect(cachedBytes).toBeLessThanOrEqual(budget / 4);
+    expect(cachedBytes).toBeGreaterThan(budget / 8);
+    // Some changes: the cache keeps what the changes leave of the budget.
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    s.endBatch();
+    fill(8000, 8200);
+    for (let i = 0; i < 4000; i++) groups.peek(`customer-${i}`);
+    s.endBatch();
+    const after = s.memory;
+    expect(after.changedBytes).toBeGreaterThan(budget / 8);
+    expect(after.changedBytes).toBeLessThan(budget / 2);
+    expect(after.cachedBytes + after.changedBytes).toBeLessThanOrEqual(budget);
+    expect(after.cachedBytes + after.changedBytes).toBeGreaterThan(budget * 0.9);
+    for (let i = 0; i < 8200; i += 97) {
+      expect(groups.peek(`customer-${i}`)).toEqual({ n: i });
+      expect(rows.get(`site-${i % 500}`, `order-${i}`)).toEqual({ n: i });
+    }
+    await s.close();
+  });
+
   it('tells whether an entry is there without reading its value: file, changes, partial and complete buckets', async () => {
     const { open } = store(1);
     const { store: s, rows } = open();
@@ -329,6 +378,38 @@ describe('SQL state on disk: the writer thread', () => {
     expect(again.rows.get('site-1', 'order-0')).toEqual({ n: 7 });
     expect(entries(again.rows, 'site-1')['order-105']).toBe(105);
     await again.store.close();
+  });
+
+  it('a checkpoint larger than one part of a write lands whole in one transaction, or not at all', async () => {
+    const { open, file } = store(1);
+    const { store: s, rows, groups } = open();
+    s.restore(undefined);
+    // ~2.9 million characters of keys and values: three parts of about a million.
+    const value = (i: number, round: number) => ({ n: i * 10 + round });
+    for (let i = 0; i < 100_000; i++) rows.put(`site-${i % 50}`, `order-${i}`, value(i, 1));
+    for (let i = 0; i < 1_000; i++) groups.set(`g${i}`, value(i, 1));
+    await s.snapshot();
+    await s.committed();
+    await s.settle();
+    s.endBatch();
+    const raw = new Database(file, { readonly: true });
+    const count = raw.prepare<[string], number>('SELECT count(*) FROM entries WHERE ns = ?').pluck();
+    const version = raw.prepare("SELECT value FROM meta WHERE name = 'version'").pluck();
+    expect([count.get('1.right'), count.get('2.groups'), version.get()]).toEqual([100_000, 1_000, '1']);
+    // Checkpoint 2 changes every entry; its last part takes back a row the file never held: nothing of it lands.
+    for (let i = 0; i < 100_000; i++) rows.put(`site-${i % 50}`, `order-${i}`, value(i, 2));
+    for (let i = 0; i < 1_000; i++) groups.set(`g${i}`, value(i, 2));
+    expect(rows.removeHeld('site-zz', 'never')).toBe(true);
+    await s.snapshot();
+    await s.committed();
+    await expect(s.snapshot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    await s.close().catch(() => undefined);
+    expect(version.get()).toBe('1');
+    const values = raw.prepare<[string], string>('SELECT value FROM entries WHERE ns = ? ORDER BY key, sub').pluck();
+    const n = (texts: string[]) => texts.map((text) => (JSON.parse(text) as { n: number }).n % 10);
+    expect(new Set(n(values.all('1.right')))).toEqual(new Set([1]));
+    expect(new Set(n(values.all('2.groups')))).toEqual(new Set([1]));
+    raw.close();
   });
 
   it('an error in the writer thread fails the next checkpoint with STATE_DIR_UNWRITABLE, not an unhandled rejection', async () => {

@@ -12,11 +12,12 @@ import {
 } from './keyed-state.js';
 import { StateExpiry } from './state-expiry.js';
 import {
+  applyWhole,
   listed,
   NOT_HELD,
   StateFileWriter,
   stateFileApplier,
-  type ListedWrite,
+  type StateFileApplier,
   type StateChange,
   type StateDelta,
   type StateHeld,
@@ -37,9 +38,10 @@ export interface CommittedState {
 
 export interface DiskStateOptions {
   /**
-   * Roughly how many bytes of heap the cached values take between batches (estimated from their JSON's length
-   * and pieces: see {@link entrySize}); beyond it the least recently used values are dropped (they are on disk,
-   * or in the changes of the next checkpoint).
+   * Roughly how many bytes of heap the cached values and the changes not yet in the file take between batches
+   * (estimated from their JSON's length and pieces: see {@link entrySize}, {@link changeSize}); beyond it the least
+   * recently used values are dropped (they are on disk, or in the changes of the next checkpoint), down to a quarter
+   * of it (see {@link DiskStateStore.endBatch}).
    */
   readonly cacheBytes?: number;
   /**
@@ -96,7 +98,7 @@ export class DiskStateStore implements StateBackend {
   readonly readRange: Database.Statement<[string, string], unknown[]>;
   readonly readExists: Database.Statement<[string, string, string], number>;
   /** Writes a checkpoint into the file on this thread (restore, a store in memory). */
-  private readonly apply: (write: ListedWrite) => void;
+  private readonly applier: StateFileApplier;
   /** The thread that writes checkpoints into the file (started at the first one; none for `:memory:`). */
   private writer: StateFileWriter | undefined;
   private readonly crashMidWrite: boolean;
@@ -157,7 +159,7 @@ export class DiskStateStore implements StateBackend {
       options.now ?? Date.now,
       'SELECT ns, key, sub FROM entries',
     );
-    this.apply = stateFileApplier(this.db);
+    this.applier = stateFileApplier(this.db);
   }
 
   /** Whether values expire (a TTL is set). */
@@ -189,20 +191,43 @@ export class DiskStateStore implements StateBackend {
     return state;
   }
 
-  /** The end of a batch: values beyond the cache's budget leave memory, least recently used first. */
+  /**
+   * Roughly the heap the state takes (estimates, see {@link entrySize} and {@link changeSize}): the values cached,
+   * and the changes not yet in the file (since the last checkpoint, and those being written).
+   */
+  get memory(): { readonly cachedBytes: number; readonly changedBytes: number } {
+    let cachedBytes = 0;
+    let changedBytes = 0;
+    for (const state of this.states.values()) {
+      cachedBytes += state.cachedBytes;
+      changedBytes += state.changedBytes;
+    }
+    return { cachedBytes, changedBytes };
+  }
+
+  /**
+   * The end of a batch: values beyond the cache's budget leave memory, least recently used first. The changes not
+   * yet in the file (since the last checkpoint, and those being written) count against the same budget: the cache
+   * gives way to them, down to a quarter of it. They cannot leave memory before their checkpoint lands, and their
+   * size follows the checkpoint interval, not this budget; a cache squeezed to nothing would read every value from
+   * the file.
+   */
   endBatch(): void {
     // The batch changed the state: the last snapshot's delta no longer holds every change.
     this.snapshotted = undefined;
     for (;;) {
-      let total = 0;
+      let cached = 0;
+      let changed = 0;
       let largest: StoredState | undefined;
       for (const state of this.states.values()) {
-        total += state.cachedBytes;
+        cached += state.cachedBytes;
+        changed += state.changedBytes;
         if (!largest || state.cachedBytes > largest.cachedBytes) largest = state;
       }
-      if (total <= this.cacheBytes || largest === undefined) return;
-      // Serialising a value on its way out corrects its size, so the total is counted again each round.
-      if (largest.evict(Math.max(1024, (total - this.cacheBytes) / 4)) === 0) return;
+      const budget = Math.max(this.cacheBytes / 4, this.cacheBytes - changed);
+      if (cached <= budget || largest === undefined) return;
+      // Serialising a value on its way out corrects its size (and adds a change), so all is counted again each round.
+      if (largest.evict(Math.max(1024, (cached - budget) / 4)) === 0) return;
     }
   }
 
@@ -285,6 +310,11 @@ export class DiskStateStore implements StateBackend {
     return this.writer?.lastWriteMs ?? 0;
   }
 
+  /** The writer thread's heap at the end of the last write that landed (bytes; 0 before the first). */
+  get writerHeapBytes(): number {
+    return this.writer?.lastHeapBytes ?? 0;
+  }
+
   /**
    * Waits for the write in flight (if any), then drops the changes handed off from memory: the file holds them.
    * Throws if a write failed (then and at every later call: the store cannot go on).
@@ -344,7 +374,7 @@ export class DiskStateStore implements StateBackend {
   /** Writes `write` into the file on this thread; a held entry the file lacks is STATE_CORRUPT. */
   private applyHere(write: StateWrite): void {
     try {
-      this.apply(listed(write));
+      applyWhole(this.applier, listed(write));
     } catch (error) {
       if ((error as { code?: unknown }).code === NOT_HELD) throw stateMismatchesSource((error as Error).message);
       throw error;
@@ -379,6 +409,11 @@ interface CacheEntry<V> {
 interface StoredState {
   /** Roughly the bytes of heap the values in memory take ({@link entrySize}). */
   readonly cachedBytes: number;
+  /**
+   * Roughly the bytes of heap the changes not yet in the file take: since the last checkpoint, and those being
+   * written ({@link changeSize}).
+   */
+  readonly changedBytes: number;
   evict(bytes: number): number;
   /** Every change since the last checkpoint, serialised. */
   changes(): StateChange[];
@@ -408,6 +443,8 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
   private pending = new Map<string, string | null>();
   private writing = new Map<string, string | null>();
   cachedBytes = 0;
+  private pendingBytes = 0;
+  private writingBytes = 0;
   readonly expiring: boolean;
 
   constructor(
@@ -470,7 +507,17 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
       this.cache.delete(key);
     }
     this.dirty.delete(key);
-    this.pending.set(key, null);
+    this.addPending(key, null);
+  }
+
+  get changedBytes(): number {
+    return this.pendingBytes + this.writingBytes;
+  }
+
+  private addPending(key: string, text: string | null): void {
+    const entries = this.pending.size;
+    this.pending.set(key, text);
+    if (this.pending.size > entries) this.pendingBytes += changeSize(key, text);
   }
 
   /** Drops about `bytes` of values from memory, oldest first; returns how many values it dropped. */
@@ -494,11 +541,14 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
 
   handOff(): void {
     this.writing = this.pending;
+    this.writingBytes = this.pendingBytes;
     this.pending = new Map();
+    this.pendingBytes = 0;
   }
 
   landed(): void {
     if (this.writing.size > 0) this.writing = new Map();
+    this.writingBytes = 0;
   }
 
   private serialise(key: string, entry: CacheEntry<V>): void {
@@ -508,7 +558,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     const size = entrySize(text, key);
     this.cachedBytes += size - entry.size;
     entry.size = size;
-    this.pending.set(key, text);
+    this.addPending(key, text);
     this.dirty.delete(key);
   }
 }
@@ -543,6 +593,8 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   private readonly cache = new Map<string, Bucket<V>>();
   private pending = new Map<string, Map<string, string | null>>();
   private writing = new Map<string, Map<string, string | null>>();
+  private pendingBytes = 0;
+  private writingBytes = 0;
   /** Entries removed by {@link removeHeld} since the last checkpoint that only the file could tell were there. */
   private heldInFile: [string, string][] = [];
   cachedBytes = 0;
@@ -638,9 +690,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     key = flat(key);
     sub = flat(sub);
     const text = flat(this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value)));
-    let pending = this.pending.get(key);
-    if (pending === undefined) this.pending.set(key, (pending = new Map<string, string | null>()));
-    pending.set(sub, text);
+    this.addPending(key, sub, text);
     let bucket = this.cache.get(key);
     if (bucket === undefined) {
       bucket = { map: new Map(), complete: false, size: BUCKET_OVERHEAD, used: true };
@@ -670,9 +720,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   remove(key: string, sub: string): void {
     key = flat(key);
     sub = flat(sub);
-    let pending = this.pending.get(key);
-    if (pending === undefined) this.pending.set(key, (pending = new Map<string, string | null>()));
-    pending.set(sub, null);
+    this.addPending(key, sub, null);
     const bucket = this.cache.get(key);
     if (bucket === undefined) return;
     if (!bucket.complete) {
@@ -683,6 +731,21 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       bucket.size -= size;
       this.cachedBytes -= size;
     }
+  }
+
+  get changedBytes(): number {
+    return this.pendingBytes + this.writingBytes;
+  }
+
+  private addPending(key: string, sub: string, text: string | null): void {
+    let pending = this.pending.get(key);
+    if (pending === undefined) {
+      this.pending.set(key, (pending = new Map<string, string | null>()));
+      this.pendingBytes += BUCKET_OVERHEAD + key.length;
+    }
+    const entries = pending.size;
+    pending.set(sub, text);
+    if (pending.size > entries) this.pendingBytes += changeSize(sub, text);
   }
 
   /**
@@ -748,12 +811,15 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
 
   handOff(): void {
     this.writing = this.pending;
+    this.writingBytes = this.pendingBytes;
     this.pending = new Map();
+    this.pendingBytes = 0;
     this.heldInFile = [];
   }
 
   landed(): void {
     if (this.writing.size > 0) this.writing = new Map();
+    this.writingBytes = 0;
   }
 }
 
@@ -812,6 +878,17 @@ const PIECE_BYTES = 32;
  */
 function entrySize(text: string | null, key: string): number {
   return ENTRY_OVERHEAD + key.length + (text === null ? 0 : valueSize(text));
+}
+
+/**
+ * The heap an entry's change not yet in the file takes: its slot in a Map (~40 bytes), the header of its JSON text and
+ * of its key (one byte per character; the key may be shared with the cache), counted once per entry changed since the
+ * last checkpoint, at its first change (a later change to the same entry is not counted again).
+ */
+const CHANGE_OVERHEAD = 80;
+
+function changeSize(key: string, text: string | null): number {
+  return CHANGE_OVERHEAD + key.length + (text === null ? 0 : text.length);
 }
 
 function valueSize(text: string): number {

@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import type * as V8 from 'node:v8';
+import type * as Vm from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -81,13 +83,30 @@ export function listed({ delta, held, ...rest }: StateWrite): ListedWrite {
   return held === undefined ? { ...rest, delta: lists(delta) } : { ...rest, delta: lists(delta), held: lists(held) };
 }
 
+/** A write without its changes: what {@link StateFileApplier.begin} takes. */
+export type WriteHead = Omit<StateWrite, 'delta' | 'held'>;
+
 /**
- * The statements that write a checkpoint into a state file, as a function of the connection — one transaction
- * per call: the changes, in the order of the primary key, their TTL stamps, and the version. The writer thread runs
- * it from its source text, so it references nothing outside itself. `halfway`: called inside the transaction after
- * half of the changes (tests: a crash mid-write).
+ * Writes checkpoints into a state file, one transaction per write: {@link begin}, the changes in one or more parts
+ * ({@link part}: each written in the order of the primary key), then {@link commit} (the version and the held entries'
+ * last check) — or {@link rollback}. The writer thread takes a checkpoint's changes in parts, so that neither thread
+ * holds the whole delta as one string.
  */
-export function stateFileApplier(db: Database.Database): (write: ListedWrite, halfway?: () => void) => void {
+export interface StateFileApplier {
+  /** Opens the write's transaction; `total`: how many changes its parts hold (the test hook's halfway point). */
+  begin(head: WriteHead, held: Record<string, ChangeList> | undefined, total: number): void;
+  part(delta: Record<string, ChangeList>): void;
+  commit(): void;
+  /** Ends the open transaction, if any, writing nothing. */
+  rollback(): void;
+}
+
+/**
+ * The statements that write a checkpoint into a state file, as a {@link StateFileApplier} over the connection. The
+ * writer thread runs it from its source text, so it references nothing outside itself. `halfway`: called inside the
+ * transaction after half of the changes (tests: a crash mid-write).
+ */
+export function stateFileApplier(db: Database.Database, halfway?: () => void): StateFileApplier {
   const put = db.prepare<[string, string, string, string]>(
     'INSERT OR REPLACE INTO entries (ns, key, sub, value) VALUES (?, ?, ?, ?)',
   );
@@ -100,64 +119,99 @@ export function stateFileApplier(db: Database.Database): (write: ListedWrite, ha
   const exists = db
     .prepare<[string, string, string], number>('SELECT 1 FROM entries WHERE ns = ? AND key = ? AND sub = ?')
     .pluck();
+  const begin = db.prepare('BEGIN');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
   // The source retracted a row the job never took in (or the file lost it): the state no longer matches. The code is
   // NOT_HELD (this function runs from its text in the writer thread: no outside names).
   const notHeld = (ns: string) =>
     Object.assign(new Error(`the ${ns} state was asked to take back a row it never held`), {
       code: 'SQL_STATE_NOT_HELD',
     });
-  return db.transaction((write: ListedWrite, halfway?: () => void) => {
-    const { stampAt } = write;
-    // The held entries by state and key. Each is also a change of the delta (removed, or put again since): a
-    // deletion tells by what it deleted, a put is preceded by a read.
-    const held = new Map<string, Map<string, Set<string>>>();
-    for (const [ns, entries] of Object.entries(write.held ?? {})) {
-      const byKey = new Map<string, Set<string>>();
-      held.set(ns, byKey);
-      for (let i = 0; i < entries.size; i++) {
-        const key = entries.key(i);
-        let subs = byKey.get(key);
-        if (subs === undefined) byKey.set(key, (subs = new Set()));
-        subs.add(entries.sub(i));
-      }
-    }
-    let left = -1;
-    if (halfway !== undefined) {
-      left = 0;
-      for (const changes of Object.values(write.delta)) left += changes.size;
-      left = Math.floor(left / 2);
-    }
-    for (const [ns, changes] of Object.entries(write.delta)) {
-      const heldKeys = held.get(ns);
-      for (const i of changes.order()) {
-        if (left-- === 0) halfway?.();
-        const key = changes.key(i);
-        const sub = changes.sub(i);
-        const value = changes.value(i);
-        const mustHold = heldKeys?.get(key)?.delete(sub) === true;
-        if (value === null) {
-          if (remove.run(ns, key, sub).changes === 0 && mustHold) throw notHeld(ns);
-          if (stampAt !== undefined) unstamp.run(ns, key, sub);
-        } else {
-          if (mustHold && exists.get(ns, key, sub) === undefined) throw notHeld(ns);
-          put.run(ns, key, sub, value);
-          if (stampAt !== undefined) stamp.run(ns, key, sub, stampAt);
+  /** The write in progress: its head, the held entries not yet met by state and key, the changes until halfway. */
+  let open: { head: WriteHead; held: Map<string, Map<string, Set<string>>>; left: number } | undefined;
+  const current = () => {
+    if (open === undefined) throw new Error('state file write: no transaction open');
+    return open;
+  };
+  return {
+    begin(head, heldLists, total) {
+      if (open !== undefined) throw new Error('state file write: a transaction is open');
+      // The held entries by state and key. Each is also a change of the delta (removed, or put again since): a
+      // deletion tells by what it deleted, a put is preceded by a read.
+      const held = new Map<string, Map<string, Set<string>>>();
+      for (const [ns, entries] of Object.entries(heldLists ?? {})) {
+        const byKey = new Map<string, Set<string>>();
+        held.set(ns, byKey);
+        for (let i = 0; i < entries.size; i++) {
+          const key = entries.key(i);
+          let subs = byKey.get(key);
+          if (subs === undefined) byKey.set(key, (subs = new Set()));
+          subs.add(entries.sub(i));
         }
       }
-    }
-    // A held entry the delta does not change (not from this store's checkpoints, but checked all the same).
-    for (const [ns, byKey] of held) {
-      for (const [key, subs] of byKey)
-        for (const sub of subs) if (exists.get(ns, key, sub) === undefined) throw notHeld(ns);
-    }
-    meta.run('version', String(write.version));
-    meta.run('plan', write.plan);
-    meta.run('layout', write.layout);
-  });
+      begin.run();
+      open = { head, held, left: halfway === undefined ? -1 : Math.floor(total / 2) };
+    },
+    part(delta) {
+      const write = current();
+      const { stampAt } = write.head;
+      for (const [ns, changes] of Object.entries(delta)) {
+        const heldKeys = write.held.get(ns);
+        for (const i of changes.order()) {
+          if (write.left-- === 0) halfway?.();
+          const key = changes.key(i);
+          const sub = changes.sub(i);
+          const value = changes.value(i);
+          const mustHold = heldKeys?.get(key)?.delete(sub) === true;
+          if (value === null) {
+            if (remove.run(ns, key, sub).changes === 0 && mustHold) throw notHeld(ns);
+            if (stampAt !== undefined) unstamp.run(ns, key, sub);
+          } else {
+            if (mustHold && exists.get(ns, key, sub) === undefined) throw notHeld(ns);
+            put.run(ns, key, sub, value);
+            if (stampAt !== undefined) stamp.run(ns, key, sub, stampAt);
+          }
+        }
+      }
+    },
+    commit() {
+      const write = current();
+      // A held entry the delta does not change (not from this store's checkpoints, but checked all the same).
+      for (const [ns, byKey] of write.held) {
+        for (const [key, subs] of byKey)
+          for (const sub of subs) if (exists.get(ns, key, sub) === undefined) throw notHeld(ns);
+      }
+      meta.run('version', String(write.head.version));
+      meta.run('plan', write.head.plan);
+      meta.run('layout', write.head.layout);
+      commit.run();
+      open = undefined;
+    },
+    rollback() {
+      open = undefined;
+      if (db.inTransaction) rollback.run();
+    },
+  };
+}
+
+/** Writes `write` with `applier` in one transaction, on this thread; rolls back if it fails. */
+export function applyWhole(applier: StateFileApplier, write: ListedWrite): void {
+  const { delta, held, ...head } = write;
+  let total = 0;
+  for (const changes of Object.values(delta)) total += changes.size;
+  try {
+    applier.begin(head, held, total);
+    applier.part(delta);
+    applier.commit();
+  } catch (error) {
+    applier.rollback();
+    throw error;
+  }
 }
 
 /**
- * A delta as it goes to the writer thread: every key, sub key and value in one string, cut by `lengths` (3 per
+ * Changes as they go to the writer thread: every key, sub key and value in one string, cut by `lengths` (3 per
  * change; −1: a deletion). Passing one string and one buffer costs the main thread a copy; passing the changes
  * as arrays costs it a serialisation of each (several times more, measured at 65,000 changes).
  */
@@ -169,36 +223,57 @@ interface PackedDelta {
   readonly lengths: Int32Array;
 }
 
-/** A write as the writer thread gets it (`held`: its entries as deletions). */
-type PackedWrite = Omit<StateWrite, 'delta' | 'held'> & {
-  readonly packed: PackedDelta;
-  readonly packedHeld: PackedDelta | undefined;
-};
+/**
+ * A write as the writer thread gets it: its head (with the held entries as deletions, and how many changes follow),
+ * its changes in parts of about {@link PART_CHARS} characters, then its end. Neither thread makes the whole delta one
+ * string: at 10,000,000 source rows a checkpoint's was ~10 MB, kept until a full collection.
+ */
+type WriterMessage =
+  | { readonly kind: 'begin'; readonly head: WriteHead; readonly held: PackedDelta | undefined; readonly total: number }
+  | { readonly kind: 'part'; readonly packed: PackedDelta }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'close' };
 
-function pack(delta: StateDelta): PackedDelta {
-  const names: string[] = [];
-  const counts: number[] = [];
-  const parts: string[] = [];
-  let total = 0;
-  for (const changes of Object.values(delta)) total += changes.length;
-  const lengths = new Int32Array(total * 3);
-  let i = 0;
+/** About how many characters of keys, sub keys and values one part of a write carries. */
+const PART_CHARS = 1 << 20;
+
+/** `delta` in parts of about `partChars` characters each (a state's changes may span several). */
+function* packParts(delta: StateDelta, partChars = PART_CHARS): Generator<PackedDelta> {
+  let names: string[] = [];
+  let counts: number[] = [];
+  let parts: string[] = [];
+  let lengths: number[] = [];
+  let chars = 0;
+  const done = (): PackedDelta => {
+    const packed = { names, counts, text: parts.join(''), lengths: Int32Array.from(lengths) };
+    names = [];
+    counts = [];
+    parts = [];
+    lengths = [];
+    chars = 0;
+    return packed;
+  };
   for (const [name, changes] of Object.entries(delta)) {
-    names.push(name);
-    counts.push(changes.length);
     for (const [key, sub, value] of changes) {
+      if (names.at(-1) !== name) {
+        names.push(name);
+        counts.push(0);
+      }
+      counts[counts.length - 1]!++;
       parts.push(key, sub);
-      lengths[i++] = key.length;
-      lengths[i++] = sub.length;
+      lengths.push(key.length, sub.length);
+      chars += key.length + sub.length;
       if (value === null) {
-        lengths[i++] = -1;
+        lengths.push(-1);
       } else {
         parts.push(value);
-        lengths[i++] = value.length;
+        lengths.push(value.length);
+        chars += value.length;
       }
+      if (chars >= partChars) yield done();
     }
   }
-  return { names, counts, text: parts.join(''), lengths };
+  if (names.length > 0) yield done();
 }
 
 /** What the writer thread is given at its start. */
@@ -210,7 +285,7 @@ interface WriterData {
 
 /** The writer thread's answer to a write (or to the test hook's stop). */
 type WriterReply =
-  | { readonly kind: 'written'; readonly ms: number }
+  | { readonly kind: 'written'; readonly ms: number; readonly heapBytes: number }
   | { readonly kind: 'failed'; readonly message: string; readonly code: string | undefined }
   | { readonly kind: 'halfway' }
   | { readonly kind: 'closed' };
@@ -224,14 +299,15 @@ function writerThread(
   port: MessagePort,
   data: WriterData,
   Sqlite: typeof Database,
-  applier: typeof stateFileApplier,
+  makeApplier: typeof stateFileApplier,
+  collectGarbage: () => void,
+  v8: typeof V8,
 ): void {
   // The main thread reads while this writes (WAL); a wait for its lock is a wait, not an error.
   const db = new Sqlite(data.path, { timeout: 60_000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('cache_size = -16384');
-  const apply = applier(db);
   const halfway = data.crashMidWrite
     ? () => {
         port.postMessage({ kind: 'halfway' });
@@ -240,6 +316,7 @@ function writerThread(
         for (;;) Atomics.wait(cell, 0, 0, 10);
       }
     : undefined;
+  const applier = makeApplier(db, halfway);
   // The changes as lists over the one string they came in: a slice of it is made when the applier reads one.
   const unpack = ({ names, counts, text, lengths }: PackedDelta): Record<string, ChangeList> => {
     const lists: Record<string, ChangeList> = {};
@@ -290,35 +367,77 @@ function writerThread(
     });
     return lists;
   };
-  port.on('message', (message: PackedWrite | 'close') => {
-    if (message === 'close') {
+  /** When the write in progress began; undefined: none, or it failed (its remaining messages are dropped). */
+  let started: number | undefined;
+  /** The largest heap the write in progress saw (after each part). */
+  let heapBytes = 0;
+  port.on('message', (message: WriterMessage) => {
+    if (message.kind === 'close') {
       db.close();
       port.postMessage({ kind: 'closed' });
       port.close();
       return;
     }
-    const started = performance.now();
+    if (message.kind === 'begin') {
+      started = performance.now();
+      heapBytes = 0;
+    } else if (started === undefined) {
+      return;
+    }
     try {
-      const { packed, packedHeld, ...write } = message;
-      const delta = unpack(packed);
-      apply(packedHeld === undefined ? { ...write, delta } : { ...write, delta, held: unpack(packedHeld) }, halfway);
-      port.postMessage({ kind: 'written', ms: performance.now() - started });
+      switch (message.kind) {
+        case 'begin':
+          applier.begin(message.head, message.held && unpack(message.held), message.total);
+          return;
+        case 'part':
+          applier.part(unpack(message.packed));
+          heapBytes = Math.max(heapBytes, v8.getHeapStatistics().total_heap_size);
+          return;
+        case 'end':
+          applier.commit();
+          port.postMessage({ kind: 'written', ms: performance.now() - started, heapBytes });
+          started = undefined;
+          break;
+      }
     } catch (error) {
+      started = undefined;
+      applier.rollback();
       const { message: text, code } = error as { message?: string; code?: string };
       port.postMessage({ kind: 'failed', message: String(text ?? error), code });
     }
+    // Each part's text came as one large string, which V8 frees only in a full collection; the thread allocates too
+    // little else for V8 to start one soon: without this its heap held ~60 MB of past deltas (bench/README.md).
+    // After the answer: the main thread does not wait for it.
+    collectGarbage();
   });
 }
 
 /**
+ * V8's full garbage collection as a function, for the writer thread (run from its source text: nothing outside
+ * itself). V8 offers it only to contexts made while its `--expose-gc` flag is set, and the flag is the whole
+ * process's: it is set for the moment of making one such context, then set back (unless the process has it).
+ */
+function fullCollection(v8: typeof V8, vm: typeof Vm): () => void {
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') return exposed as () => void;
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    return vm.runInNewContext('gc') as () => void;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/**
  * The writer thread's source: better-sqlite3 loaded by its resolved path (the thread's `require` resolves from
- * the working directory), the two functions above from their text. `__name`: the helper some TypeScript
+ * the working directory), the three functions above from their text. `__name`: the helper some TypeScript
  * transforms insert to keep function names (defined, harmless when unused).
  */
 const WRITER_SOURCE = `'use strict';
 const __name = (f) => f;
 const { parentPort, workerData } = require('node:worker_threads');
-(${writerThread.toString()})(parentPort, workerData, require(workerData.sqlite), (${stateFileApplier.toString()}));`;
+(${writerThread.toString()})(parentPort, workerData, require(workerData.sqlite), (${stateFileApplier.toString()}),
+  (${fullCollection.toString()})(require('node:v8'), require('node:vm')), require('node:v8'));`;
 
 /**
  * A state file's writer thread, seen from the main thread: {@link write} hands it a checkpoint's changes and
@@ -340,6 +459,8 @@ export class StateFileWriter {
   private onClosed: (() => void) | undefined;
   /** How long the thread took for the last write (ms): its transaction, fsync included. */
   lastWriteMs = 0;
+  /** The thread's heap (V8's, committed) at the end of the last write; 0 before the first. */
+  lastHeapBytes = 0;
 
   constructor(
     readonly path: string,
@@ -390,19 +511,22 @@ export class StateFileWriter {
     const done = new Promise<void>((resolve) => (settle = resolve));
     this.running = { version: write.version, done, settle };
     this.worker.ref();
-    const { delta, held, ...rest } = write;
-    const packedHeld =
-      held === undefined
-        ? undefined
-        : pack(
-            Object.fromEntries(
-              Object.entries(held).map(([ns, entries]) => [ns, entries.map(([k, s]) => [k, s, null])]),
-            ),
-          );
-    const message: PackedWrite = { ...rest, packed: pack(delta), packedHeld };
-    const transfer = [message.packed.lengths.buffer as ArrayBuffer];
-    if (packedHeld !== undefined) transfer.push(packedHeld.lengths.buffer as ArrayBuffer);
-    this.worker.postMessage(message, transfer);
+    const { delta, held, ...head } = write;
+    // The held entries as deletions, in one piece (they are keys, not values).
+    const heldAsDelta: StateDelta = Object.fromEntries(
+      Object.entries(held ?? {}).map(([ns, entries]) => [ns, entries.map(([k, s]): StateChange => [k, s, null])]),
+    );
+    const packedHeld = held === undefined ? undefined : [...packParts(heldAsDelta, Infinity)][0];
+    let total = 0;
+    for (const changes of Object.values(delta)) total += changes.length;
+    this.post({ kind: 'begin', head, held: packedHeld, total }, packedHeld);
+    for (const packed of packParts(delta)) this.post({ kind: 'part', packed }, packed);
+    this.post({ kind: 'end' });
+  }
+
+  /** Posts `message` to the thread, handing over the buffer of `packed`'s lengths. */
+  private post(message: WriterMessage, packed?: PackedDelta): void {
+    this.worker.postMessage(message, packed === undefined ? [] : [packed.lengths.buffer as ArrayBuffer]);
   }
 
   /** Resolves when no write is in flight; throws the error of a failed write (then and at every later call). */
@@ -424,7 +548,7 @@ export class StateFileWriter {
     if (!this.exited) {
       const closing = new Promise<void>((resolve) => (this.onClosed = resolve));
       this.worker.ref();
-      this.worker.postMessage('close');
+      this.post({ kind: 'close' });
       await closing;
     }
     await this.worker.terminate();
@@ -434,6 +558,7 @@ export class StateFileWriter {
     switch (reply.kind) {
       case 'written':
         this.lastWriteMs = reply.ms;
+        this.lastHeapBytes = reply.heapBytes;
         this.settle();
         return;
       case 'failed':
