@@ -83,4 +83,57 @@ describe('scale-out leases: one fencing epoch per bucket', () => {
     expect(other.token(0)!).toBeGreaterThan(before);
     expect(other.token(0)! / 10n ** 20n).toBeGreaterThan(before / 10n ** 20n);
   }, 60_000);
+
+  it('a bucket of an earlier release, its epoch only in the description, opens as it is and that epoch is the floor', async () => {
+    const urls = cluster.servers.split(',');
+    const connectTo = async (url: string): Promise<NatsConnection> => {
+      const nc = await connect({ servers: [url, ...urls.filter((u) => u !== url)] });
+      connections.push(nc);
+      return nc;
+    };
+    // Two workers, each connected to another server.
+    const first = await connectTo(urls[0]!);
+    const second = await connectTo(urls[1]!);
+    const ttlMs = 3_000;
+    const bucket = `lease_earlier_${Date.now()}`;
+    // Made the way a release before the `epoch` key made it: its creator's epoch appended to the description. An
+    // epoch far in the future (2096), so that a token above it can only come from the description, not the clock.
+    const earlierEpochMs = 4_000_000_000_000;
+    const description = `Tributary partition leases and worker heartbeats (fencing epoch ${earlierEpochMs})`;
+    await retried(() => first.jetstream().views.kv(bucket, { ttl: ttlMs, history: 1, replicas: 3, description }));
+    const jsm = await first.jetstreamManager();
+    const before = await retried(() => jsm.streams.info(`KV_${bucket}`));
+    expect(before.config.description).toBe(description);
+
+    // Today's workers open it (asking for the plain description) without error, and take a partition each.
+    const w0 = await retried(() => PartitionLeases.open(first, bucket, { workerId: 'w0', ttlMs, replicas: 3 }));
+    expect(await retried(() => w0.acquire(0))).toBe(true);
+    const w1 = await retried(() => PartitionLeases.open(second, bucket, { workerId: 'w1', ttlMs, replicas: 3 }));
+    expect(await retried(() => w1.acquire(1))).toBe(true);
+
+    // The epoch written is the earlier one plus one (the clock is far below it); lease.0 was the bucket's first
+    // write, revision 1: the token the lead saw by hand, 4000000000001 × 10^20 + 1.
+    const t0 = w0.token(0)!;
+    const t1 = w1.token(1)!;
+    expect(t0 / 10n ** 20n).toBeGreaterThan(BigInt(earlierEpochMs));
+    expect(t0).toBe(BigInt(earlierEpochMs + 1) * 10n ** 20n + 1n);
+    // The second worker's token is on the same epoch, and larger (a later acquisition): the two compare.
+    expect(t1 / 10n ** 20n).toBe(t0 / 10n ** 20n);
+    expect(t1).toBeGreaterThan(t0);
+
+    // The bucket's configuration is left as the earlier release made it, its description included.
+    const after = await retried(() => jsm.streams.info(`KV_${bucket}`));
+    expect(after.config.description).toBe(description);
+    expect(after.config).toEqual(before.config);
+
+    // Once every entry expired, the `epoch` key too, a worker that never read it still writes an epoch above the
+    // earlier one (the description stays), so its lease's token is above every token taken before.
+    await sleep(ttlMs * 2);
+    expect(await retried(() => w0.leased())).toEqual(new Map());
+    const w2 = await retried(() => PartitionLeases.open(second, bucket, { workerId: 'w2', ttlMs, replicas: 3 }));
+    expect(await retried(() => w2.acquire(0))).toBe(true);
+    expect(w2.token(0)! / 10n ** 20n).toBeGreaterThan(BigInt(earlierEpochMs));
+    expect(w2.token(0)!).toBeGreaterThan(t1);
+    expect((await retried(() => jsm.streams.info(`KV_${bucket}`))).config.description).toBe(description);
+  }, 120_000);
 });
