@@ -11,8 +11,9 @@
  *
  * Events are generated batch by batch (the bench holds no list of them). It reports changes/s of each phase, the
  * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take them, to hand
- * them off, to wait for the previous write, and the writer thread's time for each) as the state grows, the state file's size, and the peak RSS. End to end (binlog → sink) the source and
- * sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
+ * them off, to wait for the previous write, and the writer thread's time for each) as the state grows, the state
+ * file's size, the peak RSS (with the state's own estimate of its memory then) and the writer thread's largest heap.
+ * End to end (binlog → sink) the source and sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
  * this process): the figure that holds on a machine other processes share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
  *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash]

@@ -382,7 +382,7 @@ describe('SQL state on disk: the writer thread', () => {
 
   it('a checkpoint larger than one part of a write lands whole in one transaction, or not at all', async () => {
     const { open, file } = store(1);
-    const { store: s, rows, groups } = open();
+    const { store: s, rows, groups } = open({ writePartChars: 1_000_000 });
     s.restore(undefined);
     // ~2.9 million characters of keys and values: three parts of about a million.
     const value = (i: number, round: number) => ({ n: i * 10 + round });

@@ -54,6 +54,8 @@ export interface DiskStateOptions {
   readonly now?: () => number;
   /** Tests: the writer thread dies halfway through each write, its transaction open (a crash mid-write). */
   readonly crashMidWrite?: boolean;
+  /** Tests: about how many characters one part of a write to the writer thread carries (default `PART_CHARS`). */
+  readonly writePartChars?: number;
 }
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -102,6 +104,7 @@ export class DiskStateStore implements StateBackend {
   /** The thread that writes checkpoints into the file (started at the first one; none for `:memory:`). */
   private writer: StateFileWriter | undefined;
   private readonly crashMidWrite: boolean;
+  private readonly writePartChars: number | undefined;
   /** How long the last {@link snapshot} waited for the write of the checkpoint before (ms). */
   lastWaitMs = 0;
   /**
@@ -120,6 +123,7 @@ export class DiskStateStore implements StateBackend {
   ) {
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.crashMidWrite = options.crashMidWrite === true;
+    this.writePartChars = options.writePartChars;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -299,7 +303,7 @@ export class DiskStateStore implements StateBackend {
       this.applyHere(write);
       this.landed();
     } else {
-      this.writer ??= new StateFileWriter(this.path, this.crashMidWrite);
+      this.writer ??= new StateFileWriter(this.path, this.crashMidWrite, this.writePartChars);
       this.writer.write(write);
     }
     this.fileVersion = write.version;
