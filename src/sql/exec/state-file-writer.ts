@@ -244,38 +244,50 @@ export const PART_CHARS = 1 << 22;
 
 /** `delta` in parts of about `partChars` characters each (a state's changes may span several). */
 function* packParts(delta: StateDelta, partChars: number): Generator<PackedDelta> {
+  let total = 0;
+  for (const changes of Object.values(delta)) total += changes.length;
+  // The lengths of every change; each part takes a copy of its range (a buffer of its own to hand over).
+  const lengths = new Int32Array(total * 3);
+  let at = 0;
+  let from = 0;
   let names: string[] = [];
   let counts: number[] = [];
-  let parts: string[] = [];
-  let lengths: number[] = [];
+  let texts: string[] = [];
   let chars = 0;
   const done = (): PackedDelta => {
-    const packed = { names, counts, text: parts.join(''), lengths: Int32Array.from(lengths) };
+    const packed = { names, counts, text: texts.join(''), lengths: lengths.slice(from, at) };
+    from = at;
     names = [];
     counts = [];
-    parts = [];
-    lengths = [];
+    texts = [];
     chars = 0;
     return packed;
   };
   for (const [name, changes] of Object.entries(delta)) {
-    for (const [key, sub, value] of changes) {
-      if (names.at(-1) !== name) {
-        names.push(name);
-        counts.push(0);
-      }
-      counts[counts.length - 1]!++;
-      parts.push(key, sub);
-      lengths.push(key.length, sub.length);
+    let first = 0;
+    for (let c = 0; c < changes.length; c++) {
+      const [key, sub, value] = changes[c]!;
+      texts.push(key, sub);
+      lengths[at++] = key.length;
+      lengths[at++] = sub.length;
       chars += key.length + sub.length;
       if (value === null) {
-        lengths.push(-1);
+        lengths[at++] = -1;
       } else {
-        parts.push(value);
-        lengths.push(value.length);
+        texts.push(value);
+        lengths[at++] = value.length;
         chars += value.length;
       }
-      if (chars >= partChars) yield done();
+      if (chars >= partChars) {
+        names.push(name);
+        counts.push(c + 1 - first);
+        first = c + 1;
+        yield done();
+      }
+    }
+    if (changes.length > first) {
+      names.push(name);
+      counts.push(changes.length - first);
     }
   }
   if (names.length > 0) yield done();
