@@ -432,17 +432,24 @@ function writerThread(
 /**
  * V8's full garbage collection as a function, for the writer thread (run from its source text: nothing outside
  * itself). V8 offers it only to contexts made while its `--expose-gc` flag is set, and the flag is the whole
- * process's: it is set for the moment of making one such context, then set back (unless the process has it).
+ * process's: it is set for the moment of making one such context, then set back (unless the process has it). Where
+ * that fails, a function that does nothing: the writes are the same, the thread's heap larger.
  */
 function fullCollection(v8: typeof V8, vm: typeof Vm): () => void {
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') return exposed as () => void;
-  v8.setFlagsFromString('--expose-gc');
+  let gc: unknown;
   try {
-    return vm.runInNewContext('gc') as () => void;
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      gc = vm.runInNewContext('gc');
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  } catch {
+    // A V8 that refuses flags after start-up, or a context without `gc`: the thread collects as V8 decides.
   }
+  return typeof gc === 'function' ? (gc as () => void) : () => {};
 }
 
 /**
