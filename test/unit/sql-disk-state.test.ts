@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiskStateStore, type CommittedState, type DiskStateOptions } from '../../src/sql/exec/disk-state.js';
@@ -410,6 +411,26 @@ describe('SQL state on disk: the writer thread', () => {
     expect(new Set(n(values.all('1.right')))).toEqual(new Set([1]));
     expect(new Set(n(values.all('2.groups')))).toEqual(new Set([1]));
     raw.close();
+  });
+
+  it('several jobs start their writer threads at once: each writes, and V8 flags are set back once all are up', async () => {
+    const opened = Array.from({ length: 6 }, () => store(1).open());
+    for (const { store: s, rows } of opened) {
+      s.restore(undefined);
+      for (let i = 0; i < 1000; i++) rows.put(`site-${i % 10}`, `order-${i}`, { n: i });
+    }
+    // Each store starts its thread at its first checkpoint: six threads starting together.
+    await Promise.all(opened.map(async ({ store: s }) => (await s.snapshot(), await s.committed())));
+    await Promise.all(opened.map(({ store: s }) => s.settle()));
+    for (const { store: s, rows } of opened) {
+      expect(s.version).toBe(1);
+      expect(s.writerHeapBytes).toBeGreaterThan(0);
+      s.endBatch();
+      expect(rows.get('site-3', 'order-993')).toEqual({ n: 993 });
+    }
+    // The threads got V8's `gc` for their own use; a context made here now does not.
+    expect(runInNewContext('typeof gc')).toBe('undefined');
+    await Promise.all(opened.map(({ store: s }) => s.close()));
   });
 
   it('an error in the writer thread fails the next checkpoint with STATE_DIR_UNWRITABLE, not an unhandled rejection', async () => {

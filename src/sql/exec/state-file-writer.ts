@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import type * as V8 from 'node:v8';
-import type * as Vm from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -430,38 +429,15 @@ function writerThread(
 }
 
 /**
- * V8's full garbage collection as a function, for the writer thread (run from its source text: nothing outside
- * itself). V8 offers it only to contexts made while its `--expose-gc` flag is set, and the flag is the whole
- * process's: it is set for the moment of making one such context, then set back (unless the process has it). Where
- * that fails, a function that does nothing: the writes are the same, the thread's heap larger.
- */
-function fullCollection(v8: typeof V8, vm: typeof Vm): () => void {
-  const exposed = (globalThis as { gc?: unknown }).gc;
-  if (typeof exposed === 'function') return exposed as () => void;
-  let gc: unknown;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    try {
-      gc = vm.runInNewContext('gc');
-    } finally {
-      v8.setFlagsFromString('--no-expose-gc');
-    }
-  } catch {
-    // A V8 that refuses flags after start-up, or a context without `gc`: the thread collects as V8 decides.
-  }
-  return typeof gc === 'function' ? (gc as () => void) : () => {};
-}
-
-/**
  * The writer thread's source: better-sqlite3 loaded by its resolved path (the thread's `require` resolves from
- * the working directory), the three functions above from their text. `__name`: the helper some TypeScript
+ * the working directory), the two functions above from their text, and V8's `gc` (see startWriterThread). `__name`: the helper some TypeScript
  * transforms insert to keep function names (defined, harmless when unused).
  */
 const WRITER_SOURCE = `'use strict';
 const __name = (f) => f;
 const { parentPort, workerData } = require('node:worker_threads');
 (${writerThread.toString()})(parentPort, workerData, require(workerData.sqlite), (${stateFileApplier.toString()}),
-  (${fullCollection.toString()})(require('node:v8'), require('node:vm')), require('node:v8'));`;
+  typeof globalThis.gc === 'function' ? globalThis.gc : () => {}, require('node:v8'));`;
 
 /**
  * A state file's writer thread, seen from the main thread: {@link write} hands it a checkpoint's changes and
@@ -501,8 +477,8 @@ export class StateFileWriter {
     try {
       // A small young generation: the thread's garbage (a slice of the delta's text per change read) stays small,
       // and its memory with it. V8's `--max-semi-space-size` (the CLI's) overrides a thread's resourceLimits: unset
-      // while the thread's heap is made (see withoutSemiSpaceFlag).
-      this.worker = withoutSemiSpaceFlag(
+      // while the thread's heap is made; and `gc` exposed to it (see startWriterThread).
+      this.worker = startWriterThread(
         () =>
           new Worker(WRITER_SOURCE, {
             eval: true,
@@ -626,31 +602,50 @@ export class StateFileWriter {
   }
 }
 
-/**
- * The process's `--max-semi-space-size` flag (from its command line or NODE_OPTIONS), if it has one. V8's flags are
- * the whole process's, and this one takes precedence over a worker's `resourceLimits.maxYoungGenerationSizeMb`: with
- * the CLI's 32 MB the writer thread's young generation grew to 2 × 32 MB for garbage that needs a few.
- */
-const SEMI_SPACE_FLAG = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].find((arg) =>
-  /^--max[-_]semi[-_]space[-_]size=/.test(arg),
-);
+/** The process's V8 flags (its command line, NODE_OPTIONS): the first that `pattern` matches. */
+const processFlag = (pattern: RegExp): string | undefined =>
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].find((arg) => pattern.test(arg));
 
 /**
- * Starts a worker with V8's `--max-semi-space-size` unset, so that its resourceLimits hold; sets it again once the
- * worker's heap is made (its `online` event). The process's own heap was sized at start-up and keeps its size.
+ * The process's `--max-semi-space-size` flag, if it has one. V8's flags are the whole process's, and this one takes
+ * precedence over a worker's `resourceLimits.maxYoungGenerationSizeMb`: with the CLI's 32 MB the writer thread's
+ * young generation grew to 2 × 32 MB for garbage that needs a few.
  */
-function withoutSemiSpaceFlag(start: () => Worker): Worker {
-  if (SEMI_SPACE_FLAG === undefined) return start();
-  setFlagsFromString('--max-semi-space-size=0');
+const SEMI_SPACE_FLAG = processFlag(/^--max[-_]semi[-_]space[-_]size=/);
+/** Whether the process exposes V8's `gc` everywhere already (`--expose-gc`). */
+const EXPOSES_GC = processFlag(/^--expose[-_]gc$/) !== undefined;
+
+/** Writer threads started whose heap and context are not made yet (their `online` event has not come). */
+let starting = 0;
+
+/**
+ * Starts a writer thread with V8's flags as it needs them while its heap and first context are made: no
+ * `--max-semi-space-size` (so that its resourceLimits hold) and `--expose-gc` (its context gets V8's `gc`: each
+ * delta arrives in large strings, which V8 frees only in a full collection, and the thread allocates too little else
+ * for V8 to start one). The flags are the whole process's and are read when a heap or context is made, so they are
+ * set back when the last thread starting is online; the process's own heap was sized at start-up and keeps its size
+ * (a context made meanwhile elsewhere gets a `gc` too, nothing else).
+ */
+function startWriterThread(start: () => Worker): Worker {
+  const set = (on: boolean) => {
+    if (SEMI_SPACE_FLAG !== undefined) setFlagsFromString(on ? '--max-semi-space-size=0' : SEMI_SPACE_FLAG);
+    if (!EXPOSES_GC) setFlagsFromString(on ? '--expose-gc' : '--no-expose-gc');
+  };
+  if (starting++ === 0) set(true);
+  let started = true;
+  const online = () => {
+    if (!started) return;
+    started = false;
+    if (--starting === 0) set(false);
+  };
   let worker: Worker;
   try {
     worker = start();
   } catch (error) {
-    setFlagsFromString(SEMI_SPACE_FLAG);
+    online();
     throw error;
   }
-  const restore = () => setFlagsFromString(SEMI_SPACE_FLAG);
-  worker.once('online', restore).once('exit', restore);
+  worker.once('online', online).once('exit', online);
   return worker;
 }
 
