@@ -147,7 +147,7 @@ export class SqlOperator implements Operator {
 
   /**
    * The state's memory, estimated (bytes): the values cached, the changes not yet in the state file, and the writer
-   * thread's heap at the end of its last write (0: none yet, or the state is in memory).
+   * thread's largest heap during its last write (0: none yet, or the state is in memory).
    */
   get stateMemory(): { readonly cachedBytes: number; readonly changedBytes: number; readonly writerHeapBytes: number } {
     const { cachedBytes = 0, changedBytes = 0 } = this.store?.memory ?? {};

@@ -314,7 +314,7 @@ export class DiskStateStore implements StateBackend {
     return this.writer?.lastWriteMs ?? 0;
   }
 
-  /** The writer thread's heap at the end of the last write that landed (bytes; 0 before the first). */
+  /** The writer thread's largest heap during the last write that landed, after each part (bytes; 0 before the first). */
   get writerHeapBytes(): number {
     return this.writer?.lastHeapBytes ?? 0;
   }

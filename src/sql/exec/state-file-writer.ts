@@ -459,7 +459,7 @@ export class StateFileWriter {
   private onClosed: (() => void) | undefined;
   /** How long the thread took for the last write (ms): its transaction, fsync included. */
   lastWriteMs = 0;
-  /** The thread's heap (V8's, committed) at the end of the last write; 0 before the first. */
+  /** The thread's largest heap (V8's, committed) during the last write, after each part; 0 before the first. */
   lastHeapBytes = 0;
 
   constructor(
