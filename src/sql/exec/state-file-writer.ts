@@ -430,8 +430,8 @@ function writerThread(
 
 /**
  * The writer thread's source: better-sqlite3 loaded by its resolved path (the thread's `require` resolves from
- * the working directory), the two functions above from their text, and V8's `gc` (see startWriterThread). `__name`: the helper some TypeScript
- * transforms insert to keep function names (defined, harmless when unused).
+ * the working directory), the two functions above from their text, and V8's `gc` (see startWriterThread).
+ * `__name`: the helper some TypeScript transforms insert to keep function names (defined, harmless when unused).
  */
 const WRITER_SOURCE = `'use strict';
 const __name = (f) => f;
@@ -632,10 +632,10 @@ function startWriterThread(start: () => Worker): Worker {
     if (!EXPOSES_GC) setFlagsFromString(on ? '--expose-gc' : '--no-expose-gc');
   };
   if (starting++ === 0) set(true);
-  let started = true;
+  let counted = true;
   const online = () => {
-    if (!started) return;
-    started = false;
+    if (!counted) return;
+    counted = false;
     if (--starting === 0) set(false);
   };
   let worker: Worker;
