@@ -656,21 +656,29 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   has(key: string, sub: string): boolean {
     key = flat(key);
     sub = flat(sub);
-    return this.heldInMemory(key, sub) ?? this.store.readExists.get(this.name, key, sub) !== undefined;
+    const pending = this.pending.get(key);
+    return (
+      this.heldInMemory(key, sub, this.cache.get(key), pending) ??
+      this.store.readExists.get(this.name, key, sub) !== undefined
+    );
   }
 
   /**
-   * Whether `(key, sub)` has an entry, as far as memory knows — its bucket, the changes since the last checkpoint,
-   * the changes being written — or undefined when only the file can tell. Keys flat.
+   * Whether `(key, sub)` has an entry, as far as memory knows — its `bucket`, the changes since the last checkpoint
+   * (`pending`: the key's), the changes being written — or undefined when only the file can tell. Keys flat.
    */
-  private heldInMemory(key: string, sub: string): boolean | undefined {
-    const bucket = this.cache.get(key);
+  private heldInMemory(
+    key: string,
+    sub: string,
+    bucket: Bucket<V> | undefined,
+    pending: Map<string, string | null> | undefined,
+  ): boolean | undefined {
     if (bucket !== undefined) {
       bucket.used = true;
       if (bucket.map.get(sub) !== undefined) return true;
       if (bucket.complete || bucket.map.has(sub)) return false;
     }
-    let text = this.pending.get(key)?.get(sub);
+    let text = pending?.get(sub);
     if (text === undefined) text = this.writing.get(key)?.get(sub);
     return text === undefined ? undefined : text !== null;
   }
@@ -678,7 +686,10 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   removeHeld(key: string, sub: string): boolean {
     key = flat(key);
     sub = flat(sub);
-    let held = this.heldInMemory(key, sub);
+    // Each map looked up once for both the check and the removal (a retraction is a third of the changes).
+    const bucket = this.cache.get(key);
+    const pending = this.pending.get(key);
+    let held = this.heldInMemory(key, sub, bucket, pending);
     if (held === undefined) {
       // Only the file can tell. With a writer thread, the checkpoint's write reads it there, off this thread (a
       // point read per retraction was a fifth of a change's cost); with a TTL it may have expired: not checked.
@@ -686,7 +697,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       else if (!this.expiring) this.heldInFile.push([key, sub]);
     }
     if (held === false) return false;
-    this.remove(key, sub);
+    this.removeFlat(key, sub, bucket, pending);
     return true;
   }
 
@@ -724,8 +735,17 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   remove(key: string, sub: string): void {
     key = flat(key);
     sub = flat(sub);
-    this.addPending(key, sub, null);
-    const bucket = this.cache.get(key);
+    this.removeFlat(key, sub, this.cache.get(key), this.pending.get(key));
+  }
+
+  /** {@link remove} with the keys flat, and the key's bucket and pending changes already looked up. */
+  private removeFlat(
+    key: string,
+    sub: string,
+    bucket: Bucket<V> | undefined,
+    pending: Map<string, string | null> | undefined,
+  ): void {
+    this.addPending(key, sub, null, pending);
     if (bucket === undefined) return;
     if (!bucket.complete) {
       bucket.map.set(sub, undefined);
@@ -741,8 +761,13 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return this.pendingBytes + this.writingBytes;
   }
 
-  private addPending(key: string, sub: string, text: string | null): void {
-    let pending = this.pending.get(key);
+  /** Records a change since the last checkpoint; `pending`: the key's changes, when the caller looked them up. */
+  private addPending(
+    key: string,
+    sub: string,
+    text: string | null,
+    pending: Map<string, string | null> | undefined = this.pending.get(key),
+  ): void {
     if (pending === undefined) {
       this.pending.set(key, (pending = new Map<string, string | null>()));
       this.pendingBytes += BUCKET_OVERHEAD + key.length;

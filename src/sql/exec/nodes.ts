@@ -501,7 +501,7 @@ export class AggregateNode extends PlanNode {
     if (this.dirty.size === 0) return;
     const added: Row[] = [];
     for (const [key, group] of this.dirty) {
-      const row = group.rows > 0 ? [...group.key, ...group.accumulators.map((a) => a.result())] : null;
+      const row = group.rows > 0 ? groupRow(group) : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
       if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
       if (row !== null) added.push(row);
@@ -534,12 +534,26 @@ function concat(a: Row, b: Row): Row {
   return row;
 }
 
+/** A group's row: its key's values, then its aggregates' results (one array, built in place). */
+function groupRow(group: Group): Row {
+  const { key, accumulators } = group;
+  const row = new Array<Value>(key.length + accumulators.length);
+  for (let i = 0; i < key.length; i++) row[i] = key[i]!;
+  for (let i = 0; i < accumulators.length; i++) row[key.length + i] = accumulators[i]!.result();
+  return row;
+}
+
 /** Whether two rows of one type hold the same values (as their {@link encodeValues} are equal). */
 function sameValues(a: Row, b: Row): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     const y = b[i];
-    if (x !== y && encodeValue(x ?? null) !== encodeValue(y ?? null)) return false;
+    if (x === y) continue;
+    // Two strings, bigints or booleans that differ by === differ as encoded: no texts to build (a count that
+    // changed). Numbers may not (NaN), nor values of different types (1 and 1n), nor bytes.
+    const type = typeof x;
+    if (type === typeof y && (type === 'string' || type === 'bigint' || type === 'boolean')) return false;
+    if (encodeValue(x ?? null) !== encodeValue(y ?? null)) return false;
   }
   return a.length === b.length;
 }
