@@ -84,6 +84,32 @@ describe('SQL state on disk: map state', () => {
     await again.store.close();
   });
 
+  it('an entry written to a key not in memory stays out of the cache, and every read finds it', async () => {
+    const { open } = store(32 * 1024 * 1024);
+    const { store: s, rows } = open();
+    s.restore(undefined);
+    for (let i = 0; i < 1000; i++) rows.put(`site-${i % 100}`, `order-${i}`, { n: i });
+    s.endBatch();
+    // Nothing read: no value in the cache, all of them in the changes since the last checkpoint.
+    expect(s.memory.cachedBytes).toBe(0);
+    expect(s.memory.changedBytes).toBeGreaterThan(1000 * 20);
+    expect(rows.get('site-3', 'order-503')).toEqual({ n: 503 });
+    rows.put('site-3', 'order-503', { n: -503 });
+    expect(rows.removeHeld('site-4', 'order-4')).toBe(true);
+    expect(rows.removeHeld('site-4', 'order-4')).toBe(false);
+    await s.snapshot();
+    await s.committed();
+    // Being written, then in the file: a key read whole has its entries from both.
+    rows.put('site-3', 'order-1003', { n: 1003 });
+    const site3 = entries(rows, 'site-3');
+    expect(Object.keys(site3)).toHaveLength(11);
+    expect(site3['order-503']).toBe(-503);
+    expect(site3['order-1003']).toBe(1003);
+    await s.settle();
+    expect(Object.keys(entries(rows, 'site-4'))).toHaveLength(9);
+    await s.close();
+  });
+
   it('the changes not yet in the file count against the memory budget: the cache gives way to them, down to a quarter', async () => {
     const budget = 256 * 1024;
     const { open } = store(budget);

@@ -588,7 +588,7 @@ const BUCKET_OVERHEAD = 160;
 /**
  * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and
  * `remove` write that entry alone, and `entries` reads a key's entries as one range of the primary key. In memory,
- * per key, the entries read or written lately (a bucket; evicted whole, by CLOCK). A value is serialised when it is
+ * per key, the entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is serialised when it is
  * put (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending`
  * and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
  * `writing` (the last checkpoint's changes while the writer thread writes them), in the file.
@@ -706,12 +706,11 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     sub = flat(sub);
     const text = flat(this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value)));
     this.addPending(key, sub, text);
-    let bucket = this.cache.get(key);
-    if (bucket === undefined) {
-      bucket = { map: new Map(), complete: false, size: BUCKET_OVERHEAD, used: true };
-      this.cache.set(key, bucket);
-      this.cachedBytes += BUCKET_OVERHEAD;
-    }
+    const bucket = this.cache.get(key);
+    // A key without a bucket in memory gets none for an entry written: the entry is in `pending`, where a read finds
+    // it, and a bucket of one entry written (an order added to a site whose orders are not in memory) is seldom read
+    // before it leaves — it would only push out buckets that are.
+    if (bucket === undefined) return;
     bucket.used = true;
     const map = bucket.map;
     let added: boolean;
@@ -875,8 +874,10 @@ function evictUnused<E extends { size: number; used: boolean }>(
       continue;
     }
     count++;
-    dropEntry(key, entry);
+    // What the cache's count drops by: the size it had counted (dropping a value never serialised serialises it,
+    // which corrects its size, mostly down from UNKNOWN_SIZE; counting the corrected size overshot the budget).
     dropped += entry.size;
+    dropEntry(key, entry);
   }
   for (const [key, entry] of again) cache.set(key, entry);
   return count === 0 && again.length > 0 ? again.length : count;
