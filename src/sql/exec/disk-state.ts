@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
 import {
   corrupt,
+  flat,
   stateMismatchesSource,
   type KeyedMapState,
   type KeyedState,
@@ -930,19 +931,6 @@ function valueSize(text: string): number {
   }
   return pieces * PIECE_BYTES + text.length;
 }
-
-/**
- * `text` as one piece of memory. A string built by `+` is a tree of its pieces (a rope) until something reads it
- * whole; kept as such in a cache or in the changes since the last checkpoint it takes several times its length
- * (a 60-character state entry built from ten pieces: ~330 bytes instead of ~70), and every hash of it as a Map key
- * walks the tree again. Reading one character makes V8 flatten it in place.
- */
-export function flat(text: string): string {
-  // Kept in a variable so that no compiler drops the read as unused.
-  if (text.length > 0) _lastFirstChar = text.charCodeAt(0);
-  return text;
-}
-let _lastFirstChar = 0;
 
 function decode<V>(codec: StateCodec<V>, text: string): V {
   try {

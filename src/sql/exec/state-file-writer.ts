@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
-import { stateMismatchesSource } from './keyed-state.js';
+import { flat, stateMismatchesSource } from './keyed-state.js';
 
 /**
  * One changed entry: its key, its sub key (a map state's entry; '' in a keyed state) and its new value as JSON text
@@ -251,14 +251,16 @@ function* packParts(delta: StateDelta, partChars: number): Generator<PackedDelta
   let from = 0;
   let names: string[] = [];
   let counts: number[] = [];
-  let texts: string[] = [];
+  // Built by `+=` (a rope, flattened once when the part is done): about 3 × faster than an array of the pieces and
+  // `join('')` (70,000 changes: ~9 against ~27 ms).
+  let text = '';
   let chars = 0;
   const done = (): PackedDelta => {
-    const packed = { names, counts, text: texts.join(''), lengths: lengths.slice(from, at) };
+    const packed = { names, counts, text: flat(text), lengths: lengths.slice(from, at) };
     from = at;
     names = [];
     counts = [];
-    texts = [];
+    text = '';
     chars = 0;
     return packed;
   };
@@ -266,14 +268,15 @@ function* packParts(delta: StateDelta, partChars: number): Generator<PackedDelta
     let first = 0;
     for (let c = 0; c < changes.length; c++) {
       const [key, sub, value] = changes[c]!;
-      texts.push(key, sub);
+      text += key;
+      text += sub;
       lengths[at++] = key.length;
       lengths[at++] = sub.length;
       chars += key.length + sub.length;
       if (value === null) {
         lengths[at++] = -1;
       } else {
-        texts.push(value);
+        text += value;
         lengths[at++] = value.length;
         chars += value.length;
       }
