@@ -13,8 +13,9 @@
  * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take them, to hand
  * them off, to wait for the previous write, and the writer thread's time for each) as the state grows, the state
  * file's size, the peak RSS (with the state's own estimate of its memory then) and the writer thread's largest heap.
- * End to end (binlog → sink) the source and sink cost comes on top. Besides the wall-clock rates it reports each phase's CPU time per event (user + system of
- * this process): the figure that holds on a machine other processes share. Usage:
+ * End to end (binlog → sink) the source and sink cost comes on top. Besides the wall-clock rates it reports each
+ * phase's CPU time per event (user + system of this process): the figure that holds on a machine other processes
+ * share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
  *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash]
  * It runs with the V8 settings of the CLI (bin/tributary.js): its young generation (the bench starts itself again

@@ -593,9 +593,9 @@ const BUCKET_OVERHEAD = 160;
 /**
  * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and
  * `remove` write that entry alone, and `entries` reads a key's entries as one range of the primary key. In memory,
- * per key, the entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is serialised when it is
- * put (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending`
- * and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
+ * per key, the entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is
+ * serialised when it is put (into `pending`, the changes since the last checkpoint), so a cached value is never
+ * newer than `pending` and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
  * `writing` (the last checkpoint's changes while the writer thread writes them), in the file.
  */
 class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
