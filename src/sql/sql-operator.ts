@@ -6,7 +6,7 @@ import type { Operator, OperatorState } from '../core/operator.js';
 import { sameTable, tableIdToString, type TableId, type TableSchema } from '../core/table-schema.js';
 import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
-import { DiskStateStore, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
+import { DiskStateStore, type CommittedArrays, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
 import { corrupt, prefixedBackend } from './exec/keyed-state.js';
 import type { PlanNode, ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
@@ -79,7 +79,7 @@ export class SqlOperator implements Operator {
   }
 
   /** Opens the state and hands it to the nodes; `saved`: what the checkpoint the attempt resumes from holds. */
-  private openState(saved: CommittedState | undefined): DiskStateStore {
+  private openState(saved: CommittedState | CommittedArrays | undefined): DiskStateStore {
     if (this.store !== undefined) throw new Error('the SQL operator state is opened twice');
     const store =
       this.state.dir === undefined
@@ -129,7 +129,7 @@ export class SqlOperator implements Operator {
   /** Waits for the state file's write of the previous checkpoint (see {@link DiskStateStore.snapshot}). */
   async snapshotState(): Promise<OperatorState> {
     const state = await this.opened().snapshot();
-    return { stage: 'sql', version: 3, plan: this.fingerprint, state };
+    return { stage: 'sql', version: 4, plan: this.fingerprint, state };
   }
 
   /** Hands the checkpoint's state changes to the state file's writer thread, and returns. */
@@ -181,10 +181,10 @@ export class SqlOperator implements Operator {
         { hint: 'rerun the script with --reset to compute the result anew from the source tables' },
       );
     }
-    const saved = state['state'] as CommittedState | undefined;
-    if (state['version'] !== 3 || typeof saved?.version !== 'number' || typeof saved.delta !== 'object') {
-      throw corrupt();
-    }
+    // 3: the changes as arrays (CommittedArrays); 4: packed (CommittedState). The file's layout is the same.
+    const saved = state['state'] as CommittedState | CommittedArrays | undefined;
+    if ((state['version'] !== 3 && state['version'] !== 4) || typeof saved?.version !== 'number') throw corrupt();
+    if ('delta' in saved !== (state['version'] === 3)) throw corrupt();
     this.openState(saved);
   }
 

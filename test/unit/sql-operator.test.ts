@@ -10,7 +10,7 @@ import { planInsert } from '../../src/sql/planner.js';
 import { SqlOperator } from '../../src/sql/sql-operator.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
 import type { OperatorState } from '../../src/core/operator.js';
-import type { CommittedState } from '../../src/sql/exec/disk-state.js';
+import { committedArrays, type CommittedState } from '../../src/sql/exec/disk-state.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -353,7 +353,7 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     lost.feed([ev(B, 'insert', null, [1n, 1])]);
     const ahead = await lost.checkpoint(false);
     // The state file is two checkpoints behind (deleted, or copied from elsewhere): no delta bridges that.
-    await expect(lost.restart({ from: { ...ahead, state: { version: 2, delta: {} } } })).rejects.toThrow(refused);
+    await expect(lost.restart({ from: { ...ahead, state: { version: 2, parts: [] } } })).rejects.toThrow(refused);
   });
 
   it("refuses a checkpoint in the state format of an earlier version (a join key's rows as one entry)", async () => {
@@ -385,7 +385,7 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     expect(feed([ev(A, 'insert', null, [2n, 5, '2.00'])])).toEqual([['5', '2']]);
     // An update of a column nobody reads changes nothing.
     expect(feed([ev(A, 'update', [2n, 5, '2.00'], [2n, 5, '9.00'])])).toEqual([['5', '2']]);
-    const { delta } = (await checkpoint()).state as CommittedState;
+    const { delta } = committedArrays((await checkpoint()).state as CommittedState);
     const stored = (name: string) => delta[name]!.map(([, , value]) => (JSON.parse(value!) as unknown[][])[0]);
     expect(stored('2.left')).toEqual([
       [1, 5],

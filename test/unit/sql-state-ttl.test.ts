@@ -8,7 +8,7 @@ import type { Row } from '../../src/core/data-type.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { SqlSession } from '../../src/composer/sql-job.js';
 import { SqlOperator } from '../../src/sql/sql-operator.js';
-import { DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
+import { committedArrays, DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
 import type { OperatorState } from '../../src/core/operator.js';
 
@@ -83,7 +83,7 @@ INSERT INTO r ${select};`;
     clock.now = at;
     const state = (await operator.snapshotState()) as OperatorState & { state: CommittedState };
     await operator.checkpointCommitted();
-    return state.state.delta;
+    return committedArrays(state.state).delta;
   };
   feed(
     [A, B].map((schema) => ({ kind: 'schema', table: schema.id, change: 'createTable', schema, source: { tsMs: 0 } })),
@@ -180,17 +180,17 @@ describe('table.exec.state.ttl', () => {
     now = 5000;
     store = open(0);
     const plain = store.keyed('s', codec);
-    expect((await store.snapshot()).delta).toEqual({});
+    expect(committedArrays(await store.snapshot()).delta).toEqual({});
     await store.committed();
     expect(plain.peek('x')).toBe(1);
     await store.close();
     // TTL set again: the stamps of the run without one are gone; x's time starts at this open.
     store = open(1000);
     const timed = store.keyed('s', codec);
-    expect((await store.snapshot()).delta).toEqual({});
+    expect(committedArrays(await store.snapshot()).delta).toEqual({});
     await store.committed();
     now = 6001;
-    expect((await store.snapshot()).delta).toEqual({ s: [['x', '', null]] });
+    expect(committedArrays(await store.snapshot()).delta).toEqual({ s: [['x', '', null]] });
     await store.committed();
     expect(timed.peek('x')).toBeUndefined();
     await store.close();
@@ -212,7 +212,7 @@ describe('table.exec.state.ttl', () => {
     await store.committed();
     now = 1100;
     const saved = await store.snapshot();
-    expect(saved.delta).toEqual({ m: [['k', 'a', null]] });
+    expect(committedArrays(saved).delta).toEqual({ m: [['k', 'a', null]] });
     expect([...map.entries('k')]).toEqual([['b', 2]]);
     // The sink committed the checkpoint, the process died before the file took it.
     await store.close();
@@ -222,7 +222,7 @@ describe('table.exec.state.ttl', () => {
     expect([...map.entries('k')]).toEqual([['b', 2]]);
     // b's stamp (600) survived the restart: it goes once idle for the TTL, the key with it.
     now = 1700;
-    expect((await store.snapshot()).delta).toEqual({ m: [['k', 'b', null]] });
+    expect(committedArrays(await store.snapshot()).delta).toEqual({ m: [['k', 'b', null]] });
     await store.committed();
     expect(map.entries('k').size).toBe(0);
     await store.close();
@@ -241,9 +241,9 @@ describe('table.exec.state.ttl', () => {
     await store.snapshot();
     await store.committed();
     now = 5500;
-    expect((await store.snapshot()).delta).toEqual({});
+    expect(committedArrays(await store.snapshot()).delta).toEqual({});
     now = 6000;
-    expect((await store.snapshot()).delta).toEqual({ m: [['k', 'a', null]] });
+    expect(committedArrays(await store.snapshot()).delta).toEqual({ m: [['k', 'a', null]] });
     await store.close();
   });
 });

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
@@ -14,27 +15,71 @@ import {
 import { StateExpiry } from './state-expiry.js';
 import {
   applyWhole,
+  DeltaPacker,
   listed,
+  listedArrays,
   NOT_HELD,
+  PART_CHARS,
   StateFileWriter,
   stateFileApplier,
+  unpackDelta,
+  type ListedWrite,
+  type PackedDelta,
   type StateFileApplier,
-  type StateChange,
   type StateDelta,
   type StateHeld,
   type StateWrite,
+  type WriteHead,
 } from './state-file-writer.js';
 
 export type { StateChange, StateDelta, StateHeld } from './state-file-writer.js';
 
 /**
- * What a SQL job commits with each checkpoint about its state: the state's version and how it got there (`held`:
- * the entries the file must hold before `delta` is written, see `KeyedMapState.removeHeld`).
+ * What a SQL job commits with each checkpoint about its state: the state's version and how it got there — the
+ * changes since the version before, as the writer thread takes them (`parts`, see `PackedDelta`), and `held`: the
+ * entries the file must hold before they are written (see `KeyedMapState.removeHeld`).
  */
 export interface CommittedState {
   readonly version: number;
+  readonly parts: readonly SavedPart[];
+  readonly held?: SavedPart;
+}
+
+/** A {@link PackedDelta} as JSON: its lengths as the base64 of their bytes (32-bit, little-endian). */
+export interface SavedPart {
+  readonly names: readonly string[];
+  readonly counts: readonly number[];
+  readonly text: string;
+  readonly lengths: string;
+}
+
+/** What the SQL stage's checkpoints of version 3 committed: the changes as arrays (see {@link StateDelta}). */
+export interface CommittedArrays {
+  readonly version: number;
   readonly delta: StateDelta;
   readonly held?: StateHeld;
+}
+
+/**
+ * A committed state's changes and held entries as arrays, as checkpoints of version 3 held them (tests, and a
+ * reader of the checkpoint).
+ */
+export function committedArrays(saved: CommittedState): { delta: StateDelta; held: StateHeld | undefined } {
+  const arrays = (parts: readonly SavedPart[]): StateDelta => {
+    const delta: StateDelta = {};
+    for (const part of parts) {
+      for (const [name, list] of Object.entries(unpackDelta(loadPart(part)))) {
+        const changes = (delta[name] ??= []);
+        for (let i = 0; i < list.size; i++) changes.push([list.key(i), list.sub(i), list.value(i)]);
+      }
+    }
+    return delta;
+  };
+  const held = saved.held === undefined ? undefined : arrays([saved.held]);
+  return {
+    delta: arrays(saved.parts),
+    held: held && Object.fromEntries(Object.entries(held).map(([name, l]) => [name, l.map(([k, sub]) => [k, sub])])),
+  };
 }
 
 export interface DiskStateOptions {
@@ -57,6 +102,12 @@ export interface DiskStateOptions {
   readonly crashMidWrite?: boolean;
   /** Tests: about how many characters one part of a write to the writer thread carries (default `PART_CHARS`). */
   readonly writePartChars?: number;
+}
+
+/** What {@link DiskStateStore.collect} gathers: the changes since the last checkpoint, and the held entries. */
+interface Collected {
+  readonly parts: PackedDelta[];
+  readonly held: PackedDelta | undefined;
 }
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -112,7 +163,7 @@ export class DiskStateStore implements StateBackend {
    * The delta the last {@link snapshot} returned, until a batch changes the state ({@link endBatch}): what
    * {@link committed} hands off, without collecting the changes a second time.
    */
-  private snapshotted: { readonly delta: StateDelta; readonly held: StateHeld | undefined } | undefined;
+  private snapshotted: Collected | undefined;
   /** The file holds state in the table layout of an earlier version: only starting over empties it. */
   private readonly oldLayout: boolean;
   private readonly expiry: StateExpiry;
@@ -254,26 +305,25 @@ export class DiskStateStore implements StateBackend {
     }
     const collected = this.collect();
     this.snapshotted = collected;
-    const { delta, held } = collected;
+    const { parts, held } = collected;
+    const saved = parts.map(savePart);
     return held === undefined
-      ? { version: this.fileVersion + 1, delta }
-      : { version: this.fileVersion + 1, delta, held };
+      ? { version: this.fileVersion + 1, parts: saved }
+      : { version: this.fileVersion + 1, parts: saved, held: savePart(held) };
   }
 
   /**
-   * Every change since the last checkpoint, per state (serialised: see {@link StoredState.changes}), and the
+   * Every change since the last checkpoint, packed per state (serialised: see {@link StoredState.changes}), and the
    * entries removed that the file must hold (none: undefined).
    */
-  private collect(): { readonly delta: StateDelta; readonly held: StateHeld | undefined } {
-    const delta: StateDelta = {};
-    let held: StateHeld | undefined;
+  private collect(): Collected {
+    const packer = new DeltaPacker(this.writePartChars ?? PART_CHARS);
+    let held: DeltaPacker | undefined;
     for (const [name, state] of this.states) {
-      const changes = state.changes();
-      if (changes.length > 0) delta[name] = changes;
-      const entries = state.held();
-      if (entries.length > 0) (held ??= {})[name] = entries;
+      state.changes((key, sub, value) => packer.add(name, key, sub, value));
+      for (const [key, sub] of state.held()) (held ??= new DeltaPacker(Infinity)).add(name, key, sub, null);
     }
-    return { delta, held };
+    return { parts: packer.finish(), held: held?.finish()[0] };
   }
 
   /**
@@ -293,7 +343,7 @@ export class DiskStateStore implements StateBackend {
   async committed(): Promise<void> {
     await this.settle();
     // The runner commits a checkpoint before the next batch: the delta its snapshot returned is then every change.
-    const { delta, held } = this.snapshotted ?? this.collect();
+    const { parts, held } = this.snapshotted ?? this.collect();
     this.snapshotted = undefined;
     for (const state of this.states.values()) state.handOff();
     const write: StateWrite = {
@@ -301,14 +351,14 @@ export class DiskStateStore implements StateBackend {
       plan: this.plan,
       layout: LAYOUT,
       stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
-      delta,
+      parts,
       ...(held === undefined ? {} : { held }),
     };
     if (!this.writesOffThread) {
-      this.applyHere(write);
+      this.applyHere(listed(write));
       this.landed();
     } else {
-      this.writer ??= new StateFileWriter(this.path, this.crashMidWrite, this.writePartChars);
+      this.writer ??= new StateFileWriter(this.path, this.crashMidWrite);
       this.writer.write(write);
     }
     this.fileVersion = write.version;
@@ -339,10 +389,11 @@ export class DiskStateStore implements StateBackend {
   }
 
   /**
-   * Brings the file to the state the sink's checkpoint committed (`saved`: what {@link snapshot} returned then),
-   * or, with no checkpoint (`saved` undefined: the job starts over), empties it. Before any change.
+   * Brings the file to the state the sink's checkpoint committed (`saved`: what {@link snapshot} returned then, or
+   * the arrays of a checkpoint of version 3), or, with no checkpoint (`saved` undefined: the job starts over),
+   * empties it. Before any change.
    */
-  restore(saved: CommittedState | undefined): void {
+  restore(saved: CommittedState | CommittedArrays | undefined): void {
     if (this.writer !== undefined) throw new Error('the SQL job state is restored after it was written');
     if (saved === undefined) {
       if (this.fileVersion === 0) return;
@@ -360,30 +411,20 @@ export class DiskStateStore implements StateBackend {
         `is at checkpoint version ${this.fileVersion}, the sink's last checkpoint at ${saved.version}`,
       );
     }
-    for (const changes of Object.values(saved.delta)) {
-      if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
-    }
-    if (saved.held !== undefined) {
-      if (typeof saved.held !== 'object' || saved.held === null) throw corrupt();
-      for (const entries of Object.values(saved.held)) {
-        if (!Array.isArray(entries) || entries.some((e) => !Array.isArray(e) || e.length !== 2)) throw corrupt();
-      }
-    }
-    this.applyHere({
+    const head = {
       version: saved.version,
       plan: this.plan,
       layout: LAYOUT,
       stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
-      delta: saved.delta,
-      ...(saved.held === undefined ? {} : { held: saved.held }),
-    });
+    };
+    this.applyHere('delta' in saved ? arraysWrite(head, saved) : listed(packedWrite(head, saved)));
     this.fileVersion = saved.version;
   }
 
   /** Writes `write` into the file on this thread; a held entry the file lacks is STATE_CORRUPT. */
-  private applyHere(write: StateWrite): void {
+  private applyHere(write: ListedWrite): void {
     try {
-      applyWhole(this.applier, listed(write));
+      applyWhole(this.applier, write);
     } catch (error) {
       if ((error as { code?: unknown }).code === NOT_HELD) throw stateMismatchesSource((error as Error).message);
       throw error;
@@ -424,8 +465,8 @@ interface StoredState {
    */
   readonly changedBytes: number;
   evict(bytes: number): number;
-  /** Every change since the last checkpoint, serialised. */
-  changes(): StateChange[];
+  /** Passes every change since the last checkpoint to `add`, serialised (null: deleted; sub key '' in a keyed state). */
+  changes(add: (key: string, sub: string, value: string | null) => void): void;
   /** The entries removed since the last checkpoint that the file must hold (see `KeyedMapState.removeHeld`). */
   held(): [string, string][];
   /**
@@ -541,11 +582,9 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return [];
   }
 
-  changes(): StateChange[] {
+  changes(add: (key: string, sub: string, value: string | null) => void): void {
     for (const key of this.dirty) this.serialise(key, this.cache.get(key)!);
-    const changes: StateChange[] = [];
-    for (const [key, text] of this.pending) changes.push([key, '', text]);
-    return changes;
+    for (const [key, text] of this.pending) add(key, '', text);
   }
 
   handOff(): void {
@@ -832,10 +871,8 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     });
   }
 
-  changes(): StateChange[] {
-    const changes: StateChange[] = [];
-    for (const [key, entries] of this.pending) for (const [sub, text] of entries) changes.push([key, sub, text]);
-    return changes;
+  changes(add: (key: string, sub: string, value: string | null) => void): void {
+    for (const [key, entries] of this.pending) for (const [sub, text] of entries) add(key, sub, text);
   }
 
   held(): [string, string][] {
@@ -948,4 +985,65 @@ function mismatch(path: string, what: string): TributaryError {
   return new TributaryError('SQL_STATE_MISMATCH', `the SQL job state ${path} ${what}: it cannot continue from there`, {
     hint: 'rerun the script with --reset to compute the result anew from the source tables (or restore the state directory that belongs to the sink)',
   });
+}
+
+/** A committed state read back as a write (its parts checked: STATE_CORRUPT when one does not add up). */
+function packedWrite(head: WriteHead, saved: CommittedState): StateWrite {
+  if (!Array.isArray(saved.parts)) throw corrupt();
+  const parts = saved.parts.map(loadPart);
+  return saved.held === undefined ? { ...head, parts } : { ...head, parts, held: loadPart(saved.held) };
+}
+
+/** A committed state of version 3 (arrays) read back as a write, its shape checked. */
+function arraysWrite(head: WriteHead, saved: CommittedArrays): ListedWrite {
+  if (typeof saved.delta !== 'object' || saved.delta === null) throw corrupt();
+  for (const changes of Object.values(saved.delta)) {
+    if (!Array.isArray(changes) || changes.some((c) => !Array.isArray(c) || c.length !== 3)) throw corrupt();
+  }
+  if (saved.held !== undefined) {
+    if (typeof saved.held !== 'object' || saved.held === null) throw corrupt();
+    for (const entries of Object.values(saved.held)) {
+      if (!Array.isArray(entries) || entries.some((e) => !Array.isArray(e) || e.length !== 2)) throw corrupt();
+    }
+  }
+  return listedArrays(head, saved.delta, saved.held);
+}
+
+const BIG_ENDIAN = endianness() === 'BE';
+
+function savePart({ names, counts, text, lengths }: PackedDelta): SavedPart {
+  let bytes = Buffer.from(lengths.buffer, lengths.byteOffset, lengths.byteLength);
+  if (BIG_ENDIAN) bytes = Buffer.from(bytes).swap32();
+  return { names, counts, text, lengths: bytes.toString('base64') };
+}
+
+/** A part of a checkpoint read back, checked whole (STATE_CORRUPT when it does not add up). */
+function loadPart(saved: unknown): PackedDelta {
+  const { names, counts, text, lengths } = (saved ?? {}) as Partial<Record<keyof SavedPart, unknown>>;
+  if (
+    !Array.isArray(names) ||
+    !Array.isArray(counts) ||
+    names.length !== counts.length ||
+    typeof text !== 'string' ||
+    typeof lengths !== 'string' ||
+    names.some((n) => typeof n !== 'string') ||
+    counts.some((c) => !Number.isSafeInteger(c) || (c as number) < 0)
+  ) {
+    throw corrupt();
+  }
+  const bytes = Buffer.from(lengths, 'base64');
+  const total = (counts as number[]).reduce((sum, c) => sum + c, 0);
+  if (bytes.length !== 12 * total) throw corrupt();
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  if (BIG_ENDIAN) Buffer.from(copy.buffer).swap32();
+  const decoded = new Int32Array(copy.buffer);
+  let chars = 0;
+  for (let i = 0; i < decoded.length; i++) {
+    const length = decoded[i]!;
+    if (length < (i % 3 === 2 ? -1 : 0)) throw corrupt();
+    chars += Math.max(0, length);
+  }
+  if (chars !== text.length) throw corrupt();
+  return { names: names as string[], counts: counts as number[], text, lengths: decoded };
 }

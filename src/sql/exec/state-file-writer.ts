@@ -6,23 +6,22 @@ import type Database from 'better-sqlite3';
 import { TributaryError } from '../../core/errors.js';
 import { flat, stateMismatchesSource } from './keyed-state.js';
 
-/**
- * One changed entry: its key, its sub key (a map state's entry; '' in a keyed state) and its new value as JSON text
- * (null: deleted).
- */
-export type StateChange = [key: string, sub: string, value: string | null];
-
-/** The changes of one checkpoint, per state name. */
-export type StateDelta = Record<string, StateChange[]>;
-
-/**
- * Per state name, the entries (key, sub key) the checkpoint removed as retracted rows without reading the file
- * (see `KeyedMapState.removeHeld`): the file must hold each of them before the checkpoint's changes are written.
- */
-export type StateHeld = Record<string, [key: string, sub: string][]>;
-
 /** The `code` of the error a write throws when the file lacks an entry of {@link StateWrite.held}. */
 export const NOT_HELD = 'SQL_STATE_NOT_HELD';
+
+/**
+ * Changes packed (one part of a checkpoint's, see {@link DeltaPacker}): every key, sub key and value in one string,
+ * cut by `lengths` (3 per change; −1: a deletion); `counts[i]` changes of state `names[i]`, in that order. This is
+ * the form the sink's checkpoint commits (with `lengths` as text, see `CommittedState`) and the writer thread takes:
+ * one string and one buffer, made once. Made as arrays of changes, the delta cost the main thread a JSON of each
+ * change for the sink and a packing for the thread (bench/README.md, "Where the state's cost is").
+ */
+export interface PackedDelta {
+  readonly names: readonly string[];
+  readonly counts: readonly number[];
+  readonly text: string;
+  readonly lengths: Int32Array;
+}
 
 /** What a state file takes in one transaction: a checkpoint's changes and the version they make. */
 export interface StateWrite {
@@ -32,15 +31,19 @@ export interface StateWrite {
   readonly layout: string;
   /** With a TTL: the time to stamp each written entry with (undefined: no TTL, no stamps). */
   readonly stampAt: number | undefined;
-  readonly delta: StateDelta;
-  /** Entries the file must hold before `delta` is written; the write fails ({@link NOT_HELD}) without one. */
-  readonly held?: StateHeld;
+  /** The changes, in parts of about {@link PART_CHARS} characters. */
+  readonly parts: readonly PackedDelta[];
+  /**
+   * Entries the file must hold before the changes are written (as deletions); the write fails ({@link NOT_HELD})
+   * without one.
+   */
+  readonly held?: PackedDelta;
 }
 
 /**
  * One state's changes of a checkpoint as {@link stateFileApplier} reads them: by position, and in the order of their
- * (key, sub key). The writer thread reads them out of the one string they came in, without an object per change, so
- * that its memory is the delta's text and not several times that (see {@link arrayChanges} for the main thread's).
+ * (key, sub key). Both threads read them out of the one string they came in ({@link unpackDelta}), without an object
+ * per change, so that the writer thread's memory is the delta's text and not several times that.
  */
 export interface ChangeList {
   readonly size: number;
@@ -52,13 +55,27 @@ export interface ChangeList {
   order(): Int32Array;
 }
 
-/** A write as {@link stateFileApplier} takes it: the changes and held entries per state name as lists. */
-export type ListedWrite = Omit<StateWrite, 'delta' | 'held'> & {
-  readonly delta: Record<string, ChangeList>;
+/** A write as {@link stateFileApplier} takes it: the changes (per part) and held entries per state name as lists. */
+export type ListedWrite = Omit<StateWrite, 'parts' | 'held'> & {
+  readonly parts: readonly Record<string, ChangeList>[];
   readonly held?: Record<string, ChangeList>;
 };
 
-/** A state's changes held as arrays (the main thread's: a store in memory, a restore) as a {@link ChangeList}. */
+/** {@link StateWrite} with its parts as lists. */
+export function listed({ parts, held, ...rest }: StateWrite): ListedWrite {
+  const lists = parts.map((part) => unpackDelta(part));
+  return held === undefined ? { ...rest, parts: lists } : { ...rest, parts: lists, held: unpackDelta(held) };
+}
+
+/**
+ * A checkpoint's changes as the format before packing (the SQL stage's checkpoint version 3) held them: per state
+ * name, `[key, sub key, value]` (null: deleted), and the held entries as `[key, sub key]`.
+ */
+export type StateDelta = Record<string, StateChange[]>;
+export type StateChange = [key: string, sub: string, value: string | null];
+export type StateHeld = Record<string, [key: string, sub: string][]>;
+
+/** Changes in arrays (a checkpoint of version 3) as a {@link ChangeList}. */
 export function arrayChanges(changes: readonly (readonly [string, string, (string | null)?])[]): ChangeList {
   return {
     size: changes.length,
@@ -75,15 +92,17 @@ export function arrayChanges(changes: readonly (readonly [string, string, (strin
   };
 }
 
-/** {@link StateWrite} with its arrays as lists. */
-export function listed({ delta, held, ...rest }: StateWrite): ListedWrite {
+/** A checkpoint of version 3's changes and held entries as a {@link ListedWrite}. */
+export function listedArrays(head: WriteHead, delta: StateDelta, held: StateHeld | undefined): ListedWrite {
   const lists = (changes: Record<string, readonly (readonly [string, string, (string | null)?])[]>) =>
     Object.fromEntries(Object.entries(changes).map(([ns, list]) => [ns, arrayChanges(list)]));
-  return held === undefined ? { ...rest, delta: lists(delta) } : { ...rest, delta: lists(delta), held: lists(held) };
+  return held === undefined
+    ? { ...head, parts: [lists(delta)] }
+    : { ...head, parts: [lists(delta)], held: lists(held) };
 }
 
 /** A write without its changes: what {@link StateFileApplier.begin} takes. */
-export type WriteHead = Omit<StateWrite, 'delta' | 'held'>;
+export type WriteHead = Omit<StateWrite, 'parts' | 'held'>;
 
 /**
  * Writes checkpoints into a state file, one transaction per write: {@link begin}, the changes in one or more parts
@@ -196,30 +215,17 @@ export function stateFileApplier(db: Database.Database, halfway?: () => void): S
 
 /** Writes `write` with `applier` in one transaction, on this thread; rolls back if it fails. */
 export function applyWhole(applier: StateFileApplier, write: ListedWrite): void {
-  const { delta, held, ...head } = write;
+  const { parts, held, ...head } = write;
   let total = 0;
-  for (const changes of Object.values(delta)) total += changes.size;
+  for (const part of parts) for (const changes of Object.values(part)) total += changes.size;
   try {
     applier.begin(head, held, total);
-    applier.part(delta);
+    for (const part of parts) applier.part(part);
     applier.commit();
   } catch (error) {
     applier.rollback();
     throw error;
   }
-}
-
-/**
- * Changes as they go to the writer thread: every key, sub key and value in one string, cut by `lengths` (3 per
- * change; −1: a deletion). Passing one string and one buffer costs the main thread a copy; passing the changes
- * as arrays costs it a serialisation of each (several times more, measured at 65,000 changes).
- */
-interface PackedDelta {
-  readonly names: readonly string[];
-  /** Per name, how many changes. */
-  readonly counts: readonly number[];
-  readonly text: string;
-  readonly lengths: Int32Array;
 }
 
 /**
@@ -241,58 +247,149 @@ type WriterMessage =
  */
 export const PART_CHARS = 1 << 22;
 
-/** `delta` in parts of about `partChars` characters each (a state's changes may span several). */
-function* packParts(delta: StateDelta, partChars: number): Generator<PackedDelta> {
-  let total = 0;
-  for (const changes of Object.values(delta)) total += changes.length;
-  // The lengths of every change; each part takes a copy of its range (a buffer of its own to hand over).
-  const lengths = new Int32Array(total * 3);
-  let at = 0;
-  let from = 0;
-  let names: string[] = [];
-  let counts: number[] = [];
-  // Built by `+=` (a rope, flattened once when the part is done): about 3 × faster than an array of the pieces and
-  // `join('')` (70,000 changes: ~9 against ~27 ms).
-  let text = '';
-  let chars = 0;
-  const done = (): PackedDelta => {
-    const packed = { names, counts, text: flat(text), lengths: lengths.slice(from, at) };
-    from = at;
-    names = [];
-    counts = [];
-    text = '';
-    chars = 0;
-    return packed;
-  };
-  for (const [name, changes] of Object.entries(delta)) {
-    let first = 0;
-    for (let c = 0; c < changes.length; c++) {
-      const [key, sub, value] = changes[c]!;
-      text += key;
-      text += sub;
-      lengths[at++] = key.length;
-      lengths[at++] = sub.length;
-      chars += key.length + sub.length;
-      if (value === null) {
-        lengths[at++] = -1;
-      } else {
-        text += value;
-        lengths[at++] = value.length;
-        chars += value.length;
-      }
-      if (chars >= partChars) {
-        names.push(name);
-        counts.push(c + 1 - first);
-        first = c + 1;
-        yield done();
-      }
+/**
+ * Packs changes as they come into {@link PackedDelta} parts of about `partChars` characters each (a state's changes
+ * may span several): {@link add} each, then {@link finish}.
+ */
+export class DeltaPacker {
+  private readonly parts: PackedDelta[] = [];
+  private names: string[] = [];
+  private counts: number[] = [];
+  /** Built by `+=` (a rope, flattened once when the part is done): about 3 × faster than `join('')` of the pieces. */
+  private text = '';
+  private chars = 0;
+  private lengths = new Int32Array(3 * 1024);
+  private at = 0;
+  /** The state whose changes come now, and how many of them are in this part. */
+  private name: string | undefined;
+  private count = 0;
+
+  constructor(private readonly partChars = PART_CHARS) {}
+
+  /** One change of state `name` (null: a deletion); a state's changes come together. */
+  add(name: string, key: string, sub: string, value: string | null): void {
+    if (name !== this.name) {
+      this.endName();
+      this.name = name;
     }
-    if (changes.length > first) {
-      names.push(name);
-      counts.push(changes.length - first);
+    if (this.at + 3 > this.lengths.length) {
+      const lengths = new Int32Array(this.lengths.length * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
     }
+    this.text += key;
+    this.text += sub;
+    this.lengths[this.at++] = key.length;
+    this.lengths[this.at++] = sub.length;
+    this.chars += key.length + sub.length;
+    if (value === null) {
+      this.lengths[this.at++] = -1;
+    } else {
+      this.text += value;
+      this.lengths[this.at++] = value.length;
+      this.chars += value.length;
+    }
+    this.count++;
+    if (this.chars >= this.partChars) this.endPart();
   }
-  if (names.length > 0) yield done();
+
+  /** The parts (none when no change came). */
+  finish(): PackedDelta[] {
+    if (this.at > 0) this.endPart();
+    return this.parts;
+  }
+
+  private endName(): void {
+    if (this.count === 0) return;
+    this.names.push(this.name!);
+    this.counts.push(this.count);
+    this.count = 0;
+  }
+
+  private endPart(): void {
+    this.endName();
+    this.parts.push({
+      names: this.names,
+      counts: this.counts,
+      text: flat(this.text),
+      lengths: this.lengths.slice(0, this.at),
+    });
+    this.names = [];
+    this.counts = [];
+    this.text = '';
+    this.chars = 0;
+    this.at = 0;
+  }
+}
+
+/**
+ * A part's changes as lists over the one string they came in: a slice of it is made when the applier reads one. Run
+ * by the writer thread from its source text (nothing outside itself).
+ */
+export function unpackDelta({ names, counts, text, lengths }: PackedDelta): Record<string, ChangeList> {
+  const lists: Record<string, ChangeList> = {};
+  // Compares text[a, a + aLength) with text[b, b + bLength) as `<` compares strings (by UTF-16 unit).
+  const compare = (a: number, aLength: number, b: number, bLength: number): number => {
+    const n = Math.min(aLength, bLength);
+    for (let k = 0; k < n; k++) {
+      const d = text.charCodeAt(a + k) - text.charCodeAt(b + k);
+      if (d !== 0) return d;
+    }
+    return aLength - bLength;
+  };
+  let at = 0;
+  let first = 0;
+  names.forEach((name, n) => {
+    const size = counts[n]!;
+    // Change c: its text from starts[c], its key's, sub key's and value's lengths at lengths[base + 3c …].
+    const base = first;
+    const starts = new Int32Array(size);
+    for (let c = 0; c < size; c++) {
+      starts[c] = at;
+      const i = base + 3 * c;
+      at += lengths[i]! + lengths[i + 1]! + Math.max(0, lengths[i + 2]!);
+    }
+    first += 3 * size;
+    const keyLength = (c: number) => lengths[base + 3 * c]!;
+    const subLength = (c: number) => lengths[base + 3 * c + 1]!;
+    lists[name] = {
+      size,
+      key: (c) => text.slice(starts[c], starts[c]! + keyLength(c)),
+      sub: (c) => {
+        const from = starts[c]! + keyLength(c);
+        return text.slice(from, from + subLength(c));
+      },
+      value: (c) => {
+        const length = lengths[base + 3 * c + 2]!;
+        if (length < 0) return null;
+        const from = starts[c]! + keyLength(c) + subLength(c);
+        return text.slice(from, from + length);
+      },
+      order: () => {
+        // A state's changes come grouped by key (its changes since the last checkpoint are kept per key): the runs of
+        // one key are sorted by key, and each run by sub key. One sort of every change by both took ~3 × as long.
+        const runs: number[] = [];
+        for (let c = 0; c < size; c++) {
+          if (c === 0 || compare(starts[c - 1]!, keyLength(c - 1), starts[c]!, keyLength(c)) !== 0) runs.push(c);
+        }
+        const runKeys = runs.map((c) => text.slice(starts[c], starts[c]! + keyLength(c)));
+        const subStart = (c: number) => starts[c]! + keyLength(c);
+        const order = new Int32Array(size);
+        let at = 0;
+        const byKey = Int32Array.from(runs, (_, r) => r).sort((x, y) =>
+          runKeys[x]! < runKeys[y]! ? -1 : runKeys[x]! > runKeys[y]! ? 1 : 0,
+        );
+        for (const r of byKey) {
+          const first = at;
+          for (let c = runs[r]!, end = runs[r + 1] ?? size; c < end; c++) order[at++] = c;
+          if (at - first < 2) continue;
+          order.subarray(first, at).sort((x, y) => compare(subStart(x), subLength(x), subStart(y), subLength(y)));
+        }
+        return order;
+      },
+    };
+  });
+  return lists;
 }
 
 /** What the writer thread is given at its start. */
@@ -319,6 +416,7 @@ function writerThread(
   data: WriterData,
   Sqlite: typeof Database,
   makeApplier: typeof stateFileApplier,
+  unpack: typeof unpackDelta,
   collectGarbage: () => void,
   v8: typeof V8,
 ): void {
@@ -336,56 +434,6 @@ function writerThread(
       }
     : undefined;
   const applier = makeApplier(db, halfway);
-  // The changes as lists over the one string they came in: a slice of it is made when the applier reads one.
-  const unpack = ({ names, counts, text, lengths }: PackedDelta): Record<string, ChangeList> => {
-    const lists: Record<string, ChangeList> = {};
-    // Compares text[a, a + aLength) with text[b, b + bLength) as `<` compares strings (by UTF-16 unit).
-    const compare = (a: number, aLength: number, b: number, bLength: number): number => {
-      const n = Math.min(aLength, bLength);
-      for (let k = 0; k < n; k++) {
-        const d = text.charCodeAt(a + k) - text.charCodeAt(b + k);
-        if (d !== 0) return d;
-      }
-      return aLength - bLength;
-    };
-    let at = 0;
-    let first = 0;
-    names.forEach((name, n) => {
-      const size = counts[n]!;
-      // Change c: its text from starts[c], its key's, sub key's and value's lengths at lengths[base + 3c …].
-      const base = first;
-      const starts = new Int32Array(size);
-      for (let c = 0; c < size; c++) {
-        starts[c] = at;
-        const i = base + 3 * c;
-        at += lengths[i]! + lengths[i + 1]! + Math.max(0, lengths[i + 2]!);
-      }
-      first += 3 * size;
-      const keyLength = (c: number) => lengths[base + 3 * c]!;
-      const subLength = (c: number) => lengths[base + 3 * c + 1]!;
-      lists[name] = {
-        size,
-        key: (c) => text.slice(starts[c], starts[c]! + keyLength(c)),
-        sub: (c) => {
-          const from = starts[c]! + keyLength(c);
-          return text.slice(from, from + subLength(c));
-        },
-        value: (c) => {
-          const length = lengths[base + 3 * c + 2]!;
-          if (length < 0) return null;
-          const from = starts[c]! + keyLength(c) + subLength(c);
-          return text.slice(from, from + length);
-        },
-        order: () =>
-          Int32Array.from({ length: size }, (_, c) => c).sort(
-            (x, y) =>
-              compare(starts[x]!, keyLength(x), starts[y]!, keyLength(y)) ||
-              compare(starts[x]! + keyLength(x), subLength(x), starts[y]! + keyLength(y), subLength(y)),
-          ),
-      };
-    });
-    return lists;
-  };
   /** When the write in progress began; undefined: none, or it failed (its remaining messages are dropped). */
   let started: number | undefined;
   /** The largest heap the write in progress saw (after each part). */
@@ -433,14 +481,14 @@ function writerThread(
 
 /**
  * The writer thread's source: better-sqlite3 loaded by its resolved path (the thread's `require` resolves from
- * the working directory), the two functions above from their text, and V8's `gc` (see startWriterThread).
+ * the working directory), the three functions above from their text, and V8's `gc` (see startWriterThread).
  * `__name`: the helper some TypeScript transforms insert to keep function names (defined, harmless when unused).
  */
 const WRITER_SOURCE = `'use strict';
 const __name = (f) => f;
 const { parentPort, workerData } = require('node:worker_threads');
 (${writerThread.toString()})(parentPort, workerData, require(workerData.sqlite), (${stateFileApplier.toString()}),
-  typeof globalThis.gc === 'function' ? globalThis.gc : () => {}, require('node:v8'));`;
+  (${unpackDelta.toString()}), typeof globalThis.gc === 'function' ? globalThis.gc : () => {}, require('node:v8'));`;
 
 /**
  * A state file's writer thread, seen from the main thread: {@link write} hands it a checkpoint's changes and
@@ -469,8 +517,6 @@ export class StateFileWriter {
     readonly path: string,
     /** Tests: each write stops halfway through its transaction and the thread is terminated (a crash mid-write). */
     crashMidWrite = false,
-    /** About how many characters one part of a write carries ({@link PART_CHARS}; tests make it smaller). */
-    private readonly partChars = PART_CHARS,
   ) {
     const data: WriterData & { sqlite: string } = {
       path,
@@ -516,16 +562,11 @@ export class StateFileWriter {
     const done = new Promise<void>((resolve) => (settle = resolve));
     this.running = { version: write.version, done, settle };
     this.worker.ref();
-    const { delta, held, ...head } = write;
-    // The held entries as deletions, in one piece (they are keys, not values).
-    const heldAsDelta: StateDelta = Object.fromEntries(
-      Object.entries(held ?? {}).map(([ns, entries]) => [ns, entries.map(([k, s]): StateChange => [k, s, null])]),
-    );
-    const packedHeld = held === undefined ? undefined : [...packParts(heldAsDelta, Infinity)][0];
+    const { parts, held, ...head } = write;
     let total = 0;
-    for (const changes of Object.values(delta)) total += changes.length;
-    this.post({ kind: 'begin', head, held: packedHeld, total }, packedHeld);
-    for (const packed of packParts(delta, this.partChars)) this.post({ kind: 'part', packed }, packed);
+    for (const part of parts) for (const count of part.counts) total += count;
+    this.post({ kind: 'begin', head, held, total }, held);
+    for (const packed of parts) this.post({ kind: 'part', packed }, packed);
     this.post({ kind: 'end' });
   }
 
