@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rowToJson, rowToJsonText } from '../../src/sql/exec/changelog.js';
 import { committedArrays, DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import type { StateCodec } from '../../src/sql/exec/keyed-state.js';
 import { DeltaPacker, unpackDelta, type StateChange } from '../../src/sql/exec/state-file-writer.js';
@@ -58,6 +59,22 @@ describe('a checkpoint packed for the sink and the writer thread', () => {
         .sort(([ka, sa], [kb, sb]) => (ka! < kb! ? -1 : ka! > kb! ? 1 : sa! < sb! ? -1 : sa! > sb! ? 1 : 0));
       expect([...list.order()].map((i) => [list.key(i), list.sub(i)])).toEqual(expected);
     }
+  });
+
+  it('a group’s row as JSON text is the JSON of its values', () => {
+    const row = [
+      12345678901234567890n,
+      42n,
+      -0,
+      1.5,
+      Number.NaN,
+      'a"b\\c\u0000é😀',
+      null,
+      true,
+      new Uint8Array([0, 255]),
+    ];
+    expect(rowToJsonText(row)).toBe(JSON.stringify(rowToJson(row)));
+    expect(rowToJsonText([])).toBe('[]');
   });
 });
 

@@ -92,6 +92,16 @@ export function valueToJsonText(value: Value): string {
   }
 }
 
+/** `JSON.stringify(rowToJson(row))`, without the objects in between. */
+export function rowToJsonText(row: Row): string {
+  let text = '[';
+  for (let i = 0; i < row.length; i++) {
+    if (i > 0) text += ',';
+    text += valueToJsonText(row[i] ?? null);
+  }
+  return text + ']';
+}
+
 /**
  * Rows of one type as JSON and back: as {@link rowToJson} / {@link rowFromJson}, except that the values of a
  * 64-bit integer column (bigints) are plain JSON numbers when a number holds them exactly — `123`, not
