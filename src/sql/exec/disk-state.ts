@@ -46,12 +46,7 @@ export interface CommittedState {
 }
 
 /** A {@link PackedDelta} as JSON: its lengths as the base64 of their bytes (32-bit, little-endian). */
-export interface SavedPart {
-  readonly names: readonly string[];
-  readonly counts: readonly number[];
-  readonly text: string;
-  readonly lengths: string;
-}
+export type SavedPart = Omit<PackedDelta, 'lengths'> & { readonly lengths: string };
 
 /** What the SQL stage's checkpoints of version 3 committed: the changes as arrays (see {@link StateDelta}). */
 export interface CommittedArrays {
