@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rowToJson, rowToJsonText } from '../../src/sql/exec/changelog.js';
 import { committedArrays, DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import type { StateCodec } from '../../src/sql/exec/keyed-state.js';
+import { joinEntryCodec, type JoinEntry } from '../../src/sql/exec/nodes.js';
+import type { DataType } from '../../src/core/data-type.js';
 import { DeltaPacker, unpackDelta, type StateChange } from '../../src/sql/exec/state-file-writer.js';
 
 const dirs: string[] = [];
@@ -147,5 +149,27 @@ describe('the state a checkpoint committed, read back', () => {
     expect(store.version).toBe(1);
     expect(map.get('k1', 's1')).toBe(1);
     await store.close();
+  });
+});
+
+describe('a join side’s entries as stored', () => {
+  const types: DataType[] = [{ kind: 'int64' }, { kind: 'string' }];
+  const entry = { row: [274019n, 'é"'], count: 1, matches: 0 };
+  const text = (codec: StateCodec<JoinEntry>, e: JoinEntry) => codec.toText!(e);
+
+  it('on a unique inner side: the row alone, read back as one copy', () => {
+    const codec = joinEntryCodec(types, true);
+    expect(text(codec, entry)).toBe('[274019,"é\\""]');
+    expect(codec.fromJson(JSON.parse(text(codec, entry)))).toEqual(entry);
+    expect(JSON.stringify(codec.toJson(entry))).toBe(text(codec, entry));
+  });
+
+  it('elsewhere with its counts; and an entry stored with them still reads on a unique inner side', () => {
+    const full = joinEntryCodec(types, false);
+    const counted = { row: [7n, null], count: 2, matches: 3 };
+    expect(text(full, counted)).toBe('[[7,null],2,3]');
+    expect(full.fromJson(JSON.parse(text(full, counted)))).toEqual(counted);
+    // State written before the row-only form.
+    expect(joinEntryCodec(types, true).fromJson(JSON.parse('[[274019,"é\\""],1,1]'))).toEqual({ ...entry, matches: 1 });
   });
 });

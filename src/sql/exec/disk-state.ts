@@ -525,7 +525,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     if (text === undefined) text = this.store.readOne.get(this.name, key, '') ?? null;
     const value = text === null ? undefined : decode(this.codec, text);
     // A key without value is cached too: a new join key or group is looked up again at once.
-    const size = entrySize(text, key);
+    const size = entrySize(text, key, this.codec.extraBytes);
     this.cache.set(key, { value, size, used: false });
     this.cachedBytes += size;
     return value;
@@ -598,7 +598,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     // Only a key that has a value is dirty (get and set mark it; delete unmarks it).
     const value = entry.value as V;
     const text = flat(this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value)));
-    const size = entrySize(text, key);
+    const size = entrySize(text, key, this.codec.extraBytes);
     this.cachedBytes += size - entry.size;
     entry.size = size;
     this.addPending(key, text);
@@ -686,7 +686,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       this.cachedBytes += BUCKET_OVERHEAD;
     }
     bucket.map.set(sub, value);
-    const size = entrySize(text, sub);
+    const size = entrySize(text, sub, this.codec.extraBytes);
     bucket.size += size;
     this.cachedBytes += size;
     return value;
@@ -764,7 +764,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       map.set(sub, value);
     }
     if (added) {
-      const size = entrySize(text, sub);
+      const size = entrySize(text, sub, this.codec.extraBytes);
       bucket.size += size;
       this.cachedBytes += size;
     }
@@ -828,20 +828,20 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     for (const [sub, text] of this.store.readRange.all(this.name, key) as [string, string][]) {
       if (known?.has(sub) === true || pending?.has(sub) === true || writing?.has(sub) === true) continue;
       map.set(sub, decode(this.codec, text));
-      size += entrySize(text, sub);
+      size += entrySize(text, sub, this.codec.extraBytes);
     }
     if (writing !== undefined) {
       for (const [sub, text] of writing) {
         if (text === null || known?.has(sub) === true || pending?.has(sub) === true) continue;
         map.set(sub, decode(this.codec, text));
-        size += entrySize(text, sub);
+        size += entrySize(text, sub, this.codec.extraBytes);
       }
     }
     if (pending !== undefined) {
       for (const [sub, text] of pending) {
         if (text === null || known?.has(sub) === true) continue;
         map.set(sub, decode(this.codec, text));
-        size += entrySize(text, sub);
+        size += entrySize(text, sub, this.codec.extraBytes);
       }
     }
     if (known !== undefined) {
@@ -939,12 +939,13 @@ const ENTRY_OVERHEAD = 64;
 const PIECE_BYTES = 32;
 
 /**
- * Roughly the heap a cached entry takes, from its JSON `text` (null: known to have none) and its key within its
- * Map (see {@link ENTRY_OVERHEAD}): short entries cost mostly their objects, not their characters, so a budget
- * counted from the JSON's length alone admits more of them than it means to.
+ * Roughly the heap a cached entry takes, from its JSON `text` (null: known to have none), its key within its Map
+ * (see {@link ENTRY_OVERHEAD}) and what its codec says the text leaves out (`StateCodec.extraBytes`): short entries
+ * cost mostly their objects, not their characters, so a budget counted from the JSON's length alone admits more of
+ * them than it means to.
  */
-function entrySize(text: string | null, key: string): number {
-  return ENTRY_OVERHEAD + key.length + (text === null ? 0 : valueSize(text));
+function entrySize(text: string | null, key: string, extraBytes = 0): number {
+  return ENTRY_OVERHEAD + key.length + (text === null ? 0 : valueSize(text) + extraBytes);
 }
 
 /**

@@ -51,6 +51,11 @@ export interface StateCodec<V> {
   fromJson(json: unknown): V;
   /** `JSON.stringify(toJson(value))` by a faster way (optional). */
   toText?(value: V): string;
+  /**
+   * The heap a decoded value takes beyond what its JSON's pieces suggest (see disk-state's `entrySize`): a value
+   * whose text leaves parts of its object out. 0 by default.
+   */
+  readonly extraBytes?: number;
 }
 
 /** Where a query's nodes get their state: each state by a name unique in the query (`3.left`). */
