@@ -364,7 +364,9 @@ export class DiskStateStore implements StateBackend {
     return this.writer?.lastWriteMs ?? 0;
   }
 
-  /** The writer thread's largest heap during the last write that landed, after each part (bytes; 0 before the first). */
+  /**
+   * The writer thread's largest heap during the last write that landed, after each part (bytes; 0 before the first).
+   */
   get writerHeapBytes(): number {
     return this.writer?.lastHeapBytes ?? 0;
   }
@@ -412,7 +414,7 @@ export class DiskStateStore implements StateBackend {
       layout: LAYOUT,
       stampAt: this.expiry.enabled ? this.expiry.now() : undefined,
     };
-    this.applyHere('delta' in saved ? arraysWrite(head, saved) : listed(packedWrite(head, saved)));
+    this.applyHere('delta' in saved ? arraysWrite(head, saved) : packedWrite(head, saved));
     this.fileVersion = saved.version;
   }
 
@@ -460,7 +462,9 @@ interface StoredState {
    */
   readonly changedBytes: number;
   evict(bytes: number): number;
-  /** Passes every change since the last checkpoint to `add`, serialised (null: deleted; sub key '' in a keyed state). */
+  /**
+   * Passes every change since the last checkpoint to `add`, serialised (null: deleted; sub key '' in a keyed state).
+   */
   changes(add: (key: string, sub: string, value: string | null) => void): void;
   /** The entries removed since the last checkpoint that the file must hold (see `KeyedMapState.removeHeld`). */
   held(): [string, string][];
@@ -625,12 +629,12 @@ interface Bucket<V> {
 const BUCKET_OVERHEAD = 160;
 
 /**
- * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and
- * `remove` write that entry alone, and `entries` reads a key's entries as one range of the primary key. In memory,
- * per key, the entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is
- * serialised when it is put (into `pending`, the changes since the last checkpoint), so a cached value is never
- * newer than `pending` and eviction writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in
- * `writing` (the last checkpoint's changes while the writer thread writes them), in the file.
+ * A map state of a {@link DiskStateStore}: in the file one row per entry (`key`, `sub`), so that `put` and `remove`
+ * write that entry alone, and `entries` reads a key's entries as one range of the primary key. In memory, per key, the
+ * entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is serialised when it is put
+ * (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending` and eviction
+ * writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in `writing` (the
+ * last checkpoint's changes while the writer thread writes them), in the file.
  */
 class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   private readonly cache = new Map<string, Bucket<V>>();
@@ -984,10 +988,10 @@ function mismatch(path: string, what: string): TributaryError {
 }
 
 /** A committed state read back as a write (its parts checked: STATE_CORRUPT when one does not add up). */
-function packedWrite(head: WriteHead, saved: CommittedState): StateWrite {
+function packedWrite(head: WriteHead, saved: CommittedState): ListedWrite {
   if (!Array.isArray(saved.parts)) throw corrupt();
   const parts = saved.parts.map(loadPart);
-  return saved.held === undefined ? { ...head, parts } : { ...head, parts, held: loadPart(saved.held) };
+  return listed(saved.held === undefined ? { ...head, parts } : { ...head, parts, held: loadPart(saved.held) });
 }
 
 /** A committed state of version 3 (arrays) read back as a write, its shape checked. */

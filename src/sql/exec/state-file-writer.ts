@@ -14,7 +14,7 @@ export const NOT_HELD = 'SQL_STATE_NOT_HELD';
  * cut by `lengths` (3 per change; −1: a deletion); `counts[i]` changes of state `names[i]`, in that order. This is
  * the form the sink's checkpoint commits (with `lengths` as text, see `CommittedState`) and the writer thread takes:
  * one string and one buffer, made once. Made as arrays of changes, the delta cost the main thread a JSON of each
- * change for the sink and a packing for the thread (bench/README.md, "Where the state's cost is").
+ * change for the sink and a packing for the thread (bench/README.md, "The checkpoint packed once").
  */
 export interface PackedDelta {
   readonly names: readonly string[];
@@ -375,15 +375,15 @@ export function unpackDelta({ names, counts, text, lengths }: PackedDelta): Reco
         const runKeys = runs.map((c) => text.slice(starts[c], starts[c]! + keyLength(c)));
         const subStart = (c: number) => starts[c]! + keyLength(c);
         const order = new Int32Array(size);
-        let at = 0;
+        let placed = 0;
         const byKey = Int32Array.from(runs, (_, r) => r).sort((x, y) =>
           runKeys[x]! < runKeys[y]! ? -1 : runKeys[x]! > runKeys[y]! ? 1 : 0,
         );
         for (const r of byKey) {
-          const first = at;
-          for (let c = runs[r]!, end = runs[r + 1] ?? size; c < end; c++) order[at++] = c;
-          if (at - first < 2) continue;
-          order.subarray(first, at).sort((x, y) => compare(subStart(x), subLength(x), subStart(y), subLength(y)));
+          const from = placed;
+          for (let c = runs[r]!, end = runs[r + 1] ?? size; c < end; c++) order[placed++] = c;
+          if (placed - from < 2) continue;
+          order.subarray(from, placed).sort((x, y) => compare(subStart(x), subLength(x), subStart(y), subLength(y)));
         }
         return order;
       },
