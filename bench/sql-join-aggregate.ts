@@ -7,7 +7,7 @@
  *
  * 1. the initial load: N source rows (customers, two sites each, the rest orders) as snapshot reads;
  * 2. then N changes: new orders, cancelled orders, orders moved to another site, sites moved to another
- *    customer, customers changing segment.
+ *    customer, customers changing segment (`salesdb-changes.ts`, shared with `sql-reference-postgres.ts`).
  *
  * Events are generated batch by batch (the bench holds no list of them). It reports changes/s of each phase, the
  * result changes the stage emits, the checkpoints (the JSON of their changes, the time to take them, to hand
@@ -42,6 +42,7 @@ import type { InsertStatement } from '../src/sql/sql-ast.js';
 import { committedArrays, DEFAULT_CACHE_BYTES, type CommittedState } from '../src/sql/exec/disk-state.js';
 import { memoryBackend } from '../src/sql/exec/keyed-state.js';
 import { boundHeapGrowth, CLI_NODE_FLAGS, SQL_HEAP_GROWING_PERCENT } from '../src/cli/heap-growth.js';
+import { loadedOwner, loadedSegment, loadedSite, SalesdbChanges, salesdbShape } from './salesdb-changes.js';
 
 // Measure what `tributary sql` does: V8 as bin/tributary.js sets it up. Its young generation is fixed when the
 // process starts, so without those flags the bench starts itself again with them (flags given on the command line
@@ -136,11 +137,9 @@ if (IN_MEMORY) {
   for (const node of plan.nodes) node.openState(memoryBackend);
 }
 
-const SEGMENTS = ['AUTOMOBILE', 'BUILDING', 'FURNITURE', 'HOUSEHOLD', 'MACHINERY'];
-const customers = Math.max(1, Math.floor(ROWS / 100));
-const sites = customers * 2;
-const orders = ROWS - customers - sites;
-const customerRow = (id: number, segment = SEGMENTS[id % 5]!): Row => [BigInt(id), `Customer#${id}`, segment];
+const shape = salesdbShape(ROWS);
+const { customers, sites, orders } = shape;
+const customerRow = (id: number, segment = loadedSegment(id)): Row => [BigInt(id), `Customer#${id}`, segment];
 const siteRow = (id: number, customer: number): Row => [BigInt(id), BigInt(customer), 'WA', `City-${id}`];
 const orderRow = (id: number, site: number): Row => [BigInt(id), BigInt(site), '2024-01-01 00:00:00', 'STANDARD'];
 const data = (
@@ -244,9 +243,6 @@ operator.process(
     source: { tsMs: 0 },
   })),
 );
-const siteOwner = new Int32Array(sites + 1);
-// Each order's site (0: deleted); new orders get the ids after the loaded ones.
-const orderSite = new Int32Array(orders + CHANGES + 1);
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
   const { user, system } = process.cpuUsage(since);
   return (user + system) / 1e6;
@@ -257,61 +253,42 @@ await run(ROWS, (i) => {
   if (i < customers) return data(CUSTOMER, 'read', null, customerRow(i + 1));
   if (i < customers + sites) {
     const s = i - customers + 1;
-    siteOwner[s] = 1 + ((s - 1) % customers);
-    return data(SITE, 'read', null, siteRow(s, siteOwner[s]));
+    return data(SITE, 'read', null, siteRow(s, loadedOwner(shape, s)));
   }
   const o = i - customers - sites + 1;
-  orderSite[o] = 1 + ((o - 1) % sites);
-  return data(ORDER, 'read', null, orderRow(o, orderSite[o]));
+  return data(ORDER, 'read', null, orderRow(o, loadedSite(shape, o)));
 });
 const loadMs = performance.now() - started;
 const loadCpu = cpuSeconds(cpuStarted);
 const loadCheckpoints = checkpoints.length;
 
 // Phase 2: N changes.
-let seed = 42;
-const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-const segmentOf = new Map<number, string>();
-let nextOrder = orders + 1;
+const changes = new SalesdbChanges(shape, CHANGES);
 const emittedAfterLoad = emitted;
 let changeCount = 0;
 cpuStarted = process.cpuUsage();
 started = performance.now();
 await run(CHANGES, () => {
-  const roll = random();
-  let event: ChangeEvent | undefined;
-  if (roll < 0.4) {
-    const id = nextOrder++;
-    const site = 1 + Math.floor(random() * sites);
-    orderSite[id] = site;
-    event = data(ORDER, 'insert', null, orderRow(id, site));
-  } else if (roll < 0.6) {
-    const id = 1 + Math.floor(random() * (nextOrder - 1));
-    const site = orderSite[id]!;
-    if (site === 0) return undefined;
-    orderSite[id] = 0;
-    event = data(ORDER, 'delete', orderRow(id, site), null);
-  } else if (roll < 0.9) {
-    const id = 1 + Math.floor(random() * (nextOrder - 1));
-    const site = orderSite[id]!;
-    if (site === 0) return undefined;
-    const to = 1 + Math.floor(random() * sites);
-    orderSite[id] = to;
-    event = data(ORDER, 'update', orderRow(id, site), orderRow(id, to));
-  } else if (roll < 0.95) {
-    const site = 1 + Math.floor(random() * sites);
-    const to = 1 + Math.floor(random() * customers);
-    event = data(SITE, 'update', siteRow(site, siteOwner[site]!), siteRow(site, to));
-    siteOwner[site] = to;
-  } else {
-    const c = 1 + Math.floor(random() * customers);
-    const from = segmentOf.get(c) ?? SEGMENTS[c % 5]!;
-    const to = SEGMENTS[Math.floor(random() * 5)]!;
-    segmentOf.set(c, to);
-    event = data(CUSTOMER, 'update', customerRow(c, from), customerRow(c, to));
-  }
+  const change = changes.next();
+  if (change === undefined) return undefined;
   changeCount++;
-  return event;
+  switch (change.kind) {
+    case 'order-insert':
+      return data(ORDER, 'insert', null, orderRow(change.order, change.site));
+    case 'order-delete':
+      return data(ORDER, 'delete', orderRow(change.order, change.site), null);
+    case 'order-move':
+      return data(ORDER, 'update', orderRow(change.order, change.from), orderRow(change.order, change.to));
+    case 'site-move':
+      return data(SITE, 'update', siteRow(change.site, change.from), siteRow(change.site, change.to));
+    case 'customer-segment':
+      return data(
+        CUSTOMER,
+        'update',
+        customerRow(change.customer, change.from),
+        customerRow(change.customer, change.to),
+      );
+  }
 });
 await checkpoint();
 // The phase ends when the state file holds its last checkpoint.

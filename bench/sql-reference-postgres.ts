@@ -1,0 +1,152 @@
+/**
+ * The reference for the streaming SQL bench (issue 12): seed 004's query kept up to date by recomputing it in
+ * PostgreSQL after each batch of changes, on the same rows and the same changes as `sql-join-aggregate.ts`
+ * (`salesdb-changes.ts`). A private PostgreSQL (`startEmbeddedPostgres`: fsync off) holds the three tables with their
+ * primary keys; for each batch of B changes it
+ *
+ * 1. applies the batch in one transaction, set-based: each key's last change in the batch (the result depends on the
+ *    tables' contents after the batch, not on the order inside it) — orders upserted and deleted, sites moved,
+ *    segments changed, each as one statement over arrays;
+ * 2. runs the query whole (`fixtures/scenarios/salesdb/customer-orders.sql`'s SELECT) and reads its rows.
+ *
+ * It prints the load, the first query, and per batch the apply and the recompute time (median and max), and the
+ * changes/s that result: what a job that recomputes the result after every batch of B changes could keep up with.
+ * The streaming stage does the same work per change whatever the tables' size; a recompute reads them whole. Usage:
+ *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-reference-postgres.js [--rows N] [--batch B]
+ *     [--batches K]
+ */
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
+import { SalesdbChanges, salesdbShape, SEGMENTS, type SalesdbChange } from './salesdb-changes.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const ROWS = arg('--rows', 1_000_000);
+const BATCH = arg('--batch', 2_000);
+const BATCHES = arg('--batches', 20);
+
+// The SELECT of customer-orders.sql, in PostgreSQL's spelling (unquoted names fold to lower case on both sides).
+const QUERY = `SELECT COUNT(O.ORDER_ID) AS order_count, C.CUST_ID AS customer_id, C.NAME AS name, C.MKTSEGMENT AS mktsegment
+  FROM CUSTOMER C
+  JOIN CUSTOMER_SITE CS ON C.CUST_ID = CS.CUST_ID
+  JOIN SALES_ORDER_ALL O ON O.SITE_ID = CS.SITE_ID
+  GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT`;
+
+const shape = salesdbShape(ROWS);
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+const ms = (value: number) => Math.round(value).toLocaleString('en');
+
+const server = await startEmbeddedPostgres();
+const client = new pg.Client({ host: server.host, port: server.port, user: server.user, database: 'postgres' });
+client.on('error', () => undefined);
+try {
+  await client.connect();
+  // The same rows as sql-join-aggregate.ts loads (loadedOwner, loadedSite, loadedSegment in salesdb-changes.ts).
+  let started = performance.now();
+  await client.query(`
+    CREATE TABLE CUSTOMER (CUST_ID bigint PRIMARY KEY, NAME varchar(64), MKTSEGMENT varchar(64));
+    CREATE TABLE CUSTOMER_SITE (SITE_ID bigint PRIMARY KEY, CUST_ID bigint, STATE varchar(64), CITY varchar(64));
+    CREATE TABLE SALES_ORDER_ALL (ORDER_ID bigint PRIMARY KEY, SITE_ID bigint, ORDER_DATE timestamp(0),
+      SHIP_MODE varchar(64));
+    INSERT INTO CUSTOMER SELECT g, 'Customer#' || g, (ARRAY['${SEGMENTS.join("','")}'])[g % 5 + 1]
+      FROM generate_series(1, ${shape.customers}) g;
+    INSERT INTO CUSTOMER_SITE SELECT g, 1 + (g - 1) % ${shape.customers}, 'WA', 'City-' || g
+      FROM generate_series(1, ${shape.sites}) g;
+    INSERT INTO SALES_ORDER_ALL SELECT g, 1 + (g - 1) % ${shape.sites}, '2024-01-01 00:00:00', 'STANDARD'
+      FROM generate_series(1, ${shape.orders}) g;
+    ANALYZE;`);
+  const loadMs = performance.now() - started;
+  const recompute = async () => {
+    const at = performance.now();
+    const { rowCount } = await client.query(QUERY);
+    return { ms: performance.now() - at, rows: rowCount ?? 0 };
+  };
+  const first = await recompute();
+
+  const changes = new SalesdbChanges(shape, BATCH * BATCHES);
+  const applyMs: number[] = [];
+  const queryMs: number[] = [];
+  let changeCount = 0;
+  let resultRows = first.rows;
+  for (let b = 0; b < BATCHES; b++) {
+    const batch: SalesdbChange[] = [];
+    while (batch.length < BATCH) {
+      const change = changes.next();
+      if (change !== undefined) batch.push(change);
+    }
+    changeCount += batch.length;
+    started = performance.now();
+    await apply(client, batch);
+    applyMs.push(performance.now() - started);
+    const result = await recompute();
+    queryMs.push(result.ms);
+    resultRows = result.rows;
+  }
+  const perBatch = median(applyMs) + median(queryMs);
+  console.log(
+    `PostgreSQL reference, seed 004's 3-way join + GROUP BY recomputed after each batch of ${BATCH} changes (${server.port}):`,
+  );
+  console.log(
+    `  load: ${ROWS.toLocaleString('en')} rows (${shape.customers} customers, ${shape.sites} sites, ${shape.orders} orders) in ${ms(loadMs)} ms (INSERT … SELECT generate_series, ANALYZE); the query once: ${ms(first.ms)} ms, ${first.rows} rows`,
+  );
+  console.log(
+    `  ${BATCHES} batches, ${changeCount.toLocaleString('en')} changes: apply ${ms(median(applyMs))} ms (max ${ms(Math.max(...applyMs))}), recompute ${ms(median(queryMs))} ms (max ${ms(Math.max(...queryMs))}) per batch (medians); ${resultRows} result rows`,
+  );
+  console.log(
+    `  → ${Math.round((BATCH / perBatch) * 1000).toLocaleString('en')} changes/s kept up with (the batch's median apply + recompute)`,
+  );
+} finally {
+  await client.end().catch(() => undefined);
+  await server.stop();
+}
+
+/** Applies a batch as each key's last change in it, one statement per kind. */
+async function apply(db: pg.Client, batch: readonly SalesdbChange[]): Promise<void> {
+  const orderSite = new Map<number, number>(); // 0: deleted
+  const siteOwner = new Map<number, number>();
+  const segment = new Map<number, string>();
+  for (const change of batch) {
+    switch (change.kind) {
+      case 'order-insert':
+        orderSite.set(change.order, change.site);
+        break;
+      case 'order-delete':
+        orderSite.set(change.order, 0);
+        break;
+      case 'order-move':
+        orderSite.set(change.order, change.to);
+        break;
+      case 'site-move':
+        siteOwner.set(change.site, change.to);
+        break;
+      case 'customer-segment':
+        segment.set(change.customer, change.to);
+        break;
+    }
+  }
+  const live = [...orderSite].filter(([, site]) => site !== 0);
+  const deleted = [...orderSite].filter(([, site]) => site === 0).map(([order]) => order);
+  await db.query('BEGIN');
+  await db.query(
+    `INSERT INTO SALES_ORDER_ALL SELECT id, site, '2024-01-01 00:00:00', 'STANDARD'
+       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, site)
+     ON CONFLICT (ORDER_ID) DO UPDATE SET SITE_ID = EXCLUDED.SITE_ID`,
+    [live.map(([order]) => order), live.map(([, site]) => site)],
+  );
+  await db.query('DELETE FROM SALES_ORDER_ALL WHERE ORDER_ID = ANY($1::bigint[])', [deleted]);
+  await db.query(
+    `UPDATE CUSTOMER_SITE s SET CUST_ID = v.owner FROM unnest($1::bigint[], $2::bigint[]) AS v(id, owner)
+     WHERE s.SITE_ID = v.id`,
+    [[...siteOwner.keys()], [...siteOwner.values()]],
+  );
+  await db.query(
+    `UPDATE CUSTOMER c SET MKTSEGMENT = v.segment FROM unnest($1::bigint[], $2::text[]) AS v(id, segment)
+     WHERE c.CUST_ID = v.id`,
+    [[...segment.keys()], [...segment.values()]],
+  );
+  await db.query('COMMIT');
+}
