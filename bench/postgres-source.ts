@@ -30,14 +30,10 @@ import type { ChangeBatch } from '../src/core/source.js';
 import { postgresSource } from '../src/connectors/postgres-source/postgres-source.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { findPostgresBinDir } from '../src/embedded/embedded-server.js';
+import { numberOption } from './number-option.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('--rows', 200_000);
-const REPS = arg('--reps', 3);
+const ROWS = numberOption('--rows', 200_000);
+const REPS = numberOption('--reps', 3);
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const say = (line: string) => console.log(line);
 const STATE_ROOT = await mkdtemp(join(tmpdir(), 'tributary-bench-pgsrc-'));

@@ -43,6 +43,7 @@ import { committedArrays, DEFAULT_CACHE_BYTES, type CommittedState } from '../sr
 import { memoryBackend } from '../src/sql/exec/keyed-state.js';
 import { boundHeapGrowth, CLI_NODE_FLAGS, SQL_HEAP_GROWING_PERCENT } from '../src/cli/heap-growth.js';
 import { loadedOwner, loadedSegment, loadedSite, SalesdbChanges, salesdbShape } from './salesdb-changes.js';
+import { numberOption } from './number-option.js';
 
 // Measure what `tributary sql` does: V8 as bin/tributary.js sets it up. Its young generation is fixed when the
 // process starts, so without those flags the bench starts itself again with them (flags given on the command line
@@ -58,16 +59,12 @@ if (CLI_NODE_FLAGS.some((flag) => !process.execArgv.some((given) => flagName(giv
 boundHeapGrowth(process.execArgv, SQL_HEAP_GROWING_PERCENT);
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('--rows', 1_000_000);
-const CHANGES = arg('--changes', ROWS);
-const BATCH = arg('--batch', 2_000);
-const CHECKPOINT_EVERY = arg('--checkpoint-every', 100_000);
+const ROWS = numberOption('--rows', 1_000_000);
+const CHANGES = numberOption('--changes', ROWS);
+const BATCH = numberOption('--batch', 2_000);
+const CHECKPOINT_EVERY = numberOption('--checkpoint-every', 100_000);
 // The job's default (DEFAULT_CACHE_BYTES).
-const CACHE_MB = arg('--cache-mb', DEFAULT_CACHE_BYTES / (1024 * 1024));
+const CACHE_MB = numberOption('--cache-mb', DEFAULT_CACHE_BYTES / (1024 * 1024));
 const HASH = args.includes('--hash');
 // The nodes' state in plain Maps (keyed-state.ts's memoryBackend) instead of on disk: no file, no cache, no delta —
 // what the operators themselves cost, the ceiling for the stage with its state on disk. Not a mode Tributary runs in

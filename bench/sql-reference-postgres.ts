@@ -19,15 +19,11 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { SalesdbChanges, salesdbShape, SEGMENTS, type SalesdbChange } from './salesdb-changes.js';
+import { numberOption } from './number-option.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('--rows', 1_000_000);
-const BATCH = arg('--batch', 2_000);
-const BATCHES = arg('--batches', 20);
+const ROWS = numberOption('--rows', 1_000_000);
+const BATCH = numberOption('--batch', 2_000);
+const BATCHES = numberOption('--batches', 20);
 
 // The SELECT of customer-orders.sql, in PostgreSQL's spelling (unquoted names fold to lower case on both sides).
 const QUERY = `SELECT COUNT(O.ORDER_ID) AS order_count, C.CUST_ID AS customer_id, C.NAME AS name, C.MKTSEGMENT AS mktsegment

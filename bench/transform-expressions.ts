@@ -22,14 +22,11 @@ import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { TransformOperator } from '../src/transform/transform-operator.js';
 import { pgConnect, say, startServers } from './context.js';
 import { fillTable, NARROW } from './tables.js';
+import { numberOption } from './number-option.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const ROWS = arg('--rows', 200_000);
-const REPS = arg('--reps', 3);
+const ROWS = numberOption('--rows', 200_000);
+const REPS = numberOption('--reps', 3);
 
 const TRANSFORM = `transform:
   - source-table: bench_expr.t

@@ -21,14 +21,11 @@ import { knownTypes, optionSpecsFor } from '../src/connectors/registry.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { median, shellQuote } from './measure.js';
 import { pgConnect, say, startServers } from './context.js';
+import { numberOption } from './number-option.js';
 
 const run = promisify(execFile);
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
-const ROWS = arg('rows', 1_000_000);
-const REPS = arg('reps', 3);
+const ROWS = numberOption('--rows', 1_000_000);
+const REPS = numberOption('--reps', 3);
 
 const servers = await startServers();
 try {
