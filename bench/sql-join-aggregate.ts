@@ -28,22 +28,15 @@
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChangeEvent, DataChangeEvent } from '../src/core/change-event.js';
-import type { Row } from '../src/core/data-type.js';
-import { tableId, type TableSchema } from '../src/core/table-schema.js';
-import { SqlSession, buildSqlJob } from '../src/composer/sql-job.js';
-import { createLogger } from '../src/runtime/logger.js';
-import { planInsert } from '../src/sql/planner.js';
-import { SqlOperator } from '../src/sql/sql-operator.js';
-import type { InsertStatement } from '../src/sql/sql-ast.js';
+import type { ChangeEvent } from '../src/core/change-event.js';
 import { committedArrays, DEFAULT_CACHE_BYTES, type CommittedState } from '../src/sql/exec/disk-state.js';
-import { memoryBackend } from '../src/sql/exec/keyed-state.js';
 import { boundHeapGrowth, CLI_NODE_FLAGS, SQL_HEAP_GROWING_PERCENT } from '../src/cli/heap-growth.js';
-import { loadedOwner, loadedSegment, loadedSite, SalesdbChanges, salesdbShape } from './salesdb-changes.js';
+import { SalesdbChanges, salesdbShape } from './salesdb-changes.js';
 import { numberOption } from './number-option.js';
+import { salesdbStage } from './salesdb-stage.js';
 
 // Measure what `tributary sql` does: V8 as bin/tributary.js sets it up. Its young generation is fixed when the
 // process starts, so without those flags the bench starts itself again with them (flags given on the command line
@@ -66,91 +59,19 @@ const CHECKPOINT_EVERY = numberOption('--checkpoint-every', 100_000);
 // The job's default (DEFAULT_CACHE_BYTES).
 const CACHE_MB = numberOption('--cache-mb', DEFAULT_CACHE_BYTES / (1024 * 1024));
 const HASH = args.includes('--hash');
-// The nodes' state in plain Maps (keyed-state.ts's memoryBackend) instead of on disk: no file, no cache, no delta —
-// what the operators themselves cost, the ceiling for the stage with its state on disk. Not a mode Tributary runs in
-// (nothing survives a crash).
+// The nodes' state in plain Maps: the ceiling for the stage with its state on disk (see SalesdbStageOptions).
 const IN_MEMORY = args.includes('--state-in-memory');
 const resultHash = createHash('sha256');
 const stateHash = createHash('sha256');
 const bigintText = (_key: string, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value);
 const stateDir = mkdtempSync(join(tmpdir(), 'sql-bench-state-'));
 
-const script = readFileSync(
-  new URL('../../../fixtures/scenarios/salesdb/customer-orders.sql', import.meta.url),
-  'utf8',
-);
-const { session, statements } = SqlSession.parse(script, 'customer-orders.sql', { SALESDB: 'salesdb' });
-statements.forEach((s) => session.declare(s));
-const insert = statements.filter((s): s is InsertStatement => s.kind === 'insert')[0]!;
-const plan = planInsert(script, insert, session.tables, { timeZone: 'UTC' });
-// The job as `tributary sql` builds it proves the mapping; the operator is then driven directly.
-buildSqlJob(session, insert, { log: createLogger({ level: 'error' }) });
-
-const big = { kind: 'int64' } as const;
-const text = { kind: 'varchar', length: 64 } as const;
-const schema = (name: string, columns: [string, TableSchema['columns'][number]['type']][]): TableSchema => ({
-  id: tableId('salesdb', name),
-  columns: columns.map(([n, type]) => ({ name: n, type, nullable: true })),
-  primaryKey: [columns[0]![0]],
-});
-const CUSTOMER = schema('CUSTOMER', [
-  ['CUST_ID', big],
-  ['NAME', text],
-  ['MKTSEGMENT', text],
-]);
-const SITE = schema('CUSTOMER_SITE', [
-  ['SITE_ID', big],
-  ['CUST_ID', big],
-  ['STATE', text],
-  ['CITY', text],
-]);
-const ORDER = schema('SALES_ORDER_ALL', [
-  ['ORDER_ID', big],
-  ['SITE_ID', big],
-  ['ORDER_DATE', { kind: 'timestamp', precision: 0 }],
-  ['SHIP_MODE', text],
-]);
-const sinkSchema: TableSchema = {
-  id: tableId('', 'customer_orders'),
-  columns: plan.sink.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
-  primaryKey: [...plan.sink.primaryKey],
-};
-const anchored = (s: string) => new RegExp(`^(?:${s})$`);
-const operator = new SqlOperator(
-  [
-    {
-      plan,
-      sources: plan.scans.map((scan) => ({ scan, database: anchored('salesdb'), table: anchored(scan.table) })),
-      sinkSchema,
-    },
-  ],
-  'UTC',
-  { dir: stateDir, cacheBytes: CACHE_MB * 1024 * 1024 },
-);
-
-if (IN_MEMORY) {
-  // The operator opens its state (on disk) at the first change; opened here first, the nodes then take Maps instead.
-  (operator as unknown as { opened(): void }).opened();
-  for (const node of plan.nodes) node.openState(memoryBackend);
-}
-
 const shape = salesdbShape(ROWS);
 const { customers, sites, orders } = shape;
-const customerRow = (id: number, segment = loadedSegment(id)): Row => [BigInt(id), `Customer#${id}`, segment];
-const siteRow = (id: number, customer: number): Row => [BigInt(id), BigInt(customer), 'WA', `City-${id}`];
-const orderRow = (id: number, site: number): Row => [BigInt(id), BigInt(site), '2024-01-01 00:00:00', 'STANDARD'];
-const data = (
-  table: TableSchema,
-  op: DataChangeEvent['op'],
-  before: Row | null,
-  after: Row | null,
-): DataChangeEvent => ({
-  kind: 'data',
-  table: table.id,
-  op,
-  before,
-  after,
-  source: { tsMs: 0 },
+const { operator, schemas, loadEvent, changeEvent } = salesdbStage(shape, {
+  dir: stateDir,
+  cacheBytes: CACHE_MB * 1024 * 1024,
+  inMemory: IN_MEMORY,
 });
 
 let peakRss = 0;
@@ -231,30 +152,14 @@ const run = async (count: number, make: (i: number) => ChangeEvent | undefined) 
 };
 
 // Phase 1: the initial load.
-operator.process(
-  [CUSTOMER, SITE, ORDER].map((s) => ({
-    kind: 'schema',
-    table: s.id,
-    change: 'createTable',
-    schema: s,
-    source: { tsMs: 0 },
-  })),
-);
+operator.process(schemas);
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
   const { user, system } = process.cpuUsage(since);
   return (user + system) / 1e6;
 };
 let cpuStarted = process.cpuUsage();
 let started = performance.now();
-await run(ROWS, (i) => {
-  if (i < customers) return data(CUSTOMER, 'read', null, customerRow(i + 1));
-  if (i < customers + sites) {
-    const s = i - customers + 1;
-    return data(SITE, 'read', null, siteRow(s, loadedOwner(shape, s)));
-  }
-  const o = i - customers - sites + 1;
-  return data(ORDER, 'read', null, orderRow(o, loadedSite(shape, o)));
-});
+await run(ROWS, loadEvent);
 const loadMs = performance.now() - started;
 const loadCpu = cpuSeconds(cpuStarted);
 const loadCheckpoints = checkpoints.length;
@@ -269,23 +174,7 @@ await run(CHANGES, () => {
   const change = changes.next();
   if (change === undefined) return undefined;
   changeCount++;
-  switch (change.kind) {
-    case 'order-insert':
-      return data(ORDER, 'insert', null, orderRow(change.order, change.site));
-    case 'order-delete':
-      return data(ORDER, 'delete', orderRow(change.order, change.site), null);
-    case 'order-move':
-      return data(ORDER, 'update', orderRow(change.order, change.from), orderRow(change.order, change.to));
-    case 'site-move':
-      return data(SITE, 'update', siteRow(change.site, change.from), siteRow(change.site, change.to));
-    case 'customer-segment':
-      return data(
-        CUSTOMER,
-        'update',
-        customerRow(change.customer, change.from),
-        customerRow(change.customer, change.to),
-      );
-  }
+  return changeEvent(change);
 });
 await checkpoint();
 // The phase ends when the state file holds its last checkpoint.

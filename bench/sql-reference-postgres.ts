@@ -11,19 +11,29 @@
  *
  * It prints the load, the first query, and per batch the apply and the recompute time (median and max), and the
  * changes/s that result: what a job that recomputes the result after every batch of B changes could keep up with.
- * The streaming stage does the same work per change whatever the tables' size; a recompute reads them whole. Usage:
+ * The streaming stage does the same work per change whatever the tables' size; a recompute reads them whole.
+ *
+ * `--check` also runs the streaming stage (`salesdb-stage.ts`, its state in memory) over the same load and batches,
+ * and compares its result table (its changelog applied by key) with PostgreSQL's after the load and after the last
+ * batch: row for row, or the bench fails. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-reference-postgres.js [--rows N] [--batch B]
- *     [--batches K]
+ *     [--batches K] [--check]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import type { ChangeEvent } from '../src/core/change-event.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { SalesdbChanges, salesdbShape, SEGMENTS, type SalesdbChange } from './salesdb-changes.js';
+import { salesdbStage, type SalesdbStage } from './salesdb-stage.js';
 import { numberOption } from './number-option.js';
 
 const ROWS = numberOption('--rows', 1_000_000);
 const BATCH = numberOption('--batch', 2_000);
 const BATCHES = numberOption('--batches', 20);
+const CHECK = process.argv.includes('--check');
 
 // The SELECT of customer-orders.sql, in PostgreSQL's spelling (unquoted names fold to lower case on both sides).
 const QUERY = `SELECT COUNT(O.ORDER_ID) AS order_count, C.CUST_ID AS customer_id, C.NAME AS name, C.MKTSEGMENT AS mktsegment
@@ -35,6 +45,58 @@ const QUERY = `SELECT COUNT(O.ORDER_ID) AS order_count, C.CUST_ID AS customer_id
 const shape = salesdbShape(ROWS);
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => Math.round(value).toLocaleString('en');
+
+/** The streaming stage over the same rows and batches, its result table kept by applying its changelog by key. */
+class StreamingResult {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sql-reference-check-'));
+  private readonly stage: SalesdbStage = salesdbStage(shape, { dir: this.dir, cacheBytes: 1 << 26, inMemory: true });
+  /** customer_id → the row's text (`order_count|customer_id|name|mktsegment`). */
+  private readonly table = new Map<string, string>();
+
+  load(): void {
+    this.take(this.stage.operator.process(this.stage.schemas));
+    const events: ChangeEvent[] = [];
+    for (let i = 0; i < ROWS; i++) {
+      events.push(this.stage.loadEvent(i));
+      if (events.length === 2_000 || i === ROWS - 1) this.take(this.stage.operator.process(events.splice(0)));
+    }
+  }
+
+  apply(batch: readonly SalesdbChange[]): void {
+    this.take(this.stage.operator.process(batch.map((change) => this.stage.changeEvent(change))));
+  }
+
+  private take(events: readonly ChangeEvent[]): void {
+    for (const event of events) {
+      if (event.kind !== 'data') continue;
+      if (event.before !== null) this.table.delete(String(event.before[1]));
+      if (event.after !== null) this.table.set(String(event.after[1]), event.after.map(String).join('|'));
+    }
+  }
+
+  /** Throws unless the result equals PostgreSQL's `rows`, row for row. */
+  compare(rows: readonly Record<string, unknown>[], when: string): void {
+    const expected = new Map(
+      rows.map((r) => [
+        String(r['customer_id']),
+        [r['order_count'], r['customer_id'], r['name'], r['mktsegment']].join('|'),
+      ]),
+    );
+    const differ = [...new Set([...expected.keys(), ...this.table.keys()])].filter(
+      (key) => expected.get(key) !== this.table.get(key),
+    );
+    if (differ.length > 0) {
+      const key = differ[0]!;
+      throw new Error(
+        `after ${when} the streaming result differs from PostgreSQL's in ${differ.length} rows, e.g. customer ${key}: ${this.table.get(key) ?? 'none'} against ${expected.get(key) ?? 'none'}`,
+      );
+    }
+  }
+
+  close(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
 
 const server = await startEmbeddedPostgres();
 const client = new pg.Client({ host: server.host, port: server.port, user: server.user, database: 'postgres' });
@@ -56,12 +118,17 @@ try {
       FROM generate_series(1, ${shape.orders}) g;
     ANALYZE;`);
   const loadMs = performance.now() - started;
+  let lastRows: Record<string, unknown>[] = [];
   const recompute = async () => {
     const at = performance.now();
-    const { rowCount } = await client.query(QUERY);
-    return { ms: performance.now() - at, rows: rowCount ?? 0 };
+    const { rows } = await client.query<Record<string, unknown>>(QUERY);
+    lastRows = rows;
+    return { ms: performance.now() - at, rows: rows.length };
   };
   const first = await recompute();
+  const streaming = CHECK ? new StreamingResult() : undefined;
+  streaming?.load();
+  streaming?.compare(lastRows, 'the load');
 
   const changes = new SalesdbChanges(shape, BATCH * BATCHES);
   const applyMs: number[] = [];
@@ -75,6 +142,7 @@ try {
       if (change !== undefined) batch.push(change);
     }
     changeCount += batch.length;
+    streaming?.apply(batch);
     started = performance.now();
     await apply(client, batch);
     applyMs.push(performance.now() - started);
@@ -82,6 +150,8 @@ try {
     queryMs.push(result.ms);
     resultRows = result.rows;
   }
+  streaming?.compare(lastRows, `${BATCHES} batches`);
+  streaming?.close();
   const perBatch = median(applyMs) + median(queryMs);
   console.log(
     `PostgreSQL reference, seed 004's 3-way join + GROUP BY recomputed after each batch of ${BATCH} changes (${server.port}):`,
@@ -95,6 +165,9 @@ try {
   console.log(
     `  → ${Math.round((BATCH / perBatch) * 1000).toLocaleString('en')} changes/s kept up with (the batch's median apply + recompute)`,
   );
+  if (streaming !== undefined) {
+    console.log(`  --check: the streaming stage's result equals PostgreSQL's after the load and after the last batch`);
+  }
 } finally {
   await client.end().catch(() => undefined);
   await server.stop();
