@@ -9,14 +9,13 @@ import type { Row } from '../src/core/data-type.js';
 import { tableId, type TableSchema } from '../src/core/table-schema.js';
 import { SqlSession, buildSqlJob } from '../src/composer/sql-job.js';
 import { createLogger } from '../src/runtime/logger.js';
-import { planInsert, type QueryPlan } from '../src/sql/planner.js';
+import { planInsert } from '../src/sql/planner.js';
 import { SqlOperator } from '../src/sql/sql-operator.js';
 import type { InsertStatement } from '../src/sql/sql-ast.js';
 import { memoryBackend } from '../src/sql/exec/keyed-state.js';
 import { loadedOwner, loadedSegment, loadedSite, type SalesdbChange, type SalesdbShape } from './salesdb-changes.js';
 
 export interface SalesdbStage {
-  readonly plan: QueryPlan;
   readonly operator: SqlOperator;
   /** The source tables' schemas, as the operator must see them before their rows. */
   readonly schemas: readonly ChangeEvent[];
@@ -106,7 +105,6 @@ export function salesdbStage(shape: SalesdbShape, options: SalesdbStageOptions):
   ): DataChangeEvent => ({ kind: 'data', table: table.id, op, before, after, source: { tsMs: 0 } });
   const { customers, sites } = shape;
   return {
-    plan,
     operator,
     schemas: [CUSTOMER, SITE, ORDER].map((s) => ({
       kind: 'schema',

@@ -28,6 +28,7 @@ import type { ChangeEvent } from '../src/core/change-event.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { SalesdbChanges, salesdbShape, SEGMENTS, type SalesdbChange } from './salesdb-changes.js';
 import { salesdbStage, type SalesdbStage } from './salesdb-stage.js';
+import { median } from './measure.js';
 import { numberOption } from './number-option.js';
 
 const ROWS = numberOption('--rows', 1_000_000);
@@ -43,7 +44,6 @@ const QUERY = `SELECT COUNT(O.ORDER_ID) AS order_count, C.CUST_ID AS customer_id
   GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT`;
 
 const shape = salesdbShape(ROWS);
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => Math.round(value).toLocaleString('en');
 
 /** The streaming stage over the same rows and batches, its result table kept by applying its changelog by key. */
@@ -118,22 +118,19 @@ try {
       FROM generate_series(1, ${shape.orders}) g;
     ANALYZE;`);
   const loadMs = performance.now() - started;
-  let lastRows: Record<string, unknown>[] = [];
   const recompute = async () => {
     const at = performance.now();
     const { rows } = await client.query<Record<string, unknown>>(QUERY);
-    lastRows = rows;
-    return { ms: performance.now() - at, rows: rows.length };
+    return { ms: performance.now() - at, rows };
   };
   const first = await recompute();
   const streaming = CHECK ? new StreamingResult() : undefined;
   streaming?.load();
-  streaming?.compare(lastRows, 'the load');
+  streaming?.compare(first.rows, 'the load');
 
   const changes = new SalesdbChanges(shape, BATCH * BATCHES);
   const applyMs: number[] = [];
   const queryMs: number[] = [];
-  let changeCount = 0;
   let resultRows = first.rows;
   for (let b = 0; b < BATCHES; b++) {
     const batch: SalesdbChange[] = [];
@@ -141,7 +138,6 @@ try {
       const change = changes.next();
       if (change !== undefined) batch.push(change);
     }
-    changeCount += batch.length;
     streaming?.apply(batch);
     started = performance.now();
     await apply(client, batch);
@@ -150,17 +146,17 @@ try {
     queryMs.push(result.ms);
     resultRows = result.rows;
   }
-  streaming?.compare(lastRows, `${BATCHES} batches`);
+  streaming?.compare(resultRows, `${BATCHES} batches`);
   streaming?.close();
   const perBatch = median(applyMs) + median(queryMs);
   console.log(
     `PostgreSQL reference, seed 004's 3-way join + GROUP BY recomputed after each batch of ${BATCH} changes (${server.port}):`,
   );
   console.log(
-    `  load: ${ROWS.toLocaleString('en')} rows (${shape.customers} customers, ${shape.sites} sites, ${shape.orders} orders) in ${ms(loadMs)} ms (INSERT … SELECT generate_series, ANALYZE); the query once: ${ms(first.ms)} ms, ${first.rows} rows`,
+    `  load: ${ROWS.toLocaleString('en')} rows (${shape.customers} customers, ${shape.sites} sites, ${shape.orders} orders) in ${ms(loadMs)} ms (INSERT … SELECT generate_series, ANALYZE); the query once: ${ms(first.ms)} ms, ${first.rows.length} rows`,
   );
   console.log(
-    `  ${BATCHES} batches, ${changeCount.toLocaleString('en')} changes: apply ${ms(median(applyMs))} ms (max ${ms(Math.max(...applyMs))}), recompute ${ms(median(queryMs))} ms (max ${ms(Math.max(...queryMs))}) per batch (medians); ${resultRows} result rows`,
+    `  ${BATCHES} batches, ${(BATCH * BATCHES).toLocaleString('en')} changes: apply ${ms(median(applyMs))} ms (max ${ms(Math.max(...applyMs))}), recompute ${ms(median(queryMs))} ms (max ${ms(Math.max(...queryMs))}) per batch (medians); ${resultRows.length} result rows`,
   );
   console.log(
     `  → ${Math.round((BATCH / perBatch) * 1000).toLocaleString('en')} changes/s kept up with (the batch's median apply + recompute)`,
