@@ -412,6 +412,28 @@ describe('SQL state on disk: the writer thread', () => {
     await again.store.close();
   });
 
+  it('a write that lands leaves memory at the next batch end, not at the next checkpoint; reads then come from the file', async () => {
+    const { open } = store(1);
+    await atVersion1(open);
+    const { store: s, rows, groups } = open();
+    s.restore({ version: 1, delta: {} });
+    change(rows, groups);
+    s.endBatch();
+    await s.snapshot();
+    await s.committed();
+    const handedOff = s.memory.changedBytes;
+    expect(handedOff).toBeGreaterThan(0);
+    // Batch ends, with no checkpoint: once the thread has written version 2, its changes are no longer held.
+    const deadline = Date.now() + 20_000;
+    while (s.memory.changedBytes > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      s.endBatch();
+    }
+    expect(s.memory.changedBytes).toBe(0);
+    expect(read(rows, groups)).toEqual(expected());
+    await s.close();
+  }, 30_000);
+
   it('a checkpoint larger than one part of a write lands whole in one transaction, or not at all', async () => {
     const { open, file } = store(1);
     const { store: s, rows, groups } = open({ writePartChars: 1_000_000 });

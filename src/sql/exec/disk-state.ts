@@ -270,6 +270,9 @@ export class DiskStateStore implements StateBackend {
   endBatch(): void {
     // The batch changed the state: the last snapshot's delta no longer holds every change.
     this.snapshotted = undefined;
+    // The last checkpoint's write landed: its changes leave memory now, not at the next snapshot — reads of the
+    // entries it held no longer look among them, and the cache gets their room back.
+    if (this.writer?.landed === true) this.landed();
     for (;;) {
       let cached = 0;
       let changed = 0;

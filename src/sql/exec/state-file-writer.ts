@@ -575,6 +575,11 @@ export class StateFileWriter {
     this.worker.postMessage(message, packed === undefined ? [] : [packed.lengths.buffer as ArrayBuffer]);
   }
 
+  /** Whether every write handed over has landed: none in flight, none failed (then {@link idle} resolves at once). */
+  get landed(): boolean {
+    return this.running === undefined && this.failure === undefined;
+  }
+
   /** Resolves when no write is in flight; throws the error of a failed write (then and at every later call). */
   async idle(): Promise<void> {
     if (this.running !== undefined) await this.running.done;
