@@ -260,6 +260,22 @@ describe('SQL operator', () => {
     },
   );
 
+  it.each([
+    ['in memory', undefined],
+    ['read back from disk at every batch', 1],
+  ])('a DOUBLE sum that overflowed to Infinity stays Infinity through a checkpoint (state %s)', async (_, cache) => {
+    const { feed, restart } = job(
+      'k INT, s DOUBLE, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT k, SUM(CAST(v AS DOUBLE) * 1e306) FROM a GROUP BY k',
+      cache,
+    );
+    expect(feed([ev(A, 'insert', null, [1n, 5, '100.00']), ev(A, 'insert', null, [2n, 5, '100.00'])])).toEqual([
+      ['5', 'Infinity'],
+    ]);
+    await restart();
+    expect(feed([ev(A, 'insert', null, [3n, 5, '1.00'])])).toEqual([['5', 'Infinity']]);
+  });
+
   it('UNION ALL of branches tagged by a constant is unique on key + tag, and passes every change on', async () => {
     const { feed, restart } = job(
       'src STRING, id BIGINT, k INT, PRIMARY KEY (src, id) NOT ENFORCED',

@@ -199,6 +199,8 @@ class Sum implements Accumulator {
   }
 
   toJson(): unknown {
-    return [this.n, typeof this.total === 'bigint' ? this.total.toString() : this.total];
+    // A DOUBLE total that overflowed (or became NaN) as text: JSON would make it null, read back as 0.
+    const total = this.total;
+    return [this.n, typeof total === 'bigint' || !Number.isFinite(total) ? total.toString() : total];
   }
 }
