@@ -386,7 +386,8 @@ describe('SQL state on disk: the writer thread', () => {
     raw.close();
   });
 
-  it('a write that lands: the next checkpoint waits for it, close too, and the file holds the version', async () => {
+  /** A store at version 1 whose checkpoint 2 (see `change`) was handed to the writer thread. */
+  const handedOffVersion2 = async () => {
     const { open } = store(1);
     await atVersion1(open);
     const { store: s, rows, groups } = open();
@@ -395,6 +396,11 @@ describe('SQL state on disk: the writer thread', () => {
     s.endBatch();
     await s.snapshot();
     await s.committed();
+    return { open, s, rows, groups };
+  };
+
+  it('a write that lands: the next checkpoint waits for it, close too, and the file holds the version', async () => {
+    const { open, s, rows, groups } = await handedOffVersion2();
     s.endBatch();
     expect(read(rows, groups)).toEqual(expected());
     // No change since: checkpoint 3 is empty, and it comes after version 2 is in the file.
@@ -413,14 +419,7 @@ describe('SQL state on disk: the writer thread', () => {
   });
 
   it('a write that lands leaves memory at the next batch end, not at the next checkpoint; reads then come from the file', async () => {
-    const { open } = store(1);
-    await atVersion1(open);
-    const { store: s, rows, groups } = open();
-    s.restore({ version: 1, delta: {} });
-    change(rows, groups);
-    s.endBatch();
-    await s.snapshot();
-    await s.committed();
+    const { s, rows, groups } = await handedOffVersion2();
     const handedOff = s.memory.changedBytes;
     expect(handedOff).toBeGreaterThan(0);
     // Batch ends, with no checkpoint: once the thread has written version 2, its changes are no longer held.
