@@ -1014,8 +1014,11 @@ function mismatch(path: string, what: string): TributaryError {
   });
 }
 
-/** A committed state read back as a write (its parts checked: STATE_CORRUPT when one does not add up). */
-function packedWrite(head: WriteHead, saved: CommittedState): ListedWrite {
+/**
+ * A committed state read back as a write (its parts checked: STATE_CORRUPT when one does not add up). Exported for
+ * `bench/sql-state-replay.ts`.
+ */
+export function packedWrite(head: WriteHead, saved: CommittedState): ListedWrite {
   if (!Array.isArray(saved.parts)) throw corrupt();
   const parts = saved.parts.map(loadPart);
   return listed(saved.held === undefined ? { ...head, parts } : { ...head, parts, held: loadPart(saved.held) });

@@ -397,7 +397,15 @@ interface WriterData {
   readonly path: string;
   /** Tests: each write stops halfway through its transaction and waits to be terminated. */
   readonly crashMidWrite: boolean;
+  readonly pragmas: readonly string[];
 }
+
+/**
+ * The writer thread's connection settings: WAL (the main thread reads while it writes), fsync'd commits
+ * (`synchronous = FULL`: a version it reports written is on disk), a 16 MB page cache. Exported for
+ * `bench/sql-state-replay.ts`, which times writes on a connection set up the same way.
+ */
+export const WRITER_PRAGMAS: readonly string[] = ['journal_mode = WAL', 'synchronous = FULL', 'cache_size = -16384'];
 
 /** The writer thread's answer to a write (or to the test hook's stop). */
 type WriterReply =
@@ -408,8 +416,8 @@ type WriterReply =
 
 /**
  * The writer thread's body (run from its source text: nothing outside itself): a connection of its own to the
- * state file, one transaction per message, fsync'd (`synchronous = FULL`: a version it reports written is on
- * disk), an answer per message.
+ * state file (set up with {@link WRITER_PRAGMAS}, given in `data`), one transaction per message, an answer per
+ * message.
  */
 function writerThread(
   port: MessagePort,
@@ -422,9 +430,7 @@ function writerThread(
 ): void {
   // The main thread reads while this writes (WAL); a wait for its lock is a wait, not an error.
   const db = new Sqlite(data.path, { timeout: 60_000 });
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('cache_size = -16384');
+  for (const pragma of data.pragmas) db.pragma(pragma);
   const halfway = data.crashMidWrite
     ? () => {
         port.postMessage({ kind: 'halfway' });
@@ -521,6 +527,7 @@ export class StateFileWriter {
     const data: WriterData & { sqlite: string } = {
       path,
       crashMidWrite,
+      pragmas: WRITER_PRAGMAS,
       sqlite: createRequire(import.meta.url).resolve('better-sqlite3'),
     };
     try {
