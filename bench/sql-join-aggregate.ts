@@ -32,7 +32,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeEvent } from '../src/core/change-event.js';
-import { committedArrays, DEFAULT_CACHE_BYTES, type CommittedState } from '../src/sql/exec/disk-state.js';
+import { committedArrays, DEFAULT_CACHE_BYTES, STATE_FILE, type CommittedState } from '../src/sql/exec/disk-state.js';
 import { boundHeapGrowth, CLI_NODE_FLAGS, SQL_HEAP_GROWING_PERCENT } from '../src/cli/heap-growth.js';
 import { SalesdbChanges, salesdbShape } from './salesdb-changes.js';
 import { numberOption } from './number-option.js';
@@ -184,7 +184,7 @@ const changeMs = performance.now() - started;
 const changeCpu = cpuSeconds(cpuStarted);
 sampleMemory();
 await operator.close();
-const fileBytes = ['sql-state.sqlite', 'sql-state.sqlite-wal']
+const fileBytes = [STATE_FILE, `${STATE_FILE}-wal`]
   .map((f) => {
     try {
       return statSync(join(stateDir, f)).size;

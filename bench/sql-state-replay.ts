@@ -16,7 +16,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import type { ChangeEvent } from '../src/core/change-event.js';
-import { DiskStateStore, packedWrite, type CommittedState } from '../src/sql/exec/disk-state.js';
+import {
+  DEFAULT_CACHE_BYTES,
+  DiskStateStore,
+  LAYOUT,
+  packedWrite,
+  STATE_FILE,
+  type CommittedState,
+} from '../src/sql/exec/disk-state.js';
 import { applyWhole, stateFileApplier, WRITER_PRAGMAS } from '../src/sql/exec/state-file-writer.js';
 import { median } from './measure.js';
 import { numberOption } from './number-option.js';
@@ -29,7 +36,7 @@ const CHECKPOINTS = numberOption('--checkpoints', 6);
 const ROUNDS = numberOption('--rounds', 3);
 const BATCH = 2_000;
 const PLAN = 'replay';
-const FILES = ['sql-state.sqlite', 'sql-state.sqlite-wal'];
+const FILES = [STATE_FILE, `${STATE_FILE}-wal`];
 
 const work = mkdtempSync(join(tmpdir(), 'sql-state-replay-'));
 try {
@@ -37,7 +44,7 @@ try {
   const shape = salesdbShape(ROWS);
   const { operator, schemas, loadEvent, changeEvent } = salesdbStage(shape, {
     dir: join(work, 'stage'),
-    cacheBytes: 64 * 1024 * 1024,
+    cacheBytes: DEFAULT_CACHE_BYTES,
   });
   const committed: CommittedState[] = [];
   const checkpoint = async () => {
@@ -93,7 +100,7 @@ try {
     const cpu = process.cpuUsage();
     const started = performance.now();
     for (const saved of committed.slice(loaded)) {
-      const head = { version: saved.version, plan: PLAN, layout: '2', stampAt: undefined };
+      const head = { version: saved.version, plan: PLAN, layout: LAYOUT, stampAt: undefined };
       applyWhole(applier, packedWrite(head, saved));
       walBytes = Math.max(walBytes, statSync(join(dir, FILES[1]!)).size);
     }

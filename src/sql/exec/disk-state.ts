@@ -109,7 +109,9 @@ export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** The assumed memory of a value never serialised yet. */
 const UNKNOWN_SIZE = 512;
 /** The file's table layout: 2 — one row per entry (`ns`, `key`, `sub`); 1 (no `layout` in `meta`) — per key. */
-const LAYOUT = '2';
+export const LAYOUT = '2';
+/** The state file's name in the job's state directory (SQLite's WAL beside it: the name and `-wal`). */
+export const STATE_FILE = 'sql-state.sqlite';
 
 /**
  * A SQL job's keyed state on disk: one SQLite file (`sql-state.sqlite` in the job's state directory) holding the
@@ -225,7 +227,7 @@ export class DiskStateStore implements StateBackend {
   /** Opens (creates) the state file of a job in its state directory. */
   static open(stateDir: string, plan: string, options: DiskStateOptions = {}): DiskStateStore {
     mkdirSync(stateDir, { recursive: true });
-    return new DiskStateStore(join(stateDir, 'sql-state.sqlite'), plan, options);
+    return new DiskStateStore(join(stateDir, STATE_FILE), plan, options);
   }
 
   get version(): number {
