@@ -94,6 +94,32 @@ describe('checkpoint chunks', () => {
     });
   });
 
+  it("stores an operators' state that is new at every commit (a SQL job's delta) in a few large chunks, apart from the position's", () => {
+    // ~2 MB of state text unlike the last commit's, as a SQL job's delta of ~28,000 changes is.
+    const delta = (seed: number) =>
+      Array.from({ length: 60_000 }, (_, i) => `[${(i * 7919 + seed) % 1_000_003},"n${i}|",${seed}]`).join('');
+    const withState = (id: number) => ({
+      ...checkpointOf(1000),
+      id,
+      operators: [{ stage: 'sql', version: 4, state: { version: id, parts: [{ text: delta(id) }] } }],
+    });
+    const ledger = new ChunkLedger();
+    const first = chunkCheckpoint(withState(1));
+    ledger.committed(first);
+    const next = chunkCheckpoint(withState(2));
+    const { write, remove } = ledger.plan(next);
+    // Only the state's chunks are new: the position's (the schemas of 1,000 tables) are those stored already.
+    // (The state's JSON, and `"operators":` and the closing brace around it.)
+    const stateChars = JSON.stringify(withState(2).operators).length + 16;
+    expect(write.reduce((n, [, text]) => n + text.length, 0)).toBeLessThan(stateChars);
+    expect(write.length).toBeGreaterThanOrEqual(1);
+    expect(write.length).toBeLessThanOrEqual(4);
+    expect(write.slice(0, -1).every(([, text]) => text.length >= 256 * 1024)).toBe(true);
+    expect(remove.length).toBe(write.length);
+    expect(next.bulk.filter((id) => first.bulk.includes(id)).length).toBe(next.bulk.length - write.length);
+    expect(roundTrip(withState(2))).toEqual(withState(2));
+  });
+
   it('never cuts a surrogate pair: every chunk survives UTF-8, and the text comes back as it was', () => {
     const checkpoint = checkpointOf(800, { comment: '😀'.repeat(100_000) });
     const chunked = chunkCheckpoint(checkpoint);
