@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/runtime/logger.js';
-import { runPipeline } from '../../src/runtime/pipeline-runner.js';
+import { CAUGHT_UP_LINGER_MS, runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
 
@@ -12,11 +12,14 @@ import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js'
  * floods the log. Each checkpoint is logged at debug, and info gets a summary at most every 10 s.
  */
 
-/** `count` batches of one insert each, every one caught up: the runner commits after each. */
+/**
+ * `count` batches of one insert each, every one caught up and the next one later than the runner waits after a
+ * caught-up batch: it commits after each.
+ */
 const source = (count: number) =>
   listSource(
     Array.from({ length: count }, (_, i) => [orderInsert(i)]),
-    { caughtUp: 'each' },
+    { caughtUp: 'each', pauseMs: 2 * CAUGHT_UP_LINGER_MS },
   );
 
 const dirs: string[] = [];
@@ -49,6 +52,33 @@ describe('checkpoint log lines', () => {
     expect(info.length).toBeLessThanOrEqual(1 + Math.floor(elapsedS / 10));
     expect(info[0]).toMatch(/committed 1 change in 1 checkpoint over [\d.]+ s \(last: checkpoint 1\)/);
     expect(lines.join('\n')).not.toMatch(/\b1 changes\b|\b1 checkpoints\b/);
+  });
+});
+
+describe('a source that says it caught up', () => {
+  it('is committed once it stays quiet, not after each batch while its batches come back to back', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-linger-'));
+    dirs.push(stateDir);
+    const lines: string[] = [];
+    const sink = new MemorySink();
+    // 40 batches, each saying it caught up (nothing more buffered), the next one right behind it: a source
+    // reading a backlog faster than its socket delivers it.
+    const backToBack = listSource(
+      Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
+      { caughtUp: 'each' },
+    );
+    const result = await runPipeline({
+      name: 'p',
+      stateStore: new StateStore(stateDir),
+      log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
+      checkpointIntervalMs: 60_000,
+      maxRetries: 0,
+      createParts: () => Promise.resolve({ source: backToBack, sink, operators: [] }),
+    });
+    expect(result.outcome).toBe('finished');
+    expect(sink.rows).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    const commits = lines.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l));
+    expect(commits.length).toBeLessThanOrEqual(2);
   });
 });
 
