@@ -32,6 +32,20 @@ function errorOf(run: () => unknown): SqlError {
 
 const TOTALS = '(segment STRING, total DECIMAL(20, 2), PRIMARY KEY (segment) NOT ENFORCED)';
 
+describe('a SQL job writing into PostgreSQL', () => {
+  it("holds result rows until the commit (buffer.max-rows), Flink's sink.buffer-flush.max-rows setting how many", () => {
+    const jdbc = (extra: string) =>
+      job(`CREATE TABLE totals ${TOTALS} WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://pg:5432/dw',
+        'table-name' = 'totals'${extra});`).def.sink;
+    expect(jdbc('').options).toMatchObject({ hostname: 'pg', database: 'dw', 'buffer.max-rows': 100_000 });
+    expect(jdbc(`, 'sink.buffer-flush.max-rows' = '0'`).options).toMatchObject({ 'buffer.max-rows': 0 });
+    expect(jdbc(`, 'sink.buffer-flush.max-rows' = '500'`).options).toMatchObject({ 'buffer.max-rows': 500 });
+    const own = job(`CREATE TABLE totals ${TOTALS} WITH ('connector' = 'postgres', 'url' = 'postgres://pg/dw',
+      'table-name' = 'totals', 'buffer.max-rows' = '7');`).def.sink;
+    expect(own.options).toMatchObject({ 'buffer.max-rows': 7 });
+  });
+});
+
 describe('SQL sink tables of the lake and log connectors, with Flink SQL option names', () => {
   it("maps Flink's iceberg options and PARTITIONED BY onto the iceberg sink", () => {
     const { def } = job(`CREATE TABLE totals ${TOTALS} PARTITIONED BY (segment) WITH (

@@ -60,6 +60,17 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
       'change becomes a row of a changelog table. All three commit data and checkpoint in one transaction.',
   },
   {
+    key: 'buffer.max-rows',
+    type: 'integer',
+    default: 0,
+    description:
+      'With `write-mode: upsert`: changes wait in the pipeline, collapsed per key to their last state, until the ' +
+      'commit or until this many rows are waiting, instead of being written batch by batch. For output where ' +
+      "keys repeat within a checkpoint (a SQL job's GROUP BY result: its `tributary sql` default is 100000), " +
+      'PostgreSQL then writes each key once per commit. 0: each batch is written as it arrives (the default: ' +
+      'a replica writes each row once anyway, and PostgreSQL works while the next batch is read).',
+  },
+  {
     key: 'connect.timeout',
     type: 'duration',
     default: 10000,
@@ -97,6 +108,8 @@ export interface PostgresSinkConfig {
   /** Sink option `commit.max-tables`: distinct tables per transaction, at most. */
   readonly commitMaxTables: number;
   readonly writeMode: PostgresWriteMode;
+  /** Sink option `buffer.max-rows`: rows an upsert sink holds, collapsed per key, before it writes (0: none). */
+  readonly bufferMaxRows: number;
   readonly appendTableSuffix: string;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
@@ -164,6 +177,7 @@ export function postgresSinkConfig(values: OptionValues): PostgresSinkConfig {
     ...checkpointTableOf(values),
     commitMaxTables: commitMaxTablesOf(values),
     writeMode: writeMode(text('write-mode', 'upsert')),
+    bufferMaxRows: Number(values['buffer.max-rows'] ?? 0),
     appendTableSuffix:
       values['append.table-suffix'] === undefined ? '_changelog' : String(values['append.table-suffix']),
     connectTimeoutMs: Number(values['connect.timeout'] ?? 10000),

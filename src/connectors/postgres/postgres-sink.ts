@@ -535,7 +535,7 @@ function newSession(
         tables,
         staging,
         checkpoints,
-        writer: new PostgresUpsertWriter(client, tables, staging),
+        writer: new PostgresUpsertWriter(client, tables, staging, config.bufferMaxRows),
         append: undefined,
       };
     case 'merge': {

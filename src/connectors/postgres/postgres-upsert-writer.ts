@@ -43,11 +43,26 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     private readonly client: pg.Client,
     private readonly tables: PostgresTargetTables,
     private readonly staging: PostgresStagingTables,
+    /**
+     * Sink option `buffer.max-rows`: inserts, updates and deletes wait in {@link buffer} (collapsed per key) until
+     * {@link flush} or until this many rows wait; 0: each batch is written as it arrives.
+     */
+    private readonly holdRows = 0,
   ) {}
 
-  /** Packed snapshot reads of a fresh table or a direct COPY are written from their bytes. */
+  /**
+   * Writes `events` — or, with {@link holdRows}, keeps them for later when they are row changes alone and fewer
+   * than that many rows wait. Schema changes and snapshot reads are written at once, with what waits before them.
+   * Packed snapshot reads of a fresh table or a direct COPY are written from their bytes.
+   */
   async write(events: readonly StreamEvent[]): Promise<void> {
     this.buffer.add(events);
+    if (this.holdRows > 0 && events.every(isRowChange) && this.buffer.rows() < this.holdRows) return;
+    await this.writeBuffered();
+  }
+
+  /** Writes what {@link buffer} holds. */
+  private async writeBuffered(): Promise<void> {
     // Runs for fresh tables wait here to go out together (copyFresh), before any other statement.
     let fresh: FreshRun[] = [];
     for (const step of this.buffer.drain()) {
@@ -79,11 +94,12 @@ export class PostgresUpsertWriter implements PostgresModeWriter {
     this.currentTable = undefined;
   }
 
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    // The changes held back (buffer.max-rows) go into this transaction, before its checkpoint.
+    if (this.buffer.pending() > 0) await this.writeBuffered();
     // ON COMMIT DELETE ROWS empties the staging tables with the commit.
     this.used.clear();
     this.direct.endTransaction();
-    return Promise.resolve();
   }
 
   rollback(): void {
@@ -228,3 +244,8 @@ interface FreshRun {
 }
 
 const NEWLINE = 0x0a;
+
+/** An insert, update or delete: what {@link PostgresUpsertWriter} may hold back (not a schema change or a read). */
+function isRowChange(event: StreamEvent): boolean {
+  return event.kind === 'data' && event.op !== 'read';
+}

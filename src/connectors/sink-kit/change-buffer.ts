@@ -154,6 +154,17 @@ export class ChangeBuffer {
     return this.count;
   }
 
+  /**
+   * The rows that writing what was added would write: per run of a table, its keys (a key changed many times
+   * counts once), or its reads as listed. Counted over the runs (one per table and schema), not kept.
+   */
+  rows(): number {
+    let rows = 0;
+    for (const step of this.steps)
+      if (step.kind === 'data') rows += step.changes.upsertCount + step.changes.deletes.size;
+    return rows;
+  }
+
   /** Hands over the steps of what was added and starts anew; table schemas are kept. */
   drain(): ApplyStep[] {
     const steps = this.steps;
