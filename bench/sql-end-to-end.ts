@@ -50,6 +50,7 @@ interface Job {
   readonly pid: number;
   readonly exited: Promise<number | string>;
   readonly output: () => string;
+  readonly exitCode: () => number | null;
 }
 
 function startJob(env: Record<string, string>): Job {
@@ -69,7 +70,12 @@ function startJob(env: Record<string, string>): Job {
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  return { pid: child.pid!, exited, output: () => output };
+  return {
+    pid: child.pid!,
+    exited,
+    output: () => output,
+    exitCode: () => child.exitCode ?? (child.signalCode === null ? null : -1),
+  };
 }
 
 async function stopJob(job: Job): Promise<void> {
@@ -249,7 +255,8 @@ try {
   if (!same) process.exitCode = 1;
 } finally {
   if (job !== undefined) {
-    process.kill(job.pid, 'SIGKILL');
+    // It may have exited already: the error that says why is on its way.
+    if (job.exitCode() === null) process.kill(job.pid, 'SIGKILL');
     await job.exited;
   }
   await source?.end();
