@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/runtime/logger.js';
 import { CAUGHT_UP_LINGER_MS, runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
+import type { Source } from '../../src/core/source.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
 
 /**
@@ -27,20 +28,25 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
+/** Runs `source` into `sink` to its end (a checkpoint interval of a minute), its log at debug into `lines`. */
+async function runLogged(source: Source, sink: MemorySink, lines: string[]) {
+  const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-log-'));
+  dirs.push(stateDir);
+  return runPipeline({
+    name: 'p',
+    stateStore: new StateStore(stateDir),
+    log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
+    checkpointIntervalMs: 60_000,
+    maxRetries: 0,
+    createParts: () => Promise.resolve({ source, sink, operators: [] }),
+  });
+}
+
 describe('checkpoint log lines', () => {
   it('are debug detail; info carries a summary at most every 10 s, in words that agree with the numbers', async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-log-'));
-    dirs.push(stateDir);
     const lines: string[] = [];
     const began = Date.now();
-    const result = await runPipeline({
-      name: 'p',
-      stateStore: new StateStore(stateDir),
-      log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
-      checkpointIntervalMs: 60_000,
-      maxRetries: 0,
-      createParts: () => Promise.resolve({ source: source(40), sink: new MemorySink(), operators: [] }),
-    });
+    const result = await runLogged(source(40), new MemorySink(), lines);
     const elapsedS = (Date.now() - began) / 1000;
     expect(result.outcome).toBe('finished');
 
@@ -57,8 +63,6 @@ describe('checkpoint log lines', () => {
 
 describe('a source that says it caught up', () => {
   it('is committed once it stays quiet, not after each batch while its batches come back to back', async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-linger-'));
-    dirs.push(stateDir);
     const lines: string[] = [];
     const sink = new MemorySink();
     // 40 batches, each saying it caught up (nothing more buffered), the next one right behind it: a source
@@ -67,14 +71,7 @@ describe('a source that says it caught up', () => {
       Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
       { caughtUp: 'each' },
     );
-    const result = await runPipeline({
-      name: 'p',
-      stateStore: new StateStore(stateDir),
-      log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
-      checkpointIntervalMs: 60_000,
-      maxRetries: 0,
-      createParts: () => Promise.resolve({ source: backToBack, sink, operators: [] }),
-    });
+    const result = await runLogged(backToBack, sink, lines);
     expect(result.outcome).toBe('finished');
     expect(sink.rows).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const commits = lines.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l));
