@@ -49,6 +49,8 @@ export interface ComposeOptions {
   readonly log: Logger;
   /** Commit at the latest after this many buffered events (bounds sink memory). */
   readonly maxPendingEvents?: number;
+  /** After a caught-up batch, commit once no batch came for this long (`RunOptions.caughtUpLingerMs`; 0: at once). */
+  readonly caughtUpLingerMs?: number;
   readonly maxRetries?: number;
   /** The longest delay between retried attempts (default 30 s). */
   readonly retryMaxDelayMs?: number;
@@ -482,6 +484,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
           watchdog,
           metrics,
           ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
+          ...(options.caughtUpLingerMs ? { caughtUpLingerMs: options.caughtUpLingerMs } : {}),
           ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
           ...(options.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: options.retryMaxDelayMs } : {}),
           ...(runOptions.signal ? { signal: runOptions.signal } : {}),

@@ -24,6 +24,7 @@ import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type Q
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
+import { CAUGHT_UP_LINGER_MS } from '../runtime/pipeline-runner.js';
 
 /**
  * A SQL session: the tables its `CREATE TABLE` statements declared and its `SET` settings. Statements run in
@@ -335,6 +336,7 @@ export function buildSqlJob(
   };
   const composed = composePipeline(def, {
     log: options.log,
+    caughtUpLingerMs: CAUGHT_UP_LINGER_MS,
     operators: () => [
       new SqlOperator(plans().map(query), timeZone, {
         dir: def.pipeline.stateDir ?? join('.tributary', name),

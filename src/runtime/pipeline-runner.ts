@@ -46,6 +46,11 @@ export interface RunOptions {
   /** Commit as soon as this many events are buffered in the sink (bounds memory). */
   readonly maxPendingEvents?: number;
   /**
+   * After a batch that says the source caught up, commit only once no batch came for this long (default 0: at
+   * once). A SQL job sets {@link CAUGHT_UP_LINGER_MS}.
+   */
+  readonly caughtUpLingerMs?: number;
+  /**
    * False: every snapshot row is decoded, even where each stage after the source takes packed reads
    * (`pipeline.snapshot.packed-reads`; for comparing the two paths). Default: true.
    */
@@ -311,15 +316,16 @@ async function runAttempt(
   const iterator = source.batches()[Symbol.asyncIterator]();
   let pull: Promise<IteratorResult<ChangeBatch>> = iterator.next();
   pull.catch(() => {});
-  /** When the source last said it had caught up, with changes waiting (see {@link CAUGHT_UP_LINGER_MS}). */
+  const linger = options.caughtUpLingerMs ?? 0;
+  /** When the source last said it had caught up, with changes waiting (with a {@link RunOptions.caughtUpLingerMs}). */
   let caughtUpAt: number | undefined;
   for (;;) {
     // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch —
-    // or, once the source has caught up, when no batch came for CAUGHT_UP_LINGER_MS.
+    // or, once the source has caught up, when no batch came for the linger.
     const waiting = sink.pending() > 0 || uncommittedPosition;
     let timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit)) : undefined;
     if (timeoutMs !== undefined && caughtUpAt !== undefined) {
-      timeoutMs = Math.min(timeoutMs, Math.max(0, caughtUpAt + CAUGHT_UP_LINGER_MS - Date.now()));
+      timeoutMs = Math.min(timeoutMs, Math.max(0, caughtUpAt + linger - Date.now()));
     }
     watchdog.waitingFor("the source's next batch");
     const next = await nextOrInterrupt(pull, signal, timeoutMs);
@@ -364,8 +370,9 @@ async function runAttempt(
     pull = iterator.next();
     pull.catch(() => {}); // handled when awaited; a failure during the commit must not count as unhandled
     const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
-    if (sink.pending() >= maxPending || due || tables.full) await commit();
-    else if (batch.caughtUp && sink.pending() > 0) caughtUpAt = Date.now();
+    const caughtUp = batch.caughtUp && sink.pending() > 0;
+    if (sink.pending() >= maxPending || due || tables.full || (caughtUp && linger === 0)) await commit();
+    else if (caughtUp) caughtUpAt = Date.now();
   }
 }
 
@@ -468,11 +475,12 @@ async function writeToSink(
 const CHECKPOINT_SUMMARY_MS = 10_000;
 
 /**
- * How long the source must stay caught up (no batch after one that said so) before the changes waiting are
- * committed ahead of the checkpoint interval: a live stream's changes land within this of their last batch. Not at
- * once: a source says it caught up when nothing more is buffered in the process, which, while it catches up from a
- * backlog, happens each time the job reads faster than the socket delivers — the SQL job of seed 004 then committed
- * every ~5,000 changes instead of every second, at a fifth of the rate (bench/README.md, "Seed 004 end to end").
+ * A SQL job's {@link RunOptions.caughtUpLingerMs}: how long the source must stay caught up (no batch after one that
+ * said so) before the changes waiting are committed ahead of the checkpoint interval; its changes land within this of
+ * their last batch. Not at once: a source says it caught up when nothing more is buffered in the process, which, while
+ * it catches up from a backlog, happens each time the job reads faster than the socket delivers — seed 004's job then
+ * committed every ~5,000 changes instead of every second, at two thirds of the rate (bench/README.md, "Seed 004 end
+ * to end"). Pipelines keep committing at once: their live apply measured no better with it, and worse in some pairs.
  */
 export const CAUGHT_UP_LINGER_MS = 25;
 

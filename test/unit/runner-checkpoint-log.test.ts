@@ -13,14 +13,11 @@ import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js'
  * floods the log. Each checkpoint is logged at debug, and info gets a summary at most every 10 s.
  */
 
-/**
- * `count` batches of one insert each, every one caught up and the next one later than the runner waits after a
- * caught-up batch: it commits after each.
- */
+/** `count` batches of one insert each, every one caught up: the runner commits after each. */
 const source = (count: number) =>
   listSource(
     Array.from({ length: count }, (_, i) => [orderInsert(i)]),
-    { caughtUp: 'each', pauseMs: 2 * CAUGHT_UP_LINGER_MS },
+    { caughtUp: 'each' },
   );
 
 const dirs: string[] = [];
@@ -28,8 +25,11 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs `source` into `sink` to its end (a checkpoint interval of a minute), its log at debug into `lines`. */
-async function runLogged(source: Source, sink: MemorySink, lines: string[]) {
+/**
+ * Runs `source` into `sink` to its end (a checkpoint interval of a minute), its log at debug into `lines`;
+ * `caughtUpLingerMs` as a SQL job sets it, or not.
+ */
+async function runLogged(source: Source, sink: MemorySink, lines: string[], caughtUpLingerMs?: number) {
   const stateDir = await mkdtemp(join(tmpdir(), 'tributary-runner-log-'));
   dirs.push(stateDir);
   return runPipeline({
@@ -38,6 +38,7 @@ async function runLogged(source: Source, sink: MemorySink, lines: string[]) {
     log: createLogger({ level: 'debug', timestamps: false, write: (line) => lines.push(line) }),
     checkpointIntervalMs: 60_000,
     maxRetries: 0,
+    ...(caughtUpLingerMs === undefined ? {} : { caughtUpLingerMs }),
     createParts: () => Promise.resolve({ source, sink, operators: [] }),
   });
 }
@@ -61,7 +62,7 @@ describe('checkpoint log lines', () => {
   });
 });
 
-describe('a source that says it caught up', () => {
+describe('a source that says it caught up, with a linger (a SQL job)', () => {
   it('is committed once it stays quiet, not after each batch while its batches come back to back', async () => {
     const lines: string[] = [];
     const sink = new MemorySink();
@@ -71,11 +72,22 @@ describe('a source that says it caught up', () => {
       Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
       { caughtUp: 'each' },
     );
-    const result = await runLogged(backToBack, sink, lines);
+    const result = await runLogged(backToBack, sink, lines, CAUGHT_UP_LINGER_MS);
     expect(result.outcome).toBe('finished');
     expect(sink.rows).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const commits = lines.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l));
     expect(commits.length).toBeLessThanOrEqual(2);
+    // Without one (a pipeline), a commit after each.
+    const perBatch: string[] = [];
+    await runLogged(
+      listSource(
+        Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
+        { caughtUp: 'each' },
+      ),
+      new MemorySink(),
+      perBatch,
+    );
+    expect(perBatch.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l))).toHaveLength(40);
   });
 });
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Operator } from '../../src/core/operator.js';
 import type { Checkpoint } from '../../src/core/sink.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { CAUGHT_UP_LINGER_MS, runPipeline } from '../../src/runtime/pipeline-runner.js';
+import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
 import { DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
@@ -17,14 +17,11 @@ import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js'
  * file up from the sink's checkpoint — every event counted once.
  */
 
-/**
- * Events 0 … count − 1, one batch each (caught up, the next one later than the runner waits after such a batch: it
- * commits after each), resuming after the checkpoint.
- */
+/** Events 0 … count − 1, one batch each (caught up: the runner commits after each), resuming after the checkpoint. */
 const source = (count: number) =>
   listSource(
     Array.from({ length: count }, (_, i) => [orderInsert(i)]),
-    { caughtUp: 'each', pauseMs: 2 * CAUGHT_UP_LINGER_MS },
+    { caughtUp: 'each', pauseMs: 1 },
   );
 
 /** Counts events per id % 3 in a keyed state on disk, as a SQL aggregate would. */
