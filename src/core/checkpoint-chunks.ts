@@ -64,6 +64,7 @@ const OPERATOR_CHUNKS: ChunkBounds = {
   backupMask: ~((1 << 16) - 1),
 };
 
+/** The bulk's document: the large position fields and the operators' state. */
 interface Bulk {
   position?: Record<string, unknown>;
   operators?: Checkpoint['operators'];
@@ -78,34 +79,37 @@ const split = new WeakMap<Checkpoint, ChunkedCheckpoint>();
 export function chunkCheckpoint(checkpoint: Checkpoint): ChunkedCheckpoint {
   const known = split.get(checkpoint);
   if (known !== undefined) return known;
-  const bulk: Bulk = {};
+  let bulkPosition: Record<string, unknown> | undefined;
   const headPosition: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(checkpoint.position)) {
     const text = value === undefined ? undefined : JSON.stringify(value);
     if (text !== undefined && text.length >= BULK_FIELD_BYTES) {
-      (bulk.position ??= {})[key] = value;
+      (bulkPosition ??= {})[key] = value;
       headPosition[key] = { $chunked: text.length };
     } else {
       headPosition[key] = value;
     }
   }
   let headOperators = checkpoint.operators;
+  /** The operators' state as JSON when it goes into the bulk (stringified once: a SQL job's is megabytes). */
+  let bulkOperators: string | undefined;
   if (checkpoint.operators !== undefined) {
-    const size = JSON.stringify(checkpoint.operators).length;
-    if (size >= BULK_FIELD_BYTES) {
-      bulk.operators = checkpoint.operators;
-      headOperators = [{ $chunked: size }];
+    const json = JSON.stringify(checkpoint.operators);
+    if (json.length >= BULK_FIELD_BYTES) {
+      bulkOperators = json;
+      headOperators = [{ $chunked: json.length }];
     }
   }
   let result: ChunkedCheckpoint;
-  if (bulk.position === undefined && bulk.operators === undefined) {
+  if (bulkPosition === undefined && bulkOperators === undefined) {
     result = { head: checkpoint, bulk: [], chunks: new Map() };
   } else {
-    // JSON.stringify(bulk), the operators' part (after `boundary`) cut in chunks of its own size.
-    const head = bulk.position === undefined ? '{' : `${JSON.stringify({ position: bulk.position }).slice(0, -1)},`;
-    const text =
-      bulk.operators === undefined ? `${head.slice(0, -1)}}` : `${head}"operators":${JSON.stringify(bulk.operators)}}`;
-    const boundary = bulk.operators === undefined ? text.length : head.length;
+    // The bulk's JSON, `{"position":…,"operators":…}`; the operators' part, from `boundary` on, cut in chunks of its
+    // own size.
+    const positionPart = bulkPosition === undefined ? undefined : `"position":${JSON.stringify(bulkPosition)}`;
+    const operatorsPart = bulkOperators === undefined ? undefined : `"operators":${bulkOperators}`;
+    const text = `{${[positionPart, operatorsPart].filter((part) => part !== undefined).join(',')}}`;
+    const boundary = operatorsPart === undefined ? text.length : text.length - operatorsPart.length - 1;
     if (last?.text !== text) {
       const chunks = new Map<string, string>();
       const ids = [
