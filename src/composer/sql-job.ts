@@ -24,7 +24,6 @@ import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type Q
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
-import { CAUGHT_UP_LINGER_MS } from '../runtime/pipeline-runner.js';
 
 /**
  * A SQL session: the tables its `CREATE TABLE` statements declared and its `SET` settings. Statements run in
@@ -336,7 +335,7 @@ export function buildSqlJob(
   };
   const composed = composePipeline(def, {
     log: options.log,
-    caughtUpLingerMs: CAUGHT_UP_LINGER_MS,
+    caughtUpLingerMs: SQL_CAUGHT_UP_LINGER_MS,
     operators: () => [
       new SqlOperator(plans().map(query), timeZone, {
         dir: def.pipeline.stateDir ?? join('.tributary', name),
@@ -569,6 +568,17 @@ export function sinkConnectorOptions(
     out['buffer.max-rows'] = String(SQL_SINK_BUFFER_ROWS);
   return out;
 }
+
+/**
+ * A SQL job's `caughtUpLingerMs` (the runner's `RunOptions`): how long the source must stay caught up (no batch after
+ * one that said so) before the changes waiting are committed ahead of the checkpoint interval; its changes land within
+ * this of their last batch. Not at once: a source says it caught up when nothing more is buffered in the process,
+ * which, while it catches up from a backlog, happens each time the job reads faster than the socket delivers — seed
+ * 004's job then committed every ~5,000 changes instead of every second, at two thirds of the rate (bench/README.md,
+ * "Seed 004 end to end"). Pipelines keep committing at once: their live apply measured no better with it, and worse
+ * in some pairs.
+ */
+export const SQL_CAUGHT_UP_LINGER_MS = 25;
 
 /** `buffer.max-rows` of a SQL job's PostgreSQL sink unless its WITH sets it (or Flink's `sink.buffer-flush.max-rows`). */
 export const SQL_SINK_BUFFER_ROWS = 100_000;

@@ -47,7 +47,7 @@ export interface RunOptions {
   readonly maxPendingEvents?: number;
   /**
    * After a batch that says the source caught up, commit only once no batch came for this long (default 0: at
-   * once). A SQL job sets {@link CAUGHT_UP_LINGER_MS}.
+   * once). A SQL job sets 25 ms (`SQL_CAUGHT_UP_LINGER_MS` in composer/sql-job.ts).
    */
   readonly caughtUpLingerMs?: number;
   /**
@@ -473,16 +473,6 @@ async function writeToSink(
 
 /** The shortest time between two info-level checkpoint summaries. */
 const CHECKPOINT_SUMMARY_MS = 10_000;
-
-/**
- * A SQL job's {@link RunOptions.caughtUpLingerMs}: how long the source must stay caught up (no batch after one that
- * said so) before the changes waiting are committed ahead of the checkpoint interval; its changes land within this of
- * their last batch. Not at once: a source says it caught up when nothing more is buffered in the process, which, while
- * it catches up from a backlog, happens each time the job reads faster than the socket delivers — seed 004's job then
- * committed every ~5,000 changes instead of every second, at two thirds of the rate (bench/README.md, "Seed 004 end
- * to end"). Pipelines keep committing at once: their live apply measured no better with it, and worse in some pairs.
- */
-export const CAUGHT_UP_LINGER_MS = 25;
 
 /** Run options whose savepoint was used already: a retry resumes from the sink's checkpoint instead. */
 const startedFromSavepoint = new WeakSet<RunOptions>();

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/runtime/logger.js';
-import { CAUGHT_UP_LINGER_MS, runPipeline } from '../../src/runtime/pipeline-runner.js';
+import { SQL_CAUGHT_UP_LINGER_MS } from '../../src/composer/sql-job.js';
+import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
 import type { Source } from '../../src/core/source.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
@@ -72,7 +73,7 @@ describe('a source that says it caught up, with a linger (a SQL job)', () => {
       Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
       { caughtUp: 'each' },
     );
-    const result = await runLogged(backToBack, sink, lines, CAUGHT_UP_LINGER_MS);
+    const result = await runLogged(backToBack, sink, lines, SQL_CAUGHT_UP_LINGER_MS);
     expect(result.outcome).toBe('finished');
     expect(sink.rows).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const commits = lines.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l));
