@@ -24,6 +24,7 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import pg from 'pg';
 import { startEmbeddedMariadb } from '../src/embedded/embedded-mariadb.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
+import { peakRssMb } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -114,14 +115,6 @@ function serverCpuSeconds(dataDir: string): number {
     else if (roots.has(stat.ppid)) total += stat.self;
   }
   return total;
-}
-
-/** Peak RSS of a running process in MB (VmHWM). */
-function peakRssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return Math.round(kb / 1024);
 }
 
 interface CheckpointRow {

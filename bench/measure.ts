@@ -92,6 +92,14 @@ export async function serverCpuSeconds(pid: number | undefined): Promise<number 
   }
 }
 
+/** Peak RSS of a running process in MB (VmHWM); NaN without a pid. */
+export function peakRssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
 /** The pid of an embedded server, from its pid file: mariadbd.pid beside the data directory, postmaster.pid in it. */
 export function embeddedServerPid(kind: 'mariadb' | 'postgres', dataDir: string): number | undefined {
   const file = kind === 'mariadb' ? join(dirname(dataDir), 'mariadbd.pid') : join(dataDir, 'postmaster.pid');

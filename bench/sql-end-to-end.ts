@@ -19,16 +19,15 @@
  *     [--checkpoint-interval 1s]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection, type Connection } from 'mysql2/promise';
 import type pg from 'pg';
 import { CLI_NODE_FLAGS } from '../src/cli/heap-growth.js';
-import { pgConnect, startServers, type Servers } from './context.js';
-import { serverCpuSeconds } from './measure.js';
+import { pgConnect, pollUntil, startServers, type Servers } from './context.js';
+import { peakRssMb, serverCpuSeconds } from './measure.js';
 import { numberOption } from './number-option.js';
 import { SalesdbChanges, salesdbShape, SEGMENTS, type SalesdbChange } from './salesdb-changes.js';
 
@@ -84,22 +83,18 @@ async function stopJob(job: Job): Promise<void> {
   if (code !== 0 && code !== 'SIGTERM') throw new Error(`the job exited with ${code}:\n${job.output().slice(-3000)}`);
 }
 
-/** The job's peak resident memory so far (VmHWM), in MB. */
-function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmHWM:'));
-  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
-}
-
+/** Polls `check` until it holds; fails at once, with the end of its output, if the job exits meanwhile. */
 async function until(job: Job, check: () => Promise<boolean>, what: string): Promise<number> {
-  const deadline = performance.now() + 3_600_000;
-  for (;;) {
-    if (await check()) return performance.now();
-    const done = await Promise.race([job.exited, sleep(100).then(() => undefined)]);
-    if (done !== undefined) throw new Error(`the job exited (${done}) before ${what}:\n${job.output().slice(-3000)}`);
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
+  const poll = await pollUntil(
+    async () => {
+      const code = job.exitCode();
+      if (code !== null) throw new Error(`the job exited (${code}) before ${what}:\n${job.output().slice(-3000)}`);
+      return check();
+    },
+    what,
+    3600,
+  );
+  return poll.at;
 }
 
 function statement(change: SalesdbChange): string {
@@ -190,7 +185,7 @@ try {
   let started = performance.now();
   let done = await until(job, loaded, 'the initial load');
   console.log(
-    `  initial load: ${seconds(done - started)} s from the job's start, ${rate(ROWS, done - started)} rows/s; ${cpuSpent(before, await cpu(servers, job))}; job peak RSS ${peakRssMb(job.pid).toFixed(0)} MB`,
+    `  initial load: ${seconds(done - started)} s from the job's start, ${rate(ROWS, done - started)} rows/s; ${cpuSpent(before, await cpu(servers, job))}; job peak RSS ${peakRssMb(job.pid)} MB`,
   );
   await stopJob(job);
 
@@ -236,7 +231,7 @@ try {
   const catchUpMs = done - started;
   if (process.env['E2E_DEBUG']) console.log(log);
   console.log(
-    `  catch-up: ${seconds(catchUpMs)} s from the job's start (its start-up and first checkpoint: ${seconds(startupMs)} s), ${rate(applied, catchUpMs - startupMs)} changes/s without the start-up (${rate(applied, catchUpMs)} with it); ${cpuSpent(before, after)}; job peak RSS ${rss.toFixed(0)} MB`,
+    `  catch-up: ${seconds(catchUpMs)} s from the job's start (its start-up and first checkpoint: ${seconds(startupMs)} s), ${rate(applied, catchUpMs - startupMs)} changes/s without the start-up (${rate(applied, catchUpMs)} with it); ${cpuSpent(before, after)}; job peak RSS ${rss} MB`,
   );
 
   // The result against the same query on the source.
