@@ -69,25 +69,14 @@ describe('a source that says it caught up, with a linger (a SQL job)', () => {
     const sink = new MemorySink();
     // 40 batches, each saying it caught up (nothing more buffered), the next one right behind it: a source
     // reading a backlog faster than its socket delivers it.
-    const backToBack = listSource(
-      Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
-      { caughtUp: 'each' },
-    );
-    const result = await runLogged(backToBack, sink, lines, SQL_CAUGHT_UP_LINGER_MS);
+    const result = await runLogged(source(40), sink, lines, SQL_CAUGHT_UP_LINGER_MS);
     expect(result.outcome).toBe('finished');
     expect(sink.rows).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const commits = lines.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l));
     expect(commits.length).toBeLessThanOrEqual(2);
     // Without one (a pipeline), a commit after each.
     const perBatch: string[] = [];
-    await runLogged(
-      listSource(
-        Array.from({ length: 40 }, (_, i) => [orderInsert(i)]),
-        { caughtUp: 'each' },
-      ),
-      new MemorySink(),
-      perBatch,
-    );
+    await runLogged(source(40), new MemorySink(), perBatch);
     expect(perBatch.filter((l) => l.startsWith('DEBUG') && /checkpoint \d+:/.test(l))).toHaveLength(40);
   });
 });
