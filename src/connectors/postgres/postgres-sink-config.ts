@@ -62,6 +62,7 @@ export const postgresSinkOptions: readonly OptionSpec[] = [
   {
     key: 'buffer.max-rows',
     type: 'integer',
+    min: 0,
     default: 0,
     description:
       'With `write-mode: upsert`: changes wait in the pipeline, collapsed per key to their last state, until the ' +
