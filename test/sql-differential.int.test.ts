@@ -23,17 +23,17 @@ import { testTempDir } from './harness/temp-dirs.js';
 const TABLES = {
   a: 'id BIGINT PRIMARY KEY, k INT NULL, g VARCHAR(8) NOT NULL, v DECIMAL(10,2) NULL, n INT NULL',
   b: 'id BIGINT PRIMARY KEY, k INT NULL, w DECIMAL(8,3) NULL, tag VARCHAR(8) NULL',
-  c: 'id BIGINT PRIMARY KEY, bid BIGINT NULL, x INT NULL',
+  c: 'id BIGINT PRIMARY KEY, bid BIGINT NULL, x INT NULL, ts DATETIME(3) NULL',
 } as const;
 const PG_TABLES = {
   a: 'id BIGINT PRIMARY KEY, k INT, g VARCHAR(8) NOT NULL, v NUMERIC(10,2), n INT',
   b: 'id BIGINT PRIMARY KEY, k INT, w NUMERIC(8,3), tag VARCHAR(8)',
-  c: 'id BIGINT PRIMARY KEY, bid BIGINT, x INT',
+  c: 'id BIGINT PRIMARY KEY, bid BIGINT, x INT, ts TIMESTAMP(3)',
 } as const;
 const FLINK_TABLES = {
   a: 'id BIGINT, k INT, g STRING NOT NULL, v DECIMAL(10, 2), n INT, PRIMARY KEY (id) NOT ENFORCED',
   b: 'id BIGINT, k INT, w DECIMAL(8, 3), tag STRING, PRIMARY KEY (id) NOT ENFORCED',
-  c: 'id BIGINT, bid BIGINT, x INT, PRIMARY KEY (id) NOT ENFORCED',
+  c: 'id BIGINT, bid BIGINT, x INT, ts TIMESTAMP(3), PRIMARY KEY (id) NOT ENFORCED',
 } as const;
 
 interface Query {
@@ -106,8 +106,9 @@ const QUERIES: readonly Query[] = [
 ];
 
 /**
- * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT — run as
- * one job: a statement set, all of them on one capture of the source tables.
+ * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
+ * TVFs — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
 const SET_QUERIES: readonly Query[] = [
@@ -159,6 +160,45 @@ const SET_QUERIES: readonly Query[] = [
       '(SELECT bid, count(*) AS n, max(x) AS mx FROM ref.c GROUP BY bid) s ON a.id = s.bid ORDER BY a.id',
     result: 'SELECT id::text, g, n::text, mx::text FROM q_sub_agg_join ORDER BY q_sub_agg_join.id',
   },
+  {
+    name: 'q_tumble',
+    sinkColumns: 'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, sx BIGINT, mb BIGINT, PRIMARY KEY (ws, we) NOT ENFORCED',
+    select:
+      'SELECT window_start, window_end, COUNT(*), SUM(x), MAX(bid) ' +
+      "FROM TABLE(TUMBLE(TABLE c, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end",
+    reference:
+      "SELECT ws::text AS c1, (ws + interval '10 minutes')::text AS c2, count(*)::text AS c3, sum(x)::text AS c4, " +
+      "max(bid)::text AS c5 FROM (SELECT date_bin('10 minutes', ts, '1970-01-01') AS ws, x, bid FROM ref.c " +
+      'WHERE ts IS NOT NULL) w GROUP BY ws ORDER BY ws',
+    result: 'SELECT ws::text, we::text, n::text, sx::text, mb::text FROM q_tumble ORDER BY ws',
+  },
+  {
+    name: 'q_hop_with',
+    sinkColumns: 'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, mx INT, PRIMARY KEY (ws, we) NOT ENFORCED',
+    select:
+      'WITH valued AS (SELECT id, x, ts FROM c WHERE x IS NOT NULL) ' +
+      'SELECT window_start, window_end, COUNT(*), MIN(x) FROM TABLE(HOP(TABLE valued, DESCRIPTOR(ts), ' +
+      "INTERVAL '5' MINUTES, INTERVAL '15' MINUTES)) GROUP BY window_start, window_end",
+    reference:
+      "SELECT ws::text AS c1, (ws + interval '15 minutes')::text AS c2, count(*)::text AS c3, min(x)::text AS c4 " +
+      "FROM ref.c CROSS JOIN LATERAL generate_series(date_bin('5 minutes', ts, '1970-01-01') - interval '10 minutes', " +
+      "date_bin('5 minutes', ts, '1970-01-01'), interval '5 minutes') AS ws WHERE x IS NOT NULL AND ts IS NOT NULL " +
+      'GROUP BY ws ORDER BY ws',
+    result: 'SELECT ws::text, we::text, n::text, mx::text FROM q_hop_with ORDER BY ws',
+  },
+  {
+    name: 'q_cumulate',
+    sinkColumns: 'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, sx BIGINT, PRIMARY KEY (ws, we) NOT ENFORCED',
+    select:
+      'SELECT window_start, window_end, COUNT(*), SUM(x) FROM TABLE(CUMULATE(TABLE c, DESCRIPTOR(ts), ' +
+      "INTERVAL '10' MINUTES, INTERVAL '1' HOUR)) GROUP BY window_start, window_end",
+    reference:
+      "SELECT date_bin('1 hour', ts, '1970-01-01')::text AS c1, we::text AS c2, count(*)::text AS c3, " +
+      "sum(x)::text AS c4 FROM ref.c CROSS JOIN LATERAL generate_series(date_bin('10 minutes', ts, '1970-01-01') + " +
+      "interval '10 minutes', date_bin('1 hour', ts, '1970-01-01') + interval '1 hour', interval '10 minutes') AS we " +
+      "WHERE ts IS NOT NULL GROUP BY date_bin('1 hour', ts, '1970-01-01'), we ORDER BY 1, we",
+    result: 'SELECT ws::text, we::text, n::text, sx::text FROM q_cumulate ORDER BY ws, we',
+  },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */
 const CTAS_QUERY: Query = {
@@ -199,6 +239,11 @@ describe('streaming SQL equals PostgreSQL on random change streams', () => {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const orNull = (value: string, p = 0.15) => (random() < p ? 'NULL' : value);
+  /** A time within two hours (a dozen 10-minute windows), to the millisecond, now and then on a window's edge. */
+  const time = () => {
+    const ms = random() < 0.2 ? int(0, 12) * 600_000 : int(0, 7_200_000 - 1);
+    return `'${new Date(Date.UTC(2026, 11, 6, 10) + ms).toISOString().slice(0, 23).replace('T', ' ')}'`;
+  };
   const counts = { changes: 0, batches: 0, comparisons: 0 };
 
   const script = (query: Query) => {
@@ -322,7 +367,7 @@ END;`;
       case 'b':
         return `${id}, ${orNull(String(int(0, 4)))}, ${orNull(`${int(-99999, 99999) / 1000}`)}, ${orNull(`'${pick(['t0', 't1', 't2', 't3'])}'`)}`;
       default:
-        return `${id}, ${orNull(String(int(1, 40)))}, ${orNull(String(int(-1000, 1000)))}`;
+        return `${id}, ${orNull(String(int(1, 40)))}, ${orNull(String(int(-1000, 1000)))}, ${orNull(time())}`;
     }
   };
 
@@ -353,7 +398,11 @@ END;`;
                 `w = ${orNull(`${int(-99999, 99999) / 1000}`)}`,
                 `tag = ${orNull(`'${pick(['t0', 't1', 't2', 't3'])}'`)}`,
               ])
-            : pick([`bid = ${orNull(String(int(1, 40)))}`, `x = ${orNull(String(int(-1000, 1000)))}`]);
+            : pick([
+                `bid = ${orNull(String(int(1, 40)))}`,
+                `x = ${orNull(String(int(-1000, 1000)))}`,
+                `ts = ${orNull(time())}`,
+              ]);
       return [`UPDATE ${db}.${table} SET ${set} WHERE id = ${id}`];
     }
     if (roll < 0.7) return [`UPDATE ${db}.${table} SET id = ${free()} WHERE id = ${id}`];

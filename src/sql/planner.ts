@@ -8,7 +8,9 @@ import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateS
 import { encodeValue } from './exec/changelog.js';
 import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
 import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
+import { WindowNode } from './exec/window-node.js';
 import type {
+  CommonTable,
   CreateTableStatement,
   CreateViewStatement,
   FromItem,
@@ -16,6 +18,7 @@ import type {
   QueryExpr,
   SelectQuery,
   UnionQuery,
+  WindowTable,
 } from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 
@@ -128,6 +131,13 @@ interface ColumnUse {
   readonly joined: Set<number>;
 }
 
+/** The common tables (`WITH`) in scope, innermost first: each with the text it was parsed from and its own scope. */
+interface CommonScope {
+  readonly table: CommonTable;
+  readonly text: string;
+  readonly outer: CommonScope | undefined;
+}
+
 function newColumnUse(): ColumnUse {
   return { read: new Set(), above: [], joined: new Set() };
 }
@@ -149,6 +159,8 @@ class Planner {
   private joins = 0;
   /** Each join node's number. */
   private readonly joinNumbers = new Map<PlanNode, number>();
+  /** The common tables the query being planned can name. */
+  private commonTables: CommonScope | undefined;
 
   constructor(
     /** The text the statement being planned was parsed from (a view's own while its query is planned). */
@@ -256,7 +268,52 @@ class Planner {
   }
 
   queryExpr(query: QueryExpr, target: Target): PlanNode {
+    if (query.kind === 'with') return this.withQuery(query, target);
     return query.kind === 'select' ? this.select(query, target) : this.union(query, target);
+  }
+
+  /** A planner for types alone (no pushdown), that sees the same common tables. */
+  private dryRun(): Planner {
+    const planner = new Planner(this.text, this.catalog, this.options);
+    planner.commonTables = this.commonTables;
+    return planner;
+  }
+
+  /** `WITH t AS (…), … body`: each common table is in scope of those after it and of the body. */
+  private withQuery(query: Extract<QueryExpr, { kind: 'with' }>, target: Target): PlanNode {
+    const outer = this.commonTables;
+    try {
+      for (const table of query.tables) this.commonTables = { table, text: this.text, outer: this.commonTables };
+      return this.queryExpr(query.body, target);
+    } finally {
+      this.commonTables = outer;
+    }
+  }
+
+  private commonTable(name: string): CommonScope | undefined {
+    const lower = name.toLowerCase();
+    for (let scope = this.commonTables; scope !== undefined; scope = scope.outer) {
+      if (scope.table.name.toLowerCase() === lower) return scope;
+    }
+    return undefined;
+  }
+
+  /**
+   * A query planned in another text and scope — a view's (its own text, no common tables) or a common table's (the
+   * text and scope where it was defined) — as a relation of FROM named `alias`.
+   */
+  private relation(query: QueryExpr, text: string, scope: CommonScope | undefined, alias: string): PlanNode {
+    const saved = { text: this.text, scope: this.commonTables };
+    this.text = text;
+    this.commonTables = scope;
+    try {
+      return this.queryExpr(query, { qualifier: alias });
+    } catch (error) {
+      throw asSqlError(error, text);
+    } finally {
+      this.text = saved.text;
+      this.commonTables = saved.scope;
+    }
   }
 
   /**
@@ -270,7 +327,9 @@ class Planner {
     if (types === undefined) {
       // A dry run finds each branch's column types; the real plan then casts every branch to the common ones.
       const shapes = query.branches.map((branch) =>
-        new Planner(this.text, this.catalog, this.options).select(branch, {}).fields.map((f) => f.type),
+        this.dryRun()
+          .select(branch, {})
+          .fields.map((f) => f.type),
       );
       const width = shapes[0]!.length;
       shapes.forEach((shape, b) => {
@@ -465,9 +524,12 @@ class Planner {
 
   private from(item: FromItem): PlanNode {
     if (item.kind === 'table') {
+      const common = this.commonTable(item.name);
+      if (common !== undefined) return this.relation(common.table.query, common.text, common.outer, item.alias);
       const view = this.options.views?.get(item.name.toLowerCase());
-      return view === undefined ? this.scan(item) : this.view(view, item.alias);
+      return view === undefined ? this.scan(item) : this.relation(view.query, view.text, undefined, item.alias);
     }
+    if (item.kind === 'window') return this.window(item);
     if (item.kind === 'subquery') {
       return this.queryExpr(item.query, item.alias === '' ? {} : { qualifier: item.alias });
     }
@@ -585,17 +647,59 @@ class Planner {
     return output.length < fields.length ? output : undefined;
   }
 
-  /** A view in FROM: its query, planned in its own text (each use of a view is planned anew). */
-  private view(view: CreateViewStatement, alias: string): PlanNode {
-    const text = this.text;
-    this.text = view.text;
-    try {
-      return this.queryExpr(view.query, { qualifier: alias });
-    } catch (error) {
-      throw asSqlError(error, view.text);
-    } finally {
-      this.text = text;
+  /**
+   * A window TVF in FROM: its table's rows once per window, with window_start, window_end and window_time added
+   * (qualified by the TVF's alias, else by the table's). Unique on a key of the table plus window_start.
+   */
+  private window(item: WindowTable): PlanNode {
+    const input = this.from(item.input);
+    const column: ColumnNode = {
+      kind: 'column',
+      name: item.timeColumn.name,
+      quoted: true,
+      start: item.timeColumn.start,
+      end: item.timeColumn.start + item.timeColumn.name.length,
+    };
+    const time = resolveField(column, input.fields);
+    if (typeof time !== 'number') return this.fail(item.timeColumn, time.reason, time.hint);
+    const timeField = input.fields[time]!;
+    if (timeField.type.kind !== 'timestamp' && timeField.type.kind !== 'timestamptz') {
+      this.fail(
+        item.timeColumn,
+        `the window's time column ${timeField.name} is ${formatDataType(timeField.type)}`,
+        'window by a TIMESTAMP or TIMESTAMP_LTZ column (CAST it in a view or a WITH first)',
+      );
     }
+    this.noteRead(timeField);
+    const qualifier = item.alias ?? item.input.alias;
+    const windowType: DataType = { kind: 'timestamp', precision: 3 };
+    const fields: Field[] = [
+      ...input.fields.map((f) => (item.alias === undefined ? f : { ...f, qualifier })),
+      { name: 'window_start', qualifier, type: windowType, nullable: false },
+      { name: 'window_end', qualifier, type: windowType, nullable: false },
+      {
+        name: 'window_time',
+        qualifier,
+        type: { kind: timeField.type.kind, precision: 3 },
+        nullable: false,
+      },
+    ];
+    const start = input.fields.length;
+    const withStart = input.uniqueKeys.map((key) => [...key, start]);
+    const uniqueKeys = minimalKeys(item.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart);
+    const sizes = item.fn === 'tumble' ? ms(item.sizeMs) : `${ms(item.stepMs)}, ${ms(item.sizeMs)}`;
+    const offset = item.offsetMs === 0 ? '' : `, offset ${ms(item.offsetMs)}`;
+    return this.add(
+      new WindowNode(
+        input,
+        fields,
+        uniqueKeys,
+        item,
+        time,
+        this.options.timeZone,
+        `${item.fn.toUpperCase()}(${timeField.name}, ${sizes}${offset})`,
+      ),
+    );
   }
 
   /** 0 or 1 when every column of `node` is of that side of a join; undefined otherwise. */
@@ -967,4 +1071,17 @@ function minimalKeys(keys: readonly (readonly number[])[]): number[][] {
   const out: number[][] = [];
   for (const key of sorted) if (!out.some((k) => k.every((i) => key.includes(i)))) out.push(key);
   return out;
+}
+
+/** A duration as EXPLAIN writes it: `10 min`, `1 h`, `90 s`. */
+function ms(value: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (value % size === 0) return `${value / size} ${unit}`;
+  }
+  return `${value} ms`;
 }

@@ -177,8 +177,25 @@ export interface DescribeStatement {
   readonly start: number;
 }
 
-/** A query: a SELECT, or SELECTs combined with UNION ALL. */
-export type QueryExpr = SelectQuery | UnionQuery;
+/** A query: a SELECT, or SELECTs combined with UNION ALL, either of them after `WITH name AS (…), …`. */
+export type QueryExpr = SelectQuery | UnionQuery | WithQuery;
+
+/**
+ * `WITH t1 AS (query), t2 AS (query) body` (common table expressions, not recursive): names usable in FROM of
+ * the later tables and of `body`, each use planned anew as a view is.
+ */
+export interface WithQuery {
+  readonly kind: 'with';
+  readonly tables: readonly CommonTable[];
+  readonly body: SelectQuery | UnionQuery;
+  readonly start: number;
+}
+
+export interface CommonTable {
+  readonly name: string;
+  readonly query: QueryExpr;
+  readonly start: number;
+}
 
 /** `q1 UNION ALL q2 UNION ALL …` (flattened): every branch's rows, duplicates kept (or `UNION`: removed). */
 export interface UnionQuery {
@@ -209,6 +226,7 @@ export type JoinType = 'inner' | 'left' | 'right' | 'full';
 
 export type FromItem =
   | { readonly kind: 'table'; readonly name: string; readonly alias: string; readonly start: number }
+  | WindowTable
   | { readonly kind: 'subquery'; readonly query: QueryExpr; readonly alias: string; readonly start: number }
   | {
       readonly kind: 'join';
@@ -218,3 +236,24 @@ export type FromItem =
       readonly on: ExpressionNode;
       readonly start: number;
     };
+
+/**
+ * A windowing table-valued function in FROM (Flink's window TVFs): `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size
+ * [, offset]))`, `TABLE(HOP(TABLE t, DESCRIPTOR(ts), slide, size [, offset]))`, `TABLE(CUMULATE(TABLE t,
+ * DESCRIPTOR(ts), step, size [, offset]))`: t's rows, each once per window it falls in, with `window_start`,
+ * `window_end` and `window_time` added. Durations in milliseconds.
+ */
+export interface WindowTable {
+  readonly kind: 'window';
+  readonly fn: 'tumble' | 'hop' | 'cumulate';
+  /** `TABLE t`: a table, a view or a common table. */
+  readonly input: { readonly kind: 'table'; readonly name: string; readonly alias: string; readonly start: number };
+  readonly timeColumn: { readonly name: string; readonly start: number };
+  readonly sizeMs: number;
+  /** HOP's slide, CUMULATE's step; TUMBLE: the size. */
+  readonly stepMs: number;
+  readonly offsetMs: number;
+  /** The alias after `TABLE(…)`, or undefined (the columns keep the input table's qualifier). */
+  readonly alias?: string;
+  readonly start: number;
+}

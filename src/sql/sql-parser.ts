@@ -20,6 +20,9 @@ import type {
   StatementSetStatement,
   SyncStatement,
   CreateCatalogStatement,
+  CommonTable,
+  UnionQuery,
+  WindowTable,
 } from './sql-ast.js';
 import { asSqlError, SqlError } from './sql-error.js';
 import { tokenizeSql } from './sql-lexer.js';
@@ -186,6 +189,7 @@ class SqlParser {
       case 'INSERT':
         return this.insert();
       case 'SELECT':
+      case 'WITH':
         return this.queryStatement();
       case 'EXPLAIN': {
         this.next();
@@ -477,7 +481,7 @@ class SqlParser {
   ): CreateTableAsStatement {
     const options = read ?? this.withOptions();
     if (read === undefined) this.expectWord('AS', 'after WITH (…)', 'CREATE TABLE t WITH (…) AS SELECT …');
-    if (!this.isWord('SELECT') && !this.isOperator('('))
+    if (!this.isWord('SELECT') && !this.isWord('WITH') && !this.isOperator('('))
       this.fail(
         this.peek(),
         'expected SELECT after AS',
@@ -570,7 +574,7 @@ class SqlParser {
     if (this.isOperator('(')) {
       this.fail(this.peek(), 'a column list after INSERT INTO is not built yet', 'select the columns in table order');
     }
-    if (!this.isWord('SELECT'))
+    if (!this.isWord('SELECT') && !this.isWord('WITH'))
       this.fail(this.peek(), 'expected SELECT after INSERT INTO …', 'INSERT … VALUES is not built yet');
     return { kind: 'insert', table: name, tableStart, query: this.queryExpr(), start };
   }
@@ -580,8 +584,38 @@ class SqlParser {
     return { kind: 'query', query: this.queryExpr(), start };
   }
 
-  /** A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION. */
+  /** A query, after `WITH name AS (query), …` or not. */
   private queryExpr(): QueryExpr {
+    if (!this.isWord('WITH')) return this.setQuery();
+    const start = this.next().start;
+    if (this.isWord('RECURSIVE')) this.fail(this.peek(), 'WITH RECURSIVE is not built yet');
+    const tables: CommonTable[] = [];
+    do {
+      const name = this.name('after WITH or "," (the name of a common table)');
+      if (tables.some((t) => t.name.toLowerCase() === name.value.toLowerCase())) {
+        this.fail(name, `the common table ${name.value} is named twice in this WITH`, 'give it another name');
+      }
+      if (this.isOperator('(')) {
+        this.fail(
+          this.peek(),
+          'a column list after a common table name is not built yet',
+          'name the columns with AS in its query',
+        );
+      }
+      this.expectWord('AS', `after ${name.value}`, `WITH ${name.value} AS (SELECT …) SELECT …`);
+      this.expectOperator('(', `after ${name.value} AS`);
+      const query = this.queryExpr();
+      this.expectOperator(')', `to close the query of ${name.value}`);
+      tables.push({ name: name.value, query, start: name.start });
+    } while (this.acceptOperator(','));
+    if (!this.isWord('SELECT') && !this.isOperator('(')) {
+      this.fail(this.peek(), 'expected SELECT after the common tables', 'WITH t AS (SELECT …) SELECT … FROM t');
+    }
+    return { kind: 'with', tables, body: this.setQuery(), start };
+  }
+
+  /** A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION. */
+  private setQuery(): SelectQuery | UnionQuery {
     const start = this.peek().start;
     const branches = [this.branch()];
     let distinct: boolean | undefined;
@@ -702,8 +736,10 @@ class SqlParser {
 
   private tableRef(): FromItem {
     const token = this.peek();
+    if (this.isWord('TABLE') && this.peek(1).type === 'operator' && this.peek(1).value === '(')
+      return this.windowTable();
     if (this.acceptOperator('(')) {
-      if (!this.isWord('SELECT') && !this.isOperator('(')) {
+      if (!this.isWord('SELECT') && !this.isWord('WITH') && !this.isOperator('(')) {
         this.fail(this.peek(), 'expected SELECT in a subquery', 'write FROM (SELECT …) AS name');
       }
       const query = this.queryExpr();
@@ -715,4 +751,149 @@ class SqlParser {
     const alias = this.alias();
     return { kind: 'table', name, alias: alias ?? name.split('.').pop()!, start };
   }
+
+  /**
+   * `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset]))`, and HOP's and CUMULATE's forms (slide or step before
+   * size), arguments by position or by name (`DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => …`).
+   */
+  private windowTable(): WindowTable {
+    const start = this.next().start;
+    this.expectOperator('(', 'after TABLE');
+    const fnToken = this.peek();
+    const fn = fnToken.type === 'identifier' ? fnToken.value.toLowerCase() : '';
+    if (fn !== 'tumble' && fn !== 'hop' && fn !== 'cumulate') {
+      this.fail(
+        fnToken,
+        `${describeToken(fnToken)} is not a window function here`,
+        'TABLE(TUMBLE(…)), TABLE(HOP(…)) or TABLE(CUMULATE(…)); SESSION windows are not built yet',
+      );
+    }
+    this.next();
+    this.expectOperator('(', `after ${fn.toUpperCase()}`);
+    const durations = fn === 'tumble' ? ['SIZE', 'OFFSET'] : [fn === 'hop' ? 'SLIDE' : 'STEP', 'SIZE', 'OFFSET'];
+    const positional = ['DATA', 'TIMECOL', ...durations];
+    const args = new Map<string, { token: Token; value: unknown }>();
+    let position = 0;
+    do {
+      let key = positional[position];
+      const named = this.peek().type === 'identifier' && this.isOperatorAt('=', 1) && this.isOperatorAt('>', 2);
+      if (named) {
+        const nameToken = this.next();
+        this.index += 2;
+        key = nameToken.value.toUpperCase();
+        if (!positional.includes(key)) {
+          this.fail(
+            nameToken,
+            `${fn.toUpperCase()} has no argument ${nameToken.value}`,
+            `its arguments: ${positional.join(', ')}`,
+          );
+        }
+      }
+      if (key === undefined)
+        this.fail(this.peek(), `too many arguments to ${fn.toUpperCase()}`, `its arguments: ${positional.join(', ')}`);
+      const token = this.peek();
+      if (args.has(key)) this.fail(token, `${key} is given twice`);
+      let value: unknown;
+      if (key === 'DATA') {
+        this.expectWord(
+          'TABLE',
+          `as ${fn.toUpperCase()}'s first argument`,
+          `${fn.toUpperCase()}(TABLE orders, DESCRIPTOR(order_time), …)`,
+        );
+        const { name, start: tableStart } = this.qualifiedName('after TABLE');
+        value = { kind: 'table', name, alias: name.split('.').pop()!, start: tableStart };
+      } else if (key === 'TIMECOL') {
+        this.expectWord('DESCRIPTOR', 'for the time column', 'DESCRIPTOR(order_time)');
+        this.expectOperator('(', 'after DESCRIPTOR');
+        const column = this.name('in DESCRIPTOR(…)');
+        this.expectOperator(')', 'to close DESCRIPTOR(');
+        value = { name: column.value, start: column.start };
+      } else {
+        value = this.interval(key);
+      }
+      args.set(key, { token, value });
+      position++;
+    } while (this.acceptOperator(','));
+    this.expectOperator(')', `to close ${fn.toUpperCase()}(`);
+    this.expectOperator(')', 'to close TABLE(');
+    for (const required of positional.filter((k) => k !== 'OFFSET')) {
+      if (!args.has(required)) {
+        this.fail(
+          this.tokens[this.index - 1]!,
+          `${fn.toUpperCase()} needs its ${required} argument`,
+          `${fn.toUpperCase()}(${positional.filter((k) => k !== 'OFFSET').join(', ')})`,
+        );
+      }
+    }
+    const ms = (key: string) => args.get(key)?.value as number;
+    const sizeMs = ms('SIZE');
+    const stepMs = fn === 'tumble' ? sizeMs : ms(durations[0]!);
+    if (fn !== 'tumble' && (stepMs > sizeMs || sizeMs % stepMs !== 0)) {
+      this.fail(
+        args.get(durations[0]!)!.token,
+        `the ${durations[0]!.toLowerCase()} of a ${fn.toUpperCase()} window must divide its size`,
+        fn === 'hop'
+          ? "HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '15' MINUTES)"
+          : "CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '1' DAY)",
+      );
+    }
+    const alias = this.alias();
+    return {
+      kind: 'window',
+      fn,
+      input: args.get('DATA')!.value as WindowTable['input'],
+      timeColumn: args.get('TIMECOL')!.value as WindowTable['timeColumn'],
+      sizeMs,
+      stepMs,
+      offsetMs: args.has('OFFSET') ? ms('OFFSET') : 0,
+      ...(alias === undefined ? {} : { alias }),
+      start,
+    };
+  }
+
+  private isOperatorAt(value: string, ahead: number): boolean {
+    const token = this.peek(ahead);
+    return token.type === 'operator' && token.value === value;
+  }
+
+  /** `INTERVAL '10' MINUTE[S]` (SECOND, MINUTE, HOUR, DAY; `-` before the quote for a negative offset), in ms. */
+  private interval(what: string): number {
+    this.expectWord('INTERVAL', `as the window's ${what.toLowerCase()}`, "INTERVAL '10' MINUTES");
+    const text = this.string("after INTERVAL: INTERVAL '10' MINUTES");
+    const unitToken = this.peek();
+    const unit = unitToken.type === 'identifier' || unitToken.type === 'keyword' ? unitToken.value.toUpperCase() : '';
+    const unitMs = INTERVAL_UNITS[unit.endsWith('S') ? unit.slice(0, -1) : unit];
+    if (unitMs === undefined) {
+      this.fail(
+        unitToken,
+        `expected SECOND, MINUTE, HOUR or DAY after INTERVAL '${text.value}'`,
+        'windows are measured in days at most (months and years have no fixed length)',
+      );
+    }
+    this.next();
+    if (this.isWord('TO'))
+      this.fail(
+        this.peek(),
+        'a compound interval (… TO …) is not built yet',
+        "write it in one unit: INTERVAL '90' MINUTES",
+      );
+    const amount = Number(text.value.trim());
+    const ms = amount * unitMs;
+    if (!Number.isFinite(ms) || !Number.isInteger(ms) || text.value.trim() === '' || (ms <= 0 && what !== 'OFFSET')) {
+      this.fail(
+        text,
+        `INTERVAL '${text.value}' ${unit} is not a ${what === 'OFFSET' ? 'whole number of milliseconds' : 'positive whole number of milliseconds'}`,
+        "e.g. INTERVAL '10' MINUTES",
+      );
+    }
+    return ms;
+  }
 }
+
+const INTERVAL_UNITS: Readonly<Record<string, number>> = {
+  MILLISECOND: 1,
+  SECOND: 1000,
+  MINUTE: 60_000,
+  HOUR: 3_600_000,
+  DAY: 86_400_000,
+};

@@ -35,6 +35,16 @@ const B: TableSchema = {
   ],
   primaryKey: ['id'],
 };
+const E: TableSchema = {
+  id: tableId('db', 'e'),
+  columns: [
+    { name: 'id', type: { kind: 'int64' }, nullable: false },
+    { name: 'ts', type: { kind: 'timestamp', precision: 3 }, nullable: true },
+    { name: 'tz', type: { kind: 'timestamptz', precision: 3 }, nullable: true },
+    { name: 'amount', type: { kind: 'int32' }, nullable: true },
+  ],
+  primaryKey: ['id'],
+};
 
 /**
  * An operator for `select` with its state in a new state directory, and a function that feeds it events and
@@ -45,6 +55,7 @@ function job(sinkColumns: string, select: string, cacheBytes?: number, prelude =
   dirs.push(dir);
   const text = `CREATE TABLE a (id BIGINT, k INT, v DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('a')});
 CREATE TABLE b (id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('b')});
+CREATE TABLE e (id BIGINT, ts TIMESTAMP(3), tz TIMESTAMP_LTZ(3), amount INT, PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('e')});
 CREATE TABLE r (${sinkColumns}) WITH ('connector' = 'jdbc', 'table-name' = 'r');
 ${prelude}
 INSERT INTO r ${select};`;
@@ -96,7 +107,13 @@ INSERT INTO r ${select};`;
     return [...table.values()].map((r) => r.map((v) => (v === null ? null : String(v))));
   };
   const creates = (): ChangeEvent[] =>
-    [A, B].map((schema) => ({ kind: 'schema', table: schema.id, change: 'createTable', schema, source: { tsMs: 0 } }));
+    [A, B, E].map((schema) => ({
+      kind: 'schema',
+      table: schema.id,
+      change: 'createTable',
+      schema,
+      source: { tsMs: 0 },
+    }));
   /** A checkpoint's state as the sink commits it (through JSON); `committed`: the runner tells the operator. */
   const checkpoint = async (committed = true): Promise<OperatorState> => {
     const state = JSON.parse(JSON.stringify(await operator.snapshotState())) as OperatorState;
@@ -329,11 +346,101 @@ describe('SQL operator', () => {
       undefined,
       'CREATE TEMPORARY VIEW pos AS SELECT id, k FROM a WHERE v > 0;',
     );
-    for (const { feed } of [sub, view]) {
+    // A common table that names one before it, and a body that names both.
+    const common = job(
+      'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+      'WITH rows_a AS (SELECT id, k, v FROM a), pos AS (SELECT id, k FROM rows_a WHERE v > 0) ' +
+        'SELECT p.k, COUNT(*) FROM pos p JOIN rows_a r ON p.id = r.id GROUP BY p.k',
+    );
+    for (const { feed } of [sub, view, common]) {
       feed([ev(A, 'insert', null, [1n, 5, '1.00']), ev(A, 'insert', null, [2n, 5, '-2.00'])]);
       expect(feed([ev(A, 'insert', null, [3n, 5, '2.00'])])).toEqual([['5', '2']]);
       expect(feed([ev(A, 'update', [2n, 5, '-2.00'], [2n, 5, '3.00'])])).toEqual([['5', '3']]);
     }
+  });
+
+  it('TUMBLE windows count rows per window, and a row moved, deleted or late changes its windows in place', async () => {
+    const { feed, restart, explain } = job(
+      'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, total INT, PRIMARY KEY (ws, we) NOT ENFORCED',
+      'SELECT window_start, window_end, COUNT(*), SUM(amount) ' +
+        "FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end",
+    );
+    expect(explain()).toContain('Window TUMBLE(ts, 10 min)');
+    const row = (id: bigint, ts: string | null, amount: number) => [id, ts, null, amount];
+    feed([
+      ev(E, 'insert', null, row(1n, '2026-12-06 10:00:00.000', 1)),
+      ev(E, 'insert', null, row(2n, '2026-12-06 10:09:59.999', 2)),
+      ev(E, 'insert', null, row(3n, '2026-12-06 10:10:00.000', 4)),
+      ev(E, 'insert', null, row(4n, null, 8)),
+    ]);
+    expect(feed([])).toEqual([
+      ['2026-12-06 10:00:00.000', '2026-12-06 10:10:00.000', '2', '3'],
+      ['2026-12-06 10:10:00.000', '2026-12-06 10:20:00.000', '1', '4'],
+    ]);
+    await restart();
+    // Row 2 moves to the second window; a late row joins the first; row 3 leaves (its window empties).
+    expect(
+      feed([
+        ev(E, 'update', row(2n, '2026-12-06 10:09:59.999', 2), row(2n, '2026-12-06 10:15:00.000', 2)),
+        ev(E, 'insert', null, row(5n, '2026-12-06 10:01:00.000', 16)),
+        ev(E, 'delete', row(3n, '2026-12-06 10:10:00.000', 4), null),
+      ]),
+    ).toEqual([
+      ['2026-12-06 10:00:00.000', '2026-12-06 10:10:00.000', '2', '17'],
+      ['2026-12-06 10:10:00.000', '2026-12-06 10:20:00.000', '1', '2'],
+    ]);
+  });
+
+  it('HOP puts a row in size / slide windows and CUMULATE in the growing windows of its period', () => {
+    const hop = job(
+      'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws, we) NOT ENFORCED',
+      'SELECT window_start, window_end, COUNT(*) FROM TABLE(HOP(DATA => TABLE e, TIMECOL => DESCRIPTOR(ts), ' +
+        "SLIDE => INTERVAL '5' MINUTES, SIZE => INTERVAL '15' MINUTES)) GROUP BY window_start, window_end",
+    );
+    expect(hop.feed([ev(E, 'insert', null, [1n, '2026-12-06 10:07:00.000', null, 1])])).toEqual([
+      ['2026-12-06 09:55:00.000', '2026-12-06 10:10:00.000', '1'],
+      ['2026-12-06 10:00:00.000', '2026-12-06 10:15:00.000', '1'],
+      ['2026-12-06 10:05:00.000', '2026-12-06 10:20:00.000', '1'],
+    ]);
+    const cumulate = job(
+      'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws, we) NOT ENFORCED',
+      "SELECT window_start, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE e, DESCRIPTOR(ts), INTERVAL '1' HOUR, " +
+        "INTERVAL '4' HOURS)) GROUP BY window_start, window_end",
+    );
+    expect(cumulate.feed([ev(E, 'insert', null, [1n, '2026-12-06 09:30:00.000', null, 1])])).toEqual([
+      ['2026-12-06 08:00:00.000', '2026-12-06 10:00:00.000', '1'],
+      ['2026-12-06 08:00:00.000', '2026-12-06 11:00:00.000', '1'],
+      ['2026-12-06 08:00:00.000', '2026-12-06 12:00:00.000', '1'],
+    ]);
+  });
+
+  it("a TIMESTAMP_LTZ time is windowed by the session's wall clock; window_time is the instant before the end", () => {
+    const { feed } = job(
+      'ws TIMESTAMP(3), wt TIMESTAMP_LTZ(3), n BIGINT, PRIMARY KEY (ws, wt) NOT ENFORCED',
+      'SELECT window_start, window_time, COUNT(*) ' +
+        "FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(tz), INTERVAL '1' DAY)) GROUP BY window_start, window_time",
+      undefined,
+      "SET 'table.local-time-zone' = 'Asia/Shanghai';",
+    );
+    // 2026-12-05 17:00Z is 2026-12-06 01:00 in Shanghai (UTC+8): the day window of the 6th there.
+    expect(feed([ev(E, 'insert', null, [1n, null, '2026-12-05 17:00:00.000Z', 1])])).toEqual([
+      ['2026-12-06 00:00:00.000', '2026-12-06 15:59:59.999Z', '1'],
+    ]);
+  });
+
+  it('refuses a window over a column that is not a timestamp, and HOP with a slide that does not divide the size', () => {
+    expect(() =>
+      job(
+        'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED',
+        "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(amount), INTERVAL '1' HOUR)) GROUP BY window_start",
+      ),
+    ).toThrow(/the window's time column amount is int32/);
+    expect(() =>
+      job(
+        'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED',
+        "SELECT window_start, COUNT(*) FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '7' MINUTES, INTERVAL '15' MINUTES)) GROUP BY window_start",
+      ),
+    ).toThrow(/slide of a HOP window must divide its size/);
   });
 
   it('UNION (without ALL) of different types: the common type, each value once', () => {

@@ -129,6 +129,55 @@ describe('SQL parser', () => {
     expect(notUnique.hint).toContain('declare them as the sink key');
   });
 
+  it('WITH: common tables in INSERT, SELECT and subqueries; EXPLAIN shows the tables they read', () => {
+    const base = SALES.slice(0, SALES.indexOf('SET '));
+    const statements = parseSqlScript(
+      `${base}INSERT INTO customer_orders WITH s AS (SELECT CUST_ID, SITE_ID FROM CUSTOMER_SITE), ` +
+        'o AS (SELECT s.CUST_ID, O.ORDER_ID FROM SALES_ORDER_ALL O JOIN s ON O.SITE_ID = s.SITE_ID) ' +
+        'SELECT COUNT(o.ORDER_ID), C.CUST_ID, C.NAME, C.MKTSEGMENT FROM CUSTOMER C JOIN o ON C.CUST_ID = o.CUST_ID ' +
+        'GROUP BY C.CUST_ID, C.NAME, C.MKTSEGMENT;',
+    );
+    const insert = statements.find((s): s is InsertStatement => s.kind === 'insert')!;
+    expect(insert.query.kind).toBe('with');
+    const { session } = SqlSession.parse(base);
+    for (const s of parseSqlScript(base)) session.declare(s);
+    const explain = session.plan(insert).explain;
+    for (const table of ['CUSTOMER', 'CUSTOMER_SITE', 'SALES_ORDER_ALL']) expect(explain).toContain(`Scan ${table} `);
+
+    expect(errorOf('WITH RECURSIVE t AS (SELECT 1 FROM x) SELECT * FROM t;').reason).toBe(
+      'WITH RECURSIVE is not built yet',
+    );
+    expect(errorOf('WITH t (a) AS (SELECT 1 FROM x) SELECT * FROM t;').reason).toContain(
+      'column list after a common table',
+    );
+    expect(errorOf('WITH t AS (SELECT 1 FROM x), t AS (SELECT 2 FROM x) SELECT * FROM t;').reason).toContain(
+      'named twice',
+    );
+  });
+
+  it('window TVFs: durations in one unit, arguments by position or name, mistakes named where written', () => {
+    const tvf = (args: string) => `SELECT window_start FROM TABLE(TUMBLE(${args}));`;
+    expect(parseSqlScript(tvf("TABLE t, DESCRIPTOR(ts), INTERVAL '90' SECONDS, INTERVAL '-1' HOUR"))[0]).toMatchObject({
+      query: { from: { kind: 'window', fn: 'tumble', sizeMs: 90_000, stepMs: 90_000, offsetMs: -3_600_000 } },
+    });
+    expect(
+      parseSqlScript(tvf("SIZE => INTERVAL '1' DAY, TIMECOL => DESCRIPTOR(ts), DATA => TABLE t"))[0],
+    ).toMatchObject({
+      query: { from: { kind: 'window', input: { name: 't' }, timeColumn: { name: 'ts' }, sizeMs: 86_400_000 } },
+    });
+    const month = errorOf(tvf("TABLE t, DESCRIPTOR(ts), INTERVAL '1' MONTH"));
+    expect(month.reason).toContain('expected SECOND, MINUTE, HOUR or DAY');
+    expect(month.hint).toContain('no fixed length');
+    expect(errorOf(tvf("TABLE t, DESCRIPTOR(ts), INTERVAL '0' HOUR")).reason).toContain('not a positive');
+    expect(errorOf(tvf("TABLE t, DESCRIPTOR(ts), SLIDE => INTERVAL '1' HOUR")).reason).toBe(
+      'TUMBLE has no argument SLIDE',
+    );
+    expect(errorOf(tvf('TABLE t, DESCRIPTOR(ts)')).reason).toBe('TUMBLE needs its SIZE argument');
+    expect(errorOf("SELECT 1 FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR));").hint).toContain(
+      'SESSION windows are not built yet',
+    );
+  });
+
   it('reads statement sets in both forms, and refuses anything but INSERT inside', () => {
     const base = SALES.slice(0, SALES.indexOf('SET '));
     const insert =
