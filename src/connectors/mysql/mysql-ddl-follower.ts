@@ -24,12 +24,19 @@ export interface DdlFollowerHost {
   inSnapshot(key: string): boolean;
 }
 
+/** A CREATE statement (after any leading comments): the tables it makes are new, and empty but for the binlog's rows. */
+const CREATE_STATEMENT = /^(?:\s+|\/\*[\s\S]*?\*\/|#[^\n]*\n|--[^\n]*\n)*CREATE\b/i;
+
 /**
  * Turns DDL statements from the binlog into schema events. The statement is parsed and applied to the schema
  * history, so the rows after it are read with the schema it left — whenever the binlog is read. Tables the
  * statement changed in a way the parser does not follow are read from the server (at this moment, the best
  * there is); a statement it does not understand at all makes it read the schemas of the statement's database.
- * Tables that appear are snapshotted beside the binlog: harmless when empty, exact when they arrived with rows.
+ * A table created by the statement (CREATE TABLE, … LIKE, … SELECT) has all its rows after it in the binlog (row
+ * logging writes a CREATE … SELECT's rows as row events): nothing to snapshot — a snapshot read beside the binlog
+ * would deliver rows the binlog delivers too, which an upsert absorbs but a SQL job's aggregate would count twice.
+ * A table that appears otherwise (renamed into the pattern, found by reading the schemas) is snapshotted beside
+ * the binlog.
  */
 export class MysqlDdlFollower {
   constructor(private readonly host: DdlFollowerHost) {}
@@ -37,10 +44,11 @@ export class MysqlDdlFollower {
   async follow(step: Extract<BinlogStep, { kind: 'ddl' }>, out: ChangeEvent[]): Promise<void> {
     const { host } = this;
     const result = host.history.apply(step.sql, step.database);
+    const creates = CREATE_STATEMENT.test(step.sql);
     for (const event of schemaEventsOf(result.changes, step.sql, step.tsMs)) {
       out.push(event);
       const key = tableIdToString(event.table);
-      if (event.change === 'createTable') host.snapshotTable(key);
+      if (event.change === 'createTable' && !creates) host.snapshotTable(key);
       else if (event.change === 'dropTable') host.forgetSnapshotTable(key);
       else if (event.change === 'renameTable' && host.inSnapshot(key)) {
         // A table renamed while it was being snapshotted is snapshotted again under its new name.

@@ -239,7 +239,7 @@ export const mysqlSourceOptionSpecs: readonly OptionSpec[] = [
     key: 'scan.binlog.newly-added-table.enabled',
     type: 'boolean',
     description: 'Binlog-only capture of tables created while running.',
-    ignored: 'a table created while running is snapshotted beside the binlog, then streamed',
+    ignored: 'a table created while running is streamed from its CREATE (one renamed in: snapshotted, then streamed)',
   },
   {
     key: 'scan.parse.online.schema.changes.enabled',

@@ -553,8 +553,8 @@ class MysqlSource implements Source {
   }
 
   /**
-   * A table that appears (CREATE, RENAME into the pattern, CREATE … SELECT) is snapshotted beside the binlog:
-   * harmless when empty, and exact when it arrived with rows.
+   * A table that appears with rows (renamed into the pattern, found by reading the schemas) is snapshotted beside
+   * the binlog; one created in the binlog needs none (mysql-ddl-follower.ts).
    */
   private startTableSnapshot(key: string): void {
     if (this.config.startupMode === 'latest-offset') return;
