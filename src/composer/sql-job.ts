@@ -337,10 +337,12 @@ export function buildSqlJob(
     log: options.log,
     caughtUpLingerMs: SQL_CAUGHT_UP_LINGER_MS,
     operators: () => [
-      new SqlOperator(plans().map(query), timeZone, {
-        dir: def.pipeline.stateDir ?? join('.tributary', name),
-        ...sqlStateOptions(settings),
-      }),
+      new SqlOperator(
+        plans().map(query),
+        timeZone,
+        { dir: def.pipeline.stateDir ?? join('.tributary', name), ...sqlStateOptions(settings) },
+        (message) => options.log.warn(message),
+      ),
     ],
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
   });

@@ -6,10 +6,20 @@ import type { ColumnNode, ExpressionNode } from '../transform/expression/express
 import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
 import { encodeValue } from './exec/changelog.js';
-import { AggregateNode, FilterNode, JoinNode, ProjectNode, ScanNode, type Field, type PlanNode } from './exec/nodes.js';
+import {
+  AggregateNode,
+  FilterNode,
+  JoinNode,
+  ProjectNode,
+  ScanNode,
+  type Field,
+  type PlanNode,
+  type ScanMetadata,
+} from './exec/nodes.js';
 import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
 import { WindowNode } from './exec/window-node.js';
 import type {
+  ColumnDef,
   CommonTable,
   CreateTableStatement,
   CreateViewStatement,
@@ -212,6 +222,14 @@ class Planner {
 
   insert(statement: InsertStatement): QueryPlan {
     const sink = this.table(statement.table, { start: statement.tableStart });
+    const metadata = sink.columns.find((c) => c.metadata !== undefined);
+    if (metadata !== undefined) {
+      this.fail(
+        metadata.metadata!,
+        `column ${metadata.name} of the sink table ${sink.name} is a METADATA column`,
+        'metadata columns are read from source tables; declare it as a plain column and select the value into it',
+      );
+    }
     if (sink.primaryKey.length === 0) {
       this.fail(
         { start: statement.tableStart },
@@ -756,6 +774,7 @@ class Planner {
         columns,
         key.length === 0 ? [] : [key],
         connector === 'postgres-cdc',
+        table.columns.map((c) => (c.metadata === undefined ? undefined : this.metadataOf(table, connector, c))),
       ),
     );
     this.scans.push(scan);
@@ -769,6 +788,34 @@ class Planner {
       );
     }
     return this.add(new NormalizeNode(scan, key));
+  }
+
+  /** Where a source table's metadata column takes its value; refuses keys and types not built. */
+  private metadataOf(table: CreateTableStatement, connector: string, column: ColumnDef): ScanMetadata {
+    const key = column.metadata!.key.toLowerCase();
+    const known: Record<string, ScanMetadata> =
+      connector === 'postgres-cdc'
+        ? {
+            database_name: { from: 'constant', key, value: table.options.get('database-name')?.value ?? '' },
+            schema_name: { from: 'namespace', key },
+            table_name: { from: 'name', key },
+          }
+        : { database_name: { from: 'namespace', key }, table_name: { from: 'name', key } };
+    const found = known[key];
+    if (found === undefined) {
+      this.fail(
+        column.metadata!,
+        `'${column.metadata!.key}' is not a metadata key of a ${connector} table here`,
+        `keys: ${Object.keys(known).join(', ')}` +
+          (key === 'op_ts' || key === 'row_kind'
+            ? ` (${key} is not built: the retraction of a row could not carry the value the row was stored with)`
+            : ''),
+      );
+    }
+    if (column.type.kind !== 'string' && column.type.kind !== 'varchar' && column.type.kind !== 'char') {
+      this.fail(column, `the metadata column ${column.name} is ${formatDataType(column.type)}`, `declare it STRING`);
+    }
+    return found;
   }
 
   // ---- GROUP BY ----

@@ -27,6 +27,11 @@ export interface ColumnDef {
   /** The type as written (`DECIMAL(10, 2)`), for DESCRIBE. */
   readonly typeText: string;
   readonly nullable: boolean;
+  /**
+   * `METADATA [FROM 'key'] [VIRTUAL]`: a source table's column read from the change's metadata — which source table
+   * it came from (`database_name`, `schema_name`, `table_name`) — not from the row. The key defaults to the name.
+   */
+  readonly metadata?: { readonly key: string; readonly start: number };
   readonly start: number;
 }
 

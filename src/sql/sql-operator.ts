@@ -27,8 +27,11 @@ export interface SqlQuery {
 
 interface Binding {
   readonly scan: ScanNode;
-  /** Per column the scan reads: the source column's index and the conversion to the declared type. */
-  readonly columns: readonly { readonly index: number; readonly convert: Converter | null }[];
+  /**
+   * Per column the scan reads: the source column's index and the conversion to the declared type, or (index -1) the
+   * value of a metadata column for this source table.
+   */
+  readonly columns: readonly { readonly index: number; readonly convert: Converter | null; readonly value?: Value }[];
 }
 
 /**
@@ -59,12 +62,17 @@ export class SqlOperator implements Operator {
   private readonly sources: readonly ScanSource[];
   /** Every query's nodes, query by query: the order of the saved state. */
   private readonly nodes: readonly PlanNode[];
+  /** The source tables (by their bindings) a log change came from in this attempt; those warned about. */
+  private readonly logged = new WeakSet<Binding[]>();
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly queries: readonly SqlQuery[],
     private readonly timeZone: string,
     /** Where the state lives: the job's state directory (none: in memory, gone with the operator). */
     private readonly state: DiskStateOptions & { readonly dir?: string } = {},
+    /** Where warnings go (the job's log). */
+    private readonly warn: (message: string) => void = () => {},
   ) {
     const explain = queries.map((q) => q.plan.explain).join('\n\n');
     this.fingerprint = createHash('sha256').update(explain).digest('base64url').slice(0, 16);
@@ -211,7 +219,17 @@ export class SqlOperator implements Operator {
 
   /** Checks every column the scan's table declares against the source's; reads the ones the query uses. */
   private bind(scan: ScanNode, schema: TableSchema): Binding {
-    const declared = scan.declared.map((field) => {
+    const declared = scan.declared.map((field, i) => {
+      const metadata = scan.metadata[i];
+      if (metadata !== undefined) {
+        const value =
+          metadata.from === 'constant'
+            ? metadata.value
+            : metadata.from === 'namespace'
+              ? schema.id.namespace
+              : schema.id.name;
+        return { index: -1, convert: null, value };
+      }
       const index = schema.columns.findIndex((c) => c.name.toLowerCase() === field.name.toLowerCase());
       const column = schema.columns[index];
       if (column === undefined) {
@@ -252,6 +270,8 @@ export class SqlOperator implements Operator {
       this.lastBindings = bindings;
     }
     if (bindings === undefined || bindings.length === 0) return;
+    if (event.op !== 'read') this.logged.add(bindings);
+    else if (this.logged.has(bindings)) this.snapshotRace(event.table);
     this.opened();
     this.info = { tsMs: event.source.tsMs };
     for (const binding of bindings) {
@@ -263,6 +283,23 @@ export class SqlOperator implements Operator {
       if (before !== null) binding.scan.receive(0, { sign: -1, row: before });
       if (after !== null) binding.scan.receive(0, { sign: 1, row: after });
     }
+  }
+
+  /**
+   * A snapshot row of a table that the log changed before (in this attempt): the source merges a table's snapshot
+   * with its log for upserts (docs/02-snapshots.md), so a row changed while its table's snapshot runs may reach the
+   * query twice, or its retraction before the row. A query's result can then be off (docs/sql.md, "Writes during
+   * the snapshot"); said once per table.
+   */
+  private snapshotRace(table: TableId): void {
+    const name = tableIdToString(table);
+    if (this.warned.has(name)) return;
+    this.warned.add(name);
+    this.warn(
+      `${name} was written to while its snapshot was read: a row changed meanwhile may be counted twice or taken ` +
+        'back before it was counted, so joins and aggregates over it may be off (docs/sql.md, "Writes during the ' +
+        'snapshot"). To be sure of the result, rerun the script with --reset while the table is not written to',
+    );
   }
 
   private toSink({ plan, sinkSchema }: SqlQuery, delta: Delta): void {
@@ -286,7 +323,8 @@ export class SqlOperator implements Operator {
 
 function read(binding: Binding, row: Row | null): Row | null {
   if (row === null) return null;
-  return binding.columns.map(({ index, convert }) => {
+  return binding.columns.map(({ index, convert, value: metadata }) => {
+    if (index < 0) return metadata ?? null;
     const value: Value = row[index] ?? null;
     return value === null || convert === null ? value : convert(value);
   });

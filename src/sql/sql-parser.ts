@@ -530,7 +530,11 @@ class SqlParser {
       if (depth === 0 && token.type === 'operator' && token.value === ',') break;
       if (
         depth === 0 &&
-        (this.isWord('NOT') || this.isWord('NULL') || this.isWord('PRIMARY') || this.isWord('COMMENT'))
+        (this.isWord('NOT') ||
+          this.isWord('NULL') ||
+          this.isWord('PRIMARY') ||
+          this.isWord('COMMENT') ||
+          this.isWord('METADATA'))
       )
         break;
       typeEnd = this.next().end;
@@ -548,8 +552,22 @@ class SqlParser {
     } else {
       this.acceptWord('NULL');
     }
+    let metadata: ColumnDef['metadata'];
+    const word = this.acceptWord('METADATA');
+    if (word !== undefined) {
+      const key = this.acceptWord('FROM') ? this.string("after METADATA FROM: METADATA FROM 'table_name'") : undefined;
+      metadata = { key: key?.value ?? name.value, start: key?.start ?? word.start };
+      this.acceptWord('VIRTUAL');
+    }
     if (this.acceptWord('COMMENT')) this.string('after COMMENT');
-    return { name: name.value, type, typeText, nullable, start: name.start };
+    return {
+      name: name.value,
+      type,
+      typeText,
+      nullable,
+      ...(metadata === undefined ? {} : { metadata }),
+      start: name.start,
+    };
   }
 
   private set(): Statement {

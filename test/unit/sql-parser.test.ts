@@ -178,6 +178,44 @@ describe('SQL parser', () => {
     );
   });
 
+  it('METADATA columns: which shard a row came from, in EXPLAIN; unknown keys, non-strings and sinks refused', () => {
+    const source = (columns: string, connector = 'mysql-cdc') =>
+      `CREATE TABLE o (${columns}, id BIGINT, PRIMARY KEY (db, id) NOT ENFORCED) WITH ('connector' = '${connector}', ` +
+      "'hostname' = 'h', 'username' = 'u', 'database-name' = 'shop_[0-9]+', 'table-name' = 'orders');" +
+      "CREATE TABLE r (db STRING, n BIGINT, PRIMARY KEY (db) NOT ENFORCED) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/d', 'table-name' = 'r');";
+    const script = `${source("db STRING METADATA FROM 'database_name' VIRTUAL")}INSERT INTO r SELECT db, COUNT(*) FROM o GROUP BY db;`;
+    const { session, statements } = SqlSession.parse(script);
+    statements.forEach((s) => session.declare(s));
+    const create = statements[0] as Extract<(typeof statements)[number], { kind: 'createTable' }>;
+    expect(create.columns[0]).toMatchObject({ name: 'db', metadata: { key: 'database_name' } });
+    const insert = statements.find((s): s is InsertStatement => s.kind === 'insert')!;
+    expect(session.plan(insert).explain).toContain('Scan o [db, id] (db = METADATA database_name)');
+
+    const opTs = errorOf(
+      `${source("db STRING METADATA FROM 'op_ts'")}INSERT INTO r SELECT db, COUNT(*) FROM o GROUP BY db;`,
+    );
+    expect(opTs.reason).toBe("'op_ts' is not a metadata key of a mysql-cdc table here");
+    expect(opTs.hint).toContain('op_ts is not built');
+    const typed = errorOf(
+      `${source("db INT METADATA FROM 'table_name'")}INSERT INTO r SELECT CAST(db AS STRING), COUNT(*) FROM o GROUP BY db;`,
+    );
+    expect(typed.reason).toBe('the metadata column db is int32');
+    // postgres-cdc knows the schema too; the key defaults to the column's name.
+    expect(() => {
+      const pg = SqlSession.parse(
+        `${source("schema_name STRING METADATA, db STRING METADATA FROM 'database_name'", 'postgres-cdc')}INSERT INTO r SELECT schema_name, COUNT(*) FROM o GROUP BY schema_name;`,
+      );
+      pg.statements.forEach((s) => pg.session.declare(s));
+      pg.session.plan(pg.statements.find((s): s is InsertStatement => s.kind === 'insert')!);
+    }).not.toThrow();
+    const sink = errorOf(
+      "CREATE TABLE r (db STRING METADATA, PRIMARY KEY (db) NOT ENFORCED) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/d', 'table-name' = 'r');" +
+        `CREATE TABLE s (db STRING, PRIMARY KEY (db) NOT ENFORCED) WITH ('connector' = 'mysql-cdc', 'hostname' = 'h', 'username' = 'u', 'database-name' = 'd', 'table-name' = 's');` +
+        'INSERT INTO r SELECT db FROM s;',
+    );
+    expect(sink.reason).toBe('column db of the sink table r is a METADATA column');
+  });
+
   it('reads statement sets in both forms, and refuses anything but INSERT inside', () => {
     const base = SALES.slice(0, SALES.indexOf('SET '));
     const insert =

@@ -75,6 +75,14 @@ export abstract class PlanNode {
 const context = (): EvalContext => ({ row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() });
 
 /**
+ * Where a scan's metadata column (`METADATA FROM 'table_name'`) takes its value: the source table's namespace (a
+ * MySQL database, a PostgreSQL schema), its name, or a constant (postgres-cdc's database).
+ */
+export type ScanMetadata =
+  | { readonly from: 'namespace' | 'name'; readonly key: string }
+  | { readonly from: 'constant'; readonly key: string; readonly value: string };
+
+/**
  * A source table: rows arrive from the SQL operator with the columns the query reads (`fields`, the planner's
  * projection pushdown: the declared columns some node reads, and the primary key), in that order and their types.
  */
@@ -92,6 +100,8 @@ export class ScanNode extends PlanNode {
      * IDENTITY FULL): then it is never taken for the new row unchanged, whatever the columns read hold.
      */
     readonly keyOnlyBefore = false,
+    /** Per declared column, where a metadata column takes its value (undefined: from the source row). */
+    readonly metadata: readonly (ScanMetadata | undefined)[] = [],
   ) {
     super(
       [],
@@ -106,7 +116,10 @@ export class ScanNode extends PlanNode {
 
   describe(): string {
     const narrowed = this.columns.length < this.declared.length;
-    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]${narrowed ? ` (${this.columns.length} of ${this.declared.length} columns)` : ''}`;
+    const metadata = this.columns
+      .filter((i) => this.metadata[i] !== undefined)
+      .map((i) => `${this.declared[i]!.name} = METADATA ${this.metadata[i]!.key}`);
+    return `Scan ${this.table}${this.alias === this.table ? '' : ` AS ${this.alias}`} [${this.fields.map((f) => f.name).join(', ')}]${narrowed ? ` (${this.columns.length} of ${this.declared.length} columns)` : ''}${metadata.length === 0 ? '' : ` (${metadata.join(', ')})`}`;
   }
 }
 
