@@ -77,17 +77,19 @@ const QUERIES: readonly Query[] = [
     name: 'q_join3_agg',
     sinkColumns:
       'g STRING, n BIGINT, nx BIGINT, dt BIGINT, sv DECIMAL(38, 2), av DECIMAL(38, 6), mw DECIMAL(8, 3), mx INT, ' +
-      'sn BIGINT, an BIGINT, mt STRING, PRIMARY KEY (g) NOT ENFORCED',
+      'sn BIGINT, an BIGINT, mt STRING, sdx BIGINT, adv DECIMAL(38, 6), PRIMARY KEY (g) NOT ENFORCED',
     select:
       'SELECT a.g, COUNT(*), COUNT(c.x), COUNT(DISTINCT b.tag), SUM(a.v), AVG(a.v), MIN(b.w), MAX(c.x), SUM(a.n), ' +
-      'AVG(a.n), MIN(b.tag) FROM a JOIN b ON a.k = b.k JOIN c ON c.bid = b.id GROUP BY a.g',
+      'AVG(a.n), MIN(b.tag), SUM(DISTINCT c.x), AVG(DISTINCT a.v) FROM a JOIN b ON a.k = b.k JOIN c ON c.bid = b.id GROUP BY a.g',
     reference:
       'SELECT a.g, count(*)::text AS c2, count(c.x)::text AS c3, count(DISTINCT b.tag)::text AS c4, ' +
       'sum(a.v)::numeric(38,2)::text AS c5, round(avg(a.v), 6)::numeric(38,6)::text AS c6, min(b.w)::text AS c7, ' +
-      'max(c.x)::text AS c8, sum(a.n)::text AS c9, trunc(avg(a.n))::bigint::text AS c10, min(b.tag COLLATE "C") AS c11 ' +
+      'max(c.x)::text AS c8, sum(a.n)::text AS c9, trunc(avg(a.n))::bigint::text AS c10, min(b.tag COLLATE "C") AS c11, ' +
+      'sum(DISTINCT c.x)::text AS c12, round(avg(DISTINCT a.v), 6)::numeric(38,6)::text AS c13 ' +
       'FROM ref.a JOIN ref.b ON a.k = b.k JOIN ref.c ON c.bid = b.id GROUP BY a.g ORDER BY a.g COLLATE "C"',
     result:
-      'SELECT g, n::text, nx::text, dt::text, sv::text, av::text, mw::text, mx::text, sn::text, an::text, mt ' +
+      'SELECT g, n::text, nx::text, dt::text, sv::text, av::text, mw::text, mx::text, sn::text, an::text, mt, ' +
+      'sdx::text, adv::text ' +
       'FROM q_join3_agg ORDER BY g COLLATE "C"',
   },
   {

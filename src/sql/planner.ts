@@ -882,9 +882,6 @@ class Planner {
           `write ${name}(column)`,
         );
       }
-      if (call.distinct === true && name !== 'COUNT') {
-        this.fail(call, `${name}(DISTINCT …) is not built yet`, 'COUNT(DISTINCT x) is');
-      }
       const arg = star ? undefined : this.expression(call.args[0]!, input.fields);
       const argType: DataType = arg?.type ?? { kind: 'int64' };
       const type = aggregateType(name, argType, !star);

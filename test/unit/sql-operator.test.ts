@@ -175,11 +175,11 @@ describe('SQL operator', () => {
     ['in memory', undefined],
     ['read back from disk at every batch', 1],
   ])(
-    'MIN, MAX and COUNT(DISTINCT) take back values exactly, and a group that empties is deleted (state %s)',
+    'MIN, MAX, COUNT(DISTINCT) and SUM(DISTINCT) take back values exactly, and a group that empties is deleted (state %s)',
     async (_, cache) => {
       const { feed, restart } = job(
-        'k INT, mn DECIMAL(10, 2), mx DECIMAL(10, 2), d BIGINT, av DECIMAL(38, 6), PRIMARY KEY (k) NOT ENFORCED',
-        'SELECT k, MIN(v), MAX(v), COUNT(DISTINCT v), AVG(v) FROM a GROUP BY k',
+        'k INT, mn DECIMAL(10, 2), mx DECIMAL(10, 2), d BIGINT, av DECIMAL(38, 6), sd DECIMAL(38, 2), PRIMARY KEY (k) NOT ENFORCED',
+        'SELECT k, MIN(v), MAX(v), COUNT(DISTINCT v), AVG(v), SUM(DISTINCT v) FROM a GROUP BY k',
         cache,
       );
       feed([
@@ -188,15 +188,15 @@ describe('SQL operator', () => {
         ev(A, 'insert', null, [3n, 1, '3.00']),
         ev(A, 'insert', null, [4n, 1, '-2.50']),
       ]);
-      expect(feed([])).toEqual([['1', '-2.50', '3.00', '3', '1.125000']]);
+      expect(feed([])).toEqual([['1', '-2.50', '3.00', '3', '1.125000', '1.50']]);
       await restart(); // the state goes through a checkpoint's JSON
-      expect(feed([ev(A, 'delete', [4n, 1, '-2.50'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.333333']]);
-      expect(feed([ev(A, 'delete', [2n, 1, '3.00'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.000000']]);
+      expect(feed([ev(A, 'delete', [4n, 1, '-2.50'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.333333', '4.00']]);
+      expect(feed([ev(A, 'delete', [2n, 1, '3.00'], null)])).toEqual([['1', '1.00', '3.00', '2', '2.000000', '4.00']]);
       expect(feed([ev(A, 'update', [3n, 1, '3.00'], [3n, 2, '3.00'])])).toEqual([
-        ['1', '1.00', '1.00', '1', '1.000000'],
-        ['2', '3.00', '3.00', '1', '3.000000'],
+        ['1', '1.00', '1.00', '1', '1.000000', '1.00'],
+        ['2', '3.00', '3.00', '1', '3.000000', '3.00'],
       ]);
-      expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)])).toEqual([['2', '3.00', '3.00', '1', '3.000000']]);
+      expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)])).toEqual([['2', '3.00', '3.00', '1', '3.000000', '3.00']]);
     },
   );
 

@@ -60,7 +60,9 @@ export function createAccumulator(spec: AggregateSpec, saved?: unknown): Accumul
     if (spec.distinct) return new DistinctCount(saved);
     return new Count(spec.hasArgument, saved);
   }
+  // MIN(DISTINCT x) is MIN(x).
   if (spec.name === 'MIN' || spec.name === 'MAX') return new MinMax(spec.name, comparatorFor(spec.argType), saved);
+  if (spec.distinct) return new DistinctSum(spec.name === 'AVG', spec.argType, spec.type, saved);
   return new Sum(spec.name === 'AVG', spec.argType, spec.type, saved);
 }
 
@@ -124,6 +126,24 @@ class ValueCounts {
 class DistinctCount extends ValueCounts implements Accumulator {
   result(): Value {
     return BigInt(this.values.size);
+  }
+}
+
+/** SUM(DISTINCT x), AVG(DISTINCT x): the multiset of values, summed once each when the result is asked for. */
+class DistinctSum extends ValueCounts implements Accumulator {
+  constructor(
+    private readonly average: boolean,
+    private readonly argType: DataType,
+    private readonly type: DataType,
+    saved?: unknown,
+  ) {
+    super(saved);
+  }
+
+  result(): Value {
+    const sum = new Sum(this.average, this.argType, this.type);
+    for (const [value] of this.values.values()) sum.add(value, 1);
+    return sum.result();
   }
 }
 
