@@ -13,6 +13,12 @@ export interface SourceInfo {
    * for snapshot reads. Append-mode sinks key their changelog by it.
    */
   readonly position?: string;
+  /**
+   * A log change of a row whose table's snapshot had not delivered it yet, which the source could not leave out
+   * (docs/02-snapshots.md): the row may come again as a snapshot read, and an update's or delete's old row was
+   * never delivered. Upserts absorb it; a consumer that needs an exact changelog (a SQL job) cannot.
+   */
+  readonly snapshotPending?: true;
 }
 
 export type ChangeOp = 'read' | 'insert' | 'update' | 'delete';

@@ -62,8 +62,7 @@ export class SqlOperator implements Operator {
   private readonly sources: readonly ScanSource[];
   /** Every query's nodes, query by query: the order of the saved state. */
   private readonly nodes: readonly PlanNode[];
-  /** The source tables (by their bindings) a log change came from in this attempt; those warned about. */
-  private readonly logged = new WeakSet<Binding[]>();
+  /** The source tables warned about (see {@link snapshotPending}). */
   private readonly warned = new Set<string>();
 
   constructor(
@@ -270,8 +269,7 @@ export class SqlOperator implements Operator {
       this.lastBindings = bindings;
     }
     if (bindings === undefined || bindings.length === 0) return;
-    if (event.op !== 'read') this.logged.add(bindings);
-    else if (this.logged.has(bindings)) this.snapshotRace(event.table);
+    if (event.source.snapshotPending === true) this.snapshotPending(event.table);
     this.opened();
     this.info = { tsMs: event.source.tsMs };
     for (const binding of bindings) {
@@ -286,12 +284,11 @@ export class SqlOperator implements Operator {
   }
 
   /**
-   * A snapshot row of a table that the log changed before (in this attempt): the source merges a table's snapshot
-   * with its log for upserts (docs/02-snapshots.md), so a row changed while its table's snapshot runs may reach the
-   * query twice, or its retraction before the row. A query's result can then be off (docs/sql.md, "Writes during
-   * the snapshot"); said once per table.
+   * A log change of a row its table's snapshot had not delivered yet, which the source could not leave out (MySQL,
+   * PostgreSQL, keys that are not numbers: docs/02-snapshots.md): the row may reach the query twice, or its retraction
+   * before the row. A query's result can then be off (docs/sql.md, "Writes during the snapshot"); said once per table.
    */
-  private snapshotRace(table: TableId): void {
+  private snapshotPending(table: TableId): void {
     const name = tableIdToString(table);
     if (this.warned.has(name)) return;
     this.warned.add(name);

@@ -29,6 +29,9 @@ export function mysqlSourceDialect(options: MysqlDialectOptions): SourceDialect<
   return {
     compareOffsets: compareLogPoints,
     openLog: options.openLog,
+    // MariaDB's consistent snapshot reports its binlog position, and the reader takes it at or after the position
+    // the source has pulled (MysqlSnapshotReader.startSnapshotAfter). MySQL's chunk is read between two watermarks.
+    chunksHoldPulledSteps: options.flavor === 'mariadb',
     async openReader(): Promise<ChunkReader<LogPoint, MysqlTable>> {
       const conn = await options.connect();
       const reader = new MysqlSnapshotReader(conn, options.flavor, options.pack === true);

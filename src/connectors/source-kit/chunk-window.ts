@@ -167,11 +167,12 @@ function inRange(row: Row, indexes: readonly number[], lo: Value[] | null, hi: V
   return true;
 }
 
-function isNumeric(value: Value): value is number | bigint {
+export function isNumeric(value: Value): value is number | bigint {
   return typeof value === 'number' || typeof value === 'bigint';
 }
 
-function compareTuples(a: readonly Value[], b: readonly Value[]): number {
+/** Tuples of numbers and bigints in order (as the database compares them). */
+export function compareTuples(a: readonly Value[], b: readonly Value[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const x = a[i] as number | bigint;
     const y = b[i] as number | bigint;

@@ -1,8 +1,10 @@
 import {
   TributaryError,
+  primaryKeyIndexes,
   tableIdToString,
   type ChangeBatch,
   type ChangeEvent,
+  type Row,
   type StreamEvent,
   type RepairOutcome,
   type SourcePosition,
@@ -12,9 +14,16 @@ import {
 import type { Logger } from '../../core/logger.js';
 import { BatchTables } from './batch-tables.js';
 import { RepairJobs, type RepairRange } from './repair-jobs.js';
-import { decodedRows, isPacked, tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';
+import { decodedRows, isPacked, keyString, tableKeyOf, type ChunkWindow, type SnapshotTable } from './chunk-window.js';
+import { keyDelivered, keyInRange } from './snapshot-delivery.js';
 import { SnapshotCoordinator, type ChunkTicket } from './snapshot-coordinator.js';
-import { addTables, markChunkDone, removeTables, type SnapshotProgress } from './snapshot-progress.js';
+import {
+  addTables,
+  markChunkDone,
+  removeTables,
+  type SnapshotProgress,
+  type TableSnapshotProgress,
+} from './snapshot-progress.js';
 import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDialect } from './source-dialect.js';
 
 /** Log steps held back while a chunk is being read, before the source stops pulling more. */
@@ -25,6 +34,12 @@ const HOLD_LIMIT = 20_000;
  * the bulk of what the pipeline allocates, and every object per row is garbage-collector work).
  */
 const SNAPSHOT_READ: SourceInfo = Object.freeze({ tsMs: 0 });
+
+/**
+ * How a log change of a row stands to its table's snapshot: its chunk went out (`delivered`), or not — and then
+ * either the chunk will hold the change (`drop` it) or the kit cannot tell (`pending`: pass it on, marked).
+ */
+type Delivery = 'delivered' | 'drop' | 'pending';
 
 /** Above this many tables to snapshot, finished tables are logged as a count, every this many. */
 const TABLES_PER_PROGRESS_LINE = 100;
@@ -98,6 +113,9 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
   private batchCount = 0;
   private readonly batchNumbers = new WeakMap<SourcePosition, number>();
   private readonly repairs = new RepairJobs();
+  /** The progress of each table in the snapshot, by key, as of {@link indexedProgress}. */
+  private progressByTable = new Map<string, TableSnapshotProgress>();
+  private indexedProgress: SnapshotProgress | undefined;
 
   constructor(private readonly options: DblogMergeOptions<Offset, Step, Table>) {}
 
@@ -367,20 +385,72 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
     }
     this.position = stepPosition(step) ?? this.position;
+    let delivery: Map<string, Delivery> | undefined;
+    let keyIndexes: number[] = [];
     if (step.kind === 'rows') {
+      const table = this.options.tableFor(step.table);
+      const progress = table === undefined ? undefined : this.tableProgress(step.table);
+      if (table !== undefined && progress !== undefined) {
+        keyIndexes = primaryKeyIndexes(table.schema);
+        delivery = new Map();
+        for (const row of step.rows)
+          delivery.set(keyString(row, keyIndexes), this.delivery(progress, row, keyIndexes, step.end));
+      }
+      const kept =
+        delivery === undefined
+          ? step.rows
+          : step.rows.filter((row) => delivery!.get(keyString(row, keyIndexes)) !== 'drop');
       // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys. A chunk whose
-      // rows are not in hand yet keeps its table's changes for when they are (see emitChunk).
+      // rows are not in hand yet keeps its table's changes for when they are (see emitChunk) — not those dropped
+      // here, which the chunk holds.
       for (const ticket of this.coordinator?.tickets ?? []) {
         const window = ticket.window;
         if (window === undefined) {
-          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.note(step.rows);
+          if (tableKeyOf(ticket.range.table) === step.table) ticket.early.note(kept);
         } else if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) {
           window.noteChanged(step.rows);
         }
       }
     }
     // The source only pushes change events onto the batch (packed runs are the merge's own).
+    const from = out.length;
     await this.options.applyStep(step, out as ChangeEvent[]);
+    if (delivery !== undefined) reconcile(out, from, delivery, keyIndexes);
+  }
+
+  /** The snapshot progress of table `key` (undefined: not in the snapshot). */
+  private tableProgress(key: string): TableSnapshotProgress | undefined {
+    const progress = this.progressSnapshot;
+    if (progress === undefined) return undefined;
+    if (this.indexedProgress !== progress) {
+      this.progressByTable = new Map(progress.tables.map((t) => [t.table, t]));
+      this.indexedProgress = progress;
+    }
+    return this.progressByTable.get(key);
+  }
+
+  /**
+   * How a log change of `row` stands to its table's snapshot (see {@link Delivery}). Not delivered, the chunk holds
+   * the change when the dialect's chunk reads hold every step pulled before them: a chunk not read yet begins after
+   * this step was pulled; a chunk being read began after it or holds the step back until its watermark is known,
+   * and steps beyond the watermark come after the chunk. A chunk read by another process (detached) holds nothing
+   * back: the change passes, and its key leaves that chunk (early).
+   */
+  private delivery(progress: TableSnapshotProgress, row: Row, keyIndexes: readonly number[], end: Offset): Delivery {
+    if (keyIndexes.length === 0) return 'pending';
+    const key = keyIndexes.map((i) => row[i] ?? null);
+    const delivered = keyDelivered(progress, key);
+    if (delivered === true) return 'delivered';
+    if (delivered === undefined || this.dialect?.chunksHoldPulledSteps !== true) return 'pending';
+    for (const ticket of this.coordinator?.tickets ?? []) {
+      if (tableKeyOf(ticket.range.table) !== progress.table) continue;
+      const inside = keyInRange(key, ticket.range.lo, ticket.range.hi);
+      if (inside === false) continue;
+      if (inside === undefined || ticket.detached) return 'pending';
+      // A window that began before this step (low < end) may not hold it (not with low = high).
+      if (ticket.window !== undefined && this.compare(end, ticket.window.chunk.low) > 0) return 'pending';
+    }
+    return 'drop';
   }
 
   /** Emits a chunk's remaining rows as reads and records it in the snapshot progress. */
@@ -497,3 +567,38 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
 }
 
 const WOKEN = Symbol('woken');
+
+/**
+ * The change events a rows step emitted (from `from` on), fitted to their rows' {@link Delivery}: a row image to
+ * drop leaves its event (an update keeps the other image, as a delete or an insert), an event touching a pending
+ * row is marked `snapshotPending`.
+ */
+function reconcile(
+  out: StreamEvent[],
+  from: number,
+  delivery: ReadonlyMap<string, Delivery>,
+  keyIndexes: readonly number[],
+): void {
+  let kept = from;
+  for (let i = from; i < out.length; i++) {
+    const event = out[i]!;
+    if (event.kind !== 'data') {
+      out[kept++] = event;
+      continue;
+    }
+    const before = event.before === null ? undefined : delivery.get(keyString(event.before, keyIndexes));
+    const after = event.after === null ? undefined : delivery.get(keyString(event.after, keyIndexes));
+    const keepBefore = event.before !== null && before !== 'drop';
+    const keepAfter = event.after !== null && after !== 'drop';
+    let fitted: ChangeEvent;
+    if (keepBefore && keepAfter) fitted = event;
+    else if (keepBefore) fitted = { ...event, op: 'delete', after: null };
+    else if (keepAfter) fitted = { ...event, op: 'insert', before: null };
+    else continue;
+    if (before === 'pending' || after === 'pending') {
+      fitted = { ...fitted, source: { ...fitted.source, snapshotPending: true } };
+    }
+    out[kept++] = fitted;
+  }
+  out.length = kept;
+}

@@ -22,6 +22,13 @@ export interface SourceDialect<Offset, Step extends LogStep<Offset>, Table exten
   openReader(): Promise<ChunkReader<Offset, Table>>;
   /** The log from `from` on (not called in snapshot-only mode). Closed by the kit. */
   openLog(from: Offset): Promise<LogReader<Step>>;
+  /**
+   * Every chunk read holds every log step pulled before it began: its consistent snapshot stands exactly at a log
+   * position (low = high), at or after them (MariaDB reports the position). Then the kit drops the log's changes of
+   * rows whose chunk is not delivered yet — that chunk, read later, holds them — and the merged stream is an exact
+   * changelog (see DblogMerge). Default false: such changes pass, marked `snapshotPending`.
+   */
+  readonly chunksHoldPulledSteps?: boolean;
 }
 
 export interface ChunkSplitterSession<Table extends SnapshotTable = SnapshotTable> {
