@@ -277,6 +277,13 @@ export function buildSqlJob(
   ];
 
   const sourceOptions = sourceBlock(text, scanTables);
+  for (const table of scanTables) {
+    if (table.watermark === undefined) continue;
+    options.log.warn(
+      `table ${table.name}: WATERMARK FOR ${table.watermark.column} has no effect here — nothing waits for a ` +
+        'watermark: window results are updated in place as rows arrive, and no row is dropped as late (docs/sql.md#windows)',
+    );
+  }
 
   // One sink: every INSERT's sink table must be written by the same connector with the same options.
   let sinkOptions: Record<string, string> | undefined;

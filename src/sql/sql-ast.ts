@@ -43,6 +43,11 @@ export interface CreateTableStatement {
   readonly primaryKey: readonly string[];
   /** `PARTITIONED BY (…)`: columns as written; the lake sink partitions by them (identity), others ignore it. */
   readonly partitionedBy?: readonly string[];
+  /**
+   * `WATERMARK FOR col AS expr`: read and not used — nothing here waits for a watermark (windows are updated in
+   * place, no row is late); the job says so. The column as written.
+   */
+  readonly watermark?: { readonly column: string; readonly start: number };
   /** `WITH ('k' = 'v', …)`: keys as written (case kept), in order. */
   readonly options: ReadonlyMap<string, OptionEntry>;
   readonly ifNotExists: boolean;

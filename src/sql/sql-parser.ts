@@ -384,13 +384,18 @@ class SqlParser {
     this.expectOperator('(', 'to open the column list');
     const columns: ColumnDef[] = [];
     let primaryKey: string[] = [];
+    let watermark: CreateTableStatement['watermark'];
     do {
       if (this.isWord('PRIMARY')) {
         primaryKey = this.primaryKey();
         continue;
       }
-      if (this.isWord('WATERMARK') || this.isWord('CONSTRAINT')) {
-        this.fail(this.peek(), `${this.peek().value.toUpperCase()} is not built yet`, 'leave it out');
+      if (this.isWord('WATERMARK')) {
+        watermark = this.watermark();
+        continue;
+      }
+      if (this.isWord('CONSTRAINT')) {
+        this.fail(this.peek(), 'CONSTRAINT is not built yet', 'declare the key as PRIMARY KEY (…) NOT ENFORCED');
       }
       const column = this.columnDef();
       if (columns.some((c) => c.name.toLowerCase() === column.name.toLowerCase())) {
@@ -411,6 +416,13 @@ class SqlParser {
         throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
       }
     }
+    if (watermark !== undefined && !columns.some((c) => c.name.toLowerCase() === watermark.column.toLowerCase())) {
+      throw new SqlError(
+        this.text,
+        watermark.start,
+        `the watermark names ${watermark.column}, which is not a column of ${name}`,
+      );
+    }
     if (this.acceptWord('COMMENT')) this.string("as the table's comment: COMMENT '…'");
     const partitionedBy = this.partitionedBy(columns);
     const options = this.withOptions();
@@ -427,10 +439,33 @@ class SqlParser {
       columns,
       primaryKey,
       ...(partitionedBy.length > 0 ? { partitionedBy } : {}),
+      ...(watermark === undefined ? {} : { watermark }),
       options,
       ifNotExists,
       start,
     };
+  }
+
+  /** `WATERMARK FOR col AS expr`: the column; the expression is skipped (up to the next `,` or `)` outside parentheses). */
+  private watermark(): { column: string; start: number } {
+    this.next();
+    this.expectWord('FOR', 'after WATERMARK', "WATERMARK FOR ts AS ts - INTERVAL '5' SECOND");
+    const column = this.name('after WATERMARK FOR');
+    this.expectWord(
+      'AS',
+      `after WATERMARK FOR ${column.value}`,
+      `WATERMARK FOR ${column.value} AS ${column.value} - INTERVAL '5' SECOND`,
+    );
+    let depth = 0;
+    for (;;) {
+      const token = this.peek();
+      if (token.type === 'end') break;
+      if (token.type === 'operator' && token.value === '(') depth++;
+      if (token.type === 'operator' && (token.value === ')' || token.value === ',') && depth === 0) break;
+      if (token.type === 'operator' && token.value === ')') depth--;
+      this.next();
+    }
+    return { column: column.value, start: column.start };
   }
 
   /** `PARTITIONED BY (col, …)` (columns of the table), or nothing. */

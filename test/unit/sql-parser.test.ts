@@ -155,6 +155,30 @@ describe('SQL parser', () => {
     );
   });
 
+  it('WATERMARK in a Flink DDL is read, checked and said to have no effect; the window query runs as written', () => {
+    const script =
+      "CREATE TABLE bids (id BIGINT, price DECIMAL(10, 2), bidtime TIMESTAMP(3), WATERMARK FOR bidtime AS bidtime - INTERVAL '5' SECOND, " +
+      "PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'mysql-cdc', 'hostname' = 'h', 'username' = 'u', 'database-name' = 'd', 'table-name' = 'bids');" +
+      "CREATE TABLE r (ws TIMESTAMP(3), we TIMESTAMP(3), total DECIMAL(38, 2), PRIMARY KEY (ws, we) NOT ENFORCED) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/d', 'table-name' = 'r');" +
+      "INSERT INTO r SELECT window_start, window_end, SUM(price) FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end;";
+    const { session, statements } = SqlSession.parse(script);
+    statements.forEach((s) => session.declare(s));
+    expect(statements[0]).toMatchObject({ kind: 'createTable', watermark: { column: 'bidtime' } });
+    const warnings: string[] = [];
+    const log = createLogger({ level: 'warn', write: (line) => warnings.push(line) });
+    buildSqlJob(
+      session,
+      statements.find((s): s is InsertStatement => s.kind === 'insert')!,
+      { log },
+    );
+    expect(warnings.join('\n')).toContain('table bids: WATERMARK FOR bidtime has no effect here');
+    expect(
+      errorOf(
+        "CREATE TABLE t (id BIGINT, WATERMARK FOR ts AS ts, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'jdbc');",
+      ).reason,
+    ).toBe('the watermark names ts, which is not a column of t');
+  });
+
   it('window TVFs: durations in one unit, arguments by position or name, mistakes named where written', () => {
     const tvf = (args: string) => `SELECT window_start FROM TABLE(TUMBLE(${args}));`;
     expect(parseSqlScript(tvf("TABLE t, DESCRIPTOR(ts), INTERVAL '90' SECONDS, INTERVAL '-1' HOUR"))[0]).toMatchObject({
