@@ -269,7 +269,8 @@ export class SqlOperator implements Operator {
       this.lastBindings = bindings;
     }
     if (bindings === undefined || bindings.length === 0) return;
-    if (event.source.snapshotPending === true) this.snapshotPending(event.table);
+    // A scan whose old rows may be the key alone keeps its rows by key (ChangelogNormalize): exact all the same.
+    if (event.source.snapshotPending === true && !bindings[0]!.scan.keyOnlyBefore) this.snapshotPending(event.table);
     this.opened();
     this.info = { tsMs: event.source.tsMs };
     for (const binding of bindings) {
@@ -285,8 +286,8 @@ export class SqlOperator implements Operator {
 
   /**
    * A log change of a row its table's snapshot had not delivered yet, which the source could not leave out (MySQL,
-   * PostgreSQL, keys that are not numbers: docs/02-snapshots.md): the row may reach the query twice, or its retraction
-   * before the row. A query's result can then be off (docs/sql.md, "Writes during the snapshot"); said once per table.
+   * keys that are not numbers: docs/02-snapshots.md): the row may reach the query twice, or its retraction before the
+   * row. A query's result can then be off (docs/sql.md, "Writes during the snapshot"); said once per table.
    */
   private snapshotPending(table: TableId): void {
     const name = tableIdToString(table);

@@ -100,6 +100,10 @@ export class DistinctNode extends PlanNode {
  * Flink's ChangelogNormalize, after the scan of a source whose retractions may carry the key alone (a PostgreSQL
  * table without REPLICA IDENTITY FULL sends the old row's key, its other columns NULL): keeps each live row by the
  * table's primary key, and retracts the row it keeps — the one the query saw — whatever the retraction carried.
+ *
+ * It also makes the stream exact while a table's snapshot runs beside the log, where the source cannot
+ * (docs/02-snapshots.md): a row read again after the log delivered it replaces the row kept, and a retraction of a
+ * key it does not keep — a change of a row whose chunk was not delivered yet — takes back nothing.
  */
 export class NormalizeNode extends PlanNode {
   private rows: KeyedState<Row>;
@@ -135,10 +139,8 @@ export class NormalizeNode extends PlanNode {
       return;
     }
     const old = this.rows.peek(key);
-    if (old === undefined) {
-      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
-      throw retractedUnknown('normalize');
-    }
+    // Not kept: never passed on (see above), or expired (table.exec.state.ttl).
+    if (old === undefined) return;
     this.rows.delete(key);
     this.out({ sign: -1, row: old });
   }
