@@ -390,16 +390,18 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     if (step.kind === 'rows') {
       const table = this.options.tableFor(step.table);
       const progress = table === undefined ? undefined : this.tableProgress(step.table);
+      let kept = step.rows;
       if (table !== undefined && progress !== undefined) {
         keyIndexes = primaryKeyIndexes(table.schema);
         delivery = new Map();
-        for (const row of step.rows)
-          delivery.set(keyString(row, keyIndexes), this.delivery(progress, row, keyIndexes, step.end));
+        const notDropped: Row[] = [];
+        for (const row of step.rows) {
+          const rowDelivery = this.delivery(progress, row, keyIndexes, step.end);
+          delivery.set(keyString(row, keyIndexes), rowDelivery);
+          if (rowDelivery !== 'drop') notDropped.push(row);
+        }
+        kept = notDropped;
       }
-      const kept =
-        delivery === undefined
-          ? step.rows
-          : step.rows.filter((row) => delivery!.get(keyString(row, keyIndexes)) !== 'drop');
       // Changes inside a chunk's window (low, high] are newer than the chunk's copy of those keys. A chunk whose
       // rows are not in hand yet keeps its table's changes for when they are (see emitChunk) — not those dropped
       // here, which the chunk holds.

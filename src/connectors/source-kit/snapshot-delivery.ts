@@ -9,20 +9,13 @@ import { decodeKey, type JsonValue, type TableSnapshotProgress } from './snapsho
  * JavaScript.
  */
 export function keyDelivered(progress: TableSnapshotProgress, key: readonly Value[]): boolean | undefined {
-  if (!key.every(isNumeric)) return undefined;
-  const bound = (values: readonly JsonValue[] | null): Value[] | null | undefined => {
-    if (values === null) return null;
-    const decoded = decodeKey(values);
-    return decoded.every(isNumeric) ? decoded : undefined;
-  };
-  const upTo = bound(progress.doneUpTo);
-  if (upTo === undefined) return undefined;
-  if (upTo !== null && compareTuples(key, upTo) <= 0) return true;
-  for (const chunk of progress.doneChunks) {
-    const lo = bound(chunk.lo);
-    const hi = bound(chunk.hi);
-    if (lo === undefined || hi === undefined) return undefined;
-    if ((lo === null || compareTuples(key, lo) > 0) && (hi === null || compareTuples(key, hi) <= 0)) return true;
+  const bound = (values: readonly JsonValue[] | null) => (values === null ? null : decodeKey(values));
+  // Everything up to doneUpTo (from the table's start), then each chunk done beyond it.
+  const ranges = [...(progress.doneUpTo === null ? [] : [{ lo: null, hi: progress.doneUpTo }]), ...progress.doneChunks];
+  if (ranges.length === 0) return key.every(isNumeric) ? false : undefined;
+  for (const range of ranges) {
+    const inside = keyInRange(key, bound(range.lo), bound(range.hi));
+    if (inside !== false) return inside;
   }
   return false;
 }
