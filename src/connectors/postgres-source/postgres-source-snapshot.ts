@@ -101,13 +101,39 @@ export class PgChunkReader implements ChunkReader<Lsn, PgTable> {
     }
   }
 
+  /**
+   * Writes a watermark into the WAL. The high one is pushed to the stream at once: a non-transactional message is
+   * not flushed by itself, and the walsender sends it only after the next WAL flush — on a quiet server, or one whose
+   * writers commit asynchronously, the WAL writer's next round (`wal_writer_delay`, 200 ms). Every chunk waited that
+   * long (5,000 rows in 50-row chunks: 12 s instead of 1), and the snapshot of a table growing faster than that under
+   * a writer never ended. A transactional message committed with a local flush right after it (in the same round
+   * trip) brings the stream to the watermark within milliseconds; measured, neither a flushed commit without a
+   * decoded change (`txid_current()`) nor a transactional message without the flush did. The stream skips
+   * transactional messages.
+   */
   private async watermark(which: 'low' | 'high'): Promise<Lsn> {
-    if (this.watermarkPrefix === undefined) return 0n;
-    const result = await this.client.query<{ lsn: string }>(
-      'SELECT pg_logical_emit_message(false, $1, $2)::text AS lsn',
-      [this.watermarkPrefix, which],
-    );
-    return parseLsn(result.rows[0]!.lsn);
+    const prefix = this.watermarkPrefix;
+    if (prefix === undefined) return 0n;
+    if (which === 'low') {
+      const result = await this.client.query<{ lsn: string }>(
+        'SELECT pg_logical_emit_message(false, $1, $2)::text AS lsn',
+        [prefix, which],
+      );
+      return parseLsn(result.rows[0]!.lsn);
+    }
+    const literal = this.client.escapeLiteral(prefix);
+    let results: pg.QueryResult<{ lsn: string }>[];
+    try {
+      results = (await this.client.query(
+        `BEGIN; SET LOCAL synchronous_commit TO local; ` +
+          `SELECT pg_logical_emit_message(false, ${literal}, 'high')::text AS lsn; ` +
+          `SELECT pg_logical_emit_message(true, ${literal}, 'push'); COMMIT`,
+      )) as unknown as pg.QueryResult<{ lsn: string }>[];
+    } catch (error) {
+      await this.client.query('ROLLBACK').catch(() => undefined); // a failed statement leaves the block open
+      throw error;
+    }
+    return parseLsn(results[2]!.rows[0]!.lsn);
   }
 }
 
