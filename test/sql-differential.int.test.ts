@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs, Top-N (ROW_NUMBER, ORDER BY … LIMIT) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -200,6 +200,28 @@ const SET_QUERIES: readonly Query[] = [
       "interval '10 minutes', date_bin('1 hour', ts, '1970-01-01') + interval '1 hour', interval '10 minutes') AS we " +
       "WHERE ts IS NOT NULL GROUP BY date_bin('1 hour', ts, '1970-01-01'), we ORDER BY 1, we",
     result: 'SELECT ws::text, we::text, n::text, sx::text FROM q_cumulate ORDER BY ws, we',
+  },
+  {
+    name: 'q_topn',
+    sinkColumns: 'g STRING, rn BIGINT, id BIGINT, v DECIMAL(10, 2), PRIMARY KEY (g, rn) NOT ENFORCED',
+    select:
+      'SELECT g, rn, id, v FROM (SELECT id, g, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v DESC NULLS LAST, id) ' +
+      'AS rn FROM a) WHERE rn <= 3',
+    reference:
+      'SELECT g, rn::text AS c2, id::text AS c3, v::text AS c4 FROM (SELECT id, g, v, row_number() OVER ' +
+      '(PARTITION BY g ORDER BY v DESC NULLS LAST, id) AS rn FROM ref.a) t WHERE rn <= 3 ORDER BY g COLLATE "C", rn',
+    result: 'SELECT g, rn::text, id::text, v::text FROM q_topn ORDER BY g COLLATE "C", rn',
+  },
+  {
+    name: 'q_top_tags',
+    sinkColumns: 'tag STRING, n BIGINT, PRIMARY KEY (tag) NOT ENFORCED',
+    select:
+      'SELECT b.tag, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WHERE b.tag IS NOT NULL GROUP BY b.tag ' +
+      'ORDER BY n DESC, tag LIMIT 3',
+    reference:
+      'SELECT tag, n::text AS c2 FROM (SELECT b.tag, count(*) AS n FROM ref.a JOIN ref.b ON a.k = b.k ' +
+      'WHERE b.tag IS NOT NULL GROUP BY b.tag ORDER BY count(*) DESC, b.tag COLLATE "C" LIMIT 3) t ORDER BY tag COLLATE "C"',
+    result: 'SELECT tag, n::text FROM q_top_tags ORDER BY tag COLLATE "C"',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

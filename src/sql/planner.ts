@@ -1,5 +1,5 @@
 import { formatDataType, type DataType } from '../core/data-type.js';
-import { CoercionError, coerce, commonType, comparisonType } from '../transform/expression/coercion.js';
+import { CoercionError, coerce, commonType, comparatorFor, comparisonType } from '../transform/expression/coercion.js';
 import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
 import type { Compiled } from '../transform/expression/eval-context.js';
 import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
@@ -17,6 +17,7 @@ import {
   type ScanMetadata,
 } from './exec/nodes.js';
 import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
+import { TopNNode, type SortKey } from './exec/rank-node.js';
 import { WindowNode } from './exec/window-node.js';
 import type {
   ColumnDef,
@@ -25,7 +26,10 @@ import type {
   CreateViewStatement,
   FromItem,
   InsertStatement,
+  OrderItem,
   QueryExpr,
+  RowNumberItem,
+  SelectItem,
   SelectQuery,
   UnionQuery,
   WindowTable,
@@ -68,6 +72,8 @@ interface Target {
   readonly names?: readonly string[];
   /** The alias that qualifies the columns (`s` of `FROM (SELECT …) AS s`). */
   readonly qualifier?: string;
+  /** The bound the query around puts on this query's `ROW_NUMBER()` (`WHERE rn <= 3`): its Top-N's size. */
+  readonly rankLimit?: number;
 }
 
 /**
@@ -125,6 +131,8 @@ export function planInsert(text: string, insert: InsertStatement, catalog: Catal
 }
 
 const AGG_PREFIX = '\u0001';
+/** The field a Top-N adds for `ROW_NUMBER()`'s rank (found by name like the aggregate's, never by a user's). */
+const RANK_FIELD = `${AGG_PREFIX}rank`;
 
 /**
  * Projection pushdown: what a first planning pass of a query saw it read, by which a second pass narrows each
@@ -320,12 +328,18 @@ class Planner {
    * A query planned in another text and scope — a view's (its own text, no common tables) or a common table's (the
    * text and scope where it was defined) — as a relation of FROM named `alias`.
    */
-  private relation(query: QueryExpr, text: string, scope: CommonScope | undefined, alias: string): PlanNode {
+  private relation(
+    query: QueryExpr,
+    text: string,
+    scope: CommonScope | undefined,
+    alias: string,
+    rankLimit?: number,
+  ): PlanNode {
     const saved = { text: this.text, scope: this.commonTables };
     this.text = text;
     this.commonTables = scope;
     try {
-      return this.queryExpr(query, { qualifier: alias });
+      return this.queryExpr(query, { qualifier: alias, ...(rankLimit === undefined ? {} : { rankLimit }) });
     } catch (error) {
       throw asSqlError(error, text);
     } finally {
@@ -405,14 +419,20 @@ class Planner {
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
   private select(query: SelectQuery, target: Target): PlanNode {
-    let node = this.from(query.from);
+    let node = this.from(query.from, this.rankLimitOf(query));
     if (query.where !== undefined) {
       node = this.add(new FilterNode(node, this.condition(query.where, node.fields), this.source(query.where)));
     }
     const aggregates = this.collectAggregates(query);
     const grouped = query.groupBy.length > 0 || aggregates.length > 0;
     let items: { expr: ExpressionNode; name: string; start: number }[] = [];
+    const rowNumbers = query.items.filter((item) => item.kind === 'rowNumber');
     for (const item of query.items) {
+      if (item.kind === 'rowNumber') {
+        const name = item.alias ?? `EXPR$${items.length}`;
+        items.push({ expr: internalColumn(RANK_FIELD, { start: item.start, end: item.end }), name, start: item.start });
+        continue;
+      }
       if (item.kind === 'star') {
         if (grouped) this.fail(item, '* cannot be selected with GROUP BY or aggregates', 'name the columns');
         const fields = node.fields.filter(
@@ -438,6 +458,7 @@ class Planner {
         items.push({ expr: item.expr, name, start: item.start });
       }
     }
+    if (rowNumbers.length > 0) node = this.rowNumber(node, query, rowNumbers, target);
     if (grouped) {
       const { node: aggregated, rewrite } = this.aggregate(node, query, aggregates);
       node = aggregated;
@@ -503,8 +524,130 @@ class Planner {
     if (query.distinct) {
       node = this.add(new DistinctNode(node, minimalKeys([...uniqueKeys, fields.map((_, i) => i)])));
     }
+    if (query.orderBy !== undefined && query.limit !== undefined) {
+      // ORDER BY names the select list's columns (by their names in the query, whatever the sink calls them).
+      const named = node.fields.map((f, i) => ({ ...f, name: items[i]!.name }));
+      const sort = this.sortKeys(query.orderBy, named);
+      const text = `TopN ORDER BY ${query.orderBy.map((o) => this.orderText(o)).join(', ')} LIMIT ${query.limit.value}`;
+      node = this.add(new TopNNode(node, node.fields, node.uniqueKeys, [], sort, query.limit.value, false, text));
+    }
     this.constants.set(node, constants);
     return node;
+  }
+
+  /**
+   * The Top-N of `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`: after FROM and WHERE, each row with its rank in
+   * its partition (a field the select item reads), as many as the query around keeps (`WHERE rn <= N`).
+   */
+  private rowNumber(input: PlanNode, query: SelectQuery, items: readonly SelectItem[], target: Target): PlanNode {
+    const item = items[0] as RowNumberItem;
+    if (items.length > 1) this.fail(items[1]!, 'one ROW_NUMBER() per query', 'rank again in a query around this one');
+    if (query.groupBy.length > 0 || this.collectAggregates(query).length > 0) {
+      this.fail(
+        item,
+        'ROW_NUMBER() with GROUP BY in one query is not built',
+        'group in a subquery and rank its rows: SELECT …, ROW_NUMBER() OVER (…) AS rn FROM (SELECT … GROUP BY …)',
+      );
+    }
+    if (query.distinct) this.fail(item, 'ROW_NUMBER() with SELECT DISTINCT is not built', 'DISTINCT in a subquery');
+    const limit = target.rankLimit;
+    if (limit === undefined) {
+      this.fail(
+        item,
+        'ROW_NUMBER() OVER (…) needs a bound on it in the query around: the rank of every row would change with each new first row',
+        `keep the first N: SELECT * FROM (SELECT …, ROW_NUMBER() OVER (…) AS ${item.alias ?? 'rn'} FROM …) WHERE ${item.alias ?? 'rn'} <= N`,
+      );
+    }
+    const partition = item.partitionBy.map((expr) => {
+      const index = this.passThrough(expr, input.fields);
+      if (index === undefined) {
+        this.fail(expr, 'PARTITION BY takes columns', 'compute the value in a subquery and partition by its column');
+      }
+      this.noteRead(input.fields[index]!);
+      return index;
+    });
+    const sort = this.sortKeys(item.orderBy, input.fields);
+    const rank = input.fields.length;
+    const fields: Field[] = [...input.fields, { name: RANK_FIELD, type: { kind: 'int64' }, nullable: false }];
+    const over = [
+      ...(partition.length === 0 ? [] : [`PARTITION BY ${item.partitionBy.map((e) => this.source(e)).join(', ')}`]),
+      `ORDER BY ${item.orderBy.map((o) => this.orderText(o)).join(', ')}`,
+    ];
+    return this.add(
+      new TopNNode(
+        input,
+        fields,
+        minimalKeys([...input.uniqueKeys, [...partition, rank]]),
+        partition,
+        sort,
+        limit,
+        true,
+        `TopN ROW_NUMBER() OVER (${over.join(' ')}) <= ${limit}`,
+      ),
+    );
+  }
+
+  private sortKeys(orderBy: readonly OrderItem[], fields: readonly Field[]): SortKey[] {
+    return orderBy.map((o) => {
+      const expr = this.expression(o.expr, fields);
+      return {
+        expr,
+        compare: comparatorFor(expr.type),
+        descending: o.descending,
+        nullsFirst: o.nullsFirst ?? !o.descending,
+      };
+    });
+  }
+
+  private orderText(item: OrderItem): string {
+    const nulls = item.nullsFirst === undefined ? '' : item.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST';
+    return `${this.source(item.expr)}${item.descending ? ' DESC' : ''}${nulls}`;
+  }
+
+  /**
+   * The bound a query puts on the rank of the query it reads (`FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn …)
+   * WHERE rn <= 3`, or a view's or common table's rank): `rn <= N`, `rn < N`, `rn = N`, `rn BETWEEN a AND N`
+   * (and each turned around), with whole numbers. The filter stays: the Top-N keeps N rows, the filter the ranks
+   * asked for.
+   */
+  private rankLimitOf(query: SelectQuery): number | undefined {
+    const from = query.from;
+    let inner: QueryExpr | undefined;
+    if (from.kind === 'subquery') inner = from.query;
+    else if (from.kind === 'table') {
+      inner = this.commonTable(from.name)?.table.query ?? this.options.views?.get(from.name.toLowerCase())?.query;
+    }
+    if (inner?.kind === 'with') inner = inner.body;
+    if (inner?.kind !== 'select' || query.where === undefined) return undefined;
+    const rank = inner.items.find((item) => item.kind === 'rowNumber');
+    if (rank?.kind !== 'rowNumber' || rank.alias === undefined) return undefined;
+    const alias = from.kind === 'join' || from.kind === 'window' ? undefined : from.alias;
+    const isRank = (node: ExpressionNode) =>
+      node.kind === 'column' &&
+      node.name.toLowerCase() === rank.alias!.toLowerCase() &&
+      (node.qualifier === undefined || node.qualifier.toLowerCase() === alias?.toLowerCase());
+    const whole = (node: ExpressionNode) =>
+      node.kind === 'literal' && node.type === 'number' && Number.isInteger(node.value) && node.value >= 1
+        ? node.value
+        : undefined;
+    let limit: number | undefined;
+    for (const term of conjuncts(query.where)) {
+      let bound: number | undefined;
+      if (term.kind === 'binary') {
+        const flipped = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '=' } as Record<string, string>;
+        const [op, n] = isRank(term.left)
+          ? [term.op, whole(term.right)]
+          : isRank(term.right)
+            ? [flipped[term.op], whole(term.left)]
+            : [undefined, undefined];
+        if (n !== undefined && (op === '<=' || op === '=')) bound = n;
+        if (n !== undefined && op === '<' && n > 1) bound = n - 1;
+      } else if (term.kind === 'between' && !term.negated && isRank(term.operand)) {
+        bound = whole(term.high);
+      }
+      if (bound !== undefined) limit = Math.min(limit ?? bound, bound);
+    }
+    return limit;
   }
 
   /** The input field a select item passes through unchanged, if it is a plain column reference. */
@@ -540,16 +683,23 @@ class Planner {
 
   // ---- FROM ----
 
-  private from(item: FromItem): PlanNode {
+  private from(item: FromItem, rankLimit?: number): PlanNode {
     if (item.kind === 'table') {
       const common = this.commonTable(item.name);
-      if (common !== undefined) return this.relation(common.table.query, common.text, common.outer, item.alias);
+      if (common !== undefined) {
+        return this.relation(common.table.query, common.text, common.outer, item.alias, rankLimit);
+      }
       const view = this.options.views?.get(item.name.toLowerCase());
-      return view === undefined ? this.scan(item) : this.relation(view.query, view.text, undefined, item.alias);
+      return view === undefined
+        ? this.scan(item)
+        : this.relation(view.query, view.text, undefined, item.alias, rankLimit);
     }
     if (item.kind === 'window') return this.window(item);
     if (item.kind === 'subquery') {
-      return this.queryExpr(item.query, item.alias === '' ? {} : { qualifier: item.alias });
+      return this.queryExpr(item.query, {
+        ...(item.alias === '' ? {} : { qualifier: item.alias }),
+        ...(rankLimit === undefined ? {} : { rankLimit }),
+      });
     }
     const left = this.from(item.left);
     const right = this.from(item.right);
@@ -978,7 +1128,7 @@ export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();
 }
 
-function internalColumn(name: string, at: ExpressionNode): ColumnNode {
+function internalColumn(name: string, at: { readonly start: number; readonly end: number }): ColumnNode {
   return { kind: 'column', name, quoted: true, start: at.start, end: at.end };
 }
 

@@ -225,12 +225,37 @@ export interface SelectQuery {
   readonly where?: ExpressionNode;
   readonly groupBy: readonly ExpressionNode[];
   readonly having?: ExpressionNode;
+  /** `ORDER BY … LIMIT n` (a Top-N over the query's rows): both or neither. */
+  readonly orderBy?: readonly OrderItem[];
+  readonly limit?: { readonly value: number; readonly start: number };
   readonly start: number;
+}
+
+/** An `ORDER BY` item: an expression, its direction and where NULLs go (undefined: Flink's default). */
+export interface OrderItem {
+  readonly expr: ExpressionNode;
+  readonly descending: boolean;
+  readonly nullsFirst?: boolean;
 }
 
 export type SelectItem =
   | { readonly kind: 'star'; readonly qualifier?: string; readonly start: number }
-  | { readonly kind: 'expr'; readonly expr: ExpressionNode; readonly alias?: string; readonly start: number };
+  | { readonly kind: 'expr'; readonly expr: ExpressionNode; readonly alias?: string; readonly start: number }
+  | RowNumberItem;
+
+/**
+ * `ROW_NUMBER() OVER ([PARTITION BY col, …] ORDER BY expr [ASC | DESC] [NULLS FIRST | LAST], …) [AS] rn`: each
+ * row's rank in its partition — a Top-N, with a filter `rn <= N` in the query around it.
+ */
+export interface RowNumberItem {
+  readonly kind: 'rowNumber';
+  readonly partitionBy: readonly ExpressionNode[];
+  readonly orderBy: readonly OrderItem[];
+  readonly alias?: string;
+  readonly start: number;
+  /** Where the OVER clause ends in the text (EXPLAIN shows the item as written). */
+  readonly end: number;
+}
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full';
 

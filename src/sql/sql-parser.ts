@@ -9,6 +9,8 @@ import type {
   CreateViewStatement,
   FromItem,
   InsertStatement,
+  OrderItem,
+  RowNumberItem,
   JoinType,
   OptionEntry,
   QualifiedName,
@@ -39,6 +41,9 @@ export function parseSqlScript(text: string): Statement[] {
     throw asSqlError(error, text);
   }
 }
+
+/** Ranking functions: `ROW_NUMBER() OVER (…)` runs (a Top-N); the others are refused with a hint. */
+const RANKING_FUNCTIONS = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
 
 /** Words that end a select item, a table reference or an expression where an alias could otherwise be read. */
 const CLAUSE_WORDS = new Set([
@@ -714,9 +719,29 @@ class SqlParser {
       while (this.acceptOperator(','));
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
-    for (const word of ['ORDER', 'LIMIT', 'WINDOW']) {
-      if (this.isWord(word)) this.fail(this.peek(), `${word} is not built yet`, 'see docs/sql.md for what runs');
+    const orderAt = this.peek();
+    const orderBy = this.acceptWord('ORDER') ? this.orderBy() : undefined;
+    let limit: { value: number; start: number } | undefined;
+    const limitAt = this.acceptWord('LIMIT');
+    if (limitAt !== undefined) {
+      const token = this.next();
+      const value = Number(token.value);
+      if (token.type !== 'number' || !Number.isInteger(value) || value < 1) {
+        this.fail(token, 'LIMIT takes a whole number of rows, at least 1', 'LIMIT 10');
+      }
+      limit = { value, start: limitAt.start };
     }
+    if (orderBy !== undefined && limit === undefined) {
+      this.fail(
+        orderAt,
+        'ORDER BY without LIMIT: the rows of a changing result have no order to keep',
+        'add LIMIT n for the first n rows (a Top-N), or order the rows where you read them',
+      );
+    }
+    if (limitAt !== undefined && orderBy === undefined) {
+      this.fail(limitAt, 'LIMIT without ORDER BY: which rows are first is undefined', 'ORDER BY … LIMIT n');
+    }
+    if (this.isWord('WINDOW')) this.fail(this.peek(), 'WINDOW is not built yet', 'see docs/sql.md for what runs');
     return {
       kind: 'select',
       distinct,
@@ -725,7 +750,69 @@ class SqlParser {
       ...(where === undefined ? {} : { where }),
       groupBy,
       ...(having === undefined ? {} : { having }),
+      ...(orderBy === undefined || limit === undefined ? {} : { orderBy, limit }),
       start,
+    };
+  }
+
+  /** After ORDER: `BY expr [ASC | DESC] [NULLS FIRST | NULLS LAST], …`. */
+  private orderBy(): OrderItem[] {
+    this.expectWord('BY', 'after ORDER');
+    const items: OrderItem[] = [];
+    do {
+      const expr = this.expression();
+      const descending = this.acceptWord('DESC') !== undefined;
+      if (!descending) this.acceptWord('ASC');
+      let nullsFirst: boolean | undefined;
+      if (this.acceptWord('NULLS')) {
+        if (this.acceptWord('FIRST')) nullsFirst = true;
+        else {
+          this.expectWord('LAST', 'after NULLS', 'NULLS FIRST or NULLS LAST');
+          nullsFirst = false;
+        }
+      }
+      items.push({ expr, descending, ...(nullsFirst === undefined ? {} : { nullsFirst }) });
+    } while (this.acceptOperator(','));
+    return items;
+  }
+
+  /** `ROW_NUMBER() OVER (…)` (the name is next); other ranking functions are refused with the way to write it. */
+  private rowNumber(): RowNumberItem {
+    const name = this.next();
+    const start = name.start;
+    this.expectOperator('(', `after ${name.value.toUpperCase()}`);
+    this.expectOperator(')', `after ${name.value.toUpperCase()}( (it takes no arguments)`);
+    if (name.value.toUpperCase() !== 'ROW_NUMBER') {
+      this.fail(
+        name,
+        `${name.value.toUpperCase()}() is not built yet`,
+        'ROW_NUMBER() OVER (…) ranks rows (ties apart)',
+      );
+    }
+    this.expectWord('OVER', 'after ROW_NUMBER()', 'ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)');
+    this.expectOperator('(', 'after OVER');
+    const partitionBy: ExpressionNode[] = [];
+    if (this.acceptWord('PARTITION')) {
+      this.expectWord('BY', 'after PARTITION');
+      do partitionBy.push(this.expression());
+      while (this.acceptOperator(','));
+    }
+    if (!this.acceptWord('ORDER')) {
+      this.fail(this.peek(), 'ROW_NUMBER() OVER (…) needs ORDER BY', 'OVER (PARTITION BY … ORDER BY col DESC)');
+    }
+    const orderBy = this.orderBy();
+    if (this.isWord('ROWS') || this.isWord('RANGE')) {
+      this.fail(this.peek(), 'a window frame is not built (ROW_NUMBER takes none)', 'leave out ROWS/RANGE …');
+    }
+    const close = this.expectOperator(')', 'to close OVER (…)');
+    const alias = this.alias();
+    return {
+      kind: 'rowNumber',
+      partitionBy,
+      orderBy,
+      ...(alias === undefined ? {} : { alias }),
+      start,
+      end: close.start + 1,
     };
   }
 
@@ -744,6 +831,14 @@ class SqlParser {
     ) {
       this.index += 3;
       return { kind: 'star', qualifier: token.value, start: token.start };
+    }
+    if (
+      token.type === 'identifier' &&
+      RANKING_FUNCTIONS.has(token.value.toUpperCase()) &&
+      this.peek(1).type === 'operator' &&
+      this.peek(1).value === '('
+    ) {
+      return this.rowNumber();
     }
     const expr = this.expression();
     const alias = this.alias();

@@ -1,0 +1,200 @@
+import type { Row, Value } from '../../core/data-type.js';
+import type { Comparator } from '../../transform/expression/coercion.js';
+import type { Compiled, EvalContext } from '../../transform/expression/eval-context.js';
+import { encodeValues, rowFromJson, rowToJson, type Delta, type JsonValue } from './changelog.js';
+import {
+  memoryBackend,
+  type KeyedMapState,
+  type KeyedState,
+  type StateBackend,
+  type StateCodec,
+} from './keyed-state.js';
+import { PlanNode, retractedUnknown, type Field } from './nodes.js';
+
+/** One `ORDER BY` item of a Top-N: its value per row, how values compare, and the direction. */
+export interface SortKey {
+  readonly expr: Compiled;
+  /** How two non-NULL values compare (the expression's type's order). */
+  readonly compare: Comparator;
+  readonly descending: boolean;
+  /** Where NULL goes: Flink's default is first ascending, last descending. */
+  readonly nullsFirst: boolean;
+}
+
+/** A distinct row of a partition and how many copies of it the input holds. */
+interface RankEntry {
+  readonly row: Row;
+  count: number;
+}
+
+/** A row with its sort values and its identity (the tie-break), while a partition is ranked. */
+interface Ranked {
+  readonly row: Row;
+  readonly id: string;
+  readonly keys: readonly Value[];
+}
+
+/**
+ * Top-N (Flink's Rank): per partition, the first `limit` rows in the sort order — `ROW_NUMBER() OVER (PARTITION BY
+ * … ORDER BY …) AS rn … WHERE rn <= N`, or `ORDER BY … LIMIT N` (one partition). Rows that sort alike are ordered
+ * by their values (encoded), so the ranks are the same in every run.
+ *
+ * The state keeps every row of each partition (a map state entry per distinct row, with its count: a row leaving
+ * the top pulls the next one up) and, per partition, the rows it emitted in rank order. A change below the top of a
+ * full partition only updates the state; one that may change the top marks the partition, which is ranked anew at
+ * the end of the batch (`flush`) and compared with what was emitted: with the rank as a column (`withRank`), every
+ * position whose row changed is retracted and emitted again with its rank; without it, the rows that left the top
+ * are retracted and those that entered it emitted. Retractions go first, as the aggregate's do.
+ */
+export class TopNNode extends PlanNode {
+  private rows: KeyedMapState<RankEntry>;
+  private top: KeyedState<Row[]>;
+  private readonly dirty = new Set<string>();
+  private readonly ctx: EvalContext = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() };
+  private readonly entryCodec: StateCodec<RankEntry> = {
+    toJson: (e) => [rowToJson(e.row), e.count],
+    fromJson: (json) => {
+      const [row, count] = json as [JsonValue[], number];
+      return { row: rowFromJson(row), count };
+    },
+  };
+  private readonly topCodec: StateCodec<Row[]> = {
+    toJson: (rows) => rows.map(rowToJson),
+    fromJson: (json) => (json as JsonValue[][]).map(rowFromJson),
+  };
+
+  constructor(
+    input: PlanNode,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+    /** The input fields the rows are partitioned by (none: one partition). */
+    private readonly partition: readonly number[],
+    private readonly sort: readonly SortKey[],
+    private readonly limit: number,
+    /** Whether each row goes out with its rank (a BIGINT after the input's columns). */
+    private readonly withRank: boolean,
+    private readonly text: string,
+  ) {
+    super([input], fields, uniqueKeys);
+    this.rows = memoryBackend.keyedMap('rows', this.entryCodec);
+    this.top = memoryBackend.keyed('top', this.topCodec);
+  }
+
+  override openState(backend: StateBackend): void {
+    this.rows = backend.keyedMap(`${this.id}.rows`, this.entryCodec);
+    this.top = backend.keyed(`${this.id}.top`, this.topCodec);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    const { row } = delta;
+    const partition = encodeValues(this.partition.map((i) => row[i] ?? null));
+    const id = encodeValues(row);
+    const entry = this.rows.get(partition, id);
+    if (delta.sign > 0) {
+      if (entry === undefined) this.rows.put(partition, id, { row, count: 1 });
+      else {
+        entry.count++;
+        this.rows.put(partition, id, entry);
+      }
+      if (this.dirty.has(partition)) return;
+      const top = this.top.peek(partition);
+      if (
+        top === undefined ||
+        top.length < this.limit ||
+        this.compare(this.ranked(row, id), this.ranked(top.at(-1)!)) < 0
+      )
+        this.dirty.add(partition);
+      return;
+    }
+    if (entry === undefined) {
+      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
+      throw retractedUnknown('rank');
+    }
+    if (--entry.count === 0) this.rows.remove(partition, id);
+    else this.rows.put(partition, id, entry);
+    if (this.dirty.has(partition)) return;
+    if (this.top.peek(partition)?.some((r) => encodeValues(r) === id) === true) this.dirty.add(partition);
+  }
+
+  override flush(): void {
+    if (this.dirty.size === 0) return;
+    const retracted: Row[] = [];
+    const added: Row[] = [];
+    for (const partition of this.dirty) {
+      const before = this.top.peek(partition) ?? [];
+      const after = this.rank(partition);
+      if (this.withRank) {
+        for (let i = 0; i < Math.max(before.length, after.length); i++) {
+          const was = before[i];
+          const is = after[i];
+          if (was !== undefined && is !== undefined && encodeValues(was) === encodeValues(is)) continue;
+          const rank = BigInt(i + 1);
+          if (was !== undefined) retracted.push([...was, rank]);
+          if (is !== undefined) added.push([...is, rank]);
+        }
+      } else {
+        const left = new Map<string, number>();
+        for (const row of before) {
+          const id = encodeValues(row);
+          left.set(id, (left.get(id) ?? 0) + 1);
+        }
+        for (const row of after) {
+          const id = encodeValues(row);
+          const n = left.get(id) ?? 0;
+          if (n > 0) left.set(id, n - 1);
+          else added.push(row);
+        }
+        for (const row of before) {
+          const id = encodeValues(row);
+          const n = left.get(id) ?? 0;
+          if (n > 0) {
+            left.set(id, n - 1);
+            retracted.push(row);
+          }
+        }
+      }
+      if (after.length === 0) this.top.delete(partition);
+      else this.top.set(partition, after);
+    }
+    this.dirty.clear();
+    for (const row of retracted) this.out({ sign: -1, row });
+    for (const row of added) this.out({ sign: 1, row });
+  }
+
+  /** The first `limit` rows of the partition in the sort order, each copy of a row counted. */
+  private rank(partition: string): Row[] {
+    const all: Ranked[] = [];
+    for (const [id, entry] of this.rows.entries(partition)) {
+      const ranked = this.ranked(entry.row, id);
+      for (let copy = 0; copy < entry.count; copy++) all.push(ranked);
+    }
+    all.sort((a, b) => this.compare(a, b));
+    return all.slice(0, this.limit).map((r) => r.row);
+  }
+
+  private ranked(row: Row, id = encodeValues(row)): Ranked {
+    this.ctx.row = row;
+    return { row, id, keys: this.sort.map((s) => s.expr.evaluate(this.ctx)) };
+  }
+
+  private compare(a: Ranked, b: Ranked): number {
+    for (let i = 0; i < this.sort.length; i++) {
+      const { compare, descending, nullsFirst } = this.sort[i]!;
+      const x = a.keys[i] ?? null;
+      const y = b.keys[i] ?? null;
+      let c: number;
+      if (x === null || y === null) c = x === y ? 0 : (x === null) === nullsFirst ? -1 : 1;
+      else c = descending ? compare(y, x) : compare(x, y);
+      if (c !== 0) return c;
+    }
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  }
+
+  override label(i: number): string {
+    return this.withRank && i === this.fields.length - 1 ? 'ROW_NUMBER' : super.label(i);
+  }
+
+  describe(): string {
+    return `${this.text} (state: every row per partition, and its top ${this.limit})`;
+  }
+}
