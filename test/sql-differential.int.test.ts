@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs, Top-N (ROW_NUMBER, ORDER BY … LIMIT) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -222,6 +222,15 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT tag, n::text AS c2 FROM (SELECT b.tag, count(*) AS n FROM ref.a JOIN ref.b ON a.k = b.k ' +
       'WHERE b.tag IS NOT NULL GROUP BY b.tag ORDER BY count(*) DESC, b.tag COLLATE "C" LIMIT 3) t ORDER BY tag COLLATE "C"',
     result: 'SELECT tag, n::text FROM q_top_tags ORDER BY tag COLLATE "C"',
+  },
+  {
+    name: 'q_in_sub',
+    sinkColumns: 'id BIGINT, g STRING, v DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED',
+    select: 'SELECT a.id, a.g, a.v FROM a WHERE a.k IN (SELECT b.k FROM b WHERE b.tag IS NOT NULL) AND a.v > 0',
+    reference:
+      'SELECT a.id::text AS c1, a.g, a.v::text AS c3 FROM ref.a WHERE a.k IN (SELECT b.k FROM ref.b WHERE b.tag IS NOT NULL) ' +
+      'AND a.v > 0 ORDER BY a.id',
+    result: 'SELECT id::text, g, v::text FROM q_in_sub ORDER BY q_in_sub.id',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

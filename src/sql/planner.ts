@@ -179,6 +179,8 @@ class Planner {
   private readonly joinNumbers = new Map<PlanNode, number>();
   /** The common tables the query being planned can name. */
   private commonTables: CommonScope | undefined;
+  /** `IN (SELECT …)` conditions planned so far (their value columns' names). */
+  private semiJoinCount = 0;
 
   constructor(
     /** The text the statement being planned was parsed from (a view's own while its query is planned). */
@@ -419,9 +421,10 @@ class Planner {
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
   private select(query: SelectQuery, target: Target): PlanNode {
-    let node = this.from(query.from, this.rankLimitOf(query));
-    if (query.where !== undefined) {
-      node = this.add(new FilterNode(node, this.condition(query.where, node.fields), this.source(query.where)));
+    const { from, where } = this.semiJoins(query);
+    let node = this.from(from, this.rankLimitOf(query));
+    if (where !== undefined) {
+      node = this.add(new FilterNode(node, this.condition(where, node.fields), this.source(where)));
     }
     const aggregates = this.collectAggregates(query);
     const grouped = query.groupBy.length > 0 || aggregates.length > 0;
@@ -436,7 +439,9 @@ class Planner {
       if (item.kind === 'star') {
         if (grouped) this.fail(item, '* cannot be selected with GROUP BY or aggregates', 'name the columns');
         const fields = node.fields.filter(
-          (f) => item.qualifier === undefined || f.qualifier?.toLowerCase() === item.qualifier.toLowerCase(),
+          (f) =>
+            !f.name.startsWith(AGG_PREFIX) &&
+            (item.qualifier === undefined || f.qualifier?.toLowerCase() === item.qualifier.toLowerCase()),
         );
         if (fields.length === 0) this.fail(item, `no table is called ${item.qualifier}`);
         for (const f of fields) {
@@ -533,6 +538,54 @@ class Planner {
     }
     this.constants.set(node, constants);
     return node;
+  }
+
+  /**
+   * `WHERE … AND x IN (SELECT y …) AND …`: each such condition becomes an inner join of FROM with the subquery's
+   * distinct values on `x = y` (its column named apart, never selected by `*`), the other conditions the WHERE.
+   * Each row of FROM meets at most one value, so FROM's keys stay keys; a NULL `x` or `y` meets nothing, as IN's
+   * NULL is no match in WHERE.
+   */
+  private semiJoins(query: SelectQuery): { from: FromItem; where: ExpressionNode | undefined } {
+    if (query.where === undefined) return { from: query.from, where: undefined };
+    let from = query.from;
+    const rest: ExpressionNode[] = [];
+    for (const term of conjuncts(query.where)) {
+      if (term.kind !== 'inQuery') {
+        rest.push(term);
+        continue;
+      }
+      if (term.negated) {
+        this.fail(
+          term,
+          'NOT IN (SELECT …) is not built yet',
+          'when the subquery gives no NULL: LEFT JOIN (SELECT DISTINCT y AS v FROM …) AS s ON x = s.v WHERE s.v IS NULL',
+        );
+      }
+      const inner = term.query as QueryExpr;
+      const body = inner.kind === 'with' ? inner.body : inner;
+      const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
+      if (item?.kind !== 'expr') {
+        this.fail(term, 'IN (SELECT …) takes a SELECT of one column', 'x IN (SELECT y FROM t WHERE …)');
+      }
+      const column = `${AGG_PREFIX}in${this.semiJoinCount++}`;
+      const values: SelectQuery = { ...(body as SelectQuery), distinct: true, items: [{ ...item, alias: column }] };
+      const at = { start: term.start, end: term.end };
+      from = {
+        kind: 'join',
+        type: 'inner',
+        left: from,
+        right: {
+          kind: 'subquery',
+          query: inner.kind === 'with' ? { ...inner, body: values } : values,
+          alias: column,
+          start: term.start,
+        },
+        on: { kind: 'binary', op: '=', left: term.operand, right: internalColumn(column, at), ...at },
+        start: term.start,
+      };
+    }
+    return { from, where: rest.length === 0 ? undefined : andOf(rest) };
   }
 
   /**
@@ -1197,6 +1250,8 @@ function childrenOf(node: ExpressionNode): ExpressionNode[] {
       return [node.operand, node.low, node.high];
     case 'in':
       return [node.operand, ...node.list];
+    case 'inQuery':
+      return [node.operand];
     case 'case':
       return [
         ...(node.operand === undefined ? [] : [node.operand]),
@@ -1225,6 +1280,8 @@ function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => Express
       return { ...node, operand: f(node.operand), low: f(node.low), high: f(node.high) };
     case 'in':
       return { ...node, operand: f(node.operand), list: node.list.map(f) };
+    case 'inQuery':
+      return { ...node, operand: f(node.operand) };
     case 'case':
       return {
         ...node,

@@ -176,7 +176,13 @@ class SqlParser {
   }
 
   private expression(): ExpressionNode {
-    const { node, next } = parseExpressionAt(this.text, this.tokens, this.index);
+    const { node, next } = parseExpressionAt(this.text, this.tokens, this.index, {
+      subquery: (index) => {
+        this.index = index;
+        const query = this.queryExpr();
+        return { query, next: this.index };
+      },
+    });
     this.index = next;
     return node;
   }

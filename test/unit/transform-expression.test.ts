@@ -28,6 +28,8 @@ function show(node: ExpressionNode | ProjectionItem): string {
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}BETWEEN ${show(node.low)} AND ${show(node.high)})`;
     case 'in':
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}IN ${node.list.map(show).join(', ')})`;
+    case 'inQuery':
+      return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}IN (query))`;
     case 'cast':
       return `CAST(${show(node.operand)} AS ${node.type})`;
     case 'case':

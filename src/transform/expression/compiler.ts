@@ -147,6 +147,12 @@ class ExpressionCompiler {
         return this.between(node);
       case 'in':
         return this.inList(node);
+      case 'inQuery':
+        return this.fail(
+          node,
+          `${node.negated ? 'NOT IN' : 'IN'} (SELECT …) is built only as a condition of WHERE, joined to the others with AND`,
+          node.negated ? 'NOT IN (SELECT …) is not built yet' : 'move it out of OR, NOT or the select list',
+        );
       case 'cast':
         return this.cast(node);
       case 'case':

@@ -97,6 +97,17 @@ export interface InNode extends NodeSpan {
   readonly negated: boolean;
 }
 
+/**
+ * `x [NOT] IN (SELECT …)`: a subquery's values — streaming SQL's semi-join, read in a query's WHERE (the SQL parser
+ * gives the query, of its own syntax tree; the expression engine never evaluates it).
+ */
+export interface InQueryNode extends NodeSpan {
+  readonly kind: 'inQuery';
+  readonly operand: ExpressionNode;
+  readonly query: unknown;
+  readonly negated: boolean;
+}
+
 /** `CAST(x AS type)`; `type` is the type's text as written (`DECIMAL(10, 2)`), interpreted by a later stage. */
 export interface CastNode extends NodeSpan {
   readonly kind: 'cast';
@@ -135,6 +146,7 @@ export type ExpressionNode =
   | IsTruthNode
   | BetweenNode
   | InNode
+  | InQueryNode
   | CastNode
   | CaseNode;
 

@@ -72,12 +72,18 @@ export function parseProjectionItems(text: string): ProjectionItem[] {
  * expression (a comma, `FROM`, `)` …). Returns the node and the index of that token. Throws {@link ExpressionError}
  * with the offset into `text`.
  */
+/** What a caller parses itself inside an expression: `IN (SELECT …)`'s query (from the token at `index`). */
+export interface ExpressionHooks {
+  subquery?(index: number): { query: unknown; next: number };
+}
+
 export function parseExpressionAt(
   text: string,
   tokens: readonly Token[],
   index: number,
+  hooks?: ExpressionHooks,
 ): { node: ExpressionNode; next: number } {
-  const parser = new Parser(text, tokens, index);
+  const parser = new Parser(text, tokens, index, hooks);
   const node = parser.expression(0);
   return { node, next: parser.position };
 }
@@ -90,6 +96,7 @@ class Parser {
     private readonly text: string,
     tokens?: readonly Token[],
     index = 0,
+    private readonly hooks?: ExpressionHooks,
   ) {
     this.tokens = tokens ?? tokenize(text);
     this.index = index;
@@ -195,6 +202,17 @@ class Parser {
         this.next();
         if (word.value === 'IN') {
           this.expectOperator('(', 'after IN');
+          const first = this.peek();
+          const opensQuery =
+            (first.type === 'keyword' || first.type === 'identifier') &&
+            ['SELECT', 'WITH'].includes(first.value.toUpperCase());
+          if (opensQuery && this.hooks?.subquery !== undefined) {
+            const { query, next } = this.hooks.subquery(this.index);
+            this.index = next;
+            const end = this.expectOperator(')', 'to close the subquery').end;
+            left = { kind: 'inQuery', operand: left, query, negated, start, end };
+            continue;
+          }
           const list = this.list(')');
           const end = this.expectOperator(')', 'to close the IN list').end;
           left = { kind: 'in', operand: left, list, negated, start, end };

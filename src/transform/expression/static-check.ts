@@ -74,6 +74,9 @@ export function staticProblems(node: ExpressionNode, userFunctions: ReadonlySet<
         visit(n.operand);
         n.list.forEach(visit);
         return;
+      case 'inQuery':
+        visit(n.operand);
+        return;
       case 'case':
         if (n.operand !== undefined) visit(n.operand);
         for (const w of n.whens) {
