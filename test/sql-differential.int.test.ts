@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -231,6 +231,18 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT a.id::text AS c1, a.g, a.v::text AS c3 FROM ref.a WHERE a.k IN (SELECT b.k FROM ref.b WHERE b.tag IS NOT NULL) ' +
       'AND a.v > 0 ORDER BY a.id',
     result: 'SELECT id::text, g, v::text FROM q_in_sub ORDER BY q_in_sub.id',
+  },
+  {
+    name: 'q_tumble_legacy',
+    sinkColumns: 'ws TIMESTAMP(3), wt TIMESTAMP(3), n BIGINT, mx INT, PRIMARY KEY (ws) NOT ENFORCED',
+    select:
+      "SELECT TUMBLE_START(ts, INTERVAL '15' MINUTES), TUMBLE_ROWTIME(ts, INTERVAL '15' MINUTES), COUNT(*), MAX(x) " +
+      "FROM c WHERE x IS NOT NULL GROUP BY TUMBLE(ts, INTERVAL '15' MINUTES)",
+    reference:
+      "SELECT ws::text AS c1, (ws + interval '15 minutes' - interval '1 millisecond')::text AS c2, count(*)::text AS c3, " +
+      "max(x)::text AS c4 FROM (SELECT date_bin('15 minutes', ts, '1970-01-01') AS ws, x FROM ref.c " +
+      'WHERE ts IS NOT NULL AND x IS NOT NULL) w GROUP BY ws ORDER BY ws',
+    result: 'SELECT ws::text, wt::text, n::text, mx::text FROM q_tumble_legacy ORDER BY ws',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -1,5 +1,6 @@
 import { formatDataType, type DataType } from '../core/data-type.js';
 import { CoercionError, coerce, commonType, comparatorFor, comparisonType } from '../transform/expression/coercion.js';
+import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js';
 import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
 import type { Compiled } from '../transform/expression/eval-context.js';
 import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
@@ -420,12 +421,15 @@ class Planner {
   }
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
-  private select(query: SelectQuery, target: Target): PlanNode {
-    const { from, where } = this.semiJoins(query);
-    let node = this.from(from, this.rankLimitOf(query));
+  private select(written: SelectQuery, target: Target): PlanNode {
+    const { from, where } = this.semiJoins(written);
+    let node = this.from(from, this.rankLimitOf(written));
     if (where !== undefined) {
       node = this.add(new FilterNode(node, this.condition(where, node.fields), this.source(where)));
     }
+    const windowed = this.groupWindow(written, node);
+    node = windowed.node;
+    const query = windowed.query;
     const aggregates = this.collectAggregates(query);
     const grouped = query.groupBy.length > 0 || aggregates.length > 0;
     let items: { expr: ExpressionNode; name: string; start: number }[] = [];
@@ -538,6 +542,147 @@ class Planner {
     }
     this.constants.set(node, constants);
     return node;
+  }
+
+  /**
+   * Flink's legacy group windows: `GROUP BY TUMBLE(ts, INTERVAL '1' HOUR), …` (or `HOP(ts, slide, size)`) with
+   * `TUMBLE_START(…)`, `TUMBLE_END(…)`, `TUMBLE_ROWTIME(…)` (`HOP_…`) in the select list and HAVING: the rows of
+   * FROM and WHERE go through the window TVF's node, and the query groups by its window_start and window_end,
+   * which those functions name. The window is updated in place as the TVF's are ([Windows](docs/sql.md)).
+   */
+  private groupWindow(query: SelectQuery, input: PlanNode): { node: PlanNode; query: SelectQuery } {
+    const windows = query.groupBy.filter(
+      (e): e is Extract<ExpressionNode, { kind: 'call' }> =>
+        e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION'].includes(e.name.toUpperCase()),
+    );
+    if (windows.length === 0) return { node: input, query };
+    const call = windows[0]!;
+    const fn = call.name.toUpperCase();
+    if (windows.length > 1) this.fail(windows[1]!, 'one group window per GROUP BY');
+    if (fn === 'SESSION') {
+      this.fail(call, 'SESSION windows are not built yet', 'TUMBLE or HOP, or the window TVFs (docs/sql.md#windows)');
+    }
+    const intervals = call.args.slice(1);
+    const wanted = fn === 'TUMBLE' ? 1 : 2;
+    if (call.args.length !== wanted + 1 || intervals.some((a) => a.kind !== 'interval')) {
+      this.fail(
+        call,
+        `${fn} takes the time column and ${fn === 'TUMBLE' ? 'the size' : 'the slide and the size'} as INTERVALs`,
+        fn === 'TUMBLE' ? "TUMBLE(ts, INTERVAL '1' HOUR)" : "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '1' HOUR)",
+      );
+    }
+    const [stepMs, sizeMs] = intervals.map((a) => (a as Extract<ExpressionNode, { kind: 'interval' }>).ms) as [
+      number,
+      number?,
+    ];
+    const time = call.args[0]!;
+    const index = time.kind === 'column' ? resolveField(time, input.fields) : undefined;
+    if (typeof index !== 'number') {
+      this.fail(time, `${fn}'s first argument is the time column`, 'a TIMESTAMP or TIMESTAMP_LTZ column of FROM');
+    }
+    const timeField = input.fields[index]!;
+    if (timeField.type.kind !== 'timestamp' && timeField.type.kind !== 'timestamptz') {
+      this.fail(
+        time,
+        `the window's time column ${timeField.name} is ${formatDataType(timeField.type)}`,
+        'window by a TIMESTAMP or TIMESTAMP_LTZ column (CAST it in a subquery first)',
+      );
+    }
+    const spec = {
+      fn: fn === 'TUMBLE' ? ('tumble' as const) : ('hop' as const),
+      sizeMs: sizeMs ?? stepMs,
+      stepMs,
+      offsetMs: 0,
+    };
+    if (spec.sizeMs % spec.stepMs !== 0) {
+      this.fail(call, "HOP's slide must divide its size", "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '15' MINUTES)");
+    }
+    this.noteRead(timeField);
+    const windowType: DataType = { kind: 'timestamp', precision: 3 };
+    const names = { START: `${AGG_PREFIX}ws`, END: `${AGG_PREFIX}we`, ROWTIME: `${AGG_PREFIX}wt` };
+    const parts = new Set(['START', 'END', 'ROWTIME']);
+    const fields: Field[] = [
+      ...input.fields,
+      { name: names.START, type: windowType, nullable: false },
+      { name: names.END, type: windowType, nullable: false },
+      { name: names.ROWTIME, type: { kind: timeField.type.kind, precision: 3 }, nullable: false },
+    ];
+    const start = input.fields.length;
+    const withStart = input.uniqueKeys.map((key) => [...key, start]);
+    const sizes = spec.fn === 'tumble' ? ms(spec.sizeMs) : `${ms(spec.stepMs)}, ${ms(spec.sizeMs)}`;
+    const node = this.add(
+      new WindowNode(
+        input,
+        fields,
+        minimalKeys(spec.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart),
+        spec,
+        index,
+        this.options.timeZone,
+        `${fn}(${timeField.name}, ${sizes}) of GROUP BY`,
+      ),
+    );
+    // TUMBLE_START(ts, INTERVAL …) and the like → the window's columns; each must repeat the GROUP BY's window.
+    const same = this.canonical(call, input.fields);
+    const rewrite = (expr: ExpressionNode): ExpressionNode => {
+      if (expr.kind === 'call') {
+        const [prefix, part] = expr.name.toUpperCase().split('_') as [string, string | undefined];
+        if ((prefix === 'TUMBLE' || prefix === 'HOP' || prefix === 'SESSION') && part !== undefined) {
+          if (!parts.has(part)) {
+            this.fail(
+              expr,
+              `${expr.name.toUpperCase()} is not built`,
+              `${prefix}_START, ${prefix}_END or ${prefix}_ROWTIME`,
+            );
+          }
+          if (prefix !== fn || this.canonical({ ...expr, name: call.name }, input.fields) !== same) {
+            this.fail(
+              expr,
+              `${expr.name.toUpperCase()}'s arguments are not those of the GROUP BY's ${fn}(…)`,
+              `repeat them: ${prefix}_${part}(${this.source(call).replace(/^[^(]*\(/, '')}`,
+            );
+          }
+          // The start tells the window (its size is fixed): the end and the rowtime are computed from it, so that
+          // the query is grouped by the start alone (and a sink keyed by TUMBLE_START, as in Flink, fits).
+          const windowStart = internalColumn(names.START, expr);
+          if (part === 'START') return windowStart;
+          const unit: ColumnNode = {
+            kind: 'column',
+            name: 'MILLISECOND',
+            quoted: false,
+            start: expr.start,
+            end: expr.start,
+          };
+          const delta = spec.sizeMs - (part === 'ROWTIME' ? 1 : 0);
+          const amount: ExpressionNode = {
+            kind: 'literal',
+            type: 'number',
+            value: delta,
+            text: String(delta),
+            start: expr.start,
+            end: expr.start,
+          };
+          return {
+            kind: 'call',
+            name: 'TIMESTAMPADD',
+            args: [unit, amount, windowStart],
+            start: expr.start,
+            end: expr.end,
+          };
+        }
+      }
+      return mapChildren(expr, rewrite);
+    };
+    const groupBy = query.groupBy.map((e) => (e === call ? internalColumn(names.START, call) : rewrite(e)));
+    const items = query.items.map((item) => (item.kind === 'expr' ? { ...item, expr: rewrite(item.expr) } : item));
+    return {
+      node,
+      query: {
+        ...query,
+        items,
+        groupBy,
+        ...(query.having === undefined ? {} : { having: rewrite(query.having) }),
+      },
+    };
   }
 
   /**
@@ -1142,6 +1287,11 @@ class Planner {
           `add it to GROUP BY, or aggregate it: MAX(${this.source(expr)})`,
         );
       }
+      if (expr.kind === 'call') {
+        // A unit word (DAY of TIMESTAMPADD(DAY, 1, MAX(ts))) is not a column.
+        const words = BUILTIN_FUNCTIONS.get(expr.name.toUpperCase())?.words ?? [];
+        return { ...expr, args: expr.args.map((a, i) => (words.includes(i) ? a : rewrite(a))) };
+      }
       return mapChildren(expr, rewrite);
     };
     return { node, rewrite };
@@ -1252,6 +1402,8 @@ function childrenOf(node: ExpressionNode): ExpressionNode[] {
       return [node.operand, ...node.list];
     case 'inQuery':
       return [node.operand];
+    case 'interval':
+      return [];
     case 'case':
       return [
         ...(node.operand === undefined ? [] : [node.operand]),
@@ -1282,6 +1434,8 @@ function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => Express
       return { ...node, operand: f(node.operand), list: node.list.map(f) };
     case 'inQuery':
       return { ...node, operand: f(node.operand) };
+    case 'interval':
+      return node;
     case 'case':
       return {
         ...node,

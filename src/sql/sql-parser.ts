@@ -1,5 +1,5 @@
 import type { ExpressionNode } from '../transform/expression/expression-node.js';
-import { parseExpressionAt } from '../transform/expression/parser.js';
+import { INTERVAL_UNITS, parseExpressionAt } from '../transform/expression/parser.js';
 import { parseSqlType } from '../transform/expression/sql-type.js';
 import { describeToken, type Token } from '../transform/expression/tokenizer.js';
 import type {
@@ -1043,11 +1043,3 @@ class SqlParser {
     return ms;
   }
 }
-
-const INTERVAL_UNITS: Readonly<Record<string, number>> = {
-  MILLISECOND: 1,
-  SECOND: 1000,
-  MINUTE: 60_000,
-  HOUR: 3_600_000,
-  DAY: 86_400_000,
-};

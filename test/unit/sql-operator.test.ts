@@ -521,6 +521,65 @@ describe('SQL operator', () => {
     ]);
   });
 
+  it('the legacy GROUP BY TUMBLE(…) / HOP(…) with TUMBLE_START, _END and _ROWTIME groups as the window TVFs do', async () => {
+    const { feed, restart, explain } = job(
+      'ws TIMESTAMP(3), we TIMESTAMP(3), wt TIMESTAMP(3), k INT, n BIGINT, PRIMARY KEY (ws, k) NOT ENFORCED',
+      "SELECT TUMBLE_START(ts, INTERVAL '10' MINUTES), TUMBLE_END(ts, INTERVAL '10' MINUTE), " +
+        "TUMBLE_ROWTIME(ts, INTERVAL '600' SECONDS), amount % 2 AS k, COUNT(*) FROM e WHERE id > 0 " +
+        "GROUP BY TUMBLE(ts, INTERVAL '10' MINUTES), amount % 2 HAVING COUNT(*) > 0",
+    );
+    expect(explain()).toContain('Window TUMBLE(ts, 10 min) of GROUP BY');
+    const row = (id: bigint, ts: string | null, amount: number) => [id, ts, null, amount];
+    feed([
+      ev(E, 'insert', null, row(1n, '2026-12-06 10:00:00.000', 1)),
+      ev(E, 'insert', null, row(2n, '2026-12-06 10:09:59.999', 3)),
+      ev(E, 'insert', null, row(3n, '2026-12-06 10:10:00.000', 4)),
+      ev(E, 'insert', null, row(4n, null, 8)),
+    ]);
+    expect(feed([])).toEqual([
+      ['2026-12-06 10:00:00.000', '2026-12-06 10:10:00.000', '2026-12-06 10:09:59.999', '1', '2'],
+      ['2026-12-06 10:10:00.000', '2026-12-06 10:20:00.000', '2026-12-06 10:19:59.999', '0', '1'],
+    ]);
+    await restart();
+    expect(
+      feed([ev(E, 'update', row(2n, '2026-12-06 10:09:59.999', 3), row(2n, '2026-12-06 10:15:00.000', 3))]).sort(
+        (x, y) => `${x[0]}/${x[3]}`.localeCompare(`${y[0]}/${y[3]}`),
+      ),
+    ).toEqual([
+      ['2026-12-06 10:00:00.000', '2026-12-06 10:10:00.000', '2026-12-06 10:09:59.999', '1', '1'],
+      ['2026-12-06 10:10:00.000', '2026-12-06 10:20:00.000', '2026-12-06 10:19:59.999', '0', '1'],
+      ['2026-12-06 10:10:00.000', '2026-12-06 10:20:00.000', '2026-12-06 10:19:59.999', '1', '1'],
+    ]);
+    const hop = job(
+      'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED',
+      "SELECT HOP_START(ts, INTERVAL '5' MINUTES, INTERVAL '10' MINUTES), COUNT(*) FROM e " +
+        "GROUP BY HOP(ts, INTERVAL '5' MINUTES, INTERVAL '10' MINUTES)",
+    );
+    expect(hop.feed([ev(E, 'insert', null, row(1n, '2026-12-06 10:07:00.000', 1))])).toEqual([
+      ['2026-12-06 10:00:00.000', '1'],
+      ['2026-12-06 10:05:00.000', '1'],
+    ]);
+  });
+
+  it('refuses a group window function whose arguments are not the GROUP BY window, and SESSION', () => {
+    const sink = 'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED';
+    expect(() =>
+      job(
+        sink,
+        "SELECT TUMBLE_START(ts, INTERVAL '5' MINUTES), COUNT(*) FROM e GROUP BY TUMBLE(ts, INTERVAL '10' MINUTES)",
+      ),
+    ).toThrow(/TUMBLE_START's arguments are not those of the GROUP BY's TUMBLE/);
+    expect(() =>
+      job(
+        sink,
+        "SELECT SESSION_START(ts, INTERVAL '5' MINUTES), COUNT(*) FROM e GROUP BY SESSION(ts, INTERVAL '5' MINUTES)",
+      ),
+    ).toThrow(/SESSION windows are not built yet/);
+    expect(() => job(sink, "SELECT ts + INTERVAL '5' MINUTES, COUNT(*) FROM e GROUP BY ts")).toThrow(
+      /an INTERVAL is read only by a group window/,
+    );
+  });
+
   it('HOP puts a row in size / slide windows and CUMULATE in the growing windows of its period', () => {
     const hop = job(
       'ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws, we) NOT ENFORCED',

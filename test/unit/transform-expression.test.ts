@@ -30,6 +30,8 @@ function show(node: ExpressionNode | ProjectionItem): string {
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}IN ${node.list.map(show).join(', ')})`;
     case 'inQuery':
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}IN (query))`;
+    case 'interval':
+      return `INTERVAL ${node.ms} ms`;
     case 'cast':
       return `CAST(${show(node.operand)} AS ${node.type})`;
     case 'case':

@@ -147,6 +147,12 @@ class ExpressionCompiler {
         return this.between(node);
       case 'in':
         return this.inList(node);
+      case 'interval':
+        return this.fail(
+          node,
+          'an INTERVAL is read only by a group window (GROUP BY TUMBLE(ts, INTERVAL …)) and its TUMBLE_START/END',
+          'add or subtract time with TIMESTAMPADD(MINUTE, 10, ts)',
+        );
       case 'inQuery':
         return this.fail(
           node,

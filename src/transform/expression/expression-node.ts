@@ -108,6 +108,15 @@ export interface InQueryNode extends NodeSpan {
   readonly negated: boolean;
 }
 
+/**
+ * `INTERVAL '10' MINUTES`: a duration of a fixed length (milliseconds), read by streaming SQL's group windows
+ * (`GROUP BY TUMBLE(ts, INTERVAL '1' HOUR)`); no expression evaluates it.
+ */
+export interface IntervalNode extends NodeSpan {
+  readonly kind: 'interval';
+  readonly ms: number;
+}
+
 /** `CAST(x AS type)`; `type` is the type's text as written (`DECIMAL(10, 2)`), interpreted by a later stage. */
 export interface CastNode extends NodeSpan {
   readonly kind: 'cast';
@@ -147,6 +156,7 @@ export type ExpressionNode =
   | BetweenNode
   | InNode
   | InQueryNode
+  | IntervalNode
   | CastNode
   | CaseNode;
 

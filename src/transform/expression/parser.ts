@@ -88,6 +88,15 @@ export function parseExpressionAt(
   return { node, next: parser.position };
 }
 
+/** The units of an interval of a fixed length, in milliseconds (the SQL parser's window TVFs read them too). */
+export const INTERVAL_UNITS: Readonly<Record<string, number>> = {
+  MILLISECOND: 1,
+  SECOND: 1000,
+  MINUTE: 60_000,
+  HOUR: 3_600_000,
+  DAY: 86_400_000,
+};
+
 class Parser {
   private readonly tokens: readonly Token[];
   private index: number;
@@ -235,6 +244,31 @@ class Parser {
     }
   }
 
+  /** After INTERVAL: `'n' UNIT` of a fixed length (SECOND, MINUTE, HOUR, DAY or MILLISECOND, plural or not). */
+  private interval(at: Token): ExpressionNode {
+    const amount = this.next();
+    const unitToken = this.peek();
+    const unit = unitToken.type === 'identifier' || unitToken.type === 'keyword' ? unitToken.value.toUpperCase() : '';
+    const unitMs = INTERVAL_UNITS[unit.endsWith('S') ? unit.slice(0, -1) : unit];
+    if (unitMs === undefined) {
+      this.fail(
+        unitToken,
+        `expected SECOND, MINUTE, HOUR or DAY after INTERVAL '${amount.value}'`,
+        'an interval here has a fixed length (months and years have none)',
+      );
+    }
+    const end = this.next().end;
+    const ms = Number(amount.value.trim()) * unitMs;
+    if (amount.value.trim() === '' || !Number.isInteger(ms) || ms <= 0) {
+      this.fail(
+        amount,
+        `INTERVAL '${amount.value}' ${unit} is not a positive whole number of milliseconds`,
+        "INTERVAL '10' MINUTES",
+      );
+    }
+    return { kind: 'interval', ms, start: at.start, end };
+  }
+
   private prefix(): ExpressionNode {
     const token = this.next();
     const { start, end } = token;
@@ -245,6 +279,7 @@ class Parser {
         return { kind: 'literal', type: 'string', value: token.value, text: this.text.slice(start, end), start, end };
       case 'identifier':
         if (this.peek().type === 'operator' && this.peek().value === '(') return this.call(token);
+        if (token.value.toUpperCase() === 'INTERVAL' && this.peek().type === 'string') return this.interval(token);
         if (NILADIC.has(token.value.toUpperCase()) && !(this.peek().type === 'operator' && this.peek().value === '.')) {
           return { kind: 'call', name: token.value, args: [], start, end };
         }

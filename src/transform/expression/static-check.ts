@@ -77,6 +77,8 @@ export function staticProblems(node: ExpressionNode, userFunctions: ReadonlySet<
       case 'inQuery':
         visit(n.operand);
         return;
+      case 'interval':
+        return;
       case 'case':
         if (n.operand !== undefined) visit(n.operand);
         for (const w of n.whens) {
