@@ -20,7 +20,15 @@ import type {
 } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { parseSqlScript } from '../sql/sql-parser.js';
-import { connectorOf, planInsert, planSelect, planView, type PlanOptions, type QueryPlan } from '../sql/planner.js';
+import {
+  connectorOf,
+  planInsert,
+  planSelect,
+  planView,
+  typeComputedColumns,
+  type PlanOptions,
+  type QueryPlan,
+} from '../sql/planner.js';
 import type { DataType } from '../core/data-type.js';
 import { SqlOperator, type ScanSource, type SqlQuery } from '../sql/sql-operator.js';
 import { composePipeline, type Pipeline } from './pipeline-composer.js';
@@ -105,7 +113,10 @@ export class SqlSession {
           "add WITH ('connector' = 'mysql-cdc', …) for a source or 'jdbc' | 'postgres' | 'duckdb' | 'iceberg' | 'nats' | 'kafka' for a sink",
         );
       }
-      this.tables.set(key, { ...statement, options: this.interpolated(statement.options) });
+      this.tables.set(
+        key,
+        typeComputedColumns({ ...statement, options: this.interpolated(statement.options) }, this.timeZone),
+      );
     } else if (statement.kind === 'set' && statement.key !== undefined) {
       const entry = { value: statement.value!, start: statement.start };
       const value = this.interpolated(new Map([[statement.key, entry]])).get(statement.key)!.value;

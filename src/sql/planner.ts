@@ -78,6 +78,50 @@ interface Target {
 }
 
 /**
+ * A `CREATE TABLE` with its computed columns (`name AS expr`) typed: each expression compiled over the table's other
+ * columns (not computed, not metadata). Refuses `PROCTIME()` (a processing time differs when the rows are read again
+ * after a crash, so a retraction would not find its row) and computed columns of a table that is not a source.
+ */
+export function typeComputedColumns(table: CreateTableStatement, timeZone: string): CreateTableStatement {
+  if (!table.columns.some((c) => c.computed !== undefined)) return table;
+  const connector = connectorOf(table);
+  const physical = table.columns.filter((c) => c.computed === undefined && c.metadata === undefined);
+  const columns = table.columns.map((column) => {
+    const computed = column.computed;
+    if (computed === undefined) return column;
+    if (!SOURCE_CONNECTORS.has(connector)) {
+      throw new SqlError(
+        computed.text,
+        column.start,
+        `${column.name} of the '${connector}' table ${table.name} is a computed column`,
+        'computed columns are read from source tables (mysql-cdc, postgres-cdc); compute the value in the INSERT',
+      );
+    }
+    const proctime = columnsAndCalls(computed.expr).find(
+      (n) => n.kind === 'call' && n.name.toUpperCase() === 'PROCTIME',
+    );
+    if (proctime !== undefined) {
+      throw new SqlError(
+        computed.text,
+        proctime.start,
+        'PROCTIME() is not built',
+        'a processing time would differ when rows are read again after a crash; use a time column of the source',
+      );
+    }
+    try {
+      const compiled = compileExpression(computed.expr, computed.text, {
+        columns: physical.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
+        timeZone,
+      });
+      return { ...column, type: compiled.type, typeText: formatDataType(compiled.type), nullable: compiled.nullable };
+    } catch (error) {
+      throw asSqlError(error, computed.text);
+    }
+  });
+  return { ...table, columns };
+}
+
+/**
  * Plans a view's query alone, to check it when it is declared: its columns. Throws {@link SqlError}
  * (SQL_INVALID) pointing at the problem.
  */
@@ -1094,7 +1138,9 @@ class Planner {
       );
     }
     const id = `${this.scans.length}`;
-    const declared: Field[] = table.columns.map((c, i) => ({
+    // The source's columns; computed ones are added after the scan.
+    const sourceColumns = table.columns.filter((c) => c.computed === undefined);
+    const declared: Field[] = sourceColumns.map((c, i) => ({
       name: c.name,
       qualifier: item.alias,
       type: c.type,
@@ -1102,7 +1148,7 @@ class Planner {
       origin: `${id}#${i}`,
     }));
     const tableKey = table.primaryKey.map((k) =>
-      table.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()),
+      sourceColumns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()),
     );
     // The columns some expression reads, and the primary key (rows by key in joins, ChangelogNormalize).
     const read = this.pushdown.narrow?.read;
@@ -1122,20 +1168,53 @@ class Planner {
         columns,
         key.length === 0 ? [] : [key],
         connector === 'postgres-cdc',
-        table.columns.map((c) => (c.metadata === undefined ? undefined : this.metadataOf(table, connector, c))),
+        sourceColumns.map((c) => (c.metadata === undefined ? undefined : this.metadataOf(table, connector, c))),
       ),
     );
     this.scans.push(scan);
-    if (connector !== 'postgres-cdc') return scan;
-    // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.
-    if (key.length === 0) {
-      this.fail(
-        item,
-        `the postgres-cdc table ${table.name} has no PRIMARY KEY`,
-        'declare its key: PRIMARY KEY (…) NOT ENFORCED (an update may carry only the old key, by which the row is found)',
-      );
+    let node: PlanNode = scan;
+    if (connector === 'postgres-cdc') {
+      // PostgreSQL sends a retraction's old row whole only under REPLICA IDENTITY FULL: keep the rows by key.
+      if (key.length === 0) {
+        this.fail(
+          item,
+          `the postgres-cdc table ${table.name} has no PRIMARY KEY`,
+          'declare its key: PRIMARY KEY (…) NOT ENFORCED (an update may carry only the old key, by which the row is found)',
+        );
+      }
+      node = this.add(new NormalizeNode(scan, key));
     }
-    return this.add(new NormalizeNode(scan, key));
+    return table.columns.some((c) => c.computed !== undefined) ? this.computedColumns(table, item.alias, node) : node;
+  }
+
+  /**
+   * A source table's computed columns (`name AS expr`): a projection after its scan giving the table's columns in
+   * their declared order, each computed one from the row's others. (Every column a computed one reads is read.)
+   */
+  private computedColumns(table: CreateTableStatement, alias: string, input: PlanNode): PlanNode {
+    const fields: Field[] = [];
+    const exprs: Compiled[] = [];
+    const texts: string[] = [];
+    const positions: (number | undefined)[] = [];
+    for (const column of table.columns) {
+      if (column.computed === undefined) {
+        const index = input.fields.findIndex((f) => f.name.toLowerCase() === column.name.toLowerCase());
+        if (index < 0) continue; // not read (projection pushdown)
+        const field = input.fields[index]!;
+        fields.push(field);
+        exprs.push({ type: field.type, nullable: field.nullable, evaluate: (ctx) => ctx.row[index] ?? null });
+        texts.push(column.name);
+        positions.push(index);
+        continue;
+      }
+      const compiled = compileExpression(column.computed.expr, column.computed.text, this.scope(input.fields));
+      fields.push({ name: column.name, qualifier: alias, type: compiled.type, nullable: compiled.nullable });
+      exprs.push(compiled);
+      const { expr, text } = column.computed;
+      texts.push(text.slice(expr.start, expr.end).replace(/\s+/g, ' '));
+      positions.push(undefined);
+    }
+    return this.add(new ProjectNode(input, fields, mapKeys(input.uniqueKeys, positions), exprs, texts));
   }
 
   /** Where a source table's metadata column takes its value; refuses keys and types not built. */

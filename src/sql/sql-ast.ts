@@ -32,6 +32,11 @@ export interface ColumnDef {
    * it came from (`database_name`, `schema_name`, `table_name`) — not from the row. The key defaults to the name.
    */
   readonly metadata?: { readonly key: string; readonly start: number };
+  /**
+   * `name AS expr`: a computed column of a source table, its value from the row's other columns (Flink's computed
+   * column). Its type is the expression's, set when the table is declared; `text` is the text `expr` is in.
+   */
+  readonly computed?: { readonly expr: ExpressionNode; readonly text: string };
   readonly start: number;
 }
 

@@ -423,8 +423,17 @@ class SqlParser {
     this.expectOperator(')', 'to close the column list');
     if (columns.length === 0) return this.createTableAs(name, primaryKey, ifNotExists, start);
     for (const key of primaryKey) {
-      if (!columns.some((c) => c.name.toLowerCase() === key.toLowerCase())) {
+      const column = columns.find((c) => c.name.toLowerCase() === key.toLowerCase());
+      if (column === undefined) {
         throw new SqlError(this.text, start, `the primary key names ${key}, which is not a column of ${name}`);
+      }
+      if (column.computed !== undefined) {
+        throw new SqlError(
+          this.text,
+          column.start,
+          `the primary key names ${key}, a computed column`,
+          "key the table by the source's own key columns",
+        );
       }
     }
     if (watermark !== undefined && !columns.some((c) => c.name.toLowerCase() === watermark.column.toLowerCase())) {
@@ -562,6 +571,19 @@ class SqlParser {
 
   private columnDef(): ColumnDef {
     const name = this.name('for a column');
+    if (this.acceptWord('AS')) {
+      // A computed column: typed when the table is declared (planner.ts typeComputedColumns).
+      const expr = this.expression();
+      if (this.acceptWord('COMMENT')) this.string('after COMMENT');
+      return {
+        name: name.value,
+        type: { kind: 'string' },
+        typeText: '',
+        nullable: true,
+        computed: { expr, text: this.text },
+        start: name.start,
+      };
+    }
     const typeStart = this.peek();
     let depth = 0;
     let typeEnd = typeStart.start;

@@ -27,6 +27,8 @@ const A: TableSchema = {
   ],
   primaryKey: ['id'],
 };
+/** Table a's columns under another name (a source table declared with computed columns besides them). */
+const AC: TableSchema = { ...A, id: tableId('db', 'ac') };
 const B: TableSchema = {
   id: tableId('db', 'b'),
   columns: [
@@ -109,7 +111,7 @@ INSERT INTO r ${select};`;
     return [...table.values()].map((r) => r.map((v) => (v === null ? null : String(v))));
   };
   const creates = (): ChangeEvent[] =>
-    [A, B, E].map((schema) => ({
+    [A, AC, B, E].map((schema) => ({
       kind: 'schema',
       table: schema.id,
       change: 'createTable',
@@ -463,6 +465,41 @@ describe('SQL operator', () => {
       /only as a condition of WHERE, joined to the others with AND/,
     );
     expect(() => job(sink, 'SELECT id FROM a WHERE k IN (SELECT k, id FROM b)')).toThrow(/a SELECT of one column/);
+  });
+
+  it('computed columns of a source table are computed from its row, usable as any column (and not read from the source)', async () => {
+    const { feed, restart, explain } = job(
+      'id BIGINT, total DECIMAL(12, 2), band STRING, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT id, total, band FROM ac WHERE total > 1',
+      undefined,
+      `CREATE TABLE ac (id BIGINT, k INT, v DECIMAL(10, 2), total AS v * 2, band AS CASE WHEN k > 5 THEN 'high' ELSE 'low' END,
+         PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('a')});`,
+    );
+    expect(explain()).toMatch(/Project id AS id, k AS k, v AS v, v \* 2 AS total, CASE .* AS band/);
+    expect(feed([ev(AC, 'insert', null, [1n, 7, '3.50']), ev(AC, 'insert', null, [2n, 1, '0.25'])])).toEqual([
+      ['1', '7.00', 'high'],
+    ]);
+    await restart();
+    expect(
+      feed([ev(AC, 'update', [1n, 7, '3.50'], [1n, 2, '4.00']), ev(AC, 'update', [2n, 1, '0.25'], [2n, 1, '1.00'])]),
+    ).toEqual([
+      ['1', '8.00', 'low'],
+      ['2', '2.00', 'low'],
+    ]);
+  });
+
+  it('refuses PROCTIME(), a computed primary key and a computed column of a sink table', () => {
+    const sink = 'id BIGINT, PRIMARY KEY (id) NOT ENFORCED';
+    const source = (columns: string) => `CREATE TABLE ac (${columns}) WITH (${SOURCE('a')});`;
+    expect(() =>
+      job(sink, 'SELECT id FROM ac', undefined, source('id BIGINT, pt AS PROCTIME(), PRIMARY KEY (id) NOT ENFORCED')),
+    ).toThrow(/PROCTIME\(\) is not built/);
+    expect(() =>
+      job(sink, 'SELECT id FROM ac', undefined, source('id BIGINT, k AS id + 1, PRIMARY KEY (k) NOT ENFORCED')),
+    ).toThrow(/the primary key names k, a computed column/);
+    expect(() => job('id BIGINT, d AS id * 2, PRIMARY KEY (id) NOT ENFORCED', 'SELECT id FROM a')).toThrow(
+      /is a computed column/,
+    );
   });
 
   it('a subquery in FROM and a view plan like the query written out', () => {
