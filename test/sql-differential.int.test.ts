@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …) — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …), [NOT] EXISTS — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -243,6 +243,23 @@ const SET_QUERIES: readonly Query[] = [
       "max(x)::text AS c4 FROM (SELECT date_bin('15 minutes', ts, '1970-01-01') AS ws, x FROM ref.c " +
       'WHERE ts IS NOT NULL AND x IS NOT NULL) w GROUP BY ws ORDER BY ws',
     result: 'SELECT ws::text, wt::text, n::text, mx::text FROM q_tumble_legacy ORDER BY ws',
+  },
+  {
+    name: 'q_exists',
+    sinkColumns: 'id BIGINT, g STRING, PRIMARY KEY (id) NOT ENFORCED',
+    select: 'SELECT a.id, a.g FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.w > 0)',
+    reference:
+      'SELECT a.id::text AS c1, a.g FROM ref.a WHERE EXISTS (SELECT 1 FROM ref.b WHERE b.k = a.k AND b.w > 0) ORDER BY a.id',
+    result: 'SELECT id::text, g FROM q_exists ORDER BY q_exists.id',
+  },
+  {
+    name: 'q_not_exists',
+    sinkColumns: 'id BIGINT, n INT, PRIMARY KEY (id) NOT ENFORCED',
+    select: 'SELECT a.id, a.n FROM a WHERE NOT EXISTS (SELECT * FROM c WHERE c.bid = a.id AND c.x IS NOT NULL)',
+    reference:
+      'SELECT a.id::text AS c1, a.n::text AS c2 FROM ref.a WHERE NOT EXISTS (SELECT * FROM ref.c WHERE c.bid = a.id ' +
+      'AND c.x IS NOT NULL) ORDER BY a.id',
+    result: 'SELECT id::text, n::text FROM q_not_exists ORDER BY q_not_exists.id',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -3,7 +3,7 @@ import { CoercionError, coerce, commonType, comparatorFor, comparisonType } from
 import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js';
 import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
 import type { Compiled } from '../transform/expression/eval-context.js';
-import type { ColumnNode, ExpressionNode } from '../transform/expression/expression-node.js';
+import type { ColumnNode, ExistsNode, ExpressionNode } from '../transform/expression/expression-node.js';
 import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
 import { encodeValue } from './exec/changelog.js';
@@ -730,51 +730,140 @@ class Planner {
   }
 
   /**
-   * `WHERE … AND x IN (SELECT y …) AND …`: each such condition becomes an inner join of FROM with the subquery's
-   * distinct values on `x = y` (its column named apart, never selected by `*`), the other conditions the WHERE.
-   * Each row of FROM meets at most one value, so FROM's keys stay keys; a NULL `x` or `y` meets nothing, as IN's
-   * NULL is no match in WHERE.
+   * Subqueries in WHERE, each among its conditions joined with AND, become joins with the subquery's distinct values
+   * (their columns named apart, never selected by `*`); the other conditions stay the WHERE:
+   *
+   * - `x IN (SELECT y …)`: an inner join on `x = y`;
+   * - `EXISTS (SELECT … FROM b WHERE b.k = a.k AND …)`: an inner join on the equalities that tie the subquery to the
+   *   outer row (a column qualified by an outer table's name), the subquery's other conditions kept inside it;
+   * - `NOT EXISTS (…)`: the same as a LEFT JOIN, keeping the rows it pads (`IS NULL`).
+   *
+   * Each outer row meets at most one row of distinct values, so FROM's keys stay keys; a NULL meets nothing, as in
+   * SQL (a NULL `x` is not IN, and has no row for EXISTS).
    */
   private semiJoins(query: SelectQuery): { from: FromItem; where: ExpressionNode | undefined } {
     if (query.where === undefined) return { from: query.from, where: undefined };
     let from = query.from;
     const rest: ExpressionNode[] = [];
     for (const term of conjuncts(query.where)) {
-      if (term.kind !== 'inQuery') {
+      const negatedExists = term.kind === 'unary' && term.op === 'NOT' && term.operand.kind === 'exists';
+      if (term.kind !== 'inQuery' && term.kind !== 'exists' && !negatedExists) {
         rest.push(term);
         continue;
       }
-      if (term.negated) {
-        this.fail(
-          term,
-          'NOT IN (SELECT …) is not built yet',
-          'when the subquery gives no NULL: LEFT JOIN (SELECT DISTINCT y AS v FROM …) AS s ON x = s.v WHERE s.v IS NULL',
-        );
-      }
-      const inner = term.query as QueryExpr;
-      const body = inner.kind === 'with' ? inner.body : inner;
-      const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
-      if (item?.kind !== 'expr') {
-        this.fail(term, 'IN (SELECT …) takes a SELECT of one column', 'x IN (SELECT y FROM t WHERE …)');
-      }
-      const column = `${AGG_PREFIX}in${this.semiJoinCount++}`;
-      const values: SelectQuery = { ...(body as SelectQuery), distinct: true, items: [{ ...item, alias: column }] };
+      const n = this.semiJoinCount++;
       const at = { start: term.start, end: term.end };
+      let join: { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] };
+      if (term.kind === 'inQuery') {
+        if (term.negated) {
+          this.fail(
+            term,
+            'NOT IN (SELECT …) is not built yet',
+            'NOT EXISTS (SELECT … WHERE y = x) is the same when neither side is NULL',
+          );
+        }
+        const inner = term.query as QueryExpr;
+        const body = inner.kind === 'with' ? inner.body : inner;
+        const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
+        if (item?.kind !== 'expr') {
+          this.fail(term, 'IN (SELECT …) takes a SELECT of one column', 'x IN (SELECT y FROM t WHERE …)');
+        }
+        const column = `${AGG_PREFIX}in${n}`;
+        const values: SelectQuery = { ...(body as SelectQuery), distinct: true, items: [{ ...item, alias: column }] };
+        join = {
+          query: inner.kind === 'with' ? { ...inner, body: values } : values,
+          keys: [{ outer: term.operand, column }],
+        };
+      } else {
+        join = this.existsJoin(term.kind === 'exists' ? term : (term.operand as ExistsNode), from, n);
+      }
+      const on = andOf(
+        join.keys.map(({ outer, column }): ExpressionNode => ({
+          kind: 'binary',
+          op: '=',
+          left: outer,
+          right: internalColumn(column, at),
+          ...at,
+        })),
+      );
       from = {
         kind: 'join',
-        type: 'inner',
+        type: negatedExists ? 'left' : 'inner',
         left: from,
-        right: {
-          kind: 'subquery',
-          query: inner.kind === 'with' ? { ...inner, body: values } : values,
-          alias: column,
-          start: term.start,
-        },
-        on: { kind: 'binary', op: '=', left: term.operand, right: internalColumn(column, at), ...at },
+        right: { kind: 'subquery', query: join.query, alias: `${AGG_PREFIX}in${n}`, start: term.start },
+        on: { ...on, ...at },
         start: term.start,
       };
+      if (negatedExists) {
+        rest.push({ kind: 'isNull', operand: internalColumn(join.keys[0]!.column, at), negated: false, ...at });
+      }
     }
     return { from, where: rest.length === 0 ? undefined : andOf(rest) };
+  }
+
+  /**
+   * `EXISTS (SELECT … FROM b WHERE b.k = a.k AND …)` as the distinct values of the subquery's side of the equalities
+   * that name an outer table (`a`, qualified), its other conditions kept inside it.
+   */
+  private existsJoin(
+    node: ExistsNode,
+    outerFrom: FromItem,
+    n: number,
+  ): { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] } {
+    const inner = node.query as QueryExpr;
+    const body = inner.kind === 'with' ? inner.body : inner;
+    if (body.kind !== 'select' || body.groupBy.length > 0 || body.having !== undefined || body.limit !== undefined) {
+      this.fail(
+        node,
+        'EXISTS takes a plain SELECT … FROM … WHERE (no UNION, GROUP BY or LIMIT)',
+        'EXISTS (SELECT 1 FROM b WHERE b.k = a.k)',
+      );
+    }
+    const outerNames = aliasesOf(outerFrom);
+    const innerNames = aliasesOf(body.from);
+    const isOuter = (e: ExpressionNode) =>
+      columnsOf(e).some(
+        (c) =>
+          c.qualifier !== undefined &&
+          outerNames.has(c.qualifier.toLowerCase()) &&
+          !innerNames.has(c.qualifier.toLowerCase()),
+      );
+    const keys: { outer: ExpressionNode; column: string }[] = [];
+    const items: SelectItem[] = [];
+    const kept: ExpressionNode[] = [];
+    for (const term of body.where === undefined ? [] : conjuncts(body.where)) {
+      if (!isOuter(term)) {
+        kept.push(term);
+        continue;
+      }
+      const sides = term.kind === 'binary' && term.op === '=' ? [term.left, term.right] : [];
+      const outer = sides.find(isOuter);
+      const own = sides.find((side) => !isOuter(side));
+      if (outer === undefined || own === undefined) {
+        this.fail(
+          term,
+          "EXISTS ties its rows to the outer row with equalities only (b.k = a.k); this condition reads the outer row's columns otherwise",
+          'compare the outer columns with = and keep other conditions on the subquery own columns',
+        );
+      }
+      const column = `${AGG_PREFIX}in${n}_${keys.length}`;
+      keys.push({ outer, column });
+      items.push({ kind: 'expr', expr: own, alias: column, start: own.start });
+    }
+    if (keys.length === 0) {
+      this.fail(
+        node,
+        'an EXISTS that no equality ties to the outer row is not built',
+        'name the outer row in its WHERE: EXISTS (SELECT 1 FROM b WHERE b.k = a.k)',
+      );
+    }
+    const values: SelectQuery = {
+      ...body,
+      distinct: true,
+      items,
+      ...(kept.length === 0 ? { where: undefined } : { where: andOf(kept) }),
+    };
+    return { query: inner.kind === 'with' ? { ...inner, body: values } : values, keys };
   }
 
   /**
@@ -1451,6 +1540,18 @@ export function resolveField(
   };
 }
 
+/** The names FROM gives its tables and subqueries (lower case): what columns are qualified by. */
+function aliasesOf(item: FromItem): Set<string> {
+  switch (item.kind) {
+    case 'join':
+      return new Set([...aliasesOf(item.left), ...aliasesOf(item.right)]);
+    case 'window':
+      return new Set([(item.alias ?? item.input.alias).toLowerCase()]);
+    default:
+      return new Set([item.alias.toLowerCase()]);
+  }
+}
+
 function conjuncts(node: ExpressionNode): ExpressionNode[] {
   if (node.kind === 'binary' && node.op === 'AND') return [...conjuncts(node.left), ...conjuncts(node.right)];
   return [node];
@@ -1482,6 +1583,7 @@ function childrenOf(node: ExpressionNode): ExpressionNode[] {
     case 'inQuery':
       return [node.operand];
     case 'interval':
+    case 'exists':
       return [];
     case 'case':
       return [
@@ -1514,6 +1616,7 @@ function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => Express
     case 'inQuery':
       return { ...node, operand: f(node.operand) };
     case 'interval':
+    case 'exists':
       return node;
     case 'case':
       return {

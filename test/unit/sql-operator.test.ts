@@ -456,6 +456,48 @@ describe('SQL operator', () => {
     expect(feed([ev(A, 'update', [2n, 5, '1.00'], [2n, 6, '1.00'])])).toEqual([['2', '6']]);
   });
 
+  it('EXISTS and NOT EXISTS keep a row while the subquery has (or has no) row tied to it', async () => {
+    const exists = job(
+      'id BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT a.id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.id > 1) AND a.id < 100',
+    );
+    const missing = job(
+      'id BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT a.id FROM a WHERE NOT EXISTS (SELECT * FROM b WHERE a.k = b.k AND b.id > 1)',
+    );
+    expect(missing.explain()).toMatch(/LeftJoin|left/i);
+    const rows = [
+      ev(A, 'insert', null, [1n, 5, '1.00']),
+      ev(A, 'insert', null, [2n, 6, '1.00']),
+      ev(A, 'insert', null, [3n, null, '1.00']),
+    ];
+    for (const j of [exists, missing]) j.feed(rows);
+    const b = [ev(B, 'insert', null, [1n, 6]), ev(B, 'insert', null, [2n, 5]), ev(B, 'insert', null, [4n, 5])];
+    expect(exists.feed(b)).toEqual([['1']]);
+    expect(missing.feed(b).sort()).toEqual([['2'], ['3']]);
+    await exists.restart();
+    await missing.restart();
+    const gone = [ev(B, 'delete', [2n, 5], null)];
+    expect(exists.feed(gone)).toEqual([['1']]);
+    expect(missing.feed(gone).sort()).toEqual([['2'], ['3']]);
+    const last = [ev(B, 'delete', [4n, 5], null), ev(B, 'update', [1n, 6], [5n, 6])];
+    expect(exists.feed(last)).toEqual([['2']]);
+    expect(missing.feed(last).sort()).toEqual([['1'], ['3']]);
+  });
+
+  it('refuses an EXISTS not tied to the outer row by equalities', () => {
+    const sink = 'id BIGINT, PRIMARY KEY (id) NOT ENFORCED';
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.id > 1)')).toThrow(
+      /an EXISTS that no equality ties to the outer row is not built/,
+    );
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k > a.k)')).toThrow(
+      /with equalities only/,
+    );
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k = a.k) OR a.id = 1')).toThrow(
+      /EXISTS \(SELECT …\) is built only as a condition of WHERE/,
+    );
+  });
+
   it('refuses NOT IN (SELECT …), IN (SELECT …) outside WHERE, and a subquery of two columns', () => {
     const sink = 'id BIGINT, PRIMARY KEY (id) NOT ENFORCED';
     expect(() => job(sink, 'SELECT id FROM a WHERE k NOT IN (SELECT k FROM b)')).toThrow(

@@ -32,6 +32,8 @@ function show(node: ExpressionNode | ProjectionItem): string {
       return `(${show(node.operand)} ${node.negated ? 'NOT ' : ''}IN (query))`;
     case 'interval':
       return `INTERVAL ${node.ms} ms`;
+    case 'exists':
+      return 'EXISTS (query)';
     case 'cast':
       return `CAST(${show(node.operand)} AS ${node.type})`;
     case 'case':

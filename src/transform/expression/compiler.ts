@@ -147,6 +147,12 @@ class ExpressionCompiler {
         return this.between(node);
       case 'in':
         return this.inList(node);
+      case 'exists':
+        return this.fail(
+          node,
+          'EXISTS (SELECT …) is built only as a condition of WHERE, joined to the others with AND (or NOT EXISTS)',
+          'move it out of OR or the select list',
+        );
       case 'interval':
         return this.fail(
           node,

@@ -108,6 +108,12 @@ export interface InQueryNode extends NodeSpan {
   readonly negated: boolean;
 }
 
+/** `EXISTS (SELECT …)`: whether a subquery has rows — streaming SQL's semi-join, read in a query's WHERE. */
+export interface ExistsNode extends NodeSpan {
+  readonly kind: 'exists';
+  readonly query: unknown;
+}
+
 /**
  * `INTERVAL '10' MINUTES`: a duration of a fixed length (milliseconds), read by streaming SQL's group windows
  * (`GROUP BY TUMBLE(ts, INTERVAL '1' HOUR)`); no expression evaluates it.
@@ -156,6 +162,7 @@ export type ExpressionNode =
   | BetweenNode
   | InNode
   | InQueryNode
+  | ExistsNode
   | IntervalNode
   | CastNode
   | CaseNode;

@@ -269,9 +269,30 @@ class Parser {
     return { kind: 'interval', ms, start: at.start, end };
   }
 
+  /** Whether `EXISTS (SELECT` or `IN (SELECT` follows (from the `(`) and the caller parses subqueries. */
+  private subqueryAhead(): boolean {
+    const open = this.peek();
+    const first = this.peek(1);
+    return (
+      this.hooks?.subquery !== undefined &&
+      open.type === 'operator' &&
+      open.value === '(' &&
+      (first.type === 'keyword' || first.type === 'identifier') &&
+      ['SELECT', 'WITH'].includes(first.value.toUpperCase())
+    );
+  }
+
   private prefix(): ExpressionNode {
     const token = this.next();
     const { start, end } = token;
+    if ((token.type === 'identifier' || token.type === 'keyword') && token.value.toUpperCase() === 'EXISTS') {
+      if (this.subqueryAhead()) {
+        this.next();
+        const { query, next } = this.hooks!.subquery!(this.index);
+        this.index = next;
+        return { kind: 'exists', query, start, end: this.expectOperator(')', 'to close the subquery').end };
+      }
+    }
     switch (token.type) {
       case 'number':
         return { kind: 'literal', type: 'number', value: Number(token.value), text: token.value, start, end };

@@ -78,6 +78,7 @@ export function staticProblems(node: ExpressionNode, userFunctions: ReadonlySet<
         visit(n.operand);
         return;
       case 'interval':
+      case 'exists':
         return;
       case 'case':
         if (n.operand !== undefined) visit(n.operand);
