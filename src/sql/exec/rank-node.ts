@@ -35,21 +35,32 @@ interface Ranked {
 }
 
 /**
+ * What a batch did to a partition whose top may have changed: the rows added (each copy), and the rows retracted
+ * (by identity, with how many copies) since that was first seen.
+ */
+interface PartitionChanges {
+  readonly added: Ranked[];
+  readonly removed: Map<string, number>;
+}
+
+/**
  * Top-N (Flink's Rank): per partition, the first `limit` rows in the sort order — `ROW_NUMBER() OVER (PARTITION BY
  * … ORDER BY …) AS rn … WHERE rn <= N`, or `ORDER BY … LIMIT N` (one partition). Rows that sort alike are ordered
  * by their values (encoded), so the ranks are the same in every run.
  *
  * The state keeps every row of each partition (a map state entry per distinct row, with its count: a row leaving
  * the top pulls the next one up) and, per partition, the rows it emitted in rank order. A change below the top of a
- * full partition only updates the state; one that may change the top marks the partition, which is ranked anew at
- * the end of the batch (`flush`) and compared with what was emitted: with the rank as a column (`withRank`), every
- * position whose row changed is retracted and emitted again with its rank; without it, the rows that left the top
- * are retracted and those that entered it emitted. Retractions go first, as the aggregate's do.
+ * full partition only updates the state; one that may change the top is noted, and at the end of the batch (`flush`)
+ * the new top is made from the old one and the noted changes — or, when a row left the top and none of those takes
+ * its place, by reading the partition's rows. It is compared with what was emitted: with the rank as a column
+ * (`withRank`), every position whose row changed is retracted and emitted again with its rank; without it, the rows
+ * that left the top are retracted and those that entered it emitted. Retractions go first, as the aggregate's do.
  */
 export class TopNNode extends PlanNode {
   private rows: KeyedMapState<RankEntry>;
   private top: KeyedState<Row[]>;
-  private readonly dirty = new Set<string>();
+  /** The partitions whose top may have changed in this batch, and how. */
+  private readonly changed = new Map<string, PartitionChanges>();
   private readonly ctx: EvalContext = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() };
   private readonly entryCodec: StateCodec<RankEntry> = {
     toJson: (e) => [rowToJson(e.row), e.count],
@@ -90,20 +101,24 @@ export class TopNNode extends PlanNode {
     const partition = encodeValues(this.partition.map((i) => row[i] ?? null));
     const id = encodeValues(row);
     const entry = this.rows.get(partition, id);
+    let changed = this.changed.get(partition);
     if (delta.sign > 0) {
       if (entry === undefined) this.rows.put(partition, id, { row, count: 1 });
       else {
         entry.count++;
         this.rows.put(partition, id, entry);
       }
-      if (this.dirty.has(partition)) return;
-      const top = this.top.peek(partition);
-      if (
-        top === undefined ||
-        top.length < this.limit ||
-        this.compare(this.ranked(row, id), this.ranked(top.at(-1)!)) < 0
-      )
-        this.dirty.add(partition);
+      if (changed === undefined) {
+        const top = this.top.peek(partition);
+        const ranked = this.ranked(row, id);
+        if (top !== undefined && top.length >= this.limit && this.compare(ranked, this.ranked(top.at(-1)!)) >= 0)
+          return;
+        changed = { added: [], removed: new Map() };
+        this.changed.set(partition, changed);
+        changed.added.push(ranked);
+        return;
+      }
+      changed.added.push(this.ranked(row, id));
       return;
     }
     if (entry === undefined) {
@@ -112,17 +127,21 @@ export class TopNNode extends PlanNode {
     }
     if (--entry.count === 0) this.rows.remove(partition, id);
     else this.rows.put(partition, id, entry);
-    if (this.dirty.has(partition)) return;
-    if (this.top.peek(partition)?.some((r) => encodeValues(r) === id) === true) this.dirty.add(partition);
+    if (changed === undefined) {
+      if (this.top.peek(partition)?.some((r) => encodeValues(r) === id) !== true) return;
+      changed = { added: [], removed: new Map() };
+      this.changed.set(partition, changed);
+    }
+    changed.removed.set(id, (changed.removed.get(id) ?? 0) + 1);
   }
 
   override flush(): void {
-    if (this.dirty.size === 0) return;
+    if (this.changed.size === 0) return;
     const retracted: Row[] = [];
     const added: Row[] = [];
-    for (const partition of this.dirty) {
+    for (const [partition, changed] of this.changed) {
       const before = this.top.peek(partition) ?? [];
-      const after = this.rank(partition);
+      const after = this.fromChanges(before, changed) ?? this.rank(partition);
       if (this.withRank) {
         for (let i = 0; i < Math.max(before.length, after.length); i++) {
           const was = before[i];
@@ -156,9 +175,33 @@ export class TopNNode extends PlanNode {
       if (after.length === 0) this.top.delete(partition);
       else this.top.set(partition, after);
     }
-    this.dirty.clear();
+    this.changed.clear();
     for (const row of retracted) this.out({ sign: -1, row });
     for (const row of added) this.out({ sign: 1, row });
+  }
+
+  /**
+   * The partition's new top from its old top and the batch's changes, without reading its other rows — when that
+   * is enough: the old top with the rows retracted taken out and the rows added put in, of those sorting no later
+   * than the old top's last row (every row not among them sorts after it), at least `limit`; or all of them when the
+   * old top held the whole partition. Undefined otherwise (a row of the top left and no new one takes its place: the
+   * partition is read). So a top whose rows change their values (an aggregate's counts) costs the top, not the
+   * partition.
+   */
+  private fromChanges(before: readonly Row[], changed: PartitionChanges): Row[] | undefined {
+    const removed = new Map(changed.removed);
+    const candidates: Ranked[] = [];
+    for (const ranked of [...before.map((row) => this.ranked(row)), ...changed.added]) {
+      const n = removed.get(ranked.id) ?? 0;
+      if (n > 0) removed.set(ranked.id, n - 1);
+      else candidates.push(ranked);
+    }
+    const whole = before.length < this.limit;
+    const last = before.length === 0 ? undefined : this.ranked(before.at(-1)!);
+    const kept = whole || last === undefined ? candidates : candidates.filter((c) => this.compare(c, last) <= 0);
+    if (!whole && kept.length < this.limit) return undefined;
+    kept.sort((a, b) => this.compare(a, b));
+    return kept.slice(0, this.limit).map((r) => r.row);
   }
 
   /** The first `limit` rows of the partition in the sort order, each copy of a row counted. */
