@@ -213,6 +213,19 @@ const SET_QUERIES: readonly Query[] = [
     result: 'SELECT g, rn::text, id::text, v::text FROM q_topn ORDER BY g COLLATE "C", rn',
   },
   {
+    name: 'q_rank',
+    sinkColumns: 'id BIGINT, g STRING, n INT, rk BIGINT, dr BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+    select:
+      'SELECT r.id, r.g, r.n, r.rk, d.dr FROM (SELECT id, g, n, RANK() OVER (PARTITION BY g ORDER BY n DESC NULLS LAST) ' +
+      'AS rk FROM a) AS r JOIN (SELECT id, DENSE_RANK() OVER (PARTITION BY g ORDER BY n DESC NULLS LAST) AS dr FROM a) ' +
+      'AS d ON r.id = d.id WHERE r.rk <= 3 AND d.dr <= 3',
+    reference:
+      'SELECT id::text AS c1, g, n::text AS c3, rk::text AS c4, dr::text AS c5 FROM (SELECT id, g, n, ' +
+      'rank() OVER (PARTITION BY g ORDER BY n DESC NULLS LAST) AS rk, ' +
+      'dense_rank() OVER (PARTITION BY g ORDER BY n DESC NULLS LAST) AS dr FROM ref.a) t WHERE rk <= 3 AND dr <= 3 ORDER BY id',
+    result: 'SELECT id::text, g, n::text, rk::text, dr::text FROM q_rank ORDER BY q_rank.id',
+  },
+  {
     name: 'q_top_tags',
     sinkColumns: 'tag STRING, n BIGINT, PRIMARY KEY (tag) NOT ENFORCED',
     select:

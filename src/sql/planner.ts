@@ -467,7 +467,7 @@ class Planner {
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
   private select(written: SelectQuery, target: Target): PlanNode {
     const { from, where } = this.semiJoins(written);
-    let node = this.from(from, this.rankLimitOf(written));
+    let node = this.from(from, this.rankLimits(written));
     if (where !== undefined) {
       node = this.add(new FilterNode(node, this.condition(where, node.fields), this.source(where)));
     }
@@ -582,7 +582,7 @@ class Planner {
       const named = node.fields.map((f, i) => ({ ...f, name: items[i]!.name }));
       const sort = this.sortKeys(query.orderBy, named);
       const text = `TopN ORDER BY ${query.orderBy.map((o) => this.orderText(o)).join(', ')} LIMIT ${query.limit.value}`;
-      node = this.add(new TopNNode(node, node.fields, node.uniqueKeys, [], sort, query.limit.value, false, text));
+      node = this.add(new TopNNode(node, node.fields, node.uniqueKeys, [], sort, query.limit.value, undefined, text));
     }
     this.constants.set(node, constants);
     return node;
@@ -872,21 +872,23 @@ class Planner {
    */
   private rowNumber(input: PlanNode, query: SelectQuery, items: readonly SelectItem[], target: Target): PlanNode {
     const item = items[0] as RowNumberItem;
-    if (items.length > 1) this.fail(items[1]!, 'one ROW_NUMBER() per query', 'rank again in a query around this one');
+    const fn = item.fn;
+    if (items.length > 1)
+      this.fail(items[1]!, 'one ranking function per query', 'rank again in a query around this one');
     if (query.groupBy.length > 0 || this.collectAggregates(query).length > 0) {
       this.fail(
         item,
-        'ROW_NUMBER() with GROUP BY in one query is not built',
-        'group in a subquery and rank its rows: SELECT …, ROW_NUMBER() OVER (…) AS rn FROM (SELECT … GROUP BY …)',
+        `${fn}() with GROUP BY in one query is not built`,
+        `group in a subquery and rank its rows: SELECT …, ${fn}() OVER (…) AS rn FROM (SELECT … GROUP BY …)`,
       );
     }
-    if (query.distinct) this.fail(item, 'ROW_NUMBER() with SELECT DISTINCT is not built', 'DISTINCT in a subquery');
+    if (query.distinct) this.fail(item, `${fn}() with SELECT DISTINCT is not built`, 'DISTINCT in a subquery');
     const limit = target.rankLimit;
     if (limit === undefined) {
       this.fail(
         item,
-        'ROW_NUMBER() OVER (…) needs a bound on it in the query around: the rank of every row would change with each new first row',
-        `keep the first N: SELECT * FROM (SELECT …, ROW_NUMBER() OVER (…) AS ${item.alias ?? 'rn'} FROM …) WHERE ${item.alias ?? 'rn'} <= N`,
+        `${fn}() OVER (…) needs a bound on it in the query around: the rank of every row would change with each new first row`,
+        `keep the first N: SELECT * FROM (SELECT …, ${fn}() OVER (…) AS ${item.alias ?? 'rn'} FROM …) WHERE ${item.alias ?? 'rn'} <= N`,
       );
     }
     const partition = item.partitionBy.map((expr) => {
@@ -908,12 +910,13 @@ class Planner {
       new TopNNode(
         input,
         fields,
-        minimalKeys([...input.uniqueKeys, [...partition, rank]]),
+        // RANK and DENSE_RANK give ties one rank: (partition, rank) is a key of ROW_NUMBER's rows alone.
+        minimalKeys(fn === 'ROW_NUMBER' ? [...input.uniqueKeys, [...partition, rank]] : input.uniqueKeys),
         partition,
         sort,
         limit,
-        true,
-        `TopN ROW_NUMBER() OVER (${over.join(' ')}) <= ${limit}`,
+        fn,
+        `TopN ${fn}() OVER (${over.join(' ')}) <= ${limit}`,
       ),
     );
   }
@@ -936,49 +939,43 @@ class Planner {
   }
 
   /**
-   * The bound a query puts on the rank of the query it reads (`FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn …)
-   * WHERE rn <= 3`, or a view's or common table's rank): `rn <= N`, `rn < N`, `rn = N`, `rn BETWEEN a AND N`
-   * (and each turned around), with whole numbers. The filter stays: the Top-N keeps N rows, the filter the ranks
-   * asked for.
+   * The bounds a query puts on the ranks of the queries it reads, per FROM item (`FROM (SELECT …, ROW_NUMBER() OVER
+   * (…) AS rn …) WHERE rn <= 3`, a view's or common table's rank, each side of a join: `WHERE r.rk <= 3`): see
+   * {@link boundOf}. The filter stays: the Top-N keeps the rows ranked N or better, the filter the ranks asked for
+   * (it rejects NULL, so a rank pushed below an outer join gives the same rows).
    */
-  private rankLimitOf(query: SelectQuery): number | undefined {
-    const from = query.from;
-    let inner: QueryExpr | undefined;
-    if (from.kind === 'subquery') inner = from.query;
-    else if (from.kind === 'table') {
-      inner = this.commonTable(from.name)?.table.query ?? this.options.views?.get(from.name.toLowerCase())?.query;
-    }
-    if (inner?.kind === 'with') inner = inner.body;
-    if (inner?.kind !== 'select' || query.where === undefined) return undefined;
-    const rank = inner.items.find((item) => item.kind === 'rowNumber');
-    if (rank?.kind !== 'rowNumber' || rank.alias === undefined) return undefined;
-    const alias = from.kind === 'join' || from.kind === 'window' ? undefined : from.alias;
-    const isRank = (node: ExpressionNode) =>
-      node.kind === 'column' &&
-      node.name.toLowerCase() === rank.alias!.toLowerCase() &&
-      (node.qualifier === undefined || node.qualifier.toLowerCase() === alias?.toLowerCase());
-    const whole = (node: ExpressionNode) =>
-      node.kind === 'literal' && node.type === 'number' && Number.isInteger(node.value) && node.value >= 1
-        ? node.value
-        : undefined;
-    let limit: number | undefined;
-    for (const term of conjuncts(query.where)) {
-      let bound: number | undefined;
-      if (term.kind === 'binary') {
-        const flipped = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '=' } as Record<string, string>;
-        const [op, n] = isRank(term.left)
-          ? [term.op, whole(term.right)]
-          : isRank(term.right)
-            ? [flipped[term.op], whole(term.left)]
-            : [undefined, undefined];
-        if (n !== undefined && (op === '<=' || op === '=')) bound = n;
-        if (n !== undefined && op === '<' && n > 1) bound = n - 1;
-      } else if (term.kind === 'between' && !term.negated && isRank(term.operand)) {
-        bound = whole(term.high);
+  private rankLimits(query: SelectQuery): Map<FromItem, number> {
+    const limits = new Map<FromItem, number>();
+    if (query.where === undefined) return limits;
+    const leaves: FromItem[] = [];
+    const collect = (item: FromItem): void => {
+      if (item.kind === 'join') {
+        collect(item.left);
+        collect(item.right);
+      } else leaves.push(item);
+    };
+    collect(query.from);
+    const terms = conjuncts(query.where);
+    for (const from of leaves) {
+      let inner: QueryExpr | undefined;
+      if (from.kind === 'subquery') inner = from.query;
+      else if (from.kind === 'table') {
+        inner = this.commonTable(from.name)?.table.query ?? this.options.views?.get(from.name.toLowerCase())?.query;
       }
-      if (bound !== undefined) limit = Math.min(limit ?? bound, bound);
+      if (inner?.kind === 'with') inner = inner.body;
+      if (inner?.kind !== 'select') continue;
+      const rank = inner.items.find((item) => item.kind === 'rowNumber');
+      if (rank?.kind !== 'rowNumber' || rank.alias === undefined) continue;
+      // Unqualified, the name is the rank's when FROM reads one table; in a join it is qualified.
+      const alias = from.kind === 'window' || from.kind === 'join' ? undefined : from.alias;
+      const isRank = (node: ExpressionNode) =>
+        node.kind === 'column' &&
+        node.name.toLowerCase() === rank.alias!.toLowerCase() &&
+        (node.qualifier === undefined ? leaves.length === 1 : node.qualifier.toLowerCase() === alias?.toLowerCase());
+      const limit = boundOf(terms, isRank);
+      if (limit !== undefined) limits.set(from, limit);
     }
-    return limit;
+    return limits;
   }
 
   /** The input field a select item passes through unchanged, if it is a plain column reference. */
@@ -1014,7 +1011,8 @@ class Planner {
 
   // ---- FROM ----
 
-  private from(item: FromItem, rankLimit?: number): PlanNode {
+  private from(item: FromItem, rankLimits?: ReadonlyMap<FromItem, number>): PlanNode {
+    const rankLimit = rankLimits?.get(item);
     if (item.kind === 'table') {
       const common = this.commonTable(item.name);
       if (common !== undefined) {
@@ -1032,8 +1030,8 @@ class Planner {
         ...(rankLimit === undefined ? {} : { rankLimit }),
       });
     }
-    const left = this.from(item.left);
-    const right = this.from(item.right);
+    const left = this.from(item.left, rankLimits);
+    const right = this.from(item.right, rankLimits);
     const lw = left.fields.length;
     const fields: Field[] = [
       ...left.fields.map((f) => (item.type === 'right' || item.type === 'full' ? { ...f, nullable: true } : f)),
@@ -1538,6 +1536,35 @@ export function resolveField(
     reason: `unknown column ${written}`,
     hint: near === undefined ? `the columns are ${candidates.join(', ')}` : `did you mean ${near}?`,
   };
+}
+
+/**
+ * The smallest bound `terms` (conditions joined with AND) put on a rank column: `rn <= N`, `rn < N`, `rn = N`,
+ * `rn BETWEEN a AND N`, each also turned around, with whole numbers.
+ */
+function boundOf(terms: readonly ExpressionNode[], isRank: (node: ExpressionNode) => boolean): number | undefined {
+  const whole = (node: ExpressionNode) =>
+    node.kind === 'literal' && node.type === 'number' && Number.isInteger(node.value) && node.value >= 1
+      ? node.value
+      : undefined;
+  const flipped: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '=' };
+  let limit: number | undefined;
+  for (const term of terms) {
+    let bound: number | undefined;
+    if (term.kind === 'binary') {
+      const [op, n] = isRank(term.left)
+        ? [term.op, whole(term.right)]
+        : isRank(term.right)
+          ? [flipped[term.op], whole(term.left)]
+          : [undefined, undefined];
+      if (n !== undefined && (op === '<=' || op === '=')) bound = n;
+      if (n !== undefined && op === '<' && n > 1) bound = n - 1;
+    } else if (term.kind === 'between' && !term.negated && isRank(term.operand)) {
+      bound = whole(term.high);
+    }
+    if (bound !== undefined) limit = Math.min(limit ?? bound, bound);
+  }
+  return limit;
 }
 
 /** The names FROM gives its tables and subqueries (lower case): what columns are qualified by. */

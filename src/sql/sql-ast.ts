@@ -248,12 +248,16 @@ export type SelectItem =
   | { readonly kind: 'expr'; readonly expr: ExpressionNode; readonly alias?: string; readonly start: number }
   | RowNumberItem;
 
+export type RankFunction = 'ROW_NUMBER' | 'RANK' | 'DENSE_RANK';
+
 /**
  * `ROW_NUMBER() OVER ([PARTITION BY col, …] ORDER BY expr [ASC | DESC] [NULLS FIRST | LAST], …) [AS] rn`: each
  * row's rank in its partition — a Top-N, with a filter `rn <= N` in the query around it.
  */
 export interface RowNumberItem {
   readonly kind: 'rowNumber';
+  /** ROW_NUMBER (ties apart), RANK (ties alike, then a gap) or DENSE_RANK (ties alike, no gap). */
+  readonly fn: RankFunction;
   readonly partitionBy: readonly ExpressionNode[];
   readonly orderBy: readonly OrderItem[];
   readonly alias?: string;

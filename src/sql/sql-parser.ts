@@ -10,6 +10,7 @@ import type {
   FromItem,
   InsertStatement,
   OrderItem,
+  RankFunction,
   RowNumberItem,
   JoinType,
   OptionEntry,
@@ -42,7 +43,7 @@ export function parseSqlScript(text: string): Statement[] {
   }
 }
 
-/** Ranking functions: `ROW_NUMBER() OVER (…)` runs (a Top-N); the others are refused with a hint. */
+/** Ranking functions, `… OVER (…)`: a Top-N. */
 const RANKING_FUNCTIONS = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
 
 /** Words that end a select item, a table reference or an expression where an alias could otherwise be read. */
@@ -804,20 +805,14 @@ class SqlParser {
     return items;
   }
 
-  /** `ROW_NUMBER() OVER (…)` (the name is next); other ranking functions are refused with the way to write it. */
+  /** `ROW_NUMBER() OVER (…)`, `RANK() OVER (…)` or `DENSE_RANK() OVER (…)` (the name is next). */
   private rowNumber(): RowNumberItem {
     const name = this.next();
     const start = name.start;
-    this.expectOperator('(', `after ${name.value.toUpperCase()}`);
-    this.expectOperator(')', `after ${name.value.toUpperCase()}( (it takes no arguments)`);
-    if (name.value.toUpperCase() !== 'ROW_NUMBER') {
-      this.fail(
-        name,
-        `${name.value.toUpperCase()}() is not built yet`,
-        'ROW_NUMBER() OVER (…) ranks rows (ties apart)',
-      );
-    }
-    this.expectWord('OVER', 'after ROW_NUMBER()', 'ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)');
+    const fn = name.value.toUpperCase() as RankFunction;
+    this.expectOperator('(', `after ${fn}`);
+    this.expectOperator(')', `after ${fn}( (it takes no arguments)`);
+    this.expectWord('OVER', `after ${fn}()`, `${fn}() OVER (PARTITION BY … ORDER BY …)`);
     this.expectOperator('(', 'after OVER');
     const partitionBy: ExpressionNode[] = [];
     if (this.acceptWord('PARTITION')) {
@@ -826,16 +821,17 @@ class SqlParser {
       while (this.acceptOperator(','));
     }
     if (!this.acceptWord('ORDER')) {
-      this.fail(this.peek(), 'ROW_NUMBER() OVER (…) needs ORDER BY', 'OVER (PARTITION BY … ORDER BY col DESC)');
+      this.fail(this.peek(), `${fn}() OVER (…) needs ORDER BY`, 'OVER (PARTITION BY … ORDER BY col DESC)');
     }
     const orderBy = this.orderBy();
     if (this.isWord('ROWS') || this.isWord('RANGE')) {
-      this.fail(this.peek(), 'a window frame is not built (ROW_NUMBER takes none)', 'leave out ROWS/RANGE …');
+      this.fail(this.peek(), `a window frame is not built (${fn} takes none)`, 'leave out ROWS/RANGE …');
     }
     const close = this.expectOperator(')', 'to close OVER (…)');
     const alias = this.alias();
     return {
       kind: 'rowNumber',
+      fn,
       partitionBy,
       orderBy,
       ...(alias === undefined ? {} : { alias }),

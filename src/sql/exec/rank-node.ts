@@ -9,6 +9,7 @@ import {
   type StateBackend,
   type StateCodec,
 } from './keyed-state.js';
+import type { RankFunction } from '../sql-ast.js';
 import { PlanNode, retractedUnknown, type Field } from './nodes.js';
 
 /** One `ORDER BY` item of a Top-N: its value per row, how values compare, and the direction. */
@@ -34,6 +35,29 @@ interface Ranked {
   readonly keys: readonly Value[];
 }
 
+/** Multiset difference: `before`'s rows not in `after` to `retracted`, `after`'s not in `before` to `added`. */
+function diff(before: readonly Row[], after: readonly Row[], retracted: Row[], added: Row[]): void {
+  const left = new Map<string, number>();
+  for (const row of before) {
+    const id = encodeValues(row);
+    left.set(id, (left.get(id) ?? 0) + 1);
+  }
+  for (const row of after) {
+    const id = encodeValues(row);
+    const n = left.get(id) ?? 0;
+    if (n > 0) left.set(id, n - 1);
+    else added.push(row);
+  }
+  for (const row of before) {
+    const id = encodeValues(row);
+    const n = left.get(id) ?? 0;
+    if (n > 0) {
+      left.set(id, n - 1);
+      retracted.push(row);
+    }
+  }
+}
+
 /**
  * What a batch did to a partition whose top may have changed: the rows added (each copy), and the rows retracted
  * (by identity, with how many copies) since that was first seen.
@@ -53,7 +77,7 @@ interface PartitionChanges {
  * full partition only updates the state; one that may change the top is noted, and at the end of the batch (`flush`)
  * the new top is made from the old one and the noted changes — or, when a row left the top and none of those takes
  * its place, by reading the partition's rows. It is compared with what was emitted: with the rank as a column
- * (`withRank`), every position whose row changed is retracted and emitted again with its rank; without it, the rows
+ * (`rankFn`), every position whose row changed is retracted and emitted again with its rank; without it, the rows
  * that left the top are retracted and those that entered it emitted. Retractions go first, as the aggregate's do.
  */
 export class TopNNode extends PlanNode {
@@ -82,8 +106,11 @@ export class TopNNode extends PlanNode {
     private readonly partition: readonly number[],
     private readonly sort: readonly SortKey[],
     private readonly limit: number,
-    /** Whether each row goes out with its rank (a BIGINT after the input's columns). */
-    private readonly withRank: boolean,
+    /**
+     * The rank each row goes out with (a BIGINT after the input's columns): ROW_NUMBER (its position), RANK or
+     * DENSE_RANK (ties alike; the top is every row ranked `limit` or better). Undefined: no rank (ORDER BY … LIMIT).
+     */
+    private readonly rankFn: RankFunction | undefined,
     private readonly text: string,
   ) {
     super([input], fields, uniqueKeys);
@@ -111,8 +138,11 @@ export class TopNNode extends PlanNode {
       if (changed === undefined) {
         const top = this.top.peek(partition);
         const ranked = this.ranked(row, id);
-        if (top !== undefined && top.length >= this.limit && this.compare(ranked, this.ranked(top.at(-1)!)) >= 0)
-          return;
+        // Below the last row of a full top (for RANK and DENSE_RANK: after its sort values, as a tie ranks alike).
+        if (top !== undefined && top.length >= this.limit) {
+          const last = this.ranked(top.at(-1)!);
+          if (this.ties ? this.compareKeys(ranked, last) > 0 : this.compare(ranked, last) >= 0) return;
+        }
         changed = { added: [], removed: new Map() };
         this.changed.set(partition, changed);
         changed.added.push(ranked);
@@ -141,8 +171,12 @@ export class TopNNode extends PlanNode {
     const added: Row[] = [];
     for (const [partition, changed] of this.changed) {
       const before = this.top.peek(partition) ?? [];
-      const after = this.fromChanges(before, changed) ?? this.rank(partition);
-      if (this.withRank) {
+      const after = (this.ties ? undefined : this.fromChanges(before, changed)) ?? this.rank(partition);
+      if (this.ties) {
+        // Ranks follow from the rows before in the top: the rows whose rank (or row) changed go out again.
+        const ranked = (rows: readonly Row[]) => this.ranks(rows).map((rank, i) => [...rows[i]!, BigInt(rank)]);
+        diff(ranked(before), ranked(after), retracted, added);
+      } else if (this.rankFn === 'ROW_NUMBER') {
         for (let i = 0; i < Math.max(before.length, after.length); i++) {
           const was = before[i];
           const is = after[i];
@@ -152,25 +186,7 @@ export class TopNNode extends PlanNode {
           if (is !== undefined) added.push([...is, rank]);
         }
       } else {
-        const left = new Map<string, number>();
-        for (const row of before) {
-          const id = encodeValues(row);
-          left.set(id, (left.get(id) ?? 0) + 1);
-        }
-        for (const row of after) {
-          const id = encodeValues(row);
-          const n = left.get(id) ?? 0;
-          if (n > 0) left.set(id, n - 1);
-          else added.push(row);
-        }
-        for (const row of before) {
-          const id = encodeValues(row);
-          const n = left.get(id) ?? 0;
-          if (n > 0) {
-            left.set(id, n - 1);
-            retracted.push(row);
-          }
-        }
+        diff(before, after, retracted, added);
       }
       if (after.length === 0) this.top.delete(partition);
       else this.top.set(partition, after);
@@ -212,7 +228,32 @@ export class TopNNode extends PlanNode {
       for (let copy = 0; copy < entry.count; copy++) all.push(ranked);
     }
     all.sort((a, b) => this.compare(a, b));
-    return all.slice(0, this.limit).map((r) => r.row);
+    if (!this.ties) return all.slice(0, this.limit).map((r) => r.row);
+    // RANK / DENSE_RANK: every row ranked `limit` or better (ties at the edge all in).
+    const rows = all.map((r) => r.row);
+    const ranks = this.ranks(rows);
+    let end = 0;
+    while (end < rows.length && ranks[end]! <= this.limit) end++;
+    return rows.slice(0, end);
+  }
+
+  /** The RANK or DENSE_RANK of each of `rows`, a prefix of a partition in the sort order. */
+  private ranks(rows: readonly Row[]): number[] {
+    const ranks: number[] = [];
+    let previous: Ranked | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const ranked = this.ranked(rows[i]!);
+      if (previous === undefined || this.compareKeys(previous, ranked) !== 0) {
+        ranks.push(this.rankFn === 'DENSE_RANK' ? (ranks.at(-1) ?? 0) + 1 : i + 1);
+      } else ranks.push(ranks.at(-1)!);
+      previous = ranked;
+    }
+    return ranks;
+  }
+
+  /** Whether rows that sort alike share a rank (RANK, DENSE_RANK). */
+  private get ties(): boolean {
+    return this.rankFn === 'RANK' || this.rankFn === 'DENSE_RANK';
   }
 
   private ranked(row: Row, id = encodeValues(row)): Ranked {
@@ -221,6 +262,13 @@ export class TopNNode extends PlanNode {
   }
 
   private compare(a: Ranked, b: Ranked): number {
+    const c = this.compareKeys(a, b);
+    if (c !== 0) return c;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  }
+
+  /** The sort order without the tie-break. */
+  private compareKeys(a: Ranked, b: Ranked): number {
     for (let i = 0; i < this.sort.length; i++) {
       const { compare, descending, nullsFirst } = this.sort[i]!;
       const x = a.keys[i] ?? null;
@@ -230,11 +278,11 @@ export class TopNNode extends PlanNode {
       else c = descending ? compare(y, x) : compare(x, y);
       if (c !== 0) return c;
     }
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return 0;
   }
 
   override label(i: number): string {
-    return this.withRank && i === this.fields.length - 1 ? 'ROW_NUMBER' : super.label(i);
+    return this.rankFn !== undefined && i === this.fields.length - 1 ? this.rankFn : super.label(i);
   }
 
   describe(): string {
