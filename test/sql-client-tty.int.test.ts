@@ -115,6 +115,23 @@ describe.skipIf(tmuxMissing !== undefined)(
       await screenShows(/\|\s+-D \|\s+blue \|\s+1 \|/, 'a deleted group as -D');
       await tmux('send-keys', '-t', 'sql', 'q');
       await screenShows(/Query stopped after \d+ changes[\s\S]*tributary>\s*$/, 'the prompt after q');
+
+      // A live Top-N (ORDER BY … LIMIT): rows enter and leave the first two as values change.
+      await tmux('send-keys', '-t', 'sql', 'C-l');
+      await source.query(`INSERT INTO ${db}.t VALUES (4, 'red', 40), (5, 'blue', 30)`);
+      await type("SET 'sql-client.execution.result-mode' = 'table';", 'SELECT id, v FROM t ORDER BY v DESC LIMIT 2;');
+      screen = await screenShows(/SQL Query Result \(Table\)[\s\S]*\|\s+5 \|\s+30 \|/, 'the first two rows');
+      expect(screen).toMatch(/\|\s+4 \|\s+40 \|/);
+      expect(screen).not.toMatch(/\|\s+2 \|\s+25 \|/);
+      await source.query(`UPDATE ${db}.t SET v = 50 WHERE id = 2`);
+      screen = await screenShows(/\|\s+2 \|\s+50 \|/, 'row 2 to enter the top');
+      await waitFor(async () => !/\|\s+5 \|\s+30 \|/.test(await pane()), {
+        timeoutMs: 30_000,
+        message: 'row 5 to leave the top',
+      });
+      await tmux('send-keys', '-t', 'sql', 'q');
+      await screenShows(/Query stopped after \d+ changes[\s\S]*tributary>\s*$/, 'the prompt after q');
+      await source.query(`DELETE FROM ${db}.t WHERE id IN (4, 5)`);
     });
 
     it('runs INSERT INTO as a background job: SHOW JOBS, STOP JOB; QUIT leaves; the history is kept', async () => {
