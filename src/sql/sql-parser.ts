@@ -1,5 +1,5 @@
 import type { ExpressionNode } from '../transform/expression/expression-node.js';
-import { INTERVAL_UNITS, parseExpressionAt } from '../transform/expression/parser.js';
+import { intervalUnitMs, parseExpressionAt } from '../transform/expression/parser.js';
 import { parseSqlType } from '../transform/expression/sql-type.js';
 import { describeToken, type Token } from '../transform/expression/tokenizer.js';
 import type {
@@ -1033,8 +1033,8 @@ class SqlParser {
     this.expectWord('INTERVAL', `as the window's ${what.toLowerCase()}`, "INTERVAL '10' MINUTES");
     const text = this.string("after INTERVAL: INTERVAL '10' MINUTES");
     const unitToken = this.peek();
-    const unit = unitToken.type === 'identifier' || unitToken.type === 'keyword' ? unitToken.value.toUpperCase() : '';
-    const unitMs = INTERVAL_UNITS[unit.endsWith('S') ? unit.slice(0, -1) : unit];
+    const unit = unitToken.value.toUpperCase();
+    const unitMs = intervalUnitMs(unitToken);
     if (unitMs === undefined) {
       this.fail(
         unitToken,

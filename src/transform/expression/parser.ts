@@ -88,14 +88,24 @@ export function parseExpressionAt(
   return { node, next: parser.position };
 }
 
-/** The units of an interval of a fixed length, in milliseconds (the SQL parser's window TVFs read them too). */
-export const INTERVAL_UNITS: Readonly<Record<string, number>> = {
+/** The units of an interval of a fixed length, in milliseconds. */
+const INTERVAL_UNITS: Readonly<Record<string, number>> = {
   MILLISECOND: 1,
   SECOND: 1000,
   MINUTE: 60_000,
   HOUR: 3_600_000,
   DAY: 86_400_000,
 };
+
+/**
+ * The milliseconds of an interval unit (`MINUTE` or `MINUTES`: SECOND, MINUTE, HOUR, DAY, MILLISECOND), undefined for
+ * any other token (months and years have no fixed length). Group windows here, window TVFs in the SQL parser.
+ */
+export function intervalUnitMs(token: Token): number | undefined {
+  if (token.type !== 'identifier' && token.type !== 'keyword') return undefined;
+  const unit = token.value.toUpperCase();
+  return INTERVAL_UNITS[unit.endsWith('S') ? unit.slice(0, -1) : unit];
+}
 
 class Parser {
   private readonly tokens: readonly Token[];
@@ -248,8 +258,8 @@ class Parser {
   private interval(at: Token): ExpressionNode {
     const amount = this.next();
     const unitToken = this.peek();
-    const unit = unitToken.type === 'identifier' || unitToken.type === 'keyword' ? unitToken.value.toUpperCase() : '';
-    const unitMs = INTERVAL_UNITS[unit.endsWith('S') ? unit.slice(0, -1) : unit];
+    const unit = unitToken.value.toUpperCase();
+    const unitMs = intervalUnitMs(unitToken);
     if (unitMs === undefined) {
       this.fail(
         unitToken,
