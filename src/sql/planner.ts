@@ -19,7 +19,7 @@ import {
 } from './exec/nodes.js';
 import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
 import { TopNNode, type SortKey } from './exec/rank-node.js';
-import { WindowNode } from './exec/window-node.js';
+import { WindowNode, type WindowSpec } from './exec/window-node.js';
 import type {
   ColumnDef,
   CommonTable,
@@ -624,14 +624,6 @@ class Planner {
     if (typeof index !== 'number') {
       this.fail(time, `${fn}'s first argument is the time column`, 'a TIMESTAMP or TIMESTAMP_LTZ column of FROM');
     }
-    const timeField = input.fields[index]!;
-    if (timeField.type.kind !== 'timestamp' && timeField.type.kind !== 'timestamptz') {
-      this.fail(
-        time,
-        `the window's time column ${timeField.name} is ${formatDataType(timeField.type)}`,
-        'window by a TIMESTAMP or TIMESTAMP_LTZ column (CAST it in a subquery first)',
-      );
-    }
     const spec = {
       fn: fn === 'TUMBLE' ? ('tumble' as const) : ('hop' as const),
       sizeMs: sizeMs ?? stepMs,
@@ -641,30 +633,14 @@ class Planner {
     if (spec.sizeMs % spec.stepMs !== 0) {
       this.fail(call, "HOP's slide must divide its size", "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '15' MINUTES)");
     }
-    this.noteRead(timeField);
-    const windowType: DataType = { kind: 'timestamp', precision: 3 };
     const names = { START: `${AGG_PREFIX}ws`, END: `${AGG_PREFIX}we`, ROWTIME: `${AGG_PREFIX}wt` };
     const parts = new Set(['START', 'END', 'ROWTIME']);
-    const fields: Field[] = [
-      ...input.fields,
-      { name: names.START, type: windowType, nullable: false },
-      { name: names.END, type: windowType, nullable: false },
-      { name: names.ROWTIME, type: { kind: timeField.type.kind, precision: 3 }, nullable: false },
-    ];
-    const start = input.fields.length;
-    const withStart = input.uniqueKeys.map((key) => [...key, start]);
-    const sizes = spec.fn === 'tumble' ? ms(spec.sizeMs) : `${ms(spec.stepMs)}, ${ms(spec.sizeMs)}`;
-    const node = this.add(
-      new WindowNode(
-        input,
-        fields,
-        minimalKeys(spec.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart),
-        spec,
-        index,
-        this.options.timeZone,
-        `${fn}(${timeField.name}, ${sizes}) of GROUP BY`,
-      ),
-    );
+    const node = this.windowNode(input, index, time, spec, {
+      fields: input.fields,
+      names: [names.START, names.END, names.ROWTIME],
+      castWhere: 'a subquery',
+      suffix: ' of GROUP BY',
+    });
     // TUMBLE_START(ts, INTERVAL …) and the like → the window's columns; each must repeat the GROUP BY's window.
     const same = this.canonical(call, input.fields);
     const rewrite = (expr: ExpressionNode): ExpressionNode => {
@@ -1159,42 +1135,72 @@ class Planner {
     };
     const time = resolveField(column, input.fields);
     if (typeof time !== 'number') return this.fail(item.timeColumn, time.reason, time.hint);
+    const qualifier = item.alias ?? item.input.alias;
+    return this.windowNode(input, time, item.timeColumn, item, {
+      fields: input.fields.map((f) => (item.alias === undefined ? f : { ...f, qualifier })),
+      names: ['window_start', 'window_end', 'window_time'],
+      qualifier,
+      castWhere: 'a view or a WITH',
+      suffix: '',
+    });
+  }
+
+  /**
+   * A window TVF's node over `input` (the TVFs, and the legacy group windows): each row once per window its time
+   * (field `time`) falls in, `columns.fields` with the window's start, end and time added under `columns.names`.
+   * Unique on a key of the input plus the start (TUMBLE: on the input's keys too). Refuses a time that is not a
+   * timestamp (`castWhere`: where to CAST it).
+   */
+  private windowNode(
+    input: PlanNode,
+    time: number,
+    at: { readonly start: number },
+    spec: WindowSpec,
+    columns: {
+      readonly fields: readonly Field[];
+      readonly names: readonly [string, string, string];
+      readonly qualifier?: string;
+      readonly castWhere: string;
+      readonly suffix: string;
+    },
+  ): PlanNode {
     const timeField = input.fields[time]!;
     if (timeField.type.kind !== 'timestamp' && timeField.type.kind !== 'timestamptz') {
       this.fail(
-        item.timeColumn,
+        at,
         `the window's time column ${timeField.name} is ${formatDataType(timeField.type)}`,
-        'window by a TIMESTAMP or TIMESTAMP_LTZ column (CAST it in a view or a WITH first)',
+        `window by a TIMESTAMP or TIMESTAMP_LTZ column (CAST it in ${columns.castWhere} first)`,
       );
     }
     this.noteRead(timeField);
-    const qualifier = item.alias ?? item.input.alias;
+    const { qualifier } = columns;
     const windowType: DataType = { kind: 'timestamp', precision: 3 };
+    const [startName, endName, timeName] = columns.names;
     const fields: Field[] = [
-      ...input.fields.map((f) => (item.alias === undefined ? f : { ...f, qualifier })),
-      { name: 'window_start', qualifier, type: windowType, nullable: false },
-      { name: 'window_end', qualifier, type: windowType, nullable: false },
+      ...columns.fields,
+      { name: startName, ...(qualifier === undefined ? {} : { qualifier }), type: windowType, nullable: false },
+      { name: endName, ...(qualifier === undefined ? {} : { qualifier }), type: windowType, nullable: false },
       {
-        name: 'window_time',
-        qualifier,
+        name: timeName,
+        ...(qualifier === undefined ? {} : { qualifier }),
         type: { kind: timeField.type.kind, precision: 3 },
         nullable: false,
       },
     ];
     const start = input.fields.length;
     const withStart = input.uniqueKeys.map((key) => [...key, start]);
-    const uniqueKeys = minimalKeys(item.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart);
-    const sizes = item.fn === 'tumble' ? ms(item.sizeMs) : `${ms(item.stepMs)}, ${ms(item.sizeMs)}`;
-    const offset = item.offsetMs === 0 ? '' : `, offset ${ms(item.offsetMs)}`;
+    const uniqueKeys = minimalKeys(spec.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart);
+    const sizes = spec.fn === 'tumble' ? ms(spec.sizeMs) : `${ms(spec.stepMs)}, ${ms(spec.sizeMs)}`;
+    const offset = spec.offsetMs === 0 ? '' : `, offset ${ms(spec.offsetMs)}`;
     return this.add(
       new WindowNode(
         input,
         fields,
         uniqueKeys,
-        item,
+        spec,
         time,
         this.options.timeZone,
-        `${item.fn.toUpperCase()}(${timeField.name}, ${sizes}${offset})`,
+        `${spec.fn.toUpperCase()}(${timeField.name}, ${sizes}${offset})${columns.suffix}`,
       ),
     );
   }
