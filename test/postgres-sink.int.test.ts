@@ -807,6 +807,12 @@ describe('postgres sink: the checkpoint of many tables (issue 21)', () => {
     expect(row?.position['schemas']).toEqual({ $chunked: expect.any(Number) as number });
     expect(row?.size).toBeLessThan(4096);
     expect(row?.chunks).toBeGreaterThan(3);
+    // The chunk table made by this release compresses its bodies with lz4 (cheaper than pglz for a SQL job's
+    // megabytes of state per commit).
+    const [column] = await db.query<{ compression: string }>(
+      "SELECT attcompression::text AS compression FROM pg_attribute WHERE attrelid = 'tributary.checkpoints_chunks'::regclass AND attname = 'body'",
+    );
+    expect(column?.compression).toBe('l');
     const again = open();
     expect(await again.open('old')).toEqual(stored(next));
     await again.close();

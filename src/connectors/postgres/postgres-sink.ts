@@ -159,6 +159,7 @@ class PostgresSink implements Sink {
       });
       const token = this.context.fenceToken;
       await store.ensureColumns(session.append !== undefined, token !== undefined);
+      await store.preferLz4();
       // The fence first, committed on its own: every commit of an earlier owner is then either in what load()
       // reads, or refused.
       if (token !== undefined) {
