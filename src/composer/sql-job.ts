@@ -354,6 +354,7 @@ export function buildSqlJob(
   const composed = composePipeline(def, {
     log: options.log,
     caughtUpLingerMs: SQL_CAUGHT_UP_LINGER_MS,
+    maxPendingEvents: SQL_MAX_PENDING_EVENTS,
     operators: () => [
       new SqlOperator(
         plans().map(query),
@@ -599,6 +600,16 @@ export function sinkConnectorOptions(
  * in some pairs.
  */
 export const SQL_CAUGHT_UP_LINGER_MS = 25;
+
+/**
+ * A SQL job's bound on the sink's uncommitted events (pipelines: 50,000). What a query writes is its result changes,
+ * each group or row once per input change that touches it, and the sink holds them collapsed per key
+ * ({@link SQL_SINK_BUFFER_ROWS} bounds that memory): at 50,000 seed 004's job committed every ~0.45 s, each commit's
+ * fixed cost (every changed group upserted, the state's delta stored) paid twice as often as its 1 s interval asks.
+ * At 200,000, 600,000 changes caught up at 34,340 and 42,619 changes/s against 34,408 and 31,252, for +35–50 MB of
+ * peak RSS (bench/README.md, "Seed 004 end to end").
+ */
+export const SQL_MAX_PENDING_EVENTS = 200_000;
 
 /** `buffer.max-rows` of a SQL job's PostgreSQL sink unless its WITH sets it (or Flink's `sink.buffer-flush.max-rows`). */
 export const SQL_SINK_BUFFER_ROWS = 100_000;
