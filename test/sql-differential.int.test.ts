@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …), [NOT] EXISTS — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …), [NOT] EXISTS, scalar subqueries — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -273,6 +273,18 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT a.id::text AS c1, a.n::text AS c2 FROM ref.a WHERE NOT EXISTS (SELECT * FROM ref.c WHERE c.bid = a.id ' +
       'AND c.x IS NOT NULL) ORDER BY a.id',
     result: 'SELECT id::text, n::text FROM q_not_exists ORDER BY q_not_exists.id',
+  },
+  {
+    name: 'q_scalar',
+    sinkColumns: 'id BIGINT, nc BIGINT, mw DECIMAL(8, 3), PRIMARY KEY (id) NOT ENFORCED',
+    select:
+      'SELECT a.id, (SELECT COUNT(*) FROM c WHERE c.bid = a.id) AS nc, (SELECT MAX(b.w) FROM b WHERE b.k = a.k) AS mw ' +
+      'FROM a WHERE a.n > (SELECT MIN(c.x) FROM c WHERE c.x IS NOT NULL)',
+    reference:
+      'SELECT a.id::text AS c1, (SELECT count(*) FROM ref.c WHERE c.bid = a.id)::text AS c2, ' +
+      '(SELECT max(b.w) FROM ref.b WHERE b.k = a.k)::text AS c3 FROM ref.a ' +
+      'WHERE a.n > (SELECT min(c.x) FROM ref.c WHERE c.x IS NOT NULL) ORDER BY a.id',
+    result: 'SELECT id::text, nc::text, mw::text FROM q_scalar ORDER BY q_scalar.id',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -3,7 +3,12 @@ import { CoercionError, coerce, commonType, comparatorFor, comparisonType } from
 import { BUILTIN_FUNCTIONS } from '../transform/expression/builtin-functions.js';
 import { compileCondition, compileExpression } from '../transform/expression/compiler.js';
 import type { Compiled } from '../transform/expression/eval-context.js';
-import type { ColumnNode, ExistsNode, ExpressionNode } from '../transform/expression/expression-node.js';
+import type {
+  ColumnNode,
+  ExistsNode,
+  ExpressionNode,
+  ScalarQueryNode,
+} from '../transform/expression/expression-node.js';
 import { nearest } from '../transform/expression/static-check.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
 import { encodeValue } from './exec/changelog.js';
@@ -465,7 +470,8 @@ class Planner {
   }
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
-  private select(written: SelectQuery, target: Target): PlanNode {
+  private select(query0: SelectQuery, target: Target): PlanNode {
+    const written = this.scalarJoins(query0);
     const { from, where } = this.semiJoins(written);
     let node = this.from(from, this.rankLimits(written));
     if (where !== undefined) {
@@ -778,23 +784,16 @@ class Planner {
   }
 
   /**
-   * `EXISTS (SELECT … FROM b WHERE b.k = a.k AND …)` as the distinct values of the subquery's side of the equalities
-   * that name an outer table (`a`, qualified), its other conditions kept inside it.
+   * A subquery's ties to the outer row (`b.k = a.k` among its WHERE's conditions joined with AND, `a` a table of
+   * `outerFrom` and not of the subquery): for each, the outer side and the subquery's own side as a select item
+   * named apart (`column`); its other conditions, kept inside it.
    */
-  private existsJoin(
-    node: ExistsNode,
+  private correlation(
+    body: SelectQuery,
     outerFrom: FromItem,
     n: number,
-  ): { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] } {
-    const inner = node.query as QueryExpr;
-    const body = inner.kind === 'with' ? inner.body : inner;
-    if (body.kind !== 'select' || body.groupBy.length > 0 || body.having !== undefined || body.limit !== undefined) {
-      this.fail(
-        node,
-        'EXISTS takes a plain SELECT … FROM … WHERE (no UNION, GROUP BY or LIMIT)',
-        'EXISTS (SELECT 1 FROM b WHERE b.k = a.k)',
-      );
-    }
+    what: string,
+  ): { keys: { outer: ExpressionNode; column: string }[]; items: SelectItem[]; kept: ExpressionNode[] } {
     const outerNames = aliasesOf(outerFrom);
     const innerNames = aliasesOf(body.from);
     const isOuter = (e: ExpressionNode) =>
@@ -818,7 +817,7 @@ class Planner {
       if (outer === undefined || own === undefined) {
         this.fail(
           term,
-          "EXISTS ties its rows to the outer row with equalities only (b.k = a.k); this condition reads the outer row's columns otherwise",
+          `${what} ties its rows to the outer row with equalities only (b.k = a.k); this condition reads the outer row's columns otherwise`,
           'compare the outer columns with = and keep other conditions on the subquery own columns',
         );
       }
@@ -826,6 +825,143 @@ class Planner {
       keys.push({ outer, column });
       items.push({ kind: 'expr', expr: own, alias: column, start: own.start });
     }
+    return { keys, items, kept };
+  }
+
+  /**
+   * Scalar subqueries, `(SELECT agg(…) FROM b [WHERE b.k = a.k AND …])` in WHERE or the select list, each as a LEFT
+   * JOIN with the subquery's value per tie to the outer row (grouped by the subquery's side of the equalities that
+   * name the outer row; none: one value, joined to every row on a constant key), the subquery replaced by the value's
+   * column. The subquery selects one aggregate expression, so it has at most one row per outer row, and FROM's keys
+   * stay keys; no row (nothing tied, or nothing at all) reads as NULL, and a bare `COUNT` as 0, as in SQL.
+   */
+  private scalarJoins(query: SelectQuery): SelectQuery {
+    const found: ScalarQueryNode[] = [];
+    const visit = (node: ExpressionNode) => {
+      if (node.kind === 'scalarQuery') found.push(node);
+      else for (const child of childrenOf(node)) visit(child);
+    };
+    if (query.where !== undefined) visit(query.where);
+    const grouped = query.groupBy.length > 0 || this.collectAggregates(query).length > 0;
+    if (!grouped) for (const item of query.items) if (item.kind === 'expr') visit(item.expr);
+    if (found.length === 0) return query;
+    let from = query.from;
+    const replaced = new Map<ScalarQueryNode, ExpressionNode>();
+    for (const node of found) {
+      const n = this.semiJoinCount++;
+      const at = { start: node.start, end: node.end };
+      const inner = node.query as QueryExpr;
+      const body = inner.kind === 'with' ? inner.body : inner;
+      const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
+      if (
+        body.kind !== 'select' ||
+        item?.kind !== 'expr' ||
+        body.groupBy.length > 0 ||
+        body.having !== undefined ||
+        body.limit !== undefined ||
+        body.distinct ||
+        !this.collectAggregates(body).some(() => true)
+      ) {
+        this.fail(
+          node,
+          'a scalar subquery is built as one aggregate without GROUP BY: (SELECT MAX(b.x) FROM b [WHERE b.k = a.k])',
+          'for a row of another table, LEFT JOIN it in FROM',
+        );
+      }
+      const count = item.expr.kind === 'call' && item.expr.name.toUpperCase() === 'COUNT' ? item.expr : undefined;
+      if (
+        count === undefined &&
+        columnsAndCalls(item.expr).some((c) => c.kind === 'call' && c.name.toUpperCase() === 'COUNT')
+      ) {
+        this.fail(
+          item.expr,
+          'a scalar subquery computes on a COUNT only when it selects the COUNT alone (with no row it is 0, not NULL)',
+          'select COUNT(…) alone and compute around the subquery: (SELECT COUNT(*) FROM …) * 2',
+        );
+      }
+      const { keys, items, kept } = this.correlation(body, from, n, 'a scalar subquery');
+      const value = `${AGG_PREFIX}sq${n}`;
+      const constant = `${AGG_PREFIX}sq${n}_k`;
+      // (No text of its own: EXPLAIN names it by its column.)
+      const one: ExpressionNode = {
+        kind: 'literal',
+        type: 'number',
+        value: 1,
+        text: '1',
+        start: at.start,
+        end: at.start,
+      };
+      const select: SelectQuery = {
+        ...body,
+        items: [
+          { ...item, alias: value },
+          ...(keys.length === 0 ? [{ kind: 'expr' as const, expr: one, alias: constant, start: node.start }] : items),
+        ],
+        groupBy: items.map((i) => (i as { expr: ExpressionNode }).expr),
+        ...(kept.length === 0 ? { where: undefined } : { where: andOf(kept) }),
+      };
+      const on =
+        keys.length === 0
+          ? ({ kind: 'binary', op: '=', left: one, right: internalColumn(constant, at), ...at } as ExpressionNode)
+          : andOf(
+              keys.map(({ outer, column }): ExpressionNode => ({
+                kind: 'binary',
+                op: '=',
+                left: outer,
+                right: internalColumn(column, at),
+                ...at,
+              })),
+            );
+      from = {
+        kind: 'join',
+        type: 'left',
+        left: from,
+        right: {
+          kind: 'subquery',
+          query: inner.kind === 'with' ? { ...inner, body: select } : select,
+          alias: `${AGG_PREFIX}sq${n}`,
+          start: node.start,
+        },
+        on: { ...on, ...at },
+        start: node.start,
+      };
+      const column = internalColumn(value, at);
+      replaced.set(
+        node,
+        count === undefined
+          ? column
+          : { kind: 'call', name: 'COALESCE', args: [column, { ...one, value: 0, text: '0' }], ...at },
+      );
+    }
+    const rewrite = (node: ExpressionNode): ExpressionNode =>
+      node.kind === 'scalarQuery' ? (replaced.get(node) ?? node) : mapChildren(node, rewrite);
+    return {
+      ...query,
+      from,
+      ...(query.where === undefined ? {} : { where: rewrite(query.where) }),
+      items: grouped ? query.items : query.items.map((i) => (i.kind === 'expr' ? { ...i, expr: rewrite(i.expr) } : i)),
+    };
+  }
+
+  /**
+   * `EXISTS (SELECT … FROM b WHERE b.k = a.k AND …)` as the distinct values of the subquery's side of the equalities
+   * that name an outer table (`a`, qualified), its other conditions kept inside it.
+   */
+  private existsJoin(
+    node: ExistsNode,
+    outerFrom: FromItem,
+    n: number,
+  ): { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] } {
+    const inner = node.query as QueryExpr;
+    const body = inner.kind === 'with' ? inner.body : inner;
+    if (body.kind !== 'select' || body.groupBy.length > 0 || body.having !== undefined || body.limit !== undefined) {
+      this.fail(
+        node,
+        'EXISTS takes a plain SELECT … FROM … WHERE (no UNION, GROUP BY or LIMIT)',
+        'EXISTS (SELECT 1 FROM b WHERE b.k = a.k)',
+      );
+    }
+    const { keys, items, kept } = this.correlation(body, outerFrom, n, 'EXISTS');
     if (keys.length === 0) {
       this.fail(
         node,
@@ -1028,6 +1164,10 @@ class Planner {
         term.kind === 'binary' && term.op === '='
           ? [this.sideOf(term.left, fields, lw), this.sideOf(term.right, fields, lw)]
           : [];
+      // A scalar subquery's constant key (`1 = \u0001sqN_k`, see scalarJoins): the literal is the left side's key.
+      if (term.kind === 'binary' && term.left.kind === 'literal' && isInternal(term.right) && sides[1] === 1) {
+        sides[0] = 0;
+      }
       if (
         term.kind !== 'binary' ||
         sides.length !== 2 ||
@@ -1503,6 +1643,11 @@ export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();
 }
 
+/** A column the planner named (a subquery's value or key, an aggregate): users cannot write these names. */
+function isInternal(node: ExpressionNode): boolean {
+  return node.kind === 'column' && node.name.startsWith(AGG_PREFIX);
+}
+
 function internalColumn(name: string, at: { readonly start: number; readonly end: number }): ColumnNode {
   return { kind: 'column', name, quoted: true, start: at.start, end: at.end };
 }
@@ -1617,6 +1762,7 @@ function childrenOf(node: ExpressionNode): ExpressionNode[] {
       return [node.operand];
     case 'interval':
     case 'exists':
+    case 'scalarQuery':
       return [];
     case 'case':
       return [
@@ -1650,6 +1796,7 @@ function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => Express
       return { ...node, operand: f(node.operand) };
     case 'interval':
     case 'exists':
+    case 'scalarQuery':
       return node;
     case 'case':
       return {

@@ -516,6 +516,76 @@ describe('SQL operator', () => {
     expect(missing.feed(last).sort()).toEqual([['1'], ['3']]);
   });
 
+  it('a scalar subquery: one value for every row, or one per row it is tied to; none reads as NULL, COUNT as 0', async () => {
+    // Uncorrelated, in WHERE: the rows above b's average k.
+    const above = job(
+      'id BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT a.id FROM a WHERE a.k > (SELECT AVG(b.k) FROM b WHERE b.id < 100)',
+    );
+    // Correlated, in the select list: each row with how many b rows share its k, and their largest id.
+    const counted = job(
+      'id BIGINT, n BIGINT, top BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT a.id, (SELECT COUNT(*) FROM b WHERE b.k = a.k) AS n, (SELECT MAX(b.id) FROM b WHERE a.k = b.k) AS top FROM a',
+    );
+    expect(counted.explain()).toMatch(/LeftJoin|left/i);
+    const rows = [
+      ev(A, 'insert', null, [1n, 5, '1.00']),
+      ev(A, 'insert', null, [2n, 6, '1.00']),
+      ev(A, 'insert', null, [3n, null, '1.00']),
+    ];
+    // No b rows: no average (NULL: no row is above it); COUNT 0 and MAX NULL.
+    expect(above.feed(rows)).toEqual([]);
+    expect(counted.feed(rows).sort()).toEqual([
+      ['1', '0', null],
+      ['2', '0', null],
+      ['3', '0', null],
+    ]);
+    const b = [ev(B, 'insert', null, [1n, 5]), ev(B, 'insert', null, [2n, 5]), ev(B, 'insert', null, [4n, 6])];
+    // AVG 5.33: only a.k 6 is above it.
+    expect(above.feed(b)).toEqual([['2']]);
+    expect(counted.feed(b).sort()).toEqual([
+      ['1', '2', '2'],
+      ['2', '1', '4'],
+      ['3', '0', null],
+    ]);
+    await above.restart();
+    await counted.restart();
+    // b's 6 leaves and a 4 comes: AVG 4.67, both 5 and 6 are above; k 6 has no b row again.
+    const next = [ev(B, 'update', [4n, 6], [4n, 4]), ev(B, 'insert', null, [500n, 1])];
+    expect(above.feed(next).sort()).toEqual([['1'], ['2']]);
+    expect(counted.feed(next).sort()).toEqual([
+      ['1', '2', '2'],
+      ['2', '0', null],
+      ['3', '0', null],
+    ]);
+    // Every b row within the filter gone: no average again.
+    expect(
+      above.feed([ev(B, 'delete', [1n, 5], null), ev(B, 'delete', [2n, 5], null), ev(B, 'delete', [4n, 4], null)]),
+    ).toEqual([]);
+  });
+
+  it('refuses a scalar subquery that is not one aggregate, or computes on a COUNT', () => {
+    const sink = 'id BIGINT, PRIMARY KEY (id) NOT ENFORCED';
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE a.k = (SELECT b.k FROM b WHERE b.id = a.id)')).toThrow(
+      /a scalar subquery is built as one aggregate without GROUP BY/,
+    );
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE a.k = (SELECT MAX(b.k) FROM b GROUP BY b.id)')).toThrow(
+      /one aggregate without GROUP BY/,
+    );
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE a.k < (SELECT COUNT(*) + 1 FROM b)')).toThrow(
+      /selects the COUNT alone/,
+    );
+    expect(() => job(sink, 'SELECT a.id FROM a WHERE a.k < (SELECT MAX(b.k) FROM b WHERE b.k > a.k)')).toThrow(
+      /a scalar subquery ties its rows to the outer row with equalities only/,
+    );
+    expect(() =>
+      job(
+        'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+        'SELECT k, COUNT(*) + (SELECT MAX(b.k) FROM b) FROM a GROUP BY k',
+      ),
+    ).toThrow(/a scalar subquery \(SELECT …\) is built in WHERE and in the select list of a query without GROUP BY/);
+  });
+
   it('refuses an EXISTS not tied to the outer row by equalities', () => {
     const sink = 'id BIGINT, PRIMARY KEY (id) NOT ENFORCED';
     expect(() => job(sink, 'SELECT a.id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.id > 1)')).toThrow(

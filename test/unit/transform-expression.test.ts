@@ -34,6 +34,8 @@ function show(node: ExpressionNode | ProjectionItem): string {
       return `INTERVAL ${node.ms} ms`;
     case 'exists':
       return 'EXISTS (query)';
+    case 'scalarQuery':
+      return '(query)';
     case 'cast':
       return `CAST(${show(node.operand)} AS ${node.type})`;
     case 'case':

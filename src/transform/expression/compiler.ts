@@ -153,6 +153,12 @@ class ExpressionCompiler {
           'EXISTS (SELECT …) is built only as a condition of WHERE, joined to the others with AND (or NOT EXISTS)',
           'move it out of OR or the select list',
         );
+      case 'scalarQuery':
+        return this.fail(
+          node,
+          'a scalar subquery (SELECT …) is built in WHERE and in the select list of a query without GROUP BY',
+          'compute it in a subquery in FROM and join it, or group in a query around this one',
+        );
       case 'interval':
         return this.fail(
           node,

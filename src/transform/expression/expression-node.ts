@@ -115,6 +115,15 @@ export interface ExistsNode extends NodeSpan {
 }
 
 /**
+ * `(SELECT AVG(x) FROM t [WHERE t.k = a.k])`: a subquery's one value — streaming SQL plans it as a join with the
+ * subquery's result, read in a query's WHERE and select list (the expression engine never evaluates it).
+ */
+export interface ScalarQueryNode extends NodeSpan {
+  readonly kind: 'scalarQuery';
+  readonly query: unknown;
+}
+
+/**
  * `INTERVAL '10' MINUTES`: a duration of a fixed length (milliseconds), read by streaming SQL's group windows
  * (`GROUP BY TUMBLE(ts, INTERVAL '1' HOUR)`); no expression evaluates it.
  */
@@ -163,6 +172,7 @@ export type ExpressionNode =
   | InNode
   | InQueryNode
   | ExistsNode
+  | ScalarQueryNode
   | IntervalNode
   | CastNode
   | CaseNode;

@@ -72,7 +72,7 @@ export function parseProjectionItems(text: string): ProjectionItem[] {
  * expression (a comma, `FROM`, `)` …). Returns the node and the index of that token. Throws {@link ExpressionError}
  * with the offset into `text`.
  */
-/** What a caller parses itself inside an expression: `IN (SELECT …)`'s query (from the token at `index`). */
+/** What a caller parses itself inside an expression: the query of `IN (SELECT …)`, `EXISTS (…)` and `(SELECT …)` (from the token at `index`). */
 export interface ExpressionHooks {
   subquery?(index: number): { query: unknown; next: number };
 }
@@ -322,6 +322,15 @@ class Parser {
       case 'operator':
         if (token.value === '*') return { kind: 'star', start, end };
         if (token.value === '(') {
+          const first = this.peek();
+          const opensQuery =
+            (first.type === 'keyword' || first.type === 'identifier') &&
+            ['SELECT', 'WITH'].includes(first.value.toUpperCase());
+          if (opensQuery && this.hooks?.subquery !== undefined) {
+            const { query, next } = this.hooks.subquery(this.index);
+            this.index = next;
+            return { kind: 'scalarQuery', query, start, end: this.expectOperator(')', 'to close the subquery').end };
+          }
           const inner = this.expression(0);
           this.expectOperator(')', 'to close "("');
           return inner;

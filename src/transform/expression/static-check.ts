@@ -79,6 +79,7 @@ export function staticProblems(node: ExpressionNode, userFunctions: ReadonlySet<
         return;
       case 'interval':
       case 'exists':
+      case 'scalarQuery':
         return;
       case 'case':
         if (n.operand !== undefined) visit(n.operand);
