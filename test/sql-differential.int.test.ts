@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), IN (SELECT …), [NOT] EXISTS, scalar subqueries — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -285,6 +285,16 @@ const SET_QUERIES: readonly Query[] = [
       '(SELECT max(b.w) FROM ref.b WHERE b.k = a.k)::text AS c3 FROM ref.a ' +
       'WHERE a.n > (SELECT min(c.x) FROM ref.c WHERE c.x IS NOT NULL) ORDER BY a.id',
     result: 'SELECT id::text, nc::text, mw::text FROM q_scalar ORDER BY q_scalar.id',
+  },
+  {
+    // A few b rows pass the filter, now and then one with a NULL k (then no row is surely not in it), now and then none.
+    name: 'q_not_in',
+    sinkColumns: 'id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED',
+    select: 'SELECT a.id, a.k FROM a WHERE a.k NOT IN (SELECT b.k FROM b WHERE b.w > 85)',
+    reference:
+      'SELECT a.id::text AS c1, a.k::text AS c2 FROM ref.a WHERE a.k NOT IN (SELECT b.k FROM ref.b WHERE b.w > 85) ' +
+      'ORDER BY a.id',
+    result: 'SELECT id::text, k::text FROM q_not_in ORDER BY q_not_in.id',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -727,6 +727,7 @@ class Planner {
     if (query.where === undefined) return { from: query.from, where: undefined };
     let from = query.from;
     const rest: ExpressionNode[] = [];
+    const notIn: { query: QueryExpr; key: ReturnType<typeof constantKey>; condition: ExpressionNode; n: number }[] = [];
     for (const term of conjuncts(query.where)) {
       const negatedExists = term.kind === 'unary' && term.op === 'NOT' && term.operand.kind === 'exists';
       if (term.kind !== 'inQuery' && term.kind !== 'exists' && !negatedExists) {
@@ -737,13 +738,6 @@ class Planner {
       const at = { start: term.start, end: term.end };
       let join: { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] };
       if (term.kind === 'inQuery') {
-        if (term.negated) {
-          this.fail(
-            term,
-            'NOT IN (SELECT …) is not built yet',
-            'NOT EXISTS (SELECT … WHERE y = x) is the same when neither side is NULL',
-          );
-        }
         const inner = term.query as QueryExpr;
         const body = inner.kind === 'with' ? inner.body : inner;
         const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
@@ -752,10 +746,43 @@ class Planner {
         }
         const column = `${AGG_PREFIX}in${n}`;
         const values: SelectQuery = { ...(body as SelectQuery), distinct: true, items: [{ ...item, alias: column }] };
-        join = {
-          query: inner.kind === 'with' ? { ...inner, body: values } : values,
-          keys: [{ outer: term.operand, column }],
-        };
+        const wrap = (query: SelectQuery): QueryExpr => (inner.kind === 'with' ? { ...inner, body: query } : query);
+        join = { query: wrap(values), keys: [{ outer: term.operand, column }] };
+        if (term.negated) {
+          const select = body as SelectQuery;
+          if (select.groupBy.length > 0 || select.having !== undefined || select.limit !== undefined) {
+            this.fail(term, 'NOT IN takes a plain SELECT y FROM … WHERE (no GROUP BY or LIMIT)', 'group in a view');
+          }
+          // SQL's NOT IN: true when the subquery has no row; else unknown (the row dropped) when x is NULL or the
+          // subquery has a NULL, false when it has x. The counts of its rows and of its values, one row joined to
+          // every outer row, tell the first two.
+          const rows = `${AGG_PREFIX}nin${n}_rows`;
+          const nonNull = `${AGG_PREFIX}nin${n}_values`;
+          const key = constantKey(`${AGG_PREFIX}nin${n}_k`, at);
+          const count = (arg: ExpressionNode): ExpressionNode => ({ kind: 'call', name: 'COUNT', args: [arg], ...at });
+          const counts: SelectQuery = {
+            ...select,
+            distinct: false,
+            items: [
+              { kind: 'expr', expr: count({ kind: 'star', ...at }), alias: rows, start: term.start },
+              { kind: 'expr', expr: count(item.expr), alias: nonNull, start: term.start },
+              key.item,
+            ],
+          };
+          notIn.push({
+            query: wrap(counts),
+            key,
+            condition: orOf(
+              { kind: 'isNull', operand: internalColumn(rows, at), negated: false, ...at },
+              andOf([
+                { kind: 'isNull', operand: term.operand, negated: true, ...at },
+                { kind: 'isNull', operand: internalColumn(column, at), negated: false, ...at },
+                { kind: 'binary', op: '=', left: internalColumn(rows, at), right: internalColumn(nonNull, at), ...at },
+              ]),
+            ),
+            n,
+          });
+        }
       } else {
         join = this.existsJoin(term.kind === 'exists' ? term : (term.operand as ExistsNode), from, n);
       }
@@ -768,9 +795,10 @@ class Planner {
           ...at,
         })),
       );
+      const anti = notIn[notIn.length - 1]?.n === n;
       from = {
         kind: 'join',
-        type: negatedExists ? 'left' : 'inner',
+        type: negatedExists || anti ? 'left' : 'inner',
         left: from,
         right: { kind: 'subquery', query: join.query, alias: `${AGG_PREFIX}in${n}`, start: term.start },
         on: { ...on, ...at },
@@ -778,6 +806,18 @@ class Planner {
       };
       if (negatedExists) {
         rest.push({ kind: 'isNull', operand: internalColumn(join.keys[0]!.column, at), negated: false, ...at });
+      }
+      if (anti) {
+        const { query: counts, key, condition } = notIn[notIn.length - 1]!;
+        from = {
+          kind: 'join',
+          type: 'left',
+          left: from,
+          right: { kind: 'subquery', query: counts, alias: `${AGG_PREFIX}nin${n}`, start: term.start },
+          on: { ...key.on, ...at },
+          start: term.start,
+        };
+        rest.push(condition);
       }
     }
     return { from, where: rest.length === 0 ? undefined : andOf(rest) };
@@ -881,28 +921,16 @@ class Planner {
       }
       const { keys, items, kept } = this.correlation(body, from, n, 'a scalar subquery');
       const value = `${AGG_PREFIX}sq${n}`;
-      const constant = `${AGG_PREFIX}sq${n}_k`;
-      // (No text of its own: EXPLAIN names it by its column.)
-      const one: ExpressionNode = {
-        kind: 'literal',
-        type: 'number',
-        value: 1,
-        text: '1',
-        start: at.start,
-        end: at.start,
-      };
+      const key = constantKey(`${AGG_PREFIX}sq${n}_k`, at);
       const select: SelectQuery = {
         ...body,
-        items: [
-          { ...item, alias: value },
-          ...(keys.length === 0 ? [{ kind: 'expr' as const, expr: one, alias: constant, start: node.start }] : items),
-        ],
+        items: [{ ...item, alias: value }, ...(keys.length === 0 ? [key.item] : items)],
         groupBy: items.map((i) => (i as { expr: ExpressionNode }).expr),
         ...(kept.length === 0 ? { where: undefined } : { where: andOf(kept) }),
       };
       const on =
         keys.length === 0
-          ? ({ kind: 'binary', op: '=', left: one, right: internalColumn(constant, at), ...at } as ExpressionNode)
+          ? key.on
           : andOf(
               keys.map(({ outer, column }): ExpressionNode => ({
                 kind: 'binary',
@@ -928,9 +956,7 @@ class Planner {
       const column = internalColumn(value, at);
       replaced.set(
         node,
-        count === undefined
-          ? column
-          : { kind: 'call', name: 'COALESCE', args: [column, { ...one, value: 0, text: '0' }], ...at },
+        count === undefined ? column : { kind: 'call', name: 'COALESCE', args: [column, literalNumber(0, at)], ...at },
       );
     }
     const rewrite = (node: ExpressionNode): ExpressionNode =>
@@ -1641,6 +1667,30 @@ const LOG_CONNECTORS = new Set(['nats', 'kafka']);
 
 export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();
+}
+
+/** A number the planner wrote (no text of its own: EXPLAIN names it by its column). */
+function literalNumber(value: number, at: { readonly start: number }): ExpressionNode {
+  return { kind: 'literal', type: 'number', value, text: String(value), start: at.start, end: at.start };
+}
+
+/**
+ * The join key of a subquery of one row (a scalar subquery without ties to the outer row, NOT IN's counts): the item
+ * `1 AS name` for the subquery, and `1 = name` for ON, which the join reads as the key `1` on the outer side.
+ */
+function constantKey(
+  name: string,
+  at: { readonly start: number; readonly end: number },
+): { item: SelectItem; on: ExpressionNode } {
+  const one = literalNumber(1, at);
+  return {
+    item: { kind: 'expr', expr: one, alias: name, start: at.start },
+    on: { kind: 'binary', op: '=', left: one, right: internalColumn(name, at), ...at },
+  };
+}
+
+function orOf(left: ExpressionNode, right: ExpressionNode): ExpressionNode {
+  return { kind: 'binary', op: 'OR', left, right, start: left.start, end: right.end };
 }
 
 /** A column the planner named (a subquery's value or key, an aggregate): users cannot write these names. */

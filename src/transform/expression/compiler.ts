@@ -169,7 +169,7 @@ class ExpressionCompiler {
         return this.fail(
           node,
           `${node.negated ? 'NOT IN' : 'IN'} (SELECT …) is built only as a condition of WHERE, joined to the others with AND`,
-          node.negated ? 'NOT IN (SELECT …) is not built yet' : 'move it out of OR, NOT or the select list',
+          'move it out of OR, NOT or the select list',
         );
       case 'cast':
         return this.cast(node);
