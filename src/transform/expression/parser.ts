@@ -221,15 +221,9 @@ class Parser {
         this.next();
         if (word.value === 'IN') {
           this.expectOperator('(', 'after IN');
-          const first = this.peek();
-          const opensQuery =
-            (first.type === 'keyword' || first.type === 'identifier') &&
-            ['SELECT', 'WITH'].includes(first.value.toUpperCase());
-          if (opensQuery && this.hooks?.subquery !== undefined) {
-            const { query, next } = this.hooks.subquery(this.index);
-            this.index = next;
-            const end = this.expectOperator(')', 'to close the subquery').end;
-            left = { kind: 'inQuery', operand: left, query, negated, start, end };
+          const sub = this.subqueryHere();
+          if (sub !== undefined) {
+            left = { kind: 'inQuery', operand: left, query: sub.query, negated, start, end: sub.end };
             continue;
           }
           const list = this.list(')');
@@ -279,17 +273,28 @@ class Parser {
     return { kind: 'interval', ms, start: at.start, end };
   }
 
-  /** Whether `EXISTS (SELECT` or `IN (SELECT` follows (from the `(`) and the caller parses subqueries. */
-  private subqueryAhead(): boolean {
-    const open = this.peek();
-    const first = this.peek(1);
+  /** Whether the token `offset` ahead opens a query (`SELECT`, `WITH`) and the caller parses subqueries. */
+  private queryAhead(offset: number): boolean {
+    const first = this.peek(offset);
     return (
       this.hooks?.subquery !== undefined &&
-      open.type === 'operator' &&
-      open.value === '(' &&
       (first.type === 'keyword' || first.type === 'identifier') &&
       ['SELECT', 'WITH'].includes(first.value.toUpperCase())
     );
+  }
+
+  /** Whether `(SELECT` follows (EXISTS's subquery) and the caller parses subqueries. */
+  private subqueryAhead(): boolean {
+    const open = this.peek();
+    return open.type === 'operator' && open.value === '(' && this.queryAhead(1);
+  }
+
+  /** After a `(`: the subquery that opens here and the end of its `)`, parsed by the caller (undefined: none). */
+  private subqueryHere(): { query: unknown; end: number } | undefined {
+    if (!this.queryAhead(0)) return undefined;
+    const { query, next } = this.hooks!.subquery!(this.index);
+    this.index = next;
+    return { query, end: this.expectOperator(')', 'to close the subquery').end };
   }
 
   private prefix(): ExpressionNode {
@@ -298,9 +303,8 @@ class Parser {
     if ((token.type === 'identifier' || token.type === 'keyword') && token.value.toUpperCase() === 'EXISTS') {
       if (this.subqueryAhead()) {
         this.next();
-        const { query, next } = this.hooks!.subquery!(this.index);
-        this.index = next;
-        return { kind: 'exists', query, start, end: this.expectOperator(')', 'to close the subquery').end };
+        const { query, end } = this.subqueryHere()!;
+        return { kind: 'exists', query, start, end };
       }
     }
     switch (token.type) {
@@ -322,15 +326,8 @@ class Parser {
       case 'operator':
         if (token.value === '*') return { kind: 'star', start, end };
         if (token.value === '(') {
-          const first = this.peek();
-          const opensQuery =
-            (first.type === 'keyword' || first.type === 'identifier') &&
-            ['SELECT', 'WITH'].includes(first.value.toUpperCase());
-          if (opensQuery && this.hooks?.subquery !== undefined) {
-            const { query, next } = this.hooks.subquery(this.index);
-            this.index = next;
-            return { kind: 'scalarQuery', query, start, end: this.expectOperator(')', 'to close the subquery').end };
-          }
+          const sub = this.subqueryHere();
+          if (sub !== undefined) return { kind: 'scalarQuery', query: sub.query, start, end: sub.end };
           const inner = this.expression(0);
           this.expectOperator(')', 'to close "("');
           return inner;
