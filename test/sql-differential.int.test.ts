@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries, INTERSECT, EXCEPT — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -295,6 +295,26 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT a.id::text AS c1, a.k::text AS c2 FROM ref.a WHERE a.k NOT IN (SELECT b.k FROM ref.b WHERE b.w > 85) ' +
       'ORDER BY a.id',
     result: 'SELECT id::text, k::text FROM q_not_in ORDER BY q_not_in.id',
+  },
+  {
+    // Many a rows share a k: a value stays while any copy does, on both sides.
+    name: 'q_intersect',
+    sinkColumns: 'k INT, PRIMARY KEY (k) NOT ENFORCED',
+    select: 'SELECT a.k FROM a WHERE a.k IS NOT NULL INTERSECT SELECT b.k FROM b WHERE b.w > 0',
+    reference:
+      'SELECT k::text AS c1 FROM (SELECT a.k FROM ref.a WHERE a.k IS NOT NULL INTERSECT SELECT b.k FROM ref.b ' +
+      'WHERE b.w > 0) t ORDER BY k',
+    result: 'SELECT k::text FROM q_intersect ORDER BY q_intersect.k',
+  },
+  {
+    // The same id and k on both sides, NULL k equal to NULL k.
+    name: 'q_except',
+    sinkColumns: 'id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED',
+    select: 'SELECT a.id, a.k FROM a EXCEPT SELECT b.id, b.k FROM b',
+    reference:
+      'SELECT id::text AS c1, k::text AS c2 FROM (SELECT a.id, a.k FROM ref.a EXCEPT SELECT b.id, b.k FROM ref.b) t ' +
+      'ORDER BY id',
+    result: 'SELECT id::text, k::text FROM q_except ORDER BY q_except.id',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -22,7 +22,7 @@ import {
   type PlanNode,
   type ScanMetadata,
 } from './exec/nodes.js';
-import { DistinctNode, NormalizeNode, UnionNode } from './exec/set-nodes.js';
+import { DistinctNode, NormalizeNode, SetCompareNode, UnionNode } from './exec/set-nodes.js';
 import { TopNNode, type SortKey } from './exec/rank-node.js';
 import { WindowNode, type WindowSpec } from './exec/window-node.js';
 import type {
@@ -448,6 +448,12 @@ class Planner {
       type: f.type,
       nullable: branches.some((branch) => branch.fields[i]!.nullable),
     }));
+    if (query.op !== undefined) {
+      // INTERSECT / EXCEPT: the first branch against the second, that against the third, …
+      let node = branches[0]!;
+      for (const next of branches.slice(1)) node = this.add(new SetCompareNode(node, next, fields, query.op));
+      return node;
+    }
     const union = this.add(new UnionNode(branches, fields, this.unionKeys(branches)));
     if (!query.distinct) return union;
     return this.add(new DistinctNode(union, minimalKeys([...union.uniqueKeys, fields.map((_, i) => i)])));

@@ -218,6 +218,11 @@ export interface UnionQuery {
   /** `UNION` without ALL: duplicates removed (a DISTINCT over the UNION ALL). */
   readonly distinct: boolean;
   readonly branches: readonly SelectQuery[];
+  /**
+   * `INTERSECT` / `EXCEPT` instead of UNION: the rows of the first branch that every other branch has (or none has,
+   * left to right), each once.
+   */
+  readonly op?: 'intersect' | 'except';
   readonly start: number;
 }
 

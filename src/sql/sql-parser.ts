@@ -60,6 +60,8 @@ const CLAUSE_WORDS = new Set([
   'CROSS',
   'ON',
   'UNION',
+  'INTERSECT',
+  'EXCEPT',
   'ORDER',
   'LIMIT',
   'WINDOW',
@@ -701,27 +703,53 @@ class SqlParser {
     return { kind: 'with', tables, body: this.setQuery(), start };
   }
 
-  /** A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION. */
+  /**
+   * A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION, or all by INTERSECT, or
+   * all by EXCEPT.
+   */
   private setQuery(): SelectQuery | UnionQuery {
     const start = this.peek().start;
     const branches = [this.branch()];
     let distinct: boolean | undefined;
-    while (this.isWord('UNION')) {
-      const union = this.next();
+    let op: 'union' | 'intersect' | 'except' | undefined;
+    while (this.isWord('UNION') || this.isWord('INTERSECT') || this.isWord('EXCEPT')) {
+      const word = this.next();
+      const kind = word.value.toLowerCase() as 'union' | 'intersect' | 'except';
       const all = this.acceptWord('ALL') !== undefined;
       if (all === false && this.isWord('DISTINCT')) this.next();
+      if (op !== undefined && op !== kind) {
+        this.fail(
+          word,
+          `${op.toUpperCase()} and ${kind.toUpperCase()} are mixed in one query`,
+          `put one of them into a subquery: SELECT * FROM (… ${kind.toUpperCase()} …) AS t ${op.toUpperCase()} …`,
+        );
+      }
+      if (kind !== 'union' && all) {
+        this.fail(
+          word,
+          `${kind.toUpperCase()} ALL is not built yet`,
+          `${kind.toUpperCase()} (without ALL) keeps each row once`,
+        );
+      }
       if (distinct !== undefined && distinct === all) {
         this.fail(
-          union,
+          word,
           'UNION and UNION ALL are mixed in one query',
           'put one of them into a subquery: SELECT * FROM (… UNION …) AS u UNION ALL …',
         );
       }
+      op = kind;
       distinct = !all;
       branches.push(this.branch());
     }
     if (branches.length === 1) return branches[0]!;
-    return { kind: 'union', distinct: distinct === true, branches, start };
+    return {
+      kind: 'union',
+      distinct: distinct === true,
+      branches,
+      ...(op === 'union' ? {} : { op: op! }),
+      start,
+    };
   }
 
   private branch(): SelectQuery {

@@ -77,22 +77,112 @@ export class DistinctNode extends PlanNode {
   }
 
   override flush(): void {
-    if (this.dirty.size === 0) return;
-    const added: Row[] = [];
-    for (const key of this.dirty) {
-      const entry = this.rows.get(key)!;
-      const live = entry.count > 0;
-      if (entry.emitted && !live) this.out({ sign: -1, row: entry.row });
-      if (!entry.emitted && live) added.push(entry.row);
-      entry.emitted = live;
-      if (!live) this.rows.delete(key);
-    }
-    this.dirty.clear();
-    for (const row of added) this.out({ sign: 1, row });
+    const live = (entry: DistinctEntry) => entry.count > 0;
+    flushCounted(this.dirty, this.rows, live, live, this.out);
   }
 
   describe(): string {
     return 'Distinct (state: a count per distinct row)';
+  }
+}
+
+/**
+ * Emits the changes of the rows in `dirty` (their keys) whose liveness changed since they were last emitted —
+ * retractions first (see {@link DistinctNode}) — and forgets the rows no input holds any more (not `held`).
+ */
+function flushCounted<E extends { readonly row: Row; emitted: boolean }>(
+  dirty: Set<string>,
+  rows: KeyedState<E>,
+  live: (entry: E) => boolean,
+  held: (entry: E) => boolean,
+  out: (delta: Delta) => void,
+): void {
+  if (dirty.size === 0) return;
+  const added: Row[] = [];
+  for (const key of dirty) {
+    const entry = rows.get(key)!;
+    const now = live(entry);
+    if (entry.emitted && !now) out({ sign: -1, row: entry.row });
+    if (!entry.emitted && now) added.push(entry.row);
+    entry.emitted = now;
+    if (!now && !held(entry)) rows.delete(key);
+  }
+  dirty.clear();
+  for (const row of added) out({ sign: 1, row });
+}
+
+/** A row of INTERSECT / EXCEPT: how many copies of it each side holds, and whether it was emitted. */
+interface CompareEntry {
+  readonly row: Row;
+  readonly counts: [number, number];
+  emitted: boolean;
+}
+
+/**
+ * `INTERSECT` / `EXCEPT` of two inputs (a chain nests them, left to right): each row once while the first input holds
+ * it and the second does too (INTERSECT) or does not (EXCEPT). Rows are compared whole, NULL equal to NULL, as SQL's
+ * set operations do. The copies are counted per row and side; changes go out at the end of each batch, as
+ * {@link DistinctNode}'s.
+ */
+export class SetCompareNode extends PlanNode {
+  private rows: KeyedState<CompareEntry>;
+  private readonly dirty = new Set<string>();
+  private readonly codec: StateCodec<CompareEntry> = {
+    toJson: (e) => [rowToJson(e.row), e.counts[0], e.counts[1], e.emitted],
+    fromJson: (json) => {
+      const [row, left, right, emitted] = json as [JsonValue[], number, number, boolean];
+      return { row: rowFromJson(row), counts: [left, right], emitted };
+    },
+  };
+
+  constructor(
+    left: PlanNode,
+    right: PlanNode,
+    fields: readonly Field[],
+    private readonly op: 'intersect' | 'except',
+  ) {
+    // Its rows are rows of the first input, once each: that input's keys stay keys.
+    super([left, right], fields, [fields.map((_, i) => i), ...left.uniqueKeys]);
+    this.rows = memoryBackend.keyed('rows', this.codec);
+  }
+
+  override openState(backend: StateBackend): void {
+    this.rows = backend.keyed(`${this.id}.rows`, this.codec);
+  }
+
+  receive(port: number, delta: Delta): void {
+    const key = encodeValues(delta.row);
+    let entry = this.rows.get(key);
+    if (entry === undefined) {
+      if (delta.sign < 0) {
+        if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
+        throw retractedUnknown(this.op);
+      }
+      entry = { row: delta.row, counts: [0, 0], emitted: false };
+      this.rows.set(key, entry);
+    }
+    const side = port === 0 ? 0 : 1;
+    entry.counts[side] += delta.sign;
+    if (entry.counts[side] < 0) {
+      if (this.rows.expiring !== true) throw retractedUnknown(this.op);
+      entry.counts[side] = 0;
+    }
+    this.dirty.add(key);
+  }
+
+  override flush(): void {
+    const intersect = this.op === 'intersect';
+    flushCounted(
+      this.dirty,
+      this.rows,
+      ({ counts: [left, right] }) => left > 0 && (intersect ? right > 0 : right === 0),
+      ({ counts: [left, right] }) => left > 0 || right > 0,
+      this.out,
+    );
+  }
+
+  describe(): string {
+    return `${this.op === 'intersect' ? 'Intersect' : 'Except'} (state: a count per distinct row and side)`;
   }
 }
 
