@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries, INTERSECT, EXCEPT — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE and SESSION, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries, INTERSECT, EXCEPT — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -315,6 +315,23 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT id::text AS c1, k::text AS c2 FROM (SELECT a.id, a.k FROM ref.a EXCEPT SELECT b.id, b.k FROM ref.b) t ' +
       'ORDER BY id',
     result: 'SELECT id::text, k::text FROM q_except ORDER BY q_except.id',
+  },
+  {
+    // ~8 rows per g in two hours, 10 minutes the gap: sessions join and split as rows come, move and go.
+    name: 'q_session',
+    sinkColumns: 'g BIGINT, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, mx INT, PRIMARY KEY (g, ws) NOT ENFORCED',
+    select:
+      "SELECT s.g, SESSION_START(s.ts, INTERVAL '10' MINUTES), SESSION_END(s.ts, INTERVAL '10' MINUTES), COUNT(*), " +
+      'MAX(s.x) FROM (SELECT bid % 5 AS g, ts, x FROM c WHERE bid IS NOT NULL) AS s ' +
+      "GROUP BY s.g, SESSION(s.ts, INTERVAL '10' MINUTES)",
+    // Gaps and islands: a row starts a session when it is the gap or more after the one before it.
+    reference:
+      "SELECT g::text AS c1, min(ts)::text AS c2, (max(ts) + interval '10 minutes')::text AS c3, count(*)::text AS c4, " +
+      "max(x)::text AS c5 FROM (SELECT g, ts, x, sum(CASE WHEN prev IS NULL OR ts >= prev + interval '10 minutes' " +
+      'THEN 1 ELSE 0 END) OVER (PARTITION BY g ORDER BY ts, id) AS sid FROM (SELECT bid % 5 AS g, ts, x, id, ' +
+      'lag(ts) OVER (PARTITION BY bid % 5 ORDER BY ts, id) AS prev FROM ref.c WHERE bid IS NOT NULL AND ts IS NOT NULL) p) t ' +
+      'GROUP BY g, sid ORDER BY g, min(ts)',
+    result: 'SELECT g::text, ws::text, we::text, n::text, mx::text FROM q_session ORDER BY q_session.g, q_session.ws',
   },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */

@@ -24,7 +24,7 @@ import {
 } from './exec/nodes.js';
 import { DistinctNode, NormalizeNode, SetCompareNode, UnionNode } from './exec/set-nodes.js';
 import { TopNNode, type SortKey } from './exec/rank-node.js';
-import { WindowNode, type WindowSpec } from './exec/window-node.js';
+import { SessionNode, WindowNode, type WindowSpec } from './exec/window-node.js';
 import type {
   ColumnDef,
   CommonTable,
@@ -615,16 +615,17 @@ class Planner {
     const call = windows[0]!;
     const fn = call.name.toUpperCase();
     if (windows.length > 1) this.fail(windows[1]!, 'one group window per GROUP BY');
-    if (fn === 'SESSION') {
-      this.fail(call, 'SESSION windows are not built yet', 'TUMBLE or HOP, or the window TVFs (docs/sql.md#windows)');
-    }
     const intervals = call.args.slice(1);
-    const wanted = fn === 'TUMBLE' ? 1 : 2;
+    const wanted = fn === 'HOP' ? 2 : 1;
     if (call.args.length !== wanted + 1 || intervals.some((a) => a.kind !== 'interval')) {
       this.fail(
         call,
-        `${fn} takes the time column and ${fn === 'TUMBLE' ? 'the size' : 'the slide and the size'} as INTERVALs`,
-        fn === 'TUMBLE' ? "TUMBLE(ts, INTERVAL '1' HOUR)" : "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '1' HOUR)",
+        `${fn} takes the time column and ${{ TUMBLE: 'the size', HOP: 'the slide and the size', SESSION: 'the gap' }[fn]} as INTERVALs`,
+        {
+          TUMBLE: "TUMBLE(ts, INTERVAL '1' HOUR)",
+          HOP: "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '1' HOUR)",
+          SESSION: "SESSION(ts, INTERVAL '30' MINUTES)",
+        }[fn],
       );
     }
     const [stepMs, sizeMs] = intervals.map((a) => (a as Extract<ExpressionNode, { kind: 'interval' }>).ms) as [
@@ -636,13 +637,29 @@ class Planner {
     if (typeof index !== 'number') {
       this.fail(time, `${fn}'s first argument is the time column`, 'a TIMESTAMP or TIMESTAMP_LTZ column of FROM');
     }
-    const spec = {
-      fn: fn === 'TUMBLE' ? ('tumble' as const) : ('hop' as const),
-      sizeMs: sizeMs ?? stepMs,
-      stepMs,
-      offsetMs: 0,
-    };
-    if (spec.sizeMs % spec.stepMs !== 0) {
+    // A session is per partition: the rows of the other GROUP BY columns' values.
+    const partition =
+      fn !== 'SESSION'
+        ? undefined
+        : query.groupBy
+            .filter((e) => e !== call)
+            .map((e) => {
+              const at = this.passThrough(e, input.fields);
+              if (at === undefined) {
+                this.fail(
+                  e,
+                  'a SESSION window is partitioned by the other GROUP BY items, which must be columns',
+                  'compute the value in a subquery and group by its column',
+                );
+              }
+              this.noteRead(input.fields[at]!);
+              return at;
+            });
+    const spec: WindowSpec | SessionSpec =
+      partition !== undefined
+        ? { fn: 'session', gapMs: stepMs, partition }
+        : { fn: fn === 'TUMBLE' ? 'tumble' : 'hop', sizeMs: sizeMs ?? stepMs, stepMs, offsetMs: 0 };
+    if (spec.fn !== 'session' && spec.sizeMs % spec.stepMs !== 0) {
       this.fail(call, "HOP's slide must divide its size", "HOP(ts, INTERVAL '5' MINUTES, INTERVAL '15' MINUTES)");
     }
     const names = { START: `${AGG_PREFIX}ws`, END: `${AGG_PREFIX}we`, ROWTIME: `${AGG_PREFIX}wt` };
@@ -677,6 +694,29 @@ class Planner {
           // the query is grouped by the start alone (and a sink keyed by TUMBLE_START, as in Flink, fits).
           const windowStart = internalColumn(names.START, expr);
           if (part === 'START') return windowStart;
+          if (spec.fn === 'session') {
+            // A session's end moves with its rows: each row carries it, alike within the group (its start and
+            // partition), so MAX reads it and the query stays grouped by the start.
+            const end: ExpressionNode = {
+              kind: 'call',
+              name: 'MAX',
+              args: [internalColumn(names.END, expr)],
+              start: expr.start,
+              end: expr.end,
+            };
+            if (part === 'END') return end;
+            return {
+              kind: 'call',
+              name: 'TIMESTAMPADD',
+              args: [
+                { kind: 'column', name: 'MILLISECOND', quoted: false, start: expr.start, end: expr.start },
+                literalNumber(-1, expr),
+                end,
+              ],
+              start: expr.start,
+              end: expr.end,
+            };
+          }
           const unit: ColumnNode = {
             kind: 'column',
             name: 'MILLISECOND',
@@ -1327,7 +1367,7 @@ class Planner {
     input: PlanNode,
     time: number,
     at: { readonly start: number },
-    spec: WindowSpec,
+    spec: WindowSpec | SessionSpec,
     columns: {
       readonly fields: readonly Field[];
       readonly names: readonly [string, string, string];
@@ -1361,6 +1401,22 @@ class Planner {
     ];
     const start = input.fields.length;
     const withStart = input.uniqueKeys.map((key) => [...key, start]);
+    if (spec.fn === 'session') {
+      // Each row is in one session: the input's keys stay keys.
+      const by = spec.partition.map((i) => input.fields[i]!.name);
+      return this.add(
+        new SessionNode(
+          input,
+          fields,
+          minimalKeys([...input.uniqueKeys, ...withStart]),
+          spec.gapMs,
+          time,
+          spec.partition,
+          this.options.timeZone,
+          `SESSION(${timeField.name}, ${ms(spec.gapMs)})${by.length === 0 ? '' : ` PARTITION BY ${by.join(', ')}`}${columns.suffix}`,
+        ),
+      );
+    }
     const uniqueKeys = minimalKeys(spec.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart);
     const sizes = spec.fn === 'tumble' ? ms(spec.sizeMs) : `${ms(spec.stepMs)}, ${ms(spec.sizeMs)}`;
     const offset = spec.offsetMs === 0 ? '' : `, offset ${ms(spec.offsetMs)}`;
@@ -1673,6 +1729,13 @@ const LOG_CONNECTORS = new Set(['nats', 'kafka']);
 
 export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();
+}
+
+/** A session window's gap and the fields of its partition (the legacy `GROUP BY SESSION(ts, gap), k`). */
+interface SessionSpec {
+  readonly fn: 'session';
+  readonly gapMs: number;
+  readonly partition: readonly number[];
 }
 
 /** A number the planner wrote (no text of its own: EXPLAIN names it by its column). */

@@ -965,7 +965,7 @@ class SqlParser {
       this.fail(
         fnToken,
         `${describeToken(fnToken)} is not a window function here`,
-        'TABLE(TUMBLE(…)), TABLE(HOP(…)) or TABLE(CUMULATE(…)); SESSION windows are not built yet',
+        'TABLE(TUMBLE(…)), TABLE(HOP(…)) or TABLE(CUMULATE(…)); for sessions, GROUP BY SESSION(ts, INTERVAL …), k',
       );
     }
     this.next();

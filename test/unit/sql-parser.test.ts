@@ -198,7 +198,7 @@ describe('SQL parser', () => {
     );
     expect(errorOf(tvf('TABLE t, DESCRIPTOR(ts)')).reason).toBe('TUMBLE needs its SIZE argument');
     expect(errorOf("SELECT 1 FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR));").hint).toContain(
-      'SESSION windows are not built yet',
+      'for sessions, GROUP BY SESSION(ts, INTERVAL …), k',
     );
   });
 

@@ -1,4 +1,4 @@
-import type { Value } from '../../core/data-type.js';
+import type { Row, Value } from '../../core/data-type.js';
 import {
   floorDiv,
   formatTimestamp,
@@ -6,8 +6,9 @@ import {
   localToInstant,
   parseTimestamp,
 } from '../../transform/expression/temporal.js';
-import type { Delta } from './changelog.js';
-import { PlanNode, type Field } from './nodes.js';
+import { encodeValues, rowFromJson, rowToJson, type Delta, type JsonValue } from './changelog.js';
+import { memoryBackend, type KeyedMapState, type StateBackend, type StateCodec } from './keyed-state.js';
+import { PlanNode, retractedUnknown, type Field } from './nodes.js';
 
 /** How a window TVF cuts time: its function and durations (ms). */
 export interface WindowSpec {
@@ -49,12 +50,8 @@ export class WindowNode extends PlanNode {
   }
 
   receive(_port: number, delta: Delta): void {
-    const time = delta.row[this.timeField];
-    if (time === null || time === undefined) return;
-    let micros = parseTimestamp(String(time));
-    if (micros === undefined) return;
-    if (this.zoned) micros = instantToLocal(micros, this.timeZone);
-    const ms = Number(floorDiv(micros, 1000n));
+    const ms = timeMs(delta.row[this.timeField], this.zoned, this.timeZone);
+    if (ms === undefined) return;
     const { fn, sizeMs, stepMs, offsetMs } = this.spec;
     if (fn === 'tumble') {
       this.emit(delta, ms - mod(ms - offsetMs, sizeMs), sizeMs);
@@ -75,20 +72,10 @@ export class WindowNode extends PlanNode {
 
   private windowValues(startMs: number, lengthMs: number): readonly Value[] {
     if (startMs === this.lastStart && lengthMs === this.lastLength) return this.lastValues;
-    const endMs = startMs + lengthMs;
-    const timeMicros = BigInt(endMs - 1) * 1000n;
     this.lastStart = startMs;
     this.lastLength = lengthMs;
-    this.lastValues = [
-      this.format(startMs),
-      this.format(endMs),
-      this.zoned ? formatTimestamp(localToInstant(timeMicros, this.timeZone), 3, 'Z') : formatTimestamp(timeMicros, 3),
-    ];
+    this.lastValues = windowValues(startMs, startMs + lengthMs, this.zoned, this.timeZone);
     return this.lastValues;
-  }
-
-  private format(ms: number): string {
-    return formatTimestamp(BigInt(ms) * 1000n, 3);
   }
 
   /** It passes on new rows. */
@@ -98,6 +85,164 @@ export class WindowNode extends PlanNode {
 
   describe(): string {
     return `Window ${this.text}`;
+  }
+}
+
+/**
+ * A row's time as the windows cut it: milliseconds of the wall clock (a TIMESTAMP_LTZ's in `timeZone`); undefined
+ * when NULL (the row is in no window).
+ */
+function timeMs(time: Value | undefined, zoned: boolean, timeZone: string): number | undefined {
+  if (time === null || time === undefined) return undefined;
+  let micros = parseTimestamp(String(time));
+  if (micros === undefined) return undefined;
+  if (zoned) micros = instantToLocal(micros, timeZone);
+  return Number(floorDiv(micros, 1000n));
+}
+
+/** A window's start, end (excluded) and time (the end less 1 ms, a TIMESTAMP_LTZ's as an instant). */
+function windowValues(startMs: number, endMs: number, zoned: boolean, timeZone: string): readonly Value[] {
+  const timeMicros = BigInt(endMs - 1) * 1000n;
+  return [
+    formatTimestamp(BigInt(startMs) * 1000n, 3),
+    formatTimestamp(BigInt(endMs) * 1000n, 3),
+    zoned ? formatTimestamp(localToInstant(timeMicros, timeZone), 3, 'Z') : formatTimestamp(timeMicros, 3),
+  ];
+}
+
+/** A row of a session window's partition: its copies. */
+interface SessionEntry {
+  readonly row: Row;
+  count: number;
+}
+
+/** Where a row of a partition is: its session's bounds, with the row and its copies. */
+interface Placed {
+  readonly row: Row;
+  readonly count: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Flink's session windows (`GROUP BY SESSION(ts, INTERVAL …), k`) over a change stream: the rows of a partition (the
+ * other GROUP BY columns) whose times lie less than the gap apart, in a chain, are one session, from the first time
+ * to the last time plus the gap. Each row goes out with its session's `window_start`, `window_end` and `window_time`
+ * added, as the window TVF's rows do. Unlike those windows a session depends on the other rows: a row that comes
+ * between two sessions joins them, and one that leaves may split one. So the node keeps every row of a partition (a
+ * map state entry per distinct row), places the partition's rows again at the end of each batch that changed it, and
+ * retracts and emits again the rows whose session moved — retractions first. A row whose time is NULL is in no
+ * session. Each change costs a read of its partition.
+ */
+export class SessionNode extends PlanNode {
+  private rows: KeyedMapState<SessionEntry>;
+  /** The partitions changed in this batch: where their rows were before it. */
+  private readonly before = new Map<string, Map<string, Placed>>();
+  private readonly zoned: boolean;
+  private readonly codec: StateCodec<SessionEntry> = {
+    toJson: (e) => [rowToJson(e.row), e.count],
+    fromJson: (json) => {
+      const [row, count] = json as [JsonValue[], number];
+      return { row: rowFromJson(row), count };
+    },
+  };
+
+  constructor(
+    input: PlanNode,
+    fields: readonly Field[],
+    uniqueKeys: readonly (readonly number[])[],
+    private readonly gapMs: number,
+    /** The position of the time column among the input's fields. */
+    private readonly timeField: number,
+    /** The input fields the sessions are partitioned by (none: one partition). */
+    private readonly partition: readonly number[],
+    private readonly timeZone: string,
+    private readonly text: string,
+  ) {
+    super([input], fields, uniqueKeys);
+    this.zoned = input.fields[timeField]!.type.kind === 'timestamptz';
+    this.rows = memoryBackend.keyedMap('rows', this.codec);
+  }
+
+  override openState(backend: StateBackend): void {
+    this.rows = backend.keyedMap(`${this.id}.rows`, this.codec);
+  }
+
+  receive(_port: number, delta: Delta): void {
+    const { row } = delta;
+    if (timeMs(row[this.timeField], this.zoned, this.timeZone) === undefined) return;
+    const partition = encodeValues(this.partition.map((i) => row[i] ?? null));
+    if (!this.before.has(partition)) this.before.set(partition, this.place(partition));
+    const id = encodeValues(row);
+    const entry = this.rows.get(partition, id);
+    if (delta.sign > 0) {
+      if (entry === undefined) this.rows.put(partition, id, { row, count: 1 });
+      else {
+        entry.count++;
+        this.rows.put(partition, id, entry);
+      }
+      return;
+    }
+    if (entry === undefined) {
+      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
+      throw retractedUnknown('session window');
+    }
+    if (--entry.count === 0) this.rows.remove(partition, id);
+    else this.rows.put(partition, id, entry);
+  }
+
+  override flush(): void {
+    if (this.before.size === 0) return;
+    const retracted: Row[] = [];
+    const added: Row[] = [];
+    const copies = (into: Row[], placed: Placed, n: number) => {
+      const row = [...placed.row, ...windowValues(placed.start, placed.end, this.zoned, this.timeZone)];
+      for (let i = 0; i < n; i++) into.push(row);
+    };
+    for (const [partition, before] of this.before) {
+      const after = this.place(partition);
+      for (const [id, was] of before) {
+        const now = after.get(id);
+        if (now !== undefined && now.start === was.start && now.end === was.end) {
+          if (now.count < was.count) copies(retracted, was, was.count - now.count);
+          else if (now.count > was.count) copies(added, now, now.count - was.count);
+        } else {
+          copies(retracted, was, was.count);
+          if (now !== undefined) copies(added, now, now.count);
+        }
+      }
+      for (const [id, now] of after) if (!before.has(id)) copies(added, now, now.count);
+    }
+    this.before.clear();
+    for (const row of retracted) this.out({ sign: -1, row });
+    for (const row of added) this.out({ sign: 1, row });
+  }
+
+  /** The rows of `partition` with their sessions' bounds, by row. */
+  private place(partition: string): Map<string, Placed> {
+    const timed: { id: string; entry: SessionEntry; ms: number }[] = [];
+    for (const [id, entry] of this.rows.entries(partition)) {
+      timed.push({ id, entry, ms: timeMs(entry.row[this.timeField], this.zoned, this.timeZone)! });
+    }
+    timed.sort((a, b) => a.ms - b.ms);
+    const placed = new Map<string, Placed>();
+    for (let i = 0; i < timed.length;) {
+      // One session: the times from timed[i] on, each less than the gap after the one before.
+      let j = i + 1;
+      while (j < timed.length && timed[j]!.ms < timed[j - 1]!.ms + this.gapMs) j++;
+      const start = timed[i]!.ms;
+      const end = timed[j - 1]!.ms + this.gapMs;
+      for (let k = i; k < j; k++) {
+        const { id, entry } = timed[k]!;
+        placed.set(id, { row: entry.row, count: entry.count, start, end });
+      }
+      i = j;
+    }
+    return placed;
+  }
+
+  describe(): string {
+    return `SessionWindow ${this.text} (state: every row per partition)`;
   }
 }
 
