@@ -1348,7 +1348,27 @@ class Planner {
     const time = resolveField(column, input.fields);
     if (typeof time !== 'number') return this.fail(item.timeColumn, time.reason, time.hint);
     const qualifier = item.alias ?? item.input.alias;
-    return this.windowNode(input, time, item.timeColumn, item, {
+    const spec: WindowSpec | SessionSpec =
+      item.fn === 'session'
+        ? {
+            fn: 'session',
+            gapMs: item.sizeMs,
+            partition: (item.partitionBy ?? []).map((name) => {
+              const column: ColumnNode = {
+                kind: 'column',
+                name: name.name,
+                quoted: true,
+                start: name.start,
+                end: name.start + name.name.length,
+              };
+              const at = resolveField(column, input.fields);
+              if (typeof at !== 'number') return this.fail(name, at.reason, at.hint);
+              this.noteRead(input.fields[at]!);
+              return at;
+            }),
+          }
+        : { fn: item.fn, sizeMs: item.sizeMs, stepMs: item.stepMs, offsetMs: item.offsetMs };
+    return this.windowNode(input, time, item.timeColumn, spec, {
       fields: input.fields.map((f) => (item.alias === undefined ? f : { ...f, qualifier })),
       names: ['window_start', 'window_end', 'window_time'],
       qualifier,

@@ -294,12 +294,15 @@ export type FromItem =
  */
 export interface WindowTable {
   readonly kind: 'window';
-  readonly fn: 'tumble' | 'hop' | 'cumulate';
+  readonly fn: 'tumble' | 'hop' | 'cumulate' | 'session';
   /** `TABLE t`: a table, a view or a common table. */
   readonly input: { readonly kind: 'table'; readonly name: string; readonly alias: string; readonly start: number };
+  /** SESSION's `TABLE t PARTITION BY k, …`: the columns each partition's sessions are apart by. */
+  readonly partitionBy?: readonly { readonly name: string; readonly start: number }[];
   readonly timeColumn: { readonly name: string; readonly start: number };
+  /** The size; SESSION's gap. */
   readonly sizeMs: number;
-  /** HOP's slide, CUMULATE's step; TUMBLE: the size. */
+  /** HOP's slide, CUMULATE's step; TUMBLE and SESSION: the size. */
   readonly stepMs: number;
   readonly offsetMs: number;
   /** The alias after `TABLE(…)`, or undefined (the columns keep the input table's qualifier). */

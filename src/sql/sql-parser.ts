@@ -954,23 +954,30 @@ class SqlParser {
 
   /**
    * `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset]))`, and HOP's and CUMULATE's forms (slide or step before
-   * size), arguments by position or by name (`DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => …`).
+   * size), and `SESSION(TABLE t [PARTITION BY k, …], DESCRIPTOR(ts), gap)`, arguments by position or by name
+   * (`DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => …`).
    */
   private windowTable(): WindowTable {
     const start = this.next().start;
     this.expectOperator('(', 'after TABLE');
     const fnToken = this.peek();
     const fn = fnToken.type === 'identifier' ? fnToken.value.toLowerCase() : '';
-    if (fn !== 'tumble' && fn !== 'hop' && fn !== 'cumulate') {
+    if (fn !== 'tumble' && fn !== 'hop' && fn !== 'cumulate' && fn !== 'session') {
       this.fail(
         fnToken,
         `${describeToken(fnToken)} is not a window function here`,
-        'TABLE(TUMBLE(…)), TABLE(HOP(…)) or TABLE(CUMULATE(…)); for sessions, GROUP BY SESSION(ts, INTERVAL …), k',
+        'TABLE(TUMBLE(…)), TABLE(HOP(…)), TABLE(CUMULATE(…)) or TABLE(SESSION(…))',
       );
     }
     this.next();
     this.expectOperator('(', `after ${fn.toUpperCase()}`);
-    const durations = fn === 'tumble' ? ['SIZE', 'OFFSET'] : [fn === 'hop' ? 'SLIDE' : 'STEP', 'SIZE', 'OFFSET'];
+    const durations =
+      fn === 'session'
+        ? ['GAP']
+        : fn === 'tumble'
+          ? ['SIZE', 'OFFSET']
+          : [fn === 'hop' ? 'SLIDE' : 'STEP', 'SIZE', 'OFFSET'];
+    let partitionBy: { name: string; start: number }[] | undefined;
     const positional = ['DATA', 'TIMECOL', ...durations];
     const args = new Map<string, { token: Token; value: unknown }>();
     let position = 0;
@@ -1002,6 +1009,21 @@ class SqlParser {
         );
         const { name, start: tableStart } = this.qualifiedName('after TABLE');
         value = { kind: 'table', name, alias: name.split('.').pop()!, start: tableStart };
+        const partition = this.acceptWord('PARTITION');
+        if (partition !== undefined) {
+          if (fn !== 'session') {
+            this.fail(partition, `${fn.toUpperCase()} takes no PARTITION BY`, 'only SESSION windows are partitioned');
+          }
+          this.expectWord('BY', 'after PARTITION');
+          // One column, or several in parentheses (a comma after one ends the DATA argument).
+          const parens = this.acceptOperator('(');
+          partitionBy = [];
+          do {
+            const column = this.name('in PARTITION BY');
+            partitionBy.push({ name: column.value, start: column.start });
+          } while (parens && this.acceptOperator(','));
+          if (parens) this.expectOperator(')', 'to close PARTITION BY (');
+        }
       } else if (key === 'TIMECOL') {
         this.expectWord('DESCRIPTOR', 'for the time column', 'DESCRIPTOR(order_time)');
         this.expectOperator('(', 'after DESCRIPTOR');
@@ -1026,9 +1048,9 @@ class SqlParser {
       }
     }
     const ms = (key: string) => args.get(key)?.value as number;
-    const sizeMs = ms('SIZE');
-    const stepMs = fn === 'tumble' ? sizeMs : ms(durations[0]!);
-    if (fn !== 'tumble' && (stepMs > sizeMs || sizeMs % stepMs !== 0)) {
+    const sizeMs = ms(fn === 'session' ? 'GAP' : 'SIZE');
+    const stepMs = fn === 'tumble' || fn === 'session' ? sizeMs : ms(durations[0]!);
+    if (fn !== 'tumble' && fn !== 'session' && (stepMs > sizeMs || sizeMs % stepMs !== 0)) {
       this.fail(
         args.get(durations[0]!)!.token,
         `the ${durations[0]!.toLowerCase()} of a ${fn.toUpperCase()} window must divide its size`,
@@ -1046,6 +1068,7 @@ class SqlParser {
       sizeMs,
       stepMs,
       offsetMs: args.has('OFFSET') ? ms('OFFSET') : 0,
+      ...(partitionBy === undefined ? {} : { partitionBy }),
       ...(alias === undefined ? {} : { alias }),
       start,
     };

@@ -873,6 +873,32 @@ describe('SQL operator', () => {
     ]);
   });
 
+  it('the SESSION window TVF, TABLE t PARTITION BY k, gives each row its session as the GROUP BY form does', () => {
+    const { feed, explain } = job(
+      'k INT, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, PRIMARY KEY (k, ws, we) NOT ENFORCED',
+      'SELECT amount, window_start, window_end, COUNT(*) FROM TABLE(SESSION(TABLE e PARTITION BY amount, ' +
+        "DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY amount, window_start, window_end",
+    );
+    expect(explain()).toContain('SessionWindow SESSION(ts, 10 min) PARTITION BY amount');
+    const row = (id: bigint, ts: string, amount: number) => [id, ts, null, amount];
+    const t = (hm: string) => `2026-12-06 ${hm}:00.000`;
+    feed([
+      ev(E, 'insert', null, row(1n, t('10:00'), 1)),
+      ev(E, 'insert', null, row(2n, t('10:18'), 1)),
+      ev(E, 'insert', null, row(3n, t('10:05'), 2)),
+    ]);
+    expect(feed([ev(E, 'insert', null, row(4n, t('10:09'), 1))]).sort()).toEqual([
+      ['1', t('10:00'), t('10:28'), '3'],
+      ['2', t('10:05'), t('10:15'), '1'],
+    ]);
+    expect(() =>
+      job(
+        'n BIGINT, PRIMARY KEY (n) NOT ENFORCED',
+        "SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE e PARTITION BY amount, DESCRIPTOR(ts), INTERVAL '10' MINUTES))",
+      ),
+    ).toThrow(/TUMBLE takes no PARTITION BY/);
+  });
+
   it('refuses a group window function whose arguments are not the GROUP BY window, and a SESSION partitioned by an expression', () => {
     const sink = 'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED';
     expect(() =>

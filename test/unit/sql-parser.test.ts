@@ -197,8 +197,11 @@ describe('SQL parser', () => {
       'TUMBLE has no argument SLIDE',
     );
     expect(errorOf(tvf('TABLE t, DESCRIPTOR(ts)')).reason).toBe('TUMBLE needs its SIZE argument');
-    expect(errorOf("SELECT 1 FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR));").hint).toContain(
-      'for sessions, GROUP BY SESSION(ts, INTERVAL …), k',
+    expect(errorOf("SELECT 1 FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR, 1));").reason).toBe(
+      'too many arguments to SESSION',
+    );
+    expect(errorOf("SELECT 1 FROM TABLE(WINDOW(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR));").hint).toContain(
+      'TABLE(SESSION(…))',
     );
   });
 
