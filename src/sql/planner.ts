@@ -1094,8 +1094,13 @@ class Planner {
       new TopNNode(
         input,
         fields,
-        // RANK and DENSE_RANK give ties one rank: (partition, rank) is a key of ROW_NUMBER's rows alone.
-        minimalKeys(fn === 'ROW_NUMBER' ? [...input.uniqueKeys, [...partition, rank]] : input.uniqueKeys),
+        // RANK and DENSE_RANK give ties one rank: (partition, rank) is a key of ROW_NUMBER's rows alone — and with
+        // one row kept per partition (`rn = 1`, Flink's deduplication), the partition is.
+        minimalKeys(
+          fn !== 'ROW_NUMBER'
+            ? input.uniqueKeys
+            : [...input.uniqueKeys, [...partition, rank], ...(limit === 1 ? [[...partition]] : [])],
+        ),
         partition,
         sort,
         limit,

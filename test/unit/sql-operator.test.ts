@@ -899,6 +899,51 @@ describe('SQL operator', () => {
     ).toThrow(/TUMBLE takes no PARTITION BY/);
   });
 
+  it('window joins, window Top-N and window deduplication run as a join and a Top-N on the window columns', async () => {
+    const row = (id: bigint, ts: string, amount: number) => [id, ts, null, amount];
+    const t = (hm: string) => `2026-12-06 ${hm}:00.000`;
+    // Window join: the rows of one amount in the same 10-minute window, paired (Flink's window join).
+    const joined = job(
+      'l BIGINT, r BIGINT, ws TIMESTAMP(3), PRIMARY KEY (l, r) NOT ENFORCED',
+      'SELECT L.id, R.id, L.window_start FROM ' +
+        "(SELECT * FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES))) L JOIN " +
+        "(SELECT * FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES))) R " +
+        'ON L.amount = R.amount AND L.window_start = R.window_start AND L.window_end = R.window_end AND L.id < R.id',
+    );
+    // Window Top-N: per window, the largest amount (window deduplication is the same with ORDER BY the time).
+    const top = job(
+      'ws TIMESTAMP(3), we TIMESTAMP(3), id BIGINT, amount INT, PRIMARY KEY (ws, we) NOT ENFORCED',
+      'SELECT window_start, window_end, id, amount FROM (SELECT window_start, window_end, id, amount, ROW_NUMBER() OVER ' +
+        '(PARTITION BY window_start, window_end ORDER BY amount DESC) AS rn FROM ' +
+        "TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES))) WHERE rn = 1",
+    );
+    const rows = [
+      ev(E, 'insert', null, row(1n, t('10:01'), 5)),
+      ev(E, 'insert', null, row(2n, t('10:08'), 5)),
+      ev(E, 'insert', null, row(3n, t('10:12'), 5)),
+      ev(E, 'insert', null, row(4n, t('10:03'), 7)),
+    ];
+    expect(joined.feed(rows)).toEqual([['1', '2', t('10:00')]]);
+    expect(top.feed(rows).sort()).toEqual([
+      [t('10:00'), t('10:10'), '4', '7'],
+      [t('10:10'), t('10:20'), '3', '5'],
+    ]);
+    await joined.restart();
+    await top.restart();
+    // 3 moves into the first window: it pairs with 1 and 2; 4 leaves it.
+    const next = [
+      ev(E, 'update', row(3n, t('10:12'), 5), row(3n, t('10:09'), 5)),
+      ev(E, 'delete', row(4n, t('10:03'), 7), null),
+    ];
+    expect(joined.feed(next).sort()).toEqual([
+      ['1', '2', t('10:00')],
+      ['1', '3', t('10:00')],
+      ['2', '3', t('10:00')],
+    ]);
+    // The first window's top is a 5 now (1 and 2 tie: the row's values order them); the second is empty.
+    expect(top.feed(next)).toEqual([[t('10:00'), t('10:10'), '1', '5']]);
+  });
+
   it('refuses a group window function whose arguments are not the GROUP BY window, and a SESSION partitioned by an expression', () => {
     const sink = 'ws TIMESTAMP(3), n BIGINT, PRIMARY KEY (ws) NOT ENFORCED';
     expect(() =>
