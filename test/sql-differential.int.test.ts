@@ -333,6 +333,21 @@ const SET_QUERIES: readonly Query[] = [
       'GROUP BY g, sid ORDER BY g, min(ts)',
     result: 'SELECT g::text, ws::text, we::text, n::text, mx::text FROM q_session ORDER BY q_session.g, q_session.ws',
   },
+  {
+    // Window deduplication: each 15-minute window's last row, keyed by the window alone (rn = 1).
+    name: 'q_window_dedup',
+    sinkColumns: 'ws TIMESTAMP(3), we TIMESTAMP(3), id BIGINT, x INT, PRIMARY KEY (ws, we) NOT ENFORCED',
+    select:
+      'SELECT window_start, window_end, id, x FROM (SELECT window_start, window_end, id, x, ROW_NUMBER() OVER ' +
+      '(PARTITION BY window_start, window_end ORDER BY ts DESC, id) AS rn FROM ' +
+      "TABLE(TUMBLE(TABLE c, DESCRIPTOR(ts), INTERVAL '15' MINUTES))) WHERE rn = 1",
+    reference:
+      "SELECT ws::text AS c1, (ws + interval '15 minutes')::text AS c2, id::text AS c3, x::text AS c4 FROM (SELECT " +
+      "date_bin('15 minutes', ts, '1970-01-01') AS ws, id, x, row_number() OVER (PARTITION BY " +
+      "date_bin('15 minutes', ts, '1970-01-01') ORDER BY ts DESC, id) AS rn FROM ref.c WHERE ts IS NOT NULL) t " +
+      'WHERE rn = 1 ORDER BY ws',
+    result: 'SELECT ws::text, we::text, id::text, x::text FROM q_window_dedup ORDER BY q_window_dedup.ws',
+  },
 ];
 /** A CREATE TABLE … AS SELECT: the sink's columns, types and key (tag) come from the query. */
 const CTAS_QUERY: Query = {
