@@ -476,8 +476,9 @@ class Planner {
   }
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
-  private select(query0: SelectQuery, target: Target): PlanNode {
-    const written = this.scalarJoins(query0);
+  private select(asWritten: SelectQuery, target: Target): PlanNode {
+    // Scalar subqueries first: they become joins in FROM, read by WHERE and the select list as columns.
+    const written = this.scalarJoins(asWritten);
     const { from, where } = this.semiJoins(written);
     let node = this.from(from, this.rankLimits(written));
     if (where !== undefined) {
@@ -704,42 +705,9 @@ class Planner {
               start: expr.start,
               end: expr.end,
             };
-            if (part === 'END') return end;
-            return {
-              kind: 'call',
-              name: 'TIMESTAMPADD',
-              args: [
-                { kind: 'column', name: 'MILLISECOND', quoted: false, start: expr.start, end: expr.start },
-                literalNumber(-1, expr),
-                end,
-              ],
-              start: expr.start,
-              end: expr.end,
-            };
+            return part === 'END' ? end : plusMs(end, -1, expr);
           }
-          const unit: ColumnNode = {
-            kind: 'column',
-            name: 'MILLISECOND',
-            quoted: false,
-            start: expr.start,
-            end: expr.start,
-          };
-          const delta = spec.sizeMs - (part === 'ROWTIME' ? 1 : 0);
-          const amount: ExpressionNode = {
-            kind: 'literal',
-            type: 'number',
-            value: delta,
-            text: String(delta),
-            start: expr.start,
-            end: expr.start,
-          };
-          return {
-            kind: 'call',
-            name: 'TIMESTAMPADD',
-            args: [unit, amount, windowStart],
-            start: expr.start,
-            end: expr.end,
-          };
+          return plusMs(windowStart, spec.sizeMs - (part === 'ROWTIME' ? 1 : 0), expr);
         }
       }
       return mapChildren(expr, rewrite);
@@ -773,7 +741,6 @@ class Planner {
     if (query.where === undefined) return { from: query.from, where: undefined };
     let from = query.from;
     const rest: ExpressionNode[] = [];
-    const notIn: { query: QueryExpr; key: ReturnType<typeof constantKey>; condition: ExpressionNode; n: number }[] = [];
     for (const term of conjuncts(query.where)) {
       const negatedExists = term.kind === 'unary' && term.op === 'NOT' && term.operand.kind === 'exists';
       if (term.kind !== 'inQuery' && term.kind !== 'exists' && !negatedExists) {
@@ -783,6 +750,8 @@ class Planner {
       const n = this.semiJoinCount++;
       const at = { start: term.start, end: term.end };
       let join: { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] };
+      /** NOT IN's second join, with the subquery's counts, and the condition on them. */
+      let counted: { query: QueryExpr; on: ExpressionNode; condition: ExpressionNode } | undefined;
       if (term.kind === 'inQuery') {
         const inner = term.query as QueryExpr;
         const body = inner.kind === 'with' ? inner.body : inner;
@@ -792,8 +761,7 @@ class Planner {
         }
         const column = `${AGG_PREFIX}in${n}`;
         const values: SelectQuery = { ...(body as SelectQuery), distinct: true, items: [{ ...item, alias: column }] };
-        const wrap = (query: SelectQuery): QueryExpr => (inner.kind === 'with' ? { ...inner, body: query } : query);
-        join = { query: wrap(values), keys: [{ outer: term.operand, column }] };
+        join = { query: withBody(inner, values), keys: [{ outer: term.operand, column }] };
         if (term.negated) {
           const select = body as SelectQuery;
           if (select.groupBy.length > 0 || select.having !== undefined || select.limit !== undefined) {
@@ -815,9 +783,9 @@ class Planner {
               key.item,
             ],
           };
-          notIn.push({
-            query: wrap(counts),
-            key,
+          counted = {
+            query: withBody(inner, counts),
+            on: key.on,
             condition: orOf(
               { kind: 'isNull', operand: internalColumn(rows, at), negated: false, ...at },
               andOf([
@@ -826,25 +794,15 @@ class Planner {
                 { kind: 'binary', op: '=', left: internalColumn(rows, at), right: internalColumn(nonNull, at), ...at },
               ]),
             ),
-            n,
-          });
+          };
         }
       } else {
         join = this.existsJoin(term.kind === 'exists' ? term : (term.operand as ExistsNode), from, n);
       }
-      const on = andOf(
-        join.keys.map(({ outer, column }): ExpressionNode => ({
-          kind: 'binary',
-          op: '=',
-          left: outer,
-          right: internalColumn(column, at),
-          ...at,
-        })),
-      );
-      const anti = notIn[notIn.length - 1]?.n === n;
+      const on = tiesOn(join.keys, at);
       from = {
         kind: 'join',
-        type: negatedExists || anti ? 'left' : 'inner',
+        type: negatedExists || counted !== undefined ? 'left' : 'inner',
         left: from,
         right: { kind: 'subquery', query: join.query, alias: `${AGG_PREFIX}in${n}`, start: term.start },
         on: { ...on, ...at },
@@ -853,17 +811,16 @@ class Planner {
       if (negatedExists) {
         rest.push({ kind: 'isNull', operand: internalColumn(join.keys[0]!.column, at), negated: false, ...at });
       }
-      if (anti) {
-        const { query: counts, key, condition } = notIn[notIn.length - 1]!;
+      if (counted !== undefined) {
         from = {
           kind: 'join',
           type: 'left',
           left: from,
-          right: { kind: 'subquery', query: counts, alias: `${AGG_PREFIX}nin${n}`, start: term.start },
-          on: { ...key.on, ...at },
+          right: { kind: 'subquery', query: counted.query, alias: `${AGG_PREFIX}nin${n}`, start: term.start },
+          on: { ...counted.on, ...at },
           start: term.start,
         };
-        rest.push(condition);
+        rest.push(counted.condition);
       }
     }
     return { from, where: rest.length === 0 ? undefined : andOf(rest) };
@@ -946,7 +903,7 @@ class Planner {
         body.having !== undefined ||
         body.limit !== undefined ||
         body.distinct ||
-        !this.collectAggregates(body).some(() => true)
+        this.collectAggregates(body).length === 0
       ) {
         this.fail(
           node,
@@ -974,25 +931,14 @@ class Planner {
         groupBy: items.map((i) => (i as { expr: ExpressionNode }).expr),
         ...(kept.length === 0 ? { where: undefined } : { where: andOf(kept) }),
       };
-      const on =
-        keys.length === 0
-          ? key.on
-          : andOf(
-              keys.map(({ outer, column }): ExpressionNode => ({
-                kind: 'binary',
-                op: '=',
-                left: outer,
-                right: internalColumn(column, at),
-                ...at,
-              })),
-            );
+      const on = keys.length === 0 ? key.on : tiesOn(keys, at);
       from = {
         kind: 'join',
         type: 'left',
         left: from,
         right: {
           kind: 'subquery',
-          query: inner.kind === 'with' ? { ...inner, body: select } : select,
+          query: withBody(inner, select),
           alias: `${AGG_PREFIX}sq${n}`,
           start: node.start,
         },
@@ -1047,7 +993,7 @@ class Planner {
       items,
       ...(kept.length === 0 ? { where: undefined } : { where: andOf(kept) }),
     };
-    return { query: inner.kind === 'with' ? { ...inner, body: values } : values, keys };
+    return { query: withBody(inner, values), keys };
   }
 
   /**
@@ -1343,15 +1289,19 @@ class Planner {
    */
   private window(item: WindowTable): PlanNode {
     const input = this.from(item.input);
-    const column: ColumnNode = {
-      kind: 'column',
-      name: item.timeColumn.name,
-      quoted: true,
-      start: item.timeColumn.start,
-      end: item.timeColumn.start + item.timeColumn.name.length,
+    /** A column the TVF names (DESCRIPTOR's, PARTITION BY's): its position in the input. */
+    const resolve = (name: { readonly name: string; readonly start: number }): number => {
+      const column: ColumnNode = {
+        kind: 'column',
+        name: name.name,
+        quoted: true,
+        start: name.start,
+        end: name.start + name.name.length,
+      };
+      const at = resolveField(column, input.fields);
+      return typeof at === 'number' ? at : this.fail(name, at.reason, at.hint);
     };
-    const time = resolveField(column, input.fields);
-    if (typeof time !== 'number') return this.fail(item.timeColumn, time.reason, time.hint);
+    const time = resolve(item.timeColumn);
     const qualifier = item.alias ?? item.input.alias;
     const spec: WindowSpec | SessionSpec =
       item.fn === 'session'
@@ -1359,15 +1309,7 @@ class Planner {
             fn: 'session',
             gapMs: item.sizeMs,
             partition: (item.partitionBy ?? []).map((name) => {
-              const column: ColumnNode = {
-                kind: 'column',
-                name: name.name,
-                quoted: true,
-                start: name.start,
-                end: name.start + name.name.length,
-              };
-              const at = resolveField(column, input.fields);
-              if (typeof at !== 'number') return this.fail(name, at.reason, at.hint);
+              const at = resolve(name);
               this.noteRead(input.fields[at]!);
               return at;
             }),
@@ -1385,8 +1327,9 @@ class Planner {
   /**
    * A window TVF's node over `input` (the TVFs, and the legacy group windows): each row once per window its time
    * (field `time`) falls in, `columns.fields` with the window's start, end and time added under `columns.names`.
-   * Unique on a key of the input plus the start (TUMBLE: on the input's keys too). Refuses a time that is not a
-   * timestamp (`castWhere`: where to CAST it).
+   * A session window (`spec.fn` 'session') gets the session node instead, each row once with its session's bounds.
+   * Unique on a key of the input plus the start (TUMBLE and SESSION: on the input's keys too). Refuses a time that is
+   * not a timestamp (`castWhere`: where to CAST it).
    */
   private windowNode(
     input: PlanNode,
@@ -1426,14 +1369,16 @@ class Planner {
     ];
     const start = input.fields.length;
     const withStart = input.uniqueKeys.map((key) => [...key, start]);
+    // A row in one window (TUMBLE) or one session: the input's keys stay keys.
+    const once = spec.fn === 'tumble' || spec.fn === 'session';
+    const uniqueKeys = minimalKeys(once ? [...input.uniqueKeys, ...withStart] : withStart);
     if (spec.fn === 'session') {
-      // Each row is in one session: the input's keys stay keys.
       const by = spec.partition.map((i) => input.fields[i]!.name);
       return this.add(
         new SessionNode(
           input,
           fields,
-          minimalKeys([...input.uniqueKeys, ...withStart]),
+          uniqueKeys,
           spec.gapMs,
           time,
           spec.partition,
@@ -1442,7 +1387,6 @@ class Planner {
         ),
       );
     }
-    const uniqueKeys = minimalKeys(spec.fn === 'tumble' ? [...input.uniqueKeys, ...withStart] : withStart);
     const sizes = spec.fn === 'tumble' ? ms(spec.sizeMs) : `${ms(spec.stepMs)}, ${ms(spec.sizeMs)}`;
     const offset = spec.offsetMs === 0 ? '' : `, offset ${ms(spec.offsetMs)}`;
     return this.add(
@@ -1761,6 +1705,43 @@ interface SessionSpec {
   readonly fn: 'session';
   readonly gapMs: number;
   readonly partition: readonly number[];
+}
+
+/** `TIMESTAMPADD(MILLISECOND, ms, time)`, written by the planner at `at`. */
+function plusMs(
+  time: ExpressionNode,
+  ms: number,
+  at: { readonly start: number; readonly end: number },
+): ExpressionNode {
+  const unit: ColumnNode = { kind: 'column', name: 'MILLISECOND', quoted: false, start: at.start, end: at.start };
+  return {
+    kind: 'call',
+    name: 'TIMESTAMPADD',
+    args: [unit, literalNumber(ms, at), time],
+    start: at.start,
+    end: at.end,
+  };
+}
+
+/** `query` in the place of `inner`'s SELECT: under its common tables when `inner` has them. */
+function withBody(inner: QueryExpr, query: SelectQuery): QueryExpr {
+  return inner.kind === 'with' ? { ...inner, body: query } : query;
+}
+
+/** ON for a subquery's ties to the outer row: each outer side equal to the subquery's column for it. */
+function tiesOn(
+  keys: readonly { readonly outer: ExpressionNode; readonly column: string }[],
+  at: { readonly start: number; readonly end: number },
+): ExpressionNode {
+  return andOf(
+    keys.map(({ outer, column }): ExpressionNode => ({
+      kind: 'binary',
+      op: '=',
+      left: outer,
+      right: internalColumn(column, at),
+      ...at,
+    })),
+  );
 }
 
 /** A number the planner wrote (no text of its own: EXPLAIN names it by its column). */
