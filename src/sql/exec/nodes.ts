@@ -628,3 +628,47 @@ function sameValues(a: Row, b: Row): boolean {
 export function retractedUnknown(what: string): TributaryError {
   return stateMismatchesSource(`the ${what} state was asked to take back a row it never saw`);
 }
+
+/** A distinct row kept in a map state with its copies (a partition's rows of a Top-N, of a session window). */
+export interface CountedRow {
+  readonly row: Row;
+  count: number;
+}
+
+export const COUNTED_ROW_CODEC: StateCodec<CountedRow> = {
+  toJson: (e) => [rowToJson(e.row), e.count],
+  fromJson: (json) => {
+    const [row, count] = json as [JsonValue[], number];
+    return { row: rowFromJson(row), count };
+  },
+};
+
+/**
+ * Counts `delta`'s row (`id`, its encoding) one copy up or down under `key`, its entry removed at none. Returns false
+ * for a retraction of a row the state no longer has because it expired (`table.exec.state.ttl`): nothing changed;
+ * throws for one it never had (`what` names the state).
+ */
+export function countRow(
+  rows: KeyedMapState<CountedRow>,
+  key: string,
+  id: string,
+  delta: Delta,
+  what: string,
+): boolean {
+  const entry = rows.get(key, id);
+  if (delta.sign > 0) {
+    if (entry === undefined) rows.put(key, id, { row: delta.row, count: 1 });
+    else {
+      entry.count++;
+      rows.put(key, id, entry);
+    }
+    return true;
+  }
+  if (entry === undefined) {
+    if (rows.expiring === true) return false;
+    throw retractedUnknown(what);
+  }
+  if (--entry.count === 0) rows.remove(key, id);
+  else rows.put(key, id, entry);
+  return true;
+}

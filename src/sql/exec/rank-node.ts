@@ -10,7 +10,7 @@ import {
   type StateCodec,
 } from './keyed-state.js';
 import type { RankFunction } from '../sql-ast.js';
-import { PlanNode, retractedUnknown, type Field } from './nodes.js';
+import { COUNTED_ROW_CODEC, countRow, PlanNode, type CountedRow, type Field } from './nodes.js';
 
 /** One `ORDER BY` item of a Top-N: its value per row, how values compare, and the direction. */
 export interface SortKey {
@@ -20,12 +20,6 @@ export interface SortKey {
   readonly descending: boolean;
   /** Where NULL goes: Flink's default is first ascending, last descending. */
   readonly nullsFirst: boolean;
-}
-
-/** A distinct row of a partition and how many copies of it the input holds. */
-interface RankEntry {
-  readonly row: Row;
-  count: number;
 }
 
 /** A row with its sort values and its identity (the tie-break), while a partition is ranked. */
@@ -81,18 +75,11 @@ interface PartitionChanges {
  * that left the top are retracted and those that entered it emitted. Retractions go first, as the aggregate's do.
  */
 export class TopNNode extends PlanNode {
-  private rows: KeyedMapState<RankEntry>;
+  private rows: KeyedMapState<CountedRow>;
   private top: KeyedState<Row[]>;
   /** The partitions whose top may have changed in this batch, and how. */
   private readonly changed = new Map<string, PartitionChanges>();
   private readonly ctx: EvalContext = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: Date.now() };
-  private readonly entryCodec: StateCodec<RankEntry> = {
-    toJson: (e) => [rowToJson(e.row), e.count],
-    fromJson: (json) => {
-      const [row, count] = json as [JsonValue[], number];
-      return { row: rowFromJson(row), count };
-    },
-  };
   private readonly topCodec: StateCodec<Row[]> = {
     toJson: (rows) => rows.map(rowToJson),
     fromJson: (json) => (json as JsonValue[][]).map(rowFromJson),
@@ -114,12 +101,12 @@ export class TopNNode extends PlanNode {
     private readonly text: string,
   ) {
     super([input], fields, uniqueKeys);
-    this.rows = memoryBackend.keyedMap('rows', this.entryCodec);
+    this.rows = memoryBackend.keyedMap('rows', COUNTED_ROW_CODEC);
     this.top = memoryBackend.keyed('top', this.topCodec);
   }
 
   override openState(backend: StateBackend): void {
-    this.rows = backend.keyedMap(`${this.id}.rows`, this.entryCodec);
+    this.rows = backend.keyedMap(`${this.id}.rows`, COUNTED_ROW_CODEC);
     this.top = backend.keyed(`${this.id}.top`, this.topCodec);
   }
 
@@ -127,14 +114,9 @@ export class TopNNode extends PlanNode {
     const { row } = delta;
     const partition = encodeValues(this.partition.map((i) => row[i] ?? null));
     const id = encodeValues(row);
-    const entry = this.rows.get(partition, id);
+    if (!countRow(this.rows, partition, id, delta, 'rank')) return; // expired (table.exec.state.ttl)
     let changed = this.changed.get(partition);
     if (delta.sign > 0) {
-      if (entry === undefined) this.rows.put(partition, id, { row, count: 1 });
-      else {
-        entry.count++;
-        this.rows.put(partition, id, entry);
-      }
       if (changed === undefined) {
         const top = this.top.peek(partition);
         const ranked = this.ranked(row, id);
@@ -151,12 +133,6 @@ export class TopNNode extends PlanNode {
       changed.added.push(this.ranked(row, id));
       return;
     }
-    if (entry === undefined) {
-      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
-      throw retractedUnknown('rank');
-    }
-    if (--entry.count === 0) this.rows.remove(partition, id);
-    else this.rows.put(partition, id, entry);
     if (changed === undefined) {
       if (this.top.peek(partition)?.some((r) => encodeValues(r) === id) !== true) return;
       changed = { added: [], removed: new Map() };

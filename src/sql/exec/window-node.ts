@@ -6,9 +6,9 @@ import {
   localToInstant,
   parseTimestamp,
 } from '../../transform/expression/temporal.js';
-import { encodeValues, rowFromJson, rowToJson, type Delta, type JsonValue } from './changelog.js';
-import { memoryBackend, type KeyedMapState, type StateBackend, type StateCodec } from './keyed-state.js';
-import { PlanNode, retractedUnknown, type Field } from './nodes.js';
+import { encodeValues, type Delta } from './changelog.js';
+import { memoryBackend, type KeyedMapState, type StateBackend } from './keyed-state.js';
+import { COUNTED_ROW_CODEC, countRow, PlanNode, type CountedRow, type Field } from './nodes.js';
 
 /** How a window TVF cuts time: its function and durations (ms). */
 export interface WindowSpec {
@@ -110,12 +110,6 @@ function windowValues(startMs: number, endMs: number, zoned: boolean, timeZone: 
   ];
 }
 
-/** A row of a session window's partition: its copies. */
-interface SessionEntry {
-  readonly row: Row;
-  count: number;
-}
-
 /** Where a row of a partition is: its session's bounds, with the row and its copies. */
 interface Placed {
   readonly row: Row;
@@ -135,17 +129,10 @@ interface Placed {
  * session. Each change costs a read of its partition.
  */
 export class SessionNode extends PlanNode {
-  private rows: KeyedMapState<SessionEntry>;
+  private rows: KeyedMapState<CountedRow>;
   /** The partitions changed in this batch: where their rows were before it. */
   private readonly before = new Map<string, Map<string, Placed>>();
   private readonly zoned: boolean;
-  private readonly codec: StateCodec<SessionEntry> = {
-    toJson: (e) => [rowToJson(e.row), e.count],
-    fromJson: (json) => {
-      const [row, count] = json as [JsonValue[], number];
-      return { row: rowFromJson(row), count };
-    },
-  };
 
   constructor(
     input: PlanNode,
@@ -161,11 +148,11 @@ export class SessionNode extends PlanNode {
   ) {
     super([input], fields, uniqueKeys);
     this.zoned = input.fields[timeField]!.type.kind === 'timestamptz';
-    this.rows = memoryBackend.keyedMap('rows', this.codec);
+    this.rows = memoryBackend.keyedMap('rows', COUNTED_ROW_CODEC);
   }
 
   override openState(backend: StateBackend): void {
-    this.rows = backend.keyedMap(`${this.id}.rows`, this.codec);
+    this.rows = backend.keyedMap(`${this.id}.rows`, COUNTED_ROW_CODEC);
   }
 
   receive(_port: number, delta: Delta): void {
@@ -173,22 +160,7 @@ export class SessionNode extends PlanNode {
     if (timeMs(row[this.timeField], this.zoned, this.timeZone) === undefined) return;
     const partition = encodeValues(this.partition.map((i) => row[i] ?? null));
     if (!this.before.has(partition)) this.before.set(partition, this.place(partition));
-    const id = encodeValues(row);
-    const entry = this.rows.get(partition, id);
-    if (delta.sign > 0) {
-      if (entry === undefined) this.rows.put(partition, id, { row, count: 1 });
-      else {
-        entry.count++;
-        this.rows.put(partition, id, entry);
-      }
-      return;
-    }
-    if (entry === undefined) {
-      if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
-      throw retractedUnknown('session window');
-    }
-    if (--entry.count === 0) this.rows.remove(partition, id);
-    else this.rows.put(partition, id, entry);
+    countRow(this.rows, partition, encodeValues(row), delta, 'session window');
   }
 
   override flush(): void {
@@ -220,7 +192,7 @@ export class SessionNode extends PlanNode {
 
   /** The rows of `partition` with their sessions' bounds, by row. */
   private place(partition: string): Map<string, Placed> {
-    const timed: { id: string; entry: SessionEntry; ms: number }[] = [];
+    const timed: { id: string; entry: CountedRow; ms: number }[] = [];
     for (const [id, entry] of this.rows.entries(partition)) {
       timed.push({ id, entry, ms: timeMs(entry.row[this.timeField], this.zoned, this.timeZone)! });
     }
