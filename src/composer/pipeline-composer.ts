@@ -51,6 +51,8 @@ export interface ComposeOptions {
   readonly maxPendingEvents?: number;
   /** After a caught-up batch, commit once no batch came for this long (`RunOptions.caughtUpLingerMs`; 0: at once). */
   readonly caughtUpLingerMs?: number;
+  /** Process the next batches while the sink commits (`RunOptions.overlapCommits`; a SQL job). */
+  readonly overlapCommits?: boolean;
   readonly maxRetries?: number;
   /** The longest delay between retried attempts (default 30 s). */
   readonly retryMaxDelayMs?: number;
@@ -485,6 +487,7 @@ export function composePipeline(def: PipelineDef, options: ComposeOptions): Pipe
           metrics,
           ...(options.maxPendingEvents ? { maxPendingEvents: options.maxPendingEvents } : {}),
           ...(options.caughtUpLingerMs ? { caughtUpLingerMs: options.caughtUpLingerMs } : {}),
+          ...(options.overlapCommits ? { overlapCommits: true } : {}),
           ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
           ...(options.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: options.retryMaxDelayMs } : {}),
           ...(runOptions.signal ? { signal: runOptions.signal } : {}),

@@ -355,6 +355,8 @@ export function buildSqlJob(
     log: options.log,
     caughtUpLingerMs: SQL_CAUGHT_UP_LINGER_MS,
     maxPendingEvents: SQL_MAX_PENDING_EVENTS,
+    // The SQL operator seals its state's changes at each snapshot (DiskStateStore.snapshot).
+    overlapCommits: true,
     operators: () => [
       new SqlOperator(
         plans().map(query),

@@ -81,6 +81,14 @@ export interface RunOptions {
   readonly stopTimeoutMs?: number;
   /** The registry the run reports into (rows per table, checkpoints, schema changes, failures). */
   readonly metrics?: PipelineMetrics;
+  /**
+   * Process the next batches while the sink commits a checkpoint (a SQL job): the operators' output waits in memory
+   * until the commit is done, then goes to the sink for the next checkpoint. Each operator's `snapshotState` must
+   * return a value later batches do not change, and its `checkpointCommitted` must commit that state, not the
+   * current one (see `SqlOperator`). A commit in flight is awaited before the next one, before a schema event goes to
+   * the sink, and at the end. Default: false (each commit is awaited where it is made).
+   */
+  readonly overlapCommits?: boolean;
 }
 
 export interface CheckpointStats {
@@ -206,6 +214,7 @@ async function runAttempt(
   const { log, signal, stateStore, metrics } = options;
   const limits = limitsOf(baseLimits(sink, options));
   const maxPending = limits.maxPendingEvents;
+  const overlap = options.overlapCommits === true;
   // The sink's open transaction touches at most this many tables: a commit never needs more than the sink has.
   const tables = new TableBudget(limits.maxTables);
 
@@ -258,32 +267,36 @@ async function runAttempt(
   let uncommittedPosition = false;
   let lastCommit = Date.now();
   let previousCommit = lastCommit;
+  // What the checkpoint interval counts from: the last commit's end, or with overlapCommits its start (the next
+  // batches run while it commits).
+  let intervalFrom = lastCommit;
   // Each checkpoint is logged at debug; at info a summary at most every CHECKPOINT_SUMMARY_MS (a snapshot
   // commits several times a second), the first one at once.
   const summary = { since: 0, checkpoints: 0, events: 0, startedAt: lastCommit };
 
-  const commit = async () => {
-    const nothingToCommit = !uncommittedPosition && sink.pending() === 0;
-    if (nothingToCommit) tables.clear();
-    if (!position || nothingToCommit) return;
+  /** Takes the checkpoint at `position`: the operators' state there, with the sink's events up to it. */
+  const cut = async (): Promise<Cut> => {
     const started = Date.now();
     const events = sink.pending();
     watchdog.waitingFor(`the operators' state for checkpoint ${nextId}`);
     const states: (OperatorState | null)[] = [];
     for (const operator of operators) states.push((await operator.snapshotState?.()) ?? null);
-    const stated = Date.now();
     const checkpoint: Checkpoint = {
       pipeline: options.name,
       id: nextId,
-      position,
+      position: position!,
       committedAt: new Date().toISOString(),
       ...(states.some((state) => state !== null) ? { operators: states } : {}),
     };
-    watchdog.waitingFor(`the sink to commit checkpoint ${checkpoint.id}`);
-    committing.active = true;
-    await sink.commit(checkpoint);
-    committing.active = false;
-    const sunk = Date.now();
+    uncommittedPosition = false;
+    tables.clear();
+    if (overlap) intervalFrom = started;
+    return { checkpoint, events, started, stated: Date.now() };
+  };
+
+  /** What follows the sink's commit of `taken`: the operators, the state store and the source learn of it. */
+  const finish = async (taken: Cut, sunk: number): Promise<void> => {
+    const { checkpoint, events, started, stated } = taken;
     // A commit that completes after the watchdog gave up belongs to an attempt that is being replaced.
     if (watchdog.abandoned)
       throw new TributaryError('PIPELINE_STALLED', 'a commit completed after its attempt was given up');
@@ -292,9 +305,8 @@ async function runAttempt(
     await stateStore.save(checkpoint);
     source.committed?.(checkpoint.position);
     nextId++;
-    uncommittedPosition = false;
-    tables.clear();
     lastCommit = Date.now();
+    if (!overlap) intervalFrom = lastCommit;
     onCommitted(events, checkpoint);
     const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
     metrics?.checkpointCommitted(checkpoint.id, stats.durationMs, events);
@@ -316,6 +328,68 @@ async function runAttempt(
     options.onCheckpoint?.(checkpoint, stats);
   };
 
+  const nothingToCommit = () => {
+    const nothing = !uncommittedPosition && sink.pending() === 0;
+    if (nothing) tables.clear();
+    return nothing || !position;
+  };
+
+  /** Commits a checkpoint and waits for it. */
+  const commit = async () => {
+    await settle();
+    if (nothingToCommit()) return;
+    const taken = await cut();
+    watchdog.waitingFor(`the sink to commit checkpoint ${taken.checkpoint.id}`);
+    committing.active = true;
+    await sink.commit(taken.checkpoint);
+    committing.active = false;
+    await finish(taken, Date.now());
+  };
+
+  /**
+   * The checkpoint whose commit runs while the next batches are processed (`RunOptions.overlapCommits`), and
+   * the operators' output of those batches: the sink takes it once the commit is done.
+   */
+  let inFlight: InFlight | undefined;
+  let held: (readonly StreamEvent[])[] = [];
+  let heldEvents = 0;
+  /** The events of the next checkpoint: while a commit is in flight, the sink's are that commit's. */
+  const pendingEvents = () => (inFlight === undefined ? sink.pending() : 0) + heldEvents;
+
+  /** Starts a checkpoint's commit ({@link commit} without `overlapCommits`) and returns. */
+  const commitBehind = async () => {
+    if (!overlap) return commit();
+    await settle();
+    if (nothingToCommit()) return;
+    const taken = await cut();
+    const flight: InFlight = {
+      taken,
+      sunk: 0,
+      done: sink.commit(taken.checkpoint).then(() => {
+        flight.sunk = Date.now();
+      }),
+    };
+    flight.done.catch(() => {}); // handled when settled; a failure meanwhile must not count as unhandled
+    inFlight = flight;
+  };
+
+  /** Waits for the commit in flight (if any), finishes it, and hands the sink what the operators held back. */
+  const settle = async () => {
+    const flight = inFlight;
+    if (flight === undefined) return;
+    watchdog.waitingFor(`the sink to commit checkpoint ${flight.taken.checkpoint.id}`);
+    committing.active = true;
+    await flight.done;
+    committing.active = false;
+    inFlight = undefined;
+    await finish(flight.taken, flight.sunk);
+    const pieces = held;
+    held = [];
+    heldEvents = 0;
+    watchdog.waitingFor('the sink to take a batch');
+    for (const events of pieces) await writeToSink(sink, operators, events, log);
+  };
+
   const iterator = source.batches()[Symbol.asyncIterator]();
   let pull: Promise<IteratorResult<ChangeBatch>> = iterator.next();
   pull.catch(() => {});
@@ -324,14 +398,15 @@ async function runAttempt(
   let caughtUpAt: number | undefined;
   for (;;) {
     // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch —
-    // or, once the source has caught up, when no batch came for the linger.
-    const waiting = sink.pending() > 0 || uncommittedPosition;
-    let timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - lastCommit)) : undefined;
+    // or, once the source has caught up, when no batch came for the linger. A commit in flight is waited for once
+    // the interval is up (then a commit that hangs is the watchdog's, even while the source's heartbeats come).
+    const waiting = pendingEvents() > 0 || uncommittedPosition || inFlight !== undefined;
+    let timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - intervalFrom)) : undefined;
     if (timeoutMs !== undefined && caughtUpAt !== undefined) {
       timeoutMs = Math.min(timeoutMs, Math.max(0, caughtUpAt + linger - Date.now()));
     }
     watchdog.waitingFor("the source's next batch");
-    const next = await nextOrInterrupt(pull, signal, timeoutMs);
+    const next = await nextOrInterrupt(pull, signal, timeoutMs, inFlight?.done);
     if (next === ABORTED) {
       if (metrics) metrics.state = 'stopping';
       await commit();
@@ -339,9 +414,13 @@ async function runAttempt(
       if (last) log.info(`savepoint written: ${await stateStore.saveSavepoint(last)}`);
       return 'stopped';
     }
+    if (next === LANDED) {
+      await settle();
+      continue;
+    }
     if (next === INTERVAL) {
       caughtUpAt = undefined;
-      await commit();
+      await commitBehind();
       continue;
     }
     if (next.done) {
@@ -362,7 +441,14 @@ async function runAttempt(
       for (const operator of operators) {
         events = packed ? operator.processPacked!(events) : operator.process(unpackEvents(events));
       }
-      await writeToSink(sink, operators, events, log);
+      // A schema event reaches the sink before the operators see what follows it (see writeToSink).
+      if (inFlight !== undefined && events.some((event) => event.kind === 'schema')) await settle();
+      if (inFlight === undefined) {
+        await writeToSink(sink, operators, events, log);
+      } else if (events.length > 0) {
+        held.push(events);
+        heldEvents += events.length;
+      }
       metrics?.sinkBatch(events);
     }
     if (batch.events.length > 0 || JSON.stringify(batch.position) !== JSON.stringify(position)) {
@@ -372,11 +458,36 @@ async function runAttempt(
     // Ask for the next batch before committing, so the source reads while the sink commits.
     pull = iterator.next();
     pull.catch(() => {}); // handled when awaited; a failure during the commit must not count as unhandled
-    const due = Date.now() - lastCommit >= options.checkpointIntervalMs;
-    const caughtUp = batch.caughtUp && sink.pending() > 0;
-    if (sink.pending() >= maxPending || due || tables.full || (caughtUp && linger === 0)) await commit();
+    if (inFlight !== undefined && inFlight.sunk === 0) {
+      // With batches waiting in the source, the loop runs on microtasks alone: the sink's replies would wait in
+      // their socket until the next commit. A turn of the event loop lets the commit go on (and finish below).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (inFlight?.sunk) await settle();
+    const due = Date.now() - intervalFrom >= options.checkpointIntervalMs;
+    const caughtUp = batch.caughtUp && pendingEvents() > 0;
+    if (pendingEvents() >= maxPending || due || tables.full || (caughtUp && linger === 0)) await commitBehind();
     else if (caughtUp) caughtUpAt = Date.now();
   }
+}
+
+/** A checkpoint taken: what its commit logs and reports. */
+interface Cut {
+  readonly checkpoint: Checkpoint;
+  /** The sink's events it commits. */
+  readonly events: number;
+  /** When it was taken, and when the operators' state was. */
+  readonly started: number;
+  readonly stated: number;
+}
+
+/** A checkpoint the sink commits while the next batches are processed. */
+interface InFlight {
+  readonly taken: Cut;
+  /** Resolves when the sink committed it. */
+  readonly done: Promise<void>;
+  /** When the sink committed it (0: not yet). */
+  sunk: number;
 }
 
 /** The transaction limits the sink and the run options set, before any shrinking. */
@@ -482,19 +593,22 @@ const startedFromSavepoint = new WeakSet<RunOptions>();
 
 const ABORTED = Symbol('aborted');
 const INTERVAL = Symbol('interval');
+const LANDED = Symbol('landed');
 
 /**
- * Waits for `pull`, the abort signal, or `timeoutMs`, whichever comes first. Everything it registers is
- * removed when it settles: racing against a long-lived promise instead would keep every batch reachable.
+ * Waits for `pull`, the abort signal, `timeoutMs`, or `commit` (a commit in flight) to settle, whichever comes
+ * first. Everything it registers is removed when it settles: racing against a long-lived promise instead would keep
+ * every batch reachable.
  */
 function nextOrInterrupt<T>(
   pull: Promise<T>,
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
-): Promise<T | typeof ABORTED | typeof INTERVAL> {
+  commit?: Promise<void>,
+): Promise<T | typeof ABORTED | typeof INTERVAL | typeof LANDED> {
   if (signal?.aborted) return Promise.resolve(ABORTED);
   return new Promise((resolve, reject) => {
-    const finish = (value: T | typeof ABORTED | typeof INTERVAL) => {
+    const finish = (value: T | typeof ABORTED | typeof INTERVAL | typeof LANDED) => {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       resolve(value);
@@ -502,6 +616,11 @@ function nextOrInterrupt<T>(
     const onAbort = () => finish(ABORTED);
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(INTERVAL), timeoutMs);
+    // A failed commit is thrown where it is settled.
+    commit?.then(
+      () => finish(LANDED),
+      () => finish(LANDED),
+    );
     pull.then(finish, (error: unknown) => {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);

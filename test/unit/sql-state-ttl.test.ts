@@ -242,6 +242,7 @@ describe('table.exec.state.ttl', () => {
     await store.committed();
     now = 5500;
     expect(committedArrays(await store.snapshot()).delta).toEqual({});
+    await store.committed();
     now = 6000;
     expect(committedArrays(await store.snapshot()).delta).toEqual({ m: [['k', 'a', null]] });
     await store.close();

@@ -157,10 +157,11 @@ export class DiskStateStore implements StateBackend {
   /** How long the last {@link snapshot} waited for the write of the checkpoint before (ms). */
   lastWaitMs = 0;
   /**
-   * The delta the last {@link snapshot} returned, until a batch changes the state ({@link endBatch}): what
-   * {@link committed} hands off, without collecting the changes a second time.
+   * The delta the last {@link snapshot} returned, until {@link committed} hands it to the writer thread. Its changes
+   * left `pending` for `writing` at the snapshot (see {@link StoredState.handOff}): the batches processed while the
+   * sink commits the checkpoint change the next one.
    */
-  private snapshotted: Collected | undefined;
+  private sealed: Collected | undefined;
   /** The file holds state in the table layout of an earlier version: only starting over empties it. */
   private readonly oldLayout: boolean;
   private readonly expiry: StateExpiry;
@@ -270,8 +271,6 @@ export class DiskStateStore implements StateBackend {
    * the file.
    */
   endBatch(): void {
-    // The batch changed the state: the last snapshot's delta no longer holds every change.
-    this.snapshotted = undefined;
     // The last checkpoint's write landed: its changes leave memory now, not at the next snapshot — reads of the
     // entries it held no longer look among them, and the cache gets their room back.
     if (this.writer?.landed === true) this.landed();
@@ -294,9 +293,11 @@ export class DiskStateStore implements StateBackend {
   /**
    * The state to commit with the next checkpoint: the next version and the changes that make it. Waits first for
    * the write of the previous checkpoint (the file is then at most one checkpoint behind the sink, as {@link
-   * restore} needs), and throws its error (STATE_DIR_UNWRITABLE) if it failed.
+   * restore} needs), and throws its error (STATE_DIR_UNWRITABLE) if it failed. The changes are sealed: those of the
+   * batches that follow, while the sink commits, belong to the next checkpoint.
    */
   async snapshot(): Promise<CommittedState> {
+    if (this.sealed !== undefined) throw new Error('the SQL job state is snapshotted twice without a commit between');
     const started = performance.now();
     await this.settle();
     this.lastWaitMs = performance.now() - started;
@@ -304,7 +305,8 @@ export class DiskStateStore implements StateBackend {
       for (const { ns, key, sub } of this.expiry.expired()) this.states.get(ns)?.expire(key, sub);
     }
     const collected = this.collect();
-    this.snapshotted = collected;
+    for (const state of this.states.values()) state.handOff();
+    this.sealed = collected;
     const { parts, held } = collected;
     const saved = parts.map(savePart);
     return held === undefined
@@ -341,11 +343,16 @@ export class DiskStateStore implements StateBackend {
    * time). The changes stay readable from memory until the write lands.
    */
   async committed(): Promise<void> {
-    await this.settle();
-    // The runner commits a checkpoint before the next batch: the delta its snapshot returned is then every change.
-    const { parts, held } = this.snapshotted ?? this.collect();
-    this.snapshotted = undefined;
-    for (const state of this.states.values()) state.handOff();
+    let collected = this.sealed;
+    if (collected === undefined) {
+      // No snapshot before (no checkpoint at a sink: a store used alone): every change since the last write.
+      await this.settle();
+      collected = this.collect();
+      for (const state of this.states.values()) state.handOff();
+    }
+    // The snapshot waited for the write before it: none is in flight.
+    this.sealed = undefined;
+    const { parts, held } = collected;
     const write: StateWrite = {
       version: this.fileVersion + 1,
       plan: this.plan,
@@ -387,6 +394,8 @@ export class DiskStateStore implements StateBackend {
   }
 
   private landed(): void {
+    // The sealed changes wait in `writing` for their write, which has not begun.
+    if (this.sealed !== undefined) return;
     for (const state of this.states.values()) state.landed();
   }
 
@@ -475,8 +484,8 @@ interface StoredState {
   /** The entries removed since the last checkpoint that the file must hold (see `KeyedMapState.removeHeld`). */
   held(): [string, string][];
   /**
-   * The changes since the last checkpoint, as {@link changes} last returned them (called right after it), go to
-   * the file; they stay readable (under any later change) until {@link landed}.
+   * The changes since the last checkpoint, as {@link changes} last returned them (called right after it, at the
+   * snapshot), go to the file; they stay readable (under any later change) until {@link landed}.
    */
   handOff(): void;
   /** The file holds the changes of the last {@link handOff}: memory forgets them. */
@@ -488,7 +497,7 @@ interface StoredState {
 /**
  * One state of a {@link DiskStateStore}. A key's value is, newest first: in `cache` (decoded; `dirty` when it
  * changed since it was last serialised), in `pending` (serialised, changed since the last checkpoint; null:
- * deleted), in `writing` (the last checkpoint's changes while the writer thread writes them), or in the file. The
+ * deleted), in `writing` (the last checkpoint's changes, from its snapshot until the file holds them), or in the file. The
  * cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a second round) rather than strict
  * LRU, which would reorder the map at every hit.
  */
@@ -663,7 +672,7 @@ const BUCKET_OVERHEAD = 160;
  * entries read lately and those written since (a bucket; evicted whole, by CLOCK). A value is serialised when it is put
  * (into `pending`, the changes since the last checkpoint), so a cached value is never newer than `pending` and eviction
  * writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in `writing` (the
- * last checkpoint's changes while the writer thread writes them), in the file.
+ * last checkpoint's changes, from its snapshot until the file holds them), in the file.
  */
 class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   private readonly cache = new Map<string, Bucket<V>>();
