@@ -86,7 +86,8 @@ export interface RunOptions {
    * until the commit is done, then goes to the sink for the next checkpoint. Each operator's `snapshotState` must
    * return a value later batches do not change, and its `checkpointCommitted` must commit that state, not the
    * current one (see `SqlOperator`). A commit in flight is awaited before the next one, before a schema event goes to
-   * the sink, and at the end. Default: false (each commit is awaited where it is made).
+   * the sink, once it has run for the checkpoint interval, and at the end. Default: false (each commit is awaited
+   * where it is made).
    */
   readonly overlapCommits?: boolean;
 }
@@ -267,9 +268,6 @@ async function runAttempt(
   let uncommittedPosition = false;
   let lastCommit = Date.now();
   let previousCommit = lastCommit;
-  // What the checkpoint interval counts from: the last commit's end, or with overlapCommits its start (the next
-  // batches run while it commits).
-  let intervalFrom = lastCommit;
   // Each checkpoint is logged at debug; at info a summary at most every CHECKPOINT_SUMMARY_MS (a snapshot
   // commits several times a second), the first one at once.
   const summary = { since: 0, checkpoints: 0, events: 0, startedAt: lastCommit };
@@ -290,7 +288,6 @@ async function runAttempt(
     };
     uncommittedPosition = false;
     tables.clear();
-    if (overlap) intervalFrom = started;
     return { checkpoint, events, started, stated: Date.now() };
   };
 
@@ -306,7 +303,6 @@ async function runAttempt(
     source.committed?.(checkpoint.position);
     nextId++;
     lastCommit = Date.now();
-    if (!overlap) intervalFrom = lastCommit;
     onCommitted(events, checkpoint);
     const stats = { events, durationMs: lastCommit - started, ageMs: started - previousCommit };
     metrics?.checkpointCommitted(checkpoint.id, stats.durationMs, events);
@@ -398,10 +394,12 @@ async function runAttempt(
   let caughtUpAt: number | undefined;
   for (;;) {
     // With changes waiting and the source quiet, commit when the interval is up rather than at the next batch —
-    // or, once the source has caught up, when no batch came for the linger. A commit in flight is waited for once
-    // the interval is up (then a commit that hangs is the watchdog's, even while the source's heartbeats come).
-    const waiting = pendingEvents() > 0 || uncommittedPosition || inFlight !== undefined;
-    let timeoutMs = waiting ? Math.max(0, options.checkpointIntervalMs - (Date.now() - intervalFrom)) : undefined;
+    // or, once the source has caught up, when no batch came for the linger. A commit in flight for the interval
+    // is waited for (then a commit that hangs is the watchdog's, even while the source's heartbeats come).
+    const waiting = pendingEvents() > 0 || uncommittedPosition;
+    const from = inFlight?.taken.started ?? lastCommit;
+    let timeoutMs =
+      waiting || inFlight !== undefined ? Math.max(0, options.checkpointIntervalMs - (Date.now() - from)) : undefined;
     if (timeoutMs !== undefined && caughtUpAt !== undefined) {
       timeoutMs = Math.min(timeoutMs, Math.max(0, caughtUpAt + linger - Date.now()));
     }
@@ -419,6 +417,10 @@ async function runAttempt(
       continue;
     }
     if (next === INTERVAL) {
+      if (inFlight !== undefined) {
+        await settle();
+        continue;
+      }
       caughtUpAt = undefined;
       await commitBehind();
       continue;
@@ -464,7 +466,8 @@ async function runAttempt(
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (inFlight?.sunk) await settle();
-    const due = Date.now() - intervalFrom >= options.checkpointIntervalMs;
+    // The interval counts from the last commit's end (a commit in flight has not ended).
+    const due = inFlight === undefined && Date.now() - lastCommit >= options.checkpointIntervalMs;
     const caughtUp = batch.caughtUp && pendingEvents() > 0;
     if (pendingEvents() >= maxPending || due || tables.full || (caughtUp && linger === 0)) await commitBehind();
     else if (caughtUp) caughtUpAt = Date.now();

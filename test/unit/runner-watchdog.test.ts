@@ -45,7 +45,10 @@ async function stateStore(): Promise<StateStore> {
 }
 
 describe('the runner watchdog', () => {
-  it('restarts an attempt whose commit hangs, and the retry commits every row once', async () => {
+  it.each([
+    ['', false],
+    [' in flight while the source sends heartbeats (overlapCommits, a SQL job)', true],
+  ])('restarts an attempt whose commit hangs%s, and the retry commits every row once', async (_, overlapCommits) => {
     let commits = 0;
     const sink = hangingSink(() => commits++ === 0);
     const logs: string[] = [];
@@ -59,6 +62,7 @@ describe('the runner watchdog', () => {
       checkpointIntervalMs: 50,
       signal: controller.signal,
       watchdog,
+      overlapCommits,
     });
     for (let i = 0; i < 200 && sink.rows.length < 5; i++) await sleep(50);
     controller.abort();
