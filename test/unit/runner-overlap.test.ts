@@ -1,16 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../src/core/change-event.js';
-import type { Operator } from '../../src/core/operator.js';
 import type { Checkpoint } from '../../src/core/sink.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
-import { DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
+import { stateCounter, stateCounts } from '../harness/state-counter.js';
 
 /**
  * Issue 12: a SQL job processes the next batches while the sink commits a checkpoint (`overlapCommits`). The
@@ -25,37 +22,6 @@ const batches = Array.from({ length: BATCHES }, (_, b) =>
   Array.from({ length: PER_BATCH }, (_, i) => orderInsert(b * PER_BATCH + i)),
 );
 
-/** Counts events per id % 3 in a keyed state on disk, as a SQL aggregate would; `processed` counts the events. */
-function counter(dir: string): Operator & { processed: number } {
-  const store = DiskStateStore.open(dir, 'plan');
-  const state = store.keyed('n', { toJson: (v: number) => v, fromJson: (j) => j as number });
-  const operator = {
-    processed: 0,
-    process: (events: readonly ChangeEvent[]) => {
-      for (const event of events) {
-        if (event.kind !== 'data') continue;
-        const key = String(Number(event.after![0]) % 3);
-        state.set(key, (state.get(key) ?? 0) + 1);
-        operator.processed++;
-      }
-      store.endBatch();
-      return [...events];
-    },
-    snapshotState: async () => ({ state: await store.snapshot() }),
-    restoreState: (saved: Record<string, unknown>) => store.restore(saved['state'] as CommittedState),
-    checkpointCommitted: () => store.committed(),
-    close: () => store.close(),
-  };
-  return operator;
-}
-
-function counts(file: string): Record<string, number> {
-  const db = new Database(file, { readonly: true });
-  const rows = db.prepare<[], { key: string; value: string }>("SELECT key, value FROM entries WHERE ns = 'n'").all();
-  db.close();
-  return Object.fromEntries(rows.map((r) => [r.key, Number(r.value)]));
-}
-
 const dirs: string[] = [];
 afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
@@ -66,7 +32,7 @@ describe('the next batches processed while the sink commits', () => {
     const runnerDir = await mkdtemp(join(tmpdir(), 'tributary-runner-overlap-'));
     const stateDir = await mkdtemp(join(tmpdir(), 'tributary-sql-state-'));
     dirs.push(runnerDir, stateDir);
-    let operator = counter(stateDir);
+    let operator = stateCounter(stateDir);
     /** Per commit: the events the operator processed while the sink committed. */
     const processedDuring: number[] = [];
     let failAt = 7;
@@ -103,12 +69,12 @@ describe('the next batches processed while the sink commits', () => {
     expect(sink.rows.length).toBeLessThan(BATCHES * PER_BATCH);
 
     failAt = 0;
-    operator = counter(stateDir);
+    operator = stateCounter(stateDir);
     const result = await run();
     expect(result.outcome).toBe('finished');
     expect([...sink.rows].sort((a, b) => a - b)).toEqual(Array.from({ length: BATCHES * PER_BATCH }, (_, i) => i));
     // Closing waited for the last write: the file holds every event once.
-    expect(counts(join(stateDir, 'sql-state.sqlite'))).toEqual({ '0': 200, '1': 200, '2': 200 });
+    expect(stateCounts(join(stateDir, 'sql-state.sqlite'))).toEqual({ '0': 200, '1': 200, '2': 200 });
     expect(lines.join('\n')).not.toMatch(/unhandled/i);
   });
 });

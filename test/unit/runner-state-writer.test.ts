@@ -8,8 +8,8 @@ import type { Checkpoint } from '../../src/core/sink.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { runPipeline } from '../../src/runtime/pipeline-runner.js';
 import { StateStore } from '../../src/runtime/state-store.js';
-import { DiskStateStore, type CommittedState } from '../../src/sql/exec/disk-state.js';
 import { listSource, MemorySink, orderInsert } from '../harness/memory-parts.js';
+import { stateCounter, stateCounts } from '../harness/state-counter.js';
 
 /**
  * Issue 12: the SQL state file is written by a thread of its own. Through the runner: a write that fails stops the
@@ -23,35 +23,6 @@ const source = (count: number) =>
     Array.from({ length: count }, (_, i) => [orderInsert(i)]),
     { caughtUp: 'each', pauseMs: 1 },
   );
-
-/** Counts events per id % 3 in a keyed state on disk, as a SQL aggregate would. */
-function counter(dir: string): Operator {
-  const store = DiskStateStore.open(dir, 'plan');
-  const state = store.keyed('n', { toJson: (v: number) => v, fromJson: (j) => j as number });
-  return {
-    process: (events) => {
-      for (const event of events) {
-        if (event.kind !== 'data') continue;
-        const key = String(Number(event.after![0]) % 3);
-        state.set(key, (state.get(key) ?? 0) + 1);
-      }
-      store.endBatch();
-      return events;
-    },
-    snapshotState: async () => ({ state: await store.snapshot() }),
-    restoreState: (saved) => store.restore(saved['state'] as CommittedState),
-    checkpointCommitted: () => store.committed(),
-    close: () => store.close(),
-  };
-}
-
-/** The counts the state file holds. */
-function counts(file: string): Record<string, number> {
-  const db = new Database(file, { readonly: true });
-  const rows = db.prepare<[], { key: string; value: string }>("SELECT key, value FROM entries WHERE ns = 'n'").all();
-  db.close();
-  return Object.fromEntries(rows.map((r) => [r.key, Number(r.value)]));
-}
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -81,7 +52,7 @@ describe('the SQL state file written by its own thread, through the runner', () 
     };
 
     // Checkpoint 3 is committed at the sink, then the file refuses its write (as a full disk would).
-    const first = counter(stateDir);
+    const first = stateCounter(stateDir);
     const refuse = (c: Checkpoint) => {
       if (c.id !== 3) return;
       const other = new Database(file);
@@ -98,10 +69,10 @@ describe('the SQL state file written by its own thread, through the runner', () 
     other.close();
 
     // The next run: the file is one checkpoint behind the sink; the checkpoint's delta brings it up.
-    const result = await run(counter(stateDir));
+    const result = await run(stateCounter(stateDir));
     expect(result.outcome).toBe('finished');
     // Closing waited for the last write: the file holds every event once.
-    expect(counts(file)).toEqual({ '0': 4, '1': 4, '2': 4 });
+    expect(stateCounts(file)).toEqual({ '0': 4, '1': 4, '2': 4 });
     expect(lines.join('\n')).not.toMatch(/unhandled/i);
   });
 });
