@@ -361,11 +361,18 @@ async function runAttempt(
     const flight: InFlight = {
       taken,
       sunk: 0,
+      settled: false,
+      waiters: new Set(),
       done: sink.commit(taken.checkpoint).then(() => {
         flight.sunk = Date.now();
       }),
     };
-    flight.done.catch(() => {}); // handled when settled; a failure meanwhile must not count as unhandled
+    // A failure is thrown where the commit is settled; meanwhile it must not count as unhandled.
+    const wake = () => {
+      flight.settled = true;
+      for (const waiter of flight.waiters) waiter();
+    };
+    flight.done.then(wake, wake);
     inFlight = flight;
   };
 
@@ -404,7 +411,7 @@ async function runAttempt(
       timeoutMs = Math.min(timeoutMs, Math.max(0, caughtUpAt + linger - Date.now()));
     }
     watchdog.waitingFor("the source's next batch");
-    const next = await nextOrInterrupt(pull, signal, timeoutMs, inFlight?.done);
+    const next = await nextOrInterrupt(pull, signal, timeoutMs, inFlight);
     if (next === ABORTED) {
       if (metrics) metrics.state = 'stopping';
       await commit();
@@ -485,12 +492,18 @@ interface Cut {
 }
 
 /** A checkpoint the sink commits while the next batches are processed. */
-interface InFlight {
+interface InFlight extends Wake {
   readonly taken: Cut;
   /** Resolves when the sink committed it. */
   readonly done: Promise<void>;
   /** When the sink committed it (0: not yet). */
   sunk: number;
+}
+
+/** Something {@link nextOrInterrupt} waits for besides the source: settled, or the waiters it calls when it is. */
+interface Wake {
+  settled: boolean;
+  readonly waiters: Set<() => void>;
 }
 
 /** The transaction limits the sink and the run options set, before any shrinking. */
@@ -607,26 +620,28 @@ function nextOrInterrupt<T>(
   pull: Promise<T>,
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
-  commit?: Promise<void>,
+  commit?: Wake,
 ): Promise<T | typeof ABORTED | typeof INTERVAL | typeof LANDED> {
   if (signal?.aborted) return Promise.resolve(ABORTED);
+  if (commit?.settled === true) return Promise.resolve(LANDED);
   return new Promise((resolve, reject) => {
-    const finish = (value: T | typeof ABORTED | typeof INTERVAL | typeof LANDED) => {
+    const removeAll = () => {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
+      commit?.waiters.delete(onLanded);
+    };
+    const finish = (value: T | typeof ABORTED | typeof INTERVAL | typeof LANDED) => {
+      removeAll();
       resolve(value);
     };
     const onAbort = () => finish(ABORTED);
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(INTERVAL), timeoutMs);
     // A failed commit is thrown where it is settled.
-    commit?.then(
-      () => finish(LANDED),
-      () => finish(LANDED),
-    );
+    const onLanded = () => finish(LANDED);
+    commit?.waiters.add(onLanded);
     pull.then(finish, (error: unknown) => {
-      signal?.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
+      removeAll();
       reject(error instanceof Error ? error : new Error(String(error)));
     });
   });
