@@ -337,6 +337,8 @@ describe('SQL operator', () => {
     expect(feed([ev(A, 'delete', [1n, 5, '1.00'], null)])).toEqual([['5'], ['6']]);
     expect(feed([ev(A, 'update', [2n, 5, '2.00'], [2n, 6, '2.00'])])).toEqual([['6']]);
     expect(feed([ev(A, 'delete', [3n, 6, '2.00'], null), ev(A, 'delete', [2n, 6, '2.00'], null)])).toEqual([]);
+    // A row the state never counted, taken back: the state does not match the source.
+    expect(() => feed([ev(A, 'delete', [9n, 9, '1.00'], null)])).toThrow(/distinct state .* never saw/);
   });
 
   it('ROW_NUMBER() Top-N keeps the first N rows per partition, ranks them, and pulls the next one up', async () => {
@@ -682,6 +684,9 @@ describe('SQL operator', () => {
       ['200', '8'],
       ['3', null],
     ]);
+    // A copy the second side never held, taken back (its row is counted on the first side), and a row neither saw.
+    expect(() => both.feed([ev(B, 'delete', [2n, 6], null)])).toThrow(/intersect state .* never saw/);
+    expect(() => only.feed([ev(A, 'delete', [9n, 9, '1.00'], null)])).toThrow(/except state .* never saw/);
   });
 
   it('refuses INTERSECT ALL and EXCEPT ALL, and set operations mixed in one query', () => {
