@@ -59,20 +59,9 @@ export class DistinctNode extends PlanNode {
 
   receive(_port: number, delta: Delta): void {
     const key = encodeValues(delta.row);
-    let entry = this.rows.get(key);
-    if (entry === undefined) {
-      if (delta.sign < 0) {
-        if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
-        throw retractedUnknown('distinct');
-      }
-      entry = { row: delta.row, count: 0, emitted: false };
-      this.rows.set(key, entry);
-    }
-    entry.count += delta.sign;
-    if (entry.count < 0) {
-      if (this.rows.expiring !== true) throw retractedUnknown('distinct');
-      entry.count = 0;
-    }
+    const entry = entryToCount(this.rows, key, delta, 'distinct', newDistinctEntry);
+    if (entry === undefined) return;
+    entry.count = counted(entry.count, delta.sign, this.rows, 'distinct');
     this.dirty.add(key);
   }
 
@@ -84,6 +73,42 @@ export class DistinctNode extends PlanNode {
   describe(): string {
     return 'Distinct (state: a count per distinct row)';
   }
+}
+
+const newDistinctEntry = (row: Row): DistinctEntry => ({ row, count: 0, emitted: false });
+
+/**
+ * The entry of `key` whose copies `delta` counts, made by `fresh` at its row's first copy. Undefined for the
+ * retraction of a row whose entry expired (`table.exec.state.ttl`): nothing to count. Throws for the retraction of a
+ * row the state never saw (`what` names the state).
+ */
+function entryToCount<E>(
+  rows: KeyedState<E>,
+  key: string,
+  delta: Delta,
+  what: string,
+  fresh: (row: Row) => E,
+): E | undefined {
+  const entry = rows.get(key);
+  if (entry !== undefined) return entry;
+  if (delta.sign < 0) {
+    if (rows.expiring === true) return undefined;
+    throw retractedUnknown(what);
+  }
+  const made = fresh(delta.row);
+  rows.set(key, made);
+  return made;
+}
+
+/**
+ * `count` plus `sign`. Below zero the state took back a copy it never saw (throws, `what` naming the state) — or,
+ * where entries expire, one counted before its entry expired: then zero.
+ */
+function counted<E>(count: number, sign: number, rows: KeyedState<E>, what: string): number {
+  const next = count + sign;
+  if (next >= 0) return next;
+  if (rows.expiring !== true) throw retractedUnknown(what);
+  return 0;
 }
 
 /**
@@ -117,6 +142,8 @@ interface CompareEntry {
   readonly counts: [number, number];
   emitted: boolean;
 }
+
+const newCompareEntry = (row: Row): CompareEntry => ({ row, counts: [0, 0], emitted: false });
 
 /**
  * `INTERSECT` / `EXCEPT` of two inputs (a chain nests them, left to right): each row once while the first input holds
@@ -152,21 +179,10 @@ export class SetCompareNode extends PlanNode {
 
   receive(port: number, delta: Delta): void {
     const key = encodeValues(delta.row);
-    let entry = this.rows.get(key);
-    if (entry === undefined) {
-      if (delta.sign < 0) {
-        if (this.rows.expiring === true) return; // expired (table.exec.state.ttl)
-        throw retractedUnknown(this.op);
-      }
-      entry = { row: delta.row, counts: [0, 0], emitted: false };
-      this.rows.set(key, entry);
-    }
+    const entry = entryToCount(this.rows, key, delta, this.op, newCompareEntry);
+    if (entry === undefined) return;
     const side = port === 0 ? 0 : 1;
-    entry.counts[side] += delta.sign;
-    if (entry.counts[side] < 0) {
-      if (this.rows.expiring !== true) throw retractedUnknown(this.op);
-      entry.counts[side] = 0;
-    }
+    entry.counts[side] = counted(entry.counts[side], delta.sign, this.rows, this.op);
     this.dirty.add(key);
   }
 
