@@ -313,6 +313,7 @@ class Planner {
           : `the rows are unique on ${keys.join(' or ')}: declare one of these as the sink's PRIMARY KEY`,
       );
     }
+    if (!LOG_CONNECTORS.has(connectorOf(sink))) upsertUpdates(node, sinkKey);
     return {
       nodes: this.nodes,
       scans: this.scans,
@@ -582,7 +583,7 @@ class Planner {
     const positions = items.map((item) => this.passThrough(item.expr, input.fields));
     const uniqueKeys = mapKeys(input.uniqueKeys, positions);
     const texts = items.map((item) => (item.expr.start === item.expr.end ? item.name : this.source(item.expr)));
-    node = this.add(new ProjectNode(input, fields, uniqueKeys, exprs, texts));
+    node = this.add(new ProjectNode(input, fields, uniqueKeys, exprs, texts, positions));
     const constants = exprs.map((e) => {
       const value = e.constant === true ? e.evaluate(CONSTANT_CONTEXT) : null;
       return value === null ? undefined : encodeValue(value);
@@ -1504,7 +1505,7 @@ class Planner {
       texts.push(text.slice(expr.start, expr.end).replace(/\s+/g, ' '));
       positions.push(undefined);
     }
-    return this.add(new ProjectNode(input, fields, mapKeys(input.uniqueKeys, positions), exprs, texts));
+    return this.add(new ProjectNode(input, fields, mapKeys(input.uniqueKeys, positions), exprs, texts, positions));
   }
 
   /** Where a source table's metadata column takes its value; refuses keys and types not built. */
@@ -1695,6 +1696,27 @@ const CONSTANT_CONTEXT = { row: [], op: 'read', image: 'after', tsMs: 0, nowMs: 
 
 /** Sink connectors that write the changelog as change events on a log (the others keep the result as upserts). */
 const LOG_CONNECTORS = new Set(['nats', 'kafka']);
+
+/**
+ * Leaves out the retraction before a group's new row (Flink's -U before +U) where nothing needs it: the result's
+ * `root` is an aggregate, or projections of one, and every column of the sink's key (`sinkKey`, positions in the
+ * root's row) is one of its group-key columns passed on unchanged. A group's old and new rows then have the same
+ * sink key, and the sink, keeping the result by that key, replaces the one with the other; the retraction only cost
+ * a delete event and the sink's buffer a delete it took back at once. Not for a log sink, whose readers get the
+ * changelog as it is; and not across a filter (HAVING), which may drop the new row and so needs the retraction.
+ */
+function upsertUpdates(root: PlanNode, sinkKey: readonly number[]): void {
+  let node = root;
+  let key = sinkKey;
+  while (node instanceof ProjectNode) {
+    const passes = node.passes;
+    const mapped = key.map((i) => passes[i]);
+    if (!mapped.every((i) => i !== undefined)) return;
+    key = mapped;
+    node = node.inputs[0]!;
+  }
+  if (node instanceof AggregateNode && key.every((i) => i < node.groupKeyWidth)) node.retractsUpdates = false;
+}
 
 export function connectorOf(table: CreateTableStatement): string {
   return (table.options.get('connector')?.value ?? '').toLowerCase();

@@ -311,10 +311,18 @@ export class SqlOperator implements Operator {
         );
       }
     }
+    // An update replaces the row of its key, whose retraction was left out (see `Delta.update`).
     this.output.push(
-      delta.sign > 0
-        ? { kind: 'data', table: sinkSchema.id, op: 'insert', before: null, after: row, source: this.info }
-        : { kind: 'data', table: sinkSchema.id, op: 'delete', before: row, after: null, source: this.info },
+      delta.sign < 0
+        ? { kind: 'data', table: sinkSchema.id, op: 'delete', before: row, after: null, source: this.info }
+        : {
+            kind: 'data',
+            table: sinkSchema.id,
+            op: delta.update ? 'update' : 'insert',
+            before: null,
+            after: row,
+            source: this.info,
+          },
     );
   }
 }

@@ -7,6 +7,12 @@ import type { DataType, Row, Value } from '../../core/data-type.js';
 export interface Delta {
   readonly sign: 1 | -1;
   readonly row: Row;
+  /**
+   * An added row that replaces the row of the same sink key, its retraction left out (Flink's +U without its -U):
+   * only on the way from an aggregate to a sink that keeps the result by that key (see the planner's
+   * `upsertUpdates`). The sink writes it as an update.
+   */
+  readonly update?: true;
 }
 
 /** Receives the changes an operator emits, in order. */

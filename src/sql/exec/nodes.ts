@@ -158,6 +158,11 @@ export class ProjectNode extends PlanNode {
     uniqueKeys: readonly (readonly number[])[],
     private readonly exprs: readonly Compiled[],
     private readonly texts: readonly string[],
+    /**
+     * Per column, the input column it passes on unchanged (or converted by a cast, the same value for the same
+     * input), undefined for one it computes.
+     */
+    readonly passes: readonly (number | undefined)[] = [],
   ) {
     super([input], fields, uniqueKeys);
   }
@@ -165,7 +170,7 @@ export class ProjectNode extends PlanNode {
   receive(_port: number, delta: Delta): void {
     this.ctx.row = delta.row;
     const row = this.exprs.map((e) => e.evaluate(this.ctx));
-    this.out({ sign: delta.sign, row });
+    this.out(delta.update === true ? { sign: delta.sign, row, update: true } : { sign: delta.sign, row });
   }
 
   /** It passes on new rows of the values it computes. */
@@ -453,6 +458,13 @@ export class AggregateNode extends PlanNode {
    * at the end of the batch (the state may then drop the value, or the group may be deleted).
    */
   private last: Group | undefined;
+  /**
+   * Whether a group's new row comes after a retraction of the row it replaces (Flink's -U before +U). The planner
+   * turns it off where the result goes to a sink keyed by group-key columns alone (see `upsertUpdates` in the
+   * planner): the new row replaces the old one there by its key, so the retraction would only cost the sink's buffer
+   * a delete it takes back at once. A group that loses its last row is retracted either way.
+   */
+  retractsUpdates = true;
   private lastValues: Value[];
   /** The current change's key values (swapped with {@link lastValues}: no array per change). */
   private keyValues: Value[];
@@ -562,7 +574,7 @@ export class AggregateNode extends PlanNode {
   override flush(): void {
     this.last = undefined;
     if (this.dirty.length === 0) return;
-    const added: Row[] = [];
+    const added: Delta[] = [];
     const { dirty, dirtyKeys } = this;
     this.dirty = [];
     this.dirtyKeys = [];
@@ -571,17 +583,29 @@ export class AggregateNode extends PlanNode {
       group.changed = false;
       const row = group.rows > 0 ? groupRow(group) : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
-      if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
-      if (row !== null) added.push(row);
+      if (row === null || group.emitted === null) {
+        if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
+        if (row !== null) added.push({ sign: 1, row });
+      } else if (this.retractsUpdates) {
+        this.out({ sign: -1, row: group.emitted });
+        added.push({ sign: 1, row });
+      } else {
+        added.push({ sign: 1, row, update: true });
+      }
       group.emitted = row;
       if (group.rows <= 0) this.groups.delete(dirtyKeys[i]!);
     }
-    for (const row of added) this.out({ sign: 1, row });
+    for (const delta of added) this.out(delta);
   }
 
   /** It reads a row's key and arguments, and keeps values (copied), never the row. */
   override keepsRows(): boolean {
     return false;
+  }
+
+  /** How many of its row's first columns are the group's key (the aggregates' results follow). */
+  get groupKeyWidth(): number {
+    return this.keys.length;
   }
 
   override label(i: number): string {
