@@ -109,7 +109,7 @@ const QUERIES: readonly Query[] = [
 
 /**
  * Queries of the slice after the first — UNION ALL, UNION, subqueries in FROM, a view, SELECT DISTINCT, WITH, window
- * TVFs and the legacy GROUP BY TUMBLE and SESSION, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries, INTERSECT, EXCEPT — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
+ * TVFs and the legacy GROUP BY TUMBLE and SESSION, Top-N (ROW_NUMBER, ORDER BY … LIMIT), [NOT] IN (SELECT …), [NOT] EXISTS, scalar subqueries, INTERSECT, EXCEPT, INTERSECT ALL, EXCEPT ALL — run as one job: a statement set, all of them on one capture of the source tables. PostgreSQL cuts the
  * windows with date_bin (aligned to the epoch, as Flink's are) and generate_series.
  */
 const SET_PRELUDE = 'CREATE TEMPORARY VIEW tagged AS SELECT k, tag FROM b WHERE tag IS NOT NULL;';
@@ -315,6 +315,30 @@ const SET_QUERIES: readonly Query[] = [
       'SELECT id::text AS c1, k::text AS c2 FROM (SELECT a.id, a.k FROM ref.a EXCEPT SELECT b.id, b.k FROM ref.b) t ' +
       'ORDER BY id',
     result: 'SELECT id::text, k::text FROM q_except ORDER BY q_except.id',
+  },
+  {
+    // Copies counted: a k as many times as both sides hold it (INTERSECT ALL), then the first side's copies beyond the
+    // second's (EXCEPT ALL), per k.
+    name: 'q_intersect_all',
+    sinkColumns: 'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+    select:
+      'SELECT t.k, COUNT(*) FROM (SELECT a.k FROM a WHERE a.k IS NOT NULL INTERSECT ALL SELECT b.k FROM b ' +
+      'WHERE b.k IS NOT NULL AND b.w > 0) AS t GROUP BY t.k',
+    reference:
+      'SELECT k::text AS c1, count(*)::text AS c2 FROM (SELECT a.k FROM ref.a WHERE a.k IS NOT NULL INTERSECT ALL ' +
+      'SELECT b.k FROM ref.b WHERE b.k IS NOT NULL AND b.w > 0) t GROUP BY k ORDER BY k',
+    result: 'SELECT k::text, n::text FROM q_intersect_all ORDER BY q_intersect_all.k',
+  },
+  {
+    name: 'q_except_all',
+    sinkColumns: 'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+    select:
+      'SELECT t.k, COUNT(*) FROM (SELECT a.k FROM a WHERE a.k IS NOT NULL EXCEPT ALL SELECT b.k FROM b ' +
+      'WHERE b.k IS NOT NULL) AS t GROUP BY t.k',
+    reference:
+      'SELECT k::text AS c1, count(*)::text AS c2 FROM (SELECT a.k FROM ref.a WHERE a.k IS NOT NULL EXCEPT ALL ' +
+      'SELECT b.k FROM ref.b WHERE b.k IS NOT NULL) t GROUP BY k ORDER BY k',
+    result: 'SELECT k::text, n::text FROM q_except_all ORDER BY q_except_all.k',
   },
   {
     // ~8 rows per g in two hours, 10 minutes the gap: sessions join and split as rows come, move and go.

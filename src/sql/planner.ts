@@ -450,9 +450,11 @@ class Planner {
       nullable: branches.some((branch) => branch.fields[i]!.nullable),
     }));
     if (query.op !== undefined) {
-      // INTERSECT / EXCEPT: the first branch against the second, that against the third, …
+      // INTERSECT / EXCEPT [ALL]: the first branch against the second, that against the third, …
       let node = branches[0]!;
-      for (const next of branches.slice(1)) node = this.add(new SetCompareNode(node, next, fields, query.op));
+      for (const next of branches.slice(1)) {
+        node = this.add(new SetCompareNode(node, next, fields, query.op, !query.distinct));
+      }
       return node;
     }
     const union = this.add(new UnionNode(branches, fields, this.unionKeys(branches)));

@@ -215,12 +215,12 @@ export interface CommonTable {
 /** `q1 UNION ALL q2 UNION ALL …` (flattened): every branch's rows, duplicates kept (or `UNION`: removed). */
 export interface UnionQuery {
   readonly kind: 'union';
-  /** `UNION` without ALL: duplicates removed (a DISTINCT over the UNION ALL). */
+  /** Without ALL: `UNION` removes duplicates (a DISTINCT over the UNION ALL); `INTERSECT` / `EXCEPT` keep rows once. */
   readonly distinct: boolean;
   readonly branches: readonly SelectQuery[];
   /**
    * `INTERSECT` / `EXCEPT` instead of UNION: the rows of the first branch that every other branch has (or none has,
-   * left to right), each once.
+   * left to right), each once — or, with ALL, as many copies as the branches' counts leave.
    */
   readonly op?: 'intersect' | 'except';
   readonly start: number;

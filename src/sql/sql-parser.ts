@@ -704,8 +704,8 @@ class SqlParser {
   }
 
   /**
-   * A SELECT, or SELECTs (each may be in parentheses) joined by UNION ALL, or all by UNION, or all by INTERSECT, or
-   * all by EXCEPT.
+   * A SELECT, or SELECTs (each may be in parentheses) joined all by UNION ALL, or all by UNION, or all by INTERSECT
+   * [ALL], or all by EXCEPT [ALL].
    */
   private setQuery(): SelectQuery | UnionQuery {
     const start = this.peek().start;
@@ -724,18 +724,12 @@ class SqlParser {
           `put one of them into a subquery: SELECT * FROM (… ${kind.toUpperCase()} …) AS t ${op.toUpperCase()} …`,
         );
       }
-      if (kind !== 'union' && all) {
-        this.fail(
-          word,
-          `${kind.toUpperCase()} ALL is not built yet`,
-          `${kind.toUpperCase()} (without ALL) keeps each row once`,
-        );
-      }
       if (distinct !== undefined && distinct === all) {
+        const name = kind.toUpperCase();
         this.fail(
           word,
-          'UNION and UNION ALL are mixed in one query',
-          'put one of them into a subquery: SELECT * FROM (… UNION …) AS u UNION ALL …',
+          `${name} and ${name} ALL are mixed in one query`,
+          `put one of them into a subquery: SELECT * FROM (… ${name} …) AS u ${name} ALL …`,
         );
       }
       op = kind;

@@ -67,7 +67,7 @@ export class DistinctNode extends PlanNode {
 
   override flush(): void {
     const live = (entry: DistinctEntry) => entry.count > 0;
-    flushCounted(this.dirty, this.rows, live, live, this.out);
+    flushCounted(this.dirty, this.rows, live, this.out);
   }
 
   describe(): string {
@@ -113,13 +113,12 @@ function counted<E>(count: number, sign: number, rows: KeyedState<E>, what: stri
 
 /**
  * Emits the changes of the rows in `dirty` (their keys) whose liveness changed since they were last emitted —
- * retractions first (see {@link DistinctNode}) — and forgets the rows no input holds any more (not `held`).
+ * retractions first (see {@link DistinctNode}) — and forgets the rows the input no longer holds.
  */
 function flushCounted<E extends { readonly row: Row; emitted: boolean }>(
   dirty: Set<string>,
   rows: KeyedState<E>,
   live: (entry: E) => boolean,
-  held: (entry: E) => boolean,
   out: (delta: Delta) => void,
 ): void {
   if (dirty.size === 0) return;
@@ -130,35 +129,40 @@ function flushCounted<E extends { readonly row: Row; emitted: boolean }>(
     if (entry.emitted && !now) out({ sign: -1, row: entry.row });
     if (!entry.emitted && now) added.push(entry.row);
     entry.emitted = now;
-    if (!now && !held(entry)) rows.delete(key);
+    if (!now) rows.delete(key);
   }
   dirty.clear();
   for (const row of added) out({ sign: 1, row });
 }
 
-/** A row of INTERSECT / EXCEPT: how many copies of it each side holds, and whether it was emitted. */
+/**
+ * A row of INTERSECT / EXCEPT: how many copies of it each side holds, and how many copies were emitted (without ALL
+ * 0 or 1).
+ */
 interface CompareEntry {
   readonly row: Row;
   readonly counts: [number, number];
-  emitted: boolean;
+  emitted: number;
 }
 
-const newCompareEntry = (row: Row): CompareEntry => ({ row, counts: [0, 0], emitted: false });
+const newCompareEntry = (row: Row): CompareEntry => ({ row, counts: [0, 0], emitted: 0 });
 
 /**
  * `INTERSECT` / `EXCEPT` of two inputs (a chain nests them, left to right): each row once while the first input holds
- * it and the second does too (INTERSECT) or does not (EXCEPT). Rows are compared whole, NULL equal to NULL, as SQL's
- * set operations do. The copies are counted per row and side; changes go out at the end of each batch, as
- * {@link DistinctNode}'s.
+ * it and the second does too (INTERSECT) or does not (EXCEPT). With `ALL`, a row's copies: as many as both inputs
+ * hold (the fewer of the two counts, INTERSECT ALL), or as many more as the first holds than the second (EXCEPT ALL),
+ * as SQL's set operations count them. Rows are compared whole, NULL equal to NULL. The copies are counted per row
+ * and side; changes go out at the end of each batch, retractions first, as {@link DistinctNode}'s.
  */
 export class SetCompareNode extends PlanNode {
   private rows: KeyedState<CompareEntry>;
   private readonly dirty = new Set<string>();
+  /** `[row, left, right, emitted]`: `emitted` a boolean without ALL (as stored before ALL was built), else a count. */
   private readonly codec: StateCodec<CompareEntry> = {
-    toJson: (e) => [rowToJson(e.row), e.counts[0], e.counts[1], e.emitted],
+    toJson: (e) => [rowToJson(e.row), e.counts[0], e.counts[1], this.all ? e.emitted : e.emitted > 0],
     fromJson: (json) => {
-      const [row, left, right, emitted] = json as [JsonValue[], number, number, boolean];
-      return { row: rowFromJson(row), counts: [left, right], emitted };
+      const [row, left, right, emitted] = json as [JsonValue[], number, number, boolean | number];
+      return { row: rowFromJson(row), counts: [left, right], emitted: Number(emitted) };
     },
   };
 
@@ -167,9 +171,11 @@ export class SetCompareNode extends PlanNode {
     right: PlanNode,
     fields: readonly Field[],
     private readonly op: 'intersect' | 'except',
+    /** `INTERSECT ALL` / `EXCEPT ALL`: copies kept. */
+    private readonly all = false,
   ) {
-    // Its rows are rows of the first input, once each: that input's keys stay keys.
-    super([left, right], fields, [fields.map((_, i) => i), ...left.uniqueKeys]);
+    // Its rows are rows of the first input (without ALL once each): that input's keys stay keys.
+    super([left, right], fields, all ? left.uniqueKeys : [fields.map((_, i) => i), ...left.uniqueKeys]);
     this.rows = memoryBackend.keyed('rows', this.codec);
   }
 
@@ -186,19 +192,30 @@ export class SetCompareNode extends PlanNode {
     this.dirty.add(key);
   }
 
+  /** The copies of a row the result holds, by its counts on the two sides. */
+  private copies(left: number, right: number): number {
+    if (this.op === 'intersect') return this.all ? Math.min(left, right) : Number(left > 0 && right > 0);
+    return this.all ? Math.max(left - right, 0) : Number(left > 0 && right === 0);
+  }
+
   override flush(): void {
-    const intersect = this.op === 'intersect';
-    flushCounted(
-      this.dirty,
-      this.rows,
-      ({ counts: [left, right] }) => left > 0 && (intersect ? right > 0 : right === 0),
-      ({ counts: [left, right] }) => left > 0 || right > 0,
-      this.out,
-    );
+    if (this.dirty.size === 0) return;
+    const added: Delta[] = [];
+    for (const key of this.dirty) {
+      const entry = this.rows.get(key)!;
+      const [left, right] = entry.counts;
+      const copies = this.copies(left, right);
+      for (let i = copies; i < entry.emitted; i++) this.out({ sign: -1, row: entry.row });
+      for (let i = entry.emitted; i < copies; i++) added.push({ sign: 1, row: entry.row });
+      entry.emitted = copies;
+      if (left === 0 && right === 0) this.rows.delete(key);
+    }
+    this.dirty.clear();
+    for (const delta of added) this.out(delta);
   }
 
   describe(): string {
-    return `${this.op === 'intersect' ? 'Intersect' : 'Except'} (state: a count per distinct row and side)`;
+    return `${this.op === 'intersect' ? 'Intersect' : 'Except'}${this.all ? ' All' : ''} (state: a count per distinct row and side)`;
   }
 }
 
