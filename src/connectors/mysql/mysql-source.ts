@@ -457,9 +457,9 @@ class MysqlSource implements Source {
 
   /**
    * Applies one binlog step in order (the merge has emitted the chunks that go before it): emits its changes
-   * and moves the resume position.
+   * and moves the resume position. Synchronous but for a DDL (see `DblogMergeOptions.applyStep`).
    */
-  private async applyStep(step: BinlogStep, out: ChangeEvent[]): Promise<void> {
+  private applyStep(step: BinlogStep, out: ChangeEvent[]): void | Promise<void> {
     switch (step.kind) {
       case 'begin':
         this.txnStart = step.start;
@@ -487,8 +487,7 @@ class MysqlSource implements Source {
         this.gtidState = step.gtidState ?? this.gtidState;
         this.txnStart = undefined;
         this.lastEventTsMs = step.tsMs;
-        await this.ddl.follow(step, out);
-        return;
+        return this.ddl.follow(step, out);
       case 'advance':
         if (!this.txnStart) {
           this.lastEnd = step.end;

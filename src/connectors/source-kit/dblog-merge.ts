@@ -61,9 +61,11 @@ export interface DblogMergeOptions<Offset, Step extends LogStep<Offset>, Table e
   /**
    * Applies one log step in order: emits its changes onto `out` and moves the source's resume position. The
    * kit has already emitted every chunk that goes before the step, noted a rows step's keys in the open chunk
-   * windows, and moved {@link DblogMerge.logPosition} to the step's position.
+   * windows, and moved {@link DblogMerge.logPosition} to the step's position. A promise only where the step must
+   * wait (a DDL that reads the catalog): most steps of a busy log are a transaction's begin, rows and commit, and an
+   * `await` for each of them was a microtask and a promise per step.
    */
-  readonly applyStep: (step: Step, out: ChangeEvent[]) => Promise<void>;
+  readonly applyStep: (step: Step, out: ChangeEvent[]) => void | Promise<void>;
   /** The source's resume position now (it includes {@link DblogMerge.snapshot}). */
   readonly position: () => SourcePosition;
   /** The error to throw for a chunk reader's failure (the source classifies its driver's errors). */
@@ -372,14 +374,18 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
       if (tables.full) break;
       if (!unread.every((t) => seq <= t.registeredAt || (t.high !== undefined && stepBefore(step, t.high, compare))))
         break;
-      await this.applyStep(step, out);
+      const applying = this.applyStep(step, out);
+      if (applying !== undefined) await applying;
       emitted++;
     }
     if (emitted > 0) this.held = this.held.slice(emitted);
   }
 
-  /** One log step in order: first the chunks that go before it, then the step itself (the source's part). */
-  private async applyStep(step: Step, out: StreamEvent[]): Promise<void> {
+  /**
+   * One log step in order: first the chunks that go before it, then the step itself (the source's part). A promise
+   * only when the source's part returned one (see {@link DblogMergeOptions.applyStep}).
+   */
+  private applyStep(step: Step, out: StreamEvent[]): void | Promise<void> {
     const compare = (a: Offset, b: Offset) => this.compare(a, b);
     for (const ticket of this.readyTickets()) {
       if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
@@ -416,8 +422,10 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
     }
     // The source only pushes change events onto the batch (packed runs are the merge's own).
     const from = out.length;
-    await this.options.applyStep(step, out as ChangeEvent[]);
-    if (delivery !== undefined) reconcile(out, from, delivery, keyIndexes);
+    const applying = this.options.applyStep(step, out as ChangeEvent[]);
+    if (delivery === undefined) return applying;
+    if (applying !== undefined) return applying.then(() => reconcile(out, from, delivery, keyIndexes));
+    reconcile(out, from, delivery, keyIndexes);
   }
 
   /** The snapshot progress of table `key` (undefined: not in the snapshot). */
