@@ -287,6 +287,18 @@ const SET_QUERIES: readonly Query[] = [
     result: 'SELECT id::text, nc::text, mw::text FROM q_scalar ORDER BY q_scalar.id',
   },
   {
+    // Scalar subqueries in a grouped query: groups come and go as b's rows move the bar, and the difference moves.
+    name: 'q_having_scalar',
+    sinkColumns: 'g STRING, n BIGINT, d BIGINT, PRIMARY KEY (g) NOT ENFORCED',
+    select:
+      'SELECT a.g, COUNT(*), COUNT(*) - (SELECT COUNT(*) FROM b WHERE b.k = 1) FROM a GROUP BY a.g ' +
+      'HAVING COUNT(*) * 2 >= (SELECT COUNT(*) FROM b WHERE b.w > 0)',
+    reference:
+      'SELECT g AS c1, count(*)::text AS c2, (count(*) - (SELECT count(*) FROM ref.b WHERE b.k = 1))::text AS c3 ' +
+      'FROM ref.a GROUP BY g HAVING count(*) * 2 >= (SELECT count(*) FROM ref.b WHERE b.w > 0) ORDER BY g COLLATE "C"',
+    result: 'SELECT g, n::text, d::text FROM q_having_scalar ORDER BY g COLLATE "C"',
+  },
+  {
     // A few b rows pass the filter, now and then one with a NULL k (then no row is surely not in it), now and then none.
     name: 'q_not_in',
     sinkColumns: 'id BIGINT, k INT, PRIMARY KEY (id) NOT ENFORCED',

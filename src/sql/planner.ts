@@ -480,6 +480,8 @@ class Planner {
 
   /** Plans a SELECT whose rows go to `target` (cast to its types, named by it). */
   private select(asWritten: SelectQuery, target: Target): PlanNode {
+    const around = this.groupedAround(asWritten);
+    if (around !== undefined) return this.select(around, target);
     // Scalar subqueries first: they become joins in FROM, read by WHERE and the select list as columns.
     const written = this.scalarJoins(asWritten);
     const { from, where } = this.semiJoins(written);
@@ -872,6 +874,87 @@ class Planner {
       items.push({ kind: 'expr', expr: own, alias: column, start: own.start });
     }
     return { keys, items, kept };
+  }
+
+  /**
+   * A grouped query with scalar subqueries in `HAVING` or its select list, as a query around it: the grouped query
+   * computes every piece of those expressions that holds no subquery (`COUNT(*)` of `HAVING COUNT(*) > (SELECT …)`),
+   * and the query around reads them as columns, its `WHERE` the `HAVING`, where the subqueries are planned as in any
+   * WHERE and select list (see {@link scalarJoins}). The grouped query's keys are its columns' as before, so the
+   * result's keys stay. Undefined for a query that needs none of it. A subquery tied to the grouped query's row
+   * names its tables, which the query around does not see: refused as it would be there.
+   */
+  private groupedAround(query: SelectQuery): SelectQuery | undefined {
+    const hasSubquery = (node: ExpressionNode): boolean =>
+      node.kind === 'scalarQuery' || childrenOf(node).some(hasSubquery);
+    const inItems = query.items.some((item) => item.kind === 'expr' && hasSubquery(item.expr));
+    const inHaving = query.having !== undefined && hasSubquery(query.having);
+    if (!inItems && !inHaving) return undefined;
+    if (query.groupBy.length === 0 && this.collectAggregates(query).length === 0) return undefined;
+    if (query.distinct || query.orderBy !== undefined || query.items.some((item) => item.kind !== 'expr')) {
+      this.fail(
+        query,
+        'a grouped query with a scalar subquery in HAVING or its select list is built without DISTINCT, ORDER BY … LIMIT and ranking functions',
+        'group in a subquery, and compute on its rows in a query around it',
+      );
+    }
+    const grouping = aliasesOf(query.from);
+    const tied = (node: ExpressionNode) => {
+      if (node.kind !== 'scalarQuery') return childrenOf(node).forEach(tied);
+      const inner = node.query as QueryExpr;
+      const body = inner.kind === 'with' ? inner.body : inner;
+      if (body.kind !== 'select' || body.where === undefined) return;
+      const own = aliasesOf(body.from);
+      const outer = columnsOf(body.where).find(
+        (c) =>
+          c.qualifier !== undefined && grouping.has(c.qualifier.toLowerCase()) && !own.has(c.qualifier.toLowerCase()),
+      );
+      if (outer === undefined) return;
+      this.fail(
+        outer,
+        `a scalar subquery in HAVING or in a grouped query's select list does not read the grouped row (${this.source(outer)})`,
+        'group in a subquery and tie the scalar subquery to its columns in a query around it: SELECT … FROM (SELECT a.k, COUNT(*) AS n FROM a GROUP BY a.k) g WHERE g.n > (SELECT COUNT(*) FROM b WHERE b.k = g.k)',
+      );
+    };
+    for (const item of query.items) if (item.kind === 'expr') tied(item.expr);
+    if (query.having !== undefined) tied(query.having);
+    const n = this.semiJoinCount++;
+    const inner: SelectItem[] = [];
+    // One column per piece as written: `COUNT(*)` selected and in HAVING is computed once.
+    const lifted = new Map<string, ExpressionNode>();
+    const lift = (node: ExpressionNode): ExpressionNode => {
+      if (node.kind === 'scalarQuery') return node;
+      if (hasSubquery(node)) return mapChildren(node, lift);
+      const text = this.source(node);
+      const known = lifted.get(text);
+      if (known !== undefined) return known;
+      const alias = `${AGG_PREFIX}g${n}_${inner.length}`;
+      inner.push({ kind: 'expr', expr: node, alias, start: node.start });
+      const column = internalColumn(alias, node);
+      lifted.set(text, column);
+      return column;
+    };
+    const items: SelectItem[] = query.items.map((item, i) => {
+      const { expr, alias } = item as Extract<SelectItem, { kind: 'expr' }>;
+      const name = alias ?? (expr.kind === 'column' ? expr.name : `EXPR$${i}`);
+      return { kind: 'expr', expr: lift(expr), alias: name, start: item.start };
+    });
+    const having = query.having;
+    const where = inHaving && having !== undefined ? lift(having) : undefined;
+    const grouped: SelectQuery = {
+      ...query,
+      items: inner,
+      ...(inHaving ? { having: undefined } : {}),
+    };
+    return {
+      kind: 'select',
+      distinct: false,
+      items,
+      from: { kind: 'subquery', query: grouped, alias: `${AGG_PREFIX}g${n}`, start: query.start },
+      ...(where === undefined ? {} : { where }),
+      groupBy: [],
+      start: query.start,
+    };
   }
 
   /**

@@ -625,12 +625,41 @@ describe('SQL operator', () => {
     expect(() => job(sink, 'SELECT a.id FROM a WHERE a.k < (SELECT MAX(b.k) FROM b WHERE b.k > a.k)')).toThrow(
       /a scalar subquery ties its rows to the outer row with equalities only/,
     );
+    expect(() => job(sink, 'SELECT a.id FROM a JOIN b ON a.k = b.k AND a.id > (SELECT MAX(c.k) FROM b AS c)')).toThrow(
+      /a scalar subquery \(SELECT …\) is built in WHERE, HAVING and the select list/,
+    );
+    const grouped = 'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED';
+    // In a grouped query it does not read the grouped row: the error shows the query that does.
     expect(() =>
       job(
-        'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
-        'SELECT k, COUNT(*) + (SELECT MAX(b.k) FROM b) FROM a GROUP BY k',
+        grouped,
+        'SELECT a.k, COUNT(*) FROM a GROUP BY a.k HAVING COUNT(*) > (SELECT COUNT(*) FROM b WHERE b.k = a.k)',
       ),
-    ).toThrow(/a scalar subquery \(SELECT …\) is built in WHERE and in the select list of a query without GROUP BY/);
+    ).toThrow(/does not read the grouped row \(a\.k\)/);
+    expect(() =>
+      job(grouped, 'SELECT DISTINCT k, COUNT(*) FROM a GROUP BY k HAVING COUNT(*) > (SELECT COUNT(*) FROM b)'),
+    ).toThrow(/built without DISTINCT, ORDER BY … LIMIT and ranking functions/);
+  });
+
+  it('a scalar subquery in HAVING and in a grouped select list: groups come and go as its value moves', async () => {
+    const { feed, restart } = job(
+      'k INT, n BIGINT, d BIGINT, PRIMARY KEY (k) NOT ENFORCED',
+      'SELECT k, COUNT(*), COUNT(*) - (SELECT MAX(b.k) FROM b) FROM a GROUP BY k HAVING COUNT(*) >= (SELECT COUNT(*) FROM b)',
+    );
+    // k 5 three times, k 6 once; b empty: the bar is 0 (a COUNT of nothing), the difference NULL (a MAX of nothing).
+    const rows = [1n, 2n, 3n].map((id) => ev(A, 'insert', null, [id, 5, '1.00']));
+    expect(feed([...rows, ev(A, 'insert', null, [4n, 6, '1.00'])]).sort()).toEqual([
+      ['5', '3', null],
+      ['6', '1', null],
+    ]);
+    // Two b rows: k 6 falls below the bar; the difference follows b's MAX.
+    expect(feed([ev(B, 'insert', null, [1n, 1]), ev(B, 'insert', null, [2n, 2])])).toEqual([['5', '3', '1']]);
+    await restart();
+    // b's MAX rises, a's k 6 catches up with the bar.
+    expect(feed([ev(B, 'update', [2n, 2], [2n, 3]), ev(A, 'insert', null, [5n, 6, '1.00'])]).sort()).toEqual([
+      ['5', '3', '0'],
+      ['6', '2', '-1'],
+    ]);
   });
 
   it('refuses an EXISTS not tied to the outer row by equalities', () => {

@@ -156,8 +156,8 @@ class ExpressionCompiler {
       case 'scalarQuery':
         return this.fail(
           node,
-          'a scalar subquery (SELECT …) is built in WHERE and in the select list of a query without GROUP BY',
-          'compute it in a subquery in FROM and join it, or group in a query around this one',
+          'a scalar subquery (SELECT …) is built in WHERE, HAVING and the select list',
+          'compute it in a subquery in FROM and join it',
         );
       case 'interval':
         return this.fail(
