@@ -759,7 +759,7 @@ class Planner {
       let counted: { query: QueryExpr; on: ExpressionNode; condition: ExpressionNode } | undefined;
       if (term.kind === 'inQuery') {
         const inner = term.query as QueryExpr;
-        const body = inner.kind === 'with' ? inner.body : inner;
+        const body = bodyOf(inner);
         const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
         if (item?.kind !== 'expr') {
           this.fail(term, 'IN (SELECT …) takes a SELECT of one column', 'x IN (SELECT y FROM t WHERE …)');
@@ -844,13 +844,7 @@ class Planner {
   ): { keys: { outer: ExpressionNode; column: string }[]; items: SelectItem[]; kept: ExpressionNode[] } {
     const outerNames = aliasesOf(outerFrom);
     const innerNames = aliasesOf(body.from);
-    const isOuter = (e: ExpressionNode) =>
-      columnsOf(e).some(
-        (c) =>
-          c.qualifier !== undefined &&
-          outerNames.has(c.qualifier.toLowerCase()) &&
-          !innerNames.has(c.qualifier.toLowerCase()),
-      );
+    const isOuter = (e: ExpressionNode) => outerColumns(e, outerNames, innerNames).length > 0;
     const keys: { outer: ExpressionNode; column: string }[] = [];
     const items: SelectItem[] = [];
     const kept: ExpressionNode[] = [];
@@ -901,14 +895,9 @@ class Planner {
     const grouping = aliasesOf(query.from);
     const tied = (node: ExpressionNode) => {
       if (node.kind !== 'scalarQuery') return childrenOf(node).forEach(tied);
-      const inner = node.query as QueryExpr;
-      const body = inner.kind === 'with' ? inner.body : inner;
+      const body = bodyOf(node.query as QueryExpr);
       if (body.kind !== 'select' || body.where === undefined) return;
-      const own = aliasesOf(body.from);
-      const outer = columnsOf(body.where).find(
-        (c) =>
-          c.qualifier !== undefined && grouping.has(c.qualifier.toLowerCase()) && !own.has(c.qualifier.toLowerCase()),
-      );
+      const outer = outerColumns(body.where, grouping, aliasesOf(body.from))[0];
       if (outer === undefined) return;
       this.fail(
         outer,
@@ -980,7 +969,7 @@ class Planner {
       const n = this.semiJoinCount++;
       const at = { start: node.start, end: node.end };
       const inner = node.query as QueryExpr;
-      const body = inner.kind === 'with' ? inner.body : inner;
+      const body = bodyOf(inner);
       const item = body.kind === 'select' && body.items.length === 1 ? body.items[0] : undefined;
       if (
         body.kind !== 'select' ||
@@ -1057,7 +1046,7 @@ class Planner {
     n: number,
   ): { query: QueryExpr; keys: { outer: ExpressionNode; column: string }[] } {
     const inner = node.query as QueryExpr;
-    const body = inner.kind === 'with' ? inner.body : inner;
+    const body = bodyOf(inner);
     if (body.kind !== 'select' || body.groupBy.length > 0 || body.having !== undefined || body.limit !== undefined) {
       this.fail(
         node,
@@ -1828,6 +1817,22 @@ function plusMs(
     start: at.start,
     end: at.end,
   };
+}
+
+/** `inner`'s query without its common tables (see {@link withBody}). */
+function bodyOf(inner: QueryExpr): SelectQuery | UnionQuery {
+  return inner.kind === 'with' ? inner.body : inner;
+}
+
+/**
+ * The columns of `node` that name an outer query's table: qualified by one of `outer`'s aliases that is not also one
+ * of the subquery's own (`inner`), which hide it. Aliases lower-case.
+ */
+function outerColumns(node: ExpressionNode, outer: ReadonlySet<string>, inner: ReadonlySet<string>): ColumnNode[] {
+  return columnsOf(node).filter((c) => {
+    const qualifier = c.qualifier?.toLowerCase();
+    return qualifier !== undefined && outer.has(qualifier) && !inner.has(qualifier);
+  });
 }
 
 /** `query` in the place of `inner`'s SELECT: under its common tables when `inner` has them. */

@@ -583,15 +583,10 @@ export class AggregateNode extends PlanNode {
       group.changed = false;
       const row = group.rows > 0 ? groupRow(group) : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
-      if (row === null || group.emitted === null) {
-        if (group.emitted !== null) this.out({ sign: -1, row: group.emitted });
-        if (row !== null) added.push({ sign: 1, row });
-      } else if (this.retractsUpdates) {
-        this.out({ sign: -1, row: group.emitted });
-        added.push({ sign: 1, row });
-      } else {
-        added.push({ sign: 1, row, update: true });
-      }
+      // A group's new row replaces its old one without a retraction where the planner says so (retractsUpdates).
+      const replaces = row !== null && group.emitted !== null && !this.retractsUpdates;
+      if (group.emitted !== null && !replaces) this.out({ sign: -1, row: group.emitted });
+      if (row !== null) added.push(replaces ? { sign: 1, row, update: true } : { sign: 1, row });
       group.emitted = row;
       if (group.rows <= 0) this.groups.delete(dirtyKeys[i]!);
     }

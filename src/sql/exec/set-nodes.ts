@@ -23,11 +23,11 @@ export class UnionNode extends PlanNode {
   }
 }
 
-/** A distinct row: how many copies of it the input holds, and whether it was emitted. */
+/** A distinct row: how many copies of it the input holds, and how many were emitted (0 or 1). */
 interface DistinctEntry {
   readonly row: Row;
   count: number;
-  emitted: boolean;
+  emitted: number;
 }
 
 /**
@@ -40,11 +40,12 @@ interface DistinctEntry {
 export class DistinctNode extends PlanNode {
   private rows: KeyedState<DistinctEntry>;
   private readonly dirty = new Set<string>();
+  /** `[row, count, emitted]`, `emitted` a boolean. */
   private readonly codec: StateCodec<DistinctEntry> = {
-    toJson: (e) => [rowToJson(e.row), e.count, e.emitted],
+    toJson: (e) => [rowToJson(e.row), e.count, e.emitted > 0],
     fromJson: (json) => {
       const [row, count, emitted] = json as [JsonValue[], number, boolean];
-      return { row: rowFromJson(row), count, emitted };
+      return { row: rowFromJson(row), count, emitted: Number(emitted) };
     },
   };
 
@@ -66,8 +67,13 @@ export class DistinctNode extends PlanNode {
   }
 
   override flush(): void {
-    const live = (entry: DistinctEntry) => entry.count > 0;
-    flushCounted(this.dirty, this.rows, live, this.out);
+    flushCopies(
+      this.dirty,
+      this.rows,
+      ({ count }) => Number(count > 0),
+      ({ count }) => count > 0,
+      this.out,
+    );
   }
 
   describe(): string {
@@ -75,7 +81,7 @@ export class DistinctNode extends PlanNode {
   }
 }
 
-const newDistinctEntry = (row: Row): DistinctEntry => ({ row, count: 0, emitted: false });
+const newDistinctEntry = (row: Row): DistinctEntry => ({ row, count: 0, emitted: 0 });
 
 /**
  * The entry of `key` whose copies `delta` counts, made by `fresh` at its row's first copy. Undefined for the
@@ -112,24 +118,26 @@ function counted<E>(count: number, sign: number, rows: KeyedState<E>, what: stri
 }
 
 /**
- * Emits the changes of the rows in `dirty` (their keys) whose liveness changed since they were last emitted —
- * retractions first (see {@link DistinctNode}) — and forgets the rows the input no longer holds.
+ * Emits the changes of the rows in `dirty` (their keys): for each, as many retractions or additions as the copies the
+ * result holds now (`copies`) differ from those emitted — retractions first (see {@link DistinctNode}) — and forgets
+ * the rows no input holds any more (not `held`).
  */
-function flushCounted<E extends { readonly row: Row; emitted: boolean }>(
+function flushCopies<E extends { readonly row: Row; emitted: number }>(
   dirty: Set<string>,
   rows: KeyedState<E>,
-  live: (entry: E) => boolean,
+  copies: (entry: E) => number,
+  held: (entry: E) => boolean,
   out: (delta: Delta) => void,
 ): void {
   if (dirty.size === 0) return;
   const added: Row[] = [];
   for (const key of dirty) {
     const entry = rows.get(key)!;
-    const now = live(entry);
-    if (entry.emitted && !now) out({ sign: -1, row: entry.row });
-    if (!entry.emitted && now) added.push(entry.row);
+    const now = copies(entry);
+    for (let i = now; i < entry.emitted; i++) out({ sign: -1, row: entry.row });
+    for (let i = entry.emitted; i < now; i++) added.push(entry.row);
     entry.emitted = now;
-    if (!now) rows.delete(key);
+    if (!held(entry)) rows.delete(key);
   }
   dirty.clear();
   for (const row of added) out({ sign: 1, row });
@@ -199,19 +207,13 @@ export class SetCompareNode extends PlanNode {
   }
 
   override flush(): void {
-    if (this.dirty.size === 0) return;
-    const added: Delta[] = [];
-    for (const key of this.dirty) {
-      const entry = this.rows.get(key)!;
-      const [left, right] = entry.counts;
-      const copies = this.copies(left, right);
-      for (let i = copies; i < entry.emitted; i++) this.out({ sign: -1, row: entry.row });
-      for (let i = entry.emitted; i < copies; i++) added.push({ sign: 1, row: entry.row });
-      entry.emitted = copies;
-      if (left === 0 && right === 0) this.rows.delete(key);
-    }
-    this.dirty.clear();
-    for (const delta of added) this.out(delta);
+    flushCopies(
+      this.dirty,
+      this.rows,
+      ({ counts: [left, right] }) => this.copies(left, right),
+      ({ counts: [left, right] }) => left > 0 || right > 0,
+      this.out,
+    );
   }
 
   describe(): string {
