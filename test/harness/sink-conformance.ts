@@ -22,6 +22,7 @@ import {
   studentChanges,
   studentLoad,
   upd,
+  updAfter,
   writeAndCommit,
 } from './sink-events.js';
 
@@ -144,6 +145,26 @@ export function sinkConformance(label: string, setup: () => Promise<ConformanceT
           ['eu', 5n, '5.55'],
           ['eu', 20n, '2.00'],
           ['us', 1n, '10.50'],
+        ]);
+      });
+
+      it('applies an update without its old row as an upsert of its key: an existing row replaced, a new one added', async () => {
+        const t = table('conf_upd_after', 'totals', [
+          ['k', { kind: 'int64' }, false],
+          ['n', { kind: 'int64' }, true],
+        ]);
+        const keyed: TableSchema = { ...t, primaryKey: ['k'] };
+        const sink = await started('upd_after', [schemaEvent(keyed), ins(keyed, [1n, 1n]), ins(keyed, [2n, 1n])]);
+        await writeAndCommit(
+          sink,
+          [updAfter(keyed, [1n, 5n]), updAfter(keyed, [3n, 1n]), updAfter(keyed, [1n, 6n])],
+          checkpoint('upd_after', { step: 1 }),
+        );
+        await sink.close();
+        await expectTable(keyed, [
+          [1n, 6n],
+          [2n, 1n],
+          [3n, 1n],
         ]);
       });
 

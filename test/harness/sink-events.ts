@@ -18,6 +18,9 @@ export const ins = (schema: TableSchema, row: Row): ChangeEvent =>
   dataChange(schema.id, 'insert', null, row, snapshotSource);
 export const upd = (schema: TableSchema, before: Row, after: Row): ChangeEvent =>
   dataChange(schema.id, 'update', before, after, snapshotSource);
+/** An update without its old row: a SQL job's group replaced by key, a postgres-cdc row without REPLICA IDENTITY FULL. */
+export const updAfter = (schema: TableSchema, after: Row): ChangeEvent =>
+  dataChange(schema.id, 'update', null, after, snapshotSource);
 export const del = (schema: TableSchema, before: Row): ChangeEvent =>
   dataChange(schema.id, 'delete', before, null, snapshotSource);
 
