@@ -11,6 +11,7 @@ import {
 } from './progress-line.js';
 import type { LiveRegion } from './live-region.js';
 import { loadPipelineDef } from './load-pipeline-def.js';
+import { checkBeforeRun } from './startup-checks.js';
 import { captureDef, captureSnapshotReaders, scaleOutSettings } from '../scale-out/scale-out-roles.js';
 import { dashboardToken, dashboardWanted, startRunDashboard } from './run-dashboard.js';
 
@@ -90,10 +91,17 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
 
   async function validateAndRun(): Promise<number> {
     // The checkpoint this run resumes from (the saved one, or the savepoint asked for) is checked; none with --reset.
-    const { source, checks } = await pipeline.validate({
+    const report = await checkBeforeRun(pipeline, {
       ignoreSavedState: options.reset,
       ...(options.fromSavepoint === undefined ? {} : { fromSavepoint: options.fromSavepoint }),
+      signal: controller.signal,
+      log,
     });
+    if (report === undefined) {
+      log.info(`pipeline ${def.pipeline.name} stopped before it started`);
+      return 0;
+    }
+    const { source, checks } = report;
     for (const check of checks) {
       if (check.status === 'warning')
         log.warn(`${check.code ? `[${check.code}] ` : ''}${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);

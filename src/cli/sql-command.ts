@@ -7,6 +7,7 @@ import type { DescribeStatement, ShowTablesStatement } from '../sql/sql-ast.js';
 import { SqlError } from '../sql/sql-error.js';
 import { planView } from '../sql/planner.js';
 import { formatTable } from './format-table.js';
+import { checkBeforeRun } from './startup-checks.js';
 
 export interface SqlCommandOptions {
   readonly log: Logger;
@@ -164,7 +165,13 @@ async function runInForeground(jobs: readonly SqlJob[], options: SqlCommandOptio
   process.on('SIGTERM', onSignal);
   try {
     for (const { pipeline, def } of jobs) {
-      const { source, checks } = await pipeline.validate({ ignoreSavedState: options.reset });
+      const report = await checkBeforeRun(pipeline, {
+        ignoreSavedState: options.reset,
+        signal: controller.signal,
+        log,
+      });
+      if (report === undefined) return 0;
+      const { source, checks } = report;
       for (const check of checks) {
         if (check.status === 'warning') log.warn(`${check.message}${check.fix ? `\n  fix: ${check.fix}` : ''}`);
       }

@@ -15,6 +15,11 @@ const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SINK_TIMEOUT',
 ]);
 
+/** Whether `code` is a server or connection away or silent: the world's doing, retried without counting. */
+export function isTransient(code: ErrorCode): boolean {
+  return TRANSIENT.has(code);
+}
+
 /** Failures about the size of a transaction: the next attempt is smaller from the first one on. */
 const SIZE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SINK_OUT_OF_RESOURCES']);
 

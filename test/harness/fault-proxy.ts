@@ -52,7 +52,11 @@ interface Pair {
   delayed: number;
 }
 
-export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+/** `port`: listen on this one (a server coming back where it was), else on any free port. */
+export async function startFaultProxy(
+  target: { host: string; port: number },
+  options: { readonly port?: number } = {},
+): Promise<FaultProxy> {
   const pairs = new Set<Pair>();
   let mode: ProxyMode = 'forward';
   let delayMs = 0;
@@ -166,7 +170,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   server.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
