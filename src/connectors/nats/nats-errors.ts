@@ -52,7 +52,10 @@ export function classifyNatsError(error: unknown, side: 'source' | 'sink', what:
       case 'TIMEOUT':
       case 'CONNECTION_TIMEOUT':
       case '408':
-        return new TributaryError(code('SOURCE_TIMEOUT', 'SINK_TIMEOUT'), `${what}: ${message}`, { cause: error });
+        return new TributaryError(code('SOURCE_TIMEOUT', 'SINK_TIMEOUT'), `${what}: ${message}`, {
+          cause: error,
+          hint: "NATS did not answer in time (a server away or overloaded, or a JetStream cluster electing a leader); the pipeline retries — if it persists, check that the servers in option `servers` run, a majority of a cluster's among them",
+        });
       case '503':
         // No responders: JetStream is off, or (in a cluster) nothing answers this request for the moment — a
         // server died and the stream or the meta group has no leader yet. Retried either way.
