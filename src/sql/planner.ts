@@ -879,11 +879,9 @@ class Planner {
    * names its tables, which the query around does not see: refused as it would be there.
    */
   private groupedAround(query: SelectQuery): SelectQuery | undefined {
-    const hasSubquery = (node: ExpressionNode): boolean =>
-      node.kind === 'scalarQuery' || childrenOf(node).some(hasSubquery);
-    const inItems = query.items.some((item) => item.kind === 'expr' && hasSubquery(item.expr));
-    const inHaving = query.having !== undefined && hasSubquery(query.having);
-    if (!inItems && !inHaving) return undefined;
+    const inItems = query.items.flatMap((item) => (item.kind === 'expr' ? scalarQueriesIn(item.expr) : []));
+    const inHaving = query.having === undefined ? [] : scalarQueriesIn(query.having);
+    if (inItems.length === 0 && inHaving.length === 0) return undefined;
     if (query.groupBy.length === 0 && this.collectAggregates(query).length === 0) return undefined;
     if (query.distinct || query.orderBy !== undefined || query.items.some((item) => item.kind !== 'expr')) {
       this.fail(
@@ -893,27 +891,24 @@ class Planner {
       );
     }
     const grouping = aliasesOf(query.from);
-    const tied = (node: ExpressionNode) => {
-      if (node.kind !== 'scalarQuery') return childrenOf(node).forEach(tied);
+    for (const node of [...inItems, ...inHaving]) {
       const body = bodyOf(node.query as QueryExpr);
-      if (body.kind !== 'select' || body.where === undefined) return;
+      if (body.kind !== 'select' || body.where === undefined) continue;
       const outer = outerColumns(body.where, grouping, aliasesOf(body.from))[0];
-      if (outer === undefined) return;
+      if (outer === undefined) continue;
       this.fail(
         outer,
         `a scalar subquery in HAVING or in a grouped query's select list does not read the grouped row (${this.source(outer)})`,
         'group in a subquery and tie the scalar subquery to its columns in a query around it: SELECT … FROM (SELECT a.k, COUNT(*) AS n FROM a GROUP BY a.k) g WHERE g.n > (SELECT COUNT(*) FROM b WHERE b.k = g.k)',
       );
-    };
-    for (const item of query.items) if (item.kind === 'expr') tied(item.expr);
-    if (query.having !== undefined) tied(query.having);
+    }
     const n = this.semiJoinCount++;
     const inner: SelectItem[] = [];
     // One column per piece as written: `COUNT(*)` selected and in HAVING is computed once.
     const lifted = new Map<string, ExpressionNode>();
     const lift = (node: ExpressionNode): ExpressionNode => {
       if (node.kind === 'scalarQuery') return node;
-      if (hasSubquery(node)) return mapChildren(node, lift);
+      if (scalarQueriesIn(node).length > 0) return mapChildren(node, lift);
       const text = this.source(node);
       const known = lifted.get(text);
       if (known !== undefined) return known;
@@ -928,12 +923,11 @@ class Planner {
       const name = alias ?? (expr.kind === 'column' ? expr.name : `EXPR$${i}`);
       return { kind: 'expr', expr: lift(expr), alias: name, start: item.start };
     });
-    const having = query.having;
-    const where = inHaving && having !== undefined ? lift(having) : undefined;
+    const where = inHaving.length > 0 ? lift(query.having!) : undefined;
     const grouped: SelectQuery = {
       ...query,
       items: inner,
-      ...(inHaving ? { having: undefined } : {}),
+      ...(where === undefined ? {} : { having: undefined }),
     };
     return {
       kind: 'select',
@@ -955,13 +949,9 @@ class Planner {
    */
   private scalarJoins(query: SelectQuery): SelectQuery {
     const found: ScalarQueryNode[] = [];
-    const visit = (node: ExpressionNode) => {
-      if (node.kind === 'scalarQuery') found.push(node);
-      else for (const child of childrenOf(node)) visit(child);
-    };
-    if (query.where !== undefined) visit(query.where);
+    if (query.where !== undefined) scalarQueriesIn(query.where, found);
     const grouped = query.groupBy.length > 0 || this.collectAggregates(query).length > 0;
-    if (!grouped) for (const item of query.items) if (item.kind === 'expr') visit(item.expr);
+    if (!grouped) for (const item of query.items) if (item.kind === 'expr') scalarQueriesIn(item.expr, found);
     if (found.length === 0) return query;
     let from = query.from;
     const replaced = new Map<ScalarQueryNode, ExpressionNode>();
@@ -1817,6 +1807,13 @@ function plusMs(
     start: at.start,
     end: at.end,
   };
+}
+
+/** The scalar subqueries in `node`, added to `found` (not those inside them: each is planned with its own query). */
+function scalarQueriesIn(node: ExpressionNode, found: ScalarQueryNode[] = []): ScalarQueryNode[] {
+  if (node.kind === 'scalarQuery') found.push(node);
+  else for (const child of childrenOf(node)) scalarQueriesIn(child, found);
+  return found;
 }
 
 /** `inner`'s query without its common tables (see {@link withBody}). */
