@@ -10,8 +10,15 @@ import {
   type CommittedState,
   type DiskStateOptions,
 } from '../../src/sql/exec/disk-state.js';
-import type { KeyedMapState, KeyedState, StateCodec } from '../../src/sql/exec/keyed-state.js';
-import { RowJson } from '../../src/sql/exec/changelog.js';
+import {
+  keyText,
+  numberKey,
+  type KeyedMapState,
+  type KeyedState,
+  type StateCodec,
+  type StateKey,
+} from '../../src/sql/exec/keyed-state.js';
+import { encodeValue, RowJson, valueKey } from '../../src/sql/exec/changelog.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -242,6 +249,92 @@ describe('SQL state on disk: map state', () => {
     await s.committed();
     await expect(s.snapshot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
     await s.close().catch(() => undefined);
+  });
+});
+
+describe('SQL state on disk: number keys', () => {
+  const numbered: StateCodec<{ n: number }> = { ...codec, numberKeys: true };
+
+  it('a key of one integer is its number, every other value its text, and the text reads back to the same key', () => {
+    const values = [5, 5n, -0, 0, -12n, 2 ** 53 - 1, 2 ** 53, 2n ** 53n + 1n, 1.5, 'n5', '5', null, true];
+    for (const value of values) {
+      const key = valueKey(value);
+      expect(key).toEqual(keyText(key) === encodeValue(value) + '|' ? key : 'not the same text');
+      expect(numberKey(keyText(key))).toBe(key);
+    }
+    expect(values.map(valueKey)).toEqual([
+      5,
+      5,
+      0,
+      0,
+      -12,
+      2 ** 53 - 1,
+      'n9007199254740992|',
+      'n9007199254740993|',
+      'n1.5|',
+      's2:n5|',
+      's1:5|',
+      'N|',
+      't|',
+    ]);
+    // Texts no single integer makes stay text.
+    for (const text of ['n007|', 'n-0|', 'n|', 'n 5|', 'n5|n6|', 'n5', 'x05|']) expect(numberKey(text)).toBe(text);
+  });
+
+  it('entries written by number land in the file as text, and read back from it by number after a restart', async () => {
+    const { open } = store(1);
+    const openNumbered = () => {
+      const opened = open();
+      return {
+        ...opened,
+        rows: opened.store.keyedMap<{ n: number }, StateKey>('3.left', numbered),
+        groups: opened.store.keyed<{ n: number }, StateKey>('4.groups', numbered),
+      };
+    };
+    const { store: s, rows, groups } = openNumbered();
+    s.restore(undefined);
+    for (let order = 1; order <= 4; order++) rows.put(7, order, { n: order });
+    rows.put('s3:abc|', 9, { n: 9 });
+    groups.set(7, { n: 4 });
+    const { delta } = committedArrays(await s.snapshot());
+    expect(delta['3.left']).toEqual([
+      ['n7|', 'n1|', '{"n":1}'],
+      ['n7|', 'n2|', '{"n":2}'],
+      ['n7|', 'n3|', '{"n":3}'],
+      ['n7|', 'n4|', '{"n":4}'],
+      ['s3:abc|', 'n9|', '{"n":9}'],
+    ]);
+    expect(delta['4.groups']).toEqual([['n7|', '', '{"n":4}']]);
+    await s.committed();
+    await s.settle();
+    s.endBatch();
+    // From the file (the cache holds nothing): the sub keys come back as numbers.
+    expect([...rows.entries(7)]).toEqual([
+      [1, { n: 1 }],
+      [2, { n: 2 }],
+      [3, { n: 3 }],
+      [4, { n: 4 }],
+    ]);
+    expect(rows.removeHeld(7, 2)).toBe(true);
+    expect(rows.removeHeld(7, 2)).toBe(false);
+    expect(committedArrays(await s.snapshot()).delta['3.left']).toEqual([['n7|', 'n2|', null]]);
+    await s.committed();
+    await s.close();
+
+    const again = openNumbered();
+    again.store.restore({ version: 2, delta: {} });
+    expect(again.rows.has(7, 2)).toBe(false);
+    expect(again.rows.get(7, 3)).toEqual({ n: 3 });
+    expect([...again.rows.entries(7)].map(([sub]) => sub).sort()).toEqual([1, 3, 4]);
+    expect([...again.rows.entries('s3:abc|')]).toEqual([[9, { n: 9 }]]);
+    expect(again.groups.get(7)).toEqual({ n: 4 });
+    // An entry only the file holds, removed by number: the checkpoint's write finds it by its text.
+    again.store.endBatch();
+    expect(again.rows.removeHeld(7, 4)).toBe(true);
+    expect(committedArrays(await again.store.snapshot()).held).toEqual({ '3.left': [['n7|', 'n4|']] });
+    await again.store.committed();
+    await again.store.snapshot();
+    await again.store.close();
   });
 });
 

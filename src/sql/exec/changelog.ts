@@ -1,4 +1,5 @@
 import type { DataType, Row, Value } from '../../core/data-type.js';
+import type { StateKey } from './keyed-state.js';
 
 /**
  * One change of a stream between the operators of a query: a row added (`+1`: Flink's +I / +U) or retracted
@@ -44,6 +45,21 @@ export function encodeValue(value: Value): string {
 export function bigintText(value: bigint): string {
   const n = Number(value);
   return Number.isSafeInteger(n) ? String(n) : value.toString();
+}
+
+/**
+ * One value as the key of a state with number keys (`StateCodec.numberKeys`): an integer in JavaScript's safe range
+ * (a number, or a BIGINT that a number holds exactly) as that number, anything else as `encodeValues([value])`.
+ */
+export function valueKey(value: Value): StateKey {
+  if (typeof value === 'number') {
+    // + 0: -0 as 0 (a Map takes them as one key already; its text is `n0|` either way).
+    if (Number.isSafeInteger(value)) return value + 0;
+  } else if (typeof value === 'bigint') {
+    const n = Number(value);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return encodeValue(value) + '|';
 }
 
 /** Several values as one key (length-prefixed strings make the concatenation unambiguous). */

@@ -6,7 +6,10 @@ import { TributaryError } from '../../core/errors.js';
 import {
   corrupt,
   flat,
+  keyText,
+  numberKey,
   stateMismatchesSource,
+  type StateKey,
   type KeyedMapState,
   type KeyedState,
   type StateBackend,
@@ -235,12 +238,13 @@ export class DiskStateStore implements StateBackend {
     return this.fileVersion;
   }
 
-  keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V> {
+  keyed<V, K extends StateKey = string>(name: string, codec: StateCodec<V>): KeyedState<V, K> {
+    // Its keys are whatever the node gives; `K` says which (see `StateCodec.numberKeys`).
     return this.add(name, new DiskKeyedState<V>(this, name, codec));
   }
 
-  keyedMap<V>(name: string, codec: StateCodec<V>): KeyedMapState<V> {
-    return this.add(name, new DiskKeyedMapState<V>(this, name, codec));
+  keyedMap<V, K extends StateKey = string>(name: string, codec: StateCodec<V>): KeyedMapState<V, K> {
+    return this.add(name, new DiskKeyedMapState<V>(this, name, codec)) as unknown as KeyedMapState<V, K>;
   }
 
   private add<S extends StoredState>(name: string, state: S): S {
@@ -501,20 +505,22 @@ interface StoredState {
  * cache forgets by CLOCK (a hit sets a bit; eviction gives entries with the bit a second round) rather than strict
  * LRU, which would reorder the map at every hit.
  */
-class DiskKeyedState<V> implements KeyedState<V>, StoredState {
-  private readonly cache = new Map<string, CacheEntry<V>>();
+class DiskKeyedState<V> implements KeyedState<V, StateKey>, StoredState {
+  private readonly cache = new Map<StateKey, CacheEntry<V>>();
   /**
    * The entries marked `dirty` and their keys, in the order marked (an entry unmarked since is skipped): a mark and
    * a list rather than a Set of keys, one lookup fewer per value read for a change.
    */
-  private dirtyKeys: string[] = [];
+  private dirtyKeys: StateKey[] = [];
   private dirtyEntries: CacheEntry<V>[] = [];
-  private pending = new Map<string, string | null>();
-  private writing = new Map<string, string | null>();
+  private pending = new Map<StateKey, string | null>();
+  private writing = new Map<StateKey, string | null>();
   cachedBytes = 0;
   private pendingBytes = 0;
   private writingBytes = 0;
   readonly expiring: boolean;
+  /** A key of the file as this state's keys come (see `StateCodec.numberKeys`). */
+  private readonly fromFile: (text: string) => StateKey;
 
   constructor(
     private readonly store: DiskStateStore,
@@ -522,14 +528,16 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     private readonly codec: StateCodec<V>,
   ) {
     this.expiring = store.expiring;
+    this.fromFile = codec.numberKeys === true ? numberKey : (text) => text;
   }
 
-  expire(key: string): void {
+  expire(text: string): void {
+    const key = this.fromFile(text);
     if (this.cache.get(key)?.dirty === true || this.pending.has(key) || this.writing.has(key)) return;
     this.delete(key);
   }
 
-  get(key: string): V | undefined {
+  get(key: StateKey): V | undefined {
     key = flat(key);
     const entry = this.entry(key);
     // The caller may change it in place.
@@ -537,12 +545,12 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return entry.value;
   }
 
-  peek(key: string): V | undefined {
+  peek(key: StateKey): V | undefined {
     return this.entry(flat(key)).value;
   }
 
   /** The cache's entry of `key` (flat), read into it when missing. */
-  private entry(key: string): CacheEntry<V> {
+  private entry(key: StateKey): CacheEntry<V> {
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       cached.used = true;
@@ -550,7 +558,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     }
     let text = this.pending.get(key);
     if (text === undefined) text = this.writing.get(key);
-    if (text === undefined) text = this.store.readOne.get(this.name, key, '') ?? null;
+    if (text === undefined) text = this.store.readOne.get(this.name, keyText(key), '') ?? null;
     const value = text === null ? undefined : decode(this.codec, text);
     // A key without value is cached too: a new join key or group is looked up again at once.
     const size = entrySize(text, key, this.codec.extraBytes);
@@ -560,14 +568,14 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return entry;
   }
 
-  private markDirty(key: string, entry: CacheEntry<V>): void {
+  private markDirty(key: StateKey, entry: CacheEntry<V>): void {
     if (entry.dirty) return;
     entry.dirty = true;
     this.dirtyKeys.push(key);
     this.dirtyEntries.push(entry);
   }
 
-  set(key: string, value: V): void {
+  set(key: StateKey, value: V): void {
     key = flat(key);
     let entry = this.cache.get(key);
     if (entry !== undefined) {
@@ -581,7 +589,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     this.markDirty(key, entry);
   }
 
-  delete(key: string): void {
+  delete(key: StateKey): void {
     key = flat(key);
     const cached = this.cache.get(key);
     if (cached !== undefined) {
@@ -596,7 +604,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     return this.pendingBytes + this.writingBytes;
   }
 
-  private addPending(key: string, text: string | null): void {
+  private addPending(key: StateKey, text: string | null): void {
     const entries = this.pending.size;
     this.pending.set(key, text);
     if (this.pending.size > entries) this.pendingBytes += changeSize(key, text);
@@ -621,7 +629,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     for (let i = 0; i < dirtyEntries.length; i++) {
       if (dirtyEntries[i]!.dirty) this.serialise(dirtyKeys[i]!, dirtyEntries[i]!);
     }
-    for (const [key, text] of this.pending) add(key, '', text);
+    for (const [key, text] of this.pending) add(keyText(key), '', text);
   }
 
   handOff(): void {
@@ -636,7 +644,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
     this.writingBytes = 0;
   }
 
-  private serialise(key: string, entry: CacheEntry<V>): void {
+  private serialise(key: StateKey, entry: CacheEntry<V>): void {
     // Only an entry that has a value is dirty (get and set mark it; delete unmarks it).
     const value = entry.value as V;
     const text = flat(this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value)));
@@ -654,7 +662,7 @@ class DiskKeyedState<V> implements KeyedState<V>, StoredState {
  * range of the file), their estimated heap size ({@link entrySize}) and a CLOCK bit.
  */
 interface Bucket<V> {
-  map: Map<string, V | undefined>;
+  map: Map<StateKey, V | undefined>;
   complete: boolean;
   size: number;
   used: boolean;
@@ -674,16 +682,18 @@ const BUCKET_OVERHEAD = 160;
  * writes nothing. An entry's value is, newest first: in the bucket, in `pending` (null: removed), in `writing` (the
  * last checkpoint's changes, from its snapshot until the file holds them), in the file.
  */
-class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
-  private readonly cache = new Map<string, Bucket<V>>();
-  private pending = new Map<string, Map<string, string | null>>();
-  private writing = new Map<string, Map<string, string | null>>();
+class DiskKeyedMapState<V> implements KeyedMapState<V, StateKey>, StoredState {
+  private readonly cache = new Map<StateKey, Bucket<V>>();
+  private pending = new Map<StateKey, Map<StateKey, string | null>>();
+  private writing = new Map<StateKey, Map<StateKey, string | null>>();
   private pendingBytes = 0;
   private writingBytes = 0;
   /** Entries removed by {@link removeHeld} since the last checkpoint that only the file could tell were there. */
-  private heldInFile: [string, string][] = [];
+  private heldInFile: [StateKey, StateKey][] = [];
   cachedBytes = 0;
   readonly expiring: boolean;
+  /** A key or sub key of the file as this state's keys come (see `StateCodec.numberKeys`). */
+  private readonly fromFile: (text: string) => StateKey;
 
   constructor(
     private readonly store: DiskStateStore,
@@ -691,25 +701,28 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     private readonly codec: StateCodec<V>,
   ) {
     this.expiring = store.expiring;
+    this.fromFile = codec.numberKeys === true ? numberKey : (text) => text;
   }
 
-  expire(key: string, sub: string): void {
+  expire(keyText: string, subText: string): void {
+    const key = this.fromFile(keyText);
+    const sub = this.fromFile(subText);
     // A value is serialised into `pending` when it is put: an entry changed since the last checkpoint is there.
     if (this.pending.get(key)?.has(sub) === true || this.writing.get(key)?.has(sub) === true) return;
     this.remove(key, sub);
   }
 
-  entries(key: string): ReadonlyMap<string, V> {
+  entries(key: StateKey): ReadonlyMap<StateKey, V> {
     key = flat(key);
     const bucket = this.cache.get(key);
     if (bucket?.complete === true) {
       bucket.used = true;
-      return bucket.map as ReadonlyMap<string, V>;
+      return bucket.map as ReadonlyMap<StateKey, V>;
     }
     return this.load(key, bucket);
   }
 
-  get(key: string, sub: string): V | undefined {
+  get(key: StateKey, sub: StateKey): V | undefined {
     key = flat(key);
     sub = flat(sub);
     let bucket = this.cache.get(key);
@@ -720,7 +733,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     }
     let text = this.pending.get(key)?.get(sub);
     if (text === undefined) text = this.writing.get(key)?.get(sub);
-    if (text === undefined) text = this.store.readOne.get(this.name, key, sub) ?? null;
+    if (text === undefined) text = this.store.readOne.get(this.name, keyText(key), keyText(sub)) ?? null;
     const value = text === null ? undefined : decode(this.codec, text);
     if (bucket === undefined) {
       bucket = { map: new Map(), complete: false, size: BUCKET_OVERHEAD, used: true };
@@ -734,13 +747,13 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return value;
   }
 
-  has(key: string, sub: string): boolean {
+  has(key: StateKey, sub: StateKey): boolean {
     key = flat(key);
     sub = flat(sub);
     const pending = this.pending.get(key);
     return (
       this.heldInMemory(key, sub, this.cache.get(key), pending) ??
-      this.store.readExists.get(this.name, key, sub) !== undefined
+      this.store.readExists.get(this.name, keyText(key), keyText(sub)) !== undefined
     );
   }
 
@@ -749,10 +762,10 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
    * (`pending`: the key's), the changes being written — or undefined when only the file can tell. Keys flat.
    */
   private heldInMemory(
-    key: string,
-    sub: string,
+    key: StateKey,
+    sub: StateKey,
     bucket: Bucket<V> | undefined,
-    pending: Map<string, string | null> | undefined,
+    pending: Map<StateKey, string | null> | undefined,
   ): boolean | undefined {
     if (bucket !== undefined) {
       bucket.used = true;
@@ -764,7 +777,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     return text === undefined ? undefined : text !== null;
   }
 
-  removeHeld(key: string, sub: string): boolean {
+  removeHeld(key: StateKey, sub: StateKey): boolean {
     key = flat(key);
     sub = flat(sub);
     // Each map looked up once for both the check and the removal (a retraction is a third of the changes).
@@ -774,15 +787,16 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     if (held === undefined) {
       // Only the file can tell. With a writer thread, the checkpoint's write reads it there, off this thread (a
       // point read per retraction was a fifth of a change's cost); with a TTL it may have expired: not checked.
-      if (!this.store.writesOffThread) held = this.store.readExists.get(this.name, key, sub) !== undefined;
-      else if (!this.expiring) this.heldInFile.push([key, sub]);
+      if (!this.store.writesOffThread) {
+        held = this.store.readExists.get(this.name, keyText(key), keyText(sub)) !== undefined;
+      } else if (!this.expiring) this.heldInFile.push([key, sub]);
     }
     if (held === false) return false;
     this.removeFlat(key, sub, bucket, pending);
     return true;
   }
 
-  put(key: string, sub: string, value: V): void {
+  put(key: StateKey, sub: StateKey, value: V): void {
     key = flat(key);
     sub = flat(sub);
     const text = flat(this.codec.toText?.(value) ?? JSON.stringify(this.codec.toJson(value)));
@@ -812,7 +826,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
     }
   }
 
-  remove(key: string, sub: string): void {
+  remove(key: StateKey, sub: StateKey): void {
     key = flat(key);
     sub = flat(sub);
     this.removeFlat(key, sub, this.cache.get(key), this.pending.get(key));
@@ -820,10 +834,10 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
 
   /** {@link remove} with the keys flat, and the key's bucket and pending changes already looked up. */
   private removeFlat(
-    key: string,
-    sub: string,
+    key: StateKey,
+    sub: StateKey,
     bucket: Bucket<V> | undefined,
-    pending: Map<string, string | null> | undefined,
+    pending: Map<StateKey, string | null> | undefined,
   ): void {
     this.addPending(key, sub, null, pending);
     if (bucket === undefined) return;
@@ -843,14 +857,14 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
 
   /** Records a change since the last checkpoint; `pending`: the key's changes, when the caller looked them up. */
   private addPending(
-    key: string,
-    sub: string,
+    key: StateKey,
+    sub: StateKey,
     text: string | null,
-    pending: Map<string, string | null> | undefined = this.pending.get(key),
+    pending: Map<StateKey, string | null> | undefined = this.pending.get(key),
   ): void {
     if (pending === undefined) {
-      this.pending.set(key, (pending = new Map<string, string | null>()));
-      this.pendingBytes += BUCKET_OVERHEAD + key.length;
+      this.pending.set(key, (pending = new Map<StateKey, string | null>()));
+      this.pendingBytes += BUCKET_OVERHEAD + keyBytes(key);
     }
     const entries = pending.size;
     pending.set(sub, text);
@@ -861,13 +875,14 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
    * Reads all entries of `key`: the file's, under the changes being written into it, under the changes since the
    * last checkpoint, under those in memory.
    */
-  private load(key: string, bucket: Bucket<V> | undefined): ReadonlyMap<string, V> {
+  private load(key: StateKey, bucket: Bucket<V> | undefined): ReadonlyMap<StateKey, V> {
     const pending = this.pending.get(key);
     const writing = this.writing.get(key);
     const known = bucket?.map;
-    const map = new Map<string, V | undefined>();
+    const map = new Map<StateKey, V | undefined>();
     let size = bucket === undefined ? BUCKET_OVERHEAD : 0;
-    for (const [sub, text] of this.store.readRange.all(this.name, key) as [string, string][]) {
+    for (const [subText, text] of this.store.readRange.all(this.name, keyText(key)) as [string, string][]) {
+      const sub = this.fromFile(subText);
       if (known?.has(sub) === true || pending?.has(sub) === true || writing?.has(sub) === true) continue;
       map.set(sub, decode(this.codec, text));
       size += entrySize(text, sub, this.codec.extraBytes);
@@ -898,7 +913,7 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
       bucket.used = true;
     }
     this.cachedBytes += size;
-    return map as ReadonlyMap<string, V>;
+    return map as ReadonlyMap<StateKey, V>;
   }
 
   /** Drops about `bytes` of buckets from memory, oldest first; returns how many it dropped. */
@@ -909,11 +924,14 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
   }
 
   changes(add: (key: string, sub: string, value: string | null) => void): void {
-    for (const [key, entries] of this.pending) for (const [sub, text] of entries) add(key, sub, text);
+    for (const [key, entries] of this.pending) {
+      const text = keyText(key);
+      for (const [sub, value] of entries) add(text, keyText(sub), value);
+    }
   }
 
   held(): [string, string][] {
-    return this.heldInFile;
+    return this.heldInFile.map(([key, sub]) => [keyText(key), keyText(sub)]);
   }
 
   handOff(): void {
@@ -937,13 +955,13 @@ class DiskKeyedMapState<V> implements KeyedMapState<V>, StoredState {
  * many were unmarked, so the caller's next round finds them droppable.
  */
 function evictUnused<E extends { size: number; used: boolean }>(
-  cache: Map<string, E>,
+  cache: Map<StateKey, E>,
   bytes: number,
-  dropEntry: (key: string, entry: E) => void,
+  dropEntry: (key: StateKey, entry: E) => void,
 ): number {
   let dropped = 0;
   let count = 0;
-  const again: [string, E][] = [];
+  const again: [StateKey, E][] = [];
   for (const [key, entry] of cache) {
     if (dropped >= bytes) break;
     cache.delete(key);
@@ -986,8 +1004,13 @@ const PIECE_BYTES = 32;
  * cost mostly their objects, not their characters, so a budget counted from the JSON's length alone admits more of
  * them than it means to.
  */
-function entrySize(text: string | null, key: string, extraBytes = 0): number {
-  return ENTRY_OVERHEAD + key.length + (text === null ? 0 : valueSize(text) + extraBytes);
+function entrySize(text: string | null, key: StateKey, extraBytes = 0): number {
+  return ENTRY_OVERHEAD + keyBytes(key) + (text === null ? 0 : valueSize(text) + extraBytes);
+}
+
+/** The heap of a key beyond its slot: a string's characters (one byte each), a number's 8 bytes. */
+function keyBytes(key: StateKey): number {
+  return typeof key === 'number' ? 8 : key.length;
 }
 
 /**
@@ -997,8 +1020,8 @@ function entrySize(text: string | null, key: string, extraBytes = 0): number {
  */
 const CHANGE_OVERHEAD = 80;
 
-function changeSize(key: string, text: string | null): number {
-  return CHANGE_OVERHEAD + key.length + (text === null ? 0 : text.length);
+function changeSize(key: StateKey, text: string | null): number {
+  return CHANGE_OVERHEAD + keyBytes(key) + (text === null ? 0 : text.length);
 }
 
 function valueSize(text: string): number {

@@ -1,16 +1,38 @@
 import { TributaryError } from '../../core/errors.js';
 
 /**
+ * A state's key, or a map state's sub key: the text of its values (`encodeValues`) — or, in a state whose codec says
+ * {@link StateCodec.numberKeys}, one integer in JavaScript's safe range as that number, standing for the text it
+ * would have, `n<digits>|` ({@link keyText}). A join on an id, rows identified by one, a group of one id: no string
+ * built, flattened and hashed at every change (bench/README.md, "Number keys"). The file and the checkpoints hold the
+ * text either way.
+ */
+export type StateKey = string | number;
+
+/** The text a state key stands for (what the file and a checkpoint's delta hold). */
+export function keyText(key: StateKey): string {
+  return typeof key === 'number' ? `n${key}|` : key;
+}
+
+/** The key a text of the file stands for in a state with number keys: the inverse of {@link keyText}. */
+export function numberKey(text: string): StateKey {
+  // n…|
+  if (text.charCodeAt(0) !== 110 || text.charCodeAt(text.length - 1) !== 124) return text;
+  const n = Number(text.slice(1, -1));
+  return Number.isSafeInteger(n) && keyText(n) === text ? n : text;
+}
+
+/**
  * An operator's state by key (a group, a distinct row). A value that `get` returns may be changed in place until
  * the end of the batch: the store keeps the value as it is then (so `get`, change, and no `set` is enough). Values
  * must not be kept across batches: the store may drop them from memory and read them back from disk.
  */
-export interface KeyedState<V> {
-  get(key: string): V | undefined;
+export interface KeyedState<V, K extends StateKey = string> {
+  get(key: K): V | undefined;
   /** The value of `key` to read only: the caller does not change it (cheaper on disk: nothing to write back). */
-  peek(key: string): V | undefined;
-  set(key: string, value: V): void;
-  delete(key: string): void;
+  peek(key: K): V | undefined;
+  set(key: K, value: V): void;
+  delete(key: K): void;
   /**
    * Values may be dropped by `table.exec.state.ttl`: a node then drops a retraction of a key it has no value for
    * (it expired), as Flink does, instead of failing on it.
@@ -27,20 +49,20 @@ export interface KeyedState<V> {
  * map {@link entries} returns is the store's: read it, do not change it; it may change under {@link put} and
  * {@link remove} of the same key, and must not be kept across batches.
  */
-export interface KeyedMapState<V> {
+export interface KeyedMapState<V, K extends StateKey = string> {
   /** The entries of `key` by sub key (empty: none). */
-  entries(key: string): ReadonlyMap<string, V>;
-  get(key: string, sub: string): V | undefined;
+  entries(key: K): ReadonlyMap<K, V>;
+  get(key: K, sub: K): V | undefined;
   /** Whether `(key, sub)` has an entry: {@link get} without its value (on disk, nothing decoded or cached). */
-  has(key: string, sub: string): boolean;
-  put(key: string, sub: string, value: V): void;
-  remove(key: string, sub: string): void;
+  has(key: K, sub: K): boolean;
+  put(key: K, sub: K, value: V): void;
+  remove(key: K, sub: K): void;
   /**
    * Removes `(key, sub)`, an entry that must be there (the retraction of a row the state holds). Returns false when
    * the state knows it is not there, and removes nothing. On disk, an entry memory knows nothing of is removed
    * without reading the file, and the next checkpoint's write checks that the file held it (STATE_CORRUPT if not).
    */
-  removeHeld(key: string, sub: string): boolean;
+  removeHeld(key: K, sub: K): boolean;
   /** As {@link KeyedState.expiring}: entries may be dropped by `table.exec.state.ttl`, each on its own. */
   readonly expiring?: boolean;
 }
@@ -56,71 +78,78 @@ export interface StateCodec<V> {
    * whose text leaves parts of its object out. 0 by default.
    */
   readonly extraBytes?: number;
+  /**
+   * The state's keys (and sub keys) come as {@link StateKey}s with numbers: every key that would be `n<safe
+   * integer>|` comes as that number, never as the text (the state reads the file's keys back that way), as
+   * `valueKey` in changelog.ts gives them. Without it keys are text, whatever it looks like.
+   */
+  readonly numberKeys?: boolean;
 }
 
 /** Where a query's nodes get their state: each state by a name unique in the query (`3.left`). */
 export interface StateBackend {
-  keyed<V>(name: string, codec: StateCodec<V>): KeyedState<V>;
-  keyedMap<V>(name: string, codec: StateCodec<V>): KeyedMapState<V>;
+  /** `K`: `StateKey` where `codec.numberKeys` (then the keys may be numbers), else string. */
+  keyed<V, K extends StateKey = string>(name: string, codec: StateCodec<V>): KeyedState<V, K>;
+  keyedMap<V, K extends StateKey = string>(name: string, codec: StateCodec<V>): KeyedMapState<V, K>;
 }
 
 /** State in a Map: what a node has until a backend is attached (EXPLAIN, unit tests of nodes). */
-export class MemoryKeyedState<V> implements KeyedState<V> {
-  private readonly map = new Map<string, V>();
+export class MemoryKeyedState<V> implements KeyedState<V, StateKey> {
+  private readonly map = new Map<StateKey, V>();
 
   get size(): number {
     return this.map.size;
   }
 
-  get(key: string): V | undefined {
+  get(key: StateKey): V | undefined {
     return this.map.get(key);
   }
 
-  peek(key: string): V | undefined {
+  peek(key: StateKey): V | undefined {
     return this.map.get(key);
   }
 
-  set(key: string, value: V): void {
+  set(key: StateKey, value: V): void {
     this.map.set(key, value);
   }
 
-  delete(key: string): void {
+  delete(key: StateKey): void {
     this.map.delete(key);
   }
 }
 
-const NONE: ReadonlyMap<string, never> = new Map<string, never>();
+const NONE: ReadonlyMap<StateKey, never> = new Map<StateKey, never>();
 
 /** Map state in Maps of Maps. */
-export class MemoryKeyedMapState<V> implements KeyedMapState<V> {
-  private readonly map = new Map<string, Map<string, V>>();
+export class MemoryKeyedMapState<V> implements KeyedMapState<V, StateKey> {
+  private readonly map = new Map<StateKey, Map<StateKey, V>>();
 
-  entries(key: string): ReadonlyMap<string, V> {
+  entries(key: StateKey): ReadonlyMap<StateKey, V> {
     return this.map.get(key) ?? NONE;
   }
 
-  get(key: string, sub: string): V | undefined {
+  get(key: StateKey, sub: StateKey): V | undefined {
     return this.map.get(key)?.get(sub);
   }
 
-  has(key: string, sub: string): boolean {
+  has(key: StateKey, sub: StateKey): boolean {
     return this.map.get(key)?.has(sub) === true;
   }
 
-  put(key: string, sub: string, value: V): void {
+  put(key: StateKey, sub: StateKey, value: V): void {
     let entries = this.map.get(key);
-    if (entries === undefined) this.map.set(key, (entries = new Map<string, V>()));
+    if (entries === undefined) this.map.set(key, (entries = new Map<StateKey, V>()));
     entries.set(sub, value);
   }
 
-  remove(key: string, sub: string): void {
+  remove(key: StateKey, sub: StateKey): void {
     const entries = this.map.get(key);
     if (entries === undefined) return;
     entries.delete(sub);
     if (entries.size === 0) this.map.delete(key);
   }
 
-  removeHeld(key: string, sub: string): boolean {
+  removeHeld(key: StateKey, sub: StateKey): boolean {
     if (!this.has(key, sub)) return false;
     this.remove(key, sub);
     return true;
@@ -128,15 +157,18 @@ export class MemoryKeyedMapState<V> implements KeyedMapState<V> {
 }
 
 export const memoryBackend: StateBackend = {
-  keyed: () => new MemoryKeyedState(),
-  keyedMap: () => new MemoryKeyedMapState(),
+  // A state of number keys or of text: the Maps take either.
+  keyed: <V, K extends StateKey>() => new MemoryKeyedState<V>() as unknown as KeyedState<V, K>,
+  keyedMap: <V, K extends StateKey>() => new MemoryKeyedMapState<V>() as unknown as KeyedMapState<V, K>,
 };
 
 /** The states of `backend` under names prefixed with `prefix` (a statement set's later queries). */
 export function prefixedBackend(backend: StateBackend, prefix: string): StateBackend {
   return {
-    keyed: (name, codec) => backend.keyed(`${prefix}${name}`, codec),
-    keyedMap: (name, codec) => backend.keyedMap(`${prefix}${name}`, codec),
+    keyed: <V, K extends StateKey>(name: string, codec: StateCodec<V>) =>
+      backend.keyed<V, K>(`${prefix}${name}`, codec),
+    keyedMap: <V, K extends StateKey>(name: string, codec: StateCodec<V>) =>
+      backend.keyedMap<V, K>(`${prefix}${name}`, codec),
   };
 }
 
@@ -162,9 +194,9 @@ export function corrupt(): TributaryError {
  * (a 60-character state entry built from ten pieces: ~330 bytes instead of ~70), and every hash of it as a Map key
  * walks the tree again. Reading one character makes V8 flatten it in place.
  */
-export function flat(text: string): string {
+export function flat<K extends StateKey>(text: K): K {
   // Kept in a variable so that no compiler drops the read as unused.
-  if (text.length > 0) _lastFirstChar = text.charCodeAt(0);
+  if (typeof text === 'string' && text.length > 0) _lastFirstChar = text.charCodeAt(0);
   return text;
 }
 let _lastFirstChar = 0;

@@ -9,6 +9,7 @@ import {
   rowToJson,
   rowToJsonText,
   RowJson,
+  valueKey,
   type Delta,
   type Emit,
   type JsonValue,
@@ -16,6 +17,7 @@ import {
 import {
   memoryBackend,
   stateMismatchesSource,
+  type StateKey,
   type KeyedMapState,
   type KeyedState,
   type StateBackend,
@@ -198,7 +200,7 @@ export interface JoinEntry {
  * match (SQL's `=`).
  */
 export class JoinNode extends PlanNode {
-  private sides!: [KeyedMapState<JoinEntry>, KeyedMapState<JoinEntry>];
+  private sides!: [KeyedMapState<JoinEntry, StateKey>, KeyedMapState<JoinEntry, StateKey>];
   private readonly ctx = context();
   private readonly widths: [number, number];
   /**
@@ -235,9 +237,11 @@ export class JoinNode extends PlanNode {
    */
   private readonly rowKeys: [readonly number[] | undefined, readonly number[] | undefined];
 
-  private rowKey(side: number, row: Row): string {
+  private rowKey(side: number, row: Row): StateKey {
     const key = this.rowKeys[side];
-    if (key === undefined) return encodeValues(row);
+    // One value as a number where it can be (the sides' states have number keys): all of them, or none.
+    if (key === undefined) return row.length === 1 ? valueKey(row[0] ?? null) : encodeValues(row);
+    if (key.length === 1) return valueKey(row[key[0]!] ?? null);
     let text = '';
     for (const i of key) text += encodeValue(row[i] ?? null) + '|';
     return text;
@@ -247,11 +251,16 @@ export class JoinNode extends PlanNode {
     return this.type === 'full' || (side === 0 ? this.type === 'left' : this.type === 'right');
   }
 
-  private key(side: number, row: Row): string | undefined {
+  private key(side: number, row: Row): StateKey | undefined {
     this.ctx.row = row;
+    const keys = this.keys[side]!;
+    if (keys.length === 1) {
+      const v = keys[0]!.evaluate(this.ctx);
+      return v === null ? undefined : valueKey(v);
+    }
     // encodeValues of the key's values, without the array.
     let key = '';
-    for (const k of this.keys[side]!) {
+    for (const k of keys) {
       const v = k.evaluate(this.ctx);
       if (v === null) return undefined;
       key += encodeValue(v) + '|';
@@ -307,10 +316,10 @@ export class JoinNode extends PlanNode {
    */
   private joinCounting(
     side: number,
-    key: string,
+    key: StateKey,
     sign: 1 | -1,
     row: Row,
-    entries: ReadonlyMap<string, JoinEntry>,
+    entries: ReadonlyMap<StateKey, JoinEntry>,
   ): number {
     const otherSide = 1 - side;
     const other = this.sides[otherSide]!;
@@ -398,7 +407,10 @@ export class JoinNode extends PlanNode {
         this.inputs[side]!.fields.map((f) => f.type),
         this.rowKeys[side] !== undefined && !this.outer(side),
       );
-    this.sides = [backend.keyedMap(`${this.id}.left`, codec(0)), backend.keyedMap(`${this.id}.right`, codec(1))];
+    this.sides = [
+      backend.keyedMap<JoinEntry, StateKey>(`${this.id}.left`, codec(0)),
+      backend.keyedMap<JoinEntry, StateKey>(`${this.id}.right`, codec(1)),
+    ];
   }
 }
 
@@ -406,7 +418,8 @@ export class JoinNode extends PlanNode {
  * How a join side's entries are stored: `[row, count, matches]`; or, on a side unique on its row key that is not
  * outer (`rowOnly`), the row alone — its count is always 1 there and its match count never read: the value of each
  * of seed 004's orders a third shorter (`[274019,4000]` instead of `[[274019,4000],1,1]`). Both forms read back (a
- * state written before the row-only form has the first): a row's first value is never an array.
+ * state written before the row-only form has the first): a row's first value is never an array. Its keys are number
+ * keys (`StateCodec.numberKeys`): a join key or row key of one integer is that number.
  */
 export function joinEntryCodec(types: readonly DataType[], rowOnly: boolean): StateCodec<JoinEntry> {
   const rows = new RowJson(types);
@@ -414,6 +427,7 @@ export function joinEntryCodec(types: readonly DataType[], rowOnly: boolean): St
     // The entry object and its two counts, which the row-only text leaves out, as their pieces counted in the other
     // form (3 × PIECE_BYTES, and `,1,0]`'s characters): the cache's budget holds as many entries as before.
     extraBytes: rowOnly ? 100 : 0,
+    numberKeys: true,
     toJson: (e) => (rowOnly ? rows.toJson(e.row) : [rows.toJson(e.row), e.count, e.matches]),
     toText: (e) => (rowOnly ? rows.toText(e.row) : `[${rows.toText(e.row)},${e.count},${e.matches}]`),
     fromJson: (json) => {
@@ -443,14 +457,14 @@ interface Group {
  * retraction of an old one with the same key. A group that lost its last row is retracted and forgotten.
  */
 export class AggregateNode extends PlanNode {
-  private groups: KeyedState<Group>;
+  private groups: KeyedState<Group, StateKey>;
   /**
    * The groups changed in this batch and their keys, each once (marked `changed`): a list and a mark, not a Map
    * emptied at every batch — its set was a fifth of `receive`'s cost. Their values stay in the state's memory until
    * the batch ends, so a key's group is one object all batch long.
    */
   private dirty: Group[] = [];
-  private dirtyKeys: string[] = [];
+  private dirtyKeys: StateKey[] = [];
   private readonly ctx = context();
   /**
    * The group of the last change in this batch and its key's values: the rows a join emits for one change (all
@@ -479,7 +493,7 @@ export class AggregateNode extends PlanNode {
     private readonly keyTexts: readonly string[],
   ) {
     super([input], fields, uniqueKeys);
-    this.groups = memoryBackend.keyed('groups', this.codec);
+    this.groups = memoryBackend.keyed<Group, StateKey>('groups', this.codec);
     this.lastValues = new Array<Value>(keys.length).fill(null);
     this.keyValues = new Array<Value>(keys.length).fill(null);
   }
@@ -492,6 +506,8 @@ export class AggregateNode extends PlanNode {
    * form before) still reads.
    */
   private readonly codec: StateCodec<Group> = {
+    // A group of one integer key (GROUP BY an id) by that number: see `receive`.
+    numberKeys: true,
     toJson: (g) => [rowToJson(g.key), g.rows, g.accumulators.map((a) => a.toJson())],
     // As JSON.stringify(toJson(g)), without the objects in between.
     toText: (g) => {
@@ -519,7 +535,7 @@ export class AggregateNode extends PlanNode {
 
   override openState(backend: StateBackend): void {
     this.last = undefined;
-    this.groups = backend.keyed(`${this.id}.groups`, this.codec);
+    this.groups = backend.keyed<Group, StateKey>(`${this.id}.groups`, this.codec);
   }
 
   receive(_port: number, delta: Delta): void {
@@ -537,9 +553,14 @@ export class AggregateNode extends PlanNode {
     if (same) {
       group = this.last!;
     } else {
-      // encodeValues of the group's key, without the array.
-      let key = '';
-      for (const value of values) key += encodeValue(value) + '|';
+      // encodeValues of the group's key, without the array; one value as a number where it can be (number keys).
+      let key: StateKey;
+      if (values.length === 1) {
+        key = valueKey(values[0]!);
+      } else {
+        key = '';
+        for (const value of values) key += encodeValue(value) + '|';
+      }
       group = this.groups.get(key);
       if (group === undefined) {
         if (delta.sign < 0) {
