@@ -531,8 +531,8 @@ class DiskKeyedState<V> implements KeyedState<V, StateKey>, StoredState {
     this.fromFile = codec.numberKeys === true ? numberKey : (text) => text;
   }
 
-  expire(text: string): void {
-    const key = this.fromFile(text);
+  expire(fileKey: string): void {
+    const key = this.fromFile(fileKey);
     if (this.cache.get(key)?.dirty === true || this.pending.has(key) || this.writing.has(key)) return;
     this.delete(key);
   }
@@ -704,9 +704,9 @@ class DiskKeyedMapState<V> implements KeyedMapState<V, StateKey>, StoredState {
     this.fromFile = codec.numberKeys === true ? numberKey : (text) => text;
   }
 
-  expire(keyText: string, subText: string): void {
-    const key = this.fromFile(keyText);
-    const sub = this.fromFile(subText);
+  expire(fileKey: string, fileSub: string): void {
+    const key = this.fromFile(fileKey);
+    const sub = this.fromFile(fileSub);
     // A value is serialised into `pending` when it is put: an entry changed since the last checkpoint is there.
     if (this.pending.get(key)?.has(sub) === true || this.writing.get(key)?.has(sub) === true) return;
     this.remove(key, sub);
