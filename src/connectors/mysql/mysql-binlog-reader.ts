@@ -36,7 +36,8 @@ export interface BinlogReaderOptions {
    */
   readonly byGtid?: boolean;
   /** The captured table of that name, or undefined when the table is not captured. */
-  readonly tableFor: (database: string, table: string) => MysqlTable | undefined;
+  /** `qualifiedName`: `database.table`, when the caller has it made already. */
+  readonly tableFor: (database: string, table: string, qualifiedName?: string) => MysqlTable | undefined;
   readonly log: Logger;
 }
 
@@ -53,8 +54,8 @@ export async function openMysqlBinlogReader(options: BinlogReaderOptions): Promi
     // Cheap (zlib's crc32), and the only way to notice bytes altered on the way before they become rows.
     verifyChecksum: true,
     includeTable: (db, table) => options.tableFor(db, table) !== undefined,
-    columnsFor: (db, table) => {
-      const captured = options.tableFor(db, table);
+    columnsFor: (db, table, qualifiedName) => {
+      const captured = options.tableFor(db, table, qualifiedName);
       if (!captured) return undefined;
       let info = columns.get(captured);
       if (!info) columns.set(captured, (info = columnInfo(captured)));
@@ -199,7 +200,7 @@ class StepReader implements MysqlBinlogReader {
       case 'rows':
         steps.push({
           kind: 'rows',
-          table: `${event.database}.${event.table}`,
+          table: event.qualifiedName,
           action: event.action,
           rows: event.rows,
           end: end(),

@@ -352,7 +352,7 @@ class MysqlSource implements Source {
             fingerprint: start.fingerprint,
             gtidState: start.gtidState,
             byGtid: from.file === '' && start.gtidState !== undefined,
-            tableFor: (db, table) => this.tables.get(`${db}.${table}`),
+            tableFor: (db, table, qualifiedName = `${db}.${table}`) => this.tables.get(qualifiedName),
             log: this.context.log,
           }),
       });

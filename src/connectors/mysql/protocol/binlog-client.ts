@@ -3,6 +3,7 @@ import { createConnection, type Connection, type ConnectionOptions, type RowData
 import { TributaryError } from '../../../core/errors.js';
 import { EventType } from './binlog-constants.js';
 import type { BinlogEvent } from './binlog-event.js';
+import type { TableResolver } from './rows-event-decoder.js';
 import { createDecoderContext, decodeEvent, decodeEventHeader, type DecoderContext } from './binlog-event-decoder.js';
 import {
   BinlogStreamError,
@@ -11,7 +12,6 @@ import {
   type BinlogStreamPhase,
 } from './binlog-errors.js';
 import type { BinlogPosition } from './binlog-position.js';
-import type { ColumnInfo } from './canonical-types.js';
 import { encodeMysqlGtidSet, parseMysqlGtidSet } from './gtid-set.js';
 import { destroyConnection, pauseSocket, resumeSocket, socketOf, startBinlogDump } from './mysql2-binlog-command.js';
 import { guardConnection, ProtocolFramingError, type ConnectionGuard } from './mysql2-connection-guard.js';
@@ -46,7 +46,7 @@ export interface BinlogStreamOptions {
    */
   readonly idleTimeoutMs?: number;
   /** Canonical columns of a table (see `prepareRowDecoder`); undefined → derived from the table map. */
-  readonly columnsFor?: (database: string, table: string) => readonly ColumnInfo[] | undefined;
+  readonly columnsFor?: TableResolver['columnsFor'];
   /** Tables whose rows events are skipped undecoded (they come as `other` events). */
   readonly includeTable?: (database: string, table: string) => boolean;
   /** MariaDB: also send the SQL of row-logged statements (annotateRows events). Default false. */

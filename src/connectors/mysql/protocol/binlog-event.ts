@@ -89,6 +89,11 @@ export interface RowsEvent extends EventBase {
   readonly tableId: number;
   readonly database: string;
   readonly table: string;
+  /**
+   * `database.table`, made once per table map: the same string for every rows event of that map (each statement
+   * repeats it), so that a lookup by it hashes it once.
+   */
+  readonly qualifiedName: string;
   readonly rows: Value[][];
   readonly partial: boolean;
   /** Rows-event flags (`ROWS_STMT_END_F` …). */

@@ -16,7 +16,8 @@ export interface TableResolver {
    * when the first rows event after a new table map arrives, so the caller has seen every event before it.
    * Return the same array again for an unchanged table: the prepared decoder is then reused.
    */
-  columnsFor?: ((database: string, table: string) => readonly ColumnInfo[] | undefined) | undefined;
+  columnsFor?:
+    ((database: string, table: string, qualifiedName: string) => readonly ColumnInfo[] | undefined) | undefined;
   /** Tables whose rows events are not decoded at all: they come out as `other` events. */
   includeTable?: ((database: string, table: string) => boolean) | undefined;
 }
@@ -29,6 +30,8 @@ interface TableEntry {
   /** The table-map body, to recognise the identical map the server sends before every statement. */
   readonly body: Buffer;
   readonly included: boolean;
+  /** `database.table` (see `RowsEvent.qualifiedName`). */
+  readonly qualifiedName: string;
   decoder: RowDecoder | undefined;
   columns: readonly ColumnInfo[] | undefined;
 }
@@ -70,7 +73,14 @@ export class TableMapCache {
     } else {
       map = decodeTableMap(buf, pos, end, tableIdSize, flavor);
       const included = this.resolver.includeTable?.(map.database, map.table) ?? true;
-      this.entries.set(tableId, { map, body: Buffer.from(body), included, decoder: undefined, columns: undefined });
+      this.entries.set(tableId, {
+        map,
+        body: Buffer.from(body),
+        included,
+        qualifiedName: `${map.database}.${map.table}`,
+        decoder: undefined,
+        columns: undefined,
+      });
     }
     return { kind: 'tableMap', header, ...map };
   }
@@ -127,11 +137,22 @@ export class TableMapCache {
     // Every statement sends its table maps again, so at a statement end stale ids (tables reopened by DDL or
     // FLUSH) can be forgotten without losing one still needed.
     if ((flags & ROWS_STMT_END_F) !== 0 && this.entries.size > MAX_CACHED_TABLES) this.entries.clear();
-    return { kind: 'rows', header, action, tableId, database: map.database, table: map.table, rows, partial, flags };
+    return {
+      kind: 'rows',
+      header,
+      action,
+      tableId,
+      database: map.database,
+      table: map.table,
+      qualifiedName: entry.qualifiedName,
+      rows,
+      partial,
+      flags,
+    };
   }
 
   private decoderOf(entry: TableEntry): RowDecoder {
-    const columns = this.resolver.columnsFor?.(entry.map.database, entry.map.table);
+    const columns = this.resolver.columnsFor?.(entry.map.database, entry.map.table, entry.qualifiedName);
     if (entry.decoder === undefined || columns !== entry.columns) {
       entry.decoder = prepareRowDecoder(entry.map, columns);
       entry.columns = columns;
