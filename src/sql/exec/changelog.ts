@@ -62,6 +62,15 @@ export function valueKey(value: Value): StateKey {
   return encodeValue(value) + '|';
 }
 
+/**
+ * Several values as the key of a state with number keys: one value as {@link valueKey} gives it, several as
+ * {@link encodeValues}. Every key of such a state comes this way (or as `valueKey` of its one value), so that a key
+ * of one integer is its number everywhere.
+ */
+export function valuesKey(values: readonly Value[]): StateKey {
+  return values.length === 1 ? valueKey(values[0] ?? null) : encodeValues(values);
+}
+
 /** Several values as one key (length-prefixed strings make the concatenation unambiguous). */
 export function encodeValues(values: readonly Value[]): string {
   let key = '';

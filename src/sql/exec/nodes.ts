@@ -4,12 +4,12 @@ import type { Compiled, EvalContext } from '../../transform/expression/eval-cont
 import { createAccumulator, type Accumulator, type AggregateSpec } from './aggregates.js';
 import {
   encodeValue,
-  encodeValues,
   rowFromJson,
   rowToJson,
   rowToJsonText,
   RowJson,
   valueKey,
+  valuesKey,
   type Delta,
   type Emit,
   type JsonValue,
@@ -240,7 +240,7 @@ export class JoinNode extends PlanNode {
   private rowKey(side: number, row: Row): StateKey {
     const key = this.rowKeys[side];
     // One value as a number where it can be (the sides' states have number keys): all of them, or none.
-    if (key === undefined) return row.length === 1 ? valueKey(row[0] ?? null) : encodeValues(row);
+    if (key === undefined) return valuesKey(row);
     if (key.length === 1) return valueKey(row[key[0]!] ?? null);
     let text = '';
     for (const i of key) text += encodeValue(row[i] ?? null) + '|';
@@ -553,14 +553,7 @@ export class AggregateNode extends PlanNode {
     if (same) {
       group = this.last!;
     } else {
-      // encodeValues of the group's key, without the array; one value as a number where it can be (number keys).
-      let key: StateKey;
-      if (values.length === 1) {
-        key = valueKey(values[0]!);
-      } else {
-        key = '';
-        for (const value of values) key += encodeValue(value) + '|';
-      }
+      const key = valuesKey(values);
       group = this.groups.get(key);
       if (group === undefined) {
         if (delta.sign < 0) {
@@ -650,7 +643,7 @@ function groupRow(group: Group): Row {
   return row;
 }
 
-/** Whether two rows of one type hold the same values (as their {@link encodeValues} are equal). */
+/** Whether two rows of one type hold the same values (as their `encodeValues` are equal). */
 function sameValues(a: Row, b: Row): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
