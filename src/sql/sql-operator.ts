@@ -272,7 +272,8 @@ export class SqlOperator implements Operator {
     // A scan whose old rows may be the key alone keeps its rows by key (ChangelogNormalize): exact all the same.
     if (event.source.snapshotPending === true && !bindings[0]!.scan.keyOnlyBefore) this.snapshotPending(event.table);
     this.opened();
-    this.info = { tsMs: event.source.tsMs };
+    // One per source time (a transaction's changes share it), not one per change.
+    if (this.info.tsMs !== event.source.tsMs) this.info = { tsMs: event.source.tsMs };
     for (const binding of bindings) {
       const before = event.op === 'update' || event.op === 'delete' ? read(binding, event.before) : null;
       const after = event.op === 'delete' ? null : read(binding, event.after);

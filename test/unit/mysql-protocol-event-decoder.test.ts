@@ -135,15 +135,17 @@ describe('binlog event decoder', () => {
       gtid: '3-1-42',
     });
     expect(events[3]).toMatchObject({
-      tableId: 77,
-      database: 'db',
-      table: 't',
-      columnNames: ['id', 'name', 'tag'],
-      signedness: ['signed', undefined, undefined],
-      charsets: [undefined, 45, 45],
-      enumValues: [undefined, undefined, ['a', 'b']],
-      primaryKey: [0],
-      nullable: [false, true, true],
+      map: {
+        tableId: 77,
+        database: 'db',
+        table: 't',
+        columnNames: ['id', 'name', 'tag'],
+        signedness: ['signed', undefined, undefined],
+        charsets: [undefined, 45, 45],
+        enumValues: [undefined, undefined, ['a', 'b']],
+        primaryKey: [0],
+        nullable: [false, true, true],
+      },
     });
     expect(events[4]).toMatchObject({
       action: 'insert',
@@ -215,6 +217,9 @@ describe('binlog event decoder', () => {
     bad[20] = bad[20]! ^ 1;
     expect(() => decodeEvent(bad, ctx)).toThrow(BinlogStreamError);
     expect(() => decodeEvent(bad, ctx)).toThrow(/CRC32/);
+    const badTrailer = event(E.XID, u64(1n));
+    badTrailer[badTrailer.length - 1] = badTrailer[badTrailer.length - 1]! ^ 0x80;
+    expect(() => decodeEvent(badTrailer, ctx)).toThrow(/CRC32/);
     expect(() => decodeEvent(event(E.XID, u64(1n)).subarray(0, 25), ctx)).toThrow(/says 31 bytes but has 25/);
   });
 

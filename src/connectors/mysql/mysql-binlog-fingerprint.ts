@@ -34,45 +34,78 @@ const NOT_ABOUT_THE_BINLOG: ReadonlySet<string> = new Set([
   'SOURCE_SERVER_ID_CONFLICT',
 ]);
 
-/** The running fingerprint of a binlog stream: fed every event, read at transaction boundaries. */
+/**
+ * The running fingerprint of a binlog stream: fed every event, read at transaction boundaries. The events are kept
+ * in a ring of numbers, not an array per event: it is fed every event of the stream (two per single-row statement),
+ * and read only at a transaction's start and end.
+ */
 export class FingerprintRing {
-  private events: FingerprintEvent[];
-  private bytes: number;
+  /** Per slot: the event's end, size and mark (see {@link FingerprintEvent}). */
+  private readonly slots = new Float64Array(3 * MAX_EVENTS);
+  /** The slot of the oldest event kept. */
+  private first = 0;
+  private count = 0;
+  private bytes = 0;
   /** `current()` until the next change: a commit and the next transaction's start share one copy. */
   private copy: BinlogFingerprint | undefined;
 
   /** `seed`: the fingerprint of the point the stream starts at (the events just before it). */
   constructor(seed: BinlogFingerprint | undefined) {
-    this.events = seed ? [...seed] : [];
-    this.bytes = this.events.reduce((sum, e) => sum + e[1], 0);
+    for (const [end, size, mark] of seed ?? []) this.push(end, size, mark);
   }
 
   /** Records an event; events the server makes up for the stream (no position, artificial, heartbeats) are not in the file and are left out. */
   add(header: BinlogEventHeader): void {
     if (header.logPos === 0 || (header.flags & LOG_EVENT_ARTIFICIAL) !== 0 || isHeartbeat(header.type)) return;
-    const start = header.logPos - header.eventSize;
-    const last = this.events[this.events.length - 1];
     // A gap (an event the server does not send to replicas) or a new file starts a new run.
-    if (last !== undefined && last[0] !== start) this.reset();
-    this.copy = undefined;
-    this.events.push([header.logPos, header.eventSize, header.checksum ?? header.timestamp]);
-    this.bytes += header.eventSize;
-    while (this.events.length > 1 && (this.events.length > MAX_EVENTS || this.bytes > MAX_BYTES)) {
-      this.bytes -= this.events.shift()![1];
+    if (
+      this.count > 0 &&
+      this.slots[3 * ((this.first + this.count - 1) % MAX_EVENTS)] !== header.logPos - header.eventSize
+    ) {
+      this.reset();
     }
+    this.push(header.logPos, header.eventSize, header.checksum ?? header.timestamp);
+  }
+
+  private push(end: number, size: number, mark: number): void {
+    this.copy = undefined;
+    // The oldest event leaves when the ring is full, and while the others pass MAX_BYTES (the newest always stays).
+    if (this.count === MAX_EVENTS) this.dropOldest();
+    const slot = 3 * ((this.first + this.count) % MAX_EVENTS);
+    this.slots[slot] = end;
+    this.slots[slot + 1] = size;
+    this.slots[slot + 2] = mark;
+    this.count++;
+    this.bytes += size;
+    while (this.count > 1 && this.bytes > MAX_BYTES) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    this.bytes -= this.slots[3 * this.first + 1]!;
+    this.first = (this.first + 1) % MAX_EVENTS;
+    this.count--;
   }
 
   /** Forgets everything: the next event starts a new file. */
   reset(): void {
     this.copy = undefined;
-    this.events = [];
+    this.first = 0;
+    this.count = 0;
     this.bytes = 0;
   }
 
   /** The events ending at the last one added; undefined before any. */
   current(): BinlogFingerprint | undefined {
-    if (this.events.length === 0) return undefined;
-    return (this.copy ??= this.events.slice());
+    if (this.count === 0) return undefined;
+    if (this.copy === undefined) {
+      const events: FingerprintEvent[] = [];
+      for (let i = 0; i < this.count; i++) {
+        const slot = 3 * ((this.first + i) % MAX_EVENTS);
+        events.push([this.slots[slot]!, this.slots[slot + 1]!, this.slots[slot + 2]!]);
+      }
+      this.copy = events;
+    }
+    return this.copy;
   }
 }
 

@@ -135,10 +135,9 @@ class StepReader implements MysqlBinlogReader {
   }
 
   private toSteps(event: BinlogEvent, steps: BinlogStep[]): void {
+    // Positions and the time are made where a step needs them, without a closure per event: two events of each
+    // single-row statement come through here.
     const { header } = event;
-    const end = (): LogPoint => ({ file: this.file, pos: header.logPos });
-    const start = (): LogPoint => ({ file: this.file, pos: header.logPos - header.eventSize });
-    const tsMs = header.timestamp * 1000;
     if (this.byGtid) {
       if (event.kind === 'rotate') this.file = event.nextFile;
       if (event.kind === 'heartbeat' && event.logFile !== '' && event.logPos > 0) {
@@ -166,17 +165,33 @@ class StepReader implements MysqlBinlogReader {
       case 'gtid':
         this.inTxn = true;
         this.txnGtid = event.gtid;
-        steps.push({ kind: 'begin', start: start(), gtid: event.gtid, fingerprint: before });
+        steps.push({
+          kind: 'begin',
+          start: this.point(header.logPos - header.eventSize),
+          gtid: event.gtid,
+          fingerprint: before,
+        });
         return;
       case 'query': {
         const sql = event.sql.trim();
         const word = firstWord(sql);
         if (word === 'BEGIN' || /^XA\s+START/i.test(sql)) {
-          if (!this.inTxn) steps.push({ kind: 'begin', start: start(), gtid: undefined, fingerprint: before });
+          if (!this.inTxn)
+            steps.push({
+              kind: 'begin',
+              start: this.point(header.logPos - header.eventSize),
+              gtid: undefined,
+              fingerprint: before,
+            });
           this.inTxn = true;
         } else if (word === 'COMMIT' || word === 'ROLLBACK') {
           this.inTxn = false;
-          steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current(), gtidState: this.committed() });
+          steps.push({
+            kind: 'commit',
+            end: this.point(header.logPos),
+            fingerprint: this.ring.current(),
+            gtidState: this.committed(),
+          });
         } else if (isSavepointOrNoise(word)) {
           return;
         } else {
@@ -185,8 +200,8 @@ class StepReader implements MysqlBinlogReader {
             kind: 'ddl',
             database: event.database,
             sql,
-            end: end(),
-            tsMs,
+            end: this.point(header.logPos),
+            tsMs: header.timestamp * 1000,
             fingerprint: this.ring.current(),
             gtidState: this.committed(),
           });
@@ -195,7 +210,12 @@ class StepReader implements MysqlBinlogReader {
       }
       case 'xid':
         this.inTxn = false;
-        steps.push({ kind: 'commit', end: end(), fingerprint: this.ring.current(), gtidState: this.committed() });
+        steps.push({
+          kind: 'commit',
+          end: this.point(header.logPos),
+          fingerprint: this.ring.current(),
+          gtidState: this.committed(),
+        });
         return;
       case 'rows':
         steps.push({
@@ -203,8 +223,8 @@ class StepReader implements MysqlBinlogReader {
           table: event.qualifiedName,
           action: event.action,
           rows: event.rows,
-          end: end(),
-          tsMs,
+          end: this.point(header.logPos),
+          tsMs: header.timestamp * 1000,
         });
         return;
       case 'heartbeat':
@@ -212,10 +232,17 @@ class StepReader implements MysqlBinlogReader {
         return;
       default:
         // Artificial events (fake rotate/format description at the start of a dump) carry no position.
-        if (header.logPos > 0 && (header.flags & LOG_EVENT_ARTIFICIAL) === 0) {
-          steps.push({ kind: 'advance', end: end(), ...(this.inTxn ? {} : { fingerprint: this.ring.current() }) });
+        // Inside a transaction (a table map before each statement's rows) the source keeps its resume point at the
+        // transaction's start: the step would move nothing, and none is made.
+        if (header.logPos > 0 && (header.flags & LOG_EVENT_ARTIFICIAL) === 0 && !this.inTxn) {
+          steps.push({ kind: 'advance', end: this.point(header.logPos), fingerprint: this.ring.current() });
         }
     }
+  }
+
+  /** `pos` in the current file. */
+  private point(pos: number): LogPoint {
+    return { file: this.file, pos };
   }
 
   /** The GTID state once the transaction in progress has committed. */

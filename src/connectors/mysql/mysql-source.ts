@@ -508,18 +508,16 @@ class MysqlSource implements Source {
     const changes = pairs ? step.rows.length / 2 : step.rows.length;
     let first = 0;
     if (this.skipRows > this.rowsInTxn) first = Math.min(changes, this.skipRows - this.rowsInTxn);
-    const txn = this.txnStart ?? this.lastEnd;
-    const base = `${txn.file}:${String(txn.pos).padStart(12, '0')}:`;
+    const base = this.positionBase();
     const firstIndex = this.rowsInTxn;
     this.rowsInTxn += changes;
     const tsMs = step.tsMs;
     const txId = this.txnGtid;
-    // One object literal of one shape per row (a spread of an optional txId cost two objects more).
-    const source = txId
-      ? (i: number): SourceInfo => ({ tsMs, position: base + changeIndexText(firstIndex + i), txId })
-      : (i: number): SourceInfo => ({ tsMs, position: base + changeIndexText(firstIndex + i) });
     if (this.skipBeforeMs > 0 && step.tsMs < this.skipBeforeMs) return; // before the startup timestamp
     for (let i = first; i < changes; i++) {
+      // One object literal of one shape per row (a spread of an optional txId cost two objects more).
+      const position = base + changeIndexText(firstIndex + i);
+      const source: SourceInfo = txId ? { tsMs, position, txId } : { tsMs, position };
       if (pairs) {
         out.push({
           kind: 'data',
@@ -527,7 +525,7 @@ class MysqlSource implements Source {
           op: 'update',
           before: step.rows[2 * i] as Row,
           after: step.rows[2 * i + 1] as Row,
-          source: source(i),
+          source,
         });
       } else if (step.action === 'insert') {
         out.push({
@@ -536,7 +534,7 @@ class MysqlSource implements Source {
           op: 'insert',
           before: null,
           after: step.rows[i] as Row,
-          source: source(i),
+          source,
         });
       } else {
         out.push({
@@ -545,11 +543,27 @@ class MysqlSource implements Source {
           op: 'delete',
           before: step.rows[i] as Row,
           after: null,
-          source: source(i),
+          source,
         });
       }
     }
   }
+
+  /**
+   * The text each change's position starts with: its transaction's start (`file:000000000123:`), made once per
+   * transaction rather than once per statement.
+   */
+  private positionBase(): string {
+    const txn = this.txnStart ?? this.lastEnd;
+    if (txn !== this.basePoint) {
+      this.basePoint = txn;
+      this.baseText = `${txn.file}:${String(txn.pos).padStart(12, '0')}:`;
+    }
+    return this.baseText;
+  }
+
+  private basePoint: LogPoint | undefined;
+  private baseText = '';
 
   /**
    * A table that appears with rows (renamed into the pattern, found by reading the schemas) is snapshotted beside

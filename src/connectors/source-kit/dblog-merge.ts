@@ -28,6 +28,8 @@ import { stepBefore, stepPosition, type LogReader, type LogStep, type SourceDial
 
 /** Log steps held back while a chunk is being read, before the source stops pulling more. */
 const HOLD_LIMIT = 20_000;
+/** The key of a log step's rows that no snapshot needs to reconcile (none is looked up). */
+const NO_KEY: readonly number[] = [];
 
 /**
  * The `source` of every snapshot read: one shared, frozen object instead of one per row (a snapshot's rows are
@@ -386,13 +388,16 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
    * only when the source's part returned one (see {@link DblogMergeOptions.applyStep}).
    */
   private applyStep(step: Step, out: StreamEvent[]): void | Promise<void> {
-    const compare = (a: Offset, b: Offset) => this.compare(a, b);
-    for (const ticket of this.readyTickets()) {
-      if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
+    // Streaming with no chunk in hand (each step of a catch-up): no tickets to sort.
+    if (this.coordinator !== undefined && this.coordinator.tickets.length > 0) {
+      const compare = (a: Offset, b: Offset) => this.compare(a, b);
+      for (const ticket of this.readyTickets()) {
+        if (!stepBefore(step, ticket.high!, compare)) this.emitChunk(ticket, out);
+      }
     }
     this.position = stepPosition(step) ?? this.position;
     let delivery: Map<string, Delivery> | undefined;
-    let keyIndexes: number[] = [];
+    let keyIndexes: readonly number[] = NO_KEY;
     if (step.kind === 'rows') {
       const table = this.options.tableFor(step.table);
       const progress = table === undefined ? undefined : this.tableProgress(step.table);
@@ -415,7 +420,7 @@ export class DblogMerge<Offset, Step extends LogStep<Offset>, Table extends Snap
         const window = ticket.window;
         if (window === undefined) {
           if (tableKeyOf(ticket.range.table) === step.table) ticket.early.note(kept);
-        } else if (window.tableKey === step.table && compare(step.end, window.chunk.low) > 0) {
+        } else if (window.tableKey === step.table && this.compare(step.end, window.chunk.low) > 0) {
           window.noteChanged(step.rows);
         }
       }

@@ -218,7 +218,7 @@ function decodeBody(header: BinlogEventHeader, buf: Buffer, ctx: DecoderContext)
 function bodyEnd(buf: Buffer, ctx: DecoderContext): number {
   if (ctx.checksum === 'none') return buf.length;
   const end = buf.length - 4;
-  if (ctx.verifyChecksum && crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) {
+  if (ctx.verifyChecksum && crc32(buf) !== CRC32_RESIDUE) {
     throw checksumError(`binlog event type ${buf[4]} ending at ${buf.readUInt32LE(13)} fails its CRC32 check`);
   }
   return end;
@@ -235,9 +235,15 @@ function checksumError(message: string): BinlogStreamError {
 }
 
 function hasValidCrc(buf: Buffer): boolean {
-  const end = buf.length - 4;
-  return end >= EVENT_HEADER_LENGTH && crc32(buf.subarray(0, end)) === buf.readUInt32LE(end);
+  return buf.length - 4 >= EVENT_HEADER_LENGTH && crc32(buf) === CRC32_RESIDUE;
 }
+
+/**
+ * The CRC32 of any bytes followed by their own CRC32 (little-endian, as an event's trailer is): the checksum of the
+ * whole event is this exactly when its trailer is right (appending four bytes maps them one to one onto the result),
+ * so an event is checked without a view of its bytes before the trailer.
+ */
+const CRC32_RESIDUE = 0x2144df1c;
 
 function postHeaderLength(ctx: DecoderContext, type: number, fallback: number): number {
   return ctx.postHeaderLengths?.[type - 1] ?? fallback;

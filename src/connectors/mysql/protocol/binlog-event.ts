@@ -71,8 +71,13 @@ export interface TableMap {
   readonly primaryKey?: readonly number[];
 }
 
-export interface TableMapEvent extends EventBase, TableMap {
+/**
+ * A table map. Its `map` is the one the decoder keeps for the table id: every statement repeats its table's map, and
+ * an identical one is not decoded again.
+ */
+export interface TableMapEvent extends EventBase {
   readonly kind: 'tableMap';
+  readonly map: TableMap;
 }
 
 /**

@@ -82,7 +82,7 @@ export class TableMapCache {
         columns: undefined,
       });
     }
-    return { kind: 'tableMap', header, ...map };
+    return { kind: 'tableMap', header, map };
   }
 
   /** Decodes a rows event (v1, v2 and MariaDB compressed forms); the body is [19, end). */
