@@ -52,12 +52,16 @@ interface Job {
   readonly exitCode: () => number | null;
 }
 
-function startJob(env: Record<string, string>): Job {
+/**
+ * Starts the job. `bin`: the CLI to run it with — E2E_LOAD_BIN (another build's `bin/tributary.js`) runs the initial
+ * load, so that the restarts upgrade a job mid-stream.
+ */
+function startJob(env: Record<string, string>, bin = BIN): Job {
   // As `tributary` starts (its shebang's V8 flags); E2E_NODE_ARGS adds more (`--cpu-prof`, which NODE_OPTIONS refuses).
   const nodeArgs = [...CLI_NODE_FLAGS, ...(process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, BIN, 'sql', '-f', SCRIPT, ...(process.env['E2E_DEBUG'] ? ['--log-level', 'debug'] : [])],
+    [...nodeArgs, bin, 'sql', '-f', SCRIPT, ...(process.env['E2E_DEBUG'] ? ['--log-level', 'debug'] : [])],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,7 +185,7 @@ try {
       .catch(() => ({ rows: [{ n: '0', total: null }] }));
     return Number(rows[0]!.n) === shape.customers && Number(rows[0]!.total) === shape.orders;
   };
-  let before = await cpu(servers, (job = startJob(env)));
+  let before = await cpu(servers, (job = startJob(env, process.env['E2E_LOAD_BIN'] ?? BIN)));
   let started = performance.now();
   let done = await until(job, loaded, 'the initial load');
   console.log(

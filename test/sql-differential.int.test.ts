@@ -93,6 +93,16 @@ const QUERIES: readonly Query[] = [
       'FROM q_join3_agg ORDER BY g COLLATE "C"',
   },
   {
+    // Keyed by b.id alone in the state (b's primary key makes b.tag a function of it): b's updates move its tag.
+    name: 'q_group_dep',
+    sinkColumns: 'b_id BIGINT, tag STRING, n BIGINT, sv DECIMAL(38, 2), PRIMARY KEY (b_id) NOT ENFORCED',
+    select: 'SELECT b.id, b.tag, COUNT(a.id), SUM(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id, b.tag',
+    reference:
+      'SELECT b.id::text AS c1, b.tag, count(a.id)::text AS c3, sum(a.v)::numeric(38,2)::text AS c4 ' +
+      'FROM ref.a JOIN ref.b ON a.k = b.k GROUP BY b.id, b.tag ORDER BY b.id',
+    result: 'SELECT b_id::text, tag, n::text, sv::text FROM q_group_dep ORDER BY q_group_dep.b_id',
+  },
+  {
     name: 'q_having',
     sinkColumns:
       'tag STRING, n BIGINT, sw DECIMAL(38, 3), mn DECIMAL(10, 2), mx DECIMAL(10, 2), PRIMARY KEY (tag) NOT ENFORCED',

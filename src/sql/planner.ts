@@ -57,6 +57,12 @@ export interface QueryPlan {
   readonly sinkKey: readonly number[];
   /** The graph as text (EXPLAIN), which also identifies the plan in checkpoints. */
   readonly explain: string;
+  /**
+   * {@link explain} as it was before an aggregate's state was keyed by the group key's unique key (the same text
+   * where no aggregate has a shorter one): a job whose saved state has this plan goes on keying its groups by all
+   * their values (`AggregateNode.keyByAllValues`), as it wrote them.
+   */
+  readonly explainKeyedByAll: string;
 }
 
 export interface PlanOptions {
@@ -163,7 +169,8 @@ export function planSelect(text: string, query: QueryExpr, catalog: Catalog, opt
       ifNotExists: false,
       start: 0,
     };
-    return { ...planner.graph(), root, sink, sinkKey: [], explain: planner.explainTree(root, 'Result (live)') };
+    const explain = planner.explainTree(root, 'Result (live)');
+    return { ...planner.graph(), root, sink, sinkKey: [], explain, explainKeyedByAll: explain };
   } catch (error) {
     throw asSqlError(error, text);
   }
@@ -314,14 +321,12 @@ class Planner {
       );
     }
     if (!LOG_CONNECTORS.has(connectorOf(sink))) upsertUpdates(node, sinkKey);
-    return {
-      nodes: this.nodes,
-      scans: this.scans,
-      root: node,
-      sink,
-      sinkKey,
-      explain: this.explain(node, sink),
-    };
+    const explain = this.explain(node, sink);
+    const shorter = this.nodes.filter((n): n is AggregateNode => n instanceof AggregateNode && n.hasShorterKey);
+    for (const aggregate of shorter) aggregate.keyByAllValues(true);
+    const explainKeyedByAll = shorter.length === 0 ? explain : this.explain(node, sink);
+    for (const aggregate of shorter) aggregate.keyByAllValues(false);
+    return { nodes: this.nodes, scans: this.scans, root: node, sink, sinkKey, explain, explainKeyedByAll };
   }
 
   graph(): { nodes: readonly PlanNode[]; scans: readonly ScanNode[] } {

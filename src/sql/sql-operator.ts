@@ -8,7 +8,7 @@ import { castConverter, type Converter } from '../transform/expression/cast.js';
 import type { Delta } from './exec/changelog.js';
 import { DiskStateStore, type CommittedArrays, type CommittedState, type DiskStateOptions } from './exec/disk-state.js';
 import { corrupt, prefixedBackend } from './exec/keyed-state.js';
-import type { PlanNode, ScanNode } from './exec/nodes.js';
+import { AggregateNode, type PlanNode, type ScanNode } from './exec/nodes.js';
 import type { QueryPlan } from './planner.js';
 
 /** Which source tables a scan reads: the `database-name` and `table-name` regular expressions of its table. */
@@ -57,7 +57,10 @@ export class SqlOperator implements Operator {
   private lastBindings: Binding[] | undefined;
   private output: ChangeEvent[] = [];
   private info: SourceInfo = { tsMs: 0 };
-  private readonly fingerprint: string;
+  /** The queries' plan (see `QueryPlan.explain`): what the saved state belongs to. */
+  private fingerprint: string;
+  /** The plan as it was before aggregates were keyed by a shorter unique key (see `QueryPlan.explainKeyedByAll`). */
+  private readonly fingerprintKeyedByAll: string;
   private store: DiskStateStore | undefined;
   private readonly sources: readonly ScanSource[];
   /** Every query's nodes, query by query: the order of the saved state. */
@@ -73,8 +76,8 @@ export class SqlOperator implements Operator {
     /** Where warnings go (the job's log). */
     private readonly warn: (message: string) => void = () => {},
   ) {
-    const explain = queries.map((q) => q.plan.explain).join('\n\n');
-    this.fingerprint = createHash('sha256').update(explain).digest('base64url').slice(0, 16);
+    this.fingerprint = planFingerprint(queries.map((q) => q.plan.explain));
+    this.fingerprintKeyedByAll = planFingerprint(queries.map((q) => q.plan.explainKeyedByAll));
     this.sources = queries.flatMap((q) => q.sources);
     this.nodes = queries.flatMap((q) => q.plan.nodes);
     for (const query of queries) query.plan.root.out = (delta) => this.toSink(query, delta);
@@ -173,6 +176,12 @@ export class SqlOperator implements Operator {
 
   restoreState(state: OperatorState): void {
     if (state['stage'] !== 'sql') throw corrupt();
+    if (state['plan'] === this.fingerprintKeyedByAll && state['plan'] !== this.fingerprint) {
+      // Saved by a version that keyed every group by all its values: the job goes on that way (a --reset moves it
+      // to the shorter keys).
+      for (const node of this.nodes) if (node instanceof AggregateNode) node.keyByAllValues(true);
+      this.fingerprint = this.fingerprintKeyedByAll;
+    }
     if (state['plan'] !== this.fingerprint) {
       throw new TributaryError(
         'SQL_INVALID',
@@ -351,4 +360,9 @@ function sameRow(a: Row, b: Row): boolean {
 function fullMatch(pattern: RegExp, text: string): boolean {
   const match = pattern.exec(text);
   return match !== null && match.index === 0 && match[0].length === text.length;
+}
+
+/** The identity of the queries' plans (their EXPLAIN texts) in checkpoints and the state file. */
+function planFingerprint(explains: readonly string[]): string {
+  return createHash('sha256').update(explains.join('\n\n')).digest('base64url').slice(0, 16);
 }

@@ -440,7 +440,8 @@ export function joinEntryCodec(types: readonly DataType[], rowOnly: boolean): St
 }
 
 interface Group {
-  readonly key: Row;
+  /** Its GROUP BY values (those of its last row added, where the state keys it by its unique key alone). */
+  key: Row;
   /** Rows in the group now. */
   rows: number;
   readonly accumulators: Accumulator[];
@@ -482,6 +483,15 @@ export class AggregateNode extends PlanNode {
   private lastValues: Value[];
   /** The current change's key values (swapped with {@link lastValues}: no array per change). */
   private keyValues: Value[];
+  /**
+   * The positions of the group key that key a group in the state: its unique key (the planner's: a table's primary
+   * key among the GROUP BY columns makes that table's other columns functions of it, so `GROUP BY c.id, c.name` is
+   * keyed by `c.id`, a number, instead of the text of both) — or undefined: all of them. A group keeps the values of
+   * the other columns its rows came with last ({@link receive}).
+   */
+  private stateKey: readonly number[] | undefined;
+  /** The group key's unique key when shorter than the group key (undefined: it is the whole group key). */
+  private readonly uniqueKey: readonly number[] | undefined;
 
   constructor(
     input: PlanNode,
@@ -496,6 +506,34 @@ export class AggregateNode extends PlanNode {
     this.groups = memoryBackend.keyed<Group, StateKey>('groups', this.codec);
     this.lastValues = new Array<Value>(keys.length).fill(null);
     this.keyValues = new Array<Value>(keys.length).fill(null);
+    const unique = uniqueKeys[0];
+    this.uniqueKey = unique !== undefined && unique.length < keys.length ? unique : undefined;
+    this.stateKey = this.uniqueKey;
+  }
+
+  /**
+   * Keys each group by all its GROUP BY values (`all`), as before the state was keyed by the group's unique key — a
+   * job whose saved state was written that way goes on with it (its plan says so: `QueryPlan.explainKeyedByAll`) — or
+   * by its unique key again.
+   */
+  keyByAllValues(all: boolean): void {
+    this.stateKey = all ? undefined : this.uniqueKey;
+  }
+
+  /** Whether the group key has a shorter unique key to key the state by (see {@link stateKey}). */
+  get hasShorterKey(): boolean {
+    return this.uniqueKey !== undefined;
+  }
+
+  /** The state key of a group of key `values`. */
+  private keyOf(values: readonly Value[]): StateKey {
+    const positions = this.stateKey;
+    if (positions === undefined) return valuesKey(values);
+    // As valuesKey of those values, without their array.
+    if (positions.length === 1) return valueKey(values[positions[0]!] ?? null);
+    let text = '';
+    for (const i of positions) text += encodeValue(values[i] ?? null) + '|';
+    return text;
   }
 
   /**
@@ -553,7 +591,7 @@ export class AggregateNode extends PlanNode {
     if (same) {
       group = this.last!;
     } else {
-      const key = valuesKey(values);
+      const key = this.keyOf(values);
       group = this.groups.get(key);
       if (group === undefined) {
         if (delta.sign < 0) {
@@ -568,6 +606,11 @@ export class AggregateNode extends PlanNode {
           changed: false,
         };
         this.groups.set(key, group);
+      }
+      // Keyed by its unique key, a group takes the other GROUP BY values of the rows that come to it: those of its
+      // key's row in the source (a customer's new segment), once the join has passed on the rows joined with it.
+      if (this.stateKey !== undefined && delta.sign > 0 && !sameValues(values, group.key)) {
+        group.key = [...values];
       }
       if (group.changed !== true) {
         group.changed = true;
@@ -597,8 +640,14 @@ export class AggregateNode extends PlanNode {
       group.changed = false;
       const row = group.rows > 0 ? groupRow(group) : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
-      // A group's new row replaces its old one without a retraction where the planner says so (retractsUpdates).
-      const replaces = row !== null && group.emitted !== null && !this.retractsUpdates;
+      // A group's new row replaces its old one without a retraction where the planner says so (retractsUpdates) —
+      // unless its GROUP BY values changed (keyed by its unique key, see `stateKey`): a sink keyed by those would
+      // keep the old row.
+      const replaces =
+        row !== null &&
+        group.emitted !== null &&
+        !this.retractsUpdates &&
+        (this.stateKey === undefined || samePrefix(group.key, group.emitted));
       if (group.emitted !== null && !replaces) this.out({ sign: -1, row: group.emitted });
       if (row !== null) added.push(replaces ? { sign: 1, row, update: true } : { sign: 1, row });
       group.emitted = row;
@@ -623,7 +672,8 @@ export class AggregateNode extends PlanNode {
 
   describe(): string {
     const aggs = this.specs.map((s) => s.text).join(', ');
-    return `GroupAggregate ${this.keyTexts.length === 0 ? '(no GROUP BY)' : `BY ${this.keyTexts.join(', ')}`}: ${aggs} (state: accumulators per group)`;
+    const keyedBy = this.stateKey === undefined ? '' : ` by ${this.stateKey.map((i) => this.keyTexts[i]).join(', ')}`;
+    return `GroupAggregate ${this.keyTexts.length === 0 ? '(no GROUP BY)' : `BY ${this.keyTexts.join(', ')}`}: ${aggs} (state: accumulators per group${keyedBy})`;
   }
 }
 
@@ -645,6 +695,11 @@ function groupRow(group: Group): Row {
 
 /** Whether two rows of one type hold the same values (as their `encodeValues` are equal). */
 function sameValues(a: Row, b: Row): boolean {
+  return a.length === b.length && samePrefix(a, b);
+}
+
+/** Whether `a` and the first `a.length` values of `b` are equal as encoded. */
+function samePrefix(a: Row, b: Row): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     const y = b[i];
@@ -655,7 +710,7 @@ function sameValues(a: Row, b: Row): boolean {
     if (type === typeof y && (type === 'string' || type === 'bigint' || type === 'boolean')) return false;
     if (encodeValue(x ?? null) !== encodeValue(y ?? null)) return false;
   }
-  return a.length === b.length;
+  return true;
 }
 
 export function retractedUnknown(what: string): TributaryError {
