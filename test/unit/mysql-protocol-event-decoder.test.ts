@@ -166,6 +166,19 @@ describe('binlog event decoder', () => {
     });
     expect(events[6]).toMatchObject({ action: 'delete', rows: [[2, null, 'b']] });
     expect(events[7]).toMatchObject({ kind: 'xid', xid: 99n, header: { logPos: 1000, type: E.XID } });
+    // A rows event whose image leaves a column out (binlog_row_image MINIMAL / NOBLOB): its bitmap is read, not
+    // taken for a full one. The after image has id and tag only (its null bitmap covers those two).
+    const [minimal] = decodeAll(ctx, [
+      event(E.UPDATE_ROWS_V1, [...u48(77), ...u16(1), 3, 0b111, 0b101, ...row(1, 'x', 2), 0, ...u32(1), 1]),
+    ]);
+    expect(minimal).toMatchObject({
+      action: 'update',
+      rows: [
+        [1, 'x', 'b'],
+        [1, null, 'a'],
+      ],
+      partial: true,
+    });
   });
 
   it('decodes v2 rows events (extra data) and MariaDB compressed rows events', () => {

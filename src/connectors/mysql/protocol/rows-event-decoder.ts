@@ -100,8 +100,8 @@ export class TableMapCache {
     const count = c.packed();
     const bitmapBytes = (count + 7) >> 3;
     const action = rowsAction(type);
-    const present = c.bytes(bitmapBytes);
-    const presentAfter = action === 'update' ? c.bytes(bitmapBytes) : undefined;
+    const present = presentBitmap(c, count, bitmapBytes);
+    const presentAfter = action === 'update' ? presentBitmap(c, count, bitmapBytes) : undefined;
 
     const entry = this.entries.get(tableId);
     if (entry === undefined) {
@@ -160,6 +160,25 @@ export class TableMapCache {
     return entry.decoder;
   }
 }
+
+/**
+ * The next columns-present bitmap of a rows event (`bytes` long, for `count` columns): where every column is present
+ * (a FULL row image, nearly always) one shared array of ones, else a view of it — no view per event.
+ */
+function presentBitmap(c: ByteCursor, count: number, bytes: number): Uint8Array {
+  const at = c.pos;
+  c.skip(bytes);
+  const buf = c.buf;
+  for (let i = 0; i < count >> 3; i++) if (buf[at + i] !== 0xff) return buf.subarray(at, at + bytes);
+  const rest = count & 7;
+  if (rest !== 0 && (buf[at + (count >> 3)]! & ((1 << rest) - 1)) !== (1 << rest) - 1) {
+    return buf.subarray(at, at + bytes);
+  }
+  return (ALL_PRESENT[bytes] ??= new Uint8Array(bytes).fill(0xff));
+}
+
+/** All-ones bitmaps by length (see {@link presentBitmap}); never written. */
+const ALL_PRESENT: Uint8Array[] = [];
 
 function rowsAction(type: number): RowsEvent['action'] {
   switch (type) {
