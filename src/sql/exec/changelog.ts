@@ -71,6 +71,17 @@ export function valuesKey(values: readonly Value[]): StateKey {
   return values.length === 1 ? valueKey(values[0] ?? null) : encodeValues(values);
 }
 
+/**
+ * The values of `row` at `positions` as the key of a state with number keys: `valuesKey` of those values, without
+ * their array.
+ */
+export function positionsKey(row: readonly Value[], positions: readonly number[]): StateKey {
+  if (positions.length === 1) return valueKey(row[positions[0]!] ?? null);
+  let key = '';
+  for (const i of positions) key += encodeValue(row[i] ?? null) + '|';
+  return key;
+}
+
 /** Several values as one key (length-prefixed strings make the concatenation unambiguous). */
 export function encodeValues(values: readonly Value[]): string {
   let key = '';

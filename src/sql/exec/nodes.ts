@@ -8,6 +8,7 @@ import {
   rowToJson,
   rowToJsonText,
   RowJson,
+  positionsKey,
   valueKey,
   valuesKey,
   type Delta,
@@ -240,11 +241,7 @@ export class JoinNode extends PlanNode {
   private rowKey(side: number, row: Row): StateKey {
     const key = this.rowKeys[side];
     // One value as a number where it can be (the sides' states have number keys): all of them, or none.
-    if (key === undefined) return valuesKey(row);
-    if (key.length === 1) return valueKey(row[key[0]!] ?? null);
-    let text = '';
-    for (const i of key) text += encodeValue(row[i] ?? null) + '|';
-    return text;
+    return key === undefined ? valuesKey(row) : positionsKey(row, key);
   }
 
   private outer(side: number): boolean {
@@ -527,13 +524,7 @@ export class AggregateNode extends PlanNode {
 
   /** The state key of a group of key `values`. */
   private keyOf(values: readonly Value[]): StateKey {
-    const positions = this.stateKey;
-    if (positions === undefined) return valuesKey(values);
-    // As valuesKey of those values, without their array.
-    if (positions.length === 1) return valueKey(values[positions[0]!] ?? null);
-    let text = '';
-    for (const i of positions) text += encodeValue(values[i] ?? null) + '|';
-    return text;
+    return this.stateKey === undefined ? valuesKey(values) : positionsKey(values, this.stateKey);
   }
 
   /**

@@ -39,6 +39,13 @@ export interface RowDecoder {
  * column count, or a type the wire type cannot produce), and a SOURCE_UNSUPPORTED_TYPE TributaryError for
  * wire types this reader cannot decode.
  */
+/** Whether the columns-present bitmap at `at` in `bitmap` has the bits of all `count` columns set (a FULL image). */
+export function allColumnsPresent(bitmap: Uint8Array, at: number, count: number): boolean {
+  for (let i = 0; i < count >> 3; i++) if (bitmap[at + i] !== 0xff) return false;
+  const rest = count & 7;
+  return rest === 0 || (bitmap[at + (count >> 3)]! & ((1 << rest) - 1)) === (1 << rest) - 1;
+}
+
 export function prepareRowDecoder(tableMap: TableMap, columns?: readonly ColumnInfo[]): RowDecoder {
   const count = tableMap.columnTypes.length;
   const canonical = columns ?? canonicalColumnsFromTableMap(tableMap);
@@ -125,10 +132,7 @@ class PreparedRowDecoder implements RowDecoder {
   }
 
   private isFull(bitmap: Uint8Array): boolean {
-    const n = this.count;
-    for (let i = 0; i < n >> 3; i++) if (bitmap[i] !== 0xff) return false;
-    const rest = n & 7;
-    return rest === 0 || (bitmap[n >> 3]! & ((1 << rest) - 1)) === (1 << rest) - 1;
+    return allColumnsPresent(bitmap, 0, this.count);
   }
 
   /** All columns present: the null bitmap has one bit per column. */

@@ -6,7 +6,7 @@ import { binlogProtocolError } from './binlog-errors.js';
 import { ByteCursor } from './byte-cursor.js';
 import type { ColumnInfo } from './canonical-types.js';
 import { inflateMariadbPayload } from './mariadb-compression.js';
-import { prepareRowDecoder, type RowDecoder } from './row-decoder.js';
+import { allColumnsPresent, prepareRowDecoder, type RowDecoder } from './row-decoder.js';
 import { decodeTableMap } from './table-map-decoder.js';
 
 /** What the caller tells the decoder about the tables it captures. */
@@ -168,12 +168,7 @@ export class TableMapCache {
 function presentBitmap(c: ByteCursor, count: number, bytes: number): Uint8Array {
   const at = c.pos;
   c.skip(bytes);
-  const buf = c.buf;
-  for (let i = 0; i < count >> 3; i++) if (buf[at + i] !== 0xff) return buf.subarray(at, at + bytes);
-  const rest = count & 7;
-  if (rest !== 0 && (buf[at + (count >> 3)]! & ((1 << rest) - 1)) !== (1 << rest) - 1) {
-    return buf.subarray(at, at + bytes);
-  }
+  if (!allColumnsPresent(c.buf, at, count)) return c.buf.subarray(at, at + bytes);
   return (ALL_PRESENT[bytes] ??= new Uint8Array(bytes).fill(0xff));
 }
 
