@@ -1,3 +1,5 @@
+import { seededRandom } from './seeded-random.js';
+
 /**
  * Seed 004's three source tables as the SQL benches make them (issue 12): N source rows, 1 % customers, 2 % sites, the
  * rest orders; then a stream of changes — 40 % new orders, 20 % cancelled orders, 30 % orders moved to another site,
@@ -37,7 +39,7 @@ export type SalesdbChange =
 
 /** The changes after the load, at most `count` of them (see {@link next}). */
 export class SalesdbChanges {
-  private seed = 42;
+  private readonly random = seededRandom(42);
   private readonly siteOwner: Int32Array;
   /** Each order's site (0: deleted); new orders get the ids after the loaded ones. */
   private readonly orderSite: Int32Array;
@@ -53,10 +55,6 @@ export class SalesdbChanges {
     this.orderSite = new Int32Array(shape.orders + count + 1);
     for (let o = 1; o <= shape.orders; o++) this.orderSite[o] = loadedSite(shape, o);
     this.nextOrder = shape.orders + 1;
-  }
-
-  private random(): number {
-    return (this.seed = (this.seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   }
 
   /** The next change; undefined when the draw picked an order already deleted (it counts as a draw, not a change). */

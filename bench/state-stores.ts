@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type BetterSqlite3 from 'better-sqlite3';
+import { seededRandom } from './seeded-random.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -157,8 +158,7 @@ function diskBytes(path: string): number {
   return readdirSync(path).reduce((sum, name) => sum + diskBytes(join(path, name)), 0);
 }
 
-let seed = 7;
-const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+const random = seededRandom(7);
 
 async function measure(name: string, open: (dir: string) => Store | Promise<Store>, keys: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `state-bench-${name}-`));
