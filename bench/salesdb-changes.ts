@@ -49,6 +49,8 @@ export class SalesdbChanges {
   constructor(
     private readonly shape: SalesdbShape,
     count: number,
+    /** Only the orders change (new, cancelled, moved in the same proportions): no site or customer does. */
+    private readonly ordersOnly = false,
   ) {
     this.siteOwner = new Int32Array(shape.sites + 1);
     for (let s = 1; s <= shape.sites; s++) this.siteOwner[s] = loadedOwner(shape, s);
@@ -60,7 +62,7 @@ export class SalesdbChanges {
   /** The next change; undefined when the draw picked an order already deleted (it counts as a draw, not a change). */
   next(): SalesdbChange | undefined {
     const { shape, orderSite, siteOwner } = this;
-    const roll = this.random();
+    const roll = this.ordersOnly ? this.random() * 0.9 : this.random();
     if (roll < 0.4) {
       const order = this.nextOrder++;
       const site = 1 + Math.floor(this.random() * shape.sites);

@@ -33,6 +33,8 @@ export interface SalesdbStageOptions {
    * delta — what the operators themselves cost. Not a mode Tributary runs in (nothing survives a crash).
    */
   readonly inMemory?: boolean;
+  /** False: the query planned without eager aggregation (as written: the orders kept in the join). */
+  readonly eagerAggregation?: boolean;
 }
 
 export function salesdbStage(shape: SalesdbShape, options: SalesdbStageOptions): SalesdbStage {
@@ -43,7 +45,10 @@ export function salesdbStage(shape: SalesdbShape, options: SalesdbStageOptions):
   const { session, statements } = SqlSession.parse(script, 'customer-orders.sql', { SALESDB: 'salesdb' });
   statements.forEach((s) => session.declare(s));
   const insert = statements.filter((s): s is InsertStatement => s.kind === 'insert')[0]!;
-  const plan = planInsert(script, insert, session.tables, { timeZone: 'UTC' });
+  const plan = planInsert(script, insert, session.tables, {
+    timeZone: 'UTC',
+    ...(options.eagerAggregation === false ? { eagerAggregation: false } : {}),
+  });
   // The job as `tributary sql` builds it proves the mapping; the operator is then driven directly.
   buildSqlJob(session, insert, { log: createLogger({ level: 'error' }) });
 

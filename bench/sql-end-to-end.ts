@@ -16,10 +16,10 @@
  * threads, from /proc), MariaDB's and PostgreSQL's, over the phase.
  *
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-end-to-end.js [--rows 1000000] [--changes 1000000]
- *     [--checkpoint-interval 1s]
+ *     [--checkpoint-interval 1s] [--no-eager-aggregation] [--orders-only]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,12 +38,20 @@ const at = args.indexOf('--checkpoint-interval');
 const INTERVAL = at >= 0 ? args[at + 1]! : '1s';
 const DB = 'salesdb_e2e';
 const BIN = new URL('../../../bin/tributary.js', import.meta.url).pathname;
-const SCRIPT = new URL('../../../fixtures/scenarios/salesdb/customer-orders.sql', import.meta.url).pathname;
+const FIXTURE = new URL('../../../fixtures/scenarios/salesdb/customer-orders.sql', import.meta.url).pathname;
+// --no-eager-aggregation: the script with eager aggregation turned off (the plan as written: the orders in the join).
+const SCRIPT = args.includes('--no-eager-aggregation') ? withoutEagerAggregation(FIXTURE) : FIXTURE;
 const APPLY_BATCH = 2_000;
 
 const shape = salesdbShape(ROWS);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms).toLocaleString('en-US');
+
+function withoutEagerAggregation(file: string): string {
+  const copy = join(mkdtempSync(join(tmpdir(), 'sql-e2e-script-')), 'customer-orders.sql');
+  writeFileSync(copy, `SET 'tributary.optimizer.eager-aggregation' = 'false';\n${readFileSync(file, 'utf8')}`);
+  return copy;
+}
 
 interface Job {
   readonly pid: number;
@@ -206,7 +214,7 @@ try {
   await stopJob(job);
 
   // 2. Catch-up: the changes, applied while the job is stopped.
-  const changes = new SalesdbChanges(shape, CHANGES);
+  const changes = new SalesdbChanges(shape, CHANGES, args.includes('--orders-only'));
   let applied = 0;
   const applyStarted = performance.now();
   await source.query(`USE ${DB}`);

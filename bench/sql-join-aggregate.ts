@@ -17,7 +17,8 @@
  * phase's CPU time per event (user + system of this process): the figure that holds on a machine other processes
  * share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
- *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash] [--state-in-memory]
+ *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash] [--state-in-memory] [--no-eager-aggregation]
+ *     [--orders-only]
  * It runs with the V8 settings of the CLI (bin/tributary.js): its young generation (the bench starts itself again
  * with those flags when they are missing) and its bound on the heap's growth; node flags given on the command line
  * win. `--hash` also prints a sha256 of the result events (in order) and one of the checkpoints' states (what the sink
@@ -72,6 +73,7 @@ const { operator, schemas, loadEvent, changeEvent } = salesdbStage(shape, {
   dir: stateDir,
   cacheBytes: CACHE_MB * 1024 * 1024,
   inMemory: IN_MEMORY,
+  eagerAggregation: !args.includes('--no-eager-aggregation'),
 });
 
 let peakRss = 0;
@@ -165,7 +167,8 @@ const loadCpu = cpuSeconds(cpuStarted);
 const loadCheckpoints = checkpoints.length;
 
 // Phase 2: N changes.
-const changes = new SalesdbChanges(shape, CHANGES);
+// --orders-only: no site moves or segment changes (the changes that fan out through the joins).
+const changes = new SalesdbChanges(shape, CHANGES, args.includes('--orders-only'));
 const emittedAfterLoad = emitted;
 let changeCount = 0;
 cpuStarted = process.cpuUsage();

@@ -157,12 +157,17 @@ export class SqlSession {
 
   /** What the planner needs of the session besides the tables. */
   planOptions(): PlanOptions {
-    return { timeZone: this.timeZone, views: this.views };
+    const eager = this.settings.get(EAGER_AGGREGATION)?.toLowerCase() !== 'false';
+    return { timeZone: this.timeZone, views: this.views, ...(eager ? {} : { eagerAggregation: false }) };
   }
 
-  /** Plans an INSERT against the session as it is now. */
-  plan(insert: InsertStatement): QueryPlan {
-    return planInsert(this.text, insert, this.tables, this.planOptions());
+  /**
+   * Plans an INSERT against the session as it is now; `eager` false: without eager aggregation whatever the session
+   * says (the plan of a release before it).
+   */
+  plan(insert: InsertStatement, eager = true): QueryPlan {
+    const options = this.planOptions();
+    return planInsert(this.text, insert, this.tables, eager ? options : { ...options, eagerAggregation: false });
   }
 
   /**
@@ -281,7 +286,7 @@ export function buildSqlJob(
   const { text } = session;
   const timeZone = session.timeZone;
   const list = Array.isArray(inserts) ? (inserts as readonly InsertStatement[]) : [inserts as InsertStatement];
-  const plans = () => list.map((insert) => session.plan(insert));
+  const plans = (eager = true) => list.map((insert) => session.plan(insert, eager));
   const firstPlans = plans();
   const scanTables = [
     ...new Set(firstPlans.flatMap((p) => p.scans.map((scan) => session.tables.get(scan.table.toLowerCase())!))),
@@ -363,6 +368,7 @@ export function buildSqlJob(
         timeZone,
         { dir: def.pipeline.stateDir ?? join('.tributary', name), ...sqlStateOptions(settings) },
         (message) => options.log.warn(message),
+        () => plans(false).map(query),
       ),
     ],
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
@@ -374,6 +380,9 @@ export function buildSqlJob(
 export const STATE_CACHE_SIZE = 'tributary.state.cache-size';
 const MIN_STATE_CACHE_BYTES = 1024 * 1024;
 
+/** The `SET` key that turns eager aggregation off (src/sql/eager-aggregation.ts). */
+export const EAGER_AGGREGATION = 'tributary.optimizer.eager-aggregation';
+
 /** The `SET` keys whose values are checked when the statement runs: what a valid value is, and how to write one. */
 const CHECKED_SETTINGS: Readonly<
   Record<string, { readonly check: (value: string) => string | undefined; readonly fix: string }>
@@ -381,6 +390,10 @@ const CHECKED_SETTINGS: Readonly<
   'table.exec.state.ttl': {
     check: (value) => (parseDuration(value) === undefined ? 'is not a duration' : undefined),
     fix: "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
+  },
+  [EAGER_AGGREGATION]: {
+    check: (value) => (['true', 'false'].includes(value.toLowerCase()) ? undefined : 'is not true or false'),
+    fix: "write 'true' (the default) or 'false'",
   },
   [STATE_CACHE_SIZE]: {
     check: (value) => {

@@ -10,6 +10,8 @@ import type {
   ScalarQueryNode,
 } from '../transform/expression/expression-node.js';
 import { nearest } from '../transform/expression/static-check.js';
+import { eagerAggregation } from './eager-aggregation.js';
+import { andOf, childrenOf, columnsAndCalls, columnsOf, conjuncts, mapChildren } from './expression-walk.js';
 import { AGGREGATE_FUNCTIONS, aggregateType, type AggregateName, type AggregateSpec } from './exec/aggregates.js';
 import { encodeValue } from './exec/changelog.js';
 import {
@@ -69,6 +71,11 @@ export interface PlanOptions {
   readonly timeZone: string;
   /** The views a script declared (`CREATE TEMPORARY VIEW`), by lower-case name. */
   readonly views?: ReadonlyMap<string, CreateViewStatement>;
+  /**
+   * Pre-aggregate a table below its joins where the result is the same (src/sql/eager-aggregation.ts); default yes.
+   * No: the plan of a release before it, which a job whose saved state that release wrote goes on with.
+   */
+  readonly eagerAggregation?: boolean;
 }
 
 /**
@@ -487,6 +494,8 @@ class Planner {
   private select(asWritten: SelectQuery, target: Target): PlanNode {
     const around = this.groupedAround(asWritten);
     if (around !== undefined) return this.select(around, target);
+    const eager = this.options.eagerAggregation === false ? undefined : this.eagerAggregation(asWritten);
+    if (eager !== undefined) return this.select(eager, target);
     // Scalar subqueries first: they become joins in FROM, read by WHERE and the select list as columns.
     const written = this.scalarJoins(asWritten);
     const { from, where } = this.semiJoins(written);
@@ -943,6 +952,18 @@ class Planner {
       groupBy: [],
       start: query.start,
     };
+  }
+
+  /** The query with a table pre-aggregated below its joins, or undefined (see src/sql/eager-aggregation.ts). */
+  private eagerAggregation(query: SelectQuery): SelectQuery | undefined {
+    return eagerAggregation(query, {
+      table: (item) =>
+        this.commonTable(item.name) !== undefined || this.options.views?.has(item.name.toLowerCase()) === true
+          ? undefined
+          : this.catalog.get(item.name.toLowerCase()),
+      source: (node) => this.source(node),
+      internalName: (text) => `${AGG_PREFIX}${text}`,
+    });
   }
 
   /**
@@ -1680,14 +1701,18 @@ class Planner {
         distinct: call.distinct === true,
         argType,
         type,
-        text: this.source(call),
+        // A combining aggregate of eager aggregation names its partial result by the aggregate it stands for.
+        text:
+          call.args[0] !== undefined && isInternal(call.args[0])
+            ? `${name.replace('$', '')}(${this.source(call)})`
+            : this.source(call),
       });
       args.push(arg);
     }
     const aggFields: Field[] = specs.map((s, i) => ({
       name: `${AGG_PREFIX}a${i}`,
       type: s.type,
-      nullable: s.name !== 'COUNT',
+      nullable: s.name !== 'COUNT' && s.name !== '$SUM0',
     }));
     // The rows are unique on the group key; a key column of a table among the keys makes that table's other
     // columns redundant (they are functions of it), which lets `GROUP BY c.id, c.name` be keyed by c.id alone.
@@ -1967,98 +1992,6 @@ function aliasesOf(item: FromItem): Set<string> {
     default:
       return new Set([item.alias.toLowerCase()]);
   }
-}
-
-function conjuncts(node: ExpressionNode): ExpressionNode[] {
-  if (node.kind === 'binary' && node.op === 'AND') return [...conjuncts(node.left), ...conjuncts(node.right)];
-  return [node];
-}
-
-function andOf(terms: readonly ExpressionNode[]): ExpressionNode {
-  return terms.reduce((left, right) => ({ kind: 'binary', op: 'AND', left, right, start: left.start, end: right.end }));
-}
-
-function childrenOf(node: ExpressionNode): ExpressionNode[] {
-  switch (node.kind) {
-    case 'column':
-    case 'star':
-    case 'literal':
-      return [];
-    case 'call':
-      return [...node.args];
-    case 'unary':
-    case 'isNull':
-    case 'isTruth':
-    case 'cast':
-      return [node.operand];
-    case 'binary':
-      return [node.left, node.right];
-    case 'between':
-      return [node.operand, node.low, node.high];
-    case 'in':
-      return [node.operand, ...node.list];
-    case 'inQuery':
-      return [node.operand];
-    case 'interval':
-    case 'exists':
-    case 'scalarQuery':
-      return [];
-    case 'case':
-      return [
-        ...(node.operand === undefined ? [] : [node.operand]),
-        ...node.whens.flatMap((w) => [w.when, w.then]),
-        ...(node.else === undefined ? [] : [node.else]),
-      ];
-  }
-}
-
-function mapChildren(node: ExpressionNode, f: (child: ExpressionNode) => ExpressionNode): ExpressionNode {
-  switch (node.kind) {
-    case 'column':
-    case 'star':
-    case 'literal':
-      return node;
-    case 'call':
-      return { ...node, args: node.args.map(f) };
-    case 'unary':
-    case 'isNull':
-    case 'isTruth':
-    case 'cast':
-      return { ...node, operand: f(node.operand) };
-    case 'binary':
-      return { ...node, left: f(node.left), right: f(node.right) };
-    case 'between':
-      return { ...node, operand: f(node.operand), low: f(node.low), high: f(node.high) };
-    case 'in':
-      return { ...node, operand: f(node.operand), list: node.list.map(f) };
-    case 'inQuery':
-      return { ...node, operand: f(node.operand) };
-    case 'interval':
-    case 'exists':
-    case 'scalarQuery':
-      return node;
-    case 'case':
-      return {
-        ...node,
-        ...(node.operand === undefined ? {} : { operand: f(node.operand) }),
-        whens: node.whens.map((w) => ({ when: f(w.when), then: f(w.then) })),
-        ...(node.else === undefined ? {} : { else: f(node.else) }),
-      };
-  }
-}
-
-function columnsOf(node: ExpressionNode): ColumnNode[] {
-  return columnsAndCalls(node).filter((n): n is ColumnNode => n.kind === 'column');
-}
-
-function columnsAndCalls(node: ExpressionNode): ExpressionNode[] {
-  const out: ExpressionNode[] = [];
-  const visit = (n: ExpressionNode) => {
-    if (n.kind === 'column' || n.kind === 'call') out.push(n);
-    for (const child of childrenOf(n)) visit(child);
-  };
-  visit(node);
-  return out;
 }
 
 /** Unique keys after a projection: a key survives when each of its fields is passed through. */

@@ -58,24 +58,35 @@ export class SqlOperator implements Operator {
   private output: ChangeEvent[] = [];
   private info: SourceInfo = { tsMs: 0 };
   /** The queries' plan (see `QueryPlan.explain`): what the saved state belongs to. */
-  private fingerprint: string;
+  private fingerprint!: string;
   /** The plan as it was before aggregates were keyed by a shorter unique key (see `QueryPlan.explainKeyedByAll`). */
-  private readonly fingerprintKeyedByAll: string;
+  private fingerprintKeyedByAll!: string;
   private store: DiskStateStore | undefined;
-  private readonly sources: readonly ScanSource[];
+  private sources!: readonly ScanSource[];
   /** Every query's nodes, query by query: the order of the saved state. */
-  private readonly nodes: readonly PlanNode[];
+  private nodes!: readonly PlanNode[];
   /** The source tables warned about (see {@link snapshotPending}). */
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly queries: readonly SqlQuery[],
+    private queries: readonly SqlQuery[],
     private readonly timeZone: string,
     /** Where the state lives: the job's state directory (none: in memory, gone with the operator). */
     private readonly state: DiskStateOptions & { readonly dir?: string } = {},
     /** Where warnings go (the job's log). */
     private readonly warn: (message: string) => void = () => {},
+    /**
+     * The queries planned without eager aggregation (`PlanOptions.eagerAggregation`), as a release before it planned
+     * them: a job whose saved state has that plan goes on with it.
+     */
+    private readonly withoutEagerAggregation?: () => readonly SqlQuery[],
   ) {
+    this.use(queries);
+  }
+
+  /** Runs `queries` (before the state is opened). */
+  private use(queries: readonly SqlQuery[]): void {
+    this.queries = queries;
     this.fingerprint = planFingerprint(queries.map((q) => q.plan.explain));
     this.fingerprintKeyedByAll = planFingerprint(queries.map((q) => q.plan.explainKeyedByAll));
     this.sources = queries.flatMap((q) => q.sources);
@@ -176,6 +187,14 @@ export class SqlOperator implements Operator {
 
   restoreState(state: OperatorState): void {
     if (state['stage'] !== 'sql') throw corrupt();
+    if (state['plan'] !== this.fingerprint && state['plan'] !== this.fingerprintKeyedByAll) {
+      // Saved by a version that planned no eager aggregation: the job goes on with that plan (until a --reset).
+      const earlier = this.withoutEagerAggregation?.();
+      if (earlier !== undefined) {
+        const fingerprints = [earlier.map((q) => q.plan.explain), earlier.map((q) => q.plan.explainKeyedByAll)];
+        if (fingerprints.some((explains) => planFingerprint(explains) === state['plan'])) this.use(earlier);
+      }
+    }
     if (state['plan'] === this.fingerprintKeyedByAll && state['plan'] !== this.fingerprint) {
       // Saved by a version that keyed every group by all its values: the job goes on that way (a --reset moves it
       // to the shorter keys).

@@ -6,7 +6,8 @@ import type { ChangeEvent, DataChangeEvent } from '../../src/core/change-event.j
 import type { Row } from '../../src/core/data-type.js';
 import { tableId, type TableSchema } from '../../src/core/table-schema.js';
 import { SqlSession } from '../../src/composer/sql-job.js';
-import { planInsert } from '../../src/sql/planner.js';
+import { seededRandom } from '../harness/faults.js';
+import { planInsert, type QueryPlan } from '../../src/sql/planner.js';
 import { SqlOperator } from '../../src/sql/sql-operator.js';
 import { AggregateNode } from '../../src/sql/exec/nodes.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
@@ -55,6 +56,9 @@ const E: TableSchema = {
  * An operator for `select` with its state in a new state directory, and a function that feeds it events and
  * returns the sink table as it would be. `cacheBytes`: the state's memory budget (1: every batch reads it back).
  */
+/** A job's prelude that plans its query as written, without pre-aggregating a table below a join. */
+const NO_EAGER_AGGREGATION = "SET 'tributary.optimizer.eager-aggregation' = 'false';";
+
 function job(
   sinkColumns: string,
   select: string,
@@ -78,31 +82,33 @@ INSERT INTO r ${select};`;
   let explain = '';
   /** Whether the next operator is made as a version before aggregates keyed their groups by a unique key. */
   let keyedByAll = false;
+  /** Whether the next operator is made as a version before eager aggregation. */
+  let withoutEager = false;
+  const re = (s: string) => new RegExp(`^${s}$`);
+  const queryOf = (plan: QueryPlan) => ({
+    plan,
+    sources: plan.scans.map((scan) => ({ scan, database: re('db'), table: re(scan.table) })),
+    sinkSchema: {
+      id: tableId('', 'r'),
+      columns: plan.sink.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
+      primaryKey: [...plan.sink.primaryKey],
+    },
+  });
   const make = () => {
-    let plan = session.plan(insert);
+    let plan = session.plan(insert, !withoutEager);
     if (keyedByAll) {
       plan = { ...plan, explain: plan.explainKeyedByAll };
       for (const node of plan.nodes) if (node instanceof AggregateNode) node.keyByAllValues(true);
     }
     sinkKey = plan.sinkKey;
     explain = plan.explain;
-    const sink: TableSchema = {
-      id: tableId('', 'r'),
-      columns: plan.sink.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable })),
-      primaryKey: [...plan.sink.primaryKey],
-    };
-    const re = (s: string) => new RegExp(`^${s}$`);
+    // As the SQL job makes it: with the plan without eager aggregation, for a state an earlier release wrote.
     return new SqlOperator(
-      [
-        {
-          plan,
-          sources: plan.scans.map((scan) => ({ scan, database: re('db'), table: re(scan.table) })),
-          sinkSchema: sink,
-        },
-      ],
+      [queryOf(plan)],
       'UTC',
       { dir, ...(cacheBytes === undefined ? {} : { cacheBytes }) },
       (message) => warnings.push(message),
+      () => [queryOf(session.plan(insert, false))],
     );
   };
   let operator = make();
@@ -159,6 +165,7 @@ INSERT INTO r ${select};`;
   };
   feed(creates());
   const asVersionKeyedByAll = (on: boolean) => (keyedByAll = on);
+  const asVersionWithoutEager = (on: boolean) => (withoutEager = on);
   return {
     feed,
     restart,
@@ -168,6 +175,7 @@ INSERT INTO r ${select};`;
     emitted: () => emitted,
     warnings,
     asVersionKeyedByAll,
+    asVersionWithoutEager,
   };
 }
 
@@ -234,10 +242,12 @@ describe('SQL operator', () => {
     'a join + GROUP BY: rows moving between groups in one batch, BIGINT values beyond 2^53 through a checkpoint, a row taken back that never came (state %s)',
     async (_, cache) => {
       const big = 9007199254740993n; // 2^53 + 1: not a number
+      // The join keeps a's rows one by one (eager aggregation would keep a count per a.k: see its own test).
       const { feed, restart, checkpoint } = job(
         'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
         'SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id',
         cache,
+        NO_EAGER_AGGREGATION,
       );
       feed([ev(B, 'insert', null, [1n, 10]), ev(B, 'insert', null, [big, 20])]);
       expect(
@@ -1279,6 +1289,8 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     const { feed, checkpoint, explain } = job(
       'k INT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED',
       'SELECT b.k, COUNT(*) FROM a JOIN b ON a.k = b.k GROUP BY b.k',
+      undefined,
+      NO_EAGER_AGGREGATION,
     );
     expect(explain()).toContain('Scan a [id, k] (2 of 3 columns)');
     expect(explain()).toContain('Join ON a.k = b.k → [b.k]');
@@ -1443,5 +1455,158 @@ INSERT INTO r SELECT k, COUNT(v) FROM a GROUP BY k;`;
     await expect(restart({ from: old })).rejects.toThrow(
       expect.objectContaining({ code: 'SQL_INVALID', hint: expect.stringContaining('--reset') }),
     );
+  });
+});
+
+describe('eager aggregation', () => {
+  const SINK =
+    'id BIGINT, n BIGINT, c BIGINT, s DECIMAL(38, 2), lo DECIMAL(10, 2), hi DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED';
+  // Every function it pre-aggregates, a WHERE term on a alone (filtered before the count), a HAVING.
+  const QUERY =
+    'SELECT b.id, COUNT(a.v), COUNT(*), SUM(a.v), MIN(a.v), MAX(a.v) FROM a JOIN b ON a.k = b.k ' +
+    "WHERE a.v IS NULL OR a.v < CAST('90' AS DECIMAL(10, 2)) GROUP BY b.id HAVING COUNT(*) > 1";
+
+  /** Random changes of a and b (a fixed seed): rows added, deleted, moved to another key, NULLs among a's values. */
+  function changes(seed: number) {
+    const draw = seededRandom(seed);
+    const random = (n: number) => draw.int(0, n - 1);
+    const as = new Map<bigint, Row>();
+    const bs = new Map<bigint, Row>();
+    let nextA = 1n;
+    const value = () => (random(6) === 0 ? null : `${random(100)}.${String(random(100)).padStart(2, '0')}`);
+    return (): ChangeEvent[] => {
+      const batch: ChangeEvent[] = [];
+      for (let i = 1 + random(6); i > 0; i--) {
+        const r = random(10);
+        if (r < 3 || as.size < 3) {
+          const row = [nextA++, random(5), value()];
+          as.set(row[0] as bigint, row);
+          batch.push(ev(A, 'insert', null, row));
+        } else if (r < 7) {
+          const old = [...as.values()][random(as.size)]!;
+          const row = random(2) === 0 ? [old[0]!, random(5), old[2]!] : [old[0]!, old[1]!, value()];
+          as.set(old[0] as bigint, row);
+          batch.push(ev(A, 'update', old, row));
+        } else if (r < 8) {
+          const old = [...as.values()][random(as.size)]!;
+          as.delete(old[0] as bigint);
+          batch.push(ev(A, 'delete', old, null));
+        } else {
+          const id = BigInt(1 + random(6));
+          const old = bs.get(id);
+          const row = [id, random(5)];
+          if (old === undefined) {
+            bs.set(id, row);
+            batch.push(ev(B, 'insert', null, row));
+          } else if (random(3) === 0) {
+            bs.delete(id);
+            batch.push(ev(B, 'delete', old, null));
+          } else {
+            bs.set(id, row);
+            batch.push(ev(B, 'update', old, row));
+          }
+        }
+      }
+      return batch;
+    };
+  }
+
+  const sorted = (rows: (string | null)[][]) => rows.map((r) => JSON.stringify(r)).sort();
+
+  it.each([
+    ['in memory', undefined],
+    ['read back from disk at every batch', 1],
+  ])(
+    'a table whose rows only the aggregates read is aggregated per join key below the join: the same result as the plan without it, batch after batch, through restarts (state %s)',
+    async (_, cache) => {
+      const eager = job(SINK, QUERY, cache);
+      const plain = job(SINK, QUERY, cache, NO_EAGER_AGGREGATION);
+      expect(eager.explain()).toContain('GroupAggregate BY a.k: COUNT(a.v), COUNT(*), SUM(a.v), MIN(a.v), MAX(a.v)');
+      expect(eager.explain()).toContain(
+        'SUM0(COUNT(a.v)), SUM0(COUNT(*)), SUM(SUM(a.v)), MIN(MIN(a.v)), MAX(MAX(a.v))',
+      );
+      expect(plain.explain()).not.toContain('GroupAggregate BY a.k');
+      const next = changes(7);
+      let nonEmpty = 0;
+      for (let batch = 1; batch <= 120; batch++) {
+        const events = next();
+        const result = sorted(eager.feed(events));
+        expect(result, `batch ${batch}`).toEqual(sorted(plain.feed(events)));
+        if (result.length > 0) nonEmpty++;
+        if (batch % 15 === 0) await Promise.all([eager.restart(), plain.restart()]);
+      }
+      expect(nonEmpty).toBeGreaterThan(60);
+    },
+  );
+
+  it('is not applied where it would change the result or save nothing', () => {
+    const plan = (select: string, sink = 'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED', prelude = '') =>
+      job(sink, select, undefined, prelude).explain();
+    const eagerly = 'GroupAggregate BY a.k';
+    expect(plan('SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id')).toContain(eagerly);
+    const decimal = 'id BIGINT, n DECIMAL(38, 6), PRIMARY KEY (id) NOT ENFORCED';
+    for (const [select, sink] of [
+      ['SELECT b.id, AVG(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id', decimal],
+      ['SELECT b.id, COUNT(DISTINCT a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id'],
+      // An outer join pads b's rows that have no match: they are not the rows of a count per key.
+      ['SELECT b.id, COUNT(a.id) FROM b LEFT JOIN a ON a.k = b.k GROUP BY b.id'],
+      // a joined by its primary key: one row per key, nothing to pre-aggregate.
+      ['SELECT b.id, COUNT(a.v) FROM a JOIN b ON a.id = b.id GROUP BY b.id'],
+      // a's value read outside an aggregate: it is not a function of a.k.
+      ['SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k WHERE a.v > b.k GROUP BY b.id'],
+      ['SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k AND a.v > 1 GROUP BY b.id'],
+      // An aggregate over both tables.
+      ['SELECT b.id, SUM(a.k + b.k) FROM a JOIN b ON a.k = b.k GROUP BY b.id'],
+    ] as [string, string?][]) {
+      expect(plan(select, sink), select).not.toContain(eagerly);
+    }
+    // A sum of doubles in another order can differ in its last digits.
+    const doubles = `CREATE TABLE f (id BIGINT, k INT, x DOUBLE, PRIMARY KEY (id) NOT ENFORCED) WITH (${SOURCE('f')});`;
+    const sumX = 'SELECT b.id, SUM(f.x) FROM f JOIN b ON f.k = b.k GROUP BY b.id';
+    expect(plan(sumX, 'id BIGINT, n DOUBLE, PRIMARY KEY (id) NOT ENFORCED', doubles)).not.toContain('BY f.k');
+    expect(plan(sumX.replace('SUM', 'MAX'), 'id BIGINT, n DOUBLE, PRIMARY KEY (id) NOT ENFORCED', doubles)).toContain(
+      'GroupAggregate BY f.k: MAX(f.x)',
+    );
+    // Turned off by the session.
+    expect(
+      plan('SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id', undefined, NO_EAGER_AGGREGATION),
+    ).not.toContain(eagerly);
+  });
+
+  it('a pre-aggregated row taken back that was never counted stops the job', () => {
+    const counting = () => {
+      const { feed, explain } = job(
+        'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+        'SELECT b.id, COUNT(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id',
+      );
+      expect(explain()).toContain('GroupAggregate BY a.k: COUNT(a.v)');
+      feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
+      return feed;
+    };
+    // Of a key never seen.
+    expect(() => counting()([ev(A, 'delete', [9n, 3, '1.00'], null)])).toThrow(/never saw/);
+    // Two taken back where one was counted: the key's count would go below zero.
+    const twice = [ev(A, 'delete', [7n, 1, '1.00'], null), ev(A, 'delete', [8n, 1, '1.00'], null)];
+    expect(() => counting()(twice)).toThrow(/never saw/);
+  });
+
+  it('a job whose state a release before eager aggregation wrote goes on with that plan until --reset', async () => {
+    const eager = job(SINK, QUERY);
+    const plain = job(SINK, QUERY, undefined, NO_EAGER_AGGREGATION);
+    eager.asVersionWithoutEager(true);
+    await eager.startOver(); // the earlier release's operator
+    const next = changes(11);
+    const step = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const events = next();
+        expect(sorted(eager.feed(events))).toEqual(sorted(plain.feed(events)));
+      }
+    };
+    step(20);
+    eager.asVersionWithoutEager(false);
+    await eager.restart(); // this release: it resumes from that state
+    step(20);
+    await eager.restart();
+    step(20);
   });
 });

@@ -73,16 +73,27 @@ describe('SQL parser', () => {
     const { session, statements } = SqlSession.parse(SALES);
     statements.forEach((s) => session.declare(s));
     const plan = planInsert(SALES, statements[5] as InsertStatement, session.tables, { timeZone: 'UTC' });
-    expect(plan.explain).toContain('GroupAggregate BY C.CUST_ID, C.NAME, C.MKTSEGMENT: COUNT(O.ORDER_ID)');
+    // Eager aggregation: the orders counted per site below the join, the counts summed per customer above it.
+    expect(plan.explain).toContain('GroupAggregate BY C.CUST_ID, C.NAME, C.MKTSEGMENT: SUM0(COUNT(O.ORDER_ID))');
+    expect(plan.explain).toContain('GroupAggregate BY O.SITE_ID: COUNT(O.ORDER_ID)');
     expect(plan.explain).toContain('Join ON O.SITE_ID = CS.SITE_ID');
     expect(plan.explain).toContain('Scan CUSTOMER AS C [CUST_ID, NAME, MKTSEGMENT]  unique');
     // Projection pushdown: the orders' and sites' columns no node reads are not read, nor passed through the joins.
     expect(plan.explain).toContain('Scan SALES_ORDER_ALL AS O [ORDER_ID, SITE_ID] (2 of 3 columns)');
     expect(plan.explain).toContain('Scan CUSTOMER_SITE AS CS [SITE_ID, CUST_ID] (2 of 3 columns)');
     expect(plan.explain).toContain(
-      'Join ON O.SITE_ID = CS.SITE_ID → [C.CUST_ID, C.NAME, C.MKTSEGMENT, O.ORDER_ID] (state: rows by join key, per side)',
+      'Join ON O.SITE_ID = CS.SITE_ID → [C.CUST_ID, C.NAME, C.MKTSEGMENT, O.\u0001COUNT(O.ORDER_ID)] (state: rows by join key, per side)',
     );
     expect(plan.root.uniqueKeys).toEqual([[1]]);
+    // As planned before eager aggregation (a job whose state an earlier release wrote goes on with this plan).
+    const asWritten = planInsert(SALES, statements[5] as InsertStatement, session.tables, {
+      timeZone: 'UTC',
+      eagerAggregation: false,
+    });
+    expect(asWritten.explain).toContain('GroupAggregate BY C.CUST_ID, C.NAME, C.MKTSEGMENT: COUNT(O.ORDER_ID)');
+    expect(asWritten.explain).toContain(
+      'Join ON O.SITE_ID = CS.SITE_ID → [C.CUST_ID, C.NAME, C.MKTSEGMENT, O.ORDER_ID] (state: rows by join key, per side)',
+    );
   });
 
   it('points at syntax errors by line and column, with a fix', () => {

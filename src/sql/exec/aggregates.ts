@@ -4,9 +4,13 @@ import { divideDecimal, formatDecimal, parseDecimal, rescale } from '../../trans
 import { familyOf } from '../../transform/expression/sql-type.js';
 import { encodeValue, valueFromJson, valueToJson, type JsonValue } from './changelog.js';
 
-export const AGGREGATE_FUNCTIONS = new Set(['COUNT', 'SUM', 'AVG', 'MIN', 'MAX']);
+/**
+ * The aggregate functions. `$SUM0` is the planner's own (no query can name it): the sum of partial counts, 0 and
+ * never NULL where there are none, as COUNT (src/sql/eager-aggregation.ts).
+ */
+export const AGGREGATE_FUNCTIONS = new Set(['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', '$SUM0']);
 
-export type AggregateName = 'COUNT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
+export type AggregateName = 'COUNT' | 'SUM' | 'AVG' | 'MIN' | 'MAX' | '$SUM0';
 
 /** One aggregate of a GROUP BY, as the planner resolved it. */
 export interface AggregateSpec {
@@ -37,7 +41,7 @@ export interface Accumulator {
 
 /** The result type of `name` over `arg` (Flink's rules, with integer sums widened to BIGINT). */
 export function aggregateType(name: AggregateName, arg: DataType, hasArgument: boolean): DataType | string {
-  if (name === 'COUNT') return { kind: 'int64' };
+  if (name === 'COUNT' || name === '$SUM0') return { kind: 'int64' };
   const family = familyOf(arg);
   if (name === 'MIN' || name === 'MAX') return arg;
   if (!hasArgument) return `${name}(*) is not an aggregate; write ${name}(column)`;
@@ -60,6 +64,7 @@ export function createAccumulator(spec: AggregateSpec, saved?: unknown): Accumul
     if (spec.distinct) return new DistinctCount(saved);
     return new Count(spec.hasArgument, saved);
   }
+  if (spec.name === '$SUM0') return new SumOfCounts(saved);
   // MIN(DISTINCT x) is MIN(x).
   if (spec.name === 'MIN' || spec.name === 'MAX') return new MinMax(spec.name, comparatorFor(spec.argType), saved);
   if (spec.distinct) return new DistinctSum(spec.name === 'AVG', spec.argType, spec.type, saved);
@@ -79,6 +84,28 @@ class Count implements Accumulator {
   add(value: Value, sign: 1 | -1): void {
     if (this.hasArgument && value === null) return;
     this.n += sign;
+  }
+
+  result(): Value {
+    return BigInt(this.n);
+  }
+
+  toJson(): unknown {
+    return this.n;
+  }
+}
+
+/** `$SUM0`: the sum of partial counts (BIGINT values that are never NULL). */
+class SumOfCounts implements Accumulator {
+  private n: number;
+
+  constructor(saved?: unknown) {
+    this.n = typeof saved === 'number' ? saved : 0;
+  }
+
+  add(value: Value, sign: 1 | -1): void {
+    if (value === null) return;
+    this.n += sign * Number(value);
   }
 
   result(): Value {

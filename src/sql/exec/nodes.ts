@@ -629,6 +629,8 @@ export class AggregateNode extends PlanNode {
     for (let i = 0; i < dirty.length; i++) {
       const group = dirty[i]!;
       group.changed = false;
+      // More rows taken back than counted (a pre-aggregated table's rows are not kept one by one to check each).
+      if (group.rows < 0 && this.groups.expiring !== true) throw retractedUnknown('aggregate');
       const row = group.rows > 0 ? groupRow(group) : null;
       if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
       // A group's new row replaces its old one without a retraction where the planner says so (retractsUpdates) —
