@@ -1351,6 +1351,10 @@ class Planner {
       ),
     );
     this.joinNumbers.set(join, number);
+    if (item.type === 'inner') {
+      takeUpdates(join, 0, left, leftKeyFields, leftKeys.length);
+      takeUpdates(join, 1, right, rightKeyFields, rightKeys.length);
+    }
     return join;
   }
 
@@ -1799,6 +1803,30 @@ const LOG_CONNECTORS = new Set(['nats', 'kafka']);
  * a delete event and the sink's buffer a delete it took back at once. Not for a log sink, whose readers get the
  * changelog as it is; and not across a filter (HAVING), which may drop the new row and so needs the retraction.
  */
+/**
+ * An inner join's input `side` fed by an aggregate (through projections that pass its group key on) whose rows the
+ * join keeps by that group key, with the join key one of its columns: the aggregate passes a group's update as the
+ * new row alone, and the join finds the old row by its key (`JoinNode.takesUpdates`) — one change through the join
+ * instead of a retraction and a row (a table aggregated below the join, src/sql/eager-aggregation.ts).
+ */
+function takeUpdates(join: JoinNode, side: number, input: PlanNode, keyFields: readonly number[], keys: number): void {
+  const rowKey = input.uniqueKeys[0];
+  // The join key a function of the row key, so an update's old row is stored under the same join key.
+  if (rowKey === undefined || keyFields.length !== keys || !keyFields.every((i) => rowKey.includes(i))) return;
+  let node = input;
+  let key: readonly number[] = rowKey;
+  while (node instanceof ProjectNode) {
+    const passes = node.passes;
+    const mapped = key.map((i) => passes[i]);
+    if (!mapped.every((i) => i !== undefined)) return;
+    key = mapped;
+    node = node.inputs[0]!;
+  }
+  if (!(node instanceof AggregateNode) || !key.every((i) => i < node.groupKeyWidth)) return;
+  node.retractsUpdates = false;
+  join.takesUpdates(side);
+}
+
 function upsertUpdates(root: PlanNode, sinkKey: readonly number[]): void {
   let node = root;
   let key = sinkKey;

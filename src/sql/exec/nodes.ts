@@ -237,6 +237,17 @@ export class JoinNode extends PlanNode {
    * retraction repeats the row it retracts, and at most one row per key is live), else the whole row.
    */
   private readonly rowKeys: [readonly number[] | undefined, readonly number[] | undefined];
+  /** Per side, whether its input passes an update as the new row alone (see {@link takesUpdates}). */
+  private readonly updates: [boolean, boolean] = [false, false];
+
+  /**
+   * Lets input `side` pass a row's update as the new row alone (`update: true`, no retraction before it): the planner
+   * says so for an inner join's side whose join key is a function of its row key, fed by an aggregate by that key (a
+   * table aggregated below the join, src/sql/eager-aggregation.ts). The stored row is the old one.
+   */
+  takesUpdates(side: number): void {
+    this.updates[side] = true;
+  }
 
   private rowKey(side: number, row: Row): StateKey {
     const key = this.rowKeys[side];
@@ -341,6 +352,7 @@ export class JoinNode extends PlanNode {
   }
 
   receive(side: number, delta: Delta): void {
+    if (delta.update === true && this.updates[side] && this.replace(side, delta.row)) return;
     const { sign, row } = delta;
     const key = this.key(side, row);
     if (key === undefined) {
@@ -391,6 +403,27 @@ export class JoinNode extends PlanNode {
       if (--entry.count === 0) own.remove(key, rowKey);
       else own.put(key, rowKey, entry);
     }
+  }
+
+  /**
+   * An update of a stored row of `side` (see {@link takesUpdates}): each match's joined row retracted with the old
+   * row and passed on with the new one, and the new row stored in the old one's place. False when no row of its key
+   * is stored (it is then added as any row is).
+   */
+  private replace(side: number, row: Row): boolean {
+    const key = this.key(side, row);
+    if (key === undefined) return false;
+    const own = this.sides[side]!;
+    const rowKey = this.rowKey(side, row);
+    const old = own.get(key, rowKey);
+    if (old === undefined) return false;
+    for (const entry of this.sides[1 - side]!.entries(key).values()) {
+      // Each row built just before it is passed on: the rows may share one array (see `scratch`).
+      if (this.matches(side, old.row, entry.row)) this.emit(-1, this.combine(side, old.row, entry.row), entry.count);
+      if (this.matches(side, row, entry.row)) this.emit(1, this.combine(side, row, entry.row), entry.count);
+    }
+    own.put(key, rowKey, { row, count: 1, matches: old.matches });
+    return true;
   }
 
   describe(): string {
