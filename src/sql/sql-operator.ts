@@ -192,7 +192,13 @@ export class SqlOperator implements Operator {
       const earlier = this.withoutEagerAggregation?.();
       if (earlier !== undefined) {
         const fingerprints = [earlier.map((q) => q.plan.explain), earlier.map((q) => q.plan.explainKeyedByAll)];
-        if (fingerprints.some((explains) => planFingerprint(explains) === state['plan'])) this.use(earlier);
+        if (fingerprints.some((explains) => planFingerprint(explains) === state['plan'])) {
+          this.use(earlier);
+          this.warn(
+            'the job state was written by a release before eager aggregation: the job goes on with the plan it had ' +
+              '(EXPLAIN shows the new one); rerun the script with --reset to compute the result with the new plan',
+          );
+        }
       }
     }
     if (state['plan'] === this.fingerprintKeyedByAll && state['plan'] !== this.fingerprint) {

@@ -1605,6 +1605,7 @@ describe('eager aggregation', () => {
     step(20);
     eager.asVersionWithoutEager(false);
     await eager.restart(); // this release: it resumes from that state
+    expect(eager.warnings).toEqual([expect.stringContaining('goes on with the plan it had')]);
     step(20);
     await eager.restart();
     step(20);
