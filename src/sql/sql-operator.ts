@@ -113,6 +113,7 @@ export class SqlOperator implements Operator {
         const backend = i === 0 ? store : prefixedBackend(store, `q${i}.`);
         for (const node of query.plan.nodes) node.openState(backend);
       });
+      store.warmUp();
     } catch (error) {
       // Nothing was written yet: no writer thread to wait for, the file closes at once.
       store.close().catch(() => undefined);

@@ -338,6 +338,82 @@ describe('SQL state on disk: number keys', () => {
   });
 });
 
+describe('SQL state on disk: a restart', () => {
+  const numbered: StateCodec<{ n: number }> = { ...codec, numberKeys: true };
+  /** A file of `n` sites' orders and groups, committed; then `file` for the same directory with `cacheBytes`. */
+  async function written(n: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'sql-disk-warm-'));
+    dirs.push(dir);
+    const open = (cacheBytes: number) => {
+      const s = DiskStateStore.open(dir, 'plan', { cacheBytes });
+      return {
+        store: s,
+        rows: s.keyedMap<{ n: number }, StateKey>('3.left', numbered),
+        groups: s.keyed<{ n: number }, StateKey>('4.groups', numbered),
+      };
+    };
+    const { store: s, rows, groups } = open(1024 * 1024);
+    s.restore(undefined);
+    for (let site = 1; site <= n; site++) {
+      for (let order = 1; order <= 3; order++) rows.put(site, site * 10 + order, { n: order });
+      groups.set(site, { n: site });
+    }
+    rows.put('s3:abc|', 9, { n: 9 });
+    await s.snapshot();
+    await s.committed();
+    await s.close();
+    /** Empties the file behind the store's back: what reads then find came from memory. */
+    const emptyFile = () => {
+      const db = new Database(join(dir, 'sql-state.sqlite'));
+      db.exec('DELETE FROM entries');
+      db.close();
+    };
+    return { open, emptyFile };
+  }
+
+  it('a store opened again on a file small beside its cache reads the whole state into memory in one scan', async () => {
+    const { open, emptyFile } = await written(50);
+    const { store: s, rows, groups } = open(1024 * 1024);
+    s.restore({ version: 1, delta: {} });
+    expect(s.memory.cachedBytes).toBe(0);
+    s.warmUp();
+    expect(s.memory.cachedBytes).toBeGreaterThan(0);
+    emptyFile();
+    // Every value as written, by number keys and text keys, whole keys and single entries.
+    expect([...rows.entries(7)]).toEqual([
+      [71, { n: 1 }],
+      [72, { n: 2 }],
+      [73, { n: 3 }],
+    ]);
+    expect(rows.get(50, 503)).toEqual({ n: 3 });
+    expect(rows.has(50, 504)).toBe(false);
+    expect([...rows.entries('s3:abc|')]).toEqual([[9, { n: 9 }]]);
+    expect(groups.peek(42)).toEqual({ n: 42 });
+    expect(groups.peek(51)).toBeUndefined();
+    // Changes after it go on as before.
+    rows.put(7, 74, { n: 4 });
+    groups.set(7, { n: 70 });
+    expect(committedArrays(await s.snapshot()).delta).toEqual({
+      '3.left': [['n7|', 'n74|', '{"n":4}']],
+      '4.groups': [['n7|', '', '{"n":70}']],
+    });
+    await s.committed();
+    await s.close();
+  });
+
+  it('a file larger than a quarter of the cache is read key by key, as the changes need it', async () => {
+    const { open, emptyFile } = await written(50);
+    const { store: s, rows, groups } = open(4096);
+    s.restore({ version: 1, delta: {} });
+    s.warmUp();
+    expect(s.memory.cachedBytes).toBe(0);
+    emptyFile();
+    expect(rows.entries(7).size).toBe(0);
+    expect(groups.get(42)).toBeUndefined();
+    await s.close();
+  });
+});
+
 describe('SQL state: rows as JSON', () => {
   it('writes BIGINT values as plain numbers when a number holds them exactly, and reads every form back', () => {
     const rows = new RowJson([{ kind: 'int64' }, { kind: 'int64' }, { kind: 'int64' }, { kind: 'varchar', length: 9 }]);
