@@ -59,7 +59,14 @@ export function eagerAggregation(query: SelectQuery, ctx: EagerContext): SelectQ
   }
   // The rightmost table that qualifies: the last joined, usually the largest (the orders of their customers).
   for (const leaf of [...leaves].reverse()) {
-    const rewritten = preAggregate(query, leaf.item, leaf.path, calls, ctx);
+    const rewritten = preAggregate(
+      query,
+      leaf.item,
+      leaf.path,
+      calls,
+      ctx,
+      declaredElsewhere(query.from, leaf.item, ctx),
+    );
     if (rewritten !== undefined) return rewritten;
   }
   return undefined;
@@ -71,6 +78,8 @@ function preAggregate(
   path: readonly FromItem[],
   calls: readonly Call[],
   ctx: EagerContext,
+  /** Whether a column name is declared by another relation of FROM (undefined: some relation's columns are unknown). */
+  elsewhere: ((name: string) => boolean) | undefined,
 ): SelectQuery | undefined {
   const table = ctx.table(leaf);
   if (table === undefined) return undefined;
@@ -123,6 +132,11 @@ function preAggregate(
     const names = reads(term);
     if (names.length > 0 && names.every((n) => n !== undefined)) pushed.push(term);
     else kept.push(term);
+  }
+  // What moves into the pre-aggregation is resolved there, where only this table is: a name it shares with another
+  // table, unqualified, is ambiguous as written and must stay so.
+  for (const column of [...calls, ...pushed].flatMap(columnsOf)) {
+    if (column.qualifier === undefined && (elsewhere === undefined || elsewhere(column.name))) return undefined;
   }
   const outside = [
     ...query.items.map((item) => (item as Extract<SelectItem, { kind: 'expr' }>).expr),
@@ -193,6 +207,27 @@ function innerLeaves(item: FromItem, path: FromItem[], out: { item: TableItem; p
   if (item.kind !== 'join' || item.type !== 'inner') return;
   innerLeaves(item.left, [...path, item], out);
   innerLeaves(item.right, [...path, item], out);
+}
+
+/**
+ * Whether a column name is declared by a relation of `from` other than `leaf` (case-insensitive); undefined when one
+ * of them is not a table of the catalog (a subquery, a view, a window), whose columns are not known here.
+ */
+function declaredElsewhere(
+  from: FromItem,
+  leaf: TableItem,
+  ctx: EagerContext,
+): ((name: string) => boolean) | undefined {
+  const names = new Set<string>();
+  const visit = (item: FromItem): boolean => {
+    if (item.kind === 'join') return visit(item.left) && visit(item.right);
+    if (item === leaf) return true;
+    const table = item.kind === 'table' ? ctx.table(item) : undefined;
+    if (table === undefined) return false;
+    for (const column of table.columns) names.add(column.name.toLowerCase());
+    return true;
+  };
+  return visit(from) ? (name) => names.has(name.toLowerCase()) : undefined;
 }
 
 function replace(item: FromItem, leaf: TableItem, by: FromItem): FromItem {

@@ -1803,6 +1803,11 @@ const LOG_CONNECTORS = new Set(['nats', 'kafka']);
  * a delete event and the sink's buffer a delete it took back at once. Not for a log sink, whose readers get the
  * changelog as it is; and not across a filter (HAVING), which may drop the new row and so needs the retraction.
  */
+function upsertUpdates(root: PlanNode, sinkKey: readonly number[]): void {
+  const aggregate = aggregateKeyedBy(root, sinkKey);
+  if (aggregate !== undefined) aggregate.retractsUpdates = false;
+}
+
 /**
  * An inner join's input `side` fed by an aggregate (through projections that pass its group key on) whose rows the
  * join keeps by that group key, with the join key one of its columns: the aggregate passes a group's update as the
@@ -1813,31 +1818,25 @@ function takeUpdates(join: JoinNode, side: number, input: PlanNode, keyFields: r
   const rowKey = input.uniqueKeys[0];
   // The join key a function of the row key, so an update's old row is stored under the same join key.
   if (rowKey === undefined || keyFields.length !== keys || !keyFields.every((i) => rowKey.includes(i))) return;
-  let node = input;
-  let key: readonly number[] = rowKey;
-  while (node instanceof ProjectNode) {
-    const passes = node.passes;
-    const mapped = key.map((i) => passes[i]);
-    if (!mapped.every((i) => i !== undefined)) return;
-    key = mapped;
-    node = node.inputs[0]!;
-  }
-  if (!(node instanceof AggregateNode) || !key.every((i) => i < node.groupKeyWidth)) return;
-  node.retractsUpdates = false;
+  const aggregate = aggregateKeyedBy(input, rowKey);
+  if (aggregate === undefined) return;
+  aggregate.retractsUpdates = false;
   join.takesUpdates(side);
 }
 
-function upsertUpdates(root: PlanNode, sinkKey: readonly number[]): void {
-  let node = root;
-  let key = sinkKey;
+/**
+ * The aggregate `node` is, or passes on through projections, when the columns `key` (positions in `node`'s row) are
+ * its group-key columns passed on unchanged (so a group's old and new rows have the same values there).
+ */
+function aggregateKeyedBy(node: PlanNode, key: readonly number[]): AggregateNode | undefined {
   while (node instanceof ProjectNode) {
     const passes = node.passes;
     const mapped = key.map((i) => passes[i]);
-    if (!mapped.every((i) => i !== undefined)) return;
+    if (!mapped.every((i) => i !== undefined)) return undefined;
     key = mapped;
     node = node.inputs[0]!;
   }
-  if (node instanceof AggregateNode && key.every((i) => i < node.groupKeyWidth)) node.retractsUpdates = false;
+  return node instanceof AggregateNode && key.every((i) => i < node.groupKeyWidth) ? node : undefined;
 }
 
 export function connectorOf(table: CreateTableStatement): string {

@@ -1544,6 +1544,10 @@ describe('eager aggregation', () => {
       job(sink, select, undefined, prelude).explain();
     const eagerly = 'GroupAggregate BY a.k';
     expect(plan('SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id')).toContain(eagerly);
+    // Unqualified, a name only a declares; one both declare is ambiguous as written, and stays so.
+    const decimalSink = 'id BIGINT, n DECIMAL(38, 2), PRIMARY KEY (id) NOT ENFORCED';
+    expect(plan('SELECT b.id, SUM(v) FROM a JOIN b ON a.k = b.k GROUP BY b.id', decimalSink)).toContain(eagerly);
+    expect(() => plan('SELECT b.id, COUNT(id) FROM a JOIN b ON a.k = b.k GROUP BY b.id')).toThrow(/ambiguous/);
     const decimal = 'id BIGINT, n DECIMAL(38, 6), PRIMARY KEY (id) NOT ENFORCED';
     for (const [select, sink] of [
       ['SELECT b.id, AVG(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id', decimal],
