@@ -100,13 +100,18 @@ describe('scale-out: snapshot chunks read by snapshot readers through a JetStrea
         60_000,
         "both readers up with rows read, and chunks in the work queue, on the capture's /api/status",
       );
-      // Killed while it holds an item it has not reported: its last word on a chunk is `taken`, twice in a row.
+      // Killed while it holds an item it has not reported: stopped (SIGSTOP) when its last word on a chunk is
+      // `taken`, and still so once the output it wrote before the stop has arrived — its log says `read` only after
+      // the item is acknowledged, and a busy machine may deliver that line late; else it goes on and we try again.
       const holding = () => [...doomed.output().matchAll(/snapshot chunk \S+ (taken|read)/g)].at(-1)?.[1];
       await waitFor(
         async () => {
           if (holding() !== 'taken') return false;
-          await new Promise((r) => setTimeout(r, 150));
-          return holding() === 'taken';
+          doomed.child.kill('SIGSTOP');
+          await new Promise((r) => setTimeout(r, 500));
+          if (holding() === 'taken') return true;
+          doomed.child.kill('SIGCONT');
+          return false;
         },
         { timeoutMs: 60_000, intervalMs: 50, message: 'the doomed reader to hold an item' },
       );
