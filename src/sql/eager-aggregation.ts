@@ -145,7 +145,8 @@ function preAggregate(
     ...kept,
   ];
   for (const node of outside) {
-    for (const name of outsideAggregates(node).flatMap(reads)) {
+    for (const column of columnsOutsideAggregates(node)) {
+      const name = own(column);
       if (name !== undefined && !keys.has(name)) return undefined;
     }
   }
@@ -242,11 +243,11 @@ function aggregateCalls(node: ExpressionNode): Call[] {
   return childrenOf(node).flatMap(aggregateCalls);
 }
 
-/** The parts of `node` outside its aggregate calls. */
-function outsideAggregates(node: ExpressionNode): ExpressionNode[] {
+/** The column references of `node` outside its aggregate calls. */
+function columnsOutsideAggregates(node: ExpressionNode): ColumnNode[] {
   if (node.kind === 'call' && AGGREGATE_FUNCTIONS.has(node.name.toUpperCase())) return [];
   if (node.kind === 'column') return [node];
-  return childrenOf(node).flatMap(outsideAggregates);
+  return childrenOf(node).flatMap(columnsOutsideAggregates);
 }
 
 function hasSubquery(node: ExpressionNode): boolean {

@@ -32,13 +32,6 @@ export interface RowDecoder {
   ): boolean;
 }
 
-/**
- * Prepares the decoder of a table map. `columns` are the canonical types (and character sets) of the
- * table's columns as the caller knows them, in table order; without them they are derived from the table
- * map's optional metadata. Throws BinlogSchemaMismatchError when `columns` do not fit the table map (another
- * column count, or a type the wire type cannot produce), and a SOURCE_UNSUPPORTED_TYPE TributaryError for
- * wire types this reader cannot decode.
- */
 /** Whether the columns-present bitmap at `at` in `bitmap` has the bits of all `count` columns set (a FULL image). */
 export function allColumnsPresent(bitmap: Uint8Array, at: number, count: number): boolean {
   for (let i = 0; i < count >> 3; i++) if (bitmap[at + i] !== 0xff) return false;
@@ -46,6 +39,13 @@ export function allColumnsPresent(bitmap: Uint8Array, at: number, count: number)
   return rest === 0 || (bitmap[at + (count >> 3)]! & ((1 << rest) - 1)) === (1 << rest) - 1;
 }
 
+/**
+ * Prepares the decoder of a table map. `columns` are the canonical types (and character sets) of the
+ * table's columns as the caller knows them, in table order; without them they are derived from the table
+ * map's optional metadata. Throws BinlogSchemaMismatchError when `columns` do not fit the table map (another
+ * column count, or a type the wire type cannot produce), and a SOURCE_UNSUPPORTED_TYPE TributaryError for
+ * wire types this reader cannot decode.
+ */
 export function prepareRowDecoder(tableMap: TableMap, columns?: readonly ColumnInfo[]): RowDecoder {
   const count = tableMap.columnTypes.length;
   const canonical = columns ?? canonicalColumnsFromTableMap(tableMap);
