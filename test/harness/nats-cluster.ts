@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type JetStreamManager } from 'nats';
-import { freePort, startNatsServer } from './nats-server.js';
+import { freePort, startNatsServer, withFreshPorts, type TestNatsServer } from './nats-server.js';
 
 /** One server of a {@link TestNatsCluster}. */
 export interface ClusterNode {
@@ -30,28 +30,38 @@ export interface TestNatsCluster {
 
 /** Starts `size` (3) nats-servers with `-js`, `--cluster` and `--routes` to each other; resolves when JetStream answers. */
 export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
-  const clusterPorts = await Promise.all([...Array(size).keys()].map(() => freePort()));
-  const monitorPorts = await Promise.all([...Array(size).keys()].map(() => freePort()));
-  const routes = clusterPorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
-  // Each a private server of its own (port, store, restart on the same ones), joined by its route arguments.
-  const nodes = await Promise.all(
-    clusterPorts.map((port, i) =>
-      startNatsServer({
-        args: [
-          '-n',
-          `node-${i}`,
-          '--cluster_name',
-          'tributary-test',
-          '--cluster',
-          `nats://127.0.0.1:${port}`,
-          '--routes',
-          routes,
-          '-m',
-          String(monitorPorts[i]),
-        ],
-      }),
-    ),
-  );
+  const clusterPorts: number[] = [];
+  const monitorPorts: number[] = [];
+  // Each a private server of its own (port, store, restart on the same ones), joined by its route arguments; all
+  // started again on other ports when one of them finds a port taken.
+  const nodes = await withFreshPorts(async () => {
+    clusterPorts.splice(0, size, ...(await Promise.all([...Array(size).keys()].map(() => freePort()))));
+    monitorPorts.splice(0, size, ...(await Promise.all([...Array(size).keys()].map(() => freePort()))));
+    const routes = clusterPorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
+    const started = await Promise.allSettled(
+      clusterPorts.map((port, i) =>
+        startNatsServer({
+          args: [
+            '-n',
+            `node-${i}`,
+            '--cluster_name',
+            'tributary-test',
+            '--cluster',
+            `nats://127.0.0.1:${port}`,
+            '--routes',
+            routes,
+            '-m',
+            String(monitorPorts[i]),
+          ],
+        }),
+      ),
+    );
+    const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed === undefined) return running;
+    await Promise.all(running.map((n: TestNatsServer) => n.stop()));
+    throw failed.reason;
+  });
   const servers = nodes.map((n) => n.url).join(',');
   await untilJetStreamAnswers(
     nodes.map((n) => n.url),

@@ -34,16 +34,46 @@ export function natsServerBinary(): string {
   throw new Error('nats-server is missing: apt-get install nats-server');
 }
 
+/**
+ * Ports handed out to this process's servers are taken from below Linux's ephemeral range (32768–60999), where the
+ * kernel never puts the local end of an outgoing connection: a port bound 0 and released was free for a moment
+ * only, and under load a client connection of another test could take it before the server bound it (CI saw
+ * nats-server exit with "address already in use"). Never the same port twice in one process.
+ */
+const PORT_RANGE = { low: 20_000, high: 32_000 } as const;
+const handedOut = new Set<number>();
+
 /** A free TCP port of 127.0.0.1 (for the servers' own ports, e.g. a cluster's route port). */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port of 127.0.0.1 between ${PORT_RANGE.low} and ${PORT_RANGE.high}`);
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** Thrown when a server could not bind one of its ports: another process took it; start again on other ports. */
+export class PortTakenError extends Error {}
+
+/** Tries `start` with fresh ports (it picks them) up to three times while a port turns out to be taken. */
+export async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** Starts a nats-server for one test file; stop it in afterAll (or `await using`). */
@@ -55,6 +85,13 @@ export async function startNatsServer(
     readonly probe?: Partial<ConnectionOptions>;
   } = {},
 ): Promise<TestNatsServer> {
+  return await withFreshPorts(() => startOnFreePort(options));
+}
+
+async function startOnFreePort(options: {
+  readonly args?: readonly string[];
+  readonly probe?: Partial<ConnectionOptions>;
+}): Promise<TestNatsServer> {
   const binary = natsServerBinary();
   const dir = await testTempDir('nats');
   const storeDir = join(dir, 'store');
@@ -80,7 +117,10 @@ export async function startNatsServer(
     proc.stderr?.on('data', keep);
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}: ${output.join('')}`);
+      if (proc.exitCode !== null) {
+        const message = `nats-server exited with ${proc.exitCode}: ${output.join('')}`;
+        throw /address already in use/i.test(message) ? new PortTakenError(message) : new Error(message);
+      }
       try {
         const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0, ...options.probe });
         await nc.close();
