@@ -35,6 +35,8 @@ export interface SalesdbStageOptions {
   readonly inMemory?: boolean;
   /** False: the query planned without eager aggregation (as written: the orders kept in the join). */
   readonly eagerAggregation?: boolean;
+  /** False: the orders' count per site an aggregate of its own below the join, not computed by the join. */
+  readonly aggregatingJoins?: boolean;
 }
 
 export function salesdbStage(shape: SalesdbShape, options: SalesdbStageOptions): SalesdbStage {
@@ -48,6 +50,7 @@ export function salesdbStage(shape: SalesdbShape, options: SalesdbStageOptions):
   const plan = planInsert(script, insert, session.tables, {
     timeZone: 'UTC',
     ...(options.eagerAggregation === false ? { eagerAggregation: false } : {}),
+    ...(options.aggregatingJoins === false ? { aggregatingJoins: false } : {}),
   });
   // The job as `tributary sql` builds it proves the mapping; the operator is then driven directly.
   buildSqlJob(session, insert, { log: createLogger({ level: 'error' }) });

@@ -16,7 +16,7 @@
  * threads, from /proc), MariaDB's and PostgreSQL's, over the phase.
  *
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-end-to-end.js [--rows 1000000] [--changes 1000000]
- *     [--checkpoint-interval 1s] [--no-eager-aggregation] [--orders-only]
+ *     [--checkpoint-interval 1s] [--no-eager-aggregation] [--no-aggregating-joins] [--orders-only]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,17 +39,23 @@ const INTERVAL = at >= 0 ? args[at + 1]! : '1s';
 const DB = 'salesdb_e2e';
 const BIN = new URL('../../../bin/tributary.js', import.meta.url).pathname;
 const FIXTURE = new URL('../../../fixtures/scenarios/salesdb/customer-orders.sql', import.meta.url).pathname;
-// --no-eager-aggregation: the script with eager aggregation turned off (the plan as written: the orders in the join).
-const SCRIPT = args.includes('--no-eager-aggregation') ? withoutEagerAggregation(FIXTURE) : FIXTURE;
+// --no-eager-aggregation: the script with eager aggregation turned off (the plan as written: the orders in the join);
+// --no-aggregating-joins: with the orders' count per site an aggregate of its own below the join.
+const SETTINGS = [
+  ...(args.includes('--no-eager-aggregation') ? ['tributary.optimizer.eager-aggregation'] : []),
+  ...(args.includes('--no-aggregating-joins') ? ['tributary.optimizer.aggregating-joins'] : []),
+];
+const SCRIPT = SETTINGS.length === 0 ? FIXTURE : withSettingsOff(FIXTURE, SETTINGS);
 const APPLY_BATCH = 2_000;
 
 const shape = salesdbShape(ROWS);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms).toLocaleString('en-US');
 
-function withoutEagerAggregation(file: string): string {
+function withSettingsOff(file: string, keys: readonly string[]): string {
   const copy = join(mkdtempSync(join(tmpdir(), 'sql-e2e-script-')), 'customer-orders.sql');
-  writeFileSync(copy, `SET 'tributary.optimizer.eager-aggregation' = 'false';\n${readFileSync(file, 'utf8')}`);
+  const settings = keys.map((key) => `SET '${key}' = 'false';\n`).join('');
+  writeFileSync(copy, `${settings}${readFileSync(file, 'utf8')}`);
   return copy;
 }
 

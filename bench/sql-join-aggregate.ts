@@ -18,7 +18,7 @@
  * share. Usage:
  *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/sql-join-aggregate.js [--rows N] [--changes M]
  *     [--batch B] [--checkpoint-every C] [--cache-mb M] [--hash] [--state-in-memory] [--no-eager-aggregation]
- *     [--orders-only]
+ *     [--no-aggregating-joins] [--orders-only]
  * It runs with the V8 settings of the CLI (bin/tributary.js): its young generation (the bench starts itself again
  * with those flags when they are missing) and its bound on the heap's growth; node flags given on the command line
  * win. `--hash` also prints a sha256 of the result events (in order) and one of the checkpoints' states (what the sink
@@ -74,6 +74,7 @@ const { operator, schemas, loadEvent, changeEvent } = salesdbStage(shape, {
   cacheBytes: CACHE_MB * 1024 * 1024,
   inMemory: IN_MEMORY,
   eagerAggregation: !args.includes('--no-eager-aggregation'),
+  aggregatingJoins: !args.includes('--no-aggregating-joins'),
 });
 
 let peakRss = 0;

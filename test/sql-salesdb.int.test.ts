@@ -92,9 +92,10 @@ describe('the salesdb join + aggregate from a .sql file', () => {
     const rows = await result();
     expect(rows).toHaveLength(100);
     expect(rows.every((r) => r[0] === '50')).toBe(true);
-    // The orders counted per site below the joins (eager aggregation), the counts summed per customer.
+    // The orders counted per site below the joins (eager aggregation) by the join with the sites (an aggregating
+    // join), the counts summed per customer.
     expect(cli.output()).toContain('GroupAggregate BY C.CUST_ID, C.NAME, C.MKTSEGMENT: SUM0(COUNT(O.ORDER_ID))');
-    expect(cli.output()).toContain('GroupAggregate BY O.SITE_ID: COUNT(O.ORDER_ID)');
+    expect(cli.output()).toContain('right: COUNT(O.ORDER_ID) BY O.SITE_ID aggregated here');
 
     const changes = (await readFile(`${SCENARIO}changes.sql`, 'utf8')).replaceAll('salesdb', db);
     await source.query(changes);

@@ -157,17 +157,27 @@ export class SqlSession {
 
   /** What the planner needs of the session besides the tables. */
   planOptions(): PlanOptions {
-    const eager = this.settings.get(EAGER_AGGREGATION)?.toLowerCase() !== 'false';
-    return { timeZone: this.timeZone, views: this.views, ...(eager ? {} : { eagerAggregation: false }) };
+    const off = (key: string) => this.settings.get(key)?.toLowerCase() === 'false';
+    return {
+      timeZone: this.timeZone,
+      views: this.views,
+      ...(off(EAGER_AGGREGATION) ? { eagerAggregation: false } : {}),
+      ...(off(AGGREGATING_JOINS) ? { aggregatingJoins: false } : {}),
+    };
   }
 
   /**
-   * Plans an INSERT against the session as it is now; `eager` false: without eager aggregation whatever the session
-   * says (the plan of a release before it).
+   * Plans an INSERT against the session as it is now; `current` false: without eager aggregation and aggregating
+   * joins whatever the session says (the plan of a release before them).
    */
-  plan(insert: InsertStatement, eager = true): QueryPlan {
+  plan(insert: InsertStatement, current = true): QueryPlan {
     const options = this.planOptions();
-    return planInsert(this.text, insert, this.tables, eager ? options : { ...options, eagerAggregation: false });
+    return planInsert(
+      this.text,
+      insert,
+      this.tables,
+      current ? options : { ...options, eagerAggregation: false, aggregatingJoins: false },
+    );
   }
 
   /**
@@ -382,6 +392,13 @@ const MIN_STATE_CACHE_BYTES = 1024 * 1024;
 
 /** The `SET` key that turns eager aggregation off (src/sql/eager-aggregation.ts). */
 export const EAGER_AGGREGATION = 'tributary.optimizer.eager-aggregation';
+/** The `SET` key that turns aggregating joins off (`AggregatingSide` in src/sql/exec/nodes.ts). */
+export const AGGREGATING_JOINS = 'tributary.optimizer.aggregating-joins';
+
+const TRUE_OR_FALSE = {
+  check: (value: string) => (['true', 'false'].includes(value.toLowerCase()) ? undefined : 'is not true or false'),
+  fix: "write 'true' (the default) or 'false'",
+};
 
 /** The `SET` keys whose values are checked when the statement runs: what a valid value is, and how to write one. */
 const CHECKED_SETTINGS: Readonly<
@@ -391,10 +408,8 @@ const CHECKED_SETTINGS: Readonly<
     check: (value) => (parseDuration(value) === undefined ? 'is not a duration' : undefined),
     fix: "write a whole number and a unit: '30 min', '12 h', '7 d' ('0': state never expires)",
   },
-  [EAGER_AGGREGATION]: {
-    check: (value) => (['true', 'false'].includes(value.toLowerCase()) ? undefined : 'is not true or false'),
-    fix: "write 'true' (the default) or 'false'",
-  },
+  [EAGER_AGGREGATION]: TRUE_OR_FALSE,
+  [AGGREGATING_JOINS]: TRUE_OR_FALSE,
   [STATE_CACHE_SIZE]: {
     check: (value) => {
       const bytes = parseMemorySize(value);

@@ -20,6 +20,7 @@ import {
   JoinNode,
   ProjectNode,
   ScanNode,
+  type AggregatingSide,
   type Field,
   type PlanNode,
   type ScanMetadata,
@@ -76,6 +77,11 @@ export interface PlanOptions {
    * No: the plan of a release before it, which a job whose saved state that release wrote goes on with.
    */
   readonly eagerAggregation?: boolean;
+  /**
+   * An aggregate by an inner join's key computed by the join as that side (`JoinNode`'s `AggregatingSide`); default
+   * yes. No: the plan of a release before it, as {@link eagerAggregation}.
+   */
+  readonly aggregatingJoins?: boolean;
 }
 
 /**
@@ -1272,6 +1278,8 @@ class Planner {
     const rightKeys: Compiled[] = [];
     const leftKeyFields: number[] = [];
     const rightKeyFields: number[] = [];
+    /** Whether every key is its column as it is (no conversion to a type common with the other side's). */
+    const asTheyAre = [true, true];
     const residual: ExpressionNode[] = [];
     for (const term of conjuncts(item.on)) {
       const sides =
@@ -1304,6 +1312,8 @@ class Planner {
         if (!(error instanceof CoercionError)) throw error;
         this.fail(term, `the join keys cannot be compared: ${error.message}`, 'CAST one side');
       }
+      if (leftKeys.at(-1) !== lc) asTheyAre[0] = false;
+      if (rightKeys.at(-1) !== rc) asTheyAre[1] = false;
       const lf = this.passThrough(l, left.fields);
       const rf = this.passThrough(r, right.fields);
       if (lf !== undefined) leftKeyFields.push(lf);
@@ -1337,6 +1347,11 @@ class Planner {
     const number = this.joins++;
     const output = this.joinOutput(number, fields, minimalKeys(uniqueKeys));
     this.pushdown.record?.above.push(new Set());
+    const aggregating =
+      item.type !== 'inner' || this.options.aggregatingJoins === false
+        ? undefined
+        : (this.aggregatingSide(0, left, leftKeyFields, leftKeys.length, asTheyAre[0]!) ??
+          this.aggregatingSide(1, right, rightKeyFields, rightKeys.length, asTheyAre[1]!));
     const join = this.add(
       new JoinNode(
         left,
@@ -1348,14 +1363,50 @@ class Planner {
         residualCompiled,
         this.source(item.on),
         output,
+        aggregating,
       ),
     );
     this.joinNumbers.set(join, number);
     if (item.type === 'inner') {
-      takeUpdates(join, 0, left, leftKeyFields, leftKeys.length);
-      takeUpdates(join, 1, right, rightKeyFields, rightKeys.length);
+      if (aggregating?.side !== 0) takeUpdates(join, 0, left, leftKeyFields, leftKeys.length);
+      if (aggregating?.side !== 1) takeUpdates(join, 1, right, rightKeyFields, rightKeys.length);
     }
     return join;
+  }
+
+  /**
+   * An inner join's input `side` that is an aggregate (through projections) whose group key is exactly the join key,
+   * each key its column as it is: one group per join key. The join then computes the aggregate itself (see
+   * `AggregatingSide`), and the aggregate and its projections leave the graph. Undefined where it does not apply.
+   */
+  private aggregatingSide(
+    side: 0 | 1,
+    input: PlanNode,
+    keyFields: readonly number[],
+    keys: number,
+    asTheyAre: boolean,
+  ): AggregatingSide | undefined {
+    const rowKey = input.uniqueKeys[0];
+    if (!asTheyAre || rowKey === undefined || keyFields.length !== keys || keys !== rowKey.length) return undefined;
+    if (!rowKey.every((i) => keyFields.includes(i))) return undefined;
+    const aggregate = aggregateKeyedBy(input, rowKey);
+    if (aggregate === undefined || aggregate.groupKeyWidth !== rowKey.length) return undefined;
+    const projections: ProjectNode[] = [];
+    for (let node = input; node !== aggregate; node = node.inputs[0]!) projections.unshift(node as ProjectNode);
+    const gone = new Set<PlanNode>([aggregate, ...projections]);
+    const kept = this.nodes.filter((n) => !gone.has(n));
+    this.nodes.splice(0, this.nodes.length, ...kept);
+    this.nodes.forEach((n, i) => (n.id = i));
+    const { keys: groupKeys, args, specs, text } = aggregate.grouping;
+    return {
+      side,
+      input: aggregate.inputs[0]!,
+      keys: groupKeys,
+      args,
+      specs,
+      project: (row) => projections.reduce((r, p) => p.apply(r), row),
+      text,
+    };
   }
 
   /**

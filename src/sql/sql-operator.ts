@@ -76,10 +76,10 @@ export class SqlOperator implements Operator {
     /** Where warnings go (the job's log). */
     private readonly warn: (message: string) => void = () => {},
     /**
-     * The queries planned without eager aggregation (`PlanOptions.eagerAggregation`), as a release before it planned
-     * them: a job whose saved state has that plan goes on with it.
+     * The queries planned without eager aggregation and aggregating joins (`PlanOptions.eagerAggregation`,
+     * `aggregatingJoins`), as a release before them planned them: a job whose saved state has that plan goes on with it.
      */
-    private readonly withoutEagerAggregation?: () => readonly SqlQuery[],
+    private readonly asEarlierReleases?: () => readonly SqlQuery[],
   ) {
     this.use(queries);
   }
@@ -189,15 +189,16 @@ export class SqlOperator implements Operator {
   restoreState(state: OperatorState): void {
     if (state['stage'] !== 'sql') throw corrupt();
     if (state['plan'] !== this.fingerprint && state['plan'] !== this.fingerprintKeyedByAll) {
-      // Saved by a version that planned no eager aggregation: the job goes on with that plan (until a --reset).
-      const earlier = this.withoutEagerAggregation?.();
+      // Saved by a version that planned no eager aggregation nor aggregating joins: the job goes on with that plan (until a --reset).
+      const earlier = this.asEarlierReleases?.();
       if (earlier !== undefined) {
         const fingerprints = [earlier.map((q) => q.plan.explain), earlier.map((q) => q.plan.explainKeyedByAll)];
         if (fingerprints.some((explains) => planFingerprint(explains) === state['plan'])) {
           this.use(earlier);
           this.warn(
-            'the job state was written by a release before eager aggregation: the job goes on with the plan it had ' +
-              '(EXPLAIN shows the new one); rerun the script with --reset to compute the result with the new plan',
+            'the job state was written by a release before eager aggregation and aggregating joins: the job goes on ' +
+              'with the plan it had (EXPLAIN shows the new one); rerun the script with --reset to compute the result ' +
+              'with the new plan',
           );
         }
       }

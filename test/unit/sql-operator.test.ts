@@ -58,6 +58,7 @@ const E: TableSchema = {
  */
 /** A job's prelude that plans its query as written, without pre-aggregating a table below a join. */
 const NO_EAGER_AGGREGATION = "SET 'tributary.optimizer.eager-aggregation' = 'false';";
+const NO_AGGREGATING_JOINS = "SET 'tributary.optimizer.aggregating-joins' = 'false';";
 
 function job(
   sinkColumns: string,
@@ -1517,23 +1518,29 @@ describe('eager aggregation', () => {
     ['in memory', undefined],
     ['read back from disk at every batch', 1],
   ])(
-    'a table whose rows only the aggregates read is aggregated per join key below the join: the same result as the plan without it, batch after batch, through restarts (state %s)',
+    'a table whose rows only the aggregates read is aggregated per join key below the join, in the join or before it: the same result as the plan without it, batch after batch, through restarts (state %s)',
     async (_, cache) => {
       const eager = job(SINK, QUERY, cache);
+      const apart = job(SINK, QUERY, cache, NO_AGGREGATING_JOINS);
       const plain = job(SINK, QUERY, cache, NO_EAGER_AGGREGATION);
-      expect(eager.explain()).toContain('GroupAggregate BY a.k: COUNT(a.v), COUNT(*), SUM(a.v), MIN(a.v), MAX(a.v)');
-      expect(eager.explain()).toContain(
-        'SUM0(COUNT(a.v)), SUM0(COUNT(*)), SUM(SUM(a.v)), MIN(MIN(a.v)), MAX(MAX(a.v))',
-      );
-      expect(plain.explain()).not.toContain('GroupAggregate BY a.k');
+      const aggregates = 'COUNT(a.v), COUNT(*), SUM(a.v), MIN(a.v), MAX(a.v)';
+      expect(eager.explain()).toContain(`left: ${aggregates} BY a.k aggregated here`);
+      expect(apart.explain()).toContain(`GroupAggregate BY a.k: ${aggregates}`);
+      for (const plan of [eager, apart]) {
+        expect(plan.explain()).toContain(
+          'SUM0(COUNT(a.v)), SUM0(COUNT(*)), SUM(SUM(a.v)), MIN(MIN(a.v)), MAX(MAX(a.v))',
+        );
+      }
+      expect(plain.explain()).not.toContain('BY a.k');
       const next = changes(7);
       let nonEmpty = 0;
       for (let batch = 1; batch <= 120; batch++) {
         const events = next();
-        const result = sorted(eager.feed(events));
-        expect(result, `batch ${batch}`).toEqual(sorted(plain.feed(events)));
-        if (result.length > 0) nonEmpty++;
-        if (batch % 15 === 0) await Promise.all([eager.restart(), plain.restart()]);
+        const expected = sorted(plain.feed(events));
+        expect(sorted(eager.feed(events)), `batch ${batch}`).toEqual(expected);
+        expect(sorted(apart.feed(events)), `batch ${batch}`).toEqual(expected);
+        if (expected.length > 0) nonEmpty++;
+        if (batch % 15 === 0) await Promise.all([eager.restart(), apart.restart(), plain.restart()]);
       }
       expect(nonEmpty).toBeGreaterThan(60);
     },
@@ -1542,7 +1549,7 @@ describe('eager aggregation', () => {
   it('is not applied where it would change the result or save nothing', () => {
     const plan = (select: string, sink = 'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED', prelude = '') =>
       job(sink, select, undefined, prelude).explain();
-    const eagerly = 'GroupAggregate BY a.k';
+    const eagerly = 'BY a.k';
     expect(plan('SELECT b.id, COUNT(a.id) FROM a JOIN b ON a.k = b.k GROUP BY b.id')).toContain(eagerly);
     // Unqualified, a name only a declares; one both declare is ambiguous as written, and stays so.
     const decimalSink = 'id BIGINT, n DECIMAL(38, 2), PRIMARY KEY (id) NOT ENFORCED';
@@ -1569,7 +1576,7 @@ describe('eager aggregation', () => {
     const sumX = 'SELECT b.id, SUM(f.x) FROM f JOIN b ON f.k = b.k GROUP BY b.id';
     expect(plan(sumX, 'id BIGINT, n DOUBLE, PRIMARY KEY (id) NOT ENFORCED', doubles)).not.toContain('BY f.k');
     expect(plan(sumX.replace('SUM', 'MAX'), 'id BIGINT, n DOUBLE, PRIMARY KEY (id) NOT ENFORCED', doubles)).toContain(
-      'GroupAggregate BY f.k: MAX(f.x)',
+      'MAX(f.x) BY f.k aggregated here',
     );
     // Turned off by the session.
     expect(
@@ -1577,13 +1584,18 @@ describe('eager aggregation', () => {
     ).not.toContain(eagerly);
   });
 
-  it('a pre-aggregated row taken back that was never counted stops the job', () => {
+  it.each([
+    ['in the join', '', 'COUNT(a.v) BY a.k aggregated here'],
+    ['before the join', NO_AGGREGATING_JOINS, 'GroupAggregate BY a.k: COUNT(a.v)'],
+  ])('a pre-aggregated row (%s) taken back that was never counted stops the job', (_, prelude, shown) => {
     const counting = () => {
       const { feed, explain } = job(
         'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
         'SELECT b.id, COUNT(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id',
+        undefined,
+        prelude,
       );
-      expect(explain()).toContain('GroupAggregate BY a.k: COUNT(a.v)');
+      expect(explain()).toContain(shown);
       feed([ev(B, 'insert', null, [1n, 1]), ev(A, 'insert', null, [1n, 1, '1.00'])]);
       return feed;
     };
@@ -1594,24 +1606,37 @@ describe('eager aggregation', () => {
     expect(() => counting()(twice)).toThrow(/never saw/);
   });
 
-  it('a job whose state a release before eager aggregation wrote goes on with that plan until --reset', async () => {
-    const eager = job(SINK, QUERY);
-    const plain = job(SINK, QUERY, undefined, NO_EAGER_AGGREGATION);
-    eager.asVersionWithoutEager(true);
-    await eager.startOver(); // the earlier release's operator
-    const next = changes(11);
-    const step = (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const events = next();
-        expect(sorted(eager.feed(events))).toEqual(sorted(plain.feed(events)));
-      }
-    };
-    step(20);
-    eager.asVersionWithoutEager(false);
-    await eager.restart(); // this release: it resumes from that state
-    expect(eager.warnings).toEqual([expect.stringContaining('goes on with the plan it had')]);
-    step(20);
-    await eager.restart();
-    step(20);
-  });
+  it.each([
+    ['eager aggregation', SINK, QUERY, NO_EAGER_AGGREGATION],
+    [
+      'aggregating joins',
+      'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+      'SELECT b.id, s.n FROM b JOIN (SELECT k, COUNT(*) AS n FROM a GROUP BY k) s ON b.k = s.k',
+      NO_AGGREGATING_JOINS,
+    ],
+  ])(
+    'a job whose state a release before %s wrote goes on with that plan until --reset',
+    async (_, sink, query, off) => {
+      const eager = job(sink, query);
+      const plain = job(sink, query, undefined, off);
+      expect(eager.explain()).toContain('aggregated here');
+      expect(plain.explain()).not.toContain('aggregated here');
+      eager.asVersionWithoutEager(true);
+      await eager.startOver(); // the earlier release's operator
+      const next = changes(11);
+      const step = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const events = next();
+          expect(sorted(eager.feed(events))).toEqual(sorted(plain.feed(events)));
+        }
+      };
+      step(20);
+      eager.asVersionWithoutEager(false);
+      await eager.restart(); // this release: it resumes from that state
+      expect(eager.warnings).toEqual([expect.stringContaining('goes on with the plan it had')]);
+      step(20);
+      await eager.restart();
+      step(20);
+    },
+  );
 });

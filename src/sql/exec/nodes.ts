@@ -171,9 +171,14 @@ export class ProjectNode extends PlanNode {
   }
 
   receive(_port: number, delta: Delta): void {
-    this.ctx.row = delta.row;
-    const row = this.exprs.map((e) => e.evaluate(this.ctx));
+    const row = this.apply(delta.row);
     this.out(delta.update === true ? { sign: delta.sign, row, update: true } : { sign: delta.sign, row });
+  }
+
+  /** The row it makes of an input row. */
+  apply(input: Row): Row {
+    this.ctx.row = input;
+    return this.exprs.map((e) => e.evaluate(this.ctx));
   }
 
   /** It passes on new rows of the values it computes. */
@@ -194,6 +199,27 @@ export interface JoinEntry {
 }
 
 /**
+ * An aggregate folded into an inner join as one of its sides (the planner's `aggregatingSide`): a GROUP BY whose
+ * group key is that side's join key — a table eager aggregation aggregates below its joins, or a subquery's GROUP BY
+ * joined by its key. The join keeps the groups' accumulators by join key as that side's state instead of the
+ * aggregate keeping them and the join keeping its rows again: one state, no changes passed between the two.
+ */
+export interface AggregatingSide {
+  readonly side: 0 | 1;
+  /** The aggregate's input: the rows that side takes. */
+  readonly input: PlanNode;
+  readonly keys: readonly Compiled[];
+  readonly args: readonly (Compiled | undefined)[];
+  readonly specs: readonly AggregateSpec[];
+  /** The aggregate's row (its group key's values, then its results) as that side's row (the projections above it). */
+  readonly project: (row: Row) => Row;
+  /** What EXPLAIN says of it. */
+  readonly text: string;
+}
+
+const NO_ENTRIES: readonly JoinEntry[] = [];
+
+/**
  * A regular equi-join of two change streams with retractions (inner, left, right, full): each side's rows are
  * kept by join key, each row an entry of its own (join key, row key); a change on one side is joined with the
  * other side's rows of its key, and writes its own row's entry alone. Outer sides emit the row padded with NULLs
@@ -210,6 +236,15 @@ export class JoinNode extends PlanNode {
    */
   private scratch: Value[] | undefined;
   private scratchDecided = false;
+  /** The groups of the side that aggregates its input (see {@link AggregatingSide}), by join key. */
+  private groups: KeyedState<Group, StateKey> | undefined;
+  /** Its groups changed in this batch and their keys, each once (marked `changed`), as an aggregate's. */
+  private dirty: Group[] = [];
+  private dirtyKeys: StateKey[] = [];
+  /** The context its input rows are read in (the join's own is for its rows and the keys). */
+  private readonly inputCtx = context();
+  /** Its row with NULL results: the side's row of a group as far as its join key goes. */
+  private readonly keysOnly: Value[] = [];
 
   constructor(
     left: PlanNode,
@@ -225,10 +260,23 @@ export class JoinNode extends PlanNode {
      * columns read above it (projection pushdown); undefined: all. `fields` are these.
      */
     private readonly output?: readonly number[],
+    /** A side whose aggregate the join computes itself: `left` or `right` is then that aggregate's row as a side. */
+    private readonly aggregating?: AggregatingSide,
   ) {
-    super([left, right], fields, uniqueKeys);
+    super(
+      aggregating === undefined
+        ? [left, right]
+        : aggregating.side === 0
+          ? [aggregating.input, right]
+          : [left, aggregating.input],
+      fields,
+      uniqueKeys,
+    );
     this.widths = [left.fields.length, right.fields.length];
     this.rowKeys = [left.uniqueKeys[0], right.uniqueKeys[0]];
+    if (aggregating !== undefined) {
+      this.keysOnly = new Array<Value>(aggregating.keys.length + aggregating.specs.length).fill(null);
+    }
     this.openState(memoryBackend);
   }
 
@@ -352,6 +400,7 @@ export class JoinNode extends PlanNode {
   }
 
   receive(side: number, delta: Delta): void {
+    if (side === this.aggregating?.side) return this.aggregate(delta);
     if (delta.update === true && this.updates[side] && this.replace(side, delta.row)) return;
     const { sign, row } = delta;
     const key = this.key(side, row);
@@ -364,16 +413,15 @@ export class JoinNode extends PlanNode {
     const countsMatches = this.outer(otherSide);
     const other = this.sides[otherSide]!;
     let matches = 0;
-    const entries = other.entries(key);
     if (!countsMatches) {
       // The other side's entries are only read: no sub keys, no [sub, entry] pair per row.
-      for (const entry of entries.values()) {
+      for (const entry of this.entriesOf(otherSide, key)) {
         if (!this.matches(side, row, entry.row)) continue;
         matches += entry.count;
         this.emit(sign, this.combine(side, row, entry.row), entry.count);
       }
     } else {
-      matches = this.joinCounting(side, key, sign, row, entries);
+      matches = this.joinCounting(side, key, sign, row, other.entries(key));
     }
     if (this.outer(side) && matches === 0) this.out({ sign, row: this.pad(side, row) });
     const own = this.sides[side]!;
@@ -417,7 +465,7 @@ export class JoinNode extends PlanNode {
     const rowKey = this.rowKey(side, row);
     const old = own.get(key, rowKey);
     if (old === undefined) return false;
-    for (const entry of this.sides[1 - side]!.entries(key).values()) {
+    for (const entry of this.entriesOf(1 - side, key)) {
       // Each row built just before it is passed on: the rows may share one array (see `scratch`).
       if (this.matches(side, old.row, entry.row)) this.emit(-1, this.combine(side, old.row, entry.row), entry.count);
       if (this.matches(side, row, entry.row)) this.emit(1, this.combine(side, row, entry.row), entry.count);
@@ -426,9 +474,111 @@ export class JoinNode extends PlanNode {
     return true;
   }
 
+  /**
+   * The rows of `side` stored under join key `key`. A side that aggregates its input has one at most: its group's row
+   * as last passed on — a group changed in this batch passes its new row on at the batch's end ({@link flush}), so
+   * until then the rows joined with it are joined with the old one.
+   */
+  private entriesOf(side: number, key: StateKey): Iterable<JoinEntry> {
+    if (side !== this.aggregating?.side) return this.sides[side]!.entries(key).values();
+    const row = this.groups!.peek(key)?.emitted;
+    return row === null || row === undefined ? NO_ENTRIES : [{ row, count: 1, matches: 0 }];
+  }
+
+  /**
+   * A row of the side that aggregates its input, added to its group's accumulators (the group is found by its join
+   * key, which its group key determines). Nothing passes on until the batch's end ({@link flush}). A row whose join
+   * key is NULL never joins (inner join): it is not counted.
+   */
+  private aggregate(delta: Delta): void {
+    const aggregating = this.aggregating!;
+    const side = aggregating.side;
+    const ctx = this.inputCtx;
+    ctx.row = delta.row;
+    const keysOnly = this.keysOnly;
+    for (let i = 0; i < aggregating.keys.length; i++) keysOnly[i] = aggregating.keys[i]!.evaluate(ctx);
+    const key = this.key(side, aggregating.project(keysOnly));
+    if (key === undefined) return;
+    const groups = this.groups!;
+    let group = groups.get(key);
+    if (group === undefined) {
+      if (delta.sign < 0) {
+        if (groups.expiring === true) return; // the group expired (table.exec.state.ttl)
+        throw retractedUnknown('join');
+      }
+      group = {
+        key: keysOnly.slice(0, aggregating.keys.length),
+        rows: 0,
+        accumulators: aggregating.specs.map((s) => createAccumulator(s)),
+        emitted: null,
+        changed: false,
+      };
+      groups.set(key, group);
+    }
+    if (group.changed !== true) {
+      group.changed = true;
+      this.dirty.push(group);
+      this.dirtyKeys.push(key);
+    }
+    group.rows += delta.sign;
+    for (let i = 0; i < aggregating.args.length; i++) {
+      const arg = aggregating.args[i];
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, groups.expiring);
+    }
+  }
+
+  /**
+   * The side that aggregates its input passes on the groups changed in this batch: each group's old row joined with
+   * the other side's rows retracted, then (all retractions first, as an aggregate passes its groups on) its new row
+   * joined with them. A group left without rows is forgotten.
+   */
+  override flush(): void {
+    if (this.dirty.length === 0) return;
+    const side = this.aggregating!.side;
+    const { dirty, dirtyKeys } = this;
+    this.dirty = [];
+    this.dirtyKeys = [];
+    const rows = new Array<Row | null>(dirty.length);
+    for (let i = 0; i < dirty.length; i++) {
+      const group = dirty[i]!;
+      group.changed = false;
+      // More rows taken back than counted (the rows are not kept one by one to check each).
+      if (group.rows < 0 && this.groups!.expiring !== true) throw retractedUnknown('join');
+      const row = group.rows > 0 ? this.aggregating!.project(groupRow(group)) : null;
+      if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) {
+        rows[i] = group.emitted;
+        continue;
+      }
+      rows[i] = row;
+      if (group.emitted !== null) this.joinAll(side, -1, dirtyKeys[i]!, group.emitted);
+    }
+    for (let i = 0; i < dirty.length; i++) {
+      const group = dirty[i]!;
+      const row = rows[i]!;
+      if (row !== group.emitted) {
+        if (row !== null) this.joinAll(side, 1, dirtyKeys[i]!, row);
+        group.emitted = row;
+      }
+      if (group.rows <= 0) this.groups!.delete(dirtyKeys[i]!);
+    }
+  }
+
+  /** Passes on `row` of `side` joined with each row of the other side under `key` that it meets. */
+  private joinAll(side: number, sign: 1 | -1, key: StateKey, row: Row): void {
+    for (const entry of this.entriesOf(1 - side, key)) {
+      // Each row built just before it is passed on: the rows may share one array (see `scratch`).
+      if (this.matches(side, row, entry.row)) this.emit(sign, this.combine(side, row, entry.row), entry.count);
+    }
+  }
+
   describe(): string {
     const passes = this.output === undefined ? '' : ` → [${this.fields.map((_, i) => this.label(i)).join(', ')}]`;
-    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text}${passes} (state: rows by join key, per side)`;
+    const aggregating = this.aggregating;
+    const state =
+      aggregating === undefined
+        ? 'rows by join key, per side'
+        : `${aggregating.side === 0 ? 'right' : 'left'} rows by join key; ${aggregating.side === 0 ? 'left' : 'right'}: ${aggregating.text} aggregated here, accumulators by join key`;
+    return `${this.type === 'inner' ? 'Join' : `${this.type[0]!.toUpperCase()}${this.type.slice(1)}OuterJoin`} ON ${this.text}${passes} (state: ${state})`;
   }
 
   override openState(backend: StateBackend): void {
@@ -437,10 +587,20 @@ export class JoinNode extends PlanNode {
         this.inputs[side]!.fields.map((f) => f.type),
         this.rowKeys[side] !== undefined && !this.outer(side),
       );
-    this.sides = [
-      backend.keyedMap<JoinEntry, StateKey>(`${this.id}.left`, codec(0)),
-      backend.keyedMap<JoinEntry, StateKey>(`${this.id}.right`, codec(1)),
-    ];
+    const aggregating = this.aggregating?.side;
+    // The side that aggregates its input keeps groups (under its name) instead: no rows of its own.
+    const sideState = (side: number, name: string) =>
+      (aggregating === side ? memoryBackend : backend).keyedMap<JoinEntry, StateKey>(`${this.id}.${name}`, codec(side));
+    this.sides = [sideState(0, 'left'), sideState(1, 'right')];
+    if (this.aggregating !== undefined) {
+      const { project, specs } = this.aggregating;
+      this.dirty = [];
+      this.dirtyKeys = [];
+      this.groups = backend.keyed<Group, StateKey>(
+        `${this.id}.${aggregating === 0 ? 'left' : 'right'}`,
+        groupCodec(specs, (group) => project(groupRow(group))),
+      );
+    }
   }
 }
 
@@ -533,6 +693,7 @@ export class AggregateNode extends PlanNode {
     private readonly keyTexts: readonly string[],
   ) {
     super([input], fields, uniqueKeys);
+    this.codec = groupCodec(specs, groupRow);
     this.groups = memoryBackend.keyed<Group, StateKey>('groups', this.codec);
     this.lastValues = new Array<Value>(keys.length).fill(null);
     this.keyValues = new Array<Value>(keys.length).fill(null);
@@ -560,40 +721,7 @@ export class AggregateNode extends PlanNode {
     return this.stateKey === undefined ? valuesKey(values) : positionsKey(values, this.stateKey);
   }
 
-  /**
-   * A group as `[key, rows, accumulators]`. Its emitted row is not stored: a group is serialised between batches
-   * (at a checkpoint, or leaving the cache at a batch's end), after `flush` set it to the group's row — or to null,
-   * and then the group has no rows and is deleted — so it is read back as {@link groupRow}. That is two fifths of a
-   * group's text, and every changed group is serialised at each checkpoint. A group stored with its emitted row (the
-   * form before) still reads.
-   */
-  private readonly codec: StateCodec<Group> = {
-    // A group of one integer key (GROUP BY an id) by that number: see `receive`.
-    numberKeys: true,
-    toJson: (g) => [rowToJson(g.key), g.rows, g.accumulators.map((a) => a.toJson())],
-    // As JSON.stringify(toJson(g)), without the objects in between.
-    toText: (g) => {
-      let text = `[${rowToJsonText(g.key)},${g.rows},[`;
-      for (let i = 0; i < g.accumulators.length; i++) {
-        if (i > 0) text += ',';
-        text += JSON.stringify(g.accumulators[i]!.toJson());
-      }
-      return `${text}]]`;
-    },
-    fromJson: (json) => {
-      const [key, rows, accs, emitted] = json as [JsonValue[], number, unknown[], (JsonValue[] | null)?];
-      const group: Group = {
-        key: rowFromJson(key),
-        rows,
-        accumulators: this.specs.map((s, i) => createAccumulator(s, accs[i])),
-        emitted: null,
-        changed: false,
-      };
-      if (emitted !== undefined) group.emitted = emitted === null ? null : rowFromJson(emitted);
-      else if (rows > 0) group.emitted = groupRow(group);
-      return group;
-    },
-  };
+  private readonly codec: StateCodec<Group>;
 
   override openState(backend: StateBackend): void {
     this.last = undefined;
@@ -687,6 +815,17 @@ export class AggregateNode extends PlanNode {
     return false;
   }
 
+  /** What it computes, for a join that computes it itself (the planner's `aggregatingSide`). */
+  get grouping(): {
+    readonly keys: readonly Compiled[];
+    readonly args: readonly (Compiled | undefined)[];
+    readonly specs: readonly AggregateSpec[];
+    readonly text: string;
+  } {
+    const text = `${this.specs.map((s) => s.text).join(', ')} BY ${this.keyTexts.join(', ')}`;
+    return { keys: this.keys, args: this.args, specs: this.specs, text };
+  }
+
   /** How many of its row's first columns are the group's key (the aggregates' results follow). */
   get groupKeyWidth(): number {
     return this.keys.length;
@@ -717,6 +856,42 @@ function groupRow(group: Group): Row {
   for (let i = 0; i < key.length; i++) row[i] = key[i]!;
   for (let i = 0; i < accumulators.length; i++) row[key.length + i] = accumulators[i]!.result();
   return row;
+}
+
+/**
+ * A group as `[key, rows, accumulators]`. Its emitted row is not stored: a group is serialised between batches (at a
+ * checkpoint, or leaving the cache at a batch's end), after its node's flush set it to the group's row (`rowOf`) — or
+ * to null, and then the group has no rows and is deleted — so it is read back as that. That is two fifths of a group's
+ * text, and every changed group is serialised at each checkpoint. A group stored with its emitted row (the form
+ * before) still reads. A group of one integer key (GROUP BY an id) is keyed by that number.
+ */
+function groupCodec(specs: readonly AggregateSpec[], rowOf: (group: Group) => Row): StateCodec<Group> {
+  return {
+    numberKeys: true,
+    toJson: (g) => [rowToJson(g.key), g.rows, g.accumulators.map((a) => a.toJson())],
+    // As JSON.stringify(toJson(g)), without the objects in between.
+    toText: (g) => {
+      let text = `[${rowToJsonText(g.key)},${g.rows},[`;
+      for (let i = 0; i < g.accumulators.length; i++) {
+        if (i > 0) text += ',';
+        text += JSON.stringify(g.accumulators[i]!.toJson());
+      }
+      return `${text}]]`;
+    },
+    fromJson: (json) => {
+      const [key, rows, accs, emitted] = json as [JsonValue[], number, unknown[], (JsonValue[] | null)?];
+      const group: Group = {
+        key: rowFromJson(key),
+        rows,
+        accumulators: specs.map((s, i) => createAccumulator(s, accs[i])),
+        emitted: null,
+        changed: false,
+      };
+      if (emitted !== undefined) group.emitted = emitted === null ? null : rowFromJson(emitted);
+      else if (rows > 0) group.emitted = rowOf(group);
+      return group;
+    },
+  };
 }
 
 /** Whether two rows of one type hold the same values (as their `encodeValues` are equal). */
