@@ -1546,6 +1546,36 @@ describe('eager aggregation', () => {
     },
   );
 
+  it.each([
+    [
+      'a sink',
+      'SELECT b.id, s.n, s.lo FROM b JOIN (SELECT k, COUNT(*) AS n, MIN(v) AS lo FROM a GROUP BY k) s ON b.k = s.k',
+    ],
+    [
+      'an aggregate',
+      'SELECT b.k, SUM(s.n), MIN(s.lo) FROM b JOIN (SELECT k, COUNT(*) AS n, MIN(v) AS lo FROM a GROUP BY k) s ON b.k = s.k GROUP BY b.k',
+    ],
+  ])(
+    "a subquery's aggregate by its join key, computed by the join, its rows going on to %s: the same result as the aggregate apart, batch after batch, through restarts",
+    async (_, query) => {
+      const sink = 'id BIGINT, n BIGINT, lo DECIMAL(10, 2), PRIMARY KEY (id) NOT ENFORCED';
+      const joined = job(sink, query, 1);
+      const apart = job(sink, query, 1, NO_AGGREGATING_JOINS);
+      expect(joined.explain()).toContain('right: COUNT(*), MIN(v) BY k aggregated here');
+      expect(apart.explain()).toContain('GroupAggregate BY k: COUNT(*), MIN(v)');
+      const next = changes(23);
+      let nonEmpty = 0;
+      for (let batch = 1; batch <= 120; batch++) {
+        const events = next();
+        const expected = sorted(apart.feed(events));
+        expect(sorted(joined.feed(events)), `batch ${batch}`).toEqual(expected);
+        if (expected.length > 0) nonEmpty++;
+        if (batch % 15 === 0) await Promise.all([joined.restart(), apart.restart()]);
+      }
+      expect(nonEmpty).toBeGreaterThan(60);
+    },
+  );
+
   it('is not applied where it would change the result or save nothing', () => {
     const plan = (select: string, sink = 'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED', prelude = '') =>
       job(sink, select, undefined, prelude).explain();

@@ -491,6 +491,8 @@ export class JoinNode extends PlanNode {
    * key is NULL never joins (inner join): it is not counted.
    */
   private aggregate(delta: Delta): void {
+    // Its input is the aggregate's, which no planner rule lets pass an update as the new row alone.
+    if (delta.update === true) throw new Error('an aggregating join side was passed an update without its retraction');
     const aggregating = this.aggregating!;
     const side = aggregating.side;
     const ctx = this.inputCtx;
@@ -528,9 +530,12 @@ export class JoinNode extends PlanNode {
   }
 
   /**
-   * The side that aggregates its input passes on the groups changed in this batch: each group's old row joined with
-   * the other side's rows retracted, then (all retractions first, as an aggregate passes its groups on) its new row
-   * joined with them. A group left without rows is forgotten.
+   * The side that aggregates its input passes on the groups changed in this batch: for each row of the other side
+   * under a group's key, the group's old row joined with it retracted and its new row joined with it passed on; a group
+   * left without rows is forgotten. A group's changes go on together (an aggregate below passes all its retractions
+   * first, for a sink's upsert by key): the rows a key of this join's rows tells apart are each one row of the other
+   * side with one group, so no other group's row shares a key with them. An aggregate above finds the new row's group
+   * as the one of the old row just before, and the other side's rows are looked up once.
    */
   override flush(): void {
     if (this.dirty.length === 0) return;
@@ -538,36 +543,30 @@ export class JoinNode extends PlanNode {
     const { dirty, dirtyKeys } = this;
     this.dirty = [];
     this.dirtyKeys = [];
-    const rows = new Array<Row | null>(dirty.length);
     for (let i = 0; i < dirty.length; i++) {
       const group = dirty[i]!;
       group.changed = false;
       // More rows taken back than counted (the rows are not kept one by one to check each).
       if (group.rows < 0 && this.groups!.expiring !== true) throw retractedUnknown('join');
       const row = group.rows > 0 ? this.aggregating!.project(groupRow(group)) : null;
-      if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) {
-        rows[i] = group.emitted;
-        continue;
-      }
-      rows[i] = row;
-      if (group.emitted !== null) this.joinAll(side, -1, dirtyKeys[i]!, group.emitted);
-    }
-    for (let i = 0; i < dirty.length; i++) {
-      const group = dirty[i]!;
-      const row = rows[i]!;
-      if (row !== group.emitted) {
-        if (row !== null) this.joinAll(side, 1, dirtyKeys[i]!, row);
+      if (row === null ? group.emitted !== null : group.emitted === null || !sameValues(row, group.emitted)) {
+        this.replaceAll(side, dirtyKeys[i]!, group.emitted, row);
         group.emitted = row;
       }
       if (group.rows <= 0) this.groups!.delete(dirtyKeys[i]!);
     }
   }
 
-  /** Passes on `row` of `side` joined with each row of the other side under `key` that it meets. */
-  private joinAll(side: number, sign: 1 | -1, key: StateKey, row: Row): void {
+  /** For each row of the other side under `key`: `old` of `side` joined with it retracted, `row` joined with it passed on. */
+  private replaceAll(side: number, key: StateKey, old: Row | null, row: Row | null): void {
     for (const entry of this.entriesOf(1 - side, key)) {
       // Each row built just before it is passed on: the rows may share one array (see `scratch`).
-      if (this.matches(side, row, entry.row)) this.emit(sign, this.combine(side, row, entry.row), entry.count);
+      if (old !== null && this.matches(side, old, entry.row)) {
+        this.emit(-1, this.combine(side, old, entry.row), entry.count);
+      }
+      if (row !== null && this.matches(side, row, entry.row)) {
+        this.emit(1, this.combine(side, row, entry.row), entry.count);
+      }
     }
   }
 
