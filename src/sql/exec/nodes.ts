@@ -532,7 +532,7 @@ export class JoinNode extends PlanNode {
   /**
    * The side that aggregates its input passes on the groups changed in this batch: for each row of the other side
    * under a group's key, the group's old row joined with it retracted and its new row joined with it passed on; a group
-   * left without rows is forgotten. A group's changes go on together (an aggregate below passes all its retractions
+   * left without rows is forgotten. A group's changes go on together (an AggregateNode passes all its retractions
    * first, for a sink's upsert by key): the rows a key of this join's rows tells apart are each one row of the other
    * side with one group, so no other group's row shares a key with them. An aggregate above finds the new row's group
    * as the one of the old row just before, and the other side's rows are looked up once.
