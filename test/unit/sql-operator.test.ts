@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { SqlOperator } from '../../src/sql/sql-operator.js';
 import { AggregateNode } from '../../src/sql/exec/nodes.js';
 import type { InsertStatement } from '../../src/sql/sql-ast.js';
 import type { OperatorState } from '../../src/core/operator.js';
-import { committedArrays, type CommittedState } from '../../src/sql/exec/disk-state.js';
+import { committedArrays, STATE_FILE, type CommittedState } from '../../src/sql/exec/disk-state.js';
 
 const dirs: string[] = [];
 /** A sink table on a log (Kafka): the changelog as it is, every retraction included. */
@@ -177,6 +178,20 @@ INSERT INTO r ${select};`;
     warnings,
     asVersionKeyedByAll,
     asVersionWithoutEager,
+    /** The state file's entries as the last write left them: namespace, key, value (parsed). */
+    entries: () => {
+      const db = new Database(join(dir, STATE_FILE), { readonly: true });
+      try {
+        const rows = db.prepare('SELECT ns, key, value FROM entries').all() as {
+          ns: string;
+          key: string;
+          value: string;
+        }[];
+        return rows.map((r) => ({ ns: r.ns, key: r.key, value: JSON.parse(r.value) as unknown }));
+      } finally {
+        db.close();
+      }
+    },
   };
 }
 
@@ -1635,6 +1650,35 @@ describe('eager aggregation', () => {
     const twice = [ev(A, 'delete', [7n, 1, '1.00'], null), ev(A, 'delete', [8n, 1, '1.00'], null)];
     expect(() => counting()(twice)).toThrow(/never saw/);
   });
+
+  it.each([
+    ['in the join', ''],
+    ['before the join', NO_AGGREGATING_JOINS],
+  ])(
+    'a pre-aggregated group (%s) left without rows is forgotten: the state file keeps no empty group',
+    async (_, prelude) => {
+      const { feed, restart, entries } = job(
+        'id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED',
+        'SELECT b.id, COUNT(a.v) FROM a JOIN b ON a.k = b.k GROUP BY b.id',
+        undefined,
+        prelude,
+      );
+      feed([
+        ev(B, 'insert', null, [1n, 1]),
+        ev(A, 'insert', null, [1n, 1, '1.00']),
+        ev(A, 'insert', null, [2n, 2, '2.00']),
+      ]);
+      expect(feed([ev(A, 'delete', [1n, 1, '1.00'], null)])).toEqual([]);
+      await restart();
+      // Groups are [key, rows, accumulators] (a join's rows: the row, or [row, count, matches]): a's count of key 2 is
+      // there, nothing of key 1 (nor b.id 1's total).
+      const groups = entries().filter(
+        (e) => Array.isArray(e.value) && Array.isArray(e.value[0]) && Array.isArray(e.value[2]),
+      );
+      expect(groups.map((g) => (g.value as unknown[])[1])).toEqual([1]);
+      expect(groups[0]!.key).toBe('n2|');
+    },
+  );
 
   it.each([
     ['eager aggregation', SINK, QUERY, NO_EAGER_AGGREGATION],

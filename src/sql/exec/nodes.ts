@@ -237,10 +237,7 @@ export class JoinNode extends PlanNode {
   private scratch: Value[] | undefined;
   private scratchDecided = false;
   /** The groups of the side that aggregates its input (see {@link AggregatingSide}), by join key. */
-  private groups: KeyedState<Group, StateKey> | undefined;
-  /** Its groups changed in this batch and their keys, each once (marked `changed`), as an aggregate's. */
-  private dirty: Group[] = [];
-  private dirtyKeys: StateKey[] = [];
+  private groups: GroupTable | undefined;
   /** The context its input rows are read in (the join's own is for its rows and the keys). */
   private readonly inputCtx = context();
   /** Its row with NULL results: the side's row of a group as far as its join key goes. */
@@ -481,7 +478,7 @@ export class JoinNode extends PlanNode {
    */
   private entriesOf(side: number, key: StateKey): Iterable<JoinEntry> {
     if (side !== this.aggregating?.side) return this.sides[side]!.entries(key).values();
-    const row = this.groups!.peek(key)?.emitted;
+    const row = this.groups!.state.peek(key)?.emitted;
     return row === null || row === undefined ? NO_ENTRIES : [{ row, count: 1, matches: 0 }];
   }
 
@@ -501,32 +498,8 @@ export class JoinNode extends PlanNode {
     for (let i = 0; i < aggregating.keys.length; i++) keysOnly[i] = aggregating.keys[i]!.evaluate(ctx);
     const key = this.key(side, aggregating.project(keysOnly));
     if (key === undefined) return;
-    const groups = this.groups!;
-    let group = groups.get(key);
-    if (group === undefined) {
-      if (delta.sign < 0) {
-        if (groups.expiring === true) return; // the group expired (table.exec.state.ttl)
-        throw retractedUnknown('join');
-      }
-      group = {
-        key: keysOnly.slice(0, aggregating.keys.length),
-        rows: 0,
-        accumulators: aggregating.specs.map((s) => createAccumulator(s)),
-        emitted: null,
-        changed: false,
-      };
-      groups.set(key, group);
-    }
-    if (group.changed !== true) {
-      group.changed = true;
-      this.dirty.push(group);
-      this.dirtyKeys.push(key);
-    }
-    group.rows += delta.sign;
-    for (let i = 0; i < aggregating.args.length; i++) {
-      const arg = aggregating.args[i];
-      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, groups.expiring);
-    }
+    const group = this.groups!.find(key, keysOnly, delta.sign, aggregating.keys.length);
+    if (group !== undefined) this.groups!.add(group, aggregating.args, ctx, delta.sign);
   }
 
   /**
@@ -538,23 +511,15 @@ export class JoinNode extends PlanNode {
    * as the one of the old row just before, and the other side's rows are looked up once.
    */
   override flush(): void {
-    if (this.dirty.length === 0) return;
-    const side = this.aggregating!.side;
-    const { dirty, dirtyKeys } = this;
-    this.dirty = [];
-    this.dirtyKeys = [];
-    for (let i = 0; i < dirty.length; i++) {
-      const group = dirty[i]!;
-      group.changed = false;
-      // More rows taken back than counted (the rows are not kept one by one to check each).
-      if (group.rows < 0 && this.groups!.expiring !== true) throw retractedUnknown('join');
-      const row = group.rows > 0 ? this.aggregating!.project(groupRow(group)) : null;
+    const aggregating = this.aggregating;
+    if (aggregating === undefined) return;
+    this.groups!.drain((group, key) => {
+      const row = group.rows > 0 ? aggregating.project(groupRow(group)) : null;
       if (row === null ? group.emitted !== null : group.emitted === null || !sameValues(row, group.emitted)) {
-        this.replaceAll(side, dirtyKeys[i]!, group.emitted, row);
+        this.replaceAll(aggregating.side, key, group.emitted, row);
         group.emitted = row;
       }
-      if (group.rows <= 0) this.groups!.delete(dirtyKeys[i]!);
-    }
+    });
   }
 
   /** For each row of the other side under `key`: `old` of `side` joined with it retracted, `row` joined with it passed on. */
@@ -593,12 +558,11 @@ export class JoinNode extends PlanNode {
     this.sides = [sideState(0, 'left'), sideState(1, 'right')];
     if (this.aggregating !== undefined) {
       const { project, specs } = this.aggregating;
-      this.dirty = [];
-      this.dirtyKeys = [];
-      this.groups = backend.keyed<Group, StateKey>(
+      const state = backend.keyed<Group, StateKey>(
         `${this.id}.${aggregating === 0 ? 'left' : 'right'}`,
         groupCodec(specs, (group) => project(groupRow(group))),
       );
+      this.groups = new GroupTable(state, specs, 'join');
     }
   }
 }
@@ -641,20 +605,95 @@ interface Group {
 }
 
 /**
+ * An aggregate's groups in a keyed state (an {@link AggregateNode}'s, or those of a join side that aggregates its
+ * input), and the groups changed in this batch with their keys, each once (marked `changed`): a list and a mark, not a
+ * Map emptied at every batch — its set was a fifth of `receive`'s cost. Their values stay in the state's memory until
+ * the batch ends, so a key's group is one object all batch long.
+ */
+class GroupTable {
+  private dirty: Group[] = [];
+  private dirtyKeys: StateKey[] = [];
+
+  constructor(
+    public state: KeyedState<Group, StateKey>,
+    private readonly specs: readonly AggregateSpec[],
+    /** The node, as the error of a retraction it never saw names it. */
+    private readonly what: string,
+  ) {}
+
+  /** Takes the groups from `state` (the node's state opened). */
+  open(state: KeyedState<Group, StateKey>): void {
+    this.state = state;
+    this.dirty = [];
+    this.dirtyKeys = [];
+  }
+
+  /**
+   * The group of `key` for a change of `sign`, marked changed: for a row added, a new one of key values `values` (the
+   * first `width`, copied) if it has none. Undefined for a retraction of a group `table.exec.state.ttl` dropped; one
+   * of a group never seen throws.
+   */
+  find(key: StateKey, values: readonly Value[], sign: 1 | -1, width = values.length): Group | undefined {
+    let group = this.state.get(key);
+    if (group === undefined) {
+      if (sign < 0) {
+        if (this.state.expiring === true) return undefined;
+        throw retractedUnknown(this.what);
+      }
+      group = {
+        key: values.slice(0, width),
+        rows: 0,
+        accumulators: this.specs.map((s) => createAccumulator(s)),
+        emitted: null,
+        changed: false,
+      };
+      this.state.set(key, group);
+    }
+    if (group.changed !== true) {
+      group.changed = true;
+      this.dirty.push(group);
+      this.dirtyKeys.push(key);
+    }
+    return group;
+  }
+
+  /** Counts a row into `group` (`sign`: added or taken back), its aggregates' arguments read in `ctx`. */
+  add(group: Group, args: readonly (Compiled | undefined)[], ctx: EvalContext, sign: 1 | -1): void {
+    group.rows += sign;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), sign, this.state.expiring);
+    }
+  }
+
+  /**
+   * Passes each group changed since the last call to `visit`, with its key, then forgets it if it has no rows left. A
+   * group with more rows taken back than counted stops the job (a pre-aggregated table's rows are not kept one by one
+   * to check each).
+   */
+  drain(visit: (group: Group, key: StateKey) => void): void {
+    if (this.dirty.length === 0) return;
+    const { dirty, dirtyKeys } = this;
+    this.dirty = [];
+    this.dirtyKeys = [];
+    for (let i = 0; i < dirty.length; i++) {
+      const group = dirty[i]!;
+      group.changed = false;
+      if (group.rows < 0 && this.state.expiring !== true) throw retractedUnknown(this.what);
+      visit(group, dirtyKeys[i]!);
+      if (group.rows <= 0) this.state.delete(dirtyKeys[i]!);
+    }
+  }
+}
+
+/**
  * GROUP BY with retraction-safe aggregates. Changes are applied to the groups' accumulators as they come; at
  * the end of each batch (`flush`) every group that changed emits its new row — first all retractions of the
  * rows emitted before, then all new rows, so that a downstream upsert by key never sees a new row before the
  * retraction of an old one with the same key. A group that lost its last row is retracted and forgotten.
  */
 export class AggregateNode extends PlanNode {
-  private groups: KeyedState<Group, StateKey>;
-  /**
-   * The groups changed in this batch and their keys, each once (marked `changed`): a list and a mark, not a Map
-   * emptied at every batch — its set was a fifth of `receive`'s cost. Their values stay in the state's memory until
-   * the batch ends, so a key's group is one object all batch long.
-   */
-  private dirty: Group[] = [];
-  private dirtyKeys: StateKey[] = [];
+  private readonly groups: GroupTable;
   private readonly ctx = context();
   /**
    * The group of the last change in this batch and its key's values: the rows a join emits for one change (all
@@ -693,7 +732,7 @@ export class AggregateNode extends PlanNode {
   ) {
     super([input], fields, uniqueKeys);
     this.codec = groupCodec(specs, groupRow);
-    this.groups = memoryBackend.keyed<Group, StateKey>('groups', this.codec);
+    this.groups = new GroupTable(memoryBackend.keyed<Group, StateKey>('groups', this.codec), specs, 'aggregate');
     this.lastValues = new Array<Value>(keys.length).fill(null);
     this.keyValues = new Array<Value>(keys.length).fill(null);
     const unique = uniqueKeys[0];
@@ -724,7 +763,7 @@ export class AggregateNode extends PlanNode {
 
   override openState(backend: StateBackend): void {
     this.last = undefined;
-    this.groups = backend.keyed<Group, StateKey>(`${this.id}.groups`, this.codec);
+    this.groups.open(backend.keyed<Group, StateKey>(`${this.id}.groups`, this.codec));
   }
 
   receive(_port: number, delta: Delta): void {
@@ -742,57 +781,26 @@ export class AggregateNode extends PlanNode {
     if (same) {
       group = this.last!;
     } else {
-      const key = this.keyOf(values);
-      group = this.groups.get(key);
-      if (group === undefined) {
-        if (delta.sign < 0) {
-          if (this.groups.expiring === true) return; // the group expired (table.exec.state.ttl)
-          throw retractedUnknown('aggregate');
-        }
-        group = {
-          key: [...values],
-          rows: 0,
-          accumulators: this.specs.map((s) => createAccumulator(s)),
-          emitted: null,
-          changed: false,
-        };
-        this.groups.set(key, group);
-      }
+      group = this.groups.find(this.keyOf(values), values, delta.sign);
+      if (group === undefined) return;
       // Keyed by its unique key, a group takes the other GROUP BY values of the rows that come to it: those of its
       // key's row in the source (a customer's new segment), once the join has passed on the rows joined with it.
       if (this.stateKey !== undefined && delta.sign > 0 && !sameValues(values, group.key)) {
         group.key = [...values];
       }
-      if (group.changed !== true) {
-        group.changed = true;
-        this.dirty.push(group);
-        this.dirtyKeys.push(key);
-      }
       this.last = group;
       this.keyValues = this.lastValues;
       this.lastValues = values;
     }
-    group.rows += delta.sign;
-    for (let i = 0; i < this.args.length; i++) {
-      const arg = this.args[i];
-      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, this.groups.expiring);
-    }
+    this.groups.add(group, this.args, ctx, delta.sign);
   }
 
   override flush(): void {
     this.last = undefined;
-    if (this.dirty.length === 0) return;
     const added: Delta[] = [];
-    const { dirty, dirtyKeys } = this;
-    this.dirty = [];
-    this.dirtyKeys = [];
-    for (let i = 0; i < dirty.length; i++) {
-      const group = dirty[i]!;
-      group.changed = false;
-      // More rows taken back than counted (a pre-aggregated table's rows are not kept one by one to check each).
-      if (group.rows < 0 && this.groups.expiring !== true) throw retractedUnknown('aggregate');
+    this.groups.drain((group) => {
       const row = group.rows > 0 ? groupRow(group) : null;
-      if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) continue;
+      if (row !== null && group.emitted !== null && sameValues(row, group.emitted)) return;
       // A group's new row replaces its old one without a retraction where the planner says so (retractsUpdates) —
       // unless its GROUP BY values changed (keyed by its unique key, see `stateKey`): a sink keyed by those would
       // keep the old row.
@@ -804,8 +812,7 @@ export class AggregateNode extends PlanNode {
       if (group.emitted !== null && !replaces) this.out({ sign: -1, row: group.emitted });
       if (row !== null) added.push(replaces ? { sign: 1, row, update: true } : { sign: 1, row });
       group.emitted = row;
-      if (group.rows <= 0) this.groups.delete(dirtyKeys[i]!);
-    }
+    });
     for (const delta of added) this.out(delta);
   }
 
