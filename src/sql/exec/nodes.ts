@@ -499,7 +499,14 @@ export class JoinNode extends PlanNode {
     const key = this.key(side, aggregating.project(keysOnly));
     if (key === undefined) return;
     const group = this.groups!.find(key, keysOnly, delta.sign, aggregating.keys.length);
-    if (group !== undefined) this.groups!.add(group, aggregating.args, ctx, delta.sign);
+    if (group === undefined) return;
+    // Counted here rather than by the group table: the accumulators' and arguments' calls stay of one kind per node.
+    group.rows += delta.sign;
+    const expiring = this.groups!.state.expiring;
+    for (let i = 0; i < aggregating.args.length; i++) {
+      const arg = aggregating.args[i];
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, expiring);
+    }
   }
 
   /**
@@ -606,7 +613,8 @@ interface Group {
 
 /**
  * An aggregate's groups in a keyed state (an {@link AggregateNode}'s, or those of a join side that aggregates its
- * input), and the groups changed in this batch with their keys, each once (marked `changed`): a list and a mark, not a
+ * input; each counts rows into a group itself, so that its calls of the accumulators stay of few kinds), and the
+ * groups changed in this batch with their keys, each once (marked `changed`): a list and a mark, not a
  * Map emptied at every batch — its set was a fifth of `receive`'s cost. Their values stay in the state's memory until
  * the batch ends, so a key's group is one object all batch long.
  */
@@ -655,15 +663,6 @@ class GroupTable {
       this.dirtyKeys.push(key);
     }
     return group;
-  }
-
-  /** Counts a row into `group` (`sign`: added or taken back), its aggregates' arguments read in `ctx`. */
-  add(group: Group, args: readonly (Compiled | undefined)[], ctx: EvalContext, sign: 1 | -1): void {
-    group.rows += sign;
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i];
-      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), sign, this.state.expiring);
-    }
   }
 
   /**
@@ -792,7 +791,12 @@ export class AggregateNode extends PlanNode {
       this.keyValues = this.lastValues;
       this.lastValues = values;
     }
-    this.groups.add(group, this.args, ctx, delta.sign);
+    group.rows += delta.sign;
+    const expiring = this.groups.state.expiring;
+    for (let i = 0; i < this.args.length; i++) {
+      const arg = this.args[i];
+      group.accumulators[i]!.add(arg === undefined ? 0 : arg.evaluate(ctx), delta.sign, expiring);
+    }
   }
 
   override flush(): void {
