@@ -561,10 +561,7 @@ class DiskKeyedState<V> implements KeyedState<V, StateKey>, StoredState {
   }
 
   warm(fileKey: string, _sub: string, text: string): void {
-    const key = this.fromFile(fileKey);
-    const size = entrySize(text, key, this.codec.extraBytes);
-    this.cache.set(key, { value: decode(this.codec, text), size, used: false, dirty: false });
-    this.cachedBytes += size;
+    this.cacheText(this.fromFile(fileKey), text);
   }
 
   get(key: StateKey): V | undefined {
@@ -589,8 +586,13 @@ class DiskKeyedState<V> implements KeyedState<V, StateKey>, StoredState {
     let text = this.pending.get(key);
     if (text === undefined) text = this.writing.get(key);
     if (text === undefined) text = this.store.readOne.get(this.name, keyText(key), '') ?? null;
-    const value = text === null ? undefined : decode(this.codec, text);
     // A key without value is cached too: a new join key or group is looked up again at once.
+    return this.cacheText(key, text);
+  }
+
+  /** Caches `key`'s serialised value (null: it has none), decoded, as a clean entry. */
+  private cacheText(key: StateKey, text: string | null): CacheEntry<V> {
+    const value = text === null ? undefined : decode(this.codec, text);
     const size = entrySize(text, key, this.codec.extraBytes);
     const entry: CacheEntry<V> = { value, size, used: false, dirty: false };
     this.cache.set(key, entry);
