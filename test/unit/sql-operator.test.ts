@@ -1529,6 +1529,28 @@ describe('eager aggregation', () => {
 
   const sorted = (rows: (string | null)[][]) => rows.map((r) => JSON.stringify(r)).sort();
 
+  /**
+   * Feeds 120 batches of `changes(seed)` to `reference` and each of `plans`, expecting every plan's sink to equal the
+   * reference's after each batch, all restarted from a checkpoint every 15 batches. Returns how many batches left a
+   * non-empty result (a stream that empties everything would prove little).
+   */
+  async function sameAfterEveryBatch(
+    seed: number,
+    reference: ReturnType<typeof job>,
+    plans: readonly ReturnType<typeof job>[],
+  ): Promise<number> {
+    const next = changes(seed);
+    let nonEmpty = 0;
+    for (let batch = 1; batch <= 120; batch++) {
+      const events = next();
+      const expected = sorted(reference.feed(events));
+      for (const plan of plans) expect(sorted(plan.feed(events)), `batch ${batch}`).toEqual(expected);
+      if (expected.length > 0) nonEmpty++;
+      if (batch % 15 === 0) await Promise.all([reference, ...plans].map((p) => p.restart()));
+    }
+    return nonEmpty;
+  }
+
   it.each([
     ['in memory', undefined],
     ['read back from disk at every batch', 1],
@@ -1547,17 +1569,7 @@ describe('eager aggregation', () => {
         );
       }
       expect(plain.explain()).not.toContain('BY a.k');
-      const next = changes(7);
-      let nonEmpty = 0;
-      for (let batch = 1; batch <= 120; batch++) {
-        const events = next();
-        const expected = sorted(plain.feed(events));
-        expect(sorted(eager.feed(events)), `batch ${batch}`).toEqual(expected);
-        expect(sorted(apart.feed(events)), `batch ${batch}`).toEqual(expected);
-        if (expected.length > 0) nonEmpty++;
-        if (batch % 15 === 0) await Promise.all([eager.restart(), apart.restart(), plain.restart()]);
-      }
-      expect(nonEmpty).toBeGreaterThan(60);
+      expect(await sameAfterEveryBatch(7, plain, [eager, apart])).toBeGreaterThan(60);
     },
   );
 
@@ -1578,16 +1590,7 @@ describe('eager aggregation', () => {
       const apart = job(sink, query, 1, NO_AGGREGATING_JOINS);
       expect(joined.explain()).toContain('right: COUNT(*), MIN(v) BY k aggregated here');
       expect(apart.explain()).toContain('GroupAggregate BY k: COUNT(*), MIN(v)');
-      const next = changes(23);
-      let nonEmpty = 0;
-      for (let batch = 1; batch <= 120; batch++) {
-        const events = next();
-        const expected = sorted(apart.feed(events));
-        expect(sorted(joined.feed(events)), `batch ${batch}`).toEqual(expected);
-        if (expected.length > 0) nonEmpty++;
-        if (batch % 15 === 0) await Promise.all([joined.restart(), apart.restart()]);
-      }
-      expect(nonEmpty).toBeGreaterThan(60);
+      expect(await sameAfterEveryBatch(23, apart, [joined])).toBeGreaterThan(60);
     },
   );
 
